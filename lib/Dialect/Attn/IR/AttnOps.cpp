@@ -1,0 +1,289 @@
+//===- AttnOps.cpp - attn dialect operations ------------------------------===//
+//
+// Part of attn-mlir. Builders and verifiers of the attn operations. The
+// verifier is the contract every pass relies on: a verified attn.attention
+// has consistent shapes, head counts and attributes, so lowerings never
+// re-check them.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/IR/TypeUtilities.h"
+#include "llvm/ADT/STLExtras.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+//===----------------------------------------------------------------------===//
+// AttentionOp builders and accessors
+//===----------------------------------------------------------------------===//
+
+void AttentionOp::build(OpBuilder &builder, OperationState &state, Value query,
+                        Value key, Value value, MaskKind maskKind,
+                        bool withLse) {
+  auto queryType = cast<RankedTensorType>(query.getType());
+  auto valueType = cast<RankedTensorType>(value.getType());
+  SmallVector<int64_t> outShape(queryType.getShape());
+  outShape.back() = valueType.getShape().back();
+  Type outType = RankedTensorType::get(outShape, queryType.getElementType());
+  // LSE is [B, Hq, Lq] for the default BHSD layout.
+  Type lseType;
+  if (withLse)
+    lseType = RankedTensorType::get(queryType.getShape().drop_back(),
+                                    builder.getF32Type());
+  build(builder, state, outType, lseType, query, key, value, /*bias=*/Value(),
+        /*mask=*/Value(), /*scale=*/nullptr,
+        MaskKindAttr::get(builder.getContext(), maskKind), /*window=*/nullptr,
+        /*softcap=*/nullptr, /*alibi_slopes=*/nullptr,
+        LayoutAttr::get(builder.getContext(), Layout::BHSD));
+}
+
+double AttentionOp::getEffectiveScale() {
+  if (std::optional<double> scale = getScaleValue())
+    return *scale;
+  return 1.0 / std::sqrt(static_cast<double>(getHeadDim()));
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionOp verifier
+//===----------------------------------------------------------------------===//
+
+static bool isSupportedElementType(Type type) {
+  return type.isF16() || type.isBF16() || type.isF32();
+}
+
+/// Two extents agree unless both are static and differ.
+static bool dimsCompatible(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+/// Verifies that `type` (a bias or boolean mask) broadcasts to
+/// [B, Hq, Lq, Lk] in the op's logical BHSD order: every extent equals the
+/// target extent or is 1.
+static LogicalResult verifyBroadcastable(AttentionOp op, StringRef name,
+                                         RankedTensorType type,
+                                         ArrayRef<int64_t> target) {
+  if (type.getRank() != 4)
+    return op.emitOpError() << "expected " << name
+                            << " of rank 4 ([B, Hq, Lq, Lk]), got rank "
+                            << type.getRank();
+  for (auto [axis, dims] : llvm::enumerate(llvm::zip(type.getShape(), target))) {
+    auto [have, want] = dims;
+    if (have == 1 || dimsCompatible(have, want))
+      continue;
+    return op.emitOpError() << "expected " << name << " dimension " << axis
+                            << " to be 1 or " << want << ", got " << have;
+  }
+  return success();
+}
+
+LogicalResult AttentionOp::verify() {
+  RankedTensorType qType = getQueryType(), kType = getKeyType(),
+                   vType = getValueType(), oType = getOutputType();
+  for (auto [name, type] : {std::pair<StringRef, RankedTensorType>{"query", qType},
+                            {"key", kType},
+                            {"value", vType},
+                            {"output", oType}}) {
+    if (type.getRank() != 4)
+      return emitOpError() << "expected " << name
+                           << " of rank 4 ([B, H, L, D] or [B, L, H, D]), got rank "
+                           << type.getRank();
+  }
+
+  Type elementType = qType.getElementType();
+  if (!isSupportedElementType(elementType))
+    return emitOpError()
+           << "expected query element type to be f16, bf16 or f32, got "
+           << elementType;
+  if (kType.getElementType() != elementType ||
+      vType.getElementType() != elementType)
+    return emitOpError() << "expected query, key and value to have the same "
+                            "element type, got "
+                         << elementType << ", " << kType.getElementType()
+                         << " and " << vType.getElementType();
+  if (!isSupportedElementType(oType.getElementType()))
+    return emitOpError()
+           << "expected output element type to be f16, bf16 or f32, got "
+           << oType.getElementType();
+
+  int64_t headAxis = getHeadAxis(), seqAxis = getSeqAxis();
+  int64_t hq = qType.getDimSize(headAxis), hkv = kType.getDimSize(headAxis);
+  int64_t d = qType.getDimSize(3), dv = vType.getDimSize(3);
+  if (ShapedType::isDynamic(hq) || ShapedType::isDynamic(hkv) ||
+      ShapedType::isDynamic(vType.getDimSize(headAxis)) ||
+      ShapedType::isDynamic(d) || ShapedType::isDynamic(kType.getDimSize(3)) ||
+      ShapedType::isDynamic(dv))
+    return emitOpError()
+           << "expected static head counts and head dimensions";
+  if (hq <= 0 || hkv <= 0 || d <= 0 || dv <= 0)
+    return emitOpError() << "expected non-empty head counts and head "
+                            "dimensions";
+
+  if (!dimsCompatible(qType.getDimSize(0), kType.getDimSize(0)) ||
+      !dimsCompatible(qType.getDimSize(0), vType.getDimSize(0)))
+    return emitOpError() << "expected query, key and value to have the same "
+                            "batch size, got "
+                         << qType.getDimSize(0) << ", " << kType.getDimSize(0)
+                         << " and " << vType.getDimSize(0);
+  if (vType.getDimSize(headAxis) != hkv)
+    return emitOpError() << "expected key and value to have the same number "
+                            "of heads, got "
+                         << hkv << " and " << vType.getDimSize(headAxis);
+  if (hq % hkv != 0)
+    return emitOpError() << "expected the number of query heads (" << hq
+                         << ") to be a multiple of the number of key/value "
+                            "heads ("
+                         << hkv << ")";
+  if (kType.getDimSize(3) != d)
+    return emitOpError() << "expected query and key to have the same head "
+                            "dimension, got "
+                         << d << " and " << kType.getDimSize(3);
+  if (!dimsCompatible(kType.getDimSize(seqAxis), vType.getDimSize(seqAxis)))
+    return emitOpError() << "expected key and value to have the same "
+                            "sequence length, got "
+                         << kType.getDimSize(seqAxis) << " and "
+                         << vType.getDimSize(seqAxis);
+
+  SmallVector<int64_t> expectedOut(qType.getShape());
+  expectedOut[3] = dv;
+  for (int64_t axis = 0; axis < 4; ++axis) {
+    if (!dimsCompatible(oType.getDimSize(axis), expectedOut[axis]))
+      return emitOpError() << "expected output shape to match the query shape "
+                              "with the value head dimension, got "
+                           << oType << " for query " << qType << " and value "
+                           << vType;
+  }
+
+  int64_t batch = qType.getDimSize(0), lq = qType.getDimSize(seqAxis),
+          lk = kType.getDimSize(seqAxis);
+  if (Value lse = getLse()) {
+    auto lseType = cast<RankedTensorType>(lse.getType());
+    if (!lseType.getElementType().isF32())
+      return emitOpError() << "expected the LSE result to have element type "
+                              "f32, got "
+                           << lseType.getElementType();
+    if (lseType.getRank() != 3 || !dimsCompatible(lseType.getDimSize(0), batch) ||
+        lseType.getDimSize(1) != hq ||
+        !dimsCompatible(lseType.getDimSize(2), lq))
+      return emitOpError() << "expected the LSE result of shape [B, Hq, Lq] = ["
+                           << batch << ", " << hq << ", " << lq << "], got "
+                           << lseType;
+  }
+
+  if (std::optional<double> scale = getScaleValue()) {
+    if (!std::isfinite(*scale) || *scale <= 0.0)
+      return emitOpError() << "expected a finite, positive scale, got "
+                           << *scale;
+  }
+  if (std::optional<double> cap = getSoftcapValue()) {
+    if (!std::isfinite(*cap) || *cap <= 0.0)
+      return emitOpError() << "expected a finite, positive softcap, got "
+                           << *cap;
+  }
+
+  std::optional<ArrayRef<int64_t>> window = getWindow();
+  if (getMaskKind() == MaskKind::SlidingWindow) {
+    if (!window)
+      return emitOpError() << "expected a `window = array<i64: left, right>` "
+                              "attribute with mask kind sliding_window";
+    if (window->size() != 2)
+      return emitOpError() << "expected window to have 2 elements [left, "
+                              "right], got "
+                           << window->size();
+    if ((*window)[0] < 0 || (*window)[1] < 0)
+      return emitOpError() << "expected non-negative window sizes, got ["
+                           << (*window)[0] << ", " << (*window)[1] << "]";
+  } else if (window) {
+    return emitOpError() << "expected no window attribute unless the mask "
+                            "kind is sliding_window";
+  }
+
+  if (std::optional<ArrayRef<double>> slopes = getAlibiSlopes()) {
+    if (static_cast<int64_t>(slopes->size()) != hq)
+      return emitOpError() << "expected one ALiBi slope per query head ("
+                           << hq << "), got " << slopes->size();
+    if (!llvm::all_of(*slopes, [](double s) { return std::isfinite(s); }))
+      return emitOpError() << "expected finite ALiBi slopes";
+  }
+
+  SmallVector<int64_t> scoreShape = {batch, hq, lq, lk};
+  if (Value bias = getBias()) {
+    auto biasType = cast<RankedTensorType>(bias.getType());
+    if (!isSupportedElementType(biasType.getElementType()))
+      return emitOpError() << "expected bias element type to be f16, bf16 or "
+                              "f32, got "
+                           << biasType.getElementType();
+    if (failed(verifyBroadcastable(*this, "bias", biasType, scoreShape)))
+      return failure();
+  }
+  if (Value mask = getMask()) {
+    auto maskType = cast<RankedTensorType>(mask.getType());
+    if (!maskType.getElementType().isInteger(1))
+      return emitOpError() << "expected mask element type i1, got "
+                           << maskType.getElementType();
+    if (failed(verifyBroadcastable(*this, "mask", maskType, scoreShape)))
+      return failure();
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionOp region verifier
+//===----------------------------------------------------------------------===//
+
+/// Checks that a modifier region has one block with the given argument types,
+/// yields exactly one value of `yieldType`, and holds only pure operations
+/// (the region is evaluated once per score element, in any order).
+static LogicalResult verifyModifierRegion(AttentionOp op, Region &region,
+                                          StringRef name,
+                                          ArrayRef<Type> argTypes,
+                                          Type yieldType,
+                                          StringRef signature) {
+  if (region.empty())
+    return success();
+  if (!region.hasOneBlock())
+    return op.emitOpError() << "expected the " << name
+                            << " region to have a single block";
+  Block &block = region.front();
+  if (block.getArgumentTypes() != TypeRange(argTypes))
+    return op.emitOpError() << "expected the " << name
+                            << " region arguments to be " << signature;
+  auto yield = block.empty() ? YieldOp() : dyn_cast<YieldOp>(block.back());
+  if (!yield)
+    return op.emitOpError() << "expected the " << name
+                            << " region to end with attn.yield";
+  if (yield.getValues().size() != 1 ||
+      yield.getValues().front().getType() != yieldType)
+    return yield.emitOpError() << "expected " << name << " to yield a single "
+                               << yieldType;
+  for (Operation &nested : block.without_terminator()) {
+    if (!isMemoryEffectFree(&nested))
+      return nested.emitOpError()
+             << "expected only side-effect-free operations in the " << name
+             << " region";
+  }
+  return success();
+}
+
+LogicalResult AttentionOp::verifyRegions() {
+  MLIRContext *ctx = getContext();
+  Type f32 = Float32Type::get(ctx), index = IndexType::get(ctx),
+       i1 = IntegerType::get(ctx, 1);
+  if (failed(verifyModifierRegion(*this, getScoreMod(), "score_mod",
+                                  {f32, index, index, index, index}, f32,
+                                  "(f32, index, index, index, index): "
+                                  "(score, b, h, q_idx, kv_idx)")))
+    return failure();
+  return verifyModifierRegion(*this, getMaskMod(), "mask_mod",
+                              {index, index, index, index}, i1,
+                              "(index, index, index, index): "
+                              "(b, h, q_idx, kv_idx)");
+}
+
+#define GET_OP_CLASSES
+#include "attn/Dialect/Attn/IR/AttnOps.cpp.inc"
