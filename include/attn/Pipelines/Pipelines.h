@@ -11,6 +11,10 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"
 
+namespace mlir {
+class DialectRegistry;
+} // namespace mlir
+
 namespace mlir::attn {
 
 /// Options of the `attn-to-cpu` pipeline.
@@ -28,6 +32,11 @@ struct AttnToCpuPipelineOptions
 /// passing style); see attn/Spec/AttentionSpec.h.
 void buildAttnToCpuPipeline(OpPassManager &pm,
                             const AttnToCpuPipelineOptions &options);
+
+/// Adds the dialects and external interface models (bufferization,
+/// deallocation) that attn-to-cpu needs to run on a context that was not set
+/// up by registerAllDialects, e.g. an embedder's.
+void registerAttnToCpuDependencies(DialectRegistry &registry);
 
 /// Registers every named pipeline with the global pass registry.
 void registerAttnPipelines();

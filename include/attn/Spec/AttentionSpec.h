@@ -1,0 +1,105 @@
+//===- AttentionSpec.h - an attention problem as plain data -----*- C++ -*-===//
+//
+// Part of attn-mlir. An AttentionSpec is what a user asks for on the command
+// line (attn-compile flags) or in a test: shapes, dtype, mask and modifiers.
+// buildAttentionModule turns it into attn IR wrapped in an entry function
+// that takes every operand and result as a memref (destination passing), the
+// calling convention of the CPU runner and, later, of GPU kernels.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_SPEC_ATTENTIONSPEC_H
+#define ATTN_SPEC_ATTENTIONSPEC_H
+
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mlir::attn {
+
+/// Element types that cross the host/kernel boundary.
+enum class ElementKind { F32, F16, BF16, I1 };
+
+/// Bytes per element in host memory (i1 is stored as one byte, 0 or 1).
+int64_t getElementByteSize(ElementKind kind);
+llvm::StringRef stringifyElementKind(ElementKind kind);
+std::optional<ElementKind> parseElementKind(llvm::StringRef name);
+Type getElementType(MLIRContext *ctx, ElementKind kind);
+/// The ElementKind of an MLIR type, if it is one the boundary supports.
+std::optional<ElementKind> getElementKind(Type type);
+
+/// Built-in score modifiers that a spec can request by name (arbitrary ones
+/// are written as regions in .mlir input).
+enum class ScoreModKind {
+  None,
+  /// score + 0.01 * (kv_idx - q_idx): a relative-position bias.
+  RelativeBias,
+};
+
+/// Built-in mask modifiers.
+enum class MaskModKind {
+  None,
+  /// Prefix-LM: key j is visible to query i if j <= i or j < 4.
+  PrefixLM,
+};
+
+struct AttentionSpec {
+  int64_t batch = 1;
+  int64_t numQueryHeads = 32;
+  int64_t numKVHeads = 8;
+  int64_t queryLength = 1024;
+  int64_t keyLength = 1024;
+  int64_t headDim = 128;
+  /// 0 means "same as headDim".
+  int64_t valueHeadDim = 0;
+  ElementKind elementType = ElementKind::BF16;
+  Layout layout = Layout::BHSD;
+  MaskKind maskKind = MaskKind::None;
+  int64_t windowLeft = 0;
+  int64_t windowRight = 0;
+  std::optional<double> scale;
+  std::optional<double> softcap;
+  std::vector<double> alibiSlopes;
+  /// Adds a full [B, Hq, Lq, Lk] additive bias operand (element type as Q).
+  bool withBias = false;
+  /// Adds a full [B, Hq, Lq, Lk] boolean mask operand (true keeps).
+  bool withBoolMask = false;
+  bool withLse = false;
+  ScoreModKind scoreMod = ScoreModKind::None;
+  MaskModKind maskMod = MaskModKind::None;
+
+  int64_t getValueHeadDim() const {
+    return valueHeadDim > 0 ? valueHeadDim : headDim;
+  }
+  double getEffectiveScale() const;
+
+  /// Shapes of the entry function's memrefs, in the op's layout.
+  llvm::SmallVector<int64_t> queryShape() const;
+  llvm::SmallVector<int64_t> keyShape() const;
+  llvm::SmallVector<int64_t> valueShape() const;
+  llvm::SmallVector<int64_t> outputShape() const;
+  llvm::SmallVector<int64_t> scoreShape() const; // [B, Hq, Lq, Lk]
+  llvm::SmallVector<int64_t> lseShape() const;   // [B, Hq, Lq]
+
+  /// A one-line summary, e.g. "GQA 32/8 B=1 Lq=1024 Lk=1024 D=128 bf16".
+  std::string describe() const;
+};
+
+/// Builds `func.func @<funcName>(q, k, v, [bias], [mask], out, [lse])` over
+/// memrefs, wrapping one attn.attention on tensors. Returns null and emits
+/// the verifier's diagnostics when the spec describes an invalid op.
+OwningOpRef<ModuleOp> buildAttentionModule(MLIRContext *ctx,
+                                           const AttentionSpec &spec,
+                                           llvm::StringRef funcName =
+                                               "attention");
+
+} // namespace mlir::attn
+
+#endif // ATTN_SPEC_ATTENTIONSPEC_H

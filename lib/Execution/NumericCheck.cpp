@@ -1,0 +1,139 @@
+//===- NumericCheck.cpp - compiled attention vs float64 reference ---------===//
+//
+// Part of attn-mlir.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Execution/NumericCheck.h"
+
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
+#include <random>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+std::string NumericReport::summary() const {
+  return llvm::formatv("{0}: max |out - ref| = {1:e2} (tol {2:e2}), max |lse "
+                       "- ref| = {3:e2} (tol {4:e2}), {5} bad specials",
+                       passed() ? "PASS" : "FAIL", maxOutputError,
+                       outputTolerance, maxLseError, lseTolerance, badSpecials);
+}
+
+static int64_t numElements(ArrayRef<int64_t> shape) {
+  int64_t n = 1;
+  for (int64_t extent : shape)
+    n *= extent;
+  return n;
+}
+
+/// Standard normal samples, rounded to `kind` so that the compiled kernel
+/// and the reference see bit-identical inputs.
+static std::vector<double> randomTensor(std::mt19937_64 &rng,
+                                        ArrayRef<int64_t> shape,
+                                        ElementKind kind) {
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::vector<double> values(numElements(shape));
+  for (double &v : values)
+    v = roundToElementKind(kind, normal(rng));
+  return values;
+}
+
+llvm::Expected<NumericReport>
+mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
+                                  const NumericCheckOptions &options) {
+  OwningOpRef<ModuleOp> module = buildAttentionModule(&ctx, spec);
+  if (!module)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "the spec does not verify: " +
+                                       spec.describe());
+  AttnToCpuPipelineOptions pipelineOptions;
+  pipelineOptions.accumulateInF64 = options.accumulateInF64;
+  CpuCompileOptions compileOptions;
+  compileOptions.pipelineOptions = &pipelineOptions;
+  compileOptions.prePipeline = options.prePipeline;
+  auto exe = CpuExecutable::compile(*module, compileOptions);
+  if (!exe)
+    return exe.takeError();
+
+  std::mt19937_64 rng(options.seed);
+  ElementKind kind = spec.elementType;
+  ReferenceInputs in;
+  in.query = randomTensor(rng, spec.queryShape(), kind);
+  in.key = randomTensor(rng, spec.keyShape(), kind);
+  in.value = randomTensor(rng, spec.valueShape(), kind);
+  if (spec.withBias)
+    in.bias = randomTensor(rng, spec.scoreShape(), kind);
+  if (spec.withBoolMask) {
+    std::bernoulli_distribution keep(options.maskKeepFraction);
+    in.boolMask.resize(numElements(spec.scoreShape()));
+    for (uint8_t &m : in.boolMask)
+      m = keep(rng);
+  }
+
+  std::vector<std::vector<uint8_t>> storage;
+  SmallVector<HostBuffer> buffers;
+  auto addBuffer = [&](ElementKind k, ArrayRef<int64_t> shape,
+                       std::vector<uint8_t> bytes) {
+    storage.push_back(std::move(bytes));
+    buffers.push_back({k, llvm::to_vector(shape), storage.back().data(),
+                       storage.back().size()});
+  };
+  storage.reserve(7);
+  addBuffer(kind, spec.queryShape(), encodeElements(kind, in.query));
+  addBuffer(kind, spec.keyShape(), encodeElements(kind, in.key));
+  addBuffer(kind, spec.valueShape(), encodeElements(kind, in.value));
+  if (spec.withBias)
+    addBuffer(kind, spec.scoreShape(), encodeElements(kind, in.bias));
+  if (spec.withBoolMask)
+    addBuffer(ElementKind::I1, spec.scoreShape(), in.boolMask);
+  // Outputs start as NaN so that an element the kernel never writes fails.
+  std::vector<double> nanOut(numElements(spec.outputShape()), std::nan(""));
+  addBuffer(kind, spec.outputShape(), encodeElements(kind, nanOut));
+  if (spec.withLse) {
+    std::vector<double> nanLse(numElements(spec.lseShape()), std::nan(""));
+    addBuffer(ElementKind::F32, spec.lseShape(),
+              encodeElements(ElementKind::F32, nanLse));
+  }
+  if (llvm::Error err = (*exe)->invoke(buffers))
+    return std::move(err);
+
+  ReferenceResult ref = referenceAttention(spec, in);
+  Tolerance tol = deriveTolerance(
+      spec, in,
+      options.accumulateInF64 ? std::nullopt
+                              : std::optional<ElementKind>(ElementKind::F32),
+      options.roundedP);
+
+  NumericReport report;
+  report.outputTolerance = tol.output;
+  report.lseTolerance = tol.lse;
+  size_t outIndex = spec.withBias + spec.withBoolMask + 3;
+  std::vector<double> out = decodeElements(kind, storage[outIndex]);
+  report.outputElements = out.size();
+  for (auto [got, want] : llvm::zip(out, ref.output)) {
+    if (std::isnan(got)) {
+      ++report.badSpecials;
+      continue;
+    }
+    report.maxOutputError = std::max(report.maxOutputError,
+                                     std::fabs(got - want));
+    report.maxReferenceMagnitude =
+        std::max(report.maxReferenceMagnitude, std::fabs(want));
+  }
+  if (spec.withLse) {
+    std::vector<double> lse =
+        decodeElements(ElementKind::F32, storage[outIndex + 1]);
+    for (auto [got, want] : llvm::zip(lse, ref.lse)) {
+      if (std::isnan(got) || std::isinf(got) != std::isinf(want)) {
+        ++report.badSpecials;
+        continue;
+      }
+      if (!std::isinf(want))
+        report.maxLseError = std::max(report.maxLseError,
+                                      std::fabs(got - want));
+    }
+  }
+  return report;
+}

@@ -1,0 +1,257 @@
+//===- Reference.cpp - float64 reference attention ------------------------===//
+//
+// Part of attn-mlir.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Reference/Reference.h"
+
+#include "llvm/ADT/APFloat.h"
+#include "llvm/ADT/STLExtras.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+static const llvm::fltSemantics &semanticsOf(ElementKind kind) {
+  switch (kind) {
+  case ElementKind::F32:
+    return llvm::APFloat::IEEEsingle();
+  case ElementKind::F16:
+    return llvm::APFloat::IEEEhalf();
+  case ElementKind::BF16:
+    return llvm::APFloat::BFloat();
+  case ElementKind::I1:
+    break;
+  }
+  llvm_unreachable("not a float kind");
+}
+
+static llvm::APFloat toKind(ElementKind kind, double value) {
+  llvm::APFloat f(value);
+  bool losesInfo = false;
+  f.convert(semanticsOf(kind), llvm::APFloat::rmNearestTiesToEven, &losesInfo);
+  return f;
+}
+
+double mlir::attn::roundToElementKind(ElementKind kind, double value) {
+  if (kind == ElementKind::I1)
+    return value != 0.0 ? 1.0 : 0.0;
+  llvm::APFloat f = toKind(kind, value);
+  bool losesInfo = false;
+  f.convert(llvm::APFloat::IEEEdouble(), llvm::APFloat::rmNearestTiesToEven,
+            &losesInfo);
+  return f.convertToDouble();
+}
+
+std::vector<uint8_t> mlir::attn::encodeElements(ElementKind kind,
+                                                llvm::ArrayRef<double> values) {
+  int64_t size = getElementByteSize(kind);
+  std::vector<uint8_t> bytes(values.size() * size);
+  for (auto [i, value] : llvm::enumerate(values)) {
+    uint8_t *dst = bytes.data() + i * size;
+    if (kind == ElementKind::I1) {
+      *dst = value != 0.0;
+      continue;
+    }
+    uint64_t bits = toKind(kind, value).bitcastToAPInt().getZExtValue();
+    std::memcpy(dst, &bits, size); // little-endian host
+  }
+  return bytes;
+}
+
+std::vector<double> mlir::attn::decodeElements(ElementKind kind,
+                                               llvm::ArrayRef<uint8_t> bytes) {
+  int64_t size = getElementByteSize(kind);
+  std::vector<double> values(bytes.size() / size);
+  for (size_t i = 0; i < values.size(); ++i) {
+    const uint8_t *src = bytes.data() + i * size;
+    if (kind == ElementKind::I1) {
+      values[i] = *src ? 1.0 : 0.0;
+      continue;
+    }
+    uint64_t bits = 0;
+    std::memcpy(&bits, src, size);
+    llvm::APFloat f(semanticsOf(kind), llvm::APInt(size * 8, bits));
+    bool losesInfo = false;
+    f.convert(llvm::APFloat::IEEEdouble(), llvm::APFloat::rmNearestTiesToEven,
+              &losesInfo);
+    values[i] = f.convertToDouble();
+  }
+  return values;
+}
+
+double mlir::attn::unitRoundoff(ElementKind kind) {
+  switch (kind) {
+  case ElementKind::F32:
+    return std::ldexp(1.0, -24);
+  case ElementKind::F16:
+    return std::ldexp(1.0, -11);
+  case ElementKind::BF16:
+    return std::ldexp(1.0, -8);
+  case ElementKind::I1:
+    break;
+  }
+  llvm_unreachable("not a float kind");
+}
+
+namespace {
+/// Row-major index into a 4-D tensor of the spec's layout, addressed in
+/// logical (b, h, l, x) order.
+struct LayoutIndexer {
+  Layout layout;
+  int64_t heads, length, last;
+  size_t operator()(int64_t b, int64_t h, int64_t l, int64_t x) const {
+    if (layout == Layout::BHSD)
+      return ((b * heads + h) * length + l) * last + x;
+    return ((b * length + l) * heads + h) * last + x;
+  }
+};
+} // namespace
+
+static bool keyVisible(const AttentionSpec &spec, int64_t i, int64_t j) {
+  int64_t aligned = i + spec.keyLength - spec.queryLength;
+  switch (spec.maskKind) {
+  case MaskKind::None:
+    return true;
+  case MaskKind::CausalTopLeft:
+    return j <= i;
+  case MaskKind::CausalBottomRight:
+    return j <= aligned;
+  case MaskKind::SlidingWindow:
+    return j >= aligned - spec.windowLeft && j <= aligned + spec.windowRight;
+  }
+  llvm_unreachable("unknown mask kind");
+}
+
+ReferenceResult mlir::attn::referenceAttention(const AttentionSpec &spec,
+                                               const ReferenceInputs &in) {
+  const int64_t B = spec.batch, Hq = spec.numQueryHeads,
+                Hkv = spec.numKVHeads, Lq = spec.queryLength,
+                Lk = spec.keyLength, D = spec.headDim,
+                Dv = spec.getValueHeadDim();
+  const int64_t group = Hq / Hkv;
+  const double scale = spec.getEffectiveScale();
+  LayoutIndexer qIdx{spec.layout, Hq, Lq, D}, kIdx{spec.layout, Hkv, Lk, D},
+      vIdx{spec.layout, Hkv, Lk, Dv}, oIdx{spec.layout, Hq, Lq, Dv};
+  const double negInf = -std::numeric_limits<double>::infinity();
+
+  ReferenceResult result;
+  result.output.assign(B * Hq * Lq * Dv, 0.0);
+  result.lse.assign(B * Hq * Lq, negInf);
+  std::vector<double> scores(Lk);
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t h = 0; h < Hq; ++h) {
+      int64_t kvh = h / group;
+      for (int64_t i = 0; i < Lq; ++i) {
+        double rowMax = negInf;
+        for (int64_t j = 0; j < Lk; ++j) {
+          double s = 0.0;
+          for (int64_t d = 0; d < D; ++d)
+            s += in.query[qIdx(b, h, i, d)] * in.key[kIdx(b, kvh, j, d)];
+          s *= scale;
+          if (spec.softcap)
+            s = *spec.softcap * std::tanh(s / *spec.softcap);
+          if (!spec.alibiSlopes.empty())
+            s -= spec.alibiSlopes[h] *
+                 std::fabs(static_cast<double>(i + Lk - Lq - j));
+          size_t scoreIndex = ((b * Hq + h) * Lq + i) * Lk + j;
+          if (spec.withBias)
+            s += in.bias[scoreIndex];
+          if (spec.scoreMod == ScoreModKind::RelativeBias)
+            s += 0.01 * static_cast<double>(j - i);
+          bool keep = keyVisible(spec, i, j);
+          if (spec.withBoolMask)
+            keep = keep && in.boolMask[scoreIndex] != 0;
+          if (spec.maskMod == MaskModKind::PrefixLM)
+            keep = keep && (j <= i || j < 4);
+          scores[j] = keep ? s : negInf;
+          rowMax = std::max(rowMax, scores[j]);
+        }
+        if (rowMax == negInf)
+          continue; // fully masked: output 0, LSE -inf
+        double rowSum = 0.0;
+        for (int64_t j = 0; j < Lk; ++j) {
+          scores[j] = std::exp(scores[j] - rowMax);
+          rowSum += scores[j];
+        }
+        for (int64_t c = 0; c < Dv; ++c) {
+          double acc = 0.0;
+          for (int64_t j = 0; j < Lk; ++j)
+            acc += scores[j] * in.value[vIdx(b, kvh, j, c)];
+          result.output[oIdx(b, h, i, c)] = acc / rowSum;
+        }
+        result.lse[(b * Hq + h) * Lq + i] = rowMax + std::log(rowSum);
+      }
+    }
+  }
+  return result;
+}
+
+static double maxAbs(llvm::ArrayRef<double> values) {
+  double m = 0.0;
+  for (double v : values)
+    m = std::max(m, std::fabs(v));
+  return m;
+}
+
+/// gamma_n = n u / (1 - n u): the classic bound on the relative error of an
+/// n-term floating-point sum or dot product (Higham, Accuracy and Stability
+/// of Numerical Algorithms, eq. 3.8).
+static double gamma(int64_t n, double u) {
+  double nu = static_cast<double>(n) * u;
+  assert(nu < 1.0 && "format too coarse for this length");
+  return nu / (1.0 - nu);
+}
+
+Tolerance mlir::attn::deriveTolerance(const AttentionSpec &spec,
+                                      const ReferenceInputs &in,
+                                      std::optional<ElementKind> accumulator,
+                                      bool roundedP) {
+  // u of the accumulator; f64 accumulation is given as std::nullopt.
+  double uAcc = accumulator ? unitRoundoff(*accumulator)
+                            : std::numeric_limits<double>::epsilon() / 2;
+  // score_mod regions always compute in f32 (their block signature).
+  double uScore = spec.scoreMod != ScoreModKind::None
+                      ? std::max(uAcc, unitRoundoff(ElementKind::F32))
+                      : uAcc;
+  double uOut = unitRoundoff(spec.elementType);
+  double uIn = unitRoundoff(spec.elementType);
+
+  // Largest |s| any score can reach, and the largest sum of |q_d k_d|.
+  const int64_t D = spec.headDim;
+  double qMax = maxAbs(in.query), kMax = maxAbs(in.key),
+         vMax = maxAbs(in.value), biasMax = maxAbs(in.bias);
+  double absDotMax = static_cast<double>(D) * qMax * kMax;
+  double scale = spec.getEffectiveScale();
+  double slopeMax = maxAbs(spec.alibiSlopes);
+  double span = static_cast<double>(spec.queryLength + spec.keyLength);
+  double scoreMax = scale * absDotMax + biasMax + slopeMax * span +
+                    (spec.scoreMod != ScoreModKind::None ? 0.01 * span : 0.0);
+
+  // delta: bound on |s_computed - s| per score. The dot product contributes
+  // gamma_D * scale * sum|q_d k_d|; each later elementwise step (scale,
+  // softcap, ALiBi, bias, score_mod, all 1-Lipschitz in s) adds a rounding
+  // of at most a few u * |s|; 8 covers them and the libm tanh/exp error.
+  double delta = gamma(D, uAcc) * scale * absDotMax +
+                 8.0 * uScore * (1.0 + scoreMax);
+
+  // softmax: perturbing every score of a row by <= delta changes each p_j by
+  // a relative <= exp(2 delta) - 1; sum_j p_j |v_j| <= max|v| turns that
+  // into an absolute output error. The P.V and row-sum accumulations over Lk
+  // terms add gamma_Lk each; the final store rounds to the output format.
+  int64_t lk = spec.keyLength;
+  double softmaxRel = std::expm1(2.0 * delta) + 2.0 * gamma(lk + 2, uAcc);
+  double outputTol = vMax * (softmaxRel + uOut + (roundedP ? 2.0 * uIn : 0.0));
+  // LSE = m + log(l): m carries delta, log(l) the row-sum error; the f32
+  // store adds u_f32 * |lse|.
+  double lseTol = delta + 2.0 * gamma(lk + 2, uAcc) +
+                  4.0 * unitRoundoff(ElementKind::F32) *
+                      (scoreMax + std::log(static_cast<double>(lk) + 1.0));
+  return {outputTol, lseTol};
+}

@@ -1,0 +1,261 @@
+//===- AttentionSpec.cpp - an attention problem as plain data -------------===//
+//
+// Part of attn-mlir.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Spec/AttentionSpec.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+int64_t mlir::attn::getElementByteSize(ElementKind kind) {
+  switch (kind) {
+  case ElementKind::F32:
+    return 4;
+  case ElementKind::F16:
+  case ElementKind::BF16:
+    return 2;
+  case ElementKind::I1:
+    return 1;
+  }
+  llvm_unreachable("unknown element kind");
+}
+
+StringRef mlir::attn::stringifyElementKind(ElementKind kind) {
+  switch (kind) {
+  case ElementKind::F32:
+    return "f32";
+  case ElementKind::F16:
+    return "f16";
+  case ElementKind::BF16:
+    return "bf16";
+  case ElementKind::I1:
+    return "i1";
+  }
+  llvm_unreachable("unknown element kind");
+}
+
+std::optional<ElementKind> mlir::attn::parseElementKind(StringRef name) {
+  return llvm::StringSwitch<std::optional<ElementKind>>(name)
+      .Case("f32", ElementKind::F32)
+      .Case("f16", ElementKind::F16)
+      .Case("bf16", ElementKind::BF16)
+      .Case("i1", ElementKind::I1)
+      .Default(std::nullopt);
+}
+
+Type mlir::attn::getElementType(MLIRContext *ctx, ElementKind kind) {
+  Builder b(ctx);
+  switch (kind) {
+  case ElementKind::F32:
+    return b.getF32Type();
+  case ElementKind::F16:
+    return b.getF16Type();
+  case ElementKind::BF16:
+    return b.getBF16Type();
+  case ElementKind::I1:
+    return b.getI1Type();
+  }
+  llvm_unreachable("unknown element kind");
+}
+
+std::optional<ElementKind> mlir::attn::getElementKind(Type type) {
+  if (type.isF32())
+    return ElementKind::F32;
+  if (type.isF16())
+    return ElementKind::F16;
+  if (type.isBF16())
+    return ElementKind::BF16;
+  if (type.isInteger(1))
+    return ElementKind::I1;
+  return std::nullopt;
+}
+
+double AttentionSpec::getEffectiveScale() const {
+  return scale ? *scale : 1.0 / std::sqrt(static_cast<double>(headDim));
+}
+
+/// [B, H, L, X] in BHSD order, or [B, L, H, X] in BSHD order.
+static SmallVector<int64_t> layoutShape(Layout layout, int64_t b, int64_t h,
+                                        int64_t l, int64_t x) {
+  if (layout == Layout::BHSD)
+    return {b, h, l, x};
+  return {b, l, h, x};
+}
+
+SmallVector<int64_t> AttentionSpec::queryShape() const {
+  return layoutShape(layout, batch, numQueryHeads, queryLength, headDim);
+}
+SmallVector<int64_t> AttentionSpec::keyShape() const {
+  return layoutShape(layout, batch, numKVHeads, keyLength, headDim);
+}
+SmallVector<int64_t> AttentionSpec::valueShape() const {
+  return layoutShape(layout, batch, numKVHeads, keyLength, getValueHeadDim());
+}
+SmallVector<int64_t> AttentionSpec::outputShape() const {
+  return layoutShape(layout, batch, numQueryHeads, queryLength,
+                     getValueHeadDim());
+}
+SmallVector<int64_t> AttentionSpec::scoreShape() const {
+  return {batch, numQueryHeads, queryLength, keyLength};
+}
+SmallVector<int64_t> AttentionSpec::lseShape() const {
+  return {batch, numQueryHeads, queryLength};
+}
+
+std::string AttentionSpec::describe() const {
+  std::string kind = numKVHeads == numQueryHeads ? "MHA"
+                     : numKVHeads == 1           ? "MQA"
+                                                 : "GQA";
+  std::string text = llvm::formatv(
+      "{0} {1}/{2} B={3} Lq={4} Lk={5} D={6}", kind, numQueryHeads, numKVHeads,
+      batch, queryLength, keyLength, headDim);
+  if (getValueHeadDim() != headDim)
+    text += llvm::formatv(" Dv={0}", getValueHeadDim()).str();
+  text += " " + stringifyElementKind(elementType).str();
+  if (layout == Layout::BSHD)
+    text += " bshd";
+  if (maskKind != MaskKind::None)
+    text += " " + stringifyMaskKind(maskKind).str();
+  if (maskKind == MaskKind::SlidingWindow)
+    text += llvm::formatv("[{0},{1}]", windowLeft, windowRight).str();
+  if (scale)
+    text += llvm::formatv(" scale={0}", *scale).str();
+  if (softcap)
+    text += llvm::formatv(" softcap={0}", *softcap).str();
+  if (!alibiSlopes.empty())
+    text += " alibi";
+  if (withBias)
+    text += " bias";
+  if (withBoolMask)
+    text += " bool-mask";
+  if (scoreMod == ScoreModKind::RelativeBias)
+    text += " score_mod=relative-bias";
+  if (maskMod == MaskModKind::PrefixLM)
+    text += " mask_mod=prefix-lm";
+  if (withLse)
+    text += " +lse";
+  return text;
+}
+
+/// score_mod: score + 0.01 * (kv_idx - q_idx).
+static void buildRelativeBias(OpBuilder &b, Location loc, Region &region) {
+  Type f32 = b.getF32Type(), index = b.getIndexType();
+  Block *block = b.createBlock(&region, {}, {f32, index, index, index, index},
+                               SmallVector<Location>(5, loc));
+  Value diff = arith::SubIOp::create(b, loc, block->getArgument(4),
+                                     block->getArgument(3));
+  Value diffI64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), diff);
+  Value diffF = arith::SIToFPOp::create(b, loc, f32, diffI64);
+  Value slope = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.01f));
+  Value bias = arith::MulFOp::create(b, loc, diffF, slope);
+  Value score = arith::AddFOp::create(b, loc, block->getArgument(0), bias);
+  YieldOp::create(b, loc, ValueRange{score});
+}
+
+/// mask_mod: kv_idx <= q_idx || kv_idx < 4.
+static void buildPrefixLM(OpBuilder &b, Location loc, Region &region) {
+  Type index = b.getIndexType();
+  Block *block = b.createBlock(&region, {}, {index, index, index, index},
+                               SmallVector<Location>(4, loc));
+  Value q = block->getArgument(2), kv = block->getArgument(3);
+  Value causal =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, kv, q);
+  Value four = arith::ConstantIndexOp::create(b, loc, 4);
+  Value prefix =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, kv, four);
+  Value keep = arith::OrIOp::create(b, loc, causal, prefix);
+  YieldOp::create(b, loc, ValueRange{keep});
+}
+
+OwningOpRef<ModuleOp> mlir::attn::buildAttentionModule(MLIRContext *ctx,
+                                                       const AttentionSpec &spec,
+                                                       StringRef funcName) {
+  ctx->loadDialect<AttnDialect, arith::ArithDialect,
+                   bufferization::BufferizationDialect, func::FuncDialect,
+                   memref::MemRefDialect>();
+  OpBuilder b(ctx);
+  Location loc = b.getUnknownLoc();
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  b.setInsertionPointToEnd(module->getBody());
+
+  Type elementType = getElementType(ctx, spec.elementType);
+  auto tensorOf = [&](ArrayRef<int64_t> shape, Type type) {
+    return RankedTensorType::get(shape, type);
+  };
+  SmallVector<RankedTensorType> inputTypes = {
+      tensorOf(spec.queryShape(), elementType),
+      tensorOf(spec.keyShape(), elementType),
+      tensorOf(spec.valueShape(), elementType)};
+  if (spec.withBias)
+    inputTypes.push_back(tensorOf(spec.scoreShape(), elementType));
+  if (spec.withBoolMask)
+    inputTypes.push_back(tensorOf(spec.scoreShape(), b.getI1Type()));
+  SmallVector<RankedTensorType> resultTypes = {
+      tensorOf(spec.outputShape(), elementType)};
+  if (spec.withLse)
+    resultTypes.push_back(tensorOf(spec.lseShape(), b.getF32Type()));
+
+  SmallVector<Type> argTypes;
+  for (RankedTensorType t : llvm::concat<RankedTensorType>(inputTypes,
+                                                           resultTypes))
+    argTypes.push_back(MemRefType::get(t.getShape(), t.getElementType()));
+  auto func = func::FuncOp::create(b, loc, funcName,
+                                   b.getFunctionType(argTypes, {}));
+  func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+
+  SmallVector<Value> inputs;
+  for (auto [type, arg] : llvm::zip(inputTypes, entry->getArguments()))
+    inputs.push_back(bufferization::ToTensorOp::create(
+        b, loc, type, arg, /*restrict=*/true, /*writable=*/false));
+
+  auto op = AttentionOp::create(
+      b, loc, resultTypes[0],
+      spec.withLse ? Type(resultTypes[1]) : Type(), inputs[0], inputs[1],
+      inputs[2], spec.withBias ? inputs[3] : Value(),
+      spec.withBoolMask ? inputs.back() : Value(),
+      spec.scale ? b.getF64FloatAttr(*spec.scale) : FloatAttr(),
+      MaskKindAttr::get(ctx, spec.maskKind),
+      spec.maskKind == MaskKind::SlidingWindow
+          ? b.getDenseI64ArrayAttr({spec.windowLeft, spec.windowRight})
+          : DenseI64ArrayAttr(),
+      spec.softcap ? b.getF64FloatAttr(*spec.softcap) : FloatAttr(),
+      spec.alibiSlopes.empty() ? DenseF64ArrayAttr()
+                               : b.getDenseF64ArrayAttr(spec.alibiSlopes),
+      LayoutAttr::get(ctx, spec.layout));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    if (spec.scoreMod == ScoreModKind::RelativeBias)
+      buildRelativeBias(b, loc, op.getScoreMod());
+    if (spec.maskMod == MaskModKind::PrefixLM)
+      buildPrefixLM(b, loc, op.getMaskMod());
+  }
+
+  ArrayRef<BlockArgument> outArgs =
+      entry->getArguments().drop_front(inputTypes.size());
+  for (auto [result, dest] : llvm::zip(op->getResults(), outArgs)) {
+    auto store = bufferization::MaterializeInDestinationOp::create(
+        b, loc, Type(), result, dest);
+    store.setRestrict(true);
+    store.setWritable(true);
+  }
+  func::ReturnOp::create(b, loc);
+
+  if (failed(verify(*module)))
+    return nullptr;
+  return module;
+}

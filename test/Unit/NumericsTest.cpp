@@ -1,0 +1,280 @@
+//===- NumericsTest.cpp - executed attn IR vs the float64 reference -------===//
+//
+// Part of attn-mlir. Every case builds attn.attention from a spec, lowers it
+// through attn-to-cpu, JIT-runs it on random inputs and compares with the
+// float64 reference under a tolerance derived from the formats involved
+// (docs/Numerics.md). A lowering that drops any part of the semantics fails
+// at least one of these cases.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Execution/NumericCheck.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <gtest/gtest.h>
+
+#include <iostream>
+#include <string>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+struct NumericCase {
+  std::string name;
+  AttentionSpec spec;
+  bool accumulateInF64 = false;
+};
+
+// Name the case rather than dumping the struct's bytes; failures print the
+// full spec.
+void PrintTo(const NumericCase &c, std::ostream *os) {
+  *os << c.name;
+}
+
+/// A small GQA problem that every case starts from.
+AttentionSpec baseSpec() {
+  AttentionSpec s;
+  s.batch = 2;
+  s.numQueryHeads = 4;
+  s.numKVHeads = 2;
+  s.queryLength = 7;
+  s.keyLength = 7;
+  s.headDim = 32;
+  s.elementType = ElementKind::F32;
+  return s;
+}
+
+template <typename Fn>
+NumericCase makeCase(std::string name, Fn edit, bool f64 = false) {
+  AttentionSpec s = baseSpec();
+  edit(s);
+  return {std::move(name), s, f64};
+}
+
+std::vector<NumericCase> allCases() {
+  std::vector<NumericCase> cases;
+  auto add = [&](std::string name, auto edit, bool f64 = false) {
+    cases.push_back(makeCase(std::move(name), edit, f64));
+  };
+  // Head layouts: MHA, GQA, MQA, and the BSHD memory layout.
+  add("mha", [](AttentionSpec &s) { s.numKVHeads = 4; });
+  add("gqa", [](AttentionSpec &) {});
+  add("mqa", [](AttentionSpec &s) { s.numKVHeads = 1; });
+  add("gqa_bshd", [](AttentionSpec &s) { s.layout = Layout::BSHD; });
+  add("gqa_dv_differs", [](AttentionSpec &s) { s.valueHeadDim = 16; });
+  // Lengths 1, 7, 63, 65, 257 and Lq != Lk in both directions.
+  for (int64_t len : {1, 63, 65, 257})
+    add("len_" + std::to_string(len), [len](AttentionSpec &s) {
+      s.queryLength = s.keyLength = len;
+      s.batch = 1;
+    });
+  add("lq_lt_lk", [](AttentionSpec &s) {
+    s.queryLength = 5;
+    s.keyLength = 65;
+  });
+  add("lq_gt_lk", [](AttentionSpec &s) {
+    s.queryLength = 63;
+    s.keyLength = 7;
+  });
+  // Head dims.
+  for (int64_t d : {64, 80, 96, 128, 256})
+    add("d_" + std::to_string(d), [d](AttentionSpec &s) {
+      s.headDim = d;
+      s.queryLength = s.keyLength = 33;
+      s.batch = 1;
+    });
+  // Masks, with both length orders for the aligned kinds.
+  for (auto [lq, lk] : {std::pair<int64_t, int64_t>{7, 7}, {5, 19}, {19, 5}}) {
+    std::string suffix = "_" + std::to_string(lq) + "x" + std::to_string(lk);
+    add("causal_top_left" + suffix, [lq = lq, lk = lk](AttentionSpec &s) {
+      s.maskKind = MaskKind::CausalTopLeft;
+      s.queryLength = lq;
+      s.keyLength = lk;
+      s.withLse = true;
+    });
+    // With Lq > Lk the first Lq - Lk rows see no key: output 0, LSE -inf.
+    add("causal_bottom_right" + suffix, [lq = lq, lk = lk](AttentionSpec &s) {
+      s.maskKind = MaskKind::CausalBottomRight;
+      s.queryLength = lq;
+      s.keyLength = lk;
+      s.withLse = true;
+    });
+    add("sliding_window" + suffix, [lq = lq, lk = lk](AttentionSpec &s) {
+      s.maskKind = MaskKind::SlidingWindow;
+      s.windowLeft = 3;
+      s.windowRight = 1;
+      s.queryLength = lq;
+      s.keyLength = lk;
+      s.withLse = true;
+    });
+  }
+  // Score modifiers and operands.
+  add("explicit_scale", [](AttentionSpec &s) { s.scale = 0.3; });
+  add("softcap", [](AttentionSpec &s) {
+    s.softcap = 2.0;
+    s.scale = 1.0;
+  });
+  add("alibi", [](AttentionSpec &s) {
+    s.alibiSlopes = {0.5, 0.25, 0.125, 0.0625};
+    s.maskKind = MaskKind::CausalBottomRight;
+  });
+  add("bias", [](AttentionSpec &s) { s.withBias = true; });
+  add("bool_mask", [](AttentionSpec &s) {
+    s.withBoolMask = true;
+    s.withLse = true;
+  });
+  add("score_mod", [](AttentionSpec &s) {
+    s.scoreMod = ScoreModKind::RelativeBias;
+    s.queryLength = s.keyLength = 40;
+  });
+  add("mask_mod", [](AttentionSpec &s) {
+    s.maskMod = MaskModKind::PrefixLM;
+    s.queryLength = s.keyLength = 12;
+    s.withLse = true;
+  });
+  add("everything", [](AttentionSpec &s) {
+    s.softcap = 5.0;
+    s.alibiSlopes = {0.5, 0.25, 0.125, 0.0625};
+    s.withBias = true;
+    s.withBoolMask = true;
+    s.scoreMod = ScoreModKind::RelativeBias;
+    s.maskMod = MaskModKind::PrefixLM;
+    // Window [i-6, i+2] intersected with prefix-LM (j <= i or j < 4) and a
+    // random boolean mask leaves a few keys per row, some rows none.
+    s.maskKind = MaskKind::SlidingWindow;
+    s.windowLeft = 6;
+    s.windowRight = 2;
+    s.queryLength = 23;
+    s.keyLength = 23;
+    s.withLse = true;
+    s.layout = Layout::BSHD;
+  });
+  // Input precisions: f16 and bf16 in, f32 accumulation, output rounded.
+  for (ElementKind kind : {ElementKind::F16, ElementKind::BF16}) {
+    std::string k(stringifyElementKind(kind));
+    add(k + "_gqa", [kind](AttentionSpec &s) {
+      s.elementType = kind;
+      s.queryLength = s.keyLength = 65;
+      s.headDim = 128;
+      s.batch = 1;
+      s.withLse = true;
+    });
+    add(k + "_causal_mqa", [kind](AttentionSpec &s) {
+      s.elementType = kind;
+      s.numKVHeads = 1;
+      s.maskKind = MaskKind::CausalBottomRight;
+      s.queryLength = 7;
+      s.keyLength = 63;
+      s.headDim = 64;
+    });
+    add(k + "_bias_softcap", [kind](AttentionSpec &s) {
+      s.elementType = kind;
+      s.withBias = true;
+      s.softcap = 3.0;
+    });
+  }
+  // f64 accumulation: the tolerance shrinks to the output rounding, so any
+  // semantic slip (an off-by-one mask, a wrong head) is far outside it.
+  add("f64acc_gqa_causal", [](AttentionSpec &s) {
+    s.maskKind = MaskKind::CausalBottomRight;
+    s.queryLength = 13;
+    s.keyLength = 29;
+    s.withLse = true;
+  }, /*f64=*/true);
+  add("f64acc_everything", [](AttentionSpec &s) {
+    s.softcap = 5.0;
+    s.alibiSlopes = {0.5, 0.25, 0.125, 0.0625};
+    s.withBias = true;
+    s.maskKind = MaskKind::SlidingWindow;
+    s.windowLeft = 4;
+    s.windowRight = 4;
+    s.withLse = true;
+  }, /*f64=*/true);
+  return cases;
+}
+
+class NumericsTest : public ::testing::TestWithParam<NumericCase> {};
+
+TEST_P(NumericsTest, MatchesFloat64Reference) {
+  const NumericCase &c = GetParam();
+  MLIRContext ctx;
+  NumericCheckOptions options;
+  options.accumulateInF64 = c.accumulateInF64;
+  auto report = checkAgainstReference(ctx, c.spec, options);
+  ASSERT_TRUE(static_cast<bool>(report)) << llvm::toString(report.takeError());
+  EXPECT_TRUE(report->passed())
+      << c.spec.describe() << "\n"
+      << report->summary();
+  std::cout << "  " << c.spec.describe() << ": " << report->summary() << "\n";
+  // The case must not be vacuous (e.g. every key masked) and the tolerance
+  // must stay far below the O(0.1..1) size of the outputs.
+  EXPECT_GT(report->maxReferenceMagnitude, 0.05) << c.spec.describe();
+  EXPECT_LT(report->outputTolerance, 0.05) << c.spec.describe();
+}
+
+INSTANTIATE_TEST_SUITE_P(Reference, NumericsTest,
+                         ::testing::ValuesIn(allCases()),
+                         [](const auto &info) { return info.param.name; });
+
+/// Rewrites every attention op before lowering, as a buggy pass would.
+struct MutateAttentionPass
+    : PassWrapper<MutateAttentionPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(MutateAttentionPass)
+  explicit MutateAttentionPass(std::function<void(AttentionOp)> mutate)
+      : mutate(std::move(mutate)) {}
+  void runOnOperation() override { getOperation().walk(mutate); }
+  std::function<void(AttentionOp)> mutate;
+};
+
+/// Runs `spec` with `mutate` applied to the IR only (the reference keeps the
+/// original semantics) and returns whether the check still passed.
+bool passesWithMutation(AttentionSpec spec,
+                        std::function<void(AttentionOp)> mutate) {
+  MLIRContext ctx;
+  NumericCheckOptions options;
+  options.prePipeline = [&](OpPassManager &pm) {
+    pm.addPass(std::make_unique<MutateAttentionPass>(mutate));
+  };
+  auto report = checkAgainstReference(ctx, spec, options);
+  EXPECT_TRUE(static_cast<bool>(report)) << llvm::toString(report.takeError());
+  return report && report->passed();
+}
+
+// The harness must be able to fail: each mutation models a lowering bug.
+TEST(NumericsHarness, DetectsDroppedScale) {
+  EXPECT_FALSE(passesWithMutation(baseSpec(), [](AttentionOp op) {
+    op.setScaleAttr(Builder(op.getContext()).getF64FloatAttr(1.0));
+  }));
+}
+
+TEST(NumericsHarness, DetectsWrongCausalAlignment) {
+  AttentionSpec spec = baseSpec();
+  spec.maskKind = MaskKind::CausalBottomRight;
+  spec.queryLength = 5;
+  spec.keyLength = 9;
+  EXPECT_FALSE(passesWithMutation(spec, [](AttentionOp op) {
+    op.setMaskKind(MaskKind::CausalTopLeft);
+  }));
+}
+
+TEST(NumericsHarness, DetectsOffByOneWindow) {
+  AttentionSpec spec = baseSpec();
+  spec.maskKind = MaskKind::SlidingWindow;
+  spec.windowLeft = 2;
+  spec.windowRight = 0;
+  EXPECT_FALSE(passesWithMutation(spec, [](AttentionOp op) {
+    op.setWindow(ArrayRef<int64_t>{3, 0});
+  }));
+}
+
+TEST(NumericsHarness, UnmutatedRunPasses) {
+  EXPECT_TRUE(passesWithMutation(baseSpec(), [](AttentionOp) {}));
+}
+
+} // namespace

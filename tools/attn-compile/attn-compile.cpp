@@ -1,0 +1,233 @@
+//===- attn-compile.cpp - attention spec in, compiled kernel out ----------===//
+//
+// Part of attn-mlir. Takes an attention spec (flags) or a .mlir file, runs it
+// through the compiler's pipeline and prints what each stage did: the pass,
+// its time and the operations it left behind. With --run-cpu it also executes
+// the result on the CPU against the float64 reference.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Execution/CpuRunner.h"
+#include "attn/Execution/NumericCheck.h"
+#include "attn/InitAll.h"
+#include "attn/Spec/AttentionSpec.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+using namespace mlir;
+using namespace mlir::attn;
+namespace cl = llvm::cl;
+
+static cl::OptionCategory specCategory("Attention spec (used without an input "
+                                       "file)");
+static cl::opt<std::string> inputFile(cl::Positional,
+                                      cl::desc("[input .mlir file]"),
+                                      cl::init(""));
+static cl::opt<std::string> outputFile("o", cl::desc("Write the final IR here"),
+                                       cl::value_desc("file"), cl::init(""));
+static cl::opt<int64_t> batch("batch", cl::desc("Batch size B"), cl::init(1),
+                              cl::cat(specCategory));
+static cl::opt<int64_t> headsQ("heads-q", cl::desc("Query heads Hq"),
+                               cl::init(32), cl::cat(specCategory));
+static cl::opt<int64_t> headsKV("heads-kv", cl::desc("Key/value heads Hkv"),
+                                cl::init(8), cl::cat(specCategory));
+static cl::opt<int64_t> seqQ("seq-q", cl::desc("Query length Lq"),
+                             cl::init(1024), cl::cat(specCategory));
+static cl::opt<int64_t> seqK("seq-k", cl::desc("Key length Lk"), cl::init(1024),
+                             cl::cat(specCategory));
+static cl::opt<int64_t> headDim("head-dim", cl::desc("Head dimension D"),
+                                cl::init(128), cl::cat(specCategory));
+static cl::opt<std::string> dtype("dtype", cl::desc("f32, f16 or bf16"),
+                                  cl::init("bf16"), cl::cat(specCategory));
+static cl::opt<std::string>
+    mask("mask",
+         cl::desc("none, causal (= causal-bottom-right), causal-top-left, "
+                  "causal-bottom-right, sliding-window"),
+         cl::init("causal"), cl::cat(specCategory));
+static cl::opt<int64_t> windowLeft("window-left", cl::init(256),
+                                   cl::desc("Sliding window: keys before"),
+                                   cl::cat(specCategory));
+static cl::opt<int64_t> windowRight("window-right", cl::init(0),
+                                    cl::desc("Sliding window: keys after"),
+                                    cl::cat(specCategory));
+static cl::opt<double> softcap("softcap", cl::desc("Logit soft-cap (0: off)"),
+                               cl::init(0.0), cl::cat(specCategory));
+static cl::opt<bool> bshd("bshd", cl::desc("Use the [B, L, H, D] layout"),
+                          cl::init(false), cl::cat(specCategory));
+static cl::opt<bool> withLse("lse", cl::desc("Also return log-sum-exp"),
+                             cl::init(true), cl::cat(specCategory));
+static cl::opt<bool> runCpu("run-cpu",
+                            cl::desc("Execute on the CPU and compare with the "
+                                     "float64 reference (spec input only)"),
+                            cl::init(false));
+static cl::opt<bool> printStageIR("print-stage-ir",
+                                  cl::desc("Print the IR after every stage"),
+                                  cl::init(false));
+
+static FailureOr<AttentionSpec> specFromFlags() {
+  AttentionSpec spec;
+  spec.batch = batch;
+  spec.numQueryHeads = headsQ;
+  spec.numKVHeads = headsKV;
+  spec.queryLength = seqQ;
+  spec.keyLength = seqK;
+  spec.headDim = headDim;
+  spec.withLse = withLse;
+  spec.layout = bshd ? Layout::BSHD : Layout::BHSD;
+  std::optional<ElementKind> kind = parseElementKind(dtype);
+  if (!kind || *kind == ElementKind::I1) {
+    llvm::errs() << "error: unknown --dtype '" << dtype
+                 << "' (expected f32, f16 or bf16)\n";
+    return failure();
+  }
+  spec.elementType = *kind;
+  std::optional<MaskKind> maskKind =
+      llvm::StringSwitch<std::optional<MaskKind>>(mask)
+          .Case("none", MaskKind::None)
+          .Cases("causal", "causal-bottom-right", MaskKind::CausalBottomRight)
+          .Case("causal-top-left", MaskKind::CausalTopLeft)
+          .Case("sliding-window", MaskKind::SlidingWindow)
+          .Default(std::nullopt);
+  if (!maskKind) {
+    llvm::errs() << "error: unknown --mask '" << mask << "'\n";
+    return failure();
+  }
+  spec.maskKind = *maskKind;
+  spec.windowLeft = windowLeft;
+  spec.windowRight = windowRight;
+  if (softcap != 0.0)
+    spec.softcap = softcap;
+  return spec;
+}
+
+/// "linalg.generic x7, arith.mulf x3, ..." for the most frequent ops.
+static std::string summarizeOps(const std::map<std::string, int64_t> &counts) {
+  std::vector<std::pair<std::string, int64_t>> sorted(counts.begin(),
+                                                      counts.end());
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](auto &a, auto &b) { return a.second > b.second; });
+  std::string text;
+  int64_t total = 0;
+  for (auto &[name, n] : sorted)
+    total += n;
+  text = llvm::formatv("{0,5} ops:", total).str();
+  for (size_t i = 0; i < sorted.size() && i < 4; ++i)
+    text += llvm::formatv(" {0} x{1}", sorted[i].first, sorted[i].second).str();
+  return text;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  registerAllPasses();
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "attn-compile: compile an attention spec or .mlir file and report each "
+      "stage\n");
+
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  MLIRContext ctx(registry);
+  auto start = std::chrono::steady_clock::now();
+
+  OwningOpRef<ModuleOp> module;
+  std::optional<AttentionSpec> spec;
+  if (!inputFile.empty()) {
+    llvm::SourceMgr sourceMgr;
+    SourceMgrDiagnosticHandler handler(sourceMgr, &ctx);
+    std::string error;
+    auto file = openInputFile(inputFile, &error);
+    if (!file) {
+      llvm::errs() << "error: " << error << "\n";
+      return 1;
+    }
+    sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+    module = parseSourceFile<ModuleOp>(sourceMgr, &ctx);
+    if (!module)
+      return 1;
+    llvm::outs() << "input: " << inputFile << "\n";
+  } else {
+    FailureOr<AttentionSpec> parsed = specFromFlags();
+    if (failed(parsed))
+      return 1;
+    spec = *parsed;
+    module = buildAttentionModule(&ctx, *spec);
+    if (!module)
+      return 1;
+    llvm::outs() << "spec: " << spec->describe() << "\n";
+  }
+
+  CpuCompileOptions options;
+  options.recordStages = true;
+  options.recordStageIR = printStageIR;
+  if (!inputFile.empty()) {
+    // A file may name its entry anything; take its first function.
+    module->walk([&](Operation *op) {
+      if (auto sym = op->getAttrOfType<StringAttr>("sym_name");
+          sym && options.entry == "attention" &&
+          !module->lookupSymbol("attention"))
+        options.entry = sym.str();
+    });
+  }
+  llvm::outs() << "stage  0 attn IR (input)                  "
+               << "1 attn.attention in @" << options.entry << "\n";
+  auto exe = CpuExecutable::compile(*module, options);
+  if (!exe) {
+    llvm::errs() << "error: " << llvm::toString(exe.takeError()) << "\n";
+    return 1;
+  }
+  for (auto [i, stage] : llvm::enumerate((*exe)->getStages())) {
+    llvm::outs() << llvm::formatv("stage {0,2} {1,-36} {2,7:f2} ms {3}\n",
+                                  i + 1, stage.pass, stage.seconds * 1e3,
+                                  summarizeOps(stage.opCounts));
+    if (printStageIR)
+      llvm::outs() << stage.irAfter << "\n";
+  }
+  double seconds = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - start)
+                       .count();
+  llvm::outs() << llvm::formatv("target: cpu (LLVM JIT), compiled in {0:f3} s\n",
+                                seconds);
+  llvm::outs() << "note: the GPU target (attn-to-ptx) is not built yet; see "
+                  "docs/Pipeline.md\n";
+
+  if (!outputFile.empty() && !(*exe)->getStages().empty()) {
+    std::string error;
+    auto out = openOutputFile(outputFile, &error);
+    if (!out) {
+      llvm::errs() << "error: " << error << "\n";
+      return 1;
+    }
+    out->os() << (*exe)->getStages().back().irAfter;
+    out->keep();
+  }
+
+  if (runCpu) {
+    if (!spec) {
+      llvm::errs() << "error: --run-cpu needs a spec (flags), not a file\n";
+      return 1;
+    }
+    auto report = checkAgainstReference(ctx, *spec);
+    if (!report) {
+      llvm::errs() << "error: " << llvm::toString(report.takeError()) << "\n";
+      return 1;
+    }
+    llvm::outs() << "cpu run vs float64 reference: " << report->summary()
+                 << "\n";
+    return report->passed() ? 0 : 2;
+  }
+  return 0;
+}
