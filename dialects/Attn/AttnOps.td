@@ -44,8 +44,10 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     K `[B, Hkv, Lk, D]`, V `[B, Hkv, Lk, Dv]`, output `[B, Hq, Lq, Dv]`. With
     `#attn.layout<bshd>` the head and sequence dimensions of Q, K, V and the
     output are swapped (`[B, L, H, D]`). The LSE result is always
-    `[B, Hq, Lq]` in f32. Batch and sequence lengths may be dynamic; head
-    counts and head dimensions must be static.
+    `[B, Hq, Lq]` in f32; the output and LSE shapes are static exactly where
+    the query's are. Batch and sequence lengths may be dynamic; head counts
+    and head dimensions must be static. The output element type may differ
+    from the inputs' (e.g. f32 output for bf16 inputs).
 
     A key `j` is masked for query `i` when any of these holds:
     * `mask_kind = #attn.mask<causal_top_left>`: `j > i`;
@@ -55,7 +57,9 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     * `#attn.mask<sliding_window>` with `window = array<i64: left, right>`:
       `j < i + Lk - Lq - left` or `j > i + Lk - Lq + right` (bottom-right
       aligned, as FlashAttention's `window_size`);
-    * a boolean `mask` operand (broadcastable to `[B, Hq, Lq, Lk]`) is false;
+    * a boolean `mask` operand (broadcastable to `[B, Hq, Lq, Lk]`: each
+      extent is the full one or a static 1; a dynamic extent is never a
+      broadcast) is false;
     * the `mask_mod` region yields false.
 
     A query row whose keys are all masked produces 0 and an LSE of -inf.

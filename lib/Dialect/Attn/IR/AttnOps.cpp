@@ -83,6 +83,13 @@ static LogicalResult verifyBroadcastable(AttentionOp op, StringRef name,
 }
 
 LogicalResult AttentionOp::verify() {
+  // ODS checks only the optional groups' sizes; a generic-form op can still
+  // leave query/key/value empty, which every accessor below would misread.
+  for (auto [index, name] : llvm::enumerate(
+           ArrayRef<StringRef>{"query", "key", "value"})) {
+    if (getODSOperandIndexAndLength(index).second != 1)
+      return emitOpError() << "expected exactly one " << name << " operand";
+  }
   RankedTensorType qType = getQueryType(), kType = getKeyType(),
                    vType = getValueType(), oType = getOutputType();
   for (auto [name, type] : {std::pair<StringRef, RankedTensorType>{"query", qType},
@@ -149,15 +156,21 @@ LogicalResult AttentionOp::verify() {
                          << kType.getDimSize(seqAxis) << " and "
                          << vType.getDimSize(seqAxis);
 
+  if (!dimsCompatible(kType.getDimSize(0), vType.getDimSize(0)))
+    return emitOpError() << "expected key and value to have the same batch "
+                            "size, got "
+                         << kType.getDimSize(0) << " and "
+                         << vType.getDimSize(0);
+
+  // The output is the query shape with D replaced by Dv, static exactly
+  // where the query is: lowerings size it from the query.
   SmallVector<int64_t> expectedOut(qType.getShape());
   expectedOut[3] = dv;
-  for (int64_t axis = 0; axis < 4; ++axis) {
-    if (!dimsCompatible(oType.getDimSize(axis), expectedOut[axis]))
-      return emitOpError() << "expected output shape to match the query shape "
-                              "with the value head dimension, got "
-                           << oType << " for query " << qType << " and value "
-                           << vType;
-  }
+  if (oType.getShape() != ArrayRef<int64_t>(expectedOut))
+    return emitOpError() << "expected output shape to match the query shape "
+                            "with the value head dimension, got "
+                         << oType << " for query " << qType << " and value "
+                         << vType;
 
   int64_t batch = qType.getDimSize(0), lq = qType.getDimSize(seqAxis),
           lk = kType.getDimSize(seqAxis);
@@ -167,9 +180,7 @@ LogicalResult AttentionOp::verify() {
       return emitOpError() << "expected the LSE result to have element type "
                               "f32, got "
                            << lseType.getElementType();
-    if (lseType.getRank() != 3 || !dimsCompatible(lseType.getDimSize(0), batch) ||
-        lseType.getDimSize(1) != hq ||
-        !dimsCompatible(lseType.getDimSize(2), lq))
+    if (lseType.getShape() != ArrayRef<int64_t>{batch, hq, lq})
       return emitOpError() << "expected the LSE result of shape [B, Hq, Lq] = ["
                            << batch << ", " << hq << ", " << lq << "], got "
                            << lseType;
@@ -262,6 +273,9 @@ static LogicalResult verifyModifierRegion(AttentionOp op, Region &region,
     return yield.emitOpError() << "expected " << name << " to yield a single "
                                << yieldType;
   for (Operation &nested : block.without_terminator()) {
+    if (isa<AttnDialect>(nested.getDialect()))
+      return nested.emitOpError()
+             << "expected no attn operations in the " << name << " region";
     if (!isMemoryEffectFree(&nested))
       return nested.emitOpError()
              << "expected only side-effect-free operations in the " << name

@@ -1,0 +1,868 @@
+// RUN: attn-opt %s -split-input-file -verify-diagnostics
+
+// Every diagnostic of AttentionOp::verify, AttentionOp::verifyRegions and
+// the attn.yield op, one case each. Unless a case says otherwise the shapes
+// are GQA: Q [2, 4, 8, 16], K/V [2, 2, 8, 16], O [2, 4, 8, 16], f32.
+
+//===----------------------------------------------------------------------===//
+// Operand and result ranks
+//===----------------------------------------------------------------------===//
+
+func.func @query_rank(%q: tensor<2x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{'attn.attention' op expected query of rank 4 ([B, H, L, D] or [B, L, H, D]), got rank 3}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @key_rank(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x1x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected key of rank 4 ([B, H, L, D] or [B, L, H, D]), got rank 5}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x1x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @value_rank(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected value of rank 4 ([B, H, L, D] or [B, L, H, D]), got rank 1}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<16xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @output_rank(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<8x64xf32> {
+  // expected-error @+1 {{expected output of rank 4 ([B, H, L, D] or [B, L, H, D]), got rank 2}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<8x64xf32>
+  return %o : tensor<8x64xf32>
+}
+
+// -----
+
+// Operands must be ranked tensors (ODS constraint, before the C++ verifier).
+func.func @unranked_query(%q: tensor<*xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{operand #0 must be ranked tensor of any type values, but got 'tensor<*xf32>'}}
+  %o = "attn.attention"(%q, %k, %v) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0>}> ({}, {}) : (tensor<*xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// Element types
+//===----------------------------------------------------------------------===//
+
+func.func @query_element_type(%q: tensor<2x4x8x16xi8>, %k: tensor<2x2x8x16xi8>, %v: tensor<2x2x8x16xi8>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected query element type to be f16, bf16 or f32, got 'i8'}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xi8>, tensor<2x2x8x16xi8>, tensor<2x2x8x16xi8>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// f64 is a float type but not one the kernels support.
+func.func @query_element_type_f64(%q: tensor<2x4x8x16xf64>, %k: tensor<2x2x8x16xf64>, %v: tensor<2x2x8x16xf64>) -> tensor<2x4x8x16xf64> {
+  // expected-error @+1 {{expected query element type to be f16, bf16 or f32, got 'f64'}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf64>, tensor<2x2x8x16xf64>, tensor<2x2x8x16xf64>) -> tensor<2x4x8x16xf64>
+  return %o : tensor<2x4x8x16xf64>
+}
+
+// -----
+
+func.func @key_element_type(%q: tensor<2x4x8x16xf16>, %k: tensor<2x2x8x16xbf16>, %v: tensor<2x2x8x16xf16>) -> tensor<2x4x8x16xf16> {
+  // expected-error @+1 {{expected query, key and value to have the same element type, got 'f16', 'bf16' and 'f16'}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf16>, tensor<2x2x8x16xbf16>, tensor<2x2x8x16xf16>) -> tensor<2x4x8x16xf16>
+  return %o : tensor<2x4x8x16xf16>
+}
+
+// -----
+
+func.func @value_element_type(%q: tensor<2x4x8x16xbf16>, %k: tensor<2x2x8x16xbf16>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xbf16> {
+  // expected-error @+1 {{expected query, key and value to have the same element type, got 'bf16', 'bf16' and 'f32'}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xbf16>, tensor<2x2x8x16xbf16>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xbf16>
+  return %o : tensor<2x4x8x16xbf16>
+}
+
+// -----
+
+func.func @output_element_type(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xi32> {
+  // expected-error @+1 {{expected output element type to be f16, bf16 or f32, got 'i32'}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xi32>
+  return %o : tensor<2x4x8x16xi32>
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// Shapes and head counts
+//===----------------------------------------------------------------------===//
+
+func.func @dynamic_query_heads(%q: tensor<2x?x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x?x8x16xf32> {
+  // expected-error @+1 {{expected static head counts and head dimensions}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x?x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x?x8x16xf32>
+  return %o : tensor<2x?x8x16xf32>
+}
+
+// -----
+
+func.func @dynamic_kv_heads(%q: tensor<2x4x8x16xf32>, %k: tensor<2x?x8x16xf32>, %v: tensor<2x?x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected static head counts and head dimensions}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x?x8x16xf32>, tensor<2x?x8x16xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// In BSHD the head axis is 2: a dynamic dimension 2 is a dynamic head count.
+func.func @dynamic_heads_bshd(%q: tensor<2x8x?x16xf32>, %k: tensor<2x8x2x16xf32>, %v: tensor<2x8x2x16xf32>) -> tensor<2x8x?x16xf32> {
+  // expected-error @+1 {{expected static head counts and head dimensions}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x8x?x16xf32>, tensor<2x8x2x16xf32>, tensor<2x8x2x16xf32>) {layout = #attn.layout<bshd>} -> tensor<2x8x?x16xf32>
+  return %o : tensor<2x8x?x16xf32>
+}
+
+// -----
+
+func.func @dynamic_value_head_dim(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x?xf32>) -> tensor<2x4x8x?xf32> {
+  // expected-error @+1 {{expected static head counts and head dimensions}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x?xf32>) -> tensor<2x4x8x?xf32>
+  return %o : tensor<2x4x8x?xf32>
+}
+
+// -----
+
+func.func @zero_heads(%q: tensor<2x0x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x0x8x16xf32> {
+  // expected-error @+1 {{expected non-empty head counts and head dimensions}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x0x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x0x8x16xf32>
+  return %o : tensor<2x0x8x16xf32>
+}
+
+// -----
+
+func.func @batch_mismatch(%q: tensor<2x4x8x16xf32>, %k: tensor<3x2x8x16xf32>, %v: tensor<3x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected query, key and value to have the same batch size, got 2, 3 and 3}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<3x2x8x16xf32>, tensor<3x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @kv_heads_mismatch(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x4x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected key and value to have the same number of heads, got 2 and 4}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x4x8x16xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// 6 query heads cannot be split evenly over 4 key/value heads.
+func.func @head_ratio(%q: tensor<2x6x8x16xf32>, %k: tensor<2x4x8x16xf32>, %v: tensor<2x4x8x16xf32>) -> tensor<2x6x8x16xf32> {
+  // expected-error @+1 {{expected the number of query heads (6) to be a multiple of the number of key/value heads (4)}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x6x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>) -> tensor<2x6x8x16xf32>
+  return %o : tensor<2x6x8x16xf32>
+}
+
+// -----
+
+// More key/value heads than query heads is not GQA either.
+func.func @head_ratio_inverted(%q: tensor<2x2x8x16xf32>, %k: tensor<2x4x8x16xf32>, %v: tensor<2x4x8x16xf32>) -> tensor<2x2x8x16xf32> {
+  // expected-error @+1 {{expected the number of query heads (2) to be a multiple of the number of key/value heads (4)}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x2x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>) -> tensor<2x2x8x16xf32>
+  return %o : tensor<2x2x8x16xf32>
+}
+
+// -----
+
+func.func @head_dim_mismatch(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x32xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected query and key to have the same head dimension, got 16 and 32}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x32xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @kv_length_mismatch(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x9x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected key and value to have the same sequence length, got 8 and 9}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x9x16xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// In BSHD the sequence axis is 1.
+func.func @kv_length_mismatch_bshd(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x2x16xf32>, %v: tensor<2x7x2x16xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{expected key and value to have the same sequence length, got 8 and 7}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x8x4x16xf32>, tensor<2x8x2x16xf32>, tensor<2x7x2x16xf32>) {layout = #attn.layout<bshd>} -> tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// The output's last dimension is Dv (32), not D (16).
+func.func @output_head_dim(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x32xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected output shape to match the query shape with the value head dimension, got 'tensor<2x4x8x16xf32>' for query 'tensor<2x4x8x16xf32>' and value 'tensor<2x2x8x32xf32>'}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x32xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// The output has the query's head count (4), not the key/value's (2).
+func.func @output_heads(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x2x8x16xf32> {
+  // expected-error @+1 {{expected output shape to match the query shape with the value head dimension, got 'tensor<2x2x8x16xf32>'}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x2x8x16xf32>
+  return %o : tensor<2x2x8x16xf32>
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// LSE result
+//===----------------------------------------------------------------------===//
+
+func.func @lse_element_type(%q: tensor<2x4x8x16xf16>, %k: tensor<2x2x8x16xf16>, %v: tensor<2x2x8x16xf16>) -> tensor<2x4x8xf16> {
+  // expected-error @+1 {{expected the LSE result to have element type f32, got 'f16'}}
+  %o, %lse = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf16>, tensor<2x2x8x16xf16>, tensor<2x2x8x16xf16>) -> tensor<2x4x8x16xf16>, tensor<2x4x8xf16>
+  return %lse : tensor<2x4x8xf16>
+}
+
+// -----
+
+func.func @lse_rank(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x1xf32> {
+  // expected-error @+1 {{expected the LSE result of shape [B, Hq, Lq] = [2, 4, 8], got 'tensor<2x4x8x1xf32>'}}
+  %o, %lse = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>, tensor<2x4x8x1xf32>
+  return %lse : tensor<2x4x8x1xf32>
+}
+
+// -----
+
+// The LSE has one row per query head (4), not per key/value head.
+func.func @lse_heads(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x2x8xf32> {
+  // expected-error @+1 {{expected the LSE result of shape [B, Hq, Lq] = [2, 4, 8], got 'tensor<2x2x8xf32>'}}
+  %o, %lse = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>, tensor<2x2x8xf32>
+  return %lse : tensor<2x2x8xf32>
+}
+
+// -----
+
+// The LSE is [B, Hq, Lq] even for the BSHD layout.
+func.func @lse_bshd_order(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x2x16xf32>, %v: tensor<2x8x2x16xf32>) -> tensor<2x8x4xf32> {
+  // expected-error @+1 {{expected the LSE result of shape [B, Hq, Lq] = [2, 4, 8], got 'tensor<2x8x4xf32>'}}
+  %o, %lse = attn.attention ins(%q, %k, %v : tensor<2x8x4x16xf32>, tensor<2x8x2x16xf32>, tensor<2x8x2x16xf32>) {layout = #attn.layout<bshd>} -> tensor<2x8x4x16xf32>, tensor<2x8x4xf32>
+  return %lse : tensor<2x8x4xf32>
+}
+
+// -----
+
+func.func @lse_dynamic_heads(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x?x8xf32> {
+  // expected-error @+1 {{expected the LSE result of shape [B, Hq, Lq] = [2, 4, 8], got 'tensor<2x?x8xf32>'}}
+  %o, %lse = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>, tensor<2x?x8xf32>
+  return %lse : tensor<2x?x8xf32>
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// scale and softcap
+//===----------------------------------------------------------------------===//
+
+func.func @zero_scale(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected a finite, positive scale, got 0.000000e+00}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {scale = 0.0 : f64} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @negative_scale(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected a finite, positive scale, got -2.500000e-01}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {scale = -0.25 : f64} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// +inf, written as its IEEE-754 bit pattern.
+func.func @infinite_scale(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected a finite, positive scale, got INF}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {scale = 0x7FF0000000000000 : f64} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// NaN fails `scale <= 0` as well as `scale > 0`: only isfinite catches it.
+func.func @nan_scale(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected a finite, positive scale, got nan}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {scale = 0x7FF8000000000000 : f64} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// scale is an f64 attribute (ODS constraint).
+func.func @scale_f32_attr(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{attribute 'scale' failed to satisfy constraint: 64-bit float attribute}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {scale = 0.25 : f32} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @zero_softcap(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected a finite, positive softcap, got 0.000000e+00}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {softcap = 0.0 : f64} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @negative_softcap(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected a finite, positive softcap, got -3.000000e+01}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {softcap = -30.0 : f64} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @infinite_softcap(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected a finite, positive softcap, got INF}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {softcap = 0x7FF0000000000000 : f64} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// Mask kind and window
+//===----------------------------------------------------------------------===//
+
+func.func @missing_window(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected a `window = array<i64: left, right>` attribute with mask kind sliding_window}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {mask_kind = #attn.mask<sliding_window>} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @window_one_element(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected window to have 2 elements [left, right], got 1}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {mask_kind = #attn.mask<sliding_window>, window = array<i64: 4>} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @window_three_elements(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected window to have 2 elements [left, right], got 3}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {mask_kind = #attn.mask<sliding_window>, window = array<i64: 4, 0, 1>} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// FlashAttention spells "unbounded" as -1; attn has no such sentinel.
+func.func @negative_window(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected non-negative window sizes, got [-1, 0]}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {mask_kind = #attn.mask<sliding_window>, window = array<i64: -1, 0>} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @window_without_sliding_window(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected no window attribute unless the mask kind is sliding_window}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {mask_kind = #attn.mask<causal_bottom_right>, window = array<i64: 4, 0>} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// Without mask_kind the kind is none, which takes no window either.
+func.func @window_default_mask_kind(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected no window attribute unless the mask kind is sliding_window}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {window = array<i64: 4, 0>} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @unknown_mask_kind(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+2 {{expected ::mlir::attn::MaskKind to be one of: none, causal_top_left, causal_bottom_right, sliding_window}}
+  // expected-error @+1 {{failed to parse Attn_MaskKindAttr parameter 'value' which is to be a `::mlir::attn::MaskKind`}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {mask_kind = #attn.mask<foo>} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @unknown_layout(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+2 {{expected ::mlir::attn::Layout to be one of: bhsd, bshd}}
+  // expected-error @+1 {{failed to parse Attn_LayoutAttr parameter 'value' which is to be a `::mlir::attn::Layout`}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {layout = #attn.layout<sbhd>} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// mask_kind must be an #attn.mask, not its integer value (ODS constraint).
+func.func @mask_kind_integer(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{attribute 'mask_kind' failed to satisfy constraint: structural mask: none, causal (top-left or bottom-right aligned) or sliding window}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {mask_kind = 1 : i32} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// ALiBi
+//===----------------------------------------------------------------------===//
+
+// One slope per query head (4), not per key/value head (2).
+func.func @alibi_slope_count(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected one ALiBi slope per query head (4), got 2}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {alibi_slopes = array<f64: 0.5, 0.25>} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @alibi_slope_not_finite(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected finite ALiBi slopes}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {alibi_slopes = array<f64: 0.5, 0.25, 0x7FF0000000000000, 0.0625>} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// bias operand
+//===----------------------------------------------------------------------===//
+
+func.func @bias_element_type(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>, %bias: tensor<2x4x8x8xi32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected bias element type to be f16, bf16 or f32, got 'i32'}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) bias(%bias : tensor<2x4x8x8xi32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @bias_rank(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>, %bias: tensor<8x8xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected bias of rank 4 ([B, Hq, Lq, Lk]), got rank 2}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) bias(%bias : tensor<8x8xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// A per-KV-head bias (2 heads) does not broadcast to the 4 query heads.
+func.func @bias_broadcast_heads(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>, %bias: tensor<1x2x8x8xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected bias dimension 1 to be 1 or 4, got 2}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) bias(%bias : tensor<1x2x8x8xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// The bias is in logical [B, Hq, Lq, Lk] order even with the BSHD layout.
+func.func @bias_bshd_order(%q: tensor<2x8x4x16xf32>, %k: tensor<2x6x2x16xf32>, %v: tensor<2x6x2x16xf32>, %bias: tensor<2x8x4x6xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{expected bias dimension 1 to be 1 or 4, got 8}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x8x4x16xf32>, tensor<2x6x2x16xf32>, tensor<2x6x2x16xf32>) bias(%bias : tensor<2x8x4x6xf32>) {layout = #attn.layout<bshd>} -> tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+func.func @bias_key_length(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x12x16xf32>, %v: tensor<2x2x12x16xf32>, %bias: tensor<2x4x8x8xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected bias dimension 3 to be 1 or 12, got 8}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x12x16xf32>, tensor<2x2x12x16xf32>) bias(%bias : tensor<2x4x8x8xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// boolean mask operand
+//===----------------------------------------------------------------------===//
+
+// An additive mask belongs in bias(...); mask(...) takes booleans.
+func.func @mask_element_type(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>, %mask: tensor<2x4x8x8xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected mask element type i1, got 'f32'}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) mask(%mask : tensor<2x4x8x8xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @mask_rank(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>, %mask: tensor<2x8x8xi1>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected mask of rank 4 ([B, Hq, Lq, Lk]), got rank 3}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) mask(%mask : tensor<2x8x8xi1>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @mask_broadcast_batch(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>, %mask: tensor<3x1x8x8xi1>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected mask dimension 0 to be 1 or 2, got 3}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) mask(%mask : tensor<3x1x8x8xi1>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @mask_broadcast_query_length(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>, %mask: tensor<1x1x4x8xi1>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected mask dimension 2 to be 1 or 8, got 4}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) mask(%mask : tensor<1x1x4x8xi1>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// score_mod and mask_mod regions
+//===----------------------------------------------------------------------===//
+
+func.func @score_mod_arg_count(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected the score_mod region arguments to be (f32, index, index, index, index): (score, b, h, q_idx, kv_idx)}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  score_mod {
+  ^bb0(%s: f32, %i: index, %j: index):
+    attn.yield %s : f32
+  }
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// The score is always f32, whatever the element type of Q/K/V.
+func.func @score_mod_arg_type(%q: tensor<2x4x8x16xf16>, %k: tensor<2x2x8x16xf16>, %v: tensor<2x2x8x16xf16>) -> tensor<2x4x8x16xf16> {
+  // expected-error @+1 {{expected the score_mod region arguments to be (f32, index, index, index, index): (score, b, h, q_idx, kv_idx)}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf16>, tensor<2x2x8x16xf16>, tensor<2x2x8x16xf16>) -> tensor<2x4x8x16xf16>
+  score_mod {
+  ^bb0(%s: f16, %b: index, %h: index, %i: index, %j: index):
+    attn.yield %s : f16
+  }
+  return %o : tensor<2x4x8x16xf16>
+}
+
+// -----
+
+func.func @score_mod_index_type(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected the score_mod region arguments to be (f32, index, index, index, index): (score, b, h, q_idx, kv_idx)}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  score_mod {
+  ^bb0(%s: f32, %b: i64, %h: i64, %i: i64, %j: i64):
+    attn.yield %s : f32
+  }
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @score_mod_yield_type(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  score_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    %t = arith.truncf %s : f32 to f16
+    // expected-error @+1 {{'attn.yield' op expected score_mod to yield a single 'f32'}}
+    attn.yield %t : f16
+  }
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @score_mod_yield_count(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  score_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    // expected-error @+1 {{'attn.yield' op expected score_mod to yield a single 'f32'}}
+    attn.yield %s, %s : f32, f32
+  }
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @score_mod_yield_nothing(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  score_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    // expected-error @+1 {{'attn.yield' op expected score_mod to yield a single 'f32'}}
+    attn.yield
+  }
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// A region must end with attn.yield, not with another terminator.
+func.func @score_mod_wrong_terminator(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected the score_mod region to end with attn.yield}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  score_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    ub.unreachable
+  }
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @score_mod_multi_block(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected the score_mod region to have a single block}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  score_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    cf.br ^bb1
+  ^bb1:
+    attn.yield %s : f32
+  }
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// The region runs once per score element, in any order and in every tile:
+// it cannot write memory.
+func.func @score_mod_store(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>, %log: memref<f32>) -> tensor<2x4x8x16xf32> {
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  score_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    // expected-error @+1 {{'memref.store' op expected only side-effect-free operations in the score_mod region}}
+    memref.store %s, %log[] : memref<f32>
+    attn.yield %s : f32
+  }
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// Reading memory is a side effect too: the kernel may run the region before
+// or after any write to %table.
+func.func @score_mod_load(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>, %table: memref<4xf32>) -> tensor<2x4x8x16xf32> {
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  score_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    // expected-error @+1 {{'memref.load' op expected only side-effect-free operations in the score_mod region}}
+    %t = memref.load %table[%h] : memref<4xf32>
+    %r = arith.addf %s, %t : f32
+    attn.yield %r : f32
+  }
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func private @opaque(f32) -> f32
+
+// A call to a function without known effects is not side-effect-free.
+func.func @score_mod_call(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  score_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    // expected-error @+1 {{'func.call' op expected only side-effect-free operations in the score_mod region}}
+    %r = func.call @opaque(%s) : (f32) -> f32
+    attn.yield %r : f32
+  }
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// Effects nested in a region of a region op count too (scf.if has
+// RecursiveMemoryEffects).
+func.func @score_mod_nested_store(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>, %log: memref<f32>) -> tensor<2x4x8x16xf32> {
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  score_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    %c = arith.cmpi eq, %i, %j : index
+    // expected-error @+1 {{'scf.if' op expected only side-effect-free operations in the score_mod region}}
+    scf.if %c {
+      memref.store %s, %log[] : memref<f32>
+    }
+    attn.yield %s : f32
+  }
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @mask_mod_arg_count(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected the mask_mod region arguments to be (index, index, index, index): (b, h, q_idx, kv_idx)}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  mask_mod {
+  ^bb0(%i: index, %j: index):
+    %keep = arith.cmpi sle, %j, %i : index
+    attn.yield %keep : i1
+  }
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// mask_mod takes no score: a score_mod signature is rejected.
+func.func @mask_mod_score_signature(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected the mask_mod region arguments to be (index, index, index, index): (b, h, q_idx, kv_idx)}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  mask_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    %keep = arith.cmpi sle, %j, %i : index
+    attn.yield %keep : i1
+  }
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// mask_mod yields a keep flag, not an additive mask value.
+func.func @mask_mod_yield_type(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  mask_mod {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    %zero = arith.constant 0.0 : f32
+    // expected-error @+1 {{'attn.yield' op expected mask_mod to yield a single 'i1'}}
+    attn.yield %zero : f32
+  }
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @mask_mod_multi_block(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected the mask_mod region to have a single block}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  mask_mod {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    %keep = arith.cmpi sle, %j, %i : index
+    cf.br ^bb1(%keep : i1)
+  ^bb1(%k2: i1):
+    attn.yield %k2 : i1
+  }
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @mask_mod_wrong_terminator(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected the mask_mod region to end with attn.yield}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  mask_mod {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    llvm.unreachable
+  }
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @mask_mod_side_effect(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>, %counts: memref<8x8xi1>) -> tensor<2x4x8x16xf32> {
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  mask_mod {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    %keep = arith.cmpi sle, %j, %i : index
+    // expected-error @+1 {{'memref.store' op expected only side-effect-free operations in the mask_mod region}}
+    memref.store %keep, %counts[%i, %j] : memref<8x8xi1>
+    attn.yield %keep : i1
+  }
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// A valid score_mod does not excuse an invalid mask_mod: both are checked.
+func.func @both_regions_bad_mask_mod(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected the mask_mod region arguments to be (index, index, index, index): (b, h, q_idx, kv_idx)}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  score_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    attn.yield %s : f32
+  }
+  mask_mod {
+  ^bb0(%b: i32, %h: i32, %i: i32, %j: i32):
+    %keep = arith.cmpi sle, %j, %i : i32
+    attn.yield %keep : i1
+  }
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// attn.yield
+//===----------------------------------------------------------------------===//
+
+func.func @yield_outside_attention(%x: f32) {
+  // expected-error @+1 {{'attn.yield' op expects parent op 'attn.attention'}}
+  attn.yield %x : f32
+}
+
+// -----
+
+// attn.yield must be directly in the region, not nested in another op.
+func.func @yield_in_nested_op(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  score_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    %c = arith.cmpi eq, %i, %j : index
+    %r = scf.if %c -> f32 {
+      // expected-error @+1 {{'attn.yield' op expects parent op 'attn.attention'}}
+      attn.yield %s : f32
+    } else {
+      scf.yield %s : f32
+    }
+    attn.yield %r : f32
+  }
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// The generic form can leave the query group empty; verify() must not read
+// past the operand list.
+func.func @empty_query_group(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected exactly one query operand}}
+  %o = "attn.attention"(%q, %k, %v) <{operandSegmentSizes = array<i32: 0, 1, 2, 0, 0>}> ({}, {}) : (tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// Output head count and Dv must be static like the query's.
+func.func @dynamic_output_heads(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x?x8x?xf32> {
+  // expected-error @+1 {{expected output shape to match the query shape with the value head dimension}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x?x8x?xf32>
+  return %o : tensor<2x?x8x?xf32>
+}
+
+// -----
+
+// The LSE is static exactly where the query is.
+func.func @lse_dynamic_mismatch(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<?x4x?xf32> {
+  // expected-error @+1 {{expected the LSE result of shape [B, Hq, Lq] = [2, 4, 8], got 'tensor<?x4x?xf32>'}}
+  %o, %lse = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>, tensor<?x4x?xf32>
+  return %lse : tensor<?x4x?xf32>
+}
+
+// -----
+
+// K and V batches must agree even when the query's batch is dynamic.
+func.func @kv_batch_mismatch(%q: tensor<?x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<3x2x8x16xf32>) -> tensor<?x4x8x16xf32> {
+  // expected-error @+1 {{expected key and value to have the same batch size, got 2 and 3}}
+  %o = attn.attention ins(%q, %k, %v : tensor<?x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<3x2x8x16xf32>) -> tensor<?x4x8x16xf32>
+  return %o : tensor<?x4x8x16xf32>
+}
+
+// -----
+
+// A modifier region cannot contain another attention.
+func.func @nested_attention(%q: tensor<1x1x2x4xf32>, %k: tensor<1x1x2x4xf32>, %v: tensor<1x1x2x4xf32>) -> tensor<1x1x2x4xf32> {
+  %o = attn.attention ins(%q, %k, %v : tensor<1x1x2x4xf32>, tensor<1x1x2x4xf32>, tensor<1x1x2x4xf32>) -> tensor<1x1x2x4xf32>
+    score_mod {
+    ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+      // expected-error @+1 {{expected no attn operations in the score_mod region}}
+      %x = attn.attention ins(%q, %k, %v : tensor<1x1x2x4xf32>, tensor<1x1x2x4xf32>, tensor<1x1x2x4xf32>) -> tensor<1x1x2x4xf32>
+      attn.yield %s : f32
+    }
+  return %o : tensor<1x1x2x4xf32>
+}
