@@ -793,7 +793,7 @@ func.func @both_regions_bad_mask_mod(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x
 //===----------------------------------------------------------------------===//
 
 func.func @yield_outside_attention(%x: f32) {
-  // expected-error @+1 {{'attn.yield' op expects parent op 'attn.attention'}}
+  // expected-error @+1 {{'attn.yield' op expects parent op to be one of 'attn.attention, attn.block_attention, attn.online_step'}}
   attn.yield %x : f32
 }
 
@@ -806,7 +806,7 @@ func.func @yield_in_nested_op(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>
   ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
     %c = arith.cmpi eq, %i, %j : index
     %r = scf.if %c -> f32 {
-      // expected-error @+1 {{'attn.yield' op expects parent op 'attn.attention'}}
+      // expected-error @+1 {{'attn.yield' op expects parent op to be one of 'attn.attention, attn.block_attention, attn.online_step'}}
       attn.yield %s : f32
     } else {
       scf.yield %s : f32
