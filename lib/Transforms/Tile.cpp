@@ -94,6 +94,14 @@ private:
   /// BSHD layout, to [M, G, Dv].
   Value outputTile(Value tile);
   Value padTo(Value source, ArrayRef<int64_t> shape, Attribute padValue);
+  /// Valid extent of the tile starting at `start`: min(block, len - start),
+  /// or the constant `block` when a static length is a multiple of it.
+  Value tileExtent(Value len, Value start, int64_t block) {
+    std::optional<int64_t> staticLen = getConstantIntValue(len);
+    if (staticLen && *staticLen % block == 0)
+      return m.c(block);
+    return m.min(m.c(block), m.sub(len, start));
+  }
   Value fill(ArrayRef<int64_t> shape, Type type, double value);
 
   RewriterBase &b;
@@ -284,15 +292,16 @@ KVRange AttentionTiler::kvRange(Value q0, Value rows, Value splitBegin,
     end = m.min(end, splitEnd);
   }
   // Loops start on block boundaries; the interior stays inside [begin, end)
-  // and is empty (begin == end) when no block qualifies.
+  // and is empty when no block qualifies. Only a window has a lower mask
+  // boundary, so only then can the interior start after `begin`.
   begin = m.alignDown(begin, n);
   end = m.max(end, begin);
-  interiorBegin = m.min(m.max(interiorBegin, begin), end);
+  if (!skip)
+    return {begin, end, begin, begin};
+  interiorBegin = op.getMaskKind() == MaskKind::SlidingWindow
+                      ? m.min(m.max(interiorBegin, begin), end)
+                      : begin;
   interiorEnd = m.max(m.min(interiorEnd, end), interiorBegin);
-  if (!skip) {
-    interiorBegin = begin;
-    interiorEnd = begin;
-  }
   return {begin, end, interiorBegin, interiorEnd};
 }
 
@@ -300,13 +309,16 @@ std::pair<Value, Value>
 AttentionTiler::kvLoop(Value begin, Value end, bool interior, Value out,
                        Value lse, Value qTile, Value batch, Value head0,
                        Value kvHead, Value q0, Value rows) {
+  // An empty range by construction (the same value) needs no loop.
+  if (begin == end)
+    return {out, lse};
   auto loop = scf::ForOp::create(
       b, loc, begin, end, m.c(opts.blockN), ValueRange{out, lse},
       [&](OpBuilder &nested, Location l, Value k0, ValueRange state) {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPoint(nested.getInsertionBlock(),
                             nested.getInsertionPoint());
-        Value keys = m.min(m.c(opts.blockN), m.sub(keyLen, k0));
+        Value keys = tileExtent(keyLen, k0, opts.blockN);
         Value kTile = kvTile(op.getKey(), batch, kvHead, k0, keys);
         Value vTile = kvTile(op.getValue(), batch, kvHead, k0, keys);
         Value bias, mask;
@@ -426,7 +438,7 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
     Value head0 = m.mul(ivs[1], m.c(group));
     Value kvHead = b.createOrFold<arith::DivSIOp>(loc, head0, m.c(headRatio));
     Value q0 = m.mul(ivs[2], m.c(opts.blockM));
-    Value rows = m.min(m.c(opts.blockM), m.sub(queryLen, q0));
+    Value rows = tileExtent(queryLen, q0, opts.blockM);
     Value splitBegin, splitEnd;
     if (splits > 1) {
       splitBegin = m.mul(ivs[3], splitLen);
