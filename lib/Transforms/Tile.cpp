@@ -118,6 +118,28 @@ private:
 
 } // namespace
 
+/// Writes the f32 tensor `source` into `init` through `outMap` (a layout
+/// permutation), rounded to `init`'s element type.
+static Value truncateInto(OpBuilder &b, Location loc, Value source, Value init,
+                          AffineMap outMap) {
+  auto initType = cast<RankedTensorType>(init.getType());
+  Type outElt = initType.getElementType();
+  AffineMap id =
+      AffineMap::getMultiDimIdentityMap(initType.getRank(), b.getContext());
+  SmallVector<utils::IteratorType> iterators(initType.getRank(),
+                                             utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, initType, source, init, ArrayRef<AffineMap>{id, outMap},
+             iterators,
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               Value v = args[0];
+               if (outElt != v.getType())
+                 v = arith::TruncFOp::create(nb, l, outElt, v);
+               linalg::YieldOp::create(nb, l, v);
+             })
+      .getResult(0);
+}
+
 Value AttentionTiler::padTo(Value source, ArrayRef<int64_t> shape,
                             Attribute padValue) {
   auto type = cast<RankedTensorType>(source.getType());
@@ -362,17 +384,7 @@ Value AttentionTiler::outputTile(Value tile) {
   AffineMap id = AffineMap::getMultiDimIdentityMap(3, ctx);
   AffineMap outMap = bshd ? AffineMap::get(3, 0, {i, g, c}, ctx) : id;
   Value init = tensor::EmptyOp::create(b, loc, shape, outElt);
-  SmallVector<utils::IteratorType> iterators(3, utils::IteratorType::parallel);
-  return linalg::GenericOp::create(
-             b, loc, init.getType(), tile, init,
-             ArrayRef<AffineMap>{id, outMap}, iterators,
-             [&](OpBuilder &nb, Location l, ValueRange args) {
-               Value v = args[0];
-               if (outElt != v.getType())
-                 v = arith::TruncFOp::create(nb, l, outElt, v);
-               linalg::YieldOp::create(nb, l, v);
-             })
-      .getResult(0);
+  return truncateInto(b, loc, tile, init, outMap);
 }
 
 FailureOr<SmallVector<Value>> AttentionTiler::tile() {
@@ -562,19 +574,8 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
                          : AffineMap::get(4, 0, {bb, i, h, c}, ctx);
   Value init = tensor::EmptyOp::create(b, loc, outType.getShape(),
                                        outType.getElementType(), dynOut);
-  Type outElt = outType.getElementType();
-  SmallVector<utils::IteratorType> iterators(4, utils::IteratorType::parallel);
-  Value out = linalg::GenericOp::create(
-                  b, loc, outType, combined.getOutput(), init,
-                  ArrayRef<AffineMap>{id, outMap}, iterators,
-                  [&](OpBuilder &nb, Location l, ValueRange args) {
-                    Value v = args[0];
-                    if (outElt != v.getType())
-                      v = arith::TruncFOp::create(nb, l, outElt, v);
-                    linalg::YieldOp::create(nb, l, v);
-                  })
-                  .getResult(0);
-  SmallVector<Value> results = {out};
+  SmallVector<Value> results = {
+      truncateInto(b, loc, combined.getOutput(), init, outMap)};
   if (op.getLse())
     results.push_back(combined.getLse());
   return results;
