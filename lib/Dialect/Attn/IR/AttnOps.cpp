@@ -9,6 +9,8 @@
 
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/TypeUtilities.h"
@@ -333,6 +335,17 @@ static std::optional<double> asDouble(FloatAttr attr) {
 /// K [N, D], V [N, Dv] of one element type, bias/mask [G, M, N], all static.
 template <typename TileOp>
 static LogicalResult verifyTileOperands(TileOp op) {
+  // The generic form can put any number of operands in a group; all but
+  // bias and mask (groups 3 and 4) hold exactly one.
+  unsigned numGroups = op.getProperties().operandSegmentSizes.size();
+  for (unsigned group = 0; group < numGroups; ++group) {
+    if (group == 3 || group == 4)
+      continue;
+    if (op.getODSOperandIndexAndLength(group).second != 1)
+      return op.emitOpError() << "expected exactly one operand in operand "
+                                 "group #"
+                              << group;
+  }
   auto qType = cast<RankedTensorType>(op.getQuery().getType());
   auto kType = cast<RankedTensorType>(op.getKey().getType());
   auto vType = cast<RankedTensorType>(op.getValue().getType());
@@ -443,8 +456,9 @@ static SmallVector<int64_t> rowShapeOf(Type accType) {
 
 LogicalResult FinalizeOp::verify() {
   auto accType = cast<RankedTensorType>(getAcc().getType());
-  if (accType.getRank() < 1)
-    return emitOpError() << "expected an accumulator of rank >= 1";
+  if (accType.getRank() < 2)
+    return emitOpError() << "expected an accumulator of rank >= 2 ([rows..., "
+                            "Dv])";
   SmallVector<int64_t> rows = rowShapeOf(accType);
   for (auto [name, value] : {std::pair<StringRef, Value>{"max", getMax()},
                              {"sum", getSum()},
@@ -463,8 +477,8 @@ LogicalResult CombineOp::verify() {
   if (getOutputs().empty())
     return emitOpError() << "expected at least one partial result";
   Type outType = getOutput().getType(), lseType = getLse().getType();
-  if (cast<RankedTensorType>(outType).getRank() < 1)
-    return emitOpError() << "expected outputs of rank >= 1";
+  if (cast<RankedTensorType>(outType).getRank() < 2)
+    return emitOpError() << "expected outputs of rank >= 2 ([rows..., Dv])";
   for (Value v : getOutputs())
     if (v.getType() != outType)
       return emitOpError() << "expected every partial output to be "
@@ -479,5 +493,104 @@ LogicalResult CombineOp::verify() {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// PagedViewOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult PagedViewOp::verify() {
+  auto pagesType = cast<RankedTensorType>(getPages().getType());
+  auto tableType = cast<RankedTensorType>(getBlockTable().getType());
+  auto viewType = cast<RankedTensorType>(getView().getType());
+  if (pagesType.getRank() != 4 || tableType.getRank() != 2 ||
+      viewType.getRank() != 4)
+    return emitOpError() << "expected pages [num_pages, page_size, Hkv, D], "
+                            "a block table [B, max_pages] and a view "
+                            "[B, Hkv, L, D]";
+  ArrayRef<int64_t> pages = pagesType.getShape();
+  if (ShapedType::isDynamic(pages[1]) || ShapedType::isDynamic(pages[2]) ||
+      ShapedType::isDynamic(pages[3]) || pages[1] <= 0)
+    return emitOpError() << "expected static, positive page size, head count "
+                            "and head dimension";
+  if (ShapedType::isDynamic(tableType.getDimSize(1)))
+    return emitOpError() << "expected a static number of pages per sequence";
+  if (pagesType.getElementType() != viewType.getElementType())
+    return emitOpError() << "expected the view to have the pages' element "
+                            "type";
+  SmallVector<int64_t> expected = {tableType.getDimSize(0), pages[2],
+                                   tableType.getDimSize(1) * pages[1],
+                                   pages[3]};
+  if (viewType.getShape() != ArrayRef<int64_t>(expected))
+    return emitOpError() << "expected the view to be [B, Hkv, max_pages * "
+                            "page_size, D] = "
+                         << RankedTensorType::get(expected,
+                                                  viewType.getElementType())
+                         << ", got " << viewType;
+  return success();
+}
+
+/// pages[table[batch, pos / P], pos % P, head, d] inside a linalg body.
+static Value readPaged(OpBuilder &b, Location loc, PagedViewOp op, Value batch,
+                       Value head, Value pos, Value d) {
+  Value pageSize = arith::ConstantIndexOp::create(b, loc, op.getPageSize());
+  Value slot = arith::DivUIOp::create(b, loc, pos, pageSize);
+  Value page = tensor::ExtractOp::create(b, loc, op.getBlockTable(),
+                                         ValueRange{batch, slot});
+  Value pageIndex = arith::IndexCastOp::create(b, loc, b.getIndexType(), page);
+  Value row = arith::RemUIOp::create(b, loc, pos, pageSize);
+  return tensor::ExtractOp::create(b, loc, op.getPages(),
+                                   ValueRange{pageIndex, row, head, d});
+}
+
+Value PagedViewOp::buildTile(OpBuilder &b, Location loc, Value batch,
+                             Value kvHead, Value start, int64_t size) {
+  auto viewType = cast<RankedTensorType>(getView().getType());
+  int64_t headDim = viewType.getDimSize(3);
+  Value init = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{size, headDim},
+                                       viewType.getElementType());
+  Value last =
+      arith::ConstantIndexOp::create(b, loc, viewType.getDimSize(2) - 1);
+  MLIRContext *ctx = b.getContext();
+  SmallVector<utils::IteratorType> iterators(2, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), ValueRange{}, init,
+             ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(2, ctx)},
+             iterators,
+             [&](OpBuilder &nb, Location l, ValueRange) {
+               Value r = linalg::IndexOp::create(nb, l, 0);
+               Value d = linalg::IndexOp::create(nb, l, 1);
+               Value pos = arith::MinUIOp::create(
+                   nb, l, arith::AddIOp::create(nb, l, start, r), last);
+               linalg::YieldOp::create(
+                   nb, l, readPaged(nb, l, *this, batch, kvHead, pos, d));
+             })
+      .getResult(0);
+}
+
+Value PagedViewOp::buildDense(OpBuilder &b, Location loc) {
+  auto viewType = cast<RankedTensorType>(getView().getType());
+  SmallVector<Value> dynamic;
+  if (viewType.isDynamicDim(0))
+    dynamic.push_back(tensor::DimOp::create(b, loc, getBlockTable(), 0));
+  Value init = tensor::EmptyOp::create(b, loc, viewType.getShape(),
+                                       viewType.getElementType(), dynamic);
+  MLIRContext *ctx = b.getContext();
+  SmallVector<utils::IteratorType> iterators(4, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, viewType, ValueRange{}, init,
+             ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(4, ctx)},
+             iterators,
+             [&](OpBuilder &nb, Location l, ValueRange) {
+               SmallVector<Value> idx;
+               for (int64_t dim = 0; dim < 4; ++dim)
+                 idx.push_back(linalg::IndexOp::create(nb, l, dim));
+               linalg::YieldOp::create(
+                   nb, l,
+                   readPaged(nb, l, *this, idx[0], idx[1], idx[2], idx[3]));
+             })
+      .getResult(0);
+}
+
 #define GET_OP_CLASSES
 #include "attn/Dialect/Attn/IR/AttnOps.cpp.inc"
+
+#include "attn/Dialect/Attn/IR/AttnInterfaces.cpp.inc"
