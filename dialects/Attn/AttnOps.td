@@ -10,6 +10,7 @@
 
 include "Attn/AttnDialect.td"
 include "Attn/AttnAttrs.td"
+include "Attn/AttnInterfaces.td"
 include "mlir/Interfaces/ControlFlowInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/IR/OpAsmInterface.td"
@@ -350,6 +351,50 @@ def Attn_CombineOp : Attn_Op<"combine", [Pure, SameVariadicOperandSize]> {
     attr-dict `->` type($output) `,` type($lse)
   }];
   let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// KV cache views
+//===----------------------------------------------------------------------===//
+
+def Attn_PagedViewOp : Attn_Op<"paged_view", [Pure,
+    DeclareOpInterfaceMethods<Attn_KVCacheViewInterface>]> {
+  let summary = "the dense [B, Hkv, L, D] view of a paged KV cache";
+  let description = [{
+    A paged key or value cache as vLLM stores it: `pages` is
+    `[num_pages, page_size, Hkv, D]` and `block_table` `[B, max_pages]` (i32)
+    lists, for each sequence, the pages holding its tokens in order. The
+    result is the logical cache of every sequence,
+
+    ```
+    view[b, h, l, d] = pages[block_table[b, l / page_size], l % page_size, h, d]
+    ```
+
+    with `L = max_pages * page_size`; positions past a sequence's length are
+    masked by the attention that reads the view (e.g. causal bottom-right
+    alignment or a boolean mask). `attn.attention` takes the view as its key
+    or value operand; `attn-tile` gathers each KV tile straight from the
+    pages through the KV cache interface instead of materialising the view.
+
+    ```mlir
+    %k = attn.paged_view %k_pages[%table] : tensor<64x16x8x128xbf16>,
+        tensor<4x16xi32> -> tensor<4x8x256x128xbf16>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F16, BF16, F32]>:$pages,
+                       RankedTensorOf<[I32]>:$block_table);
+  let results = (outs RankedTensorOf<[F16, BF16, F32]>:$view);
+  let assemblyFormat = [{
+    $pages `[` $block_table `]` attr-dict `:` type($pages) `,`
+      type($block_table) `->` type($view)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getPageSize() {
+      return ::llvm::cast<::mlir::RankedTensorType>(getPages().getType())
+          .getDimSize(1);
+    }
+  }];
 }
 
 //===----------------------------------------------------------------------===//
