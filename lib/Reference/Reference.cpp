@@ -27,6 +27,7 @@ static const llvm::fltSemantics &semanticsOf(ElementKind kind) {
   case ElementKind::BF16:
     return llvm::APFloat::BFloat();
   case ElementKind::I1:
+  case ElementKind::I32:
     break;
   }
   llvm_unreachable("not a float kind");
@@ -95,6 +96,7 @@ double mlir::attn::unitRoundoff(ElementKind kind) {
   case ElementKind::BF16:
     return std::ldexp(1.0, -8);
   case ElementKind::I1:
+  case ElementKind::I32:
     break;
   }
   llvm_unreachable("not a float kind");

@@ -203,6 +203,11 @@ Value AttentionTiler::queryTile(Value batch, Value head0, Value q0,
 
 Value AttentionTiler::kvTile(Value source, Value batch, Value kvHead, Value k0,
                              Value keys) {
+  // A KV cache view gathers the tile from its own storage (the KV cache
+  // hook); padding rows are masked by the block op like any other.
+  if (auto view = source.getDefiningOp<KVCacheViewInterface>();
+      view && op.getLayout() == Layout::BHSD)
+    return view.buildTile(b, loc, batch, kvHead, k0, opts.blockN);
   int64_t last = cast<RankedTensorType>(source.getType()).getDimSize(3);
   SmallVector<OpFoldResult> offsets, sizes;
   layoutSlice(op.getLayout(), batch, kvHead, k0, b.getIndexAttr(1),
@@ -605,7 +610,15 @@ struct AttnTilePass : mlir::attn::impl::AttnTileBase<AttnTilePass> {
       FailureOr<SmallVector<Value>> tiled = tileAttention(rewriter, op, opts);
       if (failed(tiled))
         return WalkResult::interrupt();
+      SmallVector<Operation *> views;
+      for (Value kv : {op.getKey(), op.getValue()})
+        if (auto view = kv.getDefiningOp<KVCacheViewInterface>())
+          views.push_back(view);
       rewriter.replaceOp(op, *tiled);
+      // Views whose tiles are now gathered directly are dead.
+      for (Operation *view : views)
+        if (view->use_empty())
+          rewriter.eraseOp(view);
       return WalkResult::advance();
     });
     if (result.wasInterrupted())

@@ -154,6 +154,21 @@ std::vector<NumericCase> allCases() {
     s.withLse = true;
     s.layout = Layout::BSHD;
   });
+  // Paged KV caches (pages in random order behind a block table): decode
+  // and a chunked prefill against the cache.
+  add("paged_decode", [](AttentionSpec &s) {
+    s.queryLength = 1;
+    s.keyLength = 64;
+    s.pageSize = 16;
+    s.withLse = true;
+  });
+  add("paged_chunked_prefill", [](AttentionSpec &s) {
+    s.queryLength = 7;
+    s.keyLength = 48;
+    s.pageSize = 16;
+    s.maskKind = MaskKind::CausalBottomRight;
+    s.numKVHeads = 1;
+  });
   // Input precisions: f16 and bf16 in, f32 accumulation, output rounded.
   for (ElementKind kind : {ElementKind::F16, ElementKind::BF16}) {
     std::string k(stringifyElementKind(kind));
@@ -171,6 +186,15 @@ std::vector<NumericCase> allCases() {
       s.queryLength = 7;
       s.keyLength = 63;
       s.headDim = 64;
+    });
+    add(k + "_paged_window", [kind](AttentionSpec &s) {
+      s.elementType = kind;
+      s.queryLength = 5;
+      s.keyLength = 96;
+      s.pageSize = 32;
+      s.maskKind = MaskKind::SlidingWindow;
+      s.windowLeft = 40;
+      s.windowRight = 0;
     });
     add(k + "_bias_softcap", [kind](AttentionSpec &s) {
       s.elementType = kind;
@@ -258,7 +282,8 @@ using TiledParam = std::tuple<NumericCase, PipelineVariant>;
 class TiledNumericsTest : public ::testing::TestWithParam<TiledParam> {};
 
 TEST_P(TiledNumericsTest, MatchesFloat64Reference) {
-  const auto &[c, variant] = GetParam();
+  const NumericCase &c = std::get<0>(GetParam());
+  const PipelineVariant &variant = std::get<1>(GetParam());
   MLIRContext ctx;
   NumericCheckOptions options;
   // Tiles always accumulate in f32; P is rounded when precision is lowered.

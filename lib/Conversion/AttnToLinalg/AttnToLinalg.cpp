@@ -830,6 +830,20 @@ struct TileOpLowering : OpConversionPattern<OpTy> {
   }
 };
 
+/// A KV cache view (attn.paged_view or a host compiler's own op) becomes
+/// its dense tensor; tiled code never reaches here, it gathers tiles.
+struct KVCacheViewLowering
+    : OpInterfaceConversionPattern<KVCacheViewInterface> {
+  using OpInterfaceConversionPattern::OpInterfaceConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(KVCacheViewInterface view, ArrayRef<Value> operands,
+                  ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOp(view, view.buildDense(rewriter, view->getLoc()));
+    return success();
+  }
+};
+
 struct ConvertAttnToLinalgPass
     : mlir::attn::impl::ConvertAttnToLinalgBase<ConvertAttnToLinalgPass> {
   using Base::Base;
@@ -842,7 +856,8 @@ struct ConvertAttnToLinalgPass
     populateAttnToLinalgConversionPatterns(patterns, options);
     ConversionTarget target(*ctx);
     target.addIllegalDialect<AttnDialect>();
-    target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+    target.markUnknownOpDynamicallyLegal(
+        [](Operation *op) { return !isa<KVCacheViewInterface>(op); });
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();
@@ -855,6 +870,7 @@ void mlir::attn::populateAttnToLinalgConversionPatterns(
     RewritePatternSet &patterns, const AttnToLinalgOptions &options) {
   MLIRContext *ctx = patterns.getContext();
   patterns.add<AttentionOpLowering>(ctx, options);
+  patterns.add<KVCacheViewLowering>(ctx);
   patterns.add<TileOpLowering<BlockAttentionOp, lowerBlockAttention>,
                TileOpLowering<OnlineStepOp, lowerOnlineStep>,
                TileOpLowering<FinalizeOp, lowerFinalize>,

@@ -1397,3 +1397,43 @@ func.func @step_group_sizes(%q: tensor<2x4x16xf32>, %k: tensor<4x16xf32>, %b: in
   %a, %mm, %ll = "attn.online_step"(%q, %q, %k, %b, %h, %qp, %kp, %lq, %lk, %acc, %m, %l) <{operandSegmentSizes = array<i32: 2, 0, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1>, scale = 1.0 : f64}> ({}, {}) : (tensor<2x4x16xf32>, tensor<2x4x16xf32>, tensor<4x16xf32>, index, index, index, index, index, index, tensor<2x4x16xf32>, tensor<2x4xf32>, tensor<2x4xf32>) -> (tensor<2x4x16xf32>, tensor<2x4xf32>, tensor<2x4xf32>)
   return %a : tensor<2x4x16xf32>
 }
+
+// -----
+
+func.func @paged_view_length(%pages: tensor<8x4x2x16xf32>, %table: tensor<2x4xi32>) -> tensor<2x2x12x16xf32> {
+  // expected-error @+1 {{expected the view to be [B, Hkv, max_pages * page_size, D] = 'tensor<2x2x16x16xf32>', got 'tensor<2x2x12x16xf32>'}}
+  %k = attn.paged_view %pages[%table] : tensor<8x4x2x16xf32>, tensor<2x4xi32> -> tensor<2x2x12x16xf32>
+  return %k : tensor<2x2x12x16xf32>
+}
+
+// -----
+
+func.func @paged_view_rank(%pages: tensor<8x4x16xf32>, %table: tensor<2x4xi32>) -> tensor<2x2x16x16xf32> {
+  // expected-error @+1 {{expected pages [num_pages, page_size, Hkv, D], a block table [B, max_pages] and a view [B, Hkv, L, D]}}
+  %k = attn.paged_view %pages[%table] : tensor<8x4x16xf32>, tensor<2x4xi32> -> tensor<2x2x16x16xf32>
+  return %k : tensor<2x2x16x16xf32>
+}
+
+// -----
+
+func.func @paged_view_dynamic_page(%pages: tensor<8x?x2x16xf32>, %table: tensor<2x4xi32>) -> tensor<2x2x?x16xf32> {
+  // expected-error @+1 {{expected static, positive page size, head count and head dimension}}
+  %k = attn.paged_view %pages[%table] : tensor<8x?x2x16xf32>, tensor<2x4xi32> -> tensor<2x2x?x16xf32>
+  return %k : tensor<2x2x?x16xf32>
+}
+
+// -----
+
+func.func @paged_view_dtype(%pages: tensor<8x4x2x16xf32>, %table: tensor<2x4xi32>) -> tensor<2x2x16x16xbf16> {
+  // expected-error @+1 {{expected the view to have the pages' element type}}
+  %k = attn.paged_view %pages[%table] : tensor<8x4x2x16xf32>, tensor<2x4xi32> -> tensor<2x2x16x16xbf16>
+  return %k : tensor<2x2x16x16xbf16>
+}
+
+// -----
+
+func.func @paged_view_table_type(%pages: tensor<8x4x2x16xf32>, %table: tensor<2x4xi64>) -> tensor<2x2x16x16xf32> {
+  // expected-error @+1 {{operand #1 must be ranked tensor of 32-bit signless integer values}}
+  %k = attn.paged_view %pages[%table] : tensor<8x4x2x16xf32>, tensor<2x4xi64> -> tensor<2x2x16x16xf32>
+  return %k : tensor<2x2x16x16xf32>
+}
