@@ -190,6 +190,13 @@ TEST(KVCacheConfigTest, ContiguousIgnoresPageFields) {
   config.numPages = 0;
   EXPECT_TRUE(validateKVCacheConfig(config).ok());
   EXPECT_EQ(kvStorageBytes(config), size_t(4 * 64 * 2 * 8 * 2));
+  EXPECT_EQ(config.maxPagesPerSequence(), 0);
+  std::unique_ptr<KVCacheManager> cache = makeCache(config);
+  ASSERT_NE(cache, nullptr);
+  int32_t id;
+  ASSERT_OK(cache->allocateSequence(id));
+  std::vector<int32_t> table;
+  EXPECT_EQ(cache->blockTable({id}, 1, table).code(), KVErrc::BadPage);
 }
 
 TEST(KVCacheConfigTest, StorageSizeMatchesLayout) {

@@ -93,9 +93,10 @@ struct KVCacheConfig {
 
   /// Bytes of one token of K (or V): Hkv * D * elementBytes.
   int64_t tokenBytes() const { return numKVHeads * headDim * elementBytes; }
-  /// Pages a sequence of maxLength tokens needs: ceil(maxLength / pageSize).
+  /// Pages a sequence of maxLength tokens needs: ceil(maxLength / pageSize);
+  /// 0 without a page size (a contiguous config may leave it 0).
   int64_t maxPagesPerSequence() const {
-    return (maxLength + pageSize - 1) / pageSize;
+    return pageSize > 0 ? (maxLength + pageSize - 1) / pageSize : 0;
   }
 };
 
