@@ -135,6 +135,13 @@ mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
     addBuffer(kind, spec.scoreShape(), encodeElements(kind, in.bias));
   if (spec.withBoolMask)
     addBuffer(ElementKind::I1, spec.scoreShape(), in.boolMask);
+  if (!spec.keyLengths.empty()) {
+    std::vector<int32_t> lengths(spec.keyLengths.begin(),
+                                 spec.keyLengths.end());
+    std::vector<uint8_t> bytes(lengths.size() * sizeof(int32_t));
+    std::memcpy(bytes.data(), lengths.data(), bytes.size());
+    addBuffer(ElementKind::I32, {spec.batch}, std::move(bytes));
+  }
   // Outputs start as NaN so that an element the kernel never writes fails.
   std::vector<double> nanOut(numElements(spec.outputShape()), std::nan(""));
   addBuffer(kind, spec.outputShape(), encodeElements(kind, nanOut));

@@ -166,6 +166,8 @@ std::string AttentionSpec::describe() const {
     text += " mask_mod=prefix-lm";
   if (pageSize)
     text += llvm::formatv(" paged[{0}]", pageSize).str();
+  if (!keyLengths.empty())
+    text += " key_lengths";
   if (withLse)
     text += " +lse";
   return text;
@@ -237,6 +239,9 @@ OwningOpRef<ModuleOp> mlir::attn::buildAttentionModule(MLIRContext *ctx,
     inputTypes.push_back(tensorOf(spec.scoreShape(), elementType));
   if (spec.withBoolMask)
     inputTypes.push_back(tensorOf(spec.scoreShape(), b.getI1Type()));
+  bool withLengths = !spec.keyLengths.empty();
+  if (withLengths)
+    inputTypes.push_back(tensorOf({spec.batch}, b.getI32Type()));
   SmallVector<RankedTensorType> resultTypes = {
       tensorOf(spec.outputShape(), elementType)};
   if (spec.withLse)
@@ -271,7 +276,8 @@ OwningOpRef<ModuleOp> mlir::attn::buildAttentionModule(MLIRContext *ctx,
       b, loc, resultTypes[0],
       spec.withLse ? Type(resultTypes[1]) : Type(), inputs[0], key, value,
       spec.withBias ? inputs[nextInput] : Value(),
-      spec.withBoolMask ? inputs.back() : Value(),
+      spec.withBoolMask ? inputs[nextInput + spec.withBias] : Value(),
+      withLengths ? inputs.back() : Value(),
       spec.scale ? b.getF64FloatAttr(*spec.scale) : FloatAttr(),
       MaskKindAttr::get(ctx, spec.maskKind),
       spec.maskKind == MaskKind::SlidingWindow

@@ -169,6 +169,34 @@ std::vector<NumericCase> allCases() {
     s.maskKind = MaskKind::CausalBottomRight;
     s.numKVHeads = 1;
   });
+  // Per-sequence key lengths (a partly filled cache), including an empty
+  // sequence: its rows give 0 and LSE -inf.
+  add("key_lengths_decode", [](AttentionSpec &s) {
+    s.batch = 3;
+    s.queryLength = 1;
+    s.keyLength = 40;
+    s.keyLengths = {40, 17, 0};
+    s.withLse = true;
+  });
+  add("key_lengths_chunked_causal", [](AttentionSpec &s) {
+    s.batch = 2;
+    s.queryLength = 5;
+    s.keyLength = 33;
+    s.keyLengths = {9, 33};
+    s.maskKind = MaskKind::CausalBottomRight;
+    s.alibiSlopes = {0.5, 0.25, 0.125, 0.0625};
+    s.withLse = true;
+  });
+  add("key_lengths_paged_window", [](AttentionSpec &s) {
+    s.batch = 2;
+    s.queryLength = 3;
+    s.keyLength = 64;
+    s.pageSize = 16;
+    s.keyLengths = {50, 21};
+    s.maskKind = MaskKind::SlidingWindow;
+    s.windowLeft = 12;
+    s.windowRight = 0;
+  });
   // Input precisions: f16 and bf16 in, f32 accumulation, output rounded.
   for (ElementKind kind : {ElementKind::F16, ElementKind::BF16}) {
     std::string k(stringifyElementKind(kind));

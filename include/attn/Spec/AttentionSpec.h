@@ -78,6 +78,9 @@ struct AttentionSpec {
   /// (attn.paged_view) with pages of this many tokens; keyLength must be a
   /// multiple of it. BHSD only.
   int64_t pageSize = 0;
+  /// Per-sequence key lengths (the key_lengths operand), each in
+  /// [0, keyLength]; empty: every sequence has keyLength keys.
+  std::vector<int64_t> keyLengths;
 
   int64_t getValueHeadDim() const {
     return valueHeadDim > 0 ? valueHeadDim : headDim;
@@ -103,7 +106,8 @@ struct AttentionSpec {
   std::string describe() const;
 };
 
-/// Builds `func.func @<funcName>(q, k, v, [bias], [mask], out, [lse])` (with a
+/// Builds `func.func @<funcName>(q, k, v, [bias], [mask], [key_lengths], out,
+/// [lse])` (with a
 /// paged cache: `q, k_pages, v_pages, block_table, ...`) over
 /// memrefs, wrapping one attn.attention on tensors. Returns null and emits
 /// the verifier's diagnostics when the spec describes an invalid op.

@@ -481,6 +481,9 @@ AffineMap AttentionLowering::broadcastMap(Value operand) {
 Value AttentionLowering::modifyScores(Value scores) {
   ScoreSpec spec =
       makeScoreSpec(b, loc, op, accType, op.getEffectiveScale());
+  // Per-sequence lengths mask the keys past each sequence's end.
+  Value keyLengths = op.getKeyLengths();
+  spec.maskPaddedKeys = static_cast<bool>(keyLengths);
   AffineMap id = AffineMap::getMultiDimIdentityMap(4, ctx);
   SmallVector<Value> inputs = {scores};
   SmallVector<AffineMap> maps = {id};
@@ -507,6 +510,11 @@ Value AttentionLowering::modifyScores(Value scores) {
                        }
                        p.queryLen = queryLength;
                        p.keyLen = keyLength;
+                       if (keyLengths)
+                         p.keyLen = arith::IndexCastOp::create(
+                             nb, l, nb.getIndexType(),
+                             tensor::ExtractOp::create(nb, l, keyLengths,
+                                                       p.batch));
                        if (biasArg >= 0)
                          p.bias = args[biasArg];
                        if (maskArg >= 0)

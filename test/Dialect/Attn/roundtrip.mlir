@@ -474,3 +474,11 @@ func.func @paged_view(%pages: tensor<8x4x2x16xbf16>, %table: tensor<2x4xi32>) ->
   %k = attn.paged_view %pages[%table] : tensor<8x4x2x16xbf16>, tensor<2x4xi32> -> tensor<2x2x16x16xbf16>
   return %k : tensor<2x2x16x16xbf16>
 }
+
+// Per-sequence key lengths of a partly filled cache [B, Hkv, Lmax, D].
+// CHECK-LABEL: func.func @key_lengths
+// CHECK: attn.attention ins(%{{.+}}, %{{.+}}, %{{.+}} : {{.+}}) key_lengths(%{{.+}} : tensor<2xi32>) {mask_kind = #attn.mask<causal_bottom_right>}
+func.func @key_lengths(%q: tensor<2x4x1x16xf32>, %k: tensor<2x2x64x16xf32>, %v: tensor<2x2x64x16xf32>, %lens: tensor<2xi32>) -> tensor<2x4x1x16xf32> {
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x1x16xf32>, tensor<2x2x64x16xf32>, tensor<2x2x64x16xf32>) key_lengths(%lens : tensor<2xi32>) {mask_kind = #attn.mask<causal_bottom_right>} -> tensor<2x4x1x16xf32>
+  return %o : tensor<2x4x1x16xf32>
+}
