@@ -68,7 +68,7 @@ static Value exponential(OpBuilder &b, Location loc, Value x, bool log2) {
   return math::ExpOp::create(b, loc, x);
 }
 
-/// tensor.empty of `sizes`, or of `sizes` without the last extent.
+/// tensor.empty of the given (static or dynamic) sizes.
 static Value emptyTensor(OpBuilder &b, Location loc,
                          ArrayRef<OpFoldResult> sizes, Type elementType) {
   return tensor::EmptyOp::create(b, loc, sizes, elementType);
@@ -369,7 +369,7 @@ static Value exponentiate(OpBuilder &b, Location loc, Value scores,
                      });
 }
 
-/// out = l == 0 ? 0 : acc / l, converted to `outType`'s element type and
+/// out = l == 0 ? 0 : acc / l, converted to `outInit`'s element type and
 /// written through `outMap` (a layout permutation for the whole op).
 static Value normalize(OpBuilder &b, Location loc, Value acc, Value rowSum,
                        Value outInit, AffineMap outMap) {
