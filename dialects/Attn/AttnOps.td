@@ -405,6 +405,43 @@ def Attn_PagedViewOp : Attn_Op<"paged_view", [Pure,
   }];
 }
 
+def Attn_KVAppendOp : Attn_Op<"kv_append", [Pure,
+    DeclareOpInterfaceMethods<Attn_KVCacheViewInterface>]> {
+  let summary = "write new tokens' keys or values into a contiguous cache";
+  let description = [{
+    Returns `cache` `[B, Hkv, Lmax, D]` with the `T` new rows of `tokens`
+    `[B, Hkv, T, D]` written at each sequence's position `positions[b]`
+    (i32 `[B]`):
+
+    ```
+    result[b, h, l, d] = 0 <= l - positions[b] < T ? tokens[b, h, l - positions[b], d]
+                                                   : cache[b, h, l, d]
+    ```
+
+    Rows that would land outside `[0, Lmax)` are not written (the runtime
+    KV cache manager rejects such appends before they reach a kernel).
+    The result is also a KV cache view: an attention that reads it gets
+    each KV tile gathered from the cache and the new tokens directly
+    (`attn-tile`), so the append is fused with the attention that follows
+    (chunked prefill, decode); the written cache is materialised only if
+    something else uses it.
+
+    ```mlir
+    %k = attn.kv_append %k_new into %k_cache at %pos : tensor<2x8x16x128xbf16>
+        into tensor<2x8x4096x128xbf16> at tensor<2xi32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F16, BF16, F32]>:$tokens,
+                       RankedTensorOf<[F16, BF16, F32]>:$cache,
+                       RankedTensorOf<[I32]>:$positions);
+  let results = (outs RankedTensorOf<[F16, BF16, F32]>:$result);
+  let assemblyFormat = [{
+    $tokens `into` $cache `at` $positions attr-dict `:` type($tokens)
+      `into` type($cache) `at` type($positions) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // YieldOp
 //===----------------------------------------------------------------------===//

@@ -78,6 +78,42 @@ static PagedKV scatterToPages(const AttentionSpec &spec,
   return paged;
 }
 
+namespace {
+/// The reference K/V split into a cache whose appended rows hold stale
+/// values and the new tokens that kv_append writes over them.
+struct AppendedKV {
+  std::vector<double> keyCache, valueCache, keyNew, valueNew;
+  std::vector<int32_t> positions;
+};
+} // namespace
+
+static AppendedKV splitAppended(const AttentionSpec &spec,
+                                const ReferenceInputs &in,
+                                std::mt19937_64 &rng) {
+  int64_t t = spec.appendTokens, heads = spec.numKVHeads,
+          len = spec.keyLength;
+  std::normal_distribution<double> stale(5.0, 1.0);
+  AppendedKV out;
+  for (int64_t b = 0; b < spec.batch; ++b)
+    out.positions.push_back(spec.keyLengths[b] - t);
+  auto split = [&](const std::vector<double> &dense, int64_t dim,
+                   std::vector<double> &cache, std::vector<double> &fresh) {
+    cache = dense;
+    fresh.assign(spec.batch * heads * t * dim, 0.0);
+    for (int64_t b = 0; b < spec.batch; ++b)
+      for (int64_t h = 0; h < heads; ++h)
+        for (int64_t r = 0; r < t; ++r)
+          for (int64_t d = 0; d < dim; ++d) {
+            size_t at = ((b * heads + h) * len + out.positions[b] + r) * dim + d;
+            fresh[((b * heads + h) * t + r) * dim + d] = dense[at];
+            cache[at] = roundToElementKind(spec.elementType, stale(rng));
+          }
+  };
+  split(in.key, spec.headDim, out.keyCache, out.keyNew);
+  split(in.value, spec.getValueHeadDim(), out.valueCache, out.valueNew);
+  return out;
+}
+
 llvm::Expected<NumericReport>
 mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
                                   const NumericCheckOptions &options) {
@@ -127,6 +163,17 @@ mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
     std::vector<uint8_t> table(paged.blockTable.size() * sizeof(int32_t));
     std::memcpy(table.data(), paged.blockTable.data(), table.size());
     addBuffer(ElementKind::I32, spec.blockTableShape(), std::move(table));
+  } else if (spec.appendTokens > 0) {
+    AppendedKV split = splitAppended(spec, in, rng);
+    SmallVector<int64_t> kNew = spec.keyShape(), vNew = spec.valueShape();
+    kNew[2] = vNew[2] = spec.appendTokens;
+    addBuffer(kind, spec.keyShape(), encodeElements(kind, split.keyCache));
+    addBuffer(kind, spec.valueShape(), encodeElements(kind, split.valueCache));
+    addBuffer(kind, kNew, encodeElements(kind, split.keyNew));
+    addBuffer(kind, vNew, encodeElements(kind, split.valueNew));
+    std::vector<uint8_t> bytes(split.positions.size() * sizeof(int32_t));
+    std::memcpy(bytes.data(), split.positions.data(), bytes.size());
+    addBuffer(ElementKind::I32, {spec.batch}, std::move(bytes));
   } else {
     addBuffer(kind, spec.keyShape(), encodeElements(kind, in.key));
     addBuffer(kind, spec.valueShape(), encodeElements(kind, in.value));

@@ -168,6 +168,8 @@ std::string AttentionSpec::describe() const {
     text += llvm::formatv(" paged[{0}]", pageSize).str();
   if (!keyLengths.empty())
     text += " key_lengths";
+  if (appendTokens)
+    text += llvm::formatv(" append[{0}]", appendTokens).str();
   if (withLse)
     text += " +lse";
   return text;
@@ -235,6 +237,19 @@ OwningOpRef<ModuleOp> mlir::attn::buildAttentionModule(MLIRContext *ctx,
     inputTypes.push_back(tensorOf(spec.keyShape(), elementType));
     inputTypes.push_back(tensorOf(spec.valueShape(), elementType));
   }
+  int64_t appended = spec.appendTokens;
+  if (appended > 0) {
+    if (paged || spec.layout != Layout::BHSD || spec.keyLengths.empty()) {
+      emitError(loc) << "expected a contiguous BHSD spec with key lengths "
+                        "for appended tokens";
+      return nullptr;
+    }
+    SmallVector<int64_t> kNew = spec.keyShape(), vNew = spec.valueShape();
+    kNew[2] = vNew[2] = appended;
+    inputTypes.push_back(tensorOf(kNew, elementType));
+    inputTypes.push_back(tensorOf(vNew, elementType));
+    inputTypes.push_back(tensorOf({spec.batch}, b.getI32Type()));
+  }
   if (spec.withBias)
     inputTypes.push_back(tensorOf(spec.scoreShape(), elementType));
   if (spec.withBoolMask)
@@ -265,6 +280,13 @@ OwningOpRef<ModuleOp> mlir::attn::buildAttentionModule(MLIRContext *ctx,
   // K and V: the tensors themselves, or views of the paged cache.
   Value key = inputs[1], value = inputs[2];
   int64_t nextInput = 3;
+  if (appended > 0) {
+    Value kNew = inputs[nextInput++], vNew = inputs[nextInput++];
+    Value positions = inputs[nextInput++];
+    key = KVAppendOp::create(b, loc, key.getType(), kNew, key, positions);
+    value = KVAppendOp::create(b, loc, value.getType(), vNew, value,
+                               positions);
+  }
   if (paged) {
     Value table = inputs[nextInput++];
     key = PagedViewOp::create(b, loc, tensorOf(spec.keyShape(), elementType),

@@ -18,6 +18,7 @@
 #include "mlir/Dialect/Tensor/Utils/Utils.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/ADT/SetVector.h"
 
 #include <limits>
 
@@ -623,10 +624,11 @@ struct AttnTilePass : mlir::attn::impl::AttnTileBase<AttnTilePass> {
       FailureOr<SmallVector<Value>> tiled = tileAttention(rewriter, op, opts);
       if (failed(tiled))
         return WalkResult::interrupt();
-      SmallVector<Operation *> views;
+      // K and V may be the same view: collect each once.
+      llvm::SmallSetVector<Operation *, 2> views;
       for (Value kv : {op.getKey(), op.getValue()})
         if (auto view = kv.getDefiningOp<KVCacheViewInterface>())
-          views.push_back(view);
+          views.insert(view);
       rewriter.replaceOp(op, *tiled);
       // Views whose tiles are now gathered directly are dead.
       for (Operation *view : views)

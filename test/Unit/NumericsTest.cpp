@@ -197,6 +197,25 @@ std::vector<NumericCase> allCases() {
     s.windowLeft = 12;
     s.windowRight = 0;
   });
+  // attn.kv_append fused with the attention that reads the cache: a chunk
+  // of 4 new tokens per sequence (chunked prefill) and one (decode).
+  add("kv_append_chunked_prefill", [](AttentionSpec &s) {
+    s.batch = 2;
+    s.queryLength = 4;
+    s.keyLength = 40;
+    s.keyLengths = {23, 40};
+    s.appendTokens = 4;
+    s.maskKind = MaskKind::CausalBottomRight;
+    s.withLse = true;
+  });
+  add("kv_append_decode", [](AttentionSpec &s) {
+    s.batch = 3;
+    s.queryLength = 1;
+    s.keyLength = 33;
+    s.keyLengths = {1, 20, 33};
+    s.appendTokens = 1;
+    s.numKVHeads = 1;
+  });
   // Input precisions: f16 and bf16 in, f32 accumulation, output rounded.
   for (ElementKind kind : {ElementKind::F16, ElementKind::BF16}) {
     std::string k(stringifyElementKind(kind));

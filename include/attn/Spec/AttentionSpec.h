@@ -81,6 +81,10 @@ struct AttentionSpec {
   /// Per-sequence key lengths (the key_lengths operand), each in
   /// [0, keyLength]; empty: every sequence has keyLength keys.
   std::vector<int64_t> keyLengths;
+  /// > 0: the last this-many keys of each sequence (ending at its key
+  /// length) are new tokens appended to a contiguous cache by attn.kv_append
+  /// in the same function (chunked prefill / decode). Needs keyLengths.
+  int64_t appendTokens = 0;
 
   int64_t getValueHeadDim() const {
     return valueHeadDim > 0 ? valueHeadDim : headDim;
@@ -107,7 +111,8 @@ struct AttentionSpec {
 };
 
 /// Builds `func.func @<funcName>(q, k, v, [bias], [mask], [key_lengths], out,
-/// [lse])` (with a
+/// [lse])` (with appended tokens: `q, k_cache, v_cache, k_new, v_new,
+/// positions, ...`; with a
 /// paged cache: `q, k_pages, v_pages, block_table, ...`) over
 /// memrefs, wrapping one attn.attention on tensors. Returns null and emits
 /// the verifier's diagnostics when the spec describes an invalid op.

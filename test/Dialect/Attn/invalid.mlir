@@ -1453,3 +1453,35 @@ func.func @key_lengths_type(%q: tensor<2x4x1x16xf32>, %k: tensor<2x2x64x16xf32>,
   %o = attn.attention ins(%q, %k, %v : tensor<2x4x1x16xf32>, tensor<2x2x64x16xf32>, tensor<2x2x64x16xf32>) key_lengths(%lens : tensor<2xi64>) -> tensor<2x4x1x16xf32>
   return %o : tensor<2x4x1x16xf32>
 }
+
+// -----
+
+func.func @kv_append_heads(%new: tensor<2x4x4x16xf32>, %cache: tensor<2x2x64x16xf32>, %pos: tensor<2xi32>) -> tensor<2x2x64x16xf32> {
+  // expected-error @+1 {{expected tokens and cache to agree in batch, heads and head dimension, got 'tensor<2x4x4x16xf32>' and 'tensor<2x2x64x16xf32>'}}
+  %k = attn.kv_append %new into %cache at %pos : tensor<2x4x4x16xf32> into tensor<2x2x64x16xf32> at tensor<2xi32> -> tensor<2x2x64x16xf32>
+  return %k : tensor<2x2x64x16xf32>
+}
+
+// -----
+
+func.func @kv_append_result(%new: tensor<2x2x4x16xf32>, %cache: tensor<2x2x64x16xf32>, %pos: tensor<2xi32>) -> tensor<2x2x32x16xf32> {
+  // expected-error @+1 {{expected the result to have the cache's type}}
+  %k = attn.kv_append %new into %cache at %pos : tensor<2x2x4x16xf32> into tensor<2x2x64x16xf32> at tensor<2xi32> -> tensor<2x2x32x16xf32>
+  return %k : tensor<2x2x32x16xf32>
+}
+
+// -----
+
+func.func @kv_append_positions(%new: tensor<2x2x4x16xf32>, %cache: tensor<2x2x64x16xf32>, %pos: tensor<3xi32>) -> tensor<2x2x64x16xf32> {
+  // expected-error @+1 {{expected one position per sequence}}
+  %k = attn.kv_append %new into %cache at %pos : tensor<2x2x4x16xf32> into tensor<2x2x64x16xf32> at tensor<3xi32> -> tensor<2x2x64x16xf32>
+  return %k : tensor<2x2x64x16xf32>
+}
+
+// -----
+
+func.func @kv_append_dtype(%new: tensor<2x2x4x16xbf16>, %cache: tensor<2x2x64x16xf32>, %pos: tensor<2xi32>) -> tensor<2x2x64x16xf32> {
+  // expected-error @+1 {{expected tokens of the cache's element type}}
+  %k = attn.kv_append %new into %cache at %pos : tensor<2x2x4x16xbf16> into tensor<2x2x64x16xf32> at tensor<2xi32> -> tensor<2x2x64x16xf32>
+  return %k : tensor<2x2x64x16xf32>
+}

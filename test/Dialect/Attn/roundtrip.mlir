@@ -482,3 +482,12 @@ func.func @key_lengths(%q: tensor<2x4x1x16xf32>, %k: tensor<2x2x64x16xf32>, %v: 
   %o = attn.attention ins(%q, %k, %v : tensor<2x4x1x16xf32>, tensor<2x2x64x16xf32>, tensor<2x2x64x16xf32>) key_lengths(%lens : tensor<2xi32>) {mask_kind = #attn.mask<causal_bottom_right>} -> tensor<2x4x1x16xf32>
   return %o : tensor<2x4x1x16xf32>
 }
+
+// Appending a chunk of 4 new tokens to a contiguous cache at each sequence's
+// position; the result feeds the attention of the same step.
+// CHECK-LABEL: func.func @kv_append
+// CHECK: %[[K:.+]] = attn.kv_append %{{.+}} into %{{.+}} at %{{.+}} : tensor<2x2x4x16xf32> into tensor<2x2x64x16xf32> at tensor<2xi32> -> tensor<2x2x64x16xf32>
+func.func @kv_append(%new: tensor<2x2x4x16xf32>, %cache: tensor<2x2x64x16xf32>, %pos: tensor<2xi32>) -> tensor<2x2x64x16xf32> {
+  %k = attn.kv_append %new into %cache at %pos : tensor<2x2x4x16xf32> into tensor<2x2x64x16xf32> at tensor<2xi32> -> tensor<2x2x64x16xf32>
+  return %k : tensor<2x2x64x16xf32>
+}

@@ -597,6 +597,103 @@ Value PagedViewOp::buildDense(OpBuilder &b, Location loc) {
       .getResult(0);
 }
 
+//===----------------------------------------------------------------------===//
+// KVAppendOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult KVAppendOp::verify() {
+  auto tokens = cast<RankedTensorType>(getTokens().getType());
+  auto cache = cast<RankedTensorType>(getCache().getType());
+  auto positions = cast<RankedTensorType>(getPositions().getType());
+  if (tokens.getRank() != 4 || cache.getRank() != 4 || positions.getRank() != 1)
+    return emitOpError() << "expected tokens [B, Hkv, T, D], a cache "
+                            "[B, Hkv, Lmax, D] and positions [B]";
+  if (getResult().getType() != cache)
+    return emitOpError() << "expected the result to have the cache's type";
+  if (tokens.getElementType() != cache.getElementType())
+    return emitOpError() << "expected tokens of the cache's element type";
+  for (int64_t axis : {0, 1, 3})
+    if (!dimsCompatible(tokens.getDimSize(axis), cache.getDimSize(axis)))
+      return emitOpError() << "expected tokens and cache to agree in batch, "
+                              "heads and head dimension, got "
+                           << tokens << " and " << cache;
+  if (!dimsCompatible(positions.getDimSize(0), cache.getDimSize(0)))
+    return emitOpError() << "expected one position per sequence";
+  return success();
+}
+
+/// The element at cache row `l` of (batch, head) after the append: a new
+/// token if l - positions[batch] lies in [0, T), the old row otherwise.
+static Value readAppended(OpBuilder &b, Location loc, KVAppendOp op,
+                          Value batch, Value head, Value l, Value d) {
+  Value pos32 = tensor::ExtractOp::create(b, loc, op.getPositions(), batch);
+  Value pos = arith::IndexCastOp::create(b, loc, b.getIndexType(), pos32);
+  Value t = arith::SubIOp::create(b, loc, l, pos);
+  Value numTokens = tensor::DimOp::create(b, loc, op.getTokens(), 2);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  // One unsigned compare tests 0 <= t < T.
+  Value isNew = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, t,
+                                      numTokens);
+  // Both branches are evaluated: clamp the token row so it stays in bounds.
+  Value safeT = arith::SelectOp::create(b, loc, isNew, t, zero);
+  Value fresh = tensor::ExtractOp::create(b, loc, op.getTokens(),
+                                          ValueRange{batch, head, safeT, d});
+  Value old = tensor::ExtractOp::create(b, loc, op.getCache(),
+                                        ValueRange{batch, head, l, d});
+  return arith::SelectOp::create(b, loc, isNew, fresh, old);
+}
+
+Value KVAppendOp::buildTile(OpBuilder &b, Location loc, Value batch,
+                            Value kvHead, Value start, int64_t size) {
+  auto cacheType = cast<RankedTensorType>(getCache().getType());
+  int64_t headDim = cacheType.getDimSize(3);
+  Value init = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{size, headDim},
+                                       cacheType.getElementType());
+  Value length = tensor::DimOp::create(b, loc, getCache(), 2);
+  Value last = arith::SubIOp::create(
+      b, loc, length, arith::ConstantIndexOp::create(b, loc, 1));
+  SmallVector<utils::IteratorType> iterators(2, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), ValueRange{}, init,
+             ArrayRef<AffineMap>{
+                 AffineMap::getMultiDimIdentityMap(2, b.getContext())},
+             iterators,
+             [&](OpBuilder &nb, Location l, ValueRange) {
+               Value r = linalg::IndexOp::create(nb, l, 0);
+               Value d = linalg::IndexOp::create(nb, l, 1);
+               Value row = arith::MinUIOp::create(
+                   nb, l, arith::AddIOp::create(nb, l, start, r), last);
+               linalg::YieldOp::create(
+                   nb, l, readAppended(nb, l, *this, batch, kvHead, row, d));
+             })
+      .getResult(0);
+}
+
+Value KVAppendOp::buildDense(OpBuilder &b, Location loc) {
+  auto cacheType = cast<RankedTensorType>(getCache().getType());
+  SmallVector<Value> dynamic;
+  for (int64_t axis = 0; axis < 4; ++axis)
+    if (cacheType.isDynamicDim(axis))
+      dynamic.push_back(tensor::DimOp::create(b, loc, getCache(), axis));
+  Value init = tensor::EmptyOp::create(b, loc, cacheType.getShape(),
+                                       cacheType.getElementType(), dynamic);
+  SmallVector<utils::IteratorType> iterators(4, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, cacheType, ValueRange{}, init,
+             ArrayRef<AffineMap>{
+                 AffineMap::getMultiDimIdentityMap(4, b.getContext())},
+             iterators,
+             [&](OpBuilder &nb, Location l, ValueRange) {
+               SmallVector<Value> idx;
+               for (int64_t dim = 0; dim < 4; ++dim)
+                 idx.push_back(linalg::IndexOp::create(nb, l, dim));
+               linalg::YieldOp::create(
+                   nb, l,
+                   readAppended(nb, l, *this, idx[0], idx[1], idx[2], idx[3]));
+             })
+      .getResult(0);
+}
+
 #define GET_OP_CLASSES
 #include "attn/Dialect/Attn/IR/AttnOps.cpp.inc"
 
