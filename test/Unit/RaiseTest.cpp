@@ -12,6 +12,7 @@
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Execution/CpuRunner.h"
 #include "attn/Pipelines/Pipelines.h"
+#include "attn/Spec/AttentionSpec.h"
 #include "attn/Transforms/Raise.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -21,7 +22,6 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Parser/Parser.h"
@@ -78,48 +78,14 @@ void registerDialects(MLIRContext &ctx) {
   ctx.loadAllAvailableDialects();
 }
 
-/// The graph `func` as the CPU runner's entry: every tensor argument and
-/// result becomes a memref argument (bufferization.to_tensor in,
-/// materialize_in_destination out), as buildAttentionModule does.
-OwningOpRef<ModuleOp> wrapInMemrefEntry(func::FuncOp func) {
-  MLIRContext *ctx = func.getContext();
-  OpBuilder b(ctx);
-  Location loc = func.getLoc();
-  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-  b.setInsertionPointToEnd(module->getBody());
-  SmallVector<Type> argTypes;
-  for (Type t : llvm::concat<const Type>(func.getArgumentTypes(),
-                                         func.getResultTypes())) {
-    auto tensor = cast<RankedTensorType>(t);
-    argTypes.push_back(
-        MemRefType::get(tensor.getShape(), tensor.getElementType()));
-  }
-  auto entry = func::FuncOp::create(b, loc, "attention",
-                                    b.getFunctionType(argTypes, {}));
-  Block *block = entry.addEntryBlock();
-  b.setInsertionPointToStart(block);
-  IRMapping mapping;
-  for (auto [arg, memref] :
-       llvm::zip(func.getArguments(), block->getArguments()))
-    mapping.map(arg, bufferization::ToTensorOp::create(
-                         b, loc, arg.getType(), memref, /*restrict=*/true,
-                         /*writable=*/false));
-  for (Operation &op : func.getBody().front()) {
-    auto ret = dyn_cast<func::ReturnOp>(op);
-    if (!ret) {
-      b.clone(op, mapping);
-      continue;
-    }
-    auto outs = block->getArguments().drop_front(func.getNumArguments());
-    for (auto [value, dest] : llvm::zip(ret.getOperands(), outs)) {
-      auto store = bufferization::MaterializeInDestinationOp::create(
-          b, loc, Type(), mapping.lookup(value), dest);
-      store.setRestrict(true);
-      store.setWritable(true);
-    }
-  }
-  func::ReturnOp::create(b, loc);
-  return module;
+/// The graph @name of `module` as the CPU runner's entry @attention, in a
+/// module of its own.
+OwningOpRef<ModuleOp> memrefEntry(ModuleOp module, llvm::StringRef name) {
+  OwningOpRef<ModuleOp> copy = module.clone();
+  if (failed(convertToMemrefEntry(*copy, name)))
+    return nullptr;
+  copy->lookupSymbol<func::FuncOp>(name).setName("attention");
+  return copy;
 }
 
 /// The CPU pipeline lowers linalg but not linalg.softmax, an aggregate op:
@@ -199,10 +165,10 @@ TEST_P(RaiseGraphTest, RaisedGraphComputesTheSame) {
   raised->walk([&](linalg::LinalgOp) { ++linalgLeft; });
   EXPECT_LE(linalgLeft, 2) << "repeat_kv copies at most\n" << print(*raised);
 
-  OwningOpRef<ModuleOp> original = wrapInMemrefEntry(func);
+  OwningOpRef<ModuleOp> original = memrefEntry(*module, graph.name);
+  OwningOpRef<ModuleOp> lowered = memrefEntry(*raised, graph.name);
+  ASSERT_TRUE(original && lowered);
   decomposeSoftmax(*original);
-  OwningOpRef<ModuleOp> lowered = wrapInMemrefEntry(
-      raised->lookupSymbol<func::FuncOp>(graph.name));
 
   // Uniform inputs in [-1, 1], the same for both runs; outputs start at NaN
   // so that an unwritten element cannot pass.

@@ -43,7 +43,7 @@ def AttnRaise : Pass<"attn-raise"> {
     Anything else is left untouched: a softmax over another axis, an
     intermediate with a use outside the chain, a non-constant scale, a scale
     applied after the bias, mismatched or dynamic shapes. Rejections are
-    explained under `-debug-only=attn-raise`.
+    explained under `-debug-only=attn-raise` (LLVM built with assertions).
 
     Example (MHA, scale 1/sqrt(16) as a division):
 
