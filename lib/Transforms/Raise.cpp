@@ -395,6 +395,15 @@ std::optional<Shape4> classify(const Point &point, Dim seq, Dim last) {
 // Scalars and bodies
 //===----------------------------------------------------------------------===//
 
+/// `value` as a double, whatever its semantics (convertToDouble only takes
+/// types that double represents exactly).
+double toDouble(APFloat value) {
+  bool losesInfo;
+  value.convert(APFloat::IEEEdouble(), APFloat::rmNearestTiesToEven,
+                &losesInfo);
+  return value.convertToDouble();
+}
+
 /// A float constant: an arith.constant, or a block argument of `generic`
 /// bound to a splat constant tensor.
 std::optional<double> getFloatConstant(Value v, linalg::GenericOp generic) {
@@ -409,7 +418,7 @@ std::optional<double> getFloatConstant(Value v, linalg::GenericOp generic) {
   if (matchPattern(generic.getDpsInputs()[arg.getArgNumber()],
                    m_Constant(&dense)) &&
       dense.isSplat() && isa<FloatType>(dense.getElementType()))
-    return dense.getSplatValue<APFloat>().convertToDouble();
+    return toDouble(dense.getSplatValue<APFloat>());
   return std::nullopt;
 }
 
@@ -423,7 +432,7 @@ bool isFilledWith(Value init, llvm::function_ref<bool(double)> isValue) {
   DenseElementsAttr dense;
   return matchPattern(init, m_Constant(&dense)) && dense.isSplat() &&
          isa<FloatType>(dense.getElementType()) &&
-         isValue(dense.getSplatValue<APFloat>().convertToDouble());
+         isValue(toDouble(dense.getSplatValue<APFloat>()));
 }
 
 bool isZero(double v) { return v == 0.0; }
@@ -483,7 +492,13 @@ public:
     generics[generic.getBody()] = {generic, iterLabels};
   }
 
-  std::optional<int64_t> eval(Value v, int64_t i, int64_t j, unsigned depth = 0);
+  /// The value of `v` at (i, j), or nullopt when it is unknown or costs
+  /// more than a fixed budget of steps (shared subexpressions are not
+  /// memoised, so a deep DAG must not blow up).
+  std::optional<int64_t> evaluate(Value v, int64_t i, int64_t j) {
+    budget = 4096;
+    return eval(v, i, j);
+  }
 
   /// Generics producing i1 tensors entered while evaluating: they are part
   /// of the chain and die with it.
@@ -494,15 +509,18 @@ private:
     linalg::GenericOp op;
     Labels iterLabels;
   };
+  std::optional<int64_t> eval(Value v, int64_t i, int64_t j,
+                              unsigned depth = 0);
   std::optional<int64_t> evalTensorElement(Value tensor, AffineMap map,
                                            const Labels &iterLabels, int64_t i,
                                            int64_t j, unsigned depth);
   DenseMap<Block *, GenericInfo> generics;
+  int64_t budget = 0;
 };
 
 std::optional<int64_t> MaskEvaluator::eval(Value v, int64_t i, int64_t j,
                                            unsigned depth) {
-  if (depth > 32)
+  if (depth > 32 || --budget < 0)
     return std::nullopt;
   auto normalize = [&](int64_t x) -> int64_t {
     return v.getType().isInteger(1) ? (x & 1) : x;
@@ -861,7 +879,7 @@ LogicalResult AttentionMatcher::applyAddend(linalg::GenericOp generic,
       std::optional<int64_t> pos = maskPosition(*tensorLabels, type, i, j);
       if (!pos)
         return std::nullopt;
-      double value = dense.getValues<APFloat>()[*pos].convertToDouble();
+      double value = toDouble(dense.getValues<APFloat>()[*pos]);
       if (value == 0.0)
         return true;
       if (isMasked(value))
@@ -947,7 +965,7 @@ LogicalResult AttentionMatcher::matchElementwise(linalg::GenericOp generic,
         return reject("mask on scores without separate Lq and Lk dims");
       auto keep = [&](int64_t i, int64_t j) -> std::optional<bool> {
         std::optional<int64_t> cond =
-            evaluator.eval(select.getCondition(), i, j);
+            evaluator.evaluate(select.getCondition(), i, j);
         if (!cond)
           return std::nullopt;
         return (*cond != 0) == keepWhenTrue;
@@ -1308,6 +1326,18 @@ struct RaiseAttentionPattern
         getElementTypeOrSelf(m.k.value.getType()) != elementType ||
         getElementTypeOrSelf(m.v.value.getType()) != elementType)
       return reject("Q, K and V must share one f16/bf16/f32 element type");
+    // What attn.attention's verifier requires beyond the shapes.
+    auto isSupported = [](Type t) {
+      return isa<Float32Type, Float16Type, BFloat16Type>(t);
+    };
+    if (!isSupported(getElementTypeOrSelf(m.out.value.getType())) ||
+        (m.bias && !isSupported(getElementTypeOrSelf(m.bias.getType()))))
+      return reject("output and bias must be f16, bf16 or f32");
+    if (!std::isfinite(scale) || scale <= 0.0)
+      return reject("the scale must be finite and positive");
+    for (const Shape4 &shape : {m.qShape, m.kShape, m.vShape, m.outShape})
+      if (shape.b <= 0 || shape.h <= 0 || shape.s <= 0 || shape.x <= 0)
+        return reject("empty tensors");
 
     // Every op between the roots and the output must die with the chain.
     llvm::SetVector<Operation *> ops = m.ops;
