@@ -407,6 +407,28 @@ double toDouble(APFloat value) {
 /// A float constant: an arith.constant, or a block argument of `generic`
 /// bound to a splat constant tensor.
 std::optional<double> getFloatConstant(Value v, linalg::GenericOp generic) {
+  // torch-mlir materialises Python scalars as f64 (or integer) constants
+  // converted in the body; the conversion's rounding is part of the value.
+  if (auto trunc = v.getDefiningOp<arith::TruncFOp>()) {
+    std::optional<double> wide = getFloatConstant(trunc.getIn(), generic);
+    if (!wide)
+      return std::nullopt;
+    APFloat narrow(*wide);
+    bool losesInfo;
+    narrow.convert(cast<FloatType>(trunc.getType()).getFloatSemantics(),
+                   APFloat::rmNearestTiesToEven, &losesInfo);
+    return toDouble(narrow);
+  }
+  if (auto ext = v.getDefiningOp<arith::ExtFOp>())
+    return getFloatConstant(ext.getIn(), generic);
+  IntegerAttr intAttr;
+  if (auto toFloat = v.getDefiningOp<arith::SIToFPOp>();
+      toFloat && matchPattern(toFloat.getIn(), m_Constant(&intAttr))) {
+    APFloat value(cast<FloatType>(toFloat.getType()).getFloatSemantics());
+    value.convertFromAPInt(intAttr.getValue(), /*IsSigned=*/true,
+                           APFloat::rmNearestTiesToEven);
+    return toDouble(value);
+  }
   FloatAttr attr;
   if (matchPattern(v, m_Constant(&attr)))
     return attr.getValueAsDouble();

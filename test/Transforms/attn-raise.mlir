@@ -627,6 +627,114 @@ func.func @tile_repeat_stays(%q: tensor<1x4x8x16xf32>, %k: tensor<1x2x8x16xf32>,
 
 // -----
 
+// HF Llama eager attention as torch-mlir lowers it: projections reshaped to
+// [B, L, H, D] and transposed to BHSD, repeat_kv (unsqueeze + broadcasting
+// generic + collapse), matmul as collapse + batch_matmul + expand, the
+// scale a Python float (f64 constant truncated in the body), a runtime
+// causal-mask tensor [B, 1, Lq, Lk] added as a bias, softmax decomposed
+// with keepdim statistics, and the output transposed back and flattened.
+//   O = softmax(0.25 * Q.K^T + mask) . V     Hq = 4, Hkv = 2, BSHD
+// CHECK-LABEL: func.func @hf_llama_eager
+// CHECK-SAME: (%[[QP:.+]]: tensor<1x8x64xf32>, %[[KP:.+]]: tensor<1x8x32xf32>, %[[VP:.+]]: tensor<1x8x32xf32>, %[[MASK:.+]]: tensor<1x1x8x8xf32>)
+// CHECK-NEXT: %[[Q:.+]] = tensor.expand_shape %[[QP]]
+// CHECK-NEXT: %[[K:.+]] = tensor.expand_shape %[[KP]]
+// CHECK-NEXT: %[[V:.+]] = tensor.expand_shape %[[VP]]
+// CHECK-NEXT: %[[O:.+]] = attn.attention ins(%[[Q]], %[[K]], %[[V]] : tensor<1x8x4x16xf32>, tensor<1x8x2x16xf32>, tensor<1x8x2x16xf32>) bias(%[[MASK]] : tensor<1x1x8x8xf32>) {layout = #attn.layout<bshd>, scale = 2.500000e-01 : f64} -> tensor<1x8x4x16xf32>
+// CHECK-NEXT: %[[FLAT:.+]] = tensor.collapse_shape %[[O]] {{\[}}[0], [1], [2, 3]] : tensor<1x8x4x16xf32> into tensor<1x8x64xf32>
+// CHECK-NEXT: return %[[FLAT]]
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#keep = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, 0)>
+#maskmap = affine_map<(d0, d1, d2, d3) -> (d0, 0, d2, d3)>
+#rep_in = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, 0, d3, d4)>
+#rep_out = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3, d4)>
+func.func @hf_llama_eager(%qp: tensor<1x8x64xf32>, %kp: tensor<1x8x32xf32>, %vp: tensor<1x8x32xf32>, %mask: tensor<1x1x8x8xf32>) -> tensor<1x8x64xf32> {
+  %zero = arith.constant 0.000000e+00 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %scaling = arith.constant 2.500000e-01 : f64
+  %q4 = tensor.expand_shape %qp [[0], [1], [2, 3]] output_shape [1, 8, 4, 16] : tensor<1x8x64xf32> into tensor<1x8x4x16xf32>
+  %k4 = tensor.expand_shape %kp [[0], [1], [2, 3]] output_shape [1, 8, 2, 16] : tensor<1x8x32xf32> into tensor<1x8x2x16xf32>
+  %v4 = tensor.expand_shape %vp [[0], [1], [2, 3]] output_shape [1, 8, 2, 16] : tensor<1x8x32xf32> into tensor<1x8x2x16xf32>
+  %qe = tensor.empty() : tensor<1x4x8x16xf32>
+  %q = linalg.transpose ins(%q4 : tensor<1x8x4x16xf32>) outs(%qe : tensor<1x4x8x16xf32>) permutation = [0, 2, 1, 3]
+  %kve = tensor.empty() : tensor<1x2x8x16xf32>
+  %k = linalg.transpose ins(%k4 : tensor<1x8x2x16xf32>) outs(%kve : tensor<1x2x8x16xf32>) permutation = [0, 2, 1, 3]
+  %v = linalg.transpose ins(%v4 : tensor<1x8x2x16xf32>) outs(%kve : tensor<1x2x8x16xf32>) permutation = [0, 2, 1, 3]
+  %re = tensor.empty() : tensor<1x2x2x8x16xf32>
+  %k5 = tensor.expand_shape %k [[0], [1, 2], [3], [4]] output_shape [1, 2, 1, 8, 16] : tensor<1x2x8x16xf32> into tensor<1x2x1x8x16xf32>
+  %kb = linalg.generic {indexing_maps = [#rep_in, #rep_out], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel"]} ins(%k5 : tensor<1x2x1x8x16xf32>) outs(%re : tensor<1x2x2x8x16xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    linalg.yield %a : f32
+  } -> tensor<1x2x2x8x16xf32>
+  %kr = tensor.collapse_shape %kb [[0], [1, 2], [3], [4]] : tensor<1x2x2x8x16xf32> into tensor<1x4x8x16xf32>
+  %v5 = tensor.expand_shape %v [[0], [1, 2], [3], [4]] output_shape [1, 2, 1, 8, 16] : tensor<1x2x8x16xf32> into tensor<1x2x1x8x16xf32>
+  %vb = linalg.generic {indexing_maps = [#rep_in, #rep_out], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel"]} ins(%v5 : tensor<1x2x1x8x16xf32>) outs(%re : tensor<1x2x2x8x16xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    linalg.yield %a : f32
+  } -> tensor<1x2x2x8x16xf32>
+  %vr = tensor.collapse_shape %vb [[0], [1, 2], [3], [4]] : tensor<1x2x2x8x16xf32> into tensor<1x4x8x16xf32>
+  %kte = tensor.empty() : tensor<1x4x16x8xf32>
+  %kt = linalg.transpose ins(%kr : tensor<1x4x8x16xf32>) outs(%kte : tensor<1x4x16x8xf32>) permutation = [0, 1, 3, 2]
+  %q3 = tensor.collapse_shape %q [[0, 1], [2], [3]] : tensor<1x4x8x16xf32> into tensor<4x8x16xf32>
+  %kt3 = tensor.collapse_shape %kt [[0, 1], [2], [3]] : tensor<1x4x16x8xf32> into tensor<4x16x8xf32>
+  %se3 = tensor.empty() : tensor<4x8x8xf32>
+  %sz = linalg.fill ins(%zero : f32) outs(%se3 : tensor<4x8x8xf32>) -> tensor<4x8x8xf32>
+  %s3 = linalg.batch_matmul ins(%q3, %kt3 : tensor<4x8x16xf32>, tensor<4x16x8xf32>) outs(%sz : tensor<4x8x8xf32>) -> tensor<4x8x8xf32>
+  %s = tensor.expand_shape %s3 [[0, 1], [2], [3]] output_shape [1, 4, 8, 8] : tensor<4x8x8xf32> into tensor<1x4x8x8xf32>
+  %se = tensor.empty() : tensor<1x4x8x8xf32>
+  %ss = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%s : tensor<1x4x8x8xf32>) outs(%se : tensor<1x4x8x8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %c = arith.truncf %scaling : f64 to f32
+    %r = arith.mulf %a, %c : f32
+    linalg.yield %r : f32
+  } -> tensor<1x4x8x8xf32>
+  %sm = linalg.generic {indexing_maps = [#id4, #maskmap, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%ss, %mask : tensor<1x4x8x8xf32>, tensor<1x1x8x8xf32>) outs(%se : tensor<1x4x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %r = arith.addf %a, %b : f32
+    linalg.yield %r : f32
+  } -> tensor<1x4x8x8xf32>
+  %ke = tensor.empty() : tensor<1x4x8x1xf32>
+  %mi = linalg.fill ins(%ninf : f32) outs(%ke : tensor<1x4x8x1xf32>) -> tensor<1x4x8x1xf32>
+  %max = linalg.generic {indexing_maps = [#id4, #keep], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%sm : tensor<1x4x8x8xf32>) outs(%mi : tensor<1x4x8x1xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.maximumf %a, %acc : f32
+    linalg.yield %r : f32
+  } -> tensor<1x4x8x1xf32>
+  %sub = linalg.generic {indexing_maps = [#id4, #keep, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%sm, %max : tensor<1x4x8x8xf32>, tensor<1x4x8x1xf32>) outs(%se : tensor<1x4x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %r = arith.subf %a, %b : f32
+    linalg.yield %r : f32
+  } -> tensor<1x4x8x8xf32>
+  %exp = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%sub : tensor<1x4x8x8xf32>) outs(%se : tensor<1x4x8x8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = math.exp %a : f32
+    linalg.yield %r : f32
+  } -> tensor<1x4x8x8xf32>
+  %si = linalg.fill ins(%zero : f32) outs(%ke : tensor<1x4x8x1xf32>) -> tensor<1x4x8x1xf32>
+  %sum = linalg.generic {indexing_maps = [#id4, #keep], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%exp : tensor<1x4x8x8xf32>) outs(%si : tensor<1x4x8x1xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.addf %a, %acc : f32
+    linalg.yield %r : f32
+  } -> tensor<1x4x8x1xf32>
+  %p = linalg.generic {indexing_maps = [#id4, #keep, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%exp, %sum : tensor<1x4x8x8xf32>, tensor<1x4x8x1xf32>) outs(%se : tensor<1x4x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %r = arith.divf %a, %b : f32
+    linalg.yield %r : f32
+  } -> tensor<1x4x8x8xf32>
+  %p3 = tensor.collapse_shape %p [[0, 1], [2], [3]] : tensor<1x4x8x8xf32> into tensor<4x8x8xf32>
+  %v3 = tensor.collapse_shape %vr [[0, 1], [2], [3]] : tensor<1x4x8x16xf32> into tensor<4x8x16xf32>
+  %oe3 = tensor.empty() : tensor<4x8x16xf32>
+  %oz = linalg.fill ins(%zero : f32) outs(%oe3 : tensor<4x8x16xf32>) -> tensor<4x8x16xf32>
+  %o3 = linalg.batch_matmul ins(%p3, %v3 : tensor<4x8x8xf32>, tensor<4x8x16xf32>) outs(%oz : tensor<4x8x16xf32>) -> tensor<4x8x16xf32>
+  %o4 = tensor.expand_shape %o3 [[0, 1], [2], [3]] output_shape [1, 4, 8, 16] : tensor<4x8x16xf32> into tensor<1x4x8x16xf32>
+  %ote = tensor.empty() : tensor<1x8x4x16xf32>
+  %ot = linalg.transpose ins(%o4 : tensor<1x4x8x16xf32>) outs(%ote : tensor<1x8x4x16xf32>) permutation = [0, 2, 1, 3]
+  %o = tensor.collapse_shape %ot [[0], [1], [2, 3]] : tensor<1x8x4x16xf32> into tensor<1x8x64xf32>
+  return %o : tensor<1x8x64xf32>
+}
+
+// -----
+
 // Negative: the softmax runs over the query axis (dimension 1 of
 // [B*H, Lq, Lk]), not over the keys. Nothing changes.
 //   P = softmax_i(Q.K^T)
