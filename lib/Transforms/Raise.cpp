@@ -30,6 +30,7 @@
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/SmallBitVector.h"
 #include "llvm/Support/Debug.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <cmath>
 #include <limits>
@@ -45,12 +46,11 @@ namespace mlir::attn {
 using namespace mlir;
 using namespace mlir::attn;
 
-namespace {
-
 //===----------------------------------------------------------------------===//
 // Labels
 //===----------------------------------------------------------------------===//
 
+namespace {
 /// Logical dimensions of attention. `Rep` marks the copy index of a
 /// repeat_kv broadcast; `Unit` a static extent of 1 that carries nothing.
 enum class Dim : uint8_t { B, H, Q, K, D, V, Rep, Unit };
@@ -59,8 +59,9 @@ enum class Dim : uint8_t { B, H, Q, K, D, V, Rep, Unit };
 using DimLabel = SmallVector<Dim, 2>;
 /// One DimLabel per tensor dimension.
 using Labels = SmallVector<DimLabel, 4>;
+} // namespace
 
-bool isLabel(const DimLabel &label, Dim dim) {
+static bool isLabel(const DimLabel &label, Dim dim) {
   return label.size() == 1 && label.front() == dim;
 }
 
@@ -71,12 +72,12 @@ constexpr double kMaskedThreshold = -1.0e4;
 /// Upper bound on Lq * Lk for evaluating a mask elementwise at compile time.
 constexpr int64_t kMaxMaskElements = int64_t(1) << 22;
 
-LogicalResult reject(const Twine &why) {
+static LogicalResult reject(const Twine &why) {
   LLVM_DEBUG(llvm::dbgs() << "[attn-raise] rejected: " << why << "\n");
   return failure();
 }
 
-bool isPowerOfTwo(double value) {
+static bool isPowerOfTwo(double value) {
   int exponent;
   return std::isfinite(value) && value != 0.0 &&
          std::fabs(std::frexp(value, &exponent)) == 0.5;
@@ -84,7 +85,7 @@ bool isPowerOfTwo(double value) {
 
 /// Merges the labels of a group of dimensions into one (collapse forward,
 /// expand backward). Unit labels vanish unless the whole group is units.
-DimLabel mergeLabels(ArrayRef<DimLabel> group) {
+static DimLabel mergeLabels(ArrayRef<DimLabel> group) {
   DimLabel merged;
   for (const DimLabel &label : group)
     for (Dim dim : label)
@@ -100,8 +101,8 @@ DimLabel mergeLabels(ArrayRef<DimLabel> group) {
 /// dimension per logical label. With `repMinor`, a head label splits into
 /// (head, repeat copy): query head h reads kv head h / g only when the copy
 /// index is the minor part of the collapsed head dimension.
-FailureOr<Labels> splitLabel(const DimLabel &label, ArrayRef<int64_t> sizes,
-                             bool repMinor) {
+static FailureOr<Labels> splitLabel(const DimLabel &label,
+                                    ArrayRef<int64_t> sizes, bool repMinor) {
   Labels out;
   if (repMinor) {
     if (sizes.size() != 2 || !isLabel(label, Dim::H))
@@ -128,6 +129,7 @@ FailureOr<Labels> splitLabel(const DimLabel &label, ArrayRef<int64_t> sizes,
   return failure();
 }
 
+namespace {
 /// A point on a chain of view ops: a value whose labels are known, and the
 /// view ops crossed to reach it from the attention core.
 struct Point {
@@ -139,11 +141,12 @@ struct Point {
   double scale = 1.0;
   bool inexact = false;
 };
+} // namespace
 
 /// The result labels of a reshape given its source's (forward) or the
 /// source labels given the result's (backward).
-FailureOr<Labels> reshapeLabels(Operation *op, const Labels &known,
-                                bool forward, bool repMinor) {
+static FailureOr<Labels> reshapeLabels(Operation *op, const Labels &known,
+                                       bool forward, bool repMinor) {
   bool isCollapse = isa<tensor::CollapseShapeOp>(op);
   auto srcType = cast<RankedTensorType>(op->getOperand(0).getType());
   auto resType = cast<RankedTensorType>(op->getResult(0).getType());
@@ -167,9 +170,9 @@ FailureOr<Labels> reshapeLabels(Operation *op, const Labels &known,
     SmallVector<int64_t> sizes;
     for (int64_t d : group)
       sizes.push_back(manyType.getDimSize(d));
-    FailureOr<Labels> split =
-        splitLabel(known[index], sizes, repMinor && group.size() == 2 &&
-                                            isLabel(known[index], Dim::H));
+    FailureOr<Labels> split = splitLabel(known[index], sizes,
+                                         repMinor && group.size() == 2 &&
+                                             isLabel(known[index], Dim::H));
     if (failed(split))
       return failure();
     out.append(split->begin(), split->end());
@@ -179,7 +182,7 @@ FailureOr<Labels> reshapeLabels(Operation *op, const Labels &known,
 
 /// A generic with one input and one init whose body only yields the input:
 /// a transpose, a broadcast or a copy, described by its maps.
-linalg::GenericOp getCopyGeneric(Operation *op) {
+static linalg::GenericOp getCopyGeneric(Operation *op) {
   auto generic = dyn_cast_or_null<linalg::GenericOp>(op);
   if (!generic || generic.getNumDpsInputs() != 1 ||
       generic.getNumDpsInits() != 1 ||
@@ -188,7 +191,8 @@ linalg::GenericOp getCopyGeneric(Operation *op) {
   Block *body = generic.getBody();
   auto yield = dyn_cast<linalg::YieldOp>(body->getTerminator());
   if (!yield || body->getOperations().size() != 1 ||
-      yield.getNumOperands() != 1 || yield.getOperand(0) != body->getArgument(0))
+      yield.getNumOperands() != 1 ||
+      yield.getOperand(0) != body->getArgument(0))
     return {};
   if (!generic.getIndexingMapsArray()[1].isPermutation())
     return {};
@@ -196,7 +200,8 @@ linalg::GenericOp getCopyGeneric(Operation *op) {
 }
 
 /// Iteration-dimension labels of a copy generic from its result labels.
-Labels iterLabelsFromResult(linalg::GenericOp generic, const Labels &result) {
+static Labels iterLabelsFromResult(linalg::GenericOp generic,
+                                   const Labels &result) {
   AffineMap outMap = generic.getIndexingMapsArray()[1];
   Labels iter(generic.getNumLoops());
   for (unsigned r = 0; r < outMap.getNumResults(); ++r)
@@ -206,12 +211,12 @@ Labels iterLabelsFromResult(linalg::GenericOp generic, const Labels &result) {
 
 /// Scales a Q or K operand by a constant: a generic with one input, whose
 /// body is x * c, c * x or x / c with identity maps.
-std::optional<std::pair<double, bool>> matchOperandScale(Operation *op);
+static std::optional<std::pair<double, bool>> matchOperandScale(Operation *op);
 
 /// Steps backward from `point` through the op that defines its value, if it
 /// is a view op (or, with `allowScale`, a constant scale). The value must
 /// have a single use: everything crossed is erased by the rewrite.
-FailureOr<Point> stepBack(const Point &point, bool allowScale) {
+static FailureOr<Point> stepBack(const Point &point, bool allowScale) {
   Value v = point.value;
   Operation *op = v.getDefiningOp();
   if (!op || !v.hasOneUse() || op->getNumResults() != 1)
@@ -228,10 +233,10 @@ FailureOr<Point> stepBack(const Point &point, bool allowScale) {
     bool repMinor = false;
     if (isa<tensor::CollapseShapeOp>(op)) {
       Operation *src = op->getOperand(0).getDefiningOp();
-      repMinor = isa_and_nonnull<linalg::BroadcastOp>(src) ||
-                 (getCopyGeneric(src) &&
-                  !getCopyGeneric(src).getIndexingMapsArray()[0]
-                       .isPermutation());
+      repMinor =
+          isa_and_nonnull<linalg::BroadcastOp>(src) ||
+          (getCopyGeneric(src) &&
+           !getCopyGeneric(src).getIndexingMapsArray()[0].isPermutation());
     }
     FailureOr<Labels> labels =
         reshapeLabels(op, point.labels, /*forward=*/false, repMinor);
@@ -303,7 +308,7 @@ FailureOr<Point> stepBack(const Point &point, bool allowScale) {
 }
 
 /// The points reached from `start` by stepping backward as far as possible.
-SmallVector<Point> walkBack(Point start, bool allowScale) {
+static SmallVector<Point> walkBack(Point start, bool allowScale) {
   SmallVector<Point> points = {start};
   while (true) {
     FailureOr<Point> next = stepBack(points.back(), allowScale);
@@ -315,7 +320,7 @@ SmallVector<Point> walkBack(Point start, bool allowScale) {
 
 /// The points reached from `start` by stepping forward through single-use
 /// view ops (the output side).
-SmallVector<Point> walkForward(Point start) {
+static SmallVector<Point> walkForward(Point start) {
   SmallVector<Point> points = {start};
   while (true) {
     const Point &point = points.back();
@@ -356,16 +361,18 @@ SmallVector<Point> walkForward(Point start) {
   }
 }
 
+namespace {
 /// Sizes of a 4-D Q/K/V/O tensor in logical order [B, H, S, last].
 struct Shape4 {
   Layout layout;
   int64_t b, h, s, x;
 };
+} // namespace
 
 /// Classifies a point as a 4-D operand in BHSD or BSHD layout whose labels
 /// are exactly {B, H, seq, last}. Batch or head labels that the contraction
 /// did not carry (a plain matmul) may be static unit dimensions.
-std::optional<Shape4> classify(const Point &point, Dim seq, Dim last) {
+static std::optional<Shape4> classify(const Point &point, Dim seq, Dim last) {
   auto type = cast<RankedTensorType>(point.value.getType());
   if (type.getRank() != 4 || !type.hasStaticShape())
     return std::nullopt;
@@ -397,7 +404,7 @@ std::optional<Shape4> classify(const Point &point, Dim seq, Dim last) {
 
 /// `value` as a double, whatever its semantics (convertToDouble only takes
 /// types that double represents exactly).
-double toDouble(APFloat value) {
+static double toDouble(APFloat value) {
   bool losesInfo;
   value.convert(APFloat::IEEEdouble(), APFloat::rmNearestTiesToEven,
                 &losesInfo);
@@ -406,7 +413,8 @@ double toDouble(APFloat value) {
 
 /// A float constant: an arith.constant, or a block argument of `generic`
 /// bound to a splat constant tensor.
-std::optional<double> getFloatConstant(Value v, linalg::GenericOp generic) {
+static std::optional<double> getFloatConstant(Value v,
+                                              linalg::GenericOp generic) {
   // torch-mlir materialises Python scalars as f64 (or integer) constants
   // converted in the body; the conversion's rounding is part of the value.
   if (auto trunc = v.getDefiningOp<arith::TruncFOp>()) {
@@ -445,7 +453,7 @@ std::optional<double> getFloatConstant(Value v, linalg::GenericOp generic) {
 }
 
 /// Whether `init` is a tensor filled with `value` (linalg.fill or a splat).
-bool isFilledWith(Value init, llvm::function_ref<bool(double)> isValue) {
+static bool isFilledWith(Value init, llvm::function_ref<bool(double)> isValue) {
   if (auto fill = init.getDefiningOp<linalg::FillOp>()) {
     FloatAttr attr;
     return matchPattern(fill.value(), m_Constant(&attr)) &&
@@ -457,11 +465,11 @@ bool isFilledWith(Value init, llvm::function_ref<bool(double)> isValue) {
          isValue(toDouble(dense.getSplatValue<APFloat>()));
 }
 
-bool isZero(double v) { return v == 0.0; }
-bool isMasked(double v) { return v <= kMaskedThreshold; }
+static bool isZero(double v) { return v == 0.0; }
+static bool isMasked(double v) { return v <= kMaskedThreshold; }
 
 /// An all-parallel generic with one result and identity output map.
-bool isElementwise(linalg::GenericOp generic) {
+static bool isElementwise(linalg::GenericOp generic) {
   return generic && generic.getNumDpsInits() == 1 &&
          generic->getNumResults() == 1 &&
          generic.getNumParallelLoops() == generic.getNumLoops() &&
@@ -470,11 +478,11 @@ bool isElementwise(linalg::GenericOp generic) {
 }
 
 /// The single user of `v` inside a body, or null.
-Operation *soleUser(Value v) {
+static Operation *soleUser(Value v) {
   return v.hasOneUse() ? *v.getUsers().begin() : nullptr;
 }
 
-std::optional<std::pair<double, bool>> matchOperandScale(Operation *op) {
+static std::optional<std::pair<double, bool>> matchOperandScale(Operation *op) {
   auto generic = dyn_cast_or_null<linalg::GenericOp>(op);
   if (!isElementwise(generic) || generic.getNumDpsInputs() < 1 ||
       !generic.getIndexingMapsArray()[0].isIdentity() ||
@@ -485,8 +493,8 @@ std::optional<std::pair<double, bool>> matchOperandScale(Operation *op) {
   if (!user || user->getNumResults() != 1 ||
       soleUser(user->getResult(0)) != generic.getBody()->getTerminator())
     return std::nullopt;
-  Value other = user->getOperand(0) == x ? user->getOperand(1)
-                                         : user->getOperand(0);
+  Value other =
+      user->getOperand(0) == x ? user->getOperand(1) : user->getOperand(0);
   std::optional<double> c = getFloatConstant(other, generic);
   if (!c || *c == 0.0 || !std::isfinite(*c))
     return std::nullopt;
@@ -501,6 +509,7 @@ std::optional<std::pair<double, bool>> matchOperandScale(Operation *op) {
 // Masks: evaluating index conditions at compile time
 //===----------------------------------------------------------------------===//
 
+namespace {
 /// Evaluates integer, index and i1 scalars of linalg bodies at a query row
 /// i and key row j, following linalg.index, constants, integer arithmetic
 /// and comparisons, and i1 tensors that are constants or are computed from
@@ -539,14 +548,27 @@ private:
   DenseMap<Block *, GenericInfo> generics;
   int64_t budget = 0;
 };
+} // namespace
+
+/// Integers are kept sign-extended from their type's width (so i1 true is
+/// -1); the unsigned view masks them back to the width.
+static unsigned intWidth(Type type) {
+  return type.isIndex() ? 64 : type.getIntOrFloatBitWidth();
+}
+static int64_t signExtend(int64_t x, Type type) {
+  unsigned width = intWidth(type);
+  return width >= 64 ? x : llvm::SignExtend64(x, width);
+}
+static uint64_t zeroExtend(int64_t x, Type type) {
+  unsigned width = intWidth(type);
+  return width >= 64 ? x : x & ((uint64_t(1) << width) - 1);
+}
 
 std::optional<int64_t> MaskEvaluator::eval(Value v, int64_t i, int64_t j,
                                            unsigned depth) {
-  if (depth > 32 || --budget < 0)
+  if (depth > 32 || --budget < 0 || !v.getType().isIntOrIndex())
     return std::nullopt;
-  auto normalize = [&](int64_t x) -> int64_t {
-    return v.getType().isInteger(1) ? (x & 1) : x;
-  };
+  Type type = v.getType();
   if (auto arg = dyn_cast<BlockArgument>(v)) {
     auto it = generics.find(arg.getOwner());
     if (it == generics.end())
@@ -554,15 +576,14 @@ std::optional<int64_t> MaskEvaluator::eval(Value v, int64_t i, int64_t j,
     linalg::GenericOp generic = it->second.op;
     if (arg.getArgNumber() >= generic.getNumDpsInputs())
       return std::nullopt;
-    return evalTensorElement(
-        generic.getDpsInputs()[arg.getArgNumber()],
-        generic.getIndexingMapsArray()[arg.getArgNumber()],
-        it->second.iterLabels, i, j, depth + 1);
+    return evalTensorElement(generic.getDpsInputs()[arg.getArgNumber()],
+                             generic.getIndexingMapsArray()[arg.getArgNumber()],
+                             it->second.iterLabels, i, j, depth + 1);
   }
   Operation *op = v.getDefiningOp();
   IntegerAttr intAttr;
   if (matchPattern(v, m_Constant(&intAttr)))
-    return normalize(intAttr.getValue().getSExtValue());
+    return signExtend(intAttr.getValue().getSExtValue(), type);
   if (auto index = dyn_cast<linalg::IndexOp>(op)) {
     auto it = generics.find(op->getBlock());
     if (it == generics.end())
@@ -576,14 +597,19 @@ std::optional<int64_t> MaskEvaluator::eval(Value v, int64_t i, int64_t j,
       return 0;
     return std::nullopt;
   }
-  auto operand = [&](unsigned n) { return eval(op->getOperand(n), i, j, depth + 1); };
-  if (isa<arith::IndexCastOp, arith::IndexCastUIOp, arith::ExtUIOp,
-          arith::TruncIOp>(op))
-    if (std::optional<int64_t> x = operand(0))
-      return normalize(*x);
-  if (isa<arith::ExtSIOp>(op))
-    if (std::optional<int64_t> x = operand(0))
-      return op->getOperand(0).getType().isInteger(1) ? -*x : *x;
+  auto operand = [&](unsigned n) {
+    return eval(op->getOperand(n), i, j, depth + 1);
+  };
+  if (isa<arith::ExtUIOp, arith::IndexCastUIOp>(op)) {
+    std::optional<int64_t> x = operand(0);
+    return x ? std::optional<int64_t>(signExtend(
+                   zeroExtend(*x, op->getOperand(0).getType()), type))
+             : std::nullopt;
+  }
+  if (isa<arith::ExtSIOp, arith::TruncIOp, arith::IndexCastOp>(op)) {
+    std::optional<int64_t> x = operand(0);
+    return x ? std::optional<int64_t>(signExtend(*x, type)) : std::nullopt;
+  }
   if (auto select = dyn_cast<arith::SelectOp>(op)) {
     std::optional<int64_t> c = operand(0);
     return c ? operand(*c ? 1 : 2) : std::nullopt;
@@ -594,39 +620,64 @@ std::optional<int64_t> MaskEvaluator::eval(Value v, int64_t i, int64_t j,
   if (!a || !b)
     return std::nullopt;
   if (auto cmp = dyn_cast<arith::CmpIOp>(op)) {
-    uint64_t ua = *a, ub = *b;
+    Type operandType = op->getOperand(0).getType();
+    uint64_t ua = zeroExtend(*a, operandType), ub = zeroExtend(*b, operandType);
+    bool result = false;
     switch (cmp.getPredicate()) {
-    case arith::CmpIPredicate::eq: return *a == *b;
-    case arith::CmpIPredicate::ne: return *a != *b;
-    case arith::CmpIPredicate::slt: return *a < *b;
-    case arith::CmpIPredicate::sle: return *a <= *b;
-    case arith::CmpIPredicate::sgt: return *a > *b;
-    case arith::CmpIPredicate::sge: return *a >= *b;
-    case arith::CmpIPredicate::ult: return ua < ub;
-    case arith::CmpIPredicate::ule: return ua <= ub;
-    case arith::CmpIPredicate::ugt: return ua > ub;
-    case arith::CmpIPredicate::uge: return ua >= ub;
+    case arith::CmpIPredicate::eq:
+      result = *a == *b;
+      break;
+    case arith::CmpIPredicate::ne:
+      result = *a != *b;
+      break;
+    case arith::CmpIPredicate::slt:
+      result = *a < *b;
+      break;
+    case arith::CmpIPredicate::sle:
+      result = *a <= *b;
+      break;
+    case arith::CmpIPredicate::sgt:
+      result = *a > *b;
+      break;
+    case arith::CmpIPredicate::sge:
+      result = *a >= *b;
+      break;
+    case arith::CmpIPredicate::ult:
+      result = ua < ub;
+      break;
+    case arith::CmpIPredicate::ule:
+      result = ua <= ub;
+      break;
+    case arith::CmpIPredicate::ugt:
+      result = ua > ub;
+      break;
+    case arith::CmpIPredicate::uge:
+      result = ua >= ub;
+      break;
     }
+    return signExtend(result, type);
   }
+  // Wrapping arithmetic, done in uint64_t to keep overflow defined.
+  uint64_t ua = *a, ub = *b;
   if (isa<arith::AddIOp>(op))
-    return normalize(*a + *b);
+    return signExtend(ua + ub, type);
   if (isa<arith::SubIOp>(op))
-    return normalize(*a - *b);
+    return signExtend(ua - ub, type);
   if (isa<arith::MulIOp>(op))
-    return normalize(*a * *b);
+    return signExtend(ua * ub, type);
   if (isa<arith::AndIOp>(op))
     return *a & *b;
   if (isa<arith::OrIOp>(op))
     return *a | *b;
   if (isa<arith::XOrIOp>(op))
-    return normalize(*a ^ *b);
+    return *a ^ *b;
   return std::nullopt;
 }
 
 /// Labels of the dimensions of a tensor read through `map` from an
 /// iteration space labelled `iterLabels`; constant-0 reads are units.
-std::optional<Labels> operandLabels(AffineMap map, const Labels &iterLabels,
-                                    RankedTensorType type) {
+static std::optional<Labels>
+operandLabels(AffineMap map, const Labels &iterLabels, RankedTensorType type) {
   Labels labels;
   for (unsigned r = 0; r < map.getNumResults(); ++r) {
     AffineExpr expr = map.getResult(r);
@@ -643,16 +694,15 @@ std::optional<Labels> operandLabels(AffineMap map, const Labels &iterLabels,
 
 /// Row-major position of element (i, j) in a tensor whose dimensions are
 /// labelled only Q, K or Unit.
-std::optional<int64_t> maskPosition(const Labels &labels,
-                                    RankedTensorType type, int64_t i,
-                                    int64_t j) {
+static std::optional<int64_t> maskPosition(const Labels &labels,
+                                           RankedTensorType type, int64_t i,
+                                           int64_t j) {
   int64_t pos = 0;
   for (auto [label, size] : llvm::zip(labels, type.getShape())) {
-    int64_t index = isLabel(label, Dim::Q)   ? i
-                    : isLabel(label, Dim::K) ? j
-                    : isLabel(label, Dim::Unit)
-                        ? 0
-                        : -1;
+    int64_t index = isLabel(label, Dim::Q)      ? i
+                    : isLabel(label, Dim::K)    ? j
+                    : isLabel(label, Dim::Unit) ? 0
+                                                : -1;
     if (index < 0)
       return std::nullopt;
     pos = pos * size + index;
@@ -662,8 +712,8 @@ std::optional<int64_t> maskPosition(const Labels &labels,
 
 std::optional<int64_t>
 MaskEvaluator::evalTensorElement(Value tensor, AffineMap map,
-                                 const Labels &iterLabels, int64_t i,
-                                 int64_t j, unsigned depth) {
+                                 const Labels &iterLabels, int64_t i, int64_t j,
+                                 unsigned depth) {
   auto type = dyn_cast<RankedTensorType>(tensor.getType());
   if (!type || !type.hasStaticShape() ||
       !type.getElementType().isSignlessInteger())
@@ -678,16 +728,14 @@ MaskEvaluator::evalTensorElement(Value tensor, AffineMap map,
       return std::nullopt;
     APInt value = dense.isSplat() ? dense.getSplatValue<APInt>()
                                   : dense.getValues<APInt>()[*pos];
-    return type.getElementType().isInteger(1) ? value.getZExtValue()
-                                              : value.getSExtValue();
+    return value.getSExtValue();
   }
   // A tensor computed from indices alone (an iota comparison).
   auto producer = tensor.getDefiningOp<linalg::GenericOp>();
   if (!tensor.hasOneUse() || !isElementwise(producer))
     return std::nullopt;
   if (!generics.count(producer.getBody())) {
-    for (Value input : producer.getDpsInputs())
-      (void)input; // inputs are allowed only if the body ignores them
+    // Inputs are allowed only if the body ignores them.
     for (unsigned n = 0; n < producer.getNumDpsInputs(); ++n)
       if (!producer.getBody()->getArgument(n).use_empty())
         return std::nullopt;
@@ -701,7 +749,8 @@ MaskEvaluator::evalTensorElement(Value tensor, AffineMap map,
 /// The causal alignment that `keep(i, j)` implements for Lq x Lk scores, if
 /// any. With Lq == Lk both alignments coincide and top-left is reported.
 template <typename KeepFn>
-std::optional<MaskKind> classifyCausal(int64_t lq, int64_t lk, KeepFn keep) {
+static std::optional<MaskKind> classifyCausal(int64_t lq, int64_t lk,
+                                              KeepFn keep) {
   if (lq * lk > kMaxMaskElements) {
     LLVM_DEBUG(llvm::dbgs() << "[attn-raise] mask too large to evaluate\n");
     return std::nullopt;
@@ -727,6 +776,7 @@ std::optional<MaskKind> classifyCausal(int64_t lq, int64_t lk, KeepFn keep) {
 // The match
 //===----------------------------------------------------------------------===//
 
+namespace {
 /// Everything the rewrite needs, collected before anything is changed.
 struct AttentionMatch {
   Point q, k, v, out;
@@ -778,10 +828,12 @@ private:
   SmallVector<Point> qPoints, kPoints;
   bool haveBias = false;
 };
+} // namespace
 
 /// Contraction dims of a linalg op computing sum_k A * B into a zero init,
 /// one dimension each of m, n and k.
-FailureOr<linalg::ContractionDimensions> getContraction(linalg::LinalgOp op) {
+static FailureOr<linalg::ContractionDimensions>
+getContraction(linalg::LinalgOp op) {
   if (!op || !op.hasPureTensorSemantics() || op.getNumDpsInputs() != 2 ||
       op.getNumDpsInits() != 1 || !linalg::isaContractionOpInterface(op))
     return failure();
@@ -801,7 +853,7 @@ FailureOr<linalg::ContractionDimensions> getContraction(linalg::LinalgOp op) {
   return dims;
 }
 
-Labels labelsThrough(AffineMap map, const Labels &iter) {
+static Labels labelsThrough(AffineMap map, const Labels &iter) {
   Labels labels;
   for (unsigned r = 0; r < map.getNumResults(); ++r)
     labels.push_back(iter[map.getDimPosition(r)]);
@@ -895,8 +947,7 @@ LogicalResult AttentionMatcher::applyAddend(linalg::GenericOp generic,
   DenseFPElementsAttr dense;
   std::optional<std::pair<int64_t, int64_t>> lengths =
       scoreLengths(generic->getResult(0), labels);
-  if (matchPattern(tensor, m_Constant(&dense)) && !dense.isSplat() &&
-      lengths) {
+  if (matchPattern(tensor, m_Constant(&dense)) && !dense.isSplat() && lengths) {
     auto keep = [&](int64_t i, int64_t j) -> std::optional<bool> {
       std::optional<int64_t> pos = maskPosition(*tensorLabels, type, i, j);
       if (!pos)
@@ -979,7 +1030,8 @@ LogicalResult AttentionMatcher::matchElementwise(linalg::GenericOp generic,
         return failure();
     } else if (auto select = dyn_cast<arith::SelectOp>(user)) {
       bool keepWhenTrue = select.getTrueValue() == x;
-      Value fill = keepWhenTrue ? select.getFalseValue() : select.getTrueValue();
+      Value fill =
+          keepWhenTrue ? select.getFalseValue() : select.getTrueValue();
       std::optional<double> c = getFloatConstant(fill, generic);
       if (select.getCondition() == x || !c || !isMasked(*c))
         return reject("select does not mask with -inf");
@@ -1011,17 +1063,21 @@ LogicalResult AttentionMatcher::matchElementwise(linalg::GenericOp generic,
   return success();
 }
 
-/// Whether `op` reduces `input` over axis `axis` with `combiner` into an init
-/// filled with a value accepted by `isInit`. Returns the reduced value and
-/// the map it is read back through (identity minus the axis, or keepdim).
+namespace {
+/// A row statistic and the map through which the scores' iteration space
+/// reads it back (identity minus the axis, or keepdim).
 struct RowReduction {
   Value value;
   AffineMap outMap;
 };
+} // namespace
+
+/// Whether `op` reduces `input` over axis `axis` with one of `Combiner` into
+/// an init filled with a value accepted by `isInit`.
 template <typename... Combiner>
-std::optional<RowReduction> matchRowReduction(Operation *op, Value input,
-                                              unsigned axis,
-                                              bool (*isInit)(double)) {
+static std::optional<RowReduction> matchRowReduction(Operation *op, Value input,
+                                                     unsigned axis,
+                                                     bool (*isInit)(double)) {
   Block *body = nullptr;
   Value init;
   AffineMap outMap;
@@ -1043,9 +1099,9 @@ std::optional<RowReduction> matchRowReduction(Operation *op, Value input,
     // The output reads every dim but the axis in order, possibly keeping the
     // axis as a constant 0 (keepdim).
     AffineMap ident = AffineMap::getMultiDimIdentityMap(rank, op->getContext());
-    AffineMap keep = ident.replace(
-        getAffineDimExpr(axis, op->getContext()),
-        getAffineConstantExpr(0, op->getContext()), rank, 0);
+    AffineMap keep =
+        ident.replace(getAffineDimExpr(axis, op->getContext()),
+                      getAffineConstantExpr(0, op->getContext()), rank, 0);
     if (maps[1] != ident.dropResult(axis) && maps[1] != keep)
       return std::nullopt;
     body = generic.getBody();
@@ -1069,8 +1125,8 @@ std::optional<RowReduction> matchRowReduction(Operation *op, Value input,
 /// `rowMap`) whose body applies `Op` to (x, row) and maybe `Then` after.
 /// Returns whether `Then` was applied too.
 template <typename Op, typename Then>
-std::optional<bool> matchRowwise(Operation *op, Value x, Value row,
-                                 AffineMap rowMap) {
+static std::optional<bool> matchRowwise(Operation *op, Value x, Value row,
+                                        AffineMap rowMap) {
   auto generic = dyn_cast<linalg::GenericOp>(op);
   if (!isElementwise(generic) || generic.getNumDpsInputs() != 2 ||
       generic.getDpsInputs()[0] != x || generic.getDpsInputs()[1] != row)
@@ -1093,8 +1149,7 @@ std::optional<bool> matchRowwise(Operation *op, Value x, Value row,
 }
 
 /// A unary elementwise generic applying `Op` to its single input.
-template <typename Op>
-bool isUnaryGeneric(Operation *op, Value x) {
+template <typename Op> static bool isUnaryGeneric(Operation *op, Value x) {
   auto generic = dyn_cast<linalg::GenericOp>(op);
   if (!isElementwise(generic) || generic.getNumDpsInputs() != 1 ||
       generic.getDpsInputs()[0] != x ||
@@ -1105,13 +1160,13 @@ bool isUnaryGeneric(Operation *op, Value x) {
          soleUser(user->getResult(0)) == generic.getBody()->getTerminator();
 }
 
-bool isMaxInit(double v) { return v <= -3.0e38; }
-bool isZeroInit(double v) { return v == 0.0; }
+static bool isMaxInit(double v) { return v <= -3.0e38; }
+static bool isZeroInit(double v) { return v == 0.0; }
 
 /// max-reduce, subtract, exp, sum-reduce, divide over the key axis. `x` has
 /// exactly two uses: the max and the subtraction.
-FailureOr<Value> AttentionMatcher::matchDecomposedSoftmax(Value x,
-                                                          const Labels &labels) {
+FailureOr<Value>
+AttentionMatcher::matchDecomposedSoftmax(Value x, const Labels &labels) {
   std::optional<int64_t> axis = keyAxis(labels);
   if (!axis)
     return reject("no key axis in the scores");
@@ -1120,7 +1175,8 @@ FailureOr<Value> AttentionMatcher::matchDecomposedSoftmax(Value x,
     return reject("scores are used outside the chain");
   std::optional<RowReduction> max;
   Operation *sub = nullptr;
-  for (auto [a, b] : {std::pair(users[0], users[1]), std::pair(users[1], users[0])})
+  for (auto [a, b] :
+       {std::pair(users[0], users[1]), std::pair(users[1], users[0])})
     if ((max = matchRowReduction<arith::MaximumFOp, arith::MaxNumFOp>(
              a, x, *axis, isMaxInit))) {
       sub = b;
@@ -1148,11 +1204,11 @@ FailureOr<Value> AttentionMatcher::matchDecomposedSoftmax(Value x,
   SmallVector<Operation *> eUsers(e.getUsers());
   if (eUsers.size() != 2)
     return reject("exp(x - max) must feed exactly the sum and the division");
-  for (auto [a, b] : {std::pair(eUsers[0], eUsers[1]), std::pair(eUsers[1], eUsers[0])}) {
+  for (auto [a, b] :
+       {std::pair(eUsers[0], eUsers[1]), std::pair(eUsers[1], eUsers[0])}) {
     std::optional<RowReduction> sum =
         matchRowReduction<arith::AddFOp>(a, e, *axis, isZeroInit);
-    if (!sum || !sum->value.hasOneUse() ||
-        *sum->value.getUsers().begin() != b)
+    if (!sum || !sum->value.hasOneUse() || *sum->value.getUsers().begin() != b)
       continue;
     std::optional<bool> div = matchRowwise<arith::DivFOp, arith::DivFOp>(
         b, e, sum->value, sum->outMap);
@@ -1249,7 +1305,8 @@ LogicalResult AttentionMatcher::matchValueProduct(linalg::LinalgOp pv,
   result.ops.insert(pv);
 
   Point vStart{pv.getDpsInputs()[1 - probsIndex],
-               labelsThrough(maps[1 - probsIndex], iter), {}};
+               labelsThrough(maps[1 - probsIndex], iter),
+               {}};
   Point outStart{pv->getResult(0), labelsThrough(maps[2], iter), {}};
   SmallVector<Point> vPoints = walkBack(vStart, /*allowScale=*/false);
   SmallVector<Point> outPoints = walkForward(outStart);
@@ -1313,12 +1370,12 @@ LogicalResult AttentionMatcher::chooseOperands(ArrayRef<Point> qs,
 // The pattern
 //===----------------------------------------------------------------------===//
 
-struct RaiseAttentionPattern
-    : OpInterfaceRewritePattern<linalg::LinalgOp> {
+namespace {
+struct RaiseAttentionPattern : OpInterfaceRewritePattern<linalg::LinalgOp> {
   RaiseAttentionPattern(MLIRContext *ctx, const AttnRaiseOptions &options,
                         int64_t *numRaised)
-      : OpInterfaceRewritePattern(ctx), options(options),
-        numRaised(numRaised) {}
+      : OpInterfaceRewritePattern(ctx), options(options), numRaised(numRaised) {
+  }
 
   LogicalResult matchAndRewrite(linalg::LinalgOp qk,
                                 PatternRewriter &rewriter) const override {
@@ -1449,7 +1506,6 @@ struct AttnRaisePass : mlir::attn::impl::AttnRaiseBase<AttnRaisePass> {
     numRaised += *raised;
   }
 };
-
 } // namespace
 
 void mlir::attn::populateAttnRaisePatterns(RewritePatternSet &patterns,

@@ -9,11 +9,11 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Transforms/Raise.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Execution/CpuRunner.h"
 #include "attn/Pipelines/Pipelines.h"
 #include "attn/Spec/AttentionSpec.h"
-#include "attn/Transforms/Raise.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -118,16 +118,16 @@ int64_t countAttention(ModuleOp module) {
 }
 
 /// Runs `module`'s @attention on `inputs`; returns the outputs.
-std::vector<std::vector<float>>
-run(ModuleOp module, std::vector<std::vector<float>> buffers) {
+std::vector<std::vector<float>> run(ModuleOp module,
+                                    std::vector<std::vector<float>> buffers) {
   auto exe = CpuExecutable::compile(module);
   EXPECT_TRUE(static_cast<bool>(exe)) << llvm::toString(exe.takeError());
   if (!exe)
     return {};
   std::vector<HostBuffer> args;
   for (auto [sig, data] : llvm::zip((*exe)->getSignature(), buffers))
-    args.push_back({sig.kind, sig.shape, data.data(),
-                    data.size() * sizeof(float)});
+    args.push_back(
+        {sig.kind, sig.shape, data.data(), data.size() * sizeof(float)});
   llvm::Error err = (*exe)->invoke(args);
   EXPECT_FALSE(static_cast<bool>(err)) << llvm::toString(std::move(err));
   return buffers;
@@ -215,18 +215,21 @@ TEST_P(RaiseGraphTest, RaisedGraphComputesTheSame) {
   }
   EXPECT_LE(maxError, tolerance) << "tolerance " << tolerance;
   EXPECT_GT(maxMagnitude, 0.05) << "vacuous comparison";
-  RecordProperty("max_error", llvm::formatv("{0:e2} (tolerance {1:e2})", maxError, tolerance).str());
+  RecordProperty(
+      "max_error",
+      llvm::formatv("{0:e2} (tolerance {1:e2})", maxError, tolerance).str());
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AttnRaiseLit, RaiseGraphTest, ::testing::ValuesIn(loadCases()),
-    [](const ::testing::TestParamInfo<GraphCase> &info) {
-      return info.param.name;
-    });
+INSTANTIATE_TEST_SUITE_P(AttnRaiseLit, RaiseGraphTest,
+                         ::testing::ValuesIn(loadCases()),
+                         [](const ::testing::TestParamInfo<GraphCase> &info) {
+                           return info.param.name;
+                         });
 
 TEST(RaiseLitFile, HasEnoughCases) {
   std::vector<GraphCase> cases = loadCases();
-  int positives = llvm::count_if(cases, [](auto &c) { return !c.isNegative(); });
+  int positives =
+      llvm::count_if(cases, [](auto &c) { return !c.isNegative(); });
   EXPECT_GE(positives, 10);
   EXPECT_GE(static_cast<int>(cases.size()) - positives, 5);
 }
