@@ -1227,6 +1227,9 @@ LogicalResult AttentionMatcher::matchScoreChain(Value v, Labels labels) {
     auto type = cast<RankedTensorType>(v.getType());
     if (!type.hasStaticShape())
       return reject("dynamic score shape");
+    // attn.attention keeps scores and probabilities in f32.
+    if (!type.getElementType().isF32())
+      result.inexact = true;
     if (!softmaxDone && !v.hasOneUse()) {
       FailureOr<Value> probs = matchDecomposedSoftmax(v, labels);
       if (failed(probs))
@@ -1300,6 +1303,9 @@ LogicalResult AttentionMatcher::matchValueProduct(linalg::LinalgOp pv,
   if (!isLabel(iter[rowDim], Dim::Q))
     return reject("P.V rows are not query rows");
   iter[free] = {Dim::V};
+  // ... and accumulates P.V in f32.
+  if (!getElementTypeOrSelf(pv->getResult(0).getType()).isF32())
+    result.inexact = true;
   if (llvm::any_of(iter, [](const DimLabel &l) { return l.empty(); }))
     return reject("P.V has loops that P does not index");
   result.ops.insert(pv);
@@ -1392,13 +1398,14 @@ struct RaiseAttentionPattern : OpInterfaceRewritePattern<linalg::LinalgOp> {
 
   LogicalResult rewrite(AttentionMatch &m, PatternRewriter &rewriter) const {
     // Scales folded across the product, divisions turned into
-    // multiplications and several non-power-of-two factors merged all round
-    // differently from the original graph.
+    // multiplications, several non-power-of-two factors merged and scores
+    // kept in a type narrower than f32 all round differently from the
+    // original graph.
     double scale = m.scale * m.q.scale * m.k.scale;
     bool inexact = m.inexact || m.q.inexact || m.k.inexact ||
                    m.nonPowerOfTwoMultiplies > 1;
     if (inexact && !options.allowReassociation)
-      return reject("raising would reassociate the scale "
+      return reject("raising would change the rounding "
                     "(allow-reassociation=false)");
     Type elementType = getElementTypeOrSelf(m.q.value.getType());
     if (!isa<Float32Type, Float16Type, BFloat16Type>(elementType) ||

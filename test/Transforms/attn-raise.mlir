@@ -735,6 +735,44 @@ func.func @hf_llama_eager(%qp: tensor<1x8x64xf32>, %kp: tensor<1x8x32xf32>, %vp:
 
 // -----
 
+// bf16 throughout, as a bf16 model imports: the graph rounds scores and
+// probabilities to bf16, attn.attention keeps them in f32, so this is only
+// raised with allow-reassociation (RaiseTest compares f32 graphs only).
+//   O = softmax(0.25 * Q.K^T) . V       Q, K, V: bf16 [1, 2, 8, 16]
+// CHECK-LABEL: func.func @bf16_graph
+// CHECK-SAME: (%[[Q:.+]]: tensor<1x2x8x16xbf16>, %[[K:.+]]: tensor<1x2x8x16xbf16>, %[[V:.+]]: tensor<1x2x8x16xbf16>)
+// DEFAULT-NEXT: %[[O:.+]] = attn.attention ins(%[[Q]], %[[K]], %[[V]] : tensor<1x2x8x16xbf16>, tensor<1x2x8x16xbf16>, tensor<1x2x8x16xbf16>) {scale = 2.500000e-01 : f64} -> tensor<1x2x8x16xbf16>
+// DEFAULT-NEXT: return %[[O]]
+// EXACT-NOT: attn.attention
+// EXACT: linalg.softmax
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#bq = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#bk = affine_map<(d0, d1, d2, d3) -> (d0, d2, d3)>
+#bs = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+func.func @bf16_graph(%q: tensor<1x2x8x16xbf16>, %k: tensor<1x2x8x16xbf16>, %v: tensor<1x2x8x16xbf16>) -> tensor<1x2x8x16xbf16> {
+  %zero = arith.constant 0.000000e+00 : bf16
+  %scale = arith.constant 2.500000e-01 : bf16
+  %q3 = tensor.collapse_shape %q [[0, 1], [2], [3]] : tensor<1x2x8x16xbf16> into tensor<2x8x16xbf16>
+  %k3 = tensor.collapse_shape %k [[0, 1], [2], [3]] : tensor<1x2x8x16xbf16> into tensor<2x8x16xbf16>
+  %v3 = tensor.collapse_shape %v [[0, 1], [2], [3]] : tensor<1x2x8x16xbf16> into tensor<2x8x16xbf16>
+  %se = tensor.empty() : tensor<2x8x8xbf16>
+  %sz = linalg.fill ins(%zero : bf16) outs(%se : tensor<2x8x8xbf16>) -> tensor<2x8x8xbf16>
+  %s = linalg.batch_matmul indexing_maps = [#bq, #bk, #bs] ins(%q3, %k3 : tensor<2x8x16xbf16>, tensor<2x8x16xbf16>) outs(%sz : tensor<2x8x8xbf16>) -> tensor<2x8x8xbf16>
+  %x = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%s : tensor<2x8x8xbf16>) outs(%se : tensor<2x8x8xbf16>) {
+  ^bb0(%a: bf16, %o: bf16):
+    %r = arith.mulf %a, %scale : bf16
+    linalg.yield %r : bf16
+  } -> tensor<2x8x8xbf16>
+  %p = linalg.softmax dimension(2) ins(%x : tensor<2x8x8xbf16>) outs(%se : tensor<2x8x8xbf16>) -> tensor<2x8x8xbf16>
+  %oe = tensor.empty() : tensor<2x8x16xbf16>
+  %oz = linalg.fill ins(%zero : bf16) outs(%oe : tensor<2x8x16xbf16>) -> tensor<2x8x16xbf16>
+  %o3 = linalg.batch_matmul ins(%p, %v3 : tensor<2x8x8xbf16>, tensor<2x8x16xbf16>) outs(%oz : tensor<2x8x16xbf16>) -> tensor<2x8x16xbf16>
+  %o = tensor.expand_shape %o3 [[0, 1], [2], [3]] output_shape [1, 2, 8, 16] : tensor<2x8x16xbf16> into tensor<1x2x8x16xbf16>
+  return %o : tensor<1x2x8x16xbf16>
+}
+
+// -----
+
 // Negative: the softmax runs over the query axis (dimension 1 of
 // [B*H, Lq, Lk]), not over the keys. Nothing changes.
 //   P = softmax_i(Q.K^T)
@@ -1025,4 +1063,34 @@ func.func @neg_no_4d_operands(%q: tensor<4x8x16xf32>, %kt: tensor<4x16x8xf32>, %
   %oz = linalg.fill ins(%zero : f32) outs(%oe : tensor<4x8x16xf32>) -> tensor<4x8x16xf32>
   %o = linalg.batch_matmul ins(%p, %v : tensor<4x8x8xf32>, tensor<4x8x16xf32>) outs(%oz : tensor<4x8x16xf32>) -> tensor<4x8x16xf32>
   return %o : tensor<4x8x16xf32>
+}
+
+// -----
+
+// Negative: a dynamic batch. attn.attention allows it, but the raise needs
+// static extents to check every reshape and broadcast.
+//   O = softmax(Q.K^T) . V              Q, K, V: [?, 8, 16] (B*H dynamic)
+// CHECK-LABEL: func.func @neg_dynamic_batch
+// CHECK-NOT: attn.attention
+// CHECK: linalg.softmax
+func.func @neg_dynamic_batch(%q4: tensor<?x4x8x16xf32>, %k4: tensor<?x4x8x16xf32>, %v4: tensor<?x4x8x16xf32>) -> tensor<?x4x8x16xf32> {
+  %zero = arith.constant 0.000000e+00 : f32
+  %c0 = arith.constant 0 : index
+  %b = tensor.dim %q4, %c0 : tensor<?x4x8x16xf32>
+  %q = tensor.collapse_shape %q4 [[0, 1], [2], [3]] : tensor<?x4x8x16xf32> into tensor<?x8x16xf32>
+  %k = tensor.collapse_shape %k4 [[0, 1], [2], [3]] : tensor<?x4x8x16xf32> into tensor<?x8x16xf32>
+  %v = tensor.collapse_shape %v4 [[0, 1], [2], [3]] : tensor<?x4x8x16xf32> into tensor<?x8x16xf32>
+  %c4 = arith.constant 4 : index
+  %bh = arith.muli %b, %c4 : index
+  %kte = tensor.empty(%bh) : tensor<?x16x8xf32>
+  %kt = linalg.transpose ins(%k : tensor<?x8x16xf32>) outs(%kte : tensor<?x16x8xf32>) permutation = [0, 2, 1]
+  %se = tensor.empty(%bh) : tensor<?x8x8xf32>
+  %sz = linalg.fill ins(%zero : f32) outs(%se : tensor<?x8x8xf32>) -> tensor<?x8x8xf32>
+  %s = linalg.batch_matmul ins(%q, %kt : tensor<?x8x16xf32>, tensor<?x16x8xf32>) outs(%sz : tensor<?x8x8xf32>) -> tensor<?x8x8xf32>
+  %p = linalg.softmax dimension(2) ins(%s : tensor<?x8x8xf32>) outs(%se : tensor<?x8x8xf32>) -> tensor<?x8x8xf32>
+  %oe = tensor.empty(%bh) : tensor<?x8x16xf32>
+  %oz = linalg.fill ins(%zero : f32) outs(%oe : tensor<?x8x16xf32>) -> tensor<?x8x16xf32>
+  %o = linalg.batch_matmul ins(%p, %v : tensor<?x8x8xf32>, tensor<?x8x16xf32>) outs(%oz : tensor<?x8x16xf32>) -> tensor<?x8x16xf32>
+  %o4 = tensor.expand_shape %o [[0, 1], [2], [3]] output_shape [%b, 4, 8, 16] : tensor<?x8x16xf32> into tensor<?x4x8x16xf32>
+  return %o4 : tensor<?x4x8x16xf32>
 }

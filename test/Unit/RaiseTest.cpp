@@ -158,6 +158,8 @@ TEST_P(RaiseGraphTest, RaisedGraphComputesTheSame) {
     return;
   }
   ASSERT_EQ(*numRaised, 1);
+  if (!getElementTypeOrSelf(func.getArgumentTypes().front()).isF32())
+    GTEST_SKIP() << "the rounding bound below is derived for f32 graphs";
   ASSERT_EQ(countAttention(*raised), 1);
   AttentionOp attention;
   raised->walk([&](AttentionOp op) { attention = op; });

@@ -77,9 +77,12 @@ def AttnRaise : Pass<"attn-raise"> {
     Option<"allowReassociation", "allow-reassociation", "bool",
            /*default=*/"true",
            "Also raise graphs whose rounding differs from the raised op's: a "
-           "scale applied to Q or K before the product, or a division by a "
+           "scale applied to Q or K before the product, a division by a "
            "constant that is not a power of two (attn.attention multiplies "
-           "the product by the scale). Off: only bit-exact rewrites">,
+           "the product by the scale), scores or P.V kept in a type "
+           "narrower than f32 (attn.attention computes them in f32). Off: "
+           "raise only where the scale and the precision of every "
+           "intermediate stay as written">,
   ];
   let statistics = [
     Statistic<"numRaised", "num-raised", "Number of attention ops raised">,
