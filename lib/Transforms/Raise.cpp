@@ -211,7 +211,7 @@ static Labels iterLabelsFromResult(linalg::GenericOp generic,
 
 /// Scales a Q or K operand by a constant: a generic with one input, whose
 /// body is x * c, c * x or x / c with identity maps.
-static std::optional<std::pair<double, bool>> matchOperandScale(Operation *op);
+static std::optional<double> matchOperandScale(Operation *op);
 
 /// Steps backward from `point` through the op that defines its value, if it
 /// is a view op (or, with `allowScale`, a constant scale). The value must
@@ -296,11 +296,11 @@ static FailureOr<Point> stepBack(const Point &point, bool allowScale) {
     return next;
   }
   if (allowScale) {
-    if (std::optional<std::pair<double, bool>> scale = matchOperandScale(op)) {
-      next.scale = point.scale * scale->first;
+    if (std::optional<double> scale = matchOperandScale(op)) {
+      next.scale = point.scale * *scale;
       // Folding a scale across the product always reassociates, except by a
       // power of two.
-      next.inexact = point.inexact || !isPowerOfTwo(scale->first);
+      next.inexact = point.inexact || !isPowerOfTwo(*scale);
       return next;
     }
   }
@@ -455,9 +455,8 @@ static std::optional<double> getFloatConstant(Value v,
 /// Whether `init` is a tensor filled with `value` (linalg.fill or a splat).
 static bool isFilledWith(Value init, llvm::function_ref<bool(double)> isValue) {
   if (auto fill = init.getDefiningOp<linalg::FillOp>()) {
-    FloatAttr attr;
-    return matchPattern(fill.value(), m_Constant(&attr)) &&
-           isValue(attr.getValueAsDouble());
+    std::optional<double> value = getFloatConstant(fill.value(), {});
+    return value && isValue(*value);
   }
   DenseElementsAttr dense;
   return matchPattern(init, m_Constant(&dense)) && dense.isSplat() &&
@@ -482,7 +481,7 @@ static Operation *soleUser(Value v) {
   return v.hasOneUse() ? *v.getUsers().begin() : nullptr;
 }
 
-static std::optional<std::pair<double, bool>> matchOperandScale(Operation *op) {
+static std::optional<double> matchOperandScale(Operation *op) {
   auto generic = dyn_cast_or_null<linalg::GenericOp>(op);
   if (!isElementwise(generic) || generic.getNumDpsInputs() < 1 ||
       !generic.getIndexingMapsArray()[0].isIdentity() ||
@@ -490,19 +489,17 @@ static std::optional<std::pair<double, bool>> matchOperandScale(Operation *op) {
     return std::nullopt;
   Value x = generic.getBody()->getArgument(0);
   Operation *user = soleUser(x);
-  if (!user || user->getNumResults() != 1 ||
+  if (!isa_and_nonnull<arith::MulFOp, arith::DivFOp>(user) ||
       soleUser(user->getResult(0)) != generic.getBody()->getTerminator())
     return std::nullopt;
-  Value other =
-      user->getOperand(0) == x ? user->getOperand(1) : user->getOperand(0);
-  std::optional<double> c = getFloatConstant(other, generic);
+  bool xFirst = user->getOperand(0) == x;
+  if (isa<arith::DivFOp>(user) && !xFirst)
+    return std::nullopt;
+  std::optional<double> c =
+      getFloatConstant(user->getOperand(xFirst ? 1 : 0), generic);
   if (!c || *c == 0.0 || !std::isfinite(*c))
     return std::nullopt;
-  if (isa<arith::MulFOp>(user))
-    return std::make_pair(*c, isPowerOfTwo(*c));
-  if (isa<arith::DivFOp>(user) && user->getOperand(0) == x)
-    return std::make_pair(1.0 / *c, isPowerOfTwo(*c));
-  return std::nullopt;
+  return isa<arith::DivFOp>(user) ? 1.0 / *c : *c;
 }
 
 //===----------------------------------------------------------------------===//
@@ -1075,9 +1072,9 @@ struct RowReduction {
 /// Whether `op` reduces `input` over axis `axis` with one of `Combiner` into
 /// an init filled with a value accepted by `isInit`.
 template <typename... Combiner>
-static std::optional<RowReduction> matchRowReduction(Operation *op, Value input,
-                                                     unsigned axis,
-                                                     bool (*isInit)(double)) {
+static std::optional<RowReduction>
+matchRowReduction(Operation *op, Value input, unsigned axis,
+                  llvm::function_ref<bool(double)> isInit) {
   Block *body = nullptr;
   Value init;
   AffineMap outMap;
@@ -1160,8 +1157,16 @@ template <typename Op> static bool isUnaryGeneric(Operation *op, Value x) {
          soleUser(user->getResult(0)) == generic.getBody()->getTerminator();
 }
 
-static bool isMaxInit(double v) { return v <= -3.0e38; }
-static bool isZeroInit(double v) { return v == 0.0; }
+/// A max-reduction may start at -inf or at the lowest finite value of the
+/// element type (torch's finfo.min): both are below every score.
+static bool isMaxInit(double v, Type elementType) {
+  auto floatType = dyn_cast<FloatType>(elementType);
+  if (!floatType)
+    return false;
+  APFloat lowest =
+      APFloat::getLargest(floatType.getFloatSemantics(), /*Negative=*/true);
+  return v == -std::numeric_limits<double>::infinity() || v == toDouble(lowest);
+}
 
 /// max-reduce, subtract, exp, sum-reduce, divide over the key axis. `x` has
 /// exactly two uses: the max and the subtraction.
@@ -1178,7 +1183,9 @@ AttentionMatcher::matchDecomposedSoftmax(Value x, const Labels &labels) {
   for (auto [a, b] :
        {std::pair(users[0], users[1]), std::pair(users[1], users[0])})
     if ((max = matchRowReduction<arith::MaximumFOp, arith::MaxNumFOp>(
-             a, x, *axis, isMaxInit))) {
+             a, x, *axis, [&](double v) {
+               return isMaxInit(v, getElementTypeOrSelf(x.getType()));
+             }))) {
       sub = b;
       break;
     }
@@ -1207,7 +1214,7 @@ AttentionMatcher::matchDecomposedSoftmax(Value x, const Labels &labels) {
   for (auto [a, b] :
        {std::pair(eUsers[0], eUsers[1]), std::pair(eUsers[1], eUsers[0])}) {
     std::optional<RowReduction> sum =
-        matchRowReduction<arith::AddFOp>(a, e, *axis, isZeroInit);
+        matchRowReduction<arith::AddFOp>(a, e, *axis, isZero);
     if (!sum || !sum->value.hasOneUse() || *sum->value.getUsers().begin() != b)
       continue;
     std::optional<bool> div = matchRowwise<arith::DivFOp, arith::DivFOp>(
