@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Verifier.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -330,4 +331,55 @@ OwningOpRef<ModuleOp> mlir::attn::buildAttentionModule(MLIRContext *ctx,
   if (failed(verify(*module)))
     return nullptr;
   return module;
+}
+
+LogicalResult mlir::attn::convertToMemrefEntry(ModuleOp module,
+                                               StringRef funcName) {
+  auto func = module.lookupSymbol<func::FuncOp>(funcName);
+  if (!func || func.isExternal() || !func.getBody().hasOneBlock())
+    return failure();
+  SmallVector<Type> argTypes;
+  for (Type type : llvm::concat<const Type>(func.getArgumentTypes(),
+                                            func.getResultTypes())) {
+    auto tensor = dyn_cast<RankedTensorType>(type);
+    if (!tensor || !tensor.hasStaticShape())
+      return failure();
+    argTypes.push_back(
+        MemRefType::get(tensor.getShape(), tensor.getElementType()));
+  }
+
+  MLIRContext *ctx = module.getContext();
+  ctx->loadDialect<bufferization::BufferizationDialect,
+                   memref::MemRefDialect>();
+  OpBuilder b(func);
+  Location loc = func.getLoc();
+  auto entry = func::FuncOp::create(b, loc, funcName,
+                                    b.getFunctionType(argTypes, {}));
+  entry->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  Block *block = entry.addEntryBlock();
+  b.setInsertionPointToStart(block);
+  IRMapping mapping;
+  for (auto [arg, memref] :
+       llvm::zip(func.getArguments(), block->getArguments()))
+    mapping.map(arg, bufferization::ToTensorOp::create(
+                         b, loc, arg.getType(), memref, /*restrict=*/true,
+                         /*writable=*/false));
+  ArrayRef<BlockArgument> outArgs =
+      block->getArguments().drop_front(func.getNumArguments());
+  for (Operation &op : func.getBody().front()) {
+    auto ret = dyn_cast<func::ReturnOp>(op);
+    if (!ret) {
+      b.clone(op, mapping);
+      continue;
+    }
+    for (auto [value, dest] : llvm::zip(ret.getOperands(), outArgs)) {
+      auto store = bufferization::MaterializeInDestinationOp::create(
+          b, loc, Type(), mapping.lookupOrDefault(value), dest);
+      store.setRestrict(true);
+      store.setWritable(true);
+    }
+  }
+  func::ReturnOp::create(b, loc);
+  func.erase();
+  return success();
 }

@@ -11,6 +11,9 @@
 #include "attn/Execution/NumericCheck.h"
 #include "attn/InitAll.h"
 #include "attn/Spec/AttentionSpec.h"
+#include "attn/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
@@ -183,9 +186,32 @@ int main(int argc, char **argv) {
           !module->lookupSymbol("attention"))
         options.entry = sym.str();
     });
+    // Importers write graphs on tensors; the runner (and later the kernel
+    // ABI) takes every operand and result as a memref.
+    auto entry = module->lookupSymbol<func::FuncOp>(options.entry);
+    auto isTensor = [](Type t) { return isa<TensorType>(t); };
+    if (entry && (llvm::any_of(entry.getArgumentTypes(), isTensor) ||
+                  llvm::any_of(entry.getResultTypes(), isTensor))) {
+      if (failed(convertToMemrefEntry(*module, options.entry))) {
+        llvm::errs() << "error: @" << options.entry
+                     << " must take and return statically shaped tensors "
+                        "(or memrefs)\n";
+        return 1;
+      }
+      llvm::outs() << "entry: @" << options.entry
+                   << " converted from tensors to memref arguments\n";
+    }
+    // Graphs from importers hold attention as linalg ops: raise it first.
+    options.prePipeline = [](OpPassManager &pm) {
+      pm.addPass(createAttnRaise());
+    };
   }
-  llvm::outs() << "stage  0 attn IR (input)                  "
-               << "1 attn.attention in @" << options.entry << "\n";
+  int64_t inputAttention = 0;
+  module->walk([&](AttentionOp) { ++inputAttention; });
+  llvm::outs() << llvm::formatv("stage  0 {0,-36}            {1} "
+                                "attn.attention in @{2}\n",
+                                "attn IR (input)", inputAttention,
+                                options.entry);
   auto exe = CpuExecutable::compile(*module, options);
   if (!exe) {
     llvm::errs() << "error: " << llvm::toString(exe.takeError()) << "\n";
@@ -195,6 +221,13 @@ int main(int argc, char **argv) {
     llvm::outs() << llvm::formatv("stage {0,2} {1,-36} {2,7:f2} ms {3}\n",
                                   i + 1, stage.pass, stage.seconds * 1e3,
                                   summarizeOps(stage.opCounts));
+    if (stage.pass == "attn-raise") {
+      auto it = stage.opCounts.find(AttentionOp::getOperationName().str());
+      int64_t after = it == stage.opCounts.end() ? 0 : it->second;
+      llvm::outs() << llvm::formatv("         attn-raise raised {0} attention "
+                                    "op(s)\n",
+                                    after - inputAttention);
+    }
     if (printStageIR)
       llvm::outs() << stage.irAfter << "\n";
   }

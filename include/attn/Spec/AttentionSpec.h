@@ -121,6 +121,15 @@ OwningOpRef<ModuleOp> buildAttentionModule(MLIRContext *ctx,
                                            llvm::StringRef funcName =
                                                "attention");
 
+/// Gives the function `funcName` of `module`, a graph on tensors as an
+/// importer writes it (`(tensor...) -> (tensor...)`, one block), the calling
+/// convention above: every argument and then every result becomes a memref
+/// argument, read through bufferization.to_tensor and written by
+/// bufferization.materialize_in_destination. Fails, leaving the module
+/// unchanged, unless all argument and result types are static ranked
+/// tensors.
+LogicalResult convertToMemrefEntry(ModuleOp module, llvm::StringRef funcName);
+
 } // namespace mlir::attn
 
 #endif // ATTN_SPEC_ATTENTIONSPEC_H

@@ -1,0 +1,256 @@
+//===- RaiseTest.cpp - attn-raise preserves what the graph computes -------===//
+//
+// Part of attn-mlir. Every positive graph of test/Transforms/attn-raise.mlir
+// is executed twice on the CPU on the same random inputs: as written (the
+// importer's linalg ops) and after attn-raise (one attn.attention, lowered by
+// the reference lowering). The outputs must agree within a bound derived
+// from f32 rounding. Every negative graph (@neg_*) must come out of the pass
+// textually unchanged.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Transforms/Raise.h"
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "attn/Execution/CpuRunner.h"
+#include "attn/Pipelines/Pipelines.h"
+#include "attn/Spec/AttentionSpec.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Parser/Parser.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+/// One `// -----` section of the lit test: its text and function name.
+struct GraphCase {
+  std::string name;
+  std::string source;
+  /// How many attn.attention ops the section's CHECK lines expect.
+  int64_t expectedRaised = 0;
+  bool isNegative() const { return llvm::StringRef(name).starts_with("neg_"); }
+};
+
+/// Names the case in gtest's messages instead of dumping its bytes.
+void PrintTo(const GraphCase &graph, std::ostream *os) { *os << graph.name; }
+
+std::vector<GraphCase> loadCases() {
+  std::vector<GraphCase> cases;
+  auto buffer = llvm::MemoryBuffer::getFile(ATTN_RAISE_TEST_FILE);
+  if (!buffer)
+    return cases;
+  llvm::SmallVector<llvm::StringRef> sections;
+  (*buffer)->getBuffer().split(sections, "// -----");
+  for (llvm::StringRef section : sections) {
+    size_t at = section.find("\nfunc.func @");
+    if (at == llvm::StringRef::npos)
+      continue;
+    llvm::StringRef rest = section.drop_front(at + 12);
+    int64_t expected = 0;
+    llvm::SmallVector<llvm::StringRef> lines;
+    section.split(lines, '\n');
+    for (llvm::StringRef line : lines)
+      if ((line.starts_with("// CHECK") || line.starts_with("// DEFAULT")) &&
+          line.contains("= attn.attention ins("))
+        ++expected;
+    cases.push_back({rest.take_until([](char c) { return c == '('; }).str(),
+                     section.str(), expected});
+  }
+  return cases;
+}
+
+void registerDialects(MLIRContext &ctx) {
+  DialectRegistry registry;
+  registerAttnToCpuDependencies(registry);
+  registry.insert<AttnDialect>();
+  ctx.appendDialectRegistry(registry);
+  ctx.loadAllAvailableDialects();
+}
+
+/// The graph @name of `module` as the CPU runner's entry @attention, in a
+/// module of its own.
+OwningOpRef<ModuleOp> memrefEntry(ModuleOp module, llvm::StringRef name) {
+  OwningOpRef<ModuleOp> copy = module.clone();
+  if (failed(convertToMemrefEntry(*copy, name)))
+    return nullptr;
+  copy->lookupSymbol<func::FuncOp>(name).setName("attention");
+  return copy;
+}
+
+/// The CPU pipeline lowers linalg but not linalg.softmax, an aggregate op:
+/// decompose it first, as upstream's own decomposition does.
+void decomposeSoftmax(ModuleOp module) {
+  IRRewriter rewriter(module.getContext());
+  SmallVector<linalg::SoftmaxOp> softmaxes;
+  module.walk([&](linalg::SoftmaxOp op) { softmaxes.push_back(op); });
+  for (linalg::SoftmaxOp op : softmaxes) {
+    rewriter.setInsertionPoint(op);
+    FailureOr<SmallVector<Value>> values =
+        cast<linalg::AggregatedOpInterface>(op.getOperation())
+            .decomposeOperation(rewriter);
+    ASSERT_TRUE(succeeded(values));
+    rewriter.replaceOp(op, *values);
+  }
+}
+
+std::string print(Operation *op) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  op->print(os);
+  return text;
+}
+
+int64_t countAttention(ModuleOp module) {
+  int64_t n = 0;
+  module.walk([&](AttentionOp) { ++n; });
+  return n;
+}
+
+/// Runs `module`'s @attention on `inputs`; returns the outputs.
+std::vector<std::vector<float>> run(ModuleOp module,
+                                    std::vector<std::vector<float>> buffers) {
+  auto exe = CpuExecutable::compile(module);
+  EXPECT_TRUE(static_cast<bool>(exe)) << llvm::toString(exe.takeError());
+  if (!exe)
+    return {};
+  std::vector<HostBuffer> args;
+  for (auto [sig, data] : llvm::zip((*exe)->getSignature(), buffers))
+    args.push_back(
+        {sig.kind, sig.shape, data.data(), data.size() * sizeof(float)});
+  llvm::Error err = (*exe)->invoke(args);
+  EXPECT_FALSE(static_cast<bool>(err)) << llvm::toString(std::move(err));
+  return buffers;
+}
+
+class RaiseGraphTest : public ::testing::TestWithParam<GraphCase> {
+protected:
+  void SetUp() override { registerDialects(ctx); }
+  MLIRContext ctx;
+};
+
+TEST_P(RaiseGraphTest, RaisedGraphComputesTheSame) {
+  const GraphCase &graph = GetParam();
+  OwningOpRef<ModuleOp> module =
+      parseSourceString<ModuleOp>(graph.source, &ctx);
+  ASSERT_TRUE(module) << graph.source;
+  auto func = module->lookupSymbol<func::FuncOp>(graph.name);
+  ASSERT_TRUE(func);
+
+  OwningOpRef<ModuleOp> raised = module->clone();
+  FailureOr<int64_t> numRaised = raiseAttention(*raised);
+  ASSERT_TRUE(succeeded(numRaised));
+  if (graph.isNegative()) {
+    // Rejected graphs are left exactly as they were: no partial raise, no
+    // folding, no cleanup.
+    EXPECT_EQ(*numRaised, 0);
+    EXPECT_EQ(print(*raised), print(*module));
+    return;
+  }
+  ASSERT_GE(graph.expectedRaised, 1) << "no CHECK line expects a raise";
+  ASSERT_EQ(*numRaised, graph.expectedRaised);
+  ASSERT_EQ(countAttention(*raised), graph.expectedRaised);
+  if (!getElementTypeOrSelf(func.getArgumentTypes().front()).isF32())
+    GTEST_SKIP() << "the rounding bound below is derived for f32 graphs";
+  // Every test graph's attentions share D, Lk and the scale.
+  AttentionOp attention;
+  raised->walk([&](AttentionOp op) { attention = op; });
+  int64_t linalgLeft = 0;
+  raised->walk([&](linalg::LinalgOp) { ++linalgLeft; });
+  EXPECT_LE(linalgLeft, 2) << "repeat_kv copies at most\n" << print(*raised);
+
+  OwningOpRef<ModuleOp> original = memrefEntry(*module, graph.name);
+  OwningOpRef<ModuleOp> lowered = memrefEntry(*raised, graph.name);
+  ASSERT_TRUE(original && lowered);
+  decomposeSoftmax(*original);
+
+  // Uniform inputs in [-1, 1], the same for both runs; outputs start at NaN
+  // so that an unwritten element cannot pass.
+  std::mt19937_64 rng(std::hash<std::string>()(graph.name));
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<std::vector<float>> buffers;
+  for (Type t : llvm::concat<const Type>(func.getArgumentTypes(),
+                                         func.getResultTypes())) {
+    auto tensor = cast<RankedTensorType>(t);
+    ASSERT_TRUE(tensor.getElementType().isF32());
+    std::vector<float> data(tensor.getNumElements(), NAN);
+    if (buffers.size() < func.getNumArguments())
+      for (float &x : data)
+        x = uniform(rng);
+    buffers.push_back(std::move(data));
+  }
+  std::vector<std::vector<float>> want = run(*original, buffers);
+  std::vector<std::vector<float>> got = run(*lowered, buffers);
+  ASSERT_EQ(want.size(), buffers.size());
+  ASSERT_EQ(got.size(), buffers.size());
+
+  // Both runs compute O = softmax(s) . V in f32 in different orders, so
+  // each is within e of the exact result and they differ by at most 2e.
+  // With |q|, |k|, |v|, |bias| <= 1 and u = 2^-24:
+  //   |s| <= scale * D + 1; the dot product, scale and bias round to
+  //   ds <= (D + 2) u |s|; softmax turns a score error into a relative
+  //   error of at most 2 ds in p, plus (Lk + 4) u for exp, sum and divide;
+  //   P.V adds (Lk + 1) u relative to sum_j p_j |v_j| <= 1.
+  const double u = std::ldexp(1.0, -24);
+  double d = attention.getHeadDim(), lk = attention.getKeyLength();
+  double sMax = std::fabs(attention.getEffectiveScale()) * d + 1.0;
+  double ds = (d + 2) * u * sMax;
+  double e = 2 * ds + (lk + 4) * u + (lk + 1) * u;
+  double tolerance = 2 * e;
+  // A chained attention reads the previous output (|o| <= 1, off by at most
+  // the tolerance so far) as Q: its scores move by scale * D times that and
+  // its output by twice as much.
+  for (int64_t n = 1; n < graph.expectedRaised; ++n)
+    tolerance =
+        2 * e + 2 * std::fabs(attention.getEffectiveScale()) * d * tolerance;
+
+  size_t firstOut = func.getNumArguments();
+  double maxError = 0.0, maxMagnitude = 0.0;
+  for (size_t i = firstOut; i < buffers.size(); ++i) {
+    for (auto [w, g] : llvm::zip(want[i], got[i])) {
+      ASSERT_FALSE(std::isnan(w) || std::isnan(g)) << "NaN in the output";
+      maxError = std::max(maxError, std::fabs(double(w) - double(g)));
+      maxMagnitude = std::max(maxMagnitude, std::fabs(double(w)));
+    }
+  }
+  EXPECT_LE(maxError, tolerance) << "tolerance " << tolerance;
+  EXPECT_GT(maxMagnitude, 0.05) << "vacuous comparison";
+  RecordProperty(
+      "max_error",
+      llvm::formatv("{0:e2} (tolerance {1:e2})", maxError, tolerance).str());
+}
+
+INSTANTIATE_TEST_SUITE_P(AttnRaiseLit, RaiseGraphTest,
+                         ::testing::ValuesIn(loadCases()),
+                         [](const ::testing::TestParamInfo<GraphCase> &info) {
+                           return info.param.name;
+                         });
+
+TEST(RaiseLitFile, HasEnoughCases) {
+  std::vector<GraphCase> cases = loadCases();
+  int positives =
+      llvm::count_if(cases, [](auto &c) { return !c.isNegative(); });
+  EXPECT_GE(positives, 10);
+  EXPECT_GE(static_cast<int>(cases.size()) - positives, 5);
+}
+
+} // namespace
