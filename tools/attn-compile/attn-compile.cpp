@@ -211,7 +211,7 @@ static int compileForGpu(ModuleOp module,
   llvm::outs() << llvm::formatv(
       "target: ptx ({0}), spec -> PTX in {1:f3} s, total {2:f3} s\n", chip,
       toPtx, seconds);
-  if (artifacts->cubins.empty())
+  if (artifacts->cubins.empty() && !options.cubinArchs.empty())
     llvm::outs() << "note: no ptxas found (CUDA_HOME, /usr/local/cuda): no "
                     "cubins\n";
   if (printPtx)

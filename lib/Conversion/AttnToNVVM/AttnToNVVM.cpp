@@ -234,9 +234,15 @@ struct ConvertAttnToNVVMPass
     info.push_back(b.getNamedAttr(
         "grid_formula", b.getStringAttr("[ceil(Lq / block_m), B * Hq, 1]")));
     launch->setAttr("attn.launch", b.getDictionaryAttr(info));
+    SmallVector<Operation *> reads;
+    for (Value operand : op->getOperands())
+      reads.push_back(operand.getDefiningOp());
     for (Operation *store : host.stores)
       store->erase();
     op->erase();
+    for (Operation *read : reads)
+      if (read && read->use_empty())
+        read->erase();
     return success();
   }
 };

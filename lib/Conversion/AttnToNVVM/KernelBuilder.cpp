@@ -263,6 +263,12 @@ void KernelEmitter::emit() {
   r8 = andI(lane, 7);
   Value matrix = shr(lane, 3); // which of the four 8x8 matrices of ldmatrix
   Value mBlock = idx32(gpu::BlockIdOp::create(b, gpu::Dimension::x));
+  if (p.right) {
+    // Under a causal/window mask later Q blocks see more keys: launch them
+    // first so the longest CTAs do not form the tail of the grid.
+    int64_t numMBlocks = llvm::divideCeil(p.seqQ, bm);
+    mBlock = arith::SubIOp::create(b, cI32(numMBlocks - 1), mBlock);
+  }
   Value bh = idx32(gpu::BlockIdOp::create(b, gpu::Dimension::y));
   Value batch = arith::DivUIOp::create(b, bh, cI32(p.headsQ));
   Value head = arith::RemUIOp::create(b, bh, cI32(p.headsQ));
