@@ -235,7 +235,7 @@ def main():
     shapes = {}
     for n in names:
         if n.startswith("bench_"):
-            shapes.setdefault(n.rsplit("_m", 1)[0], []).append(n)
+            shapes.setdefault(n.rsplit("_", 1)[0], []).append(n)
 
     flex = None
     if not args.skip_flex:

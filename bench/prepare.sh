@@ -11,6 +11,8 @@ compile="$build/bin/attn-compile"
 rm -rf "$dest"
 mkdir -p "$dest/kernels"
 
+# Tile configurations tried on every benchmark shape: block-m,num-warps,block-n.
+configs="${ATTN_BENCH_CONFIGS:-128,4,64 128,4,32 128,8,128 64,4,64}"
 # name | attn-compile flags
 variants=()
 # Prefill benchmark shapes (BENCHMARKS.md): bf16, B*L = 16k, Hq*D = 2048.
@@ -19,17 +21,17 @@ for d in 64 128; do
   for l in 1024 4096 16384; do
     b=$((16384 / l))
     for mask in none causal; do
-      for cfg in "128 4" "64 4" "128 8"; do
-        set -- $cfg
-        variants+=("bench_d${d}_l${l}_${mask}_m$1w$2|--batch=$b --heads-q=$h --heads-kv=$h --seq-q=$l --seq-k=$l --head-dim=$d --mask=$mask --lse=false --block-m=$1 --num-warps=$2")
+      for cfg in $configs; do
+        IFS=, read -r bm w bn <<< "$cfg"
+        variants+=("bench_d${d}_l${l}_${mask}_m${bm}w${w}n${bn}|--batch=$b --heads-q=$h --heads-kv=$h --seq-q=$l --seq-k=$l --head-dim=$d --mask=$mask --lse=false --block-m=$bm --num-warps=$w --block-n=$bn")
       done
     done
   done
 done
 for mask in none causal; do
-  for cfg in "128 4" "64 4" "128 8"; do
-    set -- $cfg
-    variants+=("bench_gqa_l4096_${mask}_m$1w$2|--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --lse=false --block-m=$1 --num-warps=$2")
+  for cfg in $configs; do
+    IFS=, read -r bm w bn <<< "$cfg"
+    variants+=("bench_gqa_l4096_${mask}_m${bm}w${w}n${bn}|--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --lse=false --block-m=$bm --num-warps=$w --block-n=$bn")
   done
 done
 # Correctness variants: tails, masks, softcap, f16, MQA, LSE.
