@@ -171,7 +171,8 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
     for (StringRef line : llvm::split(report, '\n'))
       if (line.contains("Used"))
         stage.note = line.substr(line.find("Used")).str();
-      else if (line.contains("spill") && !line.contains(" 0 bytes spill"))
+      else if (line.contains("spill stores") &&
+               !line.trim().starts_with("0 bytes stack frame, 0 bytes spill"))
         stage.note += " [" + line.trim().str() + "]";
     result.cubins[arch] = std::move(*cubin);
     result.stages.push_back(std::move(stage));

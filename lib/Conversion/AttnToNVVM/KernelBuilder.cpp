@@ -117,10 +117,21 @@ private:
   /// past `rowLimit` are zero-filled (source size 0).
   void copyTile(Value gptr, Value headBytes, Value firstRow, int64_t rows,
                 int64_t rowLimit, Value tile);
-  /// Address of an ldmatrix x4 read: lane-dependent `rowOffset` (bytes) plus
-  /// `rowDelta` rows, chunk `chunk + chunkAdd` swizzled by the lane's row.
-  Value fragmentAddress(Value tile, Value rowOffset, int64_t rowDelta,
-                        int64_t chunk, Value chunkAdd);
+  /// Lane-dependent part of ldmatrix addresses: the lane's row (bytes) and
+  /// its chunk `chunkAdd` swizzled by the row (see fragmentAddress).
+  Value laneOffset(Value rowOffset, Value chunkAdd) {
+    return add(rowOffset,
+               mul(arith::XOrIOp::create(b, chunkAdd, r8), 16));
+  }
+  /// Address of an ldmatrix x4 read of chunk `chunk` (even) + the lane's
+  /// chunk, `rowDelta` rows below the lane's row, in the tile at byte
+  /// `tileOffset` of shared memory. Tiles and rows are 128-byte aligned, so
+  /// the swizzle of a constant chunk is an XOR of the address bits 4-6:
+  /// ((c + a) ^ r) * 16 == (a ^ r) * 16 ^ (c & 7) * 16 + (c & 8) * 16. XORing
+  /// after adding the (loop-variant) tile offset keeps LLVM from hoisting one
+  /// register per chunk out of the KV loop.
+  Value fragmentAddress(Value tileOffset, Value lane, int64_t rowDelta,
+                        int64_t chunk);
 
   gpu::GPUFuncOp func;
   ImplicitLocOpBuilder b;
@@ -131,7 +142,7 @@ private:
   Type i32, i64, f32, half2, ptrGlobal, ptrShared;
 
   // Per-thread values set up by emit().
-  Value tid, lane, g, t, r8;
+  Value tid, lane, g, t, r8, smem;
 };
 
 } // namespace
@@ -236,12 +247,13 @@ void KernelEmitter::copyTile(Value gptr, Value headBytes, Value firstRow,
   }
 }
 
-Value KernelEmitter::fragmentAddress(Value tile, Value rowOffset,
-                                     int64_t rowDelta, int64_t chunk,
-                                     Value chunkAdd) {
-  Value phys = arith::XOrIOp::create(b, add(chunkAdd, chunk), r8);
-  Value offset = add(add(rowOffset, rowDelta * tileRowBytes), mul(phys, 16));
-  return gep(ptrShared, tile, offset);
+Value KernelEmitter::fragmentAddress(Value tileOffset, Value lane,
+                                     int64_t rowDelta, int64_t chunk) {
+  Value offset = add(tileOffset, lane);
+  if (int64_t low = chunk & 7)
+    offset = arith::XOrIOp::create(b, offset, cI32(low * 16));
+  offset = add(offset, rowDelta * tileRowBytes + (chunk & 8) * 16);
+  return gep(ptrShared, smem, offset);
 }
 
 void KernelEmitter::emit() {
@@ -288,26 +300,28 @@ void KernelEmitter::emit() {
       {ShapedType::kDynamic}, b.getI8Type(), MemRefLayoutAttrInterface(),
       gpu::AddressSpaceAttr::get(b.getContext(),
                                  gpu::AddressSpace::Workgroup));
-  Value smem = pointerOf(gpu::DynamicSharedMemoryOp::create(b, smemType),
-                         ptrShared);
-  Value qTile = smem;
-  auto kTile = [&](Value stage) {
-    return gep(ptrShared, smem, add(mul(stage, kvTileBytes), qTileBytes));
+  smem = pointerOf(gpu::DynamicSharedMemoryOp::create(b, smemType),
+                   ptrShared);
+  // Byte offsets of the tiles in shared memory: Q, then K and V stages.
+  Value qTileOffset = cI32(0);
+  auto kTileOffset = [&](Value stage) {
+    return add(mul(stage, kvTileBytes), qTileBytes);
   };
-  auto vTile = [&](Value stage) {
-    return gep(ptrShared, smem,
-               add(mul(stage, kvTileBytes), qTileBytes + kStages * kvTileBytes));
+  auto vTileOffset = [&](Value stage) {
+    return add(mul(stage, kvTileBytes), qTileBytes + kStages * kvTileBytes);
   };
+  auto tileAt = [&](Value offset) { return gep(ptrShared, smem, offset); };
+  Value qTile = tileAt(qTileOffset);
+  auto kTile = [&](Value stage) { return tileAt(kTileOffset(stage)); };
+  auto vTile = [&](Value stage) { return tileAt(vTileOffset(stage)); };
 
   // Lane-dependent parts of the ldmatrix addresses (see the file header).
   Value lo8 = mul(andI(matrix, 1), 8), hi8 = mul(shr(matrix, 1), 8);
-  Value qRowOffset =
-      mul(add(add(mul(warp, bm / warps), r8), lo8), tileRowBytes);
-  Value qChunkAdd = shr(matrix, 1);
-  Value kRowOffset = mul(add(r8, hi8), tileRowBytes);
-  Value kChunkAdd = andI(matrix, 1);
-  Value vRowOffset = mul(add(r8, lo8), tileRowBytes);
-  Value vChunkAdd = shr(matrix, 1);
+  Value qLane = laneOffset(
+      mul(add(add(mul(warp, bm / warps), r8), lo8), tileRowBytes),
+      shr(matrix, 1));
+  Value kLane = laneOffset(mul(add(r8, hi8), tileRowBytes), andI(matrix, 1));
+  Value vLane = laneOffset(mul(add(r8, lo8), tileRowBytes), shr(matrix, 1));
 
   // --- KV block range: skip blocks wholly outside the mask ------------------
   int64_t numKvBlocks = llvm::divideCeil(p.seqK, bn);
@@ -344,8 +358,7 @@ void KernelEmitter::emit() {
   bool qInRegisters = mTiles * kSteps * 4 <= 32;
   SmallVector<SmallVector<Value>> qRegs; // [mt * kSteps + kk] -> 4 regs
   auto loadQ = [&](int64_t mt, int64_t kk) {
-    return ldmatrix(fragmentAddress(qTile, qRowOffset, mt * 16, 2 * kk,
-                                    qChunkAdd),
+    return ldmatrix(fragmentAddress(qTileOffset, qLane, mt * 16, 2 * kk),
                     /*transpose=*/false);
   };
   if (qInRegisters) {
@@ -388,7 +401,7 @@ void KernelEmitter::emit() {
     gpu::BarrierOp::create(b);
 
     // S = Q K^T: s[(mt * nTiles + nt) * 4 + c].
-    Value kT = kTile(stage);
+    Value kT = kTileOffset(stage);
     SmallVector<Value> s(mTiles * nTiles * 4, cF32(0.0));
     for (int64_t kk = 0; kk < kSteps; ++kk) {
       SmallVector<SmallVector<Value>> qFrag;
@@ -396,7 +409,7 @@ void KernelEmitter::emit() {
         qFrag.push_back(qInRegisters ? qRegs[mt * kSteps + kk] : loadQ(mt, kk));
       for (int64_t np = 0; np < nTiles / 2; ++np) {
         SmallVector<Value> kf = ldmatrix(
-            fragmentAddress(kT, kRowOffset, np * 16, 2 * kk, kChunkAdd),
+            fragmentAddress(kT, kLane, np * 16, 2 * kk),
             /*transpose=*/false);
         for (int64_t mt = 0; mt < mTiles; ++mt) {
           for (int64_t half = 0; half < 2; ++half) {
@@ -517,7 +530,7 @@ void KernelEmitter::emit() {
     gpu::BarrierOp::create(b);
 
     // O += P V with P from registers.
-    Value vT = vTile(stage);
+    Value vT = vTileOffset(stage);
     for (int64_t kk = 0; kk < bn / 16; ++kk) {
       SmallVector<SmallVector<Value>> pFrag;
       for (int64_t mt = 0; mt < mTiles; ++mt) {
@@ -531,7 +544,7 @@ void KernelEmitter::emit() {
       }
       for (int64_t dp = 0; dp < d / 16; ++dp) {
         SmallVector<Value> vf = ldmatrix(
-            fragmentAddress(vT, vRowOffset, kk * 16, 2 * dp, vChunkAdd),
+            fragmentAddress(vT, vLane, kk * 16, 2 * dp),
             /*transpose=*/true);
         for (int64_t mt = 0; mt < mTiles; ++mt)
           for (int64_t half = 0; half < 2; ++half) {
