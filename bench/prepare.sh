@@ -12,7 +12,7 @@ rm -rf "$dest"
 mkdir -p "$dest/kernels"
 
 # Tile configurations tried on every benchmark shape: block-m,num-warps,block-n.
-configs="${ATTN_BENCH_CONFIGS:-128,4,64 128,4,32 128,8,128 64,4,64}"
+configs="${ATTN_BENCH_CONFIGS:-128,4,64 128,4,32 256,8,64 64,4,64}"
 # name | attn-compile flags
 variants=()
 # Prefill benchmark shapes (BENCHMARKS.md): bf16, B*L = 16k, Hq*D = 2048.

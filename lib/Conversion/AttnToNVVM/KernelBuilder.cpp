@@ -599,7 +599,9 @@ void KernelEmitter::emit() {
             Value log2Sum = fma(m, cF32(expScale), log2(l));
             Value lse = sel(empty, cF32(-std::numeric_limits<double>::infinity()),
                             arith::MulFOp::create(b, log2Sum, cF32(kLn2)));
-            Value off = toI64(add(mul(bh, p.seqQ * 4), mul(row, 4)));
+            Value off = arith::AddIOp::create(
+                b, arith::MulIOp::create(b, toI64(bh), cI64(p.seqQ * 4)),
+                toI64(mul(row, 4)));
             LLVM::StoreOp::create(b, lse, gep(ptrGlobal, lsePtr, off),
                                   /*alignment=*/4);
             scf::YieldOp::create(b);
