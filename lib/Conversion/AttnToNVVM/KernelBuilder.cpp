@@ -130,8 +130,49 @@ private:
   /// ((c + a) ^ r) * 16 == (a ^ r) * 16 ^ (c & 7) * 16 + (c & 8) * 16. XORing
   /// after adding the (loop-variant) tile offset keeps LLVM from hoisting one
   /// register per chunk out of the KV loop.
-  Value fragmentAddress(Value tileOffset, Value lane, int64_t rowDelta,
+  Value fragmentAddress(Value tileOffset, Value laneOff, int64_t rowDelta,
                         int64_t chunk);
+
+  // Fragment-array indices: S is [mTiles][nTiles][4], O is [mTiles][dTiles][4].
+  int64_t kSteps() const { return d / 16; }
+  int64_t nTiles() const { return bn / 8; }
+  int64_t dTiles() const { return d / 8; }
+  int64_t sIndex(int64_t mt, int64_t nt, int64_t c) const {
+    return (mt * nTiles() + nt) * 4 + c;
+  }
+  int64_t oIndex(int64_t mt, int64_t dt, int64_t c) const {
+    return (mt * dTiles() + dt) * 4 + c;
+  }
+  // Shared-memory layout: the Q tile, then two stages of K, then of V.
+  Value kTileOffset(Value stage) {
+    return add(mul(stage, kvTileBytes), qTileBytes);
+  }
+  Value vTileOffset(Value stage) {
+    return add(mul(stage, kvTileBytes), qTileBytes + kStages * kvTileBytes);
+  }
+  Value tileAt(Value offset) { return gep(ptrShared, smem, offset); }
+
+  // The phases of the kernel, in program order.
+  /// Thread/block coordinates, global pointers and lane address parts.
+  void emitCoordinates();
+  /// [nBegin, nEnd): the KV blocks this Q block must visit.
+  void emitBlockRange();
+  /// First cp.async groups; Q fragments to registers where they fit.
+  void emitPrologue();
+  SmallVector<Value> loadQ(int64_t mt, int64_t kk);
+  /// The loop over KV blocks carrying O, m and l.
+  scf::ForOp emitKVLoop();
+  /// S = Q K^T for one block (and softcap).
+  SmallVector<Value> emitScores(Value kTile);
+  /// -inf where masked, evaluated only on boundary and tail blocks.
+  SmallVector<Value> emitMask(Value n0, ArrayRef<Value> s);
+  /// s <- P, updates m and l, rescales O.
+  void emitOnlineSoftmax(SmallVector<Value> &s, SmallVector<Value> &rowMax,
+                         SmallVector<Value> &rowSum, SmallVector<Value> &acc);
+  /// O += P V with P from registers.
+  void emitPV(ArrayRef<Value> probs, Value vTile, SmallVector<Value> &acc);
+  /// O / l and LSE to global memory.
+  void emitEpilogue(ValueRange results);
 
   gpu::GPUFuncOp func;
   ImplicitLocOpBuilder b;
@@ -141,8 +182,13 @@ private:
   double expScale;
   Type i32, i64, f32, half2, ptrGlobal, ptrShared;
 
-  // Per-thread values set up by emit().
-  Value tid, lane, g, t, r8, smem;
+  // Per-thread values set up by emitCoordinates / emitBlockRange.
+  Value tid, warp, lane, g, t, r8, smem;
+  Value bh, m0, warpRow0, qHeadBytes, kvHeadBytes;
+  Value qPtr, kPtr, vPtr, oPtr, lsePtr;
+  Value qLane, kLane, vLane, nBegin, nEnd;
+  /// Q fragments [mt * kSteps + kk] when kept in registers, else empty.
+  SmallVector<SmallVector<Value>> qRegs;
 };
 
 } // namespace
@@ -247,33 +293,26 @@ void KernelEmitter::copyTile(Value gptr, Value headBytes, Value firstRow,
   }
 }
 
-Value KernelEmitter::fragmentAddress(Value tileOffset, Value lane,
+Value KernelEmitter::fragmentAddress(Value tileOffset, Value laneOff,
                                      int64_t rowDelta, int64_t chunk) {
-  Value offset = add(tileOffset, lane);
+  Value offset = add(tileOffset, laneOff);
   if (int64_t low = chunk & 7)
     offset = arith::XOrIOp::create(b, offset, cI32(low * 16));
   offset = add(offset, rowDelta * tileRowBytes + (chunk & 8) * 16);
   return gep(ptrShared, smem, offset);
 }
 
-void KernelEmitter::emit() {
+void KernelEmitter::emitCoordinates() {
   Block &entry = func.getBody().front();
-  b.setInsertionPointToStart(&entry);
-  Value qArg = entry.getArgument(0), kArg = entry.getArgument(1),
-        vArg = entry.getArgument(2), oArg = entry.getArgument(3);
-  Value lseArg = p.withLse ? entry.getArgument(4) : Value();
-
-  // --- Thread and block coordinates ---------------------------------------
   auto idx32 = [&](Value v) -> Value {
     return arith::IndexCastUIOp::create(b, i32, v);
   };
   tid = idx32(gpu::ThreadIdOp::create(b, gpu::Dimension::x));
-  Value warp = shr(tid, 5);
+  warp = shr(tid, 5);
   lane = andI(tid, 31);
   g = shr(lane, 2);
   t = andI(lane, 3);
   r8 = andI(lane, 7);
-  Value matrix = shr(lane, 3); // which of the four 8x8 matrices of ldmatrix
   Value mBlock = idx32(gpu::BlockIdOp::create(b, gpu::Dimension::x));
   if (p.right) {
     // Under a causal/window mask later Q blocks see more keys: launch them
@@ -281,72 +320,71 @@ void KernelEmitter::emit() {
     int64_t numMBlocks = llvm::divideCeil(p.seqQ, bm);
     mBlock = arith::SubIOp::create(b, cI32(numMBlocks - 1), mBlock);
   }
-  Value bh = idx32(gpu::BlockIdOp::create(b, gpu::Dimension::y));
+  bh = idx32(gpu::BlockIdOp::create(b, gpu::Dimension::y));
   Value batch = arith::DivUIOp::create(b, bh, cI32(p.headsQ));
   Value head = arith::RemUIOp::create(b, bh, cI32(p.headsQ));
   Value kvHead = arith::DivUIOp::create(b, head, cI32(p.headsQ / p.headsKV));
   Value kvBh = add(mul(batch, p.headsKV), kvHead);
   // Byte offsets of row 0 of this (batch, head) in Q/O and in K/V (i64: a
   // tensor may exceed 2 GiB).
-  Value qHeadBytes = arith::MulIOp::create(b, toI64(bh),
-                                           cI64(p.seqQ * tileRowBytes));
-  Value kvHeadBytes = arith::MulIOp::create(b, toI64(kvBh),
-                                            cI64(p.seqK * tileRowBytes));
-  Value m0 = mul(mBlock, bm);
+  qHeadBytes = arith::MulIOp::create(b, toI64(bh), cI64(p.seqQ * tileRowBytes));
+  kvHeadBytes =
+      arith::MulIOp::create(b, toI64(kvBh), cI64(p.seqK * tileRowBytes));
+  m0 = mul(mBlock, bm);
+  warpRow0 = add(m0, mul(warp, bm / warps));
 
-  Value qPtr = pointerOf(qArg, ptrGlobal), kPtr = pointerOf(kArg, ptrGlobal),
-        vPtr = pointerOf(vArg, ptrGlobal), oPtr = pointerOf(oArg, ptrGlobal);
+  qPtr = pointerOf(entry.getArgument(0), ptrGlobal);
+  kPtr = pointerOf(entry.getArgument(1), ptrGlobal);
+  vPtr = pointerOf(entry.getArgument(2), ptrGlobal);
+  oPtr = pointerOf(entry.getArgument(3), ptrGlobal);
+  if (p.withLse)
+    lsePtr = pointerOf(entry.getArgument(4), ptrGlobal);
   auto smemType = MemRefType::get(
       {ShapedType::kDynamic}, b.getI8Type(), MemRefLayoutAttrInterface(),
       gpu::AddressSpaceAttr::get(b.getContext(),
                                  gpu::AddressSpace::Workgroup));
   smem = pointerOf(gpu::DynamicSharedMemoryOp::create(b, smemType),
                    ptrShared);
-  // Byte offsets of the tiles in shared memory: Q, then K and V stages.
-  Value qTileOffset = cI32(0);
-  auto kTileOffset = [&](Value stage) {
-    return add(mul(stage, kvTileBytes), qTileBytes);
-  };
-  auto vTileOffset = [&](Value stage) {
-    return add(mul(stage, kvTileBytes), qTileBytes + kStages * kvTileBytes);
-  };
-  auto tileAt = [&](Value offset) { return gep(ptrShared, smem, offset); };
-  Value qTile = tileAt(qTileOffset);
-  auto kTile = [&](Value stage) { return tileAt(kTileOffset(stage)); };
-  auto vTile = [&](Value stage) { return tileAt(vTileOffset(stage)); };
 
-  // Lane-dependent parts of the ldmatrix addresses (see the file header).
+  // Lane-dependent parts of the ldmatrix addresses (see the file header):
+  // lanes 8i..8i+7 give the rows of matrix i.
+  Value matrix = shr(lane, 3);
   Value lo8 = mul(andI(matrix, 1), 8), hi8 = mul(shr(matrix, 1), 8);
-  Value qLane = laneOffset(
+  qLane = laneOffset(
       mul(add(add(mul(warp, bm / warps), r8), lo8), tileRowBytes),
       shr(matrix, 1));
-  Value kLane = laneOffset(mul(add(r8, hi8), tileRowBytes), andI(matrix, 1));
-  Value vLane = laneOffset(mul(add(r8, lo8), tileRowBytes), shr(matrix, 1));
+  kLane = laneOffset(mul(add(r8, hi8), tileRowBytes), andI(matrix, 1));
+  vLane = laneOffset(mul(add(r8, lo8), tileRowBytes), shr(matrix, 1));
+}
 
-  // --- KV block range: skip blocks wholly outside the mask ------------------
-  int64_t numKvBlocks = llvm::divideCeil(p.seqK, bn);
-  Value mLast = add(m0, bm - 1);
-  Value nBegin = cI32(0), nEnd = cI32(numKvBlocks);
+void KernelEmitter::emitBlockRange() {
+  // Blocks wholly outside the mask for every row of this Q block are never
+  // visited: [nBegin, nEnd) covers keys i + off - left .. i + off + right.
+  nBegin = cI32(0);
+  nEnd = cI32(llvm::divideCeil(p.seqK, bn));
   if (p.left) {
     Value first = arith::FloorDivSIOp::create(
         b, add(m0, p.diagOffset - *p.left), cI32(bn));
     nBegin = arith::MaxSIOp::create(b, first, cI32(0));
   }
   if (p.right) {
-    Value lastRow = arith::MinSIOp::create(b, mLast, cI32(p.seqQ - 1));
+    Value lastRow = arith::MinSIOp::create(b, add(m0, bm - 1),
+                                           cI32(p.seqQ - 1));
     Value last = arith::FloorDivSIOp::create(
         b, add(lastRow, p.diagOffset + *p.right), cI32(bn));
     nEnd = arith::MinSIOp::create(b, add(last, 1), nEnd);
   }
+}
 
-  // --- Prologue: Q, K[nBegin] in one cp.async group, V[nBegin] in the next --
+void KernelEmitter::emitPrologue() {
+  // Q and K[nBegin] in one cp.async group, V[nBegin] in the next.
   Value hasWork = cmp(arith::CmpIPredicate::slt, nBegin, nEnd);
   scf::IfOp::create(b, hasWork, [&](OpBuilder &, Location) {
-    copyTile(qPtr, qHeadBytes, m0, bm, p.seqQ, qTile);
+    copyTile(qPtr, qHeadBytes, m0, bm, p.seqQ, tileAt(cI32(0)));
     Value n0 = mul(nBegin, bn);
-    copyTile(kPtr, kvHeadBytes, n0, bn, p.seqK, kTile(cI32(0)));
+    copyTile(kPtr, kvHeadBytes, n0, bn, p.seqK, tileAt(kTileOffset(cI32(0))));
     NVVM::CpAsyncCommitGroupOp::create(b);
-    copyTile(vPtr, kvHeadBytes, n0, bn, p.seqK, vTile(cI32(0)));
+    copyTile(vPtr, kvHeadBytes, n0, bn, p.seqK, tileAt(vTileOffset(cI32(0))));
     NVVM::CpAsyncCommitGroupOp::create(b);
     scf::YieldOp::create(b);
   });
@@ -354,216 +392,226 @@ void KernelEmitter::emit() {
   // Q stays in registers when its fragments are few (one m16 tile per warp
   // and D <= 128); otherwise it is re-read from shared memory per KV block,
   // as FlashAttention-2 does, to leave registers to O.
-  int64_t kSteps = d / 16;
-  bool qInRegisters = mTiles * kSteps * 4 <= 32;
-  SmallVector<SmallVector<Value>> qRegs; // [mt * kSteps + kk] -> 4 regs
-  auto loadQ = [&](int64_t mt, int64_t kk) {
-    return ldmatrix(fragmentAddress(qTileOffset, qLane, mt * 16, 2 * kk),
-                    /*transpose=*/false);
-  };
-  if (qInRegisters) {
-    NVVM::CpAsyncWaitGroupOp::create(b, 1);
-    gpu::BarrierOp::create(b);
+  if (mTiles * kSteps() * 4 > 32)
+    return;
+  NVVM::CpAsyncWaitGroupOp::create(b, 1);
+  gpu::BarrierOp::create(b);
+  SmallVector<SmallVector<Value>> regs;
+  for (int64_t mt = 0; mt < mTiles; ++mt)
+    for (int64_t kk = 0; kk < kSteps(); ++kk)
+      regs.push_back(loadQ(mt, kk));
+  qRegs = std::move(regs);
+}
+
+SmallVector<Value> KernelEmitter::loadQ(int64_t mt, int64_t kk) {
+  if (!qRegs.empty())
+    return qRegs[mt * kSteps() + kk];
+  return ldmatrix(fragmentAddress(cI32(0), qLane, mt * 16, 2 * kk),
+                  /*transpose=*/false);
+}
+
+SmallVector<Value> KernelEmitter::emitScores(Value kTile) {
+  SmallVector<Value> s(mTiles * nTiles() * 4, cF32(0.0));
+  for (int64_t kk = 0; kk < kSteps(); ++kk) {
+    SmallVector<SmallVector<Value>> qFrag;
     for (int64_t mt = 0; mt < mTiles; ++mt)
-      for (int64_t kk = 0; kk < kSteps; ++kk)
-        qRegs.push_back(loadQ(mt, kk));
-  }
-
-  // --- Main loop over KV blocks ---------------------------------------------
-  int64_t nTiles = bn / 8, dTiles = d / 8;
-  int64_t numO = mTiles * dTiles * 4, numRows = mTiles * 2;
-  Value negInf = cF32(-std::numeric_limits<double>::infinity());
-  SmallVector<Value> init(numO, cF32(0.0));
-  init.append(numRows, negInf);   // m
-  init.append(numRows, cF32(0.0)); // l
-  auto loop = scf::ForOp::create(b, nBegin, nEnd, cI32(1), init);
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    Value j = loop.getInductionVar();
-    ValueRange iter = loop.getRegionIterArgs();
-    SmallVector<Value> acc(iter.begin(), iter.begin() + numO);
-    SmallVector<Value> rowMax(iter.begin() + numO,
-                              iter.begin() + numO + numRows);
-    SmallVector<Value> rowSum(iter.begin() + numO + numRows, iter.end());
-    Value stage = andI(arith::SubIOp::create(b, j, nBegin), 1);
-    Value nextStage = arith::XOrIOp::create(b, stage, cI32(1));
-    Value n0 = mul(j, bn);
-    Value hasNext = cmp(arith::CmpIPredicate::slt, add(j, 1), nEnd);
-
-    // Start K[j+1] while S[j] is computed.
-    scf::IfOp::create(b, hasNext, [&](OpBuilder &, Location) {
-      copyTile(kPtr, kvHeadBytes, add(n0, bn), bn, p.seqK, kTile(nextStage));
-      scf::YieldOp::create(b);
-    });
-    NVVM::CpAsyncCommitGroupOp::create(b);
-    NVVM::CpAsyncWaitGroupOp::create(b, 2); // K[j] (and Q) have landed
-    gpu::BarrierOp::create(b);
-
-    // S = Q K^T: s[(mt * nTiles + nt) * 4 + c].
-    Value kT = kTileOffset(stage);
-    SmallVector<Value> s(mTiles * nTiles * 4, cF32(0.0));
-    for (int64_t kk = 0; kk < kSteps; ++kk) {
-      SmallVector<SmallVector<Value>> qFrag;
+      qFrag.push_back(loadQ(mt, kk));
+    for (int64_t np = 0; np < nTiles() / 2; ++np) {
+      // One ldmatrix x4 gives the B fragments of two n8 tiles.
+      SmallVector<Value> kf = ldmatrix(
+          fragmentAddress(kTile, kLane, np * 16, 2 * kk), /*transpose=*/false);
       for (int64_t mt = 0; mt < mTiles; ++mt)
-        qFrag.push_back(qInRegisters ? qRegs[mt * kSteps + kk] : loadQ(mt, kk));
-      for (int64_t np = 0; np < nTiles / 2; ++np) {
-        SmallVector<Value> kf = ldmatrix(
-            fragmentAddress(kT, kLane, np * 16, 2 * kk),
-            /*transpose=*/false);
-        for (int64_t mt = 0; mt < mTiles; ++mt) {
-          for (int64_t half = 0; half < 2; ++half) {
-            int64_t base = (mt * nTiles + 2 * np + half) * 4;
-            SmallVector<Value> c(s.begin() + base, s.begin() + base + 4);
-            SmallVector<Value> dOut =
-                mma(qFrag[mt], {kf[2 * half], kf[2 * half + 1]}, c);
-            llvm::copy(dOut, s.begin() + base);
-          }
+        for (int64_t half = 0; half < 2; ++half) {
+          int64_t base = sIndex(mt, 2 * np + half, 0);
+          SmallVector<Value> c(s.begin() + base, s.begin() + base + 4);
+          llvm::copy(mma(qFrag[mt], {kf[2 * half], kf[2 * half + 1]}, c),
+                     s.begin() + base);
         }
+    }
+  }
+  if (p.softcap) {
+    Value inner = cF32(p.scale / *p.softcap);
+    for (Value &v : s)
+      v = tanhApprox(arith::MulFOp::create(b, v, inner));
+  }
+  return s;
+}
+
+SmallVector<Value> KernelEmitter::emitMask(Value n0, ArrayRef<Value> s) {
+  // Only blocks that straddle the mask's boundary or the Lk tail pay for it.
+  auto orI = [&](Value x, Value y) { return arith::OrIOp::create(b, x, y); };
+  Value needsMask = arith::ConstantIntOp::create(b, b.getI1Type(), 0);
+  if (p.left)
+    needsMask = orI(needsMask, cmp(arith::CmpIPredicate::slt, n0,
+                                   add(m0, bm - 1 + p.diagOffset - *p.left)));
+  if (p.right)
+    needsMask = orI(needsMask, cmp(arith::CmpIPredicate::sgt, add(n0, bn - 1),
+                                   add(m0, p.diagOffset + *p.right)));
+  if (p.seqK % bn != 0)
+    needsMask = orI(needsMask, cmp(arith::CmpIPredicate::sgt, add(n0, bn),
+                                   cI32(p.seqK)));
+  if (!p.left && !p.right && p.seqK % bn == 0)
+    return SmallVector<Value>(s);
+
+  auto masked = scf::IfOp::create(
+      b, needsMask,
+      [&](OpBuilder &, Location) {
+        // key - query = (n0 + 2t) - (warpRow0 + g) + a constant per fragment
+        // element, so each element costs one add and two compares.
+        Value col0 = add(n0, mul(t, 2));
+        Value diff0 = arith::SubIOp::create(b, col0, add(warpRow0, g));
+        Value negInf = cF32(-std::numeric_limits<double>::infinity());
+        auto andB = [&](Value x, Value y) {
+          return arith::AndIOp::create(b, x, y);
+        };
+        SmallVector<Value> out;
+        for (int64_t mt = 0; mt < mTiles; ++mt)
+          for (int64_t nt = 0; nt < nTiles(); ++nt)
+            for (int64_t c = 0; c < 4; ++c) {
+              int64_t colDelta = nt * 8 + (c & 1);
+              Value diff = add(diff0, colDelta - (mt * 16 + (c >> 1) * 8));
+              Value keep = arith::ConstantIntOp::create(b, b.getI1Type(), 1);
+              if (p.left)
+                keep = andB(keep, cmp(arith::CmpIPredicate::sge, diff,
+                                      cI32(p.diagOffset - *p.left)));
+              if (p.right)
+                keep = andB(keep, cmp(arith::CmpIPredicate::sle, diff,
+                                      cI32(p.diagOffset + *p.right)));
+              if (p.seqK % bn != 0)
+                keep = andB(keep, cmp(arith::CmpIPredicate::slt,
+                                      add(col0, colDelta), cI32(p.seqK)));
+              out.push_back(sel(keep, s[sIndex(mt, nt, c)], negInf));
+            }
+        scf::YieldOp::create(b, out);
+      },
+      [&](OpBuilder &, Location) { scf::YieldOp::create(b, s); });
+  return SmallVector<Value>(masked.getResults());
+}
+
+void KernelEmitter::emitOnlineSoftmax(SmallVector<Value> &s,
+                                      SmallVector<Value> &rowMax,
+                                      SmallVector<Value> &rowSum,
+                                      SmallVector<Value> &acc) {
+  // Row (mt, half) of this thread holds elements 2 * half and 2 * half + 1
+  // of every n8 tile; the other three lanes of the quad hold the rest.
+  Value c = cF32(expScale);
+  Value negInf = cF32(-std::numeric_limits<double>::infinity());
+  SmallVector<Value> alpha(mTiles * 2);
+  for (int64_t mt = 0; mt < mTiles; ++mt) {
+    for (int64_t half = 0; half < 2; ++half) {
+      int64_t row = mt * 2 + half;
+      Value mx = rowMax[row];
+      for (int64_t nt = 0; nt < nTiles(); ++nt)
+        for (int64_t e = 0; e < 2; ++e)
+          mx = maxF(mx, s[sIndex(mt, nt, 2 * half + e)]);
+      mx = maxF(mx, shuffleXor(mx, 1));
+      mx = maxF(mx, shuffleXor(mx, 2));
+      // A row with nothing visible yet keeps m = -inf; exponentiate against
+      // 0 there so that exp2(-inf - -inf) never makes a NaN.
+      Value isEmpty =
+          arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, mx, negInf);
+      Value mScaled =
+          sel(isEmpty, cF32(0.0), arith::MulFOp::create(b, mx, c));
+      Value negM = arith::NegFOp::create(b, mScaled);
+      alpha[row] = exp2(fma(rowMax[row], c, negM));
+      Value sum = cF32(0.0);
+      for (int64_t nt = 0; nt < nTiles(); ++nt)
+        for (int64_t e = 0; e < 2; ++e) {
+          Value &v = s[sIndex(mt, nt, 2 * half + e)];
+          v = exp2(fma(v, c, negM));
+          sum = arith::AddFOp::create(b, sum, v);
+        }
+      // The quad reduction of l is deferred to the epilogue: alpha is the
+      // same in all four lanes, so partial sums rescale consistently.
+      rowSum[row] = fma(rowSum[row], alpha[row], sum);
+      rowMax[row] = mx;
+    }
+  }
+  for (int64_t mt = 0; mt < mTiles; ++mt)
+    for (int64_t dt = 0; dt < dTiles(); ++dt)
+      for (int64_t e = 0; e < 4; ++e) {
+        Value &o = acc[oIndex(mt, dt, e)];
+        o = arith::MulFOp::create(b, o, alpha[mt * 2 + e / 2]);
       }
-    }
+}
 
-    if (p.softcap) {
-      Value inner = cF32(p.scale / *p.softcap);
-      for (Value &v : s)
-        v = tanhApprox(arith::MulFOp::create(b, v, inner));
-    }
-
-    // Mask only on blocks that straddle the mask's boundary or the Lk tail.
-    Value needsMask = arith::ConstantIntOp::create(b, b.getI1Type(), 0);
-    auto orI = [&](Value x, Value y) { return arith::OrIOp::create(b, x, y); };
-    if (p.left)
-      needsMask = orI(needsMask, cmp(arith::CmpIPredicate::slt, n0,
-                                     add(mLast, p.diagOffset - *p.left)));
-    if (p.right)
-      needsMask = orI(needsMask, cmp(arith::CmpIPredicate::sgt,
-                                     add(n0, bn - 1),
-                                     add(m0, p.diagOffset + *p.right)));
-    if (p.seqK % bn != 0)
-      needsMask = orI(needsMask, cmp(arith::CmpIPredicate::sgt, add(n0, bn),
-                                     cI32(p.seqK)));
-    SmallVector<Type> sTypes(s.size(), f32);
-    auto masked = scf::IfOp::create(
-        b, needsMask,
-        [&](OpBuilder &, Location) {
-          // key - query = (n0 + 2t - m0 - warpRow - g) + a constant per
-          // element, so each element costs one add and two compares.
-          Value col0 = add(n0, mul(t, 2));
-          Value row0 = add(add(m0, mul(warp, bm / warps)), g);
-          Value diff0 = arith::SubIOp::create(b, col0, row0);
-          SmallVector<Value> out;
-          for (int64_t mt = 0; mt < mTiles; ++mt)
-            for (int64_t nt = 0; nt < nTiles; ++nt)
-              for (int64_t c = 0; c < 4; ++c) {
-                int64_t colDelta = nt * 8 + (c & 1);
-                int64_t rowDelta = mt * 16 + (c >> 1) * 8;
-                Value diff = add(diff0, colDelta - rowDelta);
-                Value keep = arith::ConstantIntOp::create(b, b.getI1Type(), 1);
-                auto andB = [&](Value x, Value y) {
-                  return arith::AndIOp::create(b, x, y);
-                };
-                if (p.left)
-                  keep = andB(keep, cmp(arith::CmpIPredicate::sge, diff,
-                                        cI32(p.diagOffset - *p.left)));
-                if (p.right)
-                  keep = andB(keep, cmp(arith::CmpIPredicate::sle, diff,
-                                        cI32(p.diagOffset + *p.right)));
-                if (p.seqK % bn != 0)
-                  keep = andB(keep, cmp(arith::CmpIPredicate::slt,
-                                        add(col0, colDelta), cI32(p.seqK)));
-                out.push_back(
-                    sel(keep, s[(mt * nTiles + nt) * 4 + c], negInf));
-              }
-          scf::YieldOp::create(b, out);
-        },
-        [&](OpBuilder &, Location) { scf::YieldOp::create(b, s); });
-    s.assign(masked.getResults().begin(), masked.getResults().end());
-
-    // Online softmax. Row (mt, half) of this thread holds elements
-    // c = 2 * half, 2 * half + 1 of every n8 tile.
-    Value c = cF32(expScale);
-    SmallVector<Value> alpha(numRows);
+void KernelEmitter::emitPV(ArrayRef<Value> probs, Value vTile,
+                           SmallVector<Value> &acc) {
+  for (int64_t kk = 0; kk < bn / 16; ++kk) {
+    // The C fragments of n8 tiles 2kk and 2kk+1, packed pairwise, are the A
+    // fragment of keys 16kk..16kk+15.
+    SmallVector<SmallVector<Value>> pFrag;
     for (int64_t mt = 0; mt < mTiles; ++mt) {
-      for (int64_t half = 0; half < 2; ++half) {
-        int64_t row = mt * 2 + half;
-        Value mx = rowMax[row];
-        for (int64_t nt = 0; nt < nTiles; ++nt)
-          for (int64_t e = 0; e < 2; ++e)
-            mx = maxF(mx, s[(mt * nTiles + nt) * 4 + 2 * half + e]);
-        mx = maxF(mx, shuffleXor(mx, 1));
-        mx = maxF(mx, shuffleXor(mx, 2));
-        // A row with nothing visible yet keeps m = -inf; exponentiate
-        // against 0 there so that exp2(-inf - -inf) never makes a NaN.
-        Value isEmpty = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ,
-                                              mx, negInf);
-        Value mScaled = sel(isEmpty, cF32(0.0),
-                            arith::MulFOp::create(b, mx, c));
-        Value negM = arith::NegFOp::create(b, mScaled);
-        alpha[row] = exp2(fma(rowMax[row], c, negM));
-        Value sum = cF32(0.0);
-        for (int64_t nt = 0; nt < nTiles; ++nt)
-          for (int64_t e = 0; e < 2; ++e) {
-            Value &v = s[(mt * nTiles + nt) * 4 + 2 * half + e];
-            v = exp2(fma(v, c, negM));
-            sum = arith::AddFOp::create(b, sum, v);
-          }
-        // The quad reduction of l is deferred to the epilogue: alpha is the
-        // same in all four lanes, so partial sums rescale consistently.
-        rowSum[row] = fma(rowSum[row], alpha[row], sum);
-        rowMax[row] = mx;
-      }
+      auto at = [&](int64_t nt, int64_t e) { return probs[sIndex(mt, nt, e)]; };
+      pFrag.push_back({packHalf2(at(2 * kk, 0), at(2 * kk, 1)),
+                       packHalf2(at(2 * kk, 2), at(2 * kk, 3)),
+                       packHalf2(at(2 * kk + 1, 0), at(2 * kk + 1, 1)),
+                       packHalf2(at(2 * kk + 1, 2), at(2 * kk + 1, 3))});
     }
-    for (int64_t mt = 0; mt < mTiles; ++mt)
-      for (int64_t dt = 0; dt < dTiles; ++dt)
-        for (int64_t e = 0; e < 4; ++e) {
-          Value &o = acc[(mt * dTiles + dt) * 4 + e];
-          o = arith::MulFOp::create(b, o, alpha[mt * 2 + e / 2]);
+    for (int64_t dp = 0; dp < d / 16; ++dp) {
+      SmallVector<Value> vf = ldmatrix(
+          fragmentAddress(vTile, vLane, kk * 16, 2 * dp), /*transpose=*/true);
+      for (int64_t mt = 0; mt < mTiles; ++mt)
+        for (int64_t half = 0; half < 2; ++half) {
+          int64_t base = oIndex(mt, 2 * dp + half, 0);
+          SmallVector<Value> c(acc.begin() + base, acc.begin() + base + 4);
+          llvm::copy(mma(pFrag[mt], {vf[2 * half], vf[2 * half + 1]}, c),
+                     acc.begin() + base);
         }
+    }
+  }
+}
 
-    // Start V[j+1], then wait for V[j].
+scf::ForOp KernelEmitter::emitKVLoop() {
+  int64_t numO = mTiles * dTiles() * 4, numRows = mTiles * 2;
+  SmallVector<Value> init(numO, cF32(0.0));
+  init.append(numRows, cF32(-std::numeric_limits<double>::infinity())); // m
+  init.append(numRows, cF32(0.0));                                       // l
+  auto loop = scf::ForOp::create(b, nBegin, nEnd, cI32(1), init);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value j = loop.getInductionVar();
+  ValueRange iter = loop.getRegionIterArgs();
+  SmallVector<Value> acc(iter.begin(), iter.begin() + numO);
+  SmallVector<Value> rowMax(iter.begin() + numO, iter.begin() + numO + numRows);
+  SmallVector<Value> rowSum(iter.begin() + numO + numRows, iter.end());
+  Value stage = andI(arith::SubIOp::create(b, j, nBegin), 1);
+  Value nextStage = arith::XOrIOp::create(b, stage, cI32(1));
+  Value n0 = mul(j, bn);
+  Value hasNext = cmp(arith::CmpIPredicate::slt, add(j, 1), nEnd);
+  // Issues the copy of the next block's K or V tile (an empty cp.async group
+  // on the last block keeps the wait_group counts uniform).
+  auto prefetch = [&](Value gptr, Value tileOffset) {
     scf::IfOp::create(b, hasNext, [&](OpBuilder &, Location) {
-      copyTile(vPtr, kvHeadBytes, add(n0, bn), bn, p.seqK, vTile(nextStage));
+      copyTile(gptr, kvHeadBytes, add(n0, bn), bn, p.seqK, tileAt(tileOffset));
       scf::YieldOp::create(b);
     });
     NVVM::CpAsyncCommitGroupOp::create(b);
-    NVVM::CpAsyncWaitGroupOp::create(b, 2);
-    gpu::BarrierOp::create(b);
+  };
 
-    // O += P V with P from registers.
-    Value vT = vTileOffset(stage);
-    for (int64_t kk = 0; kk < bn / 16; ++kk) {
-      SmallVector<SmallVector<Value>> pFrag;
-      for (int64_t mt = 0; mt < mTiles; ++mt) {
-        auto at = [&](int64_t nt, int64_t e) {
-          return s[(mt * nTiles + nt) * 4 + e];
-        };
-        pFrag.push_back({packHalf2(at(2 * kk, 0), at(2 * kk, 1)),
-                         packHalf2(at(2 * kk, 2), at(2 * kk, 3)),
-                         packHalf2(at(2 * kk + 1, 0), at(2 * kk + 1, 1)),
-                         packHalf2(at(2 * kk + 1, 2), at(2 * kk + 1, 3))});
-      }
-      for (int64_t dp = 0; dp < d / 16; ++dp) {
-        SmallVector<Value> vf = ldmatrix(
-            fragmentAddress(vT, vLane, kk * 16, 2 * dp),
-            /*transpose=*/true);
-        for (int64_t mt = 0; mt < mTiles; ++mt)
-          for (int64_t half = 0; half < 2; ++half) {
-            int64_t base = (mt * dTiles + 2 * dp + half) * 4;
-            SmallVector<Value> cIn(acc.begin() + base, acc.begin() + base + 4);
-            llvm::copy(mma(pFrag[mt], {vf[2 * half], vf[2 * half + 1]}, cIn),
-                       acc.begin() + base);
-          }
-      }
-    }
-    SmallVector<Value> yields(acc);
-    yields.append(rowMax);
-    yields.append(rowSum);
-    scf::YieldOp::create(b, yields);
-  }
+  // Groups in flight here: ..., K[j], V[j], K[j+1]; K[j] must have landed.
+  prefetch(kPtr, kTileOffset(nextStage));
+  NVVM::CpAsyncWaitGroupOp::create(b, 2);
+  gpu::BarrierOp::create(b);
+  SmallVector<Value> s = emitMask(n0, emitScores(kTileOffset(stage)));
+  emitOnlineSoftmax(s, rowMax, rowSum, acc);
 
-  // --- Epilogue: O / l and LSE ----------------------------------------------
-  ValueRange results = loop.getResults();
-  Value lsePtr = p.withLse ? pointerOf(lseArg, ptrGlobal) : Value();
+  // ..., V[j], K[j+1], V[j+1]; V[j] must have landed. The barrier also
+  // tells every warp that S[j] no longer reads K[j]'s stage.
+  prefetch(vPtr, vTileOffset(nextStage));
+  NVVM::CpAsyncWaitGroupOp::create(b, 2);
+  gpu::BarrierOp::create(b);
+  emitPV(s, vTileOffset(stage), acc);
+
+  SmallVector<Value> yields(acc);
+  yields.append(rowMax);
+  yields.append(rowSum);
+  scf::YieldOp::create(b, yields);
+  return loop;
+}
+
+void KernelEmitter::emitEpilogue(ValueRange results) {
+  int64_t numO = mTiles * dTiles() * 4, numRows = mTiles * 2;
   for (int64_t mt = 0; mt < mTiles; ++mt) {
     for (int64_t half = 0; half < 2; ++half) {
       int64_t rowIdx = mt * 2 + half;
@@ -571,23 +619,22 @@ void KernelEmitter::emit() {
       Value l = results[numO + numRows + rowIdx];
       l = arith::AddFOp::create(b, l, shuffleXor(l, 1));
       l = arith::AddFOp::create(b, l, shuffleXor(l, 2));
+      // l == 0: every key of the row is masked; O is 0 and LSE is -inf.
       Value empty =
           arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, l, cF32(0.0));
-      Value inv = sel(empty, cF32(0.0),
-                      arith::DivFOp::create(b, cF32(1.0), l));
-      Value row = add(add(add(m0, mul(warp, bm / warps)), g),
-                      mt * 16 + half * 8);
+      Value inv = sel(empty, cF32(0.0), arith::DivFOp::create(b, cF32(1.0), l));
+      Value row = add(add(warpRow0, g), mt * 16 + half * 8);
       Value inBounds = p.seqQ % bm == 0
                            ? arith::ConstantIntOp::create(b, b.getI1Type(), 1)
                            : cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ));
       scf::IfOp::create(b, inBounds, [&](OpBuilder &, Location) {
         Value rowBytes = arith::AddIOp::create(
             b, qHeadBytes, toI64(add(mul(row, tileRowBytes), mul(t, 4))));
-        for (int64_t dt = 0; dt < dTiles; ++dt) {
-          int64_t base = (mt * dTiles + dt) * 4 + 2 * half;
-          Value packed = packHalf2(
-              arith::MulFOp::create(b, results[base], inv),
-              arith::MulFOp::create(b, results[base + 1], inv));
+        for (int64_t dt = 0; dt < dTiles(); ++dt) {
+          int64_t base = oIndex(mt, dt, 2 * half);
+          Value packed =
+              packHalf2(arith::MulFOp::create(b, results[base], inv),
+                        arith::MulFOp::create(b, results[base + 1], inv));
           Value ptr = gep(ptrGlobal, oPtr,
                           arith::AddIOp::create(b, rowBytes, cI64(dt * 16)));
           LLVM::StoreOp::create(b, packed, ptr, /*alignment=*/4);
@@ -597,8 +644,9 @@ void KernelEmitter::emit() {
           scf::IfOp::create(b, isLane0, [&](OpBuilder &, Location) {
             // LSE = ln(sum exp(x)) = (m * c + log2(l)) * ln 2.
             Value log2Sum = fma(m, cF32(expScale), log2(l));
-            Value lse = sel(empty, cF32(-std::numeric_limits<double>::infinity()),
-                            arith::MulFOp::create(b, log2Sum, cF32(kLn2)));
+            Value lse =
+                sel(empty, cF32(-std::numeric_limits<double>::infinity()),
+                    arith::MulFOp::create(b, log2Sum, cF32(kLn2)));
             Value off = arith::AddIOp::create(
                 b, arith::MulIOp::create(b, toI64(bh), cI64(p.seqQ * 4)),
                 toI64(mul(row, 4)));
@@ -611,6 +659,16 @@ void KernelEmitter::emit() {
       });
     }
   }
+}
+
+void KernelEmitter::emit() {
+  b.setInsertionPointToStart(&func.getBody().front());
+  emitCoordinates();
+  emitBlockRange();
+  emitPrologue();
+  scf::ForOp loop = emitKVLoop();
+  b.setInsertionPointAfter(loop);
+  emitEpilogue(loop.getResults());
   gpu::ReturnOp::create(b);
 }
 
