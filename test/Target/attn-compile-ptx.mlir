@@ -24,6 +24,7 @@
 // CHECK-DAG: shfl.sync.bfly.b32
 // CHECK-DAG: ex2.approx.ftz.f32
 // CHECK-DAG: cvt.rn.bf16x2.f32
+// CHECK-DAG: st.global.v4.b32
 
 // The manifest: symbol, launch geometry and the argument ABI.
 // CHECK: "arguments": [

@@ -171,7 +171,7 @@ private:
                          SmallVector<Value> &rowSum, SmallVector<Value> &acc);
   /// O += P V with P from registers.
   void emitPV(ArrayRef<Value> probs, Value vTile, SmallVector<Value> &acc);
-  /// O / l and LSE to global memory.
+  /// O / l (staged through shared memory) and LSE to global memory.
   void emitEpilogue(ValueRange results);
 
   gpu::GPUFuncOp func;
@@ -611,7 +611,12 @@ scf::ForOp KernelEmitter::emitKVLoop() {
 }
 
 void KernelEmitter::emitEpilogue(ValueRange results) {
+  // O / l goes through the warp's own rows of the Q tile (only this warp
+  // ever read them) so that global stores are whole 16-byte chunks of a row
+  // instead of 4-byte pieces of eight rows.
   int64_t numO = mTiles * dTiles() * 4, numRows = mTiles * 2;
+  int64_t rowsPerWarp = bm / warps;
+  Value warpTileRow = mul(warp, rowsPerWarp);
   for (int64_t mt = 0; mt < mTiles; ++mt) {
     for (int64_t half = 0; half < 2; ++half) {
       int64_t rowIdx = mt * 2 + half;
@@ -623,41 +628,67 @@ void KernelEmitter::emitEpilogue(ValueRange results) {
       Value empty =
           arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, l, cF32(0.0));
       Value inv = sel(empty, cF32(0.0), arith::DivFOp::create(b, cF32(1.0), l));
-      Value row = add(add(warpRow0, g), mt * 16 + half * 8);
-      Value inBounds = p.seqQ % bm == 0
-                           ? arith::ConstantIntOp::create(b, b.getI1Type(), 1)
-                           : cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ));
-      scf::IfOp::create(b, inBounds, [&](OpBuilder &, Location) {
-        Value rowBytes = arith::AddIOp::create(
-            b, qHeadBytes, toI64(add(mul(row, tileRowBytes), mul(t, 4))));
-        for (int64_t dt = 0; dt < dTiles(); ++dt) {
-          int64_t base = oIndex(mt, dt, 2 * half);
-          Value packed =
-              packHalf2(arith::MulFOp::create(b, results[base], inv),
-                        arith::MulFOp::create(b, results[base + 1], inv));
-          Value ptr = gep(ptrGlobal, oPtr,
-                          arith::AddIOp::create(b, rowBytes, cI64(dt * 16)));
-          LLVM::StoreOp::create(b, packed, ptr, /*alignment=*/4);
-        }
-        if (lsePtr) {
-          Value isLane0 = cmp(arith::CmpIPredicate::eq, t, cI32(0));
-          scf::IfOp::create(b, isLane0, [&](OpBuilder &, Location) {
-            // LSE = ln(sum exp(x)) = (m * c + log2(l)) * ln 2.
-            Value log2Sum = fma(m, cF32(expScale), log2(l));
-            Value lse =
-                sel(empty, cF32(-std::numeric_limits<double>::infinity()),
-                    arith::MulFOp::create(b, log2Sum, cF32(kLn2)));
-            Value off = arith::AddIOp::create(
-                b, arith::MulIOp::create(b, toI64(bh), cI64(p.seqQ * 4)),
-                toI64(mul(row, 4)));
-            LLVM::StoreOp::create(b, lse, gep(ptrGlobal, lsePtr, off),
-                                  /*alignment=*/4);
-            scf::YieldOp::create(b);
-          });
-        }
+      Value tileRow = add(add(warpTileRow, g), mt * 16 + half * 8);
+      // Lane (g, t) holds columns 8 dt + 2t, +1: bytes 4t of chunk dt.
+      Value rowOffset = add(mul(tileRow, tileRowBytes), mul(t, 4));
+      for (int64_t dt = 0; dt < dTiles(); ++dt) {
+        int64_t base = oIndex(mt, dt, 2 * half);
+        Value packed =
+            packHalf2(arith::MulFOp::create(b, results[base], inv),
+                      arith::MulFOp::create(b, results[base + 1], inv));
+        Value chunk = arith::XOrIOp::create(b, cI32(dt), andI(tileRow, 7));
+        LLVM::StoreOp::create(b, packed,
+                              tileAt(add(rowOffset, mul(chunk, 16))),
+                              /*alignment=*/4);
+      }
+      if (!lsePtr)
+        continue;
+      Value row = add(m0, tileRow);
+      Value store = cmp(arith::CmpIPredicate::eq, t, cI32(0));
+      if (p.seqQ % bm != 0)
+        store = arith::AndIOp::create(
+            b, store, cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ)));
+      scf::IfOp::create(b, store, [&](OpBuilder &, Location) {
+        // LSE = ln(sum exp(x)) = (m * c + log2(l)) * ln 2.
+        Value log2Sum = fma(m, cF32(expScale), log2(l));
+        Value lse = sel(empty, cF32(-std::numeric_limits<double>::infinity()),
+                        arith::MulFOp::create(b, log2Sum, cF32(kLn2)));
+        Value off = arith::AddIOp::create(
+            b, arith::MulIOp::create(b, toI64(bh), cI64(p.seqQ * 4)),
+            toI64(mul(row, 4)));
+        LLVM::StoreOp::create(b, lse, gep(ptrGlobal, lsePtr, off),
+                              /*alignment=*/4);
         scf::YieldOp::create(b);
       });
     }
+  }
+  NVVM::SyncWarpOp::create(b, cI32(-1));
+
+  // Each lane copies chunk (lane % chunksPerRow) of every rowsPerPass-th row
+  // of the warp's rows with one 16-byte load and store.
+  int64_t chunksPerRow = d / 8, rowsPerPass = 32 / chunksPerRow;
+  Value chunk = andI(lane, chunksPerRow - 1);
+  Value firstRow = add(warpTileRow, shr(lane, llvm::Log2_64(chunksPerRow)));
+  auto vec4 = VectorType::get({4}, i32);
+  for (int64_t k = 0; k < rowsPerWarp / rowsPerPass; ++k) {
+    Value tileRow = add(firstRow, k * rowsPerPass);
+    Value row = add(m0, tileRow);
+    auto copy = [&]() {
+      Value v = LLVM::LoadOp::create(b, vec4, tileAt(swizzled(tileRow, chunk)),
+                                     /*alignment=*/16);
+      Value off = arith::AddIOp::create(
+          b, qHeadBytes, toI64(add(mul(row, tileRowBytes), mul(chunk, 16))));
+      LLVM::StoreOp::create(b, v, gep(ptrGlobal, oPtr, off), /*alignment=*/16);
+    };
+    if (p.seqQ % bm == 0) {
+      copy();
+      continue;
+    }
+    scf::IfOp::create(b, cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ)),
+                      [&](OpBuilder &, Location) {
+                        copy();
+                        scf::YieldOp::create(b);
+                      });
   }
 }
 

@@ -36,8 +36,12 @@
 // CHECK: nvvm.ldmatrix %{{.*}} {{{.*}}layout = #nvvm.mma_layout<col>
 // CHECK: nvvm.mma.sync
 // CHECK: scf.yield
-// Epilogue: l reduced over the quad, O / l stored, LSE = (m * c + log2 l) ln 2.
+// Epilogue: l reduced over the quad, LSE = (m * c + log2 l) ln 2, O / l
+// staged through the warp's rows of the Q tile, then 16-byte global stores.
 // CHECK: llvm.inline_asm "lg2.approx.ftz.f32 $0, $1;"
+// CHECK: nvvm.bar.warp.sync
+// CHECK: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<3> -> vector<4xi32>
+// CHECK: llvm.store %{{.*}}, %{{.*}} {alignment = 16 : i64} : vector<4xi32>, !llvm.ptr<1>
 // CHECK: gpu.return
 
 // CHECK-LABEL: func.func @attention
