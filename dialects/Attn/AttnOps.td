@@ -10,6 +10,7 @@
 
 include "Attn/AttnDialect.td"
 include "Attn/AttnAttrs.td"
+include "Attn/AttnInterfaces.td"
 include "mlir/Interfaces/ControlFlowInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/IR/OpAsmInterface.td"
@@ -169,11 +170,239 @@ def Attn_AttentionOp : Attn_Op<"attention", [
 }
 
 //===----------------------------------------------------------------------===//
+// Tile-level ops made by attn-tile and attn-fuse-online-softmax
+//===----------------------------------------------------------------------===//
+
+// Operands shared by the ops that compute one tile of an attention: a block
+// of M query rows of G query heads (the heads that share one key/value head
+// when GQA packing is on) against a block of N keys, with the absolute
+// positions that masks, ALiBi and modifiers are evaluated at.
+defvar AttnTileOperands = (ins
+  RankedTensorOf<[F16, BF16, F32]>:$query,   // [G, M, D]
+  RankedTensorOf<[F16, BF16, F32]>:$key,     // [N, D]
+  RankedTensorOf<[F16, BF16, F32]>:$value,   // [N, Dv]
+  Optional<RankedTensorOf<[F16, BF16, F32]>>:$bias, // [G, M, N]
+  Optional<RankedTensorOf<[I1]>>:$mask,             // [G, M, N]
+  Index:$batch,       // batch index b
+  Index:$head,        // query head of row group 0 (row group g is head + g)
+  Index:$query_pos,   // absolute position of row 0
+  Index:$key_pos,     // absolute position of key 0
+  Index:$query_len,   // Lq of the whole attention (for alignment)
+  Index:$key_len,     // Lk of the whole attention; keys at >= key_len are masked
+  F64Attr:$scale,
+  DefaultValuedAttr<Attn_MaskKindAttr, "::mlir::attn::MaskKind::None">:$mask_kind,
+  OptionalAttr<DenseI64ArrayAttr>:$window,
+  OptionalAttr<F64Attr>:$softcap,
+  OptionalAttr<DenseF64ArrayAttr>:$alibi_slopes,
+  UnitAttr:$interior
+);
+
+defvar AttnTileFormat = [{
+    `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,`
+      type($value) `)`
+    (`bias` `(` $bias^ `:` type($bias) `)`)?
+    (`mask` `(` $mask^ `:` type($mask) `)`)?
+    `at` `(` $batch `,` $head `,` $query_pos `,` $key_pos `)`
+    `lengths` `(` $query_len `,` $key_len `)`
+}];
+
+defvar AttnTileClassDecl = [{
+    /// Rows per query head (M) and keys (N) in this tile.
+    int64_t getBlockM() {
+      return ::llvm::cast<::mlir::RankedTensorType>(getQuery().getType())
+          .getDimSize(1);
+    }
+    int64_t getBlockN() {
+      return ::llvm::cast<::mlir::RankedTensorType>(getKey().getType())
+          .getDimSize(0);
+    }
+    std::optional<double> getSoftcapValue() {
+      if (::mlir::FloatAttr attr = getSoftcapAttr())
+        return attr.getValueAsDouble();
+      return std::nullopt;
+    }
+}];
+
+def Attn_BlockAttentionOp : Attn_Op<"block_attention", [
+    AttrSizedOperandSegments, RecursiveMemoryEffects]> {
+  let summary = "attention of one query tile against one key tile";
+  let description = [{
+    Made by `attn-tile`. Computes `attn.attention`'s semantics restricted to
+    a tile: rows `i` of query heads `head + g` at absolute positions
+    `query_pos + i`, against keys at `key_pos + j`. Masks, ALiBi and the
+    modifier regions see absolute positions and the whole problem's
+    `query_len`/`key_len`; keys at `key_pos + j >= key_len` (tile padding)
+    are masked. The results are the tile's normalised output (f32) and its
+    log-sum-exp, so tiles over disjoint key ranges merge exactly with
+    `attn.combine`.
+
+    With `interior`, the producer guarantees that no key of the tile is
+    masked by position or out of range, so the mask kind and bounds are not
+    evaluated (boolean-mask operands and `mask_mod` still are).
+
+    ```mlir
+    %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<4x64x128xbf16>,
+        tensor<64x128xbf16>, tensor<64x128xbf16>)
+        at(%b, %h0, %q0, %k0) lengths(%lq, %lk)
+        {scale = 0.0883 : f64, mask_kind = #attn.mask<causal_bottom_right>}
+        -> tensor<4x64x128xf32>, tensor<4x64xf32>
+    ```
+  }];
+  let arguments = AttnTileOperands;
+  let results = (outs RankedTensorOf<[F32]>:$output,
+                      RankedTensorOf<[F32]>:$lse);
+  let regions = (region AnyRegion:$score_mod, AnyRegion:$mask_mod);
+  let assemblyFormat = AttnTileFormat # [{
+    attr-dict `->` type($output) `,` type($lse)
+    (`score_mod` $score_mod^)?
+    (`mask_mod` $mask_mod^)?
+  }];
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = AttnTileClassDecl;
+}
+
+def Attn_OnlineStepOp : Attn_Op<"online_step", [
+    AttrSizedOperandSegments, RecursiveMemoryEffects]> {
+  let summary = "one step of the online-softmax (FlashAttention) recurrence";
+  let description = [{
+    Made by `attn-fuse-online-softmax`. Folds one key tile into the running
+    state of a query tile: the unnormalised accumulator `acc` `[G, M, Dv]`,
+    the running row maximum `max` and the running row sum `sum` `[G, M]`
+    (all f32). With `s` the tile's scores, masked exactly as in
+    `attn.block_attention`:
+
+    ```
+    m'   = max(max, rowmax(s))
+    a    = exp(max - m')                 (0 where max = -inf)
+    p    = exp(s - m')                   (0 where s = -inf)
+    sum' = a * sum + rowsum(p)
+    acc' = a * acc + round(p) . V        (round: to `p_type`, if set)
+    ```
+
+    `attn-lower-precision` sets `p_type` (P is rounded to the input type
+    before P.V, as FlashAttention feeds it to the tensor cores) and
+    `log2_domain`: `max` is then kept in units of log2, scores are scaled
+    by log2(e) (folded into `scale` when nothing nonlinear follows it) and
+    exp2 replaces exp.
+  }];
+  let arguments = !con(AttnTileOperands, (ins
+    RankedTensorOf<[F32]>:$acc,   // [G, M, Dv]
+    RankedTensorOf<[F32]>:$max,   // [G, M]
+    RankedTensorOf<[F32]>:$sum,   // [G, M]
+    OptionalAttr<TypeAttr>:$p_type,
+    UnitAttr:$log2_domain));
+  let results = (outs RankedTensorOf<[F32]>:$new_acc,
+                      RankedTensorOf<[F32]>:$new_max,
+                      RankedTensorOf<[F32]>:$new_sum);
+  let regions = (region AnyRegion:$score_mod, AnyRegion:$mask_mod);
+  let assemblyFormat = AttnTileFormat # [{
+    `state` `(` $acc `,` $max `,` $sum `:` type($acc) `,` type($max) `,`
+      type($sum) `)`
+    attr-dict `->` type($new_acc) `,` type($new_max) `,` type($new_sum)
+    (`score_mod` $score_mod^)?
+    (`mask_mod` $mask_mod^)?
+  }];
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = AttnTileClassDecl;
+}
+
+def Attn_FinalizeOp : Attn_Op<"finalize", [Pure]> {
+  let summary = "the single division at the end of the online softmax";
+  let description = [{
+    Turns the online-softmax state into the output and the log-sum-exp:
+    `output = sum == 0 ? 0 : acc / sum` (converted to the result element
+    type) and `lse = sum == 0 ? -inf : max + log(sum)`; with `log2_domain`,
+    `lse = (max + log2(sum)) * ln(2)`. Rows whose keys were all masked have
+    `sum == 0` and give 0 and -inf, never NaN.
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$acc, RankedTensorOf<[F32]>:$max,
+                       RankedTensorOf<[F32]>:$sum, UnitAttr:$log2_domain);
+  let results = (outs RankedTensorOf<[F16, BF16, F32]>:$output,
+                      RankedTensorOf<[F32]>:$lse);
+  let assemblyFormat = [{
+    $acc `,` $max `,` $sum attr-dict `:` type($acc) `,` type($max) `,`
+      type($sum) `->` type($output) `,` type($lse)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_CombineOp : Attn_Op<"combine", [Pure, SameVariadicOperandSize]> {
+  let summary = "merge partial attention results by their log-sum-exp";
+  let description = [{
+    Merges `n` normalised partial results of the same query rows over
+    disjoint key ranges (KV tiles, or the splits of split-KV decode):
+
+    ```
+    lse = log(sum_k exp(lse_k))                        (-inf if all are)
+    out = sum_k exp(lse_k - lse) * out_k               (0 if lse = -inf)
+    ```
+
+    Outputs are `[..., Dv]` f32 and LSEs the same shape without `Dv`.
+  }];
+  let arguments = (ins Variadic<RankedTensorOf<[F32]>>:$outputs,
+                       Variadic<RankedTensorOf<[F32]>>:$lses);
+  let results = (outs RankedTensorOf<[F32]>:$output,
+                      RankedTensorOf<[F32]>:$lse);
+  let assemblyFormat = [{
+    `outputs` `(` $outputs `:` type($outputs) `)`
+    `lses` `(` $lses `:` type($lses) `)`
+    attr-dict `->` type($output) `,` type($lse)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// KV cache views
+//===----------------------------------------------------------------------===//
+
+def Attn_PagedViewOp : Attn_Op<"paged_view", [Pure,
+    DeclareOpInterfaceMethods<Attn_KVCacheViewInterface>]> {
+  let summary = "the dense [B, Hkv, L, D] view of a paged KV cache";
+  let description = [{
+    A paged key or value cache as vLLM stores it: `pages` is
+    `[num_pages, page_size, Hkv, D]` and `block_table` `[B, max_pages]` (i32)
+    lists, for each sequence, the pages holding its tokens in order. The
+    result is the logical cache of every sequence,
+
+    ```
+    view[b, h, l, d] = pages[block_table[b, l / page_size], l % page_size, h, d]
+    ```
+
+    with `L = max_pages * page_size`; positions past a sequence's length are
+    masked by the attention that reads the view (e.g. causal bottom-right
+    alignment or a boolean mask). `attn.attention` takes the view as its key
+    or value operand; `attn-tile` gathers each KV tile straight from the
+    pages through the KV cache interface instead of materialising the view.
+
+    ```mlir
+    %k = attn.paged_view %k_pages[%table] : tensor<64x16x8x128xbf16>,
+        tensor<4x16xi32> -> tensor<4x8x256x128xbf16>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F16, BF16, F32]>:$pages,
+                       RankedTensorOf<[I32]>:$block_table);
+  let results = (outs RankedTensorOf<[F16, BF16, F32]>:$view);
+  let assemblyFormat = [{
+    $pages `[` $block_table `]` attr-dict `:` type($pages) `,`
+      type($block_table) `->` type($view)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getPageSize() {
+      return ::llvm::cast<::mlir::RankedTensorType>(getPages().getType())
+          .getDimSize(1);
+    }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // YieldOp
 //===----------------------------------------------------------------------===//
 
 def Attn_YieldOp : Attn_Op<"yield", [Pure, Terminator, ReturnLike,
-    HasParent<"AttentionOp">]> {
+    ParentOneOf<["AttentionOp", "BlockAttentionOp", "OnlineStepOp"]>]> {
   let summary = "yields the value of a score_mod or mask_mod region";
   let description = [{
     Terminates the `score_mod` region (yielding the f32 score) or the

@@ -152,6 +152,10 @@ CpuExecutable::compile(ModuleOp module, const CpuCompileOptions &options) {
                                 /*targetMachine=*/nullptr);
   ExecutionEngineOptions engineOptions;
   engineOptions.transformer = optimize;
+  // memref.copy of strided tiles lowers to a call into MLIR's C runner
+  // utilities.
+  SmallVector<StringRef> sharedLibs = {ATTN_MLIR_C_RUNNER_UTILS};
+  engineOptions.sharedLibPaths = sharedLibs;
   engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
   auto engine = ExecutionEngine::create(*lowered, engineOptions);
   if (!engine)

@@ -8,6 +8,7 @@
 #include "attn/Conversion/Passes.h"
 #include "attn/Dialect/Attn/IR/AttnDialect.h"
 #include "attn/Pipelines/Pipelines.h"
+#include "attn/Transforms/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -35,5 +36,6 @@ void mlir::attn::registerAllDialects(DialectRegistry &registry) {
 void mlir::attn::registerAllPasses() {
   mlir::registerAllPasses();
   registerAttnConversionPasses();
+  registerAttnTransformsPasses();
   registerAttnPipelines();
 }

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Execution/NumericCheck.h"
+#include "attn/Transforms/Passes.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/MLIRContext.h"
@@ -33,9 +34,7 @@ struct NumericCase {
 
 // Name the case rather than dumping the struct's bytes; failures print the
 // full spec.
-void PrintTo(const NumericCase &c, std::ostream *os) {
-  *os << c.name;
-}
+void PrintTo(const NumericCase &c, std::ostream *os) { *os << c.name; }
 
 /// A small GQA problem that every case starts from.
 AttentionSpec baseSpec() {
@@ -221,6 +220,73 @@ TEST_P(NumericsTest, MatchesFloat64Reference) {
 INSTANTIATE_TEST_SUITE_P(Reference, NumericsTest,
                          ::testing::ValuesIn(allCases()),
                          [](const auto &info) { return info.param.name; });
+
+//===----------------------------------------------------------------------===//
+// The FlashAttention pipeline (tiling, online softmax, precision) on every
+// reference case, with tile shapes that do not divide the lengths.
+//===----------------------------------------------------------------------===//
+
+struct PipelineVariant {
+  std::string name;
+  AttnTileOptions tile;
+  bool fuse = false;
+  bool lowerPrecision = false;
+};
+void PrintTo(const PipelineVariant &v, std::ostream *os) { *os << v.name; }
+
+std::vector<PipelineVariant> pipelineVariants() {
+  auto tile = [](int64_t m, int64_t n, bool pack = true, int64_t splits = 1,
+                 bool skip = true) {
+    AttnTileOptions o;
+    o.blockM = m;
+    o.blockN = n;
+    o.packGqa = pack;
+    o.numSplits = splits;
+    o.skipMaskedBlocks = skip;
+    return o;
+  };
+  return {
+      {"tiled_m16_n16", tile(16, 16), false, false},
+      {"fused_m32_n16", tile(32, 16), true, false},
+      {"flash_m16_n32", tile(16, 32), true, true},
+      {"split3_unpacked_m8_n8", tile(8, 8, false, 3), true, true},
+      {"dense_m16_n8", tile(16, 8, true, 1, false), true, false},
+  };
+}
+
+using TiledParam = std::tuple<NumericCase, PipelineVariant>;
+class TiledNumericsTest : public ::testing::TestWithParam<TiledParam> {};
+
+TEST_P(TiledNumericsTest, MatchesFloat64Reference) {
+  const auto &[c, variant] = GetParam();
+  MLIRContext ctx;
+  NumericCheckOptions options;
+  // Tiles always accumulate in f32; P is rounded when precision is lowered.
+  options.roundedP = variant.lowerPrecision;
+  options.prePipeline = [&](OpPassManager &pm) {
+    pm.addPass(createAttnTile(variant.tile));
+    if (variant.fuse)
+      pm.addPass(createAttnFuseOnlineSoftmax());
+    if (variant.lowerPrecision)
+      pm.addPass(createAttnLowerPrecision());
+  };
+  auto report = checkAgainstReference(ctx, c.spec, options);
+  ASSERT_TRUE(static_cast<bool>(report)) << llvm::toString(report.takeError());
+  EXPECT_TRUE(report->passed()) << c.spec.describe() << " via "
+                                << variant.name << "\n"
+                                << report->summary();
+  EXPECT_GT(report->maxReferenceMagnitude, 0.05) << c.spec.describe();
+}
+
+std::string tiledName(const ::testing::TestParamInfo<TiledParam> &info) {
+  return std::get<0>(info.param).name + "_" + std::get<1>(info.param).name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Flash, TiledNumericsTest,
+                         ::testing::Combine(::testing::ValuesIn(allCases()),
+                                            ::testing::ValuesIn(
+                                                pipelineVariants())),
+                         tiledName);
 
 /// Rewrites every attention op before lowering, as a buggy pass would.
 struct MutateAttentionPass

@@ -1,9 +1,14 @@
-//===- AttnToLinalg.cpp - reference lowering of attn.attention ------------===//
+//===- AttnToLinalg.cpp - reference lowering of attn ops ------------------===//
 //
-// Part of attn-mlir. Lowers attn.attention to a chain of linalg.generic ops
-// that states its semantics directly: the full score matrix, a stable
-// softmax, and the product with V. Every optimised lowering is checked
+// Part of attn-mlir. Lowers attn.attention, and the tile-level ops that
+// attn-tile / attn-fuse-online-softmax make, to chains of linalg.generic ops
+// that state their semantics directly. Every optimised lowering is checked
 // against what this one computes.
+//
+// Whole op and tiles share one definition of a score (buildScore) and one
+// set of softmax building blocks; they differ only in their iteration
+// spaces: (b, h, i, j) for attn.attention, (g, i, j) for a tile whose
+// absolute positions come from operands.
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,12 +17,14 @@
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Transforms/DialectConversion.h"
 
+#include <cmath>
 #include <limits>
 
 #define DEBUG_TYPE "convert-attn-to-linalg"
@@ -30,284 +37,87 @@ namespace mlir::attn {
 using namespace mlir;
 using namespace mlir::attn;
 
-namespace {
+static constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+static constexpr double kLog2E = 1.4426950408889634;
+static constexpr double kLn2 = 0.6931471805599453;
 
-/// Builds the linalg chain for one attention op. Iteration dimensions are
-/// named after the math: b (batch), h (query head), i (query row), j (key
-/// row), d (head dim, reduced in Q.K^T) and c (value column).
-class AttentionLowering {
-public:
-  AttentionLowering(OpBuilder &builder, AttentionOp op,
-                    const AttnToLinalgOptions &options)
-      : b(builder), op(op), loc(op.getLoc()), ctx(op.getContext()),
-        accType(options.accumulateInF64 ? Type(b.getF64Type())
-                                        : Type(b.getF32Type())) {}
+//===----------------------------------------------------------------------===//
+// Small builders
+//===----------------------------------------------------------------------===//
 
-  SmallVector<Value> lower();
+using BodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
 
-private:
-  /// Map from an iteration space to a Q/K/V/O operand in the op's layout.
-  AffineMap layoutMap(unsigned numDims, AffineExpr batch, AffineExpr head,
-                      AffineExpr seq, AffineExpr last) const {
-    if (op.getLayout() == Layout::BHSD)
-      return AffineMap::get(numDims, 0, {batch, head, seq, last}, ctx);
-    return AffineMap::get(numDims, 0, {batch, seq, head, last}, ctx);
-  }
-  /// The key/value head read by query head `h`.
-  AffineExpr kvHead(AffineExpr h) const {
-    int64_t group = op.getHeadGroupSize();
-    return group == 1 ? h : h.floorDiv(group);
-  }
-  /// Map from (b, h, i, j) to a [B, Hq, Lq, Lk]-broadcastable operand:
-  /// extents of 1 are read at index 0.
-  AffineMap broadcastMap(Value operand) const;
-
-  Value dimValue(Value tensor, int64_t axis) {
-    return b.createOrFold<tensor::DimOp>(loc, tensor, axis);
-  }
-  Value emptyTensor(ArrayRef<int64_t> shape, ArrayRef<Value> dynamicSizes,
-                    Type elementType);
-  Value filledTensor(ArrayRef<int64_t> shape, ArrayRef<Value> dynamicSizes,
-                     double value);
-  Value convert(OpBuilder &nb, Value v, Type to) const;
-  Value floatConstant(OpBuilder &nb, double value) const {
-    return arith::ConstantOp::create(nb, loc, accType,
-                                     nb.getFloatAttr(accType, value));
-  }
-  /// Clones a modifier region's body with its block arguments bound to
-  /// `args` and returns the yielded value.
-  Value inlineModifier(OpBuilder &nb, Region &region, ValueRange args) const;
-
-  Value computeScores();
-  Value modifyScores(Value scores);
-  Value keepKey(OpBuilder &nb, ValueRange inputs, unsigned maskArg);
-  Value rowReduce(Value input, double init, bool isMax);
-  Value exponentiate(Value scores, Value rowMax);
-  Value multiplyValues(Value probs);
-  Value normalize(Value acc, Value rowSum);
-  Value logSumExp(Value rowMax, Value rowSum);
-
-  OpBuilder &b;
-  // Op accessors are non-const; the lowering never mutates the op.
-  mutable AttentionOp op;
-  Location loc;
-  MLIRContext *ctx;
-  Type accType;
-
-  // Logical [B, Hq, Lq, Lk] extents; dynamic ones also as index values.
-  SmallVector<int64_t> scoreShape;
-  SmallVector<Value> scoreDynSizes, rowDynSizes, outDynSizes;
-  Value queryLength, keyLength;
-};
-
-} // namespace
-
-AffineMap AttentionLowering::broadcastMap(Value operand) const {
-  auto type = cast<RankedTensorType>(operand.getType());
-  SmallVector<AffineExpr> results;
-  for (int64_t axis = 0; axis < 4; ++axis) {
-    bool broadcast = type.getDimSize(axis) == 1 && scoreShape[axis] != 1;
-    results.push_back(broadcast ? getAffineConstantExpr(0, ctx)
-                                : getAffineDimExpr(axis, ctx));
-  }
-  return AffineMap::get(4, 0, results, ctx);
+static Value floatConstant(OpBuilder &b, Location loc, Type type,
+                           double value) {
+  return arith::ConstantOp::create(b, loc, type, b.getFloatAttr(type, value));
 }
 
-Value AttentionLowering::emptyTensor(ArrayRef<int64_t> shape,
-                                     ArrayRef<Value> dynamicSizes,
-                                     Type elementType) {
-  return tensor::EmptyOp::create(b, loc, shape, elementType, dynamicSizes);
-}
-
-Value AttentionLowering::filledTensor(ArrayRef<int64_t> shape,
-                                      ArrayRef<Value> dynamicSizes,
-                                      double value) {
-  Value empty = emptyTensor(shape, dynamicSizes, accType);
-  Value init = floatConstant(b, value);
-  return linalg::FillOp::create(b, loc, init, empty).getResult(0);
-}
-
-Value AttentionLowering::convert(OpBuilder &nb, Value v, Type to) const {
+static Value convertFloat(OpBuilder &b, Location loc, Value v, Type to) {
   Type from = v.getType();
   if (from == to)
     return v;
   if (from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth())
-    return arith::ExtFOp::create(nb, loc, to, v);
-  return arith::TruncFOp::create(nb, loc, to, v);
+    return arith::ExtFOp::create(b, loc, to, v);
+  return arith::TruncFOp::create(b, loc, to, v);
 }
 
-Value AttentionLowering::inlineModifier(OpBuilder &nb, Region &region,
-                                        ValueRange args) const {
-  Block &block = region.front();
-  IRMapping mapping;
-  mapping.map(block.getArguments(), args);
-  for (Operation &nested : block.without_terminator())
-    nb.clone(nested, mapping);
-  auto yield = cast<YieldOp>(block.getTerminator());
-  return mapping.lookupOrDefault(yield.getValues().front());
+/// exp(x), or exp2(x) when the scores are kept in units of log2.
+static Value exponential(OpBuilder &b, Location loc, Value x, bool log2) {
+  if (log2)
+    return math::Exp2Op::create(b, loc, x);
+  return math::ExpOp::create(b, loc, x);
 }
 
-/// S[b, h, i, j] = sum_d Q[b, h, i, d] * K[b, h / g, j, d], accumulated in
-/// the accumulator type.
-Value AttentionLowering::computeScores() {
-  AffineExpr bb, h, i, j, d;
-  bindDims(ctx, bb, h, i, j, d);
-  SmallVector<AffineMap> maps = {
-      layoutMap(5, bb, h, i, d), layoutMap(5, bb, kvHead(h), j, d),
-      AffineMap::get(5, 0, {bb, h, i, j}, ctx)};
-  SmallVector<utils::IteratorType> iterators(4, utils::IteratorType::parallel);
-  iterators.push_back(utils::IteratorType::reduction);
-  Value init = filledTensor(scoreShape, scoreDynSizes, 0.0);
-  auto generic = linalg::GenericOp::create(
-      b, loc, init.getType(), ValueRange{op.getQuery(), op.getKey()}, init,
-      maps, iterators, [&](OpBuilder &nb, Location l, ValueRange args) {
-        Value q = convert(nb, args[0], accType);
-        Value k = convert(nb, args[1], accType);
-        Value prod = arith::MulFOp::create(nb, l, q, k);
-        linalg::YieldOp::create(nb, l,
-                                arith::AddFOp::create(nb, l, args[2], prod)
-                                    .getResult());
-      });
-  return generic.getResult(0);
+/// tensor.empty of `sizes`, or of `sizes` without the last extent.
+static Value emptyTensor(OpBuilder &b, Location loc,
+                         ArrayRef<OpFoldResult> sizes, Type elementType) {
+  return tensor::EmptyOp::create(b, loc, sizes, elementType);
 }
 
-/// Whether key j is visible to query i; `inputs[maskArg]` is the boolean
-/// mask operand's element when one is present.
-Value AttentionLowering::keepKey(OpBuilder &nb, ValueRange inputs,
-                                 unsigned maskArg) {
-  Value bIdx = linalg::IndexOp::create(nb, loc, 0);
-  Value hIdx = linalg::IndexOp::create(nb, loc, 1);
-  Value iIdx = linalg::IndexOp::create(nb, loc, 2);
-  Value jIdx = linalg::IndexOp::create(nb, loc, 3);
-  Value keep = arith::ConstantIntOp::create(nb, loc, 1, 1);
-  auto andKeep = [&](Value cond) {
-    keep = arith::AndIOp::create(nb, loc, keep, cond);
-  };
-  // Bottom-right alignment shifts the diagonal by Lk - Lq.
-  auto alignedRow = [&]() {
-    Value offset = arith::SubIOp::create(nb, loc, keyLength, queryLength);
-    return arith::AddIOp::create(nb, loc, iIdx, offset).getResult();
-  };
-  auto indexConst = [&](int64_t v) {
-    return arith::ConstantIndexOp::create(nb, loc, v).getResult();
-  };
-  switch (op.getMaskKind()) {
-  case MaskKind::None:
-    break;
-  case MaskKind::CausalTopLeft:
-    andKeep(arith::CmpIOp::create(nb, loc, arith::CmpIPredicate::sle, jIdx,
-                                  iIdx));
-    break;
-  case MaskKind::CausalBottomRight:
-    andKeep(arith::CmpIOp::create(nb, loc, arith::CmpIPredicate::sle, jIdx,
-                                  alignedRow()));
-    break;
-  case MaskKind::SlidingWindow: {
-    ArrayRef<int64_t> window = *op.getWindow();
-    Value row = alignedRow();
-    Value lo = arith::SubIOp::create(nb, loc, row, indexConst(window[0]));
-    Value hi = arith::AddIOp::create(nb, loc, row, indexConst(window[1]));
-    andKeep(arith::CmpIOp::create(nb, loc, arith::CmpIPredicate::sge, jIdx,
-                                  lo));
-    andKeep(arith::CmpIOp::create(nb, loc, arith::CmpIPredicate::sle, jIdx,
-                                  hi));
-    break;
-  }
-  }
-  if (op.getMask())
-    andKeep(inputs[maskArg]);
-  if (!op.getMaskMod().empty())
-    andKeep(inlineModifier(nb, op.getMaskMod(), {bIdx, hIdx, iIdx, jIdx}));
-  return keep;
+static Value filledTensor(OpBuilder &b, Location loc,
+                          ArrayRef<OpFoldResult> sizes, Type elementType,
+                          double value) {
+  Value empty = emptyTensor(b, loc, sizes, elementType);
+  Value init = floatConstant(b, loc, elementType, value);
+  return linalg::FillOp::create(b, loc, init, empty).getResult(0);
 }
 
-/// S' = mask(score_mod(bias + alibi + softcap(scale * S))), elementwise.
-Value AttentionLowering::modifyScores(Value scores) {
-  SmallVector<Value> inputs = {scores};
-  SmallVector<AffineMap> maps = {AffineMap::getMultiDimIdentityMap(4, ctx)};
-  int biasArg = -1, slopeArg = -1, maskArg = -1;
-  if (std::optional<ArrayRef<double>> slopes = op.getAlibiSlopes()) {
-    auto slopeType = RankedTensorType::get(
-        {static_cast<int64_t>(slopes->size())}, accType);
-    SmallVector<Attribute> values;
-    for (double s : *slopes)
-      values.push_back(b.getFloatAttr(accType, s));
-    slopeArg = inputs.size();
-    inputs.push_back(arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(slopeType, values)));
-    maps.push_back(AffineMap::get(4, 0, {getAffineDimExpr(1, ctx)}, ctx));
-  }
-  if (Value bias = op.getBias()) {
-    biasArg = inputs.size();
-    inputs.push_back(bias);
-    maps.push_back(broadcastMap(bias));
-  }
-  if (Value mask = op.getMask()) {
-    maskArg = inputs.size();
-    inputs.push_back(mask);
-    maps.push_back(broadcastMap(mask));
-  }
-  maps.push_back(AffineMap::getMultiDimIdentityMap(4, ctx));
-  Value init = emptyTensor(scoreShape, scoreDynSizes, accType);
-  SmallVector<utils::IteratorType> iterators(4, utils::IteratorType::parallel);
+static SmallVector<OpFoldResult> sizesOf(OpBuilder &b, Location loc,
+                                         Value tensor) {
+  return tensor::getMixedSizes(b, loc, tensor);
+}
 
+/// A linalg.generic over the iteration space of `init` (all parallel) whose
+/// body yields `body(inputs..., out)`.
+static Value elementwise(OpBuilder &b, Location loc, ValueRange inputs,
+                         ArrayRef<AffineMap> inputMaps, Value init,
+                         AffineMap outMap, BodyFn body) {
+  SmallVector<AffineMap> maps(inputMaps);
+  maps.push_back(outMap);
+  SmallVector<utils::IteratorType> iterators(outMap.getNumDims(),
+                                             utils::IteratorType::parallel);
   auto generic = linalg::GenericOp::create(
       b, loc, init.getType(), inputs, init, maps, iterators,
       [&](OpBuilder &nb, Location l, ValueRange args) {
-        Value s = arith::MulFOp::create(nb, l, args[0],
-                                        floatConstant(nb, op.getEffectiveScale()));
-        if (std::optional<double> cap = op.getSoftcapValue()) {
-          Value capV = floatConstant(nb, *cap);
-          Value t = math::TanhOp::create(
-              nb, l, arith::DivFOp::create(nb, l, s, capV));
-          s = arith::MulFOp::create(nb, l, capV, t);
-        }
-        if (slopeArg >= 0) {
-          // -slope * |i + Lk - Lq - j|, FlashAttention's ALiBi distance.
-          Value i = linalg::IndexOp::create(nb, l, 2);
-          Value j = linalg::IndexOp::create(nb, l, 3);
-          Value offset = arith::SubIOp::create(nb, l, keyLength, queryLength);
-          Value dist = arith::SubIOp::create(
-              nb, l, arith::AddIOp::create(nb, l, i, offset), j);
-          Value distI64 = arith::IndexCastOp::create(nb, l, nb.getI64Type(),
-                                                     dist);
-          Value absDist = math::AbsIOp::create(nb, l, distI64);
-          Value distF = arith::SIToFPOp::create(nb, l, accType, absDist);
-          Value penalty = arith::MulFOp::create(nb, l, args[slopeArg], distF);
-          s = arith::SubFOp::create(nb, l, s, penalty);
-        }
-        if (biasArg >= 0)
-          s = arith::AddFOp::create(nb, l, s,
-                                    convert(nb, args[biasArg], accType));
-        if (!op.getScoreMod().empty()) {
-          SmallVector<Value> modArgs = {convert(nb, s, nb.getF32Type())};
-          for (int64_t dim = 0; dim < 4; ++dim)
-            modArgs.push_back(linalg::IndexOp::create(nb, l, dim));
-          s = convert(nb, inlineModifier(nb, op.getScoreMod(), modArgs),
-                      accType);
-        }
-        if (op.hasStructuralMask() || maskArg >= 0 || !op.getMaskMod().empty()) {
-          Value keep = keepKey(nb, args, maskArg);
-          Value negInf =
-              floatConstant(nb, -std::numeric_limits<double>::infinity());
-          s = arith::SelectOp::create(nb, l, keep, s, negInf);
-        }
-        linalg::YieldOp::create(nb, l, s);
+        linalg::YieldOp::create(nb, l, body(nb, l, args));
       });
   return generic.getResult(0);
 }
 
-/// Row max (init -inf) or row sum (init 0) over j of a [B, Hq, Lq, Lk] tensor.
-Value AttentionLowering::rowReduce(Value input, double init, bool isMax) {
-  SmallVector<int64_t> rowShape(scoreShape.begin(), scoreShape.end() - 1);
-  Value out = filledTensor(rowShape, rowDynSizes, init);
-  SmallVector<AffineMap> maps = {AffineMap::getMultiDimIdentityMap(4, ctx),
-                                 AffineMap::getMultiDimIdentityMap(4, ctx)
-                                     .getMajorSubMap(3)};
-  SmallVector<utils::IteratorType> iterators(3, utils::IteratorType::parallel);
+/// Reduces the last dimension of `input` into `init` (rank one less) with
+/// max or add; `init` holds the starting values (e.g. a running max).
+static Value rowReduce(OpBuilder &b, Location loc, Value input, Value init,
+                       bool isMax) {
+  int64_t rank = cast<RankedTensorType>(input.getType()).getRank();
+  MLIRContext *ctx = b.getContext();
+  SmallVector<AffineMap> maps = {
+      AffineMap::getMultiDimIdentityMap(rank, ctx),
+      AffineMap::getMultiDimIdentityMap(rank, ctx).getMajorSubMap(rank - 1)};
+  SmallVector<utils::IteratorType> iterators(rank - 1,
+                                             utils::IteratorType::parallel);
   iterators.push_back(utils::IteratorType::reduction);
   auto generic = linalg::GenericOp::create(
-      b, loc, out.getType(), input, out, maps, iterators,
+      b, loc, init.getType(), input, init, maps, iterators,
       [&](OpBuilder &nb, Location l, ValueRange args) {
         Value r = isMax ? arith::MaximumFOp::create(nb, l, args[0], args[1])
                               .getResult()
@@ -318,101 +128,391 @@ Value AttentionLowering::rowReduce(Value input, double init, bool isMax) {
   return generic.getResult(0);
 }
 
-/// P = exp(S' - m), with m replaced by 0 for fully masked rows so that
-/// exp(-inf - -inf) never produces NaN.
-Value AttentionLowering::exponentiate(Value scores, Value rowMax) {
-  SmallVector<AffineMap> maps = {
-      AffineMap::getMultiDimIdentityMap(4, ctx),
-      AffineMap::getMultiDimIdentityMap(4, ctx).getMajorSubMap(3),
-      AffineMap::getMultiDimIdentityMap(4, ctx)};
-  Value init = emptyTensor(scoreShape, scoreDynSizes, accType);
-  SmallVector<utils::IteratorType> iterators(4, utils::IteratorType::parallel);
-  auto generic = linalg::GenericOp::create(
-      b, loc, init.getType(), ValueRange{scores, rowMax}, init, maps,
-      iterators, [&](OpBuilder &nb, Location l, ValueRange args) {
-        Value negInf =
-            floatConstant(nb, -std::numeric_limits<double>::infinity());
-        Value allMasked = arith::CmpFOp::create(
-            nb, l, arith::CmpFPredicate::OEQ, args[1], negInf);
-        Value m = arith::SelectOp::create(nb, l, allMasked,
-                                          floatConstant(nb, 0.0), args[1]);
-        Value p = math::ExpOp::create(
-            nb, l, arith::SubFOp::create(nb, l, args[0], m));
-        linalg::YieldOp::create(nb, l, p);
-      });
-  return generic.getResult(0);
-}
-
-/// A[b, h, i, c] = sum_j P[b, h, i, j] * V[b, h / g, j, c].
-Value AttentionLowering::multiplyValues(Value probs) {
-  AffineExpr bb, h, i, c, j;
-  bindDims(ctx, bb, h, i, c, j);
-  SmallVector<AffineMap> maps = {AffineMap::get(5, 0, {bb, h, i, j}, ctx),
-                                 layoutMap(5, bb, kvHead(h), j, c),
-                                 AffineMap::get(5, 0, {bb, h, i, c}, ctx)};
-  SmallVector<int64_t> accShape = {scoreShape[0], scoreShape[1], scoreShape[2],
-                                   op.getValueHeadDim()};
-  Value init = filledTensor(accShape, rowDynSizes, 0.0);
-  SmallVector<utils::IteratorType> iterators(4, utils::IteratorType::parallel);
+/// init[out] += sum_k lhs[lhsMap] * rhs[rhsMap] over the last (reduction)
+/// iteration dimension, in the accumulator's element type. `roundLhs`, when
+/// set, rounds each lhs element to that type first (P before P.V).
+static Value contract(OpBuilder &b, Location loc, Value lhs, AffineMap lhsMap,
+                      Value rhs, AffineMap rhsMap, Value init,
+                      AffineMap outMap, Type roundLhs = nullptr) {
+  Type accType = cast<RankedTensorType>(init.getType()).getElementType();
+  SmallVector<utils::IteratorType> iterators(lhsMap.getNumDims() - 1,
+                                             utils::IteratorType::parallel);
   iterators.push_back(utils::IteratorType::reduction);
   auto generic = linalg::GenericOp::create(
-      b, loc, init.getType(), ValueRange{probs, op.getValue()}, init, maps,
-      iterators, [&](OpBuilder &nb, Location l, ValueRange args) {
-        Value v = convert(nb, args[1], accType);
-        Value prod = arith::MulFOp::create(nb, l, args[0], v);
-        linalg::YieldOp::create(nb, l,
-                                arith::AddFOp::create(nb, l, args[2], prod)
-                                    .getResult());
-      });
-  return generic.getResult(0);
-}
-
-/// O = l == 0 ? 0 : A / l, written in the op's layout and element type.
-Value AttentionLowering::normalize(Value acc, Value rowSum) {
-  AffineExpr bb, h, i, c;
-  bindDims(ctx, bb, h, i, c);
-  RankedTensorType outType = op.getOutputType();
-  SmallVector<AffineMap> maps = {AffineMap::getMultiDimIdentityMap(4, ctx),
-                                 AffineMap::get(4, 0, {bb, h, i}, ctx),
-                                 layoutMap(4, bb, h, i, c)};
-  Value init = emptyTensor(outType.getShape(), outDynSizes,
-                           outType.getElementType());
-  SmallVector<utils::IteratorType> iterators(4, utils::IteratorType::parallel);
-  auto generic = linalg::GenericOp::create(
-      b, loc, outType, ValueRange{acc, rowSum}, init, maps, iterators,
+      b, loc, init.getType(), ValueRange{lhs, rhs}, init,
+      ArrayRef<AffineMap>{lhsMap, rhsMap, outMap}, iterators,
       [&](OpBuilder &nb, Location l, ValueRange args) {
-        Value zero = floatConstant(nb, 0.0);
-        Value empty = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ,
-                                            args[1], zero);
-        Value o = arith::DivFOp::create(nb, l, args[0], args[1]);
-        o = arith::SelectOp::create(nb, l, empty, zero, o);
-        linalg::YieldOp::create(nb, l,
-                                convert(nb, o, outType.getElementType()));
+        Value x = args[0];
+        if (roundLhs && roundLhs != x.getType())
+          x = convertFloat(nb, l, convertFloat(nb, l, x, roundLhs), accType);
+        x = convertFloat(nb, l, x, accType);
+        Value y = convertFloat(nb, l, args[1], accType);
+        Value prod = arith::MulFOp::create(nb, l, x, y);
+        linalg::YieldOp::create(
+            nb, l, arith::AddFOp::create(nb, l, args[2], prod).getResult());
       });
   return generic.getResult(0);
 }
 
-/// lse = l == 0 ? -inf : m + log(l), in f32.
-Value AttentionLowering::logSumExp(Value rowMax, Value rowSum) {
-  SmallVector<int64_t> rowShape(scoreShape.begin(), scoreShape.end() - 1);
-  Type f32 = b.getF32Type();
-  Value init = emptyTensor(rowShape, rowDynSizes, f32);
-  SmallVector<AffineMap> maps(3, AffineMap::getMultiDimIdentityMap(3, ctx));
-  SmallVector<utils::IteratorType> iterators(3, utils::IteratorType::parallel);
-  auto generic = linalg::GenericOp::create(
-      b, loc, init.getType(), ValueRange{rowMax, rowSum}, init, maps,
-      iterators, [&](OpBuilder &nb, Location l, ValueRange args) {
-        Value zero = floatConstant(nb, 0.0);
-        Value negInf =
-            floatConstant(nb, -std::numeric_limits<double>::infinity());
+/// Clones a modifier region's body with its block arguments bound to `args`
+/// and returns the yielded value.
+static Value inlineModifier(OpBuilder &b, Region &region, ValueRange args) {
+  Block &block = region.front();
+  IRMapping mapping;
+  mapping.map(block.getArguments(), args);
+  for (Operation &nested : block.without_terminator())
+    b.clone(nested, mapping);
+  auto yield = cast<YieldOp>(block.getTerminator());
+  return mapping.lookupOrDefault(yield.getValues().front());
+}
+
+/// The score's softmax shift: the row max, or 0 for a row with no visible
+/// key (max = -inf), so that exp(-inf - shift) is 0 and never NaN.
+static Value safeShift(OpBuilder &b, Location loc, Value rowMax) {
+  Type type = rowMax.getType();
+  Value allMasked =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, rowMax,
+                            floatConstant(b, loc, type, kNegInf));
+  return arith::SelectOp::create(b, loc, allMasked,
+                                 floatConstant(b, loc, type, 0.0), rowMax);
+}
+
+//===----------------------------------------------------------------------===//
+// The definition of one score
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// What turns a raw Q.K dot product into a masked, modified score; fixed for
+/// one op.
+struct ScoreSpec {
+  Type accType;
+  double scale = 1.0;
+  std::optional<double> softcap;
+  MaskKind maskKind = MaskKind::None;
+  SmallVector<int64_t, 2> window;
+  /// A [Hq] constant of ALiBi slopes, or null.
+  Value slopes;
+  Region *scoreMod = nullptr;
+  Region *maskMod = nullptr;
+  /// Tiles: keys at positions >= key length are padding and masked.
+  bool maskPaddedKeys = false;
+  /// Interior tiles: no key is masked by position; skip those checks.
+  bool interior = false;
+  /// Scores in units of log2 (exp2 follows instead of exp).
+  bool log2Domain = false;
+};
+
+/// Where a score sits: absolute indices and the operand elements read there.
+struct ScorePoint {
+  Value batch, head, row, key;    // index values
+  Value queryLen, keyLen;         // index values
+  Value bias;                     // element, or null
+  Value keep;                     // i1 element of the mask operand, or null
+};
+} // namespace
+
+/// Whether buildScore reads the positions of a ScorePoint (otherwise callers
+/// need not materialise them).
+static bool needsPositions(const ScoreSpec &spec) {
+  return spec.maskKind != MaskKind::None || spec.maskPaddedKeys ||
+         spec.slopes || spec.scoreMod || spec.maskMod;
+}
+
+static bool hasNonlinearAfterScale(const ScoreSpec &spec, const ScorePoint &p) {
+  return spec.softcap || spec.slopes || p.bias || spec.scoreMod;
+}
+
+/// Key `key` is visible to row `row` by the structural mask and bounds.
+static Value positionVisible(OpBuilder &b, Location loc, const ScoreSpec &spec,
+                             const ScorePoint &p) {
+  Value keep = arith::ConstantIntOp::create(b, loc, 1, 1);
+  auto andKeep = [&](Value cond) {
+    keep = arith::AndIOp::create(b, loc, keep, cond);
+  };
+  auto cmp = [&](arith::CmpIPredicate pred, Value lhs, Value rhs) {
+    return arith::CmpIOp::create(b, loc, pred, lhs, rhs).getResult();
+  };
+  // Bottom-right alignment shifts the diagonal by Lk - Lq.
+  auto alignedRow = [&]() {
+    Value offset = arith::SubIOp::create(b, loc, p.keyLen, p.queryLen);
+    return arith::AddIOp::create(b, loc, p.row, offset).getResult();
+  };
+  auto indexConst = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v).getResult();
+  };
+  if (spec.maskPaddedKeys)
+    andKeep(cmp(arith::CmpIPredicate::slt, p.key, p.keyLen));
+  switch (spec.maskKind) {
+  case MaskKind::None:
+    break;
+  case MaskKind::CausalTopLeft:
+    andKeep(cmp(arith::CmpIPredicate::sle, p.key, p.row));
+    break;
+  case MaskKind::CausalBottomRight:
+    andKeep(cmp(arith::CmpIPredicate::sle, p.key, alignedRow()));
+    break;
+  case MaskKind::SlidingWindow: {
+    Value row = alignedRow();
+    Value lo = arith::SubIOp::create(b, loc, row, indexConst(spec.window[0]));
+    Value hi = arith::AddIOp::create(b, loc, row, indexConst(spec.window[1]));
+    andKeep(cmp(arith::CmpIPredicate::sge, p.key, lo));
+    andKeep(cmp(arith::CmpIPredicate::sle, p.key, hi));
+    break;
+  }
+  }
+  return keep;
+}
+
+/// s = mask(score_mod(bias + alibi + softcap(scale * dot))), in the
+/// accumulator type; times log2(e) in the log2 domain (folded into the scale
+/// when nothing nonlinear follows it).
+static Value buildScore(OpBuilder &b, Location loc, const ScoreSpec &spec,
+                        Value dot, const ScorePoint &p) {
+  Type acc = spec.accType;
+  bool foldLog2 = spec.log2Domain && !hasNonlinearAfterScale(spec, p);
+  double scale = foldLog2 ? spec.scale * kLog2E : spec.scale;
+  Value s = arith::MulFOp::create(b, loc, dot,
+                                  floatConstant(b, loc, acc, scale));
+  if (spec.softcap) {
+    Value cap = floatConstant(b, loc, acc, *spec.softcap);
+    Value t = math::TanhOp::create(b, loc,
+                                   arith::DivFOp::create(b, loc, s, cap));
+    s = arith::MulFOp::create(b, loc, cap, t);
+  }
+  if (spec.slopes) {
+    // -slope[h] * |i + Lk - Lq - j|: FlashAttention's ALiBi distance.
+    Value offset = arith::SubIOp::create(b, loc, p.keyLen, p.queryLen);
+    Value dist = arith::SubIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, p.row, offset), p.key);
+    Value distI64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), dist);
+    Value absDist = math::AbsIOp::create(b, loc, distI64);
+    Value distF = arith::SIToFPOp::create(b, loc, acc, absDist);
+    Value slope = tensor::ExtractOp::create(b, loc, spec.slopes, p.head);
+    s = arith::SubFOp::create(b, loc, s,
+                              arith::MulFOp::create(b, loc, slope, distF));
+  }
+  if (p.bias)
+    s = arith::AddFOp::create(b, loc, s, convertFloat(b, loc, p.bias, acc));
+  if (spec.scoreMod) {
+    // The region's signature is f32, whatever the accumulator.
+    Value score = convertFloat(b, loc, s, b.getF32Type());
+    s = convertFloat(b, loc,
+                     inlineModifier(b, *spec.scoreMod,
+                                    {score, p.batch, p.head, p.row, p.key}),
+                     acc);
+  }
+  if (spec.log2Domain && !foldLog2)
+    s = arith::MulFOp::create(b, loc, s, floatConstant(b, loc, acc, kLog2E));
+
+  bool positional = !spec.interior &&
+                    (spec.maskKind != MaskKind::None || spec.maskPaddedKeys);
+  if (!positional && !p.keep && !spec.maskMod)
+    return s;
+  Value keep = positional ? positionVisible(b, loc, spec, p)
+                          : arith::ConstantIntOp::create(b, loc, 1, 1)
+                                .getResult();
+  if (p.keep)
+    keep = arith::AndIOp::create(b, loc, keep, p.keep);
+  if (spec.maskMod)
+    keep = arith::AndIOp::create(
+        b, loc, keep,
+        inlineModifier(b, *spec.maskMod, {p.batch, p.head, p.row, p.key}));
+  return arith::SelectOp::create(b, loc, keep, s,
+                                 floatConstant(b, loc, acc, kNegInf));
+}
+
+/// Fills the op-independent fields of a ScoreSpec from any op with the
+/// score attributes and modifier regions.
+template <typename OpTy>
+static ScoreSpec makeScoreSpec(OpBuilder &b, Location loc, OpTy op,
+                               Type accType, double scale) {
+  ScoreSpec spec;
+  spec.accType = accType;
+  spec.scale = scale;
+  spec.softcap = op.getSoftcapValue();
+  spec.maskKind = op.getMaskKind();
+  if (std::optional<ArrayRef<int64_t>> window = op.getWindow())
+    spec.window.assign(window->begin(), window->end());
+  if (std::optional<ArrayRef<double>> slopes = op.getAlibiSlopes()) {
+    auto type = RankedTensorType::get({static_cast<int64_t>(slopes->size())},
+                                      accType);
+    SmallVector<Attribute> values;
+    for (double s : *slopes)
+      values.push_back(b.getFloatAttr(accType, s));
+    spec.slopes = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(type, values));
+  }
+  if (!op.getScoreMod().empty())
+    spec.scoreMod = &op.getScoreMod();
+  if (!op.getMaskMod().empty())
+    spec.maskMod = &op.getMaskMod();
+  return spec;
+}
+
+//===----------------------------------------------------------------------===//
+// Softmax building blocks (rank-generic: rows are all but the last dim)
+//===----------------------------------------------------------------------===//
+
+/// P = exp(S - shift(m)) with m broadcast along the last dimension.
+static Value exponentiate(OpBuilder &b, Location loc, Value scores,
+                          Value rowMax, bool log2) {
+  int64_t rank = cast<RankedTensorType>(scores.getType()).getRank();
+  MLIRContext *ctx = b.getContext();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  Type acc = cast<RankedTensorType>(scores.getType()).getElementType();
+  Value init = emptyTensor(b, loc, sizesOf(b, loc, scores), acc);
+  return elementwise(b, loc, {scores, rowMax}, {id, id.getMajorSubMap(rank - 1)},
+                     init, id, [&](OpBuilder &nb, Location l, ValueRange a) {
+                       Value shifted = arith::SubFOp::create(
+                           nb, l, a[0], safeShift(nb, l, a[1]));
+                       return exponential(nb, l, shifted, log2);
+                     });
+}
+
+/// out = l == 0 ? 0 : acc / l, converted to `outType`'s element type and
+/// written through `outMap` (a layout permutation for the whole op).
+static Value normalize(OpBuilder &b, Location loc, Value acc, Value rowSum,
+                       Value outInit, AffineMap outMap) {
+  int64_t rank = cast<RankedTensorType>(acc.getType()).getRank();
+  MLIRContext *ctx = b.getContext();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  Type outElt = cast<RankedTensorType>(outInit.getType()).getElementType();
+  return elementwise(
+      b, loc, {acc, rowSum}, {id, id.getMajorSubMap(rank - 1)}, outInit, outMap,
+      [&](OpBuilder &nb, Location l, ValueRange a) {
+        Type t = a[0].getType();
+        Value zero = floatConstant(nb, l, t, 0.0);
         Value empty = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ,
-                                            args[1], zero);
-        Value lse = arith::AddFOp::create(
-            nb, l, args[0], math::LogOp::create(nb, l, args[1]));
-        lse = arith::SelectOp::create(nb, l, empty, negInf, lse);
-        linalg::YieldOp::create(nb, l, convert(nb, lse, f32));
+                                            a[1], zero);
+        Value o = arith::DivFOp::create(nb, l, a[0], a[1]);
+        o = arith::SelectOp::create(nb, l, empty, zero, o);
+        return convertFloat(nb, l, o, outElt);
       });
-  return generic.getResult(0);
+}
+
+/// lse = l == 0 ? -inf : m + log(l) in f32; in the log2 domain
+/// (m + log2(l)) * ln(2).
+static Value logSumExp(OpBuilder &b, Location loc, Value rowMax, Value rowSum,
+                       bool log2) {
+  int64_t rank = cast<RankedTensorType>(rowMax.getType()).getRank();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
+  Type f32 = b.getF32Type();
+  Value init = emptyTensor(b, loc, sizesOf(b, loc, rowMax), f32);
+  return elementwise(
+      b, loc, {rowMax, rowSum}, {id, id}, init, id,
+      [&](OpBuilder &nb, Location l, ValueRange a) {
+        Type t = a[0].getType();
+        Value zero = floatConstant(nb, l, t, 0.0);
+        Value empty = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ,
+                                            a[1], zero);
+        Value lse;
+        if (log2) {
+          lse = arith::AddFOp::create(nb, l, a[0],
+                                      math::Log2Op::create(nb, l, a[1]));
+          lse = arith::MulFOp::create(nb, l, lse,
+                                      floatConstant(nb, l, t, kLn2));
+        } else {
+          lse = arith::AddFOp::create(nb, l, a[0],
+                                      math::LogOp::create(nb, l, a[1]));
+        }
+        lse = arith::SelectOp::create(nb, l, empty,
+                                      floatConstant(nb, l, t, kNegInf), lse);
+        return convertFloat(nb, l, lse, f32);
+      });
+}
+
+//===----------------------------------------------------------------------===//
+// attn.attention
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Iteration dimensions are named after the math: b (batch), h (query head),
+/// i (query row), j (key row), d (head dim, reduced in Q.K^T) and c (value
+/// column, reduced over j in P.V).
+class AttentionLowering {
+public:
+  AttentionLowering(OpBuilder &builder, AttentionOp op, Type accType)
+      : b(builder), op(op), loc(op.getLoc()), ctx(op.getContext()),
+        accType(accType) {}
+
+  SmallVector<Value> lower();
+
+private:
+  /// Map from an iteration space to a Q/K/V/O operand in the op's layout.
+  AffineMap layoutMap(unsigned numDims, AffineExpr batch, AffineExpr head,
+                      AffineExpr seq, AffineExpr last) {
+    if (op.getLayout() == Layout::BHSD)
+      return AffineMap::get(numDims, 0, {batch, head, seq, last}, ctx);
+    return AffineMap::get(numDims, 0, {batch, seq, head, last}, ctx);
+  }
+  /// The key/value head read by query head `h`.
+  AffineExpr kvHead(AffineExpr h) {
+    int64_t group = op.getHeadGroupSize();
+    return group == 1 ? h : h.floorDiv(group);
+  }
+  /// Map from (b, h, i, j) to a [B, Hq, Lq, Lk]-broadcastable operand:
+  /// static extents of 1 are read at index 0.
+  AffineMap broadcastMap(Value operand);
+  Value modifyScores(Value scores);
+
+  OpBuilder &b;
+  AttentionOp op;
+  Location loc;
+  MLIRContext *ctx;
+  Type accType;
+  SmallVector<int64_t> scoreShape;    // [B, Hq, Lq, Lk], maybe dynamic
+  SmallVector<OpFoldResult> scoreSizes, rowSizes, accSizes;
+  Value queryLength, keyLength;
+};
+} // namespace
+
+AffineMap AttentionLowering::broadcastMap(Value operand) {
+  auto type = cast<RankedTensorType>(operand.getType());
+  SmallVector<AffineExpr> results;
+  for (int64_t axis = 0; axis < 4; ++axis) {
+    bool broadcast = type.getDimSize(axis) == 1 && scoreShape[axis] != 1;
+    results.push_back(broadcast ? getAffineConstantExpr(0, ctx)
+                                : getAffineDimExpr(axis, ctx));
+  }
+  return AffineMap::get(4, 0, results, ctx);
+}
+
+/// S' = mask(score_mod(bias + alibi + softcap(scale * S))), elementwise.
+Value AttentionLowering::modifyScores(Value scores) {
+  ScoreSpec spec =
+      makeScoreSpec(b, loc, op, accType, op.getEffectiveScale());
+  AffineMap id = AffineMap::getMultiDimIdentityMap(4, ctx);
+  SmallVector<Value> inputs = {scores};
+  SmallVector<AffineMap> maps = {id};
+  int biasArg = -1, maskArg = -1;
+  if (Value bias = op.getBias()) {
+    biasArg = inputs.size();
+    inputs.push_back(bias);
+    maps.push_back(broadcastMap(bias));
+  }
+  if (Value mask = op.getMask()) {
+    maskArg = inputs.size();
+    inputs.push_back(mask);
+    maps.push_back(broadcastMap(mask));
+  }
+  Value init = emptyTensor(b, loc, scoreSizes, accType);
+  return elementwise(b, loc, inputs, maps, init, id,
+                     [&](OpBuilder &nb, Location l, ValueRange args) {
+                       ScorePoint p;
+                       if (needsPositions(spec)) {
+                         p.batch = linalg::IndexOp::create(nb, l, 0);
+                         p.head = linalg::IndexOp::create(nb, l, 1);
+                         p.row = linalg::IndexOp::create(nb, l, 2);
+                         p.key = linalg::IndexOp::create(nb, l, 3);
+                       }
+                       p.queryLen = queryLength;
+                       p.keyLen = keyLength;
+                       if (biasArg >= 0)
+                         p.bias = args[biasArg];
+                       if (maskArg >= 0)
+                         p.keep = args[maskArg];
+                       return buildScore(nb, l, spec, args[0], p);
+                     });
 }
 
 SmallVector<Value> AttentionLowering::lower() {
@@ -420,44 +520,280 @@ SmallVector<Value> AttentionLowering::lower() {
   RankedTensorType qType = op.getQueryType();
   scoreShape = {qType.getDimSize(0), op.getNumQueryHeads(),
                 op.getQueryLength(), op.getKeyLength()};
-  Value batch = dimValue(op.getQuery(), 0);
-  queryLength = dimValue(op.getQuery(), seqAxis);
-  keyLength = dimValue(op.getKey(), seqAxis);
-  auto addIfDynamic = [](SmallVector<Value> &sizes, int64_t extent, Value v) {
-    if (ShapedType::isDynamic(extent))
-      sizes.push_back(v);
-  };
-  for (SmallVector<Value> *sizes : {&scoreDynSizes, &rowDynSizes}) {
-    addIfDynamic(*sizes, scoreShape[0], batch);
-    addIfDynamic(*sizes, scoreShape[2], queryLength);
-  }
-  addIfDynamic(scoreDynSizes, scoreShape[3], keyLength);
-  // The output follows the op's layout: sequence before head in BSHD.
-  RankedTensorType outType = op.getOutputType();
-  for (int64_t axis = 0; axis < 4; ++axis) {
-    if (!outType.isDynamicDim(axis))
-      continue;
-    outDynSizes.push_back(axis == 0 ? batch : queryLength);
-  }
+  OpFoldResult batch = tensor::getMixedSize(b, loc, op.getQuery(), 0);
+  OpFoldResult lq = tensor::getMixedSize(b, loc, op.getQuery(), seqAxis);
+  OpFoldResult lk = tensor::getMixedSize(b, loc, op.getKey(), seqAxis);
+  OpFoldResult hq = b.getIndexAttr(op.getNumQueryHeads());
+  scoreSizes = {batch, hq, lq, lk};
+  rowSizes = {batch, hq, lq};
+  accSizes = {batch, hq, lq, b.getIndexAttr(op.getValueHeadDim())};
+  queryLength = getValueOrCreateConstantIndexOp(b, loc, lq);
+  keyLength = getValueOrCreateConstantIndexOp(b, loc, lk);
 
-  Value scores = modifyScores(computeScores());
-  Value rowMax = rowReduce(scores, -std::numeric_limits<double>::infinity(),
+  // S[b, h, i, j] = sum_d Q[b, h, i, d] * K[b, h / g, j, d].
+  AffineExpr bb, h, i, j, d;
+  bindDims(ctx, bb, h, i, j, d);
+  Value scores = contract(b, loc, op.getQuery(), layoutMap(5, bb, h, i, d),
+                          op.getKey(), layoutMap(5, bb, kvHead(h), j, d),
+                          filledTensor(b, loc, scoreSizes, accType, 0.0),
+                          AffineMap::get(5, 0, {bb, h, i, j}, ctx));
+  scores = modifyScores(scores);
+
+  Value rowMax = rowReduce(b, loc, scores,
+                           filledTensor(b, loc, rowSizes, accType, kNegInf),
                            /*isMax=*/true);
-  Value probs = exponentiate(scores, rowMax);
-  Value rowSum = rowReduce(probs, 0.0, /*isMax=*/false);
-  SmallVector<Value> results = {
-      normalize(multiplyValues(probs), rowSum)};
+  Value probs = exponentiate(b, loc, scores, rowMax, /*log2=*/false);
+  Value rowSum = rowReduce(b, loc, probs,
+                           filledTensor(b, loc, rowSizes, accType, 0.0),
+                           /*isMax=*/false);
+
+  // A[b, h, i, c] = sum_j P[b, h, i, j] * V[b, h / g, j, c].
+  AffineExpr c;
+  bindDims(ctx, bb, h, i, c, j);
+  Value acc = contract(b, loc, probs, AffineMap::get(5, 0, {bb, h, i, j}, ctx),
+                       op.getValue(), layoutMap(5, bb, kvHead(h), j, c),
+                       filledTensor(b, loc, accSizes, accType, 0.0),
+                       AffineMap::get(5, 0, {bb, h, i, c}, ctx));
+
+  // The output is written in the op's layout.
+  RankedTensorType outType = op.getOutputType();
+  SmallVector<OpFoldResult> outSizes =
+      op.getLayout() == Layout::BHSD
+          ? accSizes
+          : SmallVector<OpFoldResult>{accSizes[0], accSizes[2], accSizes[1],
+                                      accSizes[3]};
+  bindDims(ctx, bb, h, i, c);
+  Value outInit = emptyTensor(b, loc, outSizes, outType.getElementType());
+  SmallVector<Value> results = {normalize(b, loc, acc, rowSum, outInit,
+                                          layoutMap(4, bb, h, i, c))};
   if (op.getLse())
-    results.push_back(logSumExp(rowMax, rowSum));
+    results.push_back(logSumExp(b, loc, rowMax, rowSum, /*log2=*/false));
   return results;
 }
+
+//===----------------------------------------------------------------------===//
+// Tile ops: attn.block_attention, attn.online_step
+//===----------------------------------------------------------------------===//
+
+/// S[g, i, j] = modified(sum_d Q[g, i, d] * K[j, d]) for a tile op, with
+/// absolute positions from its operands.
+template <typename TileOp>
+static Value tileScores(OpBuilder &b, TileOp op, Type accType,
+                        bool log2Domain) {
+  Location loc = op.getLoc();
+  MLIRContext *ctx = b.getContext();
+  AffineExpr g, i, j, d;
+  bindDims(ctx, g, i, j, d);
+  auto qType = cast<RankedTensorType>(op.getQuery().getType());
+  int64_t n = op.getBlockN();
+  SmallVector<OpFoldResult> sizes = {b.getIndexAttr(qType.getDimSize(0)),
+                                     b.getIndexAttr(qType.getDimSize(1)),
+                                     b.getIndexAttr(n)};
+  Value raw = contract(b, loc, op.getQuery(), AffineMap::get(4, 0, {g, i, d}, ctx),
+                       op.getKey(), AffineMap::get(4, 0, {j, d}, ctx),
+                       filledTensor(b, loc, sizes, accType, 0.0),
+                       AffineMap::get(4, 0, {g, i, j}, ctx));
+
+  ScoreSpec spec = makeScoreSpec(b, loc, op, accType,
+                                 op.getScale().convertToDouble());
+  spec.maskPaddedKeys = true;
+  spec.interior = op.getInterior();
+  spec.log2Domain = log2Domain;
+  AffineMap id = AffineMap::getMultiDimIdentityMap(3, ctx);
+  SmallVector<Value> inputs = {raw};
+  int biasArg = -1, maskArg = -1;
+  if (op.getBias()) {
+    biasArg = inputs.size();
+    inputs.push_back(op.getBias());
+  }
+  if (op.getMask()) {
+    maskArg = inputs.size();
+    inputs.push_back(op.getMask());
+  }
+  SmallVector<AffineMap> maps(inputs.size(), id);
+  Value init = emptyTensor(b, loc, sizes, accType);
+  return elementwise(
+      b, loc, inputs, maps, init, id,
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        auto add = [&](Value base, int64_t dim) {
+          Value idx = linalg::IndexOp::create(nb, l, dim);
+          return arith::AddIOp::create(nb, l, base, idx).getResult();
+        };
+        ScorePoint p;
+        if (needsPositions(spec)) {
+          p.batch = op.getBatch();
+          p.head = add(op.getHead(), 0);
+          p.row = add(op.getQueryPos(), 1);
+          p.key = add(op.getKeyPos(), 2);
+        }
+        p.queryLen = op.getQueryLen();
+        p.keyLen = op.getKeyLen();
+        if (biasArg >= 0)
+          p.bias = args[biasArg];
+        if (maskArg >= 0)
+          p.keep = args[maskArg];
+        return buildScore(nb, l, spec, args[0], p);
+      });
+}
+
+/// Maps of P [g, i, j], V [j, c] and the accumulator [g, i, c] over the
+/// P.V iteration space (g, i, c, j).
+static std::array<AffineMap, 3> tilePVMaps(MLIRContext *ctx) {
+  AffineExpr g, i, c, j;
+  bindDims(ctx, g, i, c, j);
+  return {AffineMap::get(4, 0, {g, i, j}, ctx), AffineMap::get(4, 0, {j, c}, ctx),
+          AffineMap::get(4, 0, {g, i, c}, ctx)};
+}
+
+static SmallVector<Value> lowerBlockAttention(OpBuilder &b,
+                                              BlockAttentionOp op) {
+  Location loc = op.getLoc();
+  Type f32 = b.getF32Type();
+  Value scores = tileScores(b, op, f32, /*log2Domain=*/false);
+  auto lseType = cast<RankedTensorType>(op.getLse().getType());
+  SmallVector<OpFoldResult> rows = getAsIndexOpFoldResult(b.getContext(),
+                                                          lseType.getShape());
+  Value rowMax = rowReduce(b, loc, scores,
+                           filledTensor(b, loc, rows, f32, kNegInf), true);
+  Value probs = exponentiate(b, loc, scores, rowMax, false);
+  Value rowSum =
+      rowReduce(b, loc, probs, filledTensor(b, loc, rows, f32, 0.0), false);
+  auto maps = tilePVMaps(b.getContext());
+  auto outType = cast<RankedTensorType>(op.getOutput().getType());
+  SmallVector<OpFoldResult> accSizes =
+      getAsIndexOpFoldResult(b.getContext(), outType.getShape());
+  Value acc = contract(b, loc, probs, maps[0], op.getValue(), maps[1],
+                       filledTensor(b, loc, accSizes, f32, 0.0), maps[2]);
+  AffineMap id = AffineMap::getMultiDimIdentityMap(3, b.getContext());
+  Value out = normalize(b, loc, acc, rowSum, emptyTensor(b, loc, accSizes, f32),
+                        id);
+  return {out, logSumExp(b, loc, rowMax, rowSum, false)};
+}
+
+/// One online-softmax step; see attn.online_step's description.
+static SmallVector<Value> lowerOnlineStep(OpBuilder &b, OnlineStepOp op) {
+  Location loc = op.getLoc();
+  MLIRContext *ctx = b.getContext();
+  bool log2 = op.getLog2Domain();
+  Value scores = tileScores(b, op, b.getF32Type(), log2);
+
+  // m' = max(m, rowmax(s)): the running max is the reduction's init.
+  Value newMax = rowReduce(b, loc, scores, op.getMax(), /*isMax=*/true);
+  Value probs = exponentiate(b, loc, scores, newMax, log2);
+
+  // a = exp(m - shift(m')), then sum' = a * sum + rowsum(p).
+  AffineMap id2 = AffineMap::getMultiDimIdentityMap(2, ctx);
+  Value alpha = elementwise(
+      b, loc, {op.getMax(), newMax}, {id2, id2},
+      emptyTensor(b, loc, sizesOf(b, loc, op.getMax()), b.getF32Type()), id2,
+      [&](OpBuilder &nb, Location l, ValueRange a) {
+        Value diff = arith::SubFOp::create(nb, l, a[0], safeShift(nb, l, a[1]));
+        return exponential(nb, l, diff, log2);
+      });
+  auto scaleBy = [&](Value state, AffineMap stateMap) {
+    return elementwise(
+        b, loc, {state, alpha}, {stateMap, id2.getNumDims() == stateMap.getNumDims()
+                                               ? id2
+                                               : stateMap.getMajorSubMap(2)},
+        emptyTensor(b, loc, sizesOf(b, loc, state), b.getF32Type()), stateMap,
+        [&](OpBuilder &nb, Location l, ValueRange a) {
+          return arith::MulFOp::create(nb, l, a[0], a[1]).getResult();
+        });
+  };
+  Value newSum = rowReduce(b, loc, probs, scaleBy(op.getSum(), id2), false);
+
+  // acc' = a * acc + round(p) . V
+  AffineMap id3 = AffineMap::getMultiDimIdentityMap(3, ctx);
+  auto maps = tilePVMaps(ctx);
+  Type pType = op.getPType() ? *op.getPType() : Type();
+  Value newAcc = contract(b, loc, probs, maps[0], op.getValue(), maps[1],
+                          scaleBy(op.getAcc(), id3), maps[2], pType);
+  return {newAcc, newMax, newSum};
+}
+
+//===----------------------------------------------------------------------===//
+// attn.finalize, attn.combine
+//===----------------------------------------------------------------------===//
+
+static SmallVector<Value> lowerFinalize(OpBuilder &b, FinalizeOp op) {
+  Location loc = op.getLoc();
+  int64_t rank = cast<RankedTensorType>(op.getAcc().getType()).getRank();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
+  auto outType = cast<RankedTensorType>(op.getOutput().getType());
+  Value outInit = emptyTensor(b, loc, sizesOf(b, loc, op.getAcc()),
+                              outType.getElementType());
+  return {normalize(b, loc, op.getAcc(), op.getSum(), outInit, id),
+          logSumExp(b, loc, op.getMax(), op.getSum(), op.getLog2Domain())};
+}
+
+/// lse = M + log(sum_k exp(lse_k - M)) with M = max_k lse_k, and
+/// out = sum_k exp(lse_k - lse) * out_k; all -inf gives -inf and 0.
+static SmallVector<Value> lowerCombine(OpBuilder &b, CombineOp op) {
+  Location loc = op.getLoc();
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  int64_t rank = cast<RankedTensorType>(op.getOutput().getType()).getRank();
+  AffineMap rowId = AffineMap::getMultiDimIdentityMap(rank - 1, ctx);
+  AffineMap outId = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  ValueRange lses = op.getLses();
+  SmallVector<AffineMap> rowMaps(lses.size(), rowId);
+  Value rowInit = emptyTensor(b, loc, sizesOf(b, loc, lses[0]), f32);
+  Value lse = elementwise(
+      b, loc, lses, rowMaps, rowInit, rowId,
+      [&](OpBuilder &nb, Location l, ValueRange a) {
+        Value m = a[0];
+        for (Value x : a.drop_front().drop_back())
+          m = arith::MaximumFOp::create(nb, l, m, x);
+        Value shift = safeShift(nb, l, m);
+        Value total = floatConstant(nb, l, f32, 0.0);
+        for (Value x : a.drop_back())
+          total = arith::AddFOp::create(
+              nb, l, total,
+              math::ExpOp::create(nb, l, arith::SubFOp::create(nb, l, x, shift)));
+        // log(0) = -inf reproduces the all-masked case.
+        return arith::AddFOp::create(nb, l, shift,
+                                     math::LogOp::create(nb, l, total))
+            .getResult();
+      });
+
+  SmallVector<Value> inputs(op.getOutputs());
+  SmallVector<AffineMap> maps(inputs.size(), outId);
+  for (Value x : lses) {
+    inputs.push_back(x);
+    maps.push_back(outId.getMajorSubMap(rank - 1));
+  }
+  inputs.push_back(lse);
+  maps.push_back(outId.getMajorSubMap(rank - 1));
+  size_t n = lses.size();
+  Value outInit = emptyTensor(b, loc, sizesOf(b, loc, op.getOutputs()[0]), f32);
+  Value out = elementwise(
+      b, loc, inputs, maps, outInit, outId,
+      [&](OpBuilder &nb, Location l, ValueRange a) {
+        Value shift = safeShift(nb, l, a[2 * n]);
+        Value total = floatConstant(nb, l, f32, 0.0);
+        for (size_t k = 0; k < n; ++k) {
+          Value w = math::ExpOp::create(
+              nb, l, arith::SubFOp::create(nb, l, a[n + k], shift));
+          total = arith::AddFOp::create(
+              nb, l, total, arith::MulFOp::create(nb, l, w, a[k]));
+        }
+        return total;
+      });
+  return {out, lse};
+}
+
+//===----------------------------------------------------------------------===//
+// Entry points, patterns and the pass
+//===----------------------------------------------------------------------===//
 
 FailureOr<SmallVector<Value>>
 mlir::attn::lowerAttentionToLinalg(OpBuilder &builder, AttentionOp op,
                                    const AttnToLinalgOptions &options) {
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPoint(op);
-  return AttentionLowering(builder, op, options).lower();
+  Type accType = options.accumulateInF64 ? Type(builder.getF64Type())
+                                         : Type(builder.getF32Type());
+  return AttentionLowering(builder, op, accType).lower();
 }
 
 namespace {
@@ -478,6 +814,20 @@ struct AttentionOpLowering : OpConversionPattern<AttentionOp> {
   }
 
   AttnToLinalgOptions options;
+};
+
+/// Lowers a tile-level op with `lowerFn`; these ops always compute in f32,
+/// the precision the online-softmax state is defined in.
+template <typename OpTy, SmallVector<Value> (*lowerFn)(OpBuilder &, OpTy)>
+struct TileOpLowering : OpConversionPattern<OpTy> {
+  using OpConversionPattern<OpTy>::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(OpTy op, typename OpTy::Adaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, lowerFn(rewriter, op));
+    return success();
+  }
 };
 
 struct ConvertAttnToLinalgPass
@@ -503,5 +853,10 @@ struct ConvertAttnToLinalgPass
 
 void mlir::attn::populateAttnToLinalgConversionPatterns(
     RewritePatternSet &patterns, const AttnToLinalgOptions &options) {
-  patterns.add<AttentionOpLowering>(patterns.getContext(), options);
+  MLIRContext *ctx = patterns.getContext();
+  patterns.add<AttentionOpLowering>(ctx, options);
+  patterns.add<TileOpLowering<BlockAttentionOp, lowerBlockAttention>,
+               TileOpLowering<OnlineStepOp, lowerOnlineStep>,
+               TileOpLowering<FinalizeOp, lowerFinalize>,
+               TileOpLowering<CombineOp, lowerCombine>>(ctx);
 }

@@ -142,10 +142,10 @@ func.func @bshd(%q: tensor<1x4x8x64xbf16>, %k: tensor<1x6x2x64xbf16>, %v: tensor
 // CHECK-LABEL: func.func @causal_top_left
 // CHECK: linalg.generic
 // CHECK: ^bb0(%[[SE:[^:]+]]: f32, %{{[^:]+}}: f32):
-// CHECK-NEXT: %[[SCALE:.+]] = arith.constant 2.500000e-01 : f32
-// CHECK-NEXT: %[[SCALED:.+]] = arith.mulf %[[SE]], %[[SCALE]] : f32
 // CHECK: %[[I:.+]] = linalg.index 2 : index
 // CHECK-NEXT: %[[J:.+]] = linalg.index 3 : index
+// CHECK-NEXT: %[[SCALE:.+]] = arith.constant 2.500000e-01 : f32
+// CHECK-NEXT: %[[SCALED:.+]] = arith.mulf %[[SE]], %[[SCALE]] : f32
 // CHECK-NEXT: %[[TRUE:.+]] = arith.constant true
 // CHECK-NEXT: %[[CAUSAL:.+]] = arith.cmpi sle, %[[J]], %[[I]] : index
 // CHECK-NEXT: %[[KEEP:.+]] = arith.andi %[[TRUE]], %[[CAUSAL]] : i1
@@ -165,9 +165,9 @@ func.func @causal_top_left(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xf32>, %
 // CHECK-LABEL: func.func @causal_bottom_right
 // CHECK-DAG: %[[LQ:.+]] = arith.constant 4 : index
 // CHECK-DAG: %[[LK:.+]] = arith.constant 16 : index
-// CHECK: %[[SCALED:.+]] = arith.mulf %{{.+}}, %{{.+}} : f32
 // CHECK: %[[I:.+]] = linalg.index 2 : index
 // CHECK-NEXT: %[[J:.+]] = linalg.index 3 : index
+// CHECK: %[[SCALED:.+]] = arith.mulf %{{.+}}, %{{.+}} : f32
 // CHECK-NEXT: %[[TRUE:.+]] = arith.constant true
 // CHECK-NEXT: %[[OFFSET:.+]] = arith.subi %[[LK]], %[[LQ]] : index
 // CHECK-NEXT: %[[DIAG:.+]] = arith.addi %[[I]], %[[OFFSET]] : index
@@ -187,9 +187,9 @@ func.func @causal_bottom_right(%q: tensor<1x2x4x16xf32>, %k: tensor<1x2x16x16xf3
 // CHECK-LABEL: func.func @sliding_window
 // CHECK-DAG: %[[LQ:.+]] = arith.constant 4 : index
 // CHECK-DAG: %[[LK:.+]] = arith.constant 8 : index
-// CHECK: %[[SCALED:.+]] = arith.mulf %{{.+}}, %{{.+}} : f32
 // CHECK: %[[I:.+]] = linalg.index 2 : index
 // CHECK-NEXT: %[[J:.+]] = linalg.index 3 : index
+// CHECK: %[[SCALED:.+]] = arith.mulf %{{.+}}, %{{.+}} : f32
 // CHECK-NEXT: %[[TRUE:.+]] = arith.constant true
 // CHECK-NEXT: %[[OFFSET:.+]] = arith.subi %[[LK]], %[[LQ]] : index
 // CHECK-NEXT: %[[R:.+]] = arith.addi %[[I]], %[[OFFSET]] : index
@@ -229,25 +229,28 @@ func.func @softcap(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xf32>, %v: tenso
 
 // ALiBi with Lq = 4, Lk = 6 (slopes 0.5 and 0.25 for the 2 heads):
 // S'[b, h, i, j] = 0.25 * S - slope[h] * |i + (Lk - Lq) - j|; the slopes are
-// a constant tensor read through (b, h, i, j) -> (h).
-// CHECK-DAG: #[[$SLOPEMAP:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> (d1)>
+// a constant tensor read at the score's head h (tensor.extract, so that tiles
+// at any head offset read it the same way).
 // CHECK-DAG: #[[$ID4:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
 // CHECK-LABEL: func.func @alibi
 // CHECK-DAG: %[[LQ:.+]] = arith.constant 4 : index
 // CHECK-DAG: %[[LK:.+]] = arith.constant 6 : index
-// CHECK: %[[SLOPES:.+]] = arith.constant dense<[5.000000e-01, 2.500000e-01]> : tensor<2xf32>
-// CHECK: linalg.generic {indexing_maps = [#[[$ID4]], #[[$SLOPEMAP]], #[[$ID4]]], {{.+}} ins(%{{.+}}, %[[SLOPES]] : tensor<1x2x4x6xf32>, tensor<2xf32>)
-// CHECK-NEXT: ^bb0(%[[SE:[^:]+]]: f32, %[[SLOPE:[^:]+]]: f32, %{{[^:]+}}: f32):
-// CHECK-NEXT: %[[SCALE:.+]] = arith.constant 2.500000e-01 : f32
-// CHECK-NEXT: %[[SCALED:.+]] = arith.mulf %[[SE]], %[[SCALE]] : f32
+// CHECK-DAG: %[[SLOPES:.+]] = arith.constant dense<[5.000000e-01, 2.500000e-01]> : tensor<2xf32>
+// CHECK: linalg.generic {indexing_maps = [#[[$ID4]], #[[$ID4]]], {{.+}} ins(%{{.+}} : tensor<1x2x4x6xf32>)
+// CHECK-NEXT: ^bb0(%[[SE:[^:]+]]: f32, %{{[^:]+}}: f32):
+// CHECK-NEXT: linalg.index 0 : index
+// CHECK-NEXT: %[[H:.+]] = linalg.index 1 : index
 // CHECK-NEXT: %[[I:.+]] = linalg.index 2 : index
 // CHECK-NEXT: %[[J:.+]] = linalg.index 3 : index
+// CHECK-NEXT: %[[SCALE:.+]] = arith.constant 2.500000e-01 : f32
+// CHECK-NEXT: %[[SCALED:.+]] = arith.mulf %[[SE]], %[[SCALE]] : f32
 // CHECK-NEXT: %[[OFFSET:.+]] = arith.subi %[[LK]], %[[LQ]] : index
 // CHECK-NEXT: %[[R:.+]] = arith.addi %[[I]], %[[OFFSET]] : index
 // CHECK-NEXT: %[[DIST:.+]] = arith.subi %[[R]], %[[J]] : index
 // CHECK-NEXT: %[[DIST64:.+]] = arith.index_cast %[[DIST]] : index to i64
 // CHECK-NEXT: %[[ABS:.+]] = math.absi %[[DIST64]] : i64
 // CHECK-NEXT: %[[DISTF:.+]] = arith.sitofp %[[ABS]] : i64 to f32
+// CHECK-NEXT: %[[SLOPE:.+]] = tensor.extract %[[SLOPES]][%[[H]]] : tensor<2xf32>
 // CHECK-NEXT: %[[PENALTY:.+]] = arith.mulf %[[SLOPE]], %[[DISTF]] : f32
 // CHECK-NEXT: %[[BIASED:.+]] = arith.subf %[[SCALED]], %[[PENALTY]] : f32
 // CHECK-NEXT: linalg.yield %[[BIASED]] : f32
@@ -307,20 +310,16 @@ func.func @bool_mask(%q: tensor<2x4x8x16xf32>, %k: tensor<2x4x8x16xf32>, %v: ten
 //   score_mod(s, b, h, i, j) = s + float(i - j).
 // CHECK-LABEL: func.func @score_and_mask_mod
 // CHECK: ^bb0(%[[SE:[^:]+]]: f32, %{{[^:]+}}: f32):
-// CHECK-NEXT: %[[SCALE:.+]] = arith.constant 2.500000e-01 : f32
-// CHECK-NEXT: %[[SCALED:.+]] = arith.mulf %[[SE]], %[[SCALE]] : f32
-// CHECK-NEXT: %{{.+}} = linalg.index 0 : index
-// CHECK-NEXT: %{{.+}} = linalg.index 1 : index
+// CHECK-NEXT: %[[B:.+]] = linalg.index 0 : index
+// CHECK-NEXT: %[[H:.+]] = linalg.index 1 : index
 // CHECK-NEXT: %[[I:.+]] = linalg.index 2 : index
 // CHECK-NEXT: %[[J:.+]] = linalg.index 3 : index
+// CHECK-NEXT: %[[SCALE:.+]] = arith.constant 2.500000e-01 : f32
+// CHECK-NEXT: %[[SCALED:.+]] = arith.mulf %[[SE]], %[[SCALE]] : f32
 // CHECK-NEXT: %[[D:.+]] = arith.subi %[[I]], %[[J]] : index
 // CHECK-NEXT: %[[DI:.+]] = arith.index_cast %[[D]] : index to i64
 // CHECK-NEXT: %[[DF:.+]] = arith.sitofp %[[DI]] : i64 to f32
 // CHECK-NEXT: %[[MODDED:.+]] = arith.addf %[[SCALED]], %[[DF]] : f32
-// CHECK-NEXT: %[[B:.+]] = linalg.index 0 : index
-// CHECK-NEXT: %[[H:.+]] = linalg.index 1 : index
-// CHECK-NEXT: %{{.+}} = linalg.index 2 : index
-// CHECK-NEXT: %{{.+}} = linalg.index 3 : index
 // CHECK-NEXT: %[[TRUE:.+]] = arith.constant true
 // CHECK-NEXT: %[[NE:.+]] = arith.cmpi ne, %[[H]], %[[B]] : index
 // CHECK-NEXT: %[[KEEP:.+]] = arith.andi %[[TRUE]], %[[NE]] : i1
@@ -365,10 +364,10 @@ func.func @score_and_mask_mod(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xf32>
 // CHECK-NEXT: %[[LSE:.+]] = linalg.generic {indexing_maps = [#[[$ID3]], #[[$ID3]], #[[$ID3]]], iterator_types = ["parallel", "parallel", "parallel"]} ins(%[[M]], %[[L]] : tensor<1x2x8xf32>, tensor<1x2x8xf32>) outs(%[[LINIT]] : tensor<1x2x8xf32>)
 // CHECK-NEXT: ^bb0(%[[ME:[^:]+]]: f32, %[[LE:[^:]+]]: f32, %{{[^:]+}}: f32):
 // CHECK-NEXT: %[[ZERO:.+]] = arith.constant 0.000000e+00 : f32
-// CHECK-NEXT: %[[NEGINF:.+]] = arith.constant 0xFF800000 : f32
 // CHECK-NEXT: %[[EMPTYROW:.+]] = arith.cmpf oeq, %[[LE]], %[[ZERO]] : f32
 // CHECK-NEXT: %[[LOG:.+]] = math.log %[[LE]] : f32
 // CHECK-NEXT: %[[SUM:.+]] = arith.addf %[[ME]], %[[LOG]] : f32
+// CHECK-NEXT: %[[NEGINF:.+]] = arith.constant 0xFF800000 : f32
 // CHECK-NEXT: %[[SEL:.+]] = arith.select %[[EMPTYROW]], %[[NEGINF]], %[[SUM]] : f32
 // CHECK-NEXT: linalg.yield %[[SEL]] : f32
 // CHECK: return %[[O]], %[[LSE]] : tensor<1x2x8x16xbf16>, tensor<1x2x8xf32>
@@ -383,7 +382,7 @@ func.func @score_and_mask_mod(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xf32>
 // F64-NEXT: %[[QK:.+]] = arith.mulf %[[QX]], %[[KX]] : f64
 // F64-NEXT: arith.addf %[[ACC]], %[[QK]] : f64
 // F64: ^bb0(%[[SE:[^:]+]]: f64, %{{[^:]+}}: f64):
-// F64-NEXT: %[[SCALE:.+]] = arith.constant 2.500000e-01 : f64
+// F64: %[[SCALE:.+]] = arith.constant 2.500000e-01 : f64
 // F64-NEXT: %[[SCALED:.+]] = arith.mulf %[[SE]], %[[SCALE]] : f64
 // F64-NEXT: %[[S32:.+]] = arith.truncf %[[SCALED]] : f64 to f32
 // F64: %[[R32:.+]] = arith.negf %[[S32]] : f32

@@ -793,7 +793,7 @@ func.func @both_regions_bad_mask_mod(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x
 //===----------------------------------------------------------------------===//
 
 func.func @yield_outside_attention(%x: f32) {
-  // expected-error @+1 {{'attn.yield' op expects parent op 'attn.attention'}}
+  // expected-error @+1 {{'attn.yield' op expects parent op to be one of 'attn.attention, attn.block_attention, attn.online_step'}}
   attn.yield %x : f32
 }
 
@@ -806,7 +806,7 @@ func.func @yield_in_nested_op(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>
   ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
     %c = arith.cmpi eq, %i, %j : index
     %r = scf.if %c -> f32 {
-      // expected-error @+1 {{'attn.yield' op expects parent op 'attn.attention'}}
+      // expected-error @+1 {{'attn.yield' op expects parent op to be one of 'attn.attention, attn.block_attention, attn.online_step'}}
       attn.yield %s : f32
     } else {
       scf.yield %s : f32
@@ -865,4 +865,535 @@ func.func @nested_attention(%q: tensor<1x1x2x4xf32>, %k: tensor<1x1x2x4xf32>, %v
       attn.yield %s : f32
     }
   return %o : tensor<1x1x2x4xf32>
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// Tile-level ops: attn.block_attention, attn.online_step (verifyTileOperands,
+// verifyScoreAttributes with at-least-G slopes, verifyF32Shape), attn.finalize
+// and attn.combine. Unless a case says otherwise a tile is G = 2 query heads
+// of M = 4 rows against N = 8 keys: Q [2, 4, 16], K [8, 16], V [8, 32],
+// output/acc [2, 4, 32], lse/max/sum [2, 4], all f32.
+//===----------------------------------------------------------------------===//
+
+// Q must be [G, M, D]: a rank-2 query is rejected.
+func.func @tile_query_rank(%q: tensor<4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.block_attention' op expected query [G, M, D], key [N, D] and value [N, Dv] tiles, got ranks 2, 2 and 2}}
+  %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) {scale = 0.25 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// K must be [N, D]: a per-head rank-3 key is not a tile.
+func.func @tile_key_rank(%q: tensor<2x4x16xf32>, %k: tensor<1x8x16xf32>, %v: tensor<8x32xf32>, %i: index, %acc: tensor<2x4x32xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4xf32>) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.online_step' op expected query [G, M, D], key [N, D] and value [N, Dv] tiles, got ranks 3, 3 and 2}}
+  %a, %mm, %ll = attn.online_step ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<1x8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) state(%acc, %m, %l : tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>) {scale = 0.25 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>
+  return %a : tensor<2x4x32xf32>
+}
+
+// -----
+
+// V must be [N, Dv].
+func.func @tile_value_rank(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8xf32>, %i: index) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{expected query [G, M, D], key [N, D] and value [N, Dv] tiles, got ranks 3, 2 and 1}}
+  %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8xf32>) at(%i, %i, %i, %i) lengths(%i, %i) {scale = 0.25 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// Tiles are static: a dynamic row count M is rejected.
+func.func @tile_dynamic_query(%q: tensor<2x?x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.block_attention' op expected static tile shapes}}
+  %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x?x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) {scale = 0.25 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// A dynamic key count N in the value tile alone is rejected too.
+func.func @tile_dynamic_value(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<?x32xf32>, %i: index, %acc: tensor<2x4x32xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4xf32>) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.online_step' op expected static tile shapes}}
+  %a, %mm, %ll = attn.online_step ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<?x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) state(%acc, %m, %l : tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>) {scale = 0.25 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>
+  return %a : tensor<2x4x32xf32>
+}
+
+// -----
+
+// Q, K and V tiles share one element type (bf16 query, f16 key/value).
+func.func @tile_element_type_mismatch(%q: tensor<2x4x16xbf16>, %k: tensor<8x16xf16>, %v: tensor<8x32xf16>, %i: index) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.block_attention' op expected query, key and value tiles of one element type}}
+  %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x4x16xbf16>, tensor<8x16xf16>, tensor<8x32xf16>) at(%i, %i, %i, %i) lengths(%i, %i) {scale = 0.25 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// Q.K^T contracts D: query D = 16 against key D = 8.
+func.func @tile_head_dim_mismatch(%q: tensor<2x4x16xf32>, %k: tensor<8x8xf32>, %v: tensor<8x32xf32>, %i: index) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.block_attention' op expected query/key head dims and key/value lengths to agree, got 'tensor<2x4x16xf32>', 'tensor<8x8xf32>', 'tensor<8x32xf32>'}}
+  %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x8xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) {scale = 0.25 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// P.V contracts N: 8 keys against 4 values.
+func.func @tile_kv_length_mismatch(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<4x32xf32>, %i: index, %acc: tensor<2x4x32xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4xf32>) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.online_step' op expected query/key head dims and key/value lengths to agree, got 'tensor<2x4x16xf32>', 'tensor<8x16xf32>', 'tensor<4x32xf32>'}}
+  %a, %mm, %ll = attn.online_step ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<4x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) state(%acc, %m, %l : tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>) {scale = 0.25 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>
+  return %a : tensor<2x4x32xf32>
+}
+
+// -----
+
+// A bias tile is exactly [G, M, N]: unlike attn.attention, no broadcast.
+func.func @tile_bias_shape(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %bias: tensor<1x4x8xf32>, %i: index) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.block_attention' op expected bias tile of shape [G, M, N] = [2, 4, 8], got 'tensor<1x4x8xf32>'}}
+  %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) bias(%bias : tensor<1x4x8xf32>) at(%i, %i, %i, %i) lengths(%i, %i) {scale = 0.25 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// A mask tile with M and N swapped.
+func.func @tile_mask_shape(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %mask: tensor<2x8x4xi1>, %i: index, %acc: tensor<2x4x32xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4xf32>) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.online_step' op expected mask tile of shape [G, M, N] = [2, 4, 8], got 'tensor<2x8x4xi1>'}}
+  %a, %mm, %ll = attn.online_step ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) mask(%mask : tensor<2x8x4xi1>) at(%i, %i, %i, %i) lengths(%i, %i) state(%acc, %m, %l : tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>) {scale = 0.25 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>
+  return %a : tensor<2x4x32xf32>
+}
+
+// -----
+
+// A tile's mask must be i1 (ODS constraint, before the C++ verifier); with
+// no bias the mask is operand #3.
+func.func @tile_mask_element_type(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %mask: tensor<2x4x8xi8>, %i: index) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{operand #3 must be ranked tensor of 1-bit signless integer values, but got 'tensor<2x4x8xi8>'}}
+  %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) mask(%mask : tensor<2x4x8xi8>) at(%i, %i, %i, %i) lengths(%i, %i) {scale = 0.25 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// An i32 query tile fails the RankedTensorOf<[F16, BF16, F32]> constraint.
+func.func @tile_integer_query(%q: tensor<2x4x16xi32>, %k: tensor<8x16xi32>, %v: tensor<8x32xi32>, %i: index) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{operand #0 must be ranked tensor of 16-bit float or bfloat16 type or 32-bit float values, but got 'tensor<2x4x16xi32>'}}
+  %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x4x16xi32>, tensor<8x16xi32>, tensor<8x32xi32>) at(%i, %i, %i, %i) lengths(%i, %i) {scale = 0.25 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// Tiles always produce f32 (ODS constraint): an f16 output is rejected.
+func.func @tile_f16_output(%q: tensor<2x4x16xf16>, %k: tensor<8x16xf16>, %v: tensor<8x32xf16>, %i: index) -> tensor<2x4x32xf16> {
+  // expected-error @+1 {{result #0 must be ranked tensor of 32-bit float values, but got 'tensor<2x4x32xf16>'}}
+  %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x4x16xf16>, tensor<8x16xf16>, tensor<8x32xf16>) at(%i, %i, %i, %i) lengths(%i, %i) {scale = 0.25 : f64} -> tensor<2x4x32xf16>, tensor<2x4xf32>
+  return %o : tensor<2x4x32xf16>
+}
+
+// -----
+
+// A tile op has no default scale: attn-tile writes the effective one.
+func.func @tile_missing_scale(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{requires attribute 'scale'}}
+  %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) -> tensor<2x4x32xf32>, tensor<2x4xf32>
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// scale = 0 on a tile.
+func.func @tile_zero_scale(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.block_attention' op expected a finite, positive scale, got 0.000000e+00}}
+  %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) {scale = 0.0 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// A negative scale on an online step.
+func.func @tile_negative_scale(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index, %acc: tensor<2x4x32xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4xf32>) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.online_step' op expected a finite, positive scale, got -2.500000e-01}}
+  %a, %mm, %ll = attn.online_step ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) state(%acc, %m, %l : tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>) {scale = -0.25 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>
+  return %a : tensor<2x4x32xf32>
+}
+
+// -----
+
+// NaN scale (IEEE-754 bit pattern) on a tile.
+func.func @tile_nan_scale(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{expected a finite, positive scale, got nan}}
+  %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) {scale = 0x7FF8000000000000 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// softcap = 0 on a tile.
+func.func @tile_zero_softcap(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.block_attention' op expected a finite, positive softcap, got 0.000000e+00}}
+  %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) {scale = 0.25 : f64, softcap = 0.0 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// sliding_window on a tile still needs its window.
+func.func @tile_window_missing(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.block_attention' op expected a `window = array<i64: left, right>` attribute with mask kind sliding_window}}
+  %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) {scale = 0.25 : f64, mask_kind = #attn.mask<sliding_window>} -> tensor<2x4x32xf32>, tensor<2x4xf32>
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// A window on a tile has exactly [left, right].
+func.func @tile_window_arity(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index, %acc: tensor<2x4x32xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4xf32>) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.online_step' op expected window to have 2 elements [left, right], got 3}}
+  %a, %mm, %ll = attn.online_step ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) state(%acc, %m, %l : tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>) {scale = 0.25 : f64, mask_kind = #attn.mask<sliding_window>, window = array<i64: 4, 0, 1>} -> tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>
+  return %a : tensor<2x4x32xf32>
+}
+
+// -----
+
+// Window sizes on a tile are non-negative.
+func.func @tile_window_negative(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.block_attention' op expected non-negative window sizes, got [2, -3]}}
+  %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) {scale = 0.25 : f64, mask_kind = #attn.mask<sliding_window>, window = array<i64: 2, -3>} -> tensor<2x4x32xf32>, tensor<2x4xf32>
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// A window with a causal mask kind on a tile.
+func.func @tile_window_without_sliding(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index, %acc: tensor<2x4x32xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4xf32>) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.online_step' op expected no window attribute unless the mask kind is sliding_window}}
+  %a, %mm, %ll = attn.online_step ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) state(%acc, %m, %l : tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>) {scale = 0.25 : f64, mask_kind = #attn.mask<causal_top_left>, window = array<i64: 4, 0>} -> tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>
+  return %a : tensor<2x4x32xf32>
+}
+
+// -----
+
+// A tile of G = 2 heads reads slopes head + 0 and head + 1, so it needs at
+// least 2 (more are fine: the tile sees only some heads); 1 is too few.
+func.func @tile_too_few_slopes(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.block_attention' op expected one ALiBi slope per query head (2), got 1}}
+  %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) {scale = 0.25 : f64, alibi_slopes = array<f64: 0.5>} -> tensor<2x4x32xf32>, tensor<2x4xf32>
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// A non-finite slope among enough slopes on a tile.
+func.func @tile_slope_not_finite(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index, %acc: tensor<2x4x32xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4xf32>) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.online_step' op expected finite ALiBi slopes}}
+  %a, %mm, %ll = attn.online_step ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) state(%acc, %m, %l : tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>) {scale = 0.25 : f64, alibi_slopes = array<f64: 0.5, 0x7FF0000000000000, 0.125>} -> tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>
+  return %a : tensor<2x4x32xf32>
+}
+
+// -----
+
+// The block output is [G, M, Dv] = [2, 4, 32]: D = 16 in its place.
+func.func @block_output_shape(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index) -> tensor<2x4x16xf32> {
+  // expected-error @+1 {{'attn.block_attention' op expected output to be 'tensor<2x4x32xf32>', got 'tensor<2x4x16xf32>'}}
+  %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) {scale = 0.25 : f64} -> tensor<2x4x16xf32>, tensor<2x4xf32>
+  return %o : tensor<2x4x16xf32>
+}
+
+// -----
+
+// The block LSE is [G, M] = [2, 4], not [G, M, N].
+func.func @block_lse_shape(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index) -> tensor<2x4x8xf32> {
+  // expected-error @+1 {{'attn.block_attention' op expected lse to be 'tensor<2x4xf32>', got 'tensor<2x4x8xf32>'}}
+  %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) {scale = 0.25 : f64} -> tensor<2x4x32xf32>, tensor<2x4x8xf32>
+  return %lse : tensor<2x4x8xf32>
+}
+
+// -----
+
+// The block output is static even where it could be inferred.
+func.func @block_output_dynamic(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index) -> tensor<2x?x32xf32> {
+  // expected-error @+1 {{'attn.block_attention' op expected output to be 'tensor<2x4x32xf32>', got 'tensor<2x?x32xf32>'}}
+  %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) {scale = 0.25 : f64} -> tensor<2x?x32xf32>, tensor<2x4xf32>
+  return %o : tensor<2x?x32xf32>
+}
+
+// -----
+
+// The running accumulator is [G, M, Dv]: one value column short.
+func.func @step_acc_shape(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index, %acc: tensor<2x4x31xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4xf32>) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.online_step' op expected acc to be 'tensor<2x4x32xf32>', got 'tensor<2x4x31xf32>'}}
+  %a, %mm, %ll = attn.online_step ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) state(%acc, %m, %l : tensor<2x4x31xf32>, tensor<2x4xf32>, tensor<2x4xf32>) {scale = 0.25 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>
+  return %a : tensor<2x4x32xf32>
+}
+
+// -----
+
+// The new accumulator has the accumulator's shape.
+func.func @step_new_acc_shape(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index, %acc: tensor<2x4x32xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4xf32>) -> tensor<4x2x32xf32> {
+  // expected-error @+1 {{'attn.online_step' op expected new_acc to be 'tensor<2x4x32xf32>', got 'tensor<4x2x32xf32>'}}
+  %a, %mm, %ll = attn.online_step ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) state(%acc, %m, %l : tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>) {scale = 0.25 : f64} -> tensor<4x2x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>
+  return %a : tensor<4x2x32xf32>
+}
+
+// -----
+
+// The running max is one value per row: [G, M].
+func.func @step_max_shape(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index, %acc: tensor<2x4x32xf32>, %m: tensor<8xf32>, %l: tensor<2x4xf32>) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.online_step' op expected max to be 'tensor<2x4xf32>', got 'tensor<8xf32>'}}
+  %a, %mm, %ll = attn.online_step ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) state(%acc, %m, %l : tensor<2x4x32xf32>, tensor<8xf32>, tensor<2x4xf32>) {scale = 0.25 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>
+  return %a : tensor<2x4x32xf32>
+}
+
+// -----
+
+// The running sum is [G, M].
+func.func @step_sum_shape(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index, %acc: tensor<2x4x32xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4x1xf32>) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.online_step' op expected sum to be 'tensor<2x4xf32>', got 'tensor<2x4x1xf32>'}}
+  %a, %mm, %ll = attn.online_step ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) state(%acc, %m, %l : tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4x1xf32>) {scale = 0.25 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>
+  return %a : tensor<2x4x32xf32>
+}
+
+// -----
+
+// The new max is [G, M].
+func.func @step_new_max_shape(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index, %acc: tensor<2x4x32xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4xf32>) -> tensor<2x8xf32> {
+  // expected-error @+1 {{'attn.online_step' op expected new_max to be 'tensor<2x4xf32>', got 'tensor<2x8xf32>'}}
+  %a, %mm, %ll = attn.online_step ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) state(%acc, %m, %l : tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>) {scale = 0.25 : f64} -> tensor<2x4x32xf32>, tensor<2x8xf32>, tensor<2x4xf32>
+  return %mm : tensor<2x8xf32>
+}
+
+// -----
+
+// The new sum is [G, M].
+func.func @step_new_sum_shape(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index, %acc: tensor<2x4x32xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4xf32>) -> tensor<2x?xf32> {
+  // expected-error @+1 {{'attn.online_step' op expected new_sum to be 'tensor<2x4xf32>', got 'tensor<2x?xf32>'}}
+  %a, %mm, %ll = attn.online_step ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) state(%acc, %m, %l : tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>) {scale = 0.25 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x?xf32>
+  return %ll : tensor<2x?xf32>
+}
+
+// -----
+
+// The online-softmax state is f32 (ODS constraint): an f16 max is rejected.
+func.func @step_max_element_type(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index, %acc: tensor<2x4x32xf32>, %m: tensor<2x4xf16>, %l: tensor<2x4xf32>) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{operand #10 must be ranked tensor of 32-bit float values, but got 'tensor<2x4xf16>'}}
+  %a, %mm, %ll = attn.online_step ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) state(%acc, %m, %l : tensor<2x4x32xf32>, tensor<2x4xf16>, tensor<2x4xf32>) {scale = 0.25 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>
+  return %a : tensor<2x4x32xf32>
+}
+
+// -----
+
+// P can only be rounded to a float type the tensor cores take.
+func.func @step_p_type_integer(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index, %acc: tensor<2x4x32xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4xf32>) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.online_step' op expected p_type to be f16, bf16 or f32, got 'i8'}}
+  %a, %mm, %ll = attn.online_step ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) state(%acc, %m, %l : tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>) {scale = 0.25 : f64, p_type = i8} -> tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>
+  return %a : tensor<2x4x32xf32>
+}
+
+// -----
+
+// f64 is wider than the f32 accumulator: not a rounding of P.
+func.func @step_p_type_f64(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index, %acc: tensor<2x4x32xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4xf32>) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.online_step' op expected p_type to be f16, bf16 or f32, got 'f64'}}
+  %a, %mm, %ll = attn.online_step ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) state(%acc, %m, %l : tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>) {scale = 0.25 : f64, p_type = f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>
+  return %a : tensor<2x4x32xf32>
+}
+
+// -----
+
+// The score_mod signature on a tile op is the same as on attn.attention.
+func.func @tile_score_mod_signature(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.block_attention' op expected the score_mod region arguments to be (f32, index, index, index, index): (score, b, h, q_idx, kv_idx)}}
+  %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) {scale = 0.25 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>
+  score_mod {
+  ^bb0(%s: f32, %i0: index, %j0: index):
+    attn.yield %s : f32
+  }
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// A tile's mask_mod yields i1, not the f32 of a score.
+func.func @tile_mask_mod_yield_type(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index, %acc: tensor<2x4x32xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4xf32>) -> tensor<2x4x32xf32> {
+  %a, %mm, %ll = attn.online_step ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) state(%acc, %m, %l : tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>) {scale = 0.25 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>
+  mask_mod {
+  ^bb0(%b: index, %h: index, %qi: index, %kj: index):
+    %zero = arith.constant 0.0 : f32
+    // expected-error @+1 {{'attn.yield' op expected mask_mod to yield a single 'i1'}}
+    attn.yield %zero : f32
+  }
+  return %a : tensor<2x4x32xf32>
+}
+
+// -----
+
+// attn.yield belongs only to attention regions: not to a linalg.generic.
+func.func @yield_in_generic(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %r = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} outs(%x : tensor<4xf32>) {
+  ^bb0(%o: f32):
+    // expected-error @+1 {{'attn.yield' op expects parent op to be one of 'attn.attention, attn.block_attention, attn.online_step'}}
+    attn.yield %o : f32
+  } -> tensor<4xf32>
+  return %r : tensor<4xf32>
+}
+
+// -----
+
+// attn.finalize: the output has the accumulator's shape [2, 4, 32].
+func.func @finalize_output_shape(%acc: tensor<2x4x32xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4xf32>) -> tensor<2x4x16xbf16> {
+  // expected-error @+1 {{'attn.finalize' op expected the output to have the accumulator's shape 'tensor<2x4x32xf32>'}}
+  %o, %lse = attn.finalize %acc, %m, %l : tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32> -> tensor<2x4x16xbf16>, tensor<2x4xf32>
+  return %o : tensor<2x4x16xbf16>
+}
+
+// -----
+
+// A rank-0 accumulator has no Dv to normalise.
+func.func @finalize_rank0_acc(%acc: tensor<f32>, %m: tensor<f32>, %l: tensor<f32>) -> tensor<f32> {
+  // expected-error @+1 {{'attn.finalize' op expected an accumulator of rank >= 2 ([rows..., Dv])}}
+  %o, %lse = attn.finalize %acc, %m, %l : tensor<f32>, tensor<f32>, tensor<f32> -> tensor<f32>, tensor<f32>
+  return %o : tensor<f32>
+}
+
+// -----
+
+// finalize's max is the accumulator's rows.
+func.func @finalize_max_shape(%acc: tensor<2x4x32xf32>, %m: tensor<2x32xf32>, %l: tensor<2x4xf32>) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.finalize' op expected max to be 'tensor<2x4xf32>', got 'tensor<2x32xf32>'}}
+  %o, %lse = attn.finalize %acc, %m, %l : tensor<2x4x32xf32>, tensor<2x32xf32>, tensor<2x4xf32> -> tensor<2x4x32xf32>, tensor<2x4xf32>
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// finalize's sum is the accumulator's rows.
+func.func @finalize_sum_shape(%acc: tensor<2x4x32xf32>, %m: tensor<2x4xf32>, %l: tensor<4xf32>) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.finalize' op expected sum to be 'tensor<2x4xf32>', got 'tensor<4xf32>'}}
+  %o, %lse = attn.finalize %acc, %m, %l : tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<4xf32> -> tensor<2x4x32xf32>, tensor<2x4xf32>
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// finalize's LSE result is the accumulator's rows.
+func.func @finalize_lse_shape(%acc: tensor<2x4x32xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4xf32>) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.finalize' op expected lse to be 'tensor<2x4xf32>', got 'tensor<2x4x32xf32>'}}
+  %o, %lse = attn.finalize %acc, %m, %l : tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32> -> tensor<2x4x32xf32>, tensor<2x4x32xf32>
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// The finalized output is a float type of the inputs (ODS constraint).
+func.func @finalize_integer_output(%acc: tensor<2x4x32xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4xf32>) -> tensor<2x4x32xi8> {
+  // expected-error @+1 {{result #0 must be ranked tensor of 16-bit float or bfloat16 type or 32-bit float values, but got 'tensor<2x4x32xi8>'}}
+  %o, %lse = attn.finalize %acc, %m, %l : tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32> -> tensor<2x4x32xi8>, tensor<2x4xf32>
+  return %o : tensor<2x4x32xi8>
+}
+
+// -----
+
+// attn.combine of nothing (only the generic form can write it).
+func.func @combine_no_partials() -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.combine' op expected at least one partial result}}
+  %o, %lse = "attn.combine"() : () -> (tensor<2x4x32xf32>, tensor<2x4xf32>)
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// Partials of one query tile all have the result's type.
+func.func @combine_output_mismatch(%o0: tensor<2x4x32xf32>, %o1: tensor<2x4x16xf32>, %l0: tensor<2x4xf32>, %l1: tensor<2x4xf32>) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.combine' op expected every partial output to be 'tensor<2x4x32xf32>', got 'tensor<2x4x16xf32>'}}
+  %o, %lse = attn.combine outputs(%o0, %o1 : tensor<2x4x32xf32>, tensor<2x4x16xf32>) lses(%l0, %l1 : tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x4x32xf32>, tensor<2x4xf32>
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// The result LSE is the output's rows: [2, 4], not [2].
+func.func @combine_lse_shape(%o0: tensor<2x4x32xf32>, %o1: tensor<2x4x32xf32>, %l0: tensor<2xf32>, %l1: tensor<2xf32>) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.combine' op expected lse to be 'tensor<2x4xf32>', got 'tensor<2xf32>'}}
+  %o, %lse = attn.combine outputs(%o0, %o1 : tensor<2x4x32xf32>, tensor<2x4x32xf32>) lses(%l0, %l1 : tensor<2xf32>, tensor<2xf32>) -> tensor<2x4x32xf32>, tensor<2xf32>
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// Every partial LSE has the result LSE's type.
+func.func @combine_lse_mismatch(%o0: tensor<2x4x32xf32>, %o1: tensor<2x4x32xf32>, %o2: tensor<2x4x32xf32>, %l0: tensor<2x4xf32>, %l1: tensor<2x4xf32>, %l2: tensor<4x2xf32>) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{'attn.combine' op expected every partial LSE to be 'tensor<2x4xf32>', got 'tensor<4x2xf32>'}}
+  %o, %lse = attn.combine outputs(%o0, %o1, %o2 : tensor<2x4x32xf32>, tensor<2x4x32xf32>, tensor<2x4x32xf32>) lses(%l0, %l1, %l2 : tensor<2x4xf32>, tensor<2x4xf32>, tensor<4x2xf32>) -> tensor<2x4x32xf32>, tensor<2x4xf32>
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// Rank-0 partial outputs have no Dv.
+func.func @combine_rank0(%o0: tensor<f32>, %l0: tensor<f32>) -> tensor<f32> {
+  // expected-error @+1 {{'attn.combine' op expected outputs of rank >= 2 ([rows..., Dv])}}
+  %o, %lse = attn.combine outputs(%o0 : tensor<f32>) lses(%l0 : tensor<f32>) -> tensor<f32>, tensor<f32>
+  return %o : tensor<f32>
+}
+
+// -----
+
+// Partials are f32 (ODS constraint): a bf16 partial is rejected.
+func.func @combine_bf16_partial(%o0: tensor<2x4x32xbf16>, %l0: tensor<2x4xf32>) -> tensor<2x4x32xf32> {
+  // expected-error @+1 {{operand #0 must be variadic of ranked tensor of 32-bit float values, but got 'tensor<2x4x32xbf16>'}}
+  %o, %lse = attn.combine outputs(%o0 : tensor<2x4x32xbf16>) lses(%l0 : tensor<2x4xf32>) -> tensor<2x4x32xf32>, tensor<2x4xf32>
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// Tile regions are evaluated per score element, in any order: no side
+// effects.
+func.func @tile_score_mod_side_effect(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index, %buf: memref<4xf32>) -> tensor<2x4x32xf32> {
+  %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) {scale = 0.25 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>
+  score_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %qi: index, %kj: index):
+    // expected-error @+1 {{'memref.store' op expected only side-effect-free operations in the score_mod region}}
+    memref.store %s, %buf[%qi] : memref<4xf32>
+    attn.yield %s : f32
+  }
+  return %o : tensor<2x4x32xf32>
+}
+
+// -----
+
+// A rank-1 accumulator has no row dimension to normalise along.
+func.func @finalize_rank1(%acc: tensor<16xf32>, %m: tensor<f32>, %l: tensor<f32>) -> tensor<16xf16> {
+  // expected-error @+1 {{'attn.finalize' op expected an accumulator of rank >= 2 ([rows..., Dv])}}
+  %o, %lse = attn.finalize %acc, %m, %l : tensor<16xf32>, tensor<f32>, tensor<f32> -> tensor<16xf16>, tensor<f32>
+  return %o : tensor<16xf16>
+}
+
+// -----
+
+func.func @combine_rank1(%o0: tensor<16xf32>, %l0: tensor<f32>) -> tensor<16xf32> {
+  // expected-error @+1 {{'attn.combine' op expected outputs of rank >= 2 ([rows..., Dv])}}
+  %o, %lse = attn.combine outputs(%o0 : tensor<16xf32>) lses(%l0 : tensor<f32>) -> tensor<16xf32>, tensor<f32>
+  return %o : tensor<16xf32>
+}
+
+// -----
+
+// The generic form can misplace operands between single-operand groups; the
+// printer would then silently drop one.
+func.func @tile_group_sizes(%q: tensor<2x4x16xf32>, %k: tensor<4x16xf32>, %v: tensor<4x16xf32>, %b: index, %h: index, %qp: index, %kp: index, %lq: index, %lk: index) -> tensor<2x4x16xf32> {
+  // expected-error @+1 {{'attn.block_attention' op expected exactly one operand in operand group #5}}
+  %o, %lse = "attn.block_attention"(%q, %k, %v, %b, %h, %qp, %kp, %lq, %lk) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 2, 1, 1, 1, 1>, scale = 1.0 : f64}> ({}, {}) : (tensor<2x4x16xf32>, tensor<4x16xf32>, tensor<4x16xf32>, index, index, index, index, index, index) -> (tensor<2x4x16xf32>, tensor<2x4xf32>)
+  return %o : tensor<2x4x16xf32>
+}
+
+// -----
+
+func.func @step_group_sizes(%q: tensor<2x4x16xf32>, %k: tensor<4x16xf32>, %b: index, %h: index, %qp: index, %kp: index, %lq: index, %lk: index, %acc: tensor<2x4x16xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4xf32>) -> tensor<2x4x16xf32> {
+  // expected-error @+1 {{'attn.online_step' op expected exactly one operand in operand group #0}}
+  %a, %mm, %ll = "attn.online_step"(%q, %q, %k, %b, %h, %qp, %kp, %lq, %lk, %acc, %m, %l) <{operandSegmentSizes = array<i32: 2, 0, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1>, scale = 1.0 : f64}> ({}, {}) : (tensor<2x4x16xf32>, tensor<2x4x16xf32>, tensor<4x16xf32>, index, index, index, index, index, index, tensor<2x4x16xf32>, tensor<2x4xf32>, tensor<2x4xf32>) -> (tensor<2x4x16xf32>, tensor<2x4xf32>, tensor<2x4xf32>)
+  return %a : tensor<2x4x16xf32>
 }

@@ -324,3 +324,141 @@ func.func @kitchen_sink(%q: tensor<2x16x4x32xf32>, %k: tensor<2x16x2x32xf32>, %v
   }
   return %o, %lse : tensor<2x16x4x32xf32>, tensor<2x4x16xf32>
 }
+
+//===----------------------------------------------------------------------===//
+// Tile-level ops (made by attn-tile, attn-fuse-online-softmax and
+// attn-lower-precision). A tile is G query heads x M rows against N keys:
+// Q [G, M, D], K [N, D], V [N, Dv]; output/acc [G, M, Dv], lse/max/sum
+// [G, M], all f32. `at(b, head, query_pos, key_pos) lengths(Lq, Lk)` are the
+// absolute positions the masks and modifiers are evaluated at.
+//===----------------------------------------------------------------------===//
+
+// One bf16 tile, G = 2, M = 4, N = 4, D = 16, Dv = 32 (Dv != D): the
+// normalised tile output O[g, i, :] = softmax_j(0.25 * Q[g, i] . K[j]) V and
+// lse[g, i] = log sum_j exp(s[g, i, j]); no mask kind (printed elided).
+// CHECK-LABEL: func.func @block_attention_tile
+// CHECK-SAME: (%[[Q:[^:]+]]: tensor<2x4x16xbf16>, %[[K:[^:]+]]: tensor<4x16xbf16>, %[[V:[^:]+]]: tensor<4x32xbf16>, %[[B:[^:]+]]: index, %[[H:[^:]+]]: index, %[[QP:[^:]+]]: index, %[[KP:[^:]+]]: index, %[[LQ:[^:]+]]: index, %[[LK:[^:]+]]: index)
+// CHECK: %[[O:.+]], %[[LSE:.+]] = attn.block_attention ins(%[[Q]], %[[K]], %[[V]] : tensor<2x4x16xbf16>, tensor<4x16xbf16>, tensor<4x32xbf16>) at(%[[B]], %[[H]], %[[QP]], %[[KP]]) lengths(%[[LQ]], %[[LK]]) {scale = 2.500000e-01 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>
+// CHECK-NEXT: return %[[O]], %[[LSE]]
+func.func @block_attention_tile(%q: tensor<2x4x16xbf16>, %k: tensor<4x16xbf16>, %v: tensor<4x32xbf16>, %b: index, %h: index, %qp: index, %kp: index, %lq: index, %lk: index) -> (tensor<2x4x32xf32>, tensor<2x4xf32>) {
+  %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x4x16xbf16>, tensor<4x16xbf16>, tensor<4x32xbf16>) at(%b, %h, %qp, %kp) lengths(%lq, %lk) {scale = 0.25 : f64, mask_kind = #attn.mask<none>} -> tensor<2x4x32xf32>, tensor<2x4xf32>
+  return %o, %lse : tensor<2x4x32xf32>, tensor<2x4xf32>
+}
+
+// A tile with bias [G, M, N] and boolean mask [G, M, N] operands (f32 bias
+// on f16 inputs), an interior tile (no position mask evaluated) with a
+// sliding window [j >= i' - 3, j <= i' + 1], softcap 20 and three ALiBi
+// slopes for G = 2 (more slopes than G: the tile sees heads head + g); both
+// regions: s' = -s and keep iff q_idx != kv_idx.
+// CHECK-LABEL: func.func @block_attention_everything
+// CHECK-SAME: %[[BIAS:[^:]+]]: tensor<2x4x4xf32>, %[[MASK:[^:]+]]: tensor<2x4x4xi1>
+// CHECK: attn.block_attention ins(%{{.+}}, %{{.+}}, %{{.+}} : tensor<2x4x16xf16>, tensor<4x16xf16>, tensor<4x16xf16>) bias(%[[BIAS]] : tensor<2x4x4xf32>) mask(%[[MASK]] : tensor<2x4x4xi1>) at(%{{.+}}) lengths(%{{.+}}) {alibi_slopes = array<f64: 5.000000e-01, 2.500000e-01, 1.250000e-01>, interior, mask_kind = #attn.mask<sliding_window>, scale = 1.250000e-01 : f64, softcap = 2.000000e+01 : f64, window = array<i64: 3, 1>} -> tensor<2x4x16xf32>, tensor<2x4xf32> score_mod {
+// CHECK-NEXT: ^bb0(%[[S:.+]]: f32, %{{.+}}: index, %{{.+}}: index, %{{.+}}: index, %{{.+}}: index):
+// CHECK-NEXT: %[[NEG:.+]] = arith.negf %[[S]] : f32
+// CHECK-NEXT: attn.yield %[[NEG]] : f32
+// CHECK-NEXT: } mask_mod {
+// CHECK-NEXT: ^bb0(%{{.+}}: index, %{{.+}}: index, %[[I:.+]]: index, %[[J:.+]]: index):
+// CHECK-NEXT: %[[NE:.+]] = arith.cmpi ne, %[[I]], %[[J]] : index
+// CHECK-NEXT: attn.yield %[[NE]] : i1
+// CHECK-NEXT: }
+func.func @block_attention_everything(%q: tensor<2x4x16xf16>, %k: tensor<4x16xf16>, %v: tensor<4x16xf16>, %bias: tensor<2x4x4xf32>, %mask: tensor<2x4x4xi1>, %b: index, %h: index, %qp: index, %kp: index, %lq: index, %lk: index) -> (tensor<2x4x16xf32>, tensor<2x4xf32>) {
+  %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x4x16xf16>, tensor<4x16xf16>, tensor<4x16xf16>) bias(%bias : tensor<2x4x4xf32>) mask(%mask : tensor<2x4x4xi1>) at(%b, %h, %qp, %kp) lengths(%lq, %lk) {interior, mask_kind = #attn.mask<sliding_window>, window = array<i64: 3, 1>, softcap = 20.0 : f64, alibi_slopes = array<f64: 0.5, 0.25, 0.125>, scale = 0.125 : f64} -> tensor<2x4x16xf32>, tensor<2x4xf32>
+  score_mod {
+  ^bb0(%s: f32, %bb: index, %hh: index, %i: index, %j: index):
+    %n = arith.negf %s : f32
+    attn.yield %n : f32
+  }
+  mask_mod {
+  ^bb0(%bb: index, %hh: index, %i: index, %j: index):
+    %ne = arith.cmpi ne, %i, %j : index
+    attn.yield %ne : i1
+  }
+  return %o, %lse : tensor<2x4x16xf32>, tensor<2x4xf32>
+}
+
+// A boolean mask alone (no bias), causal top-left on a boundary tile
+// (no `interior`): key key_pos + j visible to row query_pos + i iff
+// key_pos + j <= query_pos + i and key_pos + j < Lk.
+// CHECK-LABEL: func.func @block_attention_mask_only
+// CHECK: attn.block_attention ins(%{{[^)]+}}) mask(%{{.+}} : tensor<1x2x8xi1>) at(%{{[^)]+}}) lengths(%{{[^)]+}}) {mask_kind = #attn.mask<causal_top_left>, scale = 1.000000e+00 : f64} -> tensor<1x2x8xf32>, tensor<1x2xf32>
+// CHECK-NEXT: return
+func.func @block_attention_mask_only(%q: tensor<1x2x8xf32>, %k: tensor<8x8xf32>, %v: tensor<8x8xf32>, %mask: tensor<1x2x8xi1>, %i: index) -> (tensor<1x2x8xf32>, tensor<1x2xf32>) {
+  %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<1x2x8xf32>, tensor<8x8xf32>, tensor<8x8xf32>) mask(%mask : tensor<1x2x8xi1>) at(%i, %i, %i, %i) lengths(%i, %i) {mask_kind = #attn.mask<causal_top_left>, scale = 1.0 : f64} -> tensor<1x2x8xf32>, tensor<1x2xf32>
+  return %o, %lse : tensor<1x2x8xf32>, tensor<1x2xf32>
+}
+
+// One online-softmax step after attn-lower-precision: P is rounded to bf16
+// before P.V and the running max is in units of log2 (exp2 replaces exp):
+// m' = max(m, rowmax(s)), a = 2^(m - m'), p = 2^(s - m'),
+// l' = a*l + rowsum(p), acc' = a*acc + bf16(p) . V.
+// CHECK-LABEL: func.func @online_step_lowered_precision
+// CHECK-SAME: %[[ACC:[^:]+]]: tensor<2x4x16xf32>, %[[MAX:[^:]+]]: tensor<2x4xf32>, %[[SUM:[^:]+]]: tensor<2x4xf32>)
+// CHECK: %[[NACC:.+]], %[[NMAX:.+]], %[[NSUM:.+]] = attn.online_step ins(%{{.+}}, %{{.+}}, %{{.+}} : tensor<2x4x16xbf16>, tensor<4x16xbf16>, tensor<4x16xbf16>) at(%{{.+}}) lengths(%{{.+}}) state(%[[ACC]], %[[MAX]], %[[SUM]] : tensor<2x4x16xf32>, tensor<2x4xf32>, tensor<2x4xf32>) {log2_domain, mask_kind = #attn.mask<causal_bottom_right>, p_type = bf16, scale = 2.500000e-01 : f64} -> tensor<2x4x16xf32>, tensor<2x4xf32>, tensor<2x4xf32>
+// CHECK-NEXT: return %[[NACC]], %[[NMAX]], %[[NSUM]]
+func.func @online_step_lowered_precision(%q: tensor<2x4x16xbf16>, %k: tensor<4x16xbf16>, %v: tensor<4x16xbf16>, %b: index, %h: index, %qp: index, %kp: index, %lq: index, %lk: index, %acc: tensor<2x4x16xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4xf32>) -> (tensor<2x4x16xf32>, tensor<2x4xf32>, tensor<2x4xf32>) {
+  %a, %mm, %ll = attn.online_step ins(%q, %k, %v : tensor<2x4x16xbf16>, tensor<4x16xbf16>, tensor<4x16xbf16>) at(%b, %h, %qp, %kp) lengths(%lq, %lk) state(%acc, %m, %l : tensor<2x4x16xf32>, tensor<2x4xf32>, tensor<2x4xf32>) {log2_domain, mask_kind = #attn.mask<causal_bottom_right>, p_type = bf16, scale = 0.25 : f64} -> tensor<2x4x16xf32>, tensor<2x4xf32>, tensor<2x4xf32>
+  return %a, %mm, %ll : tensor<2x4x16xf32>, tensor<2x4xf32>, tensor<2x4xf32>
+}
+
+// An online step with a bias tile and a score_mod (s' = s * 0.5), in the
+// natural-log domain and without p_type (P stays f32).
+// CHECK-LABEL: func.func @online_step_bias_score_mod
+// CHECK: attn.online_step ins({{.+}}) bias(%{{.+}} : tensor<1x2x4xf16>) at({{.+}}) lengths({{.+}}) state({{.+}}) {scale = 5.000000e-01 : f64} -> tensor<1x2x8xf32>, tensor<1x2xf32>, tensor<1x2xf32> score_mod {
+// CHECK-NEXT: ^bb0(%[[S:.+]]: f32, %{{.+}}: index, %{{.+}}: index, %{{.+}}: index, %{{.+}}: index):
+// CHECK-NEXT: %[[HALF:.+]] = arith.constant 5.000000e-01 : f32
+// CHECK-NEXT: %[[R:.+]] = arith.mulf %[[S]], %[[HALF]] : f32
+// CHECK-NEXT: attn.yield %[[R]] : f32
+// CHECK-NEXT: }
+// CHECK-NOT: mask_mod
+// CHECK: return
+func.func @online_step_bias_score_mod(%q: tensor<1x2x8xf16>, %k: tensor<4x8xf16>, %v: tensor<4x8xf16>, %bias: tensor<1x2x4xf16>, %i: index, %acc: tensor<1x2x8xf32>, %m: tensor<1x2xf32>, %l: tensor<1x2xf32>) -> (tensor<1x2x8xf32>, tensor<1x2xf32>, tensor<1x2xf32>) {
+  %a, %mm, %ll = attn.online_step ins(%q, %k, %v : tensor<1x2x8xf16>, tensor<4x8xf16>, tensor<4x8xf16>) bias(%bias : tensor<1x2x4xf16>) at(%i, %i, %i, %i) lengths(%i, %i) state(%acc, %m, %l : tensor<1x2x8xf32>, tensor<1x2xf32>, tensor<1x2xf32>) {scale = 0.5 : f64} -> tensor<1x2x8xf32>, tensor<1x2xf32>, tensor<1x2xf32>
+  score_mod {
+  ^bb0(%s: f32, %bb: index, %hh: index, %qi: index, %kj: index):
+    %half = arith.constant 0.5 : f32
+    %r = arith.mulf %s, %half : f32
+    attn.yield %r : f32
+  }
+  return %a, %mm, %ll : tensor<1x2x8xf32>, tensor<1x2xf32>, tensor<1x2xf32>
+}
+
+// finalize, f32 output, natural log: O = l == 0 ? 0 : acc / l,
+// lse = l == 0 ? -inf : m + log(l).
+// CHECK-LABEL: func.func @finalize_f32
+// CHECK-SAME: (%[[ACC:[^:]+]]: tensor<2x4x16xf32>, %[[MAX:[^:]+]]: tensor<2x4xf32>, %[[SUM:[^:]+]]: tensor<2x4xf32>)
+// CHECK: %[[O:.+]], %[[LSE:.+]] = attn.finalize %[[ACC]], %[[MAX]], %[[SUM]] : tensor<2x4x16xf32>, tensor<2x4xf32>, tensor<2x4xf32> -> tensor<2x4x16xf32>, tensor<2x4xf32>
+// CHECK-NEXT: return %[[O]], %[[LSE]]
+func.func @finalize_f32(%acc: tensor<2x4x16xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4xf32>) -> (tensor<2x4x16xf32>, tensor<2x4xf32>) {
+  %o, %lse = attn.finalize %acc, %m, %l : tensor<2x4x16xf32>, tensor<2x4xf32>, tensor<2x4xf32> -> tensor<2x4x16xf32>, tensor<2x4xf32>
+  return %o, %lse : tensor<2x4x16xf32>, tensor<2x4xf32>
+}
+
+// finalize to a bf16 output with the max in log2 units:
+// lse = (m + log2(l)) * ln(2).
+// CHECK-LABEL: func.func @finalize_bf16_log2
+// CHECK: attn.finalize %{{.+}}, %{{.+}}, %{{.+}} {log2_domain} : tensor<2x4x16xf32>, tensor<2x4xf32>, tensor<2x4xf32> -> tensor<2x4x16xbf16>, tensor<2x4xf32>
+func.func @finalize_bf16_log2(%acc: tensor<2x4x16xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4xf32>) -> (tensor<2x4x16xbf16>, tensor<2x4xf32>) {
+  %o, %lse = attn.finalize %acc, %m, %l {log2_domain} : tensor<2x4x16xf32>, tensor<2x4xf32>, tensor<2x4xf32> -> tensor<2x4x16xbf16>, tensor<2x4xf32>
+  return %o, %lse : tensor<2x4x16xbf16>, tensor<2x4xf32>
+}
+
+// combine of 2 rank-3 partials [G, M, Dv] over disjoint key ranges:
+// lse = log(e^lse0 + e^lse1), O = sum_k e^(lse_k - lse) O_k.
+// CHECK-LABEL: func.func @combine_two
+// CHECK-SAME: (%[[O0:[^:]+]]: tensor<2x4x16xf32>, %[[O1:[^:]+]]: tensor<2x4x16xf32>, %[[L0:[^:]+]]: tensor<2x4xf32>, %[[L1:[^:]+]]: tensor<2x4xf32>)
+// CHECK: %[[O:.+]], %[[LSE:.+]] = attn.combine outputs(%[[O0]], %[[O1]] : tensor<2x4x16xf32>, tensor<2x4x16xf32>) lses(%[[L0]], %[[L1]] : tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x4x16xf32>, tensor<2x4xf32>
+// CHECK-NEXT: return %[[O]], %[[LSE]]
+func.func @combine_two(%o0: tensor<2x4x16xf32>, %o1: tensor<2x4x16xf32>, %l0: tensor<2x4xf32>, %l1: tensor<2x4xf32>) -> (tensor<2x4x16xf32>, tensor<2x4xf32>) {
+  %o, %lse = attn.combine outputs(%o0, %o1 : tensor<2x4x16xf32>, tensor<2x4x16xf32>) lses(%l0, %l1 : tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x4x16xf32>, tensor<2x4xf32>
+  return %o, %lse : tensor<2x4x16xf32>, tensor<2x4xf32>
+}
+
+// combine of 3 rank-4 partials [B, Hq, Lq, Dv] (the splits of split-KV
+// decode), with a dynamic batch: LSEs [B, Hq, Lq].
+// CHECK-LABEL: func.func @combine_three_rank4
+// CHECK-SAME: (%[[O0:[^:]+]]: tensor<?x8x1x64xf32>, %[[O1:[^:]+]]: tensor<?x8x1x64xf32>, %[[O2:[^:]+]]: tensor<?x8x1x64xf32>, %[[L0:[^:]+]]: tensor<?x8x1xf32>, %[[L1:[^:]+]]: tensor<?x8x1xf32>, %[[L2:[^:]+]]: tensor<?x8x1xf32>)
+// CHECK: attn.combine outputs(%[[O0]], %[[O1]], %[[O2]] : tensor<?x8x1x64xf32>, tensor<?x8x1x64xf32>, tensor<?x8x1x64xf32>) lses(%[[L0]], %[[L1]], %[[L2]] : tensor<?x8x1xf32>, tensor<?x8x1xf32>, tensor<?x8x1xf32>) -> tensor<?x8x1x64xf32>, tensor<?x8x1xf32>
+func.func @combine_three_rank4(%o0: tensor<?x8x1x64xf32>, %o1: tensor<?x8x1x64xf32>, %o2: tensor<?x8x1x64xf32>, %l0: tensor<?x8x1xf32>, %l1: tensor<?x8x1xf32>, %l2: tensor<?x8x1xf32>) -> (tensor<?x8x1x64xf32>, tensor<?x8x1xf32>) {
+  %o, %lse = attn.combine outputs(%o0, %o1, %o2 : tensor<?x8x1x64xf32>, tensor<?x8x1x64xf32>, tensor<?x8x1x64xf32>) lses(%l0, %l1, %l2 : tensor<?x8x1xf32>, tensor<?x8x1xf32>, tensor<?x8x1xf32>) -> tensor<?x8x1x64xf32>, tensor<?x8x1xf32>
+  return %o, %lse : tensor<?x8x1x64xf32>, tensor<?x8x1xf32>
+}

@@ -9,6 +9,8 @@
 
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/TypeUtilities.h"
@@ -78,6 +80,50 @@ static LogicalResult verifyBroadcastable(AttentionOp op, StringRef name,
       continue;
     return op.emitOpError() << "expected " << name << " dimension " << axis
                             << " to be 1 or " << want << ", got " << have;
+  }
+  return success();
+}
+
+/// Checks the attributes that shape the scores, shared by attn.attention and
+/// the tile-level ops. `numHeads` is the number of ALiBi slopes required, or
+/// a lower bound on it when `atLeast` is set (tiles see only some heads).
+static LogicalResult
+verifyScoreAttributes(Operation *op, std::optional<double> scale,
+                      std::optional<double> softcap, MaskKind maskKind,
+                      std::optional<ArrayRef<int64_t>> window,
+                      std::optional<ArrayRef<double>> slopes, int64_t numHeads,
+                      bool atLeast = false) {
+  if (scale && (!std::isfinite(*scale) || *scale <= 0.0))
+    return op->emitOpError() << "expected a finite, positive scale, got "
+                             << *scale;
+  if (softcap && (!std::isfinite(*softcap) || *softcap <= 0.0))
+    return op->emitOpError() << "expected a finite, positive softcap, got "
+                             << *softcap;
+
+  if (maskKind == MaskKind::SlidingWindow) {
+    if (!window)
+      return op->emitOpError()
+             << "expected a `window = array<i64: left, right>` attribute with "
+                "mask kind sliding_window";
+    if (window->size() != 2)
+      return op->emitOpError()
+             << "expected window to have 2 elements [left, right], got "
+             << window->size();
+    if ((*window)[0] < 0 || (*window)[1] < 0)
+      return op->emitOpError() << "expected non-negative window sizes, got ["
+                               << (*window)[0] << ", " << (*window)[1] << "]";
+  } else if (window) {
+    return op->emitOpError() << "expected no window attribute unless the "
+                                "mask kind is sliding_window";
+  }
+
+  if (slopes) {
+    int64_t count = slopes->size();
+    if (atLeast ? count < numHeads : count != numHeads)
+      return op->emitOpError() << "expected one ALiBi slope per query head ("
+                               << numHeads << "), got " << count;
+    if (!llvm::all_of(*slopes, [](double s) { return std::isfinite(s); }))
+      return op->emitOpError() << "expected finite ALiBi slopes";
   }
   return success();
 }
@@ -186,41 +232,10 @@ LogicalResult AttentionOp::verify() {
                            << lseType;
   }
 
-  if (std::optional<double> scale = getScaleValue()) {
-    if (!std::isfinite(*scale) || *scale <= 0.0)
-      return emitOpError() << "expected a finite, positive scale, got "
-                           << *scale;
-  }
-  if (std::optional<double> cap = getSoftcapValue()) {
-    if (!std::isfinite(*cap) || *cap <= 0.0)
-      return emitOpError() << "expected a finite, positive softcap, got "
-                           << *cap;
-  }
-
-  std::optional<ArrayRef<int64_t>> window = getWindow();
-  if (getMaskKind() == MaskKind::SlidingWindow) {
-    if (!window)
-      return emitOpError() << "expected a `window = array<i64: left, right>` "
-                              "attribute with mask kind sliding_window";
-    if (window->size() != 2)
-      return emitOpError() << "expected window to have 2 elements [left, "
-                              "right], got "
-                           << window->size();
-    if ((*window)[0] < 0 || (*window)[1] < 0)
-      return emitOpError() << "expected non-negative window sizes, got ["
-                           << (*window)[0] << ", " << (*window)[1] << "]";
-  } else if (window) {
-    return emitOpError() << "expected no window attribute unless the mask "
-                            "kind is sliding_window";
-  }
-
-  if (std::optional<ArrayRef<double>> slopes = getAlibiSlopes()) {
-    if (static_cast<int64_t>(slopes->size()) != hq)
-      return emitOpError() << "expected one ALiBi slope per query head ("
-                           << hq << "), got " << slopes->size();
-    if (!llvm::all_of(*slopes, [](double s) { return std::isfinite(s); }))
-      return emitOpError() << "expected finite ALiBi slopes";
-  }
+  if (failed(verifyScoreAttributes(*this, getScaleValue(), getSoftcapValue(),
+                                   getMaskKind(), getWindow(),
+                                   getAlibiSlopes(), hq)))
+    return failure();
 
   SmallVector<int64_t> scoreShape = {batch, hq, lq, lk};
   if (Value bias = getBias()) {
@@ -250,7 +265,7 @@ LogicalResult AttentionOp::verify() {
 /// Checks that a modifier region has one block with the given argument types,
 /// yields exactly one value of `yieldType`, and holds only pure operations
 /// (the region is evaluated once per score element, in any order).
-static LogicalResult verifyModifierRegion(AttentionOp op, Region &region,
+static LogicalResult verifyModifierRegion(Operation *op, Region &region,
                                           StringRef name,
                                           ArrayRef<Type> argTypes,
                                           Type yieldType,
@@ -258,16 +273,16 @@ static LogicalResult verifyModifierRegion(AttentionOp op, Region &region,
   if (region.empty())
     return success();
   if (!region.hasOneBlock())
-    return op.emitOpError() << "expected the " << name
-                            << " region to have a single block";
+    return op->emitOpError() << "expected the " << name
+                             << " region to have a single block";
   Block &block = region.front();
   if (block.getArgumentTypes() != TypeRange(argTypes))
-    return op.emitOpError() << "expected the " << name
-                            << " region arguments to be " << signature;
+    return op->emitOpError() << "expected the " << name
+                             << " region arguments to be " << signature;
   auto yield = block.empty() ? YieldOp() : dyn_cast<YieldOp>(block.back());
   if (!yield)
-    return op.emitOpError() << "expected the " << name
-                            << " region to end with attn.yield";
+    return op->emitOpError() << "expected the " << name
+                             << " region to end with attn.yield";
   if (yield.getValues().size() != 1 ||
       yield.getValues().front().getType() != yieldType)
     return yield.emitOpError() << "expected " << name << " to yield a single "
@@ -284,20 +299,298 @@ static LogicalResult verifyModifierRegion(AttentionOp op, Region &region,
   return success();
 }
 
-LogicalResult AttentionOp::verifyRegions() {
-  MLIRContext *ctx = getContext();
+/// Verifies the optional score_mod and mask_mod regions of any op that has
+/// them (attn.attention and the tile-level ops).
+static LogicalResult verifyModifierRegions(Operation *op, Region &scoreMod,
+                                           Region &maskMod) {
+  MLIRContext *ctx = op->getContext();
   Type f32 = Float32Type::get(ctx), index = IndexType::get(ctx),
        i1 = IntegerType::get(ctx, 1);
-  if (failed(verifyModifierRegion(*this, getScoreMod(), "score_mod",
+  if (failed(verifyModifierRegion(op, scoreMod, "score_mod",
                                   {f32, index, index, index, index}, f32,
                                   "(f32, index, index, index, index): "
                                   "(score, b, h, q_idx, kv_idx)")))
     return failure();
-  return verifyModifierRegion(*this, getMaskMod(), "mask_mod",
+  return verifyModifierRegion(op, maskMod, "mask_mod",
                               {index, index, index, index}, i1,
                               "(index, index, index, index): "
                               "(b, h, q_idx, kv_idx)");
 }
 
+LogicalResult AttentionOp::verifyRegions() {
+  return verifyModifierRegions(*this, getScoreMod(), getMaskMod());
+}
+
+//===----------------------------------------------------------------------===//
+// Tile-level ops
+//===----------------------------------------------------------------------===//
+
+static std::optional<double> asDouble(FloatAttr attr) {
+  if (!attr)
+    return std::nullopt;
+  return attr.getValueAsDouble();
+}
+
+/// Checks the operands and attributes every tile op shares: Q [G, M, D],
+/// K [N, D], V [N, Dv] of one element type, bias/mask [G, M, N], all static.
+template <typename TileOp>
+static LogicalResult verifyTileOperands(TileOp op) {
+  // The generic form can put any number of operands in a group; all but
+  // bias and mask (groups 3 and 4) hold exactly one.
+  unsigned numGroups = op.getProperties().operandSegmentSizes.size();
+  for (unsigned group = 0; group < numGroups; ++group) {
+    if (group == 3 || group == 4)
+      continue;
+    if (op.getODSOperandIndexAndLength(group).second != 1)
+      return op.emitOpError() << "expected exactly one operand in operand "
+                                 "group #"
+                              << group;
+  }
+  auto qType = cast<RankedTensorType>(op.getQuery().getType());
+  auto kType = cast<RankedTensorType>(op.getKey().getType());
+  auto vType = cast<RankedTensorType>(op.getValue().getType());
+  if (qType.getRank() != 3 || kType.getRank() != 2 || vType.getRank() != 2)
+    return op.emitOpError() << "expected query [G, M, D], key [N, D] and "
+                               "value [N, Dv] tiles, got ranks "
+                            << qType.getRank() << ", " << kType.getRank()
+                            << " and " << vType.getRank();
+  if (!qType.hasStaticShape() || !kType.hasStaticShape() ||
+      !vType.hasStaticShape())
+    return op.emitOpError() << "expected static tile shapes";
+  if (qType.getElementType() != kType.getElementType() ||
+      qType.getElementType() != vType.getElementType())
+    return op.emitOpError() << "expected query, key and value tiles of one "
+                               "element type";
+  if (qType.getDimSize(2) != kType.getDimSize(1) ||
+      kType.getDimSize(0) != vType.getDimSize(0))
+    return op.emitOpError() << "expected query/key head dims and key/value "
+                               "lengths to agree, got "
+                            << qType << ", " << kType << ", " << vType;
+  SmallVector<int64_t> scoreShape = {qType.getDimSize(0), qType.getDimSize(1),
+                                     kType.getDimSize(0)};
+  for (auto [name, operand] : {std::pair<StringRef, Value>{"bias", op.getBias()},
+                               {"mask", op.getMask()}}) {
+    if (!operand)
+      continue;
+    auto type = cast<RankedTensorType>(operand.getType());
+    if (type.getShape() != ArrayRef<int64_t>(scoreShape))
+      return op.emitOpError() << "expected " << name << " tile of shape [G, M, "
+                                 "N] = ["
+                              << scoreShape[0] << ", " << scoreShape[1] << ", "
+                              << scoreShape[2] << "], got " << type;
+  }
+  return verifyScoreAttributes(op, op.getScale().convertToDouble(),
+                               asDouble(op.getSoftcapAttr()), op.getMaskKind(),
+                               op.getWindow(), op.getAlibiSlopes(),
+                               qType.getDimSize(0), /*atLeast=*/true);
+}
+
+/// Checks that `type` is f32 with shape `shape`.
+static LogicalResult verifyF32Shape(Operation *op, StringRef name, Type type,
+                                    ArrayRef<int64_t> shape) {
+  auto tensor = cast<RankedTensorType>(type);
+  if (!tensor.getElementType().isF32() || tensor.getShape() != shape)
+    return op->emitOpError()
+           << "expected " << name << " to be " << RankedTensorType::get(
+                                                      shape,
+                                                      Float32Type::get(
+                                                          op->getContext()))
+           << ", got " << type;
+  return success();
+}
+
+/// [G, M, Dv] and [G, M] for a tile op.
+template <typename TileOp>
+static std::pair<SmallVector<int64_t>, SmallVector<int64_t>>
+tileStateShapes(TileOp op) {
+  auto qType = cast<RankedTensorType>(op.getQuery().getType());
+  auto vType = cast<RankedTensorType>(op.getValue().getType());
+  SmallVector<int64_t> rows = {qType.getDimSize(0), qType.getDimSize(1)};
+  SmallVector<int64_t> acc = {rows[0], rows[1], vType.getDimSize(1)};
+  return {acc, rows};
+}
+
+LogicalResult BlockAttentionOp::verify() {
+  if (failed(verifyTileOperands(*this)))
+    return failure();
+  auto [accShape, rowShape] = tileStateShapes(*this);
+  if (failed(verifyF32Shape(*this, "output", getOutput().getType(), accShape)) ||
+      failed(verifyF32Shape(*this, "lse", getLse().getType(), rowShape)))
+    return failure();
+  return success();
+}
+
+LogicalResult BlockAttentionOp::verifyRegions() {
+  return verifyModifierRegions(*this, getScoreMod(), getMaskMod());
+}
+
+LogicalResult OnlineStepOp::verify() {
+  if (failed(verifyTileOperands(*this)))
+    return failure();
+  auto [accShape, rowShape] = tileStateShapes(*this);
+  for (auto [name, value] : {std::pair<StringRef, Value>{"acc", getAcc()},
+                             {"new_acc", getNewAcc()}})
+    if (failed(verifyF32Shape(*this, name, value.getType(), accShape)))
+      return failure();
+  for (auto [name, value] : {std::pair<StringRef, Value>{"max", getMax()},
+                             {"sum", getSum()},
+                             {"new_max", getNewMax()},
+                             {"new_sum", getNewSum()}})
+    if (failed(verifyF32Shape(*this, name, value.getType(), rowShape)))
+      return failure();
+  if (std::optional<Type> pType = getPType();
+      pType && !isSupportedElementType(*pType))
+    return emitOpError() << "expected p_type to be f16, bf16 or f32, got "
+                         << *pType;
+  return success();
+}
+
+LogicalResult OnlineStepOp::verifyRegions() {
+  return verifyModifierRegions(*this, getScoreMod(), getMaskMod());
+}
+
+/// The row shape of a [..., Dv] accumulator: all but the last extent.
+static SmallVector<int64_t> rowShapeOf(Type accType) {
+  return llvm::to_vector(cast<RankedTensorType>(accType).getShape().drop_back());
+}
+
+LogicalResult FinalizeOp::verify() {
+  auto accType = cast<RankedTensorType>(getAcc().getType());
+  if (accType.getRank() < 2)
+    return emitOpError() << "expected an accumulator of rank >= 2 ([rows..., "
+                            "Dv])";
+  SmallVector<int64_t> rows = rowShapeOf(accType);
+  for (auto [name, value] : {std::pair<StringRef, Value>{"max", getMax()},
+                             {"sum", getSum()},
+                             {"lse", getLse()}})
+    if (failed(verifyF32Shape(*this, name, value.getType(), rows)))
+      return failure();
+  if (cast<RankedTensorType>(getOutput().getType()).getShape() !=
+      accType.getShape())
+    return emitOpError() << "expected the output to have the accumulator's "
+                            "shape "
+                         << accType;
+  return success();
+}
+
+LogicalResult CombineOp::verify() {
+  if (getOutputs().empty())
+    return emitOpError() << "expected at least one partial result";
+  Type outType = getOutput().getType(), lseType = getLse().getType();
+  if (cast<RankedTensorType>(outType).getRank() < 2)
+    return emitOpError() << "expected outputs of rank >= 2 ([rows..., Dv])";
+  for (Value v : getOutputs())
+    if (v.getType() != outType)
+      return emitOpError() << "expected every partial output to be "
+                           << outType << ", got " << v.getType();
+  SmallVector<int64_t> rows = rowShapeOf(outType);
+  if (failed(verifyF32Shape(*this, "lse", lseType, rows)))
+    return failure();
+  for (Value v : getLses())
+    if (v.getType() != lseType)
+      return emitOpError() << "expected every partial LSE to be " << lseType
+                           << ", got " << v.getType();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// PagedViewOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult PagedViewOp::verify() {
+  auto pagesType = cast<RankedTensorType>(getPages().getType());
+  auto tableType = cast<RankedTensorType>(getBlockTable().getType());
+  auto viewType = cast<RankedTensorType>(getView().getType());
+  if (pagesType.getRank() != 4 || tableType.getRank() != 2 ||
+      viewType.getRank() != 4)
+    return emitOpError() << "expected pages [num_pages, page_size, Hkv, D], "
+                            "a block table [B, max_pages] and a view "
+                            "[B, Hkv, L, D]";
+  ArrayRef<int64_t> pages = pagesType.getShape();
+  if (ShapedType::isDynamic(pages[1]) || ShapedType::isDynamic(pages[2]) ||
+      ShapedType::isDynamic(pages[3]) || pages[1] <= 0)
+    return emitOpError() << "expected static, positive page size, head count "
+                            "and head dimension";
+  if (ShapedType::isDynamic(tableType.getDimSize(1)))
+    return emitOpError() << "expected a static number of pages per sequence";
+  if (pagesType.getElementType() != viewType.getElementType())
+    return emitOpError() << "expected the view to have the pages' element "
+                            "type";
+  SmallVector<int64_t> expected = {tableType.getDimSize(0), pages[2],
+                                   tableType.getDimSize(1) * pages[1],
+                                   pages[3]};
+  if (viewType.getShape() != ArrayRef<int64_t>(expected))
+    return emitOpError() << "expected the view to be [B, Hkv, max_pages * "
+                            "page_size, D] = "
+                         << RankedTensorType::get(expected,
+                                                  viewType.getElementType())
+                         << ", got " << viewType;
+  return success();
+}
+
+/// pages[table[batch, pos / P], pos % P, head, d] inside a linalg body.
+static Value readPaged(OpBuilder &b, Location loc, PagedViewOp op, Value batch,
+                       Value head, Value pos, Value d) {
+  Value pageSize = arith::ConstantIndexOp::create(b, loc, op.getPageSize());
+  Value slot = arith::DivUIOp::create(b, loc, pos, pageSize);
+  Value page = tensor::ExtractOp::create(b, loc, op.getBlockTable(),
+                                         ValueRange{batch, slot});
+  Value pageIndex = arith::IndexCastOp::create(b, loc, b.getIndexType(), page);
+  Value row = arith::RemUIOp::create(b, loc, pos, pageSize);
+  return tensor::ExtractOp::create(b, loc, op.getPages(),
+                                   ValueRange{pageIndex, row, head, d});
+}
+
+Value PagedViewOp::buildTile(OpBuilder &b, Location loc, Value batch,
+                             Value kvHead, Value start, int64_t size) {
+  auto viewType = cast<RankedTensorType>(getView().getType());
+  int64_t headDim = viewType.getDimSize(3);
+  Value init = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{size, headDim},
+                                       viewType.getElementType());
+  Value last =
+      arith::ConstantIndexOp::create(b, loc, viewType.getDimSize(2) - 1);
+  MLIRContext *ctx = b.getContext();
+  SmallVector<utils::IteratorType> iterators(2, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), ValueRange{}, init,
+             ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(2, ctx)},
+             iterators,
+             [&](OpBuilder &nb, Location l, ValueRange) {
+               Value r = linalg::IndexOp::create(nb, l, 0);
+               Value d = linalg::IndexOp::create(nb, l, 1);
+               Value pos = arith::MinUIOp::create(
+                   nb, l, arith::AddIOp::create(nb, l, start, r), last);
+               linalg::YieldOp::create(
+                   nb, l, readPaged(nb, l, *this, batch, kvHead, pos, d));
+             })
+      .getResult(0);
+}
+
+Value PagedViewOp::buildDense(OpBuilder &b, Location loc) {
+  auto viewType = cast<RankedTensorType>(getView().getType());
+  SmallVector<Value> dynamic;
+  if (viewType.isDynamicDim(0))
+    dynamic.push_back(tensor::DimOp::create(b, loc, getBlockTable(), 0));
+  Value init = tensor::EmptyOp::create(b, loc, viewType.getShape(),
+                                       viewType.getElementType(), dynamic);
+  MLIRContext *ctx = b.getContext();
+  SmallVector<utils::IteratorType> iterators(4, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, viewType, ValueRange{}, init,
+             ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(4, ctx)},
+             iterators,
+             [&](OpBuilder &nb, Location l, ValueRange) {
+               SmallVector<Value> idx;
+               for (int64_t dim = 0; dim < 4; ++dim)
+                 idx.push_back(linalg::IndexOp::create(nb, l, dim));
+               linalg::YieldOp::create(
+                   nb, l,
+                   readPaged(nb, l, *this, idx[0], idx[1], idx[2], idx[3]));
+             })
+      .getResult(0);
+}
+
 #define GET_OP_CLASSES
 #include "attn/Dialect/Attn/IR/AttnOps.cpp.inc"
+
+#include "attn/Dialect/Attn/IR/AttnInterfaces.cpp.inc"

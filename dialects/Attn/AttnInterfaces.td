@@ -1,0 +1,41 @@
+//===- AttnInterfaces.td - attn dialect interfaces ---------*- tablegen -*-===//
+//
+// Part of attn-mlir.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_INTERFACES_TD
+#define ATTN_INTERFACES_TD
+
+include "mlir/IR/OpBase.td"
+
+def Attn_KVCacheViewInterface : OpInterface<"KVCacheViewInterface"> {
+  let cppNamespace = "::mlir::attn";
+  let description = [{
+    The KV cache hook. An op with this interface produces the logical dense
+    key or value tensor `[B, Hkv, L, D]` of an attention from whatever
+    storage a serving system keeps its cache in (pages and a block table,
+    a ring buffer, ...). Code generators never read the storage themselves:
+    they ask the view for the tile they need, so a host compiler plugs in
+    its own cache layout by implementing this interface on its own op, with
+    no change to the attention kernels.
+  }];
+  let methods = [
+    InterfaceMethod<[{
+        Builds the `[size, D]` tile holding rows `start .. start + size - 1`
+        of (`batch`, `kvHead`) of the view. Rows at or past the view's
+        length read its last row (the caller masks them).
+      }],
+      "::mlir::Value", "buildTile",
+      (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
+           "::mlir::Value":$batch, "::mlir::Value":$kvHead,
+           "::mlir::Value":$start, "int64_t":$size)>,
+    InterfaceMethod<[{
+        Materialises the whole `[B, Hkv, L, D]` view (the reference path).
+      }],
+      "::mlir::Value", "buildDense",
+      (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc)>,
+  ];
+}
+
+#endif // ATTN_INTERFACES_TD

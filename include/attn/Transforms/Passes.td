@@ -1,0 +1,151 @@
+//===- Passes.td - attn-level passes -----------------------*- tablegen -*-===//
+//
+// Part of attn-mlir. Passes that transform attn ops into the FlashAttention
+// algorithm step by step (DESIGN.md, "The pipeline").
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_TRANSFORMS_PASSES_TD
+#define ATTN_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def AttnTile : Pass<"attn-tile"> {
+  let summary = "Tile attn.attention into query tiles and a loop over KV tiles";
+  let description = [{
+    Rewrites every `attn.attention` into an `scf.forall` over (batch, head
+    group, query block[, KV split]) whose body loops over KV blocks with
+    `scf.for`, computing each (query tile, KV tile) pair with
+    `attn.block_attention` and merging the partial results with
+    `attn.combine`:
+
+    * `block-m` query rows and `block-n` keys per tile; lengths that the block
+      sizes do not divide are padded (padded keys are masked, padded rows
+      are dropped when the tile is written back).
+    * With `pack-gqa`, the `Hq / Hkv` query heads that share a KV head are one
+      tile (its `G` dimension), so each K/V tile is loaded once per group.
+    * With `num-splits` > 1 the KV range is split across programs
+      (split-KV, flash-decoding) and the splits are merged by `attn.combine`.
+    * With `skip-masked-blocks`, KV blocks wholly outside a causal or window
+      mask are never visited, and the KV loop is split into boundary loops
+      (which evaluate the mask) and an interior loop whose tiles are marked
+      `interior` (no mask or bounds evaluated).
+
+    ```mlir
+    %o = attn.attention ins(%q, %k, %v : tensor<1x8x128x64xf32>, ...)
+        {mask_kind = #attn.mask<causal_bottom_right>} -> tensor<1x8x128x64xf32>
+    ```
+    becomes (abridged, `block-m=64 block-n=32`)
+    ```mlir
+    scf.forall (%b, %hg, %qb) in (1, 2, 2) shared_outs(%out = %init) {
+      %qt = tensor.extract_slice %q[%b, %h0, %q0, 0] [1, 4, 64, 64] ...
+      %r:2 = scf.for %k0 = %lo to %ilo step %c32 iter_args(%o = %zero, %l = %ninf) {
+        %bo, %bl = attn.block_attention ins(%qt, %kt, %vt ...) at(...) ...
+        %co, %cl = attn.combine outputs(%o, %bo ...) lses(%l, %bl ...)
+        scf.yield %co, %cl
+      }
+      ... interior loop, boundary loop ...
+    }
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+  let options = [
+    Option<"blockM", "block-m", "int64_t", /*default=*/"64",
+           "Query rows per tile">,
+    Option<"blockN", "block-n", "int64_t", /*default=*/"64",
+           "Keys per KV tile">,
+    Option<"packGqa", "pack-gqa", "bool", /*default=*/"true",
+           "Process the query heads that share a KV head in one tile">,
+    Option<"numSplits", "num-splits", "int64_t", /*default=*/"1",
+           "Split the KV range across this many programs (split-KV)">,
+    Option<"skipMaskedBlocks", "skip-masked-blocks", "bool",
+           /*default=*/"true",
+           "Skip KV blocks outside causal/window masks and only evaluate the "
+           "mask on boundary blocks">,
+  ];
+}
+
+def AttnFuseOnlineSoftmax : Pass<"attn-fuse-online-softmax"> {
+  let summary = "Turn KV loops of block attentions into the online-softmax "
+                "recurrence";
+  let description = [{
+    Rewrites each `scf.for` that merges `attn.block_attention` results into
+    a normalised (output, LSE) pair with `attn.combine` into the
+    FlashAttention recurrence: the loop carries the unnormalised accumulator,
+    the running row max and the running row sum, each iteration is one
+    `attn.online_step` (rescale by exp(m_old - m_new), no division), and a
+    single `attn.finalize` after the loop divides once and produces the LSE.
+    Consecutive KV loops of one query tile (boundary, interior, boundary)
+    pass the state along without normalising in between.
+
+    ```mlir
+    %r:2 = scf.for ... iter_args(%o = %zero, %l = %ninf) {
+      %bo, %bl = attn.block_attention ...
+      %co, %cl = attn.combine outputs(%o, %bo ...) lses(%l, %bl ...) ...
+      scf.yield %co, %cl
+    }
+    ```
+    becomes
+    ```mlir
+    %s:3 = scf.for ... iter_args(%acc = %zero, %m = %ninf, %sum = %zero) {
+      %a, %mx, %sm = attn.online_step ... state(%acc, %m, %sum ...)
+      scf.yield %a, %mx, %sm
+    }
+    %o, %lse = attn.finalize %s#0, %s#1, %s#2 ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect"];
+}
+
+def AttnLowerPrecision : Pass<"attn-lower-precision"> {
+  let summary = "Choose the precision of the online-softmax steps";
+  let description = [{
+    Applies FlashAttention's precision choices to `attn.online_step`:
+
+    * `round-p`: P is rounded to the element type of the inputs (bf16/f16)
+      before P.V, as the tensor cores consume it; S, the running statistics
+      and the output accumulator stay f32.
+    * `exp2`: the running max is kept in units of log2 so exp2 replaces exp;
+      log2(e) is folded into the scale where nothing nonlinear (softcap,
+      ALiBi, bias, score_mod) follows it. Every `attn.online_step` and
+      `attn.finalize` of a function switches together, so the state they
+      exchange stays in one domain.
+
+    ```mlir
+    attn.online_step ... {scale = 0.125 : f64}
+    ```
+    becomes
+    ```mlir
+    attn.online_step ... {log2_domain, p_type = bf16, scale = 0.125 : f64}
+    ```
+  }];
+  let options = [
+    Option<"roundP", "round-p", "bool", /*default=*/"true",
+           "Round P to the input element type before P.V">,
+    Option<"useExp2", "exp2", "bool", /*default=*/"true",
+           "Keep the running max in log2 units and use exp2">,
+  ];
+}
+
+def AttnCountKVTiles : Pass<"attn-count-kv-tiles"> {
+  let summary = "Report how many KV tiles each tiled attention visits";
+  let description = [{
+    An analysis for tests and tuning: for every `scf.forall` made by
+    `attn-tile` over static shapes, evaluates the KV loop bounds of every
+    query block and emits a remark with the number of KV tiles visited, how
+    many of them are interior (no mask evaluated) and how many a dense
+    schedule would visit. It reads the IR the compiler produced, so it
+    checks mask-block skipping as implemented, not as intended.
+
+    ```
+    remark: attn-tile: 10 of 16 KV tiles visited (6 interior, 4 boundary)
+    ```
+  }];
+}
+
+#endif // ATTN_TRANSFORMS_PASSES_TD

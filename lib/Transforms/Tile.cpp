@@ -1,0 +1,615 @@
+//===- Tile.cpp - attn-tile -----------------------------------------------===//
+//
+// Part of attn-mlir. Tiles attn.attention into (batch, head group, query
+// block[, KV split]) programs, each looping over KV blocks with
+// attn.block_attention and attn.combine. Mask-block skipping happens here:
+// the KV loop bounds come from the causal/window mask in closed form, and
+// the loop is split so only boundary blocks evaluate the mask.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "attn/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Tensor/Utils/Utils.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include <limits>
+
+#define DEBUG_TYPE "attn-tile"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNTILE
+#include "attn/Transforms/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+/// Index arithmetic that folds to constants whenever the operands are.
+struct IndexMath {
+  OpBuilder &b;
+  Location loc;
+
+  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value add(Value x, Value y) { return b.createOrFold<arith::AddIOp>(loc, x, y); }
+  Value sub(Value x, Value y) { return b.createOrFold<arith::SubIOp>(loc, x, y); }
+  Value mul(Value x, Value y) { return b.createOrFold<arith::MulIOp>(loc, x, y); }
+  Value min(Value x, Value y) {
+    return b.createOrFold<arith::MinSIOp>(loc, x, y);
+  }
+  Value max(Value x, Value y) {
+    return b.createOrFold<arith::MaxSIOp>(loc, x, y);
+  }
+  /// floor(x / n) * n: the start of the block containing x.
+  Value alignDown(Value x, int64_t n) {
+    return mul(b.createOrFold<arith::FloorDivSIOp>(loc, x, c(n)), c(n));
+  }
+  /// ceil(x / n) * n.
+  Value alignUp(Value x, int64_t n) {
+    return mul(b.createOrFold<arith::CeilDivSIOp>(loc, x, c(n)), c(n));
+  }
+  Value ceilDiv(Value x, int64_t n) {
+    return b.createOrFold<arith::CeilDivSIOp>(loc, x, c(n));
+  }
+};
+
+/// Range of KV positions [begin, end) one query block loops over, and the
+/// sub-range [interiorBegin, interiorEnd) of whole blocks that need no mask.
+struct KVRange {
+  Value begin, end, interiorBegin, interiorEnd;
+};
+
+class AttentionTiler {
+public:
+  AttentionTiler(RewriterBase &rewriter, AttentionOp op,
+                 const AttentionTilingOptions &opts)
+      : b(rewriter), op(op), loc(op.getLoc()), opts(opts), m{rewriter, loc} {}
+
+  FailureOr<SmallVector<Value>> tile();
+
+private:
+  /// Q/K/V slices of one tile, padded to static tile shapes.
+  Value queryTile(Value batch, Value head0, Value q0, Value rows);
+  Value kvTile(Value source, Value batch, Value kvHead, Value k0, Value keys);
+  /// A [G, M, N] slice of a bias/mask operand broadcastable to
+  /// [B, Hq, Lq, Lk], padded and broadcast to the tile shape.
+  Value scoreOperandTile(Value operand, Value batch, Value head0, Value q0,
+                         Value rows, Value k0, Value keys);
+  KVRange kvRange(Value q0, Value rows, Value splitBegin, Value splitEnd);
+  /// One scf.for over KV blocks [begin, end) merging block attentions into
+  /// the carried (output, lse).
+  std::pair<Value, Value> kvLoop(Value begin, Value end, bool interior,
+                                 Value out, Value lse, Value qTile,
+                                 Value batch, Value head0, Value kvHead,
+                                 Value q0, Value rows);
+  /// Converts an f32 [G, M, Dv] tile to the output element type and, for the
+  /// BSHD layout, to [M, G, Dv].
+  Value outputTile(Value tile);
+  Value padTo(Value source, ArrayRef<int64_t> shape, Attribute padValue);
+  /// Valid extent of the tile starting at `start`: min(block, len - start),
+  /// or the constant `block` when a static length is a multiple of it.
+  Value tileExtent(Value len, Value start, int64_t block) {
+    std::optional<int64_t> staticLen = getConstantIntValue(len);
+    if (staticLen && *staticLen % block == 0)
+      return m.c(block);
+    return m.min(m.c(block), m.sub(len, start));
+  }
+  Value fill(ArrayRef<int64_t> shape, Type type, double value);
+
+  RewriterBase &b;
+  AttentionOp op;
+  Location loc;
+  AttentionTilingOptions opts;
+  IndexMath m;
+
+  int64_t group = 1;     // query heads per tile (G)
+  int64_t headRatio = 1; // Hq / Hkv
+  Value queryLen, keyLen;
+  Type elementType;
+};
+
+} // namespace
+
+/// Writes the f32 tensor `source` into `init` through `outMap` (a layout
+/// permutation), rounded to `init`'s element type.
+static Value truncateInto(OpBuilder &b, Location loc, Value source, Value init,
+                          AffineMap outMap) {
+  auto initType = cast<RankedTensorType>(init.getType());
+  Type outElt = initType.getElementType();
+  AffineMap id =
+      AffineMap::getMultiDimIdentityMap(initType.getRank(), b.getContext());
+  SmallVector<utils::IteratorType> iterators(initType.getRank(),
+                                             utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, initType, source, init, ArrayRef<AffineMap>{id, outMap},
+             iterators,
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               Value v = args[0];
+               if (outElt != v.getType())
+                 v = arith::TruncFOp::create(nb, l, outElt, v);
+               linalg::YieldOp::create(nb, l, v);
+             })
+      .getResult(0);
+}
+
+Value AttentionTiler::padTo(Value source, ArrayRef<int64_t> shape,
+                            Attribute padValue) {
+  auto type = cast<RankedTensorType>(source.getType());
+  if (type.getShape() == shape)
+    return source;
+  auto resultType = RankedTensorType::get(shape, type.getElementType());
+  Value pad = arith::ConstantOp::create(b, loc, cast<TypedAttr>(padValue));
+  return tensor::createPadHighOp(resultType, source, pad, /*nofold=*/false,
+                                 loc, b);
+}
+
+Value AttentionTiler::fill(ArrayRef<int64_t> shape, Type type, double value) {
+  Value empty = tensor::EmptyOp::create(b, loc, shape, type);
+  Value v = arith::ConstantOp::create(b, loc, type, b.getFloatAttr(type, value));
+  return linalg::FillOp::create(b, loc, v, empty).getResult(0);
+}
+
+/// Offsets and sizes of a [1, rows, heads, D]-style slice in the op's layout:
+/// `head`/`seq` name the positions of the head and sequence axes.
+static void layoutSlice(Layout layout, OpFoldResult batch, OpFoldResult head,
+                        OpFoldResult seq, OpFoldResult headSize,
+                        OpFoldResult seqSize, OpFoldResult lastSize,
+                        OpBuilder &b, SmallVectorImpl<OpFoldResult> &offsets,
+                        SmallVectorImpl<OpFoldResult> &sizes) {
+  OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+  if (layout == Layout::BHSD) {
+    offsets.assign({batch, head, seq, zero});
+    sizes.assign({one, headSize, seqSize, lastSize});
+  } else {
+    offsets.assign({batch, seq, head, zero});
+    sizes.assign({one, seqSize, headSize, lastSize});
+  }
+}
+
+Value AttentionTiler::queryTile(Value batch, Value head0, Value q0,
+                                Value rows) {
+  SmallVector<OpFoldResult> offsets, sizes;
+  int64_t d = op.getHeadDim();
+  layoutSlice(op.getLayout(), batch, head0, q0, b.getIndexAttr(group),
+              getAsOpFoldResult(rows), b.getIndexAttr(d), b, offsets, sizes);
+  SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
+  // Drop the unit batch dimension: [G, rows, D] or [rows, G, D].
+  int64_t rowsStatic = getConstantIntValue(rows).value_or(ShapedType::kDynamic);
+  SmallVector<int64_t> sliceShape =
+      op.getLayout() == Layout::BHSD
+          ? SmallVector<int64_t>{group, rowsStatic, d}
+          : SmallVector<int64_t>{rowsStatic, group, d};
+  auto sliceType = RankedTensorType::get(sliceShape, elementType);
+  Value slice = tensor::ExtractSliceOp::create(b, loc, sliceType, op.getQuery(),
+                                               offsets, sizes, strides);
+  Attribute zero = b.getZeroAttr(elementType);
+  if (op.getLayout() == Layout::BHSD)
+    return padTo(slice, {group, opts.blockM, d}, zero);
+  Value padded = padTo(slice, {opts.blockM, group, d}, zero);
+  Value init = tensor::EmptyOp::create(
+      b, loc, ArrayRef<int64_t>{group, opts.blockM, d}, elementType);
+  return linalg::TransposeOp::create(b, loc, padded, init,
+                                     ArrayRef<int64_t>{1, 0, 2})
+      .getResult()[0];
+}
+
+Value AttentionTiler::kvTile(Value source, Value batch, Value kvHead, Value k0,
+                             Value keys) {
+  int64_t last = cast<RankedTensorType>(source.getType()).getDimSize(3);
+  SmallVector<OpFoldResult> offsets, sizes;
+  layoutSlice(op.getLayout(), batch, kvHead, k0, b.getIndexAttr(1),
+              getAsOpFoldResult(keys), b.getIndexAttr(last), b, offsets,
+              sizes);
+  SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
+  int64_t keysStatic = getConstantIntValue(keys).value_or(ShapedType::kDynamic);
+  auto sliceType = RankedTensorType::get({keysStatic, last}, elementType);
+  Value slice = tensor::ExtractSliceOp::create(b, loc, sliceType, source,
+                                               offsets, sizes, strides);
+  return padTo(slice, {opts.blockN, last}, b.getZeroAttr(elementType));
+}
+
+Value AttentionTiler::scoreOperandTile(Value operand, Value batch, Value head0,
+                                       Value q0, Value rows, Value k0,
+                                       Value keys) {
+  auto type = cast<RankedTensorType>(operand.getType());
+  SmallVector<int64_t> full = {ShapedType::kDynamic, op.getNumQueryHeads(),
+                               op.getQueryLength(), op.getKeyLength()};
+  SmallVector<Value> starts = {batch, head0, q0, k0};
+  SmallVector<Value> extents = {m.c(1), m.c(group), rows, keys};
+  SmallVector<OpFoldResult> offsets, sizes;
+  SmallVector<int64_t> sliceShape, paddedShape;
+  SmallVector<AffineExpr> readExprs;
+  SmallVector<int64_t> tileShape = {group, opts.blockM, opts.blockN};
+  for (int64_t axis = 0; axis < 4; ++axis) {
+    // A static extent of 1 against a larger extent is a broadcast.
+    bool broadcast = type.getDimSize(axis) == 1 && full[axis] != 1;
+    offsets.push_back(broadcast ? b.getIndexAttr(0)
+                                : getAsOpFoldResult(starts[axis]));
+    sizes.push_back(broadcast ? b.getIndexAttr(1)
+                              : getAsOpFoldResult(extents[axis]));
+    if (axis == 0)
+      continue; // the batch dimension is dropped
+    std::optional<int64_t> size = getConstantIntValue(sizes.back());
+    sliceShape.push_back(size.value_or(ShapedType::kDynamic));
+    paddedShape.push_back(broadcast ? 1 : tileShape[axis - 1]);
+    readExprs.push_back(broadcast ? b.getAffineConstantExpr(0)
+                                  : b.getAffineDimExpr(axis - 1));
+  }
+  SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
+  Type elt = type.getElementType();
+  Value slice = tensor::ExtractSliceOp::create(
+      b, loc, RankedTensorType::get(sliceShape, elt), operand, offsets, sizes,
+      strides);
+  // Padded keys are masked by position, so the pad value never matters.
+  Value padded = padTo(slice, paddedShape, b.getZeroAttr(elt));
+  if (ArrayRef<int64_t>(paddedShape) == ArrayRef<int64_t>(tileShape))
+    return padded;
+  Value init = tensor::EmptyOp::create(b, loc, tileShape, elt);
+  AffineMap readMap = AffineMap::get(3, 0, readExprs, b.getContext());
+  AffineMap id = AffineMap::getMultiDimIdentityMap(3, b.getContext());
+  SmallVector<utils::IteratorType> iterators(3, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), padded, init,
+             ArrayRef<AffineMap>{readMap, id}, iterators,
+             [](OpBuilder &nb, Location l, ValueRange args) {
+               linalg::YieldOp::create(nb, l, args[0]);
+             })
+      .getResult(0);
+}
+
+KVRange AttentionTiler::kvRange(Value q0, Value rows, Value splitBegin,
+                                Value splitEnd) {
+  // Rows q0 .. q0 + rows - 1; bottom-right alignment shifts by Lk - Lq.
+  Value first = q0;
+  Value last = m.sub(m.add(q0, rows), m.c(1));
+  Value offset = m.sub(keyLen, queryLen);
+  int64_t n = opts.blockN;
+  Value begin = m.c(0), end = keyLen;
+  // Blocks that need no mask: every row sees every key of the block. Start
+  // with "all whole blocks" and narrow by the mask.
+  Value interiorBegin = m.c(0), interiorEnd = m.alignDown(keyLen, n);
+  bool skip = opts.skipMaskedBlocks;
+  switch (op.getMaskKind()) {
+  case MaskKind::None:
+    break;
+  case MaskKind::CausalTopLeft:
+    // Row r sees keys j <= r.
+    if (skip)
+      end = m.min(end, m.add(last, m.c(1)));
+    interiorEnd = m.min(interiorEnd, m.alignDown(m.add(first, m.c(1)), n));
+    break;
+  case MaskKind::CausalBottomRight:
+    // Row r sees keys j <= r + Lk - Lq.
+    if (skip)
+      end = m.min(end, m.add(m.add(last, offset), m.c(1)));
+    interiorEnd = m.min(interiorEnd,
+                        m.alignDown(m.add(m.add(first, offset), m.c(1)), n));
+    break;
+  case MaskKind::SlidingWindow: {
+    // Row r sees keys r + Lk - Lq - left <= j <= r + Lk - Lq + right.
+    ArrayRef<int64_t> window = *op.getWindow();
+    Value left = m.c(window[0]), right = m.c(window[1]);
+    if (skip) {
+      begin = m.max(begin, m.sub(m.add(first, offset), left));
+      end = m.min(end, m.add(m.add(m.add(last, offset), right), m.c(1)));
+    }
+    interiorBegin = m.alignUp(m.sub(m.add(last, offset), left), n);
+    interiorEnd = m.min(interiorEnd,
+                        m.alignDown(m.add(m.add(m.add(first, offset), right),
+                                          m.c(1)),
+                                    n));
+    break;
+  }
+  }
+  if (splitBegin) {
+    begin = m.max(begin, splitBegin);
+    end = m.min(end, splitEnd);
+  }
+  // Loops start on block boundaries; the interior stays inside [begin, end)
+  // and is empty when no block qualifies. Only a window has a lower mask
+  // boundary, so only then can the interior start after `begin`.
+  begin = m.alignDown(begin, n);
+  end = m.max(end, begin);
+  if (!skip)
+    return {begin, end, begin, begin};
+  interiorBegin = op.getMaskKind() == MaskKind::SlidingWindow
+                      ? m.min(m.max(interiorBegin, begin), end)
+                      : begin;
+  interiorEnd = m.max(m.min(interiorEnd, end), interiorBegin);
+  return {begin, end, interiorBegin, interiorEnd};
+}
+
+std::pair<Value, Value>
+AttentionTiler::kvLoop(Value begin, Value end, bool interior, Value out,
+                       Value lse, Value qTile, Value batch, Value head0,
+                       Value kvHead, Value q0, Value rows) {
+  // An empty range by construction (the same value) needs no loop.
+  if (begin == end)
+    return {out, lse};
+  auto loop = scf::ForOp::create(
+      b, loc, begin, end, m.c(opts.blockN), ValueRange{out, lse},
+      [&](OpBuilder &nested, Location l, Value k0, ValueRange state) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nested.getInsertionBlock(),
+                            nested.getInsertionPoint());
+        Value keys = tileExtent(keyLen, k0, opts.blockN);
+        Value kTile = kvTile(op.getKey(), batch, kvHead, k0, keys);
+        Value vTile = kvTile(op.getValue(), batch, kvHead, k0, keys);
+        Value bias, mask;
+        if (op.getBias())
+          bias = scoreOperandTile(op.getBias(), batch, head0, q0, rows, k0,
+                                  keys);
+        if (op.getMask())
+          mask = scoreOperandTile(op.getMask(), batch, head0, q0, rows, k0,
+                                  keys);
+        Type f32 = b.getF32Type();
+        int64_t dv = op.getValueHeadDim();
+        auto block = BlockAttentionOp::create(
+            b, l, RankedTensorType::get({group, opts.blockM, dv}, f32),
+            RankedTensorType::get({group, opts.blockM}, f32), qTile, kTile,
+            vTile, bias, mask, batch, head0, q0, k0, queryLen, keyLen,
+            b.getF64FloatAttr(op.getEffectiveScale()), op.getMaskKindAttr(),
+            op.getWindowAttr(), op.getSoftcapAttr(), op.getAlibiSlopesAttr(),
+            interior ? b.getUnitAttr() : UnitAttr());
+        IRMapping mapping;
+        for (auto [from, to] :
+             llvm::zip(op->getRegions(), block->getRegions()))
+          from.cloneInto(&to, mapping);
+        auto merged = CombineOp::create(
+            b, l, state[0].getType(), state[1].getType(),
+            ValueRange{state[0], block.getOutput()},
+            ValueRange{state[1], block.getLse()});
+        scf::YieldOp::create(b, l, merged->getResults());
+      });
+  return {loop.getResult(0), loop.getResult(1)};
+}
+
+Value AttentionTiler::outputTile(Value tile) {
+  Type outElt = op.getOutputType().getElementType();
+  int64_t dv = op.getValueHeadDim();
+  bool bshd = op.getLayout() == Layout::BSHD;
+  SmallVector<int64_t> shape = bshd ? SmallVector<int64_t>{opts.blockM, group, dv}
+                                    : SmallVector<int64_t>{group, opts.blockM, dv};
+  MLIRContext *ctx = b.getContext();
+  AffineExpr g, i, c;
+  bindDims(ctx, g, i, c);
+  AffineMap id = AffineMap::getMultiDimIdentityMap(3, ctx);
+  AffineMap outMap = bshd ? AffineMap::get(3, 0, {i, g, c}, ctx) : id;
+  Value init = tensor::EmptyOp::create(b, loc, shape, outElt);
+  return truncateInto(b, loc, tile, init, outMap);
+}
+
+FailureOr<SmallVector<Value>> AttentionTiler::tile() {
+  if (opts.blockM <= 0 || opts.blockN <= 0 || opts.numSplits <= 0)
+    return op.emitOpError() << "expected positive block-m, block-n and "
+                               "num-splits";
+  int64_t hq = op.getNumQueryHeads();
+  headRatio = op.getHeadGroupSize();
+  group = opts.packGqa ? headRatio : 1;
+  elementType = op.getQueryType().getElementType();
+  int64_t seqAxis = op.getSeqAxis();
+  Type f32 = b.getF32Type();
+  int64_t dv = op.getValueHeadDim();
+  int64_t splits = opts.numSplits;
+
+  Value batchSize = b.createOrFold<tensor::DimOp>(loc, op.getQuery(), 0);
+  queryLen = b.createOrFold<tensor::DimOp>(loc, op.getQuery(), seqAxis);
+  keyLen = b.createOrFold<tensor::DimOp>(loc, op.getKey(), seqAxis);
+  Value numQueryBlocks = m.ceilDiv(queryLen, opts.blockM);
+  // Each split covers a whole number of KV blocks.
+  Value splitLen =
+      m.mul(m.ceilDiv(m.ceilDiv(keyLen, opts.blockN), splits), m.c(opts.blockN));
+
+  // Outputs of the programs: the final ones when there is one split, f32
+  // BHSD partials [S, B, Hq, Lq, (Dv)] to be combined otherwise.
+  RankedTensorType outType = op.getOutputType();
+  SmallVector<Value> dynOut;
+  for (int64_t axis = 0; axis < 4; ++axis)
+    if (outType.isDynamicDim(axis))
+      dynOut.push_back(axis == 0 ? batchSize : queryLen);
+  SmallVector<OpFoldResult> bhl = {getAsOpFoldResult(batchSize),
+                                   b.getIndexAttr(hq),
+                                   getAsOpFoldResult(queryLen)};
+  bool needLse = op.getLse() || splits > 1;
+  SmallVector<Value> sharedOuts;
+  if (splits == 1) {
+    sharedOuts.push_back(
+        tensor::EmptyOp::create(b, loc, outType.getShape(),
+                                outType.getElementType(), dynOut));
+    if (needLse)
+      sharedOuts.push_back(tensor::EmptyOp::create(b, loc, bhl, f32));
+  } else {
+    SmallVector<OpFoldResult> partLse = {b.getIndexAttr(splits)};
+    partLse.append(bhl);
+    SmallVector<OpFoldResult> partOut(partLse);
+    partOut.push_back(b.getIndexAttr(dv));
+    sharedOuts.push_back(tensor::EmptyOp::create(b, loc, partOut, f32));
+    sharedOuts.push_back(tensor::EmptyOp::create(b, loc, partLse, f32));
+  }
+
+  SmallVector<OpFoldResult> ubs = {getAsOpFoldResult(batchSize),
+                                   b.getIndexAttr(hq / group),
+                                   getAsOpFoldResult(numQueryBlocks)};
+  if (splits > 1)
+    ubs.push_back(b.getIndexAttr(splits));
+  auto forall =
+      scf::ForallOp::create(b, loc, ubs, sharedOuts, /*mapping=*/std::nullopt);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(forall.getBody());
+    SmallVector<Value> ivs = forall.getInductionVars();
+    Value batch = ivs[0];
+    Value head0 = m.mul(ivs[1], m.c(group));
+    Value kvHead = b.createOrFold<arith::DivSIOp>(loc, head0, m.c(headRatio));
+    Value q0 = m.mul(ivs[2], m.c(opts.blockM));
+    Value rows = tileExtent(queryLen, q0, opts.blockM);
+    Value splitBegin, splitEnd;
+    if (splits > 1) {
+      splitBegin = m.mul(ivs[3], splitLen);
+      splitEnd = m.min(keyLen, m.add(splitBegin, splitLen));
+    }
+
+    Value qTile = queryTile(batch, head0, q0, rows);
+    KVRange range = kvRange(q0, rows, splitBegin, splitEnd);
+    Value out = fill({group, opts.blockM, dv}, f32, 0.0);
+    Value lse = fill({group, opts.blockM}, f32,
+                     -std::numeric_limits<double>::infinity());
+    // Boundary blocks, interior blocks, boundary blocks; the state flows
+    // from one loop into the next.
+    std::tie(out, lse) = kvLoop(range.begin, range.interiorBegin, false, out,
+                                lse, qTile, batch, head0, kvHead, q0, rows);
+    std::tie(out, lse) = kvLoop(range.interiorBegin, range.interiorEnd, true,
+                                out, lse, qTile, batch, head0, kvHead, q0,
+                                rows);
+    std::tie(out, lse) = kvLoop(range.interiorEnd, range.end, false, out, lse,
+                                qTile, batch, head0, kvHead, q0, rows);
+
+    // Write back the tile's valid rows.
+    OpFoldResult one = b.getIndexAttr(1), zero = b.getIndexAttr(0);
+    OpFoldResult rowsOfr = getAsOpFoldResult(rows);
+    std::optional<int64_t> rowsStatic = getConstantIntValue(rows);
+    int64_t rowsDim = rowsStatic.value_or(ShapedType::kDynamic);
+    auto strides = [&](size_t n) {
+      return SmallVector<OpFoldResult>(n, one);
+    };
+    SmallVector<std::tuple<Value, Value, SmallVector<OpFoldResult>,
+                           SmallVector<OpFoldResult>>>
+        writes;
+    if (splits == 1) {
+      Value tile = outputTile(out);
+      bool bshd = op.getLayout() == Layout::BSHD;
+      SmallVector<int64_t> validShape =
+          bshd ? SmallVector<int64_t>{rowsDim, group, dv}
+               : SmallVector<int64_t>{group, rowsDim, dv};
+      SmallVector<OpFoldResult> validSizes =
+          bshd ? SmallVector<OpFoldResult>{rowsOfr, b.getIndexAttr(group),
+                                           b.getIndexAttr(dv)}
+               : SmallVector<OpFoldResult>{b.getIndexAttr(group), rowsOfr,
+                                           b.getIndexAttr(dv)};
+      Value valid = tensor::ExtractSliceOp::create(
+          b, loc,
+          RankedTensorType::get(validShape, outType.getElementType()), tile,
+          SmallVector<OpFoldResult>(3, zero), validSizes, strides(3));
+      SmallVector<OpFoldResult> offsets, sizes;
+      layoutSlice(op.getLayout(), batch, head0, q0, b.getIndexAttr(group),
+                  rowsOfr, b.getIndexAttr(dv), b, offsets, sizes);
+      writes.push_back({valid, forall.getRegionIterArgs()[0], offsets, sizes});
+    } else {
+      Value valid = tensor::ExtractSliceOp::create(
+          b, loc, RankedTensorType::get({group, rowsDim, dv}, f32), out,
+          SmallVector<OpFoldResult>(3, zero),
+          {b.getIndexAttr(group), rowsOfr, b.getIndexAttr(dv)}, strides(3));
+      writes.push_back({valid, forall.getRegionIterArgs()[0],
+                        {ivs[3], batch, head0, q0, zero},
+                        {one, one, b.getIndexAttr(group), rowsOfr,
+                         b.getIndexAttr(dv)}});
+    }
+    if (needLse) {
+      Value valid = tensor::ExtractSliceOp::create(
+          b, loc, RankedTensorType::get({group, rowsDim}, f32), lse,
+          {zero, zero}, {b.getIndexAttr(group), rowsOfr}, strides(2));
+      SmallVector<OpFoldResult> offsets = {batch, head0, q0};
+      SmallVector<OpFoldResult> sizes = {one, b.getIndexAttr(group), rowsOfr};
+      if (splits > 1) {
+        offsets.insert(offsets.begin(), ivs[3]);
+        sizes.insert(sizes.begin(), one);
+      }
+      writes.push_back({valid, forall.getRegionIterArgs()[1], offsets, sizes});
+    }
+    b.setInsertionPointToStart(forall.getTerminator().getBody());
+    for (auto &[source, dest, offsets, sizes] : writes)
+      tensor::ParallelInsertSliceOp::create(b, loc, source, dest, offsets,
+                                            sizes, strides(offsets.size()));
+  }
+
+  if (splits == 1) {
+    SmallVector<Value> results = {forall.getResult(0)};
+    if (op.getLse())
+      results.push_back(forall.getResult(1));
+    return results;
+  }
+
+  // Merge the splits by their LSE, then write the output's layout and type.
+  SmallVector<Value> partOuts, partLses;
+  SmallVector<OpFoldResult> bhld = bhl;
+  bhld.push_back(b.getIndexAttr(dv));
+  auto bhlType = [&](ArrayRef<OpFoldResult> sizes) {
+    SmallVector<int64_t> shape;
+    for (OpFoldResult s : sizes)
+      shape.push_back(getConstantIntValue(s).value_or(ShapedType::kDynamic));
+    return RankedTensorType::get(shape, f32);
+  };
+  for (int64_t s = 0; s < splits; ++s) {
+    auto slice = [&](Value source, ArrayRef<OpFoldResult> sizes) {
+      SmallVector<OpFoldResult> offsets(sizes.size() + 1, b.getIndexAttr(0));
+      offsets[0] = b.getIndexAttr(s);
+      SmallVector<OpFoldResult> fullSizes = {b.getIndexAttr(1)};
+      fullSizes.append(sizes.begin(), sizes.end());
+      return tensor::ExtractSliceOp::create(
+                 b, loc, bhlType(sizes), source, offsets, fullSizes,
+                 SmallVector<OpFoldResult>(fullSizes.size(),
+                                           b.getIndexAttr(1)))
+          .getResult();
+    };
+    partOuts.push_back(slice(forall.getResult(0), bhld));
+    partLses.push_back(slice(forall.getResult(1), bhl));
+  }
+  auto combined = CombineOp::create(b, loc, bhlType(bhld), bhlType(bhl),
+                                    partOuts, partLses);
+  // Layout and element type of the final output.
+  MLIRContext *ctx = b.getContext();
+  AffineExpr bb, h, i, c;
+  bindDims(ctx, bb, h, i, c);
+  AffineMap id = AffineMap::getMultiDimIdentityMap(4, ctx);
+  AffineMap outMap = op.getLayout() == Layout::BHSD
+                         ? id
+                         : AffineMap::get(4, 0, {bb, i, h, c}, ctx);
+  Value init = tensor::EmptyOp::create(b, loc, outType.getShape(),
+                                       outType.getElementType(), dynOut);
+  SmallVector<Value> results = {
+      truncateInto(b, loc, combined.getOutput(), init, outMap)};
+  if (op.getLse())
+    results.push_back(combined.getLse());
+  return results;
+}
+
+FailureOr<SmallVector<Value>>
+mlir::attn::tileAttention(RewriterBase &rewriter, AttentionOp op,
+                          const AttentionTilingOptions &opts) {
+  OpBuilder::InsertionGuard guard(rewriter);
+  rewriter.setInsertionPoint(op);
+  return AttentionTiler(rewriter, op, opts).tile();
+}
+
+namespace {
+struct AttnTilePass : mlir::attn::impl::AttnTileBase<AttnTilePass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    AttentionTilingOptions opts;
+    opts.blockM = blockM;
+    opts.blockN = blockN;
+    opts.packGqa = packGqa;
+    opts.numSplits = numSplits;
+    opts.skipMaskedBlocks = skipMaskedBlocks;
+    IRRewriter rewriter(&getContext());
+    WalkResult result = getOperation()->walk([&](AttentionOp op) {
+      FailureOr<SmallVector<Value>> tiled = tileAttention(rewriter, op, opts);
+      if (failed(tiled))
+        return WalkResult::interrupt();
+      rewriter.replaceOp(op, *tiled);
+      return WalkResult::advance();
+    });
+    if (result.wasInterrupted())
+      signalPassFailure();
+  }
+};
+} // namespace

@@ -1,0 +1,35 @@
+// RUN: attn-opt %s --attn-lower-precision --split-input-file | FileCheck %s
+// RUN: attn-opt %s --attn-lower-precision="exp2=false" --split-input-file | FileCheck %s --check-prefix=NOEXP2
+// RUN: attn-opt %s --attn-lower-precision="round-p=false" --split-input-file | FileCheck %s --check-prefix=NOROUND
+
+// bf16 inputs: P is rounded to bf16 before P.V (p_type), and the running
+// max is kept in log2 units (exp2): every step and the finalize that reads
+// their state switch together.
+// CHECK-LABEL: func.func @bf16_step
+// CHECK: %[[A:.+]], %[[M:.+]], %[[L:.+]] = attn.online_step {{.+}} {log2_domain, p_type = bf16, scale = 1.250000e-01 : f64}
+// CHECK: attn.finalize %[[A]], %[[M]], %[[L]] {log2_domain}
+// NOEXP2-LABEL: func.func @bf16_step
+// NOEXP2: attn.online_step {{.+}} {p_type = bf16, scale = 1.250000e-01 : f64}
+// NOEXP2: attn.finalize %{{.+}}, %{{.+}}, %{{.+}} :
+// NOROUND-LABEL: func.func @bf16_step
+// NOROUND: attn.online_step {{.+}} {log2_domain, scale = 1.250000e-01 : f64}
+func.func @bf16_step(%q: tensor<1x4x8xbf16>, %k: tensor<4x8xbf16>, %v: tensor<4x8xbf16>, %acc: tensor<1x4x8xf32>, %m: tensor<1x4xf32>, %l: tensor<1x4xf32>) -> tensor<1x4x8xbf16> {
+  %c0 = arith.constant 0 : index
+  %c4 = arith.constant 4 : index
+  %a2, %m2, %l2 = attn.online_step ins(%q, %k, %v : tensor<1x4x8xbf16>, tensor<4x8xbf16>, tensor<4x8xbf16>) at(%c0, %c0, %c0, %c0) lengths(%c4, %c4) state(%acc, %m, %l : tensor<1x4x8xf32>, tensor<1x4xf32>, tensor<1x4xf32>) {scale = 0.125 : f64} -> tensor<1x4x8xf32>, tensor<1x4xf32>, tensor<1x4xf32>
+  %o, %lse = attn.finalize %a2, %m2, %l2 : tensor<1x4x8xf32>, tensor<1x4xf32>, tensor<1x4xf32> -> tensor<1x4x8xbf16>, tensor<1x4xf32>
+  return %o : tensor<1x4x8xbf16>
+}
+
+// -----
+
+// f32 inputs: there is nothing narrower to round P to; exp2 still applies.
+// CHECK-LABEL: func.func @f32_step
+// CHECK: attn.online_step {{.+}} {log2_domain, scale = 1.250000e-01 : f64}
+// CHECK-NOT: p_type
+func.func @f32_step(%q: tensor<1x4x8xf32>, %k: tensor<4x8xf32>, %v: tensor<4x8xf32>, %acc: tensor<1x4x8xf32>, %m: tensor<1x4xf32>, %l: tensor<1x4xf32>) -> tensor<1x4x8xf32> {
+  %c0 = arith.constant 0 : index
+  %c4 = arith.constant 4 : index
+  %a2, %m2, %l2 = attn.online_step ins(%q, %k, %v : tensor<1x4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>) at(%c0, %c0, %c0, %c0) lengths(%c4, %c4) state(%acc, %m, %l : tensor<1x4x8xf32>, tensor<1x4xf32>, tensor<1x4xf32>) {scale = 0.125 : f64} -> tensor<1x4x8xf32>, tensor<1x4xf32>, tensor<1x4xf32>
+  return %a2 : tensor<1x4x8xf32>
+}
