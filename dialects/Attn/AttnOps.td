@@ -63,6 +63,12 @@ def Attn_AttentionOp : Attn_Op<"attention", [
       broadcast) is false;
     * the `mask_mod` region yields false.
 
+    With a `key_lengths` operand (`[B]` i32, e.g. the fill levels of a KV
+    cache `[B, Hkv, Lmax, D]`), sequence `b` has `Lk_b = key_lengths[b]`
+    keys: keys at `j >= Lk_b` are masked, and `Lk_b` replaces `Lk` in the
+    bottom-right alignment and the ALiBi distance. Lengths must lie in
+    `[0, Lk]`.
+
     A query row whose keys are all masked produces 0 and an LSE of -inf.
 
     The `score_mod` region receives `(score: f32, b: index, h: index,
@@ -90,6 +96,7 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     AnyRankedTensor:$value,
     Optional<AnyRankedTensor>:$bias,
     Optional<AnyRankedTensor>:$mask,
+    Optional<RankedTensorOf<[I32]>>:$key_lengths,
     OptionalAttr<F64Attr>:$scale,
     DefaultValuedAttr<Attn_MaskKindAttr, "::mlir::attn::MaskKind::None">:$mask_kind,
     OptionalAttr<DenseI64ArrayAttr>:$window,
@@ -105,6 +112,7 @@ def Attn_AttentionOp : Attn_Op<"attention", [
       type($value) `)`
     (`bias` `(` $bias^ `:` type($bias) `)`)?
     (`mask` `(` $mask^ `:` type($mask) `)`)?
+    (`key_lengths` `(` $key_lengths^ `:` type($key_lengths) `)`)?
     attr-dict `->` type($output) (`,` type($lse)^)?
     (`score_mod` $score_mod^)?
     (`mask_mod` $mask_mod^)?

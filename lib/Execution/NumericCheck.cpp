@@ -8,7 +8,10 @@
 
 #include "llvm/Support/FormatVariadic.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <numeric>
 #include <random>
 
 using namespace mlir;
@@ -38,6 +41,41 @@ static std::vector<double> randomTensor(std::mt19937_64 &rng,
   for (double &v : values)
     v = roundToElementKind(kind, normal(rng));
   return values;
+}
+
+namespace {
+/// K and V scattered into pages in a random order, as a serving system's
+/// allocator would leave them, and the block table that finds them again.
+struct PagedKV {
+  std::vector<double> key, value;
+  std::vector<int32_t> blockTable;
+};
+} // namespace
+
+static PagedKV scatterToPages(const AttentionSpec &spec,
+                              const ReferenceInputs &in, std::mt19937_64 &rng) {
+  int64_t pages = spec.pagesPerSequence(), size = spec.pageSize;
+  int64_t heads = spec.numKVHeads, len = spec.keyLength;
+  std::vector<int32_t> order(spec.batch * pages);
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng);
+  PagedKV paged;
+  paged.blockTable = order;
+  auto scatter = [&](const std::vector<double> &dense, int64_t dim) {
+    std::vector<double> out(order.size() * size * heads * dim);
+    for (int64_t b = 0; b < spec.batch; ++b)
+      for (int64_t h = 0; h < heads; ++h)
+        for (int64_t pos = 0; pos < len; ++pos) {
+          int64_t page = order[b * pages + pos / size], slot = pos % size;
+          for (int64_t d = 0; d < dim; ++d)
+            out[((page * size + slot) * heads + h) * dim + d] =
+                dense[((b * heads + h) * len + pos) * dim + d];
+        }
+    return out;
+  };
+  paged.key = scatter(in.key, spec.headDim);
+  paged.value = scatter(in.value, spec.getValueHeadDim());
+  return paged;
 }
 
 llvm::Expected<NumericReport>
@@ -82,12 +120,28 @@ mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
   };
   storage.reserve(7);
   addBuffer(kind, spec.queryShape(), encodeElements(kind, in.query));
-  addBuffer(kind, spec.keyShape(), encodeElements(kind, in.key));
-  addBuffer(kind, spec.valueShape(), encodeElements(kind, in.value));
+  if (spec.pageSize > 0) {
+    PagedKV paged = scatterToPages(spec, in, rng);
+    addBuffer(kind, spec.keyPagesShape(), encodeElements(kind, paged.key));
+    addBuffer(kind, spec.valuePagesShape(), encodeElements(kind, paged.value));
+    std::vector<uint8_t> table(paged.blockTable.size() * sizeof(int32_t));
+    std::memcpy(table.data(), paged.blockTable.data(), table.size());
+    addBuffer(ElementKind::I32, spec.blockTableShape(), std::move(table));
+  } else {
+    addBuffer(kind, spec.keyShape(), encodeElements(kind, in.key));
+    addBuffer(kind, spec.valueShape(), encodeElements(kind, in.value));
+  }
   if (spec.withBias)
     addBuffer(kind, spec.scoreShape(), encodeElements(kind, in.bias));
   if (spec.withBoolMask)
     addBuffer(ElementKind::I1, spec.scoreShape(), in.boolMask);
+  if (!spec.keyLengths.empty()) {
+    std::vector<int32_t> lengths(spec.keyLengths.begin(),
+                                 spec.keyLengths.end());
+    std::vector<uint8_t> bytes(lengths.size() * sizeof(int32_t));
+    std::memcpy(bytes.data(), lengths.data(), bytes.size());
+    addBuffer(ElementKind::I32, {spec.batch}, std::move(bytes));
+  }
   // Outputs start as NaN so that an element the kernel never writes fails.
   std::vector<double> nanOut(numElements(spec.outputShape()), std::nan(""));
   addBuffer(kind, spec.outputShape(), encodeElements(kind, nanOut));
@@ -109,7 +163,7 @@ mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
   NumericReport report;
   report.outputTolerance = tol.output;
   report.lseTolerance = tol.lse;
-  size_t outIndex = spec.withBias + spec.withBoolMask + 3;
+  size_t outIndex = buffers.size() - (spec.withLse ? 2 : 1);
   std::vector<double> out = decodeElements(kind, storage[outIndex]);
   report.outputElements = out.size();
   for (auto [got, want] : llvm::zip(out, ref.output)) {

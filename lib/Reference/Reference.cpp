@@ -27,6 +27,7 @@ static const llvm::fltSemantics &semanticsOf(ElementKind kind) {
   case ElementKind::BF16:
     return llvm::APFloat::BFloat();
   case ElementKind::I1:
+  case ElementKind::I32:
     break;
   }
   llvm_unreachable("not a float kind");
@@ -95,6 +96,7 @@ double mlir::attn::unitRoundoff(ElementKind kind) {
   case ElementKind::BF16:
     return std::ldexp(1.0, -8);
   case ElementKind::I1:
+  case ElementKind::I32:
     break;
   }
   llvm_unreachable("not a float kind");
@@ -114,8 +116,16 @@ struct LayoutIndexer {
 };
 } // namespace
 
-static bool keyVisible(const AttentionSpec &spec, int64_t i, int64_t j) {
-  int64_t aligned = i + spec.keyLength - spec.queryLength;
+/// Keys of sequence `b`: its key_lengths entry, or the full length.
+static int64_t keyLengthOf(const AttentionSpec &spec, int64_t b) {
+  return spec.keyLengths.empty() ? spec.keyLength : spec.keyLengths[b];
+}
+
+static bool keyVisible(const AttentionSpec &spec, int64_t lk, int64_t i,
+                       int64_t j) {
+  if (j >= lk)
+    return false;
+  int64_t aligned = i + lk - spec.queryLength;
   switch (spec.maskKind) {
   case MaskKind::None:
     return true;
@@ -146,6 +156,7 @@ ReferenceResult mlir::attn::referenceAttention(const AttentionSpec &spec,
   result.lse.assign(B * Hq * Lq, negInf);
   std::vector<double> scores(Lk);
   for (int64_t b = 0; b < B; ++b) {
+    const int64_t lk = keyLengthOf(spec, b);
     for (int64_t h = 0; h < Hq; ++h) {
       int64_t kvh = h / group;
       for (int64_t i = 0; i < Lq; ++i) {
@@ -159,13 +170,13 @@ ReferenceResult mlir::attn::referenceAttention(const AttentionSpec &spec,
             s = *spec.softcap * std::tanh(s / *spec.softcap);
           if (!spec.alibiSlopes.empty())
             s -= spec.alibiSlopes[h] *
-                 std::fabs(static_cast<double>(i + Lk - Lq - j));
+                 std::fabs(static_cast<double>(i + lk - Lq - j));
           size_t scoreIndex = ((b * Hq + h) * Lq + i) * Lk + j;
           if (spec.withBias)
             s += in.bias[scoreIndex];
           if (spec.scoreMod == ScoreModKind::RelativeBias)
             s += 0.01 * static_cast<double>(j - i);
-          bool keep = keyVisible(spec, i, j);
+          bool keep = keyVisible(spec, lk, i, j);
           if (spec.withBoolMask)
             keep = keep && in.boolMask[scoreIndex] != 0;
           if (spec.maskMod == MaskModKind::PrefixLM)

@@ -29,6 +29,8 @@ int64_t mlir::attn::getElementByteSize(ElementKind kind) {
     return 2;
   case ElementKind::I1:
     return 1;
+  case ElementKind::I32:
+    return 4;
   }
   llvm_unreachable("unknown element kind");
 }
@@ -43,6 +45,8 @@ StringRef mlir::attn::stringifyElementKind(ElementKind kind) {
     return "bf16";
   case ElementKind::I1:
     return "i1";
+  case ElementKind::I32:
+    return "i32";
   }
   llvm_unreachable("unknown element kind");
 }
@@ -53,6 +57,7 @@ std::optional<ElementKind> mlir::attn::parseElementKind(StringRef name) {
       .Case("f16", ElementKind::F16)
       .Case("bf16", ElementKind::BF16)
       .Case("i1", ElementKind::I1)
+      .Case("i32", ElementKind::I32)
       .Default(std::nullopt);
 }
 
@@ -67,6 +72,8 @@ Type mlir::attn::getElementType(MLIRContext *ctx, ElementKind kind) {
     return b.getBF16Type();
   case ElementKind::I1:
     return b.getI1Type();
+  case ElementKind::I32:
+    return b.getI32Type();
   }
   llvm_unreachable("unknown element kind");
 }
@@ -80,6 +87,8 @@ std::optional<ElementKind> mlir::attn::getElementKind(Type type) {
     return ElementKind::BF16;
   if (type.isInteger(1))
     return ElementKind::I1;
+  if (type.isInteger(32))
+    return ElementKind::I32;
   return std::nullopt;
 }
 
@@ -114,6 +123,16 @@ SmallVector<int64_t> AttentionSpec::scoreShape() const {
 SmallVector<int64_t> AttentionSpec::lseShape() const {
   return {batch, numQueryHeads, queryLength};
 }
+SmallVector<int64_t> AttentionSpec::keyPagesShape() const {
+  return {batch * pagesPerSequence(), pageSize, numKVHeads, headDim};
+}
+SmallVector<int64_t> AttentionSpec::valuePagesShape() const {
+  return {batch * pagesPerSequence(), pageSize, numKVHeads,
+          getValueHeadDim()};
+}
+SmallVector<int64_t> AttentionSpec::blockTableShape() const {
+  return {batch, pagesPerSequence()};
+}
 
 std::string AttentionSpec::describe() const {
   std::string kind = numKVHeads == numQueryHeads ? "MHA"
@@ -145,6 +164,10 @@ std::string AttentionSpec::describe() const {
     text += " score_mod=relative-bias";
   if (maskMod == MaskModKind::PrefixLM)
     text += " mask_mod=prefix-lm";
+  if (pageSize)
+    text += llvm::formatv(" paged[{0}]", pageSize).str();
+  if (!keyLengths.empty())
+    text += " key_lengths";
   if (withLse)
     text += " +lse";
   return text;
@@ -195,14 +218,30 @@ OwningOpRef<ModuleOp> mlir::attn::buildAttentionModule(MLIRContext *ctx,
   auto tensorOf = [&](ArrayRef<int64_t> shape, Type type) {
     return RankedTensorType::get(shape, type);
   };
+  bool paged = spec.pageSize > 0;
+  if (paged && (spec.layout != Layout::BHSD ||
+                spec.keyLength % spec.pageSize != 0)) {
+    emitError(loc) << "expected a BHSD spec whose key length is a multiple "
+                      "of the page size for a paged KV cache";
+    return nullptr;
+  }
   SmallVector<RankedTensorType> inputTypes = {
-      tensorOf(spec.queryShape(), elementType),
-      tensorOf(spec.keyShape(), elementType),
-      tensorOf(spec.valueShape(), elementType)};
+      tensorOf(spec.queryShape(), elementType)};
+  if (paged) {
+    inputTypes.push_back(tensorOf(spec.keyPagesShape(), elementType));
+    inputTypes.push_back(tensorOf(spec.valuePagesShape(), elementType));
+    inputTypes.push_back(tensorOf(spec.blockTableShape(), b.getI32Type()));
+  } else {
+    inputTypes.push_back(tensorOf(spec.keyShape(), elementType));
+    inputTypes.push_back(tensorOf(spec.valueShape(), elementType));
+  }
   if (spec.withBias)
     inputTypes.push_back(tensorOf(spec.scoreShape(), elementType));
   if (spec.withBoolMask)
     inputTypes.push_back(tensorOf(spec.scoreShape(), b.getI1Type()));
+  bool withLengths = !spec.keyLengths.empty();
+  if (withLengths)
+    inputTypes.push_back(tensorOf({spec.batch}, b.getI32Type()));
   SmallVector<RankedTensorType> resultTypes = {
       tensorOf(spec.outputShape(), elementType)};
   if (spec.withLse)
@@ -223,11 +262,22 @@ OwningOpRef<ModuleOp> mlir::attn::buildAttentionModule(MLIRContext *ctx,
     inputs.push_back(bufferization::ToTensorOp::create(
         b, loc, type, arg, /*restrict=*/true, /*writable=*/false));
 
+  // K and V: the tensors themselves, or views of the paged cache.
+  Value key = inputs[1], value = inputs[2];
+  int64_t nextInput = 3;
+  if (paged) {
+    Value table = inputs[nextInput++];
+    key = PagedViewOp::create(b, loc, tensorOf(spec.keyShape(), elementType),
+                              key, table);
+    value = PagedViewOp::create(
+        b, loc, tensorOf(spec.valueShape(), elementType), value, table);
+  }
   auto op = AttentionOp::create(
       b, loc, resultTypes[0],
-      spec.withLse ? Type(resultTypes[1]) : Type(), inputs[0], inputs[1],
-      inputs[2], spec.withBias ? inputs[3] : Value(),
-      spec.withBoolMask ? inputs.back() : Value(),
+      spec.withLse ? Type(resultTypes[1]) : Type(), inputs[0], key, value,
+      spec.withBias ? inputs[nextInput] : Value(),
+      spec.withBoolMask ? inputs[nextInput + spec.withBias] : Value(),
+      withLengths ? inputs.back() : Value(),
       spec.scale ? b.getF64FloatAttr(*spec.scale) : FloatAttr(),
       MaskKindAttr::get(ctx, spec.maskKind),
       spec.maskKind == MaskKind::SlidingWindow

@@ -112,7 +112,10 @@ private:
 
   int64_t group = 1;     // query heads per tile (G)
   int64_t headRatio = 1; // Hq / Hkv
-  Value queryLen, keyLen;
+  Value queryLen;
+  /// Keys of the current sequence (its key_lengths entry inside a program)
+  /// and the physical key extent of the K/V tensors.
+  Value keyLen, keyExtent;
   Type elementType;
 };
 
@@ -203,6 +206,11 @@ Value AttentionTiler::queryTile(Value batch, Value head0, Value q0,
 
 Value AttentionTiler::kvTile(Value source, Value batch, Value kvHead, Value k0,
                              Value keys) {
+  // A KV cache view gathers the tile from its own storage (the KV cache
+  // hook); padding rows are masked by the block op like any other.
+  if (auto view = source.getDefiningOp<KVCacheViewInterface>();
+      view && op.getLayout() == Layout::BHSD)
+    return view.buildTile(b, loc, batch, kvHead, k0, opts.blockN);
   int64_t last = cast<RankedTensorType>(source.getType()).getDimSize(3);
   SmallVector<OpFoldResult> offsets, sizes;
   layoutSlice(op.getLayout(), batch, kvHead, k0, b.getIndexAttr(1),
@@ -340,7 +348,7 @@ AttentionTiler::kvLoop(Value begin, Value end, bool interior, Value out,
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPoint(nested.getInsertionBlock(),
                             nested.getInsertionPoint());
-        Value keys = tileExtent(keyLen, k0, opts.blockN);
+        Value keys = tileExtent(keyExtent, k0, opts.blockN);
         Value kTile = kvTile(op.getKey(), batch, kvHead, k0, keys);
         Value vTile = kvTile(op.getValue(), batch, kvHead, k0, keys);
         Value bias, mask;
@@ -402,7 +410,8 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
 
   Value batchSize = b.createOrFold<tensor::DimOp>(loc, op.getQuery(), 0);
   queryLen = b.createOrFold<tensor::DimOp>(loc, op.getQuery(), seqAxis);
-  keyLen = b.createOrFold<tensor::DimOp>(loc, op.getKey(), seqAxis);
+  keyExtent = b.createOrFold<tensor::DimOp>(loc, op.getKey(), seqAxis);
+  keyLen = keyExtent;
   Value numQueryBlocks = m.ceilDiv(queryLen, opts.blockM);
   // Each split covers a whole number of KV blocks.
   Value splitLen =
@@ -447,6 +456,15 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
     b.setInsertionPointToStart(forall.getBody());
     SmallVector<Value> ivs = forall.getInductionVars();
     Value batch = ivs[0];
+    // A sequence's own length bounds its KV loop: blocks past it are never
+    // visited, and the block ops mask the keys past it.
+    // Clamped to [0, Lk] so that a bad length never slices out of bounds.
+    if (Value lengths = op.getKeyLengths())
+      keyLen = m.max(m.c(0), m.min(keyExtent,
+                                   arith::IndexCastOp::create(
+                                       b, loc, b.getIndexType(),
+                                       tensor::ExtractOp::create(
+                                           b, loc, lengths, batch))));
     Value head0 = m.mul(ivs[1], m.c(group));
     Value kvHead = b.createOrFold<arith::DivSIOp>(loc, head0, m.c(headRatio));
     Value q0 = m.mul(ivs[2], m.c(opts.blockM));
@@ -605,7 +623,15 @@ struct AttnTilePass : mlir::attn::impl::AttnTileBase<AttnTilePass> {
       FailureOr<SmallVector<Value>> tiled = tileAttention(rewriter, op, opts);
       if (failed(tiled))
         return WalkResult::interrupt();
+      SmallVector<Operation *> views;
+      for (Value kv : {op.getKey(), op.getValue()})
+        if (auto view = kv.getDefiningOp<KVCacheViewInterface>())
+          views.push_back(view);
       rewriter.replaceOp(op, *tiled);
+      // Views whose tiles are now gathered directly are dead.
+      for (Operation *view : views)
+        if (view->use_empty())
+          rewriter.eraseOp(view);
       return WalkResult::advance();
     });
     if (result.wasInterrupted())

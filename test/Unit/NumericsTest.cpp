@@ -154,6 +154,49 @@ std::vector<NumericCase> allCases() {
     s.withLse = true;
     s.layout = Layout::BSHD;
   });
+  // Paged KV caches (pages in random order behind a block table): decode
+  // and a chunked prefill against the cache.
+  add("paged_decode", [](AttentionSpec &s) {
+    s.queryLength = 1;
+    s.keyLength = 64;
+    s.pageSize = 16;
+    s.withLse = true;
+  });
+  add("paged_chunked_prefill", [](AttentionSpec &s) {
+    s.queryLength = 7;
+    s.keyLength = 48;
+    s.pageSize = 16;
+    s.maskKind = MaskKind::CausalBottomRight;
+    s.numKVHeads = 1;
+  });
+  // Per-sequence key lengths (a partly filled cache), including an empty
+  // sequence: its rows give 0 and LSE -inf.
+  add("key_lengths_decode", [](AttentionSpec &s) {
+    s.batch = 3;
+    s.queryLength = 1;
+    s.keyLength = 40;
+    s.keyLengths = {40, 17, 0};
+    s.withLse = true;
+  });
+  add("key_lengths_chunked_causal", [](AttentionSpec &s) {
+    s.batch = 2;
+    s.queryLength = 5;
+    s.keyLength = 33;
+    s.keyLengths = {9, 33};
+    s.maskKind = MaskKind::CausalBottomRight;
+    s.alibiSlopes = {0.5, 0.25, 0.125, 0.0625};
+    s.withLse = true;
+  });
+  add("key_lengths_paged_window", [](AttentionSpec &s) {
+    s.batch = 2;
+    s.queryLength = 3;
+    s.keyLength = 64;
+    s.pageSize = 16;
+    s.keyLengths = {50, 21};
+    s.maskKind = MaskKind::SlidingWindow;
+    s.windowLeft = 12;
+    s.windowRight = 0;
+  });
   // Input precisions: f16 and bf16 in, f32 accumulation, output rounded.
   for (ElementKind kind : {ElementKind::F16, ElementKind::BF16}) {
     std::string k(stringifyElementKind(kind));
@@ -171,6 +214,15 @@ std::vector<NumericCase> allCases() {
       s.queryLength = 7;
       s.keyLength = 63;
       s.headDim = 64;
+    });
+    add(k + "_paged_window", [kind](AttentionSpec &s) {
+      s.elementType = kind;
+      s.queryLength = 5;
+      s.keyLength = 96;
+      s.pageSize = 32;
+      s.maskKind = MaskKind::SlidingWindow;
+      s.windowLeft = 40;
+      s.windowRight = 0;
     });
     add(k + "_bias_softcap", [kind](AttentionSpec &s) {
       s.elementType = kind;
@@ -258,7 +310,8 @@ using TiledParam = std::tuple<NumericCase, PipelineVariant>;
 class TiledNumericsTest : public ::testing::TestWithParam<TiledParam> {};
 
 TEST_P(TiledNumericsTest, MatchesFloat64Reference) {
-  const auto &[c, variant] = GetParam();
+  const NumericCase &c = std::get<0>(GetParam());
+  const PipelineVariant &variant = std::get<1>(GetParam());
   MLIRContext ctx;
   NumericCheckOptions options;
   // Tiles always accumulate in f32; P is rounded when precision is lowered.

@@ -122,7 +122,7 @@ static FailureOr<AttentionSpec> specFromFlags() {
   std::optional<MaskKind> maskKind =
       llvm::StringSwitch<std::optional<MaskKind>>(mask)
           .Case("none", MaskKind::None)
-          .Cases("causal", "causal-bottom-right", MaskKind::CausalBottomRight)
+          .Cases({"causal", "causal-bottom-right"}, MaskKind::CausalBottomRight)
           .Case("causal-top-left", MaskKind::CausalTopLeft)
           .Case("sliding-window", MaskKind::SlidingWindow)
           .Default(std::nullopt);
@@ -142,8 +142,10 @@ static FailureOr<AttentionSpec> specFromFlags() {
 static std::string summarizeOps(const std::map<std::string, int64_t> &counts) {
   std::vector<std::pair<std::string, int64_t>> sorted(counts.begin(),
                                                       counts.end());
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [](auto &a, auto &b) { return a.second > b.second; });
+  // Most frequent first; ties by name so the report is deterministic.
+  llvm::sort(sorted, [](auto &a, auto &b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
   std::string text;
   int64_t total = 0;
   for (auto &[name, n] : sorted)

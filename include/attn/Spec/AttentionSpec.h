@@ -25,7 +25,7 @@
 namespace mlir::attn {
 
 /// Element types that cross the host/kernel boundary.
-enum class ElementKind { F32, F16, BF16, I1 };
+enum class ElementKind { F32, F16, BF16, I1, I32 };
 
 /// Bytes per element in host memory (i1 is stored as one byte, 0 or 1).
 int64_t getElementByteSize(ElementKind kind);
@@ -74,6 +74,13 @@ struct AttentionSpec {
   bool withLse = false;
   ScoreModKind scoreMod = ScoreModKind::None;
   MaskModKind maskMod = MaskModKind::None;
+  /// 0: K and V are dense tensors. Otherwise K and V live in a paged cache
+  /// (attn.paged_view) with pages of this many tokens; keyLength must be a
+  /// multiple of it. BHSD only.
+  int64_t pageSize = 0;
+  /// Per-sequence key lengths (the key_lengths operand), each in
+  /// [0, keyLength]; empty: every sequence has keyLength keys.
+  std::vector<int64_t> keyLengths;
 
   int64_t getValueHeadDim() const {
     return valueHeadDim > 0 ? valueHeadDim : headDim;
@@ -87,12 +94,21 @@ struct AttentionSpec {
   llvm::SmallVector<int64_t> outputShape() const;
   llvm::SmallVector<int64_t> scoreShape() const; // [B, Hq, Lq, Lk]
   llvm::SmallVector<int64_t> lseShape() const;   // [B, Hq, Lq]
+  /// Paged caches: pages per sequence, K/V page storage
+  /// [B * pagesPerSequence, pageSize, Hkv, D(v)] and the block table
+  /// [B, pagesPerSequence].
+  int64_t pagesPerSequence() const { return keyLength / pageSize; }
+  llvm::SmallVector<int64_t> keyPagesShape() const;
+  llvm::SmallVector<int64_t> valuePagesShape() const;
+  llvm::SmallVector<int64_t> blockTableShape() const;
 
   /// A one-line summary, e.g. "GQA 32/8 B=1 Lq=1024 Lk=1024 D=128 bf16".
   std::string describe() const;
 };
 
-/// Builds `func.func @<funcName>(q, k, v, [bias], [mask], out, [lse])` over
+/// Builds `func.func @<funcName>(q, k, v, [bias], [mask], [key_lengths], out,
+/// [lse])` (with a
+/// paged cache: `q, k_pages, v_pages, block_table, ...`) over
 /// memrefs, wrapping one attn.attention on tensors. Returns null and emits
 /// the verifier's diagnostics when the spec describes an invalid op.
 OwningOpRef<ModuleOp> buildAttentionModule(MLIRContext *ctx,

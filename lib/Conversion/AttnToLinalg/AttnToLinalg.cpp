@@ -481,6 +481,9 @@ AffineMap AttentionLowering::broadcastMap(Value operand) {
 Value AttentionLowering::modifyScores(Value scores) {
   ScoreSpec spec =
       makeScoreSpec(b, loc, op, accType, op.getEffectiveScale());
+  // Per-sequence lengths mask the keys past each sequence's end.
+  Value keyLengths = op.getKeyLengths();
+  spec.maskPaddedKeys = static_cast<bool>(keyLengths);
   AffineMap id = AffineMap::getMultiDimIdentityMap(4, ctx);
   SmallVector<Value> inputs = {scores};
   SmallVector<AffineMap> maps = {id};
@@ -507,6 +510,11 @@ Value AttentionLowering::modifyScores(Value scores) {
                        }
                        p.queryLen = queryLength;
                        p.keyLen = keyLength;
+                       if (keyLengths)
+                         p.keyLen = arith::IndexCastOp::create(
+                             nb, l, nb.getIndexType(),
+                             tensor::ExtractOp::create(nb, l, keyLengths,
+                                                       p.batch));
                        if (biasArg >= 0)
                          p.bias = args[biasArg];
                        if (maskArg >= 0)
@@ -830,6 +838,20 @@ struct TileOpLowering : OpConversionPattern<OpTy> {
   }
 };
 
+/// A KV cache view (attn.paged_view or a host compiler's own op) becomes
+/// its dense tensor; tiled code never reaches here, it gathers tiles.
+struct KVCacheViewLowering
+    : OpInterfaceConversionPattern<KVCacheViewInterface> {
+  using OpInterfaceConversionPattern::OpInterfaceConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(KVCacheViewInterface view, ArrayRef<Value> operands,
+                  ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOp(view, view.buildDense(rewriter, view->getLoc()));
+    return success();
+  }
+};
+
 struct ConvertAttnToLinalgPass
     : mlir::attn::impl::ConvertAttnToLinalgBase<ConvertAttnToLinalgPass> {
   using Base::Base;
@@ -842,7 +864,8 @@ struct ConvertAttnToLinalgPass
     populateAttnToLinalgConversionPatterns(patterns, options);
     ConversionTarget target(*ctx);
     target.addIllegalDialect<AttnDialect>();
-    target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+    target.markUnknownOpDynamicallyLegal(
+        [](Operation *op) { return !isa<KVCacheViewInterface>(op); });
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();
@@ -855,6 +878,7 @@ void mlir::attn::populateAttnToLinalgConversionPatterns(
     RewritePatternSet &patterns, const AttnToLinalgOptions &options) {
   MLIRContext *ctx = patterns.getContext();
   patterns.add<AttentionOpLowering>(ctx, options);
+  patterns.add<KVCacheViewLowering>(ctx);
   patterns.add<TileOpLowering<BlockAttentionOp, lowerBlockAttention>,
                TileOpLowering<OnlineStepOp, lowerOnlineStep>,
                TileOpLowering<FinalizeOp, lowerFinalize>,

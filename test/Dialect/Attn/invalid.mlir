@@ -43,7 +43,7 @@ func.func @output_rank(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: t
 // Operands must be ranked tensors (ODS constraint, before the C++ verifier).
 func.func @unranked_query(%q: tensor<*xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
   // expected-error @+1 {{operand #0 must be ranked tensor of any type values, but got 'tensor<*xf32>'}}
-  %o = "attn.attention"(%q, %k, %v) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0>}> ({}, {}) : (tensor<*xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  %o = "attn.attention"(%q, %k, %v) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0>}> ({}, {}) : (tensor<*xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
   return %o : tensor<2x4x8x16xf32>
 }
 
@@ -822,7 +822,7 @@ func.func @yield_in_nested_op(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>
 // past the operand list.
 func.func @empty_query_group(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
   // expected-error @+1 {{expected exactly one query operand}}
-  %o = "attn.attention"(%q, %k, %v) <{operandSegmentSizes = array<i32: 0, 1, 2, 0, 0>}> ({}, {}) : (tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  %o = "attn.attention"(%q, %k, %v) <{operandSegmentSizes = array<i32: 0, 1, 2, 0, 0, 0>}> ({}, {}) : (tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
   return %o : tensor<2x4x8x16xf32>
 }
 
@@ -1396,4 +1396,60 @@ func.func @step_group_sizes(%q: tensor<2x4x16xf32>, %k: tensor<4x16xf32>, %b: in
   // expected-error @+1 {{'attn.online_step' op expected exactly one operand in operand group #0}}
   %a, %mm, %ll = "attn.online_step"(%q, %q, %k, %b, %h, %qp, %kp, %lq, %lk, %acc, %m, %l) <{operandSegmentSizes = array<i32: 2, 0, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1>, scale = 1.0 : f64}> ({}, {}) : (tensor<2x4x16xf32>, tensor<2x4x16xf32>, tensor<4x16xf32>, index, index, index, index, index, index, tensor<2x4x16xf32>, tensor<2x4xf32>, tensor<2x4xf32>) -> (tensor<2x4x16xf32>, tensor<2x4xf32>, tensor<2x4xf32>)
   return %a : tensor<2x4x16xf32>
+}
+
+// -----
+
+func.func @paged_view_length(%pages: tensor<8x4x2x16xf32>, %table: tensor<2x4xi32>) -> tensor<2x2x12x16xf32> {
+  // expected-error @+1 {{expected the view to be [B, Hkv, max_pages * page_size, D] = 'tensor<2x2x16x16xf32>', got 'tensor<2x2x12x16xf32>'}}
+  %k = attn.paged_view %pages[%table] : tensor<8x4x2x16xf32>, tensor<2x4xi32> -> tensor<2x2x12x16xf32>
+  return %k : tensor<2x2x12x16xf32>
+}
+
+// -----
+
+func.func @paged_view_rank(%pages: tensor<8x4x16xf32>, %table: tensor<2x4xi32>) -> tensor<2x2x16x16xf32> {
+  // expected-error @+1 {{expected pages [num_pages, page_size, Hkv, D], a block table [B, max_pages] and a view [B, Hkv, L, D]}}
+  %k = attn.paged_view %pages[%table] : tensor<8x4x16xf32>, tensor<2x4xi32> -> tensor<2x2x16x16xf32>
+  return %k : tensor<2x2x16x16xf32>
+}
+
+// -----
+
+func.func @paged_view_dynamic_page(%pages: tensor<8x?x2x16xf32>, %table: tensor<2x4xi32>) -> tensor<2x2x?x16xf32> {
+  // expected-error @+1 {{expected static, positive page size, head count and head dimension}}
+  %k = attn.paged_view %pages[%table] : tensor<8x?x2x16xf32>, tensor<2x4xi32> -> tensor<2x2x?x16xf32>
+  return %k : tensor<2x2x?x16xf32>
+}
+
+// -----
+
+func.func @paged_view_dtype(%pages: tensor<8x4x2x16xf32>, %table: tensor<2x4xi32>) -> tensor<2x2x16x16xbf16> {
+  // expected-error @+1 {{expected the view to have the pages' element type}}
+  %k = attn.paged_view %pages[%table] : tensor<8x4x2x16xf32>, tensor<2x4xi32> -> tensor<2x2x16x16xbf16>
+  return %k : tensor<2x2x16x16xbf16>
+}
+
+// -----
+
+func.func @paged_view_table_type(%pages: tensor<8x4x2x16xf32>, %table: tensor<2x4xi64>) -> tensor<2x2x16x16xf32> {
+  // expected-error @+1 {{operand #1 must be ranked tensor of 32-bit signless integer values}}
+  %k = attn.paged_view %pages[%table] : tensor<8x4x2x16xf32>, tensor<2x4xi64> -> tensor<2x2x16x16xf32>
+  return %k : tensor<2x2x16x16xf32>
+}
+
+// -----
+
+func.func @key_lengths_shape(%q: tensor<2x4x1x16xf32>, %k: tensor<2x2x64x16xf32>, %v: tensor<2x2x64x16xf32>, %lens: tensor<3xi32>) -> tensor<2x4x1x16xf32> {
+  // expected-error @+1 {{expected key_lengths of shape [B] = [2], got 'tensor<3xi32>'}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x1x16xf32>, tensor<2x2x64x16xf32>, tensor<2x2x64x16xf32>) key_lengths(%lens : tensor<3xi32>) -> tensor<2x4x1x16xf32>
+  return %o : tensor<2x4x1x16xf32>
+}
+
+// -----
+
+func.func @key_lengths_type(%q: tensor<2x4x1x16xf32>, %k: tensor<2x2x64x16xf32>, %v: tensor<2x2x64x16xf32>, %lens: tensor<2xi64>) -> tensor<2x4x1x16xf32> {
+  // expected-error @+1 {{operand #3 must be ranked tensor of 32-bit signless integer values, but got 'tensor<2xi64>'}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x1x16xf32>, tensor<2x2x64x16xf32>, tensor<2x2x64x16xf32>) key_lengths(%lens : tensor<2xi64>) -> tensor<2x4x1x16xf32>
+  return %o : tensor<2x4x1x16xf32>
 }

@@ -462,3 +462,23 @@ func.func @combine_three_rank4(%o0: tensor<?x8x1x64xf32>, %o1: tensor<?x8x1x64xf
   %o, %lse = attn.combine outputs(%o0, %o1, %o2 : tensor<?x8x1x64xf32>, tensor<?x8x1x64xf32>, tensor<?x8x1x64xf32>) lses(%l0, %l1, %l2 : tensor<?x8x1xf32>, tensor<?x8x1xf32>, tensor<?x8x1xf32>) -> tensor<?x8x1x64xf32>, tensor<?x8x1xf32>
   return %o, %lse : tensor<?x8x1x64xf32>, tensor<?x8x1xf32>
 }
+
+// -----
+
+// A paged KV cache: 8 pages of 4 tokens, 2 sequences of up to 4 pages each;
+// the view is the logical [B, Hkv, 16, D] key tensor attention reads.
+// CHECK-LABEL: func.func @paged_view
+// CHECK-SAME: (%[[PAGES:[^:]+]]: tensor<8x4x2x16xbf16>, %[[TABLE:[^:]+]]: tensor<2x4xi32>
+// CHECK: attn.paged_view %[[PAGES]][%[[TABLE]]] : tensor<8x4x2x16xbf16>, tensor<2x4xi32> -> tensor<2x2x16x16xbf16>
+func.func @paged_view(%pages: tensor<8x4x2x16xbf16>, %table: tensor<2x4xi32>) -> tensor<2x2x16x16xbf16> {
+  %k = attn.paged_view %pages[%table] : tensor<8x4x2x16xbf16>, tensor<2x4xi32> -> tensor<2x2x16x16xbf16>
+  return %k : tensor<2x2x16x16xbf16>
+}
+
+// Per-sequence key lengths of a partly filled cache [B, Hkv, Lmax, D].
+// CHECK-LABEL: func.func @key_lengths
+// CHECK: attn.attention ins(%{{.+}}, %{{.+}}, %{{.+}} : {{.+}}) key_lengths(%{{.+}} : tensor<2xi32>) {mask_kind = #attn.mask<causal_bottom_right>}
+func.func @key_lengths(%q: tensor<2x4x1x16xf32>, %k: tensor<2x2x64x16xf32>, %v: tensor<2x2x64x16xf32>, %lens: tensor<2xi32>) -> tensor<2x4x1x16xf32> {
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x1x16xf32>, tensor<2x2x64x16xf32>, tensor<2x2x64x16xf32>) key_lengths(%lens : tensor<2xi32>) {mask_kind = #attn.mask<causal_bottom_right>} -> tensor<2x4x1x16xf32>
+  return %o : tensor<2x4x1x16xf32>
+}

@@ -39,7 +39,7 @@ void AttentionOp::build(OpBuilder &builder, OperationState &state, Value query,
     lseType = RankedTensorType::get(queryType.getShape().drop_back(),
                                     builder.getF32Type());
   build(builder, state, outType, lseType, query, key, value, /*bias=*/Value(),
-        /*mask=*/Value(), /*scale=*/nullptr,
+        /*mask=*/Value(), /*key_lengths=*/Value(), /*scale=*/nullptr,
         MaskKindAttr::get(builder.getContext(), maskKind), /*window=*/nullptr,
         /*softcap=*/nullptr, /*alibi_slopes=*/nullptr,
         LayoutAttr::get(builder.getContext(), Layout::BHSD));
@@ -254,6 +254,13 @@ LogicalResult AttentionOp::verify() {
                            << maskType.getElementType();
     if (failed(verifyBroadcastable(*this, "mask", maskType, scoreShape)))
       return failure();
+  }
+  if (Value lengths = getKeyLengths()) {
+    auto lengthsType = cast<RankedTensorType>(lengths.getType());
+    if (lengthsType.getRank() != 1 ||
+        !dimsCompatible(lengthsType.getDimSize(0), batch))
+      return emitOpError() << "expected key_lengths of shape [B] = [" << batch
+                           << "], got " << lengthsType;
   }
   return success();
 }
