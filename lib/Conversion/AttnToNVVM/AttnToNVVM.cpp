@@ -45,10 +45,11 @@ mlir::attn::getKernelProblem(AttentionOp op, const AttnToNVVMOptions &o) {
                 Twine(o.blockM) + " for " + Twine(o.numWarps) + " warps");
   if (op.getLayout() != Layout::BHSD)
     return fail("expected the bhsd layout on the GPU path");
-  if (op.getBias() || op.getMask() || op.getAlibiSlopes() ||
-      !op.getScoreMod().empty() || !op.getMaskMod().empty())
-    return fail("expected no bias, mask operand, alibi_slopes, score_mod or "
-                "mask_mod on the GPU path (not supported yet)");
+  if (op.getBias() || op.getMask() || op.getKeyLengths() ||
+      op.getAlibiSlopes() || !op.getScoreMod().empty() ||
+      !op.getMaskMod().empty())
+    return fail("expected no bias, mask or key_lengths operand, alibi_slopes, "
+                "score_mod or mask_mod on the GPU path (not supported yet)");
   Type elt = op.getQueryType().getElementType();
   if (!elt.isBF16() && !elt.isF16())
     return fail("expected bf16 or f16 inputs on the GPU path, got ") << elt,

@@ -47,3 +47,15 @@ func.func @dynamic(%q: memref<1x1x?x64xbf16>, %o: memref<1x1x?x64xbf16>) {
   bufferization.materialize_in_destination %1 in restrict writable %o : (tensor<1x1x?x64xbf16>, memref<1x1x?x64xbf16>) -> ()
   return
 }
+
+// -----
+
+// Per-sequence key lengths are not lowered to the GPU yet: refused, never
+// silently ignored.
+func.func @key_lengths(%q: memref<2x1x64x64xbf16>, %lens: tensor<2xi32>, %o: memref<2x1x64x64xbf16>) {
+  %0 = bufferization.to_tensor %q restrict : memref<2x1x64x64xbf16> to tensor<2x1x64x64xbf16>
+  // expected-error @+1 {{expected no bias, mask or key_lengths operand}}
+  %1 = attn.attention ins(%0, %0, %0 : tensor<2x1x64x64xbf16>, tensor<2x1x64x64xbf16>, tensor<2x1x64x64xbf16>) key_lengths(%lens : tensor<2xi32>) -> tensor<2x1x64x64xbf16>
+  bufferization.materialize_in_destination %1 in restrict writable %o : (tensor<2x1x64x64xbf16>, memref<2x1x64x64xbf16>) -> ()
+  return
+}
