@@ -8,6 +8,10 @@
 #include "attn/Conversion/Passes.h"
 
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
+#include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
+#include "mlir/Conversion/NVVMToLLVM/NVVMToLLVM.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
 #include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
@@ -86,6 +90,44 @@ void mlir::attn::buildAttnToCpuPipeline(
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
+void mlir::attn::buildAttnKernelToNVVMPasses(OpPassManager &pm) {
+  OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  kernels.addPass(createSCFToControlFlowPass());
+  ConvertGpuOpsToNVVMOpsOptions toNVVM;
+  // Statically shaped kernel memrefs become one pointer each: the ABI the
+  // manifest describes and the runtime launches with.
+  toNVVM.useBarePtrCallConv = true;
+  kernels.addPass(createConvertGpuOpsToNVVMOps(toNVVM));
+  kernels.addPass(createConvertNVVMToLLVMPass());
+  kernels.addPass(createCanonicalizerPass());
+  kernels.addPass(createCSEPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+void mlir::attn::buildNVVMToPtxPasses(OpPassManager &pm,
+                                      const AttnToPtxPipelineOptions &options) {
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.chip;
+  target.features = options.features;
+  target.optLevel = 3;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  GpuModuleToBinaryPassOptions binary;
+  binary.compilationTarget = "isa";
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+}
+
+void mlir::attn::buildAttnToPtxPipeline(
+    OpPassManager &pm, const AttnToPtxPipelineOptions &options) {
+  ConvertAttnToNVVMOptions lowering;
+  lowering.blockM = options.blockM;
+  lowering.blockN = options.blockN;
+  lowering.numWarps = options.numWarps;
+  pm.addPass(createConvertAttnToNVVM(lowering));
+  buildAttnKernelToNVVMPasses(pm);
+  if (options.emitBinary)
+    buildNVVMToPtxPasses(pm, options);
+}
+
 void mlir::attn::registerAttnToCpuDependencies(DialectRegistry &registry) {
   registry.insert<arith::ArithDialect, bufferization::BufferizationDialect,
                   func::FuncDialect, linalg::LinalgDialect, math::MathDialect,
@@ -109,4 +151,9 @@ void mlir::attn::registerAttnPipelines() {
       "Lower attn ops through linalg, bufferized loops and LLVM for CPU "
       "execution",
       buildAttnToCpuPipeline);
+  PassPipelineRegistration<AttnToPtxPipelineOptions>(
+      "attn-to-ptx",
+      "Lower attn ops to a FlashAttention-2 style kernel and PTX "
+      "(gpu.binary, format=isa) plus a gpu.launch_func on the host",
+      buildAttnToPtxPipeline);
 }

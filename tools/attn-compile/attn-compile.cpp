@@ -11,10 +11,10 @@
 #include "attn/Execution/NumericCheck.h"
 #include "attn/InitAll.h"
 #include "attn/Spec/AttentionSpec.h"
+#include "attn/Target/PtxCompiler.h"
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
@@ -77,6 +77,29 @@ static cl::opt<bool> runCpu("run-cpu",
                             cl::desc("Execute on the CPU and compare with the "
                                      "float64 reference (spec input only)"),
                             cl::init(false));
+static cl::opt<std::string>
+    target("target",
+           cl::desc("cpu: lower for the LLVM JIT (default); ptx: generate the "
+                    "GPU kernel and write <o>.ptx, <o>.<arch>.cubin and "
+                    "<o>.json (the manifest)"),
+           cl::init("cpu"));
+static cl::OptionCategory gpuCategory("GPU target (--target=ptx)");
+static cl::opt<std::string> chip("chip", cl::desc("PTX target chip"),
+                                 cl::init("sm_80"), cl::cat(gpuCategory));
+static cl::list<std::string>
+    cubinArchs("cubin-arch", cl::desc("Assemble a cubin for this arch with "
+                                      "ptxas (repeatable; default sm_80, "
+                                      "sm_90; 'none' for none)"),
+               cl::cat(gpuCategory));
+static cl::opt<int64_t> blockM("block-m", cl::desc("Query rows per CTA"),
+                               cl::init(128), cl::cat(gpuCategory));
+static cl::opt<int64_t> blockN("block-n", cl::desc("Key rows per KV block"),
+                               cl::init(64), cl::cat(gpuCategory));
+static cl::opt<int64_t> numWarps("num-warps", cl::desc("Warps per CTA"),
+                                 cl::init(4), cl::cat(gpuCategory));
+static cl::opt<bool> printPtx("print-ptx",
+                              cl::desc("Print the PTX and manifest to stdout"),
+                              cl::init(false), cl::cat(gpuCategory));
 static cl::opt<bool> printStageIR("print-stage-ir",
                                   cl::desc("Print the IR after every stage"),
                                   cl::init(false));
@@ -135,6 +158,81 @@ static std::string summarizeOps(const std::map<std::string, int64_t> &counts) {
   return text;
 }
 
+static bool writeFile(StringRef path, StringRef contents) {
+  std::string error;
+  auto out = openOutputFile(path, &error);
+  if (!out) {
+    llvm::errs() << "error: " << error << "\n";
+    return false;
+  }
+  out->os() << contents;
+  out->keep();
+  return true;
+}
+
+/// --target=ptx: spec -> PTX (+ cubins, manifest), one line per stage.
+static int compileForGpu(ModuleOp module,
+                         std::chrono::steady_clock::time_point start) {
+  PtxCompileOptions options;
+  options.chip = chip;
+  options.blockM = blockM;
+  options.blockN = blockN;
+  options.numWarps = numWarps;
+  options.recordStageIR = printStageIR;
+  if (!cubinArchs.empty()) {
+    options.cubinArchs.clear();
+    for (const std::string &arch : cubinArchs)
+      if (arch != "none")
+        options.cubinArchs.push_back(arch);
+  }
+  llvm::outs() << "stage  0 attn IR (input)                   "
+               << "1 attn.attention\n";
+  auto artifacts = compileToPtx(module, options);
+  if (!artifacts) {
+    llvm::errs() << "error: " << llvm::toString(artifacts.takeError()) << "\n";
+    return 1;
+  }
+  double toPtx = 0;
+  for (auto [i, stage] : llvm::enumerate(artifacts->stages)) {
+    if (!StringRef(stage.name).starts_with("ptxas"))
+      toPtx += stage.seconds;
+    llvm::outs() << llvm::formatv("stage {0,2} {1,-36} {2,7:f2} ms {3}\n", i + 1,
+                                  stage.name, stage.seconds * 1e3,
+                                  stage.note.empty()
+                                      ? summarizeOps(stage.opCounts)
+                                      : stage.note);
+    if (printStageIR)
+      llvm::outs() << stage.irAfter << "\n";
+  }
+  const KernelManifest &m = artifacts->manifest;
+  llvm::outs() << llvm::formatv(
+      "kernel {0}: grid [{1}, {2}, {3}] block [{4}, 1, 1] smem {5} bytes\n",
+      m.symbol, m.grid[0], m.grid[1], m.grid[2], m.block[0],
+      m.sharedMemoryBytes);
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  llvm::outs() << llvm::formatv(
+      "target: ptx ({0}), spec -> PTX in {1:f3} s, total {2:f3} s\n", chip,
+      toPtx, seconds);
+  if (artifacts->cubins.empty() && !options.cubinArchs.empty())
+    llvm::outs() << "note: no ptxas found (CUDA_HOME, /usr/local/cuda): no "
+                    "cubins\n";
+  if (printPtx)
+    llvm::outs() << artifacts->ptx << "\n" << m.toJson() << "\n";
+  if (outputFile.empty())
+    return 0;
+  if (!writeFile(outputFile + ".ptx", artifacts->ptx) ||
+      !writeFile(outputFile + ".json", m.toJson() + "\n"))
+    return 1;
+  for (auto &[arch, cubin] : artifacts->cubins)
+    if (!writeFile(outputFile + "." + arch + ".cubin", cubin))
+      return 1;
+  llvm::outs() << "wrote " << outputFile << ".{ptx,json"
+               << (artifacts->cubins.empty() ? "" : ",<arch>.cubin") << "}\n";
+  return 0;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   registerAllPasses();
@@ -173,6 +271,14 @@ int main(int argc, char **argv) {
     if (!module)
       return 1;
     llvm::outs() << "spec: " << spec->describe() << "\n";
+  }
+
+  if (target == "ptx")
+    return compileForGpu(*module, start);
+  if (target != "cpu") {
+    llvm::errs() << "error: unknown --target '" << target
+                 << "' (expected cpu or ptx)\n";
+    return 1;
   }
 
   CpuCompileOptions options;
@@ -236,8 +342,6 @@ int main(int argc, char **argv) {
                        .count();
   llvm::outs() << llvm::formatv("target: cpu (LLVM JIT), compiled in {0:f3} s\n",
                                 seconds);
-  llvm::outs() << "note: the GPU target (attn-to-ptx) is not built yet; see "
-                  "docs/Pipeline.md\n";
 
   if (!outputFile.empty() && !(*exe)->getStages().empty()) {
     std::string error;

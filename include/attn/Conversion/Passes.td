@@ -60,4 +60,91 @@ def ConvertAttnToLinalg : Pass<"convert-attn-to-linalg"> {
   ];
 }
 
+def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
+  let summary = "Lower attn.attention to a FlashAttention-2 style GPU kernel "
+                "(mma.sync, ldmatrix, cp.async) in a gpu.module";
+  let description = [{
+    Generates one `gpu.func` kernel per `attn.attention` op and replaces the
+    op's host side by a `gpu.launch_func`. The op must sit in the destination
+    passing form that `buildAttentionModule` produces: its Q/K/V operands are
+    `bufferization.to_tensor` of memrefs and its results are written with
+    `bufferization.materialize_in_destination` into memrefs. Those memrefs
+    become the kernel's arguments (bare pointers: Q, K, V, O[, LSE]).
+
+    Schedule (FlashAttention-2 on the sm_80+ `mma.sync` path):
+    * grid `(ceil(Lq / block-m), B * Hq)`, `32 * num-warps` threads; each warp
+      owns `block-m / num-warps` query rows; the K/V head is `h / (Hq / Hkv)`.
+    * Q, K and V tiles are copied with 16-byte `cp.async` into dynamic shared
+      memory whose 16-byte chunks are XOR-swizzled by `row % 8`, so that the
+      `ldmatrix` reads of a warp hit 8 distinct bank groups. K and V use two
+      stages: block j+1 is in flight while block j is computed.
+    * `S = Q K^T` and `O += P V` use `nvvm.mma.sync` m16n8k16 with f32
+      accumulators; P never leaves registers (the S accumulators of two n8
+      tiles are the A fragment of the P.V mma once packed to 16-bit pairs).
+    * Online softmax with the row max/sum reduced by two xor shuffles in the
+      lane quad; `log2(e)` is folded into the scale, so every exponential is
+      one `exp2`; O is rescaled by `exp2(m_old - m_new)`.
+    * Causal and sliding-window masks: KV blocks wholly outside the mask are
+      never visited, and only blocks that straddle its boundary (or the Lk
+      tail) evaluate it.
+    * The epilogue divides by the row sum (0 for a fully masked row) and
+      writes O and, if requested, LSE in natural-log units (-inf for a fully
+      masked row).
+
+    The kernel carries an `attn.kernel` dictionary (block sizes, shared
+    memory bytes, threads) and the launch an `attn.launch` one, from which
+    attn-compile writes the kernel manifest.
+
+    Example:
+
+    ```mlir
+    func.func @attention(%q: memref<1x8x256x64xbf16>, ...) {
+      %0 = bufferization.to_tensor %q restrict : ...
+      %o = attn.attention ins(%0, %1, %2 : ...) -> tensor<1x8x256x64xbf16>
+      bufferization.materialize_in_destination %o in restrict writable %out
+      return
+    }
+    ```
+
+    becomes (abridged)
+
+    ```mlir
+    gpu.module @attn_kernels {
+      gpu.func @attention_kernel(%q: memref<1x8x256x64xbf16>, ...) kernel {
+        ... nvvm.cp.async.shared.global ... nvvm.ldmatrix ...
+        ... nvvm.mma.sync ... nvvm.shfl.sync bfly ...
+      }
+    }
+    func.func @attention(...) {
+      gpu.launch_func @attn_kernels::@attention_kernel blocks in (%c2, %c8, %c1)
+          threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c24576
+          args(%q : memref<...>, ...)
+    }
+    ```
+
+    Unsupported forms (head dim other than 64 or 128, f32 inputs, BSHD
+    layout, bias/mask operands, ALiBi, score_mod/mask_mod regions, dynamic
+    shapes) are reported as errors at the op.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::NVVM::NVVMDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+  let options = [
+    Option<"blockM", "block-m", "int64_t", /*default=*/"128",
+           "Query rows per CTA (BLOCK_M); a multiple of 16 * num-warps">,
+    Option<"blockN", "block-n", "int64_t", /*default=*/"64",
+           "Key rows per KV block (BLOCK_N); 32, 64 or 128">,
+    Option<"numWarps", "num-warps", "int64_t", /*default=*/"4",
+           "Warps per CTA">,
+    Option<"kernelModuleName", "kernel-module", "std::string",
+           /*default=*/"\"attn_kernels\"",
+           "Name of the gpu.module that receives the kernels">,
+  ];
+}
+
 #endif // ATTN_CONVERSION_PASSES_TD

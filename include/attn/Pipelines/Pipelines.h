@@ -38,6 +38,42 @@ void buildAttnToCpuPipeline(OpPassManager &pm,
 /// up by registerAllDialects, e.g. an embedder's.
 void registerAttnToCpuDependencies(DialectRegistry &registry);
 
+/// Options of the `attn-to-ptx` pipeline.
+struct AttnToPtxPipelineOptions
+    : public PassPipelineOptions<AttnToPtxPipelineOptions> {
+  PassOptions::Option<std::string> chip{
+      *this, "chip", llvm::cl::desc("Target GPU (sm_80, sm_90, ...)"),
+      llvm::cl::init("sm_80")};
+  PassOptions::Option<std::string> features{
+      *this, "features", llvm::cl::desc("PTX features, e.g. +ptx80"),
+      llvm::cl::init("+ptx80")};
+  PassOptions::Option<int64_t> blockM{
+      *this, "block-m", llvm::cl::desc("Query rows per CTA"),
+      llvm::cl::init(128)};
+  PassOptions::Option<int64_t> blockN{
+      *this, "block-n", llvm::cl::desc("Key rows per KV block"),
+      llvm::cl::init(64)};
+  PassOptions::Option<int64_t> numWarps{
+      *this, "num-warps", llvm::cl::desc("Warps per CTA"), llvm::cl::init(4)};
+  PassOptions::Option<bool> emitBinary{
+      *this, "emit-binary",
+      llvm::cl::desc("End with gpu-module-to-binary (format=isa); off stops "
+                     "at the NVVM/LLVM dialect"),
+      llvm::cl::init(true)};
+};
+
+/// attn (destination-passing form) -> convert-attn-to-nvvm -> gpu.module in
+/// the LLVM/NVVM dialects -> gpu.binary holding PTX (format=isa). The host
+/// functions keep their gpu.launch_func, the kernel's launch contract.
+void buildAttnToPtxPipeline(OpPassManager &pm,
+                            const AttnToPtxPipelineOptions &options);
+/// The middle of attn-to-ptx: scf/gpu/nvvm ops of the gpu.modules to the LLVM
+/// dialect (bare-pointer kernel arguments).
+void buildAttnKernelToNVVMPasses(OpPassManager &pm);
+/// The end of attn-to-ptx: attach an NVVM target and serialize to PTX.
+void buildNVVMToPtxPasses(OpPassManager &pm,
+                          const AttnToPtxPipelineOptions &options);
+
 /// Registers every named pipeline with the global pass registry.
 void registerAttnPipelines();
 

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs on the device machine from the repository root with .device carried:
+# builds the runtime (no LLVM/MLIR), runs its GoogleTests for real, a
+# compute-sanitizer memcheck on a small kernel, then the benchmark harness.
+set -uo pipefail
+D=.device
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv | tee "$OUT/gpu.txt"
+cmake -S $D/src -B /tmp/rt -DATTN_RUNTIME_ONLY=ON -DATTN_GTEST_SOURCE_DIR=$PWD/$D/googletest \
+  -DCMAKE_BUILD_TYPE=Release > /tmp/rt-cmake.log 2>&1 || { cat /tmp/rt-cmake.log; exit 1; }
+cmake --build /tmp/rt -j 16 > /tmp/rt-build.log 2>&1 || { tail -50 /tmp/rt-build.log; exit 1; }
+echo "== runtime built"
+ATTN_TEST_KERNEL=$D/kernels/runtime_test /tmp/rt/AttnRuntimeTests 2>&1 | tail -6
+echo "== PTX path (JIT by the driver)"
+mv $D/kernels/runtime_test.sm_90.cubin /tmp/rt_test.cubin
+ATTN_TEST_KERNEL=$D/kernels/runtime_test /tmp/rt/AttnRuntimeTests --gtest_filter='*Reference*' 2>&1 | tail -3
+mv /tmp/rt_test.cubin $D/kernels/runtime_test.sm_90.cubin
+echo "== compute-sanitizer memcheck"
+ATTN_TEST_KERNEL=$D/kernels/runtime_test timeout 120 compute-sanitizer --tool memcheck \
+  /tmp/rt/AttnRuntimeTests --gtest_filter='*Reference*' 2>&1 | tail -4
+echo "== compute-sanitizer racecheck"
+ATTN_TEST_KERNEL=$D/kernels/runtime_test timeout 120 compute-sanitizer --tool racecheck \
+  /tmp/rt/AttnRuntimeTests --gtest_filter='*Reference*' 2>&1 | tail -4
+echo "== bench"
+PYTHONUNBUFFERED=1 python3 $D/device_bench.py --lib /tmp/rt/lib/libAttnRuntimeC.so \
+  --kernels $D/kernels --out "$OUT" "$@"

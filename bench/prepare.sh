@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Compiles every benchmark and check kernel with attn-compile (here, where
+# LLVM/MLIR live) and stages them, the runtime sources and the harness into
+# DEST (default /work/main/.device), the folder the device call carries.
+# Usage: bench/prepare.sh [build-dir] [dest]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="${1:-$root/build}"
+dest="${2:-/work/main/.device}"
+compile="$build/bin/attn-compile"
+rm -rf "$dest"
+mkdir -p "$dest/kernels"
+
+# Tile configurations tried on every benchmark shape: block-m,num-warps,block-n.
+configs="${ATTN_BENCH_CONFIGS:-128,4,64 128,4,32 256,8,64 64,4,64}"
+# name | attn-compile flags
+variants=()
+# Prefill benchmark shapes (BENCHMARKS.md): bf16, B*L = 16k, Hq*D = 2048.
+for d in 64 128; do
+  h=$((2048 / d))
+  for l in 1024 4096 16384; do
+    b=$((16384 / l))
+    for mask in none causal; do
+      for cfg in $configs; do
+        IFS=, read -r bm w bn <<< "$cfg"
+        variants+=("bench_d${d}_l${l}_${mask}_m${bm}w${w}n${bn}|--batch=$b --heads-q=$h --heads-kv=$h --seq-q=$l --seq-k=$l --head-dim=$d --mask=$mask --lse=false --block-m=$bm --num-warps=$w --block-n=$bn")
+      done
+    done
+  done
+done
+for mask in none causal; do
+  for cfg in $configs; do
+    IFS=, read -r bm w bn <<< "$cfg"
+    variants+=("bench_gqa_l4096_${mask}_m${bm}w${w}n${bn}|--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --lse=false --block-m=$bm --num-warps=$w --block-n=$bn")
+  done
+done
+# Correctness variants: tails, masks, softcap, f16, MQA, LSE.
+variants+=(
+  "check_tail_causal_br|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal"
+  "check_tail_causal_tl|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=333 --seq-k=200 --head-dim=128 --mask=causal-top-left"
+  "check_window|--batch=1 --heads-q=8 --heads-kv=1 --seq-q=777 --seq-k=1000 --head-dim=128 --mask=sliding-window --window-left=100 --window-right=20"
+  "check_softcap_f16|--batch=2 --heads-q=4 --heads-kv=4 --seq-q=256 --seq-k=256 --head-dim=64 --mask=none --dtype=f16 --softcap=30"
+  "check_mqa_d128|--batch=1 --heads-q=8 --heads-kv=1 --seq-q=512 --seq-k=640 --head-dim=128 --mask=none"
+  "check_br_lq_gt_lk|--batch=1 --heads-q=2 --heads-kv=2 --seq-q=300 --seq-k=100 --head-dim=64 --mask=causal"
+  "check_m64_window|--batch=1 --heads-q=4 --heads-kv=2 --seq-q=500 --seq-k=500 --head-dim=64 --mask=sliding-window --window-left=64 --window-right=0 --block-m=64"
+  "check_w8_f16_causal|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --dtype=f16 --num-warps=8"
+  "runtime_test|--batch=1 --heads-q=2 --heads-kv=1 --seq-q=100 --seq-k=130 --head-dim=64 --mask=causal"
+)
+log="$dest/compile_times.txt"
+: > "$log"
+for v in "${variants[@]}"; do
+  name="${v%%|*}"
+  flags="${v#*|}"
+  # shellcheck disable=SC2086
+  out=$("$compile" --target=ptx --cubin-arch=sm_90 $flags -o "$dest/kernels/$name")
+  echo "$name: $(echo "$out" | grep -E 'spec -> PTX|ptxas' | tr -s ' ' | tr '\n' ' ')" >> "$log"
+  # The harness reads each kernel's spec flags back.
+  echo "$flags" > "$dest/kernels/$name.flags"
+done
+# The harness loads cubins; keep one PTX to exercise the PTX path.
+find "$dest/kernels" -name "*.ptx" ! -name "runtime_test.ptx" -delete
+mkdir -p "$dest/src"
+cp -r "$root/CMakeLists.txt" "$root/lib" "$root/include" "$root/test" "$dest/src/"
+cp -r /usr/src/googletest "$dest/googletest"
+cp "$root"/bench/*.py "$root"/bench/*.sh "$dest/"
+echo "staged $(ls "$dest/kernels" | wc -l) files in $dest ($(du -sh "$dest" | cut -f1))"

@@ -1,0 +1,54 @@
+//===- KernelArtifacts.h - PTX and manifest out of a lowered module -*- C++ -*-===//
+//
+// Part of attn-mlir. After attn-to-ptx, a module holds a gpu.binary (the PTX
+// as an object attribute) and host functions with gpu.launch_func ops. This
+// reads both into plain data: the PTX text and the kernel manifest that the
+// runtime (lib/Runtime, no MLIR dependency) loads.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_TARGET_KERNELARTIFACTS_H
+#define ATTN_TARGET_KERNELARTIFACTS_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/LLVM.h"
+
+#include <array>
+#include <string>
+#include <vector>
+
+namespace mlir::attn {
+
+/// One pointer argument of a kernel: what the runtime checks before launch.
+struct KernelArgument {
+  std::string name;  // "q", "k", "v", "o", "lse"
+  std::string dtype; // "bf16", "f16", "f32"
+  std::vector<int64_t> shape;
+  bool isOutput = false;
+};
+
+/// The launch contract of one generated kernel.
+struct KernelManifest {
+  std::string symbol;
+  std::string chip;
+  std::array<int64_t, 3> grid{1, 1, 1};
+  std::array<int64_t, 3> block{1, 1, 1};
+  std::string gridFormula;
+  int64_t sharedMemoryBytes = 0;
+  int64_t blockM = 0, blockN = 0, numWarps = 0;
+  std::vector<KernelArgument> arguments;
+
+  /// The manifest as JSON (the format lib/Runtime parses).
+  std::string toJson() const;
+};
+
+/// Returns the PTX text embedded in the module's (single) gpu.binary, which
+/// gpu-module-to-binary produced with format=isa.
+FailureOr<std::string> extractPTX(ModuleOp module);
+
+/// Reads the manifest of the first gpu.launch_func in `module`.
+FailureOr<KernelManifest> extractManifest(ModuleOp module, StringRef chip);
+
+} // namespace mlir::attn
+
+#endif // ATTN_TARGET_KERNELARTIFACTS_H

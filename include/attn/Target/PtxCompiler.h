@@ -1,0 +1,61 @@
+//===- PtxCompiler.h - attn module to PTX, cubin and manifest ---*- C++ -*-===//
+//
+// Part of attn-mlir. Runs attn-to-ptx stage by stage (so each stage can be
+// timed and summarised), extracts the PTX and the manifest, and assembles
+// cubins with ptxas when the CUDA toolkit is present.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_TARGET_PTXCOMPILER_H
+#define ATTN_TARGET_PTXCOMPILER_H
+
+#include "attn/Target/KernelArtifacts.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mlir::attn {
+
+struct PtxCompileOptions {
+  /// PTX target chip; sm_80 PTX also assembles for sm_90.
+  std::string chip = "sm_80";
+  std::string features = "+ptx80";
+  int64_t blockM = 128, blockN = 64, numWarps = 4;
+  /// Architectures to assemble cubins for (empty: none).
+  std::vector<std::string> cubinArchs = {"sm_80", "sm_90"};
+  /// ptxas to use; empty: <cuda>/bin/ptxas if it exists.
+  std::string ptxas;
+  bool recordStageIR = false;
+};
+
+struct PtxStage {
+  std::string name;
+  double seconds = 0;
+  std::map<std::string, int64_t> opCounts;
+  std::string note;  // e.g. "1234 lines of PTX" or ptxas -v's resource line
+  std::string irAfter;
+};
+
+struct PtxArtifacts {
+  std::string ptx;
+  KernelManifest manifest;
+  /// arch -> cubin bytes.
+  std::map<std::string, std::string> cubins;
+  std::vector<PtxStage> stages;
+};
+
+/// Compiles `module` (attn ops in destination-passing form) in place.
+llvm::Expected<PtxArtifacts> compileToPtx(ModuleOp module,
+                                          const PtxCompileOptions &options);
+
+/// Path of ptxas if the CUDA toolkit is installed ($CUDA_HOME or
+/// /usr/local/cuda), else empty.
+std::string findPtxas();
+
+} // namespace mlir::attn
+
+#endif // ATTN_TARGET_PTXCOMPILER_H

@@ -1,0 +1,181 @@
+//===- PtxCompiler.cpp - attn module to PTX, cubin and manifest -----------===//
+//
+// Part of attn-mlir.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Target/PtxCompiler.h"
+#include "attn/Conversion/Passes.h"
+#include "attn/Pipelines/Pipelines.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+std::string mlir::attn::findPtxas() {
+  SmallVector<std::string> roots;
+  if (const char *home = std::getenv("CUDA_HOME"))
+    roots.push_back(home);
+  roots.push_back("/usr/local/cuda");
+  for (const std::string &root : roots) {
+    SmallString<128> path(root);
+    llvm::sys::path::append(path, "bin", "ptxas");
+    if (llvm::sys::fs::can_execute(path))
+      return path.str().str();
+  }
+  return "";
+}
+
+static std::map<std::string, int64_t> countOps(ModuleOp module) {
+  std::map<std::string, int64_t> counts;
+  module.walk([&](Operation *op) {
+    if (op != module.getOperation())
+      ++counts[op->getName().getStringRef().str()];
+  });
+  return counts;
+}
+
+/// Runs ptxas on `ptx`; returns the cubin and puts ptxas -v's resource
+/// report in `report`.
+static llvm::Expected<std::string> assemble(StringRef ptxas, StringRef ptx,
+                                            StringRef arch,
+                                            std::string &report) {
+  SmallString<128> in, out, log;
+  int fd;
+  if (std::error_code ec =
+          llvm::sys::fs::createTemporaryFile("attn", "ptx", fd, in))
+    return llvm::createStringError(ec, "cannot create a temporary file");
+  {
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    os << ptx;
+  }
+  llvm::sys::fs::createTemporaryFile("attn", "cubin", out);
+  llvm::sys::fs::createTemporaryFile("attn", "log", log);
+  std::string archFlag = ("-arch=" + arch).str();
+  SmallVector<StringRef> args = {ptxas, archFlag, "-O3", "-v", in, "-o", out};
+  std::optional<StringRef> redirects[] = {std::nullopt, StringRef(log),
+                                          StringRef(log)};
+  std::string error;
+  int rc = llvm::sys::ExecuteAndWait(ptxas, args, std::nullopt, redirects, 0,
+                                     0, &error);
+  auto logText = llvm::MemoryBuffer::getFile(log);
+  report = logText ? (*logText)->getBuffer().str() : "";
+  auto cubin = llvm::MemoryBuffer::getFile(out);
+  llvm::sys::fs::remove(in);
+  llvm::sys::fs::remove(out);
+  llvm::sys::fs::remove(log);
+  if (rc != 0 || !cubin)
+    return llvm::createStringError("ptxas -arch=" + arch.str() +
+                                   " failed: " + error + "\n" + report);
+  return (*cubin)->getBuffer().str();
+}
+
+llvm::Expected<PtxArtifacts>
+mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
+  PtxArtifacts result;
+  MLIRContext *ctx = module.getContext();
+  std::string diagnostics;
+  ScopedDiagnosticHandler handler(ctx, [&](Diagnostic &diag) {
+    llvm::raw_string_ostream os(diagnostics);
+    os << diag.getLocation() << ": " << diag << "\n";
+    return success();
+  });
+
+  AttnToPtxPipelineOptions pipeline;
+  pipeline.chip = options.chip;
+  pipeline.features = options.features;
+  pipeline.blockM = options.blockM;
+  pipeline.blockN = options.blockN;
+  pipeline.numWarps = options.numWarps;
+
+  // Stage boundaries: the kernel generator, the upstream lowering to NVVM,
+  // and serialization to PTX.
+  auto runStage = [&](StringRef name,
+                      function_ref<void(OpPassManager &)> populate) -> LogicalResult {
+    PassManager pm(ctx);
+    populate(pm);
+    auto start = std::chrono::steady_clock::now();
+    LogicalResult status = pm.run(module);
+    PtxStage stage;
+    stage.name = name.str();
+    stage.seconds = std::chrono::duration<double>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+    stage.opCounts = countOps(module);
+    if (options.recordStageIR) {
+      llvm::raw_string_ostream os(stage.irAfter);
+      module.print(os);
+    }
+    result.stages.push_back(std::move(stage));
+    return status;
+  };
+  auto fail = [&](StringRef what) {
+    return llvm::createStringError(what + ":\n" + diagnostics);
+  };
+
+  if (failed(runStage("convert-attn-to-nvvm", [&](OpPassManager &pm) {
+        ConvertAttnToNVVMOptions lowering;
+        lowering.blockM = options.blockM;
+        lowering.blockN = options.blockN;
+        lowering.numWarps = options.numWarps;
+        pm.addPass(createConvertAttnToNVVM(lowering));
+      })))
+    return fail("convert-attn-to-nvvm failed");
+  FailureOr<KernelManifest> manifest = extractManifest(module, options.chip);
+  if (failed(manifest))
+    return fail("no kernel launch to describe");
+  result.manifest = *manifest;
+
+  // The rest of attn-to-ptx, in two timed stages.
+  if (failed(runStage("gpu/nvvm lowering", [&](OpPassManager &pm) {
+        buildAttnKernelToNVVMPasses(pm);
+      })))
+    return fail("lowering the kernel to NVVM failed");
+  if (failed(runStage("gpu-module-to-binary (PTX)", [&](OpPassManager &pm) {
+        buildNVVMToPtxPasses(pm, pipeline);
+      })))
+    return fail("gpu-module-to-binary failed");
+  FailureOr<std::string> ptx = extractPTX(module);
+  if (failed(ptx))
+    return fail("no PTX in the module");
+  result.ptx = *ptx;
+  result.stages.back().note =
+      std::to_string(llvm::count(result.ptx, '\n')) + " lines of PTX";
+
+  std::string ptxas = options.ptxas.empty() ? findPtxas() : options.ptxas;
+  if (ptxas.empty())
+    return result;
+  for (const std::string &arch : options.cubinArchs) {
+    PtxStage stage;
+    stage.name = "ptxas -arch=" + arch;
+    auto start = std::chrono::steady_clock::now();
+    std::string report;
+    llvm::Expected<std::string> cubin = assemble(ptxas, result.ptx, arch, report);
+    if (!cubin)
+      return cubin.takeError();
+    stage.seconds = std::chrono::duration<double>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+    // Keep ptxas's "Used N registers, ..." line: the resource report.
+    for (StringRef line : llvm::split(report, '\n'))
+      if (line.contains("Used"))
+        stage.note = line.substr(line.find("Used")).str();
+      else if (line.contains("spill stores") &&
+               !line.trim().starts_with("0 bytes stack frame, 0 bytes spill"))
+        stage.note += " [" + line.trim().str() + "]";
+    result.cubins[arch] = std::move(*cubin);
+    result.stages.push_back(std::move(stage));
+  }
+  return result;
+}

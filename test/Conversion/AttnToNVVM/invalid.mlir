@@ -1,0 +1,61 @@
+// RUN: attn-opt %s --split-input-file --verify-diagnostics --convert-attn-to-nvvm
+
+// Head dim 32 has no kernel on the GPU path.
+func.func @head_dim(%q: memref<1x1x64x32xbf16>, %o: memref<1x1x64x32xbf16>) {
+  %0 = bufferization.to_tensor %q restrict : memref<1x1x64x32xbf16> to tensor<1x1x64x32xbf16>
+  // expected-error @+1 {{expected head dim 64 or 128 on the GPU path, got 32}}
+  %1 = attn.attention ins(%0, %0, %0 : tensor<1x1x64x32xbf16>, tensor<1x1x64x32xbf16>, tensor<1x1x64x32xbf16>) -> tensor<1x1x64x32xbf16>
+  bufferization.materialize_in_destination %1 in restrict writable %o : (tensor<1x1x64x32xbf16>, memref<1x1x64x32xbf16>) -> ()
+  return
+}
+
+// -----
+
+func.func @f32(%q: memref<1x1x64x64xf32>, %o: memref<1x1x64x64xf32>) {
+  %0 = bufferization.to_tensor %q restrict : memref<1x1x64x64xf32> to tensor<1x1x64x64xf32>
+  // expected-error @+1 {{expected bf16 or f16 inputs on the GPU path, got 'f32'}}
+  %1 = attn.attention ins(%0, %0, %0 : tensor<1x1x64x64xf32>, tensor<1x1x64x64xf32>, tensor<1x1x64x64xf32>) -> tensor<1x1x64x64xf32>
+  bufferization.materialize_in_destination %1 in restrict writable %o : (tensor<1x1x64x64xf32>, memref<1x1x64x64xf32>) -> ()
+  return
+}
+
+// -----
+
+func.func @bshd(%q: memref<1x64x1x64xbf16>, %o: memref<1x64x1x64xbf16>) {
+  %0 = bufferization.to_tensor %q restrict : memref<1x64x1x64xbf16> to tensor<1x64x1x64xbf16>
+  // expected-error @+1 {{expected the bhsd layout on the GPU path}}
+  %1 = attn.attention ins(%0, %0, %0 : tensor<1x64x1x64xbf16>, tensor<1x64x1x64xbf16>, tensor<1x64x1x64xbf16>) {layout = #attn.layout<bshd>} -> tensor<1x64x1x64xbf16>
+  bufferization.materialize_in_destination %1 in restrict writable %o : (tensor<1x64x1x64xbf16>, memref<1x64x1x64xbf16>) -> ()
+  return
+}
+
+// -----
+
+// Pure tensor code has no memrefs to hand to a kernel.
+func.func @tensors(%q: tensor<1x1x64x64xbf16>) -> tensor<1x1x64x64xbf16> {
+  // expected-error @+1 {{expected Q, K and V to come from bufferization.to_tensor of memrefs}}
+  %1 = attn.attention ins(%q, %q, %q : tensor<1x1x64x64xbf16>, tensor<1x1x64x64xbf16>, tensor<1x1x64x64xbf16>) -> tensor<1x1x64x64xbf16>
+  return %1 : tensor<1x1x64x64xbf16>
+}
+
+// -----
+
+func.func @dynamic(%q: memref<1x1x?x64xbf16>, %o: memref<1x1x?x64xbf16>) {
+  %0 = bufferization.to_tensor %q restrict : memref<1x1x?x64xbf16> to tensor<1x1x?x64xbf16>
+  // expected-error @+1 {{expected static shapes on the GPU path}}
+  %1 = attn.attention ins(%0, %0, %0 : tensor<1x1x?x64xbf16>, tensor<1x1x?x64xbf16>, tensor<1x1x?x64xbf16>) -> tensor<1x1x?x64xbf16>
+  bufferization.materialize_in_destination %1 in restrict writable %o : (tensor<1x1x?x64xbf16>, memref<1x1x?x64xbf16>) -> ()
+  return
+}
+
+// -----
+
+// Per-sequence key lengths are not lowered to the GPU yet: refused, never
+// silently ignored.
+func.func @key_lengths(%q: memref<2x1x64x64xbf16>, %lens: tensor<2xi32>, %o: memref<2x1x64x64xbf16>) {
+  %0 = bufferization.to_tensor %q restrict : memref<2x1x64x64xbf16> to tensor<2x1x64x64xbf16>
+  // expected-error @+1 {{expected no bias, mask or key_lengths operand}}
+  %1 = attn.attention ins(%0, %0, %0 : tensor<2x1x64x64xbf16>, tensor<2x1x64x64xbf16>, tensor<2x1x64x64xbf16>) key_lengths(%lens : tensor<2xi32>) -> tensor<2x1x64x64xbf16>
+  bufferization.materialize_in_destination %1 in restrict writable %o : (tensor<2x1x64x64xbf16>, memref<2x1x64x64xbf16>) -> ()
+  return
+}

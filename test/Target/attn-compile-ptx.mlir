@@ -1,0 +1,46 @@
+// RUN: attn-compile --target=ptx --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s
+// RUN: attn-compile --target=ptx --batch=1 --heads-q=2 --heads-kv=2 --seq-q=64 --seq-k=64 --head-dim=64 --dtype=f16 --mask=none --lse=false --block-m=64 --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=F16
+
+// Spec -> PTX through attn-to-ptx; one summary line per stage.
+// CHECK: spec: GQA 8/2 B=2 Lq=1000 Lk=1000 D=128 bf16 causal_bottom_right +lse
+// CHECK: stage  1 convert-attn-to-nvvm
+// CHECK: stage  2 gpu/nvvm lowering
+// CHECK: stage  3 gpu-module-to-binary (PTX) {{.*}} lines of PTX
+// CHECK: kernel attention_kernel: grid [8, 16, 1] block [128, 1, 1] smem 98304 bytes
+// CHECK: target: ptx (sm_80), spec -> PTX in
+
+// The PTX: one kernel entry taking five pointers, 16-byte cp.async into
+// shared memory, ldmatrix (plain for Q/K, .trans for V), bf16 mma.sync with
+// f32 accumulators, quad shuffles and ex2.approx.
+// CHECK: .target sm_80
+// CHECK: .visible .entry attention_kernel(
+// CHECK-COUNT-5: .param .u64
+// CHECK-DAG: cp.async.cg.shared.global [{{.*}}], [{{.*}}], 16, {{.*}};
+// CHECK-DAG: cp.async.commit_group;
+// CHECK-DAG: cp.async.wait_group 2;
+// CHECK-DAG: ldmatrix.sync.aligned.m8n8.x4.shared.b16
+// CHECK-DAG: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
+// CHECK-DAG: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// CHECK-DAG: shfl.sync.bfly.b32
+// CHECK-DAG: ex2.approx.ftz.f32
+// CHECK-DAG: cvt.rn.bf16x2.f32
+// CHECK-DAG: st.global.v4.b32
+
+// The manifest: symbol, launch geometry and the argument ABI.
+// CHECK: "arguments": [
+// CHECK: "dtype": "bf16",
+// CHECK-NEXT: "name": "q",
+// CHECK: "name": "lse",
+// CHECK-NEXT: "output": true,
+// CHECK: "block": [
+// CHECK-NEXT: 128,
+// CHECK: "grid": [
+// CHECK-NEXT: 8,
+// CHECK-NEXT: 16,
+// CHECK: "kernel": "attention_kernel",
+// CHECK: "shared_memory_bytes": 98304
+
+// F16: kernel attention_kernel: grid [1, 2, 1] block [128, 1, 1] smem 40960 bytes
+// F16: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
+// F16: cvt.rn.f16x2.f32
+// F16-NOT: "name": "lse"
