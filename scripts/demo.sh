@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: the default GQA attention
-# (Hq=32, Hkv=8, D=128, bf16, causal) compiled through every stage of the
-# pipeline that exists, with what each stage did, then executed on the CPU
-# at a shorter length against the float64 reference.
+# (Hq=32, Hkv=8, D=128, bf16, causal, B=1, L=1024) compiled to PTX (and sm_80
+# / sm_90 cubins when ptxas is installed), with what each stage did; then the
+# same attention through the FlashAttention passes on the CPU path, executed
+# at L=128 and compared with the float64 reference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 scripts/build.sh >/dev/null
-echo "== attn-compile: default GQA attention (Lq = Lk = 1024) =="
-build/bin/attn-compile "$@"
+mkdir -p build/demo
+echo "== 1. attn-compile --target=ptx: default GQA attention -> PTX =="
+build/bin/attn-compile --target=ptx -o build/demo/gqa "$@"
 echo
-echo "== CPU execution check of the same attention at Lq = Lk = 128 =="
-build/bin/attn-compile --seq-q 128 --seq-k 128 --run-cpu "$@" | tail -n 1
+echo "== 2. attn-compile --target=cpu: the same attention at Lq = Lk = 128 through"
+echo "==    attn-tile, attn-fuse-online-softmax, attn-lower-precision, attn-to-cpu,"
+echo "==    executed and compared with the float64 reference =="
+build/bin/attn-compile --seq-q 128 --seq-k 128 --run-cpu "$@"

@@ -63,9 +63,9 @@ public:
     StageRecord record;
     record.pass = pass->getArgument().empty() ? pass->getName().str()
                                               : pass->getArgument().str();
-    record.seconds = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - start)
-                         .count();
+    record.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     op->walk([&](Operation *nested) {
       if (nested != op)
         ++record.opCounts[nested->getName().getStringRef().str()];
@@ -159,9 +159,9 @@ CpuExecutable::compile(ModuleOp module, const CpuCompileOptions &options) {
   engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
   auto engine = ExecutionEngine::create(*lowered, engineOptions);
   if (!engine)
-    return llvm::joinErrors(makeError("JIT compilation failed:\n" +
-                                      diagnostics),
-                            engine.takeError());
+    return llvm::joinErrors(
+        makeError("JIT compilation failed:\n" + diagnostics),
+        engine.takeError());
   exe->engine = std::move(*engine);
   return exe;
 }

@@ -33,9 +33,8 @@ static int64_t numElements(ArrayRef<int64_t> shape) {
 
 /// Standard normal samples, rounded to `kind` so that the compiled kernel
 /// and the reference see bit-identical inputs.
-static std::vector<double> randomTensor(std::mt19937_64 &rng,
-                                        ArrayRef<int64_t> shape,
-                                        ElementKind kind) {
+static std::vector<double>
+randomTensor(std::mt19937_64 &rng, ArrayRef<int64_t> shape, ElementKind kind) {
   std::normal_distribution<double> normal(0.0, 1.0);
   std::vector<double> values(numElements(shape));
   for (double &v : values)
@@ -90,8 +89,7 @@ struct AppendedKV {
 static AppendedKV splitAppended(const AttentionSpec &spec,
                                 const ReferenceInputs &in,
                                 std::mt19937_64 &rng) {
-  int64_t t = spec.appendTokens, heads = spec.numKVHeads,
-          len = spec.keyLength;
+  int64_t t = spec.appendTokens, heads = spec.numKVHeads, len = spec.keyLength;
   std::normal_distribution<double> stale(5.0, 1.0);
   AppendedKV out;
   for (int64_t b = 0; b < spec.batch; ++b)
@@ -104,7 +102,8 @@ static AppendedKV splitAppended(const AttentionSpec &spec,
       for (int64_t h = 0; h < heads; ++h)
         for (int64_t r = 0; r < t; ++r)
           for (int64_t d = 0; d < dim; ++d) {
-            size_t at = ((b * heads + h) * len + out.positions[b] + r) * dim + d;
+            size_t at =
+                ((b * heads + h) * len + out.positions[b] + r) * dim + d;
             fresh[((b * heads + h) * t + r) * dim + d] = dense[at];
             cache[at] = roundToElementKind(spec.elementType, stale(rng));
           }
@@ -218,8 +217,8 @@ mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
       ++report.badSpecials;
       continue;
     }
-    report.maxOutputError = std::max(report.maxOutputError,
-                                     std::fabs(got - want));
+    report.maxOutputError =
+        std::max(report.maxOutputError, std::fabs(got - want));
     report.maxReferenceMagnitude =
         std::max(report.maxReferenceMagnitude, std::fabs(want));
   }
@@ -232,8 +231,8 @@ mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
         continue;
       }
       if (!std::isinf(want))
-        report.maxLseError = std::max(report.maxLseError,
-                                      std::fabs(got - want));
+        report.maxLseError =
+            std::max(report.maxLseError, std::fabs(got - want));
     }
   }
   return report;

@@ -141,9 +141,8 @@ static bool keyVisible(const AttentionSpec &spec, int64_t lk, int64_t i,
 
 ReferenceResult mlir::attn::referenceAttention(const AttentionSpec &spec,
                                                const ReferenceInputs &in) {
-  const int64_t B = spec.batch, Hq = spec.numQueryHeads,
-                Hkv = spec.numKVHeads, Lq = spec.queryLength,
-                Lk = spec.keyLength, D = spec.headDim,
+  const int64_t B = spec.batch, Hq = spec.numQueryHeads, Hkv = spec.numKVHeads,
+                Lq = spec.queryLength, Lk = spec.keyLength, D = spec.headDim,
                 Dv = spec.getValueHeadDim();
   const int64_t group = Hq / Hkv;
   const double scale = spec.getEffectiveScale();
@@ -249,8 +248,8 @@ Tolerance mlir::attn::deriveTolerance(const AttentionSpec &spec,
   // gamma_D * scale * sum|q_d k_d|; each later elementwise step (scale,
   // softcap, ALiBi, bias, score_mod, all 1-Lipschitz in s) adds a rounding
   // of at most a few u * |s|; 8 covers them and the libm tanh/exp error.
-  double delta = gamma(D, uAcc) * scale * absDotMax +
-                 8.0 * uScore * (1.0 + scoreMax);
+  double delta =
+      gamma(D, uAcc) * scale * absDotMax + 8.0 * uScore * (1.0 + scoreMax);
 
   // softmax: perturbing every score of a row by <= delta changes each p_j by
   // a relative <= exp(2 delta) - 1; sum_j p_j |v_j| <= max|v| turns that

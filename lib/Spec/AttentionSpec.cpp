@@ -128,8 +128,7 @@ SmallVector<int64_t> AttentionSpec::keyPagesShape() const {
   return {batch * pagesPerSequence(), pageSize, numKVHeads, headDim};
 }
 SmallVector<int64_t> AttentionSpec::valuePagesShape() const {
-  return {batch * pagesPerSequence(), pageSize, numKVHeads,
-          getValueHeadDim()};
+  return {batch * pagesPerSequence(), pageSize, numKVHeads, getValueHeadDim()};
 }
 SmallVector<int64_t> AttentionSpec::blockTableShape() const {
   return {batch, pagesPerSequence()};
@@ -139,9 +138,9 @@ std::string AttentionSpec::describe() const {
   std::string kind = numKVHeads == numQueryHeads ? "MHA"
                      : numKVHeads == 1           ? "MQA"
                                                  : "GQA";
-  std::string text = llvm::formatv(
-      "{0} {1}/{2} B={3} Lq={4} Lk={5} D={6}", kind, numQueryHeads, numKVHeads,
-      batch, queryLength, keyLength, headDim);
+  std::string text = llvm::formatv("{0} {1}/{2} B={3} Lq={4} Lk={5} D={6}",
+                                   kind, numQueryHeads, numKVHeads, batch,
+                                   queryLength, keyLength, headDim);
   if (getValueHeadDim() != headDim)
     text += llvm::formatv(" Dv={0}", getValueHeadDim()).str();
   text += " " + stringifyElementKind(elementType).str();
@@ -206,9 +205,9 @@ static void buildPrefixLM(OpBuilder &b, Location loc, Region &region) {
   YieldOp::create(b, loc, ValueRange{keep});
 }
 
-OwningOpRef<ModuleOp> mlir::attn::buildAttentionModule(MLIRContext *ctx,
-                                                       const AttentionSpec &spec,
-                                                       StringRef funcName) {
+OwningOpRef<ModuleOp>
+mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
+                                 StringRef funcName) {
   ctx->loadDialect<AttnDialect, arith::ArithDialect,
                    bufferization::BufferizationDialect, func::FuncDialect,
                    memref::MemRefDialect>();
@@ -222,8 +221,8 @@ OwningOpRef<ModuleOp> mlir::attn::buildAttentionModule(MLIRContext *ctx,
     return RankedTensorType::get(shape, type);
   };
   bool paged = spec.pageSize > 0;
-  if (paged && (spec.layout != Layout::BHSD ||
-                spec.keyLength % spec.pageSize != 0)) {
+  if (paged &&
+      (spec.layout != Layout::BHSD || spec.keyLength % spec.pageSize != 0)) {
     emitError(loc) << "expected a BHSD spec whose key length is a multiple "
                       "of the page size for a paged KV cache";
     return nullptr;
@@ -264,11 +263,11 @@ OwningOpRef<ModuleOp> mlir::attn::buildAttentionModule(MLIRContext *ctx,
     resultTypes.push_back(tensorOf(spec.lseShape(), b.getF32Type()));
 
   SmallVector<Type> argTypes;
-  for (RankedTensorType t : llvm::concat<RankedTensorType>(inputTypes,
-                                                           resultTypes))
+  for (RankedTensorType t :
+       llvm::concat<RankedTensorType>(inputTypes, resultTypes))
     argTypes.push_back(MemRefType::get(t.getShape(), t.getElementType()));
-  auto func = func::FuncOp::create(b, loc, funcName,
-                                   b.getFunctionType(argTypes, {}));
+  auto func =
+      func::FuncOp::create(b, loc, funcName, b.getFunctionType(argTypes, {}));
   func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
@@ -285,8 +284,7 @@ OwningOpRef<ModuleOp> mlir::attn::buildAttentionModule(MLIRContext *ctx,
     Value kNew = inputs[nextInput++], vNew = inputs[nextInput++];
     Value positions = inputs[nextInput++];
     key = KVAppendOp::create(b, loc, key.getType(), kNew, key, positions);
-    value = KVAppendOp::create(b, loc, value.getType(), vNew, value,
-                               positions);
+    value = KVAppendOp::create(b, loc, value.getType(), vNew, value, positions);
   }
   if (paged) {
     Value table = inputs[nextInput++];
@@ -296,9 +294,8 @@ OwningOpRef<ModuleOp> mlir::attn::buildAttentionModule(MLIRContext *ctx,
         b, loc, tensorOf(spec.valueShape(), elementType), value, table);
   }
   auto op = AttentionOp::create(
-      b, loc, resultTypes[0],
-      spec.withLse ? Type(resultTypes[1]) : Type(), inputs[0], key, value,
-      spec.withBias ? inputs[nextInput] : Value(),
+      b, loc, resultTypes[0], spec.withLse ? Type(resultTypes[1]) : Type(),
+      inputs[0], key, value, spec.withBias ? inputs[nextInput] : Value(),
       spec.withBoolMask ? inputs[nextInput + spec.withBias] : Value(),
       withLengths ? inputs.back() : Value(),
       spec.scale ? b.getF64FloatAttr(*spec.scale) : FloatAttr(),
@@ -353,8 +350,8 @@ LogicalResult mlir::attn::convertToMemrefEntry(ModuleOp module,
                    memref::MemRefDialect>();
   OpBuilder b(func);
   Location loc = func.getLoc();
-  auto entry = func::FuncOp::create(b, loc, funcName,
-                                    b.getFunctionType(argTypes, {}));
+  auto entry =
+      func::FuncOp::create(b, loc, funcName, b.getFunctionType(argTypes, {}));
   entry->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   Block *block = entry.addEntryBlock();
   b.setInsertionPointToStart(block);

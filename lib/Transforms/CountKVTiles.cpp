@@ -45,26 +45,22 @@ public:
             .Case([&](arith::ConstantIndexOp c) { return c.value(); })
             .Case([&](arith::AddIOp o) { return binary(o, std::plus<>()); })
             .Case([&](arith::SubIOp o) { return binary(o, std::minus<>()); })
-            .Case([&](arith::MulIOp o) {
-              return binary(o, std::multiplies<>());
-            })
+            .Case(
+                [&](arith::MulIOp o) { return binary(o, std::multiplies<>()); })
             .Case([&](arith::MinSIOp o) {
-              return binary(o, [](int64_t a, int64_t b) {
-                return std::min(a, b);
-              });
+              return binary(
+                  o, [](int64_t a, int64_t b) { return std::min(a, b); });
             })
             .Case([&](arith::MaxSIOp o) {
-              return binary(o, [](int64_t a, int64_t b) {
-                return std::max(a, b);
-              });
+              return binary(
+                  o, [](int64_t a, int64_t b) { return std::max(a, b); });
             })
             .Case([&](arith::DivSIOp o) { return divide(o, Rounding::Trunc); })
             .Case([&](arith::FloorDivSIOp o) {
               return divide(o, Rounding::Floor);
             })
-            .Case([&](arith::CeilDivSIOp o) {
-              return divide(o, Rounding::Ceil);
-            })
+            .Case(
+                [&](arith::CeilDivSIOp o) { return divide(o, Rounding::Ceil); })
             .Default([](Operation *) { return std::nullopt; });
     if (result)
       known[v] = *result;
@@ -178,11 +174,11 @@ struct AttnCountKVTilesPass
       FailureOr<TileCounts> counts = countTiles(forall);
       if (failed(counts))
         return;
-      forall.emitRemark() << "attn-tile: " << counts->visited << " of "
-                          << counts->dense << " KV tiles visited ("
-                          << counts->interior << " interior, "
-                          << counts->visited - counts->interior
-                          << " boundary)";
+      // At the location only: the op dump would bury the one-line report.
+      mlir::emitRemark(forall.getLoc())
+          << "attn-tile: " << counts->visited << " of " << counts->dense
+          << " KV tiles visited (" << counts->interior << " interior, "
+          << counts->visited - counts->interior << " boundary)";
     });
   }
 };

@@ -61,7 +61,8 @@ static FailureOr<CombineLoop> matchCombineLoop(scf::ForOp loop) {
   ValueRange iterArgs = loop.getRegionIterArgs();
   if (!block || combine.getLses()[1] != block.getLse() ||
       combine.getOutputs()[0] != iterArgs[0] ||
-      combine.getLses()[0] != iterArgs[1] || block->getBlock() != loop.getBody())
+      combine.getLses()[0] != iterArgs[1] ||
+      block->getBlock() != loop.getBody())
     return failure();
   // Only the combine may see the normalised values, or fusing changes what
   // someone else reads.
@@ -93,7 +94,8 @@ struct FuseCombineLoop : OpRewritePattern<scf::ForOp> {
         !finalize.getLog2Domain()) {
       state = {finalize.getAcc(), finalize.getMax(), finalize.getSum()};
     } else if (isFilledWith(initOut, 0.0) &&
-               isFilledWith(initLse, -std::numeric_limits<double>::infinity())) {
+               isFilledWith(initLse,
+                            -std::numeric_limits<double>::infinity())) {
       // The running sum starts at 0 next to the running max's -inf.
       rewriter.setInsertionPoint(loop);
       auto rowType = cast<RankedTensorType>(initLse.getType());
@@ -133,8 +135,8 @@ struct FuseCombineLoop : OpRewritePattern<scf::ForOp> {
               lookup(block.getQueryLen()), lookup(block.getKeyLen()),
               block.getScaleAttr(), block.getMaskKindAttr(),
               block.getWindowAttr(), block.getSoftcapAttr(),
-              block.getAlibiSlopesAttr(), block.getInteriorAttr(),
-              carried[0], carried[1], carried[2], /*p_type=*/TypeAttr(),
+              block.getAlibiSlopesAttr(), block.getInteriorAttr(), carried[0],
+              carried[1], carried[2], /*p_type=*/TypeAttr(),
               /*log2_domain=*/UnitAttr());
           for (auto [from, to] :
                llvm::zip(block->getRegions(), step->getRegions()))

@@ -29,8 +29,8 @@ struct AttnLowerPrecisionPass
     UnitAttr unit = UnitAttr::get(&getContext());
     getOperation()->walk([&](Operation *op) {
       if (auto step = dyn_cast<OnlineStepOp>(op)) {
-        Type input = cast<RankedTensorType>(step.getQuery().getType())
-                         .getElementType();
+        Type input =
+            cast<RankedTensorType>(step.getQuery().getType()).getElementType();
         // f32 inputs have nothing to round to.
         if (roundP && !input.isF32())
           step.setPTypeAttr(TypeAttr::get(input));

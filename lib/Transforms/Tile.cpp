@@ -40,9 +40,15 @@ struct IndexMath {
   Location loc;
 
   Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value add(Value x, Value y) { return b.createOrFold<arith::AddIOp>(loc, x, y); }
-  Value sub(Value x, Value y) { return b.createOrFold<arith::SubIOp>(loc, x, y); }
-  Value mul(Value x, Value y) { return b.createOrFold<arith::MulIOp>(loc, x, y); }
+  Value add(Value x, Value y) {
+    return b.createOrFold<arith::AddIOp>(loc, x, y);
+  }
+  Value sub(Value x, Value y) {
+    return b.createOrFold<arith::SubIOp>(loc, x, y);
+  }
+  Value mul(Value x, Value y) {
+    return b.createOrFold<arith::MulIOp>(loc, x, y);
+  }
   Value min(Value x, Value y) {
     return b.createOrFold<arith::MinSIOp>(loc, x, y);
   }
@@ -88,9 +94,9 @@ private:
   /// One scf.for over KV blocks [begin, end) merging block attentions into
   /// the carried (output, lse).
   std::pair<Value, Value> kvLoop(Value begin, Value end, bool interior,
-                                 Value out, Value lse, Value qTile,
-                                 Value batch, Value head0, Value kvHead,
-                                 Value q0, Value rows);
+                                 Value out, Value lse, Value qTile, Value batch,
+                                 Value head0, Value kvHead, Value q0,
+                                 Value rows);
   /// Converts an f32 [G, M, Dv] tile to the output element type and, for the
   /// BSHD layout, to [M, G, Dv].
   Value outputTile(Value tile);
@@ -151,13 +157,14 @@ Value AttentionTiler::padTo(Value source, ArrayRef<int64_t> shape,
     return source;
   auto resultType = RankedTensorType::get(shape, type.getElementType());
   Value pad = arith::ConstantOp::create(b, loc, cast<TypedAttr>(padValue));
-  return tensor::createPadHighOp(resultType, source, pad, /*nofold=*/false,
-                                 loc, b);
+  return tensor::createPadHighOp(resultType, source, pad, /*nofold=*/false, loc,
+                                 b);
 }
 
 Value AttentionTiler::fill(ArrayRef<int64_t> shape, Type type, double value) {
   Value empty = tensor::EmptyOp::create(b, loc, shape, type);
-  Value v = arith::ConstantOp::create(b, loc, type, b.getFloatAttr(type, value));
+  Value v =
+      arith::ConstantOp::create(b, loc, type, b.getFloatAttr(type, value));
   return linalg::FillOp::create(b, loc, v, empty).getResult(0);
 }
 
@@ -215,8 +222,7 @@ Value AttentionTiler::kvTile(Value source, Value batch, Value kvHead, Value k0,
   int64_t last = cast<RankedTensorType>(source.getType()).getDimSize(3);
   SmallVector<OpFoldResult> offsets, sizes;
   layoutSlice(op.getLayout(), batch, kvHead, k0, b.getIndexAttr(1),
-              getAsOpFoldResult(keys), b.getIndexAttr(last), b, offsets,
-              sizes);
+              getAsOpFoldResult(keys), b.getIndexAttr(last), b, offsets, sizes);
   SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
   int64_t keysStatic = getConstantIntValue(keys).value_or(ShapedType::kDynamic);
   auto sliceType = RankedTensorType::get({keysStatic, last}, elementType);
@@ -299,8 +305,8 @@ KVRange AttentionTiler::kvRange(Value q0, Value rows, Value splitBegin,
     // Row r sees keys j <= r + Lk - Lq.
     if (skip)
       end = m.min(end, m.add(m.add(last, offset), m.c(1)));
-    interiorEnd = m.min(interiorEnd,
-                        m.alignDown(m.add(m.add(first, offset), m.c(1)), n));
+    interiorEnd =
+        m.min(interiorEnd, m.alignDown(m.add(m.add(first, offset), m.c(1)), n));
     break;
   case MaskKind::SlidingWindow: {
     // Row r sees keys r + Lk - Lq - left <= j <= r + Lk - Lq + right.
@@ -311,10 +317,9 @@ KVRange AttentionTiler::kvRange(Value q0, Value rows, Value splitBegin,
       end = m.min(end, m.add(m.add(m.add(last, offset), right), m.c(1)));
     }
     interiorBegin = m.alignUp(m.sub(m.add(last, offset), left), n);
-    interiorEnd = m.min(interiorEnd,
-                        m.alignDown(m.add(m.add(m.add(first, offset), right),
-                                          m.c(1)),
-                                    n));
+    interiorEnd = m.min(
+        interiorEnd,
+        m.alignDown(m.add(m.add(m.add(first, offset), right), m.c(1)), n));
     break;
   }
   }
@@ -354,11 +359,11 @@ AttentionTiler::kvLoop(Value begin, Value end, bool interior, Value out,
         Value vTile = kvTile(op.getValue(), batch, kvHead, k0, keys);
         Value bias, mask;
         if (op.getBias())
-          bias = scoreOperandTile(op.getBias(), batch, head0, q0, rows, k0,
-                                  keys);
+          bias =
+              scoreOperandTile(op.getBias(), batch, head0, q0, rows, k0, keys);
         if (op.getMask())
-          mask = scoreOperandTile(op.getMask(), batch, head0, q0, rows, k0,
-                                  keys);
+          mask =
+              scoreOperandTile(op.getMask(), batch, head0, q0, rows, k0, keys);
         Type f32 = b.getF32Type();
         int64_t dv = op.getValueHeadDim();
         auto block = BlockAttentionOp::create(
@@ -369,13 +374,12 @@ AttentionTiler::kvLoop(Value begin, Value end, bool interior, Value out,
             op.getWindowAttr(), op.getSoftcapAttr(), op.getAlibiSlopesAttr(),
             interior ? b.getUnitAttr() : UnitAttr());
         IRMapping mapping;
-        for (auto [from, to] :
-             llvm::zip(op->getRegions(), block->getRegions()))
+        for (auto [from, to] : llvm::zip(op->getRegions(), block->getRegions()))
           from.cloneInto(&to, mapping);
-        auto merged = CombineOp::create(
-            b, l, state[0].getType(), state[1].getType(),
-            ValueRange{state[0], block.getOutput()},
-            ValueRange{state[1], block.getLse()});
+        auto merged =
+            CombineOp::create(b, l, state[0].getType(), state[1].getType(),
+                              ValueRange{state[0], block.getOutput()},
+                              ValueRange{state[1], block.getLse()});
         scf::YieldOp::create(b, l, merged->getResults());
       });
   return {loop.getResult(0), loop.getResult(1)};
@@ -385,8 +389,9 @@ Value AttentionTiler::outputTile(Value tile) {
   Type outElt = op.getOutputType().getElementType();
   int64_t dv = op.getValueHeadDim();
   bool bshd = op.getLayout() == Layout::BSHD;
-  SmallVector<int64_t> shape = bshd ? SmallVector<int64_t>{opts.blockM, group, dv}
-                                    : SmallVector<int64_t>{group, opts.blockM, dv};
+  SmallVector<int64_t> shape =
+      bshd ? SmallVector<int64_t>{opts.blockM, group, dv}
+           : SmallVector<int64_t>{group, opts.blockM, dv};
   MLIRContext *ctx = b.getContext();
   AffineExpr g, i, c;
   bindDims(ctx, g, i, c);
@@ -415,8 +420,8 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
   keyLen = keyExtent;
   Value numQueryBlocks = m.ceilDiv(queryLen, opts.blockM);
   // Each split covers a whole number of KV blocks.
-  Value splitLen =
-      m.mul(m.ceilDiv(m.ceilDiv(keyLen, opts.blockN), splits), m.c(opts.blockN));
+  Value splitLen = m.mul(m.ceilDiv(m.ceilDiv(keyLen, opts.blockN), splits),
+                         m.c(opts.blockN));
 
   // Outputs of the programs: the final ones when there is one split, f32
   // BHSD partials [S, B, Hq, Lq, (Dv)] to be combined otherwise.
@@ -431,9 +436,8 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
   bool needLse = op.getLse() || splits > 1;
   SmallVector<Value> sharedOuts;
   if (splits == 1) {
-    sharedOuts.push_back(
-        tensor::EmptyOp::create(b, loc, outType.getShape(),
-                                outType.getElementType(), dynOut));
+    sharedOuts.push_back(tensor::EmptyOp::create(
+        b, loc, outType.getShape(), outType.getElementType(), dynOut));
     if (needLse)
       sharedOuts.push_back(tensor::EmptyOp::create(b, loc, bhl, f32));
   } else {
@@ -461,11 +465,12 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
     // visited, and the block ops mask the keys past it.
     // Clamped to [0, Lk] so that a bad length never slices out of bounds.
     if (Value lengths = op.getKeyLengths())
-      keyLen = m.max(m.c(0), m.min(keyExtent,
-                                   arith::IndexCastOp::create(
-                                       b, loc, b.getIndexType(),
-                                       tensor::ExtractOp::create(
-                                           b, loc, lengths, batch))));
+      keyLen =
+          m.max(m.c(0),
+                m.min(keyExtent,
+                      arith::IndexCastOp::create(
+                          b, loc, b.getIndexType(),
+                          tensor::ExtractOp::create(b, loc, lengths, batch))));
     Value head0 = m.mul(ivs[1], m.c(group));
     Value kvHead = b.createOrFold<arith::DivSIOp>(loc, head0, m.c(headRatio));
     Value q0 = m.mul(ivs[2], m.c(opts.blockM));
@@ -485,9 +490,9 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
     // from one loop into the next.
     std::tie(out, lse) = kvLoop(range.begin, range.interiorBegin, false, out,
                                 lse, qTile, batch, head0, kvHead, q0, rows);
-    std::tie(out, lse) = kvLoop(range.interiorBegin, range.interiorEnd, true,
-                                out, lse, qTile, batch, head0, kvHead, q0,
-                                rows);
+    std::tie(out, lse) =
+        kvLoop(range.interiorBegin, range.interiorEnd, true, out, lse, qTile,
+               batch, head0, kvHead, q0, rows);
     std::tie(out, lse) = kvLoop(range.interiorEnd, range.end, false, out, lse,
                                 qTile, batch, head0, kvHead, q0, rows);
 
@@ -496,9 +501,7 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
     OpFoldResult rowsOfr = getAsOpFoldResult(rows);
     std::optional<int64_t> rowsStatic = getConstantIntValue(rows);
     int64_t rowsDim = rowsStatic.value_or(ShapedType::kDynamic);
-    auto strides = [&](size_t n) {
-      return SmallVector<OpFoldResult>(n, one);
-    };
+    auto strides = [&](size_t n) { return SmallVector<OpFoldResult>(n, one); };
     SmallVector<std::tuple<Value, Value, SmallVector<OpFoldResult>,
                            SmallVector<OpFoldResult>>>
         writes;
@@ -514,9 +517,8 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
                : SmallVector<OpFoldResult>{b.getIndexAttr(group), rowsOfr,
                                            b.getIndexAttr(dv)};
       Value valid = tensor::ExtractSliceOp::create(
-          b, loc,
-          RankedTensorType::get(validShape, outType.getElementType()), tile,
-          SmallVector<OpFoldResult>(3, zero), validSizes, strides(3));
+          b, loc, RankedTensorType::get(validShape, outType.getElementType()),
+          tile, SmallVector<OpFoldResult>(3, zero), validSizes, strides(3));
       SmallVector<OpFoldResult> offsets, sizes;
       layoutSlice(op.getLayout(), batch, head0, q0, b.getIndexAttr(group),
                   rowsOfr, b.getIndexAttr(dv), b, offsets, sizes);
@@ -526,10 +528,11 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
           b, loc, RankedTensorType::get({group, rowsDim, dv}, f32), out,
           SmallVector<OpFoldResult>(3, zero),
           {b.getIndexAttr(group), rowsOfr, b.getIndexAttr(dv)}, strides(3));
-      writes.push_back({valid, forall.getRegionIterArgs()[0],
-                        {ivs[3], batch, head0, q0, zero},
-                        {one, one, b.getIndexAttr(group), rowsOfr,
-                         b.getIndexAttr(dv)}});
+      writes.push_back(
+          {valid,
+           forall.getRegionIterArgs()[0],
+           {ivs[3], batch, head0, q0, zero},
+           {one, one, b.getIndexAttr(group), rowsOfr, b.getIndexAttr(dv)}});
     }
     if (needLse) {
       Value valid = tensor::ExtractSliceOp::create(
@@ -574,8 +577,7 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
       fullSizes.append(sizes.begin(), sizes.end());
       return tensor::ExtractSliceOp::create(
                  b, loc, bhlType(sizes), source, offsets, fullSizes,
-                 SmallVector<OpFoldResult>(fullSizes.size(),
-                                           b.getIndexAttr(1)))
+                 SmallVector<OpFoldResult>(fullSizes.size(), b.getIndexAttr(1)))
           .getResult();
     };
     partOuts.push_back(slice(forall.getResult(0), bhld));

@@ -8,8 +8,8 @@
 #include "attn/Execution/CpuRunner.h"
 #include "attn/Reference/Reference.h"
 
-#include "mlir/IR/MLIRContext.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "llvm/Support/Error.h"
 
@@ -123,8 +123,7 @@ TEST_F(CpuRunnerTest, RejectedCallLeavesOutputUntouched) {
 
 TEST(CpuRunnerCompile, RejectsMissingEntry) {
   MLIRContext ctx;
-  OwningOpRef<ModuleOp> module =
-      parseSourceString<ModuleOp>("module {}", &ctx);
+  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>("module {}", &ctx);
   CpuCompileOptions options;
   options.entry = "main";
   auto exe = CpuExecutable::compile(*module, options);

@@ -71,8 +71,7 @@ TEST_F(AttnDialectTest, BuilderInfersGqaTypesAndHeadCounts) {
   EXPECT_EQ(op.getValueHeadDim(), 64);
   EXPECT_EQ(op.getQueryLength(), 100);
   EXPECT_EQ(op.getKeyLength(), 300);
-  EXPECT_EQ(op.getOutputType(),
-            RankedTensorType::get({2, 32, 100, 64}, bf16));
+  EXPECT_EQ(op.getOutputType(), RankedTensorType::get({2, 32, 100, 64}, bf16));
   ASSERT_TRUE(op.getLse());
   EXPECT_EQ(op.getLse().getType(),
             RankedTensorType::get({2, 32, 100}, builder.getF32Type()));
@@ -82,10 +81,9 @@ TEST_F(AttnDialectTest, BuilderInfersGqaTypesAndHeadCounts) {
 
 TEST_F(AttnDialectTest, MqaIsTheSameOpWithOneKvHead) {
   Type f16 = builder.getF16Type();
-  auto op = AttentionOp::create(builder, builder.getUnknownLoc(),
-                                makeTensor({1, 16, 8, 64}, f16),
-                                makeTensor({1, 1, 8, 64}, f16),
-                                makeTensor({1, 1, 8, 64}, f16));
+  auto op = AttentionOp::create(
+      builder, builder.getUnknownLoc(), makeTensor({1, 16, 8, 64}, f16),
+      makeTensor({1, 1, 8, 64}, f16), makeTensor({1, 1, 8, 64}, f16));
   EXPECT_EQ(verifyMessage(op), "");
   EXPECT_EQ(op.getHeadGroupSize(), 16);
   EXPECT_FALSE(op.getLse());
@@ -93,10 +91,9 @@ TEST_F(AttnDialectTest, MqaIsTheSameOpWithOneKvHead) {
 
 TEST_F(AttnDialectTest, ExplicitScaleOverridesDefault) {
   Type f32 = builder.getF32Type();
-  auto op = AttentionOp::create(builder, builder.getUnknownLoc(),
-                                makeTensor({1, 2, 4, 16}, f32),
-                                makeTensor({1, 2, 4, 16}, f32),
-                                makeTensor({1, 2, 4, 16}, f32));
+  auto op = AttentionOp::create(
+      builder, builder.getUnknownLoc(), makeTensor({1, 2, 4, 16}, f32),
+      makeTensor({1, 2, 4, 16}, f32), makeTensor({1, 2, 4, 16}, f32));
   op.setScaleAttr(builder.getF64FloatAttr(0.5));
   EXPECT_EQ(verifyMessage(op), "");
   EXPECT_DOUBLE_EQ(op.getEffectiveScale(), 0.5);
@@ -104,10 +101,9 @@ TEST_F(AttnDialectTest, ExplicitScaleOverridesDefault) {
 
 TEST_F(AttnDialectTest, VerifierRejectsIndivisibleHeads) {
   Type f32 = builder.getF32Type();
-  auto op = AttentionOp::create(builder, builder.getUnknownLoc(),
-                                makeTensor({1, 6, 4, 16}, f32),
-                                makeTensor({1, 4, 4, 16}, f32),
-                                makeTensor({1, 4, 4, 16}, f32));
+  auto op = AttentionOp::create(
+      builder, builder.getUnknownLoc(), makeTensor({1, 6, 4, 16}, f32),
+      makeTensor({1, 4, 4, 16}, f32), makeTensor({1, 4, 4, 16}, f32));
   EXPECT_EQ(verifyMessage(op),
             "'attn.attention' op expected the number of query heads (6) to "
             "be a multiple of the number of key/value heads (4)");
@@ -115,20 +111,18 @@ TEST_F(AttnDialectTest, VerifierRejectsIndivisibleHeads) {
 
 TEST_F(AttnDialectTest, VerifierRejectsMismatchedHeadDim) {
   Type f32 = builder.getF32Type();
-  auto op = AttentionOp::create(builder, builder.getUnknownLoc(),
-                                makeTensor({1, 4, 4, 16}, f32),
-                                makeTensor({1, 4, 4, 32}, f32),
-                                makeTensor({1, 4, 4, 16}, f32));
+  auto op = AttentionOp::create(
+      builder, builder.getUnknownLoc(), makeTensor({1, 4, 4, 16}, f32),
+      makeTensor({1, 4, 4, 32}, f32), makeTensor({1, 4, 4, 16}, f32));
   EXPECT_EQ(verifyMessage(op), "'attn.attention' op expected query and key to "
                                "have the same head dimension, got 16 and 32");
 }
 
 TEST_F(AttnDialectTest, VerifierRejectsNonPositiveSoftcap) {
   Type f32 = builder.getF32Type();
-  auto op = AttentionOp::create(builder, builder.getUnknownLoc(),
-                                makeTensor({1, 4, 4, 16}, f32),
-                                makeTensor({1, 4, 4, 16}, f32),
-                                makeTensor({1, 4, 4, 16}, f32));
+  auto op = AttentionOp::create(
+      builder, builder.getUnknownLoc(), makeTensor({1, 4, 4, 16}, f32),
+      makeTensor({1, 4, 4, 16}, f32), makeTensor({1, 4, 4, 16}, f32));
   op.setSoftcapAttr(builder.getF64FloatAttr(-1.0));
   EXPECT_EQ(verifyMessage(op), "'attn.attention' op expected a finite, "
                                "positive softcap, got -1.000000e+00");
@@ -136,11 +130,10 @@ TEST_F(AttnDialectTest, VerifierRejectsNonPositiveSoftcap) {
 
 TEST_F(AttnDialectTest, VerifierRejectsWindowWithoutSlidingMask) {
   Type f32 = builder.getF32Type();
-  auto op = AttentionOp::create(builder, builder.getUnknownLoc(),
-                                makeTensor({1, 4, 4, 16}, f32),
-                                makeTensor({1, 4, 4, 16}, f32),
-                                makeTensor({1, 4, 4, 16}, f32),
-                                MaskKind::CausalTopLeft);
+  auto op = AttentionOp::create(
+      builder, builder.getUnknownLoc(), makeTensor({1, 4, 4, 16}, f32),
+      makeTensor({1, 4, 4, 16}, f32), makeTensor({1, 4, 4, 16}, f32),
+      MaskKind::CausalTopLeft);
   op.setWindow(ArrayRef<int64_t>{4, 0});
   EXPECT_EQ(verifyMessage(op),
             "'attn.attention' op expected no window attribute unless the mask "

@@ -251,21 +251,27 @@ std::vector<NumericCase> allCases() {
   }
   // f64 accumulation: the tolerance shrinks to the output rounding, so any
   // semantic slip (an off-by-one mask, a wrong head) is far outside it.
-  add("f64acc_gqa_causal", [](AttentionSpec &s) {
-    s.maskKind = MaskKind::CausalBottomRight;
-    s.queryLength = 13;
-    s.keyLength = 29;
-    s.withLse = true;
-  }, /*f64=*/true);
-  add("f64acc_everything", [](AttentionSpec &s) {
-    s.softcap = 5.0;
-    s.alibiSlopes = {0.5, 0.25, 0.125, 0.0625};
-    s.withBias = true;
-    s.maskKind = MaskKind::SlidingWindow;
-    s.windowLeft = 4;
-    s.windowRight = 4;
-    s.withLse = true;
-  }, /*f64=*/true);
+  add(
+      "f64acc_gqa_causal",
+      [](AttentionSpec &s) {
+        s.maskKind = MaskKind::CausalBottomRight;
+        s.queryLength = 13;
+        s.keyLength = 29;
+        s.withLse = true;
+      },
+      /*f64=*/true);
+  add(
+      "f64acc_everything",
+      [](AttentionSpec &s) {
+        s.softcap = 5.0;
+        s.alibiSlopes = {0.5, 0.25, 0.125, 0.0625};
+        s.withBias = true;
+        s.maskKind = MaskKind::SlidingWindow;
+        s.windowLeft = 4;
+        s.windowRight = 4;
+        s.withLse = true;
+      },
+      /*f64=*/true);
   return cases;
 }
 
@@ -278,9 +284,8 @@ TEST_P(NumericsTest, MatchesFloat64Reference) {
   options.accumulateInF64 = c.accumulateInF64;
   auto report = checkAgainstReference(ctx, c.spec, options);
   ASSERT_TRUE(static_cast<bool>(report)) << llvm::toString(report.takeError());
-  EXPECT_TRUE(report->passed())
-      << c.spec.describe() << "\n"
-      << report->summary();
+  EXPECT_TRUE(report->passed()) << c.spec.describe() << "\n"
+                                << report->summary();
   std::cout << "  " << c.spec.describe() << ": " << report->summary() << "\n";
   // The case must not be vacuous (e.g. every key masked) and the tolerance
   // must stay far below the O(0.1..1) size of the outputs.
@@ -344,9 +349,9 @@ TEST_P(TiledNumericsTest, MatchesFloat64Reference) {
   };
   auto report = checkAgainstReference(ctx, c.spec, options);
   ASSERT_TRUE(static_cast<bool>(report)) << llvm::toString(report.takeError());
-  EXPECT_TRUE(report->passed()) << c.spec.describe() << " via "
-                                << variant.name << "\n"
-                                << report->summary();
+  EXPECT_TRUE(report->passed())
+      << c.spec.describe() << " via " << variant.name << "\n"
+      << report->summary();
   EXPECT_GT(report->maxReferenceMagnitude, 0.05) << c.spec.describe();
 }
 
@@ -354,11 +359,11 @@ std::string tiledName(const ::testing::TestParamInfo<TiledParam> &info) {
   return std::get<0>(info.param).name + "_" + std::get<1>(info.param).name;
 }
 
-INSTANTIATE_TEST_SUITE_P(Flash, TiledNumericsTest,
-                         ::testing::Combine(::testing::ValuesIn(allCases()),
-                                            ::testing::ValuesIn(
-                                                pipelineVariants())),
-                         tiledName);
+INSTANTIATE_TEST_SUITE_P(
+    Flash, TiledNumericsTest,
+    ::testing::Combine(::testing::ValuesIn(allCases()),
+                       ::testing::ValuesIn(pipelineVariants())),
+    tiledName);
 
 /// Rewrites every attention op before lowering, as a buggy pass would.
 struct MutateAttentionPass
@@ -396,9 +401,8 @@ TEST(NumericsHarness, DetectsWrongCausalAlignment) {
   spec.maskKind = MaskKind::CausalBottomRight;
   spec.queryLength = 5;
   spec.keyLength = 9;
-  EXPECT_FALSE(passesWithMutation(spec, [](AttentionOp op) {
-    op.setMaskKind(MaskKind::CausalTopLeft);
-  }));
+  EXPECT_FALSE(passesWithMutation(
+      spec, [](AttentionOp op) { op.setMaskKind(MaskKind::CausalTopLeft); }));
 }
 
 TEST(NumericsHarness, DetectsOffByOneWindow) {

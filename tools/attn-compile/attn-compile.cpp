@@ -35,13 +35,15 @@ using namespace mlir;
 using namespace mlir::attn;
 namespace cl = llvm::cl;
 
+static cl::OptionCategory toolCategory("attn-compile");
 static cl::OptionCategory specCategory("Attention spec (used without an input "
                                        "file)");
 static cl::opt<std::string> inputFile(cl::Positional,
                                       cl::desc("[input .mlir file]"),
-                                      cl::init(""));
+                                      cl::init(""), cl::cat(toolCategory));
 static cl::opt<std::string> outputFile("o", cl::desc("Write the final IR here"),
-                                       cl::value_desc("file"), cl::init(""));
+                                       cl::value_desc("file"), cl::init(""),
+                                       cl::cat(toolCategory));
 static cl::opt<int64_t> batch("batch", cl::desc("Batch size B"), cl::init(1),
                               cl::cat(specCategory));
 static cl::opt<int64_t> headsQ("heads-q", cl::desc("Query heads Hq"),
@@ -76,20 +78,21 @@ static cl::opt<bool> withLse("lse", cl::desc("Also return log-sum-exp"),
 static cl::opt<bool> runCpu("run-cpu",
                             cl::desc("Execute on the CPU and compare with the "
                                      "float64 reference (spec input only)"),
-                            cl::init(false));
+                            cl::init(false), cl::cat(toolCategory));
 static cl::opt<std::string>
     target("target",
            cl::desc("cpu: lower for the LLVM JIT (default); ptx: generate the "
                     "GPU kernel and write <o>.ptx, <o>.<arch>.cubin and "
                     "<o>.json (the manifest)"),
-           cl::init("cpu"));
+           cl::init("cpu"), cl::cat(toolCategory));
 static cl::OptionCategory gpuCategory("GPU target (--target=ptx)");
 static cl::opt<std::string> chip("chip", cl::desc("PTX target chip"),
                                  cl::init("sm_80"), cl::cat(gpuCategory));
 static cl::list<std::string>
-    cubinArchs("cubin-arch", cl::desc("Assemble a cubin for this arch with "
-                                      "ptxas (repeatable; default sm_80, "
-                                      "sm_90; 'none' for none)"),
+    cubinArchs("cubin-arch",
+               cl::desc("Assemble a cubin for this arch with "
+                        "ptxas (repeatable; default sm_80, "
+                        "sm_90; 'none' for none)"),
                cl::cat(gpuCategory));
 static cl::opt<int64_t> blockM("block-m", cl::desc("Query rows per CTA"),
                                cl::init(128), cl::cat(gpuCategory));
@@ -100,9 +103,35 @@ static cl::opt<int64_t> numWarps("num-warps", cl::desc("Warps per CTA"),
 static cl::opt<bool> printPtx("print-ptx",
                               cl::desc("Print the PTX and manifest to stdout"),
                               cl::init(false), cl::cat(gpuCategory));
+static cl::OptionCategory flashCategory("FlashAttention passes (--target=cpu)");
+static cl::opt<bool>
+    flash("flash",
+          cl::desc("Run attn-tile, attn-fuse-online-softmax and "
+                   "attn-lower-precision before attn-to-cpu (default on)"),
+          cl::init(true), cl::cat(flashCategory));
+static cl::opt<int64_t> tileM("tile-m", cl::desc("attn-tile block-m"),
+                              cl::init(64), cl::cat(flashCategory));
+static cl::opt<int64_t> tileN("tile-n", cl::desc("attn-tile block-n"),
+                              cl::init(64), cl::cat(flashCategory));
+static cl::opt<int64_t> numSplits("num-splits",
+                                  cl::desc("attn-tile num-splits (split-KV)"),
+                                  cl::init(1), cl::cat(flashCategory));
 static cl::opt<bool> printStageIR("print-stage-ir",
                                   cl::desc("Print the IR after every stage"),
-                                  cl::init(false));
+                                  cl::init(false), cl::cat(toolCategory));
+
+/// attn-tile, attn-fuse-online-softmax, attn-lower-precision, per the flags.
+static void addFlashPasses(OpPassManager &pm) {
+  if (!flash)
+    return;
+  AttnTileOptions tile;
+  tile.blockM = tileM;
+  tile.blockN = tileN;
+  tile.numSplits = numSplits;
+  pm.addPass(createAttnTile(tile));
+  pm.addPass(createAttnFuseOnlineSoftmax());
+  pm.addPass(createAttnLowerPrecision());
+}
 
 static FailureOr<AttentionSpec> specFromFlags() {
   AttentionSpec spec;
@@ -196,11 +225,10 @@ static int compileForGpu(ModuleOp module,
   for (auto [i, stage] : llvm::enumerate(artifacts->stages)) {
     if (!StringRef(stage.name).starts_with("ptxas"))
       toPtx += stage.seconds;
-    llvm::outs() << llvm::formatv("stage {0,2} {1,-36} {2,7:f2} ms {3}\n", i + 1,
-                                  stage.name, stage.seconds * 1e3,
-                                  stage.note.empty()
-                                      ? summarizeOps(stage.opCounts)
-                                      : stage.note);
+    llvm::outs() << llvm::formatv(
+        "stage {0,2} {1,-36} {2,7:f2} ms {3}\n", i + 1, stage.name,
+        stage.seconds * 1e3,
+        stage.note.empty() ? summarizeOps(stage.opCounts) : stage.note);
     if (printStageIR)
       llvm::outs() << stage.irAfter << "\n";
   }
@@ -236,6 +264,9 @@ static int compileForGpu(ModuleOp module,
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   registerAllPasses();
+  // Only this tool's options: LLVM's backend flags are noise here.
+  cl::HideUnrelatedOptions(
+      {&toolCategory, &specCategory, &flashCategory, &gpuCategory});
   cl::ParseCommandLineOptions(
       argc, argv,
       "attn-compile: compile an attention spec or .mlir file and report each "
@@ -283,7 +314,9 @@ int main(int argc, char **argv) {
 
   CpuCompileOptions options;
   options.recordStages = true;
-  options.recordStageIR = printStageIR;
+  // -o writes the IR of the last stage.
+  options.recordStageIR = printStageIR || !outputFile.empty();
+  bool raise = !inputFile.empty();
   if (!inputFile.empty()) {
     // A file may name its entry anything; take its first function.
     module->walk([&](Operation *op) {
@@ -307,11 +340,14 @@ int main(int argc, char **argv) {
       llvm::outs() << "entry: @" << options.entry
                    << " converted from tensors to memref arguments\n";
     }
-    // Graphs from importers hold attention as linalg ops: raise it first.
-    options.prePipeline = [](OpPassManager &pm) {
-      pm.addPass(createAttnRaise());
-    };
   }
+  // Graphs from importers hold attention as linalg ops: raise it first.
+  // Then the FlashAttention steps, which the CPU executes as written.
+  options.prePipeline = [raise](OpPassManager &pm) {
+    if (raise)
+      pm.addPass(createAttnRaise());
+    addFlashPasses(pm);
+  };
   int64_t inputAttention = 0;
   module->walk([&](AttentionOp) { ++inputAttention; });
   llvm::outs() << llvm::formatv("stage  0 {0,-36}            {1} "
@@ -337,11 +373,11 @@ int main(int argc, char **argv) {
     if (printStageIR)
       llvm::outs() << stage.irAfter << "\n";
   }
-  double seconds = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - start)
-                       .count();
-  llvm::outs() << llvm::formatv("target: cpu (LLVM JIT), compiled in {0:f3} s\n",
-                                seconds);
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  llvm::outs() << llvm::formatv(
+      "target: cpu (LLVM JIT), compiled in {0:f3} s\n", seconds);
 
   if (!outputFile.empty() && !(*exe)->getStages().empty()) {
     std::string error;
@@ -359,7 +395,11 @@ int main(int argc, char **argv) {
       llvm::errs() << "error: --run-cpu needs a spec (flags), not a file\n";
       return 1;
     }
-    auto report = checkAgainstReference(ctx, *spec);
+    NumericCheckOptions checkOptions;
+    checkOptions.prePipeline = addFlashPasses;
+    // attn-lower-precision rounds P to the input type before P.V.
+    checkOptions.roundedP = flash && spec->elementType != ElementKind::F32;
+    auto report = checkAgainstReference(ctx, *spec, checkOptions);
     if (!report) {
       llvm::errs() << "error: " << llvm::toString(report.takeError()) << "\n";
       return 1;

@@ -119,10 +119,10 @@ static Value rowReduce(OpBuilder &b, Location loc, Value input, Value init,
   auto generic = linalg::GenericOp::create(
       b, loc, init.getType(), input, init, maps, iterators,
       [&](OpBuilder &nb, Location l, ValueRange args) {
-        Value r = isMax ? arith::MaximumFOp::create(nb, l, args[0], args[1])
-                              .getResult()
-                        : arith::AddFOp::create(nb, l, args[0], args[1])
-                              .getResult();
+        Value r =
+            isMax
+                ? arith::MaximumFOp::create(nb, l, args[0], args[1]).getResult()
+                : arith::AddFOp::create(nb, l, args[0], args[1]).getResult();
         linalg::YieldOp::create(nb, l, r);
       });
   return generic.getResult(0);
@@ -132,8 +132,8 @@ static Value rowReduce(OpBuilder &b, Location loc, Value input, Value init,
 /// iteration dimension, in the accumulator's element type. `roundLhs`, when
 /// set, rounds each lhs element to that type first (P before P.V).
 static Value contract(OpBuilder &b, Location loc, Value lhs, AffineMap lhsMap,
-                      Value rhs, AffineMap rhsMap, Value init,
-                      AffineMap outMap, Type roundLhs = nullptr) {
+                      Value rhs, AffineMap rhsMap, Value init, AffineMap outMap,
+                      Type roundLhs = nullptr) {
   Type accType = cast<RankedTensorType>(init.getType()).getElementType();
   SmallVector<utils::IteratorType> iterators(lhsMap.getNumDims() - 1,
                                              utils::IteratorType::parallel);
@@ -204,10 +204,10 @@ struct ScoreSpec {
 
 /// Where a score sits: absolute indices and the operand elements read there.
 struct ScorePoint {
-  Value batch, head, row, key;    // index values
-  Value queryLen, keyLen;         // index values
-  Value bias;                     // element, or null
-  Value keep;                     // i1 element of the mask operand, or null
+  Value batch, head, row, key; // index values
+  Value queryLen, keyLen;      // index values
+  Value bias;                  // element, or null
+  Value keep;                  // i1 element of the mask operand, or null
 };
 } // namespace
 
@@ -271,12 +271,12 @@ static Value buildScore(OpBuilder &b, Location loc, const ScoreSpec &spec,
   Type acc = spec.accType;
   bool foldLog2 = spec.log2Domain && !hasNonlinearAfterScale(spec, p);
   double scale = foldLog2 ? spec.scale * kLog2E : spec.scale;
-  Value s = arith::MulFOp::create(b, loc, dot,
-                                  floatConstant(b, loc, acc, scale));
+  Value s =
+      arith::MulFOp::create(b, loc, dot, floatConstant(b, loc, acc, scale));
   if (spec.softcap) {
     Value cap = floatConstant(b, loc, acc, *spec.softcap);
-    Value t = math::TanhOp::create(b, loc,
-                                   arith::DivFOp::create(b, loc, s, cap));
+    Value t =
+        math::TanhOp::create(b, loc, arith::DivFOp::create(b, loc, s, cap));
     s = arith::MulFOp::create(b, loc, cap, t);
   }
   if (spec.slopes) {
@@ -308,9 +308,9 @@ static Value buildScore(OpBuilder &b, Location loc, const ScoreSpec &spec,
                     (spec.maskKind != MaskKind::None || spec.maskPaddedKeys);
   if (!positional && !p.keep && !spec.maskMod)
     return s;
-  Value keep = positional ? positionVisible(b, loc, spec, p)
-                          : arith::ConstantIntOp::create(b, loc, 1, 1)
-                                .getResult();
+  Value keep = positional
+                   ? positionVisible(b, loc, spec, p)
+                   : arith::ConstantIntOp::create(b, loc, 1, 1).getResult();
   if (p.keep)
     keep = arith::AndIOp::create(b, loc, keep, p.keep);
   if (spec.maskMod)
@@ -334,13 +334,13 @@ static ScoreSpec makeScoreSpec(OpBuilder &b, Location loc, OpTy op,
   if (std::optional<ArrayRef<int64_t>> window = op.getWindow())
     spec.window.assign(window->begin(), window->end());
   if (std::optional<ArrayRef<double>> slopes = op.getAlibiSlopes()) {
-    auto type = RankedTensorType::get({static_cast<int64_t>(slopes->size())},
-                                      accType);
+    auto type =
+        RankedTensorType::get({static_cast<int64_t>(slopes->size())}, accType);
     SmallVector<Attribute> values;
     for (double s : *slopes)
       values.push_back(b.getFloatAttr(accType, s));
-    spec.slopes = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(type, values));
+    spec.slopes =
+        arith::ConstantOp::create(b, loc, DenseElementsAttr::get(type, values));
   }
   if (!op.getScoreMod().empty())
     spec.scoreMod = &op.getScoreMod();
@@ -361,12 +361,13 @@ static Value exponentiate(OpBuilder &b, Location loc, Value scores,
   AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
   Type acc = cast<RankedTensorType>(scores.getType()).getElementType();
   Value init = emptyTensor(b, loc, sizesOf(b, loc, scores), acc);
-  return elementwise(b, loc, {scores, rowMax}, {id, id.getMajorSubMap(rank - 1)},
-                     init, id, [&](OpBuilder &nb, Location l, ValueRange a) {
-                       Value shifted = arith::SubFOp::create(
-                           nb, l, a[0], safeShift(nb, l, a[1]));
-                       return exponential(nb, l, shifted, log2);
-                     });
+  return elementwise(
+      b, loc, {scores, rowMax}, {id, id.getMajorSubMap(rank - 1)}, init, id,
+      [&](OpBuilder &nb, Location l, ValueRange a) {
+        Value shifted =
+            arith::SubFOp::create(nb, l, a[0], safeShift(nb, l, a[1]));
+        return exponential(nb, l, shifted, log2);
+      });
 }
 
 /// out = l == 0 ? 0 : acc / l, converted to `outInit`'s element type and
@@ -382,8 +383,8 @@ static Value normalize(OpBuilder &b, Location loc, Value acc, Value rowSum,
       [&](OpBuilder &nb, Location l, ValueRange a) {
         Type t = a[0].getType();
         Value zero = floatConstant(nb, l, t, 0.0);
-        Value empty = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ,
-                                            a[1], zero);
+        Value empty =
+            arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ, a[1], zero);
         Value o = arith::DivFOp::create(nb, l, a[0], a[1]);
         o = arith::SelectOp::create(nb, l, empty, zero, o);
         return convertFloat(nb, l, o, outElt);
@@ -403,14 +404,14 @@ static Value logSumExp(OpBuilder &b, Location loc, Value rowMax, Value rowSum,
       [&](OpBuilder &nb, Location l, ValueRange a) {
         Type t = a[0].getType();
         Value zero = floatConstant(nb, l, t, 0.0);
-        Value empty = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ,
-                                            a[1], zero);
+        Value empty =
+            arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ, a[1], zero);
         Value lse;
         if (log2) {
           lse = arith::AddFOp::create(nb, l, a[0],
                                       math::Log2Op::create(nb, l, a[1]));
-          lse = arith::MulFOp::create(nb, l, lse,
-                                      floatConstant(nb, l, t, kLn2));
+          lse =
+              arith::MulFOp::create(nb, l, lse, floatConstant(nb, l, t, kLn2));
         } else {
           lse = arith::AddFOp::create(nb, l, a[0],
                                       math::LogOp::create(nb, l, a[1]));
@@ -460,7 +461,7 @@ private:
   Location loc;
   MLIRContext *ctx;
   Type accType;
-  SmallVector<int64_t> scoreShape;    // [B, Hq, Lq, Lk], maybe dynamic
+  SmallVector<int64_t> scoreShape; // [B, Hq, Lq, Lk], maybe dynamic
   SmallVector<OpFoldResult> scoreSizes, rowSizes, accSizes;
   Value queryLength, keyLength;
 };
@@ -479,8 +480,7 @@ AffineMap AttentionLowering::broadcastMap(Value operand) {
 
 /// S' = mask(score_mod(bias + alibi + softcap(scale * S))), elementwise.
 Value AttentionLowering::modifyScores(Value scores) {
-  ScoreSpec spec =
-      makeScoreSpec(b, loc, op, accType, op.getEffectiveScale());
+  ScoreSpec spec = makeScoreSpec(b, loc, op, accType, op.getEffectiveScale());
   // Per-sequence lengths mask the keys past each sequence's end.
   Value keyLengths = op.getKeyLengths();
   spec.maskPaddedKeys = static_cast<bool>(keyLengths);
@@ -499,35 +499,35 @@ Value AttentionLowering::modifyScores(Value scores) {
     maps.push_back(broadcastMap(mask));
   }
   Value init = emptyTensor(b, loc, scoreSizes, accType);
-  return elementwise(b, loc, inputs, maps, init, id,
-                     [&](OpBuilder &nb, Location l, ValueRange args) {
-                       ScorePoint p;
-                       if (needsPositions(spec)) {
-                         p.batch = linalg::IndexOp::create(nb, l, 0);
-                         p.head = linalg::IndexOp::create(nb, l, 1);
-                         p.row = linalg::IndexOp::create(nb, l, 2);
-                         p.key = linalg::IndexOp::create(nb, l, 3);
-                       }
-                       p.queryLen = queryLength;
-                       p.keyLen = keyLength;
-                       if (keyLengths)
-                         p.keyLen = arith::IndexCastOp::create(
-                             nb, l, nb.getIndexType(),
-                             tensor::ExtractOp::create(nb, l, keyLengths,
-                                                       p.batch));
-                       if (biasArg >= 0)
-                         p.bias = args[biasArg];
-                       if (maskArg >= 0)
-                         p.keep = args[maskArg];
-                       return buildScore(nb, l, spec, args[0], p);
-                     });
+  return elementwise(
+      b, loc, inputs, maps, init, id,
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        ScorePoint p;
+        if (needsPositions(spec)) {
+          p.batch = linalg::IndexOp::create(nb, l, 0);
+          p.head = linalg::IndexOp::create(nb, l, 1);
+          p.row = linalg::IndexOp::create(nb, l, 2);
+          p.key = linalg::IndexOp::create(nb, l, 3);
+        }
+        p.queryLen = queryLength;
+        p.keyLen = keyLength;
+        if (keyLengths)
+          p.keyLen = arith::IndexCastOp::create(
+              nb, l, nb.getIndexType(),
+              tensor::ExtractOp::create(nb, l, keyLengths, p.batch));
+        if (biasArg >= 0)
+          p.bias = args[biasArg];
+        if (maskArg >= 0)
+          p.keep = args[maskArg];
+        return buildScore(nb, l, spec, args[0], p);
+      });
 }
 
 SmallVector<Value> AttentionLowering::lower() {
   int64_t seqAxis = op.getSeqAxis();
   RankedTensorType qType = op.getQueryType();
-  scoreShape = {qType.getDimSize(0), op.getNumQueryHeads(),
-                op.getQueryLength(), op.getKeyLength()};
+  scoreShape = {qType.getDimSize(0), op.getNumQueryHeads(), op.getQueryLength(),
+                op.getKeyLength()};
   OpFoldResult batch = tensor::getMixedSize(b, loc, op.getQuery(), 0);
   OpFoldResult lq = tensor::getMixedSize(b, loc, op.getQuery(), seqAxis);
   OpFoldResult lk = tensor::getMixedSize(b, loc, op.getKey(), seqAxis);
@@ -551,9 +551,9 @@ SmallVector<Value> AttentionLowering::lower() {
                            filledTensor(b, loc, rowSizes, accType, kNegInf),
                            /*isMax=*/true);
   Value probs = exponentiate(b, loc, scores, rowMax, /*log2=*/false);
-  Value rowSum = rowReduce(b, loc, probs,
-                           filledTensor(b, loc, rowSizes, accType, 0.0),
-                           /*isMax=*/false);
+  Value rowSum =
+      rowReduce(b, loc, probs, filledTensor(b, loc, rowSizes, accType, 0.0),
+                /*isMax=*/false);
 
   // A[b, h, i, c] = sum_j P[b, h, i, j] * V[b, h / g, j, c].
   AffineExpr c;
@@ -572,8 +572,8 @@ SmallVector<Value> AttentionLowering::lower() {
                                       accSizes[3]};
   bindDims(ctx, bb, h, i, c);
   Value outInit = emptyTensor(b, loc, outSizes, outType.getElementType());
-  SmallVector<Value> results = {normalize(b, loc, acc, rowSum, outInit,
-                                          layoutMap(4, bb, h, i, c))};
+  SmallVector<Value> results = {
+      normalize(b, loc, acc, rowSum, outInit, layoutMap(4, bb, h, i, c))};
   if (op.getLse())
     results.push_back(logSumExp(b, loc, rowMax, rowSum, /*log2=*/false));
   return results;
@@ -597,13 +597,14 @@ static Value tileScores(OpBuilder &b, TileOp op, Type accType,
   SmallVector<OpFoldResult> sizes = {b.getIndexAttr(qType.getDimSize(0)),
                                      b.getIndexAttr(qType.getDimSize(1)),
                                      b.getIndexAttr(n)};
-  Value raw = contract(b, loc, op.getQuery(), AffineMap::get(4, 0, {g, i, d}, ctx),
-                       op.getKey(), AffineMap::get(4, 0, {j, d}, ctx),
-                       filledTensor(b, loc, sizes, accType, 0.0),
-                       AffineMap::get(4, 0, {g, i, j}, ctx));
+  Value raw =
+      contract(b, loc, op.getQuery(), AffineMap::get(4, 0, {g, i, d}, ctx),
+               op.getKey(), AffineMap::get(4, 0, {j, d}, ctx),
+               filledTensor(b, loc, sizes, accType, 0.0),
+               AffineMap::get(4, 0, {g, i, j}, ctx));
 
-  ScoreSpec spec = makeScoreSpec(b, loc, op, accType,
-                                 op.getScale().convertToDouble());
+  ScoreSpec spec =
+      makeScoreSpec(b, loc, op, accType, op.getScale().convertToDouble());
   spec.maskPaddedKeys = true;
   spec.interior = op.getInterior();
   spec.log2Domain = log2Domain;
@@ -649,7 +650,8 @@ static Value tileScores(OpBuilder &b, TileOp op, Type accType,
 static std::array<AffineMap, 3> tilePVMaps(MLIRContext *ctx) {
   AffineExpr g, i, c, j;
   bindDims(ctx, g, i, c, j);
-  return {AffineMap::get(4, 0, {g, i, j}, ctx), AffineMap::get(4, 0, {j, c}, ctx),
+  return {AffineMap::get(4, 0, {g, i, j}, ctx),
+          AffineMap::get(4, 0, {j, c}, ctx),
           AffineMap::get(4, 0, {g, i, c}, ctx)};
 }
 
@@ -659,10 +661,10 @@ static SmallVector<Value> lowerBlockAttention(OpBuilder &b,
   Type f32 = b.getF32Type();
   Value scores = tileScores(b, op, f32, /*log2Domain=*/false);
   auto lseType = cast<RankedTensorType>(op.getLse().getType());
-  SmallVector<OpFoldResult> rows = getAsIndexOpFoldResult(b.getContext(),
-                                                          lseType.getShape());
-  Value rowMax = rowReduce(b, loc, scores,
-                           filledTensor(b, loc, rows, f32, kNegInf), true);
+  SmallVector<OpFoldResult> rows =
+      getAsIndexOpFoldResult(b.getContext(), lseType.getShape());
+  Value rowMax =
+      rowReduce(b, loc, scores, filledTensor(b, loc, rows, f32, kNegInf), true);
   Value probs = exponentiate(b, loc, scores, rowMax, false);
   Value rowSum =
       rowReduce(b, loc, probs, filledTensor(b, loc, rows, f32, 0.0), false);
@@ -673,8 +675,8 @@ static SmallVector<Value> lowerBlockAttention(OpBuilder &b,
   Value acc = contract(b, loc, probs, maps[0], op.getValue(), maps[1],
                        filledTensor(b, loc, accSizes, f32, 0.0), maps[2]);
   AffineMap id = AffineMap::getMultiDimIdentityMap(3, b.getContext());
-  Value out = normalize(b, loc, acc, rowSum, emptyTensor(b, loc, accSizes, f32),
-                        id);
+  Value out =
+      normalize(b, loc, acc, rowSum, emptyTensor(b, loc, accSizes, f32), id);
   return {out, logSumExp(b, loc, rowMax, rowSum, false)};
 }
 
@@ -700,9 +702,10 @@ static SmallVector<Value> lowerOnlineStep(OpBuilder &b, OnlineStepOp op) {
       });
   auto scaleBy = [&](Value state, AffineMap stateMap) {
     return elementwise(
-        b, loc, {state, alpha}, {stateMap, id2.getNumDims() == stateMap.getNumDims()
-                                               ? id2
-                                               : stateMap.getMajorSubMap(2)},
+        b, loc, {state, alpha},
+        {stateMap, id2.getNumDims() == stateMap.getNumDims()
+                       ? id2
+                       : stateMap.getMajorSubMap(2)},
         emptyTensor(b, loc, sizesOf(b, loc, state), b.getF32Type()), stateMap,
         [&](OpBuilder &nb, Location l, ValueRange a) {
           return arith::MulFOp::create(nb, l, a[0], a[1]).getResult();
@@ -746,23 +749,24 @@ static SmallVector<Value> lowerCombine(OpBuilder &b, CombineOp op) {
   ValueRange lses = op.getLses();
   SmallVector<AffineMap> rowMaps(lses.size(), rowId);
   Value rowInit = emptyTensor(b, loc, sizesOf(b, loc, lses[0]), f32);
-  Value lse = elementwise(
-      b, loc, lses, rowMaps, rowInit, rowId,
-      [&](OpBuilder &nb, Location l, ValueRange a) {
-        Value m = a[0];
-        for (Value x : a.drop_front().drop_back())
-          m = arith::MaximumFOp::create(nb, l, m, x);
-        Value shift = safeShift(nb, l, m);
-        Value total = floatConstant(nb, l, f32, 0.0);
-        for (Value x : a.drop_back())
-          total = arith::AddFOp::create(
-              nb, l, total,
-              math::ExpOp::create(nb, l, arith::SubFOp::create(nb, l, x, shift)));
-        // log(0) = -inf reproduces the all-masked case.
-        return arith::AddFOp::create(nb, l, shift,
-                                     math::LogOp::create(nb, l, total))
-            .getResult();
-      });
+  Value lse =
+      elementwise(b, loc, lses, rowMaps, rowInit, rowId,
+                  [&](OpBuilder &nb, Location l, ValueRange a) {
+                    Value m = a[0];
+                    for (Value x : a.drop_front().drop_back())
+                      m = arith::MaximumFOp::create(nb, l, m, x);
+                    Value shift = safeShift(nb, l, m);
+                    Value total = floatConstant(nb, l, f32, 0.0);
+                    for (Value x : a.drop_back())
+                      total = arith::AddFOp::create(
+                          nb, l, total,
+                          math::ExpOp::create(
+                              nb, l, arith::SubFOp::create(nb, l, x, shift)));
+                    // log(0) = -inf reproduces the all-masked case.
+                    return arith::AddFOp::create(
+                               nb, l, shift, math::LogOp::create(nb, l, total))
+                        .getResult();
+                  });
 
   SmallVector<Value> inputs(op.getOutputs());
   SmallVector<AffineMap> maps(inputs.size(), outId);
@@ -774,19 +778,19 @@ static SmallVector<Value> lowerCombine(OpBuilder &b, CombineOp op) {
   maps.push_back(outId.getMajorSubMap(rank - 1));
   size_t n = lses.size();
   Value outInit = emptyTensor(b, loc, sizesOf(b, loc, op.getOutputs()[0]), f32);
-  Value out = elementwise(
-      b, loc, inputs, maps, outInit, outId,
-      [&](OpBuilder &nb, Location l, ValueRange a) {
-        Value shift = safeShift(nb, l, a[2 * n]);
-        Value total = floatConstant(nb, l, f32, 0.0);
-        for (size_t k = 0; k < n; ++k) {
-          Value w = math::ExpOp::create(
-              nb, l, arith::SubFOp::create(nb, l, a[n + k], shift));
-          total = arith::AddFOp::create(
-              nb, l, total, arith::MulFOp::create(nb, l, w, a[k]));
-        }
-        return total;
-      });
+  Value out =
+      elementwise(b, loc, inputs, maps, outInit, outId,
+                  [&](OpBuilder &nb, Location l, ValueRange a) {
+                    Value shift = safeShift(nb, l, a[2 * n]);
+                    Value total = floatConstant(nb, l, f32, 0.0);
+                    for (size_t k = 0; k < n; ++k) {
+                      Value w = math::ExpOp::create(
+                          nb, l, arith::SubFOp::create(nb, l, a[n + k], shift));
+                      total = arith::AddFOp::create(
+                          nb, l, total, arith::MulFOp::create(nb, l, w, a[k]));
+                    }
+                    return total;
+                  });
   return {out, lse};
 }
 

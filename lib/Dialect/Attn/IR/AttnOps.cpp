@@ -71,10 +71,11 @@ static LogicalResult verifyBroadcastable(AttentionOp op, StringRef name,
                                          RankedTensorType type,
                                          ArrayRef<int64_t> target) {
   if (type.getRank() != 4)
-    return op.emitOpError() << "expected " << name
-                            << " of rank 4 ([B, Hq, Lq, Lk]), got rank "
-                            << type.getRank();
-  for (auto [axis, dims] : llvm::enumerate(llvm::zip(type.getShape(), target))) {
+    return op.emitOpError()
+           << "expected " << name << " of rank 4 ([B, Hq, Lq, Lk]), got rank "
+           << type.getRank();
+  for (auto [axis, dims] :
+       llvm::enumerate(llvm::zip(type.getShape(), target))) {
     auto [have, want] = dims;
     if (have == 1 || dimsCompatible(have, want))
       continue;
@@ -94,11 +95,11 @@ verifyScoreAttributes(Operation *op, std::optional<double> scale,
                       std::optional<ArrayRef<double>> slopes, int64_t numHeads,
                       bool atLeast = false) {
   if (scale && (!std::isfinite(*scale) || *scale <= 0.0))
-    return op->emitOpError() << "expected a finite, positive scale, got "
-                             << *scale;
+    return op->emitOpError()
+           << "expected a finite, positive scale, got " << *scale;
   if (softcap && (!std::isfinite(*softcap) || *softcap <= 0.0))
-    return op->emitOpError() << "expected a finite, positive softcap, got "
-                             << *softcap;
+    return op->emitOpError()
+           << "expected a finite, positive softcap, got " << *softcap;
 
   if (maskKind == MaskKind::SlidingWindow) {
     if (!window)
@@ -131,21 +132,23 @@ verifyScoreAttributes(Operation *op, std::optional<double> scale,
 LogicalResult AttentionOp::verify() {
   // ODS checks only the optional groups' sizes; a generic-form op can still
   // leave query/key/value empty, which every accessor below would misread.
-  for (auto [index, name] : llvm::enumerate(
-           ArrayRef<StringRef>{"query", "key", "value"})) {
+  for (auto [index, name] :
+       llvm::enumerate(ArrayRef<StringRef>{"query", "key", "value"})) {
     if (getODSOperandIndexAndLength(index).second != 1)
       return emitOpError() << "expected exactly one " << name << " operand";
   }
   RankedTensorType qType = getQueryType(), kType = getKeyType(),
                    vType = getValueType(), oType = getOutputType();
-  for (auto [name, type] : {std::pair<StringRef, RankedTensorType>{"query", qType},
-                            {"key", kType},
-                            {"value", vType},
-                            {"output", oType}}) {
+  for (auto [name, type] :
+       {std::pair<StringRef, RankedTensorType>{"query", qType},
+        {"key", kType},
+        {"value", vType},
+        {"output", oType}}) {
     if (type.getRank() != 4)
-      return emitOpError() << "expected " << name
-                           << " of rank 4 ([B, H, L, D] or [B, L, H, D]), got rank "
-                           << type.getRank();
+      return emitOpError()
+             << "expected " << name
+             << " of rank 4 ([B, H, L, D] or [B, L, H, D]), got rank "
+             << type.getRank();
   }
 
   Type elementType = qType.getElementType();
@@ -171,8 +174,7 @@ LogicalResult AttentionOp::verify() {
       ShapedType::isDynamic(vType.getDimSize(headAxis)) ||
       ShapedType::isDynamic(d) || ShapedType::isDynamic(kType.getDimSize(3)) ||
       ShapedType::isDynamic(dv))
-    return emitOpError()
-           << "expected static head counts and head dimensions";
+    return emitOpError() << "expected static head counts and head dimensions";
   if (hq <= 0 || hkv <= 0 || d <= 0 || dv <= 0)
     return emitOpError() << "expected non-empty head counts and head "
                             "dimensions";
@@ -233,8 +235,8 @@ LogicalResult AttentionOp::verify() {
   }
 
   if (failed(verifyScoreAttributes(*this, getScaleValue(), getSoftcapValue(),
-                                   getMaskKind(), getWindow(),
-                                   getAlibiSlopes(), hq)))
+                                   getMaskKind(), getWindow(), getAlibiSlopes(),
+                                   hq)))
     return failure();
 
   SmallVector<int64_t> scoreShape = {batch, hq, lq, lk};
@@ -275,25 +277,24 @@ LogicalResult AttentionOp::verify() {
 static LogicalResult verifyModifierRegion(Operation *op, Region &region,
                                           StringRef name,
                                           ArrayRef<Type> argTypes,
-                                          Type yieldType,
-                                          StringRef signature) {
+                                          Type yieldType, StringRef signature) {
   if (region.empty())
     return success();
   if (!region.hasOneBlock())
-    return op->emitOpError() << "expected the " << name
-                             << " region to have a single block";
+    return op->emitOpError()
+           << "expected the " << name << " region to have a single block";
   Block &block = region.front();
   if (block.getArgumentTypes() != TypeRange(argTypes))
     return op->emitOpError() << "expected the " << name
                              << " region arguments to be " << signature;
   auto yield = block.empty() ? YieldOp() : dyn_cast<YieldOp>(block.back());
   if (!yield)
-    return op->emitOpError() << "expected the " << name
-                             << " region to end with attn.yield";
+    return op->emitOpError()
+           << "expected the " << name << " region to end with attn.yield";
   if (yield.getValues().size() != 1 ||
       yield.getValues().front().getType() != yieldType)
-    return yield.emitOpError() << "expected " << name << " to yield a single "
-                               << yieldType;
+    return yield.emitOpError()
+           << "expected " << name << " to yield a single " << yieldType;
   for (Operation &nested : block.without_terminator()) {
     if (isa<AttnDialect>(nested.getDialect()))
       return nested.emitOpError()
@@ -340,8 +341,7 @@ static std::optional<double> asDouble(FloatAttr attr) {
 
 /// Checks the operands and attributes every tile op shares: Q [G, M, D],
 /// K [N, D], V [N, Dv] of one element type, bias/mask [G, M, N], all static.
-template <typename TileOp>
-static LogicalResult verifyTileOperands(TileOp op) {
+template <typename TileOp> static LogicalResult verifyTileOperands(TileOp op) {
   // The generic form can put any number of operands in a group; all but
   // bias and mask (groups 3 and 4) hold exactly one.
   unsigned numGroups = op.getProperties().operandSegmentSizes.size();
@@ -375,13 +375,15 @@ static LogicalResult verifyTileOperands(TileOp op) {
                             << qType << ", " << kType << ", " << vType;
   SmallVector<int64_t> scoreShape = {qType.getDimSize(0), qType.getDimSize(1),
                                      kType.getDimSize(0)};
-  for (auto [name, operand] : {std::pair<StringRef, Value>{"bias", op.getBias()},
-                               {"mask", op.getMask()}}) {
+  for (auto [name, operand] :
+       {std::pair<StringRef, Value>{"bias", op.getBias()},
+        {"mask", op.getMask()}}) {
     if (!operand)
       continue;
     auto type = cast<RankedTensorType>(operand.getType());
     if (type.getShape() != ArrayRef<int64_t>(scoreShape))
-      return op.emitOpError() << "expected " << name << " tile of shape [G, M, "
+      return op.emitOpError() << "expected " << name
+                              << " tile of shape [G, M, "
                                  "N] = ["
                               << scoreShape[0] << ", " << scoreShape[1] << ", "
                               << scoreShape[2] << "], got " << type;
@@ -398,10 +400,8 @@ static LogicalResult verifyF32Shape(Operation *op, StringRef name, Type type,
   auto tensor = cast<RankedTensorType>(type);
   if (!tensor.getElementType().isF32() || tensor.getShape() != shape)
     return op->emitOpError()
-           << "expected " << name << " to be " << RankedTensorType::get(
-                                                      shape,
-                                                      Float32Type::get(
-                                                          op->getContext()))
+           << "expected " << name << " to be "
+           << RankedTensorType::get(shape, Float32Type::get(op->getContext()))
            << ", got " << type;
   return success();
 }
@@ -421,7 +421,8 @@ LogicalResult BlockAttentionOp::verify() {
   if (failed(verifyTileOperands(*this)))
     return failure();
   auto [accShape, rowShape] = tileStateShapes(*this);
-  if (failed(verifyF32Shape(*this, "output", getOutput().getType(), accShape)) ||
+  if (failed(
+          verifyF32Shape(*this, "output", getOutput().getType(), accShape)) ||
       failed(verifyF32Shape(*this, "lse", getLse().getType(), rowShape)))
     return failure();
   return success();
@@ -435,8 +436,8 @@ LogicalResult OnlineStepOp::verify() {
   if (failed(verifyTileOperands(*this)))
     return failure();
   auto [accShape, rowShape] = tileStateShapes(*this);
-  for (auto [name, value] : {std::pair<StringRef, Value>{"acc", getAcc()},
-                             {"new_acc", getNewAcc()}})
+  for (auto [name, value] :
+       {std::pair<StringRef, Value>{"acc", getAcc()}, {"new_acc", getNewAcc()}})
     if (failed(verifyF32Shape(*this, name, value.getType(), accShape)))
       return failure();
   for (auto [name, value] : {std::pair<StringRef, Value>{"max", getMax()},
@@ -458,7 +459,8 @@ LogicalResult OnlineStepOp::verifyRegions() {
 
 /// The row shape of a [..., Dv] accumulator: all but the last extent.
 static SmallVector<int64_t> rowShapeOf(Type accType) {
-  return llvm::to_vector(cast<RankedTensorType>(accType).getShape().drop_back());
+  return llvm::to_vector(
+      cast<RankedTensorType>(accType).getShape().drop_back());
 }
 
 LogicalResult FinalizeOp::verify() {
@@ -488,8 +490,8 @@ LogicalResult CombineOp::verify() {
     return emitOpError() << "expected outputs of rank >= 2 ([rows..., Dv])";
   for (Value v : getOutputs())
     if (v.getType() != outType)
-      return emitOpError() << "expected every partial output to be "
-                           << outType << ", got " << v.getType();
+      return emitOpError() << "expected every partial output to be " << outType
+                           << ", got " << v.getType();
   SmallVector<int64_t> rows = rowShapeOf(outType);
   if (failed(verifyF32Shape(*this, "lse", lseType, rows)))
     return failure();
@@ -632,8 +634,8 @@ static Value readAppended(OpBuilder &b, Location loc, KVAppendOp op,
   Value numTokens = tensor::DimOp::create(b, loc, op.getTokens(), 2);
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   // One unsigned compare tests 0 <= t < T.
-  Value isNew = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, t,
-                                      numTokens);
+  Value isNew =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, t, numTokens);
   // Both branches are evaluated: clamp the token row so it stays in bounds.
   Value safeT = arith::SelectOp::create(b, loc, isNew, t, zero);
   Value fresh = tensor::ExtractOp::create(b, loc, op.getTokens(),
@@ -650,8 +652,8 @@ Value KVAppendOp::buildTile(OpBuilder &b, Location loc, Value batch,
   Value init = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{size, headDim},
                                        cacheType.getElementType());
   Value length = tensor::DimOp::create(b, loc, getCache(), 2);
-  Value last = arith::SubIOp::create(
-      b, loc, length, arith::ConstantIndexOp::create(b, loc, 1));
+  Value last = arith::SubIOp::create(b, loc, length,
+                                     arith::ConstantIndexOp::create(b, loc, 1));
   SmallVector<utils::IteratorType> iterators(2, utils::IteratorType::parallel);
   return linalg::GenericOp::create(
              b, loc, init.getType(), ValueRange{}, init,
