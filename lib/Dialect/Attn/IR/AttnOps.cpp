@@ -503,6 +503,57 @@ LogicalResult CombineOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// KV cache views
+//===----------------------------------------------------------------------===//
+
+/// The [size, D] tile of a [B, Hkv, L, D] view whose rows start at `start`
+/// (clamped to `last`): `read(row, d)` yields one element.
+static Value
+buildViewTile(OpBuilder &b, Location loc, RankedTensorType viewType,
+              Value start, Value last, int64_t size,
+              function_ref<Value(OpBuilder &, Location, Value, Value)> read) {
+  Value init = tensor::EmptyOp::create(
+      b, loc, ArrayRef<int64_t>{size, viewType.getDimSize(3)},
+      viewType.getElementType());
+  SmallVector<utils::IteratorType> iterators(2, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), ValueRange{}, init,
+             ArrayRef<AffineMap>{
+                 AffineMap::getMultiDimIdentityMap(2, b.getContext())},
+             iterators,
+             [&](OpBuilder &nb, Location l, ValueRange) {
+               Value r = linalg::IndexOp::create(nb, l, 0);
+               Value d = linalg::IndexOp::create(nb, l, 1);
+               Value row = arith::MinUIOp::create(
+                   nb, l, arith::AddIOp::create(nb, l, start, r), last);
+               linalg::YieldOp::create(nb, l, read(nb, l, row, d));
+             })
+      .getResult(0);
+}
+
+/// The whole [B, Hkv, L, D] view: `read(b, h, l, d)` yields one element.
+static Value
+buildViewDense(OpBuilder &b, Location loc, RankedTensorType viewType,
+               ValueRange dynamicSizes,
+               function_ref<Value(OpBuilder &, Location, ValueRange)> read) {
+  Value init = tensor::EmptyOp::create(b, loc, viewType.getShape(),
+                                       viewType.getElementType(), dynamicSizes);
+  SmallVector<utils::IteratorType> iterators(4, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, viewType, ValueRange{}, init,
+             ArrayRef<AffineMap>{
+                 AffineMap::getMultiDimIdentityMap(4, b.getContext())},
+             iterators,
+             [&](OpBuilder &nb, Location l, ValueRange) {
+               SmallVector<Value> idx;
+               for (int64_t dim = 0; dim < 4; ++dim)
+                 idx.push_back(linalg::IndexOp::create(nb, l, dim));
+               linalg::YieldOp::create(nb, l, read(nb, l, idx));
+             })
+      .getResult(0);
+}
+
+//===----------------------------------------------------------------------===//
 // PagedViewOp
 //===----------------------------------------------------------------------===//
 
@@ -553,26 +604,12 @@ static Value readPaged(OpBuilder &b, Location loc, PagedViewOp op, Value batch,
 Value PagedViewOp::buildTile(OpBuilder &b, Location loc, Value batch,
                              Value kvHead, Value start, int64_t size) {
   auto viewType = cast<RankedTensorType>(getView().getType());
-  int64_t headDim = viewType.getDimSize(3);
-  Value init = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{size, headDim},
-                                       viewType.getElementType());
   Value last =
       arith::ConstantIndexOp::create(b, loc, viewType.getDimSize(2) - 1);
-  MLIRContext *ctx = b.getContext();
-  SmallVector<utils::IteratorType> iterators(2, utils::IteratorType::parallel);
-  return linalg::GenericOp::create(
-             b, loc, init.getType(), ValueRange{}, init,
-             ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(2, ctx)},
-             iterators,
-             [&](OpBuilder &nb, Location l, ValueRange) {
-               Value r = linalg::IndexOp::create(nb, l, 0);
-               Value d = linalg::IndexOp::create(nb, l, 1);
-               Value pos = arith::MinUIOp::create(
-                   nb, l, arith::AddIOp::create(nb, l, start, r), last);
-               linalg::YieldOp::create(
-                   nb, l, readPaged(nb, l, *this, batch, kvHead, pos, d));
-             })
-      .getResult(0);
+  return buildViewTile(b, loc, viewType, start, last, size,
+                       [&](OpBuilder &nb, Location l, Value row, Value d) {
+                         return readPaged(nb, l, *this, batch, kvHead, row, d);
+                       });
 }
 
 Value PagedViewOp::buildDense(OpBuilder &b, Location loc) {
@@ -580,23 +617,11 @@ Value PagedViewOp::buildDense(OpBuilder &b, Location loc) {
   SmallVector<Value> dynamic;
   if (viewType.isDynamicDim(0))
     dynamic.push_back(tensor::DimOp::create(b, loc, getBlockTable(), 0));
-  Value init = tensor::EmptyOp::create(b, loc, viewType.getShape(),
-                                       viewType.getElementType(), dynamic);
-  MLIRContext *ctx = b.getContext();
-  SmallVector<utils::IteratorType> iterators(4, utils::IteratorType::parallel);
-  return linalg::GenericOp::create(
-             b, loc, viewType, ValueRange{}, init,
-             ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(4, ctx)},
-             iterators,
-             [&](OpBuilder &nb, Location l, ValueRange) {
-               SmallVector<Value> idx;
-               for (int64_t dim = 0; dim < 4; ++dim)
-                 idx.push_back(linalg::IndexOp::create(nb, l, dim));
-               linalg::YieldOp::create(
-                   nb, l,
-                   readPaged(nb, l, *this, idx[0], idx[1], idx[2], idx[3]));
-             })
-      .getResult(0);
+  return buildViewDense(b, loc, viewType, dynamic,
+                        [&](OpBuilder &nb, Location l, ValueRange idx) {
+                          return readPaged(nb, l, *this, idx[0], idx[1],
+                                           idx[2], idx[3]);
+                        });
 }
 
 //===----------------------------------------------------------------------===//
@@ -648,27 +673,14 @@ static Value readAppended(OpBuilder &b, Location loc, KVAppendOp op,
 Value KVAppendOp::buildTile(OpBuilder &b, Location loc, Value batch,
                             Value kvHead, Value start, int64_t size) {
   auto cacheType = cast<RankedTensorType>(getCache().getType());
-  int64_t headDim = cacheType.getDimSize(3);
-  Value init = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{size, headDim},
-                                       cacheType.getElementType());
   Value length = tensor::DimOp::create(b, loc, getCache(), 2);
   Value last = arith::SubIOp::create(b, loc, length,
                                      arith::ConstantIndexOp::create(b, loc, 1));
-  SmallVector<utils::IteratorType> iterators(2, utils::IteratorType::parallel);
-  return linalg::GenericOp::create(
-             b, loc, init.getType(), ValueRange{}, init,
-             ArrayRef<AffineMap>{
-                 AffineMap::getMultiDimIdentityMap(2, b.getContext())},
-             iterators,
-             [&](OpBuilder &nb, Location l, ValueRange) {
-               Value r = linalg::IndexOp::create(nb, l, 0);
-               Value d = linalg::IndexOp::create(nb, l, 1);
-               Value row = arith::MinUIOp::create(
-                   nb, l, arith::AddIOp::create(nb, l, start, r), last);
-               linalg::YieldOp::create(
-                   nb, l, readAppended(nb, l, *this, batch, kvHead, row, d));
-             })
-      .getResult(0);
+  return buildViewTile(b, loc, cacheType, start, last, size,
+                       [&](OpBuilder &nb, Location l, Value row, Value d) {
+                         return readAppended(nb, l, *this, batch, kvHead, row,
+                                             d);
+                       });
 }
 
 Value KVAppendOp::buildDense(OpBuilder &b, Location loc) {
@@ -677,23 +689,11 @@ Value KVAppendOp::buildDense(OpBuilder &b, Location loc) {
   for (int64_t axis = 0; axis < 4; ++axis)
     if (cacheType.isDynamicDim(axis))
       dynamic.push_back(tensor::DimOp::create(b, loc, getCache(), axis));
-  Value init = tensor::EmptyOp::create(b, loc, cacheType.getShape(),
-                                       cacheType.getElementType(), dynamic);
-  SmallVector<utils::IteratorType> iterators(4, utils::IteratorType::parallel);
-  return linalg::GenericOp::create(
-             b, loc, cacheType, ValueRange{}, init,
-             ArrayRef<AffineMap>{
-                 AffineMap::getMultiDimIdentityMap(4, b.getContext())},
-             iterators,
-             [&](OpBuilder &nb, Location l, ValueRange) {
-               SmallVector<Value> idx;
-               for (int64_t dim = 0; dim < 4; ++dim)
-                 idx.push_back(linalg::IndexOp::create(nb, l, dim));
-               linalg::YieldOp::create(
-                   nb, l,
-                   readAppended(nb, l, *this, idx[0], idx[1], idx[2], idx[3]));
-             })
-      .getResult(0);
+  return buildViewDense(b, loc, cacheType, dynamic,
+                        [&](OpBuilder &nb, Location l, ValueRange idx) {
+                          return readAppended(nb, l, *this, idx[0], idx[1],
+                                              idx[2], idx[3]);
+                        });
 }
 
 #define GET_OP_CLASSES
