@@ -168,7 +168,8 @@ private:
   SmallVector<Value> loadQ(int64_t mt, int64_t kk);
   /// The loop over KV blocks carrying O, m and l.
   scf::ForOp emitKVLoop();
-  /// S = Q K^T for one block (and softcap).
+  /// S = Q K^T for one block (and softcap), in natural units when ALiBi or a
+  /// score_mod follows.
   SmallVector<Value> emitScores(Value kTile);
   /// ALiBi, then the score_mod region, on natural-unit scores of the block
   /// at key `n0` (identity when the op has neither).
