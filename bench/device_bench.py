@@ -72,17 +72,21 @@ class Launcher:
 
 def parse_flags(text):
     spec = dict(batch=1, hq=32, hkv=8, lq=1024, lk=1024, d=128, dtype="bf16",
-                mask="causal", wl=256, wr=0, softcap=0.0, lse=True)
+                mask="causal", wl=256, wr=0, softcap=0.0, lse=True,
+                score_mod="none", alibi=False)
     keys = {"--batch": "batch", "--heads-q": "hq", "--heads-kv": "hkv",
             "--seq-q": "lq", "--seq-k": "lk", "--head-dim": "d",
             "--dtype": "dtype", "--mask": "mask", "--window-left": "wl",
-            "--window-right": "wr", "--softcap": "softcap", "--lse": "lse"}
+            "--window-right": "wr", "--softcap": "softcap", "--lse": "lse",
+            "--score-mod": "score_mod", "--alibi": "alibi"}
     for tok in text.split():
         k, _, v = tok.partition("=")
         if k not in keys:
             continue
         key = keys[k]
-        if key in ("dtype", "mask"):
+        if key == "alibi":
+            spec[key] = v != "false"
+        elif key in ("dtype", "mask", "score_mod"):
             spec[key] = v
         elif key == "softcap":
             spec[key] = float(v)
@@ -111,6 +115,15 @@ def visible(spec, device):
     raise ValueError(m)
 
 
+def alibi_slopes(hq):
+    """attn-compile --alibi: 2^(-8 (h + 1) / Hq)."""
+    return [2.0 ** (-8.0 * (h + 1) / hq) for h in range(hq)]
+
+
+def has_mods(spec):
+    return spec["alibi"] or spec["score_mod"] != "none"
+
+
 def reference(spec, q, k, v, heads=None):
     """float64 attention (O, LSE) over (b, h) pairs `heads` (all if None)."""
     g = spec["hq"] // spec["hkv"]
@@ -125,6 +138,17 @@ def reference(spec, q, k, v, heads=None):
         s = (qq @ kk.T) * scale
         if spec["softcap"]:
             s = spec["softcap"] * torch.tanh(s / spec["softcap"])
+        # Modifiers in AttnOps.td order: ALiBi, then score_mod, then masks.
+        i = torch.arange(spec["lq"], device=q.device, dtype=torch.float64)[:, None]
+        j = torch.arange(spec["lk"], device=q.device, dtype=torch.float64)[None, :]
+        if spec["alibi"]:
+            s = s - alibi_slopes(spec["hq"])[h] * (i + spec["lk"] - spec["lq"] - j).abs()
+        if spec["score_mod"] == "relative-bias":
+            s = s + 0.01 * (j - i)
+        elif spec["score_mod"] == "tanh-cap":
+            s = 20.0 * torch.tanh(s / 20.0)
+        elif spec["score_mod"] != "none":
+            raise ValueError(spec["score_mod"])
         s = s.masked_fill(~vis, float("-inf"))
         m = s.amax(-1, keepdim=True)
         m = torch.where(torch.isinf(m), torch.zeros_like(m), m)
@@ -183,7 +207,11 @@ def check(rt, name, kdir, spec, results):
                                            and spec["lq"] == spec["lk"])
     if same_mask and not spec["softcap"] and dt == torch.bfloat16:
         fo = torch_flash(spec, q, k, v)
-        flash_err = (torch.stack([fo[b, h] for b, h in pairs]).double() - ro).abs().max().item()
+        # With modifiers flash computes plain attention: its error against
+        # the plain float64 result on the same inputs is the yardstick.
+        rp = ro if not has_mods(spec) else reference(
+            dict(spec, score_mod="none", alibi=False), q, k, v, pairs)[0]
+        flash_err = (torch.stack([fo[b, h] for b, h in pairs]).double() - rp).abs().max().item()
     # Without a flash yardstick: bf16/f16 rounding of P and O bounds the error.
     bound = 2 * flash_err if flash_err else (2e-2 if dt == torch.bfloat16 else 4e-3)
     bound = max(bound, 1e-3)

@@ -12,7 +12,9 @@ rm -rf "$dest"
 mkdir -p "$dest/kernels"
 
 # Tile configurations tried on every benchmark shape: block-m,num-warps,block-n.
+# ATTN_CHECKS_ONLY=1 stages the correctness variants alone.
 configs="${ATTN_BENCH_CONFIGS:-128,4,64 128,4,32 256,8,64 64,4,64}"
+[ -n "${ATTN_CHECKS_ONLY:-}" ] && configs=""
 # name | attn-compile flags
 variants=()
 # Prefill benchmark shapes (BENCHMARKS.md): bf16, B*L = 16k, Hq*D = 2048.
@@ -44,6 +46,12 @@ variants+=(
   "check_br_lq_gt_lk|--batch=1 --heads-q=2 --heads-kv=2 --seq-q=300 --seq-k=100 --head-dim=64 --mask=causal"
   "check_m64_window|--batch=1 --heads-q=4 --heads-kv=2 --seq-q=500 --seq-k=500 --head-dim=64 --mask=sliding-window --window-left=64 --window-right=0 --block-m=64"
   "check_w8_f16_causal|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --dtype=f16 --num-warps=8"
+  "check_plain_gqa_causal|--batch=2 --heads-q=8 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=128 --mask=causal"
+  "check_smod_relbias_gqa_causal|--batch=2 --heads-q=8 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=128 --mask=causal --score-mod=relative-bias"
+  "check_smod_tanhcap_gqa_causal|--batch=2 --heads-q=8 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=128 --mask=causal --score-mod=tanh-cap"
+  "check_alibi_gqa_causal|--batch=2 --heads-q=8 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=128 --mask=causal --alibi"
+  "check_alibi_relbias_tail|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal --alibi --score-mod=relative-bias"
+  "check_smod_softcap_window_f16|--batch=1 --heads-q=4 --heads-kv=1 --seq-q=300 --seq-k=400 --head-dim=64 --mask=sliding-window --window-left=64 --window-right=8 --dtype=f16 --softcap=30 --score-mod=tanh-cap"
   "runtime_test|--batch=1 --heads-q=2 --heads-kv=1 --seq-q=100 --seq-k=130 --head-dim=64 --mask=causal"
 )
 log="$dest/compile_times.txt"

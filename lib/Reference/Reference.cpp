@@ -175,6 +175,8 @@ ReferenceResult mlir::attn::referenceAttention(const AttentionSpec &spec,
             s += in.bias[scoreIndex];
           if (spec.scoreMod == ScoreModKind::RelativeBias)
             s += 0.01 * static_cast<double>(j - i);
+          if (spec.scoreMod == ScoreModKind::TanhCap)
+            s = 20.0 * std::tanh(s / 20.0);
           bool keep = keyVisible(spec, lk, i, j);
           if (spec.withBoolMask)
             keep = keep && in.boolMask[scoreIndex] != 0;

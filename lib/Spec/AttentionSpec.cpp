@@ -9,6 +9,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
@@ -162,6 +163,8 @@ std::string AttentionSpec::describe() const {
     text += " bool-mask";
   if (scoreMod == ScoreModKind::RelativeBias)
     text += " score_mod=relative-bias";
+  if (scoreMod == ScoreModKind::TanhCap)
+    text += " score_mod=tanh-cap";
   if (maskMod == MaskModKind::PrefixLM)
     text += " mask_mod=prefix-lm";
   if (pageSize)
@@ -190,6 +193,18 @@ static void buildRelativeBias(OpBuilder &b, Location loc, Region &region) {
   YieldOp::create(b, loc, ValueRange{score});
 }
 
+/// score_mod: 20 * tanh(score / 20).
+static void buildTanhCap(OpBuilder &b, Location loc, Region &region) {
+  Type f32 = b.getF32Type(), index = b.getIndexType();
+  Block *block = b.createBlock(&region, {}, {f32, index, index, index, index},
+                               SmallVector<Location>(5, loc));
+  Value cap = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(20.0f));
+  Value scaled = arith::DivFOp::create(b, loc, block->getArgument(0), cap);
+  Value capped =
+      arith::MulFOp::create(b, loc, cap, math::TanhOp::create(b, loc, scaled));
+  YieldOp::create(b, loc, ValueRange{capped});
+}
+
 /// mask_mod: kv_idx <= q_idx || kv_idx < 4.
 static void buildPrefixLM(OpBuilder &b, Location loc, Region &region) {
   Type index = b.getIndexType();
@@ -210,7 +225,7 @@ mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
                                  StringRef funcName) {
   ctx->loadDialect<AttnDialect, arith::ArithDialect,
                    bufferization::BufferizationDialect, func::FuncDialect,
-                   memref::MemRefDialect>();
+                   math::MathDialect, memref::MemRefDialect>();
   OpBuilder b(ctx);
   Location loc = b.getUnknownLoc();
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
@@ -311,6 +326,8 @@ mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
     OpBuilder::InsertionGuard guard(b);
     if (spec.scoreMod == ScoreModKind::RelativeBias)
       buildRelativeBias(b, loc, op.getScoreMod());
+    if (spec.scoreMod == ScoreModKind::TanhCap)
+      buildTanhCap(b, loc, op.getScoreMod());
     if (spec.maskMod == MaskModKind::PrefixLM)
       buildPrefixLM(b, loc, op.getMaskMod());
   }

@@ -132,6 +132,13 @@ std::vector<NumericCase> allCases() {
     s.scoreMod = ScoreModKind::RelativeBias;
     s.queryLength = s.keyLength = 40;
   });
+  add("score_mod_tanh", [](AttentionSpec &s) {
+    // Scale 1 (scores of a few units up to ~20) reaches the part of
+    // 20 * tanh(s / 20) that is far from linear.
+    s.scoreMod = ScoreModKind::TanhCap;
+    s.scale = 1.0;
+    s.queryLength = s.keyLength = 24;
+  });
   add("mask_mod", [](AttentionSpec &s) {
     s.maskMod = MaskModKind::PrefixLM;
     s.queryLength = s.keyLength = 12;

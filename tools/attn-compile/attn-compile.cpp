@@ -30,6 +30,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <vector>
 
 using namespace mlir;
@@ -72,6 +73,15 @@ static cl::opt<int64_t> windowRight("window-right", cl::init(0),
                                     cl::cat(specCategory));
 static cl::opt<double> softcap("softcap", cl::desc("Logit soft-cap (0: off)"),
                                cl::init(0.0), cl::cat(specCategory));
+static cl::opt<std::string>
+    scoreMod("score-mod",
+             cl::desc("none, relative-bias (score + 0.01 * (kv_idx - q_idx)), "
+                      "tanh-cap (20 * tanh(score / 20))"),
+             cl::init("none"), cl::cat(specCategory));
+static cl::opt<bool> alibi("alibi",
+                           cl::desc("ALiBi with slope 2^(-8 (h + 1) / Hq) for "
+                                    "query head h"),
+                           cl::init(false), cl::cat(specCategory));
 static cl::opt<bool> bshd("bshd", cl::desc("Use the [B, L, H, D] layout"),
                           cl::init(false), cl::cat(specCategory));
 static cl::opt<bool> withLse("lse", cl::desc("Also return log-sum-exp"),
@@ -167,6 +177,22 @@ static FailureOr<AttentionSpec> specFromFlags() {
   spec.windowRight = windowRight;
   if (softcap != 0.0)
     spec.softcap = softcap;
+  std::optional<ScoreModKind> modKind =
+      llvm::StringSwitch<std::optional<ScoreModKind>>(scoreMod)
+          .Case("none", ScoreModKind::None)
+          .Case("relative-bias", ScoreModKind::RelativeBias)
+          .Case("tanh-cap", ScoreModKind::TanhCap)
+          .Default(std::nullopt);
+  if (!modKind) {
+    llvm::errs() << "error: unknown --score-mod '" << scoreMod << "'\n";
+    return failure();
+  }
+  spec.scoreMod = *modKind;
+  if (alibi)
+    // The geometric slopes of the ALiBi paper (exact for power-of-2 Hq).
+    for (int64_t h = 0; h < spec.numQueryHeads; ++h)
+      spec.alibiSlopes.push_back(
+          std::exp2(-8.0 * static_cast<double>(h + 1) / spec.numQueryHeads));
   return spec;
 }
 

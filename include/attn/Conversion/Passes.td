@@ -122,9 +122,14 @@ def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
     }
     ```
 
+    ALiBi slopes and a `score_mod` region (arith/math ops on its own
+    arguments) are applied in the kernel to natural-unit scores, before the
+    masks; the region is cloned once per score held in registers.
+
     Unsupported forms (head dim other than 64 or 128, f32 inputs, BSHD
-    layout, bias/mask operands, ALiBi, score_mod/mask_mod regions, dynamic
-    shapes) are reported as errors at the op.
+    layout, bias/mask operands, key_lengths, mask_mod regions, score_mod
+    regions with other ops or captured values, dynamic shapes) are reported
+    as errors at the op.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

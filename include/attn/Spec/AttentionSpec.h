@@ -41,6 +41,8 @@ enum class ScoreModKind {
   None,
   /// score + 0.01 * (kv_idx - q_idx): a relative-position bias.
   RelativeBias,
+  /// 20 * tanh(score / 20): a soft cap written as a modifier (math ops).
+  TanhCap,
 };
 
 /// Built-in mask modifiers.

@@ -16,11 +16,14 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Transforms/RegionUtils.h"
 #include "llvm/Support/MathExtras.h"
 
 #define DEBUG_TYPE "convert-attn-to-nvvm"
@@ -32,6 +35,31 @@ namespace mlir::attn {
 
 using namespace mlir;
 using namespace mlir::attn;
+
+/// The kernel clones the score_mod body once per score it holds in
+/// registers, between ops that the GPU lowering turns into NVVM; only ops
+/// that convert-gpu-to-nvvm lowers, and that cannot touch memory, qualify.
+static LogicalResult checkScoreMod(AttentionOp op) {
+  if (op.getScoreMod().empty())
+    return success();
+  for (Operation &nested : op.getScoreMod().front().without_terminator()) {
+    bool lowerable =
+        isa<arith::ArithDialect, math::MathDialect>(nested.getDialect());
+    if (!lowerable || nested.getNumRegions() != 0 ||
+        !isMemoryEffectFree(&nested))
+      return op.emitOpError("expected score_mod ops from the arith or math "
+                            "dialects on the GPU path, got ")
+             << nested.getName();
+  }
+  // The kernel is isolated from the host: it can only clone what the region
+  // computes from its own arguments.
+  SetVector<Value> captured;
+  getUsedValuesDefinedAbove(op.getScoreMod(), captured);
+  if (!captured.empty())
+    return op.emitOpError("expected score_mod to use no value defined above "
+                          "it on the GPU path");
+  return success();
+}
 
 FailureOr<KernelProblem>
 mlir::attn::getKernelProblem(AttentionOp op, const AttnToNVVMOptions &o) {
@@ -46,10 +74,11 @@ mlir::attn::getKernelProblem(AttentionOp op, const AttnToNVVMOptions &o) {
   if (op.getLayout() != Layout::BHSD)
     return fail("expected the bhsd layout on the GPU path");
   if (op.getBias() || op.getMask() || op.getKeyLengths() ||
-      op.getAlibiSlopes() || !op.getScoreMod().empty() ||
       !op.getMaskMod().empty())
-    return fail("expected no bias, mask or key_lengths operand, alibi_slopes, "
-                "score_mod or mask_mod on the GPU path (not supported yet)");
+    return fail("expected no bias, mask or key_lengths operand or mask_mod "
+                "on the GPU path (not supported yet)");
+  if (failed(checkScoreMod(op)))
+    return failure();
   Type elt = op.getQueryType().getElementType();
   if (!elt.isBF16() && !elt.isF16())
     return fail("expected bf16 or f16 inputs on the GPU path, got ") << elt,
@@ -84,6 +113,13 @@ mlir::attn::getKernelProblem(AttentionOp op, const AttnToNVVMOptions &o) {
   p.withLse = static_cast<bool>(op.getLse());
   p.scale = op.getEffectiveScale();
   p.softcap = op.getSoftcapValue();
+  if (std::optional<ArrayRef<double>> slopes = op.getAlibiSlopes()) {
+    if (static_cast<int64_t>(slopes->size()) != p.headsQ)
+      return fail("expected one alibi slope per query head");
+    p.alibiSlopes.assign(slopes->begin(), slopes->end());
+  }
+  if (!op.getScoreMod().empty())
+    p.scoreMod = &op.getScoreMod();
   if (p.seqQ < 1 || p.seqK < 1)
     return fail("expected non-empty query and key sequences");
   if (p.batch * p.headsQ * p.seqQ * headDim * 2 >= (int64_t(1) << 40))

@@ -24,6 +24,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "llvm/Support/MathExtras.h"
 
@@ -60,9 +61,14 @@ public:
     tileRowBytes = d * 2;
     qTileBytes = bm * tileRowBytes;
     kvTileBytes = bn * tileRowBytes;
-    // Softcap folds the scale into tanh's argument; the softmax then works
-    // on tanh values in units of `softcap` logits.
-    expScale = p.softcap ? *p.softcap * kLog2e : p.scale * kLog2e;
+    // Without modifiers the scale (or the softcap, which folds the scale
+    // into tanh's argument so that the softmax works on tanh values in units
+    // of `softcap` logits) rides in the exponent's factor for free. ALiBi or
+    // a score_mod need natural-unit scores, so only log2(e) remains there.
+    if (p.needsNaturalScores())
+      expScale = kLog2e;
+    else
+      expScale = p.softcap ? *p.softcap * kLog2e : p.scale * kLog2e;
   }
 
   void emit();
@@ -162,8 +168,16 @@ private:
   SmallVector<Value> loadQ(int64_t mt, int64_t kk);
   /// The loop over KV blocks carrying O, m and l.
   scf::ForOp emitKVLoop();
-  /// S = Q K^T for one block (and softcap).
+  /// S = Q K^T for one block (and softcap), in natural units when ALiBi or a
+  /// score_mod follows.
   SmallVector<Value> emitScores(Value kTile);
+  /// ALiBi, then the score_mod region, on natural-unit scores of the block
+  /// at key `n0` (identity when the op has neither).
+  SmallVector<Value> emitScoreMods(Value n0, ArrayRef<Value> s);
+  /// -slope[h] of this CTA's query head (emitCoordinates).
+  Value emitNegAlibiSlope(Value head);
+  /// Clones the score_mod body for one score at absolute index positions.
+  Value inlineScoreMod(Value score, Value row, Value key);
   /// -inf where masked, evaluated only on boundary and tail blocks.
   SmallVector<Value> emitMask(Value n0, ArrayRef<Value> s);
   /// s <- P, updates m and l, rescales O.
@@ -185,6 +199,9 @@ private:
   // Per-thread values set up by emitCoordinates / emitBlockRange.
   Value tid, warp, lane, g, t, r8, smem;
   Value bh, m0, warpRow0, qHeadBytes, kvHeadBytes;
+  /// The CTA's batch and query head as index values (score_mod arguments),
+  /// and -slope[h] (ALiBi); null when unused.
+  Value batchIndex, headIndex, negSlope;
   Value qPtr, kPtr, vPtr, oPtr, lsePtr;
   Value qLane, kLane, vLane, nBegin, nEnd;
   /// Q fragments [mt * kSteps + kk] when kept in registers, else empty.
@@ -325,6 +342,12 @@ void KernelEmitter::emitCoordinates() {
   Value head = arith::RemUIOp::create(b, bh, cI32(p.headsQ));
   Value kvHead = arith::DivUIOp::create(b, head, cI32(p.headsQ / p.headsKV));
   Value kvBh = add(mul(batch, p.headsKV), kvHead);
+  if (p.scoreMod) {
+    batchIndex = arith::IndexCastUIOp::create(b, b.getIndexType(), batch);
+    headIndex = arith::IndexCastUIOp::create(b, b.getIndexType(), head);
+  }
+  if (!p.alibiSlopes.empty())
+    negSlope = emitNegAlibiSlope(head);
   // Byte offsets of row 0 of this (batch, head) in Q/O and in K/V (i64: a
   // tensor may exceed 2 GiB).
   qHeadBytes = arith::MulIOp::create(b, toI64(bh), cI64(p.seqQ * tileRowBytes));
@@ -434,7 +457,72 @@ SmallVector<Value> KernelEmitter::emitScores(Value kTile) {
     for (Value &v : s)
       v = tanhApprox(arith::MulFOp::create(b, v, inner));
   }
+  if (!p.needsNaturalScores())
+    return s;
+  // Modifiers see scale * dot, or softcap * tanh(scale * dot / softcap).
+  Value unit = cF32(p.softcap ? *p.softcap : p.scale);
+  for (Value &v : s)
+    v = arith::MulFOp::create(b, v, unit);
   return s;
+}
+
+Value KernelEmitter::emitNegAlibiSlope(Value head) {
+  // One select per head, once per CTA: cheaper than a constant table in
+  // global memory and keeps the slope in a register for the whole loop.
+  Value negSlope = cF32(-p.alibiSlopes.front());
+  for (auto [h, slope] : llvm::enumerate(p.alibiSlopes))
+    if (h > 0 && slope != p.alibiSlopes.front())
+      negSlope = sel(cmp(arith::CmpIPredicate::eq, head, cI32(h)), cF32(-slope),
+                     negSlope);
+  return negSlope;
+}
+
+Value KernelEmitter::inlineScoreMod(Value score, Value row, Value key) {
+  Block &body = p.scoreMod->front();
+  IRMapping mapping;
+  mapping.map(body.getArguments(),
+              ValueRange{score, batchIndex, headIndex, row, key});
+  for (Operation &op : body.without_terminator())
+    b.clone(op, mapping);
+  return mapping.lookupOrDefault(body.getTerminator()->getOperand(0));
+}
+
+SmallVector<Value> KernelEmitter::emitScoreMods(Value n0, ArrayRef<Value> s) {
+  SmallVector<Value> out(s);
+  if (!p.needsNaturalScores())
+    return out;
+  // Element (mt, nt, c) of this lane is query row warpRow0 + g + mt * 16 +
+  // (c >> 1) * 8 and key n0 + 2t + nt * 8 + (c & 1) (see the file header).
+  Value row0 = add(warpRow0, g), col0 = add(n0, mul(t, 2));
+  Value alibiDist0, rowIdx0, colIdx0;
+  if (negSlope)
+    // The ALiBi distance i + Lk - Lq - j, up to a constant per element.
+    alibiDist0 = arith::SubIOp::create(b, add(row0, p.seqK - p.seqQ), col0);
+  if (p.scoreMod) {
+    rowIdx0 = arith::IndexCastUIOp::create(b, b.getIndexType(), row0);
+    colIdx0 = arith::IndexCastUIOp::create(b, b.getIndexType(), col0);
+  }
+  auto addIndex = [&](Value x, int64_t y) -> Value {
+    if (!y)
+      return x;
+    return arith::AddIOp::create(b, x, arith::ConstantIndexOp::create(b, y));
+  };
+  for (int64_t mt = 0; mt < mTiles; ++mt)
+    for (int64_t nt = 0; nt < nTiles(); ++nt)
+      for (int64_t c = 0; c < 4; ++c) {
+        int64_t rowDelta = mt * 16 + (c >> 1) * 8, colDelta = nt * 8 + (c & 1);
+        Value &v = out[sIndex(mt, nt, c)];
+        if (negSlope) {
+          Value dist = add(alibiDist0, rowDelta - colDelta);
+          Value absDist = arith::MaxSIOp::create(
+              b, dist, arith::SubIOp::create(b, cI32(0), dist));
+          v = fma(negSlope, arith::SIToFPOp::create(b, f32, absDist), v);
+        }
+        if (p.scoreMod)
+          v = inlineScoreMod(v, addIndex(rowIdx0, rowDelta),
+                             addIndex(colIdx0, colDelta));
+      }
+  return out;
 }
 
 SmallVector<Value> KernelEmitter::emitMask(Value n0, ArrayRef<Value> s) {
@@ -593,7 +681,10 @@ scf::ForOp KernelEmitter::emitKVLoop() {
   prefetch(kPtr, kTileOffset(nextStage));
   NVVM::CpAsyncWaitGroupOp::create(b, 2);
   gpu::BarrierOp::create(b);
-  SmallVector<Value> s = emitMask(n0, emitScores(kTileOffset(stage)));
+  // Masks come last so that masked and padded keys stay -inf whatever the
+  // modifiers compute for them.
+  SmallVector<Value> s =
+      emitMask(n0, emitScoreMods(n0, emitScores(kTileOffset(stage))));
   emitOnlineSoftmax(s, rowMax, rowSum, acc);
 
   // ..., V[j], K[j+1], V[j+1]; V[j] must have landed. The barrier also

@@ -59,3 +59,52 @@ func.func @key_lengths(%q: memref<2x1x64x64xbf16>, %lens: tensor<2xi32>, %o: mem
   bufferization.materialize_in_destination %1 in restrict writable %o : (tensor<2x1x64x64xbf16>, memref<2x1x64x64xbf16>) -> ()
   return
 }
+
+// -----
+
+// mask_mod is not lowered to the GPU yet.
+func.func @mask_mod(%q: memref<1x1x64x64xbf16>, %o: memref<1x1x64x64xbf16>) {
+  %0 = bufferization.to_tensor %q restrict : memref<1x1x64x64xbf16> to tensor<1x1x64x64xbf16>
+  // expected-error @+1 {{expected no bias, mask or key_lengths operand or mask_mod on the GPU path}}
+  %1 = attn.attention ins(%0, %0, %0 : tensor<1x1x64x64xbf16>, tensor<1x1x64x64xbf16>, tensor<1x1x64x64xbf16>) -> tensor<1x1x64x64xbf16>
+  mask_mod {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    %keep = arith.cmpi sle, %j, %i : index
+    attn.yield %keep : i1
+  }
+  bufferization.materialize_in_destination %1 in restrict writable %o : (tensor<1x1x64x64xbf16>, memref<1x1x64x64xbf16>) -> ()
+  return
+}
+
+// -----
+
+// A score_mod that reads a host tensor cannot be cloned into the kernel.
+func.func @score_mod_table(%q: memref<1x2x64x64xbf16>, %table: tensor<2xf32>, %o: memref<1x2x64x64xbf16>) {
+  %0 = bufferization.to_tensor %q restrict : memref<1x2x64x64xbf16> to tensor<1x2x64x64xbf16>
+  // expected-error @+1 {{expected score_mod ops from the arith or math dialects on the GPU path, got tensor.extract}}
+  %1 = attn.attention ins(%0, %0, %0 : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>) -> tensor<1x2x64x64xbf16>
+  score_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    %t = tensor.extract %table[%h] : tensor<2xf32>
+    %r = arith.addf %s, %t : f32
+    attn.yield %r : f32
+  }
+  bufferization.materialize_in_destination %1 in restrict writable %o : (tensor<1x2x64x64xbf16>, memref<1x2x64x64xbf16>) -> ()
+  return
+}
+
+// -----
+
+// Nor can one that uses a value defined on the host.
+func.func @score_mod_capture(%q: memref<1x1x64x64xbf16>, %c: f32, %o: memref<1x1x64x64xbf16>) {
+  %0 = bufferization.to_tensor %q restrict : memref<1x1x64x64xbf16> to tensor<1x1x64x64xbf16>
+  // expected-error @+1 {{expected score_mod to use no value defined above it on the GPU path}}
+  %1 = attn.attention ins(%0, %0, %0 : tensor<1x1x64x64xbf16>, tensor<1x1x64x64xbf16>, tensor<1x1x64x64xbf16>) -> tensor<1x1x64x64xbf16>
+  score_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    %r = arith.addf %s, %c : f32
+    attn.yield %r : f32
+  }
+  bufferization.materialize_in_destination %1 in restrict writable %o : (tensor<1x1x64x64xbf16>, memref<1x1x64x64xbf16>) -> ()
+  return
+}

@@ -36,6 +36,16 @@ struct KernelProblem {
   std::optional<int64_t> left, right;
   double scale;
   std::optional<double> softcap;
+  /// ALiBi slope per query head (empty: no ALiBi).
+  SmallVector<double> alibiSlopes;
+  /// The op's score_mod body (null: none). Its ops are cloned into the
+  /// kernel, so it must outlive buildAttentionKernelBody.
+  Region *scoreMod = nullptr;
+
+  /// Whether the kernel must materialise scores in natural units (scale and
+  /// softcap applied) before the exponential: something positional or
+  /// nonlinear follows the scale, so log2(e) cannot be folded into it.
+  bool needsNaturalScores() const { return scoreMod || !alibiSlopes.empty(); }
 };
 
 /// Reads `op` into a KernelProblem, or emits an "expected ..." error at the
