@@ -107,9 +107,9 @@ private:
   /// Packs two f32 values into one register of two 16-bit floats (x low).
   Value packHalf2(Value x, Value y);
   SmallVector<Value> ldmatrix(Value ptr, bool transpose);
-  /// D = A * B + C on one m16n8k16 tile; returns the four f32 of D.
-  SmallVector<Value> mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
-                         ArrayRef<Value> c);
+  /// C = A * B + C on one m16n8k16 tile; `c` is the tile's four f32
+  /// accumulator registers, updated in place.
+  void mma(ArrayRef<Value> a, ArrayRef<Value> bFrag, MutableArrayRef<Value> c);
 
   /// Shared-memory byte offset of chunk `chunk` of row `row` in a tile: the
   /// chunk index is XORed with `row % 8`, so the 8 rows an ldmatrix phase
@@ -257,8 +257,8 @@ SmallVector<Value> KernelEmitter::ldmatrix(Value ptr, bool transpose) {
   return regs;
 }
 
-SmallVector<Value> KernelEmitter::mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
-                                      ArrayRef<Value> c) {
+void KernelEmitter::mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
+                        MutableArrayRef<Value> c) {
   SmallVector<Value> aOps(a), bOps(bFrag);
   if (!p.isBF16) {
     // f16 multiplicands are typed vector<2xf16>; bf16 ones are raw i32.
@@ -274,10 +274,8 @@ SmallVector<Value> KernelEmitter::mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
       std::array<NVVM::MMATypes, 2>{mmaType, mmaType},
       std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
                                      NVVM::MMALayout::col});
-  SmallVector<Value> out;
   for (int64_t i = 0; i < 4; ++i)
-    out.push_back(LLVM::ExtractValueOp::create(b, res, i));
-  return out;
+    c[i] = LLVM::ExtractValueOp::create(b, res, i);
 }
 
 void KernelEmitter::copyTile(Value gptr, Value headBytes, Value firstRow,
@@ -445,10 +443,8 @@ SmallVector<Value> KernelEmitter::emitScores(Value kTile) {
           fragmentAddress(kTile, kLane, np * 16, 2 * kk), /*transpose=*/false);
       for (int64_t mt = 0; mt < mTiles; ++mt)
         for (int64_t half = 0; half < 2; ++half) {
-          int64_t base = sIndex(mt, 2 * np + half, 0);
-          SmallVector<Value> c(s.begin() + base, s.begin() + base + 4);
-          llvm::copy(mma(qFrag[mt], {kf[2 * half], kf[2 * half + 1]}, c),
-                     s.begin() + base);
+          mma(qFrag[mt], {kf[2 * half], kf[2 * half + 1]},
+              MutableArrayRef<Value>(s).slice(sIndex(mt, 2 * np + half, 0), 4));
         }
     }
   }
@@ -641,10 +637,9 @@ void KernelEmitter::emitPV(ArrayRef<Value> probs, Value vTile,
           fragmentAddress(vTile, vLane, kk * 16, 2 * dp), /*transpose=*/true);
       for (int64_t mt = 0; mt < mTiles; ++mt)
         for (int64_t half = 0; half < 2; ++half) {
-          int64_t base = oIndex(mt, 2 * dp + half, 0);
-          SmallVector<Value> c(acc.begin() + base, acc.begin() + base + 4);
-          llvm::copy(mma(pFrag[mt], {vf[2 * half], vf[2 * half + 1]}, c),
-                     acc.begin() + base);
+          mma(pFrag[mt], {vf[2 * half], vf[2 * half + 1]},
+              MutableArrayRef<Value>(acc).slice(oIndex(mt, 2 * dp + half, 0),
+                                                4));
         }
     }
   }
