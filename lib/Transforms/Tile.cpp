@@ -77,7 +77,7 @@ struct KVRange {
 class AttentionTiler {
 public:
   AttentionTiler(RewriterBase &rewriter, AttentionOp op,
-                 const AttentionTilingOptions &opts)
+                 const AttnTileOptions &opts)
       : b(rewriter), op(op), loc(op.getLoc()), opts(opts), m{rewriter, loc} {}
 
   FailureOr<SmallVector<Value>> tile();
@@ -114,7 +114,7 @@ private:
   RewriterBase &b;
   AttentionOp op;
   Location loc;
-  AttentionTilingOptions opts;
+  AttnTileOptions opts;
   IndexMath m;
 
   int64_t group = 1;     // query heads per tile (G)
@@ -604,7 +604,7 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
 
 FailureOr<SmallVector<Value>>
 mlir::attn::tileAttention(RewriterBase &rewriter, AttentionOp op,
-                          const AttentionTilingOptions &opts) {
+                          const AttnTileOptions &opts) {
   OpBuilder::InsertionGuard guard(rewriter);
   rewriter.setInsertionPoint(op);
   return AttentionTiler(rewriter, op, opts).tile();
@@ -615,7 +615,7 @@ struct AttnTilePass : mlir::attn::impl::AttnTileBase<AttnTilePass> {
   using Base::Base;
 
   void runOnOperation() override {
-    AttentionTilingOptions opts;
+    AttnTileOptions opts;
     opts.blockM = blockM;
     opts.blockN = blockN;
     opts.packGqa = packGqa;

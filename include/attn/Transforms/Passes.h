@@ -15,6 +15,15 @@ namespace mlir::attn {
 #define GEN_PASS_DECL
 #include "attn/Transforms/Passes.h.inc"
 
+class AttentionOp;
+
+/// Rewrites `op` into query tiles and KV loops of attn.block_attention merged
+/// by attn.combine (attn-tile); returns the values replacing the op's
+/// results. Fails (without changing the IR) on options it cannot honour.
+FailureOr<SmallVector<Value>> tileAttention(RewriterBase &rewriter,
+                                            AttentionOp op,
+                                            const AttnTileOptions &opts);
+
 #define GEN_PASS_REGISTRATION
 #include "attn/Transforms/Passes.h.inc"
 
