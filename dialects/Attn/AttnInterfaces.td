@@ -35,6 +35,29 @@ def Attn_KVCacheViewInterface : OpInterface<"KVCacheViewInterface"> {
       }],
       "::mlir::Value", "buildDense",
       (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc)>,
+    InterfaceMethod<[{
+        The address hook of GPU code generators, part 1: the tensors the
+        view reads its rows from (they become kernel arguments). Rows are
+        read from the first one; the others hold indirection (block tables,
+        offsets). Empty: the view has no address-level form, and GPU
+        lowerings reject it with a diagnostic.
+      }],
+      "::llvm::SmallVector<::mlir::Value>", "getStorage", (ins), [{}],
+      [{ return {}; }]>,
+    InterfaceMethod<[{
+        The address hook, part 2: builds, inside a kernel, the element offset
+        (index) of element 0 of row `row` of (`batch`, `kvHead`) in the first
+        storage buffer, whose `D` elements from there are the row.
+        `storage` holds the kernel-side memrefs of getStorage(), in order; the
+        hook may read the others with memref.load. `row` is in
+        `[0, L)` (callers clamp). Generators call it once per row they copy,
+        so it should be a handful of integer ops and loads.
+      }],
+      "::mlir::Value", "buildRowOffset",
+      (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
+           "::mlir::ValueRange":$storage, "::mlir::Value":$batch,
+           "::mlir::Value":$kvHead, "::mlir::Value":$row), [{}],
+      [{ return {}; }]>,
   ];
 }
 

@@ -366,7 +366,8 @@ def Attn_CombineOp : Attn_Op<"combine", [Pure, SameVariadicOperandSize]> {
 //===----------------------------------------------------------------------===//
 
 def Attn_PagedViewOp : Attn_Op<"paged_view", [Pure,
-    DeclareOpInterfaceMethods<Attn_KVCacheViewInterface>]> {
+    DeclareOpInterfaceMethods<Attn_KVCacheViewInterface,
+                              ["getStorage", "buildRowOffset"]>]> {
   let summary = "the dense [B, Hkv, L, D] view of a paged KV cache";
   let description = [{
     A paged key or value cache as vLLM stores it: `pages` is

@@ -10,6 +10,7 @@
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
@@ -622,6 +623,32 @@ Value PagedViewOp::buildDense(OpBuilder &b, Location loc) {
                           return readPaged(nb, l, *this, idx[0], idx[1],
                                            idx[2], idx[3]);
                         });
+}
+
+SmallVector<Value> PagedViewOp::getStorage() {
+  return {getPages(), getBlockTable()};
+}
+
+Value PagedViewOp::buildRowOffset(OpBuilder &b, Location loc,
+                                  ValueRange storage, Value batch,
+                                  Value kvHead, Value row) {
+  // ((table[batch, row / P] * P + row % P) * Hkv + kvHead) * D
+  ArrayRef<int64_t> pages =
+      cast<RankedTensorType>(getPages().getType()).getShape();
+  auto c = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  Value pageSize = c(pages[1]);
+  Value slot = arith::DivUIOp::create(b, loc, row, pageSize);
+  Value page = memref::LoadOp::create(b, loc, storage[1],
+                                      ValueRange{batch, slot});
+  Value pageIndex = arith::IndexCastOp::create(b, loc, b.getIndexType(), page);
+  Value token = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, pageIndex, pageSize),
+      arith::RemUIOp::create(b, loc, row, pageSize));
+  Value headRow = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, token, c(pages[2])), kvHead);
+  return arith::MulIOp::create(b, loc, headRow, c(pages[3]));
 }
 
 //===----------------------------------------------------------------------===//
