@@ -1,154 +1,49 @@
-//===- KernelBuilder.cpp - the FlashAttention-2 kernel body ---------------===//
+//===- KernelBuilder.cpp - the FlashAttention-2 prefill kernel body -------===//
 //
-// Part of attn-mlir. Emits the body of one attention kernel with NVVM, LLVM,
-// gpu, arith and scf ops. The kernel is written out fully unrolled over the
-// fragments a thread owns (the loops below run in C++), so every fragment is
-// an SSA value that the NVPTX backend keeps in registers; only the loop over
-// KV blocks is an scf.for, carrying O, the row max m and the row sum l.
-//
-// Fragment layouts of mma.sync m16n8k16 (lane = 4 * g + t):
-//   A (16x16): a0 (row g, k 2t..2t+1), a1 (row g+8, k 2t..), a2 (row g,
-//              k 2t+8..), a3 (row g+8, k 2t+8..)
-//   B (16x8):  b0 (k 2t..2t+1, col g), b1 (k 2t+8.., col g)
-//   C (16x8):  c0,c1 (row g, cols 2t, 2t+1), c2,c3 (row g+8, same cols)
-// so a row of S lives in the 4 lanes of a quad, and the C fragments of two
-// adjacent n8 tiles are exactly the A fragment of the next mma.
+// Part of attn-mlir. Emits the body of one prefill attention kernel: a CTA
+// owns BM query rows of one (batch, head), its warps 16 or 32 rows each, and
+// walks the KV blocks the mask leaves visible with double-buffered cp.async
+// copies; only that loop is an scf.for, carrying O, the row max m and the
+// row sum l. The fragment-level pieces live in FragmentEmitter.
 //
 //===----------------------------------------------------------------------===//
 
-#include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
+#include "FragmentEmitter.h"
 
-#include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/IR/IRMapping.h"
-#include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "llvm/Support/MathExtras.h"
 
 #include <limits>
 
 using namespace mlir;
 using namespace mlir::attn;
+using namespace mlir::attn::detail;
 
 namespace {
 
 constexpr int64_t kStages = 2;
-constexpr double kLog2e = 1.4426950408889634;
-constexpr double kLn2 = 0.6931471805599453;
 
-/// Emits one kernel. Naming: BM/BN/D are the tile sizes and head dim, W the
-/// warps, "rows" are query rows, "keys" are KV rows, "chunks" are 16-byte
-/// (8-element) pieces of a row, the unit of cp.async, ldmatrix and swizzle.
-class KernelEmitter {
+class PrefillEmitter : public FragmentEmitter {
 public:
-  KernelEmitter(gpu::GPUFuncOp func, const KernelProblem &p,
-                const AttnToNVVMOptions &o)
-      : func(func), b(func.getLoc(), func.getContext()), p(p), bm(o.blockM),
-        bn(o.blockN), warps(o.numWarps), d(p.headDim) {
-    MLIRContext *ctx = func.getContext();
-    i32 = b.getI32Type();
-    i64 = b.getI64Type();
-    f32 = b.getF32Type();
-    half2 = VectorType::get({2}, p.isBF16 ? Type(b.getBF16Type())
-                                          : Type(b.getF16Type()));
-    ptrGlobal = LLVM::LLVMPointerType::get(ctx, 1);
-    ptrShared = LLVM::LLVMPointerType::get(ctx, 3);
+  PrefillEmitter(gpu::GPUFuncOp func, const KernelProblem &p,
+                 const AttnToNVVMOptions &o)
+      : FragmentEmitter(func, p, o.blockM / o.numWarps / 16, o.blockN),
+        bm(o.blockM), warps(o.numWarps) {
     threads = 32 * warps;
-    mTiles = bm / warps / 16;
-    tileRowBytes = d * 2;
     qTileBytes = bm * tileRowBytes;
     kvTileBytes = bn * tileRowBytes;
-    // Without modifiers the scale (or the softcap, which folds the scale
-    // into tanh's argument so that the softmax works on tanh values in units
-    // of `softcap` logits) rides in the exponent's factor for free. ALiBi or
-    // a score_mod need natural-unit scores, so only log2(e) remains there.
-    if (p.needsNaturalScores())
-      expScale = kLog2e;
-    else
-      expScale = p.softcap ? *p.softcap * kLog2e : p.scale * kLog2e;
   }
 
   void emit();
 
 private:
-  // Constants and small helpers.
-  Value cI32(int64_t v) { return arith::ConstantIntOp::create(b, i32, v); }
-  Value cI64(int64_t v) { return arith::ConstantIntOp::create(b, i64, v); }
-  Value cF32(double v) {
-    return arith::ConstantOp::create(b, f32, b.getF32FloatAttr(v));
-  }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
-  Value add(Value x, int64_t y) { return y ? add(x, cI32(y)) : x; }
-  Value mul(Value x, int64_t y) { return arith::MulIOp::create(b, x, cI32(y)); }
-  Value shr(Value x, int64_t y) { return arith::ShRUIOp::create(b, x, cI32(y)); }
-  Value andI(Value x, int64_t y) { return arith::AndIOp::create(b, x, cI32(y)); }
-  Value cmp(arith::CmpIPredicate pred, Value x, Value y) {
-    return arith::CmpIOp::create(b, pred, x, y);
-  }
-  Value sel(Value c, Value x, Value y) {
-    return arith::SelectOp::create(b, c, x, y);
-  }
-  Value toI64(Value x) { return arith::ExtUIOp::create(b, i64, x); }
-  Value gep(Type ptrType, Value base, Value byteOffset) {
-    return LLVM::GEPOp::create(b, ptrType, b.getI8Type(), base,
-                               ValueRange{byteOffset});
-  }
-  Value pointerOf(Value memref, Type ptrType);
-  Value exp2(Value x) { return unaryPtx("ex2.approx.ftz.f32 $0, $1;", x); }
-  Value log2(Value x) { return unaryPtx("lg2.approx.ftz.f32 $0, $1;", x); }
-  Value tanhApprox(Value x) { return unaryPtx("tanh.approx.f32 $0, $1;", x); }
-  Value fma(Value x, Value y, Value z) { return LLVM::FMAOp::create(b, x, y, z); }
-  Value maxF(Value x, Value y) { return arith::MaxNumFOp::create(b, x, y); }
-  Value shuffleXor(Value x, int64_t mask);
-  Value unaryPtx(StringRef asmString, Value x);
-  /// Packs two f32 values into one register of two 16-bit floats (x low).
-  Value packHalf2(Value x, Value y);
-  SmallVector<Value> ldmatrix(Value ptr, bool transpose);
-  /// C = A * B + C on one m16n8k16 tile; `c` is the tile's four f32
-  /// accumulator registers, updated in place.
-  void mma(ArrayRef<Value> a, ArrayRef<Value> bFrag, MutableArrayRef<Value> c);
-
-  /// Shared-memory byte offset of chunk `chunk` of row `row` in a tile: the
-  /// chunk index is XORed with `row % 8`, so the 8 rows an ldmatrix phase
-  /// reads, and the rows a warp's cp.async writes, spread over all banks.
-  Value swizzled(Value row, Value chunk) {
-    Value phys = arith::XOrIOp::create(b, chunk, andI(row, 7));
-    return add(mul(row, tileRowBytes), mul(phys, 16));
-  }
   /// Copies rows [firstRow, firstRow + rows) of one head (its row 0 at
   /// `headBytes`) into the tile at `tile` with 16-byte cp.async; rows at or
   /// past `rowLimit` are zero-filled (source size 0).
   void copyTile(Value gptr, Value headBytes, Value firstRow, int64_t rows,
                 int64_t rowLimit, Value tile);
-  /// Lane-dependent part of ldmatrix addresses: the lane's row (bytes) and
-  /// its chunk `chunkAdd` swizzled by the row (see fragmentAddress).
-  Value laneOffset(Value rowOffset, Value chunkAdd) {
-    return add(rowOffset,
-               mul(arith::XOrIOp::create(b, chunkAdd, r8), 16));
-  }
-  /// Address of an ldmatrix x4 read of chunk `chunk` (even) + the lane's
-  /// chunk, `rowDelta` rows below the lane's row, in the tile at byte
-  /// `tileOffset` of shared memory. Tiles and rows are 128-byte aligned, so
-  /// the swizzle of a constant chunk is an XOR of the address bits 4-6:
-  /// ((c + a) ^ r) * 16 == (a ^ r) * 16 ^ (c & 7) * 16 + (c & 8) * 16. XORing
-  /// after adding the (loop-variant) tile offset keeps LLVM from hoisting one
-  /// register per chunk out of the KV loop.
-  Value fragmentAddress(Value tileOffset, Value laneOff, int64_t rowDelta,
-                        int64_t chunk);
-
-  // Fragment-array indices: S is [mTiles][nTiles][4], O is [mTiles][dTiles][4].
-  int64_t kSteps() const { return d / 16; }
-  int64_t nTiles() const { return bn / 8; }
-  int64_t dTiles() const { return d / 8; }
-  int64_t sIndex(int64_t mt, int64_t nt, int64_t c) const {
-    return (mt * nTiles() + nt) * 4 + c;
-  }
-  int64_t oIndex(int64_t mt, int64_t dt, int64_t c) const {
-    return (mt * dTiles() + dt) * 4 + c;
-  }
   // Shared-memory layout: the Q tile, then two stages of K, then of V.
   Value kTileOffset(Value stage) {
     return add(mul(stage, kvTileBytes), qTileBytes);
@@ -156,7 +51,6 @@ private:
   Value vTileOffset(Value stage) {
     return add(mul(stage, kvTileBytes), qTileBytes + kStages * kvTileBytes);
   }
-  Value tileAt(Value offset) { return gep(ptrShared, smem, offset); }
 
   // The phases of the kernel, in program order.
   /// Thread/block coordinates, global pointers and lane address parts.
@@ -165,120 +59,31 @@ private:
   void emitBlockRange();
   /// First cp.async groups; Q fragments to registers where they fit.
   void emitPrologue();
-  SmallVector<Value> loadQ(int64_t mt, int64_t kk);
   /// The loop over KV blocks carrying O, m and l.
   scf::ForOp emitKVLoop();
-  /// S = Q K^T for one block (and softcap), in natural units when ALiBi or a
-  /// score_mod follows.
-  SmallVector<Value> emitScores(Value kTile);
   /// ALiBi, then the score_mod region, on natural-unit scores of the block
   /// at key `n0` (identity when the op has neither).
   SmallVector<Value> emitScoreMods(Value n0, ArrayRef<Value> s);
-  /// -slope[h] of this CTA's query head (emitCoordinates).
-  Value emitNegAlibiSlope(Value head);
-  /// Clones the score_mod body for one score at absolute index positions.
-  Value inlineScoreMod(Value score, Value row, Value key);
   /// -inf where masked, evaluated only on boundary and tail blocks.
   SmallVector<Value> emitMask(Value n0, ArrayRef<Value> s);
-  /// s <- P, updates m and l, rescales O.
-  void emitOnlineSoftmax(SmallVector<Value> &s, SmallVector<Value> &rowMax,
-                         SmallVector<Value> &rowSum, SmallVector<Value> &acc);
-  /// O += P V with P from registers.
-  void emitPV(ArrayRef<Value> probs, Value vTile, SmallVector<Value> &acc);
   /// O / l (staged through shared memory) and LSE to global memory.
   void emitEpilogue(ValueRange results);
 
-  gpu::GPUFuncOp func;
-  ImplicitLocOpBuilder b;
-  const KernelProblem &p;
-  int64_t bm, bn, warps, d;
-  int64_t threads, mTiles, tileRowBytes, qTileBytes, kvTileBytes;
-  double expScale;
-  Type i32, i64, f32, half2, ptrGlobal, ptrShared;
+  int64_t bm, warps;
+  int64_t threads, qTileBytes, kvTileBytes;
 
-  // Per-thread values set up by emitCoordinates / emitBlockRange.
-  Value tid, warp, lane, g, t, r8, smem;
+  // Per-CTA values set up by emitCoordinates / emitBlockRange.
   Value bh, m0, warpRow0, qHeadBytes, kvHeadBytes;
   /// The CTA's batch and query head as index values (score_mod arguments),
   /// and -slope[h] (ALiBi); null when unused.
   Value batchIndex, headIndex, negSlope;
   Value qPtr, kPtr, vPtr, oPtr, lsePtr;
-  Value qLane, kLane, vLane, nBegin, nEnd;
-  /// Q fragments [mt * kSteps + kk] when kept in registers, else empty.
-  SmallVector<SmallVector<Value>> qRegs;
+  Value nBegin, nEnd;
 };
 
 } // namespace
 
-Value KernelEmitter::pointerOf(Value memref, Type ptrType) {
-  Value index = memref::ExtractAlignedPointerAsIndexOp::create(b, memref);
-  Value asInt = arith::IndexCastUIOp::create(b, i64, index);
-  return LLVM::IntToPtrOp::create(b, ptrType, asInt);
-}
-
-Value KernelEmitter::shuffleXor(Value x, int64_t mask) {
-  return NVVM::ShflOp::create(b, f32, cI32(-1), x, cI32(mask), cI32(0x1f),
-                              NVVM::ShflKind::bfly, UnitAttr());
-}
-
-Value KernelEmitter::unaryPtx(StringRef asmString, Value x) {
-  // convert-gpu-to-nvvm turns exp2/log2/tanh into libdevice calls (precise,
-  // slower, and a libdevice link); the special-function unit's approximate
-  // forms are what FlashAttention uses. A side-effect-free inline asm lets
-  // LLVM schedule and CSE them like any other instruction.
-  return LLVM::InlineAsmOp::create(
-             b, f32, ValueRange{x}, asmString, "=f,f",
-             /*has_side_effects=*/false, /*is_align_stack=*/false,
-             LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr())
-      .getResult(0);
-}
-
-Value KernelEmitter::packHalf2(Value x, Value y) {
-  auto f32x2 = VectorType::get({2}, f32);
-  Value v = LLVM::PoisonOp::create(b, f32x2);
-  v = LLVM::InsertElementOp::create(b, v, x, cI32(0));
-  v = LLVM::InsertElementOp::create(b, v, y, cI32(1));
-  // fptrunc <2 x float> becomes one cvt.rn.{bf16x2,f16x2}.f32 on sm_80+.
-  Value h = LLVM::FPTruncOp::create(b, half2, v);
-  return LLVM::BitcastOp::create(b, i32, h);
-}
-
-SmallVector<Value> KernelEmitter::ldmatrix(Value ptr, bool transpose) {
-  auto structType = LLVM::LLVMStructType::getLiteral(
-      b.getContext(), SmallVector<Type>(4, i32));
-  Value res = NVVM::LdMatrixOp::create(
-      b, structType, ptr, /*num=*/4,
-      transpose ? NVVM::MMALayout::col : NVVM::MMALayout::row,
-      NVVM::LdStMatrixShapeAttr::get(b.getContext(), 8, 8),
-      NVVM::LdStMatrixEltType::B16);
-  SmallVector<Value> regs;
-  for (int64_t i = 0; i < 4; ++i)
-    regs.push_back(LLVM::ExtractValueOp::create(b, res, i));
-  return regs;
-}
-
-void KernelEmitter::mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
-                        MutableArrayRef<Value> c) {
-  SmallVector<Value> aOps(a), bOps(bFrag);
-  if (!p.isBF16) {
-    // f16 multiplicands are typed vector<2xf16>; bf16 ones are raw i32.
-    for (Value &v : llvm::concat<Value>(aOps, bOps))
-      v = LLVM::BitcastOp::create(b, half2, v);
-  }
-  auto structType = LLVM::LLVMStructType::getLiteral(
-      b.getContext(), SmallVector<Type>(4, f32));
-  NVVM::MMATypes mmaType = p.isBF16 ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
-  Value res = NVVM::MmaOp::create(
-      b, structType, aOps, bOps, c, ArrayRef<int64_t>{16, 8, 16},
-      std::nullopt, std::nullopt,
-      std::array<NVVM::MMATypes, 2>{mmaType, mmaType},
-      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                     NVVM::MMALayout::col});
-  for (int64_t i = 0; i < 4; ++i)
-    c[i] = LLVM::ExtractValueOp::create(b, res, i);
-}
-
-void KernelEmitter::copyTile(Value gptr, Value headBytes, Value firstRow,
+void PrefillEmitter::copyTile(Value gptr, Value headBytes, Value firstRow,
                              int64_t rows, int64_t rowLimit, Value tile) {
   // Thread tid copies chunk (tid % chunksPerRow) of rows tid / chunksPerRow
   // + k * rowsPerPass: consecutive lanes read consecutive 16 bytes of a row.
@@ -308,26 +113,12 @@ void KernelEmitter::copyTile(Value gptr, Value headBytes, Value firstRow,
   }
 }
 
-Value KernelEmitter::fragmentAddress(Value tileOffset, Value laneOff,
-                                     int64_t rowDelta, int64_t chunk) {
-  Value offset = add(tileOffset, laneOff);
-  if (int64_t low = chunk & 7)
-    offset = arith::XOrIOp::create(b, offset, cI32(low * 16));
-  offset = add(offset, rowDelta * tileRowBytes + (chunk & 8) * 16);
-  return gep(ptrShared, smem, offset);
-}
-
-void KernelEmitter::emitCoordinates() {
+void PrefillEmitter::emitCoordinates() {
   Block &entry = func.getBody().front();
   auto idx32 = [&](Value v) -> Value {
     return arith::IndexCastUIOp::create(b, i32, v);
   };
-  tid = idx32(gpu::ThreadIdOp::create(b, gpu::Dimension::x));
-  warp = shr(tid, 5);
-  lane = andI(tid, 31);
-  g = shr(lane, 2);
-  t = andI(lane, 3);
-  r8 = andI(lane, 7);
+  emitLaneCoordinates();
   Value mBlock = idx32(gpu::BlockIdOp::create(b, gpu::Dimension::x));
   if (p.right) {
     // Under a causal/window mask later Q blocks see more keys: launch them
@@ -360,25 +151,16 @@ void KernelEmitter::emitCoordinates() {
   oPtr = pointerOf(entry.getArgument(3), ptrGlobal);
   if (p.withLse)
     lsePtr = pointerOf(entry.getArgument(4), ptrGlobal);
-  auto smemType = MemRefType::get(
-      {ShapedType::kDynamic}, b.getI8Type(), MemRefLayoutAttrInterface(),
-      gpu::AddressSpaceAttr::get(b.getContext(),
-                                 gpu::AddressSpace::Workgroup));
-  smem = pointerOf(gpu::DynamicSharedMemoryOp::create(b, smemType),
-                   ptrShared);
 
-  // Lane-dependent parts of the ldmatrix addresses (see the file header):
-  // lanes 8i..8i+7 give the rows of matrix i.
+  // Q is read as A fragments: matrices 1, 3 are rows 8-15, 2, 3 chunks +1.
   Value matrix = shr(lane, 3);
-  Value lo8 = mul(andI(matrix, 1), 8), hi8 = mul(shr(matrix, 1), 8);
+  Value lo8 = mul(andI(matrix, 1), 8);
   qLane = laneOffset(
       mul(add(add(mul(warp, bm / warps), r8), lo8), tileRowBytes),
       shr(matrix, 1));
-  kLane = laneOffset(mul(add(r8, hi8), tileRowBytes), andI(matrix, 1));
-  vLane = laneOffset(mul(add(r8, lo8), tileRowBytes), shr(matrix, 1));
 }
 
-void KernelEmitter::emitBlockRange() {
+void PrefillEmitter::emitBlockRange() {
   // Blocks wholly outside the mask for every row of this Q block are never
   // visited: [nBegin, nEnd) covers keys i + off - left .. i + off + right.
   nBegin = cI32(0);
@@ -397,7 +179,7 @@ void KernelEmitter::emitBlockRange() {
   }
 }
 
-void KernelEmitter::emitPrologue() {
+void PrefillEmitter::emitPrologue() {
   // Q and K[nBegin] in one cp.async group, V[nBegin] in the next.
   Value hasWork = cmp(arith::CmpIPredicate::slt, nBegin, nEnd);
   scf::IfOp::create(b, hasWork, [&](OpBuilder &, Location) {
@@ -424,66 +206,7 @@ void KernelEmitter::emitPrologue() {
   qRegs = std::move(regs);
 }
 
-SmallVector<Value> KernelEmitter::loadQ(int64_t mt, int64_t kk) {
-  if (!qRegs.empty())
-    return qRegs[mt * kSteps() + kk];
-  return ldmatrix(fragmentAddress(cI32(0), qLane, mt * 16, 2 * kk),
-                  /*transpose=*/false);
-}
-
-SmallVector<Value> KernelEmitter::emitScores(Value kTile) {
-  SmallVector<Value> s(mTiles * nTiles() * 4, cF32(0.0));
-  for (int64_t kk = 0; kk < kSteps(); ++kk) {
-    SmallVector<SmallVector<Value>> qFrag;
-    for (int64_t mt = 0; mt < mTiles; ++mt)
-      qFrag.push_back(loadQ(mt, kk));
-    for (int64_t np = 0; np < nTiles() / 2; ++np) {
-      // One ldmatrix x4 gives the B fragments of two n8 tiles.
-      SmallVector<Value> kf = ldmatrix(
-          fragmentAddress(kTile, kLane, np * 16, 2 * kk), /*transpose=*/false);
-      for (int64_t mt = 0; mt < mTiles; ++mt)
-        for (int64_t half = 0; half < 2; ++half) {
-          mma(qFrag[mt], {kf[2 * half], kf[2 * half + 1]},
-              MutableArrayRef<Value>(s).slice(sIndex(mt, 2 * np + half, 0), 4));
-        }
-    }
-  }
-  if (p.softcap) {
-    Value inner = cF32(p.scale / *p.softcap);
-    for (Value &v : s)
-      v = tanhApprox(arith::MulFOp::create(b, v, inner));
-  }
-  if (!p.needsNaturalScores())
-    return s;
-  // Modifiers see scale * dot, or softcap * tanh(scale * dot / softcap).
-  Value unit = cF32(p.softcap ? *p.softcap : p.scale);
-  for (Value &v : s)
-    v = arith::MulFOp::create(b, v, unit);
-  return s;
-}
-
-Value KernelEmitter::emitNegAlibiSlope(Value head) {
-  // One select per head, once per CTA: cheaper than a constant table in
-  // global memory and keeps the slope in a register for the whole loop.
-  Value negSlope = cF32(-p.alibiSlopes.front());
-  for (auto [h, slope] : llvm::enumerate(p.alibiSlopes))
-    if (h > 0 && slope != p.alibiSlopes.front())
-      negSlope = sel(cmp(arith::CmpIPredicate::eq, head, cI32(h)), cF32(-slope),
-                     negSlope);
-  return negSlope;
-}
-
-Value KernelEmitter::inlineScoreMod(Value score, Value row, Value key) {
-  Block &body = p.scoreMod->front();
-  IRMapping mapping;
-  mapping.map(body.getArguments(),
-              ValueRange{score, batchIndex, headIndex, row, key});
-  for (Operation &op : body.without_terminator())
-    b.clone(op, mapping);
-  return mapping.lookupOrDefault(body.getTerminator()->getOperand(0));
-}
-
-SmallVector<Value> KernelEmitter::emitScoreMods(Value n0, ArrayRef<Value> s) {
+SmallVector<Value> PrefillEmitter::emitScoreMods(Value n0, ArrayRef<Value> s) {
   SmallVector<Value> out(s);
   if (!p.needsNaturalScores())
     return out;
@@ -515,13 +238,13 @@ SmallVector<Value> KernelEmitter::emitScoreMods(Value n0, ArrayRef<Value> s) {
           v = fma(negSlope, arith::SIToFPOp::create(b, f32, absDist), v);
         }
         if (p.scoreMod)
-          v = inlineScoreMod(v, addIndex(rowIdx0, rowDelta),
+          v = inlineScoreMod(v, batchIndex, headIndex, addIndex(rowIdx0, rowDelta),
                              addIndex(colIdx0, colDelta));
       }
   return out;
 }
 
-SmallVector<Value> KernelEmitter::emitMask(Value n0, ArrayRef<Value> s) {
+SmallVector<Value> PrefillEmitter::emitMask(Value n0, ArrayRef<Value> s) {
   // Only blocks that straddle the mask's boundary or the Lk tail pay for it.
   auto orI = [&](Value x, Value y) { return arith::OrIOp::create(b, x, y); };
   Value needsMask = arith::ConstantIntOp::create(b, b.getI1Type(), 0);
@@ -572,80 +295,7 @@ SmallVector<Value> KernelEmitter::emitMask(Value n0, ArrayRef<Value> s) {
   return SmallVector<Value>(masked.getResults());
 }
 
-void KernelEmitter::emitOnlineSoftmax(SmallVector<Value> &s,
-                                      SmallVector<Value> &rowMax,
-                                      SmallVector<Value> &rowSum,
-                                      SmallVector<Value> &acc) {
-  // Row (mt, half) of this thread holds elements 2 * half and 2 * half + 1
-  // of every n8 tile; the other three lanes of the quad hold the rest.
-  Value c = cF32(expScale);
-  Value negInf = cF32(-std::numeric_limits<double>::infinity());
-  SmallVector<Value> alpha(mTiles * 2);
-  for (int64_t mt = 0; mt < mTiles; ++mt) {
-    for (int64_t half = 0; half < 2; ++half) {
-      int64_t row = mt * 2 + half;
-      Value mx = rowMax[row];
-      for (int64_t nt = 0; nt < nTiles(); ++nt)
-        for (int64_t e = 0; e < 2; ++e)
-          mx = maxF(mx, s[sIndex(mt, nt, 2 * half + e)]);
-      mx = maxF(mx, shuffleXor(mx, 1));
-      mx = maxF(mx, shuffleXor(mx, 2));
-      // A row with nothing visible yet keeps m = -inf; exponentiate against
-      // 0 there so that exp2(-inf - -inf) never makes a NaN.
-      Value isEmpty =
-          arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, mx, negInf);
-      Value mScaled =
-          sel(isEmpty, cF32(0.0), arith::MulFOp::create(b, mx, c));
-      Value negM = arith::NegFOp::create(b, mScaled);
-      alpha[row] = exp2(fma(rowMax[row], c, negM));
-      Value sum = cF32(0.0);
-      for (int64_t nt = 0; nt < nTiles(); ++nt)
-        for (int64_t e = 0; e < 2; ++e) {
-          Value &v = s[sIndex(mt, nt, 2 * half + e)];
-          v = exp2(fma(v, c, negM));
-          sum = arith::AddFOp::create(b, sum, v);
-        }
-      // The quad reduction of l is deferred to the epilogue: alpha is the
-      // same in all four lanes, so partial sums rescale consistently.
-      rowSum[row] = fma(rowSum[row], alpha[row], sum);
-      rowMax[row] = mx;
-    }
-  }
-  for (int64_t mt = 0; mt < mTiles; ++mt)
-    for (int64_t dt = 0; dt < dTiles(); ++dt)
-      for (int64_t e = 0; e < 4; ++e) {
-        Value &o = acc[oIndex(mt, dt, e)];
-        o = arith::MulFOp::create(b, o, alpha[mt * 2 + e / 2]);
-      }
-}
-
-void KernelEmitter::emitPV(ArrayRef<Value> probs, Value vTile,
-                           SmallVector<Value> &acc) {
-  for (int64_t kk = 0; kk < bn / 16; ++kk) {
-    // The C fragments of n8 tiles 2kk and 2kk+1, packed pairwise, are the A
-    // fragment of keys 16kk..16kk+15.
-    SmallVector<SmallVector<Value>> pFrag;
-    for (int64_t mt = 0; mt < mTiles; ++mt) {
-      auto at = [&](int64_t nt, int64_t e) { return probs[sIndex(mt, nt, e)]; };
-      pFrag.push_back({packHalf2(at(2 * kk, 0), at(2 * kk, 1)),
-                       packHalf2(at(2 * kk, 2), at(2 * kk, 3)),
-                       packHalf2(at(2 * kk + 1, 0), at(2 * kk + 1, 1)),
-                       packHalf2(at(2 * kk + 1, 2), at(2 * kk + 1, 3))});
-    }
-    for (int64_t dp = 0; dp < d / 16; ++dp) {
-      SmallVector<Value> vf = ldmatrix(
-          fragmentAddress(vTile, vLane, kk * 16, 2 * dp), /*transpose=*/true);
-      for (int64_t mt = 0; mt < mTiles; ++mt)
-        for (int64_t half = 0; half < 2; ++half) {
-          mma(pFrag[mt], {vf[2 * half], vf[2 * half + 1]},
-              MutableArrayRef<Value>(acc).slice(oIndex(mt, 2 * dp + half, 0),
-                                                4));
-        }
-    }
-  }
-}
-
-scf::ForOp KernelEmitter::emitKVLoop() {
+scf::ForOp PrefillEmitter::emitKVLoop() {
   int64_t numO = mTiles * dTiles() * 4, numRows = mTiles * 2;
   SmallVector<Value> init(numO, cF32(0.0));
   init.append(numRows, cF32(-std::numeric_limits<double>::infinity())); // m
@@ -696,7 +346,7 @@ scf::ForOp KernelEmitter::emitKVLoop() {
   return loop;
 }
 
-void KernelEmitter::emitEpilogue(ValueRange results) {
+void PrefillEmitter::emitEpilogue(ValueRange results) {
   // O / l goes through the warp's own rows of the Q tile (only this warp
   // ever read them) so that global stores are whole 16-byte chunks of a row
   // instead of 4-byte pieces of eight rows.
@@ -778,7 +428,7 @@ void KernelEmitter::emitEpilogue(ValueRange results) {
   }
 }
 
-void KernelEmitter::emit() {
+void PrefillEmitter::emit() {
   b.setInsertionPointToStart(&func.getBody().front());
   emitCoordinates();
   emitBlockRange();
@@ -797,5 +447,5 @@ int64_t mlir::attn::getKernelSharedMemoryBytes(const KernelProblem &problem,
 void mlir::attn::buildAttentionKernelBody(gpu::GPUFuncOp func,
                                           const KernelProblem &problem,
                                           const AttnToNVVMOptions &options) {
-  KernelEmitter(func, problem, options).emit();
+  PrefillEmitter(func, problem, options).emit();
 }

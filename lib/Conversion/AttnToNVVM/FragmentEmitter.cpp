@@ -1,0 +1,273 @@
+//===- FragmentEmitter.cpp - mma.sync fragment building blocks ------------===//
+//
+// Part of attn-mlir. See FragmentEmitter.h.
+//
+//===----------------------------------------------------------------------===//
+
+#include "FragmentEmitter.h"
+
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/IRMapping.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::detail;
+
+FragmentEmitter::FragmentEmitter(gpu::GPUFuncOp func, const KernelProblem &p,
+                                 int64_t mTiles, int64_t keysPerTile)
+    : func(func), b(func.getLoc(), func.getContext()), p(p), d(p.headDim),
+      mTiles(mTiles), bn(keysPerTile), tileRowBytes(p.headDim * 2) {
+  MLIRContext *ctx = func.getContext();
+  i32 = b.getI32Type();
+  i64 = b.getI64Type();
+  f32 = b.getF32Type();
+  half2 = VectorType::get({2}, p.isBF16 ? Type(b.getBF16Type())
+                                        : Type(b.getF16Type()));
+  ptrGlobal = LLVM::LLVMPointerType::get(ctx, 1);
+  ptrShared = LLVM::LLVMPointerType::get(ctx, 3);
+  // Without modifiers the scale (or the softcap, which folds the scale into
+  // tanh's argument so that the softmax works on tanh values in units of
+  // `softcap` logits) rides in the exponent's factor for free. ALiBi or a
+  // score_mod need natural-unit scores, so only log2(e) remains there.
+  if (p.needsNaturalScores())
+    expScale = kLog2e;
+  else
+    expScale = p.softcap ? *p.softcap * kLog2e : p.scale * kLog2e;
+}
+
+void FragmentEmitter::emitLaneCoordinates() {
+  tid = arith::IndexCastUIOp::create(
+      b, i32, gpu::ThreadIdOp::create(b, gpu::Dimension::x));
+  warp = shr(tid, 5);
+  lane = andI(tid, 31);
+  g = shr(lane, 2);
+  t = andI(lane, 3);
+  r8 = andI(lane, 7);
+  auto smemType = MemRefType::get(
+      {ShapedType::kDynamic}, b.getI8Type(), MemRefLayoutAttrInterface(),
+      gpu::AddressSpaceAttr::get(b.getContext(),
+                                 gpu::AddressSpace::Workgroup));
+  smem = pointerOf(gpu::DynamicSharedMemoryOp::create(b, smemType),
+                   ptrShared);
+  // Lanes 8i..8i+7 give the rows of matrix i of an ldmatrix x4: K tiles
+  // are read as B fragments of two n8 tiles (matrices 2, 3 are keys 8-15),
+  // V tiles transposed as B fragments of two d8 tiles.
+  Value matrix = shr(lane, 3);
+  Value lo8 = mul(andI(matrix, 1), 8), hi8 = mul(shr(matrix, 1), 8);
+  kLane = laneOffset(mul(add(r8, hi8), tileRowBytes), andI(matrix, 1));
+  vLane = laneOffset(mul(add(r8, lo8), tileRowBytes), shr(matrix, 1));
+}
+
+Value FragmentEmitter::pointerOf(Value memref, Type ptrType) {
+  Value index = memref::ExtractAlignedPointerAsIndexOp::create(b, memref);
+  Value asInt = arith::IndexCastUIOp::create(b, i64, index);
+  return LLVM::IntToPtrOp::create(b, ptrType, asInt);
+}
+
+Value FragmentEmitter::shuffleXor(Value x, int64_t mask) {
+  return NVVM::ShflOp::create(b, f32, cI32(-1), x, cI32(mask), cI32(0x1f),
+                              NVVM::ShflKind::bfly, UnitAttr());
+}
+
+Value FragmentEmitter::unaryPtx(StringRef asmString, Value x) {
+  // convert-gpu-to-nvvm turns exp2/log2/tanh into libdevice calls (precise,
+  // slower, and a libdevice link); the special-function unit's approximate
+  // forms are what FlashAttention uses. A side-effect-free inline asm lets
+  // LLVM schedule and CSE them like any other instruction.
+  return LLVM::InlineAsmOp::create(
+             b, f32, ValueRange{x}, asmString, "=f,f",
+             /*has_side_effects=*/false, /*is_align_stack=*/false,
+             LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr())
+      .getResult(0);
+}
+
+Value FragmentEmitter::packHalf2(Value x, Value y) {
+  auto f32x2 = VectorType::get({2}, f32);
+  Value v = LLVM::PoisonOp::create(b, f32x2);
+  v = LLVM::InsertElementOp::create(b, v, x, cI32(0));
+  v = LLVM::InsertElementOp::create(b, v, y, cI32(1));
+  // fptrunc <2 x float> becomes one cvt.rn.{bf16x2,f16x2}.f32 on sm_80+.
+  Value h = LLVM::FPTruncOp::create(b, half2, v);
+  return LLVM::BitcastOp::create(b, i32, h);
+}
+
+SmallVector<Value> FragmentEmitter::ldmatrix(Value ptr, bool transpose) {
+  auto structType = LLVM::LLVMStructType::getLiteral(
+      b.getContext(), SmallVector<Type>(4, i32));
+  Value res = NVVM::LdMatrixOp::create(
+      b, structType, ptr, /*num=*/4,
+      transpose ? NVVM::MMALayout::col : NVVM::MMALayout::row,
+      NVVM::LdStMatrixShapeAttr::get(b.getContext(), 8, 8),
+      NVVM::LdStMatrixEltType::B16);
+  SmallVector<Value> regs;
+  for (int64_t i = 0; i < 4; ++i)
+    regs.push_back(LLVM::ExtractValueOp::create(b, res, i));
+  return regs;
+}
+
+void FragmentEmitter::mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
+                        MutableArrayRef<Value> c) {
+  SmallVector<Value> aOps(a), bOps(bFrag);
+  if (!p.isBF16) {
+    // f16 multiplicands are typed vector<2xf16>; bf16 ones are raw i32.
+    for (Value &v : llvm::concat<Value>(aOps, bOps))
+      v = LLVM::BitcastOp::create(b, half2, v);
+  }
+  auto structType = LLVM::LLVMStructType::getLiteral(
+      b.getContext(), SmallVector<Type>(4, f32));
+  NVVM::MMATypes mmaType = p.isBF16 ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+  Value res = NVVM::MmaOp::create(
+      b, structType, aOps, bOps, c, ArrayRef<int64_t>{16, 8, 16},
+      std::nullopt, std::nullopt,
+      std::array<NVVM::MMATypes, 2>{mmaType, mmaType},
+      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                     NVVM::MMALayout::col});
+  for (int64_t i = 0; i < 4; ++i)
+    c[i] = LLVM::ExtractValueOp::create(b, res, i);
+}
+
+Value FragmentEmitter::fragmentAddress(Value tileOffset, Value laneOff,
+                                     int64_t rowDelta, int64_t chunk) {
+  Value offset = add(tileOffset, laneOff);
+  if (int64_t low = chunk & 7)
+    offset = arith::XOrIOp::create(b, offset, cI32(low * 16));
+  offset = add(offset, rowDelta * tileRowBytes + (chunk & 8) * 16);
+  return gep(ptrShared, smem, offset);
+}
+
+SmallVector<Value> FragmentEmitter::loadQ(int64_t mt, int64_t kk) {
+  if (!qRegs.empty())
+    return qRegs[mt * kSteps() + kk];
+  return ldmatrix(fragmentAddress(cI32(0), qLane, mt * 16, 2 * kk),
+                  /*transpose=*/false);
+}
+
+SmallVector<Value> FragmentEmitter::emitScores(Value kTile) {
+  SmallVector<Value> s(mTiles * nTiles() * 4, cF32(0.0));
+  for (int64_t kk = 0; kk < kSteps(); ++kk) {
+    SmallVector<SmallVector<Value>> qFrag;
+    for (int64_t mt = 0; mt < mTiles; ++mt)
+      qFrag.push_back(loadQ(mt, kk));
+    for (int64_t np = 0; np < nTiles() / 2; ++np) {
+      // One ldmatrix x4 gives the B fragments of two n8 tiles.
+      SmallVector<Value> kf = ldmatrix(
+          fragmentAddress(kTile, kLane, np * 16, 2 * kk), /*transpose=*/false);
+      for (int64_t mt = 0; mt < mTiles; ++mt)
+        for (int64_t half = 0; half < 2; ++half) {
+          mma(qFrag[mt], {kf[2 * half], kf[2 * half + 1]},
+              MutableArrayRef<Value>(s).slice(sIndex(mt, 2 * np + half, 0), 4));
+        }
+    }
+  }
+  if (p.softcap) {
+    Value inner = cF32(p.scale / *p.softcap);
+    for (Value &v : s)
+      v = tanhApprox(arith::MulFOp::create(b, v, inner));
+  }
+  if (!p.needsNaturalScores())
+    return s;
+  // Modifiers see scale * dot, or softcap * tanh(scale * dot / softcap).
+  Value unit = cF32(p.softcap ? *p.softcap : p.scale);
+  for (Value &v : s)
+    v = arith::MulFOp::create(b, v, unit);
+  return s;
+}
+
+Value FragmentEmitter::emitNegAlibiSlope(Value head) {
+  // One select per head, once per CTA: cheaper than a constant table in
+  // global memory and keeps the slope in a register for the whole loop.
+  Value negSlope = cF32(-p.alibiSlopes.front());
+  for (auto [h, slope] : llvm::enumerate(p.alibiSlopes))
+    if (h > 0 && slope != p.alibiSlopes.front())
+      negSlope = sel(cmp(arith::CmpIPredicate::eq, head, cI32(h)), cF32(-slope),
+                     negSlope);
+  return negSlope;
+}
+
+Value FragmentEmitter::inlineScoreMod(Value score, Value batch, Value head,
+                                      Value row, Value key) {
+  Block &body = p.scoreMod->front();
+  IRMapping mapping;
+  mapping.map(body.getArguments(),
+              ValueRange{score, batch, head, row, key});
+  for (Operation &op : body.without_terminator())
+    b.clone(op, mapping);
+  return mapping.lookupOrDefault(body.getTerminator()->getOperand(0));
+}
+
+void FragmentEmitter::emitOnlineSoftmax(SmallVector<Value> &s,
+                                      SmallVector<Value> &rowMax,
+                                      SmallVector<Value> &rowSum,
+                                      SmallVector<Value> &acc) {
+  // Row (mt, half) of this thread holds elements 2 * half and 2 * half + 1
+  // of every n8 tile; the other three lanes of the quad hold the rest.
+  Value c = cF32(expScale);
+  Value negInf = cF32(-std::numeric_limits<double>::infinity());
+  SmallVector<Value> alpha(mTiles * 2);
+  for (int64_t mt = 0; mt < mTiles; ++mt) {
+    for (int64_t half = 0; half < 2; ++half) {
+      int64_t row = mt * 2 + half;
+      Value mx = rowMax[row];
+      for (int64_t nt = 0; nt < nTiles(); ++nt)
+        for (int64_t e = 0; e < 2; ++e)
+          mx = maxF(mx, s[sIndex(mt, nt, 2 * half + e)]);
+      mx = maxF(mx, shuffleXor(mx, 1));
+      mx = maxF(mx, shuffleXor(mx, 2));
+      // A row with nothing visible yet keeps m = -inf; exponentiate against
+      // 0 there so that exp2(-inf - -inf) never makes a NaN.
+      Value isEmpty =
+          arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, mx, negInf);
+      Value mScaled =
+          sel(isEmpty, cF32(0.0), arith::MulFOp::create(b, mx, c));
+      Value negM = arith::NegFOp::create(b, mScaled);
+      alpha[row] = exp2(fma(rowMax[row], c, negM));
+      Value sum = cF32(0.0);
+      for (int64_t nt = 0; nt < nTiles(); ++nt)
+        for (int64_t e = 0; e < 2; ++e) {
+          Value &v = s[sIndex(mt, nt, 2 * half + e)];
+          v = exp2(fma(v, c, negM));
+          sum = arith::AddFOp::create(b, sum, v);
+        }
+      // The quad reduction of l is deferred to the epilogue: alpha is the
+      // same in all four lanes, so partial sums rescale consistently.
+      rowSum[row] = fma(rowSum[row], alpha[row], sum);
+      rowMax[row] = mx;
+    }
+  }
+  for (int64_t mt = 0; mt < mTiles; ++mt)
+    for (int64_t dt = 0; dt < dTiles(); ++dt)
+      for (int64_t e = 0; e < 4; ++e) {
+        Value &o = acc[oIndex(mt, dt, e)];
+        o = arith::MulFOp::create(b, o, alpha[mt * 2 + e / 2]);
+      }
+}
+
+void FragmentEmitter::emitPV(ArrayRef<Value> probs, Value vTile,
+                           SmallVector<Value> &acc) {
+  for (int64_t kk = 0; kk < bn / 16; ++kk) {
+    // The C fragments of n8 tiles 2kk and 2kk+1, packed pairwise, are the A
+    // fragment of keys 16kk..16kk+15.
+    SmallVector<SmallVector<Value>> pFrag;
+    for (int64_t mt = 0; mt < mTiles; ++mt) {
+      auto at = [&](int64_t nt, int64_t e) { return probs[sIndex(mt, nt, e)]; };
+      pFrag.push_back({packHalf2(at(2 * kk, 0), at(2 * kk, 1)),
+                       packHalf2(at(2 * kk, 2), at(2 * kk, 3)),
+                       packHalf2(at(2 * kk + 1, 0), at(2 * kk + 1, 1)),
+                       packHalf2(at(2 * kk + 1, 2), at(2 * kk + 1, 3))});
+    }
+    for (int64_t dp = 0; dp < d / 16; ++dp) {
+      SmallVector<Value> vf = ldmatrix(
+          fragmentAddress(vTile, vLane, kk * 16, 2 * dp), /*transpose=*/true);
+      for (int64_t mt = 0; mt < mTiles; ++mt)
+        for (int64_t half = 0; half < 2; ++half) {
+          mma(pFrag[mt], {vf[2 * half], vf[2 * half + 1]},
+              MutableArrayRef<Value>(acc).slice(oIndex(mt, 2 * dp + half, 0),
+                                                4));
+        }
+    }
+  }
+}
+

@@ -1,0 +1,153 @@
+//===- FragmentEmitter.h - mma.sync fragment building blocks ----*- C++ -*-===//
+//
+// Part of attn-mlir. What the prefill (KernelBuilder.cpp) and decode
+// (DecodeKernel.cpp) kernels share: small NVVM/LLVM emission helpers, the
+// swizzled shared-memory tile layout, and the per-warp FlashAttention step on
+// register fragments (S = Q K^T, online softmax, O += P V). Kernels are
+// written out fully unrolled over the fragments a thread owns (the loops here
+// run in C++), so every fragment is an SSA value the NVPTX backend keeps in
+// registers.
+//
+// Fragment layouts of mma.sync m16n8k16 (lane = 4 * g + t):
+//   A (16x16): a0 (row g, k 2t..2t+1), a1 (row g+8, k 2t..), a2 (row g,
+//              k 2t+8..), a3 (row g+8, k 2t+8..)
+//   B (16x8):  b0 (k 2t..2t+1, col g), b1 (k 2t+8.., col g)
+//   C (16x8):  c0,c1 (row g, cols 2t, 2t+1), c2,c3 (row g+8, same cols)
+// so a row of S lives in the 4 lanes of a quad, and the C fragments of two
+// adjacent n8 tiles are exactly the A fragment of the next mma.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_LIB_CONVERSION_ATTNTONVVM_FRAGMENTEMITTER_H
+#define ATTN_LIB_CONVERSION_ATTNTONVVM_FRAGMENTEMITTER_H
+
+#include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+namespace mlir::attn::detail {
+
+constexpr double kLog2e = 1.4426950408889634;
+constexpr double kLn2 = 0.6931471805599453;
+
+/// Naming: D is the head dim, "rows" are query rows, "keys" are KV rows,
+/// "chunks" are 16-byte (8-element) pieces of a row, the unit of cp.async,
+/// ldmatrix and swizzle. A warp's S tile is [16 * mTiles, keysPerTile].
+class FragmentEmitter {
+protected:
+  FragmentEmitter(gpu::GPUFuncOp func, const KernelProblem &p, int64_t mTiles,
+                  int64_t keysPerTile);
+
+  // Constants and small helpers.
+  Value cI32(int64_t v) { return arith::ConstantIntOp::create(b, i32, v); }
+  Value cI64(int64_t v) { return arith::ConstantIntOp::create(b, i64, v); }
+  Value cF32(double v) {
+    return arith::ConstantOp::create(b, f32, b.getF32FloatAttr(v));
+  }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+  Value add(Value x, int64_t y) { return y ? add(x, cI32(y)) : x; }
+  Value mul(Value x, int64_t y) { return arith::MulIOp::create(b, x, cI32(y)); }
+  Value shr(Value x, int64_t y) { return arith::ShRUIOp::create(b, x, cI32(y)); }
+  Value andI(Value x, int64_t y) { return arith::AndIOp::create(b, x, cI32(y)); }
+  Value cmp(arith::CmpIPredicate pred, Value x, Value y) {
+    return arith::CmpIOp::create(b, pred, x, y);
+  }
+  Value sel(Value c, Value x, Value y) {
+    return arith::SelectOp::create(b, c, x, y);
+  }
+  Value toI64(Value x) { return arith::ExtUIOp::create(b, i64, x); }
+  Value gep(Type ptrType, Value base, Value byteOffset) {
+    return LLVM::GEPOp::create(b, ptrType, b.getI8Type(), base,
+                               ValueRange{byteOffset});
+  }
+  Value pointerOf(Value memref, Type ptrType);
+  Value exp2(Value x) { return unaryPtx("ex2.approx.ftz.f32 $0, $1;", x); }
+  Value log2(Value x) { return unaryPtx("lg2.approx.ftz.f32 $0, $1;", x); }
+  Value tanhApprox(Value x) { return unaryPtx("tanh.approx.f32 $0, $1;", x); }
+  Value fma(Value x, Value y, Value z) { return LLVM::FMAOp::create(b, x, y, z); }
+  Value maxF(Value x, Value y) { return arith::MaxNumFOp::create(b, x, y); }
+  Value shuffleXor(Value x, int64_t mask);
+  Value unaryPtx(StringRef asmString, Value x);
+  /// Packs two f32 values into one register of two 16-bit floats (x low).
+  Value packHalf2(Value x, Value y);
+  SmallVector<Value> ldmatrix(Value ptr, bool transpose);
+  /// C = A * B + C on one m16n8k16 tile; `c` is the tile's four f32
+  /// accumulator registers, updated in place.
+  void mma(ArrayRef<Value> a, ArrayRef<Value> bFrag, MutableArrayRef<Value> c);
+
+  /// Shared-memory byte offset of chunk `chunk` of row `row` in a tile: the
+  /// chunk index is XORed with `row % 8`, so the 8 rows an ldmatrix phase
+  /// reads, and the rows a warp's cp.async writes, spread over all banks.
+  Value swizzled(Value row, Value chunk) {
+    Value phys = arith::XOrIOp::create(b, chunk, andI(row, 7));
+    return add(mul(row, tileRowBytes), mul(phys, 16));
+  }
+  /// Lane-dependent part of ldmatrix addresses: the lane's row (bytes) and
+  /// its chunk `chunkAdd` swizzled by the row (see fragmentAddress).
+  Value laneOffset(Value rowOffset, Value chunkAdd) {
+    return add(rowOffset, mul(arith::XOrIOp::create(b, chunkAdd, r8), 16));
+  }
+  /// Address of an ldmatrix x4 read of chunk `chunk` (even) + the lane's
+  /// chunk, `rowDelta` rows below the lane's row, in the tile at byte
+  /// `tileOffset` of shared memory. Tiles and rows are 128-byte aligned, so
+  /// the swizzle of a constant chunk is an XOR of the address bits 4-6:
+  /// ((c + a) ^ r) * 16 == (a ^ r) * 16 ^ (c & 7) * 16 + (c & 8) * 16. XORing
+  /// after adding the (loop-variant) tile offset keeps LLVM from hoisting one
+  /// register per chunk out of the KV loop.
+  Value fragmentAddress(Value tileOffset, Value laneOff, int64_t rowDelta,
+                        int64_t chunk);
+  Value tileAt(Value offset) { return gep(ptrShared, smem, offset); }
+
+  /// tid, lane, g, t, r8, the dynamic shared memory base, and the lane parts
+  /// of K and V ldmatrix addresses (relative to a K/V tile's row 0).
+  void emitLaneCoordinates();
+
+  // Fragment-array indices: S is [mTiles][nTiles][4], O is [mTiles][dTiles][4].
+  int64_t kSteps() const { return d / 16; }
+  int64_t nTiles() const { return bn / 8; }
+  int64_t dTiles() const { return d / 8; }
+  int64_t sIndex(int64_t mt, int64_t nt, int64_t c) const {
+    return (mt * nTiles() + nt) * 4 + c;
+  }
+  int64_t oIndex(int64_t mt, int64_t dt, int64_t c) const {
+    return (mt * dTiles() + dt) * 4 + c;
+  }
+  int64_t numAccumulators() const { return mTiles * dTiles() * 4; }
+  int64_t numRowStats() const { return mTiles * 2; }
+
+  /// Q fragment (mt, kk): from qRegs when loaded, else ldmatrix at qLane.
+  SmallVector<Value> loadQ(int64_t mt, int64_t kk);
+  /// S = Q K^T for the K tile at shared byte `kTile` (and softcap), in
+  /// natural units when ALiBi or a score_mod follows.
+  SmallVector<Value> emitScores(Value kTile);
+  /// -slope[h] of query head `head` (i32).
+  Value emitNegAlibiSlope(Value head);
+  /// Clones the score_mod body for one score at absolute index positions.
+  Value inlineScoreMod(Value score, Value batch, Value head, Value row,
+                       Value key);
+  /// s <- P, updates m and l (per-lane partial sums), rescales O.
+  void emitOnlineSoftmax(SmallVector<Value> &s, SmallVector<Value> &rowMax,
+                         SmallVector<Value> &rowSum, SmallVector<Value> &acc);
+  /// O += P V with P from registers and V from the tile at shared `vTile`.
+  void emitPV(ArrayRef<Value> probs, Value vTile, SmallVector<Value> &acc);
+
+  gpu::GPUFuncOp func;
+  ImplicitLocOpBuilder b;
+  const KernelProblem &p;
+  int64_t d, mTiles, bn, tileRowBytes;
+  /// Factor from score units to the base-2 exponent (see the constructor).
+  double expScale;
+  Type i32, i64, f32, half2, ptrGlobal, ptrShared;
+
+  Value tid, warp, lane, g, t, r8, smem;
+  Value qLane, kLane, vLane;
+  /// Q fragments [mt * kSteps + kk] when kept in registers, else empty.
+  SmallVector<SmallVector<Value>> qRegs;
+};
+
+} // namespace mlir::attn::detail
+
+#endif // ATTN_LIB_CONVERSION_ATTNTONVVM_FRAGMENTEMITTER_H
