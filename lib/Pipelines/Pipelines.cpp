@@ -122,6 +122,9 @@ void mlir::attn::buildAttnToPtxPipeline(
   lowering.blockM = options.blockM;
   lowering.blockN = options.blockN;
   lowering.numWarps = options.numWarps;
+  lowering.kernel = options.kernel;
+  lowering.numSplits = options.numSplits;
+  lowering.numSMs = options.numSMs;
   pm.addPass(createConvertAttnToNVVM(lowering));
   buildAttnKernelToNVVMPasses(pm);
   if (options.emitBinary)

@@ -129,6 +129,11 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
         lowering.blockM = options.blockM;
         lowering.blockN = options.blockN;
         lowering.numWarps = options.numWarps;
+        lowering.kernel = options.kernel;
+        lowering.numSplits = options.numSplits;
+        lowering.numSMs = options.numSMs;
+        lowering.decodeKeysPerWarp = options.decodeKeysPerWarp;
+        lowering.decodeStages = options.decodeStages;
         pm.addPass(createConvertAttnToNVVM(lowering));
       })))
     return fail("convert-attn-to-nvvm failed");

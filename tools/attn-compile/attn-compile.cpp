@@ -125,8 +125,37 @@ static cl::opt<int64_t> tileM("tile-m", cl::desc("attn-tile block-m"),
 static cl::opt<int64_t> tileN("tile-n", cl::desc("attn-tile block-n"),
                               cl::init(64), cl::cat(flashCategory));
 static cl::opt<int64_t> numSplits("num-splits",
-                                  cl::desc("attn-tile num-splits (split-KV)"),
+                                  cl::desc("Split-KV splits: attn-tile's on the CPU path; the "
+                                           "decode kernel's on --target=ptx "
+                                           "(unset: chosen from the grid)"),
                                   cl::init(1), cl::cat(flashCategory));
+static cl::opt<std::string>
+    kernelKind("kernel",
+               cl::desc("--target=ptx: auto (decode when Hq / Hkv * Lq <= "
+                        "16), prefill or decode"),
+               cl::init("auto"), cl::cat(gpuCategory));
+static cl::opt<int64_t> numSMs("num-sms",
+                               cl::desc("--target=ptx decode: SMs of the "
+                                        "target, for the split heuristic"),
+                               cl::init(132), cl::cat(gpuCategory));
+static cl::opt<int64_t>
+    decodeKeysPerWarp("decode-keys-per-warp",
+                      cl::desc("--target=ptx decode: keys per warp step"),
+                      cl::init(32), cl::cat(gpuCategory));
+static cl::opt<int64_t>
+    decodeStages("decode-stages",
+                 cl::desc("--target=ptx decode: cp.async stages per warp"),
+                 cl::init(2), cl::cat(gpuCategory));
+static cl::opt<int64_t> pageSize("page-size",
+                                 cl::desc("K and V in a paged cache with "
+                                          "pages of this many tokens (0: "
+                                          "contiguous)"),
+                                 cl::init(0), cl::cat(specCategory));
+static cl::opt<bool> keyLengths(
+    "key-lengths",
+    cl::desc("Add a key_lengths [B] operand (cache fill levels); --run-cpu "
+             "uses lengths Lk, Lk - 1, ... (at least 1)"),
+    cl::init(false), cl::cat(specCategory));
 static cl::opt<bool> printStageIR("print-stage-ir",
                                   cl::desc("Print the IR after every stage"),
                                   cl::init(false), cl::cat(toolCategory));
@@ -154,6 +183,10 @@ static FailureOr<AttentionSpec> specFromFlags() {
   spec.headDim = headDim;
   spec.withLse = withLse;
   spec.layout = bshd ? Layout::BSHD : Layout::BHSD;
+  spec.pageSize = pageSize;
+  if (keyLengths)
+    for (int64_t b = 0; b < spec.batch; ++b)
+      spec.keyLengths.push_back(std::max<int64_t>(1, spec.keyLength - b));
   std::optional<ElementKind> kind = parseElementKind(dtype);
   if (!kind || *kind == ElementKind::I1) {
     llvm::errs() << "error: unknown --dtype '" << dtype
@@ -240,6 +273,13 @@ static int compileForGpu(ModuleOp module,
   options.blockM = blockM;
   options.blockN = blockN;
   options.numWarps = numWarps;
+  options.kernel = kernelKind;
+  // --num-splits also sets attn-tile's splits on the CPU path (default 1);
+  // left unset, the decode kernel chooses.
+  options.numSplits = numSplits.getNumOccurrences() ? numSplits : 0;
+  options.numSMs = numSMs;
+  options.decodeKeysPerWarp = decodeKeysPerWarp;
+  options.decodeStages = decodeStages;
   options.recordStageIR = printStageIR;
   if (!cubinArchs.empty()) {
     options.cubinArchs.clear();

@@ -55,6 +55,18 @@ struct AttnToPtxPipelineOptions
       llvm::cl::init(64)};
   PassOptions::Option<int64_t> numWarps{
       *this, "num-warps", llvm::cl::desc("Warps per CTA"), llvm::cl::init(4)};
+  PassOptions::Option<std::string> kernel{
+      *this, "kernel",
+      llvm::cl::desc("auto (decode when Hq / Hkv * Lq <= 16), prefill or "
+                     "decode"),
+      llvm::cl::init("auto")};
+  PassOptions::Option<int64_t> numSplits{
+      *this, "num-splits",
+      llvm::cl::desc("Decode: KV splits (0: chosen from the grid)"),
+      llvm::cl::init(0)};
+  PassOptions::Option<int64_t> numSMs{
+      *this, "num-sms", llvm::cl::desc("Decode: SMs of the target"),
+      llvm::cl::init(132)};
   PassOptions::Option<bool> emitBinary{
       *this, "emit-binary",
       llvm::cl::desc("End with gpu-module-to-binary (format=isa); off stops "

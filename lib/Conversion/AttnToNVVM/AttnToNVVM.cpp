@@ -61,22 +61,52 @@ static LogicalResult checkScoreMod(AttentionOp op) {
   return success();
 }
 
-FailureOr<KernelProblem>
-mlir::attn::getKernelProblem(AttentionOp op, const AttnToNVVMOptions &o) {
+/// Checks of the prefill kernel's tile options.
+static LogicalResult checkPrefillOptions(AttentionOp op,
+                                         const KernelProblem &p,
+                                         const AttnToNVVMOptions &o) {
   auto fail = [&](const Twine &msg) { return op.emitOpError(msg); };
-  if (o.numWarps < 4 || o.numWarps > 8 || !llvm::isPowerOf2_64(o.numWarps))
-    return fail("expected num-warps of 4 or 8, got " + Twine(o.numWarps));
+  if (p.withKeyLengths || p.keyView || p.valueView)
+    return fail("expected no key_lengths operand or KV cache view on the "
+                "prefill kernel (the decode kernel reads them; it needs "
+                "Hq / Hkv * Lq <= 16, got " +
+                Twine(p.headsQ / p.headsKV * p.seqQ) + ")");
   if (o.blockN != 32 && o.blockN != 64 && o.blockN != 128)
     return fail("expected block-n of 32, 64 or 128, got " + Twine(o.blockN));
   if (o.blockM % (16 * o.numWarps) != 0 || o.blockM > 32 * o.numWarps)
     return fail("expected block-m to be 16 or 32 rows per warp, got " +
                 Twine(o.blockM) + " for " + Twine(o.numWarps) + " warps");
+  int64_t threads = 32 * o.numWarps, chunksPerRow = p.headDim / 8;
+  if ((threads / chunksPerRow) % 8 != 0 ||
+      o.blockN % (threads / chunksPerRow) != 0)
+    return fail("expected block-n to be a multiple of the rows one pass of "
+                "16-byte copies covers");
+  return success();
+}
+
+/// The KV cache view behind K or V, or null for a plain tensor; fails for a
+/// view without the GPU address hook.
+static FailureOr<Operation *> getKVView(AttentionOp op, Value kv) {
+  auto view = kv.getDefiningOp<KVCacheViewInterface>();
+  if (!view)
+    return static_cast<Operation *>(nullptr);
+  if (view.getStorage().empty())
+    return op.emitOpError("expected K and V views with a GPU address hook "
+                          "(KVCacheViewInterface::getStorage), got ")
+           << view->getName();
+  return view.getOperation();
+}
+
+FailureOr<KernelProblem>
+mlir::attn::getKernelProblem(AttentionOp op, const AttnToNVVMOptions &o) {
+  auto fail = [&](const Twine &msg) { return op.emitOpError(msg); };
+  if (o.numWarps < 4 || o.numWarps > 8 || !llvm::isPowerOf2_64(o.numWarps))
+    return fail("expected num-warps of 4 or 8, got " + Twine(o.numWarps));
   if (op.getLayout() != Layout::BHSD)
     return fail("expected the bhsd layout on the GPU path");
-  if (op.getBias() || op.getMask() || op.getKeyLengths() ||
-      !op.getMaskMod().empty())
-    return fail("expected no bias, mask or key_lengths operand or mask_mod "
-                "on the GPU path (not supported yet)");
+  if (op.getBias() || op.getMask() || !op.getMaskMod().empty())
+    return fail("expected no bias or mask operand or mask_mod on the GPU "
+                "path (not supported yet)");
   if (failed(checkScoreMod(op)))
     return failure();
   Type elt = op.getQueryType().getElementType();
@@ -96,11 +126,6 @@ mlir::attn::getKernelProblem(AttentionOp op, const AttnToNVVMOptions &o) {
                 Twine(headDim));
   if (op.getValueHeadDim() != headDim)
     return fail("expected the value head dim to equal the key head dim");
-  int64_t threads = 32 * o.numWarps, chunksPerRow = headDim / 8;
-  if ((threads / chunksPerRow) % 8 != 0 ||
-      o.blockN % (threads / chunksPerRow) != 0)
-    return fail("expected block-n to be a multiple of the rows one pass of "
-                "16-byte copies covers");
 
   KernelProblem p;
   p.batch = op.getQueryType().getDimSize(0);
@@ -111,6 +136,15 @@ mlir::attn::getKernelProblem(AttentionOp op, const AttnToNVVMOptions &o) {
   p.headDim = headDim;
   p.isBF16 = elt.isBF16();
   p.withLse = static_cast<bool>(op.getLse());
+  p.withKeyLengths = static_cast<bool>(op.getKeyLengths());
+  FailureOr<Operation *> keyView = getKVView(op, op.getKey());
+  FailureOr<Operation *> valueView = getKVView(op, op.getValue());
+  if (failed(keyView) || failed(valueView))
+    return failure();
+  if (static_cast<bool>(*keyView) != static_cast<bool>(*valueView))
+    return fail("expected K and V to be both views or both tensors");
+  p.keyView = *keyView;
+  p.valueView = *valueView;
   p.scale = op.getEffectiveScale();
   p.softcap = op.getSoftcapValue();
   if (std::optional<ArrayRef<double>> slopes = op.getAlibiSlopes()) {
@@ -122,7 +156,8 @@ mlir::attn::getKernelProblem(AttentionOp op, const AttnToNVVMOptions &o) {
     p.scoreMod = &op.getScoreMod();
   if (p.seqQ < 1 || p.seqK < 1)
     return fail("expected non-empty query and key sequences");
-  if (p.batch * p.headsQ * p.seqQ * headDim * 2 >= (int64_t(1) << 40))
+  if (p.batch * p.headsQ * p.seqQ * headDim * 2 >= (int64_t(1) << 40) ||
+      p.batch * p.headsKV * p.seqK * headDim * 2 >= (int64_t(1) << 40))
     return fail("expected tensors under 1 TiB");
   switch (op.getMaskKind()) {
   case MaskKind::None:
@@ -132,11 +167,13 @@ mlir::attn::getKernelProblem(AttentionOp op, const AttnToNVVMOptions &o) {
     break;
   case MaskKind::CausalBottomRight:
     p.diagOffset = p.seqK - p.seqQ;
+    p.bottomRight = true;
     p.right = 0;
     break;
   case MaskKind::SlidingWindow: {
     ArrayRef<int64_t> window = *op.getWindow();
     p.diagOffset = p.seqK - p.seqQ;
+    p.bottomRight = true;
     // A negative extent means "unbounded" (FlashAttention's -1).
     if (window[0] >= 0)
       p.left = window[0];
@@ -148,26 +185,97 @@ mlir::attn::getKernelProblem(AttentionOp op, const AttnToNVVMOptions &o) {
   return p;
 }
 
+/// The kernel `options.kernel` asks for, "auto" resolved.
+static FailureOr<KernelKind> selectKernel(AttentionOp op,
+                                          const KernelProblem &p,
+                                          const AttnToNVVMOptions &o) {
+  if (o.kernel == "prefill")
+    return KernelKind::Prefill;
+  if (o.kernel == "decode")
+    return KernelKind::Decode;
+  if (o.kernel != "auto")
+    return op.emitOpError("expected kernel of auto, prefill or decode, got '")
+           << o.kernel << "'";
+  return p.headsQ / p.headsKV * p.seqQ <= 16 ? KernelKind::Decode
+                                              : KernelKind::Prefill;
+}
+
 namespace {
 
-/// The memrefs an attention op in destination-passing form reads and writes.
-struct HostOperands {
-  SmallVector<Value> inputs;  // Q, K, V memrefs
-  SmallVector<Value> outputs; // O[, LSE] memrefs
+/// The host memrefs a kernel receives, in order, with the names and roles
+/// the manifest reports (a memref used twice, e.g. one block table for K and
+/// V, is passed once).
+struct KernelArgumentList {
+  SmallVector<Value> values;
+  SmallVector<std::string> names;
+  SmallVector<StringRef> roles;
+  /// Stores of the results into their destination memrefs.
   SmallVector<Operation *> stores;
+
+  int64_t add(Value memref, StringRef name, StringRef role,
+              bool dedupe = true) {
+    for (auto [i, v] : llvm::enumerate(values))
+      if (dedupe && v == memref)
+        return i;
+    values.push_back(memref);
+    names.push_back(name.str());
+    roles.push_back(role);
+    return values.size() - 1;
+  }
 };
 
-static FailureOr<HostOperands> matchHostOperands(AttentionOp op) {
-  HostOperands host;
-  for (Value operand : {op.getQuery(), op.getKey(), op.getValue()}) {
-    auto toTensor = operand.getDefiningOp<bufferization::ToTensorOp>();
-    if (!toTensor)
-      return op.emitOpError("expected Q, K and V to come from "
-                            "bufferization.to_tensor of memrefs on the GPU "
-                            "path (destination-passing form)");
-    host.inputs.push_back(toTensor.getBuffer());
+/// The memref a kernel input tensor is read from.
+static FailureOr<Value> getHostMemref(AttentionOp op, Value tensor,
+                                      StringRef what) {
+  auto toTensor = tensor.getDefiningOp<bufferization::ToTensorOp>();
+  if (!toTensor)
+    return op.emitOpError("expected ")
+           << what
+           << " to come from bufferization.to_tensor of memrefs on the GPU "
+              "path (destination-passing form)";
+  Value memref = toTensor.getBuffer();
+  auto type = cast<MemRefType>(memref.getType());
+  if (!type.getLayout().isIdentity() || type.getMemorySpace())
+    return op.emitOpError("expected identity-layout memrefs in the default "
+                          "memory space, got ")
+           << type;
+  return memref;
+}
+
+/// Adds K or V: the memref itself, or the storage of its view.
+static FailureOr<SmallVector<int64_t>>
+addKVArguments(AttentionOp op, Value kv, Operation *view, StringRef prefix,
+               KernelArgumentList &list) {
+  SmallVector<int64_t> indices;
+  if (!view) {
+    FailureOr<Value> memref = getHostMemref(op, kv, "Q, K and V");
+    if (failed(memref))
+      return failure();
+    indices.push_back(list.add(*memref, prefix, "input"));
+    return indices;
   }
-  for (Value result : op->getResults()) {
+  bool paged = isa<PagedViewOp>(view);
+  for (auto [i, storage] :
+       llvm::enumerate(cast<KVCacheViewInterface>(view).getStorage())) {
+    FailureOr<Value> memref =
+        getHostMemref(op, storage, "the storage of K and V views");
+    if (failed(memref))
+      return failure();
+    std::string name = paged ? (i == 0 ? prefix.str() + "_pages"
+                                       : std::string("block_table"))
+                             : prefix.str() + "_storage" + std::to_string(i);
+    if (llvm::is_contained(list.names, name) &&
+        !llvm::is_contained(list.values, *memref))
+      name = prefix.str() + "_" + name;
+    indices.push_back(list.add(*memref, name, "input"));
+  }
+  return indices;
+}
+
+/// Adds O[, LSE]: the memrefs the results are stored into.
+static LogicalResult addResultArguments(AttentionOp op,
+                                        KernelArgumentList &list) {
+  for (auto [i, result] : llvm::enumerate(op->getResults())) {
     bufferization::MaterializeInDestinationOp store;
     for (Operation *user : result.getUsers())
       if (auto m = dyn_cast<bufferization::MaterializeInDestinationOp>(user))
@@ -177,17 +285,37 @@ static FailureOr<HostOperands> matchHostOperands(AttentionOp op) {
       return op.emitOpError("expected every result to be stored once with "
                             "bufferization.materialize_in_destination into a "
                             "memref on the GPU path");
-    host.outputs.push_back(store.getDest());
-    host.stores.push_back(store);
-  }
-  for (Value memref : llvm::concat<Value>(host.inputs, host.outputs)) {
-    auto type = cast<MemRefType>(memref.getType());
+    auto type = cast<MemRefType>(store.getDest().getType());
     if (!type.getLayout().isIdentity() || type.getMemorySpace())
       return op.emitOpError("expected identity-layout memrefs in the default "
                             "memory space, got ")
              << type;
+    list.add(store.getDest(), i == 0 ? "o" : "lse", "output",
+             /*dedupe=*/false);
+    list.stores.push_back(store);
   }
-  return host;
+  return success();
+}
+
+/// Erases `roots` and then every op that fed them and has no other use.
+static void eraseWithDeadProducers(ArrayRef<Operation *> roots) {
+  SmallVector<Operation *> worklist;
+  for (Operation *op : roots) {
+    for (Value operand : op->getOperands())
+      if (Operation *def = operand.getDefiningOp())
+        worklist.push_back(def);
+    op->erase();
+  }
+  while (!worklist.empty()) {
+    Operation *op = worklist.pop_back_val();
+    // Reads (bufferization.to_tensor) of no further use go too.
+    if (!isOpTriviallyDead(op))
+      continue;
+    for (Value operand : op->getOperands())
+      if (Operation *def = operand.getDefiningOp())
+        worklist.push_back(def);
+    op->erase();
+  }
 }
 
 struct ConvertAttnToNVVMPass
@@ -196,7 +324,15 @@ struct ConvertAttnToNVVMPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    AttnToNVVMOptions options{blockM, blockN, numWarps};
+    AttnToNVVMOptions options;
+    options.blockM = blockM;
+    options.blockN = blockN;
+    options.numWarps = numWarps;
+    options.kernel = kernel;
+    options.numSplits = numSplits;
+    options.numSMs = numSMs;
+    options.decodeKeysPerWarp = decodeKeysPerWarp;
+    options.decodeStages = decodeStages;
     SmallVector<AttentionOp> ops;
     module.walk([&](AttentionOp op) { ops.push_back(op); });
     if (ops.empty())
@@ -208,9 +344,20 @@ struct ConvertAttnToNVVMPass
       FailureOr<KernelProblem> problem = getKernelProblem(op, options);
       if (failed(problem))
         return signalPassFailure();
-      FailureOr<HostOperands> host = matchHostOperands(op);
-      if (failed(host))
+      FailureOr<KernelKind> kind = selectKernel(op, *problem, options);
+      if (failed(kind))
         return signalPassFailure();
+      if (*kind == KernelKind::Prefill &&
+          failed(checkPrefillOptions(op, *problem, options)))
+        return signalPassFailure();
+      std::optional<DecodePlan> plan;
+      if (*kind == KernelKind::Decode) {
+        FailureOr<DecodePlan> planned =
+            planDecodeKernel(op, *problem, options);
+        if (failed(planned))
+          return signalPassFailure();
+        plan = *planned;
+      }
       if (!kernels) {
         builder.setInsertionPointToStart(module.getBody());
         kernels = gpu::GPUModuleOp::create(builder, module.getLoc(),
@@ -218,68 +365,174 @@ struct ConvertAttnToNVVMPass
         module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                         builder.getUnitAttr());
       }
-      if (failed(lowerOne(op, *problem, *host, kernels, options)))
+      LogicalResult lowered =
+          plan ? lowerDecode(op, *problem, *plan, kernels)
+               : lowerPrefill(op, *problem, kernels, options);
+      if (failed(lowered))
         return signalPassFailure();
     }
   }
 
-  LogicalResult lowerOne(AttentionOp op, const KernelProblem &problem,
-                         const HostOperands &host, gpu::GPUModuleOp kernels,
-                         const AttnToNVVMOptions &options) {
-    Location loc = op.getLoc();
+  /// Creates the kernel function for `list` next to the other kernels.
+  gpu::GPUFuncOp createKernel(AttentionOp op, const KernelArgumentList &list,
+                              gpu::GPUModuleOp kernels, int64_t threads) {
     OpBuilder b(op.getContext());
-    SmallVector<Value> args(host.inputs);
-    args.append(host.outputs);
     SmallVector<Type> argTypes = llvm::map_to_vector(
-        args, [](Value v) { return v.getType(); });
-
-    // The kernel.
+        list.values, [](Value v) { return v.getType(); });
     auto parent = op->getParentOfType<FunctionOpInterface>();
     std::string name =
         (parent ? parent.getName().str() : std::string("attention")) +
         "_kernel";
     b.setInsertionPointToEnd(kernels.getBody());
-    auto func = gpu::GPUFuncOp::create(b, loc, name,
+    auto func = gpu::GPUFuncOp::create(b, op.getLoc(), name,
                                        b.getFunctionType(argTypes, {}));
     func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
     SymbolTable(kernels).insert(func);
-    int64_t threads = 32 * options.numWarps;
     func.setKnownBlockSizeAttr(
         b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
-    int64_t smemBytes = getKernelSharedMemoryBytes(problem, options);
-    int64_t gridX = llvm::divideCeil(problem.seqQ, options.blockM);
-    int64_t gridY = problem.batch * problem.headsQ;
-    SmallVector<NamedAttribute> info = {
-        b.getNamedAttr("block_m", b.getI64IntegerAttr(options.blockM)),
-        b.getNamedAttr("block_n", b.getI64IntegerAttr(options.blockN)),
-        b.getNamedAttr("num_warps", b.getI64IntegerAttr(options.numWarps)),
-        b.getNamedAttr("shared_memory_bytes", b.getI64IntegerAttr(smemBytes))};
-    func->setAttr("attn.kernel", b.getDictionaryAttr(info));
-    buildAttentionKernelBody(func, problem, options);
+    return func;
+  }
 
-    // The host side: one launch over (Q blocks, batch * query heads).
-    b.setInsertionPoint(op);
+  /// Replaces `op` by a launch of `func` over `grid`; `info` (plus the
+  /// argument names and roles) is kept on the kernel and the launch, where
+  /// the manifest reads it.
+  void replaceWithLaunch(AttentionOp op, gpu::GPUFuncOp func,
+                         const KernelArgumentList &list,
+                         std::array<int64_t, 3> grid, int64_t threads,
+                         int64_t smemBytes,
+                         SmallVector<NamedAttribute> info,
+                         StringRef gridFormula) {
+    Location loc = op.getLoc();
+    OpBuilder b(op);
+    func->setAttr("attn.kernel", b.getDictionaryAttr(info));
     auto idx = [&](int64_t v) -> Value {
       return arith::ConstantIndexOp::create(b, loc, v);
     };
     auto smem = arith::ConstantIntOp::create(b, loc, b.getI32Type(), smemBytes);
     auto launch = gpu::LaunchFuncOp::create(
-        b, loc, func, gpu::KernelDim3{idx(gridX), idx(gridY), idx(1)},
-        gpu::KernelDim3{idx(threads), idx(1), idx(1)}, smem, args);
+        b, loc, func, gpu::KernelDim3{idx(grid[0]), idx(grid[1]), idx(grid[2])},
+        gpu::KernelDim3{idx(threads), idx(1), idx(1)}, smem, list.values);
+    // Workspaces live for the launch only.
+    for (auto [value, role] : llvm::zip(list.values, list.roles))
+      if (role == "workspace")
+        memref::DeallocOp::create(b, loc, value);
     // The kernel's own attributes do not survive gpu-module-to-binary; the
     // launch keeps a copy for the manifest.
-    info.push_back(b.getNamedAttr(
-        "grid_formula", b.getStringAttr("[ceil(Lq / block_m), B * Hq, 1]")));
+    info.push_back(b.getNamedAttr("grid_formula", b.getStringAttr(gridFormula)));
+    SmallVector<Attribute> arguments;
+    for (auto [name, role] : llvm::zip(list.names, list.roles))
+      arguments.push_back(b.getDictionaryAttr(
+          {b.getNamedAttr("name", b.getStringAttr(name)),
+           b.getNamedAttr("role", b.getStringAttr(role))}));
+    info.push_back(b.getNamedAttr("arguments", b.getArrayAttr(arguments)));
     launch->setAttr("attn.launch", b.getDictionaryAttr(info));
-    SmallVector<Operation *> reads;
-    for (Value operand : op->getOperands())
-      reads.push_back(operand.getDefiningOp());
-    for (Operation *store : host.stores)
-      store->erase();
-    op->erase();
-    for (Operation *read : reads)
-      if (read && read->use_empty())
-        read->erase();
+    SmallVector<Operation *> dead(list.stores);
+    dead.push_back(op);
+    eraseWithDeadProducers(dead);
+  }
+
+  LogicalResult lowerPrefill(AttentionOp op, const KernelProblem &problem,
+                             gpu::GPUModuleOp kernels,
+                             const AttnToNVVMOptions &options) {
+    // The prefill kernel's arguments are Q, K, V, O[, LSE], one each even
+    // where a test passes one memref as all three.
+    KernelArgumentList list;
+    Value tensors[] = {op.getQuery(), op.getKey(), op.getValue()};
+    StringRef names[] = {"q", "k", "v"};
+    for (auto [tensor, name] : llvm::zip(tensors, names)) {
+      FailureOr<Value> memref = getHostMemref(op, tensor, "Q, K and V");
+      if (failed(memref))
+        return failure();
+      list.add(*memref, name, "input", /*dedupe=*/false);
+    }
+    if (failed(addResultArguments(op, list)))
+      return failure();
+    int64_t threads = 32 * options.numWarps;
+    gpu::GPUFuncOp func = createKernel(op, list, kernels, threads);
+    int64_t smemBytes = getKernelSharedMemoryBytes(problem, options);
+    buildAttentionKernelBody(func, problem, options);
+    Builder b(op.getContext());
+    SmallVector<NamedAttribute> info = {
+        b.getNamedAttr("kernel", b.getStringAttr("prefill")),
+        b.getNamedAttr("block_m", b.getI64IntegerAttr(options.blockM)),
+        b.getNamedAttr("block_n", b.getI64IntegerAttr(options.blockN)),
+        b.getNamedAttr("num_warps", b.getI64IntegerAttr(options.numWarps)),
+        b.getNamedAttr("shared_memory_bytes", b.getI64IntegerAttr(smemBytes))};
+    replaceWithLaunch(op, func, list,
+                      {static_cast<int64_t>(llvm::divideCeil(problem.seqQ, options.blockM)),
+                       problem.batch * problem.headsQ, 1},
+                      threads, smemBytes, info,
+                      "[ceil(Lq / block_m), B * Hq, 1]");
+    return success();
+  }
+
+  LogicalResult lowerDecode(AttentionOp op, const KernelProblem &problem,
+                            const DecodePlan &plan, gpu::GPUModuleOp kernels) {
+    KernelArgumentList list;
+    DecodeArguments args;
+    FailureOr<Value> q = getHostMemref(op, op.getQuery(), "Q, K and V");
+    if (failed(q))
+      return failure();
+    args.query = list.add(*q, "q", "input");
+    FailureOr<SmallVector<int64_t>> k =
+        addKVArguments(op, op.getKey(), problem.keyView, "k", list);
+    if (failed(k))
+      return failure();
+    FailureOr<SmallVector<int64_t>> v =
+        addKVArguments(op, op.getValue(), problem.valueView, "v", list);
+    if (failed(v))
+      return failure();
+    args.keyStorage = *k;
+    args.valueStorage = *v;
+    if (Value lengths = op.getKeyLengths()) {
+      FailureOr<Value> memref = getHostMemref(op, lengths, "key_lengths");
+      if (failed(memref))
+        return failure();
+      args.keyLengths = list.add(*memref, "key_lengths", "input");
+    }
+    size_t firstOutput = list.values.size();
+    if (failed(addResultArguments(op, list)))
+      return failure();
+    args.output = firstOutput;
+    if (problem.withLse)
+      args.lse = firstOutput + 1;
+    if (list.values.size() != firstOutput + 1 + problem.withLse)
+      return op.emitOpError("expected outputs distinct from the inputs");
+
+    MLIRContext *ctx = op.getContext();
+    Type f32 = Float32Type::get(ctx), i32 = IntegerType::get(ctx, 32);
+    if (plan.numSplits > 1) {
+      // The manifest tells a runtime to allocate these (the counters zeroed
+      // once: the kernel re-arms them).
+      OpBuilder b(op);
+      auto placeholder = [&](ArrayRef<int64_t> shape, Type elt,
+                             StringRef name) {
+        Value v = memref::AllocOp::create(b, op.getLoc(),
+                                          MemRefType::get(shape, elt));
+        return list.add(v, name, "workspace");
+      };
+      args.partialO = placeholder(
+          {plan.groups, plan.numSplits, plan.rows, problem.headDim}, f32,
+          "partial_o");
+      args.partialLse = placeholder({plan.groups, plan.numSplits, plan.rows},
+                                    f32, "partial_lse");
+      args.counters = placeholder({plan.groups}, i32, "split_counters");
+    }
+    int64_t threads = 32 * plan.warps;
+    gpu::GPUFuncOp func = createKernel(op, list, kernels, threads);
+    buildDecodeKernelBody(func, problem, plan, args);
+    Builder b(ctx);
+    SmallVector<NamedAttribute> info = {
+        b.getNamedAttr("kernel", b.getStringAttr("decode")),
+        b.getNamedAttr("num_splits", b.getI64IntegerAttr(plan.numSplits)),
+        b.getNamedAttr("keys_per_warp", b.getI64IntegerAttr(plan.keysPerWarp)),
+        b.getNamedAttr("stages", b.getI64IntegerAttr(plan.stages)),
+        b.getNamedAttr("num_warps", b.getI64IntegerAttr(plan.warps)),
+        b.getNamedAttr("shared_memory_bytes",
+                       b.getI64IntegerAttr(plan.sharedMemoryBytes))};
+    replaceWithLaunch(op, func, list, {plan.numSplits, plan.groups, 1},
+                      threads, plan.sharedMemoryBytes, info,
+                      "[num_splits, B * Hkv, 1]");
     return success();
   }
 };

@@ -13,15 +13,38 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 namespace mlir::attn {
 class AttentionOp;
 
-/// Tile configuration of the generated kernel.
+/// Which kernel schedule a GPU lowering emits.
+enum class KernelKind {
+  /// FlashAttention-2 prefill: CTAs over query blocks of one head.
+  Prefill,
+  /// Flash-decoding: CTAs over (split of the keys, batch, KV head), every
+  /// query row of a KV group packed into one m16 tile, warps splitting the
+  /// keys, partial results merged by LSE inside the launch.
+  Decode,
+};
+
+/// Tile configuration of the generated kernels.
 struct AttnToNVVMOptions {
   int64_t blockM = 128;
   int64_t blockN = 64;
   int64_t numWarps = 4;
+  /// "auto" (decode iff the packed query rows of a KV group fit 16),
+  /// "prefill" or "decode".
+  std::string kernel = "auto";
+  /// Decode: KV splits per (batch, KV head); 0 picks them from the grid
+  /// size, the key length and numSMs (see chooseNumSplits).
+  int64_t numSplits = 0;
+  /// Decode: streaming multiprocessors of the target (132 on H100 SXM).
+  int64_t numSMs = 132;
+  /// Decode: keys one warp handles per step (16 or 32).
+  int64_t decodeKeysPerWarp = 32;
+  /// Decode: cp.async stages per warp (2 to 4).
+  int64_t decodeStages = 2;
 };
 
 /// Everything the kernel generator needs to know about one attention op,
@@ -41,6 +64,15 @@ struct KernelProblem {
   /// The op's score_mod body (null: none). Its ops are cloned into the
   /// kernel, so it must outlive buildAttentionKernelBody.
   Region *scoreMod = nullptr;
+  /// A runtime key_lengths [B] operand bounds each sequence's keys (and
+  /// replaces Lk in the bottom-right alignment and ALiBi).
+  bool withKeyLengths = false;
+  /// K and V views (KVCacheViewInterface) read through the address hook;
+  /// null: K and V are contiguous [B, Hkv, Lk, D] memrefs.
+  Operation *keyView = nullptr, *valueView = nullptr;
+  /// Decode only: the diagonal offset is `len_b - Lq` rather than the
+  /// static diagOffset (bottom-right causal or a window).
+  bool bottomRight = false;
 
   /// Whether the kernel must materialise scores in natural units (scale and
   /// softcap applied) before the exponential: something positional or
@@ -61,6 +93,51 @@ int64_t getKernelSharedMemoryBytes(const KernelProblem &problem,
 /// Emits the body of `func`, whose arguments are Q, K, V, O[, LSE] memrefs.
 void buildAttentionKernelBody(gpu::GPUFuncOp func, const KernelProblem &problem,
                               const AttnToNVVMOptions &options);
+
+/// The launch of a decode kernel, chosen before its body is emitted.
+struct DecodePlan {
+  int64_t warps, keysPerWarp, stages;
+  /// Query rows of one KV group (Hq / Hkv heads x Lq), packed into 16.
+  int64_t rows;
+  /// Grid: numSplits x (B * Hkv).
+  int64_t numSplits, groups;
+  int64_t sharedMemoryBytes;
+  /// CTAs of this kernel one SM holds (by shared memory), for the split
+  /// heuristic.
+  int64_t ctasPerSM;
+};
+
+/// Checks the decode options and plans the launch; errors at `op`.
+FailureOr<DecodePlan> planDecodeKernel(AttentionOp op,
+                                       const KernelProblem &problem,
+                                       const AttnToNVVMOptions &options);
+
+/// The split count of a decode launch over `groups` (batch x KV head)
+/// programs of `keys` keys, `keysPerStep` keys per CTA step, on `numSMs`
+/// SMs holding `ctasPerSM` CTAs each: one split when the groups alone fill
+/// the machine; otherwise the fewest splits whose wave efficiency is within
+/// 95% of the best (and that fill half the machine), >= 2 steps per
+/// split.
+int64_t chooseNumSplits(int64_t groups, int64_t keys, int64_t keysPerStep,
+                        int64_t numSMs, int64_t ctasPerSM);
+
+/// Kernel arguments of a decode kernel, by position in `func`'s signature.
+struct DecodeArguments {
+  int64_t query;
+  /// Contiguous K/V memrefs, or the first storage of each view; views'
+  /// storage in getStorage() order.
+  SmallVector<int64_t> keyStorage, valueStorage;
+  std::optional<int64_t> keyLengths, lse;
+  int64_t output;
+  /// Split-KV workspaces (numSplits > 1): partial O [groups, splits, rows,
+  /// D] f32, partial LSE [groups, splits, rows] f32, counters [groups] i32.
+  std::optional<int64_t> partialO, partialLse, counters;
+};
+
+/// Emits the body of a decode kernel.
+void buildDecodeKernelBody(gpu::GPUFuncOp func, const KernelProblem &problem,
+                           const DecodePlan &plan,
+                           const DecodeArguments &arguments);
 
 } // namespace mlir::attn
 

@@ -1,0 +1,738 @@
+//===- DecodeKernel.cpp - the flash-decoding kernel body ------------------===//
+//
+// Part of attn-mlir. Emits the body of a decode attention kernel. Decode reads
+// every key and value once per generated token, so the kernel is built to
+// stream K and V at memory bandwidth:
+//
+//  * one CTA per (split, batch, KV head): all Hq / Hkv query heads (x Lq
+//    rows) of the KV group form one m16 tile, so K and V are read once per
+//    group (GQA packing);
+//  * the group's visible keys are cut into numSplits equal ranges (of each
+//    sequence's own length, so ragged batches balance) and, within a CTA,
+//    into warp-private subtiles: every warp streams its own K/V subtiles
+//    through a cp.async ring with no CTA-wide barrier in the loop;
+//  * the warps' (m, l, O) are merged through shared memory; with several
+//    splits each CTA writes a normalised partial O and its LSE, and the last
+//    CTA of a group to finish (an atomic counter) merges them by LSE in the
+//    same launch and re-arms the counter.
+//
+// K/V rows are addressed through the KV cache hook (KVCacheViewInterface::
+// buildRowOffset) when K and V are views, so paged caches and host-defined
+// layouts need no code here.
+//
+//===----------------------------------------------------------------------===//
+
+#include "FragmentEmitter.h"
+
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::detail;
+
+namespace {
+
+class DecodeEmitter : public FragmentEmitter {
+public:
+  DecodeEmitter(gpu::GPUFuncOp func, const KernelProblem &p,
+                const DecodePlan &plan, const DecodeArguments &args)
+      : FragmentEmitter(func, p, /*mTiles=*/1, plan.keysPerWarp), plan(plan),
+        args(args), warps(plan.warps), stages(plan.stages),
+        groupSize(p.headsQ / p.headsKV) {
+    subTileBytes = bn * tileRowBytes;
+    qTileBytes = 16 * tileRowBytes;
+  }
+
+  void emit();
+
+private:
+  Value arg(int64_t i) { return func.getBody().front().getArgument(i); }
+  Value toIndex(Value x) {
+    return arith::IndexCastUIOp::create(b, b.getIndexType(), x);
+  }
+  Value minS(Value x, Value y) { return arith::MinSIOp::create(b, x, y); }
+  Value maxS(Value x, Value y) { return arith::MaxSIOp::create(b, x, y); }
+  Value negInf() { return cF32(-std::numeric_limits<double>::infinity()); }
+  Value isNegInf(Value x) {
+    return arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, x, negInf());
+  }
+  /// Runs `body` under `cond` (an scf.if without results).
+  void ifThen(Value cond, function_ref<void()> body) {
+    scf::IfOp::create(b, cond, [&](OpBuilder &, Location) {
+      body();
+      scf::YieldOp::create(b);
+    });
+  }
+  /// Inline PTX with side effects (fences, atomics, L1-bypassing loads that
+  /// must stay after them).
+  Value volatilePtx(Type result, ValueRange operands, StringRef asmString,
+                    StringRef constraints);
+  Value loadGlobalCG(Value ptr);
+  SmallVector<Value> loadGlobalCG4(Value ptr);
+
+  /// Byte offset (i64) of row `row` (i32, clamped to the visible range) of
+  /// this group's K or V.
+  Value rowByteOffset(bool isValue, Value row);
+  /// Copies the warp's `j`-th subtile of K and V into ring stage `stage`.
+  void copySubtile(Value j, Value stage);
+  Value kStage(Value stage) {
+    return add(mul(stage, 2 * subTileBytes), warpRingBase);
+  }
+  Value vStage(Value stage) { return add(kStage(stage), subTileBytes); }
+
+  // The phases of the kernel, in program order.
+  void emitCoordinates();
+  /// [kBegin, kEnd): the keys of this split; nWarpTiles: the warp's share.
+  void emitKeyRange();
+  /// Q rows of the group to registers; the first ring stages in flight.
+  void emitPrologue();
+  scf::ForOp emitKeyLoop();
+  /// ALiBi and score_mod on natural-unit scores of the subtile at `key0`.
+  SmallVector<Value> emitScoreMods(Value key0, ArrayRef<Value> s);
+  /// -inf outside this split's keys and, for Lq > 1, outside each row's
+  /// causal/window range.
+  SmallVector<Value> emitMask(Value key0, ArrayRef<Value> s);
+  /// Merges the warps' (m, l, O) and writes O/LSE, or this split's partial.
+  void emitWarpMerge(ValueRange results);
+  /// The last CTA of the group merges the splits' partials.
+  void emitSplitMerge();
+
+  /// The merged (scaled-max, sum, O[4]) of `sources` rows read by `read`,
+  /// weighted by exp2(max_s - max) (the LSE-merge recurrence).
+  void writeRow(Value row, Value col, Value oSum, ArrayRef<Value> o4,
+                Value lseNatural);
+
+  const DecodePlan &plan;
+  const DecodeArguments &args;
+  int64_t warps, stages, groupSize;
+  int64_t subTileBytes, qTileBytes;
+
+  Value split, group, batch, kvHead, length, diag;
+  Value kBegin, kEnd, visibleEnd, nWarpTiles, warpRingBase;
+  Value keyBase, valueBase; // contiguous: byte offset of the group's row 0
+  SmallVector<Value> keyStorage, valueStorage;
+  Value qPtr, kPtr, vPtr, oPtr, lsePtr;
+  /// Per lane row half (g, g + 8): query index, query head, ALiBi slope.
+  Value rowQuery[2], rowHead[2], rowNegSlope[2];
+};
+
+} // namespace
+
+Value DecodeEmitter::volatilePtx(Type result, ValueRange operands,
+                                 StringRef asmString, StringRef constraints) {
+  auto op = LLVM::InlineAsmOp::create(
+      b, result, operands, asmString, constraints, /*has_side_effects=*/true,
+      /*is_align_stack=*/false, LLVM::TailCallKind::None,
+      LLVM::AsmDialectAttr(), ArrayAttr());
+  return result ? op.getRes() : Value();
+}
+
+Value DecodeEmitter::loadGlobalCG(Value ptr) {
+  // Partials come from other SMs: read them from L2, never from L1.
+  return volatilePtx(f32, ptr, "ld.global.cg.f32 $0, [$1];", "=f,l");
+}
+
+SmallVector<Value> DecodeEmitter::loadGlobalCG4(Value ptr) {
+  auto type = LLVM::LLVMStructType::getLiteral(b.getContext(),
+                                               SmallVector<Type>(4, f32));
+  Value s = volatilePtx(type, ptr, "ld.global.cg.v4.f32 {$0, $1, $2, $3}, [$4];",
+                        "=f,=f,=f,=f,l");
+  SmallVector<Value> out;
+  for (int64_t i = 0; i < 4; ++i)
+    out.push_back(LLVM::ExtractValueOp::create(b, s, i));
+  return out;
+}
+
+void DecodeEmitter::emitCoordinates() {
+  emitLaneCoordinates();
+  auto idx32 = [&](Value v) -> Value {
+    return arith::IndexCastUIOp::create(b, i32, v);
+  };
+  split = idx32(gpu::BlockIdOp::create(b, gpu::Dimension::x));
+  group = idx32(gpu::BlockIdOp::create(b, gpu::Dimension::y));
+  batch = arith::DivUIOp::create(b, group, cI32(p.headsKV));
+  kvHead = arith::RemUIOp::create(b, group, cI32(p.headsKV));
+
+  qPtr = pointerOf(arg(args.query), ptrGlobal);
+  oPtr = pointerOf(arg(args.output), ptrGlobal);
+  if (args.lse)
+    lsePtr = pointerOf(arg(*args.lse), ptrGlobal);
+  for (int64_t i : args.keyStorage)
+    keyStorage.push_back(arg(i));
+  for (int64_t i : args.valueStorage)
+    valueStorage.push_back(arg(i));
+  kPtr = pointerOf(keyStorage.front(), ptrGlobal);
+  vPtr = pointerOf(valueStorage.front(), ptrGlobal);
+  if (!p.keyView) {
+    Value groupRows = arith::MulIOp::create(b, toI64(group),
+                                            cI64(p.seqK * tileRowBytes));
+    keyBase = valueBase = groupRows;
+  }
+
+  // Length of this sequence, clamped so that a bad length cannot address
+  // outside the cache.
+  length = cI32(p.seqK);
+  if (args.keyLengths) {
+    Value len = memref::LoadOp::create(b, arg(*args.keyLengths),
+                                       ValueRange{toIndex(batch)});
+    length = minS(maxS(len, cI32(0)), cI32(p.seqK));
+  }
+  // Key j is visible to query i iff i + diag - left <= j <= i + diag + right.
+  diag = cI32(p.diagOffset);
+  if (p.bottomRight)
+    diag = arith::SubIOp::create(b, length, cI32(p.seqQ));
+
+  // Rows g and g + 8 of the packed tile: row r is query r % Lq of head
+  // kvHead * groupSize + r / Lq.
+  for (int64_t half = 0; half < 2; ++half) {
+    Value r = add(g, half * 8);
+    rowQuery[half] = arith::RemUIOp::create(b, r, cI32(p.seqQ));
+    rowHead[half] = add(mul(kvHead, groupSize),
+                        arith::DivUIOp::create(b, r, cI32(p.seqQ)));
+    if (!p.alibiSlopes.empty())
+      rowNegSlope[half] = emitNegAlibiSlope(rowHead[half]);
+  }
+}
+
+void DecodeEmitter::emitKeyRange() {
+  // Keys any row of the group sees: [lo, hi).
+  Value lo = cI32(0), hi = length;
+  if (p.left)
+    lo = maxS(lo, arith::SubIOp::create(b, diag, cI32(*p.left)));
+  if (p.right)
+    hi = minS(hi, add(diag, p.seqQ - 1 + *p.right + 1));
+  hi = maxS(hi, lo);
+  visibleEnd = hi;
+  // Equal shares of the visible keys, in whole warp subtiles.
+  Value count = arith::SubIOp::create(b, hi, lo);
+  Value perSplit = arith::DivUIOp::create(b, add(count, plan.numSplits - 1),
+                                          cI32(plan.numSplits));
+  Value chunk = mul(arith::DivUIOp::create(b, add(perSplit, bn - 1), cI32(bn)),
+                    bn);
+  kBegin = minS(add(lo, arith::MulIOp::create(b, split, chunk)), hi);
+  kEnd = minS(add(kBegin, chunk), hi);
+  Value numSub = arith::DivUIOp::create(
+      b, add(arith::SubIOp::create(b, kEnd, kBegin), bn - 1), cI32(bn));
+  // Warp w takes subtiles w, w + W, w + 2W, ...
+  Value mine = maxS(arith::SubIOp::create(b, numSub, warp), cI32(0));
+  nWarpTiles = arith::DivUIOp::create(b, add(mine, warps - 1), cI32(warps));
+  warpRingBase = add(mul(warp, stages * 2 * subTileBytes), qTileBytes);
+}
+
+Value DecodeEmitter::rowByteOffset(bool isValue, Value row) {
+  if (!p.keyView)
+    return arith::AddIOp::create(b, isValue ? valueBase : keyBase,
+                                 toI64(mul(row, tileRowBytes)));
+  auto view = cast<KVCacheViewInterface>(isValue ? p.valueView : p.keyView);
+  Value element =
+      view.buildRowOffset(b, b.getLoc(), isValue ? valueStorage : keyStorage,
+                          toIndex(batch), toIndex(kvHead), toIndex(row));
+  Value elem64 = arith::IndexCastUIOp::create(b, i64, element);
+  return arith::MulIOp::create(b, elem64, cI64(2));
+}
+
+void DecodeEmitter::copySubtile(Value j, Value stage) {
+  // Lane l copies chunk l % chunksPerRow of rows l / chunksPerRow + k *
+  // rowsPerPass of the subtile: a warp copies whole 256-byte rows at once.
+  int64_t chunksPerRow = d / 8, rowsPerPass = 32 / chunksPerRow;
+  Value row0 = shr(lane, llvm::Log2_64(chunksPerRow));
+  Value chunk = andI(lane, chunksPerRow - 1);
+  Value chunkBytes = toI64(mul(chunk, 16));
+  Value key0 = add(kBegin, mul(add(mul(j, warps), warp), bn));
+  Value lastKey = add(visibleEnd, -1);
+  Value kTile = kStage(stage), vTile = vStage(stage);
+  for (int64_t k = 0; k < bn / rowsPerPass; ++k) {
+    Value tileRow = add(row0, k * rowsPerPass);
+    // Keys past the visible range (the subtile's tail) re-read the last
+    // visible row; they are masked before the softmax.
+    Value key = minS(add(key0, tileRow), lastKey);
+    Value dst = swizzled(tileRow, chunk);
+    for (bool isValue : {false, true}) {
+      Value src = gep(ptrGlobal, isValue ? vPtr : kPtr,
+                      arith::AddIOp::create(b, rowByteOffset(isValue, key),
+                                            chunkBytes));
+      NVVM::CpAsyncOp::create(b, tileAt(add(isValue ? vTile : kTile, dst)),
+                              src, 16, NVVM::LoadCacheModifierKind::CG,
+                              Value());
+    }
+  }
+}
+
+void DecodeEmitter::emitPrologue() {
+  // The group's rows are contiguous in Q ([B, Hq, Lq, D] with the group's
+  // heads adjacent): rows 0 .. rows-1 from there, the rest of the m16 tile
+  // zero-filled.
+  int64_t chunksPerRow = d / 8;
+  int64_t threads = 32 * warps;
+  Value groupRow0 = arith::MulIOp::create(
+      b, toI64(add(mul(batch, p.headsQ), mul(kvHead, groupSize))),
+      cI64(p.seqQ * tileRowBytes));
+  for (int64_t c = 0; c < llvm::divideCeil(16 * chunksPerRow, threads); ++c) {
+    Value item = add(tid, c * threads);
+    Value row = shr(item, llvm::Log2_64(chunksPerRow));
+    Value chunk = andI(item, chunksPerRow - 1);
+    auto copy = [&]() {
+      Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(plan.rows));
+      Value safeRow = sel(valid, row, cI32(0));
+      Value src = gep(ptrGlobal, qPtr,
+                      arith::AddIOp::create(
+                          b, groupRow0,
+                          toI64(add(mul(safeRow, tileRowBytes),
+                                    mul(chunk, 16)))));
+      NVVM::CpAsyncOp::create(b, tileAt(swizzled(row, chunk)), src, 16,
+                              NVVM::LoadCacheModifierKind::CG,
+                              sel(valid, cI32(16), cI32(0)));
+    };
+    if ((c + 1) * threads <= 16 * chunksPerRow)
+      copy();
+    else
+      ifThen(cmp(arith::CmpIPredicate::slt, item, cI32(16 * chunksPerRow)),
+             copy);
+  }
+  NVVM::CpAsyncCommitGroupOp::create(b);
+  // The first stages - 1 subtiles of this warp in flight behind Q.
+  for (int64_t s = 0; s + 1 < stages; ++s) {
+    ifThen(cmp(arith::CmpIPredicate::slt, cI32(s), nWarpTiles),
+           [&]() { copySubtile(cI32(s), cI32(s)); });
+    NVVM::CpAsyncCommitGroupOp::create(b);
+  }
+  NVVM::CpAsyncWaitGroupOp::create(b, stages - 1);
+  gpu::BarrierOp::create(b);
+  Value matrix = shr(lane, 3);
+  qLane = laneOffset(mul(add(r8, mul(andI(matrix, 1), 8)), tileRowBytes),
+                     shr(matrix, 1));
+  SmallVector<SmallVector<Value>> regs;
+  for (int64_t kk = 0; kk < kSteps(); ++kk)
+    regs.push_back(loadQ(0, kk));
+  qRegs = std::move(regs);
+}
+
+SmallVector<Value> DecodeEmitter::emitScoreMods(Value key0,
+                                                ArrayRef<Value> s) {
+  SmallVector<Value> out(s);
+  if (!p.needsNaturalScores())
+    return out;
+  Value col0 = add(key0, mul(t, 2));
+  for (int64_t nt = 0; nt < nTiles(); ++nt)
+    for (int64_t c = 0; c < 4; ++c) {
+      int64_t half = c >> 1;
+      Value key = add(col0, nt * 8 + (c & 1));
+      Value &v = out[sIndex(0, nt, c)];
+      if (!p.alibiSlopes.empty()) {
+        // The distance i + Lk_b - Lq - j, Lk_b the sequence's length.
+        Value dist = arith::SubIOp::create(
+            b,
+            add(rowQuery[half], arith::SubIOp::create(b, length,
+                                                      cI32(p.seqQ))),
+            key);
+        Value absDist = maxS(dist, arith::SubIOp::create(b, cI32(0), dist));
+        v = fma(rowNegSlope[half], arith::SIToFPOp::create(b, f32, absDist),
+                v);
+      }
+      if (p.scoreMod)
+        v = inlineScoreMod(v, toIndex(batch), toIndex(rowHead[half]),
+                           toIndex(rowQuery[half]), toIndex(key));
+    }
+  return out;
+}
+
+SmallVector<Value> DecodeEmitter::emitMask(Value key0, ArrayRef<Value> s) {
+  // With one query row the split's keys are exactly the visible ones: only
+  // the subtile that crosses kEnd needs a mask. More rows see different
+  // ranges, so every subtile is checked.
+  bool perRow = p.seqQ > 1 && (p.left || p.right);
+  Value needsMask =
+      cmp(arith::CmpIPredicate::sgt, add(key0, bn), kEnd);
+  if (perRow)
+    needsMask = arith::ConstantIntOp::create(b, b.getI1Type(), 1);
+  auto masked = scf::IfOp::create(
+      b, needsMask,
+      [&](OpBuilder &, Location) {
+        Value col0 = add(key0, mul(t, 2));
+        SmallVector<Value> out;
+        for (int64_t nt = 0; nt < nTiles(); ++nt)
+          for (int64_t c = 0; c < 4; ++c) {
+            Value key = add(col0, nt * 8 + (c & 1));
+            Value keep = cmp(arith::CmpIPredicate::slt, key, kEnd);
+            if (perRow) {
+              Value rowDiag = add(rowQuery[c >> 1], diag);
+              auto andB = [&](Value x) {
+                keep = arith::AndIOp::create(b, keep, x);
+              };
+              if (p.left)
+                andB(cmp(arith::CmpIPredicate::sge, key,
+                         add(rowDiag, -*p.left)));
+              if (p.right)
+                andB(cmp(arith::CmpIPredicate::sle, key,
+                         add(rowDiag, *p.right)));
+            }
+            out.push_back(sel(keep, s[sIndex(0, nt, c)], negInf()));
+          }
+        scf::YieldOp::create(b, out);
+      },
+      [&](OpBuilder &, Location) { scf::YieldOp::create(b, s); });
+  return SmallVector<Value>(masked.getResults());
+}
+
+scf::ForOp DecodeEmitter::emitKeyLoop() {
+  SmallVector<Value> init(numAccumulators(), cF32(0.0));
+  init.append(numRowStats(), negInf()); // m
+  init.append(numRowStats(), cF32(0.0)); // l
+  auto loop = scf::ForOp::create(b, cI32(0), nWarpTiles, cI32(1), init);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value j = loop.getInductionVar();
+  ValueRange iter = loop.getRegionIterArgs();
+  int64_t numO = numAccumulators(), numRows = numRowStats();
+  SmallVector<Value> acc(iter.begin(), iter.begin() + numO);
+  SmallVector<Value> rowMax(iter.begin() + numO, iter.begin() + numO + numRows);
+  SmallVector<Value> rowSum(iter.begin() + numO + numRows, iter.end());
+
+  // Every lane is done reading the stage the prefetch overwrites (read in
+  // the previous iteration).
+  NVVM::SyncWarpOp::create(b, cI32(-1));
+  Value ahead = add(j, stages - 1);
+  ifThen(cmp(arith::CmpIPredicate::slt, ahead, nWarpTiles), [&]() {
+    copySubtile(ahead, andI(ahead, stages - 1));
+  });
+  NVVM::CpAsyncCommitGroupOp::create(b);
+  // The group of subtile j has landed for this lane; the warp barrier makes
+  // every lane's copies visible to every lane.
+  NVVM::CpAsyncWaitGroupOp::create(b, stages - 1);
+  NVVM::SyncWarpOp::create(b, cI32(-1));
+
+  Value stage = andI(j, stages - 1);
+  Value key0 = add(kBegin, mul(add(mul(j, warps), warp), bn));
+  SmallVector<Value> s =
+      emitMask(key0, emitScoreMods(key0, emitScores(kStage(stage))));
+  emitOnlineSoftmax(s, rowMax, rowSum, acc);
+  emitPV(s, vStage(stage), acc);
+
+  SmallVector<Value> yields(acc);
+  yields.append(rowMax);
+  yields.append(rowSum);
+  scf::YieldOp::create(b, yields);
+  return loop;
+}
+
+void DecodeEmitter::writeRow(Value row, Value col, Value oSum,
+                             ArrayRef<Value> o4, Value lseNatural) {
+  // Final O (bf16/f16, four columns = 8 bytes) and, from the thread of
+  // column 0, the LSE.
+  Value empty =
+      arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, oSum, cF32(0.0));
+  Value inv = sel(empty, cF32(0.0), arith::DivFOp::create(b, cF32(1.0), oSum));
+  auto scaled = [&](int64_t i) { return arith::MulFOp::create(b, o4[i], inv); };
+  Value lo = packHalf2(scaled(0), scaled(1));
+  Value hi = packHalf2(scaled(2), scaled(3));
+  auto i32x2 = VectorType::get({2}, i32);
+  Value v = LLVM::PoisonOp::create(b, i32x2);
+  v = LLVM::InsertElementOp::create(b, v, lo, cI32(0));
+  v = LLVM::InsertElementOp::create(b, v, hi, cI32(1));
+  Value groupRow0 = add(mul(batch, p.headsQ), mul(kvHead, groupSize));
+  Value flatRow = toI64(add(mul(groupRow0, p.seqQ), row));
+  Value off = arith::AddIOp::create(
+      b, arith::MulIOp::create(b, flatRow, cI64(tileRowBytes)),
+      toI64(mul(col, 2)));
+  LLVM::StoreOp::create(b, v, gep(ptrGlobal, oPtr, off), /*alignment=*/8);
+  if (!lsePtr)
+    return;
+  ifThen(cmp(arith::CmpIPredicate::eq, col, cI32(0)), [&]() {
+    Value lse = sel(empty, negInf(), lseNatural);
+    LLVM::StoreOp::create(
+        b, lse,
+        gep(ptrGlobal, lsePtr, arith::MulIOp::create(b, flatRow, cI64(4))),
+        /*alignment=*/4);
+  });
+}
+
+void DecodeEmitter::emitWarpMerge(ValueRange results) {
+  // Shared memory, reusing the rings: per warp, m (scaled to the base-2
+  // exponent) and l of its 16 rows, then its O rows padded by 8 floats so
+  // that the quads' float2 stores of eight rows spread over the banks.
+  int64_t numO = numAccumulators(), numRows = numRowStats();
+  int64_t oRowBytes = (d + 8) * 4;
+  int64_t statsBytes = warps * 16 * 8;
+  Value statsBase = cI32(qTileBytes);
+  Value oBase = cI32(qTileBytes + statsBytes);
+  NVVM::CpAsyncWaitGroupOp::create(b, 0);
+  gpu::BarrierOp::create(b);
+  for (int64_t half = 0; half < 2; ++half) {
+    Value m = results[numO + half];
+    Value l = results[numO + numRows + half];
+    l = arith::AddFOp::create(b, l, shuffleXor(l, 1));
+    l = arith::AddFOp::create(b, l, shuffleXor(l, 2));
+    Value row = add(g, half * 8);
+    Value slot = add(mul(add(mul(warp, 16), row), 8), statsBase);
+    ifThen(cmp(arith::CmpIPredicate::eq, t, cI32(0)), [&]() {
+      Value mScaled =
+          sel(isNegInf(m), negInf(), arith::MulFOp::create(b, m, cF32(expScale)));
+      LLVM::StoreOp::create(b, mScaled, tileAt(slot), 4);
+      LLVM::StoreOp::create(b, l, tileAt(add(slot, 4)), 4);
+    });
+    Value rowBase = add(mul(add(mul(warp, 16), row), oRowBytes), oBase);
+    auto f32x2 = VectorType::get({2}, f32);
+    for (int64_t dt = 0; dt < dTiles(); ++dt) {
+      Value v = LLVM::PoisonOp::create(b, f32x2);
+      v = LLVM::InsertElementOp::create(
+          b, v, results[oIndex(0, dt, 2 * half)], cI32(0));
+      v = LLVM::InsertElementOp::create(
+          b, v, results[oIndex(0, dt, 2 * half + 1)], cI32(1));
+      LLVM::StoreOp::create(
+          b, v, tileAt(add(rowBase, add(mul(t, 8), dt * 32))), 8);
+    }
+  }
+  gpu::BarrierOp::create(b);
+
+  // Thread item -> (row, four columns) of the group's real rows.
+  int64_t colGroups = d / 4, items = plan.rows * colGroups;
+  int64_t threads = 32 * warps;
+  for (int64_t c = 0; c < llvm::divideCeil(items, threads); ++c) {
+    Value item = add(tid, c * threads);
+    auto body = [&]() {
+      Value row = arith::DivUIOp::create(b, item, cI32(colGroups));
+      Value col = mul(arith::RemUIOp::create(b, item, cI32(colGroups)), 4);
+      SmallVector<Value> mS, lS;
+      Value mMax = negInf();
+      for (int64_t w = 0; w < warps; ++w) {
+        Value slot = add(mul(add(row, w * 16), 8), statsBase);
+        mS.push_back(LLVM::LoadOp::create(b, f32, tileAt(slot), 4));
+        lS.push_back(LLVM::LoadOp::create(b, f32, tileAt(add(slot, 4)), 4));
+        mMax = maxF(mMax, mS.back());
+      }
+      Value mRef = sel(isNegInf(mMax), cF32(0.0), mMax);
+      Value sum = cF32(0.0);
+      SmallVector<Value> o4(4, cF32(0.0));
+      auto f32x4 = VectorType::get({4}, f32);
+      for (int64_t w = 0; w < warps; ++w) {
+        Value weight = exp2(arith::SubFOp::create(b, mS[w], mRef));
+        sum = fma(lS[w], weight, sum);
+        Value src = add(add(mul(add(row, w * 16), oRowBytes), oBase),
+                        mul(col, 4));
+        Value v = LLVM::LoadOp::create(b, f32x4, tileAt(src), 16);
+        for (int64_t e = 0; e < 4; ++e)
+          o4[e] = fma(LLVM::ExtractElementOp::create(b, v, cI32(e)), weight,
+                      o4[e]);
+      }
+      // LSE = ln(sum exp(x)) = (m * c + log2(l)) * ln 2.
+      Value lseNat = arith::MulFOp::create(
+          b, arith::AddFOp::create(b, mRef, log2(sum)), cF32(kLn2));
+      if (plan.numSplits == 1) {
+        writeRow(row, col, sum, o4, lseNat);
+        return;
+      }
+      // This split's normalised partial O and its LSE (-inf when empty).
+      Value empty =
+          arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, sum, cF32(0.0));
+      Value inv =
+          sel(empty, cF32(0.0), arith::DivFOp::create(b, cF32(1.0), sum));
+      Value slotRow = toI64(add(
+          mul(add(mul(group, plan.numSplits), split), plan.rows), row));
+      Value v = LLVM::PoisonOp::create(b, f32x4);
+      for (int64_t e = 0; e < 4; ++e)
+        v = LLVM::InsertElementOp::create(
+            b, v, arith::MulFOp::create(b, o4[e], inv), cI32(e));
+      Value off = arith::AddIOp::create(
+          b, arith::MulIOp::create(b, slotRow, cI64(d * 4)),
+          toI64(mul(col, 4)));
+      LLVM::StoreOp::create(
+          b, v, gep(ptrGlobal, pointerOf(arg(*args.partialO), ptrGlobal), off),
+          16);
+      ifThen(cmp(arith::CmpIPredicate::eq, col, cI32(0)), [&]() {
+        LLVM::StoreOp::create(
+            b, sel(empty, negInf(), lseNat),
+            gep(ptrGlobal, pointerOf(arg(*args.partialLse), ptrGlobal),
+                arith::MulIOp::create(b, slotRow, cI64(4))),
+            4);
+      });
+    };
+    if ((c + 1) * threads <= items)
+      body();
+    else
+      ifThen(cmp(arith::CmpIPredicate::slt, item, cI32(items)), body);
+  }
+}
+
+void DecodeEmitter::emitSplitMerge() {
+  // Publish this CTA's partial (every writer fences), then count arrivals;
+  // the CTA that arrives last has every partial visible after its acquire.
+  volatilePtx(Type(), {}, "fence.acq_rel.gpu;", "");
+  gpu::BarrierOp::create(b);
+  Value counter =
+      gep(ptrGlobal, pointerOf(arg(*args.counters), ptrGlobal),
+          toI64(mul(group, 4)));
+  Value flagSlot = tileAt(cI32(0)); // the Q tile is free by now
+  ifThen(cmp(arith::CmpIPredicate::eq, tid, cI32(0)), [&]() {
+    Value old = volatilePtx(i32, counter,
+                            "atom.add.acq_rel.gpu.global.u32 $0, [$1], 1;",
+                            "=r,l");
+    Value last = cmp(arith::CmpIPredicate::eq, old, cI32(plan.numSplits - 1));
+    LLVM::StoreOp::create(b, arith::ExtUIOp::create(b, i32, last), flagSlot, 4);
+    // Re-arm for the next launch: all splits have arrived.
+    ifThen(last, [&]() {
+      volatilePtx(Type(), counter, "st.relaxed.gpu.global.u32 [$0], 0;", "l");
+    });
+  });
+  gpu::BarrierOp::create(b);
+  Value isLast = cmp(arith::CmpIPredicate::ne,
+                     LLVM::LoadOp::create(b, i32, flagSlot, 4), cI32(0));
+  ifThen(isLast, [&]() {
+    volatilePtx(Type(), {}, "fence.acq_rel.gpu;", "");
+    Value partialO = pointerOf(arg(*args.partialO), ptrGlobal);
+    Value partialLse = pointerOf(arg(*args.partialLse), ptrGlobal);
+    int64_t colGroups = d / 4, items = plan.rows * colGroups;
+    int64_t threads = 32 * warps;
+    for (int64_t c = 0; c < llvm::divideCeil(items, threads); ++c) {
+      Value item = add(tid, c * threads);
+      auto body = [&]() {
+        Value row = arith::DivUIOp::create(b, item, cI32(colGroups));
+        Value col = mul(arith::RemUIOp::create(b, item, cI32(colGroups)), 4);
+        auto slotRow = [&](Value s) {
+          return toI64(add(mul(add(mul(group, plan.numSplits), s), plan.rows),
+                           row));
+        };
+        auto lseOf = [&](Value s) {
+          return loadGlobalCG(gep(ptrGlobal, partialLse,
+                                  arith::MulIOp::create(b, slotRow(s),
+                                                        cI64(4))));
+        };
+        // Pass 1: the largest LSE.
+        auto maxLoop = scf::ForOp::create(b, cI32(0), cI32(plan.numSplits),
+                                          cI32(1), ValueRange{negInf()});
+        {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(maxLoop.getBody());
+          scf::YieldOp::create(
+              b, maxF(maxLoop.getRegionIterArgs()[0],
+                      lseOf(maxLoop.getInductionVar())));
+        }
+        Value lseMax = maxLoop.getResult(0);
+        Value ref = sel(isNegInf(lseMax), cF32(0.0), lseMax);
+        // Pass 2: O = sum_s exp(lse_s - max) O_s / sum_s exp(lse_s - max).
+        SmallVector<Value> init(5, cF32(0.0));
+        auto sumLoop = scf::ForOp::create(b, cI32(0), cI32(plan.numSplits),
+                                          cI32(1), init);
+        {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(sumLoop.getBody());
+          Value s = sumLoop.getInductionVar();
+          ValueRange acc = sumLoop.getRegionIterArgs();
+          Value weight = exp2(arith::MulFOp::create(
+              b, arith::SubFOp::create(b, lseOf(s), ref), cF32(kLog2e)));
+          Value off = arith::AddIOp::create(
+              b, arith::MulIOp::create(b, slotRow(s), cI64(d * 4)),
+              toI64(mul(col, 4)));
+          SmallVector<Value> o = loadGlobalCG4(gep(ptrGlobal, partialO, off));
+          SmallVector<Value> next = {arith::AddFOp::create(b, acc[0], weight)};
+          for (int64_t e = 0; e < 4; ++e)
+            next.push_back(fma(o[e], weight, acc[e + 1]));
+          scf::YieldOp::create(b, next);
+        }
+        Value sum = sumLoop.getResult(0);
+        SmallVector<Value> o4(sumLoop.getResults().drop_front());
+        Value lse = arith::AddFOp::create(
+            b, ref, arith::MulFOp::create(b, log2(sum), cF32(kLn2)));
+        writeRow(row, col, sum, o4, lse);
+      };
+      if ((c + 1) * threads <= items)
+        body();
+      else
+        ifThen(cmp(arith::CmpIPredicate::slt, item, cI32(items)), body);
+    }
+  });
+}
+
+void DecodeEmitter::emit() {
+  b.setInsertionPointToStart(&func.getBody().front());
+  emitCoordinates();
+  emitKeyRange();
+  emitPrologue();
+  scf::ForOp loop = emitKeyLoop();
+  b.setInsertionPointAfter(loop);
+  emitWarpMerge(loop.getResults());
+  if (plan.numSplits > 1)
+    emitSplitMerge();
+  gpu::ReturnOp::create(b);
+}
+
+//===----------------------------------------------------------------------===//
+// Planning
+//===----------------------------------------------------------------------===//
+
+int64_t mlir::attn::chooseNumSplits(int64_t groups, int64_t keys,
+                                    int64_t keysPerStep, int64_t numSMs,
+                                    int64_t ctasPerSM) {
+  int64_t slots = numSMs * ctasPerSM;
+  // The groups alone (nearly) fill the machine: splitting only adds merges.
+  if (groups * 5 >= slots * 4)
+    return 1;
+  int64_t maxSplits =
+      std::max<int64_t>(1, std::min<int64_t>(64, keys / (2 * keysPerStep)));
+  auto efficiency = [&](int64_t s) {
+    double waves = double(groups * s) / double(slots);
+    return waves / std::ceil(waves);
+  };
+  double best = 0;
+  for (int64_t s = 1; s <= maxSplits; ++s)
+    best = std::max(best, efficiency(s));
+  for (int64_t s = 1; s <= maxSplits; ++s)
+    // Fewer splits are cheaper to merge; take the first that loses little.
+    if (efficiency(s) >= 0.95 * best && groups * s * 2 >= slots)
+      return s;
+  return maxSplits;
+}
+
+FailureOr<DecodePlan>
+mlir::attn::planDecodeKernel(AttentionOp op, const KernelProblem &p,
+                             const AttnToNVVMOptions &o) {
+  auto fail = [&](const Twine &msg) { return op.emitOpError(msg); };
+  DecodePlan plan;
+  plan.warps = o.numWarps;
+  plan.keysPerWarp = o.decodeKeysPerWarp;
+  plan.stages = o.decodeStages;
+  if (plan.keysPerWarp != 16 && plan.keysPerWarp != 32)
+    return fail("expected decode-keys-per-warp of 16 or 32, got " +
+                Twine(plan.keysPerWarp));
+  if (plan.stages != 2 && plan.stages != 4)
+    return fail("expected decode-stages of 2 or 4, got " + Twine(plan.stages));
+  if (o.numSMs < 1)
+    return fail("expected a positive num-sms, got " + Twine(o.numSMs));
+  if (o.numSplits < 0)
+    return fail("expected num-splits >= 0, got " + Twine(o.numSplits));
+  plan.rows = p.headsQ / p.headsKV * p.seqQ;
+  if (plan.rows > 16)
+    return fail("expected the query rows of a KV group (Hq / Hkv * Lq = " +
+                Twine(plan.rows) + ") to fit 16 in the decode kernel");
+  plan.groups = p.batch * p.headsKV;
+  int64_t rowBytes = p.headDim * 2;
+  int64_t ring = plan.warps * plan.stages * 2 * plan.keysPerWarp * rowBytes;
+  int64_t merge = plan.warps * 16 * (8 + (p.headDim + 8) * 4);
+  plan.sharedMemoryBytes = 16 * rowBytes + std::max(ring, merge);
+  // 227 KiB of shared memory per SM on sm_90 (less on sm_80: the heuristic
+  // only needs the order of magnitude).
+  plan.ctasPerSM = std::max<int64_t>(
+      1, std::min<int64_t>(4, (227 * 1024) / (plan.sharedMemoryBytes + 1024)));
+  int64_t keysPerStep = plan.warps * plan.keysPerWarp;
+  plan.numSplits = o.numSplits;
+  if (plan.numSplits == 0)
+    plan.numSplits = chooseNumSplits(plan.groups, p.seqK, keysPerStep,
+                                     o.numSMs, plan.ctasPerSM);
+  plan.numSplits = std::min<int64_t>(
+      plan.numSplits, std::max<int64_t>(1, llvm::divideCeil(p.seqK,
+                                                            plan.keysPerWarp)));
+  return plan;
+}
+
+void mlir::attn::buildDecodeKernelBody(gpu::GPUFuncOp func,
+                                       const KernelProblem &problem,
+                                       const DecodePlan &plan,
+                                       const DecodeArguments &arguments) {
+  DecodeEmitter(func, problem, plan, arguments).emit();
+}
