@@ -371,7 +371,7 @@ def time_rotated(fns, rounds=3, target_ms=40.0):
     b.record()
     torch.cuda.synchronize()
     est = max(a.elapsed_time(b) / n, 1e-3)
-    reps = int(min(200, max(3 * n, 30, target_ms / est)))
+    reps = int(min(200, max(3 * n, 34, target_ms / est)))
     times, gaps, starved = [], [], False
     for _ in range(rounds):
         st = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
@@ -640,7 +640,7 @@ def write(out, dev, l2, copy_tbps, checks, rows):
     tag = "h200" if "H200" in dev else ("h100" if "H100" in dev else dev.replace(" ", "_"))
     os.makedirs(out, exist_ok=True)
     base = os.path.join(out, f"{stamp}-{tag}-decode")
-    method = ("bf16 decode, Lq=1, D=128; time = median over >=90 per-call CUDA-event timings, "
+    method = ("bf16 decode, Lq=1, D=128; time = median over >=102 per-call CUDA-event timings, "
               "calls cycling over enough input sets (>=2, >=3x L2 bytes of K/V) that K/V come from HBM; "
               "a GPU sleep queued ahead hides host launch cost; same rotation for every backend. "
               "TB/s = 2*B*Hkv*Lk*D*2 bytes / time. copy = 2 GiB bf16 device copy (read+write), do_bench median "
