@@ -8,7 +8,10 @@ poisoned with NaN first, fresh random inputs), then times the prefill shapes
 against SDPA flash, SDPA cuDNN and torch.compile(flex_attention) with
 triton.testing.do_bench (median).
 
+The decode kernels (decode_*, check_decode_*) are handled by decode_bench.py.
+
 Usage: device_bench.py --lib build/lib/libAttnRuntimeC.so --kernels DIR --out DIR
+                       [--only all|prefill|decode] [--match REGEX] [--skip-flex]
 """
 import argparse
 import ctypes
@@ -17,12 +20,16 @@ import glob
 import json
 import math
 import os
+import re
 import sys
 import time
 
 import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from decode_bench import is_decode  # noqa: E402
 
 
 class Runtime:
@@ -234,25 +241,17 @@ def bench(fn, do_bench):
     return do_bench(fn, warmup=25, rep=100, return_mode="median")
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--lib", required=True)
-    ap.add_argument("--kernels", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--skip-flex", action="store_true")
-    args = ap.parse_args()
-    from triton.testing import do_bench
-    torch.manual_seed(0)
-    rt = Runtime(args.lib)
-    dev = torch.cuda.get_device_name()
-    print("device:", dev, "torch", torch.__version__, flush=True)
-
-    names = sorted(os.path.basename(p)[:-5] for p in glob.glob(os.path.join(args.kernels, "*.json")))
+def run_prefill(rt, args, names, dev, do_bench):
+    """Prefill checks (check_*, runtime_test) and bench_* shapes; returns the
+    names of failed checks."""
+    names = [n for n in names if not is_decode(n)]
+    if args.match:
+        names = [n for n in names if re.search(args.match, n)]
     specs = {n: parse_flags(open(os.path.join(args.kernels, n + ".flags")).read()) for n in names}
 
     checks = []
     for n in names:
-        if n.startswith("check_") or n == "runtime_test":
+        if n.startswith("check_") or n == "runtime_test":  # decode ones filtered above
             try:
                 check(rt, n, args.kernels, specs[n], checks)
             except Exception as e:  # report, never hide
@@ -364,6 +363,35 @@ def main():
     print("\n".join(lines))
     bad = [c["name"] for c in checks if not c["ok"]]
     print("FAILED CHECKS:", bad if bad else "none")
+    return bad
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lib", required=True)
+    ap.add_argument("--kernels", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--skip-flex", action="store_true")
+    ap.add_argument("--only", choices=("all", "prefill", "decode"), default="all",
+                    help="run only the prefill part or only the decode part")
+    ap.add_argument("--match", default=None,
+                    help="regex: only kernels whose name matches (both parts)")
+    args = ap.parse_args()
+    from triton.testing import do_bench
+    torch.manual_seed(0)
+    rt = Runtime(args.lib)
+    dev = torch.cuda.get_device_name()
+    print("device:", dev, "torch", torch.__version__, flush=True)
+
+    names = sorted(os.path.basename(p)[:-5] for p in glob.glob(os.path.join(args.kernels, "*.json")))
+    bad = []
+    if args.only in ("all", "prefill"):
+        bad += run_prefill(rt, args, names, dev, do_bench)
+    if args.only in ("all", "decode"):
+        import decode_bench
+        dchecks, _, _ = decode_bench.run(rt, args, names, args.kernels, do_bench)
+        bad += sorted({c["name"] for c in dchecks if not c["ok"]})
+    print("ALL FAILED CHECKS:", bad if bad else "none")
     return 1 if bad else 0
 
 

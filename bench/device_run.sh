@@ -2,6 +2,8 @@
 # Runs on the device machine from the repository root with .device carried:
 # builds the runtime (no LLVM/MLIR), runs its GoogleTests for real, a
 # compute-sanitizer memcheck on a small kernel, then the benchmark harness.
+# Arguments go to device_bench.py, e.g. --only decode, --only prefill,
+# --match REGEX, --skip-flex.
 set -uo pipefail
 D=.device
 OUT=${OUT:-/tmp/out}

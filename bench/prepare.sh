@@ -13,10 +13,20 @@ mkdir -p "$dest/kernels"
 
 # Tile configurations tried on every benchmark shape: block-m,num-warps,block-n.
 # ATTN_CHECKS_ONLY=1 stages the correctness variants alone.
+# ATTN_ONLY=prefill|decode stages one part (plus runtime_test, which
+# device_run.sh needs); default both.
+# ATTN_DECODE_SPLITS="0 4 16": decode --num-splits values staged for every
+# timed decode shape (0 = the compiler's heuristic, flag omitted; N > 0 adds a
+# kernel named ..._sN). Default "0".
+# ATTN_KEEP_GOING=1: a kernel that fails to compile is logged and skipped
+# (exit 0); otherwise the rest is still staged but the script exits 1.
 configs="${ATTN_BENCH_CONFIGS:-128,4,64 128,4,32 256,8,64 64,4,64}"
 [ -n "${ATTN_CHECKS_ONLY:-}" ] && configs=""
+only="${ATTN_ONLY:-all}"
+decode_splits="${ATTN_DECODE_SPLITS:-0}"
 # name | attn-compile flags
 variants=()
+if [ "$only" != decode ]; then
 # Prefill benchmark shapes (BENCHMARKS.md): bf16, B*L = 16k, Hq*D = 2048.
 for d in 64 128; do
   h=$((2048 / d))
@@ -52,15 +62,72 @@ variants+=(
   "check_alibi_gqa_causal|--batch=2 --heads-q=8 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=128 --mask=causal --alibi"
   "check_alibi_relbias_tail|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal --alibi --score-mod=relative-bias"
   "check_smod_softcap_window_f16|--batch=1 --heads-q=4 --heads-kv=1 --seq-q=300 --seq-k=400 --head-dim=64 --mask=sliding-window --window-left=64 --window-right=8 --dtype=f16 --softcap=30 --score-mod=tanh-cap"
-  "runtime_test|--batch=1 --heads-q=2 --heads-kv=1 --seq-q=100 --seq-k=130 --head-dim=64 --mask=causal"
 )
+fi
+variants+=("runtime_test|--batch=1 --heads-q=2 --heads-kv=1 --seq-q=100 --seq-k=130 --head-dim=64 --mask=causal")
+
+if [ "$only" != prefill ]; then
+# Decode benchmark shapes (BENCHMARKS.md): bf16, one query token, D=128,
+# GQA 32/8 and MHA 32/32, (B, Lk) in (1, 8k) (16, 4k) (64, 2k) (8, 32k),
+# contiguous and paged (page 16) KV, runtime key lengths.
+# Names: decode_<gqa|mha>_b<B>_l<Lk>_<contig|paged>[_s<splits>].
+dec="--seq-q=1 --head-dim=128 --mask=none --lse=false --key-lengths"
+if [ -z "${ATTN_CHECKS_ONLY:-}" ]; then
+  for kv in gqa,8 mha,32; do
+    IFS=, read -r kind hkv <<< "$kv"
+    for bl in 1,8192 16,4096 64,2048 8,32768; do
+      IFS=, read -r b l <<< "$bl"
+      for layout in contig paged; do
+        for s in $decode_splits; do
+          suffix=""; extra=""
+          [ "$s" != 0 ] && { suffix="_s$s"; extra=" --num-splits=$s"; }
+          [ "$layout" = paged ] && extra="$extra --page-size=16"
+          variants+=("decode_${kind}_b${b}_l${l}_${layout}${suffix}|--batch=$b --heads-q=32 --heads-kv=$hkv --seq-k=$l $dec$extra")
+        done
+      done
+    done
+  done
+fi
+# Decode correctness variants. The harness draws key lengths at run time:
+# one sequence of full length, one of length 1 (B >= 3), the rest random;
+# "zero" in the name makes one sequence empty (O = 0, LSE = -inf). Paged
+# variants use Lk divisible by the page size.
+g82="--heads-q=8 --heads-kv=2 --head-dim=128"
+variants+=(
+  "check_decode_ragged_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse=false --key-lengths"
+  "check_decode_ragged_zero_gqa_contig|--batch=4 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse=false --key-lengths"
+  "check_decode_ragged_gqa_paged16|--batch=3 $g82 --seq-q=1 --seq-k=1024 --mask=none --lse=false --key-lengths --page-size=16"
+  "check_decode_ragged_zero_gqa_paged64|--batch=4 $g82 --seq-q=1 --seq-k=1024 --mask=none --lse=false --key-lengths --page-size=64"
+  "check_decode_mha_contig|--batch=3 --heads-q=8 --heads-kv=8 --head-dim=128 --seq-q=1 --seq-k=2000 --mask=none --lse=false --key-lengths"
+  "check_decode_mha_paged16|--batch=3 --heads-q=8 --heads-kv=8 --head-dim=128 --seq-q=1 --seq-k=2048 --mask=none --lse=false --key-lengths --page-size=16"
+  "check_decode_mqa_contig|--batch=3 --heads-q=8 --heads-kv=1 --head-dim=128 --seq-q=1 --seq-k=1000 --mask=none --lse=false --key-lengths"
+  "check_decode_f16_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse=false --key-lengths --dtype=f16"
+  "check_decode_f16_gqa_paged16|--batch=3 $g82 --seq-q=1 --seq-k=1024 --mask=none --lse=false --key-lengths --dtype=f16 --page-size=16"
+  "check_decode_lse_zero_gqa_contig|--batch=4 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths"
+  "check_decode_lse_zero_gqa_paged64|--batch=4 $g82 --seq-q=1 --seq-k=1024 --mask=none --lse --key-lengths --page-size=64"
+  "check_decode_long_gqa_contig|--batch=2 --heads-q=32 --heads-kv=8 --head-dim=128 --seq-q=1 --seq-k=20000 --mask=none --lse --key-lengths"
+  "check_decode_long_gqa_paged16|--batch=2 --heads-q=32 --heads-kv=8 --head-dim=128 --seq-q=1 --seq-k=20000 --mask=none --lse --key-lengths --page-size=16"
+  "check_decode_split7_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths --num-splits=7"
+  "check_decode_split1_gqa_paged16|--batch=3 $g82 --seq-q=1 --seq-k=1024 --mask=none --lse --key-lengths --num-splits=1 --page-size=16"
+  "check_decode_chunked_causal_contig|--batch=3 $g82 --seq-q=3 --seq-k=1000 --mask=causal --lse --key-lengths"
+  "check_decode_chunked_causal_zero_paged16|--batch=4 $g82 --seq-q=3 --seq-k=1024 --mask=causal --lse --key-lengths --page-size=16"
+)
+fi
 log="$dest/compile_times.txt"
 : > "$log"
+failed=()
 for v in "${variants[@]}"; do
   name="${v%%|*}"
   flags="${v#*|}"
   # shellcheck disable=SC2086
-  out=$("$compile" --target=ptx --cubin-arch=sm_90 $flags -o "$dest/kernels/$name")
+  if ! out=$("$compile" --target=ptx --cubin-arch=sm_90 $flags -o "$dest/kernels/$name" 2>&1); then
+    echo "COMPILE FAILED $name ($flags):" >&2
+    echo "$out" | tail -5 >&2
+    echo "$name: COMPILE FAILED" >> "$log"
+    failed+=("$name")
+    rm -f "$dest/kernels/$name".*
+    continue
+  fi
   echo "$name: $(echo "$out" | grep -E 'spec -> PTX|ptxas' | tr -s ' ' | tr '\n' ' ')" >> "$log"
   # The harness reads each kernel's spec flags back.
   echo "$flags" > "$dest/kernels/$name.flags"
@@ -72,3 +139,7 @@ cp -r "$root/CMakeLists.txt" "$root/lib" "$root/include" "$root/test" "$dest/src
 cp -r /usr/src/googletest "$dest/googletest"
 cp "$root"/bench/*.py "$root"/bench/*.sh "$dest/"
 echo "staged $(ls "$dest/kernels" | wc -l) files in $dest ($(du -sh "$dest" | cut -f1))"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "${#failed[@]} kernels failed to compile: ${failed[*]}" >&2
+  [ -n "${ATTN_KEEP_GOING:-}" ] || exit 1
+fi
