@@ -47,7 +47,10 @@ def Attn_KVCacheViewInterface : OpInterface<"KVCacheViewInterface"> {
     InterfaceMethod<[{
         The address hook, part 2: builds, inside a kernel, the element offset
         (index) of element 0 of row `row` of (`batch`, `kvHead`) in the first
-        storage buffer, whose `D` elements from there are the row.
+        storage buffer, whose `D` elements from there are the row. The
+        offset may depend on the first storage only through its type (K and
+        V views of one kind over the same indirection share one address
+        computation).
         `storage` holds the kernel-side memrefs of getStorage(), in order; the
         hook may read the others with memref.load. `row` is in
         `[0, L)` (callers clamp). Generators call it once per row they copy,

@@ -39,6 +39,20 @@ using namespace mlir::attn::detail;
 
 namespace {
 
+/// Whether two views address rows identically: same kind and attributes,
+/// same indirection storage, and first storages of one type. Hooks see the
+/// first storage only through its type (KVCacheViewInterface).
+static bool viewsShareRowOffsets(Operation *keyView, Operation *valueView) {
+  auto k = cast<KVCacheViewInterface>(keyView);
+  auto v = cast<KVCacheViewInterface>(valueView);
+  SmallVector<Value> ks = k.getStorage(), vs = v.getStorage();
+  return keyView->getName() == valueView->getName() &&
+         keyView->getAttrDictionary() == valueView->getAttrDictionary() &&
+         keyView->getResultTypes() == valueView->getResultTypes() &&
+         ks.size() == vs.size() && ks[0].getType() == vs[0].getType() &&
+         llvm::equal(ArrayRef(ks).drop_front(), ArrayRef(vs).drop_front());
+}
+
 class DecodeEmitter : public FragmentEmitter {
 public:
   DecodeEmitter(gpu::GPUFuncOp func, const KernelProblem &p,
@@ -117,6 +131,9 @@ private:
   Value split, group, batch, kvHead, length, diag;
   Value kBegin, kEnd, visibleEnd, nWarpTiles, warpRingBase;
   Value keyBase, valueBase; // contiguous: byte offset of the group's row 0
+  /// K and V rows sit at the same offsets of their buffers (contiguous, or
+  /// twin views over one block table): one address computation serves both.
+  bool sameRowOffsets = false;
   SmallVector<Value> keyStorage, valueStorage;
   Value qPtr, kPtr, vPtr, oPtr, lsePtr;
   /// Per lane row half (g, g + 8): query index, query head, ALiBi slope.
@@ -170,6 +187,7 @@ void DecodeEmitter::emitCoordinates() {
     valueStorage.push_back(arg(i));
   kPtr = pointerOf(keyStorage.front(), ptrGlobal);
   vPtr = pointerOf(valueStorage.front(), ptrGlobal);
+  sameRowOffsets = !p.keyView || viewsShareRowOffsets(p.keyView, p.valueView);
   if (!p.keyView) {
     Value groupRows = arith::MulIOp::create(b, toI64(group),
                                             cI64(p.seqK * tileRowBytes));
@@ -254,10 +272,13 @@ void DecodeEmitter::copySubtile(Value j, Value stage) {
     // visible row; they are masked before the softmax.
     Value key = minS(add(key0, tileRow), lastKey);
     Value dst = swizzled(tileRow, chunk);
+    Value keyOffset = rowByteOffset(/*isValue=*/false, key);
     for (bool isValue : {false, true}) {
+      Value rowOffset = isValue && !sameRowOffsets
+                            ? rowByteOffset(/*isValue=*/true, key)
+                            : keyOffset;
       Value src = gep(ptrGlobal, isValue ? vPtr : kPtr,
-                      arith::AddIOp::create(b, rowByteOffset(isValue, key),
-                                            chunkBytes));
+                      arith::AddIOp::create(b, rowOffset, chunkBytes));
       NVVM::CpAsyncOp::create(b, tileAt(add(isValue ? vTile : kTile, dst)),
                               src, 16, NVVM::LoadCacheModifierKind::CG,
                               Value());
@@ -571,7 +592,7 @@ void DecodeEmitter::emitSplitMerge() {
   Value flagSlot = tileAt(cI32(0)); // the Q tile is free by now
   ifThen(cmp(arith::CmpIPredicate::eq, tid, cI32(0)), [&]() {
     Value old = volatilePtx(i32, counter,
-                            "atom.add.acq_rel.gpu.global.u32 $0, [$1], 1;",
+                            "atom.acq_rel.gpu.global.add.u32 $0, [$1], 1;",
                             "=r,l");
     Value last = cmp(arith::CmpIPredicate::eq, old, cI32(plan.numSplits - 1));
     LLVM::StoreOp::create(b, arith::ExtUIOp::create(b, i32, last), flagSlot, 4);
