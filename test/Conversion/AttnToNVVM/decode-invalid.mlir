@@ -1,0 +1,56 @@
+// RUN: attn-opt %s --split-input-file --verify-diagnostics --convert-attn-to-nvvm="kernel=decode"
+// RUN: not attn-opt %s --split-input-file --convert-attn-to-nvvm="decode-keys-per-warp=8" 2>&1 | FileCheck %s --check-prefix=KEYS
+// RUN: not attn-opt %s --split-input-file --convert-attn-to-nvvm="kernel=split" 2>&1 | FileCheck %s --check-prefix=KIND
+
+// KEYS: expected decode-keys-per-warp of 16 or 32, got 8
+// KIND: expected kernel of auto, prefill or decode, got 'split'
+
+// 32 query heads per KV head do not fit the decode kernel's 16 rows.
+func.func @too_many_rows(%q: memref<1x32x1x64xbf16>, %k: memref<1x1x256x64xbf16>, %o: memref<1x32x1x64xbf16>) {
+  %q0 = bufferization.to_tensor %q restrict : memref<1x32x1x64xbf16> to tensor<1x32x1x64xbf16>
+  %k0 = bufferization.to_tensor %k restrict : memref<1x1x256x64xbf16> to tensor<1x1x256x64xbf16>
+  // expected-error @+1 {{expected the query rows of a KV group (Hq / Hkv * Lq = 32) to fit 16 in the decode kernel}}
+  %out = attn.attention ins(%q0, %k0, %k0 : tensor<1x32x1x64xbf16>, tensor<1x1x256x64xbf16>, tensor<1x1x256x64xbf16>) -> tensor<1x32x1x64xbf16>
+  bufferization.materialize_in_destination %out in restrict writable %o : (tensor<1x32x1x64xbf16>, memref<1x32x1x64xbf16>) -> ()
+  return
+}
+
+// -----
+
+// attn.kv_append has no address-level form yet (its rows come from two
+// buffers): refused rather than read through a dense copy.
+func.func @kv_append(%q: memref<2x4x1x64xbf16>, %new: memref<2x2x1x64xbf16>, %cache: memref<2x2x128x64xbf16>, %pos: memref<2xi32>, %o: memref<2x4x1x64xbf16>) {
+  %q0 = bufferization.to_tensor %q restrict : memref<2x4x1x64xbf16> to tensor<2x4x1x64xbf16>
+  %n0 = bufferization.to_tensor %new restrict : memref<2x2x1x64xbf16> to tensor<2x2x1x64xbf16>
+  %c0 = bufferization.to_tensor %cache restrict : memref<2x2x128x64xbf16> to tensor<2x2x128x64xbf16>
+  %p0 = bufferization.to_tensor %pos restrict : memref<2xi32> to tensor<2xi32>
+  %k = attn.kv_append %n0 into %c0 at %p0 : tensor<2x2x1x64xbf16> into tensor<2x2x128x64xbf16> at tensor<2xi32> -> tensor<2x2x128x64xbf16>
+  // expected-error @+1 {{expected K and V views with a GPU address hook (KVCacheViewInterface::getStorage), got attn.kv_append}}
+  %out = attn.attention ins(%q0, %k, %k : tensor<2x4x1x64xbf16>, tensor<2x2x128x64xbf16>, tensor<2x2x128x64xbf16>) -> tensor<2x4x1x64xbf16>
+  bufferization.materialize_in_destination %out in restrict writable %o : (tensor<2x4x1x64xbf16>, memref<2x4x1x64xbf16>) -> ()
+  return
+}
+
+// -----
+
+// A bias operand is not read by either GPU kernel.
+func.func @bias(%q: memref<1x4x1x64xbf16>, %k: memref<1x1x256x64xbf16>, %bias: memref<1x4x1x256xbf16>, %o: memref<1x4x1x64xbf16>) {
+  %q0 = bufferization.to_tensor %q restrict : memref<1x4x1x64xbf16> to tensor<1x4x1x64xbf16>
+  %k0 = bufferization.to_tensor %k restrict : memref<1x1x256x64xbf16> to tensor<1x1x256x64xbf16>
+  %b0 = bufferization.to_tensor %bias restrict : memref<1x4x1x256xbf16> to tensor<1x4x1x256xbf16>
+  // expected-error @+1 {{expected no bias or mask operand or mask_mod on the GPU path}}
+  %out = attn.attention ins(%q0, %k0, %k0 : tensor<1x4x1x64xbf16>, tensor<1x1x256x64xbf16>, tensor<1x1x256x64xbf16>) bias(%b0 : tensor<1x4x1x256xbf16>) -> tensor<1x4x1x64xbf16>
+  bufferization.materialize_in_destination %out in restrict writable %o : (tensor<1x4x1x64xbf16>, memref<1x4x1x64xbf16>) -> ()
+  return
+}
+
+// -----
+
+// A valid decode op (for the option checks of the RUN lines above).
+func.func @valid(%q: memref<1x4x1x64xbf16>, %k: memref<1x1x256x64xbf16>, %o: memref<1x4x1x64xbf16>) {
+  %q0 = bufferization.to_tensor %q restrict : memref<1x4x1x64xbf16> to tensor<1x4x1x64xbf16>
+  %k0 = bufferization.to_tensor %k restrict : memref<1x1x256x64xbf16> to tensor<1x1x256x64xbf16>
+  %out = attn.attention ins(%q0, %k0, %k0 : tensor<1x4x1x64xbf16>, tensor<1x1x256x64xbf16>, tensor<1x1x256x64xbf16>) -> tensor<1x4x1x64xbf16>
+  bufferization.materialize_in_destination %out in restrict writable %o : (tensor<1x4x1x64xbf16>, memref<1x4x1x64xbf16>) -> ()
+  return
+}

@@ -1,0 +1,84 @@
+// RUN: attn-opt %s --split-input-file --convert-attn-to-nvvm | FileCheck %s
+// RUN: attn-opt %s --split-input-file --convert-attn-to-nvvm="num-splits=1" | FileCheck %s --check-prefix=ONE
+
+// Decode from a paged cache (pages of 16, one block table for K and V) with
+// per-sequence lengths. GQA 8/2: the 4 query heads of a KV group are the 4
+// packed rows of one m16 tile. B * Hkv = 4 groups do not fill 132 SMs, so
+// the keys are split (2 splits: at most keys / (2 * 4 warps * 32) of them)
+// and the last CTA of a group merges the partials in the same launch.
+// CHECK-LABEL: gpu.func @paged_kernel
+// CHECK-SAME: (%[[Q:.+]]: memref<2x8x1x128xbf16>, %[[KP:.+]]: memref<64x16x2x128xbf16>, %[[TABLE:.+]]: memref<2x32xi32>, %[[VP:.+]]: memref<64x16x2x128xbf16>, %[[LENS:.+]]: memref<2xi32>, %[[O:.+]]: memref<2x8x1x128xbf16>, %{{.+}}: memref<4x2x4x128xf32>, %{{.+}}: memref<4x2x4xf32>, %[[COUNTERS:.+]]: memref<4xi32>)
+// CHECK-SAME: attn.kernel = {kernel = "decode", keys_per_warp = 32 : i64, num_splits = 2 : i64, num_warps = 4 : i64, shared_memory_bytes = 135168 : i64, stages = 2 : i64}
+// The sequence's length, clamped to [0, 512].
+// CHECK: %[[LEN:.+]] = memref.load %[[LENS]]
+// CHECK: arith.maxsi %[[LEN]]
+// Rows come through the view's address hook: the block table is read in
+// the kernel, once per row for both K and V.
+// CHECK: memref.load %[[TABLE]]
+// CHECK-NOT: memref.load
+// CHECK: nvvm.cp.async.shared.global
+// CHECK-NOT: memref.load
+// CHECK: nvvm.cp.async.shared.global
+// CHECK: scf.for
+// Warp-private rings: a warp barrier, not a CTA barrier, in the loop.
+// CHECK: nvvm.bar.warp.sync
+// CHECK: nvvm.cp.async.wait.group 1
+// CHECK: nvvm.bar.warp.sync
+// CHECK: nvvm.mma.sync
+// CHECK: scf.yield
+// The split merge: publish, count arrivals, the last CTA reads partials
+// from L2 and re-arms its counter.
+// CHECK: fence.acq_rel.gpu
+// CHECK: atom.acq_rel.gpu.global.add.u32
+// CHECK: st.relaxed.gpu.global.u32
+// CHECK: ld.global.cg.v4.f32
+// CHECK-LABEL: func.func @paged
+// CHECK-NOT: attn.
+// CHECK: %[[PO:.+]] = memref.alloc() : memref<4x2x4x128xf32>
+// CHECK: gpu.launch_func @attn_kernels::@paged_kernel blocks in (%c2, %c4, %c1)
+// CHECK-SAME: attn.launch = {arguments = [{name = "q", role = "input"}, {name = "k_pages", role = "input"}, {name = "block_table", role = "input"}, {name = "v_pages", role = "input"}, {name = "key_lengths", role = "input"}, {name = "o", role = "output"}, {name = "partial_o", role = "workspace"}, {name = "partial_lse", role = "workspace"}, {name = "split_counters", role = "workspace"}], grid_formula = "[num_splits, B * Hkv, 1]", kernel = "decode"
+// CHECK: memref.dealloc %[[PO]]
+
+// With one split there is nothing to merge and no workspace.
+// ONE-LABEL: gpu.func @paged_kernel
+// ONE-SAME: (%{{.+}}: memref<2x8x1x128xbf16>, %{{.+}}: memref<64x16x2x128xbf16>, %{{.+}}: memref<2x32xi32>, %{{.+}}: memref<64x16x2x128xbf16>, %{{.+}}: memref<2xi32>, %{{.+}}: memref<2x8x1x128xbf16>)
+// ONE-NOT: atom.
+// ONE: gpu.return
+func.func @paged(%q: memref<2x8x1x128xbf16>, %kp: memref<64x16x2x128xbf16>, %vp: memref<64x16x2x128xbf16>, %table: memref<2x32xi32>, %lens: memref<2xi32>, %o: memref<2x8x1x128xbf16>) {
+  %q0 = bufferization.to_tensor %q restrict : memref<2x8x1x128xbf16> to tensor<2x8x1x128xbf16>
+  %kp0 = bufferization.to_tensor %kp restrict : memref<64x16x2x128xbf16> to tensor<64x16x2x128xbf16>
+  %vp0 = bufferization.to_tensor %vp restrict : memref<64x16x2x128xbf16> to tensor<64x16x2x128xbf16>
+  %t0 = bufferization.to_tensor %table restrict : memref<2x32xi32> to tensor<2x32xi32>
+  %l0 = bufferization.to_tensor %lens restrict : memref<2xi32> to tensor<2xi32>
+  %k = attn.paged_view %kp0[%t0] : tensor<64x16x2x128xbf16>, tensor<2x32xi32> -> tensor<2x2x512x128xbf16>
+  %v = attn.paged_view %vp0[%t0] : tensor<64x16x2x128xbf16>, tensor<2x32xi32> -> tensor<2x2x512x128xbf16>
+  %out = attn.attention ins(%q0, %k, %v : tensor<2x8x1x128xbf16>, tensor<2x2x512x128xbf16>, tensor<2x2x512x128xbf16>) key_lengths(%l0 : tensor<2xi32>) -> tensor<2x8x1x128xbf16>
+  bufferization.materialize_in_destination %out in restrict writable %o : (tensor<2x8x1x128xbf16>, memref<2x8x1x128xbf16>) -> ()
+  return
+}
+
+// -----
+
+// Chunked prefill against a contiguous cache: 3 new tokens of MQA 4/1 are
+// 12 packed rows, causal aligned to each sequence's own length
+// (diag = len - 3), every subtile masked per row; LSE out.
+// CHECK-LABEL: gpu.func @chunked_kernel
+// CHECK-SAME: (%{{.+}}: memref<2x4x3x64xf16>, %{{.+}}: memref<2x1x300x64xf16>, %{{.+}}: memref<2x1x300x64xf16>, %{{.+}}: memref<2xi32>, %{{.+}}: memref<2x4x3x64xf16>, %{{.+}}: memref<2x4x3xf32>
+// CHECK: %[[LEN:.+]] = arith.minsi %{{.+}}, %c300_i32
+// CHECK: %[[DIAG:.+]] = arith.subi %[[LEN]], %c3_i32
+// CHECK: scf.for
+// CHECK: arith.cmpi sle
+// CHECK: scf.yield
+// CHECK-LABEL: func.func @chunked
+// CHECK: gpu.launch_func @attn_kernels::@chunked_kernel
+// CHECK-SAME: {name = "q", role = "input"}, {name = "k", role = "input"}, {name = "v", role = "input"}, {name = "key_lengths", role = "input"}, {name = "o", role = "output"}, {name = "lse", role = "output"}
+func.func @chunked(%q: memref<2x4x3x64xf16>, %k: memref<2x1x300x64xf16>, %v: memref<2x1x300x64xf16>, %lens: memref<2xi32>, %o: memref<2x4x3x64xf16>, %lse: memref<2x4x3xf32>) {
+  %q0 = bufferization.to_tensor %q restrict : memref<2x4x3x64xf16> to tensor<2x4x3x64xf16>
+  %k0 = bufferization.to_tensor %k restrict : memref<2x1x300x64xf16> to tensor<2x1x300x64xf16>
+  %v0 = bufferization.to_tensor %v restrict : memref<2x1x300x64xf16> to tensor<2x1x300x64xf16>
+  %l0 = bufferization.to_tensor %lens restrict : memref<2xi32> to tensor<2xi32>
+  %out, %lse0 = attn.attention ins(%q0, %k0, %v0 : tensor<2x4x3x64xf16>, tensor<2x1x300x64xf16>, tensor<2x1x300x64xf16>) key_lengths(%l0 : tensor<2xi32>) {mask_kind = #attn.mask<causal_bottom_right>} -> tensor<2x4x3x64xf16>, tensor<2x4x3xf32>
+  bufferization.materialize_in_destination %out in restrict writable %o : (tensor<2x4x3x64xf16>, memref<2x4x3x64xf16>) -> ()
+  bufferization.materialize_in_destination %lse0 in restrict writable %lse : (tensor<2x4x3xf32>, memref<2x4x3xf32>) -> ()
+  return
+}
