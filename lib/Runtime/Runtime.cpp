@@ -281,6 +281,19 @@ Status attn::runtime::copyToDevice(uint64_t dst, const void *src,
   return Status::success();
 }
 
+Status attn::runtime::deviceMemset(uint64_t ptr, unsigned char value,
+                                   size_t bytes) {
+  if (Status s = ensureContext(); !s)
+    return s;
+  if (CUresult rc = driver().cuMemsetD8(ptr, value, bytes); rc != CUDA_SUCCESS)
+    return cudaError(rc, "cuMemsetD8");
+  // cuMemsetD8 may return before the memset is done; callers expect the
+  // bytes set when this returns (as after the synchronous copies).
+  if (CUresult rc = driver().cuCtxSynchronize(); rc != CUDA_SUCCESS)
+    return cudaError(rc, "cuMemsetD8 (synchronize)");
+  return Status::success();
+}
+
 Status attn::runtime::copyToHost(void *dst, uint64_t src, size_t bytes) {
   if (Status s = ensureContext(); !s)
     return s;

@@ -88,6 +88,8 @@ Status deviceAlloc(size_t bytes, uint64_t &ptr);
 Status deviceFree(uint64_t ptr);
 Status copyToDevice(uint64_t dst, const void *src, size_t bytes);
 Status copyToHost(void *dst, uint64_t src, size_t bytes);
+/// Sets `bytes` bytes at `ptr` to `value` (synchronously).
+Status deviceMemset(uint64_t ptr, unsigned char value, size_t bytes);
 
 /// A loaded kernel (module + function) in the device's primary context, with
 /// its workspace buffers.
