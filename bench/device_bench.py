@@ -54,7 +54,8 @@ class Runtime:
         return handle
 
 
-DTYPES = {torch.bfloat16: b"bf16", torch.float16: b"f16", torch.float32: b"f32"}
+DTYPES = {torch.bfloat16: b"bf16", torch.float16: b"f16", torch.float32: b"f32",
+          torch.int32: b"i32"}
 
 
 class Launcher:

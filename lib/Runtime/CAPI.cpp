@@ -35,6 +35,8 @@ int attnKernelCreate(const char *imagePath, const char *manifestPath,
 
 void attnKernelDestroy(AttnKernel *kernel) { delete kernel; }
 
+// numArgs counts the caller's (non-workspace) arguments: Kernel::launch adds
+// the workspaces it owns.
 int attnKernelLaunch(AttnKernel *kernel, int numArgs,
                      const uint64_t *devicePtrs, const char *const *dtypes,
                      const int32_t *ranks, const int64_t *shapes, void *stream,

@@ -201,22 +201,71 @@ Status attn::runtime::parseManifest(const std::string &json, Manifest &out) {
       return s;
     if (const JsonValue *o = get("output"))
       arg.output = o->boolean;
+    // Manifests from before roles existed: inputs and outputs only.
+    arg.role = arg.output ? ArgumentRole::Output : ArgumentRole::Input;
+    if (const JsonValue *r = get("role")) {
+      const std::string &role = r->string;
+      if (r->kind != JsonValue::String ||
+          (role != "input" && role != "output" && role != "workspace"))
+        return Status::error("manifest: argument '" + arg.name +
+                             "': expected role input, output or workspace, "
+                             "got '" + role + "'");
+      arg.role = role == "workspace" ? ArgumentRole::Workspace
+                 : role == "output"  ? ArgumentRole::Output
+                                     : ArgumentRole::Input;
+      arg.output = arg.role == ArgumentRole::Output;
+    }
+    if (const JsonValue *z = get("zero_init"))
+      arg.zeroInit = z->boolean;
     if (const JsonValue *al = get("alignment"))
       arg.alignment = static_cast<int64_t>(al->number);
+    // The runtime allocates workspaces, so it must be able to size them.
+    if (arg.isWorkspace()) {
+      if (dtypeSize(arg.dtype) == 0)
+        return Status::error("manifest: workspace '" + arg.name +
+                             "': expected a dtype of known size, got '" +
+                             arg.dtype + "'");
+      for (int64_t d : arg.shape)
+        if (d < 0)
+          return Status::error("manifest: workspace '" + arg.name +
+                               "': expected a static shape, got " +
+                               shapeString(arg.shape));
+    }
     out.arguments.push_back(std::move(arg));
   }
   return Status::success();
 }
 
+int64_t attn::runtime::dtypeSize(const std::string &dtype) {
+  static const std::map<std::string, int64_t> sizes = {
+      {"i8", 1},  {"i16", 2}, {"f16", 2}, {"bf16", 2}, {"i32", 4},
+      {"f32", 4}, {"i64", 8}, {"f64", 8}};
+  auto it = sizes.find(dtype);
+  return it == sizes.end() ? 0 : it->second;
+}
+
 Status attn::runtime::checkArguments(const Manifest &manifest,
                                      const std::vector<TensorArg> &args) {
   const std::string where = "kernel '" + manifest.kernel + "': ";
-  if (args.size() != manifest.arguments.size())
-    return Status::error(where + "expected " +
-                         std::to_string(manifest.arguments.size()) +
-                         " arguments, got " + std::to_string(args.size()));
+  // The caller passes everything but the workspaces, which the Kernel owns.
+  std::vector<const ManifestArgument *> expected;
+  std::string names, workspaces;
+  for (const ManifestArgument &a : manifest.arguments) {
+    std::string &list = a.isWorkspace() ? workspaces : names;
+    list += (list.empty() ? "" : ", ") + a.name;
+    if (!a.isWorkspace())
+      expected.push_back(&a);
+  }
+  if (args.size() != expected.size())
+    return Status::error(
+        where + "expected " + std::to_string(expected.size()) +
+        " arguments (" + names + "), got " + std::to_string(args.size()) +
+        (workspaces.empty()
+             ? ""
+             : "; do not pass the workspaces (" + workspaces +
+                   "): the runtime allocates them"));
   for (size_t i = 0; i < args.size(); ++i) {
-    const ManifestArgument &want = manifest.arguments[i];
+    const ManifestArgument &want = *expected[i];
     const TensorArg &got = args[i];
     std::string arg = where + "argument " + std::to_string(i) + " ('" +
                       want.name + "'): ";

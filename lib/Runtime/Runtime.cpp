@@ -10,6 +10,7 @@
 #include <cuda.h>
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -39,6 +40,7 @@ struct Driver {
   CUresult (*cuMemFree)(CUdeviceptr);
   CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t);
   CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
+  CUresult (*cuMemsetD8)(CUdeviceptr, unsigned char, size_t);
   std::string loadError;
 };
 
@@ -80,6 +82,7 @@ const Driver &driver() {
     sym(d.cuMemFree, "cuMemFree_v2");
     sym(d.cuMemcpyHtoD, "cuMemcpyHtoD_v2");
     sym(d.cuMemcpyDtoH, "cuMemcpyDtoH_v2");
+    sym(d.cuMemsetD8, "cuMemsetD8_v2");
     if (!ok)
       d.cuInit = nullptr;
   });
@@ -177,13 +180,49 @@ Status Kernel::load(const std::string &imagePath,
     return cudaError(rc, "cuFuncSetAttribute(max dynamic shared memory = " +
                              std::to_string(kernel->manifest_.sharedMemoryBytes) +
                              ")");
+  // Workspaces: allocated once, zeroed once. The kernel leaves its counters
+  // at zero when it finishes, so later launches need no memset.
+  const std::vector<ManifestArgument> &args = kernel->manifest_.arguments;
+  kernel->workspaces_.assign(args.size(), 0);
+  for (size_t i = 0; i < args.size(); ++i) {
+    const ManifestArgument &arg = args[i];
+    if (!arg.isWorkspace())
+      continue;
+    size_t bytes = dtypeSize(arg.dtype);
+    for (int64_t dim : arg.shape)
+      bytes *= static_cast<size_t>(dim);
+    // An empty workspace still gets a valid (unused) pointer.
+    bytes = std::max<size_t>(bytes, 16);
+    CUdeviceptr p = 0;
+    if (CUresult rc = d.cuMemAlloc(&p, bytes); rc != CUDA_SUCCESS)
+      return cudaError(rc, "cuMemAlloc(" + std::to_string(bytes) +
+                               ") for workspace '" + arg.name + "'");
+    kernel->workspaces_[i] = p;
+    if (CUresult rc = d.cuMemsetD8(p, 0, bytes); rc != CUDA_SUCCESS)
+      return cudaError(rc, "cuMemsetD8 of workspace '" + arg.name + "'");
+  }
+  // The memset runs on the legacy default stream; finish it before a launch
+  // on a non-blocking stream can read the workspaces.
+  if (CUresult rc = d.cuCtxSynchronize(); rc != CUDA_SUCCESS)
+    return cudaError(rc, "zero-filling the workspaces");
   out = std::move(kernel);
   return Status::success();
 }
 
 Kernel::~Kernel() {
+  for (uint64_t p : workspaces_)
+    if (p && driver().cuMemFree)
+      driver().cuMemFree(static_cast<CUdeviceptr>(p));
   if (module_ && driver().cuModuleUnload)
     driver().cuModuleUnload(static_cast<CUmodule>(module_));
+}
+
+uint64_t Kernel::workspace(const std::string &name) const {
+  for (size_t i = 0; i < manifest_.arguments.size(); ++i)
+    if (manifest_.arguments[i].isWorkspace() &&
+        manifest_.arguments[i].name == name)
+      return workspaces_[i];
+  return 0;
 }
 
 Status Kernel::launch(const std::vector<TensorArg> &args, void *stream,
@@ -191,9 +230,13 @@ Status Kernel::launch(const std::vector<TensorArg> &args, void *stream,
   if (Status s = checkArguments(manifest_, args); !s)
     return s;
   const Driver &d = driver();
+  // The caller's pointers in order, with the workspaces at their positions.
   std::vector<CUdeviceptr> ptrs;
-  for (const TensorArg &a : args)
-    ptrs.push_back(static_cast<CUdeviceptr>(a.devicePtr));
+  auto next = args.begin();
+  for (size_t i = 0; i < manifest_.arguments.size(); ++i)
+    ptrs.push_back(static_cast<CUdeviceptr>(
+        manifest_.arguments[i].isWorkspace() ? workspaces_[i]
+                                             : (next++)->devicePtr));
   std::vector<void *> params;
   for (CUdeviceptr &p : ptrs)
     params.push_back(&p);
@@ -235,6 +278,19 @@ Status attn::runtime::copyToDevice(uint64_t dst, const void *src,
     return s;
   if (CUresult rc = driver().cuMemcpyHtoD(dst, src, bytes); rc != CUDA_SUCCESS)
     return cudaError(rc, "cuMemcpyHtoD");
+  return Status::success();
+}
+
+Status attn::runtime::deviceMemset(uint64_t ptr, unsigned char value,
+                                   size_t bytes) {
+  if (Status s = ensureContext(); !s)
+    return s;
+  if (CUresult rc = driver().cuMemsetD8(ptr, value, bytes); rc != CUDA_SUCCESS)
+    return cudaError(rc, "cuMemsetD8");
+  // cuMemsetD8 may return before the memset is done; callers expect the
+  // bytes set when this returns (as after the synchronous copies).
+  if (CUresult rc = driver().cuCtxSynchronize(); rc != CUDA_SUCCESS)
+    return cudaError(rc, "cuMemsetD8 (synchronize)");
   return Status::success();
 }
 

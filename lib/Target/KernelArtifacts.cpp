@@ -45,6 +45,8 @@ static std::string dtypeName(Type t) {
     return "f16";
   if (t.isF32())
     return "f32";
+  // i8, i32, i64 (key lengths, block tables, counters) print as themselves;
+  // the runtime knows their sizes.
   std::string s;
   llvm::raw_string_ostream os(s);
   os << t;
@@ -75,6 +77,7 @@ FailureOr<KernelManifest> mlir::attn::extractManifest(ModuleOp module,
   }
   if (Value smem = launch.getDynamicSharedMemorySize())
     m.sharedMemoryBytes = constantIndex(smem).value_or(0);
+  ArrayAttr described; // the lowering's {name, role} per operand, if any
   if (auto info = launch->getAttrOfType<DictionaryAttr>("attn.launch")) {
     if (auto f = info.getAs<StringAttr>("grid_formula"))
       m.gridFormula = f.str();
@@ -85,17 +88,46 @@ FailureOr<KernelManifest> mlir::attn::extractManifest(ModuleOp module,
     m.blockM = get("block_m");
     m.blockN = get("block_n");
     m.numWarps = get("num_warps");
+    described = info.getAs<ArrayAttr>("arguments");
   }
+  // Names and roles: from the lowering's `arguments` list when it wrote one,
+  // else the positional q, k, v, o, lse of the original kernel.
+  auto operands = launch.getKernelOperands();
+  if (described && described.size() != operands.size())
+    return launch.emitError("expected one 'arguments' entry per kernel "
+                            "operand (")
+           << operands.size() << "), found " << described.size();
   static const char *names[] = {"q", "k", "v", "o", "lse"};
-  for (auto [i, operand] : llvm::enumerate(launch.getKernelOperands())) {
+  for (auto [i, operand] : llvm::enumerate(operands)) {
     auto type = dyn_cast<MemRefType>(operand.getType());
     if (!type)
       return launch.emitError("expected memref kernel arguments");
     KernelArgument arg;
-    arg.name = i < 5 ? names[i] : "arg" + std::to_string(i);
+    if (described) {
+      auto entry = dyn_cast<DictionaryAttr>(described[i]);
+      auto name = entry ? entry.getAs<StringAttr>("name") : StringAttr();
+      auto role = entry ? entry.getAs<StringAttr>("role") : StringAttr();
+      if (!name || !role)
+        return launch.emitError("expected 'arguments' entry ")
+               << i << " to be a dictionary with string 'name' and 'role'";
+      StringRef r = role.getValue();
+      if (r != "input" && r != "output" && r != "workspace")
+        return launch.emitError("expected the role of argument '")
+               << name.getValue() << "' to be input, output or workspace, got '"
+               << role.getValue() << "'";
+      arg.name = name.str();
+      arg.role = role.str();
+    } else {
+      arg.name = i < 5 ? names[i] : "arg" + std::to_string(i);
+      arg.role = i >= 3 ? "output" : "input";
+    }
+    arg.isOutput = arg.role == "output";
+    // The runtime allocates workspaces from the manifest shape.
+    if (arg.isWorkspace() && !type.hasStaticShape())
+      return launch.emitError("expected a static shape for workspace '")
+             << arg.name << "', got " << type;
     arg.dtype = dtypeName(type.getElementType());
     arg.shape.assign(type.getShape().begin(), type.getShape().end());
-    arg.isOutput = i >= 3;
     m.arguments.push_back(arg);
   }
   return m;
@@ -104,12 +136,18 @@ FailureOr<KernelManifest> mlir::attn::extractManifest(ModuleOp module,
 std::string KernelManifest::toJson() const {
   namespace json = llvm::json;
   json::Array args;
-  for (const KernelArgument &a : arguments)
-    args.push_back(json::Object{{"name", a.name},
-                                {"dtype", a.dtype},
-                                {"shape", json::Array(a.shape)},
-                                {"output", a.isOutput},
-                                {"alignment", 16}});
+  for (const KernelArgument &a : arguments) {
+    json::Object arg{{"name", a.name},
+                     {"dtype", a.dtype},
+                     {"shape", json::Array(a.shape)},
+                     {"role", a.role},
+                     {"output", a.isOutput},
+                     {"alignment", 16}};
+    // The kernel expects its workspaces (counters) zeroed and leaves them so.
+    if (a.isWorkspace())
+      arg["zero_init"] = true;
+    args.push_back(std::move(arg));
+  }
   json::Object root{
       {"kernel", symbol},
       {"chip", chip},

@@ -26,12 +26,18 @@
 // CHECK-DAG: cvt.rn.bf16x2.f32
 // CHECK-DAG: st.global.v4.b32
 
-// The manifest: symbol, launch geometry and the argument ABI.
+// The manifest: symbol, launch geometry and the argument ABI. Without an
+// `arguments` list from the lowering, roles follow position (q, k, v inputs;
+// o, lse outputs) and there are no workspaces.
 // CHECK: "arguments": [
 // CHECK: "dtype": "bf16",
 // CHECK-NEXT: "name": "q",
+// CHECK-NEXT: "output": false,
+// CHECK-NEXT: "role": "input",
 // CHECK: "name": "lse",
 // CHECK-NEXT: "output": true,
+// CHECK-NEXT: "role": "output",
+// CHECK-NOT: "zero_init"
 // CHECK: "block": [
 // CHECK-NEXT: 128,
 // CHECK: "grid": [

@@ -5,7 +5,10 @@
 // error class a proof that the rejected call changed nothing: the whole K/V
 // storage and all public bookkeeping are snapshotted before the call and
 // compared bit-exactly after it. A randomized run checks the managers
-// against a simple model.
+// against a simple model. The all-or-nothing and randomized tests run on
+// host storage and, when built with cuda.h and run with a GPU, on
+// DeviceKVStorage, whose bytes the snapshots read back from the device; the
+// device variants skip with the reason otherwise.
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,6 +24,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 using namespace attn::runtime;
@@ -53,9 +57,43 @@ KVCacheConfig asContiguous(KVCacheConfig config) {
   return config;
 }
 
-std::unique_ptr<KVCacheManager> makeCache(const KVCacheConfig &config) {
+/// Where a test cache keeps its K and V bytes.
+enum class StorageKind { Host, Device };
+
+std::string storageName(StorageKind kind) {
+  return kind == StorageKind::Host ? "Host" : "Device";
+}
+
+/// Why device storage cannot be used here ("" if it can); computed once.
+const std::string &deviceSkipReason() {
+  static const std::string reason = [] {
+#if ATTN_HAVE_DEVICE_KV_STORAGE
+    std::unique_ptr<DeviceKVStorage> probe;
+    KVStatus status = DeviceKVStorage::create(16, probe);
+    return status.ok() ? std::string() : status.message();
+#else
+    return std::string("built without cuda.h: no DeviceKVStorage");
+#endif
+  }();
+  return reason;
+}
+
+std::unique_ptr<KVCacheManager> makeCache(const KVCacheConfig &config,
+                                          StorageKind kind = StorageKind::Host) {
   std::unique_ptr<KVCacheManager> cache;
-  KVStatus status = KVCacheManager::create(config, cache);
+  KVStatus status = KVStatus::success();
+  if (kind == StorageKind::Host) {
+    status = KVCacheManager::create(config, cache);
+  } else {
+#if ATTN_HAVE_DEVICE_KV_STORAGE
+    std::unique_ptr<DeviceKVStorage> storage;
+    status = DeviceKVStorage::create(kvStorageBytes(config), storage);
+    if (status)
+      status = KVCacheManager::create(config, std::move(storage), cache);
+#else
+    status = KVStatus::error(KVErrc::StorageFailure, deviceSkipReason());
+#endif
+  }
   EXPECT_TRUE(status.ok()) << status.message();
   return cache;
 }
@@ -579,19 +617,111 @@ TEST(KVCacheStorageTest, CustomStoragePlugsIn) {
 }
 
 //===----------------------------------------------------------------------===//
+// Device storage
+//===----------------------------------------------------------------------===//
+
+#if ATTN_HAVE_DEVICE_KV_STORAGE
+// Without a GPU, create() reports why and hands out nothing.
+TEST(DeviceKVStorageTest, CreateFailsCleanlyWithoutGpu) {
+  if (deviceSkipReason().empty())
+    GTEST_SKIP() << "a GPU is present: create() succeeds here";
+  std::unique_ptr<DeviceKVStorage> storage;
+  KVStatus status = DeviceKVStorage::create(1024, storage);
+  EXPECT_EQ(status.code(), KVErrc::StorageFailure);
+  EXPECT_EQ(status.message().rfind("DeviceKVStorage: no usable GPU: ", 0), 0u)
+      << status.message();
+  EXPECT_EQ(storage, nullptr);
+}
+
+// Zero fill, round trips, bounds checks, and device (not host) addresses.
+TEST(DeviceKVStorageTest, RoundTripsAndChecksBounds) {
+  if (!deviceSkipReason().empty())
+    GTEST_SKIP() << "device storage: " << deviceSkipReason();
+  std::unique_ptr<DeviceKVStorage> storage;
+  ASSERT_OK(DeviceKVStorage::create(4096, storage));
+  EXPECT_EQ(storage->bytesPerTensor(), 4096u);
+  EXPECT_NE(storage->address(KVTensor::K), 0u);
+  EXPECT_NE(storage->address(KVTensor::K), storage->address(KVTensor::V));
+  Bytes k(4096, 0xEE), v(4096, 0xEE);
+  ASSERT_OK(storage->read(KVTensor::K, 0, k.data(), k.size()));
+  ASSERT_OK(storage->read(KVTensor::V, 0, v.data(), v.size()));
+  EXPECT_EQ(k, Bytes(4096, 0)) << "K is not zero-filled";
+  EXPECT_EQ(v, Bytes(4096, 0)) << "V is not zero-filled";
+
+  std::mt19937 rng(9);
+  Bytes piece = randomTokens(rng, 1, 100);
+  ASSERT_OK(storage->write(KVTensor::V, 3996, piece.data(), piece.size()));
+  Bytes back(100);
+  ASSERT_OK(storage->read(KVTensor::V, 3996, back.data(), back.size()));
+  EXPECT_EQ(back, piece);
+  ASSERT_OK(storage->read(KVTensor::K, 3996, back.data(), back.size()));
+  EXPECT_EQ(back, Bytes(100, 0)) << "a V write reached K";
+
+  // Out of bounds, including offset + bytes overflowing size_t: rejected
+  // before any copy, the bytes unchanged.
+  for (auto [offset, bytes] :
+       {std::pair<size_t, size_t>{3997, 100}, {4097, 0},
+        {1, std::numeric_limits<size_t>::max()}}) {
+    KVStatus status = storage->write(KVTensor::V, offset, piece.data(), bytes);
+    EXPECT_EQ(status.code(), KVErrc::StorageFailure);
+    EXPECT_NE(status.message().find("outside 4096 bytes"), std::string::npos)
+        << status.message();
+    EXPECT_EQ(storage->read(KVTensor::V, offset, back.data(), bytes).code(),
+              KVErrc::StorageFailure);
+  }
+  ASSERT_OK(storage->read(KVTensor::V, 3996, back.data(), back.size()));
+  EXPECT_EQ(back, piece);
+  ASSERT_OK(storage->write(KVTensor::K, 4096, piece.data(), 0));
+}
+
+// A manager on device storage: the layouts' bytes land where the formulas
+// say, read back through the device.
+TEST(DeviceKVStorageTest, ManagerRoundTripsOnDevice) {
+  if (!deviceSkipReason().empty())
+    GTEST_SKIP() << "device storage: " << deviceSkipReason();
+  KVCacheConfig config = pagedConfig(16, 8);
+  for (KVLayout layout : {KVLayout::Paged, KVLayout::Contiguous}) {
+    config.layout = layout;
+    std::unique_ptr<KVCacheManager> cache =
+        makeCache(config, StorageKind::Device);
+    ASSERT_NE(cache, nullptr);
+    std::mt19937 rng(5);
+    const int64_t tokenBytes = config.tokenBytes();
+    Bytes k = randomTokens(rng, 40, tokenBytes),
+          v = randomTokens(rng, 40, tokenBytes);
+    int32_t id;
+    ASSERT_OK(cache->allocateSequence(id));
+    ASSERT_OK(cache->append(id, k.data(), v.data(), 25));
+    ASSERT_OK(cache->append(id, k.data() + 25 * tokenBytes,
+                            v.data() + 25 * tokenBytes, 15));
+    Bytes gotK(tokenBytes), gotV(tokenBytes);
+    for (int64_t p = 0; p < 40; ++p) {
+      ASSERT_OK(cache->readToken(id, p, gotK.data(), gotV.data()));
+      ASSERT_EQ(gotK, slice(k, p, 1, tokenBytes)) << "token " << p;
+      ASSERT_EQ(gotV, slice(v, p, 1, tokenBytes)) << "token " << p;
+    }
+  }
+}
+#endif
+
+//===----------------------------------------------------------------------===//
 // Rejected calls change nothing, per error class and layout
 //===----------------------------------------------------------------------===//
 
 // A cache with history: sequence 0 holds 20 tokens (2 pages), 1 holds 33
 // (3 pages), 2 was freed after use, 3 holds 5 then was truncated to 2. Paged
-// pool of 7 pages: 1 page left free.
-class KVCacheRejectTest : public ::testing::TestWithParam<KVLayout> {
+// pool of 7 pages: 1 page left free. On host or device storage.
+class KVCacheRejectTest
+    : public ::testing::TestWithParam<std::tuple<KVLayout, StorageKind>> {
 protected:
   void SetUp() override {
+    StorageKind kind = std::get<1>(GetParam());
+    if (kind == StorageKind::Device && !deviceSkipReason().empty())
+      GTEST_SKIP() << "device storage: " << deviceSkipReason();
     config = pagedConfig(16, 7);
-    config.layout = GetParam();
+    config.layout = std::get<0>(GetParam());
     config.maxLength = 64;
-    cache = makeCache(config);
+    cache = makeCache(config, kind);
     ASSERT_NE(cache, nullptr);
     tokenBytes = config.tokenBytes();
     std::mt19937 rng(2026);
@@ -817,19 +947,26 @@ TEST_P(KVCachePagedRejectTest, BlockTableTooSmall) {
   EXPECT_EQ(table, std::vector<int32_t>{42});
 }
 
-INSTANTIATE_TEST_SUITE_P(Layouts, KVCacheRejectTest,
-                         ::testing::Values(KVLayout::Paged,
-                                           KVLayout::Contiguous),
-                         [](const ::testing::TestParamInfo<KVLayout> &info) {
-                           return info.param == KVLayout::Paged
-                                      ? std::string("Paged")
-                                      : std::string("Contiguous");
-                         });
-INSTANTIATE_TEST_SUITE_P(Layouts, KVCachePagedRejectTest,
-                         ::testing::Values(KVLayout::Paged),
-                         [](const ::testing::TestParamInfo<KVLayout> &) {
-                           return std::string("Paged");
-                         });
+std::string rejectTestName(
+    const ::testing::TestParamInfo<std::tuple<KVLayout, StorageKind>> &info) {
+  return std::string(std::get<0>(info.param) == KVLayout::Paged
+                         ? "Paged"
+                         : "Contiguous") +
+         "_" + storageName(std::get<1>(info.param));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Layouts, KVCacheRejectTest,
+    ::testing::Combine(::testing::Values(KVLayout::Paged, KVLayout::Contiguous),
+                       ::testing::Values(StorageKind::Host,
+                                         StorageKind::Device)),
+    rejectTestName);
+INSTANTIATE_TEST_SUITE_P(
+    Layouts, KVCachePagedRejectTest,
+    ::testing::Combine(::testing::Values(KVLayout::Paged),
+                       ::testing::Values(StorageKind::Host,
+                                         StorageKind::Device)),
+    rejectTestName);
 
 //===----------------------------------------------------------------------===//
 // Randomized: interleaved operations against a model
@@ -886,13 +1023,18 @@ void checkAgainstModel(const KVCacheManager &cache, const Model &model) {
   }
 }
 
-TEST(KVCacheRandomTest, InterleavedOperationsMatchModel) {
+class KVCacheRandomTest : public ::testing::TestWithParam<StorageKind> {};
+
+TEST_P(KVCacheRandomTest, InterleavedOperationsMatchModel) {
+  if (GetParam() == StorageKind::Device && !deviceSkipReason().empty())
+    GTEST_SKIP() << "device storage: " << deviceSkipReason();
   // 12 pages against up to 6 x 7 wanted: the pool runs dry often.
   KVCacheConfig config = pagedConfig(16, 12);
   config.maxSequences = 6;
   config.maxLength = 100;
-  std::unique_ptr<KVCacheManager> paged = makeCache(config);
-  std::unique_ptr<KVCacheManager> contiguous = makeCache(asContiguous(config));
+  std::unique_ptr<KVCacheManager> paged = makeCache(config, GetParam());
+  std::unique_ptr<KVCacheManager> contiguous =
+      makeCache(asContiguous(config), GetParam());
   ASSERT_TRUE(paged && contiguous);
   const int64_t tokenBytes = config.tokenBytes();
   Model model{std::vector<int>(6, 0), std::vector<Bytes>(6),
@@ -1025,5 +1167,12 @@ TEST(KVCacheRandomTest, InterleavedOperationsMatchModel) {
   std::printf("random run: %d rejected, %d of them exhausted\n", rejected,
               exhausted);
 }
+
+INSTANTIATE_TEST_SUITE_P(Storage, KVCacheRandomTest,
+                         ::testing::Values(StorageKind::Host,
+                                           StorageKind::Device),
+                         [](const ::testing::TestParamInfo<StorageKind> &info) {
+                           return storageName(info.param);
+                         });
 
 } // namespace

@@ -1,7 +1,8 @@
 //===- RuntimeTest.cpp - lib/Runtime: manifest, argument checks, launch ---===//
 //
 // Part of attn-mlir. The manifest and argument checks run everywhere. The
-// launch test needs a GPU and a kernel made by attn-compile: set
+// workspace probe needs a GPU (its PTX is below). The attention launch test
+// needs a GPU and a kernel made by attn-compile: set
 // ATTN_TEST_KERNEL=<prefix> (for <prefix>.json and <prefix>.sm_90.cubin or
 // <prefix>.ptx, compiled with --batch=1 --heads-q=2 --heads-kv=1
 // --seq-q=100 --seq-k=130 --head-dim=64 --mask=causal); it skips with a
@@ -44,6 +45,91 @@ TEST(RuntimeManifest, Parses) {
   EXPECT_EQ(m.arguments[0].shape, (std::vector<int64_t>{1, 8, 256, 64}));
 }
 
+// A split-KV decode kernel: the caller passes q, k, v, key_lengths, o, lse;
+// partial_o, partial_lse and counters are workspaces the runtime owns.
+static const char *kWorkspaceManifest = R"({
+  "kernel": "attention_kernel", "chip": "sm_80",
+  "grid": [4, 8, 1], "block": [128, 1, 1], "shared_memory_bytes": 0,
+  "arguments": [
+    {"name": "q", "dtype": "bf16", "shape": [2, 4, 1, 64], "role": "input", "output": false, "alignment": 16},
+    {"name": "k", "dtype": "bf16", "shape": [2, 1, 512, 64], "role": "input", "output": false, "alignment": 16},
+    {"name": "v", "dtype": "bf16", "shape": [2, 1, 512, 64], "role": "input", "output": false, "alignment": 16},
+    {"name": "key_lengths", "dtype": "i32", "shape": [2], "role": "input", "output": false, "alignment": 16},
+    {"name": "o", "dtype": "bf16", "shape": [2, 4, 1, 64], "role": "output", "output": true, "alignment": 16},
+    {"name": "lse", "dtype": "f32", "shape": [2, 4, 1], "role": "output", "output": true, "alignment": 16},
+    {"name": "partial_o", "dtype": "f32", "shape": [4, 2, 4, 1, 64], "role": "workspace", "output": false, "alignment": 16, "zero_init": true},
+    {"name": "partial_lse", "dtype": "f32", "shape": [4, 2, 4, 1], "role": "workspace", "output": false, "alignment": 16, "zero_init": true},
+    {"name": "counters", "dtype": "i32", "shape": [8], "role": "workspace", "output": false, "alignment": 16, "zero_init": true}
+  ]
+})";
+
+TEST(RuntimeManifest, ParsesRolesAndWorkspaces) {
+  Manifest m;
+  Status s = parseManifest(kWorkspaceManifest, m);
+  ASSERT_TRUE(s.ok) << s.message;
+  ASSERT_EQ(m.arguments.size(), 9u);
+  const ManifestArgument &lengths = m.arguments[3], &o = m.arguments[4],
+                         &counters = m.arguments[8];
+  EXPECT_EQ(lengths.dtype, "i32");
+  EXPECT_EQ(lengths.role, ArgumentRole::Input);
+  EXPECT_FALSE(lengths.zeroInit);
+  EXPECT_EQ(o.role, ArgumentRole::Output);
+  EXPECT_TRUE(o.output);
+  EXPECT_EQ(counters.name, "counters");
+  EXPECT_EQ(counters.role, ArgumentRole::Workspace);
+  EXPECT_TRUE(counters.isWorkspace());
+  EXPECT_TRUE(counters.zeroInit);
+  EXPECT_FALSE(counters.output);
+  EXPECT_EQ(counters.shape, (std::vector<int64_t>{8}));
+  int workspaces = 0;
+  for (const ManifestArgument &a : m.arguments)
+    workspaces += a.isWorkspace();
+  EXPECT_EQ(workspaces, 3);
+}
+
+// Manifests written before roles existed: the role follows "output".
+TEST(RuntimeManifest, RoleDefaultsFromOutput) {
+  Manifest m;
+  ASSERT_TRUE(parseManifest(kManifest, m).ok);
+  EXPECT_EQ(m.arguments[0].role, ArgumentRole::Input);
+  EXPECT_EQ(m.arguments[1].role, ArgumentRole::Output);
+  EXPECT_FALSE(m.arguments[1].zeroInit);
+}
+
+TEST(RuntimeManifest, RejectsBadRolesAndUnsizableWorkspaces) {
+  auto parse = [](const std::string &argument) {
+    Manifest m;
+    return parseManifest(R"({"kernel": "k", "grid": [1, 1, 1],
+        "block": [32, 1, 1], "shared_memory_bytes": 0, "arguments": [)" +
+                             argument + "]}",
+                         m);
+  };
+  Status s = parse(R"({"name": "x", "dtype": "f32", "shape": [4], "role": "scratch"})");
+  EXPECT_NE(s.message.find("argument 'x': expected role input, output or "
+                           "workspace, got 'scratch'"),
+            std::string::npos)
+      << s.message;
+  s = parse(R"({"name": "w", "dtype": "fp8", "shape": [4], "role": "workspace"})");
+  EXPECT_NE(s.message.find("workspace 'w': expected a dtype of known size, "
+                           "got 'fp8'"),
+            std::string::npos)
+      << s.message;
+  s = parse(R"({"name": "w", "dtype": "i32", "shape": [-1], "role": "workspace"})");
+  EXPECT_NE(s.message.find("workspace 'w': expected a static shape, got [-1]"),
+            std::string::npos)
+      << s.message;
+}
+
+TEST(RuntimeManifest, DtypeSizes) {
+  EXPECT_EQ(dtypeSize("bf16"), 2);
+  EXPECT_EQ(dtypeSize("f16"), 2);
+  EXPECT_EQ(dtypeSize("f32"), 4);
+  EXPECT_EQ(dtypeSize("i32"), 4);
+  EXPECT_EQ(dtypeSize("i8"), 1);
+  EXPECT_EQ(dtypeSize("i64"), 8);
+  EXPECT_EQ(dtypeSize("fp8"), 0);
+}
+
 TEST(RuntimeManifest, RejectsMalformed) {
   Manifest m;
   EXPECT_FALSE(parseManifest("{\"kernel\": \"k\"", m).ok);
@@ -60,7 +146,9 @@ TEST(RuntimeArguments, ChecksCountDtypeShapeAlignment) {
   EXPECT_TRUE(checkArguments(m, {q, o}).ok);
 
   Status s = checkArguments(m, {q});
-  EXPECT_NE(s.message.find("expected 2 arguments, got 1"), std::string::npos);
+  EXPECT_NE(s.message.find("expected 2 arguments (q, o), got 1"),
+            std::string::npos)
+      << s.message;
   TensorArg wrongType = o;
   wrongType.dtype = "f16";
   s = checkArguments(m, {q, wrongType});
@@ -81,11 +169,173 @@ TEST(RuntimeArguments, ChecksCountDtypeShapeAlignment) {
   EXPECT_FALSE(checkArguments(m, {q, null}).ok);
 }
 
+// The caller passes the non-workspace arguments only; workspaces are skipped
+// in the positions and named in the count error.
+TEST(RuntimeArguments, WorkspacesAreNotPassed) {
+  Manifest m;
+  ASSERT_TRUE(parseManifest(kWorkspaceManifest, m).ok);
+  std::vector<TensorArg> args = {{0x1000, "bf16", {2, 4, 1, 64}},
+                                 {0x2000, "bf16", {2, 1, 512, 64}},
+                                 {0x3000, "bf16", {2, 1, 512, 64}},
+                                 {0x4000, "i32", {2}},
+                                 {0x5000, "bf16", {2, 4, 1, 64}},
+                                 {0x6000, "f32", {2, 4, 1}}};
+  Status s = checkArguments(m, args);
+  EXPECT_TRUE(s.ok) << s.message;
+
+  // Passing the workspaces too is a count error that says which to drop.
+  std::vector<TensorArg> withWorkspaces = args;
+  withWorkspaces.push_back({0x7000, "f32", {4, 2, 4, 1, 64}});
+  withWorkspaces.push_back({0x8000, "f32", {4, 2, 4, 1}});
+  withWorkspaces.push_back({0x9000, "i32", {8}});
+  s = checkArguments(m, withWorkspaces);
+  EXPECT_FALSE(s.ok);
+  EXPECT_EQ(s.message,
+            "kernel 'attention_kernel': expected 6 arguments (q, k, v, "
+            "key_lengths, o, lse), got 9; do not pass the workspaces "
+            "(partial_o, partial_lse, counters): the runtime allocates them");
+
+  std::vector<TensorArg> tooFew(args.begin(), args.end() - 1);
+  s = checkArguments(m, tooFew);
+  EXPECT_NE(s.message.find("expected 6 arguments (q, k, v, key_lengths, o, "
+                           "lse), got 5"),
+            std::string::npos)
+      << s.message;
+
+  // Argument indices in messages are the caller's: lse is argument 5.
+  std::vector<TensorArg> wrongLse = args;
+  wrongLse[5].shape = {2, 4, 2};
+  s = checkArguments(m, wrongLse);
+  EXPECT_NE(s.message.find("argument 5 ('lse'): expected shape [2, 4, 1], "
+                           "got [2, 4, 2]"),
+            std::string::npos)
+      << s.message;
+}
+
+// i32 arguments (key lengths, block tables) get the same checks as tensors.
+TEST(RuntimeArguments, ChecksI32ArgumentsLikeOthers) {
+  Manifest m;
+  ASSERT_TRUE(parseManifest(kWorkspaceManifest, m).ok);
+  std::vector<TensorArg> args = {{0x1000, "bf16", {2, 4, 1, 64}},
+                                 {0x2000, "bf16", {2, 1, 512, 64}},
+                                 {0x3000, "bf16", {2, 1, 512, 64}},
+                                 {0x4000, "i32", {2}},
+                                 {0x5000, "bf16", {2, 4, 1, 64}},
+                                 {0x6000, "f32", {2, 4, 1}}};
+  auto lengthsError = [&](TensorArg lengths) {
+    std::vector<TensorArg> a = args;
+    a[3] = lengths;
+    return checkArguments(m, a).message;
+  };
+  EXPECT_EQ(lengthsError({0x4000, "i32", {2}}), "");
+  EXPECT_NE(lengthsError({0x4000, "i64", {2}})
+                .find("argument 3 ('key_lengths'): expected dtype i32, got i64"),
+            std::string::npos);
+  EXPECT_NE(lengthsError({0x4000, "i32", {3}})
+                .find("argument 3 ('key_lengths'): expected shape [2], got [3]"),
+            std::string::npos);
+  EXPECT_NE(lengthsError({0x4004, "i32", {2}}).find("16-byte aligned"),
+            std::string::npos);
+  EXPECT_NE(lengthsError({0, "i32", {2}}).find("null pointer"),
+            std::string::npos);
+}
+
 TEST(RuntimeKernel, LoadReportsMissingFiles) {
   std::unique_ptr<Kernel> k;
   Status s = Kernel::load("/nonexistent.ptx", "/nonexistent.json", k);
   EXPECT_FALSE(s.ok);
   EXPECT_NE(s.message.find("cannot open"), std::string::npos) << s.message;
+}
+
+// A hand-written kernel with a workspace between its caller's arguments:
+// y[i] = x[i] + counters[i]; counters[i] += 1. Shows the workspace starts
+// zeroed, sits at its manifest position and persists across launches.
+static const char *kProbePtx = R"(
+.version 7.0
+.target sm_80
+.address_size 64
+
+.visible .entry ws_probe(.param .u64 x, .param .u64 counters, .param .u64 y)
+{
+  .reg .b32 %r<4>;
+  .reg .f32 %f<4>;
+  .reg .b64 %rd<8>;
+  ld.param.u64 %rd1, [x];
+  ld.param.u64 %rd2, [counters];
+  ld.param.u64 %rd3, [y];
+  cvta.to.global.u64 %rd1, %rd1;
+  cvta.to.global.u64 %rd2, %rd2;
+  cvta.to.global.u64 %rd3, %rd3;
+  mov.u32 %r1, %tid.x;
+  mul.wide.u32 %rd4, %r1, 4;
+  add.s64 %rd5, %rd1, %rd4;
+  add.s64 %rd6, %rd2, %rd4;
+  add.s64 %rd7, %rd3, %rd4;
+  ld.global.f32 %f1, [%rd5];
+  ld.global.u32 %r2, [%rd6];
+  cvt.rn.f32.s32 %f2, %r2;
+  add.f32 %f3, %f1, %f2;
+  st.global.f32 [%rd7], %f3;
+  add.s32 %r3, %r2, 1;
+  st.global.u32 [%rd6], %r3;
+  ret;
+}
+)";
+
+static const char *kProbeManifest = R"({
+  "kernel": "ws_probe", "grid": [1, 1, 1], "block": [32, 1, 1],
+  "shared_memory_bytes": 0,
+  "arguments": [
+    {"name": "x", "dtype": "f32", "shape": [32], "role": "input"},
+    {"name": "counters", "dtype": "i32", "shape": [32], "role": "workspace", "zero_init": true},
+    {"name": "y", "dtype": "f32", "shape": [32], "role": "output", "output": true}
+  ]
+})";
+
+TEST(RuntimeKernel, WorkspacesAreZeroedAndPassedInPlace) {
+  std::string why;
+  if (!isGpuAvailable(&why))
+    GTEST_SKIP() << "no GPU: " << why;
+  std::string dir = ::testing::TempDir();
+  std::string ptx = dir + "/attn_ws_probe.ptx",
+              json = dir + "/attn_ws_probe.json";
+  std::ofstream(ptx) << kProbePtx;
+  std::ofstream(json) << kProbeManifest;
+  std::unique_ptr<Kernel> kernel;
+  Status s = Kernel::load(ptx, json, kernel);
+  ASSERT_TRUE(s.ok) << s.message;
+  uint64_t counters = kernel->workspace("counters");
+  ASSERT_NE(counters, 0u);
+  EXPECT_EQ(kernel->workspace("x"), 0u);
+
+  std::vector<float> x(32), y(32, NAN);
+  for (int i = 0; i < 32; ++i)
+    x[i] = 0.5f * i;
+  uint64_t dx, dy;
+  ASSERT_TRUE(deviceAlloc(x.size() * 4, dx).ok);
+  ASSERT_TRUE(deviceAlloc(y.size() * 4, dy).ok);
+  ASSERT_TRUE(copyToDevice(dx, x.data(), x.size() * 4).ok);
+  // Passing the workspace is refused before anything runs.
+  s = kernel->launch({{dx, "f32", {32}}, {counters, "i32", {32}},
+                      {dy, "f32", {32}}});
+  EXPECT_NE(s.message.find("do not pass the workspaces (counters)"),
+            std::string::npos)
+      << s.message;
+  for (int launch = 0; launch < 2; ++launch) {
+    s = kernel->launch({{dx, "f32", {32}}, {dy, "f32", {32}}}, nullptr,
+                       /*synchronize=*/true);
+    ASSERT_TRUE(s.ok) << s.message;
+    ASSERT_TRUE(copyToHost(y.data(), dy, y.size() * 4).ok);
+    // Launch 0 sees the zero fill; launch 1 sees launch 0's increments.
+    for (int i = 0; i < 32; ++i)
+      EXPECT_EQ(y[i], x[i] + launch) << "launch " << launch << ", i " << i;
+  }
+  std::vector<int32_t> c(32);
+  ASSERT_TRUE(copyToHost(c.data(), counters, c.size() * 4).ok);
+  for (int32_t v : c)
+    EXPECT_EQ(v, 2);
+  for (uint64_t p : {dx, dy})
+    deviceFree(p);
 }
 
 static uint16_t toBF16(float f) {

@@ -4,7 +4,9 @@
 // sequences and the bookkeeping around it: which sequence slots are in use,
 // how many tokens each holds and, for the paged layout, which pages hold them
 // (the block table kernels read). It is plain C++17 with no MLIR, LLVM or CUDA
-// dependency so that it builds wherever the CUDA runtime does.
+// dependency so that it builds wherever the CUDA runtime does. The one device
+// piece, DeviceKVStorage, is declared here without CUDA types and defined in
+// the AttnKVCacheDevice library, which uses lib/Runtime's dlopen'd driver.
 //
 // Every mutating call validates all of its arguments before it writes a byte
 // or touches a counter: a rejected call leaves the storage bytes and every
@@ -112,10 +114,9 @@ size_t kvStorageBytes(const KVCacheConfig &config);
 enum class KVTensor { K, V };
 
 /// Where the K and V bytes live. The manager moves bytes only through this
-/// interface, with offsets computed from the layout formulas, so a device
-/// implementation (cuMemAlloc + cuMemcpyHtoD/DtoH, added with the CUDA
-/// runtime) plugs in without changing any bookkeeping. The manager never
-/// calls write() before a call has passed validation.
+/// interface, with offsets computed from the layout formulas, so host and
+/// device storage share all of the bookkeeping. The manager never calls
+/// write() before a call has passed validation.
 class KVStorage {
 public:
   virtual ~KVStorage();
@@ -160,6 +161,46 @@ private:
 
   size_t bytes_ = 0;
   std::unique_ptr<unsigned char[]> k_, v_;
+};
+
+/// KVStorage in GPU memory of the current (or device 0's primary) CUDA
+/// context, through the CUDA driver API that lib/Runtime opens at run time:
+/// cuMemAlloc for K and V, zero-filled at creation (cuMemsetD8), and
+/// synchronous cuMemcpyHtoD/DtoH for write() and read(), which are
+/// bounds-checked like HostKVStorage's. address() is the CUdeviceptr a
+/// kernel receives.
+///
+/// The copies run on the legacy default stream: a kernel reading the cache
+/// on a non-blocking stream must be ordered after them by the caller.
+///
+/// Defined in AttnKVCacheDevice, which is built when cuda.h is found (as
+/// AttnRuntime is); libcuda itself is needed only when create() runs.
+class DeviceKVStorage final : public KVStorage {
+public:
+  /// Allocates and zero-fills K and V of `bytesPerTensor` bytes each.
+  /// StorageFailure, with the driver's message, when there is no usable GPU
+  /// (no libcuda, no device) or an allocation fails; `out` is then untouched.
+  static KVStatus create(size_t bytesPerTensor,
+                         std::unique_ptr<DeviceKVStorage> &out);
+  ~DeviceKVStorage() override;
+  DeviceKVStorage(const DeviceKVStorage &) = delete;
+  DeviceKVStorage &operator=(const DeviceKVStorage &) = delete;
+
+  size_t bytesPerTensor() const override { return bytes_; }
+  KVStatus write(KVTensor tensor, size_t offset, const void *src,
+                 size_t bytes) override;
+  KVStatus read(KVTensor tensor, size_t offset, void *dst,
+                size_t bytes) const override;
+  uint64_t address(KVTensor tensor) const override {
+    return tensor == KVTensor::K ? k_ : v_;
+  }
+
+private:
+  DeviceKVStorage() = default;
+  KVStatus checkRange(const char *call, size_t offset, size_t bytes) const;
+
+  size_t bytes_ = 0;
+  uint64_t k_ = 0, v_ = 0; // CUdeviceptr
 };
 
 /// Allocates sequences, appends and overwrites their tokens, and hands out

@@ -2,10 +2,10 @@
 //
 // Part of attn-mlir. A small runtime over the CUDA driver API with no MLIR or
 // LLVM dependency: it loads a PTX or cubin image plus the JSON manifest that
-// attn-compile wrote next to it, checks every launch's arguments against the
-// manifest (count, dtype, shape, 16-byte alignment) and launches. libcuda is
-// opened at run time, so programs linking this run (and report a clear error)
-// on machines without a GPU driver.
+// attn-compile wrote next to it, allocates the kernel's workspaces, checks
+// every launch's arguments against the manifest (count, dtype, shape, 16-byte
+// alignment) and launches. libcuda is opened at run time, so programs linking
+// this run (and report a clear error) on machines without a GPU driver.
 //
 //===----------------------------------------------------------------------===//
 
@@ -29,12 +29,24 @@ struct Status {
   explicit operator bool() const { return ok; }
 };
 
+/// What a kernel argument is for. Inputs and outputs come from the caller;
+/// workspaces are scratch buffers (split-KV partial results, per-program
+/// counters) that the runtime allocates and zero-fills once per Kernel.
+enum class ArgumentRole { Input, Output, Workspace };
+
 struct ManifestArgument {
   std::string name;
   std::string dtype;
   std::vector<int64_t> shape;
+  ArgumentRole role = ArgumentRole::Input;
+  /// Kept for older readers: true iff role is Output.
   bool output = false;
+  /// The kernel expects the buffer zeroed at launch and leaves it zeroed
+  /// (workspaces).
+  bool zeroInit = false;
   int64_t alignment = 16;
+
+  bool isWorkspace() const { return role == ArgumentRole::Workspace; }
 };
 
 /// The launch contract attn-compile writes as <name>.json.
@@ -46,8 +58,13 @@ struct Manifest {
   std::vector<ManifestArgument> arguments;
 };
 
-/// Parses manifest JSON text.
+/// Parses manifest JSON text. A manifest without "role" fields (written
+/// before workspaces existed) takes each role from "output".
 Status parseManifest(const std::string &json, Manifest &out);
+
+/// Bytes per element of a manifest dtype ("bf16", "f32", "i32", ...); 0 if
+/// unknown.
+int64_t dtypeSize(const std::string &dtype);
 
 /// One argument as the caller passes it: a device pointer and what the caller
 /// believes it points to.
@@ -57,7 +74,8 @@ struct TensorArg {
   std::vector<int64_t> shape;
 };
 
-/// Checks `args` against the manifest without touching the GPU.
+/// Checks `args` against the manifest without touching the GPU. `args` are
+/// the non-workspace arguments only, in manifest order.
 Status checkArguments(const Manifest &manifest,
                       const std::vector<TensorArg> &args);
 
@@ -70,28 +88,46 @@ Status deviceAlloc(size_t bytes, uint64_t &ptr);
 Status deviceFree(uint64_t ptr);
 Status copyToDevice(uint64_t dst, const void *src, size_t bytes);
 Status copyToHost(void *dst, uint64_t src, size_t bytes);
+/// Sets `bytes` bytes at `ptr` to `value` (synchronously).
+Status deviceMemset(uint64_t ptr, unsigned char value, size_t bytes);
 
-/// A loaded kernel (module + function) in the device's primary context.
+/// A loaded kernel (module + function) in the device's primary context, with
+/// its workspace buffers.
+///
+/// The workspaces belong to the Kernel object and every launch uses the same
+/// ones, so launches of one Kernel must not overlap: launching it on two
+/// streams concurrently races on its partial results and counters. Use one
+/// stream per Kernel, or load the kernel once per stream.
 class Kernel {
 public:
-  /// Loads `image` (PTX text or cubin bytes) and its manifest.
+  /// Loads `image` (PTX text or cubin bytes) and its manifest, and allocates
+  /// and zero-fills every workspace the manifest lists.
   static Status load(const std::string &imagePath,
                      const std::string &manifestPath,
                      std::unique_ptr<Kernel> &out);
   ~Kernel();
+  Kernel(const Kernel &) = delete;
+  Kernel &operator=(const Kernel &) = delete;
 
   const Manifest &manifest() const { return manifest_; }
   /// Checks the arguments, launches on `stream` (0: the default stream) and
   /// reports launch errors. With `synchronize`, also waits and reports
-  /// errors raised while the kernel ran.
+  /// errors raised while the kernel ran. `args` are the non-workspace
+  /// arguments in manifest order; the runtime passes its workspaces at their
+  /// positions.
   Status launch(const std::vector<TensorArg> &args, void *stream = nullptr,
                 bool synchronize = false);
+  /// The device pointer of the workspace called `name`, 0 if there is none
+  /// (e.g. to check that a kernel left its counters at zero).
+  uint64_t workspace(const std::string &name) const;
 
 private:
   Kernel() = default;
   Manifest manifest_;
   void *module_ = nullptr;   // CUmodule
   void *function_ = nullptr; // CUfunction
+  /// One entry per manifest argument: the buffer of a workspace, else 0.
+  std::vector<uint64_t> workspaces_;
 };
 
 } // namespace attn::runtime

@@ -19,12 +19,17 @@
 
 namespace mlir::attn {
 
-/// One pointer argument of a kernel: what the runtime checks before launch.
+/// One pointer argument of a kernel: what the runtime checks before launch,
+/// or, for a workspace, what it allocates.
 struct KernelArgument {
-  std::string name;  // "q", "k", "v", "o", "lse"
-  std::string dtype; // "bf16", "f16", "f32"
+  std::string name;  // "q", "k", "v", "o", "lse", "counters", ...
+  std::string dtype; // "bf16", "f16", "f32", "i32", ...
   std::vector<int64_t> shape;
+  /// "input", "output" or "workspace". Workspaces are scratch buffers the
+  /// runtime owns and zero-fills once; the caller never passes them.
+  std::string role = "input";
   bool isOutput = false;
+  bool isWorkspace() const { return role == "workspace"; }
 };
 
 /// The launch contract of one generated kernel.
@@ -46,7 +51,10 @@ struct KernelManifest {
 /// gpu-module-to-binary produced with format=isa.
 FailureOr<std::string> extractPTX(ModuleOp module);
 
-/// Reads the manifest of the first gpu.launch_func in `module`.
+/// Reads the manifest of the first gpu.launch_func in `module`. Argument names
+/// and roles come from the `arguments` entry of its `attn.launch` dictionary
+/// (one {name, role} dictionary per kernel operand) when present; otherwise
+/// the operands are q, k, v (inputs), o, lse (outputs) by position.
 FailureOr<KernelManifest> extractManifest(ModuleOp module, StringRef chip);
 
 } // namespace mlir::attn
