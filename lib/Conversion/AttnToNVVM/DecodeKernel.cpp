@@ -39,6 +39,9 @@ using namespace mlir::attn::detail;
 
 namespace {
 
+/// Partials the merging CTA loads at once (registers: 5 floats each).
+constexpr int64_t kMergeBatch = 8;
+
 /// Whether two views address rows identically: same kind and attributes,
 /// same indirection storage, and first storages of one type. Hooks see the
 /// first storage only through its type (KVCacheViewInterface).
@@ -102,10 +105,15 @@ private:
   Value vStage(Value stage) { return add(kStage(stage), subTileBytes); }
 
   // The phases of the kernel, in program order.
+  /// Program ids, the group's batch and KV head, global pointers.
   void emitCoordinates();
+  /// Q rows of the group (zero-filled to 16) into shared memory (cp.async).
+  void emitQueryCopy();
+  /// The sequence's length and diagonal; per-row query and head indices.
+  void emitSequenceBounds();
   /// [kBegin, kEnd): the keys of this split; nWarpTiles: the warp's share.
   void emitKeyRange();
-  /// Q rows of the group to registers; the first ring stages in flight.
+  /// The first ring stages in flight; Q fragments to registers.
   void emitPrologue();
   scf::ForOp emitKeyLoop();
   /// ALiBi and score_mod on natural-unit scores of the subtile at `key0`.
@@ -194,6 +202,9 @@ void DecodeEmitter::emitCoordinates() {
     keyBase = valueBase = groupRows;
   }
 
+}
+
+void DecodeEmitter::emitSequenceBounds() {
   // Length of this sequence, clamped so that a bad length cannot address
   // outside the cache.
   length = cI32(p.seqK);
@@ -286,7 +297,7 @@ void DecodeEmitter::copySubtile(Value j, Value stage) {
   }
 }
 
-void DecodeEmitter::emitPrologue() {
+void DecodeEmitter::emitQueryCopy() {
   // The group's rows are contiguous in Q ([B, Hq, Lq, D] with the group's
   // heads adjacent): rows 0 .. rows-1 from there, the rest of the m16 tile
   // zero-filled.
@@ -318,6 +329,9 @@ void DecodeEmitter::emitPrologue() {
              copy);
   }
   NVVM::CpAsyncCommitGroupOp::create(b);
+}
+
+void DecodeEmitter::emitPrologue() {
   // The first stages - 1 subtiles of this warp in flight behind Q.
   for (int64_t s = 0; s + 1 < stages; ++s) {
     ifThen(cmp(arith::CmpIPredicate::slt, cI32(s), nWarpTiles),
@@ -582,9 +596,10 @@ void DecodeEmitter::emitWarpMerge(ValueRange results) {
 }
 
 void DecodeEmitter::emitSplitMerge() {
-  // Publish this CTA's partial (every writer fences), then count arrivals;
-  // the CTA that arrives last has every partial visible after its acquire.
-  volatilePtx(Type(), {}, "fence.acq_rel.gpu;", "");
+  // Publish this CTA's partial and count arrivals: the barrier orders every
+  // thread's partial stores before thread 0's release (fences are
+  // cumulative), and the acquire of the CTA that arrives last, followed by
+  // the barrier, orders its reads after every other CTA's release.
   gpu::BarrierOp::create(b);
   Value counter =
       gep(ptrGlobal, pointerOf(arg(*args.counters), ptrGlobal),
@@ -605,7 +620,6 @@ void DecodeEmitter::emitSplitMerge() {
   Value isLast = cmp(arith::CmpIPredicate::ne,
                      LLVM::LoadOp::create(b, i32, flagSlot, 4), cI32(0));
   ifThen(isLast, [&]() {
-    volatilePtx(Type(), {}, "fence.acq_rel.gpu;", "");
     Value partialO = pointerOf(arg(*args.partialO), ptrGlobal);
     Value partialLse = pointerOf(arg(*args.partialLse), ptrGlobal);
     int64_t colGroups = d / 4, items = plan.rows * colGroups;
@@ -615,52 +629,52 @@ void DecodeEmitter::emitSplitMerge() {
       auto body = [&]() {
         Value row = arith::DivUIOp::create(b, item, cI32(colGroups));
         Value col = mul(arith::RemUIOp::create(b, item, cI32(colGroups)), 4);
-        auto slotRow = [&](Value s) {
-          return toI64(add(mul(add(mul(group, plan.numSplits), s), plan.rows),
-                           row));
-        };
-        auto lseOf = [&](Value s) {
-          return loadGlobalCG(gep(ptrGlobal, partialLse,
-                                  arith::MulIOp::create(b, slotRow(s),
-                                                        cI64(4))));
-        };
-        // Pass 1: the largest LSE.
-        auto maxLoop = scf::ForOp::create(b, cI32(0), cI32(plan.numSplits),
-                                          cI32(1), ValueRange{negInf()});
-        {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPointToStart(maxLoop.getBody());
-          scf::YieldOp::create(
-              b, maxF(maxLoop.getRegionIterArgs()[0],
-                      lseOf(maxLoop.getInductionVar())));
+        Value firstSlot = add(mul(mul(group, plan.numSplits), plan.rows), row);
+        // One pass over the splits in batches whose loads are all issued
+        // before any is used (each batch costs one L2 round trip), merged
+        // with the running-max recurrence:
+        //   O = sum_s exp(lse_s - M) O_s / sum_s exp(lse_s - M).
+        Value runMax = negInf(), runSum = cF32(0.0);
+        SmallVector<Value> runO(4, cF32(0.0));
+        for (int64_t s0 = 0; s0 < plan.numSplits; s0 += kMergeBatch) {
+          int64_t batchSize = std::min(kMergeBatch, plan.numSplits - s0);
+          SmallVector<Value> lses;
+          SmallVector<SmallVector<Value>> os;
+          for (int64_t s = s0; s < s0 + batchSize; ++s) {
+            Value slot = toI64(add(firstSlot, s * plan.rows));
+            lses.push_back(loadGlobalCG(
+                gep(ptrGlobal, partialLse,
+                    arith::MulIOp::create(b, slot, cI64(4)))));
+            os.push_back(loadGlobalCG4(gep(
+                ptrGlobal, partialO,
+                arith::AddIOp::create(
+                    b, arith::MulIOp::create(b, slot, cI64(d * 4)),
+                    toI64(mul(col, 4))))));
+          }
+          Value newMax = runMax;
+          for (Value lse : lses)
+            newMax = maxF(newMax, lse);
+          Value ref = sel(isNegInf(newMax), cF32(0.0), newMax);
+          auto weightOf = [&](Value lse) {
+            return exp2(arith::MulFOp::create(
+                b, arith::SubFOp::create(b, lse, ref), cF32(kLog2e)));
+          };
+          Value rescale = weightOf(runMax);
+          runSum = arith::MulFOp::create(b, runSum, rescale);
+          for (Value &o : runO)
+            o = arith::MulFOp::create(b, o, rescale);
+          for (auto [lse, o4] : llvm::zip(lses, os)) {
+            Value weight = weightOf(lse);
+            runSum = arith::AddFOp::create(b, runSum, weight);
+            for (int64_t e = 0; e < 4; ++e)
+              runO[e] = fma(o4[e], weight, runO[e]);
+          }
+          runMax = newMax;
         }
-        Value lseMax = maxLoop.getResult(0);
-        Value ref = sel(isNegInf(lseMax), cF32(0.0), lseMax);
-        // Pass 2: O = sum_s exp(lse_s - max) O_s / sum_s exp(lse_s - max).
-        SmallVector<Value> init(5, cF32(0.0));
-        auto sumLoop = scf::ForOp::create(b, cI32(0), cI32(plan.numSplits),
-                                          cI32(1), init);
-        {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPointToStart(sumLoop.getBody());
-          Value s = sumLoop.getInductionVar();
-          ValueRange acc = sumLoop.getRegionIterArgs();
-          Value weight = exp2(arith::MulFOp::create(
-              b, arith::SubFOp::create(b, lseOf(s), ref), cF32(kLog2e)));
-          Value off = arith::AddIOp::create(
-              b, arith::MulIOp::create(b, slotRow(s), cI64(d * 4)),
-              toI64(mul(col, 4)));
-          SmallVector<Value> o = loadGlobalCG4(gep(ptrGlobal, partialO, off));
-          SmallVector<Value> next = {arith::AddFOp::create(b, acc[0], weight)};
-          for (int64_t e = 0; e < 4; ++e)
-            next.push_back(fma(o[e], weight, acc[e + 1]));
-          scf::YieldOp::create(b, next);
-        }
-        Value sum = sumLoop.getResult(0);
-        SmallVector<Value> o4(sumLoop.getResults().drop_front());
+        Value ref = sel(isNegInf(runMax), cF32(0.0), runMax);
         Value lse = arith::AddFOp::create(
-            b, ref, arith::MulFOp::create(b, log2(sum), cF32(kLn2)));
-        writeRow(row, col, sum, o4, lse);
+            b, ref, arith::MulFOp::create(b, log2(runSum), cF32(kLn2)));
+        writeRow(row, col, runSum, runO, lse);
       };
       if ((c + 1) * threads <= items)
         body();
@@ -673,6 +687,10 @@ void DecodeEmitter::emitSplitMerge() {
 void DecodeEmitter::emit() {
   b.setInsertionPointToStart(&func.getBody().front());
   emitCoordinates();
+  // Q's copy goes out before the sequence length is loaded: its latency
+  // then overlaps the length's.
+  emitQueryCopy();
+  emitSequenceBounds();
   emitKeyRange();
   emitPrologue();
   scf::ForOp loop = emitKeyLoop();
@@ -736,6 +754,11 @@ mlir::attn::planDecodeKernel(AttentionOp op, const KernelProblem &p,
   int64_t ring = plan.warps * plan.stages * 2 * plan.keysPerWarp * rowBytes;
   int64_t merge = plan.warps * 16 * (8 + (p.headDim + 8) * 4);
   plan.sharedMemoryBytes = 16 * rowBytes + std::max(ring, merge);
+  if (plan.sharedMemoryBytes > 227 * 1024)
+    return fail("expected the decode kernel's shared memory (" +
+                Twine(plan.sharedMemoryBytes) +
+                " bytes) to fit 227 KiB; use fewer decode-stages or "
+                "decode-keys-per-warp");
   // 227 KiB of shared memory per SM on sm_90 (less on sm_80: the heuristic
   // only needs the order of magnitude).
   plan.ctasPerSM = std::max<int64_t>(

@@ -26,9 +26,9 @@
 // CHECK: nvvm.bar.warp.sync
 // CHECK: nvvm.mma.sync
 // CHECK: scf.yield
-// The split merge: publish, count arrivals, the last CTA reads partials
-// from L2 and re-arms its counter.
-// CHECK: fence.acq_rel.gpu
+// The split merge: count arrivals (release/acquire), the last CTA re-arms
+// its counter and reads the partials from L2.
+// CHECK: gpu.barrier
 // CHECK: atom.acq_rel.gpu.global.add.u32
 // CHECK: st.relaxed.gpu.global.u32
 // CHECK: ld.global.cg.v4.f32
