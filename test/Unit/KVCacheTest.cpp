@@ -22,12 +22,19 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <ostream>
 #include <random>
 #include <string>
 #include <tuple>
 #include <vector>
 
 using namespace attn::runtime;
+
+namespace attn::runtime {
+void PrintTo(KVLayout layout, std::ostream *os) {
+  *os << (layout == KVLayout::Paged ? "Paged" : "Contiguous");
+}
+} // namespace attn::runtime
 
 #define ASSERT_OK(expr)                                                        \
   do {                                                                         \
@@ -63,6 +70,9 @@ enum class StorageKind { Host, Device };
 std::string storageName(StorageKind kind) {
   return kind == StorageKind::Host ? "Host" : "Device";
 }
+
+// Readable parameters in test listings (ctest -N), instead of raw bytes.
+void PrintTo(StorageKind kind, std::ostream *os) { *os << storageName(kind); }
 
 /// Why device storage cannot be used here ("" if it can); computed once.
 const std::string &deviceSkipReason() {
