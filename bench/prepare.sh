@@ -111,6 +111,23 @@ variants+=(
   "check_decode_split1_gqa_paged16|--batch=3 $g82 --seq-q=1 --seq-k=1024 --mask=none --lse --key-lengths --num-splits=1 --page-size=16"
   "check_decode_chunked_causal_contig|--batch=3 $g82 --seq-q=3 --seq-k=1000 --mask=causal --lse --key-lengths"
   "check_decode_chunked_causal_zero_paged16|--batch=4 $g82 --seq-q=3 --seq-k=1024 --mask=causal --lse --key-lengths --page-size=16"
+  # Score modifiers (harness: float64 reference, fixed bound, no flash yardstick).
+  "check_decode_alibi_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths --alibi"
+  "check_decode_smod_relbias_gqa_paged16|--batch=3 $g82 --seq-q=1 --seq-k=1024 --mask=none --lse --key-lengths --page-size=16 --score-mod=relative-bias"
+  "check_decode_smod_tanhcap_gqa_paged16|--batch=3 $g82 --seq-q=1 --seq-k=1024 --mask=none --lse --key-lengths --page-size=16 --score-mod=tanh-cap"
+  "check_decode_softcap_f16_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths --dtype=f16 --softcap=30"
+  # Head dim 64.
+  "check_decode_d64_gqa_contig|--batch=3 --heads-q=8 --heads-kv=2 --head-dim=64 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths"
+  "check_decode_d64_zero_gqa_paged64|--batch=4 --heads-q=8 --heads-kv=2 --head-dim=64 --seq-q=1 --seq-k=1024 --mask=none --lse --key-lengths --page-size=64"
+  # Masks whose visible set is a range [lo, hi) or a top-left prefix.
+  "check_decode_window_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=sliding-window --window-left=100 --window-right=0 --lse --key-lengths"
+  "check_decode_window_lq4_zero_mqa_contig|--batch=4 --heads-q=4 --heads-kv=1 --head-dim=128 --seq-q=4 --seq-k=1000 --mask=sliding-window --window-left=100 --window-right=0 --lse --key-lengths"
+  "check_decode_causal_tl_zero_gqa_contig|--batch=4 $g82 --seq-q=2 --seq-k=1000 --mask=causal-top-left --lse --key-lengths"
+  # Many splits: merged in batches of 8 plus a remainder.
+  "check_decode_split40_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=4000 --mask=none --lse --key-lengths --num-splits=40"
+  # Decode tiling options.
+  "check_decode_kpw16_st4_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths --decode-keys-per-warp=16 --decode-stages=4"
+  "check_decode_kpw16_st2_gqa_paged16|--batch=3 $g82 --seq-q=1 --seq-k=1024 --mask=none --lse --key-lengths --decode-keys-per-warp=16 --decode-stages=2 --page-size=16"
 )
 fi
 log="$dest/compile_times.txt"
