@@ -39,8 +39,9 @@ using namespace mlir::attn::detail;
 
 namespace {
 
-/// Partials the merging CTA loads at once (registers: 5 floats each).
-constexpr int64_t kMergeBatch = 8;
+/// Partials the merging CTA loads at once (5 registers each): up to 16
+/// splits merge after one L2 round trip.
+constexpr int64_t kMergeBatch = 16;
 
 /// Whether two views address rows identically: same kind and attributes,
 /// same indirection storage, and first storages of one type. Hooks see the
