@@ -71,7 +71,22 @@ def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
     `bufferization.materialize_in_destination` into memrefs. Those memrefs
     become the kernel's arguments (bare pointers: Q, K, V, O[, LSE]).
 
-    Schedule (FlashAttention-2 on the sm_80+ `mma.sync` path):
+    Two kernels: `kernel=auto` picks the decode kernel when the query rows of
+    a KV group fit one m16 tile (`Hq / Hkv * Lq <= 16`), else the prefill
+    kernel.
+
+    Decode (flash-decoding): grid `(num-splits, B * Hkv)`; the group's query
+    heads x Lq rows are packed into one tile so K/V are read once per group;
+    each CTA takes an equal share of its sequence's visible keys
+    (`key_lengths`, masks), its warps stream warp-private cp.async rings
+    (`decode-keys-per-warp`, `decode-stages`), merge by LSE in shared memory,
+    and with several splits the last CTA of a group (an acq_rel counter)
+    merges the partials from runtime-owned workspace arguments in the same
+    launch. K/V views (`attn.paged_view`, or a host's own op) are read
+    through `KVCacheViewInterface::buildRowOffset`. `num-splits=0` picks the
+    split count from `B * Hkv`, the key length and `num-sms`.
+
+    Prefill schedule (FlashAttention-2 on the sm_80+ `mma.sync` path):
     * grid `(ceil(Lq / block-m), B * Hq)`, `32 * num-warps` threads; each warp
       owns `block-m / num-warps` query rows; the K/V head is `h / (Hq / Hkv)`.
     * Q, K and V tiles are copied with 16-byte `cp.async` into dynamic shared
@@ -127,7 +142,7 @@ def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
     masks; the region is cloned once per score held in registers.
 
     Unsupported forms (head dim other than 64 or 128, f32 inputs, BSHD
-    layout, bias/mask operands, key_lengths, mask_mod regions, score_mod
+    layout, bias/mask operands, mask_mod regions, score_mod
     regions with other ops or captured values, dynamic shapes) are reported
     as errors at the op.
   }];
