@@ -52,13 +52,13 @@ def is_decode(name):
 def parse_flags(text):
     """The attn-compile flags prepare.sh wrote in <name>.flags."""
     s = dict(batch=1, hq=32, hkv=8, lq=1, lk=1024, d=128, dtype="bf16",
-             mask="causal", lse=True, key_lengths=False, page=0, splits=0,
+             mask="causal", lse=True, key_lengths=False, page=0, splits=0, append=0,
              wl=256, wr=0, softcap=0.0, score_mod="none", alibi=False)
     keys = {"--batch": "batch", "--heads-q": "hq", "--heads-kv": "hkv",
             "--seq-q": "lq", "--seq-k": "lk", "--head-dim": "d",
             "--dtype": "dtype", "--mask": "mask", "--lse": "lse",
             "--key-lengths": "key_lengths", "--page-size": "page",
-            "--num-splits": "splits", "--window-left": "wl",
+            "--num-splits": "splits", "--append-tokens": "append", "--window-left": "wl",
             "--window-right": "wr", "--softcap": "softcap",
             "--score-mod": "score_mod", "--alibi": "alibi"}
     for tok in text.split():
@@ -259,6 +259,25 @@ def make_set(spec, margs, lens, dense=True):
         else:
             t["k_pages"] = torch.randn(num_pages, P, hkv, d, device=dev, dtype=dt)
             t["v_pages"] = torch.randn(num_pages, P, hkv, d, device=dev, dtype=dt)
+    elif spec["append"]:
+        # attn.kv_append fused into the kernel: the last T keys of sequence b
+        # (positions[b] = len_b - T ..) come from k_new/v_new, the rest from
+        # the cache, whose rows there hold stale values (a missed append
+        # fails the check).
+        T = spec["append"]
+        pos = [ln - T for ln in lens]
+        t["positions"] = torch.tensor(pos, device=dev, dtype=torch.int32)
+        for x in ("k", "v"):
+            t[x + "_cache"] = torch.randn(b, hkv, lk, d, device=dev, dtype=dt)
+            t[x + "_new"] = torch.randn(b, hkv, T, d, device=dev, dtype=dt)
+        if dense:
+            kd, vd = t["k_cache"].clone(), t["v_cache"].clone()
+            for i in range(b):
+                for j in range(T):
+                    r = pos[i] + j
+                    if 0 <= r < lk:
+                        kd[i, :, r] = t["k_new"][i, :, j]
+                        vd[i, :, r] = t["v_new"][i, :, j]
     else:
         t["k"] = torch.randn(b, hkv, lk, d, device=dev, dtype=dt)
         t["v"] = torch.randn(b, hkv, lk, d, device=dev, dtype=dt)

@@ -109,6 +109,9 @@ variants+=(
   "check_decode_long_gqa_paged16|--batch=2 --heads-q=32 --heads-kv=8 --head-dim=128 --seq-q=1 --seq-k=20000 --mask=none --lse --key-lengths --page-size=16"
   "check_decode_split7_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths --num-splits=7"
   "check_decode_split1_gqa_paged16|--batch=3 $g82 --seq-q=1 --seq-k=1024 --mask=none --lse --key-lengths --num-splits=1 --page-size=16"
+  "check_decode_append1_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths --append-tokens=1"
+  "check_decode_append1_zero_split5_gqa_contig|--batch=4 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths --append-tokens=1 --num-splits=5"
+  "check_decode_append4_chunked_causal_mqa_contig|--batch=3 --heads-q=4 --heads-kv=1 --head-dim=128 --seq-q=4 --seq-k=700 --mask=causal --lse --key-lengths --append-tokens=4"
   "check_decode_chunked_causal_contig|--batch=3 $g82 --seq-q=3 --seq-k=1000 --mask=causal --lse --key-lengths"
   "check_decode_chunked_causal_zero_paged16|--batch=4 $g82 --seq-q=3 --seq-k=1024 --mask=causal --lse --key-lengths --page-size=16"
   # Score modifiers (harness: float64 reference, fixed bound, no flash yardstick).

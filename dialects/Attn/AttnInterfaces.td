@@ -45,11 +45,30 @@ def Attn_KVCacheViewInterface : OpInterface<"KVCacheViewInterface"> {
       "::llvm::SmallVector<::mlir::Value>", "getStorage", (ins), [{}],
       [{ return {}; }]>,
     InterfaceMethod<[{
+        The address hook: how many of the leading storage buffers rows are
+        read from (1 for most layouts; 2 when, e.g., new tokens and the old
+        cache rows live in different buffers).
+      }],
+      "int64_t", "getNumRowStorages", (ins), [{}], [{ return 1; }]>,
+    InterfaceMethod<[{
+        The address hook, when getNumRowStorages() > 1: builds, inside a
+        kernel, the index (index type, < getNumRowStorages()) of the storage
+        buffer row `row` of (`batch`, `kvHead`) is read from. Null (the
+        default): buffer 0.
+      }],
+      "::mlir::Value", "buildRowStorageIndex",
+      (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
+           "::mlir::ValueRange":$storage, "::mlir::Value":$batch,
+           "::mlir::Value":$kvHead, "::mlir::Value":$row), [{}],
+      [{ return {}; }]>,
+    InterfaceMethod<[{
         The address hook, part 2: builds, inside a kernel, the element offset
-        (index) of element 0 of row `row` of (`batch`, `kvHead`) in the first
-        storage buffer, whose `D` elements from there are the row. The
-        offset may depend on the first storage only through its type (K and
-        V views of one kind over the same indirection share one address
+        (index) of element 0 of row `row` of (`batch`, `kvHead`) in the
+        storage buffer it is read from (the first one unless
+        buildRowStorageIndex says otherwise), whose `D` elements from there
+        are the row. The
+        offset may depend on the row storages only through their types (K
+        and V views of one kind over the same indirection share one address
         computation).
         `storage` holds the kernel-side memrefs of getStorage(), in order; the
         hook may read the others with memref.load. `row` is in

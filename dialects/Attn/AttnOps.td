@@ -407,7 +407,9 @@ def Attn_PagedViewOp : Attn_Op<"paged_view", [Pure,
 }
 
 def Attn_KVAppendOp : Attn_Op<"kv_append", [Pure,
-    DeclareOpInterfaceMethods<Attn_KVCacheViewInterface>]> {
+    DeclareOpInterfaceMethods<Attn_KVCacheViewInterface,
+                              ["getStorage", "getNumRowStorages",
+                               "buildRowStorageIndex", "buildRowOffset"]>]> {
   let summary = "write new tokens' keys or values into a contiguous cache";
   let description = [{
     Returns `cache` `[B, Hkv, Lmax, D]` with the `T` new rows of `tokens`

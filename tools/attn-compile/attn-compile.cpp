@@ -151,6 +151,12 @@ static cl::opt<int64_t> pageSize("page-size",
                                           "pages of this many tokens (0: "
                                           "contiguous)"),
                                  cl::init(0), cl::cat(specCategory));
+static cl::opt<int64_t> appendTokens(
+    "append-tokens",
+    cl::desc("The last T keys of each sequence (ending at its key length) "
+             "are new tokens, appended by attn.kv_append to a contiguous "
+             "cache in the same function (needs --key-lengths)"),
+    cl::init(0), cl::cat(specCategory));
 static cl::opt<bool> keyLengths(
     "key-lengths",
     cl::desc("Add a key_lengths [B] operand (cache fill levels); --run-cpu "
@@ -184,6 +190,7 @@ static FailureOr<AttentionSpec> specFromFlags() {
   spec.withLse = withLse;
   spec.layout = bshd ? Layout::BSHD : Layout::BHSD;
   spec.pageSize = pageSize;
+  spec.appendTokens = appendTokens;
   if (keyLengths)
     for (int64_t b = 0; b < spec.batch; ++b)
       spec.keyLengths.push_back(std::max<int64_t>(1, spec.keyLength - b));

@@ -239,6 +239,9 @@ static FailureOr<Value> getHostMemref(AttentionOp op, Value tensor,
     return op.emitOpError("expected identity-layout memrefs in the default "
                           "memory space, got ")
            << type;
+  if (!type.hasStaticShape())
+    return op.emitOpError("expected static shapes on the GPU path, got ")
+           << type;
   return memref;
 }
 
@@ -254,16 +257,22 @@ addKVArguments(AttentionOp op, Value kv, Operation *view, StringRef prefix,
     indices.push_back(list.add(*memref, prefix, "input"));
     return indices;
   }
-  bool paged = isa<PagedViewOp>(view);
+  // Names the manifest gives the storage of the built-in views (a shared
+  // indirection buffer, e.g. one block table, keeps the plain name).
+  SmallVector<std::string> names;
+  if (isa<PagedViewOp>(view))
+    names = {prefix.str() + "_pages", "block_table"};
+  else if (isa<KVAppendOp>(view))
+    names = {prefix.str() + "_cache", prefix.str() + "_new", "positions"};
   for (auto [i, storage] :
        llvm::enumerate(cast<KVCacheViewInterface>(view).getStorage())) {
     FailureOr<Value> memref =
         getHostMemref(op, storage, "the storage of K and V views");
     if (failed(memref))
       return failure();
-    std::string name = paged ? (i == 0 ? prefix.str() + "_pages"
-                                       : std::string("block_table"))
-                             : prefix.str() + "_storage" + std::to_string(i);
+    std::string name = i < names.size()
+                           ? names[i]
+                           : prefix.str() + "_storage" + std::to_string(i);
     if (llvm::is_contained(list.names, name) &&
         !llvm::is_contained(list.values, *memref))
       name = prefix.str() + "_" + name;

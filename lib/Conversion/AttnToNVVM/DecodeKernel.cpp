@@ -44,17 +44,23 @@ namespace {
 constexpr int64_t kMergeBatch = 16;
 
 /// Whether two views address rows identically: same kind and attributes,
-/// same indirection storage, and first storages of one type. Hooks see the
-/// first storage only through its type (KVCacheViewInterface).
+/// row storages of the same types and the same indirection storage. Hooks
+/// see row storages only through their types (KVCacheViewInterface).
 static bool viewsShareRowOffsets(Operation *keyView, Operation *valueView) {
   auto k = cast<KVCacheViewInterface>(keyView);
   auto v = cast<KVCacheViewInterface>(valueView);
   SmallVector<Value> ks = k.getStorage(), vs = v.getStorage();
-  return keyView->getName() == valueView->getName() &&
-         keyView->getAttrDictionary() == valueView->getAttrDictionary() &&
-         keyView->getResultTypes() == valueView->getResultTypes() &&
-         ks.size() == vs.size() && ks[0].getType() == vs[0].getType() &&
-         llvm::equal(ArrayRef(ks).drop_front(), ArrayRef(vs).drop_front());
+  int64_t rowStorages = k.getNumRowStorages();
+  if (keyView->getName() != valueView->getName() ||
+      keyView->getAttrDictionary() != valueView->getAttrDictionary() ||
+      keyView->getResultTypes() != valueView->getResultTypes() ||
+      ks.size() != vs.size() || v.getNumRowStorages() != rowStorages)
+    return false;
+  for (int64_t i = 0; i < rowStorages; ++i)
+    if (ks[i].getType() != vs[i].getType())
+      return false;
+  return llvm::equal(ArrayRef(ks).drop_front(rowStorages),
+                     ArrayRef(vs).drop_front(rowStorages));
 }
 
 class DecodeEmitter : public FragmentEmitter {
@@ -97,7 +103,12 @@ private:
 
   /// Byte offset (i64) of row `row` (i32, clamped to the visible range) of
   /// this group's K or V.
-  Value rowByteOffset(bool isValue, Value row);
+  /// Where row `row` (i32, clamped to the visible range) of this group's K
+  /// or V lives: the buffer it is read from (null: the first) and the byte
+  /// offset (i64) in it.
+  std::pair<Value, Value> rowLocation(bool isValue, Value row);
+  /// The global address of a row at `location`.
+  Value rowAddress(bool isValue, std::pair<Value, Value> location);
   /// Copies the warp's `j`-th subtile of K and V into ring stage `stage`.
   void copySubtile(Value j, Value stage);
   Value kStage(Value stage) {
@@ -144,7 +155,9 @@ private:
   /// twin views over one block table): one address computation serves both.
   bool sameRowOffsets = false;
   SmallVector<Value> keyStorage, valueStorage;
-  Value qPtr, kPtr, vPtr, oPtr, lsePtr;
+  Value qPtr, oPtr, lsePtr;
+  /// Base pointers of the buffers K and V rows are read from.
+  SmallVector<Value> kRowPtrs, vRowPtrs;
   /// Per lane row half (g, g + 8): query index, query head, ALiBi slope.
   Value rowQuery[2], rowHead[2], rowNegSlope[2];
 };
@@ -194,8 +207,13 @@ void DecodeEmitter::emitCoordinates() {
     keyStorage.push_back(arg(i));
   for (int64_t i : args.valueStorage)
     valueStorage.push_back(arg(i));
-  kPtr = pointerOf(keyStorage.front(), ptrGlobal);
-  vPtr = pointerOf(valueStorage.front(), ptrGlobal);
+  int64_t rowStorages =
+      p.keyView ? cast<KVCacheViewInterface>(p.keyView).getNumRowStorages()
+                : 1;
+  for (int64_t i = 0; i < rowStorages; ++i) {
+    kRowPtrs.push_back(pointerOf(keyStorage[i], ptrGlobal));
+    vRowPtrs.push_back(pointerOf(valueStorage[i], ptrGlobal));
+  }
   sameRowOffsets = !p.keyView || viewsShareRowOffsets(p.keyView, p.valueView);
   if (!p.keyView) {
     Value groupRows = arith::MulIOp::create(b, toI64(group),
@@ -256,16 +274,33 @@ void DecodeEmitter::emitKeyRange() {
   warpRingBase = add(mul(warp, stages * 2 * subTileBytes), qTileBytes);
 }
 
-Value DecodeEmitter::rowByteOffset(bool isValue, Value row) {
+std::pair<Value, Value> DecodeEmitter::rowLocation(bool isValue, Value row) {
   if (!p.keyView)
-    return arith::AddIOp::create(b, isValue ? valueBase : keyBase,
-                                 toI64(mul(row, tileRowBytes)));
+    return {Value(), arith::AddIOp::create(b, isValue ? valueBase : keyBase,
+                                           toI64(mul(row, tileRowBytes)))};
   auto view = cast<KVCacheViewInterface>(isValue ? p.valueView : p.keyView);
-  Value element =
-      view.buildRowOffset(b, b.getLoc(), isValue ? valueStorage : keyStorage,
-                          toIndex(batch), toIndex(kvHead), toIndex(row));
+  ValueRange storage = isValue ? valueStorage : keyStorage;
+  Value which;
+  if (view.getNumRowStorages() > 1)
+    which = view.buildRowStorageIndex(b, b.getLoc(), storage, toIndex(batch),
+                                      toIndex(kvHead), toIndex(row));
+  if (which)
+    which = arith::IndexCastUIOp::create(b, i32, which);
+  Value element = view.buildRowOffset(b, b.getLoc(), storage, toIndex(batch),
+                                      toIndex(kvHead), toIndex(row));
   Value elem64 = arith::IndexCastUIOp::create(b, i64, element);
-  return arith::MulIOp::create(b, elem64, cI64(2));
+  return {which, arith::MulIOp::create(b, elem64, cI64(2))};
+}
+
+Value DecodeEmitter::rowAddress(bool isValue, std::pair<Value, Value> location) {
+  ArrayRef<Value> bases = isValue ? vRowPtrs : kRowPtrs;
+  Value base = bases.front();
+  if (location.first)
+    for (int64_t i = 1, e = bases.size(); i < e; ++i)
+      base = LLVM::SelectOp::create(
+          b, cmp(arith::CmpIPredicate::eq, location.first, cI32(i)), bases[i],
+          base);
+  return gep(ptrGlobal, base, location.second);
 }
 
 void DecodeEmitter::copySubtile(Value j, Value stage) {
@@ -284,13 +319,12 @@ void DecodeEmitter::copySubtile(Value j, Value stage) {
     // visible row; they are masked before the softmax.
     Value key = minS(add(key0, tileRow), lastKey);
     Value dst = swizzled(tileRow, chunk);
-    Value keyOffset = rowByteOffset(/*isValue=*/false, key);
+    std::pair<Value, Value> keyLocation = rowLocation(/*isValue=*/false, key);
     for (bool isValue : {false, true}) {
-      Value rowOffset = isValue && !sameRowOffsets
-                            ? rowByteOffset(/*isValue=*/true, key)
-                            : keyOffset;
-      Value src = gep(ptrGlobal, isValue ? vPtr : kPtr,
-                      arith::AddIOp::create(b, rowOffset, chunkBytes));
+      std::pair<Value, Value> location =
+          isValue && !sameRowOffsets ? rowLocation(/*isValue=*/true, key)
+                                     : keyLocation;
+      Value src = gep(ptrGlobal, rowAddress(isValue, location), chunkBytes);
       NVVM::CpAsyncOp::create(b, tileAt(add(isValue ? vTile : kTile, dst)),
                               src, 16, NVVM::LoadCacheModifierKind::CG,
                               Value());

@@ -17,22 +17,6 @@ func.func @too_many_rows(%q: memref<1x32x1x64xbf16>, %k: memref<1x1x256x64xbf16>
 
 // -----
 
-// attn.kv_append has no address-level form yet (its rows come from two
-// buffers): refused rather than read through a dense copy.
-func.func @kv_append(%q: memref<2x4x1x64xbf16>, %new: memref<2x2x1x64xbf16>, %cache: memref<2x2x128x64xbf16>, %pos: memref<2xi32>, %o: memref<2x4x1x64xbf16>) {
-  %q0 = bufferization.to_tensor %q restrict : memref<2x4x1x64xbf16> to tensor<2x4x1x64xbf16>
-  %n0 = bufferization.to_tensor %new restrict : memref<2x2x1x64xbf16> to tensor<2x2x1x64xbf16>
-  %c0 = bufferization.to_tensor %cache restrict : memref<2x2x128x64xbf16> to tensor<2x2x128x64xbf16>
-  %p0 = bufferization.to_tensor %pos restrict : memref<2xi32> to tensor<2xi32>
-  %k = attn.kv_append %n0 into %c0 at %p0 : tensor<2x2x1x64xbf16> into tensor<2x2x128x64xbf16> at tensor<2xi32> -> tensor<2x2x128x64xbf16>
-  // expected-error @+1 {{expected K and V views with a GPU address hook (KVCacheViewInterface::getStorage), got attn.kv_append}}
-  %out = attn.attention ins(%q0, %k, %k : tensor<2x4x1x64xbf16>, tensor<2x2x128x64xbf16>, tensor<2x2x128x64xbf16>) -> tensor<2x4x1x64xbf16>
-  bufferization.materialize_in_destination %out in restrict writable %o : (tensor<2x4x1x64xbf16>, memref<2x4x1x64xbf16>) -> ()
-  return
-}
-
-// -----
-
 // A bias operand is not read by either GPU kernel.
 func.func @bias(%q: memref<1x4x1x64xbf16>, %k: memref<1x1x256x64xbf16>, %bias: memref<1x4x1x256xbf16>, %o: memref<1x4x1x64xbf16>) {
   %q0 = bufferization.to_tensor %q restrict : memref<1x4x1x64xbf16> to tensor<1x4x1x64xbf16>

@@ -82,3 +82,36 @@ func.func @chunked(%q: memref<2x4x3x64xf16>, %k: memref<2x1x300x64xf16>, %v: mem
   bufferization.materialize_in_destination %lse0 in restrict writable %lse : (tensor<2x4x3xf32>, memref<2x4x3xf32>) -> ()
   return
 }
+
+// -----
+
+// Decode fused with the append of this step's token: attn.kv_append's rows
+// come from two buffers (its address hook names which), so each copied row
+// reads the new token or the cache row, selected per row in the kernel; the
+// cache is not written (the IR does not store the appended cache back).
+// CHECK-LABEL: gpu.func @append_kernel
+// CHECK-SAME: (%{{[^:]+}}: memref<2x4x1x64xbf16>, %[[KC:[^:]+]]: memref<2x2x128x64xbf16>, %[[KN:[^:]+]]: memref<2x2x1x64xbf16>, %[[POS:[^:]+]]: memref<2xi32>, %[[VC:[^:]+]]: memref<2x2x128x64xbf16>, %[[VN:[^:]+]]: memref<2x2x1x64xbf16>, %{{[^:]+}}: memref<2xi32>, %{{[^:]+}}: memref<2x4x1x64xbf16>)
+// CHECK: memref.load %[[POS]]
+// CHECK: arith.cmpi ult
+// CHECK: %[[K:.+]] = llvm.select %{{.+}}, %{{.+}}, %{{.+}} : i1, !llvm.ptr<1>
+// CHECK: nvvm.cp.async.shared.global %{{.+}}, %{{.+}}, 16, cache = cg
+// CHECK: %[[V:.+]] = llvm.select %{{.+}}, %{{.+}}, %{{.+}} : i1, !llvm.ptr<1>
+// CHECK: nvvm.cp.async.shared.global
+// CHECK-LABEL: func.func @append
+// CHECK-NOT: attn.kv_append
+// CHECK: gpu.launch_func @attn_kernels::@append_kernel
+// CHECK-SAME: {name = "k_cache", role = "input"}, {name = "k_new", role = "input"}, {name = "positions", role = "input"}, {name = "v_cache", role = "input"}, {name = "v_new", role = "input"}, {name = "key_lengths", role = "input"}
+func.func @append(%q: memref<2x4x1x64xbf16>, %knew: memref<2x2x1x64xbf16>, %vnew: memref<2x2x1x64xbf16>, %kc: memref<2x2x128x64xbf16>, %vc: memref<2x2x128x64xbf16>, %pos: memref<2xi32>, %lens: memref<2xi32>, %o: memref<2x4x1x64xbf16>) {
+  %q0 = bufferization.to_tensor %q restrict : memref<2x4x1x64xbf16> to tensor<2x4x1x64xbf16>
+  %kn = bufferization.to_tensor %knew restrict : memref<2x2x1x64xbf16> to tensor<2x2x1x64xbf16>
+  %vn = bufferization.to_tensor %vnew restrict : memref<2x2x1x64xbf16> to tensor<2x2x1x64xbf16>
+  %kc0 = bufferization.to_tensor %kc restrict : memref<2x2x128x64xbf16> to tensor<2x2x128x64xbf16>
+  %vc0 = bufferization.to_tensor %vc restrict : memref<2x2x128x64xbf16> to tensor<2x2x128x64xbf16>
+  %p0 = bufferization.to_tensor %pos restrict : memref<2xi32> to tensor<2xi32>
+  %l0 = bufferization.to_tensor %lens restrict : memref<2xi32> to tensor<2xi32>
+  %k = attn.kv_append %kn into %kc0 at %p0 : tensor<2x2x1x64xbf16> into tensor<2x2x128x64xbf16> at tensor<2xi32> -> tensor<2x2x128x64xbf16>
+  %v = attn.kv_append %vn into %vc0 at %p0 : tensor<2x2x1x64xbf16> into tensor<2x2x128x64xbf16> at tensor<2xi32> -> tensor<2x2x128x64xbf16>
+  %out = attn.attention ins(%q0, %k, %v : tensor<2x4x1x64xbf16>, tensor<2x2x128x64xbf16>, tensor<2x2x128x64xbf16>) key_lengths(%l0 : tensor<2xi32>) -> tensor<2x4x1x64xbf16>
+  bufferization.materialize_in_destination %out in restrict writable %o : (tensor<2x4x1x64xbf16>, memref<2x4x1x64xbf16>) -> ()
+  return
+}

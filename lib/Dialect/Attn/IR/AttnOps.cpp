@@ -710,6 +710,57 @@ Value KVAppendOp::buildTile(OpBuilder &b, Location loc, Value batch,
                        });
 }
 
+SmallVector<Value> KVAppendOp::getStorage() {
+  return {getCache(), getTokens(), getPositions()};
+}
+
+int64_t KVAppendOp::getNumRowStorages() { return 2; }
+
+/// Row `row` of (batch, head) minus the sequence's position, and whether it
+/// is one of the new tokens (0 <= row - position < T, one unsigned compare).
+static std::pair<Value, Value> appendedRow(OpBuilder &b, Location loc,
+                                           KVAppendOp op, ValueRange storage,
+                                           Value batch, Value row) {
+  Value pos32 = memref::LoadOp::create(b, loc, storage[2], batch);
+  Value pos = arith::IndexCastOp::create(b, loc, b.getIndexType(), pos32);
+  Value t = arith::SubIOp::create(b, loc, row, pos);
+  Value numTokens = arith::ConstantIndexOp::create(
+      b, loc, cast<RankedTensorType>(op.getTokens().getType()).getDimSize(2));
+  Value isNew =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, t, numTokens);
+  return {t, isNew};
+}
+
+Value KVAppendOp::buildRowStorageIndex(OpBuilder &b, Location loc,
+                                       ValueRange storage, Value batch,
+                                       Value kvHead, Value row) {
+  Value isNew = appendedRow(b, loc, *this, storage, batch, row).second;
+  return arith::SelectOp::create(b, loc, isNew,
+                                 arith::ConstantIndexOp::create(b, loc, 1),
+                                 arith::ConstantIndexOp::create(b, loc, 0));
+}
+
+Value KVAppendOp::buildRowOffset(OpBuilder &b, Location loc,
+                                 ValueRange storage, Value batch, Value kvHead,
+                                 Value row) {
+  // tokens[b, h, row - pos] or cache[b, h, row], both [B, Hkv, *, D].
+  auto [t, isNew] = appendedRow(b, loc, *this, storage, batch, row);
+  ArrayRef<int64_t> cache =
+      cast<RankedTensorType>(getCache().getType()).getShape();
+  int64_t numTokens =
+      cast<RankedTensorType>(getTokens().getType()).getDimSize(2);
+  auto c = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  Value headRow = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, batch, c(cache[1])), kvHead);
+  Value rows = arith::SelectOp::create(b, loc, isNew, c(numTokens), c(cache[2]));
+  Value line = arith::SelectOp::create(b, loc, isNew, t, row);
+  Value flat = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, headRow, rows), line);
+  return arith::MulIOp::create(b, loc, flat, c(cache[3]));
+}
+
 Value KVAppendOp::buildDense(OpBuilder &b, Location loc) {
   auto cacheType = cast<RankedTensorType>(getCache().getType());
   SmallVector<Value> dynamic;
