@@ -24,6 +24,18 @@ ATTN_TEST_KERNEL=$D/kernels/runtime_test timeout 120 compute-sanitizer --tool me
 echo "== compute-sanitizer racecheck"
 ATTN_TEST_KERNEL=$D/kernels/runtime_test timeout 120 compute-sanitizer --tool racecheck \
   /tmp/rt/AttnRuntimeTests --gtest_filter='*Reference*' 2>&1 | tail -4
+echo "== decode kernels: two launches agree, counters re-armed; memcheck, racecheck"
+for k in check_decode_ragged_gqa_paged16 check_decode_split40_gqa_contig \
+         check_decode_append1_zero_split5_gqa_contig check_decode_window_lq4_zero_mqa_contig; do
+  [ -f $D/kernels/$k.json ] || continue
+  echo "-- $k"
+  ATTN_TEST_DECODE_KERNEL=$D/kernels/$k /tmp/rt/AttnRuntimeTests --gtest_filter='*Decode*' 2>&1 | tail -1
+  for tool in memcheck racecheck; do
+    ATTN_TEST_DECODE_KERNEL=$D/kernels/$k timeout 120 compute-sanitizer --tool $tool \
+      /tmp/rt/AttnRuntimeTests --gtest_filter='*Decode*' 2>&1 | grep -E "ERROR SUMMARY|RACECHECK SUMMARY|PASSED|FAILED" | tr '\n' ' '
+    echo
+  done
+done
 echo "== bench"
 PYTHONUNBUFFERED=1 python3 $D/device_bench.py --lib /tmp/rt/lib/libAttnRuntimeC.so \
   --kernels $D/kernels --out "$OUT" "$@"

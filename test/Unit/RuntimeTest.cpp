@@ -6,7 +6,11 @@
 // ATTN_TEST_KERNEL=<prefix> (for <prefix>.json and <prefix>.sm_90.cubin or
 // <prefix>.ptx, compiled with --batch=1 --heads-q=2 --heads-kv=1
 // --seq-q=100 --seq-k=130 --head-dim=64 --mask=causal); it skips with a
-// message otherwise.
+// message otherwise. ATTN_TEST_DECODE_KERNEL=<prefix> names a decode kernel
+// (any flags, e.g. --key-lengths --page-size=16): the test fills its
+// arguments from the manifest and checks that two launches write every
+// output, agree bit for bit and leave the split counters re-armed (run it
+// under compute-sanitizer for memory and shared-memory race checks).
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,6 +22,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <algorithm>
 #include <random>
 
 using namespace attn::runtime;
@@ -428,5 +433,113 @@ TEST(RuntimeKernel, CausalGqaMatchesReference) {
   EXPECT_LT(maxErr, 2e-2) << "max |O - ref|";
   EXPECT_LT(maxLseErr, 1e-2) << "max |LSE - ref|";
   for (uint64_t p : {dq, dk, dv, dO, dl})
+    deviceFree(p);
+}
+
+/// Launches the decode kernel ATTN_TEST_DECODE_KERNEL names with arguments
+/// built from its manifest: random bf16/f16 tensors, ragged key lengths
+/// (one empty sequence), a shuffled block table, positions = length - T.
+TEST(RuntimeKernel, DecodeKernelIsDeterministicAndRearmsCounters) {
+  std::string why;
+  if (!isGpuAvailable(&why))
+    GTEST_SKIP() << "no GPU: " << why;
+  const char *prefix = std::getenv("ATTN_TEST_DECODE_KERNEL");
+  if (!prefix)
+    GTEST_SKIP() << "ATTN_TEST_DECODE_KERNEL is not set (see the file header)";
+  std::unique_ptr<Kernel> kernel;
+  Status s = Kernel::load(std::string(prefix) + ".sm_90.cubin",
+                          std::string(prefix) + ".json", kernel);
+  ASSERT_TRUE(s.ok) << s.message;
+  const Manifest &m = kernel->manifest();
+  auto find = [&](const std::string &name) -> const ManifestArgument * {
+    for (const ManifestArgument &a : m.arguments)
+      if (a.name == name)
+        return &a;
+    return nullptr;
+  };
+  int64_t batch = find("q")->shape[0], keys = 0, pageSize = 0, numPages = 0,
+          tokens = 0;
+  if (const ManifestArgument *k = find("k"))
+    keys = k->shape[2];
+  if (const ManifestArgument *k = find("k_cache"))
+    keys = k->shape[2];
+  if (const ManifestArgument *n = find("k_new"))
+    tokens = n->shape[2];
+  if (const ManifestArgument *p = find("k_pages")) {
+    numPages = p->shape[0];
+    pageSize = p->shape[1];
+    keys = find("block_table")->shape[1] * pageSize;
+  }
+  ASSERT_GT(keys, 0) << "no k, k_cache or k_pages argument";
+  std::vector<int32_t> lengths(batch);
+  for (int64_t b = 0; b < batch; ++b)
+    lengths[b] = b == 0 ? keys : b == batch - 1 && batch > 2 ? 0
+                                                             : 1 + (keys * b) / batch;
+
+  std::mt19937 rng(11);
+  std::normal_distribution<float> dist;
+  std::vector<TensorArg> args;
+  std::vector<uint64_t> buffers;
+  std::vector<std::pair<uint64_t, size_t>> outputs;
+  for (const ManifestArgument &a : m.arguments) {
+    if (a.isWorkspace())
+      continue;
+    size_t count = 1;
+    for (int64_t dim : a.shape)
+      count *= dim;
+    size_t bytes = count * dtypeSize(a.dtype);
+    std::vector<unsigned char> host(bytes, 0xff); // outputs: NaN poison
+    if (a.name == "key_lengths") {
+      std::memcpy(host.data(), lengths.data(), bytes);
+    } else if (a.name == "positions") {
+      std::vector<int32_t> pos(batch);
+      for (int64_t b = 0; b < batch; ++b)
+        pos[b] = lengths[b] - static_cast<int32_t>(tokens);
+      std::memcpy(host.data(), pos.data(), bytes);
+    } else if (a.name == "block_table") {
+      std::vector<int32_t> table(count);
+      for (size_t i = 0; i < count; ++i)
+        table[i] = static_cast<int32_t>(i);
+      std::shuffle(table.begin(), table.end(), rng);
+      for (int32_t &page : table)
+        page %= static_cast<int32_t>(numPages);
+      std::memcpy(host.data(), table.data(), bytes);
+    } else if (a.role == ArgumentRole::Input) {
+      auto *h = reinterpret_cast<uint16_t *>(host.data());
+      for (size_t i = 0; i < count; ++i)
+        h[i] = toBF16(dist(rng)); // f16 kernels read finite values too
+    }
+    uint64_t ptr;
+    ASSERT_TRUE(deviceAlloc(bytes, ptr).ok);
+    ASSERT_TRUE(copyToDevice(ptr, host.data(), bytes).ok);
+    buffers.push_back(ptr);
+    args.push_back({ptr, a.dtype, a.shape});
+    if (a.role == ArgumentRole::Output)
+      outputs.push_back({ptr, bytes});
+  }
+  auto run = [&]() {
+    Status st = kernel->launch(args, nullptr, /*synchronize=*/true);
+    EXPECT_TRUE(st.ok) << st.message;
+    std::vector<std::vector<unsigned char>> out;
+    for (auto [ptr, bytes] : outputs) {
+      out.emplace_back(bytes);
+      EXPECT_TRUE(copyToHost(out.back().data(), ptr, bytes).ok);
+    }
+    return out;
+  };
+  std::vector<std::vector<unsigned char>> first = run(), second = run();
+  EXPECT_EQ(first, second) << "two launches on the same inputs differ";
+  // O is written everywhere: no 0xffff (the poison, a NaN) is left.
+  std::vector<unsigned char> &o = first.front();
+  for (size_t i = 0; i + 1 < o.size(); i += 2)
+    ASSERT_NE(o[i] | (o[i + 1] << 8), 0xffff)
+        << "O element " << i / 2 << " not written (or NaN)";
+  if (uint64_t counters = kernel->workspace("split_counters")) {
+    std::vector<int32_t> c(m.grid[1]);
+    ASSERT_TRUE(copyToHost(c.data(), counters, c.size() * 4).ok);
+    for (int32_t v : c)
+      EXPECT_EQ(v, 0) << "split counter not re-armed";
+  }
+  for (uint64_t p : buffers)
     deviceFree(p);
 }
