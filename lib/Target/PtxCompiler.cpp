@@ -132,6 +132,7 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
         lowering.kernel = options.kernel;
         lowering.numSplits = options.numSplits;
         lowering.numSMs = options.numSMs;
+        lowering.decodeNumWarps = options.decodeNumWarps;
         lowering.decodeKeysPerWarp = options.decodeKeysPerWarp;
         lowering.decodeStages = options.decodeStages;
         pm.addPass(createConvertAttnToNVVM(lowering));

@@ -7,7 +7,7 @@
 // CHECK: stage r attn-raise{{.*}}raised 1 attention op(s)
 // CHECK: stage 0 attn IR (input){{.*}}1 attn.attention
 // CHECK: convert-attn-to-nvvm
-// CHECK: kernel mha_batch_matmul_kernel: grid [1, 8, 1] block [128, 1, 1]
+// CHECK: kernel mha_batch_matmul_kernel: grid [1, 8, 1] block [256, 1, 1]
 // CHECK: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 
 

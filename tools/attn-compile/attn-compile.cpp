@@ -139,9 +139,13 @@ static cl::opt<int64_t> numSMs("num-sms",
                                         "target, for the split heuristic"),
                                cl::init(132), cl::cat(gpuCategory));
 static cl::opt<int64_t>
+    decodeNumWarps("decode-num-warps",
+                   cl::desc("--target=ptx decode: warps per CTA"),
+                   cl::init(8), cl::cat(gpuCategory));
+static cl::opt<int64_t>
     decodeKeysPerWarp("decode-keys-per-warp",
                       cl::desc("--target=ptx decode: keys per warp step"),
-                      cl::init(32), cl::cat(gpuCategory));
+                      cl::init(16), cl::cat(gpuCategory));
 static cl::opt<int64_t>
     decodeStages("decode-stages",
                  cl::desc("--target=ptx decode: cp.async stages per warp"),
@@ -285,6 +289,7 @@ static int compileForGpu(ModuleOp module,
   // left unset, the decode kernel chooses.
   options.numSplits = numSplits.getNumOccurrences() ? numSplits : 0;
   options.numSMs = numSMs;
+  options.decodeNumWarps = decodeNumWarps;
   options.decodeKeysPerWarp = decodeKeysPerWarp;
   options.decodeStages = decodeStages;
   options.recordStageIR = printStageIR;

@@ -27,8 +27,8 @@ struct PtxCompileOptions {
   int64_t blockM = 128, blockN = 64, numWarps = 4;
   /// Decode kernel selection and tuning (convert-attn-to-nvvm's options).
   std::string kernel = "auto";
-  int64_t numSplits = 0, numSMs = 132, decodeKeysPerWarp = 32,
-          decodeStages = 2;
+  int64_t numSplits = 0, numSMs = 132, decodeNumWarps = 8,
+          decodeKeysPerWarp = 16, decodeStages = 2;
   /// Architectures to assemble cubins for (empty: none).
   std::vector<std::string> cubinArchs = {"sm_80", "sm_90"};
   /// ptxas to use; empty: <cuda>/bin/ptxas if it exists.

@@ -340,6 +340,7 @@ struct ConvertAttnToNVVMPass
     options.kernel = kernel;
     options.numSplits = numSplits;
     options.numSMs = numSMs;
+    options.decodeNumWarps = decodeNumWarps;
     options.decodeKeysPerWarp = decodeKeysPerWarp;
     options.decodeStages = decodeStages;
     SmallVector<AttentionOp> ops;

@@ -768,7 +768,10 @@ mlir::attn::planDecodeKernel(AttentionOp op, const KernelProblem &p,
                              const AttnToNVVMOptions &o) {
   auto fail = [&](const Twine &msg) { return op.emitOpError(msg); };
   DecodePlan plan;
-  plan.warps = o.numWarps;
+  plan.warps = o.decodeNumWarps;
+  if (plan.warps != 4 && plan.warps != 8)
+    return fail("expected decode-num-warps of 4 or 8, got " +
+                Twine(plan.warps));
   plan.keysPerWarp = o.decodeKeysPerWarp;
   plan.stages = o.decodeStages;
   if (plan.keysPerWarp != 16 && plan.keysPerWarp != 32)

@@ -6,9 +6,11 @@
 // packed rows of one m16 tile. B * Hkv = 4 groups do not fill 132 SMs, so
 // the keys are split (2 splits: at most keys / (2 * 4 warps * 32) of them)
 // and the last CTA of a group merges the partials in the same launch.
+// Defaults: 8 warps of 16-key subtiles in 2-stage rings (8 x 2 x 2 x 16
+// rows x 256 bytes + the 4 KiB Q tile = 135168 bytes).
 // CHECK-LABEL: gpu.func @paged_kernel
 // CHECK-SAME: (%[[Q:.+]]: memref<2x8x1x128xbf16>, %[[KP:.+]]: memref<64x16x2x128xbf16>, %[[TABLE:.+]]: memref<2x32xi32>, %[[VP:.+]]: memref<64x16x2x128xbf16>, %[[LENS:.+]]: memref<2xi32>, %[[O:.+]]: memref<2x8x1x128xbf16>, %{{.+}}: memref<4x2x4x128xf32>, %{{.+}}: memref<4x2x4xf32>, %[[COUNTERS:.+]]: memref<4xi32>)
-// CHECK-SAME: attn.kernel = {kernel = "decode", keys_per_warp = 32 : i64, num_splits = 2 : i64, num_warps = 4 : i64, shared_memory_bytes = 135168 : i64, stages = 2 : i64}
+// CHECK-SAME: attn.kernel = {kernel = "decode", keys_per_warp = 16 : i64, num_splits = 2 : i64, num_warps = 8 : i64, shared_memory_bytes = 135168 : i64, stages = 2 : i64}
 // The sequence's length, clamped to [0, 512].
 // CHECK: %[[LEN:.+]] = memref.load %[[LENS]]
 // CHECK: arith.maxsi %[[LEN]]

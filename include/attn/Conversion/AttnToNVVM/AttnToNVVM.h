@@ -41,8 +41,10 @@ struct AttnToNVVMOptions {
   int64_t numSplits = 0;
   /// Decode: streaming multiprocessors of the target (132 on H100 SXM).
   int64_t numSMs = 132;
+  /// Decode: warps per CTA (4 or 8).
+  int64_t decodeNumWarps = 8;
   /// Decode: keys one warp handles per step (16 or 32).
-  int64_t decodeKeysPerWarp = 32;
+  int64_t decodeKeysPerWarp = 16;
   /// Decode: cp.async stages per warp (2 to 4).
   int64_t decodeStages = 2;
 };
