@@ -1,0 +1,23 @@
+// RUN: attn-compile --target=ptx --cubin-arch=none --print-ptx --batch=1 --heads-q=32 --heads-kv=8 --seq-q=1 --seq-k=8192 --head-dim=128 --mask=none --lse=false --key-lengths --page-size=16 | FileCheck %s
+// RUN: attn-compile --target=ptx --cubin-arch=none --print-ptx --batch=64 --heads-q=32 --heads-kv=8 --seq-q=1 --seq-k=2048 --head-dim=128 --mask=none --lse=false --key-lengths | FileCheck %s --check-prefix=FULL
+
+// GQA 32/8 decode at B=1 from a paged cache: 8 KV groups cannot fill 132
+// SMs, so the keys are split 16 ways (128 CTAs of 8 warps) and merged in the
+// same launch; the manifest lists the runtime-owned workspaces.
+// CHECK: kernel attention_kernel: grid [16, 8, 1] block [256, 1, 1] smem 135168 bytes
+// CHECK: cp.async.cg.shared.global
+// CHECK: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// CHECK: bar.warp.sync
+// CHECK: atom.acq_rel.gpu.global.add.u32
+// CHECK: ld.global.cg.v4.f32
+// CHECK: "name": "block_table"
+// CHECK: "name": "key_lengths"
+// CHECK: "name": "split_counters"
+// CHECK-NEXT: "output": false,
+// CHECK-NEXT: "role": "workspace",
+// CHECK: "grid_formula": "[num_splits, B * Hkv, 1]"
+
+// B=64: 512 groups fill the machine, one split, no merge and no workspace.
+// FULL: kernel attention_kernel: grid [1, 512, 1] block [256, 1, 1]
+// FULL-NOT: atom.
+// FULL-NOT: "workspace"
