@@ -87,6 +87,9 @@ private:
   Value isNegInf(Value x) {
     return arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, x, negInf());
   }
+  /// Runs `body(row, col)` for every (real row, 4 columns) item of the
+  /// group's output, items spread over the CTA's threads.
+  void forEachRowQuad(function_ref<void(Value row, Value col)> body);
   /// Runs `body` under `cond` (an scf.if without results).
   void ifThen(Value cond, function_ref<void()> body) {
     scf::IfOp::create(b, cond, [&](OpBuilder &, Location) {
@@ -181,8 +184,9 @@ Value DecodeEmitter::loadGlobalCG(Value ptr) {
 SmallVector<Value> DecodeEmitter::loadGlobalCG4(Value ptr) {
   auto type = LLVM::LLVMStructType::getLiteral(b.getContext(),
                                                SmallVector<Type>(4, f32));
-  Value s = volatilePtx(type, ptr, "ld.global.cg.v4.f32 {$0, $1, $2, $3}, [$4];",
-                        "=f,=f,=f,=f,l");
+  Value s =
+      volatilePtx(type, ptr, "ld.global.cg.v4.f32 {$0, $1, $2, $3}, [$4];",
+                  "=f,=f,=f,=f,l");
   SmallVector<Value> out;
   for (int64_t i = 0; i < 4; ++i)
     out.push_back(LLVM::ExtractValueOp::create(b, s, i));
@@ -208,19 +212,17 @@ void DecodeEmitter::emitCoordinates() {
   for (int64_t i : args.valueStorage)
     valueStorage.push_back(arg(i));
   int64_t rowStorages =
-      p.keyView ? cast<KVCacheViewInterface>(p.keyView).getNumRowStorages()
-                : 1;
+      p.keyView ? cast<KVCacheViewInterface>(p.keyView).getNumRowStorages() : 1;
   for (int64_t i = 0; i < rowStorages; ++i) {
     kRowPtrs.push_back(pointerOf(keyStorage[i], ptrGlobal));
     vRowPtrs.push_back(pointerOf(valueStorage[i], ptrGlobal));
   }
   sameRowOffsets = !p.keyView || viewsShareRowOffsets(p.keyView, p.valueView);
   if (!p.keyView) {
-    Value groupRows = arith::MulIOp::create(b, toI64(group),
-                                            cI64(p.seqK * tileRowBytes));
+    Value groupRows =
+        arith::MulIOp::create(b, toI64(group), cI64(p.seqK * tileRowBytes));
     keyBase = valueBase = groupRows;
   }
-
 }
 
 void DecodeEmitter::emitSequenceBounds() {
@@ -242,8 +244,8 @@ void DecodeEmitter::emitSequenceBounds() {
   for (int64_t half = 0; half < 2; ++half) {
     Value r = add(g, half * 8);
     rowQuery[half] = arith::RemUIOp::create(b, r, cI32(p.seqQ));
-    rowHead[half] = add(mul(kvHead, groupSize),
-                        arith::DivUIOp::create(b, r, cI32(p.seqQ)));
+    rowHead[half] =
+        add(mul(kvHead, groupSize), arith::DivUIOp::create(b, r, cI32(p.seqQ)));
     if (!p.alibiSlopes.empty())
       rowNegSlope[half] = emitNegAlibiSlope(rowHead[half]);
   }
@@ -262,8 +264,8 @@ void DecodeEmitter::emitKeyRange() {
   Value count = arith::SubIOp::create(b, hi, lo);
   Value perSplit = arith::DivUIOp::create(b, add(count, plan.numSplits - 1),
                                           cI32(plan.numSplits));
-  Value chunk = mul(arith::DivUIOp::create(b, add(perSplit, bn - 1), cI32(bn)),
-                    bn);
+  Value chunk =
+      mul(arith::DivUIOp::create(b, add(perSplit, bn - 1), cI32(bn)), bn);
   kBegin = minS(add(lo, arith::MulIOp::create(b, split, chunk)), hi);
   kEnd = minS(add(kBegin, chunk), hi);
   Value numSub = arith::DivUIOp::create(
@@ -292,7 +294,8 @@ std::pair<Value, Value> DecodeEmitter::rowLocation(bool isValue, Value row) {
   return {which, arith::MulIOp::create(b, elem64, cI64(2))};
 }
 
-Value DecodeEmitter::rowAddress(bool isValue, std::pair<Value, Value> location) {
+Value DecodeEmitter::rowAddress(bool isValue,
+                                std::pair<Value, Value> location) {
   ArrayRef<Value> bases = isValue ? vRowPtrs : kRowPtrs;
   Value base = bases.front();
   if (location.first)
@@ -325,9 +328,8 @@ void DecodeEmitter::copySubtile(Value j, Value stage) {
           isValue && !sameRowOffsets ? rowLocation(/*isValue=*/true, key)
                                      : keyLocation;
       Value src = gep(ptrGlobal, rowAddress(isValue, location), chunkBytes);
-      NVVM::CpAsyncOp::create(b, tileAt(add(isValue ? vTile : kTile, dst)),
-                              src, 16, NVVM::LoadCacheModifierKind::CG,
-                              Value());
+      NVVM::CpAsyncOp::create(b, tileAt(add(isValue ? vTile : kTile, dst)), src,
+                              16, NVVM::LoadCacheModifierKind::CG, Value());
     }
   }
 }
@@ -348,11 +350,11 @@ void DecodeEmitter::emitQueryCopy() {
     auto copy = [&]() {
       Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(plan.rows));
       Value safeRow = sel(valid, row, cI32(0));
-      Value src = gep(ptrGlobal, qPtr,
-                      arith::AddIOp::create(
-                          b, groupRow0,
-                          toI64(add(mul(safeRow, tileRowBytes),
-                                    mul(chunk, 16)))));
+      Value src =
+          gep(ptrGlobal, qPtr,
+              arith::AddIOp::create(
+                  b, groupRow0,
+                  toI64(add(mul(safeRow, tileRowBytes), mul(chunk, 16)))));
       NVVM::CpAsyncOp::create(b, tileAt(swizzled(row, chunk)), src, 16,
                               NVVM::LoadCacheModifierKind::CG,
                               sel(valid, cI32(16), cI32(0)));
@@ -384,8 +386,7 @@ void DecodeEmitter::emitPrologue() {
   qRegs = std::move(regs);
 }
 
-SmallVector<Value> DecodeEmitter::emitScoreMods(Value key0,
-                                                ArrayRef<Value> s) {
+SmallVector<Value> DecodeEmitter::emitScoreMods(Value key0, ArrayRef<Value> s) {
   SmallVector<Value> out(s);
   if (!p.needsNaturalScores())
     return out;
@@ -399,12 +400,10 @@ SmallVector<Value> DecodeEmitter::emitScoreMods(Value key0,
         // The distance i + Lk_b - Lq - j, Lk_b the sequence's length.
         Value dist = arith::SubIOp::create(
             b,
-            add(rowQuery[half], arith::SubIOp::create(b, length,
-                                                      cI32(p.seqQ))),
+            add(rowQuery[half], arith::SubIOp::create(b, length, cI32(p.seqQ))),
             key);
         Value absDist = maxS(dist, arith::SubIOp::create(b, cI32(0), dist));
-        v = fma(rowNegSlope[half], arith::SIToFPOp::create(b, f32, absDist),
-                v);
+        v = fma(rowNegSlope[half], arith::SIToFPOp::create(b, f32, absDist), v);
       }
       if (p.scoreMod)
         v = inlineScoreMod(v, toIndex(batch), toIndex(rowHead[half]),
@@ -418,8 +417,7 @@ SmallVector<Value> DecodeEmitter::emitMask(Value key0, ArrayRef<Value> s) {
   // the subtile that crosses kEnd needs a mask. More rows see different
   // ranges, so every subtile is checked.
   bool perRow = p.seqQ > 1 && (p.left || p.right);
-  Value needsMask =
-      cmp(arith::CmpIPredicate::sgt, add(key0, bn), kEnd);
+  Value needsMask = cmp(arith::CmpIPredicate::sgt, add(key0, bn), kEnd);
   if (perRow)
     needsMask = arith::ConstantIntOp::create(b, b.getI1Type(), 1);
   auto masked = scf::IfOp::create(
@@ -453,7 +451,7 @@ SmallVector<Value> DecodeEmitter::emitMask(Value key0, ArrayRef<Value> s) {
 
 scf::ForOp DecodeEmitter::emitKeyLoop() {
   SmallVector<Value> init(numAccumulators(), cF32(0.0));
-  init.append(numRowStats(), negInf()); // m
+  init.append(numRowStats(), negInf());  // m
   init.append(numRowStats(), cF32(0.0)); // l
   auto loop = scf::ForOp::create(b, cI32(0), nWarpTiles, cI32(1), init);
   OpBuilder::InsertionGuard guard(b);
@@ -469,9 +467,8 @@ scf::ForOp DecodeEmitter::emitKeyLoop() {
   // the previous iteration).
   NVVM::SyncWarpOp::create(b, cI32(-1));
   Value ahead = add(j, stages - 1);
-  ifThen(cmp(arith::CmpIPredicate::slt, ahead, nWarpTiles), [&]() {
-    copySubtile(ahead, andI(ahead, stages - 1));
-  });
+  ifThen(cmp(arith::CmpIPredicate::slt, ahead, nWarpTiles),
+         [&]() { copySubtile(ahead, andI(ahead, stages - 1)); });
   NVVM::CpAsyncCommitGroupOp::create(b);
   // The group of subtile j has landed for this lane; the warp barrier makes
   // every lane's copies visible to every lane.
@@ -542,8 +539,8 @@ void DecodeEmitter::emitWarpMerge(ValueRange results) {
     Value row = add(g, half * 8);
     Value slot = add(mul(add(mul(warp, 16), row), 8), statsBase);
     ifThen(cmp(arith::CmpIPredicate::eq, t, cI32(0)), [&]() {
-      Value mScaled =
-          sel(isNegInf(m), negInf(), arith::MulFOp::create(b, m, cF32(expScale)));
+      Value mScaled = sel(isNegInf(m), negInf(),
+                          arith::MulFOp::create(b, m, cF32(expScale)));
       LLVM::StoreOp::create(b, mScaled, tileAt(slot), 4);
       LLVM::StoreOp::create(b, l, tileAt(add(slot, 4)), 4);
     });
@@ -551,82 +548,85 @@ void DecodeEmitter::emitWarpMerge(ValueRange results) {
     auto f32x2 = VectorType::get({2}, f32);
     for (int64_t dt = 0; dt < dTiles(); ++dt) {
       Value v = LLVM::PoisonOp::create(b, f32x2);
-      v = LLVM::InsertElementOp::create(
-          b, v, results[oIndex(0, dt, 2 * half)], cI32(0));
+      v = LLVM::InsertElementOp::create(b, v, results[oIndex(0, dt, 2 * half)],
+                                        cI32(0));
       v = LLVM::InsertElementOp::create(
           b, v, results[oIndex(0, dt, 2 * half + 1)], cI32(1));
-      LLVM::StoreOp::create(
-          b, v, tileAt(add(rowBase, add(mul(t, 8), dt * 32))), 8);
+      LLVM::StoreOp::create(b, v, tileAt(add(rowBase, add(mul(t, 8), dt * 32))),
+                            8);
     }
   }
   gpu::BarrierOp::create(b);
 
-  // Thread item -> (row, four columns) of the group's real rows.
+  forEachRowQuad([&](Value row, Value col) {
+    SmallVector<Value> mS, lS;
+    Value mMax = negInf();
+    for (int64_t w = 0; w < warps; ++w) {
+      Value slot = add(mul(add(row, w * 16), 8), statsBase);
+      mS.push_back(LLVM::LoadOp::create(b, f32, tileAt(slot), 4));
+      lS.push_back(LLVM::LoadOp::create(b, f32, tileAt(add(slot, 4)), 4));
+      mMax = maxF(mMax, mS.back());
+    }
+    Value mRef = sel(isNegInf(mMax), cF32(0.0), mMax);
+    Value sum = cF32(0.0);
+    SmallVector<Value> o4(4, cF32(0.0));
+    auto f32x4 = VectorType::get({4}, f32);
+    for (int64_t w = 0; w < warps; ++w) {
+      Value weight = exp2(arith::SubFOp::create(b, mS[w], mRef));
+      sum = fma(lS[w], weight, sum);
+      Value src =
+          add(add(mul(add(row, w * 16), oRowBytes), oBase), mul(col, 4));
+      Value v = LLVM::LoadOp::create(b, f32x4, tileAt(src), 16);
+      for (int64_t e = 0; e < 4; ++e)
+        o4[e] =
+            fma(LLVM::ExtractElementOp::create(b, v, cI32(e)), weight, o4[e]);
+    }
+    // LSE = ln(sum exp(x)) = (m * c + log2(l)) * ln 2.
+    Value lseNat = arith::MulFOp::create(
+        b, arith::AddFOp::create(b, mRef, log2(sum)), cF32(kLn2));
+    if (plan.numSplits == 1) {
+      writeRow(row, col, sum, o4, lseNat);
+      return;
+    }
+    // This split's normalised partial O and its LSE (-inf when empty).
+    Value empty =
+        arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, sum, cF32(0.0));
+    Value inv = sel(empty, cF32(0.0), arith::DivFOp::create(b, cF32(1.0), sum));
+    Value slotRow =
+        toI64(add(mul(add(mul(group, plan.numSplits), split), plan.rows), row));
+    Value v = LLVM::PoisonOp::create(b, f32x4);
+    for (int64_t e = 0; e < 4; ++e)
+      v = LLVM::InsertElementOp::create(
+          b, v, arith::MulFOp::create(b, o4[e], inv), cI32(e));
+    Value off = arith::AddIOp::create(
+        b, arith::MulIOp::create(b, slotRow, cI64(d * 4)), toI64(mul(col, 4)));
+    LLVM::StoreOp::create(
+        b, v, gep(ptrGlobal, pointerOf(arg(*args.partialO), ptrGlobal), off),
+        16);
+    ifThen(cmp(arith::CmpIPredicate::eq, col, cI32(0)), [&]() {
+      LLVM::StoreOp::create(b, sel(empty, negInf(), lseNat),
+                            gep(ptrGlobal,
+                                pointerOf(arg(*args.partialLse), ptrGlobal),
+                                arith::MulIOp::create(b, slotRow, cI64(4))),
+                            4);
+    });
+  });
+}
+
+void DecodeEmitter::forEachRowQuad(
+    function_ref<void(Value row, Value col)> body) {
   int64_t colGroups = d / 4, items = plan.rows * colGroups;
   int64_t threads = 32 * warps;
   for (int64_t c = 0; c < llvm::divideCeil(items, threads); ++c) {
     Value item = add(tid, c * threads);
-    auto body = [&]() {
-      Value row = arith::DivUIOp::create(b, item, cI32(colGroups));
-      Value col = mul(arith::RemUIOp::create(b, item, cI32(colGroups)), 4);
-      SmallVector<Value> mS, lS;
-      Value mMax = negInf();
-      for (int64_t w = 0; w < warps; ++w) {
-        Value slot = add(mul(add(row, w * 16), 8), statsBase);
-        mS.push_back(LLVM::LoadOp::create(b, f32, tileAt(slot), 4));
-        lS.push_back(LLVM::LoadOp::create(b, f32, tileAt(add(slot, 4)), 4));
-        mMax = maxF(mMax, mS.back());
-      }
-      Value mRef = sel(isNegInf(mMax), cF32(0.0), mMax);
-      Value sum = cF32(0.0);
-      SmallVector<Value> o4(4, cF32(0.0));
-      auto f32x4 = VectorType::get({4}, f32);
-      for (int64_t w = 0; w < warps; ++w) {
-        Value weight = exp2(arith::SubFOp::create(b, mS[w], mRef));
-        sum = fma(lS[w], weight, sum);
-        Value src = add(add(mul(add(row, w * 16), oRowBytes), oBase),
-                        mul(col, 4));
-        Value v = LLVM::LoadOp::create(b, f32x4, tileAt(src), 16);
-        for (int64_t e = 0; e < 4; ++e)
-          o4[e] = fma(LLVM::ExtractElementOp::create(b, v, cI32(e)), weight,
-                      o4[e]);
-      }
-      // LSE = ln(sum exp(x)) = (m * c + log2(l)) * ln 2.
-      Value lseNat = arith::MulFOp::create(
-          b, arith::AddFOp::create(b, mRef, log2(sum)), cF32(kLn2));
-      if (plan.numSplits == 1) {
-        writeRow(row, col, sum, o4, lseNat);
-        return;
-      }
-      // This split's normalised partial O and its LSE (-inf when empty).
-      Value empty =
-          arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, sum, cF32(0.0));
-      Value inv =
-          sel(empty, cF32(0.0), arith::DivFOp::create(b, cF32(1.0), sum));
-      Value slotRow = toI64(add(
-          mul(add(mul(group, plan.numSplits), split), plan.rows), row));
-      Value v = LLVM::PoisonOp::create(b, f32x4);
-      for (int64_t e = 0; e < 4; ++e)
-        v = LLVM::InsertElementOp::create(
-            b, v, arith::MulFOp::create(b, o4[e], inv), cI32(e));
-      Value off = arith::AddIOp::create(
-          b, arith::MulIOp::create(b, slotRow, cI64(d * 4)),
-          toI64(mul(col, 4)));
-      LLVM::StoreOp::create(
-          b, v, gep(ptrGlobal, pointerOf(arg(*args.partialO), ptrGlobal), off),
-          16);
-      ifThen(cmp(arith::CmpIPredicate::eq, col, cI32(0)), [&]() {
-        LLVM::StoreOp::create(
-            b, sel(empty, negInf(), lseNat),
-            gep(ptrGlobal, pointerOf(arg(*args.partialLse), ptrGlobal),
-                arith::MulIOp::create(b, slotRow, cI64(4))),
-            4);
-      });
+    auto run = [&]() {
+      body(arith::DivUIOp::create(b, item, cI32(colGroups)),
+           mul(arith::RemUIOp::create(b, item, cI32(colGroups)), 4));
     };
     if ((c + 1) * threads <= items)
-      body();
+      run();
     else
-      ifThen(cmp(arith::CmpIPredicate::slt, item, cI32(items)), body);
+      ifThen(cmp(arith::CmpIPredicate::slt, item, cI32(items)), run);
   }
 }
 
@@ -636,14 +636,12 @@ void DecodeEmitter::emitSplitMerge() {
   // cumulative), and the acquire of the CTA that arrives last, followed by
   // the barrier, orders its reads after every other CTA's release.
   gpu::BarrierOp::create(b);
-  Value counter =
-      gep(ptrGlobal, pointerOf(arg(*args.counters), ptrGlobal),
-          toI64(mul(group, 4)));
+  Value counter = gep(ptrGlobal, pointerOf(arg(*args.counters), ptrGlobal),
+                      toI64(mul(group, 4)));
   Value flagSlot = tileAt(cI32(0)); // the Q tile is free by now
   ifThen(cmp(arith::CmpIPredicate::eq, tid, cI32(0)), [&]() {
-    Value old = volatilePtx(i32, counter,
-                            "atom.acq_rel.gpu.global.add.u32 $0, [$1], 1;",
-                            "=r,l");
+    Value old = volatilePtx(
+        i32, counter, "atom.acq_rel.gpu.global.add.u32 $0, [$1], 1;", "=r,l");
     Value last = cmp(arith::CmpIPredicate::eq, old, cI32(plan.numSplits - 1));
     LLVM::StoreOp::create(b, arith::ExtUIOp::create(b, i32, last), flagSlot, 4);
     // Re-arm for the next launch: all splits have arrived.
@@ -657,65 +655,53 @@ void DecodeEmitter::emitSplitMerge() {
   ifThen(isLast, [&]() {
     Value partialO = pointerOf(arg(*args.partialO), ptrGlobal);
     Value partialLse = pointerOf(arg(*args.partialLse), ptrGlobal);
-    int64_t colGroups = d / 4, items = plan.rows * colGroups;
-    int64_t threads = 32 * warps;
-    for (int64_t c = 0; c < llvm::divideCeil(items, threads); ++c) {
-      Value item = add(tid, c * threads);
-      auto body = [&]() {
-        Value row = arith::DivUIOp::create(b, item, cI32(colGroups));
-        Value col = mul(arith::RemUIOp::create(b, item, cI32(colGroups)), 4);
-        Value firstSlot = add(mul(mul(group, plan.numSplits), plan.rows), row);
-        // One pass over the splits in batches whose loads are all issued
-        // before any is used (each batch costs one L2 round trip), merged
-        // with the running-max recurrence:
-        //   O = sum_s exp(lse_s - M) O_s / sum_s exp(lse_s - M).
-        Value runMax = negInf(), runSum = cF32(0.0);
-        SmallVector<Value> runO(4, cF32(0.0));
-        for (int64_t s0 = 0; s0 < plan.numSplits; s0 += kMergeBatch) {
-          int64_t batchSize = std::min(kMergeBatch, plan.numSplits - s0);
-          SmallVector<Value> lses;
-          SmallVector<SmallVector<Value>> os;
-          for (int64_t s = s0; s < s0 + batchSize; ++s) {
-            Value slot = toI64(add(firstSlot, s * plan.rows));
-            lses.push_back(loadGlobalCG(
-                gep(ptrGlobal, partialLse,
-                    arith::MulIOp::create(b, slot, cI64(4)))));
-            os.push_back(loadGlobalCG4(gep(
-                ptrGlobal, partialO,
-                arith::AddIOp::create(
-                    b, arith::MulIOp::create(b, slot, cI64(d * 4)),
-                    toI64(mul(col, 4))))));
-          }
-          Value newMax = runMax;
-          for (Value lse : lses)
-            newMax = maxF(newMax, lse);
-          Value ref = sel(isNegInf(newMax), cF32(0.0), newMax);
-          auto weightOf = [&](Value lse) {
-            return exp2(arith::MulFOp::create(
-                b, arith::SubFOp::create(b, lse, ref), cF32(kLog2e)));
-          };
-          Value rescale = weightOf(runMax);
-          runSum = arith::MulFOp::create(b, runSum, rescale);
-          for (Value &o : runO)
-            o = arith::MulFOp::create(b, o, rescale);
-          for (auto [lse, o4] : llvm::zip(lses, os)) {
-            Value weight = weightOf(lse);
-            runSum = arith::AddFOp::create(b, runSum, weight);
-            for (int64_t e = 0; e < 4; ++e)
-              runO[e] = fma(o4[e], weight, runO[e]);
-          }
-          runMax = newMax;
+    forEachRowQuad([&](Value row, Value col) {
+      Value firstSlot = add(mul(mul(group, plan.numSplits), plan.rows), row);
+      // One pass over the splits in batches whose loads are all issued
+      // before any is used (each batch costs one L2 round trip), merged
+      // with the running-max recurrence:
+      //   O = sum_s exp(lse_s - M) O_s / sum_s exp(lse_s - M).
+      Value runMax = negInf(), runSum = cF32(0.0);
+      SmallVector<Value> runO(4, cF32(0.0));
+      for (int64_t s0 = 0; s0 < plan.numSplits; s0 += kMergeBatch) {
+        int64_t batchSize = std::min(kMergeBatch, plan.numSplits - s0);
+        SmallVector<Value> lses;
+        SmallVector<SmallVector<Value>> os;
+        for (int64_t s = s0; s < s0 + batchSize; ++s) {
+          Value slot = toI64(add(firstSlot, s * plan.rows));
+          lses.push_back(loadGlobalCG(gep(
+              ptrGlobal, partialLse, arith::MulIOp::create(b, slot, cI64(4)))));
+          os.push_back(loadGlobalCG4(gep(
+              ptrGlobal, partialO,
+              arith::AddIOp::create(b,
+                                    arith::MulIOp::create(b, slot, cI64(d * 4)),
+                                    toI64(mul(col, 4))))));
         }
-        Value ref = sel(isNegInf(runMax), cF32(0.0), runMax);
-        Value lse = arith::AddFOp::create(
-            b, ref, arith::MulFOp::create(b, log2(runSum), cF32(kLn2)));
-        writeRow(row, col, runSum, runO, lse);
-      };
-      if ((c + 1) * threads <= items)
-        body();
-      else
-        ifThen(cmp(arith::CmpIPredicate::slt, item, cI32(items)), body);
-    }
+        Value newMax = runMax;
+        for (Value lse : lses)
+          newMax = maxF(newMax, lse);
+        Value ref = sel(isNegInf(newMax), cF32(0.0), newMax);
+        auto weightOf = [&](Value lse) {
+          return exp2(arith::MulFOp::create(
+              b, arith::SubFOp::create(b, lse, ref), cF32(kLog2e)));
+        };
+        Value rescale = weightOf(runMax);
+        runSum = arith::MulFOp::create(b, runSum, rescale);
+        for (Value &o : runO)
+          o = arith::MulFOp::create(b, o, rescale);
+        for (auto [lse, o4] : llvm::zip(lses, os)) {
+          Value weight = weightOf(lse);
+          runSum = arith::AddFOp::create(b, runSum, weight);
+          for (int64_t e = 0; e < 4; ++e)
+            runO[e] = fma(o4[e], weight, runO[e]);
+        }
+        runMax = newMax;
+      }
+      Value ref = sel(isNegInf(runMax), cF32(0.0), runMax);
+      Value lse = arith::AddFOp::create(
+          b, ref, arith::MulFOp::create(b, log2(runSum), cF32(kLn2)));
+      writeRow(row, col, runSum, runO, lse);
+    });
   });
 }
 
@@ -763,9 +749,9 @@ int64_t mlir::attn::chooseNumSplits(int64_t groups, int64_t keys,
   return maxSplits;
 }
 
-FailureOr<DecodePlan>
-mlir::attn::planDecodeKernel(AttentionOp op, const KernelProblem &p,
-                             const AttnToNVVMOptions &o) {
+FailureOr<DecodePlan> mlir::attn::planDecodeKernel(AttentionOp op,
+                                                   const KernelProblem &p,
+                                                   const AttnToNVVMOptions &o) {
   auto fail = [&](const Twine &msg) { return op.emitOpError(msg); };
   DecodePlan plan;
   plan.warps = o.decodeNumWarps;
@@ -804,11 +790,11 @@ mlir::attn::planDecodeKernel(AttentionOp op, const KernelProblem &p,
   int64_t keysPerStep = plan.warps * plan.keysPerWarp;
   plan.numSplits = o.numSplits;
   if (plan.numSplits == 0)
-    plan.numSplits = chooseNumSplits(plan.groups, p.seqK, keysPerStep,
-                                     o.numSMs, plan.ctasPerSM);
+    plan.numSplits = chooseNumSplits(plan.groups, p.seqK, keysPerStep, o.numSMs,
+                                     plan.ctasPerSM);
   plan.numSplits = std::min<int64_t>(
-      plan.numSplits, std::max<int64_t>(1, llvm::divideCeil(p.seqK,
-                                                            plan.keysPerWarp)));
+      plan.numSplits,
+      std::max<int64_t>(1, llvm::divideCeil(p.seqK, plan.keysPerWarp)));
   return plan;
 }
 
