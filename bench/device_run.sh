@@ -14,6 +14,8 @@ cmake -S $D/src -B /tmp/rt -DATTN_RUNTIME_ONLY=ON -DATTN_GTEST_SOURCE_DIR=$PWD/$
 cmake --build /tmp/rt -j 16 > /tmp/rt-build.log 2>&1 || { tail -50 /tmp/rt-build.log; exit 1; }
 echo "== runtime built"
 ATTN_TEST_KERNEL=$D/kernels/runtime_test /tmp/rt/AttnRuntimeTests 2>&1 | tail -6
+echo "== KV cache manager on device storage (all-or-nothing checks read back from the GPU)"
+/tmp/rt/AttnKVCacheTests 2>&1 | tail -3
 echo "== PTX path (JIT by the driver)"
 mv $D/kernels/runtime_test.sm_90.cubin /tmp/rt_test.cubin
 ATTN_TEST_KERNEL=$D/kernels/runtime_test /tmp/rt/AttnRuntimeTests --gtest_filter='*Reference*' 2>&1 | tail -3
