@@ -42,20 +42,6 @@ namespace {
 /// Partials the merging CTA loads at once (registers: 5 floats each).
 constexpr int64_t kMergeBatch = 8;
 
-/// Whether two views address rows identically: same kind and attributes,
-/// same indirection storage, and first storages of one type. Hooks see the
-/// first storage only through its type (KVCacheViewInterface).
-static bool viewsShareRowOffsets(Operation *keyView, Operation *valueView) {
-  auto k = cast<KVCacheViewInterface>(keyView);
-  auto v = cast<KVCacheViewInterface>(valueView);
-  SmallVector<Value> ks = k.getStorage(), vs = v.getStorage();
-  return keyView->getName() == valueView->getName() &&
-         keyView->getAttrDictionary() == valueView->getAttrDictionary() &&
-         keyView->getResultTypes() == valueView->getResultTypes() &&
-         ks.size() == vs.size() && ks[0].getType() == vs[0].getType() &&
-         llvm::equal(ArrayRef(ks).drop_front(), ArrayRef(vs).drop_front());
-}
-
 class DecodeEmitter : public FragmentEmitter {
 public:
   DecodeEmitter(gpu::GPUFuncOp func, const KernelProblem &p,
@@ -259,12 +245,9 @@ Value DecodeEmitter::rowByteOffset(bool isValue, Value row) {
   if (!p.keyView)
     return arith::AddIOp::create(b, isValue ? valueBase : keyBase,
                                  toI64(mul(row, tileRowBytes)));
-  auto view = cast<KVCacheViewInterface>(isValue ? p.valueView : p.keyView);
-  Value element =
-      view.buildRowOffset(b, b.getLoc(), isValue ? valueStorage : keyStorage,
-                          toIndex(batch), toIndex(kvHead), toIndex(row));
-  Value elem64 = arith::IndexCastUIOp::create(b, i64, element);
-  return arith::MulIOp::create(b, elem64, cI64(2));
+  return viewRowByteOffset(isValue ? p.valueView : p.keyView,
+                           isValue ? valueStorage : keyStorage, batch, kvHead,
+                           row);
 }
 
 void DecodeEmitter::copySubtile(Value j, Value stage) {

@@ -50,11 +50,12 @@ func.func @dynamic(%q: memref<1x1x?x64xbf16>, %o: memref<1x1x?x64xbf16>) {
 
 // -----
 
-// Per-sequence key lengths are read by the decode kernel only; a prefill
-// shape with them is refused, never silently ignored.
+// Both kernels read per-sequence key lengths (prefill-kv.mlir), from a
+// memref like every other kernel argument; a tensor from elsewhere has no
+// buffer to pass.
 func.func @key_lengths(%q: memref<2x1x64x64xbf16>, %lens: tensor<2xi32>, %o: memref<2x1x64x64xbf16>) {
   %0 = bufferization.to_tensor %q restrict : memref<2x1x64x64xbf16> to tensor<2x1x64x64xbf16>
-  // expected-error @+1 {{expected no key_lengths operand or KV cache view on the prefill kernel (the decode kernel reads them; it needs Hq / Hkv * Lq <= 16, got 64)}}
+  // expected-error @+1 {{expected key_lengths to come from bufferization.to_tensor of memrefs on the GPU path (destination-passing form)}}
   %1 = attn.attention ins(%0, %0, %0 : tensor<2x1x64x64xbf16>, tensor<2x1x64x64xbf16>, tensor<2x1x64x64xbf16>) key_lengths(%lens : tensor<2xi32>) -> tensor<2x1x64x64xbf16>
   bufferization.materialize_in_destination %1 in restrict writable %o : (tensor<2x1x64x64xbf16>, memref<2x1x64x64xbf16>) -> ()
   return
