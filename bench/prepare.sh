@@ -114,6 +114,13 @@ variants+=(
   "check_decode_append4_chunked_causal_mqa_contig|--batch=3 --heads-q=4 --heads-kv=1 --head-dim=128 --seq-q=4 --seq-k=700 --mask=causal --lse --key-lengths --append-tokens=4"
   "check_decode_chunked_causal_contig|--batch=3 $g82 --seq-q=3 --seq-k=1000 --mask=causal --lse --key-lengths"
   "check_decode_chunked_causal_zero_paged16|--batch=4 $g82 --seq-q=3 --seq-k=1024 --mask=causal --lse --key-lengths --page-size=16"
+  # Chunked prefill on the prefill kernel (Hq / Hkv * Lq > 16): lengths
+  # shorter than Lq leave rows (or, for len 0, whole Q blocks) seeing nothing.
+  "check_decode_chunked64_causal_gqa_paged16|--batch=3 $g82 --seq-q=64 --seq-k=1024 --mask=causal --lse --key-lengths --page-size=16"
+  "check_decode_chunked128_causal_zero_contig|--batch=4 $g82 --seq-q=128 --seq-k=1000 --mask=causal --lse --key-lengths"
+  "check_decode_chunked64_window_paged64|--batch=3 $g82 --seq-q=64 --seq-k=1024 --mask=sliding-window --window-left=100 --window-right=0 --lse --key-lengths --page-size=64"
+  # Several Q blocks (block-m 64, an Lq tail) and ALiBi with len_b - Lq.
+  "check_decode_chunked200_alibi_m64_zero_paged16|--batch=4 $g82 --seq-q=200 --seq-k=1024 --mask=causal --lse --key-lengths --page-size=16 --alibi --block-m=64"
   # Score modifiers (harness: float64 reference, fixed bound, no flash yardstick).
   "check_decode_alibi_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths --alibi"
   "check_decode_smod_relbias_gqa_paged16|--batch=3 $g82 --seq-q=1 --seq-k=1024 --mask=none --lse --key-lengths --page-size=16 --score-mod=relative-bias"

@@ -69,7 +69,9 @@ def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
     passing form that `buildAttentionModule` produces: its Q/K/V operands are
     `bufferization.to_tensor` of memrefs and its results are written with
     `bufferization.materialize_in_destination` into memrefs. Those memrefs
-    become the kernel's arguments (bare pointers: Q, K, V, O[, LSE]).
+    become the kernel's arguments (bare pointers: Q, K, V, [key_lengths],
+    O[, LSE]; K and V from KV cache views pass the views' storage, e.g.
+    pages and a block table).
 
     Two kernels: `kernel=auto` picks the decode kernel when the query rows of
     a KV group fit one m16 tile (`Hq / Hkv * Lq <= 16`), else the prefill
@@ -105,6 +107,10 @@ def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
     * The epilogue divides by the row sum (0 for a fully masked row) and
       writes O and, if requested, LSE in natural-log units (-inf for a fully
       masked row).
+    * Chunked prefill: a `key_lengths` operand is read once per CTA; len_b
+      bounds the KV blocks and replaces Lk in the tail mask, the
+      bottom-right diagonal and the ALiBi distance. K/V rows of a KV cache
+      view are addressed through its hook (`buildRowOffset`).
 
     The kernel carries an `attn.kernel` dictionary (block sizes, shared
     memory bytes, threads) and the launch an `attn.launch` one, from which
@@ -142,9 +148,9 @@ def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
     masks; the region is cloned once per score held in registers.
 
     Unsupported forms (head dim other than 64 or 128, f32 inputs, BSHD
-    layout, bias/mask operands, mask_mod regions, score_mod
-    regions with other ops or captured values, dynamic shapes) are reported
-    as errors at the op.
+    layout, bias/mask operands, mask_mod regions, score_mod regions with
+    other ops or captured values, KV cache views without the address hook,
+    dynamic shapes) are reported as errors at the op.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -66,11 +66,12 @@ static LogicalResult checkPrefillOptions(AttentionOp op,
                                          const KernelProblem &p,
                                          const AttnToNVVMOptions &o) {
   auto fail = [&](const Twine &msg) { return op.emitOpError(msg); };
-  if (p.withKeyLengths || p.keyView || p.valueView)
-    return fail("expected no key_lengths operand or KV cache view on the "
-                "prefill kernel (the decode kernel reads them; it needs "
-                "Hq / Hkv * Lq <= 16, got " +
-                Twine(p.headsQ / p.headsKV * p.seqQ) + ")");
+  for (Operation *view : {p.keyView, p.valueView})
+    if (view && cast<KVCacheViewInterface>(view).getNumRowStorages() > 1)
+      return op.emitOpError("expected K/V views whose rows come from one "
+                            "buffer on the prefill kernel, got ")
+             << view->getName()
+             << " (the decode kernel, Hq / Hkv * Lq <= 16, reads it)";
   if (o.blockN != 32 && o.blockN != 64 && o.blockN != 128)
     return fail("expected block-n of 32, 64 or 128, got " + Twine(o.blockN));
   if (o.blockM % (16 * o.numWarps) != 0 || o.blockM > 32 * o.numWarps)
@@ -245,16 +246,18 @@ static FailureOr<Value> getHostMemref(AttentionOp op, Value tensor,
   return memref;
 }
 
-/// Adds K or V: the memref itself, or the storage of its view.
+/// Adds K or V: the memref itself, or the storage of its view (a block
+/// table shared by K and V is passed once). `dedupe` applies to the memref
+/// of a plain K or V.
 static FailureOr<SmallVector<int64_t>>
 addKVArguments(AttentionOp op, Value kv, Operation *view, StringRef prefix,
-               KernelArgumentList &list) {
+               KernelArgumentList &list, bool dedupe = true) {
   SmallVector<int64_t> indices;
   if (!view) {
     FailureOr<Value> memref = getHostMemref(op, kv, "Q, K and V");
     if (failed(memref))
       return failure();
-    indices.push_back(list.add(*memref, prefix, "input"));
+    indices.push_back(list.add(*memref, prefix, "input", dedupe));
     return indices;
   }
   // Names the manifest gives the storage of the built-in views (a shared
@@ -444,23 +447,42 @@ struct ConvertAttnToNVVMPass
   LogicalResult lowerPrefill(AttentionOp op, const KernelProblem &problem,
                              gpu::GPUModuleOp kernels,
                              const AttnToNVVMOptions &options) {
-    // The prefill kernel's arguments are Q, K, V, O[, LSE], one each even
-    // where a test passes one memref as all three.
+    // The prefill kernel's arguments are Q, K storage, V storage,
+    // [key_lengths], O[, LSE]. A plain Q, K or V is passed once each even
+    // where a test passes one memref as all three; views pass their storage
+    // (a block table shared by K and V once).
     KernelArgumentList list;
-    Value tensors[] = {op.getQuery(), op.getKey(), op.getValue()};
-    StringRef names[] = {"q", "k", "v"};
-    for (auto [tensor, name] : llvm::zip(tensors, names)) {
-      FailureOr<Value> memref = getHostMemref(op, tensor, "Q, K and V");
+    PrefillArguments args;
+    FailureOr<Value> q = getHostMemref(op, op.getQuery(), "Q, K and V");
+    if (failed(q))
+      return failure();
+    args.query = list.add(*q, "q", "input", /*dedupe=*/false);
+    FailureOr<SmallVector<int64_t>> k = addKVArguments(
+        op, op.getKey(), problem.keyView, "k", list, /*dedupe=*/false);
+    if (failed(k))
+      return failure();
+    FailureOr<SmallVector<int64_t>> v = addKVArguments(
+        op, op.getValue(), problem.valueView, "v", list, /*dedupe=*/false);
+    if (failed(v))
+      return failure();
+    args.keyStorage = *k;
+    args.valueStorage = *v;
+    if (Value lengths = op.getKeyLengths()) {
+      FailureOr<Value> memref = getHostMemref(op, lengths, "key_lengths");
       if (failed(memref))
         return failure();
-      list.add(*memref, name, "input", /*dedupe=*/false);
+      args.keyLengths = list.add(*memref, "key_lengths", "input");
     }
+    size_t firstOutput = list.values.size();
     if (failed(addResultArguments(op, list)))
       return failure();
+    args.output = firstOutput;
+    if (problem.withLse)
+      args.lse = firstOutput + 1;
     int64_t threads = 32 * options.numWarps;
     gpu::GPUFuncOp func = createKernel(op, list, kernels, threads);
     int64_t smemBytes = getKernelSharedMemoryBytes(problem, options);
-    buildAttentionKernelBody(func, problem, options);
+    buildAttentionKernelBody(func, problem, options, args);
     Builder b(op.getContext());
     SmallVector<NamedAttribute> info = {
         b.getNamedAttr("kernel", b.getStringAttr("prefill")),

@@ -43,26 +43,6 @@ namespace {
 /// splits merge after one L2 round trip.
 constexpr int64_t kMergeBatch = 16;
 
-/// Whether two views address rows identically: same kind and attributes,
-/// row storages of the same types and the same indirection storage. Hooks
-/// see row storages only through their types (KVCacheViewInterface).
-static bool viewsShareRowOffsets(Operation *keyView, Operation *valueView) {
-  auto k = cast<KVCacheViewInterface>(keyView);
-  auto v = cast<KVCacheViewInterface>(valueView);
-  SmallVector<Value> ks = k.getStorage(), vs = v.getStorage();
-  int64_t rowStorages = k.getNumRowStorages();
-  if (keyView->getName() != valueView->getName() ||
-      keyView->getAttrDictionary() != valueView->getAttrDictionary() ||
-      keyView->getResultTypes() != valueView->getResultTypes() ||
-      ks.size() != vs.size() || v.getNumRowStorages() != rowStorages)
-    return false;
-  for (int64_t i = 0; i < rowStorages; ++i)
-    if (ks[i].getType() != vs[i].getType())
-      return false;
-  return llvm::equal(ArrayRef(ks).drop_front(rowStorages),
-                     ArrayRef(vs).drop_front(rowStorages));
-}
-
 class DecodeEmitter : public FragmentEmitter {
 public:
   DecodeEmitter(gpu::GPUFuncOp func, const KernelProblem &p,

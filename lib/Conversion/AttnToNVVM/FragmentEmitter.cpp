@@ -6,6 +6,8 @@
 
 #include "FragmentEmitter.h"
 
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/IRMapping.h"
@@ -15,6 +17,24 @@
 using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::detail;
+
+bool mlir::attn::detail::viewsShareRowOffsets(Operation *keyView,
+                                              Operation *valueView) {
+  auto k = cast<KVCacheViewInterface>(keyView);
+  auto v = cast<KVCacheViewInterface>(valueView);
+  SmallVector<Value> ks = k.getStorage(), vs = v.getStorage();
+  int64_t rowStorages = k.getNumRowStorages();
+  if (keyView->getName() != valueView->getName() ||
+      keyView->getAttrDictionary() != valueView->getAttrDictionary() ||
+      keyView->getResultTypes() != valueView->getResultTypes() ||
+      ks.size() != vs.size() || v.getNumRowStorages() != rowStorages)
+    return false;
+  for (int64_t i = 0; i < rowStorages; ++i)
+    if (ks[i].getType() != vs[i].getType())
+      return false;
+  return llvm::equal(ArrayRef(ks).drop_front(rowStorages),
+                     ArrayRef(vs).drop_front(rowStorages));
+}
 
 FragmentEmitter::FragmentEmitter(gpu::GPUFuncOp func, const KernelProblem &p,
                                  int64_t mTiles, int64_t keysPerTile)
@@ -65,6 +85,18 @@ Value FragmentEmitter::pointerOf(Value memref, Type ptrType) {
   Value index = memref::ExtractAlignedPointerAsIndexOp::create(b, memref);
   Value asInt = arith::IndexCastUIOp::create(b, i64, index);
   return LLVM::IntToPtrOp::create(b, ptrType, asInt);
+}
+
+Value FragmentEmitter::viewRowByteOffset(Operation *view, ValueRange storage,
+                                         Value batch, Value kvHead,
+                                         Value row) {
+  auto toIndex = [&](Value x) -> Value {
+    return arith::IndexCastUIOp::create(b, b.getIndexType(), x);
+  };
+  Value element = cast<KVCacheViewInterface>(view).buildRowOffset(
+      b, b.getLoc(), storage, toIndex(batch), toIndex(kvHead), toIndex(row));
+  Value elem64 = arith::IndexCastUIOp::create(b, i64, element);
+  return arith::MulIOp::create(b, elem64, cI64(2));
 }
 
 Value FragmentEmitter::shuffleXor(Value x, int64_t mask) {

@@ -33,6 +33,12 @@ namespace mlir::attn::detail {
 constexpr double kLog2e = 1.4426950408889634;
 constexpr double kLn2 = 0.6931471805599453;
 
+/// Whether two KV cache views address rows identically: same kind and
+/// attributes, same indirection storage, and first storages of one type.
+/// Hooks see the first storage only through its type (KVCacheViewInterface),
+/// so one address computation then serves K and V.
+bool viewsShareRowOffsets(Operation *keyView, Operation *valueView);
+
 /// Naming: D is the head dim, "rows" are query rows, "keys" are KV rows,
 /// "chunks" are 16-byte (8-element) pieces of a row, the unit of cp.async,
 /// ldmatrix and swizzle. A warp's S tile is [16 * mTiles, keysPerTile].
@@ -100,6 +106,12 @@ protected:
   Value fragmentAddress(Value tileOffset, Value laneOff, int64_t rowDelta,
                         int64_t chunk);
   Value tileAt(Value offset) { return gep(ptrShared, smem, offset); }
+  /// Byte offset (i64) of row `row` (i32, in [0, Lk): callers clamp) of
+  /// (`batch`, `kvHead`) (i32) in the first storage of the KV cache view
+  /// `view`, from its address hook; `storage` holds the kernel's memrefs of
+  /// the view's getStorage(), in order.
+  Value viewRowByteOffset(Operation *view, ValueRange storage, Value batch,
+                          Value kvHead, Value row);
 
   /// tid, lane, g, t, r8, the dynamic shared memory base, and the lane parts
   /// of K and V ldmatrix addresses (relative to a K/V tile's row 0).

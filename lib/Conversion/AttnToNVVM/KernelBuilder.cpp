@@ -6,9 +6,18 @@
 // copies; only that loop is an scf.for, carrying O, the row max m and the
 // row sum l. The fragment-level pieces live in FragmentEmitter.
 //
+// Chunked prefill: with a key_lengths operand, sequence b has len_b keys
+// (read once per CTA, clamped to [0, Lk]); len_b bounds the KV blocks, masks
+// the tail, and replaces Lk in the bottom-right diagonal (len_b - Lq) and the
+// ALiBi distance. K/V rows of KV cache views are addressed through the view's
+// hook (KVCacheViewInterface::buildRowOffset), once per row copied. Without
+// either, the kernel is the static one: every bound is a constant.
+//
 //===----------------------------------------------------------------------===//
 
 #include "FragmentEmitter.h"
+
+#include "attn/Dialect/Attn/IR/AttnOps.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -28,9 +37,9 @@ constexpr int64_t kStages = 2;
 class PrefillEmitter : public FragmentEmitter {
 public:
   PrefillEmitter(gpu::GPUFuncOp func, const KernelProblem &p,
-                 const AttnToNVVMOptions &o)
+                 const AttnToNVVMOptions &o, const PrefillArguments &args)
       : FragmentEmitter(func, p, o.blockM / o.numWarps / 16, o.blockN),
-        bm(o.blockM), warps(o.numWarps) {
+        args(args), bm(o.blockM), warps(o.numWarps) {
     threads = 32 * warps;
     qTileBytes = bm * tileRowBytes;
     kvTileBytes = bn * tileRowBytes;
@@ -39,11 +48,30 @@ public:
   void emit();
 
 private:
+  Value arg(int64_t i) { return func.getBody().front().getArgument(i); }
+  /// x + the diagonal offset + c: the runtime len_b - Lq (bottom-right masks
+  /// with key_lengths) or the static diagOffset.
+  Value addDiag(Value x, int64_t c) {
+    return diag ? add(add(x, diag), c) : add(x, p.diagOffset + c);
+  }
+
   /// Copies rows [firstRow, firstRow + rows) of one head (its row 0 at
   /// `headBytes`) into the tile at `tile` with 16-byte cp.async; rows at or
   /// past `rowLimit` are zero-filled (source size 0).
   void copyTile(Value gptr, Value headBytes, Value firstRow, int64_t rows,
                 int64_t rowLimit, Value tile);
+  /// Where this thread's rows of a K or V tile start in global memory (i64
+  /// bytes, one per copy pass), and the cp.async source size (null: 16).
+  struct KVRowAddress {
+    Value rowBytes, srcSize;
+  };
+  SmallVector<KVRowAddress> kvRowAddresses(bool isValue, Value n0);
+  /// Copies the K (or V) block at key `n0` into the tile at `tile`; keys at
+  /// or past len_b (or Lk) are zero-filled. `rows`, when given, are
+  /// kvRowAddresses of this block computed once for K and V (where both
+  /// address rows alike); otherwise they are computed here.
+  void copyKVTile(bool isValue, Value n0, Value tile,
+                  ArrayRef<KVRowAddress> rows = {});
   // Shared-memory layout: the Q tile, then two stages of K, then of V.
   Value kTileOffset(Value stage) {
     return add(mul(stage, kvTileBytes), qTileBytes);
@@ -55,6 +83,8 @@ private:
   // The phases of the kernel, in program order.
   /// Thread/block coordinates, global pointers and lane address parts.
   void emitCoordinates();
+  /// len_b, the runtime diagonal and ALiBi offset (with key_lengths only).
+  void emitSequenceBounds();
   /// [nBegin, nEnd): the KV blocks this Q block must visit.
   void emitBlockRange();
   /// First cp.async groups; Q fragments to registers where they fit.
@@ -69,11 +99,23 @@ private:
   /// O / l (staged through shared memory) and LSE to global memory.
   void emitEpilogue(ValueRange results);
 
+  const PrefillArguments &args;
   int64_t bm, warps;
   int64_t threads, qTileBytes, kvTileBytes;
 
   // Per-CTA values set up by emitCoordinates / emitBlockRange.
-  Value bh, m0, warpRow0, qHeadBytes, kvHeadBytes;
+  Value bh, batch, kvHead, m0, warpRow0, qHeadBytes, kvHeadBytes;
+  /// With key_lengths: len_b (i32, in [0, Lk]), len_b - Lq (the diagonal of
+  /// bottom-right masks, null otherwise) and the ALiBi offset len_b - Lq
+  /// (null without ALiBi). Null without key_lengths: Lk and the static
+  /// offsets apply.
+  Value length, diag, alibiOffset;
+  /// The kernel arguments of K's and V's storage (the memref, or the view's
+  /// getStorage()).
+  SmallVector<Value> keyStorage, valueStorage;
+  /// K and V rows sit at the same offsets of their buffers (contiguous, or
+  /// twin views over one block table).
+  bool sameRowOffsets = true;
   /// The CTA's batch and query head as index values (score_mod arguments),
   /// and -slope[h] (ALiBi); null when unused.
   Value batchIndex, headIndex, negSlope;
@@ -113,8 +155,69 @@ void PrefillEmitter::copyTile(Value gptr, Value headBytes, Value firstRow,
   }
 }
 
+SmallVector<PrefillEmitter::KVRowAddress>
+PrefillEmitter::kvRowAddresses(bool isValue, Value n0) {
+  // The rows copyTile's thread mapping gives this thread: row0 + k *
+  // rowsPerPass of the block.
+  int64_t chunksPerRow = d / 8;
+  int64_t rowsPerPass = threads / chunksPerRow;
+  Value row0 = shr(tid, llvm::Log2_64(chunksPerRow));
+  bool needsCheck = length || p.seqK % bn != 0;
+  Value limit = length ? length : cI32(p.seqK);
+  SmallVector<KVRowAddress> out;
+  for (int64_t k = 0; k < bn / rowsPerPass; ++k) {
+    Value row = add(add(n0, row0), k * rowsPerPass);
+    Value srcSize;
+    if (needsCheck) {
+      // Keys at or past len_b are masked, but V rows meet P = 0 in the mma:
+      // zero-fill them (a stale cache row may hold NaN). Their address is
+      // row 0's, inside the view (its hook takes rows in [0, Lk)) and, for
+      // any block the loop visits (n0 < len_b), a row of the sequence.
+      Value valid = cmp(arith::CmpIPredicate::slt, row, limit);
+      row = sel(valid, row, cI32(0));
+      srcSize = sel(valid, cI32(16), cI32(0));
+    }
+    Value rowBytes =
+        p.keyView
+            ? viewRowByteOffset(isValue ? p.valueView : p.keyView,
+                                isValue ? valueStorage : keyStorage, batch,
+                                kvHead, row)
+            : arith::AddIOp::create(b, kvHeadBytes,
+                                    toI64(mul(row, tileRowBytes)))
+                  .getResult();
+    out.push_back({rowBytes, srcSize});
+  }
+  return out;
+}
+
+void PrefillEmitter::copyKVTile(bool isValue, Value n0, Value tile,
+                                ArrayRef<KVRowAddress> rows) {
+  Value gptr = isValue ? vPtr : kPtr;
+  if (!length && !p.keyView) {
+    copyTile(gptr, kvHeadBytes, n0, bn, p.seqK, tile);
+    return;
+  }
+  SmallVector<KVRowAddress> addresses(rows);
+  if (addresses.empty())
+    addresses = kvRowAddresses(isValue, n0);
+  int64_t chunksPerRow = d / 8;
+  int64_t rowsPerPass = threads / chunksPerRow;
+  Value row0 = shr(tid, llvm::Log2_64(chunksPerRow));
+  Value chunk = andI(tid, chunksPerRow - 1);
+  Value smemOffset = swizzled(row0, chunk);
+  Value chunkBytes = toI64(mul(chunk, 16));
+  for (auto [k, row] : llvm::enumerate(addresses)) {
+    Value src = gep(ptrGlobal, gptr,
+                    arith::AddIOp::create(b, row.rowBytes, chunkBytes));
+    Value dst = gep(ptrShared, tile,
+                    add(smemOffset, static_cast<int64_t>(k) * rowsPerPass *
+                                        tileRowBytes));
+    NVVM::CpAsyncOp::create(b, dst, src, 16, NVVM::LoadCacheModifierKind::CG,
+                            row.srcSize);
+  }
+}
+
 void PrefillEmitter::emitCoordinates() {
-  Block &entry = func.getBody().front();
   auto idx32 = [&](Value v) -> Value {
     return arith::IndexCastUIOp::create(b, i32, v);
   };
@@ -127,9 +230,9 @@ void PrefillEmitter::emitCoordinates() {
     mBlock = arith::SubIOp::create(b, cI32(numMBlocks - 1), mBlock);
   }
   bh = idx32(gpu::BlockIdOp::create(b, gpu::Dimension::y));
-  Value batch = arith::DivUIOp::create(b, bh, cI32(p.headsQ));
+  batch = arith::DivUIOp::create(b, bh, cI32(p.headsQ));
   Value head = arith::RemUIOp::create(b, bh, cI32(p.headsQ));
-  Value kvHead = arith::DivUIOp::create(b, head, cI32(p.headsQ / p.headsKV));
+  kvHead = arith::DivUIOp::create(b, head, cI32(p.headsQ / p.headsKV));
   Value kvBh = add(mul(batch, p.headsKV), kvHead);
   if (p.scoreMod) {
     batchIndex = arith::IndexCastUIOp::create(b, b.getIndexType(), batch);
@@ -138,19 +241,26 @@ void PrefillEmitter::emitCoordinates() {
   if (!p.alibiSlopes.empty())
     negSlope = emitNegAlibiSlope(head);
   // Byte offsets of row 0 of this (batch, head) in Q/O and in K/V (i64: a
-  // tensor may exceed 2 GiB).
+  // tensor may exceed 2 GiB); views address K/V rows through their hook.
   qHeadBytes = arith::MulIOp::create(b, toI64(bh), cI64(p.seqQ * tileRowBytes));
-  kvHeadBytes =
-      arith::MulIOp::create(b, toI64(kvBh), cI64(p.seqK * tileRowBytes));
+  if (!p.keyView)
+    kvHeadBytes =
+        arith::MulIOp::create(b, toI64(kvBh), cI64(p.seqK * tileRowBytes));
   m0 = mul(mBlock, bm);
   warpRow0 = add(m0, mul(warp, bm / warps));
 
-  qPtr = pointerOf(entry.getArgument(0), ptrGlobal);
-  kPtr = pointerOf(entry.getArgument(1), ptrGlobal);
-  vPtr = pointerOf(entry.getArgument(2), ptrGlobal);
-  oPtr = pointerOf(entry.getArgument(3), ptrGlobal);
-  if (p.withLse)
-    lsePtr = pointerOf(entry.getArgument(4), ptrGlobal);
+  for (int64_t i : args.keyStorage)
+    keyStorage.push_back(arg(i));
+  for (int64_t i : args.valueStorage)
+    valueStorage.push_back(arg(i));
+  if (p.keyView)
+    sameRowOffsets = viewsShareRowOffsets(p.keyView, p.valueView);
+  qPtr = pointerOf(arg(args.query), ptrGlobal);
+  kPtr = pointerOf(keyStorage.front(), ptrGlobal);
+  vPtr = pointerOf(valueStorage.front(), ptrGlobal);
+  oPtr = pointerOf(arg(args.output), ptrGlobal);
+  if (args.lse)
+    lsePtr = pointerOf(arg(*args.lse), ptrGlobal);
 
   // Q is read as A fragments: matrices 1, 3 are rows 8-15, 2, 3 chunks +1.
   Value matrix = shr(lane, 3);
@@ -160,21 +270,42 @@ void PrefillEmitter::emitCoordinates() {
       shr(matrix, 1));
 }
 
+void PrefillEmitter::emitSequenceBounds() {
+  if (!args.keyLengths)
+    return;
+  // Clamped so that a bad length cannot address outside K and V.
+  Value len = memref::LoadOp::create(
+      b, arg(*args.keyLengths),
+      ValueRange{arith::IndexCastUIOp::create(b, b.getIndexType(), batch)});
+  length = arith::MinSIOp::create(
+      b, arith::MaxSIOp::create(b, len, cI32(0)), cI32(p.seqK));
+  Value offset = arith::SubIOp::create(b, length, cI32(p.seqQ));
+  if (p.bottomRight)
+    diag = offset;
+  if (negSlope)
+    alibiOffset = offset;
+}
+
 void PrefillEmitter::emitBlockRange() {
   // Blocks wholly outside the mask for every row of this Q block are never
-  // visited: [nBegin, nEnd) covers keys i + off - left .. i + off + right.
+  // visited: [nBegin, nEnd) covers keys i + off - left .. i + off + right,
+  // below len_b (or Lk). The range may be empty (a Q block that sees no
+  // key): the loop is skipped and the epilogue writes O = 0, LSE = -inf.
   nBegin = cI32(0);
-  nEnd = cI32(llvm::divideCeil(p.seqK, bn));
+  if (length)
+    nEnd = arith::DivUIOp::create(b, add(length, bn - 1), cI32(bn));
+  else
+    nEnd = cI32(llvm::divideCeil(p.seqK, bn));
   if (p.left) {
-    Value first = arith::FloorDivSIOp::create(
-        b, add(m0, p.diagOffset - *p.left), cI32(bn));
+    Value first =
+        arith::FloorDivSIOp::create(b, addDiag(m0, -*p.left), cI32(bn));
     nBegin = arith::MaxSIOp::create(b, first, cI32(0));
   }
   if (p.right) {
     Value lastRow = arith::MinSIOp::create(b, add(m0, bm - 1),
                                            cI32(p.seqQ - 1));
     Value last = arith::FloorDivSIOp::create(
-        b, add(lastRow, p.diagOffset + *p.right), cI32(bn));
+        b, addDiag(lastRow, *p.right), cI32(bn));
     nEnd = arith::MinSIOp::create(b, add(last, 1), nEnd);
   }
 }
@@ -185,9 +316,14 @@ void PrefillEmitter::emitPrologue() {
   scf::IfOp::create(b, hasWork, [&](OpBuilder &, Location) {
     copyTile(qPtr, qHeadBytes, m0, bm, p.seqQ, tileAt(cI32(0)));
     Value n0 = mul(nBegin, bn);
-    copyTile(kPtr, kvHeadBytes, n0, bn, p.seqK, tileAt(kTileOffset(cI32(0))));
+    // K and V rows of one block: one address computation serves both where
+    // they sit alike (the hook's table loads, once).
+    SmallVector<KVRowAddress> rows;
+    if ((length || p.keyView) && sameRowOffsets)
+      rows = kvRowAddresses(/*isValue=*/false, n0);
+    copyKVTile(/*isValue=*/false, n0, tileAt(kTileOffset(cI32(0))), rows);
     NVVM::CpAsyncCommitGroupOp::create(b);
-    copyTile(vPtr, kvHeadBytes, n0, bn, p.seqK, tileAt(vTileOffset(cI32(0))));
+    copyKVTile(/*isValue=*/true, n0, tileAt(vTileOffset(cI32(0))), rows);
     NVVM::CpAsyncCommitGroupOp::create(b);
     scf::YieldOp::create(b);
   });
@@ -215,8 +351,11 @@ SmallVector<Value> PrefillEmitter::emitScoreMods(Value n0, ArrayRef<Value> s) {
   Value row0 = add(warpRow0, g), col0 = add(n0, mul(t, 2));
   Value alibiDist0, rowIdx0, colIdx0;
   if (negSlope)
-    // The ALiBi distance i + Lk - Lq - j, up to a constant per element.
-    alibiDist0 = arith::SubIOp::create(b, add(row0, p.seqK - p.seqQ), col0);
+    // The ALiBi distance i + Lk - Lq - j (Lk: len_b with key_lengths), up
+    // to a constant per element.
+    alibiDist0 = arith::SubIOp::create(
+        b, alibiOffset ? add(row0, alibiOffset) : add(row0, p.seqK - p.seqQ),
+        col0);
   if (p.scoreMod) {
     rowIdx0 = arith::IndexCastUIOp::create(b, b.getIndexType(), row0);
     colIdx0 = arith::IndexCastUIOp::create(b, b.getIndexType(), col0);
@@ -245,19 +384,21 @@ SmallVector<Value> PrefillEmitter::emitScoreMods(Value n0, ArrayRef<Value> s) {
 }
 
 SmallVector<Value> PrefillEmitter::emitMask(Value n0, ArrayRef<Value> s) {
-  // Only blocks that straddle the mask's boundary or the Lk tail pay for it.
+  // Only blocks that straddle the mask's boundary or the Lk (len_b) tail
+  // pay for it.
   auto orI = [&](Value x, Value y) { return arith::OrIOp::create(b, x, y); };
   Value needsMask = arith::ConstantIntOp::create(b, b.getI1Type(), 0);
   if (p.left)
     needsMask = orI(needsMask, cmp(arith::CmpIPredicate::slt, n0,
-                                   add(m0, bm - 1 + p.diagOffset - *p.left)));
+                                   addDiag(m0, bm - 1 - *p.left)));
   if (p.right)
     needsMask = orI(needsMask, cmp(arith::CmpIPredicate::sgt, add(n0, bn - 1),
-                                   add(m0, p.diagOffset + *p.right)));
-  if (p.seqK % bn != 0)
+                                   addDiag(m0, *p.right)));
+  bool tail = length || p.seqK % bn != 0;
+  if (tail)
     needsMask = orI(needsMask, cmp(arith::CmpIPredicate::sgt, add(n0, bn),
-                                   cI32(p.seqK)));
-  if (!p.left && !p.right && p.seqK % bn == 0)
+                                   length ? length : cI32(p.seqK)));
+  if (!p.left && !p.right && !tail)
     return SmallVector<Value>(s);
 
   auto masked = scf::IfOp::create(
@@ -271,6 +412,9 @@ SmallVector<Value> PrefillEmitter::emitMask(Value n0, ArrayRef<Value> s) {
         auto andB = [&](Value x, Value y) {
           return arith::AndIOp::create(b, x, y);
         };
+        // The runtime diagonal's bounds, once per block.
+        Value lo = diag && p.left ? add(diag, -*p.left) : Value();
+        Value hi = diag && p.right ? add(diag, *p.right) : Value();
         SmallVector<Value> out;
         for (int64_t mt = 0; mt < mTiles; ++mt)
           for (int64_t nt = 0; nt < nTiles(); ++nt)
@@ -280,13 +424,14 @@ SmallVector<Value> PrefillEmitter::emitMask(Value n0, ArrayRef<Value> s) {
               Value keep = arith::ConstantIntOp::create(b, b.getI1Type(), 1);
               if (p.left)
                 keep = andB(keep, cmp(arith::CmpIPredicate::sge, diff,
-                                      cI32(p.diagOffset - *p.left)));
+                                      lo ? lo : cI32(p.diagOffset - *p.left)));
               if (p.right)
                 keep = andB(keep, cmp(arith::CmpIPredicate::sle, diff,
-                                      cI32(p.diagOffset + *p.right)));
-              if (p.seqK % bn != 0)
+                                      hi ? hi : cI32(p.diagOffset + *p.right)));
+              if (tail)
                 keep = andB(keep, cmp(arith::CmpIPredicate::slt,
-                                      add(col0, colDelta), cI32(p.seqK)));
+                                      add(col0, colDelta),
+                                      length ? length : cI32(p.seqK)));
               out.push_back(sel(keep, s[sIndex(mt, nt, c)], negInf));
             }
         scf::YieldOp::create(b, out);
@@ -314,16 +459,18 @@ scf::ForOp PrefillEmitter::emitKVLoop() {
   Value hasNext = cmp(arith::CmpIPredicate::slt, add(j, 1), nEnd);
   // Issues the copy of the next block's K or V tile (an empty cp.async group
   // on the last block keeps the wait_group counts uniform).
-  auto prefetch = [&](Value gptr, Value tileOffset) {
+  // K and V are prefetched at different points, so a view's hook runs for
+  // each (holding K's row addresses across S would cost registers O needs).
+  auto prefetch = [&](bool isValue, Value tileOffset) {
     scf::IfOp::create(b, hasNext, [&](OpBuilder &, Location) {
-      copyTile(gptr, kvHeadBytes, add(n0, bn), bn, p.seqK, tileAt(tileOffset));
+      copyKVTile(isValue, add(n0, bn), tileAt(tileOffset));
       scf::YieldOp::create(b);
     });
     NVVM::CpAsyncCommitGroupOp::create(b);
   };
 
   // Groups in flight here: ..., K[j], V[j], K[j+1]; K[j] must have landed.
-  prefetch(kPtr, kTileOffset(nextStage));
+  prefetch(/*isValue=*/false, kTileOffset(nextStage));
   NVVM::CpAsyncWaitGroupOp::create(b, 2);
   gpu::BarrierOp::create(b);
   // Masks come last so that masked and padded keys stay -inf whatever the
@@ -334,7 +481,7 @@ scf::ForOp PrefillEmitter::emitKVLoop() {
 
   // ..., V[j], K[j+1], V[j+1]; V[j] must have landed. The barrier also
   // tells every warp that S[j] no longer reads K[j]'s stage.
-  prefetch(vPtr, vTileOffset(nextStage));
+  prefetch(/*isValue=*/true, vTileOffset(nextStage));
   NVVM::CpAsyncWaitGroupOp::create(b, 2);
   gpu::BarrierOp::create(b);
   emitPV(s, vTileOffset(stage), acc);
@@ -431,6 +578,7 @@ void PrefillEmitter::emitEpilogue(ValueRange results) {
 void PrefillEmitter::emit() {
   b.setInsertionPointToStart(&func.getBody().front());
   emitCoordinates();
+  emitSequenceBounds();
   emitBlockRange();
   emitPrologue();
   scf::ForOp loop = emitKVLoop();
@@ -446,6 +594,7 @@ int64_t mlir::attn::getKernelSharedMemoryBytes(const KernelProblem &problem,
 
 void mlir::attn::buildAttentionKernelBody(gpu::GPUFuncOp func,
                                           const KernelProblem &problem,
-                                          const AttnToNVVMOptions &options) {
-  PrefillEmitter(func, problem, options).emit();
+                                          const AttnToNVVMOptions &options,
+                                          const PrefillArguments &arguments) {
+  PrefillEmitter(func, problem, options, arguments).emit();
 }

@@ -38,3 +38,4 @@ func.func @valid(%q: memref<1x4x1x64xbf16>, %k: memref<1x1x256x64xbf16>, %o: mem
   bufferization.materialize_in_destination %out in restrict writable %o : (tensor<1x4x1x64xbf16>, memref<1x4x1x64xbf16>) -> ()
   return
 }
+

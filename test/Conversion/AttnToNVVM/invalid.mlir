@@ -50,11 +50,12 @@ func.func @dynamic(%q: memref<1x1x?x64xbf16>, %o: memref<1x1x?x64xbf16>) {
 
 // -----
 
-// Per-sequence key lengths are read by the decode kernel only; a prefill
-// shape with them is refused, never silently ignored.
+// Both kernels read per-sequence key lengths (prefill-kv.mlir), from a
+// memref like every other kernel argument; a tensor from elsewhere has no
+// buffer to pass.
 func.func @key_lengths(%q: memref<2x1x64x64xbf16>, %lens: tensor<2xi32>, %o: memref<2x1x64x64xbf16>) {
   %0 = bufferization.to_tensor %q restrict : memref<2x1x64x64xbf16> to tensor<2x1x64x64xbf16>
-  // expected-error @+1 {{expected no key_lengths operand or KV cache view on the prefill kernel (the decode kernel reads them; it needs Hq / Hkv * Lq <= 16, got 64)}}
+  // expected-error @+1 {{expected key_lengths to come from bufferization.to_tensor of memrefs on the GPU path (destination-passing form)}}
   %1 = attn.attention ins(%0, %0, %0 : tensor<2x1x64x64xbf16>, tensor<2x1x64x64xbf16>, tensor<2x1x64x64xbf16>) key_lengths(%lens : tensor<2xi32>) -> tensor<2x1x64x64xbf16>
   bufferization.materialize_in_destination %1 in restrict writable %o : (tensor<2x1x64x64xbf16>, memref<2x1x64x64xbf16>) -> ()
   return
@@ -106,5 +107,21 @@ func.func @score_mod_capture(%q: memref<1x1x64x64xbf16>, %c: f32, %o: memref<1x1
     attn.yield %r : f32
   }
   bufferization.materialize_in_destination %1 in restrict writable %o : (tensor<1x1x64x64xbf16>, memref<1x1x64x64xbf16>) -> ()
+  return
+}
+
+// -----
+
+// A fused append on the prefill kernel (32 rows per KV group): refused, its
+// rows come from two buffers.
+func.func @append_prefill(%q: memref<1x4x8x64xbf16>, %new: memref<1x1x8x64xbf16>, %cache: memref<1x1x128x64xbf16>, %pos: memref<1xi32>, %o: memref<1x4x8x64xbf16>) {
+  %q0 = bufferization.to_tensor %q restrict : memref<1x4x8x64xbf16> to tensor<1x4x8x64xbf16>
+  %n0 = bufferization.to_tensor %new restrict : memref<1x1x8x64xbf16> to tensor<1x1x8x64xbf16>
+  %c0 = bufferization.to_tensor %cache restrict : memref<1x1x128x64xbf16> to tensor<1x1x128x64xbf16>
+  %p0 = bufferization.to_tensor %pos restrict : memref<1xi32> to tensor<1xi32>
+  %k = attn.kv_append %n0 into %c0 at %p0 : tensor<1x1x8x64xbf16> into tensor<1x1x128x64xbf16> at tensor<1xi32> -> tensor<1x1x128x64xbf16>
+  // expected-error @+1 {{expected K/V views whose rows come from one buffer on the prefill kernel, got attn.kv_append (the decode kernel, Hq / Hkv * Lq <= 16, reads it)}}
+  %out = attn.attention ins(%q0, %k, %k : tensor<1x4x8x64xbf16>, tensor<1x1x128x64xbf16>, tensor<1x1x128x64xbf16>) -> tensor<1x4x8x64xbf16>
+  bufferization.materialize_in_destination %out in restrict writable %o : (tensor<1x4x8x64xbf16>, memref<1x4x8x64xbf16>) -> ()
   return
 }

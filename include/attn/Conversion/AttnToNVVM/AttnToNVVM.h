@@ -72,8 +72,8 @@ struct KernelProblem {
   /// K and V views (KVCacheViewInterface) read through the address hook;
   /// null: K and V are contiguous [B, Hkv, Lk, D] memrefs.
   Operation *keyView = nullptr, *valueView = nullptr;
-  /// Decode only: the diagonal offset is `len_b - Lq` rather than the
-  /// static diagOffset (bottom-right causal or a window).
+  /// Bottom-right causal or a window: with key_lengths the diagonal offset
+  /// is the runtime `len_b - Lq` rather than the static diagOffset.
   bool bottomRight = false;
 
   /// Whether the kernel must materialise scores in natural units (scale and
@@ -92,9 +92,20 @@ FailureOr<KernelProblem> getKernelProblem(AttentionOp op,
 int64_t getKernelSharedMemoryBytes(const KernelProblem &problem,
                                    const AttnToNVVMOptions &options);
 
-/// Emits the body of `func`, whose arguments are Q, K, V, O[, LSE] memrefs.
+/// Kernel arguments of a prefill kernel, by position in `func`'s signature.
+struct PrefillArguments {
+  int64_t query;
+  /// Contiguous K/V memrefs, or the storage of each view in getStorage()
+  /// order (rows are read from the first).
+  SmallVector<int64_t> keyStorage, valueStorage;
+  std::optional<int64_t> keyLengths, lse;
+  int64_t output;
+};
+
+/// Emits the body of a prefill kernel.
 void buildAttentionKernelBody(gpu::GPUFuncOp func, const KernelProblem &problem,
-                              const AttnToNVVMOptions &options);
+                              const AttnToNVVMOptions &options,
+                              const PrefillArguments &arguments);
 
 /// The launch of a decode kernel, chosen before its body is emitted.
 struct DecodePlan {

@@ -1,0 +1,148 @@
+// RUN: attn-opt %s --split-input-file --convert-attn-to-nvvm | FileCheck %s
+
+// Chunked prefill on the prefill kernel: 64 new tokens of GQA 8/2 (256
+// packed rows per KV group, too many for the decode kernel) against a paged
+// cache (pages of 16, one block table for K and V) with per-sequence lengths,
+// causal aligned to each sequence's own length. Arguments: Q, the view
+// storage of K and V (the shared block table once), key_lengths, O.
+// CHECK-LABEL: gpu.func @chunked_paged_kernel
+// CHECK-SAME: (%[[Q:.+]]: memref<3x8x64x128xbf16>, %[[KP:.+]]: memref<192x16x2x128xbf16>, %[[TABLE:.+]]: memref<3x64xi32>, %[[VP:.+]]: memref<192x16x2x128xbf16>, %[[LENS:.+]]: memref<3xi32>, %[[O:.+]]: memref<3x8x64x128xbf16>)
+// CHECK-SAME: kernel = "prefill"
+// len_b = clamp(key_lengths[b], 0, Lk = 1024); the diagonal is len_b - Lq.
+// CHECK: %[[RAW:.+]] = memref.load %[[LENS]]
+// CHECK: %[[POS:.+]] = arith.maxsi %[[RAW]], %c0_i32
+// CHECK: %[[LEN:.+]] = arith.minsi %[[POS]], %c1024_i32
+// CHECK: %[[DIAG:.+]] = arith.subi %[[LEN]], %c64_i32
+// KV blocks [0, nEnd): nEnd = min(floor((last row + diag) / 64) + 1,
+// ceil(len_b / 64)), so no block at or past len_b is visited.
+// CHECK: %[[LEN63:.+]] = arith.addi %[[LEN]], %c63_i32
+// CHECK: %[[NBLOCKS:.+]] = arith.divui %[[LEN63]], %c64_i32
+// CHECK: arith.addi %{{.+}}, %[[DIAG]] : i32
+// CHECK: arith.floordivsi
+// CHECK: %[[NEND:.+]] = arith.minsi %{{.+}}, %[[NBLOCKS]]
+// Prologue: a K row at or past len_b is zero-filled (source size 0) and
+// addressed as row 0; rows come through the view's hook, which reads the
+// block table in the kernel; V reuses K's row addresses.
+// CHECK: scf.if
+// CHECK: %[[VALID:.+]] = arith.cmpi slt, %{{.+}}, %[[LEN]] : i32
+// CHECK: %[[ROW:.+]] = arith.select %[[VALID]], %{{.+}}, %c0_i32
+// CHECK: %[[SIZE:.+]] = arith.select %[[VALID]], %c16_i32{{.*}}, %c0_i32
+// CHECK: %[[ROWIDX:.+]] = arith.index_castui %[[ROW]] : i32 to index
+// CHECK: %[[SLOT:.+]] = arith.divui %[[ROWIDX]], %c16
+// CHECK: %[[PAGE:.+]] = memref.load %[[TABLE]][%{{.+}}, %[[SLOT]]]
+// CHECK: %[[PAGEIDX:.+]] = arith.index_cast %[[PAGE]] : i32 to index
+// CHECK: arith.muli %[[PAGEIDX]], %c16
+// CHECK: nvvm.cp.async.shared.global %{{.+}}, %{{.+}}, 16, cache =  cg, %[[SIZE]]
+// CHECK: nvvm.cp.async.commit.group
+// CHECK-NOT: memref.load
+// CHECK: nvvm.cp.async.shared.global %{{.+}}, %{{.+}}, 16, cache =  cg, %[[SIZE]]
+// CHECK: nvvm.cp.async.commit.group
+// The KV loop; the prefetch of K[j + 1] reads the block table again.
+// CHECK: scf.for %{{.+}} = %c0_i32{{.*}} to %[[NEND]]
+// CHECK: memref.load %[[TABLE]]
+// CHECK: nvvm.cp.async.shared.global
+// The mask runs on blocks that cross the diagonal or len_b: key j of row i
+// is kept iff j - i <= diag and j < len_b.
+// CHECK: %[[CROSS:.+]] = arith.cmpi sgt, %{{.+}}, %[[LEN]] : i32
+// CHECK: %[[NEEDS:.+]] = arith.ori %{{.+}}, %[[CROSS]]
+// CHECK: scf.if %[[NEEDS]]
+// CHECK: arith.cmpi sle, %{{.+}}, %[[DIAG]] : i32
+// CHECK: arith.cmpi slt, %{{.+}}, %[[LEN]] : i32
+// CHECK: arith.select
+// CHECK: scf.yield
+// CHECK-LABEL: func.func @chunked_paged
+// Grid (ceil(64 / 128), B * Hq) = (1, 24).
+// CHECK: gpu.launch_func @attn_kernels::@chunked_paged_kernel blocks in (%c1, %c24,
+// CHECK-SAME: arguments = [{name = "q", role = "input"}, {name = "k_pages", role = "input"}, {name = "block_table", role = "input"}, {name = "v_pages", role = "input"}, {name = "key_lengths", role = "input"}, {name = "o", role = "output"}]
+// CHECK-SAME: kernel = "prefill"
+func.func @chunked_paged(%q: memref<3x8x64x128xbf16>, %kp: memref<192x16x2x128xbf16>, %vp: memref<192x16x2x128xbf16>, %table: memref<3x64xi32>, %lens: memref<3xi32>, %o: memref<3x8x64x128xbf16>) {
+  %q0 = bufferization.to_tensor %q restrict : memref<3x8x64x128xbf16> to tensor<3x8x64x128xbf16>
+  %kp0 = bufferization.to_tensor %kp restrict : memref<192x16x2x128xbf16> to tensor<192x16x2x128xbf16>
+  %vp0 = bufferization.to_tensor %vp restrict : memref<192x16x2x128xbf16> to tensor<192x16x2x128xbf16>
+  %t0 = bufferization.to_tensor %table restrict : memref<3x64xi32> to tensor<3x64xi32>
+  %l0 = bufferization.to_tensor %lens restrict : memref<3xi32> to tensor<3xi32>
+  %k = attn.paged_view %kp0[%t0] : tensor<192x16x2x128xbf16>, tensor<3x64xi32> -> tensor<3x2x1024x128xbf16>
+  %v = attn.paged_view %vp0[%t0] : tensor<192x16x2x128xbf16>, tensor<3x64xi32> -> tensor<3x2x1024x128xbf16>
+  %out = attn.attention ins(%q0, %k, %v : tensor<3x8x64x128xbf16>, tensor<3x2x1024x128xbf16>, tensor<3x2x1024x128xbf16>) key_lengths(%l0 : tensor<3xi32>) {mask_kind = #attn.mask<causal_bottom_right>} -> tensor<3x8x64x128xbf16>
+  bufferization.materialize_in_destination %out in restrict writable %o : (tensor<3x8x64x128xbf16>, memref<3x8x64x128xbf16>) -> ()
+  return
+}
+
+// -----
+
+// Chunked prefill against a contiguous cache [B, Hkv, Lmax, D] with LSE:
+// K and V stay plain arguments (row r of a KV head at byte r * 128), rows at
+// or past len_b are zero-filled without any table read, and the Lq tail
+// (100 of 128 rows) is guarded as without key_lengths.
+// CHECK-LABEL: gpu.func @chunked_contig_kernel
+// CHECK-SAME: (%{{.+}}: memref<2x8x100x64xf16>, %[[K:.+]]: memref<2x2x300x64xf16>, %[[V:.+]]: memref<2x2x300x64xf16>, %[[LENS:.+]]: memref<2xi32>, %{{.+}}: memref<2x8x100x64xf16>, %[[LSE:.+]]: memref<2x8x100xf32>)
+// CHECK: %[[RAW:.+]] = memref.load %[[LENS]]
+// CHECK: %[[POS:.+]] = arith.maxsi %[[RAW]], %c0_i32
+// CHECK: %[[LEN:.+]] = arith.minsi %[[POS]], %c300_i32
+// CHECK: %[[DIAG:.+]] = arith.subi %[[LEN]], %c100_i32
+// CHECK: scf.if
+// CHECK: %[[VALID:.+]] = arith.cmpi slt, %{{.+}}, %[[LEN]] : i32
+// CHECK: %[[SIZE:.+]] = arith.select %[[VALID]], %c16_i32{{.*}}, %c0_i32
+// CHECK-NOT: memref.load
+// CHECK: nvvm.cp.async.shared.global %{{.+}}, %{{.+}}, 16, cache =  cg, %[[SIZE]]
+// The loop carries O (2 m16 x 8 d8 tiles x 4), m (4 rows) and l (4 rows).
+// CHECK: %[[LOOP:.+]]:72 = scf.for
+// Mask: j - i <= len_b - Lq and j < len_b.
+// CHECK: arith.cmpi sle, %{{.+}}, %[[DIAG]] : i32
+// CHECK: arith.cmpi slt, %{{.+}}, %[[LEN]] : i32
+// A row that saw no key (l == 0, e.g. i < Lq - len_b, or every row when
+// len_b = 0 and the loop is empty) stores O = 0 and LSE = -inf.
+// CHECK: nvvm.shfl.sync bfly %{{.+}}, %[[LOOP]]#68,
+// CHECK: %[[EMPTY:.+]] = arith.cmpf oeq
+// CHECK: arith.select %[[EMPTY]], %cst{{.*}}, %{{.+}} : f32
+// CHECK: scf.if
+// CHECK: arith.select %[[EMPTY]], %cst{{.*}}, %{{.+}} : f32
+// CHECK: llvm.store
+// CHECK-LABEL: func.func @chunked_contig
+// CHECK: gpu.launch_func @attn_kernels::@chunked_contig_kernel
+// CHECK-SAME: arguments = [{name = "q", role = "input"}, {name = "k", role = "input"}, {name = "v", role = "input"}, {name = "key_lengths", role = "input"}, {name = "o", role = "output"}, {name = "lse", role = "output"}]
+func.func @chunked_contig(%q: memref<2x8x100x64xf16>, %k: memref<2x2x300x64xf16>, %v: memref<2x2x300x64xf16>, %lens: memref<2xi32>, %o: memref<2x8x100x64xf16>, %lse: memref<2x8x100xf32>) {
+  %q0 = bufferization.to_tensor %q restrict : memref<2x8x100x64xf16> to tensor<2x8x100x64xf16>
+  %k0 = bufferization.to_tensor %k restrict : memref<2x2x300x64xf16> to tensor<2x2x300x64xf16>
+  %v0 = bufferization.to_tensor %v restrict : memref<2x2x300x64xf16> to tensor<2x2x300x64xf16>
+  %l0 = bufferization.to_tensor %lens restrict : memref<2xi32> to tensor<2xi32>
+  %out, %lse0 = attn.attention ins(%q0, %k0, %v0 : tensor<2x8x100x64xf16>, tensor<2x2x300x64xf16>, tensor<2x2x300x64xf16>) key_lengths(%l0 : tensor<2xi32>) {mask_kind = #attn.mask<causal_bottom_right>} -> tensor<2x8x100x64xf16>, tensor<2x8x100xf32>
+  bufferization.materialize_in_destination %out in restrict writable %o : (tensor<2x8x100x64xf16>, memref<2x8x100x64xf16>) -> ()
+  bufferization.materialize_in_destination %lse0 in restrict writable %lse : (tensor<2x8x100xf32>, memref<2x8x100xf32>) -> ()
+  return
+}
+
+// -----
+
+// A sliding window (100 keys back) over a paged cache (pages of 64): the
+// first visible block also moves with len_b, nBegin = max(floor((m0 + diag -
+// 100) / 64), 0), and the mask keeps j - i >= diag - 100.
+// CHECK-LABEL: gpu.func @window_paged_kernel
+// CHECK: %[[RAW:.+]] = memref.load
+// CHECK: %[[POS:.+]] = arith.maxsi %[[RAW]], %c0_i32
+// CHECK: %[[LEN:.+]] = arith.minsi %[[POS]], %c512_i32
+// CHECK: %[[DIAG:.+]] = arith.subi %[[LEN]], %c64_i32
+// CHECK: %[[FIRST0:.+]] = arith.addi %{{.+}}, %[[DIAG]] : i32
+// CHECK: %[[FIRST1:.+]] = arith.addi %[[FIRST0]], %c-100_i32
+// CHECK: %[[FIRST:.+]] = arith.floordivsi %[[FIRST1]], %c64_i32
+// CHECK: %[[NBEGIN:.+]] = arith.maxsi %[[FIRST]], %c0_i32
+// CHECK: scf.for %{{.+}} = %[[NBEGIN]] to
+// CHECK: scf.if
+// CHECK: %[[LO:.+]] = arith.addi %[[DIAG]], %c-100_i32
+// CHECK: arith.cmpi sge, %{{.+}}, %[[LO]] : i32
+// CHECK: arith.cmpi sle, %{{.+}}, %[[DIAG]] : i32
+// CHECK: arith.cmpi slt, %{{.+}}, %[[LEN]] : i32
+// CHECK-LABEL: func.func @window_paged
+func.func @window_paged(%q: memref<2x8x64x128xbf16>, %kp: memref<16x64x2x128xbf16>, %vp: memref<16x64x2x128xbf16>, %table: memref<2x8xi32>, %lens: memref<2xi32>, %o: memref<2x8x64x128xbf16>, %lse: memref<2x8x64xf32>) {
+  %q0 = bufferization.to_tensor %q restrict : memref<2x8x64x128xbf16> to tensor<2x8x64x128xbf16>
+  %kp0 = bufferization.to_tensor %kp restrict : memref<16x64x2x128xbf16> to tensor<16x64x2x128xbf16>
+  %vp0 = bufferization.to_tensor %vp restrict : memref<16x64x2x128xbf16> to tensor<16x64x2x128xbf16>
+  %t0 = bufferization.to_tensor %table restrict : memref<2x8xi32> to tensor<2x8xi32>
+  %l0 = bufferization.to_tensor %lens restrict : memref<2xi32> to tensor<2xi32>
+  %k = attn.paged_view %kp0[%t0] : tensor<16x64x2x128xbf16>, tensor<2x8xi32> -> tensor<2x2x512x128xbf16>
+  %v = attn.paged_view %vp0[%t0] : tensor<16x64x2x128xbf16>, tensor<2x8xi32> -> tensor<2x2x512x128xbf16>
+  %out, %lse0 = attn.attention ins(%q0, %k, %v : tensor<2x8x64x128xbf16>, tensor<2x2x512x128xbf16>, tensor<2x2x512x128xbf16>) key_lengths(%l0 : tensor<2xi32>) {mask_kind = #attn.mask<sliding_window>, window = array<i64: 100, 0>} -> tensor<2x8x64x128xbf16>, tensor<2x8x64xf32>
+  bufferization.materialize_in_destination %out in restrict writable %o : (tensor<2x8x64x128xbf16>, memref<2x8x64x128xbf16>) -> ()
+  bufferization.materialize_in_destination %lse0 in restrict writable %lse : (tensor<2x8x64xf32>, memref<2x8x64xf32>) -> ()
+  return
+}
