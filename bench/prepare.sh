@@ -136,7 +136,8 @@ variants+=(
   # Many splits: merged in batches of 8 plus a remainder.
   "check_decode_split40_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=4000 --mask=none --lse --key-lengths --num-splits=40"
   # Decode tiling options.
-  "check_decode_kpw16_st4_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths --decode-keys-per-warp=16 --decode-stages=4"
+  "check_decode_w4_kpw32_st2_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths --decode-num-warps=4 --decode-keys-per-warp=32 --decode-stages=2"
+  "check_decode_w4_kpw16_st4_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths --decode-num-warps=4 --decode-keys-per-warp=16 --decode-stages=4"
   "check_decode_kpw16_st2_gqa_paged16|--batch=3 $g82 --seq-q=1 --seq-k=1024 --mask=none --lse --key-lengths --decode-keys-per-warp=16 --decode-stages=2 --page-size=16"
 )
 fi
