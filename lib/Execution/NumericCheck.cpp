@@ -18,10 +18,14 @@ using namespace mlir;
 using namespace mlir::attn;
 
 std::string NumericReport::summary() const {
-  return llvm::formatv("{0}: max |out - ref| = {1:e2} (tol {2:e2}), max |lse "
-                       "- ref| = {3:e2} (tol {4:e2}), {5} bad specials",
-                       passed() ? "PASS" : "FAIL", maxOutputError,
-                       outputTolerance, maxLseError, lseTolerance, badSpecials);
+  std::string text = llvm::formatv(
+      "{0}: max |out - ref| = {1:e2} (tol {2:e2}), max |lse - ref| = {3:e2} "
+      "(tol {4:e2}), {5} bad specials",
+      passed() ? "PASS" : "FAIL", maxOutputError, outputTolerance, maxLseError,
+      lseTolerance, badSpecials);
+  if (cacheMismatches)
+    text += llvm::formatv(", {0} cache bytes not appended", cacheMismatches);
+  return text;
 }
 
 static int64_t numElements(ArrayRef<int64_t> shape) {
@@ -207,6 +211,21 @@ mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
       options.roundedP);
 
   NumericReport report;
+  if (spec.appendTokens > 0) {
+    // The caches (buffers 1 and 2) now hold every sequence's tokens: the
+    // dense K/V exactly, stale rows overwritten.
+    auto countMismatches = [&](const std::vector<uint8_t> &got,
+                               const std::vector<double> &dense) {
+      std::vector<uint8_t> want = encodeElements(kind, dense);
+      int64_t bad = std::abs(static_cast<int64_t>(got.size()) -
+                             static_cast<int64_t>(want.size()));
+      for (size_t i = 0; i < std::min(got.size(), want.size()); ++i)
+        bad += got[i] != want[i];
+      return bad;
+    };
+    report.cacheMismatches = countMismatches(storage[1], in.key) +
+                             countMismatches(storage[2], in.value);
+  }
   report.outputTolerance = tol.output;
   report.lseTolerance = tol.lse;
   size_t outIndex = buffers.size() - (spec.withLse ? 2 : 1);

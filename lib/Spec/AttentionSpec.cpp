@@ -334,7 +334,16 @@ mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
 
   ArrayRef<BlockArgument> outArgs =
       entry->getArguments().drop_front(inputTypes.size());
-  for (auto [result, dest] : llvm::zip(op->getResults(), outArgs)) {
+  SmallVector<std::pair<Value, Value>> stores;
+  for (auto [result, dest] : llvm::zip(op->getResults(), outArgs))
+    stores.push_back({result, dest});
+  // An append persists: the caches (arguments 1 and 2) receive their new
+  // tokens, as a serving step expects of its KV cache.
+  if (appended > 0) {
+    stores.push_back({key, entry->getArgument(1)});
+    stores.push_back({value, entry->getArgument(2)});
+  }
+  for (auto [result, dest] : stores) {
     auto store = bufferization::MaterializeInDestinationOp::create(
         b, loc, Type(), result, dest);
     store.setRestrict(true);

@@ -37,9 +37,12 @@ struct NumericReport {
   int64_t outputElements = 0;
   /// max |reference output|: guards against vacuous cases (all masked).
   double maxReferenceMagnitude = 0.0;
+  /// Appends (attn.kv_append written back): cache elements that differ, bit
+  /// for bit, from the cache with this step's tokens in place.
+  int64_t cacheMismatches = 0;
   bool passed() const {
-    return badSpecials == 0 && maxOutputError <= outputTolerance &&
-           maxLseError <= lseTolerance;
+    return badSpecials == 0 && cacheMismatches == 0 &&
+           maxOutputError <= outputTolerance && maxLseError <= lseTolerance;
   }
   std::string summary() const;
 };
