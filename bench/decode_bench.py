@@ -363,9 +363,20 @@ def check_one(rt, name, kdir, spec, handle, margs, ragged):
     want_lse = spec["lse"]
     if want_lse and "lse" not in names:
         raise RuntimeError("spec asks for LSE but the manifest has no 'lse' argument")
+    before = {x: t[x + "_cache"].clone() for x in ("k", "v") if x + "_cache" in t}
     ArgLauncher(rt, handle, margs, t, sync=True)()
     torch.cuda.synchronize()
     o, q = t["o"], t["q"]
+    # Appends persist: the caches now hold this step's tokens at positions
+    # (rows outside [0, Lk) dropped) and are unchanged elsewhere, bit for bit.
+    cache_bad = 0
+    for x, old in before.items():
+        want = old.clone()
+        for i, p in enumerate(t["positions"].tolist()):
+            for j in range(spec["append"]):
+                if 0 <= p + j < spec["lk"]:
+                    want[i, :, p + j] = t[x + "_new"][i, :, j]
+        cache_bad += int((t[x + "_cache"].view(torch.int16) != want.view(torch.int16)).sum())
     ranges = visible_ranges(spec, lens)
     nvis = n_visible(spec, lens)
     pairs = check_pairs(spec)
@@ -405,19 +416,21 @@ def check_one(rt, name, kdir, spec, handle, margs, ragged):
         lse_err = (ol[fin] - rl[fin]).abs().max().item() if fin.any() else 0.0
         if not torch.equal(ol[~fin], rl[~fin]) or not torch.isfinite(ol[fin]).all():
             lse_err = float("inf")
-    ok = (unwritten == 0 and lse_unwritten == 0 and err <= bound and rel < 1e-2
+    ok = (unwritten == 0 and lse_unwritten == 0 and err <= bound and rel < 1e-2 and cache_bad == 0
           and empty_bad == 0 and (lse_err is None or lse_err < 1e-2))
     res = dict(name=name, ragged=ragged, lengths=lens if len(lens) <= 16 else lens[:16] + ["..."],
                max_abs_err=err, rel_l2=rel, flash_err=flash_err, bound=bound,
                flash_note=flash_note, lse_err=lse_err, unwritten=unwritten + lse_unwritten,
-               empty_rows_nonzero=empty_bad, pairs_checked=len(pairs), ok=ok)
+               empty_rows_nonzero=empty_bad, cache_elements_wrong=cache_bad,
+               pairs_checked=len(pairs), ok=ok)
     fe = ("skipped: modifiers, fixed bound" if has_mods(spec) else "-") if flash_err is None \
         else f"{flash_err:.2e}"
     le = "-" if lse_err is None else f"{lse_err:.1e}"
     ls = lens if len(lens) <= 6 else lens[:6] + ["..."]
     print(f"{'PASS' if ok else 'FAIL'} {name:42s} {'ragged' if ragged else 'full  '} "
           f"err={err:.2e} bound={bound:.1e} (flash {fe}) rel={rel:.1e} lse={le} "
-          f"nan={unwritten + lse_unwritten} empty!=0:{empty_bad} lens={ls}", flush=True)
+          f"nan={unwritten + lse_unwritten} empty!=0:{empty_bad}"
+          + (f" cache!=append:{cache_bad}" if before else "") + f" lens={ls}", flush=True)
     del t, kd, vd
     return res
 

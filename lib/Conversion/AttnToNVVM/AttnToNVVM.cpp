@@ -24,6 +24,7 @@
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/SetVector.h"
 #include "llvm/Support/MathExtras.h"
 
 #define DEBUG_TYPE "convert-attn-to-nvvm"
@@ -311,11 +312,13 @@ static LogicalResult addResultArguments(AttentionOp op,
 
 /// Erases `roots` and then every op that fed them and has no other use.
 static void eraseWithDeadProducers(ArrayRef<Operation *> roots) {
-  SmallVector<Operation *> worklist;
+  // A set: one producer often feeds several erased ops.
+  SetVector<Operation *> worklist;
   for (Operation *op : roots) {
+    worklist.remove(op);
     for (Value operand : op->getOperands())
       if (Operation *def = operand.getDefiningOp())
-        worklist.push_back(def);
+        worklist.insert(def);
     op->erase();
   }
   while (!worklist.empty()) {
@@ -325,7 +328,7 @@ static void eraseWithDeadProducers(ArrayRef<Operation *> roots) {
       continue;
     for (Value operand : op->getOperands())
       if (Operation *def = operand.getDefiningOp())
-        worklist.push_back(def);
+        worklist.insert(def);
     op->erase();
   }
 }
@@ -498,6 +501,35 @@ struct ConvertAttnToNVVMPass
     return success();
   }
 
+  /// An attn.kv_append view whose result is also stored back into its own
+  /// cache memref: the kernel performs that store (`writeBack`), and the
+  /// host-side store goes with the op. Any other use is refused.
+  LogicalResult matchAppendWriteBack(AttentionOp op, Operation *view,
+                                     bool &writeBack,
+                                     KernelArgumentList &list) {
+    auto append = dyn_cast_or_null<KVAppendOp>(view);
+    if (!append)
+      return success();
+    FailureOr<Value> cache =
+        getHostMemref(op, append.getCache(), "the storage of K and V views");
+    if (failed(cache))
+      return failure();
+    for (Operation *user : append->getUsers()) {
+      if (user == op.getOperation())
+        continue;
+      auto store = dyn_cast<bufferization::MaterializeInDestinationOp>(user);
+      if (!store || store.getDest() != *cache)
+        return op.emitOpError("expected the result of ")
+               << append->getName()
+               << " to be used only by the attention and a store back into "
+                  "its own cache on the GPU path";
+      writeBack = true;
+      if (!llvm::is_contained(list.stores, store.getOperation()))
+        list.stores.push_back(store);
+    }
+    return success();
+  }
+
   LogicalResult lowerDecode(AttentionOp op, const KernelProblem &problem,
                             const DecodePlan &plan, gpu::GPUModuleOp kernels) {
     KernelArgumentList list;
@@ -526,6 +558,11 @@ struct ConvertAttnToNVVMPass
     if (failed(addResultArguments(op, list)))
       return failure();
     args.output = firstOutput;
+    if (failed(matchAppendWriteBack(op, problem.keyView, args.writeBackKey,
+                                    list)) ||
+        failed(matchAppendWriteBack(op, problem.valueView,
+                                    args.writeBackValue, list)))
+      return failure();
     if (problem.withLse)
       args.lse = firstOutput + 1;
     if (list.values.size() != firstOutput + 1 + problem.withLse)

@@ -110,6 +110,10 @@ private:
   void emitKeyRange();
   /// The first ring stages in flight; Q fragments to registers.
   void emitPrologue();
+  /// Split 0 of each group stores this step's appended tokens into the
+  /// cache (kv_append written back): other CTAs read those rows from the
+  /// token buffer, so no CTA reads what this one writes.
+  void emitAppendWriteBack();
   scf::ForOp emitKeyLoop();
   /// ALiBi and score_mod on natural-unit scores of the subtile at `key0`.
   SmallVector<Value> emitScoreMods(Value key0, ArrayRef<Value> s);
@@ -364,6 +368,58 @@ void DecodeEmitter::emitPrologue() {
   for (int64_t kk = 0; kk < kSteps(); ++kk)
     regs.push_back(loadQ(0, kk));
   qRegs = std::move(regs);
+}
+
+void DecodeEmitter::emitAppendWriteBack() {
+  if (!args.writeBackKey && !args.writeBackValue)
+    return;
+  ifThen(cmp(arith::CmpIPredicate::eq, split, cI32(0)), [&]() {
+    for (bool isValue : {false, true}) {
+      if (!(isValue ? args.writeBackValue : args.writeBackKey))
+        continue;
+      ValueRange storage = isValue ? valueStorage : keyStorage;
+      int64_t tokens =
+          cast<MemRefType>(storage[1].getType()).getDimSize(2);
+      int64_t chunksPerRow = d / 8, items = tokens * chunksPerRow;
+      int64_t threads = 32 * warps;
+      Value cachePtr = pointerOf(storage[0], ptrGlobal);
+      Value tokenPtr = pointerOf(storage[1], ptrGlobal);
+      Value position =
+          memref::LoadOp::create(b, storage[2], ValueRange{toIndex(batch)});
+      for (int64_t c = 0; c < llvm::divideCeil(items, threads); ++c) {
+        Value item = add(tid, c * threads);
+        Value token = arith::DivUIOp::create(b, item, cI32(chunksPerRow));
+        Value chunk = arith::RemUIOp::create(b, item, cI32(chunksPerRow));
+        Value row = add(position, token);
+        // Rows outside the cache are dropped, as kv_append defines.
+        Value inside = arith::AndIOp::create(
+            b, cmp(arith::CmpIPredicate::sge, row, cI32(0)),
+            cmp(arith::CmpIPredicate::slt, row, cI32(p.seqK)));
+        if ((c + 1) * threads > items)
+          inside = arith::AndIOp::create(
+              b, inside, cmp(arith::CmpIPredicate::slt, item, cI32(items)));
+        ifThen(inside, [&]() {
+          Value chunkBytes = toI64(mul(chunk, 16));
+          Value src = arith::AddIOp::create(
+              b,
+              arith::MulIOp::create(
+                  b, toI64(add(mul(group, tokens), token)),
+                  cI64(tileRowBytes)),
+              chunkBytes);
+          Value dst = arith::AddIOp::create(
+              b,
+              arith::MulIOp::create(b, toI64(add(mul(group, p.seqK), row)),
+                                    cI64(tileRowBytes)),
+              chunkBytes);
+          auto vec4 = VectorType::get({4}, i32);
+          Value v = LLVM::LoadOp::create(b, vec4, gep(ptrGlobal, tokenPtr, src),
+                                         /*alignment=*/16);
+          LLVM::StoreOp::create(b, v, gep(ptrGlobal, cachePtr, dst),
+                                /*alignment=*/16);
+        });
+      }
+    }
+  });
 }
 
 SmallVector<Value> DecodeEmitter::emitScoreMods(Value key0, ArrayRef<Value> s) {
@@ -694,6 +750,8 @@ void DecodeEmitter::emit() {
   emitSequenceBounds();
   emitKeyRange();
   emitPrologue();
+  // After the first copies are in flight, so that its loads overlap them.
+  emitAppendWriteBack();
   scf::ForOp loop = emitKeyLoop();
   b.setInsertionPointAfter(loop);
   emitWarpMerge(loop.getResults());

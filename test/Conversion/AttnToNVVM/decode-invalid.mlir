@@ -39,3 +39,20 @@ func.func @valid(%q: memref<1x4x1x64xbf16>, %k: memref<1x1x256x64xbf16>, %o: mem
   return
 }
 
+
+// -----
+
+// The appended cache stored somewhere else than its own memref: not a
+// write-back the kernel can perform in place.
+func.func @append_elsewhere(%q: memref<1x4x1x64xbf16>, %new: memref<1x1x1x64xbf16>, %cache: memref<1x1x128x64xbf16>, %pos: memref<1xi32>, %other: memref<1x1x128x64xbf16>, %o: memref<1x4x1x64xbf16>) {
+  %q0 = bufferization.to_tensor %q restrict : memref<1x4x1x64xbf16> to tensor<1x4x1x64xbf16>
+  %n0 = bufferization.to_tensor %new restrict : memref<1x1x1x64xbf16> to tensor<1x1x1x64xbf16>
+  %c0 = bufferization.to_tensor %cache restrict : memref<1x1x128x64xbf16> to tensor<1x1x128x64xbf16>
+  %p0 = bufferization.to_tensor %pos restrict : memref<1xi32> to tensor<1xi32>
+  %k = attn.kv_append %n0 into %c0 at %p0 : tensor<1x1x1x64xbf16> into tensor<1x1x128x64xbf16> at tensor<1xi32> -> tensor<1x1x128x64xbf16>
+  // expected-error @+1 {{expected the result of attn.kv_append to be used only by the attention and a store back into its own cache on the GPU path}}
+  %out = attn.attention ins(%q0, %k, %k : tensor<1x4x1x64xbf16>, tensor<1x1x128x64xbf16>, tensor<1x1x128x64xbf16>) -> tensor<1x4x1x64xbf16>
+  bufferization.materialize_in_destination %out in restrict writable %o : (tensor<1x4x1x64xbf16>, memref<1x4x1x64xbf16>) -> ()
+  bufferization.materialize_in_destination %k in restrict writable %other : (tensor<1x1x128x64xbf16>, memref<1x1x128x64xbf16>) -> ()
+  return
+}

@@ -117,3 +117,35 @@ func.func @append(%q: memref<2x4x1x64xbf16>, %knew: memref<2x2x1x64xbf16>, %vnew
   bufferization.materialize_in_destination %out in restrict writable %o : (tensor<2x4x1x64xbf16>, memref<2x4x1x64xbf16>) -> ()
   return
 }
+
+// -----
+
+// The appended cache is stored back into its own memref (a serving step's
+// append): split 0 of each group writes the token rows into the cache from
+// inside the kernel (16-byte loads and stores), and the host-side store is
+// gone. The other CTAs read those rows from the token buffer, never from
+// the cache, so nothing reads what is written.
+// CHECK-LABEL: gpu.func @append_persist_kernel
+// CHECK: %[[SPLIT:.+]] = arith.index_castui %block_id_x
+// CHECK: %[[FIRST:.+]] = arith.cmpi eq, %[[SPLIT]], %c0_i32
+// CHECK: scf.if %[[FIRST]]
+// CHECK: memref.load
+// CHECK: %[[ROW:.+]] = llvm.load %{{.+}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xi32>
+// CHECK: llvm.store %[[ROW]], %{{.+}} {alignment = 16 : i64} : vector<4xi32>, !llvm.ptr<1>
+// CHECK-LABEL: func.func @append_persist
+// CHECK-NOT: materialize_in_destination
+// CHECK: gpu.launch_func @attn_kernels::@append_persist_kernel
+// CHECK-NOT: materialize_in_destination
+// CHECK: return
+func.func @append_persist(%q: memref<1x4x1x64xbf16>, %knew: memref<1x1x1x64xbf16>, %kc: memref<1x1x128x64xbf16>, %pos: memref<1xi32>, %lens: memref<1xi32>, %o: memref<1x4x1x64xbf16>) {
+  %q0 = bufferization.to_tensor %q restrict : memref<1x4x1x64xbf16> to tensor<1x4x1x64xbf16>
+  %kn = bufferization.to_tensor %knew restrict : memref<1x1x1x64xbf16> to tensor<1x1x1x64xbf16>
+  %kc0 = bufferization.to_tensor %kc restrict : memref<1x1x128x64xbf16> to tensor<1x1x128x64xbf16>
+  %p0 = bufferization.to_tensor %pos restrict : memref<1xi32> to tensor<1xi32>
+  %l0 = bufferization.to_tensor %lens restrict : memref<1xi32> to tensor<1xi32>
+  %k = attn.kv_append %kn into %kc0 at %p0 : tensor<1x1x1x64xbf16> into tensor<1x1x128x64xbf16> at tensor<1xi32> -> tensor<1x1x128x64xbf16>
+  %out = attn.attention ins(%q0, %k, %k : tensor<1x4x1x64xbf16>, tensor<1x1x128x64xbf16>, tensor<1x1x128x64xbf16>) key_lengths(%l0 : tensor<1xi32>) -> tensor<1x4x1x64xbf16>
+  bufferization.materialize_in_destination %out in restrict writable %o : (tensor<1x4x1x64xbf16>, memref<1x4x1x64xbf16>) -> ()
+  bufferization.materialize_in_destination %k in restrict writable %kc : (tensor<1x1x128x64xbf16>, memref<1x1x128x64xbf16>) -> ()
+  return
+}

@@ -145,6 +145,9 @@ struct DecodeArguments {
   /// Split-KV workspaces (numSplits > 1): partial O [groups, splits, rows,
   /// D] f32, partial LSE [groups, splits, rows] f32, counters [groups] i32.
   std::optional<int64_t> partialO, partialLse, counters;
+  /// attn.kv_append views whose result is stored back into their cache: the
+  /// kernel writes the new tokens there (storage: cache, tokens, positions).
+  bool writeBackKey = false, writeBackValue = false;
 };
 
 /// Emits the body of a decode kernel.
