@@ -17,8 +17,10 @@
 //    same launch and re-arms the counter.
 //
 // K/V rows are addressed through the KV cache hook (KVCacheViewInterface::
-// buildRowOffset) when K and V are views, so paged caches and host-defined
-// layouts need no code here.
+// buildRowOffset, buildRowStorageIndex) when K and V are views, so paged
+// caches, fused appends (attn.kv_append: the step's tokens come from their
+// own buffer, and split 0 writes them into the cache when the IR stores the
+// appended cache back) and host-defined layouts need no code here.
 //
 //===----------------------------------------------------------------------===//
 
@@ -84,8 +86,6 @@ private:
   Value loadGlobalCG(Value ptr);
   SmallVector<Value> loadGlobalCG4(Value ptr);
 
-  /// Byte offset (i64) of row `row` (i32, clamped to the visible range) of
-  /// this group's K or V.
   /// Where row `row` (i32, clamped to the visible range) of this group's K
   /// or V lives: the buffer it is read from (null: the first) and the byte
   /// offset (i64) in it.
@@ -125,8 +125,9 @@ private:
   /// The last CTA of the group merges the splits' partials.
   void emitSplitMerge();
 
-  /// The merged (scaled-max, sum, O[4]) of `sources` rows read by `read`,
-  /// weighted by exp2(max_s - max) (the LSE-merge recurrence).
+  /// Writes item (row, 4 columns at `col`) of the final O, `o4 / oSum` (0
+  /// when oSum is 0: nothing visible), and from column 0's thread the row's
+  /// LSE (-inf when empty).
   void writeRow(Value row, Value col, Value oSum, ArrayRef<Value> o4,
                 Value lseNatural);
 
