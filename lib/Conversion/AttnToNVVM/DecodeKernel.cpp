@@ -569,29 +569,39 @@ void DecodeEmitter::emitWarpMerge(ValueRange results) {
   NVVM::CpAsyncWaitGroupOp::create(b, 0);
   gpu::BarrierOp::create(b);
   for (int64_t half = 0; half < 2; ++half) {
+    // Only the group's real rows are merged: padding rows (rows 8-15 for up
+    // to 8 rows, lanes past the last row) are never stored.
+    if (half * 8 >= plan.rows)
+      continue;
     Value m = results[numO + half];
     Value l = results[numO + numRows + half];
     l = arith::AddFOp::create(b, l, shuffleXor(l, 1));
     l = arith::AddFOp::create(b, l, shuffleXor(l, 2));
     Value row = add(g, half * 8);
-    Value slot = add(mul(add(mul(warp, 16), row), 8), statsBase);
-    ifThen(cmp(arith::CmpIPredicate::eq, t, cI32(0)), [&]() {
-      Value mScaled = sel(isNegInf(m), negInf(),
-                          arith::MulFOp::create(b, m, cF32(expScale)));
-      LLVM::StoreOp::create(b, mScaled, tileAt(slot), 4);
-      LLVM::StoreOp::create(b, l, tileAt(add(slot, 4)), 4);
-    });
-    Value rowBase = add(mul(add(mul(warp, 16), row), oRowBytes), oBase);
-    auto f32x2 = VectorType::get({2}, f32);
-    for (int64_t dt = 0; dt < dTiles(); ++dt) {
-      Value v = LLVM::PoisonOp::create(b, f32x2);
-      v = LLVM::InsertElementOp::create(b, v, results[oIndex(0, dt, 2 * half)],
-                                        cI32(0));
-      v = LLVM::InsertElementOp::create(
-          b, v, results[oIndex(0, dt, 2 * half + 1)], cI32(1));
-      LLVM::StoreOp::create(b, v, tileAt(add(rowBase, add(mul(t, 8), dt * 32))),
-                            8);
-    }
+    auto store = [&]() {
+      Value slot = add(mul(add(mul(warp, 16), row), 8), statsBase);
+      ifThen(cmp(arith::CmpIPredicate::eq, t, cI32(0)), [&]() {
+        Value mScaled = sel(isNegInf(m), negInf(),
+                            arith::MulFOp::create(b, m, cF32(expScale)));
+        LLVM::StoreOp::create(b, mScaled, tileAt(slot), 4);
+        LLVM::StoreOp::create(b, l, tileAt(add(slot, 4)), 4);
+      });
+      Value rowBase = add(mul(add(mul(warp, 16), row), oRowBytes), oBase);
+      auto f32x2 = VectorType::get({2}, f32);
+      for (int64_t dt = 0; dt < dTiles(); ++dt) {
+        Value v = LLVM::PoisonOp::create(b, f32x2);
+        v = LLVM::InsertElementOp::create(
+            b, v, results[oIndex(0, dt, 2 * half)], cI32(0));
+        v = LLVM::InsertElementOp::create(
+            b, v, results[oIndex(0, dt, 2 * half + 1)], cI32(1));
+        LLVM::StoreOp::create(
+            b, v, tileAt(add(rowBase, add(mul(t, 8), dt * 32))), 8);
+      }
+    };
+    if (plan.rows >= (half + 1) * 8)
+      store();
+    else
+      ifThen(cmp(arith::CmpIPredicate::slt, row, cI32(plan.rows)), store);
   }
   gpu::BarrierOp::create(b);
 
