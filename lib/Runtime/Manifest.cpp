@@ -206,14 +206,17 @@ Status attn::runtime::parseManifest(const std::string &json, Manifest &out) {
     if (const JsonValue *r = get("role")) {
       const std::string &role = r->string;
       if (r->kind != JsonValue::String ||
-          (role != "input" && role != "output" && role != "workspace"))
+          (role != "input" && role != "output" && role != "inout" &&
+           role != "workspace"))
         return Status::error("manifest: argument '" + arg.name +
-                             "': expected role input, output or workspace, "
-                             "got '" + role + "'");
+                             "': expected role input, output, inout or "
+                             "workspace, got '" + role + "'");
       arg.role = role == "workspace" ? ArgumentRole::Workspace
                  : role == "output"  ? ArgumentRole::Output
+                 : role == "inout"   ? ArgumentRole::InOut
                                      : ArgumentRole::Input;
-      arg.output = arg.role == ArgumentRole::Output;
+      arg.output = arg.role == ArgumentRole::Output ||
+                   arg.role == ArgumentRole::InOut;
     }
     if (const JsonValue *z = get("zero_init"))
       arg.zeroInit = z->boolean;

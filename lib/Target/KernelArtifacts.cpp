@@ -111,9 +111,10 @@ FailureOr<KernelManifest> mlir::attn::extractManifest(ModuleOp module,
         return launch.emitError("expected 'arguments' entry ")
                << i << " to be a dictionary with string 'name' and 'role'";
       StringRef r = role.getValue();
-      if (r != "input" && r != "output" && r != "workspace")
+      if (r != "input" && r != "output" && r != "inout" && r != "workspace")
         return launch.emitError("expected the role of argument '")
-               << name.getValue() << "' to be input, output or workspace, got '"
+               << name.getValue()
+               << "' to be input, output, inout or workspace, got '"
                << role.getValue() << "'";
       arg.name = name.str();
       arg.role = role.str();
@@ -121,7 +122,7 @@ FailureOr<KernelManifest> mlir::attn::extractManifest(ModuleOp module,
       arg.name = i < 5 ? names[i] : "arg" + std::to_string(i);
       arg.role = i >= 3 ? "output" : "input";
     }
-    arg.isOutput = arg.role == "output";
+    arg.isOutput = arg.role == "output" || arg.role == "inout";
     // The runtime allocates workspaces from the manifest shape.
     if (arg.isWorkspace() && !type.hasStaticShape())
       return launch.emitError("expected a static shape for workspace '")

@@ -227,8 +227,8 @@ TEST_F(KernelManifestTest, RejectsMalformedArgumentsLists) {
                  info + R"(, arguments = [{name = "q", role = "scratch"}]})");
   ASSERT_TRUE(module);
   EXPECT_EQ(manifestJson(*module),
-            "error: expected the role of argument 'q' to be input, output or "
-            "workspace, got 'scratch'");
+            "error: expected the role of argument 'q' to be input, output, "
+            "inout or workspace, got 'scratch'");
 
   module = parse({"memref<4xf32>"}, info + R"(, arguments = [{name = "q"}]})");
   ASSERT_TRUE(module);

@@ -92,6 +92,21 @@ TEST(RuntimeManifest, ParsesRolesAndWorkspaces) {
   EXPECT_EQ(workspaces, 3);
 }
 
+// A KV cache a fused append updates in place: passed by the caller, written
+// by the kernel.
+TEST(RuntimeManifest, ParsesInOut) {
+  Manifest m;
+  Status s = parseManifest(R"({"kernel": "k", "grid": [1, 1, 1],
+      "block": [32, 1, 1], "shared_memory_bytes": 0, "arguments": [
+      {"name": "k_cache", "dtype": "bf16", "shape": [2, 2, 8, 64],
+       "role": "inout", "output": true}]})",
+                           m);
+  ASSERT_TRUE(s.ok) << s.message;
+  EXPECT_EQ(m.arguments[0].role, ArgumentRole::InOut);
+  EXPECT_TRUE(m.arguments[0].output);
+  EXPECT_FALSE(m.arguments[0].isWorkspace());
+}
+
 // Manifests written before roles existed: the role follows "output".
 TEST(RuntimeManifest, RoleDefaultsFromOutput) {
   Manifest m;
@@ -110,8 +125,8 @@ TEST(RuntimeManifest, RejectsBadRolesAndUnsizableWorkspaces) {
                          m);
   };
   Status s = parse(R"({"name": "x", "dtype": "f32", "shape": [4], "role": "scratch"})");
-  EXPECT_NE(s.message.find("argument 'x': expected role input, output or "
-                           "workspace, got 'scratch'"),
+  EXPECT_NE(s.message.find("argument 'x': expected role input, output, "
+                           "inout or workspace, got 'scratch'"),
             std::string::npos)
       << s.message;
   s = parse(R"({"name": "w", "dtype": "fp8", "shape": [4], "role": "workspace"})");
@@ -504,7 +519,8 @@ TEST(RuntimeKernel, DecodeKernelIsDeterministicAndRearmsCounters) {
       for (int32_t &page : table)
         page %= static_cast<int32_t>(numPages);
       std::memcpy(host.data(), table.data(), bytes);
-    } else if (a.role == ArgumentRole::Input) {
+    } else if (a.role == ArgumentRole::Input ||
+               a.role == ArgumentRole::InOut) {
       auto *h = reinterpret_cast<uint16_t *>(host.data());
       for (size_t i = 0; i < count; ++i)
         h[i] = toBF16(dist(rng)); // f16 kernels read finite values too

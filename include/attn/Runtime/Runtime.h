@@ -29,17 +29,19 @@ struct Status {
   explicit operator bool() const { return ok; }
 };
 
-/// What a kernel argument is for. Inputs and outputs come from the caller;
-/// workspaces are scratch buffers (split-KV partial results, per-program
-/// counters) that the runtime allocates and zero-fills once per Kernel.
-enum class ArgumentRole { Input, Output, Workspace };
+/// What a kernel argument is for. Inputs, outputs and in/out buffers (read
+/// and updated in place, e.g. a KV cache a fused append writes) come from
+/// the caller; workspaces are scratch buffers (split-KV partial results,
+/// per-program counters) that the runtime allocates and zero-fills once per
+/// Kernel.
+enum class ArgumentRole { Input, Output, InOut, Workspace };
 
 struct ManifestArgument {
   std::string name;
   std::string dtype;
   std::vector<int64_t> shape;
   ArgumentRole role = ArgumentRole::Input;
-  /// Kept for older readers: true iff role is Output.
+  /// Kept for older readers: true iff the kernel writes it (Output, InOut).
   bool output = false;
   /// The kernel expects the buffer zeroed at launch and leaves it zeroed
   /// (workspaces).

@@ -25,8 +25,9 @@ struct KernelArgument {
   std::string name;  // "q", "k", "v", "o", "lse", "counters", ...
   std::string dtype; // "bf16", "f16", "f32", "i32", ...
   std::vector<int64_t> shape;
-  /// "input", "output" or "workspace". Workspaces are scratch buffers the
-  /// runtime owns and zero-fills once; the caller never passes them.
+  /// "input", "output", "inout" (read and updated in place, e.g. a KV cache
+  /// a fused append writes) or "workspace". Workspaces are scratch buffers
+  /// the runtime owns and zero-fills once; the caller never passes them.
   std::string role = "input";
   bool isOutput = false;
   bool isWorkspace() const { return role == "workspace"; }

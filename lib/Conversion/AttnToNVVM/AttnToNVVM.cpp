@@ -526,6 +526,9 @@ struct ConvertAttnToNVVMPass
       writeBack = true;
       if (!llvm::is_contained(list.stores, store.getOperation()))
         list.stores.push_back(store);
+      for (auto [value, role] : llvm::zip(list.values, list.roles))
+        if (value == *cache)
+          role = "inout";
     }
     return success();
   }

@@ -135,6 +135,7 @@ func.func @append(%q: memref<2x4x1x64xbf16>, %knew: memref<2x2x1x64xbf16>, %vnew
 // CHECK-LABEL: func.func @append_persist
 // CHECK-NOT: materialize_in_destination
 // CHECK: gpu.launch_func @attn_kernels::@append_persist_kernel
+// CHECK-SAME: {name = "k_cache", role = "inout"}
 // CHECK-NOT: materialize_in_destination
 // CHECK: return
 func.func @append_persist(%q: memref<1x4x1x64xbf16>, %knew: memref<1x1x1x64xbf16>, %kc: memref<1x1x128x64xbf16>, %pos: memref<1xi32>, %lens: memref<1xi32>, %o: memref<1x4x1x64xbf16>) {
