@@ -333,6 +333,45 @@ static void eraseWithDeadProducers(ArrayRef<Operation *> roots) {
   }
 }
 
+/// Adds Q, K and V (or their views' storage), key_lengths and O[, LSE] to
+/// `list` and records their positions. `dedupe` passes a memref used for
+/// several operands once (views sharing a block table); without it every
+/// operand keeps its own argument, as the prefill kernel's fixed layout
+/// expects even when a test passes one memref as Q, K and V.
+static LogicalResult addAttentionArguments(AttentionOp op,
+                                           const KernelProblem &problem,
+                                           bool dedupe,
+                                           KernelArgumentList &list,
+                                           AttentionArguments &args) {
+  FailureOr<Value> q = getHostMemref(op, op.getQuery(), "Q, K and V");
+  if (failed(q))
+    return failure();
+  args.query = list.add(*q, "q", "input", dedupe);
+  FailureOr<SmallVector<int64_t>> k =
+      addKVArguments(op, op.getKey(), problem.keyView, "k", list, dedupe);
+  if (failed(k))
+    return failure();
+  FailureOr<SmallVector<int64_t>> v =
+      addKVArguments(op, op.getValue(), problem.valueView, "v", list, dedupe);
+  if (failed(v))
+    return failure();
+  args.keyStorage = *k;
+  args.valueStorage = *v;
+  if (Value lengths = op.getKeyLengths()) {
+    FailureOr<Value> memref = getHostMemref(op, lengths, "key_lengths");
+    if (failed(memref))
+      return failure();
+    args.keyLengths = list.add(*memref, "key_lengths", "input");
+  }
+  size_t firstOutput = list.values.size();
+  if (failed(addResultArguments(op, list)))
+    return failure();
+  args.output = firstOutput;
+  if (problem.withLse)
+    args.lse = firstOutput + 1;
+  return success();
+}
+
 struct ConvertAttnToNVVMPass
     : public mlir::attn::impl::ConvertAttnToNVVMBase<ConvertAttnToNVVMPass> {
   using Base::Base;
@@ -456,32 +495,9 @@ struct ConvertAttnToNVVMPass
     // (a block table shared by K and V once).
     KernelArgumentList list;
     PrefillArguments args;
-    FailureOr<Value> q = getHostMemref(op, op.getQuery(), "Q, K and V");
-    if (failed(q))
+    if (failed(addAttentionArguments(op, problem, /*dedupe=*/false, list,
+                                     args)))
       return failure();
-    args.query = list.add(*q, "q", "input", /*dedupe=*/false);
-    FailureOr<SmallVector<int64_t>> k = addKVArguments(
-        op, op.getKey(), problem.keyView, "k", list, /*dedupe=*/false);
-    if (failed(k))
-      return failure();
-    FailureOr<SmallVector<int64_t>> v = addKVArguments(
-        op, op.getValue(), problem.valueView, "v", list, /*dedupe=*/false);
-    if (failed(v))
-      return failure();
-    args.keyStorage = *k;
-    args.valueStorage = *v;
-    if (Value lengths = op.getKeyLengths()) {
-      FailureOr<Value> memref = getHostMemref(op, lengths, "key_lengths");
-      if (failed(memref))
-        return failure();
-      args.keyLengths = list.add(*memref, "key_lengths", "input");
-    }
-    size_t firstOutput = list.values.size();
-    if (failed(addResultArguments(op, list)))
-      return failure();
-    args.output = firstOutput;
-    if (problem.withLse)
-      args.lse = firstOutput + 1;
     int64_t threads = 32 * options.numWarps;
     gpu::GPUFuncOp func = createKernel(op, list, kernels, threads);
     int64_t smemBytes = getKernelSharedMemoryBytes(problem, options);
@@ -537,39 +553,21 @@ struct ConvertAttnToNVVMPass
                             const DecodePlan &plan, gpu::GPUModuleOp kernels) {
     KernelArgumentList list;
     DecodeArguments args;
-    FailureOr<Value> q = getHostMemref(op, op.getQuery(), "Q, K and V");
-    if (failed(q))
+    if (failed(addAttentionArguments(op, problem, /*dedupe=*/true, list,
+                                     args)))
       return failure();
-    args.query = list.add(*q, "q", "input");
-    FailureOr<SmallVector<int64_t>> k =
-        addKVArguments(op, op.getKey(), problem.keyView, "k", list);
-    if (failed(k))
-      return failure();
-    FailureOr<SmallVector<int64_t>> v =
-        addKVArguments(op, op.getValue(), problem.valueView, "v", list);
-    if (failed(v))
-      return failure();
-    args.keyStorage = *k;
-    args.valueStorage = *v;
-    if (Value lengths = op.getKeyLengths()) {
-      FailureOr<Value> memref = getHostMemref(op, lengths, "key_lengths");
-      if (failed(memref))
-        return failure();
-      args.keyLengths = list.add(*memref, "key_lengths", "input");
-    }
-    size_t firstOutput = list.values.size();
-    if (failed(addResultArguments(op, list)))
-      return failure();
-    args.output = firstOutput;
     if (failed(matchAppendWriteBack(op, problem.keyView, args.writeBackKey,
                                     list)) ||
         failed(matchAppendWriteBack(op, problem.valueView,
                                     args.writeBackValue, list)))
       return failure();
-    if (problem.withLse)
-      args.lse = firstOutput + 1;
-    if (list.values.size() != firstOutput + 1 + problem.withLse)
-      return op.emitOpError("expected outputs distinct from the inputs");
+    // Partials of other CTAs and the split merge read inputs after some
+    // outputs are written: no aliasing.
+    ArrayRef<Value> inputs = ArrayRef(list.values).take_front(args.output);
+    for (size_t i = args.output; i < list.values.size(); ++i)
+      if (llvm::is_contained(inputs, list.values[i]))
+        return op.emitOpError("expected outputs distinct from the inputs on "
+                              "the decode kernel");
 
     MLIRContext *ctx = op.getContext();
     Type f32 = Float32Type::get(ctx), i32 = IntegerType::get(ctx, 32);

@@ -93,14 +93,17 @@ int64_t getKernelSharedMemoryBytes(const KernelProblem &problem,
                                    const AttnToNVVMOptions &options);
 
 /// Kernel arguments of a prefill kernel, by position in `func`'s signature.
-struct PrefillArguments {
+/// Kernel arguments both kernels take, by position in the kernel's
+/// signature.
+struct AttentionArguments {
   int64_t query;
   /// Contiguous K/V memrefs, or the storage of each view in getStorage()
-  /// order (rows are read from the first).
+  /// order (rows are read from the first getNumRowStorages()).
   SmallVector<int64_t> keyStorage, valueStorage;
   std::optional<int64_t> keyLengths, lse;
   int64_t output;
 };
+using PrefillArguments = AttentionArguments;
 
 /// Emits the body of a prefill kernel.
 void buildAttentionKernelBody(gpu::GPUFuncOp func, const KernelProblem &problem,
@@ -134,14 +137,8 @@ FailureOr<DecodePlan> planDecodeKernel(AttentionOp op,
 int64_t chooseNumSplits(int64_t groups, int64_t keys, int64_t keysPerStep,
                         int64_t numSMs, int64_t ctasPerSM);
 
-/// Kernel arguments of a decode kernel, by position in `func`'s signature.
-struct DecodeArguments {
-  int64_t query;
-  /// Contiguous K/V memrefs, or the first storage of each view; views'
-  /// storage in getStorage() order.
-  SmallVector<int64_t> keyStorage, valueStorage;
-  std::optional<int64_t> keyLengths, lse;
-  int64_t output;
+/// Kernel arguments of a decode kernel: the common ones plus workspaces.
+struct DecodeArguments : AttentionArguments {
   /// Split-KV workspaces (numSplits > 1): partial O [groups, splits, rows,
   /// D] f32, partial LSE [groups, splits, rows] f32, counters [groups] i32.
   std::optional<int64_t> partialO, partialLse, counters;
