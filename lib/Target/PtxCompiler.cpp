@@ -95,9 +95,6 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
   AttnToPtxPipelineOptions pipeline;
   pipeline.chip = options.chip;
   pipeline.features = options.features;
-  pipeline.blockM = options.blockM;
-  pipeline.blockN = options.blockN;
-  pipeline.numWarps = options.numWarps;
 
   // Stage boundaries: the kernel generator, the upstream lowering to NVVM,
   // and serialization to PTX.
@@ -125,17 +122,7 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
   };
 
   if (failed(runStage("convert-attn-to-nvvm", [&](OpPassManager &pm) {
-        ConvertAttnToNVVMOptions lowering;
-        lowering.blockM = options.blockM;
-        lowering.blockN = options.blockN;
-        lowering.numWarps = options.numWarps;
-        lowering.kernel = options.kernel;
-        lowering.numSplits = options.numSplits;
-        lowering.numSMs = options.numSMs;
-        lowering.decodeNumWarps = options.decodeNumWarps;
-        lowering.decodeKeysPerWarp = options.decodeKeysPerWarp;
-        lowering.decodeStages = options.decodeStages;
-        pm.addPass(createConvertAttnToNVVM(lowering));
+        pm.addPass(createConvertAttnToNVVM(options.lowering));
       })))
     return fail("convert-attn-to-nvvm failed");
   FailureOr<KernelManifest> manifest = extractManifest(module, options.chip);

@@ -281,17 +281,17 @@ static int compileForGpu(ModuleOp module,
                          std::chrono::steady_clock::time_point start) {
   PtxCompileOptions options;
   options.chip = chip;
-  options.blockM = blockM;
-  options.blockN = blockN;
-  options.numWarps = numWarps;
-  options.kernel = kernelKind;
+  options.lowering.blockM = blockM;
+  options.lowering.blockN = blockN;
+  options.lowering.numWarps = numWarps;
+  options.lowering.kernel = kernelKind;
   // --num-splits also sets attn-tile's splits on the CPU path (default 1);
   // left unset, the decode kernel chooses.
-  options.numSplits = numSplits.getNumOccurrences() ? numSplits : 0;
-  options.numSMs = numSMs;
-  options.decodeNumWarps = decodeNumWarps;
-  options.decodeKeysPerWarp = decodeKeysPerWarp;
-  options.decodeStages = decodeStages;
+  options.lowering.numSplits = numSplits.getNumOccurrences() ? numSplits : 0;
+  options.lowering.numSMs = numSMs;
+  options.lowering.decodeNumWarps = decodeNumWarps;
+  options.lowering.decodeKeysPerWarp = decodeKeysPerWarp;
+  options.lowering.decodeStages = decodeStages;
   options.recordStageIR = printStageIR;
   if (!cubinArchs.empty()) {
     options.cubinArchs.clear();

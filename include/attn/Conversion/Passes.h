@@ -8,7 +8,6 @@
 #define ATTN_CONVERSION_PASSES_H
 
 #include "attn/Conversion/AttnToLinalg/AttnToLinalg.h"
-#include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
 #include "mlir/Pass/Pass.h"
 
 namespace mlir::attn {

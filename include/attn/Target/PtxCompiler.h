@@ -9,6 +9,7 @@
 #ifndef ATTN_TARGET_PTXCOMPILER_H
 #define ATTN_TARGET_PTXCOMPILER_H
 
+#include "attn/Conversion/Passes.h"
 #include "attn/Target/KernelArtifacts.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -24,11 +25,8 @@ struct PtxCompileOptions {
   /// PTX target chip; sm_80 PTX also assembles for sm_90.
   std::string chip = "sm_80";
   std::string features = "+ptx80";
-  int64_t blockM = 128, blockN = 64, numWarps = 4;
-  /// Decode kernel selection and tuning (convert-attn-to-nvvm's options).
-  std::string kernel = "auto";
-  int64_t numSplits = 0, numSMs = 132, decodeNumWarps = 8,
-          decodeKeysPerWarp = 16, decodeStages = 2;
+  /// Kernel selection and tiles: convert-attn-to-nvvm's options.
+  ConvertAttnToNVVMOptions lowering;
   /// Architectures to assemble cubins for (empty: none).
   std::vector<std::string> cubinArchs = {"sm_80", "sm_90"};
   /// ptxas to use; empty: <cuda>/bin/ptxas if it exists.

@@ -65,7 +65,7 @@ static LogicalResult checkScoreMod(AttentionOp op) {
 /// Checks of the prefill kernel's tile options.
 static LogicalResult checkPrefillOptions(AttentionOp op,
                                          const KernelProblem &p,
-                                         const AttnToNVVMOptions &o) {
+                                         const ConvertAttnToNVVMOptions &o) {
   auto fail = [&](const Twine &msg) { return op.emitOpError(msg); };
   for (Operation *view : {p.keyView, p.valueView})
     if (view && cast<KVCacheViewInterface>(view).getNumRowStorages() > 1)
@@ -100,7 +100,7 @@ static FailureOr<Operation *> getKVView(AttentionOp op, Value kv) {
 }
 
 FailureOr<KernelProblem>
-mlir::attn::getKernelProblem(AttentionOp op, const AttnToNVVMOptions &o) {
+mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) {
   auto fail = [&](const Twine &msg) { return op.emitOpError(msg); };
   if (o.numWarps < 4 || o.numWarps > 8 || !llvm::isPowerOf2_64(o.numWarps))
     return fail("expected num-warps of 4 or 8, got " + Twine(o.numWarps));
@@ -190,7 +190,7 @@ mlir::attn::getKernelProblem(AttentionOp op, const AttnToNVVMOptions &o) {
 /// The kernel `options.kernel` asks for, "auto" resolved.
 static FailureOr<KernelKind> selectKernel(AttentionOp op,
                                           const KernelProblem &p,
-                                          const AttnToNVVMOptions &o) {
+                                          const ConvertAttnToNVVMOptions &o) {
   if (o.kernel == "prefill")
     return KernelKind::Prefill;
   if (o.kernel == "decode")
@@ -378,7 +378,7 @@ struct ConvertAttnToNVVMPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    AttnToNVVMOptions options;
+    ConvertAttnToNVVMOptions options;
     options.blockM = blockM;
     options.blockN = blockN;
     options.numWarps = numWarps;
@@ -488,7 +488,7 @@ struct ConvertAttnToNVVMPass
 
   LogicalResult lowerPrefill(AttentionOp op, const KernelProblem &problem,
                              gpu::GPUModuleOp kernels,
-                             const AttnToNVVMOptions &options) {
+                             const ConvertAttnToNVVMOptions &options) {
     // The prefill kernel's arguments are Q, K storage, V storage,
     // [key_lengths], O[, LSE]. A plain Q, K or V is passed once each even
     // where a test passes one memref as all three; views pass their storage

@@ -800,7 +800,7 @@ int64_t mlir::attn::chooseNumSplits(int64_t groups, int64_t keys,
 
 FailureOr<DecodePlan> mlir::attn::planDecodeKernel(AttentionOp op,
                                                    const KernelProblem &p,
-                                                   const AttnToNVVMOptions &o) {
+                                                   const ConvertAttnToNVVMOptions &o) {
   auto fail = [&](const Twine &msg) { return op.emitOpError(msg); };
   DecodePlan plan;
   plan.warps = o.decodeNumWarps;

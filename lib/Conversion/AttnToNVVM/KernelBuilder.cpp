@@ -37,7 +37,7 @@ constexpr int64_t kStages = 2;
 class PrefillEmitter : public FragmentEmitter {
 public:
   PrefillEmitter(gpu::GPUFuncOp func, const KernelProblem &p,
-                 const AttnToNVVMOptions &o, const PrefillArguments &args)
+                 const ConvertAttnToNVVMOptions &o, const PrefillArguments &args)
       : FragmentEmitter(func, p, o.blockM / o.numWarps / 16, o.blockN),
         args(args), bm(o.blockM), warps(o.numWarps) {
     threads = 32 * warps;
@@ -588,13 +588,13 @@ void PrefillEmitter::emit() {
 }
 
 int64_t mlir::attn::getKernelSharedMemoryBytes(const KernelProblem &problem,
-                                               const AttnToNVVMOptions &o) {
+                                               const ConvertAttnToNVVMOptions &o) {
   return (o.blockM + 2 * kStages * o.blockN) * problem.headDim * 2;
 }
 
 void mlir::attn::buildAttentionKernelBody(gpu::GPUFuncOp func,
                                           const KernelProblem &problem,
-                                          const AttnToNVVMOptions &options,
+                                          const ConvertAttnToNVVMOptions &options,
                                           const PrefillArguments &arguments) {
   PrefillEmitter(func, problem, options, arguments).emit();
 }

@@ -8,6 +8,7 @@
 #ifndef ATTN_CONVERSION_ATTNTONVVM_ATTNTONVVM_H
 #define ATTN_CONVERSION_ATTNTONVVM_ATTNTONVVM_H
 
+#include "attn/Conversion/Passes.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Support/LLVM.h"
 
@@ -28,26 +29,9 @@ enum class KernelKind {
   Decode,
 };
 
-/// Tile configuration of the generated kernels.
-struct AttnToNVVMOptions {
-  int64_t blockM = 128;
-  int64_t blockN = 64;
-  int64_t numWarps = 4;
-  /// "auto" (decode iff the packed query rows of a KV group fit 16),
-  /// "prefill" or "decode".
-  std::string kernel = "auto";
-  /// Decode: KV splits per (batch, KV head); 0 picks them from the grid
-  /// size, the key length and numSMs (see chooseNumSplits).
-  int64_t numSplits = 0;
-  /// Decode: streaming multiprocessors of the target (132 on H100 SXM).
-  int64_t numSMs = 132;
-  /// Decode: warps per CTA (4 or 8).
-  int64_t decodeNumWarps = 8;
-  /// Decode: keys one warp handles per step (16 or 32).
-  int64_t decodeKeysPerWarp = 16;
-  /// Decode: cp.async stages per warp (2 to 4).
-  int64_t decodeStages = 2;
-};
+/// The kernels' options are convert-attn-to-nvvm's own
+/// (ConvertAttnToNVVMOptions, generated from Passes.td, which documents
+/// them), so a pass, a pipeline and a library caller fill the same struct.
 
 /// Everything the kernel generator needs to know about one attention op,
 /// read and checked once (see getKernelProblem).
@@ -85,12 +69,12 @@ struct KernelProblem {
 /// Reads `op` into a KernelProblem, or emits an "expected ..." error at the
 /// op for every form the GPU lowering does not support.
 FailureOr<KernelProblem> getKernelProblem(AttentionOp op,
-                                          const AttnToNVVMOptions &options);
+                                          const ConvertAttnToNVVMOptions &options);
 
 /// Shared memory bytes the kernel for `problem` needs (Q tile + two stages of
 /// K and V tiles).
 int64_t getKernelSharedMemoryBytes(const KernelProblem &problem,
-                                   const AttnToNVVMOptions &options);
+                                   const ConvertAttnToNVVMOptions &options);
 
 /// Kernel arguments of a prefill kernel, by position in `func`'s signature.
 /// Kernel arguments both kernels take, by position in the kernel's
@@ -107,7 +91,7 @@ using PrefillArguments = AttentionArguments;
 
 /// Emits the body of a prefill kernel.
 void buildAttentionKernelBody(gpu::GPUFuncOp func, const KernelProblem &problem,
-                              const AttnToNVVMOptions &options,
+                              const ConvertAttnToNVVMOptions &options,
                               const PrefillArguments &arguments);
 
 /// The launch of a decode kernel, chosen before its body is emitted.
@@ -126,7 +110,7 @@ struct DecodePlan {
 /// Checks the decode options and plans the launch; errors at `op`.
 FailureOr<DecodePlan> planDecodeKernel(AttentionOp op,
                                        const KernelProblem &problem,
-                                       const AttnToNVVMOptions &options);
+                                       const ConvertAttnToNVVMOptions &options);
 
 /// The split count of a decode launch over `groups` (batch x KV head)
 /// programs of `keys` keys, `keysPerStep` keys per CTA step, on `numSMs`
