@@ -189,17 +189,19 @@ TEST(RuntimeArguments, ChecksCountDtypeShapeAlignment) {
   EXPECT_FALSE(checkArguments(m, {q, null}).ok);
 }
 
+/// Valid non-workspace arguments of kWorkspaceManifest, in order.
+static std::vector<TensorArg> workspaceManifestArguments() {
+  return {{0x1000, "bf16", {2, 4, 1, 64}}, {0x2000, "bf16", {2, 1, 512, 64}},
+          {0x3000, "bf16", {2, 1, 512, 64}}, {0x4000, "i32", {2}},
+          {0x5000, "bf16", {2, 4, 1, 64}}, {0x6000, "f32", {2, 4, 1}}};
+}
+
 // The caller passes the non-workspace arguments only; workspaces are skipped
 // in the positions and named in the count error.
 TEST(RuntimeArguments, WorkspacesAreNotPassed) {
   Manifest m;
   ASSERT_TRUE(parseManifest(kWorkspaceManifest, m).ok);
-  std::vector<TensorArg> args = {{0x1000, "bf16", {2, 4, 1, 64}},
-                                 {0x2000, "bf16", {2, 1, 512, 64}},
-                                 {0x3000, "bf16", {2, 1, 512, 64}},
-                                 {0x4000, "i32", {2}},
-                                 {0x5000, "bf16", {2, 4, 1, 64}},
-                                 {0x6000, "f32", {2, 4, 1}}};
+  std::vector<TensorArg> args = workspaceManifestArguments();
   Status s = checkArguments(m, args);
   EXPECT_TRUE(s.ok) << s.message;
 
@@ -236,12 +238,7 @@ TEST(RuntimeArguments, WorkspacesAreNotPassed) {
 TEST(RuntimeArguments, ChecksI32ArgumentsLikeOthers) {
   Manifest m;
   ASSERT_TRUE(parseManifest(kWorkspaceManifest, m).ok);
-  std::vector<TensorArg> args = {{0x1000, "bf16", {2, 4, 1, 64}},
-                                 {0x2000, "bf16", {2, 1, 512, 64}},
-                                 {0x3000, "bf16", {2, 1, 512, 64}},
-                                 {0x4000, "i32", {2}},
-                                 {0x5000, "bf16", {2, 4, 1, 64}},
-                                 {0x6000, "f32", {2, 4, 1}}};
+  std::vector<TensorArg> args = workspaceManifestArguments();
   auto lengthsError = [&](TensorArg lengths) {
     std::vector<TensorArg> a = args;
     a[3] = lengths;
