@@ -174,6 +174,11 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     double getEffectiveScale();
     /// True for every mask kind that masks by position (causal, window).
     bool hasStructuralMask() { return getMaskKind() != MaskKind::None; }
+    /// Which keys each query row sees by position: the one definition every
+    /// lowering uses (KeyVisibility.h).
+    ::mlir::attn::KeyVisibility getKeyVisibility() {
+      return ::mlir::attn::KeyVisibility::get(getMaskKind(), getWindow());
+    }
   }];
 }
 
@@ -228,6 +233,10 @@ defvar AttnTileClassDecl = [{
       if (::mlir::FloatAttr attr = getSoftcapAttr())
         return attr.getValueAsDouble();
       return std::nullopt;
+    }
+    /// Which keys each query row sees by position (KeyVisibility.h).
+    ::mlir::attn::KeyVisibility getKeyVisibility() {
+      return ::mlir::attn::KeyVisibility::get(getMaskKind(), getWindow());
     }
 }];
 

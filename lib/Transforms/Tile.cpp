@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "attn/Dialect/Attn/IR/KeyVisibility.h"
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -34,40 +35,6 @@ using namespace mlir::attn;
 
 namespace {
 
-/// Index arithmetic that folds to constants whenever the operands are.
-struct IndexMath {
-  OpBuilder &b;
-  Location loc;
-
-  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value add(Value x, Value y) {
-    return b.createOrFold<arith::AddIOp>(loc, x, y);
-  }
-  Value sub(Value x, Value y) {
-    return b.createOrFold<arith::SubIOp>(loc, x, y);
-  }
-  Value mul(Value x, Value y) {
-    return b.createOrFold<arith::MulIOp>(loc, x, y);
-  }
-  Value min(Value x, Value y) {
-    return b.createOrFold<arith::MinSIOp>(loc, x, y);
-  }
-  Value max(Value x, Value y) {
-    return b.createOrFold<arith::MaxSIOp>(loc, x, y);
-  }
-  /// floor(x / n) * n: the start of the block containing x.
-  Value alignDown(Value x, int64_t n) {
-    return mul(b.createOrFold<arith::FloorDivSIOp>(loc, x, c(n)), c(n));
-  }
-  /// ceil(x / n) * n.
-  Value alignUp(Value x, int64_t n) {
-    return mul(b.createOrFold<arith::CeilDivSIOp>(loc, x, c(n)), c(n));
-  }
-  Value ceilDiv(Value x, int64_t n) {
-    return b.createOrFold<arith::CeilDivSIOp>(loc, x, c(n));
-  }
-};
-
 /// Range of KV positions [begin, end) one query block loops over, and the
 /// sub-range [interiorBegin, interiorEnd) of whole blocks that need no mask.
 struct KVRange {
@@ -78,7 +45,8 @@ class AttentionTiler {
 public:
   AttentionTiler(RewriterBase &rewriter, AttentionOp op,
                  const AttnTileOptions &opts)
-      : b(rewriter), op(op), loc(op.getLoc()), opts(opts), m{rewriter, loc} {}
+      : b(rewriter), op(op), loc(op.getLoc()), opts(opts),
+        m(rewriter, loc, rewriter.getIndexType()) {}
 
   FailureOr<SmallVector<Value>> tile();
 
@@ -115,7 +83,7 @@ private:
   AttentionOp op;
   Location loc;
   AttnTileOptions opts;
-  IndexMath m;
+  IntArith m;
 
   int64_t group = 1;     // query heads per tile (G)
   int64_t headRatio = 1; // Hq / Hkv
@@ -282,62 +250,35 @@ Value AttentionTiler::scoreOperandTile(Value operand, Value batch, Value head0,
 
 KVRange AttentionTiler::kvRange(Value q0, Value rows, Value splitBegin,
                                 Value splitEnd) {
-  // Rows q0 .. q0 + rows - 1; bottom-right alignment shifts by Lk - Lq.
+  // Rows q0 .. q0 + rows - 1 and the keys the op's visibility gives them.
+  KeyVisibility visibility = op.getKeyVisibility();
   Value first = q0;
   Value last = m.sub(m.add(q0, rows), m.c(1));
-  Value offset = m.sub(keyLen, queryLen);
   int64_t n = opts.blockN;
-  Value begin = m.c(0), end = keyLen;
-  // Blocks that need no mask: every row sees every key of the block. Start
-  // with "all whole blocks" and narrow by the mask.
-  Value interiorBegin = m.c(0), interiorEnd = m.alignDown(keyLen, n);
   bool skip = opts.skipMaskedBlocks;
-  switch (op.getMaskKind()) {
-  case MaskKind::None:
-    break;
-  case MaskKind::CausalTopLeft:
-    // Row r sees keys j <= r.
-    if (skip)
-      end = m.min(end, m.add(last, m.c(1)));
-    interiorEnd = m.min(interiorEnd, m.alignDown(m.add(first, m.c(1)), n));
-    break;
-  case MaskKind::CausalBottomRight:
-    // Row r sees keys j <= r + Lk - Lq.
-    if (skip)
-      end = m.min(end, m.add(m.add(last, offset), m.c(1)));
-    interiorEnd =
-        m.min(interiorEnd, m.alignDown(m.add(m.add(first, offset), m.c(1)), n));
-    break;
-  case MaskKind::SlidingWindow: {
-    // Row r sees keys r + Lk - Lq - left <= j <= r + Lk - Lq + right.
-    ArrayRef<int64_t> window = *op.getWindow();
-    Value left = m.c(window[0]), right = m.c(window[1]);
-    if (skip) {
-      begin = m.max(begin, m.sub(m.add(first, offset), left));
-      end = m.min(end, m.add(m.add(m.add(last, offset), right), m.c(1)));
-    }
-    interiorBegin = m.alignUp(m.sub(m.add(last, offset), left), n);
-    interiorEnd = m.min(
-        interiorEnd,
-        m.alignDown(m.add(m.add(m.add(first, offset), right), m.c(1)), n));
-    break;
-  }
-  }
+  KeyInterval<Value> visible = {m.c(0), keyLen};
+  if (skip)
+    visible = visibility.visibleKeys(m, first, last, queryLen, keyLen);
+  Value begin = visible.begin, end = visible.end;
   if (splitBegin) {
     begin = m.max(begin, splitBegin);
     end = m.min(end, splitEnd);
   }
-  // Loops start on block boundaries; the interior stays inside [begin, end)
-  // and is empty when no block qualifies. Only a window has a lower mask
-  // boundary, so only then can the interior start after `begin`.
+  // Loops start on block boundaries; the interior (whole blocks that every
+  // row sees entirely) stays inside [begin, end) and is empty when no block
+  // qualifies. Only a window bounds keys from below, so only then can the
+  // interior start after `begin`.
   begin = m.alignDown(begin, n);
   end = m.max(end, begin);
   if (!skip)
     return {begin, end, begin, begin};
-  interiorBegin = op.getMaskKind() == MaskKind::SlidingWindow
-                      ? m.min(m.max(interiorBegin, begin), end)
+  KeyInterval<Value> full =
+      visibility.keysSeenByAll(m, first, last, queryLen, keyLen);
+  Value interiorBegin =
+      visibility.left ? m.min(m.max(m.alignUp(full.begin, n), begin), end)
                       : begin;
-  interiorEnd = m.max(m.min(interiorEnd, end), interiorBegin);
+  Value interiorEnd =
+      m.max(m.min(m.alignDown(full.end, n), end), interiorBegin);
   return {begin, end, interiorBegin, interiorEnd};
 }
 

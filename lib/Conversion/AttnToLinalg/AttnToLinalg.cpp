@@ -188,8 +188,8 @@ struct ScoreSpec {
   Type accType;
   double scale = 1.0;
   std::optional<double> softcap;
-  MaskKind maskKind = MaskKind::None;
-  SmallVector<int64_t, 2> window;
+  /// Which keys a row sees by position (the op's definition).
+  KeyVisibility visibility;
   /// A [Hq] constant of ALiBi slopes, or null.
   Value slopes;
   Region *scoreMod = nullptr;
@@ -214,7 +214,7 @@ struct ScorePoint {
 /// Whether buildScore reads the positions of a ScorePoint (otherwise callers
 /// need not materialise them).
 static bool needsPositions(const ScoreSpec &spec) {
-  return spec.maskKind != MaskKind::None || spec.maskPaddedKeys ||
+  return spec.visibility.isBounded() || spec.maskPaddedKeys ||
          spec.slopes || spec.scoreMod || spec.maskMod;
 }
 
@@ -222,45 +222,17 @@ static bool hasNonlinearAfterScale(const ScoreSpec &spec, const ScorePoint &p) {
   return spec.softcap || spec.slopes || p.bias || spec.scoreMod;
 }
 
-/// Key `key` is visible to row `row` by the structural mask and bounds.
+/// Key `key` is visible to row `row` by position: the op's KeyVisibility,
+/// and below the key length where tiles hold padding.
 static Value positionVisible(OpBuilder &b, Location loc, const ScoreSpec &spec,
                              const ScorePoint &p) {
-  Value keep = arith::ConstantIntOp::create(b, loc, 1, 1);
-  auto andKeep = [&](Value cond) {
-    keep = arith::AndIOp::create(b, loc, keep, cond);
-  };
-  auto cmp = [&](arith::CmpIPredicate pred, Value lhs, Value rhs) {
-    return arith::CmpIOp::create(b, loc, pred, lhs, rhs).getResult();
-  };
-  // Bottom-right alignment shifts the diagonal by Lk - Lq.
-  auto alignedRow = [&]() {
-    Value offset = arith::SubIOp::create(b, loc, p.keyLen, p.queryLen);
-    return arith::AddIOp::create(b, loc, p.row, offset).getResult();
-  };
-  auto indexConst = [&](int64_t v) {
-    return arith::ConstantIndexOp::create(b, loc, v).getResult();
-  };
-  if (spec.maskPaddedKeys)
-    andKeep(cmp(arith::CmpIPredicate::slt, p.key, p.keyLen));
-  switch (spec.maskKind) {
-  case MaskKind::None:
-    break;
-  case MaskKind::CausalTopLeft:
-    andKeep(cmp(arith::CmpIPredicate::sle, p.key, p.row));
-    break;
-  case MaskKind::CausalBottomRight:
-    andKeep(cmp(arith::CmpIPredicate::sle, p.key, alignedRow()));
-    break;
-  case MaskKind::SlidingWindow: {
-    Value row = alignedRow();
-    Value lo = arith::SubIOp::create(b, loc, row, indexConst(spec.window[0]));
-    Value hi = arith::AddIOp::create(b, loc, row, indexConst(spec.window[1]));
-    andKeep(cmp(arith::CmpIPredicate::sge, p.key, lo));
-    andKeep(cmp(arith::CmpIPredicate::sle, p.key, hi));
-    break;
-  }
-  }
-  return keep;
+  IntArith a(b, loc, b.getIndexType());
+  Value inRange = spec.maskPaddedKeys ? a.slt(p.key, p.keyLen) : Value();
+  if (!spec.visibility.isBounded())
+    return inRange ? inRange : a.truth();
+  Value keep =
+      spec.visibility.isVisible(a, p.row, p.key, p.queryLen, p.keyLen);
+  return inRange ? a.both(inRange, keep) : keep;
 }
 
 /// s = mask(score_mod(bias + alibi + softcap(scale * dot))), in the
@@ -305,7 +277,7 @@ static Value buildScore(OpBuilder &b, Location loc, const ScoreSpec &spec,
     s = arith::MulFOp::create(b, loc, s, floatConstant(b, loc, acc, kLog2E));
 
   bool positional = !spec.interior &&
-                    (spec.maskKind != MaskKind::None || spec.maskPaddedKeys);
+                    (spec.visibility.isBounded() || spec.maskPaddedKeys);
   if (!positional && !p.keep && !spec.maskMod)
     return s;
   Value keep = positional
@@ -330,9 +302,7 @@ static ScoreSpec makeScoreSpec(OpBuilder &b, Location loc, OpTy op,
   spec.accType = accType;
   spec.scale = scale;
   spec.softcap = op.getSoftcapValue();
-  spec.maskKind = op.getMaskKind();
-  if (std::optional<ArrayRef<int64_t>> window = op.getWindow())
-    spec.window.assign(window->begin(), window->end());
+  spec.visibility = op.getKeyVisibility();
   if (std::optional<ArrayRef<double>> slopes = op.getAlibiSlopes()) {
     auto type =
         RankedTensorType::get({static_cast<int64_t>(slopes->size())}, accType);

@@ -161,29 +161,9 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
   if (p.batch * p.headsQ * p.seqQ * headDim * 2 >= (int64_t(1) << 40) ||
       p.batch * p.headsKV * p.seqK * headDim * 2 >= (int64_t(1) << 40))
     return fail("expected tensors under 1 TiB");
-  switch (op.getMaskKind()) {
-  case MaskKind::None:
-    break;
-  case MaskKind::CausalTopLeft:
-    p.right = 0;
-    break;
-  case MaskKind::CausalBottomRight:
-    p.diagOffset = p.seqK - p.seqQ;
-    p.bottomRight = true;
-    p.right = 0;
-    break;
-  case MaskKind::SlidingWindow: {
-    ArrayRef<int64_t> window = *op.getWindow();
-    p.diagOffset = p.seqK - p.seqQ;
-    p.bottomRight = true;
-    // A negative extent means "unbounded" (FlashAttention's -1).
-    if (window[0] >= 0)
-      p.left = window[0];
-    if (window[1] >= 0)
-      p.right = window[1];
-    break;
-  }
-  }
+  p.visibility = op.getKeyVisibility();
+  ConstArith constants;
+  p.diagOffset = p.visibility.diagonal(constants, p.seqQ, p.seqK);
   return p;
 }
 

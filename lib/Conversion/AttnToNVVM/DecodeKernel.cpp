@@ -136,7 +136,7 @@ private:
   int64_t warps, stages, groupSize;
   int64_t subTileBytes, qTileBytes;
 
-  Value split, group, batch, kvHead, length, diag;
+  Value split, group, batch, kvHead, length;
   Value kBegin, kEnd, visibleEnd, nWarpTiles, warpRingBase;
   Value keyBase, valueBase; // contiguous: byte offset of the group's row 0
   /// K and V rows sit at the same offsets of their buffers (contiguous, or
@@ -219,11 +219,6 @@ void DecodeEmitter::emitSequenceBounds() {
                                        ValueRange{toIndex(batch)});
     length = minS(maxS(len, cI32(0)), cI32(p.seqK));
   }
-  // Key j is visible to query i iff i + diag - left <= j <= i + diag + right.
-  diag = cI32(p.diagOffset);
-  if (p.bottomRight)
-    diag = arith::SubIOp::create(b, length, cI32(p.seqQ));
-
   // Rows g and g + 8 of the packed tile: row r is query r % Lq of head
   // kvHead * groupSize + r / Lq.
   for (int64_t half = 0; half < 2; ++half) {
@@ -238,12 +233,11 @@ void DecodeEmitter::emitSequenceBounds() {
 
 void DecodeEmitter::emitKeyRange() {
   // Keys any row of the group sees: [lo, hi).
-  Value lo = cI32(0), hi = length;
-  if (p.left)
-    lo = maxS(lo, arith::SubIOp::create(b, diag, cI32(*p.left)));
-  if (p.right)
-    hi = minS(hi, add(diag, p.seqQ - 1 + *p.right + 1));
-  hi = maxS(hi, lo);
+  IntArith a(b, b.getLoc(), i32);
+  KeyInterval<Value> visible =
+      p.visibility.visibleKeys(a, cI32(0), cI32(p.seqQ - 1), cI32(p.seqQ),
+                               length);
+  Value lo = visible.begin, hi = maxS(visible.end, lo);
   visibleEnd = hi;
   // Equal shares of the visible keys, in whole warp subtiles.
   Value count = arith::SubIOp::create(b, hi, lo);
@@ -453,7 +447,7 @@ SmallVector<Value> DecodeEmitter::emitMask(Value key0, ArrayRef<Value> s) {
   // With one query row the split's keys are exactly the visible ones: only
   // the subtile that crosses kEnd needs a mask. More rows see different
   // ranges, so every subtile is checked.
-  bool perRow = p.seqQ > 1 && (p.left || p.right);
+  bool perRow = p.seqQ > 1 && (p.visibility.left || p.visibility.right);
   Value needsMask = cmp(arith::CmpIPredicate::sgt, add(key0, bn), kEnd);
   if (perRow)
     needsMask = arith::ConstantIntOp::create(b, b.getI1Type(), 1);
@@ -461,23 +455,17 @@ SmallVector<Value> DecodeEmitter::emitMask(Value key0, ArrayRef<Value> s) {
       b, needsMask,
       [&](OpBuilder &, Location) {
         Value col0 = add(key0, mul(t, 2));
+        IntArith a(b, b.getLoc(), i32);
         SmallVector<Value> out;
         for (int64_t nt = 0; nt < nTiles(); ++nt)
           for (int64_t c = 0; c < 4; ++c) {
             Value key = add(col0, nt * 8 + (c & 1));
             Value keep = cmp(arith::CmpIPredicate::slt, key, kEnd);
-            if (perRow) {
-              Value rowDiag = add(rowQuery[c >> 1], diag);
-              auto andB = [&](Value x) {
-                keep = arith::AndIOp::create(b, keep, x);
-              };
-              if (p.left)
-                andB(cmp(arith::CmpIPredicate::sge, key,
-                         add(rowDiag, -*p.left)));
-              if (p.right)
-                andB(cmp(arith::CmpIPredicate::sle, key,
-                         add(rowDiag, *p.right)));
-            }
+            if (perRow)
+              keep = arith::AndIOp::create(
+                  b, keep,
+                  p.visibility.isVisible(a, rowQuery[c >> 1], key,
+                                         cI32(p.seqQ), length));
             out.push_back(sel(keep, s[sIndex(0, nt, c)], negInf()));
           }
         scf::YieldOp::create(b, out);

@@ -49,11 +49,8 @@ public:
 
 private:
   Value arg(int64_t i) { return func.getBody().front().getArgument(i); }
-  /// x + the diagonal offset + c: the runtime len_b - Lq (bottom-right masks
-  /// with key_lengths) or the static diagOffset.
-  Value addDiag(Value x, int64_t c) {
-    return diag ? add(add(x, diag), c) : add(x, p.diagOffset + c);
-  }
+  /// This sequence's keys: len_b with key_lengths, else Lk.
+  Value keyLength() { return length ? length : cI32(p.seqK); }
 
   /// Copies rows [firstRow, firstRow + rows) of one head (its row 0 at
   /// `headBytes`) into the tile at `tile` with 16-byte cp.async; rows at or
@@ -105,11 +102,12 @@ private:
 
   // Per-CTA values set up by emitCoordinates / emitBlockRange.
   Value bh, batch, kvHead, m0, warpRow0, qHeadBytes, kvHeadBytes;
-  /// With key_lengths: len_b (i32, in [0, Lk]), len_b - Lq (the diagonal of
-  /// bottom-right masks, null otherwise) and the ALiBi offset len_b - Lq
-  /// (null without ALiBi). Null without key_lengths: Lk and the static
-  /// offsets apply.
-  Value length, diag, alibiOffset;
+  /// With key_lengths: len_b (i32, in [0, Lk]) and the ALiBi offset
+  /// len_b - Lq (null without ALiBi). Null without key_lengths: Lk and the
+  /// static offsets apply.
+  Value length, alibiOffset;
+  /// The diagonal of this sequence's mask (KeyVisibility::diagonal).
+  Value diag;
   /// The kernel arguments of K's and V's storage (the memref, or the view's
   /// getStorage()).
   SmallVector<Value> keyStorage, valueStorage;
@@ -223,7 +221,7 @@ void PrefillEmitter::emitCoordinates() {
   };
   emitLaneCoordinates();
   Value mBlock = idx32(gpu::BlockIdOp::create(b, gpu::Dimension::x));
-  if (p.right) {
+  if (p.visibility.right) {
     // Under a causal/window mask later Q blocks see more keys: launch them
     // first so the longest CTAs do not form the tail of the grid.
     int64_t numMBlocks = llvm::divideCeil(p.seqQ, bm);
@@ -271,43 +269,31 @@ void PrefillEmitter::emitCoordinates() {
 }
 
 void PrefillEmitter::emitSequenceBounds() {
-  if (!args.keyLengths)
-    return;
-  // Clamped so that a bad length cannot address outside K and V.
-  Value len = memref::LoadOp::create(
-      b, arg(*args.keyLengths),
-      ValueRange{arith::IndexCastUIOp::create(b, b.getIndexType(), batch)});
-  length = arith::MinSIOp::create(
-      b, arith::MaxSIOp::create(b, len, cI32(0)), cI32(p.seqK));
-  Value offset = arith::SubIOp::create(b, length, cI32(p.seqQ));
-  if (p.bottomRight)
-    diag = offset;
-  if (negSlope)
-    alibiOffset = offset;
+  IntArith a(b, b.getLoc(), i32);
+  if (args.keyLengths) {
+    // Clamped so that a bad length cannot address outside K and V.
+    Value len = memref::LoadOp::create(
+        b, arg(*args.keyLengths),
+        ValueRange{arith::IndexCastUIOp::create(b, b.getIndexType(), batch)});
+    length = arith::MinSIOp::create(
+        b, arith::MaxSIOp::create(b, len, cI32(0)), cI32(p.seqK));
+    if (negSlope)
+      alibiOffset = arith::SubIOp::create(b, length, cI32(p.seqQ));
+  }
+  diag = p.visibility.diagonal(a, cI32(p.seqQ), keyLength());
 }
 
 void PrefillEmitter::emitBlockRange() {
   // Blocks wholly outside the mask for every row of this Q block are never
-  // visited: [nBegin, nEnd) covers keys i + off - left .. i + off + right,
-  // below len_b (or Lk). The range may be empty (a Q block that sees no
-  // key): the loop is skipped and the epilogue writes O = 0, LSE = -inf.
-  nBegin = cI32(0);
-  if (length)
-    nEnd = arith::DivUIOp::create(b, add(length, bn - 1), cI32(bn));
-  else
-    nEnd = cI32(llvm::divideCeil(p.seqK, bn));
-  if (p.left) {
-    Value first =
-        arith::FloorDivSIOp::create(b, addDiag(m0, -*p.left), cI32(bn));
-    nBegin = arith::MaxSIOp::create(b, first, cI32(0));
-  }
-  if (p.right) {
-    Value lastRow = arith::MinSIOp::create(b, add(m0, bm - 1),
-                                           cI32(p.seqQ - 1));
-    Value last = arith::FloorDivSIOp::create(
-        b, addDiag(lastRow, *p.right), cI32(bn));
-    nEnd = arith::MinSIOp::create(b, add(last, 1), nEnd);
-  }
+  // visited: [nBegin, nEnd) covers the keys some row of the block sees, below
+  // len_b (or Lk). The range may be empty (a Q block that sees no key): the
+  // loop is skipped and the epilogue writes O = 0, LSE = -inf.
+  IntArith a(b, b.getLoc(), i32);
+  Value lastRow = arith::MinSIOp::create(b, add(m0, bm - 1), cI32(p.seqQ - 1));
+  KeyInterval<Value> keys = p.visibility.visibleKeys(
+      a, m0, lastRow, cI32(p.seqQ), keyLength());
+  nBegin = a.floorDiv(keys.begin, bn);
+  nEnd = a.ceilDiv(keys.end, bn);
 }
 
 void PrefillEmitter::emitPrologue() {
@@ -385,36 +371,34 @@ SmallVector<Value> PrefillEmitter::emitScoreMods(Value n0, ArrayRef<Value> s) {
 
 SmallVector<Value> PrefillEmitter::emitMask(Value n0, ArrayRef<Value> s) {
   // Only blocks that straddle the mask's boundary or the Lk (len_b) tail
-  // pay for it.
-  auto orI = [&](Value x, Value y) { return arith::OrIOp::create(b, x, y); };
-  Value needsMask = arith::ConstantIntOp::create(b, b.getI1Type(), 0);
-  if (p.left)
-    needsMask = orI(needsMask, cmp(arith::CmpIPredicate::slt, n0,
-                                   addDiag(m0, bm - 1 - *p.left)));
-  if (p.right)
-    needsMask = orI(needsMask, cmp(arith::CmpIPredicate::sgt, add(n0, bn - 1),
-                                   addDiag(m0, *p.right)));
+  // pay for it: the others lie inside the keys every row of the Q block
+  // sees (rows past Lq are padding, so the bound may count them).
+  const KeyVisibility &vis = p.visibility;
   bool tail = length || p.seqK % bn != 0;
-  if (tail)
-    needsMask = orI(needsMask, cmp(arith::CmpIPredicate::sgt, add(n0, bn),
-                                   length ? length : cI32(p.seqK)));
-  if (!p.left && !p.right && !tail)
+  if (!vis.isBounded() && !tail)
     return SmallVector<Value>(s);
+  IntArith a(b, b.getLoc(), i32);
+  KeyInterval<Value> full = vis.keysSeenByAll(a, m0, add(m0, bm - 1),
+                                              cI32(p.seqQ), keyLength());
+  Value needsMask = arith::ConstantIntOp::create(b, b.getI1Type(), 0);
+  auto orI = [&](Value x, Value y) { return arith::OrIOp::create(b, x, y); };
+  if (vis.left)
+    needsMask = orI(needsMask, a.slt(n0, full.begin));
+  if (vis.right || tail)
+    needsMask = orI(needsMask, cmp(arith::CmpIPredicate::sgt, add(n0, bn),
+                                   full.end));
 
   auto masked = scf::IfOp::create(
       b, needsMask,
       [&](OpBuilder &, Location) {
         // key - query = (n0 + 2t) - (warpRow0 + g) + a constant per fragment
-        // element, so each element costs one add and two compares.
+        // element, so each element costs one add and two compares against
+        // the visibility's delta bounds (computed once per block).
         Value col0 = add(n0, mul(t, 2));
         Value diff0 = arith::SubIOp::create(b, col0, add(warpRow0, g));
         Value negInf = cF32(-std::numeric_limits<double>::infinity());
-        auto andB = [&](Value x, Value y) {
-          return arith::AndIOp::create(b, x, y);
-        };
-        // The runtime diagonal's bounds, once per block.
-        Value lo = diag && p.left ? add(diag, -*p.left) : Value();
-        Value hi = diag && p.right ? add(diag, *p.right) : Value();
+        Value lo = vis.left ? vis.lowestDelta(a, diag) : Value();
+        Value hi = vis.right ? vis.highestDelta(a, diag) : Value();
         SmallVector<Value> out;
         for (int64_t mt = 0; mt < mTiles; ++mt)
           for (int64_t nt = 0; nt < nTiles(); ++nt)
@@ -422,16 +406,13 @@ SmallVector<Value> PrefillEmitter::emitMask(Value n0, ArrayRef<Value> s) {
               int64_t colDelta = nt * 8 + (c & 1);
               Value diff = add(diff0, colDelta - (mt * 16 + (c >> 1) * 8));
               Value keep = arith::ConstantIntOp::create(b, b.getI1Type(), 1);
-              if (p.left)
-                keep = andB(keep, cmp(arith::CmpIPredicate::sge, diff,
-                                      lo ? lo : cI32(p.diagOffset - *p.left)));
-              if (p.right)
-                keep = andB(keep, cmp(arith::CmpIPredicate::sle, diff,
-                                      hi ? hi : cI32(p.diagOffset + *p.right)));
+              if (lo)
+                keep = arith::AndIOp::create(b, keep, a.sge(diff, lo));
+              if (hi)
+                keep = arith::AndIOp::create(b, keep, a.sle(diff, hi));
               if (tail)
-                keep = andB(keep, cmp(arith::CmpIPredicate::slt,
-                                      add(col0, colDelta),
-                                      length ? length : cI32(p.seqK)));
+                keep = arith::AndIOp::create(
+                    b, keep, a.slt(add(col0, colDelta), keyLength()));
               out.push_back(sel(keep, s[sIndex(mt, nt, c)], negInf));
             }
         scf::YieldOp::create(b, out);

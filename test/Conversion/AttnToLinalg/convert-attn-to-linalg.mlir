@@ -146,11 +146,9 @@ func.func @bshd(%q: tensor<1x4x8x64xbf16>, %k: tensor<1x6x2x64xbf16>, %v: tensor
 // CHECK-NEXT: %[[J:.+]] = linalg.index 3 : index
 // CHECK-NEXT: %[[SCALE:.+]] = arith.constant 2.500000e-01 : f32
 // CHECK-NEXT: %[[SCALED:.+]] = arith.mulf %[[SE]], %[[SCALE]] : f32
-// CHECK-NEXT: %[[TRUE:.+]] = arith.constant true
 // CHECK-NEXT: %[[CAUSAL:.+]] = arith.cmpi sle, %[[J]], %[[I]] : index
-// CHECK-NEXT: %[[KEEP:.+]] = arith.andi %[[TRUE]], %[[CAUSAL]] : i1
 // CHECK-NEXT: %[[NEGINF:.+]] = arith.constant 0xFF800000 : f32
-// CHECK-NEXT: %[[MASKED:.+]] = arith.select %[[KEEP]], %[[SCALED]], %[[NEGINF]] : f32
+// CHECK-NEXT: %[[MASKED:.+]] = arith.select %[[CAUSAL]], %[[SCALED]], %[[NEGINF]] : f32
 // CHECK-NEXT: linalg.yield %[[MASKED]] : f32
 func.func @causal_top_left(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xf32>, %v: tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32> {
   %o = attn.attention ins(%q, %k, %v : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>) {mask_kind = #attn.mask<causal_top_left>} -> tensor<1x2x8x16xf32>
@@ -162,19 +160,16 @@ func.func @causal_top_left(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xf32>, %
 // Causal, bottom-right aligned, Lq = 4 queries over Lk = 16 keys:
 // S'[b, h, i, j] = j <= i + (Lk - Lq) ? 0.25 * S : -inf, i.e. the last query
 // (i = 3) sees all 16 keys.
+// The static offset Lk - Lq = 12 is folded.
 // CHECK-LABEL: func.func @causal_bottom_right
-// CHECK-DAG: %[[LQ:.+]] = arith.constant 4 : index
-// CHECK-DAG: %[[LK:.+]] = arith.constant 16 : index
 // CHECK: %[[I:.+]] = linalg.index 2 : index
 // CHECK-NEXT: %[[J:.+]] = linalg.index 3 : index
 // CHECK: %[[SCALED:.+]] = arith.mulf %{{.+}}, %{{.+}} : f32
-// CHECK-NEXT: %[[TRUE:.+]] = arith.constant true
-// CHECK-NEXT: %[[OFFSET:.+]] = arith.subi %[[LK]], %[[LQ]] : index
+// CHECK-NEXT: %[[OFFSET:.+]] = arith.constant 12 : index
 // CHECK-NEXT: %[[DIAG:.+]] = arith.addi %[[I]], %[[OFFSET]] : index
 // CHECK-NEXT: %[[CAUSAL:.+]] = arith.cmpi sle, %[[J]], %[[DIAG]] : index
-// CHECK-NEXT: %[[KEEP:.+]] = arith.andi %[[TRUE]], %[[CAUSAL]] : i1
 // CHECK-NEXT: %[[NEGINF:.+]] = arith.constant 0xFF800000 : f32
-// CHECK-NEXT: arith.select %[[KEEP]], %[[SCALED]], %[[NEGINF]] : f32
+// CHECK-NEXT: arith.select %[[CAUSAL]], %[[SCALED]], %[[NEGINF]] : f32
 func.func @causal_bottom_right(%q: tensor<1x2x4x16xf32>, %k: tensor<1x2x16x16xf32>, %v: tensor<1x2x16x16xf32>) -> tensor<1x2x4x16xf32> {
   %o = attn.attention ins(%q, %k, %v : tensor<1x2x4x16xf32>, tensor<1x2x16x16xf32>, tensor<1x2x16x16xf32>) {mask_kind = #attn.mask<causal_bottom_right>} -> tensor<1x2x4x16xf32>
   return %o : tensor<1x2x4x16xf32>
@@ -184,25 +179,22 @@ func.func @causal_bottom_right(%q: tensor<1x2x4x16xf32>, %k: tensor<1x2x16x16xf3
 
 // Sliding window [left = 3, right = 1], bottom-right aligned, Lq = 4, Lk = 8:
 // with r = i + (Lk - Lq), key j is kept iff r - 3 <= j <= r + 1.
+// The static offset Lk - Lq = 4 is folded.
 // CHECK-LABEL: func.func @sliding_window
-// CHECK-DAG: %[[LQ:.+]] = arith.constant 4 : index
-// CHECK-DAG: %[[LK:.+]] = arith.constant 8 : index
 // CHECK: %[[I:.+]] = linalg.index 2 : index
 // CHECK-NEXT: %[[J:.+]] = linalg.index 3 : index
 // CHECK: %[[SCALED:.+]] = arith.mulf %{{.+}}, %{{.+}} : f32
-// CHECK-NEXT: %[[TRUE:.+]] = arith.constant true
-// CHECK-NEXT: %[[OFFSET:.+]] = arith.subi %[[LK]], %[[LQ]] : index
+// CHECK-NEXT: %[[OFFSET:.+]] = arith.constant 4 : index
 // CHECK-NEXT: %[[R:.+]] = arith.addi %[[I]], %[[OFFSET]] : index
-// CHECK-NEXT: %[[LEFT:.+]] = arith.constant 3 : index
-// CHECK-NEXT: %[[LO:.+]] = arith.subi %[[R]], %[[LEFT]] : index
 // CHECK-NEXT: %[[RIGHT:.+]] = arith.constant 1 : index
 // CHECK-NEXT: %[[HI:.+]] = arith.addi %[[R]], %[[RIGHT]] : index
-// CHECK-NEXT: %[[GE:.+]] = arith.cmpi sge, %[[J]], %[[LO]] : index
-// CHECK-NEXT: %[[K1:.+]] = arith.andi %[[TRUE]], %[[GE]] : i1
 // CHECK-NEXT: %[[LE:.+]] = arith.cmpi sle, %[[J]], %[[HI]] : index
-// CHECK-NEXT: %[[K2:.+]] = arith.andi %[[K1]], %[[LE]] : i1
+// CHECK-NEXT: %[[LEFT:.+]] = arith.constant -3 : index
+// CHECK-NEXT: %[[LO:.+]] = arith.addi %[[R]], %[[LEFT]] : index
+// CHECK-NEXT: %[[GE:.+]] = arith.cmpi sge, %[[J]], %[[LO]] : index
+// CHECK-NEXT: %[[KEEP:.+]] = arith.andi %[[LE]], %[[GE]] : i1
 // CHECK-NEXT: %[[NEGINF:.+]] = arith.constant 0xFF800000 : f32
-// CHECK-NEXT: arith.select %[[K2]], %[[SCALED]], %[[NEGINF]] : f32
+// CHECK-NEXT: arith.select %[[KEEP]], %[[SCALED]], %[[NEGINF]] : f32
 func.func @sliding_window(%q: tensor<1x2x4x16xf32>, %k: tensor<1x2x8x16xf32>, %v: tensor<1x2x8x16xf32>) -> tensor<1x2x4x16xf32> {
   %o = attn.attention ins(%q, %k, %v : tensor<1x2x4x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>) {mask_kind = #attn.mask<sliding_window>, window = array<i64: 3, 1>} -> tensor<1x2x4x16xf32>
   return %o : tensor<1x2x4x16xf32>

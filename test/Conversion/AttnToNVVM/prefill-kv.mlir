@@ -13,13 +13,14 @@
 // CHECK: %[[POS:.+]] = arith.maxsi %[[RAW]], %c0_i32
 // CHECK: %[[LEN:.+]] = arith.minsi %[[POS]], %c1024_i32
 // CHECK: %[[DIAG:.+]] = arith.subi %[[LEN]], %c64_i32
-// KV blocks [0, nEnd): nEnd = min(floor((last row + diag) / 64) + 1,
-// ceil(len_b / 64)), so no block at or past len_b is visited.
-// CHECK: %[[LEN63:.+]] = arith.addi %[[LEN]], %c63_i32
-// CHECK: %[[NBLOCKS:.+]] = arith.divui %[[LEN63]], %c64_i32
-// CHECK: arith.addi %{{.+}}, %[[DIAG]] : i32
-// CHECK: arith.floordivsi
-// CHECK: %[[NEND:.+]] = arith.minsi %{{.+}}, %[[NBLOCKS]]
+// KV blocks [0, nEnd): the keys some row sees (KeyVisibility::visibleKeys)
+// end at min(len_b, last row + len_b - Lq + 1), so nEnd = ceil(that / 64)
+// and no block at or past len_b is visited.
+// CHECK: %[[OFF:.+]] = arith.subi %[[LEN]], %c64_i32
+// CHECK: %[[LASTKEY:.+]] = arith.addi %{{.+}}, %[[OFF]] : i32
+// CHECK: %[[END:.+]] = arith.addi %[[LASTKEY]], %c1_i32
+// CHECK: %[[KEYS:.+]] = arith.minsi %[[LEN]], %[[END]] : i32
+// CHECK: %[[NEND:.+]] = arith.ceildivsi %[[KEYS]], %c64_i32
 // Prologue: a K row at or past len_b is zero-filled (source size 0) and
 // addressed as row 0; rows come through the view's hook, which reads the
 // block table in the kernel; V reuses K's row addresses.
@@ -41,9 +42,11 @@
 // CHECK: scf.for %{{.+}} = %c0_i32{{.*}} to %[[NEND]]
 // CHECK: memref.load %[[TABLE]]
 // CHECK: nvvm.cp.async.shared.global
-// The mask runs on blocks that cross the diagonal or len_b: key j of row i
-// is kept iff j - i <= diag and j < len_b.
-// CHECK: %[[CROSS:.+]] = arith.cmpi sgt, %{{.+}}, %[[LEN]] : i32
+// The mask runs on blocks that end past the keys every row of the Q block
+// sees, min(len_b, m0 + diag + 1) (KeyVisibility::keysSeenByAll): key j of
+// row i is kept iff j - i <= diag and j < len_b.
+// CHECK: %[[ALL:.+]] = arith.minsi %[[LEN]], %{{.+}} : i32
+// CHECK: %[[CROSS:.+]] = arith.cmpi sgt, %{{.+}}, %[[ALL]] : i32
 // CHECK: %[[NEEDS:.+]] = arith.ori %{{.+}}, %[[CROSS]]
 // CHECK: scf.if %[[NEEDS]]
 // CHECK: arith.cmpi sle, %{{.+}}, %[[DIAG]] : i32
@@ -115,17 +118,18 @@ func.func @chunked_contig(%q: memref<2x8x100x64xf16>, %k: memref<2x2x300x64xf16>
 // -----
 
 // A sliding window (100 keys back) over a paged cache (pages of 64): the
-// first visible block also moves with len_b, nBegin = max(floor((m0 + diag -
-// 100) / 64), 0), and the mask keeps j - i >= diag - 100.
+// first visible block also moves with len_b, nBegin = floor(max(m0 + diag -
+// 100, 0) / 64), and the mask keeps j - i >= diag - 100.
 // CHECK-LABEL: gpu.func @window_paged_kernel
 // CHECK: %[[RAW:.+]] = memref.load
 // CHECK: %[[POS:.+]] = arith.maxsi %[[RAW]], %c0_i32
 // CHECK: %[[LEN:.+]] = arith.minsi %[[POS]], %c512_i32
 // CHECK: %[[DIAG:.+]] = arith.subi %[[LEN]], %c64_i32
-// CHECK: %[[FIRST0:.+]] = arith.addi %{{.+}}, %[[DIAG]] : i32
+// CHECK: %[[OFF:.+]] = arith.subi %[[LEN]], %c64_i32
+// CHECK: %[[FIRST0:.+]] = arith.addi %{{.+}}, %[[OFF]] : i32
 // CHECK: %[[FIRST1:.+]] = arith.addi %[[FIRST0]], %c-100_i32
-// CHECK: %[[FIRST:.+]] = arith.floordivsi %[[FIRST1]], %c64_i32
-// CHECK: %[[NBEGIN:.+]] = arith.maxsi %[[FIRST]], %c0_i32
+// CHECK: %[[FIRST:.+]] = arith.maxsi %[[FIRST1]], %c0_i32
+// CHECK: %[[NBEGIN:.+]] = arith.floordivsi %[[FIRST]], %c64_i32
 // CHECK: scf.for %{{.+}} = %[[NBEGIN]] to
 // CHECK: scf.if
 // CHECK: %[[LO:.+]] = arith.addi %[[DIAG]], %c-100_i32

@@ -9,6 +9,7 @@
 #define ATTN_CONVERSION_ATTNTONVVM_ATTNTONVVM_H
 
 #include "attn/Conversion/Passes.h"
+#include "attn/Dialect/Attn/IR/KeyVisibility.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Support/LLVM.h"
 
@@ -39,10 +40,11 @@ struct KernelProblem {
   int64_t batch, headsQ, headsKV, seqQ, seqK, headDim;
   bool isBF16;
   bool withLse;
-  /// Key j is visible to query i iff `i + diagOffset - left <= j` (when
-  /// `left` is set) and `j <= i + diagOffset + right` (when `right` is set).
+  /// Which keys a query row sees (the op's KeyVisibility) and its static
+  /// diagonal offset (Lk - Lq for bottom-right alignments, else 0). With
+  /// key_lengths the kernels use the runtime diagonal len_b - Lq instead.
+  KeyVisibility visibility;
   int64_t diagOffset = 0;
-  std::optional<int64_t> left, right;
   double scale;
   std::optional<double> softcap;
   /// ALiBi slope per query head (empty: no ALiBi).
@@ -56,10 +58,6 @@ struct KernelProblem {
   /// K and V views (KVCacheViewInterface) read through the address hook;
   /// null: K and V are contiguous [B, Hkv, Lk, D] memrefs.
   Operation *keyView = nullptr, *valueView = nullptr;
-  /// Bottom-right causal or a window: with key_lengths the diagonal offset
-  /// is the runtime `len_b - Lq` rather than the static diagOffset.
-  bool bottomRight = false;
-
   /// Whether the kernel must materialise scores in natural units (scale and
   /// softcap applied) before the exponential: something positional or
   /// nonlinear follows the scale, so log2(e) cannot be folded into it.

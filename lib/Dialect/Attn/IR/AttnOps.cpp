@@ -46,6 +46,32 @@ void AttentionOp::build(OpBuilder &builder, OperationState &state, Value query,
         LayoutAttr::get(builder.getContext(), Layout::BHSD));
 }
 
+KeyVisibility KeyVisibility::get(MaskKind kind,
+                                 std::optional<ArrayRef<int64_t>> window) {
+  KeyVisibility visibility;
+  switch (kind) {
+  case MaskKind::None:
+    break;
+  case MaskKind::CausalTopLeft:
+    visibility.right = 0;
+    break;
+  case MaskKind::CausalBottomRight:
+    visibility.right = 0;
+    visibility.bottomRight = true;
+    break;
+  case MaskKind::SlidingWindow:
+    // Windows are bottom-right aligned, as FlashAttention's window_size; the
+    // verifier requires both extents (non-negative).
+    visibility.bottomRight = true;
+    if (window && window->size() == 2) {
+      visibility.left = (*window)[0];
+      visibility.right = (*window)[1];
+    }
+    break;
+  }
+  return visibility;
+}
+
 double AttentionOp::getEffectiveScale() {
   if (std::optional<double> scale = getScaleValue())
     return *scale;

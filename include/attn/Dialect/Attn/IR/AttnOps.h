@@ -15,7 +15,8 @@
 #include "mlir/Interfaces/ControlFlowInterfaces.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
-#include "attn/Dialect/Attn/IR/AttnEnums.h.inc"
+#include "attn/Dialect/Attn/IR/AttnEnums.h"
+#include "attn/Dialect/Attn/IR/KeyVisibility.h"
 #include "attn/Dialect/Attn/IR/AttnInterfaces.h.inc"
 
 #define GET_ATTRDEF_CLASSES
