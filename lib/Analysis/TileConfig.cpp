@@ -28,6 +28,9 @@ static constexpr double kSfuPerClock = 16;
 static constexpr int64_t kReservedSharedPerCta = 1024;
 /// Registers kept for addresses, loop indices and the softmax scalars.
 static constexpr int64_t kRegisterOverhead = 32;
+/// Warps an SM needs resident to keep its tensor cores and shared memory
+/// busy (two per scheduler): fewer leave latency exposed.
+static constexpr int64_t kWarpsToHideLatency = 8;
 /// Latency a memory-bound wave or a dependent merge step costs regardless
 /// of its bytes (DRAM latency plus CTA launch), in seconds.
 static constexpr double kWaveLatency = 1e-6;
@@ -134,6 +137,12 @@ struct PrefillModel {
     }
     int64_t heads = f.batch * f.headsQ;
     c.ctas = heads * int64_t(work.size());
+    // An SM with too few resident warps runs its tiles proportionally
+    // slower.
+    double occupancy = std::min(
+        1.0, double(c.ctasPerSM * warps) / double(kWarpsToHideLatency));
+    for (double &w : work)
+      w /= occupancy;
     c.seconds = simulateMakespan(work, heads, gpu.numSMs * c.ctasPerSM,
                                  c.ctasPerSM);
     return c;
