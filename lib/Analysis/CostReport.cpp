@@ -23,10 +23,12 @@ mlir::attn::analyzeAttention(const AttentionFigures &figures,
   if (options.gpuKernel) {
     r.schedule.decodeKernel = r.tiles.decode;
     if (r.tiles.decode) {
-      // The decode kernel packs a group's rows into one tile of all keys
-      // a split covers; its tiles are the splits.
+      // The decode kernel packs a group's G x Lq rows into one m16 tile
+      // and its warps step through the keys 16 (keys per warp) at a time.
       r.schedule.packGqa = true;
-      r.schedule.blockM = std::max<int64_t>(1, figures.queryLength);
+      r.schedule.blockM = std::max<int64_t>(
+          figures.queryLength, llvm::divideCeil(16, figures.headGroupSize()));
+      r.schedule.blockN = r.tiles.chosen.blockN;
       if (!options.splitsGiven)
         r.schedule.numSplits = r.tiles.chosen.numSplits;
     } else {
@@ -59,8 +61,11 @@ mlir::attn::buildCostReport(ModuleOp module, const CostReportOptions &options) {
                           "cost model";
       return WalkResult::interrupt();
     }
-    llvm::raw_string_ostream loc(r->location);
-    op.getLoc().print(loc);
+    // Specs have no location worth printing.
+    if (!isa<UnknownLoc>(op.getLoc())) {
+      llvm::raw_string_ostream loc(r->location);
+      op.getLoc().print(loc);
+    }
     report.attention.push_back(std::move(*r));
     return WalkResult::advance();
   });
@@ -123,9 +128,10 @@ static void printModel(const CostReport &r, llvm::raw_ostream &os) {
 void mlir::attn::printCostReport(const CostReport &r, llvm::raw_ostream &os) {
   for (const AttentionReport &a : r.attention) {
     const AttentionCost &c = a.cost;
-    os << llvm::formatv("cost: {0} ({1}; tiles {2}x{3}, {4} split(s)): {5} of "
+    os << llvm::formatv("cost: {0} ({1}tiles {2}x{3}, {4} split(s)): {5} of "
                         "{6} KV tiles visited ({7} interior)\n",
-                        describeShape(a.figures), a.location,
+                        describeShape(a.figures),
+                        a.location.empty() ? "" : a.location + "; ",
                         a.schedule.blockM, a.schedule.blockN,
                         a.schedule.numSplits, c.tilesVisited, c.tilesDense,
                         c.tilesInterior);
