@@ -241,11 +241,16 @@ def AttnCostReport : Pass<"attn-cost-report"> {
     roofline bound on the named GPU, and the tile configuration the model
     chooses for that GPU with its reason. The IR is unchanged.
 
+    For `tensor<1x1x64x16xf32>` operands with a causal mask and
+    `block-m=16 block-n=16`:
+
     ```
-    remark: attn-cost: 10 of 16 KV tiles visited (6 interior); gemm
-      0.001 GFLOP executed (...)
-    remark: attn-cost: bytes 8192 read, 2048 written; intensity 128.0 FLOP/B
-    remark: attn-cost: h100-sxm: bound 0.01 us (memory-bound; ...)
+    remark: attn-cost: 10 of 16 KV tiles visited (6 interior); gemm 163840
+      FLOP executed (133120 visible, 262144 dense), exp 2720, softmax 13984
+      FLOP, bytes 16384 (12288 read, 4096 written), intensity 10.0 FLOP/B
+    remark: attn-cost: bytes 12288 read (Q 4096, K 4096, V 4096, other 0),
+      4096 written (O 4096, LSE 0, other 0)
+    remark: attn-cost: h100-sxm: bound 0.005 us (memory-bound; ...)
     remark: attn-cost: tiles: prefill on h100-sxm: 128x64 tiles, 4 warps: ...
     ```
   }];
