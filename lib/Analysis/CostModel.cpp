@@ -57,6 +57,29 @@ TileVisit mlir::attn::classifyKVTile(const MaskGeometry &mask,
   return TileVisit::Boundary;
 }
 
+KVBlockRange mlir::attn::getVisitedKVBlocks(const MaskGeometry &mask,
+                                            int64_t rowBegin, int64_t rowEnd,
+                                            int64_t blockN) {
+  KeyRange first = getVisibleKeys(mask, rowBegin);
+  KeyRange last = getVisibleKeys(mask, rowEnd - 1);
+  KVBlockRange r;
+  // classifyKVTile's "not skipped": first.begin < keyEnd, last.end > k0.
+  int64_t begin = first.begin / blockN;
+  int64_t end = llvm::divideCeil(last.end, blockN);
+  if (first.begin >= mask.keyLength || end <= begin)
+    return r;
+  r.visited = end - begin;
+  r.keyBegin = begin * blockN;
+  r.keyEnd = std::min(end * blockN, mask.keyLength);
+  // Interior: whole blocks with last.begin <= k0 and k0 + N <= first.end.
+  int64_t interiorBegin =
+      std::max<int64_t>(begin, llvm::divideCeil(last.begin, blockN));
+  int64_t interiorEnd =
+      std::min(end, std::min(first.end, mask.keyLength) / blockN);
+  r.interior = std::max<int64_t>(0, interiorEnd - interiorBegin);
+  return r;
+}
+
 //===----------------------------------------------------------------------===//
 // Figures
 //===----------------------------------------------------------------------===//
@@ -209,20 +232,18 @@ struct TileCounter {
     double perScore = scoreFlops();
     kvBegin = lk;
     for (int64_t q0 = 0; q0 < lq; q0 += m) {
-      int64_t rows = std::min(m, lq - q0);
-      int64_t visited = 0, interior = 0;
-      for (int64_t k0 = 0; k0 < lk; k0 += n) {
-        TileVisit visit =
-            s.skipMaskedBlocks
-                ? classifyKVTile(f.mask, q0, q0 + rows, k0,
-                                 std::min(k0 + n, lk), k0 + n <= lk)
-                : TileVisit::Boundary;
-        if (visit == TileVisit::Skipped)
-          continue;
-        ++visited;
-        interior += visit == TileVisit::Interior;
-        kvBegin = std::min(kvBegin, k0);
-        kvEnd = std::max(kvEnd, std::min(k0 + n, lk));
+      int64_t rows = std::min(m, lq - q0), visited = kvBlocks, interior = 0;
+      if (s.skipMaskedBlocks) {
+        KVBlockRange range = getVisitedKVBlocks(f.mask, q0, q0 + rows, n);
+        visited = range.visited;
+        interior = range.interior;
+        if (visited) {
+          kvBegin = std::min(kvBegin, range.keyBegin);
+          kvEnd = std::max(kvEnd, range.keyEnd);
+        }
+      } else {
+        kvBegin = 0;
+        kvEnd = lk;
       }
       cost.tilesVisited += programsPerBlock * visited;
       cost.tilesInterior += programsPerBlock * interior;

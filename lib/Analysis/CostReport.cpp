@@ -75,6 +75,9 @@ mlir::attn::buildCostReport(ModuleOp module, const CostReportOptions &options) {
     if (std::optional<std::string> error =
             validateTransformerConfig(*options.model))
       return module.emitError() << *error;
+    if (options.modelBatch <= 0 || options.modelContext <= 0)
+      return module.emitError()
+             << "expected a positive batch and context for the model figures";
     report.model = options.model;
     report.modelBatch = options.modelBatch;
     report.modelContext = options.modelContext;

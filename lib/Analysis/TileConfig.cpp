@@ -128,11 +128,8 @@ struct PrefillModel {
     // The prefill grid: one CTA per (query block, batch x query head).
     std::vector<double> work;
     for (int64_t q0 = 0; q0 < f.queryLength; q0 += m) {
-      int64_t rows = std::min(m, f.queryLength - q0), visited = 0;
-      for (int64_t k0 = 0; k0 < f.keyLength; k0 += n)
-        visited += classifyKVTile(f.mask, q0, q0 + rows, k0,
-                                  std::min(k0 + n, f.keyLength),
-                                  k0 + n <= f.keyLength) != TileVisit::Skipped;
+      int64_t rows = std::min(m, f.queryLength - q0);
+      int64_t visited = getVisitedKVBlocks(f.mask, q0, q0 + rows, n).visited;
       work.push_back(double(visited) * tile);
     }
     int64_t heads = f.batch * f.headsQ;

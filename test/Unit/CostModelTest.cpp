@@ -75,7 +75,18 @@ TEST(CostModelMask, CornerClassificationMatchesEveryRow) {
     for (auto [lq, lk] : {std::pair<int64_t, int64_t>{37, 53}, {53, 37}, {16, 64}, {1, 40}})
       for (auto [m, n] : {std::pair<int64_t, int64_t>{8, 8}, {16, 4}, {5, 7}}) {
         MaskGeometry g{kind, lq, lk, 6, 3};
-        for (int64_t r0 = 0; r0 < lq; r0 += m)
+        for (int64_t r0 = 0; r0 < lq; r0 += m) {
+          // The closed-form block counts agree with classifying each tile.
+          int64_t visited = 0, interior = 0;
+          for (int64_t k0 = 0; k0 < lk; k0 += n) {
+            TileVisit v = classifyKVTile(g, r0, std::min(r0 + m, lq), k0,
+                                         std::min(k0 + n, lk), k0 + n <= lk);
+            visited += v != TileVisit::Skipped;
+            interior += v == TileVisit::Interior;
+          }
+          KVBlockRange range = getVisitedKVBlocks(g, r0, std::min(r0 + m, lq), n);
+          EXPECT_EQ(range.visited, visited);
+          EXPECT_EQ(range.interior, interior);
           for (int64_t k0 = 0; k0 < lk; k0 += n) {
             int64_t r1 = std::min(r0 + m, lq), k1 = std::min(k0 + n, lk);
             bool any = false, all = k0 + n <= lk;
@@ -93,6 +104,7 @@ TEST(CostModelMask, CornerClassificationMatchesEveryRow) {
                 << "kind " << int(kind) << " Lq " << lq << " Lk " << lk
                 << " tile " << r0 << "," << k0;
           }
+        }
       }
 }
 

@@ -71,6 +71,18 @@ TileVisit classifyKVTile(const MaskGeometry &mask, int64_t rowBegin,
                          int64_t rowEnd, int64_t keyBegin, int64_t keyEnd,
                          bool wholeBlock);
 
+/// The KV blocks of `blockN` keys one block of query rows [rowBegin,
+/// rowEnd) visits: the tiles classifyKVTile does not skip, counted in
+/// closed form from the same corner rows (a unit test checks the two
+/// agree), so long contexts cost O(query blocks).
+struct KVBlockRange {
+  int64_t visited = 0, interior = 0;
+  /// Keys [keyBegin, keyEnd) the visited blocks cover, clipped to Lk.
+  int64_t keyBegin = 0, keyEnd = 0;
+};
+KVBlockRange getVisitedKVBlocks(const MaskGeometry &mask, int64_t rowBegin,
+                                int64_t rowEnd, int64_t blockN);
+
 //===----------------------------------------------------------------------===//
 // The problem, as figures
 //===----------------------------------------------------------------------===//
