@@ -80,6 +80,37 @@ std::optional<TransformerConfig> mlir::attn::getModelPreset(StringRef name) {
   return std::nullopt;
 }
 
+std::optional<TransformerConfig>
+mlir::attn::resolveTransformerConfig(const TransformerOverrides &o,
+                                     std::string &error) {
+  std::optional<TransformerConfig> c;
+  if (!o.preset.empty()) {
+    c = getModelPreset(o.preset);
+    if (!c) {
+      error = "unknown --model '" + o.preset + "'";
+      return std::nullopt;
+    }
+  } else if (o.hidden || o.layers || o.heads) {
+    c = TransformerConfig();
+    c->swiglu = c->rmsNorm = o.swiglu;
+    c->linearBias = c->tiedEmbeddings = !o.swiglu;
+    c->source = "command-line flags";
+  } else {
+    return std::nullopt;
+  }
+  for (auto [given, field] :
+       {std::pair{o.hidden, &c->hidden}, {o.layers, &c->layers},
+        {o.ffn, &c->ffn}, {o.heads, &c->heads}, {o.kvHeads, &c->kvHeads},
+        {o.vocab, &c->vocab}})
+    if (given)
+      *field = given;
+  if (!c->ffn)
+    c->ffn = 4 * c->hidden;
+  if (!c->kvHeads)
+    c->kvHeads = c->heads;
+  return c;
+}
+
 std::optional<std::string>
 mlir::attn::validateTransformerConfig(const TransformerConfig &c) {
   if (c.hidden <= 0 || c.layers <= 0 || c.heads <= 0 || c.ffn <= 0 ||

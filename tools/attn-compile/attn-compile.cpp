@@ -323,41 +323,6 @@ static llvm::raw_ostream &summary() {
   return jsonOnStdout ? llvm::nulls() : llvm::outs();
 }
 
-/// The model of --model and the explicit flags (which override a preset);
-/// nullopt without either, an error message in `error` on a bad one.
-static std::optional<TransformerConfig> modelFromFlags(std::string &error) {
-  std::optional<TransformerConfig> c;
-  if (!modelName.empty()) {
-    c = getModelPreset(modelName);
-    if (!c) {
-      error = "unknown --model '" + modelName + "'";
-      return std::nullopt;
-    }
-  } else if (modelHidden || modelLayers || modelHeads) {
-    c = TransformerConfig();
-    c->swiglu = c->rmsNorm = modelSwiglu;
-    c->linearBias = c->tiedEmbeddings = !modelSwiglu;
-    c->source = "command-line flags";
-  } else {
-    return std::nullopt;
-  }
-  auto set = [](cl::opt<int64_t> &flag, int64_t &field) {
-    if (flag.getNumOccurrences())
-      field = flag;
-  };
-  set(modelHidden, c->hidden);
-  set(modelLayers, c->layers);
-  set(modelHeads, c->heads);
-  set(modelFfn, c->ffn);
-  set(modelKVHeads, c->kvHeads);
-  set(modelVocab, c->vocab);
-  if (!c->ffn)
-    c->ffn = 4 * c->hidden;
-  if (!c->kvHeads)
-    c->kvHeads = c->heads;
-  return c;
-}
-
 /// Prints (or writes) the cost report of `module`. Returns an exit code
 /// when the tool should stop (JSON on stdout, or an error in JSON mode).
 static std::optional<int> reportCost(ModuleOp module) {
@@ -377,8 +342,11 @@ static std::optional<int> reportCost(ModuleOp module) {
   options.schedule.blockN = ptx ? blockN : tileN;
   options.schedule.numSplits = numSplits;
   options.splitsGiven = numSplits.getNumOccurrences() > 0;
+  TransformerOverrides model{modelName,  modelHidden,  modelLayers,
+                             modelFfn,   modelHeads,   modelKVHeads,
+                             modelVocab, modelSwiglu};
   std::string error;
-  options.model = modelFromFlags(error);
+  options.model = resolveTransformerConfig(model, error);
   options.modelBatch = batch;
   options.modelContext = modelContext ? modelContext : seqK;
   std::optional<ElementKind> kind = parseElementKind(dtype);

@@ -45,6 +45,22 @@ struct TransformerConfig {
 llvm::ArrayRef<llvm::StringRef> getModelPresetNames();
 std::optional<TransformerConfig> getModelPreset(llvm::StringRef name);
 
+/// A model as a command line gives it: a preset name and/or sizes; a
+/// non-zero size replaces the preset's.
+struct TransformerOverrides {
+  std::string preset;
+  int64_t hidden = 0, layers = 0, ffn = 0, heads = 0, kvHeads = 0, vocab = 0;
+  /// Without a preset: a Llama-style block (SwiGLU, RMSNorm, no biases,
+  /// untied) instead of a GPT-2-style one (GELU, LayerNorm, biases, tied).
+  bool swiglu = false;
+};
+
+/// The model `overrides` describe (unset F: 4H; unset Hkv: Hq), nullopt
+/// when they name none; `error` says why on an unknown preset.
+std::optional<TransformerConfig>
+resolveTransformerConfig(const TransformerOverrides &overrides,
+                         std::string &error);
+
 /// Fails with a message on a config the formulas cannot take.
 std::optional<std::string> validateTransformerConfig(const TransformerConfig &c);
 
