@@ -169,6 +169,8 @@ struct DecodeModel {
 
   TileCandidate evaluate(int64_t splits, int64_t ctasPerSM) const {
     TileCandidate c;
+    // One m16 tile of a group's rows; warps step keysPerWarp keys.
+    c.blockM = 16;
     c.numWarps = warps;
     c.blockN = keysPerWarp;
     c.numSplits = splits;

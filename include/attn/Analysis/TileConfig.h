@@ -34,7 +34,8 @@ struct TileConfigChoice {
   /// kernel=auto) or the prefill kernel.
   bool decode = false;
   /// The chosen candidate: prefill block-m / block-n / num-warps, or the
-  /// decode kernel's warps and split count (blockN: keys per warp step).
+  /// decode kernel's warps and split count (blockM: its m16 row tile,
+  /// blockN: keys per warp step).
   TileCandidate chosen;
   /// Why, in one or two sentences with the numbers.
   std::string reason;
