@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Analysis/CostReport.h"
 #include "attn/Execution/CpuRunner.h"
 #include "attn/Execution/NumericCheck.h"
 #include "attn/InitAll.h"
@@ -270,6 +271,122 @@ static bool writeFile(StringRef path, StringRef contents) {
   return true;
 }
 
+// The cost model (docs/CostModel.md): figures for every attention, the
+// roofline on --gpu, the chosen tile configuration, and with --model (or
+// explicit --hidden ...) a whole transformer's parameters, FLOPs and KV
+// cache for --batch sequences of --context tokens.
+static cl::OptionCategory costCategory("Cost model");
+static cl::opt<std::string>
+    costGpu("gpu", cl::desc("GPU for the roofline and the tile choice: "
+                            "a100-sxm, h100-sxm, h200, b200"),
+            cl::init("h100-sxm"), cl::cat(costCategory));
+static cl::opt<std::string>
+    costReport("report",
+               cl::desc("text: cost lines in the summary (default); json: "
+                        "the JSON report, alone on stdout (then nothing is "
+                        "compiled) or to --report-file; none"),
+               cl::init("text"), cl::cat(costCategory));
+static cl::opt<std::string> costReportFile(
+    "report-file", cl::desc("Write the JSON report here (--report=json)"),
+    cl::init(""), cl::cat(costCategory));
+static cl::opt<std::string>
+    modelName("model",
+              cl::desc("Model preset: gpt2, llama-3-8b, llama-3-70b, "
+                       "mistral-7b, qwen2.5-7b"),
+              cl::init(""), cl::cat(costCategory));
+static cl::opt<int64_t> modelHidden("hidden", cl::desc("Model hidden size H"),
+                                    cl::init(0), cl::cat(costCategory));
+static cl::opt<int64_t> modelLayers("layers", cl::desc("Model layers"),
+                                    cl::init(0), cl::cat(costCategory));
+static cl::opt<int64_t> modelFfn("ffn", cl::desc("MLP inner size (0: 4H)"),
+                                 cl::init(0), cl::cat(costCategory));
+static cl::opt<int64_t> modelHeads("heads", cl::desc("Model query heads"),
+                                   cl::init(0), cl::cat(costCategory));
+static cl::opt<int64_t> modelKVHeads("kv-heads",
+                                     cl::desc("Model KV heads (0: --heads)"),
+                                     cl::init(0), cl::cat(costCategory));
+static cl::opt<int64_t> modelVocab("vocab", cl::desc("Model vocabulary"),
+                                   cl::init(0), cl::cat(costCategory));
+static cl::opt<bool> modelSwiglu(
+    "swiglu",
+    cl::desc("Explicit model: Llama-style block (SwiGLU, RMSNorm, no "
+             "biases, untied LM head) instead of GPT-2-style"),
+    cl::init(false), cl::cat(costCategory));
+static cl::opt<int64_t> modelContext(
+    "context", cl::desc("Model figures: tokens per sequence (0: --seq-k)"),
+    cl::init(0), cl::cat(costCategory));
+
+/// Where the lines before the stages go: nowhere when the JSON report
+/// takes stdout, so that stdout is exactly the JSON.
+static llvm::raw_ostream &summary() {
+  bool jsonOnStdout = costReport == "json" && costReportFile.empty();
+  return jsonOnStdout ? llvm::nulls() : llvm::outs();
+}
+
+/// Prints (or writes) the cost report of `module`. Returns an exit code
+/// when the tool should stop (JSON on stdout, or an error in JSON mode).
+static std::optional<int> reportCost(ModuleOp module) {
+  if (costReport == "none")
+    return std::nullopt;
+  bool json = costReport == "json";
+  if (!json && costReport != "text") {
+    llvm::errs() << "error: unknown --report '" << costReport
+                 << "' (expected text, json or none)\n";
+    return 1;
+  }
+  CostReportOptions options;
+  options.gpu = costGpu;
+  bool ptx = target == "ptx";
+  options.gpuKernel = ptx;
+  options.schedule.blockM = ptx ? blockM : tileM;
+  options.schedule.blockN = ptx ? blockN : tileN;
+  options.schedule.numSplits = numSplits;
+  options.splitsGiven = numSplits.getNumOccurrences() > 0;
+  TransformerOverrides model{modelName,  modelHidden,  modelLayers,
+                             modelFfn,   modelHeads,   modelKVHeads,
+                             modelVocab, modelSwiglu};
+  std::string error;
+  options.model = resolveTransformerConfig(model, error);
+  options.modelBatch = batch;
+  options.modelContext = modelContext ? modelContext : seqK;
+  std::optional<ElementKind> kind = parseElementKind(dtype);
+  options.kvElementBytes = kind ? getElementByteSize(*kind) : 2;
+  // In text mode the report must not stop a compile: its errors become a
+  // note.
+  std::string diagnostics;
+  ScopedDiagnosticHandler handler(module.getContext(), [&](Diagnostic &d) {
+    diagnostics += (diagnostics.empty() ? "" : "; ") + d.str();
+    return success();
+  });
+  FailureOr<CostReport> report = failure();
+  if (error.empty())
+    report = buildCostReport(module, options);
+  if (failed(report)) {
+    std::string why = error.empty() ? diagnostics : error;
+    if (json) {
+      llvm::errs() << "error: " << why << "\n";
+      return 1;
+    }
+    llvm::outs() << "cost: not available: " << why << "\n";
+    return std::nullopt;
+  }
+  if (!json) {
+    printCostReport(*report, llvm::outs());
+    return std::nullopt;
+  }
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << llvm::formatv("{0:2}", costReportToJson(*report)) << "\n";
+  if (costReportFile.empty()) {
+    llvm::outs() << text;
+    return 0;
+  }
+  if (!writeFile(costReportFile, text))
+    return 1;
+  printCostReport(*report, llvm::outs());
+  return std::nullopt;
+}
+
 /// --target=ptx: spec -> PTX (+ cubins, manifest), one line per stage.
 static int64_t countAttention(ModuleOp module) {
   int64_t n = 0;
@@ -352,7 +469,8 @@ int main(int argc, char **argv) {
   registerAllPasses();
   // Only this tool's options: LLVM's backend flags are noise here.
   cl::HideUnrelatedOptions(
-      {&toolCategory, &specCategory, &flashCategory, &gpuCategory});
+      {&toolCategory, &specCategory, &flashCategory, &gpuCategory,
+       &costCategory});
   cl::ParseCommandLineOptions(
       argc, argv,
       "attn-compile: compile an attention spec or .mlir file and report each "
@@ -378,7 +496,7 @@ int main(int argc, char **argv) {
     module = parseSourceFile<ModuleOp>(sourceMgr, &ctx);
     if (!module)
       return 1;
-    llvm::outs() << "input: " << inputFile << "\n";
+    summary() << "input: " << inputFile << "\n";
   } else {
     FailureOr<AttentionSpec> parsed = specFromFlags();
     if (failed(parsed))
@@ -387,7 +505,7 @@ int main(int argc, char **argv) {
     module = buildAttentionModule(&ctx, *spec);
     if (!module)
       return 1;
-    llvm::outs() << "spec: " << spec->describe() << "\n";
+    summary() << "spec: " << spec->describe() << "\n";
   }
 
   if (target != "cpu" && target != "ptx") {
@@ -416,7 +534,7 @@ int main(int argc, char **argv) {
                         "(or memrefs)\n";
         return 1;
       }
-      llvm::outs() << "entry: @" << entryName
+      summary() << "entry: @" << entryName
                    << " converted from tensors to memref arguments\n";
     }
     // Graphs from importers hold attention as linalg ops: raise it first,
@@ -431,12 +549,14 @@ int main(int argc, char **argv) {
                     std::chrono::steady_clock::now() - raiseStart)
                     .count() *
                 1e3;
-    llvm::outs() << llvm::formatv("stage  r {0,-36} {1,7:f2} ms raised {2} "
+    summary() << llvm::formatv("stage  r {0,-36} {1,7:f2} ms raised {2} "
                                   "attention op(s)\n",
                                   "attn-raise", ms,
                                   countAttention(*module) - before);
   }
 
+  if (std::optional<int> rc = reportCost(*module))
+    return *rc;
   if (target == "ptx")
     return compileForGpu(*module, start);
 

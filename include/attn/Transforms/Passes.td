@@ -229,4 +229,47 @@ def AttnCountKVTiles : Pass<"attn-count-kv-tiles"> {
   }];
 }
 
+def AttnCostReport : Pass<"attn-cost-report"> {
+  let summary = "Report FLOPs, bytes and the roofline bound of each attention";
+  let description = [{
+    An analysis: for every `attn.attention` over static shapes, computes the
+    cost model of docs/CostModel.md for the schedule given by the options
+    (attn-tile's block sizes) and emits remarks at the op: the KV tiles the
+    mask leaves visited, the FLOPs of the two GEMMs (executed over visited
+    tiles, visible under the mask, and dense), the exponentials and other
+    softmax work, the bytes read and written, the arithmetic intensity, the
+    roofline bound on the named GPU, and the tile configuration the model
+    chooses for that GPU with its reason. The IR is unchanged.
+
+    For `tensor<1x1x64x16xf32>` operands with a causal mask and
+    `block-m=16 block-n=16`:
+
+    ```
+    remark: attn-cost: 10 of 16 KV tiles visited (6 interior); gemm 163840
+      FLOP executed (133120 visible, 262144 dense), exp 2720, softmax 13984
+      FLOP, bytes 16384 (12288 read, 4096 written), intensity 10.0 FLOP/B
+    remark: attn-cost: bytes 12288 read (Q 4096, K 4096, V 4096, other 0),
+      4096 written (O 4096, LSE 0, other 0)
+    remark: attn-cost: h100-sxm: bound 0.005 us (memory-bound; ...)
+    remark: attn-cost: tiles: prefill on h100-sxm: 128x64 tiles, 4 warps: ...
+    ```
+  }];
+  let options = [
+    Option<"gpu", "gpu", "std::string", /*default=*/"\"h100-sxm\"",
+           "Target GPU: a100-sxm, h100-sxm, h200 or b200">,
+    Option<"blockM", "block-m", "int64_t", /*default=*/"64",
+           "Query rows per tile (as attn-tile)">,
+    Option<"blockN", "block-n", "int64_t", /*default=*/"64",
+           "Keys per KV tile (as attn-tile)">,
+    Option<"packGqa", "pack-gqa", "bool", /*default=*/"true",
+           "Count tiles per KV head, the query heads sharing it packed (as "
+           "attn-tile)">,
+    Option<"numSplits", "num-splits", "int64_t", /*default=*/"1",
+           "KV splits (adds the partial-result workspaces)">,
+    Option<"skipMaskedBlocks", "skip-masked-blocks", "bool",
+           /*default=*/"true",
+           "Skip KV tiles outside causal/window masks (as attn-tile)">,
+  ];
+}
+
 #endif // ATTN_TRANSFORMS_PASSES_TD

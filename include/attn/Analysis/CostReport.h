@@ -1,0 +1,81 @@
+//===- CostReport.h - the cost model's report for a module -------*- C++ -*-===//
+//
+// Part of attn-mlir. Collects the cost figures, roofline bound and chosen
+// tile configuration of every attn.attention in a module (plus, optionally,
+// a whole transformer's figures) and prints them as text lines or JSON:
+// what attn-compile reports and attn-cost-report remarks.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_ANALYSIS_COSTREPORT_H
+#define ATTN_ANALYSIS_COSTREPORT_H
+
+#include "attn/Analysis/CostModel.h"
+#include "attn/Analysis/ModelCost.h"
+#include "attn/Analysis/TileConfig.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <optional>
+#include <vector>
+
+namespace mlir::attn {
+
+struct CostReportOptions {
+  /// A name lookupGpu accepts.
+  std::string gpu = "h100-sxm";
+  /// The schedule in effect (attn-tile's or the GPU kernel's options).
+  ScheduleConfig schedule;
+  /// The schedule is a GPU kernel's: decode-shaped ops (Hq / Hkv * Lq <=
+  /// 16) run the decode kernel with the chosen split count unless
+  /// `schedule.numSplits` was given (> 1), and the prefill kernel's CTAs
+  /// are per query head (no GQA packing).
+  bool gpuKernel = false;
+  bool splitsGiven = false;
+  /// A whole model to report, for `modelBatch` sequences of
+  /// `modelContext` tokens with a cache of `kvElementBytes` per element.
+  std::optional<TransformerConfig> model;
+  int64_t modelBatch = 1, modelContext = 1024, kvElementBytes = 2;
+};
+
+/// One attention op's figures.
+struct AttentionReport {
+  std::string location;
+  AttentionFigures figures;
+  ScheduleConfig schedule;
+  AttentionCost cost;
+  RooflineBound roofline;
+  TileConfigChoice tiles;
+};
+
+struct CostReport {
+  const GpuSpec *gpu = nullptr;
+  std::vector<AttentionReport> attention;
+  std::optional<TransformerConfig> model;
+  std::optional<TransformerCost> modelCost;
+  int64_t modelBatch = 0, modelContext = 0, kvElementBytes = 2;
+};
+
+/// The report of one op under `options` (the tile choice, and with
+/// `gpuKernel` the split count, come from chooseTileConfig).
+FailureOr<AttentionReport> analyzeAttention(const AttentionFigures &figures,
+                                            const GpuSpec &gpu,
+                                            const CostReportOptions &options);
+
+/// The report of every attn.attention in `module`; errors (unknown GPU,
+/// dynamic shapes, bad model) are emitted as diagnostics.
+FailureOr<CostReport> buildCostReport(ModuleOp module,
+                                      const CostReportOptions &options);
+
+/// Text lines, each starting with "cost:", "roofline:", "tiles:" or
+/// "model:".
+void printCostReport(const CostReport &report, llvm::raw_ostream &os);
+
+/// The same figures as JSON (docs/CostModel.md lists the keys).
+llvm::json::Value costReportToJson(const CostReport &report);
+
+} // namespace mlir::attn
+
+#endif // ATTN_ANALYSIS_COSTREPORT_H

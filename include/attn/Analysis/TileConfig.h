@@ -1,0 +1,59 @@
+//===- TileConfig.h - GPU tile configurations from the cost model -*- C++ -*-//
+//
+// Part of attn-mlir. Chooses the GPU kernel's tile configuration (prefill
+// block sizes and warps, decode split count) for an attention on a named
+// GPU from its shared memory, registers, occupancy and SM count, instead of
+// fixed defaults. The model is stated in docs/CostModel.md ("Choosing
+// tiles"); every choice comes with its reason as text.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_ANALYSIS_TILECONFIG_H
+#define ATTN_ANALYSIS_TILECONFIG_H
+
+#include "attn/Analysis/CostModel.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir::attn {
+
+/// One candidate the chooser modelled.
+struct TileCandidate {
+  int64_t blockM = 0, blockN = 0, numWarps = 0, numSplits = 1;
+  int64_t sharedMemoryBytes = 0, registersPerThread = 0, ctasPerSM = 0;
+  int64_t ctas = 0;
+  /// The modelled kernel time; 0 with `rejected` set for candidates that do
+  /// not fit the target.
+  double seconds = 0;
+  std::string rejected;
+};
+
+struct TileConfigChoice {
+  /// The decode kernel (Hq / Hkv * Lq <= 16, as convert-attn-to-nvvm's
+  /// kernel=auto) or the prefill kernel.
+  bool decode = false;
+  /// The chosen candidate: prefill block-m / block-n / num-warps, or the
+  /// decode kernel's warps and split count (blockM: its m16 row tile,
+  /// blockN: keys per warp step).
+  TileCandidate chosen;
+  /// Why, in one or two sentences with the numbers.
+  std::string reason;
+  /// Every candidate in the order modelled (for sweeps and tests).
+  std::vector<TileCandidate> candidates;
+};
+
+/// Chooses the configuration of the kernel for `figures` on `gpu`. Never
+/// fails: when no prefill candidate fits, the smallest one is returned
+/// with a reason saying so.
+TileConfigChoice chooseTileConfig(const AttentionFigures &figures,
+                                  const GpuSpec &gpu);
+
+/// Registers per thread of the prefill kernel's accumulators and fragments
+/// for a warp owning `rowsPerWarp` query rows (docs/CostModel.md).
+int64_t estimatePrefillRegisters(int64_t rowsPerWarp, int64_t blockN,
+                                 int64_t headDim, int64_t valueHeadDim);
+
+} // namespace mlir::attn
+
+#endif // ATTN_ANALYSIS_TILECONFIG_H

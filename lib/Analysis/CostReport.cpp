@@ -1,0 +1,249 @@
+//===- CostReport.cpp - the cost model's report for a module --------------===//
+//
+// Part of attn-mlir.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Analysis/CostReport.h"
+
+#include "llvm/Support/FormatVariadic.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+namespace json = llvm::json;
+
+FailureOr<AttentionReport>
+mlir::attn::analyzeAttention(const AttentionFigures &figures,
+                             const GpuSpec &gpu,
+                             const CostReportOptions &options) {
+  AttentionReport r;
+  r.figures = figures;
+  r.tiles = chooseTileConfig(figures, gpu);
+  r.schedule = options.schedule;
+  if (options.gpuKernel) {
+    r.schedule.decodeKernel = r.tiles.decode;
+    if (r.tiles.decode) {
+      // The decode kernel packs a group's G x Lq rows into one m16 tile
+      // and its warps step through the keys 16 (keys per warp) at a time.
+      r.schedule.packGqa = true;
+      r.schedule.blockM = std::max<int64_t>(
+          figures.queryLength, llvm::divideCeil(16, figures.headGroupSize()));
+      r.schedule.blockN = r.tiles.chosen.blockN;
+      if (!options.splitsGiven)
+        r.schedule.numSplits = r.tiles.chosen.numSplits;
+    } else {
+      r.schedule.packGqa = false;
+    }
+  }
+  FailureOr<AttentionCost> cost = computeAttentionCost(figures, r.schedule);
+  if (failed(cost))
+    return failure();
+  r.cost = *cost;
+  r.roofline = computeRoofline(r.cost, gpu, figures.elementKind);
+  return r;
+}
+
+FailureOr<CostReport>
+mlir::attn::buildCostReport(ModuleOp module, const CostReportOptions &options) {
+  CostReport report;
+  report.gpu = lookupGpu(options.gpu);
+  if (!report.gpu)
+    return module.emitError() << "expected a GPU name (" << listKnownGpus()
+                              << "), got '" << options.gpu << "'";
+  WalkResult walk = module.walk([&](AttentionOp op) {
+    FailureOr<AttentionFigures> figures = getAttentionFigures(op);
+    if (failed(figures))
+      return WalkResult::interrupt();
+    FailureOr<AttentionReport> r =
+        analyzeAttention(*figures, *report.gpu, options);
+    if (failed(r)) {
+      op.emitOpError() << "expected positive block sizes and splits for the "
+                          "cost model";
+      return WalkResult::interrupt();
+    }
+    // Specs have no location worth printing.
+    if (!isa<UnknownLoc>(op.getLoc())) {
+      llvm::raw_string_ostream loc(r->location);
+      op.getLoc().print(loc);
+    }
+    report.attention.push_back(std::move(*r));
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
+  if (options.model) {
+    if (std::optional<std::string> error =
+            validateTransformerConfig(*options.model))
+      return module.emitError() << *error;
+    if (options.modelBatch <= 0 || options.modelContext <= 0)
+      return module.emitError()
+             << "expected a positive batch and context for the model figures";
+    report.model = options.model;
+    report.modelBatch = options.modelBatch;
+    report.modelContext = options.modelContext;
+    report.kvElementBytes = options.kvElementBytes;
+    report.modelCost =
+        computeTransformerCost(*options.model, options.modelBatch,
+                               options.modelContext, options.kvElementBytes);
+  }
+  return report;
+}
+
+static std::string describeShape(const AttentionFigures &f) {
+  return llvm::formatv("B={0} Hq={1} Hkv={2} Lq={3} Lk={4} D={5}/{6} {7}",
+                       f.batch, f.headsQ, f.headsKV, f.queryLength,
+                       f.keyLength, f.headDim, f.valueHeadDim,
+                       stringifyElementKind(f.elementKind))
+      .str();
+}
+
+static void printModel(const CostReport &r, llvm::raw_ostream &os) {
+  const TransformerConfig &c = *r.model;
+  const TransformerCost &t = *r.modelCost;
+  os << llvm::formatv("model: {0}: H={1} layers={2} ffn={3} heads={4}/{5} "
+                      "D={6} vocab={7} ({8})\n",
+                      c.name, c.hidden, c.layers, c.ffn, c.heads, c.kvHeads,
+                      c.getHeadDim(), c.vocab, c.source);
+  os << llvm::formatv("model: params per layer {0} (attention {1}, mlp {2}, "
+                      "norms {3}); total {4} ({5:f3} B; embedding {6}, "
+                      "positions {7}, lm head {8}{9})\n",
+                      t.paramsPerLayer, t.attentionParams, t.mlpParams,
+                      t.normParams, t.paramsTotal, t.paramsTotal / 1e9,
+                      t.embeddingParams, t.positionParams, t.lmHeadParams,
+                      c.tiedEmbeddings ? ", tied" : "");
+  os << llvm::formatv("model: forward {0:e} FLOP for B={1} L={2} ({3:e} per "
+                      "layer, logits {4:e}; causal attention {5:e}); "
+                      "{6:e} FLOP per token at L={2}; training {7:e} FLOP\n",
+                      t.forwardFlops, r.modelBatch, r.modelContext,
+                      t.forwardFlopsPerLayer, t.logitsFlops,
+                      t.causalAttentionFlops, t.forwardFlopsPerToken,
+                      t.trainingFlops);
+  os << llvm::formatv("model: KV cache {0} bytes ({1:f3} GiB) at {2} B/elt; "
+                      "MHA would need {3} ({4:f1}x), an 8-bit cache {5} "
+                      "({6:f1}x less)\n",
+                      t.kvCacheBytes, t.kvCacheBytes / double(1 << 30),
+                      r.kvElementBytes, t.kvCacheBytesMHA,
+                      double(t.kvCacheBytesMHA) / double(t.kvCacheBytes),
+                      t.kvCacheBytes8Bit,
+                      double(t.kvCacheBytes) / double(t.kvCacheBytes8Bit));
+}
+
+void mlir::attn::printCostReport(const CostReport &r, llvm::raw_ostream &os) {
+  for (const AttentionReport &a : r.attention) {
+    const AttentionCost &c = a.cost;
+    os << llvm::formatv("cost: {0} ({1}tiles {2}x{3}, {4} split(s)): {5} of "
+                        "{6} KV tiles visited ({7} interior)\n",
+                        describeShape(a.figures),
+                        a.location.empty() ? "" : a.location + "; ",
+                        a.schedule.blockM, a.schedule.blockN,
+                        a.schedule.numSplits, c.tilesVisited, c.tilesDense,
+                        c.tilesInterior);
+    os << "cost: " << describeCost(c) << "\n";
+    os << "roofline: " << describeRoofline(a.roofline, c, *r.gpu) << "\n";
+    os << "tiles: " << a.tiles.reason << "\n";
+  }
+  if (r.model)
+    printModel(r, os);
+}
+
+static json::Object bytesToJson(const AttentionBytes &b) {
+  return json::Object{
+      {"read", b.read()},         {"written", b.written()},
+      {"total", b.total()},       {"query", b.query},
+      {"key", b.key},             {"value", b.value},
+      {"bias", b.bias},           {"mask", b.maskOperand},
+      {"key_lengths", b.keyLengths}, {"block_table", b.blockTable},
+      {"append_tokens_read", b.appendTokensRead},
+      {"append_positions", b.appendPositions},
+      {"append_written", b.appendWritten},
+      {"output", b.output},       {"lse", b.lse},
+      {"workspace", b.workspace},
+  };
+}
+
+static json::Object tilesToJson(const TileConfigChoice &t) {
+  const TileCandidate &c = t.chosen;
+  return json::Object{{"kernel", t.decode ? "decode" : "prefill"},
+                      {"block_m", c.blockM},
+                      {"block_n", c.blockN},
+                      {"num_warps", c.numWarps},
+                      {"num_splits", c.numSplits},
+                      {"shared_memory_bytes", c.sharedMemoryBytes},
+                      {"ctas_per_sm", c.ctasPerSM},
+                      {"modelled_us", c.seconds * 1e6},
+                      {"reason", t.reason}};
+}
+
+static json::Object attentionToJson(const AttentionReport &a) {
+  const AttentionFigures &f = a.figures;
+  const AttentionCost &c = a.cost;
+  const RooflineBound &rf = a.roofline;
+  return json::Object{
+      {"location", a.location},
+      {"shape", json::Object{{"batch", f.batch},
+                             {"heads_q", f.headsQ},
+                             {"heads_kv", f.headsKV},
+                             {"seq_q", f.queryLength},
+                             {"seq_k", f.keyLength},
+                             {"head_dim", f.headDim},
+                             {"value_head_dim", f.valueHeadDim},
+                             {"dtype", stringifyElementKind(f.elementKind)}}},
+      {"schedule", json::Object{{"block_m", a.schedule.blockM},
+                                {"block_n", a.schedule.blockN},
+                                {"num_splits", a.schedule.numSplits},
+                                {"pack_gqa", a.schedule.packGqa}}},
+      {"kv_tiles", json::Object{{"visited", c.tilesVisited},
+                                {"interior", c.tilesInterior},
+                                {"dense", c.tilesDense}}},
+      {"gemm_flops", json::Object{{"executed", c.executedGemmFlops},
+                                  {"visible", c.visibleGemmFlops},
+                                  {"dense", c.denseGemmFlops}}},
+      {"exponentials", c.exponentials},
+      {"softmax_flops", c.softmaxFlops},
+      {"bytes", bytesToJson(c.bytes)},
+      {"arithmetic_intensity", c.arithmeticIntensity()},
+      {"roofline", json::Object{{"bound_us", rf.boundSeconds() * 1e6},
+                                {"limiter", rf.limiter()},
+                                {"compute_us", rf.computeSeconds * 1e6},
+                                {"memory_us", rf.memorySeconds * 1e6},
+                                {"exp_us", rf.exponentialSeconds * 1e6},
+                                {"ridge_flop_per_byte", rf.ridgeIntensity}}},
+      {"tile_config", tilesToJson(a.tiles)},
+  };
+}
+
+json::Value mlir::attn::costReportToJson(const CostReport &r) {
+  json::Array ops;
+  for (const AttentionReport &a : r.attention)
+    ops.push_back(attentionToJson(a));
+  const GpuSpec &g = *r.gpu;
+  json::Object root{
+      {"gpu", json::Object{{"name", g.name},
+                           {"description", g.description},
+                           {"tflops_bf16", g.tflopsBF16},
+                           {"tflops_f16", g.tflopsF16},
+                           {"tflops_tf32", g.tflopsTF32},
+                           {"hbm_tbps", g.hbmTBps},
+                           {"sms", g.numSMs}}},
+      {"attention", std::move(ops)},
+  };
+  if (r.model) {
+    const TransformerCost &t = *r.modelCost;
+    root["model"] = r.model->name;
+    root["model_source"] = r.model->source;
+    root["batch"] = r.modelBatch;
+    root["context"] = r.modelContext;
+    root["params_per_layer"] = t.paramsPerLayer;
+    root["params_total"] = t.paramsTotal;
+    root["forward_flops"] = t.forwardFlops;
+    root["forward_flops_per_layer"] = t.forwardFlopsPerLayer;
+    root["logits_flops"] = t.logitsFlops;
+    root["causal_attention_flops"] = t.causalAttentionFlops;
+    root["forward_flops_per_token"] = t.forwardFlopsPerToken;
+    root["training_flops"] = t.trainingFlops;
+    root["kv_cache_bytes"] = t.kvCacheBytes;
+    root["kv_cache_bytes_mha"] = t.kvCacheBytesMHA;
+    root["kv_cache_bytes_8bit"] = t.kvCacheBytes8Bit;
+  }
+  return json::Value(std::move(root));
+}

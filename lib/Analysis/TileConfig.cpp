@@ -1,0 +1,304 @@
+//===- TileConfig.cpp - GPU tile configurations from the cost model -------===//
+//
+// Part of attn-mlir. docs/CostModel.md ("Choosing tiles") states the model:
+// candidates that fit the target's shared memory and registers are scored
+// by a simulated makespan of their CTAs over the SMs' slots, each KV tile
+// costing the larger of its tensor-core and shared-memory time plus its
+// exponentials; decode splits are scored by a bandwidth model with a fixed
+// latency per wave and per merge.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Analysis/TileConfig.h"
+
+#include "llvm/Support/FormatVariadic.h"
+
+#include <algorithm>
+#include <functional>
+#include <queue>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+/// Bytes of shared memory per clock per SM: 32 banks of 4 bytes.
+static constexpr double kSharedBytesPerClock = 128;
+/// exp2 results per clock per SM (16 special-function lanes).
+static constexpr double kSfuPerClock = 16;
+/// Shared memory the system reserves per CTA (1 KiB since sm_80).
+static constexpr int64_t kReservedSharedPerCta = 1024;
+/// Registers kept for addresses, loop indices and the softmax scalars.
+static constexpr int64_t kRegisterOverhead = 32;
+/// Warps an SM needs resident to keep its tensor cores and shared memory
+/// busy (two per scheduler): fewer leave latency exposed.
+static constexpr int64_t kWarpsToHideLatency = 8;
+/// Latency a memory-bound wave or a dependent merge step costs regardless
+/// of its bytes (DRAM latency plus CTA launch), in seconds.
+static constexpr double kWaveLatency = 1e-6;
+
+int64_t mlir::attn::estimatePrefillRegisters(int64_t rowsPerWarp,
+                                             int64_t blockN, int64_t headDim,
+                                             int64_t valueHeadDim) {
+  // m16n8 accumulators hold rows x columns f32 over 32 lanes: O and S.
+  int64_t o = rowsPerWarp * valueHeadDim / 32;
+  int64_t s = rowsPerWarp * blockN / 32;
+  // Q stays in registers when its fragments are few (the prefill kernel's
+  // rule: m16 tiles x k16 steps x 4 registers <= 32).
+  int64_t qFragments = (rowsPerWarp / 16) * (headDim / 16) * 4;
+  int64_t q = qFragments <= 32 ? qFragments : 0;
+  // Running max and sum: two rows per thread per m16 tile.
+  int64_t stats = 4 * (rowsPerWarp / 16);
+  return o + s + q + stats + kRegisterOverhead;
+}
+
+static double sfuRate(const GpuSpec &gpu) {
+  return gpu.sfuTops > 0 ? gpu.sfuTops * 1e12
+                         : double(gpu.numSMs) * kSfuPerClock * gpu.clockGHz *
+                               1e9;
+}
+
+/// Makespan of CTAs with the given per-CTA work (seconds of a whole SM),
+/// launched in order onto numSMs x ctasPerSM slots that share their SM.
+static double simulateMakespan(llvm::ArrayRef<double> work, int64_t repeats,
+                               int64_t slots, int64_t ctasPerSM) {
+  std::priority_queue<double, std::vector<double>, std::greater<double>> free;
+  for (int64_t i = 0; i < slots; ++i)
+    free.push(0);
+  double end = 0;
+  for (int64_t r = 0; r < repeats; ++r)
+    for (double w : work) {
+      double start = free.top();
+      free.pop();
+      double finish = start + w * double(ctasPerSM);
+      end = std::max(end, finish);
+      free.push(finish);
+    }
+  return end;
+}
+
+namespace {
+struct PrefillModel {
+  const AttentionFigures &f;
+  const GpuSpec &gpu;
+
+  TileCandidate evaluate(int64_t m, int64_t warps, int64_t n) const {
+    TileCandidate c;
+    c.blockM = m;
+    c.numWarps = warps;
+    c.blockN = n;
+    int64_t d = f.headDim, dv = f.valueHeadDim, e = f.elementBytes;
+    // convert-attn-to-nvvm: Q tile plus two stages of K and V tiles.
+    c.sharedMemoryBytes = (m + 2 * 2 * n) * d * e;
+    int64_t rowsPerWarp = m / warps;
+    c.registersPerThread = estimatePrefillRegisters(rowsPerWarp, n, d, dv);
+    int64_t threads = 32 * warps;
+    if (c.sharedMemoryBytes > gpu.sharedMemoryPerBlock) {
+      c.rejected = llvm::formatv("{0} B of shared memory > {1} B per CTA",
+                                 c.sharedMemoryBytes, gpu.sharedMemoryPerBlock)
+                       .str();
+      return c;
+    }
+    if (c.registersPerThread > 255) {
+      c.rejected = llvm::formatv("~{0} registers per thread > 255 (spills)",
+                                 c.registersPerThread)
+                       .str();
+      return c;
+    }
+    // Registers are allocated per warp in units of 256 (8 per thread).
+    int64_t regs = llvm::alignTo(c.registersPerThread, 8);
+    c.ctasPerSM = std::min(
+        {gpu.sharedMemoryPerSM / (c.sharedMemoryBytes + kReservedSharedPerCta),
+         gpu.registersPerSM / (regs * threads),
+         gpu.maxThreadsPerSM / threads, gpu.maxBlocksPerSM});
+    if (c.ctasPerSM < 1) {
+      c.rejected = "no CTA fits one SM";
+      return c;
+    }
+    // One KV tile on a whole SM: the larger of the tensor-core time and
+    // the shared-memory reads of the fragments (every warp reads the K and
+    // V tiles; Q too unless it stays in registers), then its exponentials.
+    double flopsPerSM = getPeakFlops(gpu, f.elementKind) / gpu.numSMs;
+    double clock = gpu.clockGHz * 1e9;
+    double mma = 2.0 * m * n * (d + dv) / flopsPerSM;
+    bool qInRegisters = (rowsPerWarp / 16) * (d / 16) * 4 <= 32;
+    double smemBytes = double(warps) * n * (d + dv) * e +
+                       (qInRegisters ? 0.0 : double(m) * d * e);
+    double smem = smemBytes / (kSharedBytesPerClock * clock);
+    double exp = double(m) * n / (sfuRate(gpu) / gpu.numSMs);
+    double tile = std::max(mma, smem) + exp;
+    // The prefill grid: one CTA per (query block, batch x query head).
+    std::vector<double> work;
+    for (int64_t q0 = 0; q0 < f.queryLength; q0 += m) {
+      int64_t rows = std::min(m, f.queryLength - q0);
+      int64_t visited = getVisitedKVBlocks(f.mask, q0, q0 + rows, n).visited;
+      work.push_back(double(visited) * tile);
+    }
+    int64_t heads = f.batch * f.headsQ;
+    c.ctas = heads * int64_t(work.size());
+    // An SM with too few resident warps runs its tiles proportionally
+    // slower.
+    double occupancy = std::min(
+        1.0, double(c.ctasPerSM * warps) / double(kWarpsToHideLatency));
+    for (double &w : work)
+      w /= occupancy;
+    c.seconds = simulateMakespan(work, heads, gpu.numSMs * c.ctasPerSM,
+                                 c.ctasPerSM);
+    return c;
+  }
+};
+
+struct DecodeModel {
+  const AttentionFigures &f;
+  const GpuSpec &gpu;
+  // convert-attn-to-nvvm's decode defaults: 8 warps, 16 keys per warp
+  // step, 2 cp.async stages.
+  static constexpr int64_t warps = 8, keysPerWarp = 16, stages = 2;
+
+  int64_t sharedMemoryBytes() const {
+    int64_t rowBytes = f.headDim * 2;
+    int64_t ring = warps * stages * 2 * keysPerWarp * rowBytes;
+    int64_t merge = warps * 16 * (8 + (f.headDim + 8) * 4);
+    return 16 * rowBytes + std::max(ring, merge);
+  }
+
+  /// Keys some query row of a group sees.
+  int64_t visibleKeys() const {
+    KeyRange first = getVisibleKeys(f.mask, 0);
+    KeyRange last = getVisibleKeys(f.mask, f.queryLength - 1);
+    return std::max<int64_t>(0, last.end - first.begin);
+  }
+
+  TileCandidate evaluate(int64_t splits, int64_t ctasPerSM) const {
+    TileCandidate c;
+    // One m16 tile of a group's rows; warps step keysPerWarp keys.
+    c.blockM = 16;
+    c.numWarps = warps;
+    c.blockN = keysPerWarp;
+    c.numSplits = splits;
+    c.sharedMemoryBytes = sharedMemoryBytes();
+    c.ctasPerSM = ctasPerSM;
+    int64_t groups = f.batch * f.headsKV;
+    int64_t rows = f.headGroupSize() * f.queryLength;
+    c.ctas = groups * splits;
+    double bandwidth = gpu.hbmTBps * 1e12;
+    double kvBytes = double(groups) * visibleKeys() *
+                     (f.headDim + f.valueHeadDim) * f.elementBytes;
+    // Waves of CTAs; HBM bandwidth scales with the SMs a wave occupies.
+    int64_t slots = gpu.numSMs * ctasPerSM;
+    double seconds = 0;
+    for (int64_t left = c.ctas; left > 0; left -= slots) {
+      int64_t inWave = std::min(left, slots);
+      double share = double(inWave) / double(c.ctas);
+      double busySMs = std::min<double>(gpu.numSMs, inWave);
+      seconds += kWaveLatency +
+                 kvBytes * share / (bandwidth * busySMs / gpu.numSMs);
+    }
+    if (splits > 1) {
+      // Partial O and LSE written and read back, one dependent merge.
+      double partials =
+          2.0 * double(c.ctas) * rows * (f.valueHeadDim + 1) * 4;
+      seconds += kWaveLatency + partials / bandwidth;
+    }
+    c.seconds = seconds;
+    return c;
+  }
+};
+} // namespace
+
+static std::string describeCandidate(const TileCandidate &c, bool decode) {
+  if (decode)
+    return llvm::formatv("{0} split(s)", c.numSplits).str();
+  return llvm::formatv("{0}x{1} tiles, {2} warps", c.blockM, c.blockN,
+                       c.numWarps)
+      .str();
+}
+
+static TileConfigChoice choosePrefill(const AttentionFigures &f,
+                                      const GpuSpec &gpu) {
+  TileConfigChoice choice;
+  PrefillModel model{f, gpu};
+  // The block sizes the prefill kernel accepts (block-m a multiple of
+  // 16 x warps, block-n 32, 64 or 128); the usual default first, so it
+  // wins ties.
+  const int64_t shapes[][2] = {{128, 4}, {64, 4}, {128, 8}, {256, 8}};
+  for (auto [m, warps] : shapes)
+    for (int64_t n : {64, 32, 128})
+      choice.candidates.push_back(model.evaluate(m, warps, n));
+  const TileCandidate *best = nullptr, *second = nullptr;
+  for (const TileCandidate &c : choice.candidates) {
+    if (!c.rejected.empty())
+      continue;
+    // Within 0.5% counts as a tie: the earlier (more usual) one stays.
+    if (!best || c.seconds < best->seconds * 0.995) {
+      second = best;
+      best = &c;
+    } else if (!second || c.seconds < second->seconds) {
+      second = &c;
+    }
+  }
+  if (!best) {
+    choice.chosen = choice.candidates[1]; // 64x64, 4 warps: the smallest
+    choice.reason = llvm::formatv("prefill: no candidate fits {0} ({1}); "
+                                  "falling back to 64x64 tiles, 4 warps",
+                                  gpu.name, choice.candidates[1].rejected)
+                        .str();
+    return choice;
+  }
+  choice.chosen = *best;
+  const TileCandidate &c = *best;
+  std::string reason = llvm::formatv(
+      "prefill on {0}: {1}: {2} B shared memory and ~{3} registers/thread "
+      "give {4} CTA(s)/SM ({5} slots) for {6} CTAs; modelled {7:f1} us",
+      gpu.name, describeCandidate(c, false), c.sharedMemoryBytes,
+      c.registersPerThread, c.ctasPerSM, c.ctasPerSM * gpu.numSMs, c.ctas,
+      c.seconds * 1e6).str();
+  if (second)
+    reason += llvm::formatv(" (next: {0}, {1:f1} us)",
+                            describeCandidate(*second, false),
+                            second->seconds * 1e6)
+                  .str();
+  choice.reason = reason;
+  return choice;
+}
+
+static TileConfigChoice chooseDecode(const AttentionFigures &f,
+                                     const GpuSpec &gpu) {
+  TileConfigChoice choice;
+  choice.decode = true;
+  DecodeModel model{f, gpu};
+  int64_t smem = model.sharedMemoryBytes();
+  int64_t threads = 32 * DecodeModel::warps;
+  int64_t ctasPerSM = std::max<int64_t>(
+      1, std::min({gpu.sharedMemoryPerSM / (smem + kReservedSharedPerCta),
+                   gpu.maxThreadsPerSM / threads, gpu.maxBlocksPerSM}));
+  int64_t keysPerStep = DecodeModel::warps * DecodeModel::keysPerWarp;
+  // At least two steps of keys per split, at most 64 splits (the decode
+  // kernel's merge bound).
+  int64_t maxSplits = std::clamp<int64_t>(
+      model.visibleKeys() / (2 * keysPerStep), 1, 64);
+  const TileCandidate *best = nullptr;
+  for (int64_t s = 1; s <= maxSplits; ++s)
+    choice.candidates.push_back(model.evaluate(s, ctasPerSM));
+  for (const TileCandidate &c : choice.candidates)
+    // Fewer splits unless more save over 2%: merges cost what the model
+    // does not see (the counter, the last CTA's reads).
+    if (!best || c.seconds < best->seconds * 0.98)
+      best = &c;
+  choice.chosen = *best;
+  const TileCandidate &one = choice.candidates.front();
+  choice.reason = llvm::formatv(
+      "decode on {0}: {1} group(s) (B x Hkv) of {2} visible keys; {3} "
+      "CTA(s)/SM ({4} B shared memory) give {5} slots; {6} split(s) -> {7} "
+      "CTAs, modelled {8:f2} us (1 split: {9:f2} us)",
+      gpu.name, f.batch * f.headsKV, model.visibleKeys(), ctasPerSM, smem,
+      ctasPerSM * gpu.numSMs, best->numSplits, best->ctas, best->seconds * 1e6,
+      one.seconds * 1e6).str();
+  return choice;
+}
+
+TileConfigChoice mlir::attn::chooseTileConfig(const AttentionFigures &f,
+                                              const GpuSpec &gpu) {
+  // convert-attn-to-nvvm kernel=auto: decode when a group's rows fit m16.
+  if (f.headGroupSize() * f.queryLength <= 16)
+    return chooseDecode(f, gpu);
+  return choosePrefill(f, gpu);
+}
