@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Analysis/CostModel.h"
+#include "attn/Dialect/Attn/IR/KeyVisibility.h"
 
 #include "llvm/Support/FormatVariadic.h"
 
@@ -19,26 +20,19 @@ using namespace mlir::attn;
 //===----------------------------------------------------------------------===//
 
 KeyRange mlir::attn::getVisibleKeys(const MaskGeometry &mask, int64_t row) {
+  // The op's own definition, evaluated at compile time.
+  SmallVector<int64_t, 2> window = {mask.windowLeft, mask.windowRight};
+  KeyVisibility visibility = KeyVisibility::get(
+      mask.kind, mask.kind == MaskKind::SlidingWindow
+                     ? std::optional<ArrayRef<int64_t>>(window)
+                     : std::nullopt);
+  ConstArith a;
   int64_t lk = mask.keyLength;
-  // Bottom-right alignment: the last query row sits on the last key.
-  int64_t diagonal = row + lk - mask.queryLength;
-  int64_t begin = 0, end = lk;
-  switch (mask.kind) {
-  case MaskKind::None:
-    break;
-  case MaskKind::CausalTopLeft:
-    end = row + 1;
-    break;
-  case MaskKind::CausalBottomRight:
-    end = diagonal + 1;
-    break;
-  case MaskKind::SlidingWindow:
-    begin = diagonal - mask.windowLeft;
-    end = diagonal + mask.windowRight + 1;
-    break;
-  }
+  KeyInterval<int64_t> keys =
+      visibility.visibleKeys(a, row, row, mask.queryLength, lk);
   // Clamping keeps both ends monotone in the row.
-  return {std::clamp<int64_t>(begin, 0, lk), std::clamp<int64_t>(end, 0, lk)};
+  return {std::clamp<int64_t>(keys.begin, 0, lk),
+          std::clamp<int64_t>(keys.end, 0, lk)};
 }
 
 TileVisit mlir::attn::classifyKVTile(const MaskGeometry &mask,

@@ -44,8 +44,8 @@ struct KeyRange {
   int64_t size() const { return end > begin ? end - begin : 0; }
 };
 
-/// The keys query row `row` sees under `mask` (the op's definition in
-/// AttnOps.td), clamped to [0, keyLength). Every structural mask gives one
+/// The keys query row `row` sees under `mask` (KeyVisibility, the op's
+/// definition), clamped to [0, keyLength). Every structural mask gives one
 /// contiguous range whose begin and end never decrease as the row grows;
 /// classifyKVTile relies on it. This is the analysis's only evaluation of
 /// mask semantics: tile counts and visible FLOPs all go through it.
