@@ -1,146 +1,81 @@
-//===- Manifest.cpp - kernel manifest parsing and argument checks ---------===//
+//===- Manifest.cpp - the manifest schema: reader, writer, argument checks ===//
 //
-// Part of attn-mlir. A minimal JSON reader for the manifest (objects, arrays,
-// strings without escapes beyond \" and \\, integers, booleans): the runtime
-// must not depend on LLVM, and the manifest is our own format.
+// Part of attn-mlir. The one place that knows the manifest's keys. The
+// reader validates every value against the schema of docs/Runtime.md before
+// anything is stored, so a Manifest that parsed is one the runtime can size,
+// allocate and launch without further overflow checks.
 //
 //===----------------------------------------------------------------------===//
 
-#include "attn/Runtime/Runtime.h"
+#include "attn/Runtime/Manifest.h"
 
-#include <cctype>
-#include <cstdlib>
+#include "Json.h"
+
+#include <algorithm>
+#include <limits>
 #include <map>
+#include <set>
 #include <sstream>
 
 using namespace attn::runtime;
+namespace json = attn::runtime::json;
 
-namespace {
+//===----------------------------------------------------------------------===//
+// Small vocabulary
+//===----------------------------------------------------------------------===//
 
-struct JsonValue {
-  enum Kind { Null, Bool, Number, String, Array, Object } kind = Null;
-  bool boolean = false;
-  double number = 0;
-  std::string string;
-  std::vector<JsonValue> array;
-  std::map<std::string, JsonValue> object;
-};
-
-class JsonParser {
-public:
-  explicit JsonParser(const std::string &text) : text(text) {}
-
-  Status parse(JsonValue &out) {
-    Status s = value(out);
-    skipSpace();
-    if (s && pos != text.size())
-      return fail("trailing characters");
-    return s;
+const char *attn::runtime::roleName(ArgumentRole role) {
+  switch (role) {
+  case ArgumentRole::Input:
+    return "input";
+  case ArgumentRole::Output:
+    return "output";
+  case ArgumentRole::InOut:
+    return "inout";
+  case ArgumentRole::Workspace:
+    return "workspace";
   }
-
-private:
-  Status fail(const std::string &what) {
-    return Status::error("manifest JSON: " + what + " at offset " +
-                         std::to_string(pos));
-  }
-  void skipSpace() {
-    while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos])))
-      ++pos;
-  }
-  bool consume(char c) {
-    skipSpace();
-    if (pos < text.size() && text[pos] == c) {
-      ++pos;
-      return true;
-    }
-    return false;
-  }
-  Status string(std::string &out) {
-    if (!consume('"'))
-      return fail("expected a string");
-    while (pos < text.size() && text[pos] != '"') {
-      if (text[pos] == '\\' && pos + 1 < text.size())
-        ++pos;
-      out += text[pos++];
-    }
-    if (pos >= text.size())
-      return fail("unterminated string");
-    ++pos;
-    return Status::success();
-  }
-  Status value(JsonValue &out) {
-    skipSpace();
-    if (pos >= text.size())
-      return fail("unexpected end");
-    char c = text[pos];
-    if (c == '{') {
-      ++pos;
-      out.kind = JsonValue::Object;
-      if (consume('}'))
-        return Status::success();
-      do {
-        std::string key;
-        if (Status s = string(key); !s)
-          return s;
-        if (!consume(':'))
-          return fail("expected ':'");
-        if (Status s = value(out.object[key]); !s)
-          return s;
-      } while (consume(','));
-      return consume('}') ? Status::success() : fail("expected '}'");
-    }
-    if (c == '[') {
-      ++pos;
-      out.kind = JsonValue::Array;
-      if (consume(']'))
-        return Status::success();
-      do {
-        out.array.emplace_back();
-        if (Status s = value(out.array.back()); !s)
-          return s;
-      } while (consume(','));
-      return consume(']') ? Status::success() : fail("expected ']'");
-    }
-    if (c == '"') {
-      out.kind = JsonValue::String;
-      return string(out.string);
-    }
-    for (const char *word : {"true", "false", "null"}) {
-      std::string w(word);
-      if (text.compare(pos, w.size(), w) == 0) {
-        pos += w.size();
-        out.kind = w == "null" ? JsonValue::Null : JsonValue::Bool;
-        out.boolean = w == "true";
-        return Status::success();
-      }
-    }
-    char *end = nullptr;
-    out.number = std::strtod(text.c_str() + pos, &end);
-    if (end == text.c_str() + pos)
-      return fail("unexpected character");
-    pos = end - text.c_str();
-    out.kind = JsonValue::Number;
-    return Status::success();
-  }
-
-  const std::string &text;
-  size_t pos = 0;
-};
-
-Status readInts(const JsonValue &v, const std::string &what,
-                std::vector<int64_t> &out) {
-  if (v.kind != JsonValue::Array)
-    return Status::error("manifest: expected '" + what + "' to be an array");
-  out.clear();
-  for (const JsonValue &e : v.array) {
-    if (e.kind != JsonValue::Number)
-      return Status::error("manifest: expected numbers in '" + what + "'");
-    out.push_back(static_cast<int64_t>(e.number));
-  }
-  return Status::success();
+  return "input";
 }
 
-std::string shapeString(const std::vector<int64_t> &shape) {
+bool attn::runtime::parseRole(const std::string &name, ArgumentRole &role) {
+  for (ArgumentRole r : {ArgumentRole::Input, ArgumentRole::Output,
+                         ArgumentRole::InOut, ArgumentRole::Workspace})
+    if (name == roleName(r)) {
+      role = r;
+      return true;
+    }
+  return false;
+}
+
+int64_t attn::runtime::dtypeSize(const std::string &dtype) {
+  static const std::map<std::string, int64_t> sizes = {
+      {"i8", 1},  {"i16", 2}, {"f16", 2}, {"bf16", 2},
+      {"i32", 4}, {"f32", 4}, {"i64", 8}, {"f64", 8}};
+  auto it = sizes.find(dtype);
+  return it == sizes.end() ? 0 : it->second;
+}
+
+uint64_t ManifestArgument::byteSize() const {
+  uint64_t bytes = static_cast<uint64_t>(dtypeSize(dtype));
+  for (int64_t d : shape)
+    bytes *= static_cast<uint64_t>(d);
+  return bytes;
+}
+
+bool AttentionInfo::operator==(const AttentionInfo &o) const {
+  return mask == o.mask && scale == o.scale && softcap == o.softcap &&
+         window == o.window && layout == o.layout &&
+         queryDtype == o.queryDtype && keyDtype == o.keyDtype &&
+         valueDtype == o.valueDtype && outputDtype == o.outputDtype &&
+         batch == o.batch && headsQ == o.headsQ && headsKV == o.headsKV &&
+         seqQ == o.seqQ && seqK == o.seqK && headDim == o.headDim &&
+         valueHeadDim == o.valueHeadDim && lse == o.lse &&
+         keyLengths == o.keyLengths && alibi == o.alibi &&
+         scoreMod == o.scoreMod && kvView == o.kvView;
+}
+
+static std::string shapeString(const std::vector<int64_t> &shape) {
   std::ostringstream os;
   os << "[";
   for (size_t i = 0; i < shape.size(); ++i)
@@ -149,108 +84,541 @@ std::string shapeString(const std::vector<int64_t> &shape) {
   return os.str();
 }
 
+//===----------------------------------------------------------------------===//
+// Writer
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// Appends `"key": value` lines with commas between them.
+class ObjectWriter {
+public:
+  ObjectWriter(std::string &out, int indent) : out(out), indent(indent) {
+    out += "{";
+  }
+  void raw(const char *key, const std::string &value) {
+    out += first ? "\n" : ",\n";
+    first = false;
+    out += std::string(indent + 2, ' ') + json::quote(key) + ": " + value;
+  }
+  void str(const char *key, const std::string &v) { raw(key, json::quote(v)); }
+  void integer(const char *key, int64_t v) { raw(key, std::to_string(v)); }
+  void boolean(const char *key, bool v) { raw(key, v ? "true" : "false"); }
+  void ints(const char *key, const int64_t *v, size_t n) {
+    std::string s = "[";
+    for (size_t i = 0; i < n; ++i)
+      s += (i ? ", " : "") + std::to_string(v[i]);
+    raw(key, s + "]");
+  }
+  void close() { out += "\n" + std::string(indent, ' ') + "}"; }
+
+private:
+  std::string &out;
+  int indent;
+  bool first = true;
+};
+
+std::string attentionJson(const AttentionInfo &a) {
+  std::string s;
+  ObjectWriter w(s, 2);
+  w.str("mask", a.mask);
+  w.raw("scale", json::formatDouble(a.scale));
+  if (a.softcap)
+    w.raw("softcap", json::formatDouble(*a.softcap));
+  if (a.window)
+    w.ints("window", a.window->data(), 2);
+  w.str("layout", a.layout);
+  w.raw("dtypes", "{\"query\": " + json::quote(a.queryDtype) +
+                      ", \"key\": " + json::quote(a.keyDtype) +
+                      ", \"value\": " + json::quote(a.valueDtype) +
+                      ", \"output\": " + json::quote(a.outputDtype) + "}");
+  w.integer("batch", a.batch);
+  w.integer("heads_q", a.headsQ);
+  w.integer("heads_kv", a.headsKV);
+  w.integer("seq_q", a.seqQ);
+  w.integer("seq_k", a.seqK);
+  w.integer("head_dim", a.headDim);
+  w.integer("value_head_dim", a.valueHeadDim);
+  w.boolean("lse", a.lse);
+  w.boolean("key_lengths", a.keyLengths);
+  w.boolean("alibi", a.alibi);
+  w.boolean("score_mod", a.scoreMod);
+  w.str("kv_view", a.kvView);
+  w.close();
+  return s;
+}
+
+std::string tuningJson(const KernelTuning &t) {
+  // Only the parameters the family has (nonzero).
+  std::string s = "{";
+  auto add = [&](const char *key, int64_t v) {
+    if (v == 0)
+      return;
+    s += (s.size() > 1 ? ", " : "") + json::quote(key) + ": " +
+         std::to_string(v);
+  };
+  add("block_m", t.blockM);
+  add("block_n", t.blockN);
+  add("num_warps", t.numWarps);
+  add("num_splits", t.numSplits);
+  add("keys_per_warp", t.keysPerWarp);
+  add("stages", t.stages);
+  return s + "}";
+}
+
+std::string argumentJson(const ManifestArgument &a) {
+  std::string s = "{\"name\": " + json::quote(a.name) +
+                  ", \"role\": " + json::quote(roleName(a.role)) +
+                  ", \"dtype\": " + json::quote(a.dtype) + ", \"shape\": [";
+  for (size_t i = 0; i < a.shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(a.shape[i]);
+  s += "], \"alignment\": " + std::to_string(a.alignment);
+  // Kept for readers older than roles: true iff the kernel writes it.
+  s += std::string(", \"output\": ") + (a.isOutput() ? "true" : "false");
+  if (a.zeroInit)
+    s += ", \"zero_init\": true";
+  return s + "}";
+}
+
 } // namespace
 
-Status attn::runtime::parseManifest(const std::string &json, Manifest &out) {
-  JsonValue root;
-  if (Status s = JsonParser(json).parse(root); !s)
-    return s;
-  if (root.kind != JsonValue::Object)
-    return Status::error("manifest: expected a JSON object");
-  auto field = [&](const std::string &key) -> const JsonValue * {
-    auto it = root.object.find(key);
-    return it == root.object.end() ? nullptr : &it->second;
-  };
-  for (const char *key : {"kernel", "grid", "block", "shared_memory_bytes",
-                          "arguments"})
-    if (!field(key))
-      return Status::error(std::string("manifest: missing '") + key + "'");
-  if (field("kernel")->kind != JsonValue::String)
-    return Status::error("manifest: expected 'kernel' to be a string");
-  out.kernel = field("kernel")->string;
-  std::vector<int64_t> dims;
-  for (const char *key : {"grid", "block"}) {
-    if (Status s = readInts(*field(key), key, dims); !s)
-      return s;
-    if (dims.size() != 3)
-      return Status::error(std::string("manifest: expected 3 '") + key +
-                           "' dimensions");
-    auto &target = std::string(key) == "grid" ? out.grid : out.block;
-    for (int i = 0; i < 3; ++i)
-      target[i] = dims[i];
+std::string attn::runtime::writeManifestJson(const Manifest &m) {
+  std::string s;
+  ObjectWriter w(s, 0);
+  int64_t version[2] = {kManifestMajorVersion, kManifestMinorVersion};
+  w.ints("schema_version", version, 2);
+  w.str("kernel", m.symbol);
+  w.str("family", m.family);
+  w.str("chip", m.chip);
+  w.ints("grid", m.grid.data(), 3);
+  w.str("grid_formula", m.gridFormula);
+  w.ints("block", m.block.data(), 3);
+  w.integer("shared_memory_bytes", m.sharedMemoryBytes);
+  w.raw("tuning", tuningJson(m.tuning));
+  w.str("abi", "bare-pointer");
+  std::string args = "[";
+  for (size_t i = 0; i < m.arguments.size(); ++i)
+    args += std::string(i ? "," : "") + "\n    " + argumentJson(m.arguments[i]);
+  w.raw("arguments", args + (m.arguments.empty() ? "]" : "\n  ]"));
+  if (m.attention)
+    w.raw("attention", attentionJson(*m.attention));
+  w.close();
+  return s;
+}
+
+std::string Manifest::toJson() const { return writeManifestJson(*this); }
+
+//===----------------------------------------------------------------------===//
+// Reader
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+using Limits = ManifestLimits;
+
+/// A short rendering of a value for "got ..." in messages.
+std::string describe(const json::Value &v) {
+  switch (v.kind) {
+  case json::Value::Null:
+    return "null";
+  case json::Value::Bool:
+    return v.boolean ? "true" : "false";
+  case json::Value::Number:
+    return v.text.size() > 40 ? v.text.substr(0, 40) + "..." : v.text;
+  case json::Value::String:
+    return json::quote(v.text.size() > 40 ? v.text.substr(0, 40) + "..."
+                                          : v.text);
+  case json::Value::Array:
+    return "an array";
+  case json::Value::Object:
+    return "an object";
   }
-  out.sharedMemoryBytes =
-      static_cast<int64_t>(field("shared_memory_bytes")->number);
-  const JsonValue &args = *field("arguments");
-  if (args.kind != JsonValue::Array)
-    return Status::error("manifest: expected 'arguments' to be an array");
-  out.arguments.clear();
-  for (const JsonValue &a : args.array) {
-    ManifestArgument arg;
-    auto get = [&](const std::string &key) -> const JsonValue * {
-      auto it = a.object.find(key);
-      return it == a.object.end() ? nullptr : &it->second;
-    };
-    if (a.kind != JsonValue::Object || !get("name") || !get("dtype") ||
-        !get("shape"))
-      return Status::error("manifest: expected every argument to have name, "
-                           "dtype and shape");
-    arg.name = get("name")->string;
-    arg.dtype = get("dtype")->string;
-    if (Status s = readInts(*get("shape"), "shape", arg.shape); !s)
-      return s;
-    if (const JsonValue *o = get("output"))
-      arg.output = o->boolean;
-    // Manifests from before roles existed: inputs and outputs only.
-    arg.role = arg.output ? ArgumentRole::Output : ArgumentRole::Input;
-    if (const JsonValue *r = get("role")) {
-      const std::string &role = r->string;
-      if (r->kind != JsonValue::String ||
-          (role != "input" && role != "output" && role != "inout" &&
-           role != "workspace"))
-        return Status::error("manifest: argument '" + arg.name +
-                             "': expected role input, output, inout or "
-                             "workspace, got '" + role + "'");
-      arg.role = role == "workspace" ? ArgumentRole::Workspace
-                 : role == "output"  ? ArgumentRole::Output
-                 : role == "inout"   ? ArgumentRole::InOut
-                                     : ArgumentRole::Input;
-      arg.output = arg.role == ArgumentRole::Output ||
-                   arg.role == ArgumentRole::InOut;
-    }
-    if (const JsonValue *z = get("zero_init"))
-      arg.zeroInit = z->boolean;
-    if (const JsonValue *al = get("alignment"))
-      arg.alignment = static_cast<int64_t>(al->number);
-    // The runtime allocates workspaces, so it must be able to size them.
-    if (arg.isWorkspace()) {
-      if (dtypeSize(arg.dtype) == 0)
-        return Status::error("manifest: workspace '" + arg.name +
-                             "': expected a dtype of known size, got '" +
-                             arg.dtype + "'");
-      for (int64_t d : arg.shape)
-        if (d < 0)
-          return Status::error("manifest: workspace '" + arg.name +
-                               "': expected a static shape, got " +
-                               shapeString(arg.shape));
-    }
-    out.arguments.push_back(std::move(arg));
+  return "?";
+}
+
+bool isIdentifier(const std::string &s) {
+  if (s.empty() || s.size() > Limits::kMaxString)
+    return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_' || c == '$' || c == '.';
+  });
+}
+
+/// Reads the members of one JSON object against a schema. The first error
+/// sticks (later reads are no-ops), and finish() refuses members nobody
+/// read unless unknown keys are allowed (a newer minor version).
+class ObjectReader {
+public:
+  ObjectReader(const json::Value &v, std::string where, bool allowUnknown)
+      : v(v), where(std::move(where)), allowUnknown(allowUnknown) {
+    if (v.kind != json::Value::Object)
+      fail("expected an object, got " + describe(v));
   }
+
+  bool ok() const { return status.ok; }
+
+  /// The member `key`; null (and an error if `required`) when absent.
+  const json::Value *get(const char *key, bool required) {
+    if (!status.ok)
+      return nullptr;
+    seen.insert(key);
+    const json::Value *m = v.find(key);
+    if (!m && required)
+      fail("missing required key '" + std::string(key) + "'");
+    return m;
+  }
+
+  bool integer(const char *key, int64_t lo, int64_t hi, int64_t &out,
+               bool required = true) {
+    const json::Value *m = get(key, required);
+    if (!m)
+      return false;
+    if (!json::toInt(*m, lo, hi, out))
+      return fail("expected '" + std::string(key) + "' to be an integer in [" +
+                  std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
+                  describe(*m));
+    return true;
+  }
+
+  bool number(const char *key, double &out, bool required = true) {
+    const json::Value *m = get(key, required);
+    if (!m)
+      return false;
+    if (!json::toDouble(*m, out))
+      return fail("expected '" + std::string(key) +
+                  "' to be a finite number, got " + describe(*m));
+    return true;
+  }
+
+  bool boolean(const char *key, bool &out, bool required = true) {
+    const json::Value *m = get(key, required);
+    if (!m)
+      return false;
+    if (m->kind != json::Value::Bool)
+      return fail("expected '" + std::string(key) +
+                  "' to be true or false, "
+                  "got " +
+                  describe(*m));
+    out = m->boolean;
+    return true;
+  }
+
+  /// A string; with `allowed`, one of those values; else an identifier.
+  bool string(const char *key, std::string &out, bool required = true,
+              std::vector<const char *> allowed = {}) {
+    const json::Value *m = get(key, required);
+    if (!m)
+      return false;
+    bool valid = m->kind == json::Value::String;
+    if (valid && !allowed.empty())
+      valid = std::any_of(allowed.begin(), allowed.end(),
+                          [&](const char *a) { return m->text == a; });
+    if (!valid) {
+      std::string want;
+      for (const char *a : allowed)
+        want += (want.empty() ? "" : ", ") + std::string(a);
+      return fail("expected '" + std::string(key) + "' to be " +
+                  (allowed.empty() ? "a string" : "one of " + want) + ", got " +
+                  describe(*m));
+    }
+    out = m->text;
+    return true;
+  }
+
+  bool identifier(const char *key, std::string &out) {
+    if (!string(key, out))
+      return false;
+    if (!isIdentifier(out))
+      return fail("expected '" + std::string(key) + "' to be 1 to " +
+                  std::to_string(Limits::kMaxString) +
+                  " characters of [A-Za-z0-9_$.], got " + json::quote(out));
+    return true;
+  }
+
+  /// An array of `minLen`..`maxLen` integers, each in [lo, hi].
+  bool ints(const char *key, size_t minLen, size_t maxLen, int64_t lo,
+            int64_t hi, std::vector<int64_t> &out, bool required = true) {
+    const json::Value *m = get(key, required);
+    if (!m)
+      return false;
+    std::string want =
+        "expected '" + std::string(key) + "' to be an array " + "of " +
+        (minLen == maxLen
+             ? std::to_string(minLen)
+             : std::to_string(minLen) + " to " + std::to_string(maxLen)) +
+        " integers in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+    if (m->kind != json::Value::Array || m->array.size() < minLen ||
+        m->array.size() > maxLen)
+      return fail(want + ", got " + describe(*m) +
+                  (m->kind == json::Value::Array
+                       ? " of " + std::to_string(m->array.size())
+                       : ""));
+    std::vector<int64_t> values;
+    for (const json::Value &e : m->array) {
+      int64_t x;
+      if (!json::toInt(e, lo, hi, x))
+        return fail(want + ", got " + describe(e));
+      values.push_back(x);
+    }
+    out = std::move(values);
+    return true;
+  }
+
+  bool fail(const std::string &what) {
+    if (status.ok)
+      status = Status::error(ErrorCode::InvalidManifest,
+                             "manifest: " + where + ": " + what);
+    return false;
+  }
+
+  Status finish() {
+    if (status.ok && !allowUnknown)
+      for (const auto &[key, value] : v.object)
+        if (!seen.count(key))
+          fail("unknown key '" + key + "'");
+    return status;
+  }
+
+private:
+  const json::Value &v;
+  std::string where;
+  bool allowUnknown;
+  std::set<std::string> seen;
+  Status status;
+};
+
+constexpr int64_t kMaxDim = int64_t(1) << 48;
+constexpr int64_t kMaxExtent = int64_t(1) << 40;
+
+Status readVersion(const json::Value &root, int &major, int &minor) {
+  const json::Value *v =
+      root.kind == json::Value::Object ? root.find("schema_version") : nullptr;
+  if (!v)
+    return Status::error(
+        ErrorCode::UnsupportedVersion,
+        "manifest: expected a 'schema_version' [major, minor] (a manifest "
+        "without one predates schema versions); this runtime reads version " +
+            std::to_string(kManifestMajorVersion) +
+            ".x: recompile the kernel with attn-compile");
+  int64_t parts[2];
+  if (v->kind != json::Value::Array || v->array.size() != 2 ||
+      !json::toInt(v->array[0], 0, 1 << 20, parts[0]) ||
+      !json::toInt(v->array[1], 0, 1 << 20, parts[1]))
+    return Status::error(ErrorCode::InvalidManifest,
+                         "manifest: expected 'schema_version' to be [major, "
+                         "minor], two integers in [0, 1048576], got " +
+                             describe(*v));
+  major = static_cast<int>(parts[0]);
+  minor = static_cast<int>(parts[1]);
+  if (major != kManifestMajorVersion)
+    return Status::error(
+        ErrorCode::UnsupportedVersion,
+        "manifest: schema version " + std::to_string(major) + "." +
+            std::to_string(minor) + " is not supported: this runtime reads " +
+            std::to_string(kManifestMajorVersion) + ".x (up to " +
+            std::to_string(kManifestMajorVersion) + "." +
+            std::to_string(kManifestMinorVersion) +
+            "); use a runtime and compiler of the same release");
   return Status::success();
 }
 
-int64_t attn::runtime::dtypeSize(const std::string &dtype) {
-  static const std::map<std::string, int64_t> sizes = {
-      {"i8", 1},  {"i16", 2}, {"f16", 2}, {"bf16", 2}, {"i32", 4},
-      {"f32", 4}, {"i64", 8}, {"f64", 8}};
-  auto it = sizes.find(dtype);
-  return it == sizes.end() ? 0 : it->second;
+bool readDims(ObjectReader &r, const char *key, int64_t maxX, int64_t maxY,
+              int64_t maxZ, std::array<int64_t, 3> &out) {
+  std::vector<int64_t> dims;
+  if (!r.ints(key, 3, 3, 1, std::max({maxX, maxY, maxZ}), dims))
+    return false;
+  int64_t max[3] = {maxX, maxY, maxZ};
+  for (int i = 0; i < 3; ++i) {
+    if (dims[i] > max[i])
+      return r.fail("expected '" + std::string(key) + "'[" + std::to_string(i) +
+                    "] in [1, " + std::to_string(max[i]) + "], got " +
+                    std::to_string(dims[i]));
+    out[i] = dims[i];
+  }
+  return true;
 }
+
+Status readTuning(const json::Value &v, bool allowUnknown, KernelTuning &t) {
+  ObjectReader r(v, "'tuning'", allowUnknown);
+  const int64_t hi = 1 << 20;
+  r.integer("block_m", 0, hi, t.blockM, false);
+  r.integer("block_n", 0, hi, t.blockN, false);
+  r.integer("num_warps", 0, hi, t.numWarps, false);
+  r.integer("num_splits", 0, hi, t.numSplits, false);
+  r.integer("keys_per_warp", 0, hi, t.keysPerWarp, false);
+  r.integer("stages", 0, hi, t.stages, false);
+  return r.finish();
+}
+
+Status readArgument(const json::Value &v, size_t index, bool allowUnknown,
+                    ManifestArgument &a) {
+  ObjectReader r(v, "argument " + std::to_string(index), allowUnknown);
+  std::string role;
+  r.identifier("name", a.name);
+  if (r.string("dtype", a.dtype) && dtypeSize(a.dtype) == 0)
+    r.fail("expected 'dtype' to be one of bf16, f16, f32, f64, i8, i16, i32, "
+           "i64, got " +
+           json::quote(a.dtype));
+  r.ints("shape", 0, Limits::kMaxRank, 0, kMaxDim, a.shape);
+  if (r.string("role", role, true, {"input", "output", "inout", "workspace"}))
+    parseRole(role, a.role);
+  bool output = false;
+  if (r.boolean("output", output, false) && output != a.isOutput())
+    r.fail("expected 'output' to be " +
+           std::string(a.isOutput() ? "true" : "false") + " for role '" + role +
+           "'");
+  if (r.integer("alignment", 1, 4096, a.alignment, false) &&
+      (a.alignment & (a.alignment - 1)) != 0)
+    r.fail("expected 'alignment' to be a power of two, got " +
+           std::to_string(a.alignment));
+  r.boolean("zero_init", a.zeroInit, false);
+  if (!r.ok())
+    return r.finish();
+  // Sizes the runtime allocates (workspaces) or checks must not wrap.
+  uint64_t bytes = static_cast<uint64_t>(dtypeSize(a.dtype));
+  for (int64_t d : a.shape)
+    if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes) ||
+        bytes > Limits::kMaxArgumentBytes)
+      return Status::error(ErrorCode::InvalidManifest,
+                           "manifest: argument '" + a.name +
+                               "': expected at "
+                               "most 2^48 bytes, got shape " +
+                               shapeString(a.shape) + " of " + a.dtype);
+  return r.finish();
+}
+
+Status readAttention(const json::Value &v, bool allowUnknown,
+                     AttentionInfo &a) {
+  ObjectReader r(v, "'attention'", allowUnknown);
+  r.string(
+      "mask", a.mask, true,
+      {"none", "causal_top_left", "causal_bottom_right", "sliding_window"});
+  r.number("scale", a.scale);
+  double softcap;
+  if (r.number("softcap", softcap, false)) {
+    if (!(softcap > 0))
+      r.fail("expected 'softcap' > 0, got " + json::formatDouble(softcap));
+    a.softcap = softcap;
+  }
+  std::vector<int64_t> window;
+  if (r.ints("window", 2, 2, -1, kMaxExtent, window, false))
+    a.window = std::array<int64_t, 2>{window[0], window[1]};
+  if (r.ok() && a.window.has_value() != (a.mask == "sliding_window"))
+    r.fail("expected 'window' exactly when 'mask' is sliding_window");
+  r.string("layout", a.layout, true, {"bhsd", "bshd"});
+  if (const json::Value *d = r.get("dtypes", true)) {
+    ObjectReader dr(*d, "'attention.dtypes'", allowUnknown);
+    for (auto [key, field] :
+         {std::pair<const char *, std::string *>{"query", &a.queryDtype},
+          {"key", &a.keyDtype},
+          {"value", &a.valueDtype},
+          {"output", &a.outputDtype}})
+      if (dr.string(key, *field) && dtypeSize(*field) == 0)
+        dr.fail("expected '" + std::string(key) + "' to be a dtype, got " +
+                json::quote(*field));
+    if (Status s = dr.finish(); !s)
+      return s;
+  }
+  r.integer("batch", 1, kMaxExtent, a.batch);
+  r.integer("heads_q", 1, kMaxExtent, a.headsQ);
+  r.integer("heads_kv", 1, kMaxExtent, a.headsKV);
+  r.integer("seq_q", 1, kMaxExtent, a.seqQ);
+  r.integer("seq_k", 1, kMaxExtent, a.seqK);
+  r.integer("head_dim", 1, kMaxExtent, a.headDim);
+  r.integer("value_head_dim", 1, kMaxExtent, a.valueHeadDim);
+  if (r.ok() && a.headsQ % a.headsKV != 0)
+    r.fail("expected 'heads_q' (" + std::to_string(a.headsQ) +
+           ") to be a multiple of 'heads_kv' (" + std::to_string(a.headsKV) +
+           ")");
+  r.boolean("lse", a.lse);
+  r.boolean("key_lengths", a.keyLengths);
+  r.boolean("alibi", a.alibi);
+  r.boolean("score_mod", a.scoreMod);
+  r.identifier("kv_view", a.kvView);
+  return r.finish();
+}
+
+} // namespace
+
+Status attn::runtime::parseManifest(const std::string &text, Manifest &out) {
+  if (text.size() > Limits::kMaxBytes)
+    return Status::error(ErrorCode::InvalidManifest,
+                         "manifest: expected at most " +
+                             std::to_string(Limits::kMaxBytes) +
+                             " bytes, got " + std::to_string(text.size()));
+  json::Value root;
+  if (Status s = json::parse(text, Limits::kMaxDepth, root); !s)
+    return s;
+  if (root.kind != json::Value::Object)
+    return Status::error(ErrorCode::InvalidManifest,
+                         "manifest: expected a JSON object, got " +
+                             describe(root));
+  Manifest m;
+  if (Status s = readVersion(root, m.majorVersion, m.minorVersion); !s)
+    return s;
+  // A newer minor version may add keys this reader does not know.
+  bool allowUnknown = m.minorVersion > kManifestMinorVersion;
+  ObjectReader r(root, "top level", allowUnknown);
+  r.get("schema_version", true);
+  r.identifier("kernel", m.symbol);
+  r.string("family", m.family, true, {"prefill", "decode", "custom"});
+  r.string("chip", m.chip);
+  readDims(r, "grid", Limits::kMaxGridX, Limits::kMaxGridYZ, Limits::kMaxGridYZ,
+           m.grid);
+  readDims(r, "block", Limits::kMaxBlockXY, Limits::kMaxBlockXY,
+           Limits::kMaxBlockZ, m.block);
+  if (r.ok() && m.block[0] * m.block[1] * m.block[2] > Limits::kMaxThreads)
+    r.fail("expected at most " + std::to_string(Limits::kMaxThreads) +
+           " threads per block, got " +
+           std::to_string(m.block[0] * m.block[1] * m.block[2]));
+  r.string("grid_formula", m.gridFormula, false);
+  r.integer("shared_memory_bytes", 0, Limits::kMaxSharedMemoryBytes,
+            m.sharedMemoryBytes);
+  std::string abi;
+  r.string("abi", abi, false, {"bare-pointer"});
+  if (const json::Value *t = r.get("tuning", false))
+    if (Status s = readTuning(*t, allowUnknown, m.tuning); !s)
+      return s;
+  if (const json::Value *args = r.get("arguments", true)) {
+    if (args->kind != json::Value::Array ||
+        args->array.size() > Limits::kMaxArguments)
+      r.fail("expected 'arguments' to be an array of at most " +
+             std::to_string(Limits::kMaxArguments) + " objects, got " +
+             describe(*args));
+    for (size_t i = 0; r.ok() && i < args->array.size(); ++i) {
+      ManifestArgument a;
+      if (Status s = readArgument(args->array[i], i, allowUnknown, a); !s)
+        return s;
+      for (const ManifestArgument &other : m.arguments)
+        if (other.name == a.name)
+          r.fail("duplicate argument name '" + a.name + "'");
+      m.arguments.push_back(std::move(a));
+    }
+  }
+  if (const json::Value *a = r.get("attention", false)) {
+    AttentionInfo info;
+    if (Status s = readAttention(*a, allowUnknown, info); !s)
+      return s;
+    m.attention = std::move(info);
+  }
+  if (Status s = r.finish(); !s)
+    return s;
+  out = std::move(m);
+  return Status::success();
+}
+
+//===----------------------------------------------------------------------===//
+// Argument checks
+//===----------------------------------------------------------------------===//
 
 Status attn::runtime::checkArguments(const Manifest &manifest,
                                      const std::vector<TensorArg> &args) {
-  const std::string where = "kernel '" + manifest.kernel + "': ";
-  // The caller passes everything but the workspaces, which the Kernel owns.
+  const std::string where = "kernel '" + manifest.symbol + "': ";
+  auto mismatch = [](std::string message) {
+    return Status::error(ErrorCode::ArgumentMismatch, std::move(message));
+  };
+  // The caller passes everything but the workspaces.
   std::vector<const ManifestArgument *> expected;
   std::string names, workspaces;
   for (const ManifestArgument &a : manifest.arguments) {
@@ -260,30 +628,94 @@ Status attn::runtime::checkArguments(const Manifest &manifest,
       expected.push_back(&a);
   }
   if (args.size() != expected.size())
-    return Status::error(
-        where + "expected " + std::to_string(expected.size()) +
-        " arguments (" + names + "), got " + std::to_string(args.size()) +
-        (workspaces.empty()
-             ? ""
-             : "; do not pass the workspaces (" + workspaces +
-                   "): the runtime allocates them"));
+    return mismatch(
+        where + "expected " + std::to_string(expected.size()) + " arguments (" +
+        names + "), got " + std::to_string(args.size()) +
+        (workspaces.empty() ? ""
+                            : "; do not pass the workspaces (" + workspaces +
+                                  "): they are given separately"));
   for (size_t i = 0; i < args.size(); ++i) {
     const ManifestArgument &want = *expected[i];
     const TensorArg &got = args[i];
-    std::string arg = where + "argument " + std::to_string(i) + " ('" +
-                      want.name + "'): ";
+    std::string arg =
+        where + "argument " + std::to_string(i) + " ('" + want.name + "'): ";
     if (got.devicePtr == 0)
-      return Status::error(arg + "null pointer");
+      return mismatch(arg + "null pointer");
     if (got.dtype != want.dtype)
-      return Status::error(arg + "expected dtype " + want.dtype + ", got " +
-                           got.dtype);
+      return mismatch(arg + "expected dtype " + want.dtype + ", got " +
+                      got.dtype);
     if (got.shape != want.shape)
-      return Status::error(arg + "expected shape " + shapeString(want.shape) +
-                           ", got " + shapeString(got.shape));
-    if (want.alignment > 1 && got.devicePtr % want.alignment != 0)
-      return Status::error(arg + "expected a " +
-                           std::to_string(want.alignment) +
-                           "-byte aligned pointer");
+      return mismatch(arg + "expected shape " + shapeString(want.shape) +
+                      ", got " + shapeString(got.shape));
+    if (want.alignment > 1 &&
+        got.devicePtr % static_cast<uint64_t>(want.alignment) != 0)
+      return mismatch(arg + "expected a " + std::to_string(want.alignment) +
+                      "-byte aligned pointer");
+  }
+  return Status::success();
+}
+
+//===----------------------------------------------------------------------===//
+// Workspaces and C-array arguments
+//===----------------------------------------------------------------------===//
+
+void attn::runtime::layOutWorkspaces(const Manifest &m,
+                                     std::vector<WorkspaceSlice> &slices,
+                                     size_t &total) {
+  total = 0;
+  for (size_t i = 0; i < m.arguments.size(); ++i) {
+    const ManifestArgument &a = m.arguments[i];
+    if (!a.isWorkspace())
+      continue;
+    // parseManifest bounds each argument to 2^48 bytes and their number to
+    // 64, so neither the rounding nor the sum can wrap.
+    size_t bytes = static_cast<size_t>(a.byteSize());
+    slices.push_back({i, total, bytes, a.zeroInit});
+    total += (bytes + kWorkspaceAlignment - 1) / kWorkspaceAlignment *
+             kWorkspaceAlignment;
+  }
+  // An empty workspace still gets a valid (unused) pointer.
+  if (!slices.empty())
+    total = std::max(total, kWorkspaceAlignment);
+}
+
+Status attn::runtime::readTensorArgs(const Manifest &m, int numArgs,
+                                     const uint64_t *devicePtrs,
+                                     const char *const *dtypes,
+                                     const int32_t *ranks,
+                                     const int64_t *shapes,
+                                     std::vector<TensorArg> &args) {
+  size_t expected = 0;
+  std::string names;
+  for (const ManifestArgument &a : m.arguments)
+    if (!a.isWorkspace())
+      names += (expected++ ? ", " : "") + a.name;
+  if (numArgs < 0)
+    return Status::error(ErrorCode::InvalidArgument,
+                         "attnKernelLaunch: expected numArgs >= 0, got " +
+                             std::to_string(numArgs));
+  if (static_cast<size_t>(numArgs) != expected)
+    return Status::error(ErrorCode::ArgumentMismatch,
+                         "kernel '" + m.symbol + "': expected " +
+                             std::to_string(expected) + " arguments (" + names +
+                             "), got " + std::to_string(numArgs));
+  if (numArgs && (!devicePtrs || !dtypes || !ranks || !shapes))
+    return Status::error(ErrorCode::InvalidArgument,
+                         "attnKernelLaunch: null array argument");
+  args.resize(static_cast<size_t>(numArgs));
+  const int64_t *dim = shapes;
+  for (int i = 0; i < numArgs; ++i) {
+    if (ranks[i] < 0 ||
+        static_cast<size_t>(ranks[i]) > ManifestLimits::kMaxRank)
+      return Status::error(ErrorCode::InvalidArgument,
+                           "attnKernelLaunch: argument " + std::to_string(i) +
+                               ": expected a rank in [0, " +
+                               std::to_string(ManifestLimits::kMaxRank) +
+                               "], got " + std::to_string(ranks[i]));
+    args[i].devicePtr = devicePtrs[i];
+    args[i].dtype = dtypes[i] ? dtypes[i] : "";
+    args[i].shape.assign(dim, dim + ranks[i]);
+    dim += ranks[i];
   }
   return Status::success();
 }
