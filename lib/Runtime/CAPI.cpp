@@ -33,8 +33,18 @@ static thread_local std::string lastError;
 static thread_local int lastCode = 0;
 
 static int report(const Status &s) {
-  lastError = s.ok ? "" : s.message;
   lastCode = s.ok ? 0 : static_cast<int>(s.code);
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
+  // Copying the message can itself run out of memory; the code still
+  // reaches the caller.
+  try {
+    lastError = s.ok ? "" : s.message;
+  } catch (...) {
+    lastError.clear();
+  }
+#else
+  lastError = s.ok ? "" : s.message;
+#endif
   return lastCode;
 }
 
@@ -111,10 +121,12 @@ int attnContextCreateFromCurrent(AttnContext **out) {
 void attnContextDestroy(AttnContext *context) { delete context; }
 
 int attnContextGetDevice(const AttnContext *context, int *device) {
-  if (!context || !device)
-    return invalid("attnContextGetDevice: null argument");
-  *device = context->context->device();
-  return report(Status::success());
+  return guarded("attnContextGetDevice", [&] {
+    if (!context || !device)
+      return invalid("attnContextGetDevice: null argument");
+    *device = context->context->device();
+    return report(Status::success());
+  });
 }
 
 //===----------------------------------------------------------------------===//
@@ -190,11 +202,14 @@ int attnKernelCreateFromMemory(AttnContext *context, const void *image,
 void attnKernelDestroy(AttnKernel *kernel) { delete kernel; }
 
 const char *attnKernelGetManifest(const AttnKernel *kernel) {
-  if (!kernel) {
-    invalid("attnKernelGetManifest: null kernel");
-    return nullptr;
-  }
-  return kernel->manifestJson.c_str();
+  const char *json = nullptr;
+  guarded("attnKernelGetManifest", [&] {
+    if (!kernel)
+      return invalid("attnKernelGetManifest: null kernel");
+    json = kernel->manifestJson.c_str();
+    return report(Status::success());
+  });
+  return json;
 }
 
 //===----------------------------------------------------------------------===//
@@ -202,10 +217,12 @@ const char *attnKernelGetManifest(const AttnKernel *kernel) {
 //===----------------------------------------------------------------------===//
 
 int attnKernelGetWorkspaceSize(const AttnKernel *kernel, size_t *bytes) {
-  if (!kernel || !bytes)
-    return invalid("attnKernelGetWorkspaceSize: null argument");
-  *bytes = kernel->kernel->workspaceBytes();
-  return report(Status::success());
+  return guarded("attnKernelGetWorkspaceSize", [&] {
+    if (!kernel || !bytes)
+      return invalid("attnKernelGetWorkspaceSize: null argument");
+    *bytes = kernel->kernel->workspaceBytes();
+    return report(Status::success());
+  });
 }
 
 int attnKernelInitWorkspace(const AttnKernel *kernel, uint64_t workspace,

@@ -15,6 +15,7 @@
 
 #include <climits>
 #include <functional>
+#include <random>
 #include <string>
 
 using namespace attn::runtime;
@@ -429,4 +430,56 @@ TEST(ManifestWorkspaces, OneAlignedBufferWithSlices) {
   layOutWorkspaces(none, slices, total);
   EXPECT_TRUE(slices.empty());
   EXPECT_EQ(total, 0u);
+}
+
+//===----------------------------------------------------------------------===//
+// Mutations (issue 20): a cheap, deterministic fuzz of the reader
+//===----------------------------------------------------------------------===//
+
+// Byte flips, deletions, insertions of JSON metacharacters and splices of
+// the sample manifest: every result is either refused with a manifest code
+// or accepted as a manifest that writes and reads back to itself (so what
+// the runtime accepts is always well-formed). Under ASan/UBSan this is also
+// the memory-safety check of the parser.
+TEST(ManifestJson, MutatedManifestsAreRefusedOrRoundTrip) {
+  const std::string sample = writeManifestJson(sampleManifest());
+  const std::string alphabet = "{}[]\",:-+.0123456789eEtfnul \\\t\n";
+  std::mt19937 rng(2026);
+  int accepted = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string text = sample;
+    int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits && !text.empty(); ++e) {
+      size_t at = rng() % text.size();
+      switch (rng() % 4) {
+      case 0:
+        text[at] = alphabet[rng() % alphabet.size()];
+        break;
+      case 1:
+        text.erase(at, 1 + rng() % 8);
+        break;
+      case 2:
+        text.insert(at, 1, alphabet[rng() % alphabet.size()]);
+        break;
+      default:
+        text.insert(at, sample.substr(rng() % sample.size(), rng() % 64));
+      }
+    }
+    Manifest m;
+    Status s = parseManifest(text, m);
+    if (!s.ok) {
+      EXPECT_TRUE(s.code == ErrorCode::InvalidManifest ||
+                  s.code == ErrorCode::UnsupportedVersion)
+          << s.message;
+      continue;
+    }
+    ++accepted;
+    Manifest again;
+    Status back = parseManifest(writeManifestJson(m), again);
+    ASSERT_TRUE(back.ok) << back.message << "\nfrom: " << text;
+    EXPECT_EQ(writeManifestJson(again), writeManifestJson(m));
+  }
+  // Some mutations (inside strings, whitespace) are harmless: the check
+  // above ran on accepted manifests too.
+  EXPECT_GT(accepted, 0);
 }
