@@ -33,8 +33,6 @@
 
 using namespace attn::runtime;
 
-static int code(const Status &s) { return static_cast<int>(s.code); }
-
 TEST(RuntimeKernel, LoadReportsMissingFiles) {
   std::unique_ptr<Kernel> k;
   Status s = Kernel::load("/nonexistent.ptx", "/nonexistent.json", k);
