@@ -35,6 +35,8 @@ struct Driver {
   CUresult (*cuCtxGetDevice)(CUdevice *);
   CUresult (*cuCtxSynchronize)();
   CUresult (*cuStreamSynchronize)(CUstream);
+  CUresult (*cuStreamCreate)(CUstream *, unsigned);
+  CUresult (*cuStreamDestroy)(CUstream);
   CUresult (*cuModuleLoadData)(CUmodule *, const void *);
   CUresult (*cuModuleUnload)(CUmodule);
   CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
@@ -86,6 +88,8 @@ const Driver &driver() {
     sym(d.cuCtxGetDevice, "cuCtxGetDevice");
     sym(d.cuCtxSynchronize, "cuCtxSynchronize");
     sym(d.cuStreamSynchronize, "cuStreamSynchronize");
+    sym(d.cuStreamCreate, "cuStreamCreate");
+    sym(d.cuStreamDestroy, "cuStreamDestroy_v2");
     sym(d.cuModuleLoadData, "cuModuleLoadData");
     sym(d.cuModuleUnload, "cuModuleUnload");
     sym(d.cuModuleGetFunction, "cuModuleGetFunction");
@@ -558,6 +562,35 @@ Status attn::runtime::deviceMemset(uint64_t ptr, unsigned char value,
   // bytes set when this returns (as after the synchronous copies).
   if (CUresult rc = driver().cuCtxSynchronize(); rc != CUDA_SUCCESS)
     return cudaError(rc, "cuMemsetD8 (synchronize)");
+  return Status::success();
+}
+
+Status attn::runtime::streamCreate(void *&stream) {
+  if (Status s = ensureContext(); !s)
+    return s;
+  CUstream created;
+  if (CUresult rc = driver().cuStreamCreate(&created, CU_STREAM_NON_BLOCKING);
+      rc != CUDA_SUCCESS)
+    return cudaError(rc, "cuStreamCreate");
+  stream = created;
+  return Status::success();
+}
+
+Status attn::runtime::streamDestroy(void *stream) {
+  if (Status s = ensureContext(); !s)
+    return s;
+  if (CUresult rc = driver().cuStreamDestroy(static_cast<CUstream>(stream));
+      rc != CUDA_SUCCESS)
+    return cudaError(rc, "cuStreamDestroy");
+  return Status::success();
+}
+
+Status attn::runtime::streamSynchronize(void *stream) {
+  if (Status s = ensureContext(); !s)
+    return s;
+  if (CUresult rc = driver().cuStreamSynchronize(static_cast<CUstream>(stream));
+      rc != CUDA_SUCCESS)
+    return cudaError(rc, "cuStreamSynchronize");
   return Status::success();
 }
 

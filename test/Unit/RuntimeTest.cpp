@@ -13,8 +13,9 @@
 // message otherwise. ATTN_TEST_DECODE_KERNEL=<prefix> names a decode kernel
 // (any flags, e.g. --key-lengths --page-size=16): the test fills its
 // arguments from the manifest and checks that two launches write every
-// output, agree bit for bit and leave the split counters re-armed (run it
-// under compute-sanitizer for memory and shared-memory race checks).
+// output, agree bit for bit and leave the split counters re-armed, also when
+// two streams launch it at once on caller workspaces (run it under
+// compute-sanitizer for memory and shared-memory race checks).
 //
 //===----------------------------------------------------------------------===//
 
@@ -490,6 +491,7 @@ TEST(RuntimeKernel, DecodeKernelIsDeterministicAndRearmsCounters) {
   std::vector<TensorArg> args;
   std::vector<uint64_t> buffers;
   std::vector<std::pair<uint64_t, size_t>> outputs;
+  std::vector<size_t> outputArgs; // Their positions in `args`.
   for (const ManifestArgument &a : m.arguments) {
     if (a.isWorkspace())
       continue;
@@ -524,8 +526,10 @@ TEST(RuntimeKernel, DecodeKernelIsDeterministicAndRearmsCounters) {
     ASSERT_TRUE(copyToDevice(ptr, host.data(), bytes).ok);
     buffers.push_back(ptr);
     args.push_back({ptr, a.dtype, a.shape});
-    if (a.role == ArgumentRole::Output)
+    if (a.role == ArgumentRole::Output) {
       outputs.push_back({ptr, bytes});
+      outputArgs.push_back(args.size() - 1);
+    }
   }
   auto run = [&]() {
     Status st = kernel->launch(args, nullptr, /*synchronize=*/true);
@@ -549,6 +553,62 @@ TEST(RuntimeKernel, DecodeKernelIsDeterministicAndRearmsCounters) {
     ASSERT_TRUE(copyToHost(c.data(), counters, c.size() * 4).ok);
     for (int32_t v : c)
       EXPECT_EQ(v, 0) << "split counter not re-armed";
+  }
+
+  // One kernel object, two non-blocking streams launching at once, each
+  // with its own workspace and outputs (a serving host with a caching
+  // allocator): every launch gives the kernel-owned path's bytes, and each
+  // workspace's counters end re-armed.
+  size_t wsBytes = kernel->workspaceBytes();
+  void *streams[2] = {nullptr, nullptr};
+  uint64_t workspaces[2] = {0, 0};
+  std::vector<TensorArg> streamArgs[2] = {args, args};
+  for (int s2 = 0; s2 < 2; ++s2) {
+    ASSERT_TRUE(streamCreate(streams[s2]).ok);
+    if (wsBytes) {
+      ASSERT_TRUE(deviceAlloc(wsBytes, workspaces[s2]).ok);
+      ASSERT_TRUE(deviceMemset(workspaces[s2], 0x5a, wsBytes).ok);
+      ASSERT_TRUE(
+          kernel->initWorkspace(workspaces[s2], wsBytes, streams[s2]).ok);
+    }
+    for (size_t i = 0; i < outputArgs.size(); ++i) {
+      uint64_t ptr;
+      ASSERT_TRUE(deviceAlloc(outputs[i].second, ptr).ok);
+      buffers.push_back(ptr);
+      streamArgs[s2][outputArgs[i]].devicePtr = ptr;
+    }
+  }
+  for (int round = 0; round < 3; ++round)
+    for (int s2 = 0; s2 < 2; ++s2) {
+      LaunchOptions options;
+      options.stream = streams[s2];
+      options.workspace = workspaces[s2];
+      options.workspaceBytes = wsBytes;
+      Status st = kernel->launch(streamArgs[s2], options);
+      ASSERT_TRUE(st.ok) << st.message;
+    }
+  for (int s2 = 0; s2 < 2; ++s2) {
+    ASSERT_TRUE(streamSynchronize(streams[s2]).ok);
+    for (size_t i = 0; i < outputArgs.size(); ++i) {
+      std::vector<unsigned char> out(outputs[i].second);
+      ASSERT_TRUE(copyToHost(out.data(),
+                             streamArgs[s2][outputArgs[i]].devicePtr,
+                             out.size())
+                      .ok);
+      EXPECT_EQ(out, first[i]) << "stream " << s2 << ", output " << i;
+    }
+    for (const WorkspaceSlice &slice : kernel->workspaces())
+      if (m.arguments[slice.argument].name == "split_counters") {
+        std::vector<int32_t> c(slice.bytes / 4);
+        ASSERT_TRUE(
+            copyToHost(c.data(), workspaces[s2] + slice.offset, slice.bytes)
+                .ok);
+        for (int32_t v : c)
+          EXPECT_EQ(v, 0) << "stream " << s2 << ": counter not re-armed";
+      }
+    streamDestroy(streams[s2]);
+    if (workspaces[s2])
+      deviceFree(workspaces[s2]);
   }
   for (uint64_t p : buffers)
     deviceFree(p);

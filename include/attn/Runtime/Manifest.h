@@ -1,5 +1,4 @@
-//===- Manifest.h - the kernel manifest: one struct, one reader, one writer -*-
-//C++ -*-===//
+//===- Manifest.h - the kernel manifest: struct, reader, writer -*- C++ -*-===//
 //
 // Part of attn-mlir. The contract between the compiler and the runtime: what
 // a generated kernel is called, how it is launched, which pointers it takes

@@ -73,6 +73,11 @@ Status copyToDevice(uint64_t dst, const void *src, size_t bytes);
 Status copyToHost(void *dst, uint64_t src, size_t bytes);
 /// Sets `bytes` bytes at `ptr` to `value` (synchronously).
 Status deviceMemset(uint64_t ptr, unsigned char value, size_t bytes);
+/// A non-blocking CUstream in the current context, its destruction, and a
+/// wait for it (tests and simple hosts; serving hosts bring their own).
+Status streamCreate(void *&stream);
+Status streamDestroy(void *stream);
+Status streamSynchronize(void *stream);
 
 /// How a kernel is loaded.
 struct LoadOptions {

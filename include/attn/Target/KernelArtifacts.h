@@ -1,5 +1,4 @@
-//===- KernelArtifacts.h - PTX and manifest out of a lowered module -*- C++
-//-*-===//
+//===- KernelArtifacts.h - PTX and manifest of a lowered module -*- C++ -*-===//
 //
 // Part of attn-mlir. After attn-to-ptx, a module holds a gpu.binary (the PTX
 // as an object attribute) and host functions with gpu.launch_func ops. This
