@@ -145,6 +145,29 @@ TEST(ManifestSchema, RolesAreAnEnumWithOneSpelling) {
   EXPECT_FALSE(a.isWorkspace());
 }
 
+// A host states what it asks for and learns the first difference.
+TEST(ManifestSchema, HostsCheckTheAttentionAKernelComputes) {
+  Manifest m = sampleManifest();
+  AttentionInfo want = *m.attention;
+  EXPECT_TRUE(checkAttention(m, want).ok);
+  want.mask = "causal_bottom_right";
+  Status s = checkAttention(m, want);
+  EXPECT_EQ(s.code, ErrorCode::ArgumentMismatch);
+  EXPECT_EQ(s.message, "kernel 'decode_kernel': computes mask sliding_window, "
+                       "expected causal_bottom_right");
+  want = *m.attention;
+  want.softcap.reset();
+  EXPECT_EQ(checkAttention(m, want).message,
+            "kernel 'decode_kernel': computes softcap 30.0, expected none");
+  want = *m.attention;
+  want.headsKV = 8;
+  EXPECT_EQ(checkAttention(m, want).message,
+            "kernel 'decode_kernel': computes heads_kv 2, expected 8");
+  m.attention.reset();
+  EXPECT_NE(checkAttention(m, want).message.find("records no attention"),
+            std::string::npos);
+}
+
 TEST(ManifestSchema, DtypeSizes) {
   EXPECT_EQ(dtypeSize("bf16"), 2);
   EXPECT_EQ(dtypeSize("f16"), 2);

@@ -171,6 +171,12 @@ struct TensorArg {
   std::vector<int64_t> shape;
 };
 
+/// Checks that the kernel computes the attention `expected` describes:
+/// ArgumentMismatch naming the first field that differs (the kernel's value
+/// and the expected one), or that the manifest has no attention record.
+/// Scales are compared exactly: both sides come from the same formula.
+Status checkAttention(const Manifest &manifest, const AttentionInfo &expected);
+
 /// Checks `args` against the manifest without touching the GPU. `args` are
 /// the non-workspace arguments only, in manifest order. Failures are
 /// ArgumentMismatch.
