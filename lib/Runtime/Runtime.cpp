@@ -315,8 +315,11 @@ Status Kernel::loadFiles(const Context *context, const std::string &imagePath,
   if (Status s = readFile(imagePath, kMaxImageBytes, image); !s)
     return s;
   Status s = loadImage(context, image.data(), image.size(), json, options, out);
+  // Name the file the error is about.
+  bool manifestError = s.code == ErrorCode::InvalidManifest ||
+                       s.code == ErrorCode::UnsupportedVersion;
   if (!s)
-    s.message = manifestPath + ": " + s.message;
+    s.message = (manifestError ? manifestPath : imagePath) + ": " + s.message;
   return s;
 }
 

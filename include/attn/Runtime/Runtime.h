@@ -36,7 +36,7 @@ Status deviceCount(int &count);
 /// A CUDA context the runtime works in. Every call that touches the GPU
 /// through a Kernel makes its context current for the call and restores the
 /// caller's afterwards, so kernels of several devices can be used from one
-/// thread.
+/// thread. Kernels loaded into a Context must be destroyed before it.
 class Context {
 public:
   /// Retains the primary context of device `ordinal` (the one the CUDA
