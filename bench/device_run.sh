@@ -13,7 +13,12 @@ cmake -S $D/src -B /tmp/rt -DATTN_RUNTIME_ONLY=ON -DATTN_GTEST_SOURCE_DIR=$PWD/$
   -DCMAKE_BUILD_TYPE=Release > /tmp/rt-cmake.log 2>&1 || { cat /tmp/rt-cmake.log; exit 1; }
 cmake --build /tmp/rt -j 16 > /tmp/rt-build.log 2>&1 || { tail -50 /tmp/rt-build.log; exit 1; }
 echo "== runtime built"
-ATTN_TEST_KERNEL=$D/kernels/runtime_test /tmp/rt/AttnRuntimeTests 2>&1 | tail -6
+echo "== manifest schema (no GPU needed)"
+/tmp/rt/AttnManifestTests 2>&1 | tail -3
+echo "== runtime: contexts, memory images, caller workspaces, C ABI, reference launch"
+# Every test must run here (a GPU is present): SKIPPED lines are a failure.
+ATTN_TEST_KERNEL=$D/kernels/runtime_test /tmp/rt/AttnRuntimeTests 2>&1 \
+  | grep -E "^\[  (PASSED|FAILED|SKIPPED) |Failure|tests ran"
 echo "== KV cache manager on device storage (all-or-nothing checks read back from the GPU)"
 /tmp/rt/AttnKVCacheTests 2>&1 | tail -3
 echo "== PTX path (JIT by the driver)"
@@ -23,6 +28,9 @@ mv /tmp/rt_test.cubin $D/kernels/runtime_test.sm_90.cubin
 echo "== compute-sanitizer memcheck"
 ATTN_TEST_KERNEL=$D/kernels/runtime_test timeout 120 compute-sanitizer --tool memcheck \
   /tmp/rt/AttnRuntimeTests --gtest_filter='*Reference*' 2>&1 | tail -4
+echo "== compute-sanitizer memcheck: workspaces (own and caller's) and the C ABI"
+timeout 120 compute-sanitizer --tool memcheck /tmp/rt/AttnRuntimeTests \
+  --gtest_filter='*Workspace*:*CAbi*:*SharedMemory*' 2>&1 | tail -4
 echo "== compute-sanitizer racecheck"
 ATTN_TEST_KERNEL=$D/kernels/runtime_test timeout 120 compute-sanitizer --tool racecheck \
   /tmp/rt/AttnRuntimeTests --gtest_filter='*Reference*' 2>&1 | tail -4

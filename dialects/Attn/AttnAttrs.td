@@ -38,4 +38,108 @@ def Attn_LayoutAttr : EnumAttr<Attn_Dialect, Attn_Layout, "layout"> {
   let assemblyFormat = "`<` $value `>`";
 }
 
+//===----------------------------------------------------------------------===//
+// Kernel info: the launch contract convert-attn-to-nvvm records on a kernel
+// and its launch, from which lib/Target writes the manifest (the runtime's
+// attn::runtime::Manifest, docs/Runtime.md).
+//===----------------------------------------------------------------------===//
+
+def Attn_ArgumentRole : I32EnumAttr<"ArgumentRole", "what a kernel argument is for", [
+    I32EnumAttrCase<"Input", 0, "input">,
+    I32EnumAttrCase<"Output", 1, "output">,
+    I32EnumAttrCase<"InOut", 2, "inout">,
+    I32EnumAttrCase<"Workspace", 3, "workspace">]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::attn";
+}
+
+def Attn_KernelArgumentAttr : AttrDef<Attn_Dialect, "KernelArgument"> {
+  let mnemonic = "kernel_arg";
+  let summary = "name and role of one kernel argument";
+  let description = [{
+    One pointer parameter of a generated kernel: `input`, `output`, `inout`
+    (read and updated in place, e.g. a KV cache a fused append writes) or
+    `workspace` (scratch the runtime or the caller's allocator provides,
+    never a caller tensor).
+
+    ```mlir
+    #attn.kernel_arg<"partial_o", workspace>
+    ```
+  }];
+  let parameters = (ins StringRefParameter<"argument name">:$name,
+                        AttrParameter<"::mlir::attn::ArgumentRole",
+                                      "input, output, inout or workspace">:$role);
+  let assemblyFormat = "`<` $name `,` $role `>`";
+  let genVerifyDecl = 1;
+}
+
+def Attn_KernelInfoAttr : AttrDef<Attn_Dialect, "KernelInfo"> {
+  let mnemonic = "kernel_info";
+  let summary = "the launch contract and the attention of a generated kernel";
+  let description = [{
+    What the runtime needs beyond the kernel's signature and launch
+    dimensions, as convert-attn-to-nvvm decided it: the kernel family, the
+    grid formula, dynamic shared memory, the family's tile parameters (0
+    where a family has none), one `#attn.kernel_arg` per kernel operand, and
+    the attention the kernel computes (from the `attn.attention` op it
+    replaced), which the manifest records so that a host can check a kernel
+    against its request.
+
+    ```mlir
+    #attn.kernel_info<family = "prefill", grid_formula = "[ceil(Lq / block_m), B * Hq, 1]",
+      shared_memory_bytes = 40960, block_m = 64, block_n = 64, num_warps = 4,
+      arguments = [#attn.kernel_arg<"q", input>, ..., #attn.kernel_arg<"o", output>],
+      mask = causal_bottom_right, scale = 0.125 : f64, layout = bhsd,
+      query_type = bf16, key_type = bf16, value_type = bf16, output_type = bf16,
+      batch = 1, heads_q = 2, heads_kv = 2, seq_q = 64, seq_k = 64, head_dim = 64,
+      value_head_dim = 64, lse = false, key_lengths = false, alibi = false,
+      score_mod = false, kv_view = "tensor">
+    ```
+  }];
+  let parameters = (ins
+    StringRefParameter<"kernel family: prefill or decode">:$family,
+    StringRefParameter<"the grid as a formula of the problem">:$grid_formula,
+    "int64_t":$shared_memory_bytes,
+    DefaultValuedParameter<"int64_t", "0">:$block_m,
+    DefaultValuedParameter<"int64_t", "0">:$block_n,
+    DefaultValuedParameter<"int64_t", "0">:$num_warps,
+    DefaultValuedParameter<"int64_t", "0">:$num_splits,
+    DefaultValuedParameter<"int64_t", "0">:$keys_per_warp,
+    DefaultValuedParameter<"int64_t", "0">:$stages,
+    AttrParameter<"::mlir::ArrayAttr",
+                       "one #attn.kernel_arg per kernel operand">:$arguments,
+    AttrParameter<"::mlir::attn::MaskKind", "structural mask">:$mask,
+    AttrParameter<"::mlir::FloatAttr", "effective scale">:$scale,
+    OptionalParameter<"::mlir::FloatAttr", "soft-capping value">:$softcap,
+    OptionalParameter<"::mlir::DenseI64ArrayAttr",
+                      "sliding window (left, right)">:$window,
+    AttrParameter<"::mlir::attn::Layout", "tensor layout">:$layout,
+    "::mlir::Type":$query_type,
+    "::mlir::Type":$key_type,
+    "::mlir::Type":$value_type,
+    "::mlir::Type":$output_type,
+    "int64_t":$batch,
+    "int64_t":$heads_q,
+    "int64_t":$heads_kv,
+    "int64_t":$seq_q,
+    "int64_t":$seq_k,
+    "int64_t":$head_dim,
+    "int64_t":$value_head_dim,
+    AttrParameter<"::mlir::BoolAttr", "has an LSE result">:$lse,
+    AttrParameter<"::mlir::BoolAttr", "has key_lengths">:$key_lengths,
+    AttrParameter<"::mlir::BoolAttr", "has ALiBi slopes">:$alibi,
+    AttrParameter<"::mlir::BoolAttr", "has a score_mod">:$score_mod,
+    StringRefParameter<"how K/V are read: tensor or the view op">:$kv_view
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// The discardable attribute name under which convert-attn-to-nvvm puts
+    /// this on the gpu.func and on its gpu.launch_func.
+    static constexpr ::llvm::StringLiteral getAttributeName() {
+      return ::llvm::StringLiteral("attn.kernel_info");
+    }
+  }];
+}
+
 #endif // ATTN_ATTRS_TD

@@ -59,8 +59,9 @@ KVStatus attn::runtime::validateKVCacheConfig(const KVCacheConfig &c) {
     return configError("expected numKVHeads * headDim * elementBytes to fit "
                        "in 64 bits");
   if (c.layout == KVLayout::Paged) {
-    bool powerOfTwo = (c.pageSize & (c.pageSize - 1)) == 0;
-    if (c.pageSize < 16 || c.pageSize > 256 || !powerOfTwo)
+    // Range first: pageSize - 1 overflows for INT64_MIN.
+    if (c.pageSize < 16 || c.pageSize > 256 ||
+        (c.pageSize & (c.pageSize - 1)) != 0)
       return configError("expected pageSize a power of two in [16, 256], got " +
                          str(c.pageSize));
     if (c.numPages < 1 || c.numPages > kMaxInt32)
@@ -246,25 +247,21 @@ size_t KVCacheManager::offsetOf(const Sequence &seq, int32_t id,
 // KVCacheManager: mutating calls
 //===----------------------------------------------------------------------===//
 
-KVStatus KVCacheManager::copyIn(const Sequence &seq, int32_t id,
-                                int64_t position, const void *k, const void *v,
-                                int64_t numTokens) {
-  const auto *kIn = static_cast<const unsigned char *>(k);
-  const auto *vIn = static_cast<const unsigned char *>(v);
+template <typename Fn>
+KVStatus KVCacheManager::forEachPiece(const Sequence &seq, int32_t id,
+                                      int64_t position, int64_t numTokens,
+                                      Fn &&piece) const {
   const int64_t tokenBytes = config_.tokenBytes();
   if (isPaged()) {
-    // A page holds [pageSize, Hkv, D], so the input rows of consecutive
-    // tokens in one page are one contiguous piece.
+    // A page holds [pageSize, Hkv, D], so the rows of consecutive tokens in
+    // one page are one contiguous piece.
     for (int64_t done = 0; done < numTokens;) {
       int64_t pos = position + done;
       int64_t run =
           std::min(numTokens - done, config_.pageSize - pos % config_.pageSize);
-      size_t dst = offsetOf(seq, id, pos, 0);
-      size_t src = static_cast<size_t>(done * tokenBytes);
-      size_t bytes = static_cast<size_t>(run * tokenBytes);
-      KVStatus status = storage_->write(KVTensor::K, dst, kIn + src, bytes);
-      if (status)
-        status = storage_->write(KVTensor::V, dst, vIn + src, bytes);
+      KVStatus status = piece(offsetOf(seq, id, pos, 0),
+                              static_cast<size_t>(done * tokenBytes),
+                              static_cast<size_t>(run * tokenBytes));
       if (!status)
         return status;
       done += run;
@@ -276,16 +273,42 @@ KVStatus KVCacheManager::copyIn(const Sequence &seq, int32_t id,
       static_cast<size_t>(config_.headDim * config_.elementBytes);
   for (int64_t t = 0; t < numTokens; ++t) {
     for (int64_t h = 0; h < config_.numKVHeads; ++h) {
-      size_t dst = offsetOf(seq, id, position + t, h);
-      size_t src = static_cast<size_t>(t * tokenBytes) + h * headBytes;
-      KVStatus status = storage_->write(KVTensor::K, dst, kIn + src, headBytes);
-      if (status)
-        status = storage_->write(KVTensor::V, dst, vIn + src, headBytes);
+      KVStatus status =
+          piece(offsetOf(seq, id, position + t, h),
+                static_cast<size_t>(t * tokenBytes) + h * headBytes, headBytes);
       if (!status)
         return status;
     }
   }
   return KVStatus::success();
+}
+
+KVStatus KVCacheManager::copyIn(const Sequence &seq, int32_t id,
+                                int64_t position, const void *k, const void *v,
+                                int64_t numTokens) {
+  const auto *kIn = static_cast<const unsigned char *>(k);
+  const auto *vIn = static_cast<const unsigned char *>(v);
+  return forEachPiece(
+      seq, id, position, numTokens, [&](size_t dst, size_t src, size_t bytes) {
+        KVStatus status = storage_->write(KVTensor::K, dst, kIn + src, bytes);
+        if (status)
+          status = storage_->write(KVTensor::V, dst, vIn + src, bytes);
+        return status;
+      });
+}
+
+KVStatus KVCacheManager::copyOut(const Sequence &seq, int32_t id,
+                                 int64_t position, void *k, void *v,
+                                 int64_t numTokens) const {
+  auto *kOut = static_cast<unsigned char *>(k);
+  auto *vOut = static_cast<unsigned char *>(v);
+  return forEachPiece(
+      seq, id, position, numTokens, [&](size_t src, size_t dst, size_t bytes) {
+        KVStatus status = storage_->read(KVTensor::K, src, kOut + dst, bytes);
+        if (status)
+          status = storage_->read(KVTensor::V, src, vOut + dst, bytes);
+        return status;
+      });
 }
 
 void KVCacheManager::releasePages(Sequence &seq, size_t keep) {
@@ -385,7 +408,43 @@ KVStatus KVCacheManager::write(int32_t id, int64_t position, const void *k,
   status = checkTokenRange("write", id, position, numTokens);
   if (!status)
     return status;
-  return copyIn(sequences_[id], id, position, k, v, numTokens);
+  // Stage: keep the bytes about to be overwritten, read before the first
+  // write, so a storage failure part-way can be undone.
+  Sequence &seq = sequences_[id];
+  size_t bytes = static_cast<size_t>(numTokens * config_.tokenBytes());
+  std::unique_ptr<unsigned char[]> oldK(
+      new (std::nothrow) unsigned char[bytes]);
+  std::unique_ptr<unsigned char[]> oldV(
+      new (std::nothrow) unsigned char[bytes]);
+  if (!oldK || !oldV)
+    return KVStatus::error(KVErrc::StorageFailure,
+                           "write: cannot allocate 2 x " +
+                               std::to_string(bytes) +
+                               " host bytes to stage the overwritten tokens");
+  status = copyOut(seq, id, position, oldK.get(), oldV.get(), numTokens);
+  if (!status)
+    return status;
+  status = copyIn(seq, id, position, k, v, numTokens);
+  if (status)
+    return status;
+  // Undo: put every overwritten byte back (the failed piece included: it
+  // may be half written).
+  KVStatus undo = copyIn(seq, id, position, oldK.get(), oldV.get(), numTokens);
+  if (undo)
+    return status;
+  // The storage refuses the restore too: positions from `position` on may
+  // hold a mix of old and new bytes. Make them invisible rather than wrong.
+  int64_t length = seq.length;
+  if (isPaged())
+    releasePages(seq, static_cast<size_t>(pagesFor(position)));
+  seq.length = position;
+  return KVStatus::error(KVErrc::StorageFailure,
+                         status.message() +
+                             "; restoring the old tokens failed "
+                             "too (" +
+                             undo.message() + "): sequence " + str(id) +
+                             " truncated from " + str(length) + " to " +
+                             str(position) + " tokens");
 }
 
 KVStatus KVCacheManager::truncate(int32_t id, int64_t newLength) {

@@ -1,146 +1,81 @@
-//===- Manifest.cpp - kernel manifest parsing and argument checks ---------===//
+//===- Manifest.cpp - the manifest: vocabulary, writer, checks ------------===//
 //
-// Part of attn-mlir. A minimal JSON reader for the manifest (objects, arrays,
-// strings without escapes beyond \" and \\, integers, booleans): the runtime
-// must not depend on LLVM, and the manifest is our own format.
+// Part of attn-mlir. Roles and dtypes, the JSON writer (with the reader in
+// ManifestReader.cpp, the only code that knows the keys), the checks of
+// launch arguments and of the attention a kernel computes, and the
+// workspace layout.
 //
 //===----------------------------------------------------------------------===//
 
-#include "attn/Runtime/Runtime.h"
+#include "attn/Runtime/Manifest.h"
 
-#include <cctype>
-#include <cstdlib>
+#include "Json.h"
+
+#include <algorithm>
+#include <limits>
 #include <map>
 #include <sstream>
+#include <type_traits>
 
 using namespace attn::runtime;
+namespace json = attn::runtime::json;
 
-namespace {
+//===----------------------------------------------------------------------===//
+// Small vocabulary
+//===----------------------------------------------------------------------===//
 
-struct JsonValue {
-  enum Kind { Null, Bool, Number, String, Array, Object } kind = Null;
-  bool boolean = false;
-  double number = 0;
-  std::string string;
-  std::vector<JsonValue> array;
-  std::map<std::string, JsonValue> object;
-};
-
-class JsonParser {
-public:
-  explicit JsonParser(const std::string &text) : text(text) {}
-
-  Status parse(JsonValue &out) {
-    Status s = value(out);
-    skipSpace();
-    if (s && pos != text.size())
-      return fail("trailing characters");
-    return s;
+const char *attn::runtime::roleName(ArgumentRole role) {
+  switch (role) {
+  case ArgumentRole::Input:
+    return "input";
+  case ArgumentRole::Output:
+    return "output";
+  case ArgumentRole::InOut:
+    return "inout";
+  case ArgumentRole::Workspace:
+    return "workspace";
   }
-
-private:
-  Status fail(const std::string &what) {
-    return Status::error("manifest JSON: " + what + " at offset " +
-                         std::to_string(pos));
-  }
-  void skipSpace() {
-    while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos])))
-      ++pos;
-  }
-  bool consume(char c) {
-    skipSpace();
-    if (pos < text.size() && text[pos] == c) {
-      ++pos;
-      return true;
-    }
-    return false;
-  }
-  Status string(std::string &out) {
-    if (!consume('"'))
-      return fail("expected a string");
-    while (pos < text.size() && text[pos] != '"') {
-      if (text[pos] == '\\' && pos + 1 < text.size())
-        ++pos;
-      out += text[pos++];
-    }
-    if (pos >= text.size())
-      return fail("unterminated string");
-    ++pos;
-    return Status::success();
-  }
-  Status value(JsonValue &out) {
-    skipSpace();
-    if (pos >= text.size())
-      return fail("unexpected end");
-    char c = text[pos];
-    if (c == '{') {
-      ++pos;
-      out.kind = JsonValue::Object;
-      if (consume('}'))
-        return Status::success();
-      do {
-        std::string key;
-        if (Status s = string(key); !s)
-          return s;
-        if (!consume(':'))
-          return fail("expected ':'");
-        if (Status s = value(out.object[key]); !s)
-          return s;
-      } while (consume(','));
-      return consume('}') ? Status::success() : fail("expected '}'");
-    }
-    if (c == '[') {
-      ++pos;
-      out.kind = JsonValue::Array;
-      if (consume(']'))
-        return Status::success();
-      do {
-        out.array.emplace_back();
-        if (Status s = value(out.array.back()); !s)
-          return s;
-      } while (consume(','));
-      return consume(']') ? Status::success() : fail("expected ']'");
-    }
-    if (c == '"') {
-      out.kind = JsonValue::String;
-      return string(out.string);
-    }
-    for (const char *word : {"true", "false", "null"}) {
-      std::string w(word);
-      if (text.compare(pos, w.size(), w) == 0) {
-        pos += w.size();
-        out.kind = w == "null" ? JsonValue::Null : JsonValue::Bool;
-        out.boolean = w == "true";
-        return Status::success();
-      }
-    }
-    char *end = nullptr;
-    out.number = std::strtod(text.c_str() + pos, &end);
-    if (end == text.c_str() + pos)
-      return fail("unexpected character");
-    pos = end - text.c_str();
-    out.kind = JsonValue::Number;
-    return Status::success();
-  }
-
-  const std::string &text;
-  size_t pos = 0;
-};
-
-Status readInts(const JsonValue &v, const std::string &what,
-                std::vector<int64_t> &out) {
-  if (v.kind != JsonValue::Array)
-    return Status::error("manifest: expected '" + what + "' to be an array");
-  out.clear();
-  for (const JsonValue &e : v.array) {
-    if (e.kind != JsonValue::Number)
-      return Status::error("manifest: expected numbers in '" + what + "'");
-    out.push_back(static_cast<int64_t>(e.number));
-  }
-  return Status::success();
+  return "input";
 }
 
-std::string shapeString(const std::vector<int64_t> &shape) {
+bool attn::runtime::parseRole(const std::string &name, ArgumentRole &role) {
+  for (ArgumentRole r : {ArgumentRole::Input, ArgumentRole::Output,
+                         ArgumentRole::InOut, ArgumentRole::Workspace})
+    if (name == roleName(r)) {
+      role = r;
+      return true;
+    }
+  return false;
+}
+
+int64_t attn::runtime::dtypeSize(const std::string &dtype) {
+  static const std::map<std::string, int64_t> sizes = {
+      {"i8", 1},  {"i16", 2}, {"f16", 2}, {"bf16", 2},
+      {"i32", 4}, {"f32", 4}, {"i64", 8}, {"f64", 8}};
+  auto it = sizes.find(dtype);
+  return it == sizes.end() ? 0 : it->second;
+}
+
+uint64_t ManifestArgument::byteSize() const {
+  uint64_t bytes = static_cast<uint64_t>(dtypeSize(dtype));
+  for (int64_t d : shape)
+    bytes *= static_cast<uint64_t>(d);
+  return bytes;
+}
+
+bool AttentionInfo::operator==(const AttentionInfo &o) const {
+  return mask == o.mask && scale == o.scale && softcap == o.softcap &&
+         window == o.window && layout == o.layout &&
+         queryDtype == o.queryDtype && keyDtype == o.keyDtype &&
+         valueDtype == o.valueDtype && outputDtype == o.outputDtype &&
+         batch == o.batch && headsQ == o.headsQ && headsKV == o.headsKV &&
+         seqQ == o.seqQ && seqK == o.seqK && headDim == o.headDim &&
+         valueHeadDim == o.valueHeadDim && lse == o.lse &&
+         keyLengths == o.keyLengths && alibi == o.alibi &&
+         scoreMod == o.scoreMod && kvView == o.kvView;
+}
+
+static std::string shapeString(const std::vector<int64_t> &shape) {
   std::ostringstream os;
   os << "[";
   for (size_t i = 0; i < shape.size(); ++i)
@@ -149,108 +84,196 @@ std::string shapeString(const std::vector<int64_t> &shape) {
   return os.str();
 }
 
-} // namespace
+//===----------------------------------------------------------------------===//
+// Writer
+//===----------------------------------------------------------------------===//
 
-Status attn::runtime::parseManifest(const std::string &json, Manifest &out) {
-  JsonValue root;
-  if (Status s = JsonParser(json).parse(root); !s)
-    return s;
-  if (root.kind != JsonValue::Object)
-    return Status::error("manifest: expected a JSON object");
-  auto field = [&](const std::string &key) -> const JsonValue * {
-    auto it = root.object.find(key);
-    return it == root.object.end() ? nullptr : &it->second;
-  };
-  for (const char *key : {"kernel", "grid", "block", "shared_memory_bytes",
-                          "arguments"})
-    if (!field(key))
-      return Status::error(std::string("manifest: missing '") + key + "'");
-  if (field("kernel")->kind != JsonValue::String)
-    return Status::error("manifest: expected 'kernel' to be a string");
-  out.kernel = field("kernel")->string;
-  std::vector<int64_t> dims;
-  for (const char *key : {"grid", "block"}) {
-    if (Status s = readInts(*field(key), key, dims); !s)
-      return s;
-    if (dims.size() != 3)
-      return Status::error(std::string("manifest: expected 3 '") + key +
-                           "' dimensions");
-    auto &target = std::string(key) == "grid" ? out.grid : out.block;
-    for (int i = 0; i < 3; ++i)
-      target[i] = dims[i];
+namespace {
+
+/// Appends `"key": value` lines with commas between them.
+class ObjectWriter {
+public:
+  ObjectWriter(std::string &out, int indent) : out(out), indent(indent) {
+    out += "{";
   }
-  out.sharedMemoryBytes =
-      static_cast<int64_t>(field("shared_memory_bytes")->number);
-  const JsonValue &args = *field("arguments");
-  if (args.kind != JsonValue::Array)
-    return Status::error("manifest: expected 'arguments' to be an array");
-  out.arguments.clear();
-  for (const JsonValue &a : args.array) {
-    ManifestArgument arg;
-    auto get = [&](const std::string &key) -> const JsonValue * {
-      auto it = a.object.find(key);
-      return it == a.object.end() ? nullptr : &it->second;
-    };
-    if (a.kind != JsonValue::Object || !get("name") || !get("dtype") ||
-        !get("shape"))
-      return Status::error("manifest: expected every argument to have name, "
-                           "dtype and shape");
-    arg.name = get("name")->string;
-    arg.dtype = get("dtype")->string;
-    if (Status s = readInts(*get("shape"), "shape", arg.shape); !s)
-      return s;
-    if (const JsonValue *o = get("output"))
-      arg.output = o->boolean;
-    // Manifests from before roles existed: inputs and outputs only.
-    arg.role = arg.output ? ArgumentRole::Output : ArgumentRole::Input;
-    if (const JsonValue *r = get("role")) {
-      const std::string &role = r->string;
-      if (r->kind != JsonValue::String ||
-          (role != "input" && role != "output" && role != "inout" &&
-           role != "workspace"))
-        return Status::error("manifest: argument '" + arg.name +
-                             "': expected role input, output, inout or "
-                             "workspace, got '" + role + "'");
-      arg.role = role == "workspace" ? ArgumentRole::Workspace
-                 : role == "output"  ? ArgumentRole::Output
-                 : role == "inout"   ? ArgumentRole::InOut
-                                     : ArgumentRole::Input;
-      arg.output = arg.role == ArgumentRole::Output ||
-                   arg.role == ArgumentRole::InOut;
-    }
-    if (const JsonValue *z = get("zero_init"))
-      arg.zeroInit = z->boolean;
-    if (const JsonValue *al = get("alignment"))
-      arg.alignment = static_cast<int64_t>(al->number);
-    // The runtime allocates workspaces, so it must be able to size them.
-    if (arg.isWorkspace()) {
-      if (dtypeSize(arg.dtype) == 0)
-        return Status::error("manifest: workspace '" + arg.name +
-                             "': expected a dtype of known size, got '" +
-                             arg.dtype + "'");
-      for (int64_t d : arg.shape)
-        if (d < 0)
-          return Status::error("manifest: workspace '" + arg.name +
-                               "': expected a static shape, got " +
-                               shapeString(arg.shape));
-    }
-    out.arguments.push_back(std::move(arg));
+  void raw(const char *key, const std::string &value) {
+    out += first ? "\n" : ",\n";
+    first = false;
+    out += std::string(indent + 2, ' ') + json::quote(key) + ": " + value;
   }
-  return Status::success();
+  void str(const char *key, const std::string &v) { raw(key, json::quote(v)); }
+  void integer(const char *key, int64_t v) { raw(key, std::to_string(v)); }
+  void boolean(const char *key, bool v) { raw(key, v ? "true" : "false"); }
+  void ints(const char *key, const int64_t *v, size_t n) {
+    std::string s = "[";
+    for (size_t i = 0; i < n; ++i)
+      s += (i ? ", " : "") + std::to_string(v[i]);
+    raw(key, s + "]");
+  }
+  void close() { out += "\n" + std::string(indent, ' ') + "}"; }
+
+private:
+  std::string &out;
+  int indent;
+  bool first = true;
+};
+
+std::string attentionJson(const AttentionInfo &a) {
+  std::string s;
+  ObjectWriter w(s, 2);
+  w.str("mask", a.mask);
+  w.raw("scale", json::formatDouble(a.scale));
+  if (a.softcap)
+    w.raw("softcap", json::formatDouble(*a.softcap));
+  if (a.window)
+    w.ints("window", a.window->data(), 2);
+  w.str("layout", a.layout);
+  w.raw("dtypes", "{\"query\": " + json::quote(a.queryDtype) +
+                      ", \"key\": " + json::quote(a.keyDtype) +
+                      ", \"value\": " + json::quote(a.valueDtype) +
+                      ", \"output\": " + json::quote(a.outputDtype) + "}");
+  w.integer("batch", a.batch);
+  w.integer("heads_q", a.headsQ);
+  w.integer("heads_kv", a.headsKV);
+  w.integer("seq_q", a.seqQ);
+  w.integer("seq_k", a.seqK);
+  w.integer("head_dim", a.headDim);
+  w.integer("value_head_dim", a.valueHeadDim);
+  w.boolean("lse", a.lse);
+  w.boolean("key_lengths", a.keyLengths);
+  w.boolean("alibi", a.alibi);
+  w.boolean("score_mod", a.scoreMod);
+  w.str("kv_view", a.kvView);
+  w.close();
+  return s;
 }
 
-int64_t attn::runtime::dtypeSize(const std::string &dtype) {
-  static const std::map<std::string, int64_t> sizes = {
-      {"i8", 1},  {"i16", 2}, {"f16", 2}, {"bf16", 2}, {"i32", 4},
-      {"f32", 4}, {"i64", 8}, {"f64", 8}};
-  auto it = sizes.find(dtype);
-  return it == sizes.end() ? 0 : it->second;
+std::string tuningJson(const KernelTuning &t) {
+  // Only the parameters the family has (nonzero).
+  std::string s = "{";
+  auto add = [&](const char *key, int64_t v) {
+    if (v == 0)
+      return;
+    s += (s.size() > 1 ? ", " : "") + json::quote(key) + ": " +
+         std::to_string(v);
+  };
+  add("block_m", t.blockM);
+  add("block_n", t.blockN);
+  add("num_warps", t.numWarps);
+  add("num_splits", t.numSplits);
+  add("keys_per_warp", t.keysPerWarp);
+  add("stages", t.stages);
+  return s + "}";
+}
+
+std::string argumentJson(const ManifestArgument &a) {
+  std::string s = "{\"name\": " + json::quote(a.name) +
+                  ", \"role\": " + json::quote(roleName(a.role)) +
+                  ", \"dtype\": " + json::quote(a.dtype) + ", \"shape\": [";
+  for (size_t i = 0; i < a.shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(a.shape[i]);
+  s += "], \"alignment\": " + std::to_string(a.alignment);
+  // Kept for readers older than roles: true iff the kernel writes it.
+  s += std::string(", \"output\": ") + (a.isOutput() ? "true" : "false");
+  if (a.zeroInit)
+    s += ", \"zero_init\": true";
+  return s + "}";
+}
+
+} // namespace
+
+std::string attn::runtime::writeManifestJson(const Manifest &m) {
+  std::string s;
+  ObjectWriter w(s, 0);
+  int64_t version[2] = {kManifestMajorVersion, kManifestMinorVersion};
+  w.ints("schema_version", version, 2);
+  w.str("kernel", m.symbol);
+  w.str("family", m.family);
+  w.str("chip", m.chip);
+  w.ints("grid", m.grid.data(), 3);
+  w.str("grid_formula", m.gridFormula);
+  w.ints("block", m.block.data(), 3);
+  w.integer("shared_memory_bytes", m.sharedMemoryBytes);
+  w.raw("tuning", tuningJson(m.tuning));
+  w.str("abi", "bare-pointer");
+  std::string args = "[";
+  for (size_t i = 0; i < m.arguments.size(); ++i)
+    args += std::string(i ? "," : "") + "\n    " + argumentJson(m.arguments[i]);
+  w.raw("arguments", args + (m.arguments.empty() ? "]" : "\n  ]"));
+  if (m.attention)
+    w.raw("attention", attentionJson(*m.attention));
+  w.close();
+  return s;
+}
+
+std::string Manifest::toJson() const { return writeManifestJson(*this); }
+
+//===----------------------------------------------------------------------===//
+// Argument and attention checks
+//===----------------------------------------------------------------------===//
+
+Status attn::runtime::checkAttention(const Manifest &manifest,
+                                     const AttentionInfo &want) {
+  const std::string where = "kernel '" + manifest.symbol + "': ";
+  if (!manifest.attention)
+    return Status::error(ErrorCode::ArgumentMismatch,
+                         where + "the manifest records no attention to check");
+  const AttentionInfo &got = *manifest.attention;
+  auto show = [](const auto &v) -> std::string {
+    using T = std::decay_t<decltype(v)>;
+    if constexpr (std::is_same_v<T, std::string>)
+      return v;
+    else if constexpr (std::is_same_v<T, bool>)
+      return v ? "true" : "false";
+    else if constexpr (std::is_same_v<T, double>)
+      return json::formatDouble(v);
+    else if constexpr (std::is_same_v<T, std::optional<double>>)
+      return v ? json::formatDouble(*v) : "none";
+    else if constexpr (std::is_same_v<T, std::optional<std::array<int64_t, 2>>>)
+      return v ? "[" + std::to_string((*v)[0]) + ", " +
+                     std::to_string((*v)[1]) + "]"
+               : "none";
+    else
+      return std::to_string(v);
+  };
+  Status s = Status::success();
+  auto field = [&](const char *name, const auto &kernel, const auto &asked) {
+    if (s.ok && !(kernel == asked))
+      s = Status::error(ErrorCode::ArgumentMismatch,
+                        where + "computes " + name + " " + show(kernel) +
+                            ", expected " + show(asked));
+  };
+  field("mask", got.mask, want.mask);
+  field("scale", got.scale, want.scale);
+  field("softcap", got.softcap, want.softcap);
+  field("window", got.window, want.window);
+  field("layout", got.layout, want.layout);
+  field("query dtype", got.queryDtype, want.queryDtype);
+  field("key dtype", got.keyDtype, want.keyDtype);
+  field("value dtype", got.valueDtype, want.valueDtype);
+  field("output dtype", got.outputDtype, want.outputDtype);
+  field("batch", got.batch, want.batch);
+  field("heads_q", got.headsQ, want.headsQ);
+  field("heads_kv", got.headsKV, want.headsKV);
+  field("seq_q", got.seqQ, want.seqQ);
+  field("seq_k", got.seqK, want.seqK);
+  field("head_dim", got.headDim, want.headDim);
+  field("value_head_dim", got.valueHeadDim, want.valueHeadDim);
+  field("lse", got.lse, want.lse);
+  field("key_lengths", got.keyLengths, want.keyLengths);
+  field("alibi", got.alibi, want.alibi);
+  field("score_mod", got.scoreMod, want.scoreMod);
+  field("kv_view", got.kvView, want.kvView);
+  return s;
 }
 
 Status attn::runtime::checkArguments(const Manifest &manifest,
                                      const std::vector<TensorArg> &args) {
-  const std::string where = "kernel '" + manifest.kernel + "': ";
-  // The caller passes everything but the workspaces, which the Kernel owns.
+  const std::string where = "kernel '" + manifest.symbol + "': ";
+  auto mismatch = [](std::string message) {
+    return Status::error(ErrorCode::ArgumentMismatch, std::move(message));
+  };
+  // The caller passes everything but the workspaces.
   std::vector<const ManifestArgument *> expected;
   std::string names, workspaces;
   for (const ManifestArgument &a : manifest.arguments) {
@@ -260,30 +283,94 @@ Status attn::runtime::checkArguments(const Manifest &manifest,
       expected.push_back(&a);
   }
   if (args.size() != expected.size())
-    return Status::error(
-        where + "expected " + std::to_string(expected.size()) +
-        " arguments (" + names + "), got " + std::to_string(args.size()) +
-        (workspaces.empty()
-             ? ""
-             : "; do not pass the workspaces (" + workspaces +
-                   "): the runtime allocates them"));
+    return mismatch(
+        where + "expected " + std::to_string(expected.size()) + " arguments (" +
+        names + "), got " + std::to_string(args.size()) +
+        (workspaces.empty() ? ""
+                            : "; do not pass the workspaces (" + workspaces +
+                                  "): they are given separately"));
   for (size_t i = 0; i < args.size(); ++i) {
     const ManifestArgument &want = *expected[i];
     const TensorArg &got = args[i];
-    std::string arg = where + "argument " + std::to_string(i) + " ('" +
-                      want.name + "'): ";
+    std::string arg =
+        where + "argument " + std::to_string(i) + " ('" + want.name + "'): ";
     if (got.devicePtr == 0)
-      return Status::error(arg + "null pointer");
+      return mismatch(arg + "null pointer");
     if (got.dtype != want.dtype)
-      return Status::error(arg + "expected dtype " + want.dtype + ", got " +
-                           got.dtype);
+      return mismatch(arg + "expected dtype " + want.dtype + ", got " +
+                      got.dtype);
     if (got.shape != want.shape)
-      return Status::error(arg + "expected shape " + shapeString(want.shape) +
-                           ", got " + shapeString(got.shape));
-    if (want.alignment > 1 && got.devicePtr % want.alignment != 0)
-      return Status::error(arg + "expected a " +
-                           std::to_string(want.alignment) +
-                           "-byte aligned pointer");
+      return mismatch(arg + "expected shape " + shapeString(want.shape) +
+                      ", got " + shapeString(got.shape));
+    if (want.alignment > 1 &&
+        got.devicePtr % static_cast<uint64_t>(want.alignment) != 0)
+      return mismatch(arg + "expected a " + std::to_string(want.alignment) +
+                      "-byte aligned pointer");
+  }
+  return Status::success();
+}
+
+//===----------------------------------------------------------------------===//
+// Workspaces and C-array arguments
+//===----------------------------------------------------------------------===//
+
+void attn::runtime::layOutWorkspaces(const Manifest &m,
+                                     std::vector<WorkspaceSlice> &slices,
+                                     size_t &total) {
+  total = 0;
+  for (size_t i = 0; i < m.arguments.size(); ++i) {
+    const ManifestArgument &a = m.arguments[i];
+    if (!a.isWorkspace())
+      continue;
+    // parseManifest bounds each argument to 2^48 bytes and their number to
+    // 64, so neither the rounding nor the sum can wrap.
+    size_t bytes = static_cast<size_t>(a.byteSize());
+    slices.push_back({i, total, bytes, a.zeroInit});
+    total += (bytes + kWorkspaceAlignment - 1) / kWorkspaceAlignment *
+             kWorkspaceAlignment;
+  }
+  // An empty workspace still gets a valid (unused) pointer.
+  if (!slices.empty())
+    total = std::max(total, kWorkspaceAlignment);
+}
+
+Status attn::runtime::readTensorArgs(const Manifest &m, int numArgs,
+                                     const uint64_t *devicePtrs,
+                                     const char *const *dtypes,
+                                     const int32_t *ranks,
+                                     const int64_t *shapes,
+                                     std::vector<TensorArg> &args) {
+  size_t expected = 0;
+  std::string names;
+  for (const ManifestArgument &a : m.arguments)
+    if (!a.isWorkspace())
+      names += (expected++ ? ", " : "") + a.name;
+  if (numArgs < 0)
+    return Status::error(ErrorCode::InvalidArgument,
+                         "attnKernelLaunch: expected numArgs >= 0, got " +
+                             std::to_string(numArgs));
+  if (static_cast<size_t>(numArgs) != expected)
+    return Status::error(ErrorCode::ArgumentMismatch,
+                         "kernel '" + m.symbol + "': expected " +
+                             std::to_string(expected) + " arguments (" + names +
+                             "), got " + std::to_string(numArgs));
+  if (numArgs && (!devicePtrs || !dtypes || !ranks || !shapes))
+    return Status::error(ErrorCode::InvalidArgument,
+                         "attnKernelLaunch: null array argument");
+  args.resize(static_cast<size_t>(numArgs));
+  const int64_t *dim = shapes;
+  for (int i = 0; i < numArgs; ++i) {
+    if (ranks[i] < 0 ||
+        static_cast<size_t>(ranks[i]) > ManifestLimits::kMaxRank)
+      return Status::error(ErrorCode::InvalidArgument,
+                           "attnKernelLaunch: argument " + std::to_string(i) +
+                               ": expected a rank in [0, " +
+                               std::to_string(ManifestLimits::kMaxRank) +
+                               "], got " + std::to_string(ranks[i]));
+    args[i].devicePtr = devicePtrs[i];
+    args[i].dtype = dtypes[i] ? dtypes[i] : "";
+    args[i].shape.assign(dim, dim + ranks[i]);
+    dim += ranks[i];
   }
   return Status::success();
 }

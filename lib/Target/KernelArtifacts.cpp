@@ -6,14 +6,15 @@
 
 #include "attn/Target/KernelArtifacts.h"
 
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "llvm/Support/FormatVariadic.h"
-#include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
 using namespace mlir::attn;
+namespace rt = ::attn::runtime;
 
 FailureOr<std::string> mlir::attn::extractPTX(ModuleOp module) {
   SmallVector<gpu::BinaryOp> binaries(module.getOps<gpu::BinaryOp>());
@@ -38,19 +39,71 @@ static std::optional<int64_t> constantIndex(Value v) {
   return std::nullopt;
 }
 
+/// The manifest dtype of `t`, or "" for a type the runtime cannot size.
 static std::string dtypeName(Type t) {
-  if (t.isBF16())
-    return "bf16";
-  if (t.isF16())
-    return "f16";
-  if (t.isF32())
-    return "f32";
-  // i8, i32, i64 (key lengths, block tables, counters) print as themselves;
-  // the runtime knows their sizes.
   std::string s;
-  llvm::raw_string_ostream os(s);
-  os << t;
-  return s;
+  if (t.isBF16())
+    s = "bf16";
+  else if (t.isF16())
+    s = "f16";
+  else if (t.isF32())
+    s = "f32";
+  else if (t.isF64())
+    s = "f64";
+  else if (t.isSignlessInteger())
+    s = "i" + std::to_string(t.getIntOrFloatBitWidth());
+  return rt::dtypeSize(s) > 0 ? s : std::string();
+}
+
+static rt::ArgumentRole toRuntime(ArgumentRole role) {
+  switch (role) {
+  case ArgumentRole::Input:
+    return rt::ArgumentRole::Input;
+  case ArgumentRole::Output:
+    return rt::ArgumentRole::Output;
+  case ArgumentRole::InOut:
+    return rt::ArgumentRole::InOut;
+  case ArgumentRole::Workspace:
+    return rt::ArgumentRole::Workspace;
+  }
+  llvm_unreachable("unknown argument role");
+}
+
+/// The attention fields of the manifest, from the kernel info.
+static FailureOr<rt::AttentionInfo> attentionInfo(gpu::LaunchFuncOp launch,
+                                                  KernelInfoAttr info) {
+  rt::AttentionInfo a;
+  a.mask = stringifyMaskKind(info.getMask()).str();
+  a.scale = info.getScale().getValueAsDouble();
+  if (FloatAttr softcap = info.getSoftcap())
+    a.softcap = softcap.getValueAsDouble();
+  if (DenseI64ArrayAttr window = info.getWindow())
+    a.window = std::array<int64_t, 2>{window[0], window[1]};
+  a.layout = stringifyLayout(info.getLayout()).str();
+  std::string *dtypes[] = {&a.queryDtype, &a.keyDtype, &a.valueDtype,
+                           &a.outputDtype};
+  Type types[] = {info.getQueryType(), info.getKeyType(), info.getValueType(),
+                  info.getOutputType()};
+  for (int i = 0; i < 4; ++i) {
+    *dtypes[i] = dtypeName(types[i]);
+    if (dtypes[i]->empty())
+      return launch.emitError("expected attention element types the "
+                              "manifest can name, got ")
+             << types[i];
+  }
+  a.batch = info.getBatch();
+  a.headsQ = info.getHeadsQ();
+  a.headsKV = info.getHeadsKv();
+  a.seqQ = info.getSeqQ();
+  a.seqK = info.getSeqK();
+  a.headDim = info.getHeadDim();
+  a.valueHeadDim = info.getValueHeadDim();
+  a.lse = info.getLse().getValue();
+  a.keyLengths = info.getKeyLengths().getValue();
+  a.alibi = info.getAlibi().getValue();
+  a.scoreMod = info.getScoreMod().getValue();
+  a.kvView = info.getKvView().str();
+  return a;
 }
 
 FailureOr<KernelManifest> mlir::attn::extractManifest(ModuleOp module,
@@ -63,9 +116,17 @@ FailureOr<KernelManifest> mlir::attn::extractManifest(ModuleOp module,
   if (!launch)
     return module.emitError("expected a gpu.launch_func (run "
                             "convert-attn-to-nvvm first)");
+  auto info =
+      launch->getAttrOfType<KernelInfoAttr>(KernelInfoAttr::getAttributeName());
+  if (!info)
+    return launch.emitError("expected an ")
+           << KernelInfoAttr::getAttributeName()
+           << " attribute on the launch (convert-attn-to-nvvm writes it)";
   KernelManifest m;
   m.symbol = launch.getKernelName().str();
   m.chip = chip.str();
+  m.family = info.getFamily().str();
+  m.gridFormula = info.getGridFormula().str();
   gpu::KernelDim3 grid = launch.getGridSizeOperandValues();
   gpu::KernelDim3 block = launch.getBlockSizeOperandValues();
   Value dims[6] = {grid.x, grid.y, grid.z, block.x, block.y, block.z};
@@ -75,95 +136,52 @@ FailureOr<KernelManifest> mlir::attn::extractManifest(ModuleOp module,
       return launch.emitError("expected constant launch dimensions");
     (i < 3 ? m.grid[i] : m.block[i - 3]) = *c;
   }
+  m.sharedMemoryBytes = info.getSharedMemoryBytes();
   if (Value smem = launch.getDynamicSharedMemorySize())
-    m.sharedMemoryBytes = constantIndex(smem).value_or(0);
-  ArrayAttr described; // the lowering's {name, role} per operand, if any
-  if (auto info = launch->getAttrOfType<DictionaryAttr>("attn.launch")) {
-    if (auto f = info.getAs<StringAttr>("grid_formula"))
-      m.gridFormula = f.str();
-    auto get = [&](StringRef key) -> int64_t {
-      auto a = info.getAs<IntegerAttr>(key);
-      return a ? a.getInt() : 0;
-    };
-    m.blockM = get("block_m");
-    m.blockN = get("block_n");
-    m.numWarps = get("num_warps");
-    described = info.getAs<ArrayAttr>("arguments");
-  }
-  // Names and roles: from the lowering's `arguments` list when it wrote one,
-  // else the positional q, k, v, o, lse of the original kernel.
+    if (constantIndex(smem) != m.sharedMemoryBytes)
+      return launch.emitError("expected the launch's dynamic shared memory "
+                              "to be the kernel info's ")
+             << m.sharedMemoryBytes << " bytes";
+  m.tuning = {info.getBlockM(),    info.getBlockN(),      info.getNumWarps(),
+              info.getNumSplits(), info.getKeysPerWarp(), info.getStages()};
+
   auto operands = launch.getKernelOperands();
-  if (described && described.size() != operands.size())
-    return launch.emitError("expected one 'arguments' entry per kernel "
+  ArrayAttr described = info.getArguments();
+  if (described.size() != operands.size())
+    return launch.emitError("expected one kernel_info argument per kernel "
                             "operand (")
            << operands.size() << "), found " << described.size();
-  static const char *names[] = {"q", "k", "v", "o", "lse"};
-  for (auto [i, operand] : llvm::enumerate(operands)) {
+  for (auto [operand, attr] : llvm::zip(operands, described)) {
+    auto entry = cast<KernelArgumentAttr>(attr);
     auto type = dyn_cast<MemRefType>(operand.getType());
-    if (!type)
-      return launch.emitError("expected memref kernel arguments");
+    if (!type || !type.hasStaticShape())
+      return launch.emitError("expected a statically shaped memref for "
+                              "kernel argument '")
+             << entry.getName() << "', got " << operand.getType();
     KernelArgument arg;
-    if (described) {
-      auto entry = dyn_cast<DictionaryAttr>(described[i]);
-      auto name = entry ? entry.getAs<StringAttr>("name") : StringAttr();
-      auto role = entry ? entry.getAs<StringAttr>("role") : StringAttr();
-      if (!name || !role)
-        return launch.emitError("expected 'arguments' entry ")
-               << i << " to be a dictionary with string 'name' and 'role'";
-      StringRef r = role.getValue();
-      if (r != "input" && r != "output" && r != "inout" && r != "workspace")
-        return launch.emitError("expected the role of argument '")
-               << name.getValue()
-               << "' to be input, output, inout or workspace, got '"
-               << role.getValue() << "'";
-      arg.name = name.str();
-      arg.role = role.str();
-    } else {
-      arg.name = i < 5 ? names[i] : "arg" + std::to_string(i);
-      arg.role = i >= 3 ? "output" : "input";
-    }
-    arg.isOutput = arg.role == "output" || arg.role == "inout";
-    // The runtime allocates workspaces from the manifest shape.
-    if (arg.isWorkspace() && !type.hasStaticShape())
-      return launch.emitError("expected a static shape for workspace '")
-             << arg.name << "', got " << type;
-    arg.dtype = dtypeName(type.getElementType());
-    arg.shape.assign(type.getShape().begin(), type.getShape().end());
-    m.arguments.push_back(arg);
-  }
-  return m;
-}
-
-std::string KernelManifest::toJson() const {
-  namespace json = llvm::json;
-  json::Array args;
-  for (const KernelArgument &a : arguments) {
-    json::Object arg{{"name", a.name},
-                     {"dtype", a.dtype},
-                     {"shape", json::Array(a.shape)},
-                     {"role", a.role},
-                     {"output", a.isOutput},
-                     {"alignment", 16}};
+    arg.name = entry.getName().str();
+    arg.role = toRuntime(entry.getRole());
     // The kernel expects its workspaces (counters) zeroed and leaves them so.
-    if (a.isWorkspace())
-      arg["zero_init"] = true;
-    args.push_back(std::move(arg));
+    arg.zeroInit = arg.isWorkspace();
+    arg.alignment = 16;
+    arg.dtype = dtypeName(type.getElementType());
+    if (arg.dtype.empty())
+      return launch.emitError("expected an element type the runtime can "
+                              "size for kernel argument '")
+             << arg.name << "', got " << type.getElementType();
+    arg.shape.assign(type.getShape().begin(), type.getShape().end());
+    m.arguments.push_back(std::move(arg));
   }
-  json::Object root{
-      {"kernel", symbol},
-      {"chip", chip},
-      {"grid", json::Array(grid)},
-      {"grid_formula", gridFormula},
-      {"block", json::Array(block)},
-      {"shared_memory_bytes", sharedMemoryBytes},
-      {"block_m", blockM},
-      {"block_n", blockN},
-      {"num_warps", numWarps},
-      {"abi", "one pointer per argument, in order (bare-pointer memrefs)"},
-      {"arguments", std::move(args)},
-  };
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << llvm::formatv("{0:2}", json::Value(std::move(root)));
-  return s;
+  FailureOr<rt::AttentionInfo> attention = attentionInfo(launch, info);
+  if (failed(attention))
+    return failure();
+  m.attention = *attention;
+
+  // What we write, the runtime must read back: one schema, checked here
+  // rather than at a user's first launch.
+  rt::Manifest reread;
+  if (rt::Status s = rt::parseManifest(m.toJson(), reread); !s)
+    return launch.emitError("expected a manifest the runtime accepts: ")
+           << s.message;
+  return m;
 }

@@ -10,12 +10,18 @@
 // CHECK: bar.warp.sync
 // CHECK: atom.acq_rel.gpu.global.add.u32
 // CHECK: ld.global.cg.v4.f32
-// CHECK: "name": "block_table"
-// CHECK: "name": "key_lengths"
-// CHECK: "name": "split_counters"
-// CHECK-NEXT: "output": false,
-// CHECK-NEXT: "role": "workspace",
+// The manifest (schema 1.0): the decode family, its tiles, the caller's
+// arguments and the workspaces, one counter per KV group (B * Hkv = 8).
+// CHECK: "schema_version": [1, 0]
+// CHECK: "family": "decode"
 // CHECK: "grid_formula": "[num_splits, B * Hkv, 1]"
+// CHECK: "tuning": {"num_warps": 8, "num_splits": 16, "keys_per_warp": 16, "stages": 2}
+// CHECK: {"name": "block_table", "role": "input", "dtype": "i32",
+// CHECK: {"name": "key_lengths", "role": "input", "dtype": "i32", "shape": [1], "alignment": 16, "output": false}
+// CHECK: {"name": "split_counters", "role": "workspace", "dtype": "i32", "shape": [8], "alignment": 16, "output": false, "zero_init": true}
+// CHECK: "attention": {
+// CHECK: "key_lengths": true,
+// CHECK: "kv_view": "attn.paged_view"
 
 // B=64: 512 groups fill the machine, one split, no merge and no workspace.
 // FULL: kernel attention_kernel: grid [1, 512, 1] block [256, 1, 1]

@@ -20,6 +20,7 @@
 // CHECK: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 
 // The manifest names the arguments as the decode kernel's do.
+// CHECK: "kernel": "attention_kernel"
 // CHECK: "name": "q"
 // CHECK: "name": "k_pages"
 // CHECK: "name": "block_table"
@@ -27,4 +28,3 @@
 // CHECK: "name": "key_lengths"
 // CHECK: "name": "o"
 // CHECK: "name": "lse"
-// CHECK: "kernel": "attention_kernel"

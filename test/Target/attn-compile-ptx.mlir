@@ -26,25 +26,28 @@
 // CHECK-DAG: cvt.rn.bf16x2.f32
 // CHECK-DAG: st.global.v4.b32
 
-// The manifest: symbol, launch geometry and the argument ABI. Without an
-// `arguments` list from the lowering, roles follow position (q, k, v inputs;
-// o, lse outputs) and there are no workspaces.
-// CHECK: "arguments": [
-// CHECK: "dtype": "bf16",
-// CHECK-NEXT: "name": "q",
-// CHECK-NEXT: "output": false,
-// CHECK-NEXT: "role": "input",
-// CHECK: "name": "lse",
-// CHECK-NEXT: "output": true,
-// CHECK-NEXT: "role": "output",
+// The manifest (schema 1.0, keys in this order): symbol, family, launch
+// geometry, tiles, the argument ABI (q, k, v inputs; o, lse outputs; no
+// workspaces) and the attention computed: scale 1/sqrt(128).
+// CHECK: "schema_version": [1, 0],
+// CHECK-NEXT: "kernel": "attention_kernel",
+// CHECK-NEXT: "family": "prefill",
+// CHECK-NEXT: "chip": "sm_80",
+// CHECK-NEXT: "grid": [8, 16, 1],
+// CHECK-NEXT: "grid_formula": "[ceil(Lq / block_m), B * Hq, 1]",
+// CHECK-NEXT: "block": [128, 1, 1],
+// CHECK-NEXT: "shared_memory_bytes": 98304,
+// CHECK-NEXT: "tuning": {"block_m": 128, "block_n": 64, "num_warps": 4},
+// CHECK-NEXT: "abi": "bare-pointer",
+// CHECK-NEXT: "arguments": [
+// CHECK-NEXT: {"name": "q", "role": "input", "dtype": "bf16", "shape": [2, 8, 1000, 128], "alignment": 16, "output": false},
+// CHECK:      {"name": "lse", "role": "output", "dtype": "f32", "shape": [2, 8, 1000], "alignment": 16, "output": true}
 // CHECK-NOT: "zero_init"
-// CHECK: "block": [
-// CHECK-NEXT: 128,
-// CHECK: "grid": [
-// CHECK-NEXT: 8,
-// CHECK-NEXT: 16,
-// CHECK: "kernel": "attention_kernel",
-// CHECK: "shared_memory_bytes": 98304
+// CHECK: "attention": {
+// CHECK-NEXT: "mask": "causal_bottom_right",
+// CHECK-NEXT: "scale": 0.088388347648318
+// CHECK: "heads_q": 8,
+// CHECK-NEXT: "heads_kv": 2,
 
 // F16: kernel attention_kernel: grid [1, 2, 1] block [128, 1, 1] smem 40960 bytes
 // F16: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32

@@ -211,6 +211,9 @@ TEST(KVCacheConfigTest, RejectsEachBadField) {
       {[](KVCacheConfig &c) { c.pageSize = 8; }, "pageSize"},
       {[](KVCacheConfig &c) { c.pageSize = 512; }, "pageSize"},
       {[](KVCacheConfig &c) { c.pageSize = 48; }, "pageSize"},
+      // Once signed overflow in the power-of-two test (pageSize - 1).
+      {[](KVCacheConfig &c) { c.pageSize = INT64_MIN; }, "pageSize"},
+      {[](KVCacheConfig &c) { c.pageSize = INT64_MAX; }, "pageSize"},
       {[](KVCacheConfig &c) { c.numPages = 0; }, "numPages"},
       {[](KVCacheConfig &c) { c.maxSequences = 0; }, "maxSequences"},
       {[](KVCacheConfig &c) { c.maxLength = int64_t(1) << 31; }, "maxLength"},
@@ -572,7 +575,7 @@ public:
   size_t bytesPerTensor() const override { return host_->bytesPerTensor(); }
   KVStatus write(KVTensor t, size_t offset, const void *src,
                  size_t bytes) override {
-    if (writesLeft-- <= 0)
+    if (writesLeft-- <= 0 || writes++ == failWrite)
       return KVStatus::error(KVErrc::StorageFailure, "flaky: copy failed");
     return host_->write(t, offset, src, bytes);
   }
@@ -582,7 +585,11 @@ public:
   }
   uint64_t address(KVTensor t) const override { return host_->address(t); }
 
+  /// Writes that succeed before every later one fails.
   int writesLeft = 1 << 30;
+  /// The index of one write that fails (a transient fault), -1 for none.
+  int failWrite = -1;
+  int writes = 0;
 
 private:
   std::unique_ptr<HostKVStorage> host_;
@@ -625,6 +632,96 @@ TEST(KVCacheStorageTest, CustomStoragePlugsIn) {
   EXPECT_EQ(after.freePages, before.freePages);
   EXPECT_EQ(after.owners, before.owners);
 }
+
+/// A cache over FlakyStorage with one sequence of 40 tokens.
+struct FlakyCache {
+  std::unique_ptr<KVCacheManager> cache;
+  FlakyStorage *storage = nullptr;
+  int32_t id = -1;
+  Bytes k, v;
+
+  explicit FlakyCache(const KVCacheConfig &config) {
+    std::unique_ptr<HostKVStorage> host;
+    EXPECT_TRUE(HostKVStorage::create(kvStorageBytes(config), host).ok());
+    auto flaky = std::make_unique<FlakyStorage>(std::move(host));
+    storage = flaky.get();
+    EXPECT_TRUE(KVCacheManager::create(config, std::move(flaky), cache).ok());
+    EXPECT_TRUE(cache->allocateSequence(id).ok());
+    std::mt19937 rng(9);
+    k = randomTokens(rng, 40, config.tokenBytes());
+    v = randomTokens(rng, 40, config.tokenBytes());
+    EXPECT_TRUE(cache->append(id, k.data(), v.data(), 40).ok());
+  }
+};
+
+class KVCacheWriteFailureTest : public ::testing::TestWithParam<KVLayout> {
+protected:
+  KVCacheConfig config() const {
+    KVCacheConfig c = pagedConfig(16, 8);
+    c.layout = GetParam();
+    return c;
+  }
+};
+
+// A storage copy failing part-way through write() once left 16-32 of 40
+// visible tokens overwritten (paged) or K written without V (contiguous).
+// Now the overwritten bytes are staged and put back: the whole cache,
+// storage bytes included, is as before, wherever the failure hits.
+TEST_P(KVCacheWriteFailureTest, TransientFailureLeavesTheCacheUnchanged) {
+  std::mt19937 rng(10);
+  for (int failWrite : {0, 1, 2, 3, 5, 17, 40, 79}) {
+    SCOPED_TRACE("failing write " + std::to_string(failWrite));
+    FlakyCache f(config());
+    Bytes k = randomTokens(rng, 40, config().tokenBytes()),
+          v = randomTokens(rng, 40, config().tokenBytes());
+    Snapshot before = snapshot(*f.cache);
+    f.storage->writes = 0;
+    f.storage->failWrite = failWrite;
+    KVStatus status = f.cache->write(f.id, 0, k.data(), v.data(), 40);
+    if (status.ok()) {
+      // Fewer pieces than failWrite + 1 in this layout: nothing failed.
+      EXPECT_LT(f.storage->writes, failWrite + 1);
+      continue;
+    }
+    EXPECT_EQ(status.code(), KVErrc::StorageFailure);
+    EXPECT_TRUE(before == snapshot(*f.cache))
+        << "a failed write changed the cache";
+  }
+}
+
+// If the storage also refuses the restore, no token that is neither old nor
+// new stays visible: the sequence is cut back to the write's position, and
+// the tokens before it are intact.
+TEST_P(KVCacheWriteFailureTest, PersistentFailureHidesMixedTokens) {
+  FlakyCache f(config());
+  std::mt19937 rng(12);
+  Bytes k = randomTokens(rng, 30, config().tokenBytes()),
+        v = randomTokens(rng, 30, config().tokenBytes());
+  int64_t freeBefore = f.cache->numFreePages();
+  f.storage->writesLeft = 3;
+  KVStatus status = f.cache->write(f.id, 8, k.data(), v.data(), 30);
+  EXPECT_EQ(status.code(), KVErrc::StorageFailure);
+  EXPECT_NE(status.message().find("truncated from 40 to 8 tokens"),
+            std::string::npos)
+      << status.message();
+  int64_t length = -1;
+  ASSERT_TRUE(f.cache->length(f.id, length).ok());
+  EXPECT_EQ(length, 8);
+  int64_t tokenBytes = config().tokenBytes();
+  Bytes kt(static_cast<size_t>(tokenBytes)), vt(kt.size());
+  for (int64_t t = 0; t < 8; ++t) {
+    ASSERT_TRUE(f.cache->readToken(f.id, t, kt.data(), vt.data()).ok());
+    EXPECT_EQ(kt, slice(f.k, t, 1, tokenBytes)) << "token " << t;
+    EXPECT_EQ(vt, slice(f.v, t, 1, tokenBytes)) << "token " << t;
+  }
+  // Paged: the pages past token 8 went back to the free list.
+  if (GetParam() == KVLayout::Paged)
+    EXPECT_EQ(f.cache->numFreePages(), freeBefore + 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, KVCacheWriteFailureTest,
+                         ::testing::Values(KVLayout::Paged,
+                                           KVLayout::Contiguous));
 
 //===----------------------------------------------------------------------===//
 // Device storage

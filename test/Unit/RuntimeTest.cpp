@@ -1,7 +1,11 @@
-//===- RuntimeTest.cpp - lib/Runtime: manifest, argument checks, launch ---===//
+//===- RuntimeTest.cpp - lib/Runtime: contexts, loading, launch, C ABI ----===//
 //
-// Part of attn-mlir. The manifest and argument checks run everywhere. The
-// workspace probe needs a GPU (its PTX is below). The attention launch test
+// Part of attn-mlir. The manifest schema and argument checks are in
+// ManifestTest.cpp. Here: errors that need no GPU (missing files, bad device
+// ordinals, the C ABI's codes for bad calls), then, with a GPU, a
+// hand-written PTX probe loaded from memory that shows workspaces start
+// zeroed, sit at their manifest position, persist across launches and can
+// be the caller's (one per concurrent launch). The attention launch test
 // needs a GPU and a kernel made by attn-compile: set
 // ATTN_TEST_KERNEL=<prefix> (for <prefix>.json and <prefix>.sm_90.cubin or
 // <prefix>.ptx, compiled with --batch=1 --heads-q=2 --heads-kv=1
@@ -9,259 +13,44 @@
 // message otherwise. ATTN_TEST_DECODE_KERNEL=<prefix> names a decode kernel
 // (any flags, e.g. --key-lengths --page-size=16): the test fills its
 // arguments from the manifest and checks that two launches write every
-// output, agree bit for bit and leave the split counters re-armed (run it
-// under compute-sanitizer for memory and shared-memory race checks).
+// output, agree bit for bit and leave the split counters re-armed, also when
+// two streams launch it at once on caller workspaces (run it under
+// compute-sanitizer for memory and shared-memory race checks).
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn-c/Runtime.h"
 #include "attn/Runtime/Runtime.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <algorithm>
 #include <random>
 
 using namespace attn::runtime;
-
-static const char *kManifest = R"({
-  "kernel": "attention_kernel", "chip": "sm_80",
-  "grid": [2, 8, 1], "block": [128, 1, 1], "shared_memory_bytes": 49152,
-  "arguments": [
-    {"name": "q", "dtype": "bf16", "shape": [1, 8, 256, 64], "output": false, "alignment": 16},
-    {"name": "o", "dtype": "bf16", "shape": [1, 8, 256, 64], "output": true, "alignment": 16}
-  ]
-})";
-
-TEST(RuntimeManifest, Parses) {
-  Manifest m;
-  Status s = parseManifest(kManifest, m);
-  ASSERT_TRUE(s.ok) << s.message;
-  EXPECT_EQ(m.kernel, "attention_kernel");
-  EXPECT_EQ(m.grid[1], 8);
-  EXPECT_EQ(m.block[0], 128);
-  EXPECT_EQ(m.sharedMemoryBytes, 49152);
-  ASSERT_EQ(m.arguments.size(), 2u);
-  EXPECT_EQ(m.arguments[1].name, "o");
-  EXPECT_TRUE(m.arguments[1].output);
-  EXPECT_EQ(m.arguments[0].shape, (std::vector<int64_t>{1, 8, 256, 64}));
-}
-
-// A split-KV decode kernel: the caller passes q, k, v, key_lengths, o, lse;
-// partial_o, partial_lse and counters are workspaces the runtime owns.
-static const char *kWorkspaceManifest = R"({
-  "kernel": "attention_kernel", "chip": "sm_80",
-  "grid": [4, 8, 1], "block": [128, 1, 1], "shared_memory_bytes": 0,
-  "arguments": [
-    {"name": "q", "dtype": "bf16", "shape": [2, 4, 1, 64], "role": "input", "output": false, "alignment": 16},
-    {"name": "k", "dtype": "bf16", "shape": [2, 1, 512, 64], "role": "input", "output": false, "alignment": 16},
-    {"name": "v", "dtype": "bf16", "shape": [2, 1, 512, 64], "role": "input", "output": false, "alignment": 16},
-    {"name": "key_lengths", "dtype": "i32", "shape": [2], "role": "input", "output": false, "alignment": 16},
-    {"name": "o", "dtype": "bf16", "shape": [2, 4, 1, 64], "role": "output", "output": true, "alignment": 16},
-    {"name": "lse", "dtype": "f32", "shape": [2, 4, 1], "role": "output", "output": true, "alignment": 16},
-    {"name": "partial_o", "dtype": "f32", "shape": [4, 2, 4, 1, 64], "role": "workspace", "output": false, "alignment": 16, "zero_init": true},
-    {"name": "partial_lse", "dtype": "f32", "shape": [4, 2, 4, 1], "role": "workspace", "output": false, "alignment": 16, "zero_init": true},
-    {"name": "counters", "dtype": "i32", "shape": [8], "role": "workspace", "output": false, "alignment": 16, "zero_init": true}
-  ]
-})";
-
-TEST(RuntimeManifest, ParsesRolesAndWorkspaces) {
-  Manifest m;
-  Status s = parseManifest(kWorkspaceManifest, m);
-  ASSERT_TRUE(s.ok) << s.message;
-  ASSERT_EQ(m.arguments.size(), 9u);
-  const ManifestArgument &lengths = m.arguments[3], &o = m.arguments[4],
-                         &counters = m.arguments[8];
-  EXPECT_EQ(lengths.dtype, "i32");
-  EXPECT_EQ(lengths.role, ArgumentRole::Input);
-  EXPECT_FALSE(lengths.zeroInit);
-  EXPECT_EQ(o.role, ArgumentRole::Output);
-  EXPECT_TRUE(o.output);
-  EXPECT_EQ(counters.name, "counters");
-  EXPECT_EQ(counters.role, ArgumentRole::Workspace);
-  EXPECT_TRUE(counters.isWorkspace());
-  EXPECT_TRUE(counters.zeroInit);
-  EXPECT_FALSE(counters.output);
-  EXPECT_EQ(counters.shape, (std::vector<int64_t>{8}));
-  int workspaces = 0;
-  for (const ManifestArgument &a : m.arguments)
-    workspaces += a.isWorkspace();
-  EXPECT_EQ(workspaces, 3);
-}
-
-// A KV cache a fused append updates in place: passed by the caller, written
-// by the kernel.
-TEST(RuntimeManifest, ParsesInOut) {
-  Manifest m;
-  Status s = parseManifest(R"({"kernel": "k", "grid": [1, 1, 1],
-      "block": [32, 1, 1], "shared_memory_bytes": 0, "arguments": [
-      {"name": "k_cache", "dtype": "bf16", "shape": [2, 2, 8, 64],
-       "role": "inout", "output": true}]})",
-                           m);
-  ASSERT_TRUE(s.ok) << s.message;
-  EXPECT_EQ(m.arguments[0].role, ArgumentRole::InOut);
-  EXPECT_TRUE(m.arguments[0].output);
-  EXPECT_FALSE(m.arguments[0].isWorkspace());
-}
-
-// Manifests written before roles existed: the role follows "output".
-TEST(RuntimeManifest, RoleDefaultsFromOutput) {
-  Manifest m;
-  ASSERT_TRUE(parseManifest(kManifest, m).ok);
-  EXPECT_EQ(m.arguments[0].role, ArgumentRole::Input);
-  EXPECT_EQ(m.arguments[1].role, ArgumentRole::Output);
-  EXPECT_FALSE(m.arguments[1].zeroInit);
-}
-
-TEST(RuntimeManifest, RejectsBadRolesAndUnsizableWorkspaces) {
-  auto parse = [](const std::string &argument) {
-    Manifest m;
-    return parseManifest(R"({"kernel": "k", "grid": [1, 1, 1],
-        "block": [32, 1, 1], "shared_memory_bytes": 0, "arguments": [)" +
-                             argument + "]}",
-                         m);
-  };
-  Status s = parse(R"({"name": "x", "dtype": "f32", "shape": [4], "role": "scratch"})");
-  EXPECT_NE(s.message.find("argument 'x': expected role input, output, "
-                           "inout or workspace, got 'scratch'"),
-            std::string::npos)
-      << s.message;
-  s = parse(R"({"name": "w", "dtype": "fp8", "shape": [4], "role": "workspace"})");
-  EXPECT_NE(s.message.find("workspace 'w': expected a dtype of known size, "
-                           "got 'fp8'"),
-            std::string::npos)
-      << s.message;
-  s = parse(R"({"name": "w", "dtype": "i32", "shape": [-1], "role": "workspace"})");
-  EXPECT_NE(s.message.find("workspace 'w': expected a static shape, got [-1]"),
-            std::string::npos)
-      << s.message;
-}
-
-TEST(RuntimeManifest, DtypeSizes) {
-  EXPECT_EQ(dtypeSize("bf16"), 2);
-  EXPECT_EQ(dtypeSize("f16"), 2);
-  EXPECT_EQ(dtypeSize("f32"), 4);
-  EXPECT_EQ(dtypeSize("i32"), 4);
-  EXPECT_EQ(dtypeSize("i8"), 1);
-  EXPECT_EQ(dtypeSize("i64"), 8);
-  EXPECT_EQ(dtypeSize("fp8"), 0);
-}
-
-TEST(RuntimeManifest, RejectsMalformed) {
-  Manifest m;
-  EXPECT_FALSE(parseManifest("{\"kernel\": \"k\"", m).ok);
-  Status s = parseManifest("{\"kernel\": \"k\"}", m);
-  EXPECT_FALSE(s.ok);
-  EXPECT_NE(s.message.find("missing 'grid'"), std::string::npos) << s.message;
-}
-
-TEST(RuntimeArguments, ChecksCountDtypeShapeAlignment) {
-  Manifest m;
-  ASSERT_TRUE(parseManifest(kManifest, m).ok);
-  TensorArg q{0x1000, "bf16", {1, 8, 256, 64}};
-  TensorArg o{0x2000, "bf16", {1, 8, 256, 64}};
-  EXPECT_TRUE(checkArguments(m, {q, o}).ok);
-
-  Status s = checkArguments(m, {q});
-  EXPECT_NE(s.message.find("expected 2 arguments (q, o), got 1"),
-            std::string::npos)
-      << s.message;
-  TensorArg wrongType = o;
-  wrongType.dtype = "f16";
-  s = checkArguments(m, {q, wrongType});
-  EXPECT_NE(s.message.find("expected dtype bf16, got f16"), std::string::npos)
-      << s.message;
-  TensorArg wrongShape = o;
-  wrongShape.shape[2] = 255;
-  s = checkArguments(m, {q, wrongShape});
-  EXPECT_NE(s.message.find("expected shape [1, 8, 256, 64], got [1, 8, 255, 64]"),
-            std::string::npos)
-      << s.message;
-  TensorArg misaligned = o;
-  misaligned.devicePtr += 2;
-  s = checkArguments(m, {q, misaligned});
-  EXPECT_NE(s.message.find("16-byte aligned"), std::string::npos) << s.message;
-  TensorArg null = o;
-  null.devicePtr = 0;
-  EXPECT_FALSE(checkArguments(m, {q, null}).ok);
-}
-
-/// Valid non-workspace arguments of kWorkspaceManifest, in order.
-static std::vector<TensorArg> workspaceManifestArguments() {
-  return {{0x1000, "bf16", {2, 4, 1, 64}}, {0x2000, "bf16", {2, 1, 512, 64}},
-          {0x3000, "bf16", {2, 1, 512, 64}}, {0x4000, "i32", {2}},
-          {0x5000, "bf16", {2, 4, 1, 64}}, {0x6000, "f32", {2, 4, 1}}};
-}
-
-// The caller passes the non-workspace arguments only; workspaces are skipped
-// in the positions and named in the count error.
-TEST(RuntimeArguments, WorkspacesAreNotPassed) {
-  Manifest m;
-  ASSERT_TRUE(parseManifest(kWorkspaceManifest, m).ok);
-  std::vector<TensorArg> args = workspaceManifestArguments();
-  Status s = checkArguments(m, args);
-  EXPECT_TRUE(s.ok) << s.message;
-
-  // Passing the workspaces too is a count error that says which to drop.
-  std::vector<TensorArg> withWorkspaces = args;
-  withWorkspaces.push_back({0x7000, "f32", {4, 2, 4, 1, 64}});
-  withWorkspaces.push_back({0x8000, "f32", {4, 2, 4, 1}});
-  withWorkspaces.push_back({0x9000, "i32", {8}});
-  s = checkArguments(m, withWorkspaces);
-  EXPECT_FALSE(s.ok);
-  EXPECT_EQ(s.message,
-            "kernel 'attention_kernel': expected 6 arguments (q, k, v, "
-            "key_lengths, o, lse), got 9; do not pass the workspaces "
-            "(partial_o, partial_lse, counters): the runtime allocates them");
-
-  std::vector<TensorArg> tooFew(args.begin(), args.end() - 1);
-  s = checkArguments(m, tooFew);
-  EXPECT_NE(s.message.find("expected 6 arguments (q, k, v, key_lengths, o, "
-                           "lse), got 5"),
-            std::string::npos)
-      << s.message;
-
-  // Argument indices in messages are the caller's: lse is argument 5.
-  std::vector<TensorArg> wrongLse = args;
-  wrongLse[5].shape = {2, 4, 2};
-  s = checkArguments(m, wrongLse);
-  EXPECT_NE(s.message.find("argument 5 ('lse'): expected shape [2, 4, 1], "
-                           "got [2, 4, 2]"),
-            std::string::npos)
-      << s.message;
-}
-
-// i32 arguments (key lengths, block tables) get the same checks as tensors.
-TEST(RuntimeArguments, ChecksI32ArgumentsLikeOthers) {
-  Manifest m;
-  ASSERT_TRUE(parseManifest(kWorkspaceManifest, m).ok);
-  std::vector<TensorArg> args = workspaceManifestArguments();
-  auto lengthsError = [&](TensorArg lengths) {
-    std::vector<TensorArg> a = args;
-    a[3] = lengths;
-    return checkArguments(m, a).message;
-  };
-  EXPECT_EQ(lengthsError({0x4000, "i32", {2}}), "");
-  EXPECT_NE(lengthsError({0x4000, "i64", {2}})
-                .find("argument 3 ('key_lengths'): expected dtype i32, got i64"),
-            std::string::npos);
-  EXPECT_NE(lengthsError({0x4000, "i32", {3}})
-                .find("argument 3 ('key_lengths'): expected shape [2], got [3]"),
-            std::string::npos);
-  EXPECT_NE(lengthsError({0x4004, "i32", {2}}).find("16-byte aligned"),
-            std::string::npos);
-  EXPECT_NE(lengthsError({0, "i32", {2}}).find("null pointer"),
-            std::string::npos);
-}
 
 TEST(RuntimeKernel, LoadReportsMissingFiles) {
   std::unique_ptr<Kernel> k;
   Status s = Kernel::load("/nonexistent.ptx", "/nonexistent.json", k);
   EXPECT_FALSE(s.ok);
+  EXPECT_EQ(s.code, ErrorCode::Io);
   EXPECT_NE(s.message.find("cannot open"), std::string::npos) << s.message;
+}
+
+// Devices are explicit: an ordinal outside [0, count) is refused, with a GPU
+// or without a driver.
+TEST(RuntimeContext, BadOrdinalsAreNoDevice) {
+  for (int ordinal : {-1, 1 << 20, INT_MIN}) {
+    std::unique_ptr<Context> ctx;
+    Status s = Context::create(ordinal, ctx);
+    EXPECT_EQ(s.code, ErrorCode::NoDevice) << s.message;
+    EXPECT_FALSE(ctx);
+  }
 }
 
 // A hand-written kernel with a workspace between its caller's arguments:
@@ -300,7 +89,8 @@ static const char *kProbePtx = R"(
 )";
 
 static const char *kProbeManifest = R"({
-  "kernel": "ws_probe", "grid": [1, 1, 1], "block": [32, 1, 1],
+  "schema_version": [1, 0], "kernel": "ws_probe", "family": "custom",
+  "chip": "sm_80", "grid": [1, 1, 1], "block": [32, 1, 1],
   "shared_memory_bytes": 0,
   "arguments": [
     {"name": "x", "dtype": "f32", "shape": [32], "role": "input"},
@@ -309,49 +99,257 @@ static const char *kProbeManifest = R"({
   ]
 })";
 
+//===----------------------------------------------------------------------===//
+// C ABI: bad calls are codes (no GPU needed up to the device step)
+//===----------------------------------------------------------------------===//
+
+TEST(RuntimeCAPI, BadCallsReturnCodesAndMessages) {
+  AttnKernel *k = nullptr;
+  EXPECT_EQ(attnKernelLaunch(nullptr, 0, nullptr, nullptr, nullptr, nullptr,
+                             nullptr, 0),
+            ATTN_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(attnRuntimeLastErrorCode(), ATTN_STATUS_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(attnRuntimeLastError()).find("null kernel"),
+            std::string::npos);
+  EXPECT_EQ(attnKernelCreate("/nonexistent.ptx", "/nonexistent.json", &k),
+            ATTN_STATUS_IO);
+  EXPECT_EQ(k, nullptr);
+  const char image[] = "not ptx";
+  std::string manifest = kProbeManifest;
+  EXPECT_EQ(attnKernelCreateFromMemory(nullptr, image, sizeof image,
+                                       manifest.data(), manifest.size(), 4,
+                                       &k),
+            ATTN_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(attnKernelCreateFromMemory(nullptr, nullptr, 0, manifest.data(),
+                                       manifest.size(), 0, &k),
+            ATTN_STATUS_INVALID_ARGUMENT);
+  // The manifest is read before any device is touched.
+  std::string bad = "{\"schema_version\": [1, 0], \"kernel\": 5}";
+  EXPECT_EQ(attnKernelCreateFromMemory(nullptr, image, sizeof image,
+                                       bad.data(), bad.size(), 0, &k),
+            ATTN_STATUS_INVALID_MANIFEST);
+  EXPECT_NE(std::string(attnRuntimeLastError()).find("'kernel'"),
+            std::string::npos)
+      << attnRuntimeLastError();
+  std::string v2 = manifest;
+  v2.replace(v2.find("[1, 0]"), 6, "[2, 0]");
+  EXPECT_EQ(attnKernelCreateFromMemory(nullptr, image, sizeof image, v2.data(),
+                                       v2.size(), 0, &k),
+            ATTN_STATUS_UNSUPPORTED_VERSION);
+  // A size past the limit is refused before anything is copied from it.
+  EXPECT_EQ(attnKernelCreateFromMemory(nullptr, image, sizeof image,
+                                       manifest.data(), size_t(1) << 40, 0,
+                                       &k),
+            ATTN_STATUS_INVALID_MANIFEST);
+  EXPECT_EQ(k, nullptr);
+  EXPECT_EQ(attnContextCreate(-1, nullptr), ATTN_STATUS_INVALID_ARGUMENT);
+  AttnContext *ctx = nullptr;
+  EXPECT_EQ(attnContextCreate(1 << 20, &ctx), ATTN_STATUS_NO_DEVICE);
+  EXPECT_EQ(ctx, nullptr);
+  size_t bytes = 7;
+  EXPECT_EQ(attnKernelGetWorkspaceSize(nullptr, &bytes),
+            ATTN_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(bytes, 7u);
+  int major = 0, minor = -1;
+  attnRuntimeManifestVersion(&major, &minor);
+  EXPECT_EQ(major, kManifestMajorVersion);
+  EXPECT_EQ(minor, kManifestMinorVersion);
+}
+
+/// The probe on device 0, loaded from memory, with a device x and y.
+struct Probe {
+  std::unique_ptr<Context> ctx;
+  std::unique_ptr<Kernel> kernel;
+  std::vector<float> x = std::vector<float>(32);
+  uint64_t dx = 0, dy = 0;
+
+  Status load(bool allocateWorkspace) {
+    if (Status s = Context::create(0, ctx); !s)
+      return s;
+    LoadOptions options;
+    options.allocateWorkspace = allocateWorkspace;
+    if (Status s = Kernel::loadImage(ctx.get(), kProbePtx,
+                                     std::strlen(kProbePtx), kProbeManifest,
+                                     options, kernel);
+        !s)
+      return s;
+    for (int i = 0; i < 32; ++i)
+      x[i] = 0.5f * i;
+    if (Status s = deviceAlloc(128, dx); !s)
+      return s;
+    if (Status s = deviceAlloc(128, dy); !s)
+      return s;
+    return copyToDevice(dx, x.data(), 128);
+  }
+  std::vector<TensorArg> args() const {
+    return {{dx, "f32", {32}}, {dy, "f32", {32}}};
+  }
+  std::vector<float> y() const {
+    std::vector<float> out(32, NAN);
+    EXPECT_TRUE(copyToHost(out.data(), dy, 128).ok);
+    return out;
+  }
+  ~Probe() {
+    for (uint64_t p : {dx, dy})
+      if (p)
+        deviceFree(p);
+  }
+};
+
 TEST(RuntimeKernel, WorkspacesAreZeroedAndPassedInPlace) {
   std::string why;
   if (!isGpuAvailable(&why))
     GTEST_SKIP() << "no GPU: " << why;
-  std::string dir = ::testing::TempDir();
-  std::string ptx = dir + "/attn_ws_probe.ptx",
-              json = dir + "/attn_ws_probe.json";
-  std::ofstream(ptx) << kProbePtx;
-  std::ofstream(json) << kProbeManifest;
-  std::unique_ptr<Kernel> kernel;
-  Status s = Kernel::load(ptx, json, kernel);
+  Probe probe;
+  Status s = probe.load(/*allocateWorkspace=*/true);
   ASSERT_TRUE(s.ok) << s.message;
-  uint64_t counters = kernel->workspace("counters");
+  Kernel &kernel = *probe.kernel;
+  uint64_t counters = kernel.workspace("counters");
   ASSERT_NE(counters, 0u);
-  EXPECT_EQ(kernel->workspace("x"), 0u);
-
-  std::vector<float> x(32), y(32, NAN);
-  for (int i = 0; i < 32; ++i)
-    x[i] = 0.5f * i;
-  uint64_t dx, dy;
-  ASSERT_TRUE(deviceAlloc(x.size() * 4, dx).ok);
-  ASSERT_TRUE(deviceAlloc(y.size() * 4, dy).ok);
-  ASSERT_TRUE(copyToDevice(dx, x.data(), x.size() * 4).ok);
+  EXPECT_EQ(kernel.workspace("x"), 0u);
+  EXPECT_EQ(kernel.workspaceBytes(), 256u); // 128 bytes, rounded up
   // Passing the workspace is refused before anything runs.
-  s = kernel->launch({{dx, "f32", {32}}, {counters, "i32", {32}},
-                      {dy, "f32", {32}}});
+  s = kernel.launch({{probe.dx, "f32", {32}}, {counters, "i32", {32}},
+                     {probe.dy, "f32", {32}}});
+  EXPECT_EQ(s.code, ErrorCode::ArgumentMismatch);
   EXPECT_NE(s.message.find("do not pass the workspaces (counters)"),
             std::string::npos)
       << s.message;
   for (int launch = 0; launch < 2; ++launch) {
-    s = kernel->launch({{dx, "f32", {32}}, {dy, "f32", {32}}}, nullptr,
-                       /*synchronize=*/true);
+    s = kernel.launch(probe.args(), nullptr, /*synchronize=*/true);
     ASSERT_TRUE(s.ok) << s.message;
-    ASSERT_TRUE(copyToHost(y.data(), dy, y.size() * 4).ok);
     // Launch 0 sees the zero fill; launch 1 sees launch 0's increments.
+    std::vector<float> y = probe.y();
     for (int i = 0; i < 32; ++i)
-      EXPECT_EQ(y[i], x[i] + launch) << "launch " << launch << ", i " << i;
+      EXPECT_EQ(y[i], probe.x[i] + launch) << "launch " << launch << ", i " << i;
   }
   std::vector<int32_t> c(32);
   ASSERT_TRUE(copyToHost(c.data(), counters, c.size() * 4).ok);
   for (int32_t v : c)
     EXPECT_EQ(v, 2);
-  for (uint64_t p : {dx, dy})
+}
+
+// Caller workspaces: each launch brings its own (what a caching allocator
+// hands out per stream), so launches with distinct workspaces share
+// nothing; a missing, small or misaligned one is refused.
+TEST(RuntimeKernel, CallerWorkspacesAreIndependent) {
+  std::string why;
+  if (!isGpuAvailable(&why))
+    GTEST_SKIP() << "no GPU: " << why;
+  Probe probe;
+  Status s = probe.load(/*allocateWorkspace=*/false);
+  ASSERT_TRUE(s.ok) << s.message;
+  Kernel &kernel = *probe.kernel;
+  EXPECT_EQ(kernel.workspace("counters"), 0u);
+  size_t bytes = kernel.workspaceBytes();
+  ASSERT_EQ(bytes, 256u);
+  s = kernel.launch(probe.args(), nullptr, true);
+  EXPECT_EQ(s.code, ErrorCode::ArgumentMismatch);
+  EXPECT_NE(s.message.find("expected a workspace of 256 bytes"),
+            std::string::npos)
+      << s.message;
+  uint64_t a = 0, b = 0;
+  ASSERT_TRUE(deviceAlloc(bytes, a).ok);
+  ASSERT_TRUE(deviceAlloc(bytes, b).ok);
+  ASSERT_TRUE(deviceMemset(a, 0xab, bytes).ok);
+  ASSERT_TRUE(deviceMemset(b, 0xab, bytes).ok);
+  ASSERT_TRUE(kernel.initWorkspace(a, bytes).ok);
+  ASSERT_TRUE(kernel.initWorkspace(b, bytes).ok);
+  LaunchOptions options;
+  options.synchronize = true;
+  options.workspaceBytes = bytes;
+  int expected[] = {0, 1, 0, 2}; // a, a, b, a
+  uint64_t order[] = {a, a, b, a};
+  for (int i = 0; i < 4; ++i) {
+    options.workspace = order[i];
+    s = kernel.launch(probe.args(), options);
+    ASSERT_TRUE(s.ok) << s.message;
+    std::vector<float> y = probe.y();
+    EXPECT_EQ(y[3], probe.x[3] + expected[i]) << "launch " << i;
+  }
+  options.workspaceBytes = bytes - 1;
+  EXPECT_NE(kernel.launch(probe.args(), options).message.find("at least 256"),
+            std::string::npos);
+  options.workspace = a + 16;
+  options.workspaceBytes = bytes;
+  EXPECT_NE(kernel.launch(probe.args(), options).message.find("256-byte"),
+            std::string::npos);
+  for (uint64_t p : {a, b})
+    deviceFree(p);
+}
+
+// More shared memory than the device offers is refused at load, with both
+// numbers, instead of failing at the first launch.
+TEST(RuntimeKernel, SharedMemoryBeyondTheDeviceIsRefusedAtLoad) {
+  std::string why;
+  if (!isGpuAvailable(&why))
+    GTEST_SKIP() << "no GPU: " << why;
+  std::unique_ptr<Context> ctx;
+  ASSERT_TRUE(Context::create(0, ctx).ok);
+  std::string manifest = kProbeManifest;
+  manifest.replace(manifest.find("\"shared_memory_bytes\": 0"), 24,
+                   "\"shared_memory_bytes\": 16777216");
+  std::unique_ptr<Kernel> kernel;
+  Status s = Kernel::loadImage(ctx.get(), kProbePtx, std::strlen(kProbePtx),
+                               manifest, LoadOptions(), kernel);
+  EXPECT_EQ(s.code, ErrorCode::Unsupported) << s.message;
+  EXPECT_NE(s.message.find("needs 16777216 bytes of shared memory"),
+            std::string::npos)
+      << s.message;
+}
+
+// The C ABI end to end: load from memory into an explicit context, query
+// the workspace, launch with the caller's, and refuse bad counts and ranks
+// with codes (once a std::length_error / bad_alloc through the ABI).
+TEST(RuntimeCAPI, LaunchThroughTheCAbi) {
+  std::string why;
+  if (!isGpuAvailable(&why))
+    GTEST_SKIP() << "no GPU: " << why;
+  AttnContext *ctx = nullptr;
+  ASSERT_EQ(attnContextCreate(0, &ctx), ATTN_STATUS_OK) << attnRuntimeLastError();
+  int device = -1;
+  EXPECT_EQ(attnContextGetDevice(ctx, &device), ATTN_STATUS_OK);
+  EXPECT_EQ(device, 0);
+  AttnKernel *k = nullptr;
+  std::string manifest = kProbeManifest;
+  ASSERT_EQ(attnKernelCreateFromMemory(ctx, kProbePtx, std::strlen(kProbePtx),
+                                       manifest.data(), manifest.size(),
+                                       ATTN_KERNEL_CALLER_WORKSPACE, &k),
+            ATTN_STATUS_OK)
+      << attnRuntimeLastError();
+  EXPECT_NE(std::string(attnKernelGetManifest(k)).find("\"schema_version\": [1, 0]"),
+            std::string::npos);
+  size_t bytes = 0;
+  ASSERT_EQ(attnKernelGetWorkspaceSize(k, &bytes), ATTN_STATUS_OK);
+  ASSERT_EQ(bytes, 256u);
+  uint64_t ws = 0, dx = 0, dy = 0;
+  ASSERT_TRUE(deviceAlloc(bytes, ws).ok);
+  ASSERT_TRUE(deviceAlloc(128, dx).ok);
+  ASSERT_TRUE(deviceAlloc(128, dy).ok);
+  ASSERT_EQ(attnKernelInitWorkspace(k, ws, bytes, nullptr), ATTN_STATUS_OK);
+  uint64_t ptrs[] = {dx, dy};
+  const char *dtypes[] = {"f32", "f32"};
+  int32_t ranks[] = {1, 1};
+  int64_t shapes[] = {32, 32};
+  EXPECT_EQ(attnKernelLaunchWithWorkspace(k, 2, ptrs, dtypes, ranks, shapes,
+                                          ws, bytes, nullptr, 1),
+            ATTN_STATUS_OK)
+      << attnRuntimeLastError();
+  // No workspace for a kernel loaded without one.
+  EXPECT_EQ(attnKernelLaunch(k, 2, ptrs, dtypes, ranks, shapes, nullptr, 1),
+            ATTN_STATUS_ARGUMENT_MISMATCH);
+  EXPECT_EQ(attnKernelLaunchWithWorkspace(k, INT32_MAX, ptrs, dtypes, ranks,
+                                          shapes, ws, bytes, nullptr, 1),
+            ATTN_STATUS_ARGUMENT_MISMATCH);
+  for (int32_t rank : {-1, INT32_MIN}) {
+    int32_t bad[] = {rank, 1};
+    EXPECT_EQ(attnKernelLaunchWithWorkspace(k, 2, ptrs, dtypes, bad, shapes,
+                                            ws, bytes, nullptr, 1),
+              ATTN_STATUS_INVALID_ARGUMENT);
+  }
+  attnKernelDestroy(k);
+  attnContextDestroy(ctx);
+  for (uint64_t p : {ws, dx, dy})
     deviceFree(p);
 }
 
@@ -493,6 +491,7 @@ TEST(RuntimeKernel, DecodeKernelIsDeterministicAndRearmsCounters) {
   std::vector<TensorArg> args;
   std::vector<uint64_t> buffers;
   std::vector<std::pair<uint64_t, size_t>> outputs;
+  std::vector<size_t> outputArgs; // Their positions in `args`.
   for (const ManifestArgument &a : m.arguments) {
     if (a.isWorkspace())
       continue;
@@ -527,8 +526,10 @@ TEST(RuntimeKernel, DecodeKernelIsDeterministicAndRearmsCounters) {
     ASSERT_TRUE(copyToDevice(ptr, host.data(), bytes).ok);
     buffers.push_back(ptr);
     args.push_back({ptr, a.dtype, a.shape});
-    if (a.role == ArgumentRole::Output)
+    if (a.role == ArgumentRole::Output) {
       outputs.push_back({ptr, bytes});
+      outputArgs.push_back(args.size() - 1);
+    }
   }
   auto run = [&]() {
     Status st = kernel->launch(args, nullptr, /*synchronize=*/true);
@@ -552,6 +553,62 @@ TEST(RuntimeKernel, DecodeKernelIsDeterministicAndRearmsCounters) {
     ASSERT_TRUE(copyToHost(c.data(), counters, c.size() * 4).ok);
     for (int32_t v : c)
       EXPECT_EQ(v, 0) << "split counter not re-armed";
+  }
+
+  // One kernel object, two non-blocking streams launching at once, each
+  // with its own workspace and outputs (a serving host with a caching
+  // allocator): every launch gives the kernel-owned path's bytes, and each
+  // workspace's counters end re-armed.
+  size_t wsBytes = kernel->workspaceBytes();
+  void *streams[2] = {nullptr, nullptr};
+  uint64_t workspaces[2] = {0, 0};
+  std::vector<TensorArg> streamArgs[2] = {args, args};
+  for (int s2 = 0; s2 < 2; ++s2) {
+    ASSERT_TRUE(streamCreate(streams[s2]).ok);
+    if (wsBytes) {
+      ASSERT_TRUE(deviceAlloc(wsBytes, workspaces[s2]).ok);
+      ASSERT_TRUE(deviceMemset(workspaces[s2], 0x5a, wsBytes).ok);
+      ASSERT_TRUE(
+          kernel->initWorkspace(workspaces[s2], wsBytes, streams[s2]).ok);
+    }
+    for (size_t i = 0; i < outputArgs.size(); ++i) {
+      uint64_t ptr;
+      ASSERT_TRUE(deviceAlloc(outputs[i].second, ptr).ok);
+      buffers.push_back(ptr);
+      streamArgs[s2][outputArgs[i]].devicePtr = ptr;
+    }
+  }
+  for (int round = 0; round < 3; ++round)
+    for (int s2 = 0; s2 < 2; ++s2) {
+      LaunchOptions options;
+      options.stream = streams[s2];
+      options.workspace = workspaces[s2];
+      options.workspaceBytes = wsBytes;
+      Status st = kernel->launch(streamArgs[s2], options);
+      ASSERT_TRUE(st.ok) << st.message;
+    }
+  for (int s2 = 0; s2 < 2; ++s2) {
+    ASSERT_TRUE(streamSynchronize(streams[s2]).ok);
+    for (size_t i = 0; i < outputArgs.size(); ++i) {
+      std::vector<unsigned char> out(outputs[i].second);
+      ASSERT_TRUE(copyToHost(out.data(),
+                             streamArgs[s2][outputArgs[i]].devicePtr,
+                             out.size())
+                      .ok);
+      EXPECT_EQ(out, first[i]) << "stream " << s2 << ", output " << i;
+    }
+    for (const WorkspaceSlice &slice : kernel->workspaces())
+      if (m.arguments[slice.argument].name == "split_counters") {
+        std::vector<int32_t> c(slice.bytes / 4);
+        ASSERT_TRUE(
+            copyToHost(c.data(), workspaces[s2] + slice.offset, slice.bytes)
+                .ok);
+        for (int32_t v : c)
+          EXPECT_EQ(v, 0) << "stream " << s2 << ": counter not re-armed";
+      }
+    streamDestroy(streams[s2]);
+    if (workspaces[s2])
+      deviceFree(workspaces[s2]);
   }
   for (uint64_t p : buffers)
     deviceFree(p);

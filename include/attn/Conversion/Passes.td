@@ -112,9 +112,10 @@ def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
       bottom-right diagonal and the ALiBi distance. K/V rows of a KV cache
       view are addressed through its hook (`buildRowOffset`).
 
-    The kernel carries an `attn.kernel` dictionary (block sizes, shared
-    memory bytes, threads) and the launch an `attn.launch` one, from which
-    attn-compile writes the kernel manifest.
+    The kernel and the launch carry an `attn.kernel_info =
+    #attn.kernel_info<...>` (family, grid formula, shared memory bytes, tile
+    parameters, argument names and roles, and the attention computed), from
+    which attn-compile writes the kernel manifest (docs/Runtime.md).
 
     Example:
 

@@ -243,7 +243,12 @@ public:
   /// pages from the free list as needed, then advances the length.
   KVStatus append(int32_t id, const void *k, const void *v, int64_t numTokens);
   /// Overwrites positions position .. position+numTokens-1, which must all be
-  /// below length(id); never allocates.
+  /// below length(id); never takes pages. All-or-nothing also when the
+  /// storage fails part-way: the overwritten bytes are staged on the host
+  /// first and put back on failure (StorageFailure, cache unchanged). Only if
+  /// the storage refuses that restore too is the sequence truncated to
+  /// `position` (its tokens from there on could be neither old nor new), and
+  /// the message says so.
   KVStatus write(int32_t id, int64_t position, const void *k, const void *v,
                  int64_t numTokens);
   /// Shrinks `id` to `newLength` (0 .. length) and returns the pages no
@@ -306,11 +311,19 @@ private:
   /// already be assigned to `seq`).
   size_t offsetOf(const Sequence &seq, int32_t id, int64_t position,
                   int64_t head) const;
+  /// Calls piece(storageOffset, hostOffset, bytes) for tokens [position,
+  /// position+numTokens) in as few contiguous pieces as the layout allows
+  /// (host arrays are [numTokens, Hkv, D]); stops at the first error.
+  template <typename Fn>
+  KVStatus forEachPiece(const Sequence &seq, int32_t id, int64_t position,
+                        int64_t numTokens, Fn &&piece) const;
   /// Copies tokens [position, position+numTokens) from [numTokens, Hkv, D]
-  /// host arrays into storage, in as few contiguous pieces as the layout
-  /// allows.
+  /// host arrays into storage.
   KVStatus copyIn(const Sequence &seq, int32_t id, int64_t position,
                   const void *k, const void *v, int64_t numTokens);
+  /// The reverse of copyIn: storage into host arrays.
+  KVStatus copyOut(const Sequence &seq, int32_t id, int64_t position, void *k,
+                   void *v, int64_t numTokens) const;
   void releasePages(Sequence &seq, size_t keep);
 
   KVCacheConfig config_;

@@ -1,18 +1,24 @@
 //===- Runtime.h - load and launch generated kernels ------------*- C++ -*-===//
 //
 // Part of attn-mlir. A small runtime over the CUDA driver API with no MLIR or
-// LLVM dependency: it loads a PTX or cubin image plus the JSON manifest that
-// attn-compile wrote next to it, allocates the kernel's workspaces, checks
-// every launch's arguments against the manifest (count, dtype, shape, 16-byte
-// alignment) and launches. libcuda is opened at run time, so programs linking
-// this run (and report a clear error) on machines without a GPU driver.
+// LLVM dependency: it loads a PTX or cubin image (from a file or from
+// memory) plus the JSON manifest attn-compile wrote next to it into an
+// explicit CUDA context, checks every launch's arguments against the
+// manifest (count, dtype, shape, alignment) and launches. Workspaces come
+// from the caller (Kernel::workspaceBytes, e.g. out of a caching allocator)
+// or, as a convenience, from the runtime. libcuda is opened at run time, so
+// programs linking this run (and report a clear error) on machines without
+// a GPU driver.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef ATTN_RUNTIME_RUNTIME_H
 #define ATTN_RUNTIME_RUNTIME_H
 
-#include <array>
+#include "attn/Runtime/Manifest.h"
+#include "attn/Runtime/Status.h"
+
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -20,116 +26,143 @@
 
 namespace attn::runtime {
 
-/// Success, or a message that says what went wrong and where.
-struct Status {
-  bool ok = true;
-  std::string message;
-  static Status success() { return {}; }
-  static Status error(std::string message) { return {false, std::move(message)}; }
-  explicit operator bool() const { return ok; }
-};
-
-/// What a kernel argument is for. Inputs, outputs and in/out buffers (read
-/// and updated in place, e.g. a KV cache a fused append writes) come from
-/// the caller; workspaces are scratch buffers (split-KV partial results,
-/// per-program counters) that the runtime allocates and zero-fills once per
-/// Kernel.
-enum class ArgumentRole { Input, Output, InOut, Workspace };
-
-struct ManifestArgument {
-  std::string name;
-  std::string dtype;
-  std::vector<int64_t> shape;
-  ArgumentRole role = ArgumentRole::Input;
-  /// Kept for older readers: true iff the kernel writes it (Output, InOut).
-  bool output = false;
-  /// The kernel expects the buffer zeroed at launch and leaves it zeroed
-  /// (workspaces).
-  bool zeroInit = false;
-  int64_t alignment = 16;
-
-  bool isWorkspace() const { return role == ArgumentRole::Workspace; }
-};
-
-/// The launch contract attn-compile writes as <name>.json.
-struct Manifest {
-  std::string kernel;
-  std::array<int64_t, 3> grid{1, 1, 1};
-  std::array<int64_t, 3> block{1, 1, 1};
-  int64_t sharedMemoryBytes = 0;
-  std::vector<ManifestArgument> arguments;
-};
-
-/// Parses manifest JSON text. A manifest without "role" fields (written
-/// before workspaces existed) takes each role from "output".
-Status parseManifest(const std::string &json, Manifest &out);
-
-/// Bytes per element of a manifest dtype ("bf16", "f32", "i32", ...); 0 if
-/// unknown.
-int64_t dtypeSize(const std::string &dtype);
-
-/// One argument as the caller passes it: a device pointer and what the caller
-/// believes it points to.
-struct TensorArg {
-  uint64_t devicePtr = 0;
-  std::string dtype;
-  std::vector<int64_t> shape;
-};
-
-/// Checks `args` against the manifest without touching the GPU. `args` are
-/// the non-workspace arguments only, in manifest order.
-Status checkArguments(const Manifest &manifest,
-                      const std::vector<TensorArg> &args);
-
 /// True if libcuda loads and reports at least one device; otherwise `why`
 /// says what is missing.
 bool isGpuAvailable(std::string *why = nullptr);
 
-/// Device memory helpers (driver API), for tests and simple hosts.
+/// Number of CUDA devices (0 and an error without a driver).
+Status deviceCount(int &count);
+
+/// A CUDA context the runtime works in. Every call that touches the GPU
+/// through a Kernel makes its context current for the call and restores the
+/// caller's afterwards, so kernels of several devices can be used from one
+/// thread. Kernels loaded into a Context must be destroyed before it.
+class Context {
+public:
+  /// Retains the primary context of device `ordinal` (the one the CUDA
+  /// runtime and PyTorch use for that device) and releases it when
+  /// destroyed. NoDevice if there is no such device.
+  static Status create(int ordinal, std::unique_ptr<Context> &out);
+  /// Wraps the context current on the calling thread (not retained: the
+  /// caller keeps it alive). NoDevice if none is current.
+  static Status fromCurrent(std::unique_ptr<Context> &out);
+  ~Context();
+  Context(const Context &) = delete;
+  Context &operator=(const Context &) = delete;
+
+  /// The CUcontext.
+  void *handle() const { return context_; }
+  /// The device ordinal.
+  int device() const { return device_; }
+  /// Largest dynamic shared memory a kernel may opt into on this device.
+  int64_t maxSharedMemoryPerBlock() const { return maxSharedMemory_; }
+
+private:
+  Context() = default;
+  void *context_ = nullptr; // CUcontext
+  int device_ = 0;
+  int64_t maxSharedMemory_ = 0;
+  bool retainedPrimary_ = false;
+};
+
+/// Device memory helpers (driver API) in the current context, or device 0's
+/// primary context if none is current; for tests and simple hosts.
 Status deviceAlloc(size_t bytes, uint64_t &ptr);
 Status deviceFree(uint64_t ptr);
 Status copyToDevice(uint64_t dst, const void *src, size_t bytes);
 Status copyToHost(void *dst, uint64_t src, size_t bytes);
 /// Sets `bytes` bytes at `ptr` to `value` (synchronously).
 Status deviceMemset(uint64_t ptr, unsigned char value, size_t bytes);
+/// A non-blocking CUstream in the current context, its destruction, and a
+/// wait for it (tests and simple hosts; serving hosts bring their own).
+Status streamCreate(void *&stream);
+Status streamDestroy(void *stream);
+Status streamSynchronize(void *stream);
 
-/// A loaded kernel (module + function) in the device's primary context, with
-/// its workspace buffers.
-///
-/// The workspaces belong to the Kernel object and every launch uses the same
-/// ones, so launches of one Kernel must not overlap: launching it on two
-/// streams concurrently races on its partial results and counters. Use one
-/// stream per Kernel, or load the kernel once per stream.
+/// How a kernel is loaded.
+struct LoadOptions {
+  /// Allocate and zero-fill one workspace buffer owned by the Kernel, used
+  /// by every launch that passes none (the convenience path; launches of
+  /// one Kernel then must not overlap). Off: every launch of a kernel that
+  /// has workspaces passes its own.
+  bool allocateWorkspace = true;
+};
+
+/// One launch: the stream, and the workspace buffer unless the Kernel owns
+/// one.
+struct LaunchOptions {
+  void *stream = nullptr; ///< CUstream; null: the legacy default stream.
+  /// Device pointer of at least workspaceBytes() bytes, 256-byte aligned,
+  /// zero-filled before its first use (Kernel::initWorkspace); completed
+  /// launches leave it ready for the next. Launches that may run at the
+  /// same time need distinct workspaces. 0: the Kernel's own.
+  uint64_t workspace = 0;
+  size_t workspaceBytes = 0;
+  /// Wait for the kernel and report errors raised while it ran.
+  bool synchronize = false;
+};
+
+/// A loaded kernel (module + function) in one context.
 class Kernel {
 public:
-  /// Loads `image` (PTX text or cubin bytes) and its manifest, and allocates
-  /// and zero-fills every workspace the manifest lists.
+  /// Loads `image` (PTX text or cubin bytes) and its manifest from files
+  /// into the current context (device 0's primary context if none is
+  /// current), with a Kernel-owned workspace.
   static Status load(const std::string &imagePath,
                      const std::string &manifestPath,
                      std::unique_ptr<Kernel> &out);
+  /// As above from files, into `context` (null: as above).
+  static Status loadFiles(const Context *context, const std::string &imagePath,
+                          const std::string &manifestPath,
+                          const LoadOptions &options,
+                          std::unique_ptr<Kernel> &out);
+  /// From memory: `image` is `imageBytes` bytes of PTX text (a trailing NUL
+  /// is optional) or of a cubin; `manifestJson` is the manifest text. The
+  /// bytes are copied; the caller may free them on return.
+  static Status loadImage(const Context *context, const void *image,
+                          size_t imageBytes, const std::string &manifestJson,
+                          const LoadOptions &options,
+                          std::unique_ptr<Kernel> &out);
   ~Kernel();
   Kernel(const Kernel &) = delete;
   Kernel &operator=(const Kernel &) = delete;
 
   const Manifest &manifest() const { return manifest_; }
-  /// Checks the arguments, launches on `stream` (0: the default stream) and
-  /// reports launch errors. With `synchronize`, also waits and reports
-  /// errors raised while the kernel ran. `args` are the non-workspace
-  /// arguments in manifest order; the runtime passes its workspaces at their
-  /// positions.
+
+  /// Bytes of the workspace buffer one launch needs (0: none). Each
+  /// manifest workspace is a 256-byte aligned slice of it (workspaces()).
+  size_t workspaceBytes() const { return workspaceBytes_; }
+  const std::vector<WorkspaceSlice> &workspaces() const { return slices_; }
+  /// Prepares a caller's workspace buffer for its first launch: zero-fills
+  /// the slices that need it, asynchronously on `stream`.
+  Status initWorkspace(uint64_t workspace, size_t bytes,
+                       void *stream = nullptr) const;
+
+  /// Checks the arguments, launches and reports launch errors. `args` are
+  /// the non-workspace arguments in manifest order; the workspace slices
+  /// are passed at their positions.
+  Status launch(const std::vector<TensorArg> &args,
+                const LaunchOptions &options);
+  /// The convenience form on the Kernel's own workspace.
   Status launch(const std::vector<TensorArg> &args, void *stream = nullptr,
                 bool synchronize = false);
-  /// The device pointer of the workspace called `name`, 0 if there is none
-  /// (e.g. to check that a kernel left its counters at zero).
+  /// The device pointer of the Kernel-owned workspace called `name`, 0 if
+  /// there is none (e.g. to check that a kernel left its counters at zero).
   uint64_t workspace(const std::string &name) const;
 
 private:
   Kernel() = default;
+  Status loadModule(const std::string &image, const std::string &what);
+
   Manifest manifest_;
+  std::unique_ptr<Context> ownedContext_;
+  void *context_ = nullptr;  // CUcontext the module lives in
   void *module_ = nullptr;   // CUmodule
   void *function_ = nullptr; // CUfunction
-  /// One entry per manifest argument: the buffer of a workspace, else 0.
-  std::vector<uint64_t> workspaces_;
+  size_t workspaceBytes_ = 0;
+  std::vector<WorkspaceSlice> slices_;
+  /// The Kernel-owned workspace buffer (LoadOptions::allocateWorkspace).
+  uint64_t ownWorkspace_ = 0;
 };
 
 } // namespace attn::runtime

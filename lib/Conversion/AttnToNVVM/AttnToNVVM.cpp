@@ -10,6 +10,7 @@
 #include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
 #include "attn/Conversion/Passes.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "attn/Dialect/Attn/IR/KernelInfo.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -428,22 +429,26 @@ struct ConvertAttnToNVVMPass
     return func;
   }
 
-  /// Replaces `op` by a launch of `func` over `grid`; `info` (plus the
-  /// argument names and roles) is kept on the kernel and the launch, where
-  /// the manifest reads it.
-  void replaceWithLaunch(AttentionOp op, gpu::GPUFuncOp func,
-                         const KernelArgumentList &list,
-                         std::array<int64_t, 3> grid, int64_t threads,
-                         int64_t smemBytes,
-                         SmallVector<NamedAttribute> info,
-                         StringRef gridFormula) {
+  /// Replaces `op` by a launch of `func` over `grid`; the kernel info built
+  /// from `desc` (plus the argument names and roles) is kept on the kernel
+  /// and the launch, where the manifest reads it.
+  LogicalResult replaceWithLaunch(AttentionOp op, gpu::GPUFuncOp func,
+                                  const KernelArgumentList &list,
+                                  std::array<int64_t, 3> grid, int64_t threads,
+                                  KernelLaunchDesc desc) {
+    desc.names = list.names;
+    desc.roles = list.roles;
+    FailureOr<KernelInfoAttr> info = buildKernelInfo(op, desc);
+    if (failed(info))
+      return failure();
     Location loc = op.getLoc();
     OpBuilder b(op);
-    func->setAttr("attn.kernel", b.getDictionaryAttr(info));
+    func->setAttr(KernelInfoAttr::getAttributeName(), *info);
     auto idx = [&](int64_t v) -> Value {
       return arith::ConstantIndexOp::create(b, loc, v);
     };
-    auto smem = arith::ConstantIntOp::create(b, loc, b.getI32Type(), smemBytes);
+    auto smem = arith::ConstantIntOp::create(b, loc, b.getI32Type(),
+                                             desc.sharedMemoryBytes);
     auto launch = gpu::LaunchFuncOp::create(
         b, loc, func, gpu::KernelDim3{idx(grid[0]), idx(grid[1]), idx(grid[2])},
         gpu::KernelDim3{idx(threads), idx(1), idx(1)}, smem, list.values);
@@ -453,17 +458,11 @@ struct ConvertAttnToNVVMPass
         memref::DeallocOp::create(b, loc, value);
     // The kernel's own attributes do not survive gpu-module-to-binary; the
     // launch keeps a copy for the manifest.
-    info.push_back(b.getNamedAttr("grid_formula", b.getStringAttr(gridFormula)));
-    SmallVector<Attribute> arguments;
-    for (auto [name, role] : llvm::zip(list.names, list.roles))
-      arguments.push_back(b.getDictionaryAttr(
-          {b.getNamedAttr("name", b.getStringAttr(name)),
-           b.getNamedAttr("role", b.getStringAttr(role))}));
-    info.push_back(b.getNamedAttr("arguments", b.getArrayAttr(arguments)));
-    launch->setAttr("attn.launch", b.getDictionaryAttr(info));
+    launch->setAttr(KernelInfoAttr::getAttributeName(), *info);
     SmallVector<Operation *> dead(list.stores);
     dead.push_back(op);
     eraseWithDeadProducers(dead);
+    return success();
   }
 
   LogicalResult lowerPrefill(AttentionOp op, const KernelProblem &problem,
@@ -482,19 +481,19 @@ struct ConvertAttnToNVVMPass
     gpu::GPUFuncOp func = createKernel(op, list, kernels, threads);
     int64_t smemBytes = getKernelSharedMemoryBytes(problem, options);
     buildAttentionKernelBody(func, problem, options, args);
-    Builder b(op.getContext());
-    SmallVector<NamedAttribute> info = {
-        b.getNamedAttr("kernel", b.getStringAttr("prefill")),
-        b.getNamedAttr("block_m", b.getI64IntegerAttr(options.blockM)),
-        b.getNamedAttr("block_n", b.getI64IntegerAttr(options.blockN)),
-        b.getNamedAttr("num_warps", b.getI64IntegerAttr(options.numWarps)),
-        b.getNamedAttr("shared_memory_bytes", b.getI64IntegerAttr(smemBytes))};
-    replaceWithLaunch(op, func, list,
-                      {static_cast<int64_t>(llvm::divideCeil(problem.seqQ, options.blockM)),
-                       problem.batch * problem.headsQ, 1},
-                      threads, smemBytes, info,
-                      "[ceil(Lq / block_m), B * Hq, 1]");
-    return success();
+    KernelLaunchDesc info;
+    info.family = "prefill";
+    info.gridFormula = "[ceil(Lq / block_m), B * Hq, 1]";
+    info.sharedMemoryBytes = smemBytes;
+    info.blockM = options.blockM;
+    info.blockN = options.blockN;
+    info.numWarps = options.numWarps;
+    info.keyView = problem.keyView;
+    return replaceWithLaunch(
+        op, func, list,
+        {static_cast<int64_t>(llvm::divideCeil(problem.seqQ, options.blockM)),
+         problem.batch * problem.headsQ, 1},
+        threads, info);
   }
 
   /// An attn.kv_append view whose result is also stored back into its own
@@ -571,19 +570,17 @@ struct ConvertAttnToNVVMPass
     int64_t threads = 32 * plan.warps;
     gpu::GPUFuncOp func = createKernel(op, list, kernels, threads);
     buildDecodeKernelBody(func, problem, plan, args);
-    Builder b(ctx);
-    SmallVector<NamedAttribute> info = {
-        b.getNamedAttr("kernel", b.getStringAttr("decode")),
-        b.getNamedAttr("num_splits", b.getI64IntegerAttr(plan.numSplits)),
-        b.getNamedAttr("keys_per_warp", b.getI64IntegerAttr(plan.keysPerWarp)),
-        b.getNamedAttr("stages", b.getI64IntegerAttr(plan.stages)),
-        b.getNamedAttr("num_warps", b.getI64IntegerAttr(plan.warps)),
-        b.getNamedAttr("shared_memory_bytes",
-                       b.getI64IntegerAttr(plan.sharedMemoryBytes))};
-    replaceWithLaunch(op, func, list, {plan.numSplits, plan.groups, 1},
-                      threads, plan.sharedMemoryBytes, info,
-                      "[num_splits, B * Hkv, 1]");
-    return success();
+    KernelLaunchDesc info;
+    info.family = "decode";
+    info.gridFormula = "[num_splits, B * Hkv, 1]";
+    info.sharedMemoryBytes = plan.sharedMemoryBytes;
+    info.numSplits = plan.numSplits;
+    info.keysPerWarp = plan.keysPerWarp;
+    info.stages = plan.stages;
+    info.numWarps = plan.warps;
+    info.keyView = problem.keyView;
+    return replaceWithLaunch(op, func, list, {plan.numSplits, plan.groups, 1},
+                             threads, info);
   }
 };
 

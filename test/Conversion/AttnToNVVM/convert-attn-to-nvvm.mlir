@@ -8,7 +8,9 @@
 
 // CHECK-LABEL: gpu.module @attn_kernels
 // CHECK: gpu.func @attention_kernel(%{{.*}}: memref<1x4x200x64xbf16>, %{{.*}}: memref<1x2x300x64xbf16>, %{{.*}}: memref<1x2x300x64xbf16>, %{{.*}}: memref<1x4x200x64xbf16>, %{{.*}}: memref<1x4x200xf32>) kernel
-// CHECK-SAME: attn.kernel = {block_m = 64 : i64, block_n = 64 : i64, kernel = "prefill", num_warps = 4 : i64, shared_memory_bytes = 40960 : i64}
+// CHECK-SAME: attn.kernel_info = #attn.kernel_info<family = "prefill", grid_formula = "[ceil(Lq / block_m), B * Hq, 1]", shared_memory_bytes = 40960, block_m = 64, block_n = 64, num_warps = 4, arguments = [#attn.kernel_arg<"q", input>, #attn.kernel_arg<"k", input>, #attn.kernel_arg<"v", input>, #attn.kernel_arg<"o", output>, #attn.kernel_arg<"lse", output>]
+// The attention the kernel computes, for the manifest: 1/sqrt(64) = 0.125.
+// CHECK-SAME: mask = causal_bottom_right, scale = 1.250000e-01 : f64, layout = bhsd, query_type = bf16, key_type = bf16, value_type = bf16, output_type = bf16, batch = 1, heads_q = 4, heads_kv = 2, seq_q = 200, seq_k = 300, head_dim = 64, value_head_dim = 64, lse = true, key_lengths = false, alibi = false, score_mod = false, kv_view = "tensor">
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
 // CHECK: gpu.dynamic_shared_memory
 // Prologue: Q and K[first] in one cp.async group, V[first] in the next; the
@@ -48,7 +50,7 @@
 // CHECK-NOT: attn.attention
 // CHECK-NOT: bufferization
 // CHECK: gpu.launch_func @attn_kernels::@attention_kernel blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}}) dynamic_shared_memory_size %{{.*}} args(
-// CHECK-SAME: attn.launch = {arguments = [{name = "q", role = "input"}, {name = "k", role = "input"}, {name = "v", role = "input"}, {name = "o", role = "output"}, {name = "lse", role = "output"}], block_m = 64 : i64, block_n = 64 : i64, grid_formula = "[ceil(Lq / block_m), B * Hq, 1]", kernel = "prefill"
+// CHECK-SAME: attn.kernel_info = #attn.kernel_info<family = "prefill", grid_formula = "[ceil(Lq / block_m), B * Hq, 1]", shared_memory_bytes = 40960, block_m = 64, block_n = 64, num_warps = 4, arguments = [#attn.kernel_arg<"q", input>, #attn.kernel_arg<"k", input>, #attn.kernel_arg<"v", input>, #attn.kernel_arg<"o", output>, #attn.kernel_arg<"lse", output>]
 
 // The default tile: BLOCK_M = 128, i.e. two m16 tiles per warp, so the loop
 // carries 2 x 8 x 4 accumulators and 4 row maxima and sums; shared memory is

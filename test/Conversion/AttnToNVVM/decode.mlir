@@ -10,7 +10,7 @@
 // rows x 256 bytes + the 4 KiB Q tile = 135168 bytes).
 // CHECK-LABEL: gpu.func @paged_kernel
 // CHECK-SAME: (%[[Q:.+]]: memref<2x8x1x128xbf16>, %[[KP:.+]]: memref<64x16x2x128xbf16>, %[[TABLE:.+]]: memref<2x32xi32>, %[[VP:.+]]: memref<64x16x2x128xbf16>, %[[LENS:.+]]: memref<2xi32>, %[[O:.+]]: memref<2x8x1x128xbf16>, %{{.+}}: memref<4x2x4x128xf32>, %{{.+}}: memref<4x2x4xf32>, %[[COUNTERS:.+]]: memref<4xi32>)
-// CHECK-SAME: attn.kernel = {kernel = "decode", keys_per_warp = 16 : i64, num_splits = 2 : i64, num_warps = 8 : i64, shared_memory_bytes = 135168 : i64, stages = 2 : i64}
+// CHECK-SAME: attn.kernel_info = #attn.kernel_info<family = "decode", grid_formula = "[num_splits, B * Hkv, 1]", shared_memory_bytes = 135168, num_warps = 8, num_splits = 2, keys_per_warp = 16, stages = 2,
 // The sequence's length, clamped to [0, 512].
 // CHECK: %[[LEN:.+]] = memref.load %[[LENS]]
 // CHECK: arith.maxsi %[[LEN]]
@@ -38,7 +38,8 @@
 // CHECK-NOT: attn.
 // CHECK: %[[PO:.+]] = memref.alloc() : memref<4x2x4x128xf32>
 // CHECK: gpu.launch_func @attn_kernels::@paged_kernel blocks in (%c2, %c4, %c1)
-// CHECK-SAME: attn.launch = {arguments = [{name = "q", role = "input"}, {name = "k_pages", role = "input"}, {name = "block_table", role = "input"}, {name = "v_pages", role = "input"}, {name = "key_lengths", role = "input"}, {name = "o", role = "output"}, {name = "partial_o", role = "workspace"}, {name = "partial_lse", role = "workspace"}, {name = "split_counters", role = "workspace"}], grid_formula = "[num_splits, B * Hkv, 1]", kernel = "decode"
+// CHECK-SAME: attn.kernel_info = #attn.kernel_info<family = "decode", grid_formula = "[num_splits, B * Hkv, 1]", {{.*}}arguments = [#attn.kernel_arg<"q", input>, #attn.kernel_arg<"k_pages", input>, #attn.kernel_arg<"block_table", input>, #attn.kernel_arg<"v_pages", input>, #attn.kernel_arg<"key_lengths", input>, #attn.kernel_arg<"o", output>, #attn.kernel_arg<"partial_o", workspace>, #attn.kernel_arg<"partial_lse", workspace>, #attn.kernel_arg<"split_counters", workspace>]
+// CHECK-SAME: key_lengths = true, {{.*}}kv_view = "attn.paged_view">
 // CHECK: memref.dealloc %[[PO]]
 
 // With one split there is nothing to merge and no workspace.
@@ -73,7 +74,7 @@ func.func @paged(%q: memref<2x8x1x128xbf16>, %kp: memref<64x16x2x128xbf16>, %vp:
 // CHECK: scf.yield
 // CHECK-LABEL: func.func @chunked
 // CHECK: gpu.launch_func @attn_kernels::@chunked_kernel
-// CHECK-SAME: {name = "q", role = "input"}, {name = "k", role = "input"}, {name = "v", role = "input"}, {name = "key_lengths", role = "input"}, {name = "o", role = "output"}, {name = "lse", role = "output"}
+// CHECK-SAME: #attn.kernel_arg<"q", input>, #attn.kernel_arg<"k", input>, #attn.kernel_arg<"v", input>, #attn.kernel_arg<"key_lengths", input>, #attn.kernel_arg<"o", output>, #attn.kernel_arg<"lse", output>
 func.func @chunked(%q: memref<2x4x3x64xf16>, %k: memref<2x1x300x64xf16>, %v: memref<2x1x300x64xf16>, %lens: memref<2xi32>, %o: memref<2x4x3x64xf16>, %lse: memref<2x4x3xf32>) {
   %q0 = bufferization.to_tensor %q restrict : memref<2x4x3x64xf16> to tensor<2x4x3x64xf16>
   %k0 = bufferization.to_tensor %k restrict : memref<2x1x300x64xf16> to tensor<2x1x300x64xf16>
@@ -102,7 +103,7 @@ func.func @chunked(%q: memref<2x4x3x64xf16>, %k: memref<2x1x300x64xf16>, %v: mem
 // CHECK-LABEL: func.func @append
 // CHECK-NOT: attn.kv_append
 // CHECK: gpu.launch_func @attn_kernels::@append_kernel
-// CHECK-SAME: {name = "k_cache", role = "input"}, {name = "k_new", role = "input"}, {name = "positions", role = "input"}, {name = "v_cache", role = "input"}, {name = "v_new", role = "input"}, {name = "key_lengths", role = "input"}
+// CHECK-SAME: #attn.kernel_arg<"k_cache", input>, #attn.kernel_arg<"k_new", input>, #attn.kernel_arg<"positions", input>, #attn.kernel_arg<"v_cache", input>, #attn.kernel_arg<"v_new", input>, #attn.kernel_arg<"key_lengths", input>
 func.func @append(%q: memref<2x4x1x64xbf16>, %knew: memref<2x2x1x64xbf16>, %vnew: memref<2x2x1x64xbf16>, %kc: memref<2x2x128x64xbf16>, %vc: memref<2x2x128x64xbf16>, %pos: memref<2xi32>, %lens: memref<2xi32>, %o: memref<2x4x1x64xbf16>) {
   %q0 = bufferization.to_tensor %q restrict : memref<2x4x1x64xbf16> to tensor<2x4x1x64xbf16>
   %kn = bufferization.to_tensor %knew restrict : memref<2x2x1x64xbf16> to tensor<2x2x1x64xbf16>
@@ -135,7 +136,7 @@ func.func @append(%q: memref<2x4x1x64xbf16>, %knew: memref<2x2x1x64xbf16>, %vnew
 // CHECK-LABEL: func.func @append_persist
 // CHECK-NOT: materialize_in_destination
 // CHECK: gpu.launch_func @attn_kernels::@append_persist_kernel
-// CHECK-SAME: {name = "k_cache", role = "inout"}
+// CHECK-SAME: #attn.kernel_arg<"k_cache", inout>
 // CHECK-NOT: materialize_in_destination
 // CHECK: return
 func.func @append_persist(%q: memref<1x4x1x64xbf16>, %knew: memref<1x1x1x64xbf16>, %kc: memref<1x1x128x64xbf16>, %pos: memref<1xi32>, %lens: memref<1xi32>, %o: memref<1x4x1x64xbf16>) {

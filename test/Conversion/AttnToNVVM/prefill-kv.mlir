@@ -7,7 +7,7 @@
 // storage of K and V (the shared block table once), key_lengths, O.
 // CHECK-LABEL: gpu.func @chunked_paged_kernel
 // CHECK-SAME: (%[[Q:.+]]: memref<3x8x64x128xbf16>, %[[KP:.+]]: memref<192x16x2x128xbf16>, %[[TABLE:.+]]: memref<3x64xi32>, %[[VP:.+]]: memref<192x16x2x128xbf16>, %[[LENS:.+]]: memref<3xi32>, %[[O:.+]]: memref<3x8x64x128xbf16>)
-// CHECK-SAME: kernel = "prefill"
+// CHECK-SAME: family = "prefill"
 // len_b = clamp(key_lengths[b], 0, Lk = 1024); the diagonal is len_b - Lq.
 // CHECK: %[[RAW:.+]] = memref.load %[[LENS]]
 // CHECK: %[[POS:.+]] = arith.maxsi %[[RAW]], %c0_i32
@@ -56,8 +56,8 @@
 // CHECK-LABEL: func.func @chunked_paged
 // Grid (ceil(64 / 128), B * Hq) = (1, 24).
 // CHECK: gpu.launch_func @attn_kernels::@chunked_paged_kernel blocks in (%c1, %c24,
-// CHECK-SAME: arguments = [{name = "q", role = "input"}, {name = "k_pages", role = "input"}, {name = "block_table", role = "input"}, {name = "v_pages", role = "input"}, {name = "key_lengths", role = "input"}, {name = "o", role = "output"}]
-// CHECK-SAME: kernel = "prefill"
+// CHECK-SAME: family = "prefill"
+// CHECK-SAME: arguments = [#attn.kernel_arg<"q", input>, #attn.kernel_arg<"k_pages", input>, #attn.kernel_arg<"block_table", input>, #attn.kernel_arg<"v_pages", input>, #attn.kernel_arg<"key_lengths", input>, #attn.kernel_arg<"o", output>]
 func.func @chunked_paged(%q: memref<3x8x64x128xbf16>, %kp: memref<192x16x2x128xbf16>, %vp: memref<192x16x2x128xbf16>, %table: memref<3x64xi32>, %lens: memref<3xi32>, %o: memref<3x8x64x128xbf16>) {
   %q0 = bufferization.to_tensor %q restrict : memref<3x8x64x128xbf16> to tensor<3x8x64x128xbf16>
   %kp0 = bufferization.to_tensor %kp restrict : memref<192x16x2x128xbf16> to tensor<192x16x2x128xbf16>
@@ -103,7 +103,7 @@ func.func @chunked_paged(%q: memref<3x8x64x128xbf16>, %kp: memref<192x16x2x128xb
 // CHECK: llvm.store
 // CHECK-LABEL: func.func @chunked_contig
 // CHECK: gpu.launch_func @attn_kernels::@chunked_contig_kernel
-// CHECK-SAME: arguments = [{name = "q", role = "input"}, {name = "k", role = "input"}, {name = "v", role = "input"}, {name = "key_lengths", role = "input"}, {name = "o", role = "output"}, {name = "lse", role = "output"}]
+// CHECK-SAME: arguments = [#attn.kernel_arg<"q", input>, #attn.kernel_arg<"k", input>, #attn.kernel_arg<"v", input>, #attn.kernel_arg<"key_lengths", input>, #attn.kernel_arg<"o", output>, #attn.kernel_arg<"lse", output>]
 func.func @chunked_contig(%q: memref<2x8x100x64xf16>, %k: memref<2x2x300x64xf16>, %v: memref<2x2x300x64xf16>, %lens: memref<2xi32>, %o: memref<2x8x100x64xf16>, %lse: memref<2x8x100xf32>) {
   %q0 = bufferization.to_tensor %q restrict : memref<2x8x100x64xf16> to tensor<2x8x100x64xf16>
   %k0 = bufferization.to_tensor %k restrict : memref<2x2x300x64xf16> to tensor<2x2x300x64xf16>

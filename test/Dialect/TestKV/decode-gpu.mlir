@@ -16,7 +16,7 @@
 // CHECK-LABEL: func.func @ring_decode
 // CHECK-NOT: test_kv.ring_view
 // CHECK: gpu.launch_func @attn_kernels::@ring_decode_kernel
-// CHECK-SAME: {name = "q", role = "input"}, {name = "k_storage0", role = "input"}, {name = "k_storage1", role = "input"}, {name = "v_storage0", role = "input"}, {name = "o", role = "output"}
+// CHECK-SAME: #attn.kernel_arg<"q", input>, #attn.kernel_arg<"k_storage0", input>, #attn.kernel_arg<"k_storage1", input>, #attn.kernel_arg<"v_storage0", input>, #attn.kernel_arg<"o", output>
 func.func @ring_decode(%q: memref<2x4x1x64xbf16>, %kr: memref<2x2x40x64xbf16>, %vr: memref<2x2x40x64xbf16>, %start: memref<2xi32>, %o: memref<2x4x1x64xbf16>) {
   %q0 = bufferization.to_tensor %q restrict : memref<2x4x1x64xbf16> to tensor<2x4x1x64xbf16>
   %kr0 = bufferization.to_tensor %kr restrict : memref<2x2x40x64xbf16> to tensor<2x2x40x64xbf16>

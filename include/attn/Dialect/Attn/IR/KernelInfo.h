@@ -1,0 +1,43 @@
+//===- KernelInfo.h - #attn.kernel_info from an attention op ----*- C++ -*-===//
+//
+// Part of attn-mlir. The one builder of the kernel-info attribute: a kernel
+// family states what it decided (grid formula, shared memory, tiles,
+// arguments) and the attention fields are read from the attn.attention op
+// it replaces, so every family records them the same way.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_DIALECT_ATTN_IR_KERNELINFO_H
+#define ATTN_DIALECT_ATTN_IR_KERNELINFO_H
+
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+
+#include <string>
+
+namespace mlir::attn {
+
+/// What a kernel family decided about one launch.
+struct KernelLaunchDesc {
+  StringRef family;      ///< "prefill" or "decode".
+  StringRef gridFormula; ///< e.g. "[ceil(Lq / block_m), B * Hq, 1]".
+  int64_t sharedMemoryBytes = 0;
+  /// The family's tile parameters; 0 where it has none.
+  int64_t blockM = 0, blockN = 0, numWarps = 0;
+  int64_t numSplits = 0, keysPerWarp = 0, stages = 0;
+  /// One name and role ("input", "output", "inout", "workspace") per kernel
+  /// operand, in order.
+  ArrayRef<std::string> names;
+  ArrayRef<StringRef> roles;
+  /// The KV cache view K is read through (its op name is recorded), or null
+  /// for a plain tensor.
+  Operation *keyView = nullptr;
+};
+
+/// The kernel info of `op` lowered as `desc` says; an "expected ..." error
+/// at `op` for an unknown role or a desc the attribute's verifier refuses.
+FailureOr<KernelInfoAttr> buildKernelInfo(AttentionOp op,
+                                          const KernelLaunchDesc &desc);
+
+} // namespace mlir::attn
+
+#endif // ATTN_DIALECT_ATTN_IR_KERNELINFO_H

@@ -1,0 +1,217 @@
+//===- Manifest.h - the kernel manifest: struct, reader, writer -*- C++ -*-===//
+//
+// Part of attn-mlir. The contract between the compiler and the runtime: what
+// a generated kernel is called, how it is launched, which pointers it takes
+// in which roles, and which attention it computes. lib/Target fills this
+// struct from the lowered module and writes it with writeManifestJson;
+// lib/Runtime reads it back with parseManifest. There is no other reader or
+// writer, so the key names and their types exist in one place
+// (lib/Runtime/Manifest.cpp). Plain C++17: no LLVM, MLIR or CUDA.
+//
+// docs/Runtime.md lists every key of the schema.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_RUNTIME_MANIFEST_H
+#define ATTN_RUNTIME_MANIFEST_H
+
+#include "attn/Runtime/Status.h"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace attn::runtime {
+
+/// The schema version this code writes and reads. A reader accepts any
+/// manifest of its major version: a newer minor version only adds keys,
+/// which an older reader ignores; an older minor version lacks none of the
+/// keys it required. A different major version is refused
+/// (ErrorCode::UnsupportedVersion).
+constexpr int kManifestMajorVersion = 1;
+constexpr int kManifestMinorVersion = 0;
+
+/// What a kernel argument is for. Inputs, outputs and in/out buffers (read
+/// and updated in place, e.g. a KV cache a fused append writes) come from
+/// the caller; workspaces are scratch buffers (split-KV partial results,
+/// per-program counters) that the runtime or the caller's allocator
+/// provides.
+enum class ArgumentRole { Input, Output, InOut, Workspace };
+
+/// "input", "output", "inout" or "workspace".
+const char *roleName(ArgumentRole role);
+/// The role called `name`; false if there is none.
+bool parseRole(const std::string &name, ArgumentRole &role);
+
+struct ManifestArgument {
+  std::string name;
+  /// "bf16", "f16", "f32", "i8", "i16", "i32", "i64", "f64".
+  std::string dtype;
+  /// Static, every extent >= 0.
+  std::vector<int64_t> shape;
+  ArgumentRole role = ArgumentRole::Input;
+  /// The kernel expects the buffer zeroed at launch and leaves it zeroed
+  /// (workspaces).
+  bool zeroInit = false;
+  /// Required alignment of the pointer in bytes (a power of two).
+  int64_t alignment = 16;
+
+  bool isWorkspace() const { return role == ArgumentRole::Workspace; }
+  /// True iff the kernel writes it (Output, InOut).
+  bool isOutput() const {
+    return role == ArgumentRole::Output || role == ArgumentRole::InOut;
+  }
+  /// dtype size times the product of the shape; validated manifests never
+  /// overflow (parseManifest bounds every argument to 2^48 bytes).
+  uint64_t byteSize() const;
+};
+
+/// The attention a kernel computes, as the attn.attention op it was lowered
+/// from stated it, so that a host can check a kernel against its request.
+struct AttentionInfo {
+  /// "none", "causal_top_left", "causal_bottom_right", "sliding_window".
+  std::string mask = "none";
+  /// The effective scale applied to Q.K^T.
+  double scale = 1.0;
+  std::optional<double> softcap;
+  /// Sliding-window extents (left, right) when mask is sliding_window; a
+  /// negative extent is unbounded.
+  std::optional<std::array<int64_t, 2>> window;
+  /// "bhsd" or "bshd".
+  std::string layout = "bhsd";
+  std::string queryDtype, keyDtype, valueDtype, outputDtype;
+  int64_t batch = 0, headsQ = 0, headsKV = 0, seqQ = 0, seqK = 0;
+  int64_t headDim = 0, valueHeadDim = 0;
+  bool lse = false;
+  /// A key_lengths [B] operand bounds each sequence's keys at run time.
+  bool keyLengths = false;
+  bool alibi = false;
+  bool scoreMod = false;
+  /// How K and V are read: "tensor" or the view op ("attn.kv_paged_view",
+  /// ...).
+  std::string kvView = "tensor";
+
+  bool operator==(const AttentionInfo &o) const;
+  bool operator!=(const AttentionInfo &o) const { return !(*this == o); }
+};
+
+/// Tile sizes and other decisions of the kernel family; 0 where a family has
+/// no such parameter.
+struct KernelTuning {
+  int64_t blockM = 0, blockN = 0, numWarps = 0;
+  int64_t numSplits = 0, keysPerWarp = 0, stages = 0;
+};
+
+/// The launch contract of one generated kernel (<name>.json).
+struct Manifest {
+  int majorVersion = kManifestMajorVersion;
+  int minorVersion = kManifestMinorVersion;
+  /// The .entry symbol.
+  std::string symbol;
+  /// The PTX target ("sm_80").
+  std::string chip;
+  /// "prefill" or "decode" (the kernel family).
+  std::string family;
+  std::array<int64_t, 3> grid{1, 1, 1};
+  std::array<int64_t, 3> block{1, 1, 1};
+  std::string gridFormula;
+  /// Dynamic shared memory per CTA.
+  int64_t sharedMemoryBytes = 0;
+  KernelTuning tuning;
+  std::vector<ManifestArgument> arguments;
+  /// Absent only for hand-written kernels (runtime tests); attn-compile
+  /// always writes it.
+  std::optional<AttentionInfo> attention;
+
+  /// The manifest as JSON (writeManifestJson).
+  std::string toJson() const;
+};
+
+/// Schema limits parseManifest enforces (docs/Runtime.md).
+struct ManifestLimits {
+  static constexpr size_t kMaxBytes = 1 << 20; ///< Manifest text.
+  static constexpr int kMaxDepth = 8;          ///< JSON nesting.
+  static constexpr size_t kMaxArguments = 64;
+  static constexpr size_t kMaxRank = 8;
+  static constexpr size_t kMaxString = 256;
+  static constexpr uint64_t kMaxArgumentBytes = uint64_t(1) << 48;
+  /// CUDA: grid.x <= 2^31-1, grid.y/z <= 65535; block <= (1024, 1024, 64)
+  /// with at most 1024 threads.
+  static constexpr int64_t kMaxGridX = 2147483647, kMaxGridYZ = 65535;
+  static constexpr int64_t kMaxBlockXY = 1024, kMaxBlockZ = 64;
+  static constexpr int64_t kMaxThreads = 1024;
+  /// Above every GPU's per-block opt-in limit (227 KiB on Hopper); the
+  /// runtime checks the device's own limit at load.
+  static constexpr int64_t kMaxSharedMemoryBytes = 1 << 24;
+};
+
+/// Writes `manifest` as JSON with the current schema version. Keys appear in
+/// a fixed order (the order of docs/Runtime.md).
+std::string writeManifestJson(const Manifest &manifest);
+
+/// Parses and validates manifest JSON text: strict JSON (no duplicate keys,
+/// integers exact, nesting bounded), every required key present with its
+/// type and range, unknown keys refused unless the manifest's minor version
+/// is newer than this reader's. On failure `out` is unchanged and the status
+/// is InvalidManifest or UnsupportedVersion.
+Status parseManifest(const std::string &json, Manifest &out);
+
+/// Bytes per element of a manifest dtype ("bf16", "f32", "i32", ...); 0 if
+/// unknown.
+int64_t dtypeSize(const std::string &dtype);
+
+/// One argument as the caller passes it: a device pointer and what the caller
+/// believes it points to.
+struct TensorArg {
+  uint64_t devicePtr = 0;
+  std::string dtype;
+  std::vector<int64_t> shape;
+};
+
+/// Checks that the kernel computes the attention `expected` describes:
+/// ArgumentMismatch naming the first field that differs (the kernel's value
+/// and the expected one), or that the manifest has no attention record.
+/// Scales are compared exactly: both sides come from the same formula.
+Status checkAttention(const Manifest &manifest, const AttentionInfo &expected);
+
+/// Checks `args` against the manifest without touching the GPU. `args` are
+/// the non-workspace arguments only, in manifest order. Failures are
+/// ArgumentMismatch.
+Status checkArguments(const Manifest &manifest,
+                      const std::vector<TensorArg> &args);
+
+/// Where each workspace lies in the one workspace buffer a launch takes.
+struct WorkspaceSlice {
+  size_t argument; ///< Index in Manifest::arguments.
+  size_t offset;   ///< Bytes from the buffer's start (a multiple of 256).
+  size_t bytes;
+  bool zeroInit;
+};
+
+/// Workspace buffers must be aligned to this many bytes, and every slice
+/// starts at a multiple of it.
+constexpr size_t kWorkspaceAlignment = 256;
+
+/// Lays the manifest's workspaces out in one buffer of `totalBytes` bytes
+/// (0 without workspaces; at least kWorkspaceAlignment with some, so that an
+/// empty workspace still gets a valid pointer). Cannot overflow for a
+/// manifest parseManifest accepted.
+void layOutWorkspaces(const Manifest &manifest,
+                      std::vector<WorkspaceSlice> &slices, size_t &totalBytes);
+
+/// Reads launch arguments given as C arrays (the C ABI's form: devicePtrs,
+/// dtypes, ranks and the concatenated dims in shapes) after checking every
+/// count before anything is sized from it: numArgs must be the manifest's
+/// number of non-workspace arguments (ArgumentMismatch), each rank in
+/// [0, 8] and the arrays non-null (InvalidArgument).
+Status readTensorArgs(const Manifest &manifest, int numArgs,
+                      const uint64_t *devicePtrs, const char *const *dtypes,
+                      const int32_t *ranks, const int64_t *shapes,
+                      std::vector<TensorArg> &out);
+
+} // namespace attn::runtime
+
+#endif // ATTN_RUNTIME_MANIFEST_H

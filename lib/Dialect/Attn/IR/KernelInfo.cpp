@@ -1,0 +1,107 @@
+//===- KernelInfo.cpp - #attn.kernel_info: verifier and builder -----------===//
+//
+// Part of attn-mlir.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Dialect/Attn/IR/KernelInfo.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+LogicalResult
+KernelArgumentAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                           StringRef name, ArgumentRole role) {
+  if (name.empty())
+    return emitError() << "expected a non-empty kernel argument name";
+  return success();
+}
+
+LogicalResult KernelInfoAttr::verify(
+    function_ref<InFlightDiagnostic()> emitError, StringRef family,
+    StringRef gridFormula, int64_t sharedMemoryBytes, int64_t blockM,
+    int64_t blockN, int64_t numWarps, int64_t numSplits, int64_t keysPerWarp,
+    int64_t stages, ArrayAttr arguments, MaskKind mask, FloatAttr scale,
+    FloatAttr softcap, DenseI64ArrayAttr window, Layout layout, Type queryType,
+    Type keyType, Type valueType, Type outputType, int64_t batch,
+    int64_t headsQ, int64_t headsKV, int64_t seqQ, int64_t seqK,
+    int64_t headDim, int64_t valueHeadDim, BoolAttr lse, BoolAttr keyLengths,
+    BoolAttr alibi, BoolAttr scoreMod, StringRef kvView) {
+  if (family != "prefill" && family != "decode")
+    return emitError() << "expected family prefill or decode, got '" << family
+                       << "'";
+  if (sharedMemoryBytes < 0)
+    return emitError() << "expected shared_memory_bytes >= 0, got "
+                       << sharedMemoryBytes;
+  for (int64_t v : {blockM, blockN, numWarps, numSplits, keysPerWarp, stages})
+    if (v < 0)
+      return emitError() << "expected tile parameters >= 0, got " << v;
+  for (Attribute a : arguments)
+    if (!isa<KernelArgumentAttr>(a))
+      return emitError() << "expected #attn.kernel_arg arguments, got " << a;
+  if (!scale || !std::isfinite(scale.getValueAsDouble()))
+    return emitError() << "expected a finite scale";
+  if (softcap && !(softcap.getValueAsDouble() > 0 &&
+                   std::isfinite(softcap.getValueAsDouble())))
+    return emitError() << "expected a finite softcap > 0, got " << softcap;
+  if (static_cast<bool>(window) != (mask == MaskKind::SlidingWindow) ||
+      (window && window.size() != 2))
+    return emitError() << "expected a window of two extents exactly with the "
+                          "sliding_window mask";
+  for (int64_t v : {batch, headsQ, headsKV, seqQ, seqK, headDim, valueHeadDim})
+    if (v < 1)
+      return emitError() << "expected static extents >= 1, got " << v;
+  if (headsQ % headsKV != 0)
+    return emitError() << "expected heads_q (" << headsQ
+                       << ") to be a multiple of heads_kv (" << headsKV << ")";
+  if (!lse || !keyLengths || !alibi || !scoreMod)
+    return emitError() << "expected lse, key_lengths, alibi and score_mod";
+  if (kvView.empty())
+    return emitError() << "expected a kv_view";
+  return success();
+}
+
+FailureOr<KernelInfoAttr>
+mlir::attn::buildKernelInfo(AttentionOp op, const KernelLaunchDesc &desc) {
+  MLIRContext *ctx = op.getContext();
+  Builder b(ctx);
+  if (desc.names.size() != desc.roles.size())
+    return op.emitOpError("expected one role per kernel argument name");
+  SmallVector<Attribute> arguments;
+  for (auto [name, role] : llvm::zip(desc.names, desc.roles)) {
+    std::optional<ArgumentRole> parsed = symbolizeArgumentRole(role);
+    if (!parsed)
+      return op.emitOpError("expected the role of kernel argument '")
+             << name << "' to be input, output, inout or workspace, got '"
+             << role << "'";
+    arguments.push_back(KernelArgumentAttr::get(ctx, name, *parsed));
+  }
+  MaskKind mask = op.getMaskKind();
+  DenseI64ArrayAttr window =
+      mask == MaskKind::SlidingWindow ? op.getWindowAttr() : nullptr;
+  auto elementType = [](RankedTensorType t) { return t.getElementType(); };
+  auto emit = [&]() { return op.emitOpError("kernel info: "); };
+  KernelInfoAttr info = KernelInfoAttr::getChecked(
+      emit, ctx, desc.family, desc.gridFormula, desc.sharedMemoryBytes,
+      desc.blockM, desc.blockN, desc.numWarps, desc.numSplits, desc.keysPerWarp,
+      desc.stages, b.getArrayAttr(arguments), mask,
+      b.getF64FloatAttr(op.getEffectiveScale()), op.getSoftcapAttr(), window,
+      op.getLayout(), elementType(op.getQueryType()),
+      elementType(op.getKeyType()), elementType(op.getValueType()),
+      elementType(op.getOutputType()), op.getQueryType().getDimSize(0),
+      op.getNumQueryHeads(), op.getNumKVHeads(), op.getQueryLength(),
+      op.getKeyLength(), op.getHeadDim(), op.getValueHeadDim(),
+      b.getBoolAttr(static_cast<bool>(op.getLse())),
+      b.getBoolAttr(static_cast<bool>(op.getKeyLengths())),
+      b.getBoolAttr(op.getAlibiSlopes().has_value()),
+      b.getBoolAttr(!op.getScoreMod().empty()),
+      desc.keyView ? desc.keyView->getName().getStringRef() : "tensor");
+  if (!info)
+    return failure();
+  return info;
+}
