@@ -25,6 +25,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "FragmentEmitter.h"
+#include "KernelFamily.h"
 
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 
@@ -44,6 +45,30 @@ namespace {
 /// Partials the merging CTA loads at once (5 registers each): up to 16
 /// splits merge after one L2 round trip.
 constexpr int64_t kMergeBatch = 16;
+
+/// The launch of a decode kernel, chosen before its body is emitted.
+struct DecodePlan {
+  int64_t warps, keysPerWarp, stages;
+  /// Query rows of one KV group (Hq / Hkv heads x Lq), packed into 16.
+  int64_t rows;
+  /// Grid: numSplits x (B * Hkv).
+  int64_t numSplits, groups;
+  int64_t sharedMemoryBytes;
+  /// CTAs of this kernel one SM holds (by shared memory), for the split
+  /// heuristic.
+  int64_t ctasPerSM;
+};
+
+/// Kernel arguments of a decode kernel: the common ones plus workspaces.
+struct DecodeArguments : AttentionArguments {
+  /// Split-KV workspaces (numSplits > 1): partial O [groups, splits, rows,
+  /// D] f32, partial LSE [groups, splits, rows] f32, counters [groups] i32.
+  std::optional<int64_t> partialO, partialLse, counters;
+  /// attn.kv_append views whose result is stored back into their cache: the
+  /// kernel writes the new tokens there (storage: cache, tokens, positions).
+  bool writeBackKey = false, writeBackValue = false;
+};
+
 
 class DecodeEmitter : public FragmentEmitter {
 public:
@@ -786,9 +811,9 @@ int64_t mlir::attn::chooseNumSplits(int64_t groups, int64_t keys,
   return maxSplits;
 }
 
-FailureOr<DecodePlan> mlir::attn::planDecodeKernel(AttentionOp op,
-                                                   const KernelProblem &p,
-                                                   const ConvertAttnToNVVMOptions &o) {
+static FailureOr<DecodePlan>
+planDecodeKernel(AttentionOp op, const KernelProblem &p,
+                 const ConvertAttnToNVVMOptions &o) {
   auto fail = [&](const Twine &msg) { return op.emitOpError(msg); };
   DecodePlan plan;
   plan.warps = o.decodeNumWarps;
@@ -835,9 +860,87 @@ FailureOr<DecodePlan> mlir::attn::planDecodeKernel(AttentionOp op,
   return plan;
 }
 
-void mlir::attn::buildDecodeKernelBody(gpu::GPUFuncOp func,
-                                       const KernelProblem &problem,
-                                       const DecodePlan &plan,
-                                       const DecodeArguments &arguments) {
-  DecodeEmitter(func, problem, plan, arguments).emit();
+//===----------------------------------------------------------------------===//
+// The family
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+class DecodeFamily : public KernelFamily {
+public:
+  explicit DecodeFamily(const ConvertAttnToNVVMOptions &options)
+      : options(options) {}
+
+  FailureOr<LaunchPlan> plan(AttentionOp op,
+                             const KernelProblem &problem) override {
+    FailureOr<DecodePlan> planned = planDecodeKernel(op, problem, options);
+    if (failed(planned))
+      return failure();
+    decode = *planned;
+    LaunchPlan plan;
+    plan.grid = {decode.numSplits, decode.groups, 1};
+    plan.threads = 32 * decode.warps;
+    KernelLaunchDesc &desc = plan.desc;
+    desc.family = "decode";
+    desc.gridFormula = "[num_splits, B * Hkv, 1]";
+    desc.sharedMemoryBytes = decode.sharedMemoryBytes;
+    desc.numSplits = decode.numSplits;
+    desc.keysPerWarp = decode.keysPerWarp;
+    desc.stages = decode.stages;
+    desc.numWarps = decode.warps;
+    return plan;
+  }
+
+  LogicalResult collectArguments(AttentionOp op, const KernelProblem &problem,
+                                 KernelArgumentList &list) override {
+    if (failed(addAttentionArguments(op, problem, /*dedupe=*/true, list,
+                                     args)) ||
+        failed(matchAppendWriteBack(op, problem.keyView, args.writeBackKey,
+                                    list)) ||
+        failed(matchAppendWriteBack(op, problem.valueView,
+                                    args.writeBackValue, list)))
+      return failure();
+    // Partials of other CTAs and the split merge read inputs after some
+    // outputs are written: no aliasing.
+    ArrayRef<Value> inputs = ArrayRef(list.values).take_front(args.output);
+    for (size_t i = args.output; i < list.values.size(); ++i)
+      if (llvm::is_contained(inputs, list.values[i]))
+        return op.emitOpError("expected outputs distinct from the inputs on "
+                              "the decode kernel");
+    if (decode.numSplits == 1)
+      return success();
+    // The manifest tells a runtime to allocate these (the counters zeroed
+    // once: the kernel re-arms them).
+    MLIRContext *ctx = op.getContext();
+    Type f32 = Float32Type::get(ctx), i32 = IntegerType::get(ctx, 32);
+    OpBuilder b(op);
+    auto workspace = [&](ArrayRef<int64_t> shape, Type elt, StringRef name) {
+      Value v =
+          memref::AllocOp::create(b, op.getLoc(), MemRefType::get(shape, elt));
+      return list.add(v, name, ArgumentRole::Workspace);
+    };
+    args.partialO = workspace(
+        {decode.groups, decode.numSplits, decode.rows, problem.headDim}, f32,
+        "partial_o");
+    args.partialLse = workspace(
+        {decode.groups, decode.numSplits, decode.rows}, f32, "partial_lse");
+    args.counters = workspace({decode.groups}, i32, "split_counters");
+    return success();
+  }
+
+  void emit(gpu::GPUFuncOp func, const KernelProblem &problem) override {
+    DecodeEmitter(func, problem, decode, args).emit();
+  }
+
+private:
+  const ConvertAttnToNVVMOptions &options;
+  DecodePlan decode;
+  DecodeArguments args;
+};
+
+} // namespace
+
+std::unique_ptr<KernelFamily>
+mlir::attn::detail::createDecodeFamily(const ConvertAttnToNVVMOptions &options) {
+  return std::make_unique<DecodeFamily>(options);
 }

@@ -1,6 +1,6 @@
 //===- FragmentEmitter.h - mma.sync fragment building blocks ----*- C++ -*-===//
 //
-// Part of attn-mlir. What the prefill (KernelBuilder.cpp) and decode
+// Part of attn-mlir. What the prefill (PrefillKernel.cpp) and decode
 // (DecodeKernel.cpp) kernels share: small NVVM/LLVM emission helpers, the
 // swizzled shared-memory tile layout, and the per-warp FlashAttention step on
 // register fragments (S = Q K^T, online softmax, O += P V). Kernels are

@@ -20,16 +20,6 @@
 namespace mlir::attn {
 class AttentionOp;
 
-/// Which kernel schedule a GPU lowering emits.
-enum class KernelKind {
-  /// FlashAttention-2 prefill: CTAs over query blocks of one head.
-  Prefill,
-  /// Flash-decoding: CTAs over (split of the keys, batch, KV head), every
-  /// query row of a KV group packed into one m16 tile, warps splitting the
-  /// keys, partial results merged by LSE inside the launch.
-  Decode,
-};
-
 /// The kernels' options are convert-attn-to-nvvm's own
 /// (ConvertAttnToNVVMOptions, generated from Passes.td, which documents
 /// them), so a pass, a pipeline and a library caller fill the same struct.
@@ -50,7 +40,7 @@ struct KernelProblem {
   /// ALiBi slope per query head (empty: no ALiBi).
   SmallVector<double> alibiSlopes;
   /// The op's score_mod body (null: none). Its ops are cloned into the
-  /// kernel, so it must outlive buildAttentionKernelBody.
+  /// kernel, so it must outlive the kernel emission.
   Region *scoreMod = nullptr;
   /// A runtime key_lengths [B] operand bounds each sequence's keys (and
   /// replaces Lk in the bottom-right alignment and ALiBi).
@@ -69,13 +59,7 @@ struct KernelProblem {
 FailureOr<KernelProblem> getKernelProblem(AttentionOp op,
                                           const ConvertAttnToNVVMOptions &options);
 
-/// Shared memory bytes the kernel for `problem` needs (Q tile + two stages of
-/// K and V tiles).
-int64_t getKernelSharedMemoryBytes(const KernelProblem &problem,
-                                   const ConvertAttnToNVVMOptions &options);
-
-/// Kernel arguments of a prefill kernel, by position in `func`'s signature.
-/// Kernel arguments both kernels take, by position in the kernel's
+/// Kernel arguments every family takes, by position in the kernel's
 /// signature.
 struct AttentionArguments {
   int64_t query;
@@ -85,31 +69,6 @@ struct AttentionArguments {
   std::optional<int64_t> keyLengths, lse;
   int64_t output;
 };
-using PrefillArguments = AttentionArguments;
-
-/// Emits the body of a prefill kernel.
-void buildAttentionKernelBody(gpu::GPUFuncOp func, const KernelProblem &problem,
-                              const ConvertAttnToNVVMOptions &options,
-                              const PrefillArguments &arguments);
-
-/// The launch of a decode kernel, chosen before its body is emitted.
-struct DecodePlan {
-  int64_t warps, keysPerWarp, stages;
-  /// Query rows of one KV group (Hq / Hkv heads x Lq), packed into 16.
-  int64_t rows;
-  /// Grid: numSplits x (B * Hkv).
-  int64_t numSplits, groups;
-  int64_t sharedMemoryBytes;
-  /// CTAs of this kernel one SM holds (by shared memory), for the split
-  /// heuristic.
-  int64_t ctasPerSM;
-};
-
-/// Checks the decode options and plans the launch; errors at `op`.
-FailureOr<DecodePlan> planDecodeKernel(AttentionOp op,
-                                       const KernelProblem &problem,
-                                       const ConvertAttnToNVVMOptions &options);
-
 /// The split count of a decode launch over `groups` (batch x KV head)
 /// programs of `keys` keys, `keysPerStep` keys per CTA step, on `numSMs`
 /// SMs holding `ctasPerSM` CTAs each: one split when the groups alone fill
@@ -118,21 +77,6 @@ FailureOr<DecodePlan> planDecodeKernel(AttentionOp op,
 /// split.
 int64_t chooseNumSplits(int64_t groups, int64_t keys, int64_t keysPerStep,
                         int64_t numSMs, int64_t ctasPerSM);
-
-/// Kernel arguments of a decode kernel: the common ones plus workspaces.
-struct DecodeArguments : AttentionArguments {
-  /// Split-KV workspaces (numSplits > 1): partial O [groups, splits, rows,
-  /// D] f32, partial LSE [groups, splits, rows] f32, counters [groups] i32.
-  std::optional<int64_t> partialO, partialLse, counters;
-  /// attn.kv_append views whose result is stored back into their cache: the
-  /// kernel writes the new tokens there (storage: cache, tokens, positions).
-  bool writeBackKey = false, writeBackValue = false;
-};
-
-/// Emits the body of a decode kernel.
-void buildDecodeKernelBody(gpu::GPUFuncOp func, const KernelProblem &problem,
-                           const DecodePlan &plan,
-                           const DecodeArguments &arguments);
 
 } // namespace mlir::attn
 

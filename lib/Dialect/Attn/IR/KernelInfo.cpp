@@ -73,14 +73,8 @@ mlir::attn::buildKernelInfo(AttentionOp op, const KernelLaunchDesc &desc) {
   if (desc.names.size() != desc.roles.size())
     return op.emitOpError("expected one role per kernel argument name");
   SmallVector<Attribute> arguments;
-  for (auto [name, role] : llvm::zip(desc.names, desc.roles)) {
-    std::optional<ArgumentRole> parsed = symbolizeArgumentRole(role);
-    if (!parsed)
-      return op.emitOpError("expected the role of kernel argument '")
-             << name << "' to be input, output, inout or workspace, got '"
-             << role << "'";
-    arguments.push_back(KernelArgumentAttr::get(ctx, name, *parsed));
-  }
+  for (auto [name, role] : llvm::zip(desc.names, desc.roles))
+    arguments.push_back(KernelArgumentAttr::get(ctx, name, role));
   MaskKind mask = op.getMaskKind();
   DenseI64ArrayAttr window =
       mask == MaskKind::SlidingWindow ? op.getWindowAttr() : nullptr;

@@ -24,17 +24,16 @@ struct KernelLaunchDesc {
   /// The family's tile parameters; 0 where it has none.
   int64_t blockM = 0, blockN = 0, numWarps = 0;
   int64_t numSplits = 0, keysPerWarp = 0, stages = 0;
-  /// One name and role ("input", "output", "inout", "workspace") per kernel
-  /// operand, in order.
+  /// One name and role per kernel operand, in order.
   ArrayRef<std::string> names;
-  ArrayRef<StringRef> roles;
+  ArrayRef<ArgumentRole> roles;
   /// The KV cache view K is read through (its op name is recorded), or null
   /// for a plain tensor.
   Operation *keyView = nullptr;
 };
 
 /// The kernel info of `op` lowered as `desc` says; an "expected ..." error
-/// at `op` for an unknown role or a desc the attribute's verifier refuses.
+/// at `op` for a desc the attribute's verifier refuses.
 FailureOr<KernelInfoAttr> buildKernelInfo(AttentionOp op,
                                           const KernelLaunchDesc &desc);
 

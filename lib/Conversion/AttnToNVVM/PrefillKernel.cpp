@@ -1,10 +1,11 @@
-//===- KernelBuilder.cpp - the FlashAttention-2 prefill kernel body -------===//
+//===- PrefillKernel.cpp - the FlashAttention-2 prefill kernel family -----===//
 //
-// Part of attn-mlir. Emits the body of one prefill attention kernel: a CTA
-// owns BM query rows of one (batch, head), its warps 16 or 32 rows each, and
-// walks the KV blocks the mask leaves visible with double-buffered cp.async
-// copies; only that loop is an scf.for, carrying O, the row max m and the
-// row sum l. The fragment-level pieces live in FragmentEmitter.
+// Part of attn-mlir. The mma.sync prefill family (KernelFamily.h): plans and
+// emits one prefill attention kernel. A CTA owns BM query rows of one
+// (batch, head), its warps 16 or 32 rows each, and walks the KV blocks the
+// mask leaves visible (KeyVisibility) with double-buffered cp.async copies;
+// only that loop is an scf.for, carrying O, the row max m and the row sum l.
+// The fragment-level pieces live in FragmentEmitter.
 //
 // Chunked prefill: with a key_lengths operand, sequence b has len_b keys
 // (read once per CTA, clamped to [0, Lk]); len_b bounds the KV blocks, masks
@@ -16,6 +17,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "FragmentEmitter.h"
+#include "KernelFamily.h"
 
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 
@@ -37,7 +39,7 @@ constexpr int64_t kStages = 2;
 class PrefillEmitter : public FragmentEmitter {
 public:
   PrefillEmitter(gpu::GPUFuncOp func, const KernelProblem &p,
-                 const ConvertAttnToNVVMOptions &o, const PrefillArguments &args)
+                 const ConvertAttnToNVVMOptions &o, const AttentionArguments &args)
       : FragmentEmitter(func, p, o.blockM / o.numWarps / 16, o.blockN),
         args(args), bm(o.blockM), warps(o.numWarps) {
     threads = 32 * warps;
@@ -96,7 +98,7 @@ private:
   /// O / l (staged through shared memory) and LSE to global memory.
   void emitEpilogue(ValueRange results);
 
-  const PrefillArguments &args;
+  const AttentionArguments &args;
   int64_t bm, warps;
   int64_t threads, qTileBytes, kvTileBytes;
 
@@ -568,14 +570,83 @@ void PrefillEmitter::emit() {
   gpu::ReturnOp::create(b);
 }
 
-int64_t mlir::attn::getKernelSharedMemoryBytes(const KernelProblem &problem,
-                                               const ConvertAttnToNVVMOptions &o) {
-  return (o.blockM + 2 * kStages * o.blockN) * problem.headDim * 2;
+//===----------------------------------------------------------------------===//
+// The family
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// Checks of the prefill kernel's tile options.
+LogicalResult checkPrefillOptions(AttentionOp op,
+                                         const KernelProblem &p,
+                                         const ConvertAttnToNVVMOptions &o) {
+  auto fail = [&](const Twine &msg) { return op.emitOpError(msg); };
+  for (Operation *view : {p.keyView, p.valueView})
+    if (view && cast<KVCacheViewInterface>(view).getNumRowStorages() > 1)
+      return op.emitOpError("expected K/V views whose rows come from one "
+                            "buffer on the prefill kernel, got ")
+             << view->getName()
+             << " (the decode kernel, Hq / Hkv * Lq <= 16, reads it)";
+  if (o.blockN != 32 && o.blockN != 64 && o.blockN != 128)
+    return fail("expected block-n of 32, 64 or 128, got " + Twine(o.blockN));
+  if (o.blockM % (16 * o.numWarps) != 0 || o.blockM > 32 * o.numWarps)
+    return fail("expected block-m to be 16 or 32 rows per warp, got " +
+                Twine(o.blockM) + " for " + Twine(o.numWarps) + " warps");
+  int64_t threads = 32 * o.numWarps, chunksPerRow = p.headDim / 8;
+  if ((threads / chunksPerRow) % 8 != 0 ||
+      o.blockN % (threads / chunksPerRow) != 0)
+    return fail("expected block-n to be a multiple of the rows one pass of "
+                "16-byte copies covers");
+  return success();
 }
 
-void mlir::attn::buildAttentionKernelBody(gpu::GPUFuncOp func,
-                                          const KernelProblem &problem,
-                                          const ConvertAttnToNVVMOptions &options,
-                                          const PrefillArguments &arguments) {
-  PrefillEmitter(func, problem, options, arguments).emit();
+
+class PrefillFamily : public KernelFamily {
+public:
+  explicit PrefillFamily(const ConvertAttnToNVVMOptions &options)
+      : options(options) {}
+
+  FailureOr<LaunchPlan> plan(AttentionOp op,
+                             const KernelProblem &problem) override {
+    if (failed(checkPrefillOptions(op, problem, options)))
+      return failure();
+    LaunchPlan plan;
+    plan.grid = {static_cast<int64_t>(
+                     llvm::divideCeil(problem.seqQ, options.blockM)),
+                 problem.batch * problem.headsQ, 1};
+    plan.threads = 32 * options.numWarps;
+    KernelLaunchDesc &desc = plan.desc;
+    desc.family = "prefill";
+    desc.gridFormula = "[ceil(Lq / block_m), B * Hq, 1]";
+    // The Q tile plus kStages stages each of K and V.
+    desc.sharedMemoryBytes =
+        (options.blockM + 2 * kStages * options.blockN) * problem.headDim * 2;
+    desc.blockM = options.blockM;
+    desc.blockN = options.blockN;
+    desc.numWarps = options.numWarps;
+    return plan;
+  }
+
+  LogicalResult collectArguments(AttentionOp op, const KernelProblem &problem,
+                                 KernelArgumentList &list) override {
+    // Q, K storage, V storage, [key_lengths], O[, LSE]. A plain Q, K or V is
+    // passed once each even where a test passes one memref as all three;
+    // views pass their storage (a block table shared by K and V once).
+    return addAttentionArguments(op, problem, /*dedupe=*/false, list, args);
+  }
+
+  void emit(gpu::GPUFuncOp func, const KernelProblem &problem) override {
+    PrefillEmitter(func, problem, options, args).emit();
+  }
+
+private:
+  const ConvertAttnToNVVMOptions &options;
+  AttentionArguments args;
+};
+
+} // namespace
+
+std::unique_ptr<KernelFamily>
+mlir::attn::detail::createPrefillFamily(const ConvertAttnToNVVMOptions &options) {
+  return std::make_unique<PrefillFamily>(options);
 }

@@ -1,0 +1,173 @@
+//===- KernelArguments.cpp - the arguments every kernel family takes -----===//
+//
+// Part of attn-mlir. Collects a kernel's host memrefs from the
+// destination-passing form around an attn.attention: Q, K and V (or the
+// storage of their KV cache views), key_lengths and the memrefs O[, LSE] are
+// stored into, with the names and roles the manifest reports.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelFamily.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::detail;
+
+KernelFamily::~KernelFamily() = default;
+
+int64_t KernelArgumentList::add(Value memref, StringRef name,
+                                ArgumentRole role, bool dedupe) {
+  for (auto [i, v] : llvm::enumerate(values))
+    if (dedupe && v == memref)
+      return i;
+  values.push_back(memref);
+  names.push_back(name.str());
+  roles.push_back(role);
+  return values.size() - 1;
+}
+
+FailureOr<Value> mlir::attn::detail::getHostMemref(AttentionOp op, Value tensor,
+                                                 StringRef what) {
+  auto toTensor = tensor.getDefiningOp<bufferization::ToTensorOp>();
+  if (!toTensor)
+    return op.emitOpError("expected ")
+           << what
+           << " to come from bufferization.to_tensor of memrefs on the GPU "
+              "path (destination-passing form)";
+  Value memref = toTensor.getBuffer();
+  auto type = cast<MemRefType>(memref.getType());
+  if (!type.getLayout().isIdentity() || type.getMemorySpace())
+    return op.emitOpError("expected identity-layout memrefs in the default "
+                          "memory space, got ")
+           << type;
+  if (!type.hasStaticShape())
+    return op.emitOpError("expected static shapes on the GPU path, got ")
+           << type;
+  return memref;
+}
+
+/// Adds K or V: the memref itself, or the storage of its view (a block
+/// table shared by K and V is passed once). `dedupe` applies to the memref
+/// of a plain K or V.
+static FailureOr<SmallVector<int64_t>>
+addKVArguments(AttentionOp op, Value kv, Operation *view, StringRef prefix,
+               KernelArgumentList &list, bool dedupe = true) {
+  SmallVector<int64_t> indices;
+  if (!view) {
+    FailureOr<Value> memref = getHostMemref(op, kv, "Q, K and V");
+    if (failed(memref))
+      return failure();
+    indices.push_back(list.add(*memref, prefix, ArgumentRole::Input, dedupe));
+    return indices;
+  }
+  // Names the manifest gives the storage of the built-in views (a shared
+  // indirection buffer, e.g. one block table, keeps the plain name).
+  SmallVector<std::string> names;
+  if (isa<PagedViewOp>(view))
+    names = {prefix.str() + "_pages", "block_table"};
+  else if (isa<KVAppendOp>(view))
+    names = {prefix.str() + "_cache", prefix.str() + "_new", "positions"};
+  for (auto [i, storage] :
+       llvm::enumerate(cast<KVCacheViewInterface>(view).getStorage())) {
+    FailureOr<Value> memref =
+        getHostMemref(op, storage, "the storage of K and V views");
+    if (failed(memref))
+      return failure();
+    std::string name = i < names.size()
+                           ? names[i]
+                           : prefix.str() + "_storage" + std::to_string(i);
+    if (llvm::is_contained(list.names, name) &&
+        !llvm::is_contained(list.values, *memref))
+      name = prefix.str() + "_" + name;
+    indices.push_back(list.add(*memref, name, ArgumentRole::Input));
+  }
+  return indices;
+}
+
+/// Adds O[, LSE]: the memrefs the results are stored into.
+static LogicalResult addResultArguments(AttentionOp op,
+                                        KernelArgumentList &list) {
+  for (auto [i, result] : llvm::enumerate(op->getResults())) {
+    bufferization::MaterializeInDestinationOp store;
+    for (Operation *user : result.getUsers())
+      if (auto m = dyn_cast<bufferization::MaterializeInDestinationOp>(user))
+        if (isa<BaseMemRefType>(m.getDest().getType()))
+          store = m;
+    if (!store || !result.hasOneUse())
+      return op.emitOpError("expected every result to be stored once with "
+                            "bufferization.materialize_in_destination into a "
+                            "memref on the GPU path");
+    auto type = cast<MemRefType>(store.getDest().getType());
+    if (!type.getLayout().isIdentity() || type.getMemorySpace())
+      return op.emitOpError("expected identity-layout memrefs in the default "
+                            "memory space, got ")
+             << type;
+    list.add(store.getDest(), i == 0 ? "o" : "lse", ArgumentRole::Output,
+             /*dedupe=*/false);
+    list.stores.push_back(store);
+  }
+  return success();
+}
+
+LogicalResult mlir::attn::detail::addAttentionArguments(
+    AttentionOp op, const KernelProblem &problem, bool dedupe,
+    KernelArgumentList &list, AttentionArguments &args) {
+  FailureOr<Value> q = getHostMemref(op, op.getQuery(), "Q, K and V");
+  if (failed(q))
+    return failure();
+  args.query = list.add(*q, "q", ArgumentRole::Input, dedupe);
+  FailureOr<SmallVector<int64_t>> k =
+      addKVArguments(op, op.getKey(), problem.keyView, "k", list, dedupe);
+  if (failed(k))
+    return failure();
+  FailureOr<SmallVector<int64_t>> v =
+      addKVArguments(op, op.getValue(), problem.valueView, "v", list, dedupe);
+  if (failed(v))
+    return failure();
+  args.keyStorage = *k;
+  args.valueStorage = *v;
+  if (Value lengths = op.getKeyLengths()) {
+    FailureOr<Value> memref = getHostMemref(op, lengths, "key_lengths");
+    if (failed(memref))
+      return failure();
+    args.keyLengths = list.add(*memref, "key_lengths", ArgumentRole::Input);
+  }
+  size_t firstOutput = list.values.size();
+  if (failed(addResultArguments(op, list)))
+    return failure();
+  args.output = firstOutput;
+  if (problem.withLse)
+    args.lse = firstOutput + 1;
+  return success();
+}
+
+LogicalResult mlir::attn::detail::matchAppendWriteBack(
+    AttentionOp op, Operation *view, bool &writeBack,
+    KernelArgumentList &list) {
+  auto append = dyn_cast_or_null<KVAppendOp>(view);
+  if (!append)
+    return success();
+  FailureOr<Value> cache =
+      getHostMemref(op, append.getCache(), "the storage of K and V views");
+  if (failed(cache))
+    return failure();
+  for (Operation *user : append->getUsers()) {
+    if (user == op.getOperation())
+      continue;
+    auto store = dyn_cast<bufferization::MaterializeInDestinationOp>(user);
+    if (!store || store.getDest() != *cache)
+      return op.emitOpError("expected the result of ")
+             << append->getName()
+             << " to be used only by the attention and a store back into "
+                "its own cache on the GPU path";
+    writeBack = true;
+    if (!llvm::is_contained(list.stores, store.getOperation()))
+      list.stores.push_back(store);
+    for (auto [value, role] : llvm::zip(list.values, list.roles))
+      if (value == *cache)
+        role = ArgumentRole::InOut;
+  }
+  return success();
+}

@@ -1,0 +1,101 @@
+//===- KernelFamily.h - the interface every GPU kernel family implements -===//
+//
+// Part of attn-mlir. convert-attn-to-nvvm drives every kernel family through
+// the same steps: plan (check the options and the problem, fix the launch),
+// collect arguments (host memrefs and workspaces, with names and roles),
+// emit (the kernel body) and describe (what the manifest records). A family
+// is a strategy over the shared emission layer (FragmentEmitter, the
+// KeyVisibility of the op); PrefillKernel.cpp and DecodeKernel.cpp are the
+// mma.sync families. Adding one means implementing this interface and one
+// case in selectKernelFamily (AttnToNVVM.cpp).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_LIB_CONVERSION_ATTNTONVVM_KERNELFAMILY_H
+#define ATTN_LIB_CONVERSION_ATTNTONVVM_KERNELFAMILY_H
+
+#include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "attn/Dialect/Attn/IR/KernelInfo.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+
+#include <array>
+#include <memory>
+#include <string>
+
+namespace mlir::attn::detail {
+
+/// The host memrefs a kernel receives, in order, with the names and roles
+/// the manifest reports (a memref used twice, e.g. one block table for K and
+/// V, is passed once unless `dedupe` is off).
+struct KernelArgumentList {
+  SmallVector<Value> values;
+  SmallVector<std::string> names;
+  SmallVector<ArgumentRole> roles;
+  /// Stores of the results into their destination memrefs, erased with the
+  /// op once the launch replaces them.
+  SmallVector<Operation *> stores;
+
+  int64_t add(Value memref, StringRef name, ArgumentRole role,
+              bool dedupe = true);
+};
+
+/// The launch a family planned: grid, threads per CTA and what the manifest
+/// records about it (family name, grid formula, shared memory, tiles).
+struct LaunchPlan {
+  std::array<int64_t, 3> grid = {1, 1, 1};
+  int64_t threads = 0;
+  KernelLaunchDesc desc;
+};
+
+/// One schedule that turns an attn.attention into one kernel.
+class KernelFamily {
+public:
+  virtual ~KernelFamily();
+
+  /// Checks that this family supports `problem` with its options and plans
+  /// the launch; "expected ..." errors at `op`.
+  virtual FailureOr<LaunchPlan> plan(AttentionOp op,
+                                     const KernelProblem &problem) = 0;
+  /// Adds the kernel's arguments to `list` (called after plan).
+  virtual LogicalResult collectArguments(AttentionOp op,
+                                         const KernelProblem &problem,
+                                         KernelArgumentList &list) = 0;
+  /// Emits the body of `func`, whose arguments are `list`'s values.
+  virtual void emit(gpu::GPUFuncOp func, const KernelProblem &problem) = 0;
+};
+
+/// The mma.sync (sm_80+) families.
+std::unique_ptr<KernelFamily>
+createPrefillFamily(const ConvertAttnToNVVMOptions &options);
+std::unique_ptr<KernelFamily>
+createDecodeFamily(const ConvertAttnToNVVMOptions &options);
+
+//===----------------------------------------------------------------------===//
+// Argument collection shared by the families
+//===----------------------------------------------------------------------===//
+
+/// The memref a kernel input tensor is read from (destination-passing form:
+/// bufferization.to_tensor of an identity-layout memref); errors at `op`.
+FailureOr<Value> getHostMemref(AttentionOp op, Value tensor, StringRef what);
+
+/// Adds Q, K and V (or their views' storage), key_lengths and O[, LSE] to
+/// `list` and records their positions. `dedupe` passes a memref used for
+/// several operands once (views sharing a block table); without it every
+/// operand keeps its own argument.
+LogicalResult addAttentionArguments(AttentionOp op,
+                                    const KernelProblem &problem, bool dedupe,
+                                    KernelArgumentList &list,
+                                    AttentionArguments &args);
+
+/// An attn.kv_append view whose result is also stored back into its own
+/// cache memref: the kernel performs that store (`writeBack` is set, the
+/// cache's role becomes inout) and the host-side store goes with the op.
+/// Any other use of the appended cache is refused.
+LogicalResult matchAppendWriteBack(AttentionOp op, Operation *view,
+                                   bool &writeBack, KernelArgumentList &list);
+
+} // namespace mlir::attn::detail
+
+#endif // ATTN_LIB_CONVERSION_ATTNTONVVM_KERNELFAMILY_H
