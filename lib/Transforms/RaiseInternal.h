@@ -24,6 +24,7 @@
 #define ATTN_LIB_TRANSFORMS_RAISEINTERNAL_H
 
 #include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "attn/Transforms/IndexEvaluator.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/Operation.h"
@@ -151,25 +152,23 @@ std::optional<double> matchOperandScale(Operation *op);
 //===----------------------------------------------------------------------===//
 
 /// Evaluates integer, index and i1 scalars of linalg bodies at a query row
-/// i and key row j, following linalg.index, constants, integer arithmetic
-/// and comparisons, and i1 tensors that are constants or are computed from
-/// indices alone. Anything else (including a dependence on batch or head)
-/// makes the condition unknown.
+/// i and key row j: linalg.index of the Q and K dimensions, i1 tensors that
+/// are constants or are computed from indices alone, and whatever the
+/// folders make of them (IndexEvaluator). Anything else (including a
+/// dependence on batch or head) makes the condition unknown.
 class MaskEvaluator {
 public:
+  MaskEvaluator();
+
   /// Registers the iteration-dimension labels of a generic whose body the
   /// evaluator may enter.
   void addGeneric(linalg::GenericOp generic, const Labels &iterLabels) {
     generics[generic.getBody()] = {generic, iterLabels};
   }
 
-  /// The value of `v` at (i, j), or nullopt when it is unknown or costs
-  /// more than a fixed budget of steps (shared subexpressions are not
-  /// memoised, so a deep DAG must not blow up).
-  std::optional<int64_t> evaluate(Value v, int64_t i, int64_t j) {
-    budget = 4096;
-    return eval(v, i, j);
-  }
+  /// The value of `v` at (i, j) (sign-extended; i1 true is -1), or nullopt
+  /// when it is unknown.
+  std::optional<int64_t> evaluate(Value v, int64_t i, int64_t j);
 
   /// Generics producing i1 tensors entered while evaluating: they are part
   /// of the chain and die with it.
@@ -180,13 +179,14 @@ private:
     linalg::GenericOp op;
     Labels iterLabels;
   };
-  std::optional<int64_t> eval(Value v, int64_t i, int64_t j,
-                              unsigned depth = 0);
-  std::optional<int64_t> evalTensorElement(Value tensor, AffineMap map,
-                                           const Labels &iterLabels, int64_t i,
-                                           int64_t j, unsigned depth);
+  /// The leaves only the raise knows: linalg.index and body arguments.
+  Attribute resolve(Value v);
+  Attribute tensorElement(Value tensor, AffineMap map,
+                          const Labels &iterLabels);
+
+  IndexEvaluator eval;
   DenseMap<Block *, GenericInfo> generics;
-  int64_t budget = 0;
+  int64_t row = 0, col = 0;
 };
 
 /// Row-major position of element (i, j) in a tensor whose dimensions are
