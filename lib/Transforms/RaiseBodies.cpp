@@ -120,12 +120,17 @@ std::optional<double> matchOperandScale(Operation *op) {
   return isa<arith::DivFOp>(user) ? 1.0 / *c : *c;
 }
 
-
 LogicalResult AttentionMatcher::applyScale(double factor, bool isDivision) {
   if (haveBias)
-    return reject("scale applied after the bias (would scale the bias)");
-  if (result.maskKind != MaskKind::None && factor <= 0)
-    return reject("non-positive scale after a mask");
+    return fail("scale applied after the bias (would scale the bias)");
+  if (haveMask) {
+    if (factor <= 0)
+      return fail("non-positive scale after a mask");
+    // Masked scores must stay masked once scaled (-1e4 * 0.5 would not).
+    maskFill *= factor;
+    if (!isMasked(maskFill))
+      return fail("the scale after the mask lifts masked scores above -1e4");
+  }
   if (!isPowerOfTwo(factor)) {
     if (isDivision)
       result.inexact = true;
@@ -136,10 +141,32 @@ LogicalResult AttentionMatcher::applyScale(double factor, bool isDivision) {
   return success();
 }
 
-LogicalResult AttentionMatcher::applyMask(MaskKind kind) {
-  if (result.maskKind != MaskKind::None && result.maskKind != kind)
-    return reject("two different causal masks");
-  result.maskKind = kind;
+LogicalResult
+AttentionMatcher::applyMask(KeepFn keepFn,
+                            std::pair<int64_t, int64_t> lengths, double fill) {
+  if (haveMask && lengths != maskLengths)
+    return fail("masks over different score shapes");
+  if (failed(evaluateKeep(lengths.first, lengths.second, keepFn, keepMatrix)))
+    return fail("mask is not a function of the query and key positions "
+                "alone, or too large to evaluate");
+  haveMask = true;
+  maskOp = cursor;
+  maskLengths = lengths;
+  maskFill = std::max(maskFill, fill);
+  return success();
+}
+
+LogicalResult AttentionMatcher::finishMask() {
+  if (!haveMask)
+    return success();
+  std::optional<StructuralMask> mask =
+      classifyMask(maskLengths.first, maskLengths.second, keepMatrix);
+  cursor = maskOp;
+  if (!mask)
+    return fail("mask is neither causal nor a sliding window bounded on "
+                "both sides (in the op's bottom-right frame)");
+  result.maskKind = mask->kind;
+  result.window = mask->window;
   return success();
 }
 
@@ -151,11 +178,11 @@ LogicalResult AttentionMatcher::applyAddend(linalg::GenericOp generic,
   Value tensor = generic.getDpsInputs()[arg];
   auto type = cast<RankedTensorType>(tensor.getType());
   if (!type.hasStaticShape() || !isa<FloatType>(type.getElementType()))
-    return reject("bias is not a static float tensor");
+    return fail("bias is not a static float tensor");
   std::optional<Labels> tensorLabels =
       operandLabels(generic.getIndexingMapsArray()[arg], labels, type);
   if (!tensorLabels)
-    return reject("bias indexing map is not a broadcast");
+    return fail("bias indexing map is not a broadcast");
 
   DenseFPElementsAttr dense;
   std::optional<std::pair<int64_t, int64_t>> lengths =
@@ -172,13 +199,22 @@ LogicalResult AttentionMatcher::applyAddend(linalg::GenericOp generic,
         return false;
       return std::nullopt;
     };
-    if (std::optional<MaskKind> kind =
-            classifyCausal(lengths->first, lengths->second, keep))
-      return applyMask(*kind);
+    // Only a structural pattern is a mask; any other constant stays a bias.
+    std::vector<bool> alone;
+    std::optional<StructuralMask> kind;
+    if (succeeded(evaluateKeep(lengths->first, lengths->second, keep, alone)))
+      kind = classifyMask(lengths->first, lengths->second, alone);
+    if (kind) {
+      double fill = 0.0;
+      for (APFloat v : dense.getValues<APFloat>())
+        if (toDouble(v) != 0.0)
+          fill = fill == 0.0 ? toDouble(v) : std::max(fill, toDouble(v));
+      return applyMask(keep, *lengths, fill == 0.0 ? -INFINITY : fill);
+    }
   }
 
   if (haveBias)
-    return reject("more than one additive bias");
+    return fail("more than one additive bias");
   // The bias must be [B, Hq, Lq, Lk]-broadcastable: its dimensions, in
   // order, are logical dimensions of the scores or units.
   DimLabel flat = mergeLabels(*tensorLabels);
@@ -189,7 +225,7 @@ LogicalResult AttentionMatcher::applyAddend(linalg::GenericOp generic,
       continue;
     auto *it = llvm::find(ArrayRef(order).drop_front(next), dim);
     if (it == order.end())
-      return reject("bias dimensions are not in [B, H, Lq, Lk] order");
+      return fail("bias dimensions are not in [B, H, Lq, Lk] order");
     next = it - order.begin() + 1;
   }
   haveBias = true;
@@ -205,7 +241,7 @@ LogicalResult AttentionMatcher::matchElementwise(linalg::GenericOp generic,
                                                  const Labels &labels) {
   SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
   if (!maps[mainArg].isIdentity())
-    return reject("score operand of an elementwise op is not read in place");
+    return fail("score operand of an elementwise op is not read in place");
   Block *body = generic.getBody();
   Value x = body->getArgument(mainArg);
   MaskEvaluator evaluator;
@@ -216,11 +252,12 @@ LogicalResult AttentionMatcher::matchElementwise(linalg::GenericOp generic,
   while (true) {
     Operation *user = soleUser(x);
     if (!user)
-      return reject("score value used more than once inside a body");
+      return fail("score value used more than once inside a body");
     if (isa<linalg::YieldOp>(user))
       break;
+    cursor = user;
     if (user->getNumResults() != 1)
-      return reject("unexpected op in the score chain");
+      return fail("unexpected op in the score chain");
     auto otherOperand = [&]() {
       return user->getOperand(0) == x ? user->getOperand(1)
                                       : user->getOperand(0);
@@ -229,7 +266,7 @@ LogicalResult AttentionMatcher::matchElementwise(linalg::GenericOp generic,
         (isa<arith::DivFOp>(user) && user->getOperand(0) == x)) {
       std::optional<double> c = getFloatConstant(otherOperand(), generic);
       if (!c || *c == 0.0 || !std::isfinite(*c))
-        return reject("scores scaled by a non-constant");
+        return fail("scores scaled by a non-constant");
       bool isDivision = isa<arith::DivFOp>(user);
       if (failed(applyScale(isDivision ? 1.0 / *c : *c, isDivision)))
         return failure();
@@ -238,7 +275,7 @@ LogicalResult AttentionMatcher::matchElementwise(linalg::GenericOp generic,
       if (!arg || arg.getOwner() != body ||
           arg.getArgNumber() >= generic.getNumDpsInputs() ||
           arg.getArgNumber() == mainArg)
-        return reject("addend is not a tensor operand");
+        return fail("addend is not a tensor operand");
       if (failed(applyAddend(generic, arg.getArgNumber(), labels)))
         return failure();
     } else if (auto select = dyn_cast<arith::SelectOp>(user)) {
@@ -247,9 +284,9 @@ LogicalResult AttentionMatcher::matchElementwise(linalg::GenericOp generic,
           keepWhenTrue ? select.getFalseValue() : select.getTrueValue();
       std::optional<double> c = getFloatConstant(fill, generic);
       if (select.getCondition() == x || !c || !isMasked(*c))
-        return reject("select does not mask with -inf");
+        return fail("select does not mask with -inf");
       if (!lengths)
-        return reject("mask on scores without separate Lq and Lk dims");
+        return fail("mask on scores without separate Lq and Lk dims");
       auto keep = [&](int64_t i, int64_t j) -> std::optional<bool> {
         std::optional<int64_t> cond =
             evaluator.evaluate(select.getCondition(), i, j);
@@ -257,14 +294,10 @@ LogicalResult AttentionMatcher::matchElementwise(linalg::GenericOp generic,
           return std::nullopt;
         return (*cond != 0) == keepWhenTrue;
       };
-      std::optional<MaskKind> kind =
-          classifyCausal(lengths->first, lengths->second, keep);
-      if (!kind)
-        return reject("select mask is not causal (or depends on b/h)");
-      if (failed(applyMask(*kind)))
+      if (failed(applyMask(keep, *lengths, *c)))
         return failure();
     } else {
-      return reject("unsupported op in the score chain: " +
+      return fail("unsupported op in the score chain: " +
                     user->getName().getStringRef());
     }
     x = user->getResult(0);

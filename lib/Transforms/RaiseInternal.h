@@ -34,7 +34,10 @@
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/SmallVector.h"
 
+#include <limits>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace mlir::attn::raise {
 
@@ -104,12 +107,20 @@ SmallVector<Point> walkForward(Point start);
 struct Shape4 {
   Layout layout;
   int64_t b, h, s, x;
+  /// A rank-3 [B*H, S, last] tensor the rewrite expands to [B, H, S, last].
+  bool merged = false;
+  /// Stored as [.., last, S] (K given as K^T); the rewrite transposes it.
+  bool swapped = false;
 };
 
 /// Classifies a point as a 4-D operand in BHSD or BSHD layout whose labels
-/// are exactly {B, H, seq, last}. Batch or head labels that the contraction
-/// did not carry (a plain matmul) may be static unit dimensions.
-std::optional<Shape4> classify(const Point &point, Dim seq, Dim last);
+/// are exactly {B, H, seq, last}, or (merged) a rank-3 one labelled
+/// {B*H, seq, last} read as B*H batches of one head. Batch or head labels
+/// that the contraction did not carry (a plain matmul) may be static unit
+/// dimensions. With `allowSwap`, BHSD and merged operands may store the last
+/// two dimensions swapped.
+std::optional<Shape4> classify(const Point &point, Dim seq, Dim last,
+                               bool allowSwap = false);
 
 /// Labels of the dimensions of a tensor read through `map` from an
 /// iteration space labelled `iterLabels`; constant-0 reads are units.
@@ -142,6 +153,18 @@ bool isElementwise(linalg::GenericOp generic);
 
 /// The single user of `v` inside a body, or null.
 Operation *soleUser(Value v);
+
+/// A unary elementwise generic applying `Op` to its single input `x`.
+template <typename Op> bool isUnaryGeneric(Operation *op, Value x) {
+  auto generic = dyn_cast_or_null<linalg::GenericOp>(op);
+  if (!isElementwise(generic) || generic.getNumDpsInputs() != 1 ||
+      generic.getDpsInputs()[0] != x ||
+      !generic.getIndexingMapsArray()[0].isIdentity())
+    return false;
+  Operation *user = soleUser(generic.getBody()->getArgument(0));
+  return isa_and_nonnull<Op>(user) &&
+         soleUser(user->getResult(0)) == generic.getBody()->getTerminator();
+}
 
 /// Scales a Q or K operand by a constant: a generic with one input, whose
 /// body is x * c, c * x or x / c with identity maps.
@@ -197,9 +220,25 @@ std::optional<int64_t> maskPosition(const Labels &labels, RankedTensorType type,
 /// Whether key j is kept for query i; nullopt when unknown.
 using KeepFn = llvm::function_ref<std::optional<bool>(int64_t, int64_t)>;
 
-/// The causal alignment that `keep(i, j)` implements for Lq x Lk scores, if
-/// any. With Lq == Lk both alignments coincide and top-left is reported.
-std::optional<MaskKind> classifyCausal(int64_t lq, int64_t lk, KeepFn keep);
+/// Evaluates `keep` at every (i, j) of Lq x Lk scores and clears the
+/// masked entries of `matrix` (row-major; all kept when empty), so that
+/// several masks of one chain combine as they do in the graph.
+LogicalResult evaluateKeep(int64_t lq, int64_t lk, KeepFn keep,
+                           std::vector<bool> &matrix);
+
+/// A mask attn.attention expresses by position.
+struct StructuralMask {
+  MaskKind kind = MaskKind::None;
+  /// [left, right] for MaskKind::SlidingWindow.
+  SmallVector<int64_t, 2> window;
+};
+
+/// The structural mask that keeps exactly `keep` (Lq x Lk, row-major):
+/// none, causal in either alignment, or a sliding window bounded on both
+/// sides, written in the op's bottom-right frame (a top-left window
+/// [l, r] is [l + Lk - Lq, r - Lk + Lq] there, when both stay >= 0).
+std::optional<StructuralMask> classifyMask(int64_t lq, int64_t lk,
+                                           const std::vector<bool> &keep);
 
 //===----------------------------------------------------------------------===//
 // The match (RaiseMatcher.cpp, RaiseBodies.cpp, RaiseSoftmax.cpp)
@@ -213,9 +252,15 @@ struct AttentionMatch {
   bool inexact = false;
   int nonPowerOfTwoMultiplies = 0;
   MaskKind maskKind = MaskKind::None;
+  /// [left, right] for a sliding window.
+  SmallVector<int64_t, 2> window;
   /// The bias tensor and the logical labels of its dimensions.
   Value bias;
   Labels biasLabels;
+  /// The graph's log(sum(exp(s))) (f32), the op computing it (replaced by
+  /// the raised op's LSE) and its labels.
+  Value lse;
+  Labels lseLabels;
   /// Ops of the chain between the roots and the output, erased after the
   /// output is replaced.
   llvm::SetVector<Operation *> ops;
@@ -239,12 +284,26 @@ private:
   LogicalResult applyScale(double factor, bool isDivision);
   LogicalResult applyAddend(linalg::GenericOp generic, unsigned arg,
                             const Labels &labels);
-  LogicalResult applyMask(MaskKind kind);
+  /// ANDs a mask into the chain's keep matrix; `fill` is the (most
+  /// positive) score that the mask gives masked keys.
+  LogicalResult applyMask(KeepFn keep, std::pair<int64_t, int64_t> lengths,
+                          double fill);
+  /// Turns the chain's keep matrix into the op's mask kind and window.
+  LogicalResult finishMask();
+  /// Records why the candidate stopped, at `cursor`, and fails.
+  LogicalResult fail(const Twine &why);
   FailureOr<Value> matchDecomposedSoftmax(Value x, const Labels &labels);
   LogicalResult matchValueProduct(linalg::LinalgOp pv, Value probs,
                                   const Labels &labels);
   LogicalResult chooseOperands(ArrayRef<Point> qs, ArrayRef<Point> ks,
                                ArrayRef<Point> vs, ArrayRef<Point> outs);
+  LogicalResult choose4D(ArrayRef<Point> qs, ArrayRef<Point> ks,
+                         ArrayRef<Point> vs, ArrayRef<Point> outs);
+  LogicalResult chooseMerged(ArrayRef<Point> qs, ArrayRef<Point> ks,
+                             ArrayRef<Point> vs, ArrayRef<Point> outs);
+  /// log(rowsum) + rowmax beside the softmax: the LSE result.
+  LogicalResult matchLse(Operation *sumUser, Operation *maxUser, Value sum,
+                         Value max, AffineMap rowMap, const Labels &labels);
 
   std::optional<int64_t> keyAxis(const Labels &labels) const {
     for (auto [i, label] : llvm::enumerate(labels))
@@ -259,6 +318,26 @@ private:
   linalg::LinalgOp qk;
   SmallVector<Point> qPoints, kPoints;
   bool haveBias = false;
+  /// The masks seen so far, combined (row-major over maskLengths).
+  bool haveMask = false;
+  std::vector<bool> keepMatrix;
+  /// The op of the last mask: where a mask that fits no kind is reported.
+  Operation *maskOp = nullptr;
+  std::pair<int64_t, int64_t> maskLengths;
+  double maskFill = -std::numeric_limits<double>::infinity();
+
+public:
+  /// The op the matcher was looking at when it stopped, and why.
+  struct Rejection {
+    Operation *op = nullptr;
+    std::string why;
+  } rejection;
+  /// Whether the chain reached a softmax: a rejection after that concerns
+  /// an attention the user will want to hear about.
+  bool reachedSoftmax = false;
+
+private:
+  Operation *cursor = nullptr;
 };
 
 } // namespace mlir::attn::raise

@@ -299,9 +299,31 @@ SmallVector<Point> walkForward(Point start) {
 /// Classifies a point as a 4-D operand in BHSD or BSHD layout whose labels
 /// are exactly {B, H, seq, last}. Batch or head labels that the contraction
 /// did not carry (a plain matmul) may be static unit dimensions.
-std::optional<Shape4> classify(const Point &point, Dim seq, Dim last) {
+/// A rank-3 [B*H, seq, last] operand (or [B*H, last, seq] with
+/// `allowSwap`).
+static std::optional<Shape4> classifyMerged(const Point &point, Dim seq,
+                                            Dim last, bool allowSwap) {
   auto type = cast<RankedTensorType>(point.value.getType());
-  if (type.getRank() != 4 || !type.hasStaticShape())
+  ArrayRef<int64_t> s = type.getShape();
+  const Labels &l = point.labels;
+  if (l[0] != DimLabel{Dim::B, Dim::H})
+    return std::nullopt;
+  if (isLabel(l[1], seq) && isLabel(l[2], last))
+    return Shape4{Layout::BHSD, s[0], 1, s[1], s[2], /*merged=*/true};
+  if (allowSwap && isLabel(l[1], last) && isLabel(l[2], seq))
+    return Shape4{Layout::BHSD, s[0], 1, s[2], s[1], /*merged=*/true,
+                  /*swapped=*/true};
+  return std::nullopt;
+}
+
+std::optional<Shape4> classify(const Point &point, Dim seq, Dim last,
+                               bool allowSwap) {
+  auto type = cast<RankedTensorType>(point.value.getType());
+  if (!type.hasStaticShape())
+    return std::nullopt;
+  if (type.getRank() == 3)
+    return classifyMerged(point, seq, last, allowSwap);
+  if (type.getRank() != 4)
     return std::nullopt;
   SmallVector<Dim> dims;
   for (const DimLabel &label : point.labels) {
@@ -322,6 +344,9 @@ std::optional<Shape4> classify(const Point &point, Dim seq, Dim last) {
     return Shape4{Layout::BHSD, s[0], s[1], s[2], s[3]};
   if (dims == SmallVector<Dim>{Dim::B, seq, Dim::H, last})
     return Shape4{Layout::BSHD, s[0], s[2], s[1], s[3]};
+  if (allowSwap && dims == SmallVector<Dim>{Dim::B, Dim::H, last, seq})
+    return Shape4{Layout::BHSD, s[0], s[1], s[3], s[2], /*merged=*/false,
+                  /*swapped=*/true};
   return std::nullopt;
 }
 

@@ -136,28 +136,87 @@ Attribute MaskEvaluator::tensorElement(Value tensor, AffineMap map,
   return eval.evaluate(yield.getOperand(0));
 }
 
-/// The causal alignment that `keep(i, j)` implements for Lq x Lk scores, if
-/// any. With Lq == Lk both alignments coincide and top-left is reported.
-std::optional<MaskKind> classifyCausal(int64_t lq, int64_t lk, KeepFn keep) {
-  if (lq * lk > kMaxMaskElements) {
-    LLVM_DEBUG(llvm::dbgs() << "[attn-raise] mask too large to evaluate\n");
-    return std::nullopt;
-  }
-  bool topLeft = true, bottomRight = lq <= lk;
-  for (int64_t i = 0; i < lq && (topLeft || bottomRight); ++i) {
-    for (int64_t j = 0; j < lk && (topLeft || bottomRight); ++j) {
+LogicalResult evaluateKeep(int64_t lq, int64_t lk, KeepFn keep,
+                           std::vector<bool> &matrix) {
+  if (lq * lk > kMaxMaskElements)
+    return reject("mask too large to evaluate at compile time");
+  if (matrix.empty())
+    matrix.assign(lq * lk, true);
+  for (int64_t i = 0; i < lq; ++i) {
+    for (int64_t j = 0; j < lk; ++j) {
       std::optional<bool> k = keep(i, j);
       if (!k)
-        return std::nullopt;
-      topLeft &= *k == (j <= i);
-      bottomRight &= *k == (j <= i + lk - lq);
+        return reject("mask is not a function of the query and key "
+                      "positions alone");
+      if (!*k)
+        matrix[i * lk + j] = false;
     }
   }
+  return success();
+}
+
+/// The window [left, right] around the bottom-right diagonal i + Lk - Lq
+/// that keeps exactly `keep`, when every row keeps one non-empty run of
+/// keys. Extents are the smallest that reproduce the mask.
+static std::optional<StructuralMask>
+classifyWindow(int64_t lq, int64_t lk, const std::vector<bool> &keep) {
+  int64_t left = 0, right = 0;
+  bool leftOpen = true, rightOpen = true;
+  SmallVector<std::pair<int64_t, int64_t>> runs;
+  for (int64_t i = 0; i < lq; ++i) {
+    int64_t lo = -1, hi = -1;
+    for (int64_t j = 0; j < lk; ++j) {
+      if (!keep[i * lk + j])
+        continue;
+      // One run per row: a second one is not a window.
+      if (hi >= 0 && hi != j - 1)
+        return std::nullopt;
+      if (lo < 0)
+        lo = j;
+      hi = j;
+    }
+    // A row without keys is NaN in the graph and 0 in the op.
+    if (lo < 0)
+      return std::nullopt;
+    int64_t diagonal = i + lk - lq;
+    left = std::max(left, diagonal - lo);
+    right = std::max(right, hi - diagonal);
+    leftOpen &= lo == 0;
+    rightOpen &= hi == lk - 1;
+    runs.push_back({lo, hi});
+  }
+  // A side that no row bounds is no window side (anti-causal masks, causal
+  // ones are told apart before); negative extents fail the verifier.
+  if (leftOpen || rightOpen || left < 0 || right < 0)
+    return std::nullopt;
+  for (auto [i, run] : llvm::enumerate(runs)) {
+    int64_t diagonal = static_cast<int64_t>(i) + lk - lq;
+    if (run != std::make_pair(std::max<int64_t>(0, diagonal - left),
+                              std::min<int64_t>(lk - 1, diagonal + right)))
+      return std::nullopt;
+  }
+  return StructuralMask{MaskKind::SlidingWindow, {left, right}};
+}
+
+std::optional<StructuralMask> classifyMask(int64_t lq, int64_t lk,
+                                           const std::vector<bool> &keep) {
+  bool all = true, topLeft = true, bottomRight = lq <= lk;
+  for (int64_t i = 0; i < lq; ++i) {
+    for (int64_t j = 0; j < lk; ++j) {
+      bool k = keep[i * lk + j];
+      all &= k;
+      topLeft &= k == (j <= i);
+      bottomRight &= k == (j <= i + lk - lq);
+    }
+  }
+  if (all)
+    return StructuralMask{MaskKind::None, {}};
+  // With Lq == Lk both alignments coincide and top-left is reported.
   if (topLeft)
-    return MaskKind::CausalTopLeft;
+    return StructuralMask{MaskKind::CausalTopLeft, {}};
   if (bottomRight)
-    return MaskKind::CausalBottomRight;
-  return std::nullopt;
+    return StructuralMask{MaskKind::CausalBottomRight, {}};
+  return classifyWindow(lq, lk, keep);
 }
 
 } // namespace mlir::attn::raise

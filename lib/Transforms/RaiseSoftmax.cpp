@@ -104,18 +104,6 @@ static std::optional<bool> matchRowwise(Operation *op, Value x, Value row,
   return std::nullopt;
 }
 
-/// A unary elementwise generic applying `Op` to its single input.
-template <typename Op> static bool isUnaryGeneric(Operation *op, Value x) {
-  auto generic = dyn_cast<linalg::GenericOp>(op);
-  if (!isElementwise(generic) || generic.getNumDpsInputs() != 1 ||
-      generic.getDpsInputs()[0] != x ||
-      !generic.getIndexingMapsArray()[0].isIdentity())
-    return false;
-  Operation *user = soleUser(generic.getBody()->getArgument(0));
-  return isa_and_nonnull<Op>(user) &&
-         soleUser(user->getResult(0)) == generic.getBody()->getTerminator();
-}
-
 /// A max-reduction may start at -inf or at the lowest finite value of the
 /// element type (torch's finfo.min): both are below every score.
 static bool isMaxInit(double v, Type elementType) {
@@ -133,10 +121,10 @@ FailureOr<Value>
 AttentionMatcher::matchDecomposedSoftmax(Value x, const Labels &labels) {
   std::optional<int64_t> axis = keyAxis(labels);
   if (!axis)
-    return reject("no key axis in the scores");
+    return fail("no key axis in the scores");
   SmallVector<Operation *> users(x.getUsers());
   if (users.size() != 2)
-    return reject("scores are used outside the chain");
+    return fail("scores are used outside the chain");
   std::optional<RowReduction> max;
   Operation *sub = nullptr;
   for (auto [a, b] :
@@ -149,42 +137,150 @@ AttentionMatcher::matchDecomposedSoftmax(Value x, const Labels &labels) {
       break;
     }
   if (!max)
-    return reject("scores are used outside the chain, or no row max over "
-                  "the key axis");
-  if (!max->value.hasOneUse() || *max->value.getUsers().begin() != sub)
-    return reject("row max used outside the softmax");
+    return fail("scores are used outside the chain, or no row max over "
+                "the key axis");
+  // Beside the subtraction, the row max may feed an LSE (log(sum) + max).
+  Operation *maxOther = nullptr;
+  for (Operation *user : max->value.getUsers()) {
+    if (user == sub)
+      continue;
+    if (maxOther)
+      return fail("row max used outside the softmax");
+    maxOther = user;
+  }
   std::optional<bool> fusedExp =
       matchRowwise<arith::SubFOp, math::ExpOp>(sub, x, max->value, max->outMap);
   if (!fusedExp)
-    return reject("no x - max after the row max");
+    return fail("no x - max after the row max");
   result.ops.insert(max->value.getDefiningOp());
   result.ops.insert(sub);
   Value e = sub->getResult(0);
   if (!*fusedExp) {
     Operation *exp = soleUser(e);
+    cursor = exp;
     if (!exp || !isUnaryGeneric<math::ExpOp>(exp, e))
-      return reject("no exp after x - max");
+      return fail("no exp after x - max");
     result.ops.insert(exp);
     e = exp->getResult(0);
   }
   SmallVector<Operation *> eUsers(e.getUsers());
   if (eUsers.size() != 2)
-    return reject("exp(x - max) must feed exactly the sum and the division");
+    return fail("exp(x - max) must feed exactly the sum and the division");
   for (auto [a, b] :
        {std::pair(eUsers[0], eUsers[1]), std::pair(eUsers[1], eUsers[0])}) {
     std::optional<RowReduction> sum =
         matchRowReduction<arith::AddFOp>(a, e, *axis, isZero);
-    if (!sum || !sum->value.hasOneUse() || *sum->value.getUsers().begin() != b)
+    if (!sum || !llvm::is_contained(sum->value.getUsers(), b))
       continue;
     std::optional<bool> div = matchRowwise<arith::DivFOp, arith::DivFOp>(
         b, e, sum->value, sum->outMap);
     if (!div || *div)
       continue;
+    Operation *sumOther = nullptr;
+    for (Operation *user : sum->value.getUsers()) {
+      if (user == b)
+        continue;
+      cursor = user;
+      if (sumOther)
+        return fail("row sum used outside the softmax");
+      sumOther = user;
+    }
+    if ((sumOther || maxOther) &&
+        failed(matchLse(sumOther, maxOther, sum->value, max->value,
+                        sum->outMap, labels)))
+      return failure();
     result.ops.insert(a);
     result.ops.insert(b);
     return b->getResult(0);
   }
-  return reject("no exp / rowsum(exp) over the key axis");
+  return fail("no exp / rowsum(exp) over the key axis");
+}
+
+/// An elementwise generic over the rows with inputs {a, b} (either order,
+/// identity maps) whose body yields a + b or log(a) + b. Returns whether
+/// the log is in the body.
+static std::optional<bool> matchRowAdd(Operation *op, Value a, Value b) {
+  auto generic = dyn_cast_or_null<linalg::GenericOp>(op);
+  if (!isElementwise(generic) || generic.getNumDpsInputs() != 2 ||
+      a == b)
+    return std::nullopt;
+  SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
+  if (!maps[0].isIdentity() || !maps[1].isIdentity())
+    return std::nullopt;
+  unsigned ai = generic.getDpsInputs()[0] == a ? 0 : 1;
+  if (generic.getDpsInputs()[ai] != a || generic.getDpsInputs()[1 - ai] != b)
+    return std::nullopt;
+  Block *body = generic.getBody();
+  Value x = body->getArgument(ai), y = body->getArgument(1 - ai);
+  bool withLog = false;
+  if (auto log = dyn_cast_or_null<math::LogOp>(soleUser(x))) {
+    x = log.getResult();
+    withLog = true;
+  }
+  Operation *add = soleUser(x);
+  if (!isa_and_nonnull<arith::AddFOp>(add) || !y.hasOneUse() ||
+      !llvm::is_contained(add->getOperands(), y) ||
+      soleUser(add->getResult(0)) != body->getTerminator())
+    return std::nullopt;
+  return withLog;
+}
+
+LogicalResult AttentionMatcher::matchLse(Operation *sumUser,
+                                         Operation *maxUser, Value sum,
+                                         Value max, AffineMap rowMap,
+                                         const Labels &labels) {
+  cursor = sumUser ? sumUser : maxUser;
+  if (!sumUser || !maxUser)
+    return fail("row max or row sum used outside the softmax, and not as "
+                "log(sum) + max");
+  Operation *lseOp = maxUser;
+  if (sumUser == maxUser) {
+    std::optional<bool> withLog = matchRowAdd(sumUser, sum, max);
+    if (!withLog || !*withLog)
+      return fail("row max and row sum combined other than as "
+                  "log(sum) + max");
+  } else {
+    Value log = sumUser->getResult(0);
+    if (!isUnaryGeneric<math::LogOp>(sumUser, sum) || !log.hasOneUse() ||
+        *log.getUsers().begin() != maxUser)
+      return fail("row sum used outside the softmax, other than by the log "
+                  "of an LSE");
+    cursor = maxUser;
+    std::optional<bool> withLog = matchRowAdd(maxUser, log, max);
+    if (!withLog || *withLog)
+      return fail("log(row sum) and the row max combined other than as a "
+                  "sum");
+    result.ops.insert(sumUser);
+  }
+  cursor = lseOp;
+  Value lse = lseOp->getResult(0);
+  // attn.attention's LSE is f32: a narrower one would round differently.
+  if (!getElementTypeOrSelf(lse.getType()).isF32())
+    return fail("the LSE is not computed in f32");
+  Labels rowLabels;
+  for (AffineExpr expr : rowMap.getResults()) {
+    if (auto dim = dyn_cast<AffineDimExpr>(expr))
+      rowLabels.push_back(labels[dim.getPosition()]);
+    else
+      rowLabels.push_back({Dim::Unit});
+  }
+  // The op's LSE is [B, H, Lq]: the graph's must hold the same elements in
+  // the same order.
+  DimLabel flat = mergeLabels(rowLabels);
+  SmallVector<Dim> order = {Dim::B, Dim::H, Dim::Q};
+  size_t next = 0;
+  for (Dim dim : flat) {
+    if (dim == Dim::Unit)
+      continue;
+    auto *it = llvm::find(ArrayRef(order).drop_front(next), dim);
+    if (it == order.end())
+      return fail("LSE dimensions are not in [B, H, Lq] order");
+    next = it - order.begin() + 1;
+  }
+  result.lse = lse;
+  result.lseLabels = rowLabels;
+  result.ops.insert(lseOp);
+  return success();
 }
 
 } // namespace mlir::attn::raise

@@ -3,13 +3,15 @@
 // Part of attn-mlir. Every positive graph of test/Transforms/attn-raise.mlir
 // is executed twice on the CPU on the same random inputs: as written (the
 // importer's linalg ops) and after attn-raise (one attn.attention, lowered by
-// the reference lowering). The outputs must agree within a bound derived
-// from f32 rounding. Every negative graph (@neg_*) must come out of the pass
-// textually unchanged.
+// the reference lowering). The outputs (and LSEs) must agree within a bound
+// derived from f32 rounding. Every negative graph (@neg_*) must come out of
+// the pass textually unchanged. IndexEvaluator, which evaluates the masks,
+// is tested at the end.
 //
 //===----------------------------------------------------------------------===//
 
 #include "attn/Transforms/Raise.h"
+#include "attn/Transforms/IndexEvaluator.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Execution/CpuRunner.h"
 #include "attn/Pipelines/Pipelines.h"
@@ -251,6 +253,82 @@ TEST(RaiseLitFile, HasEnoughCases) {
       llvm::count_if(cases, [](auto &c) { return !c.isNegative(); });
   EXPECT_GE(positives, 10);
   EXPECT_GE(static_cast<int>(cases.size()) - positives, 5);
+}
+
+/// Index arithmetic as attn-tile emits it and masks are written, with the
+/// values each expression must fold to at %a = -7, %b = 2.
+constexpr const char *kIndexArithmetic = R"mlir(
+func.func @f(%a: index, %b: index, %x: i8) -> (index, index, index, index, index, i1, index, i64, i32) {
+  %c3 = arith.constant 3 : index
+  %q = arith.divsi %a, %b : index
+  %fl = arith.floordivsi %a, %b : index
+  %ce = arith.ceildivsi %a, %b : index
+  %mn = arith.minsi %q, %c3 : index
+  %mx = arith.maxsi %fl, %c3 : index
+  %lt = arith.cmpi ult, %a, %b : index
+  %sel = arith.select %lt, %a, %b : index
+  %w = arith.extsi %x : i8 to i32
+  %ww = arith.extsi %w : i32 to i64
+  %t = arith.trunci %ww : i64 to i32
+  return %q, %fl, %ce, %mn, %mx, %lt, %sel, %ww, %t : index, index, index, index, index, i1, index, i64, i32
+}
+)mlir";
+
+TEST(IndexEvaluator, FoldsArithLikeUpstream) {
+  MLIRContext ctx;
+  registerDialects(ctx);
+  OwningOpRef<ModuleOp> module =
+      parseSourceString<ModuleOp>(kIndexArithmetic, &ctx);
+  ASSERT_TRUE(module);
+  std::string before = print(*module);
+  auto func = module->lookupSymbol<func::FuncOp>("f");
+  Operation *ret = func.getBody().front().getTerminator();
+
+  IndexEvaluator eval;
+  eval.bind(func.getArgument(0), -7);
+  eval.bind(func.getArgument(1), 2);
+  // 200 does not fit i8: it wraps to -56, which extsi keeps negative.
+  eval.bind(func.getArgument(2), 200);
+  auto at = [&](unsigned n) { return eval.evaluateInt(ret->getOperand(n)); };
+  EXPECT_EQ(at(0), -3); // truncating division
+  EXPECT_EQ(at(1), -4); // floor
+  EXPECT_EQ(at(2), -3); // ceil
+  EXPECT_EQ(at(3), -3);
+  EXPECT_EQ(at(4), 3);
+  // -7 is huge unsigned: ult is false (i1 false is 0), select takes %b.
+  EXPECT_EQ(at(5), 0);
+  EXPECT_EQ(at(6), 2);
+  EXPECT_EQ(at(7), -56);
+  EXPECT_EQ(at(8), -56);
+  // extsi(extsi) folds in place when folded on the IR itself; the
+  // evaluator folds detached copies, so the IR is untouched.
+  EXPECT_EQ(print(*module), before);
+
+  // Unknown leaves stay unknown; after reset nothing is bound.
+  eval.reset();
+  EXPECT_EQ(at(0), std::nullopt);
+  eval.setResolver([&](Value v) -> Attribute {
+    if (v == func.getArgument(0) || v == func.getArgument(1))
+      return IntegerAttr::get(v.getType(), 5);
+    return {};
+  });
+  EXPECT_EQ(at(0), 1);
+  EXPECT_EQ(at(2), 1);
+}
+
+TEST(IndexEvaluator, DivisionByZeroIsUnknown) {
+  MLIRContext ctx;
+  registerDialects(ctx);
+  OwningOpRef<ModuleOp> module =
+      parseSourceString<ModuleOp>(kIndexArithmetic, &ctx);
+  ASSERT_TRUE(module);
+  auto func = module->lookupSymbol<func::FuncOp>("f");
+  Operation *ret = func.getBody().front().getTerminator();
+  IndexEvaluator eval;
+  eval.bind(func.getArgument(0), 1);
+  eval.bind(func.getArgument(1), 0);
+  EXPECT_EQ(eval.evaluateInt(ret->getOperand(0)), std::nullopt);
+  EXPECT_EQ(eval.evaluateInt(ret->getOperand(6)), 0);
 }
 
 } // namespace

@@ -44,8 +44,10 @@ def AttnRaise : Pass<"attn-raise"> {
 
     Anything else is left untouched: a softmax over another axis, an
     intermediate with a use outside the chain, a non-constant scale, a scale
-    applied after the bias, mismatched or dynamic shapes. Rejections are
-    explained under `-debug-only=attn-raise` (LLVM built with assertions).
+    applied after the bias, mismatched or dynamic shapes. With
+    `report-rejections`, each unraised candidate gets a remark at the op
+    where matching stopped, saying why (also under `-debug-only=attn-raise`
+    with an assertions build of LLVM).
 
     Example (MHA, scale 1/sqrt(16) as a division):
 
@@ -85,6 +87,11 @@ def AttnRaise : Pass<"attn-raise"> {
            "narrower than f32 (attn.attention computes them in f32). Off: "
            "raise only where the scale and the precision of every "
            "intermediate stay as written">,
+    Option<"reportRejections", "report-rejections", "bool",
+           /*default=*/"false",
+           "Emit a remark for every attention candidate left unraised (a "
+           "contraction whose result reaches a softmax), at the op where "
+           "matching stopped, saying why">,
   ];
   let statistics = [
     Statistic<"numRaised", "num-raised", "Number of attention ops raised">,
