@@ -236,4 +236,36 @@ def AttnCountKVTiles : Pass<"attn-count-kv-tiles"> {
   }];
 }
 
+def AttnDecomposeSoftmax : Pass<"attn-decompose-softmax"> {
+  let summary = "Decompose linalg.softmax into a stable max / exp / sum / "
+                "divide";
+  let description = [{
+    A graph that `attn-raise` leaves alone (or any graph) may still hold
+    `linalg.softmax`, an aggregate op that the CPU pipeline's linalg-to-loops
+    lowering does not take. This pass replaces each one by its numerically
+    stable decomposition (upstream's `AggregatedOpInterface`): the row max
+    is subtracted before `exp`, so no `exp` overflows and the row sum is at
+    least 1. A row of only `-inf` gives NaN, as `torch.softmax` does. The
+    `attn-to-cpu` pipeline runs it first.
+
+    ```mlir
+    %p = linalg.softmax dimension(2) ins(%s : tensor<4x8x8xf32>)
+        outs(%e : tensor<4x8x8xf32>) -> tensor<4x8x8xf32>
+    ```
+    becomes
+    ```mlir
+    %m = linalg.generic {... reduction ...} ins(%s ...) { arith.maxnumf }
+    %x = linalg.generic ins(%s, %m ...) { arith.subf, math.exp }
+    %l = linalg.generic {... reduction ...} ins(%x ...) { arith.addf }
+    %p = linalg.generic ins(%x, %l ...) { arith.divf }
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 #endif // ATTN_TRANSFORMS_PASSES_TD
