@@ -737,7 +737,7 @@ func.func @hf_llama_eager(%qp: tensor<1x8x64xf32>, %kp: tensor<1x8x32xf32>, %vp:
 
 // bf16 throughout, as a bf16 model imports: the graph rounds scores and
 // probabilities to bf16, attn.attention keeps them in f32, so this is only
-// raised with allow-reassociation (RaiseTest compares f32 graphs only).
+// raised with allow-reassociation (RaiseTest bounds the bf16 roundings).
 //   O = softmax(0.25 * Q.K^T) . V       Q, K, V: bf16 [1, 2, 8, 16]
 // CHECK-LABEL: func.func @bf16_graph
 // CHECK-SAME: (%[[Q:.+]]: tensor<1x2x8x16xbf16>, %[[K:.+]]: tensor<1x2x8x16xbf16>, %[[V:.+]]: tensor<1x2x8x16xbf16>)

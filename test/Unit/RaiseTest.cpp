@@ -35,6 +35,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -112,19 +114,45 @@ int64_t countAttention(ModuleOp module) {
   return n;
 }
 
-/// Runs `module`'s @attention on `inputs`; returns the outputs.
+/// bf16 is the top half of an f32: exact for the values bf16 holds.
+uint16_t toBF16(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof(bits));
+  return bits >> 16;
+}
+float fromBF16(uint16_t x) {
+  uint32_t bits = uint32_t(x) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof(f));
+  return f;
+}
+
+/// Runs `module`'s @attention on `buffers` (values as floats, stored in
+/// each argument's element type); returns them after the call.
 std::vector<std::vector<float>> run(ModuleOp module,
                                     std::vector<std::vector<float>> buffers) {
   auto exe = CpuExecutable::compile(module);
   EXPECT_TRUE(static_cast<bool>(exe)) << llvm::toString(exe.takeError());
   if (!exe)
     return {};
+  std::vector<std::vector<uint16_t>> halves(buffers.size());
   std::vector<HostBuffer> args;
-  for (auto [sig, data] : llvm::zip((*exe)->getSignature(), buffers))
+  for (auto [sig, data, half] :
+       llvm::zip((*exe)->getSignature(), buffers, halves)) {
+    if (sig.kind != ElementKind::BF16) {
+      args.push_back(
+          {sig.kind, sig.shape, data.data(), data.size() * sizeof(float)});
+      continue;
+    }
+    llvm::transform(data, std::back_inserter(half), toBF16);
     args.push_back(
-        {sig.kind, sig.shape, data.data(), data.size() * sizeof(float)});
+        {sig.kind, sig.shape, half.data(), half.size() * sizeof(uint16_t)});
+  }
   llvm::Error err = (*exe)->invoke(args);
   EXPECT_FALSE(static_cast<bool>(err)) << llvm::toString(std::move(err));
+  for (auto [data, half] : llvm::zip(buffers, halves))
+    if (!half.empty())
+      llvm::transform(half, data.begin(), fromBF16);
   return buffers;
 }
 
@@ -155,8 +183,10 @@ TEST_P(RaiseGraphTest, RaisedGraphComputesTheSame) {
   ASSERT_GE(graph.expectedRaised, 1) << "no CHECK line expects a raise";
   ASSERT_EQ(*numRaised, graph.expectedRaised);
   ASSERT_EQ(countAttention(*raised), graph.expectedRaised);
-  if (!getElementTypeOrSelf(func.getArgumentTypes().front()).isF32())
-    GTEST_SKIP() << "the rounding bound below is derived for f32 graphs";
+  Type elementType = getElementTypeOrSelf(func.getArgumentTypes().front());
+  ASSERT_TRUE(elementType.isF32() || elementType.isBF16())
+      << "the rounding bounds below are derived for f32 and bf16 graphs";
+  bool isBF16 = elementType.isBF16();
   // Every test graph's attentions share D, Lk and the scale.
   AttentionOp attention;
   raised->walk([&](AttentionOp op) { attention = op; });
@@ -170,19 +200,24 @@ TEST_P(RaiseGraphTest, RaisedGraphComputesTheSame) {
   OwningOpRef<ModuleOp> lowered = memrefEntry(*raised, graph.name);
   ASSERT_TRUE(original && lowered);
 
-  // Uniform inputs in [-1, 1], the same for both runs; outputs start at NaN
-  // so that an unwritten element cannot pass.
+  // Inputs in [-1, 1], the same for both runs; outputs start at NaN so
+  // that an unwritten element cannot pass. bf16 graphs draw from
+  // {0, +-1/2, +-1}: products are exact and every score is a multiple of
+  // 1/4 below 2^6 (D <= 64), so Q.K^T and the power-of-two scale are exact
+  // in bf16 and only the softmax and P.V round (bound below).
   std::mt19937_64 rng(std::hash<std::string>()(graph.name));
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> grid(-2, 2);
   std::vector<std::vector<float>> buffers;
   for (Type t : llvm::concat<const Type>(func.getArgumentTypes(),
                                          func.getResultTypes())) {
     auto tensor = cast<RankedTensorType>(t);
-    ASSERT_TRUE(tensor.getElementType().isF32());
+    ASSERT_TRUE(tensor.getElementType().isF32() ||
+                tensor.getElementType().isBF16());
     std::vector<float> data(tensor.getNumElements(), NAN);
     if (buffers.size() < func.getNumArguments())
       for (float &x : data)
-        x = uniform(rng);
+        x = isBF16 ? 0.5f * grid(rng) : uniform(rng);
     buffers.push_back(std::move(data));
   }
   std::vector<std::vector<float>> want = run(*original, buffers);
@@ -203,6 +238,20 @@ TEST_P(RaiseGraphTest, RaisedGraphComputesTheSame) {
   double ds = (d + 2) * u * sMax;
   double e = 2 * ds + (lk + 4) * u + (lk + 1) * u;
   double tolerance = 2 * e;
+  // The LSE (log(sum_j exp(s_j)), |lse| <= sMax + log(Lk)) moves by at
+  // most ds plus (Lk + 2) u for the sum and log: within e.
+  //
+  // bf16 graphs (scores exact, see the inputs) round in bf16, u' = 2^-8,
+  // where the raised op keeps f32: each exp, the row sum and the division
+  // of a bf16 softmax (or the cast of an f32 one back to bf16) move p by a
+  // relative gamma(Lk + 3) = (Lk + 3) u' / (1 - (Lk + 3) u'); P.V summed in
+  // bf16 adds gamma(Lk + 1) relative to sum_j p_j |v_j| <= 1; the raised
+  // op rounds its f32 output to bf16 once more: u'.
+  if (isBF16) {
+    const double ub = std::ldexp(1.0, -8);
+    auto gamma = [&](double n) { return n * ub / (1 - n * ub); };
+    tolerance += gamma(lk + 3) + gamma(lk + 1) * (1 + gamma(lk + 3)) + ub;
+  }
   // A chained attention reads the previous output (|o| <= 1, off by at most
   // the tolerance so far) as Q: its scores move by scale * D times that and
   // its output by twice as much.
