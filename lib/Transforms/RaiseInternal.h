@@ -277,6 +277,12 @@ public:
   LogicalResult match();
   AttentionMatch result;
 
+  /// The op the matcher was looking at when it stopped, and why.
+  struct Rejection {
+    Operation *op = nullptr;
+    std::string why;
+  } rejection;
+
 private:
   LogicalResult matchScoreChain(Value scores, Labels labels);
   LogicalResult matchElementwise(linalg::GenericOp generic, unsigned mainArg,
@@ -325,18 +331,7 @@ private:
   Operation *maskOp = nullptr;
   std::pair<int64_t, int64_t> maskLengths;
   double maskFill = -std::numeric_limits<double>::infinity();
-
-public:
-  /// The op the matcher was looking at when it stopped, and why.
-  struct Rejection {
-    Operation *op = nullptr;
-    std::string why;
-  } rejection;
-  /// Whether the chain reached a softmax: a rejection after that concerns
-  /// an attention the user will want to hear about.
-  bool reachedSoftmax = false;
-
-private:
+  /// The op being matched: where a rejection is reported.
   Operation *cursor = nullptr;
 };
 

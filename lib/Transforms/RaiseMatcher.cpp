@@ -129,7 +129,6 @@ LogicalResult AttentionMatcher::matchScoreChain(Value v, Labels labels) {
     if (!type.getElementType().isF32())
       result.inexact = true;
     if (!softmaxDone && !v.hasOneUse()) {
-      reachedSoftmax = true;
       FailureOr<Value> probs = matchDecomposedSoftmax(v, labels);
       if (failed(probs))
         return failure();
@@ -153,7 +152,6 @@ LogicalResult AttentionMatcher::matchScoreChain(Value v, Labels labels) {
       continue;
     }
     if (auto softmax = dyn_cast<linalg::SoftmaxOp>(user)) {
-      reachedSoftmax = true;
       if (softmaxDone || softmax.getInput() != v)
         return fail("second softmax");
       if (!isLabel(labels[softmax.getDimension()], Dim::K))
