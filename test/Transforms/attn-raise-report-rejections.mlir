@@ -1,9 +1,11 @@
-// RUN: attn-opt %s --attn-raise=report-rejections --split-input-file -verify-diagnostics | FileCheck %s
+// RUN: attn-opt %s --attn-raise="allow-reassociation=false report-rejections" --split-input-file -verify-diagnostics | FileCheck %s
 
 // With report-rejections, every attention candidate left unraised (a
 // contraction whose result reaches a softmax) gets a remark at the op where
 // matching stopped, saying what to change. Contractions that feed no
-// softmax (P.V, unrelated matmuls) get none; raised chains get none.
+// softmax (P.V, unrelated matmuls) get none; raised chains get none. The
+// run is exact (allow-reassociation=false), so a candidate that would only
+// be raised with reassociation says so too.
 
 // The softmax runs over the query axis (dimension 1 of [B*H, Lq, Lk]).
 // CHECK-LABEL: func.func @softmax_wrong_axis
@@ -109,4 +111,30 @@ func.func @no_candidates(%a: tensor<8x16xf32>, %b: tensor<16x8xf32>, %q: tensor<
   %oz = linalg.fill ins(%zero : f32) outs(%oe : tensor<4x8x16xf32>) -> tensor<4x8x16xf32>
   %o = linalg.batch_matmul ins(%p, %v : tensor<4x8x8xf32>, tensor<4x8x16xf32>) outs(%oz : tensor<4x8x16xf32>) -> tensor<4x8x16xf32>
   return %m, %o : tensor<8x8xf32>, tensor<4x8x16xf32>
+}
+
+// -----
+
+// Division by 3 turned into a multiplication by 1/3 rounds differently:
+// rejected by allow-reassociation=false, reported at Q.K^T.
+// CHECK-LABEL: func.func @inexact_scale
+// CHECK: linalg.softmax
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+func.func @inexact_scale(%q: tensor<4x8x16xf32>, %kt: tensor<4x16x8xf32>, %v: tensor<4x8x16xf32>) -> tensor<4x8x16xf32> {
+  %zero = arith.constant 0.000000e+00 : f32
+  %three = arith.constant 3.000000e+00 : f32
+  %se = tensor.empty() : tensor<4x8x8xf32>
+  %sz = linalg.fill ins(%zero : f32) outs(%se : tensor<4x8x8xf32>) -> tensor<4x8x8xf32>
+  // expected-remark @below {{attn-raise: attention not raised: raising would change the rounding (allow-reassociation=false)}}
+  %s = linalg.batch_matmul ins(%q, %kt : tensor<4x8x16xf32>, tensor<4x16x8xf32>) outs(%sz : tensor<4x8x8xf32>) -> tensor<4x8x8xf32>
+  %x = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%s : tensor<4x8x8xf32>) outs(%se : tensor<4x8x8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %m = arith.divf %a, %three : f32
+    linalg.yield %m : f32
+  } -> tensor<4x8x8xf32>
+  %p = linalg.softmax dimension(2) ins(%x : tensor<4x8x8xf32>) outs(%se : tensor<4x8x8xf32>) -> tensor<4x8x8xf32>
+  %oe = tensor.empty() : tensor<4x8x16xf32>
+  %oz = linalg.fill ins(%zero : f32) outs(%oe : tensor<4x8x16xf32>) -> tensor<4x8x16xf32>
+  %o = linalg.batch_matmul ins(%p, %v : tensor<4x8x8xf32>, tensor<4x8x16xf32>) outs(%oz : tensor<4x8x16xf32>) -> tensor<4x8x16xf32>
+  return %o : tensor<4x8x16xf32>
 }

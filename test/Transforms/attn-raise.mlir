@@ -1159,6 +1159,79 @@ func.func @softmax_casts_bf16(%q: tensor<2x8x16xbf16>, %k: tensor<2x8x16xbf16>, 
 
 // -----
 
+// The LSE of a merged [B*H, L, D] graph with keepdim statistics ([B*H, L, 1])
+// and the log and the add as two generics: the op's [B*H, 1, L] LSE is
+// reshaped to the graph's [B*H, L, 1].
+//   m = max_j S;  E = exp(S - m);  l = sum_j E;  LSE = log(l) + m
+// CHECK-LABEL: func.func @lse_merged_keepdim
+// CHECK-SAME: (%[[Q:.+]]: tensor<2x8x16xf32>, %[[K:.+]]: tensor<2x8x16xf32>, %[[V:.+]]: tensor<2x8x16xf32>)
+// CHECK: %[[O4:.+]], %[[L3:.+]] = attn.attention ins({{.+}} : tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>) {scale = 1.000000e+00 : f64} -> tensor<2x1x8x16xf32>, tensor<2x1x8xf32>
+// CHECK-DAG: %[[O:.+]] = tensor.collapse_shape %[[O4]] {{\[}}[0, 1], [2], [3]]
+// CHECK-DAG: %[[L1:.+]] = tensor.collapse_shape %[[L3]] {{\[}}[0, 1, 2]] : tensor<2x1x8xf32> into tensor<16xf32>
+// CHECK-DAG: %[[L:.+]] = tensor.expand_shape %[[L1]] {{\[}}[0, 1, 2]] output_shape [2, 8, 1] : tensor<16xf32> into tensor<2x8x1xf32>
+// CHECK: return %[[O]], %[[L]]
+#q3 = affine_map<(n, i, j, d) -> (n, i, d)>
+#k3 = affine_map<(n, i, j, d) -> (n, j, d)>
+#s3 = affine_map<(n, i, j, d) -> (n, i, j)>
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#keep = affine_map<(d0, d1, d2) -> (d0, d1, 0)>
+func.func @lse_merged_keepdim(%q: tensor<2x8x16xf32>, %k: tensor<2x8x16xf32>, %v: tensor<2x8x16xf32>) -> (tensor<2x8x16xf32>, tensor<2x8x1xf32>) {
+  %zero = arith.constant 0.000000e+00 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %se = tensor.empty() : tensor<2x8x8xf32>
+  %sz = linalg.fill ins(%zero : f32) outs(%se : tensor<2x8x8xf32>) -> tensor<2x8x8xf32>
+  %s = linalg.generic {indexing_maps = [#q3, #k3, #s3], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%q, %k : tensor<2x8x16xf32>, tensor<2x8x16xf32>) outs(%sz : tensor<2x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<2x8x8xf32>
+  %re = tensor.empty() : tensor<2x8x1xf32>
+  %mi = linalg.fill ins(%ninf : f32) outs(%re : tensor<2x8x1xf32>) -> tensor<2x8x1xf32>
+  %max = linalg.generic {indexing_maps = [#id3, #keep], iterator_types = ["parallel", "parallel", "reduction"]} ins(%s : tensor<2x8x8xf32>) outs(%mi : tensor<2x8x1xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.maximumf %a, %acc : f32
+    linalg.yield %r : f32
+  } -> tensor<2x8x1xf32>
+  %sub = linalg.generic {indexing_maps = [#id3, #keep, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%s, %max : tensor<2x8x8xf32>, tensor<2x8x1xf32>) outs(%se : tensor<2x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %r = arith.subf %a, %b : f32
+    linalg.yield %r : f32
+  } -> tensor<2x8x8xf32>
+  %exp = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%sub : tensor<2x8x8xf32>) outs(%se : tensor<2x8x8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = math.exp %a : f32
+    linalg.yield %r : f32
+  } -> tensor<2x8x8xf32>
+  %si = linalg.fill ins(%zero : f32) outs(%re : tensor<2x8x1xf32>) -> tensor<2x8x1xf32>
+  %sum = linalg.generic {indexing_maps = [#id3, #keep], iterator_types = ["parallel", "parallel", "reduction"]} ins(%exp : tensor<2x8x8xf32>) outs(%si : tensor<2x8x1xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.addf %a, %acc : f32
+    linalg.yield %r : f32
+  } -> tensor<2x8x1xf32>
+  %p = linalg.generic {indexing_maps = [#id3, #keep, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%exp, %sum : tensor<2x8x8xf32>, tensor<2x8x1xf32>) outs(%se : tensor<2x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %r = arith.divf %a, %b : f32
+    linalg.yield %r : f32
+  } -> tensor<2x8x8xf32>
+  %lg = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%sum : tensor<2x8x1xf32>) outs(%re : tensor<2x8x1xf32>) {
+  ^bb0(%l: f32, %o: f32):
+    %r = math.log %l : f32
+    linalg.yield %r : f32
+  } -> tensor<2x8x1xf32>
+  %lse = linalg.generic {indexing_maps = [#id3, #id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%max, %lg : tensor<2x8x1xf32>, tensor<2x8x1xf32>) outs(%re : tensor<2x8x1xf32>) {
+  ^bb0(%m: f32, %l: f32, %o: f32):
+    %r = arith.addf %m, %l : f32
+    linalg.yield %r : f32
+  } -> tensor<2x8x1xf32>
+  %oe = tensor.empty() : tensor<2x8x16xf32>
+  %oz = linalg.fill ins(%zero : f32) outs(%oe : tensor<2x8x16xf32>) -> tensor<2x8x16xf32>
+  %o = linalg.batch_matmul ins(%p, %v : tensor<2x8x8xf32>, tensor<2x8x16xf32>) outs(%oz : tensor<2x8x16xf32>) -> tensor<2x8x16xf32>
+  return %o, %lse : tensor<2x8x16xf32>, tensor<2x8x1xf32>
+}
+
+// -----
+
 // Negative: the softmax runs over the query axis (dimension 1 of
 // [B*H, Lq, Lk]), not over the keys. Nothing changes.
 //   P = softmax_i(Q.K^T)
