@@ -6,6 +6,7 @@
 
 #include "attn/Pipelines/Pipelines.h"
 #include "attn/Conversion/Passes.h"
+#include "attn/Transforms/Passes.h"
 
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
@@ -51,6 +52,9 @@ using namespace mlir::attn;
 
 void mlir::attn::buildAttnToCpuPipeline(
     OpPassManager &pm, const AttnToCpuPipelineOptions &options) {
+  // A graph attn-raise left alone may still hold linalg.softmax, which
+  // linalg-to-loops does not lower.
+  pm.addPass(createAttnDecomposeSoftmax());
   ConvertAttnToLinalgOptions lowering;
   lowering.accumulateInF64 = options.accumulateInF64;
   pm.addPass(createConvertAttnToLinalg(lowering));

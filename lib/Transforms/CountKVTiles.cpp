@@ -3,18 +3,17 @@
 // Part of attn-mlir. Makes mask-block skipping observable: for each program
 // grid attn-tile produced over static shapes, evaluates the bounds of its KV
 // loops for every program and reports how many KV tiles are visited. It
-// interprets the index arithmetic the compiler emitted, so a wrong bound in
-// the tiler shows up here as a wrong count.
+// folds the index arithmetic the compiler emitted (IndexEvaluator), so a
+// wrong bound in the tiler shows up here as a wrong count.
 //
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "attn/Transforms/IndexEvaluator.h"
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "llvm/ADT/DenseMap.h"
-#include "llvm/ADT/TypeSwitch.h"
 
 #define DEBUG_TYPE "attn-count-kv-tiles"
 
@@ -27,72 +26,6 @@ using namespace mlir;
 using namespace mlir::attn;
 
 namespace {
-
-/// Evaluates index arithmetic given values for some leaves (the program's
-/// induction variables). Fails on anything it does not know.
-class IndexEvaluator {
-public:
-  void bind(Value v, int64_t x) { known[v] = x; }
-
-  std::optional<int64_t> eval(Value v) {
-    if (auto it = known.find(v); it != known.end())
-      return it->second;
-    Operation *def = v.getDefiningOp();
-    if (!def)
-      return std::nullopt;
-    std::optional<int64_t> result =
-        llvm::TypeSwitch<Operation *, std::optional<int64_t>>(def)
-            .Case([&](arith::ConstantIndexOp c) { return c.value(); })
-            .Case([&](arith::AddIOp o) { return binary(o, std::plus<>()); })
-            .Case([&](arith::SubIOp o) { return binary(o, std::minus<>()); })
-            .Case(
-                [&](arith::MulIOp o) { return binary(o, std::multiplies<>()); })
-            .Case([&](arith::MinSIOp o) {
-              return binary(
-                  o, [](int64_t a, int64_t b) { return std::min(a, b); });
-            })
-            .Case([&](arith::MaxSIOp o) {
-              return binary(
-                  o, [](int64_t a, int64_t b) { return std::max(a, b); });
-            })
-            .Case([&](arith::DivSIOp o) { return divide(o, Rounding::Trunc); })
-            .Case([&](arith::FloorDivSIOp o) {
-              return divide(o, Rounding::Floor);
-            })
-            .Case(
-                [&](arith::CeilDivSIOp o) { return divide(o, Rounding::Ceil); })
-            .Default([](Operation *) { return std::nullopt; });
-    if (result)
-      known[v] = *result;
-    return result;
-  }
-
-private:
-  enum class Rounding { Trunc, Floor, Ceil };
-
-  template <typename OpTy, typename Fn>
-  std::optional<int64_t> binary(OpTy op, Fn fn) {
-    std::optional<int64_t> a = eval(op.getLhs()), b = eval(op.getRhs());
-    if (!a || !b)
-      return std::nullopt;
-    return fn(*a, *b);
-  }
-
-  template <typename OpTy>
-  std::optional<int64_t> divide(OpTy op, Rounding rounding) {
-    std::optional<int64_t> a = eval(op.getLhs()), b = eval(op.getRhs());
-    if (!a || !b || *b == 0)
-      return std::nullopt;
-    int64_t q = *a / *b, r = *a % *b;
-    if (r != 0 && rounding == Rounding::Floor && ((r < 0) != (*b < 0)))
-      --q;
-    if (r != 0 && rounding == Rounding::Ceil && ((r < 0) == (*b < 0)))
-      ++q;
-    return q;
-  }
-
-  llvm::DenseMap<Value, int64_t> known;
-};
 
 struct TileCounts {
   int64_t visited = 0, interior = 0, dense = 0;
@@ -128,19 +61,20 @@ static FailureOr<TileCounts> countTiles(scf::ForallOp forall) {
   int64_t programs = 1;
   for (int64_t ub : *ubs)
     programs *= ub;
+  IndexEvaluator eval;
   for (int64_t p = 0; p < programs; ++p) {
     // Decompose the linear program id into induction variable values.
     for (int64_t d = ubs->size() - 1, rest = p; d >= 0; --d) {
       ivs[d] = rest % (*ubs)[d];
       rest /= (*ubs)[d];
     }
-    IndexEvaluator eval;
+    eval.reset();
     for (auto [iv, x] : llvm::zip(forall.getInductionVars(), ivs))
       eval.bind(iv, x);
     for (scf::ForOp loop : loops) {
-      std::optional<int64_t> lb = eval.eval(loop.getLowerBound()),
-                             ub = eval.eval(loop.getUpperBound()),
-                             step = eval.eval(loop.getStep());
+      std::optional<int64_t> lb = eval.evaluateInt(loop.getLowerBound()),
+                             ub = eval.evaluateInt(loop.getUpperBound()),
+                             step = eval.evaluateInt(loop.getStep());
       if (!lb || !ub || !step || *step <= 0)
         return failure();
       int64_t trips = *ub > *lb ? (*ub - *lb + *step - 1) / *step : 0;
@@ -158,8 +92,8 @@ static FailureOr<TileCounts> countTiles(scf::ForallOp forall) {
   int64_t blockN = isa<BlockAttentionOp>(tileOp)
                        ? cast<BlockAttentionOp>(tileOp).getBlockN()
                        : cast<OnlineStepOp>(tileOp).getBlockN();
-  IndexEvaluator eval;
-  std::optional<int64_t> lk = eval.eval(keyLen);
+  eval.reset();
+  std::optional<int64_t> lk = eval.evaluateInt(keyLen);
   if (!lk)
     return failure();
   int64_t splits = ubs->size() > 3 ? (*ubs)[3] : 1;

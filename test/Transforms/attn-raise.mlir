@@ -737,7 +737,7 @@ func.func @hf_llama_eager(%qp: tensor<1x8x64xf32>, %kp: tensor<1x8x32xf32>, %vp:
 
 // bf16 throughout, as a bf16 model imports: the graph rounds scores and
 // probabilities to bf16, attn.attention keeps them in f32, so this is only
-// raised with allow-reassociation (RaiseTest compares f32 graphs only).
+// raised with allow-reassociation (RaiseTest bounds the bf16 roundings).
 //   O = softmax(0.25 * Q.K^T) . V       Q, K, V: bf16 [1, 2, 8, 16]
 // CHECK-LABEL: func.func @bf16_graph
 // CHECK-SAME: (%[[Q:.+]]: tensor<1x2x8x16xbf16>, %[[K:.+]]: tensor<1x2x8x16xbf16>, %[[V:.+]]: tensor<1x2x8x16xbf16>)
@@ -832,6 +832,402 @@ func.func @two_in_sequence(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xf32>, %
     linalg.yield %r : f32
   } -> tensor<1x2x8x16xf32>
   return %o2 : tensor<1x2x8x16xf32>
+}
+
+// -----
+
+// torch.bmm on merged batch-heads with nothing around them: Q and V are
+// [B*H, L, D] arguments and K comes pre-transposed as [B*H, D, L]. With no
+// reshape to recover H, the B*H rows are the batch with one head each (the
+// same numbers); K is transposed back. The causal select comes before the
+// scale in one body (the same scores: 0.25 * -inf = -inf).
+//   S[n, i, j] = 0.25 * (j > i ? -inf : Q.K^T[n, i, j])    n = b * H + h
+// CHECK-LABEL: func.func @merged_bh_pretransposed_k
+// CHECK-SAME: (%[[Q:.+]]: tensor<4x8x16xf32>, %[[KT:.+]]: tensor<4x16x8xf32>, %[[V:.+]]: tensor<4x8x16xf32>)
+// CHECK-DAG: %[[Q4:.+]] = tensor.expand_shape %[[Q]] {{\[}}[0, 1], [2], [3]] output_shape [4, 1, 8, 16]
+// CHECK-DAG: %[[KT4:.+]] = tensor.expand_shape %[[KT]] {{\[}}[0, 1], [2], [3]] output_shape [4, 1, 16, 8]
+// CHECK-DAG: %[[K4:.+]] = linalg.transpose ins(%[[KT4]] : tensor<4x1x16x8xf32>) outs(%{{.+}} : tensor<4x1x8x16xf32>) permutation = [0, 1, 3, 2]
+// CHECK-DAG: %[[V4:.+]] = tensor.expand_shape %[[V]] {{\[}}[0, 1], [2], [3]] output_shape [4, 1, 8, 16]
+// CHECK: %[[O4:.+]] = attn.attention ins(%[[Q4]], %[[K4]], %[[V4]] : tensor<4x1x8x16xf32>, tensor<4x1x8x16xf32>, tensor<4x1x8x16xf32>) {mask_kind = #attn.mask<causal_top_left>, scale = 2.500000e-01 : f64} -> tensor<4x1x8x16xf32>
+// CHECK-NEXT: %[[O:.+]] = tensor.collapse_shape %[[O4]] {{\[}}[0, 1], [2], [3]] : tensor<4x1x8x16xf32> into tensor<4x8x16xf32>
+// CHECK-NEXT: return %[[O]]
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+func.func @merged_bh_pretransposed_k(%q: tensor<4x8x16xf32>, %kt: tensor<4x16x8xf32>, %v: tensor<4x8x16xf32>) -> tensor<4x8x16xf32> {
+  %zero = arith.constant 0.000000e+00 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %scale = arith.constant 2.500000e-01 : f32
+  %se = tensor.empty() : tensor<4x8x8xf32>
+  %sz = linalg.fill ins(%zero : f32) outs(%se : tensor<4x8x8xf32>) -> tensor<4x8x8xf32>
+  %s = linalg.batch_matmul ins(%q, %kt : tensor<4x8x16xf32>, tensor<4x16x8xf32>) outs(%sz : tensor<4x8x8xf32>) -> tensor<4x8x8xf32>
+  %x = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%s : tensor<4x8x8xf32>) outs(%se : tensor<4x8x8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %i = linalg.index 1 : index
+    %j = linalg.index 2 : index
+    %future = arith.cmpi ugt, %j, %i : index
+    %m = arith.select %future, %ninf, %a : f32
+    %r = arith.mulf %m, %scale : f32
+    linalg.yield %r : f32
+  } -> tensor<4x8x8xf32>
+  %p = linalg.softmax dimension(2) ins(%x : tensor<4x8x8xf32>) outs(%se : tensor<4x8x8xf32>) -> tensor<4x8x8xf32>
+  %oe = tensor.empty() : tensor<4x8x16xf32>
+  %oz = linalg.fill ins(%zero : f32) outs(%oe : tensor<4x8x16xf32>) -> tensor<4x8x16xf32>
+  %o = linalg.batch_matmul ins(%p, %v : tensor<4x8x8xf32>, tensor<4x8x16xf32>) outs(%oz : tensor<4x8x16xf32>) -> tensor<4x8x16xf32>
+  return %o : tensor<4x8x16xf32>
+}
+
+// -----
+
+// Merged batch-heads whose head count comes from the reshape the graph
+// applies to its output: [B*H, L, D] = [4, 8, 16] arguments, the result
+// expanded to [B, H, L, D] = [2, 2, 8, 16]. Q, K and V are expanded the same
+// way, so attn.attention sees the graph's two heads.
+//   O = softmax(Q.K^T / 4) . V
+// CHECK-LABEL: func.func @merged_bh_heads_from_output
+// CHECK-SAME: (%[[Q:.+]]: tensor<4x8x16xf32>, %[[K:.+]]: tensor<4x8x16xf32>, %[[V:.+]]: tensor<4x8x16xf32>)
+// CHECK-DAG: %[[Q4:.+]] = tensor.expand_shape %[[Q]] {{\[}}[0, 1], [2], [3]] output_shape [2, 2, 8, 16]
+// CHECK-DAG: %[[K4:.+]] = tensor.expand_shape %[[K]] {{\[}}[0, 1], [2], [3]] output_shape [2, 2, 8, 16]
+// CHECK-DAG: %[[V4:.+]] = tensor.expand_shape %[[V]] {{\[}}[0, 1], [2], [3]] output_shape [2, 2, 8, 16]
+// CHECK: %[[O:.+]] = attn.attention ins(%[[Q4]], %[[K4]], %[[V4]] : tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {scale = 2.500000e-01 : f64} -> tensor<2x2x8x16xf32>
+// CHECK-NEXT: return %[[O]]
+#kt3 = affine_map<(n, i, j, d) -> (n, j, d)>
+#q3 = affine_map<(n, i, j, d) -> (n, i, d)>
+#s3 = affine_map<(n, i, j, d) -> (n, i, j)>
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+func.func @merged_bh_heads_from_output(%q: tensor<4x8x16xf32>, %k: tensor<4x8x16xf32>, %v: tensor<4x8x16xf32>) -> tensor<2x2x8x16xf32> {
+  %zero = arith.constant 0.000000e+00 : f32
+  %four = arith.constant 4.000000e+00 : f32
+  %se = tensor.empty() : tensor<4x8x8xf32>
+  %sz = linalg.fill ins(%zero : f32) outs(%se : tensor<4x8x8xf32>) -> tensor<4x8x8xf32>
+  %s = linalg.generic {indexing_maps = [#q3, #kt3, #s3], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%q, %k : tensor<4x8x16xf32>, tensor<4x8x16xf32>) outs(%sz : tensor<4x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<4x8x8xf32>
+  %x = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%s : tensor<4x8x8xf32>) outs(%se : tensor<4x8x8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = arith.divf %a, %four : f32
+    linalg.yield %r : f32
+  } -> tensor<4x8x8xf32>
+  %p = linalg.softmax dimension(2) ins(%x : tensor<4x8x8xf32>) outs(%se : tensor<4x8x8xf32>) -> tensor<4x8x8xf32>
+  %oe = tensor.empty() : tensor<4x8x16xf32>
+  %oz = linalg.fill ins(%zero : f32) outs(%oe : tensor<4x8x16xf32>) -> tensor<4x8x16xf32>
+  %o = linalg.batch_matmul ins(%p, %v : tensor<4x8x8xf32>, tensor<4x8x16xf32>) outs(%oz : tensor<4x8x16xf32>) -> tensor<4x8x16xf32>
+  %o4 = tensor.expand_shape %o [[0, 1], [2], [3]] output_shape [2, 2, 8, 16] : tensor<4x8x16xf32> into tensor<2x2x8x16xf32>
+  return %o4 : tensor<2x2x8x16xf32>
+}
+
+// -----
+
+// Mistral-style sliding window from index compares: key j is kept for
+// query i when j <= i (causal) and i - j <= 2, i.e. the window
+// [i - 2, i]; Lq == Lk, so both alignments give window = [2, 0].
+//   S[i, j] = (j > i or i - j > 2) ? -inf : 0.25 * Q.K^T[i, j]
+// CHECK-LABEL: func.func @window_causal_select
+// CHECK-SAME: (%[[Q:.+]]: tensor<1x2x8x16xf32>, %[[K:.+]]: tensor<1x2x8x16xf32>, %[[V:.+]]: tensor<1x2x8x16xf32>)
+// CHECK-NEXT: %[[O:.+]] = attn.attention ins(%[[Q]], %[[K]], %[[V]] : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>) {mask_kind = #attn.mask<sliding_window>, scale = 2.500000e-01 : f64, window = array<i64: 2, 0>} -> tensor<1x2x8x16xf32>
+// CHECK-NEXT: return %[[O]]
+#qk_q = affine_map<(b, h, i, j, d) -> (b, h, i, d)>
+#qk_k = affine_map<(b, h, i, j, d) -> (b, h, j, d)>
+#qk_s = affine_map<(b, h, i, j, d) -> (b, h, i, j)>
+#pv_p = affine_map<(b, h, i, c, j) -> (b, h, i, j)>
+#pv_v = affine_map<(b, h, i, c, j) -> (b, h, j, c)>
+#pv_o = affine_map<(b, h, i, c, j) -> (b, h, i, c)>
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+func.func @window_causal_select(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xf32>, %v: tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32> {
+  %zero = arith.constant 0.000000e+00 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %scale = arith.constant 2.500000e-01 : f32
+  %c2 = arith.constant 2 : index
+  %se = tensor.empty() : tensor<1x2x8x8xf32>
+  %sz = linalg.fill ins(%zero : f32) outs(%se : tensor<1x2x8x8xf32>) -> tensor<1x2x8x8xf32>
+  %s = linalg.generic {indexing_maps = [#qk_q, #qk_k, #qk_s], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%q, %k : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>) outs(%sz : tensor<1x2x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x8x8xf32>
+  %x = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%s : tensor<1x2x8x8xf32>) outs(%se : tensor<1x2x8x8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %i = linalg.index 2 : index
+    %j = linalg.index 3 : index
+    %future = arith.cmpi ugt, %j, %i : index
+    %dist = arith.subi %i, %j : index
+    %far = arith.cmpi sgt, %dist, %c2 : index
+    %masked = arith.ori %future, %far : i1
+    %sc = arith.mulf %a, %scale : f32
+    %r = arith.select %masked, %ninf, %sc : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x8x8xf32>
+  %p = linalg.softmax dimension(3) ins(%x : tensor<1x2x8x8xf32>) outs(%se : tensor<1x2x8x8xf32>) -> tensor<1x2x8x8xf32>
+  %oe = tensor.empty() : tensor<1x2x8x16xf32>
+  %oz = linalg.fill ins(%zero : f32) outs(%oe : tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32>
+  %o = linalg.generic {indexing_maps = [#pv_p, #pv_v, #pv_o], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%p, %v : tensor<1x2x8x8xf32>, tensor<1x2x8x16xf32>) outs(%oz : tensor<1x2x8x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x8x16xf32>
+  return %o : tensor<1x2x8x16xf32>
+}
+
+// -----
+
+// A window bounded on both sides and aligned top-left, over Lq = 4 queries
+// and Lk = 8 keys: key j is kept for i - 1 <= j <= i + 5. In the op's
+// bottom-right frame (diagonal at i + Lk - Lq = i + 4) that is
+// [i + 4 - 5, i + 4 + 1]: window = [5, 1]. The two bounds are two selects.
+//   S[i, j] = (j < i - 1 or j > i + 5) ? -inf : Q.K^T[i, j] * 0.25
+// CHECK-LABEL: func.func @window_both_sides_top_left
+// CHECK-SAME: (%[[Q:.+]]: tensor<1x2x4x16xf32>, %[[K:.+]]: tensor<1x2x8x16xf32>, %[[V:.+]]: tensor<1x2x8x16xf32>)
+// CHECK-NEXT: %[[O:.+]] = attn.attention ins(%[[Q]], %[[K]], %[[V]] : tensor<1x2x4x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>) {mask_kind = #attn.mask<sliding_window>, scale = 2.500000e-01 : f64, window = array<i64: 5, 1>} -> tensor<1x2x4x16xf32>
+// CHECK-NEXT: return %[[O]]
+#qk_q = affine_map<(b, h, i, j, d) -> (b, h, i, d)>
+#qk_k = affine_map<(b, h, i, j, d) -> (b, h, j, d)>
+#qk_s = affine_map<(b, h, i, j, d) -> (b, h, i, j)>
+#pv_p = affine_map<(b, h, i, c, j) -> (b, h, i, j)>
+#pv_v = affine_map<(b, h, i, c, j) -> (b, h, j, c)>
+#pv_o = affine_map<(b, h, i, c, j) -> (b, h, i, c)>
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+func.func @window_both_sides_top_left(%q: tensor<1x2x4x16xf32>, %k: tensor<1x2x8x16xf32>, %v: tensor<1x2x8x16xf32>) -> tensor<1x2x4x16xf32> {
+  %zero = arith.constant 0.000000e+00 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %scale = arith.constant 2.500000e-01 : f32
+  %c1 = arith.constant 1 : index
+  %c5 = arith.constant 5 : index
+  %se = tensor.empty() : tensor<1x2x4x8xf32>
+  %sz = linalg.fill ins(%zero : f32) outs(%se : tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
+  %s = linalg.generic {indexing_maps = [#qk_q, #qk_k, #qk_s], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%q, %k : tensor<1x2x4x16xf32>, tensor<1x2x8x16xf32>) outs(%sz : tensor<1x2x4x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x4x8xf32>
+  %x = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%s : tensor<1x2x4x8xf32>) outs(%se : tensor<1x2x4x8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %i = linalg.index 2 : index
+    %j = linalg.index 3 : index
+    %j1 = arith.addi %j, %c1 : index
+    %left = arith.cmpi sge, %j1, %i : index
+    %i5 = arith.addi %i, %c5 : index
+    %right = arith.cmpi sle, %j, %i5 : index
+    %m1 = arith.select %left, %a, %ninf : f32
+    %m2 = arith.select %right, %m1, %ninf : f32
+    %r = arith.mulf %m2, %scale : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x4x8xf32>
+  %p = linalg.softmax dimension(3) ins(%x : tensor<1x2x4x8xf32>) outs(%se : tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
+  %oe = tensor.empty() : tensor<1x2x4x16xf32>
+  %oz = linalg.fill ins(%zero : f32) outs(%oe : tensor<1x2x4x16xf32>) -> tensor<1x2x4x16xf32>
+  %o = linalg.generic {indexing_maps = [#pv_p, #pv_v, #pv_o], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%p, %v : tensor<1x2x4x8xf32>, tensor<1x2x8x16xf32>) outs(%oz : tensor<1x2x4x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x4x16xf32>
+  return %o : tensor<1x2x4x16xf32>
+}
+
+// -----
+
+// The LSE beside the output, as FlashAttention-style training graphs return
+// it: the decomposed softmax's row max and row sum also give
+// log(sum_j exp(S - m)) + m = log(sum_j exp(S)), the op's second result.
+//   S = Q.K^T / 4;  m = max_j S;  E = exp(S - m);  l = sum_j E
+//   O = (E / l) . V;  LSE = log(l) + m       Q, K, V: [1, 2, 8, 16]
+// CHECK-LABEL: func.func @lse_decomposed
+// CHECK-SAME: (%[[Q:.+]]: tensor<1x2x8x16xf32>, %[[K:.+]]: tensor<1x2x8x16xf32>, %[[V:.+]]: tensor<1x2x8x16xf32>)
+// CHECK-NEXT: %[[O:.+]], %[[L:.+]] = attn.attention ins(%[[Q]], %[[K]], %[[V]] : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>) {scale = 2.500000e-01 : f64} -> tensor<1x2x8x16xf32>, tensor<1x2x8xf32>
+// CHECK-NEXT: return %[[O]], %[[L]]
+#qk_q = affine_map<(b, h, i, j, d) -> (b, h, i, d)>
+#qk_k = affine_map<(b, h, i, j, d) -> (b, h, j, d)>
+#qk_s = affine_map<(b, h, i, j, d) -> (b, h, i, j)>
+#pv_p = affine_map<(b, h, i, c, j) -> (b, h, i, j)>
+#pv_v = affine_map<(b, h, i, c, j) -> (b, h, j, c)>
+#pv_o = affine_map<(b, h, i, c, j) -> (b, h, i, c)>
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#row4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+func.func @lse_decomposed(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xf32>, %v: tensor<1x2x8x16xf32>) -> (tensor<1x2x8x16xf32>, tensor<1x2x8xf32>) {
+  %zero = arith.constant 0.000000e+00 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %four = arith.constant 4.000000e+00 : f32
+  %se = tensor.empty() : tensor<1x2x8x8xf32>
+  %sz = linalg.fill ins(%zero : f32) outs(%se : tensor<1x2x8x8xf32>) -> tensor<1x2x8x8xf32>
+  %s = linalg.generic {indexing_maps = [#qk_q, #qk_k, #qk_s], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%q, %k : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>) outs(%sz : tensor<1x2x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x8x8xf32>
+  %x = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%s : tensor<1x2x8x8xf32>) outs(%se : tensor<1x2x8x8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %d = arith.divf %a, %four : f32
+    linalg.yield %d : f32
+  } -> tensor<1x2x8x8xf32>
+  %re = tensor.empty() : tensor<1x2x8xf32>
+  %mi = linalg.fill ins(%ninf : f32) outs(%re : tensor<1x2x8xf32>) -> tensor<1x2x8xf32>
+  %max = linalg.generic {indexing_maps = [#id4, #row4], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x : tensor<1x2x8x8xf32>) outs(%mi : tensor<1x2x8xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.maximumf %a, %acc : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x8xf32>
+  %exp = linalg.generic {indexing_maps = [#id4, #row4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%x, %max : tensor<1x2x8x8xf32>, tensor<1x2x8xf32>) outs(%se : tensor<1x2x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %r = arith.subf %a, %b : f32
+    %e = math.exp %r : f32
+    linalg.yield %e : f32
+  } -> tensor<1x2x8x8xf32>
+  %si = linalg.fill ins(%zero : f32) outs(%re : tensor<1x2x8xf32>) -> tensor<1x2x8xf32>
+  %sum = linalg.generic {indexing_maps = [#id4, #row4], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%exp : tensor<1x2x8x8xf32>) outs(%si : tensor<1x2x8xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.addf %a, %acc : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x8xf32>
+  %p = linalg.generic {indexing_maps = [#id4, #row4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%exp, %sum : tensor<1x2x8x8xf32>, tensor<1x2x8xf32>) outs(%se : tensor<1x2x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %r = arith.divf %a, %b : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x8x8xf32>
+  %lse = linalg.generic {indexing_maps = [#id3, #id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%sum, %max : tensor<1x2x8xf32>, tensor<1x2x8xf32>) outs(%re : tensor<1x2x8xf32>) {
+  ^bb0(%l: f32, %m: f32, %o: f32):
+    %lg = math.log %l : f32
+    %r = arith.addf %lg, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x8xf32>
+  %oe = tensor.empty() : tensor<1x2x8x16xf32>
+  %oz = linalg.fill ins(%zero : f32) outs(%oe : tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32>
+  %o = linalg.generic {indexing_maps = [#pv_p, #pv_v, #pv_o], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%p, %v : tensor<1x2x8x8xf32>, tensor<1x2x8x16xf32>) outs(%oz : tensor<1x2x8x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x8x16xf32>
+  return %o, %lse : tensor<1x2x8x16xf32>, tensor<1x2x8xf32>
+}
+
+// -----
+
+// A bf16 model's softmax wrapped in casts (torch.softmax(x, dtype=float32)
+// then .to(bfloat16)): scores and P.V stay bf16, the softmax runs in f32,
+// exactly as attn.attention computes it. The bf16 scores and probabilities
+// round where the op keeps f32, so this needs allow-reassociation.
+//   S = bf16(Q.K^T * 0.25);  P = bf16(softmax(f32(S)));  O = P . V
+// CHECK-LABEL: func.func @softmax_casts_bf16
+// CHECK-SAME: (%[[Q:.+]]: tensor<2x8x16xbf16>, %[[K:.+]]: tensor<2x8x16xbf16>, %[[V:.+]]: tensor<2x8x16xbf16>)
+// DEFAULT: %{{.+}} = attn.attention ins({{.+}} : tensor<2x1x8x16xbf16>, tensor<2x1x8x16xbf16>, tensor<2x1x8x16xbf16>) {scale = 2.500000e-01 : f64} -> tensor<2x1x8x16xbf16>
+// DEFAULT-NOT: linalg.softmax
+// EXACT-NOT: attn.attention
+// EXACT: linalg.softmax
+#q3 = affine_map<(n, i, j, d) -> (n, i, d)>
+#k3 = affine_map<(n, i, j, d) -> (n, j, d)>
+#s3 = affine_map<(n, i, j, d) -> (n, i, j)>
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+func.func @softmax_casts_bf16(%q: tensor<2x8x16xbf16>, %k: tensor<2x8x16xbf16>, %v: tensor<2x8x16xbf16>) -> tensor<2x8x16xbf16> {
+  %zero = arith.constant 0.000000e+00 : bf16
+  %scale = arith.constant 2.500000e-01 : bf16
+  %se = tensor.empty() : tensor<2x8x8xbf16>
+  %sz = linalg.fill ins(%zero : bf16) outs(%se : tensor<2x8x8xbf16>) -> tensor<2x8x8xbf16>
+  %s = linalg.generic {indexing_maps = [#q3, #k3, #s3], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%q, %k : tensor<2x8x16xbf16>, tensor<2x8x16xbf16>) outs(%sz : tensor<2x8x8xbf16>) {
+  ^bb0(%a: bf16, %b: bf16, %acc: bf16):
+    %m = arith.mulf %a, %b : bf16
+    %r = arith.addf %acc, %m : bf16
+    linalg.yield %r : bf16
+  } -> tensor<2x8x8xbf16>
+  %ss = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%s : tensor<2x8x8xbf16>) outs(%se : tensor<2x8x8xbf16>) {
+  ^bb0(%a: bf16, %o: bf16):
+    %r = arith.mulf %a, %scale : bf16
+    linalg.yield %r : bf16
+  } -> tensor<2x8x8xbf16>
+  %fe = tensor.empty() : tensor<2x8x8xf32>
+  %sf = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%ss : tensor<2x8x8xbf16>) outs(%fe : tensor<2x8x8xf32>) {
+  ^bb0(%a: bf16, %o: f32):
+    %r = arith.extf %a : bf16 to f32
+    linalg.yield %r : f32
+  } -> tensor<2x8x8xf32>
+  %pf = linalg.softmax dimension(2) ins(%sf : tensor<2x8x8xf32>) outs(%fe : tensor<2x8x8xf32>) -> tensor<2x8x8xf32>
+  %p = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%pf : tensor<2x8x8xf32>) outs(%se : tensor<2x8x8xbf16>) {
+  ^bb0(%a: f32, %o: bf16):
+    %r = arith.truncf %a : f32 to bf16
+    linalg.yield %r : bf16
+  } -> tensor<2x8x8xbf16>
+  %oe = tensor.empty() : tensor<2x8x16xbf16>
+  %oz = linalg.fill ins(%zero : bf16) outs(%oe : tensor<2x8x16xbf16>) -> tensor<2x8x16xbf16>
+  %o = linalg.batch_matmul ins(%p, %v : tensor<2x8x8xbf16>, tensor<2x8x16xbf16>) outs(%oz : tensor<2x8x16xbf16>) -> tensor<2x8x16xbf16>
+  return %o : tensor<2x8x16xbf16>
+}
+
+// -----
+
+// The LSE of a merged [B*H, L, D] graph with keepdim statistics ([B*H, L, 1])
+// and the log and the add as two generics: the op's [B*H, 1, L] LSE is
+// reshaped to the graph's [B*H, L, 1].
+//   m = max_j S;  E = exp(S - m);  l = sum_j E;  LSE = log(l) + m
+// CHECK-LABEL: func.func @lse_merged_keepdim
+// CHECK-SAME: (%[[Q:.+]]: tensor<2x8x16xf32>, %[[K:.+]]: tensor<2x8x16xf32>, %[[V:.+]]: tensor<2x8x16xf32>)
+// CHECK: %[[O4:.+]], %[[L3:.+]] = attn.attention ins({{.+}} : tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>) {scale = 1.000000e+00 : f64} -> tensor<2x1x8x16xf32>, tensor<2x1x8xf32>
+// CHECK-DAG: %[[O:.+]] = tensor.collapse_shape %[[O4]] {{\[}}[0, 1], [2], [3]]
+// CHECK-DAG: %[[L1:.+]] = tensor.collapse_shape %[[L3]] {{\[}}[0, 1, 2]] : tensor<2x1x8xf32> into tensor<16xf32>
+// CHECK-DAG: %[[L:.+]] = tensor.expand_shape %[[L1]] {{\[}}[0, 1, 2]] output_shape [2, 8, 1] : tensor<16xf32> into tensor<2x8x1xf32>
+// CHECK: return %[[O]], %[[L]]
+#q3 = affine_map<(n, i, j, d) -> (n, i, d)>
+#k3 = affine_map<(n, i, j, d) -> (n, j, d)>
+#s3 = affine_map<(n, i, j, d) -> (n, i, j)>
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#keep = affine_map<(d0, d1, d2) -> (d0, d1, 0)>
+func.func @lse_merged_keepdim(%q: tensor<2x8x16xf32>, %k: tensor<2x8x16xf32>, %v: tensor<2x8x16xf32>) -> (tensor<2x8x16xf32>, tensor<2x8x1xf32>) {
+  %zero = arith.constant 0.000000e+00 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %se = tensor.empty() : tensor<2x8x8xf32>
+  %sz = linalg.fill ins(%zero : f32) outs(%se : tensor<2x8x8xf32>) -> tensor<2x8x8xf32>
+  %s = linalg.generic {indexing_maps = [#q3, #k3, #s3], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%q, %k : tensor<2x8x16xf32>, tensor<2x8x16xf32>) outs(%sz : tensor<2x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<2x8x8xf32>
+  %re = tensor.empty() : tensor<2x8x1xf32>
+  %mi = linalg.fill ins(%ninf : f32) outs(%re : tensor<2x8x1xf32>) -> tensor<2x8x1xf32>
+  %max = linalg.generic {indexing_maps = [#id3, #keep], iterator_types = ["parallel", "parallel", "reduction"]} ins(%s : tensor<2x8x8xf32>) outs(%mi : tensor<2x8x1xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.maximumf %a, %acc : f32
+    linalg.yield %r : f32
+  } -> tensor<2x8x1xf32>
+  %sub = linalg.generic {indexing_maps = [#id3, #keep, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%s, %max : tensor<2x8x8xf32>, tensor<2x8x1xf32>) outs(%se : tensor<2x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %r = arith.subf %a, %b : f32
+    linalg.yield %r : f32
+  } -> tensor<2x8x8xf32>
+  %exp = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%sub : tensor<2x8x8xf32>) outs(%se : tensor<2x8x8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = math.exp %a : f32
+    linalg.yield %r : f32
+  } -> tensor<2x8x8xf32>
+  %si = linalg.fill ins(%zero : f32) outs(%re : tensor<2x8x1xf32>) -> tensor<2x8x1xf32>
+  %sum = linalg.generic {indexing_maps = [#id3, #keep], iterator_types = ["parallel", "parallel", "reduction"]} ins(%exp : tensor<2x8x8xf32>) outs(%si : tensor<2x8x1xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.addf %a, %acc : f32
+    linalg.yield %r : f32
+  } -> tensor<2x8x1xf32>
+  %p = linalg.generic {indexing_maps = [#id3, #keep, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%exp, %sum : tensor<2x8x8xf32>, tensor<2x8x1xf32>) outs(%se : tensor<2x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %r = arith.divf %a, %b : f32
+    linalg.yield %r : f32
+  } -> tensor<2x8x8xf32>
+  %lg = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%sum : tensor<2x8x1xf32>) outs(%re : tensor<2x8x1xf32>) {
+  ^bb0(%l: f32, %o: f32):
+    %r = math.log %l : f32
+    linalg.yield %r : f32
+  } -> tensor<2x8x1xf32>
+  %lse = linalg.generic {indexing_maps = [#id3, #id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%max, %lg : tensor<2x8x1xf32>, tensor<2x8x1xf32>) outs(%re : tensor<2x8x1xf32>) {
+  ^bb0(%m: f32, %l: f32, %o: f32):
+    %r = arith.addf %m, %l : f32
+    linalg.yield %r : f32
+  } -> tensor<2x8x1xf32>
+  %oe = tensor.empty() : tensor<2x8x16xf32>
+  %oz = linalg.fill ins(%zero : f32) outs(%oe : tensor<2x8x16xf32>) -> tensor<2x8x16xf32>
+  %o = linalg.batch_matmul ins(%p, %v : tensor<2x8x8xf32>, tensor<2x8x16xf32>) outs(%oz : tensor<2x8x16xf32>) -> tensor<2x8x16xf32>
+  return %o, %lse : tensor<2x8x16xf32>, tensor<2x8x1xf32>
 }
 
 // -----
@@ -1110,26 +1506,6 @@ func.func @neg_transposed_bias(%q4: tensor<1x4x8x16xf32>, %k4: tensor<1x4x8x16xf
 
 // -----
 
-// Negative: the rank-3 operands have no 4-D origin, so there is no
-// [B, H, L, D] tensor to hand to attn.attention.
-//   O = softmax(Q.K^T) . V on [B*H, L, D] function arguments
-// CHECK-LABEL: func.func @neg_no_4d_operands
-// CHECK-NOT: attn.attention
-// CHECK: linalg.softmax
-func.func @neg_no_4d_operands(%q: tensor<4x8x16xf32>, %kt: tensor<4x16x8xf32>, %v: tensor<4x8x16xf32>) -> tensor<4x8x16xf32> {
-  %zero = arith.constant 0.000000e+00 : f32
-  %se = tensor.empty() : tensor<4x8x8xf32>
-  %sz = linalg.fill ins(%zero : f32) outs(%se : tensor<4x8x8xf32>) -> tensor<4x8x8xf32>
-  %s = linalg.batch_matmul ins(%q, %kt : tensor<4x8x16xf32>, tensor<4x16x8xf32>) outs(%sz : tensor<4x8x8xf32>) -> tensor<4x8x8xf32>
-  %p = linalg.softmax dimension(2) ins(%s : tensor<4x8x8xf32>) outs(%se : tensor<4x8x8xf32>) -> tensor<4x8x8xf32>
-  %oe = tensor.empty() : tensor<4x8x16xf32>
-  %oz = linalg.fill ins(%zero : f32) outs(%oe : tensor<4x8x16xf32>) -> tensor<4x8x16xf32>
-  %o = linalg.batch_matmul ins(%p, %v : tensor<4x8x8xf32>, tensor<4x8x16xf32>) outs(%oz : tensor<4x8x16xf32>) -> tensor<4x8x16xf32>
-  return %o : tensor<4x8x16xf32>
-}
-
-// -----
-
 // Negative: a dynamic batch. attn.attention allows it, but the raise needs
 // static extents to check every reshape and broadcast.
 //   O = softmax(Q.K^T) . V              Q, K, V: [?, 8, 16] (B*H dynamic)
@@ -1156,4 +1532,155 @@ func.func @neg_dynamic_batch(%q4: tensor<?x4x8x16xf32>, %k4: tensor<?x4x8x16xf32
   %o = linalg.batch_matmul ins(%p, %v : tensor<?x8x8xf32>, tensor<?x8x16xf32>) outs(%oz : tensor<?x8x16xf32>) -> tensor<?x8x16xf32>
   %o4 = tensor.expand_shape %o [[0, 1], [2], [3]] output_shape [%b, 4, 8, 16] : tensor<?x8x16xf32> into tensor<?x4x8x16xf32>
   return %o4 : tensor<?x4x8x16xf32>
+}
+
+// -----
+
+// Negative: the softmax upcast to f64. attn.attention computes the softmax
+// in f32, so raising would round differently; nothing changes.
+//   P = f32(softmax(f64(Q.K^T)))
+// CHECK-LABEL: func.func @neg_softmax_upcast_f64
+// CHECK-NOT: attn.attention
+// CHECK: linalg.softmax
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+func.func @neg_softmax_upcast_f64(%q4: tensor<1x4x8x16xf32>, %k4: tensor<1x4x8x16xf32>, %v4: tensor<1x4x8x16xf32>) -> tensor<1x4x8x16xf32> {
+  %zero = arith.constant 0.000000e+00 : f32
+  %q = tensor.collapse_shape %q4 [[0, 1], [2], [3]] : tensor<1x4x8x16xf32> into tensor<4x8x16xf32>
+  %k = tensor.collapse_shape %k4 [[0, 1], [2], [3]] : tensor<1x4x8x16xf32> into tensor<4x8x16xf32>
+  %v = tensor.collapse_shape %v4 [[0, 1], [2], [3]] : tensor<1x4x8x16xf32> into tensor<4x8x16xf32>
+  %kte = tensor.empty() : tensor<4x16x8xf32>
+  %kt = linalg.transpose ins(%k : tensor<4x8x16xf32>) outs(%kte : tensor<4x16x8xf32>) permutation = [0, 2, 1]
+  %se = tensor.empty() : tensor<4x8x8xf32>
+  %sz = linalg.fill ins(%zero : f32) outs(%se : tensor<4x8x8xf32>) -> tensor<4x8x8xf32>
+  %s = linalg.batch_matmul ins(%q, %kt : tensor<4x8x16xf32>, tensor<4x16x8xf32>) outs(%sz : tensor<4x8x8xf32>) -> tensor<4x8x8xf32>
+  %de = tensor.empty() : tensor<4x8x8xf64>
+  %sd = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%s : tensor<4x8x8xf32>) outs(%de : tensor<4x8x8xf64>) {
+  ^bb0(%a: f32, %o: f64):
+    %r = arith.extf %a : f32 to f64
+    linalg.yield %r : f64
+  } -> tensor<4x8x8xf64>
+  %pd = linalg.softmax dimension(2) ins(%sd : tensor<4x8x8xf64>) outs(%de : tensor<4x8x8xf64>) -> tensor<4x8x8xf64>
+  %p = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%pd : tensor<4x8x8xf64>) outs(%se : tensor<4x8x8xf32>) {
+  ^bb0(%a: f64, %o: f32):
+    %r = arith.truncf %a : f64 to f32
+    linalg.yield %r : f32
+  } -> tensor<4x8x8xf32>
+  %oe = tensor.empty() : tensor<4x8x16xf32>
+  %oz = linalg.fill ins(%zero : f32) outs(%oe : tensor<4x8x16xf32>) -> tensor<4x8x16xf32>
+  %o = linalg.batch_matmul ins(%p, %v : tensor<4x8x8xf32>, tensor<4x8x16xf32>) outs(%oz : tensor<4x8x16xf32>) -> tensor<4x8x16xf32>
+  %o4 = tensor.expand_shape %o [[0, 1], [2], [3]] output_shape [1, 4, 8, 16] : tensor<4x8x16xf32> into tensor<1x4x8x16xf32>
+  return %o4 : tensor<1x4x8x16xf32>
+}
+
+// -----
+
+// Negative: a causal window aligned top-left over Lq = 4 < Lk = 8 keys
+// (j in [i - 2, i]). In the op's bottom-right frame its right extent would
+// be 0 - (Lk - Lq) = -4, which no window attribute expresses.
+//   S[i, j] = (j > i or j < i - 2) ? -inf : Q.K^T[i, j]
+// CHECK-LABEL: func.func @neg_window_top_left_past_diagonal
+// CHECK-NOT: attn.attention
+// CHECK: linalg.softmax
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+func.func @neg_window_top_left_past_diagonal(%q4: tensor<1x2x4x16xf32>, %k4: tensor<1x2x8x16xf32>, %v4: tensor<1x2x8x16xf32>) -> tensor<1x2x4x16xf32> {
+  %zero = arith.constant 0.000000e+00 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %c2 = arith.constant 2 : index
+  %q = tensor.collapse_shape %q4 [[0, 1], [2], [3]] : tensor<1x2x4x16xf32> into tensor<2x4x16xf32>
+  %k = tensor.collapse_shape %k4 [[0, 1], [2], [3]] : tensor<1x2x8x16xf32> into tensor<2x8x16xf32>
+  %v = tensor.collapse_shape %v4 [[0, 1], [2], [3]] : tensor<1x2x8x16xf32> into tensor<2x8x16xf32>
+  %kte = tensor.empty() : tensor<2x16x8xf32>
+  %kt = linalg.transpose ins(%k : tensor<2x8x16xf32>) outs(%kte : tensor<2x16x8xf32>) permutation = [0, 2, 1]
+  %se = tensor.empty() : tensor<2x4x8xf32>
+  %sz = linalg.fill ins(%zero : f32) outs(%se : tensor<2x4x8xf32>) -> tensor<2x4x8xf32>
+  %s = linalg.batch_matmul ins(%q, %kt : tensor<2x4x16xf32>, tensor<2x16x8xf32>) outs(%sz : tensor<2x4x8xf32>) -> tensor<2x4x8xf32>
+  %s4 = tensor.expand_shape %s [[0, 1], [2], [3]] output_shape [1, 2, 4, 8] : tensor<2x4x8xf32> into tensor<1x2x4x8xf32>
+  %se4 = tensor.empty() : tensor<1x2x4x8xf32>
+  %x = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%s4 : tensor<1x2x4x8xf32>) outs(%se4 : tensor<1x2x4x8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %i = linalg.index 2 : index
+    %j = linalg.index 3 : index
+    %future = arith.cmpi ugt, %j, %i : index
+    %j2 = arith.addi %j, %c2 : index
+    %far = arith.cmpi ult, %j2, %i : index
+    %masked = arith.ori %future, %far : i1
+    %r = arith.select %masked, %ninf, %a : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x4x8xf32>
+  %p4 = linalg.softmax dimension(3) ins(%x : tensor<1x2x4x8xf32>) outs(%se4 : tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
+  %p = tensor.collapse_shape %p4 [[0, 1], [2], [3]] : tensor<1x2x4x8xf32> into tensor<2x4x8xf32>
+  %oe = tensor.empty() : tensor<2x4x16xf32>
+  %oz = linalg.fill ins(%zero : f32) outs(%oe : tensor<2x4x16xf32>) -> tensor<2x4x16xf32>
+  %o = linalg.batch_matmul ins(%p, %v : tensor<2x4x8xf32>, tensor<2x8x16xf32>) outs(%oz : tensor<2x4x16xf32>) -> tensor<2x4x16xf32>
+  %o4 = tensor.expand_shape %o [[0, 1], [2], [3]] output_shape [1, 2, 4, 16] : tensor<2x4x16xf32> into tensor<1x2x4x16xf32>
+  return %o4 : tensor<1x2x4x16xf32>
+}
+
+// -----
+
+// Negative: the graph returns log(rowsum) alone, which is not the op's LSE
+// (that is log(rowsum) + rowmax), so the row sum has a use the op cannot
+// replace.
+//   O = softmax(Q.K^T) . V;  extra = log(sum_j exp(S - max_j S))
+// CHECK-LABEL: func.func @neg_lse_without_max
+// CHECK-NOT: attn.attention
+// CHECK: math.log
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#row4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#qk_q = affine_map<(b, h, i, j, d) -> (b, h, i, d)>
+#qk_k = affine_map<(b, h, i, j, d) -> (b, h, j, d)>
+#qk_s = affine_map<(b, h, i, j, d) -> (b, h, i, j)>
+#pv_p = affine_map<(b, h, i, c, j) -> (b, h, i, j)>
+#pv_v = affine_map<(b, h, i, c, j) -> (b, h, j, c)>
+#pv_o = affine_map<(b, h, i, c, j) -> (b, h, i, c)>
+func.func @neg_lse_without_max(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xf32>, %v: tensor<1x2x8x16xf32>) -> (tensor<1x2x8x16xf32>, tensor<1x2x8xf32>) {
+  %zero = arith.constant 0.000000e+00 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %se = tensor.empty() : tensor<1x2x8x8xf32>
+  %sz = linalg.fill ins(%zero : f32) outs(%se : tensor<1x2x8x8xf32>) -> tensor<1x2x8x8xf32>
+  %s = linalg.generic {indexing_maps = [#qk_q, #qk_k, #qk_s], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%q, %k : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>) outs(%sz : tensor<1x2x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x8x8xf32>
+  %re = tensor.empty() : tensor<1x2x8xf32>
+  %mi = linalg.fill ins(%ninf : f32) outs(%re : tensor<1x2x8xf32>) -> tensor<1x2x8xf32>
+  %max = linalg.generic {indexing_maps = [#id4, #row4], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%s : tensor<1x2x8x8xf32>) outs(%mi : tensor<1x2x8xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.maximumf %a, %acc : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x8xf32>
+  %exp = linalg.generic {indexing_maps = [#id4, #row4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%s, %max : tensor<1x2x8x8xf32>, tensor<1x2x8xf32>) outs(%se : tensor<1x2x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %r = arith.subf %a, %b : f32
+    %e = math.exp %r : f32
+    linalg.yield %e : f32
+  } -> tensor<1x2x8x8xf32>
+  %si = linalg.fill ins(%zero : f32) outs(%re : tensor<1x2x8xf32>) -> tensor<1x2x8xf32>
+  %sum = linalg.generic {indexing_maps = [#id4, #row4], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%exp : tensor<1x2x8x8xf32>) outs(%si : tensor<1x2x8xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.addf %a, %acc : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x8xf32>
+  %p = linalg.generic {indexing_maps = [#id4, #row4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%exp, %sum : tensor<1x2x8x8xf32>, tensor<1x2x8xf32>) outs(%se : tensor<1x2x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %r = arith.divf %a, %b : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x8x8xf32>
+  %lg = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%sum : tensor<1x2x8xf32>) outs(%re : tensor<1x2x8xf32>) {
+  ^bb0(%l: f32, %o: f32):
+    %r = math.log %l : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x8xf32>
+  %oe = tensor.empty() : tensor<1x2x8x16xf32>
+  %oz = linalg.fill ins(%zero : f32) outs(%oe : tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32>
+  %o = linalg.generic {indexing_maps = [#pv_p, #pv_v, #pv_o], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%p, %v : tensor<1x2x8x8xf32>, tensor<1x2x8x16xf32>) outs(%oz : tensor<1x2x8x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x8x16xf32>
+  return %o, %lg : tensor<1x2x8x16xf32>, tensor<1x2x8xf32>
 }

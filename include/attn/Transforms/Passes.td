@@ -27,25 +27,35 @@ def AttnRaise : Pass<"attn-raise"> {
       must start at zero.
     * `tensor.collapse_shape`/`tensor.expand_shape` between 4-D `[B, H, L, D]`
       tensors and 3-D `[B*H, L, D]` (or 2-D) ones, anywhere in the chain.
+      Merged `[B*H, L, D]` operands with no 4-D form take the head count
+      from a reshape around any of them, else raise as `B*H` batches of one
+      head; K (or V) may come pre-transposed as `[.., D, L]`.
     * The scale as a multiplication or division by a constant, on Q, on K or
-      on the scores.
-    * An additive bias tensor (becomes the `bias` operand), and causal masks
-      written as `arith.select` on a `linalg.index` comparison, as a boolean
-      tensor computed from indices, or as an added constant `-inf` (or
-      `<= -1e4`) upper triangle; the triangle's offset decides between
-      `causal_top_left` and `causal_bottom_right`.
+      on the scores, before or after a mask in the same body.
+    * An additive bias tensor (becomes the `bias` operand), and masks
+      written as `arith.select` on `linalg.index` comparisons, as a boolean
+      tensor computed from indices, or as an added constant of `0` and
+      `-inf` (or `<= -1e4`); several combine. The combined mask must be
+      causal (`causal_top_left`, `causal_bottom_right`) or a sliding window
+      bounded on both sides in either alignment (`sliding_window`, written
+      in the op's bottom-right frame).
     * `linalg.softmax`, or the decomposed form max-reduce, subtract, exp,
-      sum-reduce, divide, over the key dimension.
+      sum-reduce, divide, over the key dimension; optionally between an
+      upcast to f32 and the cast back (bf16/f16 models). `log(rowsum) +
+      rowmax` of the decomposed form, in f32, becomes the LSE result.
     * repeat_kv for GQA/MQA (`tensor.expand_shape` + `linalg.broadcast` or a
       broadcasting `linalg.generic` + `tensor.collapse_shape`), folded into
       the head ratio `Hq / Hkv`.
     * BHSD and BSHD operands: transposes around the block become the
       `layout` attribute.
 
-    Anything else is left untouched: a softmax over another axis, an
-    intermediate with a use outside the chain, a non-constant scale, a scale
-    applied after the bias, mismatched or dynamic shapes. Rejections are
-    explained under `-debug-only=attn-raise` (LLVM built with assertions).
+    Anything else is left untouched: a softmax over another axis or in a
+    type other than f32 after an upcast, an intermediate with a use outside
+    the chain, a non-constant scale, a scale applied after the bias, a mask
+    that is neither causal nor a window, mismatched or dynamic shapes. With
+    `report-rejections`, each unraised candidate gets a remark at the op
+    where matching stopped, saying why (also under `-debug-only=attn-raise`
+    with an assertions build of LLVM).
 
     Example (MHA, scale 1/sqrt(16) as a division):
 
@@ -85,6 +95,11 @@ def AttnRaise : Pass<"attn-raise"> {
            "narrower than f32 (attn.attention computes them in f32). Off: "
            "raise only where the scale and the precision of every "
            "intermediate stay as written">,
+    Option<"reportRejections", "report-rejections", "bool",
+           /*default=*/"false",
+           "Emit a remark for every attention candidate left unraised (a "
+           "contraction whose result reaches a softmax), at the op where "
+           "matching stopped, saying why">,
   ];
   let statistics = [
     Statistic<"numRaised", "num-raised", "Number of attention ops raised">,
@@ -269,6 +284,38 @@ def AttnCostReport : Pass<"attn-cost-report"> {
     Option<"skipMaskedBlocks", "skip-masked-blocks", "bool",
            /*default=*/"true",
            "Skip KV tiles outside causal/window masks (as attn-tile)">,
+  ];
+}
+
+def AttnDecomposeSoftmax : Pass<"attn-decompose-softmax"> {
+  let summary = "Decompose linalg.softmax into a stable max / exp / sum / "
+                "divide";
+  let description = [{
+    A graph that `attn-raise` leaves alone (or any graph) may still hold
+    `linalg.softmax`, an aggregate op that the CPU pipeline's linalg-to-loops
+    lowering does not take. This pass replaces each one by its numerically
+    stable decomposition (upstream's `AggregatedOpInterface`): the row max
+    is subtracted before `exp`, so no `exp` overflows and the row sum is at
+    least 1. A row of only `-inf` gives NaN, as `torch.softmax` does. The
+    `attn-to-cpu` pipeline runs it first.
+
+    ```mlir
+    %p = linalg.softmax dimension(2) ins(%s : tensor<4x8x8xf32>)
+        outs(%e : tensor<4x8x8xf32>) -> tensor<4x8x8xf32>
+    ```
+    becomes
+    ```mlir
+    %m = linalg.generic {... reduction ...} ins(%s ...) { arith.maxnumf }
+    %x = linalg.generic ins(%s, %m ...) { arith.subf, math.exp }
+    %l = linalg.generic {... reduction ...} ins(%x ...) { arith.addf }
+    %p = linalg.generic ins(%x, %l ...) { arith.divf }
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect",
   ];
 }
 

@@ -25,6 +25,12 @@ void populateAttnRaisePatterns(RewritePatternSet &patterns,
 FailureOr<int64_t> raiseAttention(Operation *root,
                                   const AttnRaiseOptions &options = {});
 
+/// Emits a remark at the op where each attention candidate under `root`
+/// (a contraction whose result reaches a softmax) stopped matching, saying
+/// why; what `raiseAttention` does after raising with `reportRejections`.
+void reportRaiseRejections(Operation *root,
+                           const AttnRaiseOptions &options = {});
+
 } // namespace mlir::attn
 
 #endif // ATTN_TRANSFORMS_RAISE_H
