@@ -115,6 +115,10 @@ if(NOT ATTN_RUNTIME_ONLY)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/dialects/Attn
     DESTINATION ${ATTN_INSTALL_INCLUDEDIR}/attn/ods
     FILES_MATCHING PATTERN "*.td")
+  # The Python package (python/attn_mlir), beside the libraries it loads.
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/python/attn_mlir
+    DESTINATION ${CMAKE_INSTALL_LIBDIR}/python
+    PATTERN "__pycache__" EXCLUDE)
 endif()
 
 # --- The config and version files. -----------------------------------------

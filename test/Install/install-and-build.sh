@@ -2,7 +2,8 @@
 # ctest "install": installs the build tree to a temporary prefix, moves the
 # prefix elsewhere (the package must be relocatable), configures
 # examples/host-compiler against it with find_package(AttnMLIR), builds it
-# (with attn-mlir's C test, test/CAPI) and runs what it built.
+# (with attn-mlir's C test, test/CAPI), runs what it built, and imports the
+# installed Python package.
 # Usage: install-and-build.sh <build-dir> <source-dir> <c-compiler> <c++-compiler>
 set -euo pipefail
 build="$1" src="$2" cc="$3" cxx="$4"
@@ -32,4 +33,13 @@ if ldd "$work/build/check-manifest" | grep -q libMLIR; then
   echo "check-manifest links libMLIR: AttnMLIR::Runtime must not" >&2
   exit 1
 fi
+# The Python package from the installed prefix finds its libraries there.
+PYTHONPATH="$work/prefix/lib/python" ATTN_MLIR_CACHE_DIR="$work/cache" \
+  /usr/bin/python3 -c '
+import attn_mlir, numpy as np
+k = attn_mlir.compile(heads_q=2, heads_kv=1, seq_q=4, seq_k=4, head_dim=8,
+                      dtype="f32", mask="none", lse=False, target="cpu")
+o = k(*(np.ones(s, np.float32) for s in ((1, 2, 4, 8), (1, 1, 4, 8), (1, 1, 4, 8))))
+assert np.allclose(o, 1.0), o
+print("python: attn_mlir", attn_mlir.__version__, "from", attn_mlir.__file__)'
 echo "install: OK"
