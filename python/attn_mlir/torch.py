@@ -31,7 +31,7 @@ import torch
 import attn_mlir
 
 __all__ = ["scaled_dot_product_attention", "Unsupported", "register_transformers",
-           "attention_forward", "kernels_used", "reset_kernels_used"]
+           "attention_forward", "kernels_used", "reset_kernels_used", "precompile"]
 
 
 class Unsupported(ValueError):
@@ -147,12 +147,21 @@ def _kernel(target, spec, options):
             kernel = attn_mlir.compile(target=target, options=options, **spec)
         except attn_mlir.CompileError as e:
             refused = [d for d in e.diagnostics if d.severity == "error"]
-            why = refused[0].message if refused else str(e)
+            if not refused:  # no compiler and no cached kernel: not a refusal
+                raise
             raise Unsupported(f"attn_mlir: the {'GPU' if target == 'ptx' else 'CPU'} "
-                              f"compiler refuses this call: {why}") from e
+                              f"compiler refuses this call: {refused[0].message}") from e
         _kernels[fast] = kernel
     _used.add(kernel.key)
     return kernel
+
+
+def _aligned(t):
+    """A dense copy where the runtime's 16-byte alignment or contiguity
+    would not hold (e.g. a slice), else the tensor itself."""
+    if t.is_contiguous() and t.data_ptr() % 16 == 0:
+        return t
+    return t.contiguous() if not t.is_contiguous() else t.clone()
 
 
 def _to_numpy(t):
@@ -170,6 +179,43 @@ def _from_numpy(a, dtype):
     return torch.from_numpy(a)
 
 
+# The GPU target's options: one PTX for sm_90 plus its cubin (H100/H200).
+_GPU_OPTIONS = {"chip": "sm_90", "cubin_archs": ["sm_90"]}
+
+
+def _plan(b, hq, hkv, lq, lk, d, dv, dtype, gpu, mask, scale):
+    """(target, spec, options, bucketed) of one call's kernel. `mask` is a
+    mask kind or "operand" (the caller adds the bias or bool_mask field)."""
+    spec = {"batch": b, "heads_q": hq, "heads_kv": hkv, "seq_q": lq, "seq_k": lk,
+            "head_dim": d, "value_head_dim": dv if dv != d else 0,
+            "dtype": _DTYPE_NAMES[dtype], "lse": False,
+            "scale": None if scale is None else float(scale),
+            "mask": mask if mask != "operand" else "none"}
+    bucketed = mask == "none" and (hq // hkv) * lq <= _DECODE_ROWS
+    if bucketed:
+        spec["seq_k"] = -(-lk // _bucket()) * _bucket()
+        # The operand, not values: lengths come at run time, so every length
+        # of the bucket shares the kernel.
+        spec["key_lengths"] = True
+    if gpu:
+        return "ptx", spec, _GPU_OPTIONS, bucketed
+    return "cpu", spec, None, bucketed
+
+
+def precompile(query_shape, key_shape, value_head_dim=None, dtype=torch.bfloat16,
+               is_causal=False, scale=None, device="cuda"):
+    """Compiles (or finds in the cache) the kernel that
+    scaled_dot_product_attention would use for these shapes with no
+    attn_mask, without running it: how a machine with the compiler prepares
+    the cache for one without. Returns the kernel."""
+    b, hq, lq, d = query_shape
+    _, hkv, lk, _ = key_shape
+    target, spec, options, _ = _plan(b, hq, hkv, lq, lk, d, value_head_dim or d, dtype,
+                                     torch.device(device).type == "cuda",
+                                     "causal-top-left" if is_causal else "none", scale)
+    return _kernel(target, spec, options)
+
+
 def _sdpa(query, key, value, attn_mask, is_causal, scale, enable_gqa):
     _check(query, key, value, attn_mask, is_causal, enable_gqa)
     b, hq, lq, d = query.shape
@@ -181,10 +227,8 @@ def _sdpa(query, key, value, attn_mask, is_causal, scale, enable_gqa):
         if mask == "operand" and gpu:
             raise Unsupported("attn_mlir: the GPU kernels take no attn_mask operand yet; "
                               "only all-visible or exactly causal masks are accepted")
-    spec = {"batch": b, "heads_q": hq, "heads_kv": hkv, "seq_q": lq, "seq_k": lk,
-            "head_dim": d, "value_head_dim": value.shape[3] if value.shape[3] != d else 0,
-            "dtype": _DTYPE_NAMES[query.dtype], "lse": False, "scale": scale,
-            "mask": mask if mask != "operand" else "none"}
+    target, spec, options, bucketed = _plan(b, hq, hkv, lq, lk, d, value.shape[3],
+                                            query.dtype, gpu, mask, scale)
     extra = []
     if mask == "operand":
         if keep is not None:
@@ -193,24 +237,15 @@ def _sdpa(query, key, value, attn_mask, is_causal, scale, enable_gqa):
         else:
             spec["bias"] = True
             extra.append(attn_mask.expand(b, hq, lq, lk).to(query.dtype))
-    bucketed = mask == "none" and (hq // hkv) * lq <= _DECODE_ROWS
     if bucketed:
-        padded = -(-lk // _bucket()) * _bucket()
-        spec["seq_k"] = padded
-        # The operand, not values: lengths come at run time, so every length
-        # of the bucket shares the kernel.
-        spec["key_lengths"] = True
-        if padded != lk:
-            pad = (0, 0, 0, padded - lk)
+        if spec["seq_k"] != lk:
+            pad = (0, 0, 0, spec["seq_k"] - lk)
             key = torch.nn.functional.pad(key, pad)
             value = torch.nn.functional.pad(value, pad)
         extra.append(torch.full((b,), lk, dtype=torch.int32, device=query.device))
+    kernel = _kernel(target, spec, options)
     if gpu:
-        kernel = _kernel("ptx", spec, {"chip": "sm_90", "cubin_archs": ["sm_90"]})
-        inputs = [query.contiguous(), key.contiguous(), value.contiguous()] + \
-                 [t.contiguous() for t in extra]
-        return kernel(*inputs)
-    kernel = _kernel("cpu", spec, None)
+        return kernel(*[_aligned(t) for t in [query, key, value] + extra])
     arrays = [_to_numpy(t) for t in (query, key, value)] + [_to_numpy(t) for t in extra]
     return _from_numpy(kernel(*arrays), query.dtype)
 

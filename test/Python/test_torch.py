@@ -80,6 +80,15 @@ class Sdpa(unittest.TestCase):
                        ref(q, k, v), v)
         self.assertEqual(len(at.kernels_used()), 1)
 
+    def test_precompile_is_the_kernel_a_call_uses(self):
+        # What a prepare step compiles for a shape is what the call finds.
+        kernel = at.precompile((1, 4, 1, 16), (1, 2, 20, 16), dtype=torch.float32,
+                               scale=0.125, device="cpu")
+        at.reset_kernels_used()
+        q, k, v = torch.randn(1, 4, 1, 16), torch.randn(1, 2, 20, 16), torch.randn(1, 2, 20, 16)
+        at.scaled_dot_product_attention(q, k, v, scale=0.125, enable_gqa=True)
+        self.assertEqual(at.kernels_used(), {kernel.key})
+
     def test_fake_kernel(self):
         meta = [torch.empty(2, 8, 5, 64, device="meta"), torch.empty(2, 2, 9, 64, device="meta"),
                 torch.empty(2, 2, 9, 32, device="meta")]
