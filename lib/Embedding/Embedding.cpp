@@ -158,14 +158,32 @@ mlir::attn::compileModuleToPtx(ModuleOp module,
 
 // buildAttentionModule leaves every op at an unknown location; name the
 // spec instead, so diagnostics say which spec a refusal is about.
+// The builder's own errors (an invalid spec) are re-emitted there too.
 OwningOpRef<ModuleOp> mlir::attn::buildSpecModule(MLIRContext *ctx,
                                                   const AttentionSpec &spec,
                                                   StringRef entry) {
-  OwningOpRef<ModuleOp> module = buildAttentionModule(ctx, spec, entry);
-  if (!module)
-    return module;
   Location loc = NameLoc::get(
       StringAttr::get(ctx, "attention spec: " + spec.describe()));
+  SmallVector<Diagnostic> held;
+  OwningOpRef<ModuleOp> module;
+  {
+    ScopedDiagnosticHandler hold(ctx, [&](Diagnostic &diag) {
+      held.push_back(std::move(diag));
+      return success();
+    });
+    module = buildAttentionModule(ctx, spec, entry);
+  }
+  for (Diagnostic &diag : held) {
+    Location at = isa<UnknownLoc>(diag.getLocation()) ? loc : diag.getLocation();
+    InFlightDiagnostic out = ctx->getDiagEngine().emit(at, diag.getSeverity());
+    out << diag.str();
+    for (Diagnostic &note : diag.getNotes())
+      out.attachNote(isa<UnknownLoc>(note.getLocation()) ? loc
+                                                         : note.getLocation())
+          << note.str();
+  }
+  if (!module)
+    return module;
   module->walk([&](Operation *op) {
     if (isa<UnknownLoc>(op->getLoc()))
       op->setLoc(loc);

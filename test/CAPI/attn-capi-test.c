@@ -252,6 +252,8 @@ static void testInvalidSpec(MlirContext ctx) {
   MlirModule module = mlirAttnSpecBuildModule(ctx, &spec);
   CHECK(mlirModuleIsNull(module));
   CHECK(numErrors >= 1 && strstr(diagnostics, "expected"));
+  /* At the spec, not at an unknown location. */
+  CHECK(strstr(diagnostics, "loc(\"attention spec: GQA 3/2") == diagnostics);
 
   resetDiagnostics();
   spec.numQueryHeads = 4;

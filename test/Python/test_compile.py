@@ -2,13 +2,17 @@
 GPU): numerics against a float64 reference, MLIR text input, the kernel
 cache in memory and on disk, and errors as MLIR diagnostics."""
 
+import atexit
 import os
+import shutil
 import tempfile
 import unittest
 
 import numpy as np
 
+# A disk cache of this run's own, removed at exit.
 os.environ["ATTN_MLIR_CACHE_DIR"] = tempfile.mkdtemp(prefix="attn-py-cache-")
+atexit.register(shutil.rmtree, os.environ["ATTN_MLIR_CACHE_DIR"], True)
 
 import attn_mlir  # noqa: E402
 import reference  # noqa: E402

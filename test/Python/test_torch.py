@@ -2,11 +2,15 @@
 against a float64 reference, the operator's fake kernel, decode bucketing,
 refusals, and the transformers attention function's calling convention."""
 
+import atexit
 import os
+import shutil
 import tempfile
 import unittest
 
+# A disk cache of this run's own, removed at exit.
 os.environ["ATTN_MLIR_CACHE_DIR"] = tempfile.mkdtemp(prefix="attn-py-cache-")
+atexit.register(shutil.rmtree, os.environ["ATTN_MLIR_CACHE_DIR"], True)
 # Small buckets keep the CPU kernels small.
 os.environ["ATTN_MLIR_KV_BUCKET"] = "32"
 
