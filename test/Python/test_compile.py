@@ -115,6 +115,23 @@ class Cache(unittest.TestCase):
         self.assertNotEqual(other.key, first.key)
         self.assertEqual(other.manifest["block_n"], 32)
 
+    def test_ptx_from_mlir_text(self):
+        # An importer's graph on tensors to a GPU kernel: the manifest lists
+        # the entry's operands, then its result.
+        text = """
+        func.func @prefill(%q: tensor<1x4x128x64xbf16>, %k: tensor<1x4x128x64xbf16>,
+                           %v: tensor<1x4x128x64xbf16>) -> tensor<1x4x128x64xbf16> {
+          %o = attn.attention ins(%q, %k, %v : tensor<1x4x128x64xbf16>,
+              tensor<1x4x128x64xbf16>, tensor<1x4x128x64xbf16>)
+              {mask_kind = #attn.mask<causal_top_left>} -> tensor<1x4x128x64xbf16>
+          return %o : tensor<1x4x128x64xbf16>
+        }"""
+        kernel = attn_mlir.compile(text, target="ptx", options={"cubin_archs": []})
+        self.assertEqual([(a["role"], a["shape"]) for a in kernel.manifest["arguments"]],
+                         [("input", [1, 4, 128, 64])] * 3 + [("output", [1, 4, 128, 64])])
+        self.assertEqual(kernel.cubins, {})
+        self.assertTrue(kernel.image_path("sm_90").endswith("kernel.ptx"))
+
     def test_cpu_in_memory(self):
         spec = dict(heads_q=2, heads_kv=2, seq_q=8, seq_k=8, head_dim=8, dtype="f32",
                     lse=False, target="cpu")
