@@ -57,20 +57,21 @@ FailureOr<std::string> mlir::attn::prepareModule(ModuleOp module,
   std::string name = entry.str();
   if (!module.lookupSymbol<func::FuncOp>(name)) {
     auto funcs = module.getOps<func::FuncOp>();
-    if (funcs.empty())
-      return module.emitError("expected a func.func to compile"), failure();
+    if (funcs.empty()) {
+      module.emitError("expected a func.func to compile");
+      return failure();
+    }
     name = (*funcs.begin()).getSymName().str();
   }
   auto func = module.lookupSymbol<func::FuncOp>(name);
   auto isTensor = [](Type t) { return isa<TensorType>(t); };
   if ((llvm::any_of(func.getArgumentTypes(), isTensor) ||
        llvm::any_of(func.getResultTypes(), isTensor)) &&
-      failed(convertToMemrefEntry(module, name)))
-    return func.emitError("expected @")
-               << name
-               << " to take and return statically shaped tensors (or "
-                  "memrefs)",
-           failure();
+      failed(convertToMemrefEntry(module, name))) {
+    func.emitError("expected @")
+        << name << " to take and return statically shaped tensors (or memrefs)";
+    return failure();
+  }
   PassManager pm(module.getContext());
   pm.addPass(createAttnRaise());
   if (failed(pm.run(module)))
