@@ -41,7 +41,6 @@ int main(int argc, char **argv) {
             << manifest.grid[0] << ", " << manifest.grid[1] << ", "
             << manifest.grid[2] << "]; matching arguments "
             << (ok ? "accepted" : "refused: " + ok.message)
-            << "; a wrong shape " << (refused ? "accepted" : "refused")
-            << "\n";
+            << "; a wrong shape " << (refused ? "accepted" : "refused") << "\n";
   return ok && !refused ? 0 : 1;
 }

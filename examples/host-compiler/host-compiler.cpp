@@ -62,12 +62,12 @@ static bool compileGpuKernel(MLIRContext &ctx, const std::string &outDir) {
   for (auto &[arch, cubin] : kernel->cubins)
     if (!writeFile(base + "." + arch + ".cubin", cubin))
       return false;
-  llvm::outs() << "gpu: " << spec.describe() << " -> " << kernel->manifest.symbol
-               << ", " << kernel->ptx.size() << " bytes of PTX, "
-               << kernel->cubins.size() << " cubin(s), grid ["
-               << kernel->manifest.grid[0] << ", " << kernel->manifest.grid[1]
-               << ", " << kernel->manifest.grid[2] << "] in " << base
-               << ".*\n";
+  llvm::outs() << "gpu: " << spec.describe() << " -> "
+               << kernel->manifest.symbol << ", " << kernel->ptx.size()
+               << " bytes of PTX, " << kernel->cubins.size()
+               << " cubin(s), grid [" << kernel->manifest.grid[0] << ", "
+               << kernel->manifest.grid[1] << ", " << kernel->manifest.grid[2]
+               << "] in " << base << ".*\n";
   return true;
 }
 
@@ -89,10 +89,10 @@ static bool runOnCpu(MLIRContext &ctx) {
   auto tensor = [&](llvm::ArrayRef<int64_t> shape) {
     return RankedTensorType::get(shape, b.getF32Type());
   };
-  auto type = b.getFunctionType(
-      {tensor(spec.queryShape()), tensor(spec.keyShape()),
-       tensor(spec.valueShape())},
-      {tensor(spec.outputShape())});
+  auto type =
+      b.getFunctionType({tensor(spec.queryShape()), tensor(spec.keyShape()),
+                         tensor(spec.valueShape())},
+                        {tensor(spec.outputShape())});
   b.setInsertionPointToEnd(module->getBody());
   auto func = func::FuncOp::create(b, loc, "mha", type);
   Block *body = func.addEntryBlock();
@@ -100,9 +100,9 @@ static bool runOnCpu(MLIRContext &ctx) {
   AttentionAttributes attributes;
   attributes.mask = spec.maskKind;
   attributes.softcap = spec.softcap;
-  AttentionOp op = buildAttention(b, loc, body->getArgument(0),
-                                  body->getArgument(1), body->getArgument(2),
-                                  attributes);
+  AttentionOp op =
+      buildAttention(b, loc, body->getArgument(0), body->getArgument(1),
+                     body->getArgument(2), attributes);
   func::ReturnOp::create(b, loc, op.getOutput());
 
   FailureOr<std::string> entry = prepareModule(*module, "mha");
@@ -140,17 +140,16 @@ static bool runOnCpu(MLIRContext &ctx) {
     return false;
   }
 
-  ReferenceInputs inputs{{q.begin(), q.end()}, {k.begin(), k.end()},
-                         {v.begin(), v.end()}, {}, {}};
+  ReferenceInputs inputs{
+      {q.begin(), q.end()}, {k.begin(), k.end()}, {v.begin(), v.end()}, {}, {}};
   ReferenceResult expected = referenceAttention(spec, inputs);
   // attn-lower-precision does nothing to f32: the f32 tolerance applies.
   Tolerance tolerance = deriveTolerance(spec, inputs, ElementKind::F32);
   double maxError = 0;
   for (size_t i = 0; i < o.size(); ++i)
     maxError = std::max(maxError, std::fabs(o[i] - expected.output[i]));
-  llvm::outs() << "cpu: @" << *entry << " " << spec.describe()
-               << ": max error " << maxError << " (tolerance "
-               << tolerance.output << ")\n";
+  llvm::outs() << "cpu: @" << *entry << " " << spec.describe() << ": max error "
+               << maxError << " (tolerance " << tolerance.output << ")\n";
   return maxError <= tolerance.output;
 }
 

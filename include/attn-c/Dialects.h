@@ -20,8 +20,8 @@ extern "C" {
 MLIR_DECLARE_CAPI_DIALECT_REGISTRATION(Attn, attn);
 
 /// Inserts the attn dialect and the upstream dialects, interface models and
-/// LLVM IR translations the attn pipelines need (attn::registerRequiredDialects)
-/// into `registry`.
+/// LLVM IR translations the attn pipelines need
+/// (attn::registerRequiredDialects) into `registry`.
 MLIR_CAPI_EXPORTED void
 mlirAttnRegisterRequiredDialects(MlirDialectRegistry registry);
 
@@ -50,9 +50,9 @@ MLIR_CAPI_EXPORTED MlirAttribute mlirAttnLayoutAttrGet(MlirContext ctx,
 /// attributes (scale, softcap, window, alibi_slopes, layout) can be set by
 /// name with mlirOperationSetAttributeByName. Verify the enclosing module
 /// (mlirOperationVerify) to check it.
-MLIR_CAPI_EXPORTED MlirOperation mlirAttnAttentionOpCreate(
-    MlirLocation loc, MlirValue query, MlirValue key, MlirValue value,
-    MlirAttnMaskKind mask, bool withLse);
+MLIR_CAPI_EXPORTED MlirOperation
+mlirAttnAttentionOpCreate(MlirLocation loc, MlirValue query, MlirValue key,
+                          MlirValue value, MlirAttnMaskKind mask, bool withLse);
 
 /// True if `op` is an attn.attention.
 MLIR_CAPI_EXPORTED bool mlirOperationIsAAttnAttention(MlirOperation op);

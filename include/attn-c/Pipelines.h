@@ -136,9 +136,9 @@ typedef struct MlirAttnPtxArtifacts {
 /// Compiles (a clone of) `module`, whose entry is on memrefs, to a kernel.
 MLIR_CAPI_EXPORTED MlirAttnPtxArtifacts mlirAttnCompileModuleToPtx(
     MlirModule module, const MlirAttnPtxOptions *options);
-MLIR_CAPI_EXPORTED MlirAttnPtxArtifacts mlirAttnCompileSpecToPtx(
-    MlirContext ctx, const MlirAttnSpec *spec,
-    const MlirAttnPtxOptions *options);
+MLIR_CAPI_EXPORTED MlirAttnPtxArtifacts
+mlirAttnCompileSpecToPtx(MlirContext ctx, const MlirAttnSpec *spec,
+                         const MlirAttnPtxOptions *options);
 
 static inline bool mlirAttnPtxArtifactsIsNull(MlirAttnPtxArtifacts a) {
   return !a.ptr;
@@ -185,9 +185,9 @@ typedef struct MlirAttnCpuExecutable {
 
 MLIR_CAPI_EXPORTED MlirAttnCpuExecutable mlirAttnCompileModuleToCpu(
     MlirModule module, const MlirAttnCpuOptions *options);
-MLIR_CAPI_EXPORTED MlirAttnCpuExecutable mlirAttnCompileSpecToCpu(
-    MlirContext ctx, const MlirAttnSpec *spec,
-    const MlirAttnCpuOptions *options);
+MLIR_CAPI_EXPORTED MlirAttnCpuExecutable
+mlirAttnCompileSpecToCpu(MlirContext ctx, const MlirAttnSpec *spec,
+                         const MlirAttnCpuOptions *options);
 
 static inline bool mlirAttnCpuExecutableIsNull(MlirAttnCpuExecutable e) {
   return !e.ptr;

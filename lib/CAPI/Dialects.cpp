@@ -48,9 +48,9 @@ MlirOperation mlirAttnAttentionOpCreate(MlirLocation loc, MlirValue query,
   // No insertion point: the op is created detached, as mlirOperationCreate
   // does.
   OpBuilder builder(location.getContext());
-  auto op = AttentionOp::create(builder, location, unwrap(query), unwrap(key),
-                                unwrap(value), static_cast<MaskKind>(mask),
-                                withLse);
+  auto op =
+      AttentionOp::create(builder, location, unwrap(query), unwrap(key),
+                          unwrap(value), static_cast<MaskKind>(mask), withLse);
   return wrap(op.getOperation());
 }
 

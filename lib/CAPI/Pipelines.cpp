@@ -26,7 +26,8 @@ static_assert(MlirAttnElementF32 == static_cast<int>(ElementKind::F32) &&
               MlirAttnElementI32 == static_cast<int>(ElementKind::I32));
 static_assert(MlirAttnScoreModTanhCap ==
                   static_cast<int>(ScoreModKind::TanhCap) &&
-              MlirAttnMaskModPrefixLM == static_cast<int>(MaskModKind::PrefixLM));
+              MlirAttnMaskModPrefixLM ==
+                  static_cast<int>(MaskModKind::PrefixLM));
 
 void mlirAttnRegisterPasses(void) { registerAttnPasses(); }
 
@@ -198,9 +199,9 @@ mlirAttnCompileModuleToPtx(MlirModule module,
   return wrap(compileModuleToPtx(unwrap(module), unwrap(*options)));
 }
 
-MlirAttnPtxArtifacts mlirAttnCompileSpecToPtx(MlirContext ctx,
-                                              const MlirAttnSpec *spec,
-                                              const MlirAttnPtxOptions *options) {
+MlirAttnPtxArtifacts
+mlirAttnCompileSpecToPtx(MlirContext ctx, const MlirAttnSpec *spec,
+                         const MlirAttnPtxOptions *options) {
   if (failed(verifyEnums(unwrap(ctx), *spec)))
     return {nullptr};
   return wrap(compileSpecToPtx(unwrap(ctx), unwrap(*spec), unwrap(*options)));
@@ -273,8 +274,8 @@ static CpuExecutableHandle *unwrap(MlirAttnCpuExecutable e) {
   return static_cast<CpuExecutableHandle *>(e.ptr);
 }
 
-static MlirAttnCpuExecutable wrap(MLIRContext *ctx,
-                                  FailureOr<std::unique_ptr<CpuExecutable>> exe) {
+static MlirAttnCpuExecutable
+wrap(MLIRContext *ctx, FailureOr<std::unique_ptr<CpuExecutable>> exe) {
   if (failed(exe))
     return {nullptr};
   return {new CpuExecutableHandle{std::move(*exe), ctx}};
@@ -287,9 +288,9 @@ mlirAttnCompileModuleToCpu(MlirModule module,
   return wrap(m.getContext(), compileModuleToCpu(m, unwrap(*options)));
 }
 
-MlirAttnCpuExecutable mlirAttnCompileSpecToCpu(MlirContext ctx,
-                                               const MlirAttnSpec *spec,
-                                               const MlirAttnCpuOptions *options) {
+MlirAttnCpuExecutable
+mlirAttnCompileSpecToCpu(MlirContext ctx, const MlirAttnSpec *spec,
+                         const MlirAttnCpuOptions *options) {
   if (failed(verifyEnums(unwrap(ctx), *spec)))
     return {nullptr};
   return wrap(unwrap(ctx),
@@ -300,8 +301,8 @@ intptr_t mlirAttnCpuExecutableGetNumArguments(MlirAttnCpuExecutable e) {
   return unwrap(e)->exe->getSignature().size();
 }
 
-MlirAttnElementKind mlirAttnCpuExecutableGetArgumentKind(MlirAttnCpuExecutable e,
-                                                         intptr_t pos) {
+MlirAttnElementKind
+mlirAttnCpuExecutableGetArgumentKind(MlirAttnCpuExecutable e, intptr_t pos) {
   return static_cast<MlirAttnElementKind>(
       unwrap(e)->exe->getSignature()[pos].kind);
 }
@@ -331,9 +332,9 @@ MlirLogicalResult mlirAttnCpuExecutableInvoke(MlirAttnCpuExecutable e,
           << " to have a valid element kind and rank";
       return mlirLogicalResultFailure();
     }
-    buffers.push_back(HostBuffer{static_cast<ElementKind>(a.kind),
-                                 SmallVector<int64_t>(a.shape, a.shape + a.rank),
-                                 a.data, a.byteSize});
+    buffers.push_back(HostBuffer{
+        static_cast<ElementKind>(a.kind),
+        SmallVector<int64_t>(a.shape, a.shape + a.rank), a.data, a.byteSize});
   }
   if (llvm::Error err = handle->exe->invoke(buffers)) {
     emitError(UnknownLoc::get(handle->ctx)) << llvm::toString(std::move(err));

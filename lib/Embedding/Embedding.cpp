@@ -163,8 +163,8 @@ mlir::attn::compileModuleToPtx(ModuleOp module,
 OwningOpRef<ModuleOp> mlir::attn::buildSpecModule(MLIRContext *ctx,
                                                   const AttentionSpec &spec,
                                                   StringRef entry) {
-  Location loc = NameLoc::get(
-      StringAttr::get(ctx, "attention spec: " + spec.describe()));
+  Location loc =
+      NameLoc::get(StringAttr::get(ctx, "attention spec: " + spec.describe()));
   SmallVector<Diagnostic> held;
   OwningOpRef<ModuleOp> module;
   {
@@ -175,7 +175,8 @@ OwningOpRef<ModuleOp> mlir::attn::buildSpecModule(MLIRContext *ctx,
     module = buildAttentionModule(ctx, spec, entry);
   }
   for (Diagnostic &diag : held) {
-    Location at = isa<UnknownLoc>(diag.getLocation()) ? loc : diag.getLocation();
+    Location at =
+        isa<UnknownLoc>(diag.getLocation()) ? loc : diag.getLocation();
     InFlightDiagnostic out = ctx->getDiagEngine().emit(at, diag.getSeverity());
     out << diag.str();
     for (Diagnostic &note : diag.getNotes())

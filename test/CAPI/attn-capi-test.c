@@ -87,13 +87,13 @@ static MlirModule buildModule(MlirContext ctx) {
   CHECK(mlirOperationIsAAttnAttention(attention));
   mlirBlockAppendOwnedOperation(block, attention);
   MlirValue out = mlirOperationGetResult(attention, 0);
-  MlirOperationState ret = mlirOperationStateGet(
-      mlirStringRefCreateFromCString("func.return"), loc);
+  MlirOperationState ret =
+      mlirOperationStateGet(mlirStringRefCreateFromCString("func.return"), loc);
   mlirOperationStateAddOperands(&ret, 1, &out);
   mlirBlockAppendOwnedOperation(block, mlirOperationCreate(&ret));
 
-  MlirOperationState func = mlirOperationStateGet(
-      mlirStringRefCreateFromCString("func.func"), loc);
+  MlirOperationState func =
+      mlirOperationStateGet(mlirStringRefCreateFromCString("func.func"), loc);
   MlirNamedAttribute attrs[] = {
       mlirNamedAttributeGet(
           mlirIdentifierGet(ctx, mlirStringRefCreateFromCString("sym_name")),
@@ -171,11 +171,10 @@ static void testCpu(MlirContext ctx) {
     v[i] = (float)((double)rand() / RAND_MAX - 0.5);
   }
   int64_t qShape[] = {B, HQ, L, D}, kvShape[] = {B, HKV, L, D};
-  MlirAttnHostBuffer args[] = {
-      {MlirAttnElementF32, 4, qShape, q, sizeof(q)},
-      {MlirAttnElementF32, 4, kvShape, k, sizeof(k)},
-      {MlirAttnElementF32, 4, kvShape, v, sizeof(v)},
-      {MlirAttnElementF32, 4, qShape, o, sizeof(o)}};
+  MlirAttnHostBuffer args[] = {{MlirAttnElementF32, 4, qShape, q, sizeof(q)},
+                               {MlirAttnElementF32, 4, kvShape, k, sizeof(k)},
+                               {MlirAttnElementF32, 4, kvShape, v, sizeof(v)},
+                               {MlirAttnElementF32, 4, qShape, o, sizeof(o)}};
   CHECK(mlirLogicalResultIsSuccess(mlirAttnCpuExecutableInvoke(exe, 4, args)));
   reference(q, k, v, expected);
   /* f32 inputs, f32 accumulation over D = 32 and L = 16 terms of magnitude
@@ -211,7 +210,8 @@ static void testPtx(MlirContext ctx) {
   mlirAttnPtxOptionsInit(&options);
   options.chip = mlirStringRefCreateFromCString("sm_90");
   resetDiagnostics();
-  MlirAttnPtxArtifacts artifacts = mlirAttnCompileSpecToPtx(ctx, &spec, &options);
+  MlirAttnPtxArtifacts artifacts =
+      mlirAttnCompileSpecToPtx(ctx, &spec, &options);
   CHECK(!mlirAttnPtxArtifactsIsNull(artifacts));
   if (mlirAttnPtxArtifactsIsNull(artifacts)) {
     fprintf(stderr, "%s", diagnostics);

@@ -59,9 +59,9 @@ protected:
     AttentionAttributes attrs;
     attrs.mask = MaskKind::CausalBottomRight;
     attrs.scale = 0.5;
-    AttentionOp op = buildAttention(b, loc, body->getArgument(0),
-                                    body->getArgument(1), body->getArgument(2),
-                                    attrs);
+    AttentionOp op =
+        buildAttention(b, loc, body->getArgument(0), body->getArgument(1),
+                       body->getArgument(2), attrs);
     func::ReturnOp::create(b, b.getUnknownLoc(), op.getOutput());
     return module;
   }
