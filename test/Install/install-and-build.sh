@@ -7,8 +7,11 @@
 # Usage: install-and-build.sh <build-dir> <source-dir> <c-compiler> <c++-compiler>
 set -euo pipefail
 build="$1" src="$2" cc="$3" cxx="$4"
-work="$(mktemp -d "${TMPDIR:-/tmp}/attn-install.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
+# A fixed folder in the build tree (not mktemp): the example's compile lines
+# stay the same from run to run, so ccache serves them. Kept on failure.
+work="$build/test/Install/work"
+rm -rf "$work"
+mkdir -p "$work"
 
 cmake --install "$build" --prefix "$work/stage" > "$work/install.log"
 mv "$work/stage" "$work/prefix"
@@ -42,4 +45,5 @@ k = attn_mlir.compile(heads_q=2, heads_kv=1, seq_q=4, seq_k=4, head_dim=8,
 o = k(*(np.ones(s, np.float32) for s in ((1, 2, 4, 8), (1, 1, 4, 8), (1, 1, 4, 8))))
 assert np.allclose(o, 1.0), o
 print("python: attn_mlir", attn_mlir.__version__, "from", attn_mlir.__file__)'
+rm -rf "$work"
 echo "install: OK"
