@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ctest "install": installs the build tree to a temporary prefix, moves the
-# prefix elsewhere (the package must be relocatable), configures
+# prefix elsewhere (the package must be relocatable), compiles every
+# installed header on its own, configures
 # examples/host-compiler against it with find_package(AttnMLIR), builds it
 # (with attn-mlir's C test, test/CAPI), runs what it built, and imports the
 # installed Python package.
@@ -15,6 +16,19 @@ mkdir -p "$work"
 
 cmake --install "$build" --prefix "$work/stage" > "$work/install.log"
 mv "$work/stage" "$work/prefix"
+
+# Every installed header compiles on its own (C++; the C API's also as C).
+inc="$work/prefix/include"
+mlir_inc="$(dirname "$(dirname "$cxx")")/include"
+(cd "$inc" && find attn attn-c -name '*.h' | sort) > "$work/headers.txt"
+xargs -P 2 -I{} sh -c 'echo "#include \"{}\"" | "$0" -std=c++17 -fsyntax-only \
+    -x c++ -I"$1" -isystem "$2" -I/usr/local/cuda/include - || { echo "not self-contained: {}"; exit 255; }' \
+  "$cxx" "$inc" "$mlir_inc" < "$work/headers.txt"
+for h in "$inc"/attn-c/*.h; do
+  echo "#include \"$h\"" | "$cc" -std=c99 -Wall -pedantic -fsyntax-only -x c \
+    -isystem "$mlir_inc" -I"$inc" - || { echo "not valid C: $h"; exit 1; }
+done
+echo "headers: $(wc -l < "$work/headers.txt") self-contained"
 launcher=()
 if command -v ccache > /dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
