@@ -138,6 +138,13 @@ class Cache(unittest.TestCase):
         self.assertIs(attn_mlir.compile(**spec), attn_mlir.compile(**spec))
 
 
+class Version(unittest.TestCase):
+    def test_package_and_library_agree(self):
+        # __version__ is written by hand beside the CMake project version.
+        from attn_mlir import _capi
+        self.assertEqual(attn_mlir.__version__, _capi.compiler().version)
+
+
 class Errors(unittest.TestCase):
     def test_invalid_spec_is_a_diagnostic(self):
         with self.assertRaises(attn_mlir.CompileError) as ctx:
