@@ -163,7 +163,7 @@ done
 # The harness loads cubins; keep one PTX to exercise the PTX path.
 find "$dest/kernels" -name "*.ptx" ! -name "runtime_test.ptx" -delete
 mkdir -p "$dest/src"
-cp -r "$root/CMakeLists.txt" "$root/lib" "$root/include" "$root/test" "$dest/src/"
+cp -r "$root/CMakeLists.txt" "$root/cmake" "$root/lib" "$root/include" "$root/test" "$dest/src/"
 cp -r /usr/src/googletest "$dest/googletest"
 cp "$root"/bench/*.py "$root"/bench/*.sh "$dest/"
 echo "staged $(ls "$dest/kernels" | wc -l) files in $dest ($(du -sh "$dest" | cut -f1))"

@@ -19,6 +19,16 @@ void registerAllDialects(DialectRegistry &registry);
 /// Registers attn passes, attn pipelines and all upstream passes.
 void registerAllPasses();
 
+/// The minimal registration for embedders (lib/InitAll/InitRequired.cpp):
+/// the attn dialect plus only the upstream dialects, interface models and
+/// LLVM IR translations that attn-to-cpu and attn-to-ptx (and parsing their
+/// input) need. Much cheaper to link and load than registerAllDialects.
+void registerRequiredDialects(DialectRegistry &registry);
+
+/// Registers the attn passes and pipelines (no upstream passes), so that
+/// textual pipelines such as "attn-tile,attn-to-cpu" parse.
+void registerAttnPasses();
+
 } // namespace attn
 } // namespace mlir
 

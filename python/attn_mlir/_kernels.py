@@ -1,0 +1,170 @@
+"""Kernel objects: what attn_mlir.compile returns."""
+
+import json
+import os
+
+from . import _capi, _runtime
+
+# Element kinds of the C API (MlirAttnElementKind) and manifest dtypes.
+KIND_NAMES = {0: "f32", 1: "f16", 2: "bf16", 3: "i1", 4: "i32"}
+KIND_BYTES = {0: 4, 1: 2, 2: 2, 3: 1, 4: 4}
+
+
+def _numpy_kind(array):
+    """MlirAttnElementKind of a numpy array: bf16 travels as raw uint16 bits
+    (numpy has no bfloat16) or as ml_dtypes.bfloat16 when that is used."""
+    name = array.dtype.name
+    return {"float32": 0, "float16": 1, "bfloat16": 2, "uint16": 2, "int16": 2,
+            "bool": 3, "int32": 4}.get(name)
+
+
+def _numpy_dtype(kind):
+    import numpy as np
+    return {0: np.float32, 1: np.float16, 2: np.uint16, 3: np.bool_,
+            4: np.int32}[kind]
+
+
+class CpuKernel:
+    """A JIT-compiled entry (target "cpu"). Call it with numpy arrays: every
+    buffer of the entry in order (destination passing: outputs are written
+    in place), or only the inputs, in which case the outputs are allocated
+    and returned (one array, or a tuple). bf16 buffers are uint16 arrays of
+    raw bfloat16 bits (see bf16_to_float32 / float32_to_bf16)."""
+
+    target = "cpu"
+
+    def __init__(self, compiler, executable, entry, num_outputs, key, description):
+        self._compiler = compiler
+        self._exe = executable
+        self.entry = entry
+        self.key = key
+        self.description = description
+        self.signature = [(KIND_NAMES[k], shape)
+                          for k, shape in compiler.signature(executable)]
+        self._kinds = [k for k, _ in compiler.signature(executable)]
+        self.num_outputs = num_outputs
+
+    def __call__(self, *arrays):
+        import numpy as np
+        n = len(self.signature)
+        outputs = []
+        if self.num_outputs is not None and len(arrays) == n - self.num_outputs:
+            for kind, (_, shape) in zip(self._kinds[len(arrays):], self.signature[len(arrays):]):
+                outputs.append(np.empty(shape, dtype=_numpy_dtype(kind)))
+            arrays = tuple(arrays) + tuple(outputs)
+        elif len(arrays) != n:
+            expected = f"{n}" if self.num_outputs is None else \
+                f"{n - self.num_outputs} (inputs) or {n} (inputs and outputs)"
+            raise TypeError(f"attn_mlir: @{self.entry} takes {expected} arrays, "
+                            f"got {len(arrays)}")
+        buffers, keep = [], []
+        for i, a in enumerate(arrays):
+            if not isinstance(a, np.ndarray):
+                raise TypeError(f"attn_mlir: argument #{i} must be a numpy array")
+            if not a.flags["C_CONTIGUOUS"]:
+                raise ValueError(f"attn_mlir: argument #{i} must be C-contiguous "
+                                 "(np.ascontiguousarray)")
+            kind = _numpy_kind(a)
+            if kind is None:
+                raise TypeError(f"attn_mlir: argument #{i} has dtype {a.dtype}, "
+                                "expected float32, float16, uint16 (bf16 bits), "
+                                "bool or int32")
+            shape = (_capi.ctypes.c_int64 * max(1, a.ndim))(*a.shape)
+            keep.append(shape)
+            buffers.append(_capi.HostBuffer(kind, a.ndim, shape, a.ctypes.data, a.nbytes))
+        with self._compiler.lock:
+            self._compiler.take_diagnostics()
+            self._compiler.invoke(self._exe, buffers)
+        if outputs:
+            return outputs[0] if len(outputs) == 1 else tuple(outputs)
+        return None
+
+    def __del__(self):
+        if getattr(self, "_exe", None) is not None and self._exe.ptr:
+            self._compiler.destroy_executable(self._exe)
+            self._exe = None
+
+
+_TORCH_DTYPES = None
+
+
+def _torch_dtype(name):
+    global _TORCH_DTYPES
+    import torch
+    if _TORCH_DTYPES is None:
+        _TORCH_DTYPES = {"bf16": torch.bfloat16, "f16": torch.float16,
+                         "f32": torch.float32, "i32": torch.int32, "i1": torch.bool}
+    return _TORCH_DTYPES[name]
+
+
+def _torch_dtype_name(dtype):
+    import torch
+    return {torch.bfloat16: "bf16", torch.float16: "f16", torch.float32: "f32",
+            torch.int32: "i32", torch.bool: "i1"}.get(dtype)
+
+
+class PtxKernel:
+    """A GPU kernel (target "ptx"): `ptx`, `manifest` (the parsed JSON),
+    `cubins` ({arch: bytes}) and `path`, the cache directory holding them.
+    Calling it launches it through the runtime on torch CUDA tensors: all
+    non-workspace arguments of the manifest in order, or only the inputs
+    (roles input and inout), in which case the outputs are allocated on the
+    inputs' device and returned."""
+
+    target = "ptx"
+
+    def __init__(self, ptx, manifest_json, cubins, path, key, description):
+        self.ptx = ptx
+        self.manifest = json.loads(manifest_json)
+        self.cubins = cubins
+        self.path = path
+        self.key = key
+        self.description = description
+        self.arguments = [a for a in self.manifest["arguments"]
+                          if a.get("role") != "workspace"]
+        self.inputs = [a for a in self.arguments if a.get("role") in ("input", "inout")]
+        self.outputs = [a for a in self.arguments if a.get("role") == "output"]
+        self._runtime = {}
+
+    def image_path(self, arch=None):
+        """The cubin for `arch` ("sm_90") if there is one, else the PTX (the
+        driver JIT-compiles it)."""
+        if arch and arch in self.cubins:
+            return os.path.join(self.path, f"{arch}.cubin")
+        return os.path.join(self.path, "kernel.ptx")
+
+    def _loaded(self, device_index):
+        kernel = self._runtime.get(device_index)
+        if kernel is None:
+            import torch
+            major, minor = torch.cuda.get_device_capability(device_index)
+            kernel = _runtime.RuntimeKernel(self.image_path(f"sm_{major}{minor}"),
+                                            os.path.join(self.path, "manifest.json"))
+            self._runtime[device_index] = kernel
+        return kernel
+
+    def __call__(self, *tensors, stream=None, synchronize=False):
+        import torch
+        outputs = []
+        if len(tensors) == len(self.inputs) and self.outputs:
+            device = tensors[0].device
+            outputs = [torch.empty(a["shape"], dtype=_torch_dtype(a["dtype"]), device=device)
+                       for a in self.outputs]
+            tensors = tuple(tensors) + tuple(outputs)
+        if len(tensors) != len(self.arguments):
+            raise TypeError(f"attn_mlir: the kernel takes {len(self.inputs)} inputs or "
+                            f"{len(self.arguments)} arguments, got {len(tensors)}")
+        args = []
+        for i, (t, a) in enumerate(zip(tensors, self.arguments)):
+            if not t.is_cuda or not t.is_contiguous():
+                raise ValueError(f"attn_mlir: argument #{i} ({a['name']}) must be a "
+                                 "contiguous CUDA tensor")
+            args.append((t.data_ptr(), _torch_dtype_name(t.dtype) or str(t.dtype),
+                         list(t.shape)))
+        device = tensors[0].device.index or 0
+        if stream is None:
+            stream = torch.cuda.current_stream(device).cuda_stream
+        self._loaded(device).launch(args, stream, synchronize)
+        if outputs:
+            return outputs[0] if len(outputs) == 1 else tuple(outputs)
+        return None

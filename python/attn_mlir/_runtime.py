@@ -1,0 +1,92 @@
+"""The kernel runtime's C ABI (include/attn-c/Runtime.h), through ctypes.
+
+The only module of the package that knows that ABI, so a change of the
+runtime (memory images, explicit devices, caller workspaces, error codes)
+is adapted here alone. Today's ABI loads a kernel from an image file and a
+manifest file and owns the kernel's workspaces, so launches of one loaded
+kernel must not overlap: RuntimeKernel keeps one loaded copy per stream.
+"""
+
+import ctypes
+import os
+import threading
+
+from ._libs import find_library
+
+
+class RuntimeError_(RuntimeError):
+    """The runtime refused a load or a launch (its message says why)."""
+
+
+_lib = None
+_lib_lock = threading.Lock()
+
+
+def _library():
+    global _lib
+    with _lib_lock:
+        if _lib is None:
+            path = os.environ.get("ATTN_MLIR_RUNTIME_LIB") or find_library("AttnRuntimeC")
+            lib = ctypes.CDLL(path)
+            lib.attnRuntimeLastError.restype = ctypes.c_char_p
+            lib.attnKernelCreate.argtypes = [
+                ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
+            lib.attnKernelCreate.restype = ctypes.c_int
+            lib.attnKernelDestroy.argtypes = [ctypes.c_void_p]
+            lib.attnKernelDestroy.restype = None
+            lib.attnKernelLaunch.argtypes = [
+                ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_uint64),
+                ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_int32),
+                ctypes.POINTER(ctypes.c_int64), ctypes.c_void_p, ctypes.c_int]
+            lib.attnKernelLaunch.restype = ctypes.c_int
+            _lib = lib
+        return _lib
+
+
+def _error(what):
+    message = _library().attnRuntimeLastError().decode(errors="replace")
+    return RuntimeError_(f"attn_mlir runtime: {what}: {message}")
+
+
+class RuntimeKernel:
+    """One generated kernel (image + manifest files), loaded lazily per
+    stream. `arguments` are (pointer, dtype string, shape) triples: the
+    manifest's non-workspace arguments, in order."""
+
+    def __init__(self, image_path, manifest_path):
+        self.image_path = image_path
+        self.manifest_path = manifest_path
+        self._loaded = {}
+        self._lock = threading.Lock()
+
+    def _handle(self, stream):
+        with self._lock:
+            handle = self._loaded.get(stream)
+            if handle is None:
+                handle = ctypes.c_void_p()
+                if _library().attnKernelCreate(self.image_path.encode(),
+                                               self.manifest_path.encode(),
+                                               ctypes.byref(handle)):
+                    raise _error(f"loading {self.image_path}")
+                self._loaded[stream] = handle
+            return handle
+
+    def launch(self, arguments, stream=0, synchronize=False):
+        n = len(arguments)
+        ptrs = (ctypes.c_uint64 * max(1, n))(*[a[0] for a in arguments])
+        dtypes = (ctypes.c_char_p * max(1, n))(*[a[1].encode() for a in arguments])
+        ranks = (ctypes.c_int32 * max(1, n))(*[len(a[2]) for a in arguments])
+        dims = [d for a in arguments for d in a[2]]
+        shapes = (ctypes.c_int64 * max(1, len(dims)))(*dims)
+        if _library().attnKernelLaunch(self._handle(stream), n, ptrs, dtypes, ranks,
+                                       shapes, ctypes.c_void_p(stream or None),
+                                       1 if synchronize else 0):
+            raise _error("launch")
+
+    def __del__(self):
+        lib = _lib
+        if lib is None:
+            return
+        for handle in self._loaded.values():
+            lib.attnKernelDestroy(handle)
+        self._loaded.clear()

@@ -1,0 +1,106 @@
+"""Attention specs as keyword arguments: attn-compile's flags in snake_case
+(plus AttentionSpec's scale and mask_mod), with attn-compile's defaults."""
+
+import ctypes
+import math
+
+from . import _capi
+
+DEFAULTS = {
+    "batch": 1, "heads_q": 32, "heads_kv": 8, "seq_q": 1024, "seq_k": 1024,
+    "head_dim": 128, "value_head_dim": 0, "dtype": "bf16", "mask": "causal",
+    "window_left": 256, "window_right": 0, "scale": None, "softcap": None,
+    "score_mod": "none", "mask_mod": "none", "alibi": False, "bshd": False,
+    "lse": True, "bias": False, "bool_mask": False, "page_size": 0,
+    "append_tokens": 0, "key_lengths": False,
+}
+
+_DTYPES = {"f32": 0, "f16": 1, "bf16": 2}
+_MASKS = {"none": 0, "causal": 2, "causal-bottom-right": 2,
+          "causal-top-left": 1, "sliding-window": 3}
+_SCORE_MODS = {"none": 0, "relative-bias": 1, "tanh-cap": 2}
+_MASK_MODS = {"none": 0, "prefix-lm": 1}
+
+
+def _choice(name, value, table):
+    if value not in table:
+        raise ValueError(f"attn_mlir: expected {name} to be one of "
+                         f"{', '.join(sorted(table))}, got {value!r}")
+    return table[value]
+
+
+def normalize(kwargs):
+    """The full spec (defaults filled in) as a plain dict: the cache key's
+    source and what compile_spec builds. Unknown names are refused."""
+    unknown = sorted(set(kwargs) - set(DEFAULTS))
+    if unknown:
+        raise TypeError(f"attn_mlir: unknown spec field(s) {', '.join(unknown)} "
+                        f"(expected some of {', '.join(sorted(DEFAULTS))})")
+    spec = dict(DEFAULTS)
+    spec.update(kwargs)
+    for name in ("dtype", "mask", "score_mod", "mask_mod"):
+        spec[name] = str(spec[name])
+    if spec["softcap"] == 0:
+        spec["softcap"] = None
+    for name in ("scale", "softcap"):
+        if spec[name] is not None:
+            spec[name] = float(spec[name])
+    if spec["alibi"] is True:
+        # attn-compile's --alibi: the geometric slopes of the ALiBi paper.
+        h = spec["heads_q"]
+        spec["alibi"] = [math.pow(2.0, -8.0 * (i + 1) / h) for i in range(h)]
+    elif spec["alibi"] is False or spec["alibi"] is None:
+        spec["alibi"] = []
+    else:
+        spec["alibi"] = [float(s) for s in spec["alibi"]]
+    if spec["key_lengths"] is True:
+        # attn-compile's --key-lengths: Lk, Lk - 1, ... (at least 1). The
+        # values only shape the reference; kernels take lengths at run time.
+        spec["key_lengths"] = [max(1, spec["seq_k"] - b) for b in range(spec["batch"])]
+    elif spec["key_lengths"] is False or spec["key_lengths"] is None:
+        spec["key_lengths"] = []
+    else:
+        spec["key_lengths"] = [int(n) for n in spec["key_lengths"]]
+    for name in ("batch", "heads_q", "heads_kv", "seq_q", "seq_k", "head_dim",
+                 "value_head_dim", "window_left", "window_right", "page_size",
+                 "append_tokens"):
+        spec[name] = int(spec[name])
+    for name in ("bshd", "lse", "bias", "bool_mask"):
+        spec[name] = bool(spec[name])
+    return spec
+
+
+def to_c(spec):
+    """An MlirAttnSpec for `spec` (normalized); the arrays it points to are
+    returned too and must outlive the call."""
+    c = _capi.Spec()
+    _capi.compiler().lib.mlirAttnSpecInit(ctypes.byref(c))
+    c.batch, c.numQueryHeads, c.numKVHeads = spec["batch"], spec["heads_q"], spec["heads_kv"]
+    c.queryLength, c.keyLength = spec["seq_q"], spec["seq_k"]
+    c.headDim, c.valueHeadDim = spec["head_dim"], spec["value_head_dim"]
+    c.elementType = _choice("dtype", spec["dtype"], _DTYPES)
+    c.layout = 1 if spec["bshd"] else 0
+    c.maskKind = _choice("mask", spec["mask"], _MASKS)
+    c.windowLeft, c.windowRight = spec["window_left"], spec["window_right"]
+    c.hasScale = spec["scale"] is not None
+    c.scale = spec["scale"] or 0.0
+    c.hasSoftcap = spec["softcap"] is not None
+    c.softcap = spec["softcap"] or 0.0
+    slopes = (ctypes.c_double * max(1, len(spec["alibi"])))(*spec["alibi"])
+    c.alibiSlopes, c.numAlibiSlopes = slopes, len(spec["alibi"])
+    c.withBias, c.withBoolMask, c.withLse = spec["bias"], spec["bool_mask"], spec["lse"]
+    c.scoreMod = _choice("score_mod", spec["score_mod"], _SCORE_MODS)
+    c.maskMod = _choice("mask_mod", spec["mask_mod"], _MASK_MODS)
+    c.pageSize, c.appendTokens = spec["page_size"], spec["append_tokens"]
+    lengths = (ctypes.c_int64 * max(1, len(spec["key_lengths"])))(*spec["key_lengths"])
+    c.keyLengths, c.numKeyLengths = lengths, len(spec["key_lengths"])
+    return c, (slopes, lengths)
+
+
+def num_outputs(spec):
+    """Outputs at the end of the spec's entry (o and, with lse, lse); None
+    where the entry also takes caches updated in place (page_size,
+    append_tokens), whose callers pass every buffer."""
+    if spec["page_size"] or spec["append_tokens"]:
+        return None
+    return 2 if spec["lse"] else 1

@@ -1,0 +1,326 @@
+"""attn_mlir.torch: torch's scaled_dot_product_attention on attn-mlir
+kernels, and a Hugging Face transformers attention backend.
+
+    from attn_mlir.torch import scaled_dot_product_attention
+    out = scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+
+    import attn_mlir.torch
+    attn_mlir.torch.register_transformers()     # attn_implementation="attn_mlir"
+
+The operator is torch.ops.attn_mlir.sdpa, a torch.library custom op with a
+fake (meta) implementation, so torch.compile traces it. It runs CUDA tensors
+through a GPU kernel (target "ptx", launched by the runtime on the current
+stream) and CPU tensors through the CPU target, compiling one kernel per
+shape (cached, see attn_mlir.compile). Decode-like calls (no mask, a query
+group of <= 16 rows) compile for the key length rounded up to a bucket of
+ATTN_MLIR_KV_BUCKET keys (default 256) and pass the real length at run time
+(key_lengths), so a growing KV cache reuses a handful of kernels.
+
+What it cannot do is refused with Unsupported (a ValueError), never computed
+differently: dropout, tensors other than 4-D [B, H, L, D], an attn_mask on
+the GPU path unless it is all-visible or exactly causal (the GPU kernels take
+no mask operand yet), and whatever the GPU compiler refuses (dtypes other
+than bf16/f16, head dims other than 64/128, ...; its diagnostic is quoted).
+"""
+
+import os
+from typing import Optional
+
+import torch
+
+import attn_mlir
+
+__all__ = ["scaled_dot_product_attention", "Unsupported", "register_transformers",
+           "attention_forward", "kernels_used", "reset_kernels_used", "precompile"]
+
+
+class Unsupported(ValueError):
+    """attn_mlir.torch cannot compute this call (yet); the message says why."""
+
+
+_DTYPE_NAMES = {torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16"}
+_GPU_DTYPES = (torch.float16, torch.bfloat16)
+_GPU_HEAD_DIMS = (64, 128)
+# Query rows per KV group up to which the GPU path picks its decode kernel
+# (convert-attn-to-nvvm's kernel=auto): there key lengths come at run time.
+_DECODE_ROWS = 16
+
+
+def _bucket():
+    return max(1, int(os.environ.get("ATTN_MLIR_KV_BUCKET", "256")))
+
+
+def _check(query, key, value, attn_mask, is_causal, enable_gqa):
+    """Shape and argument checks shared by the real and the fake kernel."""
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        if t.dim() != 4:
+            raise Unsupported(f"attn_mlir: expected 4-D [B, H, L, D] {name}, got "
+                              f"shape {tuple(t.shape)}")
+    if not (query.dtype == key.dtype == value.dtype):
+        raise Unsupported("attn_mlir: expected query, key and value of one dtype, got "
+                          f"{query.dtype}, {key.dtype}, {value.dtype}")
+    if query.dtype not in _DTYPE_NAMES:
+        raise Unsupported(f"attn_mlir: expected float32, float16 or bfloat16, got {query.dtype}")
+    b, hq, _, d = query.shape
+    if key.shape[0] != b or value.shape[0] != b or key.shape[1] != value.shape[1] \
+            or key.shape[2] != value.shape[2] or key.shape[3] != d:
+        raise Unsupported("attn_mlir: expected key [B, Hkv, S, D] and value [B, Hkv, S, Dv] "
+                          f"matching query {tuple(query.shape)}, got {tuple(key.shape)} "
+                          f"and {tuple(value.shape)}")
+    hkv = key.shape[1]
+    if hq != hkv and not enable_gqa:
+        raise Unsupported(f"attn_mlir: {hq} query heads and {hkv} key/value heads need "
+                          "enable_gqa=True (as in torch)")
+    if hq % hkv:
+        raise Unsupported(f"attn_mlir: expected the query heads ({hq}) to be a multiple of "
+                          f"the key/value heads ({hkv})")
+    if is_causal and attn_mask is not None:
+        raise Unsupported("attn_mlir: expected attn_mask or is_causal, not both (as in torch)")
+    if query.is_cuda:
+        if query.dtype not in _GPU_DTYPES:
+            raise Unsupported(f"attn_mlir: the GPU path takes bfloat16 or float16, got "
+                              f"{query.dtype}")
+        if d not in _GPU_HEAD_DIMS or value.shape[3] != d:
+            raise Unsupported(f"attn_mlir: the GPU path takes head dim 64 or 128 for query, "
+                              f"key and value, got {d} and {value.shape[3]}")
+
+
+def _causal(lq, lk, device, bottom_right):
+    """Keep-mask of causal attention; top-left is torch's is_causal."""
+    return torch.ones(lq, lk, dtype=torch.bool, device=device).tril(
+        diagonal=lk - lq if bottom_right else 0)
+
+
+def _classify_mask(attn_mask, shape, lq, lk):
+    """("none" | "causal-top-left" | "causal-bottom-right" | "operand", keep)
+    for an attn_mask: a mask that is all-visible or exactly causal becomes a
+    mask kind (the GPU kernels' only masks); anything else an operand."""
+    b, hq = shape
+    try:
+        mask = attn_mask.expand(b, hq, lq, lk)
+    except RuntimeError:
+        raise Unsupported(f"attn_mlir: attn_mask of shape {tuple(attn_mask.shape)} does not "
+                          f"broadcast to [{b}, {hq}, {lq}, {lk}]") from None
+    if mask.dtype == torch.bool:
+        keep = mask
+    else:
+        # Additive masks: 0 keeps a key; -inf (or the dtype's lowest value,
+        # as transformers writes them) drops it. Other values are a bias.
+        low = torch.finfo(mask.dtype).min
+        if not bool(((mask == 0) | (mask == float("-inf")) | (mask <= low / 2)).all()):
+            return "operand", None
+        keep = mask == 0
+    if bool(keep.all()):
+        return "none", None
+    candidates = [("causal-top-left", False)]
+    if lq <= lk:  # bottom-right with Lq > Lk leaves rows seeing nothing
+        candidates.append(("causal-bottom-right", True))
+    for name, bottom_right in candidates:
+        if bool((keep == _causal(lq, lk, keep.device, bottom_right)).all()):
+            return name, None
+    return "operand", keep
+
+
+_used = set()
+
+
+def kernels_used():
+    """Keys of the distinct kernels this process launched (since the last
+    reset): how many kernels a model's calls needed."""
+    return set(_used)
+
+
+def reset_kernels_used():
+    _used.clear()
+
+
+_kernels = {}
+
+
+def _kernel(target, spec, options):
+    """attn_mlir.compile with a cheap key first: the operator asks per call."""
+    fast = (target, tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                                 for k, v in spec.items())))
+    kernel = _kernels.get(fast)
+    if kernel is None:
+        try:
+            kernel = attn_mlir.compile(target=target, options=options, **spec)
+        except attn_mlir.CompileError as e:
+            refused = [d for d in e.diagnostics if d.severity == "error"]
+            if not refused:  # no compiler and no cached kernel: not a refusal
+                raise
+            raise Unsupported(f"attn_mlir: the {'GPU' if target == 'ptx' else 'CPU'} "
+                              f"compiler refuses this call: {refused[0].message}") from e
+        _kernels[fast] = kernel
+    _used.add(kernel.key)
+    return kernel
+
+
+def _aligned(t):
+    """A dense copy where the runtime's 16-byte alignment or contiguity
+    would not hold (e.g. a slice), else the tensor itself."""
+    if t.is_contiguous() and t.data_ptr() % 16 == 0:
+        return t
+    return t.contiguous() if not t.is_contiguous() else t.clone()
+
+
+def _to_numpy(t):
+    t = t.detach().contiguous().cpu()
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.int16).numpy().view("uint16")
+    if t.dtype == torch.bool:
+        return t.numpy()
+    return t.numpy()
+
+
+def _from_numpy(a, dtype):
+    if dtype == torch.bfloat16:
+        return torch.from_numpy(a.view("int16")).view(torch.bfloat16)
+    return torch.from_numpy(a)
+
+
+# The GPU target's options: one PTX for sm_90 plus its cubin (H100/H200).
+_GPU_OPTIONS = {"chip": "sm_90", "cubin_archs": ["sm_90"]}
+
+
+def _plan(b, hq, hkv, lq, lk, d, dv, dtype, gpu, mask, scale):
+    """(target, spec, options, bucketed) of one call's kernel. `mask` is a
+    mask kind or "operand" (the caller adds the bias or bool_mask field)."""
+    spec = {"batch": b, "heads_q": hq, "heads_kv": hkv, "seq_q": lq, "seq_k": lk,
+            "head_dim": d, "value_head_dim": dv if dv != d else 0,
+            "dtype": _DTYPE_NAMES[dtype], "lse": False,
+            "scale": None if scale is None else float(scale),
+            "mask": mask if mask != "operand" else "none"}
+    bucketed = mask == "none" and (hq // hkv) * lq <= _DECODE_ROWS
+    if bucketed:
+        spec["seq_k"] = -(-lk // _bucket()) * _bucket()
+        # The operand, not values: lengths come at run time, so every length
+        # of the bucket shares the kernel.
+        spec["key_lengths"] = True
+    if gpu:
+        return "ptx", spec, _GPU_OPTIONS, bucketed
+    return "cpu", spec, None, bucketed
+
+
+def precompile(query_shape, key_shape, value_head_dim=None, dtype=torch.bfloat16,
+               is_causal=False, scale=None, device="cuda"):
+    """Compiles (or finds in the cache) the kernel that
+    scaled_dot_product_attention would use for these shapes with no
+    attn_mask, without running it: how a machine with the compiler prepares
+    the cache for one without. Returns the kernel."""
+    b, hq, lq, d = query_shape
+    _, hkv, lk, _ = key_shape
+    target, spec, options, _ = _plan(b, hq, hkv, lq, lk, d, value_head_dim or d, dtype,
+                                     torch.device(device).type == "cuda",
+                                     "causal-top-left" if is_causal else "none", scale)
+    return _kernel(target, spec, options)
+
+
+def _sdpa(query, key, value, attn_mask, is_causal, scale, enable_gqa):
+    _check(query, key, value, attn_mask, is_causal, enable_gqa)
+    b, hq, lq, d = query.shape
+    hkv, lk = key.shape[1], key.shape[2]
+    gpu = query.is_cuda
+    mask, keep = ("causal-top-left", None) if is_causal else ("none", None)
+    if attn_mask is not None:
+        mask, keep = _classify_mask(attn_mask, (b, hq), lq, lk)
+        if mask == "operand" and gpu:
+            raise Unsupported("attn_mlir: the GPU kernels take no attn_mask operand yet; "
+                              "only all-visible or exactly causal masks are accepted")
+    target, spec, options, bucketed = _plan(b, hq, hkv, lq, lk, d, value.shape[3],
+                                            query.dtype, gpu, mask, scale)
+    extra = []
+    if mask == "operand":
+        if keep is not None:
+            spec["bool_mask"] = True
+            extra.append(keep.expand(b, hq, lq, lk))
+        else:
+            spec["bias"] = True
+            extra.append(attn_mask.expand(b, hq, lq, lk).to(query.dtype))
+    if bucketed:
+        if spec["seq_k"] != lk:
+            pad = (0, 0, 0, spec["seq_k"] - lk)
+            key = torch.nn.functional.pad(key, pad)
+            value = torch.nn.functional.pad(value, pad)
+        extra.append(torch.full((b,), lk, dtype=torch.int32, device=query.device))
+    kernel = _kernel(target, spec, options)
+    if gpu:
+        return kernel(*[_aligned(t) for t in [query, key, value] + extra])
+    arrays = [_to_numpy(t) for t in (query, key, value)] + [_to_numpy(t) for t in extra]
+    return _from_numpy(kernel(*arrays), query.dtype)
+
+
+def _sdpa_fake(query, key, value, attn_mask, is_causal, scale, enable_gqa):
+    _check(query, key, value, attn_mask, is_causal, enable_gqa)
+    b, hq, lq, _ = query.shape
+    return query.new_empty((b, hq, lq, value.shape[3]))
+
+
+# torch.library.custom_op/register_fake exist from torch 2.4 (the device has
+# 2.11); older torch (Debian's 1.13, the CPU tests) gets the same operator
+# through torch.library.Library with a Meta kernel.
+if hasattr(torch.library, "custom_op") and hasattr(torch.library, "register_fake"):
+    @torch.library.custom_op("attn_mlir::sdpa", mutates_args=())
+    def _sdpa_op(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                 attn_mask: Optional[torch.Tensor], is_causal: bool,
+                 scale: Optional[float], enable_gqa: bool) -> torch.Tensor:
+        return _sdpa(query, key, value, attn_mask, is_causal, scale, enable_gqa)
+
+    @_sdpa_op.register_fake
+    def _(query, key, value, attn_mask, is_causal, scale, enable_gqa):
+        return _sdpa_fake(query, key, value, attn_mask, is_causal, scale, enable_gqa)
+else:
+    _library = torch.library.Library("attn_mlir", "DEF")
+    _library.define("sdpa(Tensor query, Tensor key, Tensor value, Tensor? attn_mask, "
+                    "bool is_causal, float? scale, bool enable_gqa) -> Tensor")
+    _library.impl("sdpa", _sdpa, "CPU")
+    _library.impl("sdpa", _sdpa, "CUDA")
+    _library.impl("sdpa", _sdpa_fake, "Meta")
+    # torch 1.13 has no autograd fallthrough for meta tensors; the op has no
+    # backward, so its meta kernel serves there as well.
+    _library.impl("sdpa", _sdpa_fake, "AutogradMeta")
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
+                                 is_causal=False, scale=None, enable_gqa=False):
+    """torch.nn.functional.scaled_dot_product_attention's signature and
+    semantics (is_causal is top-left aligned, attn_mask bool keeps True or
+    float adds), on attn-mlir kernels; see the module docstring for what is
+    refused."""
+    if dropout_p:
+        raise Unsupported("attn_mlir: dropout_p must be 0 (no dropout in the kernels)")
+    return torch.ops.attn_mlir.sdpa(query, key, value, attn_mask, bool(is_causal),
+                                    None if scale is None else float(scale),
+                                    bool(enable_gqa))
+
+
+def attention_forward(module, query, key, value, attention_mask, dropout=0.0,
+                      scaling=None, is_causal=None, **kwargs):
+    """A transformers attention function (AttentionInterface): query
+    [B, Hq, L, D] and key/value [B, Hkv, S, D] as the model's layers pass
+    them; returns (output [B, L, Hq, Dv], None) as sdpa_attention_forward
+    does, whose handling of the mask and is_causal it mirrors."""
+    if kwargs.get("output_attentions") or kwargs.get("head_mask") is not None:
+        raise Unsupported("attn_mlir: output_attentions and head_mask are not supported")
+    if attention_mask is not None and attention_mask.dim() == 4:
+        attention_mask = attention_mask[:, :, :, : key.shape[-2]]
+    if is_causal is None:
+        is_causal = (query.shape[2] > 1 and attention_mask is None
+                     and getattr(module, "is_causal", True))
+    out = scaled_dot_product_attention(
+        query, key, value, attn_mask=attention_mask, dropout_p=dropout, scale=scaling,
+        is_causal=bool(is_causal), enable_gqa=query.shape[1] != key.shape[1])
+    return out.transpose(1, 2).contiguous(), None
+
+
+def register_transformers(name="attn_mlir"):
+    """Registers attention_forward as transformers attention implementation
+    `name`, with sdpa's mask builder (so, like sdpa, a causal prompt without
+    padding and a decode step come without a mask tensor)."""
+    from transformers import AttentionInterface
+    AttentionInterface.register(name, attention_forward)
+    try:
+        from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+    except ImportError:  # transformers before the mask interface
+        return
+    AttentionMaskInterface.register(name, sdpa_mask)

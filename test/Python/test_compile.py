@@ -1,0 +1,182 @@
+"""attn_mlir.compile on the CPU target (and PTX generation, which needs no
+GPU): numerics against a float64 reference, MLIR text input, the kernel
+cache in memory and on disk, and errors as MLIR diagnostics."""
+
+import atexit
+import os
+import shutil
+import tempfile
+import unittest
+
+import numpy as np
+
+# A disk cache of this run's own, removed at exit.
+os.environ["ATTN_MLIR_CACHE_DIR"] = tempfile.mkdtemp(prefix="attn-py-cache-")
+atexit.register(shutil.rmtree, os.environ["ATTN_MLIR_CACHE_DIR"], True)
+
+import attn_mlir  # noqa: E402
+import reference  # noqa: E402
+
+RNG = np.random.default_rng(0)
+
+
+def randn(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+class CpuNumerics(unittest.TestCase):
+    def test_gqa_causal_f32(self):
+        # GQA 4/2, Lq < Lk, causal aligned bottom-right (attn-compile's
+        # "causal"): query i sees keys j <= i + Lk - Lq.
+        kernel = attn_mlir.compile(batch=2, heads_q=4, heads_kv=2, seq_q=12, seq_k=20,
+                                   head_dim=16, dtype="f32", mask="causal", lse=False,
+                                   target="cpu", options={"tile_m": 8, "tile_n": 8})
+        self.assertEqual(kernel.signature[3], ("f32", (2, 4, 12, 16)))
+        q, k, v = randn(2, 4, 12, 16), randn(2, 2, 20, 16), randn(2, 2, 20, 16)
+        out = kernel(q, k, v)
+        want = reference.attention(q, k, v, keep=reference.causal_keep(12, 20, True))
+        self.assertLess(np.abs(out - want).max(), reference.tolerance(v, "f32"))
+
+    def test_destination_passing_and_lse(self):
+        # With lse the entry writes o and lse; passing every buffer writes
+        # them in place. LSE = log sum_j exp(s_ij) (natural log).
+        kernel = attn_mlir.compile(heads_q=2, heads_kv=2, seq_q=8, seq_k=8, head_dim=8,
+                                   dtype="f32", mask="none", lse=True, target="cpu")
+        q, k, v = randn(1, 2, 8, 8), randn(1, 2, 8, 8), randn(1, 2, 8, 8)
+        o, lse = np.zeros((1, 2, 8, 8), np.float32), np.zeros((1, 2, 8), np.float32)
+        self.assertIsNone(kernel(q, k, v, o, lse))
+        s = (q.astype(np.float64) @ np.swapaxes(k, -1, -2)) / np.sqrt(8)
+        want_lse = np.log(np.exp(s).sum(-1))
+        self.assertLess(np.abs(lse - want_lse).max(), 1e-5)
+        self.assertLess(np.abs(o - reference.attention(q, k, v)).max(),
+                        reference.tolerance(v, "f32"))
+
+    def test_bf16_bits(self):
+        kernel = attn_mlir.compile(heads_q=4, heads_kv=1, seq_q=16, seq_k=16, head_dim=32,
+                                   dtype="bf16", mask="causal", lse=False, target="cpu")
+        q, k, v = (attn_mlir.float32_to_bf16(randn(1, h, 16, 32)) for h in (4, 1, 1))
+        out = attn_mlir.bf16_to_float32(kernel(q, k, v))
+        qf, kf, vf = (attn_mlir.bf16_to_float32(x) for x in (q, k, v))
+        want = reference.attention(qf, kf, vf, keep=reference.causal_keep(16, 16, True))
+        self.assertLess(np.abs(out - want).max(), reference.tolerance(vf, "bf16"))
+
+    def test_mlir_text_on_tensors(self):
+        # An importer's function on tensors: the operands come first, the
+        # result is allocated and returned.
+        text = """
+        func.func @mqa(%q: tensor<1x4x8x16xf32>, %k: tensor<1x1x8x16xf32>,
+                       %v: tensor<1x1x8x16xf32>) -> tensor<1x4x8x16xf32> {
+          %o = attn.attention ins(%q, %k, %v : tensor<1x4x8x16xf32>,
+              tensor<1x1x8x16xf32>, tensor<1x1x8x16xf32>)
+              {scale = 0.5 : f64} -> tensor<1x4x8x16xf32>
+          return %o : tensor<1x4x8x16xf32>
+        }"""
+        kernel = attn_mlir.compile(text, target="cpu", entry="mqa")
+        self.assertEqual(kernel.entry, "mqa")
+        q, k, v = randn(1, 4, 8, 16), randn(1, 1, 8, 16), randn(1, 1, 8, 16)
+        out = kernel(q, k, v)
+        self.assertLess(np.abs(out - reference.attention(q, k, v, scale=0.5)).max(),
+                        reference.tolerance(v, "f32"))
+
+    def test_refuses_wrong_buffers(self):
+        kernel = attn_mlir.compile(heads_q=2, heads_kv=2, seq_q=8, seq_k=8, head_dim=8,
+                                   dtype="f32", mask="none", lse=False, target="cpu")
+        q = randn(1, 2, 8, 8)
+        with self.assertRaises(attn_mlir.CompileError) as ctx:
+            kernel(q, randn(1, 2, 9, 8), q)
+        self.assertIn("expected shape", str(ctx.exception))
+        with self.assertRaises(TypeError):
+            kernel(q.astype(np.float64), q, q)
+
+
+class Cache(unittest.TestCase):
+    SPEC = dict(heads_q=8, heads_kv=2, seq_q=128, seq_k=128, head_dim=64, lse=False,
+                mask="causal")
+
+    def test_ptx_in_memory_and_on_disk(self):
+        stats = attn_mlir.cache_stats()
+        first = attn_mlir.compile(target="ptx", **self.SPEC)
+        self.assertIn(".entry", first.ptx)
+        self.assertEqual([a["role"] for a in first.manifest["arguments"]],
+                         ["input", "input", "input", "output"])
+        self.assertTrue(os.path.exists(os.path.join(first.path, "manifest.json")))
+        # The same spec again: the same object, no compile.
+        self.assertIs(attn_mlir.compile(target="ptx", **self.SPEC), first)
+        # A new process (simulated: the memory cache dropped) reads the disk.
+        attn_mlir.clear_memory_cache()
+        again = attn_mlir.compile(target="ptx", **self.SPEC)
+        self.assertEqual(again.ptx, first.ptx)
+        now = attn_mlir.cache_stats()
+        self.assertEqual(now["compiles"] - stats["compiles"], 1)
+        self.assertEqual(now["memory_hits"] - stats["memory_hits"], 1)
+        self.assertEqual(now["disk_hits"] - stats["disk_hits"], 1)
+        # Another option is another kernel.
+        other = attn_mlir.compile(target="ptx", options={"block_n": 32}, **self.SPEC)
+        self.assertNotEqual(other.key, first.key)
+        self.assertEqual(other.manifest["block_n"], 32)
+
+    def test_ptx_from_mlir_text(self):
+        # An importer's graph on tensors to a GPU kernel: the manifest lists
+        # the entry's operands, then its result.
+        text = """
+        func.func @prefill(%q: tensor<1x4x128x64xbf16>, %k: tensor<1x4x128x64xbf16>,
+                           %v: tensor<1x4x128x64xbf16>) -> tensor<1x4x128x64xbf16> {
+          %o = attn.attention ins(%q, %k, %v : tensor<1x4x128x64xbf16>,
+              tensor<1x4x128x64xbf16>, tensor<1x4x128x64xbf16>)
+              {mask_kind = #attn.mask<causal_top_left>} -> tensor<1x4x128x64xbf16>
+          return %o : tensor<1x4x128x64xbf16>
+        }"""
+        kernel = attn_mlir.compile(text, target="ptx", options={"cubin_archs": []})
+        self.assertEqual([(a["role"], a["shape"]) for a in kernel.manifest["arguments"]],
+                         [("input", [1, 4, 128, 64])] * 3 + [("output", [1, 4, 128, 64])])
+        self.assertEqual(kernel.cubins, {})
+        self.assertTrue(kernel.image_path("sm_90").endswith("kernel.ptx"))
+
+    def test_cpu_in_memory(self):
+        spec = dict(heads_q=2, heads_kv=2, seq_q=8, seq_k=8, head_dim=8, dtype="f32",
+                    lse=False, target="cpu")
+        self.assertIs(attn_mlir.compile(**spec), attn_mlir.compile(**spec))
+
+
+class Version(unittest.TestCase):
+    def test_package_and_library_agree(self):
+        # __version__ is written by hand beside the CMake project version.
+        from attn_mlir import _capi
+        self.assertEqual(attn_mlir.__version__, _capi.compiler().version)
+
+
+class Errors(unittest.TestCase):
+    def test_invalid_spec_is_a_diagnostic(self):
+        with self.assertRaises(attn_mlir.CompileError) as ctx:
+            attn_mlir.compile(heads_q=3, heads_kv=2, seq_q=8, seq_k=8, head_dim=8,
+                              dtype="f32", target="cpu")
+        errors = [d for d in ctx.exception.diagnostics if d.severity == "error"]
+        self.assertTrue(errors)
+        self.assertTrue(errors[0].message.startswith("'attn.attention' op expected"),
+                        errors[0].message)
+
+    def test_gpu_refusal_is_located(self):
+        with self.assertRaises(attn_mlir.CompileError) as ctx:
+            attn_mlir.compile(heads_q=8, heads_kv=2, seq_q=64, seq_k=64, head_dim=96,
+                              target="ptx")
+        d = ctx.exception.diagnostics[0]
+        self.assertEqual(d.severity, "error")
+        self.assertIn("expected head dim 64 or 128 on the GPU path", d.message)
+        self.assertIn("attention spec: GQA 8/2", d.location)
+
+    def test_parse_error_is_located(self):
+        with self.assertRaises(attn_mlir.CompileError) as ctx:
+            attn_mlir.compile("func.func @f( {", target="cpu")
+        self.assertIn("1:", ctx.exception.diagnostics[0].location)
+
+    def test_unknown_field_and_option(self):
+        with self.assertRaises(TypeError):
+            attn_mlir.compile(heads=4)
+        with self.assertRaises(TypeError):
+            attn_mlir.compile(target="cpu", options={"chip": "sm_90"})
+        with self.assertRaises(ValueError):
+            attn_mlir.compile(target="cuda")
+
+
+if __name__ == "__main__":
+    unittest.main()

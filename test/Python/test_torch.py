@@ -1,0 +1,155 @@
+"""attn_mlir.torch on CPU tensors (the CPU target): torch's sdpa semantics
+against a float64 reference, the operator's fake kernel, decode bucketing,
+refusals, and the transformers attention function's calling convention."""
+
+import atexit
+import os
+import shutil
+import tempfile
+import unittest
+
+# A disk cache of this run's own, removed at exit.
+os.environ["ATTN_MLIR_CACHE_DIR"] = tempfile.mkdtemp(prefix="attn-py-cache-")
+atexit.register(shutil.rmtree, os.environ["ATTN_MLIR_CACHE_DIR"], True)
+# Small buckets keep the CPU kernels small.
+os.environ["ATTN_MLIR_KV_BUCKET"] = "32"
+
+import numpy as np  # noqa: E402
+
+try:
+    import torch
+    import attn_mlir.torch as at
+except ImportError:  # torch is installed by scripts/bootstrap.sh
+    torch = None
+
+import reference  # noqa: E402
+
+
+def ref(q, k, v, keep=None, bias=None, scale=None):
+    return reference.attention(q.double().numpy(), k.double().numpy(), v.double().numpy(),
+                               keep=None if keep is None else keep.numpy(),
+                               bias=None if bias is None else bias.double().numpy(),
+                               scale=scale)
+
+
+@unittest.skipIf(torch is None, "needs torch (python3-torch)")
+class Sdpa(unittest.TestCase):
+    def setUp(self):
+        torch.manual_seed(0)
+
+    def check(self, out, want, v, dtype="f32"):
+        err = np.abs(out.float().double().numpy() - want).max()
+        self.assertLess(err, reference.tolerance(v.float().numpy(), dtype))
+
+    def test_is_causal_is_top_left(self):
+        # torch's is_causal: query i sees keys j <= i, also when Lq < Lk.
+        q, k, v = torch.randn(2, 4, 8, 16), torch.randn(2, 2, 24, 16), torch.randn(2, 2, 24, 16)
+        out = at.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+        self.assertEqual(out.shape, (2, 4, 8, 16))
+        keep = torch.from_numpy(reference.causal_keep(8, 24, bottom_right=False))
+        self.check(out, ref(q, k, v, keep), v)
+
+    def test_masks(self):
+        q, k, v = torch.randn(1, 2, 8, 16), torch.randn(1, 2, 16, 16), torch.randn(1, 2, 16, 16)
+        # A bottom-right causal mask (transformers' prompt after a cache) is
+        # recognised as such; an arbitrary one is an operand; so is a bias.
+        br = torch.from_numpy(reference.causal_keep(8, 16, bottom_right=True))
+        self.check(at.scaled_dot_product_attention(q, k, v, attn_mask=br), ref(q, k, v, br), v)
+        ragged = torch.rand(1, 1, 8, 16) > 0.3
+        ragged[..., 0] = True
+        self.check(at.scaled_dot_product_attention(q, k, v, attn_mask=ragged),
+                   ref(q, k, v, ragged), v)
+        bias = torch.randn(1, 2, 8, 16)
+        self.check(at.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=0.3),
+                   ref(q, k, v, bias=bias, scale=0.3), v)
+        # An additive -inf mask is a mask, not a bias.
+        additive = torch.zeros(8, 16).masked_fill(~br, float("-inf"))
+        self.check(at.scaled_dot_product_attention(q, k, v, attn_mask=additive),
+                   ref(q, k, v, br), v)
+
+    def test_bf16(self):
+        q, k, v = (torch.randn(1, h, 16, 32).to(torch.bfloat16) for h in (4, 2, 2))
+        out = at.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+        self.assertEqual(out.dtype, torch.bfloat16)
+        keep = torch.from_numpy(reference.causal_keep(16, 16, bottom_right=False))
+        self.check(out, ref(q.float(), k.float(), v.float(), keep), v, "bf16")
+
+    def test_decode_reuses_a_bucket(self):
+        # One query token over a growing cache: key lengths 17..32 share
+        # the 32-key kernel (the real length travels as key_lengths).
+        at.reset_kernels_used()
+        for lk in (17, 25, 32):
+            q, k, v = torch.randn(2, 4, 1, 16), torch.randn(2, 2, lk, 16), torch.randn(2, 2, lk, 16)
+            self.check(at.scaled_dot_product_attention(q, k, v, enable_gqa=True),
+                       ref(q, k, v), v)
+        self.assertEqual(len(at.kernels_used()), 1)
+
+    def test_precompile_is_the_kernel_a_call_uses(self):
+        # What a prepare step compiles for a shape is what the call finds.
+        kernel = at.precompile((1, 4, 1, 16), (1, 2, 20, 16), dtype=torch.float32,
+                               scale=0.125, device="cpu")
+        at.reset_kernels_used()
+        q, k, v = torch.randn(1, 4, 1, 16), torch.randn(1, 2, 20, 16), torch.randn(1, 2, 20, 16)
+        at.scaled_dot_product_attention(q, k, v, scale=0.125, enable_gqa=True)
+        self.assertEqual(at.kernels_used(), {kernel.key})
+
+    def test_fake_kernel(self):
+        meta = [torch.empty(2, 8, 5, 64, device="meta"), torch.empty(2, 2, 9, 64, device="meta"),
+                torch.empty(2, 2, 9, 32, device="meta")]
+        out = torch.ops.attn_mlir.sdpa(*meta, None, False, None, True)
+        self.assertEqual((out.device.type, tuple(out.shape)), ("meta", (2, 8, 5, 32)))
+        with self.assertRaises(at.Unsupported):
+            torch.ops.attn_mlir.sdpa(*meta, None, False, None, False)
+
+    def test_refusals(self):
+        q = torch.randn(1, 4, 8, 16)
+        kv = torch.randn(1, 2, 8, 16)
+        cases = {
+            "dropout_p": lambda: at.scaled_dot_product_attention(q, q, q, dropout_p=0.1),
+            "enable_gqa": lambda: at.scaled_dot_product_attention(q, kv, kv),
+            "4-D": lambda: at.scaled_dot_product_attention(q[0], q[0], q[0]),
+            "not both": lambda: at.scaled_dot_product_attention(
+                q, q, q, attn_mask=torch.ones(8, 8, dtype=torch.bool), is_causal=True),
+            "float32, float16 or bfloat16": lambda: at.scaled_dot_product_attention(
+                q.double(), q.double(), q.double()),
+        }
+        for needle, call in cases.items():
+            with self.assertRaises(at.Unsupported, msg=needle) as ctx:
+                call()
+            self.assertIn(needle, str(ctx.exception))
+
+
+class _Module:
+    """What transformers' attention layers look like to the function."""
+    is_causal = True
+    num_key_value_groups = 2
+
+
+@unittest.skipIf(torch is None, "needs torch (python3-torch)")
+class TransformersBackend(unittest.TestCase):
+    def test_prefill_and_decode_shapes(self):
+        torch.manual_seed(1)
+        # Prefill: no mask (sdpa_mask skips it), is_causal from the module.
+        q, k, v = torch.randn(2, 4, 6, 16), torch.randn(2, 2, 6, 16), torch.randn(2, 2, 6, 16)
+        out, weights = at.attention_forward(_Module(), q, k, v, None, scaling=0.25)
+        self.assertIsNone(weights)
+        self.assertEqual(out.shape, (2, 6, 4, 16))  # [B, L, Hq, D]
+        keep = torch.from_numpy(reference.causal_keep(6, 6, bottom_right=False))
+        want = np.swapaxes(ref(q, k, v, keep, scale=0.25), 1, 2)
+        self.assertLess(np.abs(out.double().numpy() - want).max(),
+                        reference.tolerance(v.numpy(), "f32"))
+        # A decode step: one query, no mask, not causal.
+        out, _ = at.attention_forward(_Module(), q[:, :, -1:], k, v, None, scaling=0.25)
+        want = np.swapaxes(ref(q[:, :, -1:], k, v, scale=0.25), 1, 2)
+        self.assertLess(np.abs(out.double().numpy() - want).max(),
+                        reference.tolerance(v.numpy(), "f32"))
+        # A 4-D mask longer than the keys is cut to them, as sdpa does.
+        mask = torch.ones(2, 1, 6, 10, dtype=torch.bool).tril()
+        out, _ = at.attention_forward(_Module(), q, k, v, mask)
+        want = np.swapaxes(ref(q, k, v, keep), 1, 2)
+        self.assertLess(np.abs(out.double().numpy() - want).max(),
+                        reference.tolerance(v.numpy(), "f32"))
+
+
+if __name__ == "__main__":
+    unittest.main()
