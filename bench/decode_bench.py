@@ -61,7 +61,15 @@ def parse_flags(text):
             "--num-splits": "splits", "--append-tokens": "append", "--window-left": "wl",
             "--window-right": "wr", "--softcap": "softcap",
             "--score-mod": "score_mod", "--alibi": "alibi"}
+    # The decode kernel's split count travels as convert-attn-to-nvvm's
+    # option (--convert-attn-to-nvvm=num-splits=N,...).
+    tokens = []
     for tok in text.split():
+        if tok.startswith("--convert-attn-to-nvvm="):
+            tokens += ["--" + o for o in tok.partition("=")[2].split(",")]
+        else:
+            tokens.append(tok)
+    for tok in tokens:
         k, _, v = tok.partition("=")
         key = keys.get(k)
         if key is None:

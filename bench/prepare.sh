@@ -15,7 +15,7 @@ mkdir -p "$dest/kernels"
 # ATTN_CHECKS_ONLY=1 stages the correctness variants alone.
 # ATTN_ONLY=prefill|decode stages one part (plus runtime_test, which
 # device_run.sh needs); default both.
-# ATTN_DECODE_SPLITS="0 4 16": decode --num-splits values staged for every
+# ATTN_DECODE_SPLITS="0 4 16": decode num-splits values staged for every
 # timed decode shape (0 = the compiler's heuristic, flag omitted; N > 0 adds a
 # kernel named ..._sN). Default "0".
 # ATTN_KEEP_GOING=1: a kernel that fails to compile is logged and skipped
@@ -35,7 +35,7 @@ for d in 64 128; do
     for mask in none causal; do
       for cfg in $configs; do
         IFS=, read -r bm w bn <<< "$cfg"
-        variants+=("bench_d${d}_l${l}_${mask}_m${bm}w${w}n${bn}|--batch=$b --heads-q=$h --heads-kv=$h --seq-q=$l --seq-k=$l --head-dim=$d --mask=$mask --lse=false --block-m=$bm --num-warps=$w --block-n=$bn")
+        variants+=("bench_d${d}_l${l}_${mask}_m${bm}w${w}n${bn}|--batch=$b --heads-q=$h --heads-kv=$h --seq-q=$l --seq-k=$l --head-dim=$d --mask=$mask --lse=false --convert-attn-to-nvvm=block-m=$bm,num-warps=$w,block-n=$bn")
       done
     done
   done
@@ -43,7 +43,7 @@ done
 for mask in none causal; do
   for cfg in $configs; do
     IFS=, read -r bm w bn <<< "$cfg"
-    variants+=("bench_gqa_l4096_${mask}_m${bm}w${w}n${bn}|--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --lse=false --block-m=$bm --num-warps=$w --block-n=$bn")
+    variants+=("bench_gqa_l4096_${mask}_m${bm}w${w}n${bn}|--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --lse=false --convert-attn-to-nvvm=block-m=$bm,num-warps=$w,block-n=$bn")
   done
 done
 # Correctness variants: tails, masks, softcap, f16, MQA, LSE.
@@ -54,8 +54,8 @@ variants+=(
   "check_softcap_f16|--batch=2 --heads-q=4 --heads-kv=4 --seq-q=256 --seq-k=256 --head-dim=64 --mask=none --dtype=f16 --softcap=30"
   "check_mqa_d128|--batch=1 --heads-q=8 --heads-kv=1 --seq-q=512 --seq-k=640 --head-dim=128 --mask=none"
   "check_br_lq_gt_lk|--batch=1 --heads-q=2 --heads-kv=2 --seq-q=300 --seq-k=100 --head-dim=64 --mask=causal"
-  "check_m64_window|--batch=1 --heads-q=4 --heads-kv=2 --seq-q=500 --seq-k=500 --head-dim=64 --mask=sliding-window --window-left=64 --window-right=0 --block-m=64"
-  "check_w8_f16_causal|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --dtype=f16 --num-warps=8"
+  "check_m64_window|--batch=1 --heads-q=4 --heads-kv=2 --seq-q=500 --seq-k=500 --head-dim=64 --mask=sliding-window --window-left=64 --window-right=0 --convert-attn-to-nvvm=block-m=64"
+  "check_w8_f16_causal|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --dtype=f16 --convert-attn-to-nvvm=num-warps=8"
   "check_plain_gqa_causal|--batch=2 --heads-q=8 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=128 --mask=causal"
   "check_smod_relbias_gqa_causal|--batch=2 --heads-q=8 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=128 --mask=causal --score-mod=relative-bias"
   "check_smod_tanhcap_gqa_causal|--batch=2 --heads-q=8 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=128 --mask=causal --score-mod=tanh-cap"
@@ -80,7 +80,7 @@ if [ -z "${ATTN_CHECKS_ONLY:-}" ]; then
       for layout in contig paged; do
         for s in $decode_splits; do
           suffix=""; extra=""
-          [ "$s" != 0 ] && { suffix="_s$s"; extra=" --num-splits=$s"; }
+          [ "$s" != 0 ] && { suffix="_s$s"; extra=" --convert-attn-to-nvvm=num-splits=$s"; }
           [ "$layout" = paged ] && extra="$extra --page-size=16"
           variants+=("decode_${kind}_b${b}_l${l}_${layout}${suffix}|--batch=$b --heads-q=32 --heads-kv=$hkv --seq-k=$l $dec$extra")
         done
@@ -107,10 +107,10 @@ variants+=(
   "check_decode_lse_zero_gqa_paged64|--batch=4 $g82 --seq-q=1 --seq-k=1024 --mask=none --lse --key-lengths --page-size=64"
   "check_decode_long_gqa_contig|--batch=2 --heads-q=32 --heads-kv=8 --head-dim=128 --seq-q=1 --seq-k=20000 --mask=none --lse --key-lengths"
   "check_decode_long_gqa_paged16|--batch=2 --heads-q=32 --heads-kv=8 --head-dim=128 --seq-q=1 --seq-k=20000 --mask=none --lse --key-lengths --page-size=16"
-  "check_decode_split7_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths --num-splits=7"
-  "check_decode_split1_gqa_paged16|--batch=3 $g82 --seq-q=1 --seq-k=1024 --mask=none --lse --key-lengths --num-splits=1 --page-size=16"
+  "check_decode_split7_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths --convert-attn-to-nvvm=num-splits=7"
+  "check_decode_split1_gqa_paged16|--batch=3 $g82 --seq-q=1 --seq-k=1024 --mask=none --lse --key-lengths --convert-attn-to-nvvm=num-splits=1 --page-size=16"
   "check_decode_append1_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths --append-tokens=1"
-  "check_decode_append1_zero_split5_gqa_contig|--batch=4 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths --append-tokens=1 --num-splits=5"
+  "check_decode_append1_zero_split5_gqa_contig|--batch=4 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths --append-tokens=1 --convert-attn-to-nvvm=num-splits=5"
   "check_decode_append4_chunked_causal_mqa_contig|--batch=3 --heads-q=4 --heads-kv=1 --head-dim=128 --seq-q=4 --seq-k=700 --mask=causal --lse --key-lengths --append-tokens=4"
   "check_decode_chunked_causal_contig|--batch=3 $g82 --seq-q=3 --seq-k=1000 --mask=causal --lse --key-lengths"
   "check_decode_chunked_causal_zero_paged16|--batch=4 $g82 --seq-q=3 --seq-k=1024 --mask=causal --lse --key-lengths --page-size=16"
@@ -120,7 +120,7 @@ variants+=(
   "check_decode_chunked128_causal_zero_contig|--batch=4 $g82 --seq-q=128 --seq-k=1000 --mask=causal --lse --key-lengths"
   "check_decode_chunked64_window_paged64|--batch=3 $g82 --seq-q=64 --seq-k=1024 --mask=sliding-window --window-left=100 --window-right=0 --lse --key-lengths --page-size=64"
   # Several Q blocks (block-m 64, an Lq tail) and ALiBi with len_b - Lq.
-  "check_decode_chunked200_alibi_m64_zero_paged16|--batch=4 $g82 --seq-q=200 --seq-k=1024 --mask=causal --lse --key-lengths --page-size=16 --alibi --block-m=64"
+  "check_decode_chunked200_alibi_m64_zero_paged16|--batch=4 $g82 --seq-q=200 --seq-k=1024 --mask=causal --lse --key-lengths --page-size=16 --alibi --convert-attn-to-nvvm=block-m=64"
   # Score modifiers (harness: float64 reference, fixed bound, no flash yardstick).
   "check_decode_alibi_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths --alibi"
   "check_decode_smod_relbias_gqa_paged16|--batch=3 $g82 --seq-q=1 --seq-k=1024 --mask=none --lse --key-lengths --page-size=16 --score-mod=relative-bias"
@@ -134,11 +134,11 @@ variants+=(
   "check_decode_window_lq4_zero_mqa_contig|--batch=4 --heads-q=4 --heads-kv=1 --head-dim=128 --seq-q=4 --seq-k=1000 --mask=sliding-window --window-left=100 --window-right=0 --lse --key-lengths"
   "check_decode_causal_tl_zero_gqa_contig|--batch=4 $g82 --seq-q=2 --seq-k=1000 --mask=causal-top-left --lse --key-lengths"
   # Many splits: merged in batches of 8 plus a remainder.
-  "check_decode_split40_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=4000 --mask=none --lse --key-lengths --num-splits=40"
+  "check_decode_split40_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=4000 --mask=none --lse --key-lengths --convert-attn-to-nvvm=num-splits=40"
   # Decode tiling options.
-  "check_decode_w4_kpw32_st2_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths --decode-num-warps=4 --decode-keys-per-warp=32 --decode-stages=2"
-  "check_decode_w4_kpw16_st4_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths --decode-num-warps=4 --decode-keys-per-warp=16 --decode-stages=4"
-  "check_decode_kpw16_st2_gqa_paged16|--batch=3 $g82 --seq-q=1 --seq-k=1024 --mask=none --lse --key-lengths --decode-keys-per-warp=16 --decode-stages=2 --page-size=16"
+  "check_decode_w4_kpw32_st2_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths --convert-attn-to-nvvm=decode-num-warps=4,decode-keys-per-warp=32,decode-stages=2"
+  "check_decode_w4_kpw16_st4_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths --convert-attn-to-nvvm=decode-num-warps=4,decode-keys-per-warp=16,decode-stages=4"
+  "check_decode_kpw16_st2_gqa_paged16|--batch=3 $g82 --seq-q=1 --seq-k=1024 --mask=none --lse --key-lengths --convert-attn-to-nvvm=decode-keys-per-warp=16,decode-stages=2 --page-size=16"
 )
 fi
 log="$dest/compile_times.txt"

@@ -38,7 +38,7 @@ endfunction()
 
 # --- The runtime: plain C++ / C, no MLIR. -------------------------------
 set(ATTN_RUNTIME_TARGETS)
-foreach(lib AttnKVCache AttnRuntime AttnKVCacheDevice AttnRuntimeC)
+foreach(lib AttnManifest AttnKVCache AttnRuntime AttnKVCacheDevice AttnRuntimeC)
   if(TARGET ${lib})
     string(REGEX REPLACE "^Attn" "" name ${lib})
     attn_export_target(${lib} ${name})

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Pipelines/Pipelines.h"
+#include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
 #include "attn/Conversion/Passes.h"
 #include "attn/Transforms/Passes.h"
 
@@ -121,18 +122,36 @@ void mlir::attn::buildNVVMToPtxPasses(OpPassManager &pm,
 }
 
 void mlir::attn::buildAttnToPtxPipeline(
-    OpPassManager &pm, const AttnToPtxPipelineOptions &options) {
-  ConvertAttnToNVVMOptions lowering;
-  lowering.blockM = options.blockM;
-  lowering.blockN = options.blockN;
-  lowering.numWarps = options.numWarps;
-  lowering.kernel = options.kernel;
-  lowering.numSplits = options.numSplits;
-  lowering.numSMs = options.numSMs;
+    OpPassManager &pm, const AttnToPtxPipelineOptions &options,
+    const ConvertAttnToNVVMOptions &lowering) {
   pm.addPass(createConvertAttnToNVVM(lowering));
   buildAttnKernelToNVVMPasses(pm);
   if (options.emitBinary)
     buildNVVMToPtxPasses(pm, options);
+}
+
+LogicalResult mlir::attn::parseAttnToPtxOptions(
+    StringRef text, AttnToPtxPipelineOptions &options,
+    ConvertAttnToNVVMOptions &lowering,
+    function_ref<LogicalResult(const Twine &)> errorHandler) {
+  // Options are space-separated key[=value] pairs without nested spaces
+  // (every value here is a number, a name or a bool).
+  std::string own, forwarded;
+  SmallVector<StringRef> tokens;
+  text.split(tokens, ' ', /*MaxSplit=*/-1, /*KeepEmpty=*/false);
+  for (StringRef token : tokens) {
+    StringRef key = token.split('=').first;
+    std::string &into =
+        llvm::is_contained({"chip", "features", "emit-binary"}, key)
+            ? own
+            : forwarded;
+    into += (into.empty() ? "" : " ") + token.str();
+  }
+  std::string message;
+  llvm::raw_string_ostream os(message);
+  if (failed(options.parseFromString(own, os)))
+    return errorHandler("attn-to-ptx: " + message);
+  return parseConvertAttnToNVVMOptions(forwarded, lowering, errorHandler);
 }
 
 void mlir::attn::registerAttnToCpuDependencies(DialectRegistry &registry) {
@@ -158,9 +177,22 @@ void mlir::attn::registerAttnPipelines() {
       "Lower attn ops through linalg, bufferized loops and LLVM for CPU "
       "execution",
       buildAttnToCpuPipeline);
-  PassPipelineRegistration<AttnToPtxPipelineOptions>(
+  registerPassPipeline(
       "attn-to-ptx",
-      "Lower attn ops to a FlashAttention-2 style kernel and PTX "
-      "(gpu.binary, format=isa) plus a gpu.launch_func on the host",
-      buildAttnToPtxPipeline);
+      "Lower attn ops to a GPU kernel and PTX (gpu.binary, format=isa) plus "
+      "a gpu.launch_func on the host; takes chip, features, emit-binary and "
+      "every convert-attn-to-nvvm option",
+      [](OpPassManager &pm, StringRef text,
+         function_ref<LogicalResult(const Twine &)> errorHandler) {
+        AttnToPtxPipelineOptions options;
+        ConvertAttnToNVVMOptions lowering;
+        if (failed(parseAttnToPtxOptions(text, options, lowering,
+                                         errorHandler)))
+          return failure();
+        buildAttnToPtxPipeline(pm, options, lowering);
+        return success();
+      },
+      [](function_ref<void(const detail::PassOptions &)> optHandler) {
+        optHandler(AttnToPtxPipelineOptions());
+      });
 }

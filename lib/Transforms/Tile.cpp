@@ -555,13 +555,18 @@ namespace {
 struct AttnTilePass : mlir::attn::impl::AttnTileBase<AttnTilePass> {
   using Base::Base;
 
-  void runOnOperation() override {
+  AttnTileOptions getOptions() const {
     AttnTileOptions opts;
     opts.blockM = blockM;
     opts.blockN = blockN;
     opts.packGqa = packGqa;
     opts.numSplits = numSplits;
     opts.skipMaskedBlocks = skipMaskedBlocks;
+    return opts;
+  }
+
+  void runOnOperation() override {
+    AttnTileOptions opts = getOptions();
     IRRewriter rewriter(&getContext());
     WalkResult result = getOperation()->walk([&](AttentionOp op) {
       FailureOr<SmallVector<Value>> tiled = tileAttention(rewriter, op, opts);
@@ -584,3 +589,13 @@ struct AttnTilePass : mlir::attn::impl::AttnTileBase<AttnTilePass> {
   }
 };
 } // namespace
+
+LogicalResult mlir::attn::parseAttnTileOptions(
+    StringRef text, AttnTileOptions &options,
+    function_ref<LogicalResult(const Twine &)> errorHandler) {
+  AttnTilePass pass;
+  if (failed(pass.initializeOptions(text, errorHandler)))
+    return failure();
+  options = pass.getOptions();
+  return success();
+}

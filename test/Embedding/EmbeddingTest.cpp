@@ -132,7 +132,8 @@ TEST_F(EmbeddingTest, PtxCompileLeavesTheModuleAndReturnsTheKernel) {
   EXPECT_NE(kernel->ptx.find(".entry"), std::string::npos);
   // q, k, v, o: the memref entry's arguments in order.
   ASSERT_EQ(kernel->manifest.arguments.size(), 4u);
-  EXPECT_EQ(kernel->manifest.arguments[3].role, "output");
+  EXPECT_EQ(kernel->manifest.arguments[3].role,
+            ::attn::runtime::ArgumentRole::Output);
   EXPECT_EQ(kernel->manifest.arguments[0].shape,
             (std::vector<int64_t>{1, 8, 64, 64}));
   // Still the host's attn IR, ready for another target.

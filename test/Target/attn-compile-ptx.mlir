@@ -1,5 +1,5 @@
 // RUN: attn-compile --target=ptx --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s
-// RUN: attn-compile --target=ptx --batch=1 --heads-q=2 --heads-kv=2 --seq-q=64 --seq-k=64 --head-dim=64 --dtype=f16 --mask=none --lse=false --block-m=64 --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=F16
+// RUN: attn-compile --target=ptx --batch=1 --heads-q=2 --heads-kv=2 --seq-q=64 --seq-k=64 --head-dim=64 --dtype=f16 --mask=none --lse=false --convert-attn-to-nvvm=block-m=64 --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=F16
 
 // Spec -> PTX through attn-to-ptx; one summary line per stage.
 // CHECK: spec: GQA 8/2 B=2 Lq=1000 Lk=1000 D=128 bf16 causal_bottom_right +lse

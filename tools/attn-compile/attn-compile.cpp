@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
 #include "attn/Analysis/CostReport.h"
 #include "attn/Execution/CpuRunner.h"
 #include "attn/Execution/NumericCheck.h"
@@ -64,7 +65,8 @@ static cl::opt<std::string> dtype("dtype", cl::desc("f32, f16 or bf16"),
 static cl::opt<std::string>
     mask("mask",
          cl::desc("none, causal (= causal-bottom-right), causal-top-left, "
-                  "causal-bottom-right, sliding-window"),
+                  "causal-bottom-right, sliding-window (default causal, the "
+                  "decoder-model case; AttentionSpec's C++ default is none)"),
          cl::init("causal"), cl::cat(specCategory));
 static cl::opt<int64_t> windowLeft("window-left", cl::init(256),
                                    cl::desc("Sliding window: keys before"),
@@ -85,7 +87,10 @@ static cl::opt<bool> alibi("alibi",
                            cl::init(false), cl::cat(specCategory));
 static cl::opt<bool> bshd("bshd", cl::desc("Use the [B, L, H, D] layout"),
                           cl::init(false), cl::cat(specCategory));
-static cl::opt<bool> withLse("lse", cl::desc("Also return log-sum-exp"),
+static cl::opt<bool> withLse("lse",
+                             cl::desc("Also return log-sum-exp (default on, "
+                                      "as training needs it; AttentionSpec's "
+                                      "C++ default is off)"),
                              cl::init(true), cl::cat(specCategory));
 static cl::opt<bool> runCpu("run-cpu",
                             cl::desc("Execute on the CPU and compare with the "
@@ -106,12 +111,15 @@ static cl::list<std::string>
                         "ptxas (repeatable; default sm_80, "
                         "sm_90; 'none' for none)"),
                cl::cat(gpuCategory));
-static cl::opt<int64_t> blockM("block-m", cl::desc("Query rows per CTA"),
-                               cl::init(128), cl::cat(gpuCategory));
-static cl::opt<int64_t> blockN("block-n", cl::desc("Key rows per KV block"),
-                               cl::init(64), cl::cat(gpuCategory));
-static cl::opt<int64_t> numWarps("num-warps", cl::desc("Warps per CTA"),
-                                 cl::init(4), cl::cat(gpuCategory));
+// The passes' own options (declared once, in Passes.td), in their own syntax:
+// the text attn-opt takes after --convert-attn-to-nvvm= and --attn-tile=.
+// Commas separate options too, so a flag needs no quoting in scripts.
+static cl::list<std::string> nvvmOptions(
+    "convert-attn-to-nvvm",
+    cl::desc("--target=ptx: convert-attn-to-nvvm's options, e.g. "
+             "'block-m=64 num-warps=4' or block-m=64,kernel=decode (see "
+             "attn-opt --help or docs/Passes)"),
+    cl::CommaSeparated, cl::cat(gpuCategory));
 static cl::opt<bool> printPtx("print-ptx",
                               cl::desc("Print the PTX and manifest to stdout"),
                               cl::init(false), cl::cat(gpuCategory));
@@ -121,36 +129,11 @@ static cl::opt<bool>
           cl::desc("Run attn-tile, attn-fuse-online-softmax and "
                    "attn-lower-precision before attn-to-cpu (default on)"),
           cl::init(true), cl::cat(flashCategory));
-static cl::opt<int64_t> tileM("tile-m", cl::desc("attn-tile block-m"),
-                              cl::init(64), cl::cat(flashCategory));
-static cl::opt<int64_t> tileN("tile-n", cl::desc("attn-tile block-n"),
-                              cl::init(64), cl::cat(flashCategory));
-static cl::opt<int64_t> numSplits("num-splits",
-                                  cl::desc("Split-KV splits: attn-tile's on the CPU path; the "
-                                           "decode kernel's on --target=ptx "
-                                           "(unset: chosen from the grid)"),
-                                  cl::init(1), cl::cat(flashCategory));
-static cl::opt<std::string>
-    kernelKind("kernel",
-               cl::desc("--target=ptx: auto (decode when Hq / Hkv * Lq <= "
-                        "16), prefill or decode"),
-               cl::init("auto"), cl::cat(gpuCategory));
-static cl::opt<int64_t> numSMs("num-sms",
-                               cl::desc("--target=ptx decode: SMs of the "
-                                        "target, for the split heuristic"),
-                               cl::init(132), cl::cat(gpuCategory));
-static cl::opt<int64_t>
-    decodeNumWarps("decode-num-warps",
-                   cl::desc("--target=ptx decode: warps per CTA"),
-                   cl::init(8), cl::cat(gpuCategory));
-static cl::opt<int64_t>
-    decodeKeysPerWarp("decode-keys-per-warp",
-                      cl::desc("--target=ptx decode: keys per warp step"),
-                      cl::init(16), cl::cat(gpuCategory));
-static cl::opt<int64_t>
-    decodeStages("decode-stages",
-                 cl::desc("--target=ptx decode: cp.async stages per warp"),
-                 cl::init(2), cl::cat(gpuCategory));
+static cl::list<std::string> tileOptions(
+    "attn-tile",
+    cl::desc("--target=cpu: attn-tile's options, e.g. 'block-m=32 "
+             "num-splits=3' or block-m=32,block-n=16"),
+    cl::CommaSeparated, cl::cat(flashCategory));
 static cl::opt<int64_t> pageSize("page-size",
                                  cl::desc("K and V in a paged cache with "
                                           "pages of this many tokens (0: "
@@ -171,14 +154,30 @@ static cl::opt<bool> printStageIR("print-stage-ir",
                                   cl::desc("Print the IR after every stage"),
                                   cl::init(false), cl::cat(toolCategory));
 
+/// The options of --convert-attn-to-nvvm / --attn-tile, parsed by the pass.
+static LogicalResult printOptionError(const Twine &message) {
+  llvm::errs() << "error: " << message << "\n";
+  return failure();
+}
+static FailureOr<ConvertAttnToNVVMOptions> getLoweringOptions() {
+  ConvertAttnToNVVMOptions options;
+  if (failed(parseConvertAttnToNVVMOptions(llvm::join(nvvmOptions, " "),
+                                           options, printOptionError)))
+    return failure();
+  return options;
+}
+static FailureOr<AttnTileOptions> getTileOptions() {
+  AttnTileOptions options;
+  if (failed(parseAttnTileOptions(llvm::join(tileOptions, " "), options,
+                                  printOptionError)))
+    return failure();
+  return options;
+}
+
 /// attn-tile, attn-fuse-online-softmax, attn-lower-precision, per the flags.
-static void addFlashPasses(OpPassManager &pm) {
+static void addFlashPasses(OpPassManager &pm, const AttnTileOptions &tile) {
   if (!flash)
     return;
-  AttnTileOptions tile;
-  tile.blockM = tileM;
-  tile.blockN = tileN;
-  tile.numSplits = numSplits;
   pm.addPass(createAttnTile(tile));
   pm.addPass(createAttnFuseOnlineSoftmax());
   pm.addPass(createAttnLowerPrecision());
@@ -338,10 +337,17 @@ static std::optional<int> reportCost(ModuleOp module) {
   options.gpu = costGpu;
   bool ptx = target == "ptx";
   options.gpuKernel = ptx;
-  options.schedule.blockM = ptx ? blockM : tileM;
-  options.schedule.blockN = ptx ? blockN : tileN;
-  options.schedule.numSplits = numSplits;
-  options.splitsGiven = numSplits.getNumOccurrences() > 0;
+  FailureOr<ConvertAttnToNVVMOptions> lowering = getLoweringOptions();
+  FailureOr<AttnTileOptions> tile = getTileOptions();
+  if (failed(lowering) || failed(tile))
+    return 1;
+  options.schedule.blockM = ptx ? lowering->blockM : tile->blockM;
+  options.schedule.blockN = ptx ? lowering->blockN : tile->blockN;
+  // On the GPU num-splits=0 (the default) means "the decode kernel
+  // chooses", which the cost model does as well.
+  options.schedule.numSplits =
+      ptx ? std::max<int64_t>(lowering->numSplits, 1) : tile->numSplits;
+  options.splitsGiven = ptx ? lowering->numSplits > 0 : tile->numSplits != 1;
   TransformerOverrides model{modelName,  modelHidden,  modelLayers,
                              modelFfn,   modelHeads,   modelKVHeads,
                              modelVocab, modelSwiglu};
@@ -398,17 +404,10 @@ static int compileForGpu(ModuleOp module,
                          std::chrono::steady_clock::time_point start) {
   PtxCompileOptions options;
   options.chip = chip;
-  options.lowering.blockM = blockM;
-  options.lowering.blockN = blockN;
-  options.lowering.numWarps = numWarps;
-  options.lowering.kernel = kernelKind;
-  // --num-splits also sets attn-tile's splits on the CPU path (default 1);
-  // left unset, the decode kernel chooses.
-  options.lowering.numSplits = numSplits.getNumOccurrences() ? numSplits : 0;
-  options.lowering.numSMs = numSMs;
-  options.lowering.decodeNumWarps = decodeNumWarps;
-  options.lowering.decodeKeysPerWarp = decodeKeysPerWarp;
-  options.lowering.decodeStages = decodeStages;
+  FailureOr<ConvertAttnToNVVMOptions> lowering = getLoweringOptions();
+  if (failed(lowering))
+    return 1;
+  options.lowering = *lowering;
   options.recordStageIR = printStageIR;
   if (!cubinArchs.empty()) {
     options.cubinArchs.clear();
@@ -560,13 +559,17 @@ int main(int argc, char **argv) {
   if (target == "ptx")
     return compileForGpu(*module, start);
 
+  FailureOr<AttnTileOptions> tile = getTileOptions();
+  if (failed(tile))
+    return 1;
+  auto flashPasses = [&](OpPassManager &pm) { addFlashPasses(pm, *tile); };
   CpuCompileOptions options;
   options.entry = entryName;
   options.recordStages = true;
   // -o writes the IR of the last stage.
   options.recordStageIR = printStageIR || !outputFile.empty();
   // The FlashAttention steps, which the CPU executes as written.
-  options.prePipeline = addFlashPasses;
+  options.prePipeline = flashPasses;
   int64_t inputAttention = countAttention(*module);
   llvm::outs() << llvm::formatv("stage  0 {0,-36}            {1} "
                                 "attn.attention in @{2}\n",
@@ -607,7 +610,7 @@ int main(int argc, char **argv) {
       return 1;
     }
     NumericCheckOptions checkOptions;
-    checkOptions.prePipeline = addFlashPasses;
+    checkOptions.prePipeline = flashPasses;
     // attn-lower-precision rounds P to the input type before P.V.
     checkOptions.roundedP = flash && spec->elementType != ElementKind::F32;
     auto report = checkAgainstReference(ctx, *spec, checkOptions);

@@ -8,6 +8,8 @@
 #ifndef ATTN_PIPELINES_PIPELINES_H
 #define ATTN_PIPELINES_PIPELINES_H
 
+#include "attn/Conversion/Passes.h"
+
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"
 
@@ -38,7 +40,11 @@ void buildAttnToCpuPipeline(OpPassManager &pm,
 /// up by registerAllDialects, e.g. an embedder's.
 void registerAttnToCpuDependencies(DialectRegistry &registry);
 
-/// Options of the `attn-to-ptx` pipeline.
+/// Options of the `attn-to-ptx` pipeline that belong to the pipeline itself
+/// (the target). The kernel options are convert-attn-to-nvvm's, declared
+/// once in its Passes.td entry: the textual pipeline accepts them beside
+/// these ("chip=sm_90 block-m=64 kernel=decode") and hands them to the
+/// pass's own parser.
 struct AttnToPtxPipelineOptions
     : public PassPipelineOptions<AttnToPtxPipelineOptions> {
   PassOptions::Option<std::string> chip{
@@ -47,26 +53,6 @@ struct AttnToPtxPipelineOptions
   PassOptions::Option<std::string> features{
       *this, "features", llvm::cl::desc("PTX features, e.g. +ptx80"),
       llvm::cl::init("+ptx80")};
-  PassOptions::Option<int64_t> blockM{
-      *this, "block-m", llvm::cl::desc("Query rows per CTA"),
-      llvm::cl::init(128)};
-  PassOptions::Option<int64_t> blockN{
-      *this, "block-n", llvm::cl::desc("Key rows per KV block"),
-      llvm::cl::init(64)};
-  PassOptions::Option<int64_t> numWarps{
-      *this, "num-warps", llvm::cl::desc("Warps per CTA"), llvm::cl::init(4)};
-  PassOptions::Option<std::string> kernel{
-      *this, "kernel",
-      llvm::cl::desc("auto (decode when Hq / Hkv * Lq <= 16), prefill or "
-                     "decode"),
-      llvm::cl::init("auto")};
-  PassOptions::Option<int64_t> numSplits{
-      *this, "num-splits",
-      llvm::cl::desc("Decode: KV splits (0: chosen from the grid)"),
-      llvm::cl::init(0)};
-  PassOptions::Option<int64_t> numSMs{
-      *this, "num-sms", llvm::cl::desc("Decode: SMs of the target"),
-      llvm::cl::init(132)};
   PassOptions::Option<bool> emitBinary{
       *this, "emit-binary",
       llvm::cl::desc("End with gpu-module-to-binary (format=isa); off stops "
@@ -74,11 +60,20 @@ struct AttnToPtxPipelineOptions
       llvm::cl::init(true)};
 };
 
+/// Parses the textual options of attn-to-ptx: the keys of
+/// AttnToPtxPipelineOptions go to `options`, every other key to
+/// convert-attn-to-nvvm's parser (into `lowering`).
+LogicalResult
+parseAttnToPtxOptions(StringRef text, AttnToPtxPipelineOptions &options,
+                      ConvertAttnToNVVMOptions &lowering,
+                      function_ref<LogicalResult(const Twine &)> errorHandler);
+
 /// attn (destination-passing form) -> convert-attn-to-nvvm -> gpu.module in
 /// the LLVM/NVVM dialects -> gpu.binary holding PTX (format=isa). The host
 /// functions keep their gpu.launch_func, the kernel's launch contract.
 void buildAttnToPtxPipeline(OpPassManager &pm,
-                            const AttnToPtxPipelineOptions &options);
+                            const AttnToPtxPipelineOptions &options,
+                            const ConvertAttnToNVVMOptions &lowering);
 /// The middle of attn-to-ptx: scf/gpu/nvvm ops of the gpu.modules to the LLVM
 /// dialect (bare-pointer kernel arguments).
 void buildAttnKernelToNVVMPasses(OpPassManager &pm);

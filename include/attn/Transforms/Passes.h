@@ -20,6 +20,12 @@ class AttentionOp;
 /// Rewrites `op` into query tiles and KV loops of attn.block_attention merged
 /// by attn.combine (attn-tile); returns the values replacing the op's
 /// results. Fails (without changing the IR) on options it cannot honour.
+/// Parses `text` in attn-tile's own option syntax ("block-m=32 num-splits=3")
+/// into `options`, starting from the ODS defaults.
+LogicalResult
+parseAttnTileOptions(StringRef text, AttnTileOptions &options,
+                     function_ref<LogicalResult(const Twine &)> errorHandler);
+
 FailureOr<SmallVector<Value>> tileAttention(RewriterBase &rewriter,
                                             AttentionOp op,
                                             const AttnTileOptions &opts);

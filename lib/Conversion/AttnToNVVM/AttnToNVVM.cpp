@@ -312,3 +312,13 @@ struct ConvertAttnToNVVMPass
 };
 
 } // namespace
+
+LogicalResult mlir::attn::parseConvertAttnToNVVMOptions(
+    StringRef text, ConvertAttnToNVVMOptions &options,
+    function_ref<LogicalResult(const Twine &)> errorHandler) {
+  ConvertAttnToNVVMPass pass;
+  if (failed(pass.initializeOptions(text, errorHandler)))
+    return failure();
+  options = pass.getOptions();
+  return success();
+}

@@ -24,6 +24,14 @@ class AttentionOp;
 /// (ConvertAttnToNVVMOptions, generated from Passes.td, which documents
 /// them), so a pass, a pipeline and a library caller fill the same struct.
 
+/// Parses `text` in the pass's own option syntax ("block-m=64 num-warps=8
+/// kernel=decode", as `--convert-attn-to-nvvm="..."` takes it) into
+/// `options`, starting from the ODS defaults: tools and pipelines accept the
+/// pass's options without declaring them again.
+LogicalResult parseConvertAttnToNVVMOptions(
+    StringRef text, ConvertAttnToNVVMOptions &options,
+    function_ref<LogicalResult(const Twine &)> errorHandler);
+
 /// Everything the kernel generator needs to know about one attention op,
 /// read and checked once (see getKernelProblem).
 struct KernelProblem {
