@@ -40,12 +40,17 @@ class CompileError(RuntimeError):
 
 
 class _StringRef(ctypes.Structure):
-    _fields_ = [("data", ctypes.c_char_p), ("length", ctypes.c_size_t)]
+    # A raw pointer, not c_char_p: ctypes converts a c_char_p field to bytes
+    # cut at the first NUL, which corrupts binary data such as cubins.
+    _fields_ = [("data", ctypes.c_void_p), ("length", ctypes.c_size_t)]
 
     @staticmethod
     def of(text):
         data = text.encode() if isinstance(text, str) else bytes(text)
-        return _StringRef(data, len(data))
+        buffer = ctypes.create_string_buffer(data, len(data))
+        ref = _StringRef(ctypes.cast(buffer, ctypes.c_void_p), len(data))
+        ref._buffer = buffer  # the C side borrows it: keep it alive
+        return ref
 
     def bytes(self):
         return ctypes.string_at(self.data, self.length) if self.length else b""

@@ -113,7 +113,25 @@ class Cache(unittest.TestCase):
         # Another option is another kernel.
         other = attn_mlir.compile(target="ptx", options={"block_n": 32}, **self.SPEC)
         self.assertNotEqual(other.key, first.key)
-        self.assertEqual(other.manifest["block_n"], 32)
+        self.assertEqual(other.manifest["tuning"]["block_n"], 32)
+
+    @unittest.skipUnless(os.path.exists("/usr/local/cuda/bin/ptxas"),
+                         "no ptxas here: cubins are not assembled")
+    def test_cubin_bytes_cross_the_c_api_intact(self):
+        # A NUL-terminated read once corrupted every cubin byte after the ELF
+        # header's first zero; a whole ELF file has its section headers where
+        # its header says, and they are EM_CUDA's.
+        import struct
+        kernel = attn_mlir.compile(target="ptx", options={"block_m": 64}, **self.SPEC)
+        cubin = kernel.cubins["sm_90"]
+        self.assertEqual(cubin[:4], b"\x7fELF")
+        machine, = struct.unpack_from("<H", cubin, 0x12)
+        shoff, = struct.unpack_from("<Q", cubin, 0x28)
+        shentsize, shnum = struct.unpack_from("<HH", cubin, 0x3A)
+        self.assertEqual(machine, 190)  # EM_CUDA
+        self.assertGreater(shnum, 0)
+        self.assertGreater(shoff, 0)
+        self.assertLessEqual(shoff + shnum * shentsize, len(cubin))
 
     def test_ptx_from_mlir_text(self):
         # An importer's graph on tensors to a GPU kernel: the manifest lists
