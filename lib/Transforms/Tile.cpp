@@ -10,6 +10,7 @@
 
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Transforms/Passes.h"
+#include "TileUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -31,48 +32,9 @@ namespace mlir::attn {
 
 using namespace mlir;
 using namespace mlir::attn;
+using namespace mlir::attn::tiling;
 
 namespace {
-
-/// Index arithmetic that folds to constants whenever the operands are.
-struct IndexMath {
-  OpBuilder &b;
-  Location loc;
-
-  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value add(Value x, Value y) {
-    return b.createOrFold<arith::AddIOp>(loc, x, y);
-  }
-  Value sub(Value x, Value y) {
-    return b.createOrFold<arith::SubIOp>(loc, x, y);
-  }
-  Value mul(Value x, Value y) {
-    return b.createOrFold<arith::MulIOp>(loc, x, y);
-  }
-  Value min(Value x, Value y) {
-    return b.createOrFold<arith::MinSIOp>(loc, x, y);
-  }
-  Value max(Value x, Value y) {
-    return b.createOrFold<arith::MaxSIOp>(loc, x, y);
-  }
-  /// floor(x / n) * n: the start of the block containing x.
-  Value alignDown(Value x, int64_t n) {
-    return mul(b.createOrFold<arith::FloorDivSIOp>(loc, x, c(n)), c(n));
-  }
-  /// ceil(x / n) * n.
-  Value alignUp(Value x, int64_t n) {
-    return mul(b.createOrFold<arith::CeilDivSIOp>(loc, x, c(n)), c(n));
-  }
-  Value ceilDiv(Value x, int64_t n) {
-    return b.createOrFold<arith::CeilDivSIOp>(loc, x, c(n));
-  }
-};
-
-/// Range of KV positions [begin, end) one query block loops over, and the
-/// sub-range [interiorBegin, interiorEnd) of whole blocks that need no mask.
-struct KVRange {
-  Value begin, end, interiorBegin, interiorEnd;
-};
 
 class AttentionTiler {
 public:
@@ -130,8 +92,8 @@ private:
 
 /// Writes the f32 tensor `source` into `init` through `outMap` (a layout
 /// permutation), rounded to `init`'s element type.
-static Value truncateInto(OpBuilder &b, Location loc, Value source, Value init,
-                          AffineMap outMap) {
+Value mlir::attn::tiling::truncateInto(OpBuilder &b, Location loc, Value source,
+                                      Value init, AffineMap outMap) {
   auto initType = cast<RankedTensorType>(init.getType());
   Type outElt = initType.getElementType();
   AffineMap id =
@@ -170,11 +132,13 @@ Value AttentionTiler::fill(ArrayRef<int64_t> shape, Type type, double value) {
 
 /// Offsets and sizes of a [1, rows, heads, D]-style slice in the op's layout:
 /// `head`/`seq` name the positions of the head and sequence axes.
-static void layoutSlice(Layout layout, OpFoldResult batch, OpFoldResult head,
-                        OpFoldResult seq, OpFoldResult headSize,
-                        OpFoldResult seqSize, OpFoldResult lastSize,
-                        OpBuilder &b, SmallVectorImpl<OpFoldResult> &offsets,
-                        SmallVectorImpl<OpFoldResult> &sizes) {
+void mlir::attn::tiling::layoutSlice(Layout layout, OpFoldResult batch,
+                                     OpFoldResult head, OpFoldResult seq,
+                                     OpFoldResult headSize,
+                                     OpFoldResult seqSize,
+                                     OpFoldResult lastSize, OpBuilder &b,
+                                     SmallVectorImpl<OpFoldResult> &offsets,
+                                     SmallVectorImpl<OpFoldResult> &sizes) {
   OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
   if (layout == Layout::BHSD) {
     offsets.assign({batch, head, seq, zero});
@@ -280,19 +244,19 @@ Value AttentionTiler::scoreOperandTile(Value operand, Value batch, Value head0,
       .getResult(0);
 }
 
-KVRange AttentionTiler::kvRange(Value q0, Value rows, Value splitBegin,
-                                Value splitEnd) {
+KVRange mlir::attn::tiling::computeKVRange(
+    IndexMath &m, MaskKind maskKind, std::optional<ArrayRef<int64_t>> window,
+    int64_t n, bool skip, Value queryLen, Value keyLen, Value q0, Value rows,
+    Value splitBegin, Value splitEnd) {
   // Rows q0 .. q0 + rows - 1; bottom-right alignment shifts by Lk - Lq.
   Value first = q0;
   Value last = m.sub(m.add(q0, rows), m.c(1));
   Value offset = m.sub(keyLen, queryLen);
-  int64_t n = opts.blockN;
   Value begin = m.c(0), end = keyLen;
   // Blocks that need no mask: every row sees every key of the block. Start
   // with "all whole blocks" and narrow by the mask.
   Value interiorBegin = m.c(0), interiorEnd = m.alignDown(keyLen, n);
-  bool skip = opts.skipMaskedBlocks;
-  switch (op.getMaskKind()) {
+  switch (maskKind) {
   case MaskKind::None:
     break;
   case MaskKind::CausalTopLeft:
@@ -310,8 +274,7 @@ KVRange AttentionTiler::kvRange(Value q0, Value rows, Value splitBegin,
     break;
   case MaskKind::SlidingWindow: {
     // Row r sees keys r + Lk - Lq - left <= j <= r + Lk - Lq + right.
-    ArrayRef<int64_t> window = *op.getWindow();
-    Value left = m.c(window[0]), right = m.c(window[1]);
+    Value left = m.c((*window)[0]), right = m.c((*window)[1]);
     if (skip) {
       begin = m.max(begin, m.sub(m.add(first, offset), left));
       end = m.min(end, m.add(m.add(m.add(last, offset), right), m.c(1)));
@@ -334,11 +297,18 @@ KVRange AttentionTiler::kvRange(Value q0, Value rows, Value splitBegin,
   end = m.max(end, begin);
   if (!skip)
     return {begin, end, begin, begin};
-  interiorBegin = op.getMaskKind() == MaskKind::SlidingWindow
+  interiorBegin = maskKind == MaskKind::SlidingWindow
                       ? m.min(m.max(interiorBegin, begin), end)
                       : begin;
   interiorEnd = m.max(m.min(interiorEnd, end), interiorBegin);
   return {begin, end, interiorBegin, interiorEnd};
+}
+
+KVRange AttentionTiler::kvRange(Value q0, Value rows, Value splitBegin,
+                                Value splitEnd) {
+  return computeKVRange(m, op.getMaskKind(), op.getWindow(), opts.blockN,
+                        opts.skipMaskedBlocks, queryLen, keyLen, q0, rows,
+                        splitBegin, splitEnd);
 }
 
 std::pair<Value, Value>

@@ -1,14 +1,16 @@
 //===- BackwardNumericsTest.cpp - executed backward vs float64 reference --===//
 //
 // Part of attn-mlir. Every case builds attn.attention_backward from a spec
-// (AttentionSpec::backward), lowers it through attn-to-cpu, JIT-runs it
-// on random inputs whose O and LSE come from the float64 forward, and
-// compares dQ, dK, dV (and d_bias) with the float64 backward reference
-// under the tolerances of docs/Numerics.md.
+// (AttentionSpec::backward), lowers it through attn-to-cpu (directly, or
+// through attn-tile-backward and attn-lower-precision with several tile
+// shapes), JIT-runs it on random inputs whose O and LSE come from the
+// float64 forward, and compares dQ, dK, dV (and d_bias) with the float64
+// backward reference under the tolerances of docs/Numerics.md.
 //
 //===----------------------------------------------------------------------===//
 
 #include "attn/Execution/NumericCheck.h"
+#include "attn/Transforms/Passes.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/MLIRContext.h"
@@ -178,6 +180,69 @@ TEST_P(BackwardNumericsTest, MatchesFloat64Reference) {
 INSTANTIATE_TEST_SUITE_P(Reference, BackwardNumericsTest,
                          ::testing::ValuesIn(allCases()),
                          [](const auto &info) { return info.param.name; });
+
+//===----------------------------------------------------------------------===//
+// The tiled backward (attn-tile-backward [+ attn-lower-precision]) with tile
+// shapes that do not divide the lengths.
+//===----------------------------------------------------------------------===//
+
+struct TileVariant {
+  std::string name;
+  AttnTileBackwardOptions tile;
+  bool lowerPrecision = false;
+};
+void PrintTo(const TileVariant &v, std::ostream *os) { *os << v.name; }
+
+std::vector<TileVariant> tileVariants() {
+  auto tile = [](int64_t m, int64_t n, bool skip = true) {
+    AttnTileBackwardOptions o;
+    o.blockM = m;
+    o.blockN = n;
+    o.skipMaskedBlocks = skip;
+    return o;
+  };
+  return {{"m4_n4", tile(4, 4), false},
+          {"m8_n16_precision", tile(8, 16), true},
+          {"m16_n8_dense", tile(16, 8, /*skip=*/false), false}};
+}
+
+using TiledParam = std::tuple<BackwardCase, TileVariant>;
+class TiledBackwardNumericsTest
+    : public ::testing::TestWithParam<TiledParam> {};
+
+TEST_P(TiledBackwardNumericsTest, MatchesFloat64Reference) {
+  const BackwardCase &c = std::get<0>(GetParam());
+  const TileVariant &variant = std::get<1>(GetParam());
+  if (!c.tileable || c.accumulateInF64)
+    GTEST_SKIP() << "bias/mask operands and f64 accumulation are untiled";
+  MLIRContext ctx;
+  NumericCheckOptions options;
+  options.roundedP = variant.lowerPrecision;
+  options.prePipeline = [&](OpPassManager &pm) {
+    pm.addPass(createAttnTileBackward(variant.tile));
+    if (variant.lowerPrecision)
+      pm.addPass(createAttnLowerPrecision());
+  };
+  auto report = checkAgainstReference(ctx, c.spec, options);
+  ASSERT_TRUE(static_cast<bool>(report)) << llvm::toString(report.takeError());
+  expectPasses(c.spec, *report, " via " + variant.name);
+}
+
+std::vector<BackwardCase> tileableCases() {
+  std::vector<BackwardCase> cases;
+  for (BackwardCase &c : allCases())
+    if (c.tileable && !c.accumulateInF64)
+      cases.push_back(c);
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Flash, TiledBackwardNumericsTest,
+    ::testing::Combine(::testing::ValuesIn(tileableCases()),
+                       ::testing::ValuesIn(tileVariants())),
+    [](const ::testing::TestParamInfo<TiledParam> &info) {
+      return std::get<0>(info.param).name + "_" + std::get<1>(info.param).name;
+    });
 
 /// Rewrites every backward op before lowering, as a buggy pass would.
 struct MutateBackwardPass

@@ -1,0 +1,87 @@
+//===- TileUtils.h - helpers shared by the tiling passes --------*- C++ -*-===//
+//
+// Part of attn-mlir. Internal to lib/Transforms: index arithmetic, the mask
+// geometry of a query block (which KV blocks it visits and which of those
+// are interior) and layout slicing, shared by attn-tile and
+// attn-tile-backward so that the mask geometry is written once.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_LIB_TRANSFORMS_TILEUTILS_H
+#define ATTN_LIB_TRANSFORMS_TILEUTILS_H
+
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/Builders.h"
+
+#include <optional>
+
+namespace mlir::attn::tiling {
+
+/// Index arithmetic that folds to constants whenever the operands are.
+struct IndexMath {
+  OpBuilder &b;
+  Location loc;
+
+  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value add(Value x, Value y) {
+    return b.createOrFold<arith::AddIOp>(loc, x, y);
+  }
+  Value sub(Value x, Value y) {
+    return b.createOrFold<arith::SubIOp>(loc, x, y);
+  }
+  Value mul(Value x, Value y) {
+    return b.createOrFold<arith::MulIOp>(loc, x, y);
+  }
+  Value min(Value x, Value y) {
+    return b.createOrFold<arith::MinSIOp>(loc, x, y);
+  }
+  Value max(Value x, Value y) {
+    return b.createOrFold<arith::MaxSIOp>(loc, x, y);
+  }
+  /// floor(x / n) * n: the start of the block containing x.
+  Value alignDown(Value x, int64_t n) {
+    return mul(b.createOrFold<arith::FloorDivSIOp>(loc, x, c(n)), c(n));
+  }
+  /// ceil(x / n) * n.
+  Value alignUp(Value x, int64_t n) {
+    return mul(b.createOrFold<arith::CeilDivSIOp>(loc, x, c(n)), c(n));
+  }
+  Value ceilDiv(Value x, int64_t n) {
+    return b.createOrFold<arith::CeilDivSIOp>(loc, x, c(n));
+  }
+};
+
+/// Range of KV positions [begin, end) one query block loops over, and the
+/// sub-range [interiorBegin, interiorEnd) of whole blocks that need no mask.
+struct KVRange {
+  Value begin, end, interiorBegin, interiorEnd;
+};
+
+/// The KV range of rows [q0, q0 + rows) under the mask: KV blocks of
+/// `blockN` keys in [begin, end) are visited (all of [0, keyLen) without
+/// `skip`), those in [interiorBegin, interiorEnd) see no masked key. An
+/// optional split [splitBegin, splitEnd) narrows the range.
+KVRange computeKVRange(IndexMath &m, MaskKind maskKind,
+                       std::optional<ArrayRef<int64_t>> window, int64_t blockN,
+                       bool skip, Value queryLen, Value keyLen, Value q0,
+                       Value rows, Value splitBegin = Value(),
+                       Value splitEnd = Value());
+
+/// Offsets and sizes of a [1, rows, heads, D]-style slice in `layout`:
+/// `head`/`seq` name the positions of the head and sequence axes.
+void layoutSlice(Layout layout, OpFoldResult batch, OpFoldResult head,
+                 OpFoldResult seq, OpFoldResult headSize, OpFoldResult seqSize,
+                 OpFoldResult lastSize, OpBuilder &b,
+                 SmallVectorImpl<OpFoldResult> &offsets,
+                 SmallVectorImpl<OpFoldResult> &sizes);
+
+/// Writes the f32 tensor `source` into `init` through `outMap` (a layout
+/// permutation), rounded to `init`'s element type.
+Value truncateInto(OpBuilder &b, Location loc, Value source, Value init,
+                   AffineMap outMap);
+
+} // namespace mlir::attn::tiling
+
+#endif // ATTN_LIB_TRANSFORMS_TILEUTILS_H
