@@ -81,3 +81,11 @@ func.func @bias_refused(%q: tensor<1x2x8x16xf32>, %o: tensor<1x2x8x16xf32>, %lse
   %dq, %dk, %dv, %db = attn.attention_backward ins(%q, %q, %q, %o, %o, %lse : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8xf32>) bias(%bias : tensor<1x2x8x8xf32>) -> tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x8xf32>
   return
 }
+
+// -----
+
+func.func @dynamic_refused(%q: tensor<1x2x?x16xf32>, %lse: tensor<1x2x?xf32>) {
+  // expected-error @+1 {{expected static shapes for attn-tile-backward}}
+  %dq, %dk, %dv = attn.attention_backward ins(%q, %q, %q, %q, %q, %lse : tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?xf32>) -> tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>
+  return
+}

@@ -84,3 +84,56 @@ func.func @bias_softcap_score_mod(%q: tensor<2x2x4x8xf32>, %k: tensor<2x2x4x8xf3
   }
   return %db : tensor<1x2x4x4xbf16>
 }
+
+// -----
+
+// One interior attn.backward_step with p_type = bf16: G = 2, M = 4, N = 8,
+// D = Dv = 16, scale 1/4. Dims: (g, i, j, x) for S, dP, dQ; (j, x, g, i)
+// for dK, dV (two reductions).
+//   P   = lse = -inf ? 0 : exp(0.25 Q.K^T - lse)     dS1 = P (dO.V^T - delta)
+//   dV' = dV + sum_{g,i} bf16(P) dO                  (accumulator as init)
+//   dK' = dK + 0.25 sum_{g,i} bf16(dS1) Q
+//   dQ  = 0.25 bf16(dS1) . K
+// CHECK-DAG: #[[$GIJ_GIX:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> (d2, d3, d0)>
+// CHECK-DAG: #[[$GIX:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> (d2, d3, d1)>
+// CHECK-DAG: #[[$JX:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1)>
+// CHECK-LABEL: func.func @step_bf16
+// CHECK-SAME: (%[[Q:[^:]+]]: tensor<2x4x16xbf16>, %[[K:[^:]+]]: tensor<8x16xbf16>, %[[V:[^:]+]]: tensor<8x16xbf16>, %[[DO:[^:]+]]: tensor<2x4x16xbf16>, %[[LSE:[^:]+]]: tensor<2x4xf32>, %[[DELTA:[^:]+]]: tensor<2x4xf32>, %[[DK:[^:]+]]: tensor<8x16xf32>, %[[DV:[^:]+]]: tensor<8x16xf32>
+// CHECK: %[[G:.+]]:2 = linalg.generic {{.+}} ins(%{{.+}}, %[[LSE]], %{{.+}}, %[[DELTA]], %{{.+}} :
+// CHECK: %[[NDV:.+]] = linalg.generic {indexing_maps = [#[[$GIJ_GIX]], #[[$GIX]], #[[$JX]]], iterator_types = ["parallel", "parallel", "reduction", "reduction"]} ins(%[[G]]#0, %[[DO]] : tensor<2x4x8xf32>, tensor<2x4x16xbf16>) outs(%[[DV]] : tensor<8x16xf32>)
+// CHECK-NEXT: ^bb0(%[[P:[^:]+]]: f32,
+// CHECK-NEXT: %[[PB:.+]] = arith.truncf %[[P]] : f32 to bf16
+// CHECK: %[[DKP:.+]] = linalg.generic {{.+}} ins(%[[G]]#1, %[[Q]] : tensor<2x4x8xf32>, tensor<2x4x16xbf16>)
+// CHECK: arith.truncf %{{.+}} : f32 to bf16
+// CHECK: %[[NDK:.+]] = linalg.generic {{.+}} ins(%[[DK]], %[[DKP]] :
+// CHECK: %[[DQP:.+]] = linalg.generic {{.+}} ins(%[[G]]#1, %[[K]] : tensor<2x4x8xf32>, tensor<8x16xbf16>)
+// CHECK: arith.truncf %{{.+}} : f32 to bf16
+// CHECK: %[[DQ:.+]] = linalg.generic {{.+}} ins(%[[DQP]] :
+// CHECK: return %[[NDK]], %[[NDV]], %[[DQ]]
+func.func @step_bf16(%q: tensor<2x4x16xbf16>, %k: tensor<8x16xbf16>, %v: tensor<8x16xbf16>, %do: tensor<2x4x16xbf16>, %lse: tensor<2x4xf32>, %delta: tensor<2x4xf32>, %dk: tensor<8x16xf32>, %dv: tensor<8x16xf32>, %b: index, %h: index, %q0: index, %k0: index, %lq: index, %lk: index) -> (tensor<8x16xf32>, tensor<8x16xf32>, tensor<2x4x16xf32>) {
+  %a, %bb, %c = attn.backward_step ins(%q, %k, %v : tensor<2x4x16xbf16>, tensor<8x16xbf16>, tensor<8x16xbf16>) at(%b, %h, %q0, %k0) lengths(%lq, %lk) grads(%do, %lse, %delta : tensor<2x4x16xbf16>, tensor<2x4xf32>, tensor<2x4xf32>) acc(%dk, %dv : tensor<8x16xf32>, tensor<8x16xf32>) {scale = 0.25 : f64, interior, p_type = bf16} -> tensor<8x16xf32>, tensor<8x16xf32>, tensor<2x4x16xf32>
+  return %a, %bb, %c : tensor<8x16xf32>, tensor<8x16xf32>, tensor<2x4x16xf32>
+}
+
+// -----
+
+// attn.accumulate: a reduction over the leading (KV block) axis.
+// CHECK-LABEL: func.func @accumulate
+// CHECK: %[[Z:.+]] = linalg.fill
+// CHECK: linalg.generic {{.+}} iterator_types = ["reduction", "parallel", "parallel"]} ins(%{{.+}} : tensor<3x2x4xf32>) outs(%[[Z]] : tensor<2x4xf32>)
+// CHECK: arith.addf
+func.func @accumulate(%p: tensor<3x2x4xf32>) -> tensor<2x4xf32> {
+  %r = attn.accumulate %p {deterministic} : tensor<3x2x4xf32> -> tensor<2x4xf32>
+  return %r : tensor<2x4xf32>
+}
+
+// -----
+
+// Dynamic batch and lengths: the head split keeps them dynamic.
+// CHECK-LABEL: func.func @dynamic
+// CHECK: tensor.expand_shape %{{.+}} {{\[\[}}0], [1, 2], [3], [4]] output_shape [%{{.+}}, 2, 2, %{{.+}}, 16] : tensor<?x4x?x16xf32> into tensor<?x2x2x?x16xf32>
+// CHECK: return %{{.+}}, %{{.+}}, %{{.+}} : tensor<?x4x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>
+func.func @dynamic(%q: tensor<?x4x?x16xf32>, %k: tensor<?x2x?x16xf32>, %v: tensor<?x2x?x16xf32>, %o: tensor<?x4x?x16xf32>, %do: tensor<?x4x?x16xf32>, %lse: tensor<?x4x?xf32>) -> (tensor<?x4x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>) {
+  %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %v, %o, %do, %lse : tensor<?x4x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x4x?x16xf32>, tensor<?x4x?x16xf32>, tensor<?x4x?xf32>) {mask_kind = #attn.mask<causal_bottom_right>} -> tensor<?x4x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>
+  return %dq, %dk, %dv : tensor<?x4x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>
+}
