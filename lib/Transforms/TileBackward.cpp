@@ -64,10 +64,17 @@ private:
   /// The body of one program: the loop over query blocks.
   SmallVector<Value> queryLoop(Value batch, Value kvHead, Value k0,
                                Value kTile, Value vTile, Value delta);
+  /// The Q, dO, LSE and Delta tiles of one query block.
+  struct QueryTiles {
+    Value query, gradOutput, lse, delta;
+  };
+  QueryTiles queryTiles(OpBuilder &nb, Value batch, Value h0, Value q0,
+                        Value rows, Value delta);
   /// The step of one (query block, KV block) pair.
   SmallVector<Value> step(OpBuilder &nb, Value batch, Value h0, Value q0,
-                          Value rows, Value k0, Value kTile, Value vTile,
-                          Value delta, ValueRange acc, bool interior);
+                          Value k0, Value kTile, Value vTile,
+                          const QueryTiles &tiles, ValueRange acc,
+                          bool interior);
   /// An f32 [N, X] accumulator as the valid rows of a K/V-shaped result
   /// tile in the op's layout and element type.
   Value keyResultTile(Value acc, Value keys, Type elementType);
@@ -193,28 +200,40 @@ Value BackwardTiler::statTile(Value source, Value batch, Value h0, Value q0,
   return pad(slice, {group, opts.blockM}, b.getF32FloatAttr(padValue));
 }
 
+BackwardTiler::QueryTiles BackwardTiler::queryTiles(OpBuilder &nb,
+                                                    Value batch, Value h0,
+                                                    Value q0, Value rows,
+                                                    Value delta) {
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+  QueryTiles tiles;
+  tiles.query = rowTile(op.getQuery(), batch, h0, q0, rows);
+  tiles.gradOutput = rowTile(op.getGradOutput(), batch, h0, q0, rows);
+  // Padded rows have LSE -inf, hence P = 0: they add nothing to dK and dV.
+  tiles.lse = statTile(op.getLse(), batch, h0, q0, rows,
+                       -std::numeric_limits<double>::infinity());
+  tiles.delta = statTile(delta, batch, h0, q0, rows, 0.0);
+  return tiles;
+}
+
 SmallVector<Value> BackwardTiler::step(OpBuilder &nb, Value batch, Value h0,
-                                       Value q0, Value rows, Value k0,
-                                       Value kTile, Value vTile, Value delta,
+                                       Value q0, Value k0, Value kTile,
+                                       Value vTile, const QueryTiles &tiles,
                                        ValueRange acc, bool interior) {
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-  Value qTile = rowTile(op.getQuery(), batch, h0, q0, rows);
-  Value doTile = rowTile(op.getGradOutput(), batch, h0, q0, rows);
-  // Padded rows have LSE -inf, hence P = 0: they add nothing to dK and dV.
-  Value lseTile = statTile(op.getLse(), batch, h0, q0, rows,
-                           -std::numeric_limits<double>::infinity());
-  Value deltaTile = statTile(delta, batch, h0, q0, rows, 0.0);
   auto accType = [&](Value v) { return v.getType(); };
   auto stepOp = BackwardStepOp::create(
       b, loc, accType(acc[0]), accType(acc[1]),
       RankedTensorType::get({group, opts.blockM, op.getHeadDim()},
                             b.getF32Type()),
-      qTile, kTile, vTile, /*bias=*/Value(), /*mask=*/Value(), batch, h0, q0,
+      tiles.query, kTile, vTile, /*bias=*/Value(), /*mask=*/Value(), batch,
+      h0, q0,
       k0, queryLen, keyLen, b.getF64FloatAttr(op.getEffectiveScale()),
       op.getMaskKindAttr(), op.getWindowAttr(), op.getSoftcapAttr(),
       op.getAlibiSlopesAttr(), interior ? b.getUnitAttr() : UnitAttr(),
-      doTile, lseTile, deltaTile, acc[0], acc[1], /*p_type=*/TypeAttr());
+      tiles.gradOutput, tiles.lse, tiles.delta, acc[0], acc[1],
+      /*p_type=*/TypeAttr());
   IRMapping mapping;
   for (auto [from, to] : llvm::zip(op->getRegions(), stepOp->getRegions()))
     from.cloneInto(&to, mapping);
@@ -261,27 +280,27 @@ SmallVector<Value> BackwardTiler::queryLoop(Value batch, Value kvHead,
         auto ifVisited = scf::IfOp::create(
             b, l, visited,
             [&](OpBuilder &tb, Location tl) {
+              QueryTiles tiles = queryTiles(tb, batch, h0, q0, rows, delta);
               // The dense schedule has no interior tiles.
               if (!opts.skipMaskedBlocks) {
-                scf::YieldOp::create(
-                    tb, tl,
-                    step(tb, batch, h0, q0, rows, k0, kTile, vTile, delta, acc,
-                         /*interior=*/false));
+                scf::YieldOp::create(tb, tl,
+                                     step(tb, batch, h0, q0, k0, kTile, vTile,
+                                          tiles, acc, /*interior=*/false));
                 return;
               }
               auto ifInterior = scf::IfOp::create(
                   tb, tl, interior,
                   [&](OpBuilder &ib, Location il) {
-                    scf::YieldOp::create(
-                        ib, il,
-                        step(ib, batch, h0, q0, rows, k0, kTile, vTile, delta,
-                             acc, /*interior=*/true));
+                    scf::YieldOp::create(ib, il,
+                                         step(ib, batch, h0, q0, k0, kTile,
+                                              vTile, tiles, acc,
+                                              /*interior=*/true));
                   },
                   [&](OpBuilder &eb, Location el) {
-                    scf::YieldOp::create(
-                        eb, el,
-                        step(eb, batch, h0, q0, rows, k0, kTile, vTile, delta,
-                             acc, /*interior=*/false));
+                    scf::YieldOp::create(eb, el,
+                                         step(eb, batch, h0, q0, k0, kTile,
+                                              vTile, tiles, acc,
+                                              /*interior=*/false));
                   });
               scf::YieldOp::create(tb, tl, ifInterior.getResults());
             },

@@ -24,15 +24,15 @@
 // CHECK: %[[VISITED:.+]] = arith.andi
 // CHECK: %[[INTERIOR:.+]] = arith.andi
 // CHECK: scf.if %[[VISITED]]
-// CHECK: scf.if %[[INTERIOR]]
 // CHECK: %[[QT:.+]] = tensor.extract_slice %[[Q]][0, %[[H0]], %[[Q0]], 0] [1, 2, 4, 16]
 // CHECK: %[[DOT:.+]] = tensor.extract_slice %[[DO]][0, %[[H0]], %[[Q0]], 0] [1, 2, 4, 16]
 // CHECK: %[[LT:.+]] = tensor.extract_slice %[[LSE]][0, %[[H0]], %[[Q0]]] [1, 2, 4]
 // CHECK: %[[DT:.+]] = tensor.extract_slice %[[DELTA]][0, %[[H0]], %[[Q0]]] [1, 2, 4]
+// CHECK: scf.if %[[INTERIOR]]
 // CHECK: %[[NDK:.+]], %[[NDV:.+]], %[[GQ:.+]] = attn.backward_step ins(%[[QT]], %[[KT]], %[[VT]] : tensor<2x4x16xf32>, tensor<4x16xf32>, tensor<4x16xf32>) at(%{{.+}}, %[[H0]], %[[Q0]], %[[K0]]) lengths(%[[C8]], %[[C8]]) grads(%[[DOT]], %[[LT]], %[[DT]] : {{.+}}) acc(%[[DK]], %[[DV]] : tensor<4x16xf32>, tensor<4x16xf32>) {interior, mask_kind = #attn.mask<causal_bottom_right>, scale = 2.500000e-01 : f64}
 // CHECK: tensor.insert_slice %[[GQ]] into %[[DQ]][0, %[[Q0]], 0] [2, 4, 16]
 // CHECK: } else {
-// CHECK: attn.backward_step {{.+}} {mask_kind = #attn.mask<causal_bottom_right>, scale = 2.500000e-01 : f64}
+// CHECK: attn.backward_step ins(%[[QT]], %[[KT]], %[[VT]] {{.+}} {mask_kind = #attn.mask<causal_bottom_right>, scale = 2.500000e-01 : f64}
 // CHECK: } else {
 // CHECK: scf.yield %[[DK]], %[[DV]], %[[DQ]]
 // CHECK: scf.forall.in_parallel
