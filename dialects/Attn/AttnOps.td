@@ -519,13 +519,16 @@ def Attn_BackwardStepOp : Attn_Op<"backward_step", [
     new_grad_key   = grad_key   + scale * sum_{g, i} round(dS1)[g, i, :]^T Q[g, i, :]
     new_grad_value = grad_value + sum_{g, i} round(P)[g, i, :]^T dO[g, i, :]
     grad_query     = scale * round(dS1) . K           (this tile's share, f32)
+    grad_bias      = dS4                              (with a bias, [G, M, N])
     ```
 
     `round` rounds to `p_type` when it is set (`attn-lower-precision`: the
     tensor cores take P and dS in the input type), and is the identity
     otherwise. The key and value gradients `[N, D]`, `[N, Dv]` are the f32
     accumulators of the KV tile; the query gradient is this tile's
-    contribution, which `attn.accumulate` sums over KV tiles.
+    contribution, which `attn.accumulate` sums over KV tiles. The optional
+    `grad_bias` result, allowed only with a `bias` tile, is the tile's
+    gradient of the bias before any broadcast reduction.
 
     ```mlir
     %dk, %dv, %dq = attn.backward_step ins(%q, %k, %v : tensor<4x16x64xbf16>,
@@ -547,7 +550,8 @@ def Attn_BackwardStepOp : Attn_Op<"backward_step", [
     OptionalAttr<TypeAttr>:$p_type));
   let results = (outs RankedTensorOf<[F32]>:$new_grad_key,
                       RankedTensorOf<[F32]>:$new_grad_value,
-                      RankedTensorOf<[F32]>:$grad_query);
+                      RankedTensorOf<[F32]>:$grad_query,
+                      Optional<RankedTensorOf<[F32]>>:$grad_bias);
   let regions = (region AnyRegion:$score_mod, AnyRegion:$mask_mod);
   let assemblyFormat = AttnTileFormat # [{
     `grads` `(` $grad_output `,` $lse `,` $delta `:` type($grad_output) `,`
@@ -555,7 +559,7 @@ def Attn_BackwardStepOp : Attn_Op<"backward_step", [
     `acc` `(` $grad_key `,` $grad_value `:` type($grad_key) `,`
       type($grad_value) `)`
     attr-dict `->` type($new_grad_key) `,` type($new_grad_value) `,`
-      type($grad_query)
+      type($grad_query) (`,` type($grad_bias)^)?
     (`score_mod` $score_mod^)?
     (`mask_mod` $mask_mod^)?
   }];

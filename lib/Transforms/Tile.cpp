@@ -195,18 +195,21 @@ Value AttentionTiler::kvTile(Value source, Value batch, Value kvHead, Value k0,
   return padTo(slice, {opts.blockN, last}, b.getZeroAttr(elementType));
 }
 
-Value AttentionTiler::scoreOperandTile(Value operand, Value batch, Value head0,
-                                       Value q0, Value rows, Value k0,
-                                       Value keys) {
+Value mlir::attn::tiling::scoreOperandTile(
+    OpBuilder &b, Location loc, Value operand, ArrayRef<int64_t> scoreShape,
+    int64_t group, int64_t blockM, int64_t blockN, Value batch, Value head0,
+    Value q0, Value rows, Value k0, Value keys) {
+  IndexMath m{b, loc};
   auto type = cast<RankedTensorType>(operand.getType());
-  SmallVector<int64_t> full = {ShapedType::kDynamic, op.getNumQueryHeads(),
-                               op.getQueryLength(), op.getKeyLength()};
+  // The batch is never a broadcast target: a dynamic extent is not one.
+  SmallVector<int64_t> full = {ShapedType::kDynamic, scoreShape[1],
+                               scoreShape[2], scoreShape[3]};
   SmallVector<Value> starts = {batch, head0, q0, k0};
   SmallVector<Value> extents = {m.c(1), m.c(group), rows, keys};
   SmallVector<OpFoldResult> offsets, sizes;
   SmallVector<int64_t> sliceShape, paddedShape;
   SmallVector<AffineExpr> readExprs;
-  SmallVector<int64_t> tileShape = {group, opts.blockM, opts.blockN};
+  SmallVector<int64_t> tileShape = {group, blockM, blockN};
   for (int64_t axis = 0; axis < 4; ++axis) {
     // A static extent of 1 against a larger extent is a broadcast.
     bool broadcast = type.getDimSize(axis) == 1 && full[axis] != 1;
@@ -228,7 +231,12 @@ Value AttentionTiler::scoreOperandTile(Value operand, Value batch, Value head0,
       b, loc, RankedTensorType::get(sliceShape, elt), operand, offsets, sizes,
       strides);
   // Padded keys are masked by position, so the pad value never matters.
-  Value padded = padTo(slice, paddedShape, b.getZeroAttr(elt));
+  Value padded = slice;
+  if (ArrayRef<int64_t>(sliceShape) != ArrayRef<int64_t>(paddedShape)) {
+    Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(elt));
+    padded = tensor::createPadHighOp(RankedTensorType::get(paddedShape, elt),
+                                     slice, zero, /*nofold=*/false, loc, b);
+  }
   if (ArrayRef<int64_t>(paddedShape) == ArrayRef<int64_t>(tileShape))
     return padded;
   Value init = tensor::EmptyOp::create(b, loc, tileShape, elt);
@@ -242,6 +250,16 @@ Value AttentionTiler::scoreOperandTile(Value operand, Value batch, Value head0,
                linalg::YieldOp::create(nb, l, args[0]);
              })
       .getResult(0);
+}
+
+Value AttentionTiler::scoreOperandTile(Value operand, Value batch, Value head0,
+                                       Value q0, Value rows, Value k0,
+                                       Value keys) {
+  return tiling::scoreOperandTile(
+      b, loc, operand,
+      {ShapedType::kDynamic, op.getNumQueryHeads(), op.getQueryLength(),
+       op.getKeyLength()},
+      group, opts.blockM, opts.blockN, batch, head0, q0, rows, k0, keys);
 }
 
 KVRange mlir::attn::tiling::computeKVRange(

@@ -63,13 +63,14 @@ private:
   Value fill(ArrayRef<int64_t> shape, double value);
   /// The body of one program: the loop over query blocks.
   SmallVector<Value> queryLoop(Value batch, Value kvHead, Value k0,
-                               Value kTile, Value vTile, Value delta);
+                               Value keys, Value kTile, Value vTile,
+                               Value delta);
   /// The Q, dO, LSE and Delta tiles of one query block.
   struct QueryTiles {
-    Value query, gradOutput, lse, delta;
+    Value query, gradOutput, lse, delta, bias, mask;
   };
   QueryTiles queryTiles(OpBuilder &nb, Value batch, Value h0, Value q0,
-                        Value rows, Value delta);
+                        Value rows, Value k0, Value keys, Value delta);
   /// The step of one (query block, KV block) pair.
   SmallVector<Value> step(OpBuilder &nb, Value batch, Value h0, Value q0,
                           Value k0, Value kTile, Value vTile,
@@ -200,10 +201,9 @@ Value BackwardTiler::statTile(Value source, Value batch, Value h0, Value q0,
   return pad(slice, {group, opts.blockM}, b.getF32FloatAttr(padValue));
 }
 
-BackwardTiler::QueryTiles BackwardTiler::queryTiles(OpBuilder &nb,
-                                                    Value batch, Value h0,
-                                                    Value q0, Value rows,
-                                                    Value delta) {
+BackwardTiler::QueryTiles
+BackwardTiler::queryTiles(OpBuilder &nb, Value batch, Value h0, Value q0,
+                          Value rows, Value k0, Value keys, Value delta) {
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
   QueryTiles tiles;
@@ -213,6 +213,15 @@ BackwardTiler::QueryTiles BackwardTiler::queryTiles(OpBuilder &nb,
   tiles.lse = statTile(op.getLse(), batch, h0, q0, rows,
                        -std::numeric_limits<double>::infinity());
   tiles.delta = statTile(delta, batch, h0, q0, rows, 0.0);
+  SmallVector<int64_t> scoreShape = {op.getQueryType().getDimSize(0),
+                                     op.getNumQueryHeads(),
+                                     op.getQueryLength(), op.getKeyLength()};
+  for (auto [operand, tile] : {std::pair<Value, Value *>{op.getBias(),
+                                                         &tiles.bias},
+                               {op.getMask(), &tiles.mask}})
+    if (operand)
+      *tile = scoreOperandTile(b, loc, operand, scoreShape, group, opts.blockM,
+                               opts.blockN, batch, h0, q0, rows, k0, keys);
   return tiles;
 }
 
@@ -223,11 +232,15 @@ SmallVector<Value> BackwardTiler::step(OpBuilder &nb, Value batch, Value h0,
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
   auto accType = [&](Value v) { return v.getType(); };
+  Type biasGradType;
+  if (tiles.bias)
+    biasGradType = RankedTensorType::get({group, opts.blockM, opts.blockN},
+                                         b.getF32Type());
   auto stepOp = BackwardStepOp::create(
       b, loc, accType(acc[0]), accType(acc[1]),
       RankedTensorType::get({group, opts.blockM, op.getHeadDim()},
                             b.getF32Type()),
-      tiles.query, kTile, vTile, /*bias=*/Value(), /*mask=*/Value(), batch,
+      biasGradType, tiles.query, kTile, vTile, tiles.bias, tiles.mask, batch,
       h0, q0,
       k0, queryLen, keyLen, b.getF64FloatAttr(op.getEffectiveScale()),
       op.getMaskKindAttr(), op.getWindowAttr(), op.getSoftcapAttr(),
@@ -246,17 +259,32 @@ SmallVector<Value> BackwardTiler::step(OpBuilder &nb, Value batch, Value h0,
       ArrayRef<OpFoldResult>{b.getIndexAttr(group),
                              b.getIndexAttr(opts.blockM), b.getIndexAttr(d)},
       ArrayRef<OpFoldResult>{one, one, one});
-  return {stepOp.getNewGradKey(), stepOp.getNewGradValue(), dq};
+  SmallVector<Value> results = {stepOp.getNewGradKey(),
+                                stepOp.getNewGradValue(), dq};
+  // The bias gradient of the pair goes to rows q0.. of the program's
+  // [G, Lq, N] column of it.
+  if (tiles.bias)
+    results.push_back(tensor::InsertSliceOp::create(
+        b, loc, stepOp.getGradBias(), acc[3],
+        ArrayRef<OpFoldResult>{zero, q0, zero},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(group),
+                               b.getIndexAttr(opts.blockM),
+                               b.getIndexAttr(opts.blockN)},
+        ArrayRef<OpFoldResult>{one, one, one}));
+  return results;
 }
 
 SmallVector<Value> BackwardTiler::queryLoop(Value batch, Value kvHead,
-                                            Value k0, Value kTile, Value vTile,
-                                            Value delta) {
+                                            Value k0, Value keys, Value kTile,
+                                            Value vTile, Value delta) {
   int64_t d = op.getHeadDim(), dv = op.getValueHeadDim();
   Value h0 = m.mul(kvHead, m.c(group));
   SmallVector<Value> init = {
       fill({opts.blockN, d}, 0.0), fill({opts.blockN, dv}, 0.0),
       fill({group, numQueryBlocks * opts.blockM, d}, 0.0)};
+  if (op.getBias())
+    init.push_back(
+        fill({group, numQueryBlocks * opts.blockM, opts.blockN}, 0.0));
   auto loop = scf::ForOp::create(
       b, loc, m.c(0), queryLen, m.c(opts.blockM), init,
       [&](OpBuilder &nested, Location l, Value q0, ValueRange acc) {
@@ -280,7 +308,8 @@ SmallVector<Value> BackwardTiler::queryLoop(Value batch, Value kvHead,
         auto ifVisited = scf::IfOp::create(
             b, l, visited,
             [&](OpBuilder &tb, Location tl) {
-              QueryTiles tiles = queryTiles(tb, batch, h0, q0, rows, delta);
+              QueryTiles tiles =
+                  queryTiles(tb, batch, h0, q0, rows, k0, keys, delta);
               // The dense schedule has no interior tiles.
               if (!opts.skipMaskedBlocks) {
                 scf::YieldOp::create(tb, tl,
@@ -331,10 +360,16 @@ Value BackwardTiler::keyResultTile(Value acc, Value keys, Type elementType) {
 FailureOr<SmallVector<Value>> BackwardTiler::tile() {
   if (opts.blockM <= 0 || opts.blockN <= 0)
     return op.emitOpError() << "expected positive block-m and block-n";
-  if (op.getBias() || op.getMask())
+  if (Value bias = op.getBias();
+      bias && cast<RankedTensorType>(bias.getType()).getShape() !=
+                  ArrayRef<int64_t>{op.getQueryType().getDimSize(0),
+                                    op.getNumQueryHeads(), op.getQueryLength(),
+                                    op.getKeyLength()})
     return op.emitOpError()
-           << "expected no bias or mask operand: attn-tile-backward does not "
-              "tile them yet (convert-attn-to-linalg lowers the untiled op)";
+           << "expected a bias of the full [B, Hq, Lq, Lk] shape: "
+              "attn-tile-backward does not reduce the gradient of a "
+              "broadcast bias yet (convert-attn-to-linalg lowers the untiled "
+              "op)";
   for (Value v : {op.getQuery(), op.getKey()})
     if (!cast<RankedTensorType>(v.getType()).hasStaticShape())
       return op.emitOpError() << "expected static shapes for "
@@ -365,6 +400,11 @@ FailureOr<SmallVector<Value>> BackwardTiler::tile() {
                               dvType.getElementType()),
       tensor::EmptyOp::create(
           b, loc, ArrayRef<int64_t>{numKeyBlocks, batchSize, hq, lq, d}, f32)};
+  // Every (b, h, i, j) of the bias gradient is written by exactly one
+  // program (its KV head and block).
+  if (op.getBias())
+    sharedOuts.push_back(tensor::EmptyOp::create(
+        b, loc, ArrayRef<int64_t>{batchSize, hq, lq, lk}, f32));
   SmallVector<OpFoldResult> ubs = {b.getIndexAttr(batchSize),
                                    b.getIndexAttr(hkv),
                                    b.getIndexAttr(numKeyBlocks)};
@@ -386,7 +426,8 @@ FailureOr<SmallVector<Value>> BackwardTiler::tile() {
     Value keys = tileExtent(keyExtent, k0, opts.blockN);
     Value kTile = keyTile(op.getKey(), batch, kvHead, k0, keys);
     Value vTile = keyTile(op.getValue(), batch, kvHead, k0, keys);
-    SmallVector<Value> acc = queryLoop(batch, kvHead, k0, kTile, vTile, delta);
+    SmallVector<Value> acc =
+        queryLoop(batch, kvHead, k0, keys, kTile, vTile, delta);
     // dK = acc (the scale is applied in the steps), dV = acc, rounded.
     Value dk = keyResultTile(acc[0], keys, dkType.getElementType());
     Value dv = keyResultTile(acc[1], keys, dvType.getElementType());
@@ -398,6 +439,17 @@ FailureOr<SmallVector<Value>> BackwardTiler::tile() {
                                b.getIndexAttr(d)},
         ArrayRef<OpFoldResult>{one, one, one});
     Value h0 = m.mul(kvHead, m.c(group));
+    Value biasValid;
+    if (op.getBias()) {
+      int64_t keysStatic =
+          getConstantIntValue(keys).value_or(ShapedType::kDynamic);
+      biasValid = tensor::ExtractSliceOp::create(
+          b, loc, RankedTensorType::get({group, lq, keysStatic}, f32), acc[3],
+          ArrayRef<OpFoldResult>{zero, zero, zero},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(group), b.getIndexAttr(lq),
+                                 getAsOpFoldResult(keys)},
+          ArrayRef<OpFoldResult>{one, one, one});
+    }
     b.setInsertionPointToStart(forall.getTerminator().getBody());
     ValueRange outs = forall.getRegionIterArgs();
     auto keyWrite = [&](Value tile, Value dest, int64_t last) {
@@ -417,6 +469,13 @@ FailureOr<SmallVector<Value>> BackwardTiler::tile() {
         ArrayRef<OpFoldResult>{one, one, b.getIndexAttr(group),
                                b.getIndexAttr(lq), b.getIndexAttr(d)},
         SmallVector<OpFoldResult>(5, one));
+    if (biasValid)
+      tensor::ParallelInsertSliceOp::create(
+          b, loc, biasValid, outs[3],
+          ArrayRef<OpFoldResult>{batch, h0, zero, k0},
+          ArrayRef<OpFoldResult>{one, b.getIndexAttr(group),
+                                 b.getIndexAttr(lq), getAsOpFoldResult(keys)},
+          SmallVector<OpFoldResult>(4, one));
   }
   // The accumulation step: dQ = sum over KV blocks of their shares.
   auto sum = AccumulateOp::create(
@@ -431,7 +490,15 @@ FailureOr<SmallVector<Value>> BackwardTiler::tile() {
   Value dqInit = tensor::EmptyOp::create(b, loc, dqType.getShape(),
                                          dqType.getElementType());
   Value dq = truncateInto(b, loc, sum.getResult(), dqInit, outMap);
-  return SmallVector<Value>{dq, forall.getResult(0), forall.getResult(1)};
+  SmallVector<Value> results = {dq, forall.getResult(0), forall.getResult(1)};
+  if (op.getBias()) {
+    RankedTensorType dbType = gradType(op.getGradBias());
+    Value init = tensor::EmptyOp::create(b, loc, dbType.getShape(),
+                                         dbType.getElementType());
+    results.push_back(truncateInto(b, loc, forall.getResult(3), init,
+                                   AffineMap::getMultiDimIdentityMap(4, ctx)));
+  }
+  return results;
 }
 
 FailureOr<SmallVector<Value>>

@@ -77,6 +77,16 @@ void layoutSlice(Layout layout, OpFoldResult batch, OpFoldResult head,
                  SmallVectorImpl<OpFoldResult> &offsets,
                  SmallVectorImpl<OpFoldResult> &sizes);
 
+/// A [G, M, N] tile of a bias/mask operand broadcastable to `scoreShape`
+/// ([B, Hq, Lq, Lk]): rows q0.. of heads head0.. against keys k0.., padded
+/// with zeros (padded keys are masked by position, so the value never
+/// matters) and broadcast along the operand's unit axes.
+Value scoreOperandTile(OpBuilder &b, Location loc, Value operand,
+                       ArrayRef<int64_t> scoreShape, int64_t group,
+                       int64_t blockM, int64_t blockN, Value batch,
+                       Value head0, Value q0, Value rows, Value k0,
+                       Value keys);
+
 /// Writes the f32 tensor `source` into `init` through `outMap` (a layout
 /// permutation), rounded to `init`'s element type.
 Value truncateInto(OpBuilder &b, Location loc, Value source, Value init,

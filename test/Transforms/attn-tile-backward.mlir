@@ -76,9 +76,31 @@ func.func @tails(%q: tensor<1x1x6x8xbf16>, %k: tensor<1x1x5x8xbf16>, %v: tensor<
 
 // -----
 
-func.func @bias_refused(%q: tensor<1x2x8x16xf32>, %o: tensor<1x2x8x16xf32>, %lse: tensor<1x2x8xf32>, %bias: tensor<1x2x8x8xf32>) {
-  // expected-error @+1 {{expected no bias or mask operand: attn-tile-backward does not tile them yet}}
-  %dq, %dk, %dv, %db = attn.attention_backward ins(%q, %q, %q, %o, %o, %lse : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8xf32>) bias(%bias : tensor<1x2x8x8xf32>) -> tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x8xf32>
+// A full-shape bias and a mask broadcast over heads: each step gets its
+// [G, M, N] = [1, 4, 4] tiles (the mask's head axis read at 0) and gives the
+// pair's bias gradient, which goes to rows q0.. of the program's [1, 8, 4]
+// column and then to keys k0.. of the f32 [1, 2, 8, 8] bias gradient; one
+// program writes each element, and the result is rounded to bf16.
+// CHECK-LABEL: func.func @bias_mask
+// CHECK: %[[R:.+]] = scf.forall (%[[KH:.+]], %[[KB:.+]]) in (2, 2) shared_outs(%[[DB:.+]] = %{{.+}}) -> (tensor<1x2x8x8xf32>)
+// CHECK: %[[K0:.+]] = arith.muli %[[KB]], %{{.+}} : index
+// CHECK: %[[BT:.+]] = tensor.extract_slice %{{.+}}[0, %[[KH]], %[[Q0:.+]], %[[K0]]] [1, 1, 4, 4]
+// CHECK: %[[MT:.+]] = tensor.extract_slice %{{.+}}[0, 0, %[[Q0]], %[[K0]]] [1, 1, 4, 4]
+// CHECK: attn.backward_step {{.+}} bias(%[[BT]] : tensor<1x4x4xf32>) mask(%[[MT]] : tensor<1x4x4xi1>) {{.+}} -> tensor<4x16xf32>, tensor<4x16xf32>, tensor<1x4x16xf32>, tensor<1x4x4xf32>
+// CHECK: tensor.insert_slice %{{.+}} into %{{.+}}[0, %[[Q0]], 0] [1, 4, 4]
+// CHECK: scf.forall.in_parallel
+// CHECK-NEXT: tensor.parallel_insert_slice %{{.+}} into %[[DB]][0, %[[KH]], 0, %[[K0]]] [1, 1, 8, 4]
+// CHECK: linalg.generic {{.+}} ins(%[[R]] : tensor<1x2x8x8xf32>) outs(%{{.+}} : tensor<1x2x8x8xbf16>)
+func.func @bias_mask(%q: tensor<1x2x8x16xf32>, %o: tensor<1x2x8x16xf32>, %lse: tensor<1x2x8xf32>, %bias: tensor<1x2x8x8xf32>, %mask: tensor<1x1x8x8xi1>) -> tensor<1x2x8x8xbf16> {
+  %dq, %dk, %dv, %db = attn.attention_backward ins(%q, %q, %q, %o, %o, %lse : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8xf32>) bias(%bias : tensor<1x2x8x8xf32>) mask(%mask : tensor<1x1x8x8xi1>) -> tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x8xbf16>
+  return %db : tensor<1x2x8x8xbf16>
+}
+
+// -----
+
+func.func @broadcast_bias_refused(%q: tensor<1x2x8x16xf32>, %o: tensor<1x2x8x16xf32>, %lse: tensor<1x2x8xf32>, %bias: tensor<1x1x8x8xf32>) {
+  // expected-error @+1 {{expected a bias of the full [B, Hq, Lq, Lk] shape: attn-tile-backward does not reduce the gradient of a broadcast bias yet}}
+  %dq, %dk, %dv, %db = attn.attention_backward ins(%q, %q, %q, %o, %o, %lse : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8xf32>) bias(%bias : tensor<1x1x8x8xf32>) -> tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x1x8x8xf32>
   return
 }
 

@@ -246,7 +246,11 @@ def AttnTileBackward : Pass<"attn-tile-backward"> {
       skipped, one whose interior includes it runs an `interior` step;
     * the dQ shares of the KV blocks written to an f32 workspace
       `[Lk / block-n, B, Hq, Lq, D]` and summed by `attn.accumulate` (the
-      explicit accumulation step), then rounded to dQ's type and layout.
+      explicit accumulation step), then rounded to dQ's type and layout;
+    * bias and mask operands tiled as `attn-tile` tiles them; each pair's
+      bias gradient lands in an f32 `[B, Hq, Lq, Lk]` tensor (one program
+      per element) rounded to d_bias's type. A bias that broadcasts is
+      refused (its gradient needs a reduction the pass does not emit yet).
 
     With `deterministic` the accumulation sums in KV-block order; the CPU
     lowering always does, so CPU results are bit-identical run to run

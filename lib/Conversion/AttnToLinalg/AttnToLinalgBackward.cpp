@@ -356,14 +356,19 @@ SmallVector<Value> mlir::attn::lowering::lowerBackwardStep(OpBuilder &b,
                       AffineMap::get(4, 0, {gg, i, j}, ctx));
   AffineMap id = AffineMap::getMultiDimIdentityMap(3, ctx);
   AffineMap rows = id.getMajorSubMap(2);
-  SmallVector<Value> inits(2, emptyTensor(b, loc, sizes({g, m, n}), f32));
+  bool withBiasGrad = static_cast<bool>(op.getGradBias());
+  SmallVector<Value> inits(withBiasGrad ? 3 : 2,
+                           emptyTensor(b, loc, sizes({g, m, n}), f32));
   SmallVector<Value> pds = elementwiseMulti(
-      b, loc, {scores[0], op.getLse(), dp, op.getDelta(), scores[1]},
-      {id, rows, id, rows, id}, inits, id,
+      b, loc, {scores[0], op.getLse(), dp, op.getDelta(), scores[1], scores[2]},
+      {id, rows, id, rows, id, id}, inits, id,
       [&](OpBuilder &nb, Location l, ValueRange a) {
         auto [prob, ds] = probabilityAndGrad(nb, l, a[0], a[1], a[2], a[3]);
-        return SmallVector<Value>{prob,
-                                  arith::MulFOp::create(nb, l, ds, a[4])};
+        SmallVector<Value> results = {prob,
+                                      arith::MulFOp::create(nb, l, ds, a[4])};
+        if (withBiasGrad)
+          results.push_back(arith::MulFOp::create(nb, l, ds, a[5]));
+        return results;
       });
   Type pType = op.getPType() ? *op.getPType() : Type();
   double scale = op.getScale().convertToDouble();
@@ -399,7 +404,10 @@ SmallVector<Value> mlir::attn::lowering::lowerBackwardStep(OpBuilder &b,
                           AffineMap::get(4, 0, {gg, i, x}, ctx), pType);
   Value dq = scaleInto(b, loc, dqPart, scale,
                        emptyTensor(b, loc, sizes({g, m, d}), f32), id);
-  return {newDk, newDv, dq};
+  SmallVector<Value> results = {newDk, newDv, dq};
+  if (withBiasGrad)
+    results.push_back(pds[2]);
+  return results;
 }
 
 //===----------------------------------------------------------------------===//

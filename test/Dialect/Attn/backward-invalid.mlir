@@ -185,6 +185,22 @@ func.func @step_p_type(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<
 
 // -----
 
+func.func @step_grad_bias_without_bias(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %lse: tensor<2x4xf32>, %dk: tensor<8x16xf32>, %i: index) {
+  // expected-error @+1 {{expected a grad_bias result only with a bias tile}}
+  %a, %b, %c, %db = attn.backward_step ins(%q, %k, %k : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x16xf32>) at(%i, %i, %i, %i) lengths(%i, %i) grads(%q, %lse, %lse : tensor<2x4x16xf32>, tensor<2x4xf32>, tensor<2x4xf32>) acc(%dk, %dk : tensor<8x16xf32>, tensor<8x16xf32>) {scale = 0.25 : f64} -> tensor<8x16xf32>, tensor<8x16xf32>, tensor<2x4x16xf32>, tensor<2x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @step_grad_bias_shape(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %bias: tensor<2x4x8xf32>, %lse: tensor<2x4xf32>, %dk: tensor<8x16xf32>, %i: index) {
+  // expected-error @+1 {{expected grad_bias to be 'tensor<2x4x8xf32>', got 'tensor<2x4x4xf32>'}}
+  %a, %b, %c, %db = attn.backward_step ins(%q, %k, %k : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x16xf32>) bias(%bias : tensor<2x4x8xf32>) at(%i, %i, %i, %i) lengths(%i, %i) grads(%q, %lse, %lse : tensor<2x4x16xf32>, tensor<2x4xf32>, tensor<2x4xf32>) acc(%dk, %dk : tensor<8x16xf32>, tensor<8x16xf32>) {scale = 0.25 : f64} -> tensor<8x16xf32>, tensor<8x16xf32>, tensor<2x4x16xf32>, tensor<2x4x4xf32>
+  return
+}
+
+// -----
+
 func.func @accumulate_shape(%p: tensor<3x2x4xf32>) {
   // expected-error @+1 {{expected result to be 'tensor<2x4xf32>', got 'tensor<3x4xf32>'}}
   %r = attn.accumulate %p : tensor<3x2x4xf32> -> tensor<3x4xf32>

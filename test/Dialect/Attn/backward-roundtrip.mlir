@@ -51,3 +51,11 @@ func.func @step(%q: tensor<2x4x16xbf16>, %k: tensor<8x16xbf16>, %v: tensor<8x16x
   %sum = attn.accumulate %parts {deterministic} : tensor<3x2x4x16xf32> -> tensor<2x4x16xf32>
   return %a, %b, %c, %sum : tensor<8x16xf32>, tensor<8x16xf32>, tensor<2x4x16xf32>, tensor<2x4x16xf32>
 }
+
+// With a bias tile the step also gives the tile's bias gradient [G, M, N].
+// CHECK-LABEL: func.func @step_bias
+// CHECK: attn.backward_step {{.+}} bias(%{{.+}} : tensor<2x4x8xf32>) mask(%{{.+}} : tensor<2x4x8xi1>) at({{.+}} -> tensor<8x16xf32>, tensor<8x16xf32>, tensor<2x4x16xf32>, tensor<2x4x8xf32>
+func.func @step_bias(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %bias: tensor<2x4x8xf32>, %mask: tensor<2x4x8xi1>, %lse: tensor<2x4xf32>, %dk: tensor<8x16xf32>, %i: index) -> tensor<2x4x8xf32> {
+  %a, %b, %c, %db = attn.backward_step ins(%q, %k, %k : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x16xf32>) bias(%bias : tensor<2x4x8xf32>) mask(%mask : tensor<2x4x8xi1>) at(%i, %i, %i, %i) lengths(%i, %i) grads(%q, %lse, %lse : tensor<2x4x16xf32>, tensor<2x4xf32>, tensor<2x4xf32>) acc(%dk, %dk : tensor<8x16xf32>, tensor<8x16xf32>) {scale = 0.25 : f64} -> tensor<8x16xf32>, tensor<8x16xf32>, tensor<2x4x16xf32>, tensor<2x4x8xf32>
+  return %db : tensor<2x4x8xf32>
+}

@@ -975,6 +975,13 @@ LogicalResult BackwardStepOp::verify() {
       pType && !isSupportedElementType(*pType))
     return emitOpError() << "expected p_type to be f16, bf16 or f32, got "
                          << *pType;
+  if (Value gradBias = getGradBias()) {
+    if (!getBias())
+      return emitOpError() << "expected a grad_bias result only with a bias "
+                              "tile";
+    return verifyF32Shape(*this, "grad_bias", gradBias.getType(),
+                          {g, m, k.getDimSize(0)});
+  }
   return success();
 }
 
