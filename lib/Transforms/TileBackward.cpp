@@ -131,7 +131,8 @@ Value BackwardTiler::buildDelta() {
   Type f32 = b.getF32Type();
   return linalg::GenericOp::create(
              b, loc, init.getType(),
-             ValueRange{op.getGradOutput(), op.getOutput()}, init, ArrayRef<AffineMap>{in, in, out}, iterators,
+             ValueRange{op.getGradOutput(), op.getOutput()}, init,
+             ArrayRef<AffineMap>{in, in, out}, iterators,
              [&](OpBuilder &nb, Location l, ValueRange a) {
                auto ext = [&](Value v) -> Value {
                  return v.getType() == f32
@@ -375,7 +376,6 @@ FailureOr<SmallVector<Value>> BackwardTiler::tile() {
       return op.emitOpError() << "expected static shapes for "
                                  "attn-tile-backward";
   group = op.getHeadGroupSize();
-  int64_t seqAxis = op.getSeqAxis();
   int64_t batchSize = op.getQueryType().getDimSize(0);
   int64_t lq = op.getQueryLength(), lk = op.getKeyLength();
   int64_t d = op.getHeadDim(), hq = op.getNumQueryHeads(),
@@ -385,7 +385,6 @@ FailureOr<SmallVector<Value>> BackwardTiler::tile() {
   queryLen = m.c(lq);
   keyExtent = m.c(lk);
   keyLen = keyExtent;
-  (void)seqAxis;
 
   Value delta = buildDelta();
   Type f32 = b.getF32Type();
