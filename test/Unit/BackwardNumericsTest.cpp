@@ -12,15 +12,20 @@
 #include "attn/Execution/NumericCheck.h"
 #include "attn/Transforms/Passes.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Parser/Parser.h"
+#include "llvm/Support/FormatVariadic.h"
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <functional>
 #include <iostream>
+#include <random>
 #include <string>
 
 using namespace mlir;
@@ -245,6 +250,116 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<TiledParam> &info) {
       return std::get<0>(info.param).name + "_" + std::get<1>(info.param).name;
     });
+
+//===----------------------------------------------------------------------===//
+// A bias that broadcasts (the spec's biases are full-shape): its gradient
+// must be the sum over the broadcast axis of the gradient of the same bias
+// written out in full, and every other gradient must not change.
+//===----------------------------------------------------------------------===//
+
+/// The backward of a GQA 2/1, B = 2, Lq = 5, Lk = 6, D = 8 causal problem
+/// with a bias of `biasShape`, as a memref entry @f.
+OwningOpRef<ModuleOp> broadcastBiasModule(MLIRContext &ctx,
+                                          llvm::StringRef biasShape) {
+  std::string text = llvm::formatv(R"mlir(
+func.func @f(%q: tensor<2x2x5x8xf32>, %k: tensor<2x1x6x8xf32>,
+             %v: tensor<2x1x6x8xf32>, %o: tensor<2x2x5x8xf32>,
+             %do: tensor<2x2x5x8xf32>, %lse: tensor<2x2x5xf32>,
+             %bias: tensor<{0}xf32>)
+    -> (tensor<2x2x5x8xf32>, tensor<2x1x6x8xf32>, tensor<2x1x6x8xf32>,
+        tensor<{0}xf32>) {{
+  %dq, %dk, %dv, %db = attn.attention_backward
+      ins(%q, %k, %v, %o, %do, %lse : tensor<2x2x5x8xf32>,
+          tensor<2x1x6x8xf32>, tensor<2x1x6x8xf32>, tensor<2x2x5x8xf32>,
+          tensor<2x2x5x8xf32>, tensor<2x2x5xf32>)
+      bias(%bias : tensor<{0}xf32>)
+      {{mask_kind = #attn.mask<causal_bottom_right>}
+      -> tensor<2x2x5x8xf32>, tensor<2x1x6x8xf32>, tensor<2x1x6x8xf32>,
+         tensor<{0}xf32>
+  return %dq, %dk, %dv, %db : tensor<2x2x5x8xf32>, tensor<2x1x6x8xf32>,
+      tensor<2x1x6x8xf32>, tensor<{0}xf32>
+}
+)mlir",
+                                   biasShape);
+  ctx.loadDialect<AttnDialect, func::FuncDialect>();
+  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(text, &ctx);
+  if (module && failed(convertToMemrefEntry(*module, "f")))
+    return nullptr;
+  return module;
+}
+
+/// Runs @f of `module` on `inputs` (f32 buffers of the given shapes) and
+/// returns its four results.
+std::vector<std::vector<float>>
+runBackward(ModuleOp module, ArrayRef<std::vector<float>> inputs,
+            ArrayRef<SmallVector<int64_t>> shapes) {
+  CpuCompileOptions options;
+  options.entry = "f";
+  auto exe = CpuExecutable::compile(module, options);
+  EXPECT_TRUE(static_cast<bool>(exe)) << llvm::toString(exe.takeError());
+  if (!exe)
+    return {};
+  std::vector<std::vector<float>> data(inputs.begin(), inputs.end());
+  for (size_t r = inputs.size(); r < shapes.size(); ++r) {
+    int64_t n = 1;
+    for (int64_t e : shapes[r])
+      n *= e;
+    data.emplace_back(n, std::nanf(""));
+  }
+  SmallVector<HostBuffer> buffers;
+  for (auto [values, shape] : llvm::zip(data, shapes))
+    buffers.push_back({ElementKind::F32, shape, values.data(),
+                       values.size() * sizeof(float)});
+  llvm::Error err = (*exe)->invoke(buffers);
+  EXPECT_FALSE(static_cast<bool>(err)) << llvm::toString(std::move(err));
+  return {data.begin() + inputs.size(), data.end()};
+}
+
+TEST(BackwardBroadcastBias, GradientSumsOverTheBroadcastAxis) {
+  MLIRContext ctx;
+  OwningOpRef<ModuleOp> broadcast = broadcastBiasModule(ctx, "1x2x5x6");
+  OwningOpRef<ModuleOp> full = broadcastBiasModule(ctx, "2x2x5x6");
+  ASSERT_TRUE(broadcast && full);
+  SmallVector<SmallVector<int64_t>> shapes = {
+      {2, 2, 5, 8}, {2, 1, 6, 8}, {2, 1, 6, 8}, {2, 2, 5, 8}, {2, 2, 5, 8},
+      {2, 2, 5},    {1, 2, 5, 6}, {2, 2, 5, 8}, {2, 1, 6, 8}, {2, 1, 6, 8},
+      {1, 2, 5, 6}};
+  std::mt19937_64 rng(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<std::vector<float>> inputs;
+  for (size_t i = 0; i < 7; ++i) {
+    int64_t n = 1;
+    for (int64_t e : shapes[i])
+      n *= e;
+    inputs.emplace_back(n);
+    for (float &x : inputs.back())
+      x = i == 5 ? 2.0f + normal(rng) : normal(rng); // LSE around 2
+  }
+  std::vector<std::vector<float>> got = runBackward(*broadcast, inputs, shapes);
+  // The same bias written out over both batch entries.
+  std::vector<float> expanded(inputs[6]);
+  expanded.insert(expanded.end(), inputs[6].begin(), inputs[6].end());
+  inputs[6] = expanded;
+  shapes[6] = shapes[10] = {2, 2, 5, 6};
+  std::vector<std::vector<float>> want = runBackward(*full, inputs, shapes);
+  ASSERT_EQ(got.size(), 4u);
+  ASSERT_EQ(want.size(), 4u);
+  // Identical scores, so identical dQ, dK, dV, bit for bit.
+  for (int r = 0; r < 3; ++r)
+    EXPECT_EQ(std::memcmp(got[r].data(), want[r].data(),
+                          got[r].size() * sizeof(float)),
+              0)
+        << "gradient " << r;
+  // d_bias[0, h, i, j] = 0 + full[0, h, i, j] + full[1, h, i, j] in f32.
+  size_t n = got[3].size();
+  ASSERT_EQ(want[3].size(), 2 * n);
+  double largest = 0.0;
+  for (size_t e = 0; e < n; ++e) {
+    EXPECT_EQ(got[3][e], (0.0f + want[3][e]) + want[3][n + e]) << e;
+    largest = std::max(largest, std::fabs(double(got[3][e])));
+  }
+  EXPECT_GT(largest, 0.01); // not vacuous
+}
 
 /// Rewrites every backward op before lowering, as a buggy pass would.
 struct MutateBackwardPass
