@@ -79,6 +79,8 @@ private:
   /// An f32 [N, X] accumulator as the valid rows of a K/V-shaped result
   /// tile in the op's layout and element type.
   Value keyResultTile(Value acc, Value keys, Type elementType);
+  /// d_bias from the f32 [B, Hq, Lq, Lk] gradient of the bias's values.
+  Value biasGradient(Value full);
   Value tileExtent(Value len, Value start, int64_t block) {
     std::optional<int64_t> staticLen = getConstantIntValue(len);
     if (staticLen && *staticLen % block == 0)
@@ -361,16 +363,6 @@ Value BackwardTiler::keyResultTile(Value acc, Value keys, Type elementType) {
 FailureOr<SmallVector<Value>> BackwardTiler::tile() {
   if (opts.blockM <= 0 || opts.blockN <= 0)
     return op.emitOpError() << "expected positive block-m and block-n";
-  if (Value bias = op.getBias();
-      bias && cast<RankedTensorType>(bias.getType()).getShape() !=
-                  ArrayRef<int64_t>{op.getQueryType().getDimSize(0),
-                                    op.getNumQueryHeads(), op.getQueryLength(),
-                                    op.getKeyLength()})
-    return op.emitOpError()
-           << "expected a bias of the full [B, Hq, Lq, Lk] shape: "
-              "attn-tile-backward does not reduce the gradient of a "
-              "broadcast bias yet (convert-attn-to-linalg lowers the untiled "
-              "op)";
   for (Value v : {op.getQuery(), op.getKey()})
     if (!cast<RankedTensorType>(v.getType()).hasStaticShape())
       return op.emitOpError() << "expected static shapes for "
@@ -490,14 +482,50 @@ FailureOr<SmallVector<Value>> BackwardTiler::tile() {
                                          dqType.getElementType());
   Value dq = truncateInto(b, loc, sum.getResult(), dqInit, outMap);
   SmallVector<Value> results = {dq, forall.getResult(0), forall.getResult(1)};
-  if (op.getBias()) {
-    RankedTensorType dbType = gradType(op.getGradBias());
-    Value init = tensor::EmptyOp::create(b, loc, dbType.getShape(),
-                                         dbType.getElementType());
-    results.push_back(truncateInto(b, loc, forall.getResult(3), init,
-                                   AffineMap::getMultiDimIdentityMap(4, ctx)));
-  }
+  if (op.getBias())
+    results.push_back(biasGradient(forall.getResult(3)));
   return results;
+}
+
+Value BackwardTiler::biasGradient(Value full) {
+  // Sum over the axes the bias broadcasts along (an extent of 1 against a
+  // larger one), round, and put the unit axes back.
+  auto dbType = cast<RankedTensorType>(op.getGradBias().getType());
+  ArrayRef<int64_t> fullShape =
+      cast<RankedTensorType>(full.getType()).getShape();
+  SmallVector<int64_t> reducedDims, keptShape;
+  SmallVector<ReassociationIndices> reassociation;
+  ReassociationIndices pending;
+  for (int64_t axis = 0; axis < 4; ++axis) {
+    pending.push_back(axis);
+    if (dbType.getDimSize(axis) == 1 && fullShape[axis] != 1) {
+      reducedDims.push_back(axis);
+      continue;
+    }
+    keptShape.push_back(fullShape[axis]);
+    reassociation.push_back(pending);
+    pending.clear();
+  }
+  if (!pending.empty() && !reassociation.empty())
+    reassociation.back().append(pending.begin(), pending.end());
+  if (!reducedDims.empty())
+    full = linalg::ReduceOp::create(
+               b, loc, full, fill(keptShape, 0.0), reducedDims,
+               [](OpBuilder &nb, Location l, ValueRange args) {
+                 linalg::YieldOp::create(
+                     nb, l,
+                     arith::AddFOp::create(nb, l, args[0], args[1])
+                         .getResult());
+               })
+               .getResult(0);
+  Value init =
+      tensor::EmptyOp::create(b, loc, keptShape, dbType.getElementType());
+  Value rounded = truncateInto(
+      b, loc, full, init,
+      AffineMap::getMultiDimIdentityMap(keptShape.size(), b.getContext()));
+  if (reducedDims.empty())
+    return rounded;
+  return tensor::ExpandShapeOp::create(b, loc, dbType, rounded, reassociation);
 }
 
 FailureOr<SmallVector<Value>>

@@ -98,10 +98,19 @@ func.func @bias_mask(%q: tensor<1x2x8x16xf32>, %o: tensor<1x2x8x16xf32>, %lse: t
 
 // -----
 
-func.func @broadcast_bias_refused(%q: tensor<1x2x8x16xf32>, %o: tensor<1x2x8x16xf32>, %lse: tensor<1x2x8xf32>, %bias: tensor<1x1x8x8xf32>) {
-  // expected-error @+1 {{expected a bias of the full [B, Hq, Lq, Lk] shape: attn-tile-backward does not reduce the gradient of a broadcast bias yet}}
-  %dq, %dk, %dv, %db = attn.attention_backward ins(%q, %q, %q, %o, %o, %lse : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8xf32>) bias(%bias : tensor<1x1x8x8xf32>) -> tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x1x8x8xf32>
-  return
+// A bias broadcast over heads ([1, 1, 8, 8] against Hq = 2; B = 1 is no
+// broadcast): the f32 [1, 2, 8, 8] gradient of its values is summed over
+// the head axis, rounded, and given back its unit axis.
+// CHECK-LABEL: func.func @broadcast_bias
+// CHECK: %[[R:.+]] = scf.forall {{.+}} -> (tensor<1x2x8x8xf32>)
+// CHECK: %[[SUM:.+]] = linalg.reduce ins(%[[R]] : tensor<1x2x8x8xf32>) outs(%{{.+}} : tensor<1x8x8xf32>) dimensions = [1]
+// CHECK: arith.addf
+// CHECK: %[[BF:.+]] = linalg.generic {{.+}} ins(%[[SUM]] : tensor<1x8x8xf32>) outs(%{{.+}} : tensor<1x8x8xbf16>)
+// CHECK: %[[DB:.+]] = tensor.expand_shape %[[BF]] {{\[\[}}0], [1, 2], [3]] output_shape [1, 1, 8, 8] : tensor<1x8x8xbf16> into tensor<1x1x8x8xbf16>
+// CHECK: return %[[DB]]
+func.func @broadcast_bias(%q: tensor<1x2x8x16xf32>, %o: tensor<1x2x8x16xf32>, %lse: tensor<1x2x8xf32>, %bias: tensor<1x1x8x8xf32>) -> tensor<1x1x8x8xbf16> {
+  %dq, %dk, %dv, %db = attn.attention_backward ins(%q, %q, %q, %o, %o, %lse : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8xf32>) bias(%bias : tensor<1x1x8x8xf32>) -> tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x1x8x8xbf16>
+  return %db : tensor<1x1x8x8xbf16>
 }
 
 // -----

@@ -288,13 +288,20 @@ func.func @f(%q: tensor<2x2x5x8xf32>, %k: tensor<2x1x6x8xf32>,
   return module;
 }
 
-/// Runs @f of `module` on `inputs` (f32 buffers of the given shapes) and
-/// returns its four results.
+/// Runs @f of `module` on `inputs` (f32 buffers of the given shapes),
+/// through attn-tile-backward when `tiled`, and returns its four results.
 std::vector<std::vector<float>>
 runBackward(ModuleOp module, ArrayRef<std::vector<float>> inputs,
-            ArrayRef<SmallVector<int64_t>> shapes) {
+            ArrayRef<SmallVector<int64_t>> shapes, bool tiled) {
   CpuCompileOptions options;
   options.entry = "f";
+  if (tiled)
+    options.prePipeline = [](OpPassManager &pm) {
+      AttnTileBackwardOptions tile;
+      tile.blockM = 4;
+      tile.blockN = 4;
+      pm.addPass(createAttnTileBackward(tile));
+    };
   auto exe = CpuExecutable::compile(module, options);
   EXPECT_TRUE(static_cast<bool>(exe)) << llvm::toString(exe.takeError());
   if (!exe)
@@ -315,7 +322,10 @@ runBackward(ModuleOp module, ArrayRef<std::vector<float>> inputs,
   return {data.begin() + inputs.size(), data.end()};
 }
 
-TEST(BackwardBroadcastBias, GradientSumsOverTheBroadcastAxis) {
+class BackwardBroadcastBias : public ::testing::TestWithParam<bool> {};
+
+TEST_P(BackwardBroadcastBias, GradientSumsOverTheBroadcastAxis) {
+  bool tiled = GetParam();
   MLIRContext ctx;
   OwningOpRef<ModuleOp> broadcast = broadcastBiasModule(ctx, "1x2x5x6");
   OwningOpRef<ModuleOp> full = broadcastBiasModule(ctx, "2x2x5x6");
@@ -335,13 +345,15 @@ TEST(BackwardBroadcastBias, GradientSumsOverTheBroadcastAxis) {
     for (float &x : inputs.back())
       x = i == 5 ? 2.0f + normal(rng) : normal(rng); // LSE around 2
   }
-  std::vector<std::vector<float>> got = runBackward(*broadcast, inputs, shapes);
+  std::vector<std::vector<float>> got =
+      runBackward(*broadcast, inputs, shapes, tiled);
   // The same bias written out over both batch entries.
   std::vector<float> expanded(inputs[6]);
   expanded.insert(expanded.end(), inputs[6].begin(), inputs[6].end());
   inputs[6] = expanded;
   shapes[6] = shapes[10] = {2, 2, 5, 6};
-  std::vector<std::vector<float>> want = runBackward(*full, inputs, shapes);
+  std::vector<std::vector<float>> want =
+      runBackward(*full, inputs, shapes, tiled);
   ASSERT_EQ(got.size(), 4u);
   ASSERT_EQ(want.size(), 4u);
   // Identical scores, so identical dQ, dK, dV, bit for bit.
@@ -360,6 +372,12 @@ TEST(BackwardBroadcastBias, GradientSumsOverTheBroadcastAxis) {
   }
   EXPECT_GT(largest, 0.01); // not vacuous
 }
+
+INSTANTIATE_TEST_SUITE_P(Lowering, BackwardBroadcastBias,
+                         ::testing::Values(false, true),
+                         [](const auto &info) {
+                           return info.param ? "tiled_m4_n4" : "whole_op";
+                         });
 
 /// Rewrites every backward op before lowering, as a buggy pass would.
 struct MutateBackwardPass

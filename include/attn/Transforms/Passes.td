@@ -249,8 +249,8 @@ def AttnTileBackward : Pass<"attn-tile-backward"> {
       explicit accumulation step), then rounded to dQ's type and layout;
     * bias and mask operands tiled as `attn-tile` tiles them; each pair's
       bias gradient lands in an f32 `[B, Hq, Lq, Lk]` tensor (one program
-      per element) rounded to d_bias's type. A bias that broadcasts is
-      refused (its gradient needs a reduction the pass does not emit yet).
+      per element), summed over the axes a broadcast bias broadcasts along
+      (`linalg.reduce`) and rounded to d_bias's type.
 
     With `deterministic` the accumulation sums in KV-block order; the CPU
     lowering always does, so CPU results are bit-identical run to run
