@@ -183,6 +183,150 @@ def Attn_AttentionOp : Attn_Op<"attention", [
 }
 
 //===----------------------------------------------------------------------===//
+// AttentionBackwardOp
+//===----------------------------------------------------------------------===//
+
+def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
+    AttrSizedOperandSegments, RecursiveMemoryEffects]> {
+  let summary = "gradients of attn.attention by recomputation from the LSE";
+  let description = [{
+    The backward of `attn.attention` with the same operands, attributes and
+    regions, given the forward's output `O`, the gradient `dO` of a loss with
+    respect to it, and the forward's log-sum-exp `lse`. With `s` the score
+    chain of `attn.attention`, named by stage (`g = Hq / Hkv`):
+
+    ```
+    x[j]   = dot(Q[b, h, i, :], K[b, h / g, j, :])
+    s1[j]  = scale * x[j]
+    s2[j]  = softcap * tanh(s1[j] / softcap)  (s1 without `softcap`)
+    s3[j]  = s2[j] - alibi_slopes[h] * |i + Lk - Lq - j|
+    s4[j]  = s3[j] + bias[b, h, i, j]
+    s[j]   = score_mod(s4[j], b, h, i, j)     (s4 without the region)
+    P[j]   = key j masked or lse = -inf ? 0 : exp(s[j] - lse[b, h, i])
+    Delta  = sum_c dO[b, h, i, c] * O[b, h, i, c]
+    dP[j]  = sum_c dO[b, h, i, c] * V[b, h / g, j, c]
+    dS[j]  = P[j] * (dP[j] - Delta)                   (d loss / d s)
+    dS4[j] = dS[j] * score_mod'(s4[j])                (d loss / d s4)
+    dS1[j] = dS4[j] * (1 - tanh(s1[j] / softcap)^2)   (dS4 without `softcap`)
+
+    dQ[b, h, i, :]      = scale * sum_j dS1[j] * K[b, h / g, j, :]
+    dK[b, kh, j, :]     = scale * sum_{h / g = kh} sum_i dS1[j] * Q[b, h, i, :]
+    dV[b, kh, j, :]     = sum_{h / g = kh} sum_i P[j] * dO[b, h, i, :]
+    d_bias              = dS4, summed over the axes the bias broadcasts along
+    ```
+
+    so `dQ = scale * dS K`, `dK = scale * dS^T Q` and `dV = P^T dO` per
+    query head, and GQA / MQA sum dK and dV over the `g` query heads of a
+    group. Masks (`mask_kind`, `window`, `mask`, `mask_mod`, `key_lengths`)
+    are those of the forward; a masked key has `P = 0` and contributes
+    nothing, and a fully masked row (`lse = -inf`) has zero gradients,
+    never NaN. ALiBi and the bias are additive, so they pass `dS4`
+    unchanged.
+
+    `score_mod'` is the derivative of the region with respect to its score
+    argument, taken op by op (forward mode). Ops that do not depend on the
+    score are free (index arithmetic, constants, casts of indices); those
+    that do must be one of `arith.addf`, `subf`, `mulf`, `divf`, `negf`,
+    `maximumf`, `minimumf`, `select`, `cmpf` (piecewise constant), `extf`,
+    `truncf`, `math.tanh`, `math.exp`; anything else is rejected by the
+    verifier, naming the op.
+
+    Shapes follow the op's `layout` exactly as in `attn.attention`: `O` and
+    `dO` are the forward output's shape, `lse` is `[B, Hq, Lq]` f32, and
+    `dQ`, `dK`, `dV` (and `d_bias`) have the shapes of `Q`, `K`, `V` (and
+    `bias`); their element types may differ from the inputs' (e.g. f32
+    gradients of bf16 inputs). Accumulation is in f32. The `d_bias` result
+    is present exactly when the `bias` operand is.
+
+    ```mlir
+    %dq, %dk, %dv = attn.attention_backward
+        ins(%q, %k, %v, %o, %do, %lse : tensor<2x32x1024x128xbf16>,
+            tensor<2x8x1024x128xbf16>, tensor<2x8x1024x128xbf16>,
+            tensor<2x32x1024x128xbf16>, tensor<2x32x1024x128xbf16>,
+            tensor<2x32x1024xf32>)
+        {mask_kind = #attn.mask<causal_bottom_right>}
+        -> tensor<2x32x1024x128xbf16>, tensor<2x8x1024x128xbf16>,
+           tensor<2x8x1024x128xbf16>
+    ```
+  }];
+
+  let arguments = (ins
+    AnyRankedTensor:$query,
+    AnyRankedTensor:$key,
+    AnyRankedTensor:$value,
+    AnyRankedTensor:$output,
+    AnyRankedTensor:$grad_output,
+    AnyRankedTensor:$lse,
+    Optional<AnyRankedTensor>:$bias,
+    Optional<AnyRankedTensor>:$mask,
+    Optional<RankedTensorOf<[I32]>>:$key_lengths,
+    OptionalAttr<F64Attr>:$scale,
+    DefaultValuedAttr<Attn_MaskKindAttr, "::mlir::attn::MaskKind::None">:$mask_kind,
+    OptionalAttr<DenseI64ArrayAttr>:$window,
+    OptionalAttr<F64Attr>:$softcap,
+    OptionalAttr<DenseF64ArrayAttr>:$alibi_slopes,
+    DefaultValuedAttr<Attn_LayoutAttr, "::mlir::attn::Layout::BHSD">:$layout
+  );
+  let results = (outs AnyRankedTensor:$grad_query, AnyRankedTensor:$grad_key,
+                      AnyRankedTensor:$grad_value,
+                      Optional<AnyRankedTensor>:$grad_bias);
+  let regions = (region AnyRegion:$score_mod, AnyRegion:$mask_mod);
+
+  let assemblyFormat = [{
+    `ins` `(` $query `,` $key `,` $value `,` $output `,` $grad_output `,` $lse
+      `:` type($query) `,` type($key) `,` type($value) `,` type($output) `,`
+      type($grad_output) `,` type($lse) `)`
+    (`bias` `(` $bias^ `:` type($bias) `)`)?
+    (`mask` `(` $mask^ `:` type($mask) `)`)?
+    (`key_lengths` `(` $key_lengths^ `:` type($key_lengths) `)`)?
+    attr-dict `->` type($grad_query) `,` type($grad_key) `,` type($grad_value)
+      (`,` type($grad_bias)^)?
+    (`score_mod` $score_mod^)?
+    (`mask_mod` $mask_mod^)?
+  }];
+
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+
+  let extraClassDeclaration = [{
+    /// Which keys each query row sees by position (KeyVisibility.h).
+    ::mlir::attn::KeyVisibility getKeyVisibility() {
+      return ::mlir::attn::KeyVisibility::get(getMaskKind(), getWindow());
+    }
+    int64_t getHeadAxis() { return getLayout() == Layout::BHSD ? 1 : 2; }
+    int64_t getSeqAxis() { return getLayout() == Layout::BHSD ? 2 : 1; }
+    ::mlir::RankedTensorType getQueryType() {
+      return ::llvm::cast<::mlir::RankedTensorType>(getQuery().getType());
+    }
+    ::mlir::RankedTensorType getKeyType() {
+      return ::llvm::cast<::mlir::RankedTensorType>(getKey().getType());
+    }
+    ::mlir::RankedTensorType getValueType() {
+      return ::llvm::cast<::mlir::RankedTensorType>(getValue().getType());
+    }
+    int64_t getNumQueryHeads() { return getQueryType().getDimSize(getHeadAxis()); }
+    int64_t getNumKVHeads() { return getKeyType().getDimSize(getHeadAxis()); }
+    int64_t getHeadGroupSize() { return getNumQueryHeads() / getNumKVHeads(); }
+    int64_t getHeadDim() { return getQueryType().getDimSize(3); }
+    int64_t getValueHeadDim() { return getValueType().getDimSize(3); }
+    int64_t getQueryLength() { return getQueryType().getDimSize(getSeqAxis()); }
+    int64_t getKeyLength() { return getKeyType().getDimSize(getSeqAxis()); }
+    std::optional<double> getScaleValue() {
+      if (::mlir::FloatAttr attr = getScaleAttr())
+        return attr.getValueAsDouble();
+      return std::nullopt;
+    }
+    std::optional<double> getSoftcapValue() {
+      if (::mlir::FloatAttr attr = getSoftcapAttr())
+        return attr.getValueAsDouble();
+      return std::nullopt;
+    }
+    /// The scale applied to Q.K^T: the `scale` attribute or 1/sqrt(D).
+    double getEffectiveScale();
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // Tile-level ops made by attn-tile and attn-fuse-online-softmax
 //===----------------------------------------------------------------------===//
 
@@ -370,6 +514,98 @@ def Attn_CombineOp : Attn_Op<"combine", [Pure, SameVariadicOperandSize]> {
   let hasVerifier = 1;
 }
 
+def Attn_BackwardStepOp : Attn_Op<"backward_step", [
+    AttrSizedOperandSegments, RecursiveMemoryEffects]> {
+  let summary = "one (query tile, KV tile) step of the attention backward";
+  let description = [{
+    Made by `attn-tile-backward`. Recomputes the tile's scores exactly as
+    `attn.block_attention` defines them (absolute positions, padding keys at
+    `key_pos + j >= key_len` masked, `interior` skipping the positional
+    mask) and applies `attn.attention_backward`'s chain to them, with the
+    tile's `grad_output` `[G, M, Dv]`, `lse` and `delta` `[G, M]` (f32;
+    `delta = rowsum(dO * O)`, computed once before the loops):
+
+    ```
+    P    = masked or lse = -inf ? 0 : exp(s - lse)
+    dS   = P * (dO . V^T - delta)
+    dS1  = dS * score_mod'(s4) * softcap'(s1)        (see attention_backward)
+    new_grad_key   = grad_key   + scale * sum_{g, i} round(dS1)[g, i, :]^T Q[g, i, :]
+    new_grad_value = grad_value + sum_{g, i} round(P)[g, i, :]^T dO[g, i, :]
+    grad_query     = scale * round(dS1) . K           (this tile's share, f32)
+    grad_bias      = dS4                              (with a bias, [G, M, N])
+    ```
+
+    `round` rounds to `p_type` when it is set (`attn-lower-precision`: the
+    tensor cores take P and dS in the input type), and is the identity
+    otherwise. The key and value gradients `[N, D]`, `[N, Dv]` are the f32
+    accumulators of the KV tile; the query gradient is this tile's
+    contribution, which `attn.accumulate` sums over KV tiles. The optional
+    `grad_bias` result, allowed only with a `bias` tile, is the tile's
+    gradient of the bias before any broadcast reduction.
+
+    ```mlir
+    %dk, %dv, %dq = attn.backward_step ins(%q, %k, %v : tensor<4x16x64xbf16>,
+        tensor<16x64xbf16>, tensor<16x64xbf16>)
+        at(%b, %h0, %q0, %k0) lengths(%lq, %lk)
+        grads(%do, %lse, %delta : tensor<4x16x64xbf16>, tensor<4x16xf32>,
+              tensor<4x16xf32>)
+        acc(%dk0, %dv0 : tensor<16x64xf32>, tensor<16x64xf32>)
+        {scale = 0.125 : f64} -> tensor<16x64xf32>, tensor<16x64xf32>,
+        tensor<4x16x64xf32>
+    ```
+  }];
+  let arguments = !con(AttnTileOperands, (ins
+    RankedTensorOf<[F16, BF16, F32]>:$grad_output, // [G, M, Dv]
+    RankedTensorOf<[F32]>:$lse,                    // [G, M]
+    RankedTensorOf<[F32]>:$delta,                  // [G, M]
+    RankedTensorOf<[F32]>:$grad_key,               // [N, D]
+    RankedTensorOf<[F32]>:$grad_value,             // [N, Dv]
+    OptionalAttr<TypeAttr>:$p_type));
+  let results = (outs RankedTensorOf<[F32]>:$new_grad_key,
+                      RankedTensorOf<[F32]>:$new_grad_value,
+                      RankedTensorOf<[F32]>:$grad_query,
+                      Optional<RankedTensorOf<[F32]>>:$grad_bias);
+  let regions = (region AnyRegion:$score_mod, AnyRegion:$mask_mod);
+  let assemblyFormat = AttnTileFormat # [{
+    `grads` `(` $grad_output `,` $lse `,` $delta `:` type($grad_output) `,`
+      type($lse) `,` type($delta) `)`
+    `acc` `(` $grad_key `,` $grad_value `:` type($grad_key) `,`
+      type($grad_value) `)`
+    attr-dict `->` type($new_grad_key) `,` type($new_grad_value) `,`
+      type($grad_query) (`,` type($grad_bias)^)?
+    (`score_mod` $score_mod^)?
+    (`mask_mod` $mask_mod^)?
+  }];
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = AttnTileClassDecl;
+}
+
+def Attn_AccumulateOp : Attn_Op<"accumulate", [Pure]> {
+  let summary = "sum partial results along their leading axis";
+  let description = [{
+    `result[...] = sum_k partials[k, ...]` for f32 partials `[n, ...]`: the
+    accumulation step of the backward's query gradient, whose KV tiles each
+    contribute a share. With `deterministic` the sum runs in increasing `k`,
+    so the result is bit-identical run to run; without it the order is
+    unspecified (a GPU lowering may turn it into atomic adds of the
+    producers into one f32 buffer). The CPU lowering always sums in
+    increasing `k`.
+
+    ```mlir
+    %dq = attn.accumulate %parts {deterministic}
+        : tensor<4x1x8x64x32xf32> -> tensor<1x8x64x32xf32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$partials,
+                       UnitAttr:$deterministic);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $partials attr-dict `:` type($partials) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // KV cache views
 //===----------------------------------------------------------------------===//
@@ -459,7 +695,8 @@ def Attn_KVAppendOp : Attn_Op<"kv_append", [Pure,
 //===----------------------------------------------------------------------===//
 
 def Attn_YieldOp : Attn_Op<"yield", [Pure, Terminator, ReturnLike,
-    ParentOneOf<["AttentionOp", "BlockAttentionOp", "OnlineStepOp"]>]> {
+    ParentOneOf<["AttentionOp", "BlockAttentionOp", "OnlineStepOp",
+                 "AttentionBackwardOp", "BackwardStepOp"]>]> {
   let summary = "yields the value of a score_mod or mask_mod region";
   let description = [{
     Terminates the `score_mod` region (yielding the f32 score) or the

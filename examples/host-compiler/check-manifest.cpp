@@ -36,7 +36,7 @@ int main(int argc, char **argv) {
   Status ok = checkArguments(manifest, args);
   args.front().shape.back() += 1; // a wrong head dim must be refused
   Status refused = checkArguments(manifest, args);
-  std::cout << "runtime: kernel " << manifest.kernel << ", "
+  std::cout << "runtime: kernel " << manifest.symbol << " (" << manifest.family << "), "
             << manifest.arguments.size() << " arguments, grid ["
             << manifest.grid[0] << ", " << manifest.grid[1] << ", "
             << manifest.grid[2] << "]; matching arguments "

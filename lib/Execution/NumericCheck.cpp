@@ -18,6 +18,14 @@ using namespace mlir;
 using namespace mlir::attn;
 
 std::string NumericReport::summary() const {
+  if (!gradients.empty()) {
+    std::string text = passed() ? "PASS:" : "FAIL:";
+    for (const Gradient &g : gradients)
+      text += llvm::formatv(" max |{0} - ref| = {1:e2} (tol {2:e2}),", g.name,
+                            g.maxError, g.tolerance)
+                  .str();
+    return text + llvm::formatv(" {0} bad specials", badSpecials).str();
+  }
   std::string text = llvm::formatv(
       "{0}: max |out - ref| = {1:e2} (tol {2:e2}), max |lse - ref| = {3:e2} "
       "(tol {4:e2}), {5} bad specials",
@@ -117,9 +125,131 @@ static AppendedKV splitAppended(const AttentionSpec &spec,
   return out;
 }
 
+/// The bytes of an i32 vector, for key_lengths.
+static std::vector<uint8_t> int32Bytes(ArrayRef<int64_t> values) {
+  std::vector<int32_t> narrow(values.begin(), values.end());
+  std::vector<uint8_t> bytes(narrow.size() * sizeof(int32_t));
+  std::memcpy(bytes.data(), narrow.data(), bytes.size());
+  return bytes;
+}
+
+/// The backward spec: random Q, K, V, dO; O and LSE from the float64 forward
+/// reference, rounded to the formats the op takes them in (so the compiled
+/// backward and the reference backward see the same operands); gradients
+/// against referenceAttentionBackward under deriveGradientTolerance.
+static llvm::Expected<NumericReport>
+checkBackwardAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
+                              const NumericCheckOptions &options) {
+  OwningOpRef<ModuleOp> module = buildAttentionModule(&ctx, spec);
+  if (!module)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "the spec does not verify: " +
+                                       spec.describe());
+  AttnToCpuPipelineOptions pipelineOptions;
+  pipelineOptions.accumulateInF64 = options.accumulateInF64;
+  CpuCompileOptions compileOptions;
+  compileOptions.pipelineOptions = &pipelineOptions;
+  compileOptions.prePipeline = options.prePipeline;
+  auto exe = CpuExecutable::compile(*module, compileOptions);
+  if (!exe)
+    return exe.takeError();
+
+  std::mt19937_64 rng(options.seed);
+  ElementKind kind = spec.elementType;
+  ReferenceInputs in;
+  in.query = randomTensor(rng, spec.queryShape(), kind);
+  in.key = randomTensor(rng, spec.keyShape(), kind);
+  in.value = randomTensor(rng, spec.valueShape(), kind);
+  if (spec.withBias)
+    in.bias = randomTensor(rng, spec.scoreShape(), kind);
+  if (spec.withBoolMask) {
+    std::bernoulli_distribution keep(options.maskKeepFraction);
+    in.boolMask.resize(numElements(spec.scoreShape()));
+    for (uint8_t &m : in.boolMask)
+      m = keep(rng);
+  }
+  in.gradOutput = randomTensor(rng, spec.outputShape(), kind);
+  ReferenceResult forward = referenceAttention(spec, in);
+  for (double &o : forward.output)
+    o = roundToElementKind(kind, o);
+  for (double &l : forward.lse)
+    l = roundToElementKind(ElementKind::F32, l);
+  in.output = std::move(forward.output);
+  in.lse = std::move(forward.lse);
+
+  std::vector<std::vector<uint8_t>> storage;
+  SmallVector<HostBuffer> buffers;
+  storage.reserve(13);
+  auto addBuffer = [&](ElementKind k, ArrayRef<int64_t> shape,
+                       std::vector<uint8_t> bytes) {
+    storage.push_back(std::move(bytes));
+    buffers.push_back({k, llvm::to_vector(shape), storage.back().data(),
+                       storage.back().size()});
+  };
+  addBuffer(kind, spec.queryShape(), encodeElements(kind, in.query));
+  addBuffer(kind, spec.keyShape(), encodeElements(kind, in.key));
+  addBuffer(kind, spec.valueShape(), encodeElements(kind, in.value));
+  addBuffer(kind, spec.outputShape(), encodeElements(kind, in.output));
+  addBuffer(kind, spec.outputShape(), encodeElements(kind, in.gradOutput));
+  addBuffer(ElementKind::F32, spec.lseShape(),
+            encodeElements(ElementKind::F32, in.lse));
+  if (spec.withBias)
+    addBuffer(kind, spec.scoreShape(), encodeElements(kind, in.bias));
+  if (spec.withBoolMask)
+    addBuffer(ElementKind::I1, spec.scoreShape(), in.boolMask);
+  if (!spec.keyLengths.empty())
+    addBuffer(ElementKind::I32, {spec.batch}, int32Bytes(spec.keyLengths));
+  // Gradients start as NaN so that an element never written fails.
+  size_t firstGradient = buffers.size();
+  SmallVector<SmallVector<int64_t>> gradShapes = {
+      spec.queryShape(), spec.keyShape(), spec.valueShape()};
+  if (spec.withBias)
+    gradShapes.push_back(spec.scoreShape());
+  for (ArrayRef<int64_t> shape : gradShapes)
+    addBuffer(kind, shape,
+              encodeElements(kind, std::vector<double>(numElements(shape),
+                                                       std::nan(""))));
+  if (llvm::Error err = (*exe)->invoke(buffers))
+    return std::move(err);
+
+  ReferenceGradients ref = referenceAttentionBackward(spec, in);
+  GradientTolerance tol = deriveGradientTolerance(
+      spec, in, ref,
+      options.accumulateInF64 ? std::nullopt
+                              : std::optional<ElementKind>(ElementKind::F32),
+      options.roundedP);
+  NumericReport report;
+  SmallVector<std::tuple<StringRef, const std::vector<double> *, double>> want =
+      {{"dQ", &ref.query, tol.query},
+       {"dK", &ref.key, tol.key},
+       {"dV", &ref.value, tol.value}};
+  if (spec.withBias)
+    want.push_back({"d_bias", &ref.bias, tol.bias});
+  for (auto [index, entry] : llvm::enumerate(want)) {
+    auto [name, expected, tolerance] = entry;
+    std::vector<double> got =
+        decodeElements(kind, storage[firstGradient + index]);
+    NumericReport::Gradient g{name.str(), 0.0, tolerance};
+    for (auto [x, y] : llvm::zip(got, *expected)) {
+      if (!std::isfinite(x)) {
+        ++report.badSpecials;
+        continue;
+      }
+      g.maxError = std::max(g.maxError, std::fabs(x - y));
+      report.maxReferenceMagnitude =
+          std::max(report.maxReferenceMagnitude, std::fabs(y));
+    }
+    report.outputElements += got.size();
+    report.gradients.push_back(g);
+  }
+  return report;
+}
+
 llvm::Expected<NumericReport>
 mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
                                   const NumericCheckOptions &options) {
+  if (spec.backward)
+    return checkBackwardAgainstReference(ctx, spec, options);
   OwningOpRef<ModuleOp> module = buildAttentionModule(&ctx, spec);
   if (!module)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),

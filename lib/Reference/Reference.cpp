@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Reference/Reference.h"
+#include "ScoreChain.h"
 
 #include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/STLExtras.h"
@@ -17,6 +18,7 @@
 
 using namespace mlir;
 using namespace mlir::attn;
+using namespace mlir::attn::reference;
 
 static const llvm::fltSemantics &semanticsOf(ElementKind kind) {
   switch (kind) {
@@ -102,52 +104,13 @@ double mlir::attn::unitRoundoff(ElementKind kind) {
   llvm_unreachable("not a float kind");
 }
 
-namespace {
-/// Row-major index into a 4-D tensor of the spec's layout, addressed in
-/// logical (b, h, l, x) order.
-struct LayoutIndexer {
-  Layout layout;
-  int64_t heads, length, last;
-  size_t operator()(int64_t b, int64_t h, int64_t l, int64_t x) const {
-    if (layout == Layout::BHSD)
-      return ((b * heads + h) * length + l) * last + x;
-    return ((b * length + l) * heads + h) * last + x;
-  }
-};
-} // namespace
-
-/// Keys of sequence `b`: its key_lengths entry, or the full length.
-static int64_t keyLengthOf(const AttentionSpec &spec, int64_t b) {
-  return spec.keyLengths.empty() ? spec.keyLength : spec.keyLengths[b];
-}
-
-static bool keyVisible(const AttentionSpec &spec, int64_t lk, int64_t i,
-                       int64_t j) {
-  if (j >= lk)
-    return false;
-  int64_t aligned = i + lk - spec.queryLength;
-  switch (spec.maskKind) {
-  case MaskKind::None:
-    return true;
-  case MaskKind::CausalTopLeft:
-    return j <= i;
-  case MaskKind::CausalBottomRight:
-    return j <= aligned;
-  case MaskKind::SlidingWindow:
-    return j >= aligned - spec.windowLeft && j <= aligned + spec.windowRight;
-  }
-  llvm_unreachable("unknown mask kind");
-}
-
 ReferenceResult mlir::attn::referenceAttention(const AttentionSpec &spec,
                                                const ReferenceInputs &in) {
   const int64_t B = spec.batch, Hq = spec.numQueryHeads, Hkv = spec.numKVHeads,
-                Lq = spec.queryLength, Lk = spec.keyLength, D = spec.headDim,
+                Lq = spec.queryLength, Lk = spec.keyLength,
                 Dv = spec.getValueHeadDim();
   const int64_t group = Hq / Hkv;
-  const double scale = spec.getEffectiveScale();
-  LayoutIndexer qIdx{spec.layout, Hq, Lq, D}, kIdx{spec.layout, Hkv, Lk, D},
-      vIdx{spec.layout, Hkv, Lk, Dv}, oIdx{spec.layout, Hq, Lq, Dv};
+  LayoutIndexer vIdx{spec.layout, Hkv, Lk, Dv}, oIdx{spec.layout, Hq, Lq, Dv};
   const double negInf = -std::numeric_limits<double>::infinity();
 
   ReferenceResult result;
@@ -161,28 +124,8 @@ ReferenceResult mlir::attn::referenceAttention(const AttentionSpec &spec,
       for (int64_t i = 0; i < Lq; ++i) {
         double rowMax = negInf;
         for (int64_t j = 0; j < Lk; ++j) {
-          double s = 0.0;
-          for (int64_t d = 0; d < D; ++d)
-            s += in.query[qIdx(b, h, i, d)] * in.key[kIdx(b, kvh, j, d)];
-          s *= scale;
-          if (spec.softcap)
-            s = *spec.softcap * std::tanh(s / *spec.softcap);
-          if (!spec.alibiSlopes.empty())
-            s -= spec.alibiSlopes[h] *
-                 std::fabs(static_cast<double>(i + lk - Lq - j));
-          size_t scoreIndex = ((b * Hq + h) * Lq + i) * Lk + j;
-          if (spec.withBias)
-            s += in.bias[scoreIndex];
-          if (spec.scoreMod == ScoreModKind::RelativeBias)
-            s += 0.01 * static_cast<double>(j - i);
-          if (spec.scoreMod == ScoreModKind::TanhCap)
-            s = 20.0 * std::tanh(s / 20.0);
-          bool keep = keyVisible(spec, lk, i, j);
-          if (spec.withBoolMask)
-            keep = keep && in.boolMask[scoreIndex] != 0;
-          if (spec.maskMod == MaskModKind::PrefixLM)
-            keep = keep && (j <= i || j < 4);
-          scores[j] = keep ? s : negInf;
+          Score score = scoreAt(spec, in, b, h, i, j, lk);
+          scores[j] = score.keep ? score.score : negInf;
           rowMax = std::max(rowMax, scores[j]);
         }
         if (rowMax == negInf)
@@ -205,20 +148,35 @@ ReferenceResult mlir::attn::referenceAttention(const AttentionSpec &spec,
   return result;
 }
 
-static double maxAbs(llvm::ArrayRef<double> values) {
-  double m = 0.0;
-  for (double v : values)
-    m = std::max(m, std::fabs(v));
-  return m;
-}
-
-/// gamma_n = n u / (1 - n u): the classic bound on the relative error of an
-/// n-term floating-point sum or dot product (Higham, Accuracy and Stability
-/// of Numerical Algorithms, eq. 3.8).
-static double gamma(int64_t n, double u) {
+double mlir::attn::reference::gamma(int64_t n, double u) {
   double nu = static_cast<double>(n) * u;
   assert(nu < 1.0 && "format too coarse for this length");
   return nu / (1.0 - nu);
+}
+
+ScoreBound mlir::attn::reference::deriveScoreBound(const AttentionSpec &spec,
+                                                   const ReferenceInputs &in,
+                                                   double uAcc,
+                                                   double uScore) {
+  // Largest |s| any score can reach, and the largest sum of |q_d k_d|.
+  const int64_t D = spec.headDim;
+  double qMax = maxAbs(in.query), kMax = maxAbs(in.key),
+         biasMax = maxAbs(in.bias);
+  double absDotMax = static_cast<double>(D) * qMax * kMax;
+  double scale = spec.getEffectiveScale();
+  double slopeMax = maxAbs(spec.alibiSlopes);
+  double span = static_cast<double>(spec.queryLength + spec.keyLength);
+  ScoreBound bound;
+  bound.scoreMax =
+      scale * absDotMax + biasMax + slopeMax * span +
+      (spec.scoreMod != ScoreModKind::None ? 0.01 * span : 0.0);
+  // delta: bound on |s_computed - s| per score. The dot product contributes
+  // gamma_D * scale * sum|q_d k_d|; each later elementwise step (scale,
+  // softcap, ALiBi, bias, score_mod, all 1-Lipschitz in s) adds a rounding
+  // of at most a few u * |s|; 8 covers them and the libm tanh/exp error.
+  bound.delta = gamma(D, uAcc) * scale * absDotMax +
+                8.0 * uScore * (1.0 + bound.scoreMax);
+  return bound;
 }
 
 Tolerance mlir::attn::deriveTolerance(const AttentionSpec &spec,
@@ -235,23 +193,9 @@ Tolerance mlir::attn::deriveTolerance(const AttentionSpec &spec,
   double uOut = unitRoundoff(spec.elementType);
   double uIn = unitRoundoff(spec.elementType);
 
-  // Largest |s| any score can reach, and the largest sum of |q_d k_d|.
-  const int64_t D = spec.headDim;
-  double qMax = maxAbs(in.query), kMax = maxAbs(in.key),
-         vMax = maxAbs(in.value), biasMax = maxAbs(in.bias);
-  double absDotMax = static_cast<double>(D) * qMax * kMax;
-  double scale = spec.getEffectiveScale();
-  double slopeMax = maxAbs(spec.alibiSlopes);
-  double span = static_cast<double>(spec.queryLength + spec.keyLength);
-  double scoreMax = scale * absDotMax + biasMax + slopeMax * span +
-                    (spec.scoreMod != ScoreModKind::None ? 0.01 * span : 0.0);
-
-  // delta: bound on |s_computed - s| per score. The dot product contributes
-  // gamma_D * scale * sum|q_d k_d|; each later elementwise step (scale,
-  // softcap, ALiBi, bias, score_mod, all 1-Lipschitz in s) adds a rounding
-  // of at most a few u * |s|; 8 covers them and the libm tanh/exp error.
-  double delta =
-      gamma(D, uAcc) * scale * absDotMax + 8.0 * uScore * (1.0 + scoreMax);
+  double vMax = maxAbs(in.value);
+  ScoreBound bound = deriveScoreBound(spec, in, uAcc, uScore);
+  double delta = bound.delta, scoreMax = bound.scoreMax;
 
   // softmax: perturbing every score of a row by <= delta changes each p_j by
   // a relative <= exp(2 delta) - 1; sum_j p_j |v_j| <= max|v| turns that

@@ -175,6 +175,8 @@ std::string AttentionSpec::describe() const {
     text += llvm::formatv(" append[{0}]", appendTokens).str();
   if (withLse)
     text += " +lse";
+  if (backward)
+    text += " backward";
   return text;
 }
 
@@ -223,6 +225,8 @@ static void buildPrefixLM(OpBuilder &b, Location loc, Region &region) {
 OwningOpRef<ModuleOp>
 mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
                                  StringRef funcName) {
+  if (spec.backward)
+    return buildAttentionBackwardModule(ctx, spec, funcName);
   ctx->loadDialect<AttnDialect, arith::ArithDialect,
                    bufferization::BufferizationDialect, func::FuncDialect,
                    math::MathDialect, memref::MemRefDialect>();
@@ -405,4 +409,94 @@ LogicalResult mlir::attn::convertToMemrefEntry(ModuleOp module,
   func::ReturnOp::create(b, loc);
   func.erase();
   return success();
+}
+
+OwningOpRef<ModuleOp>
+mlir::attn::buildAttentionBackwardModule(MLIRContext *ctx,
+                                         const AttentionSpec &spec,
+                                         StringRef funcName) {
+  ctx->loadDialect<AttnDialect, arith::ArithDialect,
+                   bufferization::BufferizationDialect, func::FuncDialect,
+                   math::MathDialect, memref::MemRefDialect>();
+  OpBuilder b(ctx);
+  Location loc = b.getUnknownLoc();
+  if (spec.pageSize > 0 || spec.appendTokens > 0) {
+    emitError(loc) << "expected dense K and V for a backward spec (no paged "
+                      "cache, no appended tokens)";
+    return nullptr;
+  }
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  b.setInsertionPointToEnd(module->getBody());
+  Type elt = getElementType(ctx, spec.elementType);
+  auto tensorOf = [&](ArrayRef<int64_t> shape, Type type) {
+    return RankedTensorType::get(shape, type);
+  };
+  SmallVector<RankedTensorType> inputTypes = {
+      tensorOf(spec.queryShape(), elt), tensorOf(spec.keyShape(), elt),
+      tensorOf(spec.valueShape(), elt), tensorOf(spec.outputShape(), elt),
+      tensorOf(spec.outputShape(), elt),
+      tensorOf(spec.lseShape(), b.getF32Type())};
+  if (spec.withBias)
+    inputTypes.push_back(tensorOf(spec.scoreShape(), elt));
+  if (spec.withBoolMask)
+    inputTypes.push_back(tensorOf(spec.scoreShape(), b.getI1Type()));
+  bool withLengths = !spec.keyLengths.empty();
+  if (withLengths)
+    inputTypes.push_back(tensorOf({spec.batch}, b.getI32Type()));
+  SmallVector<RankedTensorType> resultTypes = {inputTypes[0], inputTypes[1],
+                                               inputTypes[2]};
+  if (spec.withBias)
+    resultTypes.push_back(inputTypes[6]);
+
+  SmallVector<Type> argTypes;
+  for (RankedTensorType t :
+       llvm::concat<RankedTensorType>(inputTypes, resultTypes))
+    argTypes.push_back(MemRefType::get(t.getShape(), t.getElementType()));
+  auto func =
+      func::FuncOp::create(b, loc, funcName, b.getFunctionType(argTypes, {}));
+  func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  SmallVector<Value> inputs;
+  for (auto [type, arg] : llvm::zip(inputTypes, entry->getArguments()))
+    inputs.push_back(bufferization::ToTensorOp::create(
+        b, loc, type, arg, /*restrict=*/true, /*writable=*/false));
+  int64_t next = 6;
+  Value bias = spec.withBias ? inputs[next++] : Value();
+  Value mask = spec.withBoolMask ? inputs[next++] : Value();
+  Value lengths = withLengths ? inputs[next++] : Value();
+  auto op = AttentionBackwardOp::create(
+      b, loc, resultTypes[0], resultTypes[1], resultTypes[2],
+      spec.withBias ? Type(resultTypes[3]) : Type(), inputs[0], inputs[1],
+      inputs[2], inputs[3], inputs[4], inputs[5], bias, mask, lengths,
+      spec.scale ? b.getF64FloatAttr(*spec.scale) : FloatAttr(),
+      MaskKindAttr::get(ctx, spec.maskKind),
+      spec.maskKind == MaskKind::SlidingWindow
+          ? b.getDenseI64ArrayAttr({spec.windowLeft, spec.windowRight})
+          : DenseI64ArrayAttr(),
+      spec.softcap ? b.getF64FloatAttr(*spec.softcap) : FloatAttr(),
+      spec.alibiSlopes.empty() ? DenseF64ArrayAttr()
+                               : b.getDenseF64ArrayAttr(spec.alibiSlopes),
+      LayoutAttr::get(ctx, spec.layout));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    if (spec.scoreMod == ScoreModKind::RelativeBias)
+      buildRelativeBias(b, loc, op.getScoreMod());
+    if (spec.scoreMod == ScoreModKind::TanhCap)
+      buildTanhCap(b, loc, op.getScoreMod());
+    if (spec.maskMod == MaskModKind::PrefixLM)
+      buildPrefixLM(b, loc, op.getMaskMod());
+  }
+  ArrayRef<BlockArgument> outArgs =
+      entry->getArguments().drop_front(inputTypes.size());
+  for (auto [result, dest] : llvm::zip(op->getResults(), outArgs)) {
+    auto store = bufferization::MaterializeInDestinationOp::create(
+        b, loc, Type(), result, dest);
+    store.setRestrict(true);
+    store.setWritable(true);
+  }
+  func::ReturnOp::create(b, loc);
+  if (failed(verify(*module)))
+    return nullptr;
+  return module;
 }

@@ -36,6 +36,13 @@ struct AttnLowerPrecisionPass
           step.setPTypeAttr(TypeAttr::get(input));
         if (useExp2)
           step.setLog2DomainAttr(unit);
+      } else if (auto step = dyn_cast<BackwardStepOp>(op)) {
+        // The backward's P and dS feed the tensor cores in the input type
+        // too; its exponentials stay natural (P = exp(s - lse)).
+        Type input =
+            cast<RankedTensorType>(step.getQuery().getType()).getElementType();
+        if (roundP && !input.isF32())
+          step.setPTypeAttr(TypeAttr::get(input));
       } else if (auto finalize = dyn_cast<FinalizeOp>(op)) {
         // The state of every step in the function is in one domain.
         if (useExp2)

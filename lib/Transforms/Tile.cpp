@@ -11,6 +11,7 @@
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/IR/KeyVisibility.h"
 #include "attn/Transforms/Passes.h"
+#include "TileUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -32,14 +33,9 @@ namespace mlir::attn {
 
 using namespace mlir;
 using namespace mlir::attn;
+using namespace mlir::attn::tiling;
 
 namespace {
-
-/// Range of KV positions [begin, end) one query block loops over, and the
-/// sub-range [interiorBegin, interiorEnd) of whole blocks that need no mask.
-struct KVRange {
-  Value begin, end, interiorBegin, interiorEnd;
-};
 
 class AttentionTiler {
 public:
@@ -98,8 +94,8 @@ private:
 
 /// Writes the f32 tensor `source` into `init` through `outMap` (a layout
 /// permutation), rounded to `init`'s element type.
-static Value truncateInto(OpBuilder &b, Location loc, Value source, Value init,
-                          AffineMap outMap) {
+Value mlir::attn::tiling::truncateInto(OpBuilder &b, Location loc, Value source,
+                                      Value init, AffineMap outMap) {
   auto initType = cast<RankedTensorType>(init.getType());
   Type outElt = initType.getElementType();
   AffineMap id =
@@ -138,11 +134,13 @@ Value AttentionTiler::fill(ArrayRef<int64_t> shape, Type type, double value) {
 
 /// Offsets and sizes of a [1, rows, heads, D]-style slice in the op's layout:
 /// `head`/`seq` name the positions of the head and sequence axes.
-static void layoutSlice(Layout layout, OpFoldResult batch, OpFoldResult head,
-                        OpFoldResult seq, OpFoldResult headSize,
-                        OpFoldResult seqSize, OpFoldResult lastSize,
-                        OpBuilder &b, SmallVectorImpl<OpFoldResult> &offsets,
-                        SmallVectorImpl<OpFoldResult> &sizes) {
+void mlir::attn::tiling::layoutSlice(Layout layout, OpFoldResult batch,
+                                     OpFoldResult head, OpFoldResult seq,
+                                     OpFoldResult headSize,
+                                     OpFoldResult seqSize,
+                                     OpFoldResult lastSize, OpBuilder &b,
+                                     SmallVectorImpl<OpFoldResult> &offsets,
+                                     SmallVectorImpl<OpFoldResult> &sizes) {
   OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
   if (layout == Layout::BHSD) {
     offsets.assign({batch, head, seq, zero});
@@ -199,18 +197,21 @@ Value AttentionTiler::kvTile(Value source, Value batch, Value kvHead, Value k0,
   return padTo(slice, {opts.blockN, last}, b.getZeroAttr(elementType));
 }
 
-Value AttentionTiler::scoreOperandTile(Value operand, Value batch, Value head0,
-                                       Value q0, Value rows, Value k0,
-                                       Value keys) {
+Value mlir::attn::tiling::scoreOperandTile(
+    OpBuilder &b, Location loc, Value operand, ArrayRef<int64_t> scoreShape,
+    int64_t group, int64_t blockM, int64_t blockN, Value batch, Value head0,
+    Value q0, Value rows, Value k0, Value keys) {
+  IndexMath m(b, loc, b.getIndexType());
   auto type = cast<RankedTensorType>(operand.getType());
-  SmallVector<int64_t> full = {ShapedType::kDynamic, op.getNumQueryHeads(),
-                               op.getQueryLength(), op.getKeyLength()};
+  // The batch is never a broadcast target: a dynamic extent is not one.
+  SmallVector<int64_t> full = {ShapedType::kDynamic, scoreShape[1],
+                               scoreShape[2], scoreShape[3]};
   SmallVector<Value> starts = {batch, head0, q0, k0};
   SmallVector<Value> extents = {m.c(1), m.c(group), rows, keys};
   SmallVector<OpFoldResult> offsets, sizes;
   SmallVector<int64_t> sliceShape, paddedShape;
   SmallVector<AffineExpr> readExprs;
-  SmallVector<int64_t> tileShape = {group, opts.blockM, opts.blockN};
+  SmallVector<int64_t> tileShape = {group, blockM, blockN};
   for (int64_t axis = 0; axis < 4; ++axis) {
     // A static extent of 1 against a larger extent is a broadcast.
     bool broadcast = type.getDimSize(axis) == 1 && full[axis] != 1;
@@ -232,7 +233,12 @@ Value AttentionTiler::scoreOperandTile(Value operand, Value batch, Value head0,
       b, loc, RankedTensorType::get(sliceShape, elt), operand, offsets, sizes,
       strides);
   // Padded keys are masked by position, so the pad value never matters.
-  Value padded = padTo(slice, paddedShape, b.getZeroAttr(elt));
+  Value padded = slice;
+  if (ArrayRef<int64_t>(sliceShape) != ArrayRef<int64_t>(paddedShape)) {
+    Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(elt));
+    padded = tensor::createPadHighOp(RankedTensorType::get(paddedShape, elt),
+                                     slice, zero, /*nofold=*/false, loc, b);
+  }
   if (ArrayRef<int64_t>(paddedShape) == ArrayRef<int64_t>(tileShape))
     return padded;
   Value init = tensor::EmptyOp::create(b, loc, tileShape, elt);
@@ -248,14 +254,24 @@ Value AttentionTiler::scoreOperandTile(Value operand, Value batch, Value head0,
       .getResult(0);
 }
 
-KVRange AttentionTiler::kvRange(Value q0, Value rows, Value splitBegin,
-                                Value splitEnd) {
+Value AttentionTiler::scoreOperandTile(Value operand, Value batch, Value head0,
+                                       Value q0, Value rows, Value k0,
+                                       Value keys) {
+  return tiling::scoreOperandTile(
+      b, loc, operand,
+      {ShapedType::kDynamic, op.getNumQueryHeads(), op.getQueryLength(),
+       op.getKeyLength()},
+      group, opts.blockM, opts.blockN, batch, head0, q0, rows, k0, keys);
+}
+
+KVRange mlir::attn::tiling::computeKVRange(
+    IndexMath &m, const KeyVisibility &visibility, int64_t blockN, bool skip,
+    Value queryLen, Value keyLen, Value q0, Value rows, Value splitBegin,
+    Value splitEnd) {
   // Rows q0 .. q0 + rows - 1 and the keys the op's visibility gives them.
-  KeyVisibility visibility = op.getKeyVisibility();
   Value first = q0;
   Value last = m.sub(m.add(q0, rows), m.c(1));
-  int64_t n = opts.blockN;
-  bool skip = opts.skipMaskedBlocks;
+  int64_t n = blockN;
   KeyInterval<Value> visible = {m.c(0), keyLen};
   if (skip)
     visible = visibility.visibleKeys(m, first, last, queryLen, keyLen);
@@ -280,6 +296,13 @@ KVRange AttentionTiler::kvRange(Value q0, Value rows, Value splitBegin,
   Value interiorEnd =
       m.max(m.min(m.alignDown(full.end, n), end), interiorBegin);
   return {begin, end, interiorBegin, interiorEnd};
+}
+
+KVRange AttentionTiler::kvRange(Value q0, Value rows, Value splitBegin,
+                                Value splitEnd) {
+  return computeKVRange(m, op.getKeyVisibility(), opts.blockN,
+                        opts.skipMaskedBlocks, queryLen, keyLen, q0, rows,
+                        splitBegin, splitEnd);
 }
 
 std::pair<Value, Value>

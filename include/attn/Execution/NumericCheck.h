@@ -40,7 +40,17 @@ struct NumericReport {
   /// Appends (attn.kv_append written back): cache elements that differ, bit
   /// for bit, from the cache with this step's tokens in place.
   int64_t cacheMismatches = 0;
+  /// Backward specs: the error and tolerance of each gradient (dQ, dK, dV,
+  /// d_bias); the output and LSE fields stay 0.
+  struct Gradient {
+    std::string name;
+    double maxError = 0.0, tolerance = 0.0;
+  };
+  llvm::SmallVector<Gradient, 4> gradients;
   bool passed() const {
+    for (const Gradient &g : gradients)
+      if (!(g.maxError <= g.tolerance))
+        return false;
     return badSpecials == 0 && cacheMismatches == 0 &&
            maxOutputError <= outputTolerance && maxLseError <= lseTolerance;
   }

@@ -38,6 +38,9 @@ struct ReferenceInputs {
   std::vector<double> query, key, value;
   std::vector<double> bias;        // empty unless spec.withBias
   std::vector<uint8_t> boolMask;   // empty unless spec.withBoolMask
+  /// The backward's extra inputs (spec.backward): the forward's output and
+  /// LSE and the gradient of the output, shaped as the forward's results.
+  std::vector<double> output, gradOutput, lse;
 };
 
 struct ReferenceResult {
@@ -64,6 +67,42 @@ Tolerance deriveTolerance(const AttentionSpec &spec,
                           const ReferenceInputs &inputs,
                           std::optional<ElementKind> accumulator,
                           bool roundedP = false);
+
+/// Gradients of attn.attention_backward, and the magnitudes of the
+/// intermediates that the gradient tolerance is derived from.
+struct ReferenceGradients {
+  std::vector<double> query, key, value; // the shapes of Q, K, V
+  std::vector<double> bias;              // spec.scoreShape(); if withBias
+  /// max over rows of sum_j P_ij, and over (b, kv head, j) of the sum of
+  /// P_ij over the rows of the group's query heads (the "key mass").
+  double maxRowMass = 0.0, maxKeyMass = 0.0;
+  /// max |dP_ij - Delta_i| over visible scores; max_ij sum_c |dO_ic V_jc|;
+  /// max_i sum_c |dO_ic O_ic|.
+  double maxAbsDpMinusDelta = 0.0, maxAbsDotDoV = 0.0, maxAbsDotDoO = 0.0;
+  /// With dS = P (dP - Delta): max |dS_ij|, max_i sum_j |dS_ij| and the max
+  /// over (b, kv head, j) of the sum of |dS_ij| over the group's rows.
+  double maxAbsDs = 0.0, maxRowAbsDs = 0.0, maxKeyAbsDs = 0.0;
+};
+
+/// Computes attn.attention_backward in float64 from `inputs` (including
+/// output, gradOutput and lse) exactly as the op defines it.
+ReferenceGradients referenceAttentionBackward(const AttentionSpec &spec,
+                                              const ReferenceInputs &inputs);
+
+/// Absolute error bounds on every element of each gradient.
+struct GradientTolerance {
+  double query = 0.0, key = 0.0, value = 0.0, bias = 0.0;
+};
+
+/// Derives the gradient tolerances (docs/Numerics.md, "Gradients") from the
+/// formats, the inputs and the reference's intermediate magnitudes;
+/// `roundedP` says whether P and dS are rounded to the input type before
+/// the products (precision lowering).
+GradientTolerance deriveGradientTolerance(const AttentionSpec &spec,
+                                          const ReferenceInputs &inputs,
+                                          const ReferenceGradients &reference,
+                                          std::optional<ElementKind> accumulator,
+                                          bool roundedP = false);
 
 } // namespace mlir::attn
 

@@ -87,6 +87,10 @@ struct AttentionSpec {
   /// length) are new tokens appended to a contiguous cache by attn.kv_append
   /// in the same function (chunked prefill / decode). Needs keyLengths.
   int64_t appendTokens = 0;
+  /// The backward instead of the forward: attn.attention_backward taking
+  /// (q, k, v, o, dO, lse, [bias], [mask], [key_lengths]) and producing
+  /// (dQ, dK, dV, [d_bias]), all in elementType (lse f32). Dense K/V only.
+  bool backward = false;
 
   int64_t getValueHeadDim() const {
     return valueHeadDim > 0 ? valueHeadDim : headDim;
@@ -122,6 +126,13 @@ OwningOpRef<ModuleOp> buildAttentionModule(MLIRContext *ctx,
                                            const AttentionSpec &spec,
                                            llvm::StringRef funcName =
                                                "attention");
+
+/// The backward entry `func.func @<funcName>(q, k, v, o, dO, lse, [bias],
+/// [mask], [key_lengths], dQ, dK, dV, [d_bias])`, as buildAttentionModule
+/// builds it for a spec with `backward` set.
+OwningOpRef<ModuleOp> buildAttentionBackwardModule(MLIRContext *ctx,
+                                                   const AttentionSpec &spec,
+                                                   llvm::StringRef funcName);
 
 /// Gives the function `funcName` of `module`, a graph on tensors as an
 /// importer writes it (`(tensor...) -> (tensor...)`, one block), the calling

@@ -30,6 +30,16 @@ FailureOr<SmallVector<Value>> tileAttention(RewriterBase &rewriter,
                                             AttentionOp op,
                                             const AttnTileOptions &opts);
 
+class AttentionBackwardOp;
+
+/// Rewrites `op` into programs over (batch, KV head, KV block) with an inner
+/// loop of attn.backward_step over query blocks and attn.accumulate of the
+/// dQ shares (attn-tile-backward); returns the values replacing (dQ, dK,
+/// dV). Fails with a diagnostic on what it cannot tile.
+FailureOr<SmallVector<Value>>
+tileAttentionBackward(RewriterBase &rewriter, AttentionBackwardOp op,
+                      const AttnTileBackwardOptions &opts);
+
 #define GEN_PASS_REGISTRATION
 #include "attn/Transforms/Passes.h.inc"
 

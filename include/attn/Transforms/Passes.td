@@ -319,4 +319,72 @@ def AttnDecomposeSoftmax : Pass<"attn-decompose-softmax"> {
   ];
 }
 
+def AttnTileBackward : Pass<"attn-tile-backward"> {
+  let summary = "Tile attn.attention_backward: KV blocks outer, query blocks "
+                "inner (FlashAttention-2 backward)";
+  let description = [{
+    Rewrites every `attn.attention_backward` into
+
+    * a preprocessing step `Delta = rowsum(dO * O)` (`[B, Hq, Lq]`, f32);
+    * an `scf.forall` over (batch, KV head, KV block) whose program keeps
+      its K/V tile and the f32 dK/dV accumulators of the block while an
+      `scf.for` walks the query blocks, each pair one `attn.backward_step`.
+      All `Hq / Hkv` query heads of a KV head are one tile (`G`), so each
+      program owns its dK/dV rows outright;
+    * block skipping by the forward's mask geometry: a query block whose
+      KV range (as `attn-tile` computes it) excludes this KV block is
+      skipped, one whose interior includes it runs an `interior` step;
+    * the dQ shares of the KV blocks written to an f32 workspace
+      `[Lk / block-n, B, Hq, Lq, D]` and summed by `attn.accumulate` (the
+      explicit accumulation step), then rounded to dQ's type and layout;
+    * bias and mask operands tiled as `attn-tile` tiles them; each pair's
+      bias gradient lands in an f32 `[B, Hq, Lq, Lk]` tensor (one program
+      per element), summed over the axes a broadcast bias broadcasts along
+      (`linalg.reduce`) and rounded to d_bias's type.
+
+    With `deterministic` the accumulation sums in KV-block order; the CPU
+    lowering always does, so CPU results are bit-identical run to run
+    either way. A GPU lowering without it may replace the workspace by f32
+    atomic adds into one dQ buffer.
+
+    ```mlir
+    %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %v, %o, %do, %lse : ...)
+        {mask_kind = #attn.mask<causal_bottom_right>} -> ...
+    ```
+    becomes (abridged, `block-m=16 block-n=16`)
+    ```mlir
+    %delta = linalg.generic ... { arith.mulf, arith.addf } // rowsum(dO * O)
+    %r:3 = scf.forall (%b, %kh, %kb) in (1, 2, 4) shared_outs(%dk = .., %dv = .., %ws = ..) {
+      %kt = tensor.extract_slice %k[%b, %kh, %k0, 0] [1, 1, 16, 32] ...
+      %acc:3 = scf.for %q0 = %c0 to %c64 step %c16 iter_args(%a = %z, %c = %z2, %d = %z3) {
+        %s:3 = scf.if %visited -> (...) {
+          %t:3 = scf.if %interior -> (...) {
+            %x:3 = attn.backward_step ins(%qt, %kt, %vt ...) ... {interior, ...}
+            ...
+      scf.forall.in_parallel { tensor.parallel_insert_slice ... }
+    }
+    %sum = attn.accumulate %r#2 {deterministic} : tensor<4x1x4x64x32xf32> -> tensor<1x4x64x32xf32>
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+  let options = [
+    Option<"blockM", "block-m", "int64_t", /*default=*/"64",
+           "Query rows per tile (inner loop)">,
+    Option<"blockN", "block-n", "int64_t", /*default=*/"64",
+           "Keys per KV tile (one program each)">,
+    Option<"skipMaskedBlocks", "skip-masked-blocks", "bool",
+           /*default=*/"true",
+           "Skip query blocks outside causal/window masks and only evaluate "
+           "the mask on boundary tiles">,
+    Option<"deterministic", "deterministic", "bool", /*default=*/"true",
+           "Sum the dQ shares in KV-block order (bit-identical dQ run to run "
+           "on every target)">,
+  ];
+}
+
 #endif // ATTN_TRANSFORMS_PASSES_TD

@@ -15,6 +15,8 @@
 #include "attn/Conversion/AttnToLinalg/AttnToLinalg.h"
 #include "attn/Conversion/Passes.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "AttnToLinalgBackward.h"
+#include "ScoreBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
@@ -37,360 +39,7 @@ namespace mlir::attn {
 using namespace mlir;
 using namespace mlir::attn;
 
-static constexpr double kNegInf = -std::numeric_limits<double>::infinity();
-static constexpr double kLog2E = 1.4426950408889634;
-static constexpr double kLn2 = 0.6931471805599453;
-
-//===----------------------------------------------------------------------===//
-// Small builders
-//===----------------------------------------------------------------------===//
-
-using BodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
-
-static Value floatConstant(OpBuilder &b, Location loc, Type type,
-                           double value) {
-  return arith::ConstantOp::create(b, loc, type, b.getFloatAttr(type, value));
-}
-
-static Value convertFloat(OpBuilder &b, Location loc, Value v, Type to) {
-  Type from = v.getType();
-  if (from == to)
-    return v;
-  if (from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth())
-    return arith::ExtFOp::create(b, loc, to, v);
-  return arith::TruncFOp::create(b, loc, to, v);
-}
-
-/// exp(x), or exp2(x) when the scores are kept in units of log2.
-static Value exponential(OpBuilder &b, Location loc, Value x, bool log2) {
-  if (log2)
-    return math::Exp2Op::create(b, loc, x);
-  return math::ExpOp::create(b, loc, x);
-}
-
-/// tensor.empty of the given (static or dynamic) sizes.
-static Value emptyTensor(OpBuilder &b, Location loc,
-                         ArrayRef<OpFoldResult> sizes, Type elementType) {
-  return tensor::EmptyOp::create(b, loc, sizes, elementType);
-}
-
-static Value filledTensor(OpBuilder &b, Location loc,
-                          ArrayRef<OpFoldResult> sizes, Type elementType,
-                          double value) {
-  Value empty = emptyTensor(b, loc, sizes, elementType);
-  Value init = floatConstant(b, loc, elementType, value);
-  return linalg::FillOp::create(b, loc, init, empty).getResult(0);
-}
-
-static SmallVector<OpFoldResult> sizesOf(OpBuilder &b, Location loc,
-                                         Value tensor) {
-  return tensor::getMixedSizes(b, loc, tensor);
-}
-
-/// A linalg.generic over the iteration space of `init` (all parallel) whose
-/// body yields `body(inputs..., out)`.
-static Value elementwise(OpBuilder &b, Location loc, ValueRange inputs,
-                         ArrayRef<AffineMap> inputMaps, Value init,
-                         AffineMap outMap, BodyFn body) {
-  SmallVector<AffineMap> maps(inputMaps);
-  maps.push_back(outMap);
-  SmallVector<utils::IteratorType> iterators(outMap.getNumDims(),
-                                             utils::IteratorType::parallel);
-  auto generic = linalg::GenericOp::create(
-      b, loc, init.getType(), inputs, init, maps, iterators,
-      [&](OpBuilder &nb, Location l, ValueRange args) {
-        linalg::YieldOp::create(nb, l, body(nb, l, args));
-      });
-  return generic.getResult(0);
-}
-
-/// Reduces the last dimension of `input` into `init` (rank one less) with
-/// max or add; `init` holds the starting values (e.g. a running max).
-static Value rowReduce(OpBuilder &b, Location loc, Value input, Value init,
-                       bool isMax) {
-  int64_t rank = cast<RankedTensorType>(input.getType()).getRank();
-  MLIRContext *ctx = b.getContext();
-  SmallVector<AffineMap> maps = {
-      AffineMap::getMultiDimIdentityMap(rank, ctx),
-      AffineMap::getMultiDimIdentityMap(rank, ctx).getMajorSubMap(rank - 1)};
-  SmallVector<utils::IteratorType> iterators(rank - 1,
-                                             utils::IteratorType::parallel);
-  iterators.push_back(utils::IteratorType::reduction);
-  auto generic = linalg::GenericOp::create(
-      b, loc, init.getType(), input, init, maps, iterators,
-      [&](OpBuilder &nb, Location l, ValueRange args) {
-        Value r =
-            isMax
-                ? arith::MaximumFOp::create(nb, l, args[0], args[1]).getResult()
-                : arith::AddFOp::create(nb, l, args[0], args[1]).getResult();
-        linalg::YieldOp::create(nb, l, r);
-      });
-  return generic.getResult(0);
-}
-
-/// init[out] += sum_k lhs[lhsMap] * rhs[rhsMap] over the last (reduction)
-/// iteration dimension, in the accumulator's element type. `roundLhs`, when
-/// set, rounds each lhs element to that type first (P before P.V).
-static Value contract(OpBuilder &b, Location loc, Value lhs, AffineMap lhsMap,
-                      Value rhs, AffineMap rhsMap, Value init, AffineMap outMap,
-                      Type roundLhs = nullptr) {
-  Type accType = cast<RankedTensorType>(init.getType()).getElementType();
-  SmallVector<utils::IteratorType> iterators(lhsMap.getNumDims() - 1,
-                                             utils::IteratorType::parallel);
-  iterators.push_back(utils::IteratorType::reduction);
-  auto generic = linalg::GenericOp::create(
-      b, loc, init.getType(), ValueRange{lhs, rhs}, init,
-      ArrayRef<AffineMap>{lhsMap, rhsMap, outMap}, iterators,
-      [&](OpBuilder &nb, Location l, ValueRange args) {
-        Value x = args[0];
-        if (roundLhs && roundLhs != x.getType())
-          x = convertFloat(nb, l, convertFloat(nb, l, x, roundLhs), accType);
-        x = convertFloat(nb, l, x, accType);
-        Value y = convertFloat(nb, l, args[1], accType);
-        Value prod = arith::MulFOp::create(nb, l, x, y);
-        linalg::YieldOp::create(
-            nb, l, arith::AddFOp::create(nb, l, args[2], prod).getResult());
-      });
-  return generic.getResult(0);
-}
-
-/// Clones a modifier region's body with its block arguments bound to `args`
-/// and returns the yielded value.
-static Value inlineModifier(OpBuilder &b, Region &region, ValueRange args) {
-  Block &block = region.front();
-  IRMapping mapping;
-  mapping.map(block.getArguments(), args);
-  for (Operation &nested : block.without_terminator())
-    b.clone(nested, mapping);
-  auto yield = cast<YieldOp>(block.getTerminator());
-  return mapping.lookupOrDefault(yield.getValues().front());
-}
-
-/// The score's softmax shift: the row max, or 0 for a row with no visible
-/// key (max = -inf), so that exp(-inf - shift) is 0 and never NaN.
-static Value safeShift(OpBuilder &b, Location loc, Value rowMax) {
-  Type type = rowMax.getType();
-  Value allMasked =
-      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, rowMax,
-                            floatConstant(b, loc, type, kNegInf));
-  return arith::SelectOp::create(b, loc, allMasked,
-                                 floatConstant(b, loc, type, 0.0), rowMax);
-}
-
-//===----------------------------------------------------------------------===//
-// The definition of one score
-//===----------------------------------------------------------------------===//
-
-namespace {
-/// What turns a raw Q.K dot product into a masked, modified score; fixed for
-/// one op.
-struct ScoreSpec {
-  Type accType;
-  double scale = 1.0;
-  std::optional<double> softcap;
-  /// Which keys a row sees by position (the op's definition).
-  KeyVisibility visibility;
-  /// A [Hq] constant of ALiBi slopes, or null.
-  Value slopes;
-  Region *scoreMod = nullptr;
-  Region *maskMod = nullptr;
-  /// Tiles: keys at positions >= key length are padding and masked.
-  bool maskPaddedKeys = false;
-  /// Interior tiles: no key is masked by position; skip those checks.
-  bool interior = false;
-  /// Scores in units of log2 (exp2 follows instead of exp).
-  bool log2Domain = false;
-};
-
-/// Where a score sits: absolute indices and the operand elements read there.
-struct ScorePoint {
-  Value batch, head, row, key; // index values
-  Value queryLen, keyLen;      // index values
-  Value bias;                  // element, or null
-  Value keep;                  // i1 element of the mask operand, or null
-};
-} // namespace
-
-/// Whether buildScore reads the positions of a ScorePoint (otherwise callers
-/// need not materialise them).
-static bool needsPositions(const ScoreSpec &spec) {
-  return spec.visibility.isBounded() || spec.maskPaddedKeys ||
-         spec.slopes || spec.scoreMod || spec.maskMod;
-}
-
-static bool hasNonlinearAfterScale(const ScoreSpec &spec, const ScorePoint &p) {
-  return spec.softcap || spec.slopes || p.bias || spec.scoreMod;
-}
-
-/// Key `key` is visible to row `row` by position: the op's KeyVisibility,
-/// and below the key length where tiles hold padding.
-static Value positionVisible(OpBuilder &b, Location loc, const ScoreSpec &spec,
-                             const ScorePoint &p) {
-  IntArith a(b, loc, b.getIndexType());
-  Value inRange = spec.maskPaddedKeys ? a.slt(p.key, p.keyLen) : Value();
-  if (!spec.visibility.isBounded())
-    return inRange ? inRange : a.truth();
-  Value keep =
-      spec.visibility.isVisible(a, p.row, p.key, p.queryLen, p.keyLen);
-  return inRange ? a.both(inRange, keep) : keep;
-}
-
-/// s = mask(score_mod(bias + alibi + softcap(scale * dot))), in the
-/// accumulator type; times log2(e) in the log2 domain (folded into the scale
-/// when nothing nonlinear follows it).
-static Value buildScore(OpBuilder &b, Location loc, const ScoreSpec &spec,
-                        Value dot, const ScorePoint &p) {
-  Type acc = spec.accType;
-  bool foldLog2 = spec.log2Domain && !hasNonlinearAfterScale(spec, p);
-  double scale = foldLog2 ? spec.scale * kLog2E : spec.scale;
-  Value s =
-      arith::MulFOp::create(b, loc, dot, floatConstant(b, loc, acc, scale));
-  if (spec.softcap) {
-    Value cap = floatConstant(b, loc, acc, *spec.softcap);
-    Value t =
-        math::TanhOp::create(b, loc, arith::DivFOp::create(b, loc, s, cap));
-    s = arith::MulFOp::create(b, loc, cap, t);
-  }
-  if (spec.slopes) {
-    // -slope[h] * |i + Lk - Lq - j|: FlashAttention's ALiBi distance.
-    Value offset = arith::SubIOp::create(b, loc, p.keyLen, p.queryLen);
-    Value dist = arith::SubIOp::create(
-        b, loc, arith::AddIOp::create(b, loc, p.row, offset), p.key);
-    Value distI64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), dist);
-    Value absDist = math::AbsIOp::create(b, loc, distI64);
-    Value distF = arith::SIToFPOp::create(b, loc, acc, absDist);
-    Value slope = tensor::ExtractOp::create(b, loc, spec.slopes, p.head);
-    s = arith::SubFOp::create(b, loc, s,
-                              arith::MulFOp::create(b, loc, slope, distF));
-  }
-  if (p.bias)
-    s = arith::AddFOp::create(b, loc, s, convertFloat(b, loc, p.bias, acc));
-  if (spec.scoreMod) {
-    // The region's signature is f32, whatever the accumulator.
-    Value score = convertFloat(b, loc, s, b.getF32Type());
-    s = convertFloat(b, loc,
-                     inlineModifier(b, *spec.scoreMod,
-                                    {score, p.batch, p.head, p.row, p.key}),
-                     acc);
-  }
-  if (spec.log2Domain && !foldLog2)
-    s = arith::MulFOp::create(b, loc, s, floatConstant(b, loc, acc, kLog2E));
-
-  bool positional = !spec.interior &&
-                    (spec.visibility.isBounded() || spec.maskPaddedKeys);
-  if (!positional && !p.keep && !spec.maskMod)
-    return s;
-  Value keep = positional
-                   ? positionVisible(b, loc, spec, p)
-                   : arith::ConstantIntOp::create(b, loc, 1, 1).getResult();
-  if (p.keep)
-    keep = arith::AndIOp::create(b, loc, keep, p.keep);
-  if (spec.maskMod)
-    keep = arith::AndIOp::create(
-        b, loc, keep,
-        inlineModifier(b, *spec.maskMod, {p.batch, p.head, p.row, p.key}));
-  return arith::SelectOp::create(b, loc, keep, s,
-                                 floatConstant(b, loc, acc, kNegInf));
-}
-
-/// Fills the op-independent fields of a ScoreSpec from any op with the
-/// score attributes and modifier regions.
-template <typename OpTy>
-static ScoreSpec makeScoreSpec(OpBuilder &b, Location loc, OpTy op,
-                               Type accType, double scale) {
-  ScoreSpec spec;
-  spec.accType = accType;
-  spec.scale = scale;
-  spec.softcap = op.getSoftcapValue();
-  spec.visibility = op.getKeyVisibility();
-  if (std::optional<ArrayRef<double>> slopes = op.getAlibiSlopes()) {
-    auto type =
-        RankedTensorType::get({static_cast<int64_t>(slopes->size())}, accType);
-    SmallVector<Attribute> values;
-    for (double s : *slopes)
-      values.push_back(b.getFloatAttr(accType, s));
-    spec.slopes =
-        arith::ConstantOp::create(b, loc, DenseElementsAttr::get(type, values));
-  }
-  if (!op.getScoreMod().empty())
-    spec.scoreMod = &op.getScoreMod();
-  if (!op.getMaskMod().empty())
-    spec.maskMod = &op.getMaskMod();
-  return spec;
-}
-
-//===----------------------------------------------------------------------===//
-// Softmax building blocks (rank-generic: rows are all but the last dim)
-//===----------------------------------------------------------------------===//
-
-/// P = exp(S - shift(m)) with m broadcast along the last dimension.
-static Value exponentiate(OpBuilder &b, Location loc, Value scores,
-                          Value rowMax, bool log2) {
-  int64_t rank = cast<RankedTensorType>(scores.getType()).getRank();
-  MLIRContext *ctx = b.getContext();
-  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
-  Type acc = cast<RankedTensorType>(scores.getType()).getElementType();
-  Value init = emptyTensor(b, loc, sizesOf(b, loc, scores), acc);
-  return elementwise(
-      b, loc, {scores, rowMax}, {id, id.getMajorSubMap(rank - 1)}, init, id,
-      [&](OpBuilder &nb, Location l, ValueRange a) {
-        Value shifted =
-            arith::SubFOp::create(nb, l, a[0], safeShift(nb, l, a[1]));
-        return exponential(nb, l, shifted, log2);
-      });
-}
-
-/// out = l == 0 ? 0 : acc / l, converted to `outInit`'s element type and
-/// written through `outMap` (a layout permutation for the whole op).
-static Value normalize(OpBuilder &b, Location loc, Value acc, Value rowSum,
-                       Value outInit, AffineMap outMap) {
-  int64_t rank = cast<RankedTensorType>(acc.getType()).getRank();
-  MLIRContext *ctx = b.getContext();
-  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
-  Type outElt = cast<RankedTensorType>(outInit.getType()).getElementType();
-  return elementwise(
-      b, loc, {acc, rowSum}, {id, id.getMajorSubMap(rank - 1)}, outInit, outMap,
-      [&](OpBuilder &nb, Location l, ValueRange a) {
-        Type t = a[0].getType();
-        Value zero = floatConstant(nb, l, t, 0.0);
-        Value empty =
-            arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ, a[1], zero);
-        Value o = arith::DivFOp::create(nb, l, a[0], a[1]);
-        o = arith::SelectOp::create(nb, l, empty, zero, o);
-        return convertFloat(nb, l, o, outElt);
-      });
-}
-
-/// lse = l == 0 ? -inf : m + log(l) in f32; in the log2 domain
-/// (m + log2(l)) * ln(2).
-static Value logSumExp(OpBuilder &b, Location loc, Value rowMax, Value rowSum,
-                       bool log2) {
-  int64_t rank = cast<RankedTensorType>(rowMax.getType()).getRank();
-  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
-  Type f32 = b.getF32Type();
-  Value init = emptyTensor(b, loc, sizesOf(b, loc, rowMax), f32);
-  return elementwise(
-      b, loc, {rowMax, rowSum}, {id, id}, init, id,
-      [&](OpBuilder &nb, Location l, ValueRange a) {
-        Type t = a[0].getType();
-        Value zero = floatConstant(nb, l, t, 0.0);
-        Value empty =
-            arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ, a[1], zero);
-        Value lse;
-        if (log2) {
-          lse = arith::AddFOp::create(nb, l, a[0],
-                                      math::Log2Op::create(nb, l, a[1]));
-          lse =
-              arith::MulFOp::create(nb, l, lse, floatConstant(nb, l, t, kLn2));
-        } else {
-          lse = arith::AddFOp::create(nb, l, a[0],
-                                      math::LogOp::create(nb, l, a[1]));
-        }
-        lse = arith::SelectOp::create(nb, l, empty,
-                                      floatConstant(nb, l, t, kNegInf), lse);
-        return convertFloat(nb, l, lse, f32);
-      });
-}
+using namespace mlir::attn::lowering;
 
 //===----------------------------------------------------------------------===//
 // attn.attention
@@ -553,68 +202,6 @@ SmallVector<Value> AttentionLowering::lower() {
 // Tile ops: attn.block_attention, attn.online_step
 //===----------------------------------------------------------------------===//
 
-/// S[g, i, j] = modified(sum_d Q[g, i, d] * K[j, d]) for a tile op, with
-/// absolute positions from its operands.
-template <typename TileOp>
-static Value tileScores(OpBuilder &b, TileOp op, Type accType,
-                        bool log2Domain) {
-  Location loc = op.getLoc();
-  MLIRContext *ctx = b.getContext();
-  AffineExpr g, i, j, d;
-  bindDims(ctx, g, i, j, d);
-  auto qType = cast<RankedTensorType>(op.getQuery().getType());
-  int64_t n = op.getBlockN();
-  SmallVector<OpFoldResult> sizes = {b.getIndexAttr(qType.getDimSize(0)),
-                                     b.getIndexAttr(qType.getDimSize(1)),
-                                     b.getIndexAttr(n)};
-  Value raw =
-      contract(b, loc, op.getQuery(), AffineMap::get(4, 0, {g, i, d}, ctx),
-               op.getKey(), AffineMap::get(4, 0, {j, d}, ctx),
-               filledTensor(b, loc, sizes, accType, 0.0),
-               AffineMap::get(4, 0, {g, i, j}, ctx));
-
-  ScoreSpec spec =
-      makeScoreSpec(b, loc, op, accType, op.getScale().convertToDouble());
-  spec.maskPaddedKeys = true;
-  spec.interior = op.getInterior();
-  spec.log2Domain = log2Domain;
-  AffineMap id = AffineMap::getMultiDimIdentityMap(3, ctx);
-  SmallVector<Value> inputs = {raw};
-  int biasArg = -1, maskArg = -1;
-  if (op.getBias()) {
-    biasArg = inputs.size();
-    inputs.push_back(op.getBias());
-  }
-  if (op.getMask()) {
-    maskArg = inputs.size();
-    inputs.push_back(op.getMask());
-  }
-  SmallVector<AffineMap> maps(inputs.size(), id);
-  Value init = emptyTensor(b, loc, sizes, accType);
-  return elementwise(
-      b, loc, inputs, maps, init, id,
-      [&](OpBuilder &nb, Location l, ValueRange args) {
-        auto add = [&](Value base, int64_t dim) {
-          Value idx = linalg::IndexOp::create(nb, l, dim);
-          return arith::AddIOp::create(nb, l, base, idx).getResult();
-        };
-        ScorePoint p;
-        if (needsPositions(spec)) {
-          p.batch = op.getBatch();
-          p.head = add(op.getHead(), 0);
-          p.row = add(op.getQueryPos(), 1);
-          p.key = add(op.getKeyPos(), 2);
-        }
-        p.queryLen = op.getQueryLen();
-        p.keyLen = op.getKeyLen();
-        if (biasArg >= 0)
-          p.bias = args[biasArg];
-        if (maskArg >= 0)
-          p.keep = args[maskArg];
-        return buildScore(nb, l, spec, args[0], p);
-      });
-}
-
 /// Maps of P [g, i, j], V [j, c] and the accumulator [g, i, c] over the
 /// P.V iteration space (g, i, c, j).
 static std::array<AffineMap, 3> tilePVMaps(MLIRContext *ctx) {
@@ -629,7 +216,7 @@ static SmallVector<Value> lowerBlockAttention(OpBuilder &b,
                                               BlockAttentionOp op) {
   Location loc = op.getLoc();
   Type f32 = b.getF32Type();
-  Value scores = tileScores(b, op, f32, /*log2Domain=*/false);
+  Value scores = tileScores(b, op, f32, /*log2Domain=*/false).front();
   auto lseType = cast<RankedTensorType>(op.getLse().getType());
   SmallVector<OpFoldResult> rows =
       getAsIndexOpFoldResult(b.getContext(), lseType.getShape());
@@ -655,7 +242,7 @@ static SmallVector<Value> lowerOnlineStep(OpBuilder &b, OnlineStepOp op) {
   Location loc = op.getLoc();
   MLIRContext *ctx = b.getContext();
   bool log2 = op.getLog2Domain();
-  Value scores = tileScores(b, op, b.getF32Type(), log2);
+  Value scores = tileScores(b, op, b.getF32Type(), log2).front();
 
   // m' = max(m, rowmax(s)): the running max is the reduction's init.
   Value newMax = rowReduce(b, loc, scores, op.getMax(), /*isMax=*/true);
@@ -798,6 +385,25 @@ struct AttentionOpLowering : OpConversionPattern<AttentionOp> {
   AttnToLinalgOptions options;
 };
 
+/// attn.attention_backward: S and P materialised, as the reference.
+struct AttentionBackwardOpLowering : OpConversionPattern<AttentionBackwardOp> {
+  AttentionBackwardOpLowering(MLIRContext *ctx,
+                              const AttnToLinalgOptions &options)
+      : OpConversionPattern(ctx), options(options) {}
+
+  LogicalResult
+  matchAndRewrite(AttentionBackwardOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Type accType = options.accumulateInF64 ? Type(rewriter.getF64Type())
+                                           : Type(rewriter.getF32Type());
+    rewriter.replaceOp(op, lowering::lowerAttentionBackward(rewriter, op,
+                                                            accType));
+    return success();
+  }
+
+  AttnToLinalgOptions options;
+};
+
 /// Lowers a tile-level op with `lowerFn`; these ops always compute in f32,
 /// the precision the online-softmax state is defined in.
 template <typename OpTy, SmallVector<Value> (*lowerFn)(OpBuilder &, OpTy)>
@@ -852,9 +458,12 @@ void mlir::attn::populateAttnToLinalgConversionPatterns(
     RewritePatternSet &patterns, const AttnToLinalgOptions &options) {
   MLIRContext *ctx = patterns.getContext();
   patterns.add<AttentionOpLowering>(ctx, options);
+  patterns.add<AttentionBackwardOpLowering>(ctx, options);
   patterns.add<KVCacheViewLowering>(ctx);
   patterns.add<TileOpLowering<BlockAttentionOp, lowerBlockAttention>,
                TileOpLowering<OnlineStepOp, lowerOnlineStep>,
                TileOpLowering<FinalizeOp, lowerFinalize>,
-               TileOpLowering<CombineOp, lowerCombine>>(ctx);
+               TileOpLowering<CombineOp, lowerCombine>,
+               TileOpLowering<BackwardStepOp, lowering::lowerBackwardStep>,
+               TileOpLowering<AccumulateOp, lowering::lowerAccumulate>>(ctx);
 }

@@ -793,7 +793,7 @@ func.func @both_regions_bad_mask_mod(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x
 //===----------------------------------------------------------------------===//
 
 func.func @yield_outside_attention(%x: f32) {
-  // expected-error @+1 {{'attn.yield' op expects parent op to be one of 'attn.attention, attn.block_attention, attn.online_step'}}
+  // expected-error @+1 {{'attn.yield' op expects parent op to be one of 'attn.attention, attn.block_attention, attn.online_step, attn.attention_backward, attn.backward_step'}}
   attn.yield %x : f32
 }
 
@@ -806,7 +806,7 @@ func.func @yield_in_nested_op(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>
   ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
     %c = arith.cmpi eq, %i, %j : index
     %r = scf.if %c -> f32 {
-      // expected-error @+1 {{'attn.yield' op expects parent op to be one of 'attn.attention, attn.block_attention, attn.online_step'}}
+      // expected-error @+1 {{'attn.yield' op expects parent op to be one of 'attn.attention, attn.block_attention, attn.online_step, attn.attention_backward, attn.backward_step'}}
       attn.yield %s : f32
     } else {
       scf.yield %s : f32
@@ -1234,7 +1234,7 @@ func.func @tile_mask_mod_yield_type(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>
 func.func @yield_in_generic(%x: tensor<4xf32>) -> tensor<4xf32> {
   %r = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} outs(%x : tensor<4xf32>) {
   ^bb0(%o: f32):
-    // expected-error @+1 {{'attn.yield' op expects parent op to be one of 'attn.attention, attn.block_attention, attn.online_step'}}
+    // expected-error @+1 {{'attn.yield' op expects parent op to be one of 'attn.attention, attn.block_attention, attn.online_step, attn.attention_backward, attn.backward_step'}}
     attn.yield %o : f32
   } -> tensor<4xf32>
   return %r : tensor<4xf32>

@@ -1,0 +1,163 @@
+//===- ReferenceBackward.cpp - float64 reference attention backward -------===//
+//
+// Part of attn-mlir. attn.attention_backward evaluated literally in double
+// precision, and the derivation of the gradient tolerances
+// (docs/Numerics.md, "Gradients").
+//
+//===----------------------------------------------------------------------===//
+
+#include "ScoreChain.h"
+#include "attn/Reference/Reference.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::reference;
+
+ReferenceGradients
+mlir::attn::referenceAttentionBackward(const AttentionSpec &spec,
+                                       const ReferenceInputs &in) {
+  const int64_t B = spec.batch, Hq = spec.numQueryHeads, Hkv = spec.numKVHeads,
+                Lq = spec.queryLength, Lk = spec.keyLength, D = spec.headDim,
+                Dv = spec.getValueHeadDim();
+  const int64_t group = Hq / Hkv;
+  const double scale = spec.getEffectiveScale();
+  LayoutIndexer qIdx{spec.layout, Hq, Lq, D}, kIdx{spec.layout, Hkv, Lk, D},
+      vIdx{spec.layout, Hkv, Lk, Dv}, oIdx{spec.layout, Hq, Lq, Dv};
+
+  ReferenceGradients g;
+  g.query.assign(in.query.size(), 0.0);
+  g.key.assign(in.key.size(), 0.0);
+  g.value.assign(in.value.size(), 0.0);
+  if (spec.withBias)
+    g.bias.assign(in.bias.size(), 0.0);
+  // Sum of P over the rows of a KV head's group, per (b, kv head, key).
+  std::vector<double> keyMass(B * Hkv * Lk, 0.0), keyAbsDs(B * Hkv * Lk, 0.0);
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t lk = keyLengthOf(spec, b);
+    for (int64_t h = 0; h < Hq; ++h) {
+      const int64_t kvh = h / group;
+      for (int64_t i = 0; i < Lq; ++i) {
+        const double lse = in.lse[(b * Hq + h) * Lq + i];
+        double delta = 0.0, absDoO = 0.0;
+        for (int64_t c = 0; c < Dv; ++c) {
+          double x =
+              in.gradOutput[oIdx(b, h, i, c)] * in.output[oIdx(b, h, i, c)];
+          delta += x;
+          absDoO += std::fabs(x);
+        }
+        g.maxAbsDotDoO = std::max(g.maxAbsDotDoO, absDoO);
+        double rowMass = 0.0, rowAbsDs = 0.0;
+        for (int64_t j = 0; j < Lk; ++j) {
+          Score s = scoreAt(spec, in, b, h, i, j, lk);
+          double dp = 0.0, absDoV = 0.0;
+          for (int64_t c = 0; c < Dv; ++c) {
+            double x = in.gradOutput[oIdx(b, h, i, c)] *
+                       in.value[vIdx(b, kvh, j, c)];
+            dp += x;
+            absDoV += std::fabs(x);
+          }
+          g.maxAbsDotDoV = std::max(g.maxAbsDotDoV, absDoV);
+          // Masked keys and fully masked rows contribute nothing.
+          if (!s.keep || std::isinf(lse))
+            continue;
+          double p = std::exp(s.score - lse);
+          double ds = p * (dp - delta);
+          rowMass += p;
+          rowAbsDs += std::fabs(ds);
+          keyMass[(b * Hkv + kvh) * Lk + j] += p;
+          keyAbsDs[(b * Hkv + kvh) * Lk + j] += std::fabs(ds);
+          g.maxAbsDs = std::max(g.maxAbsDs, std::fabs(ds));
+          g.maxAbsDpMinusDelta =
+              std::max(g.maxAbsDpMinusDelta, std::fabs(dp - delta));
+          if (spec.withBias)
+            g.bias[((b * Hq + h) * Lq + i) * Lk + j] = ds * s.dScoreDBiased;
+          double dx = scale * ds * s.dScoreDScaled; // d loss / d (q.k)
+          for (int64_t d = 0; d < D; ++d) {
+            g.query[qIdx(b, h, i, d)] += dx * in.key[kIdx(b, kvh, j, d)];
+            g.key[kIdx(b, kvh, j, d)] += dx * in.query[qIdx(b, h, i, d)];
+          }
+          for (int64_t c = 0; c < Dv; ++c)
+            g.value[vIdx(b, kvh, j, c)] += p * in.gradOutput[oIdx(b, h, i, c)];
+        }
+        g.maxRowMass = std::max(g.maxRowMass, rowMass);
+        g.maxRowAbsDs = std::max(g.maxRowAbsDs, rowAbsDs);
+      }
+    }
+  }
+  g.maxKeyMass = *std::max_element(keyMass.begin(), keyMass.end());
+  g.maxKeyAbsDs = *std::max_element(keyAbsDs.begin(), keyAbsDs.end());
+  return g;
+}
+
+GradientTolerance mlir::attn::deriveGradientTolerance(
+    const AttentionSpec &spec, const ReferenceInputs &in,
+    const ReferenceGradients &ref, std::optional<ElementKind> accumulator,
+    bool roundedP) {
+  double uAcc = accumulator ? unitRoundoff(*accumulator)
+                            : std::numeric_limits<double>::epsilon() / 2;
+  double uF32 = unitRoundoff(ElementKind::F32);
+  double uScore = spec.scoreMod != ScoreModKind::None ? std::max(uAcc, uF32)
+                                                      : uAcc;
+  double uOut = unitRoundoff(spec.elementType);
+  double uIn = roundedP ? unitRoundoff(spec.elementType) : 0.0;
+  ScoreBound score = deriveScoreBound(spec, in, uAcc, uScore);
+
+  // P = exp(s - lse): the score error delta and the rounding of the
+  // subtraction (|s| + |lse|, the LSE being an f32 input) and of exp.
+  double lseMax = 0.0;
+  for (double l : in.lse)
+    if (std::isfinite(l))
+      lseMax = std::max(lseMax, std::fabs(l));
+  double eP =
+      std::expm1(score.delta + 4.0 * uScore * (score.scoreMax + lseMax)) +
+      2.0 * uAcc;
+  // dP and Delta: dot products over Dv terms.
+  int64_t dv = spec.getValueHeadDim();
+  double errDp = gamma(dv + 1, uAcc) * ref.maxAbsDotDoV;
+  double errDelta = gamma(dv + 1, uAcc) * ref.maxAbsDotDoO;
+  // The chain factor (softcap', score_mod') is at most 1 in size; it carries
+  // a few roundings and moves with the score by at most 0.77 / cap per unit
+  // (the largest slope of 1 - tanh^2).
+  double capSlope =
+      (spec.softcap ? 0.77 / *spec.softcap : 0.0) +
+      (spec.scoreMod == ScoreModKind::TanhCap ? 0.77 / 20.0 : 0.0);
+  double eChain = 4.0 * uScore + capSlope * score.delta;
+  // dS1_ij errs by |dS_ij| (eP + 4u + e_chain + u_in) + P_ij (err_dP +
+  // err_Delta): relative errors of P, of the chain factor and of rounding
+  // dS (precision lowering), and the absolute error of dP - Delta.
+  double relDs = eP + 4.0 * uAcc + eChain + uIn;
+  double absDs = errDp + errDelta;
+
+  double scale = spec.getEffectiveScale();
+  double qMax = maxAbs(in.query), kMax = maxAbs(in.key),
+         doMax = maxAbs(in.gradOutput);
+  int64_t rowsPerKey =
+      spec.queryLength * (spec.numQueryHeads / spec.numKVHeads);
+  // dQ_i = scale sum_j dS1_ij K_j: the errors of dS1 summed over j, plus the
+  // Lk-term sum's gamma_Lk sum_j |dS1_ij| |K_j| (|dS1| <= |dS|). dK sums
+  // over the group's rows instead (key sums for row sums); dV = sum P dO
+  // with P's relative error. The store rounds to the output format: u_out
+  // relative to the value.
+  GradientTolerance tol;
+  tol.query = scale * kMax *
+                  (ref.maxRowAbsDs * (relDs + gamma(spec.keyLength + 1, uAcc)) +
+                   ref.maxRowMass * absDs) +
+              uOut * maxAbs(ref.query);
+  tol.key = scale * qMax *
+                (ref.maxKeyAbsDs * (relDs + gamma(rowsPerKey + 1, uAcc)) +
+                 ref.maxKeyMass * absDs) +
+            uOut * maxAbs(ref.key);
+  tol.value =
+      doMax * ref.maxKeyMass * (eP + uIn + gamma(rowsPerKey + 1, uAcc)) +
+      uOut * maxAbs(ref.value);
+  tol.bias = ref.maxAbsDs * relDs + ref.maxRowMass * absDs +
+             uOut * maxAbs(ref.bias);
+  // The products and the final scale round once more each.
+  for (double *t : {&tol.query, &tol.key, &tol.value, &tol.bias})
+    *t *= 1.0 + 4.0 * uF32;
+  return tol;
+}

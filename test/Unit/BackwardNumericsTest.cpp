@@ -1,0 +1,433 @@
+//===- BackwardNumericsTest.cpp - executed backward vs float64 reference --===//
+//
+// Part of attn-mlir. Every case builds attn.attention_backward from a spec
+// (AttentionSpec::backward), lowers it through attn-to-cpu (directly, or
+// through attn-tile-backward and attn-lower-precision with several tile
+// shapes), JIT-runs it on random inputs whose O and LSE come from the
+// float64 forward, and compares dQ, dK, dV (and d_bias) with the float64
+// backward reference under the tolerances of docs/Numerics.md.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Execution/NumericCheck.h"
+#include "attn/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Parser/Parser.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <functional>
+#include <iostream>
+#include <random>
+#include <string>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+struct BackwardCase {
+  std::string name;
+  AttentionSpec spec;
+  bool accumulateInF64 = false;
+};
+void PrintTo(const BackwardCase &c, std::ostream *os) { *os << c.name; }
+
+AttentionSpec baseSpec() {
+  AttentionSpec s;
+  s.batch = 2;
+  s.numQueryHeads = 4;
+  s.numKVHeads = 2;
+  s.queryLength = 13;
+  s.keyLength = 11;
+  s.headDim = 16;
+  s.elementType = ElementKind::F32;
+  s.backward = true;
+  return s;
+}
+
+std::vector<BackwardCase> allCases() {
+  std::vector<BackwardCase> cases;
+  auto add = [&](std::string name, std::function<void(AttentionSpec &)> edit,
+                 bool f64 = false) {
+    AttentionSpec s = baseSpec();
+    edit(s);
+    cases.push_back({std::move(name), s, f64});
+  };
+  add("mha", [](AttentionSpec &s) { s.numKVHeads = 4; });
+  add("gqa", [](AttentionSpec &) {});
+  add("mqa", [](AttentionSpec &s) { s.numKVHeads = 1; });
+  add("gqa_bshd", [](AttentionSpec &s) { s.layout = Layout::BSHD; });
+  add("dv_differs", [](AttentionSpec &s) { s.valueHeadDim = 8; });
+  add("len_33x40", [](AttentionSpec &s) {
+    s.queryLength = 33;
+    s.keyLength = 40;
+    s.batch = 1;
+  });
+  add("causal_top_left", [](AttentionSpec &s) {
+    s.maskKind = MaskKind::CausalTopLeft;
+  });
+  // Lq > Lk: the first rows see no key and must get zero gradients.
+  add("causal_bottom_right", [](AttentionSpec &s) {
+    s.maskKind = MaskKind::CausalBottomRight;
+  });
+  add("causal_bottom_right_lq_lt_lk", [](AttentionSpec &s) {
+    s.maskKind = MaskKind::CausalBottomRight;
+    s.queryLength = 5;
+    s.keyLength = 19;
+  });
+  add("sliding_window", [](AttentionSpec &s) {
+    s.maskKind = MaskKind::SlidingWindow;
+    s.windowLeft = 3;
+    s.windowRight = 1;
+  });
+  add("softcap", [](AttentionSpec &s) {
+    s.softcap = 2.0;
+    s.scale = 1.0;
+  });
+  add("alibi", [](AttentionSpec &s) {
+    s.alibiSlopes = {0.5, 0.25, 0.125, 0.0625};
+    s.maskKind = MaskKind::CausalBottomRight;
+  });
+  add("key_lengths", [](AttentionSpec &s) {
+    s.keyLengths = {7, 0};
+    s.maskKind = MaskKind::CausalBottomRight;
+  });
+  add("score_mod_relative_bias",
+      [](AttentionSpec &s) { s.scoreMod = ScoreModKind::RelativeBias; });
+  add("score_mod_tanh_cap", [](AttentionSpec &s) {
+    s.scoreMod = ScoreModKind::TanhCap;
+    s.scale = 1.0;
+  });
+  add("mask_mod", [](AttentionSpec &s) { s.maskMod = MaskModKind::PrefixLM; });
+  add("bias", [](AttentionSpec &s) { s.withBias = true; });
+  add("bool_mask", [](AttentionSpec &s) { s.withBoolMask = true; });
+  for (ElementKind kind : {ElementKind::F16, ElementKind::BF16}) {
+    std::string k(stringifyElementKind(kind));
+    add(k + "_gqa_causal", [kind](AttentionSpec &s) {
+      s.elementType = kind;
+      s.headDim = 64;
+      s.queryLength = 37;
+      s.keyLength = 37;
+      s.batch = 1;
+      s.maskKind = MaskKind::CausalBottomRight;
+    });
+    add(k + "_bias_mask_causal", [kind](AttentionSpec &s) {
+      s.elementType = kind;
+      s.withBias = true;
+      s.withBoolMask = true;
+      s.maskKind = MaskKind::CausalBottomRight;
+    });
+    add(k + "_softcap_window", [kind](AttentionSpec &s) {
+      s.elementType = kind;
+      s.softcap = 5.0;
+      s.maskKind = MaskKind::SlidingWindow;
+      s.windowLeft = 4;
+      s.windowRight = 0;
+    });
+  }
+  // f64 accumulation: the tolerance shrinks to the output rounding (and,
+  // with a score_mod, to the f32 the region computes in).
+  add(
+      "f64acc_gqa_causal_softcap_alibi",
+      [](AttentionSpec &s) {
+        s.softcap = 3.0;
+        s.alibiSlopes = {0.5, 0.25, 0.125, 0.0625};
+        s.maskKind = MaskKind::CausalBottomRight;
+        s.keyLengths = {11, 9};
+      },
+      /*f64=*/true);
+  add(
+      "f64acc_everything",
+      [](AttentionSpec &s) {
+        s.softcap = 3.0;
+        s.alibiSlopes = {0.5, 0.25, 0.125, 0.0625};
+        s.withBias = true;
+        s.scoreMod = ScoreModKind::TanhCap;
+        s.maskKind = MaskKind::SlidingWindow;
+        s.windowLeft = 4;
+        s.windowRight = 2;
+        s.keyLengths = {11, 6};
+      },
+      /*f64=*/true);
+  return cases;
+}
+
+void expectPasses(const AttentionSpec &spec, const NumericReport &report,
+                  const std::string &via) {
+  EXPECT_TRUE(report.passed()) << spec.describe() << via << "\n"
+                               << report.summary();
+  std::cout << "  " << spec.describe() << via << ": " << report.summary()
+            << "\n";
+  // Not vacuous, and the tolerances stay well below the gradients' size.
+  EXPECT_GT(report.maxReferenceMagnitude, 0.05) << spec.describe();
+  for (const NumericReport::Gradient &g : report.gradients)
+    EXPECT_LT(g.tolerance, 0.1 * report.maxReferenceMagnitude)
+        << g.name << " of " << spec.describe();
+}
+
+class BackwardNumericsTest : public ::testing::TestWithParam<BackwardCase> {};
+
+TEST_P(BackwardNumericsTest, MatchesFloat64Reference) {
+  const BackwardCase &c = GetParam();
+  MLIRContext ctx;
+  NumericCheckOptions options;
+  options.accumulateInF64 = c.accumulateInF64;
+  auto report = checkAgainstReference(ctx, c.spec, options);
+  ASSERT_TRUE(static_cast<bool>(report)) << llvm::toString(report.takeError());
+  expectPasses(c.spec, *report, "");
+}
+
+INSTANTIATE_TEST_SUITE_P(Reference, BackwardNumericsTest,
+                         ::testing::ValuesIn(allCases()),
+                         [](const auto &info) { return info.param.name; });
+
+//===----------------------------------------------------------------------===//
+// The tiled backward (attn-tile-backward [+ attn-lower-precision]) with tile
+// shapes that do not divide the lengths.
+//===----------------------------------------------------------------------===//
+
+struct TileVariant {
+  std::string name;
+  AttnTileBackwardOptions tile;
+  bool lowerPrecision = false;
+};
+void PrintTo(const TileVariant &v, std::ostream *os) { *os << v.name; }
+
+std::vector<TileVariant> tileVariants() {
+  auto tile = [](int64_t m, int64_t n, bool skip = true) {
+    AttnTileBackwardOptions o;
+    o.blockM = m;
+    o.blockN = n;
+    o.skipMaskedBlocks = skip;
+    return o;
+  };
+  return {{"m4_n4", tile(4, 4), false},
+          {"m8_n16_precision", tile(8, 16), true},
+          {"m16_n8_dense", tile(16, 8, /*skip=*/false), false}};
+}
+
+using TiledParam = std::tuple<BackwardCase, TileVariant>;
+class TiledBackwardNumericsTest
+    : public ::testing::TestWithParam<TiledParam> {};
+
+TEST_P(TiledBackwardNumericsTest, MatchesFloat64Reference) {
+  const BackwardCase &c = std::get<0>(GetParam());
+  const TileVariant &variant = std::get<1>(GetParam());
+  MLIRContext ctx;
+  NumericCheckOptions options;
+  options.roundedP = variant.lowerPrecision;
+  options.prePipeline = [&](OpPassManager &pm) {
+    pm.addPass(createAttnTileBackward(variant.tile));
+    if (variant.lowerPrecision)
+      pm.addPass(createAttnLowerPrecision());
+  };
+  auto report = checkAgainstReference(ctx, c.spec, options);
+  ASSERT_TRUE(static_cast<bool>(report)) << llvm::toString(report.takeError());
+  expectPasses(c.spec, *report, " via " + variant.name);
+}
+
+/// Tiles always accumulate in f32: the f64-accumulation cases are untiled.
+std::vector<BackwardCase> tileableCases() {
+  std::vector<BackwardCase> cases;
+  for (BackwardCase &c : allCases())
+    if (!c.accumulateInF64)
+      cases.push_back(c);
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Flash, TiledBackwardNumericsTest,
+    ::testing::Combine(::testing::ValuesIn(tileableCases()),
+                       ::testing::ValuesIn(tileVariants())),
+    [](const ::testing::TestParamInfo<TiledParam> &info) {
+      return std::get<0>(info.param).name + "_" + std::get<1>(info.param).name;
+    });
+
+//===----------------------------------------------------------------------===//
+// A bias that broadcasts (the spec's biases are full-shape): its gradient
+// must be the sum over the broadcast axis of the gradient of the same bias
+// written out in full, and every other gradient must not change.
+//===----------------------------------------------------------------------===//
+
+/// The backward of a GQA 2/1, B = 2, Lq = 5, Lk = 6, D = 8 causal problem
+/// with a bias of `biasShape`, as a memref entry @f.
+OwningOpRef<ModuleOp> broadcastBiasModule(MLIRContext &ctx,
+                                          llvm::StringRef biasShape) {
+  std::string text = llvm::formatv(R"mlir(
+func.func @f(%q: tensor<2x2x5x8xf32>, %k: tensor<2x1x6x8xf32>,
+             %v: tensor<2x1x6x8xf32>, %o: tensor<2x2x5x8xf32>,
+             %do: tensor<2x2x5x8xf32>, %lse: tensor<2x2x5xf32>,
+             %bias: tensor<{0}xf32>)
+    -> (tensor<2x2x5x8xf32>, tensor<2x1x6x8xf32>, tensor<2x1x6x8xf32>,
+        tensor<{0}xf32>) {{
+  %dq, %dk, %dv, %db = attn.attention_backward
+      ins(%q, %k, %v, %o, %do, %lse : tensor<2x2x5x8xf32>,
+          tensor<2x1x6x8xf32>, tensor<2x1x6x8xf32>, tensor<2x2x5x8xf32>,
+          tensor<2x2x5x8xf32>, tensor<2x2x5xf32>)
+      bias(%bias : tensor<{0}xf32>)
+      {{mask_kind = #attn.mask<causal_bottom_right>}
+      -> tensor<2x2x5x8xf32>, tensor<2x1x6x8xf32>, tensor<2x1x6x8xf32>,
+         tensor<{0}xf32>
+  return %dq, %dk, %dv, %db : tensor<2x2x5x8xf32>, tensor<2x1x6x8xf32>,
+      tensor<2x1x6x8xf32>, tensor<{0}xf32>
+}
+)mlir",
+                                   biasShape);
+  ctx.loadDialect<AttnDialect, func::FuncDialect>();
+  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(text, &ctx);
+  if (module && failed(convertToMemrefEntry(*module, "f")))
+    return nullptr;
+  return module;
+}
+
+/// Runs @f of `module` on `inputs` (f32 buffers of the given shapes),
+/// through attn-tile-backward when `tiled`, and returns its four results.
+std::vector<std::vector<float>>
+runBackward(ModuleOp module, ArrayRef<std::vector<float>> inputs,
+            ArrayRef<SmallVector<int64_t>> shapes, bool tiled) {
+  CpuCompileOptions options;
+  options.entry = "f";
+  if (tiled)
+    options.prePipeline = [](OpPassManager &pm) {
+      AttnTileBackwardOptions tile;
+      tile.blockM = 4;
+      tile.blockN = 4;
+      pm.addPass(createAttnTileBackward(tile));
+    };
+  auto exe = CpuExecutable::compile(module, options);
+  EXPECT_TRUE(static_cast<bool>(exe)) << llvm::toString(exe.takeError());
+  if (!exe)
+    return {};
+  std::vector<std::vector<float>> data(inputs.begin(), inputs.end());
+  for (size_t r = inputs.size(); r < shapes.size(); ++r) {
+    int64_t n = 1;
+    for (int64_t e : shapes[r])
+      n *= e;
+    data.emplace_back(n, std::nanf(""));
+  }
+  SmallVector<HostBuffer> buffers;
+  for (auto [values, shape] : llvm::zip(data, shapes))
+    buffers.push_back({ElementKind::F32, shape, values.data(),
+                       values.size() * sizeof(float)});
+  llvm::Error err = (*exe)->invoke(buffers);
+  EXPECT_FALSE(static_cast<bool>(err)) << llvm::toString(std::move(err));
+  return {data.begin() + inputs.size(), data.end()};
+}
+
+class BackwardBroadcastBias : public ::testing::TestWithParam<bool> {};
+
+TEST_P(BackwardBroadcastBias, GradientSumsOverTheBroadcastAxis) {
+  bool tiled = GetParam();
+  MLIRContext ctx;
+  OwningOpRef<ModuleOp> broadcast = broadcastBiasModule(ctx, "1x2x5x6");
+  OwningOpRef<ModuleOp> full = broadcastBiasModule(ctx, "2x2x5x6");
+  ASSERT_TRUE(broadcast && full);
+  SmallVector<SmallVector<int64_t>> shapes = {
+      {2, 2, 5, 8}, {2, 1, 6, 8}, {2, 1, 6, 8}, {2, 2, 5, 8}, {2, 2, 5, 8},
+      {2, 2, 5},    {1, 2, 5, 6}, {2, 2, 5, 8}, {2, 1, 6, 8}, {2, 1, 6, 8},
+      {1, 2, 5, 6}};
+  std::mt19937_64 rng(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<std::vector<float>> inputs;
+  for (size_t i = 0; i < 7; ++i) {
+    int64_t n = 1;
+    for (int64_t e : shapes[i])
+      n *= e;
+    inputs.emplace_back(n);
+    for (float &x : inputs.back())
+      x = i == 5 ? 2.0f + normal(rng) : normal(rng); // LSE around 2
+  }
+  std::vector<std::vector<float>> got =
+      runBackward(*broadcast, inputs, shapes, tiled);
+  // The same bias written out over both batch entries.
+  std::vector<float> expanded(inputs[6]);
+  expanded.insert(expanded.end(), inputs[6].begin(), inputs[6].end());
+  inputs[6] = expanded;
+  shapes[6] = shapes[10] = {2, 2, 5, 6};
+  std::vector<std::vector<float>> want =
+      runBackward(*full, inputs, shapes, tiled);
+  ASSERT_EQ(got.size(), 4u);
+  ASSERT_EQ(want.size(), 4u);
+  // Identical scores, so identical dQ, dK, dV, bit for bit.
+  for (int r = 0; r < 3; ++r)
+    EXPECT_EQ(std::memcmp(got[r].data(), want[r].data(),
+                          got[r].size() * sizeof(float)),
+              0)
+        << "gradient " << r;
+  // d_bias[0, h, i, j] = 0 + full[0, h, i, j] + full[1, h, i, j] in f32.
+  size_t n = got[3].size();
+  ASSERT_EQ(want[3].size(), 2 * n);
+  double largest = 0.0;
+  for (size_t e = 0; e < n; ++e) {
+    EXPECT_EQ(got[3][e], (0.0f + want[3][e]) + want[3][n + e]) << e;
+    largest = std::max(largest, std::fabs(double(got[3][e])));
+  }
+  EXPECT_GT(largest, 0.01); // not vacuous
+}
+
+INSTANTIATE_TEST_SUITE_P(Lowering, BackwardBroadcastBias,
+                         ::testing::Values(false, true),
+                         [](const auto &info) {
+                           return info.param ? "tiled_m4_n4" : "whole_op";
+                         });
+
+/// Rewrites every backward op before lowering, as a buggy pass would.
+struct MutateBackwardPass
+    : PassWrapper<MutateBackwardPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(MutateBackwardPass)
+  explicit MutateBackwardPass(std::function<void(AttentionBackwardOp)> mutate)
+      : mutate(std::move(mutate)) {}
+  void runOnOperation() override { getOperation().walk(mutate); }
+  std::function<void(AttentionBackwardOp)> mutate;
+};
+
+bool passesWithMutation(AttentionSpec spec,
+                        std::function<void(AttentionBackwardOp)> mutate) {
+  MLIRContext ctx;
+  NumericCheckOptions options;
+  options.prePipeline = [&](OpPassManager &pm) {
+    pm.addPass(std::make_unique<MutateBackwardPass>(mutate));
+  };
+  auto report = checkAgainstReference(ctx, spec, options);
+  EXPECT_TRUE(static_cast<bool>(report)) << llvm::toString(report.takeError());
+  return report && report->passed();
+}
+
+// The harness must be able to fail: each mutation models a lowering bug.
+TEST(BackwardHarness, DetectsDroppedScale) {
+  EXPECT_FALSE(passesWithMutation(baseSpec(), [](AttentionBackwardOp op) {
+    op.setScaleAttr(Builder(op.getContext()).getF64FloatAttr(1.0));
+  }));
+}
+
+TEST(BackwardHarness, DetectsDroppedSoftcapChainRule) {
+  AttentionSpec spec = baseSpec();
+  spec.softcap = 2.0;
+  spec.scale = 1.0;
+  // A larger cap changes the slope 1 - tanh^2 far more than the scores.
+  EXPECT_FALSE(passesWithMutation(spec, [](AttentionBackwardOp op) {
+    op.setSoftcapAttr(Builder(op.getContext()).getF64FloatAttr(2.5));
+  }));
+}
+
+TEST(BackwardHarness, DetectsWrongCausalAlignment) {
+  AttentionSpec spec = baseSpec();
+  spec.maskKind = MaskKind::CausalBottomRight;
+  EXPECT_FALSE(passesWithMutation(spec, [](AttentionBackwardOp op) {
+    op.setMaskKind(MaskKind::CausalTopLeft);
+  }));
+}
+
+TEST(BackwardHarness, UnmutatedRunPasses) {
+  EXPECT_TRUE(passesWithMutation(baseSpec(), [](AttentionBackwardOp) {}));
+}
+
+} // namespace
