@@ -125,6 +125,7 @@ void mlir::attn::buildAttnToPtxPipeline(
   lowering.kernel = options.kernel;
   lowering.numSplits = options.numSplits;
   lowering.numSMs = options.numSMs;
+  lowering.chip = options.chip;
   pm.addPass(createConvertAttnToNVVM(lowering));
   buildAttnKernelToNVVMPasses(pm);
   if (options.emitBinary)

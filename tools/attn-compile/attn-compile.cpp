@@ -146,6 +146,14 @@ static cl::opt<int64_t>
     decodeKeysPerWarp("decode-keys-per-warp",
                       cl::desc("--target=ptx decode: keys per warp step"),
                       cl::init(16), cl::cat(gpuCategory));
+static cl::opt<int64_t> hopperBlockN(
+    "hopper-block-n",
+    cl::desc("Hopper kernel: keys per KV block (64, 128; 0 chooses)"),
+    cl::init(0), cl::cat(gpuCategory));
+static cl::opt<int64_t>
+    hopperStages("hopper-stages",
+                 cl::desc("Hopper kernel: shared-memory ring stages (2-4)"),
+                 cl::init(2), cl::cat(gpuCategory));
 static cl::opt<int64_t>
     decodeStages("decode-stages",
                  cl::desc("--target=ptx decode: cp.async stages per warp"),
@@ -292,6 +300,8 @@ static int compileForGpu(ModuleOp module,
   options.lowering.decodeNumWarps = decodeNumWarps;
   options.lowering.decodeKeysPerWarp = decodeKeysPerWarp;
   options.lowering.decodeStages = decodeStages;
+  options.lowering.hopperBlockN = hopperBlockN;
+  options.lowering.hopperStages = hopperStages;
   options.recordStageIR = printStageIR;
   if (!cubinArchs.empty()) {
     options.cubinArchs.clear();

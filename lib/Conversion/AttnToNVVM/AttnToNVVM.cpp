@@ -195,11 +195,19 @@ static FailureOr<KernelKind> selectKernel(AttentionOp op,
     return KernelKind::Prefill;
   if (o.kernel == "decode")
     return KernelKind::Decode;
+  if (o.kernel == "hopper")
+    return KernelKind::Hopper;
   if (o.kernel != "auto")
-    return op.emitOpError("expected kernel of auto, prefill or decode, got '")
+    return op.emitOpError("expected kernel of auto, prefill, decode or "
+                          "hopper, got '")
            << o.kernel << "'";
-  return p.headsQ / p.headsKV * p.seqQ <= 16 ? KernelKind::Decode
-                                              : KernelKind::Prefill;
+  if (p.headsQ / p.headsKV * p.seqQ <= 16)
+    return KernelKind::Decode;
+  // On sm_90a the wgmma family, where it supports the problem.
+  if (o.chip == "sm_90a" &&
+      succeeded(planHopperKernel(op, p, o, /*emitErrors=*/false)))
+    return KernelKind::Hopper;
+  return KernelKind::Prefill;
 }
 
 namespace {
@@ -385,6 +393,9 @@ struct ConvertAttnToNVVMPass
     options.kernel = kernel;
     options.numSplits = numSplits;
     options.numSMs = numSMs;
+    options.chip = chip;
+    options.hopperBlockN = hopperBlockN;
+    options.hopperStages = hopperStages;
     options.decodeNumWarps = decodeNumWarps;
     options.decodeKeysPerWarp = decodeKeysPerWarp;
     options.decodeStages = decodeStages;
@@ -405,6 +416,16 @@ struct ConvertAttnToNVVMPass
       if (*kind == KernelKind::Prefill &&
           failed(checkPrefillOptions(op, *problem, options)))
         return signalPassFailure();
+      if (*kind == KernelKind::Hopper) {
+        FailureOr<HopperPlan> hopper = planHopperKernel(op, *problem, options);
+        if (failed(hopper))
+          return signalPassFailure();
+        if (!kernels)
+          kernels = createKernelModule(builder, module);
+        if (failed(lowerHopper(op, *problem, *hopper, kernels)))
+          return signalPassFailure();
+        continue;
+      }
       std::optional<DecodePlan> plan;
       if (*kind == KernelKind::Decode) {
         FailureOr<DecodePlan> planned =
@@ -413,19 +434,23 @@ struct ConvertAttnToNVVMPass
           return signalPassFailure();
         plan = *planned;
       }
-      if (!kernels) {
-        builder.setInsertionPointToStart(module.getBody());
-        kernels = gpu::GPUModuleOp::create(builder, module.getLoc(),
-                                           kernelModuleName);
-        module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
-                        builder.getUnitAttr());
-      }
+      if (!kernels)
+        kernels = createKernelModule(builder, module);
       LogicalResult lowered =
           plan ? lowerDecode(op, *problem, *plan, kernels)
                : lowerPrefill(op, *problem, kernels, options);
       if (failed(lowered))
         return signalPassFailure();
     }
+  }
+
+  gpu::GPUModuleOp createKernelModule(OpBuilder &builder, ModuleOp module) {
+    builder.setInsertionPointToStart(module.getBody());
+    auto kernels = gpu::GPUModuleOp::create(builder, module.getLoc(),
+                                            kernelModuleName);
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                    builder.getUnitAttr());
+    return kernels;
   }
 
   /// Creates the kernel function for `list` next to the other kernels.
@@ -513,6 +538,34 @@ struct ConvertAttnToNVVMPass
                       {static_cast<int64_t>(llvm::divideCeil(problem.seqQ, options.blockM)),
                        problem.batch * problem.headsQ, 1},
                       threads, smemBytes, info,
+                      "[ceil(Lq / block_m), B * Hq, 1]");
+    return success();
+  }
+
+  LogicalResult lowerHopper(AttentionOp op, const KernelProblem &problem,
+                            const HopperPlan &plan, gpu::GPUModuleOp kernels) {
+    // Arguments as the prefill kernel's: Q, K, V, O[, LSE].
+    KernelArgumentList list;
+    AttentionArguments args;
+    if (failed(addAttentionArguments(op, problem, /*dedupe=*/false, list,
+                                     args)))
+      return failure();
+    gpu::GPUFuncOp func = createKernel(op, list, kernels, plan.threads);
+    buildHopperPrefillKernelBody(func, problem, plan, args);
+    Builder b(op.getContext());
+    SmallVector<NamedAttribute> info = {
+        b.getNamedAttr("kernel", b.getStringAttr("hopper")),
+        b.getNamedAttr("block_m", b.getI64IntegerAttr(plan.blockM)),
+        b.getNamedAttr("block_n", b.getI64IntegerAttr(plan.blockN)),
+        b.getNamedAttr("stages", b.getI64IntegerAttr(plan.stages)),
+        b.getNamedAttr("num_warps", b.getI64IntegerAttr(plan.threads / 32)),
+        b.getNamedAttr("shared_memory_bytes",
+                       b.getI64IntegerAttr(plan.sharedMemoryBytes))};
+    replaceWithLaunch(op, func, list,
+                      {static_cast<int64_t>(
+                           llvm::divideCeil(problem.seqQ, plan.blockM)),
+                       problem.batch * problem.headsQ, 1},
+                      plan.threads, plan.sharedMemoryBytes, info,
                       "[ceil(Lq / block_m), B * Hq, 1]");
     return success();
   }

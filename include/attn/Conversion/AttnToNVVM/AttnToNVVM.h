@@ -27,6 +27,9 @@ enum class KernelKind {
   /// query row of a KV group packed into one m16 tile, warps splitting the
   /// keys, partial results merged by LSE inside the launch.
   Decode,
+  /// sm_90a prefill: a producer warpgroup streams K/V through an mbarrier
+  /// ring of 128B-swizzled tiles; two consumer warpgroups run wgmma.
+  Hopper,
 };
 
 /// The kernels' options are convert-attn-to-nvvm's own
@@ -135,6 +138,36 @@ struct DecodeArguments : AttentionArguments {
 void buildDecodeKernelBody(gpu::GPUFuncOp func, const KernelProblem &problem,
                            const DecodePlan &plan,
                            const DecodeArguments &arguments);
+
+/// The launch of a hopper (sm_90a) prefill kernel, chosen before its body
+/// is emitted.
+struct HopperPlan {
+  /// Query rows per CTA (two consumer warpgroups of 64 rows) and keys per
+  /// KV block.
+  int64_t blockM = 128, blockN = 128;
+  /// Shared-memory ring depth (K and V tiles per stage).
+  int64_t stages = 2;
+  /// One producer and two consumer warpgroups.
+  int64_t threads = 384;
+  /// setmaxnreg targets: the producer gives registers to the consumers
+  /// (40 * 128 + 232 * 256 <= 64K).
+  int64_t producerRegisters = 40, consumerRegisters = 232;
+  int64_t sharedMemoryBytes = 0;
+};
+
+/// Checks that the hopper kernel supports `problem` and plans its launch;
+/// with `emitErrors` false it only answers (kernel=auto's question).
+FailureOr<HopperPlan> planHopperKernel(AttentionOp op,
+                                       const KernelProblem &problem,
+                                       const ConvertAttnToNVVMOptions &options,
+                                       bool emitErrors = true);
+
+/// Emits the body of a hopper prefill kernel (arguments as the prefill
+/// kernel's: Q, K, V, O[, LSE]).
+void buildHopperPrefillKernelBody(gpu::GPUFuncOp func,
+                                  const KernelProblem &problem,
+                                  const HopperPlan &plan,
+                                  const AttentionArguments &arguments);
 
 } // namespace mlir::attn
 
