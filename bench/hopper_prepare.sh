@@ -15,8 +15,14 @@ hop="--chip=sm_90a --cubin-arch=sm_90a --kernel=hopper"
 mma="--cubin-arch=sm_90 --kernel=prefill"
 variants=(
   "check_h_plain_d128|$hop --batch=1 --heads-q=2 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=128 --mask=none"
-  "check_h_bn128_d128|$hop --batch=1 --heads-q=2 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=128 --mask=none --hopper-block-n=128"
+  "check_h_bn64_d128|$hop --batch=1 --heads-q=2 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=128 --mask=none --hopper-block-n=64"
+  "check_h_bn64_window_d128|$hop --batch=1 --heads-q=8 --heads-kv=1 --seq-q=777 --seq-k=1000 --head-dim=128 --mask=sliding-window --window-left=100 --window-right=20 --hopper-block-n=64"
+  "check_h_bn64_alibi_gqa_causal|$hop --batch=2 --heads-q=8 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=128 --mask=causal --alibi --hopper-block-n=64"
+  "check_h_st3_tail_tl_d128|$hop --batch=1 --heads-q=4 --heads-kv=4 --seq-q=333 --seq-k=200 --head-dim=128 --mask=causal-top-left --hopper-stages=3"
   "check_h_st3_window_d128|$hop --batch=1 --heads-q=8 --heads-kv=1 --seq-q=777 --seq-k=1000 --head-dim=128 --mask=sliding-window --window-left=100 --window-right=20 --hopper-stages=3"
+  "check_h_pp_tail_causal_tl|$hop --batch=1 --heads-q=4 --heads-kv=4 --seq-q=333 --seq-k=200 --head-dim=128 --mask=causal-top-left --hopper-ping-pong"
+  "check_h_pp_br_lq_gt_lk|$hop --batch=1 --heads-q=2 --heads-kv=2 --seq-q=300 --seq-k=100 --head-dim=64 --mask=causal --hopper-ping-pong"
+  "check_h_pp_window_d128|$hop --batch=1 --heads-q=8 --heads-kv=1 --seq-q=777 --seq-k=1000 --head-dim=128 --mask=sliding-window --window-left=100 --window-right=20 --hopper-ping-pong"
   "check_h_plain_d64|$hop --batch=1 --heads-q=2 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=64 --mask=none"
   "check_h_tail_causal_br|$hop --batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal"
   "check_h_tail_causal_tl|$hop --batch=1 --heads-q=4 --heads-kv=4 --seq-q=333 --seq-k=200 --head-dim=128 --mask=causal-top-left"
@@ -40,7 +46,13 @@ for shape in "128,4096" "128,16384" "64,4096"; do
     s="--batch=$b --heads-q=$h --heads-kv=$h --seq-q=$l --seq-k=$l --head-dim=$d --mask=$mask --lse=false"
     variants+=("bench_d${d}_l${l}_${mask}_hopper|$hop $s")
     variants+=("bench_d${d}_l${l}_${mask}_hst3|$hop $s --hopper-stages=3")
-    variants+=("bench_d${d}_l${l}_${mask}_hst4|$hop $s --hopper-stages=4")
+    variants+=("bench_d${d}_l${l}_${mask}_hpp|$hop $s --hopper-ping-pong")
+    if [ "$d" = 64 ]; then
+      variants+=("bench_d${d}_l${l}_${mask}_hst4|$hop $s --hopper-stages=4")
+    else
+      variants+=("bench_d${d}_l${l}_${mask}_hbn64|$hop $s --hopper-block-n=64")
+      variants+=("bench_d${d}_l${l}_${mask}_hbn64st3|$hop $s --hopper-block-n=64 --hopper-stages=3")
+    fi
     variants+=("bench_d${d}_l${l}_${mask}_mma128x4x64|$mma $s --block-m=128 --num-warps=4 --block-n=64")
   done
 done
@@ -48,6 +60,8 @@ for mask in none causal; do
   s="--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --lse=false"
   variants+=("bench_gqa_l4096_${mask}_hopper|$hop $s")
   variants+=("bench_gqa_l4096_${mask}_hst3|$hop $s --hopper-stages=3")
+  variants+=("bench_gqa_l4096_${mask}_hbn64|$hop $s --hopper-block-n=64")
+  variants+=("bench_gqa_l4096_${mask}_hpp|$hop $s --hopper-ping-pong")
   variants+=("bench_gqa_l4096_${mask}_mma128x4x64|$mma $s --block-m=128 --num-warps=4 --block-n=64")
 done
 for v in "${variants[@]}"; do

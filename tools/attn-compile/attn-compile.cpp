@@ -154,6 +154,10 @@ static cl::opt<int64_t>
     hopperStages("hopper-stages",
                  cl::desc("Hopper kernel: shared-memory ring stages (2-4)"),
                  cl::init(2), cl::cat(gpuCategory));
+static cl::opt<bool> hopperPingPong(
+    "hopper-ping-pong",
+    cl::desc("Hopper kernel: consumer warpgroups take turns issuing Q K^T"),
+    cl::init(false), cl::cat(gpuCategory));
 static cl::opt<int64_t>
     decodeStages("decode-stages",
                  cl::desc("--target=ptx decode: cp.async stages per warp"),
@@ -302,6 +306,7 @@ static int compileForGpu(ModuleOp module,
   options.lowering.decodeStages = decodeStages;
   options.lowering.hopperBlockN = hopperBlockN;
   options.lowering.hopperStages = hopperStages;
+  options.lowering.hopperPingPong = hopperPingPong;
   options.recordStageIR = printStageIR;
   if (!cubinArchs.empty()) {
     options.cubinArchs.clear();

@@ -85,10 +85,15 @@ def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
     `cp.async` into a two-stage ring of 128B-swizzled shared memory tiles,
     each stage signalled by `cp.async.mbarrier.arrive.noinc` on its "full"
     mbarrier and recycled on an "empty" one. Warpgroups 1 and 2
-    (`setmaxnreg.inc`) own 64 query rows each: Q fragments stay in
-    registers, `S = Q K^T` and `O += P V` are `wgmma.mma_async` m64nNk16
-    with A from registers (P never leaves them) and B through 128B-swizzle
-    shared-memory descriptors (V transposed). Masks, ALiBi, score_mod,
+    (`setmaxnreg.inc`) own 64 query rows each. `S = Q K^T` and `O += P V`
+    are `wgmma.mma_async` m64nNk16 with B through 128B-swizzle
+    shared-memory descriptors (V transposed) and P as A from registers; Q
+    is A from registers at D = 64 (or block-n 64) and, at D = 128 with
+    block-n 128, a shared tile the producer stages too (registers would
+    exceed the 168 a thread has before `setmaxnreg`). With
+    `hopper-ping-pong` the consumer warpgroups take turns issuing
+    `S = Q K^T` (named barriers), so one's softmax overlaps the other's
+    GEMM. Masks, ALiBi, score_mod,
     softcap, the online softmax and LSE are those of the prefill kernel on
     the wgmma accumulator layout (FragmentLayout.h). Not yet: key_lengths
     and K/V views (refused with a diagnostic; `auto` then keeps the prefill
@@ -202,11 +207,12 @@ def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
     Option<"decodeStages", "decode-stages", "int64_t", /*default=*/"2",
            "Decode: cp.async ring stages per warp (2 or 4)">,
     Option<"hopperBlockN", "hopper-block-n", "int64_t", /*default=*/"0",
-           "Hopper: keys per KV block (64 or 128; 0 chooses: 128 for D = 64, "
-           "64 for D = 128, which keeps a consumer thread under the 168 "
-           "registers it has before setmaxnreg)">,
+           "Hopper: keys per KV block (64 or 128; 0: 128)">,
     Option<"hopperStages", "hopper-stages", "int64_t", /*default=*/"2",
            "Hopper: shared-memory ring stages (2 to 4)">,
+    Option<"hopperPingPong", "hopper-ping-pong", "bool", /*default=*/"false",
+           "Hopper: consumer warpgroups take turns issuing S = Q K^T "
+           "(named barriers), so one's softmax overlaps the other's GEMM">,
     Option<"kernelModuleName", "kernel-module", "std::string",
            /*default=*/"\"attn_kernels\"",
            "Name of the gpu.module that receives the kernels">,

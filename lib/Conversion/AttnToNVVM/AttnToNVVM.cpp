@@ -396,6 +396,7 @@ struct ConvertAttnToNVVMPass
     options.chip = chip;
     options.hopperBlockN = hopperBlockN;
     options.hopperStages = hopperStages;
+    options.hopperPingPong = hopperPingPong;
     options.decodeNumWarps = decodeNumWarps;
     options.decodeKeysPerWarp = decodeKeysPerWarp;
     options.decodeStages = decodeStages;

@@ -12,11 +12,13 @@
 //   cp.async rather than TMA: tensor maps would have to be built by the
 //   runtime from the manifest, and cp.async lands in the same 128B-swizzled
 //   layout that wgmma's descriptors read.
-// * Warpgroups 1 and 2, the consumers (setmaxnreg.inc), own 64 rows each. Q
-//   is read once into wgmma A fragments (registers); per block, S = Q K^T is
-//   a chain of wgmma m64n{BN}k16 over the head dim with B = the K tile
-//   (K-major), and O += P V a chain of m64n{D}k16 over the block's keys with
-//   A = P from registers and B = the V tile (MN-major, transposed).
+// * Warpgroups 1 and 2, the consumers (setmaxnreg.inc), own 64 rows each.
+//   Per block, S = Q K^T is a chain of wgmma m64n{BN}k16 over the head dim
+//   with B = the K tile (K-major) and A = Q, read once into registers or
+//   (plan.qInSharedMemory) from a shared tile the producer loads first;
+//   O += P V is a chain of m64n{D}k16 over the block's keys with A = P from
+//   registers and B = the V tile (MN-major, transposed). With plan.pingPong
+//   the two consumers take turns issuing S (named barriers 1 and 2).
 //
 // Tiles are [rows][D] bf16/f16 split into 64-column panels: row r of a
 // panel is 128 bytes at r * 128, its 16-byte chunk c at (c ^ r % 8) * 16 (the
@@ -75,9 +77,16 @@ private:
   Value vTileOffset(Value stage) {
     return add(add(mul(stage, 2 * tileBytes), base), tileBytes);
   }
-  enum BarrierKind { FullK = 0, FullV = 1, Empty = 2 };
+  /// The Q tile (plan.qInSharedMemory): blockM rows after the ring.
+  int64_t qTileOffset() const { return plan.stages * 2 * tileBytes; }
+  int64_t qTileBytes() const {
+    return plan.qInSharedMemory ? plan.blockM * tileRowBytes : 0;
+  }
+  /// Full-K, full-V and empty barriers of each stage; the Q tile's full
+  /// barrier is kind FullQ of stage 0.
+  enum BarrierKind { FullK = 0, FullV = 1, Empty = 2, FullQ = 3 };
   Value barrier(BarrierKind kind, Value stage) {
-    int64_t first = plan.stages * 2 * tileBytes + 8 * kind * plan.stages;
+    int64_t first = qTileOffset() + qTileBytes() + 8 * kind * plan.stages;
     return tileAt(add(add(mul(stage, 8), base), first));
   }
   /// The 32-bit shared-window address of byte `offset` of dynamic shared
@@ -91,6 +100,8 @@ private:
   /// the four registers `a`, B through `desc` (MN-major when `transposeB`).
   void wgmma(MutableArrayRef<Value> acc, ArrayRef<Value> a, Value desc,
              bool transposeB);
+  /// The same with A (K-major) through the descriptor `descA` too.
+  void wgmmaShared(MutableArrayRef<Value> acc, Value descA, Value descB);
   /// Ties `values` to a point after the preceding wgmma.wait_group: LLVM
   /// sees the accumulators defined at the (asynchronous) wgmma, so without
   /// this it could read them before the wait.
@@ -111,10 +122,20 @@ private:
   void emitConsumer();
   /// Producer: cp.async of the K or V block at key `n0` into the tile at
   /// `tileOffset` (keys past Lk zero-filled).
-  void copyKVTile(Value gptr, Value n0, Value tileOffset);
+  void copyKVTile(Value gptr, Value n0, Value tileOffset) {
+    copyTile(gptr, kvHeadBytes, n0, bn, p.seqK, tileOffset);
+  }
+  /// cp.async of rows [firstRow, firstRow + rows) of one head (row 0 at
+  /// `headBytes`) into the swizzled tile at `tileOffset`; rows at or past
+  /// `rowLimit` are zero-filled.
+  void copyTile(Value gptr, Value headBytes, Value firstRow, int64_t rows,
+                int64_t rowLimit, Value tileOffset);
   /// Consumer: Q fragments of this warp's 16 rows (rows past Lq read row 0).
   void loadQFragments();
-  SmallVector<Value> emitScores(Value kTile);
+  /// S = Q K^T of the K tile at `kTile`; `afterIssue` runs between the
+  /// wgmmas' commit and the wait for them.
+  SmallVector<Value> emitScores(Value kTile,
+                                function_ref<void()> afterIssue = {});
   SmallVector<Value> emitScoreMods(Value n0, ArrayRef<Value> s);
   SmallVector<Value> emitMask(Value n0, ArrayRef<Value> s);
   void emitPV(ArrayRef<Value> probs, Value vTile, SmallVector<Value> &acc);
@@ -129,6 +150,9 @@ private:
   /// First row of this consumer warp (absolute query index).
   Value warpRow0;
   Value base, smemAddress;
+  /// Descriptor of this consumer warpgroup's rows of the Q tile (null: Q
+  /// in registers).
+  Value qTileDesc;
   Value batchIndex, headIndex, negSlope;
   Value qPtr, kPtr, vPtr, oPtr, lsePtr;
   Value nBegin, nEnd;
@@ -167,6 +191,38 @@ void HopperEmitter::wgmma(MutableArrayRef<Value> acc, ArrayRef<Value> a,
   SmallVector<Value> operands(a);
   operands.push_back(desc);
   operands.push_back(cI32(1));
+  operands.append(acc.begin(), acc.end());
+  auto structType = LLVM::LLVMStructType::getLiteral(
+      b.getContext(), SmallVector<Type>(n, f32));
+  Value res = LLVM::InlineAsmOp::create(
+                  b, structType, operands, asmString, constraints,
+                  /*has_side_effects=*/true, /*is_align_stack=*/false,
+                  LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
+                  ArrayAttr())
+                  .getResult(0);
+  for (int64_t i = 0; i < n; ++i)
+    acc[i] = LLVM::ExtractValueOp::create(b, res, i);
+}
+
+void HopperEmitter::wgmmaShared(MutableArrayRef<Value> acc, Value descA,
+                                Value descB) {
+  int64_t n = acc.size();
+  std::string asmString, constraints;
+  llvm::raw_string_ostream os(asmString), cs(constraints);
+  // $0..$n-1 the accumulators, $n / $n+1 the A / B descriptors, $n+2 the
+  // scale-d flag; both operands K-major.
+  os << "{\n.reg .pred p;\nsetp.ne.b32 p, $" << n + 2 << ", 0;\n"
+     << "wgmma.mma_async.sync.aligned.m64n" << 2 * n << "k16.f32."
+     << (p.isBF16 ? "bf16.bf16" : "f16.f16") << " {";
+  for (int64_t i = 0; i < n; ++i)
+    os << (i ? ", " : "") << "$" << i;
+  os << "}, $" << n << ", $" << n + 1 << ", p, 1, 1, 0, 0;\n}";
+  for (int64_t i = 0; i < n; ++i)
+    cs << "=f,";
+  cs << "l,l,r";
+  for (int64_t i = 0; i < n; ++i)
+    cs << "," << i;
+  SmallVector<Value> operands = {descA, descB, cI32(1)};
   operands.append(acc.begin(), acc.end());
   auto structType = LLVM::LLVMStructType::getLiteral(
       b.getContext(), SmallVector<Type>(n, f32));
@@ -282,12 +338,17 @@ void HopperEmitter::emitBarrierInit() {
       NVVM::MBarrierInitOp::create(b, barrier(Empty, cI32(s)),
                                    cI32(2 * kWarpgroupThreads), Value());
     }
+    if (plan.qInSharedMemory)
+      NVVM::MBarrierInitOp::create(b, barrier(FullQ, cI32(0)),
+                                   cI32(kWarpgroupThreads), Value());
     scf::YieldOp::create(b);
   });
   gpu::BarrierOp::create(b);
 }
 
-void HopperEmitter::copyKVTile(Value gptr, Value n0, Value tileOffset) {
+void HopperEmitter::copyTile(Value gptr, Value headBytes, Value firstRow,
+                             int64_t rows, int64_t rowLimit,
+                             Value tileOffset) {
   // Producer thread tid copies chunk tid % chunksPerRow of rows tid /
   // chunksPerRow + k * rowsPerPass (a multiple of 8, so the swizzle of the
   // chunk is the same in every pass).
@@ -297,21 +358,22 @@ void HopperEmitter::copyKVTile(Value gptr, Value n0, Value tileOffset) {
   Value chunk = andI(tid, chunksPerRow - 1);
   Value panel = shr(chunk, 3);
   Value swizzledChunk = xorI(andI(chunk, 7), andI(row0, 7));
-  Value smemOffset = add(add(mul(panel, bn * kPanelRowBytes),
+  Value smemOffset = add(add(mul(panel, rows * kPanelRowBytes),
                              mul(row0, kPanelRowBytes)),
                          mul(swizzledChunk, 16));
-  bool tail = p.seqK % bn != 0;
-  for (int64_t k = 0; k < bn / rowsPerPass; ++k) {
-    Value row = add(add(n0, row0), k * rowsPerPass);
+  bool tail = rowLimit % rows != 0;
+  for (int64_t k = 0; k < rows / rowsPerPass; ++k) {
+    Value row = add(add(firstRow, row0), k * rowsPerPass);
     Value srcSize;
     if (tail) {
-      // Keys past Lk are masked, and their V rows meet P = 0: zero-filled.
-      Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(p.seqK));
+      // Keys past Lk are masked, and their V rows meet P = 0: zero-filled
+      // (as are Q rows past Lq, whose results are not stored).
+      Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(rowLimit));
       row = sel(valid, row, cI32(0));
       srcSize = sel(valid, cI32(16), cI32(0));
     }
     Value byteOffset = arith::AddIOp::create(
-        b, kvHeadBytes, toI64(add(mul(row, tileRowBytes), mul(chunk, 16))));
+        b, headBytes, toI64(add(mul(row, tileRowBytes), mul(chunk, 16))));
     Value src = gep(ptrGlobal, gptr, byteOffset);
     Value dst = tileAt(add(add(tileOffset, smemOffset),
                            k * rowsPerPass * kPanelRowBytes));
@@ -323,6 +385,12 @@ void HopperEmitter::copyKVTile(Value gptr, Value n0, Value tileOffset) {
 void HopperEmitter::emitProducer() {
   NVVM::SetMaxRegisterOp::create(b, plan.producerRegisters,
                                  NVVM::SetMaxRegisterAction::decrease);
+  if (plan.qInSharedMemory) {
+    copyTile(qPtr, qHeadBytes, m0, plan.blockM, p.seqQ,
+             add(base, qTileOffset()));
+    NVVM::CpAsyncMBarrierArriveOp::create(b, barrier(FullQ, cI32(0)),
+                                          /*noinc=*/true);
+  }
   auto loop = scf::ForOp::create(b, nBegin, nEnd, cI32(1));
   {
     OpBuilder::InsertionGuard guard(b);
@@ -372,21 +440,34 @@ void HopperEmitter::loadQFragments() {
   qRegs = std::move(regs);
 }
 
-SmallVector<Value> HopperEmitter::emitScores(Value kTile) {
+SmallVector<Value> HopperEmitter::emitScores(Value kTile,
+                                             function_ref<void()> afterIssue) {
   SmallVector<Value> s(layout.numRegisters(), cF32(0.0));
   // B = K^T, K-major: k step kk reads 32 bytes at (kk % 4) * 32 of every row
   // of panel kk / 4; 8-row atoms are 1024 bytes apart (SBO; LBO unused).
   Value desc0 = descriptor(sharedAddress(kTile), 16, kAtomBytes);
+  // A = this warpgroup's 64 rows of the Q tile, K-major like K.
+  Value qDesc0 = qTileDesc;
   fenceOperands(s);
   NVVM::WgmmaFenceAlignedOp::create(b);
+  auto advance = [&](Value desc, int64_t delta) -> Value {
+    return delta ? arith::AddIOp::create(b, desc, cI64(delta >> 4)).getResult()
+                 : desc;
+  };
   for (int64_t kk = 0; kk < kSteps(); ++kk) {
-    int64_t delta = (kk / 4) * bn * kPanelRowBytes + (kk % 4) * 32;
-    Value desc = delta ? arith::AddIOp::create(b, desc0, cI64(delta >> 4))
-                             .getResult()
-                       : desc0;
-    wgmma(s, qRegs[kk], desc, /*transposeB=*/false);
+    Value desc =
+        advance(desc0, (kk / 4) * bn * kPanelRowBytes + (kk % 4) * 32);
+    if (qDesc0)
+      wgmmaShared(s,
+                  advance(qDesc0, (kk / 4) * plan.blockM * kPanelRowBytes +
+                                      (kk % 4) * 32),
+                  desc);
+    else
+      wgmma(s, qRegs[kk], desc, /*transposeB=*/false);
   }
   NVVM::WgmmaGroupSyncAlignedOp::create(b);
+  if (afterIssue)
+    afterIssue();
   NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
   fenceOperands(s);
   if (p.softcap) {
@@ -530,7 +611,34 @@ void HopperEmitter::emitConsumer() {
                                  NVVM::SetMaxRegisterAction::increase);
   if (!p.alibiSlopes.empty())
     negSlope = emitNegAlibiSlope(head);
-  loadQFragments();
+  if (plan.qInSharedMemory) {
+    NVVM::MBarrierTryWaitParityOp::create(b, barrier(FullQ, cI32(0)),
+                                          cI32(0), cI32(0x989680));
+    Value rows = mul(arith::SubIOp::create(b, warpgroup, cI32(1)),
+                     64 * kPanelRowBytes);
+    qTileDesc = descriptor(sharedAddress(add(add(base, qTileOffset()), rows)),
+                           16, kAtomBytes);
+  } else {
+    loadQFragments();
+  }
+
+  // Ping-pong: named barrier 1 + c is consumer warpgroup c's turn to issue
+  // S = Q K^T; the other warpgroup opens it once it has issued its own, so
+  // one group's softmax overlaps the other's GEMM. Group 1 opens group 0's
+  // first turn; group 0 absorbs group 1's last opening after the loop.
+  Value consumer = arith::SubIOp::create(b, warpgroup, cI32(1));
+  Value pairThreads = cI32(2 * kWarpgroupThreads);
+  auto ifConsumer = [&](int64_t c, function_ref<void()> body) {
+    scf::IfOp::create(b, cmp(arith::CmpIPredicate::eq, consumer, cI32(c)),
+                      [&](OpBuilder &, Location) {
+                        body();
+                        scf::YieldOp::create(b);
+                      });
+  };
+  if (plan.pingPong)
+    ifConsumer(1, [&] {
+      NVVM::BarrierArriveOp::create(b, cI32(1), pairThreads);
+    });
 
   int64_t numO = numAccumulators(), numRows = numRowStats();
   SmallVector<Value> init(numO, cF32(0.0));
@@ -563,10 +671,18 @@ void HopperEmitter::emitConsumer() {
     };
 
     acquire(FullK);
+    if (plan.pingPong)
+      NVVM::BarrierOp::create(b, Type(), add(consumer, 1), pairThreads,
+                              NVVM::BarrierReductionAttr(), Value());
+    auto passTurn = [&] {
+      if (plan.pingPong)
+        NVVM::BarrierArriveOp::create(
+            b, arith::SubIOp::create(b, cI32(2), consumer), pairThreads);
+    };
     // Masks come last so that masked and padded keys stay -inf whatever the
     // modifiers compute for them.
-    SmallVector<Value> s =
-        emitMask(n0, emitScoreMods(n0, emitScores(kTileOffset(stage))));
+    SmallVector<Value> s = emitMask(
+        n0, emitScoreMods(n0, emitScores(kTileOffset(stage), passTurn)));
     emitOnlineSoftmax(s, rowMax, rowSum, acc);
     acquire(FullV);
     emitPV(s, vTileOffset(stage), acc);
@@ -579,6 +695,11 @@ void HopperEmitter::emitConsumer() {
     scf::YieldOp::create(b, yields);
   }
   b.setInsertionPointAfter(loop);
+  if (plan.pingPong)
+    ifConsumer(0, [&] {
+      NVVM::BarrierOp::create(b, Type(), cI32(1), pairThreads,
+                              NVVM::BarrierReductionAttr(), Value());
+    });
   emitEpilogue(loop.getResults());
 }
 
@@ -686,25 +807,34 @@ mlir::attn::planHopperKernel(AttentionOp op, const KernelProblem &p,
     return fail("expected contiguous K and V on the hopper kernel (KV cache "
                 "views not supported yet)");
   HopperPlan plan;
-  // A consumer thread holds S (BN / 2), O (D / 2) and Q (D / 4) registers
-  // and the packed P (BN / 4): at D = 128 and BN = 128 that exceeds the 168
-  // registers a thread has before setmaxnreg (see the device notes).
-  plan.blockN = o.hopperBlockN ? o.hopperBlockN : (p.headDim == 64 ? 128 : 64);
+  // A consumer thread holds S (BN / 2), O (D / 2), Q (D / 4) and the packed
+  // P (BN / 4) registers: at D = 128 and BN = 128 (about 187) more than the
+  // 168 a thread has before setmaxnreg; that kernel relied on
+  // setmaxnreg.inc and gave wrong results on an H200, so Q goes to shared
+  // memory there instead (about 155).
+  plan.blockN = o.hopperBlockN ? o.hopperBlockN : 128;
   if (plan.blockN != 64 && plan.blockN != 128)
     return fail("expected hopper-block-n of 0, 64 or 128, got " +
                 Twine(plan.blockN));
-  if (plan.blockN == 128 && p.headDim == 128)
-    return fail("expected hopper-block-n of 64 at head dim 128 (block-n 128 "
-                "needs more than the 168 registers a consumer thread has "
-                "before setmaxnreg; its results were wrong on an H200)");
+  // Q in registers costs D / 4 of them: at D = 128 and block-n 128 Q is read
+  // by wgmma from shared memory instead.
+  plan.qInSharedMemory = p.headDim == 128 && plan.blockN == 128;
+  // The producer's Q copy needs more registers than 40 (ptxas spills).
+  if (plan.qInSharedMemory) {
+    plan.producerRegisters = 72;
+    plan.consumerRegisters = 216;
+  }
   plan.stages = o.hopperStages;
+  plan.pingPong = o.hopperPingPong;
   if (plan.stages < 2 || plan.stages > 4)
     return fail("expected hopper-stages of 2 to 4, got " + Twine(plan.stages));
   int64_t tileBytes = plan.blockN * p.headDim * 2;
   // K and V tiles per stage, 1024 bytes to align the first, and the
   // full-K, full-V and empty mbarriers of every stage.
   plan.sharedMemoryBytes =
-      kAtomBytes + plan.stages * 2 * tileBytes + 3 * 8 * plan.stages;
+      kAtomBytes + plan.stages * 2 * tileBytes +
+      (plan.qInSharedMemory ? plan.blockM * p.headDim * 2 : 0) +
+      4 * 8 * plan.stages;
   if (plan.sharedMemoryBytes > 227 * 1024)
     return fail("expected the hopper kernel's shared memory to fit 227 KiB, "
                 "got " +

@@ -1,16 +1,18 @@
 // RUN: attn-opt %s --convert-attn-to-nvvm="chip=sm_90a" | FileCheck %s
 // RUN: attn-opt %s --convert-attn-to-nvvm="chip=sm_90a kernel=hopper hopper-stages=3" | FileCheck %s --check-prefix=STAGES
+// RUN: attn-opt %s --convert-attn-to-nvvm="chip=sm_90a hopper-ping-pong=true" | FileCheck %s --check-prefix=PINGPONG
 // RUN: attn-opt %s --convert-attn-to-nvvm | FileCheck %s --check-prefix=SM80
 
 // GQA 4/2, causal (bottom-right), Lq = 200 and Lk = 300 (tails in both), LSE.
 // On sm_90a kernel=auto picks the hopper family: 384 threads (a producer
 // and two consumer warpgroups), grid (ceil(200 / 128), B * Hq) = (2, 4),
 // shared memory 1024 (alignment) + 2 stages * (K + V) * 128 keys * 128
-// bytes + 6 mbarriers * 8 = 66608 bytes.
+// bytes + 4 mbarrier slots per stage * 8 = 66624 bytes (at D = 64 Q stays in
+// registers).
 
 // CHECK-LABEL: gpu.module @attn_kernels
 // CHECK: gpu.func @attention_kernel(%{{.*}}: memref<1x4x200x64xbf16>, %{{.*}}: memref<1x2x300x64xbf16>, %{{.*}}: memref<1x2x300x64xbf16>, %{{.*}}: memref<1x4x200x64xbf16>, %{{.*}}: memref<1x4x200xf32>) kernel
-// CHECK-SAME: attn.kernel = {block_m = 128 : i64, block_n = 128 : i64, kernel = "hopper", num_warps = 12 : i64, shared_memory_bytes = 66608 : i64, stages = 2 : i64}
+// CHECK-SAME: attn.kernel = {block_m = 128 : i64, block_n = 128 : i64, kernel = "hopper", num_warps = 12 : i64, shared_memory_bytes = 66624 : i64, stages = 2 : i64}
 // CHECK-SAME: known_block_size = array<i32: 384, 1, 1>
 // CHECK-SAME: nvvm.maxntid = array<i32: 384, 1, 1>, nvvm.minctasm = 1 : i32
 // Thread 0 initialises the full-K, full-V (128 producer arrivals) and empty
@@ -61,7 +63,20 @@
 // CHECK: gpu.launch_func @attn_kernels::@attention_kernel blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}}) dynamic_shared_memory_size %{{.*}} args(
 // CHECK-SAME: attn.launch = {arguments = [{name = "q", role = "input"}, {name = "k", role = "input"}, {name = "v", role = "input"}, {name = "o", role = "output"}, {name = "lse", role = "output"}], block_m = 128 : i64, block_n = 128 : i64, grid_formula = "[ceil(Lq / block_m), B * Hq, 1]", kernel = "hopper"
 
-// STAGES: attn.kernel = {block_m = 128 : i64, block_n = 128 : i64, kernel = "hopper", num_warps = 12 : i64, shared_memory_bytes = 99400 : i64, stages = 3 : i64}
+// STAGES: attn.kernel = {block_m = 128 : i64, block_n = 128 : i64, kernel = "hopper", num_warps = 12 : i64, shared_memory_bytes = 99424 : i64, stages = 3 : i64}
+
+// Ping-pong: consumer 1 opens consumer 0's first turn (named barrier 1);
+// each turn is a bar.sync on the group's own barrier before S = Q K^T and a
+// bar.arrive on the other's after issuing it; consumer 0 absorbs the last
+// opening after the loop.
+// PINGPONG: nvvm.barrier.arrive id = %{{.*}} number_of_threads = %{{.*}}
+// PINGPONG: scf.for
+// PINGPONG: nvvm.barrier id = %{{.*}} number_of_threads = %{{.*}}
+// PINGPONG: nvvm.wgmma.commit.group.sync.aligned
+// PINGPONG: nvvm.barrier.arrive id = %{{.*}} number_of_threads = %{{.*}}
+// PINGPONG-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+// PINGPONG: scf.yield
+// PINGPONG: nvvm.barrier id = %{{.*}} number_of_threads = %{{.*}}
 
 // The default chip (sm_80) keeps the mma.sync prefill kernel.
 // SM80: kernel = "prefill"

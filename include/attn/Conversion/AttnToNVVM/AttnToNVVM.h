@@ -147,6 +147,11 @@ struct HopperPlan {
   int64_t blockM = 128, blockN = 128;
   /// Shared-memory ring depth (K and V tiles per stage).
   int64_t stages = 2;
+  /// Q read by wgmma from a shared tile the producer loads (else Q
+  /// fragments in registers).
+  bool qInSharedMemory = false;
+  /// Consumer warpgroups take turns issuing S = Q K^T (named barriers).
+  bool pingPong = false;
   /// One producer and two consumer warpgroups.
   int64_t threads = 384;
   /// setmaxnreg targets: the producer gives registers to the consumers
