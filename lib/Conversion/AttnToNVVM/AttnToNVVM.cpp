@@ -417,15 +417,12 @@ struct ConvertAttnToNVVMPass
       if (*kind == KernelKind::Prefill &&
           failed(checkPrefillOptions(op, *problem, options)))
         return signalPassFailure();
+      std::optional<HopperPlan> hopper;
       if (*kind == KernelKind::Hopper) {
-        FailureOr<HopperPlan> hopper = planHopperKernel(op, *problem, options);
-        if (failed(hopper))
+        FailureOr<HopperPlan> planned = planHopperKernel(op, *problem, options);
+        if (failed(planned))
           return signalPassFailure();
-        if (!kernels)
-          kernels = createKernelModule(builder, module);
-        if (failed(lowerHopper(op, *problem, *hopper, kernels)))
-          return signalPassFailure();
-        continue;
+        hopper = *planned;
       }
       std::optional<DecodePlan> plan;
       if (*kind == KernelKind::Decode) {
@@ -435,23 +432,20 @@ struct ConvertAttnToNVVMPass
           return signalPassFailure();
         plan = *planned;
       }
-      if (!kernels)
-        kernels = createKernelModule(builder, module);
+      if (!kernels) {
+        builder.setInsertionPointToStart(module.getBody());
+        kernels = gpu::GPUModuleOp::create(builder, module.getLoc(),
+                                           kernelModuleName);
+        module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                        builder.getUnitAttr());
+      }
       LogicalResult lowered =
-          plan ? lowerDecode(op, *problem, *plan, kernels)
-               : lowerPrefill(op, *problem, kernels, options);
+          hopper ? lowerHopper(op, *problem, *hopper, kernels)
+          : plan ? lowerDecode(op, *problem, *plan, kernels)
+                 : lowerPrefill(op, *problem, kernels, options);
       if (failed(lowered))
         return signalPassFailure();
     }
-  }
-
-  gpu::GPUModuleOp createKernelModule(OpBuilder &builder, ModuleOp module) {
-    builder.setInsertionPointToStart(module.getBody());
-    auto kernels = gpu::GPUModuleOp::create(builder, module.getLoc(),
-                                            kernelModuleName);
-    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
-                    builder.getUnitAttr());
-    return kernels;
   }
 
   /// Creates the kernel function for `list` next to the other kernels.
