@@ -29,3 +29,14 @@ llvm_config.add_tool_substitutions(
 config.substitutions.append(
     ("%test_kv_plugin",
      os.path.join(config.attn_obj_root, "lib", "TestKVPlugin.so")))
+
+# ptxas (CUDA toolkit) assembles generated PTX where it is installed; tests
+# that need it say `REQUIRES: ptxas` and are reported unsupported elsewhere.
+for cuda_home in (os.environ.get("CUDA_HOME", ""), "/usr/local/cuda"):
+    ptxas = os.path.join(cuda_home, "bin", "ptxas")
+    if cuda_home and os.access(ptxas, os.X_OK):
+        config.available_features.add("ptxas")
+        config.substitutions.append(("%ptxas", ptxas))
+        # The NVVM target links libdevice from CUDA_HOME.
+        config.substitutions.append(("%cuda_home", cuda_home))
+        break

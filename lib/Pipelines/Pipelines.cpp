@@ -124,7 +124,10 @@ void mlir::attn::buildNVVMToPtxPasses(OpPassManager &pm,
 void mlir::attn::buildAttnToPtxPipeline(
     OpPassManager &pm, const AttnToPtxPipelineOptions &options,
     const ConvertAttnToNVVMOptions &lowering) {
-  pm.addPass(createConvertAttnToNVVM(lowering));
+  // The kernel family follows the target chip (sm_90a: wgmma).
+  ConvertAttnToNVVMOptions forChip = lowering;
+  forChip.chip = options.chip;
+  pm.addPass(createConvertAttnToNVVM(forChip));
   buildAttnKernelToNVVMPasses(pm);
   if (options.emitBinary)
     buildNVVMToPtxPasses(pm, options);

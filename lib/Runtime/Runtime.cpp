@@ -225,15 +225,51 @@ Status attn::runtime::deviceCount(int &count) {
 // Context
 //===----------------------------------------------------------------------===//
 
-static Status queryDevice(CUdevice device, int64_t &maxSharedMemory) {
-  int value = 0;
+static Status queryDevice(CUdevice device, int64_t &maxSharedMemory,
+                          int &computeCapability) {
+  int value = 0, major = 0, minor = 0;
   if (CUresult rc = driver().cuDeviceGetAttribute(
           &value, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
           device);
       rc != CUDA_SUCCESS)
     return cudaError(rc, "cuDeviceGetAttribute(max shared memory per block)");
+  if (CUresult rc = driver().cuDeviceGetAttribute(
+          &major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device);
+      rc != CUDA_SUCCESS)
+    return cudaError(rc, "cuDeviceGetAttribute(compute capability)");
+  if (CUresult rc = driver().cuDeviceGetAttribute(
+          &minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device);
+      rc != CUDA_SUCCESS)
+    return cudaError(rc, "cuDeviceGetAttribute(compute capability)");
   maxSharedMemory = value;
+  computeCapability = major * 10 + minor;
   return Status::success();
+}
+
+/// Whether a kernel compiled for `chip` (sm_NN or the architecture-specific
+/// sm_NNa) runs on a device of compute capability `cc`: sm_NN on NN and
+/// later, sm_NNa (wgmma, setmaxnreg) on exactly NN.
+Status attn::runtime::checkChip(const std::string &chip, int cc,
+                                const std::string &symbol, int device) {
+  if (chip.size() < 5 || chip.compare(0, 3, "sm_") != 0)
+    return Status::success(); // the manifest reader vouches for the rest
+  bool archSpecific = chip.back() == 'a';
+  std::string digits = chip.substr(3, chip.size() - 3 - (archSpecific ? 1 : 0));
+  if (digits.empty() ||
+      !std::all_of(digits.begin(), digits.end(), ::isdigit) ||
+      digits.size() > 3)
+    return Status::success();
+  int need = std::stoi(digits);
+  if (archSpecific ? cc == need : cc >= need)
+    return Status::success();
+  return Status::error(
+      ErrorCode::Unsupported,
+      "kernel '" + symbol + "' was compiled for " + chip + " (" +
+          (archSpecific ? "exactly compute capability " : "compute capability ") +
+          std::to_string(need / 10) + "." + std::to_string(need % 10) +
+          (archSpecific ? "" : " or later") + "); device " +
+          std::to_string(device) + " is " + std::to_string(cc / 10) + "." +
+          std::to_string(cc % 10));
 }
 
 Status Context::create(int ordinal, std::unique_ptr<Context> &out) {
@@ -253,7 +289,7 @@ Status Context::create(int ordinal, std::unique_ptr<Context> &out) {
     return cudaError(rc, "cuDeviceGet");
   std::unique_ptr<Context> ctx(new Context());
   ctx->device_ = ordinal;
-  if (Status s = queryDevice(device, ctx->maxSharedMemory_); !s)
+  if (Status s = queryDevice(device, ctx->maxSharedMemory_, ctx->computeCapability_); !s)
     return s;
   CUcontext handle;
   if (CUresult rc = d.cuDevicePrimaryCtxRetain(&handle, device);
@@ -281,7 +317,7 @@ Status Context::fromCurrent(std::unique_ptr<Context> &out) {
   std::unique_ptr<Context> ctx(new Context());
   ctx->context_ = current;
   ctx->device_ = static_cast<int>(device);
-  if (Status s = queryDevice(device, ctx->maxSharedMemory_); !s)
+  if (Status s = queryDevice(device, ctx->maxSharedMemory_, ctx->computeCapability_); !s)
     return s;
   out = std::move(ctx);
   return Status::success();
@@ -344,6 +380,10 @@ Status Kernel::loadImage(const Context *context, const void *image,
   }
   kernel->context_ = context->handle();
   const Manifest &m = kernel->manifest_;
+  if (Status s = checkChip(m.chip, context->computeCapability(), m.symbol,
+                           context->device());
+      !s)
+    return s;
   if (m.sharedMemoryBytes > context->maxSharedMemoryPerBlock())
     return Status::error(
         ErrorCode::Unsupported,

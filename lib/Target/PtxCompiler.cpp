@@ -122,7 +122,10 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
   };
 
   if (failed(runStage("convert-attn-to-nvvm", [&](OpPassManager &pm) {
-        pm.addPass(createConvertAttnToNVVM(options.lowering));
+        // The kernel family follows the target chip (sm_90a: wgmma).
+        ConvertAttnToNVVMOptions lowering = options.lowering;
+        lowering.chip = options.chip;
+        pm.addPass(createConvertAttnToNVVM(lowering));
       })))
     return fail("convert-attn-to-nvvm failed");
   FailureOr<KernelManifest> manifest = extractManifest(module, options.chip);

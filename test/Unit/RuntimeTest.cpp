@@ -44,6 +44,28 @@ TEST(RuntimeKernel, LoadReportsMissingFiles) {
 
 // Devices are explicit: an ordinal outside [0, count) is refused, with a GPU
 // or without a driver.
+// A kernel runs where its chip allows: sm_80 PTX/cubins on compute
+// capability 8.0 and later, the architecture-specific sm_90a (wgmma,
+// setmaxnreg) on 9.0 only. No GPU is needed to check the rule.
+TEST(RuntimeKernel, ChipMustMatchTheDevice) {
+  EXPECT_TRUE(checkChip("sm_80", 90, "k", 0));
+  EXPECT_TRUE(checkChip("sm_90", 90, "k", 0));
+  EXPECT_TRUE(checkChip("sm_90a", 90, "k", 0));
+  Status old = checkChip("sm_90", 80, "k", 0);
+  EXPECT_EQ(old.code, ErrorCode::Unsupported);
+  EXPECT_NE(old.message.find("compiled for sm_90 (compute capability 9.0 or "
+                             "later); device 0 is 8.0"),
+            std::string::npos)
+      << old.message;
+  Status arch = checkChip("sm_90a", 100, "attention_kernel", 1);
+  EXPECT_EQ(arch.code, ErrorCode::Unsupported);
+  EXPECT_NE(arch.message.find("'attention_kernel' was compiled for sm_90a "
+                              "(exactly compute capability 9.0); device 1 "
+                              "is 10.0"),
+            std::string::npos)
+      << arch.message;
+}
+
 TEST(RuntimeContext, BadOrdinalsAreNoDevice) {
   for (int ordinal : {-1, 1 << 20, INT_MIN}) {
     std::unique_ptr<Context> ctx;

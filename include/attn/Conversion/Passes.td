@@ -73,9 +73,31 @@ def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
     O[, LSE]; K and V from KV cache views pass the views' storage, e.g.
     pages and a block table).
 
-    Two kernels: `kernel=auto` picks the decode kernel when the query rows of
-    a KV group fit one m16 tile (`Hq / Hkv * Lq <= 16`), else the prefill
-    kernel.
+    Three kernels: `kernel=auto` picks the decode kernel when the query rows
+    of a KV group fit one m16 tile (`Hq / Hkv * Lq <= 16`); otherwise, on
+    `chip=sm_90a`, the hopper kernel when it supports the problem, else the
+    prefill kernel. `kernel=hopper` forces the hopper kernel (errors where
+    it does not apply).
+
+    Hopper (sm_90a, wgmma): grid `(ceil(Lq / 128), B * Hq)`, 384 threads in
+    three warpgroups. Warpgroup 0 is the producer: it gives registers back
+    (`setmaxnreg.dec`) and streams K and V blocks of 128 keys with 16-byte
+    `cp.async` into a two-stage ring of 128B-swizzled shared memory tiles,
+    each stage signalled by `cp.async.mbarrier.arrive.noinc` on its "full"
+    mbarrier and recycled on an "empty" one. Warpgroups 1 and 2
+    (`setmaxnreg.inc`) own 64 query rows each. `S = Q K^T` and `O += P V`
+    are `wgmma.mma_async` m64nNk16 with B through 128B-swizzle
+    shared-memory descriptors (V transposed) and P as A from registers; Q
+    is A from registers at D = 64 (or block-n 64) and, at D = 128 with
+    block-n 128, a shared tile the producer stages too (registers would
+    exceed the 168 a thread has before `setmaxnreg`). With
+    `hopper-ping-pong` the consumer warpgroups take turns issuing
+    `S = Q K^T` (named barriers), so one's softmax overlaps the other's
+    GEMM. Masks, ALiBi, score_mod,
+    softcap, the online softmax and LSE are those of the prefill kernel on
+    the wgmma accumulator layout (FragmentLayout.h). Not yet: key_lengths
+    and K/V views (refused with a diagnostic; `auto` then keeps the prefill
+    kernel).
 
     Decode (flash-decoding): grid `(num-splits, B * Hkv)`; the group's query
     heads x Lq rows are packed into one tile so K/V are read once per group;
@@ -169,7 +191,11 @@ def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
     Option<"numWarps", "num-warps", "int64_t", /*default=*/"4",
            "Warps per CTA">,
     Option<"kernel", "kernel", "std::string", /*default=*/"\"auto\"",
-           "auto (decode when Hq / Hkv * Lq <= 16), prefill or decode">,
+           "auto (decode when Hq / Hkv * Lq <= 16; on chip sm_90a the "
+           "hopper kernel where it supports the problem), prefill, decode "
+           "or hopper">,
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
+           "Target chip; sm_90a enables the hopper (wgmma) kernel family">,
     Option<"numSplits", "num-splits", "int64_t", /*default=*/"0",
            "Decode: KV splits per (batch, KV head); 0 chooses from the grid, "
            "the key length and num-sms">,
@@ -181,6 +207,13 @@ def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
            /*default=*/"16", "Decode: keys a warp handles per step (16, 32)">,
     Option<"decodeStages", "decode-stages", "int64_t", /*default=*/"2",
            "Decode: cp.async ring stages per warp (2 or 4)">,
+    Option<"hopperBlockN", "hopper-block-n", "int64_t", /*default=*/"0",
+           "Hopper: keys per KV block (64 or 128; 0: 128)">,
+    Option<"hopperStages", "hopper-stages", "int64_t", /*default=*/"2",
+           "Hopper: shared-memory ring stages (2 to 4)">,
+    Option<"hopperPingPong", "hopper-ping-pong", "bool", /*default=*/"false",
+           "Hopper: consumer warpgroups take turns issuing S = Q K^T "
+           "(named barriers), so one's softmax overlaps the other's GEMM">,
     Option<"kernelModuleName", "kernel-module", "std::string",
            /*default=*/"\"attn_kernels\"",
            "Name of the gpu.module that receives the kernels">,

@@ -113,7 +113,7 @@ struct Manifest {
   std::string symbol;
   /// The PTX target ("sm_80").
   std::string chip;
-  /// "prefill" or "decode" (the kernel family).
+  /// "prefill", "decode" or "hopper" (the kernel family).
   std::string family;
   std::array<int64_t, 3> grid{1, 1, 1};
   std::array<int64_t, 3> block{1, 1, 1};

@@ -56,14 +56,25 @@ public:
   int device() const { return device_; }
   /// Largest dynamic shared memory a kernel may opt into on this device.
   int64_t maxSharedMemoryPerBlock() const { return maxSharedMemory_; }
+  /// Compute capability as major * 10 + minor (90 for an H100/H200).
+  int computeCapability() const { return computeCapability_; }
 
 private:
   Context() = default;
   void *context_ = nullptr; // CUcontext
   int device_ = 0;
   int64_t maxSharedMemory_ = 0;
+  int computeCapability_ = 0;
   bool retainedPrimary_ = false;
 };
+
+/// Whether kernel `symbol`, compiled for `chip` (sm_NN runs on compute
+/// capability NN and later; the architecture-specific sm_NNa, e.g. the
+/// wgmma kernels of sm_90a, on exactly NN), can run on device `device` of
+/// compute capability `computeCapability` (major * 10 + minor). Kernel
+/// loading refuses the others with this Unsupported error.
+Status checkChip(const std::string &chip, int computeCapability,
+                 const std::string &symbol, int device);
 
 /// Device memory helpers (driver API) in the current context, or device 0's
 /// primary context if none is current; for tests and simple hosts.

@@ -149,18 +149,29 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
 }
 
 /// The family `options.kernel` asks for, "auto" resolved: decode when the
-/// query rows of a KV group fit one m16 tile, else prefill.
+/// query rows of a KV group fit one m16 tile; on sm_90a the hopper (wgmma)
+/// family where it supports the problem; else prefill (mma.sync).
 static FailureOr<std::unique_ptr<KernelFamily>>
 selectKernelFamily(AttentionOp op, const KernelProblem &p,
                    const ConvertAttnToNVVMOptions &o) {
   StringRef kind = o.kernel;
-  if (kind == "auto")
-    kind = p.headsQ / p.headsKV * p.seqQ <= 16 ? "decode" : "prefill";
+  if (kind == "auto") {
+    if (p.headsQ / p.headsKV * p.seqQ <= 16)
+      kind = "decode";
+    else if (o.chip == "sm_90a" &&
+             succeeded(planHopperKernel(op, p, o, /*emitErrors=*/false)))
+      kind = "hopper";
+    else
+      kind = "prefill";
+  }
   if (kind == "prefill")
     return createPrefillFamily(o);
   if (kind == "decode")
     return createDecodeFamily(o);
-  return op.emitOpError("expected kernel of auto, prefill or decode, got '")
+  if (kind == "hopper")
+    return createHopperFamily(o);
+  return op.emitOpError("expected kernel of auto, prefill, decode or "
+                        "hopper, got '")
          << o.kernel << "'";
 }
 
@@ -257,6 +268,10 @@ struct ConvertAttnToNVVMPass
     options.kernel = kernel;
     options.numSplits = numSplits;
     options.numSMs = numSMs;
+    options.chip = chip;
+    options.hopperBlockN = hopperBlockN;
+    options.hopperStages = hopperStages;
+    options.hopperPingPong = hopperPingPong;
     options.decodeNumWarps = decodeNumWarps;
     options.decodeKeysPerWarp = decodeKeysPerWarp;
     options.decodeStages = decodeStages;

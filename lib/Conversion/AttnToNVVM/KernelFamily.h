@@ -71,6 +71,9 @@ std::unique_ptr<KernelFamily>
 createPrefillFamily(const ConvertAttnToNVVMOptions &options);
 std::unique_ptr<KernelFamily>
 createDecodeFamily(const ConvertAttnToNVVMOptions &options);
+/// The sm_90a wgmma prefill family (HopperKernel.cpp).
+std::unique_ptr<KernelFamily>
+createHopperFamily(const ConvertAttnToNVVMOptions &options);
 
 //===----------------------------------------------------------------------===//
 // Argument collection shared by the families

@@ -3,7 +3,7 @@
 // RUN: not attn-opt %s --split-input-file --convert-attn-to-nvvm="kernel=split" 2>&1 | FileCheck %s --check-prefix=KIND
 
 // KEYS: expected decode-keys-per-warp of 16 or 32, got 8
-// KIND: expected kernel of auto, prefill or decode, got 'split'
+// KIND: expected kernel of auto, prefill, decode or hopper, got 'split'
 
 // 32 query heads per KV head do not fit the decode kernel's 16 rows.
 func.func @too_many_rows(%q: memref<1x32x1x64xbf16>, %k: memref<1x1x256x64xbf16>, %o: memref<1x32x1x64xbf16>) {

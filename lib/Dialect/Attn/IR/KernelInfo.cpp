@@ -32,8 +32,9 @@ LogicalResult KernelInfoAttr::verify(
     int64_t headsQ, int64_t headsKV, int64_t seqQ, int64_t seqK,
     int64_t headDim, int64_t valueHeadDim, BoolAttr lse, BoolAttr keyLengths,
     BoolAttr alibi, BoolAttr scoreMod, StringRef kvView) {
-  if (family != "prefill" && family != "decode")
-    return emitError() << "expected family prefill or decode, got '" << family
+  if (family != "prefill" && family != "decode" && family != "hopper")
+    return emitError() << "expected family prefill, decode or hopper, got '"
+                       << family
                        << "'";
   if (sharedMemoryBytes < 0)
     return emitError() << "expected shared_memory_bytes >= 0, got "

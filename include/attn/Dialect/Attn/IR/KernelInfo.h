@@ -18,7 +18,7 @@ namespace mlir::attn {
 
 /// What a kernel family decided about one launch.
 struct KernelLaunchDesc {
-  StringRef family;      ///< "prefill" or "decode".
+  StringRef family;      ///< "prefill", "decode" or "hopper".
   StringRef gridFormula; ///< e.g. "[ceil(Lq / block_m), B * Hq, 1]".
   int64_t sharedMemoryBytes = 0;
   /// The family's tile parameters; 0 where it has none.

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Stages the hopper (sm_90a, wgmma) kernel checks and benchmarks, mma.sync
+# kernels of the same bench shapes for comparison, and the harness into DEST
+# (default /work/main/.device-hopper), the folder a device call carries.
+# Usage: bench/hopper_prepare.sh [build-dir] [dest]
+# Then, on the device from the repository root: python3 .device-hopper/hopper_bench.py
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="${1:-$root/build}"
+dest="${2:-/work/main/.device-hopper}"
+compile="$build/bin/attn-compile"
+rm -rf "$dest"
+mkdir -p "$dest/kernels"
+hop="--chip=sm_90a --cubin-arch=sm_90a --convert-attn-to-nvvm=kernel=hopper"
+mma="--cubin-arch=sm_90 --convert-attn-to-nvvm=kernel=prefill"
+variants=(
+  "check_h_plain_d128|$hop --batch=1 --heads-q=2 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=128 --mask=none"
+  "check_h_bn64_d128|$hop --batch=1 --heads-q=2 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=128 --mask=none --convert-attn-to-nvvm=hopper-block-n=64"
+  "check_h_bn64_window_d128|$hop --batch=1 --heads-q=8 --heads-kv=1 --seq-q=777 --seq-k=1000 --head-dim=128 --mask=sliding-window --window-left=100 --window-right=20 --convert-attn-to-nvvm=hopper-block-n=64"
+  "check_h_bn64_alibi_gqa_causal|$hop --batch=2 --heads-q=8 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=128 --mask=causal --alibi --convert-attn-to-nvvm=hopper-block-n=64"
+  "check_h_st3_tail_tl_d128|$hop --batch=1 --heads-q=4 --heads-kv=4 --seq-q=333 --seq-k=200 --head-dim=128 --mask=causal-top-left --convert-attn-to-nvvm=hopper-stages=3"
+  "check_h_st3_window_d128|$hop --batch=1 --heads-q=8 --heads-kv=1 --seq-q=777 --seq-k=1000 --head-dim=128 --mask=sliding-window --window-left=100 --window-right=20 --convert-attn-to-nvvm=hopper-stages=3"
+  "check_h_pp_tail_causal_tl|$hop --batch=1 --heads-q=4 --heads-kv=4 --seq-q=333 --seq-k=200 --head-dim=128 --mask=causal-top-left --convert-attn-to-nvvm=hopper-ping-pong=true"
+  "check_h_pp_br_lq_gt_lk|$hop --batch=1 --heads-q=2 --heads-kv=2 --seq-q=300 --seq-k=100 --head-dim=64 --mask=causal --convert-attn-to-nvvm=hopper-ping-pong=true"
+  "check_h_pp_window_d128|$hop --batch=1 --heads-q=8 --heads-kv=1 --seq-q=777 --seq-k=1000 --head-dim=128 --mask=sliding-window --window-left=100 --window-right=20 --convert-attn-to-nvvm=hopper-ping-pong=true"
+  "check_h_plain_d64|$hop --batch=1 --heads-q=2 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=64 --mask=none"
+  "check_h_tail_causal_br|$hop --batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal"
+  "check_h_tail_causal_tl|$hop --batch=1 --heads-q=4 --heads-kv=4 --seq-q=333 --seq-k=200 --head-dim=128 --mask=causal-top-left"
+  "check_h_window|$hop --batch=1 --heads-q=8 --heads-kv=1 --seq-q=777 --seq-k=1000 --head-dim=128 --mask=sliding-window --window-left=100 --window-right=20"
+  "check_h_softcap_f16|$hop --batch=2 --heads-q=4 --heads-kv=4 --seq-q=256 --seq-k=256 --head-dim=64 --mask=none --dtype=f16 --softcap=30"
+  "check_h_mqa_d128|$hop --batch=1 --heads-q=8 --heads-kv=1 --seq-q=512 --seq-k=640 --head-dim=128 --mask=none"
+  "check_h_br_lq_gt_lk|$hop --batch=1 --heads-q=2 --heads-kv=2 --seq-q=300 --seq-k=100 --head-dim=64 --mask=causal"
+  "check_h_f16_causal_d128|$hop --batch=1 --heads-q=4 --heads-kv=4 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --dtype=f16"
+  "check_h_gqa_causal|$hop --batch=2 --heads-q=8 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=128 --mask=causal"
+  "check_h_smod_relbias_gqa_causal|$hop --batch=2 --heads-q=8 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=128 --mask=causal --score-mod=relative-bias"
+  "check_h_smod_tanhcap_gqa_causal|$hop --batch=2 --heads-q=8 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=128 --mask=causal --score-mod=tanh-cap"
+  "check_h_alibi_gqa_causal|$hop --batch=2 --heads-q=8 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=128 --mask=causal --alibi"
+  "check_h_alibi_relbias_tail|$hop --batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal --alibi --score-mod=relative-bias"
+  "check_h_smod_softcap_window_f16|$hop --batch=1 --heads-q=4 --heads-kv=1 --seq-q=300 --seq-k=400 --head-dim=64 --mask=sliding-window --window-left=64 --window-right=8 --dtype=f16 --softcap=30 --score-mod=tanh-cap"
+)
+# Bench shapes (BENCHMARKS.md prefill: bf16, B*L = 16k, Hq*D = 2048) and GQA 32/8.
+for shape in "128,4096" "128,16384" "64,4096"; do
+  IFS=, read -r d l <<< "$shape"
+  h=$((2048 / d)); b=$((16384 / l))
+  for mask in none causal; do
+    s="--batch=$b --heads-q=$h --heads-kv=$h --seq-q=$l --seq-k=$l --head-dim=$d --mask=$mask --lse=false"
+    variants+=("bench_d${d}_l${l}_${mask}_hopper|$hop $s")
+    variants+=("bench_d${d}_l${l}_${mask}_hst3|$hop $s --convert-attn-to-nvvm=hopper-stages=3")
+    variants+=("bench_d${d}_l${l}_${mask}_hpp|$hop $s --convert-attn-to-nvvm=hopper-ping-pong=true")
+    if [ "$d" = 64 ]; then
+      variants+=("bench_d${d}_l${l}_${mask}_hst4|$hop $s --convert-attn-to-nvvm=hopper-stages=4")
+    else
+      variants+=("bench_d${d}_l${l}_${mask}_hbn64|$hop $s --convert-attn-to-nvvm=hopper-block-n=64")
+      variants+=("bench_d${d}_l${l}_${mask}_hbn64st3|$hop $s --convert-attn-to-nvvm=hopper-block-n=64 --convert-attn-to-nvvm=hopper-stages=3")
+    fi
+    variants+=("bench_d${d}_l${l}_${mask}_mma128x4x64|$mma $s --convert-attn-to-nvvm=block-m=128,num-warps=4,block-n=64")
+  done
+done
+for mask in none causal; do
+  s="--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --lse=false"
+  variants+=("bench_gqa_l4096_${mask}_hopper|$hop $s")
+  variants+=("bench_gqa_l4096_${mask}_hst3|$hop $s --convert-attn-to-nvvm=hopper-stages=3")
+  variants+=("bench_gqa_l4096_${mask}_hbn64|$hop $s --convert-attn-to-nvvm=hopper-block-n=64")
+  variants+=("bench_gqa_l4096_${mask}_hpp|$hop $s --convert-attn-to-nvvm=hopper-ping-pong=true")
+  variants+=("bench_gqa_l4096_${mask}_mma128x4x64|$mma $s --convert-attn-to-nvvm=block-m=128,num-warps=4,block-n=64")
+done
+for v in "${variants[@]}"; do
+  name="${v%%|*}"; flags="${v#*|}"
+  # shellcheck disable=SC2086
+  if ! out=$("$compile" --target=ptx $flags -o "$dest/kernels/$name" 2>&1); then
+    echo "COMPILE FAILED $name: $(echo "$out" | tail -3)" >&2; exit 1
+  fi
+  echo "$flags" > "$dest/kernels/$name.flags"
+  rm -f "$dest/kernels/$name.ptx"
+done
+cp "$root/bench/hopper_bench.py" "$root/bench/device_bench.py" "$root/bench/decode_bench.py" "$dest/"
+echo "staged $(ls "$dest/kernels" | wc -l) files in $dest ($(du -sh "$dest" | cut -f1))"

@@ -1,0 +1,895 @@
+//===- HopperKernel.cpp - the sm_90a (wgmma) prefill kernel body ----------===//
+//
+// Part of attn-mlir. A warp-specialized prefill kernel for Hopper: a CTA owns
+// 128 query rows of one (batch, head) and has three warpgroups.
+//
+// * Warpgroup 0, the producer, lowers its register budget (setmaxnreg.dec)
+//   and streams the K and V blocks the mask leaves visible into a ring of
+//   `stages` shared-memory stages with 16-byte cp.async; each thread's
+//   copies of a tile complete on the tile's "full" mbarrier
+//   (cp.async.mbarrier.arrive.noinc, 128 arrivals), and a stage is reused
+//   once its "empty" mbarrier has seen every consumer thread arrive.
+//   cp.async rather than TMA: tensor maps would have to be built by the
+//   runtime from the manifest, and cp.async lands in the same 128B-swizzled
+//   layout that wgmma's descriptors read.
+// * Warpgroups 1 and 2, the consumers (setmaxnreg.inc), own 64 rows each.
+//   Per block, S = Q K^T is a chain of wgmma m64n{BN}k16 over the head dim
+//   with B = the K tile (K-major) and A = Q, read once into registers or
+//   (plan.qInSharedMemory) from a shared tile the producer loads first;
+//   O += P V is a chain of m64n{D}k16 over the block's keys with A = P from
+//   registers and B = the V tile (MN-major, transposed). With plan.pingPong
+//   the two consumers take turns issuing S (named barriers 1 and 2).
+//
+// Tiles are [rows][D] bf16/f16 split into 64-column panels: row r of a
+// panel is 128 bytes at r * 128, its 16-byte chunk c at (c ^ r % 8) * 16 (the
+// 128B swizzle of a canonical wgmma layout; panels 1024-byte aligned).
+//
+// The accumulator layout of a warp of a wgmma m64nN tile is that of
+// FragmentLayout::wgmma, the same per-lane shape as mma.sync's C tiles, so
+// the online softmax of FragmentEmitter applies unchanged.
+//
+//===----------------------------------------------------------------------===//
+
+#include "FragmentEmitter.h"
+#include "FragmentLayout.h"
+#include "KernelFamily.h"
+
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/Support/MathExtras.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::detail;
+
+namespace {
+
+/// Threads of a warpgroup.
+constexpr int64_t kWarpgroupThreads = 128;
+/// Bytes of one swizzled row of a panel and of an 8-row swizzle atom.
+constexpr int64_t kPanelRowBytes = 128;
+constexpr int64_t kAtomBytes = 1024;
+
+class HopperEmitter : public FragmentEmitter {
+public:
+  HopperEmitter(gpu::GPUFuncOp func, const KernelProblem &p,
+                const HopperPlan &plan, const AttentionArguments &args)
+      : FragmentEmitter(func, p, /*mTiles=*/1, plan.blockN), plan(plan),
+        args(args), layout(FragmentLayout::wgmma(plan.blockN)) {
+    tileBytes = bn * tileRowBytes;
+  }
+
+  void emit();
+
+private:
+  Value arg(int64_t i) { return func.getBody().front().getArgument(i); }
+  Value xorI(Value x, Value y) { return arith::XOrIOp::create(b, x, y); }
+
+  // Shared memory, relative to the 1024-byte aligned `base`: K and V tiles
+  // of each stage, then the full-K, full-V and empty mbarriers.
+  Value kTileOffset(Value stage) {
+    return add(mul(stage, 2 * tileBytes), base);
+  }
+  Value vTileOffset(Value stage) {
+    return add(add(mul(stage, 2 * tileBytes), base), tileBytes);
+  }
+  /// The Q tile (plan.qInSharedMemory): blockM rows after the ring.
+  int64_t qTileOffset() const { return plan.stages * 2 * tileBytes; }
+  int64_t qTileBytes() const {
+    return plan.qInSharedMemory ? plan.blockM * tileRowBytes : 0;
+  }
+  /// Full-K, full-V and empty barriers of each stage; the Q tile's full
+  /// barrier is kind FullQ of stage 0.
+  enum BarrierKind { FullK = 0, FullV = 1, Empty = 2, FullQ = 3 };
+  Value barrier(BarrierKind kind, Value stage) {
+    int64_t first = qTileOffset() + qTileBytes() + 8 * kind * plan.stages;
+    return tileAt(add(add(mul(stage, 8), base), first));
+  }
+  /// The 32-bit shared-window address of byte `offset` of dynamic shared
+  /// memory (what wgmma descriptors encode).
+  Value sharedAddress(Value offset) { return add(smemAddress, offset); }
+
+  /// A wgmma shared-memory descriptor of the 128B-swizzled tile starting at
+  /// shared address `address`: leading / stride byte offsets `lbo`, `sbo`.
+  Value descriptor(Value address, int64_t lbo, int64_t sbo);
+  /// acc = A * B + acc on one wgmma m64nNk16 (N = 2 * acc.size()), A from
+  /// the four registers `a`, B through `desc` (MN-major when `transposeB`).
+  void wgmma(MutableArrayRef<Value> acc, ArrayRef<Value> a, Value desc,
+             bool transposeB);
+  /// The same with A (K-major) through the descriptor `descA` too.
+  void wgmmaShared(MutableArrayRef<Value> acc, Value descA, Value descB);
+  /// Ties `values` to a point after the preceding wgmma.wait_group: LLVM
+  /// sees the accumulators defined at the (asynchronous) wgmma, so without
+  /// this it could read them before the wait.
+  void fenceOperands(MutableArrayRef<Value> values);
+  /// Pins the i32 `values` (A fragments) before the next wgmma.fence, so
+  /// that no conversion lands between two wgmmas of a chain (ptxas would
+  /// then insert a warpgroup.arrive before each).
+  void pinRegisters(MutableArrayRef<Value> values);
+  /// A side-effecting empty asm returning `values` (constraint letter
+  /// `kind`, type `type`) unchanged.
+  void tieThroughAsm(MutableArrayRef<Value> values, char kind, Type type);
+
+  // The phases of the kernel.
+  void emitCoordinates();
+  void emitBlockRange();
+  void emitBarrierInit();
+  void emitProducer();
+  void emitConsumer();
+  /// Producer: cp.async of the K or V block at key `n0` into the tile at
+  /// `tileOffset` (keys past Lk zero-filled).
+  void copyKVTile(Value gptr, Value n0, Value tileOffset) {
+    copyTile(gptr, kvHeadBytes, n0, bn, p.seqK, tileOffset);
+  }
+  /// cp.async of rows [firstRow, firstRow + rows) of one head (row 0 at
+  /// `headBytes`) into the swizzled tile at `tileOffset`; rows at or past
+  /// `rowLimit` are zero-filled.
+  void copyTile(Value gptr, Value headBytes, Value firstRow, int64_t rows,
+                int64_t rowLimit, Value tileOffset);
+  /// Consumer: Q fragments of this warp's 16 rows (rows past Lq read row 0).
+  void loadQFragments();
+  /// S = Q K^T of the K tile at `kTile`; `afterIssue` runs between the
+  /// wgmmas' commit and the wait for them.
+  SmallVector<Value> emitScores(Value kTile,
+                                function_ref<void()> afterIssue = {});
+  SmallVector<Value> emitScoreMods(Value n0, ArrayRef<Value> s);
+  SmallVector<Value> emitMask(Value n0, ArrayRef<Value> s);
+  void emitPV(ArrayRef<Value> probs, Value vTile, SmallVector<Value> &acc);
+  void emitEpilogue(ValueRange results);
+
+  const HopperPlan &plan;
+  const AttentionArguments &args;
+  FragmentLayout layout;
+  int64_t tileBytes;
+
+  Value warpgroup, bh, head, kvHead, m0, qHeadBytes, kvHeadBytes;
+  /// First row of this consumer warp (absolute query index).
+  Value warpRow0;
+  Value base, smemAddress;
+  /// Descriptor of this consumer warpgroup's rows of the Q tile (null: Q
+  /// in registers).
+  Value qTileDesc;
+  Value batchIndex, headIndex, negSlope;
+  Value qPtr, kPtr, vPtr, oPtr, lsePtr;
+  Value nBegin, nEnd;
+};
+
+} // namespace
+
+Value HopperEmitter::descriptor(Value address, int64_t lbo, int64_t sbo) {
+  // Bits 0-13: address >> 4; 16-29: LBO >> 4; 32-45: SBO >> 4; 62-63: 1
+  // (128B swizzle). Base offset 0: atoms are 1024-byte aligned.
+  int64_t fixed = ((lbo >> 4) << 16) | ((sbo >> 4) << 32) | (int64_t(1) << 62);
+  Value lo = toI64(andI(shr(address, 4), 0x3FFF));
+  return arith::OrIOp::create(b, lo, cI64(fixed));
+}
+
+void HopperEmitter::wgmma(MutableArrayRef<Value> acc, ArrayRef<Value> a,
+                          Value desc, bool transposeB) {
+  int64_t n = acc.size();
+  std::string asmString, constraints;
+  llvm::raw_string_ostream os(asmString), cs(constraints);
+  // Operands: $0..$n-1 the accumulators (outputs, tied to the last n
+  // inputs), $n..$n+3 the A registers, $n+4 the B descriptor, $n+5 the
+  // scale-d flag (1: accumulate).
+  os << "{\n.reg .pred p;\nsetp.ne.b32 p, $" << n + 5 << ", 0;\n"
+     << "wgmma.mma_async.sync.aligned.m64n" << 2 * n << "k16.f32."
+     << (p.isBF16 ? "bf16.bf16" : "f16.f16") << " {";
+  for (int64_t i = 0; i < n; ++i)
+    os << (i ? ", " : "") << "$" << i;
+  os << "}, {$" << n << ", $" << n + 1 << ", $" << n + 2 << ", $" << n + 3
+     << "}, $" << n + 4 << ", p, 1, 1, " << (transposeB ? 1 : 0) << ";\n}";
+  for (int64_t i = 0; i < n; ++i)
+    cs << "=f,";
+  cs << "r,r,r,r,l,r";
+  for (int64_t i = 0; i < n; ++i)
+    cs << "," << i;
+  SmallVector<Value> operands(a);
+  operands.push_back(desc);
+  operands.push_back(cI32(1));
+  operands.append(acc.begin(), acc.end());
+  auto structType = LLVM::LLVMStructType::getLiteral(
+      b.getContext(), SmallVector<Type>(n, f32));
+  Value res = LLVM::InlineAsmOp::create(
+                  b, structType, operands, asmString, constraints,
+                  /*has_side_effects=*/true, /*is_align_stack=*/false,
+                  LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
+                  ArrayAttr())
+                  .getResult(0);
+  for (int64_t i = 0; i < n; ++i)
+    acc[i] = LLVM::ExtractValueOp::create(b, res, i);
+}
+
+void HopperEmitter::wgmmaShared(MutableArrayRef<Value> acc, Value descA,
+                                Value descB) {
+  int64_t n = acc.size();
+  std::string asmString, constraints;
+  llvm::raw_string_ostream os(asmString), cs(constraints);
+  // $0..$n-1 the accumulators, $n / $n+1 the A / B descriptors, $n+2 the
+  // scale-d flag; both operands K-major.
+  os << "{\n.reg .pred p;\nsetp.ne.b32 p, $" << n + 2 << ", 0;\n"
+     << "wgmma.mma_async.sync.aligned.m64n" << 2 * n << "k16.f32."
+     << (p.isBF16 ? "bf16.bf16" : "f16.f16") << " {";
+  for (int64_t i = 0; i < n; ++i)
+    os << (i ? ", " : "") << "$" << i;
+  os << "}, $" << n << ", $" << n + 1 << ", p, 1, 1, 0, 0;\n}";
+  for (int64_t i = 0; i < n; ++i)
+    cs << "=f,";
+  cs << "l,l,r";
+  for (int64_t i = 0; i < n; ++i)
+    cs << "," << i;
+  SmallVector<Value> operands = {descA, descB, cI32(1)};
+  operands.append(acc.begin(), acc.end());
+  auto structType = LLVM::LLVMStructType::getLiteral(
+      b.getContext(), SmallVector<Type>(n, f32));
+  Value res = LLVM::InlineAsmOp::create(
+                  b, structType, operands, asmString, constraints,
+                  /*has_side_effects=*/true, /*is_align_stack=*/false,
+                  LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
+                  ArrayAttr())
+                  .getResult(0);
+  for (int64_t i = 0; i < n; ++i)
+    acc[i] = LLVM::ExtractValueOp::create(b, res, i);
+}
+
+void HopperEmitter::tieThroughAsm(MutableArrayRef<Value> values, char kind,
+                                  Type type) {
+  int64_t n = values.size();
+  std::string constraints;
+  llvm::raw_string_ostream cs(constraints);
+  for (int64_t i = 0; i < n; ++i)
+    cs << "=" << kind << ",";
+  for (int64_t i = 0; i < n; ++i)
+    cs << (i ? "," : "") << i;
+  auto structType = LLVM::LLVMStructType::getLiteral(
+      b.getContext(), SmallVector<Type>(n, type));
+  Value res = LLVM::InlineAsmOp::create(
+                  b, structType, ValueRange(values), "", constraints,
+                  /*has_side_effects=*/true, /*is_align_stack=*/false,
+                  LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
+                  ArrayAttr())
+                  .getResult(0);
+  for (int64_t i = 0; i < n; ++i)
+    values[i] = LLVM::ExtractValueOp::create(b, res, i);
+}
+
+void HopperEmitter::fenceOperands(MutableArrayRef<Value> values) {
+  tieThroughAsm(values, 'f', f32);
+}
+
+void HopperEmitter::pinRegisters(MutableArrayRef<Value> values) {
+  tieThroughAsm(values, 'r', i32);
+}
+
+void HopperEmitter::emitCoordinates() {
+  auto idx32 = [&](Value v) -> Value {
+    return arith::IndexCastUIOp::create(b, i32, v);
+  };
+  emitLaneCoordinates();
+  warpgroup = shr(tid, 7);
+  Value mBlock = idx32(gpu::BlockIdOp::create(b, gpu::Dimension::x));
+  if (p.visibility.right) {
+    // Later Q blocks see more keys under a causal/window mask: launch them
+    // first so the longest CTAs do not form the tail of the grid.
+    int64_t numMBlocks = llvm::divideCeil(p.seqQ, plan.blockM);
+    mBlock = arith::SubIOp::create(b, cI32(numMBlocks - 1), mBlock);
+  }
+  bh = idx32(gpu::BlockIdOp::create(b, gpu::Dimension::y));
+  Value batch = arith::DivUIOp::create(b, bh, cI32(p.headsQ));
+  head = arith::RemUIOp::create(b, bh, cI32(p.headsQ));
+  kvHead = arith::DivUIOp::create(b, head, cI32(p.headsQ / p.headsKV));
+  Value kvBh = add(mul(batch, p.headsKV), kvHead);
+  if (p.scoreMod) {
+    batchIndex = arith::IndexCastUIOp::create(b, b.getIndexType(), batch);
+    headIndex = arith::IndexCastUIOp::create(b, b.getIndexType(), head);
+  }
+  qHeadBytes = arith::MulIOp::create(b, toI64(bh), cI64(p.seqQ * tileRowBytes));
+  kvHeadBytes =
+      arith::MulIOp::create(b, toI64(kvBh), cI64(p.seqK * tileRowBytes));
+  m0 = mul(mBlock, plan.blockM);
+  // Consumer warp w (warpgroup 1 + w / 4) owns rows 64 (w / 4) + 16 (w % 4).
+  Value consumerWarp = arith::SubIOp::create(b, warp, cI32(4));
+  warpRow0 = add(m0, mul(consumerWarp, 16));
+
+  qPtr = pointerOf(arg(args.query), ptrGlobal);
+  kPtr = pointerOf(arg(args.keyStorage.front()), ptrGlobal);
+  vPtr = pointerOf(arg(args.valueStorage.front()), ptrGlobal);
+  oPtr = pointerOf(arg(args.output), ptrGlobal);
+  if (args.lse)
+    lsePtr = pointerOf(arg(*args.lse), ptrGlobal);
+
+  // Dynamic shared memory is only 16-byte aligned; swizzle atoms need 1024.
+  smemAddress = LLVM::PtrToIntOp::create(b, i32, smem);
+  base = andI(arith::SubIOp::create(b, cI32(0), smemAddress), kAtomBytes - 1);
+}
+
+void HopperEmitter::emitBlockRange() {
+  // As the prefill kernel: KV blocks wholly outside the keys some row of
+  // this CTA sees (KeyVisibility) are never visited; the range may be empty.
+  IntArith a(b, b.getLoc(), i32);
+  Value lastRow =
+      arith::MinSIOp::create(b, add(m0, plan.blockM - 1), cI32(p.seqQ - 1));
+  KeyInterval<Value> keys = p.visibility.visibleKeys(
+      a, m0, lastRow, cI32(p.seqQ), cI32(p.seqK));
+  nBegin = a.floorDiv(keys.begin, bn);
+  nEnd = a.ceilDiv(keys.end, bn);
+}
+
+void HopperEmitter::emitBarrierInit() {
+  Value first = cmp(arith::CmpIPredicate::eq, tid, cI32(0));
+  scf::IfOp::create(b, first, [&](OpBuilder &, Location) {
+    for (int64_t s = 0; s < plan.stages; ++s) {
+      NVVM::MBarrierInitOp::create(b, barrier(FullK, cI32(s)),
+                                   cI32(kWarpgroupThreads), Value());
+      NVVM::MBarrierInitOp::create(b, barrier(FullV, cI32(s)),
+                                   cI32(kWarpgroupThreads), Value());
+      NVVM::MBarrierInitOp::create(b, barrier(Empty, cI32(s)),
+                                   cI32(2 * kWarpgroupThreads), Value());
+    }
+    if (plan.qInSharedMemory)
+      NVVM::MBarrierInitOp::create(b, barrier(FullQ, cI32(0)),
+                                   cI32(kWarpgroupThreads), Value());
+    scf::YieldOp::create(b);
+  });
+  gpu::BarrierOp::create(b);
+}
+
+void HopperEmitter::copyTile(Value gptr, Value headBytes, Value firstRow,
+                             int64_t rows, int64_t rowLimit,
+                             Value tileOffset) {
+  // Producer thread tid copies chunk tid % chunksPerRow of rows tid /
+  // chunksPerRow + k * rowsPerPass (a multiple of 8, so the swizzle of the
+  // chunk is the same in every pass).
+  int64_t chunksPerRow = d / 8;
+  int64_t rowsPerPass = kWarpgroupThreads / chunksPerRow;
+  Value row0 = shr(tid, llvm::Log2_64(chunksPerRow));
+  Value chunk = andI(tid, chunksPerRow - 1);
+  Value panel = shr(chunk, 3);
+  Value swizzledChunk = xorI(andI(chunk, 7), andI(row0, 7));
+  Value smemOffset = add(add(mul(panel, rows * kPanelRowBytes),
+                             mul(row0, kPanelRowBytes)),
+                         mul(swizzledChunk, 16));
+  bool tail = rowLimit % rows != 0;
+  for (int64_t k = 0; k < rows / rowsPerPass; ++k) {
+    Value row = add(add(firstRow, row0), k * rowsPerPass);
+    Value srcSize;
+    if (tail) {
+      // Keys past Lk are masked, and their V rows meet P = 0: zero-filled
+      // (as are Q rows past Lq, whose results are not stored).
+      Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(rowLimit));
+      row = sel(valid, row, cI32(0));
+      srcSize = sel(valid, cI32(16), cI32(0));
+    }
+    Value byteOffset = arith::AddIOp::create(
+        b, headBytes, toI64(add(mul(row, tileRowBytes), mul(chunk, 16))));
+    Value src = gep(ptrGlobal, gptr, byteOffset);
+    Value dst = tileAt(add(add(tileOffset, smemOffset),
+                           k * rowsPerPass * kPanelRowBytes));
+    NVVM::CpAsyncOp::create(b, dst, src, 16, NVVM::LoadCacheModifierKind::CG,
+                            srcSize);
+  }
+}
+
+void HopperEmitter::emitProducer() {
+  NVVM::SetMaxRegisterOp::create(b, plan.producerRegisters,
+                                 NVVM::SetMaxRegisterAction::decrease);
+  if (plan.qInSharedMemory) {
+    copyTile(qPtr, qHeadBytes, m0, plan.blockM, p.seqQ,
+             add(base, qTileOffset()));
+    NVVM::CpAsyncMBarrierArriveOp::create(b, barrier(FullQ, cI32(0)),
+                                          /*noinc=*/true);
+  }
+  auto loop = scf::ForOp::create(b, nBegin, nEnd, cI32(1));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value i = arith::SubIOp::create(b, loop.getInductionVar(), nBegin);
+    Value stage = arith::RemUIOp::create(b, i, cI32(plan.stages));
+    Value phase = andI(arith::DivUIOp::create(b, i, cI32(plan.stages)), 1);
+    // The stage's previous use must be released; a fresh barrier counts
+    // its phase "-1" (parity 1) as complete, so the first round passes.
+    NVVM::MBarrierTryWaitParityOp::create(b, barrier(Empty, stage),
+                                          xorI(phase, cI32(1)),
+                                          cI32(0x989680));
+    Value n0 = mul(loop.getInductionVar(), bn);
+    copyKVTile(kPtr, n0, kTileOffset(stage));
+    NVVM::CpAsyncMBarrierArriveOp::create(b, barrier(FullK, stage),
+                                          /*noinc=*/true);
+    copyKVTile(vPtr, n0, vTileOffset(stage));
+    NVVM::CpAsyncMBarrierArriveOp::create(b, barrier(FullV, stage),
+                                          /*noinc=*/true);
+  }
+  NVVM::CpAsyncWaitGroupOp::create(b, 0);
+}
+
+void HopperEmitter::loadQFragments() {
+  // A fragment of k step kk: a0 (row g, cols 16 kk + 2t..), a1 (row g + 8),
+  // a2 (row g, cols + 8), a3 (row g + 8, cols + 8): 4-byte reads, once.
+  SmallVector<Value> rowBytes;
+  for (int64_t half = 0; half < 2; ++half) {
+    Value row = add(add(warpRow0, g), half * 8);
+    if (p.seqQ % plan.blockM != 0)
+      row = sel(cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ)), row,
+                cI32(0));
+    rowBytes.push_back(arith::AddIOp::create(
+        b, qHeadBytes, toI64(add(mul(row, tileRowBytes), mul(t, 4)))));
+  }
+  SmallVector<SmallVector<Value>> regs;
+  for (int64_t kk = 0; kk < kSteps(); ++kk) {
+    SmallVector<Value> frag;
+    for (int64_t e = 0; e < 4; ++e) {
+      int64_t colBytes = (16 * kk + (e >> 1) * 8) * 2;
+      Value off = arith::AddIOp::create(b, rowBytes[e & 1], cI64(colBytes));
+      frag.push_back(LLVM::LoadOp::create(b, i32, gep(ptrGlobal, qPtr, off),
+                                          /*alignment=*/4));
+    }
+    regs.push_back(std::move(frag));
+  }
+  qRegs = std::move(regs);
+}
+
+SmallVector<Value> HopperEmitter::emitScores(Value kTile,
+                                             function_ref<void()> afterIssue) {
+  SmallVector<Value> s(layout.numRegisters(), cF32(0.0));
+  // B = K^T, K-major: k step kk reads 32 bytes at (kk % 4) * 32 of every row
+  // of panel kk / 4; 8-row atoms are 1024 bytes apart (SBO; LBO unused).
+  Value desc0 = descriptor(sharedAddress(kTile), 16, kAtomBytes);
+  // A = this warpgroup's 64 rows of the Q tile, K-major like K.
+  Value qDesc0 = qTileDesc;
+  fenceOperands(s);
+  NVVM::WgmmaFenceAlignedOp::create(b);
+  auto advance = [&](Value desc, int64_t delta) -> Value {
+    return delta ? arith::AddIOp::create(b, desc, cI64(delta >> 4)).getResult()
+                 : desc;
+  };
+  for (int64_t kk = 0; kk < kSteps(); ++kk) {
+    Value desc =
+        advance(desc0, (kk / 4) * bn * kPanelRowBytes + (kk % 4) * 32);
+    if (qDesc0)
+      wgmmaShared(s,
+                  advance(qDesc0, (kk / 4) * plan.blockM * kPanelRowBytes +
+                                      (kk % 4) * 32),
+                  desc);
+    else
+      wgmma(s, qRegs[kk], desc, /*transposeB=*/false);
+  }
+  NVVM::WgmmaGroupSyncAlignedOp::create(b);
+  if (afterIssue)
+    afterIssue();
+  NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
+  fenceOperands(s);
+  if (p.softcap) {
+    Value inner = cF32(p.scale / *p.softcap);
+    for (Value &v : s)
+      v = tanhApprox(arith::MulFOp::create(b, v, inner));
+  }
+  if (!p.needsNaturalScores())
+    return s;
+  // Modifiers see scale * dot, or softcap * tanh(scale * dot / softcap).
+  Value unit = cF32(p.softcap ? *p.softcap : p.scale);
+  for (Value &v : s)
+    v = arith::MulFOp::create(b, v, unit);
+  return s;
+}
+
+SmallVector<Value> HopperEmitter::emitScoreMods(Value n0, ArrayRef<Value> s) {
+  SmallVector<Value> out(s);
+  if (!p.needsNaturalScores())
+    return out;
+  Value row0 = add(warpRow0, g), col0 = add(n0, mul(t, 2));
+  Value alibiDist0, rowIdx0, colIdx0;
+  if (negSlope)
+    // The ALiBi distance i + Lk - Lq - j, up to a constant per register.
+    alibiDist0 = arith::SubIOp::create(b, add(row0, p.seqK - p.seqQ), col0);
+  if (p.scoreMod) {
+    rowIdx0 = arith::IndexCastUIOp::create(b, b.getIndexType(), row0);
+    colIdx0 = arith::IndexCastUIOp::create(b, b.getIndexType(), col0);
+  }
+  auto addIndex = [&](Value x, int64_t y) -> Value {
+    if (!y)
+      return x;
+    return arith::AddIOp::create(b, x, arith::ConstantIndexOp::create(b, y));
+  };
+  for (int64_t r = 0; r < layout.numRegisters(); ++r) {
+    int64_t rowDelta = layout.rowOffset(r), colDelta = layout.colOffset(r);
+    Value &v = out[r];
+    if (negSlope) {
+      Value dist = add(alibiDist0, rowDelta - colDelta);
+      Value absDist = arith::MaxSIOp::create(
+          b, dist, arith::SubIOp::create(b, cI32(0), dist));
+      v = fma(negSlope, arith::SIToFPOp::create(b, f32, absDist), v);
+    }
+    if (p.scoreMod)
+      v = inlineScoreMod(v, batchIndex, headIndex, addIndex(rowIdx0, rowDelta),
+                         addIndex(colIdx0, colDelta));
+  }
+  return out;
+}
+
+SmallVector<Value> HopperEmitter::emitMask(Value n0, ArrayRef<Value> s) {
+  // Only blocks that are not inside the keys every row of the CTA sees
+  // (KeyVisibility::keysSeenByAll) pay for it (a uniform branch: both
+  // warpgroups take it).
+  const KeyVisibility &vis = p.visibility;
+  bool tail = p.seqK % bn != 0;
+  if (!vis.isBounded() && !tail)
+    return SmallVector<Value>(s);
+  IntArith a(b, b.getLoc(), i32);
+  KeyInterval<Value> full = vis.keysSeenByAll(
+      a, m0, add(m0, plan.blockM - 1), cI32(p.seqQ), cI32(p.seqK));
+  auto orI = [&](Value x, Value y) { return arith::OrIOp::create(b, x, y); };
+  Value needsMask = arith::ConstantIntOp::create(b, b.getI1Type(), 0);
+  if (vis.left)
+    needsMask = orI(needsMask, a.slt(n0, full.begin));
+  if (vis.right || tail)
+    needsMask = orI(needsMask, cmp(arith::CmpIPredicate::sgt, add(n0, bn),
+                                   full.end));
+  // Element test on key - query against the visibility's delta bounds.
+  Value diag = vis.diagonal(a, cI32(p.seqQ), cI32(p.seqK));
+  Value lo = vis.left ? vis.lowestDelta(a, diag) : Value();
+  Value hi = vis.right ? vis.highestDelta(a, diag) : Value();
+
+  auto masked = scf::IfOp::create(
+      b, needsMask,
+      [&](OpBuilder &, Location) {
+        // key - query = (n0 + 2t) - (warpRow0 + g) + a constant per register.
+        Value col0 = add(n0, mul(t, 2));
+        Value diff0 = arith::SubIOp::create(b, col0, add(warpRow0, g));
+        Value negInf = cF32(-std::numeric_limits<double>::infinity());
+        SmallVector<Value> out;
+        for (int64_t r = 0; r < layout.numRegisters(); ++r) {
+          int64_t colDelta = layout.colOffset(r);
+          Value diff = add(diff0, colDelta - layout.rowOffset(r));
+          Value keep = arith::ConstantIntOp::create(b, b.getI1Type(), 1);
+          if (lo)
+            keep = arith::AndIOp::create(b, keep, a.sge(diff, lo));
+          if (hi)
+            keep = arith::AndIOp::create(b, keep, a.sle(diff, hi));
+          if (tail)
+            keep = arith::AndIOp::create(
+                b, keep,
+                cmp(arith::CmpIPredicate::slt, add(col0, colDelta),
+                    cI32(p.seqK)));
+          out.push_back(sel(keep, s[r], negInf));
+        }
+        scf::YieldOp::create(b, out);
+      },
+      [&](OpBuilder &, Location) { scf::YieldOp::create(b, s); });
+  return SmallVector<Value>(masked.getResults());
+}
+
+void HopperEmitter::emitPV(ArrayRef<Value> probs, Value vTile,
+                           SmallVector<Value> &acc) {
+  // B = V, MN-major: k step kk is keys 16 kk .. +15, two 8-key atoms 1024
+  // bytes apart (SBO); the 64-column panels are a tile's `bn` rows apart
+  // (LBO).
+  // The S registers of n8 tiles 2kk and 2kk + 1, packed pairwise, are the
+  // A fragment of keys 16kk .. 16kk + 15 (as with mma.sync).
+  auto at = [&](int64_t nt, int64_t c) { return probs[layout.index(0, nt, c)]; };
+  SmallVector<Value> packed;
+  for (int64_t kk = 0; kk < bn / 16; ++kk)
+    packed.append({packHalf2(at(2 * kk, 0), at(2 * kk, 1)),
+                   packHalf2(at(2 * kk, 2), at(2 * kk, 3)),
+                   packHalf2(at(2 * kk + 1, 0), at(2 * kk + 1, 1)),
+                   packHalf2(at(2 * kk + 1, 2), at(2 * kk + 1, 3))});
+  pinRegisters(packed);
+  // O was rescaled by the softmax: those writes must precede the fence.
+  fenceOperands(acc);
+  Value desc0 =
+      descriptor(sharedAddress(vTile), bn * kPanelRowBytes, kAtomBytes);
+  NVVM::WgmmaFenceAlignedOp::create(b);
+  for (int64_t kk = 0; kk < bn / 16; ++kk) {
+    int64_t delta = kk * 16 * kPanelRowBytes;
+    Value desc = delta ? arith::AddIOp::create(b, desc0, cI64(delta >> 4))
+                             .getResult()
+                       : desc0;
+    wgmma(acc, ArrayRef<Value>(packed).slice(4 * kk, 4), desc,
+          /*transposeB=*/true);
+  }
+  NVVM::WgmmaGroupSyncAlignedOp::create(b);
+  NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
+  fenceOperands(acc);
+}
+
+void HopperEmitter::emitConsumer() {
+  NVVM::SetMaxRegisterOp::create(b, plan.consumerRegisters,
+                                 NVVM::SetMaxRegisterAction::increase);
+  if (!p.alibiSlopes.empty())
+    negSlope = emitNegAlibiSlope(head);
+  if (plan.qInSharedMemory) {
+    NVVM::MBarrierTryWaitParityOp::create(b, barrier(FullQ, cI32(0)),
+                                          cI32(0), cI32(0x989680));
+    Value rows = mul(arith::SubIOp::create(b, warpgroup, cI32(1)),
+                     64 * kPanelRowBytes);
+    qTileDesc = descriptor(sharedAddress(add(add(base, qTileOffset()), rows)),
+                           16, kAtomBytes);
+  } else {
+    loadQFragments();
+  }
+
+  // Ping-pong: named barrier 1 + c is consumer warpgroup c's turn to issue
+  // S = Q K^T; the other warpgroup opens it once it has issued its own, so
+  // one group's softmax overlaps the other's GEMM. Group 1 opens group 0's
+  // first turn; group 0 absorbs group 1's last opening after the loop.
+  Value consumer = arith::SubIOp::create(b, warpgroup, cI32(1));
+  Value pairThreads = cI32(2 * kWarpgroupThreads);
+  auto ifConsumer = [&](int64_t c, function_ref<void()> body) {
+    scf::IfOp::create(b, cmp(arith::CmpIPredicate::eq, consumer, cI32(c)),
+                      [&](OpBuilder &, Location) {
+                        body();
+                        scf::YieldOp::create(b);
+                      });
+  };
+  if (plan.pingPong)
+    ifConsumer(1, [&] {
+      NVVM::BarrierArriveOp::create(b, cI32(1), pairThreads);
+    });
+
+  int64_t numO = numAccumulators(), numRows = numRowStats();
+  SmallVector<Value> init(numO, cF32(0.0));
+  init.append(numRows, cF32(-std::numeric_limits<double>::infinity())); // m
+  init.append(numRows, cF32(0.0));                                       // l
+  auto loop = scf::ForOp::create(b, nBegin, nEnd, cI32(1), init);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value j = loop.getInductionVar();
+    ValueRange iter = loop.getRegionIterArgs();
+    SmallVector<Value> acc(iter.begin(), iter.begin() + numO);
+    SmallVector<Value> rowMax(iter.begin() + numO,
+                              iter.begin() + numO + numRows);
+    SmallVector<Value> rowSum(iter.begin() + numO + numRows, iter.end());
+    Value i = arith::SubIOp::create(b, j, nBegin);
+    Value stage = arith::RemUIOp::create(b, i, cI32(plan.stages));
+    Value phase = andI(arith::DivUIOp::create(b, i, cI32(plan.stages)), 1);
+    Value ticks = cI32(0x989680);
+    Value n0 = mul(j, bn);
+    auto acquire = [&](BarrierKind kind) {
+      NVVM::MBarrierTryWaitParityOp::create(b, barrier(kind, stage), phase,
+                                            ticks);
+      // cp.async wrote the tile through the generic proxy; wgmma reads it
+      // through the async proxy.
+      NVVM::FenceProxyOp::create(
+          b, NVVM::ProxyKind::async_shared,
+          NVVM::SharedSpaceAttr::get(b.getContext(),
+                                     NVVM::SharedSpace::shared_cta));
+    };
+
+    acquire(FullK);
+    if (plan.pingPong)
+      NVVM::BarrierOp::create(b, Type(), add(consumer, 1), pairThreads,
+                              NVVM::BarrierReductionAttr(), Value());
+    auto passTurn = [&] {
+      if (plan.pingPong)
+        NVVM::BarrierArriveOp::create(
+            b, arith::SubIOp::create(b, cI32(2), consumer), pairThreads);
+    };
+    // Masks come last so that masked and padded keys stay -inf whatever the
+    // modifiers compute for them.
+    SmallVector<Value> s = emitMask(
+        n0, emitScoreMods(n0, emitScores(kTileOffset(stage), passTurn)));
+    emitOnlineSoftmax(s, rowMax, rowSum, acc);
+    acquire(FullV);
+    emitPV(s, vTileOffset(stage), acc);
+    // Both tiles of the stage are read: release it to the producer.
+    NVVM::MBarrierArriveOp::create(b, Type(), barrier(Empty, stage), Value());
+
+    SmallVector<Value> yields(acc);
+    yields.append(rowMax);
+    yields.append(rowSum);
+    scf::YieldOp::create(b, yields);
+  }
+  b.setInsertionPointAfter(loop);
+  if (plan.pingPong)
+    ifConsumer(0, [&] {
+      NVVM::BarrierOp::create(b, Type(), cI32(1), pairThreads,
+                              NVVM::BarrierReductionAttr(), Value());
+    });
+  emitEpilogue(loop.getResults());
+}
+
+void HopperEmitter::emitEpilogue(ValueRange results) {
+  // O / l straight from the accumulators: lane (g, t) holds 4 bytes of
+  // columns 8 dt + 2t of rows g and g + 8 (the stores of a quad are one 16
+  // byte piece of a row); LSE once per row.
+  int64_t numO = numAccumulators(), numRows = numRowStats();
+  for (int64_t half = 0; half < 2; ++half) {
+    Value m = results[numO + half];
+    Value l = results[numO + numRows + half];
+    for (int64_t mask : FragmentLayout::rowReductionMasks())
+      l = arith::AddFOp::create(b, l, shuffleXor(l, mask));
+    // l == 0: every key of the row is masked; O is 0 and LSE is -inf.
+    Value empty =
+        arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, l, cF32(0.0));
+    Value inv = sel(empty, cF32(0.0), arith::DivFOp::create(b, cF32(1.0), l));
+    Value row = add(add(warpRow0, g), half * 8);
+    Value rowValid = cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ));
+    Value rowBytes = arith::AddIOp::create(
+        b, qHeadBytes, toI64(add(mul(row, tileRowBytes), mul(t, 4))));
+    auto store = [&]() {
+      for (int64_t dt = 0; dt < dTiles(); ++dt) {
+        int64_t base = oIndex(0, dt, 2 * half);
+        Value packed =
+            packHalf2(arith::MulFOp::create(b, results[base], inv),
+                      arith::MulFOp::create(b, results[base + 1], inv));
+        Value off = arith::AddIOp::create(b, rowBytes, cI64(dt * 16));
+        LLVM::StoreOp::create(b, packed, gep(ptrGlobal, oPtr, off),
+                              /*alignment=*/4);
+      }
+    };
+    if (p.seqQ % plan.blockM == 0) {
+      store();
+    } else {
+      scf::IfOp::create(b, rowValid, [&](OpBuilder &, Location) {
+        store();
+        scf::YieldOp::create(b);
+      });
+    }
+    if (!lsePtr)
+      continue;
+    Value first = arith::AndIOp::create(
+        b, rowValid, cmp(arith::CmpIPredicate::eq, t, cI32(0)));
+    scf::IfOp::create(b, first, [&](OpBuilder &, Location) {
+      // LSE = ln(sum exp(x)) = (m * c + log2(l)) * ln 2.
+      Value log2Sum = fma(m, cF32(expScale), log2(l));
+      Value lse = sel(empty, cF32(-std::numeric_limits<double>::infinity()),
+                      arith::MulFOp::create(b, log2Sum, cF32(kLn2)));
+      Value off = arith::AddIOp::create(
+          b, arith::MulIOp::create(b, toI64(bh), cI64(p.seqQ * 4)),
+          toI64(mul(row, 4)));
+      LLVM::StoreOp::create(b, lse, gep(ptrGlobal, lsePtr, off),
+                            /*alignment=*/4);
+      scf::YieldOp::create(b);
+    });
+  }
+}
+
+void HopperEmitter::emit() {
+  // setmaxnreg takes effect only under a register cap at entry: one CTA of
+  // `threads` per SM (ptxas: 64K / threads registers each).
+  func->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
+                b.getI32IntegerAttr(1));
+  func->setAttr(NVVM::NVVMDialect::getMaxntidAttrName(),
+                b.getDenseI32ArrayAttr(
+                    {static_cast<int32_t>(plan.threads), 1, 1}));
+  b.setInsertionPointToStart(&func.getBody().front());
+  emitCoordinates();
+  emitBlockRange();
+  emitBarrierInit();
+  // The producer's and the consumers' roles are the two branches of one
+  // if/else (setmaxnreg is per warpgroup).
+  Value isProducer = cmp(arith::CmpIPredicate::eq, warpgroup, cI32(0));
+  scf::IfOp::create(
+      b, isProducer,
+      [&](OpBuilder &, Location) {
+        emitProducer();
+        scf::YieldOp::create(b);
+      },
+      [&](OpBuilder &, Location) {
+        emitConsumer();
+        scf::YieldOp::create(b);
+      });
+  gpu::ReturnOp::create(b);
+}
+
+FailureOr<HopperPlan>
+mlir::attn::planHopperKernel(AttentionOp op, const KernelProblem &p,
+                             const ConvertAttnToNVVMOptions &o,
+                             bool emitErrors) {
+  auto fail = [&](const Twine &msg) -> FailureOr<HopperPlan> {
+    if (emitErrors)
+      op.emitOpError(msg);
+    return failure();
+  };
+  if (o.chip != "sm_90a")
+    return fail("expected chip sm_90a for the hopper kernel (wgmma, "
+                "setmaxnreg), got '" +
+                o.chip + "'");
+  if (p.withKeyLengths)
+    return fail("expected no key_lengths operand on the hopper kernel (not "
+                "supported yet)");
+  if (p.keyView || p.valueView)
+    return fail("expected contiguous K and V on the hopper kernel (KV cache "
+                "views not supported yet)");
+  HopperPlan plan;
+  // A consumer thread holds S (BN / 2), O (D / 2), Q (D / 4) and the packed
+  // P (BN / 4) registers: at D = 128 and BN = 128 (about 187) more than the
+  // 168 a thread has before setmaxnreg; that kernel relied on
+  // setmaxnreg.inc and gave wrong results on an H200, so Q goes to shared
+  // memory there instead (about 155).
+  plan.blockN = o.hopperBlockN ? o.hopperBlockN : 128;
+  if (plan.blockN != 64 && plan.blockN != 128)
+    return fail("expected hopper-block-n of 0, 64 or 128, got " +
+                Twine(plan.blockN));
+  // Q in registers costs D / 4 of them: at D = 128 and block-n 128 Q is read
+  // by wgmma from shared memory instead.
+  plan.qInSharedMemory = p.headDim == 128 && plan.blockN == 128;
+  // The producer's Q copy needs more registers than 40 (ptxas spills).
+  if (plan.qInSharedMemory) {
+    plan.producerRegisters = 72;
+    plan.consumerRegisters = 216;
+  }
+  plan.stages = o.hopperStages;
+  plan.pingPong = o.hopperPingPong;
+  if (plan.stages < 2 || plan.stages > 4)
+    return fail("expected hopper-stages of 2 to 4, got " + Twine(plan.stages));
+  int64_t tileBytes = plan.blockN * p.headDim * 2;
+  // K and V tiles per stage, 1024 bytes to align the first, and the
+  // full-K, full-V and empty mbarriers of every stage.
+  plan.sharedMemoryBytes =
+      kAtomBytes + plan.stages * 2 * tileBytes +
+      (plan.qInSharedMemory ? plan.blockM * p.headDim * 2 : 0) +
+      4 * 8 * plan.stages;
+  if (plan.sharedMemoryBytes > 227 * 1024)
+    return fail("expected the hopper kernel's shared memory to fit 227 KiB, "
+                "got " +
+                Twine(plan.sharedMemoryBytes) + " bytes");
+  return plan;
+}
+
+void mlir::attn::buildHopperPrefillKernelBody(
+    gpu::GPUFuncOp func, const KernelProblem &problem, const HopperPlan &plan,
+    const AttentionArguments &arguments) {
+  HopperEmitter(func, problem, plan, arguments).emit();
+}
+
+//===----------------------------------------------------------------------===//
+// The family
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+class HopperFamily : public KernelFamily {
+public:
+  explicit HopperFamily(const ConvertAttnToNVVMOptions &options)
+      : options(options) {}
+
+  FailureOr<LaunchPlan> plan(AttentionOp op,
+                             const KernelProblem &problem) override {
+    FailureOr<HopperPlan> planned = planHopperKernel(op, problem, options);
+    if (failed(planned))
+      return failure();
+    hopper = *planned;
+    LaunchPlan plan;
+    plan.grid = {static_cast<int64_t>(
+                     llvm::divideCeil(problem.seqQ, hopper.blockM)),
+                 problem.batch * problem.headsQ, 1};
+    plan.threads = hopper.threads;
+    KernelLaunchDesc &desc = plan.desc;
+    desc.family = "hopper";
+    desc.gridFormula = "[ceil(Lq / block_m), B * Hq, 1]";
+    desc.sharedMemoryBytes = hopper.sharedMemoryBytes;
+    desc.blockM = hopper.blockM;
+    desc.blockN = hopper.blockN;
+    desc.stages = hopper.stages;
+    desc.numWarps = hopper.threads / 32;
+    return plan;
+  }
+
+  LogicalResult collectArguments(AttentionOp op, const KernelProblem &problem,
+                                 KernelArgumentList &list) override {
+    // As the prefill kernel's: Q, K, V, O[, LSE].
+    return addAttentionArguments(op, problem, /*dedupe=*/false, list, args);
+  }
+
+  void emit(gpu::GPUFuncOp func, const KernelProblem &problem) override {
+    buildHopperPrefillKernelBody(func, problem, hopper, args);
+  }
+
+private:
+  const ConvertAttnToNVVMOptions &options;
+  HopperPlan hopper;
+  AttentionArguments args;
+};
+
+} // namespace
+
+std::unique_ptr<KernelFamily>
+mlir::attn::detail::createHopperFamily(const ConvertAttnToNVVMOptions &options) {
+  return std::make_unique<HopperFamily>(options);
+}

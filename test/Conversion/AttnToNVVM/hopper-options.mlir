@@ -1,0 +1,14 @@
+// RUN: attn-opt %s --split-input-file --verify-diagnostics --convert-attn-to-nvvm="kernel=hopper chip=sm_90a hopper-stages=4"
+// RUN: attn-opt %s --split-input-file --convert-attn-to-nvvm="chip=sm_90a hopper-stages=4" | FileCheck %s
+
+// Four stages of 128-key K and V tiles and the Q tile at D = 128 exceed
+// 227 KiB: kernel=hopper refuses the plan, kernel=auto keeps the mma.sync
+// prefill kernel.
+// CHECK: family = "prefill"
+func.func @shared_memory(%q: memref<1x1x256x128xbf16>, %o: memref<1x1x256x128xbf16>) {
+  %0 = bufferization.to_tensor %q restrict : memref<1x1x256x128xbf16> to tensor<1x1x256x128xbf16>
+  // expected-error @+1 {{expected the hopper kernel's shared memory to fit 227 KiB, got 296064 bytes}}
+  %1 = attn.attention ins(%0, %0, %0 : tensor<1x1x256x128xbf16>, tensor<1x1x256x128xbf16>, tensor<1x1x256x128xbf16>) -> tensor<1x1x256x128xbf16>
+  bufferization.materialize_in_destination %1 in restrict writable %o : (tensor<1x1x256x128xbf16>, memref<1x1x256x128xbf16>) -> ()
+  return
+}

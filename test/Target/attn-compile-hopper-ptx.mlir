@@ -1,0 +1,36 @@
+// RUN: attn-compile --target=ptx --chip=sm_90a --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s
+// RUN: attn-compile --target=ptx --chip=sm_90a --convert-attn-to-nvvm=hopper-block-n=64 --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=BN64
+// RUN: attn-compile --target=ptx --chip=sm_80 --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none | FileCheck %s --check-prefix=SM80
+
+// --chip=sm_90a selects the hopper (wgmma) family: 384 threads, grid
+// (ceil(1000 / 128), B * Hq), block-n 128, two stages; at D = 128 the
+// producer also stages Q (128 rows) for a shared-memory A operand:
+// 1024 + 2 * 2 * 32768 + 32768 + 64 bytes.
+// CHECK: kernel attention_kernel: grid [8, 16, 1] block [384, 1, 1] smem 164928 bytes
+// CHECK: target: ptx (sm_90a)
+// CHECK: .target sm_90a
+// CHECK: .maxntid 384, 1, 1
+// CHECK: .minnctapersm 1
+// CHECK-DAG: mbarrier.init.shared.b64
+// CHECK-DAG: setmaxnreg.dec.sync.aligned.u32 72;
+// CHECK-DAG: setmaxnreg.inc.sync.aligned.u32 216;
+// CHECK-DAG: cp.async.cg.shared.global [{{.*}}], [{{.*}}], 16, {{.*}};
+// CHECK-DAG: cp.async.mbarrier.arrive.noinc.shared.b64
+// CHECK-DAG: mbarrier.try_wait.parity.shared.b64
+// CHECK-DAG: mbarrier.arrive.shared.b64
+// CHECK-DAG: fence.proxy.async.shared::cta;
+// CHECK-DAG: wgmma.fence.sync.aligned;
+// S = Q K^T with A and B through descriptors; O += P V with A (P) from
+// registers and B (V) transposed.
+// CHECK-DAG: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {{{.*}}}, %rd{{[0-9]+}}, %rd{{[0-9]+}}, p, 1, 1, 0, 0;
+// CHECK-DAG: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {{{.*}}}, {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}, %rd{{[0-9]+}}, p, 1, 1, 1;
+// CHECK-DAG: wgmma.commit_group.sync.aligned;
+// CHECK-DAG: wgmma.wait_group.sync.aligned 0;
+// CHECK: "chip": "sm_90a"
+
+// Block-n 64 keeps Q in registers: S is m64n64k16 with A from registers.
+// BN64: smem 66624 bytes
+// BN64: setmaxnreg.dec.sync.aligned.u32 40;
+// BN64: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{{.*}}}, {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}, %rd{{[0-9]+}}, p, 1, 1, 0;
+
+// SM80: block [128, 1, 1]
