@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Pipelines/Pipelines.h"
+#include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
 #include "attn/Conversion/Passes.h"
 
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
@@ -154,9 +155,26 @@ void mlir::attn::registerAttnPipelines() {
       "Lower attn ops through linalg, bufferized loops and LLVM for CPU "
       "execution",
       buildAttnToCpuPipeline);
-  PassPipelineRegistration<AttnToPtxPipelineOptions>(
+  // Registered by hand rather than with PassPipelineRegistration so that a
+  // chip the kernels cannot target is refused while the pipeline is parsed,
+  // before the NVPTX backend sees it (it aborts on some, e.g. sm_70).
+  registerPassPipeline(
       "attn-to-ptx",
       "Lower attn ops to a FlashAttention-2 style kernel and PTX "
       "(gpu.binary, format=isa) plus a gpu.launch_func on the host",
-      buildAttnToPtxPipeline);
+      [](OpPassManager &pm, StringRef text,
+         function_ref<LogicalResult(const Twine &)> errorHandler) {
+        AttnToPtxPipelineOptions options;
+        if (failed(options.parseFromString(text)))
+          return failure();
+        if (options.emitBinary)
+          if (llvm::Error error = checkGpuChip(options.chip, options.features))
+            return errorHandler("attn-to-ptx: " +
+                                llvm::toString(std::move(error)));
+        buildAttnToPtxPipeline(pm, options);
+        return success();
+      },
+      [](function_ref<void(const detail::PassOptions &)> optionHandler) {
+        optionHandler(AttnToPtxPipelineOptions());
+      });
 }

@@ -388,6 +388,8 @@ struct ConvertAttnToNVVMPass
     options.decodeNumWarps = decodeNumWarps;
     options.decodeKeysPerWarp = decodeKeysPerWarp;
     options.decodeStages = decodeStages;
+    if (failed(checkGpuLowering(module, options)))
+      return signalPassFailure();
     SmallVector<AttentionOp> ops;
     module.walk([&](AttentionOp op) { ops.push_back(op); });
     if (ops.empty())
