@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
 #include "attn/Execution/CpuRunner.h"
 #include "attn/Execution/NumericCheck.h"
 #include "attn/InitAll.h"
@@ -170,6 +171,70 @@ static cl::opt<bool> printStageIR("print-stage-ir",
                                   cl::desc("Print the IR after every stage"),
                                   cl::init(false), cl::cat(toolCategory));
 
+static cl::opt<std::string>
+    ptxFeatures("ptx-features",
+                cl::desc("PTX ISA features of the target, e.g. +ptx80 (sm_100 "
+                         "and newer need a newer PTX ISA, e.g. +ptx86)"),
+                cl::init("+ptx80"), cl::cat(gpuCategory));
+
+//===----------------------------------------------------------------------===//
+// Flag validation: every flag in its range before anything is built, so that
+// no value reaches an allocation, a shape or index math unchecked.
+//===----------------------------------------------------------------------===//
+
+/// Checks one integer flag against [min, max]; prints the flag, its range and
+/// the value.
+static bool checkFlagRange(const cl::opt<int64_t> &flag, int64_t min,
+                           int64_t max) {
+  if (flag >= min && flag <= max)
+    return true;
+  llvm::errs() << "error: expected --" << flag.ArgStr << " in [" << min << ", "
+               << max << "], got " << flag.getValue() << "\n";
+  return false;
+}
+
+static bool validateFlags() {
+  // Extents are bounded so that building the spec (e.g. one key length per
+  // batch entry) stays cheap; their products are checked by
+  // verifyAttentionSpec, the GPU options by checkGpuLoweringOptions.
+  constexpr int64_t maxLength = (int64_t(1) << 31) - 1;
+  bool ok = checkFlagRange(batch, 1, 1 << 16) &&
+            checkFlagRange(headsQ, 1, 1 << 16) &&
+            checkFlagRange(headsKV, 1, 1 << 16) &&
+            checkFlagRange(seqQ, 1, maxLength) &&
+            checkFlagRange(seqK, 1, maxLength) &&
+            checkFlagRange(headDim, 1, 1 << 16) &&
+            checkFlagRange(windowLeft, 0, maxLength) &&
+            checkFlagRange(windowRight, 0, maxLength) &&
+            checkFlagRange(pageSize, 0, maxLength) &&
+            checkFlagRange(appendTokens, 0, maxLength) &&
+            // attn-tile's own ranges (it clamps to the lengths).
+            checkFlagRange(tileM, 1, 1 << 16) &&
+            checkFlagRange(tileN, 1, 1 << 16) &&
+            // 0 (the decode kernel chooses) only means something on ptx.
+            checkFlagRange(numSplits, target == "ptx" ? 0 : 1, 1024);
+  if (!ok)
+    return false;
+  if (!std::isfinite(softcap) || softcap < 0.0) {
+    llvm::errs() << "error: expected --softcap of 0 (off) or a finite "
+                    "positive value, got "
+                 << softcap.getValue() << "\n";
+    return false;
+  }
+  if (target != "cpu" && target != "ptx") {
+    llvm::errs() << "error: unknown --target '" << target
+                 << "' (expected cpu or ptx)\n";
+    return false;
+  }
+  if (target == "ptx")
+    if (llvm::Error error = checkGpuChip(chip, ptxFeatures)) {
+      llvm::errs() << "error: --chip/--ptx-features: "
+                   << llvm::toString(std::move(error)) << "\n";
+      return false;
+    }
+  return true;
+}
+
 /// attn-tile, attn-fuse-online-softmax, attn-lower-precision, per the flags.
 static void addFlashPasses(OpPassManager &pm) {
   if (!flash)
@@ -281,6 +346,7 @@ static int compileForGpu(ModuleOp module,
                          std::chrono::steady_clock::time_point start) {
   PtxCompileOptions options;
   options.chip = chip;
+  options.features = ptxFeatures;
   options.lowering.blockM = blockM;
   options.lowering.blockN = blockN;
   options.lowering.numWarps = numWarps;
@@ -293,6 +359,8 @@ static int compileForGpu(ModuleOp module,
   options.lowering.decodeKeysPerWarp = decodeKeysPerWarp;
   options.lowering.decodeStages = decodeStages;
   options.recordStageIR = printStageIR;
+  if (failed(checkGpuLoweringOptions(options.lowering, module)))
+    return 1;
   if (!cubinArchs.empty()) {
     options.cubinArchs.clear();
     for (const std::string &arch : cubinArchs)
@@ -357,6 +425,8 @@ int main(int argc, char **argv) {
       argc, argv,
       "attn-compile: compile an attention spec or .mlir file and report each "
       "stage\n");
+  if (!validateFlags())
+    return 1;
 
   DialectRegistry registry;
   registerAllDialects(registry);
@@ -388,12 +458,6 @@ int main(int argc, char **argv) {
     if (!module)
       return 1;
     llvm::outs() << "spec: " << spec->describe() << "\n";
-  }
-
-  if (target != "cpu" && target != "ptx") {
-    llvm::errs() << "error: unknown --target '" << target
-                 << "' (expected cpu or ptx)\n";
-    return 1;
   }
 
   std::string entryName = "attention";
