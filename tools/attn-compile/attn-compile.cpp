@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "UpstreamGuards.h"
 #include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
 #include "attn/Execution/CpuRunner.h"
 #include "attn/Execution/NumericCheck.h"
@@ -442,6 +443,11 @@ int main(int argc, char **argv) {
     auto file = openInputFile(inputFile, &error);
     if (!file) {
       llvm::errs() << "error: " << error << "\n";
+      return 1;
+    }
+    if (std::optional<std::string> crash =
+            findKnownUpstreamCrash(file->getBuffer())) {
+      llvm::errs() << inputFile << ":" << *crash << "\n";
       return 1;
     }
     sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
