@@ -38,3 +38,10 @@
 // HUGE: error: expected the spec's query under 1 TiB (2^40 bytes), got shape [1, 65536, 2147483647, 128]
 // PAGE: error: expected a BHSD spec whose key length is a multiple of the page size
 // CLAMP: cpu run vs float64 reference: {{.*}}PASS
+
+// --run-cpu keeps operands as float64 for the reference: bounded to what a
+// CPU run can hold instead of failing to allocate.
+// RUN: not attn-compile --run-cpu --seq-q=2147483647 --heads-q=1 --heads-kv=1 2>&1 | FileCheck %s --check-prefix=RUNSIZE
+// RUN: not attn-compile --target=ptx --cubin-arch=-v 2>&1 | FileCheck %s --check-prefix=ARCH
+// RUNSIZE: error: expected B * Hq * Lq * D (query) <= 2^28 elements with --run-cpu, got 274877906816
+// ARCH: error: expected --cubin-arch of the form sm_<N>[a|f] or none, got '-v'

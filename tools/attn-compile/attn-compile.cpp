@@ -25,7 +25,9 @@
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/CheckedArithmetic.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Regex.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
@@ -33,6 +35,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 using namespace mlir;
@@ -194,6 +197,33 @@ static bool checkFlagRange(const cl::opt<int64_t> &flag, int64_t min,
   return false;
 }
 
+/// --run-cpu holds every operand as float64 for the reference (and, without
+/// --flash, the JIT code the whole [B, Hq, Lq, Lk] score matrix): bound them
+/// so that the run fits this kind of machine instead of failing to allocate.
+static bool checkCpuRunSize() {
+  constexpr int64_t maxElements = int64_t(1) << 28;
+  auto product = [](std::initializer_list<int64_t> extents) {
+    std::optional<int64_t> n = 1;
+    for (int64_t e : extents)
+      if (n)
+        n = llvm::checkedMul(*n, e);
+    return n.value_or(std::numeric_limits<int64_t>::max());
+  };
+  const std::pair<StringRef, int64_t> sizes[] = {
+      {"B * Hq * Lq * D (query)", product({batch, headsQ, seqQ, headDim})},
+      {"B * Hkv * Lk * D (keys)", product({batch, headsKV, seqK, headDim})},
+      {"B * Hq * Lq * Lk (scores, --flash=false)",
+       flash ? 0 : product({batch, headsQ, seqQ, seqK})},
+  };
+  for (auto [name, n] : sizes)
+    if (n > maxElements) {
+      llvm::errs() << "error: expected " << name << " <= 2^28 elements with "
+                   << "--run-cpu, got " << n << "\n";
+      return false;
+    }
+  return true;
+}
+
 static bool validateFlags() {
   // Extents are bounded so that building the spec (e.g. one key length per
   // batch entry) stays cheap; their products are checked by
@@ -227,6 +257,15 @@ static bool validateFlags() {
                  << "' (expected cpu or ptx)\n";
     return false;
   }
+  if (runCpu && !checkCpuRunSize())
+    return false;
+  for (const std::string &arch : cubinArchs)
+    if (arch != "none" && !llvm::Regex("^sm_[0-9]+[af]?$").match(arch)) {
+      llvm::errs() << "error: expected --cubin-arch of the form sm_<N>[a|f] "
+                      "or none, got '"
+                   << arch << "'\n";
+      return false;
+    }
   if (target == "ptx")
     if (llvm::Error error = checkGpuChip(chip, ptxFeatures)) {
       llvm::errs() << "error: --chip/--ptx-features: "
