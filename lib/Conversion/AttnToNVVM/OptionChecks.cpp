@@ -69,9 +69,14 @@ static constexpr int64_t kMaxTensorBytes = int64_t(1) << 40;
 /// Bytes of a statically shaped value, or nullopt when they overflow int64
 /// (dynamic extents are left to the kernels' own checks).
 static std::optional<int64_t> getStaticByteSize(ShapedType type) {
+  // index has no bit width of its own (asking it for one crashes); the
+  // kernels hold it as i64.
+  Type element = type.getElementType();
   int64_t bytes =
-      std::max<int64_t>(1, llvm::divideCeil(
-                               type.getElementTypeBitWidth(), 8));
+      element.isIndex()
+          ? 8
+          : std::max<int64_t>(
+                1, llvm::divideCeil(element.getIntOrFloatBitWidth(), 8));
   for (int64_t extent : type.getShape()) {
     if (ShapedType::isDynamic(extent))
       continue;
