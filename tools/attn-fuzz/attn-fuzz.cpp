@@ -81,7 +81,13 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  StringRef input(reinterpret_cast<const char *>(data), size);
+  // MLIR's lexer stops at the NUL that MemoryBuffer puts after a file's
+  // contents (attn-opt's and attn-compile's inputs have it); libFuzzer's
+  // buffer ends without one, and the lexer read past it (the first finding
+  // of this fuzzer: a heap-buffer-overflow that depended on the bytes after
+  // the buffer). A std::string has the NUL.
+  const std::string text(reinterpret_cast<const char *>(data), size);
+  StringRef input(text);
   StringRef pipeline;
   if (input.consume_front("// pipeline: ")) {
     auto [line, rest] = input.split('\n');

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes attn-fuzz's seed corpus: every test/**/*.mlir split at `// -----`.
+"""Writes attn-fuzz's seed corpus: every test/**/*.mlir split at `// -----`,
+plus the past findings in tools/attn-fuzz/regressions/.
 
 Each piece is written as is (attn-fuzz then runs its default pipelines) and,
 for every attn-opt RUN line of its file that names attn passes, once more
@@ -59,6 +60,10 @@ def main():
                 name = hashlib.sha1(data).hexdigest()
                 (out / name).write_bytes(data)
                 count += 1
+    # Inputs that once crashed the harness or a tool stay in the corpus.
+    for path in sorted((root / "tools" / "attn-fuzz" / "regressions").glob("*")):
+        (out / ("regression-" + path.name)).write_bytes(path.read_bytes())
+        count += 1
     print(f"{count} seeds in {out}")
 
 
