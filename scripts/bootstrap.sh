@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs everything attn-mlir needs on a fresh Debian bookworm machine:
-# LLVM/MLIR 22 (Debian packages), clang/lld 22, lit/FileCheck, GoogleTest,
+# LLVM/MLIR 22 (Debian packages), clang/lld 22 and its sanitizer runtimes
+# (scripts/test.sh --sanitize, the fuzzer), lit/FileCheck, GoogleTest,
 # CMake, Ninja, ccache, and numpy and torch (CPU) for the Python package's
 # tests. Idempotent: a second run installs nothing.
 set -euo pipefail
 
 packages=(
   libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools clang-22 lld-22
-  cmake ninja-build ccache libgtest-dev python3 python3-numpy python3-torch
+  libclang-rt-22-dev cmake ninja-build ccache libgtest-dev python3 python3-numpy
+  python3-torch
 )
 
 missing=()

@@ -192,6 +192,13 @@ void mlir::attn::registerAttnPipelines() {
         if (failed(parseAttnToPtxOptions(text, options, lowering,
                                          errorHandler)))
           return failure();
+        // A chip the kernels cannot target is refused while the pipeline is
+        // parsed, before the NVPTX backend sees it (it aborts on some, e.g.
+        // sm_70).
+        if (options.emitBinary)
+          if (llvm::Error error = checkGpuChip(options.chip, options.features))
+            return errorHandler("attn-to-ptx: " +
+                                llvm::toString(std::move(error)));
         buildAttnToPtxPipeline(pm, options, lowering);
         return success();
       },

@@ -16,8 +16,11 @@
 #include "mlir/IR/Verifier.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/CheckedArithmetic.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <cmath>
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -222,9 +225,100 @@ static void buildPrefixLM(OpBuilder &b, Location loc, Region &region) {
   YieldOp::create(b, loc, ValueRange{keep});
 }
 
+/// Largest operand a spec may describe, in bytes: the GPU path's limit,
+/// and far enough below INT64_MAX that element offsets times element sizes
+/// cannot overflow anywhere downstream.
+static constexpr int64_t kMaxOperandBytes = int64_t(1) << 40;
+
+/// Elements of `shape`, or nullopt when the product overflows int64.
+static std::optional<int64_t> checkedNumElements(ArrayRef<int64_t> shape) {
+  int64_t n = 1;
+  for (int64_t extent : shape) {
+    std::optional<int64_t> product = llvm::checkedMul(n, extent);
+    if (!product)
+      return std::nullopt;
+    n = *product;
+  }
+  return n;
+}
+
+LogicalResult mlir::attn::verifyAttentionSpec(const AttentionSpec &spec,
+                                              Location loc) {
+  // Extents first: every shape below is built from them.
+  const std::tuple<StringRef, int64_t, int64_t> extents[] = {
+      {"batch", spec.batch, 1},
+      {"query heads", spec.numQueryHeads, 1},
+      {"key/value heads", spec.numKVHeads, 1},
+      {"query length", spec.queryLength, 1},
+      {"key length", spec.keyLength, 1},
+      {"head dimension", spec.headDim, 1},
+      {"value head dimension", spec.valueHeadDim, 0},
+      {"page size", spec.pageSize, 0},
+      {"appended tokens", spec.appendTokens, 0},
+  };
+  for (auto [name, value, min] : extents)
+    if (value < min)
+      return emitError(loc) << "expected a spec " << name << " of at least "
+                            << min << ", got " << value;
+  if (spec.numQueryHeads % spec.numKVHeads != 0)
+    return emitError(loc) << "expected the query heads (" << spec.numQueryHeads
+                          << ") to be a multiple of the key/value heads ("
+                          << spec.numKVHeads << ")";
+  if (spec.appendTokens > spec.keyLength)
+    return emitError(loc) << "expected at most the key length ("
+                          << spec.keyLength << ") of appended tokens, got "
+                          << spec.appendTokens;
+  if (!spec.keyLengths.empty()) {
+    if (static_cast<int64_t>(spec.keyLengths.size()) != spec.batch)
+      return emitError(loc) << "expected one key length per batch entry ("
+                            << spec.batch << "), got "
+                            << spec.keyLengths.size();
+    for (int64_t length : spec.keyLengths)
+      if (length < 0 || length > spec.keyLength)
+        return emitError(loc) << "expected key lengths in [0, "
+                              << spec.keyLength << "], got " << length;
+  }
+  if (spec.maskKind == MaskKind::SlidingWindow &&
+      (spec.windowLeft < 0 || spec.windowRight < 0))
+    return emitError(loc) << "expected non-negative window sizes, got ["
+                          << spec.windowLeft << ", " << spec.windowRight
+                          << "]";
+  // Sizes: each operand under 1 TiB, and the [B, Hq, Lq, Lk] score space
+  // (bias, mask, the reference lowering's scores) indexable in int64.
+  int64_t elementBytes = getElementByteSize(spec.elementType);
+  const std::pair<StringRef, SmallVector<int64_t>> operands[] = {
+      {"query", spec.queryShape()},
+      {"key", spec.keyShape()},
+      {"value", spec.valueShape()},
+      {"output", spec.outputShape()},
+  };
+  for (const auto &[name, shape] : operands) {
+    std::optional<int64_t> n = checkedNumElements(shape);
+    if (!n || *n > kMaxOperandBytes / elementBytes)
+      return emitError(loc) << "expected the spec's " << name
+                            << " under 1 TiB (2^40 bytes), got shape ["
+                            << ArrayRef<int64_t>(shape) << "]";
+  }
+  std::optional<int64_t> scores = checkedNumElements(spec.scoreShape());
+  bool materialized = spec.withBias || spec.withBoolMask;
+  // >> 4: room for a 16-byte element size (the reference's doubles).
+  if (!scores || *scores > (std::numeric_limits<int64_t>::max() >> 4) ||
+      (materialized && *scores > kMaxOperandBytes / elementBytes))
+    return emitError(loc) << "expected B * Hq * Lq * Lk to fit int64 index "
+                             "math"
+                          << (materialized ? " and a bias/mask under 1 TiB"
+                                           : "")
+                          << ", got [" << spec.batch << ", "
+                          << spec.numQueryHeads << ", " << spec.queryLength
+                          << ", " << spec.keyLength << "]";
+  return success();
+}
+
 OwningOpRef<ModuleOp>
 mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
                                  StringRef funcName) {
+  if (failed(verifyAttentionSpec(spec, UnknownLoc::get(ctx))))
+    return nullptr;
   if (spec.backward)
     return buildAttentionBackwardModule(ctx, spec, funcName);
   ctx->loadDialect<AttnDialect, arith::ArithDialect,

@@ -21,6 +21,7 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "llvm/ADT/SetVector.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <limits>
 
@@ -47,6 +48,8 @@ public:
   FailureOr<SmallVector<Value>> tile();
 
 private:
+  /// Checks the options' ranges and clamps them to the op's static extents.
+  LogicalResult resolveOptions();
   /// Q/K/V slices of one tile, padded to static tile shapes.
   Value queryTile(Value batch, Value head0, Value q0, Value rows);
   Value kvTile(Value source, Value batch, Value kvHead, Value k0, Value keys);
@@ -365,10 +368,45 @@ Value AttentionTiler::outputTile(Value tile) {
   return truncateInto(b, loc, tile, init, outMap);
 }
 
+/// Largest block size and split count attn-tile accepts: tiles are
+/// allocated whole ([G, block-m, block-n] f32 scores per program), and the
+/// splits are merged by one attn.combine with an operand per split.
+static constexpr int64_t kMaxTileBlock = 1 << 16;
+static constexpr int64_t kMaxTileSplits = 1 << 10;
+
+LogicalResult AttentionTiler::resolveOptions() {
+  const std::tuple<StringRef, int64_t, int64_t> ranges[] = {
+      {"block-m", opts.blockM, kMaxTileBlock},
+      {"block-n", opts.blockN, kMaxTileBlock},
+      {"num-splits", opts.numSplits, kMaxTileSplits},
+  };
+  for (auto [name, value, max] : ranges)
+    if (value < 1 || value > max)
+      return op.emitOpError() << "expected attn-tile option " << name
+                              << " in [1, " << max << "], got " << value;
+  // Work bounded by what was asked for: a block is at most the power of two
+  // that covers a static length (anything larger is padding only; a power
+  // of two keeps the padded tile shapes a small one would have), and splits
+  // past the KV blocks would be empty programs.
+  int64_t seqAxis = op.getSeqAxis();
+  int64_t lq = op.getQueryType().getDimSize(seqAxis);
+  int64_t lk = op.getKeyType().getDimSize(seqAxis);
+  auto cover = [](int64_t length) -> int64_t {
+    return llvm::PowerOf2Ceil(std::max<int64_t>(length, 1));
+  };
+  if (!ShapedType::isDynamic(lq))
+    opts.blockM = std::min(opts.blockM, cover(lq));
+  if (!ShapedType::isDynamic(lk)) {
+    opts.blockN = std::min(opts.blockN, cover(lk));
+    opts.numSplits = std::min(
+        opts.numSplits, std::max<int64_t>(1, llvm::divideCeil(lk, opts.blockN)));
+  }
+  return success();
+}
+
 FailureOr<SmallVector<Value>> AttentionTiler::tile() {
-  if (opts.blockM <= 0 || opts.blockN <= 0 || opts.numSplits <= 0)
-    return op.emitOpError() << "expected positive block-m, block-n and "
-                               "num-splits";
+  if (failed(resolveOptions()))
+    return failure();
   int64_t hq = op.getNumQueryHeads();
   headRatio = op.getHeadGroupSize();
   group = opts.packGqa ? headRatio : 1;

@@ -124,8 +124,9 @@ TEST_F(AttnDialectTest, VerifierRejectsNonPositiveSoftcap) {
       builder, builder.getUnknownLoc(), makeTensor({1, 4, 4, 16}, f32),
       makeTensor({1, 4, 4, 16}, f32), makeTensor({1, 4, 4, 16}, f32));
   op.setSoftcapAttr(builder.getF64FloatAttr(-1.0));
-  EXPECT_EQ(verifyMessage(op), "'attn.attention' op expected a finite, "
-                               "positive softcap, got -1.000000e+00");
+  EXPECT_EQ(verifyMessage(op),
+            "'attn.attention' op expected a finite, positive softcap in f32's "
+            "normal range [1.175494e-38, 3.402823e+38], got -1.000000e+00");
 }
 
 TEST_F(AttnDialectTest, VerifierRejectsWindowWithoutSlidingMask) {

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "UpstreamGuards.h"
 #include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
 #include "attn/Analysis/CostReport.h"
 #include "attn/Execution/CpuRunner.h"
@@ -25,7 +26,9 @@
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/CheckedArithmetic.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Regex.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
@@ -33,6 +36,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 using namespace mlir;
@@ -172,6 +176,103 @@ static FailureOr<AttnTileOptions> getTileOptions() {
                                   printOptionError)))
     return failure();
   return options;
+}
+
+static cl::opt<std::string>
+    ptxFeatures("ptx-features",
+                cl::desc("PTX ISA features of the target, e.g. +ptx80 (sm_100 "
+                         "and newer need a newer PTX ISA, e.g. +ptx86)"),
+                cl::init("+ptx80"), cl::cat(gpuCategory));
+
+//===----------------------------------------------------------------------===//
+// Flag validation: every flag in its range before anything is built, so that
+// no value reaches an allocation, a shape or index math unchecked.
+//===----------------------------------------------------------------------===//
+
+/// Checks one integer flag against [min, max]; prints the flag, its range and
+/// the value.
+static bool checkFlagRange(const cl::opt<int64_t> &flag, int64_t min,
+                           int64_t max) {
+  if (flag >= min && flag <= max)
+    return true;
+  llvm::errs() << "error: expected --" << flag.ArgStr << " in [" << min << ", "
+               << max << "], got " << flag.getValue() << "\n";
+  return false;
+}
+
+/// --run-cpu holds every operand as float64 for the reference (and, without
+/// --flash, the JIT code the whole [B, Hq, Lq, Lk] score matrix): bound them
+/// so that the run fits this kind of machine instead of failing to allocate.
+static bool checkCpuRunSize() {
+  constexpr int64_t maxElements = int64_t(1) << 28;
+  auto product = [](std::initializer_list<int64_t> extents) {
+    std::optional<int64_t> n = 1;
+    for (int64_t e : extents)
+      if (n)
+        n = llvm::checkedMul(*n, e);
+    return n.value_or(std::numeric_limits<int64_t>::max());
+  };
+  const std::pair<StringRef, int64_t> sizes[] = {
+      {"B * Hq * Lq * D (query)", product({batch, headsQ, seqQ, headDim})},
+      {"B * Hkv * Lk * D (keys)", product({batch, headsKV, seqK, headDim})},
+      {"B * Hq * Lq * Lk (scores, --flash=false)",
+       flash ? 0 : product({batch, headsQ, seqQ, seqK})},
+  };
+  for (auto [name, n] : sizes)
+    if (n > maxElements) {
+      llvm::errs() << "error: expected " << name << " <= 2^28 elements with "
+                   << "--run-cpu, got " << n << "\n";
+      return false;
+    }
+  return true;
+}
+
+static bool validateFlags() {
+  // Extents are bounded so that building the spec (e.g. one key length per
+  // batch entry) stays cheap; their products are checked by
+  // verifyAttentionSpec, the GPU options by checkGpuLoweringOptions.
+  constexpr int64_t maxLength = (int64_t(1) << 31) - 1;
+  bool ok = checkFlagRange(batch, 1, 1 << 16) &&
+            checkFlagRange(headsQ, 1, 1 << 16) &&
+            checkFlagRange(headsKV, 1, 1 << 16) &&
+            checkFlagRange(seqQ, 1, maxLength) &&
+            checkFlagRange(seqK, 1, maxLength) &&
+            checkFlagRange(headDim, 1, 1 << 16) &&
+            checkFlagRange(windowLeft, 0, maxLength) &&
+            checkFlagRange(windowRight, 0, maxLength) &&
+            checkFlagRange(pageSize, 0, maxLength) &&
+            checkFlagRange(appendTokens, 0, maxLength);
+  // --attn-tile and --convert-attn-to-nvvm are checked by the passes' own
+  // parsers and option checks (attn-tile, checkGpuLoweringOptions).
+  if (!ok)
+    return false;
+  if (!std::isfinite(softcap) || softcap < 0.0) {
+    llvm::errs() << "error: expected --softcap of 0 (off) or a finite "
+                    "positive value, got "
+                 << softcap.getValue() << "\n";
+    return false;
+  }
+  if (target != "cpu" && target != "ptx") {
+    llvm::errs() << "error: unknown --target '" << target
+                 << "' (expected cpu or ptx)\n";
+    return false;
+  }
+  if (runCpu && !checkCpuRunSize())
+    return false;
+  for (const std::string &arch : cubinArchs)
+    if (arch != "none" && !llvm::Regex("^sm_[0-9]+[af]?$").match(arch)) {
+      llvm::errs() << "error: expected --cubin-arch of the form sm_<N>[a|f] "
+                      "or none, got '"
+                   << arch << "'\n";
+      return false;
+    }
+  if (target == "ptx")
+    if (llvm::Error error = checkGpuChip(chip, ptxFeatures)) {
+      llvm::errs() << "error: --chip/--ptx-features: "
+                   << llvm::toString(std::move(error)) << "\n";
+      return false;
+    }
+  return true;
 }
 
 /// attn-tile, attn-fuse-online-softmax, attn-lower-precision, per the flags.
@@ -408,7 +509,10 @@ static int compileForGpu(ModuleOp module,
   if (failed(lowering))
     return 1;
   options.lowering = *lowering;
+  options.features = ptxFeatures;
   options.recordStageIR = printStageIR;
+  if (failed(checkGpuLoweringOptions(options.lowering, module)))
+    return 1;
   if (!cubinArchs.empty()) {
     options.cubinArchs.clear();
     for (const std::string &arch : cubinArchs)
@@ -474,6 +578,8 @@ int main(int argc, char **argv) {
       argc, argv,
       "attn-compile: compile an attention spec or .mlir file and report each "
       "stage\n");
+  if (!validateFlags())
+    return 1;
 
   DialectRegistry registry;
   registerAllDialects(registry);
@@ -491,6 +597,11 @@ int main(int argc, char **argv) {
       llvm::errs() << "error: " << error << "\n";
       return 1;
     }
+    if (std::optional<std::string> crash =
+            findKnownUpstreamCrash(file->getBuffer())) {
+      llvm::errs() << inputFile << ":" << *crash << "\n";
+      return 1;
+    }
     sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
     module = parseSourceFile<ModuleOp>(sourceMgr, &ctx);
     if (!module)
@@ -505,12 +616,6 @@ int main(int argc, char **argv) {
     if (!module)
       return 1;
     summary() << "spec: " << spec->describe() << "\n";
-  }
-
-  if (target != "cpu" && target != "ptx") {
-    llvm::errs() << "error: unknown --target '" << target
-                 << "' (expected cpu or ptx)\n";
-    return 1;
   }
 
   std::string entryName = "attention";

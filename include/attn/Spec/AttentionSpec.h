@@ -116,6 +116,12 @@ struct AttentionSpec {
   std::string describe() const;
 };
 
+/// Checks that `spec` describes a problem the compiler can build and index:
+/// positive extents, heads that group, key lengths within Lk, every operand
+/// under 1 TiB and B * Hq * Lq * Lk within int64. Emits an "expected ..."
+/// error at `loc` otherwise. buildAttentionModule calls it first.
+LogicalResult verifyAttentionSpec(const AttentionSpec &spec, Location loc);
+
 /// Builds `func.func @<funcName>(q, k, v, [bias], [mask], [key_lengths], out,
 /// [lse])` (with appended tokens: `q, k_cache, v_cache, k_new, v_new,
 /// positions, ...`; with a

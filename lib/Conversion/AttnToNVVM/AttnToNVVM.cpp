@@ -282,6 +282,8 @@ struct ConvertAttnToNVVMPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     ConvertAttnToNVVMOptions options = getOptions();
+    if (failed(checkGpuLowering(module, options)))
+      return signalPassFailure();
     SmallVector<AttentionOp> ops;
     module.walk([&](AttentionOp op) { ops.push_back(op); });
     if (ops.empty())

@@ -86,7 +86,7 @@ func.func @grad_key_shape(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v
 // -----
 
 func.func @scale(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>, %o: tensor<2x4x8x16xf32>, %lse: tensor<2x4x8xf32>) {
-  // expected-error @+1 {{expected a finite, positive scale, got -1}}
+  // expected-error @+1 {{expected a finite, positive scale in f32's normal range [1.175494e-38, 3.402823e+38], got -1.000000e+00}}
   %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %v, %o, %o, %lse : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8xf32>) {scale = -1.0 : f64} -> tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>
   return
 }

@@ -267,7 +267,7 @@ func.func @lse_dynamic_heads(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>,
 //===----------------------------------------------------------------------===//
 
 func.func @zero_scale(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
-  // expected-error @+1 {{expected a finite, positive scale, got 0.000000e+00}}
+  // expected-error @+1 {{expected a finite, positive scale in f32's normal range [1.175494e-38, 3.402823e+38], got 0.000000e+00}}
   %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {scale = 0.0 : f64} -> tensor<2x4x8x16xf32>
   return %o : tensor<2x4x8x16xf32>
 }
@@ -275,7 +275,7 @@ func.func @zero_scale(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: te
 // -----
 
 func.func @negative_scale(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
-  // expected-error @+1 {{expected a finite, positive scale, got -2.500000e-01}}
+  // expected-error @+1 {{expected a finite, positive scale in f32's normal range [1.175494e-38, 3.402823e+38], got -2.500000e-01}}
   %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {scale = -0.25 : f64} -> tensor<2x4x8x16xf32>
   return %o : tensor<2x4x8x16xf32>
 }
@@ -284,7 +284,7 @@ func.func @negative_scale(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v
 
 // +inf, written as its IEEE-754 bit pattern.
 func.func @infinite_scale(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
-  // expected-error @+1 {{expected a finite, positive scale, got INF}}
+  // expected-error @+1 {{expected a finite, positive scale in f32's normal range [1.175494e-38, 3.402823e+38], got INF}}
   %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {scale = 0x7FF0000000000000 : f64} -> tensor<2x4x8x16xf32>
   return %o : tensor<2x4x8x16xf32>
 }
@@ -293,7 +293,7 @@ func.func @infinite_scale(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v
 
 // NaN fails `scale <= 0` as well as `scale > 0`: only isfinite catches it.
 func.func @nan_scale(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
-  // expected-error @+1 {{expected a finite, positive scale, got nan}}
+  // expected-error @+1 {{expected a finite, positive scale in f32's normal range [1.175494e-38, 3.402823e+38], got nan}}
   %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {scale = 0x7FF8000000000000 : f64} -> tensor<2x4x8x16xf32>
   return %o : tensor<2x4x8x16xf32>
 }
@@ -310,7 +310,7 @@ func.func @scale_f32_attr(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v
 // -----
 
 func.func @zero_softcap(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
-  // expected-error @+1 {{expected a finite, positive softcap, got 0.000000e+00}}
+  // expected-error @+1 {{expected a finite, positive softcap in f32's normal range [1.175494e-38, 3.402823e+38], got 0.000000e+00}}
   %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {softcap = 0.0 : f64} -> tensor<2x4x8x16xf32>
   return %o : tensor<2x4x8x16xf32>
 }
@@ -318,7 +318,7 @@ func.func @zero_softcap(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: 
 // -----
 
 func.func @negative_softcap(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
-  // expected-error @+1 {{expected a finite, positive softcap, got -3.000000e+01}}
+  // expected-error @+1 {{expected a finite, positive softcap in f32's normal range [1.175494e-38, 3.402823e+38], got -3.000000e+01}}
   %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {softcap = -30.0 : f64} -> tensor<2x4x8x16xf32>
   return %o : tensor<2x4x8x16xf32>
 }
@@ -326,8 +326,43 @@ func.func @negative_softcap(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, 
 // -----
 
 func.func @infinite_softcap(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
-  // expected-error @+1 {{expected a finite, positive softcap, got INF}}
+  // expected-error @+1 {{expected a finite, positive softcap in f32's normal range [1.175494e-38, 3.402823e+38], got INF}}
   %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {softcap = 0x7FF0000000000000 : f64} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// Finite as f64 but inf once rounded to the f32 the scores are computed in:
+// tanh(s / inf) * inf is NaN (issue #20).
+func.func @softcap_above_f32_max(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected a finite, positive softcap in f32's normal range [1.175494e-38, 3.402823e+38], got 1.000000e+39}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {softcap = 1.0e39 : f64} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// Rounds to 0 in f32: s / 0 is inf.
+func.func @softcap_below_f32_min(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected a finite, positive softcap in f32's normal range [1.175494e-38, 3.402823e+38], got 1.000000e-300}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {softcap = 1.0e-300 : f64} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @scale_above_f32_max(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected a finite, positive scale in f32's normal range [1.175494e-38, 3.402823e+38], got 1.000000e+100}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {scale = 1.0e100 : f64} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @alibi_slope_above_f32_max(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected finite ALiBi slopes of at most 3.402823e+38 in magnitude (f32)}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {alibi_slopes = array<f64: 0.5, 0.25, -1.0e39, 0.0625>} -> tensor<2x4x8x16xf32>
   return %o : tensor<2x4x8x16xf32>
 }
 
@@ -428,7 +463,7 @@ func.func @alibi_slope_count(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>,
 // -----
 
 func.func @alibi_slope_not_finite(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
-  // expected-error @+1 {{expected finite ALiBi slopes}}
+  // expected-error @+1 {{expected finite ALiBi slopes of at most 3.402823e+38 in magnitude (f32)}}
   %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {alibi_slopes = array<f64: 0.5, 0.25, 0x7FF0000000000000, 0.0625>} -> tensor<2x4x8x16xf32>
   return %o : tensor<2x4x8x16xf32>
 }
@@ -1006,7 +1041,7 @@ func.func @tile_missing_scale(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: 
 
 // scale = 0 on a tile.
 func.func @tile_zero_scale(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index) -> tensor<2x4x32xf32> {
-  // expected-error @+1 {{'attn.block_attention' op expected a finite, positive scale, got 0.000000e+00}}
+  // expected-error @+1 {{'attn.block_attention' op expected a finite, positive scale in f32's normal range [1.175494e-38, 3.402823e+38], got 0.000000e+00}}
   %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) {scale = 0.0 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>
   return %o : tensor<2x4x32xf32>
 }
@@ -1015,7 +1050,7 @@ func.func @tile_zero_scale(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: ten
 
 // A negative scale on an online step.
 func.func @tile_negative_scale(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index, %acc: tensor<2x4x32xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4xf32>) -> tensor<2x4x32xf32> {
-  // expected-error @+1 {{'attn.online_step' op expected a finite, positive scale, got -2.500000e-01}}
+  // expected-error @+1 {{'attn.online_step' op expected a finite, positive scale in f32's normal range [1.175494e-38, 3.402823e+38], got -2.500000e-01}}
   %a, %mm, %ll = attn.online_step ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) state(%acc, %m, %l : tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>) {scale = -0.25 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>
   return %a : tensor<2x4x32xf32>
 }
@@ -1024,7 +1059,7 @@ func.func @tile_negative_scale(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v:
 
 // NaN scale (IEEE-754 bit pattern) on a tile.
 func.func @tile_nan_scale(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index) -> tensor<2x4x32xf32> {
-  // expected-error @+1 {{expected a finite, positive scale, got nan}}
+  // expected-error @+1 {{expected a finite, positive scale in f32's normal range [1.175494e-38, 3.402823e+38], got nan}}
   %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) {scale = 0x7FF8000000000000 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>
   return %o : tensor<2x4x32xf32>
 }
@@ -1033,7 +1068,7 @@ func.func @tile_nan_scale(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tens
 
 // softcap = 0 on a tile.
 func.func @tile_zero_softcap(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index) -> tensor<2x4x32xf32> {
-  // expected-error @+1 {{'attn.block_attention' op expected a finite, positive softcap, got 0.000000e+00}}
+  // expected-error @+1 {{'attn.block_attention' op expected a finite, positive softcap in f32's normal range [1.175494e-38, 3.402823e+38], got 0.000000e+00}}
   %o, %lse = attn.block_attention ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) {scale = 0.25 : f64, softcap = 0.0 : f64} -> tensor<2x4x32xf32>, tensor<2x4xf32>
   return %o : tensor<2x4x32xf32>
 }
@@ -1088,7 +1123,7 @@ func.func @tile_too_few_slopes(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v:
 
 // A non-finite slope among enough slopes on a tile.
 func.func @tile_slope_not_finite(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %v: tensor<8x32xf32>, %i: index, %acc: tensor<2x4x32xf32>, %m: tensor<2x4xf32>, %l: tensor<2x4xf32>) -> tensor<2x4x32xf32> {
-  // expected-error @+1 {{'attn.online_step' op expected finite ALiBi slopes}}
+  // expected-error @+1 {{'attn.online_step' op expected finite ALiBi slopes of at most 3.402823e+38 in magnitude (f32)}}
   %a, %mm, %ll = attn.online_step ins(%q, %k, %v : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x32xf32>) at(%i, %i, %i, %i) lengths(%i, %i) state(%acc, %m, %l : tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>) {scale = 0.25 : f64, alibi_slopes = array<f64: 0.5, 0x7FF0000000000000, 0.125>} -> tensor<2x4x32xf32>, tensor<2x4xf32>, tensor<2x4xf32>
   return %a : tensor<2x4x32xf32>
 }

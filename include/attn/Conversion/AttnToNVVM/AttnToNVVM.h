@@ -11,7 +11,9 @@
 #include "attn/Conversion/Passes.h"
 #include "attn/Dialect/Attn/IR/KeyVisibility.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/Support/LLVM.h"
+#include "llvm/Support/Error.h"
 
 #include <cstdint>
 #include <optional>
@@ -120,6 +122,25 @@ void buildHopperPrefillKernelBody(gpu::GPUFuncOp func,
                                   const KernelProblem &problem,
                                   const HopperPlan &plan,
                                   const AttentionArguments &arguments);
+
+/// Checks every convert-attn-to-nvvm option against the range the kernels are
+/// written for; errors name the option, its range and the value, at
+/// `diagnosticAnchor`.
+LogicalResult checkGpuLoweringOptions(const ConvertAttnToNVVMOptions &options,
+                                      Operation *diagnosticAnchor);
+
+/// What convert-attn-to-nvvm checks before planning any kernel: the options
+/// (checkGpuLoweringOptions) and, for every attention op, that each operand,
+/// result and KV view storage is statically under 1 TiB (so no kernel index
+/// or size computation overflows int64) and that the kernel symbol derived
+/// from its function is a PTX identifier.
+LogicalResult checkGpuLowering(ModuleOp module,
+                               const ConvertAttnToNVVMOptions &options);
+
+/// Fails unless the mma.sync kernels can target `chip` with PTX `features`
+/// (e.g. "+ptx80"): sm_80 or newer, and a PTX ISA version that knows the
+/// chip. Called before any LLVM backend runs (attn-to-ptx, attn-compile).
+llvm::Error checkGpuChip(StringRef chip, StringRef features);
 
 } // namespace mlir::attn
 

@@ -19,6 +19,7 @@
 #include "llvm/ADT/STLExtras.h"
 
 #include <cmath>
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -122,12 +123,23 @@ verifyScoreAttributes(Operation *op, std::optional<double> scale,
                       std::optional<ArrayRef<int64_t>> window,
                       std::optional<ArrayRef<double>> slopes, int64_t numHeads,
                       bool atLeast = false) {
-  if (scale && (!std::isfinite(*scale) || *scale <= 0.0))
+  // Scores are computed in f32 (f64 only for the reference lowering): a
+  // scale or softcap that rounds to inf or 0 there turns tanh(s / c) * c and
+  // the softmax into NaN, so the attributes must be normal f32 values.
+  auto inF32Range = [](double x) {
+    return std::isfinite(x) && x >= std::numeric_limits<float>::min() &&
+           x <= std::numeric_limits<float>::max();
+  };
+  if (scale && !inF32Range(*scale))
     return op->emitOpError()
-           << "expected a finite, positive scale, got " << *scale;
-  if (softcap && (!std::isfinite(*softcap) || *softcap <= 0.0))
+           << "expected a finite, positive scale in f32's normal range ["
+           << std::numeric_limits<float>::min() << ", "
+           << std::numeric_limits<float>::max() << "], got " << *scale;
+  if (softcap && !inF32Range(*softcap))
     return op->emitOpError()
-           << "expected a finite, positive softcap, got " << *softcap;
+           << "expected a finite, positive softcap in f32's normal range ["
+           << std::numeric_limits<float>::min() << ", "
+           << std::numeric_limits<float>::max() << "], got " << *softcap;
 
   if (maskKind == MaskKind::SlidingWindow) {
     if (!window)
@@ -151,8 +163,13 @@ verifyScoreAttributes(Operation *op, std::optional<double> scale,
     if (atLeast ? count < numHeads : count != numHeads)
       return op->emitOpError() << "expected one ALiBi slope per query head ("
                                << numHeads << "), got " << count;
-    if (!llvm::all_of(*slopes, [](double s) { return std::isfinite(s); }))
-      return op->emitOpError() << "expected finite ALiBi slopes";
+    if (!llvm::all_of(*slopes, [](double s) {
+          return std::isfinite(s) &&
+                 std::fabs(s) <= std::numeric_limits<float>::max();
+        }))
+      return op->emitOpError()
+             << "expected finite ALiBi slopes of at most "
+             << std::numeric_limits<float>::max() << " in magnitude (f32)";
   }
   return success();
 }
@@ -160,8 +177,11 @@ verifyScoreAttributes(Operation *op, std::optional<double> scale,
 LogicalResult AttentionOp::verify() {
   // ODS checks only the optional groups' sizes; a generic-form op can still
   // leave query/key/value empty, which every accessor below would misread.
-  for (auto [index, name] :
-       llvm::enumerate(ArrayRef<StringRef>{"query", "key", "value"})) {
+  // A named array, not an ArrayRef of a braced list: the list's backing
+  // array would die before the loop body reads it (ASan
+  // stack-use-after-scope).
+  static constexpr StringLiteral kOperandNames[] = {"query", "key", "value"};
+  for (auto [index, name] : llvm::enumerate(kOperandNames)) {
     if (getODSOperandIndexAndLength(index).second != 1)
       return emitOpError() << "expected exactly one " << name << " operand";
   }
