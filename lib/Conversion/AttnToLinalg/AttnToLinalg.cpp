@@ -190,7 +190,7 @@ struct ScoreSpec {
   std::optional<double> softcap;
   /// Which keys a row sees by position (the op's definition).
   KeyVisibility visibility;
-  /// A [Hq] constant of ALiBi slopes, or null.
+  /// A constant of ALiBi slopes indexed by the global head, or null.
   Value slopes;
   Region *scoreMod = nullptr;
   Region *maskMod = nullptr;
@@ -204,7 +204,7 @@ struct ScoreSpec {
 
 /// Where a score sits: absolute indices and the operand elements read there.
 struct ScorePoint {
-  Value batch, head, row, key; // index values
+  Value batch, head, row, key; // index values; head is the global head
   Value queryLen, keyLen;      // index values
   Value bias;                  // element, or null
   Value keep;                  // i1 element of the mask operand, or null
@@ -476,6 +476,10 @@ Value AttentionLowering::modifyScores(Value scores) {
         if (needsPositions(spec)) {
           p.batch = linalg::IndexOp::create(nb, l, 0);
           p.head = linalg::IndexOp::create(nb, l, 1);
+          // ALiBi and the modifiers see the global head of a shard.
+          if (int64_t offset = op.getGlobalHeadOffset())
+            p.head = arith::AddIOp::create(
+                nb, l, p.head, arith::ConstantIndexOp::create(nb, l, offset));
           p.row = linalg::IndexOp::create(nb, l, 2);
           p.key = linalg::IndexOp::create(nb, l, 3);
         }
