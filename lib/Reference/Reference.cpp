@@ -158,6 +158,9 @@ ReferenceResult mlir::attn::referenceAttention(const AttentionSpec &spec,
     const int64_t lk = keyLengthOf(spec, b);
     for (int64_t h = 0; h < Hq; ++h) {
       int64_t kvh = h / group;
+      // The global head of a tensor-parallel shard: what ALiBi and the
+      // modifiers see (Q, K, V and the outputs hold the shard's heads).
+      const int64_t hg = h + spec.headOffset;
       for (int64_t i = 0; i < Lq; ++i) {
         double rowMax = negInf;
         for (int64_t j = 0; j < Lk; ++j) {
@@ -168,7 +171,7 @@ ReferenceResult mlir::attn::referenceAttention(const AttentionSpec &spec,
           if (spec.softcap)
             s = *spec.softcap * std::tanh(s / *spec.softcap);
           if (!spec.alibiSlopes.empty())
-            s -= spec.alibiSlopes[h] *
+            s -= spec.alibiSlopes[hg] *
                  std::fabs(static_cast<double>(i + lk - Lq - j));
           size_t scoreIndex = ((b * Hq + h) * Lq + i) * Lk + j;
           if (spec.withBias)
@@ -177,6 +180,8 @@ ReferenceResult mlir::attn::referenceAttention(const AttentionSpec &spec,
             s += 0.01 * static_cast<double>(j - i);
           if (spec.scoreMod == ScoreModKind::TanhCap)
             s = 20.0 * std::tanh(s / 20.0);
+          if (spec.scoreMod == ScoreModKind::HeadRelativeBias)
+            s += 0.01 * static_cast<double>(hg + 1) * static_cast<double>(j - i);
           bool keep = keyVisible(spec, lk, i, j);
           if (spec.withBoolMask)
             keep = keep && in.boolMask[scoreIndex] != 0;
@@ -243,8 +248,12 @@ Tolerance mlir::attn::deriveTolerance(const AttentionSpec &spec,
   double scale = spec.getEffectiveScale();
   double slopeMax = maxAbs(spec.alibiSlopes);
   double span = static_cast<double>(spec.queryLength + spec.keyLength);
-  double scoreMax = scale * absDotMax + biasMax + slopeMax * span +
-                    (spec.scoreMod != ScoreModKind::None ? 0.01 * span : 0.0);
+  // The relative-bias modifiers add at most 0.01 * span (times h + 1 <= the
+  // total head count for the head-dependent one).
+  double modMax = spec.scoreMod == ScoreModKind::None ? 0.0 : 0.01 * span;
+  if (spec.scoreMod == ScoreModKind::HeadRelativeBias)
+    modMax *= static_cast<double>(spec.totalQueryHeads());
+  double scoreMax = scale * absDotMax + biasMax + slopeMax * span + modMax;
 
   // delta: bound on |s_computed - s| per score. The dot product contributes
   // gamma_D * scale * sum|q_d k_d|; each later elementwise step (scale,
