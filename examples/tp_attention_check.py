@@ -129,14 +129,17 @@ def output_bound(args, partial_abs_sum, y, acc_abs, attn_diff_prop):
 
 
 def check(args, rank, world, device, alibi):
+    # Weights and input drawn on the CPU from one seed: every rank holds the
+    # same dense block, whatever its device.
     torch.manual_seed(args.seed)
     dense = LlamaAttention(args.hidden, args.heads, args.kv_heads, alibi=alibi,
-                           backend=args.backend, device=device, dtype=args.torch_dtype)
+                           backend=args.backend)
     with torch.no_grad():  # the default init is too small to exercise softmax
         for lin in (dense.q_proj, dense.k_proj, dense.v_proj, dense.o_proj):
             lin.weight.normal_(0.0, 1.0 / math.sqrt(lin.in_features))
-    x = torch.randn(args.batch, args.seq, args.hidden, device=device,
-                    dtype=args.torch_dtype)
+    x = torch.randn(args.batch, args.seq, args.hidden)
+    dense = dense.to(device=device, dtype=args.torch_dtype)
+    x = x.to(device=device, dtype=args.torch_dtype)
     shard = TensorParallelAttention.from_dense(dense, rank, world)
     first = shard.head_offset
     if args.drop_head_offset:
@@ -227,6 +230,10 @@ def main():
         return 0 if run(int(os.environ["RANK"]), world, args) else 1
     if args.device == "cuda":
         print("error: start GPU runs with torchrun (see --help)")
+        return 2
+    if args.torch_dtype != torch.float32:
+        # gloo's all-reduce takes no bf16/f16 (torch 1.13).
+        print("error: the CPU (gloo) check runs in f32; --dtype bf16/f16 needs GPUs")
         return 2
     import torch.multiprocessing as mp  # noqa: PLC0415
     try:

@@ -134,10 +134,11 @@ def _attn_mlir_attention(op, q, k, v, causal, slopes, head_offset,
                          num_heads_total, scale):
     params = inspect.signature(op).parameters
     kwargs = {"enable_gqa": True, "scale": scale}
-    if slopes is not None or head_offset:
-        # ALiBi on a shard needs the global slopes and the offset down to
+    if slopes is not None:
+        # ALiBi needs the global slopes and the shard's offset down to
         # attn.attention; an operator without them would compute another
-        # function, so it is not asked.
+        # function, so it is not asked. (Without ALiBi nothing here depends
+        # on a head's identity, and the offset does not matter.)
         if not {"alibi_slopes", "head_offset", "num_heads_total"} <= params.keys():
             raise Unsupported("attn_mlir.parallel: attn_mlir.torch.scaled_dot_product_"
                               "attention takes no alibi_slopes/head_offset/"
