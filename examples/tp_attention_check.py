@@ -13,6 +13,10 @@ Two GPUs under torchrun, NCCL (NVLink multicast off):
     NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1 \
       torchrun --standalone --nproc-per-node 2 examples/tp_attention_check.py --device cuda
 
+(attention on the torch backend there unless attn_mlir's kernels are staged:
+examples/tp_prepare.sh here, then `bash .device/tp/run.sh` on the GPU machine
+runs the same check with the attn_mlir operator's kernels).
+
 Every rank builds the dense block from one seed, takes its shard of the
 weights and runs both. Checked, on every rank:
   * attention: the shards' attention outputs, gathered along the head axis,
@@ -40,8 +44,8 @@ except ImportError as e:  # ctest reports the skip with this message
           "Debian's python3-torch")
     sys.exit(SKIP)
 
-# The package from the source tree when not installed (python/attn_mlir).
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+# The package from the source tree unless PYTHONPATH provides one.
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from attn_mlir.parallel import (LlamaAttention, TensorParallelAttention,  # noqa: E402
                                 last_backend)
 
@@ -66,11 +70,15 @@ def parse_args():
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--alibi", choices=["both", "on", "off"], default="both")
     p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--prepare", action="store_true",
+                   help="compile (here, with the compiler) the attn_mlir GPU kernels "
+                        "the --device cuda run needs into $ATTN_MLIR_CACHE_DIR, "
+                        "for --nproc ranks; see examples/tp_prepare.sh")
     p.add_argument("--drop-head-offset", action="store_true",
                    help="negative control: shards attend with head offset 0 "
                         "(must FAIL with ALiBi)")
     args = p.parse_args()
-    gpu = args.device == "cuda"
+    gpu = args.device == "cuda" or args.prepare
     defaults = dict(hidden=4096 if gpu else 256, heads=32 if gpu else 8,
                     kv_heads=8 if gpu else 2, seq=1024 if gpu else 48,
                     batch=2, dtype="bf16" if gpu else "f32")
@@ -217,8 +225,28 @@ def _free_port():
         return s.getsockname()[1]
 
 
+def prepare(args):
+    """Compiles the kernels the dense block and each shard call (the RoPE
+    case: the ALiBi case runs on the torch backend until attn_mlir.torch
+    takes slopes and a head offset) into the kernel cache."""
+    from attn_mlir.torch import precompile  # noqa: PLC0415
+    from attn_mlir.parallel import shard_heads  # noqa: PLC0415
+    d = args.hidden // args.heads
+    shapes = {(args.heads, args.kv_heads)}
+    for rank in range(args.nproc):
+        _, hq, _, hkv = shard_heads(args.heads, args.kv_heads, rank, args.nproc)
+        shapes.add((hq, hkv))
+    for hq, hkv in sorted(shapes):
+        kernel = precompile((args.batch, hq, args.seq, d), (args.batch, hkv, args.seq, d),
+                            dtype=args.torch_dtype, is_causal=True, device="cuda")
+        print(f"prepared {hq}/{hkv} heads: {kernel.key}")
+    return 0
+
+
 def main():
     args = parse_args()
+    if args.prepare:
+        return prepare(args)
     if args.device == "cuda" and not torch.cuda.is_available():
         print("SKIP: --device cuda without a GPU")
         return SKIP
