@@ -30,16 +30,32 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     g      = Hq / Hkv                         (query heads per key/value head)
     s[j]   = scale * dot(Q[b, h, i, :], K[b, h / g, j, :])
     s[j]   = softcap * tanh(s[j] / softcap)   (if `softcap` is set)
-    s[j]  += -alibi_slopes[h] * |i + Lk - Lq - j|   (if `alibi_slopes` is set)
+    hg     = h + head_offset                  (the global head of local head h)
+    s[j]  += -alibi_slopes[hg] * |i + Lk - Lq - j|  (if `alibi_slopes` is set)
     s[j]  += bias[b, h, i, j]                 (if a `bias` operand is given)
-    s[j]   = score_mod(s[j], b, h, i, j)      (if the region is present)
-    s[j]   = -inf where the key is masked
+    s[j]   = score_mod(s[j], b, hg, i, j)     (if the region is present)
+    s[j]   = -inf where the key is masked (mask_mod sees hg too)
     O[b, h, i, c] = sum_j softmax(s)[j] * V[b, h / g, j, c]
     lse[b, h, i]  = log(sum_j exp(s[j]))      (the optional second result)
     ```
 
     MHA (`Hq == Hkv`), GQA (`Hq > Hkv > 1`) and MQA (`Hkv == 1`) are told
     apart by the head counts alone; `Hq % Hkv == 0` is required.
+
+    Tensor-parallel head sharding: an op may compute a shard of the heads
+    of a larger attention, local query heads `[0, Hq)` being the global
+    heads `[head_offset, head_offset + Hq)` of `num_heads_total` (default
+    `Hq`, and `head_offset` defaults to 0). What depends on a head's
+    identity (the ALiBi slope and the head argument of `score_mod` and
+    `mask_mod`) uses the global head `hg`, so concatenating the shards'
+    outputs along the head axis gives the unsharded op's output; what is
+    per shard data (Q, K, V, `bias`, `mask`, the outputs) is indexed by the
+    local head. `alibi_slopes` then has `num_heads_total` entries. Required:
+    `head_offset + Hq <= num_heads_total`, and `head_offset` and
+    `num_heads_total` multiples of `g = Hq / Hkv`, so no group of query
+    heads sharing a key/value head straddles two shards. K and V hold the
+    key/value heads of the shard's query heads (copies of one head on
+    several shards when there are more shards than key/value heads).
 
     Shapes with the default `layout = #attn.layout<bhsd>`: Q `[B, Hq, Lq, D]`,
     K `[B, Hkv, Lk, D]`, V `[B, Hkv, Lk, Dv]`, output `[B, Hq, Lq, Dv]`. With
@@ -102,7 +118,9 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     OptionalAttr<DenseI64ArrayAttr>:$window,
     OptionalAttr<F64Attr>:$softcap,
     OptionalAttr<DenseF64ArrayAttr>:$alibi_slopes,
-    DefaultValuedAttr<Attn_LayoutAttr, "::mlir::attn::Layout::BHSD">:$layout
+    DefaultValuedAttr<Attn_LayoutAttr, "::mlir::attn::Layout::BHSD">:$layout,
+    DefaultValuedAttr<I64Attr, "0">:$head_offset,
+    OptionalAttr<I64Attr>:$num_heads_total
   );
   let results = (outs AnyRankedTensor:$output, Optional<AnyRankedTensor>:$lse);
   let regions = (region AnyRegion:$score_mod, AnyRegion:$mask_mod);
@@ -123,7 +141,20 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     OpBuilder<(ins "::mlir::Value":$query, "::mlir::Value":$key,
       "::mlir::Value":$value,
       CArg<"::mlir::attn::MaskKind", "::mlir::attn::MaskKind::None">:$maskKind,
-      CArg<"bool", "false">:$withLse)>
+      CArg<"bool", "false">:$withLse)>,
+    // The unsharded op (head_offset 0, all heads): what importers and the
+    // raising build, so they need not spell out the sharding attributes.
+    OpBuilder<(ins "::mlir::Type":$output, "::mlir::Type":$lse,
+      "::mlir::Value":$query, "::mlir::Value":$key, "::mlir::Value":$value,
+      "::mlir::Value":$bias, "::mlir::Value":$mask, "::mlir::Value":$key_lengths,
+      "::mlir::FloatAttr":$scale, "::mlir::attn::MaskKindAttr":$mask_kind,
+      "::mlir::DenseI64ArrayAttr":$window, "::mlir::FloatAttr":$softcap,
+      "::mlir::DenseF64ArrayAttr":$alibi_slopes,
+      "::mlir::attn::LayoutAttr":$layout), [{
+      build($_builder, $_state, output, lse, query, key, value, bias, mask,
+            key_lengths, scale, mask_kind, window, softcap, alibi_slopes,
+            layout, /*head_offset=*/nullptr, /*num_heads_total=*/nullptr);
+    }]>
   ];
 
   let hasVerifier = 1;
@@ -178,6 +209,16 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     /// lowering uses (KeyVisibility.h).
     ::mlir::attn::KeyVisibility getKeyVisibility() {
       return ::mlir::attn::KeyVisibility::get(getMaskKind(), getWindow());
+    }
+
+    /// Global head of local query head 0 (tensor-parallel sharding).
+    int64_t getGlobalHeadOffset() { return getHeadOffsetAttr().getInt(); }
+    /// Query heads of the whole (unsharded) attention: `num_heads_total`,
+    /// or Hq when the op holds every head.
+    int64_t getTotalQueryHeads() {
+      if (::mlir::IntegerAttr total = getNumHeadsTotalAttr())
+        return total.getInt();
+      return getNumQueryHeads();
     }
   }];
 }
@@ -341,7 +382,7 @@ defvar AttnTileOperands = (ins
   Optional<RankedTensorOf<[F16, BF16, F32]>>:$bias, // [G, M, N]
   Optional<RankedTensorOf<[I1]>>:$mask,             // [G, M, N]
   Index:$batch,       // batch index b
-  Index:$head,        // query head of row group 0 (row group g is head + g)
+  Index:$head,        // global query head of row group 0 (group g: head + g)
   Index:$query_pos,   // absolute position of row 0
   Index:$key_pos,     // absolute position of key 0
   Index:$query_len,   // Lq of the whole attention (for alignment)
@@ -393,7 +434,9 @@ def Attn_BlockAttentionOp : Attn_Op<"block_attention", [
     `query_pos + i`, against keys at `key_pos + j`. Masks, ALiBi and the
     modifier regions see absolute positions and the whole problem's
     `query_len`/`key_len`; keys at `key_pos + j >= key_len` (tile padding)
-    are masked. The results are the tile's normalised output (f32) and its
+    are masked. `head` is the global head (`attn.attention`'s local head
+    plus its `head_offset`): the tile's operands are already sliced, so the
+    head only names the ALiBi slope and the modifiers' head argument. The results are the tile's normalised output (f32) and its
     log-sum-exp, so tiles over disjoint key ranges merge exactly with
     `attn.combine`.
 

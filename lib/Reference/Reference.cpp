@@ -121,6 +121,9 @@ ReferenceResult mlir::attn::referenceAttention(const AttentionSpec &spec,
     const int64_t lk = keyLengthOf(spec, b);
     for (int64_t h = 0; h < Hq; ++h) {
       int64_t kvh = h / group;
+      // The global head of a tensor-parallel shard: what ALiBi and the
+      // modifiers see (Q, K, V and the outputs hold the shard's heads).
+      const int64_t hg = h + spec.headOffset;
       for (int64_t i = 0; i < Lq; ++i) {
         double rowMax = negInf;
         for (int64_t j = 0; j < Lk; ++j) {
@@ -167,9 +170,12 @@ ScoreBound mlir::attn::reference::deriveScoreBound(const AttentionSpec &spec,
   double slopeMax = maxAbs(spec.alibiSlopes);
   double span = static_cast<double>(spec.queryLength + spec.keyLength);
   ScoreBound bound;
-  bound.scoreMax =
-      scale * absDotMax + biasMax + slopeMax * span +
-      (spec.scoreMod != ScoreModKind::None ? 0.01 * span : 0.0);
+  // The relative-bias modifiers add at most 0.01 * span (times h + 1 <= the
+  // total head count for the head-dependent one).
+  double modMax = spec.scoreMod == ScoreModKind::None ? 0.0 : 0.01 * span;
+  if (spec.scoreMod == ScoreModKind::HeadRelativeBias)
+    modMax *= static_cast<double>(spec.totalQueryHeads());
+  bound.scoreMax = scale * absDotMax + biasMax + slopeMax * span + modMax;
   // delta: bound on |s_computed - s| per score. The dot product contributes
   // gamma_D * scale * sum|q_d k_d|; each later elementwise step (scale,
   // softcap, ALiBi, bias, score_mod, all 1-Lipschitz in s) adds a rounding

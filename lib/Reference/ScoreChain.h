@@ -79,14 +79,19 @@ inline Score scoreAt(const AttentionSpec &spec, const ReferenceInputs &in,
     s = *spec.softcap * t;
     capSlope = 1.0 - t * t;
   }
+  // The global head of a tensor-parallel shard: what ALiBi and the
+  // modifiers see (Q, K, V and the outputs hold the shard's heads).
+  const int64_t hg = h + spec.headOffset;
   if (!spec.alibiSlopes.empty())
-    s -= spec.alibiSlopes[h] * std::fabs(static_cast<double>(i + lk - Lq - j));
+    s -= spec.alibiSlopes[hg] * std::fabs(static_cast<double>(i + lk - Lq - j));
   size_t scoreIndex = ((b * Hq + h) * Lq + i) * Lk + j;
   if (spec.withBias)
     s += in.bias[scoreIndex];
   double modSlope = 1.0;
   if (spec.scoreMod == ScoreModKind::RelativeBias)
     s += 0.01 * static_cast<double>(j - i);
+  if (spec.scoreMod == ScoreModKind::HeadRelativeBias)
+    s += 0.01 * static_cast<double>(hg + 1) * static_cast<double>(j - i);
   if (spec.scoreMod == ScoreModKind::TanhCap) {
     double t = std::tanh(s / 20.0);
     s = 20.0 * t;

@@ -160,6 +160,10 @@ std::string AttentionSpec::describe() const {
     text += llvm::formatv(" softcap={0}", *softcap).str();
   if (!alibiSlopes.empty())
     text += " alibi";
+  if (isHeadShard())
+    text += llvm::formatv(" heads[{0}:{1}]/{2}", headOffset,
+                          headOffset + numQueryHeads, totalQueryHeads())
+                .str();
   if (withBias)
     text += " bias";
   if (withBoolMask)
@@ -168,6 +172,8 @@ std::string AttentionSpec::describe() const {
     text += " score_mod=relative-bias";
   if (scoreMod == ScoreModKind::TanhCap)
     text += " score_mod=tanh-cap";
+  if (scoreMod == ScoreModKind::HeadRelativeBias)
+    text += " score_mod=head-relative-bias";
   if (maskMod == MaskModKind::PrefixLM)
     text += " mask_mod=prefix-lm";
   if (pageSize)
@@ -208,6 +214,27 @@ static void buildTanhCap(OpBuilder &b, Location loc, Region &region) {
   Value capped =
       arith::MulFOp::create(b, loc, cap, math::TanhOp::create(b, loc, scaled));
   YieldOp::create(b, loc, ValueRange{capped});
+}
+
+/// score_mod: score + 0.01 * (h + 1) * (kv_idx - q_idx).
+static void buildHeadRelativeBias(OpBuilder &b, Location loc, Region &region) {
+  Type f32 = b.getF32Type(), index = b.getIndexType();
+  Block *block = b.createBlock(&region, {}, {f32, index, index, index, index},
+                               SmallVector<Location>(5, loc));
+  auto toF32 = [&](Value v) {
+    Value i64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), v);
+    return arith::SIToFPOp::create(b, loc, f32, i64).getResult();
+  };
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value headFactor =
+      toF32(arith::AddIOp::create(b, loc, block->getArgument(2), one));
+  Value diff = toF32(arith::SubIOp::create(b, loc, block->getArgument(4),
+                                           block->getArgument(3)));
+  Value slope = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.01f));
+  Value bias = arith::MulFOp::create(
+      b, loc, arith::MulFOp::create(b, loc, headFactor, slope), diff);
+  Value score = arith::AddFOp::create(b, loc, block->getArgument(0), bias);
+  YieldOp::create(b, loc, ValueRange{score});
 }
 
 /// mask_mod: kv_idx <= q_idx || kv_idx < 4.
@@ -419,13 +446,18 @@ mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
       spec.softcap ? b.getF64FloatAttr(*spec.softcap) : FloatAttr(),
       spec.alibiSlopes.empty() ? DenseF64ArrayAttr()
                                : b.getDenseF64ArrayAttr(spec.alibiSlopes),
-      LayoutAttr::get(ctx, spec.layout));
+      LayoutAttr::get(ctx, spec.layout),
+      spec.headOffset ? b.getI64IntegerAttr(spec.headOffset) : IntegerAttr(),
+      spec.isHeadShard() ? b.getI64IntegerAttr(spec.totalQueryHeads())
+                         : IntegerAttr());
   {
     OpBuilder::InsertionGuard guard(b);
     if (spec.scoreMod == ScoreModKind::RelativeBias)
       buildRelativeBias(b, loc, op.getScoreMod());
     if (spec.scoreMod == ScoreModKind::TanhCap)
       buildTanhCap(b, loc, op.getScoreMod());
+    if (spec.scoreMod == ScoreModKind::HeadRelativeBias)
+      buildHeadRelativeBias(b, loc, op.getScoreMod());
     if (spec.maskMod == MaskModKind::PrefixLM)
       buildPrefixLM(b, loc, op.getMaskMod());
   }

@@ -333,10 +333,15 @@ AttentionTiler::kvLoop(Value begin, Value end, bool interior, Value out,
               scoreOperandTile(op.getMask(), batch, head0, q0, rows, k0, keys);
         Type f32 = b.getF32Type();
         int64_t dv = op.getValueHeadDim();
+        // The tile ops name heads globally: a shard's local head0 is the
+        // global head0 + head_offset (for ALiBi and the modifiers).
+        Value globalHead0 = head0;
+        if (int64_t offset = op.getGlobalHeadOffset())
+          globalHead0 = m.add(head0, m.c(offset));
         auto block = BlockAttentionOp::create(
             b, l, RankedTensorType::get({group, opts.blockM, dv}, f32),
             RankedTensorType::get({group, opts.blockM}, f32), qTile, kTile,
-            vTile, bias, mask, batch, head0, q0, k0, queryLen, keyLen,
+            vTile, bias, mask, batch, globalHead0, q0, k0, queryLen, keyLen,
             b.getF64FloatAttr(op.getEffectiveScale()), op.getMaskKindAttr(),
             op.getWindowAttr(), op.getSoftcapAttr(), op.getAlibiSlopesAttr(),
             interior ? b.getUnitAttr() : UnitAttr());

@@ -83,12 +83,23 @@ static cl::opt<double> softcap("softcap", cl::desc("Logit soft-cap (0: off)"),
 static cl::opt<std::string>
     scoreMod("score-mod",
              cl::desc("none, relative-bias (score + 0.01 * (kv_idx - q_idx)), "
-                      "tanh-cap (20 * tanh(score / 20))"),
+                      "tanh-cap (20 * tanh(score / 20)), head-relative-bias "
+                      "(score + 0.01 * (h + 1) * (kv_idx - q_idx))"),
              cl::init("none"), cl::cat(specCategory));
 static cl::opt<bool> alibi("alibi",
                            cl::desc("ALiBi with slope 2^(-8 (h + 1) / Hq) for "
                                     "query head h"),
                            cl::init(false), cl::cat(specCategory));
+static cl::opt<int64_t>
+    headOffset("head-offset",
+               cl::desc("Tensor-parallel shard: global head of local query "
+                        "head 0 (ALiBi and score_mod see global heads)"),
+               cl::init(0), cl::cat(specCategory));
+static cl::opt<int64_t>
+    headsTotal("heads-total",
+               cl::desc("Tensor-parallel shard: query heads of the whole "
+                        "attention (0: --heads-q, no sharding)"),
+               cl::init(0), cl::cat(specCategory));
 static cl::opt<bool> bshd("bshd", cl::desc("Use the [B, L, H, D] layout"),
                           cl::init(false), cl::cat(specCategory));
 static cl::opt<bool> withLse("lse",
@@ -327,17 +338,24 @@ static FailureOr<AttentionSpec> specFromFlags() {
           .Case("none", ScoreModKind::None)
           .Case("relative-bias", ScoreModKind::RelativeBias)
           .Case("tanh-cap", ScoreModKind::TanhCap)
+          .Case("head-relative-bias", ScoreModKind::HeadRelativeBias)
           .Default(std::nullopt);
   if (!modKind) {
     llvm::errs() << "error: unknown --score-mod '" << scoreMod << "'\n";
     return failure();
   }
   spec.scoreMod = *modKind;
-  if (alibi)
-    // The geometric slopes of the ALiBi paper (exact for power-of-2 Hq).
-    for (int64_t h = 0; h < spec.numQueryHeads; ++h)
+  // The op's verifier checks the shard's bounds and group alignment.
+  spec.headOffset = headOffset;
+  spec.numHeadsTotal = headsTotal;
+  if (alibi) {
+    // The geometric slopes of the ALiBi paper (exact for power-of-2 heads),
+    // over the whole attention's heads: a shard indexes them globally.
+    int64_t total = spec.totalQueryHeads();
+    for (int64_t h = 0; h < total; ++h)
       spec.alibiSlopes.push_back(
-          std::exp2(-8.0 * static_cast<double>(h + 1) / spec.numQueryHeads));
+          std::exp2(-8.0 * static_cast<double>(h + 1) / total));
+  }
   return spec;
 }
 

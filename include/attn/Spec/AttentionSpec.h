@@ -43,6 +43,9 @@ enum class ScoreModKind {
   RelativeBias,
   /// 20 * tanh(score / 20): a soft cap written as a modifier (math ops).
   TanhCap,
+  /// score + 0.01 * (h + 1) * (kv_idx - q_idx), h the global head: a
+  /// head-dependent modifier (what tensor-parallel sharding must preserve).
+  HeadRelativeBias,
 };
 
 /// Built-in mask modifiers.
@@ -68,7 +71,14 @@ struct AttentionSpec {
   int64_t windowRight = 0;
   std::optional<double> scale;
   std::optional<double> softcap;
+  /// One slope per query head of the whole attention (totalQueryHeads()),
+  /// indexed by the global head.
   std::vector<double> alibiSlopes;
+  /// Tensor-parallel head sharding: this spec's query heads are the global
+  /// heads [headOffset, headOffset + numQueryHeads) of numHeadsTotal (0: the
+  /// spec holds every head). Q, K, V and the outputs hold the shard's heads.
+  int64_t headOffset = 0;
+  int64_t numHeadsTotal = 0;
   /// Adds a full [B, Hq, Lq, Lk] additive bias operand (element type as Q).
   bool withBias = false;
   /// Adds a full [B, Hq, Lq, Lk] boolean mask operand (true keeps).
@@ -96,6 +106,12 @@ struct AttentionSpec {
     return valueHeadDim > 0 ? valueHeadDim : headDim;
   }
   double getEffectiveScale() const;
+  int64_t totalQueryHeads() const {
+    return numHeadsTotal > 0 ? numHeadsTotal : numQueryHeads;
+  }
+  bool isHeadShard() const {
+    return headOffset != 0 || totalQueryHeads() != numQueryHeads;
+  }
 
   /// Shapes of the entry function's memrefs, in the op's layout.
   llvm::SmallVector<int64_t> queryShape() const;

@@ -125,6 +125,10 @@ Value AttentionLowering::modifyScores(Value scores) {
         if (needsPositions(spec)) {
           p.batch = linalg::IndexOp::create(nb, l, 0);
           p.head = linalg::IndexOp::create(nb, l, 1);
+          // ALiBi and the modifiers see the global head of a shard.
+          if (int64_t offset = op.getGlobalHeadOffset())
+            p.head = arith::AddIOp::create(
+                nb, l, p.head, arith::ConstantIndexOp::create(nb, l, offset));
           p.row = linalg::IndexOp::create(nb, l, 2);
           p.key = linalg::IndexOp::create(nb, l, 3);
         }

@@ -130,11 +130,11 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
   p.valueView = *valueView;
   p.scale = op.getEffectiveScale();
   p.softcap = op.getSoftcapValue();
-  if (std::optional<ArrayRef<double>> slopes = op.getAlibiSlopes()) {
-    if (static_cast<int64_t>(slopes->size()) != p.headsQ)
-      return fail("expected one alibi slope per query head");
-    p.alibiSlopes.assign(slopes->begin(), slopes->end());
-  }
+  p.headOffset = op.getGlobalHeadOffset();
+  // The verifier guarantees one slope per global head; the kernel indexes
+  // this shard's slice by local head.
+  if (std::optional<ArrayRef<double>> slopes = op.getAlibiSlopes())
+    llvm::append_range(p.alibiSlopes, slopes->slice(p.headOffset, p.headsQ));
   if (!op.getScoreMod().empty())
     p.scoreMod = &op.getScoreMod();
   if (p.seqQ < 1 || p.seqK < 1)

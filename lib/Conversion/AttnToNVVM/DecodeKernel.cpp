@@ -462,7 +462,8 @@ SmallVector<Value> DecodeEmitter::emitScoreMods(Value key0, ArrayRef<Value> s) {
         v = fma(rowNegSlope[half], arith::SIToFPOp::create(b, f32, absDist), v);
       }
       if (p.scoreMod)
-        v = inlineScoreMod(v, toIndex(batch), toIndex(rowHead[half]),
+        v = inlineScoreMod(v, toIndex(batch),
+                           toIndex(add(rowHead[half], p.headOffset)),
                            toIndex(rowQuery[half]), toIndex(key));
     }
   return out;

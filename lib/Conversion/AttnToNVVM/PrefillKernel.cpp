@@ -236,7 +236,8 @@ void PrefillEmitter::emitCoordinates() {
   Value kvBh = add(mul(batch, p.headsKV), kvHead);
   if (p.scoreMod) {
     batchIndex = arith::IndexCastUIOp::create(b, b.getIndexType(), batch);
-    headIndex = arith::IndexCastUIOp::create(b, b.getIndexType(), head);
+    headIndex = arith::IndexCastUIOp::create(b, b.getIndexType(),
+                                             add(head, p.headOffset));
   }
   if (!p.alibiSlopes.empty())
     negSlope = emitNegAlibiSlope(head);

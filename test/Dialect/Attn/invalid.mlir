@@ -471,6 +471,62 @@ func.func @alibi_slope_not_finite(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16x
 // -----
 
 //===----------------------------------------------------------------------===//
+// Tensor-parallel head sharding
+//===----------------------------------------------------------------------===//
+
+// A shard holds global heads [offset, offset + Hq): 6 + 4 > 8.
+func.func @head_shard_out_of_range(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected head_offset + Hq (6 + 4) to be at most num_heads_total (8)}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {head_offset = 6 : i64, num_heads_total = 8 : i64} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// Without num_heads_total the op holds every head, so no offset fits.
+func.func @head_offset_without_total(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected head_offset + Hq (2 + 4) to be at most num_heads_total (4)}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {head_offset = 2 : i64} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @head_offset_negative(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected a non-negative head_offset, got -2}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {head_offset = -2 : i64, num_heads_total = 8 : i64} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// g = 4 / 2 = 2 query heads per KV head: offset 1 would split a group.
+func.func @head_offset_splits_group(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected head_offset (1) and num_heads_total (8) to be multiples of the query heads per key/value head (2), so no key/value group is split}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {head_offset = 1 : i64, num_heads_total = 8 : i64} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @head_total_splits_group(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected head_offset (4) and num_heads_total (9) to be multiples of the query heads per key/value head (2), so no key/value group is split}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {head_offset = 4 : i64, num_heads_total = 9 : i64} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// A shard's ALiBi slopes cover every global head (8), not its own 4.
+func.func @head_shard_alibi_slope_count(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected one ALiBi slope per query head (8), got 4}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {head_offset = 4 : i64, num_heads_total = 8 : i64, alibi_slopes = array<f64: 0.5, 0.25, 0.125, 0.0625>} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
 // bias operand
 //===----------------------------------------------------------------------===//
 

@@ -114,6 +114,28 @@ func.func @alibi(%q: tensor<1x4x16x32xf16>, %k: tensor<1x4x16x32xf16>, %v: tenso
   return %o : tensor<1x4x16x32xf16>
 }
 
+// Tensor-parallel shard: local heads 0..1 are global heads 4..5 of 8 (GQA
+// 2/1, so the offset 4 is a whole group); ALiBi keeps one slope per global
+// head and reads slope[h + 4], score_mod sees h + 4.
+// CHECK-LABEL: func.func @head_shard
+// CHECK: attn.attention ins({{.+}}) {alibi_slopes = array<f64: 5.000000e-01, 2.500000e-01, 1.250000e-01, 6.250000e-02, 3.125000e-02, 1.562500e-02, 7.812500e-03, 3.906250e-03>, head_offset = 4 : i64, num_heads_total = 8 : i64} -> tensor<1x2x16x32xf16> score_mod {
+func.func @head_shard(%q: tensor<1x2x16x32xf16>, %k: tensor<1x1x16x32xf16>, %v: tensor<1x1x16x32xf16>) -> tensor<1x2x16x32xf16> {
+  %o = attn.attention ins(%q, %k, %v : tensor<1x2x16x32xf16>, tensor<1x1x16x32xf16>, tensor<1x1x16x32xf16>) {head_offset = 4 : i64, num_heads_total = 8 : i64, alibi_slopes = array<f64: 0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0078125, 0.00390625>} -> tensor<1x2x16x32xf16> score_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    attn.yield %s : f32
+  }
+  return %o : tensor<1x2x16x32xf16>
+}
+
+// The default head_offset (0) is elided; num_heads_total may exceed Hq on
+// the first shard.
+// CHECK-LABEL: func.func @first_head_shard
+// CHECK: attn.attention ins({{.+}}) {num_heads_total = 4 : i64} -> tensor<1x2x16x32xf32>
+func.func @first_head_shard(%q: tensor<1x2x16x32xf32>, %k: tensor<1x2x16x32xf32>, %v: tensor<1x2x16x32xf32>) -> tensor<1x2x16x32xf32> {
+  %o = attn.attention ins(%q, %k, %v : tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>) {head_offset = 0 : i64, num_heads_total = 4 : i64} -> tensor<1x2x16x32xf32>
+  return %o : tensor<1x2x16x32xf32>
+}
+
 // Explicit scale 0.125 instead of the default 1/sqrt(16) = 0.25.
 // CHECK-LABEL: func.func @explicit_scale
 // CHECK: attn.attention ins({{.+}}) {scale = 1.250000e-01 : f64} -> tensor<1x2x8x16xf32>

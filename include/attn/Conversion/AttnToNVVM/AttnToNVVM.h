@@ -47,8 +47,12 @@ struct KernelProblem {
   int64_t diagOffset = 0;
   double scale;
   std::optional<double> softcap;
-  /// ALiBi slope per query head (empty: no ALiBi).
+  /// ALiBi slope per local query head (empty: no ALiBi): the shard's slice
+  /// of the op's global slopes.
   SmallVector<double> alibiSlopes;
+  /// Global head of local query head 0 (tensor-parallel sharding): added to
+  /// the head argument of score_mod.
+  int64_t headOffset = 0;
   /// The op's score_mod body (null: none). Its ops are cloned into the
   /// kernel, so it must outlive the kernel emission.
   Region *scoreMod = nullptr;

@@ -115,8 +115,9 @@ static LogicalResult verifyBroadcastable(Operation *op, StringRef name,
 }
 
 /// Checks the attributes that shape the scores, shared by attn.attention and
-/// the tile-level ops. `numHeads` is the number of ALiBi slopes required, or
-/// a lower bound on it when `atLeast` is set (tiles see only some heads).
+/// the tile-level ops. `numHeads` is the number of ALiBi slopes required (the
+/// heads of the unsharded attention), or a lower bound on it when `atLeast` is
+/// set (tiles see only some heads).
 static LogicalResult
 verifyScoreAttributes(Operation *op, std::optional<double> scale,
                       std::optional<double> softcap, MaskKind maskKind,
@@ -171,6 +172,28 @@ verifyScoreAttributes(Operation *op, std::optional<double> scale,
              << "expected finite ALiBi slopes of at most "
              << std::numeric_limits<float>::max() << " in magnitude (f32)";
   }
+  return success();
+}
+
+/// Checks that the op's heads are a whole-group slice of the global heads:
+/// [head_offset, head_offset + Hq) within [0, num_heads_total), starting and
+/// ending on a key/value group boundary (a group's query heads share one KV
+/// head, which only one shard holds).
+static LogicalResult verifyHeadSharding(AttentionOp op) {
+  int64_t hq = op.getNumQueryHeads(), group = op.getHeadGroupSize();
+  int64_t offset = op.getGlobalHeadOffset(), total = op.getTotalQueryHeads();
+  if (offset < 0)
+    return op.emitOpError()
+           << "expected a non-negative head_offset, got " << offset;
+  if (offset + hq > total)
+    return op.emitOpError() << "expected head_offset + Hq (" << offset << " + "
+                            << hq << ") to be at most num_heads_total ("
+                            << total << ")";
+  if (offset % group != 0 || total % group != 0)
+    return op.emitOpError()
+           << "expected head_offset (" << offset << ") and num_heads_total ("
+           << total << ") to be multiples of the query heads per key/value "
+           << "head (" << group << "), so no key/value group is split";
   return success();
 }
 
@@ -282,9 +305,10 @@ LogicalResult AttentionOp::verify() {
                            << lseType;
   }
 
-  if (failed(verifyScoreAttributes(*this, getScaleValue(), getSoftcapValue(),
+  if (failed(verifyHeadSharding(*this)) ||
+      failed(verifyScoreAttributes(*this, getScaleValue(), getSoftcapValue(),
                                    getMaskKind(), getWindow(), getAlibiSlopes(),
-                                   hq)))
+                                   getTotalQueryHeads())))
     return failure();
 
   SmallVector<int64_t> scoreShape = {batch, hq, lq, lk};
