@@ -6,6 +6,11 @@
 
 #include "FragmentEmitter.h"
 
+#include "attn/Dialect/Attn/IR/KeyVisibility.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+#include <limits>
+
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
@@ -303,3 +308,52 @@ void FragmentEmitter::emitPV(ArrayRef<Value> probs, Value vTile,
   }
 }
 
+SmallVector<Value> FragmentEmitter::emitVisibilityMask(
+    const FragmentLayout &layout, ArrayRef<Value> s, Value n0, Value laneRow,
+    Value firstRow, int64_t rows, Value keyLength, Value diag, bool tail) {
+  const KeyVisibility &vis = p.visibility;
+  if (!vis.isBounded() && !tail)
+    return SmallVector<Value>(s);
+  // Blocks inside the keys every row sees need no element test (rows past
+  // Lq are padding, so the bound may count them).
+  IntArith a(b, b.getLoc(), i32);
+  KeyInterval<Value> full = vis.keysSeenByAll(
+      a, firstRow, add(firstRow, rows - 1), cI32(p.seqQ), keyLength);
+  Value needsMask = arith::ConstantIntOp::create(b, b.getI1Type(), 0);
+  auto orI = [&](Value x, Value y) { return arith::OrIOp::create(b, x, y); };
+  if (vis.left)
+    needsMask = orI(needsMask, a.slt(n0, full.begin));
+  if (vis.right || tail)
+    needsMask = orI(needsMask, cmp(arith::CmpIPredicate::sgt, add(n0, bn),
+                                   full.end));
+
+  auto masked = scf::IfOp::create(
+      b, needsMask,
+      [&](OpBuilder &, Location) {
+        // key - query = (n0 + 2t) - laneRow + a constant per register, so
+        // each element costs one add and two compares against the
+        // visibility's delta bounds (computed once per block).
+        Value col0 = add(n0, mul(t, 2));
+        Value diff0 = arith::SubIOp::create(b, col0, laneRow);
+        Value negInf = cF32(-std::numeric_limits<double>::infinity());
+        Value lo = vis.left ? vis.lowestDelta(a, diag) : Value();
+        Value hi = vis.right ? vis.highestDelta(a, diag) : Value();
+        SmallVector<Value> out;
+        for (int64_t r = 0; r < layout.numRegisters(); ++r) {
+          int64_t colDelta = layout.colOffset(r);
+          Value diff = add(diff0, colDelta - layout.rowOffset(r));
+          Value keep = arith::ConstantIntOp::create(b, b.getI1Type(), 1);
+          if (lo)
+            keep = arith::AndIOp::create(b, keep, a.sge(diff, lo));
+          if (hi)
+            keep = arith::AndIOp::create(b, keep, a.sle(diff, hi));
+          if (tail)
+            keep = arith::AndIOp::create(
+                b, keep, a.slt(add(col0, colDelta), keyLength));
+          out.push_back(sel(keep, s[r], negInf));
+        }
+        scf::YieldOp::create(b, out);
+      },
+      [&](OpBuilder &, Location) { scf::YieldOp::create(b, s); });
+  return SmallVector<Value>(masked.getResults());
+}

@@ -21,6 +21,8 @@
 #ifndef ATTN_LIB_CONVERSION_ATTNTONVVM_FRAGMENTEMITTER_H
 #define ATTN_LIB_CONVERSION_ATTNTONVVM_FRAGMENTEMITTER_H
 
+#include "FragmentLayout.h"
+
 #include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -140,6 +142,17 @@ protected:
   /// Clones the score_mod body for one score at absolute index positions.
   Value inlineScoreMod(Value score, Value batch, Value head, Value row,
                        Value key);
+  /// The scores `s` of the KV block at key `n0`, laid out as `layout`, with
+  /// -inf where the key is not visible (KeyVisibility) or at or past
+  /// `keyLength` (when `tail`). The lane's first score sits at row
+  /// `laneRow` (warp's first row + g) and key n0 + 2t. Only blocks outside
+  /// the keys every row of [firstRow, firstRow + rows) sees pay for the
+  /// element test: written once for every tensor-core family.
+  SmallVector<Value> emitVisibilityMask(const FragmentLayout &layout,
+                                        ArrayRef<Value> s, Value n0,
+                                        Value laneRow, Value firstRow,
+                                        int64_t rows, Value keyLength,
+                                        Value diag, bool tail);
   /// s <- P, updates m and l (per-lane partial sums), rescales O.
   void emitOnlineSoftmax(SmallVector<Value> &s, SmallVector<Value> &rowMax,
                          SmallVector<Value> &rowSum, SmallVector<Value> &acc);

@@ -512,55 +512,12 @@ SmallVector<Value> HopperEmitter::emitScoreMods(Value n0, ArrayRef<Value> s) {
 }
 
 SmallVector<Value> HopperEmitter::emitMask(Value n0, ArrayRef<Value> s) {
-  // Only blocks that are not inside the keys every row of the CTA sees
-  // (KeyVisibility::keysSeenByAll) pay for it (a uniform branch: both
-  // warpgroups take it).
-  const KeyVisibility &vis = p.visibility;
-  bool tail = p.seqK % bn != 0;
-  if (!vis.isBounded() && !tail)
-    return SmallVector<Value>(s);
+  // As the prefill kernel, on the wgmma accumulator layout (a uniform
+  // branch: both consumer warpgroups take it).
   IntArith a(b, b.getLoc(), i32);
-  KeyInterval<Value> full = vis.keysSeenByAll(
-      a, m0, add(m0, plan.blockM - 1), cI32(p.seqQ), cI32(p.seqK));
-  auto orI = [&](Value x, Value y) { return arith::OrIOp::create(b, x, y); };
-  Value needsMask = arith::ConstantIntOp::create(b, b.getI1Type(), 0);
-  if (vis.left)
-    needsMask = orI(needsMask, a.slt(n0, full.begin));
-  if (vis.right || tail)
-    needsMask = orI(needsMask, cmp(arith::CmpIPredicate::sgt, add(n0, bn),
-                                   full.end));
-  // Element test on key - query against the visibility's delta bounds.
-  Value diag = vis.diagonal(a, cI32(p.seqQ), cI32(p.seqK));
-  Value lo = vis.left ? vis.lowestDelta(a, diag) : Value();
-  Value hi = vis.right ? vis.highestDelta(a, diag) : Value();
-
-  auto masked = scf::IfOp::create(
-      b, needsMask,
-      [&](OpBuilder &, Location) {
-        // key - query = (n0 + 2t) - (warpRow0 + g) + a constant per register.
-        Value col0 = add(n0, mul(t, 2));
-        Value diff0 = arith::SubIOp::create(b, col0, add(warpRow0, g));
-        Value negInf = cF32(-std::numeric_limits<double>::infinity());
-        SmallVector<Value> out;
-        for (int64_t r = 0; r < layout.numRegisters(); ++r) {
-          int64_t colDelta = layout.colOffset(r);
-          Value diff = add(diff0, colDelta - layout.rowOffset(r));
-          Value keep = arith::ConstantIntOp::create(b, b.getI1Type(), 1);
-          if (lo)
-            keep = arith::AndIOp::create(b, keep, a.sge(diff, lo));
-          if (hi)
-            keep = arith::AndIOp::create(b, keep, a.sle(diff, hi));
-          if (tail)
-            keep = arith::AndIOp::create(
-                b, keep,
-                cmp(arith::CmpIPredicate::slt, add(col0, colDelta),
-                    cI32(p.seqK)));
-          out.push_back(sel(keep, s[r], negInf));
-        }
-        scf::YieldOp::create(b, out);
-      },
-      [&](OpBuilder &, Location) { scf::YieldOp::create(b, s); });
-  return SmallVector<Value>(masked.getResults());
+  Value diag = p.visibility.diagonal(a, cI32(p.seqQ), cI32(p.seqK));
+  return emitVisibilityMask(layout, s, n0, add(warpRow0, g), m0, plan.blockM,
+                            cI32(p.seqK), diag, /*tail=*/p.seqK % bn != 0);
 }
 
 void HopperEmitter::emitPV(ArrayRef<Value> probs, Value vTile,

@@ -374,54 +374,10 @@ SmallVector<Value> PrefillEmitter::emitScoreMods(Value n0, ArrayRef<Value> s) {
 
 SmallVector<Value> PrefillEmitter::emitMask(Value n0, ArrayRef<Value> s) {
   // Only blocks that straddle the mask's boundary or the Lk (len_b) tail
-  // pay for it: the others lie inside the keys every row of the Q block
-  // sees (rows past Lq are padding, so the bound may count them).
-  const KeyVisibility &vis = p.visibility;
-  bool tail = length || p.seqK % bn != 0;
-  if (!vis.isBounded() && !tail)
-    return SmallVector<Value>(s);
-  IntArith a(b, b.getLoc(), i32);
-  KeyInterval<Value> full = vis.keysSeenByAll(a, m0, add(m0, bm - 1),
-                                              cI32(p.seqQ), keyLength());
-  Value needsMask = arith::ConstantIntOp::create(b, b.getI1Type(), 0);
-  auto orI = [&](Value x, Value y) { return arith::OrIOp::create(b, x, y); };
-  if (vis.left)
-    needsMask = orI(needsMask, a.slt(n0, full.begin));
-  if (vis.right || tail)
-    needsMask = orI(needsMask, cmp(arith::CmpIPredicate::sgt, add(n0, bn),
-                                   full.end));
-
-  auto masked = scf::IfOp::create(
-      b, needsMask,
-      [&](OpBuilder &, Location) {
-        // key - query = (n0 + 2t) - (warpRow0 + g) + a constant per fragment
-        // element, so each element costs one add and two compares against
-        // the visibility's delta bounds (computed once per block).
-        Value col0 = add(n0, mul(t, 2));
-        Value diff0 = arith::SubIOp::create(b, col0, add(warpRow0, g));
-        Value negInf = cF32(-std::numeric_limits<double>::infinity());
-        Value lo = vis.left ? vis.lowestDelta(a, diag) : Value();
-        Value hi = vis.right ? vis.highestDelta(a, diag) : Value();
-        SmallVector<Value> out;
-        for (int64_t mt = 0; mt < mTiles; ++mt)
-          for (int64_t nt = 0; nt < nTiles(); ++nt)
-            for (int64_t c = 0; c < 4; ++c) {
-              int64_t colDelta = nt * 8 + (c & 1);
-              Value diff = add(diff0, colDelta - (mt * 16 + (c >> 1) * 8));
-              Value keep = arith::ConstantIntOp::create(b, b.getI1Type(), 1);
-              if (lo)
-                keep = arith::AndIOp::create(b, keep, a.sge(diff, lo));
-              if (hi)
-                keep = arith::AndIOp::create(b, keep, a.sle(diff, hi));
-              if (tail)
-                keep = arith::AndIOp::create(
-                    b, keep, a.slt(add(col0, colDelta), keyLength()));
-              out.push_back(sel(keep, s[sIndex(mt, nt, c)], negInf));
-            }
-        scf::YieldOp::create(b, out);
-      },
-      [&](OpBuilder &, Location) { scf::YieldOp::create(b, s); });
-  return SmallVector<Value>(masked.getResults());
+  // pay for it.
+  return emitVisibilityMask(FragmentLayout::mmaSync(mTiles, nTiles()), s, n0,
+                            add(warpRow0, g), m0, bm, keyLength(), diag,
+                            /*tail=*/length || p.seqK % bn != 0);
 }
 
 scf::ForOp PrefillEmitter::emitKVLoop() {
