@@ -165,20 +165,33 @@ struct KeyVisibility {
     return a.add(diag, *right);
   }
 
+  /// Keys from the lowest key `lowRow` sees to the highest key `highRow`
+  /// sees, within [0, keyLen). Both bounds grow with the row, so the
+  /// interval of a block of rows is the union (lowRow = first, highRow =
+  /// last) or the intersection (lowRow = last, highRow = first) of its
+  /// rows' intervals.
+  template <typename A>
+  KeyInterval<typename A::V> keysBetween(A &a, typename A::V lowRow,
+                                         typename A::V highRow,
+                                         typename A::V queryLen,
+                                         typename A::V keyLen) const {
+    typename A::V begin = a.c(0), end = keyLen;
+    if (left)
+      begin = a.max(begin,
+                    a.add(alignedRow(a, lowRow, queryLen, keyLen), -*left));
+    if (right)
+      end = a.min(end, a.add(alignedRow(a, highRow, queryLen, keyLen),
+                             *right + 1));
+    return {begin, end};
+  }
+
   /// Every key that some row of [firstRow, lastRow] sees, within [0, keyLen).
   template <typename A>
   KeyInterval<typename A::V> visibleKeys(A &a, typename A::V firstRow,
                                          typename A::V lastRow,
                                          typename A::V queryLen,
                                          typename A::V keyLen) const {
-    typename A::V begin = a.c(0), end = keyLen;
-    if (left)
-      begin = a.max(begin,
-                    a.add(alignedRow(a, firstRow, queryLen, keyLen), -*left));
-    if (right)
-      end = a.min(end, a.add(alignedRow(a, lastRow, queryLen, keyLen),
-                             *right + 1));
-    return {begin, end};
+    return keysBetween(a, firstRow, lastRow, queryLen, keyLen);
   }
 
   /// The keys that every row of [firstRow, lastRow] sees, within
@@ -188,14 +201,7 @@ struct KeyVisibility {
                                            typename A::V lastRow,
                                            typename A::V queryLen,
                                            typename A::V keyLen) const {
-    typename A::V begin = a.c(0), end = keyLen;
-    if (left)
-      begin = a.max(begin,
-                    a.add(alignedRow(a, lastRow, queryLen, keyLen), -*left));
-    if (right)
-      end = a.min(end, a.add(alignedRow(a, firstRow, queryLen, keyLen),
-                             *right + 1));
-    return {begin, end};
+    return keysBetween(a, lastRow, firstRow, queryLen, keyLen);
   }
 
   /// Whether `key` is visible to `row` by the mask bounds alone (callers
