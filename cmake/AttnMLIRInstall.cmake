@@ -94,7 +94,7 @@ if(NOT ATTN_RUNTIME_ONLY)
   endforeach()
   set_target_properties(AttnMLIR PROPERTIES EXPORT_NAME AttnMLIR)
 
-  install(TARGETS ${ATTN_COMPILER_TARGETS} AttnMLIR attn-opt attn-compile
+  install(TARGETS ${ATTN_COMPILER_TARGETS} AttnMLIR attn-opt attn-compile attn-translate
     EXPORT AttnMLIRTargets
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
