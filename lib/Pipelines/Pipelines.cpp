@@ -124,6 +124,9 @@ void mlir::attn::buildNVVMToPtxPasses(OpPassManager &pm,
 void mlir::attn::buildAttnToPtxPipeline(
     OpPassManager &pm, const AttnToPtxPipelineOptions &options,
     const ConvertAttnToNVVMOptions &lowering) {
+  // Tensor-form functions (as importers write them) get the memref calling
+  // convention the kernels take, as attn-compile gives its inputs.
+  pm.addPass(createAttnMemrefEntry());
   // The kernel family follows the target chip (sm_90a: wgmma).
   ConvertAttnToNVVMOptions forChip = lowering;
   forChip.chip = options.chip;

@@ -387,4 +387,39 @@ def AttnTileBackward : Pass<"attn-tile-backward"> {
   ];
 }
 
+def AttnMemrefEntry : Pass<"attn-memref-entry", "::mlir::ModuleOp"> {
+  let summary = "Give tensor-form functions the memref (destination-passing) "
+                "calling convention the kernels and the CPU runner take";
+  let description = [{
+    Importers write attention graphs as functions on tensors; the GPU
+    lowering and the CPU runner take every operand and result as a memref.
+    Each function with a body whose signature has a tensor becomes one whose
+    arguments are memrefs of the same shapes, the inputs first and then one
+    per result: inputs are read with `bufferization.to_tensor`, results
+    written with `bufferization.materialize_in_destination`, and the
+    function returns nothing (`convertToMemrefEntry`, the conversion
+    attn-compile applies to `.mlir` inputs). Functions already on memrefs
+    are left alone; a tensor of dynamic shape is an error at the function.
+    `attn-to-ptx` runs it first, so it takes the same tensor-form input as
+    attn-compile.
+
+    ```mlir
+    func.func @attention(%q: tensor<1x2x64x64xbf16>, ...) -> tensor<1x2x64x64xbf16>
+    ```
+    becomes
+    ```mlir
+    func.func @attention(%q: memref<1x2x64x64xbf16>, ..., %out: memref<1x2x64x64xbf16>) {
+      %0 = bufferization.to_tensor %q restrict : ...
+      ...
+      bufferization.materialize_in_destination %r in restrict writable %out : ...
+      return
+    }
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::memref::MemRefDialect",
+  ];
+}
+
 #endif // ATTN_TRANSFORMS_PASSES_TD
