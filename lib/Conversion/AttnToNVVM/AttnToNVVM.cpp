@@ -158,8 +158,7 @@ selectKernelFamily(AttentionOp op, const KernelProblem &p,
   if (kind == "auto") {
     if (p.headsQ / p.headsKV * p.seqQ <= 16)
       kind = "decode";
-    else if (o.chip == "sm_90a" &&
-             succeeded(planHopperKernel(op, p, o, /*emitErrors=*/false)))
+    else if (o.chip == "sm_90a" && hopperFamilySupports(op, p, o))
       kind = "hopper";
     else
       kind = "prefill";

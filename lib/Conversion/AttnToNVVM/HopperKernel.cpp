@@ -48,6 +48,36 @@ using namespace mlir::attn;
 using namespace mlir::attn::detail;
 
 namespace {
+/// The launch of a hopper (sm_90a) prefill kernel, chosen before its body
+/// is emitted.
+struct HopperPlan {
+  /// Query rows per CTA (two consumer warpgroups of 64 rows) and keys per
+  /// KV block.
+  int64_t blockM = 128, blockN = 128;
+  /// Shared-memory ring depth (K and V tiles per stage).
+  int64_t stages = 2;
+  /// Q read by wgmma from a shared tile the producer loads (else Q
+  /// fragments in registers).
+  bool qInSharedMemory = false;
+  /// Consumer warpgroups take turns issuing S = Q K^T (named barriers).
+  bool pingPong = false;
+  /// One producer and two consumer warpgroups.
+  int64_t threads = 384;
+  /// setmaxnreg targets: the producer gives registers to the consumers
+  /// (40 * 128 + 232 * 256 <= 64K).
+  int64_t producerRegisters = 40, consumerRegisters = 232;
+  int64_t sharedMemoryBytes = 0;
+};
+} // namespace
+
+/// Checks that the hopper kernel supports `problem` and plans its launch;
+/// with `emitErrors` false it only answers (kernel=auto's question).
+static FailureOr<HopperPlan>
+planHopperKernel(AttentionOp op, const KernelProblem &problem,
+                 const ConvertAttnToNVVMOptions &options,
+                 bool emitErrors = true);
+
+namespace {
 
 /// Threads of a warpgroup.
 constexpr int64_t kWarpgroupThreads = 128;
@@ -734,8 +764,8 @@ void HopperEmitter::emit() {
   gpu::ReturnOp::create(b);
 }
 
-FailureOr<HopperPlan>
-mlir::attn::planHopperKernel(AttentionOp op, const KernelProblem &p,
+static FailureOr<HopperPlan>
+planHopperKernel(AttentionOp op, const KernelProblem &p,
                              const ConvertAttnToNVVMOptions &o,
                              bool emitErrors) {
   auto fail = [&](const Twine &msg) -> FailureOr<HopperPlan> {
@@ -789,7 +819,7 @@ mlir::attn::planHopperKernel(AttentionOp op, const KernelProblem &p,
   return plan;
 }
 
-void mlir::attn::buildHopperPrefillKernelBody(
+static void buildHopperPrefillKernelBody(
     gpu::GPUFuncOp func, const KernelProblem &problem, const HopperPlan &plan,
     const AttentionArguments &arguments) {
   HopperEmitter(func, problem, plan, arguments).emit();
@@ -849,4 +879,11 @@ private:
 std::unique_ptr<KernelFamily>
 mlir::attn::detail::createHopperFamily(const ConvertAttnToNVVMOptions &options) {
   return std::make_unique<HopperFamily>(options);
+}
+
+bool mlir::attn::detail::hopperFamilySupports(
+    AttentionOp op, const KernelProblem &problem,
+    const ConvertAttnToNVVMOptions &options) {
+  return succeeded(planHopperKernel(op, problem, options,
+                                    /*emitErrors=*/false));
 }

@@ -74,6 +74,10 @@ createDecodeFamily(const ConvertAttnToNVVMOptions &options);
 /// The sm_90a wgmma prefill family (HopperKernel.cpp).
 std::unique_ptr<KernelFamily>
 createHopperFamily(const ConvertAttnToNVVMOptions &options);
+/// Whether the hopper family would plan `problem` (kernel=auto's question;
+/// no diagnostics).
+bool hopperFamilySupports(AttentionOp op, const KernelProblem &problem,
+                          const ConvertAttnToNVVMOptions &options);
 
 //===----------------------------------------------------------------------===//
 // Argument collection shared by the families

@@ -92,41 +92,6 @@ struct AttentionArguments {
 int64_t chooseNumSplits(int64_t groups, int64_t keys, int64_t keysPerStep,
                         int64_t numSMs, int64_t ctasPerSM);
 
-/// The launch of a hopper (sm_90a) prefill kernel, chosen before its body
-/// is emitted.
-struct HopperPlan {
-  /// Query rows per CTA (two consumer warpgroups of 64 rows) and keys per
-  /// KV block.
-  int64_t blockM = 128, blockN = 128;
-  /// Shared-memory ring depth (K and V tiles per stage).
-  int64_t stages = 2;
-  /// Q read by wgmma from a shared tile the producer loads (else Q
-  /// fragments in registers).
-  bool qInSharedMemory = false;
-  /// Consumer warpgroups take turns issuing S = Q K^T (named barriers).
-  bool pingPong = false;
-  /// One producer and two consumer warpgroups.
-  int64_t threads = 384;
-  /// setmaxnreg targets: the producer gives registers to the consumers
-  /// (40 * 128 + 232 * 256 <= 64K).
-  int64_t producerRegisters = 40, consumerRegisters = 232;
-  int64_t sharedMemoryBytes = 0;
-};
-
-/// Checks that the hopper kernel supports `problem` and plans its launch;
-/// with `emitErrors` false it only answers (kernel=auto's question).
-FailureOr<HopperPlan> planHopperKernel(AttentionOp op,
-                                       const KernelProblem &problem,
-                                       const ConvertAttnToNVVMOptions &options,
-                                       bool emitErrors = true);
-
-/// Emits the body of a hopper prefill kernel (arguments as the prefill
-/// kernel's: Q, K, V, O[, LSE]).
-void buildHopperPrefillKernelBody(gpu::GPUFuncOp func,
-                                  const KernelProblem &problem,
-                                  const HopperPlan &plan,
-                                  const AttentionArguments &arguments);
-
 /// Checks every convert-attn-to-nvvm option against the range the kernels are
 /// written for; errors name the option, its range and the value, at
 /// `diagnosticAnchor`.
