@@ -142,6 +142,17 @@ protected:
   /// Clones the score_mod body for one score at absolute index positions.
   Value inlineScoreMod(Value score, Value batch, Value head, Value row,
                        Value key);
+  /// ALiBi (`negSlope` = -slope[h], null: none) and then the score_mod
+  /// region on the natural-unit scores `s` of the KV block at key `n0`, laid
+  /// out as `layout`, the lane's first score at row `laneRow` (warp's first
+  /// row + g) and key n0 + 2t. The ALiBi distance is i + alibiOffset - j
+  /// with `alibiOffset` the runtime len_b - Lq (null: the static Lk - Lq).
+  /// Identity when the op has neither.
+  SmallVector<Value> emitPositionalMods(const FragmentLayout &layout,
+                                        ArrayRef<Value> s, Value n0,
+                                        Value laneRow, Value alibiOffset,
+                                        Value negSlope, Value batchIndex,
+                                        Value headIndex);
   /// The scores `s` of the KV block at key `n0`, laid out as `layout`, with
   /// -inf where the key is not visible (KeyVisibility) or at or past
   /// `keyLength` (when `tail`). The lane's first score sits at row

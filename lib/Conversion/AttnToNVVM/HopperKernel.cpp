@@ -508,37 +508,9 @@ SmallVector<Value> HopperEmitter::emitScores(Value kTile,
 }
 
 SmallVector<Value> HopperEmitter::emitScoreMods(Value n0, ArrayRef<Value> s) {
-  SmallVector<Value> out(s);
-  if (!p.needsNaturalScores())
-    return out;
-  Value row0 = add(warpRow0, g), col0 = add(n0, mul(t, 2));
-  Value alibiDist0, rowIdx0, colIdx0;
-  if (negSlope)
-    // The ALiBi distance i + Lk - Lq - j, up to a constant per register.
-    alibiDist0 = arith::SubIOp::create(b, add(row0, p.seqK - p.seqQ), col0);
-  if (p.scoreMod) {
-    rowIdx0 = arith::IndexCastUIOp::create(b, b.getIndexType(), row0);
-    colIdx0 = arith::IndexCastUIOp::create(b, b.getIndexType(), col0);
-  }
-  auto addIndex = [&](Value x, int64_t y) -> Value {
-    if (!y)
-      return x;
-    return arith::AddIOp::create(b, x, arith::ConstantIndexOp::create(b, y));
-  };
-  for (int64_t r = 0; r < layout.numRegisters(); ++r) {
-    int64_t rowDelta = layout.rowOffset(r), colDelta = layout.colOffset(r);
-    Value &v = out[r];
-    if (negSlope) {
-      Value dist = add(alibiDist0, rowDelta - colDelta);
-      Value absDist = arith::MaxSIOp::create(
-          b, dist, arith::SubIOp::create(b, cI32(0), dist));
-      v = fma(negSlope, arith::SIToFPOp::create(b, f32, absDist), v);
-    }
-    if (p.scoreMod)
-      v = inlineScoreMod(v, batchIndex, headIndex, addIndex(rowIdx0, rowDelta),
-                         addIndex(colIdx0, colDelta));
-  }
-  return out;
+  return emitPositionalMods(layout, s, n0, add(warpRow0, g),
+                            /*alibiOffset=*/Value(), negSlope, batchIndex,
+                            headIndex);
 }
 
 SmallVector<Value> HopperEmitter::emitMask(Value n0, ArrayRef<Value> s) {

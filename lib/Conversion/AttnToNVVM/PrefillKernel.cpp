@@ -332,44 +332,9 @@ void PrefillEmitter::emitPrologue() {
 }
 
 SmallVector<Value> PrefillEmitter::emitScoreMods(Value n0, ArrayRef<Value> s) {
-  SmallVector<Value> out(s);
-  if (!p.needsNaturalScores())
-    return out;
-  // Element (mt, nt, c) of this lane is query row warpRow0 + g + mt * 16 +
-  // (c >> 1) * 8 and key n0 + 2t + nt * 8 + (c & 1) (see the file header).
-  Value row0 = add(warpRow0, g), col0 = add(n0, mul(t, 2));
-  Value alibiDist0, rowIdx0, colIdx0;
-  if (negSlope)
-    // The ALiBi distance i + Lk - Lq - j (Lk: len_b with key_lengths), up
-    // to a constant per element.
-    alibiDist0 = arith::SubIOp::create(
-        b, alibiOffset ? add(row0, alibiOffset) : add(row0, p.seqK - p.seqQ),
-        col0);
-  if (p.scoreMod) {
-    rowIdx0 = arith::IndexCastUIOp::create(b, b.getIndexType(), row0);
-    colIdx0 = arith::IndexCastUIOp::create(b, b.getIndexType(), col0);
-  }
-  auto addIndex = [&](Value x, int64_t y) -> Value {
-    if (!y)
-      return x;
-    return arith::AddIOp::create(b, x, arith::ConstantIndexOp::create(b, y));
-  };
-  for (int64_t mt = 0; mt < mTiles; ++mt)
-    for (int64_t nt = 0; nt < nTiles(); ++nt)
-      for (int64_t c = 0; c < 4; ++c) {
-        int64_t rowDelta = mt * 16 + (c >> 1) * 8, colDelta = nt * 8 + (c & 1);
-        Value &v = out[sIndex(mt, nt, c)];
-        if (negSlope) {
-          Value dist = add(alibiDist0, rowDelta - colDelta);
-          Value absDist = arith::MaxSIOp::create(
-              b, dist, arith::SubIOp::create(b, cI32(0), dist));
-          v = fma(negSlope, arith::SIToFPOp::create(b, f32, absDist), v);
-        }
-        if (p.scoreMod)
-          v = inlineScoreMod(v, batchIndex, headIndex, addIndex(rowIdx0, rowDelta),
-                             addIndex(colIdx0, colDelta));
-      }
-  return out;
+  return emitPositionalMods(FragmentLayout::mmaSync(mTiles, nTiles()), s, n0,
+                            add(warpRow0, g), alibiOffset, negSlope,
+                            batchIndex, headIndex);
 }
 
 SmallVector<Value> PrefillEmitter::emitMask(Value n0, ArrayRef<Value> s) {
