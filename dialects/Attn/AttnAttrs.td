@@ -73,6 +73,32 @@ def Attn_KernelArgumentAttr : AttrDef<Attn_Dialect, "KernelArgument"> {
   let genVerifyDecl = 1;
 }
 
+def Attn_TileSizesAttr : AttrDef<Attn_Dialect, "TileSizes"> {
+  let mnemonic = "tile_sizes";
+  let summary = "the tiles attn-tile cuts one attention op into";
+  let description = [{
+    Put on an `attn.attention` (as `attn.tile_sizes`) by a pass that decides
+    its schedule, e.g. `attn-plan-gpu-kernels` for the kernel family it
+    chose; `attn-tile` then uses these instead of its own options, so the
+    tiled programs are the kernel's CTAs: `block_m` query rows of
+    `pack_gqa ? Hq / Hkv : 1` heads per program, KV blocks of `block_n`
+    keys, `num_splits` programs over the keys of each.
+
+    ```mlir
+    #attn.tile_sizes<block_m = 128, block_n = 64, pack_gqa = false, num_splits = 1>
+    ```
+  }];
+  let parameters = (ins "int64_t":$block_m, "int64_t":$block_n,
+                        "bool":$pack_gqa, "int64_t":$num_splits);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    static constexpr ::llvm::StringLiteral getAttributeName() {
+      return ::llvm::StringLiteral("attn.tile_sizes");
+    }
+  }];
+}
+
 def Attn_KernelInfoAttr : AttrDef<Attn_Dialect, "KernelInfo"> {
   let mnemonic = "kernel_info";
   let summary = "the launch contract and the attention of a generated kernel";
@@ -129,7 +155,9 @@ def Attn_KernelInfoAttr : AttrDef<Attn_Dialect, "KernelInfo"> {
     AttrParameter<"::mlir::BoolAttr", "has key_lengths">:$key_lengths,
     AttrParameter<"::mlir::BoolAttr", "has ALiBi slopes">:$alibi,
     AttrParameter<"::mlir::BoolAttr", "has a score_mod">:$score_mod,
-    StringRefParameter<"how K/V are read: tensor or the view op">:$kv_view
+    StringRefParameter<"how K/V are read: tensor or the view op">:$kv_view,
+    DefaultValuedParameter<"int64_t", "0",
+                           "global head of local query head 0">:$head_offset
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;

@@ -649,6 +649,48 @@ def Attn_AccumulateOp : Attn_Op<"accumulate", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Attn_KVTileOp : Attn_Op<"kv_tile", [Pure]> {
+  let summary = "one tile of K or V rows, read from a tensor or a KV cache view";
+  let description = [{
+    Made by `attn-tile`: rows `start .. start + N - 1` of KV head `kv_head`
+    of sequence `batch` of `source` (a `[B, Hkv, L, D]` tensor in the
+    `bhsd` layout, `[B, L, Hkv, D]` in `bshd`, or the result of a KV cache
+    view such as `attn.paged_view`), as an `[N, D]` tile. Rows past `L` are
+    zero; the tile op that reads the tile masks them by position.
+
+    The op keeps the tile's source visible after tiling: the CPU lowering
+    (`convert-attn-to-linalg`) expands it into a slice and a pad, or the
+    view's own gather (`KVCacheViewInterface::buildTile`); GPU kernel
+    families read the rows through the view's address hook instead.
+
+    ```mlir
+    %kt = attn.kv_tile %k[%b, %kvh, %k0] : tensor<2x4x1024x128xbf16> -> tensor<64x128xbf16>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F16, BF16, F32, F64]>:$source,
+                       Index:$batch, Index:$kv_head, Index:$start,
+    DefaultValuedAttr<Attn_LayoutAttr, "::mlir::attn::Layout::BHSD">:$layout);
+  let results = (outs RankedTensorOf<[F16, BF16, F32, F64]>:$tile);
+  let assemblyFormat = [{
+    $source `[` $batch `,` $kv_head `,` $start `]` attr-dict `:`
+      type($source) `->` type($tile)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The KV cache view the rows come from, or null for a plain tensor.
+    ::mlir::attn::KVCacheViewInterface getView() {
+      return getSource().getDefiningOp<::mlir::attn::KVCacheViewInterface>();
+    }
+    /// Rows of the tile (N).
+    int64_t getNumRows() {
+      return ::llvm::cast<::mlir::RankedTensorType>(getTile().getType())
+          .getDimSize(0);
+    }
+    /// The tile as slices, pads or the view's gather (the CPU lowering).
+    ::mlir::Value expand(::mlir::OpBuilder &builder);
+  }];
+}
+
 //===----------------------------------------------------------------------===//
 // KV cache views
 //===----------------------------------------------------------------------===//

@@ -148,7 +148,7 @@ mlir::attn::compileModuleToPtx(ModuleOp module,
     return failure();
   OwningOpRef<ModuleOp> clone = module.clone();
   PassManager pm(module.getContext());
-  pm.addPass(createConvertAttnToNVVM(options.lowering));
+  buildAttnGpuKernelPasses(pm, options.lowering);
   if (failed(pm.run(*clone)))
     return failure();
   auto artifacts = attn::compileToPtx(*clone, options);

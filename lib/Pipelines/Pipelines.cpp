@@ -121,6 +121,20 @@ void mlir::attn::buildNVVMToPtxPasses(OpPassManager &pm,
   pm.addPass(createGpuModuleToBinaryPass(binary));
 }
 
+void mlir::attn::buildAttnGpuKernelPasses(
+    OpPassManager &pm, const ConvertAttnToNVVMOptions &lowering) {
+  // The family decides the tiles; the tiling passes make its schedule as
+  // IR (one program per CTA, the online-softmax KV loops, P's rounding);
+  // the family lowers each program to its kernel.
+  pm.addPass(createAttnPlanGpuKernels(lowering));
+  AttnTileOptions tile;
+  tile.skipMaskedBlocks = true;
+  pm.addPass(createAttnTile(tile));
+  pm.addPass(createAttnFuseOnlineSoftmax());
+  pm.addPass(createAttnLowerPrecision());
+  pm.addPass(createConvertAttnToNVVM(lowering));
+}
+
 void mlir::attn::buildAttnToPtxPipeline(
     OpPassManager &pm, const AttnToPtxPipelineOptions &options,
     const ConvertAttnToNVVMOptions &lowering) {
@@ -130,7 +144,7 @@ void mlir::attn::buildAttnToPtxPipeline(
   // The kernel family follows the target chip (sm_90a: wgmma).
   ConvertAttnToNVVMOptions forChip = lowering;
   forChip.chip = options.chip;
-  pm.addPass(createConvertAttnToNVVM(forChip));
+  buildAttnGpuKernelPasses(pm, forChip);
   buildAttnKernelToNVVMPasses(pm);
   if (options.emitBinary)
     buildNVVMToPtxPasses(pm, options);
@@ -183,6 +197,22 @@ void mlir::attn::registerAttnPipelines() {
       "Lower attn ops through linalg, bufferized loops and LLVM for CPU "
       "execution",
       buildAttnToCpuPipeline);
+  registerPassPipeline(
+      "attn-gpu-kernels",
+      "attn-plan-gpu-kernels, attn-tile, attn-fuse-online-softmax, "
+      "attn-lower-precision and convert-attn-to-nvvm: attention ops in "
+      "destination-passing form to gpu.module kernels and launches; takes "
+      "every convert-attn-to-nvvm option",
+      [](OpPassManager &pm, StringRef text,
+         function_ref<LogicalResult(const Twine &)> errorHandler) {
+        ConvertAttnToNVVMOptions lowering;
+        if (failed(parseConvertAttnToNVVMOptions(text, lowering,
+                                                 errorHandler)))
+          return failure();
+        buildAttnGpuKernelPasses(pm, lowering);
+        return success();
+      },
+      [](function_ref<void(const detail::PassOptions &)>) {});
   registerPassPipeline(
       "attn-to-ptx",
       "Lower attn ops to a GPU kernel and PTX (gpu.binary, format=isa) plus "

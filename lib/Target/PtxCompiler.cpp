@@ -125,7 +125,7 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
         // The kernel family follows the target chip (sm_90a: wgmma).
         ConvertAttnToNVVMOptions lowering = options.lowering;
         lowering.chip = options.chip;
-        pm.addPass(createConvertAttnToNVVM(lowering));
+        buildAttnGpuKernelPasses(pm, lowering);
       })))
     return fail("convert-attn-to-nvvm failed");
   FailureOr<KernelManifest> manifest = extractManifest(module, options.chip);

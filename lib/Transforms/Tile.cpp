@@ -52,12 +52,14 @@ private:
   LogicalResult resolveOptions();
   /// Q/K/V slices of one tile, padded to static tile shapes.
   Value queryTile(Value batch, Value head0, Value q0, Value rows);
-  Value kvTile(Value source, Value batch, Value kvHead, Value k0, Value keys);
+  /// The [block-n, D] tile of K or V at k0 (attn.kv_tile: the source, a
+  /// tensor or a KV cache view, stays visible to later passes).
+  Value kvTile(Value source, Value batch, Value kvHead, Value k0);
   /// A [G, M, N] slice of a bias/mask operand broadcastable to
   /// [B, Hq, Lq, Lk], padded and broadcast to the tile shape.
   Value scoreOperandTile(Value operand, Value batch, Value head0, Value q0,
                          Value rows, Value k0, Value keys);
-  KVRange kvRange(Value q0, Value rows, Value splitBegin, Value splitEnd);
+  KVRange kvRange(Value q0, Value rows, Value splitIndex);
   /// One scf.for over KV blocks [begin, end) merging block attentions into
   /// the carried (output, lse).
   std::pair<Value, Value> kvLoop(Value begin, Value end, bool interior,
@@ -181,23 +183,12 @@ Value AttentionTiler::queryTile(Value batch, Value head0, Value q0,
       .getResult()[0];
 }
 
-Value AttentionTiler::kvTile(Value source, Value batch, Value kvHead, Value k0,
-                             Value keys) {
-  // A KV cache view gathers the tile from its own storage (the KV cache
-  // hook); padding rows are masked by the block op like any other.
-  if (auto view = source.getDefiningOp<KVCacheViewInterface>();
-      view && op.getLayout() == Layout::BHSD)
-    return view.buildTile(b, loc, batch, kvHead, k0, opts.blockN);
-  int64_t last = cast<RankedTensorType>(source.getType()).getDimSize(3);
-  SmallVector<OpFoldResult> offsets, sizes;
-  layoutSlice(op.getLayout(), batch, kvHead, k0, b.getIndexAttr(1),
-              getAsOpFoldResult(keys), b.getIndexAttr(last), b, offsets, sizes);
-  SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
-  int64_t keysStatic = getConstantIntValue(keys).value_or(ShapedType::kDynamic);
-  auto sliceType = RankedTensorType::get({keysStatic, last}, elementType);
-  Value slice = tensor::ExtractSliceOp::create(b, loc, sliceType, source,
-                                               offsets, sizes, strides);
-  return padTo(slice, {opts.blockN, last}, b.getZeroAttr(elementType));
+Value AttentionTiler::kvTile(Value source, Value batch, Value kvHead,
+                             Value k0) {
+  int64_t width = cast<RankedTensorType>(source.getType()).getDimSize(3);
+  auto tileType = RankedTensorType::get({opts.blockN, width}, elementType);
+  return KVTileOp::create(b, loc, tileType, source, batch, kvHead, k0,
+                          op.getLayoutAttr());
 }
 
 Value mlir::attn::tiling::scoreOperandTile(
@@ -269,8 +260,8 @@ Value AttentionTiler::scoreOperandTile(Value operand, Value batch, Value head0,
 
 KVRange mlir::attn::tiling::computeKVRange(
     IndexMath &m, const KeyVisibility &visibility, int64_t blockN, bool skip,
-    Value queryLen, Value keyLen, Value q0, Value rows, Value splitBegin,
-    Value splitEnd) {
+    Value queryLen, Value keyLen, Value q0, Value rows, Value splitIndex,
+    int64_t numSplits) {
   // Rows q0 .. q0 + rows - 1 and the keys the op's visibility gives them.
   Value first = q0;
   Value last = m.sub(m.add(q0, rows), m.c(1));
@@ -278,17 +269,20 @@ KVRange mlir::attn::tiling::computeKVRange(
   KeyInterval<Value> visible = {m.c(0), keyLen};
   if (skip)
     visible = visibility.visibleKeys(m, first, last, queryLen, keyLen);
-  Value begin = visible.begin, end = visible.end;
-  if (splitBegin) {
-    begin = m.max(begin, splitBegin);
-    end = m.min(end, splitEnd);
-  }
   // Loops start on block boundaries; the interior (whole blocks that every
   // row sees entirely) stays inside [begin, end) and is empty when no block
   // qualifies. Only a window bounds keys from below, so only then can the
   // interior start after `begin`.
-  begin = m.alignDown(begin, n);
-  end = m.max(end, begin);
+  Value begin = m.alignDown(visible.begin, n);
+  Value end = m.max(visible.end, begin);
+  if (splitIndex && numSplits > 1) {
+    // Whole blocks per split, so that the splits' block grids coincide.
+    Value share =
+        m.mul(m.ceilDiv(m.ceilDiv(m.sub(end, begin), n), numSplits), m.c(n));
+    Value splitBegin = m.min(m.add(begin, m.mul(splitIndex, share)), end);
+    end = m.min(m.add(splitBegin, share), end);
+    begin = splitBegin;
+  }
   if (!skip)
     return {begin, end, begin, begin};
   KeyInterval<Value> full =
@@ -301,11 +295,10 @@ KVRange mlir::attn::tiling::computeKVRange(
   return {begin, end, interiorBegin, interiorEnd};
 }
 
-KVRange AttentionTiler::kvRange(Value q0, Value rows, Value splitBegin,
-                                Value splitEnd) {
+KVRange AttentionTiler::kvRange(Value q0, Value rows, Value splitIndex) {
   return computeKVRange(m, op.getKeyVisibility(), opts.blockN,
                         opts.skipMaskedBlocks, queryLen, keyLen, q0, rows,
-                        splitBegin, splitEnd);
+                        splitIndex, opts.numSplits);
 }
 
 std::pair<Value, Value>
@@ -321,10 +314,12 @@ AttentionTiler::kvLoop(Value begin, Value end, bool interior, Value out,
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPoint(nested.getInsertionBlock(),
                             nested.getInsertionPoint());
-        Value keys = tileExtent(keyExtent, k0, opts.blockN);
-        Value kTile = kvTile(op.getKey(), batch, kvHead, k0, keys);
-        Value vTile = kvTile(op.getValue(), batch, kvHead, k0, keys);
+        Value kTile = kvTile(op.getKey(), batch, kvHead, k0);
+        Value vTile = kvTile(op.getValue(), batch, kvHead, k0);
         Value bias, mask;
+        Value keys;
+        if (op.getBias() || op.getMask())
+          keys = tileExtent(keyExtent, k0, opts.blockN);
         if (op.getBias())
           bias =
               scoreOperandTile(op.getBias(), batch, head0, q0, rows, k0, keys);
@@ -426,9 +421,6 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
   keyExtent = b.createOrFold<tensor::DimOp>(loc, op.getKey(), seqAxis);
   keyLen = keyExtent;
   Value numQueryBlocks = m.ceilDiv(queryLen, opts.blockM);
-  // Each split covers a whole number of KV blocks.
-  Value splitLen = m.mul(m.ceilDiv(m.ceilDiv(keyLen, opts.blockN), splits),
-                         m.c(opts.blockN));
 
   // Outputs of the programs: the final ones when there is one split, f32
   // BHSD partials [S, B, Hq, Lq, (Dv)] to be combined otherwise.
@@ -463,6 +455,10 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
     ubs.push_back(b.getIndexAttr(splits));
   auto forall =
       scf::ForallOp::create(b, loc, ubs, sharedOuts, /*mapping=*/std::nullopt);
+  // What later passes recorded about the op (a kernel plan) stays with its
+  // programs.
+  for (NamedAttribute attr : op->getDiscardableAttrs())
+    forall->setDiscardableAttr(attr.getName(), attr.getValue());
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(forall.getBody());
@@ -482,14 +478,8 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
     Value kvHead = b.createOrFold<arith::DivSIOp>(loc, head0, m.c(headRatio));
     Value q0 = m.mul(ivs[2], m.c(opts.blockM));
     Value rows = tileExtent(queryLen, q0, opts.blockM);
-    Value splitBegin, splitEnd;
-    if (splits > 1) {
-      splitBegin = m.mul(ivs[3], splitLen);
-      splitEnd = m.min(keyLen, m.add(splitBegin, splitLen));
-    }
-
     Value qTile = queryTile(batch, head0, q0, rows);
-    KVRange range = kvRange(q0, rows, splitBegin, splitEnd);
+    KVRange range = kvRange(q0, rows, splits > 1 ? ivs[3] : Value());
     Value out = fill({group, opts.blockM, dv}, f32, 0.0);
     Value lse = fill({group, opts.blockM}, f32,
                      -std::numeric_limits<double>::infinity());
@@ -614,7 +604,17 @@ mlir::attn::tileAttention(RewriterBase &rewriter, AttentionOp op,
                           const AttnTileOptions &opts) {
   OpBuilder::InsertionGuard guard(rewriter);
   rewriter.setInsertionPoint(op);
-  return AttentionTiler(rewriter, op, opts).tile();
+  // A schedule decided for this op (e.g. by attn-plan-gpu-kernels for its
+  // kernel) takes the place of the pass options.
+  AttnTileOptions resolved = opts;
+  if (auto sizes =
+          op->getAttrOfType<TileSizesAttr>(TileSizesAttr::getAttributeName())) {
+    resolved.blockM = sizes.getBlockM();
+    resolved.blockN = sizes.getBlockN();
+    resolved.packGqa = sizes.getPackGqa();
+    resolved.numSplits = sizes.getNumSplits();
+  }
+  return AttentionTiler(rewriter, op, resolved).tile();
 }
 
 namespace {

@@ -32,12 +32,14 @@ struct KVRange {
 
 /// The KV range of rows [q0, q0 + rows) under `visibility` (the op's): KV blocks of
 /// `blockN` keys in [begin, end) are visited (all of [0, keyLen) without
-/// `skip`), those in [interiorBegin, interiorEnd) see no masked key. An
-/// optional split [splitBegin, splitEnd) narrows the range.
+/// `skip`), those in [interiorBegin, interiorEnd) see no masked key. With
+/// `numSplits` > 1, split `splitIndex` takes an equal share of the visited
+/// blocks ([begin, end) cut into whole blocks; the last shares may be
+/// shorter or empty), so splits balance whatever the mask leaves.
 KVRange computeKVRange(IndexMath &m, const KeyVisibility &visibility,
                        int64_t blockN, bool skip, Value queryLen, Value keyLen,
-                       Value q0, Value rows, Value splitBegin = Value(),
-                       Value splitEnd = Value());
+                       Value q0, Value rows, Value splitIndex = Value(),
+                       int64_t numSplits = 1);
 
 /// Offsets and sizes of a [1, rows, heads, D]-style slice in `layout`:
 /// `head`/`seq` name the positions of the head and sequence axes.

@@ -1,5 +1,5 @@
 // attn-compile checks every flag before it builds anything (the passes' own
-// options, given with --attn-tile= and --convert-attn-to-nvvm=, are checked by
+// options, given with --attn-tile= and --attn-gpu-kernels=, are checked by
 // the passes); the message names the flag or option, its range and the value, and the exit status is 1 (issue #20:
 // --batch=-1 ended in an uncaught std::length_error, --tile-m=2^28 with
 // --run-cpu segfaulted in the JIT code, negative lengths were compiled into

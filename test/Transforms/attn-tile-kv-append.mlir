@@ -1,4 +1,5 @@
 // RUN: attn-opt %s --attn-tile="block-m=4 block-n=16" --canonicalize | FileCheck %s
+// RUN: attn-opt %s --attn-tile="block-m=4 block-n=16" --convert-attn-to-linalg --canonicalize | FileCheck %s --check-prefix=GATHER
 // RUN: attn-opt %s --convert-attn-to-linalg | FileCheck %s --check-prefix=DENSE
 
 // Chunked prefill: 4 new tokens are appended at pos[b] and the chunk attends
@@ -6,20 +7,25 @@
 // l - pos[b] when 0 <= l - pos[b] < 4 (one unsigned compare) and the cache
 // otherwise, so the attention never waits for the written cache.
 // CHECK-LABEL: func.func @chunk
-// CHECK-SAME: (%{{[^:]+}}: tensor<2x4x4x16xf32>, %[[NEW:[^:]+]]: tensor<2x2x4x16xf32>, %[[CACHE:[^:]+]]: tensor<2x2x64x16xf32>, %[[POS:[^:]+]]: tensor<2xi32>, %[[LENS:[^:]+]]: tensor<2xi32>)
-// CHECK-NOT: attn.kv_append
-// CHECK: scf.forall (%[[B:[^,]+]],
+// CHECK: %[[VIEW:.+]] = attn.kv_append
+// CHECK: scf.forall
 // CHECK: scf.for %[[K0:[^ ]+]] =
-// CHECK: linalg.generic {{.+}} outs(%{{.+}} : tensor<16x16xf32>)
-// CHECK: %[[P:.+]] = tensor.extract %[[POS]][%[[B]]] : tensor<2xi32>
-// CHECK: %[[PI:.+]] = arith.index_cast %[[P]] : i32 to index
-// CHECK: %[[T:.+]] = arith.subi %{{.+}}, %[[PI]] : index
-// CHECK: %[[ISNEW:.+]] = arith.cmpi ult, %[[T]], %{{.+}} : index
-// CHECK: %[[SAFE:.+]] = arith.select %[[ISNEW]], %[[T]], %{{.+}} : index
-// CHECK: %[[FRESH:.+]] = tensor.extract %[[NEW]][%[[B]], %{{.+}}, %[[SAFE]], %{{.+}}] : tensor<2x2x4x16xf32>
-// CHECK: %[[OLD:.+]] = tensor.extract %[[CACHE]][%[[B]], %{{.+}}, %{{.+}}, %{{.+}}] : tensor<2x2x64x16xf32>
-// CHECK: arith.select %[[ISNEW]], %[[FRESH]], %[[OLD]] : f32
-// CHECK: attn.block_attention
+// CHECK: %[[KT:.+]] = attn.kv_tile %[[VIEW]][%{{.+}}, %{{.+}}, %[[K0]]] : tensor<2x2x64x16xf32> -> tensor<16x16xf32>
+// CHECK: attn.block_attention ins(%{{.+}}, %[[KT]], %{{.+}} :
+// GATHER-LABEL: func.func @chunk
+// GATHER-SAME: (%{{[^:]+}}: tensor<2x4x4x16xf32>, %[[NEW:[^:]+]]: tensor<2x2x4x16xf32>, %[[CACHE:[^:]+]]: tensor<2x2x64x16xf32>, %[[POS:[^:]+]]: tensor<2xi32>, %[[LENS:[^:]+]]: tensor<2xi32>)
+// GATHER-NOT: attn.kv_append
+// GATHER: scf.forall (%[[B:[^,]+]],
+// GATHER: scf.for %[[K0:[^ ]+]] =
+// GATHER: linalg.generic {{.+}} outs(%{{.+}} : tensor<16x16xf32>)
+// GATHER: %[[P:.+]] = tensor.extract %[[POS]][%[[B]]] : tensor<2xi32>
+// GATHER: %[[PI:.+]] = arith.index_cast %[[P]] : i32 to index
+// GATHER: %[[T:.+]] = arith.subi %{{.+}}, %[[PI]] : index
+// GATHER: %[[ISNEW:.+]] = arith.cmpi ult, %[[T]], %{{.+}} : index
+// GATHER: %[[SAFE:.+]] = arith.select %[[ISNEW]], %[[T]], %{{.+}} : index
+// GATHER: %[[FRESH:.+]] = tensor.extract %[[NEW]][%[[B]], %{{.+}}, %[[SAFE]], %{{.+}}] : tensor<2x2x4x16xf32>
+// GATHER: %[[OLD:.+]] = tensor.extract %[[CACHE]][%[[B]], %{{.+}}, %{{.+}}, %{{.+}}] : tensor<2x2x64x16xf32>
+// GATHER: arith.select %[[ISNEW]], %[[FRESH]], %[[OLD]] : f32
 // The reference lowering writes the whole cache with the same rule.
 // DENSE-LABEL: func.func @chunk
 // DENSE: linalg.generic {{.+}} outs(%{{.+}} : tensor<2x2x64x16xf32>)

@@ -20,8 +20,8 @@
 // CHECK: %[[Q0:.+]] = arith.muli %[[R]], %[[C32]] : index
 // CHECK: %[[QT:.+]] = tensor.extract_slice %[[Q]][%[[B]], %[[H0]], %[[Q0]], 0] [1, 4, 32, 32] [1, 1, 1, 1] : tensor<2x8x64x32xbf16> to tensor<4x32x32xbf16>
 // CHECK: %[[INNER:.+]]:2 = scf.for %[[K0:.+]] = %{{.+}} to %[[MID:.+]] step %[[C16]] iter_args(%[[O:.+]] = %{{.+}}, %[[L:.+]] = %{{.+}})
-// CHECK: %[[KT:.+]] = tensor.extract_slice %[[K]][%[[B]], %{{.+}}, %[[K0]], 0] [1, 1, 16, 32]
-// CHECK: %[[VT:.+]] = tensor.extract_slice %[[V]][%[[B]], %{{.+}}, %[[K0]], 0] [1, 1, 16, 32]
+// CHECK: %[[KT:.+]] = attn.kv_tile %[[K]][%[[B]], %{{.+}}, %[[K0]]] : tensor<2x2x64x32xbf16> -> tensor<16x32xbf16>
+// CHECK: %[[VT:.+]] = attn.kv_tile %[[V]][%[[B]], %{{.+}}, %[[K0]]] : tensor<2x2x64x32xbf16> -> tensor<16x32xbf16>
 // CHECK: %[[BO:.+]], %[[BL:.+]] = attn.block_attention ins(%[[QT]], %[[KT]], %[[VT]] : tensor<4x32x32xbf16>, tensor<16x32xbf16>, tensor<16x32xbf16>) at(%[[B]], %[[H0]], %[[Q0]], %[[K0]]) lengths(%[[C64]], %[[C64]]) {interior, mask_kind = #attn.mask<causal_bottom_right>, scale = 0.17677669529663687 : f64} -> tensor<4x32x32xf32>, tensor<4x32xf32>
 // CHECK: %[[CO:.+]], %[[CL:.+]] = attn.combine outputs(%[[O]], %[[BO]] : {{.+}}) lses(%[[L]], %[[BL]] : {{.+}})
 // CHECK: scf.yield %[[CO]], %[[CL]]
@@ -38,7 +38,7 @@
 // UNPACKED: scf.forall (%[[B:.+]], %[[H:.+]], %[[R:.+]]) in (2, 8, 2)
 // UNPACKED: %[[KVH:.+]] = arith.divsi %[[H]], %{{.+}} : index
 // UNPACKED: tensor.extract_slice %{{.+}}[%[[B]], %[[H]], %{{.+}}, 0] [1, 1, 32, 32] {{.+}} to tensor<1x32x32xbf16>
-// UNPACKED: tensor.extract_slice %{{.+}}[%[[B]], %[[KVH]], %{{.+}}, 0] [1, 1, 16, 32]
+// UNPACKED: attn.kv_tile %{{.+}}[%[[B]], %[[KVH]], %{{.+}}] : tensor<2x2x64x32xbf16> -> tensor<16x32xbf16>
 func.func @gqa_causal(%q: tensor<2x8x64x32xbf16>, %k: tensor<2x2x64x32xbf16>, %v: tensor<2x2x64x32xbf16>) -> (tensor<2x8x64x32xbf16>, tensor<2x8x64xf32>) {
   %o, %lse = attn.attention ins(%q, %k, %v : tensor<2x8x64x32xbf16>, tensor<2x2x64x32xbf16>, tensor<2x2x64x32xbf16>) {mask_kind = #attn.mask<causal_bottom_right>} -> tensor<2x8x64x32xbf16>, tensor<2x8x64xf32>
   return %o, %lse : tensor<2x8x64x32xbf16>, tensor<2x8x64xf32>
@@ -58,7 +58,7 @@ func.func @gqa_causal(%q: tensor<2x8x64x32xbf16>, %k: tensor<2x2x64x32xbf16>, %v
 // CHECK: %[[QS:.+]] = tensor.extract_slice %{{.+}}[0, %{{.+}}, %[[Q0]], 0] [1, 1, %[[ROWS]], 16] {{.+}} to tensor<1x?x16xf32>
 // CHECK: tensor.pad %[[QS]] low[0, 0, 0] high[0, %{{.+}}, 0]
 // CHECK: } : tensor<1x?x16xf32> to tensor<1x32x16xf32>
-// CHECK: } : tensor<{{.+}}x16xf32> to tensor<16x16xf32>
+// CHECK: attn.kv_tile %{{.+}} : tensor<1x2x24x16xf32> -> tensor<16x16xf32>
 // CHECK: tensor.extract_slice %{{.+}}[0, 0, 0] [1, %[[ROWS]], 16]
 // CHECK: tensor.parallel_insert_slice {{.+}} [1, 1, %[[ROWS]], 16]
 func.func @tails(%q: tensor<1x2x40x16xf32>, %k: tensor<1x2x24x16xf32>, %v: tensor<1x2x24x16xf32>) -> tensor<1x2x40x16xf32> {

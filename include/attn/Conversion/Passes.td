@@ -60,6 +60,74 @@ def ConvertAttnToLinalg : Pass<"convert-attn-to-linalg"> {
   ];
 }
 
+// The GPU kernel options, declared once: attn-plan-gpu-kernels decides with
+// them and convert-attn-to-nvvm re-plans with them to check the decision.
+defvar AttnGpuKernelOptions = [
+    Option<"blockM", "block-m", "int64_t", /*default=*/"128",
+           "Query rows per CTA (BLOCK_M); a multiple of 16 * num-warps">,
+    Option<"blockN", "block-n", "int64_t", /*default=*/"64",
+           "Key rows per KV block (BLOCK_N); 32, 64 or 128">,
+    Option<"numWarps", "num-warps", "int64_t", /*default=*/"4",
+           "Warps per CTA">,
+    Option<"kernel", "kernel", "std::string", /*default=*/"\"auto\"",
+           "auto (decode when Hq / Hkv * Lq <= 16; on chip sm_90a the "
+           "hopper kernel where it supports the problem), prefill, decode "
+           "or hopper">,
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
+           "Target chip; sm_90a enables the hopper (wgmma) kernel family">,
+    Option<"numSplits", "num-splits", "int64_t", /*default=*/"0",
+           "Decode: KV splits per (batch, KV head); 0 chooses from the grid, "
+           "the key length and num-sms">,
+    Option<"numSMs", "num-sms", "int64_t", /*default=*/"132",
+           "Decode: SMs of the target GPU, for the split heuristic">,
+    Option<"decodeNumWarps", "decode-num-warps", "int64_t", /*default=*/"8",
+           "Decode: warps per CTA (4 or 8)">,
+    Option<"decodeKeysPerWarp", "decode-keys-per-warp", "int64_t",
+           /*default=*/"16", "Decode: keys a warp handles per step (16, 32)">,
+    Option<"decodeStages", "decode-stages", "int64_t", /*default=*/"2",
+           "Decode: cp.async ring stages per warp (2 or 4)">,
+    Option<"hopperBlockN", "hopper-block-n", "int64_t", /*default=*/"0",
+           "Hopper: keys per KV block (64 or 128; 0: 128)">,
+    Option<"hopperStages", "hopper-stages", "int64_t", /*default=*/"2",
+           "Hopper: shared-memory ring stages (2 to 4)">,
+    Option<"hopperPingPong", "hopper-ping-pong", "bool", /*default=*/"false",
+           "Hopper: consumer warpgroups take turns issuing S = Q K^T "
+           "(named barriers), so one's softmax overlaps the other's GEMM">,
+    Option<"kernelModuleName", "kernel-module", "std::string",
+           /*default=*/"\"attn_kernels\"",
+           "Name of the gpu.module that receives the kernels">,
+];
+
+def AttnPlanGpuKernels : Pass<"attn-plan-gpu-kernels", "::mlir::ModuleOp"> {
+  let summary = "Choose the GPU kernel family and its tiles for each "
+                "attn.attention";
+  let description = [{
+    The first GPU step of `attn-to-ptx`. For every `attn.attention` it
+    checks what the GPU kernels support (errors at the op name the missing
+    piece), picks the kernel family (`kernel=auto`: decode when the query
+    rows of a KV group fit one m16 tile, `Hq / Hkv * Lq <= 16`; on
+    `chip=sm_90a` the hopper family where it supports the problem; else
+    the mma.sync prefill family), plans its launch, and records the
+    decision on the op:
+
+    * `attn.kernel_info = #attn.kernel_info<...>`: family, grid formula,
+      shared memory, tiles and the attention (the arguments are filled in
+      by convert-attn-to-nvvm);
+    * `attn.tile_sizes = #attn.tile_sizes<...>`: the tiles `attn-tile` cuts
+      the op into, so the tiled IR is the kernel's schedule: one program
+      per CTA, the KV loop step the family's KV block.
+
+    ```mlir
+    %o = attn.attention ins(%q, %k, %v : ...) {mask_kind = #attn.mask<causal_bottom_right>}
+    // becomes
+    %o = attn.attention ins(%q, %k, %v : ...) {attn.kernel_info = #attn.kernel_info<family = "prefill", ...>,
+        attn.tile_sizes = #attn.tile_sizes<block_m = 128, block_n = 64, pack_gqa = false, num_splits = 1>,
+        mask_kind = #attn.mask<causal_bottom_right>}
+    ```
+  }];
+  let options = AttnGpuKernelOptions;
+}
+
 def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
   let summary = "Lower attn.attention to a FlashAttention-2 style GPU kernel "
                 "(mma.sync, ldmatrix, cp.async) in a gpu.module";
@@ -183,41 +251,7 @@ def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
     "::mlir::NVVM::NVVMDialect",
     "::mlir::scf::SCFDialect",
   ];
-  let options = [
-    Option<"blockM", "block-m", "int64_t", /*default=*/"128",
-           "Query rows per CTA (BLOCK_M); a multiple of 16 * num-warps">,
-    Option<"blockN", "block-n", "int64_t", /*default=*/"64",
-           "Key rows per KV block (BLOCK_N); 32, 64 or 128">,
-    Option<"numWarps", "num-warps", "int64_t", /*default=*/"4",
-           "Warps per CTA">,
-    Option<"kernel", "kernel", "std::string", /*default=*/"\"auto\"",
-           "auto (decode when Hq / Hkv * Lq <= 16; on chip sm_90a the "
-           "hopper kernel where it supports the problem), prefill, decode "
-           "or hopper">,
-    Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
-           "Target chip; sm_90a enables the hopper (wgmma) kernel family">,
-    Option<"numSplits", "num-splits", "int64_t", /*default=*/"0",
-           "Decode: KV splits per (batch, KV head); 0 chooses from the grid, "
-           "the key length and num-sms">,
-    Option<"numSMs", "num-sms", "int64_t", /*default=*/"132",
-           "Decode: SMs of the target GPU, for the split heuristic">,
-    Option<"decodeNumWarps", "decode-num-warps", "int64_t", /*default=*/"8",
-           "Decode: warps per CTA (4 or 8)">,
-    Option<"decodeKeysPerWarp", "decode-keys-per-warp", "int64_t",
-           /*default=*/"16", "Decode: keys a warp handles per step (16, 32)">,
-    Option<"decodeStages", "decode-stages", "int64_t", /*default=*/"2",
-           "Decode: cp.async ring stages per warp (2 or 4)">,
-    Option<"hopperBlockN", "hopper-block-n", "int64_t", /*default=*/"0",
-           "Hopper: keys per KV block (64 or 128; 0: 128)">,
-    Option<"hopperStages", "hopper-stages", "int64_t", /*default=*/"2",
-           "Hopper: shared-memory ring stages (2 to 4)">,
-    Option<"hopperPingPong", "hopper-ping-pong", "bool", /*default=*/"false",
-           "Hopper: consumer warpgroups take turns issuing S = Q K^T "
-           "(named barriers), so one's softmax overlaps the other's GEMM">,
-    Option<"kernelModuleName", "kernel-module", "std::string",
-           /*default=*/"\"attn_kernels\"",
-           "Name of the gpu.module that receives the kernels">,
-  ];
+  let options = AttnGpuKernelOptions;
 }
 
 #endif // ATTN_CONVERSION_PASSES_TD

@@ -77,6 +77,13 @@ void buildAttnToPtxPipeline(OpPassManager &pm,
 /// The middle of attn-to-ptx: scf/gpu/nvvm ops of the gpu.modules to the LLVM
 /// dialect (bare-pointer kernel arguments).
 void buildAttnKernelToNVVMPasses(OpPassManager &pm);
+
+/// The GPU kernel steps (the `attn-gpu-kernels` pipeline): the family and
+/// its tiles (attn-plan-gpu-kernels), the tiling passes that make its
+/// schedule (attn-tile, attn-fuse-online-softmax, attn-lower-precision) and
+/// the lowering of each tiled program to a kernel (convert-attn-to-nvvm).
+void buildAttnGpuKernelPasses(OpPassManager &pm,
+                              const ConvertAttnToNVVMOptions &lowering);
 /// The end of attn-to-ptx: attach an NVVM target and serialize to PTX.
 void buildNVVMToPtxPasses(OpPassManager &pm,
                           const AttnToPtxPipelineOptions &options);

@@ -436,6 +436,19 @@ struct KVCacheViewLowering
   }
 };
 
+/// A KV tile becomes its slice and pad, or its view's gather; the view
+/// itself then has no use left and folds away.
+struct KVTileLowering : OpConversionPattern<KVTileOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(KVTileOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, op.expand(rewriter));
+    return success();
+  }
+};
+
 struct ConvertAttnToLinalgPass
     : mlir::attn::impl::ConvertAttnToLinalgBase<ConvertAttnToLinalgPass> {
   using Base::Base;
@@ -463,7 +476,7 @@ void mlir::attn::populateAttnToLinalgConversionPatterns(
   MLIRContext *ctx = patterns.getContext();
   patterns.add<AttentionOpLowering>(ctx, options);
   patterns.add<AttentionBackwardOpLowering>(ctx, options);
-  patterns.add<KVCacheViewLowering>(ctx);
+  patterns.add<KVCacheViewLowering, KVTileLowering>(ctx);
   patterns.add<TileOpLowering<BlockAttentionOp, lowerBlockAttention>,
                TileOpLowering<OnlineStepOp, lowerOnlineStep>,
                TileOpLowering<FinalizeOp, lowerFinalize>,

@@ -1,10 +1,14 @@
-//===- AttnToNVVM.cpp - attn.attention to a GPU kernel --------------------===//
+//===- AttnToNVVM.cpp - tiled attention programs to GPU kernels -----------===//
 //
-// Part of attn-mlir. The convert-attn-to-nvvm pass: reads an attention op
-// into a KernelProblem (checking what no family supports), picks its kernel
-// family (KernelFamily.h) and drives it through plan, arguments and emit,
-// then replaces the host side by a gpu.launch_func whose grid, block, shared
-// memory and #attn.kernel_info are the launch contract.
+// Part of attn-mlir. The two GPU passes around the tiling passes:
+// attn-plan-gpu-kernels reads each attention op into a KernelProblem
+// (checking what no family supports), picks its kernel family
+// (KernelFamily.h), plans the launch and records the plan and the tiles on
+// the op; after attn-tile, attn-fuse-online-softmax and attn-lower-precision,
+// convert-attn-to-nvvm reads each tiled program (TiledProgram.h), drives its
+// family through arguments and emit, and replaces the program's host side by
+// a gpu.launch_func whose grid, block, shared memory and #attn.kernel_info
+// are the launch contract.
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,6 +38,7 @@
 #define DEBUG_TYPE "convert-attn-to-nvvm"
 
 namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNPLANGPUKERNELS
 #define GEN_PASS_DEF_CONVERTATTNTONVVM
 #include "attn/Conversion/Passes.h.inc"
 } // namespace mlir::attn
@@ -152,7 +157,7 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
 /// query rows of a KV group fit one m16 tile; on sm_90a the hopper (wgmma)
 /// family where it supports the problem; else prefill (mma.sync).
 static FailureOr<std::unique_ptr<KernelFamily>>
-selectKernelFamily(AttentionOp op, const KernelProblem &p,
+selectKernelFamily(Operation *op, const KernelProblem &p,
                    const ConvertAttnToNVVMOptions &o) {
   StringRef kind = o.kernel;
   if (kind == "auto") {
@@ -169,48 +174,48 @@ selectKernelFamily(AttentionOp op, const KernelProblem &p,
     return createDecodeFamily(o);
   if (kind == "hopper")
     return createHopperFamily(o);
-  return op.emitOpError("expected kernel of auto, prefill, decode or "
-                        "hopper, got '")
+  return op->emitOpError("expected kernel of auto, prefill, decode or "
+                         "hopper, got '")
          << o.kernel << "'";
 }
 
 namespace {
 
-/// Erases `roots` and then every op that fed them and has no other use.
-static void eraseWithDeadProducers(ArrayRef<Operation *> roots) {
-  // A set: one producer often feeds several erased ops.
-  SetVector<Operation *> worklist;
-  for (Operation *op : roots) {
-    worklist.remove(op);
-    for (Value operand : op->getOperands())
-      if (Operation *def = operand.getDefiningOp())
-        worklist.insert(def);
-    op->erase();
-  }
-  while (!worklist.empty()) {
-    Operation *op = worklist.pop_back_val();
-    // Reads (bufferization.to_tensor) of no further use go too.
-    if (!isOpTriviallyDead(op))
-      continue;
-    for (Value operand : op->getOperands())
-      if (Operation *def = operand.getDefiningOp())
-        worklist.insert(def);
-    op->erase();
-  }
+/// The options of either GPU pass, as one struct (the passes declare the
+/// same list, AttnGpuKernelOptions in Passes.td).
+template <typename To, typename From>
+To copyGpuKernelOptions(const From &from) {
+  To to;
+  to.blockM = from.blockM;
+  to.blockN = from.blockN;
+  to.numWarps = from.numWarps;
+  to.kernel = from.kernel;
+  to.numSplits = from.numSplits;
+  to.numSMs = from.numSMs;
+  to.chip = from.chip;
+  to.hopperBlockN = from.hopperBlockN;
+  to.hopperStages = from.hopperStages;
+  to.hopperPingPong = from.hopperPingPong;
+  to.decodeNumWarps = from.decodeNumWarps;
+  to.decodeKeysPerWarp = from.decodeKeysPerWarp;
+  to.decodeStages = from.decodeStages;
+  to.kernelModuleName = from.kernelModuleName;
+  return to;
 }
 
-/// Creates the kernel function for `list` at the end of `kernels`.
-static gpu::GPUFuncOp createKernel(AttentionOp op,
+/// Creates the kernel function for `list` at the end of `kernels`, named
+/// after the function around `anchor`.
+static gpu::GPUFuncOp createKernel(Operation *anchor,
                                    const KernelArgumentList &list,
                                    gpu::GPUModuleOp kernels, int64_t threads) {
-  OpBuilder b(op.getContext());
+  OpBuilder b(anchor->getContext());
   SmallVector<Type> argTypes =
       llvm::map_to_vector(list.values, [](Value v) { return v.getType(); });
-  auto parent = op->getParentOfType<FunctionOpInterface>();
+  auto parent = anchor->getParentOfType<FunctionOpInterface>();
   std::string name =
       (parent ? parent.getName().str() : std::string("attention")) + "_kernel";
   b.setInsertionPointToEnd(kernels.getBody());
-  auto func = gpu::GPUFuncOp::create(b, op.getLoc(), name,
+  auto func = gpu::GPUFuncOp::create(b, anchor->getLoc(), name,
                                      b.getFunctionType(argTypes, {}));
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   SymbolTable(kernels).insert(func);
@@ -219,19 +224,29 @@ static gpu::GPUFuncOp createKernel(AttentionOp op,
   return func;
 }
 
-/// Replaces `op` by a launch of `func` as `plan` says; the kernel info
+/// Replaces `program` by a launch of `func` as `plan` says; the kernel info
 /// (plus the argument names and roles) is kept on the kernel and the launch,
 /// where the manifest reads it.
-static LogicalResult replaceWithLaunch(AttentionOp op, gpu::GPUFuncOp func,
+static LogicalResult replaceWithLaunch(TiledProgram &program,
+                                       gpu::GPUFuncOp func,
                                        const KernelArgumentList &list,
                                        LaunchPlan plan) {
   plan.desc.names = list.names;
   plan.desc.roles = list.roles;
-  FailureOr<KernelInfoAttr> info = buildKernelInfo(op, plan.desc);
+  Operation *anchor = program.forall;
+  FailureOr<KernelInfoAttr> info =
+      withLaunch(anchor, program.info, plan.desc);
   if (failed(info))
     return failure();
-  Location loc = op.getLoc();
-  OpBuilder b(op);
+  Location loc = anchor->getLoc();
+  // Launched where the program's results are stored: after every value it
+  // reads is written (e.g. an appended KV cache).
+  Operation *insertion = list.stores.front();
+  for (Operation *store : list.stores)
+    if (store->getBlock() == insertion->getBlock() &&
+        insertion->isBeforeInBlock(store))
+      insertion = store;
+  OpBuilder b(insertion);
   func->setAttr(KernelInfoAttr::getAttributeName(), *info);
   auto idx = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
@@ -249,56 +264,45 @@ static LogicalResult replaceWithLaunch(AttentionOp op, gpu::GPUFuncOp func,
   // The kernel's own attributes do not survive gpu-module-to-binary; the
   // launch keeps a copy for the manifest.
   launch->setAttr(KernelInfoAttr::getAttributeName(), *info);
-  SmallVector<Operation *> dead(list.stores);
-  dead.push_back(op);
-  eraseWithDeadProducers(dead);
+  program.erase(list.stores);
   return success();
 }
 
-struct ConvertAttnToNVVMPass
-    : public mlir::attn::impl::ConvertAttnToNVVMBase<ConvertAttnToNVVMPass> {
-  using Base::Base;
+/// Whether a re-planned launch is the one attn-plan-gpu-kernels recorded.
+static bool samePlan(const LaunchPlan &plan, KernelInfoAttr info) {
+  const KernelLaunchDesc &d = plan.desc;
+  return d.family == info.getFamily() &&
+         d.gridFormula == info.getGridFormula() &&
+         d.sharedMemoryBytes == info.getSharedMemoryBytes() &&
+         d.blockM == info.getBlockM() && d.blockN == info.getBlockN() &&
+         d.numWarps == info.getNumWarps() &&
+         d.numSplits == info.getNumSplits() &&
+         d.keysPerWarp == info.getKeysPerWarp() && d.stages == info.getStages();
+}
 
-  ConvertAttnToNVVMOptions getOptions() const {
-    ConvertAttnToNVVMOptions options;
-    options.blockM = blockM;
-    options.blockN = blockN;
-    options.numWarps = numWarps;
-    options.kernel = kernel;
-    options.numSplits = numSplits;
-    options.numSMs = numSMs;
-    options.chip = chip;
-    options.hopperBlockN = hopperBlockN;
-    options.hopperStages = hopperStages;
-    options.hopperPingPong = hopperPingPong;
-    options.decodeNumWarps = decodeNumWarps;
-    options.decodeKeysPerWarp = decodeKeysPerWarp;
-    options.decodeStages = decodeStages;
-    options.kernelModuleName = kernelModuleName;
-    return options;
-  }
+struct AttnPlanGpuKernelsPass
+    : public mlir::attn::impl::AttnPlanGpuKernelsBase<AttnPlanGpuKernelsPass> {
+  using Base::Base;
+  template <typename To, typename From>
+  friend To copyGpuKernelOptions(const From &from);
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    ConvertAttnToNVVMOptions options = getOptions();
+    auto options =
+        copyGpuKernelOptions<ConvertAttnToNVVMOptions>(*this);
     if (failed(checkGpuLowering(module, options)))
       return signalPassFailure();
-    SmallVector<AttentionOp> ops;
-    module.walk([&](AttentionOp op) { ops.push_back(op); });
-    if (ops.empty())
-      return;
-
-    OpBuilder builder(module.getContext());
-    gpu::GPUModuleOp kernels;
-    for (AttentionOp op : ops) {
-      if (failed(lower(op, options, kernels, builder)))
-        return signalPassFailure();
-    }
+    WalkResult result = module.walk([&](AttentionOp op) {
+      return failed(plan(op, options)) ? WalkResult::interrupt()
+                                       : WalkResult::advance();
+    });
+    if (result.wasInterrupted())
+      signalPassFailure();
   }
 
-  /// One op through its family: plan, arguments, kernel, body, launch.
-  LogicalResult lower(AttentionOp op, const ConvertAttnToNVVMOptions &options,
-                      gpu::GPUModuleOp &kernels, OpBuilder &builder) {
+  /// The family, launch and tiles of `op`, recorded on it.
+  static LogicalResult plan(AttentionOp op,
+                            const ConvertAttnToNVVMOptions &options) {
     FailureOr<KernelProblem> problem = getKernelProblem(op, options);
     if (failed(problem))
       return failure();
@@ -306,11 +310,85 @@ struct ConvertAttnToNVVMPass
         selectKernelFamily(op, *problem, options);
     if (failed(family))
       return failure();
-    FailureOr<LaunchPlan> plan = (*family)->plan(op, *problem);
+    FailureOr<LaunchPlan> launch = (*family)->plan(op, *problem);
+    if (failed(launch))
+      return failure();
+    launch->desc.keyView = problem->keyView;
+    FailureOr<KernelInfoAttr> info = buildKernelInfo(op, launch->desc);
+    if (failed(info))
+      return failure();
+    op->setAttr(KernelInfoAttr::getAttributeName(), *info);
+    op->setAttr(TileSizesAttr::getAttributeName(),
+                TileSizesAttr::get(op.getContext(), launch->tileM,
+                                   launch->tileN, launch->packGqa,
+                                   launch->tileSplits));
+    return success();
+  }
+};
+
+struct ConvertAttnToNVVMPass
+    : public mlir::attn::impl::ConvertAttnToNVVMBase<ConvertAttnToNVVMPass> {
+  using Base::Base;
+  template <typename To, typename From>
+  friend To copyGpuKernelOptions(const From &from);
+
+  ConvertAttnToNVVMOptions getOptions() const {
+    return copyGpuKernelOptions<ConvertAttnToNVVMOptions>(*this);
+  }
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    ConvertAttnToNVVMOptions options = getOptions();
+    if (failed(checkGpuLoweringOptions(options, module)))
+      return signalPassFailure();
+    // An attention that was not tiled for a kernel has no program yet.
+    WalkResult untiled = module.walk([](AttentionOp op) {
+      op.emitOpError("expected attn-plan-gpu-kernels and attn-tile to have "
+                     "made a tiled program of the attention before "
+                     "convert-attn-to-nvvm (the attn-to-ptx pipeline runs "
+                     "them)");
+      return WalkResult::interrupt();
+    });
+    if (untiled.wasInterrupted())
+      return signalPassFailure();
+    SmallVector<scf::ForallOp> programs;
+    module.walk([&](scf::ForallOp forall) {
+      if (forall->hasAttr(KernelInfoAttr::getAttributeName()))
+        programs.push_back(forall);
+    });
+    OpBuilder builder(module.getContext());
+    gpu::GPUModuleOp kernels;
+    for (scf::ForallOp forall : programs)
+      if (failed(lower(forall, options, kernels, builder)))
+        return signalPassFailure();
+  }
+
+  /// One program through its family: plan, arguments, kernel, body, launch.
+  LogicalResult lower(scf::ForallOp forall,
+                      const ConvertAttnToNVVMOptions &options,
+                      gpu::GPUModuleOp &kernels, OpBuilder &builder) {
+    FailureOr<TiledProgram> program = TiledProgram::match(forall);
+    if (failed(program))
+      return failure();
+    KernelProblem problem = getProgramProblem(*program);
+    // The family attn-plan-gpu-kernels chose, planned again with this
+    // pass's options: the two must agree.
+    ConvertAttnToNVVMOptions familyOptions = options;
+    familyOptions.kernel = program->info.getFamily().str();
+    FailureOr<std::unique_ptr<KernelFamily>> family =
+        selectKernelFamily(forall, problem, familyOptions);
+    if (failed(family))
+      return failure();
+    FailureOr<LaunchPlan> plan = (*family)->plan(forall, problem);
     if (failed(plan))
       return failure();
+    if (!samePlan(*plan, program->info))
+      return forall.emitOpError("expected convert-attn-to-nvvm's options to "
+                                "plan the kernel attn-plan-gpu-kernels "
+                                "planned: ")
+             << program->info;
     KernelArgumentList list;
-    if (failed((*family)->collectArguments(op, *problem, list)))
+    if (failed((*family)->collectArguments(*program, problem, list)))
       return failure();
     if (!kernels) {
       ModuleOp module = getOperation();
@@ -320,10 +398,11 @@ struct ConvertAttnToNVVMPass
       module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                       builder.getUnitAttr());
     }
-    gpu::GPUFuncOp func = createKernel(op, list, kernels, plan->threads);
-    (*family)->emit(func, *problem);
-    plan->desc.keyView = problem->keyView;
-    return replaceWithLaunch(op, func, list, *plan);
+    gpu::GPUFuncOp func = createKernel(forall, list, kernels, plan->threads);
+    if (failed((*family)->emit(func, problem, *program)))
+      return failure();
+    plan->desc.keyView = problem.keyView;
+    return replaceWithLaunch(*program, func, list, *plan);
   }
 };
 
@@ -337,4 +416,10 @@ LogicalResult mlir::attn::parseConvertAttnToNVVMOptions(
     return failure();
   options = pass.getOptions();
   return success();
+}
+
+std::unique_ptr<Pass> mlir::attn::createAttnPlanGpuKernels(
+    const ConvertAttnToNVVMOptions &options) {
+  return createAttnPlanGpuKernels(
+      copyGpuKernelOptions<AttnPlanGpuKernelsOptions>(options));
 }

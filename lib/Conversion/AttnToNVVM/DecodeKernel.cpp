@@ -73,15 +73,16 @@ struct DecodeArguments : AttentionArguments {
 class DecodeEmitter : public FragmentEmitter {
 public:
   DecodeEmitter(gpu::GPUFuncOp func, const KernelProblem &p,
-                const DecodePlan &plan, const DecodeArguments &args)
+                const DecodePlan &plan, const DecodeArguments &args,
+                const TiledProgram &program)
       : FragmentEmitter(func, p, /*mTiles=*/1, plan.keysPerWarp), plan(plan),
-        args(args), warps(plan.warps), stages(plan.stages),
+        args(args), program(program), warps(plan.warps), stages(plan.stages),
         groupSize(p.headsQ / p.headsKV) {
     subTileBytes = bn * tileRowBytes;
     qTileBytes = 16 * tileRowBytes;
   }
 
-  void emit();
+  LogicalResult emit();
 
 private:
   Value arg(int64_t i) { return func.getBody().front().getArgument(i); }
@@ -125,13 +126,14 @@ private:
   Value vStage(Value stage) { return add(kStage(stage), subTileBytes); }
 
   // The phases of the kernel, in program order.
-  /// Program ids, the group's batch and KV head, global pointers.
-  void emitCoordinates();
+  /// The program's batch and KV head (and its keys), global pointers.
+  LogicalResult emitCoordinates();
   /// Q rows of the group (zero-filled to 16) into shared memory (cp.async).
   void emitQueryCopy();
   /// The sequence's length and diagonal; per-row query and head indices.
   void emitSequenceBounds();
-  /// [kBegin, kEnd): the keys of this split; nWarpTiles: the warp's share.
+  /// [kBegin, kEnd): the program's keys (this split's share of the visible
+  /// keys); nWarpTiles: the warp's share of its subtiles.
   void emitKeyRange();
   /// The first ring stages in flight; Q fragments to registers.
   void emitPrologue();
@@ -158,11 +160,14 @@ private:
 
   const DecodePlan &plan;
   const DecodeArguments &args;
+  const TiledProgram &program;
+  /// The program's coordinates and bounds (index values).
+  ProgramCoordinates coords;
   int64_t warps, stages, groupSize;
   int64_t subTileBytes, qTileBytes;
 
   Value split, group, batch, kvHead, length;
-  Value kBegin, kEnd, visibleEnd, nWarpTiles, warpRingBase;
+  Value kBegin, kEnd, interiorBegin, interiorEnd, nWarpTiles, warpRingBase;
   Value keyBase, valueBase; // contiguous: byte offset of the group's row 0
   /// K and V rows sit at the same offsets of their buffers (contiguous, or
   /// twin views over one block table): one address computation serves both.
@@ -203,15 +208,30 @@ SmallVector<Value> DecodeEmitter::loadGlobalCG4(Value ptr) {
   return out;
 }
 
-void DecodeEmitter::emitCoordinates() {
+LogicalResult DecodeEmitter::emitCoordinates() {
   emitLaneCoordinates();
   auto idx32 = [&](Value v) -> Value {
     return arith::IndexCastUIOp::create(b, i32, v);
   };
-  split = idx32(gpu::BlockIdOp::create(b, gpu::Dimension::x));
-  group = idx32(gpu::BlockIdOp::create(b, gpu::Dimension::y));
-  batch = arith::DivUIOp::create(b, group, cI32(p.headsKV));
-  kvHead = arith::RemUIOp::create(b, group, cI32(p.headsKV));
+  // The program (b, KV head group, query block 0[, split]) of this CTA: x
+  // is the split, y is b * Hkv + the group.
+  Value x = gpu::BlockIdOp::create(b, gpu::Dimension::x);
+  Value y = gpu::BlockIdOp::create(b, gpu::Dimension::y);
+  Value headsKV = arith::ConstantIndexOp::create(b, b.getLoc(), p.headsKV);
+  SmallVector<Value> ivs = {arith::DivUIOp::create(b, y, headsKV),
+                            arith::RemUIOp::create(b, y, headsKV),
+                            arith::ConstantIndexOp::create(b, b.getLoc(), 0)};
+  if (scf::ForallOp(program.forall).getRank() == 4)
+    ivs.push_back(x);
+  FailureOr<ProgramCoordinates> planned = program.emitCoordinates(
+      b, ivs, args.keyLengths ? arg(*args.keyLengths) : Value());
+  if (failed(planned))
+    return failure();
+  coords = *planned;
+  split = idx32(x);
+  batch = idx32(coords.batch);
+  kvHead = idx32(coords.kvHead);
+  group = add(mul(batch, p.headsKV), kvHead);
 
   qPtr = pointerOf(arg(args.query), ptrGlobal);
   oPtr = pointerOf(arg(args.output), ptrGlobal);
@@ -233,17 +253,15 @@ void DecodeEmitter::emitCoordinates() {
         arith::MulIOp::create(b, toI64(group), cI64(p.seqK * tileRowBytes));
     keyBase = valueBase = groupRows;
   }
+  return success();
 }
 
 void DecodeEmitter::emitSequenceBounds() {
-  // Length of this sequence, clamped so that a bad length cannot address
-  // outside the cache.
+  // The program's length of this sequence, clamped so that a bad length
+  // cannot address outside the cache.
   length = cI32(p.seqK);
-  if (args.keyLengths) {
-    Value len = memref::LoadOp::create(b, arg(*args.keyLengths),
-                                       ValueRange{toIndex(batch)});
-    length = minS(maxS(len, cI32(0)), cI32(p.seqK));
-  }
+  if (args.keyLengths)
+    length = arith::IndexCastOp::create(b, i32, coords.keyLength);
   // Rows g and g + 8 of the packed tile: row r is query r % Lq of head
   // kvHead * groupSize + r / Lq.
   for (int64_t half = 0; half < 2; ++half) {
@@ -257,21 +275,13 @@ void DecodeEmitter::emitSequenceBounds() {
 }
 
 void DecodeEmitter::emitKeyRange() {
-  // Keys any row of the group sees: [lo, hi).
-  IntArith a(b, b.getLoc(), i32);
-  KeyInterval<Value> visible =
-      p.visibility.visibleKeys(a, cI32(0), cI32(p.seqQ - 1), cI32(p.seqQ),
-                               length);
-  Value lo = visible.begin, hi = maxS(visible.end, lo);
-  visibleEnd = hi;
-  // Equal shares of the visible keys, in whole warp subtiles.
-  Value count = arith::SubIOp::create(b, hi, lo);
-  Value perSplit = arith::DivUIOp::create(b, add(count, plan.numSplits - 1),
-                                          cI32(plan.numSplits));
-  Value chunk =
-      mul(arith::DivUIOp::create(b, add(perSplit, bn - 1), cI32(bn)), bn);
-  kBegin = minS(add(lo, arith::MulIOp::create(b, split, chunk)), hi);
-  kEnd = minS(add(kBegin, chunk), hi);
+  // The program's keys: its split's equal share, in whole subtiles, of the
+  // keys some row of the group sees.
+  auto i32Of = [&](Value v) { return arith::IndexCastOp::create(b, i32, v); };
+  kBegin = i32Of(coords.begin);
+  kEnd = i32Of(coords.end);
+  interiorBegin = i32Of(coords.interiorBegin);
+  interiorEnd = i32Of(coords.interiorEnd);
   Value numSub = arith::DivUIOp::create(
       b, add(arith::SubIOp::create(b, kEnd, kBegin), bn - 1), cI32(bn));
   // Warp w takes subtiles w, w + W, w + 2W, ...
@@ -318,12 +328,12 @@ void DecodeEmitter::copySubtile(Value j, Value stage) {
   Value chunk = andI(lane, chunksPerRow - 1);
   Value chunkBytes = toI64(mul(chunk, 16));
   Value key0 = add(kBegin, mul(add(mul(j, warps), warp), bn));
-  Value lastKey = add(visibleEnd, -1);
+  Value lastKey = add(kEnd, -1);
   Value kTile = kStage(stage), vTile = vStage(stage);
   for (int64_t k = 0; k < bn / rowsPerPass; ++k) {
     Value tileRow = add(row0, k * rowsPerPass);
-    // Keys past the visible range (the subtile's tail) re-read the last
-    // visible row; they are masked before the softmax.
+    // Keys past the program's range (the subtile's tail) re-read its last
+    // row; they are masked before the softmax.
     Value key = minS(add(key0, tileRow), lastKey);
     Value dst = swizzled(tileRow, chunk);
     std::pair<Value, Value> keyLocation = rowLocation(/*isValue=*/false, key);
@@ -470,13 +480,11 @@ SmallVector<Value> DecodeEmitter::emitScoreMods(Value key0, ArrayRef<Value> s) {
 }
 
 SmallVector<Value> DecodeEmitter::emitMask(Value key0, ArrayRef<Value> s) {
-  // With one query row the split's keys are exactly the visible ones: only
-  // the subtile that crosses kEnd needs a mask. More rows see different
-  // ranges, so every subtile is checked.
-  bool perRow = p.seqQ > 1 && (p.visibility.left || p.visibility.right);
-  Value needsMask = cmp(arith::CmpIPredicate::sgt, add(key0, bn), kEnd);
-  if (perRow)
-    needsMask = arith::ConstantIntOp::create(b, b.getI1Type(), 1);
+  // Subtiles outside the program's interior (its range's tail, the mask's
+  // boundary) are masked: keys past the range, and by each row's
+  // visibility where the mask bounds it.
+  bool bounded = p.visibility.left || p.visibility.right;
+  Value needsMask = outsideInterior(key0, interiorBegin, interiorEnd);
   auto masked = scf::IfOp::create(
       b, needsMask,
       [&](OpBuilder &, Location) {
@@ -487,7 +495,7 @@ SmallVector<Value> DecodeEmitter::emitMask(Value key0, ArrayRef<Value> s) {
           for (int64_t c = 0; c < 4; ++c) {
             Value key = add(col0, nt * 8 + (c & 1));
             Value keep = cmp(arith::CmpIPredicate::slt, key, kEnd);
-            if (perRow)
+            if (bounded)
               keep = arith::AndIOp::create(
                   b, keep,
                   p.visibility.isVisible(a, rowQuery[c >> 1], key,
@@ -766,9 +774,10 @@ void DecodeEmitter::emitSplitMerge() {
   });
 }
 
-void DecodeEmitter::emit() {
+LogicalResult DecodeEmitter::emit() {
   b.setInsertionPointToStart(&func.getBody().front());
-  emitCoordinates();
+  if (failed(emitCoordinates()))
+    return failure();
   // Q's copy goes out before the sequence length is loaded: its latency
   // then overlaps the length's.
   emitQueryCopy();
@@ -783,6 +792,7 @@ void DecodeEmitter::emit() {
   if (plan.numSplits > 1)
     emitSplitMerge();
   gpu::ReturnOp::create(b);
+  return success();
 }
 
 //===----------------------------------------------------------------------===//
@@ -813,9 +823,9 @@ int64_t mlir::attn::chooseNumSplits(int64_t groups, int64_t keys,
 }
 
 static FailureOr<DecodePlan>
-planDecodeKernel(AttentionOp op, const KernelProblem &p,
+planDecodeKernel(Operation *op, const KernelProblem &p,
                  const ConvertAttnToNVVMOptions &o) {
-  auto fail = [&](const Twine &msg) { return op.emitOpError(msg); };
+  auto fail = [&](const Twine &msg) { return op->emitOpError(msg); };
   DecodePlan plan;
   plan.warps = o.decodeNumWarps;
   if (plan.warps != 4 && plan.warps != 8)
@@ -872,7 +882,7 @@ public:
   explicit DecodeFamily(const ConvertAttnToNVVMOptions &options)
       : options(options) {}
 
-  FailureOr<LaunchPlan> plan(AttentionOp op,
+  FailureOr<LaunchPlan> plan(Operation *op,
                              const KernelProblem &problem) override {
     FailureOr<DecodePlan> planned = planDecodeKernel(op, problem, options);
     if (failed(planned))
@@ -889,16 +899,24 @@ public:
     desc.keysPerWarp = decode.keysPerWarp;
     desc.stages = decode.stages;
     desc.numWarps = decode.warps;
+    // A program per CTA: all query rows of a KV group (heads packed), the
+    // split's keys in subtiles of keys-per-warp.
+    plan.tileM = 16;
+    plan.tileN = decode.keysPerWarp;
+    plan.packGqa = true;
+    plan.tileSplits = decode.numSplits;
     return plan;
   }
 
-  LogicalResult collectArguments(AttentionOp op, const KernelProblem &problem,
+  LogicalResult collectArguments(const TiledProgram &program,
+                                 const KernelProblem &problem,
                                  KernelArgumentList &list) override {
-    if (failed(addAttentionArguments(op, problem, /*dedupe=*/true, list,
+    Operation *op = program.forall;
+    if (failed(addAttentionArguments(program, problem, /*dedupe=*/true, list,
                                      args)) ||
-        failed(matchAppendWriteBack(op, problem.keyView, args.writeBackKey,
-                                    list)) ||
-        failed(matchAppendWriteBack(op, problem.valueView,
+        failed(matchAppendWriteBack(program, problem.keyView,
+                                    args.writeBackKey, list)) ||
+        failed(matchAppendWriteBack(program, problem.valueView,
                                     args.writeBackValue, list)))
       return failure();
     // Partials of other CTAs and the split merge read inputs after some
@@ -906,18 +924,18 @@ public:
     ArrayRef<Value> inputs = ArrayRef(list.values).take_front(args.output);
     for (size_t i = args.output; i < list.values.size(); ++i)
       if (llvm::is_contained(inputs, list.values[i]))
-        return op.emitOpError("expected outputs distinct from the inputs on "
+        return op->emitOpError("expected outputs distinct from the inputs on "
                               "the decode kernel");
     if (decode.numSplits == 1)
       return success();
     // The manifest tells a runtime to allocate these (the counters zeroed
     // once: the kernel re-arms them).
-    MLIRContext *ctx = op.getContext();
+    MLIRContext *ctx = op->getContext();
     Type f32 = Float32Type::get(ctx), i32 = IntegerType::get(ctx, 32);
     OpBuilder b(op);
     auto workspace = [&](ArrayRef<int64_t> shape, Type elt, StringRef name) {
       Value v =
-          memref::AllocOp::create(b, op.getLoc(), MemRefType::get(shape, elt));
+          memref::AllocOp::create(b, op->getLoc(), MemRefType::get(shape, elt));
       return list.add(v, name, ArgumentRole::Workspace);
     };
     args.partialO = workspace(
@@ -929,8 +947,9 @@ public:
     return success();
   }
 
-  void emit(gpu::GPUFuncOp func, const KernelProblem &problem) override {
-    DecodeEmitter(func, problem, decode, args).emit();
+  LogicalResult emit(gpu::GPUFuncOp func, const KernelProblem &problem,
+                     const TiledProgram &program) override {
+    return DecodeEmitter(func, problem, decode, args, program).emit();
   }
 
 private:

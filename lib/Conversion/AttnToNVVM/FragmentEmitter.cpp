@@ -16,6 +16,8 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/SetVector.h"
 
 #include <limits>
 
@@ -230,6 +232,14 @@ Value FragmentEmitter::inlineScoreMod(Value score, Value batch, Value head,
   IRMapping mapping;
   mapping.map(body.getArguments(),
               ValueRange{score, batch, head, row, key});
+  // The op's region captured nothing (attn-plan-gpu-kernels checks it);
+  // folding in the tiling passes may have hoisted its constants above it.
+  SetVector<Value> captured;
+  getUsedValuesDefinedAbove(*p.scoreMod, captured);
+  for (Value value : captured)
+    if (Operation *constant = value.getDefiningOp();
+        constant && constant->hasTrait<OpTrait::ConstantLike>())
+      mapping.map(value, b.clone(*constant)->getResult(0));
   for (Operation &op : body.without_terminator())
     b.clone(op, mapping);
   return mapping.lookupOrDefault(body.getTerminator()->getOperand(0));
@@ -308,25 +318,20 @@ void FragmentEmitter::emitPV(ArrayRef<Value> probs, Value vTile,
   }
 }
 
+Value FragmentEmitter::outsideInterior(Value n0, Value interiorBegin,
+                                       Value interiorEnd) {
+  return arith::OrIOp::create(b, cmp(arith::CmpIPredicate::slt, n0,
+                                     interiorBegin),
+                              cmp(arith::CmpIPredicate::sge, n0, interiorEnd));
+}
+
 SmallVector<Value> FragmentEmitter::emitVisibilityMask(
     const FragmentLayout &layout, ArrayRef<Value> s, Value n0, Value laneRow,
-    Value firstRow, int64_t rows, Value keyLength, Value diag, bool tail) {
+    Value needsMask, Value keyLength, Value diag, bool tail) {
   const KeyVisibility &vis = p.visibility;
   if (!vis.isBounded() && !tail)
     return SmallVector<Value>(s);
-  // Blocks inside the keys every row sees need no element test (rows past
-  // Lq are padding, so the bound may count them).
   IntArith a(b, b.getLoc(), i32);
-  KeyInterval<Value> full = vis.keysSeenByAll(
-      a, firstRow, add(firstRow, rows - 1), cI32(p.seqQ), keyLength);
-  Value needsMask = arith::ConstantIntOp::create(b, b.getI1Type(), 0);
-  auto orI = [&](Value x, Value y) { return arith::OrIOp::create(b, x, y); };
-  if (vis.left)
-    needsMask = orI(needsMask, a.slt(n0, full.begin));
-  if (vis.right || tail)
-    needsMask = orI(needsMask, cmp(arith::CmpIPredicate::sgt, add(n0, bn),
-                                   full.end));
-
   auto masked = scf::IfOp::create(
       b, needsMask,
       [&](OpBuilder &, Location) {

@@ -156,14 +156,16 @@ protected:
   /// The scores `s` of the KV block at key `n0`, laid out as `layout`, with
   /// -inf where the key is not visible (KeyVisibility) or at or past
   /// `keyLength` (when `tail`). The lane's first score sits at row
-  /// `laneRow` (warp's first row + g) and key n0 + 2t. Only blocks outside
-  /// the keys every row of [firstRow, firstRow + rows) sees pay for the
-  /// element test: written once for every tensor-core family.
+  /// `laneRow` (warp's first row + g) and key n0 + 2t. Only blocks where
+  /// `needsMask` (i1) holds pay for the element test: written once for
+  /// every tensor-core family.
   SmallVector<Value> emitVisibilityMask(const FragmentLayout &layout,
                                         ArrayRef<Value> s, Value n0,
-                                        Value laneRow, Value firstRow,
-                                        int64_t rows, Value keyLength,
-                                        Value diag, bool tail);
+                                        Value laneRow, Value needsMask,
+                                        Value keyLength, Value diag, bool tail);
+  /// Whether the block at key `n0` lies outside the program's interior
+  /// [interiorBegin, interiorEnd) (i32, block-aligned), i.e. needs the mask.
+  Value outsideInterior(Value n0, Value interiorBegin, Value interiorEnd);
   /// s <- P, updates m and l (per-lane partial sums), rescales O.
   void emitOnlineSoftmax(SmallVector<Value> &s, SmallVector<Value> &rowMax,
                          SmallVector<Value> &rowSum, SmallVector<Value> &acc);

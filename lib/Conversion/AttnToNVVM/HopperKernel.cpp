@@ -73,7 +73,7 @@ struct HopperPlan {
 /// Checks that the hopper kernel supports `problem` and plans its launch;
 /// with `emitErrors` false it only answers (kernel=auto's question).
 static FailureOr<HopperPlan>
-planHopperKernel(AttentionOp op, const KernelProblem &problem,
+planHopperKernel(Operation *op, const KernelProblem &problem,
                  const ConvertAttnToNVVMOptions &options,
                  bool emitErrors = true);
 
@@ -88,13 +88,15 @@ constexpr int64_t kAtomBytes = 1024;
 class HopperEmitter : public FragmentEmitter {
 public:
   HopperEmitter(gpu::GPUFuncOp func, const KernelProblem &p,
-                const HopperPlan &plan, const AttentionArguments &args)
+                const HopperPlan &plan, const AttentionArguments &args,
+                const TiledProgram &program)
       : FragmentEmitter(func, p, /*mTiles=*/1, plan.blockN), plan(plan),
-        args(args), layout(FragmentLayout::wgmma(plan.blockN)) {
+        args(args), program(program),
+        layout(FragmentLayout::wgmma(plan.blockN)) {
     tileBytes = bn * tileRowBytes;
   }
 
-  void emit();
+  LogicalResult emit();
 
 private:
   Value arg(int64_t i) { return func.getBody().front().getArgument(i); }
@@ -146,7 +148,7 @@ private:
   void tieThroughAsm(MutableArrayRef<Value> values, char kind, Type type);
 
   // The phases of the kernel.
-  void emitCoordinates();
+  LogicalResult emitCoordinates();
   void emitBlockRange();
   void emitBarrierInit();
   void emitProducer();
@@ -174,6 +176,9 @@ private:
 
   const HopperPlan &plan;
   const AttentionArguments &args;
+  const TiledProgram &program;
+  /// The program's coordinates and bounds (index values).
+  ProgramCoordinates coords;
   FragmentLayout layout;
   int64_t tileBytes;
 
@@ -187,6 +192,8 @@ private:
   Value batchIndex, headIndex, negSlope;
   Value qPtr, kPtr, vPtr, oPtr, lsePtr;
   Value nBegin, nEnd;
+  /// Keys [interiorBegin, interiorEnd) need no mask (i32).
+  Value interiorBegin, interiorEnd;
 };
 
 } // namespace
@@ -296,32 +303,45 @@ void HopperEmitter::pinRegisters(MutableArrayRef<Value> values) {
   tieThroughAsm(values, 'r', i32);
 }
 
-void HopperEmitter::emitCoordinates() {
+LogicalResult HopperEmitter::emitCoordinates() {
   auto idx32 = [&](Value v) -> Value {
     return arith::IndexCastUIOp::create(b, i32, v);
   };
   emitLaneCoordinates();
   warpgroup = shr(tid, 7);
-  Value mBlock = idx32(gpu::BlockIdOp::create(b, gpu::Dimension::x));
+  // The program (b, h, query block) of this CTA, as the prefill kernel's:
+  // y is b * Hq + h and x runs the longest Q blocks first under a mask.
+  Value mBlock = gpu::BlockIdOp::create(b, gpu::Dimension::x);
   if (p.visibility.right) {
-    // Later Q blocks see more keys under a causal/window mask: launch them
-    // first so the longest CTAs do not form the tail of the grid.
     int64_t numMBlocks = llvm::divideCeil(p.seqQ, plan.blockM);
-    mBlock = arith::SubIOp::create(b, cI32(numMBlocks - 1), mBlock);
+    mBlock = arith::SubIOp::create(
+        b, arith::ConstantIndexOp::create(b, b.getLoc(), numMBlocks - 1),
+        mBlock);
   }
-  bh = idx32(gpu::BlockIdOp::create(b, gpu::Dimension::y));
-  Value batch = arith::DivUIOp::create(b, bh, cI32(p.headsQ));
-  head = arith::RemUIOp::create(b, bh, cI32(p.headsQ));
-  kvHead = arith::DivUIOp::create(b, head, cI32(p.headsQ / p.headsKV));
+  Value y = gpu::BlockIdOp::create(b, gpu::Dimension::y);
+  Value headsQ = arith::ConstantIndexOp::create(b, b.getLoc(), p.headsQ);
+  FailureOr<ProgramCoordinates> planned = program.emitCoordinates(
+      b,
+      {arith::DivUIOp::create(b, y, headsQ), arith::RemUIOp::create(b, y, headsQ),
+       mBlock},
+      Value());
+  if (failed(planned))
+    return failure();
+  coords = *planned;
+  Value batch = idx32(coords.batch);
+  head = idx32(coords.head0);
+  kvHead = idx32(coords.kvHead);
+  bh = add(mul(batch, p.headsQ), head);
   Value kvBh = add(mul(batch, p.headsKV), kvHead);
   if (p.scoreMod) {
     batchIndex = arith::IndexCastUIOp::create(b, b.getIndexType(), batch);
-    headIndex = arith::IndexCastUIOp::create(b, b.getIndexType(), head);
+    headIndex = arith::IndexCastUIOp::create(b, b.getIndexType(),
+                                             add(head, p.headOffset));
   }
   qHeadBytes = arith::MulIOp::create(b, toI64(bh), cI64(p.seqQ * tileRowBytes));
   kvHeadBytes =
       arith::MulIOp::create(b, toI64(kvBh), cI64(p.seqK * tileRowBytes));
-  m0 = mul(mBlock, plan.blockM);
+  m0 = idx32(coords.q0);
   // Consumer warp w (warpgroup 1 + w / 4) owns rows 64 (w / 4) + 16 (w % 4).
   Value consumerWarp = arith::SubIOp::create(b, warp, cI32(4));
   warpRow0 = add(m0, mul(consumerWarp, 16));
@@ -336,18 +356,18 @@ void HopperEmitter::emitCoordinates() {
   // Dynamic shared memory is only 16-byte aligned; swizzle atoms need 1024.
   smemAddress = LLVM::PtrToIntOp::create(b, i32, smem);
   base = andI(arith::SubIOp::create(b, cI32(0), smemAddress), kAtomBytes - 1);
+  return success();
 }
 
 void HopperEmitter::emitBlockRange() {
-  // As the prefill kernel: KV blocks wholly outside the keys some row of
-  // this CTA sees (KeyVisibility) are never visited; the range may be empty.
+  // As the prefill kernel: the program's KV blocks (possibly none) and its
+  // interior, where no mask is evaluated.
+  auto i32Of = [&](Value v) { return arith::IndexCastOp::create(b, i32, v); };
   IntArith a(b, b.getLoc(), i32);
-  Value lastRow =
-      arith::MinSIOp::create(b, add(m0, plan.blockM - 1), cI32(p.seqQ - 1));
-  KeyInterval<Value> keys = p.visibility.visibleKeys(
-      a, m0, lastRow, cI32(p.seqQ), cI32(p.seqK));
-  nBegin = a.floorDiv(keys.begin, bn);
-  nEnd = a.ceilDiv(keys.end, bn);
+  nBegin = a.floorDiv(i32Of(coords.begin), bn);
+  nEnd = a.ceilDiv(i32Of(coords.end), bn);
+  interiorBegin = i32Of(coords.interiorBegin);
+  interiorEnd = i32Of(coords.interiorEnd);
 }
 
 void HopperEmitter::emitBarrierInit() {
@@ -518,7 +538,8 @@ SmallVector<Value> HopperEmitter::emitMask(Value n0, ArrayRef<Value> s) {
   // branch: both consumer warpgroups take it).
   IntArith a(b, b.getLoc(), i32);
   Value diag = p.visibility.diagonal(a, cI32(p.seqQ), cI32(p.seqK));
-  return emitVisibilityMask(layout, s, n0, add(warpRow0, g), m0, plan.blockM,
+  return emitVisibilityMask(layout, s, n0, add(warpRow0, g),
+                            outsideInterior(n0, interiorBegin, interiorEnd),
                             cI32(p.seqK), diag, /*tail=*/p.seqK % bn != 0);
 }
 
@@ -708,7 +729,7 @@ void HopperEmitter::emitEpilogue(ValueRange results) {
   }
 }
 
-void HopperEmitter::emit() {
+LogicalResult HopperEmitter::emit() {
   // setmaxnreg takes effect only under a register cap at entry: one CTA of
   // `threads` per SM (ptxas: 64K / threads registers each).
   func->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
@@ -717,7 +738,8 @@ void HopperEmitter::emit() {
                 b.getDenseI32ArrayAttr(
                     {static_cast<int32_t>(plan.threads), 1, 1}));
   b.setInsertionPointToStart(&func.getBody().front());
-  emitCoordinates();
+  if (failed(emitCoordinates()))
+    return failure();
   emitBlockRange();
   emitBarrierInit();
   // The producer's and the consumers' roles are the two branches of one
@@ -734,15 +756,16 @@ void HopperEmitter::emit() {
         scf::YieldOp::create(b);
       });
   gpu::ReturnOp::create(b);
+  return success();
 }
 
 static FailureOr<HopperPlan>
-planHopperKernel(AttentionOp op, const KernelProblem &p,
+planHopperKernel(Operation *op, const KernelProblem &p,
                              const ConvertAttnToNVVMOptions &o,
                              bool emitErrors) {
   auto fail = [&](const Twine &msg) -> FailureOr<HopperPlan> {
     if (emitErrors)
-      op.emitOpError(msg);
+      op->emitOpError(msg);
     return failure();
   };
   if (o.chip != "sm_90a")
@@ -791,12 +814,6 @@ planHopperKernel(AttentionOp op, const KernelProblem &p,
   return plan;
 }
 
-static void buildHopperPrefillKernelBody(
-    gpu::GPUFuncOp func, const KernelProblem &problem, const HopperPlan &plan,
-    const AttentionArguments &arguments) {
-  HopperEmitter(func, problem, plan, arguments).emit();
-}
-
 //===----------------------------------------------------------------------===//
 // The family
 //===----------------------------------------------------------------------===//
@@ -808,7 +825,7 @@ public:
   explicit HopperFamily(const ConvertAttnToNVVMOptions &options)
       : options(options) {}
 
-  FailureOr<LaunchPlan> plan(AttentionOp op,
+  FailureOr<LaunchPlan> plan(Operation *op,
                              const KernelProblem &problem) override {
     FailureOr<HopperPlan> planned = planHopperKernel(op, problem, options);
     if (failed(planned))
@@ -827,17 +844,23 @@ public:
     desc.blockN = hopper.blockN;
     desc.stages = hopper.stages;
     desc.numWarps = hopper.threads / 32;
+    // A program per CTA: one query head, 128 rows, block-n keys.
+    plan.tileM = hopper.blockM;
+    plan.tileN = hopper.blockN;
     return plan;
   }
 
-  LogicalResult collectArguments(AttentionOp op, const KernelProblem &problem,
+  LogicalResult collectArguments(const TiledProgram &program,
+                                 const KernelProblem &problem,
                                  KernelArgumentList &list) override {
     // As the prefill kernel's: Q, K, V, O[, LSE].
-    return addAttentionArguments(op, problem, /*dedupe=*/false, list, args);
+    return addAttentionArguments(program, problem, /*dedupe=*/false, list,
+                                 args);
   }
 
-  void emit(gpu::GPUFuncOp func, const KernelProblem &problem) override {
-    buildHopperPrefillKernelBody(func, problem, hopper, args);
+  LogicalResult emit(gpu::GPUFuncOp func, const KernelProblem &problem,
+                     const TiledProgram &program) override {
+    return HopperEmitter(func, problem, hopper, args, program).emit();
   }
 
 private:
@@ -854,7 +877,7 @@ mlir::attn::detail::createHopperFamily(const ConvertAttnToNVVMOptions &options) 
 }
 
 bool mlir::attn::detail::hopperFamilySupports(
-    AttentionOp op, const KernelProblem &problem,
+    Operation *op, const KernelProblem &problem,
     const ConvertAttnToNVVMOptions &options) {
   return succeeded(planHopperKernel(op, problem, options,
                                     /*emitErrors=*/false));

@@ -1,9 +1,9 @@
 //===- KernelArguments.cpp - the arguments every kernel family takes -----===//
 //
 // Part of attn-mlir. Collects a kernel's host memrefs from the
-// destination-passing form around an attn.attention: Q, K and V (or the
-// storage of their KV cache views), key_lengths and the memrefs O[, LSE] are
-// stored into, with the names and roles the manifest reports.
+// destination-passing form around a tiled attention program: Q, K and V (or
+// the storage of their KV cache views), key_lengths and the memrefs O[, LSE]
+// are stored into, with the names and roles the manifest reports.
 //
 //===----------------------------------------------------------------------===//
 
@@ -28,22 +28,22 @@ int64_t KernelArgumentList::add(Value memref, StringRef name,
   return values.size() - 1;
 }
 
-FailureOr<Value> mlir::attn::detail::getHostMemref(AttentionOp op, Value tensor,
+FailureOr<Value> mlir::attn::detail::getHostMemref(Operation *op, Value tensor,
                                                  StringRef what) {
   auto toTensor = tensor.getDefiningOp<bufferization::ToTensorOp>();
   if (!toTensor)
-    return op.emitOpError("expected ")
+    return op->emitOpError("expected ")
            << what
            << " to come from bufferization.to_tensor of memrefs on the GPU "
               "path (destination-passing form)";
   Value memref = toTensor.getBuffer();
   auto type = cast<MemRefType>(memref.getType());
   if (!type.getLayout().isIdentity() || type.getMemorySpace())
-    return op.emitOpError("expected identity-layout memrefs in the default "
+    return op->emitOpError("expected identity-layout memrefs in the default "
                           "memory space, got ")
            << type;
   if (!type.hasStaticShape())
-    return op.emitOpError("expected static shapes on the GPU path, got ")
+    return op->emitOpError("expected static shapes on the GPU path, got ")
            << type;
   return memref;
 }
@@ -52,7 +52,7 @@ FailureOr<Value> mlir::attn::detail::getHostMemref(AttentionOp op, Value tensor,
 /// table shared by K and V is passed once). `dedupe` applies to the memref
 /// of a plain K or V.
 static FailureOr<SmallVector<int64_t>>
-addKVArguments(AttentionOp op, Value kv, Operation *view, StringRef prefix,
+addKVArguments(Operation *op, Value kv, Operation *view, StringRef prefix,
                KernelArgumentList &list, bool dedupe = true) {
   SmallVector<int64_t> indices;
   if (!view) {
@@ -86,23 +86,24 @@ addKVArguments(AttentionOp op, Value kv, Operation *view, StringRef prefix,
   return indices;
 }
 
-/// Adds O[, LSE]: the memrefs the results are stored into.
-static LogicalResult addResultArguments(AttentionOp op,
+/// Adds O[, LSE]: the memrefs the program's results are stored into.
+static LogicalResult addResultArguments(const TiledProgram &program,
                                         KernelArgumentList &list) {
-  for (auto [i, result] : llvm::enumerate(op->getResults())) {
+  Operation *op = program.forall;
+  for (auto [i, result] : llvm::enumerate(program.results)) {
     bufferization::MaterializeInDestinationOp store;
     for (Operation *user : result.getUsers())
       if (auto m = dyn_cast<bufferization::MaterializeInDestinationOp>(user))
         if (isa<BaseMemRefType>(m.getDest().getType()))
           store = m;
     if (!store || !result.hasOneUse())
-      return op.emitOpError("expected every result to be stored once with "
-                            "bufferization.materialize_in_destination into a "
-                            "memref on the GPU path");
+      return op->emitOpError("expected every result to be stored once with "
+                             "bufferization.materialize_in_destination into "
+                             "a memref on the GPU path");
     auto type = cast<MemRefType>(store.getDest().getType());
     if (!type.getLayout().isIdentity() || type.getMemorySpace())
-      return op.emitOpError("expected identity-layout memrefs in the default "
-                            "memory space, got ")
+      return op->emitOpError("expected identity-layout memrefs in the default "
+                             "memory space, got ")
              << type;
     list.add(store.getDest(), i == 0 ? "o" : "lse", ArgumentRole::Output,
              /*dedupe=*/false);
@@ -112,30 +113,31 @@ static LogicalResult addResultArguments(AttentionOp op,
 }
 
 LogicalResult mlir::attn::detail::addAttentionArguments(
-    AttentionOp op, const KernelProblem &problem, bool dedupe,
+    const TiledProgram &program, const KernelProblem &problem, bool dedupe,
     KernelArgumentList &list, AttentionArguments &args) {
-  FailureOr<Value> q = getHostMemref(op, op.getQuery(), "Q, K and V");
+  Operation *op = program.forall;
+  FailureOr<Value> q = getHostMemref(op, program.query, "Q, K and V");
   if (failed(q))
     return failure();
   args.query = list.add(*q, "q", ArgumentRole::Input, dedupe);
   FailureOr<SmallVector<int64_t>> k =
-      addKVArguments(op, op.getKey(), problem.keyView, "k", list, dedupe);
+      addKVArguments(op, program.key, problem.keyView, "k", list, dedupe);
   if (failed(k))
     return failure();
   FailureOr<SmallVector<int64_t>> v =
-      addKVArguments(op, op.getValue(), problem.valueView, "v", list, dedupe);
+      addKVArguments(op, program.value, problem.valueView, "v", list, dedupe);
   if (failed(v))
     return failure();
   args.keyStorage = *k;
   args.valueStorage = *v;
-  if (Value lengths = op.getKeyLengths()) {
+  if (Value lengths = program.keyLengths) {
     FailureOr<Value> memref = getHostMemref(op, lengths, "key_lengths");
     if (failed(memref))
       return failure();
     args.keyLengths = list.add(*memref, "key_lengths", ArgumentRole::Input);
   }
   size_t firstOutput = list.values.size();
-  if (failed(addResultArguments(op, list)))
+  if (failed(addResultArguments(program, list)))
     return failure();
   args.output = firstOutput;
   if (problem.withLse)
@@ -144,21 +146,22 @@ LogicalResult mlir::attn::detail::addAttentionArguments(
 }
 
 LogicalResult mlir::attn::detail::matchAppendWriteBack(
-    AttentionOp op, Operation *view, bool &writeBack,
+    const TiledProgram &program, Operation *view, bool &writeBack,
     KernelArgumentList &list) {
   auto append = dyn_cast_or_null<KVAppendOp>(view);
   if (!append)
     return success();
+  Operation *op = program.forall;
   FailureOr<Value> cache =
       getHostMemref(op, append.getCache(), "the storage of K and V views");
   if (failed(cache))
     return failure();
   for (Operation *user : append->getUsers()) {
-    if (user == op.getOperation())
+    if (program.contains(user))
       continue;
     auto store = dyn_cast<bufferization::MaterializeInDestinationOp>(user);
     if (!store || store.getDest() != *cache)
-      return op.emitOpError("expected the result of ")
+      return op->emitOpError("expected the result of ")
              << append->getName()
              << " to be used only by the attention and a store back into "
                 "its own cache on the GPU path";
@@ -170,4 +173,39 @@ LogicalResult mlir::attn::detail::matchAppendWriteBack(
         role = ArgumentRole::InOut;
   }
   return success();
+}
+
+KernelProblem mlir::attn::detail::getProgramProblem(
+    const TiledProgram &program) {
+  KernelInfoAttr info = program.info;
+  KernelProblem p;
+  p.batch = info.getBatch();
+  p.headsQ = info.getHeadsQ();
+  p.headsKV = info.getHeadsKv();
+  p.seqQ = info.getSeqQ();
+  p.seqK = info.getSeqK();
+  p.headDim = info.getHeadDim();
+  p.isBF16 = info.getQueryType().isBF16();
+  p.withLse = info.getLse().getValue();
+  p.withKeyLengths = info.getKeyLengths().getValue();
+  p.keyView = program.keyView;
+  p.valueView = program.valueView;
+  p.scale = info.getScale().getValueAsDouble();
+  if (FloatAttr softcap = info.getSoftcap())
+    p.softcap = softcap.getValueAsDouble();
+  p.headOffset = info.getHeadOffset();
+  // The step names heads globally; the kernel indexes this shard's slopes
+  // by local head.
+  OnlineStepOp step = program.step;
+  if (std::optional<ArrayRef<double>> slopes = step.getAlibiSlopes())
+    llvm::append_range(p.alibiSlopes, slopes->slice(p.headOffset, p.headsQ));
+  if (!step.getScoreMod().empty())
+    p.scoreMod = &step.getScoreMod();
+  std::optional<ArrayRef<int64_t>> window;
+  if (DenseI64ArrayAttr extents = info.getWindow())
+    window = extents.asArrayRef();
+  p.visibility = KeyVisibility::get(info.getMask(), window);
+  ConstArith constants;
+  p.diagOffset = p.visibility.diagonal(constants, p.seqQ, p.seqK);
+  return p;
 }

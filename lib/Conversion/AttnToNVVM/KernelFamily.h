@@ -1,18 +1,23 @@
 //===- KernelFamily.h - the interface every GPU kernel family implements -===//
 //
-// Part of attn-mlir. convert-attn-to-nvvm drives every kernel family through
-// the same steps: plan (check the options and the problem, fix the launch),
-// collect arguments (host memrefs and workspaces, with names and roles),
-// emit (the kernel body) and describe (what the manifest records). A family
-// is a strategy over the shared emission layer (FragmentEmitter, the
-// KeyVisibility of the op); PrefillKernel.cpp and DecodeKernel.cpp are the
-// mma.sync families. Adding one means implementing this interface and one
-// case in selectKernelFamily (AttnToNVVM.cpp).
+// Part of attn-mlir. Every kernel family goes through the same steps: plan
+// (check the options and the problem, fix the launch and the tiles:
+// attn-plan-gpu-kernels, on the attn.attention), then, on the tiled program
+// attn-tile made with those tiles (TiledProgram.h), collect arguments (host
+// memrefs and workspaces, with names and roles) and emit (the kernel body,
+// whose coordinates and KV loop bounds are the program's). A family is a
+// strategy over the shared emission layer (FragmentEmitter, FragmentLayout,
+// the KeyVisibility of the op); PrefillKernel.cpp and DecodeKernel.cpp are
+// the mma.sync families, HopperKernel.cpp the wgmma one. Adding one means
+// implementing this interface and one case in selectKernelFamily
+// (AttnToNVVM.cpp).
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef ATTN_LIB_CONVERSION_ATTNTONVVM_KERNELFAMILY_H
 #define ATTN_LIB_CONVERSION_ATTNTONVVM_KERNELFAMILY_H
+
+#include "TiledProgram.h"
 
 #include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
@@ -47,23 +52,29 @@ struct LaunchPlan {
   std::array<int64_t, 3> grid = {1, 1, 1};
   int64_t threads = 0;
   KernelLaunchDesc desc;
+  /// The programs attn-tile cuts the op into: one per CTA.
+  int64_t tileM = 0, tileN = 0;
+  bool packGqa = false;
+  int64_t tileSplits = 1;
 };
 
-/// One schedule that turns an attn.attention into one kernel.
+/// One schedule that turns an attention into one kernel.
 class KernelFamily {
 public:
   virtual ~KernelFamily();
 
   /// Checks that this family supports `problem` with its options and plans
-  /// the launch; "expected ..." errors at `op`.
-  virtual FailureOr<LaunchPlan> plan(AttentionOp op,
+  /// the launch and the tiles; "expected ..." errors at `anchor`.
+  virtual FailureOr<LaunchPlan> plan(Operation *anchor,
                                      const KernelProblem &problem) = 0;
   /// Adds the kernel's arguments to `list` (called after plan).
-  virtual LogicalResult collectArguments(AttentionOp op,
+  virtual LogicalResult collectArguments(const TiledProgram &program,
                                          const KernelProblem &problem,
                                          KernelArgumentList &list) = 0;
-  /// Emits the body of `func`, whose arguments are `list`'s values.
-  virtual void emit(gpu::GPUFuncOp func, const KernelProblem &problem) = 0;
+  /// Emits the body of `func`, whose arguments are `list`'s values; the
+  /// coordinates and KV loop bounds come from `program`.
+  virtual LogicalResult emit(gpu::GPUFuncOp func, const KernelProblem &problem,
+                             const TiledProgram &program) = 0;
 };
 
 /// The mma.sync (sm_80+) families.
@@ -76,7 +87,7 @@ std::unique_ptr<KernelFamily>
 createHopperFamily(const ConvertAttnToNVVMOptions &options);
 /// Whether the hopper family would plan `problem` (kernel=auto's question;
 /// no diagnostics).
-bool hopperFamilySupports(AttentionOp op, const KernelProblem &problem,
+bool hopperFamilySupports(Operation *anchor, const KernelProblem &problem,
                           const ConvertAttnToNVVMOptions &options);
 
 //===----------------------------------------------------------------------===//
@@ -84,24 +95,31 @@ bool hopperFamilySupports(AttentionOp op, const KernelProblem &problem,
 //===----------------------------------------------------------------------===//
 
 /// The memref a kernel input tensor is read from (destination-passing form:
-/// bufferization.to_tensor of an identity-layout memref); errors at `op`.
-FailureOr<Value> getHostMemref(AttentionOp op, Value tensor, StringRef what);
+/// bufferization.to_tensor of an identity-layout memref); errors at
+/// `anchor`.
+FailureOr<Value> getHostMemref(Operation *anchor, Value tensor,
+                               StringRef what);
 
-/// Adds Q, K and V (or their views' storage), key_lengths and O[, LSE] to
-/// `list` and records their positions. `dedupe` passes a memref used for
-/// several operands once (views sharing a block table); without it every
-/// operand keeps its own argument.
-LogicalResult addAttentionArguments(AttentionOp op,
+/// Adds Q, K and V (or their views' storage), key_lengths and O[, LSE] of
+/// `program` to `list` and records their positions. `dedupe` passes a
+/// memref used for several operands once (views sharing a block table);
+/// without it every operand keeps its own argument.
+LogicalResult addAttentionArguments(const TiledProgram &program,
                                     const KernelProblem &problem, bool dedupe,
                                     KernelArgumentList &list,
                                     AttentionArguments &args);
 
 /// An attn.kv_append view whose result is also stored back into its own
 /// cache memref: the kernel performs that store (`writeBack` is set, the
-/// cache's role becomes inout) and the host-side store goes with the op.
-/// Any other use of the appended cache is refused.
-LogicalResult matchAppendWriteBack(AttentionOp op, Operation *view,
-                                   bool &writeBack, KernelArgumentList &list);
+/// cache's role becomes inout) and the host-side store goes with the
+/// program. Any other use of the appended cache is refused.
+LogicalResult matchAppendWriteBack(const TiledProgram &program,
+                                   Operation *view, bool &writeBack,
+                                   KernelArgumentList &list);
+
+/// The problem of `program`, from the kernel info attn-plan-gpu-kernels
+/// recorded and the attention's step (its ALiBi slopes and score_mod).
+KernelProblem getProgramProblem(const TiledProgram &program);
 
 } // namespace mlir::attn::detail
 

@@ -1,11 +1,13 @@
 //===- PrefillKernel.cpp - the FlashAttention-2 prefill kernel family -----===//
 //
 // Part of attn-mlir. The mma.sync prefill family (KernelFamily.h): plans and
-// emits one prefill attention kernel. A CTA owns BM query rows of one
-// (batch, head), its warps 16 or 32 rows each, and walks the KV blocks the
-// mask leaves visible (KeyVisibility) with double-buffered cp.async copies;
-// only that loop is an scf.for, carrying O, the row max m and the row sum l.
-// The fragment-level pieces live in FragmentEmitter.
+// emits one prefill attention kernel. A CTA is one program of the tiled IR
+// (TiledProgram.h): BM query rows of one (batch, head), its warps 16 or 32
+// rows each; it walks the program's KV blocks (the tiled KV loops, fused
+// into one double-buffered cp.async pipeline), evaluating the mask only
+// outside the program's interior range; only that loop is an scf.for,
+// carrying O, the row max m and the row sum l. The fragment-level pieces
+// live in FragmentEmitter.
 //
 // Chunked prefill: with a key_lengths operand, sequence b has len_b keys
 // (read once per CTA, clamped to [0, Lk]); len_b bounds the KV blocks, masks
@@ -39,15 +41,16 @@ constexpr int64_t kStages = 2;
 class PrefillEmitter : public FragmentEmitter {
 public:
   PrefillEmitter(gpu::GPUFuncOp func, const KernelProblem &p,
-                 const ConvertAttnToNVVMOptions &o, const AttentionArguments &args)
+                 const ConvertAttnToNVVMOptions &o, const AttentionArguments &args,
+                 const TiledProgram &program)
       : FragmentEmitter(func, p, o.blockM / o.numWarps / 16, o.blockN),
-        args(args), bm(o.blockM), warps(o.numWarps) {
+        args(args), program(program), bm(o.blockM), warps(o.numWarps) {
     threads = 32 * warps;
     qTileBytes = bm * tileRowBytes;
     kvTileBytes = bn * tileRowBytes;
   }
 
-  void emit();
+  LogicalResult emit();
 
 private:
   Value arg(int64_t i) { return func.getBody().front().getArgument(i); }
@@ -80,11 +83,12 @@ private:
   }
 
   // The phases of the kernel, in program order.
-  /// Thread/block coordinates, global pointers and lane address parts.
-  void emitCoordinates();
+  /// Thread/block coordinates (the program's), global pointers and lane
+  /// address parts.
+  LogicalResult emitCoordinates();
   /// len_b, the runtime diagonal and ALiBi offset (with key_lengths only).
   void emitSequenceBounds();
-  /// [nBegin, nEnd): the KV blocks this Q block must visit.
+  /// [nBegin, nEnd): the program's KV blocks.
   void emitBlockRange();
   /// First cp.async groups; Q fragments to registers where they fit.
   void emitPrologue();
@@ -99,6 +103,9 @@ private:
   void emitEpilogue(ValueRange results);
 
   const AttentionArguments &args;
+  const TiledProgram &program;
+  /// The program's coordinates and bounds (index values).
+  ProgramCoordinates coords;
   int64_t bm, warps;
   int64_t threads, qTileBytes, kvTileBytes;
 
@@ -121,6 +128,8 @@ private:
   Value batchIndex, headIndex, negSlope;
   Value qPtr, kPtr, vPtr, oPtr, lsePtr;
   Value nBegin, nEnd;
+  /// Keys [interiorBegin, interiorEnd) need no mask (i32).
+  Value interiorBegin, interiorEnd;
 };
 
 } // namespace
@@ -217,22 +226,35 @@ void PrefillEmitter::copyKVTile(bool isValue, Value n0, Value tile,
   }
 }
 
-void PrefillEmitter::emitCoordinates() {
+LogicalResult PrefillEmitter::emitCoordinates() {
   auto idx32 = [&](Value v) -> Value {
     return arith::IndexCastUIOp::create(b, i32, v);
   };
   emitLaneCoordinates();
-  Value mBlock = idx32(gpu::BlockIdOp::create(b, gpu::Dimension::x));
+  // The program (b, h, query block) of this CTA: y is b * Hq + h; under a
+  // causal/window mask later Q blocks see more keys, so x runs them first
+  // and the longest CTAs do not form the tail of the grid.
+  Value mBlock = gpu::BlockIdOp::create(b, gpu::Dimension::x);
   if (p.visibility.right) {
-    // Under a causal/window mask later Q blocks see more keys: launch them
-    // first so the longest CTAs do not form the tail of the grid.
     int64_t numMBlocks = llvm::divideCeil(p.seqQ, bm);
-    mBlock = arith::SubIOp::create(b, cI32(numMBlocks - 1), mBlock);
+    mBlock = arith::SubIOp::create(
+        b, arith::ConstantIndexOp::create(b, b.getLoc(), numMBlocks - 1),
+        mBlock);
   }
-  bh = idx32(gpu::BlockIdOp::create(b, gpu::Dimension::y));
-  batch = arith::DivUIOp::create(b, bh, cI32(p.headsQ));
-  Value head = arith::RemUIOp::create(b, bh, cI32(p.headsQ));
-  kvHead = arith::DivUIOp::create(b, head, cI32(p.headsQ / p.headsKV));
+  Value y = gpu::BlockIdOp::create(b, gpu::Dimension::y);
+  Value headsQ = arith::ConstantIndexOp::create(b, b.getLoc(), p.headsQ);
+  FailureOr<ProgramCoordinates> planned = program.emitCoordinates(
+      b,
+      {arith::DivUIOp::create(b, y, headsQ), arith::RemUIOp::create(b, y, headsQ),
+       mBlock},
+      args.keyLengths ? arg(*args.keyLengths) : Value());
+  if (failed(planned))
+    return failure();
+  coords = *planned;
+  batch = idx32(coords.batch);
+  Value head = idx32(coords.head0);
+  kvHead = idx32(coords.kvHead);
+  bh = add(mul(batch, p.headsQ), head);
   Value kvBh = add(mul(batch, p.headsKV), kvHead);
   if (p.scoreMod) {
     batchIndex = arith::IndexCastUIOp::create(b, b.getIndexType(), batch);
@@ -247,7 +269,7 @@ void PrefillEmitter::emitCoordinates() {
   if (!p.keyView)
     kvHeadBytes =
         arith::MulIOp::create(b, toI64(kvBh), cI64(p.seqK * tileRowBytes));
-  m0 = mul(mBlock, bm);
+  m0 = idx32(coords.q0);
   warpRow0 = add(m0, mul(warp, bm / warps));
 
   for (int64_t i : args.keyStorage)
@@ -269,17 +291,15 @@ void PrefillEmitter::emitCoordinates() {
   qLane = laneOffset(
       mul(add(add(mul(warp, bm / warps), r8), lo8), tileRowBytes),
       shr(matrix, 1));
+  return success();
 }
 
 void PrefillEmitter::emitSequenceBounds() {
   IntArith a(b, b.getLoc(), i32);
   if (args.keyLengths) {
-    // Clamped so that a bad length cannot address outside K and V.
-    Value len = memref::LoadOp::create(
-        b, arg(*args.keyLengths),
-        ValueRange{arith::IndexCastUIOp::create(b, b.getIndexType(), batch)});
-    length = arith::MinSIOp::create(
-        b, arith::MaxSIOp::create(b, len, cI32(0)), cI32(p.seqK));
+    // The program's len_b, clamped to [0, Lk] so that a bad length cannot
+    // address outside K and V.
+    length = arith::IndexCastOp::create(b, i32, coords.keyLength);
     if (negSlope)
       alibiOffset = arith::SubIOp::create(b, length, cI32(p.seqQ));
   }
@@ -287,16 +307,16 @@ void PrefillEmitter::emitSequenceBounds() {
 }
 
 void PrefillEmitter::emitBlockRange() {
-  // Blocks wholly outside the mask for every row of this Q block are never
-  // visited: [nBegin, nEnd) covers the keys some row of the block sees, below
-  // len_b (or Lk). The range may be empty (a Q block that sees no key): the
-  // loop is skipped and the epilogue writes O = 0, LSE = -inf.
+  // The program's KV loops: blocks wholly outside the mask for every row of
+  // this Q block are not among them, and only blocks outside its interior
+  // evaluate the mask. The range may be empty (a Q block that sees no key):
+  // the loop is skipped and the epilogue writes O = 0, LSE = -inf.
+  auto i32Of = [&](Value v) { return arith::IndexCastOp::create(b, i32, v); };
   IntArith a(b, b.getLoc(), i32);
-  Value lastRow = arith::MinSIOp::create(b, add(m0, bm - 1), cI32(p.seqQ - 1));
-  KeyInterval<Value> keys = p.visibility.visibleKeys(
-      a, m0, lastRow, cI32(p.seqQ), keyLength());
-  nBegin = a.floorDiv(keys.begin, bn);
-  nEnd = a.ceilDiv(keys.end, bn);
+  nBegin = a.floorDiv(i32Of(coords.begin), bn);
+  nEnd = a.ceilDiv(i32Of(coords.end), bn);
+  interiorBegin = i32Of(coords.interiorBegin);
+  interiorEnd = i32Of(coords.interiorEnd);
 }
 
 void PrefillEmitter::emitPrologue() {
@@ -338,10 +358,12 @@ SmallVector<Value> PrefillEmitter::emitScoreMods(Value n0, ArrayRef<Value> s) {
 }
 
 SmallVector<Value> PrefillEmitter::emitMask(Value n0, ArrayRef<Value> s) {
-  // Only blocks that straddle the mask's boundary or the Lk (len_b) tail
-  // pay for it.
+  // Only blocks outside the program's interior (the mask's boundary, the
+  // Lk or len_b tail) pay for it.
   return emitVisibilityMask(FragmentLayout::mmaSync(mTiles, nTiles()), s, n0,
-                            add(warpRow0, g), m0, bm, keyLength(), diag,
+                            add(warpRow0, g),
+                            outsideInterior(n0, interiorBegin, interiorEnd),
+                            keyLength(), diag,
                             /*tail=*/length || p.seqK % bn != 0);
 }
 
@@ -480,9 +502,10 @@ void PrefillEmitter::emitEpilogue(ValueRange results) {
   }
 }
 
-void PrefillEmitter::emit() {
+LogicalResult PrefillEmitter::emit() {
   b.setInsertionPointToStart(&func.getBody().front());
-  emitCoordinates();
+  if (failed(emitCoordinates()))
+    return failure();
   emitSequenceBounds();
   emitBlockRange();
   emitPrologue();
@@ -490,6 +513,7 @@ void PrefillEmitter::emit() {
   b.setInsertionPointAfter(loop);
   emitEpilogue(loop.getResults());
   gpu::ReturnOp::create(b);
+  return success();
 }
 
 //===----------------------------------------------------------------------===//
@@ -499,13 +523,12 @@ void PrefillEmitter::emit() {
 namespace {
 
 /// Checks of the prefill kernel's tile options.
-LogicalResult checkPrefillOptions(AttentionOp op,
-                                         const KernelProblem &p,
-                                         const ConvertAttnToNVVMOptions &o) {
-  auto fail = [&](const Twine &msg) { return op.emitOpError(msg); };
+LogicalResult checkPrefillOptions(Operation *op, const KernelProblem &p,
+                                  const ConvertAttnToNVVMOptions &o) {
+  auto fail = [&](const Twine &msg) { return op->emitOpError(msg); };
   for (Operation *view : {p.keyView, p.valueView})
     if (view && cast<KVCacheViewInterface>(view).getNumRowStorages() > 1)
-      return op.emitOpError("expected K/V views whose rows come from one "
+      return op->emitOpError("expected K/V views whose rows come from one "
                             "buffer on the prefill kernel, got ")
              << view->getName()
              << " (the decode kernel, Hq / Hkv * Lq <= 16, reads it)";
@@ -528,7 +551,7 @@ public:
   explicit PrefillFamily(const ConvertAttnToNVVMOptions &options)
       : options(options) {}
 
-  FailureOr<LaunchPlan> plan(AttentionOp op,
+  FailureOr<LaunchPlan> plan(Operation *op,
                              const KernelProblem &problem) override {
     if (failed(checkPrefillOptions(op, problem, options)))
       return failure();
@@ -546,19 +569,25 @@ public:
     desc.blockM = options.blockM;
     desc.blockN = options.blockN;
     desc.numWarps = options.numWarps;
+    // A program per CTA: one query head, block-m rows, block-n keys.
+    plan.tileM = options.blockM;
+    plan.tileN = options.blockN;
     return plan;
   }
 
-  LogicalResult collectArguments(AttentionOp op, const KernelProblem &problem,
+  LogicalResult collectArguments(const TiledProgram &program,
+                                 const KernelProblem &problem,
                                  KernelArgumentList &list) override {
     // Q, K storage, V storage, [key_lengths], O[, LSE]. A plain Q, K or V is
     // passed once each even where a test passes one memref as all three;
     // views pass their storage (a block table shared by K and V once).
-    return addAttentionArguments(op, problem, /*dedupe=*/false, list, args);
+    return addAttentionArguments(program, problem, /*dedupe=*/false, list,
+                                 args);
   }
 
-  void emit(gpu::GPUFuncOp func, const KernelProblem &problem) override {
-    PrefillEmitter(func, problem, options, args).emit();
+  LogicalResult emit(gpu::GPUFuncOp func, const KernelProblem &problem,
+                     const TiledProgram &program) override {
+    return PrefillEmitter(func, problem, options, args, program).emit();
   }
 
 private:

@@ -1,5 +1,5 @@
-// RUN: attn-opt %s --convert-attn-to-nvvm="block-m=64" | FileCheck %s
-// RUN: attn-opt %s --convert-attn-to-nvvm | FileCheck %s --check-prefix=DEFAULT
+// RUN: attn-opt %s --attn-gpu-kernels="block-m=64" | FileCheck %s
+// RUN: attn-opt %s --attn-gpu-kernels | FileCheck %s --check-prefix=DEFAULT
 
 // GQA 4/2, causal (bottom-right), Lq = 200 and Lk = 300 (tails in both), LSE.
 // One kernel per op in a gpu.module; the host function keeps only the

@@ -1,6 +1,6 @@
-// RUN: attn-opt %s --split-input-file --verify-diagnostics --convert-attn-to-nvvm="kernel=decode"
-// RUN: not attn-opt %s --split-input-file --convert-attn-to-nvvm="decode-keys-per-warp=8" 2>&1 | FileCheck %s --check-prefix=KEYS
-// RUN: not attn-opt %s --split-input-file --convert-attn-to-nvvm="kernel=split" 2>&1 | FileCheck %s --check-prefix=KIND
+// RUN: attn-opt %s --split-input-file --verify-diagnostics --attn-gpu-kernels="kernel=decode"
+// RUN: not attn-opt %s --split-input-file --attn-gpu-kernels="decode-keys-per-warp=8" 2>&1 | FileCheck %s --check-prefix=KEYS
+// RUN: not attn-opt %s --split-input-file --attn-gpu-kernels="kernel=split" 2>&1 | FileCheck %s --check-prefix=KIND
 
 // KEYS: expected decode-keys-per-warp of 16 or 32, got 8
 // KIND: expected kernel of auto, prefill, decode or hopper, got 'split'

@@ -1,5 +1,5 @@
-// RUN: attn-opt %s --split-input-file --convert-attn-to-nvvm | FileCheck %s
-// RUN: attn-opt %s --split-input-file --convert-attn-to-nvvm="num-splits=1" | FileCheck %s --check-prefix=ONE
+// RUN: attn-opt %s --split-input-file --attn-gpu-kernels | FileCheck %s
+// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="num-splits=1" | FileCheck %s --check-prefix=ONE
 
 // Decode from a paged cache (pages of 16, one block table for K and V) with
 // per-sequence lengths. GQA 8/2: the 4 query heads of a KV group are the 4
@@ -11,9 +11,11 @@
 // CHECK-LABEL: gpu.func @paged_kernel
 // CHECK-SAME: (%[[Q:.+]]: memref<2x8x1x128xbf16>, %[[KP:.+]]: memref<64x16x2x128xbf16>, %[[TABLE:.+]]: memref<2x32xi32>, %[[VP:.+]]: memref<64x16x2x128xbf16>, %[[LENS:.+]]: memref<2xi32>, %[[O:.+]]: memref<2x8x1x128xbf16>, %{{.+}}: memref<4x2x4x128xf32>, %{{.+}}: memref<4x2x4xf32>, %[[COUNTERS:.+]]: memref<4xi32>)
 // CHECK-SAME: attn.kernel_info = #attn.kernel_info<family = "decode", grid_formula = "[num_splits, B * Hkv, 1]", shared_memory_bytes = 135168, num_warps = 8, num_splits = 2, keys_per_warp = 16, stages = 2,
-// The sequence's length, clamped to [0, 512].
+// The sequence's length, clamped to [0, 512] (the program's index
+// arithmetic).
 // CHECK: %[[LEN:.+]] = memref.load %[[LENS]]
-// CHECK: arith.maxsi %[[LEN]]
+// CHECK: %[[LENI:.+]] = arith.index_cast %[[LEN]] : i32 to index
+// CHECK: arith.minsi %[[LENI]], %c512 : index
 // Rows come through the view's address hook: the block table is read in
 // the kernel, once per row for both K and V.
 // CHECK: memref.load %[[TABLE]]
@@ -67,9 +69,11 @@ func.func @paged(%q: memref<2x8x1x128xbf16>, %kp: memref<64x16x2x128xbf16>, %vp:
 // (diag = len - 3), every subtile masked per row; LSE out.
 // CHECK-LABEL: gpu.func @chunked_kernel
 // CHECK-SAME: (%{{.+}}: memref<2x4x3x64xf16>, %{{.+}}: memref<2x1x300x64xf16>, %{{.+}}: memref<2x1x300x64xf16>, %{{.+}}: memref<2xi32>, %{{.+}}: memref<2x4x3x64xf16>, %{{.+}}: memref<2x4x3xf32>
-// CHECK: %[[LEN:.+]] = arith.minsi %{{.+}}, %c300_i32
-// CHECK: %[[DIAG:.+]] = arith.subi %[[LEN]], %c3_i32
+// CHECK: %[[CLIP:.+]] = arith.minsi %{{.+}}, %c300 : index
+// CHECK: %[[LENI:.+]] = arith.maxsi %[[CLIP]], %{{.+}} : index
+// CHECK: %[[LEN:.+]] = arith.index_cast %[[LENI]] : index to i32
 // CHECK: scf.for
+// CHECK: %[[DIAG:.+]] = arith.subi %[[LEN]], %c3_i32
 // CHECK: arith.cmpi sle
 // CHECK: scf.yield
 // CHECK-LABEL: func.func @chunked

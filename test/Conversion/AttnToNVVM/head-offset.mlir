@@ -1,4 +1,4 @@
-// RUN: attn-opt %s --split-input-file --convert-attn-to-nvvm="block-m=64" | FileCheck %s
+// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="block-m=64" | FileCheck %s
 
 // Rank 1 of a 2-way split of GQA 8/4 (local Hq = 4, Hkv = 2, global heads
 // 4..7). The op's slopes cover the 8 global heads, 2^-(h+1); the kernel
@@ -6,11 +6,11 @@
 // after the first, so no slope of heads 0..3 reaches it. score_mod's head
 // argument is the CTA's local head plus 4.
 // CHECK-LABEL: gpu.func @shard_kernel
-// blockIdx.y = b * 4 + h: the local head h is bh % 4; score_mod gets h + 4.
-// CHECK: %[[BH:.+]] = arith.index_castui %block_id_y : index to i32
-// CHECK: %[[H:.+]] = arith.remui %[[BH]], %{{.+}} : i32
-// CHECK: %[[C4:.+]] = arith.constant 4 : i32
-// CHECK-NEXT: %[[HG:.+]] = arith.addi %[[H]], %[[C4]] : i32
+// blockIdx.y = b * 4 + h: the program's local head h is y % 4; score_mod
+// gets h + 4.
+// CHECK: %[[HI:.+]] = arith.remui %block_id_y, %{{.+}} : index
+// CHECK: %[[H:.+]] = arith.index_castui %[[HI]] : index to i32
+// CHECK: %[[HG:.+]] = arith.addi %[[H]], %c4_i32{{.*}} : i32
 // CHECK-NEXT: %[[HGI:.+]] = arith.index_castui %[[HG]] : i32 to index
 // The slope select chain over the local head: 2^-5 for h = 0, then 2^-6,
 // 2^-7, 2^-8; the unsharded heads' 2^-1 .. 2^-4 never appear.

@@ -1,4 +1,4 @@
-// RUN: attn-opt %s --split-input-file --verify-diagnostics --convert-attn-to-nvvm="kernel=hopper"
+// RUN: attn-opt %s --split-input-file --verify-diagnostics --attn-gpu-kernels="kernel=hopper"
 
 // kernel=hopper needs the sm_90a chip (wgmma, setmaxnreg).
 func.func @chip(%q: memref<1x1x256x128xbf16>, %o: memref<1x1x256x128xbf16>) {

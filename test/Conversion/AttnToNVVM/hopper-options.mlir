@@ -1,5 +1,5 @@
-// RUN: attn-opt %s --split-input-file --verify-diagnostics --convert-attn-to-nvvm="kernel=hopper chip=sm_90a hopper-stages=4"
-// RUN: attn-opt %s --split-input-file --convert-attn-to-nvvm="chip=sm_90a hopper-stages=4" | FileCheck %s
+// RUN: attn-opt %s --split-input-file --verify-diagnostics --attn-gpu-kernels="kernel=hopper chip=sm_90a hopper-stages=4"
+// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a hopper-stages=4" | FileCheck %s
 
 // Four stages of 128-key K and V tiles and the Q tile at D = 128 exceed
 // 227 KiB: kernel=hopper refuses the plan, kernel=auto keeps the mma.sync

@@ -1,7 +1,7 @@
-// RUN: attn-opt %s --convert-attn-to-nvvm="chip=sm_90a" | FileCheck %s
-// RUN: attn-opt %s --convert-attn-to-nvvm="chip=sm_90a kernel=hopper hopper-stages=3" | FileCheck %s --check-prefix=STAGES
-// RUN: attn-opt %s --convert-attn-to-nvvm="chip=sm_90a hopper-ping-pong=true" | FileCheck %s --check-prefix=PINGPONG
-// RUN: attn-opt %s --convert-attn-to-nvvm | FileCheck %s --check-prefix=SM80
+// RUN: attn-opt %s --attn-gpu-kernels="chip=sm_90a" | FileCheck %s
+// RUN: attn-opt %s --attn-gpu-kernels="chip=sm_90a kernel=hopper hopper-stages=3" | FileCheck %s --check-prefix=STAGES
+// RUN: attn-opt %s --attn-gpu-kernels="chip=sm_90a hopper-ping-pong=true" | FileCheck %s --check-prefix=PINGPONG
+// RUN: attn-opt %s --attn-gpu-kernels | FileCheck %s --check-prefix=SM80
 
 // GQA 4/2, causal (bottom-right), Lq = 200 and Lk = 300 (tails in both), LSE.
 // On sm_90a kernel=auto picks the hopper family: 384 threads (a producer

@@ -1,4 +1,4 @@
-// RUN: attn-opt %s --split-input-file --verify-diagnostics --convert-attn-to-nvvm
+// RUN: attn-opt %s --split-input-file --verify-diagnostics --attn-gpu-kernels
 
 // Head dim 32 has no kernel on the GPU path.
 func.func @head_dim(%q: memref<1x1x64x32xbf16>, %o: memref<1x1x64x32xbf16>) {

@@ -2,14 +2,14 @@
 // kernel is planned (checkGpuLoweringOptions); the diagnostic names the
 // option, the range and the value (issue #20: block-m=0 divided by zero in
 // the prefill emitter, a negative block-m aborted in SmallVector).
-// RUN: not attn-opt %s --convert-attn-to-nvvm="block-m=0" 2>&1 | FileCheck %s --check-prefix=BM0
-// RUN: not attn-opt %s --convert-attn-to-nvvm="block-m=-64" 2>&1 | FileCheck %s --check-prefix=BMNEG
-// RUN: not attn-opt %s --convert-attn-to-nvvm="block-n=1048576" 2>&1 | FileCheck %s --check-prefix=BN
-// RUN: not attn-opt %s --convert-attn-to-nvvm="num-warps=0" 2>&1 | FileCheck %s --check-prefix=WARPS
-// RUN: not attn-opt %s --convert-attn-to-nvvm="num-splits=2147483648" 2>&1 | FileCheck %s --check-prefix=SPLITS
-// RUN: not attn-opt %s --convert-attn-to-nvvm="num-sms=9223372036854775807" 2>&1 | FileCheck %s --check-prefix=SMS
-// RUN: not attn-opt %s --convert-attn-to-nvvm="decode-stages=0" 2>&1 | FileCheck %s --check-prefix=STAGES
-// RUN: not attn-opt %s --convert-attn-to-nvvm="decode-keys-per-warp=-1" 2>&1 | FileCheck %s --check-prefix=KEYS
+// RUN: not attn-opt %s --attn-gpu-kernels="block-m=0" 2>&1 | FileCheck %s --check-prefix=BM0
+// RUN: not attn-opt %s --attn-gpu-kernels="block-m=-64" 2>&1 | FileCheck %s --check-prefix=BMNEG
+// RUN: not attn-opt %s --attn-gpu-kernels="block-n=1048576" 2>&1 | FileCheck %s --check-prefix=BN
+// RUN: not attn-opt %s --attn-gpu-kernels="num-warps=0" 2>&1 | FileCheck %s --check-prefix=WARPS
+// RUN: not attn-opt %s --attn-gpu-kernels="num-splits=2147483648" 2>&1 | FileCheck %s --check-prefix=SPLITS
+// RUN: not attn-opt %s --attn-gpu-kernels="num-sms=9223372036854775807" 2>&1 | FileCheck %s --check-prefix=SMS
+// RUN: not attn-opt %s --attn-gpu-kernels="decode-stages=0" 2>&1 | FileCheck %s --check-prefix=STAGES
+// RUN: not attn-opt %s --attn-gpu-kernels="decode-keys-per-warp=-1" 2>&1 | FileCheck %s --check-prefix=KEYS
 
 // BM0: error: expected block-m in [16, 256], got 0
 // BMNEG: error: expected block-m in [16, 256], got -64

@@ -1,4 +1,4 @@
-// RUN: attn-opt %s --split-input-file --verify-diagnostics --convert-attn-to-nvvm="block-m=48"
+// RUN: attn-opt %s --split-input-file --verify-diagnostics --attn-gpu-kernels="block-m=48"
 
 // BLOCK_M must give each of the 4 warps 16 or 32 rows.
 func.func @block_m(%q: memref<1x1x64x64xbf16>, %o: memref<1x1x64x64xbf16>) {

@@ -1,4 +1,4 @@
-// RUN: attn-opt %s --split-input-file --convert-attn-to-nvvm | FileCheck %s
+// RUN: attn-opt %s --split-input-file --attn-gpu-kernels | FileCheck %s
 
 // Chunked prefill on the prefill kernel: 64 new tokens of GQA 8/2 (256
 // packed rows per KV group, too many for the decode kernel) against a paged
@@ -8,19 +8,20 @@
 // CHECK-LABEL: gpu.func @chunked_paged_kernel
 // CHECK-SAME: (%[[Q:.+]]: memref<3x8x64x128xbf16>, %[[KP:.+]]: memref<192x16x2x128xbf16>, %[[TABLE:.+]]: memref<3x64xi32>, %[[VP:.+]]: memref<192x16x2x128xbf16>, %[[LENS:.+]]: memref<3xi32>, %[[O:.+]]: memref<3x8x64x128xbf16>)
 // CHECK-SAME: family = "prefill"
-// len_b = clamp(key_lengths[b], 0, Lk = 1024); the diagonal is len_b - Lq.
+// The program's coordinates, cloned from the tiled IR: len_b =
+// clamp(key_lengths[b], 0, Lk = 1024) (index), the diagonal len_b - Lq.
 // CHECK: %[[RAW:.+]] = memref.load %[[LENS]]
-// CHECK: %[[POS:.+]] = arith.maxsi %[[RAW]], %c0_i32
-// CHECK: %[[LEN:.+]] = arith.minsi %[[POS]], %c1024_i32
+// CHECK: %[[RAWI:.+]] = arith.index_cast %[[RAW]] : i32 to index
+// CHECK: %[[CLIP:.+]] = arith.minsi %[[RAWI]], %c1024 : index
+// CHECK: %[[LENI:.+]] = arith.maxsi %[[CLIP]], %{{.+}} : index
+// KV blocks: the program's loops end at the keys some row sees
+// (KeyVisibility::visibleKeys), min(len_b, last row + len_b - Lq + 1), so
+// no block at or past len_b is visited.
+// CHECK: %[[OFF:.+]] = arith.subi %[[LENI]], %c64 : index
+// CHECK: arith.minsi %[[LENI]], %{{.+}} : index
+// CHECK: %[[LEN:.+]] = arith.index_cast %[[LENI]] : index to i32
 // CHECK: %[[DIAG:.+]] = arith.subi %[[LEN]], %c64_i32
-// KV blocks [0, nEnd): the keys some row sees (KeyVisibility::visibleKeys)
-// end at min(len_b, last row + len_b - Lq + 1), so nEnd = ceil(that / 64)
-// and no block at or past len_b is visited.
-// CHECK: %[[OFF:.+]] = arith.subi %[[LEN]], %c64_i32
-// CHECK: %[[LASTKEY:.+]] = arith.addi %{{.+}}, %[[OFF]] : i32
-// CHECK: %[[END:.+]] = arith.addi %[[LASTKEY]], %c1_i32
-// CHECK: %[[KEYS:.+]] = arith.minsi %[[LEN]], %[[END]] : i32
-// CHECK: %[[NEND:.+]] = arith.ceildivsi %[[KEYS]], %c64_i32
+// CHECK: %[[NEND:.+]] = arith.ceildivsi %{{.+}}, %c64_i32
 // Prologue: a K row at or past len_b is zero-filled (source size 0) and
 // addressed as row 0; rows come through the view's hook, which reads the
 // block table in the kernel; V reuses K's row addresses.
@@ -39,15 +40,16 @@
 // CHECK: nvvm.cp.async.shared.global %{{.+}}, %{{.+}}, 16, cache =  cg, %[[SIZE]]
 // CHECK: nvvm.cp.async.commit.group
 // The KV loop; the prefetch of K[j + 1] reads the block table again.
-// CHECK: scf.for %{{.+}} = %c0_i32{{.*}} to %[[NEND]]
+// CHECK: scf.for %{{.+}} = %{{.+}} to %[[NEND]]
 // CHECK: memref.load %[[TABLE]]
 // CHECK: nvvm.cp.async.shared.global
-// The mask runs on blocks that end past the keys every row of the Q block
-// sees, min(len_b, m0 + diag + 1) (KeyVisibility::keysSeenByAll): key j of
-// row i is kept iff j - i <= diag and j < len_b.
-// CHECK: %[[ALL:.+]] = arith.minsi %[[LEN]], %{{.+}} : i32
-// CHECK: %[[CROSS:.+]] = arith.cmpi sgt, %{{.+}}, %[[ALL]] : i32
-// CHECK: %[[NEEDS:.+]] = arith.ori %{{.+}}, %[[CROSS]]
+// The mask runs on blocks outside the program's interior (its KV loop that
+// attn-tile marked interior ends at the keys every row of the Q block sees,
+// min(len_b, m0 + diag + 1), KeyVisibility::keysSeenByAll): key j of row i
+// is kept iff j - i <= diag and j < len_b.
+// CHECK: %[[BEFORE:.+]] = arith.cmpi slt, %{{.+}}, %{{.+}} : i32
+// CHECK: %[[AFTER:.+]] = arith.cmpi sge, %{{.+}}, %{{.+}} : i32
+// CHECK: %[[NEEDS:.+]] = arith.ori %[[BEFORE]], %[[AFTER]]
 // CHECK: scf.if %[[NEEDS]]
 // CHECK: arith.cmpi sle, %{{.+}}, %[[DIAG]] : i32
 // CHECK: arith.cmpi slt, %{{.+}}, %[[LEN]] : i32
@@ -80,8 +82,10 @@ func.func @chunked_paged(%q: memref<3x8x64x128xbf16>, %kp: memref<192x16x2x128xb
 // CHECK-LABEL: gpu.func @chunked_contig_kernel
 // CHECK-SAME: (%{{.+}}: memref<2x8x100x64xf16>, %[[K:.+]]: memref<2x2x300x64xf16>, %[[V:.+]]: memref<2x2x300x64xf16>, %[[LENS:.+]]: memref<2xi32>, %{{.+}}: memref<2x8x100x64xf16>, %[[LSE:.+]]: memref<2x8x100xf32>)
 // CHECK: %[[RAW:.+]] = memref.load %[[LENS]]
-// CHECK: %[[POS:.+]] = arith.maxsi %[[RAW]], %c0_i32
-// CHECK: %[[LEN:.+]] = arith.minsi %[[POS]], %c300_i32
+// CHECK: %[[RAWI:.+]] = arith.index_cast %[[RAW]] : i32 to index
+// CHECK: %[[CLIP:.+]] = arith.minsi %[[RAWI]], %c300 : index
+// CHECK: %[[LENI:.+]] = arith.maxsi %[[CLIP]], %{{.+}} : index
+// CHECK: %[[LEN:.+]] = arith.index_cast %[[LENI]] : index to i32
 // CHECK: %[[DIAG:.+]] = arith.subi %[[LEN]], %c100_i32
 // CHECK: scf.if
 // CHECK: %[[VALID:.+]] = arith.cmpi slt, %{{.+}}, %[[LEN]] : i32
@@ -118,18 +122,21 @@ func.func @chunked_contig(%q: memref<2x8x100x64xf16>, %k: memref<2x2x300x64xf16>
 // -----
 
 // A sliding window (100 keys back) over a paged cache (pages of 64): the
-// first visible block also moves with len_b, nBegin = floor(max(m0 + diag -
-// 100, 0) / 64), and the mask keeps j - i >= diag - 100.
+// program's first block also moves with len_b, begin = alignDown(max(q0 +
+// diag - 100, 0), 64), and the mask keeps j - i >= diag - 100.
 // CHECK-LABEL: gpu.func @window_paged_kernel
 // CHECK: %[[RAW:.+]] = memref.load
-// CHECK: %[[POS:.+]] = arith.maxsi %[[RAW]], %c0_i32
-// CHECK: %[[LEN:.+]] = arith.minsi %[[POS]], %c512_i32
+// CHECK: %[[RAWI:.+]] = arith.index_cast %[[RAW]] : i32 to index
+// CHECK: %[[CLIP:.+]] = arith.minsi %[[RAWI]], %c512 : index
+// CHECK: %[[LENI:.+]] = arith.maxsi %[[CLIP]], %{{.+}} : index
+// CHECK: %[[OFF:.+]] = arith.subi %[[LENI]], %c64 : index
+// CHECK: %[[FIRST0:.+]] = arith.addi %{{.+}}, %[[OFF]] : index
+// CHECK: %[[FIRST1:.+]] = arith.addi %[[FIRST0]], %c-100 : index
+// CHECK: %[[FIRST:.+]] = arith.maxsi %[[FIRST1]], %{{.+}} : index
+// CHECK: %[[BEGIN:.+]] = arith.floordivsi %[[FIRST]], %c64 : index
+// CHECK: %[[LEN:.+]] = arith.index_cast %[[LENI]] : index to i32
 // CHECK: %[[DIAG:.+]] = arith.subi %[[LEN]], %c64_i32
-// CHECK: %[[OFF:.+]] = arith.subi %[[LEN]], %c64_i32
-// CHECK: %[[FIRST0:.+]] = arith.addi %{{.+}}, %[[OFF]] : i32
-// CHECK: %[[FIRST1:.+]] = arith.addi %[[FIRST0]], %c-100_i32
-// CHECK: %[[FIRST:.+]] = arith.maxsi %[[FIRST1]], %c0_i32
-// CHECK: %[[NBEGIN:.+]] = arith.floordivsi %[[FIRST]], %c64_i32
+// CHECK: %[[NBEGIN:.+]] = arith.floordivsi %{{.+}}, %c64_i32
 // CHECK: scf.for %{{.+}} = %[[NBEGIN]] to
 // CHECK: scf.if
 // CHECK: %[[LO:.+]] = arith.addi %[[DIAG]], %c-100_i32

@@ -1,5 +1,5 @@
-// RUN: attn-opt %s --split-input-file --verify-diagnostics --convert-attn-to-nvvm
-// RUN: attn-opt %s --split-input-file --verify-diagnostics --convert-attn-to-nvvm=kernel=decode
+// RUN: attn-opt %s --split-input-file --verify-diagnostics --attn-gpu-kernels
+// RUN: attn-opt %s --split-input-file --verify-diagnostics --attn-gpu-kernels=kernel=decode
 
 // What checkGpuLowering refuses at the op before any kernel is planned
 // (issue #20).

@@ -1,4 +1,4 @@
-// RUN: attn-opt %s --split-input-file --convert-attn-to-nvvm="block-m=64" | FileCheck %s
+// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="block-m=64" | FileCheck %s
 
 // A score_mod (relative bias s + (kv_idx - q_idx)) on a causal GQA op. The
 // scores reach the region in natural units (scale applied), the region is

@@ -1576,3 +1576,35 @@ func.func @kv_append_dtype(%new: tensor<2x2x4x16xbf16>, %cache: tensor<2x2x64x16
   %k = attn.kv_append %new into %cache at %pos : tensor<2x2x4x16xbf16> into tensor<2x2x64x16xf32> at tensor<2xi32> -> tensor<2x2x64x16xf32>
   return %k : tensor<2x2x64x16xf32>
 }
+
+// -----
+
+func.func @kv_tile_rank(%k: tensor<4x64x32xbf16>, %i: index) -> tensor<16x32xbf16> {
+  // expected-error @+1 {{expected a 4-D source and an [N, D] tile}}
+  %t = attn.kv_tile %k[%i, %i, %i] : tensor<4x64x32xbf16> -> tensor<16x32xbf16>
+  return %t : tensor<16x32xbf16>
+}
+
+// -----
+
+func.func @kv_tile_width(%k: tensor<1x4x64x32xbf16>, %i: index) -> tensor<16x16xbf16> {
+  // expected-error @+1 {{expected the tile's row width 16 to equal the source's head dim 32}}
+  %t = attn.kv_tile %k[%i, %i, %i] : tensor<1x4x64x32xbf16> -> tensor<16x16xbf16>
+  return %t : tensor<16x16xbf16>
+}
+
+// -----
+
+func.func @kv_tile_type(%k: tensor<1x4x64x32xbf16>, %i: index) -> tensor<16x32xf16> {
+  // expected-error @+1 {{expected the tile to have the source's element type}}
+  %t = attn.kv_tile %k[%i, %i, %i] : tensor<1x4x64x32xbf16> -> tensor<16x32xf16>
+  return %t : tensor<16x32xf16>
+}
+
+// -----
+
+func.func @kv_tile_dynamic(%k: tensor<1x4x64x32xbf16>, %i: index) -> tensor<?x32xbf16> {
+  // expected-error @+1 {{expected a static tile of at least one row}}
+  %t = attn.kv_tile %k[%i, %i, %i] : tensor<1x4x64x32xbf16> -> tensor<?x32xbf16>
+  return %t : tensor<?x32xbf16>
+}

@@ -513,3 +513,14 @@ func.func @kv_append(%new: tensor<2x2x4x16xf32>, %cache: tensor<2x2x64x16xf32>, 
   %k = attn.kv_append %new into %cache at %pos : tensor<2x2x4x16xf32> into tensor<2x2x64x16xf32> at tensor<2xi32> -> tensor<2x2x64x16xf32>
   return %k : tensor<2x2x64x16xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func.func @kv_tile
+// CHECK: attn.kv_tile %{{.+}}[%{{.+}}, %{{.+}}, %{{.+}}] : tensor<2x4x64x32xbf16> -> tensor<16x32xbf16>
+// CHECK: attn.kv_tile %{{.+}}[%{{.+}}, %{{.+}}, %{{.+}}] {layout = #attn.layout<bshd>} : tensor<2x64x4x32xbf16> -> tensor<16x32xbf16>
+func.func @kv_tile(%k: tensor<2x4x64x32xbf16>, %kb: tensor<2x64x4x32xbf16>, %i: index) -> (tensor<16x32xbf16>, tensor<16x32xbf16>) {
+  %t = attn.kv_tile %k[%i, %i, %i] : tensor<2x4x64x32xbf16> -> tensor<16x32xbf16>
+  %u = attn.kv_tile %kb[%i, %i, %i] {layout = #attn.layout<bshd>} : tensor<2x64x4x32xbf16> -> tensor<16x32xbf16>
+  return %t, %u : tensor<16x32xbf16>, tensor<16x32xbf16>
+}

@@ -1,4 +1,4 @@
-// RUN: attn-opt %s --load-dialect-plugin=%test_kv_plugin --convert-attn-to-nvvm | FileCheck %s
+// RUN: attn-opt %s --load-dialect-plugin=%test_kv_plugin --attn-gpu-kernels | FileCheck %s
 
 // The GPU decode kernel reads a host compiler's own cache layout (test_kv's
 // ring buffer, loaded as a plugin) through the address hook alone: the

@@ -1,4 +1,4 @@
-// RUN: attn-opt %s --load-dialect-plugin=%test_kv_plugin --convert-attn-to-nvvm | FileCheck %s
+// RUN: attn-opt %s --load-dialect-plugin=%test_kv_plugin --attn-gpu-kernels | FileCheck %s
 
 // The GPU prefill kernel reads a host compiler's own cache layout (test_kv's
 // ring buffer) through the address hook, with per-sequence lengths. K and V
@@ -9,8 +9,10 @@
 // CHECK-LABEL: gpu.func @ring_prefill_kernel
 // CHECK-SAME: (%{{[^:]+}}: memref<2x4x64x64xbf16>, %[[KR:[^:]+]]: memref<2x2x40x64xbf16>, %[[KS:[^:]+]]: memref<2xi32>, %[[VR:[^:]+]]: memref<2x2x40x64xbf16>, %[[VS:[^:]+]]: memref<2xi32>, %[[LENS:[^:]+]]: memref<2xi32>, %{{[^:]+}}: memref<2x4x64x64xbf16>)
 // CHECK: %[[RAW:.+]] = memref.load %[[LENS]]
-// CHECK: %[[POS:.+]] = arith.maxsi %[[RAW]], %c0_i32
-// CHECK: %[[LEN:.+]] = arith.minsi %[[POS]], %c40_i32
+// CHECK: %[[RAWI:.+]] = arith.index_cast %[[RAW]] : i32 to index
+// CHECK: %[[CLIP:.+]] = arith.minsi %[[RAWI]], %c40 : index
+// CHECK: %[[LENI:.+]] = arith.maxsi %[[CLIP]], %{{.+}} : index
+// CHECK: %[[LEN:.+]] = arith.index_cast %[[LENI]] : index to i32
 // Prologue: K rows from K's ring, then V rows from V's.
 // CHECK: scf.if
 // CHECK: arith.cmpi slt, %{{.+}}, %[[LEN]] : i32

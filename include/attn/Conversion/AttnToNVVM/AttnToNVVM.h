@@ -24,7 +24,12 @@ class AttentionOp;
 
 /// The kernels' options are convert-attn-to-nvvm's own
 /// (ConvertAttnToNVVMOptions, generated from Passes.td, which documents
-/// them), so a pass, a pipeline and a library caller fill the same struct.
+/// them), so a pass, a pipeline and a library caller fill the same struct;
+/// attn-plan-gpu-kernels declares the same list (AttnGpuKernelOptions).
+
+/// attn-plan-gpu-kernels with the options of convert-attn-to-nvvm.
+std::unique_ptr<Pass>
+createAttnPlanGpuKernels(const ConvertAttnToNVVMOptions &options);
 
 /// Parses `text` in the pass's own option syntax ("block-m=64 num-warps=8
 /// kernel=decode", as `--convert-attn-to-nvvm="..."` takes it) into

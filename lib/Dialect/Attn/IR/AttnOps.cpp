@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Tensor/Utils/Utils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/TypeUtilities.h"
@@ -628,6 +629,72 @@ buildViewDense(OpBuilder &b, Location loc, RankedTensorType viewType,
 //===----------------------------------------------------------------------===//
 // PagedViewOp
 //===----------------------------------------------------------------------===//
+
+//===----------------------------------------------------------------------===//
+// KVTileOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult KVTileOp::verify() {
+  auto sourceType = cast<RankedTensorType>(getSource().getType());
+  auto tileType = cast<RankedTensorType>(getTile().getType());
+  if (sourceType.getRank() != 4 || tileType.getRank() != 2)
+    return emitOpError() << "expected a 4-D source and an [N, D] tile";
+  if (!tileType.hasStaticShape() || tileType.getDimSize(0) < 1)
+    return emitOpError() << "expected a static tile of at least one row, got "
+                         << tileType;
+  if (sourceType.getElementType() != tileType.getElementType())
+    return emitOpError() << "expected the tile to have the source's element "
+                            "type";
+  if (sourceType.getDimSize(3) != tileType.getDimSize(1))
+    return emitOpError() << "expected the tile's row width "
+                         << tileType.getDimSize(1)
+                         << " to equal the source's head dim "
+                         << sourceType.getDimSize(3);
+  if (getView() && getLayout() != Layout::BHSD)
+    return emitOpError() << "expected the bhsd layout for a KV cache view";
+  return success();
+}
+
+Value KVTileOp::expand(OpBuilder &b) {
+  Location loc = getLoc();
+  int64_t rows = getNumRows();
+  if (KVCacheViewInterface view = getView())
+    return view.buildTile(b, loc, getBatch(), getKvHead(), getStart(), rows);
+  auto sourceType = cast<RankedTensorType>(getSource().getType());
+  auto tileType = cast<RankedTensorType>(getTile().getType());
+  int64_t seqAxis = getLayout() == Layout::BHSD ? 2 : 1;
+  // Valid rows: min(N, L - start), a constant when a static L is a whole
+  // number of tiles.
+  Value length = b.createOrFold<tensor::DimOp>(loc, getSource(), seqAxis);
+  std::optional<int64_t> staticLength = getConstantIntValue(length);
+  OpFoldResult valid = b.getIndexAttr(rows);
+  if (!staticLength || *staticLength % rows != 0)
+    valid = b.createOrFold<arith::MinSIOp>(
+        loc, arith::ConstantIndexOp::create(b, loc, rows),
+        b.createOrFold<arith::SubIOp>(loc, length, getStart()));
+  OpFoldResult one = b.getIndexAttr(1), zero = b.getIndexAttr(0);
+  OpFoldResult width = b.getIndexAttr(tileType.getDimSize(1));
+  SmallVector<OpFoldResult> offsets = {getBatch(), getKvHead(), getStart(),
+                                       zero};
+  SmallVector<OpFoldResult> sizes = {one, one, valid, width};
+  if (seqAxis == 1) {
+    std::swap(offsets[1], offsets[2]);
+    std::swap(sizes[1], sizes[2]);
+  }
+  std::optional<int64_t> validStatic = getConstantIntValue(valid);
+  auto sliceType = RankedTensorType::get(
+      {validStatic.value_or(ShapedType::kDynamic), tileType.getDimSize(1)},
+      sourceType.getElementType());
+  Value slice = tensor::ExtractSliceOp::create(
+      b, loc, sliceType, getSource(), offsets, sizes,
+      SmallVector<OpFoldResult>(4, one));
+  if (sliceType == tileType)
+    return slice;
+  Value pad = arith::ConstantOp::create(
+      b, loc, b.getZeroAttr(sourceType.getElementType()));
+  return tensor::createPadHighOp(tileType, slice, pad, /*nofold=*/false, loc,
+                                 b);
+}
 
 LogicalResult PagedViewOp::verify() {
   auto pagesType = cast<RankedTensorType>(getPages().getType());

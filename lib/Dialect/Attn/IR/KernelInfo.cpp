@@ -22,6 +22,16 @@ KernelArgumentAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
+LogicalResult
+TileSizesAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                      int64_t blockM, int64_t blockN, bool packGqa,
+                      int64_t numSplits) {
+  for (int64_t v : {blockM, blockN, numSplits})
+    if (v < 1)
+      return emitError() << "expected tile sizes >= 1, got " << v;
+  return success();
+}
+
 LogicalResult KernelInfoAttr::verify(
     function_ref<InFlightDiagnostic()> emitError, StringRef family,
     StringRef gridFormula, int64_t sharedMemoryBytes, int64_t blockM,
@@ -31,7 +41,7 @@ LogicalResult KernelInfoAttr::verify(
     Type keyType, Type valueType, Type outputType, int64_t batch,
     int64_t headsQ, int64_t headsKV, int64_t seqQ, int64_t seqK,
     int64_t headDim, int64_t valueHeadDim, BoolAttr lse, BoolAttr keyLengths,
-    BoolAttr alibi, BoolAttr scoreMod, StringRef kvView) {
+    BoolAttr alibi, BoolAttr scoreMod, StringRef kvView, int64_t headOffset) {
   if (family != "prefill" && family != "decode" && family != "hopper")
     return emitError() << "expected family prefill, decode or hopper, got '"
                        << family
@@ -64,6 +74,8 @@ LogicalResult KernelInfoAttr::verify(
     return emitError() << "expected lse, key_lengths, alibi and score_mod";
   if (kvView.empty())
     return emitError() << "expected a kv_view";
+  if (headOffset < 0)
+    return emitError() << "expected head_offset >= 0, got " << headOffset;
   return success();
 }
 
@@ -95,7 +107,37 @@ mlir::attn::buildKernelInfo(AttentionOp op, const KernelLaunchDesc &desc) {
       b.getBoolAttr(static_cast<bool>(op.getKeyLengths())),
       b.getBoolAttr(op.getAlibiSlopes().has_value()),
       b.getBoolAttr(!op.getScoreMod().empty()),
-      desc.keyView ? desc.keyView->getName().getStringRef() : "tensor");
+      desc.keyView ? desc.keyView->getName().getStringRef() : "tensor",
+      op.getGlobalHeadOffset());
+  if (!info)
+    return failure();
+  return info;
+}
+
+FailureOr<KernelInfoAttr> mlir::attn::withLaunch(Operation *anchor,
+                                                 KernelInfoAttr planned,
+                                                 const KernelLaunchDesc &desc) {
+  MLIRContext *ctx = anchor->getContext();
+  Builder b(ctx);
+  if (desc.names.size() != desc.roles.size())
+    return anchor->emitOpError("expected one role per kernel argument name");
+  SmallVector<Attribute> arguments;
+  for (auto [name, role] : llvm::zip(desc.names, desc.roles))
+    arguments.push_back(KernelArgumentAttr::get(ctx, name, role));
+  auto emit = [&]() { return anchor->emitOpError("kernel info: "); };
+  KernelInfoAttr info = KernelInfoAttr::getChecked(
+      emit, ctx, desc.family, desc.gridFormula, desc.sharedMemoryBytes,
+      desc.blockM, desc.blockN, desc.numWarps, desc.numSplits, desc.keysPerWarp,
+      desc.stages, b.getArrayAttr(arguments), planned.getMask(),
+      planned.getScale(), planned.getSoftcap(), planned.getWindow(),
+      planned.getLayout(), planned.getQueryType(), planned.getKeyType(),
+      planned.getValueType(), planned.getOutputType(), planned.getBatch(),
+      planned.getHeadsQ(), planned.getHeadsKv(), planned.getSeqQ(),
+      planned.getSeqK(), planned.getHeadDim(), planned.getValueHeadDim(),
+      planned.getLse(), planned.getKeyLengths(), planned.getAlibi(),
+      planned.getScoreMod(),
+      desc.keyView ? desc.keyView->getName().getStringRef() : "tensor",
+      planned.getHeadOffset());
   if (!info)
     return failure();
   return info;

@@ -37,6 +37,12 @@ struct KernelLaunchDesc {
 FailureOr<KernelInfoAttr> buildKernelInfo(AttentionOp op,
                                           const KernelLaunchDesc &desc);
 
+/// `planned` (the kernel info of an attention, as attn-plan-gpu-kernels
+/// recorded it) with the launch `desc` describes, its arguments included;
+/// errors at `anchor`.
+FailureOr<KernelInfoAttr> withLaunch(Operation *anchor, KernelInfoAttr planned,
+                                     const KernelLaunchDesc &desc);
+
 } // namespace mlir::attn
 
 #endif // ATTN_DIALECT_ATTN_IR_KERNELINFO_H

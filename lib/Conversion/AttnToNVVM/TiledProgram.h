@@ -1,0 +1,76 @@
+//===- TiledProgram.h - one tiled attention program, read for a kernel ----===//
+//
+// Part of attn-mlir. convert-attn-to-nvvm lowers the tiled IR: attn-tile cuts
+// an attn.attention that attn-plan-gpu-kernels planned into an scf.forall of
+// programs (one per CTA), attn-fuse-online-softmax turns their KV loops into
+// online_step recurrences and attn-lower-precision fixes the rounding of P.
+// TiledProgram reads one such forall: where the kernel's operands come from
+// (the host tensors behind the Q slice and the attn.kv_tile ops, key_lengths,
+// the stored results), the online step whose attributes are the attention's,
+// and the index computations of the program, which the kernel families clone
+// as their coordinates and KV loop bounds instead of deriving their own.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_LIB_CONVERSION_ATTNTONVVM_TILEDPROGRAM_H
+#define ATTN_LIB_CONVERSION_ATTNTONVVM_TILEDPROGRAM_H
+
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+namespace mlir::attn::detail {
+
+/// A program's coordinates and KV loop bounds as the kernel computes them
+/// (index values): the program's sequence, first local query head, KV head
+/// and first query row; the sequence's key length (clamped key_lengths
+/// entry, or Lk); the keys the KV loops visit, [begin, end), in blocks of the
+/// program's block-n from `begin`, of which [interiorBegin, interiorEnd) see
+/// no masked key.
+struct ProgramCoordinates {
+  Value batch, head0, kvHead, q0, keyLength;
+  Value begin, interiorBegin, interiorEnd, end;
+};
+
+class TiledProgram {
+public:
+  /// Reads `forall` (it carries attn.kernel_info); "expected ..." errors at
+  /// it for anything that is not attn-tile + attn-fuse-online-softmax +
+  /// attn-lower-precision output.
+  static FailureOr<TiledProgram> match(scf::ForallOp forall);
+
+  scf::ForallOp forall;
+  KernelInfoAttr info;
+  /// The first online step: its attributes and regions are the attention's.
+  OnlineStepOp step;
+  /// Host-side tensors: bufferization.to_tensor results, or KV cache views
+  /// for K and V (keyView / valueView, else null).
+  Value query, key, value, keyLengths;
+  Operation *keyView = nullptr, *valueView = nullptr;
+  /// What the program computes for the host: O[, LSE] (the forall's results,
+  /// or with KV splits the merge of its partials).
+  SmallVector<Value> results;
+
+  /// Clones the program's coordinate and bound computations at `b`'s
+  /// insertion point, the forall's induction variables replaced by `ivs`
+  /// (index values) and key_lengths read from the memref `keyLengthsArg`.
+  FailureOr<ProgramCoordinates> emitCoordinates(OpBuilder &b, ValueRange ivs,
+                                                Value keyLengthsArg) const;
+
+  /// Whether `user` belongs to the program (reads a view for it).
+  bool contains(Operation *user) const;
+
+  /// Erases the program, `stores` of its results first, then whatever fed
+  /// it and has no other use.
+  void erase(ArrayRef<Operation *> stores);
+
+private:
+  /// Program-side values of ProgramCoordinates.
+  SmallVector<OpFoldResult> coordinates;
+  /// Ops outside the forall that belong to the program (the split merge).
+  SmallVector<Operation *> epilogue;
+};
+
+} // namespace mlir::attn::detail
+
+#endif // ATTN_LIB_CONVERSION_ATTNTONVVM_TILEDPROGRAM_H
