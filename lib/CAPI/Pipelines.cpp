@@ -57,6 +57,7 @@ void mlirAttnSpecInit(MlirAttnSpec *spec) {
   spec->withLse = d.withLse;
   spec->pageSize = d.pageSize;
   spec->appendTokens = d.appendTokens;
+  spec->backward = d.backward;
 }
 
 static AttentionSpec unwrap(const MlirAttnSpec &c) {
@@ -88,6 +89,7 @@ static AttentionSpec unwrap(const MlirAttnSpec &c) {
   if (c.keyLengths)
     s.keyLengths.assign(c.keyLengths, c.keyLengths + c.numKeyLengths);
   s.appendTokens = c.appendTokens;
+  s.backward = c.backward;
   return s;
 }
 
@@ -258,6 +260,8 @@ static CpuTargetOptions unwrap(const MlirAttnCpuOptions &c) {
   o.tile.blockM = c.tileM;
   o.tile.blockN = c.tileN;
   o.tile.numSplits = c.numSplits;
+  o.tileBackward.blockM = c.tileM;
+  o.tileBackward.blockN = c.tileN;
   o.accumulateInF64 = c.accumulateInF64;
   return o;
 }
