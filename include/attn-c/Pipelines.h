@@ -43,6 +43,8 @@ typedef enum MlirAttnElementKind {
   MlirAttnElementBF16 = 2,
   MlirAttnElementI1 = 3,
   MlirAttnElementI32 = 4,
+  /* CPU target only (lowered whole, computed in f64; flash must be off). */
+  MlirAttnElementF64 = 5,
 } MlirAttnElementKind;
 
 typedef enum MlirAttnScoreMod {
@@ -88,8 +90,9 @@ typedef struct MlirAttnSpec {
   int64_t appendTokens;
   /* The backward instead of the forward: attn.attention_backward with the
      entry (q, k, v, o, dO, lse, [bias], [mask], [key_lengths], dQ, dK, dV,
-     [d_bias]); o and dO have the output's shape, lse is [B, Hq, Lq] f32 (the
-     forward's with withLse), the gradients Q's, K's, V's (and the bias's)
+     [d_bias]); o and dO have the output's shape, lse is [B, Hq, Lq] f32, f64
+     for F64 (the forward's with withLse), the gradients Q's, K's, V's (and
+     the bias's)
      shapes and elementType. Dense K and V only (no pageSize, appendTokens). */
   bool backward;
 } MlirAttnSpec;

@@ -23,7 +23,8 @@ static_assert(MlirAttnElementF32 == static_cast<int>(ElementKind::F32) &&
               MlirAttnElementF16 == static_cast<int>(ElementKind::F16) &&
               MlirAttnElementBF16 == static_cast<int>(ElementKind::BF16) &&
               MlirAttnElementI1 == static_cast<int>(ElementKind::I1) &&
-              MlirAttnElementI32 == static_cast<int>(ElementKind::I32));
+              MlirAttnElementI32 == static_cast<int>(ElementKind::I32) &&
+              MlirAttnElementF64 == static_cast<int>(ElementKind::F64));
 static_assert(MlirAttnScoreModTanhCap ==
                   static_cast<int>(ScoreModKind::TanhCap) &&
               MlirAttnMaskModPrefixLM ==
@@ -100,7 +101,7 @@ static LogicalResult verifyEnums(MLIRContext *ctx, const MlirAttnSpec &c) {
     return emitError(UnknownLoc::get(ctx))
            << "expected a valid " << what << " in MlirAttnSpec";
   };
-  if (c.elementType < MlirAttnElementF32 || c.elementType > MlirAttnElementI32)
+  if (c.elementType < MlirAttnElementF32 || c.elementType > MlirAttnElementF64)
     return fail("elementType");
   if (c.layout != MlirAttnLayoutBHSD && c.layout != MlirAttnLayoutBSHD)
     return fail("layout");
@@ -329,7 +330,7 @@ MlirLogicalResult mlirAttnCpuExecutableInvoke(MlirAttnCpuExecutable e,
   SmallVector<HostBuffer> buffers;
   for (intptr_t i = 0; i < numArgs; ++i) {
     const MlirAttnHostBuffer &a = args[i];
-    if (a.kind < MlirAttnElementF32 || a.kind > MlirAttnElementI32 ||
+    if (a.kind < MlirAttnElementF32 || a.kind > MlirAttnElementF64 ||
         a.rank < 0) {
       emitError(UnknownLoc::get(handle->ctx))
           << "expected buffer #" << i

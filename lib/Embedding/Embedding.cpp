@@ -126,8 +126,8 @@ static LogicalResult verifyCpuEntry(ModuleOp module, StringRef entry) {
         !getElementKind(memref.getElementType()))
       return func.emitError("expected entry argument #")
              << i
-             << " to be an identity-layout memref of f32, f16, bf16, i1 or "
-                "i32, got "
+             << " to be an identity-layout memref of f32, f16, bf16, f64, i1 "
+                "or i32, got "
              << type;
   }
   return success();

@@ -44,7 +44,7 @@ def _spec(query, key, value, mask, window_left, window_right, scale, softcap,
             "lse": True, "backward": backward}
     if operand is not None:
         spec["bool_mask" if operand.dtype == torch.bool else "bias"] = True
-    target, options = ("ptx", _at._GPU_OPTIONS) if gpu else ("cpu", None)
+    target, options = ("ptx", _at._GPU_OPTIONS) if gpu else ("cpu", _at.cpu_options(query.dtype))
     return target, spec, options
 
 
@@ -104,7 +104,8 @@ def gpu_backward_kernel(query, key, value, attn_mask=None, mask="none", window_l
 
 def forward(query, key, value, attn_mask, mask, window_left, window_right, scale,
             softcap, alibi_slopes):
-    """(out [B, Hq, Lq, Dv] in the inputs' dtype, lse [B, Hq, Lq] f32)."""
+    """(out [B, Hq, Lq, Dv] in the inputs' dtype, lse [B, Hq, Lq] in float32,
+    float64 for float64 inputs)."""
     _at._check(query, key, value, attn_mask, False, True)
     if mask not in MASKS:
         raise _at.Unsupported(f"attn_mlir: expected mask to be one of {', '.join(MASKS)}, "
@@ -153,7 +154,7 @@ def backward(grad_out, grad_lse, query, key, value, out, lse, attn_mask, mask,
         target, spec, options = _spec(query, key, value, kind, window_left, window_right,
                                       scale, softcap, alibi_slopes, operand, True, False)
         kernel = _at._kernel(target, spec, options)
-    tensors = [query, key, value, out, grad_out.to(query.dtype), lse.float()]
+    tensors = [query, key, value, out, grad_out.to(query.dtype), lse.to(_lse_dtype(query))]
     if operand is not None:
         tensors.append(operand)
     grads = _run(kernel, tensors, query.dtype, gpu)
@@ -161,11 +162,17 @@ def backward(grad_out, grad_lse, query, key, value, out, lse, attn_mask, mask,
     return dq, dk, dv[..., :dv_cols].contiguous()
 
 
+def _lse_dtype(query):
+    """The LSE's dtype: float32, or float64 for float64 inputs (whose
+    backward recomputes P in f64 from it)."""
+    return torch.float64 if query.dtype == torch.float64 else torch.float32
+
+
 def _forward_fake(query, key, value, attn_mask, mask, window_left, window_right, scale,
                   softcap, alibi_slopes):
     b, hq, lq, _ = query.shape
     return (query.new_empty((b, hq, lq, value.shape[3])),
-            query.new_empty((b, hq, lq), dtype=torch.float32))
+            query.new_empty((b, hq, lq), dtype=_lse_dtype(query)))
 
 
 def _backward_fake(grad_out, grad_lse, query, key, value, out, lse, attn_mask, mask,
@@ -209,6 +216,8 @@ if HAS_REGISTER_AUTOGRAD:
 
     def _autograd_backward(ctx, grad_out, grad_lse):
         query, key, value, out, lse, attn_mask = ctx.saved_tensors
+        if grad_out is None:  # only the LSE was used
+            grad_out = torch.zeros_like(out)
         dq, dk, dv = torch.ops.attn_mlir.attention_backward(
             grad_out, grad_lse, query, key, value, out, lse, attn_mask, *ctx.attributes)
         return (dq, dk, dv) + (None,) * 7
@@ -219,7 +228,10 @@ if HAS_REGISTER_AUTOGRAD:
     def apply(*args):
         return torch.ops.attn_mlir.attention(*args)
 else:
-    _library = _at._library  # one DEF library per namespace on torch 1.13
+    # torch.py's DEF library of the namespace where it made one (torch 1.13
+    # allows one per namespace).
+    _library = getattr(_at, "_library", None) or torch.library.Library("attn_mlir",
+                                                                        "FRAGMENT")
     _library.define("attention(Tensor query, Tensor key, Tensor value, Tensor? attn_mask, "
                     "str mask, int window_left, int window_right, float? scale, "
                     "float? softcap, float[]? alibi_slopes) -> (Tensor, Tensor)")
@@ -245,6 +257,8 @@ else:
         @staticmethod
         def backward(ctx, grad_out, grad_lse):
             query, key, value, out, lse, attn_mask = ctx.saved_tensors
+            if grad_out is None:
+                grad_out = torch.zeros_like(out)
             dq, dk, dv = torch.ops.attn_mlir.attention_backward(
                 grad_out, grad_lse, query, key, value, out, lse, attn_mask,
                 *ctx.attributes)

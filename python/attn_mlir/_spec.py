@@ -15,7 +15,7 @@ DEFAULTS = {
     "append_tokens": 0, "key_lengths": False, "backward": False,
 }
 
-_DTYPES = {"f32": 0, "f16": 1, "bf16": 2}
+_DTYPES = {"f32": 0, "f16": 1, "bf16": 2, "f64": 5}
 _MASKS = {"none": 0, "causal": 2, "causal-bottom-right": 2,
           "causal-top-left": 1, "sliding-window": 3}
 _SCORE_MODS = {"none": 0, "relative-bias": 1, "tanh-cap": 2}

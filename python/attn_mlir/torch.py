@@ -50,7 +50,8 @@ class Unsupported(ValueError):
     """attn_mlir.torch cannot compute this call (yet); the message says why."""
 
 
-_DTYPE_NAMES = {torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16"}
+_DTYPE_NAMES = {torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16",
+                torch.float64: "f64"}
 _GPU_DTYPES = (torch.float16, torch.bfloat16)
 _GPU_HEAD_DIMS = (64, 128)
 # Query rows per KV group up to which the GPU path picks its decode kernel
@@ -72,7 +73,8 @@ def _check(query, key, value, attn_mask, is_causal, enable_gqa):
         raise Unsupported("attn_mlir: expected query, key and value of one dtype, got "
                           f"{query.dtype}, {key.dtype}, {value.dtype}")
     if query.dtype not in _DTYPE_NAMES:
-        raise Unsupported(f"attn_mlir: expected float32, float16 or bfloat16, got {query.dtype}")
+        raise Unsupported("attn_mlir: expected float32, float16, bfloat16 or (on the CPU) "
+                          f"float64, got {query.dtype}")
     b, hq, _, d = query.shape
     if key.shape[0] != b or value.shape[0] != b or key.shape[1] != value.shape[1] \
             or key.shape[2] != value.shape[2] or key.shape[3] != d:
@@ -211,7 +213,13 @@ def _plan(b, hq, hkv, lq, lk, d, dv, dtype, gpu, mask, scale):
         spec["key_lengths"] = True
     if gpu:
         return "ptx", spec, _GPU_OPTIONS, bucketed
-    return "cpu", spec, None, bucketed
+    return "cpu", spec, cpu_options(dtype), bucketed
+
+
+def cpu_options(dtype):
+    """The CPU target's options for a dtype: float64 is lowered whole (the
+    tiling passes compute in f32 and refuse it), computed in f64."""
+    return {"flash": False} if dtype == torch.float64 else None
 
 
 def precompile(query_shape, key_shape, value_head_dim=None, dtype=torch.bfloat16,
@@ -333,7 +341,9 @@ def attention(query, key, value, attn_mask=None, mask="none", window=None, scale
     float adds) combines with any of them. softcap: s -> softcap *
     tanh(s / softcap) after the scale (default 1/sqrt(D)); alibi_slopes: one
     per query head, s -= slope * |i + Lk - Lq - j|. With return_lse also the
-    log-sum-exp [B, Hq, Lq] (float32), itself differentiable.
+    log-sum-exp [B, Hq, Lq] (float32; float64 for float64 inputs), itself
+    differentiable. float64 runs on the CPU only, computed in f64 (for
+    torch.autograd.gradcheck).
 
     The forward saves O and the LSE; the backward recomputes P from them
     (attn.attention_backward), dK and dV summed over each query group."""

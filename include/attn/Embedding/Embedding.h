@@ -67,8 +67,8 @@ AttentionOp buildAttention(OpBuilder &builder, Location loc, Value query,
 /// lse) on tensors at the builder's insertion point: the gradients of an
 /// attn.attention with the same `attributes` and `operands` (whose `withLse`
 /// is ignored), given its output, the loss's gradient with respect to it and
-/// its log-sum-exp (`[B, Hq, Lq]` f32, what the forward with `withLse`
-/// returns). The results dQ, dK, dV (and d_bias with a bias operand) have the
+/// its log-sum-exp (`[B, Hq, Lq]` f32, f64 for f64 operands: what the
+/// forward with `withLse` returns). The results dQ, dK, dV (and d_bias with a bias operand) have the
 /// types of Q, K, V (and the bias). Not verified here, as buildAttention.
 AttentionBackwardOp buildAttentionBackward(
     OpBuilder &builder, Location loc, Value query, Value key, Value value,

@@ -513,3 +513,11 @@ func.func @kv_append(%new: tensor<2x2x4x16xf32>, %cache: tensor<2x2x64x16xf32>, 
   %k = attn.kv_append %new into %cache at %pos : tensor<2x2x4x16xf32> into tensor<2x2x64x16xf32> at tensor<2xi32> -> tensor<2x2x64x16xf32>
   return %k : tensor<2x2x64x16xf32>
 }
+
+// f64 (the CPU's float64 gradient-check precision), with its f64 LSE.
+// CHECK-LABEL: func.func @f64
+// CHECK: attn.attention ins({{.+}} : tensor<1x2x8x16xf64>, tensor<1x1x8x16xf64>, tensor<1x1x8x16xf64>) -> tensor<1x2x8x16xf64>, tensor<1x2x8xf64>
+func.func @f64(%q: tensor<1x2x8x16xf64>, %k: tensor<1x1x8x16xf64>, %v: tensor<1x1x8x16xf64>) -> tensor<1x2x8xf64> {
+  %o, %lse = attn.attention ins(%q, %k, %v : tensor<1x2x8x16xf64>, tensor<1x1x8x16xf64>, tensor<1x1x8x16xf64>) -> tensor<1x2x8x16xf64>, tensor<1x2x8xf64>
+  return %lse : tensor<1x2x8xf64>
+}
