@@ -1,14 +1,14 @@
 """Gradients of attn_mlir.torch on the CPU target: torch.autograd.gradcheck
-of our backward against finite differences of our forward, and our
-gradients against torch's own float64 autograd of the attention formula on
-the same inputs, for GQA / MQA, both causal alignments, sliding windows,
-softcap, ALiBi, a scale, mask operands and the LSE.
+in float64 of our backward against finite differences of our forward, and
+our gradients (float64, and float32 through the tiled flash passes) against
+torch's own float64 autograd of the attention formula on the same inputs,
+for GQA / MQA, both causal alignments, sliding windows, softcap, ALiBi, a
+scale, mask operands and the LSE.
 
-Why gradcheck runs in float32: the CPU target takes f16, bf16 and f32 (the
-op verifier and the kernels' boundary); gradcheck's float64 default (eps
-1e-6) would divide f32 rounding by 1e-6. Its tolerances here are derived
-for f32 (see GRADCHECK below); the float64 autograd comparison is the
-precise check."""
+float64 runs on the CPU target lowered whole and computed in f64, the
+saved LSE included, so gradcheck runs with torch's defaults (eps 1e-6,
+atol 1e-5, rtol 1e-3) and the float64 gradients agree with torch's to a
+few hundred units of 2^-53."""
 
 import atexit
 import math
@@ -26,16 +26,7 @@ try:
 except ImportError:  # torch is installed by scripts/bootstrap.sh
     torch = None
 
-# Central differences of an f32 forward: every output is a convex
-# combination of V's rows computed in f32 with error d <= c * u * max|v|
-# (u = 2^-24, c ~ 16 for these few-term sums: 1e-6 for |v| <= 1); the
-# difference quotient's rounding error is d / eps and its truncation error
-# eps^2 / 6 * |f'''|, with |f'''| <= ~(scale * |k| * sqrt(D))^3 ~ 10 for
-# randn inputs of D = 8 and the default scale. eps = 1e-2 balances them at
-# ~1e-4 and 2e-4: atol 2e-3 and rtol 1e-2 leave a margin of ~5, while a
-# wrong mask, scale, head mapping or missing chain-rule factor moves a
-# Jacobian entry by >= 1e-2 (its size is ~0.1-1).
-GRADCHECK = dict(eps=1e-2, atol=2e-3, rtol=1e-2)
+U32, U64 = 2.0 ** -24, 2.0 ** -53
 
 
 def formula(q, k, v, mask="none", window=(0, 0), scale=None, softcap=None, alibi=None,
@@ -77,35 +68,40 @@ def inputs(b, hq, hkv, lq, lk, d, seed):
 class Gradients(unittest.TestCase):
     def check(self, tensors, ours, reference, with_lse=False):
         """gradcheck of `ours` (a function of q, k, v returning out, or
-        (out, lse)), then its gradients of a random linear loss against
-        torch's float64 autograd of `reference` on the same inputs."""
-        leaves = [t.clone().requires_grad_() for t in tensors]
-        self.assertTrue(torch.autograd.gradcheck(ours, leaves, **GRADCHECK))
-
-        outs = ours(*leaves)
-        outs = outs if isinstance(outs, tuple) else (outs,)
-        gen = torch.Generator().manual_seed(99)
-        weights = [torch.randn(o.shape, generator=gen) for o in outs]
-        loss = sum((w * o).sum() for w, o in zip(weights, outs))
-        got = torch.autograd.grad(loss, leaves)
-
+        (out, lse)) in float64, then its float64 and float32 gradients of a
+        random linear loss against torch's float64 autograd of `reference`
+        on the same inputs."""
+        self.assertTrue(torch.autograd.gradcheck(
+            ours, [t.double().requires_grad_() for t in tensors]))
         exact = [t.double().requires_grad_() for t in tensors]
-        want_outs = reference(*exact)
-        want_outs = want_outs if with_lse else want_outs[:1]
-        for w, o, ref in zip(weights, outs, want_outs):
-            # The forward itself: f32 output within 64 u of max|v|.
-            self.assertLess((o.double() - ref).abs().max().item(),
-                            64 * 2.0 ** -24 * max(1.0, ref.abs().max().item()))
-        loss = sum((w.double() * o).sum() for w, o in zip(weights, want_outs))
-        want = torch.autograd.grad(loss, exact)
-        for name, x, y in zip("qkv", got, want):
-            # f32 accumulation over <= Lq * Hq / Hkv terms of the size of
-            # |y|'s largest entry: 256 u of it bounds the error (the
-            # measured errors are below 16 u).
-            tol = 256 * 2.0 ** -24 * max(1.0, y.abs().max().item())
-            err = (x.double() - y).abs().max().item()
-            self.assertLess(err, tol, f"d{name}: {err:.3g} >= {tol:.3g}")
-        return got
+        want_outs = reference(*exact)[:2 if with_lse else 1]
+        gen = torch.Generator().manual_seed(99)
+        weights = [torch.randn(o.shape, generator=gen, dtype=torch.float64)
+                   for o in want_outs]
+        want = torch.autograd.grad(sum((w * o).sum() for w, o in zip(weights, want_outs)),
+                                   exact)
+        for dtype in (torch.float64, torch.float32):
+            leaves = [t.to(dtype).requires_grad_() for t in tensors]
+            outs = ours(*leaves)
+            outs = outs if isinstance(outs, tuple) else (outs,)
+            for o, ref in zip(outs, want_outs):
+                # 64 units of roundoff of the larger of max|v| and |lse|:
+                # sums of <= Lk terms, each rounded once per operation.
+                u = U64 if dtype == torch.float64 else U32
+                self.assertEqual(o.dtype, dtype)
+                self.assertLess((o.double() - ref).abs().max().item(),
+                                64 * u * max(1.0, ref.abs().max().item()))
+            loss = sum((w.to(o.dtype) * o).sum() for w, o in zip(weights, outs))
+            for name, x, y in zip("qkv", torch.autograd.grad(loss, leaves), want):
+                self.assertEqual(x.dtype, dtype)
+                scale = max(1.0, y.abs().max().item())
+                # Accumulation over <= Lq * Hq / Hkv terms of the size of
+                # the largest entry: 256 units of roundoff of it (measured:
+                # below 16). A wrong mask, scale, head mapping or chain-rule
+                # factor is >= 1e-2.
+                tol = 256 * (U64 if dtype == torch.float64 else U32) * scale
+                err = (x.double() - y).abs().max().item()
+                self.assertLess(err, tol, f"{dtype} d{name}: {err:.3g} >= {tol:.3g}")
 
     def test_sdpa_causal_gqa(self):
         # torch's sdpa semantics (is_causal top-left, Lq < Lk), GQA 4/2.
@@ -130,7 +126,8 @@ class Gradients(unittest.TestCase):
                                     alibi=slopes))
 
     def test_lse_is_differentiable(self):
-        # d lse / d s = P: the LSE's gradient rides through Delta.
+        # d lse / d s = P: the LSE's gradient rides through Delta (gradcheck
+    # differentiates the f64 LSE output too).
         t = inputs(1, 2, 2, 4, 6, 8, seed=4)
         self.check(t, lambda q, k, v: at.attention(
             q, k, v, mask="causal-bottom-right", return_lse=True),
