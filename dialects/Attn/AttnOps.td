@@ -61,10 +61,11 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     K `[B, Hkv, Lk, D]`, V `[B, Hkv, Lk, Dv]`, output `[B, Hq, Lq, Dv]`. With
     `#attn.layout<bshd>` the head and sequence dimensions of Q, K, V and the
     output are swapped (`[B, L, H, D]`). The LSE result is always
-    `[B, Hq, Lq]` in f32; the output and LSE shapes are static exactly where
-    the query's are. Batch and sequence lengths may be dynamic; head counts
-    and head dimensions must be static. The output element type may differ
-    from the inputs' (e.g. f32 output for bf16 inputs).
+    `[B, Hq, Lq]`, in f32 (f64 for f64 inputs); the output and LSE shapes
+    are static exactly where the query's are. Batch and sequence lengths may
+    be dynamic; head counts and head dimensions must be static. The output
+    element type may differ from the inputs' (e.g. f32 output for bf16
+    inputs).
 
     A key `j` is masked for query `i` when any of these holds:
     * `mask_kind = #attn.mask<causal_top_left>`: `j > i`;
@@ -94,7 +95,10 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     contain only side-effect-free operations.
 
     `scale` defaults to `1/sqrt(D)`. The element types of Q, K and V must be
-    the same float type (f16, bf16, f32); accumulation is in f32.
+    the same float type (f16, bf16, f32, f64); accumulation is in f32. f64
+    is the precision of float64 gradient checks: only the CPU lowers it
+    (whole, by `convert-attn-to-linalg`, computing in f64); the tiling passes
+    and the GPU path refuse it.
 
     Example (GQA, 32 query heads sharing 8 key/value heads):
 
@@ -273,10 +277,12 @@ def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
     verifier, naming the op.
 
     Shapes follow the op's `layout` exactly as in `attn.attention`: `O` and
-    `dO` are the forward output's shape, `lse` is `[B, Hq, Lq]` f32, and
+    `dO` are the forward output's shape, `lse` is `[B, Hq, Lq]` f32 (f64 for
+    f64 inputs, as the forward's), and
     `dQ`, `dK`, `dV` (and `d_bias`) have the shapes of `Q`, `K`, `V` (and
     `bias`); their element types may differ from the inputs' (e.g. f32
-    gradients of bf16 inputs). Accumulation is in f32. The `d_bias` result
+    gradients of bf16 inputs). Accumulation is in f32 (f64 for f64 inputs,
+    lowered as in `attn.attention`). The `d_bias` result
     is present exactly when the `bias` operand is.
 
     ```mlir

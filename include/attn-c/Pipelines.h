@@ -43,6 +43,8 @@ typedef enum MlirAttnElementKind {
   MlirAttnElementBF16 = 2,
   MlirAttnElementI1 = 3,
   MlirAttnElementI32 = 4,
+  /* CPU target only (lowered whole, computed in f64; flash must be off). */
+  MlirAttnElementF64 = 5,
 } MlirAttnElementKind;
 
 typedef enum MlirAttnScoreMod {
@@ -86,12 +88,20 @@ typedef struct MlirAttnSpec {
   const int64_t *keyLengths; /* numKeyLengths (= batch) values, or none */
   intptr_t numKeyLengths;
   int64_t appendTokens;
+  /* The backward instead of the forward: attn.attention_backward with the
+     entry (q, k, v, o, dO, lse, [bias], [mask], [key_lengths], dQ, dK, dV,
+     [d_bias]); o and dO have the output's shape, lse is [B, Hq, Lq] f32, f64
+     for F64 (the forward's with withLse), the gradients Q's, K's, V's (and
+     the bias's)
+     shapes and elementType. Dense K and V only (no pageSize, appendTokens). */
+  bool backward;
 } MlirAttnSpec;
 
 MLIR_CAPI_EXPORTED void mlirAttnSpecInit(MlirAttnSpec *spec);
 
 /// Builds the spec's module (func @attention on memrefs around one
-/// attn.attention). Null module on error (diagnostics emitted).
+/// attn.attention, or attn.attention_backward with `backward`). Null module
+/// on error (diagnostics emitted).
 MLIR_CAPI_EXPORTED MlirModule mlirAttnSpecBuildModule(MlirContext ctx,
                                                       const MlirAttnSpec *spec);
 
@@ -167,10 +177,11 @@ mlirAttnPtxArtifactsDestroy(MlirAttnPtxArtifacts artifacts);
 
 typedef struct MlirAttnCpuOptions {
   MlirStringRef entry; /* default "attention" */
-  /* attn-tile, attn-fuse-online-softmax, attn-lower-precision first. */
+  /* attn-tile, attn-tile-backward, attn-fuse-online-softmax,
+     attn-lower-precision first. */
   bool flash;
-  int64_t tileM;
-  int64_t tileN;
+  int64_t tileM; /* query rows per tile, forward and backward */
+  int64_t tileN; /* keys per tile, forward and backward */
   int64_t numSplits;
   bool accumulateInF64;
 } MlirAttnCpuOptions;

@@ -23,7 +23,8 @@ static_assert(MlirAttnElementF32 == static_cast<int>(ElementKind::F32) &&
               MlirAttnElementF16 == static_cast<int>(ElementKind::F16) &&
               MlirAttnElementBF16 == static_cast<int>(ElementKind::BF16) &&
               MlirAttnElementI1 == static_cast<int>(ElementKind::I1) &&
-              MlirAttnElementI32 == static_cast<int>(ElementKind::I32));
+              MlirAttnElementI32 == static_cast<int>(ElementKind::I32) &&
+              MlirAttnElementF64 == static_cast<int>(ElementKind::F64));
 static_assert(MlirAttnScoreModTanhCap ==
                   static_cast<int>(ScoreModKind::TanhCap) &&
               MlirAttnMaskModPrefixLM ==
@@ -57,6 +58,7 @@ void mlirAttnSpecInit(MlirAttnSpec *spec) {
   spec->withLse = d.withLse;
   spec->pageSize = d.pageSize;
   spec->appendTokens = d.appendTokens;
+  spec->backward = d.backward;
 }
 
 static AttentionSpec unwrap(const MlirAttnSpec &c) {
@@ -88,6 +90,7 @@ static AttentionSpec unwrap(const MlirAttnSpec &c) {
   if (c.keyLengths)
     s.keyLengths.assign(c.keyLengths, c.keyLengths + c.numKeyLengths);
   s.appendTokens = c.appendTokens;
+  s.backward = c.backward;
   return s;
 }
 
@@ -98,7 +101,7 @@ static LogicalResult verifyEnums(MLIRContext *ctx, const MlirAttnSpec &c) {
     return emitError(UnknownLoc::get(ctx))
            << "expected a valid " << what << " in MlirAttnSpec";
   };
-  if (c.elementType < MlirAttnElementF32 || c.elementType > MlirAttnElementI32)
+  if (c.elementType < MlirAttnElementF32 || c.elementType > MlirAttnElementF64)
     return fail("elementType");
   if (c.layout != MlirAttnLayoutBHSD && c.layout != MlirAttnLayoutBSHD)
     return fail("layout");
@@ -258,6 +261,8 @@ static CpuTargetOptions unwrap(const MlirAttnCpuOptions &c) {
   o.tile.blockM = c.tileM;
   o.tile.blockN = c.tileN;
   o.tile.numSplits = c.numSplits;
+  o.tileBackward.blockM = c.tileM;
+  o.tileBackward.blockN = c.tileN;
   o.accumulateInF64 = c.accumulateInF64;
   return o;
 }
@@ -325,7 +330,7 @@ MlirLogicalResult mlirAttnCpuExecutableInvoke(MlirAttnCpuExecutable e,
   SmallVector<HostBuffer> buffers;
   for (intptr_t i = 0; i < numArgs; ++i) {
     const MlirAttnHostBuffer &a = args[i];
-    if (a.kind < MlirAttnElementF32 || a.kind > MlirAttnElementI32 ||
+    if (a.kind < MlirAttnElementF32 || a.kind > MlirAttnElementF64 ||
         a.rank < 0) {
       emitError(UnknownLoc::get(handle->ctx))
           << "expected buffer #" << i

@@ -52,6 +52,32 @@ AttentionOp mlir::attn::buildAttention(OpBuilder &builder, Location loc,
   return op;
 }
 
+AttentionBackwardOp mlir::attn::buildAttentionBackward(
+    OpBuilder &builder, Location loc, Value query, Value key, Value value,
+    Value output, Value gradOutput, Value lse,
+    const AttentionAttributes &attributes, const AttentionOperands &operands) {
+  Builder b(builder.getContext());
+  auto optionalF64 = [&](std::optional<double> x) {
+    return x ? b.getF64FloatAttr(*x) : FloatAttr();
+  };
+  // Gradients in the operands' own types: what a framework's autograd
+  // expects back (attn.attention_backward allows others, e.g. f32 of bf16).
+  Type gradBias = operands.bias ? operands.bias.getType() : Type();
+  return AttentionBackwardOp::create(
+      builder, loc, query.getType(), key.getType(), value.getType(), gradBias,
+      query, key, value, output, gradOutput, lse, operands.bias, operands.mask,
+      operands.keyLengths, optionalF64(attributes.scale),
+      MaskKindAttr::get(b.getContext(), attributes.mask),
+      attributes.window ? b.getDenseI64ArrayAttr({attributes.window->first,
+                                                  attributes.window->second})
+                        : DenseI64ArrayAttr(),
+      optionalF64(attributes.softcap),
+      attributes.alibiSlopes.empty()
+          ? DenseF64ArrayAttr()
+          : b.getDenseF64ArrayAttr(attributes.alibiSlopes),
+      LayoutAttr::get(b.getContext(), attributes.layout));
+}
+
 FailureOr<std::string> mlir::attn::prepareModule(ModuleOp module,
                                                  StringRef entry) {
   std::string name = entry.str();
@@ -100,8 +126,8 @@ static LogicalResult verifyCpuEntry(ModuleOp module, StringRef entry) {
         !getElementKind(memref.getElementType()))
       return func.emitError("expected entry argument #")
              << i
-             << " to be an identity-layout memref of f32, f16, bf16, i1 or "
-                "i32, got "
+             << " to be an identity-layout memref of f32, f16, bf16, f64, i1 "
+                "or i32, got "
              << type;
   }
   return success();
@@ -121,6 +147,7 @@ mlir::attn::compileModuleToCpu(ModuleOp module,
   PassManager pm(ctx);
   if (options.flash) {
     pm.addPass(createAttnTile(options.tile));
+    pm.addPass(createAttnTileBackward(options.tileBackward));
     pm.addPass(createAttnFuseOnlineSoftmax());
     pm.addPass(createAttnLowerPrecision(options.lowerPrecision));
   }

@@ -122,7 +122,7 @@ CpuExecutable::compile(ModuleOp module, const CpuCompileOptions &options) {
     if (!memref || !memref.getLayout().isIdentity() || !kind)
       return makeError(llvm::formatv(
           "expected entry argument #{0} to be an identity-layout memref of "
-          "f32, f16, bf16, i1 or i32, got {1}",
+          "f32, f16, bf16, f64, i1 or i32, got {1}",
           i, type));
     exe->signature.push_back({*kind, llvm::to_vector(memref.getShape())});
   }

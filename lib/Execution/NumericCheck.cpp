@@ -133,6 +133,12 @@ static std::vector<uint8_t> int32Bytes(ArrayRef<int64_t> values) {
   return bytes;
 }
 
+/// The lowering accumulates in f64 when asked to and for f64 operands.
+static bool accumulatesInF64(const AttentionSpec &spec,
+                             const NumericCheckOptions &options) {
+  return options.accumulateInF64 || spec.elementType == ElementKind::F64;
+}
+
 /// The backward spec: random Q, K, V, dO; O and LSE from the float64 forward
 /// reference, rounded to the formats the op takes them in (so the compiled
 /// backward and the reference backward see the same operands); gradients
@@ -173,7 +179,7 @@ checkBackwardAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
   for (double &o : forward.output)
     o = roundToElementKind(kind, o);
   for (double &l : forward.lse)
-    l = roundToElementKind(ElementKind::F32, l);
+    l = roundToElementKind(spec.lseElementType(), l);
   in.output = std::move(forward.output);
   in.lse = std::move(forward.lse);
 
@@ -191,8 +197,8 @@ checkBackwardAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
   addBuffer(kind, spec.valueShape(), encodeElements(kind, in.value));
   addBuffer(kind, spec.outputShape(), encodeElements(kind, in.output));
   addBuffer(kind, spec.outputShape(), encodeElements(kind, in.gradOutput));
-  addBuffer(ElementKind::F32, spec.lseShape(),
-            encodeElements(ElementKind::F32, in.lse));
+  addBuffer(spec.lseElementType(), spec.lseShape(),
+            encodeElements(spec.lseElementType(), in.lse));
   if (spec.withBias)
     addBuffer(kind, spec.scoreShape(), encodeElements(kind, in.bias));
   if (spec.withBoolMask)
@@ -215,7 +221,7 @@ checkBackwardAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
   ReferenceGradients ref = referenceAttentionBackward(spec, in);
   GradientTolerance tol = deriveGradientTolerance(
       spec, in, ref,
-      options.accumulateInF64 ? std::nullopt
+      accumulatesInF64(spec, options) ? std::nullopt
                               : std::optional<ElementKind>(ElementKind::F32),
       options.roundedP);
   NumericReport report;
@@ -327,8 +333,8 @@ mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
   addBuffer(kind, spec.outputShape(), encodeElements(kind, nanOut));
   if (spec.withLse) {
     std::vector<double> nanLse(numElements(spec.lseShape()), std::nan(""));
-    addBuffer(ElementKind::F32, spec.lseShape(),
-              encodeElements(ElementKind::F32, nanLse));
+    addBuffer(spec.lseElementType(), spec.lseShape(),
+              encodeElements(spec.lseElementType(), nanLse));
   }
   if (llvm::Error err = (*exe)->invoke(buffers))
     return std::move(err);
@@ -336,7 +342,7 @@ mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
   ReferenceResult ref = referenceAttention(spec, in);
   Tolerance tol = deriveTolerance(
       spec, in,
-      options.accumulateInF64 ? std::nullopt
+      accumulatesInF64(spec, options) ? std::nullopt
                               : std::optional<ElementKind>(ElementKind::F32),
       options.roundedP);
 
@@ -373,7 +379,7 @@ mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
   }
   if (spec.withLse) {
     std::vector<double> lse =
-        decodeElements(ElementKind::F32, storage[outIndex + 1]);
+        decodeElements(spec.lseElementType(), storage[outIndex + 1]);
     for (auto [got, want] : llvm::zip(lse, ref.lse)) {
       if (std::isnan(got) || std::isinf(got) != std::isinf(want)) {
         ++report.badSpecials;

@@ -28,6 +28,8 @@ static const llvm::fltSemantics &semanticsOf(ElementKind kind) {
     return llvm::APFloat::IEEEhalf();
   case ElementKind::BF16:
     return llvm::APFloat::BFloat();
+  case ElementKind::F64:
+    return llvm::APFloat::IEEEdouble();
   case ElementKind::I1:
   case ElementKind::I32:
     break;
@@ -97,6 +99,8 @@ double mlir::attn::unitRoundoff(ElementKind kind) {
     return std::ldexp(1.0, -11);
   case ElementKind::BF16:
     return std::ldexp(1.0, -8);
+  case ElementKind::F64:
+    return std::ldexp(1.0, -53);
   case ElementKind::I1:
   case ElementKind::I32:
     break;
@@ -210,10 +214,10 @@ Tolerance mlir::attn::deriveTolerance(const AttentionSpec &spec,
   int64_t lk = spec.keyLength;
   double softmaxRel = std::expm1(2.0 * delta) + 2.0 * gamma(lk + 2, uAcc);
   double outputTol = vMax * (softmaxRel + uOut + (roundedP ? 2.0 * uIn : 0.0));
-  // LSE = m + log(l): m carries delta, log(l) the row-sum error; the f32
-  // store adds u_f32 * |lse|.
+  // LSE = m + log(l): m carries delta, log(l) the row-sum error; the store
+  // (f32, f64 for f64 operands) adds u * |lse|.
   double lseTol = delta + 2.0 * gamma(lk + 2, uAcc) +
-                  4.0 * unitRoundoff(ElementKind::F32) *
+                  4.0 * unitRoundoff(spec.lseElementType()) *
                       (scoreMax + std::log(static_cast<double>(lk) + 1.0));
   return {outputTol, lseTol};
 }

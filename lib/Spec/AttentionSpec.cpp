@@ -36,6 +36,8 @@ int64_t mlir::attn::getElementByteSize(ElementKind kind) {
     return 1;
   case ElementKind::I32:
     return 4;
+  case ElementKind::F64:
+    return 8;
   }
   llvm_unreachable("unknown element kind");
 }
@@ -52,6 +54,8 @@ StringRef mlir::attn::stringifyElementKind(ElementKind kind) {
     return "i1";
   case ElementKind::I32:
     return "i32";
+  case ElementKind::F64:
+    return "f64";
   }
   llvm_unreachable("unknown element kind");
 }
@@ -63,6 +67,7 @@ std::optional<ElementKind> mlir::attn::parseElementKind(StringRef name) {
       .Case("bf16", ElementKind::BF16)
       .Case("i1", ElementKind::I1)
       .Case("i32", ElementKind::I32)
+      .Case("f64", ElementKind::F64)
       .Default(std::nullopt);
 }
 
@@ -79,6 +84,8 @@ Type mlir::attn::getElementType(MLIRContext *ctx, ElementKind kind) {
     return b.getI1Type();
   case ElementKind::I32:
     return b.getI32Type();
+  case ElementKind::F64:
+    return b.getF64Type();
   }
   llvm_unreachable("unknown element kind");
 }
@@ -86,6 +93,8 @@ Type mlir::attn::getElementType(MLIRContext *ctx, ElementKind kind) {
 std::optional<ElementKind> mlir::attn::getElementKind(Type type) {
   if (type.isF32())
     return ElementKind::F32;
+  if (type.isF64())
+    return ElementKind::F64;
   if (type.isF16())
     return ElementKind::F16;
   if (type.isBF16())
@@ -400,7 +409,8 @@ mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
   SmallVector<RankedTensorType> resultTypes = {
       tensorOf(spec.outputShape(), elementType)};
   if (spec.withLse)
-    resultTypes.push_back(tensorOf(spec.lseShape(), b.getF32Type()));
+    resultTypes.push_back(tensorOf(
+        spec.lseShape(), getElementType(ctx, spec.lseElementType())));
 
   SmallVector<Type> argTypes;
   for (RankedTensorType t :
@@ -561,7 +571,7 @@ mlir::attn::buildAttentionBackwardModule(MLIRContext *ctx,
       tensorOf(spec.queryShape(), elt), tensorOf(spec.keyShape(), elt),
       tensorOf(spec.valueShape(), elt), tensorOf(spec.outputShape(), elt),
       tensorOf(spec.outputShape(), elt),
-      tensorOf(spec.lseShape(), b.getF32Type())};
+      tensorOf(spec.lseShape(), getElementType(ctx, spec.lseElementType()))};
   if (spec.withBias)
     inputTypes.push_back(tensorOf(spec.scoreShape(), elt));
   if (spec.withBoolMask)

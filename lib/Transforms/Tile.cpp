@@ -258,6 +258,16 @@ Value AttentionTiler::scoreOperandTile(Value operand, Value batch, Value head0,
       group, opts.blockM, opts.blockN, batch, head0, q0, rows, k0, keys);
 }
 
+LogicalResult mlir::attn::tiling::verifyTileableElementType(Operation *op,
+                                                          Type elementType) {
+  if (!elementType.isF64())
+    return success();
+  return op->emitOpError()
+         << "expected f16, bf16 or f32 operands to tile, got " << elementType
+         << " (f64 is lowered whole by convert-attn-to-linalg: run without "
+            "the tiling passes)";
+}
+
 KVRange mlir::attn::tiling::computeKVRange(
     IndexMath &m, const KeyVisibility &visibility, int64_t blockN, bool skip,
     Value queryLen, Value keyLen, Value q0, Value rows, Value splitIndex,
@@ -602,6 +612,9 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
 FailureOr<SmallVector<Value>>
 mlir::attn::tileAttention(RewriterBase &rewriter, AttentionOp op,
                           const AttnTileOptions &opts) {
+  if (failed(tiling::verifyTileableElementType(
+          op, op.getQueryType().getElementType())))
+    return failure();
   OpBuilder::InsertionGuard guard(rewriter);
   rewriter.setInsertionPoint(op);
   // A schedule decided for this op (e.g. by attn-plan-gpu-kernels for its

@@ -533,6 +533,9 @@ FailureOr<SmallVector<Value>>
 mlir::attn::tileAttentionBackward(RewriterBase &rewriter,
                                   AttentionBackwardOp op,
                                   const AttnTileBackwardOptions &opts) {
+  if (failed(tiling::verifyTileableElementType(
+          op, op.getQueryType().getElementType())))
+    return failure();
   OpBuilder::InsertionGuard guard(rewriter);
   rewriter.setInsertionPoint(op);
   return BackwardTiler(rewriter, op, opts).tile();

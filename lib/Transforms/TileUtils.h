@@ -64,6 +64,11 @@ Value scoreOperandTile(OpBuilder &b, Location loc, Value operand,
 Value truncateInto(OpBuilder &b, Location loc, Value source, Value init,
                    AffineMap outMap);
 
+/// Refuses an op on f64 operands: the tile-level ops compute in f32 by
+/// definition, so f64 (the float64 gradient-check precision) is lowered
+/// whole by convert-attn-to-linalg instead, without the tiling passes.
+LogicalResult verifyTileableElementType(Operation *op, Type elementType);
+
 } // namespace mlir::attn::tiling
 
 #endif // ATTN_LIB_TRANSFORMS_TILEUTILS_H

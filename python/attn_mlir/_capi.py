@@ -97,6 +97,7 @@ class Spec(ctypes.Structure):
         ("maskMod", ctypes.c_int), ("pageSize", ctypes.c_int64),
         ("keyLengths", ctypes.POINTER(ctypes.c_int64)),
         ("numKeyLengths", ctypes.c_ssize_t), ("appendTokens", ctypes.c_int64),
+        ("backward", ctypes.c_bool),
     ]
 
 

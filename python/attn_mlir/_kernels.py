@@ -6,8 +6,8 @@ import os
 from . import _capi, _runtime
 
 # Element kinds of the C API (MlirAttnElementKind) and manifest dtypes.
-KIND_NAMES = {0: "f32", 1: "f16", 2: "bf16", 3: "i1", 4: "i32"}
-KIND_BYTES = {0: 4, 1: 2, 2: 2, 3: 1, 4: 4}
+KIND_NAMES = {0: "f32", 1: "f16", 2: "bf16", 3: "i1", 4: "i32", 5: "f64"}
+KIND_BYTES = {0: 4, 1: 2, 2: 2, 3: 1, 4: 4, 5: 8}
 
 
 def _numpy_kind(array):
@@ -15,13 +15,13 @@ def _numpy_kind(array):
     (numpy has no bfloat16) or as ml_dtypes.bfloat16 when that is used."""
     name = array.dtype.name
     return {"float32": 0, "float16": 1, "bfloat16": 2, "uint16": 2, "int16": 2,
-            "bool": 3, "int32": 4}.get(name)
+            "bool": 3, "int32": 4, "float64": 5}.get(name)
 
 
 def _numpy_dtype(kind):
     import numpy as np
     return {0: np.float32, 1: np.float16, 2: np.uint16, 3: np.bool_,
-            4: np.int32}[kind]
+            4: np.int32, 5: np.float64}[kind]
 
 
 class CpuKernel:
@@ -68,7 +68,7 @@ class CpuKernel:
             if kind is None:
                 raise TypeError(f"attn_mlir: argument #{i} has dtype {a.dtype}, "
                                 "expected float32, float16, uint16 (bf16 bits), "
-                                "bool or int32")
+                                "float64, bool or int32")
             shape = (_capi.ctypes.c_int64 * max(1, a.ndim))(*a.shape)
             keep.append(shape)
             buffers.append(_capi.HostBuffer(kind, a.ndim, shape, a.ctypes.data, a.nbytes))

@@ -12,10 +12,10 @@ DEFAULTS = {
     "window_left": 256, "window_right": 0, "scale": None, "softcap": None,
     "score_mod": "none", "mask_mod": "none", "alibi": False, "bshd": False,
     "lse": True, "bias": False, "bool_mask": False, "page_size": 0,
-    "append_tokens": 0, "key_lengths": False,
+    "append_tokens": 0, "key_lengths": False, "backward": False,
 }
 
-_DTYPES = {"f32": 0, "f16": 1, "bf16": 2}
+_DTYPES = {"f32": 0, "f16": 1, "bf16": 2, "f64": 5}
 _MASKS = {"none": 0, "causal": 2, "causal-bottom-right": 2,
           "causal-top-left": 1, "sliding-window": 3}
 _SCORE_MODS = {"none": 0, "relative-bias": 1, "tanh-cap": 2}
@@ -65,7 +65,7 @@ def normalize(kwargs):
                  "value_head_dim", "window_left", "window_right", "page_size",
                  "append_tokens"):
         spec[name] = int(spec[name])
-    for name in ("bshd", "lse", "bias", "bool_mask"):
+    for name in ("bshd", "lse", "bias", "bool_mask", "backward"):
         spec[name] = bool(spec[name])
     return spec
 
@@ -94,13 +94,17 @@ def to_c(spec):
     c.pageSize, c.appendTokens = spec["page_size"], spec["append_tokens"]
     lengths = (ctypes.c_int64 * max(1, len(spec["key_lengths"])))(*spec["key_lengths"])
     c.keyLengths, c.numKeyLengths = lengths, len(spec["key_lengths"])
+    c.backward = spec["backward"]
     return c, (slopes, lengths)
 
 
 def num_outputs(spec):
-    """Outputs at the end of the spec's entry (o and, with lse, lse); None
-    where the entry also takes caches updated in place (page_size,
-    append_tokens), whose callers pass every buffer."""
+    """Outputs at the end of the spec's entry (o and, with lse, lse; for a
+    backward dQ, dK, dV and, with bias, d_bias); None where the entry also
+    takes caches updated in place (page_size, append_tokens), whose callers
+    pass every buffer."""
     if spec["page_size"] or spec["append_tokens"]:
         return None
+    if spec["backward"]:
+        return 4 if spec["bias"] else 3
     return 2 if spec["lse"] else 1

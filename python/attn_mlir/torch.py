@@ -16,11 +16,22 @@ group of <= 16 rows) compile for the key length rounded up to a bucket of
 ATTN_MLIR_KV_BUCKET keys (default 256) and pass the real length at run time
 (key_lengths), so a growing KV cache reuses a handful of kernels.
 
+Gradients: when query, key or value require grad (and grad mode is on),
+the call runs torch.ops.attn_mlir.attention instead, which returns the LSE
+with the output, saves both, and whose backward is attn-mlir's own
+attn.attention_backward (see _autograd.py); attention() is that operator
+with every score modifier the compiler has (causal in both alignments,
+sliding windows, softcap, ALiBi, a scale) and the LSE as an optional,
+differentiable second result.
+
 What it cannot do is refused with Unsupported (a ValueError), never computed
 differently: dropout, tensors other than 4-D [B, H, L, D], an attn_mask on
 the GPU path unless it is all-visible or exactly causal (the GPU kernels take
-no mask operand yet), and whatever the GPU compiler refuses (dtypes other
-than bf16/f16, head dims other than 64/128, ...; its diagnostic is quoted).
+no mask operand yet), gradients with respect to attn_mask, and whatever the
+GPU compiler refuses (dtypes other than bf16/f16, head dims other than
+64/128, ...; its diagnostic is quoted). Gradients of CUDA tensors without a
+GPU backward kernel raise MissingGpuBackward (an Unsupported) before the
+forward runs.
 """
 
 import os
@@ -30,15 +41,17 @@ import torch
 
 import attn_mlir
 
-__all__ = ["scaled_dot_product_attention", "Unsupported", "register_transformers",
-           "attention_forward", "kernels_used", "reset_kernels_used", "precompile"]
+__all__ = ["scaled_dot_product_attention", "attention", "Unsupported",
+           "MissingGpuBackward", "register_transformers", "attention_forward",
+           "kernels_used", "reset_kernels_used", "precompile"]
 
 
 class Unsupported(ValueError):
     """attn_mlir.torch cannot compute this call (yet); the message says why."""
 
 
-_DTYPE_NAMES = {torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16"}
+_DTYPE_NAMES = {torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16",
+                torch.float64: "f64"}
 _GPU_DTYPES = (torch.float16, torch.bfloat16)
 _GPU_HEAD_DIMS = (64, 128)
 # Query rows per KV group up to which the GPU path picks its decode kernel
@@ -60,7 +73,8 @@ def _check(query, key, value, attn_mask, is_causal, enable_gqa):
         raise Unsupported("attn_mlir: expected query, key and value of one dtype, got "
                           f"{query.dtype}, {key.dtype}, {value.dtype}")
     if query.dtype not in _DTYPE_NAMES:
-        raise Unsupported(f"attn_mlir: expected float32, float16 or bfloat16, got {query.dtype}")
+        raise Unsupported("attn_mlir: expected float32, float16, bfloat16 or (on the CPU) "
+                          f"float64, got {query.dtype}")
     b, hq, _, d = query.shape
     if key.shape[0] != b or value.shape[0] != b or key.shape[1] != value.shape[1] \
             or key.shape[2] != value.shape[2] or key.shape[3] != d:
@@ -199,7 +213,13 @@ def _plan(b, hq, hkv, lq, lk, d, dv, dtype, gpu, mask, scale):
         spec["key_lengths"] = True
     if gpu:
         return "ptx", spec, _GPU_OPTIONS, bucketed
-    return "cpu", spec, None, bucketed
+    return "cpu", spec, cpu_options(dtype), bucketed
+
+
+def cpu_options(dtype):
+    """The CPU target's options for a dtype: float64 is lowered whole (the
+    tiling passes compute in f32 and refuse it), computed in f64."""
+    return {"flash": False} if dtype == torch.float64 else None
 
 
 def precompile(query_shape, key_shape, value_head_dim=None, dtype=torch.bfloat16,
@@ -276,8 +296,9 @@ else:
     _library.impl("sdpa", _sdpa, "CPU")
     _library.impl("sdpa", _sdpa, "CUDA")
     _library.impl("sdpa", _sdpa_fake, "Meta")
-    # torch 1.13 has no autograd fallthrough for meta tensors; the op has no
-    # backward, so its meta kernel serves there as well.
+    # torch 1.13 has no autograd fallthrough for meta tensors; this op has no
+    # backward (differentiable calls go to attn_mlir::attention), so its meta
+    # kernel serves there as well.
     _library.impl("sdpa", _sdpa_fake, "AutogradMeta")
 
 
@@ -289,9 +310,62 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     refused."""
     if dropout_p:
         raise Unsupported("attn_mlir: dropout_p must be 0 (no dropout in the kernels)")
+    if _needs_grad(query, key, value, attn_mask):
+        return attention(query, key, value, attn_mask=attn_mask,
+                         mask="causal-top-left" if is_causal else "none", scale=scale,
+                         enable_gqa=enable_gqa)
     return torch.ops.attn_mlir.sdpa(query, key, value, attn_mask, bool(is_causal),
                                     None if scale is None else float(scale),
                                     bool(enable_gqa))
+
+
+def _needs_grad(query, key, value, attn_mask):
+    if not torch.is_grad_enabled():
+        return False
+    if attn_mask is not None and attn_mask.requires_grad:
+        raise Unsupported("attn_mlir: gradients with respect to attn_mask are not "
+                          "computed (pass it detached)")
+    return any(t.requires_grad for t in (query, key, value))
+
+
+def attention(query, key, value, attn_mask=None, mask="none", window=None, scale=None,
+              softcap=None, alibi_slopes=None, enable_gqa=False, return_lse=False):
+    """Differentiable attention on attn-mlir's forward and backward kernels.
+
+    query [B, Hq, Lq, D], key [B, Hkv, Lk, D], value [B, Hkv, Lk, Dv] (Hq a
+    multiple of Hkv: GQA / MQA, with enable_gqa as in torch for Hq != Hkv).
+    mask: "none", "causal-top-left" (torch's is_causal), "causal-bottom-right"
+    (FlashAttention's: the last query sees every key) or "sliding-window"
+    with window=(left, right), bottom-right aligned: query i sees keys
+    i + Lk - Lq - left .. i + Lk - Lq + right. attn_mask (bool keeps True,
+    float adds) combines with any of them. softcap: s -> softcap *
+    tanh(s / softcap) after the scale (default 1/sqrt(D)); alibi_slopes: one
+    per query head, s -= slope * |i + Lk - Lq - j|. With return_lse also the
+    log-sum-exp [B, Hq, Lq] (float32; float64 for float64 inputs), itself
+    differentiable. float64 runs on the CPU only, computed in f64 (for
+    torch.autograd.gradcheck).
+
+    The forward saves O and the LSE; the backward recomputes P from them
+    (attn.attention_backward), dK and dV summed over each query group."""
+    _check(query, key, value, None, False, enable_gqa)
+    if window is not None and mask != "sliding-window":
+        raise Unsupported("attn_mlir: window=(left, right) goes with mask='sliding-window'")
+    if mask == "sliding-window" and (window is None or len(window) != 2):
+        raise Unsupported("attn_mlir: mask='sliding-window' needs window=(left, right)")
+    left, right = (int(window[0]), int(window[1])) if window is not None else (0, 0)
+    slopes = None
+    if alibi_slopes is not None:
+        slopes = [float(x) for x in alibi_slopes]
+        if len(slopes) != query.shape[1]:
+            raise Unsupported(f"attn_mlir: expected one ALiBi slope per query head "
+                              f"({query.shape[1]}), got {len(slopes)}")
+    args = (query, key, value, attn_mask, str(mask), left, right,
+            None if scale is None else float(scale),
+            None if not softcap else float(softcap), slopes)
+    if query.is_cuda and _needs_grad(query, key, value, attn_mask):
+        _autograd.gpu_backward_kernel(*args)  # MissingGpuBackward if there is none
+    out, lse = _autograd.apply(*args)
+    return (out, lse) if return_lse else out
 
 
 def attention_forward(module, query, key, value, attention_mask, dropout=0.0,
@@ -324,3 +398,8 @@ def register_transformers(name="attn_mlir"):
     except ImportError:  # transformers before the mask interface
         return
     AttentionMaskInterface.register(name, sdpa_mask)
+
+
+# Last: _autograd reads the helpers above.
+from . import _autograd  # noqa: E402
+from ._autograd import MissingGpuBackward  # noqa: E402,F401

@@ -2,8 +2,10 @@
 |*                                                                            *|
 |* Part of attn-mlir. Built as C. Builds an attn.attention with the C API on *|
 |* a context set up by the minimal registration only, runs it on the CPU     *|
-|* against a float64 loop nest, compiles a spec to PTX + manifest in memory, *|
-|* and checks that refused inputs come back as located MLIR diagnostics.     *|
+|* against a float64 loop nest, runs a spec's forward (with LSE) and its     *|
+|* backward on the CPU against float64 gradients, compiles a spec to PTX +   *|
+|* manifest in memory, and checks that refused inputs come back as located   *|
+|* MLIR diagnostics.                                                         *|
 |*                                                                            *|
 \*===----------------------------------------------------------------------===*/
 
@@ -197,6 +199,141 @@ static void testCpu(MlirContext ctx) {
   mlirModuleDestroy(module);
 }
 
+/* The gradients of sum(dO * O) for causal GQA attention, in double, from
+   the definitions (not from the op's recomputation formula): P the softmax,
+   dV = P^T dO, dP = dO V^T, dS = P * (dP - rowsum(dP * P)),
+   dQ = dS K / sqrt(D), dK = dS^T Q / sqrt(D), dK and dV summed over the
+   query heads of a KV head. */
+static void referenceBackward(const float *q, const float *k, const float *v,
+                              const float *dout, double *dq, double *dk,
+                              double *dv) {
+  double scale = 1.0 / sqrt((double)D);
+  memset(dq, 0, sizeof(double) * B * HQ * L * D);
+  memset(dk, 0, sizeof(double) * B * HKV * L * D);
+  memset(dv, 0, sizeof(double) * B * HKV * L * D);
+  for (int h = 0; h < HQ; ++h) {
+    int g = h / (HQ / HKV);
+    for (int i = 0; i < L; ++i) {
+      double p[L], dp[L], m = -INFINITY, sum = 0, dot = 0;
+      for (int j = 0; j <= i; ++j) {
+        double x = 0;
+        for (int d = 0; d < D; ++d)
+          x += (double)q[(h * L + i) * D + d] * k[(g * L + j) * D + d];
+        p[j] = x * scale;
+        m = p[j] > m ? p[j] : m;
+      }
+      for (int j = 0; j <= i; ++j)
+        sum += p[j] = exp(p[j] - m);
+      for (int j = 0; j <= i; ++j) {
+        p[j] /= sum;
+        dp[j] = 0;
+        for (int d = 0; d < D; ++d)
+          dp[j] += (double)dout[(h * L + i) * D + d] * v[(g * L + j) * D + d];
+        dot += dp[j] * p[j];
+      }
+      for (int j = 0; j <= i; ++j) {
+        double ds = p[j] * (dp[j] - dot) * scale;
+        for (int d = 0; d < D; ++d) {
+          dq[(h * L + i) * D + d] += ds * k[(g * L + j) * D + d];
+          dk[(g * L + j) * D + d] += ds * q[(h * L + i) * D + d];
+          dv[(g * L + j) * D + d] += p[j] * dout[(h * L + i) * D + d];
+        }
+      }
+    }
+  }
+}
+
+static double maxDifference(const float *got, const double *want, int n) {
+  double e = 0;
+  for (int i = 0; i < n; ++i)
+    e = fmax(e, fabs(got[i] - want[i]));
+  return e;
+}
+
+/* A training step's attention through the C API alone: the spec's forward
+   with LSE, then the same spec's backward on (q, k, v, o, dO, lse). */
+static void testBackward(MlirContext ctx) {
+  MlirAttnSpec spec;
+  mlirAttnSpecInit(&spec);
+  spec.numQueryHeads = HQ;
+  spec.numKVHeads = HKV;
+  spec.queryLength = spec.keyLength = L;
+  spec.headDim = D;
+  spec.elementType = MlirAttnElementF32;
+  spec.maskKind = MlirAttnMaskCausalBottomRight;
+  spec.withLse = true;
+  MlirAttnCpuOptions options;
+  mlirAttnCpuOptionsInit(&options);
+  options.tileM = 8;
+  options.tileN = 8;
+  resetDiagnostics();
+  MlirAttnCpuExecutable fwd = mlirAttnCompileSpecToCpu(ctx, &spec, &options);
+  spec.backward = true;
+  MlirAttnCpuExecutable bwd = mlirAttnCompileSpecToCpu(ctx, &spec, &options);
+  CHECK(!mlirAttnCpuExecutableIsNull(fwd) && !mlirAttnCpuExecutableIsNull(bwd));
+  if (mlirAttnCpuExecutableIsNull(fwd) || mlirAttnCpuExecutableIsNull(bwd)) {
+    fprintf(stderr, "%s", diagnostics);
+    return;
+  }
+  /* q, k, v, o, dO, lse, then dQ, dK, dV. */
+  CHECK(mlirAttnCpuExecutableGetNumArguments(bwd) == 9);
+  CHECK(mlirAttnCpuExecutableGetArgumentKind(bwd, 5) == MlirAttnElementF32);
+  CHECK(mlirAttnCpuExecutableGetArgumentRank(bwd, 5) == 3);
+  CHECK(mlirAttnCpuExecutableGetArgumentDim(bwd, 7, 1) == HKV);
+
+  enum { NQ = B * HQ * L * D, NKV = B * HKV * L * D };
+  static float q[NQ], k[NKV], v[NKV], o[NQ], dout[NQ], lse[B * HQ * L],
+      dq[NQ], dk[NKV], dv[NKV];
+  static double wantQ[NQ], wantK[NKV], wantV[NKV];
+  srand(11);
+  for (int i = 0; i < NQ; ++i) {
+    q[i] = (float)((double)rand() / RAND_MAX - 0.5);
+    dout[i] = (float)((double)rand() / RAND_MAX - 0.5);
+  }
+  for (int i = 0; i < NKV; ++i) {
+    k[i] = (float)((double)rand() / RAND_MAX - 0.5);
+    v[i] = (float)((double)rand() / RAND_MAX - 0.5);
+  }
+  int64_t qShape[] = {B, HQ, L, D}, kvShape[] = {B, HKV, L, D},
+          lseShape[] = {B, HQ, L};
+  MlirAttnHostBuffer q_ = {MlirAttnElementF32, 4, qShape, q, sizeof(q)};
+  MlirAttnHostBuffer k_ = {MlirAttnElementF32, 4, kvShape, k, sizeof(k)};
+  MlirAttnHostBuffer v_ = {MlirAttnElementF32, 4, kvShape, v, sizeof(v)};
+  MlirAttnHostBuffer o_ = {MlirAttnElementF32, 4, qShape, o, sizeof(o)};
+  MlirAttnHostBuffer lse_ = {MlirAttnElementF32, 3, lseShape, lse,
+                             sizeof(lse)};
+  MlirAttnHostBuffer fwdArgs[] = {q_, k_, v_, o_, lse_};
+  CHECK(mlirLogicalResultIsSuccess(
+      mlirAttnCpuExecutableInvoke(fwd, 5, fwdArgs)));
+  MlirAttnHostBuffer bwdArgs[] = {
+      q_, k_, v_, o_, {MlirAttnElementF32, 4, qShape, dout, sizeof(dout)},
+      lse_, {MlirAttnElementF32, 4, qShape, dq, sizeof(dq)},
+      {MlirAttnElementF32, 4, kvShape, dk, sizeof(dk)},
+      {MlirAttnElementF32, 4, kvShape, dv, sizeof(dv)}};
+  CHECK(mlirLogicalResultIsSuccess(
+      mlirAttnCpuExecutableInvoke(bwd, 9, bwdArgs)));
+  referenceBackward(q, k, v, dout, wantQ, wantK, wantV);
+  /* Inputs in [-0.5, 0.5], f32 throughout: each gradient element sums at
+     most HQ / HKV * L = 32 products (dK, dV) of D = 32-term dots, and O and
+     LSE carry the forward's f32 rounding. Every term is below 1 in size, so
+     a few hundred units of f32 roundoff (2^-24) of that sum, 1e-5, bound
+     the error; a wrong mask, head mapping or missing GQA sum is >= 1e-2. */
+  double eq = maxDifference(dq, wantQ, NQ), ek = maxDifference(dk, wantK, NKV),
+         ev = maxDifference(dv, wantV, NKV);
+  printf("backward: max |dQ, dK, dV - reference| = %.3g, %.3g, %.3g\n", eq, ek,
+         ev);
+  CHECK(eq < 1e-5 && ek < 1e-5 && ev < 1e-5);
+  mlirAttnCpuExecutableDestroy(fwd);
+  mlirAttnCpuExecutableDestroy(bwd);
+
+  /* A backward on a paged cache is refused at the spec. */
+  resetDiagnostics();
+  spec.pageSize = 8;
+  CHECK(mlirAttnCpuExecutableIsNull(
+      mlirAttnCompileSpecToCpu(ctx, &spec, &options)));
+  CHECK(strstr(diagnostics, "expected dense K and V for a backward spec"));
+}
+
 static void testPtx(MlirContext ctx) {
   MlirAttnSpec spec;
   mlirAttnSpecInit(&spec);
@@ -299,6 +436,7 @@ int main(void) {
 
   testRegistration(ctx);
   testCpu(ctx);
+  testBackward(ctx);
   testPtx(ctx);
   testInvalidSpec(ctx);
 

@@ -85,8 +85,12 @@ class CpuNumerics(unittest.TestCase):
         with self.assertRaises(attn_mlir.CompileError) as ctx:
             kernel(q, randn(1, 2, 9, 8), q)
         self.assertIn("expected shape", str(ctx.exception))
-        with self.assertRaises(TypeError):
+        # A kind the boundary has, but not this entry's: the signature check.
+        with self.assertRaises(attn_mlir.CompileError) as ctx:
             kernel(q.astype(np.float64), q, q)
+        self.assertIn("expected element type f32, got f64", str(ctx.exception))
+        with self.assertRaises(TypeError):  # no kind at all
+            kernel(q.astype(np.int64), q, q)
 
 
 class Cache(unittest.TestCase):

@@ -157,6 +157,28 @@ std::vector<BackwardCase> allCases() {
         s.keyLengths = {11, 6};
       },
       /*f64=*/true);
+  // f64 operands and gradients (float64 gradient checks): lowered whole
+  // and computed in f64 without the option; only the LSE operand is f32.
+  add(
+      "f64_mqa_causal_top_left",
+      [](AttentionSpec &s) {
+        s.elementType = ElementKind::F64;
+        s.numKVHeads = 1;
+        s.maskKind = MaskKind::CausalTopLeft;
+      },
+      /*f64=*/true);
+  add(
+      "f64_gqa_window_softcap_alibi_bias",
+      [](AttentionSpec &s) {
+        s.elementType = ElementKind::F64;
+        s.softcap = 3.0;
+        s.alibiSlopes = {0.5, 0.25, 0.125, 0.0625};
+        s.withBias = true;
+        s.maskKind = MaskKind::SlidingWindow;
+        s.windowLeft = 4;
+        s.windowRight = 2;
+      },
+      /*f64=*/true);
   return cases;
 }
 

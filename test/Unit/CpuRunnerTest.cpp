@@ -142,7 +142,7 @@ TEST(CpuRunnerCompile, RejectsTensorArguments) {
   ASSERT_FALSE(static_cast<bool>(exe));
   EXPECT_EQ(llvm::toString(exe.takeError()),
             "expected entry argument #0 to be an identity-layout memref of "
-            "f32, f16, bf16, i1 or i32, got tensor<4xf32>");
+            "f32, f16, bf16, f64, i1 or i32, got tensor<4xf32>");
 }
 
 TEST(NumericFormats, RoundTripsAndRounds) {

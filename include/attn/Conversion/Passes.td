@@ -30,6 +30,11 @@ def ConvertAttnToLinalg : Pass<"convert-attn-to-linalg"> {
     lse = l == 0 ? -inf : m + log(l)
     ```
 
+    Scores, the softmax and the accumulators are f32, or f64 with
+    `accumulate-in-f64` or for f64 operands (the float64 gradient-check
+    precision; the LSE result stays f32). `attn.attention_backward` is
+    lowered the same way, S and P materialised.
+
     Example:
 
     ```mlir

@@ -63,6 +63,19 @@ AttentionOp buildAttention(OpBuilder &builder, Location loc, Value query,
                            const AttentionAttributes &attributes = {},
                            const AttentionOperands &operands = {});
 
+/// Creates attn.attention_backward(query, key, value, output, gradOutput,
+/// lse) on tensors at the builder's insertion point: the gradients of an
+/// attn.attention with the same `attributes` and `operands` (whose `withLse`
+/// is ignored), given its output, the loss's gradient with respect to it and
+/// its log-sum-exp (`[B, Hq, Lq]` f32, f64 for f64 operands: what the
+/// forward with `withLse` returns). The results dQ, dK, dV (and d_bias with a bias operand) have the
+/// types of Q, K, V (and the bias). Not verified here, as buildAttention.
+AttentionBackwardOp buildAttentionBackward(
+    OpBuilder &builder, Location loc, Value query, Value key, Value value,
+    Value output, Value gradOutput, Value lse,
+    const AttentionAttributes &attributes = {},
+    const AttentionOperands &operands = {});
+
 /// buildAttentionModule, with the ops located at a NameLoc naming the spec
 /// ("attention spec: GQA 32/8 B=1 ..."), so that later diagnostics (a kernel
 /// that refuses the shape) say which spec they are about.
@@ -83,9 +96,13 @@ FailureOr<std::string> prepareModule(ModuleOp module,
 /// attn-to-cpu's own options.
 struct CpuTargetOptions {
   std::string entry = "attention";
-  /// attn-tile, attn-fuse-online-softmax and attn-lower-precision first.
+  /// attn-tile, attn-tile-backward, attn-fuse-online-softmax and
+  /// attn-lower-precision first; without, both ops are lowered whole
+  /// (convert-attn-to-linalg).
   bool flash = true;
   AttnTileOptions tile;
+  /// The backward's tiling (attn.attention_backward: KV blocks outer).
+  AttnTileBackwardOptions tileBackward;
   AttnLowerPrecisionOptions lowerPrecision;
   bool accumulateInF64 = false;
 };

@@ -30,7 +30,7 @@ std::vector<double> decodeElements(ElementKind kind,
                                    llvm::ArrayRef<uint8_t> bytes);
 
 /// Unit roundoff u of a format: 2^-p with p the significand precision
-/// (f32: 2^-24, f16: 2^-11, bf16: 2^-8).
+/// (f32: 2^-24, f16: 2^-11, bf16: 2^-8, f64: 2^-53).
 double unitRoundoff(ElementKind kind);
 
 /// Float64 inputs of one attention problem, laid out as the spec's shapes.

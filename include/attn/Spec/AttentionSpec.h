@@ -24,8 +24,10 @@
 
 namespace mlir::attn {
 
-/// Element types that cross the host/kernel boundary.
-enum class ElementKind { F32, F16, BF16, I1, I32 };
+/// Element types that cross the host/kernel boundary (values are the C
+/// API's MlirAttnElementKind). F64 exists on the CPU target only, lowered
+/// whole and computed in f64: the precision of float64 gradient checks.
+enum class ElementKind { F32, F16, BF16, I1, I32, F64 };
 
 /// Bytes per element in host memory (i1 is stored as one byte, 0 or 1).
 int64_t getElementByteSize(ElementKind kind);
@@ -102,6 +104,11 @@ struct AttentionSpec {
   /// (dQ, dK, dV, [d_bias]), all in elementType (lse f32). Dense K/V only.
   bool backward = false;
 
+  /// The LSE's element type: f32, or f64 for f64 operands.
+  ElementKind lseElementType() const {
+    return elementType == ElementKind::F64 ? ElementKind::F64
+                                           : ElementKind::F32;
+  }
   int64_t getValueHeadDim() const {
     return valueHeadDim > 0 ? valueHeadDim : headDim;
   }

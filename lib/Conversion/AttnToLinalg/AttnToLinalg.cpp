@@ -197,8 +197,10 @@ SmallVector<Value> AttentionLowering::lower() {
   Value outInit = emptyTensor(b, loc, outSizes, outType.getElementType());
   SmallVector<Value> results = {
       normalize(b, loc, acc, rowSum, outInit, layoutMap(4, bb, h, i, c))};
-  if (op.getLse())
-    results.push_back(logSumExp(b, loc, rowMax, rowSum, /*log2=*/false));
+  if (Value lse = op.getLse())
+    results.push_back(
+        logSumExp(b, loc, rowMax, rowSum, /*log2=*/false,
+                  cast<RankedTensorType>(lse.getType()).getElementType()));
   return results;
 }
 
@@ -238,7 +240,7 @@ static SmallVector<Value> lowerBlockAttention(OpBuilder &b,
   AffineMap id = AffineMap::getMultiDimIdentityMap(3, b.getContext());
   Value out =
       normalize(b, loc, acc, rowSum, emptyTensor(b, loc, accSizes, f32), id);
-  return {out, logSumExp(b, loc, rowMax, rowSum, false)};
+  return {out, logSumExp(b, loc, rowMax, rowSum, false, f32)};
 }
 
 /// One online-softmax step; see attn.online_step's description.
@@ -295,7 +297,8 @@ static SmallVector<Value> lowerFinalize(OpBuilder &b, FinalizeOp op) {
   Value outInit = emptyTensor(b, loc, sizesOf(b, loc, op.getAcc()),
                               outType.getElementType());
   return {normalize(b, loc, op.getAcc(), op.getSum(), outInit, id),
-          logSumExp(b, loc, op.getMax(), op.getSum(), op.getLog2Domain())};
+          logSumExp(b, loc, op.getMax(), op.getSum(), op.getLog2Domain(),
+                    b.getF32Type())};
 }
 
 /// lse = M + log(sum_k exp(lse_k - M)) with M = max_k lse_k, and
@@ -359,14 +362,25 @@ static SmallVector<Value> lowerCombine(OpBuilder &b, CombineOp op) {
 // Entry points, patterns and the pass
 //===----------------------------------------------------------------------===//
 
+/// f32, or f64 with accumulate-in-f64 or f64 operands (which an f32
+/// accumulator would silently round: f64 is the gradient-check precision).
+static Type accumulatorType(Builder &b, Type elementType,
+                            const AttnToLinalgOptions &options) {
+  if (options.accumulateInF64 || elementType.isF64())
+    return b.getF64Type();
+  return b.getF32Type();
+}
+
 FailureOr<SmallVector<Value>>
 mlir::attn::lowerAttentionToLinalg(OpBuilder &builder, AttentionOp op,
                                    const AttnToLinalgOptions &options) {
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPoint(op);
-  Type accType = options.accumulateInF64 ? Type(builder.getF64Type())
-                                         : Type(builder.getF32Type());
-  return AttentionLowering(builder, op, accType).lower();
+  return AttentionLowering(
+             builder, op,
+             accumulatorType(builder, op.getQueryType().getElementType(),
+                             options))
+      .lower();
 }
 
 namespace {
@@ -398,8 +412,8 @@ struct AttentionBackwardOpLowering : OpConversionPattern<AttentionBackwardOp> {
   LogicalResult
   matchAndRewrite(AttentionBackwardOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    Type accType = options.accumulateInF64 ? Type(rewriter.getF64Type())
-                                           : Type(rewriter.getF32Type());
+    Type accType =
+        accumulatorType(rewriter, op.getQueryType().getElementType(), options);
     rewriter.replaceOp(op, lowering::lowerAttentionBackward(rewriter, op,
                                                             accType));
     return success();

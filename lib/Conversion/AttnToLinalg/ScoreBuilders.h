@@ -403,14 +403,13 @@ inline Value normalize(OpBuilder &b, Location loc, Value acc, Value rowSum,
       });
 }
 
-/// lse = l == 0 ? -inf : m + log(l) in f32; in the log2 domain
-/// (m + log2(l)) * ln(2).
+/// lse = l == 0 ? -inf : m + log(l) in `lseType` (f32, or f64 for f64
+/// operands); in the log2 domain (m + log2(l)) * ln(2).
 inline Value logSumExp(OpBuilder &b, Location loc, Value rowMax, Value rowSum,
-                       bool log2) {
+                       bool log2, Type lseType) {
   int64_t rank = cast<RankedTensorType>(rowMax.getType()).getRank();
   AffineMap id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
-  Type f32 = b.getF32Type();
-  Value init = emptyTensor(b, loc, sizesOf(b, loc, rowMax), f32);
+  Value init = emptyTensor(b, loc, sizesOf(b, loc, rowMax), lseType);
   return elementwise(
       b, loc, {rowMax, rowSum}, {id, id}, init, id,
       [&](OpBuilder &nb, Location l, ValueRange a) {
@@ -430,7 +429,7 @@ inline Value logSumExp(OpBuilder &b, Location loc, Value rowMax, Value rowSum,
         }
         lse = arith::SelectOp::create(nb, l, empty,
                                       floatConstant(nb, l, t, kNegInf), lse);
-        return convertFloat(nb, l, lse, f32);
+        return convertFloat(nb, l, lse, lseType);
       });
 }
 

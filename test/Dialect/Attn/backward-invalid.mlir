@@ -13,7 +13,7 @@ func.func @query_rank(%q: tensor<4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tens
 // -----
 
 func.func @mixed_inputs(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xbf16>, %v: tensor<2x2x8x16xf32>, %o: tensor<2x4x8x16xf32>, %lse: tensor<2x4x8xf32>) {
-  // expected-error @+1 {{expected query, key and value of one element type (f16, bf16 or f32), got 'f32', 'bf16' and 'f32'}}
+  // expected-error @+1 {{expected query, key and value of one element type (f16, bf16, f32 or f64), got 'f32', 'bf16' and 'f32'}}
   %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %v, %o, %o, %lse : tensor<2x4x8x16xf32>, tensor<2x2x8x16xbf16>, tensor<2x2x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8xf32>) -> tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>
   return
 }
@@ -61,7 +61,7 @@ func.func @output_shape(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: 
 // -----
 
 func.func @grad_output_type(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>, %o: tensor<2x4x8x16xf32>, %do: tensor<2x4x8x16xi8>, %lse: tensor<2x4x8xf32>) {
-  // expected-error @+1 {{expected grad_output element type to be f16, bf16 or f32, got 'i8'}}
+  // expected-error @+1 {{expected grad_output element type to be f16, bf16, f32 or f64, got 'i8'}}
   %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %v, %o, %do, %lse : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xi8>, tensor<2x4x8xf32>) -> tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>
   return
 }
@@ -69,7 +69,7 @@ func.func @grad_output_type(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, 
 // -----
 
 func.func @lse_type(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>, %o: tensor<2x4x8x16xf32>, %lse: tensor<2x4x8xbf16>) {
-  // expected-error @+1 {{expected lse of type tensor<[B, Hq, Lq]xf32> = 'tensor<2x4x8xf32>', got 'tensor<2x4x8xbf16>'}}
+  // expected-error @+1 {{expected lse of type tensor<[B, Hq, Lq]xf32> (f64 for f64 operands) = 'tensor<2x4x8xf32>', got 'tensor<2x4x8xbf16>'}}
   %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %v, %o, %o, %lse : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8xbf16>) -> tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>
   return
 }

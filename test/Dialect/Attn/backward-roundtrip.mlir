@@ -59,3 +59,12 @@ func.func @step_bias(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %bias: tensor
   %a, %b, %c, %db = attn.backward_step ins(%q, %k, %k : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x16xf32>) bias(%bias : tensor<2x4x8xf32>) mask(%mask : tensor<2x4x8xi1>) at(%i, %i, %i, %i) lengths(%i, %i) grads(%q, %lse, %lse : tensor<2x4x16xf32>, tensor<2x4xf32>, tensor<2x4xf32>) acc(%dk, %dk : tensor<8x16xf32>, tensor<8x16xf32>) {scale = 0.25 : f64} -> tensor<8x16xf32>, tensor<8x16xf32>, tensor<2x4x16xf32>, tensor<2x4x8xf32>
   return %db : tensor<2x4x8xf32>
 }
+
+// f64 operands and gradients (the CPU's float64 gradient-check precision);
+// the LSE is f64 too.
+// CHECK-LABEL: func.func @f64
+// CHECK: attn.attention_backward ins({{.+}} : tensor<1x2x8x16xf64>, tensor<1x1x8x16xf64>, tensor<1x1x8x16xf64>, tensor<1x2x8x16xf64>, tensor<1x2x8x16xf64>, tensor<1x2x8xf64>) -> tensor<1x2x8x16xf64>, tensor<1x1x8x16xf64>, tensor<1x1x8x16xf64>
+func.func @f64(%q: tensor<1x2x8x16xf64>, %k: tensor<1x1x8x16xf64>, %v: tensor<1x1x8x16xf64>, %o: tensor<1x2x8x16xf64>, %lse: tensor<1x2x8xf64>) -> tensor<1x1x8x16xf64> {
+  %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %v, %o, %o, %lse : tensor<1x2x8x16xf64>, tensor<1x1x8x16xf64>, tensor<1x1x8x16xf64>, tensor<1x2x8x16xf64>, tensor<1x2x8x16xf64>, tensor<1x2x8xf64>) -> tensor<1x2x8x16xf64>, tensor<1x1x8x16xf64>, tensor<1x1x8x16xf64>
+  return %dk : tensor<1x1x8x16xf64>
+}

@@ -54,18 +54,19 @@ func.func @unranked_query(%q: tensor<*xf32>, %k: tensor<2x2x8x16xf32>, %v: tenso
 //===----------------------------------------------------------------------===//
 
 func.func @query_element_type(%q: tensor<2x4x8x16xi8>, %k: tensor<2x2x8x16xi8>, %v: tensor<2x2x8x16xi8>) -> tensor<2x4x8x16xf32> {
-  // expected-error @+1 {{expected query element type to be f16, bf16 or f32, got 'i8'}}
+  // expected-error @+1 {{expected query element type to be f16, bf16, f32 or f64, got 'i8'}}
   %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xi8>, tensor<2x2x8x16xi8>, tensor<2x2x8x16xi8>) -> tensor<2x4x8x16xf32>
   return %o : tensor<2x4x8x16xf32>
 }
 
 // -----
 
-// f64 is a float type but not one the kernels support.
-func.func @query_element_type_f64(%q: tensor<2x4x8x16xf64>, %k: tensor<2x2x8x16xf64>, %v: tensor<2x2x8x16xf64>) -> tensor<2x4x8x16xf64> {
-  // expected-error @+1 {{expected query element type to be f16, bf16 or f32, got 'f64'}}
-  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf64>, tensor<2x2x8x16xf64>, tensor<2x2x8x16xf64>) -> tensor<2x4x8x16xf64>
-  return %o : tensor<2x4x8x16xf64>
+// f128 is a float type but not one the op takes (f64 is, for the CPU's
+// whole-op lowering).
+func.func @query_element_type_f128(%q: tensor<2x4x8x16xf128>, %k: tensor<2x2x8x16xf128>, %v: tensor<2x2x8x16xf128>) -> tensor<2x4x8x16xf128> {
+  // expected-error @+1 {{expected query element type to be f16, bf16, f32 or f64, got 'f128'}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf128>, tensor<2x2x8x16xf128>, tensor<2x2x8x16xf128>) -> tensor<2x4x8x16xf128>
+  return %o : tensor<2x4x8x16xf128>
 }
 
 // -----
@@ -87,7 +88,7 @@ func.func @value_element_type(%q: tensor<2x4x8x16xbf16>, %k: tensor<2x2x8x16xbf1
 // -----
 
 func.func @output_element_type(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xi32> {
-  // expected-error @+1 {{expected output element type to be f16, bf16 or f32, got 'i32'}}
+  // expected-error @+1 {{expected output element type to be f16, bf16, f32 or f64, got 'i32'}}
   %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xi32>
   return %o : tensor<2x4x8x16xi32>
 }
@@ -221,9 +222,18 @@ func.func @output_heads(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: 
 //===----------------------------------------------------------------------===//
 
 func.func @lse_element_type(%q: tensor<2x4x8x16xf16>, %k: tensor<2x2x8x16xf16>, %v: tensor<2x2x8x16xf16>) -> tensor<2x4x8xf16> {
-  // expected-error @+1 {{expected the LSE result to have element type f32, got 'f16'}}
+  // expected-error @+1 {{expected the LSE result to have element type 'f32' (f64 only for f64 operands), got 'f16'}}
   %o, %lse = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf16>, tensor<2x2x8x16xf16>, tensor<2x2x8x16xf16>) -> tensor<2x4x8x16xf16>, tensor<2x4x8xf16>
   return %lse : tensor<2x4x8xf16>
+}
+
+// -----
+
+// f64 operands have an f64 LSE (their backward recomputes P from it in f64).
+func.func @lse_f32_of_f64(%q: tensor<2x4x8x16xf64>, %k: tensor<2x2x8x16xf64>, %v: tensor<2x2x8x16xf64>) -> tensor<2x4x8xf32> {
+  // expected-error @+1 {{expected the LSE result to have element type 'f64' (f64 only for f64 operands), got 'f32'}}
+  %o, %lse = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf64>, tensor<2x2x8x16xf64>, tensor<2x2x8x16xf64>) -> tensor<2x4x8x16xf64>, tensor<2x4x8xf32>
+  return %lse : tensor<2x4x8xf32>
 }
 
 // -----
@@ -531,7 +541,7 @@ func.func @head_shard_alibi_slope_count(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2
 //===----------------------------------------------------------------------===//
 
 func.func @bias_element_type(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>, %bias: tensor<2x4x8x8xi32>) -> tensor<2x4x8x16xf32> {
-  // expected-error @+1 {{expected bias element type to be f16, bf16 or f32, got 'i32'}}
+  // expected-error @+1 {{expected bias element type to be f16, bf16, f32 or f64, got 'i32'}}
   %o = attn.attention ins(%q, %k, %v : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) bias(%bias : tensor<2x4x8x8xi32>) -> tensor<2x4x8x16xf32>
   return %o : tensor<2x4x8x16xf32>
 }

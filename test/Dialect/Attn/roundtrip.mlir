@@ -524,3 +524,13 @@ func.func @kv_tile(%k: tensor<2x4x64x32xbf16>, %kb: tensor<2x64x4x32xbf16>, %i: 
   %u = attn.kv_tile %kb[%i, %i, %i] {layout = #attn.layout<bshd>} : tensor<2x64x4x32xbf16> -> tensor<16x32xbf16>
   return %t, %u : tensor<16x32xbf16>, tensor<16x32xbf16>
 }
+
+// -----
+
+// f64 (the CPU's float64 gradient-check precision), with its f64 LSE.
+// CHECK-LABEL: func.func @f64
+// CHECK: attn.attention ins({{.+}} : tensor<1x2x8x16xf64>, tensor<1x1x8x16xf64>, tensor<1x1x8x16xf64>) -> tensor<1x2x8x16xf64>, tensor<1x2x8xf64>
+func.func @f64(%q: tensor<1x2x8x16xf64>, %k: tensor<1x1x8x16xf64>, %v: tensor<1x1x8x16xf64>) -> tensor<1x2x8xf64> {
+  %o, %lse = attn.attention ins(%q, %k, %v : tensor<1x2x8x16xf64>, tensor<1x1x8x16xf64>, tensor<1x1x8x16xf64>) -> tensor<1x2x8x16xf64>, tensor<1x2x8xf64>
+  return %lse : tensor<1x2x8xf64>
+}

@@ -29,6 +29,14 @@ using namespace mlir::attn;
 // AttentionOp builders and accessors
 //===----------------------------------------------------------------------===//
 
+/// The LSE is f32, or f64 for f64 operands (whose backward recomputes P in
+/// f64 from it: an f32 LSE would round every gradient to f32's precision).
+static Type getLseElementType(MLIRContext *ctx, Type elementType) {
+  if (elementType.isF64())
+    return Float64Type::get(ctx);
+  return Float32Type::get(ctx);
+}
+
 void AttentionOp::build(OpBuilder &builder, OperationState &state, Value query,
                         Value key, Value value, MaskKind maskKind,
                         bool withLse) {
@@ -40,8 +48,9 @@ void AttentionOp::build(OpBuilder &builder, OperationState &state, Value query,
   // LSE is [B, Hq, Lq] for the default BHSD layout.
   Type lseType;
   if (withLse)
-    lseType = RankedTensorType::get(queryType.getShape().drop_back(),
-                                    builder.getF32Type());
+    lseType = RankedTensorType::get(
+        queryType.getShape().drop_back(),
+        getLseElementType(builder.getContext(), queryType.getElementType()));
   build(builder, state, outType, lseType, query, key, value, /*bias=*/Value(),
         /*mask=*/Value(), /*key_lengths=*/Value(), /*scale=*/nullptr,
         MaskKindAttr::get(builder.getContext(), maskKind), /*window=*/nullptr,
@@ -85,8 +94,19 @@ double AttentionOp::getEffectiveScale() {
 // AttentionOp verifier
 //===----------------------------------------------------------------------===//
 
+/// Element types of the tile-level ops (and of p_type): what the kernels'
+/// f32-accumulating steps take.
 static bool isSupportedElementType(Type type) {
   return type.isF16() || type.isBF16() || type.isF32();
+}
+
+/// Element types of the whole ops (attn.attention, attn.attention_backward)
+/// and their bias and gradients: the tile types plus f64, which only the
+/// whole-op CPU lowering computes (in f64; the tiling passes and the GPU path
+/// refuse it). It is there for float64 gradient checks (torch.autograd
+/// .gradcheck) against finite differences of the forward.
+static bool isBoundaryElementType(Type type) {
+  return isSupportedElementType(type) || type.isF64();
 }
 
 /// Two extents agree unless both are static and differ.
@@ -224,9 +244,9 @@ LogicalResult AttentionOp::verify() {
   }
 
   Type elementType = qType.getElementType();
-  if (!isSupportedElementType(elementType))
+  if (!isBoundaryElementType(elementType))
     return emitOpError()
-           << "expected query element type to be f16, bf16 or f32, got "
+           << "expected query element type to be f16, bf16, f32 or f64, got "
            << elementType;
   if (kType.getElementType() != elementType ||
       vType.getElementType() != elementType)
@@ -234,9 +254,9 @@ LogicalResult AttentionOp::verify() {
                             "element type, got "
                          << elementType << ", " << kType.getElementType()
                          << " and " << vType.getElementType();
-  if (!isSupportedElementType(oType.getElementType()))
+  if (!isBoundaryElementType(oType.getElementType()))
     return emitOpError()
-           << "expected output element type to be f16, bf16 or f32, got "
+           << "expected output element type to be f16, bf16, f32 or f64, got "
            << oType.getElementType();
 
   int64_t headAxis = getHeadAxis(), seqAxis = getSeqAxis();
@@ -296,9 +316,10 @@ LogicalResult AttentionOp::verify() {
           lk = kType.getDimSize(seqAxis);
   if (Value lse = getLse()) {
     auto lseType = cast<RankedTensorType>(lse.getType());
-    if (!lseType.getElementType().isF32())
+    Type want = getLseElementType(getContext(), elementType);
+    if (lseType.getElementType() != want)
       return emitOpError() << "expected the LSE result to have element type "
-                              "f32, got "
+                           << want << " (f64 only for f64 operands), got "
                            << lseType.getElementType();
     if (lseType.getShape() != ArrayRef<int64_t>{batch, hq, lq})
       return emitOpError() << "expected the LSE result of shape [B, Hq, Lq] = ["
@@ -315,9 +336,9 @@ LogicalResult AttentionOp::verify() {
   SmallVector<int64_t> scoreShape = {batch, hq, lq, lk};
   if (Value bias = getBias()) {
     auto biasType = cast<RankedTensorType>(bias.getType());
-    if (!isSupportedElementType(biasType.getElementType()))
-      return emitOpError() << "expected bias element type to be f16, bf16 or "
-                              "f32, got "
+    if (!isBoundaryElementType(biasType.getElementType()))
+      return emitOpError() << "expected bias element type to be f16, bf16, "
+                              "f32 or f64, got "
                            << biasType.getElementType();
     if (failed(verifyBroadcastable(*this, "bias", biasType, scoreShape)))
       return failure();
@@ -926,9 +947,10 @@ double AttentionBackwardOp::getEffectiveScale() {
 static LogicalResult verifyGradientType(Operation *op, StringRef name,
                                         Type type, ArrayRef<int64_t> shape) {
   auto tensor = cast<RankedTensorType>(type);
-  if (!isSupportedElementType(tensor.getElementType()))
+  if (!isBoundaryElementType(tensor.getElementType()))
     return op->emitOpError() << "expected " << name
-                             << " element type to be f16, bf16 or f32, got "
+                             << " element type to be f16, bf16, f32 or f64, "
+                                "got "
                              << tensor.getElementType();
   if (tensor.getShape() != shape)
     return op->emitOpError()
@@ -952,10 +974,10 @@ static LogicalResult verifyBackwardInputs(AttentionBackwardOp op) {
              << " of rank 4 ([B, H, L, D] or [B, L, H, D]), got rank "
              << type.getRank();
   Type elt = q.getElementType();
-  if (!isSupportedElementType(elt) || k.getElementType() != elt ||
+  if (!isBoundaryElementType(elt) || k.getElementType() != elt ||
       v.getElementType() != elt)
     return op.emitOpError() << "expected query, key and value of one element "
-                               "type (f16, bf16 or f32), got "
+                               "type (f16, bf16, f32 or f64), got "
                             << elt << ", " << k.getElementType() << " and "
                             << v.getElementType();
   int64_t headAxis = op.getHeadAxis(), seqAxis = op.getSeqAxis();
@@ -1001,13 +1023,14 @@ LogicalResult AttentionBackwardOp::verify() {
   int64_t batch = q.getDimSize(0), hq = getNumQueryHeads(),
           lq = getQueryLength(), lk = getKeyLength();
   auto lseType = cast<RankedTensorType>(getLse().getType());
-  if (!lseType.getElementType().isF32() ||
+  Type lseElement = getLseElementType(getContext(), q.getElementType());
+  if (lseType.getElementType() != lseElement ||
       lseType.getShape() != ArrayRef<int64_t>{batch, hq, lq})
     return emitOpError()
-           << "expected lse of type tensor<[B, Hq, Lq]xf32> = "
-           << RankedTensorType::get({batch, hq, lq},
-                                    Float32Type::get(getContext()))
-           << ", got " << lseType;
+           << "expected lse of type tensor<[B, Hq, Lq]xf32> (f64 for f64 "
+              "operands) = "
+           << RankedTensorType::get({batch, hq, lq}, lseElement) << ", got "
+           << lseType;
   for (auto [name, value, type] :
        {std::tuple<StringRef, Value, RankedTensorType>{"grad_query",
                                                        getGradQuery(), q},
@@ -1025,9 +1048,9 @@ LogicalResult AttentionBackwardOp::verify() {
   Value bias = getBias();
   if (bias) {
     auto biasType = cast<RankedTensorType>(bias.getType());
-    if (!isSupportedElementType(biasType.getElementType()))
-      return emitOpError() << "expected bias element type to be f16, bf16 or "
-                              "f32, got "
+    if (!isBoundaryElementType(biasType.getElementType()))
+      return emitOpError() << "expected bias element type to be f16, bf16, "
+                              "f32 or f64, got "
                            << biasType.getElementType();
     if (failed(verifyBroadcastable(*this, "bias", biasType, scoreShape)))
       return failure();

@@ -1,0 +1,268 @@
+"""The differentiable attention operator behind attn_mlir.torch.
+
+torch.ops.attn_mlir.attention(q, k, v, attn_mask, mask, window_left,
+window_right, scale, softcap, alibi_slopes) -> (out, lse) runs the forward
+with its log-sum-exp; torch.ops.attn_mlir.attention_backward takes the saved
+(q, k, v, out, lse) and the incoming gradients and runs attn-mlir's own
+backward (attn.attention_backward: recomputation from the LSE, GQA / MQA dK
+and dV summed over each query group). Autograd connects the two with
+torch.library.register_autograd where torch has it (2.4 and later, so
+torch.compile traces forward and backward as two opaque ops) and with a
+torch.autograd.Function on older torch (Debian's 1.13).
+
+Gradients are computed by our kernels or not at all: with CUDA tensors the
+backward needs the GPU backward kernel, and while the compiler cannot
+generate it (or no cached one exists on a machine without the compiler)
+a call that needs gradients raises MissingGpuBackward before the forward
+runs. There is no fallback to another implementation.
+"""
+
+from typing import List, Optional, Tuple
+
+import torch
+
+from . import torch as _at
+
+# Mask kinds of the spec (attn-compile's --mask names).
+MASKS = ("none", "causal-top-left", "causal-bottom-right", "sliding-window")
+
+
+class MissingGpuBackward(_at.Unsupported):
+    """Gradients were asked for on CUDA tensors and the GPU backward kernel
+    (attn.attention_backward on target "ptx") is not available."""
+
+
+def _spec(query, key, value, mask, window_left, window_right, scale, softcap,
+          alibi, operand, backward, gpu):
+    b, hq, lq, d = query.shape
+    hkv, lk, dv = key.shape[1], key.shape[2], value.shape[3]
+    spec = {"batch": b, "heads_q": hq, "heads_kv": hkv, "seq_q": lq, "seq_k": lk,
+            "head_dim": d, "value_head_dim": dv if dv != d else 0,
+            "dtype": _at._DTYPE_NAMES[query.dtype], "mask": mask,
+            "window_left": window_left, "window_right": window_right,
+            "scale": scale, "softcap": softcap, "alibi": list(alibi or []),
+            "lse": True, "backward": backward}
+    if operand is not None:
+        spec["bool_mask" if operand.dtype == torch.bool else "bias"] = True
+    target, options = ("ptx", _at._GPU_OPTIONS) if gpu else ("cpu", _at.cpu_options(query.dtype))
+    return target, spec, options
+
+
+def _mask_operand(query, key, attn_mask, mask):
+    """(mask kind, operand) for a call: an attn_mask that is all-visible or
+    exactly causal becomes a mask kind as in scaled_dot_product_attention,
+    anything else travels as a bool or bias operand [B, Hq, Lq, Lk]."""
+    if attn_mask is None:
+        return mask, None
+    b, hq, lq, _ = query.shape
+    lk = key.shape[2]
+    keep = None
+    if mask == "none":
+        mask, keep = _at._classify_mask(attn_mask, (b, hq), lq, lk)
+        if mask != "operand":
+            return mask, None
+        mask = "none"
+    if keep is not None:
+        return mask, keep.expand(b, hq, lq, lk)
+    if attn_mask.dtype == torch.bool:
+        return mask, attn_mask.expand(b, hq, lq, lk)
+    return mask, attn_mask.expand(b, hq, lq, lk).to(query.dtype)
+
+
+def _run(kernel, tensors, dtype, gpu):
+    """The kernel's outputs as tensors: those in the inputs' format in
+    `dtype` (bf16 comes back from the CPU target as uint16 bits), the LSE
+    in float32."""
+    if gpu:
+        return kernel(*[_at._aligned(t.contiguous()) for t in tensors])
+    outs = kernel(*[_at._to_numpy(t) for t in tensors])
+    return tuple(_at._from_numpy(o, dtype if o.dtype.name == "uint16" else None)
+                 for o in outs)
+
+
+def gpu_backward_kernel(query, key, value, attn_mask=None, mask="none", window_left=0,
+                        window_right=0, scale=None, softcap=None, alibi_slopes=None):
+    """The GPU backward kernel of a call (compiled or from the cache), or
+    MissingGpuBackward saying what is missing. Shapes only: the tensors may
+    live anywhere."""
+    mask, operand = _mask_operand(query, key, attn_mask, mask)
+    target, spec, options = _spec(query, key, value, mask, window_left, window_right,
+                                  scale, softcap, alibi_slopes, operand, True, True)
+    try:
+        return _at._kernel(target, spec, options)
+    except (_at.Unsupported, _at.attn_mlir.CompileError) as e:
+        reason = str(e).splitlines()[0] if isinstance(e, _at.Unsupported) else \
+            "; ".join(d.message.splitlines()[0] for d in e.diagnostics
+                      if d.severity == "error") or str(e).splitlines()[0]
+        raise MissingGpuBackward(
+            "attn_mlir: gradients of CUDA tensors need the GPU backward kernel "
+            "(attn.attention_backward compiled for target 'ptx', issue #16), and "
+            f"none is available for this call: {reason}. attn_mlir computes "
+            "gradients with its own kernels or not at all: run on CPU tensors, or "
+            "under torch.no_grad() / with inputs that do not require grad") from None
+
+
+def forward(query, key, value, attn_mask, mask, window_left, window_right, scale,
+            softcap, alibi_slopes):
+    """(out [B, Hq, Lq, Dv] in the inputs' dtype, lse [B, Hq, Lq] in float32,
+    float64 for float64 inputs)."""
+    _at._check(query, key, value, attn_mask, False, True)
+    if mask not in MASKS:
+        raise _at.Unsupported(f"attn_mlir: expected mask to be one of {', '.join(MASKS)}, "
+                              f"got {mask!r}")
+    gpu = query.is_cuda
+    mask, operand = _mask_operand(query, key, attn_mask, mask)
+    if operand is not None and gpu:
+        raise _at.Unsupported("attn_mlir: the GPU kernels take no attn_mask operand yet; "
+                              "only all-visible or exactly causal masks are accepted")
+    target, spec, options = _spec(query, key, value, mask, window_left, window_right,
+                                  scale, softcap, alibi_slopes, operand, False, gpu)
+    kernel = _at._kernel(target, spec, options)
+    tensors = [query, key, value] + ([operand] if operand is not None else [])
+    out, lse = _run(kernel, tensors, query.dtype, gpu)
+    return out, lse
+
+
+def backward(grad_out, grad_lse, query, key, value, out, lse, attn_mask, mask,
+             window_left, window_right, scale, softcap, alibi_slopes):
+    """(dQ, dK, dV) of sum(grad_out * out) + sum(grad_lse * lse).
+
+    The LSE's gradient folds into Delta: d lse_i / d s_ij = P_ij, so
+    dS = P * (dP - (Delta - grad_lse)). attn.attention_backward computes
+    Delta = rowsum(dO * O) itself, so a non-zero grad_lse rides in one more
+    value column: O' = [O | 1], dO' = [dO | -grad_lse], V' = [V | 0] give
+    dP' = dP and Delta' = Delta - grad_lse exactly; dV' loses the column."""
+    gpu = query.is_cuda
+    kind, operand = _mask_operand(query, key, attn_mask, mask)
+    if grad_out is None:
+        grad_out = torch.zeros_like(out)
+    dv_cols = value.shape[3]
+    if grad_lse is not None and bool((grad_lse != 0).any()):
+        if gpu:
+            raise MissingGpuBackward("attn_mlir: the gradient of the returned LSE needs "
+                                     "a value head dim of Dv + 1, which the GPU kernels "
+                                     "do not take; use the LSE without its gradient")
+        one = torch.ones(out.shape[:3] + (1,), dtype=out.dtype)
+        out = torch.cat([out, one], dim=3)
+        grad_out = torch.cat([grad_out, (-grad_lse).unsqueeze(3).to(out.dtype)], dim=3)
+        value = torch.cat([value, torch.zeros(value.shape[:3] + (1,), dtype=value.dtype)],
+                          dim=3)
+    if gpu:
+        kernel = gpu_backward_kernel(query, key, value, attn_mask, mask, window_left,
+                                     window_right, scale, softcap, alibi_slopes)
+    else:
+        target, spec, options = _spec(query, key, value, kind, window_left, window_right,
+                                      scale, softcap, alibi_slopes, operand, True, False)
+        kernel = _at._kernel(target, spec, options)
+    tensors = [query, key, value, out, grad_out.to(query.dtype), lse.to(_lse_dtype(query))]
+    if operand is not None:
+        tensors.append(operand)
+    grads = _run(kernel, tensors, query.dtype, gpu)
+    dq, dk, dv = grads[:3]  # a bias operand's gradient (grads[3]) is not asked for
+    return dq, dk, dv[..., :dv_cols].contiguous()
+
+
+def _lse_dtype(query):
+    """The LSE's dtype: float32, or float64 for float64 inputs (whose
+    backward recomputes P in f64 from it)."""
+    return torch.float64 if query.dtype == torch.float64 else torch.float32
+
+
+def _forward_fake(query, key, value, attn_mask, mask, window_left, window_right, scale,
+                  softcap, alibi_slopes):
+    b, hq, lq, _ = query.shape
+    return (query.new_empty((b, hq, lq, value.shape[3])),
+            query.new_empty((b, hq, lq), dtype=_lse_dtype(query)))
+
+
+def _backward_fake(grad_out, grad_lse, query, key, value, out, lse, attn_mask, mask,
+                   window_left, window_right, scale, softcap, alibi_slopes):
+    return torch.empty_like(query), torch.empty_like(key), torch.empty_like(value)
+
+
+# The same two operators on every torch; what differs is how autograd
+# reaches the backward.
+HAS_REGISTER_AUTOGRAD = all(hasattr(torch.library, n)
+                            for n in ("custom_op", "register_fake", "register_autograd"))
+
+if HAS_REGISTER_AUTOGRAD:
+    @torch.library.custom_op("attn_mlir::attention", mutates_args=())
+    def _attention_op(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                      attn_mask: Optional[torch.Tensor], mask: str, window_left: int,
+                      window_right: int, scale: Optional[float], softcap: Optional[float],
+                      alibi_slopes: Optional[List[float]]) -> Tuple[torch.Tensor, torch.Tensor]:
+        return forward(query, key, value, attn_mask, mask, window_left, window_right,
+                       scale, softcap, alibi_slopes)
+
+    _attention_op.register_fake(_forward_fake)
+
+    @torch.library.custom_op("attn_mlir::attention_backward", mutates_args=())
+    def _attention_backward_op(
+            grad_out: torch.Tensor, grad_lse: Optional[torch.Tensor], query: torch.Tensor,
+            key: torch.Tensor, value: torch.Tensor, out: torch.Tensor, lse: torch.Tensor,
+            attn_mask: Optional[torch.Tensor], mask: str, window_left: int,
+            window_right: int, scale: Optional[float], softcap: Optional[float],
+            alibi_slopes: Optional[List[float]]
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return backward(grad_out, grad_lse, query, key, value, out, lse, attn_mask, mask,
+                        window_left, window_right, scale, softcap, alibi_slopes)
+
+    _attention_backward_op.register_fake(_backward_fake)
+
+    def _setup_context(ctx, inputs, output):
+        query, key, value, attn_mask = inputs[:4]
+        ctx.save_for_backward(query, key, value, output[0], output[1], attn_mask)
+        ctx.attributes = inputs[4:]
+
+    def _autograd_backward(ctx, grad_out, grad_lse):
+        query, key, value, out, lse, attn_mask = ctx.saved_tensors
+        if grad_out is None:  # only the LSE was used
+            grad_out = torch.zeros_like(out)
+        dq, dk, dv = torch.ops.attn_mlir.attention_backward(
+            grad_out, grad_lse, query, key, value, out, lse, attn_mask, *ctx.attributes)
+        return (dq, dk, dv) + (None,) * 7
+
+    torch.library.register_autograd("attn_mlir::attention", _autograd_backward,
+                                    setup_context=_setup_context)
+
+    def apply(*args):
+        return torch.ops.attn_mlir.attention(*args)
+else:
+    # torch.py's DEF library of the namespace where it made one (torch 1.13
+    # allows one per namespace).
+    _library = getattr(_at, "_library", None) or torch.library.Library("attn_mlir",
+                                                                        "FRAGMENT")
+    _library.define("attention(Tensor query, Tensor key, Tensor value, Tensor? attn_mask, "
+                    "str mask, int window_left, int window_right, float? scale, "
+                    "float? softcap, float[]? alibi_slopes) -> (Tensor, Tensor)")
+    _library.define("attention_backward(Tensor grad_out, Tensor? grad_lse, Tensor query, "
+                    "Tensor key, Tensor value, Tensor out, Tensor lse, Tensor? attn_mask, "
+                    "str mask, int window_left, int window_right, float? scale, "
+                    "float? softcap, float[]? alibi_slopes) -> (Tensor, Tensor, Tensor)")
+    for _key in ("CPU", "CUDA"):
+        _library.impl("attention", forward, _key)
+        _library.impl("attention_backward", backward, _key)
+    _library.impl("attention", _forward_fake, "Meta")
+    _library.impl("attention_backward", _backward_fake, "Meta")
+
+    class _Attention(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, query, key, value, attn_mask, *attributes):
+            out, lse = torch.ops.attn_mlir.attention(query, key, value, attn_mask,
+                                                     *attributes)
+            ctx.save_for_backward(query, key, value, out, lse, attn_mask)
+            ctx.attributes = attributes
+            return out, lse
+
+        @staticmethod
+        def backward(ctx, grad_out, grad_lse):
+            query, key, value, out, lse, attn_mask = ctx.saved_tensors
+            if grad_out is None:
+                grad_out = torch.zeros_like(out)
+            dq, dk, dv = torch.ops.attn_mlir.attention_backward(
+                grad_out, grad_lse, query, key, value, out, lse, attn_mask,
+                *ctx.attributes)
+            return (dq, dk, dv) + (None,) * 7
+
+    def apply(*args):
+        return _Attention.apply(*args)
