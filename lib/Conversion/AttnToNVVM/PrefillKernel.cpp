@@ -197,6 +197,10 @@ PrefillEmitter::kvRowAddresses(bool isValue, Value n0) {
   SmallVector<KVRowAddress> out;
   for (const CopyPass &pass : passes) {
     Value row = add(add(n0, pass.rowBase), pass.rowDelta);
+    // Items past the tile (a partial last pass) copy nothing, but a view's
+    // hook would still index its table with their row: give them row n0.
+    if (pass.valid)
+      row = sel(pass.valid, row, n0);
     Value srcSize;
     if (needsCheck) {
       // Keys at or past len_b are masked, but V rows meet P = 0 in the mma:
