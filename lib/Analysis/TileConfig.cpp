@@ -158,19 +158,22 @@ struct PrefillModel {
 struct DecodeModel {
   const AttentionFigures &f;
   const GpuSpec &gpu;
-  // convert-attn-to-nvvm's decode defaults: 8 warps, 16 keys per warp
-  // step, 2 cp.async stages.
-  static constexpr int64_t warps = 8, keysPerWarp = 16, stages = 2;
+  // convert-attn-to-nvvm's decode defaults: 8 warps (4 where their rings
+  // exceed 227 KiB, as the kernel plans), 16 keys per warp step, 2 cp.async
+  // stages.
+  static constexpr int64_t keysPerWarp = 16, stages = 2;
+  int64_t warps = sharedMemoryBytes(8) > 227 * 1024 ? 4 : 8;
 
-  int64_t sharedMemoryBytes() const {
+  int64_t sharedMemoryBytes(int64_t numWarps) const {
     // Rows padded to 128 bytes; K and V slots as wide as the wider row.
     int64_t rowBytes = llvm::alignTo(f.headDim * 2, 128);
     int64_t slotBytes =
         std::max<int64_t>(rowBytes, llvm::alignTo(f.valueHeadDim * 2, 128));
-    int64_t ring = warps * stages * 2 * keysPerWarp * slotBytes;
-    int64_t merge = warps * 16 * (8 + (f.valueHeadDim + 8) * 4);
+    int64_t ring = numWarps * stages * 2 * keysPerWarp * slotBytes;
+    int64_t merge = numWarps * 16 * (8 + (f.valueHeadDim + 8) * 4);
     return 16 * rowBytes + std::max(ring, merge);
   }
+  int64_t sharedMemoryBytes() const { return sharedMemoryBytes(warps); }
 
   /// Keys some query row of a group sees.
   int64_t visibleKeys() const {
@@ -278,11 +281,11 @@ static TileConfigChoice chooseDecode(const AttentionFigures &f,
   choice.decode = true;
   DecodeModel model{f, gpu};
   int64_t smem = model.sharedMemoryBytes();
-  int64_t threads = 32 * DecodeModel::warps;
+  int64_t threads = 32 * model.warps;
   int64_t ctasPerSM = std::max<int64_t>(
       1, std::min({gpu.sharedMemoryPerSM / (smem + kReservedSharedPerCta),
                    gpu.maxThreadsPerSM / threads, gpu.maxBlocksPerSM}));
-  int64_t keysPerStep = DecodeModel::warps * DecodeModel::keysPerWarp;
+  int64_t keysPerStep = model.warps * DecodeModel::keysPerWarp;
   // At least two steps of keys per split, at most 64 splits (the decode
   // kernel's merge bound).
   int64_t maxSplits = std::clamp<int64_t>(
