@@ -51,11 +51,12 @@ def is_decode(name):
 
 def parse_flags(text):
     """The attn-compile flags prepare.sh wrote in <name>.flags."""
-    s = dict(batch=1, hq=32, hkv=8, lq=1, lk=1024, d=128, dtype="bf16",
+    s = dict(batch=1, hq=32, hkv=8, lq=1, lk=1024, d=128, dv=0, dtype="bf16",
              mask="causal", lse=True, key_lengths=False, page=0, splits=0, append=0,
              wl=256, wr=0, softcap=0.0, score_mod="none", alibi=False)
     keys = {"--batch": "batch", "--heads-q": "hq", "--heads-kv": "hkv",
             "--seq-q": "lq", "--seq-k": "lk", "--head-dim": "d",
+            "--value-head-dim": "dv",
             "--dtype": "dtype", "--mask": "mask", "--lse": "lse",
             "--key-lengths": "key_lengths", "--page-size": "page",
             "--num-splits": "splits", "--append-tokens": "append", "--window-left": "wl",
@@ -82,6 +83,8 @@ def parse_flags(text):
             s[key] = float(v)
         else:
             s[key] = int(v)
+    # Dv: the columns of V and O (0: D).
+    s["dv"] = s["dv"] or s["d"]
     if s["mask"] not in ("none", "causal", "causal-bottom-right", "causal-top-left", "sliding-window"):
         raise ValueError("decode harness: mask " + s["mask"])
     if s["score_mod"] not in ("none", "relative-bias", "tanh-cap"):
@@ -232,12 +235,12 @@ def make_set(spec, margs, lens, dense=True):
     dense logical K/V [B,Hkv,L,D] gathered back from what the kernel reads
     (None when dense=False)."""
     dt = TORCH_DTYPE[spec["dtype"]]
-    b, hq, hkv, lq, lk, d = (spec[k] for k in ("batch", "hq", "hkv", "lq", "lk", "d"))
+    b, hq, hkv, lq, lk, d, dv = (spec[k] for k in ("batch", "hq", "hkv", "lq", "lk", "d", "dv"))
     P = spec["page"]
     dev = DEVICE
     t = {"q": torch.randn(b, hq, lq, d, device=dev, dtype=dt),
          "key_lengths": torch.tensor(lens, device=dev, dtype=torch.int32),
-         "o": torch.full((b, hq, lq, d), float("nan"), device=dev, dtype=dt),
+         "o": torch.full((b, hq, lq, dv), float("nan"), device=dev, dtype=dt),
          "lse": torch.full((b, hq, lq), float("nan"), device=dev, dtype=torch.float32)}
     kd = vd = None
     if P:
@@ -255,7 +258,7 @@ def make_set(spec, margs, lens, dense=True):
         t["block_table"] = perm.view(b, npb).to(torch.int32).contiguous()
         if dense:
             k = torch.randn(b, hkv, L, d, device=dev, dtype=dt)
-            v = torch.randn(b, hkv, L, d, device=dev, dtype=dt)
+            v = torch.randn(b, hkv, L, dv, device=dev, dtype=dt)
             t["k_pages"] = to_pages(k, perm, num_pages, P)
             t["v_pages"] = to_pages(v, perm, num_pages, P)
             kd = gather_pages(t["k_pages"], t["block_table"], P)
@@ -266,7 +269,7 @@ def make_set(spec, margs, lens, dense=True):
             del k, v
         else:
             t["k_pages"] = torch.randn(num_pages, P, hkv, d, device=dev, dtype=dt)
-            t["v_pages"] = torch.randn(num_pages, P, hkv, d, device=dev, dtype=dt)
+            t["v_pages"] = torch.randn(num_pages, P, hkv, dv, device=dev, dtype=dt)
     elif spec["append"]:
         # attn.kv_append fused into the kernel: the last T keys of sequence b
         # (positions[b] = len_b - T ..) come from k_new/v_new, the rest from
@@ -275,9 +278,9 @@ def make_set(spec, margs, lens, dense=True):
         T = spec["append"]
         pos = [ln - T for ln in lens]
         t["positions"] = torch.tensor(pos, device=dev, dtype=torch.int32)
-        for x in ("k", "v"):
-            t[x + "_cache"] = torch.randn(b, hkv, lk, d, device=dev, dtype=dt)
-            t[x + "_new"] = torch.randn(b, hkv, T, d, device=dev, dtype=dt)
+        for x, w in (("k", d), ("v", dv)):
+            t[x + "_cache"] = torch.randn(b, hkv, lk, w, device=dev, dtype=dt)
+            t[x + "_new"] = torch.randn(b, hkv, T, w, device=dev, dtype=dt)
         if dense:
             kd, vd = t["k_cache"].clone(), t["v_cache"].clone()
             for i in range(b):
@@ -288,7 +291,7 @@ def make_set(spec, margs, lens, dense=True):
                         vd[i, :, r] = t["v_new"][i, :, j]
     else:
         t["k"] = torch.randn(b, hkv, lk, d, device=dev, dtype=dt)
-        t["v"] = torch.randn(b, hkv, lk, d, device=dev, dtype=dt)
+        t["v"] = torch.randn(b, hkv, lk, dv, device=dev, dtype=dt)
         kd, vd = t["k"], t["v"]
     return t, kd, vd
 

@@ -63,6 +63,40 @@ variants+=(
   "check_alibi_relbias_tail|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal --alibi --score-mod=relative-bias"
   "check_smod_softcap_window_f16|--batch=1 --heads-q=4 --heads-kv=1 --seq-q=300 --seq-k=400 --head-dim=64 --mask=sliding-window --window-left=64 --window-right=8 --dtype=f16 --softcap=30 --score-mod=tanh-cap"
 )
+# Head dims (issue #15): every kernel family takes D and Dv multiples of 16
+# in [32, 256]. Lq = Lk = 300 (tails in both; torch flash as the yardstick
+# for causal too), GQA 8/2, LSE.
+for d in 32 64 80 96 128 160 192 256; do
+  for mask in none causal; do
+    variants+=("check_hd_d${d}_${mask}|--batch=2 --heads-q=8 --heads-kv=2 --seq-q=300 --seq-k=300 --head-dim=$d --mask=$mask")
+  done
+done
+variants+=(
+  # Copies whose last pass is partial (6 chunks x 32 keys over 128 threads;
+  # 10 x 32 over 256), 16 rows per warp at D = 256 with 8 warps, f16.
+  "check_hd_d48_n32_causal|--batch=2 --heads-q=8 --heads-kv=2 --seq-q=300 --seq-k=300 --head-dim=48 --mask=causal --convert-attn-to-nvvm=block-n=32"
+  "check_hd_d80_w8n32_none|--batch=2 --heads-q=8 --heads-kv=2 --seq-q=300 --seq-k=300 --head-dim=80 --mask=none --convert-attn-to-nvvm=num-warps=8,block-n=32"
+  "check_hd_d256_w8_causal|--batch=2 --heads-q=8 --heads-kv=2 --seq-q=300 --seq-k=300 --head-dim=256 --mask=causal --convert-attn-to-nvvm=num-warps=8,block-m=256"
+  "check_hd_d96_f16_window|--batch=1 --heads-q=4 --heads-kv=1 --seq-q=300 --seq-k=400 --head-dim=96 --mask=sliding-window --window-left=64 --window-right=8 --dtype=f16 --softcap=30"
+  # Dv != D: MLA prefill (192/128) and a V wider than K.
+  "check_hd_mla_none|--batch=2 --heads-q=8 --heads-kv=2 --seq-q=300 --seq-k=300 --head-dim=192 --value-head-dim=128 --mask=none"
+  "check_hd_mla_causal|--batch=2 --heads-q=8 --heads-kv=2 --seq-q=300 --seq-k=300 --head-dim=192 --value-head-dim=128 --mask=causal"
+  "check_hd_mla_alibi_causal|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=200 --seq-k=333 --head-dim=192 --value-head-dim=128 --mask=causal --alibi"
+  "check_hd_d64_dv128_causal|--batch=2 --heads-q=8 --heads-kv=2 --seq-q=300 --seq-k=300 --head-dim=64 --value-head-dim=128 --mask=causal"
+)
+# Timed head-dim shapes: B * L = 16k, L = 4096; D = 96 (16 heads), D = 256
+# (8 heads), MLA prefill D = 192, Dv = 128 (16 heads). Past D = 128 the
+# kernel caps block-m at 16 rows per warp (the names keep the requested
+# config; the manifest records the planned one).
+for hd in d96,96,0,16 d256,256,0,8 mla_d192v128,192,128,16; do
+  IFS=, read -r tag d dv h <<< "$hd"
+  for mask in none causal; do
+    for cfg in $configs; do
+      IFS=, read -r bm w bn <<< "$cfg"
+      variants+=("bench_${tag}_l4096_${mask}_m${bm}w${w}n${bn}|--batch=4 --heads-q=$h --heads-kv=$h --seq-q=4096 --seq-k=4096 --head-dim=$d --value-head-dim=$dv --mask=$mask --lse=false --convert-attn-to-nvvm=block-m=$bm,num-warps=$w,block-n=$bn")
+    done
+  done
+done
 fi
 variants+=("runtime_test|--batch=1 --heads-q=2 --heads-kv=1 --seq-q=100 --seq-k=130 --head-dim=64 --mask=causal")
 
@@ -139,6 +173,30 @@ variants+=(
   "check_decode_w4_kpw32_st2_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths --convert-attn-to-nvvm=decode-num-warps=4,decode-keys-per-warp=32,decode-stages=2"
   "check_decode_w4_kpw16_st4_gqa_contig|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths --convert-attn-to-nvvm=decode-num-warps=4,decode-keys-per-warp=16,decode-stages=4"
   "check_decode_kpw16_st2_gqa_paged16|--batch=3 $g82 --seq-q=1 --seq-k=1024 --mask=none --lse --key-lengths --convert-attn-to-nvvm=decode-keys-per-warp=16,decode-stages=2 --page-size=16"
+)
+# Head dims (issue #15) on the decode kernel, and chunked prefill (the
+# prefill kernel's view path) at widths that are no power of two; D = 256
+# streams with 4 warps; MLA-shaped D = 192, Dv = 128 (contiguous, paged,
+# appended, split).
+for d in 32 80 96 160 192 256; do
+  variants+=("check_decode_hd${d}_gqa_contig|--batch=3 --heads-q=8 --heads-kv=2 --head-dim=$d --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths")
+done
+mla="--heads-q=8 --heads-kv=2 --head-dim=192 --value-head-dim=128"
+variants+=(
+  "check_decode_hd96_zero_gqa_paged16|--batch=4 --heads-q=8 --heads-kv=2 --head-dim=96 --seq-q=1 --seq-k=1024 --mask=none --lse --key-lengths --page-size=16"
+  "check_decode_hd256_split7_gqa_paged16|--batch=3 --heads-q=8 --heads-kv=2 --head-dim=256 --seq-q=1 --seq-k=1024 --mask=none --lse --key-lengths --page-size=16 --convert-attn-to-nvvm=num-splits=7"
+  "check_decode_hd80_causal_lq3_gqa_contig|--batch=3 --heads-q=8 --heads-kv=2 --head-dim=80 --seq-q=3 --seq-k=1000 --mask=causal --lse --key-lengths"
+  "check_decode_hd96_chunked64_causal_paged16|--batch=3 --heads-q=8 --heads-kv=2 --head-dim=96 --seq-q=64 --seq-k=1024 --mask=causal --lse --key-lengths --page-size=16"
+  # Partial copy passes on the view path (6 chunks x 32 keys over 128
+  # threads), and Dv > D with chunk counts no power of two.
+  "check_decode_hd48_chunked64_n32_causal_paged16|--batch=3 --heads-q=8 --heads-kv=2 --head-dim=48 --seq-q=64 --seq-k=1024 --mask=causal --lse --key-lengths --page-size=16 --convert-attn-to-nvvm=block-n=32"
+  "check_decode_hd48v80_chunked64_n32_causal_contig|--batch=3 --heads-q=8 --heads-kv=2 --head-dim=48 --value-head-dim=80 --seq-q=64 --seq-k=1000 --mask=causal --lse --key-lengths --convert-attn-to-nvvm=block-n=32"
+  "check_decode_hd256_chunked128_zero_contig|--batch=4 --heads-q=8 --heads-kv=2 --head-dim=256 --seq-q=128 --seq-k=1000 --mask=causal --lse --key-lengths"
+  "check_decode_mla_gqa_contig|--batch=3 $mla --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths"
+  "check_decode_mla_zero_gqa_paged16|--batch=4 $mla --seq-q=1 --seq-k=1024 --mask=none --lse --key-lengths --page-size=16"
+  "check_decode_mla_append1_split5_gqa_contig|--batch=3 $mla --seq-q=1 --seq-k=1000 --mask=none --lse --key-lengths --append-tokens=1 --convert-attn-to-nvvm=num-splits=5"
+  "check_decode_mla_chunked64_causal_paged16|--batch=3 $mla --seq-q=64 --seq-k=1024 --mask=causal --lse --key-lengths --page-size=16"
+  "check_decode_mla_chunked128_zero_contig|--batch=4 $mla --seq-q=128 --seq-k=1000 --mask=causal --lse --key-lengths"
 )
 fi
 log="$dest/compile_times.txt"

@@ -12,6 +12,7 @@
 #include "attn/Analysis/TileConfig.h"
 
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <algorithm>
 #include <functional>
@@ -42,9 +43,9 @@ int64_t mlir::attn::estimatePrefillRegisters(int64_t rowsPerWarp,
   int64_t o = rowsPerWarp * valueHeadDim / 32;
   int64_t s = rowsPerWarp * blockN / 32;
   // Q stays in registers when its fragments are few (the prefill kernel's
-  // rule: m16 tiles x k16 steps x 4 registers <= 32).
+  // rule: m16 tiles x k16 steps x 4 registers <= 32, and <= 96 with O).
   int64_t qFragments = (rowsPerWarp / 16) * (headDim / 16) * 4;
-  int64_t q = qFragments <= 32 ? qFragments : 0;
+  int64_t q = qFragments <= 32 && qFragments + o <= 96 ? qFragments : 0;
   // Running max and sum: two rows per thread per m16 tile.
   int64_t stats = 4 * (rowsPerWarp / 16);
   return o + s + q + stats + kRegisterOverhead;
@@ -86,9 +87,15 @@ struct PrefillModel {
     c.numWarps = warps;
     c.blockN = n;
     int64_t d = f.headDim, dv = f.valueHeadDim, e = f.elementBytes;
-    // convert-attn-to-nvvm: Q tile plus two stages of K and V tiles.
-    c.sharedMemoryBytes = (m + 2 * 2 * n) * d * e;
+    // convert-attn-to-nvvm: Q tile (O staged there) plus two stages of K and
+    // V tiles, rows padded to 128 bytes.
+    int64_t qRow = llvm::alignTo(d * e, 128), vRow = llvm::alignTo(dv * e, 128);
+    c.sharedMemoryBytes = m * std::max(qRow, vRow) + 2 * n * (qRow + vRow);
     int64_t rowsPerWarp = m / warps;
+    if (rowsPerWarp > 16 && std::max(d, dv) > 128) {
+      c.rejected = "32 rows per warp past D or Dv = 128 (the kernel takes 16)";
+      return c;
+    }
     c.registersPerThread = estimatePrefillRegisters(rowsPerWarp, n, d, dv);
     int64_t threads = 32 * warps;
     if (c.sharedMemoryBytes > gpu.sharedMemoryPerBlock) {
@@ -119,7 +126,9 @@ struct PrefillModel {
     double flopsPerSM = getPeakFlops(gpu, f.elementKind) / gpu.numSMs;
     double clock = gpu.clockGHz * 1e9;
     double mma = 2.0 * m * n * (d + dv) / flopsPerSM;
-    bool qInRegisters = (rowsPerWarp / 16) * (d / 16) * 4 <= 32;
+    int64_t qFragments = (rowsPerWarp / 16) * (d / 16) * 4;
+    bool qInRegisters =
+        qFragments <= 32 && qFragments + rowsPerWarp * dv / 32 <= 96;
     double smemBytes = double(warps) * n * (d + dv) * e +
                        (qInRegisters ? 0.0 : double(m) * d * e);
     double smem = smemBytes / (kSharedBytesPerClock * clock);
@@ -149,16 +158,22 @@ struct PrefillModel {
 struct DecodeModel {
   const AttentionFigures &f;
   const GpuSpec &gpu;
-  // convert-attn-to-nvvm's decode defaults: 8 warps, 16 keys per warp
-  // step, 2 cp.async stages.
-  static constexpr int64_t warps = 8, keysPerWarp = 16, stages = 2;
+  // convert-attn-to-nvvm's decode defaults: 8 warps (4 where their rings
+  // exceed 227 KiB, as the kernel plans), 16 keys per warp step, 2 cp.async
+  // stages.
+  static constexpr int64_t keysPerWarp = 16, stages = 2;
+  int64_t warps = sharedMemoryBytes(8) > 227 * 1024 ? 4 : 8;
 
-  int64_t sharedMemoryBytes() const {
-    int64_t rowBytes = f.headDim * 2;
-    int64_t ring = warps * stages * 2 * keysPerWarp * rowBytes;
-    int64_t merge = warps * 16 * (8 + (f.headDim + 8) * 4);
+  int64_t sharedMemoryBytes(int64_t numWarps) const {
+    // Rows padded to 128 bytes; K and V slots as wide as the wider row.
+    int64_t rowBytes = llvm::alignTo(f.headDim * 2, 128);
+    int64_t slotBytes =
+        std::max<int64_t>(rowBytes, llvm::alignTo(f.valueHeadDim * 2, 128));
+    int64_t ring = numWarps * stages * 2 * keysPerWarp * slotBytes;
+    int64_t merge = numWarps * 16 * (8 + (f.valueHeadDim + 8) * 4);
     return 16 * rowBytes + std::max(ring, merge);
   }
+  int64_t sharedMemoryBytes() const { return sharedMemoryBytes(warps); }
 
   /// Keys some query row of a group sees.
   int64_t visibleKeys() const {
@@ -266,11 +281,11 @@ static TileConfigChoice chooseDecode(const AttentionFigures &f,
   choice.decode = true;
   DecodeModel model{f, gpu};
   int64_t smem = model.sharedMemoryBytes();
-  int64_t threads = 32 * DecodeModel::warps;
+  int64_t threads = 32 * model.warps;
   int64_t ctasPerSM = std::max<int64_t>(
       1, std::min({gpu.sharedMemoryPerSM / (smem + kReservedSharedPerCta),
                    gpu.maxThreadsPerSM / threads, gpu.maxBlocksPerSM}));
-  int64_t keysPerStep = DecodeModel::warps * DecodeModel::keysPerWarp;
+  int64_t keysPerStep = model.warps * DecodeModel::keysPerWarp;
   // At least two steps of keys per split, at most 64 splits (the decode
   // kernel's merge bound).
   int64_t maxSplits = std::clamp<int64_t>(

@@ -28,10 +28,10 @@ What it cannot do is refused with Unsupported (a ValueError), never computed
 differently: dropout, tensors other than 4-D [B, H, L, D], an attn_mask on
 the GPU path unless it is all-visible or exactly causal (the GPU kernels take
 no mask operand yet), gradients with respect to attn_mask, and whatever the
-GPU compiler refuses (dtypes other than bf16/f16, head dims other than
-64/128, ...; its diagnostic is quoted). Gradients of CUDA tensors without a
-GPU backward kernel raise MissingGpuBackward (an Unsupported) before the
-forward runs.
+GPU compiler refuses (dtypes other than bf16/f16, head dims that are not
+multiples of 16 in [32, 256], ...; its diagnostic is quoted). Gradients of
+CUDA tensors without a GPU backward kernel raise MissingGpuBackward (an
+Unsupported) before the forward runs.
 """
 
 import os
@@ -53,7 +53,8 @@ class Unsupported(ValueError):
 _DTYPE_NAMES = {torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16",
                 torch.float64: "f64"}
 _GPU_DTYPES = (torch.float16, torch.bfloat16)
-_GPU_HEAD_DIMS = (64, 128)
+# What getKernelProblem takes for D and Dv (isSupportedGpuHeadDim).
+_GPU_HEAD_DIMS = tuple(range(32, 257, 16))
 # Query rows per KV group up to which the GPU path picks its decode kernel
 # (convert-attn-to-nvvm's kernel=auto): there key lengths come at run time.
 _DECODE_ROWS = 16
@@ -94,9 +95,10 @@ def _check(query, key, value, attn_mask, is_causal, enable_gqa):
         if query.dtype not in _GPU_DTYPES:
             raise Unsupported(f"attn_mlir: the GPU path takes bfloat16 or float16, got "
                               f"{query.dtype}")
-        if d not in _GPU_HEAD_DIMS or value.shape[3] != d:
-            raise Unsupported(f"attn_mlir: the GPU path takes head dim 64 or 128 for query, "
-                              f"key and value, got {d} and {value.shape[3]}")
+        if d not in _GPU_HEAD_DIMS or value.shape[3] not in _GPU_HEAD_DIMS:
+            raise Unsupported(f"attn_mlir: the GPU path takes head dims (D for query and "
+                              f"key, Dv for value) that are multiples of 16 in [32, 256], "
+                              f"got {d} and {value.shape[3]}")
 
 
 def _causal(lq, lk, device, bottom_right):

@@ -366,13 +366,15 @@ static void testPtx(MlirContext ctx) {
   CHECK(mlirAttnPtxArtifactsGetNumCubins(artifacts) == 0);
   mlirAttnPtxArtifactsDestroy(artifacts);
 
-  /* The GPU path refuses head dim 96: an error at the attention's location,
-     not a string. */
+  /* The GPU path refuses head dim 24 (not a multiple of 16): an error at the
+     attention's location, not a string. */
   resetDiagnostics();
-  spec.headDim = 96;
+  spec.headDim = 24;
   artifacts = mlirAttnCompileSpecToPtx(ctx, &spec, &options);
   CHECK(mlirAttnPtxArtifactsIsNull(artifacts));
-  CHECK(numErrors >= 1 && strstr(diagnostics, "expected head dim 64 or 128"));
+  CHECK(numErrors >= 1 &&
+        strstr(diagnostics, "expected head dims D and Dv that are multiples "
+                            "of 16 in [32, 256] on the GPU path, got D = 24"));
   /* Spec-built IR is located at the spec it came from. */
   CHECK(strstr(diagnostics, "loc(\"attention spec: GQA 8/2"));
   printf("refused: %s", diagnostics);

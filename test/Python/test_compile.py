@@ -181,11 +181,12 @@ class Errors(unittest.TestCase):
 
     def test_gpu_refusal_is_located(self):
         with self.assertRaises(attn_mlir.CompileError) as ctx:
-            attn_mlir.compile(heads_q=8, heads_kv=2, seq_q=64, seq_k=64, head_dim=96,
+            attn_mlir.compile(heads_q=8, heads_kv=2, seq_q=64, seq_k=64, head_dim=24,
                               target="ptx")
         d = ctx.exception.diagnostics[0]
         self.assertEqual(d.severity, "error")
-        self.assertIn("expected head dim 64 or 128 on the GPU path", d.message)
+        self.assertIn("expected head dims D and Dv that are multiples of 16 in [32, 256] "
+                      "on the GPU path, got D = 24, Dv = 24", d.message)
         self.assertIn("attention spec: GQA 8/2", d.location)
 
     def test_parse_error_is_located(self):

@@ -419,6 +419,36 @@ TEST(TileConfig, RegisterEstimate) {
   EXPECT_EQ(estimatePrefillRegisters(16, 64, 128, 128), 164);
 }
 
+TEST(TileConfig, WideHeadsMirrorTheKernel) {
+  // D = 64, Dv = 128 on 32 rows: Q 2 x 4 x 4 = 32 registers, but with O's
+  // 128 over the kernel's 96 for both, so Q stays in shared memory: O 128
+  // + S 64 + stats 8 + overhead 32 = 232.
+  EXPECT_EQ(estimatePrefillRegisters(32, 64, 64, 128), 232);
+  // D = 96 (rows padded to 256 bytes) and MLA 192/128 prefill on H200:
+  // shared memory as convert-attn-to-nvvm plans it, and no candidate of 32
+  // rows per warp past D or Dv = 128 (the kernel caps them at 16).
+  AttentionSpec spec;
+  spec.batch = 4, spec.numQueryHeads = spec.numKVHeads = 16;
+  spec.queryLength = spec.keyLength = 4096;
+  spec.headDim = 96;
+  for (const TileCandidate &t :
+       chooseTileConfig(getAttentionFigures(spec), *lookupGpu("h200"))
+           .candidates)
+    if (t.blockM == 128 && t.blockN == 64)
+      EXPECT_EQ(t.sharedMemoryBytes, (128 + 4 * 64) * 256);
+  spec.headDim = 192, spec.valueHeadDim = 128;
+  TileConfigChoice c =
+      chooseTileConfig(getAttentionFigures(spec), *lookupGpu("h200"));
+  EXPECT_EQ(c.chosen.blockM, 16 * c.chosen.numWarps);
+  for (const TileCandidate &t : c.candidates) {
+    if (t.blockM / t.numWarps == 32)
+      EXPECT_FALSE(t.rejected.empty());
+    else if (t.blockM == 64 && t.blockN == 64)
+      // Q (O staged there) 64 x 384, K 2 x 64 x 384, V 2 x 64 x 256.
+      EXPECT_EQ(t.sharedMemoryBytes, 106496);
+  }
+}
+
 TEST(TileConfig, DecodeSplitsFillTheMachine) {
   // B = 1, Hq = 32, Hkv = 8, Lq = 1, Lk = 8192, D = 128 bf16 on H100:
   // 8 groups; 135168 B of shared memory -> 1 CTA/SM, 132 slots; at most

@@ -64,6 +64,11 @@ static cl::opt<int64_t> seqK("seq-k", cl::desc("Key length Lk"), cl::init(1024),
                              cl::cat(specCategory));
 static cl::opt<int64_t> headDim("head-dim", cl::desc("Head dimension D"),
                                 cl::init(128), cl::cat(specCategory));
+static cl::opt<int64_t> valueHeadDim(
+    "value-head-dim",
+    cl::desc("Value head dimension Dv, the columns of V and O (0: D; e.g. "
+             "--head-dim=192 --value-head-dim=128 for MLA prefill)"),
+    cl::init(0), cl::cat(specCategory));
 static cl::opt<std::string> dtype("dtype", cl::desc("f32, f16 or bf16"),
                                   cl::init("bf16"), cl::cat(specCategory));
 static cl::opt<std::string>
@@ -226,6 +231,8 @@ static bool checkCpuRunSize() {
   const std::pair<StringRef, int64_t> sizes[] = {
       {"B * Hq * Lq * D (query)", product({batch, headsQ, seqQ, headDim})},
       {"B * Hkv * Lk * D (keys)", product({batch, headsKV, seqK, headDim})},
+      {"B * Hkv * Lk * Dv (values)",
+       product({batch, headsKV, seqK, valueHeadDim ? valueHeadDim : headDim})},
       {"B * Hq * Lq * Lk (scores, --flash=false)",
        flash ? 0 : product({batch, headsQ, seqQ, seqK})},
   };
@@ -249,6 +256,7 @@ static bool validateFlags() {
             checkFlagRange(seqQ, 1, maxLength) &&
             checkFlagRange(seqK, 1, maxLength) &&
             checkFlagRange(headDim, 1, 1 << 16) &&
+            checkFlagRange(valueHeadDim, 0, 1 << 16) &&
             checkFlagRange(windowLeft, 0, maxLength) &&
             checkFlagRange(windowRight, 0, maxLength) &&
             checkFlagRange(pageSize, 0, maxLength) &&
@@ -303,6 +311,7 @@ static FailureOr<AttentionSpec> specFromFlags() {
   spec.queryLength = seqQ;
   spec.keyLength = seqK;
   spec.headDim = headDim;
+  spec.valueHeadDim = valueHeadDim;
   spec.withLse = withLse;
   spec.layout = bshd ? Layout::BSHD : Layout::BHSD;
   spec.pageSize = pageSize;

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 compile="${1:-build}/bin/attn-compile"
 limit="${2:-60}"
 base="--seq-q=64 --seq-k=64 --heads-q=4 --heads-kv=2 --head-dim=64 --cubin-arch=none"
-flags="batch heads-q heads-kv seq-q seq-k head-dim window-left window-right
+flags="batch heads-q heads-kv seq-q seq-k head-dim value-head-dim window-left window-right
        tile-m tile-n num-splits block-m block-n num-warps num-sms
        decode-num-warps decode-keys-per-warp decode-stages page-size
        append-tokens"

@@ -243,7 +243,8 @@ def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
     arguments) are applied in the kernel to natural-unit scores, before the
     masks; the region is cloned once per score held in registers.
 
-    Unsupported forms (head dim other than 64 or 128, f32 inputs, BSHD
+    Unsupported forms (head dims D or Dv that are not multiples of 16 in
+    [32, 256] (the hopper kernel: D = Dv = 64 or 128), f32 inputs, BSHD
     layout, bias/mask operands, mask_mod regions, score_mod regions with
     other ops or captured values, KV cache views without the address hook,
     dynamic shapes) are reported as errors at the op.

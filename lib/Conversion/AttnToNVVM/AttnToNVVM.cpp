@@ -85,6 +85,12 @@ static FailureOr<Operation *> getKVView(AttentionOp op, Value kv) {
   return view.getOperation();
 }
 
+bool mlir::attn::isSupportedGpuHeadDim(int64_t headDim) {
+  // Rows are whole k16 steps of mma.sync (and 16-byte chunks); up to 256 the
+  // O accumulators of a 16-row warp tile fit the register file.
+  return headDim % 16 == 0 && headDim >= 32 && headDim <= 256;
+}
+
 FailureOr<KernelProblem>
 mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) {
   auto fail = [&](const Twine &msg) { return op.emitOpError(msg); };
@@ -108,12 +114,11 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
     if (!type.hasStaticShape())
       return fail("expected static shapes on the GPU path, got ") << type,
              failure();
-  int64_t headDim = op.getHeadDim();
-  if (headDim != 64 && headDim != 128)
-    return fail("expected head dim 64 or 128 on the GPU path, got " +
-                Twine(headDim));
-  if (op.getValueHeadDim() != headDim)
-    return fail("expected the value head dim to equal the key head dim");
+  int64_t headDim = op.getHeadDim(), valueHeadDim = op.getValueHeadDim();
+  if (!isSupportedGpuHeadDim(headDim) || !isSupportedGpuHeadDim(valueHeadDim))
+    return fail("expected head dims D and Dv that are multiples of 16 in "
+                "[32, 256] on the GPU path, got D = " +
+                Twine(headDim) + ", Dv = " + Twine(valueHeadDim));
 
   KernelProblem p;
   p.batch = op.getQueryType().getDimSize(0);
@@ -122,6 +127,7 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
   p.seqQ = op.getQueryLength();
   p.seqK = op.getKeyLength();
   p.headDim = headDim;
+  p.valueHeadDim = valueHeadDim;
   p.isBF16 = elt.isBF16();
   p.withLse = static_cast<bool>(op.getLse());
   p.withKeyLengths = static_cast<bool>(op.getKeyLengths());

@@ -62,7 +62,7 @@ struct DecodePlan {
 /// Kernel arguments of a decode kernel: the common ones plus workspaces.
 struct DecodeArguments : AttentionArguments {
   /// Split-KV workspaces (numSplits > 1): partial O [groups, splits, rows,
-  /// D] f32, partial LSE [groups, splits, rows] f32, counters [groups] i32.
+  /// Dv] f32, partial LSE [groups, splits, rows] f32, counters [groups] i32.
   std::optional<int64_t> partialO, partialLse, counters;
   /// attn.kv_append views whose result is stored back into their cache: the
   /// kernel writes the new tokens there (storage: cache, tokens, positions).
@@ -78,8 +78,10 @@ public:
       : FragmentEmitter(func, p, /*mTiles=*/1, plan.keysPerWarp), plan(plan),
         args(args), program(program), warps(plan.warps), stages(plan.stages),
         groupSize(p.headsQ / p.headsKV) {
-    subTileBytes = bn * tileRowBytes;
-    qTileBytes = 16 * tileRowBytes;
+    // K and V subtiles take equal slots of the ring (Dv != D: the wider
+    // row's), so a stage is 2 * subTileBytes either way.
+    subTileBytes = bn * std::max(smemRowBytes, vSmemRowBytes);
+    qTileBytes = 16 * smemRowBytes;
   }
 
   LogicalResult emit();
@@ -120,6 +122,9 @@ private:
   Value rowAddress(bool isValue, std::pair<Value, Value> location);
   /// Copies the warp's `j`-th subtile of K and V into ring stage `stage`.
   void copySubtile(Value j, Value stage);
+  /// The rows of K (false) and/or V (true) of that subtile, in `parts`, all
+  /// of the first part's width.
+  void copySubtileRows(Value j, Value stage, ArrayRef<bool> parts);
   Value kStage(Value stage) {
     return add(mul(stage, 2 * subTileBytes), warpRingBase);
   }
@@ -128,6 +133,8 @@ private:
   // The phases of the kernel, in program order.
   /// The program's batch and KV head (and its keys), global pointers.
   LogicalResult emitCoordinates();
+  /// Where contiguous V rows sit when Dv != D (not where K's do).
+  void emitValueRows();
   /// Q rows of the group (zero-filled to 16) into shared memory (cp.async).
   void emitQueryCopy();
   /// The sequence's length and diagonal; per-row query and head indices.
@@ -256,6 +263,15 @@ LogicalResult DecodeEmitter::emitCoordinates() {
   return success();
 }
 
+void DecodeEmitter::emitValueRows() {
+  if (dv == d)
+    return;
+  sameRowOffsets = false;
+  if (!p.keyView)
+    valueBase =
+        arith::MulIOp::create(b, toI64(group), cI64(p.seqK * valueRowBytes));
+}
+
 void DecodeEmitter::emitSequenceBounds() {
   // The program's length of this sequence, clamped so that a bad length
   // cannot address outside the cache.
@@ -292,8 +308,10 @@ void DecodeEmitter::emitKeyRange() {
 
 std::pair<Value, Value> DecodeEmitter::rowLocation(bool isValue, Value row) {
   if (!p.keyView)
-    return {Value(), arith::AddIOp::create(b, isValue ? valueBase : keyBase,
-                                           toI64(mul(row, tileRowBytes)))};
+    return {Value(),
+            arith::AddIOp::create(
+                b, isValue ? valueBase : keyBase,
+                toI64(mul(row, isValue ? valueRowBytes : tileRowBytes)))};
   auto view = cast<KVCacheViewInterface>(isValue ? p.valueView : p.keyView);
   ValueRange storage = isValue ? valueStorage : keyStorage;
   Value which;
@@ -321,27 +339,45 @@ Value DecodeEmitter::rowAddress(bool isValue,
 }
 
 void DecodeEmitter::copySubtile(Value j, Value stage) {
-  // Lane l copies chunk l % chunksPerRow of rows l / chunksPerRow + k *
-  // rowsPerPass of the subtile: a warp copies whole 256-byte rows at once.
-  int64_t chunksPerRow = d / 8, rowsPerPass = 32 / chunksPerRow;
-  Value row0 = shr(lane, llvm::Log2_64(chunksPerRow));
-  Value chunk = andI(lane, chunksPerRow - 1);
-  Value chunkBytes = toI64(mul(chunk, 16));
+  // Consecutive lanes copy consecutive 16-byte chunks of the subtile's rows
+  // (planTileCopy): a warp copies whole rows at once. K and V rows of one
+  // width (Dv = D) give a lane the same rows, so K's row address serves V
+  // where both sit alike; otherwise K and V are copied one after the other.
+  if (dv == d)
+    return copySubtileRows(j, stage, {false, true});
+  copySubtileRows(j, stage, {false});
+  copySubtileRows(j, stage, {true});
+}
+
+void DecodeEmitter::copySubtileRows(Value j, Value stage,
+                                    ArrayRef<bool> parts) {
+  bool isValue0 = parts.front();
+  int64_t chunksPerRow = isValue0 ? dv / 8 : d / 8;
+  int64_t rowBytes = isValue0 ? vSmemRowBytes : smemRowBytes;
+  SmallVector<CopyPass> passes =
+      planTileCopy(lane, 32, bn, chunksPerRow, rowBytes);
+  // bn * chunksPerRow is a multiple of 32: every pass is whole.
+  Value chunkBytes = toI64(mul(passes.front().chunk, 16));
   Value key0 = add(kBegin, mul(add(mul(j, warps), warp), bn));
   Value lastKey = add(kEnd, -1);
   Value kTile = kStage(stage), vTile = vStage(stage);
-  for (int64_t k = 0; k < bn / rowsPerPass; ++k) {
-    Value tileRow = add(row0, k * rowsPerPass);
+  for (const CopyPass &pass : passes) {
+    Value tileRow = add(pass.rowBase, pass.rowDelta);
     // Keys past the program's range (the subtile's tail) re-read its last
     // row; they are masked before the softmax.
     Value key = minS(add(key0, tileRow), lastKey);
-    Value dst = swizzled(tileRow, chunk);
-    std::pair<Value, Value> keyLocation = rowLocation(/*isValue=*/false, key);
-    for (bool isValue : {false, true}) {
+    Value dst = pass.smemBase ? add(pass.smemBase, pass.smemDelta)
+                              : swizzled(tileRow, pass.chunk, rowBytes);
+    Value bytes = pass.chunk == passes.front().chunk
+                      ? chunkBytes
+                      : toI64(mul(pass.chunk, 16));
+    std::pair<Value, Value> keyLocation = rowLocation(isValue0, key);
+    for (bool isValue : parts) {
       std::pair<Value, Value> location =
-          isValue && !sameRowOffsets ? rowLocation(/*isValue=*/true, key)
-                                     : keyLocation;
-      Value src = gep(ptrGlobal, rowAddress(isValue, location), chunkBytes);
+          isValue != isValue0 && !sameRowOffsets
+              ? rowLocation(isValue, key)
+              : keyLocation;
+      Value src = gep(ptrGlobal, rowAddress(isValue, location), bytes);
       NVVM::CpAsyncOp::create(b, tileAt(add(isValue ? vTile : kTile, dst)), src,
                               16, NVVM::LoadCacheModifierKind::CG, Value());
     }
@@ -357,10 +393,13 @@ void DecodeEmitter::emitQueryCopy() {
   Value groupRow0 = arith::MulIOp::create(
       b, toI64(add(mul(batch, p.headsQ), mul(kvHead, groupSize))),
       cI64(p.seqQ * tileRowBytes));
+  bool pow2 = llvm::isPowerOf2_64(chunksPerRow);
   for (int64_t c = 0; c < llvm::divideCeil(16 * chunksPerRow, threads); ++c) {
     Value item = add(tid, c * threads);
-    Value row = shr(item, llvm::Log2_64(chunksPerRow));
-    Value chunk = andI(item, chunksPerRow - 1);
+    Value row = pow2 ? shr(item, llvm::Log2_64(chunksPerRow))
+                     : arith::DivUIOp::create(b, item, cI32(chunksPerRow));
+    Value chunk = pow2 ? andI(item, chunksPerRow - 1)
+                       : arith::RemUIOp::create(b, item, cI32(chunksPerRow));
     auto copy = [&]() {
       Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(plan.rows));
       Value safeRow = sel(valid, row, cI32(0));
@@ -392,7 +431,7 @@ void DecodeEmitter::emitPrologue() {
   NVVM::CpAsyncWaitGroupOp::create(b, stages - 1);
   gpu::BarrierOp::create(b);
   Value matrix = shr(lane, 3);
-  qLane = laneOffset(mul(add(r8, mul(andI(matrix, 1), 8)), tileRowBytes),
+  qLane = laneOffset(mul(add(r8, mul(andI(matrix, 1), 8)), smemRowBytes),
                      shr(matrix, 1));
   SmallVector<SmallVector<Value>> regs;
   for (int64_t kk = 0; kk < kSteps(); ++kk)
@@ -410,7 +449,9 @@ void DecodeEmitter::emitAppendWriteBack() {
       ValueRange storage = isValue ? valueStorage : keyStorage;
       int64_t tokens =
           cast<MemRefType>(storage[1].getType()).getDimSize(2);
-      int64_t chunksPerRow = d / 8, items = tokens * chunksPerRow;
+      int64_t chunksPerRow = (isValue ? dv : d) / 8;
+      int64_t items = tokens * chunksPerRow;
+      int64_t rowBytes = isValue ? valueRowBytes : tileRowBytes;
       int64_t threads = 32 * warps;
       Value cachePtr = pointerOf(storage[0], ptrGlobal);
       Value tokenPtr = pointerOf(storage[1], ptrGlobal);
@@ -434,12 +475,12 @@ void DecodeEmitter::emitAppendWriteBack() {
               b,
               arith::MulIOp::create(
                   b, toI64(add(mul(group, tokens), token)),
-                  cI64(tileRowBytes)),
+                  cI64(rowBytes)),
               chunkBytes);
           Value dst = arith::AddIOp::create(
               b,
               arith::MulIOp::create(b, toI64(add(mul(group, p.seqK), row)),
-                                    cI64(tileRowBytes)),
+                                    cI64(rowBytes)),
               chunkBytes);
           auto vec4 = VectorType::get({4}, i32);
           Value v = LLVM::LoadOp::create(b, vec4, gep(ptrGlobal, tokenPtr, src),
@@ -565,7 +606,7 @@ void DecodeEmitter::writeRow(Value row, Value col, Value oSum,
   Value groupRow0 = add(mul(batch, p.headsQ), mul(kvHead, groupSize));
   Value flatRow = toI64(add(mul(groupRow0, p.seqQ), row));
   Value off = arith::AddIOp::create(
-      b, arith::MulIOp::create(b, flatRow, cI64(tileRowBytes)),
+      b, arith::MulIOp::create(b, flatRow, cI64(valueRowBytes)),
       toI64(mul(col, 2)));
   LLVM::StoreOp::create(b, v, gep(ptrGlobal, oPtr, off), /*alignment=*/8);
   if (!lsePtr)
@@ -584,7 +625,7 @@ void DecodeEmitter::emitWarpMerge(ValueRange results) {
   // exponent) and l of its 16 rows, then its O rows padded by 8 floats so
   // that the quads' float2 stores of eight rows spread over the banks.
   int64_t numO = numAccumulators(), numRows = numRowStats();
-  int64_t oRowBytes = (d + 8) * 4;
+  int64_t oRowBytes = (dv + 8) * 4;
   int64_t statsBytes = warps * 16 * 8;
   Value statsBase = cI32(qTileBytes);
   Value oBase = cI32(qTileBytes + statsBytes);
@@ -668,7 +709,7 @@ void DecodeEmitter::emitWarpMerge(ValueRange results) {
       v = LLVM::InsertElementOp::create(
           b, v, arith::MulFOp::create(b, o4[e], inv), cI32(e));
     Value off = arith::AddIOp::create(
-        b, arith::MulIOp::create(b, slotRow, cI64(d * 4)), toI64(mul(col, 4)));
+        b, arith::MulIOp::create(b, slotRow, cI64(dv * 4)), toI64(mul(col, 4)));
     LLVM::StoreOp::create(
         b, v, gep(ptrGlobal, pointerOf(arg(*args.partialO), ptrGlobal), off),
         16);
@@ -684,7 +725,7 @@ void DecodeEmitter::emitWarpMerge(ValueRange results) {
 
 void DecodeEmitter::forEachRowQuad(
     function_ref<void(Value row, Value col)> body) {
-  int64_t colGroups = d / 4, items = plan.rows * colGroups;
+  int64_t colGroups = dv / 4, items = plan.rows * colGroups;
   int64_t threads = 32 * warps;
   for (int64_t c = 0; c < llvm::divideCeil(items, threads); ++c) {
     Value item = add(tid, c * threads);
@@ -743,7 +784,7 @@ void DecodeEmitter::emitSplitMerge() {
           os.push_back(loadGlobalCG4(gep(
               ptrGlobal, partialO,
               arith::AddIOp::create(b,
-                                    arith::MulIOp::create(b, slot, cI64(d * 4)),
+                                    arith::MulIOp::create(b, slot, cI64(dv * 4)),
                                     toI64(mul(col, 4))))));
         }
         Value newMax = runMax;
@@ -778,6 +819,7 @@ LogicalResult DecodeEmitter::emit() {
   b.setInsertionPointToStart(&func.getBody().front());
   if (failed(emitCoordinates()))
     return failure();
+  emitValueRows();
   // Q's copy goes out before the sequence length is loaded: its latency
   // then overlaps the length's.
   emitQueryCopy();
@@ -847,10 +889,23 @@ planDecodeKernel(Operation *op, const KernelProblem &p,
     return fail("expected the query rows of a KV group (Hq / Hkv * Lq = " +
                 Twine(plan.rows) + ") to fit 16 in the decode kernel");
   plan.groups = p.batch * p.headsKV;
-  int64_t rowBytes = p.headDim * 2;
-  int64_t ring = plan.warps * plan.stages * 2 * plan.keysPerWarp * rowBytes;
-  int64_t merge = plan.warps * 16 * (8 + (p.headDim + 8) * 4);
-  plan.sharedMemoryBytes = 16 * rowBytes + std::max(ring, merge);
+  // The Q tile, then the warps' K/V rings (a K and a V slot per stage, each
+  // as wide as the wider padded row), reused by the warps' merge.
+  int64_t qRowBytes = sharedRowBytes(p.headDim);
+  int64_t slotRowBytes = std::max(qRowBytes, sharedRowBytes(p.valueHeadDim));
+  auto sharedBytes = [&](int64_t warps) {
+    int64_t ring = warps * plan.stages * 2 * plan.keysPerWarp * slotRowBytes;
+    int64_t merge = warps * 16 * (8 + (p.valueHeadDim + 8) * 4);
+    return 16 * qRowBytes + std::max(ring, merge);
+  };
+  plan.sharedMemoryBytes = sharedBytes(plan.warps);
+  // Wide heads (D = 256: 256 KiB of rings at the defaults) stream with
+  // half the warps rather than not at all.
+  if (plan.sharedMemoryBytes > 227 * 1024 && plan.warps == 8 &&
+      sharedBytes(4) <= 227 * 1024) {
+    plan.warps = 4;
+    plan.sharedMemoryBytes = sharedBytes(4);
+  }
   if (plan.sharedMemoryBytes > 227 * 1024)
     return fail("expected the decode kernel's shared memory (" +
                 Twine(plan.sharedMemoryBytes) +
@@ -939,7 +994,8 @@ public:
       return list.add(v, name, ArgumentRole::Workspace);
     };
     args.partialO = workspace(
-        {decode.groups, decode.numSplits, decode.rows, problem.headDim}, f32,
+        {decode.groups, decode.numSplits, decode.rows, problem.valueHeadDim},
+        f32,
         "partial_o");
     args.partialLse = workspace(
         {decode.groups, decode.numSplits, decode.rows}, f32, "partial_lse");

@@ -46,7 +46,11 @@ bool mlir::attn::detail::viewsShareRowOffsets(Operation *keyView,
 FragmentEmitter::FragmentEmitter(gpu::GPUFuncOp func, const KernelProblem &p,
                                  int64_t mTiles, int64_t keysPerTile)
     : func(func), b(func.getLoc(), func.getContext()), p(p), d(p.headDim),
-      mTiles(mTiles), bn(keysPerTile), tileRowBytes(p.headDim * 2) {
+      dv(p.valueHeadDim), mTiles(mTiles), bn(keysPerTile),
+      tileRowBytes(p.headDim * 2), valueRowBytes(p.valueHeadDim * 2),
+      smemRowBytes(sharedRowBytes(p.headDim)),
+      vSmemRowBytes(sharedRowBytes(p.valueHeadDim)),
+      qSmemRowBytes(smemRowBytes) {
   MLIRContext *ctx = func.getContext();
   i32 = b.getI32Type();
   i64 = b.getI64Type();
@@ -84,8 +88,52 @@ void FragmentEmitter::emitLaneCoordinates() {
   // V tiles transposed as B fragments of two d8 tiles.
   Value matrix = shr(lane, 3);
   Value lo8 = mul(andI(matrix, 1), 8), hi8 = mul(shr(matrix, 1), 8);
-  kLane = laneOffset(mul(add(r8, hi8), tileRowBytes), andI(matrix, 1));
-  vLane = laneOffset(mul(add(r8, lo8), tileRowBytes), shr(matrix, 1));
+  kLane = laneOffset(mul(add(r8, hi8), smemRowBytes), andI(matrix, 1));
+  vLane = laneOffset(mul(add(r8, lo8), vSmemRowBytes), shr(matrix, 1));
+}
+
+SmallVector<FragmentEmitter::CopyPass>
+FragmentEmitter::planTileCopy(Value id, int64_t threads, int64_t rows,
+                              int64_t chunks, int64_t rowBytes) {
+  SmallVector<CopyPass> passes;
+  if (llvm::isPowerOf2_64(chunks) && threads % chunks == 0) {
+    int64_t rowsPerPass = threads / chunks;
+    Value row0 = shr(id, llvm::Log2_64(chunks));
+    Value chunk = andI(id, chunks - 1);
+    // Rows 8 apart have the same swizzle.
+    Value smem0 = rowsPerPass % 8 == 0 ? swizzled(row0, chunk, rowBytes)
+                                       : Value();
+    for (int64_t k = 0; k * rowsPerPass < rows; ++k) {
+      Value valid;
+      if ((k + 1) * rowsPerPass > rows)
+        valid = cmp(arith::CmpIPredicate::slt, row0, cI32(rows - k * rowsPerPass));
+      passes.push_back({row0, k * rowsPerPass, chunk, smem0,
+                        k * rowsPerPass * rowBytes, valid});
+    }
+    return passes;
+  }
+  // Rows of a chunk count that is no power of two: items split by division
+  // (by a constant: a multiply-high and a shift).
+  for (int64_t k = 0; k * threads < rows * chunks; ++k) {
+    Value item = add(id, k * threads);
+    Value row = arith::DivUIOp::create(b, item, cI32(chunks));
+    Value chunk = arith::RemUIOp::create(b, item, cI32(chunks));
+    Value valid;
+    if ((k + 1) * threads > rows * chunks)
+      valid = cmp(arith::CmpIPredicate::slt, item, cI32(rows * chunks));
+    passes.push_back(
+        {row, 0, chunk, swizzled(row, chunk, rowBytes), 0, valid});
+  }
+  return passes;
+}
+
+void FragmentEmitter::ifValid(Value cond, function_ref<void()> body) {
+  if (!cond)
+    return body();
+  scf::IfOp::create(b, cond, [&](OpBuilder &, Location) {
+    body();
+    scf::YieldOp::create(b);
+  });
 }
 
 Value FragmentEmitter::pointerOf(Value memref, Type ptrType) {
@@ -169,19 +217,22 @@ void FragmentEmitter::mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
 }
 
 Value FragmentEmitter::fragmentAddress(Value tileOffset, Value laneOff,
-                                     int64_t rowDelta, int64_t chunk) {
+                                       int64_t rowDelta, int64_t chunk,
+                                       int64_t rowBytes) {
   Value offset = add(tileOffset, laneOff);
   if (int64_t low = chunk & 7)
     offset = arith::XOrIOp::create(b, offset, cI32(low * 16));
-  offset = add(offset, rowDelta * tileRowBytes + (chunk & 8) * 16);
+  // Chunks 8c.. of a row are c 128-byte groups in: the XOR stays in one.
+  offset = add(offset, rowDelta * rowBytes + (chunk & ~int64_t(7)) * 16);
   return gep(ptrShared, smem, offset);
 }
 
 SmallVector<Value> FragmentEmitter::loadQ(int64_t mt, int64_t kk) {
   if (!qRegs.empty())
     return qRegs[mt * kSteps() + kk];
-  return ldmatrix(fragmentAddress(cI32(0), qLane, mt * 16, 2 * kk),
-                  /*transpose=*/false);
+  return ldmatrix(
+      fragmentAddress(cI32(0), qLane, mt * 16, 2 * kk, qSmemRowBytes),
+      /*transpose=*/false);
 }
 
 SmallVector<Value> FragmentEmitter::emitScores(Value kTile) {
@@ -305,9 +356,10 @@ void FragmentEmitter::emitPV(ArrayRef<Value> probs, Value vTile,
                        packHalf2(at(2 * kk + 1, 0), at(2 * kk + 1, 1)),
                        packHalf2(at(2 * kk + 1, 2), at(2 * kk + 1, 3))});
     }
-    for (int64_t dp = 0; dp < d / 16; ++dp) {
-      SmallVector<Value> vf = ldmatrix(
-          fragmentAddress(vTile, vLane, kk * 16, 2 * dp), /*transpose=*/true);
+    for (int64_t dp = 0; dp < dv / 16; ++dp) {
+      SmallVector<Value> vf =
+          ldmatrix(fragmentAddress(vTile, vLane, kk * 16, 2 * dp, vSmemRowBytes),
+                   /*transpose=*/true);
       for (int64_t mt = 0; mt < mTiles; ++mt)
         for (int64_t half = 0; half < 2; ++half) {
           mma(pFrag[mt], {vf[2 * half], vf[2 * half + 1]},

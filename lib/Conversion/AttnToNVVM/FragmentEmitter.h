@@ -29,6 +29,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "llvm/Support/MathExtras.h"
 
 namespace mlir::attn::detail {
 
@@ -40,6 +41,14 @@ constexpr double kLn2 = 0.6931471805599453;
 /// Hooks see the first storage only through its type (KVCacheViewInterface),
 /// so one address computation then serves K and V.
 bool viewsShareRowOffsets(Operation *keyView, Operation *valueView);
+
+/// Bytes between rows of a shared-memory tile of `elements`-wide rows of
+/// 16-bit elements, padded to a multiple of 128 bytes so that tiles and rows
+/// stay 128-byte aligned, which the swizzle and fragmentAddress rely on (D =
+/// 96: 256-byte rows; D = 64, 128, 192, 256: unpadded).
+inline int64_t sharedRowBytes(int64_t elements) {
+  return static_cast<int64_t>(llvm::alignTo(elements * 2, 128));
+}
 
 /// Naming: D is the head dim, "rows" are query rows, "keys" are KV rows,
 /// "chunks" are 16-byte (8-element) pieces of a row, the unit of cp.async,
@@ -86,12 +95,18 @@ protected:
   /// accumulator registers, updated in place.
   void mma(ArrayRef<Value> a, ArrayRef<Value> bFrag, MutableArrayRef<Value> c);
 
-  /// Shared-memory byte offset of chunk `chunk` of row `row` in a tile: the
-  /// chunk index is XORed with `row % 8`, so the 8 rows an ldmatrix phase
-  /// reads, and the rows a warp's cp.async writes, spread over all banks.
+  /// Shared-memory byte offset of chunk `chunk` of row `row` in a tile whose
+  /// rows are `rowBytes` apart (default: a Q or K tile's): the chunk index is
+  /// XORed with `row % 8`, so the 8 rows an ldmatrix phase reads, and the
+  /// rows a warp's cp.async writes, spread over all banks. Rows are padded
+  /// to a multiple of 128 bytes (sharedRowBytes), so the XOR never leaves
+  /// the row.
   Value swizzled(Value row, Value chunk) {
+    return swizzled(row, chunk, smemRowBytes);
+  }
+  Value swizzled(Value row, Value chunk, int64_t rowBytes) {
     Value phys = arith::XOrIOp::create(b, chunk, andI(row, 7));
-    return add(mul(row, tileRowBytes), mul(phys, 16));
+    return add(mul(row, rowBytes), mul(phys, 16));
   }
   /// Lane-dependent part of ldmatrix addresses: the lane's row (bytes) and
   /// its chunk `chunkAdd` swizzled by the row (see fragmentAddress).
@@ -102,11 +117,15 @@ protected:
   /// chunk, `rowDelta` rows below the lane's row, in the tile at byte
   /// `tileOffset` of shared memory. Tiles and rows are 128-byte aligned, so
   /// the swizzle of a constant chunk is an XOR of the address bits 4-6:
-  /// ((c + a) ^ r) * 16 == (a ^ r) * 16 ^ (c & 7) * 16 + (c & 8) * 16. XORing
+  /// ((c + a) ^ r) * 16 == (a ^ r) * 16 ^ (c & 7) * 16 + (c & ~7) * 16. XORing
   /// after adding the (loop-variant) tile offset keeps LLVM from hoisting one
   /// register per chunk out of the KV loop.
   Value fragmentAddress(Value tileOffset, Value laneOff, int64_t rowDelta,
-                        int64_t chunk);
+                        int64_t chunk) {
+    return fragmentAddress(tileOffset, laneOff, rowDelta, chunk, smemRowBytes);
+  }
+  Value fragmentAddress(Value tileOffset, Value laneOff, int64_t rowDelta,
+                        int64_t chunk, int64_t rowBytes);
   Value tileAt(Value offset) { return gep(ptrShared, smem, offset); }
   /// Byte offset (i64) of row `row` (i32, in [0, Lk): callers clamp) of
   /// (`batch`, `kvHead`) (i32) in the first storage of the KV cache view
@@ -115,14 +134,43 @@ protected:
   Value viewRowByteOffset(Operation *view, ValueRange storage, Value batch,
                           Value kvHead, Value row);
 
+  /// One pass of a tile copy in 16-byte chunks: thread `id` of `threads`
+  /// copies item id + k * threads of the tile's rows x chunks, row-major:
+  /// chunk `chunk` of tile row rowBase + rowDelta, to the shared offset
+  /// smemBase + smemDelta (smemBase null: swizzled where it is used, see
+  /// copyDestination). `valid` (null: always) excludes the items past the
+  /// tile in a last, partial pass.
+  struct CopyPass {
+    Value rowBase;
+    int64_t rowDelta;
+    Value chunk, smemBase;
+    int64_t smemDelta;
+    Value valid;
+  };
+  /// The passes of thread `id`. Where `chunks` (a power of two) divides
+  /// `threads`, a pass covers whole rows and every pass has the same chunk
+  /// (and, for passes of a multiple of 8 rows, the same swizzle: one offset
+  /// plus a constant); otherwise each pass divides its item by `chunks`.
+  SmallVector<CopyPass> planTileCopy(Value id, int64_t threads, int64_t rows,
+                                     int64_t chunks, int64_t rowBytes);
+  /// The shared-memory offset `pass` writes, in a tile of `rowBytes` rows.
+  Value copyDestination(const CopyPass &pass, int64_t rowBytes) {
+    if (pass.smemBase)
+      return add(pass.smemBase, pass.smemDelta);
+    return swizzled(add(pass.rowBase, pass.rowDelta), pass.chunk, rowBytes);
+  }
+  /// Runs `body` under `cond` (null: unconditionally).
+  void ifValid(Value cond, function_ref<void()> body);
+
   /// tid, lane, g, t, r8, the dynamic shared memory base, and the lane parts
   /// of K and V ldmatrix addresses (relative to a K/V tile's row 0).
   void emitLaneCoordinates();
 
-  // Fragment-array indices: S is [mTiles][nTiles][4], O is [mTiles][dTiles][4].
+  // Fragment-array indices: S is [mTiles][nTiles][4], O is [mTiles][dTiles][4]
+  // (Q K^T contracts D; P V produces Dv columns).
   int64_t kSteps() const { return d / 16; }
   int64_t nTiles() const { return bn / 8; }
-  int64_t dTiles() const { return d / 8; }
+  int64_t dTiles() const { return dv / 8; }
   int64_t sIndex(int64_t mt, int64_t nt, int64_t c) const {
     return (mt * nTiles() + nt) * 4 + c;
   }
@@ -175,7 +223,12 @@ protected:
   gpu::GPUFuncOp func;
   ImplicitLocOpBuilder b;
   const KernelProblem &p;
-  int64_t d, mTiles, bn, tileRowBytes;
+  /// D and Dv; mTiles m16 tiles per warp; bn keys per S tile. Global rows:
+  /// tileRowBytes (Q, K: D elements) and valueRowBytes (V, O: Dv). Shared
+  /// rows, padded (sharedRowBytes): smemRowBytes (K), vSmemRowBytes (V) and
+  /// qSmemRowBytes (the Q tile: smemRowBytes unless a family widens it).
+  int64_t d, dv, mTiles, bn, tileRowBytes, valueRowBytes;
+  int64_t smemRowBytes, vSmemRowBytes, qSmemRowBytes;
   /// Factor from score units to the base-2 exponent (see the constructor).
   double expScale;
   Type i32, i64, f32, half2, ptrGlobal, ptrShared;

@@ -778,6 +778,11 @@ planHopperKernel(Operation *op, const KernelProblem &p,
   if (p.keyView || p.valueView)
     return fail("expected contiguous K and V on the hopper kernel (KV cache "
                 "views not supported yet)");
+  // Its tiles are 64-column panels of the 128B wgmma swizzle, O as wide as S.
+  if ((p.headDim != 64 && p.headDim != 128) || p.valueHeadDim != p.headDim)
+    return fail("expected D = Dv = 64 or 128 on the hopper kernel, got D = " +
+                Twine(p.headDim) + ", Dv = " + Twine(p.valueHeadDim) +
+                " (the prefill kernel takes it)");
   HopperPlan plan;
   // A consumer thread holds S (BN / 2), O (D / 2), Q (D / 4) and the packed
   // P (BN / 4) registers: at D = 128 and BN = 128 (about 187) more than the

@@ -185,6 +185,7 @@ KernelProblem mlir::attn::detail::getProgramProblem(
   p.seqQ = info.getSeqQ();
   p.seqK = info.getSeqK();
   p.headDim = info.getHeadDim();
+  p.valueHeadDim = info.getValueHeadDim();
   p.isBF16 = info.getQueryType().isBF16();
   p.withLse = info.getLse().getValue();
   p.withKeyLengths = info.getKeyLengths().getValue();

@@ -38,16 +38,34 @@ namespace {
 
 constexpr int64_t kStages = 2;
 
+/// The tiles a prefill kernel is planned with (the options, block-m capped
+/// by the register budget of wide heads, see planPrefillTiles).
+struct PrefillTiles {
+  int64_t blockM, blockN, numWarps;
+  /// Shared-memory bytes of the Q tile (also where O is staged) and of one
+  /// K and one V tile: rows padded as sharedRowBytes.
+  int64_t qTileBytes, kTileBytes, vTileBytes;
+  int64_t sharedMemoryBytes() const {
+    return qTileBytes + kStages * (kTileBytes + vTileBytes);
+  }
+};
+
 class PrefillEmitter : public FragmentEmitter {
 public:
   PrefillEmitter(gpu::GPUFuncOp func, const KernelProblem &p,
-                 const ConvertAttnToNVVMOptions &o, const AttentionArguments &args,
+                 const PrefillTiles &tiles, const AttentionArguments &args,
                  const TiledProgram &program)
-      : FragmentEmitter(func, p, o.blockM / o.numWarps / 16, o.blockN),
-        args(args), program(program), bm(o.blockM), warps(o.numWarps) {
+      : FragmentEmitter(func, p, tiles.blockM / tiles.numWarps / 16,
+                        tiles.blockN),
+        args(args), program(program), bm(tiles.blockM),
+        warps(tiles.numWarps) {
     threads = 32 * warps;
-    qTileBytes = bm * tileRowBytes;
-    kvTileBytes = bn * tileRowBytes;
+    // O / l is staged through each warp's own Q rows: one row stride for
+    // both keeps a warp's O rows inside its Q rows (Dv != D).
+    qSmemRowBytes = std::max(smemRowBytes, vSmemRowBytes);
+    qTileBytes = tiles.qTileBytes;
+    kTileBytes = tiles.kTileBytes;
+    vTileBytes = tiles.vTileBytes;
   }
 
   LogicalResult emit();
@@ -57,11 +75,21 @@ private:
   /// This sequence's keys: len_b with key_lengths, else Lk.
   Value keyLength() { return length ? length : cI32(p.seqK); }
 
+  /// The rows of Q and K (D wide) or of V and O (Dv wide): 16-byte chunks
+  /// per row, bytes per row in global and in shared memory.
+  struct RowShape {
+    int64_t chunks, globalBytes, sharedBytes;
+  };
+  RowShape queryRows() const { return {d / 8, tileRowBytes, qSmemRowBytes}; }
+  RowShape keyRows() const { return {d / 8, tileRowBytes, smemRowBytes}; }
+  RowShape valueRows() const {
+    return {dv / 8, valueRowBytes, vSmemRowBytes};
+  }
   /// Copies rows [firstRow, firstRow + rows) of one head (its row 0 at
   /// `headBytes`) into the tile at `tile` with 16-byte cp.async; rows at or
   /// past `rowLimit` are zero-filled (source size 0).
   void copyTile(Value gptr, Value headBytes, Value firstRow, int64_t rows,
-                int64_t rowLimit, Value tile);
+                int64_t rowLimit, Value tile, RowShape shape);
   /// Where this thread's rows of a K or V tile start in global memory (i64
   /// bytes, one per copy pass), and the cp.async source size (null: 16).
   struct KVRowAddress {
@@ -76,16 +104,18 @@ private:
                   ArrayRef<KVRowAddress> rows = {});
   // Shared-memory layout: the Q tile, then two stages of K, then of V.
   Value kTileOffset(Value stage) {
-    return add(mul(stage, kvTileBytes), qTileBytes);
+    return add(mul(stage, kTileBytes), qTileBytes);
   }
   Value vTileOffset(Value stage) {
-    return add(mul(stage, kvTileBytes), qTileBytes + kStages * kvTileBytes);
+    return add(mul(stage, vTileBytes), qTileBytes + kStages * kTileBytes);
   }
 
   // The phases of the kernel, in program order.
   /// Thread/block coordinates (the program's), global pointers and lane
   /// address parts.
   LogicalResult emitCoordinates();
+  /// Where V rows start when Dv != D (V rows are narrower or wider than K's).
+  void emitValueHeadOffset();
   /// len_b, the runtime diagonal and ALiBi offset (with key_lengths only).
   void emitSequenceBounds();
   /// [nBegin, nEnd): the program's KV blocks.
@@ -107,10 +137,13 @@ private:
   /// The program's coordinates and bounds (index values).
   ProgramCoordinates coords;
   int64_t bm, warps;
-  int64_t threads, qTileBytes, kvTileBytes;
+  int64_t threads, qTileBytes, kTileBytes, vTileBytes;
 
   // Per-CTA values set up by emitCoordinates / emitBlockRange.
   Value bh, batch, kvHead, m0, warpRow0, qHeadBytes, kvHeadBytes;
+  /// Byte offset of this (batch, KV head)'s row 0 in V (kvHeadBytes when
+  /// Dv = D).
+  Value vHeadBytes;
   /// With key_lengths: len_b (i32, in [0, Lk]) and the ALiBi offset
   /// len_b - Lq (null without ALiBi). Null without key_lengths: Lk and the
   /// static offsets apply.
@@ -135,47 +168,49 @@ private:
 } // namespace
 
 void PrefillEmitter::copyTile(Value gptr, Value headBytes, Value firstRow,
-                             int64_t rows, int64_t rowLimit, Value tile) {
-  // Thread tid copies chunk (tid % chunksPerRow) of rows tid / chunksPerRow
-  // + k * rowsPerPass: consecutive lanes read consecutive 16 bytes of a row.
-  // rowsPerPass is a multiple of 8, so the swizzled chunk is loop invariant.
-  int64_t chunksPerRow = d / 8;
-  int64_t rowsPerPass = threads / chunksPerRow;
-  Value row0 = shr(tid, llvm::Log2_64(chunksPerRow));
-  Value chunk = andI(tid, chunksPerRow - 1);
-  Value smemOffset = swizzled(row0, chunk);
+                              int64_t rows, int64_t rowLimit, Value tile,
+                              RowShape shape) {
+  // Consecutive threads copy consecutive 16-byte chunks of a row
+  // (planTileCopy).
+  SmallVector<CopyPass> passes =
+      planTileCopy(tid, threads, rows, shape.chunks, shape.sharedBytes);
   bool needsCheck = rowLimit % rows != 0;
-  for (int64_t k = 0; k < rows / rowsPerPass; ++k) {
-    Value row = add(add(firstRow, row0), k * rowsPerPass);
-    Value srcSize;
-    if (needsCheck) {
-      Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(rowLimit));
-      row = sel(valid, row, cI32(0));
-      srcSize = sel(valid, cI32(16), cI32(0));
-    }
-    Value byteOffset = arith::AddIOp::create(
-        b, headBytes,
-        toI64(add(mul(row, tileRowBytes), mul(chunk, 16))));
-    Value src = gep(ptrGlobal, gptr, byteOffset);
-    Value dst = gep(ptrShared, tile,
-                    add(smemOffset, k * rowsPerPass * tileRowBytes));
-    NVVM::CpAsyncOp::create(b, dst, src, 16, NVVM::LoadCacheModifierKind::CG,
-                            srcSize);
+  for (const CopyPass &pass : passes) {
+    ifValid(pass.valid, [&]() {
+      Value row = add(add(firstRow, pass.rowBase), pass.rowDelta);
+      Value srcSize;
+      if (needsCheck) {
+        Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(rowLimit));
+        row = sel(valid, row, cI32(0));
+        srcSize = sel(valid, cI32(16), cI32(0));
+      }
+      Value byteOffset = arith::AddIOp::create(
+          b, headBytes,
+          toI64(add(mul(row, shape.globalBytes), mul(pass.chunk, 16))));
+      Value src = gep(ptrGlobal, gptr, byteOffset);
+      Value dst =
+          gep(ptrShared, tile, copyDestination(pass, shape.sharedBytes));
+      NVVM::CpAsyncOp::create(b, dst, src, 16, NVVM::LoadCacheModifierKind::CG,
+                              srcSize);
+    });
   }
 }
 
 SmallVector<PrefillEmitter::KVRowAddress>
 PrefillEmitter::kvRowAddresses(bool isValue, Value n0) {
-  // The rows copyTile's thread mapping gives this thread: row0 + k *
-  // rowsPerPass of the block.
-  int64_t chunksPerRow = d / 8;
-  int64_t rowsPerPass = threads / chunksPerRow;
-  Value row0 = shr(tid, llvm::Log2_64(chunksPerRow));
+  // The rows copyTile's thread mapping (planTileCopy) gives this thread.
+  RowShape shape = isValue ? valueRows() : keyRows();
+  SmallVector<CopyPass> passes =
+      planTileCopy(tid, threads, bn, shape.chunks, shape.sharedBytes);
   bool needsCheck = length || p.seqK % bn != 0;
   Value limit = length ? length : cI32(p.seqK);
   SmallVector<KVRowAddress> out;
-  for (int64_t k = 0; k < bn / rowsPerPass; ++k) {
-    Value row = add(add(n0, row0), k * rowsPerPass);
+  for (const CopyPass &pass : passes) {
+    Value row = add(add(n0, pass.rowBase), pass.rowDelta);
+    // Items past the tile (a partial last pass) copy nothing, but a view's
+    // hook would still index its table with their row: give them row n0.
+    if (pass.valid)
+      row = sel(pass.valid, row, n0);
     Value srcSize;
     if (needsCheck) {
       // Keys at or past len_b are masked, but V rows meet P = 0 in the mma:
@@ -191,8 +226,8 @@ PrefillEmitter::kvRowAddresses(bool isValue, Value n0) {
             ? viewRowByteOffset(isValue ? p.valueView : p.keyView,
                                 isValue ? valueStorage : keyStorage, batch,
                                 kvHead, row)
-            : arith::AddIOp::create(b, kvHeadBytes,
-                                    toI64(mul(row, tileRowBytes)))
+            : arith::AddIOp::create(b, isValue ? vHeadBytes : kvHeadBytes,
+                                    toI64(mul(row, shape.globalBytes)))
                   .getResult();
     out.push_back({rowBytes, srcSize});
   }
@@ -202,27 +237,32 @@ PrefillEmitter::kvRowAddresses(bool isValue, Value n0) {
 void PrefillEmitter::copyKVTile(bool isValue, Value n0, Value tile,
                                 ArrayRef<KVRowAddress> rows) {
   Value gptr = isValue ? vPtr : kPtr;
+  RowShape shape = isValue ? valueRows() : keyRows();
   if (!length && !p.keyView) {
-    copyTile(gptr, kvHeadBytes, n0, bn, p.seqK, tile);
+    copyTile(gptr, isValue ? vHeadBytes : kvHeadBytes, n0, bn, p.seqK, tile,
+             shape);
     return;
   }
   SmallVector<KVRowAddress> addresses(rows);
   if (addresses.empty())
     addresses = kvRowAddresses(isValue, n0);
-  int64_t chunksPerRow = d / 8;
-  int64_t rowsPerPass = threads / chunksPerRow;
-  Value row0 = shr(tid, llvm::Log2_64(chunksPerRow));
-  Value chunk = andI(tid, chunksPerRow - 1);
-  Value smemOffset = swizzled(row0, chunk);
-  Value chunkBytes = toI64(mul(chunk, 16));
-  for (auto [k, row] : llvm::enumerate(addresses)) {
-    Value src = gep(ptrGlobal, gptr,
-                    arith::AddIOp::create(b, row.rowBytes, chunkBytes));
-    Value dst = gep(ptrShared, tile,
-                    add(smemOffset, static_cast<int64_t>(k) * rowsPerPass *
-                                        tileRowBytes));
-    NVVM::CpAsyncOp::create(b, dst, src, 16, NVVM::LoadCacheModifierKind::CG,
-                            row.srcSize);
+  SmallVector<CopyPass> passes =
+      planTileCopy(tid, threads, bn, shape.chunks, shape.sharedBytes);
+  // With one chunk for every pass, its byte offset is computed once.
+  Value chunkBytes = toI64(mul(passes.front().chunk, 16));
+  for (auto [i, pass] : llvm::enumerate(passes)) {
+    const KVRowAddress &row = addresses[i];
+    ifValid(pass.valid, [&, &pass = pass]() {
+      Value bytes = pass.chunk == passes.front().chunk
+                        ? chunkBytes
+                        : toI64(mul(pass.chunk, 16));
+      Value src =
+          gep(ptrGlobal, gptr, arith::AddIOp::create(b, row.rowBytes, bytes));
+      Value dst =
+          gep(ptrShared, tile, copyDestination(pass, shape.sharedBytes));
+      NVVM::CpAsyncOp::create(b, dst, src, 16, NVVM::LoadCacheModifierKind::CG,
+                              row.srcSize);
+    });
   }
 }
 
@@ -289,9 +329,23 @@ LogicalResult PrefillEmitter::emitCoordinates() {
   Value matrix = shr(lane, 3);
   Value lo8 = mul(andI(matrix, 1), 8);
   qLane = laneOffset(
-      mul(add(add(mul(warp, bm / warps), r8), lo8), tileRowBytes),
+      mul(add(add(mul(warp, bm / warps), r8), lo8), qSmemRowBytes),
       shr(matrix, 1));
   return success();
+}
+
+void PrefillEmitter::emitValueHeadOffset() {
+  vHeadBytes = kvHeadBytes;
+  if (dv == d)
+    return;
+  // V's rows are Dv wide: neither its head offset nor its row offsets are
+  // K's.
+  sameRowOffsets = false;
+  if (p.keyView)
+    return;
+  Value kvBh = add(mul(batch, p.headsKV), kvHead);
+  vHeadBytes =
+      arith::MulIOp::create(b, toI64(kvBh), cI64(p.seqK * valueRowBytes));
 }
 
 void PrefillEmitter::emitSequenceBounds() {
@@ -323,7 +377,7 @@ void PrefillEmitter::emitPrologue() {
   // Q and K[nBegin] in one cp.async group, V[nBegin] in the next.
   Value hasWork = cmp(arith::CmpIPredicate::slt, nBegin, nEnd);
   scf::IfOp::create(b, hasWork, [&](OpBuilder &, Location) {
-    copyTile(qPtr, qHeadBytes, m0, bm, p.seqQ, tileAt(cI32(0)));
+    copyTile(qPtr, qHeadBytes, m0, bm, p.seqQ, tileAt(cI32(0)), queryRows());
     Value n0 = mul(nBegin, bn);
     // K and V rows of one block: one address computation serves both where
     // they sit alike (the hook's table loads, once).
@@ -338,9 +392,11 @@ void PrefillEmitter::emitPrologue() {
   });
 
   // Q stays in registers when its fragments are few (one m16 tile per warp
-  // and D <= 128); otherwise it is re-read from shared memory per KV block,
-  // as FlashAttention-2 does, to leave registers to O.
-  if (mTiles * kSteps() * 4 > 32)
+  // and D <= 128, or two and D <= 64) and leave O room (D = 64, Dv = 128 on
+  // two m16 tiles spills); otherwise it is re-read from shared memory per
+  // KV block, as FlashAttention-2 does, to leave registers to O.
+  int64_t qRegisters = mTiles * kSteps() * 4;
+  if (qRegisters > 32 || qRegisters + numAccumulators() > 96)
     return;
   NVVM::CpAsyncWaitGroupOp::create(b, 1);
   gpu::BarrierOp::create(b);
@@ -440,7 +496,7 @@ void PrefillEmitter::emitEpilogue(ValueRange results) {
       Value inv = sel(empty, cF32(0.0), arith::DivFOp::create(b, cF32(1.0), l));
       Value tileRow = add(add(warpTileRow, g), mt * 16 + half * 8);
       // Lane (g, t) holds columns 8 dt + 2t, +1: bytes 4t of chunk dt.
-      Value rowOffset = add(mul(tileRow, tileRowBytes), mul(t, 4));
+      Value rowOffset = add(mul(tileRow, qSmemRowBytes), mul(t, 4));
       for (int64_t dt = 0; dt < dTiles(); ++dt) {
         int64_t base = oIndex(mt, dt, 2 * half);
         Value packed =
@@ -474,20 +530,42 @@ void PrefillEmitter::emitEpilogue(ValueRange results) {
   }
   NVVM::SyncWarpOp::create(b, cI32(-1));
 
-  // Each lane copies chunk (lane % chunksPerRow) of every rowsPerPass-th row
-  // of the warp's rows with one 16-byte load and store.
-  int64_t chunksPerRow = d / 8, rowsPerPass = 32 / chunksPerRow;
-  Value chunk = andI(lane, chunksPerRow - 1);
-  Value firstRow = add(warpTileRow, shr(lane, llvm::Log2_64(chunksPerRow)));
+  // Each lane copies 16-byte chunks of the warp's rows with one load and
+  // store each: chunk (lane % chunksPerRow) of every rowsPerPass-th row, or,
+  // for a chunk count that is no power of two, items lane + 32 k in order.
+  int64_t chunksPerRow = dv / 8;
+  Value oHeadBytes =
+      dv == d ? qHeadBytes
+              : arith::MulIOp::create(b, toI64(bh),
+                                      cI64(p.seqQ * valueRowBytes))
+                    .getResult();
+  bool wholeRows = llvm::isPowerOf2_64(chunksPerRow);
+  int64_t rowsPerPass = wholeRows ? 32 / chunksPerRow : 0;
+  Value chunk0, firstRow;
+  if (wholeRows) {
+    chunk0 = andI(lane, chunksPerRow - 1);
+    firstRow = add(warpTileRow, shr(lane, llvm::Log2_64(chunksPerRow)));
+  }
+  // rowsPerWarp * chunksPerRow is a multiple of 32: no partial pass.
+  int64_t passes = rowsPerWarp * chunksPerRow / 32;
   auto vec4 = VectorType::get({4}, i32);
-  for (int64_t k = 0; k < rowsPerWarp / rowsPerPass; ++k) {
-    Value tileRow = add(firstRow, k * rowsPerPass);
+  for (int64_t k = 0; k < passes; ++k) {
+    Value tileRow, chunk = chunk0;
+    if (wholeRows) {
+      tileRow = add(firstRow, k * rowsPerPass);
+    } else {
+      Value item = add(lane, k * 32);
+      tileRow = add(warpTileRow,
+                    arith::DivUIOp::create(b, item, cI32(chunksPerRow)));
+      chunk = arith::RemUIOp::create(b, item, cI32(chunksPerRow));
+    }
     Value row = add(m0, tileRow);
     auto copy = [&]() {
-      Value v = LLVM::LoadOp::create(b, vec4, tileAt(swizzled(tileRow, chunk)),
-                                     /*alignment=*/16);
+      Value v = LLVM::LoadOp::create(
+          b, vec4, tileAt(swizzled(tileRow, chunk, qSmemRowBytes)),
+          /*alignment=*/16);
       Value off = arith::AddIOp::create(
-          b, qHeadBytes, toI64(add(mul(row, tileRowBytes), mul(chunk, 16))));
+          b, oHeadBytes, toI64(add(mul(row, valueRowBytes), mul(chunk, 16))));
       LLVM::StoreOp::create(b, v, gep(ptrGlobal, oPtr, off), /*alignment=*/16);
     };
     if (p.seqQ % bm == 0) {
@@ -506,6 +584,7 @@ LogicalResult PrefillEmitter::emit() {
   b.setInsertionPointToStart(&func.getBody().front());
   if (failed(emitCoordinates()))
     return failure();
+  emitValueHeadOffset();
   emitSequenceBounds();
   emitBlockRange();
   emitPrologue();
@@ -537,12 +616,37 @@ LogicalResult checkPrefillOptions(Operation *op, const KernelProblem &p,
   if (o.blockM % (16 * o.numWarps) != 0 || o.blockM > 32 * o.numWarps)
     return fail("expected block-m to be 16 or 32 rows per warp, got " +
                 Twine(o.blockM) + " for " + Twine(o.numWarps) + " warps");
-  int64_t threads = 32 * o.numWarps, chunksPerRow = p.headDim / 8;
-  if ((threads / chunksPerRow) % 8 != 0 ||
-      o.blockN % (threads / chunksPerRow) != 0)
-    return fail("expected block-n to be a multiple of the rows one pass of "
-                "16-byte copies covers");
   return success();
+}
+
+/// The tiles of `p` under the options. A warp of 32 rows holds Dv / 2 f32 O
+/// accumulators per thread beside bn / 2 of S, and re-reads 2 x 4 Q
+/// registers per k16 step: past D or Dv = 128 that spills (ptxas: 40-130
+/// bytes at D = 192, Dv = 128; none at 16 rows), so wide heads get 16 rows
+/// per warp (block-m = 16 * num-warps) whatever block-m asks for.
+FailureOr<PrefillTiles> planPrefillTiles(Operation *op, const KernelProblem &p,
+                                         const ConvertAttnToNVVMOptions &o) {
+  PrefillTiles tiles;
+  tiles.numWarps = o.numWarps;
+  tiles.blockN = o.blockN;
+  tiles.blockM = o.blockM;
+  if (std::max(p.headDim, p.valueHeadDim) > 128)
+    tiles.blockM = std::min<int64_t>(tiles.blockM, 16 * o.numWarps);
+  int64_t qRow = sharedRowBytes(p.headDim);
+  int64_t vRow = sharedRowBytes(p.valueHeadDim);
+  // O / l is staged through the Q tile's rows.
+  tiles.qTileBytes = tiles.blockM * std::max(qRow, vRow);
+  tiles.kTileBytes = tiles.blockN * qRow;
+  tiles.vTileBytes = tiles.blockN * vRow;
+  // 227 KiB of shared memory per CTA on sm_90 (the largest chip the
+  // mma.sync kernels target).
+  if (tiles.sharedMemoryBytes() > 227 * 1024)
+    return op->emitOpError("expected the prefill kernel's shared memory (")
+           << tiles.sharedMemoryBytes() << " bytes for D = " << p.headDim
+           << ", Dv = " << p.valueHeadDim << ", block-m " << tiles.blockM
+           << ", block-n " << tiles.blockN
+           << ") to fit 227 KiB; use a smaller block-n or block-m";
+  return tiles;
 }
 
 
@@ -555,23 +659,26 @@ public:
                              const KernelProblem &problem) override {
     if (failed(checkPrefillOptions(op, problem, options)))
       return failure();
+    FailureOr<PrefillTiles> planned = planPrefillTiles(op, problem, options);
+    if (failed(planned))
+      return failure();
+    tiles = *planned;
     LaunchPlan plan;
     plan.grid = {static_cast<int64_t>(
-                     llvm::divideCeil(problem.seqQ, options.blockM)),
+                     llvm::divideCeil(problem.seqQ, tiles.blockM)),
                  problem.batch * problem.headsQ, 1};
-    plan.threads = 32 * options.numWarps;
+    plan.threads = 32 * tiles.numWarps;
     KernelLaunchDesc &desc = plan.desc;
     desc.family = "prefill";
     desc.gridFormula = "[ceil(Lq / block_m), B * Hq, 1]";
     // The Q tile plus kStages stages each of K and V.
-    desc.sharedMemoryBytes =
-        (options.blockM + 2 * kStages * options.blockN) * problem.headDim * 2;
-    desc.blockM = options.blockM;
-    desc.blockN = options.blockN;
-    desc.numWarps = options.numWarps;
+    desc.sharedMemoryBytes = tiles.sharedMemoryBytes();
+    desc.blockM = tiles.blockM;
+    desc.blockN = tiles.blockN;
+    desc.numWarps = tiles.numWarps;
     // A program per CTA: one query head, block-m rows, block-n keys.
-    plan.tileM = options.blockM;
-    plan.tileN = options.blockN;
+    plan.tileM = tiles.blockM;
+    plan.tileN = tiles.blockN;
     return plan;
   }
 
@@ -587,11 +694,12 @@ public:
 
   LogicalResult emit(gpu::GPUFuncOp func, const KernelProblem &problem,
                      const TiledProgram &program) override {
-    return PrefillEmitter(func, problem, options, args, program).emit();
+    return PrefillEmitter(func, problem, tiles, args, program).emit();
   }
 
 private:
   const ConvertAttnToNVVMOptions &options;
+  PrefillTiles tiles;
   AttentionArguments args;
 };
 

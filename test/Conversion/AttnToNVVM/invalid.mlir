@@ -1,16 +1,5 @@
 // RUN: attn-opt %s --split-input-file --verify-diagnostics --attn-gpu-kernels
 
-// Head dim 32 has no kernel on the GPU path.
-func.func @head_dim(%q: memref<1x1x64x32xbf16>, %o: memref<1x1x64x32xbf16>) {
-  %0 = bufferization.to_tensor %q restrict : memref<1x1x64x32xbf16> to tensor<1x1x64x32xbf16>
-  // expected-error @+1 {{expected head dim 64 or 128 on the GPU path, got 32}}
-  %1 = attn.attention ins(%0, %0, %0 : tensor<1x1x64x32xbf16>, tensor<1x1x64x32xbf16>, tensor<1x1x64x32xbf16>) -> tensor<1x1x64x32xbf16>
-  bufferization.materialize_in_destination %1 in restrict writable %o : (tensor<1x1x64x32xbf16>, memref<1x1x64x32xbf16>) -> ()
-  return
-}
-
-// -----
-
 func.func @f32(%q: memref<1x1x64x64xf32>, %o: memref<1x1x64x64xf32>) {
   %0 = bufferization.to_tensor %q restrict : memref<1x1x64x64xf32> to tensor<1x1x64x64xf32>
   // expected-error @+1 {{expected bf16 or f16 inputs on the GPU path, got 'f32'}}

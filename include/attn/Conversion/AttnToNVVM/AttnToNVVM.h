@@ -43,6 +43,8 @@ LogicalResult parseConvertAttnToNVVMOptions(
 /// read and checked once (see getKernelProblem).
 struct KernelProblem {
   int64_t batch, headsQ, headsKV, seqQ, seqK, headDim;
+  /// Dv: the columns of V and O (S = Q K^T contracts headDim).
+  int64_t valueHeadDim;
   bool isBF16;
   bool withLse;
   /// Which keys a query row sees (the op's KeyVisibility) and its static
@@ -72,6 +74,11 @@ struct KernelProblem {
   /// nonlinear follows the scale, so log2(e) cannot be folded into it.
   bool needsNaturalScores() const { return scoreMod || !alibiSlopes.empty(); }
 };
+
+/// Head dims the mma.sync families (prefill, decode) are written for: D and
+/// Dv each a multiple of 16 in [32, 256] (the hopper family: D = Dv = 64 or
+/// 128, checked by its plan).
+bool isSupportedGpuHeadDim(int64_t headDim);
 
 /// Reads `op` into a KernelProblem, or emits an "expected ..." error at the
 /// op for every form the GPU lowering does not support.
