@@ -271,6 +271,7 @@ struct ConvertAttnToNVVMPass
     options.hopperBlockN = hopperBlockN;
     options.hopperStages = hopperStages;
     options.hopperPingPong = hopperPingPong;
+    options.hopperOverlap = hopperOverlap;
     options.decodeNumWarps = decodeNumWarps;
     options.decodeKeysPerWarp = decodeKeysPerWarp;
     options.decodeStages = decodeStages;
