@@ -70,8 +70,12 @@ if [ "${HOPPER_BENCH_SET:-}" = overlap ]; then
     for mask in none causal; do
       tag="${sets[0]%%|*}_${mask}"
       s="${sets[0]#*|} --mask=$mask --lse=false"
-      for sched in ${HOPPER_BENCH_VARIANTS:-hopper hserial hov hovpp}; do
-        variants+=("bench_${tag}_${sched}|$hop $s ${schedule[$sched]}")
+      for sched in ${HOPPER_BENCH_VARIANTS:-hopper hserial hov hovpp mma128x4x64}; do
+        if [ "$sched" = mma128x4x64 ]; then
+          variants+=("bench_${tag}_${sched}|$mma $s --convert-attn-to-nvvm=block-m=128,num-warps=4,block-n=64")
+        else
+          variants+=("bench_${tag}_${sched}|$hop $s ${schedule[$sched]}")
+        fi
       done
     done
   done
