@@ -38,8 +38,50 @@ variants=(
   "check_h_alibi_relbias_tail|$hop --batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal --alibi --score-mod=relative-bias"
   "check_h_smod_softcap_window_f16|$hop --batch=1 --heads-q=4 --heads-kv=1 --seq-q=300 --seq-k=400 --head-dim=64 --mask=sliding-window --window-left=64 --window-right=8 --dtype=f16 --softcap=30 --score-mod=tanh-cap"
 )
+# Schedule variants of issue #13 (tag -> flags): hopper (the defaults:
+# overlapped, ping-pong auto), hserial (the schedule before #13), hov
+# (overlap, no ping-pong), hovpp (overlap + ping-pong), hovst3 (3 stages).
+ov="--convert-attn-to-nvvm=hopper-overlap=true"
+pp="--convert-attn-to-nvvm=hopper-ping-pong=true"
+nopp="--convert-attn-to-nvvm=hopper-ping-pong=false"
+declare -A schedule=(
+  [hopper]="" [hserial]="--convert-attn-to-nvvm=hopper-overlap=false $nopp"
+  [hov]="$ov $nopp" [hovpp]="$ov $pp" [hovst3]="$ov --convert-attn-to-nvvm=hopper-stages=3"
+)
+# HOPPER_CHECK_VARIANTS: every check again under each listed schedule.
+base_checks=("${variants[@]}")
+for tag in ${HOPPER_CHECK_VARIANTS:-}; do
+  for v in "${base_checks[@]}"; do
+    name="${v%%|*}"; flags="${v#*|}"
+    variants+=("check_${tag}_${name#check_h_}|$flags ${schedule[$tag]}")
+  done
+done
+# HOPPER_BENCH_SET=overlap: only the schedule A/B (HOPPER_BENCH_VARIANTS)
+# on the bench shapes.
+if [ "${HOPPER_BENCH_SET:-}" = overlap ]; then
+  for shape in "128,4096" "128,16384" "64,4096" "gqa"; do
+    if [ "$shape" = gqa ]; then
+      sets=("gqa_l4096|--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128")
+    else
+      IFS=, read -r d l <<< "$shape"
+      h=$((2048 / d)); b=$((16384 / l))
+      sets=("d${d}_l${l}|--batch=$b --heads-q=$h --heads-kv=$h --seq-q=$l --seq-k=$l --head-dim=$d")
+    fi
+    for mask in none causal; do
+      tag="${sets[0]%%|*}_${mask}"
+      s="${sets[0]#*|} --mask=$mask --lse=false"
+      for sched in ${HOPPER_BENCH_VARIANTS:-hopper hserial hov hovpp mma128x4x64}; do
+        if [ "$sched" = mma128x4x64 ]; then
+          variants+=("bench_${tag}_${sched}|$mma $s --convert-attn-to-nvvm=block-m=128,num-warps=4,block-n=64")
+        else
+          variants+=("bench_${tag}_${sched}|$hop $s ${schedule[$sched]}")
+        fi
+      done
+    done
+  done
+fi
 # Bench shapes (BENCHMARKS.md prefill: bf16, B*L = 16k, Hq*D = 2048) and GQA 32/8.
-for shape in "128,4096" "128,16384" "64,4096"; do
+[ "${HOPPER_BENCH_SET:-}" = overlap ] || for shape in "128,4096" "128,16384" "64,4096"; do
   IFS=, read -r d l <<< "$shape"
   h=$((2048 / d)); b=$((16384 / l))
   for mask in none causal; do
@@ -56,7 +98,7 @@ for shape in "128,4096" "128,16384" "64,4096"; do
     variants+=("bench_d${d}_l${l}_${mask}_mma128x4x64|$mma $s --convert-attn-to-nvvm=block-m=128,num-warps=4,block-n=64")
   done
 done
-for mask in none causal; do
+[ "${HOPPER_BENCH_SET:-}" = overlap ] || for mask in none causal; do
   s="--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --lse=false"
   variants+=("bench_gqa_l4096_${mask}_hopper|$hop $s")
   variants+=("bench_gqa_l4096_${mask}_hst3|$hop $s --convert-attn-to-nvvm=hopper-stages=3")
@@ -73,5 +115,5 @@ for v in "${variants[@]}"; do
   echo "$flags" > "$dest/kernels/$name.flags"
   rm -f "$dest/kernels/$name.ptx"
 done
-cp "$root/bench/hopper_bench.py" "$root/bench/device_bench.py" "$root/bench/decode_bench.py" "$dest/"
+cp "$root/bench/hopper_bench.py" "$root/bench/hopper_ncu.py" "$root/bench/device_bench.py" "$root/bench/decode_bench.py" "$dest/"
 echo "staged $(ls "$dest/kernels" | wc -l) files in $dest ($(du -sh "$dest" | cut -f1))"

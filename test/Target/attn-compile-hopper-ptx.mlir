@@ -5,8 +5,8 @@
 // --chip=sm_90a selects the hopper (wgmma) family: 384 threads, grid
 // (ceil(1000 / 128), B * Hq), block-n 128, two stages; at D = 128 the
 // producer also stages Q (128 rows) for a shared-memory A operand:
-// 1024 + 2 * 2 * 32768 + 32768 + 64 bytes.
-// CHECK: kernel attention_kernel: grid [8, 16, 1] block [384, 1, 1] smem 164928 bytes
+// 1024 + 2 * 2 * 32768 + 32768 + (4 mbarriers * 2 stages + Q's) * 8 bytes.
+// CHECK: kernel attention_kernel: grid [8, 16, 1] block [384, 1, 1] smem 164936 bytes
 // CHECK: target: ptx (sm_90a)
 // CHECK: .target sm_90a
 // CHECK: .maxntid 384, 1, 1
@@ -26,10 +26,12 @@
 // CHECK-DAG: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {{{.*}}}, {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}, %rd{{[0-9]+}}, p, 1, 1, 1;
 // CHECK-DAG: wgmma.commit_group.sync.aligned;
 // CHECK-DAG: wgmma.wait_group.sync.aligned 0;
+// The overlapped schedule retires S while O += P V stays in flight.
+// CHECK-DAG: wgmma.wait_group.sync.aligned 1;
 // CHECK: "chip": "sm_90a"
 
 // Block-n 64 keeps Q in registers: S is m64n64k16 with A from registers.
-// BN64: smem 66624 bytes
+// BN64: smem 66632 bytes
 // BN64: setmaxnreg.dec.sync.aligned.u32 40;
 // BN64: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{{.*}}}, {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}, %rd{{[0-9]+}}, p, 1, 1, 0;
 

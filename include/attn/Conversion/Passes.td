@@ -95,9 +95,14 @@ defvar AttnGpuKernelOptions = [
            "Hopper: keys per KV block (64 or 128; 0: 128)">,
     Option<"hopperStages", "hopper-stages", "int64_t", /*default=*/"2",
            "Hopper: shared-memory ring stages (2 to 4)">,
-    Option<"hopperPingPong", "hopper-ping-pong", "bool", /*default=*/"false",
-           "Hopper: consumer warpgroups take turns issuing S = Q K^T "
-           "(named barriers), so one's softmax overlaps the other's GEMM">,
+    Option<"hopperPingPong", "hopper-ping-pong", "std::string",
+           /*default=*/"\"auto\"",
+           "Hopper: consumer warpgroups take turns issuing their GEMMs "
+           "(named barriers), so one's softmax overlaps the other's GEMMs: "
+           "true, false or auto (on at D = 64)">,
+    Option<"hopperOverlap", "hopper-overlap", "bool", /*default=*/"true",
+           "Hopper: each consumer issues S = Q K^T of the next KV block "
+           "before its softmax and keeps O += P V in flight during it">,
     Option<"kernelModuleName", "kernel-module", "std::string",
            /*default=*/"\"attn_kernels\"",
            "Name of the gpu.module that receives the kernels">,
@@ -163,10 +168,14 @@ def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
     shared-memory descriptors (V transposed) and P as A from registers; Q
     is A from registers at D = 64 (or block-n 64) and, at D = 128 with
     block-n 128, a shared tile the producer stages too (registers would
-    exceed the 168 a thread has before `setmaxnreg`). With
-    `hopper-ping-pong` the consumer warpgroups take turns issuing
-    `S = Q K^T` (named barriers), so one's softmax overlaps the other's
-    GEMM. Masks, ALiBi, score_mod,
+    exceed the 168 a thread has before `setmaxnreg`). K and V tiles are
+    released separately (K once S is computed). With `hopper-overlap` (the
+    default) each consumer issues `S` of block j and `O += P V` of block
+    j - 1 back to back and runs the softmax of block j while that `P V` is
+    in flight (`wgmma.wait_group 1`), rescaling O once it has retired (the
+    FlashAttention-3 schedule). With `hopper-ping-pong` (`auto`: at D = 64)
+    the consumer warpgroups take turns issuing their GEMMs (named
+    barriers), so one's softmax overlaps the other's. Masks, ALiBi, score_mod,
     softcap, the online softmax and LSE are those of the prefill kernel on
     the wgmma accumulator layout (FragmentLayout.h). Not yet: key_lengths
     and K/V views (refused with a diagnostic; `auto` then keeps the prefill

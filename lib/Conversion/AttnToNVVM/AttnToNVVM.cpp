@@ -202,6 +202,7 @@ To copyGpuKernelOptions(const From &from) {
   to.hopperBlockN = from.hopperBlockN;
   to.hopperStages = from.hopperStages;
   to.hopperPingPong = from.hopperPingPong;
+  to.hopperOverlap = from.hopperOverlap;
   to.decodeNumWarps = from.decodeNumWarps;
   to.decodeKeysPerWarp = from.decodeKeysPerWarp;
   to.decodeStages = from.decodeStages;

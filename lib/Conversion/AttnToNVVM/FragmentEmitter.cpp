@@ -300,6 +300,12 @@ void FragmentEmitter::emitOnlineSoftmax(SmallVector<Value> &s,
                                       SmallVector<Value> &rowMax,
                                       SmallVector<Value> &rowSum,
                                       SmallVector<Value> &acc) {
+  rescaleAccumulators(acc, emitSoftmaxStep(s, rowMax, rowSum));
+}
+
+SmallVector<Value> FragmentEmitter::emitSoftmaxStep(SmallVector<Value> &s,
+                                                    SmallVector<Value> &rowMax,
+                                                    SmallVector<Value> &rowSum) {
   // Row (mt, half) of this thread holds elements 2 * half and 2 * half + 1
   // of every n8 tile; the other three lanes of the quad hold the rest.
   Value c = cF32(expScale);
@@ -335,6 +341,11 @@ void FragmentEmitter::emitOnlineSoftmax(SmallVector<Value> &s,
       rowMax[row] = mx;
     }
   }
+  return alpha;
+}
+
+void FragmentEmitter::rescaleAccumulators(SmallVector<Value> &acc,
+                                          ArrayRef<Value> alpha) {
   for (int64_t mt = 0; mt < mTiles; ++mt)
     for (int64_t dt = 0; dt < dTiles(); ++dt)
       for (int64_t e = 0; e < 4; ++e) {

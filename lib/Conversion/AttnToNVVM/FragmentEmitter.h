@@ -217,6 +217,15 @@ protected:
   /// s <- P, updates m and l (per-lane partial sums), rescales O.
   void emitOnlineSoftmax(SmallVector<Value> &s, SmallVector<Value> &rowMax,
                          SmallVector<Value> &rowSum, SmallVector<Value> &acc);
+  /// The online softmax without the rescale of O: s <- P, updates m and l,
+  /// returns the factor alpha of each row (mt * 2 + half) that O must be
+  /// multiplied by (a schedule that overlaps the softmax with O += P V
+  /// rescales once that GEMM has retired).
+  SmallVector<Value> emitSoftmaxStep(SmallVector<Value> &s,
+                                     SmallVector<Value> &rowMax,
+                                     SmallVector<Value> &rowSum);
+  /// O <- O * alpha of its row.
+  void rescaleAccumulators(SmallVector<Value> &acc, ArrayRef<Value> alpha);
   /// O += P V with P from registers and V from the tile at shared `vTile`.
   void emitPV(ArrayRef<Value> probs, Value vTile, SmallVector<Value> &acc);
 

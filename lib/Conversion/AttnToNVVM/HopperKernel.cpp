@@ -7,7 +7,7 @@
 //   and streams the K and V blocks the mask leaves visible into a ring of
 //   `stages` shared-memory stages with 16-byte cp.async; each thread's
 //   copies of a tile complete on the tile's "full" mbarrier
-//   (cp.async.mbarrier.arrive.noinc, 128 arrivals), and a stage is reused
+//   (cp.async.mbarrier.arrive.noinc, 128 arrivals), and a tile is reused
 //   once its "empty" mbarrier has seen every consumer thread arrive.
 //   cp.async rather than TMA: tensor maps would have to be built by the
 //   runtime from the manifest, and cp.async lands in the same 128B-swizzled
@@ -17,8 +17,14 @@
 //   with B = the K tile (K-major) and A = Q, read once into registers or
 //   (plan.qInSharedMemory) from a shared tile the producer loads first;
 //   O += P V is a chain of m64n{D}k16 over the block's keys with A = P from
-//   registers and B = the V tile (MN-major, transposed). With plan.pingPong
-//   the two consumers take turns issuing S (named barriers 1 and 2).
+//   registers and B = the V tile (MN-major, transposed). K and V tiles
+//   have their own "empty" barriers: K goes back as soon as S is computed.
+// * plan.overlap (FA3's intra-warpgroup pipeline): a consumer issues S of
+//   block j and O += P V of block j - 1 back to back, waits for S alone
+//   (wgmma.wait_group 1) and runs the softmax of block j while P V is in
+//   flight; O takes block j's rescale once that group retired. With
+//   plan.pingPong the two consumers take turns issuing their GEMMs (named
+//   barriers 1 and 2).
 //
 // Tiles are [rows][D] bf16/f16 split into 64-column panels: row r of a
 // panel is 128 bytes at r * 128, its 16-byte chunk c at (c ^ r % 8) * 16 (the
@@ -61,6 +67,9 @@ struct HopperPlan {
   bool qInSharedMemory = false;
   /// Consumer warpgroups take turns issuing S = Q K^T (named barriers).
   bool pingPong = false;
+  /// Each consumer issues S of block j + 1 before the softmax of block j
+  /// and O += P V of block j during it (FA3's intra-warpgroup pipeline).
+  bool overlap = false;
   /// One producer and two consumer warpgroups.
   int64_t threads = 384;
   /// setmaxnreg targets: the producer gives registers to the consumers
@@ -115,9 +124,10 @@ private:
   int64_t qTileBytes() const {
     return plan.qInSharedMemory ? plan.blockM * tileRowBytes : 0;
   }
-  /// Full-K, full-V and empty barriers of each stage; the Q tile's full
-  /// barrier is kind FullQ of stage 0.
-  enum BarrierKind { FullK = 0, FullV = 1, Empty = 2, FullQ = 3 };
+  /// Full and empty barriers of each stage's K and V tiles (released
+  /// separately: K as soon as S is computed); the Q tile's full barrier is
+  /// kind FullQ of stage 0.
+  enum BarrierKind { FullK = 0, FullV = 1, EmptyK = 2, EmptyV = 3, FullQ = 4 };
   Value barrier(BarrierKind kind, Value stage) {
     int64_t first = qTileOffset() + qTileBytes() + 8 * kind * plan.stages;
     return tileAt(add(add(mul(stage, 8), base), first));
@@ -165,13 +175,48 @@ private:
                 int64_t rowLimit, Value tileOffset);
   /// Consumer: Q fragments of this warp's 16 rows (rows past Lq read row 0).
   void loadQFragments();
-  /// S = Q K^T of the K tile at `kTile`; `afterIssue` runs between the
-  /// wgmmas' commit and the wait for them.
-  SmallVector<Value> emitScores(Value kTile,
-                                function_ref<void()> afterIssue = {});
+  /// Issues S = Q K^T of the K tile at `kTile` as one wgmma group; the
+  /// result is valid after a wgmma.wait_group that retires the group and
+  /// finishScores.
+  SmallVector<Value> issueScores(Value kTile);
+  /// S after its group retired: tied past the wait, softcap and scale.
+  SmallVector<Value> finishScores(SmallVector<Value> s);
   SmallVector<Value> emitScoreMods(Value n0, ArrayRef<Value> s);
   SmallVector<Value> emitMask(Value n0, ArrayRef<Value> s);
-  void emitPV(ArrayRef<Value> probs, Value vTile, SmallVector<Value> &acc);
+  /// P (f32, S layout) packed to the A fragments of O += P V.
+  SmallVector<Value> packProbabilities(ArrayRef<Value> probs);
+  /// Issues O += P V (P packed) with the V tile at `vTile` as one wgmma
+  /// group; `acc` is valid after a wait that retires it and fenceOperands.
+  void issuePV(ArrayRef<Value> packed, Value vTile, SmallVector<Value> &acc);
+  void waitGroups(int64_t pending) {
+    NVVM::WgmmaWaitGroupSyncOp::create(b, pending);
+  }
+
+  // The consumer's KV loop, on [nBegin, nEnd); both return O, m and l.
+  /// One block at a time: S, softmax, O += P V, each waited for.
+  SmallVector<Value> emitSerialLoop(ArrayRef<Value> init);
+  /// S of block j + 1 issued before the softmax of block j, O += P V of
+  /// block j in flight during it (plan.overlap).
+  SmallVector<Value> emitOverlappedLoop(ArrayRef<Value> init);
+  // Ring slot of KV block `j` (absolute), its barriers, the ping-pong turn.
+  Value ringStage(Value j) {
+    return arith::RemUIOp::create(b, arith::SubIOp::create(b, j, nBegin),
+                                  cI32(plan.stages));
+  }
+  Value ringPhase(Value j) {
+    return andI(arith::DivUIOp::create(b, arith::SubIOp::create(b, j, nBegin),
+                                       cI32(plan.stages)),
+                1);
+  }
+  /// Waits for the K or V tile of block `j`.
+  void acquire(BarrierKind kind, Value j);
+  /// Gives the K or V tile of block `j` back to the producer.
+  void release(BarrierKind kind, Value j) {
+    NVVM::MBarrierArriveOp::create(b, Type(), barrier(kind, ringStage(j)),
+                                   Value());
+  }
+  void takeTurn();
+  void passTurn();
   void emitEpilogue(ValueRange results);
 
   const HopperPlan &plan;
@@ -190,6 +235,8 @@ private:
   /// in registers).
   Value qTileDesc;
   Value batchIndex, headIndex, negSlope;
+  /// Consumer warpgroup index (0 or 1).
+  Value consumer;
   Value qPtr, kPtr, vPtr, oPtr, lsePtr;
   Value nBegin, nEnd;
   /// Keys [interiorBegin, interiorEnd) need no mask (i32).
@@ -378,7 +425,9 @@ void HopperEmitter::emitBarrierInit() {
                                    cI32(kWarpgroupThreads), Value());
       NVVM::MBarrierInitOp::create(b, barrier(FullV, cI32(s)),
                                    cI32(kWarpgroupThreads), Value());
-      NVVM::MBarrierInitOp::create(b, barrier(Empty, cI32(s)),
+      NVVM::MBarrierInitOp::create(b, barrier(EmptyK, cI32(s)),
+                                   cI32(2 * kWarpgroupThreads), Value());
+      NVVM::MBarrierInitOp::create(b, barrier(EmptyV, cI32(s)),
                                    cI32(2 * kWarpgroupThreads), Value());
     }
     if (plan.qInSharedMemory)
@@ -441,15 +490,19 @@ void HopperEmitter::emitProducer() {
     Value i = arith::SubIOp::create(b, loop.getInductionVar(), nBegin);
     Value stage = arith::RemUIOp::create(b, i, cI32(plan.stages));
     Value phase = andI(arith::DivUIOp::create(b, i, cI32(plan.stages)), 1);
-    // The stage's previous use must be released; a fresh barrier counts
-    // its phase "-1" (parity 1) as complete, so the first round passes.
-    NVVM::MBarrierTryWaitParityOp::create(b, barrier(Empty, stage),
-                                          xorI(phase, cI32(1)),
-                                          cI32(0x989680));
+    // The tile's previous use must be released; a fresh barrier counts its
+    // phase "-1" (parity 1) as complete, so the first round passes.
+    auto waitEmpty = [&](BarrierKind kind) {
+      NVVM::MBarrierTryWaitParityOp::create(b, barrier(kind, stage),
+                                            xorI(phase, cI32(1)),
+                                            cI32(0x989680));
+    };
     Value n0 = mul(loop.getInductionVar(), bn);
+    waitEmpty(EmptyK);
     copyKVTile(kPtr, n0, kTileOffset(stage));
     NVVM::CpAsyncMBarrierArriveOp::create(b, barrier(FullK, stage),
                                           /*noinc=*/true);
+    waitEmpty(EmptyV);
     copyKVTile(vPtr, n0, vTileOffset(stage));
     NVVM::CpAsyncMBarrierArriveOp::create(b, barrier(FullV, stage),
                                           /*noinc=*/true);
@@ -483,8 +536,7 @@ void HopperEmitter::loadQFragments() {
   qRegs = std::move(regs);
 }
 
-SmallVector<Value> HopperEmitter::emitScores(Value kTile,
-                                             function_ref<void()> afterIssue) {
+SmallVector<Value> HopperEmitter::issueScores(Value kTile) {
   SmallVector<Value> s(layout.numRegisters(), cF32(0.0));
   // B = K^T, K-major: k step kk reads 32 bytes at (kk % 4) * 32 of every row
   // of panel kk / 4; 8-row atoms are 1024 bytes apart (SBO; LBO unused).
@@ -509,9 +561,10 @@ SmallVector<Value> HopperEmitter::emitScores(Value kTile,
       wgmma(s, qRegs[kk], desc, /*transposeB=*/false);
   }
   NVVM::WgmmaGroupSyncAlignedOp::create(b);
-  if (afterIssue)
-    afterIssue();
-  NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
+  return s;
+}
+
+SmallVector<Value> HopperEmitter::finishScores(SmallVector<Value> s) {
   fenceOperands(s);
   if (p.softcap) {
     Value inner = cF32(p.scale / *p.softcap);
@@ -543,13 +596,9 @@ SmallVector<Value> HopperEmitter::emitMask(Value n0, ArrayRef<Value> s) {
                             cI32(p.seqK), diag, /*tail=*/p.seqK % bn != 0);
 }
 
-void HopperEmitter::emitPV(ArrayRef<Value> probs, Value vTile,
-                           SmallVector<Value> &acc) {
-  // B = V, MN-major: k step kk is keys 16 kk .. +15, two 8-key atoms 1024
-  // bytes apart (SBO); the 64-column panels are a tile's `bn` rows apart
-  // (LBO).
-  // The S registers of n8 tiles 2kk and 2kk + 1, packed pairwise, are the
-  // A fragment of keys 16kk .. 16kk + 15 (as with mma.sync).
+SmallVector<Value> HopperEmitter::packProbabilities(ArrayRef<Value> probs) {
+  // The S registers of n8 tiles 2kk and 2kk + 1, packed pairwise, are the A
+  // fragment of keys 16kk .. 16kk + 15 (as with mma.sync).
   auto at = [&](int64_t nt, int64_t c) { return probs[layout.index(0, nt, c)]; };
   SmallVector<Value> packed;
   for (int64_t kk = 0; kk < bn / 16; ++kk)
@@ -558,6 +607,14 @@ void HopperEmitter::emitPV(ArrayRef<Value> probs, Value vTile,
                    packHalf2(at(2 * kk + 1, 0), at(2 * kk + 1, 1)),
                    packHalf2(at(2 * kk + 1, 2), at(2 * kk + 1, 3))});
   pinRegisters(packed);
+  return packed;
+}
+
+void HopperEmitter::issuePV(ArrayRef<Value> packed, Value vTile,
+                            SmallVector<Value> &acc) {
+  // B = V, MN-major: k step kk is keys 16 kk .. +15, two 8-key atoms 1024
+  // bytes apart (SBO); the 64-column panels are a tile's `bn` rows apart
+  // (LBO).
   // O was rescaled by the softmax: those writes must precede the fence.
   fenceOperands(acc);
   Value desc0 =
@@ -568,12 +625,169 @@ void HopperEmitter::emitPV(ArrayRef<Value> probs, Value vTile,
     Value desc = delta ? arith::AddIOp::create(b, desc0, cI64(delta >> 4))
                              .getResult()
                        : desc0;
-    wgmma(acc, ArrayRef<Value>(packed).slice(4 * kk, 4), desc,
-          /*transposeB=*/true);
+    wgmma(acc, packed.slice(4 * kk, 4), desc, /*transposeB=*/true);
   }
   NVVM::WgmmaGroupSyncAlignedOp::create(b);
-  NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
+}
+
+void HopperEmitter::acquire(BarrierKind kind, Value j) {
+  NVVM::MBarrierTryWaitParityOp::create(b, barrier(kind, ringStage(j)),
+                                        ringPhase(j), cI32(0x989680));
+  // cp.async wrote the tile through the generic proxy; wgmma reads it
+  // through the async proxy.
+  NVVM::FenceProxyOp::create(
+      b, NVVM::ProxyKind::async_shared,
+      NVVM::SharedSpaceAttr::get(b.getContext(),
+                                 NVVM::SharedSpace::shared_cta));
+}
+
+// Ping-pong: named barrier 1 + c is consumer warpgroup c's turn to issue its
+// GEMMs; the other warpgroup opens it once it has issued its own, so one
+// group's softmax overlaps the other's GEMMs. Both groups take the same
+// number of turns.
+void HopperEmitter::takeTurn() {
+  if (plan.pingPong)
+    NVVM::BarrierOp::create(b, Type(), add(consumer, 1),
+                            cI32(2 * kWarpgroupThreads),
+                            NVVM::BarrierReductionAttr(), Value());
+}
+
+void HopperEmitter::passTurn() {
+  if (plan.pingPong)
+    NVVM::BarrierArriveOp::create(b, arith::SubIOp::create(b, cI32(2), consumer),
+                                  cI32(2 * kWarpgroupThreads));
+}
+
+SmallVector<Value> HopperEmitter::emitSerialLoop(ArrayRef<Value> init) {
+  int64_t numO = numAccumulators(), numRows = numRowStats();
+  auto loop = scf::ForOp::create(b, nBegin, nEnd, cI32(1), init);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value j = loop.getInductionVar();
+  ValueRange iter = loop.getRegionIterArgs();
+  SmallVector<Value> acc(iter.begin(), iter.begin() + numO);
+  SmallVector<Value> rowMax(iter.begin() + numO, iter.begin() + numO + numRows);
+  SmallVector<Value> rowSum(iter.begin() + numO + numRows, iter.end());
+  Value n0 = mul(j, bn);
+  acquire(FullK, j);
+  takeTurn();
+  SmallVector<Value> s = issueScores(kTileOffset(ringStage(j)));
+  passTurn();
+  waitGroups(0);
+  s = finishScores(s);
+  release(EmptyK, j);
+  // Masks come last so that masked and padded keys stay -inf whatever the
+  // modifiers compute for them.
+  s = emitMask(n0, emitScoreMods(n0, s));
+  emitOnlineSoftmax(s, rowMax, rowSum, acc);
+  acquire(FullV, j);
+  issuePV(packProbabilities(s), vTileOffset(ringStage(j)), acc);
+  waitGroups(0);
   fenceOperands(acc);
+  release(EmptyV, j);
+  SmallVector<Value> yields(acc);
+  yields.append(rowMax);
+  yields.append(rowSum);
+  scf::YieldOp::create(b, yields);
+  return SmallVector<Value>(loop.getResults());
+}
+
+SmallVector<Value> HopperEmitter::emitOverlappedLoop(ArrayRef<Value> init) {
+  // Block j's S = Q K^T is issued before O += P V of block j - 1, whose P
+  // stays in registers; the softmax of block j runs while that P V is in
+  // flight, and O takes block j's rescale once it has retired:
+  //   O_j = alpha_j * (O_{j-2}' + P_{j-1} V_{j-1}).
+  // The first block (S and softmax only) and the last P V are peeled, so
+  // the range must not be empty.
+  int64_t numO = numAccumulators(), numRows = numRowStats();
+  SmallVector<Type> types;
+  for (Value v : init)
+    types.push_back(v.getType());
+  Value nonEmpty = cmp(arith::CmpIPredicate::slt, nBegin, nEnd);
+  auto ifOp = scf::IfOp::create(b, types, nonEmpty, /*withElse=*/true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+    scf::YieldOp::create(b, init);
+  }
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+  SmallVector<Value> rowMax(init.begin() + numO, init.begin() + numO + numRows);
+  SmallVector<Value> rowSum(init.begin() + numO + numRows, init.end());
+  auto scores = [&](Value j) {
+    acquire(FullK, j);
+    takeTurn();
+    return issueScores(kTileOffset(ringStage(j)));
+  };
+  auto softmax = [&](Value j, SmallVector<Value> s,
+                     SmallVector<Value> &m, SmallVector<Value> &l) {
+    s = finishScores(s);
+    release(EmptyK, j);
+    Value n0 = mul(j, bn);
+    s = emitMask(n0, emitScoreMods(n0, s));
+    SmallVector<Value> alpha = emitSoftmaxStep(s, m, l);
+    return std::make_pair(s, alpha);
+  };
+  // First block: O is still 0, so it needs no rescale.
+  SmallVector<Value> s0 = scores(nBegin);
+  passTurn();
+  waitGroups(0);
+  SmallVector<Value> p0 =
+      packProbabilities(softmax(nBegin, s0, rowMax, rowSum).first);
+
+  SmallVector<Value> loopInit(init.begin(), init.begin() + numO);
+  loopInit.append(rowMax);
+  loopInit.append(rowSum);
+  loopInit.append(p0);
+  auto loop = scf::ForOp::create(b, add(nBegin, 1), nEnd, cI32(1), loopInit);
+  {
+    OpBuilder::InsertionGuard loopGuard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value j = loop.getInductionVar();
+    Value prev = arith::SubIOp::create(b, j, cI32(1));
+    ValueRange iter = loop.getRegionIterArgs();
+    auto slice = [&](int64_t from, int64_t n) {
+      return SmallVector<Value>(iter.begin() + from, iter.begin() + from + n);
+    };
+    SmallVector<Value> acc = slice(0, numO);
+    SmallVector<Value> m = slice(numO, numRows);
+    SmallVector<Value> l = slice(numO + numRows, numRows);
+    SmallVector<Value> probs = slice(numO + 2 * numRows, p0.size());
+    SmallVector<Value> s = scores(j);
+    acquire(FullV, prev);
+    issuePV(probs, vTileOffset(ringStage(prev)), acc);
+    passTurn();
+    // S retires first (groups complete in order); P V stays in flight.
+    waitGroups(1);
+    auto [pj, alpha] = softmax(j, s, m, l);
+    waitGroups(0);
+    fenceOperands(acc);
+    // The wgmma read P until it retired: keep those registers alive here.
+    pinRegisters(probs);
+    release(EmptyV, prev);
+    rescaleAccumulators(acc, alpha);
+    SmallVector<Value> yields(acc);
+    yields.append(m);
+    yields.append(l);
+    yields.append(packProbabilities(pj));
+    scf::YieldOp::create(b, yields);
+  }
+  ValueRange res = loop.getResults();
+  SmallVector<Value> acc(res.begin(), res.begin() + numO);
+  SmallVector<Value> probs(res.begin() + numO + 2 * numRows, res.end());
+  Value last = arith::SubIOp::create(b, nEnd, cI32(1));
+  acquire(FullV, last);
+  takeTurn();
+  issuePV(probs, vTileOffset(ringStage(last)), acc);
+  passTurn();
+  waitGroups(0);
+  fenceOperands(acc);
+  pinRegisters(probs);
+  release(EmptyV, last);
+  SmallVector<Value> yields(acc);
+  yields.append(res.begin() + numO, res.begin() + numO + 2 * numRows);
+  scf::YieldOp::create(b, yields);
+  return SmallVector<Value>(ifOp.getResults());
 }
 
 void HopperEmitter::emitConsumer() {
@@ -592,12 +806,9 @@ void HopperEmitter::emitConsumer() {
     loadQFragments();
   }
 
-  // Ping-pong: named barrier 1 + c is consumer warpgroup c's turn to issue
-  // S = Q K^T; the other warpgroup opens it once it has issued its own, so
-  // one group's softmax overlaps the other's GEMM. Group 1 opens group 0's
-  // first turn; group 0 absorbs group 1's last opening after the loop.
-  Value consumer = arith::SubIOp::create(b, warpgroup, cI32(1));
-  Value pairThreads = cI32(2 * kWarpgroupThreads);
+  // Consumer 1 opens consumer 0's first turn; consumer 0 absorbs consumer
+  // 1's last opening after the loop.
+  consumer = arith::SubIOp::create(b, warpgroup, cI32(1));
   auto ifConsumer = [&](int64_t c, function_ref<void()> body) {
     scf::IfOp::create(b, cmp(arith::CmpIPredicate::eq, consumer, cI32(c)),
                       [&](OpBuilder &, Location) {
@@ -605,6 +816,7 @@ void HopperEmitter::emitConsumer() {
                         scf::YieldOp::create(b);
                       });
   };
+  Value pairThreads = cI32(2 * kWarpgroupThreads);
   if (plan.pingPong)
     ifConsumer(1, [&] {
       NVVM::BarrierArriveOp::create(b, cI32(1), pairThreads);
@@ -614,63 +826,14 @@ void HopperEmitter::emitConsumer() {
   SmallVector<Value> init(numO, cF32(0.0));
   init.append(numRows, cF32(-std::numeric_limits<double>::infinity())); // m
   init.append(numRows, cF32(0.0));                                       // l
-  auto loop = scf::ForOp::create(b, nBegin, nEnd, cI32(1), init);
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    Value j = loop.getInductionVar();
-    ValueRange iter = loop.getRegionIterArgs();
-    SmallVector<Value> acc(iter.begin(), iter.begin() + numO);
-    SmallVector<Value> rowMax(iter.begin() + numO,
-                              iter.begin() + numO + numRows);
-    SmallVector<Value> rowSum(iter.begin() + numO + numRows, iter.end());
-    Value i = arith::SubIOp::create(b, j, nBegin);
-    Value stage = arith::RemUIOp::create(b, i, cI32(plan.stages));
-    Value phase = andI(arith::DivUIOp::create(b, i, cI32(plan.stages)), 1);
-    Value ticks = cI32(0x989680);
-    Value n0 = mul(j, bn);
-    auto acquire = [&](BarrierKind kind) {
-      NVVM::MBarrierTryWaitParityOp::create(b, barrier(kind, stage), phase,
-                                            ticks);
-      // cp.async wrote the tile through the generic proxy; wgmma reads it
-      // through the async proxy.
-      NVVM::FenceProxyOp::create(
-          b, NVVM::ProxyKind::async_shared,
-          NVVM::SharedSpaceAttr::get(b.getContext(),
-                                     NVVM::SharedSpace::shared_cta));
-    };
-
-    acquire(FullK);
-    if (plan.pingPong)
-      NVVM::BarrierOp::create(b, Type(), add(consumer, 1), pairThreads,
-                              NVVM::BarrierReductionAttr(), Value());
-    auto passTurn = [&] {
-      if (plan.pingPong)
-        NVVM::BarrierArriveOp::create(
-            b, arith::SubIOp::create(b, cI32(2), consumer), pairThreads);
-    };
-    // Masks come last so that masked and padded keys stay -inf whatever the
-    // modifiers compute for them.
-    SmallVector<Value> s = emitMask(
-        n0, emitScoreMods(n0, emitScores(kTileOffset(stage), passTurn)));
-    emitOnlineSoftmax(s, rowMax, rowSum, acc);
-    acquire(FullV);
-    emitPV(s, vTileOffset(stage), acc);
-    // Both tiles of the stage are read: release it to the producer.
-    NVVM::MBarrierArriveOp::create(b, Type(), barrier(Empty, stage), Value());
-
-    SmallVector<Value> yields(acc);
-    yields.append(rowMax);
-    yields.append(rowSum);
-    scf::YieldOp::create(b, yields);
-  }
-  b.setInsertionPointAfter(loop);
+  SmallVector<Value> results =
+      plan.overlap ? emitOverlappedLoop(init) : emitSerialLoop(init);
   if (plan.pingPong)
     ifConsumer(0, [&] {
       NVVM::BarrierOp::create(b, Type(), cI32(1), pairThreads,
                               NVVM::BarrierReductionAttr(), Value());
     });
-  emitEpilogue(loop.getResults());
+  emitEpilogue(results);
 }
 
 void HopperEmitter::emitEpilogue(ValueRange results) {
@@ -802,16 +965,26 @@ planHopperKernel(Operation *op, const KernelProblem &p,
     plan.consumerRegisters = 216;
   }
   plan.stages = o.hopperStages;
-  plan.pingPong = o.hopperPingPong;
+  // Ping-pong (measured on an H200, 2026-12-01, with hopper-overlap): +10%
+  // at D = 64 non-causal, where the softmax costs as much as the GEMMs; at
+  // D = 128 neutral to -6% (bench/NOTES.md), so auto is on at D = 64 only.
+  if (o.hopperPingPong == "auto")
+    plan.pingPong = p.headDim == 64;
+  else if (o.hopperPingPong == "true" || o.hopperPingPong == "false")
+    plan.pingPong = o.hopperPingPong == "true";
+  else
+    return fail("expected hopper-ping-pong of auto, true or false, got '" +
+                o.hopperPingPong + "'");
+  plan.overlap = o.hopperOverlap;
   if (plan.stages < 2 || plan.stages > 4)
     return fail("expected hopper-stages of 2 to 4, got " + Twine(plan.stages));
   int64_t tileBytes = plan.blockN * p.headDim * 2;
-  // K and V tiles per stage, 1024 bytes to align the first, and the
-  // full-K, full-V and empty mbarriers of every stage.
+  // K and V tiles per stage, 1024 bytes to align the first, the full and
+  // empty mbarriers of every stage's K and V, and Q's full mbarrier.
   plan.sharedMemoryBytes =
       kAtomBytes + plan.stages * 2 * tileBytes +
       (plan.qInSharedMemory ? plan.blockM * p.headDim * 2 : 0) +
-      4 * 8 * plan.stages;
+      8 * (4 * plan.stages + 1);
   if (plan.sharedMemoryBytes > 227 * 1024)
     return fail("expected the hopper kernel's shared memory to fit 227 KiB, "
                 "got " +

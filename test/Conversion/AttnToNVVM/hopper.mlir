@@ -1,82 +1,127 @@
 // RUN: attn-opt %s --attn-gpu-kernels="chip=sm_90a" | FileCheck %s
 // RUN: attn-opt %s --attn-gpu-kernels="chip=sm_90a kernel=hopper hopper-stages=3" | FileCheck %s --check-prefix=STAGES
-// RUN: attn-opt %s --attn-gpu-kernels="chip=sm_90a hopper-ping-pong=true" | FileCheck %s --check-prefix=PINGPONG
+// RUN: attn-opt %s --attn-gpu-kernels="chip=sm_90a hopper-overlap=false hopper-ping-pong=false" | FileCheck %s --check-prefix=SERIAL
+// RUN: attn-opt %s --attn-gpu-kernels="chip=sm_90a hopper-ping-pong=false" | FileCheck %s --check-prefix=NOPP
 // RUN: attn-opt %s --attn-gpu-kernels | FileCheck %s --check-prefix=SM80
 
 // GQA 4/2, causal (bottom-right), Lq = 200 and Lk = 300 (tails in both), LSE.
 // On sm_90a kernel=auto picks the hopper family: 384 threads (a producer
 // and two consumer warpgroups), grid (ceil(200 / 128), B * Hq) = (2, 4),
 // shared memory 1024 (alignment) + 2 stages * (K + V) * 128 keys * 128
-// bytes + 4 mbarrier slots per stage * 8 = 66624 bytes (at D = 64 Q stays in
-// registers).
+// bytes + (4 mbarriers per stage + Q's) * 8 = 66632 bytes (at D = 64 Q
+// stays in registers).
 
 // CHECK-LABEL: gpu.module @attn_kernels
 // CHECK: gpu.func @attention_kernel(%{{.*}}: memref<1x4x200x64xbf16>, %{{.*}}: memref<1x2x300x64xbf16>, %{{.*}}: memref<1x2x300x64xbf16>, %{{.*}}: memref<1x4x200x64xbf16>, %{{.*}}: memref<1x4x200xf32>) kernel
-// CHECK-SAME: attn.kernel_info = #attn.kernel_info<family = "hopper", grid_formula = "[ceil(Lq / block_m), B * Hq, 1]", shared_memory_bytes = 66624, block_m = 128, block_n = 128, num_warps = 12, stages = 2,
+// CHECK-SAME: attn.kernel_info = #attn.kernel_info<family = "hopper", grid_formula = "[ceil(Lq / block_m), B * Hq, 1]", shared_memory_bytes = 66632, block_m = 128, block_n = 128, num_warps = 12, stages = 2,
 // CHECK-SAME: known_block_size = array<i32: 384, 1, 1>
 // CHECK-SAME: nvvm.maxntid = array<i32: 384, 1, 1>, nvvm.minctasm = 1 : i32
-// Thread 0 initialises the full-K, full-V (128 producer arrivals) and empty
-// (256 consumer arrivals) mbarriers of each stage.
-// CHECK: nvvm.mbarrier.init
+// Thread 0 initialises, per stage, the full-K and full-V (128 producer
+// arrivals) and empty-K and empty-V (256 consumer arrivals) mbarriers.
+// CHECK-COUNT-2: nvvm.mbarrier.init %{{.*}}, %c128_i32
+// CHECK-COUNT-2: nvvm.mbarrier.init %{{.*}}, %c256_i32
 // CHECK: gpu.barrier
-// Producer: gives registers back, waits for a free stage, streams K and V
-// with zero-filling cp.async, each tile completing on its full barrier.
+// Producer: gives registers back; per block waits for K's slot, streams K
+// with zero-filling cp.async completing on its full barrier, then V's.
 // CHECK: nvvm.setmaxregister  decrease 40
 // CHECK: scf.for
 // CHECK: nvvm.mbarrier.try_wait.parity
 // CHECK: nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache = cg, %{{.*}} : !llvm.ptr<3>, !llvm.ptr<1>, i32
 // CHECK: nvvm.cp.async.mbarrier.arrive %{{.*}} {noinc = true}
+// CHECK: nvvm.mbarrier.try_wait.parity
 // CHECK: nvvm.cp.async.mbarrier.arrive %{{.*}} {noinc = true}
 // CHECK: nvvm.cp.async.wait.group 0
-// Consumers: more registers, Q fragments from global memory once.
+// Consumers: more registers, Q fragments from global memory once; at D = 64
+// ping-pong is on (auto): consumer 1 opens consumer 0's first turn.
 // CHECK: nvvm.setmaxregister  increase 232
 // CHECK: llvm.load %{{.*}} {alignment = 4 : i64} : !llvm.ptr<1> -> i32
-// The KV loop carries O (8 n8 tiles x 4 f32), m (2 rows) and l (2 rows).
-// CHECK: scf.for {{.*}} -> (f32,
+// CHECK: nvvm.barrier.arrive id = %{{.*}} number_of_threads = %c256_i32
+// Overlapped schedule: the range is not empty, then block nBegin alone: its
+// K tile, a turn, S = Q K^T (four k16 steps of m64n128k16, A from
+// registers, B K-major through a 128B-swizzle descriptor), the turn
+// passed, S waited for, K released, mask and softmax.
+// CHECK: scf.if %{{.*}} -> (f32,
 // CHECK: nvvm.mbarrier.try_wait.parity
 // CHECK: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
-// S = Q K^T: four k16 steps of m64n128k16, A from registers, B through a
-// 128B-swizzle descriptor (K-major: transpose-b 0).
+// CHECK: nvvm.barrier id = %{{.*}} number_of_threads = %{{.*}}
 // CHECK: nvvm.wgmma.fence.aligned
 // CHECK-COUNT-4: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {{.*}}, p, 1, 1, 0;
 // CHECK: nvvm.wgmma.commit.group.sync.aligned
-// CHECK: nvvm.wgmma.wait.group.sync.aligned 0
-// Only boundary blocks evaluate the mask; quad shuffles for the row max.
-// CHECK: scf.if %{{.*}} -> (f32,
+// CHECK: nvvm.barrier.arrive
+// CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+// CHECK: nvvm.mbarrier.arrive
 // CHECK: nvvm.shfl.sync bfly
 // CHECK: llvm.inline_asm "ex2.approx.ftz.f32 $0, $1;"
-// O += P V: P packed to bf16 pairs, eight k16 steps of m64n64k16 with V
-// MN-major (transpose-b 1).
+// The loop over blocks nBegin + 1 .. nEnd carries O (8 n8 tiles x 4 f32),
+// m, l and the packed P of the previous block: S of block j is issued,
+// then O += P V of block j - 1 (eight k16 steps of m64n64k16, V MN-major:
+// transpose-b 1); wait_group 1 retires S only, so the softmax of block j
+// runs while P V is in flight; wait_group 0, V released, O rescaled.
+// CHECK: scf.for {{.*}} -> (f32,
 // CHECK: nvvm.mbarrier.try_wait.parity
-// CHECK: llvm.fptrunc %{{.*}} : vector<2xf32> to vector<2xbf16>
+// CHECK: nvvm.barrier id =
+// CHECK-COUNT-4: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {{.*}}, p, 1, 1, 0;
+// CHECK: nvvm.wgmma.commit.group.sync.aligned
+// CHECK: nvvm.mbarrier.try_wait.parity
 // CHECK: nvvm.wgmma.fence.aligned
 // CHECK-COUNT-8: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{.*}}, p, 1, 1, 1;
+// CHECK: nvvm.wgmma.commit.group.sync.aligned
+// CHECK: nvvm.barrier.arrive
+// CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
+// CHECK: nvvm.mbarrier.arrive
+// CHECK: llvm.inline_asm "ex2.approx.ftz.f32 $0, $1;"
 // CHECK: nvvm.wgmma.wait.group.sync.aligned 0
-// The stage goes back to the producer.
+// CHECK: nvvm.mbarrier.arrive
+// CHECK: arith.mulf
+// CHECK: scf.yield
+// The last block's P V, peeled.
+// CHECK: nvvm.mbarrier.try_wait.parity
+// CHECK: nvvm.barrier id =
+// CHECK-COUNT-8: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{.*}}, p, 1, 1, 1;
+// CHECK: nvvm.barrier.arrive
+// CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
 // CHECK: nvvm.mbarrier.arrive
 // CHECK: scf.yield
+// An empty range keeps O = 0, m = -inf, l = 0; consumer 0 absorbs
+// consumer 1's last opening.
+// CHECK: scf.yield
+// CHECK: nvvm.barrier id = %{{.*}} number_of_threads = %c256_i32
 // Epilogue: LSE and O / l from the accumulators.
 // CHECK: llvm.inline_asm "lg2.approx.ftz.f32 $0, $1;"
 // CHECK: gpu.return
 
 // CHECK-LABEL: func.func @attention
 // CHECK: gpu.launch_func @attn_kernels::@attention_kernel blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}}) dynamic_shared_memory_size %{{.*}} args(
-// CHECK-SAME: attn.kernel_info = #attn.kernel_info<family = "hopper", grid_formula = "[ceil(Lq / block_m), B * Hq, 1]", shared_memory_bytes = 66624, block_m = 128, block_n = 128, num_warps = 12, stages = 2, arguments = [#attn.kernel_arg<"q", input>, #attn.kernel_arg<"k", input>, #attn.kernel_arg<"v", input>, #attn.kernel_arg<"o", output>, #attn.kernel_arg<"lse", output>]
+// CHECK-SAME: attn.kernel_info = #attn.kernel_info<family = "hopper", grid_formula = "[ceil(Lq / block_m), B * Hq, 1]", shared_memory_bytes = 66632, block_m = 128, block_n = 128, num_warps = 12, stages = 2, arguments = [#attn.kernel_arg<"q", input>, #attn.kernel_arg<"k", input>, #attn.kernel_arg<"v", input>, #attn.kernel_arg<"o", output>, #attn.kernel_arg<"lse", output>]
 
-// STAGES: attn.kernel_info = #attn.kernel_info<family = "hopper", grid_formula = "[ceil(Lq / block_m), B * Hq, 1]", shared_memory_bytes = 99424, block_m = 128, block_n = 128, num_warps = 12, stages = 3,
+// STAGES: attn.kernel_info = #attn.kernel_info<family = "hopper", grid_formula = "[ceil(Lq / block_m), B * Hq, 1]", shared_memory_bytes = 99432, block_m = 128, block_n = 128, num_warps = 12, stages = 3,
 
-// Ping-pong: consumer 1 opens consumer 0's first turn (named barrier 1);
-// each turn is a bar.sync on the group's own barrier before S = Q K^T and a
-// bar.arrive on the other's after issuing it; consumer 0 absorbs the last
-// opening after the loop.
-// PINGPONG: nvvm.barrier.arrive id = %{{.*}} number_of_threads = %{{.*}}
-// PINGPONG: scf.for
-// PINGPONG: nvvm.barrier id = %{{.*}} number_of_threads = %{{.*}}
-// PINGPONG: nvvm.wgmma.commit.group.sync.aligned
-// PINGPONG: nvvm.barrier.arrive id = %{{.*}} number_of_threads = %{{.*}}
-// PINGPONG-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
-// PINGPONG: scf.yield
-// PINGPONG: nvvm.barrier id = %{{.*}} number_of_threads = %{{.*}}
+// The serial schedule (hopper-overlap=false): one loop, each block's S
+// waited for (K released at once), softmax, O += P V waited for, V
+// released; no named barriers without ping-pong.
+// SERIAL-NOT: nvvm.barrier id
+// SERIAL: scf.for {{.*}} -> (f32,
+// SERIAL: nvvm.mbarrier.try_wait.parity
+// SERIAL: nvvm.wgmma.commit.group.sync.aligned
+// SERIAL-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+// SERIAL: nvvm.mbarrier.arrive
+// SERIAL: llvm.inline_asm "ex2.approx.ftz.f32 $0, $1;"
+// SERIAL: nvvm.mbarrier.try_wait.parity
+// SERIAL-COUNT-8: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{.*}}, p, 1, 1, 1;
+// SERIAL: nvvm.wgmma.commit.group.sync.aligned
+// SERIAL-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+// SERIAL: nvvm.mbarrier.arrive
+// SERIAL: scf.yield
+// SERIAL-NOT: wait.group.sync.aligned 1
+// SERIAL: gpu.return
+
+// hopper-ping-pong=false: the overlapped schedule without turns.
+// NOPP-NOT: nvvm.barrier id
+// NOPP-NOT: nvvm.barrier.arrive
+// NOPP: nvvm.wgmma.wait.group.sync.aligned 1
+// NOPP-NOT: nvvm.barrier id
+// NOPP-NOT: nvvm.barrier.arrive
+// NOPP: gpu.return
 
 // The default chip (sm_80) keeps the mma.sync prefill kernel.
 // SM80: family = "prefill"
