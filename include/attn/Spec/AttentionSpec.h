@@ -74,6 +74,11 @@ struct AttentionSpec {
   /// One slope per query head of the whole attention (totalQueryHeads()),
   /// indexed by the global head.
   std::vector<double> alibiSlopes;
+  /// Attention sinks (gpt-oss): one learned f32 logit per query head of the
+  /// whole attention (totalQueryHeads()), indexed by the global head; the
+  /// entry function takes them as an f32 operand after key_lengths (its
+  /// gradient is the last result of a backward). Empty: no sinks.
+  std::vector<double> sinks;
   /// Tensor-parallel head sharding: this spec's query heads are the global
   /// heads [headOffset, headOffset + numQueryHeads) of numHeadsTotal (0: the
   /// spec holds every head). Q, K, V and the outputs hold the shard's heads.
@@ -138,8 +143,8 @@ struct AttentionSpec {
 /// error at `loc` otherwise. buildAttentionModule calls it first.
 LogicalResult verifyAttentionSpec(const AttentionSpec &spec, Location loc);
 
-/// Builds `func.func @<funcName>(q, k, v, [bias], [mask], [key_lengths], out,
-/// [lse])` (with appended tokens: `q, k_cache, v_cache, k_new, v_new,
+/// Builds `func.func @<funcName>(q, k, v, [bias], [mask], [key_lengths],
+/// [sinks], out, [lse])` (with appended tokens: `q, k_cache, v_cache, k_new, v_new,
 /// positions, ...`; with a
 /// paged cache: `q, k_pages, v_pages, block_table, ...`) over
 /// memrefs, wrapping one attn.attention on tensors. Returns null and emits
@@ -150,7 +155,7 @@ OwningOpRef<ModuleOp> buildAttentionModule(MLIRContext *ctx,
                                                "attention");
 
 /// The backward entry `func.func @<funcName>(q, k, v, o, dO, lse, [bias],
-/// [mask], [key_lengths], dQ, dK, dV, [d_bias])`, as buildAttentionModule
+/// [mask], [key_lengths], [sinks], dQ, dK, dV, [d_bias], [d_sinks])`, as buildAttentionModule
 /// builds it for a spec with `backward` set.
 OwningOpRef<ModuleOp> buildAttentionBackwardModule(MLIRContext *ctx,
                                                    const AttentionSpec &spec,
