@@ -173,7 +173,7 @@ SmallVector<Value> AttentionLowering::lower() {
 
   // A sink z is one more score without a value row: the row max starts at
   // z, the row sum at exp(z - m) (0 when the row has no finite score).
-  Value sinkRows, sumInit = filledTensor(b, loc, rowSizes, accType, 0.0);
+  Value sinkRows;
   if (Value sinks = op.getSinks())
     sinkRows = buildSinkRows(b, loc, sinks,
                              b.getIndexAttr(op.getGlobalHeadOffset()),
@@ -183,7 +183,10 @@ SmallVector<Value> AttentionLowering::lower() {
       sinkRows ? sinkRows : filledTensor(b, loc, rowSizes, accType, kNegInf),
       /*isMax=*/true);
   Value probs = exponentiate(b, loc, scores, rowMax, /*log2=*/false);
-  if (sinkRows) {
+  Value sumInit;
+  if (!sinkRows) {
+    sumInit = filledTensor(b, loc, rowSizes, accType, 0.0);
+  } else {
     AffineMap id3 = AffineMap::getMultiDimIdentityMap(3, ctx);
     sumInit = elementwise(
         b, loc, {sinkRows, rowMax}, {id3, id3},

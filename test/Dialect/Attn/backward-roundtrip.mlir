@@ -59,3 +59,11 @@ func.func @step_bias(%q: tensor<2x4x16xf32>, %k: tensor<8x16xf32>, %bias: tensor
   %a, %b, %c, %db = attn.backward_step ins(%q, %k, %k : tensor<2x4x16xf32>, tensor<8x16xf32>, tensor<8x16xf32>) bias(%bias : tensor<2x4x8xf32>) mask(%mask : tensor<2x4x8xi1>) at(%i, %i, %i, %i) lengths(%i, %i) grads(%q, %lse, %lse : tensor<2x4x16xf32>, tensor<2x4xf32>, tensor<2x4xf32>) acc(%dk, %dk : tensor<8x16xf32>, tensor<8x16xf32>) {scale = 0.25 : f64} -> tensor<8x16xf32>, tensor<8x16xf32>, tensor<2x4x16xf32>, tensor<2x4x8xf32>
   return %db : tensor<2x4x8xf32>
 }
+
+// With sinks the backward also gives their gradient, after d_bias.
+// CHECK-LABEL: func.func @sinks
+// CHECK: attn.attention_backward ins({{.+}}) bias(%{{.+}} : tensor<1x4x8x8xf32>) sinks(%{{.+}} : tensor<4xf32>) -> tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>, tensor<1x4x8x8xf32> grad_sinks(tensor<4xf32>)
+func.func @sinks(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %o: tensor<2x4x8x16xf32>, %lse: tensor<2x4x8xf32>, %bias: tensor<1x4x8x8xf32>, %s: tensor<4xf32>) -> tensor<4xf32> {
+  %dq, %dk, %dv, %db, %ds = attn.attention_backward ins(%q, %k, %k, %o, %o, %lse : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8xf32>) bias(%bias : tensor<1x4x8x8xf32>) sinks(%s : tensor<4xf32>) -> tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>, tensor<1x4x8x8xf32> grad_sinks(tensor<4xf32>)
+  return %ds : tensor<4xf32>
+}

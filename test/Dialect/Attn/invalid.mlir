@@ -43,7 +43,7 @@ func.func @output_rank(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: t
 // Operands must be ranked tensors (ODS constraint, before the C++ verifier).
 func.func @unranked_query(%q: tensor<*xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
   // expected-error @+1 {{operand #0 must be ranked tensor of any type values, but got 'tensor<*xf32>'}}
-  %o = "attn.attention"(%q, %k, %v) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0>}> ({}, {}) : (tensor<*xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  %o = "attn.attention"(%q, %k, %v) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0>}> ({}, {}) : (tensor<*xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
   return %o : tensor<2x4x8x16xf32>
 }
 
@@ -913,7 +913,7 @@ func.func @yield_in_nested_op(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>
 // past the operand list.
 func.func @empty_query_group(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
   // expected-error @+1 {{expected exactly one query operand}}
-  %o = "attn.attention"(%q, %k, %v) <{operandSegmentSizes = array<i32: 0, 1, 2, 0, 0, 0>}> ({}, {}) : (tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  %o = "attn.attention"(%q, %k, %v) <{operandSegmentSizes = array<i32: 0, 1, 2, 0, 0, 0, 0>}> ({}, {}) : (tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
   return %o : tensor<2x4x8x16xf32>
 }
 
@@ -1575,4 +1575,37 @@ func.func @kv_append_dtype(%new: tensor<2x2x4x16xbf16>, %cache: tensor<2x2x64x16
   // expected-error @+1 {{expected tokens of the cache's element type}}
   %k = attn.kv_append %new into %cache at %pos : tensor<2x2x4x16xbf16> into tensor<2x2x64x16xf32> at tensor<2xi32> -> tensor<2x2x64x16xf32>
   return %k : tensor<2x2x64x16xf32>
+}
+
+// -----
+
+func.func @sinks_element_type(%q: tensor<2x4x8x16xf32>, %kv: tensor<2x2x8x16xf32>, %s: tensor<4xf16>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected sinks of type tensor<4xf32> (one f32 logit per query head), got 'tensor<4xf16>'}}
+  %o = attn.attention ins(%q, %kv, %kv : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) sinks(%s : tensor<4xf16>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @sinks_rank(%q: tensor<2x4x8x16xf32>, %kv: tensor<2x2x8x16xf32>, %s: tensor<1x4xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected sinks of type tensor<4xf32> (one f32 logit per query head), got 'tensor<1x4xf32>'}}
+  %o = attn.attention ins(%q, %kv, %kv : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) sinks(%s : tensor<1x4xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// A shard of 4 of 8 heads takes the sinks of all 8 (indexed globally).
+func.func @sinks_shard_length(%q: tensor<2x4x8x16xf32>, %kv: tensor<2x2x8x16xf32>, %s: tensor<4xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected sinks of type tensor<8xf32> (one f32 logit per query head), got 'tensor<4xf32>'}}
+  %o = attn.attention ins(%q, %kv, %kv : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) sinks(%s : tensor<4xf32>) {head_offset = 4 : i64, num_heads_total = 8 : i64} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+func.func @sinks_dynamic(%q: tensor<2x4x8x16xf32>, %kv: tensor<2x2x8x16xf32>, %s: tensor<?xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected sinks of type tensor<4xf32> (one f32 logit per query head), got 'tensor<?xf32>'}}
+  %o = attn.attention ins(%q, %kv, %kv : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) sinks(%s : tensor<?xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
 }
