@@ -103,8 +103,9 @@ struct AttentionSpec {
   /// in the same function (chunked prefill / decode). Needs keyLengths.
   int64_t appendTokens = 0;
   /// The backward instead of the forward: attn.attention_backward taking
-  /// (q, k, v, o, dO, lse, [bias], [mask], [key_lengths]) and producing
-  /// (dQ, dK, dV, [d_bias]), all in elementType (lse f32). Dense K/V only.
+  /// (q, k, v, o, dO, lse, [bias], [mask], [key_lengths], [sinks]) and
+  /// producing (dQ, dK, dV, [d_bias], [d_sinks]), all in elementType (lse,
+  /// sinks and d_sinks f32). Dense K/V only.
   bool backward = false;
 
   int64_t getValueHeadDim() const {
@@ -144,10 +145,9 @@ struct AttentionSpec {
 LogicalResult verifyAttentionSpec(const AttentionSpec &spec, Location loc);
 
 /// Builds `func.func @<funcName>(q, k, v, [bias], [mask], [key_lengths],
-/// [sinks], out, [lse])` (with appended tokens: `q, k_cache, v_cache, k_new, v_new,
-/// positions, ...`; with a
-/// paged cache: `q, k_pages, v_pages, block_table, ...`) over
-/// memrefs, wrapping one attn.attention on tensors. Returns null and emits
+/// [sinks], out, [lse])` (with appended tokens: `q, k_cache, v_cache, k_new,
+/// v_new, positions, ...`; with a paged cache: `q, k_pages, v_pages,
+/// block_table, ...`) over memrefs, wrapping one attn.attention on tensors. Returns null and emits
 /// the verifier's diagnostics when the spec describes an invalid op.
 OwningOpRef<ModuleOp> buildAttentionModule(MLIRContext *ctx,
                                            const AttentionSpec &spec,
@@ -155,8 +155,8 @@ OwningOpRef<ModuleOp> buildAttentionModule(MLIRContext *ctx,
                                                "attention");
 
 /// The backward entry `func.func @<funcName>(q, k, v, o, dO, lse, [bias],
-/// [mask], [key_lengths], [sinks], dQ, dK, dV, [d_bias], [d_sinks])`, as buildAttentionModule
-/// builds it for a spec with `backward` set.
+/// [mask], [key_lengths], [sinks], dQ, dK, dV, [d_bias], [d_sinks])`, as
+/// buildAttentionModule builds it for a spec with `backward` set.
 OwningOpRef<ModuleOp> buildAttentionBackwardModule(MLIRContext *ctx,
                                                    const AttentionSpec &spec,
                                                    llvm::StringRef funcName);

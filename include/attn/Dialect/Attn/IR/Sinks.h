@@ -1,4 +1,4 @@
-//===- Sinks.h - attention sinks as IR ---------------------------*- C++ -*-===//
+//===- Sinks.h - attention sinks as IR --------------------------*- C++ -*-===//
 //
 // Part of attn-mlir. The two places attention sinks (attn.attention's
 // `sinks` operand) turn into IR, written once for every lowering: the sink
