@@ -35,9 +35,22 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     s[j]  += bias[b, h, i, j]                 (if a `bias` operand is given)
     s[j]   = score_mod(s[j], b, hg, i, j)     (if the region is present)
     s[j]   = -inf where the key is masked (mask_mod sees hg too)
-    O[b, h, i, c] = sum_j softmax(s)[j] * V[b, h / g, j, c]
-    lse[b, h, i]  = log(sum_j exp(s[j]))      (the optional second result)
+    z      = sinks[hg]                        (if a `sinks` operand is given,
+                                               else -inf: no sink)
+    O[b, h, i, c] = sum_j exp(s[j]) * V[b, h / g, j, c]
+                    / (exp(z) + sum_j exp(s[j]))
+    lse[b, h, i]  = log(exp(z) + sum_j exp(s[j]))  (the optional second result)
     ```
+
+    Attention sinks (gpt-oss): the optional `sinks` operand (f32, one
+    learned logit per query head of the whole attention, `num_heads_total`
+    entries indexed by the global head like `alibi_slopes`) joins every row's
+    softmax denominator as one more score that has no value row. It takes
+    no part in the masks, the modifiers or the score chain; a row whose keys
+    are all masked then produces 0 and an LSE of `sinks[hg]`. Equivalently,
+    the sink is a partial result over an empty key set with output 0 and
+    LSE `sinks[hg]`, merged with the keys' result as `attn.combine` merges
+    any two partials: that is how `attn-tile` computes it.
 
     MHA (`Hq == Hkv`), GQA (`Hq > Hkv > 1`) and MQA (`Hkv == 1`) are told
     apart by the head counts alone; `Hq % Hkv == 0` is required.
@@ -86,7 +99,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     bottom-right alignment and the ALiBi distance. Lengths must lie in
     `[0, Lk]`.
 
-    A query row whose keys are all masked produces 0 and an LSE of -inf.
+    A query row whose keys are all masked produces 0 and an LSE of -inf
+    (of `sinks[hg]` with sinks).
 
     The `score_mod` region receives `(score: f32, b: index, h: index,
     q_idx: index, kv_idx: index)` and yields the new f32 score; the
@@ -117,6 +131,7 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     Optional<AnyRankedTensor>:$bias,
     Optional<AnyRankedTensor>:$mask,
     Optional<RankedTensorOf<[I32]>>:$key_lengths,
+    Optional<AnyRankedTensor>:$sinks,
     OptionalAttr<F64Attr>:$scale,
     DefaultValuedAttr<Attn_MaskKindAttr, "::mlir::attn::MaskKind::None">:$mask_kind,
     OptionalAttr<DenseI64ArrayAttr>:$window,
@@ -135,6 +150,7 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     (`bias` `(` $bias^ `:` type($bias) `)`)?
     (`mask` `(` $mask^ `:` type($mask) `)`)?
     (`key_lengths` `(` $key_lengths^ `:` type($key_lengths) `)`)?
+    (`sinks` `(` $sinks^ `:` type($sinks) `)`)?
     attr-dict `->` type($output) (`,` type($lse)^)?
     (`score_mod` $score_mod^)?
     (`mask_mod` $mask_mod^)?
@@ -156,7 +172,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [
       "::mlir::DenseF64ArrayAttr":$alibi_slopes,
       "::mlir::attn::LayoutAttr":$layout), [{
       build($_builder, $_state, output, lse, query, key, value, bias, mask,
-            key_lengths, scale, mask_kind, window, softcap, alibi_slopes,
+            key_lengths, /*sinks=*/nullptr, scale, mask_kind, window, softcap,
+            alibi_slopes,
             layout, /*head_offset=*/nullptr, /*num_heads_total=*/nullptr);
     }]>
   ];
@@ -232,7 +249,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [
 //===----------------------------------------------------------------------===//
 
 def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
-    AttrSizedOperandSegments, RecursiveMemoryEffects]> {
+    AttrSizedOperandSegments, AttrSizedResultSegments,
+    RecursiveMemoryEffects]> {
   let summary = "gradients of attn.attention by recomputation from the LSE";
   let description = [{
     The backward of `attn.attention` with the same operands, attributes and
@@ -258,7 +276,16 @@ def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
     dK[b, kh, j, :]     = scale * sum_{h / g = kh} sum_i dS1[j] * Q[b, h, i, :]
     dV[b, kh, j, :]     = sum_{h / g = kh} sum_i P[j] * dO[b, h, i, :]
     d_bias              = dS4, summed over the axes the bias broadcasts along
+    d_sinks[h]          = -sum_{b, i} exp(sinks[h] - lse[b, h, i]) * Delta[b, h, i]
     ```
+
+    With a `sinks` operand (f32 `[Hq]`, the forward's sinks), `lse` is the
+    forward's, sink included, so `P` above is already the forward's
+    probability and `dS` keeps its form: the sink has no value row, so
+    `Delta = sum_j P[j] dP[j]` still holds. The sink's own probability is
+    `P_sink = exp(sinks[h] - lse)` and its gradient `P_sink * (0 - Delta)`,
+    summed over every row of the head: the `grad_sinks` result (f32 `[Hq]`),
+    present exactly when the `sinks` operand is.
 
     so `dQ = scale * dS K`, `dK = scale * dS^T Q` and `dV = P^T dO` per
     query head, and GQA / MQA sum dK and dV over the `g` query heads of a
@@ -307,6 +334,7 @@ def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
     Optional<AnyRankedTensor>:$bias,
     Optional<AnyRankedTensor>:$mask,
     Optional<RankedTensorOf<[I32]>>:$key_lengths,
+    Optional<AnyRankedTensor>:$sinks,
     OptionalAttr<F64Attr>:$scale,
     DefaultValuedAttr<Attn_MaskKindAttr, "::mlir::attn::MaskKind::None">:$mask_kind,
     OptionalAttr<DenseI64ArrayAttr>:$window,
@@ -316,7 +344,8 @@ def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
   );
   let results = (outs AnyRankedTensor:$grad_query, AnyRankedTensor:$grad_key,
                       AnyRankedTensor:$grad_value,
-                      Optional<AnyRankedTensor>:$grad_bias);
+                      Optional<AnyRankedTensor>:$grad_bias,
+                      Optional<AnyRankedTensor>:$grad_sinks);
   let regions = (region AnyRegion:$score_mod, AnyRegion:$mask_mod);
 
   let assemblyFormat = [{
@@ -326,8 +355,10 @@ def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
     (`bias` `(` $bias^ `:` type($bias) `)`)?
     (`mask` `(` $mask^ `:` type($mask) `)`)?
     (`key_lengths` `(` $key_lengths^ `:` type($key_lengths) `)`)?
+    (`sinks` `(` $sinks^ `:` type($sinks) `)`)?
     attr-dict `->` type($grad_query) `,` type($grad_key) `,` type($grad_value)
       (`,` type($grad_bias)^)?
+      (`grad_sinks` `(` type($grad_sinks)^ `)`)?
     (`score_mod` $score_mod^)?
     (`mask_mod` $mask_mod^)?
   }];
@@ -550,6 +581,8 @@ def Attn_CombineOp : Attn_Op<"combine", [Pure, SameVariadicOperandSize]> {
     ```
 
     Outputs are `[..., Dv]` f32 and LSEs the same shape without `Dv`.
+    `attn-tile` merges attention sinks this way too: a sink is one more
+    partial, over no key, with output 0 and LSE `sinks[h]`.
   }];
   let arguments = (ins Variadic<RankedTensorOf<[F32]>>:$outputs,
                        Variadic<RankedTensorOf<[F32]>>:$lses);

@@ -139,13 +139,31 @@ static bool accumulatesInF64(const AttentionSpec &spec,
   return options.accumulateInF64 || spec.elementType == ElementKind::F64;
 }
 
+/// The spec as the kernel sees it: sinks cross the boundary as f32, so the
+/// reference reads them rounded the same way.
+static AttentionSpec withF32Sinks(AttentionSpec spec) {
+  for (double &sink : spec.sinks)
+    sink = roundToElementKind(ElementKind::F32, sink);
+  return spec;
+}
+
+/// Appends the sinks operand (f32) when the spec has one.
+template <typename AddBuffer>
+static void addSinksBuffer(const AttentionSpec &spec, AddBuffer &addBuffer) {
+  if (!spec.sinks.empty())
+    addBuffer(ElementKind::F32,
+              {static_cast<int64_t>(spec.sinks.size())},
+              encodeElements(ElementKind::F32, spec.sinks));
+}
+
 /// The backward spec: random Q, K, V, dO; O and LSE from the float64 forward
 /// reference, rounded to the formats the op takes them in (so the compiled
 /// backward and the reference backward see the same operands); gradients
 /// against referenceAttentionBackward under deriveGradientTolerance.
 static llvm::Expected<NumericReport>
-checkBackwardAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
+checkBackwardAgainstReference(MLIRContext &ctx, const AttentionSpec &given,
                               const NumericCheckOptions &options) {
+  AttentionSpec spec = withF32Sinks(given);
   OwningOpRef<ModuleOp> module = buildAttentionModule(&ctx, spec);
   if (!module)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
@@ -185,7 +203,7 @@ checkBackwardAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
 
   std::vector<std::vector<uint8_t>> storage;
   SmallVector<HostBuffer> buffers;
-  storage.reserve(13);
+  storage.reserve(15);
   auto addBuffer = [&](ElementKind k, ArrayRef<int64_t> shape,
                        std::vector<uint8_t> bytes) {
     storage.push_back(std::move(bytes));
@@ -205,16 +223,22 @@ checkBackwardAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
     addBuffer(ElementKind::I1, spec.scoreShape(), in.boolMask);
   if (!spec.keyLengths.empty())
     addBuffer(ElementKind::I32, {spec.batch}, int32Bytes(spec.keyLengths));
-  // Gradients start as NaN so that an element never written fails.
+  addSinksBuffer(spec, addBuffer);
+  // Gradients start as NaN so that an element never written fails; the
+  // sinks' gradient is f32 like the sinks.
   size_t firstGradient = buffers.size();
-  SmallVector<SmallVector<int64_t>> gradShapes = {
-      spec.queryShape(), spec.keyShape(), spec.valueShape()};
+  SmallVector<std::pair<ElementKind, SmallVector<int64_t>>> gradShapes = {
+      {kind, spec.queryShape()},
+      {kind, spec.keyShape()},
+      {kind, spec.valueShape()}};
   if (spec.withBias)
-    gradShapes.push_back(spec.scoreShape());
-  for (ArrayRef<int64_t> shape : gradShapes)
-    addBuffer(kind, shape,
-              encodeElements(kind, std::vector<double>(numElements(shape),
-                                                       std::nan(""))));
+    gradShapes.push_back({kind, spec.scoreShape()});
+  if (!spec.sinks.empty())
+    gradShapes.push_back({ElementKind::F32, {spec.numQueryHeads}});
+  for (auto &[k, shape] : gradShapes)
+    addBuffer(k, shape,
+              encodeElements(k, std::vector<double>(numElements(shape),
+                                                    std::nan(""))));
   if (llvm::Error err = (*exe)->invoke(buffers))
     return std::move(err);
 
@@ -231,10 +255,12 @@ checkBackwardAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
        {"dV", &ref.value, tol.value}};
   if (spec.withBias)
     want.push_back({"d_bias", &ref.bias, tol.bias});
+  if (!spec.sinks.empty())
+    want.push_back({"d_sinks", &ref.sinks, tol.sinks});
   for (auto [index, entry] : llvm::enumerate(want)) {
     auto [name, expected, tolerance] = entry;
-    std::vector<double> got =
-        decodeElements(kind, storage[firstGradient + index]);
+    std::vector<double> got = decodeElements(
+        gradShapes[index].first, storage[firstGradient + index]);
     NumericReport::Gradient g{name.str(), 0.0, tolerance};
     for (auto [x, y] : llvm::zip(got, *expected)) {
       if (!std::isfinite(x)) {
@@ -252,10 +278,11 @@ checkBackwardAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
 }
 
 llvm::Expected<NumericReport>
-mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
+mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &given,
                                   const NumericCheckOptions &options) {
-  if (spec.backward)
-    return checkBackwardAgainstReference(ctx, spec, options);
+  if (given.backward)
+    return checkBackwardAgainstReference(ctx, given, options);
+  AttentionSpec spec = withF32Sinks(given);
   OwningOpRef<ModuleOp> module = buildAttentionModule(&ctx, spec);
   if (!module)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
@@ -293,7 +320,7 @@ mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
     buffers.push_back({k, llvm::to_vector(shape), storage.back().data(),
                        storage.back().size()});
   };
-  storage.reserve(7);
+  storage.reserve(12);
   addBuffer(kind, spec.queryShape(), encodeElements(kind, in.query));
   if (spec.pageSize > 0) {
     PagedKV paged = scatterToPages(spec, in, rng);
@@ -328,6 +355,7 @@ mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &spec,
     std::memcpy(bytes.data(), lengths.data(), bytes.size());
     addBuffer(ElementKind::I32, {spec.batch}, std::move(bytes));
   }
+  addSinksBuffer(spec, addBuffer);
   // Outputs start as NaN so that an element the kernel never writes fails.
   std::vector<double> nanOut(numElements(spec.outputShape()), std::nan(""));
   addBuffer(kind, spec.outputShape(), encodeElements(kind, nanOut));

@@ -128,16 +128,18 @@ ReferenceResult mlir::attn::referenceAttention(const AttentionSpec &spec,
       // The global head of a tensor-parallel shard: what ALiBi and the
       // modifiers see (Q, K, V and the outputs hold the shard's heads).
       const int64_t hg = h + spec.headOffset;
+      // The sink: one more logit in the denominator, with no value row.
+      const double sink = spec.sinks.empty() ? negInf : spec.sinks[hg];
       for (int64_t i = 0; i < Lq; ++i) {
-        double rowMax = negInf;
+        double rowMax = sink;
         for (int64_t j = 0; j < Lk; ++j) {
           Score score = scoreAt(spec, in, b, h, i, j, lk);
           scores[j] = score.keep ? score.score : negInf;
           rowMax = std::max(rowMax, scores[j]);
         }
         if (rowMax == negInf)
-          continue; // fully masked: output 0, LSE -inf
-        double rowSum = 0.0;
+          continue; // fully masked and no sink: output 0, LSE -inf
+        double rowSum = sink == negInf ? 0.0 : std::exp(sink - rowMax);
         for (int64_t j = 0; j < Lk; ++j) {
           scores[j] = std::exp(scores[j] - rowMax);
           rowSum += scores[j];
@@ -215,9 +217,12 @@ Tolerance mlir::attn::deriveTolerance(const AttentionSpec &spec,
   double softmaxRel = std::expm1(2.0 * delta) + 2.0 * gamma(lk + 2, uAcc);
   double outputTol = vMax * (softmaxRel + uOut + (roundedP ? 2.0 * uIn : 0.0));
   // LSE = m + log(l): m carries delta, log(l) the row-sum error; the store
-  // (f32, f64 for f64 operands) adds u * |lse|.
+  // (f32, f64 for f64 operands) adds u * |lse|. A sink is exact (an f32
+  // operand) and only one more term of the row sum (lk + 2 covers it); it
+  // can make |lse| exceed the score bound.
+  double lseMax = std::max(scoreMax, maxAbs(spec.sinks));
   double lseTol = delta + 2.0 * gamma(lk + 2, uAcc) +
                   4.0 * unitRoundoff(spec.lseElementType()) *
-                      (scoreMax + std::log(static_cast<double>(lk) + 1.0));
+                      (lseMax + std::log(static_cast<double>(lk) + 2.0));
   return {outputTol, lseTol};
 }

@@ -34,6 +34,10 @@ mlir::attn::referenceAttentionBackward(const AttentionSpec &spec,
   g.value.assign(in.value.size(), 0.0);
   if (spec.withBias)
     g.bias.assign(in.bias.size(), 0.0);
+  // Sinks: d loss / d sink = P_sink (0 - Delta), the sink having no value.
+  std::vector<double> sinkMass(Hq, 0.0), sinkAbsTerm(Hq, 0.0);
+  if (!spec.sinks.empty())
+    g.sinks.assign(Hq, 0.0);
   // Sum of P over the rows of a KV head's group, per (b, kv head, key).
   std::vector<double> keyMass(B * Hkv * Lk, 0.0), keyAbsDs(B * Hkv * Lk, 0.0);
   for (int64_t b = 0; b < B; ++b) {
@@ -50,6 +54,12 @@ mlir::attn::referenceAttentionBackward(const AttentionSpec &spec,
           absDoO += std::fabs(x);
         }
         g.maxAbsDotDoO = std::max(g.maxAbsDotDoO, absDoO);
+        if (!spec.sinks.empty() && !std::isinf(lse)) {
+          double pSink = std::exp(spec.sinks[h] - lse);
+          g.sinks[h] -= pSink * delta;
+          sinkMass[h] += pSink;
+          sinkAbsTerm[h] += pSink * std::fabs(delta);
+        }
         double rowMass = 0.0, rowAbsDs = 0.0;
         for (int64_t j = 0; j < Lk; ++j) {
           Score s = scoreAt(spec, in, b, h, i, j, lk);
@@ -90,6 +100,8 @@ mlir::attn::referenceAttentionBackward(const AttentionSpec &spec,
   }
   g.maxKeyMass = *std::max_element(keyMass.begin(), keyMass.end());
   g.maxKeyAbsDs = *std::max_element(keyAbsDs.begin(), keyAbsDs.end());
+  g.maxSinkMass = *std::max_element(sinkMass.begin(), sinkMass.end());
+  g.maxSinkAbsTerm = *std::max_element(sinkAbsTerm.begin(), sinkAbsTerm.end());
   return g;
 }
 
@@ -156,8 +168,17 @@ GradientTolerance mlir::attn::deriveGradientTolerance(
       uOut * maxAbs(ref.value);
   tol.bias = ref.maxAbsDs * relDs + ref.maxRowMass * absDs +
              uOut * maxAbs(ref.bias);
+  // d_sink_h = -sum_rows P_sink Delta over R = B * Lq rows: P_sink =
+  // exp(sink - lse) errs by the subtraction's and exp's roundings
+  // (relative), Delta by err_Delta (absolute); the R-term sum adds
+  // gamma_R; the f32 store u_f32.
+  double sinkMax = maxAbs(spec.sinks);
+  double ePSink = 4.0 * uAcc * (sinkMax + lseMax) + 2.0 * uAcc;
+  tol.sinks = ref.maxSinkAbsTerm *
+                  (ePSink + gamma(spec.batch * spec.queryLength + 1, uAcc)) +
+              ref.maxSinkMass * errDelta + uF32 * maxAbs(ref.sinks);
   // The products and the final scale round once more each.
-  for (double *t : {&tol.query, &tol.key, &tol.value, &tol.bias})
+  for (double *t : {&tol.query, &tol.key, &tol.value, &tol.bias, &tol.sinks})
     *t *= 1.0 + 4.0 * uF32;
   return tol;
 }

@@ -189,6 +189,8 @@ std::string AttentionSpec::describe() const {
     text += llvm::formatv(" paged[{0}]", pageSize).str();
   if (!keyLengths.empty())
     text += " key_lengths";
+  if (!sinks.empty())
+    text += " sinks";
   if (appendTokens)
     text += llvm::formatv(" append[{0}]", appendTokens).str();
   if (withLse)
@@ -314,6 +316,11 @@ LogicalResult mlir::attn::verifyAttentionSpec(const AttentionSpec &spec,
         return emitError(loc) << "expected key lengths in [0, "
                               << spec.keyLength << "], got " << length;
   }
+  if (!spec.sinks.empty() &&
+      static_cast<int64_t>(spec.sinks.size()) != spec.totalQueryHeads())
+    return emitError(loc) << "expected one sink per query head ("
+                          << spec.totalQueryHeads() << "), got "
+                          << spec.sinks.size();
   if (spec.maskKind == MaskKind::SlidingWindow &&
       (spec.windowLeft < 0 || spec.windowRight < 0))
     return emitError(loc) << "expected non-negative window sizes, got ["
@@ -406,6 +413,10 @@ mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
   bool withLengths = !spec.keyLengths.empty();
   if (withLengths)
     inputTypes.push_back(tensorOf({spec.batch}, b.getI32Type()));
+  bool withSinks = !spec.sinks.empty();
+  if (withSinks)
+    inputTypes.push_back(
+        tensorOf({spec.totalQueryHeads()}, b.getF32Type()));
   SmallVector<RankedTensorType> resultTypes = {
       tensorOf(spec.outputShape(), elementType)};
   if (spec.withLse)
@@ -447,7 +458,9 @@ mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
       b, loc, resultTypes[0], spec.withLse ? Type(resultTypes[1]) : Type(),
       inputs[0], key, value, spec.withBias ? inputs[nextInput] : Value(),
       spec.withBoolMask ? inputs[nextInput + spec.withBias] : Value(),
-      withLengths ? inputs.back() : Value(),
+      withLengths ? inputs[nextInput + spec.withBias + spec.withBoolMask]
+                  : Value(),
+      withSinks ? inputs.back() : Value(),
       spec.scale ? b.getF64FloatAttr(*spec.scale) : FloatAttr(),
       MaskKindAttr::get(ctx, spec.maskKind),
       spec.maskKind == MaskKind::SlidingWindow
@@ -579,10 +592,17 @@ mlir::attn::buildAttentionBackwardModule(MLIRContext *ctx,
   bool withLengths = !spec.keyLengths.empty();
   if (withLengths)
     inputTypes.push_back(tensorOf({spec.batch}, b.getI32Type()));
+  bool withSinks = !spec.sinks.empty();
+  RankedTensorType sinksType =
+      tensorOf({spec.numQueryHeads}, b.getF32Type());
+  if (withSinks)
+    inputTypes.push_back(sinksType);
   SmallVector<RankedTensorType> resultTypes = {inputTypes[0], inputTypes[1],
                                                inputTypes[2]};
   if (spec.withBias)
     resultTypes.push_back(inputTypes[6]);
+  if (withSinks)
+    resultTypes.push_back(sinksType);
 
   SmallVector<Type> argTypes;
   for (RankedTensorType t :
@@ -601,10 +621,12 @@ mlir::attn::buildAttentionBackwardModule(MLIRContext *ctx,
   Value bias = spec.withBias ? inputs[next++] : Value();
   Value mask = spec.withBoolMask ? inputs[next++] : Value();
   Value lengths = withLengths ? inputs[next++] : Value();
+  Value sinks = withSinks ? inputs[next++] : Value();
   auto op = AttentionBackwardOp::create(
       b, loc, resultTypes[0], resultTypes[1], resultTypes[2],
-      spec.withBias ? Type(resultTypes[3]) : Type(), inputs[0], inputs[1],
-      inputs[2], inputs[3], inputs[4], inputs[5], bias, mask, lengths,
+      spec.withBias ? Type(resultTypes[3]) : Type(),
+      withSinks ? Type(sinksType) : Type(), inputs[0], inputs[1], inputs[2],
+      inputs[3], inputs[4], inputs[5], bias, mask, lengths, sinks,
       spec.scale ? b.getF64FloatAttr(*spec.scale) : FloatAttr(),
       MaskKindAttr::get(ctx, spec.maskKind),
       spec.maskKind == MaskKind::SlidingWindow

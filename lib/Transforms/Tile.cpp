@@ -10,6 +10,7 @@
 
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/IR/KeyVisibility.h"
+#include "attn/Dialect/Attn/IR/Sinks.h"
 #include "attn/Transforms/Passes.h"
 #include "TileUtils.h"
 
@@ -362,6 +363,26 @@ AttentionTiler::kvLoop(Value begin, Value end, bool interior, Value out,
   return {loop.getResult(0), loop.getResult(1)};
 }
 
+/// The attention sinks of `rowSizes` rows (heads on axis `headAxis`, from
+/// global head `firstHead`) as a partial result over no key: output 0
+/// [rows..., Dv], LSE the sink. One more attn.combine operand merges it
+/// exactly, so the sink enters once per row, after all its keys.
+static std::pair<Value, Value> sinkPartial(OpBuilder &b, Location loc,
+                                           Value sinks, OpFoldResult firstHead,
+                                           ArrayRef<OpFoldResult> rowSizes,
+                                           int64_t headAxis, int64_t dv) {
+  Type f32 = b.getF32Type();
+  SmallVector<OpFoldResult> outSizes(rowSizes);
+  outSizes.push_back(b.getIndexAttr(dv));
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+  Value out = linalg::FillOp::create(
+                  b, loc, zero, tensor::EmptyOp::create(b, loc, outSizes, f32)
+                                    .getResult())
+                  .getResult(0);
+  return {out,
+          buildSinkRows(b, loc, sinks, firstHead, rowSizes, headAxis, f32)};
+}
+
 Value AttentionTiler::outputTile(Value tile) {
   Type outElt = op.getOutputType().getElementType();
   int64_t dv = op.getValueHeadDim();
@@ -502,6 +523,18 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
                batch, head0, kvHead, q0, rows);
     std::tie(out, lse) = kvLoop(range.interiorEnd, range.end, false, out, lse,
                                 qTile, batch, head0, kvHead, q0, rows);
+    // With several splits the sink joins their merge, once.
+    if (Value sinks = op.getSinks(); sinks && splits == 1) {
+      auto [sinkOut, sinkLse] = sinkPartial(
+          b, loc, sinks,
+          getAsOpFoldResult(m.add(head0, m.c(op.getGlobalHeadOffset()))),
+          {b.getIndexAttr(group), b.getIndexAttr(opts.blockM)}, 0, dv);
+      auto merged = CombineOp::create(b, loc, out.getType(), lse.getType(),
+                                      ValueRange{out, sinkOut},
+                                      ValueRange{lse, sinkLse});
+      out = merged.getOutput();
+      lse = merged.getLse();
+    }
 
     // Write back the tile's valid rows.
     OpFoldResult one = b.getIndexAttr(1), zero = b.getIndexAttr(0);
@@ -589,6 +622,13 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
     };
     partOuts.push_back(slice(forall.getResult(0), bhld));
     partLses.push_back(slice(forall.getResult(1), bhl));
+  }
+  if (Value sinks = op.getSinks()) {
+    auto [sinkOut, sinkLse] =
+        sinkPartial(b, loc, sinks, b.getIndexAttr(op.getGlobalHeadOffset()),
+                    bhl, 1, dv);
+    partOuts.push_back(sinkOut);
+    partLses.push_back(sinkLse);
   }
   auto combined = CombineOp::create(b, loc, bhlType(bhld), bhlType(bhl),
                                     partOuts, partLses);

@@ -14,6 +14,7 @@
 
 #include "TileUtils.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "attn/Dialect/Attn/IR/Sinks.h"
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -485,6 +486,9 @@ FailureOr<SmallVector<Value>> BackwardTiler::tile() {
   SmallVector<Value> results = {dq, forall.getResult(0), forall.getResult(1)};
   if (op.getBias())
     results.push_back(biasGradient(forall.getResult(3)));
+  // The sinks' gradient needs only the LSE and Delta: no tile sees it.
+  if (Value sinks = op.getSinks())
+    results.push_back(buildSinkGradient(b, loc, sinks, op.getLse(), delta));
   return results;
 }
 

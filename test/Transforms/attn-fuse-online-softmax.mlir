@@ -74,3 +74,23 @@ func.func @unknown_initial_state(%q: tensor<1x4x8xf32>, %k: tensor<4x8xf32>, %v:
   }
   return %r#0 : tensor<1x4x8xf32>
 }
+
+// -----
+
+// Attention sinks: attn-tile merges the sink after the KV loops as one more
+// partial (0, sinks[h]); the loops fuse into the online recurrence from the
+// empty state as without sinks, and the sink's combine stays after the
+// finalize. It runs once per row (not per KV block) and needs no state of
+// its own: finalize's (out, lse) is a partial like any other.
+// CHECK-LABEL: func.func @sinks_after_finalize
+// CHECK-SAME: %[[SINKS:[^:]+]]: tensor<8xf32>
+// CHECK: %[[STATE:.+]]:3 = scf.for
+// CHECK: attn.online_step
+// CHECK-NOT: attn.combine
+// CHECK: %[[OUT:.+]], %[[LSE:.+]] = attn.finalize %[[STATE]]#0, %[[STATE]]#1, %[[STATE]]#2
+// CHECK: tensor.extract_slice %[[SINKS]]
+// CHECK: attn.combine outputs(%[[OUT]], %{{.+}} : {{.+}}) lses(%[[LSE]], %{{.+}} : {{.+}})
+func.func @sinks_after_finalize(%q: tensor<1x4x32x16xf32>, %k: tensor<1x2x32x16xf32>, %v: tensor<1x2x32x16xf32>, %s: tensor<8xf32>) -> (tensor<1x4x32x16xf32>, tensor<1x4x32xf32>) {
+  %o, %lse = attn.attention ins(%q, %k, %v : tensor<1x4x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>) sinks(%s : tensor<8xf32>) {mask_kind = #attn.mask<causal_bottom_right>, head_offset = 4 : i64, num_heads_total = 8 : i64} -> tensor<1x4x32x16xf32>, tensor<1x4x32xf32>
+  return %o, %lse : tensor<1x4x32x16xf32>, tensor<1x4x32xf32>
+}

@@ -33,3 +33,24 @@ func.func @f32_step(%q: tensor<1x4x8xf32>, %k: tensor<4x8xf32>, %v: tensor<4x8xf
   %a2, %m2, %l2 = attn.online_step ins(%q, %k, %v : tensor<1x4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>) at(%c0, %c0, %c0, %c0) lengths(%c4, %c4) state(%acc, %m, %l : tensor<1x4x8xf32>, tensor<1x4xf32>, tensor<1x4xf32>) {scale = 0.125 : f64} -> tensor<1x4x8xf32>, tensor<1x4xf32>, tensor<1x4xf32>
   return %a2 : tensor<1x4x8xf32>
 }
+
+// -----
+
+// Attention sinks: the state is in units of log2 between the steps and the
+// finalize, but finalize's LSE is natural again (ln 2 (m + log2 l)), and so
+// is the sink partial (0, sink) merged after it: the combine is left alone.
+// CHECK-LABEL: func.func @sink_combine_stays_natural
+// CHECK: attn.online_step {{.+}}log2_domain
+// CHECK: attn.finalize {{.+}} {log2_domain}
+// CHECK: attn.combine
+// CHECK-NOT: log2_domain
+// NOEXP2-LABEL: func.func @sink_combine_stays_natural
+// NOEXP2-NOT: log2_domain
+func.func @sink_combine_stays_natural(%q: tensor<1x4x8xbf16>, %k: tensor<4x8xbf16>, %v: tensor<4x8xbf16>, %acc: tensor<1x4x8xf32>, %m: tensor<1x4xf32>, %l: tensor<1x4xf32>, %zero: tensor<1x4x8xf32>, %sink: tensor<1x4xf32>) -> (tensor<1x4x8xf32>, tensor<1x4xf32>) {
+  %c0 = arith.constant 0 : index
+  %c4 = arith.constant 4 : index
+  %a2, %m2, %l2 = attn.online_step ins(%q, %k, %v : tensor<1x4x8xbf16>, tensor<4x8xbf16>, tensor<4x8xbf16>) at(%c0, %c0, %c0, %c0) lengths(%c4, %c4) state(%acc, %m, %l : tensor<1x4x8xf32>, tensor<1x4xf32>, tensor<1x4xf32>) {scale = 0.125 : f64} -> tensor<1x4x8xf32>, tensor<1x4xf32>, tensor<1x4xf32>
+  %o, %lse = attn.finalize %a2, %m2, %l2 : tensor<1x4x8xf32>, tensor<1x4xf32>, tensor<1x4xf32> -> tensor<1x4x8xf32>, tensor<1x4xf32>
+  %co, %cl = attn.combine outputs(%o, %zero : tensor<1x4x8xf32>, tensor<1x4x8xf32>) lses(%lse, %sink : tensor<1x4xf32>, tensor<1x4xf32>) -> tensor<1x4x8xf32>, tensor<1x4xf32>
+  return %co, %cl : tensor<1x4x8xf32>, tensor<1x4xf32>
+}

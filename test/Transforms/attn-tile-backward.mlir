@@ -120,3 +120,26 @@ func.func @dynamic_refused(%q: tensor<1x2x?x16xf32>, %lse: tensor<1x2x?xf32>) {
   %dq, %dk, %dv = attn.attention_backward ins(%q, %q, %q, %q, %q, %lse : tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?xf32>) -> tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>
   return
 }
+
+// -----
+
+// Sinks: d_sink[h] = -sum_{b, i} exp(sink[h] - lse) Delta needs only the
+// LSE and the Delta computed before the programs, so it is one reduction
+// after them and no backward_step sees the sinks. (One 4x4 block: the
+// single-iteration forall folds away.)
+// CHECK-LABEL: func.func @backward_sinks
+// CHECK-SAME: %[[LSE:[^:]+]]: tensor<1x2x4xf32>, %[[SINKS:[^:]+]]: tensor<2xf32>)
+// CHECK: %[[DELTA:.+]] = linalg.generic {{.+}} outs(%{{.+}} : tensor<1x2x4xf32>)
+// CHECK-NOT: %[[SINKS]]
+// CHECK: attn.backward_step
+// CHECK-NOT: %[[SINKS]]
+// CHECK: attn.accumulate
+// CHECK: %[[DS:.+]] = linalg.generic {{.+}}iterator_types = ["reduction", "parallel", "reduction"]} ins(%[[SINKS]], %[[LSE]], %[[DELTA]] : tensor<2xf32>, tensor<1x2x4xf32>, tensor<1x2x4xf32>)
+// CHECK: math.exp
+// CHECK: return %{{.+}}, %{{.+}}, %{{.+}}, %[[DS]]
+// DENSE-LABEL: func.func @backward_sinks
+// DENSE: ins(%{{.+}}, %{{.+}}, %{{.+}} : tensor<2xf32>, tensor<1x2x4xf32>, tensor<1x2x4xf32>)
+func.func @backward_sinks(%q: tensor<1x2x4x8xf32>, %k: tensor<1x1x4x8xf32>, %v: tensor<1x1x4x8xf32>, %o: tensor<1x2x4x8xf32>, %do: tensor<1x2x4x8xf32>, %lse: tensor<1x2x4xf32>, %s: tensor<2xf32>) -> (tensor<1x2x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<2xf32>) {
+  %dq, %dk, %dv, %ds = attn.attention_backward ins(%q, %k, %v, %o, %do, %lse : tensor<1x2x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4xf32>) sinks(%s : tensor<2xf32>) {mask_kind = #attn.mask<causal_bottom_right>} -> tensor<1x2x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32> grad_sinks(tensor<2xf32>)
+  return %dq, %dk, %dv, %ds : tensor<1x2x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<2xf32>
+}

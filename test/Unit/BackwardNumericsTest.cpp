@@ -12,6 +12,7 @@
 #include "attn/Execution/NumericCheck.h"
 #include "attn/Transforms/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/MLIRContext.h"
@@ -109,6 +110,24 @@ std::vector<BackwardCase> allCases() {
   add("mask_mod", [](AttentionSpec &s) { s.maskMod = MaskModKind::PrefixLM; });
   add("bias", [](AttentionSpec &s) { s.withBias = true; });
   add("bool_mask", [](AttentionSpec &s) { s.withBoolMask = true; });
+  // Sinks: the LSE includes them, P and dS keep their form, d_sinks =
+  // -sum_rows P_sink Delta. Lq > Lk gives rows of the sink alone.
+  const std::vector<double> sinks4 = {0.5, -1.0, 2.0, 0.0};
+  add("sinks_mha", [&](AttentionSpec &s) {
+    s.numKVHeads = 4;
+    s.sinks = sinks4;
+  });
+  add("sinks_gqa_causal_bottom_right", [&](AttentionSpec &s) {
+    s.maskKind = MaskKind::CausalBottomRight;
+    s.sinks = sinks4;
+  });
+  add("sinks_window_key_lengths", [&](AttentionSpec &s) {
+    s.maskKind = MaskKind::SlidingWindow;
+    s.windowLeft = 3;
+    s.windowRight = 1;
+    s.keyLengths = {7, 0};
+    s.sinks = sinks4;
+  });
   for (ElementKind kind : {ElementKind::F16, ElementKind::BF16}) {
     std::string k(stringifyElementKind(kind));
     add(k + "_gqa_causal", [kind](AttentionSpec &s) {
@@ -124,6 +143,11 @@ std::vector<BackwardCase> allCases() {
       s.withBias = true;
       s.withBoolMask = true;
       s.maskKind = MaskKind::CausalBottomRight;
+    });
+    add(k + "_sinks_causal", [kind, &sinks4](AttentionSpec &s) {
+      s.elementType = kind;
+      s.maskKind = MaskKind::CausalBottomRight;
+      s.sinks = sinks4;
     });
     add(k + "_softcap_window", [kind](AttentionSpec &s) {
       s.elementType = kind;
@@ -142,6 +166,13 @@ std::vector<BackwardCase> allCases() {
         s.alibiSlopes = {0.5, 0.25, 0.125, 0.0625};
         s.maskKind = MaskKind::CausalBottomRight;
         s.keyLengths = {11, 9};
+      },
+      /*f64=*/true);
+  add(
+      "f64acc_sinks_causal",
+      [&](AttentionSpec &s) {
+        s.maskKind = MaskKind::CausalBottomRight;
+        s.sinks = sinks4;
       },
       /*f64=*/true);
   add(
@@ -445,6 +476,21 @@ TEST(BackwardHarness, DetectsWrongCausalAlignment) {
   spec.maskKind = MaskKind::CausalBottomRight;
   EXPECT_FALSE(passesWithMutation(spec, [](AttentionBackwardOp op) {
     op.setMaskKind(MaskKind::CausalTopLeft);
+  }));
+}
+
+// The sinks' gradient must read the sinks: zeros in their place change
+// P_sink = exp(sink - lse) and nothing else.
+TEST(BackwardHarness, DetectsWrongSinksInTheGradient) {
+  AttentionSpec spec = baseSpec();
+  spec.sinks = {0.5, -1.0, 2.0, 0.0};
+  EXPECT_FALSE(passesWithMutation(spec, [](AttentionBackwardOp op) {
+    OpBuilder b(op);
+    Value zeros = arith::ConstantOp::create(
+        b, op.getLoc(),
+        DenseElementsAttr::get(cast<ShapedType>(op.getSinks().getType()),
+                               b.getF32FloatAttr(0.0f)));
+    op.getSinksMutable().assign(zeros);
   }));
 }
 

@@ -88,6 +88,15 @@ std::vector<FDCase> fdCases() {
     s.keyLengths = {3, 0};
     s.maskKind = MaskKind::CausalBottomRight;
   });
+  // Sinks: d loss / d sink through the denominator only; rows of the sink
+  // alone (Lq > Lk, bottom-right) included.
+  add("sinks", [](AttentionSpec &s) { s.sinks = {0.5, -1.0, 2.0, 0.0}; });
+  add("sinks_causal_masked_rows", [](AttentionSpec &s) {
+    s.maskKind = MaskKind::CausalBottomRight;
+    s.queryLength = 7;
+    s.keyLength = 4;
+    s.sinks = {0.5, -1.0, 2.0, 0.0};
+  });
   add("everything", [](AttentionSpec &s) {
     s.softcap = 2.0;
     s.alibiSlopes = {0.5, 0.25, 0.125, 0.0625};
@@ -98,6 +107,7 @@ std::vector<FDCase> fdCases() {
     s.windowLeft = 3;
     s.windowRight = 2;
     s.keyLengths = {6, 4};
+    s.sinks = {1.0, -0.5, 0.25, 1.5};
   });
   return cases;
 }
@@ -128,7 +138,8 @@ double loss(const AttentionSpec &spec, const ReferenceInputs &in) {
 class BackwardReferenceTest : public ::testing::TestWithParam<FDCase> {};
 
 TEST_P(BackwardReferenceTest, MatchesFiniteDifferences) {
-  const AttentionSpec &spec = GetParam().spec;
+  // A copy: the sinks are perturbed in the spec itself.
+  AttentionSpec spec = GetParam().spec;
   std::mt19937_64 rng(0xbac4);
   ReferenceInputs in;
   in.query = normal(rng, count(spec.queryShape()));
@@ -173,6 +184,8 @@ TEST_P(BackwardReferenceTest, MatchesFiniteDifferences) {
   check(in.value, grads.value, "dV");
   if (spec.withBias)
     check(in.bias, grads.bias, "d_bias");
+  if (!spec.sinks.empty())
+    check(spec.sinks, grads.sinks, "d_sinks");
   // Not vacuous: the gradients are of order one.
   EXPECT_GT(largest, 0.1) << spec.describe();
   std::cout << "  " << spec.describe() << ": max |grad - fd| = " << worst

@@ -223,6 +223,61 @@ std::vector<NumericCase> allCases() {
     s.appendTokens = 1;
     s.numKVHeads = 1;
   });
+  // Attention sinks (gpt-oss): one logit per head in every row's softmax
+  // denominator. Values around the scores' size, so the sink takes a real
+  // share of each row (a sink of 2 vs scores of O(1) takes most of it).
+  const std::vector<double> sinks4 = {0.5, -1.0, 2.0, 0.0};
+  add("sinks_mha", [&](AttentionSpec &s) {
+    s.numKVHeads = 4;
+    s.sinks = sinks4;
+    s.withLse = true;
+  });
+  // Lq > Lk: the first rows see no key; with a sink they give 0 and an LSE
+  // of the sink, not -inf.
+  add("sinks_gqa_causal_19x5", [&](AttentionSpec &s) {
+    s.maskKind = MaskKind::CausalBottomRight;
+    s.queryLength = 19;
+    s.keyLength = 5;
+    s.sinks = sinks4;
+    s.withLse = true;
+  });
+  add("sinks_gqa_window_5x19", [&](AttentionSpec &s) {
+    s.maskKind = MaskKind::SlidingWindow;
+    s.windowLeft = 3;
+    s.windowRight = 1;
+    s.queryLength = 5;
+    s.keyLength = 19;
+    s.sinks = sinks4;
+    s.withLse = true;
+  });
+  // A tensor-parallel shard reads the sinks of its global heads 4..7.
+  add("sinks_head_shard_alibi", [&](AttentionSpec &s) {
+    s.headOffset = 4;
+    s.numHeadsTotal = 8;
+    s.sinks = {9.0, 9.0, 9.0, 9.0, 0.5, -1.0, 2.0, 0.0};
+    s.alibiSlopes = {0.5, 0.25, 0.125, 0.0625, 0.5, 0.25, 0.125, 0.0625};
+    s.maskKind = MaskKind::CausalBottomRight;
+    s.withLse = true;
+  });
+  // Decode with an empty sequence: its rows are the sink alone.
+  add("sinks_key_lengths_decode", [&](AttentionSpec &s) {
+    s.batch = 3;
+    s.queryLength = 1;
+    s.keyLength = 40;
+    s.keyLengths = {40, 17, 0};
+    s.sinks = sinks4;
+    s.withLse = true;
+  });
+  add(
+      "f64acc_sinks_causal",
+      [&](AttentionSpec &s) {
+        s.maskKind = MaskKind::CausalBottomRight;
+        s.queryLength = 13;
+        s.keyLength = 29;
+        s.sinks = sinks4;
+        s.withLse = true;
+      },
+      /*f64=*/true);
   // Input precisions: f16 and bf16 in, f32 accumulation, output rounded.
   for (ElementKind kind : {ElementKind::F16, ElementKind::BF16}) {
     std::string k(stringifyElementKind(kind));
@@ -249,6 +304,15 @@ std::vector<NumericCase> allCases() {
       s.maskKind = MaskKind::SlidingWindow;
       s.windowLeft = 40;
       s.windowRight = 0;
+    });
+    add(k + "_sinks_causal", [kind, &sinks4](AttentionSpec &s) {
+      s.elementType = kind;
+      s.maskKind = MaskKind::CausalBottomRight;
+      s.queryLength = 9;
+      s.keyLength = 33;
+      s.headDim = 64;
+      s.sinks = sinks4;
+      s.withLse = true;
     });
     add(k + "_bias_softcap", [kind](AttentionSpec &s) {
       s.elementType = kind;
@@ -444,6 +508,26 @@ TEST(NumericsHarness, DetectsOffByOneWindow) {
   spec.windowRight = 0;
   EXPECT_FALSE(passesWithMutation(spec, [](AttentionOp op) {
     op.setWindow(ArrayRef<int64_t>{3, 0});
+  }));
+}
+
+TEST(NumericsHarness, DetectsDroppedSinks) {
+  AttentionSpec spec = baseSpec();
+  spec.sinks = {0.5, -1.0, 2.0, 0.0};
+  spec.withLse = true;
+  EXPECT_FALSE(passesWithMutation(
+      spec, [](AttentionOp op) { op.getSinksMutable().clear(); }));
+}
+
+// A shard must read its global heads' sinks, not the first ones.
+TEST(NumericsHarness, DetectsSinksOfTheWrongHeads) {
+  AttentionSpec spec = baseSpec();
+  spec.headOffset = 4;
+  spec.numHeadsTotal = 8;
+  spec.sinks = {2.0, -1.0, 0.5, 3.0, 0.5, -1.0, 2.0, 0.0};
+  spec.withLse = true;
+  EXPECT_FALSE(passesWithMutation(spec, [](AttentionOp op) {
+    op.setHeadOffsetAttr(Builder(op.getContext()).getI64IntegerAttr(0));
   }));
 }
 

@@ -37,6 +37,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <random>
 #include <vector>
 
 using namespace mlir;
@@ -95,6 +96,12 @@ static cl::opt<bool> alibi("alibi",
                            cl::desc("ALiBi with slope 2^(-8 (h + 1) / Hq) for "
                                     "query head h"),
                            cl::init(false), cl::cat(specCategory));
+static cl::opt<std::string> sinks(
+    "sinks",
+    cl::desc("Attention sinks (gpt-oss): 'random' (normal(0, 1) draws from a "
+             "fixed seed), one value for every head, or a comma-separated "
+             "list of one f32 logit per query head of the whole attention"),
+    cl::init(""), cl::cat(specCategory));
 static cl::opt<int64_t>
     headOffset("head-offset",
                cl::desc("Tensor-parallel shard: global head of local query "
@@ -303,6 +310,35 @@ static void addFlashPasses(OpPassManager &pm, const AttnTileOptions &tile) {
   pm.addPass(createAttnLowerPrecision());
 }
 
+/// Fills spec.sinks from --sinks; the spec's verifier checks the count.
+static LogicalResult parseSinks(AttentionSpec &spec) {
+  if (sinks.empty())
+    return success();
+  int64_t total = spec.totalQueryHeads();
+  if (sinks == "random") {
+    std::mt19937_64 rng(0x5171c5);
+    std::normal_distribution<double> normal(0.0, 1.0);
+    for (int64_t h = 0; h < total; ++h)
+      spec.sinks.push_back(normal(rng));
+    return success();
+  }
+  SmallVector<StringRef> parts;
+  StringRef(sinks).split(parts, ',');
+  for (StringRef part : parts) {
+    double value = 0.0;
+    if (part.trim().getAsDouble(value) || !std::isfinite(value)) {
+      llvm::errs() << "error: expected --sinks to be 'random' or finite "
+                      "numbers separated by commas, got '"
+                   << sinks << "'\n";
+      return failure();
+    }
+    spec.sinks.push_back(value);
+  }
+  if (spec.sinks.size() == 1)
+    spec.sinks.assign(total, spec.sinks.front());
+  return success();
+}
+
 static FailureOr<AttentionSpec> specFromFlags() {
   AttentionSpec spec;
   spec.batch = batch;
@@ -357,6 +393,8 @@ static FailureOr<AttentionSpec> specFromFlags() {
   // The op's verifier checks the shard's bounds and group alignment.
   spec.headOffset = headOffset;
   spec.numHeadsTotal = headsTotal;
+  if (failed(parseSinks(spec)))
+    return failure();
   if (alibi) {
     // The geometric slopes of the ALiBi paper (exact for power-of-2 heads),
     // over the whole attention's heads: a shard indexes them globally.

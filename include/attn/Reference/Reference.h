@@ -73,6 +73,7 @@ Tolerance deriveTolerance(const AttentionSpec &spec,
 struct ReferenceGradients {
   std::vector<double> query, key, value; // the shapes of Q, K, V
   std::vector<double> bias;              // spec.scoreShape(); if withBias
+  std::vector<double> sinks;             // [Hq]; if the spec has sinks
   /// max over rows of sum_j P_ij, and over (b, kv head, j) of the sum of
   /// P_ij over the rows of the group's query heads (the "key mass").
   double maxRowMass = 0.0, maxKeyMass = 0.0;
@@ -82,6 +83,9 @@ struct ReferenceGradients {
   /// With dS = P (dP - Delta): max |dS_ij|, max_i sum_j |dS_ij| and the max
   /// over (b, kv head, j) of the sum of |dS_ij| over the group's rows.
   double maxAbsDs = 0.0, maxRowAbsDs = 0.0, maxKeyAbsDs = 0.0;
+  /// With sinks, P_sink = exp(sink - lse) per row: the max over heads of
+  /// sum_rows P_sink and of sum_rows P_sink |Delta|.
+  double maxSinkMass = 0.0, maxSinkAbsTerm = 0.0;
 };
 
 /// Computes attn.attention_backward in float64 from `inputs` (including
@@ -91,7 +95,7 @@ ReferenceGradients referenceAttentionBackward(const AttentionSpec &spec,
 
 /// Absolute error bounds on every element of each gradient.
 struct GradientTolerance {
-  double query = 0.0, key = 0.0, value = 0.0, bias = 0.0;
+  double query = 0.0, key = 0.0, value = 0.0, bias = 0.0, sinks = 0.0;
 };
 
 /// Derives the gradient tolerances (docs/Numerics.md, "Gradients") from the

@@ -76,6 +76,11 @@ struct AttentionSpec {
   /// One slope per query head of the whole attention (totalQueryHeads()),
   /// indexed by the global head.
   std::vector<double> alibiSlopes;
+  /// Attention sinks (gpt-oss): one learned f32 logit per query head of the
+  /// whole attention (totalQueryHeads()), indexed by the global head; the
+  /// entry function takes them as an f32 operand after key_lengths (its
+  /// gradient is the last result of a backward). Empty: no sinks.
+  std::vector<double> sinks;
   /// Tensor-parallel head sharding: this spec's query heads are the global
   /// heads [headOffset, headOffset + numQueryHeads) of numHeadsTotal (0: the
   /// spec holds every head). Q, K, V and the outputs hold the shard's heads.
@@ -100,8 +105,9 @@ struct AttentionSpec {
   /// in the same function (chunked prefill / decode). Needs keyLengths.
   int64_t appendTokens = 0;
   /// The backward instead of the forward: attn.attention_backward taking
-  /// (q, k, v, o, dO, lse, [bias], [mask], [key_lengths]) and producing
-  /// (dQ, dK, dV, [d_bias]), all in elementType (lse f32). Dense K/V only.
+  /// (q, k, v, o, dO, lse, [bias], [mask], [key_lengths], [sinks]) and
+  /// producing (dQ, dK, dV, [d_bias], [d_sinks]), all in elementType (lse,
+  /// sinks and d_sinks f32). Dense K/V only.
   bool backward = false;
 
   /// The LSE's element type: f32, or f64 for f64 operands.
@@ -145,11 +151,10 @@ struct AttentionSpec {
 /// error at `loc` otherwise. buildAttentionModule calls it first.
 LogicalResult verifyAttentionSpec(const AttentionSpec &spec, Location loc);
 
-/// Builds `func.func @<funcName>(q, k, v, [bias], [mask], [key_lengths], out,
-/// [lse])` (with appended tokens: `q, k_cache, v_cache, k_new, v_new,
-/// positions, ...`; with a
-/// paged cache: `q, k_pages, v_pages, block_table, ...`) over
-/// memrefs, wrapping one attn.attention on tensors. Returns null and emits
+/// Builds `func.func @<funcName>(q, k, v, [bias], [mask], [key_lengths],
+/// [sinks], out, [lse])` (with appended tokens: `q, k_cache, v_cache, k_new,
+/// v_new, positions, ...`; with a paged cache: `q, k_pages, v_pages,
+/// block_table, ...`) over memrefs, wrapping one attn.attention on tensors. Returns null and emits
 /// the verifier's diagnostics when the spec describes an invalid op.
 OwningOpRef<ModuleOp> buildAttentionModule(MLIRContext *ctx,
                                            const AttentionSpec &spec,
@@ -157,8 +162,8 @@ OwningOpRef<ModuleOp> buildAttentionModule(MLIRContext *ctx,
                                                "attention");
 
 /// The backward entry `func.func @<funcName>(q, k, v, o, dO, lse, [bias],
-/// [mask], [key_lengths], dQ, dK, dV, [d_bias])`, as buildAttentionModule
-/// builds it for a spec with `backward` set.
+/// [mask], [key_lengths], [sinks], dQ, dK, dV, [d_bias], [d_sinks])`, as
+/// buildAttentionModule builds it for a spec with `backward` set.
 OwningOpRef<ModuleOp> buildAttentionBackwardModule(MLIRContext *ctx,
                                                    const AttentionSpec &spec,
                                                    llvm::StringRef funcName);

@@ -15,6 +15,7 @@
 #include "attn/Conversion/AttnToLinalg/AttnToLinalg.h"
 #include "attn/Conversion/Passes.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "attn/Dialect/Attn/IR/Sinks.h"
 #include "AttnToLinalgBackward.h"
 #include "ScoreBuilders.h"
 
@@ -170,13 +171,33 @@ SmallVector<Value> AttentionLowering::lower() {
                           AffineMap::get(5, 0, {bb, h, i, j}, ctx));
   scores = modifyScores(scores);
 
-  Value rowMax = rowReduce(b, loc, scores,
-                           filledTensor(b, loc, rowSizes, accType, kNegInf),
-                           /*isMax=*/true);
+  // A sink z is one more score without a value row: the row max starts at
+  // z, the row sum at exp(z - m) (0 when the row has no finite score).
+  Value sinkRows;
+  if (Value sinks = op.getSinks())
+    sinkRows = buildSinkRows(b, loc, sinks,
+                             b.getIndexAttr(op.getGlobalHeadOffset()),
+                             rowSizes, /*headAxis=*/1, accType);
+  Value rowMax = rowReduce(
+      b, loc, scores,
+      sinkRows ? sinkRows : filledTensor(b, loc, rowSizes, accType, kNegInf),
+      /*isMax=*/true);
   Value probs = exponentiate(b, loc, scores, rowMax, /*log2=*/false);
-  Value rowSum =
-      rowReduce(b, loc, probs, filledTensor(b, loc, rowSizes, accType, 0.0),
-                /*isMax=*/false);
+  Value sumInit;
+  if (!sinkRows) {
+    sumInit = filledTensor(b, loc, rowSizes, accType, 0.0);
+  } else {
+    AffineMap id3 = AffineMap::getMultiDimIdentityMap(3, ctx);
+    sumInit = elementwise(
+        b, loc, {sinkRows, rowMax}, {id3, id3},
+        emptyTensor(b, loc, rowSizes, accType), id3,
+        [&](OpBuilder &nb, Location l, ValueRange a) {
+          Value diff =
+              arith::SubFOp::create(nb, l, a[0], safeShift(nb, l, a[1]));
+          return exponential(nb, l, diff, /*log2=*/false);
+        });
+  }
+  Value rowSum = rowReduce(b, loc, probs, sumInit, /*isMax=*/false);
 
   // A[b, h, i, c] = sum_j P[b, h, i, j] * V[b, h / g, j, c].
   AffineExpr c;

@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "AttnToLinalgBackward.h"
+#include "attn/Dialect/Attn/IR/Sinks.h"
 #include "ScoreBuilders.h"
 
 #include "mlir/Dialect/Arith/Utils/Utils.h"
@@ -318,6 +319,8 @@ SmallVector<Value> BackwardLowering::lower() {
       writeResult(dvAcc, 1.0, typeOf(op.getGradValue()))};
   if (op.getBias())
     results.push_back(biasGradient(grads[2]));
+  if (Value sinks = op.getSinks())
+    results.push_back(buildSinkGradient(b, loc, sinks, op.getLse(), delta));
   return results;
 }
 

@@ -101,6 +101,9 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
   if (op.getBias() || op.getMask() || !op.getMaskMod().empty())
     return fail("expected no bias or mask operand or mask_mod on the GPU "
                 "path (not supported yet)");
+  if (op.getSinks())
+    return fail("expected no sinks operand on the GPU path (attention sinks "
+                "run on the CPU path only, not supported yet)");
   if (failed(checkScoreMod(op)))
     return failure();
   Type elt = op.getQueryType().getElementType();

@@ -206,3 +206,35 @@ func.func @accumulate_shape(%p: tensor<3x2x4xf32>) {
   %r = attn.accumulate %p : tensor<3x2x4xf32> -> tensor<3x4xf32>
   return
 }
+
+// -----
+
+func.func @sinks_without_gradient(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %o: tensor<2x4x8x16xf32>, %lse: tensor<2x4x8xf32>, %s: tensor<4xf32>) {
+  // expected-error @+1 {{expected a grad_sinks result exactly when a sinks operand is given}}
+  %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %k, %o, %o, %lse : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8xf32>) sinks(%s : tensor<4xf32>) -> tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @gradient_without_sinks(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %o: tensor<2x4x8x16xf32>, %lse: tensor<2x4x8xf32>) {
+  // expected-error @+1 {{expected a grad_sinks result exactly when a sinks operand is given}}
+  %dq, %dk, %dv, %ds = attn.attention_backward ins(%q, %k, %k, %o, %o, %lse : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8xf32>) -> tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32> grad_sinks(tensor<4xf32>)
+  return
+}
+
+// -----
+
+func.func @sinks_length(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %o: tensor<2x4x8x16xf32>, %lse: tensor<2x4x8xf32>, %s: tensor<8xf32>) {
+  // expected-error @+1 {{expected sinks of type tensor<4xf32> (one f32 logit per query head), got 'tensor<8xf32>'}}
+  %dq, %dk, %dv, %ds = attn.attention_backward ins(%q, %k, %k, %o, %o, %lse : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8xf32>) sinks(%s : tensor<8xf32>) -> tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32> grad_sinks(tensor<8xf32>)
+  return
+}
+
+// -----
+
+func.func @sinks_gradient_type(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %o: tensor<2x4x8x16xf32>, %lse: tensor<2x4x8xf32>, %s: tensor<4xf32>) {
+  // expected-error @+1 {{expected grad_sinks of type tensor<4xf32> (one f32 logit per query head), got 'tensor<4xbf16>'}}
+  %dq, %dk, %dv, %ds = attn.attention_backward ins(%q, %k, %k, %o, %o, %lse : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8xf32>) sinks(%s : tensor<4xf32>) -> tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32> grad_sinks(tensor<4xbf16>)
+  return
+}

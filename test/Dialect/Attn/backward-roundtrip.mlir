@@ -68,3 +68,11 @@ func.func @f64(%q: tensor<1x2x8x16xf64>, %k: tensor<1x1x8x16xf64>, %v: tensor<1x
   %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %v, %o, %o, %lse : tensor<1x2x8x16xf64>, tensor<1x1x8x16xf64>, tensor<1x1x8x16xf64>, tensor<1x2x8x16xf64>, tensor<1x2x8x16xf64>, tensor<1x2x8xf64>) -> tensor<1x2x8x16xf64>, tensor<1x1x8x16xf64>, tensor<1x1x8x16xf64>
   return %dk : tensor<1x1x8x16xf64>
 }
+
+// With sinks the backward also gives their gradient, after d_bias.
+// CHECK-LABEL: func.func @sinks
+// CHECK: attn.attention_backward ins({{.+}}) bias(%{{.+}} : tensor<1x4x8x8xf32>) sinks(%{{.+}} : tensor<4xf32>) -> tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>, tensor<1x4x8x8xf32> grad_sinks(tensor<4xf32>)
+func.func @sinks(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %o: tensor<2x4x8x16xf32>, %lse: tensor<2x4x8xf32>, %bias: tensor<1x4x8x8xf32>, %s: tensor<4xf32>) -> tensor<4xf32> {
+  %dq, %dk, %dv, %db, %ds = attn.attention_backward ins(%q, %k, %k, %o, %o, %lse : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8xf32>) bias(%bias : tensor<1x4x8x8xf32>) sinks(%s : tensor<4xf32>) -> tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>, tensor<1x4x8x8xf32> grad_sinks(tensor<4xf32>)
+  return %ds : tensor<4xf32>
+}

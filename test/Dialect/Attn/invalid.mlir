@@ -43,7 +43,7 @@ func.func @output_rank(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: t
 // Operands must be ranked tensors (ODS constraint, before the C++ verifier).
 func.func @unranked_query(%q: tensor<*xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
   // expected-error @+1 {{operand #0 must be ranked tensor of any type values, but got 'tensor<*xf32>'}}
-  %o = "attn.attention"(%q, %k, %v) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0>}> ({}, {}) : (tensor<*xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  %o = "attn.attention"(%q, %k, %v) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0>}> ({}, {}) : (tensor<*xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
   return %o : tensor<2x4x8x16xf32>
 }
 
@@ -923,7 +923,7 @@ func.func @yield_in_nested_op(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>
 // past the operand list.
 func.func @empty_query_group(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32> {
   // expected-error @+1 {{expected exactly one query operand}}
-  %o = "attn.attention"(%q, %k, %v) <{operandSegmentSizes = array<i32: 0, 1, 2, 0, 0, 0>}> ({}, {}) : (tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
+  %o = "attn.attention"(%q, %k, %v) <{operandSegmentSizes = array<i32: 0, 1, 2, 0, 0, 0, 0>}> ({}, {}) : (tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) -> tensor<2x4x8x16xf32>
   return %o : tensor<2x4x8x16xf32>
 }
 
@@ -1597,10 +1597,26 @@ func.func @kv_tile_rank(%k: tensor<4x64x32xbf16>, %i: index) -> tensor<16x32xbf1
 
 // -----
 
+func.func @sinks_element_type(%q: tensor<2x4x8x16xf32>, %kv: tensor<2x2x8x16xf32>, %s: tensor<4xf16>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected sinks of type tensor<4xf32> (one f32 logit per query head), got 'tensor<4xf16>'}}
+  %o = attn.attention ins(%q, %kv, %kv : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) sinks(%s : tensor<4xf16>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
 func.func @kv_tile_width(%k: tensor<1x4x64x32xbf16>, %i: index) -> tensor<16x16xbf16> {
   // expected-error @+1 {{expected the tile's row width 16 to equal the source's head dim 32}}
   %t = attn.kv_tile %k[%i, %i, %i] : tensor<1x4x64x32xbf16> -> tensor<16x16xbf16>
   return %t : tensor<16x16xbf16>
+}
+
+// -----
+
+func.func @sinks_rank(%q: tensor<2x4x8x16xf32>, %kv: tensor<2x2x8x16xf32>, %s: tensor<1x4xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected sinks of type tensor<4xf32> (one f32 logit per query head), got 'tensor<1x4xf32>'}}
+  %o = attn.attention ins(%q, %kv, %kv : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) sinks(%s : tensor<1x4xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
 }
 
 // -----
@@ -1613,8 +1629,25 @@ func.func @kv_tile_type(%k: tensor<1x4x64x32xbf16>, %i: index) -> tensor<16x32xf
 
 // -----
 
+// A shard of 4 of 8 heads takes the sinks of all 8 (indexed globally).
+func.func @sinks_shard_length(%q: tensor<2x4x8x16xf32>, %kv: tensor<2x2x8x16xf32>, %s: tensor<4xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected sinks of type tensor<8xf32> (one f32 logit per query head), got 'tensor<4xf32>'}}
+  %o = attn.attention ins(%q, %kv, %kv : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) sinks(%s : tensor<4xf32>) {head_offset = 4 : i64, num_heads_total = 8 : i64} -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
 func.func @kv_tile_dynamic(%k: tensor<1x4x64x32xbf16>, %i: index) -> tensor<?x32xbf16> {
   // expected-error @+1 {{expected a static tile of at least one row}}
   %t = attn.kv_tile %k[%i, %i, %i] : tensor<1x4x64x32xbf16> -> tensor<?x32xbf16>
   return %t : tensor<?x32xbf16>
+}
+
+// -----
+
+func.func @sinks_dynamic(%q: tensor<2x4x8x16xf32>, %kv: tensor<2x2x8x16xf32>, %s: tensor<?xf32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected sinks of type tensor<4xf32> (one f32 logit per query head), got 'tensor<?xf32>'}}
+  %o = attn.attention ins(%q, %kv, %kv : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) sinks(%s : tensor<?xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
 }

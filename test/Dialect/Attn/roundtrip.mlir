@@ -534,3 +534,12 @@ func.func @f64(%q: tensor<1x2x8x16xf64>, %k: tensor<1x1x8x16xf64>, %v: tensor<1x
   %o, %lse = attn.attention ins(%q, %k, %v : tensor<1x2x8x16xf64>, tensor<1x1x8x16xf64>, tensor<1x1x8x16xf64>) -> tensor<1x2x8x16xf64>, tensor<1x2x8xf64>
   return %lse : tensor<1x2x8xf64>
 }
+
+// Attention sinks: one f32 logit per query head of the whole attention (a
+// shard indexes them by the global head, like the ALiBi slopes).
+// CHECK-LABEL: func.func @sinks
+// CHECK: attn.attention ins(%{{.+}}, %{{.+}}, %{{.+}} : {{.+}}) key_lengths(%{{.+}} : tensor<2xi32>) sinks(%{{.+}} : tensor<8xf32>) {head_offset = 4 : i64, mask_kind = #attn.mask<causal_bottom_right>, num_heads_total = 8 : i64} -> tensor<2x4x1x16xf32>, tensor<2x4x1xf32>
+func.func @sinks(%q: tensor<2x4x1x16xf32>, %k: tensor<2x2x64x16xf32>, %v: tensor<2x2x64x16xf32>, %lens: tensor<2xi32>, %s: tensor<8xf32>) -> (tensor<2x4x1x16xf32>, tensor<2x4x1xf32>) {
+  %o, %lse = attn.attention ins(%q, %k, %v : tensor<2x4x1x16xf32>, tensor<2x2x64x16xf32>, tensor<2x2x64x16xf32>) key_lengths(%lens : tensor<2xi32>) sinks(%s : tensor<8xf32>) {mask_kind = #attn.mask<causal_bottom_right>, head_offset = 4 : i64, num_heads_total = 8 : i64} -> tensor<2x4x1x16xf32>, tensor<2x4x1xf32>
+  return %o, %lse : tensor<2x4x1x16xf32>, tensor<2x4x1xf32>
+}

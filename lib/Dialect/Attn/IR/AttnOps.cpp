@@ -196,6 +196,20 @@ verifyScoreAttributes(Operation *op, std::optional<double> scale,
   return success();
 }
 
+/// Checks that `type` is the type of a sinks operand (or its gradient): one
+/// f32 logit per head of `numHeads`.
+static LogicalResult verifySinksType(Operation *op, StringRef name, Type type,
+                                     int64_t numHeads) {
+  auto tensor = cast<RankedTensorType>(type);
+  if (tensor.getElementType().isF32() && tensor.getRank() == 1 &&
+      tensor.getDimSize(0) == numHeads)
+    return success();
+  return op->emitOpError() << "expected " << name << " of type tensor<"
+                           << numHeads
+                           << "xf32> (one f32 logit per query head), got "
+                           << type;
+}
+
 /// Checks that the op's heads are a whole-group slice of the global heads:
 /// [head_offset, head_offset + Hq) within [0, num_heads_total), starting and
 /// ending on a key/value group boundary (a group's query heads share one KV
@@ -358,6 +372,10 @@ LogicalResult AttentionOp::verify() {
       return emitOpError() << "expected key_lengths of shape [B] = [" << batch
                            << "], got " << lengthsType;
   }
+  // Sinks are indexed by the global head, as the ALiBi slopes.
+  if (Value sinks = getSinks())
+    return verifySinksType(*this, "sinks", sinks.getType(),
+                           getTotalQueryHeads());
   return success();
 }
 
@@ -1077,6 +1095,14 @@ LogicalResult AttentionBackwardOp::verify() {
       return emitOpError() << "expected key_lengths of shape [B] = [" << batch
                            << "], got " << lengthsType;
   }
+  Value sinks = getSinks();
+  if (static_cast<bool>(sinks) != static_cast<bool>(getGradSinks()))
+    return emitOpError() << "expected a grad_sinks result exactly when a "
+                            "sinks operand is given";
+  if (sinks && (failed(verifySinksType(*this, "sinks", sinks.getType(), hq)) ||
+                failed(verifySinksType(*this, "grad_sinks",
+                                       getGradSinks().getType(), hq))))
+    return failure();
   return success();
 }
 
