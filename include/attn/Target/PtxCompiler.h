@@ -44,7 +44,10 @@ struct PtxStage {
 
 struct PtxArtifacts {
   std::string ptx;
+  /// The first launch's manifest (the only one of a forward program).
   KernelManifest manifest;
+  /// Every launch's manifest in program order (manifests[0] == manifest).
+  std::vector<KernelManifest> manifests;
   /// arch -> cubin bytes.
   std::map<std::string, std::string> cubins;
   std::vector<PtxStage> stages;
