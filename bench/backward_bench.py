@@ -179,12 +179,13 @@ def attention64(spec, q, k, v, head0=0):
         s = s - slopes * (i + spec["lk"] - spec["lq"] - j).abs()
     vis = visible(spec, q.device)
     s = s.masked_fill(~vis, float("-inf"))
+    # Rows that see no key: P = 0, O = 0, LSE = -inf. Their scores are
+    # replaced before logsumexp, whose backward would give 0 * NaN there.
+    empty = ~vis.any(dim=-1)[:, None]
+    s = s.masked_fill(empty, 0.0)
     lse = torch.logsumexp(s, dim=-1)
-    # Rows that see no key: P = 0, O = 0, LSE = -inf (never NaN).
-    empty = torch.isinf(lse)
-    p = torch.exp(s - torch.where(empty, torch.zeros_like(lse), lse)[..., None])
-    p = torch.where(empty[..., None], torch.zeros_like(p), p)
-    return p @ v, lse
+    p = torch.exp(s - lse[..., None]).masked_fill(empty, 0.0)
+    return p @ v, lse.masked_fill(empty[:, 0], float("-inf"))
 
 
 def forward64(spec, q, k, v):
