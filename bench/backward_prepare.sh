@@ -23,6 +23,9 @@ variants=(
   "bwd_check_softcap_f16|--batch=2 --heads-q=4 --heads-kv=4 --seq-q=256 --seq-k=256 --head-dim=64 --mask=none --dtype=f16 --softcap=30"
   "bwd_check_alibi_gqa_causal|--batch=2 --heads-q=8 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=128 --mask=causal --alibi"
   "bwd_check_f16_causal_d128|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --dtype=f16"
+  "bwd_check_det_tail_causal_br_gqa|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal --deterministic"
+  "bwd_check_det_window_mqa_d128|--batch=1 --heads-q=8 --heads-kv=1 --seq-q=777 --seq-k=1000 --head-dim=128 --mask=sliding-window --window-left=100 --window-right=20 --deterministic"
+  "bwd_check_det_softcap_alibi_f16|--batch=1 --heads-q=4 --heads-kv=2 --seq-q=300 --seq-k=457 --head-dim=128 --mask=causal --softcap=20 --alibi --dtype=f16 --deterministic"
   "bwd_check_softcap_alibi_window_tail|--batch=1 --heads-q=4 --heads-kv=2 --seq-q=300 --seq-k=457 --head-dim=64 --mask=sliding-window --window-left=64 --window-right=8 --softcap=20 --alibi"
 )
 if [ -z "${ATTN_CHECKS_ONLY:-}" ]; then
@@ -37,6 +40,7 @@ if [ -z "${ATTN_CHECKS_ONLY:-}" ]; then
     done
   done
   for mask in none causal; do
+    variants+=("bwd_bench_det_d128_l4096_${mask}|--batch=4 --heads-q=16 --heads-kv=16 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --deterministic")
     variants+=("bwd_bench_gqa_l4096_${mask}|--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask")
   done
 fi

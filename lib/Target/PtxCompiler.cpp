@@ -126,7 +126,7 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
         ConvertAttnToNVVMOptions lowering = options.lowering;
         lowering.chip = options.chip;
         pm.addPass(createConvertAttnToNVVM(lowering));
-        ConvertAttnBackwardToNVVMOptions backward;
+        ConvertAttnBackwardToNVVMOptions backward = options.backward;
         backward.kernelModuleName = lowering.kernelModuleName;
         pm.addPass(createConvertAttnBackwardToNVVM(backward));
       })))
@@ -169,14 +169,20 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
                         std::chrono::steady_clock::now() - start)
                         .count();
     // Keep ptxas's "Used N registers, ..." line: the resource report.
-    // One "Used" line per kernel (a backward program has three).
-    for (StringRef line : llvm::split(report, '\n'))
-      if (line.contains("Used"))
+    // One "Used" line per kernel (a backward program has three). ptxas
+    // prints a function's stack/spill line before its "Used" line: a
+    // nonzero one is attached to the "Used" line that follows.
+    std::string spill;
+    for (StringRef line : llvm::split(report, '\n')) {
+      if (line.contains("spill stores") &&
+          !line.trim().starts_with("0 bytes stack frame, 0 bytes spill")) {
+        spill = " [" + line.trim().str() + "]";
+      } else if (line.contains("Used")) {
         stage.note += (stage.note.empty() ? "" : "; ") +
-                      line.substr(line.find("Used")).str();
-      else if (line.contains("spill stores") &&
-               !line.trim().starts_with("0 bytes stack frame, 0 bytes spill"))
-        stage.note += " [" + line.trim().str() + "]";
+                      line.substr(line.find("Used")).str() + spill;
+        spill.clear();
+      }
+    }
     result.cubins[arch] = std::move(*cubin);
     result.stages.push_back(std::move(stage));
   }

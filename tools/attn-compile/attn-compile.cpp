@@ -114,6 +114,11 @@ static cl::opt<bool> backward(
              "kernels get one manifest each, in launch order: <o>.json, "
              "<o>.1.json, <o>.2.json"),
     cl::init(false), cl::cat(specCategory));
+static cl::opt<bool> deterministic(
+    "deterministic",
+    cl::desc("With --backward: dQ bit-identical run to run (a dQ kernel "
+             "over Q blocks instead of f32 atomics)"),
+    cl::init(false), cl::cat(specCategory));
 static cl::opt<bool> runCpu("run-cpu",
                             cl::desc("Execute on the CPU and compare with the "
                                      "float64 reference (spec input only)"),
@@ -278,6 +283,10 @@ static bool validateFlags() {
   if (backward && target != "ptx") {
     llvm::errs() << "error: expected --target=ptx with --backward (the CPU "
                     "backward runs through attn-opt and the Python package)\n";
+    return false;
+  }
+  if (deterministic && !backward) {
+    llvm::errs() << "error: expected --backward with --deterministic\n";
     return false;
   }
   if (runCpu && !checkCpuRunSize())
@@ -540,6 +549,7 @@ static int compileForGpu(ModuleOp module,
   if (failed(lowering))
     return 1;
   options.lowering = *lowering;
+  options.backward.deterministic = deterministic;
   options.features = ptxFeatures;
   options.recordStageIR = printStageIR;
   if (failed(checkGpuLoweringOptions(options.lowering, module)))

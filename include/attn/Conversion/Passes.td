@@ -252,6 +252,12 @@ def ConvertAttnBackwardToNVVM
     3. convert, one thread per 8 elements: `dq = scale * dq_accum` in the
        input type.
 
+    With `deterministic`, dQ is the same bits on every run: there is no
+    `dq_accum`, the main kernel computes dK and dV only, and the third
+    kernel is a dQ kernel, grid `[ceil(Lq / 64), B * Hq, 1]`, that walks the
+    KV blocks a Q block sees in order (recomputing S and dP in the
+    forward's row layout) and accumulates `dQ = scale dS K` in registers.
+
     `score_mod`, `mask_mod`, a bias or mask operand, `key_lengths`, the
     bshd layout and gradient types other than the inputs' are refused with
     a diagnostic.
@@ -274,6 +280,9 @@ def ConvertAttnBackwardToNVVM
     "::mlir::scf::SCFDialect",
   ];
   let options = [
+    Option<"deterministic", "deterministic", "bool", /*default=*/"false",
+           "dQ bit-identical run to run: a dQ kernel over Q blocks instead "
+           "of f32 atomics into dq_accum">,
     Option<"kernelModuleName", "kernel-module", "std::string",
            /*default=*/"\"attn_kernels\"",
            "Name of the gpu.module that receives the kernels (appended to "

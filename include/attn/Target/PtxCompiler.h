@@ -27,6 +27,9 @@ struct PtxCompileOptions {
   std::string features = "+ptx80";
   /// Kernel selection and tiles: convert-attn-to-nvvm's options.
   ConvertAttnToNVVMOptions lowering;
+  /// convert-attn-backward-to-nvvm's options (its kernel module follows
+  /// `lowering`'s).
+  ConvertAttnBackwardToNVVMOptions backward;
   /// Architectures to assemble cubins for (empty: none).
   std::vector<std::string> cubinArchs = {"sm_80", "sm_90"};
   /// ptxas to use; empty: <cuda>/bin/ptxas if it exists.

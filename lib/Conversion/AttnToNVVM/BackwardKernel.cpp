@@ -10,8 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "BackwardKernel.h"
-#include "FragmentEmitter.h"
+#include "BackwardEmitter.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -30,42 +29,14 @@ constexpr int64_t kThreads = kBackwardThreads;
 /// Bytes of a row of the dS^T tile (64 queries, 16-bit).
 constexpr int64_t kDsRowBytes = kBM * 2;
 
-/// Helpers every backward kernel uses, on top of the fragment layer.
-class BackwardEmitterBase : public FragmentEmitter {
-protected:
-  BackwardEmitterBase(gpu::GPUFuncOp func, const KernelProblem &p)
-      : FragmentEmitter(func, p, /*mTiles=*/1, /*keysPerTile=*/kBM) {}
-
-  Value arg(int64_t i) { return func.getBody().front().getArgument(i); }
-  Value global(int64_t i) { return pointerOf(arg(i), ptrGlobal); }
-  Value blockId(gpu::Dimension dim) {
-    return arith::IndexCastUIOp::create(b, i32,
-                                        gpu::BlockIdOp::create(b, dim));
-  }
-  Value threadId() {
-    return arith::IndexCastUIOp::create(
-        b, i32, gpu::ThreadIdOp::create(b, gpu::Dimension::x));
-  }
-  Value mul64(Value x, int64_t y) {
-    return arith::MulIOp::create(b, toI64(x), cI64(y));
-  }
-  Value add64(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
-  void ifThen(Value cond, function_ref<void()> body) {
-    scf::IfOp::create(b, cond, [&](OpBuilder &, Location) {
-      body();
-      scf::YieldOp::create(b);
-    });
-  }
-};
-
 //===----------------------------------------------------------------------===//
 // Preprocess: delta, lse_log2, dq_accum = 0
 //===----------------------------------------------------------------------===//
 
 class PreprocessEmitter : public BackwardEmitterBase {
 public:
-  PreprocessEmitter(gpu::GPUFuncOp func, const KernelProblem &p)
-      : BackwardEmitterBase(func, p) {}
+  PreprocessEmitter(gpu::GPUFuncOp func, const KernelProblem &p, bool atomicDQ)
+      : BackwardEmitterBase(func, p), atomicDQ(atomicDQ) {}
 
   void emit() {
     b.setInsertionPointToStart(&func.getBody().front());
@@ -102,14 +73,8 @@ public:
 
     ifThen(valid, [&] {
       // dq_accum starts at zero for the main kernel's atomics.
-      auto vec4f = VectorType::get({4}, f32);
-      Value zeros = arith::ConstantOp::create(
-          b, vec4f, DenseElementsAttr::get(vec4f, b.getF32FloatAttr(0.0)));
-      Value accBytes = arith::MulIOp::create(b, elemOff, cI64(4));
-      Value accPtr = global(kBwdDQAccum);
-      LLVM::StoreOp::create(b, zeros, gep(ptrGlobal, accPtr, accBytes), 16);
-      LLVM::StoreOp::create(
-          b, zeros, gep(ptrGlobal, accPtr, add64(accBytes, cI64(16))), 16);
+      if (atomicDQ)
+        zeroAccumulator(elemOff);
       ifThen(cmp(arith::CmpIPredicate::eq, chunk, cI32(0)), [&] {
         Value off = arith::MulIOp::create(b, rowIndex, cI64(4));
         LLVM::StoreOp::create(b, sum, gep(ptrGlobal, global(kBwdDelta), off),
@@ -129,6 +94,21 @@ public:
     });
     gpu::ReturnOp::create(b);
   }
+
+private:
+  /// Zeroes the 8 floats of dq_accum at element `elemOff`.
+  void zeroAccumulator(Value elemOff) {
+    auto vec4f = VectorType::get({4}, f32);
+    Value zeros = arith::ConstantOp::create(
+        b, vec4f, DenseElementsAttr::get(vec4f, b.getF32FloatAttr(0.0)));
+    Value accBytes = arith::MulIOp::create(b, elemOff, cI64(4));
+    Value accPtr = global(kBwdDQAccum);
+    LLVM::StoreOp::create(b, zeros, gep(ptrGlobal, accPtr, accBytes), 16);
+    LLVM::StoreOp::create(
+        b, zeros, gep(ptrGlobal, accPtr, add64(accBytes, cI64(16))), 16);
+  }
+
+  bool atomicDQ;
 };
 
 //===----------------------------------------------------------------------===//
@@ -177,8 +157,8 @@ public:
 
 class MainEmitter : public BackwardEmitterBase {
 public:
-  MainEmitter(gpu::GPUFuncOp func, const KernelProblem &p)
-      : BackwardEmitterBase(func, p) {
+  MainEmitter(gpu::GPUFuncOp func, const KernelProblem &p, bool atomicDQ)
+      : BackwardEmitterBase(func, p), atomicDQ(atomicDQ) {
     kvTileBytes = kBN * tileRowBytes;
     qTileBytes = kBM * tileRowBytes;
     stageBytes = 2 * qTileBytes + 2 * kBM * 4;
@@ -203,17 +183,9 @@ private:
   /// The (query head, first row) of loop step `it`: heads of the group
   /// outer, Q blocks inner.
   std::pair<Value, Value> stepCoordinates(Value it);
-  /// Copies `rows` rows of one head (row 0 at byte `headBytes` of `gptr`)
-  /// starting at `firstRow` into the swizzled tile at shared byte `tile`;
-  /// rows at or past `rowLimit` are zero-filled.
-  void copyRows(Value gptr, Value headBytes, Value firstRow, int64_t rows,
-                int64_t rowLimit, Value tile);
   /// Issues the copies of step `it`'s Q, dO, lse_log2 and delta into the
   /// stage at `base`.
   void copyStep(Value it, Value base);
-  /// C[16 keys of the warp, 64 queries] = A B^T, A rows from the tile at
-  /// `aTile` (this warp's 16), B rows from the tile at `bTile`.
-  SmallVector<Value> emitRowGemm(int64_t aTile, Value bTile);
   /// The f32 pair at columns 8 nt + 2t, +1 of a 64-float shared row vector.
   std::pair<Value, Value> loadColumnPair(Value vecTile, int64_t nt);
   /// -inf where key (row) does not see query (column), or past Lk / Lq.
@@ -232,6 +204,7 @@ private:
   /// dK * scale and dV to global memory (rows < Lk).
   void emitEpilogue(ValueRange dK, ValueRange dV);
 
+  bool atomicDQ;
   int64_t kvTileBytes, qTileBytes, stageBytes;
   Value batch, kvHead, n0, kvHeadBytes, aLane, dsLaneA;
   Value mBegin, numM;
@@ -247,7 +220,7 @@ std::pair<Value, Value> MainEmitter::stepCoordinates(Value it) {
   return {head, mul(mBlock, kBM)};
 }
 
-void MainEmitter::copyRows(Value gptr, Value headBytes, Value firstRow,
+void BackwardEmitterBase::copyRows(Value gptr, Value headBytes, Value firstRow,
                            int64_t rows, int64_t rowLimit, Value tile) {
   // As the forward's copies: thread tid moves chunk tid % (D / 8) of rows
   // tid / (D / 8) + k * rowsPerPass (a multiple of 8: the swizzled chunk is
@@ -293,11 +266,19 @@ void MainEmitter::copyStep(Value it, Value base) {
                           sel(valid, cI32(4), cI32(0)));
 }
 
-SmallVector<Value> MainEmitter::emitRowGemm(int64_t aTile, Value bTile) {
+Value BackwardEmitterBase::warpRowsLane() {
+  Value matrix = shr(lane, 3);
+  return laneOffset(
+      mul(add(add(mul(warp, 16), r8), mul(andI(matrix, 1), 8)), tileRowBytes),
+      shr(matrix, 1));
+}
+
+SmallVector<Value> BackwardEmitterBase::emitRowGemm(Value aTile, Value aLane,
+                                                    Value bTile) {
   SmallVector<Value> c(nTiles() * 4, cF32(0.0));
   for (int64_t kk = 0; kk < kSteps(); ++kk) {
     SmallVector<Value> af = ldmatrix(
-        fragmentAddress(cI32(aTile), aLane, 0, 2 * kk), /*transpose=*/false);
+        fragmentAddress(aTile, aLane, 0, 2 * kk), /*transpose=*/false);
     for (int64_t np = 0; np < nTiles() / 2; ++np) {
       // One ldmatrix x4 gives the B fragments of two n8 (query) tiles.
       SmallVector<Value> bf = ldmatrix(
@@ -459,7 +440,7 @@ void MainEmitter::emitStep(Value it, Value stage, Value head, Value m0,
   Value base = stageBase(stage);
   Value bh = add(mul(batch, p.headsQ), head);
   // S^T = K Q^T; softcap keeps tanh for the chain rule.
-  SmallVector<Value> s = emitRowGemm(kTile(), qTile(base));
+  SmallVector<Value> s = emitRowGemm(cI32(kTile()), aLane, qTile(base));
   SmallVector<Value> th;
   if (p.softcap) {
     Value inner = cF32(p.scale / *p.softcap);
@@ -486,7 +467,7 @@ void MainEmitter::emitStep(Value it, Value stage, Value head, Value m0,
   }
   emitPV(s, doTile(base), dV);
   // dS^T = P^T (dP^T - delta), dP^T = V dO^T.
-  SmallVector<Value> ds = emitRowGemm(vTile(), doTile(base));
+  SmallVector<Value> ds = emitRowGemm(cI32(vTile()), aLane, doTile(base));
   for (int64_t nt = 0; nt < nTiles(); ++nt) {
     auto [d0, d1] = loadColumnPair(deltaTile(base), nt);
     for (int64_t e = 0; e < 4; ++e) {
@@ -501,6 +482,8 @@ void MainEmitter::emitStep(Value it, Value stage, Value head, Value m0,
     }
   }
   emitPV(ds, qTile(base), dK);
+  if (!atomicDQ)
+    return;
   storeDsT(ds);
   gpu::BarrierOp::create(b);
   emitDQ(bh, m0);
@@ -576,12 +559,8 @@ void MainEmitter::emit() {
   doPtr = global(kBwdDO);
   lsePtr = global(kBwdLseLog2);
   deltaPtr = global(kBwdDelta);
-  // A fragments of the warp's 16 rows (as the forward's Q): matrices 1, 3
-  // are rows 8-15, matrices 2, 3 the next chunk.
+  aLane = warpRowsLane();
   Value matrix = shr(lane, 3);
-  aLane = laneOffset(
-      mul(add(add(mul(warp, 16), r8), mul(andI(matrix, 1), 8)), tileRowBytes),
-      shr(matrix, 1));
   // dS A fragments from dS^T transposed: matrix i reads keys r8 + 8 (i >> 1)
   // at query chunk 2w + (i & 1); the chunk is swizzled by the key (r8).
   Value dsRow = add(r8, mul(shr(matrix, 1), 8));
@@ -624,13 +603,15 @@ int64_t mlir::attn::detail::backwardMainSharedBytes(const KernelProblem &p) {
 }
 
 void mlir::attn::detail::emitBackwardPreprocess(gpu::GPUFuncOp func,
-                                                const KernelProblem &p) {
-  PreprocessEmitter(func, p).emit();
+                                                const KernelProblem &p,
+                                                bool atomicDQ) {
+  PreprocessEmitter(func, p, atomicDQ).emit();
 }
 
 void mlir::attn::detail::emitBackwardMain(gpu::GPUFuncOp func,
-                                          const KernelProblem &p) {
-  MainEmitter(func, p).emit();
+                                          const KernelProblem &p,
+                                          bool atomicDQ) {
+  MainEmitter(func, p, atomicDQ).emit();
 }
 
 void mlir::attn::detail::emitBackwardConvert(gpu::GPUFuncOp func,

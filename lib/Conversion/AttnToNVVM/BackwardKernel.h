@@ -38,7 +38,7 @@ enum BackwardArgument : int64_t {
   kBwdDK,
   kBwdDV,
   /// Workspaces: delta [B, Hq, Lq] f32, lse_log2 [B, Hq, Lq] f32,
-  /// dq_accum [B, Hq, Lq, D] f32.
+  /// dq_accum [B, Hq, Lq, D] f32 (not in the deterministic program).
   kBwdDelta,
   kBwdLseLog2,
   kBwdDQAccum,
@@ -53,9 +53,22 @@ inline int64_t backwardPreprocessRows(const KernelProblem &p) {
 /// stages of (Q, dO, lse_log2, delta).
 int64_t backwardMainSharedBytes(const KernelProblem &p);
 
-void emitBackwardPreprocess(gpu::GPUFuncOp func, const KernelProblem &p);
-void emitBackwardMain(gpu::GPUFuncOp func, const KernelProblem &p);
+/// Dynamic shared memory of the deterministic dQ kernel: Q, dO and two
+/// stages of (K, V).
+int64_t backwardDQSharedBytes(const KernelProblem &p);
+
+/// `atomicDQ`: the main kernel adds dQ to dq_accum (which the preprocess
+/// zeroes and the convert kernel reads); otherwise dq_accum does not exist
+/// and emitBackwardDQ computes dQ (the deterministic program).
+void emitBackwardPreprocess(gpu::GPUFuncOp func, const KernelProblem &p,
+                            bool atomicDQ);
+void emitBackwardMain(gpu::GPUFuncOp func, const KernelProblem &p,
+                      bool atomicDQ);
 void emitBackwardConvert(gpu::GPUFuncOp func, const KernelProblem &p);
+/// The deterministic dQ: one CTA per (Q block of 64 rows, batch, query
+/// head) over the KV blocks its rows see, dQ accumulated in registers in a
+/// fixed order (BackwardDQKernel.cpp).
+void emitBackwardDQ(gpu::GPUFuncOp func, const KernelProblem &p);
 
 } // namespace mlir::attn::detail
 

@@ -27,6 +27,8 @@
 #include "llvm/ADT/SetVector.h"
 #include "llvm/Support/MathExtras.h"
 
+#include <functional>
+
 #define DEBUG_TYPE "convert-attn-backward-to-nvvm"
 
 namespace mlir::attn {
@@ -135,6 +137,7 @@ struct BackwardArgumentList {
 
 static LogicalResult collectBackwardArguments(AttentionBackwardOp op,
                                               BackwardArgumentList &list,
+                                              bool deterministic,
                                               OpBuilder &b) {
   const char *inputNames[] = {"q", "k", "v", "o", "do", "lse"};
   Value inputs[] = {op.getQuery(),  op.getKey(),        op.getValue(),
@@ -177,7 +180,9 @@ static LogicalResult collectBackwardArguments(AttentionBackwardOp op,
       {"delta", MemRefType::get(lseShape, f32)},
       {"lse_log2", MemRefType::get(lseShape, f32)},
       {"dq_accum", MemRefType::get(accShape, f32)}};
-  for (auto [name, type] : workspaces) {
+  // The deterministic program has no dq_accum.
+  for (auto [name, type] :
+       ArrayRef(workspaces).drop_back(deterministic ? 1 : 0)) {
     list.values.push_back(memref::AllocOp::create(b, op.getLoc(), type));
     list.names.push_back(name);
     list.roles.push_back(ArgumentRole::Workspace);
@@ -214,7 +219,7 @@ struct BackwardKernelSpec {
   std::array<int64_t, 3> grid;
   int64_t sharedMemoryBytes;
   StringRef gridFormula;
-  void (*emit)(gpu::GPUFuncOp, const KernelProblem &);
+  std::function<void(gpu::GPUFuncOp)> emit;
 };
 
 struct ConvertAttnBackwardToNVVMPass
@@ -251,25 +256,39 @@ struct ConvertAttnBackwardToNVVMPass
     const KernelProblem &p = *problem;
     OpBuilder b(op);
     BackwardArgumentList list;
-    if (failed(collectBackwardArguments(op, list, b)))
+    if (failed(collectBackwardArguments(op, list, deterministic, b)))
       return failure();
 
     int64_t preprocessRows = backwardPreprocessRows(p);
     int64_t dqChunks = p.batch * p.headsQ * p.seqQ * p.headDim / 8;
-    BackwardKernelSpec kernels[] = {
+    bool atomicDQ = !deterministic;
+    SmallVector<BackwardKernelSpec> kernels = {
         {"_bwd_preprocess",
-         {llvm::divideCeilSigned(p.seqQ, preprocessRows), p.batch * p.headsQ, 1},
+         {llvm::divideCeilSigned(p.seqQ, preprocessRows), p.batch * p.headsQ,
+          1},
          0,
          preprocessRows == 16 ? "[ceil(Lq / 16), B * Hq, 1]"
                               : "[ceil(Lq / 8), B * Hq, 1]",
-         emitBackwardPreprocess},
+         [&](gpu::GPUFuncOp f) { emitBackwardPreprocess(f, p, atomicDQ); }},
         {"_bwd",
-         {llvm::divideCeilSigned(p.seqK, kBackwardBlockN), p.batch * p.headsKV, 1},
+         {llvm::divideCeilSigned(p.seqK, kBackwardBlockN),
+          p.batch * p.headsKV, 1},
          backwardMainSharedBytes(p), "[ceil(Lk / block_n), B * Hkv, 1]",
-         emitBackwardMain},
-        {"_bwd_convert",
-         {llvm::divideCeilSigned(dqChunks, kBackwardThreads), 1, 1},
-         0, "[ceil(B * Hq * Lq * D / 1024), 1, 1]", emitBackwardConvert}};
+         [&](gpu::GPUFuncOp f) { emitBackwardMain(f, p, atomicDQ); }}};
+    if (deterministic)
+      kernels.push_back(
+          {"_bwd_dq",
+           {llvm::divideCeilSigned(p.seqQ, kBackwardBlockM),
+            p.batch * p.headsQ, 1},
+           backwardDQSharedBytes(p), "[ceil(Lq / block_m), B * Hq, 1]",
+           [&](gpu::GPUFuncOp f) { emitBackwardDQ(f, p); }});
+    else
+      kernels.push_back(
+          {"_bwd_convert",
+           {llvm::divideCeilSigned(dqChunks, kBackwardThreads), 1, 1},
+           0,
+           "[ceil(B * Hq * Lq * D / 1024), 1, 1]",
+           [&](gpu::GPUFuncOp f) { emitBackwardConvert(f, p); }});
 
     gpu::GPUModuleOp kernelModule = getKernelModule();
     auto parent = op->getParentOfType<FunctionOpInterface>();
@@ -288,7 +307,7 @@ struct ConvertAttnBackwardToNVVMPass
       SymbolTable(kernelModule).insert(func);
       func.setKnownBlockSizeAttr(kb.getDenseI32ArrayAttr(
           {static_cast<int32_t>(kBackwardThreads), 1, 1}));
-      spec.emit(func, p);
+      spec.emit(func);
 
       KernelLaunchDesc desc;
       desc.family = "backward";

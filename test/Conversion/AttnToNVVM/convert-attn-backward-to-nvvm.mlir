@@ -1,4 +1,5 @@
 // RUN: attn-opt %s --split-input-file --convert-attn-backward-to-nvvm | FileCheck %s
+// RUN: attn-opt %s --split-input-file --convert-attn-backward-to-nvvm=deterministic | FileCheck %s --check-prefix=DET
 
 // GQA 4/2, causal (bottom-right), Lq = 200 and Lk = 300 (tails in both),
 // D = 64: three kernels over one argument list (q, k, v, o, do, lse, dq, dk,
@@ -76,6 +77,31 @@
 // CHECK: arith.mulf %{{.*}}, %cst : vector<8xf32>
 // CHECK: llvm.fptrunc %{{.*}} : vector<8xf32> to vector<8xbf16>
 // CHECK: llvm.store %{{.*}}, %{{.*}} {alignment = 16 : i64} : vector<8xbf16>, !llvm.ptr<1>
+
+// deterministic: no dq_accum and no atomic anywhere; the third kernel is
+// the dQ kernel, grid (ceil(200 / 64), B * Hq) = (4, 4), shared memory Q, dO
+// and two stages of K, V: 6 * 64 * 128 = 49152. Its loop over KV blocks
+// carries dQ of the warp's 16 rows (8 d8 tiles x 4) in registers.
+// DET-LABEL: gpu.module @attn_kernels
+// DET: gpu.func @bwd_bwd_preprocess({{.*}}, %{{.*}}: memref<1x4x200xf32>, %{{.*}}: memref<1x4x200xf32>) kernel
+// DET-SAME: #attn.kernel_arg<"lse_log2", workspace>]
+// DET-NOT: llvm.atomicrmw
+// DET: gpu.func @bwd_bwd_dq(
+// DET-SAME: grid_formula = "[ceil(Lq / block_m), B * Hq, 1]", shared_memory_bytes = 49152
+// DET: %{{.*}}:32 = scf.for
+// S = Q K^T, the masks of the forward's row layout, P, dP = dO V^T, dQ += dS K.
+// DET: nvvm.mma.sync
+// DET: scf.if %{{.*}} -> (f32,
+// DET: llvm.inline_asm "ex2.approx.ftz.f32 $0, $1;"
+// DET: nvvm.ldmatrix %{{.*}} {{{.*}}layout = #nvvm.mma_layout<col>
+// DET: scf.yield
+// DET: llvm.store %{{.*}}, %{{.*}} {alignment = 4 : i64} : i32, !llvm.ptr<1>
+// DET-NOT: llvm.atomicrmw
+// DET-LABEL: func.func @bwd
+// DET-NOT: memref.alloc() : memref<1x4x200x64xf32>
+// DET: gpu.launch_func @attn_kernels::@bwd_bwd_preprocess
+// DET: gpu.launch_func @attn_kernels::@bwd_bwd blocks
+// DET: gpu.launch_func @attn_kernels::@bwd_bwd_dq blocks in (%c4{{.*}}, %c4{{.*}}, %c1{{.*}}) threads in (%c128{{.*}}) dynamic_shared_memory_size %c49152_i32
 
 // The host: workspaces allocated, three launches in program order, freed.
 // CHECK-LABEL: func.func @bwd
