@@ -247,8 +247,9 @@ def ConvertAttnBackwardToNVVM
        `dP^T = V dO^T`, `dS^T = P^T (dP^T - delta)` (times
        `1 - tanh^2` under softcap), `dK += dS^T Q`; `dS^T` goes to shared
        memory and `dQ += dS K` is added to the f32 `dq_accum` with
-       `red.global.add.f32`. GQA sums dK and dV over the group inside the
-       CTA (no atomics); dK is scaled once at the end;
+       atomic adds (`atom.global.add.f32`, result unused). GQA sums dK
+       and dV over the group inside the CTA (no atomics); dK is scaled
+       once at the end;
     3. convert, one thread per 8 elements: `dq = scale * dq_accum` in the
        input type.
 

@@ -422,7 +422,7 @@ void MainEmitter::emitDQ(Value bh, Value m0) {
       for (int64_t dt = 0; dt < dTiles(); ++dt)
         for (int64_t e = 0; e < 2; ++e) {
           Value ptr = gep(ptrGlobal, accPtr, add64(base, cI64((dt * 8 + e) * 4)));
-          // The result is unused: NVPTX emits red.global.add.f32.
+          // The result is unused: a reduction (atom.global.add.f32 in the PTX).
           LLVM::AtomicRMWOp::create(b, LLVM::AtomicBinOp::fadd, ptr,
                                     acc[oIndex(0, dt, 2 * half + e)],
                                     LLVM::AtomicOrdering::monotonic);
