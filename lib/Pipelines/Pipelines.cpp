@@ -145,6 +145,9 @@ void mlir::attn::buildAttnToPtxPipeline(
   ConvertAttnToNVVMOptions forChip = lowering;
   forChip.chip = options.chip;
   buildAttnGpuKernelPasses(pm, forChip);
+  ConvertAttnBackwardToNVVMOptions backward;
+  backward.kernelModuleName = lowering.kernelModuleName;
+  pm.addPass(createConvertAttnBackwardToNVVM(backward));
   buildAttnKernelToNVVMPasses(pm);
   if (options.emitBinary)
     buildNVVMToPtxPasses(pm, options);

@@ -106,16 +106,9 @@ static FailureOr<rt::AttentionInfo> attentionInfo(gpu::LaunchFuncOp launch,
   return a;
 }
 
-FailureOr<KernelManifest> mlir::attn::extractManifest(ModuleOp module,
-                                                      StringRef chip) {
-  gpu::LaunchFuncOp launch;
-  module.walk([&](gpu::LaunchFuncOp op) {
-    if (!launch)
-      launch = op;
-  });
-  if (!launch)
-    return module.emitError("expected a gpu.launch_func (run "
-                            "convert-attn-to-nvvm first)");
+/// The manifest of one launch.
+static FailureOr<KernelManifest> manifestOf(gpu::LaunchFuncOp launch,
+                                            StringRef chip) {
   auto info =
       launch->getAttrOfType<KernelInfoAttr>(KernelInfoAttr::getAttributeName());
   if (!info)
@@ -184,4 +177,36 @@ FailureOr<KernelManifest> mlir::attn::extractManifest(ModuleOp module,
     return launch.emitError("expected a manifest the runtime accepts: ")
            << s.message;
   return m;
+}
+
+FailureOr<KernelManifest> mlir::attn::extractManifest(ModuleOp module,
+                                                      StringRef chip) {
+  gpu::LaunchFuncOp launch;
+  module.walk([&](gpu::LaunchFuncOp op) {
+    if (!launch)
+      launch = op;
+  });
+  if (!launch)
+    return module.emitError("expected a gpu.launch_func (run "
+                            "convert-attn-to-nvvm first)");
+  return manifestOf(launch, chip);
+}
+
+FailureOr<std::vector<KernelManifest>>
+mlir::attn::extractManifests(ModuleOp module, StringRef chip) {
+  std::vector<KernelManifest> manifests;
+  bool ok = true;
+  module.walk([&](gpu::LaunchFuncOp launch) {
+    FailureOr<KernelManifest> m = manifestOf(launch, chip);
+    if (failed(m))
+      ok = false;
+    else
+      manifests.push_back(std::move(*m));
+  });
+  if (!ok)
+    return failure();
+  if (manifests.empty())
+    return module.emitError("expected a gpu.launch_func (run "
+                            "convert-attn-to-nvvm first)");
+  return manifests;
 }

@@ -126,12 +126,17 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
         ConvertAttnToNVVMOptions lowering = options.lowering;
         lowering.chip = options.chip;
         buildAttnGpuKernelPasses(pm, lowering);
+        ConvertAttnBackwardToNVVMOptions backward = options.backward;
+        backward.kernelModuleName = lowering.kernelModuleName;
+        pm.addPass(createConvertAttnBackwardToNVVM(backward));
       })))
     return fail("convert-attn-to-nvvm failed");
-  FailureOr<KernelManifest> manifest = extractManifest(module, options.chip);
-  if (failed(manifest))
+  FailureOr<std::vector<KernelManifest>> manifests =
+      extractManifests(module, options.chip);
+  if (failed(manifests))
     return fail("no kernel launch to describe");
-  result.manifest = *manifest;
+  result.manifests = std::move(*manifests);
+  result.manifest = result.manifests.front();
 
   // The rest of attn-to-ptx, in two timed stages.
   if (failed(runStage("gpu/nvvm lowering", [&](OpPassManager &pm) {
@@ -164,12 +169,20 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
                         std::chrono::steady_clock::now() - start)
                         .count();
     // Keep ptxas's "Used N registers, ..." line: the resource report.
-    for (StringRef line : llvm::split(report, '\n'))
-      if (line.contains("Used"))
-        stage.note = line.substr(line.find("Used")).str();
-      else if (line.contains("spill stores") &&
-               !line.trim().starts_with("0 bytes stack frame, 0 bytes spill"))
-        stage.note += " [" + line.trim().str() + "]";
+    // One "Used" line per kernel (a backward program has three). ptxas
+    // prints a function's stack/spill line before its "Used" line: a
+    // nonzero one is attached to the "Used" line that follows.
+    std::string spill;
+    for (StringRef line : llvm::split(report, '\n')) {
+      if (line.contains("spill stores") &&
+          !line.trim().starts_with("0 bytes stack frame, 0 bytes spill")) {
+        spill = " [" + line.trim().str() + "]";
+      } else if (line.contains("Used")) {
+        stage.note += (stage.note.empty() ? "" : "; ") +
+                      line.substr(line.find("Used")).str() + spill;
+        spill.clear();
+      }
+    }
     result.cubins[arch] = std::move(*cubin);
     result.stages.push_back(std::move(stage));
   }

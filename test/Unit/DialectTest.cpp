@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "attn/Dialect/Attn/IR/KeyVisibility.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -18,6 +19,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -139,6 +141,33 @@ TEST_F(AttnDialectTest, VerifierRejectsWindowWithoutSlidingMask) {
   EXPECT_EQ(verifyMessage(op),
             "'attn.attention' op expected no window attribute unless the mask "
             "kind is sliding_window");
+}
+
+
+// rowsSeeingKeys is the inverse of isVisible over a block of keys: for every
+// mask, alignment and block, exactly the rows that see some key of the block.
+TEST(KeyVisibility, RowsSeeingKeysInvertsIsVisible) {
+  ConstArith a;
+  std::vector<KeyVisibility> kinds = {
+      {std::nullopt, std::nullopt, false}, {std::nullopt, 0, false},
+      {std::nullopt, 0, true},             {5, 2, true},
+      {0, 0, true},                        {7, std::nullopt, false}};
+  for (const KeyVisibility &vis : kinds)
+    for (auto [lq, lk] : {std::pair<int64_t, int64_t>{30, 17}, {17, 30},
+                          {20, 20}})
+      for (int64_t first = 0; first < lk; first += 3)
+        for (int64_t last = first; last < std::min(lk, first + 9); ++last) {
+          KeyInterval<int64_t> rows =
+              vis.rowsSeeingKeys(a, first, last, lq, lk);
+          for (int64_t row = 0; row < lq; ++row) {
+            bool sees = false;
+            for (int64_t key = first; key <= last; ++key)
+              sees |= vis.isVisible(a, row, key, lq, lk);
+            EXPECT_EQ(sees, row >= rows.begin && row < rows.end)
+                << "row " << row << " keys [" << first << ", " << last
+                << "] lq " << lq << " lk " << lk;
+          }
+        }
 }
 
 } // namespace

@@ -232,7 +232,8 @@ TEST_F(KernelManifestTest, KernelInfoIsVerified) {
   bad = info;
   bad.replace(bad.find("family = \"decode\""), 17, "family = \"other\"");
   EXPECT_FALSE(parse(kDecodeTypes, bad));
-  EXPECT_EQ(message, "expected family prefill, decode or hopper, got 'other'");
+  EXPECT_EQ(message,
+            "expected family prefill, decode, hopper or backward, got 'other'");
   message.clear();
   EXPECT_FALSE(parse({"memref<4xf32>"},
                      decodeInfo("#attn.kernel_arg<\"q\", scratch>")));

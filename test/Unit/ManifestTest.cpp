@@ -324,6 +324,16 @@ TEST(ManifestSchema, LaunchDimensionsWithinCudaLimits) {
                 "16777216], got 4294967312");
 }
 
+TEST(ManifestSchema, BackwardFamily) {
+  // The kernels of a backward program (convert-attn-backward-to-nvvm) are
+  // family "backward".
+  Manifest m;
+  Status s = parseManifest(
+      edited("\"family\": \"decode\"", "\"family\": \"backward\""), m);
+  ASSERT_TRUE(s.ok) << s.message;
+  EXPECT_EQ(m.family, "backward");
+}
+
 TEST(ManifestSchema, ArgumentSizesCannotOverflow) {
   // [2^32, 2^32] f32 is 2^66 bytes: once wrapped to 0 and allocated as 16.
   expectRefused(edited("[4, 4, 4, 128]", "[4294967296, 4294967296]"),
@@ -343,7 +353,8 @@ TEST(ManifestSchema, RequiredKeysAndConsistency) {
     expectRefused(edited(key, ""), "missing required key '" + name + "'");
   }
   expectRefused(edited("\"family\": \"decode\"", "\"family\": \"other\""),
-                "expected 'family' to be one of prefill, decode, hopper, custom");
+                "expected 'family' to be one of prefill, decode, hopper, "
+                "backward, custom");
   expectRefused(edited("\"heads_kv\": 2", "\"heads_kv\": 3"),
                 "expected 'heads_q' (8) to be a multiple of 'heads_kv' (3)");
   expectRefused(edited("\"mask\": \"sliding_window\"", "\"mask\": \"none\""),

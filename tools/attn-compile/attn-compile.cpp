@@ -119,6 +119,18 @@ static cl::opt<bool> withLse("lse",
                                       "as training needs it; AttentionSpec's "
                                       "C++ default is off)"),
                              cl::init(true), cl::cat(specCategory));
+static cl::opt<bool> backward(
+    "backward",
+    cl::desc("Compile the spec's backward (attn.attention_backward: dQ, dK, "
+             "dV from Q, K, V, O, dO, LSE); --target=ptx only. The program's "
+             "kernels get one manifest each, in launch order: <o>.json, "
+             "<o>.1.json, <o>.2.json"),
+    cl::init(false), cl::cat(specCategory));
+static cl::opt<bool> deterministic(
+    "deterministic",
+    cl::desc("With --backward: dQ bit-identical run to run (a dQ kernel "
+             "over Q blocks instead of f32 atomics)"),
+    cl::init(false), cl::cat(specCategory));
 static cl::opt<bool> runCpu("run-cpu",
                             cl::desc("Execute on the CPU and compare with the "
                                      "float64 reference (spec input only)"),
@@ -283,6 +295,15 @@ static bool validateFlags() {
                  << "' (expected cpu or ptx)\n";
     return false;
   }
+  if (backward && target != "ptx") {
+    llvm::errs() << "error: expected --target=ptx with --backward (the CPU "
+                    "backward runs through attn-opt and the Python package)\n";
+    return false;
+  }
+  if (deterministic && !backward) {
+    llvm::errs() << "error: expected --backward with --deterministic\n";
+    return false;
+  }
   if (runCpu && !checkCpuRunSize())
     return false;
   for (const std::string &arch : cubinArchs)
@@ -349,6 +370,7 @@ static FailureOr<AttentionSpec> specFromFlags() {
   spec.headDim = headDim;
   spec.valueHeadDim = valueHeadDim;
   spec.withLse = withLse;
+  spec.backward = backward;
   spec.layout = bshd ? Layout::BSHD : Layout::BHSD;
   spec.pageSize = pageSize;
   spec.appendTokens = appendTokens;
@@ -574,6 +596,7 @@ static int compileForGpu(ModuleOp module,
   if (failed(lowering))
     return 1;
   options.lowering = *lowering;
+  options.backward.deterministic = deterministic;
   options.features = ptxFeatures;
   options.recordStageIR = printStageIR;
   if (failed(checkGpuLoweringOptions(options.lowering, module)))
@@ -604,10 +627,11 @@ static int compileForGpu(ModuleOp module,
       llvm::outs() << stage.irAfter << "\n";
   }
   const KernelManifest &m = artifacts->manifest;
-  llvm::outs() << llvm::formatv(
-      "kernel {0}: grid [{1}, {2}, {3}] block [{4}, 1, 1] smem {5} bytes\n",
-      m.symbol, m.grid[0], m.grid[1], m.grid[2], m.block[0],
-      m.sharedMemoryBytes);
+  for (const KernelManifest &k : artifacts->manifests)
+    llvm::outs() << llvm::formatv(
+        "kernel {0}: grid [{1}, {2}, {3}] block [{4}, 1, 1] smem {5} bytes\n",
+        k.symbol, k.grid[0], k.grid[1], k.grid[2], k.block[0],
+        k.sharedMemoryBytes);
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
@@ -624,6 +648,11 @@ static int compileForGpu(ModuleOp module,
   if (!writeFile(outputFile + ".ptx", artifacts->ptx) ||
       !writeFile(outputFile + ".json", m.toJson() + "\n"))
     return 1;
+  // Later kernels of a multi-kernel program (the backward), in launch order.
+  for (size_t i = 1; i < artifacts->manifests.size(); ++i)
+    if (!writeFile(outputFile + "." + std::to_string(i) + ".json",
+                   artifacts->manifests[i].toJson() + "\n"))
+      return 1;
   for (auto &[arch, cubin] : artifacts->cubins)
     if (!writeFile(outputFile + "." + arch + ".cubin", cubin))
       return 1;

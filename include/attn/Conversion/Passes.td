@@ -269,4 +269,75 @@ def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
   let options = AttnGpuKernelOptions;
 }
 
+def ConvertAttnBackwardToNVVM
+    : Pass<"convert-attn-backward-to-nvvm", "::mlir::ModuleOp"> {
+  let summary = "Lower attn.attention_backward to FlashAttention-2 style GPU "
+                "kernels (mma.sync): preprocess, KV-block main, dQ convert";
+  let description = [{
+    Replaces each `attn.attention_backward` in destination-passing form
+    (operands `bufferization.to_tensor` of memrefs, results stored with
+    `bufferization.materialize_in_destination`) by three `gpu.launch_func`s
+    in stream order, every kernel taking the same arguments
+    `q, k, v, o, do, lse, dq, dk, dv` and the workspaces
+    `delta, lse_log2, dq_accum` (so one argument array and one workspace
+    buffer serve the three launches):
+
+    1. preprocess, grid `[ceil(Lq / rows), B * Hq, 1]`:
+       `delta = rowsum(dO * O)`, `lse_log2 = lse * log2(e)` (`+inf` for a
+       fully masked row, so that its P is 0, never NaN), and zeroes
+       `dq_accum`;
+    2. main, grid `[ceil(Lk / 64), B * Hkv, 1]`, 4 warps: one CTA per KV
+       block of 64 keys (each warp 16 keys) loops over the query heads of
+       its KV head's group and over the Q blocks of 64 rows that see the
+       block (KeyVisibility::rowsSeeingKeys), Q and dO double-buffered with
+       cp.async. Per Q block, with scores transposed (keys are rows):
+       `S^T = K Q^T`, softcap, ALiBi, mask (boundary and tail blocks only),
+       `P^T = exp2(S^T log2 e - lse_log2)`, `dV += P^T dO`,
+       `dP^T = V dO^T`, `dS^T = P^T (dP^T - delta)` (times
+       `1 - tanh^2` under softcap), `dK += dS^T Q`; `dS^T` goes to shared
+       memory and `dQ += dS K` is added to the f32 `dq_accum` with
+       atomic adds (`atom.global.add.f32`, result unused). GQA sums dK
+       and dV over the group inside the CTA (no atomics); dK is scaled
+       once at the end;
+    3. convert, one thread per 8 elements: `dq = scale * dq_accum` in the
+       input type.
+
+    With `deterministic`, dQ is the same bits on every run: there is no
+    `dq_accum`, the main kernel computes dK and dV only, and the third
+    kernel is a dQ kernel, grid `[ceil(Lq / 64), B * Hq, 1]`, that walks the
+    KV blocks a Q block sees in order (recomputing S and dP in the
+    forward's row layout) and accumulates `dQ = scale dS K` in registers.
+
+    `score_mod`, `mask_mod`, a bias or mask operand, `key_lengths`, the
+    bshd layout and gradient types other than the inputs' are refused with
+    a diagnostic.
+
+    ```mlir
+    %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %v, %o, %do, %lse :
+        ...) {mask_kind = #attn.mask<causal_bottom_right>} -> ...
+    // becomes
+    gpu.launch_func @attn_kernels::@f_bwd_preprocess ...
+    gpu.launch_func @attn_kernels::@f_bwd ...
+    gpu.launch_func @attn_kernels::@f_bwd_convert ...
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::NVVM::NVVMDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+  let options = [
+    Option<"deterministic", "deterministic", "bool", /*default=*/"false",
+           "dQ bit-identical run to run: a dQ kernel over Q blocks instead "
+           "of f32 atomics into dq_accum">,
+    Option<"kernelModuleName", "kernel-module", "std::string",
+           /*default=*/"\"attn_kernels\"",
+           "Name of the gpu.module that receives the kernels (appended to "
+           "when it exists)">,
+  ];
+}
+
 #endif // ATTN_CONVERSION_PASSES_TD

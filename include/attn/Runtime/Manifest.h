@@ -113,7 +113,8 @@ struct Manifest {
   std::string symbol;
   /// The PTX target ("sm_80").
   std::string chip;
-  /// "prefill", "decode" or "hopper" (the kernel family).
+  /// "prefill", "decode", "hopper" or "backward" (the kernel family;
+  /// "custom" for hand-written kernels).
   std::string family;
   std::array<int64_t, 3> grid{1, 1, 1};
   std::array<int64_t, 3> block{1, 1, 1};

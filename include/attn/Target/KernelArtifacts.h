@@ -36,6 +36,12 @@ FailureOr<std::string> extractPTX(ModuleOp module);
 /// limits).
 FailureOr<KernelManifest> extractManifest(ModuleOp module, StringRef chip);
 
+/// The manifests of every gpu.launch_func in `module`, in program order (a
+/// backward program launches three kernels, which a host runs in this
+/// order); checked as extractManifest checks one.
+FailureOr<std::vector<KernelManifest>> extractManifests(ModuleOp module,
+                                                        StringRef chip);
+
 } // namespace mlir::attn
 
 #endif // ATTN_TARGET_KERNELARTIFACTS_H

@@ -27,6 +27,9 @@ struct PtxCompileOptions {
   std::string features = "+ptx80";
   /// Kernel selection and tiles: convert-attn-to-nvvm's options.
   ConvertAttnToNVVMOptions lowering;
+  /// convert-attn-backward-to-nvvm's options (its kernel module follows
+  /// `lowering`'s).
+  ConvertAttnBackwardToNVVMOptions backward;
   /// Architectures to assemble cubins for (empty: none).
   std::vector<std::string> cubinArchs = {"sm_80", "sm_90"};
   /// ptxas to use; empty: <cuda>/bin/ptxas if it exists.
@@ -44,7 +47,10 @@ struct PtxStage {
 
 struct PtxArtifacts {
   std::string ptx;
+  /// The first launch's manifest (the only one of a forward program).
   KernelManifest manifest;
+  /// Every launch's manifest in program order (manifests[0] == manifest).
+  std::vector<KernelManifest> manifests;
   /// arch -> cubin bytes.
   std::map<std::string, std::string> cubins;
   std::vector<PtxStage> stages;

@@ -1,5 +1,5 @@
-// RUN: attn-opt %s --split-input-file --verify-diagnostics --convert-attn-to-nvvm
-// RUN: not attn-opt %s --split-input-file --convert-attn-to-nvvm="block-n=128" 2>&1 | FileCheck %s --check-prefix=SMEM
+// RUN: attn-opt %s --split-input-file --verify-diagnostics --attn-gpu-kernels
+// RUN: not attn-opt %s --split-input-file --attn-gpu-kernels="block-n=128" 2>&1 | FileCheck %s --check-prefix=SMEM
 
 // The mma.sync kernels take D and Dv that are multiples of 16 (whole k16
 // steps and 16-byte chunks) in [32, 256] (head-dims.mlir); the rest is

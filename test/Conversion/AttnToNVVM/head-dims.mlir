@@ -1,4 +1,4 @@
-// RUN: attn-opt %s --split-input-file --convert-attn-to-nvvm | FileCheck %s
+// RUN: attn-opt %s --split-input-file --attn-gpu-kernels | FileCheck %s
 
 // Head dims other than 64 and 128 on the mma.sync kernels (issue #15); the
 // PTX of these shapes passes ptxas in test/Target/attn-compile-head-dims.mlir.

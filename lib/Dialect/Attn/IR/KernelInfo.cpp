@@ -42,8 +42,10 @@ LogicalResult KernelInfoAttr::verify(
     int64_t headsQ, int64_t headsKV, int64_t seqQ, int64_t seqK,
     int64_t headDim, int64_t valueHeadDim, BoolAttr lse, BoolAttr keyLengths,
     BoolAttr alibi, BoolAttr scoreMod, StringRef kvView, int64_t headOffset) {
-  if (family != "prefill" && family != "decode" && family != "hopper")
-    return emitError() << "expected family prefill, decode or hopper, got '"
+  if (family != "prefill" && family != "decode" && family != "hopper" &&
+      family != "backward")
+    return emitError() << "expected family prefill, decode, hopper or "
+                          "backward, got '"
                        << family
                        << "'";
   if (sharedMemoryBytes < 0)
@@ -138,6 +140,42 @@ FailureOr<KernelInfoAttr> mlir::attn::withLaunch(Operation *anchor,
       planned.getScoreMod(),
       desc.keyView ? desc.keyView->getName().getStringRef() : "tensor",
       planned.getHeadOffset());
+  if (!info)
+    return failure();
+  return info;
+}
+
+FailureOr<KernelInfoAttr>
+mlir::attn::buildKernelInfo(AttentionBackwardOp op,
+                            const KernelLaunchDesc &desc) {
+  MLIRContext *ctx = op.getContext();
+  Builder b(ctx);
+  if (desc.names.size() != desc.roles.size())
+    return op.emitOpError("expected one role per kernel argument name");
+  SmallVector<Attribute> arguments;
+  for (auto [name, role] : llvm::zip(desc.names, desc.roles))
+    arguments.push_back(KernelArgumentAttr::get(ctx, name, role));
+  MaskKind mask = op.getMaskKind();
+  DenseI64ArrayAttr window =
+      mask == MaskKind::SlidingWindow ? op.getWindowAttr() : nullptr;
+  auto elementType = [](Value v) {
+    return cast<RankedTensorType>(v.getType()).getElementType();
+  };
+  auto emit = [&]() { return op.emitOpError("kernel info: "); };
+  KernelInfoAttr info = KernelInfoAttr::getChecked(
+      emit, ctx, desc.family, desc.gridFormula, desc.sharedMemoryBytes,
+      desc.blockM, desc.blockN, desc.numWarps, desc.numSplits, desc.keysPerWarp,
+      desc.stages, b.getArrayAttr(arguments), mask,
+      b.getF64FloatAttr(op.getEffectiveScale()), op.getSoftcapAttr(), window,
+      op.getLayout(), elementType(op.getQuery()), elementType(op.getKey()),
+      elementType(op.getValue()), elementType(op.getOutput()),
+      op.getQueryType().getDimSize(0), op.getNumQueryHeads(),
+      op.getNumKVHeads(), op.getQueryLength(), op.getKeyLength(),
+      op.getHeadDim(), op.getValueHeadDim(), b.getBoolAttr(true),
+      b.getBoolAttr(static_cast<bool>(op.getKeyLengths())),
+      b.getBoolAttr(op.getAlibiSlopes().has_value()),
+      b.getBoolAttr(!op.getScoreMod().empty()), StringRef("tensor"),
+      /*headOffset=*/0);
   if (!info)
     return failure();
   return info;

@@ -18,7 +18,7 @@ namespace mlir::attn {
 
 /// What a kernel family decided about one launch.
 struct KernelLaunchDesc {
-  StringRef family;      ///< "prefill", "decode" or "hopper".
+  StringRef family;      ///< "prefill", "decode", "hopper" or "backward".
   StringRef gridFormula; ///< e.g. "[ceil(Lq / block_m), B * Hq, 1]".
   int64_t sharedMemoryBytes = 0;
   /// The family's tile parameters; 0 where it has none.
@@ -42,6 +42,12 @@ FailureOr<KernelInfoAttr> buildKernelInfo(AttentionOp op,
 /// errors at `anchor`.
 FailureOr<KernelInfoAttr> withLaunch(Operation *anchor, KernelInfoAttr planned,
                                      const KernelLaunchDesc &desc);
+
+/// The same for one kernel of an attn.attention_backward program: the
+/// attention fields are the forward's (output_type is O's, lse is true: the
+/// backward reads it).
+FailureOr<KernelInfoAttr> buildKernelInfo(AttentionBackwardOp op,
+                                          const KernelLaunchDesc &desc);
 
 } // namespace mlir::attn
 

@@ -204,6 +204,23 @@ struct KeyVisibility {
     return keysBetween(a, lastRow, firstRow, queryLen, keyLen);
   }
 
+  /// The rows of [0, queryLen) that see some key of [firstKey, lastKey]
+  /// (the inverse of visibleKeys, for loops with keys outer): a row sees
+  /// key j iff j - left <= row + diag <= j + right, on each bounded side.
+  template <typename A>
+  KeyInterval<typename A::V> rowsSeeingKeys(A &a, typename A::V firstKey,
+                                            typename A::V lastKey,
+                                            typename A::V queryLen,
+                                            typename A::V keyLen) const {
+    typename A::V begin = a.c(0), end = queryLen;
+    typename A::V diag = diagonal(a, queryLen, keyLen);
+    if (right)
+      begin = a.max(begin, a.sub(a.add(firstKey, -*right), diag));
+    if (left)
+      end = a.min(end, a.sub(a.add(lastKey, *left + 1), diag));
+    return {begin, end};
+  }
+
   /// Whether `key` is visible to `row` by the mask bounds alone (callers
   /// whose keys may lie at or past the length add `key < keyLen`).
   template <typename A>

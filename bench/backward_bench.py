@@ -1,0 +1,424 @@
+#!/usr/bin/env python3
+"""Device check and timing of the backward kernels (attn-compile --backward).
+
+Each variant is a program of three kernels staged by bench/backward_prepare.sh
+(<name>.sm_90.cubin with manifests <name>.json, <name>.1.json, <name>.2.json in
+launch order: preprocess, main, convert). All three take the same arguments
+(q, k, v, o, do, lse, dq, dk, dv) and one caller workspace (delta, lse_log2,
+dq_accum), launched through the runtime's C ABI.
+
+Check (bwd_check_*, and every bwd_bench_* before it is timed): O and LSE from
+a float64 forward on the inputs, our dQ/dK/dV (outputs poisoned with NaN)
+against torch float64 autograd of the same attention; the bound per gradient
+is 2x the max abs error of torch's flash backward (its own forward, the
+nearest problem flash computes: causal only where Lq == Lk, no softcap/ALiBi/
+window) against float64 on the same inputs, with a floor of 1e-3 * max|ref|.
+
+Timing: median of do_bench (warmup 25, rep 100) of our three launches vs
+torch.autograd.grad through SDPA under SDPBackend.FLASH_ATTENTION and
+SDPBackend.CUDNN_ATTENTION (backward only: the forward graph is built once).
+TFLOP/s = 2.5 x the forward's 4 B Hq Lq Lk D (x0.5 causal).
+
+A crash or a wrong result in one variant is reported and the rest still run.
+Usage: backward_bench.py --lib libAttnRuntimeC.so --kernels DIR --out DIR
+                         [--match REGEX] [--checks-only] [--skip-cudnn]
+"""
+import argparse
+import ctypes
+import datetime
+import glob
+import json
+import math
+import os
+import re
+import sys
+import traceback
+
+import torch
+import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+CALLER_WORKSPACE = 1
+DTYPES = {torch.bfloat16: b"bf16", torch.float16: b"f16", torch.float32: b"f32"}
+
+
+class Runtime:
+    def __init__(self, path):
+        lib = ctypes.CDLL(path)
+        lib.attnRuntimeLastError.restype = ctypes.c_char_p
+        lib.attnKernelCreateFromFiles.argtypes = [
+            ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int,
+            ctypes.POINTER(ctypes.c_void_p)]
+        lib.attnKernelGetWorkspaceSize.argtypes = [
+            ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t)]
+        lib.attnKernelInitWorkspace.argtypes = [
+            ctypes.c_void_p, ctypes.c_uint64, ctypes.c_size_t, ctypes.c_void_p]
+        lib.attnKernelLaunchWithWorkspace.argtypes = [
+            ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_uint64),
+            ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_int32),
+            ctypes.POINTER(ctypes.c_int64), ctypes.c_uint64, ctypes.c_size_t,
+            ctypes.c_void_p, ctypes.c_int]
+        lib.attnKernelDestroy.argtypes = [ctypes.c_void_p]
+        self.lib = lib
+
+    def check(self, rc, what):
+        if rc:
+            raise RuntimeError(f"{what}: {self.lib.attnRuntimeLastError().decode()}")
+
+
+class Program:
+    """The three kernels of one backward variant, sharing one workspace."""
+
+    def __init__(self, rt, kdir, name):
+        self.rt = rt
+        image = os.path.join(kdir, name + ".sm_90.cubin")
+        manifests = [os.path.join(kdir, name + s) for s in (".json", ".1.json", ".2.json")]
+        self.manifests = [json.load(open(m)) for m in manifests]
+        self.handles = []
+        for m in manifests:
+            h = ctypes.c_void_p()
+            rt.check(rt.lib.attnKernelCreateFromFiles(
+                None, image.encode(), m.encode(), CALLER_WORKSPACE, ctypes.byref(h)),
+                f"load {m}")
+            self.handles.append(h)
+        sizes = []
+        for h in self.handles:
+            n = ctypes.c_size_t()
+            rt.check(rt.lib.attnKernelGetWorkspaceSize(h, ctypes.byref(n)), "workspace size")
+            sizes.append(n.value)
+        if len(set(sizes)) != 1:
+            raise RuntimeError(f"kernels of {name} disagree on the workspace: {sizes}")
+        self.ws_bytes = sizes[0]
+        self.ws = torch.empty(max(self.ws_bytes, 256), dtype=torch.uint8, device="cuda")
+        stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
+        rt.check(rt.lib.attnKernelInitWorkspace(self.handles[0], self.ws.data_ptr(),
+                                                self.ws_bytes, stream), "init workspace")
+
+    def bind(self, tensors, sync=False):
+        n = len(tensors)
+        ptrs = (ctypes.c_uint64 * n)(*[t.data_ptr() for t in tensors])
+        dtypes = (ctypes.c_char_p * n)(*[DTYPES[t.dtype] for t in tensors])
+        ranks = (ctypes.c_int32 * n)(*[t.dim() for t in tensors])
+        dims = [d for t in tensors for d in t.shape]
+        shapes = (ctypes.c_int64 * len(dims))(*dims)
+        stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
+        lib, ws, wsb = self.rt.lib, self.ws.data_ptr(), self.ws_bytes
+
+        def launch():
+            for i, h in enumerate(self.handles):
+                self.rt.check(lib.attnKernelLaunchWithWorkspace(
+                    h, n, ptrs, dtypes, ranks, shapes, ws, wsb, stream, int(sync)),
+                    f"launch kernel {i}")
+        return launch
+
+    def close(self):
+        for h in self.handles:
+            self.rt.lib.attnKernelDestroy(h)
+
+
+def parse_flags(text):
+    spec = dict(batch=1, hq=1, hkv=1, lq=1, lk=1, d=64, dtype="bf16", mask="none",
+                wl=0, wr=0, softcap=0.0, alibi=False)
+    keys = {"--batch": "batch", "--heads-q": "hq", "--heads-kv": "hkv", "--seq-q": "lq",
+            "--seq-k": "lk", "--head-dim": "d", "--dtype": "dtype", "--mask": "mask",
+            "--window-left": "wl", "--window-right": "wr", "--softcap": "softcap",
+            "--alibi": "alibi"}
+    spec["deterministic"] = "--deterministic" in text.split()
+    for tok in text.split():
+        k, _, v = tok.partition("=")
+        if k not in keys:
+            continue
+        key = keys[k]
+        if key == "alibi":
+            spec[key] = v != "false"
+        elif key in ("dtype", "mask"):
+            spec[key] = v
+        elif key == "softcap":
+            spec[key] = float(v)
+        else:
+            spec[key] = int(v)
+    return spec
+
+
+def visible(spec, device):
+    """[Lq, Lk] bool: key j visible to query i (AttnOps.td semantics)."""
+    lq, lk = spec["lq"], spec["lk"]
+    i = torch.arange(lq, device=device)[:, None]
+    j = torch.arange(lk, device=device)[None, :]
+    off = lk - lq
+    m = spec["mask"]
+    if m == "none":
+        return torch.ones(lq, lk, dtype=torch.bool, device=device)
+    if m == "causal-top-left":
+        return j <= i
+    if m in ("causal", "causal-bottom-right"):
+        return j <= i + off
+    if m == "sliding-window":
+        return (j >= i + off - spec["wl"]) & (j <= i + off + spec["wr"])
+    raise ValueError(m)
+
+
+def alibi_slopes(hq):
+    """attn-compile --alibi: 2^(-8 (h + 1) / Hq)."""
+    return [2.0 ** (-8.0 * (h + 1) / hq) for h in range(hq)]
+
+
+def attention64(spec, q, k, v, head0=0):
+    """float64 attention of query heads head0.. (q [B, g', Lq, D], k and v
+    [B, g' / g, Lk, D]), with autograd: (O, LSE)."""
+    g = q.shape[1] // k.shape[1]
+    k = k.repeat_interleave(g, dim=1)
+    v = v.repeat_interleave(g, dim=1)
+    s = (q @ k.transpose(-1, -2)) / math.sqrt(spec["d"])
+    if spec["softcap"]:
+        s = spec["softcap"] * torch.tanh(s / spec["softcap"])
+    if spec["alibi"]:
+        i = torch.arange(spec["lq"], device=q.device, dtype=torch.float64)[:, None]
+        j = torch.arange(spec["lk"], device=q.device, dtype=torch.float64)[None, :]
+        slopes = torch.tensor(alibi_slopes(spec["hq"])[head0:head0 + q.shape[1]],
+                              device=q.device, dtype=torch.float64)[None, :, None, None]
+        s = s - slopes * (i + spec["lk"] - spec["lq"] - j).abs()
+    vis = visible(spec, q.device)
+    s = s.masked_fill(~vis, float("-inf"))
+    # Rows that see no key: P = 0, O = 0, LSE = -inf. Their scores are
+    # replaced before logsumexp, whose backward would give 0 * NaN there.
+    empty = ~vis.any(dim=-1)[:, None]
+    s = s.masked_fill(empty, 0.0)
+    lse = torch.logsumexp(s, dim=-1)
+    p = torch.exp(s - lse[..., None]).masked_fill(empty, 0.0)
+    return p @ v, lse.masked_fill(empty[:, 0], float("-inf"))
+
+
+def forward64(spec, q, k, v):
+    """O (input dtype) and LSE (f32) of the whole problem, one KV group at a
+    time (the float64 score matrix of a 16k shape does not fit at once)."""
+    g = spec["hq"] // spec["hkv"]
+    o = torch.empty_like(q)
+    lse = torch.empty(q.shape[:3], device=q.device, dtype=torch.float32)
+    with torch.no_grad():
+        for b in range(spec["batch"]):
+            for kh in range(spec["hkv"]):
+                hs = slice(kh * g, (kh + 1) * g)
+                ob, lb = attention64(spec, q[b:b + 1, hs].double(), k[b:b + 1, kh:kh + 1].double(),
+                                     v[b:b + 1, kh:kh + 1].double(), head0=kh * g)
+                o[b:b + 1, hs] = ob.to(q.dtype)
+                lse[b:b + 1, hs] = lb.float()
+    return o, lse
+
+
+def flash_problem(spec):
+    """The nearest problem torch's flash backend computes (its yardstick)."""
+    causal = spec["mask"] != "none" and spec["lq"] == spec["lk"]
+    return dict(spec, mask="causal" if causal else "none", softcap=0.0, alibi=False)
+
+
+def sdpa_forward(q, k, v, causal, backend):
+    """SDPA under one backend; GQA through enable_gqa where the backend
+    takes it, else K and V repeated (autograd sums their gradients)."""
+    g = q.shape[1] // k.shape[1]
+    with sdpa_kernel(backend):
+        if g == 1:
+            return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        try:
+            return F.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True)
+        except RuntimeError:
+            return F.scaled_dot_product_attention(
+                q, k.repeat_interleave(g, dim=1), v.repeat_interleave(g, dim=1), is_causal=causal)
+
+
+def sdpa_grads(spec, q, k, v, do, backend):
+    q, k, v = (t.detach().clone().requires_grad_() for t in (q, k, v))
+    out = sdpa_forward(q, k, v, spec["mask"] == "causal", backend)
+    return torch.autograd.grad(out, (q, k, v), do)
+
+
+def grads64(spec, q, k, v, do):
+    q64, k64, v64 = (t.double().requires_grad_() for t in (q, k, v))
+    o, _ = attention64(spec, q64, k64, v64)
+    return torch.autograd.grad(o, (q64, k64, v64), do.double())
+
+
+def make_inputs(spec):
+    dt = torch.bfloat16 if spec["dtype"] == "bf16" else torch.float16
+    b, hq, hkv, lq, lk, d = (spec[x] for x in ("batch", "hq", "hkv", "lq", "lk", "d"))
+    q = torch.randn(b, hq, lq, d, device="cuda", dtype=dt)
+    k = torch.randn(b, hkv, lk, d, device="cuda", dtype=dt)
+    v = torch.randn(b, hkv, lk, d, device="cuda", dtype=dt)
+    do = torch.randn(b, hq, lq, d, device="cuda", dtype=dt)
+    return q, k, v, do
+
+
+def run_ours(prog, q, k, v, o, do, lse, sync=True):
+    dq = torch.full_like(q, float("nan"))
+    dk = torch.full_like(k, float("nan"))
+    dv = torch.full_like(v, float("nan"))
+    launch = prog.bind([q, k, v, o, do, lse, dq, dk, dv], sync=sync)
+    return launch, (dq, dk, dv)
+
+
+def check(prog, name, spec, row):
+    """Fills `row` with errors and bounds; returns True when within them."""
+    torch.manual_seed(sum(map(ord, name)))
+    q, k, v, do = make_inputs(spec)
+    o, lse = forward64(spec, q, k, v)
+    launch, ours = run_ours(prog, q, k, v, o, do, lse)
+    launch()
+    torch.cuda.synchronize()
+    # A second run on the same inputs: dK and dV must be bitwise equal (no
+    # atomics); dq_accum must have been zeroed again by the preprocess.
+    launch2, ours2 = run_ours(prog, q, k, v, o, do, lse)
+    launch2()
+    torch.cuda.synchronize()
+    # Large shapes: the gradients of batch 0's first KV group only (all of
+    # its query heads, so dK and dV are complete).
+    g = spec["hq"] // spec["hkv"]
+    big = spec["batch"] * spec["hq"] * spec["lq"] * spec["lk"] > (1 << 27)
+    qs = (slice(0, 1), slice(0, g)) if big else (slice(None), slice(None))
+    ks = (slice(0, 1), slice(0, 1)) if big else (slice(None), slice(None))
+    sub = (q[qs], k[ks], v[ks], do[qs])
+    ref = grads64(spec, *sub)
+    fspec = flash_problem(spec)
+    fref = grads64(fspec, *sub)
+    flash = None
+    try:
+        flash = sdpa_grads(fspec, *sub, SDPBackend.FLASH_ATTENTION)
+    except Exception as e:  # e.g. a shape flash does not take
+        row["flash_error"] = str(e).splitlines()[0][:200]
+    ok = True
+    for i, label in enumerate(("dq", "dk", "dv")):
+        sl = qs if label == "dq" else ks
+        mine, mine2 = ours[i][sl], ours2[i][sl]
+        err = (mine.double() - ref[i]).abs().max().item()
+        scale = ref[i].abs().max().item()
+        flash_err = None
+        if flash is not None:
+            flash_err = (flash[i].double() - fref[i]).abs().max().item()
+        bound = max(2 * flash_err if flash_err is not None else 2e-2 * scale,
+                    1e-3 * max(scale, 1.0))
+        nan = int(torch.isnan(ours[i]).sum())
+        repeat = torch.equal(torch.nan_to_num(ours[i]), torch.nan_to_num(ours2[i]))
+        row[label] = dict(max_abs_err=err, ref_max=scale, flash_err=flash_err,
+                          bound=bound, nan=nan, bitwise_repeat=repeat,
+                          repeat_max_diff=(mine.double() - mine2.double()).abs().max().item())
+        # dQ sums f32 atomics in arrival order: bitwise repeatable only in
+        # the deterministic program.
+        needs_repeat = label != "dq" or spec["deterministic"]
+        ok &= nan == 0 and err <= bound and (repeat or not needs_repeat)
+    row["ok"] = bool(ok)
+    return ok
+
+
+def backward_flops(spec):
+    f = 4.0 * spec["batch"] * spec["hq"] * spec["lq"] * spec["lk"] * spec["d"]
+    if spec["mask"] != "none" and spec["lq"] == spec["lk"]:
+        f *= 0.5
+    return 2.5 * f
+
+
+def timing(prog, spec, row, do_bench, skip_cudnn):
+    q, k, v, do = make_inputs(spec)
+    causal = spec["mask"] == "causal"
+    # O and LSE for the timed inputs from torch's flash forward (its LSE is
+    # natural-log, as the op's); the values do not change our timing.
+    g = spec["hq"] // spec["hkv"]
+    kr, vr = (k, v) if g == 1 else (k.repeat_interleave(g, 1), v.repeat_interleave(g, 1))
+    try:
+        out, lse = torch.ops.aten._scaled_dot_product_flash_attention(
+            q, kr, vr, 0.0, causal)[:2]
+        lse = lse.float().contiguous()
+    except Exception:
+        out = sdpa_forward(q, k, v, causal, SDPBackend.FLASH_ATTENTION)
+        lse = torch.zeros(spec["batch"], spec["hq"], spec["lq"], device="cuda")
+    launch, _ = run_ours(prog, q, k, v, out.contiguous(), do, lse, sync=False)
+    flops = backward_flops(spec)
+    row["ours_ms"] = do_bench(launch, warmup=25, rep=100, return_mode="median")
+    row["ours_tflops"] = flops / row["ours_ms"] / 1e9
+    backends = [("flash", SDPBackend.FLASH_ATTENTION)]
+    if not skip_cudnn:
+        backends.append(("cudnn", SDPBackend.CUDNN_ATTENTION))
+    for label, backend in backends:
+        try:
+            qq, kk, vv = (t.detach().clone().requires_grad_() for t in (q, k, v))
+            o = sdpa_forward(qq, kk, vv, causal, backend)
+            fn = lambda: torch.autograd.grad(o, (qq, kk, vv), do, retain_graph=True)  # noqa: E731
+            ms = do_bench(fn, warmup=25, rep=100, return_mode="median")
+            row[f"{label}_ms"] = ms
+            row[f"{label}_tflops"] = flops / ms / 1e9
+            row[f"vs_{label}"] = ms / row["ours_ms"]
+        except Exception as e:
+            row[f"{label}_error"] = str(e).splitlines()[0][:200]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lib", required=True)
+    ap.add_argument("--kernels", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--match", default="")
+    ap.add_argument("--checks-only", action="store_true")
+    ap.add_argument("--skip-cudnn", action="store_true")
+    args = ap.parse_args()
+    from triton.testing import do_bench
+    rt = Runtime(args.lib)
+    torch.zeros(1, device="cuda")
+    names = sorted(os.path.basename(p)[:-len(".flags")]
+                   for p in glob.glob(os.path.join(args.kernels, "*.flags")))
+    names = [n for n in names if re.search(args.match, n)]
+    if args.checks_only:
+        names = [n for n in names if n.startswith("bwd_check_")]
+    dev = torch.cuda.get_device_name()
+    print(f"device: {dev}, torch {torch.__version__}, {len(names)} variants", flush=True)
+    rows, failed = [], []
+    for name in names:
+        spec = parse_flags(open(os.path.join(args.kernels, name + ".flags")).read())
+        row = dict(name=name, spec=spec)
+        rows.append(row)
+        prog = None
+        try:
+            prog = Program(rt, args.kernels, name)
+            ok = check(prog, name, spec, row)
+            msg = " ".join(f"{g}={row[g]['max_abs_err']:.2e}/{row[g]['bound']:.2e}"
+                           for g in ("dq", "dk", "dv"))
+            print(f"check {name:40s} {msg} {'OK' if ok else 'FAIL'}", flush=True)
+            if not ok:
+                failed.append(name)
+            elif name.startswith("bwd_bench_"):
+                timing(prog, spec, row, do_bench, args.skip_cudnn)
+                print(f"time  {name:40s} ours {row['ours_ms']:.3f} ms "
+                      f"{row['ours_tflops']:.0f} TFLOP/s; flash {row.get('flash_tflops', 0):.0f} "
+                      f"({row.get('vs_flash', 0):.2f}x); cudnn {row.get('cudnn_tflops', 0):.0f} "
+                      f"({row.get('vs_cudnn', 0):.2f}x)", flush=True)
+        except Exception as e:
+            row["ok"] = False
+            row["error"] = traceback.format_exc()[-2000:]
+            failed.append(name)
+            print(f"ERROR {name}: {e}", flush=True)
+            # A sticky CUDA error poisons the context: stop rather than
+            # report every later variant as broken.
+            if "illegal" in str(e).lower() or "launch failed" in str(e).lower():
+                print("CUDA context lost; stopping", flush=True)
+                break
+        finally:
+            if prog is not None:
+                prog.close()
+    stamp = datetime.date.today().isoformat()
+    path = os.path.join(args.out, f"{stamp}-h200-backward.json")
+    with open(path, "w") as f:
+        json.dump(dict(device=dev, torch=torch.__version__, rows=rows,
+                       flops="2.5 x forward (4 B Hq Lq Lk D, x0.5 causal)"), f, indent=1)
+    md = [f"# Backward, {dev}, {stamp}", "",
+          "TFLOP/s = 2.5 x forward FLOPs (4 B Hq Lq Lk D, x0.5 causal); median of do_bench.", "",
+          "| variant | ok | ours ms | ours TFLOP/s | flash TFLOP/s | x flash | cuDNN TFLOP/s | x cuDNN |",
+          "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        md.append(f"| {r['name']} | {r.get('ok')} | {r.get('ours_ms', float('nan')):.3f} | "
+                  f"{r.get('ours_tflops', float('nan')):.0f} | {r.get('flash_tflops', float('nan')):.0f} | "
+                  f"{r.get('vs_flash', float('nan')):.2f} | {r.get('cudnn_tflops', float('nan')):.0f} | "
+                  f"{r.get('vs_cudnn', float('nan')):.2f} |")
+    open(os.path.join(args.out, f"{stamp}-h200-backward.md"), "w").write("\n".join(md) + "\n")
+    print(f"{len(rows) - len(failed)}/{len(rows)} variants ok; failed: {failed}", flush=True)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

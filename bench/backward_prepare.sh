@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Compiles the backward kernels (attn-compile --backward: three kernels per
+# variant, manifests <name>.json, <name>.1.json, <name>.2.json in launch
+# order) and stages them, the runtime sources and the harness into DEST
+# (default <repo>/.device-bwd), the folder the device call carries.
+# Usage: bench/backward_prepare.sh [build-dir] [dest]
+# ATTN_CHECKS_ONLY=1 stages the correctness variants alone.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="${1:-$root/build}"
+dest="${2:-$root/.device-bwd}"
+compile="$build/bin/attn-compile"
+rm -rf "$dest"
+mkdir -p "$dest/kernels"
+# name | attn-compile spec flags (the harness reads them back)
+variants=(
+  "bwd_check_plain_d128|--batch=2 --heads-q=4 --heads-kv=4 --seq-q=512 --seq-k=512 --head-dim=128 --mask=none"
+  "bwd_check_causal_d64|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=1000 --seq-k=1000 --head-dim=64 --mask=causal"
+  "bwd_check_tail_causal_br_gqa|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal"
+  "bwd_check_tail_causal_tl|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=333 --seq-k=200 --head-dim=128 --mask=causal-top-left"
+  "bwd_check_br_lq_gt_lk|--batch=1 --heads-q=2 --heads-kv=2 --seq-q=300 --seq-k=100 --head-dim=64 --mask=causal"
+  "bwd_check_window_mqa|--batch=1 --heads-q=8 --heads-kv=1 --seq-q=777 --seq-k=1000 --head-dim=128 --mask=sliding-window --window-left=100 --window-right=20"
+  "bwd_check_softcap_f16|--batch=2 --heads-q=4 --heads-kv=4 --seq-q=256 --seq-k=256 --head-dim=64 --mask=none --dtype=f16 --softcap=30"
+  "bwd_check_alibi_gqa_causal|--batch=2 --heads-q=8 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=128 --mask=causal --alibi"
+  "bwd_check_f16_causal_d128|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --dtype=f16"
+  "bwd_check_det_tail_causal_br_gqa|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal --deterministic"
+  "bwd_check_det_window_mqa_d128|--batch=1 --heads-q=8 --heads-kv=1 --seq-q=777 --seq-k=1000 --head-dim=128 --mask=sliding-window --window-left=100 --window-right=20 --deterministic"
+  "bwd_check_det_softcap_alibi_f16|--batch=1 --heads-q=4 --heads-kv=2 --seq-q=300 --seq-k=457 --head-dim=128 --mask=causal --softcap=20 --alibi --dtype=f16 --deterministic"
+  "bwd_check_softcap_alibi_window_tail|--batch=1 --heads-q=4 --heads-kv=2 --seq-q=300 --seq-k=457 --head-dim=64 --mask=sliding-window --window-left=64 --window-right=8 --softcap=20 --alibi"
+)
+if [ -z "${ATTN_CHECKS_ONLY:-}" ]; then
+  # Prefill benchmark shapes (BENCHMARKS.md): bf16, B*L = 16k, Hq*D = 2048.
+  for d in 64 128; do
+    h=$((2048 / d))
+    for l in 1024 4096 16384; do
+      b=$((16384 / l))
+      for mask in none causal; do
+        variants+=("bwd_bench_d${d}_l${l}_${mask}|--batch=$b --heads-q=$h --heads-kv=$h --seq-q=$l --seq-k=$l --head-dim=$d --mask=$mask")
+      done
+    done
+  done
+  for mask in none causal; do
+    variants+=("bwd_bench_det_d128_l4096_${mask}|--batch=4 --heads-q=16 --heads-kv=16 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --deterministic")
+    variants+=("bwd_bench_gqa_l4096_${mask}|--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask")
+  done
+fi
+log="$dest/compile_times.txt"
+: > "$log"
+failed=()
+for v in "${variants[@]}"; do
+  name="${v%%|*}"
+  flags="${v#*|}"
+  # shellcheck disable=SC2086
+  if ! out=$("$compile" --target=ptx --backward --cubin-arch=sm_90 --report=none $flags -o "$dest/kernels/$name" 2>&1); then
+    echo "COMPILE FAILED $name ($flags):" >&2
+    echo "$out" | tail -5 >&2
+    echo "$name: COMPILE FAILED" >> "$log"
+    failed+=("$name")
+    rm -f "$dest/kernels/$name".*
+    continue
+  fi
+  echo "$name: $(echo "$out" | grep -E 'spec -> PTX|ptxas' | tr -s ' ' | tr '\n' ' ')" >> "$log"
+  echo "$flags" > "$dest/kernels/$name.flags"
+done
+find "$dest/kernels" -name "*.ptx" -delete
+mkdir -p "$dest/src"
+cp -r "$root/CMakeLists.txt" "$root/cmake" "$root/lib" "$root/include" "$root/test" "$dest/src/"
+cp -r /usr/src/googletest "$dest/googletest"
+cp "$root"/bench/backward_bench.py "$root"/bench/backward_run.sh "$dest/"
+echo "staged $(ls "$dest/kernels" | wc -l) files in $dest ($(du -sh "$dest" | cut -f1))"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "${#failed[@]} kernels failed to compile: ${failed[*]}" >&2
+  exit 1
+fi

@@ -1,0 +1,194 @@
+//===- BackwardDQKernel.cpp - the deterministic dQ kernel -----------------===//
+//
+// Part of attn-mlir. The dQ of the deterministic backward program: one CTA
+// per (Q block of 64 rows, batch, query head), 4 warps of 16 rows, walks the
+// KV blocks its rows see (KeyVisibility::visibleKeys) in order with K and V
+// double-buffered, recomputes S and P in the forward's row layout (the
+// shared emitScores, emitPositionalMods and emitVisibilityMask), and
+// accumulates dQ = scale dS K in registers: no atomics, so dQ is the same
+// bits on every run. It costs a second S = Q K^T and dP = dO V^T per block
+// pair, the price FlashAttention's deterministic modes pay in another form.
+//
+//===----------------------------------------------------------------------===//
+
+#include "BackwardEmitter.h"
+
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::detail;
+
+namespace {
+
+constexpr int64_t kBM = kBackwardBlockM, kBN = kBackwardBlockN;
+
+class DQEmitter : public BackwardEmitterBase {
+public:
+  DQEmitter(gpu::GPUFuncOp func, const KernelProblem &p)
+      : BackwardEmitterBase(func, p) {
+    tileBytes = kBM * tileRowBytes;
+  }
+
+  void emit();
+
+private:
+  // Shared memory: Q (at 0: FragmentEmitter::loadQ reads it there) | dO |
+  // stage 0 K, V | stage 1 K, V.
+  Value doTile() { return cI32(tileBytes); }
+  Value kTile(Value stage) { return add(mul(stage, 2 * tileBytes), 2 * tileBytes); }
+  Value vTile(Value stage) { return add(kTile(stage), tileBytes); }
+
+  void copyKV(Value block, Value stage) {
+    Value n0 = mul(block, kBN);
+    copyRows(global(kBwdK), kvHeadBytes, n0, kBN, p.seqK, kTile(stage));
+    copyRows(global(kBwdV), kvHeadBytes, n0, kBN, p.seqK, vTile(stage));
+  }
+  /// f32 of a [B, Hq, Lq] workspace at this lane's two rows (row >= Lq: 0).
+  std::array<Value, 2> loadRowPair(int64_t argIndex);
+  /// dQ of the block at key n0 added into `acc`.
+  void emitBlock(Value n0, Value stage, SmallVector<Value> &acc);
+
+  int64_t tileBytes;
+  Value bh, batch, head, m0, laneRow, qHeadBytes, kvHeadBytes;
+  Value negSlope, batchIndex, headIndex;
+  std::array<Value, 2> lse2, delta;
+};
+
+} // namespace
+
+std::array<Value, 2> DQEmitter::loadRowPair(int64_t argIndex) {
+  std::array<Value, 2> out;
+  for (int64_t half = 0; half < 2; ++half) {
+    Value row = add(laneRow, half * 8);
+    Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ));
+    Value off = arith::MulIOp::create(
+        b, add64(mul64(bh, p.seqQ), toI64(sel(valid, row, cI32(0)))), cI64(4));
+    Value v = LLVM::LoadOp::create(b, f32, gep(ptrGlobal, global(argIndex), off),
+                                   4);
+    // Padded rows have Q = dO = 0: S = 0 there, and lse_log2 = delta = 0
+    // keep their (never stored) gradient finite.
+    out[half] = sel(valid, v, cF32(0.0));
+  }
+  return out;
+}
+
+void DQEmitter::emitBlock(Value n0, Value stage, SmallVector<Value> &acc) {
+  FragmentLayout layout = FragmentLayout::mmaSync(1, nTiles());
+  SmallVector<Value> s = emitScores(kTile(stage));
+  // tanh(scale x / softcap), before modifiers and masks, for the chain rule.
+  SmallVector<Value> th;
+  if (p.softcap)
+    for (Value v : s)
+      th.push_back(p.needsNaturalScores()
+                       ? arith::MulFOp::create(b, v, cF32(1.0 / *p.softcap))
+                       : v);
+  s = emitPositionalMods(layout, s, n0, laneRow, Value(), negSlope, batchIndex,
+                         headIndex);
+  s = emitVisibilityMask(layout, s, n0, laneRow, m0, kBM, cI32(p.seqK),
+                         cI32(p.diagOffset), /*tail=*/p.seqK % kBN != 0);
+  Value c = cF32(expScale);
+  for (int64_t r = 0; r < layout.numRegisters(); ++r) {
+    int64_t slot = layout.rowSlot(r);
+    s[r] = exp2(fma(s[r], c, arith::NegFOp::create(b, lse2[slot])));
+  }
+  // dS = P (dP - delta), dP = dO V^T; then dQ += dS K (K read transposed).
+  SmallVector<Value> ds = emitRowGemm(doTile(), qLane, vTile(stage));
+  for (int64_t r = 0; r < layout.numRegisters(); ++r) {
+    Value grad = arith::MulFOp::create(
+        b, s[r], arith::SubFOp::create(b, ds[r], delta[layout.rowSlot(r)]));
+    if (p.softcap)
+      grad = arith::MulFOp::create(
+          b, grad, fma(arith::NegFOp::create(b, th[r]), th[r], cF32(1.0)));
+    ds[r] = grad;
+  }
+  emitPV(ds, kTile(stage), acc);
+}
+
+void DQEmitter::emit() {
+  b.setInsertionPointToStart(&func.getBody().front());
+  emitLaneCoordinates();
+  Value mBlock = blockId(gpu::Dimension::x);
+  bh = blockId(gpu::Dimension::y);
+  batch = arith::DivUIOp::create(b, bh, cI32(p.headsQ));
+  head = arith::RemUIOp::create(b, bh, cI32(p.headsQ));
+  Value kvHead = arith::DivUIOp::create(b, head, cI32(p.headsQ / p.headsKV));
+  m0 = mul(mBlock, kBM);
+  laneRow = add(add(m0, mul(warp, 16)), g);
+  qHeadBytes = mul64(bh, p.seqQ * tileRowBytes);
+  kvHeadBytes =
+      mul64(add(mul(batch, p.headsKV), kvHead), p.seqK * tileRowBytes);
+  if (!p.alibiSlopes.empty())
+    negSlope = emitNegAlibiSlope(head);
+  qLane = warpRowsLane();
+  lse2 = loadRowPair(kBwdLseLog2);
+  delta = loadRowPair(kBwdDelta);
+
+  IntArith a(b, b.getLoc(), i32);
+  Value lastRow = arith::MinSIOp::create(b, add(m0, kBM - 1), cI32(p.seqQ - 1));
+  KeyInterval<Value> keys = p.visibility.visibleKeys(a, m0, lastRow,
+                                                     cI32(p.seqQ), cI32(p.seqK));
+  Value nBegin = a.floorDiv(keys.begin, kBN);
+  Value nEnd = a.ceilDiv(keys.end, kBN);
+  ifThen(cmp(arith::CmpIPredicate::slt, nBegin, nEnd), [&] {
+    copyRows(global(kBwdQ), qHeadBytes, m0, kBM, p.seqQ, cI32(0));
+    copyRows(global(kBwdDO), qHeadBytes, m0, kBM, p.seqQ, doTile());
+    copyKV(nBegin, cI32(0));
+  });
+  NVVM::CpAsyncCommitGroupOp::create(b);
+
+  SmallVector<Value> init(dTiles() * 4, cF32(0.0));
+  auto loop = scf::ForOp::create(b, nBegin, nEnd, cI32(1), init);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value j = loop.getInductionVar();
+    SmallVector<Value> acc(loop.getRegionIterArgs());
+    Value stage = andI(arith::SubIOp::create(b, j, nBegin), 1);
+    Value next = add(j, 1);
+    ifThen(cmp(arith::CmpIPredicate::slt, next, nEnd), [&] {
+      copyKV(next, arith::XOrIOp::create(b, stage, cI32(1)));
+    });
+    NVVM::CpAsyncCommitGroupOp::create(b);
+    NVVM::CpAsyncWaitGroupOp::create(b, 1);
+    gpu::BarrierOp::create(b);
+    emitBlock(mul(j, kBN), stage, acc);
+    // The next step's copies overwrite the stage this one read.
+    gpu::BarrierOp::create(b);
+    scf::YieldOp::create(b, acc);
+  }
+  b.setInsertionPointAfter(loop);
+
+  // dQ = scale * acc as 16-bit pairs; rows past Lq are not stored.
+  Value scale = cF32(p.scale);
+  Value dqPtr = global(kBwdDQ);
+  for (int64_t half = 0; half < 2; ++half) {
+    Value row = add(laneRow, half * 8);
+    auto body = [&] {
+      Value rowBytes = add64(qHeadBytes, mul64(row, tileRowBytes));
+      for (int64_t dt = 0; dt < dTiles(); ++dt) {
+        int64_t r = oIndex(0, dt, 2 * half);
+        Value off = add64(rowBytes, toI64(add(mul(t, 4), dt * 16)));
+        Value v = packHalf2(
+            arith::MulFOp::create(b, loop.getResult(r), scale),
+            arith::MulFOp::create(b, loop.getResult(r + 1), scale));
+        LLVM::StoreOp::create(b, v, gep(ptrGlobal, dqPtr, off), 4);
+      }
+    };
+    if (p.seqQ % kBM == 0)
+      body();
+    else
+      ifThen(cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ)), body);
+  }
+  gpu::ReturnOp::create(b);
+}
+
+int64_t mlir::attn::detail::backwardDQSharedBytes(const KernelProblem &p) {
+  return 6 * kBM * p.headDim * 2;
+}
+
+void mlir::attn::detail::emitBackwardDQ(gpu::GPUFuncOp func,
+                                        const KernelProblem &p) {
+  DQEmitter(func, p).emit();
+}

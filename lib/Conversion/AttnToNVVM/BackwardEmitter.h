@@ -1,0 +1,62 @@
+//===- BackwardEmitter.h - what the backward kernels share ------*- C++ -*-===//
+//
+// Part of attn-mlir. The emission helpers of the backward kernels
+// (BackwardKernel.cpp, BackwardDQKernel.cpp) on top of FragmentEmitter.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_LIB_CONVERSION_ATTNTONVVM_BACKWARDEMITTER_H
+#define ATTN_LIB_CONVERSION_ATTNTONVVM_BACKWARDEMITTER_H
+
+#include "BackwardKernel.h"
+#include "FragmentEmitter.h"
+
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+namespace mlir::attn::detail {
+
+/// Helpers every backward kernel uses, on top of the fragment layer.
+class BackwardEmitterBase : public FragmentEmitter {
+protected:
+  BackwardEmitterBase(gpu::GPUFuncOp func, const KernelProblem &p)
+      : FragmentEmitter(func, p, /*mTiles=*/1,
+                        /*keysPerTile=*/kBackwardBlockM) {}
+
+  Value arg(int64_t i) { return func.getBody().front().getArgument(i); }
+  Value global(int64_t i) { return pointerOf(arg(i), ptrGlobal); }
+  Value blockId(gpu::Dimension dim) {
+    return arith::IndexCastUIOp::create(b, i32,
+                                        gpu::BlockIdOp::create(b, dim));
+  }
+  Value threadId() {
+    return arith::IndexCastUIOp::create(
+        b, i32, gpu::ThreadIdOp::create(b, gpu::Dimension::x));
+  }
+  Value mul64(Value x, int64_t y) {
+    return arith::MulIOp::create(b, toI64(x), cI64(y));
+  }
+  Value add64(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+  void ifThen(Value cond, function_ref<void()> body) {
+    scf::IfOp::create(b, cond, [&](OpBuilder &, Location) {
+      body();
+      scf::YieldOp::create(b);
+    });
+  }
+  /// Copies `rows` rows of one head (row 0 at byte `headBytes` of `gptr`)
+  /// starting at `firstRow` into the swizzled tile at shared byte `tile`;
+  /// rows at or past `rowLimit` are zero-filled (cp.async source size 0).
+  void copyRows(Value gptr, Value headBytes, Value firstRow, int64_t rows,
+                int64_t rowLimit, Value tile);
+  /// C[16 rows of the warp, 64 columns] = A B^T with A rows read at
+  /// `aLane` (the warp's 16 rows) of the tile at `aTile` and B rows from
+  /// the tile at `bTile` (both [rows, D], non-transposed ldmatrix).
+  SmallVector<Value> emitRowGemm(Value aTile, Value aLane, Value bTile);
+  /// Lane offsets of A fragments of the warp's 16 rows of a [rows, D] tile
+  /// (as the forward's Q): matrices 1, 3 are rows 8-15, 2, 3 the next chunk.
+  Value warpRowsLane();
+};
+
+
+} // namespace mlir::attn::detail
+
+#endif // ATTN_LIB_CONVERSION_ATTNTONVVM_BACKWARDEMITTER_H

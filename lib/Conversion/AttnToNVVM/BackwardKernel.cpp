@@ -1,0 +1,620 @@
+//===- BackwardKernel.cpp - the mma.sync backward kernels -----------------===//
+//
+// Part of attn-mlir. See BackwardKernel.h. The main kernel works on scores
+// transposed: a warp owns 16 keys as the rows of its accumulator tiles and
+// the 64 queries of a Q block as columns, so P^T and dS^T are already the A
+// fragments of dV += P^T dO and dK += dS^T Q (the forward's C -> A reuse),
+// and dK, dV stay in registers across the whole Q loop. Only dQ += dS K
+// needs dS with queries as rows: dS^T goes through shared memory once and
+// is read back transposed by ldmatrix.trans.
+//
+//===----------------------------------------------------------------------===//
+
+#include "BackwardEmitter.h"
+
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::detail;
+
+namespace {
+
+constexpr int64_t kBM = kBackwardBlockM, kBN = kBackwardBlockN;
+constexpr int64_t kThreads = kBackwardThreads;
+/// Bytes of a row of the dS^T tile (64 queries, 16-bit).
+constexpr int64_t kDsRowBytes = kBM * 2;
+
+//===----------------------------------------------------------------------===//
+// Preprocess: delta, lse_log2, dq_accum = 0
+//===----------------------------------------------------------------------===//
+
+class PreprocessEmitter : public BackwardEmitterBase {
+public:
+  PreprocessEmitter(gpu::GPUFuncOp func, const KernelProblem &p, bool atomicDQ)
+      : BackwardEmitterBase(func, p), atomicDQ(atomicDQ) {}
+
+  void emit() {
+    b.setInsertionPointToStart(&func.getBody().front());
+    // D / 8 consecutive lanes share a row, one 16-byte chunk each, so the
+    // row sum is a butterfly over log2(D / 8) lane bits.
+    int64_t chunksPerRow = d / 8;
+    Value tidV = threadId();
+    Value bh = blockId(gpu::Dimension::y);
+    Value row = add(mul(blockId(gpu::Dimension::x), backwardPreprocessRows(p)),
+                    shr(tidV, llvm::Log2_64(chunksPerRow)));
+    Value chunk = andI(tidV, chunksPerRow - 1);
+    Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ));
+    // Rows past Lq read row Lq - 1 so that every lane joins the shuffles.
+    Value clamped = sel(valid, row, cI32(p.seqQ - 1));
+    Value rowIndex = add64(mul64(bh, p.seqQ), toI64(clamped));
+    Value elemOff = add64(arith::MulIOp::create(b, rowIndex, cI64(d)),
+                          toI64(mul(chunk, 8)));
+    Value byteOff = arith::MulIOp::create(b, elemOff, cI64(2));
+    Type halfType = p.isBF16 ? Type(b.getBF16Type()) : Type(b.getF16Type());
+    auto vec8 = VectorType::get({8}, halfType);
+    auto vec8f = VectorType::get({8}, f32);
+    auto load = [&](int64_t argIndex) -> Value {
+      Value v = LLVM::LoadOp::create(
+          b, vec8, gep(ptrGlobal, global(argIndex), byteOff), 16);
+      return LLVM::FPExtOp::create(b, vec8f, v);
+    };
+    Value prod = arith::MulFOp::create(b, load(kBwdO), load(kBwdDO));
+    Value sum = cF32(0.0);
+    for (int64_t e = 0; e < 8; ++e)
+      sum = arith::AddFOp::create(
+          b, sum, LLVM::ExtractElementOp::create(b, prod, cI32(e)));
+    for (int64_t m = 1; m < chunksPerRow; m *= 2)
+      sum = arith::AddFOp::create(b, sum, shuffleXor(sum, m));
+
+    ifThen(valid, [&] {
+      // dq_accum starts at zero for the main kernel's atomics.
+      if (atomicDQ)
+        zeroAccumulator(elemOff);
+      ifThen(cmp(arith::CmpIPredicate::eq, chunk, cI32(0)), [&] {
+        Value off = arith::MulIOp::create(b, rowIndex, cI64(4));
+        LLVM::StoreOp::create(b, sum, gep(ptrGlobal, global(kBwdDelta), off),
+                              4);
+        // lse * log2(e), and +inf for a row that saw no key (lse = -inf):
+        // exp2(s - inf) = 0 makes its P, and so its gradients, zero.
+        Value lse = LLVM::LoadOp::create(
+            b, f32, gep(ptrGlobal, global(kBwdLse), off), 4);
+        Value empty = arith::CmpFOp::create(
+            b, arith::CmpFPredicate::OEQ, lse,
+            cF32(-std::numeric_limits<double>::infinity()));
+        Value scaled = sel(empty, cF32(std::numeric_limits<double>::infinity()),
+                           arith::MulFOp::create(b, lse, cF32(kLog2e)));
+        LLVM::StoreOp::create(b, scaled,
+                              gep(ptrGlobal, global(kBwdLseLog2), off), 4);
+      });
+    });
+    gpu::ReturnOp::create(b);
+  }
+
+private:
+  /// Zeroes the 8 floats of dq_accum at element `elemOff`.
+  void zeroAccumulator(Value elemOff) {
+    auto vec4f = VectorType::get({4}, f32);
+    Value zeros = arith::ConstantOp::create(
+        b, vec4f, DenseElementsAttr::get(vec4f, b.getF32FloatAttr(0.0)));
+    Value accBytes = arith::MulIOp::create(b, elemOff, cI64(4));
+    Value accPtr = global(kBwdDQAccum);
+    LLVM::StoreOp::create(b, zeros, gep(ptrGlobal, accPtr, accBytes), 16);
+    LLVM::StoreOp::create(
+        b, zeros, gep(ptrGlobal, accPtr, add64(accBytes, cI64(16))), 16);
+  }
+
+  bool atomicDQ;
+};
+
+//===----------------------------------------------------------------------===//
+// Convert: dQ = scale * dq_accum
+//===----------------------------------------------------------------------===//
+
+class ConvertEmitter : public BackwardEmitterBase {
+public:
+  ConvertEmitter(gpu::GPUFuncOp func, const KernelProblem &p)
+      : BackwardEmitterBase(func, p) {}
+
+  void emit() {
+    b.setInsertionPointToStart(&func.getBody().front());
+    // One thread per 8 consecutive elements (D is a multiple of 8).
+    int64_t chunks = p.batch * p.headsQ * p.seqQ * d / 8;
+    Value chunk = add(mul(blockId(gpu::Dimension::x), kThreads), threadId());
+    ifThen(cmp(arith::CmpIPredicate::ult, chunk, cI32(chunks)), [&] {
+      Value elem = mul64(chunk, 8);
+      Value accBytes = arith::MulIOp::create(b, elem, cI64(4));
+      auto vec4f = VectorType::get({4}, f32);
+      auto vec8f = VectorType::get({8}, f32);
+      Value acc = global(kBwdDQAccum);
+      Value lo = LLVM::LoadOp::create(b, vec4f, gep(ptrGlobal, acc, accBytes),
+                                      16);
+      Value hi = LLVM::LoadOp::create(
+          b, vec4f, gep(ptrGlobal, acc, add64(accBytes, cI64(16))), 16);
+      Value all = LLVM::ShuffleVectorOp::create(
+          b, lo, hi, ArrayRef<int32_t>{0, 1, 2, 3, 4, 5, 6, 7});
+      Value scale = arith::ConstantOp::create(
+          b, vec8f, DenseElementsAttr::get(vec8f, b.getF32FloatAttr(p.scale)));
+      all = arith::MulFOp::create(b, all, scale);
+      Type halfType = p.isBF16 ? Type(b.getBF16Type()) : Type(b.getF16Type());
+      Value packed =
+          LLVM::FPTruncOp::create(b, VectorType::get({8}, halfType), all);
+      Value outBytes = arith::MulIOp::create(b, elem, cI64(2));
+      LLVM::StoreOp::create(b, packed,
+                            gep(ptrGlobal, global(kBwdDQ), outBytes), 16);
+    });
+    gpu::ReturnOp::create(b);
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Main: one CTA per KV block
+//===----------------------------------------------------------------------===//
+
+class MainEmitter : public BackwardEmitterBase {
+public:
+  MainEmitter(gpu::GPUFuncOp func, const KernelProblem &p, bool atomicDQ)
+      : BackwardEmitterBase(func, p), atomicDQ(atomicDQ) {
+    kvTileBytes = kBN * tileRowBytes;
+    qTileBytes = kBM * tileRowBytes;
+    stageBytes = 2 * qTileBytes + 2 * kBM * 4;
+  }
+
+  void emit();
+
+private:
+  // Shared memory: K | V | dS^T | stage 0 | stage 1, each stage Q | dO |
+  // lse_log2 | delta. Every tile starts at a multiple of 128 bytes.
+  int64_t kTile() const { return 0; }
+  int64_t vTile() const { return kvTileBytes; }
+  int64_t dsTile() const { return 2 * kvTileBytes; }
+  Value stageBase(Value stage) {
+    return add(mul(stage, stageBytes), 2 * kvTileBytes + kBN * kDsRowBytes);
+  }
+  Value qTile(Value base) { return base; }
+  Value doTile(Value base) { return add(base, qTileBytes); }
+  Value lseTile(Value base) { return add(base, 2 * qTileBytes); }
+  Value deltaTile(Value base) { return add(base, 2 * qTileBytes + kBM * 4); }
+
+  /// The (query head, first row) of loop step `it`: heads of the group
+  /// outer, Q blocks inner.
+  std::pair<Value, Value> stepCoordinates(Value it);
+  /// Issues the copies of step `it`'s Q, dO, lse_log2 and delta into the
+  /// stage at `base`.
+  void copyStep(Value it, Value base);
+  /// The f32 pair at columns 8 nt + 2t, +1 of a 64-float shared row vector.
+  std::pair<Value, Value> loadColumnPair(Value vecTile, int64_t nt);
+  /// -inf where key (row) does not see query (column), or past Lk / Lq.
+  SmallVector<Value> emitMask(ArrayRef<Value> s, Value m0);
+  /// ALiBi on natural-unit transposed scores (identity without it).
+  SmallVector<Value> emitAlibi(ArrayRef<Value> s, Value m0, Value head);
+  /// Stores dS^T (this warp's 16 rows) as 16-bit pairs into the dS tile.
+  void storeDsT(ArrayRef<Value> ds);
+  /// dq_accum[bh, m0 + rows of this warp, :] += dS K.
+  void emitDQ(Value bh, Value m0);
+  /// The loop over (head, Q block) steps carrying dK and dV.
+  scf::ForOp emitLoop(Value total);
+  /// One step: the gradients of the Q block at `m0` of query head `head`.
+  void emitStep(Value it, Value stage, Value head, Value m0,
+                SmallVector<Value> &dK, SmallVector<Value> &dV);
+  /// dK * scale and dV to global memory (rows < Lk).
+  void emitEpilogue(ValueRange dK, ValueRange dV);
+
+  bool atomicDQ;
+  int64_t kvTileBytes, qTileBytes, stageBytes;
+  Value batch, kvHead, n0, kvHeadBytes, aLane, dsLaneA;
+  Value mBegin, numM;
+  Value qPtr, kPtr, vPtr, doPtr, lsePtr, deltaPtr;
+};
+
+} // namespace
+
+std::pair<Value, Value> MainEmitter::stepCoordinates(Value it) {
+  Value inGroup = arith::DivUIOp::create(b, it, numM);
+  Value mBlock = add(mBegin, arith::RemUIOp::create(b, it, numM));
+  Value head = add(mul(kvHead, p.headsQ / p.headsKV), inGroup);
+  return {head, mul(mBlock, kBM)};
+}
+
+void BackwardEmitterBase::copyRows(Value gptr, Value headBytes, Value firstRow,
+                           int64_t rows, int64_t rowLimit, Value tile) {
+  // As the forward's copies: thread tid moves chunk tid % (D / 8) of rows
+  // tid / (D / 8) + k * rowsPerPass (a multiple of 8: the swizzled chunk is
+  // the same for every k).
+  int64_t chunksPerRow = d / 8, rowsPerPass = kThreads / chunksPerRow;
+  Value row0 = shr(tid, llvm::Log2_64(chunksPerRow));
+  Value chunk = andI(tid, chunksPerRow - 1);
+  Value smemOffset = swizzled(row0, chunk);
+  for (int64_t k = 0; k < rows / rowsPerPass; ++k) {
+    Value row = add(add(firstRow, row0), k * rowsPerPass);
+    Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(rowLimit));
+    Value srcSize = sel(valid, cI32(16), cI32(0));
+    row = sel(valid, row, cI32(0));
+    Value src = gep(ptrGlobal, gptr,
+                    add64(headBytes, toI64(add(mul(row, tileRowBytes),
+                                               mul(chunk, 16)))));
+    Value dst = gep(ptrShared, smem,
+                    add(tile, add(smemOffset, k * rowsPerPass * tileRowBytes)));
+    NVVM::CpAsyncOp::create(b, dst, src, 16, NVVM::LoadCacheModifierKind::CG,
+                            srcSize);
+  }
+}
+
+void MainEmitter::copyStep(Value it, Value base) {
+  auto [head, m0] = stepCoordinates(it);
+  Value bh = add(mul(batch, p.headsQ), head);
+  Value headBytes = mul64(bh, p.seqQ * tileRowBytes);
+  copyRows(qPtr, headBytes, m0, kBM, p.seqQ, qTile(base));
+  copyRows(doPtr, headBytes, m0, kBM, p.seqQ, doTile(base));
+  // Threads 0-63 copy lse_log2 of the block's rows, 64-127 delta (4 bytes
+  // each: a row's offset is 4-byte aligned only); padded rows read 0.
+  Value isDelta = cmp(arith::CmpIPredicate::uge, tid, cI32(kBM));
+  Value r = andI(tid, kBM - 1);
+  Value row = add(m0, r);
+  Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ));
+  Value rowIndex =
+      add64(mul64(bh, p.seqQ), toI64(sel(valid, row, cI32(0))));
+  Value src = gep(ptrGlobal, sel(isDelta, deltaPtr, lsePtr),
+                  arith::MulIOp::create(b, rowIndex, cI64(4)));
+  Value dst = gep(ptrShared, smem,
+                  add(sel(isDelta, deltaTile(base), lseTile(base)), mul(r, 4)));
+  NVVM::CpAsyncOp::create(b, dst, src, 4, NVVM::LoadCacheModifierKind::CA,
+                          sel(valid, cI32(4), cI32(0)));
+}
+
+Value BackwardEmitterBase::warpRowsLane() {
+  Value matrix = shr(lane, 3);
+  return laneOffset(
+      mul(add(add(mul(warp, 16), r8), mul(andI(matrix, 1), 8)), tileRowBytes),
+      shr(matrix, 1));
+}
+
+SmallVector<Value> BackwardEmitterBase::emitRowGemm(Value aTile, Value aLane,
+                                                    Value bTile) {
+  SmallVector<Value> c(nTiles() * 4, cF32(0.0));
+  for (int64_t kk = 0; kk < kSteps(); ++kk) {
+    SmallVector<Value> af = ldmatrix(
+        fragmentAddress(aTile, aLane, 0, 2 * kk), /*transpose=*/false);
+    for (int64_t np = 0; np < nTiles() / 2; ++np) {
+      // One ldmatrix x4 gives the B fragments of two n8 (query) tiles.
+      SmallVector<Value> bf = ldmatrix(
+          fragmentAddress(bTile, kLane, np * 16, 2 * kk), /*transpose=*/false);
+      for (int64_t half = 0; half < 2; ++half)
+        mma(af, {bf[2 * half], bf[2 * half + 1]},
+            MutableArrayRef<Value>(c).slice(sIndex(0, 2 * np + half, 0), 4));
+    }
+  }
+  return c;
+}
+
+std::pair<Value, Value> MainEmitter::loadColumnPair(Value vecTile,
+                                                    int64_t nt) {
+  Value off = add(vecTile, add(mul(t, 8), nt * 32));
+  Value pair = LLVM::LoadOp::create(b, VectorType::get({2}, f32),
+                                    tileAt(off), /*alignment=*/8);
+  return {LLVM::ExtractElementOp::create(b, pair, cI32(0)),
+          LLVM::ExtractElementOp::create(b, pair, cI32(1))};
+}
+
+SmallVector<Value> MainEmitter::emitMask(ArrayRef<Value> s, Value m0) {
+  const KeyVisibility &vis = p.visibility;
+  bool tailK = p.seqK % kBN != 0, tailQ = p.seqQ % kBM != 0;
+  if (!vis.isBounded() && !tailK && !tailQ)
+    return SmallVector<Value>(s);
+  IntArith a(b, b.getLoc(), i32);
+  // Pairs of blocks inside the keys every row of the Q block sees need no
+  // element test; nor do Q blocks without padded rows.
+  KeyInterval<Value> full = vis.keysSeenByAll(
+      a, m0, add(m0, kBM - 1), cI32(p.seqQ), cI32(p.seqK));
+  auto orI = [&](Value x, Value y) { return arith::OrIOp::create(b, x, y); };
+  Value needsMask = arith::ConstantIntOp::create(b, b.getI1Type(), 0);
+  if (vis.left)
+    needsMask = orI(needsMask, a.slt(n0, full.begin));
+  if (vis.right || tailK)
+    needsMask = orI(needsMask,
+                    cmp(arith::CmpIPredicate::sgt, add(n0, kBN), full.end));
+  if (tailQ)
+    needsMask = orI(needsMask, cmp(arith::CmpIPredicate::sgt, add(m0, kBM),
+                                   cI32(p.seqQ)));
+  auto masked = scf::IfOp::create(
+      b, needsMask,
+      [&](OpBuilder &, Location) {
+        // key - query = key0 - query0 + a constant per register.
+        Value key0 = add(add(n0, mul(warp, 16)), g);
+        Value query0 = add(m0, mul(t, 2));
+        Value diff0 = arith::SubIOp::create(b, key0, query0);
+        Value diag = cI32(p.diagOffset);
+        Value lo = vis.left ? vis.lowestDelta(a, diag) : Value();
+        Value hi = vis.right ? vis.highestDelta(a, diag) : Value();
+        Value negInf = cF32(-std::numeric_limits<double>::infinity());
+        SmallVector<Value> out;
+        for (int64_t r = 0; r < nTiles() * 4; ++r) {
+          int64_t keyDelta = (r % 4 >> 1) * 8;
+          int64_t queryDelta = (r / 4) * 8 + (r & 1);
+          Value diff = add(diff0, keyDelta - queryDelta);
+          Value keep = arith::ConstantIntOp::create(b, b.getI1Type(), 1);
+          if (lo)
+            keep = arith::AndIOp::create(b, keep, a.sge(diff, lo));
+          if (hi)
+            keep = arith::AndIOp::create(b, keep, a.sle(diff, hi));
+          if (tailK)
+            keep = arith::AndIOp::create(
+                b, keep, a.slt(add(key0, keyDelta), cI32(p.seqK)));
+          if (tailQ)
+            keep = arith::AndIOp::create(
+                b, keep, a.slt(add(query0, queryDelta), cI32(p.seqQ)));
+          out.push_back(sel(keep, s[r], negInf));
+        }
+        scf::YieldOp::create(b, out);
+      },
+      [&](OpBuilder &, Location) { scf::YieldOp::create(b, s); });
+  return SmallVector<Value>(masked.getResults());
+}
+
+SmallVector<Value> MainEmitter::emitAlibi(ArrayRef<Value> s, Value m0,
+                                          Value head) {
+  SmallVector<Value> out(s);
+  if (p.alibiSlopes.empty())
+    return out;
+  Value negSlope = emitNegAlibiSlope(head);
+  // The distance i + Lk - Lq - j with i the query (column), j the key (row).
+  Value key0 = add(add(n0, mul(warp, 16)), g);
+  Value query0 = add(m0, mul(t, 2));
+  Value dist0 = arith::SubIOp::create(b, add(query0, p.seqK - p.seqQ), key0);
+  for (int64_t r = 0; r < nTiles() * 4; ++r) {
+    int64_t keyDelta = (r % 4 >> 1) * 8;
+    int64_t queryDelta = (r / 4) * 8 + (r & 1);
+    Value dist = add(dist0, queryDelta - keyDelta);
+    Value absDist = arith::MaxSIOp::create(
+        b, dist, arith::SubIOp::create(b, cI32(0), dist));
+    out[r] = fma(negSlope, arith::SIToFPOp::create(b, f32, absDist), out[r]);
+  }
+  return out;
+}
+
+void MainEmitter::storeDsT(ArrayRef<Value> ds) {
+  // Lane (g, t) holds rows g, g + 8 of the warp's 16 keys and queries
+  // 8 nt + 2t, +1: one 4-byte store per pair; the chunk is swizzled by the
+  // row (row % 8 == g), so the 32 lanes of a store hit 32 banks.
+  for (int64_t half = 0; half < 2; ++half) {
+    Value row = add(add(mul(warp, 16), g), half * 8);
+    Value rowBytes = add(mul(row, kDsRowBytes), mul(t, 4));
+    for (int64_t nt = 0; nt < nTiles(); ++nt) {
+      Value packed = packHalf2(ds[sIndex(0, nt, 2 * half)],
+                               ds[sIndex(0, nt, 2 * half + 1)]);
+      Value chunk = arith::XOrIOp::create(b, cI32(nt), g);
+      LLVM::StoreOp::create(
+          b, packed, tileAt(add(cI32(dsTile()), add(rowBytes, mul(chunk, 16)))),
+          /*alignment=*/4);
+    }
+  }
+}
+
+void MainEmitter::emitDQ(Value bh, Value m0) {
+  // Warp w computes queries 16w .. 16w + 15 of the block over all 64 keys:
+  // A = dS (ldmatrix.trans of dS^T), B = K (ldmatrix.trans, as V in the
+  // forward's P V).
+  SmallVector<Value> acc(dTiles() * 4, cF32(0.0));
+  for (int64_t kk = 0; kk < kBN / 16; ++kk) {
+    Value aOff = add(add(cI32(dsTile()), dsLaneA), kk * 16 * kDsRowBytes);
+    SmallVector<Value> af = ldmatrix(tileAt(aOff), /*transpose=*/true);
+    for (int64_t dp = 0; dp < d / 16; ++dp) {
+      SmallVector<Value> kf =
+          ldmatrix(fragmentAddress(cI32(kTile()), vLane, kk * 16, 2 * dp),
+                   /*transpose=*/true);
+      for (int64_t half = 0; half < 2; ++half)
+        mma(af, {kf[2 * half], kf[2 * half + 1]},
+            MutableArrayRef<Value>(acc).slice(oIndex(0, 2 * dp + half, 0), 4));
+    }
+  }
+  Value accPtr = global(kBwdDQAccum);
+  for (int64_t half = 0; half < 2; ++half) {
+    Value row = add(add(add(m0, mul(warp, 16)), g), half * 8);
+    auto body = [&] {
+      Value rowElem = arith::MulIOp::create(
+          b, add64(mul64(bh, p.seqQ), toI64(row)), cI64(d));
+      Value base = arith::MulIOp::create(
+          b, add64(rowElem, toI64(mul(t, 2))), cI64(4));
+      for (int64_t dt = 0; dt < dTiles(); ++dt)
+        for (int64_t e = 0; e < 2; ++e) {
+          Value ptr = gep(ptrGlobal, accPtr, add64(base, cI64((dt * 8 + e) * 4)));
+          // The result is unused: a reduction (atom.global.add.f32 in the PTX).
+          LLVM::AtomicRMWOp::create(b, LLVM::AtomicBinOp::fadd, ptr,
+                                    acc[oIndex(0, dt, 2 * half + e)],
+                                    LLVM::AtomicOrdering::monotonic);
+        }
+    };
+    if (p.seqQ % kBM == 0)
+      body();
+    else
+      ifThen(cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ)), body);
+  }
+}
+
+void MainEmitter::emitStep(Value it, Value stage, Value head, Value m0,
+                           SmallVector<Value> &dK, SmallVector<Value> &dV) {
+  Value base = stageBase(stage);
+  Value bh = add(mul(batch, p.headsQ), head);
+  // S^T = K Q^T; softcap keeps tanh for the chain rule.
+  SmallVector<Value> s = emitRowGemm(cI32(kTile()), aLane, qTile(base));
+  SmallVector<Value> th;
+  if (p.softcap) {
+    Value inner = cF32(p.scale / *p.softcap);
+    for (Value &v : s) {
+      v = tanhApprox(arith::MulFOp::create(b, v, inner));
+      th.push_back(v);
+    }
+  }
+  if (p.needsNaturalScores()) {
+    Value unit = cF32(p.softcap ? *p.softcap : p.scale);
+    for (Value &v : s)
+      v = arith::MulFOp::create(b, v, unit);
+  }
+  // Masks last, so that masked keys stay -inf whatever ALiBi adds.
+  s = emitMask(emitAlibi(s, m0, head), m0);
+  // P^T = exp2(s * c - lse * log2 e), lse_log2 per query (column).
+  Value c = cF32(expScale);
+  for (int64_t nt = 0; nt < nTiles(); ++nt) {
+    auto [l0, l1] = loadColumnPair(lseTile(base), nt);
+    for (int64_t e = 0; e < 4; ++e) {
+      Value &v = s[sIndex(0, nt, e)];
+      v = exp2(fma(v, c, arith::NegFOp::create(b, e & 1 ? l1 : l0)));
+    }
+  }
+  emitPV(s, doTile(base), dV);
+  // dS^T = P^T (dP^T - delta), dP^T = V dO^T.
+  SmallVector<Value> ds = emitRowGemm(cI32(vTile()), aLane, doTile(base));
+  for (int64_t nt = 0; nt < nTiles(); ++nt) {
+    auto [d0, d1] = loadColumnPair(deltaTile(base), nt);
+    for (int64_t e = 0; e < 4; ++e) {
+      int64_t r = sIndex(0, nt, e);
+      Value grad = arith::MulFOp::create(
+          b, s[r], arith::SubFOp::create(b, ds[r], e & 1 ? d1 : d0));
+      if (p.softcap)
+        // d tanh(u) = 1 - tanh(u)^2.
+        grad = arith::MulFOp::create(
+            b, grad, fma(arith::NegFOp::create(b, th[r]), th[r], cF32(1.0)));
+      ds[r] = grad;
+    }
+  }
+  emitPV(ds, qTile(base), dK);
+  if (!atomicDQ)
+    return;
+  storeDsT(ds);
+  gpu::BarrierOp::create(b);
+  emitDQ(bh, m0);
+}
+
+scf::ForOp MainEmitter::emitLoop(Value total) {
+  int64_t numAcc = dTiles() * 4;
+  SmallVector<Value> init(2 * numAcc, cF32(0.0));
+  auto loop = scf::ForOp::create(b, cI32(0), total, cI32(1), init);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value it = loop.getInductionVar();
+  ValueRange iter = loop.getRegionIterArgs();
+  SmallVector<Value> dK(iter.begin(), iter.begin() + numAcc);
+  SmallVector<Value> dV(iter.begin() + numAcc, iter.end());
+  Value stage = andI(it, 1);
+  // Step it + 1 streams into the other stage while this one computes (an
+  // empty group on the last step keeps the wait count uniform).
+  Value next = add(it, 1);
+  ifThen(cmp(arith::CmpIPredicate::slt, next, total), [&] {
+    copyStep(next, stageBase(arith::XOrIOp::create(b, stage, cI32(1))));
+  });
+  NVVM::CpAsyncCommitGroupOp::create(b);
+  NVVM::CpAsyncWaitGroupOp::create(b, 1);
+  gpu::BarrierOp::create(b);
+  auto [head, m0] = stepCoordinates(it);
+  emitStep(it, stage, head, m0, dK, dV);
+  // Every warp is done with this stage and with the dS^T tile before the
+  // next step's copies and stores reuse them.
+  gpu::BarrierOp::create(b);
+  SmallVector<Value> yields(dK);
+  yields.append(dV);
+  scf::YieldOp::create(b, yields);
+  return loop;
+}
+
+void MainEmitter::emitEpilogue(ValueRange dK, ValueRange dV) {
+  // Lane (g, t) holds keys g, g + 8 of the warp's 16, dims 8 dt + 2t, +1.
+  Value scale = cF32(p.scale);
+  Value dkPtr = global(kBwdDK), dvPtr = global(kBwdDV);
+  for (int64_t half = 0; half < 2; ++half) {
+    Value key = add(add(add(n0, mul(warp, 16)), g), half * 8);
+    auto body = [&] {
+      Value rowBytes = add64(kvHeadBytes, mul64(key, tileRowBytes));
+      for (int64_t dt = 0; dt < dTiles(); ++dt) {
+        int64_t r = oIndex(0, dt, 2 * half);
+        Value off = add64(rowBytes, toI64(add(mul(t, 4), dt * 16)));
+        Value k = packHalf2(arith::MulFOp::create(b, dK[r], scale),
+                            arith::MulFOp::create(b, dK[r + 1], scale));
+        LLVM::StoreOp::create(b, k, gep(ptrGlobal, dkPtr, off), 4);
+        Value v = packHalf2(dV[r], dV[r + 1]);
+        LLVM::StoreOp::create(b, v, gep(ptrGlobal, dvPtr, off), 4);
+      }
+    };
+    if (p.seqK % kBN == 0)
+      body();
+    else
+      ifThen(cmp(arith::CmpIPredicate::slt, key, cI32(p.seqK)), body);
+  }
+}
+
+void MainEmitter::emit() {
+  b.setInsertionPointToStart(&func.getBody().front());
+  emitLaneCoordinates();
+  Value bhkv = blockId(gpu::Dimension::y);
+  batch = arith::DivUIOp::create(b, bhkv, cI32(p.headsKV));
+  kvHead = arith::RemUIOp::create(b, bhkv, cI32(p.headsKV));
+  n0 = mul(blockId(gpu::Dimension::x), kBN);
+  kvHeadBytes = mul64(bhkv, p.seqK * tileRowBytes);
+  qPtr = global(kBwdQ);
+  kPtr = global(kBwdK);
+  vPtr = global(kBwdV);
+  doPtr = global(kBwdDO);
+  lsePtr = global(kBwdLseLog2);
+  deltaPtr = global(kBwdDelta);
+  aLane = warpRowsLane();
+  Value matrix = shr(lane, 3);
+  // dS A fragments from dS^T transposed: matrix i reads keys r8 + 8 (i >> 1)
+  // at query chunk 2w + (i & 1); the chunk is swizzled by the key (r8).
+  Value dsRow = add(r8, mul(shr(matrix, 1), 8));
+  Value dsChunk = arith::XOrIOp::create(
+      b, add(mul(warp, 2), andI(matrix, 1)), r8);
+  dsLaneA = add(mul(dsRow, kDsRowBytes), mul(dsChunk, 16));
+
+  // The Q blocks whose rows see a key of this block.
+  IntArith a(b, b.getLoc(), i32);
+  Value lastKey = arith::MinSIOp::create(b, add(n0, kBN - 1),
+                                         cI32(p.seqK - 1));
+  KeyInterval<Value> rows = p.visibility.rowsSeeingKeys(
+      a, n0, lastKey, cI32(p.seqQ), cI32(p.seqK));
+  mBegin = a.floorDiv(rows.begin, kBM);
+  Value mEnd = a.ceilDiv(rows.end, kBM);
+  numM = arith::MaxSIOp::create(b, arith::SubIOp::create(b, mEnd, mBegin),
+                                cI32(0));
+  Value total = mul(numM, p.headsQ / p.headsKV);
+
+  // K and V of the block once, with step 0 in the same group.
+  Value hasWork = cmp(arith::CmpIPredicate::sgt, total, cI32(0));
+  ifThen(hasWork, [&] {
+    copyRows(kPtr, kvHeadBytes, n0, kBN, p.seqK, cI32(kTile()));
+    copyRows(vPtr, kvHeadBytes, n0, kBN, p.seqK, cI32(vTile()));
+    copyStep(cI32(0), stageBase(cI32(0)));
+  });
+  NVVM::CpAsyncCommitGroupOp::create(b);
+  scf::ForOp loop = emitLoop(total);
+  b.setInsertionPointAfter(loop);
+  int64_t numAcc = dTiles() * 4;
+  emitEpilogue(loop.getResults().take_front(numAcc),
+               loop.getResults().drop_front(numAcc));
+  gpu::ReturnOp::create(b);
+}
+
+int64_t mlir::attn::detail::backwardMainSharedBytes(const KernelProblem &p) {
+  int64_t rowBytes = p.headDim * 2;
+  int64_t stage = 2 * kBM * rowBytes + 2 * kBM * 4;
+  return 2 * kBN * rowBytes + kBN * kDsRowBytes + 2 * stage;
+}
+
+void mlir::attn::detail::emitBackwardPreprocess(gpu::GPUFuncOp func,
+                                                const KernelProblem &p,
+                                                bool atomicDQ) {
+  PreprocessEmitter(func, p, atomicDQ).emit();
+}
+
+void mlir::attn::detail::emitBackwardMain(gpu::GPUFuncOp func,
+                                          const KernelProblem &p,
+                                          bool atomicDQ) {
+  MainEmitter(func, p, atomicDQ).emit();
+}
+
+void mlir::attn::detail::emitBackwardConvert(gpu::GPUFuncOp func,
+                                             const KernelProblem &p) {
+  ConvertEmitter(func, p).emit();
+}

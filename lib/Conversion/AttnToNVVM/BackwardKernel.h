@@ -1,0 +1,75 @@
+//===- BackwardKernel.h - the mma.sync backward kernel family --*- C++ -*-===//
+//
+// Part of attn-mlir. The FlashAttention-2 backward as three kernels launched
+// in stream order (convert-attn-backward-to-nvvm): preprocess (delta, the
+// base-2 LSE, dq_accum zeroed), main (one CTA per KV block: dK, dV in
+// registers, dQ added to dq_accum with f32 atomics) and convert (dq_accum to
+// dQ). All three take the same arguments, so a caller passes one argument
+// array and one workspace buffer to each launch (the manifests list them
+// alike).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_LIB_CONVERSION_ATTNTONVVM_BACKWARDKERNEL_H
+#define ATTN_LIB_CONVERSION_ATTNTONVVM_BACKWARDKERNEL_H
+
+#include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+
+namespace mlir::attn::detail {
+
+/// The main kernel's tile: 64 keys per CTA (16 per warp, 4 warps), Q
+/// blocks of 64 rows.
+constexpr int64_t kBackwardBlockM = 64;
+constexpr int64_t kBackwardBlockN = 64;
+constexpr int64_t kBackwardWarps = 4;
+constexpr int64_t kBackwardThreads = 32 * kBackwardWarps;
+
+/// Kernel argument positions, the same in the three kernels.
+enum BackwardArgument : int64_t {
+  kBwdQ,
+  kBwdK,
+  kBwdV,
+  kBwdO,
+  kBwdDO,
+  kBwdLse,
+  kBwdDQ,
+  kBwdDK,
+  kBwdDV,
+  /// Workspaces: delta [B, Hq, Lq] f32, lse_log2 [B, Hq, Lq] f32,
+  /// dq_accum [B, Hq, Lq, D] f32 (not in the deterministic program).
+  kBwdDelta,
+  kBwdLseLog2,
+  kBwdDQAccum,
+  kBwdNumArguments
+};
+
+/// Query rows one preprocess CTA covers (D / 8 threads per row).
+inline int64_t backwardPreprocessRows(const KernelProblem &p) {
+  return kBackwardThreads / (p.headDim / 8);
+}
+/// Dynamic shared memory of the main kernel: K, V, the dS^T tile and two
+/// stages of (Q, dO, lse_log2, delta).
+int64_t backwardMainSharedBytes(const KernelProblem &p);
+
+/// Dynamic shared memory of the deterministic dQ kernel: Q, dO and two
+/// stages of (K, V).
+int64_t backwardDQSharedBytes(const KernelProblem &p);
+
+/// `atomicDQ`: the main kernel adds dQ to dq_accum (which the preprocess
+/// zeroes and the convert kernel reads); otherwise dq_accum does not exist
+/// and emitBackwardDQ computes dQ (the deterministic program).
+void emitBackwardPreprocess(gpu::GPUFuncOp func, const KernelProblem &p,
+                            bool atomicDQ);
+void emitBackwardMain(gpu::GPUFuncOp func, const KernelProblem &p,
+                      bool atomicDQ);
+void emitBackwardConvert(gpu::GPUFuncOp func, const KernelProblem &p);
+/// The deterministic dQ: one CTA per (Q block of 64 rows, batch, query
+/// head) over the KV blocks its rows see, dQ accumulated in registers in a
+/// fixed order (BackwardDQKernel.cpp).
+void emitBackwardDQ(gpu::GPUFuncOp func, const KernelProblem &p);
+
+} // namespace mlir::attn::detail
+
+#endif // ATTN_LIB_CONVERSION_ATTNTONVVM_BACKWARDKERNEL_H

@@ -1,0 +1,348 @@
+//===- BackwardToNVVM.cpp - attn.attention_backward to GPU kernels --------===//
+//
+// Part of attn-mlir. The convert-attn-backward-to-nvvm pass: checks an
+// attn.attention_backward in destination-passing form, reads it into a
+// KernelProblem, allocates the workspaces and replaces the op by the three
+// launches of BackwardKernel.h (preprocess, main, convert) in stream order,
+// each with its #attn.kernel_info.
+//
+//===----------------------------------------------------------------------===//
+
+#include "BackwardKernel.h"
+
+#include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
+#include "attn/Conversion/Passes.h"
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "attn/Dialect/Attn/IR/KernelInfo.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/SetVector.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <functional>
+
+#define DEBUG_TYPE "convert-attn-backward-to-nvvm"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_CONVERTATTNBACKWARDTONVVM
+#include "attn/Conversion/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::detail;
+
+/// Checks what the backward kernels support and reads `op` into a problem.
+static FailureOr<KernelProblem> getBackwardProblem(AttentionBackwardOp op) {
+  auto fail = [&](const Twine &msg) { return op.emitOpError(msg); };
+  if (op.getLayout() != Layout::BHSD)
+    return fail("expected the bhsd layout on the GPU backward");
+  if (op.getBias() || op.getMask() || !op.getMaskMod().empty())
+    return fail("expected no bias or mask operand or mask_mod on the GPU "
+                "backward (not supported yet)");
+  if (op.getKeyLengths())
+    return fail("expected no key_lengths on the GPU backward (not supported "
+                "yet)");
+  if (!op.getScoreMod().empty())
+    return fail("expected no score_mod on the GPU backward (its derivative "
+                "is not emitted yet)");
+  Type elt = op.getQueryType().getElementType();
+  if (!elt.isBF16() && !elt.isF16())
+    return fail("expected bf16 or f16 inputs on the GPU backward, got ")
+               << elt,
+           failure();
+  for (Value v : {op.getKey(), op.getValue(), op.getOutput(),
+                  op.getGradOutput(), op.getGradQuery(), op.getGradKey(),
+                  op.getGradValue()})
+    if (cast<RankedTensorType>(v.getType()).getElementType() != elt)
+      return fail("expected every operand and gradient (but lse) of the "
+                  "inputs' element type on the GPU backward, got ")
+                 << v.getType(),
+             failure();
+  for (Value v : op->getOperands())
+    if (!cast<RankedTensorType>(v.getType()).hasStaticShape())
+      return fail("expected static shapes on the GPU backward, got ")
+                 << v.getType(),
+             failure();
+  int64_t headDim = op.getHeadDim();
+  if (headDim != 64 && headDim != 128)
+    return fail("expected head dim 64 or 128 on the GPU backward, got " +
+                Twine(headDim));
+  if (op.getValueHeadDim() != headDim)
+    return fail("expected the value head dim to equal the key head dim");
+
+  KernelProblem p;
+  p.batch = op.getQueryType().getDimSize(0);
+  p.headsQ = op.getNumQueryHeads();
+  p.headsKV = op.getNumKVHeads();
+  p.seqQ = op.getQueryLength();
+  p.seqK = op.getKeyLength();
+  p.headDim = headDim;
+  p.isBF16 = elt.isBF16();
+  p.withLse = true;
+  p.scale = op.getEffectiveScale();
+  p.softcap = op.getSoftcapValue();
+  if (std::optional<ArrayRef<double>> slopes = op.getAlibiSlopes())
+    llvm::append_range(p.alibiSlopes, slopes->take_front(p.headsQ));
+  if (p.seqQ < 1 || p.seqK < 1)
+    return fail("expected non-empty query and key sequences");
+  // The convert kernel indexes 8-element chunks of dQ with i32; grid y is
+  // B * Hq (preprocess) and B * Hkv (main).
+  if (p.batch * p.headsQ * p.seqQ * headDim / 8 >= (int64_t(1) << 31))
+    return fail("expected fewer than 2^31 8-element chunks of dQ");
+  if (p.batch * p.headsQ > 65535)
+    return fail("expected B * Hq <= 65535 (the grid's y extent)");
+  p.visibility = op.getKeyVisibility();
+  ConstArith constants;
+  p.diagOffset = p.visibility.diagonal(constants, p.seqQ, p.seqK);
+  return p;
+}
+
+/// The memref `tensor` is read from (bufferization.to_tensor of an
+/// identity-layout memref); errors at `op`.
+static FailureOr<Value> getInputMemref(AttentionBackwardOp op, Value tensor) {
+  auto toTensor = tensor.getDefiningOp<bufferization::ToTensorOp>();
+  if (!toTensor)
+    return op.emitOpError("expected every operand to come from "
+                          "bufferization.to_tensor of memrefs on the GPU "
+                          "backward (destination-passing form)");
+  Value memref = toTensor.getBuffer();
+  auto type = cast<MemRefType>(memref.getType());
+  if (!type.getLayout().isIdentity() || type.getMemorySpace())
+    return op.emitOpError("expected identity-layout memrefs in the default "
+                          "memory space, got ")
+           << type;
+  return memref;
+}
+
+namespace {
+
+/// The kernels' shared argument list, in BackwardArgument order.
+struct BackwardArgumentList {
+  SmallVector<Value> values;
+  SmallVector<std::string> names;
+  SmallVector<ArgumentRole> roles;
+  SmallVector<Operation *> stores;
+};
+
+} // namespace
+
+static LogicalResult collectBackwardArguments(AttentionBackwardOp op,
+                                              BackwardArgumentList &list,
+                                              bool deterministic,
+                                              OpBuilder &b) {
+  const char *inputNames[] = {"q", "k", "v", "o", "do", "lse"};
+  Value inputs[] = {op.getQuery(),  op.getKey(),        op.getValue(),
+                    op.getOutput(), op.getGradOutput(), op.getLse()};
+  for (auto [name, tensor] : llvm::zip(inputNames, inputs)) {
+    FailureOr<Value> memref = getInputMemref(op, tensor);
+    if (failed(memref))
+      return failure();
+    list.values.push_back(*memref);
+    list.names.push_back(name);
+    list.roles.push_back(ArgumentRole::Input);
+  }
+  const char *outputNames[] = {"dq", "dk", "dv"};
+  for (auto [name, result] : llvm::zip(outputNames, op->getResults())) {
+    bufferization::MaterializeInDestinationOp store;
+    for (Operation *user : result.getUsers())
+      if (auto m = dyn_cast<bufferization::MaterializeInDestinationOp>(user))
+        if (isa<BaseMemRefType>(m.getDest().getType()))
+          store = m;
+    if (!store || !result.hasOneUse())
+      return op.emitOpError("expected every gradient to be stored once with "
+                            "bufferization.materialize_in_destination into a "
+                            "memref on the GPU backward");
+    auto type = cast<MemRefType>(store.getDest().getType());
+    if (!type.getLayout().isIdentity() || type.getMemorySpace())
+      return op.emitOpError("expected identity-layout memrefs in the default "
+                            "memory space, got ")
+             << type;
+    list.values.push_back(store.getDest());
+    list.names.push_back(name);
+    list.roles.push_back(ArgumentRole::Output);
+    list.stores.push_back(store);
+  }
+  // Workspaces, allocated for the three launches.
+  ArrayRef<int64_t> lseShape =
+      cast<RankedTensorType>(op.getLse().getType()).getShape();
+  SmallVector<int64_t> accShape(op.getQueryType().getShape());
+  auto f32 = b.getF32Type();
+  std::pair<const char *, MemRefType> workspaces[] = {
+      {"delta", MemRefType::get(lseShape, f32)},
+      {"lse_log2", MemRefType::get(lseShape, f32)},
+      {"dq_accum", MemRefType::get(accShape, f32)}};
+  // The deterministic program has no dq_accum.
+  for (auto [name, type] :
+       ArrayRef(workspaces).drop_back(deterministic ? 1 : 0)) {
+    list.values.push_back(memref::AllocOp::create(b, op.getLoc(), type));
+    list.names.push_back(name);
+    list.roles.push_back(ArgumentRole::Workspace);
+  }
+  return success();
+}
+
+/// Erases `roots` and then every op that fed them and has no other use.
+static void eraseWithDeadProducers(ArrayRef<Operation *> roots) {
+  SetVector<Operation *> worklist;
+  for (Operation *op : roots) {
+    worklist.remove(op);
+    for (Value operand : op->getOperands())
+      if (Operation *def = operand.getDefiningOp())
+        worklist.insert(def);
+    op->erase();
+  }
+  while (!worklist.empty()) {
+    Operation *op = worklist.pop_back_val();
+    if (!isOpTriviallyDead(op))
+      continue;
+    for (Value operand : op->getOperands())
+      if (Operation *def = operand.getDefiningOp())
+        worklist.insert(def);
+    op->erase();
+  }
+}
+
+namespace {
+
+/// One kernel of the program: its name suffix, launch and body.
+struct BackwardKernelSpec {
+  StringRef suffix;
+  std::array<int64_t, 3> grid;
+  int64_t sharedMemoryBytes;
+  StringRef gridFormula;
+  std::function<void(gpu::GPUFuncOp)> emit;
+};
+
+struct ConvertAttnBackwardToNVVMPass
+    : public mlir::attn::impl::ConvertAttnBackwardToNVVMBase<
+          ConvertAttnBackwardToNVVMPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<AttentionBackwardOp> ops;
+    module.walk([&](AttentionBackwardOp op) { ops.push_back(op); });
+    for (AttentionBackwardOp op : ops)
+      if (failed(lower(op)))
+        return signalPassFailure();
+  }
+
+  /// The gpu.module of the kernels: the forward lowering's when it ran.
+  gpu::GPUModuleOp getKernelModule() {
+    ModuleOp module = getOperation();
+    for (auto kernels : module.getOps<gpu::GPUModuleOp>())
+      if (kernels.getName() == kernelModuleName)
+        return kernels;
+    OpBuilder b(module.getContext());
+    b.setInsertionPointToStart(module.getBody());
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                    b.getUnitAttr());
+    return gpu::GPUModuleOp::create(b, module.getLoc(), kernelModuleName);
+  }
+
+  LogicalResult lower(AttentionBackwardOp op) {
+    FailureOr<KernelProblem> problem = getBackwardProblem(op);
+    if (failed(problem))
+      return failure();
+    const KernelProblem &p = *problem;
+    OpBuilder b(op);
+    BackwardArgumentList list;
+    if (failed(collectBackwardArguments(op, list, deterministic, b)))
+      return failure();
+
+    int64_t preprocessRows = backwardPreprocessRows(p);
+    int64_t dqChunks = p.batch * p.headsQ * p.seqQ * p.headDim / 8;
+    bool atomicDQ = !deterministic;
+    SmallVector<BackwardKernelSpec> kernels = {
+        {"_bwd_preprocess",
+         {llvm::divideCeilSigned(p.seqQ, preprocessRows), p.batch * p.headsQ,
+          1},
+         0,
+         preprocessRows == 16 ? "[ceil(Lq / 16), B * Hq, 1]"
+                              : "[ceil(Lq / 8), B * Hq, 1]",
+         [&](gpu::GPUFuncOp f) { emitBackwardPreprocess(f, p, atomicDQ); }},
+        {"_bwd",
+         {llvm::divideCeilSigned(p.seqK, kBackwardBlockN),
+          p.batch * p.headsKV, 1},
+         backwardMainSharedBytes(p), "[ceil(Lk / block_n), B * Hkv, 1]",
+         [&](gpu::GPUFuncOp f) { emitBackwardMain(f, p, atomicDQ); }}};
+    if (deterministic)
+      kernels.push_back(
+          {"_bwd_dq",
+           {llvm::divideCeilSigned(p.seqQ, kBackwardBlockM),
+            p.batch * p.headsQ, 1},
+           backwardDQSharedBytes(p), "[ceil(Lq / block_m), B * Hq, 1]",
+           [&](gpu::GPUFuncOp f) { emitBackwardDQ(f, p); }});
+    else
+      kernels.push_back(
+          {"_bwd_convert",
+           {llvm::divideCeilSigned(dqChunks, kBackwardThreads), 1, 1},
+           0,
+           "[ceil(B * Hq * Lq * D / 1024), 1, 1]",
+           [&](gpu::GPUFuncOp f) { emitBackwardConvert(f, p); }});
+
+    gpu::GPUModuleOp kernelModule = getKernelModule();
+    auto parent = op->getParentOfType<FunctionOpInterface>();
+    std::string base =
+        parent ? parent.getName().str() : std::string("attention");
+    SmallVector<Type> argTypes =
+        llvm::map_to_vector(list.values, [](Value v) { return v.getType(); });
+    Location loc = op.getLoc();
+    for (const BackwardKernelSpec &spec : kernels) {
+      OpBuilder kb(op.getContext());
+      kb.setInsertionPointToEnd(kernelModule.getBody());
+      auto func = gpu::GPUFuncOp::create(kb, loc, base + spec.suffix.str(),
+                                         kb.getFunctionType(argTypes, {}));
+      func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
+                    kb.getUnitAttr());
+      SymbolTable(kernelModule).insert(func);
+      func.setKnownBlockSizeAttr(kb.getDenseI32ArrayAttr(
+          {static_cast<int32_t>(kBackwardThreads), 1, 1}));
+      spec.emit(func);
+
+      KernelLaunchDesc desc;
+      desc.family = "backward";
+      desc.gridFormula = spec.gridFormula;
+      desc.sharedMemoryBytes = spec.sharedMemoryBytes;
+      desc.blockM = kBackwardBlockM;
+      desc.blockN = kBackwardBlockN;
+      desc.numWarps = kBackwardWarps;
+      desc.names = list.names;
+      desc.roles = list.roles;
+      FailureOr<KernelInfoAttr> info = buildKernelInfo(op, desc);
+      if (failed(info))
+        return failure();
+      func->setAttr(KernelInfoAttr::getAttributeName(), *info);
+      auto idx = [&](int64_t v) -> Value {
+        return arith::ConstantIndexOp::create(b, loc, v);
+      };
+      auto smem = arith::ConstantIntOp::create(b, loc, b.getI32Type(),
+                                               spec.sharedMemoryBytes);
+      auto launch = gpu::LaunchFuncOp::create(
+          b, loc, func,
+          gpu::KernelDim3{idx(spec.grid[0]), idx(spec.grid[1]),
+                          idx(spec.grid[2])},
+          gpu::KernelDim3{idx(kBackwardThreads), idx(1), idx(1)}, smem,
+          list.values);
+      launch->setAttr(KernelInfoAttr::getAttributeName(), *info);
+    }
+    for (auto [value, role] : llvm::zip(list.values, list.roles))
+      if (role == ArgumentRole::Workspace)
+        memref::DeallocOp::create(b, loc, value);
+    SmallVector<Operation *> dead(list.stores);
+    dead.push_back(op);
+    eraseWithDeadProducers(dead);
+    return success();
+  }
+};
+
+} // namespace
