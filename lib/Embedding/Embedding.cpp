@@ -65,8 +65,9 @@ AttentionBackwardOp mlir::attn::buildAttentionBackward(
   Type gradBias = operands.bias ? operands.bias.getType() : Type();
   return AttentionBackwardOp::create(
       builder, loc, query.getType(), key.getType(), value.getType(), gradBias,
-      query, key, value, output, gradOutput, lse, operands.bias, operands.mask,
-      operands.keyLengths, optionalF64(attributes.scale),
+      /*grad_sinks=*/Type(), query, key, value, output, gradOutput, lse,
+      operands.bias, operands.mask, operands.keyLengths, /*sinks=*/Value(),
+      optionalF64(attributes.scale),
       MaskKindAttr::get(b.getContext(), attributes.mask),
       attributes.window ? b.getDenseI64ArrayAttr({attributes.window->first,
                                                   attributes.window->second})

@@ -86,8 +86,10 @@ void DQEmitter::emitBlock(Value n0, Value stage, SmallVector<Value> &acc) {
                        : v);
   s = emitPositionalMods(layout, s, n0, laneRow, Value(), negSlope, batchIndex,
                          headIndex);
-  s = emitVisibilityMask(layout, s, n0, laneRow, m0, kBM, cI32(p.seqK),
-                         cI32(p.diagOffset), /*tail=*/p.seqK % kBN != 0);
+  bool tail = p.seqK % kBN != 0;
+  s = emitVisibilityMask(layout, s, n0, laneRow,
+                         blockNeedsMask(n0, m0, kBM, cI32(p.seqK), tail),
+                         cI32(p.seqK), cI32(p.diagOffset), tail);
   Value c = cF32(expScale);
   for (int64_t r = 0; r < layout.numRegisters(); ++r) {
     int64_t slot = layout.rowSlot(r);

@@ -48,6 +48,8 @@ static FailureOr<KernelProblem> getBackwardProblem(AttentionBackwardOp op) {
   if (op.getBias() || op.getMask() || !op.getMaskMod().empty())
     return fail("expected no bias or mask operand or mask_mod on the GPU "
                 "backward (not supported yet)");
+  if (op.getSinks())
+    return fail("expected no sinks on the GPU backward (not supported yet)");
   if (op.getKeyLengths())
     return fail("expected no key_lengths on the GPU backward (not supported "
                 "yet)");
@@ -86,6 +88,7 @@ static FailureOr<KernelProblem> getBackwardProblem(AttentionBackwardOp op) {
   p.seqQ = op.getQueryLength();
   p.seqK = op.getKeyLength();
   p.headDim = headDim;
+  p.valueHeadDim = headDim;
   p.isBF16 = elt.isBF16();
   p.withLse = true;
   p.scale = op.getEffectiveScale();

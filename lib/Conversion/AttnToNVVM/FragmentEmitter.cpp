@@ -381,11 +381,32 @@ void FragmentEmitter::emitPV(ArrayRef<Value> probs, Value vTile,
   }
 }
 
+Value FragmentEmitter::blockNeedsMask(Value n0, Value firstRow, int64_t rows,
+                                      Value keyLength, bool tail) {
+  const KeyVisibility &vis = p.visibility;
+  // Rows past Lq are padding, so the bound may count them.
+  IntArith a(b, b.getLoc(), i32);
+  KeyInterval<Value> full = vis.keysSeenByAll(
+      a, firstRow, add(firstRow, rows - 1), cI32(p.seqQ), keyLength);
+  Value needsMask = arith::ConstantIntOp::create(b, b.getI1Type(), 0);
+  if (vis.left)
+    needsMask = arith::OrIOp::create(b, needsMask, a.slt(n0, full.begin));
+  if (vis.right || tail)
+    needsMask = arith::OrIOp::create(
+        b, needsMask,
+        cmp(arith::CmpIPredicate::sgt, add(n0, bn), full.end));
+  return needsMask;
+}
+
 Value FragmentEmitter::outsideInterior(Value n0, Value interiorBegin,
                                        Value interiorEnd) {
-  return arith::OrIOp::create(b, cmp(arith::CmpIPredicate::slt, n0,
-                                     interiorBegin),
-                              cmp(arith::CmpIPredicate::sge, n0, interiorEnd));
+  Value after = cmp(arith::CmpIPredicate::sge, n0, interiorEnd);
+  // Without a left bound attn-tile starts the interior at the first block
+  // visited, so no block lies before it (one register less in the loop).
+  if (!p.visibility.left)
+    return after;
+  return arith::OrIOp::create(
+      b, cmp(arith::CmpIPredicate::slt, n0, interiorBegin), after);
 }
 
 SmallVector<Value> FragmentEmitter::emitVisibilityMask(

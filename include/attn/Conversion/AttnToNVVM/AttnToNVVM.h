@@ -44,7 +44,7 @@ LogicalResult parseConvertAttnToNVVMOptions(
 struct KernelProblem {
   int64_t batch, headsQ, headsKV, seqQ, seqK, headDim;
   /// Dv: the columns of V and O (S = Q K^T contracts headDim).
-  int64_t valueHeadDim;
+  int64_t valueHeadDim = 0;
   bool isBF16;
   bool withLse;
   /// Which keys a query row sees (the op's KeyVisibility) and its static

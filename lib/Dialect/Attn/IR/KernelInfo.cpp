@@ -175,7 +175,7 @@ mlir::attn::buildKernelInfo(AttentionBackwardOp op,
       b.getBoolAttr(static_cast<bool>(op.getKeyLengths())),
       b.getBoolAttr(op.getAlibiSlopes().has_value()),
       b.getBoolAttr(!op.getScoreMod().empty()), StringRef("tensor"),
-      /*headOffset=*/0);
+      /*headOffset=*/int64_t(0));
   if (!info)
     return failure();
   return info;
