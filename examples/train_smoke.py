@@ -290,7 +290,9 @@ def main():
             continue
         print(f"train_smoke: {name:9s} " + " ".join(f"{x:.4f}" for x in curves[name]))
 
-    diffs = {name: max(abs(a - b) for a, b in zip(losses, curves["eager"]))
+    # A non-finite loss is an infinite difference (max() would skip a NaN).
+    diffs = {name: max((abs(a - b) if math.isfinite(a) else math.inf)
+                       for a, b in zip(losses, curves["eager"]))
              for name, losses in curves.items() if name != "eager"}
     for name, d in diffs.items():
         print(f"train_smoke: max |loss - eager loss| over {args.steps} steps: {name} {d:.3g}")

@@ -161,6 +161,15 @@ MLIR_CAPI_EXPORTED MlirStringRef
 mlirAttnPtxArtifactsGetManifest(MlirAttnPtxArtifacts artifacts);
 MLIR_CAPI_EXPORTED MlirStringRef
 mlirAttnPtxArtifactsGetKernelName(MlirAttnPtxArtifacts artifacts);
+/// The launches of the program, in order (1 for a forward; the backward is
+/// preprocess, main and dQ kernels), and the manifest JSON of launch #pos
+/// (#0 is mlirAttnPtxArtifactsGetManifest's). The launches take the same
+/// arguments and one shared workspace, launched in order on one stream.
+MLIR_CAPI_EXPORTED intptr_t
+mlirAttnPtxArtifactsGetNumLaunches(MlirAttnPtxArtifacts artifacts);
+MLIR_CAPI_EXPORTED MlirStringRef
+mlirAttnPtxArtifactsGetLaunchManifest(MlirAttnPtxArtifacts artifacts,
+                                      intptr_t pos);
 MLIR_CAPI_EXPORTED intptr_t
 mlirAttnPtxArtifactsGetNumCubins(MlirAttnPtxArtifacts artifacts);
 /// The arch ("sm_90") and bytes of cubin #pos.

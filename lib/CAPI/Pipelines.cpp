@@ -179,6 +179,9 @@ struct PtxArtifactsHandle {
   PtxArtifacts artifacts;
   std::string manifestJson;
   std::vector<std::pair<std::string, std::string>> cubins;
+  /// Every launch's manifest JSON, in program order (launchJsons[0] ==
+  /// manifestJson).
+  std::vector<std::string> launchJsons;
 };
 } // namespace
 
@@ -189,8 +192,12 @@ static PtxArtifactsHandle *unwrap(MlirAttnPtxArtifacts a) {
 static MlirAttnPtxArtifacts wrap(FailureOr<PtxArtifacts> artifacts) {
   if (failed(artifacts))
     return {nullptr};
-  auto *handle = new PtxArtifactsHandle{std::move(*artifacts), "", {}};
+  auto *handle = new PtxArtifactsHandle{std::move(*artifacts), "", {}, {}};
   handle->manifestJson = handle->artifacts.manifest.toJson();
+  for (const KernelManifest &m : handle->artifacts.manifests)
+    handle->launchJsons.push_back(m.toJson());
+  if (handle->launchJsons.empty())
+    handle->launchJsons.push_back(handle->manifestJson);
   for (auto &[arch, bytes] : handle->artifacts.cubins)
     handle->cubins.emplace_back(arch, bytes);
   return {handle};
@@ -216,6 +223,15 @@ MlirStringRef mlirAttnPtxArtifactsGetPtx(MlirAttnPtxArtifacts a) {
 
 MlirStringRef mlirAttnPtxArtifactsGetManifest(MlirAttnPtxArtifacts a) {
   return wrap(StringRef(unwrap(a)->manifestJson));
+}
+
+intptr_t mlirAttnPtxArtifactsGetNumLaunches(MlirAttnPtxArtifacts a) {
+  return unwrap(a)->launchJsons.size();
+}
+
+MlirStringRef mlirAttnPtxArtifactsGetLaunchManifest(MlirAttnPtxArtifacts a,
+                                                    intptr_t pos) {
+  return wrap(StringRef(unwrap(a)->launchJsons[pos]));
 }
 
 MlirStringRef mlirAttnPtxArtifactsGetKernelName(MlirAttnPtxArtifacts a) {

@@ -59,6 +59,13 @@ class KernelCache:
                 ptx = f.read()
             with open(os.path.join(d, "manifest.json")) as f:
                 manifest = f.read()
+            # Later launches of a multi-kernel program: manifest.1.json, ...
+            more = []
+            while os.path.exists(os.path.join(d, f"manifest.{len(more) + 1}.json")):
+                with open(os.path.join(d, f"manifest.{len(more) + 1}.json")) as f:
+                    more.append(f.read())
+            if more:
+                manifest = [manifest] + more
             with open(os.path.join(d, "description.json")) as f:
                 description = json.load(f)
         except OSError:
@@ -81,8 +88,11 @@ class KernelCache:
         tmp = tempfile.mkdtemp(dir=parent, prefix=".tmp-")
         with open(os.path.join(tmp, "kernel.ptx"), "w") as f:
             f.write(ptx)
-        with open(os.path.join(tmp, "manifest.json"), "w") as f:
-            f.write(manifest)
+        manifests = manifest if isinstance(manifest, list) else [manifest]
+        for i, text in enumerate(manifests):
+            name = "manifest.json" if i == 0 else f"manifest.{i}.json"
+            with open(os.path.join(tmp, name), "w") as f:
+                f.write(text)
         for arch, data in cubins.items():
             with open(os.path.join(tmp, f"{arch}.cubin"), "wb") as f:
                 f.write(data)

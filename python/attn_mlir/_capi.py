@@ -174,6 +174,8 @@ _SIGNATURES = {
     "mlirAttnPtxArtifactsGetPtx": ([PtxArtifacts], _StringRef),
     "mlirAttnPtxArtifactsGetManifest": ([PtxArtifacts], _StringRef),
     "mlirAttnPtxArtifactsGetKernelName": ([PtxArtifacts], _StringRef),
+    "mlirAttnPtxArtifactsGetNumLaunches": ([PtxArtifacts], ctypes.c_ssize_t),
+    "mlirAttnPtxArtifactsGetLaunchManifest": ([PtxArtifacts, ctypes.c_ssize_t], _StringRef),
     "mlirAttnPtxArtifactsGetNumCubins": ([PtxArtifacts], ctypes.c_ssize_t),
     "mlirAttnPtxArtifactsGetCubinArch": ([PtxArtifacts, ctypes.c_ssize_t], _StringRef),
     "mlirAttnPtxArtifactsGetCubin": ([PtxArtifacts, ctypes.c_ssize_t], _StringRef),
@@ -288,7 +290,9 @@ class Compiler:
 
     # -- targets -----------------------------------------------------------
     def compile_ptx(self, module, options):
-        """Returns (ptx, manifest JSON, kernel name, {arch: cubin bytes})."""
+        """Returns (ptx, manifest JSON, kernel name, {arch: cubin bytes}); the
+        manifest is a list of JSON strings, one per launch in order, for a
+        program of several kernels."""
         opts = PtxOptions()
         self.lib.mlirAttnPtxOptionsInit(ctypes.byref(opts))
         keep = []
@@ -314,8 +318,12 @@ class Compiler:
                 arch = self.lib.mlirAttnPtxArtifactsGetCubinArch(artifacts, i).bytes()
                 cubins[arch.decode()] = self.lib.mlirAttnPtxArtifactsGetCubin(
                     artifacts, i).bytes()
+            # One manifest per launch, in order (the backward has three).
+            manifests = [self.lib.mlirAttnPtxArtifactsGetLaunchManifest(artifacts, i)
+                         .bytes().decode()
+                         for i in range(self.lib.mlirAttnPtxArtifactsGetNumLaunches(artifacts))]
             return (get(self.lib.mlirAttnPtxArtifactsGetPtx).decode(),
-                    get(self.lib.mlirAttnPtxArtifactsGetManifest).decode(),
+                    manifests if len(manifests) > 1 else manifests[0],
                     get(self.lib.mlirAttnPtxArtifactsGetKernelName).decode(), cubins)
         finally:
             self.lib.mlirAttnPtxArtifactsDestroy(artifacts)

@@ -115,7 +115,11 @@ class PtxKernel:
 
     def __init__(self, ptx, manifest_json, cubins, path, key, description):
         self.ptx = ptx
-        self.manifest = json.loads(manifest_json)
+        # A program of several kernels (the backward) has one manifest per
+        # launch; they take the same arguments and share one workspace.
+        texts = manifest_json if isinstance(manifest_json, list) else [manifest_json]
+        self.launches = [json.loads(t) for t in texts]
+        self.manifest = self.launches[0]
         self.cubins = cubins
         self.path = path
         self.key = key
@@ -134,14 +138,18 @@ class PtxKernel:
         return os.path.join(self.path, "kernel.ptx")
 
     def _loaded(self, device_index):
-        kernel = self._runtime.get(device_index)
-        if kernel is None:
+        """The runtime kernels of every launch, in order."""
+        kernels = self._runtime.get(device_index)
+        if kernels is None:
             import torch
             major, minor = torch.cuda.get_device_capability(device_index)
-            kernel = _runtime.RuntimeKernel(self.image_path(f"sm_{major}{minor}"),
-                                            os.path.join(self.path, "manifest.json"))
-            self._runtime[device_index] = kernel
-        return kernel
+            image = self.image_path(f"sm_{major}{minor}")
+            kernels = [_runtime.RuntimeKernel(
+                image, os.path.join(self.path, "manifest.json" if i == 0
+                                    else f"manifest.{i}.json"))
+                for i in range(len(self.launches))]
+            self._runtime[device_index] = kernels
+        return kernels
 
     def __call__(self, *tensors, stream=None, synchronize=False):
         import torch
@@ -164,7 +172,17 @@ class PtxKernel:
         device = tensors[0].device.index or 0
         if stream is None:
             stream = torch.cuda.current_stream(device).cuda_stream
-        self._loaded(device).launch(args, stream, synchronize)
+        kernels = self._loaded(device)
+        if len(kernels) == 1:
+            kernels[0].launch(args, stream, synchronize)
+        else:
+            # One zeroed workspace for the whole program, in stream order.
+            size = kernels[0].workspace_bytes(stream)
+            workspace = torch.zeros(max(size, 1), dtype=torch.uint8,
+                                    device=tensors[0].device)
+            for i, kernel in enumerate(kernels):
+                kernel.launch(args, stream, synchronize and i == len(kernels) - 1,
+                              workspace=(workspace.data_ptr(), size))
         if outputs:
             return outputs[0] if len(outputs) == 1 else tuple(outputs)
         return None

@@ -39,6 +39,15 @@ def _library():
                 ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_int32),
                 ctypes.POINTER(ctypes.c_int64), ctypes.c_void_p, ctypes.c_int]
             lib.attnKernelLaunch.restype = ctypes.c_int
+            lib.attnKernelLaunchWithWorkspace.argtypes = [
+                ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_uint64),
+                ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_int32),
+                ctypes.POINTER(ctypes.c_int64), ctypes.c_uint64, ctypes.c_size_t,
+                ctypes.c_void_p, ctypes.c_int]
+            lib.attnKernelLaunchWithWorkspace.restype = ctypes.c_int
+            lib.attnKernelGetWorkspaceSize.argtypes = [
+                ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t)]
+            lib.attnKernelGetWorkspaceSize.restype = ctypes.c_int
             _lib = lib
         return _lib
 
@@ -71,16 +80,26 @@ class RuntimeKernel:
                 self._loaded[stream] = handle
             return handle
 
-    def launch(self, arguments, stream=0, synchronize=False):
+    def workspace_bytes(self, stream=0):
+        """Bytes of the workspace the manifest's workspace arguments take."""
+        size = ctypes.c_size_t()
+        if _library().attnKernelGetWorkspaceSize(self._handle(stream), ctypes.byref(size)):
+            raise _error("workspace size")
+        return size.value
+
+    def launch(self, arguments, stream=0, synchronize=False, workspace=None):
+        """`workspace`: (device pointer, bytes) the caller owns (kernels of
+        one program share it), or None for the kernel's own."""
         n = len(arguments)
         ptrs = (ctypes.c_uint64 * max(1, n))(*[a[0] for a in arguments])
         dtypes = (ctypes.c_char_p * max(1, n))(*[a[1].encode() for a in arguments])
         ranks = (ctypes.c_int32 * max(1, n))(*[len(a[2]) for a in arguments])
         dims = [d for a in arguments for d in a[2]]
         shapes = (ctypes.c_int64 * max(1, len(dims)))(*dims)
-        if _library().attnKernelLaunch(self._handle(stream), n, ptrs, dtypes, ranks,
-                                       shapes, ctypes.c_void_p(stream or None),
-                                       1 if synchronize else 0):
+        pointer, size = workspace or (0, 0)
+        if _library().attnKernelLaunchWithWorkspace(
+                self._handle(stream), n, ptrs, dtypes, ranks, shapes, pointer, size,
+                ctypes.c_void_p(stream or None), 1 if synchronize else 0):
             raise _error("launch")
 
     def __del__(self):
