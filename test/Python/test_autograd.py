@@ -182,18 +182,27 @@ class Gradients(unittest.TestCase):
                 call()
             self.assertIn(needle, str(ctx.exception))
 
-    def test_gpu_gradients_need_the_gpu_backward_kernel(self):
+    def test_gpu_backward_kernel_is_three_launches(self):
         # What a CUDA call with requires_grad asks before its forward runs:
-        # the GPU backward kernel of its shape. The PTX compiler has no
-        # attn.attention_backward lowering yet, so the answer is a
-        # MissingGpuBackward naming it (when the GPU backward lands, this
-        # compiles instead and the test is to be turned around).
+        # the GPU backward kernel of its shape, a program of three launches
+        # (preprocess, main, dQ) over the same arguments and one workspace.
         q, k, v = (x.bfloat16() for x in inputs(1, 8, 2, 64, 64, 64, seed=10))
+        kernel = at._autograd.gpu_backward_kernel(q, k, v, None, "causal-bottom-right")
+        self.assertEqual(len(kernel.launches), 3)
+        self.assertEqual({m["family"] for m in kernel.launches}, {"backward"})
+        names = [a["name"] for a in kernel.manifest["arguments"]]
+        self.assertEqual(names[:9], ["q", "k", "v", "o", "do", "lse", "dq", "dk", "dv"])
+        for m in kernel.launches[1:]:
+            self.assertEqual([a["name"] for a in m["arguments"]], names)
+
+    def test_gpu_gradients_outside_the_gpu_backward_are_refused(self):
+        # A head dim the GPU backward does not take (it has 64 and 128): a
+        # MissingGpuBackward naming the piece, never another implementation.
+        q, k, v = (x.bfloat16() for x in inputs(1, 8, 2, 64, 64, 96, seed=10))
         with self.assertRaises(at.MissingGpuBackward) as ctx:
             at._autograd.gpu_backward_kernel(q, k, v, None, "causal-bottom-right")
         self.assertIn("GPU backward kernel", str(ctx.exception))
-        self.assertIn("attn.attention_backward", str(ctx.exception))
-
+        self.assertIn("head dim 64 or 128", str(ctx.exception))
 
 if __name__ == "__main__":
     unittest.main()

@@ -381,6 +381,24 @@ void FragmentEmitter::emitPV(ArrayRef<Value> probs, Value vTile,
   }
 }
 
+FailureOr<ProgramCoordinates>
+FragmentEmitter::emitQueryBlockProgram(const TiledProgram &program,
+                                       int64_t blockM, Value keyLengthsArg) {
+  Location loc = b.getLoc();
+  Value mBlock = gpu::BlockIdOp::create(b, gpu::Dimension::x);
+  if (p.visibility.right) {
+    int64_t numMBlocks = llvm::divideCeil(p.seqQ, blockM);
+    mBlock = arith::SubIOp::create(
+        b, arith::ConstantIndexOp::create(b, loc, numMBlocks - 1), mBlock);
+  }
+  Value y = gpu::BlockIdOp::create(b, gpu::Dimension::y);
+  Value headsQ = arith::ConstantIndexOp::create(b, loc, p.headsQ);
+  return program.emitCoordinates(b,
+                                 {arith::DivUIOp::create(b, y, headsQ),
+                                  arith::RemUIOp::create(b, y, headsQ), mBlock},
+                                 keyLengthsArg);
+}
+
 Value FragmentEmitter::blockNeedsMask(Value n0, Value firstRow, int64_t rows,
                                       Value keyLength, bool tail) {
   const KeyVisibility &vis = p.visibility;

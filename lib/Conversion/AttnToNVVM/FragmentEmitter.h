@@ -22,6 +22,7 @@
 #define ATTN_LIB_CONVERSION_ATTNTONVVM_FRAGMENTEMITTER_H
 
 #include "FragmentLayout.h"
+#include "TiledProgram.h"
 
 #include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
 
@@ -211,6 +212,14 @@ protected:
                                         ArrayRef<Value> s, Value n0,
                                         Value laneRow, Value needsMask,
                                         Value keyLength, Value diag, bool tail);
+  /// The coordinates of a one-head, block-m-row program (the prefill and
+  /// hopper families' grid): y is b * Hq + h and x the query block, the
+  /// longest first under a causal/window mask (the tail of the grid then
+  /// holds the short CTAs). key_lengths is read from `keyLengthsArg` (null
+  /// without).
+  FailureOr<ProgramCoordinates>
+  emitQueryBlockProgram(const TiledProgram &program, int64_t blockM,
+                        Value keyLengthsArg);
   /// Whether the block at key `n0` has a key that some row of [firstRow,
   /// firstRow + rows) does not see (KeyVisibility::keysSeenByAll), or one at
   /// or past `keyLength` (when `tail`): for kernels not lowered from a tiled

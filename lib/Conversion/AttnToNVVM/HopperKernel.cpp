@@ -356,22 +356,9 @@ LogicalResult HopperEmitter::emitCoordinates() {
   };
   emitLaneCoordinates();
   warpgroup = shr(tid, 7);
-  // The program (b, h, query block) of this CTA, as the prefill kernel's:
-  // y is b * Hq + h and x runs the longest Q blocks first under a mask.
-  Value mBlock = gpu::BlockIdOp::create(b, gpu::Dimension::x);
-  if (p.visibility.right) {
-    int64_t numMBlocks = llvm::divideCeil(p.seqQ, plan.blockM);
-    mBlock = arith::SubIOp::create(
-        b, arith::ConstantIndexOp::create(b, b.getLoc(), numMBlocks - 1),
-        mBlock);
-  }
-  Value y = gpu::BlockIdOp::create(b, gpu::Dimension::y);
-  Value headsQ = arith::ConstantIndexOp::create(b, b.getLoc(), p.headsQ);
-  FailureOr<ProgramCoordinates> planned = program.emitCoordinates(
-      b,
-      {arith::DivUIOp::create(b, y, headsQ), arith::RemUIOp::create(b, y, headsQ),
-       mBlock},
-      Value());
+  // The program (b, h, query block) of this CTA.
+  FailureOr<ProgramCoordinates> planned = emitQueryBlockProgram(
+      program, plan.blockM, Value());
   if (failed(planned))
     return failure();
   coords = *planned;

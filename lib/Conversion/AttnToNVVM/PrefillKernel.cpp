@@ -271,23 +271,9 @@ LogicalResult PrefillEmitter::emitCoordinates() {
     return arith::IndexCastUIOp::create(b, i32, v);
   };
   emitLaneCoordinates();
-  // The program (b, h, query block) of this CTA: y is b * Hq + h; under a
-  // causal/window mask later Q blocks see more keys, so x runs them first
-  // and the longest CTAs do not form the tail of the grid.
-  Value mBlock = gpu::BlockIdOp::create(b, gpu::Dimension::x);
-  if (p.visibility.right) {
-    int64_t numMBlocks = llvm::divideCeil(p.seqQ, bm);
-    mBlock = arith::SubIOp::create(
-        b, arith::ConstantIndexOp::create(b, b.getLoc(), numMBlocks - 1),
-        mBlock);
-  }
-  Value y = gpu::BlockIdOp::create(b, gpu::Dimension::y);
-  Value headsQ = arith::ConstantIndexOp::create(b, b.getLoc(), p.headsQ);
-  FailureOr<ProgramCoordinates> planned = program.emitCoordinates(
-      b,
-      {arith::DivUIOp::create(b, y, headsQ), arith::RemUIOp::create(b, y, headsQ),
-       mBlock},
-      args.keyLengths ? arg(*args.keyLengths) : Value());
+  // The program (b, h, query block) of this CTA.
+  FailureOr<ProgramCoordinates> planned = emitQueryBlockProgram(
+      program, bm, args.keyLengths ? arg(*args.keyLengths) : Value());
   if (failed(planned))
     return failure();
   coords = *planned;
