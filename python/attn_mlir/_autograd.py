@@ -91,7 +91,7 @@ def gpu_backward_kernel(query, key, value, attn_mask=None, mask="none", window_l
     try:
         return _at._kernel(target, spec, options)
     except (_at.Unsupported, _at.attn_mlir.CompileError) as e:
-        reason = str(e).splitlines()[0] if isinstance(e, _at.Unsupported) else \
+        reason = " ".join(str(e).split()) if isinstance(e, _at.Unsupported) else \
             "; ".join(d.message.splitlines()[0] for d in e.diagnostics
                       if d.severity == "error") or str(e).splitlines()[0]
         raise MissingGpuBackward(

@@ -165,8 +165,11 @@ def _kernel(target, spec, options):
             refused = [d for d in e.diagnostics if d.severity == "error"]
             if not refused:  # no compiler and no cached kernel: not a refusal
                 raise
+            # One line: the stage that failed and the located diagnostic under it.
+            message = " ".join(line.strip() for line in refused[0].message.splitlines()
+                               if line.strip())
             raise Unsupported(f"attn_mlir: the {'GPU' if target == 'ptx' else 'CPU'} "
-                              f"compiler refuses this call: {refused[0].message}") from e
+                              f"compiler refuses this call: {message}") from e
         _kernels[fast] = kernel
     _used.add(kernel.key)
     return kernel
