@@ -121,18 +121,37 @@ void mlir::attn::buildNVVMToPtxPasses(OpPassManager &pm,
   pm.addPass(createGpuModuleToBinaryPass(binary));
 }
 
-void mlir::attn::buildAttnGpuKernelPasses(
-    OpPassManager &pm, const ConvertAttnToNVVMOptions &lowering) {
+SmallVector<GpuKernelStep>
+mlir::attn::getAttnGpuKernelSteps(const ConvertAttnToNVVMOptions &lowering) {
   // The family decides the tiles; the tiling passes make its schedule as
   // IR (one program per CTA, the online-softmax KV loops, P's rounding);
   // the family lowers each program to its kernel.
-  pm.addPass(createAttnPlanGpuKernels(lowering));
-  AttnTileOptions tile;
-  tile.skipMaskedBlocks = true;
-  pm.addPass(createAttnTile(tile));
-  pm.addPass(createAttnFuseOnlineSoftmax());
-  pm.addPass(createAttnLowerPrecision());
-  pm.addPass(createConvertAttnToNVVM(lowering));
+  return {
+      {"attn-plan-gpu-kernels",
+       [lowering](OpPassManager &pm) {
+         pm.addPass(createAttnPlanGpuKernels(lowering));
+       }},
+      {"attn-tile",
+       [](OpPassManager &pm) {
+         AttnTileOptions tile;
+         tile.skipMaskedBlocks = true;
+         pm.addPass(createAttnTile(tile));
+       }},
+      {"attn-fuse-online-softmax",
+       [](OpPassManager &pm) { pm.addPass(createAttnFuseOnlineSoftmax()); }},
+      {"attn-lower-precision",
+       [](OpPassManager &pm) { pm.addPass(createAttnLowerPrecision()); }},
+      {"convert-attn-to-nvvm",
+       [lowering](OpPassManager &pm) {
+         pm.addPass(createConvertAttnToNVVM(lowering));
+       }},
+  };
+}
+
+void mlir::attn::buildAttnGpuKernelPasses(
+    OpPassManager &pm, const ConvertAttnToNVVMOptions &lowering) {
+  for (const GpuKernelStep &step : getAttnGpuKernelSteps(lowering))
+    step.addPasses(pm);
 }
 
 void mlir::attn::buildAttnToPtxPipeline(

@@ -6,6 +6,7 @@
 
 #include "attn/Target/PtxCompiler.h"
 #include "attn/Conversion/Passes.h"
+#include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -96,8 +97,8 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
   pipeline.chip = options.chip;
   pipeline.features = options.features;
 
-  // Stage boundaries: the kernel generator, the upstream lowering to NVVM,
-  // and serialization to PTX.
+  // One stage per step of the GPU kernel pipeline, then the upstream
+  // lowering to NVVM and serialization to PTX.
   auto runStage = [&](StringRef name,
                       function_ref<void(OpPassManager &)> populate) -> LogicalResult {
     PassManager pm(ctx);
@@ -121,16 +122,23 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
     return llvm::createStringError(what + ":\n" + diagnostics);
   };
 
-  if (failed(runStage("convert-attn-to-nvvm", [&](OpPassManager &pm) {
-        // The kernel family follows the target chip (sm_90a: wgmma).
-        ConvertAttnToNVVMOptions lowering = options.lowering;
-        lowering.chip = options.chip;
-        buildAttnGpuKernelPasses(pm, lowering);
+  // The kernel family follows the target chip (sm_90a: wgmma); each step
+  // of the GPU kernel pipeline is a stage of its own.
+  ConvertAttnToNVVMOptions lowering = options.lowering;
+  lowering.chip = options.chip;
+  for (const GpuKernelStep &step : getAttnGpuKernelSteps(lowering))
+    if (failed(runStage(step.name, step.addPasses)))
+      return fail((step.name + " failed").str());
+  // The backward's kernels (a stage only where there is a backward).
+  bool hasBackward = false;
+  module.walk([&](AttentionBackwardOp) { hasBackward = true; });
+  if (hasBackward &&
+      failed(runStage("convert-attn-backward-to-nvvm", [&](OpPassManager &pm) {
         ConvertAttnBackwardToNVVMOptions backward = options.backward;
         backward.kernelModuleName = lowering.kernelModuleName;
         pm.addPass(createConvertAttnBackwardToNVVM(backward));
       })))
-    return fail("convert-attn-to-nvvm failed");
+    return fail("convert-attn-backward-to-nvvm failed");
   FailureOr<std::vector<KernelManifest>> manifests =
       extractManifests(module, options.chip);
   if (failed(manifests))

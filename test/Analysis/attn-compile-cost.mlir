@@ -43,7 +43,7 @@
 // KV cache, B = 8, L = 4096: 2 x 8 x 4096 x 80 x 8 x 128 x 2 = 10737418240
 // (10 GiB); MHA (64 KV heads) 8x: 85899345920; 8-bit: half, 5368709120.
 // L70: model: KV cache 10737418240 bytes (10.000 GiB) at 2 B/elt; MHA would need 85899345920 (8.0x), an 8-bit cache 5368709120 (2.0x less)
-// L70: stage  1 convert-attn-to-nvvm
+// L70: stage  5 convert-attn-to-nvvm
 
 // RUN: not attn-compile --model=gpt3 --report=json 2>&1 | FileCheck %s --check-prefix=BADMODEL
 // BADMODEL: error: unknown --model 'gpt3'

@@ -12,7 +12,7 @@
 
 // The GPU path takes the same flags.
 // PTX: spec: MQA 4/1 B=1 Lq=64 Lk=64 D=64 bf16 causal_bottom_right alibi heads[4:8]/8 score_mod=head-relative-bias +lse
-// PTX: stage  1 convert-attn-to-nvvm
+// PTX: stage  5 convert-attn-to-nvvm
 
 // Offset 2 would split the 4 query heads of the shard's KV head.
 // ERR: error: 'attn.attention' op expected head_offset (2) and num_heads_total (8) to be multiples of the query heads per key/value head (4), so no key/value group is split

@@ -5,7 +5,7 @@
 // |i + Lk - Lq - j| (max.s32 of d and -d, converted from i32) appear in the
 // PTX, next to the plain kernel's mma.sync and ex2.approx.
 // CHECK: spec: GQA 4/2 B=1 Lq=200 Lk=300 D=64 bf16 causal_bottom_right alibi score_mod=relative-bias
-// CHECK: stage  1 convert-attn-to-nvvm
+// CHECK: stage  5 convert-attn-to-nvvm
 // CHECK: .visible .entry attention_kernel(
 // CHECK-DAG: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // CHECK-DAG: max.s32

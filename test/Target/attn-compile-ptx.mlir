@@ -1,11 +1,17 @@
 // RUN: attn-compile --target=ptx --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s
 // RUN: attn-compile --target=ptx --batch=1 --heads-q=2 --heads-kv=2 --seq-q=64 --seq-k=64 --head-dim=64 --dtype=f16 --mask=none --lse=false --convert-attn-to-nvvm=block-m=64 --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=F16
 
-// Spec -> PTX through attn-to-ptx; one summary line per stage.
+// Spec -> PTX through attn-to-ptx; one summary line per stage: the family
+// and its tiles, the tiling passes (the kv_tile ops of the programs), the
+// kernels, NVVM, PTX.
 // CHECK: spec: GQA 8/2 B=2 Lq=1000 Lk=1000 D=128 bf16 causal_bottom_right +lse
-// CHECK: stage  1 convert-attn-to-nvvm
-// CHECK: stage  2 gpu/nvvm lowering
-// CHECK: stage  3 gpu-module-to-binary (PTX) {{.*}} lines of PTX
+// CHECK: stage  1 attn-plan-gpu-kernels
+// CHECK: stage  2 attn-tile {{.*}} attn.kv_tile
+// CHECK: stage  3 attn-fuse-online-softmax
+// CHECK: stage  4 attn-lower-precision
+// CHECK: stage  5 convert-attn-to-nvvm
+// CHECK: stage  6 gpu/nvvm lowering
+// CHECK: stage  7 gpu-module-to-binary (PTX) {{.*}} lines of PTX
 // CHECK: kernel attention_kernel: grid [8, 16, 1] block [128, 1, 1] smem 98304 bytes
 // CHECK: target: ptx (sm_80), spec -> PTX in
 

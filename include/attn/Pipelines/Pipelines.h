@@ -13,6 +13,8 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"
 
+#include <functional>
+
 namespace mlir {
 class DialectRegistry;
 } // namespace mlir
@@ -77,6 +79,17 @@ void buildAttnToPtxPipeline(OpPassManager &pm,
 /// The middle of attn-to-ptx: scf/gpu/nvvm ops of the gpu.modules to the LLVM
 /// dialect (bare-pointer kernel arguments).
 void buildAttnKernelToNVVMPasses(OpPassManager &pm);
+
+/// One step of the GPU kernel pipeline: its name (a pass flag) and how it
+/// adds its pass.
+struct GpuKernelStep {
+  StringRef name;
+  std::function<void(OpPassManager &)> addPasses;
+};
+/// The steps of buildAttnGpuKernelPasses, in order, for a caller that runs
+/// (and times) them one by one.
+SmallVector<GpuKernelStep>
+getAttnGpuKernelSteps(const ConvertAttnToNVVMOptions &lowering);
 
 /// The GPU kernel steps (the `attn-gpu-kernels` pipeline): the family and
 /// its tiles (attn-plan-gpu-kernels), the tiling passes that make its
