@@ -106,6 +106,12 @@ defvar AttnGpuKernelOptions = [
     Option<"kernelModuleName", "kernel-module", "std::string",
            /*default=*/"\"attn_kernels\"",
            "Name of the gpu.module that receives the kernels">,
+    Option<"tileModel", "tile-model", "std::string", /*default=*/"\"\"",
+           "Choose the mma.sync families' tiles from the cost model for this "
+           "GPU (a name attn-compile --gpu takes, e.g. h200): prefill "
+           "block-m, block-n and num-warps, decode num-splits and "
+           "decode-num-warps (a remark gives the choice and why); empty: "
+           "the options' own tiles">,
 ];
 
 def AttnPlanGpuKernels : Pass<"attn-plan-gpu-kernels", "::mlir::ModuleOp"> {

@@ -14,6 +14,8 @@
 
 #include "KernelFamily.h"
 
+#include "attn/Analysis/CostModel.h"
+#include "attn/Analysis/TileConfig.h"
 #include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
 #include "attn/Conversion/Passes.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
@@ -165,18 +167,21 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
 /// The family `options.kernel` asks for, "auto" resolved: decode when the
 /// query rows of a KV group fit one m16 tile; on sm_90a the hopper (wgmma)
 /// family where it supports the problem; else prefill (mma.sync).
+static StringRef resolveKernelKind(Operation *op, const KernelProblem &p,
+                                   const ConvertAttnToNVVMOptions &o) {
+  if (o.kernel != "auto")
+    return o.kernel;
+  if (p.headsQ / p.headsKV * p.seqQ <= 16)
+    return "decode";
+  if (o.chip == "sm_90a" && hopperFamilySupports(op, p, o))
+    return "hopper";
+  return "prefill";
+}
+
 static FailureOr<std::unique_ptr<KernelFamily>>
 selectKernelFamily(Operation *op, const KernelProblem &p,
                    const ConvertAttnToNVVMOptions &o) {
-  StringRef kind = o.kernel;
-  if (kind == "auto") {
-    if (p.headsQ / p.headsKV * p.seqQ <= 16)
-      kind = "decode";
-    else if (o.chip == "sm_90a" && hopperFamilySupports(op, p, o))
-      kind = "hopper";
-    else
-      kind = "prefill";
-  }
+  StringRef kind = resolveKernelKind(op, p, o);
   if (kind == "prefill")
     return createPrefillFamily(o);
   if (kind == "decode")
@@ -210,6 +215,7 @@ To copyGpuKernelOptions(const From &from) {
   to.decodeKeysPerWarp = from.decodeKeysPerWarp;
   to.decodeStages = from.decodeStages;
   to.kernelModuleName = from.kernelModuleName;
+  to.tileModel = from.tileModel;
   return to;
 }
 
@@ -278,6 +284,26 @@ static LogicalResult replaceWithLaunch(TiledProgram &program,
   return success();
 }
 
+/// `options` with the family and tiles `info` records.
+static ConvertAttnToNVVMOptions
+withRecordedTiles(ConvertAttnToNVVMOptions options, KernelInfoAttr info) {
+  options.kernel = info.getFamily().str();
+  if (options.kernel == "prefill") {
+    options.blockM = info.getBlockM();
+    options.blockN = info.getBlockN();
+    options.numWarps = info.getNumWarps();
+  } else if (options.kernel == "decode") {
+    options.numSplits = info.getNumSplits();
+    options.decodeNumWarps = info.getNumWarps();
+    options.decodeKeysPerWarp = info.getKeysPerWarp();
+    options.decodeStages = info.getStages();
+  } else if (options.kernel == "hopper") {
+    options.hopperBlockN = info.getBlockN();
+    options.hopperStages = info.getStages();
+  }
+  return options;
+}
+
 /// Whether a re-planned launch is the one attn-plan-gpu-kernels recorded.
 static bool samePlan(const LaunchPlan &plan, KernelInfoAttr info) {
   const KernelLaunchDesc &d = plan.desc;
@@ -288,6 +314,42 @@ static bool samePlan(const LaunchPlan &plan, KernelInfoAttr info) {
          d.numWarps == info.getNumWarps() &&
          d.numSplits == info.getNumSplits() &&
          d.keysPerWarp == info.getKeysPerWarp() && d.stages == info.getStages();
+}
+
+/// `options` with the mma.sync families' tiles the cost model chooses for
+/// `op` on the GPU `tile-model` names (unchanged without one, or for the
+/// hopper family, which the model does not describe); a remark on `op`
+/// says what was chosen and why.
+static FailureOr<ConvertAttnToNVVMOptions>
+withModelledTiles(AttentionOp op, const KernelProblem &problem,
+                  ConvertAttnToNVVMOptions options) {
+  if (options.tileModel.empty())
+    return options;
+  const GpuSpec *gpu = lookupGpu(options.tileModel);
+  if (!gpu)
+    return op.emitOpError("expected tile-model to name a known GPU (")
+           << listKnownGpus() << "), got '" << options.tileModel << "'";
+  FailureOr<AttentionFigures> figures = getAttentionFigures(op);
+  if (failed(figures))
+    return failure();
+  TileConfigChoice choice = chooseTileConfig(*figures, *gpu);
+  StringRef kind = resolveKernelKind(op, problem, options);
+  bool decode = kind == "decode";
+  // The model describes the mma.sync families only, and must agree on
+  // which one this is.
+  if ((kind != "decode" && kind != "prefill") || choice.decode != decode)
+    return options;
+  if (decode) {
+    options.numSplits = choice.chosen.numSplits;
+    options.decodeNumWarps = choice.chosen.numWarps;
+  } else {
+    options.blockM = choice.chosen.blockM;
+    options.blockN = choice.chosen.blockN;
+    options.numWarps = choice.chosen.numWarps;
+  }
+  op.emitRemark() << "attn-plan-gpu-kernels: tiles from the cost model: "
+                  << choice.reason;
+  return options;
 }
 
 struct AttnPlanGpuKernelsPass
@@ -316,8 +378,12 @@ struct AttnPlanGpuKernelsPass
     FailureOr<KernelProblem> problem = getKernelProblem(op, options);
     if (failed(problem))
       return failure();
+    FailureOr<ConvertAttnToNVVMOptions> modelled =
+        withModelledTiles(op, *problem, options);
+    if (failed(modelled))
+      return failure();
     FailureOr<std::unique_ptr<KernelFamily>> family =
-        selectKernelFamily(op, *problem, options);
+        selectKernelFamily(op, *problem, *modelled);
     if (failed(family))
       return failure();
     FailureOr<LaunchPlan> launch = (*family)->plan(op, *problem);
@@ -381,10 +447,11 @@ struct ConvertAttnToNVVMPass
     if (failed(program))
       return failure();
     KernelProblem problem = getProgramProblem(*program);
-    // The family attn-plan-gpu-kernels chose, planned again with this
-    // pass's options: the two must agree.
-    ConvertAttnToNVVMOptions familyOptions = options;
-    familyOptions.kernel = program->info.getFamily().str();
+    // The family and tiles attn-plan-gpu-kernels chose (the program was
+    // tiled with them), planned again with this pass's other options: the
+    // two plans must agree.
+    ConvertAttnToNVVMOptions familyOptions =
+        withRecordedTiles(options, program->info);
     FailureOr<std::unique_ptr<KernelFamily>> family =
         selectKernelFamily(forall, problem, familyOptions);
     if (failed(family))
