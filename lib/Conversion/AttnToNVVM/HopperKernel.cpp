@@ -996,22 +996,11 @@ public:
     if (failed(planned))
       return failure();
     hopper = *planned;
-    LaunchPlan plan;
-    plan.grid = {static_cast<int64_t>(
-                     llvm::divideCeil(problem.seqQ, hopper.blockM)),
-                 problem.batch * problem.headsQ, 1};
-    plan.threads = hopper.threads;
-    KernelLaunchDesc &desc = plan.desc;
-    desc.family = "hopper";
-    desc.gridFormula = "[ceil(Lq / block_m), B * Hq, 1]";
-    desc.sharedMemoryBytes = hopper.sharedMemoryBytes;
-    desc.blockM = hopper.blockM;
-    desc.blockN = hopper.blockN;
-    desc.stages = hopper.stages;
-    desc.numWarps = hopper.threads / 32;
-    // A program per CTA: one query head, 128 rows, block-n keys.
-    plan.tileM = hopper.blockM;
-    plan.tileN = hopper.blockN;
+    LaunchPlan plan = queryBlockLaunch("hopper", problem, hopper.blockM,
+                                       hopper.blockN, hopper.threads);
+    plan.desc.sharedMemoryBytes = hopper.sharedMemoryBytes;
+    plan.desc.stages = hopper.stages;
+    plan.desc.numWarps = hopper.threads / 32;
     return plan;
   }
 

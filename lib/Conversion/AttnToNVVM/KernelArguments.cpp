@@ -10,6 +10,7 @@
 #include "KernelFamily.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -26,6 +27,23 @@ int64_t KernelArgumentList::add(Value memref, StringRef name,
   names.push_back(name.str());
   roles.push_back(role);
   return values.size() - 1;
+}
+
+LaunchPlan mlir::attn::detail::queryBlockLaunch(StringRef family,
+                                                const KernelProblem &problem,
+                                                int64_t blockM, int64_t blockN,
+                                                int64_t threads) {
+  LaunchPlan plan;
+  plan.grid = {static_cast<int64_t>(llvm::divideCeil(problem.seqQ, blockM)),
+               problem.batch * problem.headsQ, 1};
+  plan.threads = threads;
+  plan.desc.family = family;
+  plan.desc.gridFormula = "[ceil(Lq / block_m), B * Hq, 1]";
+  plan.desc.blockM = blockM;
+  plan.desc.blockN = blockN;
+  plan.tileM = blockM;
+  plan.tileN = blockN;
+  return plan;
 }
 
 FailureOr<Value> mlir::attn::detail::getHostMemref(Operation *op, Value tensor,

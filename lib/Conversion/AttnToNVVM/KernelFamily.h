@@ -58,6 +58,13 @@ struct LaunchPlan {
   int64_t tileSplits = 1;
 };
 
+/// The launch of one-head, block-m-row programs (the prefill and hopper
+/// families; the kernel side is FragmentEmitter::emitQueryBlockProgram):
+/// grid (ceil(Lq / block-m), B * Hq), its formula, the tiles of the
+/// programs and the desc's block-m/n, for `family` and `threads`.
+LaunchPlan queryBlockLaunch(StringRef family, const KernelProblem &problem,
+                            int64_t blockM, int64_t blockN, int64_t threads);
+
 /// One schedule that turns an attention into one kernel.
 class KernelFamily {
 public:

@@ -649,22 +649,11 @@ public:
     if (failed(planned))
       return failure();
     tiles = *planned;
-    LaunchPlan plan;
-    plan.grid = {static_cast<int64_t>(
-                     llvm::divideCeil(problem.seqQ, tiles.blockM)),
-                 problem.batch * problem.headsQ, 1};
-    plan.threads = 32 * tiles.numWarps;
-    KernelLaunchDesc &desc = plan.desc;
-    desc.family = "prefill";
-    desc.gridFormula = "[ceil(Lq / block_m), B * Hq, 1]";
+    LaunchPlan plan = queryBlockLaunch("prefill", problem, tiles.blockM,
+                                       tiles.blockN, 32 * tiles.numWarps);
     // The Q tile plus kStages stages each of K and V.
-    desc.sharedMemoryBytes = tiles.sharedMemoryBytes();
-    desc.blockM = tiles.blockM;
-    desc.blockN = tiles.blockN;
-    desc.numWarps = tiles.numWarps;
-    // A program per CTA: one query head, block-m rows, block-n keys.
-    plan.tileM = tiles.blockM;
-    plan.tileN = tiles.blockN;
+    plan.desc.sharedMemoryBytes = tiles.sharedMemoryBytes();
+    plan.desc.numWarps = tiles.numWarps;
     return plan;
   }
 
