@@ -156,14 +156,10 @@ static void addSinksBuffer(const AttentionSpec &spec, AddBuffer &addBuffer) {
               encodeElements(ElementKind::F32, spec.sinks));
 }
 
-/// The backward spec: random Q, K, V, dO; O and LSE from the float64 forward
-/// reference, rounded to the formats the op takes them in (so the compiled
-/// backward and the reference backward see the same operands); gradients
-/// against referenceAttentionBackward under deriveGradientTolerance.
-static llvm::Expected<NumericReport>
-checkBackwardAgainstReference(MLIRContext &ctx, const AttentionSpec &given,
-                              const NumericCheckOptions &options) {
-  AttentionSpec spec = withF32Sinks(given);
+/// The spec's module compiled for the CPU with the check's pipeline options.
+static llvm::Expected<std::unique_ptr<CpuExecutable>>
+compileForCheck(MLIRContext &ctx, const AttentionSpec &spec,
+                const NumericCheckOptions &options) {
   OwningOpRef<ModuleOp> module = buildAttentionModule(&ctx, spec);
   if (!module)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
@@ -174,11 +170,14 @@ checkBackwardAgainstReference(MLIRContext &ctx, const AttentionSpec &given,
   CpuCompileOptions compileOptions;
   compileOptions.pipelineOptions = &pipelineOptions;
   compileOptions.prePipeline = options.prePipeline;
-  auto exe = CpuExecutable::compile(*module, compileOptions);
-  if (!exe)
-    return exe.takeError();
+  return CpuExecutable::compile(*module, compileOptions);
+}
 
-  std::mt19937_64 rng(options.seed);
+/// Random Q, K, V and (as the spec asks) bias and boolean mask, exactly
+/// representable in the spec's element type.
+static ReferenceInputs randomInputs(std::mt19937_64 &rng,
+                                    const AttentionSpec &spec,
+                                    const NumericCheckOptions &options) {
   ElementKind kind = spec.elementType;
   ReferenceInputs in;
   in.query = randomTensor(rng, spec.queryShape(), kind);
@@ -192,6 +191,24 @@ checkBackwardAgainstReference(MLIRContext &ctx, const AttentionSpec &given,
     for (uint8_t &m : in.boolMask)
       m = keep(rng);
   }
+  return in;
+}
+
+/// The backward spec: random Q, K, V, dO; O and LSE from the float64 forward
+/// reference, rounded to the formats the op takes them in (so the compiled
+/// backward and the reference backward see the same operands); gradients
+/// against referenceAttentionBackward under deriveGradientTolerance.
+static llvm::Expected<NumericReport>
+checkBackwardAgainstReference(MLIRContext &ctx, const AttentionSpec &given,
+                              const NumericCheckOptions &options) {
+  AttentionSpec spec = withF32Sinks(given);
+  auto exe = compileForCheck(ctx, spec, options);
+  if (!exe)
+    return exe.takeError();
+
+  std::mt19937_64 rng(options.seed);
+  ElementKind kind = spec.elementType;
+  ReferenceInputs in = randomInputs(rng, spec, options);
   in.gradOutput = randomTensor(rng, spec.outputShape(), kind);
   ReferenceResult forward = referenceAttention(spec, in);
   for (double &o : forward.output)
@@ -283,34 +300,13 @@ mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &given,
   if (given.backward)
     return checkBackwardAgainstReference(ctx, given, options);
   AttentionSpec spec = withF32Sinks(given);
-  OwningOpRef<ModuleOp> module = buildAttentionModule(&ctx, spec);
-  if (!module)
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "the spec does not verify: " +
-                                       spec.describe());
-  AttnToCpuPipelineOptions pipelineOptions;
-  pipelineOptions.accumulateInF64 = options.accumulateInF64;
-  CpuCompileOptions compileOptions;
-  compileOptions.pipelineOptions = &pipelineOptions;
-  compileOptions.prePipeline = options.prePipeline;
-  auto exe = CpuExecutable::compile(*module, compileOptions);
+  auto exe = compileForCheck(ctx, spec, options);
   if (!exe)
     return exe.takeError();
 
   std::mt19937_64 rng(options.seed);
   ElementKind kind = spec.elementType;
-  ReferenceInputs in;
-  in.query = randomTensor(rng, spec.queryShape(), kind);
-  in.key = randomTensor(rng, spec.keyShape(), kind);
-  in.value = randomTensor(rng, spec.valueShape(), kind);
-  if (spec.withBias)
-    in.bias = randomTensor(rng, spec.scoreShape(), kind);
-  if (spec.withBoolMask) {
-    std::bernoulli_distribution keep(options.maskKeepFraction);
-    in.boolMask.resize(numElements(spec.scoreShape()));
-    for (uint8_t &m : in.boolMask)
-      m = keep(rng);
-  }
+  ReferenceInputs in = randomInputs(rng, spec, options);
 
   std::vector<std::vector<uint8_t>> storage;
   SmallVector<HostBuffer> buffers;

@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "MutationHarness.h"
 #include "attn/Execution/NumericCheck.h"
 #include "attn/Transforms/Passes.h"
 
@@ -432,26 +433,11 @@ INSTANTIATE_TEST_SUITE_P(Lowering, BackwardBroadcastBias,
                            return info.param ? "tiled_m4_n4" : "whole_op";
                          });
 
-/// Rewrites every backward op before lowering, as a buggy pass would.
-struct MutateBackwardPass
-    : PassWrapper<MutateBackwardPass, OperationPass<ModuleOp>> {
-  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(MutateBackwardPass)
-  explicit MutateBackwardPass(std::function<void(AttentionBackwardOp)> mutate)
-      : mutate(std::move(mutate)) {}
-  void runOnOperation() override { getOperation().walk(mutate); }
-  std::function<void(AttentionBackwardOp)> mutate;
-};
-
-bool passesWithMutation(AttentionSpec spec,
-                        std::function<void(AttentionBackwardOp)> mutate) {
-  MLIRContext ctx;
-  NumericCheckOptions options;
-  options.prePipeline = [&](OpPassManager &pm) {
-    pm.addPass(std::make_unique<MutateBackwardPass>(mutate));
-  };
-  auto report = checkAgainstReference(ctx, spec, options);
-  EXPECT_TRUE(static_cast<bool>(report)) << llvm::toString(report.takeError());
-  return report && report->passed();
+/// The check with every AttentionBackwardOp rewritten first (the reference keeps the
+/// spec's semantics): whether it still passed.
+static bool passesWithMutation(const AttentionSpec &spec,
+                               std::function<void(AttentionBackwardOp)> mutate) {
+  return harness::passesWithMutationOf<AttentionBackwardOp>(spec, std::move(mutate));
 }
 
 // The harness must be able to fail: each mutation models a lowering bug.

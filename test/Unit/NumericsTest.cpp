@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "MutationHarness.h"
 #include "attn/Execution/NumericCheck.h"
 #include "attn/Transforms/Passes.h"
 
@@ -461,28 +462,11 @@ INSTANTIATE_TEST_SUITE_P(
                        ::testing::ValuesIn(pipelineVariants())),
     tiledName);
 
-/// Rewrites every attention op before lowering, as a buggy pass would.
-struct MutateAttentionPass
-    : PassWrapper<MutateAttentionPass, OperationPass<ModuleOp>> {
-  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(MutateAttentionPass)
-  explicit MutateAttentionPass(std::function<void(AttentionOp)> mutate)
-      : mutate(std::move(mutate)) {}
-  void runOnOperation() override { getOperation().walk(mutate); }
-  std::function<void(AttentionOp)> mutate;
-};
-
-/// Runs `spec` with `mutate` applied to the IR only (the reference keeps the
-/// original semantics) and returns whether the check still passed.
-bool passesWithMutation(AttentionSpec spec,
-                        std::function<void(AttentionOp)> mutate) {
-  MLIRContext ctx;
-  NumericCheckOptions options;
-  options.prePipeline = [&](OpPassManager &pm) {
-    pm.addPass(std::make_unique<MutateAttentionPass>(mutate));
-  };
-  auto report = checkAgainstReference(ctx, spec, options);
-  EXPECT_TRUE(static_cast<bool>(report)) << llvm::toString(report.takeError());
-  return report && report->passed();
+/// The check with every AttentionOp rewritten first (the reference keeps the
+/// spec's semantics): whether it still passed.
+static bool passesWithMutation(const AttentionSpec &spec,
+                               std::function<void(AttentionOp)> mutate) {
+  return harness::passesWithMutationOf<AttentionOp>(spec, std::move(mutate));
 }
 
 // The harness must be able to fail: each mutation models a lowering bug.

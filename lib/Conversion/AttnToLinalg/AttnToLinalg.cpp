@@ -50,53 +50,19 @@ namespace {
 /// Iteration dimensions are named after the math: b (batch), h (query head),
 /// i (query row), j (key row), d (head dim, reduced in Q.K^T) and c (value
 /// column, reduced over j in P.V).
-class AttentionLowering {
+class AttentionLowering : LoweringBase<AttentionOp> {
 public:
   AttentionLowering(OpBuilder &builder, AttentionOp op, Type accType)
-      : b(builder), op(op), loc(op.getLoc()), ctx(op.getContext()),
-        accType(accType) {}
+      : LoweringBase(builder, op, accType) {}
 
   SmallVector<Value> lower();
 
 private:
-  /// Map from an iteration space to a Q/K/V/O operand in the op's layout.
-  AffineMap layoutMap(unsigned numDims, AffineExpr batch, AffineExpr head,
-                      AffineExpr seq, AffineExpr last) {
-    if (op.getLayout() == Layout::BHSD)
-      return AffineMap::get(numDims, 0, {batch, head, seq, last}, ctx);
-    return AffineMap::get(numDims, 0, {batch, seq, head, last}, ctx);
-  }
-  /// The key/value head read by query head `h`.
-  AffineExpr kvHead(AffineExpr h) {
-    int64_t group = op.getHeadGroupSize();
-    return group == 1 ? h : h.floorDiv(group);
-  }
-  /// Map from (b, h, i, j) to a [B, Hq, Lq, Lk]-broadcastable operand:
-  /// static extents of 1 are read at index 0.
-  AffineMap broadcastMap(Value operand);
   Value modifyScores(Value scores);
 
-  OpBuilder &b;
-  AttentionOp op;
-  Location loc;
-  MLIRContext *ctx;
-  Type accType;
-  SmallVector<int64_t> scoreShape; // [B, Hq, Lq, Lk], maybe dynamic
-  SmallVector<OpFoldResult> scoreSizes, rowSizes, accSizes;
-  Value queryLength, keyLength;
+  SmallVector<OpFoldResult> rowSizes, accSizes;
 };
 } // namespace
-
-AffineMap AttentionLowering::broadcastMap(Value operand) {
-  auto type = cast<RankedTensorType>(operand.getType());
-  SmallVector<AffineExpr> results;
-  for (int64_t axis = 0; axis < 4; ++axis) {
-    bool broadcast = type.getDimSize(axis) == 1 && scoreShape[axis] != 1;
-    results.push_back(broadcast ? getAffineConstantExpr(0, ctx)
-                                : getAffineDimExpr(axis, ctx));
-  }
-  return AffineMap::get(4, 0, results, ctx);
-}
 
 /// S' = mask(score_mod(bias + alibi + softcap(scale * S))), elementwise.
 Value AttentionLowering::modifyScores(Value scores) {
@@ -107,42 +73,16 @@ Value AttentionLowering::modifyScores(Value scores) {
   AffineMap id = AffineMap::getMultiDimIdentityMap(4, ctx);
   SmallVector<Value> inputs = {scores};
   SmallVector<AffineMap> maps = {id};
-  int biasArg = -1, maskArg = -1;
-  if (Value bias = op.getBias()) {
-    biasArg = inputs.size();
-    inputs.push_back(bias);
-    maps.push_back(broadcastMap(bias));
-  }
-  if (Value mask = op.getMask()) {
-    maskArg = inputs.size();
-    inputs.push_back(mask);
-    maps.push_back(broadcastMap(mask));
-  }
+  ScoreOperands operands(op.getBias(), op.getMask(), keyLengths, scoreShape,
+                         inputs, maps);
   Value init = emptyTensor(b, loc, scoreSizes, accType);
   return elementwise(
       b, loc, inputs, maps, init, id,
       [&](OpBuilder &nb, Location l, ValueRange args) {
-        ScorePoint p;
-        if (needsPositions(spec)) {
-          p.batch = linalg::IndexOp::create(nb, l, 0);
-          p.head = linalg::IndexOp::create(nb, l, 1);
-          // ALiBi and the modifiers see the global head of a shard.
-          if (int64_t offset = op.getGlobalHeadOffset())
-            p.head = arith::AddIOp::create(
-                nb, l, p.head, arith::ConstantIndexOp::create(nb, l, offset));
-          p.row = linalg::IndexOp::create(nb, l, 2);
-          p.key = linalg::IndexOp::create(nb, l, 3);
-        }
-        p.queryLen = queryLength;
-        p.keyLen = keyLength;
-        if (keyLengths)
-          p.keyLen = arith::IndexCastOp::create(
-              nb, l, nb.getIndexType(),
-              tensor::ExtractOp::create(nb, l, keyLengths, p.batch));
-        if (biasArg >= 0)
-          p.bias = args[biasArg];
-        if (maskArg >= 0)
-          p.keep = args[maskArg];
+        // ALiBi and the modifiers see the global head of a shard.
+        ScorePoint p =
+            operands.at(nb, l, args, queryLength, keyLength,
+                        needsPositions(spec), op.getGlobalHeadOffset());
         return buildScore(nb, l, spec, args[0], p);
       });
 }

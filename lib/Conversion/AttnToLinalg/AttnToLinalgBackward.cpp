@@ -58,39 +58,14 @@ static Value scaleInto(OpBuilder &b, Location loc, Value acc, double factor,
 //===----------------------------------------------------------------------===//
 
 namespace {
-class BackwardLowering {
+class BackwardLowering : LoweringBase<AttentionBackwardOp> {
 public:
   BackwardLowering(OpBuilder &builder, AttentionBackwardOp op, Type accType)
-      : b(builder), op(op), loc(op.getLoc()), ctx(op.getContext()),
-        accType(accType) {}
+      : LoweringBase(builder, op, accType) {}
 
   SmallVector<Value> lower();
 
 private:
-  AffineMap layoutMap(unsigned numDims, AffineExpr batch, AffineExpr head,
-                      AffineExpr seq, AffineExpr last) {
-    if (op.getLayout() == Layout::BHSD)
-      return AffineMap::get(numDims, 0, {batch, head, seq, last}, ctx);
-    return AffineMap::get(numDims, 0, {batch, seq, head, last}, ctx);
-  }
-  AffineExpr kvHead(AffineExpr h) {
-    int64_t group = op.getHeadGroupSize();
-    return group == 1 ? h : h.floorDiv(group);
-  }
-  /// Whether axis `axis` of a [B, Hq, Lq, Lk]-broadcastable operand is a
-  /// broadcast (a static 1 against a larger extent).
-  bool isBroadcast(Value operand, int64_t axis) {
-    auto type = cast<RankedTensorType>(operand.getType());
-    return type.getDimSize(axis) == 1 && scoreShape[axis] != 1;
-  }
-  AffineMap broadcastMap(Value operand) {
-    SmallVector<AffineExpr> results;
-    for (int64_t axis = 0; axis < 4; ++axis)
-      results.push_back(isBroadcast(operand, axis)
-                            ? getAffineConstantExpr(0, ctx)
-                            : getAffineDimExpr(axis, ctx));
-    return AffineMap::get(4, 0, results, ctx);
-  }
   /// `value` with its head axis `axis` (Hq) split into (Hkv, G).
   Value splitHeads(Value value, int64_t axis) {
     auto type = cast<RankedTensorType>(value.getType());
@@ -116,15 +91,6 @@ private:
   Value biasGradient(Value ds4);
   /// A result in the op's layout and element type from a BHSD accumulator.
   Value writeResult(Value acc, double factor, RankedTensorType type);
-
-  OpBuilder &b;
-  AttentionBackwardOp op;
-  Location loc;
-  MLIRContext *ctx;
-  Type accType;
-  SmallVector<int64_t> scoreShape;
-  SmallVector<OpFoldResult> scoreSizes;
-  Value queryLength, keyLength;
 };
 } // namespace
 
@@ -137,44 +103,22 @@ SmallVector<Value> BackwardLowering::scoreGradients(Value raw, Value dp,
   AffineMap rows = id.getMajorSubMap(3);
   SmallVector<Value> inputs = {raw, op.getLse(), dp, delta};
   SmallVector<AffineMap> maps = {id, rows, id, rows};
-  int biasArg = -1, maskArg = -1;
-  if (Value bias = op.getBias()) {
-    biasArg = inputs.size();
-    inputs.push_back(bias);
-    maps.push_back(broadcastMap(bias));
-  }
-  if (Value mask = op.getMask()) {
-    maskArg = inputs.size();
-    inputs.push_back(mask);
-    maps.push_back(broadcastMap(mask));
-  }
+  ScoreOperands operands(op.getBias(), op.getMask(), keyLengths, scoreShape,
+                         inputs, maps);
   SmallVector<Value> inits(op.getBias() ? 3 : 2,
                            emptyTensor(b, loc, scoreSizes, accType));
   return elementwiseMulti(
       b, loc, inputs, maps, inits, id,
       [&](OpBuilder &nb, Location l, ValueRange args) {
-        ScorePoint p;
-        p.batch = linalg::IndexOp::create(nb, l, 0);
-        p.head = linalg::IndexOp::create(nb, l, 1);
-        p.row = linalg::IndexOp::create(nb, l, 2);
-        p.key = linalg::IndexOp::create(nb, l, 3);
-        p.queryLen = queryLength;
-        p.keyLen = keyLength;
-        if (keyLengths)
-          p.keyLen = arith::IndexCastOp::create(
-              nb, l, nb.getIndexType(),
-              tensor::ExtractOp::create(nb, l, keyLengths, p.batch));
-        if (biasArg >= 0)
-          p.bias = args[biasArg];
-        if (maskArg >= 0)
-          p.keep = args[maskArg];
+        ScorePoint p = operands.at(nb, l, args, queryLength, keyLength,
+                                   /*withPositions=*/true);
         ScoreSlopes slopes;
         Value s = buildScore(nb, l, spec, args[0], p, &slopes);
         Value lse = convertFloat(nb, l, args[1], accType);
         auto [prob, ds] = probabilityAndGrad(nb, l, s, lse, args[2], args[3]);
         SmallVector<Value> results = {
             prob, arith::MulFOp::create(nb, l, ds, slopes.scaled)};
-        if (biasArg >= 0)
+        if (operands.biasArg >= 0)
           results.push_back(arith::MulFOp::create(nb, l, ds, slopes.biased));
         return results;
       });

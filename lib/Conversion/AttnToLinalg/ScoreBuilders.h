@@ -219,6 +219,127 @@ struct ScorePoint {
   Value keep;                  // i1 element of the mask operand, or null
 };
 
+/// Map from an iteration space to a Q/K/V/O operand stored in `layout`.
+inline AffineMap layoutMap(MLIRContext *ctx, Layout layout, unsigned numDims,
+                           AffineExpr batch, AffineExpr head, AffineExpr seq,
+                           AffineExpr last) {
+  if (layout == Layout::BHSD)
+    return AffineMap::get(numDims, 0, {batch, head, seq, last}, ctx);
+  return AffineMap::get(numDims, 0, {batch, seq, head, last}, ctx);
+}
+
+/// The key/value head read by query head `h` with `group` query heads per
+/// KV head.
+inline AffineExpr kvHeadOf(AffineExpr h, int64_t group) {
+  return group == 1 ? h : h.floorDiv(group);
+}
+
+/// Whether axis `axis` of a [B, Hq, Lq, Lk]-broadcastable operand is a
+/// broadcast: a static 1 against a larger extent of `scoreShape`.
+inline bool isBroadcastAxis(Value operand, ArrayRef<int64_t> scoreShape,
+                            int64_t axis) {
+  auto type = cast<RankedTensorType>(operand.getType());
+  return type.getDimSize(axis) == 1 && scoreShape[axis] != 1;
+}
+
+/// Map from (b, h, i, j) to a [B, Hq, Lq, Lk]-broadcastable operand: its
+/// broadcast axes are read at index 0.
+inline AffineMap broadcastMap(Value operand, ArrayRef<int64_t> scoreShape) {
+  MLIRContext *ctx = operand.getContext();
+  SmallVector<AffineExpr> results;
+  for (int64_t axis = 0; axis < 4; ++axis)
+    results.push_back(isBroadcastAxis(operand, scoreShape, axis)
+                          ? getAffineConstantExpr(0, ctx)
+                          : getAffineDimExpr(axis, ctx));
+  return AffineMap::get(4, 0, results, ctx);
+}
+
+/// The operands a score reads besides the dot product (bias, mask, the
+/// per-sequence key lengths), and where bias and mask sit among the inputs
+/// of the elementwise op that computes the scores.
+struct ScoreOperands {
+  Value keyLengths;
+  int biasArg = -1, maskArg = -1;
+
+  /// Appends bias and mask (when present) to `inputs` with their broadcast
+  /// maps over `scoreShape` ([B, Hq, Lq, Lk]).
+  ScoreOperands(Value bias, Value mask, Value keyLengths,
+                ArrayRef<int64_t> scoreShape, SmallVectorImpl<Value> &inputs,
+                SmallVectorImpl<AffineMap> &maps)
+      : keyLengths(keyLengths) {
+    if (bias) {
+      biasArg = inputs.size();
+      inputs.push_back(bias);
+      maps.push_back(broadcastMap(bias, scoreShape));
+    }
+    if (mask) {
+      maskArg = inputs.size();
+      inputs.push_back(mask);
+      maps.push_back(broadcastMap(mask, scoreShape));
+    }
+  }
+
+  /// The ScorePoint inside the elementwise body over (b, h, i, j) whose
+  /// block arguments are `args`; positions only `withPositions` (the head
+  /// shifted by `headOffset`, the global head of a shard).
+  ScorePoint at(OpBuilder &b, Location loc, ValueRange args, Value queryLength,
+                Value keyLength, bool withPositions,
+                int64_t headOffset = 0) const {
+    ScorePoint p;
+    if (withPositions) {
+      p.batch = linalg::IndexOp::create(b, loc, 0);
+      p.head = linalg::IndexOp::create(b, loc, 1);
+      if (headOffset)
+        p.head = arith::AddIOp::create(
+            b, loc, p.head, arith::ConstantIndexOp::create(b, loc, headOffset));
+      p.row = linalg::IndexOp::create(b, loc, 2);
+      p.key = linalg::IndexOp::create(b, loc, 3);
+    }
+    p.queryLen = queryLength;
+    p.keyLen = keyLength;
+    if (keyLengths)
+      p.keyLen = arith::IndexCastOp::create(
+          b, loc, b.getIndexType(),
+          tensor::ExtractOp::create(b, loc, keyLengths, p.batch));
+    if (biasArg >= 0)
+      p.bias = args[biasArg];
+    if (maskArg >= 0)
+      p.keep = args[maskArg];
+    return p;
+  }
+};
+
+/// What the forward's and the backward's linalg lowerings share: the op, where
+/// they build, and the iteration space of the scores.
+template <typename OpT>
+class LoweringBase {
+protected:
+  LoweringBase(OpBuilder &builder, OpT op, Type accType)
+      : b(builder), op(op), loc(op.getLoc()), ctx(op.getContext()),
+        accType(accType) {}
+
+  AffineMap layoutMap(unsigned numDims, AffineExpr batch, AffineExpr head,
+                      AffineExpr seq, AffineExpr last) {
+    return lowering::layoutMap(ctx, op.getLayout(), numDims, batch, head, seq,
+                               last);
+  }
+  AffineExpr kvHead(AffineExpr h) {
+    return kvHeadOf(h, op.getHeadGroupSize());
+  }
+  bool isBroadcast(Value operand, int64_t axis) {
+    return isBroadcastAxis(operand, scoreShape, axis);
+  }
+
+  OpBuilder &b;
+  OpT op;
+  Location loc;
+  MLIRContext *ctx;
+  Type accType;
+  SmallVector<int64_t> scoreShape; // [B, Hq, Lq, Lk], maybe dynamic
+  SmallVector<OpFoldResult> scoreSizes;
+  Value queryLength, keyLength;
+};
+
 /// Whether buildScore reads the positions of a ScorePoint (otherwise callers
 /// need not materialise them).
 inline bool needsPositions(const ScoreSpec &spec) {
