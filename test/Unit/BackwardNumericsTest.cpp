@@ -9,7 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "MutationHarness.h"
+#include "NumericsHarness.h"
 #include "attn/Execution/NumericCheck.h"
 #include "attn/Transforms/Passes.h"
 
@@ -35,12 +35,7 @@ using namespace mlir::attn;
 
 namespace {
 
-struct BackwardCase {
-  std::string name;
-  AttentionSpec spec;
-  bool accumulateInF64 = false;
-};
-void PrintTo(const BackwardCase &c, std::ostream *os) { *os << c.name; }
+using BackwardCase = harness::NumericCase;
 
 AttentionSpec baseSpec() {
   AttentionSpec s;

@@ -8,7 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "MutationHarness.h"
+#include "NumericsHarness.h"
 #include "attn/Execution/NumericCheck.h"
 #include "attn/Transforms/Passes.h"
 
@@ -27,15 +27,7 @@ using namespace mlir::attn;
 
 namespace {
 
-struct NumericCase {
-  std::string name;
-  AttentionSpec spec;
-  bool accumulateInF64 = false;
-};
-
-// Name the case rather than dumping the struct's bytes; failures print the
-// full spec.
-void PrintTo(const NumericCase &c, std::ostream *os) { *os << c.name; }
+using harness::NumericCase;
 
 /// A small GQA problem that every case starts from.
 AttentionSpec baseSpec() {

@@ -1,14 +1,15 @@
-//===- MutationHarness.h - numerics checks that must be able to fail ------===//
+//===- NumericsHarness.h - shared pieces of the numerics tests ------------===//
 //
-// Part of attn-mlir. A numeric check is only evidence if it fails on a wrong
-// lowering: these helpers rewrite every op of one kind before the CPU
+// Part of attn-mlir. The case type of the parameterised numerics tests, and
+// the mutation harness: a numeric check is only evidence if it fails on a
+// wrong lowering, so these helpers rewrite every op of one kind before the CPU
 // pipeline runs (as a buggy pass would), while the float64 reference keeps
 // the spec's semantics, and report whether the check still passed.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef ATTN_TEST_UNIT_MUTATIONHARNESS_H
-#define ATTN_TEST_UNIT_MUTATIONHARNESS_H
+#ifndef ATTN_TEST_UNIT_NUMERICSHARNESS_H
+#define ATTN_TEST_UNIT_NUMERICSHARNESS_H
 
 #include "attn/Execution/NumericCheck.h"
 
@@ -20,8 +21,22 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <ostream>
+#include <string>
 
 namespace mlir::attn::harness {
+
+/// One parameter of a numerics test: a named spec checked against the
+/// float64 reference.
+struct NumericCase {
+  std::string name;
+  AttentionSpec spec;
+  bool accumulateInF64 = false;
+};
+
+// Name the case rather than dumping the struct's bytes; failures print the
+// full spec.
+inline void PrintTo(const NumericCase &c, std::ostream *os) { *os << c.name; }
 
 /// Rewrites every OpT before lowering.
 template <typename OpT>
@@ -51,4 +66,4 @@ bool passesWithMutationOf(const AttentionSpec &spec,
 
 } // namespace mlir::attn::harness
 
-#endif // ATTN_TEST_UNIT_MUTATIONHARNESS_H
+#endif // ATTN_TEST_UNIT_NUMERICSHARNESS_H
