@@ -273,12 +273,7 @@ def run_prefill(rt, args, names, dev, do_bench):
         if n.startswith("bench_"):
             shapes.setdefault(n.rsplit("_", 1)[0], []).append(n)
 
-    flex = None
-    if not args.skip_flex:
-        from torch import _dynamo
-        _dynamo.config.cache_size_limit = 1000
-        from torch.nn.attention.flex_attention import flex_attention, create_block_mask
-        flex = torch.compile(flex_attention)
+    flex = None if args.skip_flex else make_flex()
 
     rows = []
     for shape, variants in shapes.items():
@@ -337,16 +332,7 @@ def run_prefill(rt, args, names, dev, do_bench):
         except Exception as e:
             row["cudnn_error"] = str(e)[:200]
         if flex is not None:
-            try:
-                bm = None
-                if causal:
-                    bm = create_block_mask(lambda b, h, qi, ki: qi >= ki, None, None,
-                                           spec["lq"], spec["lk"], device="cuda")
-                fn = lambda: flex(q, k, v, block_mask=bm, enable_gqa=gqa)
-                fn()
-                row["ms_flex"] = bench(fn, do_bench)
-            except Exception as e:
-                row["flex_error"] = str(e)[:200]
+            time_flex(flex, spec, q, k, v, row, lambda fn: bench(fn, do_bench))
         if best:
             row["best_config"], row["ms_ours"] = best
             row["tflops_ours"] = flops / best[1] / 1e9
@@ -397,6 +383,31 @@ def run_prefill(rt, args, names, dev, do_bench):
     bad = [c["name"] for c in checks if not c["ok"]]
     print("FAILED CHECKS:", bad if bad else "none")
     return bad
+
+
+def make_flex():
+    """torch.compile(flex_attention), the FlexAttention anchor of every
+    prefill table."""
+    from torch import _dynamo
+    _dynamo.config.cache_size_limit = 1000
+    from torch.nn.attention.flex_attention import flex_attention
+    return torch.compile(flex_attention)
+
+
+def time_flex(flex, spec, q, k, v, row, timer):
+    """row["ms_flex"]: FlexAttention on the same inputs (causal as a top-left
+    block mask, GQA native), or row["flex_error"]."""
+    from torch.nn.attention.flex_attention import create_block_mask
+    try:
+        bm = None
+        if spec["mask"] != "none":
+            bm = create_block_mask(lambda b, h, qi, ki: qi >= ki, None, None,
+                                   spec["lq"], spec["lk"], device="cuda")
+        fn = lambda: flex(q, k, v, block_mask=bm, enable_gqa=spec["hq"] != spec["hkv"])
+        fn()
+        row["ms_flex"] = timer(fn)
+    except Exception as e:
+        row["flex_error"] = str(e)[:200]
 
 
 def main():

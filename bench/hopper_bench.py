@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Device harness of the hopper (sm_90a, wgmma) kernels: correctness vs
-float64 and timing vs torch SDPA flash / cuDNN and our mma.sync kernels.
+float64 and timing vs torch SDPA flash / cuDNN, FlexAttention (unless
+--skip-flex) and our mma.sync kernels.
 
 Staged by bench/hopper_prepare.sh into .device-hopper/; run from the
 repository root on an H100/H200: python3 .device-hopper/hopper_bench.py
@@ -113,6 +114,7 @@ def main():
     ap.add_argument("--kernels", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels"))
     ap.add_argument("--out", default=os.environ.get("OUT", "/tmp/out"))
     ap.add_argument("--match", default=None)
+    ap.add_argument("--skip-flex", action="store_true")
     args = ap.parse_args()
     from triton.testing import do_bench
     from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -139,6 +141,7 @@ def main():
         if n.startswith("bench_"):
             shapes.setdefault(n.rsplit("_", 1)[0], []).append(n)
     bench = lambda fn: do_bench(fn, warmup=25, rep=100, return_mode="median")
+    flex = None if args.skip_flex else db.make_flex()
     for shape, variants in shapes.items():
         spec = specs[variants[0]]
         q, k, v = db.make_inputs(spec)
@@ -168,6 +171,8 @@ def main():
                 row["ms_" + key] = bench(fn)
             except Exception as e:
                 row[key + "_error"] = str(e)[:200]
+        if flex is not None:
+            db.time_flex(flex, spec, q, k, v, row, bench)
         for key in list(row):
             if key.startswith("ms_"):
                 row["tflops_" + key[3:]] = round(flops / row[key] / 1e9, 1)
@@ -175,9 +180,12 @@ def main():
         if ours:
             best = min(ours, key=ours.get)
             row["hopper_best"] = best[3:]
-            for key in ("flash", "cudnn", "mma128x4x64"):
+            for key in ("flash", "cudnn", "flex", "mma128x4x64"):
                 if "ms_" + key in row:
                     row["hopper_vs_" + key] = round(row["ms_" + key] / ours[best], 3)
+                    # The kernel a user gets (the defaults), not the best variant.
+                    if "ms_hopper" in row:
+                        row["default_vs_" + key] = round(row["ms_" + key] / row["ms_hopper"], 3)
         print(json.dumps(row), flush=True)
         results["rows"].append(row)
         del q, k, v, kx, vx
