@@ -47,6 +47,10 @@
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+#include <cstdlib>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -118,7 +122,27 @@ void mlir::attn::buildNVVMToPtxPasses(OpPassManager &pm,
   pm.addPass(createGpuNVVMAttachTarget(target));
   GpuModuleToBinaryPassOptions binary;
   binary.compilationTarget = "isa";
+  // The toolkit whose libdevice resolves the __nv_* math functions that
+  // score_mod regions lower to (math.exp, math.tanh, ...): found the way
+  // ptxas is, not through whichever variable MLIR happens to read, so the
+  // PTX does not depend on the caller's environment.
+  binary.toolkitPath = findCudaToolkit();
   pm.addPass(createGpuModuleToBinaryPass(binary));
+}
+
+std::string mlir::attn::findCudaToolkit() {
+  SmallVector<std::string> roots;
+  for (const char *name : {"CUDA_HOME", "CUDA_ROOT", "CUDA_PATH"})
+    if (const char *root = std::getenv(name))
+      roots.push_back(root);
+  roots.push_back("/usr/local/cuda");
+  for (const std::string &root : roots) {
+    SmallString<128> libdevice(root);
+    llvm::sys::path::append(libdevice, "nvvm", "libdevice");
+    if (llvm::sys::fs::is_directory(libdevice))
+      return root;
+  }
+  return "";
 }
 
 SmallVector<GpuKernelStep>

@@ -10,6 +10,7 @@
 #include "attn/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/StringExtras.h"
@@ -20,6 +21,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <optional>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -82,8 +84,86 @@ static llvm::Expected<std::string> assemble(StringRef ptxas, StringRef ptx,
   return (*cubin)->getBuffer().str();
 }
 
+namespace {
+/// sm_<number>[suffix], e.g. sm_90a = {90, 'a'}.
+struct SmArch {
+  unsigned number = 0;
+  char suffix = 0;
+};
+} // namespace
+
+static std::optional<SmArch> parseSmArch(StringRef name) {
+  SmArch arch;
+  if (!name.consume_front("sm_"))
+    return std::nullopt;
+  if (name.ends_with("a") || name.ends_with("f")) {
+    arch.suffix = name.back();
+    name = name.drop_back();
+  }
+  if (name.getAsInteger(10, arch.number))
+    return std::nullopt;
+  return arch;
+}
+
+std::vector<std::string> mlir::attn::defaultCubinArchs(StringRef chip) {
+  std::optional<SmArch> target = parseSmArch(chip);
+  if (!target)
+    return {};
+  if (target->suffix)
+    return {chip.str()};
+  std::vector<std::string> archs;
+  if (target->number != 80 && target->number != 90)
+    archs.push_back(chip.str());
+  for (unsigned number : {80u, 90u})
+    if (number >= target->number)
+      archs.push_back("sm_" + std::to_string(number));
+  return archs;
+}
+
+llvm::Error mlir::attn::checkCubinArch(StringRef chip, StringRef arch) {
+  std::optional<SmArch> target = parseSmArch(chip), cubin = parseSmArch(arch);
+  auto error = [&](const Twine &which) {
+    return llvm::createStringError(
+        "expected a cubin arch that PTX for " + chip + " assembles for (" +
+        which + "), got " + arch);
+  };
+  if (!target || !cubin)
+    return error("sm_<N>[a|f]");
+  if (target->suffix == 'a' && arch != chip)
+    return error("only " + chip + " itself: arch-specific PTX");
+  if (target->suffix == 'f' &&
+      (cubin->number / 10 != target->number / 10 ||
+       cubin->number < target->number))
+    return error("sm_" + Twine(target->number / 10) +
+                 "x archs not older than it: family PTX");
+  if (!target->suffix && cubin->number < target->number)
+    return error("archs not older than it");
+  return llvm::Error::success();
+}
+
+/// Kernels call libdevice (__nv_expf, __nv_tanhf, ...) where a score_mod's
+/// math ops lower to it; without the toolkit's libdevice those calls would
+/// stay unresolved in the PTX and fail only when it is loaded.
+static llvm::Error checkLibdevice(ModuleOp module) {
+  std::string missing;
+  module.walk([&](LLVM::LLVMFuncOp func) {
+    if (func.isExternal() && func.getName().starts_with("__nv_") &&
+        missing.empty())
+      missing = func.getName().str();
+  });
+  if (missing.empty() || !findCudaToolkit().empty())
+    return llvm::Error::success();
+  return llvm::createStringError(
+      "expected the CUDA toolkit's libdevice (nvvm/libdevice under "
+      "$CUDA_HOME, $CUDA_ROOT, $CUDA_PATH or /usr/local/cuda) for " +
+      missing + ", which the kernel calls (a score_mod's math op)");
+}
+
 llvm::Expected<PtxArtifacts>
 mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
+  for (const std::string &arch : options.cubinArchs)
+    if (llvm::Error error = checkCubinArch(options.chip, arch))
+      return std::move(error);
   PtxArtifacts result;
   MLIRContext *ctx = module.getContext();
   std::string diagnostics;
@@ -151,6 +231,8 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
         buildAttnKernelToNVVMPasses(pm);
       })))
     return fail("lowering the kernel to NVVM failed");
+  if (llvm::Error error = checkLibdevice(module))
+    return std::move(error);
   if (failed(runStage("gpu-module-to-binary (PTX)", [&](OpPassManager &pm) {
         buildNVVMToPtxPasses(pm, pipeline);
       })))

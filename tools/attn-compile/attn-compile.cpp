@@ -147,8 +147,9 @@ static cl::opt<std::string> chip("chip", cl::desc("PTX target chip"),
 static cl::list<std::string>
     cubinArchs("cubin-arch",
                cl::desc("Assemble a cubin for this arch with "
-                        "ptxas (repeatable; default sm_80, "
-                        "sm_90; 'none' for none)"),
+                        "ptxas (repeatable; 'none' for none; default: "
+                        "the --chip itself, and sm_80 / sm_90 where "
+                        "portable PTX of the chip assembles for them)"),
                cl::cat(gpuCategory));
 // The passes' own options (declared once, in Passes.td), in their own syntax:
 // the text attn-opt takes after --convert-attn-to-nvvm= and --attn-tile=.
@@ -601,6 +602,7 @@ static int compileForGpu(ModuleOp module,
   options.recordStageIR = printStageIR;
   if (failed(checkGpuLoweringOptions(options.lowering, module)))
     return 1;
+  options.cubinArchs = defaultCubinArchs(options.chip);
   if (!cubinArchs.empty()) {
     options.cubinArchs.clear();
     for (const std::string &arch : cubinArchs)

@@ -11,6 +11,8 @@
 #include "attn/Conversion/Passes.h"
 
 #include "mlir/Pass/PassManager.h"
+
+#include <string>
 #include "mlir/Pass/PassOptions.h"
 
 #include <functional>
@@ -97,6 +99,10 @@ getAttnGpuKernelSteps(const ConvertAttnToNVVMOptions &lowering);
 /// the lowering of each tiled program to a kernel (convert-attn-to-nvvm).
 void buildAttnGpuKernelPasses(OpPassManager &pm,
                               const ConvertAttnToNVVMOptions &lowering);
+/// The CUDA toolkit whose nvvm/libdevice the PTX links ($CUDA_HOME,
+/// $CUDA_ROOT, $CUDA_PATH, then /usr/local/cuda), or empty if none has one.
+std::string findCudaToolkit();
+
 /// The end of attn-to-ptx: attach an NVVM target and serialize to PTX.
 void buildNVVMToPtxPasses(OpPassManager &pm,
                           const AttnToPtxPipelineOptions &options);

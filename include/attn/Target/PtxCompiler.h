@@ -60,6 +60,18 @@ struct PtxArtifacts {
 llvm::Expected<PtxArtifacts> compileToPtx(ModuleOp module,
                                           const PtxCompileOptions &options);
 
+/// The cubin architectures PTX for `chip` is assembled for by default: the
+/// chip itself and, for portable PTX (no `a` / `f` suffix), sm_80 and sm_90
+/// where they are not older than it (sm_80 -> sm_80, sm_90; sm_90a ->
+/// sm_90a).
+std::vector<std::string> defaultCubinArchs(llvm::StringRef chip);
+
+/// An error naming the archs that work unless ptxas assembles PTX whose
+/// `.target` is `chip` for `arch`: arch-specific PTX (sm_90a) only for its
+/// own arch, family PTX (sm_100f) within its major version, portable PTX for
+/// every arch not older than it.
+llvm::Error checkCubinArch(llvm::StringRef chip, llvm::StringRef arch);
+
 /// Path of ptxas if the CUDA toolkit is installed ($CUDA_HOME or
 /// /usr/local/cuda), else empty.
 std::string findPtxas();

@@ -86,7 +86,9 @@ protected:
   Value log2(Value x) { return unaryPtx("lg2.approx.ftz.f32 $0, $1;", x); }
   Value tanhApprox(Value x) { return unaryPtx("tanh.approx.f32 $0, $1;", x); }
   Value fma(Value x, Value y, Value z) { return LLVM::FMAOp::create(b, x, y, z); }
-  Value maxF(Value x, Value y) { return arith::MaxNumFOp::create(b, x, y); }
+  // llvm.maxnum (max.f32), not arith.maxnumf: convert-gpu-to-nvvm would
+  // make that a libdevice call the PTX then needs linked.
+  Value maxF(Value x, Value y) { return LLVM::MaxNumOp::create(b, x, y); }
   Value shuffleXor(Value x, int64_t mask);
   Value unaryPtx(StringRef asmString, Value x);
   /// Packs two f32 values into one register of two 16-bit floats (x low).
