@@ -174,11 +174,10 @@ mlir::attn::compileModuleToPtx(ModuleOp module,
                                const PtxCompileOptions &options) {
   if (failed(verify(module)))
     return failure();
+  // compileToPtx runs the GPU kernel pipeline itself, with the kernel
+  // family following options.chip (a pass manager here with
+  // options.lowering alone planned sm_90a modules for sm_80).
   OwningOpRef<ModuleOp> clone = module.clone();
-  PassManager pm(module.getContext());
-  buildAttnGpuKernelPasses(pm, options.lowering);
-  if (failed(pm.run(*clone)))
-    return failure();
   auto artifacts = attn::compileToPtx(*clone, options);
   if (!artifacts)
     return emitLateError(module, artifacts.takeError());
