@@ -14,8 +14,14 @@ dest="${2:-/work/main/.device}/train_smoke"
 [ -f "$build/lib/libAttnMLIRCAPI.so" ] || { echo "build $build first (scripts/build.sh)" >&2; exit 1; }
 rm -rf "$dest"
 mkdir -p "$dest/cache" "$dest/src" "$dest/python"
-ATTN_MLIR_CACHE_DIR="$dest/cache" PYTHONPATH="$build/python" PYTHONDONTWRITEBYTECODE=1 \
-  /usr/bin/python3 "$root/examples/train_smoke.py" --prepare --dtype bfloat16
+# The kernels for the device's chip (the torch op asks the GPU there; here
+# there is none): ATTN_MLIR_GPU_CHIPS, default sm_90a (H100/H200: the wgmma
+# family); several ("sm_90a sm_90") stage each, for an A/B on the device
+# with ATTN_MLIR_GPU_CHIP=<chip> there.
+for chip in ${ATTN_MLIR_GPU_CHIPS:-sm_90a}; do
+  ATTN_MLIR_GPU_CHIP=$chip ATTN_MLIR_CACHE_DIR="$dest/cache" PYTHONPATH="$build/python" \
+    PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 "$root/examples/train_smoke.py" --prepare --dtype bfloat16
+done
 # The runtime builds on the device with -DATTN_RUNTIME_ONLY=ON (no LLVM).
 cp -r "$root/CMakeLists.txt" "$root/cmake" "$root/lib" "$root/include" "$root/test" "$dest/src/"
 cp -r "$root/python/attn_mlir" "$dest/python/"

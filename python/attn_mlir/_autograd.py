@@ -44,7 +44,7 @@ def _spec(query, key, value, mask, window_left, window_right, scale, softcap,
             "lse": True, "backward": backward}
     if operand is not None:
         spec["bool_mask" if operand.dtype == torch.bool else "bias"] = True
-    target, options = ("ptx", _at._GPU_OPTIONS) if gpu else ("cpu", _at.cpu_options(query.dtype))
+    target, options = ("ptx", _at.gpu_options()) if gpu else ("cpu", _at.cpu_options(query.dtype))
     return target, spec, options
 
 

@@ -143,7 +143,10 @@ class PtxKernel:
         if kernels is None:
             import torch
             major, minor = torch.cuda.get_device_capability(device_index)
-            image = self.image_path(f"sm_{major}{minor}")
+            # An arch-specific cubin (sm_90a) first: it is what the
+            # sm_90a kernels are assembled as.
+            arch = f"sm_{major}{minor}"
+            image = self.image_path(arch + "a" if arch + "a" in self.cubins else arch)
             kernels = [_runtime.RuntimeKernel(
                 image, os.path.join(self.path, "manifest.json" if i == 0
                                     else f"manifest.{i}.json"))

@@ -156,7 +156,8 @@ _kernels = {}
 def _kernel(target, spec, options):
     """attn_mlir.compile with a cheap key first: the operator asks per call."""
     fast = (target, tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
-                                 for k, v in spec.items())))
+                                 for k, v in spec.items())),
+            (options or {}).get("chip"))
     kernel = _kernels.get(fast)
     if kernel is None:
         try:
@@ -198,8 +199,32 @@ def _from_numpy(a, dtype):
     return torch.from_numpy(a)
 
 
-# The GPU target's options: one PTX for sm_90 plus its cubin (H100/H200).
-_GPU_OPTIONS = {"chip": "sm_90", "cubin_archs": ["sm_90"]}
+_gpu_chip = None
+
+
+def gpu_chip():
+    """The chip the GPU kernels are compiled for: $ATTN_MLIR_GPU_CHIP if set
+    (how a machine without the GPU prepares the cache for one with it), else
+    from the current CUDA device: sm_90a on Hopper (H100/H200: the wgmma
+    family), sm_<major><minor> before it (mma.sync), and portable sm_90 PTX
+    after it (the driver JIT-compiles it for newer GPUs)."""
+    global _gpu_chip
+    if _gpu_chip is None:
+        chip = os.environ.get("ATTN_MLIR_GPU_CHIP")
+        if not chip and not torch.cuda.is_available():
+            chip = "sm_90"  # no device to ask: portable PTX (H100/H200 and newer)
+        if not chip:
+            major, minor = torch.cuda.get_device_capability()
+            chip = ("sm_90a" if (major, minor) == (9, 0)
+                    else f"sm_{major}{minor}" if major < 9 else "sm_90")
+        _gpu_chip = chip
+    return _gpu_chip
+
+
+def gpu_options():
+    """The GPU target's options: PTX for gpu_chip() and its cubin."""
+    chip = gpu_chip()
+    return {"chip": chip, "cubin_archs": [chip]}
 
 
 def _plan(b, hq, hkv, lq, lk, d, dv, dtype, gpu, mask, scale):
@@ -217,7 +242,7 @@ def _plan(b, hq, hkv, lq, lk, d, dv, dtype, gpu, mask, scale):
         # of the bucket shares the kernel.
         spec["key_lengths"] = True
     if gpu:
-        return "ptx", spec, _GPU_OPTIONS, bucketed
+        return "ptx", spec, gpu_options(), bucketed
     return "cpu", spec, cpu_options(dtype), bucketed
 
 

@@ -93,6 +93,27 @@ class Sdpa(unittest.TestCase):
         at.scaled_dot_product_attention(q, k, v, scale=0.125, enable_gqa=True)
         self.assertEqual(at.kernels_used(), {kernel.key})
 
+    def test_gpu_kernels_target_the_device_chip(self):
+        # A machine without the GPU prepares sm_90a (wgmma family) kernels
+        # for an H200 through ATTN_MLIR_GPU_CHIP; the device computes the
+        # same chip from its capability, so the cache keys agree.
+        saved = os.environ.get("ATTN_MLIR_GPU_CHIP")
+        os.environ["ATTN_MLIR_GPU_CHIP"] = "sm_90a"
+        at._gpu_chip = None
+        try:
+            self.assertEqual(at.gpu_options(), {"chip": "sm_90a", "cubin_archs": ["sm_90a"]})
+            kernel = at.precompile((1, 4, 256, 128), (1, 2, 256, 128), is_causal=True,
+                                   device="cuda")
+            self.assertIn(".target sm_90a", kernel.ptx)
+            self.assertEqual(kernel.manifest["family"], "hopper")
+            self.assertIn(set(kernel.cubins), ({"sm_90a"}, set()))  # set(): no ptxas
+        finally:
+            if saved is None:
+                del os.environ["ATTN_MLIR_GPU_CHIP"]
+            else:
+                os.environ["ATTN_MLIR_GPU_CHIP"] = saved
+            at._gpu_chip = None
+
     def test_fake_kernel(self):
         meta = [torch.empty(2, 8, 5, 64, device="meta"), torch.empty(2, 2, 9, 64, device="meta"),
                 torch.empty(2, 2, 9, 32, device="meta")]
