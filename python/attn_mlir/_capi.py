@@ -101,6 +101,26 @@ class Spec(ctypes.Structure):
     ]
 
 
+def _fill_options(opts, options):
+    """Sets the fields of an options struct from {C field name: value}
+    (strings as MlirStringRef, cubinArchs as an array of them); returns what
+    the struct points into, to be kept alive until the call returns."""
+    keep = []
+    for field, value in options.items():
+        if field == "cubinArchs":
+            refs = [_StringRef.of(a) for a in value]
+            keep.append(refs)
+            opts.cubinArchs = (_StringRef * max(1, len(refs)))(*refs)
+            opts.numCubinArchs = len(refs)
+        elif isinstance(value, str):
+            ref = _StringRef.of(value)
+            keep.append(ref)
+            setattr(opts, field, ref)
+        else:
+            setattr(opts, field, value)
+    return keep
+
+
 class PtxOptions(ctypes.Structure):
     _fields_ = [
         ("chip", _StringRef), ("features", _StringRef),
@@ -295,19 +315,7 @@ class Compiler:
         program of several kernels."""
         opts = PtxOptions()
         self.lib.mlirAttnPtxOptionsInit(ctypes.byref(opts))
-        keep = []
-        for field, value in options.items():
-            if field == "cubinArchs":
-                refs = [_StringRef.of(a) for a in value]
-                keep.append(refs)
-                opts.cubinArchs = (_StringRef * max(1, len(refs)))(*refs)
-                opts.numCubinArchs = len(refs)
-            elif isinstance(value, str):
-                ref = _StringRef.of(value)
-                keep.append(ref)
-                setattr(opts, field, ref)
-            else:
-                setattr(opts, field, value)
+        keep = _fill_options(opts, options)  # noqa: F841 (alive through the call)
         artifacts = self.lib.mlirAttnCompileModuleToPtx(module, ctypes.byref(opts))
         if not artifacts.ptr:
             self.fail("attn_mlir: compiling to PTX failed")
@@ -331,14 +339,7 @@ class Compiler:
     def compile_cpu(self, module, options):
         opts = CpuOptions()
         self.lib.mlirAttnCpuOptionsInit(ctypes.byref(opts))
-        keep = []
-        for field, value in options.items():
-            if isinstance(value, str):
-                ref = _StringRef.of(value)
-                keep.append(ref)
-                setattr(opts, field, ref)
-            else:
-                setattr(opts, field, value)
+        keep = _fill_options(opts, options)  # noqa: F841 (alive through the call)
         exe = self.lib.mlirAttnCompileModuleToCpu(module, ctypes.byref(opts))
         if not exe.ptr:
             self.fail("attn_mlir: compiling for the CPU failed")
