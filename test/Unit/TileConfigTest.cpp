@@ -5,7 +5,9 @@
 // (attn/Analysis/KernelResources.h); these tests plan every candidate with
 // attn-plan-gpu-kernels and check that the kernel records the same tiles
 // and shared memory, and that what the model rejects for shared memory the
-// kernel refuses.
+// kernel refuses. Then the manifest's cost figures (Manifest::cost) from
+// compileToPtx against hand-computed numbers, read back through the
+// runtime's parser.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,6 +18,7 @@
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/InitAll.h"
 #include "attn/Spec/AttentionSpec.h"
+#include "attn/Target/PtxCompiler.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -25,6 +28,7 @@
 
 using namespace mlir;
 using namespace mlir::attn;
+namespace rt = ::attn::runtime;
 
 namespace {
 
@@ -198,6 +202,118 @@ TEST_F(TileModelTest, HopperModelKeepsTheMeasuredDefault) {
   // = 176.
   EXPECT_EQ(estimateHopperConsumerRegisters(128, 128, 128), 192);
   EXPECT_EQ(estimateHopperConsumerRegisters(128, 64, 64), 176);
+}
+
+//===----------------------------------------------------------------------===//
+// The manifest's cost figures
+//===----------------------------------------------------------------------===//
+
+class ManifestCostTest : public TileModelTest {
+protected:
+  rt::Manifest compile(const AttentionSpec &spec, StringRef chip,
+                       StringRef gpu) {
+    OwningOpRef<ModuleOp> module = buildAttentionModule(&ctx, spec);
+    EXPECT_TRUE(module);
+    PtxCompileOptions options;
+    options.chip = chip.str();
+    options.features = "+ptx80";
+    options.cubinArchs.clear();
+    options.costGpu = gpu.str();
+    llvm::Expected<PtxArtifacts> artifacts = compileToPtx(*module, options);
+    if (!artifacts) {
+      ADD_FAILURE() << llvm::toString(artifacts.takeError());
+      return {};
+    }
+    // The JSON the runtime reads carries the same figures.
+    rt::Manifest reread;
+    rt::Status s = rt::parseManifest(artifacts->manifest.toJson(), reread);
+    EXPECT_TRUE(s.ok) << s.message;
+    EXPECT_TRUE(reread.cost.has_value());
+    EXPECT_EQ(reread.cost, artifacts->manifest.cost);
+    return artifacts->manifest;
+  }
+};
+
+AttentionSpec smallCausal() {
+  AttentionSpec spec;
+  spec.batch = 1, spec.numQueryHeads = spec.numKVHeads = 2;
+  spec.queryLength = spec.keyLength = 256;
+  spec.headDim = 64;
+  spec.maskKind = MaskKind::CausalBottomRight;
+  spec.withLse = false;
+  return spec;
+}
+
+TEST_F(ManifestCostTest, PrefillOnTheH200) {
+  // B = 1, H = 2, L = 256, D = 64 causal bf16 on the prefill kernel's
+  // 128 x 64 tiles (one head per CTA): query block 0 (rows 0-127) visits
+  // keys [0, 128) = 2 KV tiles, block 1 (rows 128-255) keys [0, 256) = 4:
+  // 6 per head, 12 in all.
+  rt::Manifest m = compile(smallCausal(), "sm_90", "h200");
+  ASSERT_TRUE(m.cost);
+  const rt::KernelCost &c = *m.cost;
+  EXPECT_EQ(m.family, "prefill");
+  EXPECT_EQ(c.gpu, "h200");
+  // 12 tiles x 128 x 64 scores x 2 (64 + 64) = 25165824.
+  EXPECT_EQ(c.gemmFlops, 25165824);
+  // 2 (64 + 64) x 2 heads x 256 x 256 = 33554432 (= 4 B H L^2 D).
+  EXPECT_EQ(c.denseGemmFlops, 33554432);
+  // 256 x 2 x (256 x 257 / 2) = 16842752.
+  EXPECT_EQ(c.visibleGemmFlops, 16842752);
+  // 12 x 8192 scores + 12 x 128 rescale factors = 99840.
+  EXPECT_EQ(c.exponentials, 99840);
+  // 98304 x 4 + 1536 x (64 + 1) + 512 rows x 64 = 525824.
+  EXPECT_EQ(c.softmaxFlops, 525824);
+  // Q, K, V 2 x 256 x 64 x 2 = 65536 each read, O 65536 written.
+  EXPECT_EQ(c.bytesRead, 196608);
+  EXPECT_EQ(c.bytesWritten, 65536);
+  EXPECT_DOUBLE_EQ(c.arithmeticIntensity, 96.0);
+  // 262144 B / 4.8 TB/s = 0.054613 us > exp 99840 / 3.9 T/s = 0.025600 us
+  // > compute 25165824 / 989.4 TFLOP/s = 0.025435 us.
+  EXPECT_EQ(c.limiter, "memory");
+  EXPECT_NEAR(c.boundUs, 262144 / 4.8e6, 1e-12);
+  EXPECT_NEAR(c.memoryUs, 262144 / 4.8e6, 1e-12);
+  EXPECT_NEAR(c.computeUs, 25165824 / 989.4e6, 1e-12);
+  EXPECT_NEAR(c.expUs, 99840 / 3.9e6, 1e-12);
+}
+
+TEST_F(ManifestCostTest, HopperAndTheChipsGpu) {
+  // The same problem on the hopper kernel (128 x 128 tiles): block 0 visits
+  // 1 tile, block 1 2: 6 in all; GEMM 6 x 16384 x 256 = 25165824 (the same
+  // area), exponentials 6 x 16384 + 6 x 128 = 99072. No GPU named: sm_90a
+  // stands for the H100 SXM (memory 262144 / 3.35 TB/s = 0.078251 us).
+  rt::Manifest m = compile(smallCausal(), "sm_90a", "");
+  ASSERT_TRUE(m.cost);
+  EXPECT_EQ(m.family, "hopper");
+  EXPECT_EQ(m.cost->gpu, "h100-sxm");
+  EXPECT_EQ(m.cost->gemmFlops, 25165824);
+  EXPECT_EQ(m.cost->exponentials, 99072);
+  EXPECT_NEAR(m.cost->boundUs, 262144 / 3.35e6, 1e-12);
+}
+
+TEST_F(ManifestCostTest, DecodeCountsThePaddedTileAndTheWorkspaces) {
+  // B = 1, Hq = 32, Hkv = 8, Lq = 1, Lk = 8192, D = 128 on the decode
+  // kernel: 16 splits (chooseNumSplits: 8 groups x 16 = 128 CTAs of 132
+  // slots). Its m16 tile holds the group's 4 rows padded to 16: 8 groups x
+  // 512 KV steps of 16 keys x 16 rows x 16 keys x 2 (128 + 128) =
+  // 536870912 executed GEMM FLOPs, 4x the dense 4 x 32 x 8192 x 128 =
+  // 134217728.
+  AttentionSpec spec;
+  spec.numQueryHeads = 32, spec.numKVHeads = 8;
+  spec.queryLength = 1, spec.keyLength = 8192;
+  spec.withLse = false;
+  rt::Manifest m = compile(spec, "sm_90", "h100-sxm");
+  ASSERT_TRUE(m.cost);
+  EXPECT_EQ(m.family, "decode");
+  EXPECT_EQ(m.tuning.numSplits, 16);
+  EXPECT_EQ(m.cost->gemmFlops, 536870912);
+  EXPECT_EQ(m.cost->denseGemmFlops, 134217728);
+  // Read: Q 32 x 128 x 2 = 8192, K and V 8 x 8192 x 128 x 2 = 16777216
+  // each, the f32 partials 16 x 32 x (128 + 1) x 4 = 264192 plus 8 i32
+  // counters = 264224; written: O 8192 + the same 264224.
+  EXPECT_EQ(m.cost->bytesRead, 8192 + 2 * 16777216 + 264224);
+  EXPECT_EQ(m.cost->bytesWritten, 8192 + 264224);
+  EXPECT_EQ(m.cost->limiter, "memory");
 }
 
 } // namespace
