@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Embedding/Embedding.h"
+#include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
 #include "attn/Conversion/Passes.h"
 #include "attn/Pipelines/Pipelines.h"
 
@@ -175,8 +176,14 @@ mlir::attn::compileModuleToPtx(ModuleOp module,
   if (failed(verify(module)))
     return failure();
   OwningOpRef<ModuleOp> clone = module.clone();
+  // Planning is where the GPU path refuses a problem: run it here so its
+  // errors are located diagnostics of the caller's context. compileToPtx
+  // then runs every kernel step itself (planning again, for the target
+  // chip's family as here, and the manifests' cost figures from the plan).
   PassManager pm(module.getContext());
-  buildAttnGpuKernelPasses(pm, options.lowering);
+  ConvertAttnToNVVMOptions lowering = options.lowering;
+  lowering.chip = options.chip;
+  pm.addPass(createAttnPlanGpuKernels(lowering));
   if (failed(pm.run(*clone)))
     return failure();
   auto artifacts = attn::compileToPtx(*clone, options);
