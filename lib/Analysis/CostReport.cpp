@@ -12,6 +12,25 @@ using namespace mlir;
 using namespace mlir::attn;
 namespace json = llvm::json;
 
+ScheduleConfig mlir::attn::getGpuKernelSchedule(const AttentionFigures &f,
+                                                bool decodeKernel,
+                                                int64_t blockM, int64_t blockN,
+                                                bool packGqa,
+                                                int64_t numSplits) {
+  ScheduleConfig s;
+  s.decodeKernel = decodeKernel;
+  s.blockN = blockN;
+  s.numSplits = numSplits;
+  s.packGqa = packGqa;
+  s.blockM = blockM;
+  if (decodeKernel) {
+    s.packGqa = true;
+    s.blockM = std::max<int64_t>(f.queryLength,
+                                 llvm::divideCeil(16, f.headGroupSize()));
+  }
+  return s;
+}
+
 FailureOr<AttentionReport>
 mlir::attn::analyzeAttention(const AttentionFigures &figures,
                              const GpuSpec &gpu,
@@ -21,19 +40,15 @@ mlir::attn::analyzeAttention(const AttentionFigures &figures,
   r.tiles = chooseTileConfig(figures, gpu);
   r.schedule = options.schedule;
   if (options.gpuKernel) {
-    r.schedule.decodeKernel = r.tiles.decode;
-    if (r.tiles.decode) {
-      // The decode kernel packs a group's G x Lq rows into one m16 tile
-      // and its warps step through the keys 16 (keys per warp) at a time.
-      r.schedule.packGqa = true;
-      r.schedule.blockM = std::max<int64_t>(
-          figures.queryLength, llvm::divideCeil(16, figures.headGroupSize()));
-      r.schedule.blockN = r.tiles.chosen.blockN;
-      if (!options.splitsGiven)
-        r.schedule.numSplits = r.tiles.chosen.numSplits;
-    } else {
-      r.schedule.packGqa = false;
-    }
+    // The decode kernel's warps step through the keys 16 (keys per warp)
+    // at a time; prefill CTAs are per query head.
+    bool decode = r.tiles.decode;
+    r.schedule = getGpuKernelSchedule(
+        figures, decode,
+        r.schedule.blockM, decode ? r.tiles.chosen.blockN : r.schedule.blockN,
+        /*packGqa=*/false,
+        decode && !options.splitsGiven ? r.tiles.chosen.numSplits
+                                       : r.schedule.numSplits);
   }
   FailureOr<AttentionCost> cost = computeAttentionCost(figures, r.schedule);
   if (failed(cost))

@@ -51,6 +51,15 @@ const GpuSpec *mlir::attn::lookupGpu(StringRef name) {
   return nullptr;
 }
 
+const GpuSpec *mlir::attn::lookupGpuForChip(StringRef chip) {
+  StringRef name = llvm::StringSwitch<StringRef>(chip)
+                       .Case("sm_80", "a100-sxm")
+                       .Cases({"sm_90", "sm_90a"}, "h100-sxm")
+                       .Cases({"sm_100", "sm_100a"}, "b200")
+                       .Default("");
+  return name.empty() ? nullptr : lookupGpu(name);
+}
+
 std::string mlir::attn::listKnownGpus() {
   std::string names;
   for (const GpuSpec &gpu : kGpus)

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Analysis/TileConfig.h"
+#include "attn/Analysis/KernelResources.h"
 
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MathExtras.h"
@@ -32,6 +33,11 @@ static constexpr int64_t kRegisterOverhead = 32;
 /// Warps an SM needs resident to keep its tensor cores and shared memory
 /// busy (two per scheduler): fewer leave latency exposed.
 static constexpr int64_t kWarpsToHideLatency = 8;
+/// Cycles the hopper kernel spends per KV tile on synchronisation that no
+/// GEMM hides: waiting on the tile's full mbarriers, arriving on its empty
+/// ones and the wgmma fence / commit / wait of its two GEMMs (an
+/// assumption of the order of a few shared-memory round trips).
+static constexpr double kHopperTileSyncCycles = 256;
 /// Latency a memory-bound wave or a dependent merge step costs regardless
 /// of its bytes (DRAM latency plus CTA launch), in seconds.
 static constexpr double kWaveLatency = 1e-6;
@@ -49,6 +55,15 @@ int64_t mlir::attn::estimatePrefillRegisters(int64_t rowsPerWarp,
   // Running max and sum: two rows per thread per m16 tile.
   int64_t stats = 4 * (rowsPerWarp / 16);
   return o + s + q + stats + kRegisterOverhead;
+}
+
+int64_t mlir::attn::estimateHopperConsumerRegisters(int64_t blockN,
+                                                    int64_t headDim,
+                                                    int64_t valueHeadDim) {
+  // wgmma m64nN accumulators over a warpgroup's 128 threads: 64 x N / 128.
+  int64_t s = blockN / 2, o = valueHeadDim / 2, p = blockN / 4;
+  int64_t q = hopperKeepsQInSharedMemory(headDim, blockN) ? 0 : headDim / 4;
+  return s + o + p + q + kRegisterOverhead;
 }
 
 static double sfuRate(const GpuSpec &gpu) {
@@ -87,10 +102,9 @@ struct PrefillModel {
     c.numWarps = warps;
     c.blockN = n;
     int64_t d = f.headDim, dv = f.valueHeadDim, e = f.elementBytes;
-    // convert-attn-to-nvvm: Q tile (O staged there) plus two stages of K and
-    // V tiles, rows padded to 128 bytes.
-    int64_t qRow = llvm::alignTo(d * e, 128), vRow = llvm::alignTo(dv * e, 128);
-    c.sharedMemoryBytes = m * std::max(qRow, vRow) + 2 * n * (qRow + vRow);
+    // The prefill kernel's own layout: Q tile (O staged there) plus two
+    // stages of K and V tiles, rows padded to 128 bytes.
+    c.sharedMemoryBytes = getPrefillSharedMemory(d, dv, m, n).total();
     int64_t rowsPerWarp = m / warps;
     if (rowsPerWarp > 16 && std::max(d, dv) > 128) {
       c.rejected = "32 rows per warp past D or Dv = 128 (the kernel takes 16)";
@@ -162,16 +176,12 @@ struct DecodeModel {
   // exceed 227 KiB, as the kernel plans), 16 keys per warp step, 2 cp.async
   // stages.
   static constexpr int64_t keysPerWarp = 16, stages = 2;
-  int64_t warps = sharedMemoryBytes(8) > 227 * 1024 ? 4 : 8;
+  int64_t warps = sharedMemoryBytes(8) > kMaxKernelSharedMemoryBytes ? 4 : 8;
 
   int64_t sharedMemoryBytes(int64_t numWarps) const {
-    // Rows padded to 128 bytes; K and V slots as wide as the wider row.
-    int64_t rowBytes = llvm::alignTo(f.headDim * 2, 128);
-    int64_t slotBytes =
-        std::max<int64_t>(rowBytes, llvm::alignTo(f.valueHeadDim * 2, 128));
-    int64_t ring = numWarps * stages * 2 * keysPerWarp * slotBytes;
-    int64_t merge = numWarps * 16 * (8 + (f.valueHeadDim + 8) * 4);
-    return 16 * rowBytes + std::max(ring, merge);
+    // The decode kernel's own layout (Q tile, rings reused by the merge).
+    return getDecodeSharedMemoryBytes(f.headDim, f.valueHeadDim, numWarps,
+                                      keysPerWarp, stages);
   }
   int64_t sharedMemoryBytes() const { return sharedMemoryBytes(warps); }
 
@@ -214,6 +224,66 @@ struct DecodeModel {
       seconds += kWaveLatency + partials / bandwidth;
     }
     c.seconds = seconds;
+    return c;
+  }
+};
+} // namespace
+
+namespace {
+/// The hopper kernel: one CTA of a producer and two consumer warpgroups per
+/// SM (setmaxnreg splits the register file between them), 128 query rows,
+/// a ring of `stages` K and V tiles of blockN keys.
+struct HopperModel {
+  const AttentionFigures &f;
+  const GpuSpec &gpu;
+  static constexpr int64_t blockM = 128, warps = 12;
+
+  TileCandidate evaluate(int64_t n, int64_t stages) const {
+    TileCandidate c;
+    c.blockM = blockM;
+    c.blockN = n;
+    c.numWarps = warps;
+    c.stages = stages;
+    int64_t d = f.headDim, dv = f.valueHeadDim;
+    c.sharedMemoryBytes = getHopperSharedMemoryBytes(d, blockM, n, stages);
+    c.registersPerThread = estimateHopperConsumerRegisters(n, d, dv);
+    // The consumers' setmaxnreg target: 232, or 216 where the producer
+    // keeps 72 to copy Q as well.
+    int64_t budget = hopperKeepsQInSharedMemory(d, n) ? 216 : 232;
+    if (c.sharedMemoryBytes > gpu.sharedMemoryPerBlock) {
+      c.rejected = llvm::formatv("{0} B of shared memory > {1} B per CTA",
+                                 c.sharedMemoryBytes, gpu.sharedMemoryPerBlock)
+                       .str();
+      return c;
+    }
+    if (c.registersPerThread > budget) {
+      c.rejected = llvm::formatv("~{0} registers per consumer thread > {1}",
+                                 c.registersPerThread, budget)
+                       .str();
+      return c;
+    }
+    c.ctasPerSM = 1;
+    // One KV tile on a whole SM: with the overlapped schedule the softmax's
+    // exponentials run under the GEMMs, so the larger of the two, plus a
+    // fixed synchronisation cost per tile (the full/empty mbarrier round
+    // trip and the wgmma fences). The ring's depth only hides load latency
+    // that one tile's work already covers at these sizes (stages 2-4
+    // measured within noise, bench/NOTES.md), so deeper rings cost nothing
+    // and win nothing: ties keep the shallow default.
+    double flopsPerSM = getPeakFlops(gpu, f.elementKind) / gpu.numSMs;
+    double clock = gpu.clockGHz * 1e9;
+    double mma = 2.0 * blockM * n * (d + dv) / flopsPerSM;
+    double exp = double(blockM) * n / (sfuRate(gpu) / gpu.numSMs);
+    double tile = std::max(mma, exp) + kHopperTileSyncCycles / clock;
+    std::vector<double> work;
+    for (int64_t q0 = 0; q0 < f.queryLength; q0 += blockM) {
+      int64_t rows = std::min(blockM, f.queryLength - q0);
+      int64_t visited = getVisitedKVBlocks(f.mask, q0, q0 + rows, n).visited;
+      work.push_back(double(visited) * tile);
+    }
+    int64_t heads = f.batch * f.headsQ;
+    c.ctas = heads * int64_t(work.size());
+    c.seconds = simulateMakespan(work, heads, gpu.numSMs, 1);
     return c;
   }
 };
@@ -316,4 +386,49 @@ TileConfigChoice mlir::attn::chooseTileConfig(const AttentionFigures &f,
   if (f.headGroupSize() * f.queryLength <= 16)
     return chooseDecode(f, gpu);
   return choosePrefill(f, gpu);
+}
+
+TileConfigChoice mlir::attn::chooseHopperTileConfig(const AttentionFigures &f,
+                                                    const GpuSpec &gpu) {
+  TileConfigChoice choice;
+  choice.hopper = true;
+  HopperModel model{f, gpu};
+  // The kernel's defaults (block-n 128, 2 stages) first: they win ties.
+  for (int64_t n : {128, 64})
+    for (int64_t stages : {2, 3, 4})
+      choice.candidates.push_back(model.evaluate(n, stages));
+  const TileCandidate *best = nullptr, *second = nullptr;
+  for (const TileCandidate &c : choice.candidates) {
+    if (!c.rejected.empty())
+      continue;
+    if (!best || c.seconds < best->seconds * 0.995) {
+      second = best;
+      best = &c;
+    } else if (c.blockN != best->blockN &&
+               (!second || c.seconds < second->seconds)) {
+      second = &c;
+    }
+  }
+  if (!best) {
+    choice.chosen = choice.candidates.front();
+    choice.reason = llvm::formatv("hopper: no candidate fits {0} ({1}); "
+                                  "keeping block-n 128, 2 stages",
+                                  gpu.name, choice.chosen.rejected)
+                        .str();
+    return choice;
+  }
+  choice.chosen = *best;
+  const TileCandidate &c = *best;
+  choice.reason =
+      llvm::formatv("hopper on {0}: block-n {1}, {2} stages: {3} B shared "
+                    "memory and ~{4} registers/consumer thread, 1 CTA/SM for "
+                    "{5} CTAs; modelled {6:f1} us",
+                    gpu.name, c.blockN, c.stages, c.sharedMemoryBytes,
+                    c.registersPerThread, c.ctas, c.seconds * 1e6)
+          .str();
+  if (second)
+    choice.reason += llvm::formatv(" (block-n {0}: {1:f1} us)", second->blockN,
+                                   second->seconds * 1e6)
+                         .str();
+  return choice;
 }

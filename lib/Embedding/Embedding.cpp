@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Embedding/Embedding.h"
+#include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
 #include "attn/Conversion/Passes.h"
 #include "attn/Pipelines/Pipelines.h"
 
@@ -174,10 +175,17 @@ mlir::attn::compileModuleToPtx(ModuleOp module,
                                const PtxCompileOptions &options) {
   if (failed(verify(module)))
     return failure();
-  // compileToPtx runs the GPU kernel pipeline itself, with the kernel
-  // family following options.chip (a pass manager here with
-  // options.lowering alone planned sm_90a modules for sm_80).
   OwningOpRef<ModuleOp> clone = module.clone();
+  // Planning is where the GPU path refuses a problem: run it here so its
+  // errors are located diagnostics of the caller's context. compileToPtx
+  // then runs every kernel step itself (planning again, for the target
+  // chip's family as here, and the manifests' cost figures from the plan).
+  PassManager pm(module.getContext());
+  ConvertAttnToNVVMOptions lowering = options.lowering;
+  lowering.chip = options.chip;
+  pm.addPass(createAttnPlanGpuKernels(lowering));
+  if (failed(pm.run(*clone)))
+    return failure();
   auto artifacts = attn::compileToPtx(*clone, options);
   if (!artifacts)
     return emitLateError(module, artifacts.takeError());

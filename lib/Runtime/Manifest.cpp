@@ -75,6 +75,17 @@ bool AttentionInfo::operator==(const AttentionInfo &o) const {
          scoreMod == o.scoreMod && kvView == o.kvView;
 }
 
+bool KernelCost::operator==(const KernelCost &o) const {
+  return gpu == o.gpu && gemmFlops == o.gemmFlops &&
+         visibleGemmFlops == o.visibleGemmFlops &&
+         denseGemmFlops == o.denseGemmFlops &&
+         exponentials == o.exponentials && softmaxFlops == o.softmaxFlops &&
+         bytesRead == o.bytesRead && bytesWritten == o.bytesWritten &&
+         arithmeticIntensity == o.arithmeticIntensity &&
+         boundUs == o.boundUs && computeUs == o.computeUs &&
+         memoryUs == o.memoryUs && expUs == o.expUs && limiter == o.limiter;
+}
+
 static std::string shapeString(const std::vector<int64_t> &shape) {
   std::ostringstream os;
   os << "[";
@@ -148,6 +159,27 @@ std::string attentionJson(const AttentionInfo &a) {
   return s;
 }
 
+std::string costJson(const KernelCost &c) {
+  std::string s;
+  ObjectWriter w(s, 2);
+  w.str("gpu", c.gpu);
+  w.integer("gemm_flops", c.gemmFlops);
+  w.integer("visible_gemm_flops", c.visibleGemmFlops);
+  w.integer("dense_gemm_flops", c.denseGemmFlops);
+  w.integer("exponentials", c.exponentials);
+  w.integer("softmax_flops", c.softmaxFlops);
+  w.integer("bytes_read", c.bytesRead);
+  w.integer("bytes_written", c.bytesWritten);
+  w.raw("arithmetic_intensity", json::formatDouble(c.arithmeticIntensity));
+  w.raw("bound_us", json::formatDouble(c.boundUs));
+  w.raw("compute_us", json::formatDouble(c.computeUs));
+  w.raw("memory_us", json::formatDouble(c.memoryUs));
+  w.raw("exp_us", json::formatDouble(c.expUs));
+  w.str("limiter", c.limiter);
+  w.close();
+  return s;
+}
+
 std::string tuningJson(const KernelTuning &t) {
   // Only the parameters the family has (nonzero).
   std::string s = "{";
@@ -202,6 +234,8 @@ std::string attn::runtime::writeManifestJson(const Manifest &m) {
   w.raw("arguments", args + (m.arguments.empty() ? "]" : "\n  ]"));
   if (m.attention)
     w.raw("attention", attentionJson(*m.attention));
+  if (m.cost)
+    w.raw("cost", costJson(*m.cost));
   w.close();
   return s;
 }

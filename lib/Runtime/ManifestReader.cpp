@@ -358,6 +358,31 @@ Status readAttention(const json::Value &v, bool allowUnknown,
   return r.finish();
 }
 
+Status readCost(const json::Value &v, bool allowUnknown, KernelCost &c) {
+  ObjectReader r(v, "'cost'", allowUnknown);
+  // Counts up to 2^62 (a 2^40-element problem's FLOPs fit many times over).
+  const int64_t hi = int64_t(1) << 62;
+  r.string("gpu", c.gpu);
+  r.integer("gemm_flops", 0, hi, c.gemmFlops);
+  r.integer("visible_gemm_flops", 0, hi, c.visibleGemmFlops);
+  r.integer("dense_gemm_flops", 0, hi, c.denseGemmFlops);
+  r.integer("exponentials", 0, hi, c.exponentials);
+  r.integer("softmax_flops", 0, hi, c.softmaxFlops);
+  r.integer("bytes_read", 0, hi, c.bytesRead);
+  r.integer("bytes_written", 0, hi, c.bytesWritten);
+  for (auto [key, field] : {std::pair<const char *, double *>{
+                                "arithmetic_intensity", &c.arithmeticIntensity},
+                            {"bound_us", &c.boundUs},
+                            {"compute_us", &c.computeUs},
+                            {"memory_us", &c.memoryUs},
+                            {"exp_us", &c.expUs}})
+    if (r.number(key, *field) && *field < 0)
+      r.fail("expected '" + std::string(key) + "' >= 0, got " +
+             json::formatDouble(*field));
+  r.string("limiter", c.limiter, true, {"compute", "memory", "exp"});
+  return r.finish();
+}
+
 } // namespace
 
 Status attn::runtime::parseManifest(const std::string &text, Manifest &out) {
@@ -420,6 +445,12 @@ Status attn::runtime::parseManifest(const std::string &text, Manifest &out) {
     if (Status s = readAttention(*a, allowUnknown, info); !s)
       return s;
     m.attention = std::move(info);
+  }
+  if (const json::Value *c = r.get("cost", false)) {
+    KernelCost cost;
+    if (Status s = readCost(*c, allowUnknown, cost); !s)
+      return s;
+    m.cost = std::move(cost);
   }
   if (Status s = r.finish(); !s)
     return s;

@@ -5,6 +5,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Target/PtxCompiler.h"
+#include "attn/Analysis/CostModel.h"
+#include "attn/Target/KernelCost.h"
 #include "attn/Conversion/Passes.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Pipelines/Pipelines.h"
@@ -206,9 +208,21 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
   // of the GPU kernel pipeline is a stage of its own.
   ConvertAttnToNVVMOptions lowering = options.lowering;
   lowering.chip = options.chip;
-  for (const GpuKernelStep &step : getAttnGpuKernelSteps(lowering))
+  const GpuSpec *costGpu = options.costGpu.empty()
+                              ? lookupGpuForChip(options.chip)
+                              : lookupGpu(options.costGpu);
+  if (!costGpu && !options.costGpu.empty())
+    return llvm::createStringError("expected a GPU name for the cost figures (" +
+                                   listKnownGpus() + "), got '" +
+                                   options.costGpu + "'");
+  std::vector<PlannedKernelCost> costs;
+  for (const GpuKernelStep &step : getAttnGpuKernelSteps(lowering)) {
     if (failed(runStage(step.name, step.addPasses)))
       return fail((step.name + " failed").str());
+    // Planned: every attention carries its family and tiles.
+    if (costGpu && step.name == "attn-plan-gpu-kernels")
+      costs = collectPlannedKernelCosts(module, *costGpu);
+  }
   // The backward's kernels (a stage only where there is a backward).
   bool hasBackward = false;
   module.walk([&](AttentionBackwardOp) { hasBackward = true; });
@@ -223,6 +237,7 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
       extractManifests(module, options.chip);
   if (failed(manifests))
     return fail("no kernel launch to describe");
+  attachKernelCosts(std::move(costs), *manifests);
   result.manifests = std::move(*manifests);
   result.manifest = result.manifests.front();
 

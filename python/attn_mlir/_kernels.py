@@ -105,7 +105,10 @@ def _torch_dtype_name(dtype):
 
 class PtxKernel:
     """A GPU kernel (target "ptx"): `ptx`, `manifest` (the parsed JSON),
-    `cubins` ({arch: bytes}) and `path`, the cache directory holding them.
+    `cost` (the manifest's cost-model figures: FLOPs, bytes, intensity and
+    the roofline bound on the chip's GPU, docs/CostModel.md; None where the
+    manifest has none), `cubins` ({arch: bytes}) and `path`, the cache
+    directory holding them.
     Calling it launches it through the runtime on torch CUDA tensors: all
     non-workspace arguments of the manifest in order, or only the inputs
     (roles input and inout), in which case the outputs are allocated on the
@@ -120,6 +123,7 @@ class PtxKernel:
         texts = manifest_json if isinstance(manifest_json, list) else [manifest_json]
         self.launches = [json.loads(t) for t in texts]
         self.manifest = self.launches[0]
+        self.cost = self.manifest.get("cost")
         self.cubins = cubins
         self.path = path
         self.key = key

@@ -362,6 +362,10 @@ static void testPtx(MlirContext ctx) {
   CHECK(ptx.length > 1000 && strstr(ptx.data, ".target sm_90"));
   CHECK(name.length > 0 && strstr(ptx.data, ".entry"));
   CHECK(strstr(manifest.data, "\"arguments\""));
+  /* The cost model's figures on the chip's GPU (sm_90: the H100 SXM): 8
+     heads x 2 KV tiles of 128 x 64 x 2 (64 + 64) = 33554432 GEMM FLOPs. */
+  CHECK(strstr(manifest.data, "\"gpu\": \"h100-sxm\""));
+  CHECK(strstr(manifest.data, "\"gemm_flops\": 33554432,"));
   /* No cubin architectures were asked for. */
   CHECK(mlirAttnPtxArtifactsGetNumCubins(artifacts) == 0);
   mlirAttnPtxArtifactsDestroy(artifacts);

@@ -32,10 +32,10 @@
 // CHECK-DAG: cvt.rn.bf16x2.f32
 // CHECK-DAG: st.global.v4.b32
 
-// The manifest (schema 1.0, keys in this order): symbol, family, launch
+// The manifest (schema 1.1, keys in this order): symbol, family, launch
 // geometry, tiles, the argument ABI (q, k, v inputs; o, lse outputs; no
 // workspaces) and the attention computed: scale 1/sqrt(128).
-// CHECK: "schema_version": [1, 0],
+// CHECK: "schema_version": [1, 1],
 // CHECK-NEXT: "kernel": "attention_kernel",
 // CHECK-NEXT: "family": "prefill",
 // CHECK-NEXT: "chip": "sm_80",
@@ -59,3 +59,27 @@
 // F16: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
 // F16: cvt.rn.f16x2.f32
 // F16-NOT: "name": "lse"
+
+// The manifest's cost figures (schema 1.1) for --gpu (h100-sxm, the
+// default): B = 1, H = 2, L = 64, D = 64, no mask, 64 x 64 tiles: one KV
+// tile per head; GEMM 2 x 64 x 64 x 2 (64 + 64) = 2097152 FLOPs (= dense =
+// visible = 4 x 2 x 64 x 64 x 64); exp 2 x 4096 + 2 x 64 = 8320; softmax
+// 8192 x 4 + 128 x 65 + 128 x 64 = 49280; Q, K, V 2 x 64 x 64 x 2 = 16384
+// each read, O 16384 written; intensity 2097152 / 65536 = 32; memory
+// 65536 B / 3.35 TB/s = 0.019563 us > exp 8320 / 3.9 T/s = 0.0021333 us >
+// compute 2097152 / 989.4 TFLOP/s = 0.0021196 us.
+// F16: "cost": {
+// F16-NEXT: "gpu": "h100-sxm",
+// F16-NEXT: "gemm_flops": 2097152,
+// F16-NEXT: "visible_gemm_flops": 2097152,
+// F16-NEXT: "dense_gemm_flops": 2097152,
+// F16-NEXT: "exponentials": 8320,
+// F16-NEXT: "softmax_flops": 49280,
+// F16-NEXT: "bytes_read": 49152,
+// F16-NEXT: "bytes_written": 16384,
+// F16-NEXT: "arithmetic_intensity": 32.0,
+// F16-NEXT: "bound_us": 0.019562
+// F16-NEXT: "compute_us": 0.0021196
+// F16-NEXT: "memory_us": 0.019562
+// F16-NEXT: "exp_us": 0.0021333
+// F16-NEXT: "limiter": "memory"

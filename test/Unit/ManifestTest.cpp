@@ -183,27 +183,27 @@ TEST(ManifestSchema, DtypeSizes) {
 //===----------------------------------------------------------------------===//
 
 TEST(ManifestVersion, OtherMajorVersionsAreRefusedClearly) {
-  expectRefused(edited("\"schema_version\": [1, 0]",
+  expectRefused(edited("\"schema_version\": [1, 1]",
                        "\"schema_version\": [2, 0]"),
                 "schema version 2.0 is not supported: this runtime reads 1.x",
                 ErrorCode::UnsupportedVersion);
-  expectRefused(edited("\"schema_version\": [1, 0]",
+  expectRefused(edited("\"schema_version\": [1, 1]",
                        "\"schema_version\": [0, 9]"),
                 "schema version 0.9", ErrorCode::UnsupportedVersion);
   // Manifests from before versions existed.
-  expectRefused(edited("\"schema_version\": [1, 0],", ""),
+  expectRefused(edited("\"schema_version\": [1, 1],", ""),
                 "predates schema versions", ErrorCode::UnsupportedVersion);
-  expectRefused(edited("[1, 0]", "\"1.0\""),
+  expectRefused(edited("[1, 1]", "\"1.1\""),
                 "expected 'schema_version' to be [major, minor]");
 }
 
 TEST(ManifestVersion, NewerMinorVersionsMayAddKeys) {
   std::string extra = "\"kernel\": \"decode_kernel\", \"added_in_1_1\": 7,";
-  // 1.0 knows every key of 1.0: an unknown one is a typo or corruption.
+  // 1.1 knows every key of 1.1: an unknown one is a typo or corruption.
   expectRefused(edited("\"kernel\": \"decode_kernel\",", extra),
                 "unknown key 'added_in_1_1'");
   std::string json = edited("\"kernel\": \"decode_kernel\",", extra);
-  json.replace(json.find("[1, 0]"), 6, "[1, 3]");
+  json.replace(json.find("[1, 1]"), 6, "[1, 3]");
   Manifest m;
   Status s = parseManifest(json, m);
   EXPECT_TRUE(s.ok) << s.message;
@@ -516,4 +516,67 @@ TEST(ManifestJson, MutatedManifestsAreRefusedOrRoundTrip) {
   // Some mutations (inside strings, whitespace) are harmless: the check
   // above ran on accepted manifests too.
   EXPECT_GT(accepted, 0);
+}
+
+//===----------------------------------------------------------------------===//
+// Cost figures (schema 1.1)
+//===----------------------------------------------------------------------===//
+
+namespace {
+Manifest withCost() {
+  Manifest m = sampleManifest();
+  KernelCost c;
+  c.gpu = "h100-sxm";
+  c.gemmFlops = 536870912;
+  c.visibleGemmFlops = c.denseGemmFlops = 67108864;
+  c.exponentials = 1081344;
+  c.softmaxFlops = 5271552;
+  c.bytesRead = 33826848;
+  c.bytesWritten = 272416;
+  c.arithmeticIntensity = 15.74;
+  c.boundUs = 10.1787;
+  c.computeUs = 0.5426;
+  c.memoryUs = 10.1787;
+  c.expUs = 0.2773;
+  c.limiter = "memory";
+  m.cost = c;
+  return m;
+}
+} // namespace
+
+TEST(ManifestCost, RoundTripsAndIsOptional) {
+  Manifest in = withCost();
+  std::string json = writeManifestJson(in);
+  EXPECT_NE(json.find("\"cost\": {"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"gemm_flops\": 536870912"), std::string::npos);
+  Manifest out;
+  Status s = parseManifest(json, out);
+  ASSERT_TRUE(s.ok) << s.message << "\n" << json;
+  ASSERT_TRUE(out.cost.has_value());
+  EXPECT_EQ(*out.cost, *in.cost);
+  // A manifest without one (1.0, hand-written kernels) has none.
+  Manifest plain;
+  ASSERT_TRUE(parseManifest(writeManifestJson(sampleManifest()), plain).ok);
+  EXPECT_FALSE(plain.cost.has_value());
+}
+
+TEST(ManifestCost, ValuesAreChecked) {
+  std::string json = writeManifestJson(withCost());
+  auto refused = [&](const std::string &from, const std::string &to,
+                     const std::string &needle) {
+    std::string bad = json;
+    size_t at = bad.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    bad.replace(at, from.size(), to);
+    expectRefused(bad, needle);
+  };
+  refused("\"limiter\": \"memory\"", "\"limiter\": \"l2\"",
+          "expected 'limiter' to be one of compute, memory, exp");
+  refused("\"gemm_flops\": 536870912", "\"gemm_flops\": -1",
+          "expected 'gemm_flops' to be an integer in [0, ");
+  refused("\"bound_us\": 10.1787", "\"bound_us\": -1.0",
+          "expected 'bound_us' >= 0");
+  refused("\"bytes_read\": 33826848,", "", "'cost': missing required key 'bytes_read'");
+  refused("\"limiter\": \"memory\"", "\"limiter\": \"memory\", \"typo\": 1",
+          "unknown key 'typo'");
 }

@@ -600,6 +600,8 @@ static int compileForGpu(ModuleOp module,
   options.backward.deterministic = deterministic;
   options.features = ptxFeatures;
   options.recordStageIR = printStageIR;
+  // The manifest's cost figures are for the GPU the report names.
+  options.costGpu = costGpu;
   if (failed(checkGpuLoweringOptions(options.lowering, module)))
     return 1;
   options.cubinArchs = defaultCubinArchs(options.chip);

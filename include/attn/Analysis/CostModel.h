@@ -233,6 +233,10 @@ llvm::ArrayRef<GpuSpec> getKnownGpus();
 /// The GPU named `name` (also accepting the aliases "h100", "a100", "h200",
 /// "b200"), or null.
 const GpuSpec *lookupGpu(llvm::StringRef name);
+/// The GPU a PTX target chip stands for when none is named (tile-model=auto,
+/// the manifest's roofline): sm_80 the A100, sm_90 and sm_90a the H100 SXM
+/// (whose compute the H200 shares), sm_100 and sm_100a the B200; else null.
+const GpuSpec *lookupGpuForChip(llvm::StringRef chip);
 /// "a100-sxm, h100-sxm, h200, b200" for diagnostics.
 std::string listKnownGpus();
 

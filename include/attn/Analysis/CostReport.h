@@ -58,6 +58,16 @@ struct CostReport {
   int64_t modelBatch = 0, modelContext = 0, kvElementBytes = 2;
 };
 
+/// The schedule of a GPU kernel with the tiles attn-plan-gpu-kernels
+/// recorded (#attn.tile_sizes): the decode kernel's m16 tile holds a
+/// group's G x Lq rows (blockM = max(Lq, ceil(16 / G)) rows of each of the
+/// G packed heads) and keeps split counters; the other families' programs
+/// are the recorded tiles.
+ScheduleConfig getGpuKernelSchedule(const AttentionFigures &figures,
+                                    bool decodeKernel, int64_t blockM,
+                                    int64_t blockN, bool packGqa,
+                                    int64_t numSplits);
+
 /// The report of one op under `options` (the tile choice, and with
 /// `gpuKernel` the split count, come from chooseTileConfig).
 FailureOr<AttentionReport> analyzeAttention(const AttentionFigures &figures,

@@ -21,6 +21,9 @@ namespace mlir::attn {
 /// One candidate the chooser modelled.
 struct TileCandidate {
   int64_t blockM = 0, blockN = 0, numWarps = 0, numSplits = 1;
+  /// The hopper kernel's shared-memory ring depth (0 for the mma.sync
+  /// families, whose stage counts the model does not choose).
+  int64_t stages = 0;
   int64_t sharedMemoryBytes = 0, registersPerThread = 0, ctasPerSM = 0;
   int64_t ctas = 0;
   /// The modelled kernel time; 0 with `rejected` set for candidates that do
@@ -33,6 +36,9 @@ struct TileConfigChoice {
   /// The decode kernel (Hq / Hkv * Lq <= 16, as convert-attn-to-nvvm's
   /// kernel=auto) or the prefill kernel.
   bool decode = false;
+  /// The sm_90a wgmma (hopper) prefill kernel (chooseHopperTileConfig):
+  /// blockN and stages are its hopper-block-n and hopper-stages.
+  bool hopper = false;
   /// The chosen candidate: prefill block-m / block-n / num-warps, or the
   /// decode kernel's warps and split count (blockM: its m16 row tile,
   /// blockN: keys per warp step).
@@ -48,6 +54,18 @@ struct TileConfigChoice {
 /// with a reason saying so.
 TileConfigChoice chooseTileConfig(const AttentionFigures &figures,
                                   const GpuSpec &gpu);
+
+/// Chooses the hopper (sm_90a wgmma) kernel's hopper-block-n and
+/// hopper-stages for `figures` on `gpu` (a Hopper-class GPU; the caller
+/// knows the hopper family supports the problem: D = Dv = 64 or 128).
+TileConfigChoice chooseHopperTileConfig(const AttentionFigures &figures,
+                                        const GpuSpec &gpu);
+
+/// Registers per consumer thread of the hopper kernel: S (blockN / 2), O
+/// (Dv / 2), Q unless it is in shared memory (D / 4), the packed P
+/// (blockN / 4) and the same fixed overhead as the prefill estimate.
+int64_t estimateHopperConsumerRegisters(int64_t blockN, int64_t headDim,
+                                        int64_t valueHeadDim);
 
 /// Registers per thread of the prefill kernel's accumulators and fragments
 /// for a warp owning `rowsPerWarp` query rows (docs/CostModel.md).

@@ -107,11 +107,13 @@ defvar AttnGpuKernelOptions = [
            /*default=*/"\"attn_kernels\"",
            "Name of the gpu.module that receives the kernels">,
     Option<"tileModel", "tile-model", "std::string", /*default=*/"\"\"",
-           "Choose the mma.sync families' tiles from the cost model for this "
-           "GPU (a name attn-compile --gpu takes, e.g. h200): prefill "
-           "block-m, block-n and num-warps, decode num-splits and "
-           "decode-num-warps (a remark gives the choice and why); empty: "
-           "the options' own tiles">,
+           "Choose the tiles from the cost model for this GPU (a name "
+           "attn-compile --gpu takes, e.g. h200; auto: the GPU of `chip`, "
+           "sm_80 a100-sxm, sm_90/sm_90a h100-sxm): prefill block-m, "
+           "block-n and num-warps, decode num-splits and decode-num-warps, "
+           "hopper hopper-block-n and hopper-stages, unless one of the "
+           "family's tile options is given (off its default); a remark "
+           "gives the choice and why; empty: the options' own tiles">,
 ];
 
 def AttnPlanGpuKernels : Pass<"attn-plan-gpu-kernels", "::mlir::ModuleOp"> {

@@ -32,7 +32,7 @@ namespace attn::runtime {
 /// keys it required. A different major version is refused
 /// (ErrorCode::UnsupportedVersion).
 constexpr int kManifestMajorVersion = 1;
-constexpr int kManifestMinorVersion = 0;
+constexpr int kManifestMinorVersion = 1;
 
 /// What a kernel argument is for. Inputs, outputs and in/out buffers (read
 /// and updated in place, e.g. a KV cache a fused append writes) come from
@@ -105,6 +105,34 @@ struct KernelTuning {
   int64_t numSplits = 0, keysPerWarp = 0, stages = 0;
 };
 
+/// What the compiler's cost model (docs/CostModel.md) says the kernel costs
+/// on one GPU before it runs: its work, its compulsory traffic and the
+/// roofline bound. Estimates for reports and schedulers, not part of the
+/// launch contract (schema 1.1; absent in older manifests and for
+/// hand-written kernels).
+struct KernelCost {
+  /// The GPU of the roofline, as attn-compile --gpu names it ("h100-sxm").
+  std::string gpu;
+  /// GEMM FLOPs (2 per multiply-add) the kernel executes over the KV tiles
+  /// it visits, padding included; over the (row, key) pairs the mask keeps;
+  /// and with no mask (4 B Hq Lq Lk D for Dv = D).
+  int64_t gemmFlops = 0, visibleGemmFlops = 0, denseGemmFlops = 0;
+  /// exp2 evaluations and the other softmax arithmetic.
+  int64_t exponentials = 0, softmaxFlops = 0;
+  /// Compulsory bytes: every tensor (and split-KV workspace) once.
+  int64_t bytesRead = 0, bytesWritten = 0;
+  /// gemmFlops / (bytesRead + bytesWritten).
+  double arithmeticIntensity = 0;
+  /// Roofline times in microseconds at the GPU's peak tensor rate, HBM
+  /// bandwidth and exp2 rate (0 where unpublished); bound = the largest.
+  double boundUs = 0, computeUs = 0, memoryUs = 0, expUs = 0;
+  /// Which of them is the bound: "compute", "memory" or "exp".
+  std::string limiter = "compute";
+
+  bool operator==(const KernelCost &o) const;
+  bool operator!=(const KernelCost &o) const { return !(*this == o); }
+};
+
 /// The launch contract of one generated kernel (<name>.json).
 struct Manifest {
   int majorVersion = kManifestMajorVersion;
@@ -126,6 +154,9 @@ struct Manifest {
   /// Absent only for hand-written kernels (runtime tests); attn-compile
   /// always writes it.
   std::optional<AttentionInfo> attention;
+  /// The cost model's figures (attn-compile and the C API write them for
+  /// forward kernels).
+  std::optional<KernelCost> cost;
 
   /// The manifest as JSON (writeManifestJson).
   std::string toJson() const;

@@ -35,6 +35,10 @@ struct PtxCompileOptions {
   /// ptxas to use; empty: <cuda>/bin/ptxas if it exists.
   std::string ptxas;
   bool recordStageIR = false;
+  /// The GPU of the manifests' cost figures (Manifest::cost), a name
+  /// lookupGpu takes; empty: the GPU of `chip` (lookupGpuForChip), none for
+  /// a chip without one.
+  std::string costGpu;
 };
 
 struct PtxStage {

@@ -316,36 +316,63 @@ static bool samePlan(const LaunchPlan &plan, KernelInfoAttr info) {
          d.keysPerWarp == info.getKeysPerWarp() && d.stages == info.getStages();
 }
 
-/// `options` with the mma.sync families' tiles the cost model chooses for
-/// `op` on the GPU `tile-model` names (unchanged without one, or for the
-/// hopper family, which the model does not describe); a remark on `op`
-/// says what was chosen and why.
+/// `options` with the tiles the cost model chooses for `op` on the GPU
+/// `tile-model` names ("auto": the GPU of the target chip; unchanged
+/// without one): prefill block-m/n and warps, decode splits and warps,
+/// hopper block-n and stages, where none of the family's tile options is
+/// given (off its default). A remark on `op` says what and why.
 static FailureOr<ConvertAttnToNVVMOptions>
 withModelledTiles(AttentionOp op, const KernelProblem &problem,
                   ConvertAttnToNVVMOptions options) {
   if (options.tileModel.empty())
     return options;
-  const GpuSpec *gpu = lookupGpu(options.tileModel);
+  const GpuSpec *gpu = options.tileModel == "auto"
+                           ? lookupGpuForChip(options.chip)
+                           : lookupGpu(options.tileModel);
+  if (!gpu && options.tileModel == "auto")
+    return op.emitOpError("expected tile-model=auto to know a GPU of chip '")
+           << options.chip << "' (" << listKnownGpus()
+           << "); name one with tile-model=<gpu>";
   if (!gpu)
     return op.emitOpError("expected tile-model to name a known GPU (")
-           << listKnownGpus() << "), got '" << options.tileModel << "'";
+           << listKnownGpus() << ", or auto), got '" << options.tileModel
+           << "'";
   FailureOr<AttentionFigures> figures = getAttentionFigures(op);
   if (failed(figures))
     return failure();
-  TileConfigChoice choice = chooseTileConfig(*figures, *gpu);
   StringRef kind = resolveKernelKind(op, problem, options);
-  bool decode = kind == "decode";
-  // The model describes the mma.sync families only, and must agree on
-  // which one this is.
-  if ((kind != "decode" && kind != "prefill") || choice.decode != decode)
+  TileConfigChoice choice = kind == "hopper"
+                                ? chooseHopperTileConfig(*figures, *gpu)
+                                : chooseTileConfig(*figures, *gpu);
+  // The mma.sync model must agree on which of its families this is.
+  if (kind != "hopper" && choice.decode != (kind == "decode"))
     return options;
-  if (decode) {
+  // A family's tiles given as options (any of them off its ODS default)
+  // win over the model: the model only fills in tiles nobody chose.
+  ConvertAttnToNVVMOptions defaults;
+  bool given = kind == "hopper"
+                   ? options.hopperBlockN != defaults.hopperBlockN ||
+                         options.hopperStages != defaults.hopperStages
+               : kind == "decode"
+                   ? options.numSplits != defaults.numSplits ||
+                         options.decodeNumWarps != defaults.decodeNumWarps
+                   : options.blockM != defaults.blockM ||
+                         options.blockN != defaults.blockN ||
+                         options.numWarps != defaults.numWarps;
+  if (given)
+    return options;
+  if (kind == "hopper") {
+    options.hopperBlockN = choice.chosen.blockN;
+    options.hopperStages = choice.chosen.stages;
+  } else if (kind == "decode") {
     options.numSplits = choice.chosen.numSplits;
     options.decodeNumWarps = choice.chosen.numWarps;
-  } else {
+  } else if (kind == "prefill") {
     options.blockM = choice.chosen.blockM;
     options.blockN = choice.chosen.blockN;
     options.numWarps = choice.chosen.numWarps;
+  } else {
+    return options;
   }
   op.emitRemark() << "attn-plan-gpu-kernels: tiles from the cost model: "
                   << choice.reason;

@@ -27,6 +27,7 @@
 #include "FragmentEmitter.h"
 #include "KernelFamily.h"
 
+#include "attn/Analysis/KernelResources.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
@@ -891,12 +892,10 @@ planDecodeKernel(Operation *op, const KernelProblem &p,
   plan.groups = p.batch * p.headsKV;
   // The Q tile, then the warps' K/V rings (a K and a V slot per stage, each
   // as wide as the wider padded row), reused by the warps' merge.
-  int64_t qRowBytes = sharedRowBytes(p.headDim);
-  int64_t slotRowBytes = std::max(qRowBytes, sharedRowBytes(p.valueHeadDim));
+  // (getDecodeSharedMemoryBytes: the size the tile model uses too.)
   auto sharedBytes = [&](int64_t warps) {
-    int64_t ring = warps * plan.stages * 2 * plan.keysPerWarp * slotRowBytes;
-    int64_t merge = warps * 16 * (8 + (p.valueHeadDim + 8) * 4);
-    return 16 * qRowBytes + std::max(ring, merge);
+    return getDecodeSharedMemoryBytes(p.headDim, p.valueHeadDim, warps,
+                                      plan.keysPerWarp, plan.stages);
   };
   plan.sharedMemoryBytes = sharedBytes(plan.warps);
   // Wide heads (D = 256: 256 KiB of rings at the defaults) stream with

@@ -24,6 +24,7 @@
 #include "FragmentLayout.h"
 #include "TiledProgram.h"
 
+#include "attn/Analysis/KernelResources.h"
 #include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -48,7 +49,7 @@ bool viewsShareRowOffsets(Operation *keyView, Operation *valueView);
 /// stay 128-byte aligned, which the swizzle and fragmentAddress rely on (D =
 /// 96: 256-byte rows; D = 64, 128, 192, 256: unpadded).
 inline int64_t sharedRowBytes(int64_t elements) {
-  return static_cast<int64_t>(llvm::alignTo(elements * 2, 128));
+  return getSharedRowBytes(elements);
 }
 
 /// Naming: D is the head dim, "rows" are query rows, "keys" are KV rows,

@@ -40,6 +40,7 @@
 #include "FragmentLayout.h"
 #include "KernelFamily.h"
 
+#include "attn/Analysis/KernelResources.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
@@ -945,7 +946,7 @@ planHopperKernel(Operation *op, const KernelProblem &p,
                 Twine(plan.blockN));
   // Q in registers costs D / 4 of them: at D = 128 and block-n 128 Q is read
   // by wgmma from shared memory instead.
-  plan.qInSharedMemory = p.headDim == 128 && plan.blockN == 128;
+  plan.qInSharedMemory = hopperKeepsQInSharedMemory(p.headDim, plan.blockN);
   // The producer's Q copy needs more registers than 40 (ptxas spills).
   if (plan.qInSharedMemory) {
     plan.producerRegisters = 72;
@@ -965,13 +966,11 @@ planHopperKernel(Operation *op, const KernelProblem &p,
   plan.overlap = o.hopperOverlap;
   if (plan.stages < 2 || plan.stages > 4)
     return fail("expected hopper-stages of 2 to 4, got " + Twine(plan.stages));
-  int64_t tileBytes = plan.blockN * p.headDim * 2;
   // K and V tiles per stage, 1024 bytes to align the first, the full and
-  // empty mbarriers of every stage's K and V, and Q's full mbarrier.
-  plan.sharedMemoryBytes =
-      kAtomBytes + plan.stages * 2 * tileBytes +
-      (plan.qInSharedMemory ? plan.blockM * p.headDim * 2 : 0) +
-      8 * (4 * plan.stages + 1);
+  // empty mbarriers of every stage's K and V, and Q's full mbarrier (the
+  // size the tile model uses too).
+  plan.sharedMemoryBytes = getHopperSharedMemoryBytes(
+      p.headDim, plan.blockM, plan.blockN, plan.stages);
   if (plan.sharedMemoryBytes > 227 * 1024)
     return fail("expected the hopper kernel's shared memory to fit 227 KiB, "
                 "got " +

@@ -21,6 +21,7 @@
 #include "FragmentEmitter.h"
 #include "KernelFamily.h"
 
+#include "attn/Analysis/KernelResources.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
@@ -36,7 +37,7 @@ using namespace mlir::attn::detail;
 
 namespace {
 
-constexpr int64_t kStages = 2;
+constexpr int64_t kStages = kPrefillStages;
 
 /// The tiles a prefill kernel is planned with (the options, block-m capped
 /// by the register budget of wide heads, see planPrefillTiles).
@@ -46,7 +47,7 @@ struct PrefillTiles {
   /// K and one V tile: rows padded as sharedRowBytes.
   int64_t qTileBytes, kTileBytes, vTileBytes;
   int64_t sharedMemoryBytes() const {
-    return qTileBytes + kStages * (kTileBytes + vTileBytes);
+    return PrefillSharedMemory{qTileBytes, kTileBytes, vTileBytes}.total();
   }
 };
 
@@ -618,12 +619,12 @@ FailureOr<PrefillTiles> planPrefillTiles(Operation *op, const KernelProblem &p,
   tiles.blockM = o.blockM;
   if (std::max(p.headDim, p.valueHeadDim) > 128)
     tiles.blockM = std::min<int64_t>(tiles.blockM, 16 * o.numWarps);
-  int64_t qRow = sharedRowBytes(p.headDim);
-  int64_t vRow = sharedRowBytes(p.valueHeadDim);
-  // O / l is staged through the Q tile's rows.
-  tiles.qTileBytes = tiles.blockM * std::max(qRow, vRow);
-  tiles.kTileBytes = tiles.blockN * qRow;
-  tiles.vTileBytes = tiles.blockN * vRow;
+  // The one statement of the layout's size, shared with the tile model.
+  PrefillSharedMemory layout = getPrefillSharedMemory(
+      p.headDim, p.valueHeadDim, tiles.blockM, tiles.blockN);
+  tiles.qTileBytes = layout.qTileBytes;
+  tiles.kTileBytes = layout.kTileBytes;
+  tiles.vTileBytes = layout.vTileBytes;
   // 227 KiB of shared memory per CTA on sm_90 (the largest chip the
   // mma.sync kernels target).
   if (tiles.sharedMemoryBytes() > 227 * 1024)

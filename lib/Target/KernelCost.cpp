@@ -1,0 +1,109 @@
+//===- KernelCost.cpp - the cost model's figures for the manifest ---------===//
+//
+// Part of attn-mlir.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Target/KernelCost.h"
+
+#include "attn/Analysis/CostReport.h"
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+
+#include "mlir/IR/Diagnostics.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+namespace rt = ::attn::runtime;
+
+rt::KernelCost mlir::attn::toManifestCost(const AttentionCost &c,
+                                          const RooflineBound &r,
+                                          const GpuSpec &gpu) {
+  rt::KernelCost k;
+  k.gpu = gpu.name.str();
+  // The counts are whole numbers held in doubles (they exceed 2^31).
+  k.gemmFlops = static_cast<int64_t>(c.executedGemmFlops);
+  k.visibleGemmFlops = static_cast<int64_t>(c.visibleGemmFlops);
+  k.denseGemmFlops = static_cast<int64_t>(c.denseGemmFlops);
+  k.exponentials = static_cast<int64_t>(c.exponentials);
+  k.softmaxFlops = static_cast<int64_t>(c.softmaxFlops);
+  k.bytesRead = c.bytes.read();
+  k.bytesWritten = c.bytes.written();
+  k.arithmeticIntensity = c.arithmeticIntensity();
+  k.boundUs = r.boundSeconds() * 1e6;
+  k.computeUs = r.computeSeconds * 1e6;
+  k.memoryUs = r.memorySeconds * 1e6;
+  k.expUs = r.exponentialSeconds * 1e6;
+  k.limiter = r.limiter().str();
+  return k;
+}
+
+/// The cost of `op` as planned, or nothing where the model has no figures.
+static std::optional<PlannedKernelCost> planCost(AttentionOp op,
+                                                 const GpuSpec &gpu) {
+  auto info = op->getAttrOfType<KernelInfoAttr>(KernelInfoAttr::getAttributeName());
+  auto tiles = op->getAttrOfType<TileSizesAttr>(TileSizesAttr::getAttributeName());
+  if (!info || !tiles)
+    return std::nullopt;
+  // The GPU path accepts only what the model sizes; a refusal here is not
+  // the compile's error.
+  FailureOr<AttentionFigures> figures = [&] {
+    ScopedDiagnosticHandler quiet(op.getContext(),
+                                  [](Diagnostic &) { return success(); });
+    return getAttentionFigures(op);
+  }();
+  if (failed(figures))
+    return std::nullopt;
+  ScheduleConfig schedule = getGpuKernelSchedule(
+      *figures, info.getFamily() == "decode", tiles.getBlockM(),
+      tiles.getBlockN(), tiles.getPackGqa(), tiles.getNumSplits());
+  FailureOr<AttentionCost> cost = computeAttentionCost(*figures, schedule);
+  if (failed(cost))
+    return std::nullopt;
+  PlannedKernelCost p;
+  p.family = info.getFamily().str();
+  p.mask = stringifyMaskKind(info.getMask()).str();
+  p.shape = {info.getBatch(), info.getHeadsQ(), info.getHeadsKv(),
+             info.getSeqQ(),  info.getSeqK(),   info.getHeadDim(),
+             info.getValueHeadDim()};
+  p.tuning.blockM = info.getBlockM();
+  p.tuning.blockN = info.getBlockN();
+  p.tuning.numSplits = info.getNumSplits();
+  p.cost = toManifestCost(
+      *cost, computeRoofline(*cost, gpu, figures->elementKind), gpu);
+  return p;
+}
+
+std::vector<PlannedKernelCost>
+mlir::attn::collectPlannedKernelCosts(ModuleOp module, const GpuSpec &gpu) {
+  std::vector<PlannedKernelCost> costs;
+  module.walk([&](AttentionOp op) {
+    if (std::optional<PlannedKernelCost> c = planCost(op, gpu))
+      costs.push_back(std::move(*c));
+  });
+  return costs;
+}
+
+static bool describes(const rt::Manifest &m, const PlannedKernelCost &p) {
+  if (!m.attention || m.family != p.family)
+    return false;
+  const rt::AttentionInfo &a = *m.attention;
+  std::array<int64_t, 7> shape = {a.batch, a.headsQ,  a.headsKV,
+                                  a.seqQ,  a.seqK,    a.headDim,
+                                  a.valueHeadDim};
+  return shape == p.shape && a.mask == p.mask &&
+         m.tuning.blockM == p.tuning.blockM &&
+         m.tuning.blockN == p.tuning.blockN &&
+         m.tuning.numSplits == p.tuning.numSplits;
+}
+
+void mlir::attn::attachKernelCosts(std::vector<PlannedKernelCost> planned,
+                                   std::vector<rt::Manifest> &manifests) {
+  std::vector<bool> used(planned.size(), false);
+  for (rt::Manifest &m : manifests)
+    for (size_t i = 0; i < planned.size(); ++i)
+      if (!used[i] && describes(m, planned[i])) {
+        m.cost = planned[i].cost;
+        used[i] = true;
+        break;
+      }
+}
