@@ -24,8 +24,13 @@ SDPBackend.CUDNN_ATTENTION (backward only: the forward graph is built once).
 TFLOP/s = 2.5 x the forward's 4 B Hq Lq Lk D (x0.5 causal).
 
 A crash or a wrong result in one variant is reported and the rest still run.
+With --kernels-a DIR (an A/B), every timed variant that DIR also holds is
+timed there too on the same inputs, alternated A B A B (the smaller median
+of each side); the A kernels are not checked again (their own run did).
+
 Usage: backward_bench.py --lib libAttnRuntimeC.so --kernels DIR --out DIR
                          [--match REGEX] [--checks-only] [--skip-cudnn]
+                         [--kernels-a DIR] [--tag NAME]
 """
 import argparse
 import ctypes
@@ -336,7 +341,9 @@ def backward_flops(spec):
     return 2.5 * f
 
 
-def timing(prog, spec, row, do_bench, skip_cudnn):
+def timing(prog, spec, row, do_bench, skip_cudnn, base=None):
+    """Times `prog` (and `base`, the A side of an A/B, on the same inputs,
+    alternated A B A B; each side's figure is the smaller median)."""
     q, k, v, do = make_inputs(spec)
     causal = spec["mask"] == "causal"
     # O and LSE for the timed inputs from torch's flash forward (its LSE is
@@ -352,7 +359,18 @@ def timing(prog, spec, row, do_bench, skip_cudnn):
         lse = torch.zeros(spec["batch"], spec["hq"], spec["lq"], device="cuda")
     launch, _ = run_ours(prog, q, k, v, out.contiguous(), do, lse, sync=False)
     flops = backward_flops(spec)
-    row["ours_ms"] = do_bench(launch, warmup=25, rep=100, return_mode="median")
+    if base is None:
+        row["ours_ms"] = do_bench(launch, warmup=25, rep=100, return_mode="median")
+    else:
+        launch_a, _ = run_ours(base, q, k, v, out.contiguous(), do, lse, sync=False)
+        a_ms, b_ms = [], []
+        for _ in range(2):
+            a_ms.append(do_bench(launch_a, warmup=25, rep=100, return_mode="median"))
+            b_ms.append(do_bench(launch, warmup=25, rep=100, return_mode="median"))
+        row["a_ms_runs"], row["b_ms_runs"] = a_ms, b_ms
+        row["a_ms"], row["ours_ms"] = min(a_ms), min(b_ms)
+        row["a_tflops"] = flops / row["a_ms"] / 1e9
+        row["b_vs_a"] = row["a_ms"] / row["ours_ms"]
     row["ours_tflops"] = flops / row["ours_ms"] / 1e9
     backends = [("flash", SDPBackend.FLASH_ATTENTION)]
     if not skip_cudnn:
@@ -378,6 +396,9 @@ def main():
     ap.add_argument("--match", default="")
     ap.add_argument("--checks-only", action="store_true")
     ap.add_argument("--skip-cudnn", action="store_true")
+    ap.add_argument("--kernels-a", default="",
+                    help="A/B: baseline kernels (same names) timed on the same inputs")
+    ap.add_argument("--tag", default="backward", help="output file name part")
     args = ap.parse_args()
     from triton.testing import do_bench
     rt = Runtime(args.lib)
@@ -404,7 +425,19 @@ def main():
             if not ok:
                 failed.append(name)
             elif name.startswith("bwd_bench_"):
-                timing(prog, spec, row, do_bench, args.skip_cudnn)
+                base = None
+                if args.kernels_a and os.path.exists(
+                        os.path.join(args.kernels_a, name + ".flags")):
+                    base = Program(rt, args.kernels_a, name)
+                try:
+                    timing(prog, spec, row, do_bench, args.skip_cudnn, base)
+                finally:
+                    if base is not None:
+                        base.close()
+                if base is not None:
+                    print(f"ab    {name:40s} A {row['a_ms']:.3f} ms B {row['ours_ms']:.3f} ms "
+                          f"B/A speedup {row['b_vs_a']:.3f} (A {row['a_ms_runs']}, "
+                          f"B {row['b_ms_runs']})", flush=True)
                 print(f"time  {name:40s} ours {row['ours_ms']:.3f} ms "
                       f"{row['ours_tflops']:.0f} TFLOP/s; flash {row.get('flash_tflops', 0):.0f} "
                       f"({row.get('vs_flash', 0):.2f}x); cudnn {row.get('cudnn_tflops', 0):.0f} "
@@ -423,20 +456,24 @@ def main():
             if prog is not None:
                 prog.close()
     stamp = datetime.date.today().isoformat()
-    path = os.path.join(args.out, f"{stamp}-h200-backward.json")
+    path = os.path.join(args.out, f"{stamp}-h200-{args.tag}.json")
     with open(path, "w") as f:
         json.dump(dict(device=dev, torch=torch.__version__, rows=rows,
+                       kernels=args.kernels, kernels_a=args.kernels_a,
                        flops="2.5 x forward (4 B Hq Lq Lk D, x0.5 causal)"), f, indent=1)
     md = [f"# Backward, {dev}, {stamp}", "",
+          f"Kernels: {args.kernels}" + (f"; A (baseline): {args.kernels_a}, A B A B, "
+                                         "the smaller median of each" if args.kernels_a else ""), "",
           "TFLOP/s = 2.5 x forward FLOPs (4 B Hq Lq Lk D, x0.5 causal); median of do_bench.", "",
-          "| variant | ok | ours ms | ours TFLOP/s | flash TFLOP/s | x flash | cuDNN TFLOP/s | x cuDNN |",
-          "|---|---|---|---|---|---|---|---|"]
+          "| variant | ok | A ms | ours ms | B/A | ours TFLOP/s | flash TFLOP/s | x flash | cuDNN TFLOP/s | x cuDNN |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        md.append(f"| {r['name']} | {r.get('ok')} | {r.get('ours_ms', float('nan')):.3f} | "
+        md.append(f"| {r['name']} | {r.get('ok')} | {r.get('a_ms', float('nan')):.3f} | "
+                  f"{r.get('ours_ms', float('nan')):.3f} | {r.get('b_vs_a', float('nan')):.2f} | "
                   f"{r.get('ours_tflops', float('nan')):.0f} | {r.get('flash_tflops', float('nan')):.0f} | "
                   f"{r.get('vs_flash', float('nan')):.2f} | {r.get('cudnn_tflops', float('nan')):.0f} | "
                   f"{r.get('vs_cudnn', float('nan')):.2f} |")
-    open(os.path.join(args.out, f"{stamp}-h200-backward.md"), "w").write("\n".join(md) + "\n")
+    open(os.path.join(args.out, f"{stamp}-h200-{args.tag}.md"), "w").write("\n".join(md) + "\n")
     print(f"{len(rows) - len(failed)}/{len(rows)} variants ok; failed: {failed}", flush=True)
     sys.exit(1 if failed else 0)
 

@@ -5,11 +5,14 @@
 # (default <repo>/.device-bwd), the folder the device call carries.
 # Usage: bench/backward_prepare.sh [build-dir] [dest]
 # ATTN_CHECKS_ONLY=1 stages the correctness variants alone.
+# ATTN_BWD_TARGET: the chip flags of every variant (default the H200's
+# sm_90 with +ptx81, which dq-reduction=auto turns into red.global.add.v2).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build}"
 dest="${2:-$root/.device-bwd}"
 compile="$build/bin/attn-compile"
+target="${ATTN_BWD_TARGET---chip=sm_90 --ptx-features=+ptx81}"
 rm -rf "$dest"
 mkdir -p "$dest/kernels"
 # name | attn-compile spec flags (the harness reads them back)
@@ -27,6 +30,9 @@ variants=(
   "bwd_check_det_window_mqa_d128|--batch=1 --heads-q=8 --heads-kv=1 --seq-q=777 --seq-k=1000 --head-dim=128 --mask=sliding-window --window-left=100 --window-right=20 --deterministic"
   "bwd_check_det_softcap_alibi_f16|--batch=1 --heads-q=4 --heads-kv=2 --seq-q=300 --seq-k=457 --head-dim=128 --mask=causal --softcap=20 --alibi --dtype=f16 --deterministic"
   "bwd_check_softcap_alibi_window_tail|--batch=1 --heads-q=4 --heads-kv=2 --seq-q=300 --seq-k=457 --head-dim=64 --mask=sliding-window --window-left=64 --window-right=8 --softcap=20 --alibi"
+  # The other dq-reduction modes (the default is auto) on tails in both.
+  "bwd_check_atom_tail_causal_br_gqa|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal --dq-reduction=atom"
+  "bwd_check_v2_tail_causal_tl_d128|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=333 --seq-k=200 --head-dim=128 --mask=causal-top-left --dq-reduction=red-v2"
 )
 if [ -z "${ATTN_CHECKS_ONLY:-}" ]; then
   # Prefill benchmark shapes (BENCHMARKS.md): bf16, B*L = 16k, Hq*D = 2048.
@@ -36,12 +42,19 @@ if [ -z "${ATTN_CHECKS_ONLY:-}" ]; then
       b=$((16384 / l))
       for mask in none causal; do
         variants+=("bwd_bench_d${d}_l${l}_${mask}|--batch=$b --heads-q=$h --heads-kv=$h --seq-q=$l --seq-k=$l --head-dim=$d --mask=$mask")
+        variants+=("bwd_bench_det_d${d}_l${l}_${mask}|--batch=$b --heads-q=$h --heads-kv=$h --seq-q=$l --seq-k=$l --head-dim=$d --mask=$mask --deterministic")
       done
     done
   done
   for mask in none causal; do
-    variants+=("bwd_bench_det_d128_l4096_${mask}|--batch=4 --heads-q=16 --heads-kv=16 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --deterministic")
     variants+=("bwd_bench_gqa_l4096_${mask}|--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask")
+    variants+=("bwd_bench_det_gqa_l4096_${mask}|--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --deterministic")
+    # The atomic path's other modes side by side on one shape (the
+    # defaults: dq-reduction=auto, rotate-q-blocks).
+    for r in atom red-v4; do
+      variants+=("bwd_bench_${r}_d128_l4096_${mask}|--batch=4 --heads-q=16 --heads-kv=16 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --dq-reduction=$r")
+    done
+    variants+=("bwd_bench_norot_d128_l4096_${mask}|--batch=4 --heads-q=16 --heads-kv=16 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --rotate-q-blocks=false")
   done
 fi
 log="$dest/compile_times.txt"
@@ -51,7 +64,7 @@ for v in "${variants[@]}"; do
   name="${v%%|*}"
   flags="${v#*|}"
   # shellcheck disable=SC2086
-  if ! out=$("$compile" --target=ptx --backward --cubin-arch=sm_90 --report=none $flags -o "$dest/kernels/$name" 2>&1); then
+  if ! out=$("$compile" --target=ptx --backward --cubin-arch=sm_90 --report=none $target $flags -o "$dest/kernels/$name" 2>&1); then
     echo "COMPILE FAILED $name ($flags):" >&2
     echo "$out" | tail -5 >&2
     echo "$name: COMPILE FAILED" >> "$log"

@@ -190,6 +190,8 @@ void mlir::attn::buildAttnToPtxPipeline(
   buildAttnGpuKernelPasses(pm, forChip);
   ConvertAttnBackwardToNVVMOptions backward;
   backward.kernelModuleName = lowering.kernelModuleName;
+  backward.chip = options.chip;
+  backward.ptxFeatures = options.features;
   pm.addPass(createConvertAttnBackwardToNVVM(backward));
   buildAttnKernelToNVVMPasses(pm);
   if (options.emitBinary)

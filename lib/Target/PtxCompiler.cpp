@@ -230,6 +230,8 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
       failed(runStage("convert-attn-backward-to-nvvm", [&](OpPassManager &pm) {
         ConvertAttnBackwardToNVVMOptions backward = options.backward;
         backward.kernelModuleName = lowering.kernelModuleName;
+        backward.chip = options.chip;
+        backward.ptxFeatures = options.features;
         pm.addPass(createConvertAttnBackwardToNVVM(backward));
       })))
     return fail("convert-attn-backward-to-nvvm failed");

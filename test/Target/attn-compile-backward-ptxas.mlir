@@ -7,6 +7,11 @@
 // RUN: env CUDA_HOME=%cuda_home attn-compile --target=ptx --backward --cubin-arch=sm_90 --report=none --batch=1 --heads-q=8 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=128 --mask=causal --alibi -o %t2 | FileCheck %s --check-prefix=D128
 // RUN: env CUDA_HOME=%cuda_home attn-compile --target=ptx --backward --deterministic --cubin-arch=sm_90 --report=none --batch=1 --heads-q=4 --heads-kv=2 --seq-q=300 --seq-k=457 --head-dim=128 --dtype=f16 --mask=causal --softcap=20 --alibi -o %t3 | FileCheck %s --check-prefix=DET
 // RUN: FileCheck %s --check-prefix=DETM < %t3.2.json
+// RUN: env CUDA_HOME=%cuda_home attn-compile --target=ptx --backward --chip=sm_90 --ptx-features=+ptx81 --dq-reduction=red-v4 --cubin-arch=sm_90 --report=none --batch=1 --heads-q=8 --heads-kv=2 --seq-q=500 --seq-k=512 --head-dim=128 --mask=causal -o %t4 | FileCheck %s --check-prefix=V4
+// RUN: FileCheck %s --check-prefix=V4PTX < %t4.ptx
+// RUN: env CUDA_HOME=%cuda_home attn-compile --target=ptx --backward --chip=sm_90 --ptx-features=+ptx81 --cubin-arch=sm_90 --report=none --batch=1 --heads-q=4 --heads-kv=4 --seq-q=256 --seq-k=256 --head-dim=64 --mask=none -o %t5 | FileCheck %s --check-prefix=CHECK-PTXAS
+// RUN: FileCheck %s --check-prefix=V2PTX < %t5.ptx
+// RUN: not attn-compile --target=ptx --backward --dq-reduction=red-v4 --report=none 2>&1 | FileCheck %s --check-prefix=V4SM80
 // RUN: not attn-compile --backward --target=cpu 2>&1 | FileCheck %s --check-prefix=CPU
 // RUN: not attn-compile --deterministic --target=ptx 2>&1 | FileCheck %s --check-prefix=NOBWD
 
@@ -53,3 +58,16 @@
 
 // CPU: error: expected --target=ptx with --backward
 // NOBWD: error: expected --backward with --deterministic
+
+// dq-reduction on sm_90 with +ptx81: ptxas takes the vector reductions
+// and spills nothing. red-v4 at D = 128 (16 d8 tiles): 16 predicated
+// red.global.add.v4.f32 per lane (Lq = 500 has a tail), no scalar atomics;
+// auto (red-v2) at D = 64: 2 x 8 pairs.
+// V4: ptxas -arch=sm_90 {{[^[]*}}Used {{[0-9]+}} registers{{[^[]*}}; Used {{[0-9]+}} registers{{[^[]*}}; Used {{[0-9]+}} registers{{[^[]*$}}
+// V4PTX: .target sm_90
+// V4PTX-COUNT-16: @p red.global.add.v4.f32 [%rd{{[0-9]+}}], {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}};
+// V4PTX-NOT: atom.global.add.f32
+// CHECK-PTXAS: ptxas -arch=sm_90 {{.*}}Used {{[0-9]+}} registers
+// V2PTX-COUNT-16: red.global.add.v2.f32 [%rd{{[0-9]+}}], {%r{{[0-9]+}}, %r{{[0-9]+}}};
+// V2PTX-NOT: atom.global.add.f32
+// V4SM80: expected chip sm_90 or newer and +ptx81 or newer for dq-reduction=red-v4

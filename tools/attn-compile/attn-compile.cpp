@@ -131,6 +131,18 @@ static cl::opt<bool> deterministic(
     cl::desc("With --backward: dQ bit-identical run to run (a dQ kernel "
              "over Q blocks instead of f32 atomics)"),
     cl::init(false), cl::cat(specCategory));
+static cl::opt<std::string> dqReduction(
+    "dq-reduction",
+    cl::desc("With --backward: how the main kernel adds dQ to dq_accum "
+             "(auto, atom, red-v2, red-v4; red-* need --chip=sm_90 or newer "
+             "and --ptx-features=+ptx81 or newer; auto picks red-v2 there)"),
+    cl::init("auto"), cl::cat(specCategory));
+static cl::opt<bool> rotateQBlocks(
+    "rotate-q-blocks",
+    cl::desc("With --backward (atomic dQ): KV block n starts its Q loop at "
+             "Q block n mod the count, so that concurrent dQ reductions hit "
+             "different rows (default on)"),
+    cl::init(true), cl::cat(specCategory));
 static cl::opt<bool> runCpu("run-cpu",
                             cl::desc("Execute on the CPU and compare with the "
                                      "float64 reference (spec input only)"),
@@ -598,6 +610,8 @@ static int compileForGpu(ModuleOp module,
     return 1;
   options.lowering = *lowering;
   options.backward.deterministic = deterministic;
+  options.backward.dqReduction = dqReduction;
+  options.backward.rotateQBlocks = rotateQBlocks;
   options.features = ptxFeatures;
   options.recordStageIR = printStageIR;
   // The manifest's cost figures are for the GPU the report names.

@@ -304,7 +304,16 @@ def ConvertAttnBackwardToNVVM
        `dP^T = V dO^T`, `dS^T = P^T (dP^T - delta)` (times
        `1 - tanh^2` under softcap), `dK += dS^T Q`; `dS^T` goes to shared
        memory and `dQ += dS K` is added to the f32 `dq_accum` with
-       atomic adds (`atom.global.add.f32`, result unused). GQA sums dK
+       reductions: `dq-reduction=atom` one `atom.global.add.f32` (result
+       unused) per element; `red-v2` one `red.global.add.v2.f32` per
+       column pair a lane holds (the default on `chip` sm_90 and newer
+       with `+ptx81`); `red-v4` lanes `t` and `t ^ 1` first swap a row
+       half (two shuffles per four values), so that every lane adds four
+       consecutive floats of one row with `red.global.add.v4.f32` (a
+       quarter of `atom`'s reductions, but the shuffles cost more than
+       that saves on the H200). With `rotate-q-blocks` (default) KV block
+       `n` starts its Q loop at Q block `n mod count` and wraps, so that
+       the CTAs of one head reduce into different rows at a time. GQA sums dK
        and dV over the group inside the CTA (no atomics); dK is scaled
        once at the end;
     3. convert, one thread per 8 elements: `dq = scale * dq_accum` in the
@@ -341,6 +350,23 @@ def ConvertAttnBackwardToNVVM
     Option<"deterministic", "deterministic", "bool", /*default=*/"false",
            "dQ bit-identical run to run: a dQ kernel over Q blocks instead "
            "of f32 atomics into dq_accum">,
+    Option<"dqReduction", "dq-reduction", "std::string", /*default=*/"\"auto\"",
+           "How the main kernel adds dQ to dq_accum: atom (atom.global.add.f32 "
+           "per element), red-v2 (red.global.add.v2.f32 per column pair), "
+           "red-v4 (red.global.add.v4.f32 after a lane-pair shuffle); red-* "
+           "need chip sm_90 or newer and +ptx81; auto: red-v2 where they "
+           "allow it, else atom. Ignored with deterministic">,
+    Option<"rotateQBlocks", "rotate-q-blocks", "bool", /*default=*/"true",
+           "Atomic path: KV block n starts its loop at Q block n mod the "
+           "count of Q blocks it visits, so that the CTAs of one head add "
+           "to different dq_accum rows at a time (off: every CTA starts at "
+           "its first Q block). Ignored with deterministic">,
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
+           "Target chip (decides dq-reduction=auto)">,
+    Option<"ptxFeatures", "ptx-features", "std::string",
+           /*default=*/"\"+ptx80\"",
+           "PTX features of the target, e.g. +ptx81 (decides "
+           "dq-reduction=auto)">,
     Option<"kernelModuleName", "kernel-module", "std::string",
            /*default=*/"\"attn_kernels\"",
            "Name of the gpu.module that receives the kernels (appended to "

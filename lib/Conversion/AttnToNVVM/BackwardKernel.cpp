@@ -157,8 +157,11 @@ public:
 
 class MainEmitter : public BackwardEmitterBase {
 public:
-  MainEmitter(gpu::GPUFuncOp func, const KernelProblem &p, bool atomicDQ)
-      : BackwardEmitterBase(func, p), atomicDQ(atomicDQ) {
+  MainEmitter(gpu::GPUFuncOp func, const KernelProblem &p,
+              const BackwardMainOptions &options)
+      : BackwardEmitterBase(func, p), atomicDQ(options.atomicDQ),
+        reduction(options.reduction),
+        rotate(options.atomicDQ && options.rotateQBlocks) {
     kvTileBytes = kBN * tileRowBytes;
     qTileBytes = kBM * tileRowBytes;
     stageBytes = 2 * qTileBytes + 2 * kBM * 4;
@@ -196,6 +199,12 @@ private:
   void storeDsT(ArrayRef<Value> ds);
   /// dq_accum[bh, m0 + rows of this warp, :] += dS K.
   void emitDQ(Value bh, Value m0);
+  /// Adds the warp's dQ tile `acc` (C fragments, rows m0 + 16 warp + g,
+  /// + 8) to dq_accum as `reduction` says; rows past Lq are skipped.
+  void emitDQReduction(Value bh, Value m0, ArrayRef<Value> acc);
+  /// red.global.add.v<N>.f32 of `values` at `ptr` (N = values.size()),
+  /// predicated on the i1 `valid` where given.
+  void emitVectorRed(Value ptr, ArrayRef<Value> values, Value valid = {});
   /// The loop over (head, Q block) steps carrying dK and dV.
   scf::ForOp emitLoop(Value total);
   /// One step: the gradients of the Q block at `m0` of query head `head`.
@@ -205,9 +214,11 @@ private:
   void emitEpilogue(ValueRange dK, ValueRange dV);
 
   bool atomicDQ;
+  DQReduction reduction;
+  bool rotate;
   int64_t kvTileBytes, qTileBytes, stageBytes;
   Value batch, kvHead, n0, kvHeadBytes, aLane, dsLaneA;
-  Value mBegin, numM;
+  Value mBegin, numM, mRotation;
   Value qPtr, kPtr, vPtr, doPtr, lsePtr, deltaPtr;
 };
 
@@ -215,7 +226,14 @@ private:
 
 std::pair<Value, Value> MainEmitter::stepCoordinates(Value it) {
   Value inGroup = arith::DivUIOp::create(b, it, numM);
-  Value mBlock = add(mBegin, arith::RemUIOp::create(b, it, numM));
+  Value local = arith::RemUIOp::create(b, it, numM);
+  if (mRotation) {
+    // (local + rotation) mod numM, both terms below numM.
+    Value sum = add(local, mRotation);
+    local = sel(cmp(arith::CmpIPredicate::uge, sum, numM),
+                arith::SubIOp::create(b, sum, numM), sum);
+  }
+  Value mBlock = add(mBegin, local);
   Value head = add(mul(kvHead, p.headsQ / p.headsKV), inGroup);
   return {head, mul(mBlock, kBM)};
 }
@@ -411,27 +429,103 @@ void MainEmitter::emitDQ(Value bh, Value m0) {
             MutableArrayRef<Value>(acc).slice(oIndex(0, 2 * dp + half, 0), 4));
     }
   }
+  emitDQReduction(bh, m0, acc);
+}
+
+void MainEmitter::emitVectorRed(Value ptr, ArrayRef<Value> values,
+                                Value valid) {
+  std::string text = "red.global.add.v" + std::to_string(values.size()) +
+                     ".f32 [$0], {";
+  std::string constraints = "l";
+  for (size_t i = 0; i < values.size(); ++i) {
+    text += (i ? ", $" : "$") + std::to_string(i + 1);
+    constraints += ",f";
+  }
+  text += "};";
+  SmallVector<Value> operands = {ptr};
+  llvm::append_range(operands, values);
+  if (valid) {
+    // A predicate rather than a branch: the 4 x D / 8 values need not stay
+    // live across control flow (ptxas spilled them at D = 128 with a
+    // branch).
+    std::string n = std::to_string(values.size() + 1);
+    text = "{\n.reg .pred p;\nsetp.ne.b32 p, $" + n + ", 0;\n@p " + text +
+           "\n}";
+    constraints += ",r";
+    operands.push_back(arith::ExtUIOp::create(b, i32, valid));
+  }
+  LLVM::InlineAsmOp::create(b, TypeRange(), operands, text, constraints,
+                            /*has_side_effects=*/true,
+                            /*is_align_stack=*/false, LLVM::TailCallKind::None,
+                            LLVM::AsmDialectAttr(), ArrayAttr());
+}
+
+void MainEmitter::emitDQReduction(Value bh, Value m0, ArrayRef<Value> acc) {
   Value accPtr = global(kBwdDQAccum);
-  for (int64_t half = 0; half < 2; ++half) {
-    Value row = add(add(add(m0, mul(warp, 16)), g), half * 8);
-    auto body = [&] {
-      Value rowElem = arith::MulIOp::create(
-          b, add64(mul64(bh, p.seqQ), toI64(row)), cI64(d));
-      Value base = arith::MulIOp::create(
-          b, add64(rowElem, toI64(mul(t, 2))), cI64(4));
-      for (int64_t dt = 0; dt < dTiles(); ++dt)
-        for (int64_t e = 0; e < 2; ++e) {
-          Value ptr = gep(ptrGlobal, accPtr, add64(base, cI64((dt * 8 + e) * 4)));
-          // The result is unused: a reduction (atom.global.add.f32 in the PTX).
-          LLVM::AtomicRMWOp::create(b, LLVM::AtomicBinOp::fadd, ptr,
-                                    acc[oIndex(0, dt, 2 * half + e)],
-                                    LLVM::AtomicOrdering::monotonic);
-        }
-    };
+  Value warpRow0 = add(add(m0, mul(warp, 16)), g);
+  // Byte offset in dq_accum of (row, column 0) of this head.
+  auto rowBytes = [&](Value row) {
+    return arith::MulIOp::create(
+        b, arith::MulIOp::create(b, add64(mul64(bh, p.seqQ), toI64(row)),
+                                 cI64(d)),
+        cI64(4));
+  };
+  auto guarded = [&](Value row, function_ref<void()> body) {
     if (p.seqQ % kBM == 0)
       body();
     else
       ifThen(cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ)), body);
+  };
+  if (reduction == DQReduction::RedV4) {
+    // Lane (g, t) holds rows g, g + 8 at columns 8 dt + 2t, +1. An even t
+    // keeps row g and takes its partner's (t + 1) row-g pair; an odd t
+    // keeps row g + 8 and takes its partner's row-(g + 8) pair: each lane
+    // then owns columns 8 dt + 2 (t & ~1) .. + 3 of one row, 16-byte
+    // aligned.
+    Value odd = cmp(arith::CmpIPredicate::ne, andI(t, 1), cI32(0));
+    Value row = add(warpRow0, mul(andI(t, 1), 8));
+    Value colBytes = toI64(mul(andI(t, ~int64_t(1)), 8));
+    SmallVector<std::array<Value, 4>> vecs;
+    for (int64_t dt = 0; dt < dTiles(); ++dt) {
+      Value c0 = acc[oIndex(0, dt, 0)], c1 = acc[oIndex(0, dt, 1)];
+      Value c2 = acc[oIndex(0, dt, 2)], c3 = acc[oIndex(0, dt, 3)];
+      Value r0 = shuffleXor(sel(odd, c0, c2), 1);
+      Value r1 = shuffleXor(sel(odd, c1, c3), 1);
+      vecs.push_back({sel(odd, r0, c0), sel(odd, r1, c1), sel(odd, c2, r0),
+                      sel(odd, c3, r1)});
+    }
+    Value valid;
+    if (p.seqQ % kBM != 0)
+      valid = cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ));
+    // Rows past Lq add at row Lq - 1's address with the predicate off.
+    Value safeRow = valid ? sel(valid, row, cI32(p.seqQ - 1)) : row;
+    Value base = add64(rowBytes(safeRow), colBytes);
+    for (int64_t dt = 0; dt < dTiles(); ++dt)
+      emitVectorRed(gep(ptrGlobal, accPtr, add64(base, cI64(dt * 32))),
+                    vecs[dt], valid);
+    return;
+  }
+  for (int64_t half = 0; half < 2; ++half) {
+    Value row = add(warpRow0, half * 8);
+    guarded(row, [&] {
+      Value base = add64(rowBytes(row), toI64(mul(t, 8)));
+      for (int64_t dt = 0; dt < dTiles(); ++dt) {
+        Value pairPtr = gep(ptrGlobal, accPtr, add64(base, cI64(dt * 32)));
+        Value x = acc[oIndex(0, dt, 2 * half)];
+        Value y = acc[oIndex(0, dt, 2 * half + 1)];
+        if (reduction == DQReduction::RedV2) {
+          emitVectorRed(pairPtr, {x, y});
+          continue;
+        }
+        // The result is unused: a reduction (atom.global.add.f32 in the PTX).
+        for (auto [e, v] : llvm::enumerate(ArrayRef<Value>{x, y}))
+          LLVM::AtomicRMWOp::create(
+              b, LLVM::AtomicBinOp::fadd,
+              gep(ptrGlobal, accPtr,
+                  add64(base, cI64(dt * 32 + int64_t(e) * 4))),
+              v, LLVM::AtomicOrdering::monotonic);
+      }
+    });
   }
 }
 
@@ -579,6 +673,10 @@ void MainEmitter::emit() {
   numM = arith::MaxSIOp::create(b, arith::SubIOp::create(b, mEnd, mBegin),
                                 cI32(0));
   Value total = mul(numM, p.headsQ / p.headsKV);
+  if (rotate)
+    mRotation = arith::RemUIOp::create(
+        b, blockId(gpu::Dimension::x),
+        arith::MaxSIOp::create(b, numM, cI32(1)));
 
   // K and V of the block once, with step 0 in the same group.
   Value hasWork = cmp(arith::CmpIPredicate::sgt, total, cI32(0));
@@ -610,8 +708,8 @@ void mlir::attn::detail::emitBackwardPreprocess(gpu::GPUFuncOp func,
 
 void mlir::attn::detail::emitBackwardMain(gpu::GPUFuncOp func,
                                           const KernelProblem &p,
-                                          bool atomicDQ) {
-  MainEmitter(func, p, atomicDQ).emit();
+                                          const BackwardMainOptions &options) {
+  MainEmitter(func, p, options).emit();
 }
 
 void mlir::attn::detail::emitBackwardConvert(gpu::GPUFuncOp func,

@@ -45,6 +45,19 @@ enum BackwardArgument : int64_t {
   kBwdNumArguments
 };
 
+/// How the main kernel adds its dQ tile to dq_accum (the
+/// convert-attn-backward-to-nvvm option dq-reduction).
+enum class DQReduction {
+  /// One atom.global.add.f32 per element (any chip).
+  Atom,
+  /// red.global.add.v2.f32 of each lane's column pairs (sm_90, PTX 8.1).
+  RedV2,
+  /// Lanes t, t ^ 1 swap a row half with two shuffles, then every lane
+  /// adds 4 consecutive floats of one row: red.global.add.v4.f32 (sm_90,
+  /// PTX 8.1), a quarter of Atom's reduction instructions.
+  RedV4,
+};
+
 /// Query rows one preprocess CTA covers (D / 8 threads per row).
 inline int64_t backwardPreprocessRows(const KernelProblem &p) {
   return kBackwardThreads / (p.headDim / 8);
@@ -62,8 +75,17 @@ int64_t backwardDQSharedBytes(const KernelProblem &p);
 /// and emitBackwardDQ computes dQ (the deterministic program).
 void emitBackwardPreprocess(gpu::GPUFuncOp func, const KernelProblem &p,
                             bool atomicDQ);
+/// The main kernel's choices (convert-attn-backward-to-nvvm options).
+struct BackwardMainOptions {
+  bool atomicDQ = true;
+  DQReduction reduction = DQReduction::Atom;
+  /// Atomic path only: KV block n starts its Q loop at Q block n mod the
+  /// count (then wraps) instead of every CTA of a head at the same block,
+  /// so that concurrent reductions hit different dq_accum rows.
+  bool rotateQBlocks = false;
+};
 void emitBackwardMain(gpu::GPUFuncOp func, const KernelProblem &p,
-                      bool atomicDQ);
+                      const BackwardMainOptions &options);
 void emitBackwardConvert(gpu::GPUFuncOp func, const KernelProblem &p);
 /// The deterministic dQ: one CTA per (Q block of 64 rows, batch, query
 /// head) over the KV blocks its rows see, dQ accumulated in registers in a

@@ -214,6 +214,54 @@ static void eraseWithDeadProducers(ArrayRef<Operation *> roots) {
   }
 }
 
+/// The number NN of a chip name sm_NN or sm_NNa, or 0.
+static int getChipVersion(StringRef chip) {
+  int v = 0;
+  if (!chip.consume_front("sm_"))
+    return 0;
+  chip.consume_back("a");
+  return chip.getAsInteger(10, v) ? 0 : v;
+}
+
+/// The PTX ISA version NN of the last +ptxNN in `features`, or 0.
+static int getPtxVersion(StringRef features) {
+  SmallVector<StringRef> parts;
+  features.split(parts, ',', -1, /*KeepEmpty=*/false);
+  int version = 0;
+  for (StringRef part : parts) {
+    part = part.trim();
+    int v = 0;
+    if (part.consume_front("+ptx") && !part.getAsInteger(10, v))
+      version = v;
+  }
+  return version;
+}
+
+/// Resolves dq-reduction for `chip` and `features` (vector red.global.add
+/// of f32 needs sm_90 and PTX ISA 8.1); errors at `op`.
+static FailureOr<DQReduction> resolveDQReduction(Operation *op,
+                                                 StringRef name,
+                                                 StringRef chip,
+                                                 StringRef features) {
+  bool vectorRed = getChipVersion(chip) >= 90 && getPtxVersion(features) >= 81;
+  // red-v2 measured fastest on the H200 (bench/NOTES.md, 2026-12-01):
+  // red-v4's shuffles cost more than its halved reductions save.
+  if (name == "auto")
+    return vectorRed ? DQReduction::RedV2 : DQReduction::Atom;
+  if (name == "atom")
+    return DQReduction::Atom;
+  if (name != "red-v2" && name != "red-v4")
+    return op->emitOpError("expected dq-reduction auto, atom, red-v2 or "
+                           "red-v4, got '")
+           << name << "'";
+  if (!vectorRed)
+    return op->emitOpError("expected chip sm_90 or newer and +ptx81 or "
+                           "newer for dq-reduction=")
+           << name << " (red.global.add.v2/v4.f32), got chip '" << chip
+           << "' and features '" << features << "'";
+  return name == "red-v2" ? DQReduction::RedV2 : DQReduction::RedV4;
+}
+
 namespace {
 
 /// One kernel of the program: its name suffix, launch and body.
@@ -257,6 +305,10 @@ struct ConvertAttnBackwardToNVVMPass
     if (failed(problem))
       return failure();
     const KernelProblem &p = *problem;
+    FailureOr<DQReduction> reduction =
+        resolveDQReduction(op, dqReduction, chip, ptxFeatures);
+    if (failed(reduction))
+      return failure();
     OpBuilder b(op);
     BackwardArgumentList list;
     if (failed(collectBackwardArguments(op, list, deterministic, b)))
@@ -277,7 +329,9 @@ struct ConvertAttnBackwardToNVVMPass
          {llvm::divideCeilSigned(p.seqK, kBackwardBlockN),
           p.batch * p.headsKV, 1},
          backwardMainSharedBytes(p), "[ceil(Lk / block_n), B * Hkv, 1]",
-         [&](gpu::GPUFuncOp f) { emitBackwardMain(f, p, atomicDQ); }}};
+         [&](gpu::GPUFuncOp f) {
+           emitBackwardMain(f, p, {atomicDQ, *reduction, rotateQBlocks});
+         }}};
     if (deterministic)
       kernels.push_back(
           {"_bwd_dq",
