@@ -222,9 +222,14 @@ def gpu_chip():
 
 
 def gpu_options():
-    """The GPU target's options: PTX for gpu_chip() and its cubin."""
+    """The GPU target's options: PTX for gpu_chip() and its cubin; PTX ISA
+    8.1 from sm_90 on, where the backward's dQ reduction is one vector
+    red.global.add.v2.f32 per column pair (dq-reduction=auto)."""
     chip = gpu_chip()
-    return {"chip": chip, "cubin_archs": [chip]}
+    options = {"chip": chip, "cubin_archs": [chip]}
+    if chip.startswith("sm_9"):
+        options["features"] = "+ptx81"
+    return options
 
 
 def _plan(b, hq, hkv, lq, lk, d, dv, dtype, gpu, mask, scale):

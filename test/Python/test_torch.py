@@ -101,7 +101,8 @@ class Sdpa(unittest.TestCase):
         os.environ["ATTN_MLIR_GPU_CHIP"] = "sm_90a"
         at._gpu_chip = None
         try:
-            self.assertEqual(at.gpu_options(), {"chip": "sm_90a", "cubin_archs": ["sm_90a"]})
+            self.assertEqual(at.gpu_options(), {"chip": "sm_90a", "cubin_archs": ["sm_90a"],
+                                                "features": "+ptx81"})
             kernel = at.precompile((1, 4, 256, 128), (1, 2, 256, 128), is_causal=True,
                                    device="cuda")
             self.assertIn(".target sm_90a", kernel.ptx)
