@@ -41,6 +41,12 @@ void FragmentEmitter::setScoreOperands(Value biasMemref, Value maskMemref,
 static Value operandOffset(ImplicitLocOpBuilder &b, ArrayRef<int64_t> shape,
                            int64_t eltBytes, ArrayRef<Value> coords) {
   Type i32 = b.getI32Type(), i64 = b.getI64Type();
+  // Offsets of operands under 2 GiB are computed in i32: half the address
+  // registers of the loads a thread keeps in flight.
+  int64_t bytes = eltBytes;
+  for (int64_t extent : shape)
+    bytes *= extent;
+  Type type = bytes < (int64_t(1) << 31) ? i32 : i64;
   Value offset;
   int64_t stride = eltBytes;
   for (int64_t axis = 3; axis >= 0; --axis) {
@@ -51,15 +57,18 @@ static Value operandOffset(ImplicitLocOpBuilder &b, ArrayRef<int64_t> shape,
       if (axis != 0)
         c = arith::MinUIOp::create(
             b, c, arith::ConstantIntOp::create(b, i32, extent - 1));
+      if (type != i32)
+        c = arith::ExtUIOp::create(b, type, c);
       Value term = arith::MulIOp::create(
-          b, arith::ExtUIOp::create(b, i64, c),
-          arith::ConstantIntOp::create(b, i64, stride));
+          b, c, arith::ConstantIntOp::create(b, type, stride));
       offset = offset ? arith::AddIOp::create(b, offset, term).getResult()
                       : term;
     }
     stride *= extent;
   }
-  return offset ? offset : arith::ConstantIntOp::create(b, i64, 0).getResult();
+  if (!offset)
+    return arith::ConstantIntOp::create(b, i64, 0);
+  return type == i64 ? offset : arith::ExtUIOp::create(b, i64, offset);
 }
 
 Value FragmentEmitter::addBias(Value s, Value batch, Value head, Value row,

@@ -5,8 +5,9 @@
 // An additive bf16 bias [1, 1, Lq, Lk] broadcast over B and H on a causal
 // GQA op: the scores are in natural units (scale applied), each score adds
 // bias[0, 0, i, j] at byte 2 j + 600 i (no head or batch term: broadcast),
-// with i clamped to Lq - 1 = 199 and j to Lk - 1 = 299 for the tails, and
-// log2(e) alone multiplies the exponent.
+// with i clamped to Lq - 1 = 199 and j to Lk - 1 = 299 for the tails (in
+// i32: the operand is under 2 GiB), and log2(e) alone multiplies the
+// exponent.
 // CHECK-LABEL: gpu.func @bias_heads_kernel
 // CHECK-SAME: %[[BIAS:[a-z0-9]+]]: memref<1x1x200x300xbf16>
 // CHECK-SAME: #attn.kernel_arg<"bias", input>
@@ -14,10 +15,10 @@
 // CHECK: nvvm.mma.sync
 // CHECK: %[[NAT:.+]] = arith.mulf %{{.*}}, %{{.*}} : f32
 // CHECK: %[[J:.+]] = arith.minui %{{.*}}, %{{.*}}299_i32{{.*}} : i32
-// CHECK: %[[JB:.+]] = arith.extui %[[J]] : i32 to i64
-// CHECK: arith.muli %[[JB]], %c2_i64
+// CHECK: arith.muli %[[J]], %c2_i32
 // CHECK: arith.minui %{{.*}}, %{{.*}}199_i32{{.*}} : i32
-// CHECK: arith.muli %{{.*}}, %c600_i64
+// CHECK: arith.muli %{{.*}}, %c600_i32
+// CHECK: arith.extui %{{.*}} : i32 to i64
 // CHECK: %[[B:.+]] = llvm.load %{{.*}} {alignment = 2 : i64} : !llvm.ptr<1> -> bf16
 // CHECK: %[[BF:.+]] = arith.extf %[[B]] : bf16 to f32
 // CHECK: arith.addf %[[NAT]], %[[BF]] : f32
@@ -84,7 +85,7 @@ func.func @mask_mod_sinks(%q: memref<1x4x256x64xbf16>, %s: memref<4xf32>, %o: me
 // CHECK-SAME: #attn.kernel_arg<"mask", input>
 // CHECK: scf.for
 // CHECK: nvvm.mma.sync
-// CHECK: arith.muli %{{.*}}, %c128_i64
+// CHECK: arith.muli %{{.*}}, %c128_i32
 // CHECK: %[[BYTE:.+]] = llvm.load %{{.*}} {alignment = 1 : i64} : !llvm.ptr<1> -> i8
 // CHECK: %[[KEEP:.+]] = arith.cmpi ne, %[[BYTE]], %{{.*}} : i8
 // CHECK: arith.select %[[KEEP]], %{{.*}}, %{{.*}} : f32
@@ -108,7 +109,7 @@ func.func @bool_mask(%q: memref<2x4x128x64xf16>, %m: memref<2x1x1x128xi1>, %o: m
 // CHECK-SAME: #attn.kernel_arg<"bias", input>, #attn.kernel_arg<"sinks", input>
 // CHECK: scf.for
 // CHECK: nvvm.mma.sync
-// CHECK: arith.muli %{{.*}}, %c4000_i64
+// CHECK: arith.muli %{{.*}}, %c4000_i32
 // CHECK: llvm.load %{{.*}} {alignment = 4 : i64} : !llvm.ptr<1> -> f32
 // CHECK: scf.yield
 // CHECK: llvm.load %{{.*}} {alignment = 4 : i64} : !llvm.ptr<1> -> f32
