@@ -40,7 +40,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 TORCH_DTYPE = {"bf16": torch.bfloat16, "f16": torch.float16,
                "f32": torch.float32, "i32": torch.int32, "si32": torch.int32,
-               "int32": torch.int32}
+               "int32": torch.int32, "i1": torch.bool}
 DEVICE = "cuda"  # tests of the harness's own logic set "cpu"
 SHAPE_RE = re.compile(r"^(decode_(gqa|mha)_b(\d+)_l(\d+))_(contig|paged)(_\w+)?$")
 

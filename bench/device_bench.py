@@ -30,6 +30,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from decode_bench import is_decode  # noqa: E402
+import operand_bench  # noqa: E402  (check_op_*, bench_op_*: bias, masks, sinks)
 
 
 class Runtime:
@@ -256,6 +257,8 @@ def run_prefill(rt, args, names, dev, do_bench):
     names = [n for n in names if not is_decode(n)]
     if args.match:
         names = [n for n in names if re.search(args.match, n)]
+    op_names = [n for n in names if operand_bench.is_operand(n)]
+    names = [n for n in names if not operand_bench.is_operand(n)]
     specs = {n: parse_flags(open(os.path.join(args.kernels, n + ".flags")).read()) for n in names}
 
     checks = []
@@ -349,13 +352,17 @@ def run_prefill(rt, args, names, dev, do_bench):
         del q, k, v
         torch.cuda.empty_cache()
 
+    op_checks, op_rows, op_lines = operand_bench.run(rt, args.kernels, op_names, do_bench,
+                                                     args.skip_flex)
+    checks.extend(op_checks)
+
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     tag = "h200" if "H200" in dev else ("h100" if "H100" in dev else dev.replace(" ", "_"))
     os.makedirs(args.out, exist_ok=True)
     base = os.path.join(args.out, f"{stamp}-{tag}")
     with open(base + ".json", "w") as f:
         json.dump(dict(device=dev, torch=torch.__version__, date=stamp,
-                       checks=checks, rows=rows), f, indent=1)
+                       checks=checks, rows=rows, operand_rows=op_rows), f, indent=1)
     lines = [f"# attn-mlir prefill benchmark, {dev}, {stamp}", "",
              "Median of triton.testing.do_bench; ratio = anchor time / our time (>1: we are faster).", "",
              "D is D/Dv where Dv != D; mem-eff: torch's memory-efficient SDPA, timed where Dv != D.", "",
@@ -372,6 +379,7 @@ def run_prefill(rt, args, names, dev, do_bench):
             cu=f"{r['ms_cudnn']:.3f}" if "ms_cudnn" in r else "-",
             xc=f"{r['vs_cudnn']:.2f}" if "vs_cudnn" in r else "-",
             fx=f"{r['ms_flex']:.3f}" if "ms_flex" in r else "-", **r))
+    lines += op_lines
     lines += ["", "## Correctness (max abs error vs float64; bound = 2x torch flash where comparable)", "",
               "| kernel | max abs err | flash err | bound | LSE err | ok |", "|---|---|---|---|---|---|"]
     for c in checks:

@@ -199,9 +199,66 @@ variants+=(
   "check_decode_mla_chunked128_zero_contig|--batch=4 $mla --seq-q=128 --seq-k=1000 --mask=causal --lse --key-lengths"
 )
 fi
+# Score operands (issue #15; bench/operand_bench.py): bias, boolean masks,
+# mask_mod and sinks, checked against float64 with inputs built from each
+# manifest (names check_op_*), and timed against FlexAttention and SDPA
+# with attn_mask at D = 128, L = 4096 (bench_op_*). Entries: name | cubin
+# arch | attn-compile spec flags, or @file.mlir followed by the harness's
+# flags (the mask kind of the file's op).
+op_variants=()
+if [ "$only" != decode ]; then
+g82="--heads-q=8 --heads-kv=2 --head-dim=128"
+op_variants+=(
+  "check_op_bias_causal_tail|sm_90|--batch=2 $g82 --seq-q=300 --seq-k=333 --mask=causal --bias"
+  "check_op_bias_heads_causal|sm_90|@bench/mlir/op_bias_heads_causal.mlir --mask=causal"
+  "check_op_boolmask_tail_d64|sm_90|--batch=2 --heads-q=4 --heads-kv=4 --head-dim=64 --seq-q=200 --seq-k=333 --mask=none --bool-mask"
+  "check_op_maskmod_prefixlm|sm_90|--batch=2 $g82 --seq-q=512 --seq-k=512 --mask=none --mask-mod=prefix-lm"
+  "check_op_sinks_causal|sm_90|--batch=2 $g82 --seq-q=300 --seq-k=300 --mask=causal --sinks=random"
+  "check_op_sinks_empty_rows|sm_90|--batch=1 --heads-q=4 --heads-kv=4 --head-dim=64 --seq-q=300 --seq-k=100 --mask=causal --sinks=random"
+  "check_op_all_f16_causal|sm_90|--batch=2 $g82 --seq-q=256 --seq-k=256 --mask=causal --dtype=f16 --bias --bool-mask --mask-mod=prefix-lm --sinks=random"
+  "check_op_decode_bias_sinks|sm_90|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=none --bias --sinks=random"
+  "check_op_decode_bias_sinks_s1|sm_90|--batch=3 $g82 --seq-q=1 --seq-k=1000 --mask=none --bias --sinks=random --convert-attn-to-nvvm=num-splits=1"
+  "check_op_decode_mask_heads|sm_90|@bench/mlir/op_mask_heads_decode.mlir --mask=none"
+  "check_op_decode_maskmod_sinks_s4|sm_90|--batch=2 --heads-q=8 --heads-kv=2 --head-dim=64 --seq-q=4 --seq-k=700 --mask=causal --mask-mod=prefix-lm --sinks=random --convert-attn-to-nvvm=num-splits=4"
+  # kernel=auto on sm_90a: the hopper kernel refuses a bias, prefill runs it.
+  "check_op_hopper_fallback_bias|sm_90a|--batch=2 --heads-q=8 --heads-kv=8 --head-dim=128 --seq-q=512 --seq-k=512 --mask=causal --bias --chip=sm_90a --ptx-features=+ptx80"
+)
+if [ -z "${ATTN_CHECKS_ONLY:-}" ]; then
+  for mask in none causal; do
+    t="--batch=4 --heads-q=16 --heads-kv=16 --head-dim=128 --seq-q=4096 --seq-k=4096 --mask=$mask --lse=false"
+    op_variants+=(
+      "bench_op_bias_l4096_$mask|sm_90|$t --bias"
+      "bench_op_maskmod_l4096_$mask|sm_90|$t --mask-mod=prefix-lm"
+      "bench_op_plain_l4096_$mask|sm_90|$t"
+    )
+  done
+fi
+fi
 log="$dest/compile_times.txt"
 : > "$log"
 failed=()
+for v in "${op_variants[@]}"; do
+  IFS='|' read -r name arch flags <<< "$v"
+  harness="$flags"
+  if [[ "$flags" == @* ]]; then
+    file="${flags%% *}"; file="$root/${file#@}"
+    harness="${flags#* }"
+    set -- "$file"
+  else
+    set -- $flags
+  fi
+  # shellcheck disable=SC2086
+  if ! out=$("$compile" --target=ptx --cubin-arch="$arch" "$@" -o "$dest/kernels/$name" 2>&1); then
+    echo "COMPILE FAILED $name ($flags):" >&2
+    echo "$out" | tail -5 >&2
+    echo "$name: COMPILE FAILED" >> "$log"
+    failed+=("$name")
+    rm -f "$dest/kernels/$name".*
+    continue
+  fi
+  echo "$name: $(echo "$out" | grep -E 'spec -> PTX|ptxas' | tr -s ' ' | tr '\n' ' ')" >> "$log"
+  echo "$harness" > "$dest/kernels/$name.flags"
+done
 for v in "${variants[@]}"; do
   name="${v%%|*}"
   flags="${v#*|}"

@@ -50,7 +50,7 @@ bool attn::runtime::parseRole(const std::string &name, ArgumentRole &role) {
 
 int64_t attn::runtime::dtypeSize(const std::string &dtype) {
   static const std::map<std::string, int64_t> sizes = {
-      {"i8", 1},  {"i16", 2}, {"f16", 2}, {"bf16", 2},
+      {"i1", 1},  {"i8", 1},  {"i16", 2}, {"f16", 2}, {"bf16", 2},
       {"i32", 4}, {"f32", 4}, {"i64", 8}, {"f64", 8}};
   auto it = sizes.find(dtype);
   return it == sizes.end() ? 0 : it->second;

@@ -276,7 +276,7 @@ Status readArgument(const json::Value &v, size_t index, bool allowUnknown,
   std::string role;
   r.identifier("name", a.name);
   if (r.string("dtype", a.dtype) && dtypeSize(a.dtype) == 0)
-    r.fail("expected 'dtype' to be one of bf16, f16, f32, f64, i8, i16, i32, "
+    r.fail("expected 'dtype' to be one of bf16, f16, f32, f64, i1, i8, i16, i32, "
            "i64, got " +
            json::quote(a.dtype));
   r.ints("shape", 0, Limits::kMaxRank, 0, kMaxDim, a.shape);

@@ -112,9 +112,6 @@ def forward(query, key, value, attn_mask, mask, window_left, window_right, scale
                               f"got {mask!r}")
     gpu = query.is_cuda
     mask, operand = _mask_operand(query, key, attn_mask, mask)
-    if operand is not None and gpu:
-        raise _at.Unsupported("attn_mlir: the GPU kernels take no attn_mask operand yet; "
-                              "only all-visible or exactly causal masks are accepted")
     target, spec, options = _spec(query, key, value, mask, window_left, window_right,
                                   scale, softcap, alibi_slopes, operand, False, gpu)
     kernel = _at._kernel(target, spec, options)

@@ -25,9 +25,9 @@ sliding windows, softcap, ALiBi, a scale) and the LSE as an optional,
 differentiable second result.
 
 What it cannot do is refused with Unsupported (a ValueError), never computed
-differently: dropout, tensors other than 4-D [B, H, L, D], an attn_mask on
-the GPU path unless it is all-visible or exactly causal (the GPU kernels take
-no mask operand yet), gradients with respect to attn_mask, and whatever the
+differently: dropout, tensors other than 4-D [B, H, L, D], gradients with
+respect to attn_mask (and, on CUDA tensors, any gradient with an attn_mask
+operand: the GPU backward takes none yet), and whatever the
 GPU compiler refuses (dtypes other than bf16/f16, head dims that are not
 multiples of 16 in [32, 256], ...; its diagnostic is quoted). Gradients of
 CUDA tensors without a GPU backward kernel raise MissingGpuBackward (an
@@ -258,16 +258,22 @@ def cpu_options(dtype):
 
 
 def precompile(query_shape, key_shape, value_head_dim=None, dtype=torch.bfloat16,
-               is_causal=False, scale=None, device="cuda"):
+               is_causal=False, scale=None, device="cuda", attn_mask=None):
     """Compiles (or finds in the cache) the kernel that
-    scaled_dot_product_attention would use for these shapes with no
-    attn_mask, without running it: how a machine with the compiler prepares
-    the cache for one without. Returns the kernel."""
+    scaled_dot_product_attention would use for these shapes, without running
+    it: how a machine with the compiler prepares the cache for one without.
+    `attn_mask` is None, "bool" or "bias": the kind of a mask operand that
+    is neither all-visible nor exactly causal. Returns the kernel."""
     b, hq, lq, d = query_shape
     _, hkv, lk, _ = key_shape
+    if attn_mask not in (None, "bool", "bias"):
+        raise Unsupported(f"attn_mlir: expected attn_mask None, 'bool' or 'bias', got "
+                          f"{attn_mask!r}")
+    kind = "operand" if attn_mask else ("causal-top-left" if is_causal else "none")
     target, spec, options, _ = _plan(b, hq, hkv, lq, lk, d, value_head_dim or d, dtype,
-                                     torch.device(device).type == "cuda",
-                                     "causal-top-left" if is_causal else "none", scale)
+                                     torch.device(device).type == "cuda", kind, scale)
+    if attn_mask:
+        spec["bool_mask" if attn_mask == "bool" else "bias"] = True
     return _kernel(target, spec, options)
 
 
@@ -279,9 +285,6 @@ def _sdpa(query, key, value, attn_mask, is_causal, scale, enable_gqa):
     mask, keep = ("causal-top-left", None) if is_causal else ("none", None)
     if attn_mask is not None:
         mask, keep = _classify_mask(attn_mask, (b, hq), lq, lk)
-        if mask == "operand" and gpu:
-            raise Unsupported("attn_mlir: the GPU kernels take no attn_mask operand yet; "
-                              "only all-visible or exactly causal masks are accepted")
     target, spec, options, bucketed = _plan(b, hq, hkv, lq, lk, d, value.shape[3],
                                             query.dtype, gpu, mask, scale)
     extra = []

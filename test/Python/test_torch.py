@@ -115,6 +115,17 @@ class Sdpa(unittest.TestCase):
                 os.environ["ATTN_MLIR_GPU_CHIP"] = saved
             at._gpu_chip = None
 
+    def test_gpu_kernel_takes_the_attn_mask(self):
+        # The CUDA path compiles a bool attn_mask to a one-byte "mask" input
+        # and an additive one to a "bias" input of the inputs' dtype, after
+        # q, k, v: the order the call passes them (compiled here, run on a
+        # GPU by bench/device_bench.py).
+        for kind, name, dtype in (("bool", "mask", "i1"), ("bias", "bias", "bf16")):
+            kernel = at.precompile((1, 4, 64, 64), (1, 4, 64, 64), attn_mask=kind)
+            self.assertEqual([(a["name"], a["dtype"]) for a in kernel.inputs],
+                             [("q", "bf16"), ("k", "bf16"), ("v", "bf16"), (name, dtype)])
+            self.assertEqual(kernel.inputs[3]["shape"], [1, 4, 64, 64])
+
     def test_fake_kernel(self):
         meta = [torch.empty(2, 8, 5, 64, device="meta"), torch.empty(2, 2, 9, 64, device="meta"),
                 torch.empty(2, 2, 9, 32, device="meta")]

@@ -197,11 +197,12 @@ TEST_F(KernelManifestTest, RejectsMalformedLaunches) {
             "error: expected a statically shaped memref for kernel argument "
             "'c', got 'memref<?xi32>'");
 
-  module = parse({"memref<4xi1>"}, decodeInfo("#attn.kernel_arg<\"m\", input>"));
+  // i1 (a boolean mask, one byte per element) is sized; i4 is not.
+  module = parse({"memref<4xi4>"}, decodeInfo("#attn.kernel_arg<\"m\", input>"));
   ASSERT_TRUE(module);
   EXPECT_EQ(manifestJson(*module),
             "error: expected an element type the runtime can size for kernel "
-            "argument 'm', got 'i1'");
+            "argument 'm', got 'i4'");
 
   // CUDA allows at most 65535 in grid.y: refused here, not at launch.
   module = parse({"memref<4xf32>"}, decodeInfo("#attn.kernel_arg<\"x\", input>"),

@@ -92,6 +92,19 @@ static cl::opt<std::string>
                       "tanh-cap (20 * tanh(score / 20)), head-relative-bias "
                       "(score + 0.01 * (h + 1) * (kv_idx - q_idx))"),
              cl::init("none"), cl::cat(specCategory));
+static cl::opt<bool> bias("bias",
+                          cl::desc("Add a [B, Hq, Lq, Lk] additive bias "
+                                   "operand of the inputs' element type"),
+                          cl::init(false), cl::cat(specCategory));
+static cl::opt<bool> boolMask("bool-mask",
+                              cl::desc("Add a [B, Hq, Lq, Lk] boolean mask "
+                                       "operand (true keeps the key)"),
+                              cl::init(false), cl::cat(specCategory));
+static cl::opt<std::string>
+    maskMod("mask-mod",
+            cl::desc("none, prefix-lm (mask_mod: kv_idx <= q_idx || kv_idx "
+                     "< 4)"),
+            cl::init("none"), cl::cat(specCategory));
 static cl::opt<bool> alibi("alibi",
                            cl::desc("ALiBi with slope 2^(-8 (h + 1) / Hq) for "
                                     "query head h"),
@@ -425,6 +438,14 @@ static FailureOr<AttentionSpec> specFromFlags() {
     return failure();
   }
   spec.scoreMod = *modKind;
+  if (maskMod != "none" && maskMod != "prefix-lm") {
+    llvm::errs() << "error: unknown --mask-mod '" << maskMod << "'\n";
+    return failure();
+  }
+  spec.maskMod =
+      maskMod == "prefix-lm" ? MaskModKind::PrefixLM : MaskModKind::None;
+  spec.withBias = bias;
+  spec.withBoolMask = boolMask;
   // The op's verifier checks the shard's bounds and group alignment.
   spec.headOffset = headOffset;
   spec.numHeadsTotal = headsTotal;

@@ -260,9 +260,18 @@ def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
     arguments) are applied in the kernel to natural-unit scores, before the
     masks; the region is cloned once per score held in registers.
 
+    The score operands run on the mma.sync kernels (prefill and decode; the
+    hopper kernel refuses them and kernel=auto takes prefill): a bias
+    (bf16/f16/f32, broadcast over size-1 extents of [B, Hq, Lq, Lk]) is
+    loaded per score and added after ALiBi, before score_mod; a boolean
+    mask (one byte per element) and a mask_mod region (cloned per score)
+    set -inf after score_mod on every block; sinks join each row's max and
+    sum once, at finalize (O = acc 2^(m - M) / l', LSE = M + log2 l', M =
+    max(m, sink)).
+
     Unsupported forms (head dims D or Dv that are not multiples of 16 in
     [32, 256] (the hopper kernel: D = Dv = 64 or 128), f32 inputs, BSHD
-    layout, bias/mask operands, mask_mod regions, score_mod regions with
+    layout, score_mod and mask_mod regions with
     other ops or captured values, KV cache views without the address hook,
     dynamic shapes) are reported as errors at the op.
   }];

@@ -48,7 +48,8 @@ bool parseRole(const std::string &name, ArgumentRole &role);
 
 struct ManifestArgument {
   std::string name;
-  /// "bf16", "f16", "f32", "i8", "i16", "i32", "i64", "f64".
+  /// "bf16", "f16", "f32", "i1" (one byte per element, nonzero true),
+  /// "i8", "i16", "i32", "i64", "f64".
   std::string dtype;
   /// Static, every extent >= 0.
   std::vector<int64_t> shape;

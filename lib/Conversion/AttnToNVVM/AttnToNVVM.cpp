@@ -49,28 +49,67 @@ using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::detail;
 
-/// The kernel clones the score_mod body once per score it holds in
-/// registers, between ops that the GPU lowering turns into NVVM; only ops
-/// that convert-gpu-to-nvvm lowers, and that cannot touch memory, qualify.
-static LogicalResult checkScoreMod(AttentionOp op) {
-  if (op.getScoreMod().empty())
+/// The kernel clones the score_mod (and mask_mod) body once per score it
+/// holds in registers, between ops that the GPU lowering turns into NVVM;
+/// only ops that convert-gpu-to-nvvm lowers, and that cannot touch memory,
+/// qualify.
+static LogicalResult checkModifier(AttentionOp op, Region &region,
+                                   StringRef name) {
+  if (region.empty())
     return success();
-  for (Operation &nested : op.getScoreMod().front().without_terminator()) {
+  for (Operation &nested : region.front().without_terminator()) {
     bool lowerable =
         isa<arith::ArithDialect, math::MathDialect>(nested.getDialect());
     if (!lowerable || nested.getNumRegions() != 0 ||
         !isMemoryEffectFree(&nested))
-      return op.emitOpError("expected score_mod ops from the arith or math "
-                            "dialects on the GPU path, got ")
-             << nested.getName();
+      return op.emitOpError("expected ")
+             << name << " ops from the arith or math dialects on the GPU "
+             << "path, got " << nested.getName();
   }
   // The kernel is isolated from the host: it can only clone what the region
   // computes from its own arguments.
   SetVector<Value> captured;
-  getUsedValuesDefinedAbove(op.getScoreMod(), captured);
+  getUsedValuesDefinedAbove(region, captured);
   if (!captured.empty())
-    return op.emitOpError("expected score_mod to use no value defined above "
-                          "it on the GPU path");
+    return op.emitOpError("expected ")
+           << name << " to use no value defined above it on the GPU path";
+  return success();
+}
+
+static LogicalResult checkScoreMod(AttentionOp op) {
+  if (failed(checkModifier(op, op.getScoreMod(), "score_mod")))
+    return failure();
+  return checkModifier(op, op.getMaskMod(), "mask_mod");
+}
+
+/// The bias and boolean mask operands as the kernels read them: [B, Hq, Lq,
+/// Lk] memrefs whose size-1 extents broadcast (the verifier's rule), bias
+/// elements of the inputs' float types or f32, mask elements one byte each.
+static LogicalResult readScoreOperands(AttentionOp op, KernelProblem &p) {
+  auto shapeOf = [](Value v) {
+    return llvm::to_vector(cast<RankedTensorType>(v.getType()).getShape());
+  };
+  if (Value bias = op.getBias()) {
+    auto type = cast<RankedTensorType>(bias.getType());
+    Type elt = type.getElementType();
+    if (!elt.isBF16() && !elt.isF16() && !elt.isF32())
+      return op.emitOpError("expected a bf16, f16 or f32 bias on the GPU "
+                            "path, got ")
+             << elt;
+    p.biasShape = shapeOf(bias);
+    p.biasBytes = elt.getIntOrFloatBitWidth() / 8;
+    p.biasIsBF16 = elt.isBF16();
+  }
+  if (Value mask = op.getMask())
+    p.maskShape = shapeOf(mask);
+  for (ArrayRef<int64_t> shape : {ArrayRef<int64_t>(p.biasShape),
+                                  ArrayRef<int64_t>(p.maskShape)})
+    if (!shape.empty() && ShapedType::isDynamicShape(shape))
+      return op.emitOpError("expected static bias and mask shapes on the GPU "
+                            "path");
+  if (!op.getMaskMod().empty())
+    p.maskMod = &op.getMaskMod();
+  p.withSinks = static_cast<bool>(op.getSinks());
   return success();
 }
 
@@ -100,12 +139,6 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
     return fail("expected num-warps of 4 or 8, got " + Twine(o.numWarps));
   if (op.getLayout() != Layout::BHSD)
     return fail("expected the bhsd layout on the GPU path");
-  if (op.getBias() || op.getMask() || !op.getMaskMod().empty())
-    return fail("expected no bias or mask operand or mask_mod on the GPU "
-                "path (not supported yet)");
-  if (op.getSinks())
-    return fail("expected no sinks operand on the GPU path (attention sinks "
-                "run on the CPU path only, not supported yet)");
   if (failed(checkScoreMod(op)))
     return failure();
   Type elt = op.getQueryType().getElementType();
@@ -153,6 +186,8 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
     llvm::append_range(p.alibiSlopes, slopes->slice(p.headOffset, p.headsQ));
   if (!op.getScoreMod().empty())
     p.scoreMod = &op.getScoreMod();
+  if (failed(readScoreOperands(op, p)))
+    return failure();
   if (p.seqQ < 1 || p.seqK < 1)
     return fail("expected non-empty query and key sequences");
   if (p.batch * p.headsQ * p.seqQ * headDim * 2 >= (int64_t(1) << 40) ||

@@ -95,6 +95,12 @@ private:
   Value minS(Value x, Value y) { return arith::MinSIOp::create(b, x, y); }
   Value maxS(Value x, Value y) { return arith::MaxSIOp::create(b, x, y); }
   Value negInf() { return cF32(-std::numeric_limits<double>::infinity()); }
+  /// The global query head of row `row` (i32) of the packed group tile.
+  Value globalHeadOfRow(Value row) {
+    return add(add(mul(kvHead, groupSize),
+                   arith::DivUIOp::create(b, row, cI32(p.seqQ))),
+               p.headOffset);
+  }
   Value isNegInf(Value x) {
     return arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, x, negInf());
   }
@@ -245,6 +251,9 @@ LogicalResult DecodeEmitter::emitCoordinates() {
   oPtr = pointerOf(arg(args.output), ptrGlobal);
   if (args.lse)
     lsePtr = pointerOf(arg(*args.lse), ptrGlobal);
+  setScoreOperands(args.bias ? arg(*args.bias) : Value(),
+                   args.mask ? arg(*args.mask) : Value(),
+                   args.sinks ? arg(*args.sinks) : Value());
   for (int64_t i : args.keyStorage)
     keyStorage.push_back(arg(i));
   for (int64_t i : args.valueStorage)
@@ -496,7 +505,7 @@ void DecodeEmitter::emitAppendWriteBack() {
 
 SmallVector<Value> DecodeEmitter::emitScoreMods(Value key0, ArrayRef<Value> s) {
   SmallVector<Value> out(s);
-  if (!p.needsNaturalScores())
+  if (!p.needsNaturalScores() && !p.withOperandMasks())
     return out;
   Value col0 = add(key0, mul(t, 2));
   for (int64_t nt = 0; nt < nTiles(); ++nt)
@@ -513,10 +522,16 @@ SmallVector<Value> DecodeEmitter::emitScoreMods(Value key0, ArrayRef<Value> s) {
         Value absDist = maxS(dist, arith::SubIOp::create(b, cI32(0), dist));
         v = fma(rowNegSlope[half], arith::SIToFPOp::create(b, f32, absDist), v);
       }
+      // The op's order: bias before score_mod, the operand masks after.
+      v = addBias(v, batch, rowHead[half], rowQuery[half], key);
       if (p.scoreMod)
         v = inlineScoreMod(v, toIndex(batch),
                            toIndex(add(rowHead[half], p.headOffset)),
                            toIndex(rowQuery[half]), toIndex(key));
+      if (p.withOperandMasks())
+        v = applyOperandMasks(v, batch, rowHead[half], rowQuery[half], key,
+                              toIndex(batch),
+                              toIndex(add(rowHead[half], p.headOffset)));
     }
   return out;
 }
@@ -695,6 +710,17 @@ void DecodeEmitter::emitWarpMerge(ValueRange results) {
     // LSE = ln(sum exp(x)) = (m * c + log2(l)) * ln 2.
     Value lseNat = arith::MulFOp::create(
         b, arith::AddFOp::create(b, mRef, log2(sum)), cF32(kLn2));
+    if (plan.numSplits == 1 && p.withSinks) {
+      // The sink joins the row's statistics once, here (with splits: in
+      // their merge). sum and o4 are relative to 2^mMax where it is finite.
+      auto [alpha, lseLog2, newSum] =
+          foldSink(mMax, sum, loadSinkLog2(globalHeadOfRow(row)));
+      for (Value &o : o4)
+        o = arith::MulFOp::create(b, o, alpha);
+      writeRow(row, col, newSum, o4,
+               arith::MulFOp::create(b, lseLog2, cF32(kLn2)));
+      return;
+    }
     if (plan.numSplits == 1) {
       writeRow(row, col, sum, o4, lseNat);
       return;
@@ -806,6 +832,22 @@ void DecodeEmitter::emitSplitMerge() {
           for (int64_t e = 0; e < 4; ++e)
             runO[e] = fma(o4[e], weight, runO[e]);
         }
+        runMax = newMax;
+      }
+      if (p.withSinks) {
+        // The sink: one more partial, output 0 and LSE sinks[hg].
+        Value sink = arith::MulFOp::create(
+            b, loadSinkLog2(globalHeadOfRow(row)), cF32(kLn2));
+        Value newMax = maxF(runMax, sink);
+        Value ref = sel(isNegInf(newMax), cF32(0.0), newMax);
+        auto weightOf = [&](Value lse) {
+          return exp2(arith::MulFOp::create(
+              b, arith::SubFOp::create(b, lse, ref), cF32(kLog2e)));
+        };
+        Value rescale = weightOf(runMax);
+        runSum = fma(runSum, rescale, weightOf(sink));
+        for (Value &o : runO)
+          o = arith::MulFOp::create(b, o, rescale);
         runMax = newMax;
       }
       Value ref = sel(isNegInf(runMax), cF32(0.0), runMax);

@@ -469,7 +469,7 @@ SmallVector<Value> FragmentEmitter::emitPositionalMods(
     const FragmentLayout &layout, ArrayRef<Value> s, Value n0, Value laneRow,
     Value alibiOffset, Value negSlope, Value batchIndex, Value headIndex) {
   SmallVector<Value> out(s);
-  if (!p.needsNaturalScores())
+  if (!p.needsNaturalScores() && !p.withOperandMasks())
     return out;
   Value col0 = add(n0, mul(t, 2));
   Value alibiDist0, rowIdx0, colIdx0;
@@ -498,6 +498,19 @@ SmallVector<Value> FragmentEmitter::emitPositionalMods(
       Value absDist = arith::MaxSIOp::create(
           b, dist, arith::SubIOp::create(b, cI32(0), dist));
       v = fma(negSlope, arith::SIToFPOp::create(b, f32, absDist), v);
+    }
+    // bias[b, h, i, j] after ALiBi and before score_mod; the operand masks
+    // after score_mod (the op's order, as the CPU lowering applies it).
+    if (p.withBias() || p.withOperandMasks()) {
+      Value row = add(laneRow, rowDelta), key = add(col0, colDelta);
+      v = addBias(v, operandBatch, operandHead, row, key);
+      if (p.scoreMod)
+        v = inlineScoreMod(v, batchIndex, headIndex,
+                           addIndex(rowIdx0, rowDelta),
+                           addIndex(colIdx0, colDelta));
+      v = applyOperandMasks(v, operandBatch, operandHead, row, key,
+                            batchIndex, headIndex);
+      continue;
     }
     if (p.scoreMod)
       v = inlineScoreMod(v, batchIndex, headIndex, addIndex(rowIdx0, rowDelta),

@@ -33,6 +33,8 @@
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "llvm/Support/MathExtras.h"
 
+#include <array>
+
 namespace mlir::attn::detail {
 
 constexpr double kLog2e = 1.4426950408889634;
@@ -205,6 +207,29 @@ protected:
                                         Value laneRow, Value alibiOffset,
                                         Value negSlope, Value batchIndex,
                                         Value headIndex);
+  /// Score operands (ScoreOperands.cpp): the bias, mask and sinks memrefs
+  /// of the kernel (null: none), set by a family before it emits scores.
+  void setScoreOperands(Value biasMemref, Value maskMemref, Value sinksMemref);
+  /// s + bias[b, h, row, key] (f32) at the i32 coordinates (local head h;
+  /// broadcast extents ignore theirs, the others are clamped into the
+  /// operand so that padding rows and keys read in bounds); s without a
+  /// bias.
+  Value addBias(Value s, Value batch, Value head, Value row, Value key);
+  /// s, or -inf where the mask operand is false or the mask_mod region
+  /// yields false at (b, h, row, key): i32 coordinates with the local head,
+  /// and `batchIndex` / `globalHead` (index) for the region.
+  Value applyOperandMasks(Value s, Value batch, Value head, Value row,
+                          Value key, Value batchIndex, Value globalHead);
+  /// sinks[globalHead] * log2(e) (f32): the sink's logit in the base-2
+  /// exponent units of the scaled running max.
+  Value loadSinkLog2(Value globalHead);
+  /// The final statistics of a row with the sink's term: with `mLog2` the
+  /// row max in base-2 units (-inf: nothing seen) and `l` its full sum,
+  /// M = max(mLog2, sink) and l' = l * 2^(mLog2 - M) + 2^(sink - M);
+  /// returns {2^(mLog2 - M), M + log2 l', l'}: the factor of O (before the
+  /// division by l'), the LSE in base-2 units and the new sum.
+  std::array<Value, 3> foldSink(Value mLog2, Value l, Value sinkLog2);
+
   /// The scores `s` of the KV block at key `n0`, laid out as `layout`, with
   /// -inf where the key is not visible (KeyVisibility) or at or past
   /// `keyLength` (when `tail`). The lane's first score sits at row
@@ -261,6 +286,11 @@ protected:
   Type i32, i64, f32, half2, ptrGlobal, ptrShared;
 
   Value tid, warp, lane, g, t, r8, smem;
+  /// Global pointers of the score operands (null: none).
+  Value biasPtr, maskPtr, sinksPtr;
+  /// The i32 batch and local head that bias and mask are read at in a
+  /// one-head program (prefill), set by the family.
+  Value operandBatch, operandHead;
   Value qLane, kLane, vLane;
   /// Q fragments [mt * kSteps + kk] when kept in registers, else empty.
   SmallVector<SmallVector<Value>> qRegs;

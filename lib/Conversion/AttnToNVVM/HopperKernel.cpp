@@ -929,6 +929,10 @@ planHopperKernel(Operation *op, const KernelProblem &p,
   if (p.keyView || p.valueView)
     return fail("expected contiguous K and V on the hopper kernel (KV cache "
                 "views not supported yet)");
+  if (p.withBias() || p.withOperandMasks() || p.withSinks)
+    return fail("expected no bias, mask, mask_mod or sinks on the hopper "
+                "kernel (not supported yet: kernel=prefill takes them, as "
+                "kernel=auto does)");
   // Its tiles are 64-column panels of the 128B wgmma swizzle, O as wide as S.
   if ((p.headDim != 64 && p.headDim != 128) || p.valueHeadDim != p.headDim)
     return fail("expected D = Dv = 64 or 128 on the hopper kernel, got D = " +

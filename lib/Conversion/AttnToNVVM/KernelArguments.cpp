@@ -148,12 +148,23 @@ LogicalResult mlir::attn::detail::addAttentionArguments(
     return failure();
   args.keyStorage = *k;
   args.valueStorage = *v;
-  if (Value lengths = program.keyLengths) {
-    FailureOr<Value> memref = getHostMemref(op, lengths, "key_lengths");
+  // The entry function's operand order: q, k, v, [bias], [mask],
+  // [key_lengths], [sinks].
+  auto addOptional = [&](Value tensor, StringRef name,
+                         std::optional<int64_t> &index) -> LogicalResult {
+    if (!tensor)
+      return success();
+    FailureOr<Value> memref = getHostMemref(op, tensor, name);
     if (failed(memref))
       return failure();
-    args.keyLengths = list.add(*memref, "key_lengths", ArgumentRole::Input);
-  }
+    index = list.add(*memref, name, ArgumentRole::Input);
+    return success();
+  };
+  if (failed(addOptional(program.bias, "bias", args.bias)) ||
+      failed(addOptional(program.mask, "mask", args.mask)) ||
+      failed(addOptional(program.keyLengths, "key_lengths", args.keyLengths)) ||
+      failed(addOptional(program.sinks, "sinks", args.sinks)))
+    return failure();
   size_t firstOutput = list.values.size();
   if (failed(addResultArguments(program, list)))
     return failure();
@@ -220,6 +231,20 @@ KernelProblem mlir::attn::detail::getProgramProblem(
     llvm::append_range(p.alibiSlopes, slopes->slice(p.headOffset, p.headsQ));
   if (!step.getScoreMod().empty())
     p.scoreMod = &step.getScoreMod();
+  if (!step.getMaskMod().empty())
+    p.maskMod = &step.getMaskMod();
+  auto shapeOf = [](Value v) {
+    return llvm::to_vector(cast<RankedTensorType>(v.getType()).getShape());
+  };
+  if (program.bias) {
+    Type elt = cast<RankedTensorType>(program.bias.getType()).getElementType();
+    p.biasShape = shapeOf(program.bias);
+    p.biasBytes = elt.getIntOrFloatBitWidth() / 8;
+    p.biasIsBF16 = elt.isBF16();
+  }
+  if (program.mask)
+    p.maskShape = shapeOf(program.mask);
+  p.withSinks = static_cast<bool>(program.sinks);
   std::optional<ArrayRef<int64_t>> window;
   if (DenseI64ArrayAttr extents = info.getWindow())
     window = extents.asArrayRef();

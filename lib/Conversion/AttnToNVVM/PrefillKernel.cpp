@@ -160,6 +160,8 @@ private:
   /// The CTA's batch and query head as index values (score_mod arguments),
   /// and -slope[h] (ALiBi); null when unused.
   Value batchIndex, headIndex, negSlope;
+  /// sinks[hg] * log2(e), with sinks (FragmentEmitter::foldSink).
+  Value sinkLog2;
   Value qPtr, kPtr, vPtr, oPtr, lsePtr;
   Value nBegin, nEnd;
   /// Keys [interiorBegin, interiorEnd) need no mask (i32).
@@ -283,11 +285,18 @@ LogicalResult PrefillEmitter::emitCoordinates() {
   kvHead = idx32(coords.kvHead);
   bh = add(mul(batch, p.headsQ), head);
   Value kvBh = add(mul(batch, p.headsKV), kvHead);
-  if (p.scoreMod) {
+  if (p.scoreMod || p.maskMod) {
     batchIndex = arith::IndexCastUIOp::create(b, b.getIndexType(), batch);
     headIndex = arith::IndexCastUIOp::create(b, b.getIndexType(),
                                              add(head, p.headOffset));
   }
+  operandBatch = batch;
+  operandHead = head;
+  setScoreOperands(args.bias ? arg(*args.bias) : Value(),
+                   args.mask ? arg(*args.mask) : Value(),
+                   args.sinks ? arg(*args.sinks) : Value());
+  if (p.withSinks)
+    sinkLog2 = loadSinkLog2(add(head, p.headOffset));
   if (!p.alibiSlopes.empty())
     negSlope = emitNegAlibiSlope(head);
   // Byte offsets of row 0 of this (batch, head) in Q/O and in K/V (i64: a
@@ -477,10 +486,24 @@ void PrefillEmitter::emitEpilogue(ValueRange results) {
       Value l = results[numO + numRows + rowIdx];
       l = arith::AddFOp::create(b, l, shuffleXor(l, 1));
       l = arith::AddFOp::create(b, l, shuffleXor(l, 2));
+      // With sinks, the sink's term joins l (and the max) here, once per
+      // row: O = acc * 2^(m - M) / l', LSE = M + log2 l'.
+      Value sinkLse, inverseSum;
+      if (sinkLog2) {
+        Value mLog2 = arith::MulFOp::create(b, m, cF32(expScale));
+        auto [alpha, lseLog2, sum] = foldSink(mLog2, l, sinkLog2);
+        l = sum;
+        sinkLse = lseLog2;
+        inverseSum = sel(
+            arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, l, cF32(0.0)),
+            cF32(0.0), arith::DivFOp::create(b, alpha, l));
+      }
       // l == 0: every key of the row is masked; O is 0 and LSE is -inf.
       Value empty =
           arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, l, cF32(0.0));
-      Value inv = sel(empty, cF32(0.0), arith::DivFOp::create(b, cF32(1.0), l));
+      Value inv = inverseSum ? inverseSum
+                             : sel(empty, cF32(0.0),
+                                   arith::DivFOp::create(b, cF32(1.0), l));
       Value tileRow = add(add(warpTileRow, g), mt * 16 + half * 8);
       // Lane (g, t) holds columns 8 dt + 2t, +1: bytes 4t of chunk dt.
       Value rowOffset = add(mul(tileRow, qSmemRowBytes), mul(t, 4));
@@ -503,7 +526,7 @@ void PrefillEmitter::emitEpilogue(ValueRange results) {
             b, store, cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ)));
       scf::IfOp::create(b, store, [&](OpBuilder &, Location) {
         // LSE = ln(sum exp(x)) = (m * c + log2(l)) * ln 2.
-        Value log2Sum = fma(m, cF32(expScale), log2(l));
+        Value log2Sum = sinkLse ? sinkLse : fma(m, cF32(expScale), log2(l));
         Value lse = sel(empty, cF32(-std::numeric_limits<double>::infinity()),
                         arith::MulFOp::create(b, log2Sum, cF32(kLn2)));
         Value off = arith::AddIOp::create(

@@ -46,11 +46,43 @@ static LogicalResult matchKVLoops(scf::ForallOp forall,
   return success();
 }
 
+/// The host tensor a score-operand tile (attn-tile's scoreOperandTile: a
+/// slice, padded at the tails, broadcast by a generic) is read from.
+static FailureOr<Value> getScoreOperandSource(OnlineStepOp step, Value tile) {
+  if (auto broadcast = tile.getDefiningOp<linalg::GenericOp>();
+      broadcast && broadcast.getNumDpsInputs() == 1)
+    tile = broadcast.getDpsInputs().front();
+  if (auto pad = tile.getDefiningOp<tensor::PadOp>())
+    tile = pad.getSource();
+  auto slice = tile.getDefiningOp<tensor::ExtractSliceOp>();
+  if (!slice || slice.getSourceType().getRank() != 4)
+    return step.emitOpError("expected the bias and mask tiles to be slices "
+                            "of [B, Hq, Lq, Lk] tensors (attn-tile)");
+  return slice.getSource();
+}
+
+/// The sinks tensor behind a sink partial's LSE (Sinks.h, buildSinkRows: a
+/// generic spreading a slice of the sinks over the rows), or null.
+static Value getSinkSource(Value lse) {
+  auto spread = lse.getDefiningOp<linalg::GenericOp>();
+  if (!spread || spread.getNumDpsInputs() != 1)
+    return Value();
+  // The slice folds away where it takes every head.
+  Value sinks = spread.getDpsInputs().front();
+  if (auto slice = sinks.getDefiningOp<tensor::ExtractSliceOp>())
+    sinks = slice.getSource();
+  if (cast<ShapedType>(sinks.getType()).getRank() != 1)
+    return Value();
+  return sinks;
+}
+
 /// The split merge after a forall of KV-split partials: slices of the
-/// partials, one attn.combine, the generic that writes the output type.
+/// partials (and the sink partial, which sets `sinks`), one attn.combine,
+/// the generic that writes the output type.
 static LogicalResult matchSplitMerge(scf::ForallOp forall, bool withLse,
                                      SmallVectorImpl<Value> &results,
-                                     SmallVectorImpl<Operation *> &epilogue) {
+                                     SmallVectorImpl<Operation *> &epilogue,
+                                     Value &sinks) {
   CombineOp combine;
   for (Value partial : forall.getResults())
     for (Operation *user : partial.getUsers()) {
@@ -68,6 +100,10 @@ static LogicalResult matchSplitMerge(scf::ForallOp forall, bool withLse,
   if (!combine)
     return forall.emitOpError("expected an attn.combine of the KV-split "
                               "partials");
+  for (Value lse : combine.getLses())
+    if (!llvm::is_contained(forall.getResults(), lse) &&
+        !lse.getDefiningOp<tensor::ExtractSliceOp>())
+      sinks = getSinkSource(lse);
   epilogue.push_back(combine);
   Value output = combine.getOutput();
   if (!output.hasOneUse() || !isa<linalg::GenericOp>(*output.user_begin()))
@@ -165,9 +201,13 @@ FailureOr<TiledProgram> TiledProgram::match(scf::ForallOp forall) {
                    offsets[2],     p.step.getKeyLen(), begin,
                    interiorBegin,  interiorEnd, loops.back().getUpperBound()};
 
+  if (failed(p.matchScoreOperands()))
+    return failure();
+
   bool withLse = p.info.getLse().getValue();
   if (forall.getRank() == 4) {
-    if (failed(matchSplitMerge(forall, withLse, p.results, p.epilogue)))
+    if (failed(matchSplitMerge(forall, withLse, p.results, p.epilogue,
+                               p.sinks)))
       return failure();
   } else {
     p.results.push_back(forall.getResult(0));
@@ -175,6 +215,25 @@ FailureOr<TiledProgram> TiledProgram::match(scf::ForallOp forall) {
       p.results.push_back(forall.getResult(1));
   }
   return p;
+}
+
+LogicalResult TiledProgram::matchScoreOperands() {
+  for (auto [tile, source] : {std::pair<Value, Value *>{step.getBias(), &bias},
+                              {step.getMask(), &mask}}) {
+    if (!tile)
+      continue;
+    FailureOr<Value> host = getScoreOperandSource(step, tile);
+    if (failed(host))
+      return failure();
+    *source = *host;
+  }
+  // One split: the sink partial joins the program's own result, after its
+  // KV loops (with splits it joins their merge: matchSplitMerge).
+  for (auto combine : forall.getBody()->getOps<CombineOp>())
+    for (Value lse : combine.getLses())
+      if (Value source = getSinkSource(lse))
+        sinks = source;
+  return success();
 }
 
 bool TiledProgram::contains(Operation *user) const {

@@ -46,6 +46,10 @@ public:
   /// Host-side tensors: bufferization.to_tensor results, or KV cache views
   /// for K and V (keyView / valueView, else null).
   Value query, key, value, keyLengths;
+  /// Host-side bias, boolean mask and sinks tensors (null: none): what the
+  /// program's score-operand tiles are sliced from, and what its sink
+  /// partial reads.
+  Value bias, mask, sinks;
   Operation *keyView = nullptr, *valueView = nullptr;
   /// What the program computes for the host: O[, LSE] (the forall's results,
   /// or with KV splits the merge of its partials).
@@ -65,6 +69,9 @@ public:
   void erase(ArrayRef<Operation *> stores);
 
 private:
+  /// Sets bias and mask from the step's operand tiles and, for one split,
+  /// sinks from the program's sink partial.
+  LogicalResult matchScoreOperands();
   /// Program-side values of ProgramCoordinates.
   SmallVector<OpFoldResult> coordinates;
   /// Ops outside the forall that belong to the program (the split merge).

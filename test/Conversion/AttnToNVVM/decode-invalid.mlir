@@ -17,19 +17,6 @@ func.func @too_many_rows(%q: memref<1x32x1x64xbf16>, %k: memref<1x1x256x64xbf16>
 
 // -----
 
-// A bias operand is not read by either GPU kernel.
-func.func @bias(%q: memref<1x4x1x64xbf16>, %k: memref<1x1x256x64xbf16>, %bias: memref<1x4x1x256xbf16>, %o: memref<1x4x1x64xbf16>) {
-  %q0 = bufferization.to_tensor %q restrict : memref<1x4x1x64xbf16> to tensor<1x4x1x64xbf16>
-  %k0 = bufferization.to_tensor %k restrict : memref<1x1x256x64xbf16> to tensor<1x1x256x64xbf16>
-  %b0 = bufferization.to_tensor %bias restrict : memref<1x4x1x256xbf16> to tensor<1x4x1x256xbf16>
-  // expected-error @+1 {{expected no bias or mask operand or mask_mod on the GPU path}}
-  %out = attn.attention ins(%q0, %k0, %k0 : tensor<1x4x1x64xbf16>, tensor<1x1x256x64xbf16>, tensor<1x1x256x64xbf16>) bias(%b0 : tensor<1x4x1x256xbf16>) -> tensor<1x4x1x64xbf16>
-  bufferization.materialize_in_destination %out in restrict writable %o : (tensor<1x4x1x64xbf16>, memref<1x4x1x64xbf16>) -> ()
-  return
-}
-
-// -----
-
 // A valid decode op (for the option checks of the RUN lines above).
 func.func @valid(%q: memref<1x4x1x64xbf16>, %k: memref<1x1x256x64xbf16>, %o: memref<1x4x1x64xbf16>) {
   %q0 = bufferization.to_tensor %q restrict : memref<1x4x1x64xbf16> to tensor<1x4x1x64xbf16>

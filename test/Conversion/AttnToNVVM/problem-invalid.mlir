@@ -49,17 +49,3 @@ func.func @one_tib_keys(%q: memref<1x1x1x64xbf16>, %k: memref<1x1x8589934592x64x
   bufferization.materialize_in_destination %2 in restrict writable %o : (tensor<1x1x1x64xbf16>, memref<1x1x1x64xbf16>) -> ()
   return
 }
-
-// -----
-
-// Attention sinks run on the CPU path only for now (issue #15): the GPU
-// path refuses them by name instead of dropping the sink from the
-// denominator.
-func.func @sinks(%q: memref<1x2x64x64xbf16>, %s: memref<2xf32>, %o: memref<1x2x64x64xbf16>) {
-  %0 = bufferization.to_tensor %q restrict : memref<1x2x64x64xbf16> to tensor<1x2x64x64xbf16>
-  %1 = bufferization.to_tensor %s restrict : memref<2xf32> to tensor<2xf32>
-  // expected-error @+1 {{expected no sinks operand on the GPU path (attention sinks run on the CPU path only, not supported yet)}}
-  %2 = attn.attention ins(%0, %0, %0 : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>) sinks(%1 : tensor<2xf32>) -> tensor<1x2x64x64xbf16>
-  bufferization.materialize_in_destination %2 in restrict writable %o : (tensor<1x2x64x64xbf16>, memref<1x2x64x64xbf16>) -> ()
-  return
-}

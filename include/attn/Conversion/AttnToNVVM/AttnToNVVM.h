@@ -69,10 +69,28 @@ struct KernelProblem {
   /// K and V views (KVCacheViewInterface) read through the address hook;
   /// null: K and V are contiguous [B, Hkv, Lk, D] memrefs.
   Operation *keyView = nullptr, *valueView = nullptr;
+  /// The additive bias and the boolean mask operands (empty shape: none),
+  /// [B, Hq, Lq, Lk] with size-1 extents broadcast; the bias' element bytes
+  /// (2: bf16 when biasIsBF16, else f16; 4: f32). Mask elements are bytes.
+  SmallVector<int64_t> biasShape, maskShape;
+  int64_t biasBytes = 0;
+  bool biasIsBF16 = false;
+  /// The op's mask_mod body (null: none), cloned like scoreMod.
+  Region *maskMod = nullptr;
+  /// An f32 sinks [heads total] operand: one logit per global head joins
+  /// every row's softmax denominator at finalize time.
+  bool withSinks = false;
+  bool withBias() const { return !biasShape.empty(); }
+  bool withMask() const { return !maskShape.empty(); }
   /// Whether the kernel must materialise scores in natural units (scale and
   /// softcap applied) before the exponential: something positional or
   /// nonlinear follows the scale, so log2(e) cannot be folded into it.
-  bool needsNaturalScores() const { return scoreMod || !alibiSlopes.empty(); }
+  bool needsNaturalScores() const {
+    return scoreMod || !alibiSlopes.empty() || withBias();
+  }
+  /// Whether scores are masked by an operand or a region (every block,
+  /// interior ones too).
+  bool withOperandMasks() const { return withMask() || maskMod; }
 };
 
 /// Head dims the mma.sync families (prefill, decode) are written for: D and
@@ -93,6 +111,8 @@ struct AttentionArguments {
   /// order (rows are read from the first getNumRowStorages()).
   SmallVector<int64_t> keyStorage, valueStorage;
   std::optional<int64_t> keyLengths, lse;
+  /// The bias, mask and sinks operands, where the op has them.
+  std::optional<int64_t> bias, mask, sinks;
   int64_t output;
 };
 /// The split count of a decode launch over `groups` (batch x KV head)
