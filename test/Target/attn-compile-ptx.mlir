@@ -35,7 +35,7 @@
 // The manifest (schema 1.0, keys in this order): symbol, family, launch
 // geometry, tiles, the argument ABI (q, k, v inputs; o, lse outputs; no
 // workspaces) and the attention computed: scale 1/sqrt(128).
-// CHECK: "schema_version": [1, 0],
+// CHECK: "schema_version": [1, 1],
 // CHECK-NEXT: "kernel": "attention_kernel",
 // CHECK-NEXT: "family": "prefill",
 // CHECK-NEXT: "chip": "sm_80",
