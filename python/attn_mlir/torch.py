@@ -14,7 +14,11 @@ stream) and CPU tensors through the CPU target, compiling one kernel per
 shape (cached, see attn_mlir.compile). Decode-like calls (no mask, a query
 group of <= 16 rows) compile for the key length rounded up to a bucket of
 ATTN_MLIR_KV_BUCKET keys (default 256) and pass the real length at run time
-(key_lengths), so a growing KV cache reuses a handful of kernels.
+(key_lengths), so a growing KV cache reuses a handful of kernels. Query,
+key and value that are all [B, L, H, D] buffers seen through
+.transpose(1, 2) (as transformers' layers pass them) run a kernel compiled
+for the BSHD layout on those buffers, without a copy (no attn_mask, no
+decode bucket); other layouts are made dense first.
 
 Gradients: when query, key or value require grad (and grad mode is on),
 the call runs torch.ops.attn_mlir.attention instead, which returns the LSE
