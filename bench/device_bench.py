@@ -82,19 +82,19 @@ class Launcher:
 def parse_flags(text):
     spec = dict(batch=1, hq=32, hkv=8, lq=1024, lk=1024, d=128, dv=0, dtype="bf16",
                 mask="causal", wl=256, wr=0, softcap=0.0, lse=True,
-                score_mod="none", alibi=False)
+                score_mod="none", alibi=False, bshd=False)
     keys = {"--batch": "batch", "--heads-q": "hq", "--heads-kv": "hkv",
             "--seq-q": "lq", "--seq-k": "lk", "--head-dim": "d",
             "--value-head-dim": "dv",
             "--dtype": "dtype", "--mask": "mask", "--window-left": "wl",
             "--window-right": "wr", "--softcap": "softcap", "--lse": "lse",
-            "--score-mod": "score_mod", "--alibi": "alibi"}
+            "--score-mod": "score_mod", "--alibi": "alibi", "--bshd": "bshd"}
     for tok in text.split():
         k, _, v = tok.partition("=")
         if k not in keys:
             continue
         key = keys[k]
-        if key == "alibi":
+        if key in ("alibi", "bshd"):
             spec[key] = v != "false"
         elif key in ("dtype", "mask", "score_mod"):
             spec[key] = v
@@ -184,6 +184,23 @@ def make_inputs(spec):
     return q, k, v
 
 
+def kernel_tensors(spec, q, k, v, o):
+    """What the kernel takes for BHSD q, k, v and o: themselves, or for a
+    --bshd kernel their [B, L, H, D] buffers (the layout torch's
+    x.transpose(1, 2) views come from) and the [B, L, H, Dv] output whose
+    .transpose(1, 2) is O [B, H, L, Dv]."""
+    if not spec["bshd"]:
+        return [q, k, v, o], o
+    ob = o.transpose(1, 2).contiguous()
+    return [t.transpose(1, 2).contiguous() for t in (q, k, v)] + [ob], ob.transpose(1, 2)
+
+
+def cubin(kdir, name):
+    """The kernel's cubin: sm_90a (wgmma kernels) where staged, else sm_90."""
+    path = os.path.join(kdir, name + ".sm_90a.cubin")
+    return path if os.path.exists(path) else os.path.join(kdir, name + ".sm_90.cubin")
+
+
 def torch_flash(spec, q, k, v):
     causal = spec["mask"] != "none"
     with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
@@ -196,14 +213,13 @@ def check(rt, name, kdir, spec, results):
     dt = q.dtype
     o = torch.full((spec["batch"], spec["hq"], spec["lq"], spec["dv"]),
                    float("nan"), device="cuda", dtype=dt)
-    tensors = [q, k, v, o]
+    tensors, o = kernel_tensors(spec, q, k, v, o)
     lse = None
     if spec["lse"]:
         lse = torch.full((spec["batch"], spec["hq"], spec["lq"]), float("nan"),
                          device="cuda", dtype=torch.float32)
         tensors.append(lse)
-    handle = rt.load(os.path.join(kdir, name + ".sm_90.cubin"),
-                     os.path.join(kdir, name + ".json"))
+    handle = rt.load(cubin(kdir, name), os.path.join(kdir, name + ".json"))
     Launcher(rt, handle, tensors, sync=True)()
     torch.cuda.synchronize()
     total = spec["batch"] * spec["hq"]
@@ -296,7 +312,7 @@ def run_prefill(rt, args, names, dev, do_bench):
             if not ok:
                 continue
             o = q.new_empty(q.shape[:3] + (spec["dv"],))
-            launch = Launcher(rt, handle, [q, k, v, o])
+            launch = Launcher(rt, handle, kernel_tensors(spec, q, k, v, o)[0])
             ms = bench(launch, do_bench)
             row["ms_" + n.rsplit("_", 1)[1]] = ms
             if best is None or ms < best[1]:

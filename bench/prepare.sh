@@ -84,6 +84,29 @@ variants+=(
   "check_hd_mla_alibi_causal|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=200 --seq-k=333 --head-dim=192 --value-head-dim=128 --mask=causal --alibi"
   "check_hd_d64_dv128_causal|--batch=2 --heads-q=8 --heads-kv=2 --seq-q=300 --seq-k=300 --head-dim=64 --value-head-dim=128 --mask=causal"
 )
+# Layouts (issue #15): BSHD Q, K, V and O ([B, L, H, D], the buffers behind
+# torch's x.transpose(1, 2)); the harness passes the BSHD copies of its BHSD
+# inputs and reads O back through .transpose(1, 2). Prefill causal D = 128
+# and D = 64 (tails), GQA, decode (the decode family, no key_lengths: the
+# prefill harness), hopper on sm_90a.
+variants+=(
+  "check_bshd_causal_d128|--bshd --batch=2 --heads-q=4 --heads-kv=4 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal"
+  "check_bshd_causal_d64_tail|--bshd --batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal"
+  "check_bshd_gqa_none|--bshd --batch=2 --heads-q=8 --heads-kv=2 --seq-q=300 --seq-k=300 --head-dim=128 --mask=none"
+  "check_bshd_mla_causal|--bshd --batch=2 --heads-q=8 --heads-kv=2 --seq-q=300 --seq-k=300 --head-dim=192 --value-head-dim=128 --mask=causal"
+  "check_bshd_decodefamily_gqa|--bshd --batch=3 --heads-q=8 --heads-kv=2 --seq-q=1 --seq-k=1000 --head-dim=128 --mask=none"
+  "check_bshd_decodefamily_lq2_split7|--bshd --batch=2 --heads-q=16 --heads-kv=2 --seq-q=2 --seq-k=1000 --head-dim=64 --mask=none --convert-attn-to-nvvm=num-splits=7"
+  "check_bshd_hopper_causal_d128|--bshd --chip=sm_90a --cubin-arch=sm_90a --convert-attn-to-nvvm=kernel=hopper --batch=2 --heads-q=4 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal"
+  "check_bshd_hopper_d64_tail|--bshd --chip=sm_90a --cubin-arch=sm_90a --convert-attn-to-nvvm=kernel=hopper --batch=1 --heads-q=4 --heads-kv=4 --seq-q=333 --seq-k=200 --head-dim=64 --mask=causal-top-left"
+)
+# BSHD against BHSD on one timed shape (the bench_d128_l4096_* rows): the
+# same tiles, expected at the same speed.
+for mask in none causal; do
+  for cfg in $configs; do
+    IFS=, read -r bm w bn <<< "$cfg"
+    variants+=("bench_bshd_d128_l4096_${mask}_m${bm}w${w}n${bn}|--bshd --batch=4 --heads-q=16 --heads-kv=16 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --lse=false --convert-attn-to-nvvm=block-m=$bm,num-warps=$w,block-n=$bn")
+  done
+done
 # Timed head-dim shapes: B * L = 16k, L = 4096; D = 96 (16 heads), D = 256
 # (8 heads), MLA prefill D = 192, Dv = 128 (16 heads). Past D = 128 the
 # kernel caps block-m at 16 rows per warp (the names keep the requested
@@ -262,8 +285,11 @@ done
 for v in "${variants[@]}"; do
   name="${v%%|*}"
   flags="${v#*|}"
+  # sm_90 cubins unless the variant names its own (sm_90a for wgmma).
+  arch="--cubin-arch=sm_90"
+  [[ "$flags" == *--cubin-arch=* ]] && arch=""
   # shellcheck disable=SC2086
-  if ! out=$("$compile" --target=ptx --cubin-arch=sm_90 $flags -o "$dest/kernels/$name" 2>&1); then
+  if ! out=$("$compile" --target=ptx $arch $flags -o "$dest/kernels/$name" 2>&1); then
     echo "COMPILE FAILED $name ($flags):" >&2
     echo "$out" | tail -5 >&2
     echo "$name: COMPILE FAILED" >> "$log"

@@ -167,6 +167,19 @@ int attnKernelLaunchWithWorkspace(AttnKernel *kernel, int numArgs,
                                   uint64_t workspace, size_t workspaceSize,
                                   void *stream, int synchronize);
 
+/// As attnKernelLaunchWithWorkspace, with each tensor's element strides:
+/// `strides` holds one per dim, concatenated as `shapes` is (null: every
+/// tensor dense row-major). A tensor whose strides are not those the
+/// manifest's argument lists ("strides", else dense) is refused with
+/// ATTN_STATUS_ARGUMENT_MISMATCH: a kernel reads only the layout it was
+/// compiled for (torch's x.transpose(1, 2) needs a kernel compiled for it).
+int attnKernelLaunchStrided(AttnKernel *kernel, int numArgs,
+                            const uint64_t *devicePtrs,
+                            const char *const *dtypes, const int32_t *ranks,
+                            const int64_t *shapes, const int64_t *strides,
+                            uint64_t workspace, size_t workspaceSize,
+                            void *stream, int synchronize);
+
 #ifdef __cplusplus
 }
 #endif

@@ -245,12 +245,24 @@ int attnKernelLaunchWithWorkspace(AttnKernel *kernel, int numArgs,
                                   const int32_t *ranks, const int64_t *shapes,
                                   uint64_t workspace, size_t workspaceSize,
                                   void *stream, int synchronize) {
+  return attnKernelLaunchStrided(kernel, numArgs, devicePtrs, dtypes, ranks,
+                                 shapes, nullptr, workspace, workspaceSize,
+                                 stream, synchronize);
+}
+
+int attnKernelLaunchStrided(AttnKernel *kernel, int numArgs,
+                            const uint64_t *devicePtrs,
+                            const char *const *dtypes, const int32_t *ranks,
+                            const int64_t *shapes, const int64_t *strides,
+                            uint64_t workspace, size_t workspaceSize,
+                            void *stream, int synchronize) {
   return guarded("attnKernelLaunch", [&] {
     if (!kernel)
       return invalid("attnKernelLaunch: null kernel");
     std::vector<TensorArg> args;
     if (Status s = readTensorArgs(kernel->kernel->manifest(), numArgs,
-                                  devicePtrs, dtypes, ranks, shapes, args);
+                                  devicePtrs, dtypes, ranks, shapes, args,
+                                  strides);
         !s)
       return report(s);
     LaunchOptions options;

@@ -63,6 +63,18 @@ uint64_t ManifestArgument::byteSize() const {
   return bytes;
 }
 
+std::vector<int64_t>
+attn::runtime::denseStrides(const std::vector<int64_t> &shape) {
+  std::vector<int64_t> strides(shape.size(), 1);
+  for (size_t i = shape.size(); i-- > 1;)
+    strides[i - 1] = strides[i] * std::max<int64_t>(shape[i], 1);
+  return strides;
+}
+
+std::vector<int64_t> ManifestArgument::elementStrides() const {
+  return strides.empty() ? denseStrides(shape) : strides;
+}
+
 bool AttentionInfo::operator==(const AttentionInfo &o) const {
   return mask == o.mask && scale == o.scale && softcap == o.softcap &&
          window == o.window && layout == o.layout &&
@@ -204,7 +216,15 @@ std::string argumentJson(const ManifestArgument &a) {
                   ", \"dtype\": " + json::quote(a.dtype) + ", \"shape\": [";
   for (size_t i = 0; i < a.shape.size(); ++i)
     s += (i ? ", " : "") + std::to_string(a.shape[i]);
-  s += "], \"alignment\": " + std::to_string(a.alignment);
+  s += "]";
+  // Only where the kernel does not read a dense row-major buffer.
+  if (!a.strides.empty() && a.strides != denseStrides(a.shape)) {
+    s += ", \"strides\": [";
+    for (size_t i = 0; i < a.strides.size(); ++i)
+      s += (i ? ", " : "") + std::to_string(a.strides[i]);
+    s += "]";
+  }
+  s += ", \"alignment\": " + std::to_string(a.alignment);
   // Kept for readers older than roles: true iff the kernel writes it.
   s += std::string(", \"output\": ") + (a.isOutput() ? "true" : "false");
   if (a.zeroInit)
@@ -301,6 +321,20 @@ Status attn::runtime::checkAttention(const Manifest &manifest,
   return s;
 }
 
+/// Whether two stride lists address a tensor of `shape` alike: a dim of
+/// extent 0 or 1 is never stepped along, so its stride does not matter
+/// (torch reports arbitrary ones there).
+static bool sameStrides(const std::vector<int64_t> &shape,
+                        const std::vector<int64_t> &a,
+                        const std::vector<int64_t> &b) {
+  if (a.size() != shape.size() || b.size() != shape.size())
+    return false;
+  for (size_t i = 0; i < shape.size(); ++i)
+    if (shape[i] > 1 && a[i] != b[i])
+      return false;
+  return true;
+}
+
 Status attn::runtime::checkArguments(const Manifest &manifest,
                                      const std::vector<TensorArg> &args) {
   const std::string where = "kernel '" + manifest.symbol + "': ";
@@ -336,6 +370,18 @@ Status attn::runtime::checkArguments(const Manifest &manifest,
     if (got.shape != want.shape)
       return mismatch(arg + "expected shape " + shapeString(want.shape) +
                       ", got " + shapeString(got.shape));
+    // A kernel reads exactly the strides it was compiled for: a tensor laid
+    // out otherwise would be read wrong, not slowly.
+    std::vector<int64_t> wantStrides = want.elementStrides();
+    std::vector<int64_t> gotStrides =
+        got.strides.empty() ? denseStrides(got.shape) : got.strides;
+    if (!sameStrides(want.shape, gotStrides, wantStrides))
+      return mismatch(arg + "expected strides " + shapeString(wantStrides) +
+                      (want.strides.empty() ? " (dense)" : "") + ", got " +
+                      shapeString(gotStrides) +
+                      (got.strides.empty() ? " (dense)" : "") +
+                      ": compile the kernel for the tensor's strides (or "
+                      "pass a tensor laid out as the kernel reads it)");
     if (want.alignment > 1 &&
         got.devicePtr % static_cast<uint64_t>(want.alignment) != 0)
       return mismatch(arg + "expected a " + std::to_string(want.alignment) +
@@ -373,7 +419,8 @@ Status attn::runtime::readTensorArgs(const Manifest &m, int numArgs,
                                      const char *const *dtypes,
                                      const int32_t *ranks,
                                      const int64_t *shapes,
-                                     std::vector<TensorArg> &args) {
+                                     std::vector<TensorArg> &args,
+                                     const int64_t *strides) {
   size_t expected = 0;
   std::string names;
   for (const ManifestArgument &a : m.arguments)
@@ -404,6 +451,9 @@ Status attn::runtime::readTensorArgs(const Manifest &m, int numArgs,
     args[i].devicePtr = devicePtrs[i];
     args[i].dtype = dtypes[i] ? dtypes[i] : "";
     args[i].shape.assign(dim, dim + ranks[i]);
+    if (strides)
+      args[i].strides.assign(strides + (dim - shapes),
+                             strides + (dim - shapes) + ranks[i]);
     dim += ranks[i];
   }
   return Status::success();

@@ -280,6 +280,12 @@ Status readArgument(const json::Value &v, size_t index, bool allowUnknown,
            "i64, got " +
            json::quote(a.dtype));
   r.ints("shape", 0, Limits::kMaxRank, 0, kMaxDim, a.shape);
+  // Optional (schema 1.1): absent means dense row-major.
+  if (r.ints("strides", 0, Limits::kMaxRank, 0, kMaxDim, a.strides, false) &&
+      a.strides.size() != a.shape.size())
+    r.fail("expected 'strides' to have one entry per dim of 'shape' (" +
+           std::to_string(a.shape.size()) + "), got " +
+           std::to_string(a.strides.size()));
   if (r.string("role", role, true, {"input", "output", "inout", "workspace"}))
     parseRole(role, a.role);
   bool output = false;
@@ -304,6 +310,22 @@ Status readArgument(const json::Value &v, size_t index, bool allowUnknown,
                                "': expected at "
                                "most 2^48 bytes, got shape " +
                                shapeString(a.shape) + " of " + a.dtype);
+  // So must the span a strided argument's elements cover (each term is
+  // below 2^96, a sum of at most 8 below 2^99: exact in 128 bits).
+  if (!a.strides.empty() && bytes != 0) {
+    unsigned __int128 span = 1;
+    for (size_t i = 0; i < a.shape.size(); ++i)
+      span += static_cast<unsigned __int128>(a.shape[i] - 1) *
+              static_cast<uint64_t>(a.strides[i]);
+    if (span * static_cast<uint64_t>(dtypeSize(a.dtype)) >
+        Limits::kMaxArgumentBytes)
+      return Status::error(ErrorCode::InvalidManifest,
+                           "manifest: argument '" + a.name +
+                               "': expected its strides to span at most "
+                               "2^48 bytes, got shape " +
+                               shapeString(a.shape) + " and strides " +
+                               shapeString(a.strides) + " of " + a.dtype);
+  }
   return r.finish();
 }
 

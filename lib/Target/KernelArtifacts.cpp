@@ -163,6 +163,18 @@ static FailureOr<KernelManifest> manifestOf(gpu::LaunchFuncOp launch,
                               "size for kernel argument '")
              << arg.name << "', got " << type.getElementType();
     arg.shape.assign(type.getShape().begin(), type.getShape().end());
+    // A strided memref (Q, K, V or O read as torch's x.transpose(1, 2)):
+    // the runtime checks a launch's tensors against these strides.
+    if (!type.getLayout().isIdentity()) {
+      SmallVector<int64_t> strides;
+      int64_t offset = 0;
+      if (failed(type.getStridesAndOffset(strides, offset)) || offset != 0 ||
+          llvm::any_of(strides, ShapedType::isDynamic))
+        return launch.emitError("expected static strides and a zero offset "
+                                "for kernel argument '")
+               << arg.name << "', got " << type;
+      arg.strides.assign(strides.begin(), strides.end());
+    }
     m.arguments.push_back(std::move(arg));
   }
   FailureOr<rt::AttentionInfo> attention = attentionInfo(launch, info);

@@ -103,6 +103,16 @@ def _torch_dtype_name(dtype):
             torch.int32: "i32", torch.bool: "i1"}.get(dtype)
 
 
+def _empty(argument, device):
+    """A tensor for a manifest output, with the argument's strides."""
+    import torch
+    dtype = _torch_dtype(argument["dtype"])
+    if "strides" in argument:
+        return torch.empty_strided(argument["shape"], argument["strides"], dtype=dtype,
+                                   device=device)
+    return torch.empty(argument["shape"], dtype=dtype, device=device)
+
+
 class PtxKernel:
     """A GPU kernel (target "ptx"): `ptx`, `manifest` (the parsed JSON),
     `cost` (the manifest's cost-model figures: FLOPs, bytes, intensity and
@@ -112,7 +122,10 @@ class PtxKernel:
     Calling it launches it through the runtime on torch CUDA tensors: all
     non-workspace arguments of the manifest in order, or only the inputs
     (roles input and inout), in which case the outputs are allocated on the
-    inputs' device and returned."""
+    inputs' device and returned. Each tensor must have the strides its
+    manifest argument lists ("strides", else dense): a kernel compiled for
+    BSHD-strided Q (torch's x.transpose(1, 2)) takes that view as it is,
+    and the runtime refuses any other layout."""
 
     target = "ptx"
 
@@ -163,19 +176,19 @@ class PtxKernel:
         outputs = []
         if len(tensors) == len(self.inputs) and self.outputs:
             device = tensors[0].device
-            outputs = [torch.empty(a["shape"], dtype=_torch_dtype(a["dtype"]), device=device)
-                       for a in self.outputs]
+            outputs = [_empty(a, device) for a in self.outputs]
             tensors = tuple(tensors) + tuple(outputs)
         if len(tensors) != len(self.arguments):
             raise TypeError(f"attn_mlir: the kernel takes {len(self.inputs)} inputs or "
                             f"{len(self.arguments)} arguments, got {len(tensors)}")
         args = []
         for i, (t, a) in enumerate(zip(tensors, self.arguments)):
-            if not t.is_cuda or not t.is_contiguous():
+            if not t.is_cuda:
                 raise ValueError(f"attn_mlir: argument #{i} ({a['name']}) must be a "
-                                 "contiguous CUDA tensor")
+                                 "CUDA tensor")
+            # The runtime checks the strides against the manifest's.
             args.append((t.data_ptr(), _torch_dtype_name(t.dtype) or str(t.dtype),
-                         list(t.shape)))
+                         list(t.shape), list(t.stride())))
         device = tensors[0].device.index or 0
         if stream is None:
             stream = torch.cuda.current_stream(device).cuda_stream

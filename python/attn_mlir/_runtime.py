@@ -45,6 +45,12 @@ def _library():
                 ctypes.POINTER(ctypes.c_int64), ctypes.c_uint64, ctypes.c_size_t,
                 ctypes.c_void_p, ctypes.c_int]
             lib.attnKernelLaunchWithWorkspace.restype = ctypes.c_int
+            lib.attnKernelLaunchStrided.argtypes = [
+                ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_uint64),
+                ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_int32),
+                ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_int64),
+                ctypes.c_uint64, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int]
+            lib.attnKernelLaunchStrided.restype = ctypes.c_int
             lib.attnKernelGetWorkspaceSize.argtypes = [
                 ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t)]
             lib.attnKernelGetWorkspaceSize.restype = ctypes.c_int
@@ -57,10 +63,21 @@ def _error(what):
     return RuntimeError_(f"attn_mlir runtime: {what}: {message}")
 
 
+def _dense(shape):
+    """Row-major element strides of `shape`."""
+    strides, step = [], 1
+    for extent in reversed(list(shape)):
+        strides.append(step)
+        step *= max(int(extent), 1)
+    return list(reversed(strides))
+
+
 class RuntimeKernel:
     """One generated kernel (image + manifest files), loaded lazily per
-    stream. `arguments` are (pointer, dtype string, shape) triples: the
-    manifest's non-workspace arguments, in order."""
+    stream. `arguments` are (pointer, dtype string, shape[, strides])
+    tuples: the manifest's non-workspace arguments, in order; the runtime
+    refuses a tensor whose strides (dense without them) are not those the
+    kernel was compiled for."""
 
     def __init__(self, image_path, manifest_path):
         self.image_path = image_path
@@ -96,10 +113,16 @@ class RuntimeKernel:
         ranks = (ctypes.c_int32 * max(1, n))(*[len(a[2]) for a in arguments])
         dims = [d for a in arguments for d in a[2]]
         shapes = (ctypes.c_int64 * max(1, len(dims)))(*dims)
+        strides = None
+        if any(len(a) > 3 for a in arguments):
+            steps = [s for a in arguments
+                     for s in (a[3] if len(a) > 3 else _dense(a[2]))]
+            strides = (ctypes.c_int64 * max(1, len(steps)))(*steps)
         pointer, size = workspace or (0, 0)
-        if _library().attnKernelLaunchWithWorkspace(
-                self._handle(stream), n, ptrs, dtypes, ranks, shapes, pointer, size,
-                ctypes.c_void_p(stream or None), 1 if synchronize else 0):
+        if _library().attnKernelLaunchStrided(
+                self._handle(stream), n, ptrs, dtypes, ranks, shapes, strides,
+                pointer, size, ctypes.c_void_p(stream or None),
+                1 if synchronize else 0):
             raise _error("launch")
 
     def __del__(self):

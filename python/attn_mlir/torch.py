@@ -14,7 +14,11 @@ stream) and CPU tensors through the CPU target, compiling one kernel per
 shape (cached, see attn_mlir.compile). Decode-like calls (no mask, a query
 group of <= 16 rows) compile for the key length rounded up to a bucket of
 ATTN_MLIR_KV_BUCKET keys (default 256) and pass the real length at run time
-(key_lengths), so a growing KV cache reuses a handful of kernels.
+(key_lengths), so a growing KV cache reuses a handful of kernels. Query,
+key and value that are all [B, L, H, D] buffers seen through
+.transpose(1, 2) (as transformers' layers pass them) run a kernel compiled
+for the BSHD layout on those buffers, without a copy (no attn_mask, no
+decode bucket); other layouts are made dense first.
 
 Gradients: when query, key or value require grad (and grad mode is on),
 the call runs torch.ops.attn_mlir.attention instead, which returns the LSE
@@ -176,6 +180,27 @@ def _kernel(target, spec, options):
     return kernel
 
 
+def _is_bshd(t):
+    """Whether `t` [B, H, L, D] is a dense [B, L, H, D] buffer seen through
+    .transpose(1, 2) (as transformers' layers pass query, key and value),
+    and not also dense as it is (a unit H or L)."""
+    return not t.is_contiguous() and t.transpose(1, 2).is_contiguous() \
+        and t.data_ptr() % 16 == 0
+
+
+def _use_bshd(query, key, value, attn_mask, is_causal):
+    """Whether the call runs a kernel compiled for the BSHD layout, which
+    reads the [B, L, H, D] buffers behind query, key and value where they
+    are (no copy) and writes its output there too: all three are such views
+    and there is no attn_mask (a shape-only rule, so the fake kernel takes
+    the same decision) nor a decode bucket (whose K/V padding copies
+    anyway)."""
+    if attn_mask is not None or not all(_is_bshd(t) for t in (query, key, value)):
+        return False
+    rows = query.shape[1] // key.shape[1] * query.shape[2]
+    return is_causal or rows > _DECODE_ROWS
+
+
 def _aligned(t):
     """A dense copy where the runtime's 16-byte alignment or contiguity
     would not hold (e.g. a slice), else the tensor itself."""
@@ -301,6 +326,15 @@ def _sdpa(query, key, value, attn_mask, is_causal, scale, enable_gqa):
             key = torch.nn.functional.pad(key, pad)
             value = torch.nn.functional.pad(value, pad)
         extra.append(torch.full((b,), lk, dtype=torch.int32, device=query.device))
+    if _use_bshd(query, key, value, attn_mask, is_causal):
+        # The kernel's own layout, so its key differs from the BHSD one's.
+        spec["bshd"] = True
+        views = [t.transpose(1, 2) for t in (query, key, value)]
+        kernel = _kernel(target, spec, options)
+        if gpu:
+            return kernel(*views).transpose(1, 2)
+        out = _from_numpy(kernel(*[_to_numpy(t) for t in views]), query.dtype)
+        return out.transpose(1, 2)
     kernel = _kernel(target, spec, options)
     if gpu:
         return kernel(*[_aligned(t) for t in [query, key, value] + extra])
@@ -311,6 +345,8 @@ def _sdpa(query, key, value, attn_mask, is_causal, scale, enable_gqa):
 def _sdpa_fake(query, key, value, attn_mask, is_causal, scale, enable_gqa):
     _check(query, key, value, attn_mask, is_causal, enable_gqa)
     b, hq, lq, _ = query.shape
+    if _use_bshd(query, key, value, attn_mask, is_causal):
+        return query.new_empty((b, lq, hq, value.shape[3])).transpose(1, 2)
     return query.new_empty((b, hq, lq, value.shape[3]))
 
 

@@ -183,6 +183,19 @@ class Cache(unittest.TestCase):
         self.assertEqual(kernel.cubins, {})
         self.assertTrue(kernel.image_path("sm_90").endswith("kernel.ptx"))
 
+    def test_ptx_bshd_is_its_own_kernel(self):
+        # The layout is part of the spec, so of the key; the BSHD kernel's
+        # arguments are dense [B, L, H, D] (no strides in the manifest).
+        bhsd = attn_mlir.compile(target="ptx", options={"cubin_archs": []}, **self.SPEC)
+        bshd = attn_mlir.compile(target="ptx", options={"cubin_archs": []}, bshd=True,
+                                 **self.SPEC)
+        self.assertNotEqual(bshd.key, bhsd.key)
+        self.assertEqual(bshd.manifest["attention"]["layout"], "bshd")
+        self.assertEqual([a["shape"] for a in bshd.manifest["arguments"]],
+                         [[1, 128, 8, 64], [1, 128, 2, 64], [1, 128, 2, 64],
+                          [1, 128, 8, 64]])
+        self.assertFalse(any("strides" in a for a in bshd.manifest["arguments"]))
+
     def test_cpu_in_memory(self):
         spec = dict(heads_q=2, heads_kv=2, seq_q=8, seq_k=8, head_dim=8, dtype="f32",
                     lse=False, target="cpu")

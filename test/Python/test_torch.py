@@ -126,6 +126,40 @@ class Sdpa(unittest.TestCase):
                              [("q", "bf16"), ("k", "bf16"), ("v", "bf16"), (name, dtype)])
             self.assertEqual(kernel.inputs[3]["shape"], [1, 4, 64, 64])
 
+    def test_bshd_views_pick_a_bshd_kernel(self):
+        # transformers' layers pass x.view(B, L, H, D).transpose(1, 2): such
+        # views run a kernel compiled for the BSHD layout (a cache key of
+        # its own), without a copy, and return their output the same way.
+        b, hq, hkv, l, d = 2, 4, 2, 24, 16
+        q, k, v = (torch.randn(b, l, h, d).transpose(1, 2) for h in (hq, hkv, hkv))
+        self.assertFalse(q.is_contiguous())
+        at.reset_kernels_used()
+        out = at.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+        bshd = at.kernels_used()
+        self.assertEqual(out.shape, (b, hq, l, d))
+        self.assertTrue(out.transpose(1, 2).is_contiguous())
+        keep = torch.from_numpy(reference.causal_keep(l, l, bottom_right=False))
+        self.check(out, ref(q, k, v, keep), v)
+        # The same values as dense BHSD tensors: the BHSD kernel, another key.
+        at.reset_kernels_used()
+        dense = at.scaled_dot_product_attention(q.contiguous(), k.contiguous(),
+                                                v.contiguous(), is_causal=True,
+                                                enable_gqa=True)
+        self.assertEqual(len(bshd), 1)
+        self.assertEqual(len(at.kernels_used()), 1)
+        self.assertNotEqual(at.kernels_used(), bshd)
+        self.check(out, dense.double().numpy(), v)
+        # Mixed layouts (one dense operand) fall back to dense copies.
+        at.reset_kernels_used()
+        at.scaled_dot_product_attention(q, k.contiguous(), v, is_causal=True,
+                                        enable_gqa=True)
+        self.assertEqual(len(at.kernels_used()), 1)
+        self.assertNotEqual(at.kernels_used(), bshd)
+        # The fake kernel returns the strides the real one does.
+        meta = [t.to("meta") for t in (q, k, v)]
+        fake = torch.ops.attn_mlir.sdpa(*meta, None, True, None, True)
+        self.assertEqual(fake.stride(), out.stride())
+
     def test_fake_kernel(self):
         meta = [torch.empty(2, 8, 5, 64, device="meta"), torch.empty(2, 2, 9, 64, device="meta"),
                 torch.empty(2, 2, 9, 32, device="meta")]

@@ -198,10 +198,10 @@ TEST(ManifestVersion, OtherMajorVersionsAreRefusedClearly) {
 }
 
 TEST(ManifestVersion, NewerMinorVersionsMayAddKeys) {
-  std::string extra = "\"kernel\": \"decode_kernel\", \"added_in_1_1\": 7,";
+  std::string extra = "\"kernel\": \"decode_kernel\", \"added_in_1_2\": 7,";
   // 1.1 knows every key of 1.1: an unknown one is a typo or corruption.
   expectRefused(edited("\"kernel\": \"decode_kernel\",", extra),
-                "unknown key 'added_in_1_1'");
+                "unknown key 'added_in_1_2'");
   std::string json = edited("\"kernel\": \"decode_kernel\",", extra);
   json.replace(json.find("[1, 1]"), 6, "[1, 3]");
   Manifest m;
@@ -440,6 +440,111 @@ TEST(ManifestLaunchArgs, ChecksDtypeShapeAlignmentAndPointers) {
                       "3; do not pass the workspaces (partial_o, "
                       "split_counters)"),
             std::string::npos);
+}
+
+// A kernel compiled for Q, K, V and O of torch's x.transpose(1, 2) (BHSD
+// dims over a BSHD buffer [B, L, H, D]) records their strides; dense
+// arguments record none.
+static Manifest stridedManifest() {
+  Manifest m = sampleManifest();
+  // q [B = 2, Hq = 8, Lq = 4, D = 128] over a [2, 4, 8, 128] buffer.
+  m.arguments[0].shape = {2, 8, 4, 128};
+  m.arguments[0].strides = {4096, 128, 1024, 1};
+  m.arguments[3].shape = {2, 8, 4, 128};
+  m.arguments[3].strides = {4096, 128, 1024, 1};
+  m.attention->seqQ = 4;
+  return m;
+}
+
+TEST(ManifestSchema, StridesRoundTripAndDenseIsImplicit) {
+  Manifest in = stridedManifest();
+  // Dense strides spelled out are the same argument as none.
+  in.arguments[1].strides = denseStrides(in.arguments[1].shape);
+  std::string json = writeManifestJson(in);
+  EXPECT_NE(json.find("\"shape\": [2, 8, 4, 128], \"strides\": [4096, 128, "
+                      "1024, 1]"),
+            std::string::npos)
+      << json;
+  EXPECT_EQ(json.find("\"strides\": [524288"), std::string::npos) << json;
+  Manifest out;
+  Status s = parseManifest(json, out);
+  ASSERT_TRUE(s.ok) << s.message;
+  EXPECT_EQ(out.arguments[0].strides, in.arguments[0].strides);
+  EXPECT_EQ(out.arguments[3].strides, in.arguments[3].strides);
+  EXPECT_TRUE(out.arguments[1].strides.empty());
+  EXPECT_EQ(out.arguments[1].elementStrides(),
+            (std::vector<int64_t>{131072, 65536, 128, 1}));
+  EXPECT_EQ(writeManifestJson(out), json);
+  // Schema 1.1: a 1.0 manifest (no strides anywhere) still reads.
+  std::string old = writeManifestJson(sampleManifest());
+  old.replace(old.find("[1, 1]"), 6, "[1, 0]");
+  EXPECT_TRUE(parseManifest(old, out).ok);
+}
+
+TEST(ManifestSchema, StridesAreOnePerDimAndBounded) {
+  std::string json = writeManifestJson(stridedManifest());
+  auto with = [&](const std::string &to) {
+    std::string j = json;
+    std::string from = "\"strides\": [4096, 128, 1024, 1]";
+    j.replace(j.find(from), from.size(), to);
+    return j;
+  };
+  expectRefused(with("\"strides\": [4096, 128, 1024]"),
+                "expected 'strides' to have one entry per dim of 'shape' (4), "
+                "got 3");
+  expectRefused(with("\"strides\": [4096, -128, 1024, 1]"),
+                "expected 'strides' to be an array of 0 to 8 integers");
+  expectRefused(with("\"strides\": [140737488355328, 128, 1024, 1]"),
+                "expected its strides to span at most 2^48 bytes");
+}
+
+TEST(ManifestLaunchArgs, StridesMustBeTheKernels) {
+  Manifest m = stridedManifest();
+  std::vector<TensorArg> args = {
+      {0x1000, "bf16", {2, 8, 4, 128}, {4096, 128, 1024, 1}},
+      {0x2000, "bf16", {2, 2, 512, 128}},
+      {0x3000, "i32", {2}},
+      {0x4000, "bf16", {2, 8, 4, 128}, {4096, 128, 1024, 1}}};
+  Status s = checkArguments(m, args);
+  EXPECT_TRUE(s.ok) << s.message;
+  // Strides of unit dims are never used (torch reports arbitrary ones).
+  m.arguments[2].shape = args[2].shape = {1};
+  args[2].strides = {7};
+  EXPECT_TRUE(checkArguments(m, args).ok);
+  m.arguments[2].shape = args[2].shape = {2};
+  args[2].strides.clear();
+  // The contiguous BHSD tensor (what .contiguous() gives) is not what this
+  // kernel reads: refused, never read as if it were BSHD.
+  args[0].strides.clear();
+  s = checkArguments(m, args);
+  EXPECT_EQ(s.code, ErrorCode::ArgumentMismatch);
+  EXPECT_NE(s.message.find("argument 0 ('q'): expected strides [4096, 128, "
+                           "1024, 1], got [4096, 512, 128, 1] (dense)"),
+            std::string::npos)
+      << s.message;
+  // And a dense kernel refuses a strided tensor.
+  args[0].strides = {4096, 128, 1024, 1};
+  args[1].strides = {131072, 128, 256, 1};
+  s = checkArguments(m, args);
+  EXPECT_EQ(s.code, ErrorCode::ArgumentMismatch);
+  EXPECT_NE(s.message.find("argument 1 ('k_cache'): expected strides "
+                           "[131072, 65536, 128, 1] (dense), got [131072, "
+                           "128, 256, 1]"),
+            std::string::npos)
+      << s.message;
+  // The C arrays carry the strides as they carry the shapes.
+  const uint64_t ptrs[] = {0x1000, 0x2000, 0x3000, 0x4000};
+  const char *dtypes[] = {"bf16", "bf16", "i32", "bf16"};
+  const int32_t ranks[] = {4, 4, 1, 4};
+  const int64_t shapes[] = {2, 8, 4, 128, 2, 2, 512, 128, 2, 2, 8, 4, 128};
+  const int64_t strides[] = {4096,  128, 1024, 1, 131072, 65536, 128,
+                             1,     1,   4096, 128, 1024, 1};
+  std::vector<TensorArg> read;
+  ASSERT_TRUE(
+      readTensorArgs(m, 4, ptrs, dtypes, ranks, shapes, read, strides).ok);
+  EXPECT_EQ(read[3].strides, (std::vector<int64_t>{4096, 128, 1024, 1}));
+  s = checkArguments(m, read);
+  EXPECT_TRUE(s.ok) << s.message;
 }
 
 TEST(ManifestWorkspaces, OneAlignedBufferWithSlices) {

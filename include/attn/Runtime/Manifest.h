@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace attn::runtime {
@@ -53,6 +54,13 @@ struct ManifestArgument {
   std::string dtype;
   /// Static, every extent >= 0.
   std::vector<int64_t> shape;
+  /// Element strides, one per dim of `shape` (schema 1.1): where the kernel
+  /// reads or writes element (i0, i1, ...), sum(i_k * strides[k]) elements
+  /// from the pointer. Empty: dense row-major (what a manifest without the
+  /// key means, and all the writer writes for such an argument). A strided
+  /// Q, K, V or O (a BSHD buffer seen as BHSD, torch's x.transpose(1, 2))
+  /// has its memref's strides here.
+  std::vector<int64_t> strides;
   ArgumentRole role = ArgumentRole::Input;
   /// The kernel expects the buffer zeroed at launch and leaves it zeroed
   /// (workspaces).
@@ -68,6 +76,8 @@ struct ManifestArgument {
   /// dtype size times the product of the shape; validated manifests never
   /// overflow (parseManifest bounds every argument to 2^48 bytes).
   uint64_t byteSize() const;
+  /// `strides`, or the dense row-major strides of `shape` when empty.
+  std::vector<int64_t> elementStrides() const;
 };
 
 /// The attention a kernel computes, as the attn.attention op it was lowered
@@ -199,10 +209,23 @@ int64_t dtypeSize(const std::string &dtype);
 /// One argument as the caller passes it: a device pointer and what the caller
 /// believes it points to.
 struct TensorArg {
+  // A constructor rather than an aggregate: {ptr, dtype, shape} stays valid
+  // (dense) without naming the strides.
+  TensorArg(uint64_t devicePtr = 0, std::string dtype = {},
+            std::vector<int64_t> shape = {}, std::vector<int64_t> strides = {})
+      : devicePtr(devicePtr), dtype(std::move(dtype)), shape(std::move(shape)),
+        strides(std::move(strides)) {}
+
   uint64_t devicePtr = 0;
   std::string dtype;
   std::vector<int64_t> shape;
+  /// Element strides of the caller's tensor (torch's Tensor.stride()); empty:
+  /// the caller passes a dense row-major tensor.
+  std::vector<int64_t> strides;
 };
+
+/// The dense row-major element strides of `shape`.
+std::vector<int64_t> denseStrides(const std::vector<int64_t> &shape);
 
 /// Checks that the kernel computes the attention `expected` describes:
 /// ArgumentMismatch naming the first field that differs (the kernel's value
@@ -239,11 +262,13 @@ void layOutWorkspaces(const Manifest &manifest,
 /// dtypes, ranks and the concatenated dims in shapes) after checking every
 /// count before anything is sized from it: numArgs must be the manifest's
 /// number of non-workspace arguments (ArgumentMismatch), each rank in
-/// [0, 8] and the arrays non-null (InvalidArgument).
+/// [0, 8] and the arrays non-null (InvalidArgument). `strides` (null: all
+/// dense) holds the tensors' element strides, concatenated as `shapes`.
 Status readTensorArgs(const Manifest &manifest, int numArgs,
                       const uint64_t *devicePtrs, const char *const *dtypes,
                       const int32_t *ranks, const int64_t *shapes,
-                      std::vector<TensorArg> &out);
+                      std::vector<TensorArg> &out,
+                      const int64_t *strides = nullptr);
 
 } // namespace attn::runtime
 

@@ -126,6 +126,26 @@ static FailureOr<Operation *> getKVView(AttentionOp op, Value kv) {
   return view.getOperation();
 }
 
+LogicalResult mlir::attn::detail::getProblemStrides(Operation *anchor,
+                                                  Layout layout, Value query,
+                                                  Value key, Value value,
+                                                  Value output,
+                                                  KernelProblem &p) {
+  p.layout = layout;
+  for (auto [tensor, strides, what] :
+       {std::tuple<Value, OperandStrides *, StringRef>{query, &p.query, "Q"},
+        {key, &p.key, "K"},
+        {value, &p.value, "V"},
+        {output, &p.output, "O"}}) {
+    FailureOr<OperandStrides> s =
+        getOperandStrides(anchor, tensor, layout, what);
+    if (failed(s))
+      return failure();
+    *strides = *s;
+  }
+  return success();
+}
+
 bool mlir::attn::isSupportedGpuHeadDim(int64_t headDim) {
   // Rows are whole k16 steps of mma.sync (and 16-byte chunks); up to 256 the
   // O accumulators of a 16-row warp tile fit the register file.
@@ -137,8 +157,6 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
   auto fail = [&](const Twine &msg) { return op.emitOpError(msg); };
   if (o.numWarps < 4 || o.numWarps > 8 || !llvm::isPowerOf2_64(o.numWarps))
     return fail("expected num-warps of 4 or 8, got " + Twine(o.numWarps));
-  if (op.getLayout() != Layout::BHSD)
-    return fail("expected the bhsd layout on the GPU path");
   if (failed(checkScoreMod(op)))
     return failure();
   Type elt = op.getQueryType().getElementType();
@@ -196,6 +214,9 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
   p.visibility = op.getKeyVisibility();
   ConstArith constants;
   p.diagOffset = p.visibility.diagonal(constants, p.seqQ, p.seqK);
+  if (failed(getProblemStrides(op, op.getLayout(), op.getQuery(), op.getKey(),
+                               op.getValue(), op.getOutput(), p)))
+    return failure();
   return p;
 }
 
@@ -508,7 +529,10 @@ struct ConvertAttnToNVVMPass
     FailureOr<TiledProgram> program = TiledProgram::match(forall);
     if (failed(program))
       return failure();
-    KernelProblem problem = getProgramProblem(*program);
+    FailureOr<KernelProblem> programProblem = getProgramProblem(*program);
+    if (failed(programProblem))
+      return failure();
+    KernelProblem &problem = *programProblem;
     // The family and tiles attn-plan-gpu-kernels chose (the program was
     // tiled with them), planned again with this pass's other options: the
     // two plans must agree.

@@ -266,20 +266,18 @@ LogicalResult DecodeEmitter::emitCoordinates() {
   }
   sameRowOffsets = !p.keyView || viewsShareRowOffsets(p.keyView, p.valueView);
   if (!p.keyView) {
-    Value groupRows =
-        arith::MulIOp::create(b, toI64(group), cI64(p.seqK * tileRowBytes));
+    Value groupRows = headByteOffset(p.key, p.headsKV, batch, kvHead, group);
     keyBase = valueBase = groupRows;
   }
   return success();
 }
 
 void DecodeEmitter::emitValueRows() {
-  if (dv == d)
+  if (dv == d && p.value == p.key)
     return;
   sameRowOffsets = false;
   if (!p.keyView)
-    valueBase =
-        arith::MulIOp::create(b, toI64(group), cI64(p.seqK * valueRowBytes));
+    valueBase = headByteOffset(p.value, p.headsKV, batch, kvHead, group);
 }
 
 void DecodeEmitter::emitSequenceBounds() {
@@ -321,7 +319,7 @@ std::pair<Value, Value> DecodeEmitter::rowLocation(bool isValue, Value row) {
     return {Value(),
             arith::AddIOp::create(
                 b, isValue ? valueBase : keyBase,
-                toI64(mul(row, isValue ? valueRowBytes : tileRowBytes)))};
+                toI64(mul(row, rowBytes(isValue ? p.value : p.key))))};
   auto view = cast<KVCacheViewInterface>(isValue ? p.valueView : p.keyView);
   ValueRange storage = isValue ? valueStorage : keyStorage;
   Value which;
@@ -395,14 +393,14 @@ void DecodeEmitter::copySubtileRows(Value j, Value stage,
 }
 
 void DecodeEmitter::emitQueryCopy() {
-  // The group's rows are contiguous in Q ([B, Hq, Lq, D] with the group's
-  // heads adjacent): rows 0 .. rows-1 from there, the rest of the m16 tile
-  // zero-filled.
+  // The group's rows, from its first head's row 0 (evenly spaced in a
+  // dense [B, Hq, Lq, D] Q, whose group's heads are adjacent): rows 0 ..
+  // rows-1, the rest of the m16 tile zero-filled.
   int64_t chunksPerRow = d / 8;
   int64_t threads = 32 * warps;
-  Value groupRow0 = arith::MulIOp::create(
-      b, toI64(add(mul(batch, p.headsQ), mul(kvHead, groupSize))),
-      cI64(p.seqQ * tileRowBytes));
+  Value batchHeads = mul(batch, p.headsQ), head0 = mul(kvHead, groupSize);
+  Value groupRow0 = headByteOffset(p.query, p.headsQ, batch, head0,
+                                   add(batchHeads, head0));
   bool pow2 = llvm::isPowerOf2_64(chunksPerRow);
   for (int64_t c = 0; c < llvm::divideCeil(16 * chunksPerRow, threads); ++c) {
     Value item = add(tid, c * threads);
@@ -417,7 +415,7 @@ void DecodeEmitter::emitQueryCopy() {
           gep(ptrGlobal, qPtr,
               arith::AddIOp::create(
                   b, groupRow0,
-                  toI64(add(mul(safeRow, tileRowBytes), mul(chunk, 16)))));
+                  packedRowByteOffset(p.query, safeRow, chunk, 16)));
       NVVM::CpAsyncOp::create(b, tileAt(swizzled(row, chunk)), src, 16,
                               NVVM::LoadCacheModifierKind::CG,
                               sel(valid, cI32(16), cI32(0)));
@@ -620,10 +618,20 @@ void DecodeEmitter::writeRow(Value row, Value col, Value oSum,
   v = LLVM::InsertElementOp::create(b, v, lo, cI32(0));
   v = LLVM::InsertElementOp::create(b, v, hi, cI32(1));
   Value groupRow0 = add(mul(batch, p.headsQ), mul(kvHead, groupSize));
+  // LSE is a dense [B, Hq, Lq]; O's rows lie as its strides say.
   Value flatRow = toI64(add(mul(groupRow0, p.seqQ), row));
-  Value off = arith::AddIOp::create(
-      b, arith::MulIOp::create(b, flatRow, cI64(valueRowBytes)),
-      toI64(mul(col, 2)));
+  const OperandStrides &o = p.output;
+  bool dense = o.mergesBatchAndHead(p.headsQ) && packedRowsAreLinear(o);
+  Value off =
+      dense ? arith::AddIOp::create(
+                  b, arith::MulIOp::create(b, flatRow, cI64(rowBytes(o))),
+                  toI64(mul(col, 2)))
+                  .getResult()
+            : arith::AddIOp::create(
+                  b,
+                  headByteOffset(o, p.headsQ, batch, mul(kvHead, groupSize)),
+                  packedRowByteOffset(o, row, col, 2))
+                  .getResult();
   LLVM::StoreOp::create(b, v, gep(ptrGlobal, oPtr, off), /*alignment=*/8);
   if (!lsePtr)
     return;

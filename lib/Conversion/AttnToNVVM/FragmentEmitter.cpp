@@ -136,6 +136,37 @@ void FragmentEmitter::ifValid(Value cond, function_ref<void()> body) {
   });
 }
 
+Value FragmentEmitter::headByteOffset(const OperandStrides &s, int64_t heads,
+                                      Value batch, Value head, Value bh) {
+  if (s.mergesBatchAndHead(heads)) {
+    if (!bh)
+      bh = add(mul(batch, heads), head);
+    return arith::MulIOp::create(b, toI64(bh), cI64(s.head * 2));
+  }
+  // The head does not determine the batch's offset (e.g. BSHD: heads are
+  // adjacent within a row): each index times its own stride, in i64.
+  Value batchBytes = arith::MulIOp::create(b, toI64(batch), cI64(s.batch * 2));
+  Value headBytes = arith::MulIOp::create(b, toI64(head), cI64(s.head * 2));
+  return arith::AddIOp::create(b, batchBytes, headBytes);
+}
+
+Value FragmentEmitter::packedRowByteOffset(const OperandStrides &s, Value row,
+                                           Value column, int64_t columnBytes) {
+  if (packedRowsAreLinear(s))
+    return toI64(add(mul(row, rowBytes(s)), mul(column, columnBytes)));
+  // Heads of the group are not one run of rows (e.g. BSHD, where a
+  // sequence position holds every head): head and query of the row apart.
+  Value headOfRow =
+      p.seqQ == 1 ? row : arith::DivUIOp::create(b, row, cI32(p.seqQ));
+  Value offset = arith::MulIOp::create(b, toI64(headOfRow), cI64(s.head * 2));
+  if (p.seqQ != 1) {
+    Value query = arith::RemUIOp::create(b, row, cI32(p.seqQ));
+    offset =
+        arith::AddIOp::create(b, offset, toI64(mul(query, rowBytes(s))));
+  }
+  return arith::AddIOp::create(b, offset, toI64(mul(column, columnBytes)));
+}
+
 Value FragmentEmitter::pointerOf(Value memref, Type ptrType) {
   Value index = memref::ExtractAlignedPointerAsIndexOp::create(b, memref);
   Value asInt = arith::IndexCastUIOp::create(b, i64, index);

@@ -133,6 +133,26 @@ protected:
   Value fragmentAddress(Value tileOffset, Value laneOff, int64_t rowDelta,
                         int64_t chunk, int64_t rowBytes);
   Value tileAt(Value offset) { return gep(ptrShared, smem, offset); }
+  // Addressing Q, K, V and O (every family, through these only): an
+  // operand's rows lie as its OperandStrides (KernelProblem) say.
+  /// Byte offset (i64) of row 0 of (`batch`, `head`) (i32) in an operand of
+  /// `heads` heads laid out as `s`: (b * heads + h) * head stride where
+  /// batch and head merge into one index (`bh`, if given, is b * heads + h),
+  /// else b * batch stride + h * head stride.
+  Value headByteOffset(const OperandStrides &s, int64_t heads, Value batch,
+                       Value head, Value bh = Value());
+  /// Bytes between consecutive rows (sequence positions) of an operand.
+  static int64_t rowBytes(const OperandStrides &s) { return s.seq * 2; }
+  /// Byte offset (i64) of row `row` (i32) of a packed GQA tile plus
+  /// `column` * `columnBytes` (i32), from row 0 of the group's first head:
+  /// row r is query r % Lq of the group's head r / Lq.
+  Value packedRowByteOffset(const OperandStrides &s, Value row, Value column,
+                            int64_t columnBytes);
+  /// Whether packed rows are evenly spaced (a head's rows follow the
+  /// previous head's): row r at r * rowBytes.
+  bool packedRowsAreLinear(const OperandStrides &s) const {
+    return s.head == p.seqQ * s.seq;
+  }
   /// Byte offset (i64) of row `row` (i32, in [0, Lk): callers clamp) of
   /// (`batch`, `kvHead`) (i32) in the first storage of the KV cache view
   /// `view`, from its address hook; `storage` holds the kernel's memrefs of

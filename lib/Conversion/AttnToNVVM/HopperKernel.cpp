@@ -166,14 +166,15 @@ private:
   void emitConsumer();
   /// Producer: cp.async of the K or V block at key `n0` into the tile at
   /// `tileOffset` (keys past Lk zero-filled).
-  void copyKVTile(Value gptr, Value n0, Value tileOffset) {
-    copyTile(gptr, kvHeadBytes, n0, bn, p.seqK, tileOffset);
+  void copyKVTile(bool isValue, Value n0, Value tileOffset) {
+    copyTile(isValue ? vPtr : kPtr, isValue ? vHeadBytes : kvHeadBytes, n0,
+             bn, p.seqK, tileOffset, rowBytes(isValue ? p.value : p.key));
   }
   /// cp.async of rows [firstRow, firstRow + rows) of one head (row 0 at
-  /// `headBytes`) into the swizzled tile at `tileOffset`; rows at or past
-  /// `rowLimit` are zero-filled.
+  /// `headBytes`, rows `globalRowBytes` apart) into the swizzled tile at
+  /// `tileOffset`; rows at or past `rowLimit` are zero-filled.
   void copyTile(Value gptr, Value headBytes, Value firstRow, int64_t rows,
-                int64_t rowLimit, Value tileOffset);
+                int64_t rowLimit, Value tileOffset, int64_t globalRowBytes);
   /// Consumer: Q fragments of this warp's 16 rows (rows past Lq read row 0).
   void loadQFragments();
   /// Issues S = Q K^T of the K tile at `kTile` as one wgmma group; the
@@ -229,6 +230,8 @@ private:
   int64_t tileBytes;
 
   Value warpgroup, bh, head, kvHead, m0, qHeadBytes, kvHeadBytes;
+  /// V's and O's row 0 (K's and Q's where they are laid out alike).
+  Value vHeadBytes, oHeadBytes;
   /// First row of this consumer warp (absolute query index).
   Value warpRow0;
   Value base, smemAddress;
@@ -373,9 +376,14 @@ LogicalResult HopperEmitter::emitCoordinates() {
     headIndex = arith::IndexCastUIOp::create(b, b.getIndexType(),
                                              add(head, p.headOffset));
   }
-  qHeadBytes = arith::MulIOp::create(b, toI64(bh), cI64(p.seqQ * tileRowBytes));
-  kvHeadBytes =
-      arith::MulIOp::create(b, toI64(kvBh), cI64(p.seqK * tileRowBytes));
+  qHeadBytes = headByteOffset(p.query, p.headsQ, batch, head, bh);
+  kvHeadBytes = headByteOffset(p.key, p.headsKV, batch, kvHead, kvBh);
+  vHeadBytes = p.value == p.key
+                   ? kvHeadBytes
+                   : headByteOffset(p.value, p.headsKV, batch, kvHead, kvBh);
+  oHeadBytes = p.output == p.query
+                   ? qHeadBytes
+                   : headByteOffset(p.output, p.headsQ, batch, head, bh);
   m0 = idx32(coords.q0);
   // Consumer warp w (warpgroup 1 + w / 4) owns rows 64 (w / 4) + 16 (w % 4).
   Value consumerWarp = arith::SubIOp::create(b, warp, cI32(4));
@@ -427,8 +435,8 @@ void HopperEmitter::emitBarrierInit() {
 }
 
 void HopperEmitter::copyTile(Value gptr, Value headBytes, Value firstRow,
-                             int64_t rows, int64_t rowLimit,
-                             Value tileOffset) {
+                             int64_t rows, int64_t rowLimit, Value tileOffset,
+                             int64_t globalRowBytes) {
   // Producer thread tid copies chunk tid % chunksPerRow of rows tid /
   // chunksPerRow + k * rowsPerPass (a multiple of 8, so the swizzle of the
   // chunk is the same in every pass).
@@ -453,7 +461,7 @@ void HopperEmitter::copyTile(Value gptr, Value headBytes, Value firstRow,
       srcSize = sel(valid, cI32(16), cI32(0));
     }
     Value byteOffset = arith::AddIOp::create(
-        b, headBytes, toI64(add(mul(row, tileRowBytes), mul(chunk, 16))));
+        b, headBytes, toI64(add(mul(row, globalRowBytes), mul(chunk, 16))));
     Value src = gep(ptrGlobal, gptr, byteOffset);
     Value dst = tileAt(add(add(tileOffset, smemOffset),
                            k * rowsPerPass * kPanelRowBytes));
@@ -467,7 +475,7 @@ void HopperEmitter::emitProducer() {
                                  NVVM::SetMaxRegisterAction::decrease);
   if (plan.qInSharedMemory) {
     copyTile(qPtr, qHeadBytes, m0, plan.blockM, p.seqQ,
-             add(base, qTileOffset()));
+             add(base, qTileOffset()), rowBytes(p.query));
     NVVM::CpAsyncMBarrierArriveOp::create(b, barrier(FullQ, cI32(0)),
                                           /*noinc=*/true);
   }
@@ -487,11 +495,11 @@ void HopperEmitter::emitProducer() {
     };
     Value n0 = mul(loop.getInductionVar(), bn);
     waitEmpty(EmptyK);
-    copyKVTile(kPtr, n0, kTileOffset(stage));
+    copyKVTile(/*isValue=*/false, n0, kTileOffset(stage));
     NVVM::CpAsyncMBarrierArriveOp::create(b, barrier(FullK, stage),
                                           /*noinc=*/true);
     waitEmpty(EmptyV);
-    copyKVTile(vPtr, n0, vTileOffset(stage));
+    copyKVTile(/*isValue=*/true, n0, vTileOffset(stage));
     NVVM::CpAsyncMBarrierArriveOp::create(b, barrier(FullV, stage),
                                           /*noinc=*/true);
   }
@@ -508,7 +516,8 @@ void HopperEmitter::loadQFragments() {
       row = sel(cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ)), row,
                 cI32(0));
     rowBytes.push_back(arith::AddIOp::create(
-        b, qHeadBytes, toI64(add(mul(row, tileRowBytes), mul(t, 4)))));
+        b, qHeadBytes,
+        toI64(add(mul(row, FragmentEmitter::rowBytes(p.query)), mul(t, 4)))));
   }
   SmallVector<SmallVector<Value>> regs;
   for (int64_t kk = 0; kk < kSteps(); ++kk) {
@@ -841,7 +850,8 @@ void HopperEmitter::emitEpilogue(ValueRange results) {
     Value row = add(add(warpRow0, g), half * 8);
     Value rowValid = cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ));
     Value rowBytes = arith::AddIOp::create(
-        b, qHeadBytes, toI64(add(mul(row, tileRowBytes), mul(t, 4))));
+        b, oHeadBytes,
+        toI64(add(mul(row, FragmentEmitter::rowBytes(p.output)), mul(t, 4))));
     auto store = [&]() {
       for (int64_t dt = 0; dt < dTiles(); ++dt) {
         int64_t base = oIndex(0, dt, 2 * half);

@@ -47,7 +47,8 @@ LaunchPlan mlir::attn::detail::queryBlockLaunch(StringRef family,
 }
 
 FailureOr<Value> mlir::attn::detail::getHostMemref(Operation *op, Value tensor,
-                                                 StringRef what) {
+                                                 StringRef what,
+                                                 bool allowStrided) {
   auto toTensor = tensor.getDefiningOp<bufferization::ToTensorOp>();
   if (!toTensor)
     return op->emitOpError("expected ")
@@ -56,7 +57,9 @@ FailureOr<Value> mlir::attn::detail::getHostMemref(Operation *op, Value tensor,
               "path (destination-passing form)";
   Value memref = toTensor.getBuffer();
   auto type = cast<MemRefType>(memref.getType());
-  if (!type.getLayout().isIdentity() || type.getMemorySpace())
+  // Strided Q, K, V and O are addressed by their strides (OperandStrides).
+  bool strided = allowStrided && isa<StridedLayoutAttr>(type.getLayout());
+  if ((!type.getLayout().isIdentity() && !strided) || type.getMemorySpace())
     return op->emitOpError("expected identity-layout memrefs in the default "
                           "memory space, got ")
            << type;
@@ -74,7 +77,8 @@ addKVArguments(Operation *op, Value kv, Operation *view, StringRef prefix,
                KernelArgumentList &list, bool dedupe = true) {
   SmallVector<int64_t> indices;
   if (!view) {
-    FailureOr<Value> memref = getHostMemref(op, kv, "Q, K and V");
+    FailureOr<Value> memref =
+        getHostMemref(op, kv, "Q, K and V", /*allowStrided=*/true);
     if (failed(memref))
       return failure();
     indices.push_back(list.add(*memref, prefix, ArgumentRole::Input, dedupe));
@@ -119,7 +123,9 @@ static LogicalResult addResultArguments(const TiledProgram &program,
                              "bufferization.materialize_in_destination into "
                              "a memref on the GPU path");
     auto type = cast<MemRefType>(store.getDest().getType());
-    if (!type.getLayout().isIdentity() || type.getMemorySpace())
+    // O may be strided (OperandStrides); LSE is dense.
+    bool strided = i == 0 && isa<StridedLayoutAttr>(type.getLayout());
+    if ((!type.getLayout().isIdentity() && !strided) || type.getMemorySpace())
       return op->emitOpError("expected identity-layout memrefs in the default "
                              "memory space, got ")
              << type;
@@ -134,7 +140,8 @@ LogicalResult mlir::attn::detail::addAttentionArguments(
     const TiledProgram &program, const KernelProblem &problem, bool dedupe,
     KernelArgumentList &list, AttentionArguments &args) {
   Operation *op = program.forall;
-  FailureOr<Value> q = getHostMemref(op, program.query, "Q, K and V");
+  FailureOr<Value> q =
+      getHostMemref(op, program.query, "Q, K and V", /*allowStrided=*/true);
   if (failed(q))
     return failure();
   args.query = list.add(*q, "q", ArgumentRole::Input, dedupe);
@@ -204,7 +211,7 @@ LogicalResult mlir::attn::detail::matchAppendWriteBack(
   return success();
 }
 
-KernelProblem mlir::attn::detail::getProgramProblem(
+FailureOr<KernelProblem> mlir::attn::detail::getProgramProblem(
     const TiledProgram &program) {
   KernelInfoAttr info = program.info;
   KernelProblem p;
@@ -251,5 +258,9 @@ KernelProblem mlir::attn::detail::getProgramProblem(
   p.visibility = KeyVisibility::get(info.getMask(), window);
   ConstArith constants;
   p.diagOffset = p.visibility.diagonal(constants, p.seqQ, p.seqK);
+  if (failed(getProblemStrides(program.forall, info.getLayout(), program.query,
+                               program.key, program.value,
+                               program.results.front(), p)))
+    return failure();
   return p;
 }

@@ -102,10 +102,10 @@ bool hopperFamilySupports(Operation *anchor, const KernelProblem &problem,
 //===----------------------------------------------------------------------===//
 
 /// The memref a kernel input tensor is read from (destination-passing form:
-/// bufferization.to_tensor of an identity-layout memref); errors at
-/// `anchor`.
+/// bufferization.to_tensor of an identity-layout memref, or with
+/// `allowStrided` of a strided one); errors at `anchor`.
 FailureOr<Value> getHostMemref(Operation *anchor, Value tensor,
-                               StringRef what);
+                               StringRef what, bool allowStrided = false);
 
 /// Adds Q, K and V (or their views' storage), key_lengths and O[, LSE] of
 /// `program` to `list` and records their positions. `dedupe` passes a
@@ -125,8 +125,17 @@ LogicalResult matchAppendWriteBack(const TiledProgram &program,
                                    KernelArgumentList &list);
 
 /// The problem of `program`, from the kernel info attn-plan-gpu-kernels
-/// recorded and the attention's step (its ALiBi slopes and score_mod).
-KernelProblem getProgramProblem(const TiledProgram &program);
+/// recorded, the attention's step (its ALiBi slopes and score_mod) and the
+/// strides of its host operands; fails (with the diagnostic) where those
+/// strides cannot be addressed.
+FailureOr<KernelProblem> getProgramProblem(const TiledProgram &program);
+
+/// Sets `p`'s layout and the strides of Q, K, V and O (getOperandStrides of
+/// the four host tensors, errors at `anchor`): once per problem, for every
+/// family.
+LogicalResult getProblemStrides(Operation *anchor, Layout layout, Value query,
+                                Value key, Value value, Value output,
+                                KernelProblem &p);
 
 } // namespace mlir::attn::detail
 

@@ -81,10 +81,12 @@ private:
   struct RowShape {
     int64_t chunks, globalBytes, sharedBytes;
   };
-  RowShape queryRows() const { return {d / 8, tileRowBytes, qSmemRowBytes}; }
-  RowShape keyRows() const { return {d / 8, tileRowBytes, smemRowBytes}; }
+  RowShape queryRows() const {
+    return {d / 8, rowBytes(p.query), qSmemRowBytes};
+  }
+  RowShape keyRows() const { return {d / 8, rowBytes(p.key), smemRowBytes}; }
   RowShape valueRows() const {
-    return {dv / 8, valueRowBytes, vSmemRowBytes};
+    return {dv / 8, rowBytes(p.value), vSmemRowBytes};
   }
   /// Copies rows [firstRow, firstRow + rows) of one head (its row 0 at
   /// `headBytes`) into the tile at `tile` with 16-byte cp.async; rows at or
@@ -141,7 +143,7 @@ private:
   int64_t threads, qTileBytes, kTileBytes, vTileBytes;
 
   // Per-CTA values set up by emitCoordinates / emitBlockRange.
-  Value bh, batch, kvHead, m0, warpRow0, qHeadBytes, kvHeadBytes;
+  Value bh, batch, head, kvHead, m0, warpRow0, qHeadBytes, kvHeadBytes;
   /// Byte offset of this (batch, KV head)'s row 0 in V (kvHeadBytes when
   /// Dv = D).
   Value vHeadBytes;
@@ -281,7 +283,7 @@ LogicalResult PrefillEmitter::emitCoordinates() {
     return failure();
   coords = *planned;
   batch = idx32(coords.batch);
-  Value head = idx32(coords.head0);
+  head = idx32(coords.head0);
   kvHead = idx32(coords.kvHead);
   bh = add(mul(batch, p.headsQ), head);
   Value kvBh = add(mul(batch, p.headsKV), kvHead);
@@ -301,10 +303,9 @@ LogicalResult PrefillEmitter::emitCoordinates() {
     negSlope = emitNegAlibiSlope(head);
   // Byte offsets of row 0 of this (batch, head) in Q/O and in K/V (i64: a
   // tensor may exceed 2 GiB); views address K/V rows through their hook.
-  qHeadBytes = arith::MulIOp::create(b, toI64(bh), cI64(p.seqQ * tileRowBytes));
+  qHeadBytes = headByteOffset(p.query, p.headsQ, batch, head, bh);
   if (!p.keyView)
-    kvHeadBytes =
-        arith::MulIOp::create(b, toI64(kvBh), cI64(p.seqK * tileRowBytes));
+    kvHeadBytes = headByteOffset(p.key, p.headsKV, batch, kvHead, kvBh);
   m0 = idx32(coords.q0);
   warpRow0 = add(m0, mul(warp, bm / warps));
 
@@ -332,16 +333,15 @@ LogicalResult PrefillEmitter::emitCoordinates() {
 
 void PrefillEmitter::emitValueHeadOffset() {
   vHeadBytes = kvHeadBytes;
-  if (dv == d)
+  if (dv == d && p.value == p.key)
     return;
-  // V's rows are Dv wide: neither its head offset nor its row offsets are
-  // K's.
+  // V's rows are Dv wide or strided otherwise: neither its head offset nor
+  // its row offsets are K's.
   sameRowOffsets = false;
   if (p.keyView)
     return;
   Value kvBh = add(mul(batch, p.headsKV), kvHead);
-  vHeadBytes =
-      arith::MulIOp::create(b, toI64(kvBh), cI64(p.seqK * valueRowBytes));
+  vHeadBytes = headByteOffset(p.value, p.headsKV, batch, kvHead, kvBh);
 }
 
 void PrefillEmitter::emitSequenceBounds() {
@@ -544,11 +544,9 @@ void PrefillEmitter::emitEpilogue(ValueRange results) {
   // store each: chunk (lane % chunksPerRow) of every rowsPerPass-th row, or,
   // for a chunk count that is no power of two, items lane + 32 k in order.
   int64_t chunksPerRow = dv / 8;
-  Value oHeadBytes =
-      dv == d ? qHeadBytes
-              : arith::MulIOp::create(b, toI64(bh),
-                                      cI64(p.seqQ * valueRowBytes))
-                    .getResult();
+  Value oHeadBytes = dv == d && p.output == p.query
+                         ? qHeadBytes
+                         : headByteOffset(p.output, p.headsQ, batch, head, bh);
   bool wholeRows = llvm::isPowerOf2_64(chunksPerRow);
   int64_t rowsPerPass = wholeRows ? 32 / chunksPerRow : 0;
   Value chunk0, firstRow;
@@ -575,7 +573,8 @@ void PrefillEmitter::emitEpilogue(ValueRange results) {
           b, vec4, tileAt(swizzled(tileRow, chunk, qSmemRowBytes)),
           /*alignment=*/16);
       Value off = arith::AddIOp::create(
-          b, oHeadBytes, toI64(add(mul(row, valueRowBytes), mul(chunk, 16))));
+          b, oHeadBytes,
+          toI64(add(mul(row, rowBytes(p.output)), mul(chunk, 16))));
       LLVM::StoreOp::create(b, v, gep(ptrGlobal, oPtr, off), /*alignment=*/16);
     };
     if (p.seqQ % bm == 0) {

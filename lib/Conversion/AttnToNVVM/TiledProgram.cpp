@@ -149,18 +149,30 @@ FailureOr<TiledProgram> TiledProgram::match(scf::ForallOp forall) {
              << p.step.getBlockN() << " keys";
   }
 
-  // Q: the program's slice of the host tensor (padded at the Lq tail).
+  // Q: the program's slice of the host tensor (padded at the Lq tail; in
+  // the BSHD layout a [rows, G, D] slice transposed to [G, rows, D]).
+  bool bshd = p.info.getLayout() == Layout::BSHD;
   Value q = p.step.getQuery();
+  if (auto transpose = q.getDefiningOp<linalg::TransposeOp>()) {
+    if (!bshd || transpose.getPermutation() != ArrayRef<int64_t>{1, 0, 2})
+      return p.step.emitOpError("expected the query tile to be transposed "
+                                "only from the bshd layout's [rows, G, D]");
+    q = transpose.getInput();
+  } else if (bshd) {
+    return p.step.emitOpError("expected the bshd query tile to be "
+                              "transposed to [G, rows, D]");
+  }
   if (auto pad = q.getDefiningOp<tensor::PadOp>())
     q = pad.getSource();
-  if (q.getDefiningOp<linalg::TransposeOp>())
-    return p.step.emitOpError("expected the bhsd layout on the GPU path");
   auto slice = q.getDefiningOp<tensor::ExtractSliceOp>();
   if (!slice || slice.getSourceType().getRank() != 4)
     return p.step.emitOpError("expected the query tile to be a slice of the "
-                              "[B, Hq, Lq, D] query");
+                              "4-D query");
   p.query = slice.getSource();
+  // Offsets as [b, h, q0, 0], whatever the layout.
   SmallVector<OpFoldResult> offsets = slice.getMixedOffsets();
+  if (bshd)
+    std::swap(offsets[1], offsets[2]);
 
   // K and V: attn.kv_tile of the host tensor or a view.
   auto keyTile = p.step.getKey().getDefiningOp<KVTileOp>();

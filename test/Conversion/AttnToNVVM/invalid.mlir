@@ -10,11 +10,36 @@ func.func @f32(%q: memref<1x1x64x64xf32>, %o: memref<1x1x64x64xf32>) {
 
 // -----
 
-func.func @bshd(%q: memref<1x64x1x64xbf16>, %o: memref<1x64x1x64xbf16>) {
+// O stored into a strided memref that does not start at its first element.
+func.func @output_offset(%q: memref<1x1x64x64xbf16>, %o: memref<1x1x64x64xbf16, strided<[4096, 4096, 64, 1], offset: 64>>) {
+  %0 = bufferization.to_tensor %q restrict : memref<1x1x64x64xbf16> to tensor<1x1x64x64xbf16>
+  // expected-error @+1 {{expected a zero offset in the memref of O on the GPU path (pass the pointer to its first element), got 'memref<1x1x64x64xbf16, strided<[4096, 4096, 64, 1], offset: 64>>'}}
+  %1 = attn.attention ins(%0, %0, %0 : tensor<1x1x64x64xbf16>, tensor<1x1x64x64xbf16>, tensor<1x1x64x64xbf16>) -> tensor<1x1x64x64xbf16>
+  bufferization.materialize_in_destination %1 in restrict writable %o : (tensor<1x1x64x64xbf16>, memref<1x1x64x64xbf16, strided<[4096, 4096, 64, 1], offset: 64>>) -> ()
+  return
+}
+
+// -----
+
+// K rows 72 elements apart (BSHD with one head of 64 and padding) are
+// 16-byte aligned, but a batch stride of 4612 elements is not: every row
+// start must be, for cp.async.
+func.func @unaligned_rows(%q: memref<1x64x1x64xbf16>, %k: memref<1x64x1x64xbf16, strided<[4612, 72, 64, 1]>>, %o: memref<1x64x1x64xbf16>) {
   %0 = bufferization.to_tensor %q restrict : memref<1x64x1x64xbf16> to tensor<1x64x1x64xbf16>
-  // expected-error @+1 {{expected the bhsd layout on the GPU path}}
-  %1 = attn.attention ins(%0, %0, %0 : tensor<1x64x1x64xbf16>, tensor<1x64x1x64xbf16>, tensor<1x64x1x64xbf16>) {layout = #attn.layout<bshd>} -> tensor<1x64x1x64xbf16>
+  %2 = bufferization.to_tensor %k restrict : memref<1x64x1x64xbf16, strided<[4612, 72, 64, 1]>> to tensor<1x64x1x64xbf16>
+  // expected-error @+1 {{expected the strides of K to be multiples of 8 elements on the GPU path (16-byte aligned rows), got [4612, 72, 64, 1]}}
+  %1 = attn.attention ins(%0, %2, %2 : tensor<1x64x1x64xbf16>, tensor<1x64x1x64xbf16>, tensor<1x64x1x64xbf16>) {layout = #attn.layout<bshd>} -> tensor<1x64x1x64xbf16>
   bufferization.materialize_in_destination %1 in restrict writable %o : (tensor<1x64x1x64xbf16>, memref<1x64x1x64xbf16>) -> ()
+  return
+}
+
+// -----
+
+func.func @dynamic_strides(%q: memref<1x1x64x64xbf16, strided<[?, ?, 64, 1]>>, %o: memref<1x1x64x64xbf16>) {
+  %0 = bufferization.to_tensor %q restrict : memref<1x1x64x64xbf16, strided<[?, ?, 64, 1]>> to tensor<1x1x64x64xbf16>
+  // expected-error @+1 {{expected static strides for Q on the GPU path, got 'memref<1x1x64x64xbf16, strided<[?, ?, 64, 1]>>'}}
+  %1 = attn.attention ins(%0, %0, %0 : tensor<1x1x64x64xbf16>, tensor<1x1x64x64xbf16>, tensor<1x1x64x64xbf16>) -> tensor<1x1x64x64xbf16>
+  bufferization.materialize_in_destination %1 in restrict writable %o : (tensor<1x1x64x64xbf16>, memref<1x1x64x64xbf16>) -> ()
   return
 }
 

@@ -39,6 +39,33 @@ LogicalResult parseConvertAttnToNVVMOptions(
     StringRef text, ConvertAttnToNVVMOptions &options,
     function_ref<LogicalResult(const Twine &)> errorHandler);
 
+/// Where the rows of one 4-D operand (Q, K, V or O) lie: element strides
+/// along its logical batch, head and sequence axes, whatever the order of
+/// its dims (the op's layout) and whether its memref is strided. The head
+/// dim (innermost) has stride 1: the kernels copy 16-byte pieces of a row.
+/// BHSD-contiguous [B, H, L, X] is (H L X, L X, X); BSHD-contiguous
+/// [B, L, H, X] is (L H X, X, H X).
+struct OperandStrides {
+  int64_t batch = 0, head = 0, seq = 0;
+  /// Whether (batch, head) is one linear index: batch = heads * head, so
+  /// the head's row 0 sits at (b * heads + h) * head.
+  bool mergesBatchAndHead(int64_t heads) const { return batch == heads * head; }
+  bool operator==(const OperandStrides &o) const {
+    return batch == o.batch && head == o.head && seq == o.seq;
+  }
+  bool operator!=(const OperandStrides &o) const { return !(*this == o); }
+};
+
+/// The strides of the 4-D `tensor` (an operand or result of an attention in
+/// the GPU path's destination-passing form): from the strides of the memref
+/// it is read from (bufferization.to_tensor) or stored into
+/// (materialize_in_destination), else those of a dense tensor of its shape,
+/// read through `layout`. "expected ..." errors at `anchor` name `what` for
+/// strides the kernels cannot address (dynamic, an offset, a non-unit
+/// head-dim stride, rows not 16-byte aligned).
+FailureOr<OperandStrides> getOperandStrides(Operation *anchor, Value tensor,
+                                            Layout layout, StringRef what);
+
 /// Everything the kernel generator needs to know about one attention op,
 /// read and checked once (see getKernelProblem).
 struct KernelProblem {
@@ -91,6 +118,10 @@ struct KernelProblem {
   /// Whether scores are masked by an operand or a region (every block,
   /// interior ones too).
   bool withOperandMasks() const { return withMask() || maskMod; }
+  /// The dim order of Q, K, V and O, and where their rows lie (LSE is a
+  /// dense [B, Hq, Lq]); K and V strides matter only without views.
+  Layout layout = Layout::BHSD;
+  OperandStrides query, key, value, output;
 };
 
 /// Head dims the mma.sync families (prefill, decode) are written for: D and
