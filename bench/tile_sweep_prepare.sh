@@ -8,7 +8,7 @@
 # Then, on the device from the repository root (carry .device-sweep):
 #   python3 .device-sweep/tile_sweep.py
 # Names: sweep_<family>_<shape>__<config>; config "model" is the model's
-# choice, "default" the options' defaults (tile-model off).
+# choice, "default" the options' fixed defaults (tile-model= : off).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build}"
@@ -42,7 +42,7 @@ for s in "${prefill_shapes[@]}"; do
     done
   done
   variants+=("sweep_mma_${tag}__model|$mma $flags --convert-attn-to-nvvm=tile-model=auto")
-  variants+=("sweep_mma_${tag}__default|$mma $flags")
+  variants+=("sweep_mma_${tag}__default|$mma $flags --convert-attn-to-nvvm=tile-model=")
 done
 # Hopper prefill: block-n x stages (TileConfig.cpp chooseHopperTileConfig).
 hop="--chip=sm_90a --cubin-arch=sm_90a --convert-attn-to-nvvm=kernel=hopper"
@@ -54,7 +54,7 @@ for s in "${prefill_shapes[@]}"; do
     done
   done
   variants+=("sweep_hopper_${tag}__model|$hop $flags --convert-attn-to-nvvm=tile-model=auto")
-  variants+=("sweep_hopper_${tag}__default|$hop $flags")
+  variants+=("sweep_hopper_${tag}__default|$hop $flags --convert-attn-to-nvvm=tile-model=")
 done
 # Decode: one query token, D = 128, GQA 32/8 and MHA 32/32, (B, Lk),
 # contiguous and paged (page 16), runtime key lengths; split counts.
@@ -72,7 +72,7 @@ for kv in gqa,8 mha,32; do
         variants+=("sweep_decode_${tag}__s${sp}|$base --convert-attn-to-nvvm=num-splits=$sp")
       done
       variants+=("sweep_decode_${tag}__model|$base --convert-attn-to-nvvm=tile-model=auto")
-      variants+=("sweep_decode_${tag}__default|$base")
+      variants+=("sweep_decode_${tag}__default|$base --convert-attn-to-nvvm=tile-model=")
     done
   done
 done
