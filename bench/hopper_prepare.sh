@@ -40,13 +40,24 @@ variants=(
 )
 # Schedule variants of issue #13 (tag -> flags): hopper (the defaults:
 # overlapped, ping-pong auto), hserial (the schedule before #13), hov
-# (overlap, no ping-pong), hovpp (overlap + ping-pong), hovst3 (3 stages).
+# (overlap, no ping-pong), hovpp (overlap + ping-pong), hovst3 (3 stages);
+# hpers* the persistent grid (hopper-persistent): 132 CTAs (an H200 / H100
+# SXM's SMs) with ping-pong auto / on / off, and 3 CTAs (hpers3, for the
+# checks: several tiles per CTA, a partial last round); hnopers one CTA per
+# tile (the default before hopper-persistent=auto).
 ov="--convert-attn-to-nvvm=hopper-overlap=true"
 pp="--convert-attn-to-nvvm=hopper-ping-pong=true"
 nopp="--convert-attn-to-nvvm=hopper-ping-pong=false"
 declare -A schedule=(
   [hopper]="" [hserial]="--convert-attn-to-nvvm=hopper-overlap=false $nopp"
   [hov]="$ov $nopp" [hovpp]="$ov $pp" [hovst3]="$ov --convert-attn-to-nvvm=hopper-stages=3"
+  [hnopers]="--convert-attn-to-nvvm=hopper-persistent=0"
+  [hpers]="--convert-attn-to-nvvm=hopper-persistent=132"
+  [hperspp]="--convert-attn-to-nvvm=hopper-persistent=132 $pp"
+  [hpersnopp]="--convert-attn-to-nvvm=hopper-persistent=132 $nopp"
+  [hpers3]="--convert-attn-to-nvvm=hopper-persistent=3"
+  [hpers3pp]="--convert-attn-to-nvvm=hopper-persistent=3 $pp"
+  [hpers3nopp]="--convert-attn-to-nvvm=hopper-persistent=3 $nopp"
 )
 # HOPPER_CHECK_VARIANTS: every check again under each listed schedule.
 base_checks=("${variants[@]}")
@@ -57,9 +68,9 @@ for tag in ${HOPPER_CHECK_VARIANTS:-}; do
   done
 done
 # HOPPER_BENCH_SET=overlap: only the schedule A/B (HOPPER_BENCH_VARIANTS)
-# on the bench shapes.
+# on the bench shapes (HOPPER_BENCH_SHAPES: "D,L" pairs and gqa).
 if [ "${HOPPER_BENCH_SET:-}" = overlap ]; then
-  for shape in "128,4096" "128,16384" "64,4096" "gqa"; do
+  for shape in ${HOPPER_BENCH_SHAPES:-128,4096 128,16384 64,4096 gqa}; do
     if [ "$shape" = gqa ]; then
       sets=("gqa_l4096|--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128")
     else

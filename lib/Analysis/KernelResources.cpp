@@ -50,10 +50,12 @@ bool mlir::attn::hopperKeepsQInSharedMemory(int64_t headDim, int64_t blockN) {
 
 int64_t mlir::attn::getHopperSharedMemoryBytes(int64_t headDim, int64_t blockM,
                                                int64_t blockN,
-                                               int64_t stages) {
+                                               int64_t stages,
+                                               bool recyclesQ) {
   constexpr int64_t kAlignBytes = 1024;
   int64_t tileBytes = blockN * headDim * 2;
   int64_t qBytes =
       hopperKeepsQInSharedMemory(headDim, blockN) ? blockM * headDim * 2 : 0;
-  return kAlignBytes + stages * 2 * tileBytes + qBytes + 8 * (4 * stages + 1);
+  return kAlignBytes + stages * 2 * tileBytes + qBytes +
+         8 * (4 * stages + 1 + (recyclesQ ? 1 : 0));
 }

@@ -1,6 +1,7 @@
 // RUN: attn-compile --target=ptx --chip=sm_90a --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s
 // RUN: attn-compile --target=ptx --chip=sm_90a --convert-attn-to-nvvm=hopper-block-n=64 --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=BN64
 // RUN: attn-compile --target=ptx --chip=sm_80 --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none | FileCheck %s --check-prefix=SM80
+// RUN: attn-compile --target=ptx --chip=sm_90a --convert-attn-to-nvvm=hopper-persistent=132 --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=PERS
 
 // --chip=sm_90a selects the hopper (wgmma) family: 384 threads, grid
 // (ceil(1000 / 128), B * Hq), block-n 128, two stages; at D = 128 the
@@ -36,3 +37,13 @@
 // BN64: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{{.*}}}, {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}, %rd{{[0-9]+}}, p, 1, 1, 0;
 
 // SM80: block [128, 1, 1]
+
+// hopper-persistent=132: 8 * 16 = 128 tiles, so the grid is min(132, 128)
+// CTAs; each loops over its tiles by the runtime grid size (%nctaid.x), and
+// Q's tile gets an empty barrier (8 bytes more shared memory).
+// PERS: kernel attention_kernel: grid [128, 1, 1] block [384, 1, 1] smem 164944 bytes
+// PERS-DAG: mov.u32 %r{{[0-9]+}}, %nctaid.x;
+// PERS-DAG: mov.u32 %r{{[0-9]+}}, %ctaid.x;
+// PERS-DAG: setmaxnreg.dec.sync.aligned.u32 72;
+// PERS-DAG: wgmma.wait_group.sync.aligned 1;
+// PERS: "grid_formula": "[min(hopper_persistent, ceil(Lq / block_m) * B * Hq), 1, 1]"

@@ -54,9 +54,11 @@ bool hopperKeepsQInSharedMemory(int64_t headDim, int64_t blockN);
 
 /// The hopper kernel: 1024 bytes to align the ring, `stages` K and V tiles
 /// of blockN x D bf16/f16 elements, the Q tile when it is in shared memory,
-/// and the full/empty mbarriers of every stage's K and V plus Q's.
+/// and the full/empty mbarriers of every stage's K and V plus Q's (and Q's
+/// empty one where a persistent CTA reuses the Q tile: `recyclesQ`).
 int64_t getHopperSharedMemoryBytes(int64_t headDim, int64_t blockM,
-                                   int64_t blockN, int64_t stages);
+                                   int64_t blockN, int64_t stages,
+                                   bool recyclesQ = false);
 
 } // namespace mlir::attn
 

@@ -267,6 +267,7 @@ To copyGpuKernelOptions(const From &from) {
   to.hopperStages = from.hopperStages;
   to.hopperPingPong = from.hopperPingPong;
   to.hopperOverlap = from.hopperOverlap;
+  to.hopperPersistent = from.hopperPersistent;
   to.decodeNumWarps = from.decodeNumWarps;
   to.decodeKeysPerWarp = from.decodeKeysPerWarp;
   to.decodeStages = from.decodeStages;

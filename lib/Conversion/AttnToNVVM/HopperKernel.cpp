@@ -26,6 +26,16 @@
 //   plan.pingPong the two consumers take turns issuing their GEMMs (named
 //   barriers 1 and 2).
 //
+// * plan.persistentCtas: a grid of at most that many CTAs, each looping over
+//   the query-block tiles (round k takes tile k * G + c, or k * G + G - 1 - c
+//   for odd k, against the shrinking causal tiles), longest first under a
+//   causal or window mask. The ring's stages and phases run on across
+//   tiles, and the producer streams the next tile's Q, K and V while the
+//   consumers finish the last one (Q's tile has an "empty" barrier too).
+//   Under a causal mask this static assignment loses to the hardware's
+//   dynamic block scheduling (bench/NOTES.md); an atomic tile counter
+//   would be the next step.
+//
 // Tiles are [rows][D] bf16/f16 split into 64-column panels: row r of a
 // panel is 128 bytes at r * 128, its 16-byte chunk c at (c ^ r % 8) * 16 (the
 // 128B swizzle of a canonical wgmma layout; panels 1024-byte aligned).
@@ -48,6 +58,7 @@
 #include "llvm/Support/MathExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
 #include <limits>
 
 using namespace mlir;
@@ -71,6 +82,14 @@ struct HopperPlan {
   /// Each consumer issues S of block j + 1 before the softmax of block j
   /// and O += P V of block j during it (FA3's intra-warpgroup pipeline).
   bool overlap = false;
+  /// Persistent grid of at most this many CTAs looping over the tiles (0:
+  /// one CTA per tile).
+  int64_t persistentCtas = 0;
+  /// Query-block tiles: ceil(Lq / blockM) * B * Hq.
+  int64_t numTiles = 0;
+  /// Persistent order under a right bound: heads (b * Hq + h) per group,
+  /// whose K and V fit L2 together; a group's tiles go longest first.
+  int64_t headsPerGroup = 1;
   /// One producer and two consumer warpgroups.
   int64_t threads = 384;
   /// setmaxnreg targets: the producer gives registers to the consumers
@@ -127,8 +146,11 @@ private:
   }
   /// Full and empty barriers of each stage's K and V tiles (released
   /// separately: K as soon as S is computed); the Q tile's full barrier is
-  /// kind FullQ of stage 0.
+  /// kind FullQ of stage 0, its empty one (persistent kernels) stage 1.
   enum BarrierKind { FullK = 0, FullV = 1, EmptyK = 2, EmptyV = 3, FullQ = 4 };
+  Value emptyQBarrier() { return barrier(FullQ, cI32(1)); }
+  /// Whether the Q tile is reused by the next tile of a persistent CTA.
+  bool recyclesQ() const { return plan.qInSharedMemory && plan.persistentCtas; }
   Value barrier(BarrierKind kind, Value stage) {
     int64_t first = qTileOffset() + qTileBytes() + 8 * kind * plan.stages;
     return tileAt(add(add(mul(stage, 8), base), first));
@@ -160,10 +182,23 @@ private:
 
   // The phases of the kernel.
   LogicalResult emitCoordinates();
+  /// The coordinates of the tile `tile` (i32; null: this CTA's block ids)
+  /// and what derives from them.
+  LogicalResult emitTileCoordinates(Value tile);
   void emitBlockRange();
   void emitBarrierInit();
-  void emitProducer();
-  void emitConsumer();
+  /// Emits `body` for each tile of this CTA: once, or (persistent) in a loop
+  /// over its tiles with the ring position (ringOffset) and the count of
+  /// tiles done (tileParity) carried across them.
+  LogicalResult forEachTile(function_ref<LogicalResult()> body);
+  LogicalResult emitProducer();
+  LogicalResult emitConsumer();
+  void emitProducerTile();
+  void emitConsumerTile();
+  void ifConsumer(int64_t c, function_ref<void()> body);
+  /// Ping-pong: opens consumer 0's first turn / absorbs the last opening.
+  void openTurns();
+  void closeTurns();
   /// Producer: cp.async of the K or V block at key `n0` into the tile at
   /// `tileOffset` (keys past Lk zero-filled).
   void copyKVTile(bool isValue, Value n0, Value tileOffset) {
@@ -201,15 +236,20 @@ private:
   /// block j in flight during it (plan.overlap).
   SmallVector<Value> emitOverlappedLoop(ArrayRef<Value> init);
   // Ring slot of KV block `j` (absolute), its barriers, the ping-pong turn.
+  /// Position of KV block `j` in the ring's sequence of tiles.
+  Value ringIndex(Value j) {
+    Value i = arith::SubIOp::create(b, j, nBegin);
+    return ringOffset ? add(i, ringOffset) : i;
+  }
   Value ringStage(Value j) {
-    return arith::RemUIOp::create(b, arith::SubIOp::create(b, j, nBegin),
-                                  cI32(plan.stages));
+    return arith::RemUIOp::create(b, ringIndex(j), cI32(plan.stages));
   }
   Value ringPhase(Value j) {
-    return andI(arith::DivUIOp::create(b, arith::SubIOp::create(b, j, nBegin),
-                                       cI32(plan.stages)),
+    return andI(arith::DivUIOp::create(b, ringIndex(j), cI32(plan.stages)),
                 1);
   }
+  /// Parity of the Q tile's barriers for this tile.
+  Value qPhase() { return tileParity ? tileParity : cI32(0); }
   /// Waits for the K or V tile of block `j`.
   void acquire(BarrierKind kind, Value j);
   /// Gives the K or V tile of block `j` back to the producer.
@@ -245,6 +285,9 @@ private:
   Value nBegin, nEnd;
   /// Keys [interiorBegin, interiorEnd) need no mask (i32).
   Value interiorBegin, interiorEnd;
+  /// Persistent kernels: KV blocks of this CTA's earlier tiles, and the
+  /// parity of its count of earlier tiles (i32; null otherwise).
+  Value ringOffset, tileParity;
 };
 
 } // namespace
@@ -355,14 +398,72 @@ void HopperEmitter::pinRegisters(MutableArrayRef<Value> values) {
 }
 
 LogicalResult HopperEmitter::emitCoordinates() {
+  emitLaneCoordinates();
+  warpgroup = shr(tid, 7);
+  // A persistent CTA's tiles are computed in its loop.
+  if (!plan.persistentCtas && failed(emitTileCoordinates(Value())))
+    return failure();
+
+  qPtr = pointerOf(arg(args.query), ptrGlobal);
+  kPtr = pointerOf(arg(args.keyStorage.front()), ptrGlobal);
+  vPtr = pointerOf(arg(args.valueStorage.front()), ptrGlobal);
+  oPtr = pointerOf(arg(args.output), ptrGlobal);
+  if (args.lse)
+    lsePtr = pointerOf(arg(*args.lse), ptrGlobal);
+
+  // Dynamic shared memory is only 16-byte aligned; swizzle atoms need 1024.
+  smemAddress = LLVM::PtrToIntOp::create(b, i32, smem);
+  base = andI(arith::SubIOp::create(b, cI32(0), smemAddress), kAtomBytes - 1);
+  return success();
+}
+
+LogicalResult HopperEmitter::emitTileCoordinates(Value tile) {
   auto idx32 = [&](Value v) -> Value {
     return arith::IndexCastUIOp::create(b, i32, v);
   };
-  emitLaneCoordinates();
-  warpgroup = shr(tid, 7);
-  // The program (b, h, query block) of this CTA.
-  FailureOr<ProgramCoordinates> planned = emitQueryBlockProgram(
-      program, plan.blockM, Value());
+  FailureOr<ProgramCoordinates> planned;
+  if (!tile) {
+    // The program (b, h, query block) of this CTA.
+    planned = emitQueryBlockProgram(program, plan.blockM, Value());
+  } else {
+    // Tile t: with a right bound (causal, window) the query blocks go
+    // longest first within groups of heads whose K and V fit L2 together,
+    // so that concurrent CTAs share them (on an H200 no faster than longest
+    // first across all heads: the imbalance of the static assignment
+    // dominates); without, head-major as the one-CTA-per-tile grid.
+    int64_t numM = llvm::divideCeil(p.seqQ, plan.blockM);
+    int64_t heads = p.batch * p.headsQ;
+    auto div = [&](Value x, int64_t y) -> Value {
+      return arith::DivUIOp::create(b, x, cI32(y));
+    };
+    auto rem = [&](Value x, int64_t y) -> Value {
+      return arith::RemUIOp::create(b, x, cI32(y));
+    };
+    Value mBlock, y;
+    if (p.visibility.right) {
+      // Group gi holds heads [gi Hg, gi Hg + hg), hg = min(Hg, heads - gi
+      // Hg); its tiles go block rank-major, head fastest.
+      int64_t groupTiles = plan.headsPerGroup * numM;
+      Value gi = div(tile, groupTiles);
+      Value r = arith::SubIOp::create(b, tile, mul(gi, groupTiles));
+      Value firstHead = mul(gi, plan.headsPerGroup);
+      Value hg = arith::MinUIOp::create(
+          b, cI32(plan.headsPerGroup),
+          arith::SubIOp::create(b, cI32(heads), firstHead));
+      mBlock = arith::SubIOp::create(b, cI32(numM - 1),
+                                     arith::DivUIOp::create(b, r, hg));
+      y = add(firstHead, arith::RemUIOp::create(b, r, hg));
+    } else {
+      mBlock = rem(tile, numM);
+      y = div(tile, numM);
+    }
+    auto index = [&](Value v) -> Value {
+      return arith::IndexCastUIOp::create(b, b.getIndexType(), v);
+    };
+    planned = program.emitCoordinates(
+        b, {index(div(y, p.headsQ)), index(rem(y, p.headsQ)), index(mBlock)},
+        Value());
+  }
   if (failed(planned))
     return failure();
   coords = *planned;
@@ -388,17 +489,53 @@ LogicalResult HopperEmitter::emitCoordinates() {
   // Consumer warp w (warpgroup 1 + w / 4) owns rows 64 (w / 4) + 16 (w % 4).
   Value consumerWarp = arith::SubIOp::create(b, warp, cI32(4));
   warpRow0 = add(m0, mul(consumerWarp, 16));
+  if (plan.persistentCtas)
+    emitBlockRange();
+  return success();
+}
 
-  qPtr = pointerOf(arg(args.query), ptrGlobal);
-  kPtr = pointerOf(arg(args.keyStorage.front()), ptrGlobal);
-  vPtr = pointerOf(arg(args.valueStorage.front()), ptrGlobal);
-  oPtr = pointerOf(arg(args.output), ptrGlobal);
-  if (args.lse)
-    lsePtr = pointerOf(arg(*args.lse), ptrGlobal);
-
-  // Dynamic shared memory is only 16-byte aligned; swizzle atoms need 1024.
-  smemAddress = LLVM::PtrToIntOp::create(b, i32, smem);
-  base = andI(arith::SubIOp::create(b, cI32(0), smemAddress), kAtomBytes - 1);
+LogicalResult HopperEmitter::forEachTile(function_ref<LogicalResult()> body) {
+  if (!plan.persistentCtas)
+    return body();
+  // Round k of CTA c (of G) is tile k * G + c, or k * G + G - 1 - c for odd
+  // k; the last round may leave a CTA without a tile.
+  Value c = arith::IndexCastUIOp::create(
+      b, i32, gpu::BlockIdOp::create(b, gpu::Dimension::x));
+  Value ctas = arith::IndexCastUIOp::create(
+      b, i32, gpu::GridDimOp::create(b, gpu::Dimension::x));
+  Value numTiles = cI32(plan.numTiles);
+  Value rounds = arith::DivUIOp::create(
+      b, add(numTiles, arith::SubIOp::create(b, ctas, cI32(1))), ctas);
+  Value reversed =
+      arith::SubIOp::create(b, arith::SubIOp::create(b, ctas, cI32(1)), c);
+  auto loop = scf::ForOp::create(b, cI32(0), rounds, cI32(1),
+                                 ValueRange{cI32(0), cI32(0)});
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value k = loop.getInductionVar();
+  Value blocksDone = loop.getRegionIterArgs()[0];
+  Value tilesDone = loop.getRegionIterArgs()[1];
+  Value odd = cmp(arith::CmpIPredicate::ne, andI(k, 1), cI32(0));
+  Value tile = add(arith::MulIOp::create(b, k, ctas), sel(odd, reversed, c));
+  Value valid = cmp(arith::CmpIPredicate::ult, tile, numTiles);
+  auto ifOp = scf::IfOp::create(b, TypeRange{i32, i32}, valid,
+                                /*withElse=*/true);
+  {
+    OpBuilder::InsertionGuard elseGuard(b);
+    b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+    scf::YieldOp::create(b, ValueRange{blocksDone, tilesDone});
+  }
+  b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+  ringOffset = blocksDone;
+  tileParity = andI(tilesDone, 1);
+  if (failed(emitTileCoordinates(tile)) || failed(body()))
+    return failure();
+  Value blocks = arith::MaxSIOp::create(
+      b, arith::SubIOp::create(b, nEnd, nBegin), cI32(0));
+  scf::YieldOp::create(
+      b, ValueRange{add(blocksDone, blocks), add(tilesDone, 1)});
+  b.setInsertionPointAfter(ifOp);
+  scf::YieldOp::create(b, ifOp.getResults());
   return success();
 }
 
@@ -429,6 +566,9 @@ void HopperEmitter::emitBarrierInit() {
     if (plan.qInSharedMemory)
       NVVM::MBarrierInitOp::create(b, barrier(FullQ, cI32(0)),
                                    cI32(kWarpgroupThreads), Value());
+    if (recyclesQ())
+      NVVM::MBarrierInitOp::create(b, emptyQBarrier(),
+                                   cI32(2 * kWarpgroupThreads), Value());
     scf::YieldOp::create(b);
   });
   gpu::BarrierOp::create(b);
@@ -470,10 +610,26 @@ void HopperEmitter::copyTile(Value gptr, Value headBytes, Value firstRow,
   }
 }
 
-void HopperEmitter::emitProducer() {
+LogicalResult HopperEmitter::emitProducer() {
   NVVM::SetMaxRegisterOp::create(b, plan.producerRegisters,
                                  NVVM::SetMaxRegisterAction::decrease);
+  if (failed(forEachTile([&] {
+        emitProducerTile();
+        return success();
+      })))
+    return failure();
+  NVVM::CpAsyncWaitGroupOp::create(b, 0);
+  return success();
+}
+
+void HopperEmitter::emitProducerTile() {
   if (plan.qInSharedMemory) {
+    // The consumers' S of the previous tile must have retired (a fresh
+    // barrier passes parity 1).
+    if (recyclesQ())
+      NVVM::MBarrierTryWaitParityOp::create(b, emptyQBarrier(),
+                                            xorI(qPhase(), cI32(1)),
+                                            cI32(0x989680));
     copyTile(qPtr, qHeadBytes, m0, plan.blockM, p.seqQ,
              add(base, qTileOffset()), rowBytes(p.query));
     NVVM::CpAsyncMBarrierArriveOp::create(b, barrier(FullQ, cI32(0)),
@@ -483,7 +639,7 @@ void HopperEmitter::emitProducer() {
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
-    Value i = arith::SubIOp::create(b, loop.getInductionVar(), nBegin);
+    Value i = ringIndex(loop.getInductionVar());
     Value stage = arith::RemUIOp::create(b, i, cI32(plan.stages));
     Value phase = andI(arith::DivUIOp::create(b, i, cI32(plan.stages)), 1);
     // The tile's previous use must be released; a fresh barrier counts its
@@ -503,7 +659,6 @@ void HopperEmitter::emitProducer() {
     NVVM::CpAsyncMBarrierArriveOp::create(b, barrier(FullV, stage),
                                           /*noinc=*/true);
   }
-  NVVM::CpAsyncWaitGroupOp::create(b, 0);
 }
 
 void HopperEmitter::loadQFragments() {
@@ -787,14 +942,57 @@ SmallVector<Value> HopperEmitter::emitOverlappedLoop(ArrayRef<Value> init) {
   return SmallVector<Value>(ifOp.getResults());
 }
 
-void HopperEmitter::emitConsumer() {
+LogicalResult HopperEmitter::emitConsumer() {
   NVVM::SetMaxRegisterOp::create(b, plan.consumerRegisters,
                                  NVVM::SetMaxRegisterAction::increase);
+  if (!plan.persistentCtas) {
+    emitConsumerTile();
+    return success();
+  }
+  // The ping-pong turns run on across tiles: both consumers take as many
+  // turns in each tile.
+  consumer = arith::SubIOp::create(b, warpgroup, cI32(1));
+  openTurns();
+  if (failed(forEachTile([&] {
+        emitConsumerTile();
+        return success();
+      })))
+    return failure();
+  closeTurns();
+  return success();
+}
+
+// Consumer 1 opens consumer 0's first turn; consumer 0 absorbs consumer 1's
+// last opening after the loop.
+void HopperEmitter::ifConsumer(int64_t c, function_ref<void()> body) {
+  scf::IfOp::create(b, cmp(arith::CmpIPredicate::eq, consumer, cI32(c)),
+                    [&](OpBuilder &, Location) {
+                      body();
+                      scf::YieldOp::create(b);
+                    });
+}
+
+void HopperEmitter::openTurns() {
+  if (plan.pingPong)
+    ifConsumer(1, [&] {
+      NVVM::BarrierArriveOp::create(b, cI32(1), cI32(2 * kWarpgroupThreads));
+    });
+}
+
+void HopperEmitter::closeTurns() {
+  if (plan.pingPong)
+    ifConsumer(0, [&] {
+      NVVM::BarrierOp::create(b, Type(), cI32(1), cI32(2 * kWarpgroupThreads),
+                              NVVM::BarrierReductionAttr(), Value());
+    });
+}
+
+void HopperEmitter::emitConsumerTile() {
   if (!p.alibiSlopes.empty())
     negSlope = emitNegAlibiSlope(head);
   if (plan.qInSharedMemory) {
     NVVM::MBarrierTryWaitParityOp::create(b, barrier(FullQ, cI32(0)),
-                                          cI32(0), cI32(0x989680));
+                                          qPhase(), cI32(0x989680));
     Value rows = mul(arith::SubIOp::create(b, warpgroup, cI32(1)),
                      64 * kPanelRowBytes);
     qTileDesc = descriptor(sharedAddress(add(add(base, qTileOffset()), rows)),
@@ -803,21 +1001,10 @@ void HopperEmitter::emitConsumer() {
     loadQFragments();
   }
 
-  // Consumer 1 opens consumer 0's first turn; consumer 0 absorbs consumer
-  // 1's last opening after the loop.
-  consumer = arith::SubIOp::create(b, warpgroup, cI32(1));
-  auto ifConsumer = [&](int64_t c, function_ref<void()> body) {
-    scf::IfOp::create(b, cmp(arith::CmpIPredicate::eq, consumer, cI32(c)),
-                      [&](OpBuilder &, Location) {
-                        body();
-                        scf::YieldOp::create(b);
-                      });
-  };
-  Value pairThreads = cI32(2 * kWarpgroupThreads);
-  if (plan.pingPong)
-    ifConsumer(1, [&] {
-      NVVM::BarrierArriveOp::create(b, cI32(1), pairThreads);
-    });
+  if (!plan.persistentCtas) {
+    consumer = arith::SubIOp::create(b, warpgroup, cI32(1));
+    openTurns();
+  }
 
   int64_t numO = numAccumulators(), numRows = numRowStats();
   SmallVector<Value> init(numO, cF32(0.0));
@@ -825,11 +1012,11 @@ void HopperEmitter::emitConsumer() {
   init.append(numRows, cF32(0.0));                                       // l
   SmallVector<Value> results =
       plan.overlap ? emitOverlappedLoop(init) : emitSerialLoop(init);
-  if (plan.pingPong)
-    ifConsumer(0, [&] {
-      NVVM::BarrierOp::create(b, Type(), cI32(1), pairThreads,
-                              NVVM::BarrierReductionAttr(), Value());
-    });
+  if (!plan.persistentCtas)
+    closeTurns();
+  // Every S of this tile has retired: the producer may load the next Q.
+  if (recyclesQ())
+    NVVM::MBarrierArriveOp::create(b, Type(), emptyQBarrier(), Value());
   emitEpilogue(results);
 }
 
@@ -901,23 +1088,26 @@ LogicalResult HopperEmitter::emit() {
   b.setInsertionPointToStart(&func.getBody().front());
   if (failed(emitCoordinates()))
     return failure();
-  emitBlockRange();
+  if (!plan.persistentCtas)
+    emitBlockRange();
   emitBarrierInit();
   // The producer's and the consumers' roles are the two branches of one
   // if/else (setmaxnreg is per warpgroup).
   Value isProducer = cmp(arith::CmpIPredicate::eq, warpgroup, cI32(0));
+  LogicalResult status = success();
   scf::IfOp::create(
       b, isProducer,
       [&](OpBuilder &, Location) {
-        emitProducer();
+        status = emitProducer();
         scf::YieldOp::create(b);
       },
       [&](OpBuilder &, Location) {
-        emitConsumer();
+        if (succeeded(status))
+          status = emitConsumer();
         scf::YieldOp::create(b);
       });
   gpu::ReturnOp::create(b);
-  return success();
+  return status;
 }
 
 static FailureOr<HopperPlan>
@@ -978,13 +1168,37 @@ planHopperKernel(Operation *op, const KernelProblem &p,
     return fail("expected hopper-ping-pong of auto, true or false, got '" +
                 o.hopperPingPong + "'");
   plan.overlap = o.hopperOverlap;
+  if (o.hopperPersistent < -1)
+    return fail("expected hopper-persistent of -1 (auto), 0 (one CTA per "
+                "tile) or a CTA count, got " +
+                Twine(o.hopperPersistent));
+  plan.numTiles = llvm::divideCeil(p.seqQ, plan.blockM) * p.batch * p.headsQ;
+  // Auto (measured on an H200, 2026-12-01, bench/NOTES.md): num-sms CTAs
+  // at D = 64 without a right bound, where a tile is cheap enough that the
+  // exposed Q load, pipeline fill and epilogue of each CTA cost 3-8%;
+  // elsewhere one CTA per tile.
+  if (o.hopperPersistent == -1)
+    plan.persistentCtas =
+        p.headDim == 64 && !p.visibility.right ? o.numSMs : 0;
+  else
+    plan.persistentCtas = o.hopperPersistent;
+  if (plan.persistentCtas && o.numSMs < 1)
+    return fail("expected a positive num-sms, got " + Twine(o.numSMs));
+  // A group's K and V (shared by Hq / Hkv query heads) within 24 MiB, half
+  // of an H100 / H200's L2.
+  int64_t kvBytesPerHead =
+      std::max<int64_t>(1, 2 * p.seqK * p.headDim * 2 * p.headsKV / p.headsQ);
+  plan.headsPerGroup = std::clamp<int64_t>((24 << 20) / kvBytesPerHead, 1,
+                                           p.batch * p.headsQ);
   if (plan.stages < 2 || plan.stages > 4)
     return fail("expected hopper-stages of 2 to 4, got " + Twine(plan.stages));
   // K and V tiles per stage, 1024 bytes to align the first, the full and
-  // empty mbarriers of every stage's K and V, and Q's full mbarrier (the
-  // size the tile model uses too).
+  // empty mbarriers of every stage's K and V, and Q's full mbarrier (and
+  // empty one where a persistent CTA reuses the Q tile; the size the tile
+  // model uses too).
+  bool recyclesQ = plan.qInSharedMemory && plan.persistentCtas;
   plan.sharedMemoryBytes = getHopperSharedMemoryBytes(
-      p.headDim, plan.blockM, plan.blockN, plan.stages);
+      p.headDim, plan.blockM, plan.blockN, plan.stages, recyclesQ);
   if (plan.sharedMemoryBytes > 227 * 1024)
     return fail("expected the hopper kernel's shared memory to fit 227 KiB, "
                 "got " +
@@ -1011,6 +1225,11 @@ public:
     hopper = *planned;
     LaunchPlan plan = queryBlockLaunch("hopper", problem, hopper.blockM,
                                        hopper.blockN, hopper.threads);
+    if (hopper.persistentCtas) {
+      plan.grid = {std::min(hopper.persistentCtas, hopper.numTiles), 1, 1};
+      plan.desc.gridFormula =
+          "[min(hopper_persistent, ceil(Lq / block_m) * B * Hq), 1, 1]";
+    }
     plan.desc.sharedMemoryBytes = hopper.sharedMemoryBytes;
     plan.desc.stages = hopper.stages;
     plan.desc.numWarps = hopper.threads / 32;
