@@ -34,13 +34,16 @@ const char *attn::runtime::roleName(ArgumentRole role) {
     return "inout";
   case ArgumentRole::Workspace:
     return "workspace";
+  case ArgumentRole::Length:
+    return "length";
   }
   return "input";
 }
 
 bool attn::runtime::parseRole(const std::string &name, ArgumentRole &role) {
   for (ArgumentRole r : {ArgumentRole::Input, ArgumentRole::Output,
-                         ArgumentRole::InOut, ArgumentRole::Workspace})
+                         ArgumentRole::InOut, ArgumentRole::Workspace,
+                         ArgumentRole::Length})
     if (name == roleName(r)) {
       role = r;
       return true;
@@ -177,6 +180,12 @@ std::string argumentJson(const ManifestArgument &a) {
   s += std::string(", \"output\": ") + (a.isOutput() ? "true" : "false");
   if (a.zeroInit)
     s += ", \"zero_init\": true";
+  if (!a.dimSymbols.empty()) {
+    s += ", \"dim_symbols\": [";
+    for (size_t i = 0; i < a.dimSymbols.size(); ++i)
+      s += (i ? ", " : "") + json::quote(a.dimSymbols[i]);
+    s += "]";
+  }
   return s + "}";
 }
 
@@ -267,16 +276,32 @@ Status attn::runtime::checkAttention(const Manifest &manifest,
   return s;
 }
 
+/// Whether `got` is `want`'s shape, a dynamic dim (-1) matching any extent
+/// in [1, 2^31 - 1] (bindRuntimeLengths then checks it).
+static bool shapeMatches(const std::vector<int64_t> &want,
+                         const std::vector<int64_t> &got) {
+  if (want.size() != got.size())
+    return false;
+  for (size_t i = 0; i < want.size(); ++i)
+    if (want[i] >= 0 ? got[i] != want[i]
+                     : got[i] < 1 || got[i] > std::numeric_limits<int32_t>::max())
+      return false;
+  return true;
+}
+
 Status attn::runtime::checkArguments(const Manifest &manifest,
-                                     const std::vector<TensorArg> &args) {
+                                     const std::vector<TensorArg> &args,
+                                     RuntimeLengthValues *lengths) {
   const std::string where = "kernel '" + manifest.symbol + "': ";
   auto mismatch = [](std::string message) {
     return Status::error(ErrorCode::ArgumentMismatch, std::move(message));
   };
-  // The caller passes everything but the workspaces.
+  // The caller passes everything but the workspaces and lengths.
   std::vector<const ManifestArgument *> expected;
   std::string names, workspaces;
   for (const ManifestArgument &a : manifest.arguments) {
+    if (a.isLength())
+      continue;
     std::string &list = a.isWorkspace() ? workspaces : names;
     list += (list.empty() ? "" : ", ") + a.name;
     if (!a.isWorkspace())
@@ -299,15 +324,19 @@ Status attn::runtime::checkArguments(const Manifest &manifest,
     if (got.dtype != want.dtype)
       return mismatch(arg + "expected dtype " + want.dtype + ", got " +
                       got.dtype);
-    if (got.shape != want.shape)
+    if (!shapeMatches(want.shape, got.shape))
       return mismatch(arg + "expected shape " + shapeString(want.shape) +
+                      (want.dimSymbols.empty()
+                           ? ""
+                           : " (-1: a runtime length in [1, 2^31 - 1])") +
                       ", got " + shapeString(got.shape));
     if (want.alignment > 1 &&
         got.devicePtr % static_cast<uint64_t>(want.alignment) != 0)
       return mismatch(arg + "expected a " + std::to_string(want.alignment) +
                       "-byte aligned pointer");
   }
-  return Status::success();
+  RuntimeLengthValues bound;
+  return bindRuntimeLengths(manifest, args, lengths ? *lengths : bound);
 }
 
 //===----------------------------------------------------------------------===//
@@ -343,7 +372,7 @@ Status attn::runtime::readTensorArgs(const Manifest &m, int numArgs,
   size_t expected = 0;
   std::string names;
   for (const ManifestArgument &a : m.arguments)
-    if (!a.isWorkspace())
+    if (a.isPassed())
       names += (expected++ ? ", " : "") + a.name;
   if (numArgs < 0)
     return Status::error(ErrorCode::InvalidArgument,
