@@ -261,11 +261,16 @@ Status attn::runtime::checkAttention(const Manifest &manifest,
   field("key dtype", got.keyDtype, want.keyDtype);
   field("value dtype", got.valueDtype, want.valueDtype);
   field("output dtype", got.outputDtype, want.outputDtype);
-  field("batch", got.batch, want.batch);
+  // A runtime length (-1) serves every extent the request asks for.
+  auto length = [&](const char *name, int64_t kernel, int64_t asked) {
+    if (kernel != -1)
+      field(name, kernel, asked);
+  };
+  length("batch", got.batch, want.batch);
   field("heads_q", got.headsQ, want.headsQ);
   field("heads_kv", got.headsKV, want.headsKV);
-  field("seq_q", got.seqQ, want.seqQ);
-  field("seq_k", got.seqK, want.seqK);
+  length("seq_q", got.seqQ, want.seqQ);
+  length("seq_k", got.seqK, want.seqK);
   field("head_dim", got.headDim, want.headDim);
   field("value_head_dim", got.valueHeadDim, want.valueHeadDim);
   field("lse", got.lse, want.lse);

@@ -203,6 +203,21 @@ TEST(RuntimeLengths, GridFormulas) {
       << s.message;
 }
 
+TEST(RuntimeLengths, ADynamicKernelComputesEveryLength) {
+  Manifest m = dynamicPrefill();
+  AttentionInfo asked = *m.attention;
+  asked.batch = 3;
+  asked.seqQ = 100;
+  asked.seqK = 77;
+  EXPECT_TRUE(checkAttention(m, asked).ok);
+  asked.headsKV = 4; // static extents still have to match
+  Status s = checkAttention(m, asked);
+  EXPECT_FALSE(s.ok);
+  EXPECT_NE(s.message.find("computes heads_kv 2, expected 4"),
+            std::string::npos)
+      << s.message;
+}
+
 TEST(RuntimeLengths, StaticKernelsKeepTheirGrid) {
   Manifest m = dynamicPrefill();
   m.arguments.resize(4);
