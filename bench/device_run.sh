@@ -49,3 +49,10 @@ done
 echo "== bench"
 PYTHONUNBUFFERED=1 python3 $D/device_bench.py --lib /tmp/rt/lib/libAttnRuntimeC.so \
   --kernels $D/kernels --out "$OUT" "$@"
+status=$?
+if [ -d $D/dynamic ]; then
+  echo "== runtime lengths: one dynamic prefill kernel, 10 (B, Lq, Lk) draws, timing vs static"
+  PYTHONUNBUFFERED=1 python3 $D/dynamic_bench.py --lib /tmp/rt/lib/libAttnRuntimeC.so \
+    --kernels $D/dynamic --out "$OUT" || status=1
+fi
+exit $status

@@ -13,8 +13,8 @@ mkdir -p "$dest/kernels"
 
 # Tile configurations tried on every benchmark shape: block-m,num-warps,block-n.
 # ATTN_CHECKS_ONLY=1 stages the correctness variants alone.
-# ATTN_ONLY=prefill|decode stages one part (plus runtime_test, which
-# device_run.sh needs); default both.
+# ATTN_ONLY=prefill|decode|dynamic stages one part (plus runtime_test,
+# which device_run.sh needs); default all.
 # ATTN_DECODE_SPLITS="0 4 16": decode num-splits values staged for every
 # timed decode shape (0 = the compiler's heuristic, flag omitted; N > 0 adds a
 # kernel named ..._sN). Default "0".
@@ -26,7 +26,7 @@ only="${ATTN_ONLY:-all}"
 decode_splits="${ATTN_DECODE_SPLITS:-0}"
 # name | attn-compile flags
 variants=()
-if [ "$only" != decode ]; then
+if [ "$only" = all ] || [ "$only" = prefill ]; then
 # Prefill benchmark shapes (BENCHMARKS.md): bf16, B*L = 16k, Hq*D = 2048.
 for d in 64 128; do
   h=$((2048 / d))
@@ -123,7 +123,7 @@ done
 fi
 variants+=("runtime_test|--batch=1 --heads-q=2 --heads-kv=1 --seq-q=100 --seq-k=130 --head-dim=64 --mask=causal")
 
-if [ "$only" != prefill ]; then
+if [ "$only" = all ] || [ "$only" = decode ]; then
 # Decode benchmark shapes (BENCHMARKS.md): bf16, one query token, D=128,
 # GQA 32/8 and MHA 32/32, (B, Lk) in (1, 8k) (16, 4k) (64, 2k) (8, 32k),
 # contiguous and paged (page 16) KV, runtime key lengths.
@@ -301,6 +301,40 @@ for v in "${variants[@]}"; do
   # The harness reads each kernel's spec flags back.
   echo "$flags" > "$dest/kernels/$name.flags"
 done
+# Runtime lengths (issue #15, bench/dynamic_bench.py): one prefill kernel
+# over dynamic B, Lq, Lk (causal GQA 32/8, D = 128) and one decode kernel
+# over a dynamic Lk (one query, GQA 32/8, B = 4), each with LSE for the
+# checks and without for timing, and the static kernels of the timed shapes.
+# ATTN_ONLY=dynamic stages it alone (plus runtime_test).
+if [ "$only" = all ] || [ "$only" = dynamic ]; then
+  mkdir -p "$dest/dynamic"
+  gqa="--heads-q=32 --heads-kv=8 --head-dim=128 --mask=causal"
+  dec="--batch=4 --heads-q=32 --heads-kv=8 --head-dim=128 --mask=none --seq-q=1"
+  dynamic_variants=(
+    "dyn_prefill_lse|$gqa --dynamic=batch,seq-q,seq-k --lse"
+    "dyn_prefill|$gqa --dynamic=batch,seq-q,seq-k --lse=false"
+    "dynref_b4_l4096|$gqa --batch=4 --seq-q=4096 --seq-k=4096 --lse=false"
+    "dynref_b2_l1500|$gqa --batch=2 --seq-q=1500 --seq-k=1500 --lse=false"
+    "dyn_decode_lse|$dec --dynamic=seq-k --lse"
+    "dyn_decode|$dec --dynamic=seq-k --lse=false"
+    "dynref_decode_b4_l4096|$dec --seq-k=4096 --lse=false"
+    "dynref_decode_b4_l1000|$dec --seq-k=1000 --lse=false"
+  )
+  for v in "${dynamic_variants[@]}"; do
+    name="${v%%|*}"
+    flags="${v#*|}"
+    # shellcheck disable=SC2086
+    if ! out=$("$compile" --target=ptx --cubin-arch=sm_90 $flags -o "$dest/dynamic/$name" 2>&1); then
+      echo "COMPILE FAILED $name ($flags):" >&2
+      echo "$out" | tail -5 >&2
+      failed+=("$name")
+      continue
+    fi
+    echo "$name: $(echo "$out" | grep -E 'spec -> PTX|ptxas' | tr -s ' ' | tr '\n' ' ')" >> "$log"
+    echo "$flags" > "$dest/dynamic/$name.flags"
+  done
+  rm -f "$dest/dynamic/"*.ptx
+fi
 # The harness loads cubins; keep one PTX to exercise the PTX path.
 find "$dest/kernels" -name "*.ptx" ! -name "runtime_test.ptx" -delete
 mkdir -p "$dest/src"

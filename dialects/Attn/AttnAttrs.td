@@ -48,7 +48,10 @@ def Attn_ArgumentRole : I32EnumAttr<"ArgumentRole", "what a kernel argument is f
     I32EnumAttrCase<"Input", 0, "input">,
     I32EnumAttrCase<"Output", 1, "output">,
     I32EnumAttrCase<"InOut", 2, "inout">,
-    I32EnumAttrCase<"Workspace", 3, "workspace">]> {
+    I32EnumAttrCase<"Workspace", 3, "workspace">,
+    // An i32 runtime length (B, Lq or Lk of dynamic dims) the runtime reads
+    // from the tensors' shapes and passes by value.
+    I32EnumAttrCase<"Length", 4, "length">]> {
   let genSpecializedAttr = 0;
   let cppNamespace = "::mlir::attn";
 }
@@ -109,7 +112,9 @@ def Attn_KernelInfoAttr : AttrDef<Attn_Dialect, "KernelInfo"> {
     where a family has none), one `#attn.kernel_arg` per kernel operand, and
     the attention the kernel computes (from the `attn.attention` op it
     replaced), which the manifest records so that a host can check a kernel
-    against its request.
+    against its request. `batch`, `seq_q` and `seq_k` are -1 for dynamic
+    dims: lengths the runtime reads from the tensors and passes to the kernel
+    (its `length` arguments) at launch.
 
     ```mlir
     #attn.kernel_info<family = "prefill", grid_formula = "[ceil(Lq / block_m), B * Hq, 1]",

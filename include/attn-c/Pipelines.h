@@ -95,6 +95,12 @@ typedef struct MlirAttnSpec {
      the bias's)
      shapes and elementType. Dense K and V only (no pageSize, appendTokens). */
   bool backward;
+  /* Dims the entry takes as dynamic (?): one kernel serves every B, Lq or
+     Lk (batch, queryLength, keyLength then size the CPU runner's tensors).
+     Dense K and V without bias, mask or appended tokens. */
+  bool dynamicBatch;
+  bool dynamicQueryLength;
+  bool dynamicKeyLength;
 } MlirAttnSpec;
 
 MLIR_CAPI_EXPORTED void mlirAttnSpecInit(MlirAttnSpec *spec);

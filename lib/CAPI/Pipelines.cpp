@@ -59,6 +59,9 @@ void mlirAttnSpecInit(MlirAttnSpec *spec) {
   spec->pageSize = d.pageSize;
   spec->appendTokens = d.appendTokens;
   spec->backward = d.backward;
+  spec->dynamicBatch = d.dynamicBatch;
+  spec->dynamicQueryLength = d.dynamicQueryLength;
+  spec->dynamicKeyLength = d.dynamicKeyLength;
 }
 
 static AttentionSpec unwrap(const MlirAttnSpec &c) {
@@ -91,6 +94,9 @@ static AttentionSpec unwrap(const MlirAttnSpec &c) {
     s.keyLengths.assign(c.keyLengths, c.keyLengths + c.numKeyLengths);
   s.appendTokens = c.appendTokens;
   s.backward = c.backward;
+  s.dynamicBatch = c.dynamicBatch;
+  s.dynamicQueryLength = c.dynamicQueryLength;
+  s.dynamicKeyLength = c.dynamicKeyLength;
   return s;
 }
 

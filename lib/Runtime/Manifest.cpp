@@ -34,13 +34,16 @@ const char *attn::runtime::roleName(ArgumentRole role) {
     return "inout";
   case ArgumentRole::Workspace:
     return "workspace";
+  case ArgumentRole::Length:
+    return "length";
   }
   return "input";
 }
 
 bool attn::runtime::parseRole(const std::string &name, ArgumentRole &role) {
   for (ArgumentRole r : {ArgumentRole::Input, ArgumentRole::Output,
-                         ArgumentRole::InOut, ArgumentRole::Workspace})
+                         ArgumentRole::InOut, ArgumentRole::Workspace,
+                         ArgumentRole::Length})
     if (name == roleName(r)) {
       role = r;
       return true;
@@ -229,6 +232,12 @@ std::string argumentJson(const ManifestArgument &a) {
   s += std::string(", \"output\": ") + (a.isOutput() ? "true" : "false");
   if (a.zeroInit)
     s += ", \"zero_init\": true";
+  if (!a.dimSymbols.empty()) {
+    s += ", \"dim_symbols\": [";
+    for (size_t i = 0; i < a.dimSymbols.size(); ++i)
+      s += (i ? ", " : "") + json::quote(a.dimSymbols[i]);
+    s += "]";
+  }
   return s + "}";
 }
 
@@ -306,11 +315,16 @@ Status attn::runtime::checkAttention(const Manifest &manifest,
   field("key dtype", got.keyDtype, want.keyDtype);
   field("value dtype", got.valueDtype, want.valueDtype);
   field("output dtype", got.outputDtype, want.outputDtype);
-  field("batch", got.batch, want.batch);
+  // A runtime length (-1) serves every extent the request asks for.
+  auto length = [&](const char *name, int64_t kernel, int64_t asked) {
+    if (kernel != -1)
+      field(name, kernel, asked);
+  };
+  length("batch", got.batch, want.batch);
   field("heads_q", got.headsQ, want.headsQ);
   field("heads_kv", got.headsKV, want.headsKV);
-  field("seq_q", got.seqQ, want.seqQ);
-  field("seq_k", got.seqK, want.seqK);
+  length("seq_q", got.seqQ, want.seqQ);
+  length("seq_k", got.seqK, want.seqK);
   field("head_dim", got.headDim, want.headDim);
   field("value_head_dim", got.valueHeadDim, want.valueHeadDim);
   field("lse", got.lse, want.lse);
@@ -335,16 +349,32 @@ static bool sameStrides(const std::vector<int64_t> &shape,
   return true;
 }
 
+/// Whether `got` is `want`'s shape, a dynamic dim (-1) matching any extent
+/// in [1, 2^31 - 1] (bindRuntimeLengths then checks it).
+static bool shapeMatches(const std::vector<int64_t> &want,
+                         const std::vector<int64_t> &got) {
+  if (want.size() != got.size())
+    return false;
+  for (size_t i = 0; i < want.size(); ++i)
+    if (want[i] >= 0 ? got[i] != want[i]
+                     : got[i] < 1 || got[i] > std::numeric_limits<int32_t>::max())
+      return false;
+  return true;
+}
+
 Status attn::runtime::checkArguments(const Manifest &manifest,
-                                     const std::vector<TensorArg> &args) {
+                                     const std::vector<TensorArg> &args,
+                                     RuntimeLengthValues *lengths) {
   const std::string where = "kernel '" + manifest.symbol + "': ";
   auto mismatch = [](std::string message) {
     return Status::error(ErrorCode::ArgumentMismatch, std::move(message));
   };
-  // The caller passes everything but the workspaces.
+  // The caller passes everything but the workspaces and lengths.
   std::vector<const ManifestArgument *> expected;
   std::string names, workspaces;
   for (const ManifestArgument &a : manifest.arguments) {
+    if (a.isLength())
+      continue;
     std::string &list = a.isWorkspace() ? workspaces : names;
     list += (list.empty() ? "" : ", ") + a.name;
     if (!a.isWorkspace())
@@ -367,15 +397,21 @@ Status attn::runtime::checkArguments(const Manifest &manifest,
     if (got.dtype != want.dtype)
       return mismatch(arg + "expected dtype " + want.dtype + ", got " +
                       got.dtype);
-    if (got.shape != want.shape)
+    if (!shapeMatches(want.shape, got.shape))
       return mismatch(arg + "expected shape " + shapeString(want.shape) +
+                      (want.dimSymbols.empty()
+                           ? ""
+                           : " (-1: a runtime length in [1, 2^31 - 1])") +
                       ", got " + shapeString(got.shape));
     // A kernel reads exactly the strides it was compiled for: a tensor laid
     // out otherwise would be read wrong, not slowly.
-    std::vector<int64_t> wantStrides = want.elementStrides();
+    // (A runtime-length kernel is dense row-major over the extents passed.)
+    std::vector<int64_t> wantStrides = want.strides.empty()
+                                           ? denseStrides(got.shape)
+                                           : want.elementStrides();
     std::vector<int64_t> gotStrides =
         got.strides.empty() ? denseStrides(got.shape) : got.strides;
-    if (!sameStrides(want.shape, gotStrides, wantStrides))
+    if (!sameStrides(got.shape, gotStrides, wantStrides))
       return mismatch(arg + "expected strides " + shapeString(wantStrides) +
                       (want.strides.empty() ? " (dense)" : "") + ", got " +
                       shapeString(gotStrides) +
@@ -387,7 +423,8 @@ Status attn::runtime::checkArguments(const Manifest &manifest,
       return mismatch(arg + "expected a " + std::to_string(want.alignment) +
                       "-byte aligned pointer");
   }
-  return Status::success();
+  RuntimeLengthValues bound;
+  return bindRuntimeLengths(manifest, args, lengths ? *lengths : bound);
 }
 
 //===----------------------------------------------------------------------===//
@@ -424,7 +461,7 @@ Status attn::runtime::readTensorArgs(const Manifest &m, int numArgs,
   size_t expected = 0;
   std::string names;
   for (const ManifestArgument &a : m.arguments)
-    if (!a.isWorkspace())
+    if (a.isPassed())
       names += (expected++ ? ", " : "") + a.name;
   if (numArgs < 0)
     return Status::error(ErrorCode::InvalidArgument,

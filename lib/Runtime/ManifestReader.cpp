@@ -155,6 +155,29 @@ public:
     return true;
   }
 
+  /// An array of at most `maxLen` strings of [A-Za-z0-9_] (empty allowed).
+  bool names(const char *key, size_t maxLen, std::vector<std::string> &out,
+             bool required = true) {
+    const json::Value *m = get(key, required);
+    if (!m)
+      return false;
+    std::vector<std::string> values;
+    bool valid = m->kind == json::Value::Array && m->array.size() <= maxLen;
+    for (size_t i = 0; valid && i < m->array.size(); ++i) {
+      const json::Value &e = m->array[i];
+      valid = e.kind == json::Value::String &&
+              (e.text.empty() || isIdentifier(e.text));
+      if (valid)
+        values.push_back(e.text);
+    }
+    if (!valid)
+      return fail("expected '" + std::string(key) + "' to be an array of at "
+                  "most " + std::to_string(maxLen) + " names, got " +
+                  describe(*m));
+    out = std::move(values);
+    return true;
+  }
+
   /// An array of `minLen`..`maxLen` integers, each in [lo, hi].
   bool ints(const char *key, size_t minLen, size_t maxLen, int64_t lo,
             int64_t hi, std::vector<int64_t> &out, bool required = true) {
@@ -243,15 +266,18 @@ Status readVersion(const json::Value &root, int &major, int &minor) {
 }
 
 bool readDims(ObjectReader &r, const char *key, int64_t maxX, int64_t maxY,
-              int64_t maxZ, std::array<int64_t, 3> &out) {
+              int64_t maxZ, std::array<int64_t, 3> &out,
+              bool allowZero = false) {
   std::vector<int64_t> dims;
-  if (!r.ints(key, 3, 3, 1, std::max({maxX, maxY, maxZ}), dims))
+  // 0: an extent computed at launch (checked against the runtime lengths).
+  if (!r.ints(key, 3, 3, 0, std::max({maxX, maxY, maxZ}), dims))
     return false;
   int64_t max[3] = {maxX, maxY, maxZ};
   for (int i = 0; i < 3; ++i) {
-    if (dims[i] > max[i])
+    if (dims[i] > max[i] || dims[i] < (allowZero ? 0 : 1))
       return r.fail("expected '" + std::string(key) + "'[" + std::to_string(i) +
-                    "] in [1, " + std::to_string(max[i]) + "], got " +
+                    "] in [" + (allowZero ? "0" : "1") + ", " +
+                    std::to_string(max[i]) + "], got " +
                     std::to_string(dims[i]));
     out[i] = dims[i];
   }
@@ -270,6 +296,28 @@ Status readTuning(const json::Value &v, bool allowUnknown, KernelTuning &t) {
   return r.finish();
 }
 
+/// A dynamic dim (-1) is named by dim_symbols, which names nothing else;
+/// lengths are i32 scalars; workspaces are static.
+Status checkDynamicShape(const ManifestArgument &a) {
+  auto fail = [&](const std::string &what) {
+    return Status::error(ErrorCode::InvalidManifest,
+                         "manifest: argument '" + a.name + "': " + what);
+  };
+  if (a.isLength() && (a.dtype != "i32" || !a.shape.empty()))
+    return fail("expected a length to be an i32 of shape []");
+  bool dynamic = std::find(a.shape.begin(), a.shape.end(), -1) != a.shape.end();
+  if (!dynamic && a.dimSymbols.empty())
+    return Status::success();
+  if (a.isWorkspace() || a.dimSymbols.size() != a.shape.size())
+    return fail("expected 'dim_symbols' of one name per dim exactly where "
+                "the shape has a dynamic (-1) dim, not on a workspace");
+  for (size_t i = 0; i < a.shape.size(); ++i)
+    if ((a.shape[i] < 0) != !a.dimSymbols[i].empty())
+      return fail("expected 'dim_symbols'[" + std::to_string(i) +
+                  "] to name the length of exactly the dynamic dims");
+  return Status::success();
+}
+
 Status readArgument(const json::Value &v, size_t index, bool allowUnknown,
                     ManifestArgument &a) {
   ObjectReader r(v, "argument " + std::to_string(index), allowUnknown);
@@ -279,15 +327,17 @@ Status readArgument(const json::Value &v, size_t index, bool allowUnknown,
     r.fail("expected 'dtype' to be one of bf16, f16, f32, f64, i1, i8, i16, i32, "
            "i64, got " +
            json::quote(a.dtype));
-  r.ints("shape", 0, Limits::kMaxRank, 0, kMaxDim, a.shape);
+  r.ints("shape", 0, Limits::kMaxRank, -1, kMaxDim, a.shape);
   // Optional (schema 1.1): absent means dense row-major.
   if (r.ints("strides", 0, Limits::kMaxRank, 0, kMaxDim, a.strides, false) &&
       a.strides.size() != a.shape.size())
     r.fail("expected 'strides' to have one entry per dim of 'shape' (" +
            std::to_string(a.shape.size()) + "), got " +
            std::to_string(a.strides.size()));
-  if (r.string("role", role, true, {"input", "output", "inout", "workspace"}))
+  if (r.string("role", role, true,
+               {"input", "output", "inout", "workspace", "length"}))
     parseRole(role, a.role);
+  r.names("dim_symbols", Limits::kMaxRank, a.dimSymbols, false);
   bool output = false;
   if (r.boolean("output", output, false) && output != a.isOutput())
     r.fail("expected 'output' to be " +
@@ -300,11 +350,14 @@ Status readArgument(const json::Value &v, size_t index, bool allowUnknown,
   r.boolean("zero_init", a.zeroInit, false);
   if (!r.ok())
     return r.finish();
+  if (Status s = checkDynamicShape(a); !s)
+    return s;
   // Sizes the runtime allocates (workspaces) or checks must not wrap.
   uint64_t bytes = static_cast<uint64_t>(dtypeSize(a.dtype));
   for (int64_t d : a.shape)
-    if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes) ||
-        bytes > Limits::kMaxArgumentBytes)
+    if (d >= 0 &&
+        (__builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes) ||
+         bytes > Limits::kMaxArgumentBytes))
       return Status::error(ErrorCode::InvalidManifest,
                            "manifest: argument '" + a.name +
                                "': expected at "
@@ -361,11 +414,16 @@ Status readAttention(const json::Value &v, bool allowUnknown,
     if (Status s = dr.finish(); !s)
       return s;
   }
-  r.integer("batch", 1, kMaxExtent, a.batch);
+  // -1: a runtime length (dynamic dim).
+  r.integer("batch", -1, kMaxExtent, a.batch);
   r.integer("heads_q", 1, kMaxExtent, a.headsQ);
   r.integer("heads_kv", 1, kMaxExtent, a.headsKV);
-  r.integer("seq_q", 1, kMaxExtent, a.seqQ);
-  r.integer("seq_k", 1, kMaxExtent, a.seqK);
+  r.integer("seq_q", -1, kMaxExtent, a.seqQ);
+  r.integer("seq_k", -1, kMaxExtent, a.seqK);
+  for (int64_t extent : {a.batch, a.seqQ, a.seqK})
+    if (r.ok() && extent == 0)
+      r.fail("expected 'batch', 'seq_q' and 'seq_k' >= 1 or -1 (a runtime "
+             "length)");
   r.integer("head_dim", 1, kMaxExtent, a.headDim);
   r.integer("value_head_dim", 1, kMaxExtent, a.valueHeadDim);
   if (r.ok() && a.headsQ % a.headsKV != 0)
@@ -405,6 +463,34 @@ Status readCost(const json::Value &v, bool allowUnknown, KernelCost &c) {
   return r.finish();
 }
 
+/// Grid extents of 0 and dim symbols only with Length arguments, and every
+/// symbol one of them.
+Status checkRuntimeLengths(const Manifest &m) {
+  auto fail = [](const std::string &what) {
+    return Status::error(ErrorCode::InvalidManifest, "manifest: " + what);
+  };
+  bool lengths = m.hasRuntimeLengths();
+  for (int64_t extent : m.grid)
+    if (extent == 0 && !lengths)
+      return fail("expected 'grid' extents >= 1 (0: computed at launch, "
+                  "only for a kernel with length arguments)");
+  for (const ManifestArgument &a : m.arguments)
+    for (const std::string &symbol : a.dimSymbols) {
+      if (symbol.empty())
+        continue;
+      bool known = false;
+      for (const ManifestArgument &l : m.arguments)
+        known |= l.isLength() && l.name == symbol;
+      if (!known)
+        return fail("argument '" + a.name + "': expected dim symbol '" +
+                    symbol + "' to name a length argument");
+    }
+  if (lengths && m.gridFormula.empty())
+    return fail("expected a 'grid_formula' for a kernel with length "
+                "arguments (its grid is computed at launch)");
+  return Status::success();
+}
+
 } // namespace
 
 Status attn::runtime::parseManifest(const std::string &text, Manifest &out) {
@@ -431,7 +517,7 @@ Status attn::runtime::parseManifest(const std::string &text, Manifest &out) {
   r.string("family", m.family, true, {"prefill", "decode", "hopper", "backward", "custom"});
   r.string("chip", m.chip);
   readDims(r, "grid", Limits::kMaxGridX, Limits::kMaxGridYZ, Limits::kMaxGridYZ,
-           m.grid);
+           m.grid, /*allowZero=*/true);
   readDims(r, "block", Limits::kMaxBlockXY, Limits::kMaxBlockXY,
            Limits::kMaxBlockZ, m.block);
   if (r.ok() && m.block[0] * m.block[1] * m.block[2] > Limits::kMaxThreads)
@@ -475,6 +561,8 @@ Status attn::runtime::parseManifest(const std::string &text, Manifest &out) {
     m.cost = std::move(cost);
   }
   if (Status s = r.finish(); !s)
+    return s;
+  if (Status s = checkRuntimeLengths(m); !s)
     return s;
   out = std::move(m);
   return Status::success();

@@ -524,7 +524,11 @@ Status Kernel::launch(const std::vector<TensorArg> &args, void *stream,
 
 Status Kernel::launch(const std::vector<TensorArg> &args,
                       const LaunchOptions &options) {
-  if (Status s = checkArguments(manifest_, args); !s)
+  RuntimeLengthValues lengths;
+  if (Status s = checkArguments(manifest_, args, &lengths); !s)
+    return s;
+  std::array<int64_t, 3> grid;
+  if (Status s = launchGrid(manifest_, lengths, grid); !s)
     return s;
   uint64_t workspace = options.workspace ? options.workspace : ownWorkspace_;
   size_t workspaceBytes =
@@ -533,28 +537,37 @@ Status Kernel::launch(const std::vector<TensorArg> &args,
     return s;
   // The caller's pointers in order, with the workspace slices at their
   // positions.
+  // and the runtime lengths (i32, by value; checkArguments bounded them).
   std::vector<CUdeviceptr> ptrs(manifest_.arguments.size(), 0);
+  std::vector<int32_t> values(manifest_.arguments.size(), 0);
   auto next = args.begin();
-  for (size_t i = 0; i < ptrs.size(); ++i)
-    if (!manifest_.arguments[i].isWorkspace())
+  for (size_t i = 0; i < ptrs.size(); ++i) {
+    const ManifestArgument &a = manifest_.arguments[i];
+    if (a.isLength())
+      values[i] = static_cast<int32_t>(lengths.get(a.name));
+    else if (!a.isWorkspace())
       ptrs[i] = static_cast<CUdeviceptr>((next++)->devicePtr);
+  }
   for (const WorkspaceSlice &slice : slices_)
     ptrs[slice.argument] = static_cast<CUdeviceptr>(workspace + slice.offset);
   std::vector<void *> params;
-  for (CUdeviceptr &p : ptrs)
-    params.push_back(&p);
+  for (size_t i = 0; i < ptrs.size(); ++i)
+    params.push_back(manifest_.arguments[i].isLength()
+                         ? static_cast<void *>(&values[i])
+                         : static_cast<void *>(&ptrs[i]));
   ScopedContext scope(context_);
   if (!scope.status)
     return scope.status;
   const Driver &d = driver();
   const Manifest &m = manifest_;
-  // parseManifest bounded grid, block and shared memory to the CUDA limits,
+  // parseManifest (launchGrid for a computed grid) bounded grid, block and
+  // shared memory to the CUDA limits,
   // all below 2^32: the unsigned casts are exact.
   auto u = [](int64_t v) { return static_cast<unsigned>(v); };
   CUstream stream = static_cast<CUstream>(options.stream);
   if (CUresult rc = d.cuLaunchKernel(
-          static_cast<CUfunction>(function_), u(m.grid[0]), u(m.grid[1]),
-          u(m.grid[2]), u(m.block[0]), u(m.block[1]), u(m.block[2]),
+          static_cast<CUfunction>(function_), u(grid[0]), u(grid[1]),
+          u(grid[2]), u(m.block[0]), u(m.block[1]), u(m.block[2]),
           u(m.sharedMemoryBytes), stream, params.data(), nullptr);
       rc != CUDA_SUCCESS)
     return cudaError(rc, "cuLaunchKernel('" + m.symbol + "')");

@@ -151,9 +151,16 @@ std::string AttentionSpec::describe() const {
   std::string kind = numKVHeads == numQueryHeads ? "MHA"
                      : numKVHeads == 1           ? "MQA"
                                                  : "GQA";
-  std::string text = llvm::formatv("{0} {1}/{2} B={3} Lq={4} Lk={5} D={6}",
-                                   kind, numQueryHeads, numKVHeads, batch,
-                                   queryLength, keyLength, headDim);
+  // Dynamic dims: "?" then the extent the tensors are made with.
+  auto extent = [](bool dynamic, int64_t value) {
+    return dynamic ? "?(" + std::to_string(value) + ")"
+                   : std::to_string(value);
+  };
+  std::string text = llvm::formatv(
+      "{0} {1}/{2} B={3} Lq={4} Lk={5} D={6}", kind, numQueryHeads,
+      numKVHeads, extent(dynamicBatch, batch),
+      extent(dynamicQueryLength, queryLength),
+      extent(dynamicKeyLength, keyLength), headDim);
   if (getValueHeadDim() != headDim)
     text += llvm::formatv(" Dv={0}", getValueHeadDim()).str();
   text += " " + stringifyElementKind(elementType).str();
@@ -357,11 +364,51 @@ LogicalResult mlir::attn::verifyAttentionSpec(const AttentionSpec &spec,
   return success();
 }
 
+/// The forward entry's types with the spec's dynamic dims: B (dim 0 of
+/// every operand and result), Lq (the sequence dim of Q and O, dim 2 of
+/// LSE) and Lk (of K and V). `inputs` are Q, K, V[, key_lengths].
+static LogicalResult
+makeLengthsDynamic(const AttentionSpec &spec, Location loc,
+                   SmallVectorImpl<RankedTensorType> &inputs,
+                   SmallVectorImpl<RankedTensorType> &results) {
+  if (!spec.hasDynamicDims())
+    return success();
+  if (spec.pageSize || spec.appendTokens || spec.withBias ||
+      spec.withBoolMask || !spec.sinks.empty())
+    return emitError(loc) << "expected dense K and V without bias, mask, "
+                             "sinks or appended tokens for dynamic dims";
+  int64_t seqAxis = spec.layout == Layout::BHSD ? 2 : 1;
+  auto dynamic = [&](RankedTensorType &type, bool seq, int64_t axis,
+                     bool isQuery) {
+    SmallVector<int64_t> shape(type.getShape());
+    if (spec.dynamicBatch)
+      shape[0] = ShapedType::kDynamic;
+    if (seq && (isQuery ? spec.dynamicQueryLength : spec.dynamicKeyLength))
+      shape[axis] = ShapedType::kDynamic;
+    type = RankedTensorType::get(shape, type.getElementType());
+  };
+  dynamic(inputs[0], true, seqAxis, /*isQuery=*/true);
+  dynamic(inputs[1], true, seqAxis, /*isQuery=*/false);
+  dynamic(inputs[2], true, seqAxis, /*isQuery=*/false);
+  if (inputs.size() > 3) // key_lengths [B]
+    dynamic(inputs[3], false, 0, false);
+  dynamic(results[0], true, seqAxis, /*isQuery=*/true);
+  if (results.size() > 1) // LSE [B, Hq, Lq]
+    dynamic(results[1], true, 2, /*isQuery=*/true);
+  return success();
+}
+
 OwningOpRef<ModuleOp>
 mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
                                  StringRef funcName) {
   if (failed(verifyAttentionSpec(spec, UnknownLoc::get(ctx))))
     return nullptr;
+  if (spec.backward && spec.hasDynamicDims()) {
+    emitError(UnknownLoc::get(ctx))
+        << "expected static dims for a backward spec (dynamic dims: the "
+           "forward only)";
+    return nullptr;
+  }
   if (spec.backward)
     return buildAttentionBackwardModule(ctx, spec, funcName);
   ctx->loadDialect<AttnDialect, arith::ArithDialect,
@@ -422,6 +469,8 @@ mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
   if (spec.withLse)
     resultTypes.push_back(tensorOf(
         spec.lseShape(), getElementType(ctx, spec.lseElementType())));
+  if (failed(makeLengthsDynamic(spec, loc, inputTypes, resultTypes)))
+    return nullptr;
 
   SmallVector<Type> argTypes;
   for (RankedTensorType t :

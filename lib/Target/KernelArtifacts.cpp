@@ -7,9 +7,11 @@
 #include "attn/Target/KernelArtifacts.h"
 
 #include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "attn/Dialect/Attn/IR/KernelInfo.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
@@ -65,6 +67,8 @@ static rt::ArgumentRole toRuntime(ArgumentRole role) {
     return rt::ArgumentRole::InOut;
   case ArgumentRole::Workspace:
     return rt::ArgumentRole::Workspace;
+  case ArgumentRole::Length:
+    return rt::ArgumentRole::Length;
   }
   llvm_unreachable("unknown argument role");
 }
@@ -123,11 +127,14 @@ static FailureOr<KernelManifest> manifestOf(gpu::LaunchFuncOp launch,
   gpu::KernelDim3 grid = launch.getGridSizeOperandValues();
   gpu::KernelDim3 block = launch.getBlockSizeOperandValues();
   Value dims[6] = {grid.x, grid.y, grid.z, block.x, block.y, block.z};
+  // A kernel over runtime lengths computes its grid at launch (grid 0:
+  // from the formula).
+  auto dimSymbols = launch->getAttrOfType<ArrayAttr>(kDimSymbolsAttrName);
   for (int i = 0; i < 6; ++i) {
     std::optional<int64_t> c = constantIndex(dims[i]);
-    if (!c)
+    if (!c && !(i < 3 && dimSymbols))
       return launch.emitError("expected constant launch dimensions");
-    (i < 3 ? m.grid[i] : m.block[i - 3]) = *c;
+    (i < 3 ? m.grid[i] : m.block[i - 3]) = c.value_or(0);
   }
   m.sharedMemoryBytes = info.getSharedMemoryBytes();
   if (Value smem = launch.getDynamicSharedMemorySize())
@@ -144,10 +151,30 @@ static FailureOr<KernelManifest> manifestOf(gpu::LaunchFuncOp launch,
     return launch.emitError("expected one kernel_info argument per kernel "
                             "operand (")
            << operands.size() << "), found " << described.size();
-  for (auto [operand, attr] : llvm::zip(operands, described)) {
+  if (dimSymbols && dimSymbols.size() != operands.size())
+    return launch.emitError("expected one ")
+           << kDimSymbolsAttrName << " entry per kernel operand";
+  for (auto [i, operand, attr] : llvm::enumerate(operands, described)) {
     auto entry = cast<KernelArgumentAttr>(attr);
+    if (entry.getRole() == ArgumentRole::Length) {
+      KernelArgument arg;
+      arg.name = entry.getName().str();
+      arg.role = rt::ArgumentRole::Length;
+      arg.dtype = "i32";
+      arg.alignment = 4;
+      if (!operand.getType().isInteger(32))
+        return launch.emitError("expected an i32 for length argument '")
+               << arg.name << "', got " << operand.getType();
+      m.arguments.push_back(std::move(arg));
+      continue;
+    }
+    // A dynamic memref is passed as a static stand-in reinterpreted from
+    // it: the manifest states the dynamic shape.
+    if (auto standIn = operand.getDefiningOp<memref::ReinterpretCastOp>();
+        standIn && dimSymbols)
+      operand = standIn.getSource();
     auto type = dyn_cast<MemRefType>(operand.getType());
-    if (!type || !type.hasStaticShape())
+    if (!type || (!type.hasStaticShape() && !dimSymbols))
       return launch.emitError("expected a statically shaped memref for "
                               "kernel argument '")
              << entry.getName() << "', got " << operand.getType();
@@ -162,7 +189,11 @@ static FailureOr<KernelManifest> manifestOf(gpu::LaunchFuncOp launch,
       return launch.emitError("expected an element type the runtime can "
                               "size for kernel argument '")
              << arg.name << "', got " << type.getElementType();
-    arg.shape.assign(type.getShape().begin(), type.getShape().end());
+    for (int64_t extent : type.getShape())
+      arg.shape.push_back(ShapedType::isDynamic(extent) ? -1 : extent);
+    if (!type.hasStaticShape())
+      for (Attribute symbol : cast<ArrayAttr>(dimSymbols[i]))
+        arg.dimSymbols.push_back(cast<StringAttr>(symbol).str());
     // A strided memref (Q, K, V or O read as torch's x.transpose(1, 2)):
     // the runtime checks a launch's tensors against these strides.
     if (!type.getLayout().isIdentity()) {

@@ -98,6 +98,8 @@ class Spec(ctypes.Structure):
         ("keyLengths", ctypes.POINTER(ctypes.c_int64)),
         ("numKeyLengths", ctypes.c_ssize_t), ("appendTokens", ctypes.c_int64),
         ("backward", ctypes.c_bool),
+        ("dynamicBatch", ctypes.c_bool), ("dynamicQueryLength", ctypes.c_bool),
+        ("dynamicKeyLength", ctypes.c_bool),
     ]
 
 

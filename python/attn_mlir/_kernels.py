@@ -141,8 +141,9 @@ class PtxKernel:
         self.path = path
         self.key = key
         self.description = description
+        # Workspaces and runtime lengths (dynamic dims) are the runtime's.
         self.arguments = [a for a in self.manifest["arguments"]
-                          if a.get("role") != "workspace"]
+                          if a.get("role") not in ("workspace", "length")]
         self.inputs = [a for a in self.arguments if a.get("role") in ("input", "inout")]
         self.outputs = [a for a in self.arguments if a.get("role") == "output"]
         self._runtime = {}
@@ -171,12 +172,25 @@ class PtxKernel:
             self._runtime[device_index] = kernels
         return kernels
 
+    def _output_shape(self, output, inputs):
+        """`output`'s shape, a dynamic dim (-1) taking the length its
+        symbol has in the inputs (the runtime checks that they agree)."""
+        lengths = {}
+        for t, a in zip(inputs, self.inputs):
+            for axis, symbol in enumerate(a.get("dim_symbols", [])):
+                if symbol and axis < len(t.shape):
+                    lengths.setdefault(symbol, int(t.shape[axis]))
+        symbols = output.get("dim_symbols", [""] * len(output["shape"]))
+        return [lengths.get(s, 1) if n < 0 else n
+                for n, s in zip(output["shape"], symbols)]
+
     def __call__(self, *tensors, stream=None, synchronize=False):
         import torch
         outputs = []
         if len(tensors) == len(self.inputs) and self.outputs:
             device = tensors[0].device
-            outputs = [_empty(a, device) for a in self.outputs]
+            outputs = [_empty(dict(a, shape=self._output_shape(a, tensors)), device)
+                       for a in self.outputs]
             tensors = tuple(tensors) + tuple(outputs)
         if len(tensors) != len(self.arguments):
             raise TypeError(f"attn_mlir: the kernel takes {len(self.inputs)} inputs or "

@@ -13,7 +13,11 @@ DEFAULTS = {
     "score_mod": "none", "mask_mod": "none", "alibi": False, "bshd": False,
     "lse": True, "bias": False, "bool_mask": False, "page_size": 0,
     "append_tokens": 0, "key_lengths": False, "backward": False,
+    "dynamic": (),
 }
+
+# attn-compile's --dynamic dims and the spec fields they make runtime lengths.
+_DYNAMIC = {"batch": "batch", "seq-q": "seq_q", "seq-k": "seq_k"}
 
 _DTYPES = {"f32": 0, "f16": 1, "bf16": 2, "f64": 5}
 _MASKS = {"none": 0, "causal": 2, "causal-bottom-right": 2,
@@ -67,7 +71,32 @@ def normalize(kwargs):
         spec[name] = int(spec[name])
     for name in ("bshd", "lse", "bias", "bool_mask", "backward"):
         spec[name] = bool(spec[name])
+    _normalize_dynamic(spec)
     return spec
+
+
+def _normalize_dynamic(spec):
+    """`dynamic`: True (B, Lq and Lk), or some of "batch", "seq-q",
+    "seq-k" (attn-compile's --dynamic). One kernel serves every such length,
+    so the extent is no part of what is compiled: it is set to 1 (and the
+    key lengths to match), which makes the cache key the same for every
+    length."""
+    dims = spec["dynamic"]
+    if dims is True:
+        dims = tuple(_DYNAMIC)
+    elif not dims:
+        dims = ()
+    elif isinstance(dims, str):
+        dims = (dims,)
+    unknown = sorted(set(dims) - set(_DYNAMIC))
+    if unknown:
+        raise ValueError(f"attn_mlir: expected dynamic dims among "
+                         f"{', '.join(_DYNAMIC)}, got {', '.join(unknown)}")
+    spec["dynamic"] = sorted(set(dims))
+    for dim in spec["dynamic"]:
+        spec[_DYNAMIC[dim]] = 1
+    if spec["dynamic"] and spec["key_lengths"]:
+        spec["key_lengths"] = [1] * spec["batch"]
 
 
 def to_c(spec):
@@ -95,6 +124,9 @@ def to_c(spec):
     lengths = (ctypes.c_int64 * max(1, len(spec["key_lengths"])))(*spec["key_lengths"])
     c.keyLengths, c.numKeyLengths = lengths, len(spec["key_lengths"])
     c.backward = spec["backward"]
+    c.dynamicBatch = "batch" in spec["dynamic"]
+    c.dynamicQueryLength = "seq-q" in spec["dynamic"]
+    c.dynamicKeyLength = "seq-k" in spec["dynamic"]
     return c, (slopes, lengths)
 
 

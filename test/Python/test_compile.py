@@ -148,6 +148,32 @@ class Cache(unittest.TestCase):
         self.assertAlmostEqual(cost["compute_us"], 33554432 / 312e6, places=9)
         self.assertAlmostEqual(cost["exp_us"], 133120 / 2.436e6, places=9)
 
+    def test_dynamic_lengths_share_one_kernel(self):
+        # dynamic=True: B, Lq and Lk are runtime lengths, so the cache key
+        # leaves them out and every length gets the same kernel.
+        spec = dict(self.SPEC, dynamic=True)
+        first = attn_mlir.compile(target="ptx", batch=3, **dict(spec, seq_q=100, seq_k=300))
+        self.assertIs(attn_mlir.compile(target="ptx", batch=1, **dict(spec, seq_q=7, seq_k=9)),
+                      first)
+        args = first.manifest["arguments"]
+        self.assertEqual([(a["name"], a["role"]) for a in args if a["role"] == "length"],
+                         [("B", "length"), ("Lq", "length"), ("Lk", "length")])
+        self.assertEqual(args[0]["shape"], [-1, 8, -1, 64])
+        self.assertEqual(args[0]["dim_symbols"], ["B", "", "Lq", ""])
+        self.assertEqual(args[1]["dim_symbols"], ["B", "", "Lk", ""])
+        self.assertEqual(first.manifest["grid"], [0, 0, 1])
+        self.assertEqual(first.manifest["attention"]["seq_k"], -1)
+        # The kernel takes the arguments the caller passes, not the lengths.
+        self.assertEqual([a["name"] for a in first.arguments], ["q", "k", "v", "o"])
+        # Only Lk dynamic is another kernel, as is the static one.
+        lk_only = attn_mlir.compile(target="ptx", **dict(spec, dynamic=["seq-k"]))
+        self.assertNotEqual(lk_only.key, first.key)
+        static = attn_mlir.compile(target="ptx", batch=3, **dict(self.SPEC, seq_q=100, seq_k=300))
+        self.assertNotEqual(static.key, first.key)
+        self.assertEqual(static.manifest["arguments"][0]["shape"], [3, 8, 100, 64])
+        with self.assertRaisesRegex(ValueError, "expected dynamic dims among"):
+            attn_mlir.compile(target="ptx", **dict(spec, dynamic=["heads"]))
+
     @unittest.skipUnless(os.path.exists("/usr/local/cuda/bin/ptxas"),
                          "no ptxas here: cubins are not assembled")
     def test_cubin_bytes_cross_the_c_api_intact(self):

@@ -210,7 +210,7 @@ TEST_F(KernelManifestTest, RejectsMalformedLaunches) {
   ASSERT_TRUE(module);
   std::string error = manifestJson(*module);
   EXPECT_NE(error.find("expected a manifest the runtime accepts: manifest: "
-                       "top level: expected 'grid'[1] in [1, 65535], got "
+                       "top level: expected 'grid'[1] in [0, 65535], got "
                        "70000"),
             std::string::npos)
       << error;

@@ -295,7 +295,7 @@ TEST(ManifestSchema, WrongTypesAreNotCoerced) {
                 "expected 'lse' to be true or false, got 0");
   expectRefused(edited("\"role\": \"input\"", "\"role\": \"scratch\""),
                 "expected 'role' to be one of input, output, inout, "
-                "workspace, got \"scratch\"");
+                "workspace, length, got \"scratch\"");
   expectRefused(edited("\"dtype\": \"i32\"", "\"dtype\": \"fp8\""),
                 "expected 'dtype' to be one of bf16");
   expectRefused(edited("\"output\": true", "\"output\": false"),
@@ -339,8 +339,13 @@ TEST(ManifestSchema, ArgumentSizesCannotOverflow) {
   expectRefused(edited("[4, 4, 4, 128]", "[4294967296, 4294967296]"),
                 "argument 'partial_o': expected at most 2^48 bytes, got shape "
                 "[4294967296, 4294967296] of f32");
+  // -1 is a dynamic dim (RuntimeLengthsTest.cpp), never a workspace's.
   expectRefused(edited("[4, 4, 4, 128]", "[-1]"),
-                "expected 'shape' to be an array of 0 to 8 integers in [0, ");
+                "argument 'partial_o': expected 'dim_symbols' of one name per "
+                "dim exactly where the shape has a dynamic (-1) dim, not on a "
+                "workspace");
+  expectRefused(edited("[4, 4, 4, 128]", "[-2]"),
+                "expected 'shape' to be an array of 0 to 8 integers in [-1, ");
   expectRefused(edited("[4, 4, 4, 128]", "[1, 1, 1, 1, 1, 1, 1, 1, 1]"),
                 "of 9");
 }

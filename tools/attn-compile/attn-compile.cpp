@@ -215,6 +215,12 @@ static cl::opt<bool> keyLengths(
     cl::desc("Add a key_lengths [B] operand (cache fill levels); --run-cpu "
              "uses lengths Lk, Lk - 1, ... (at least 1)"),
     cl::init(false), cl::cat(specCategory));
+static cl::list<std::string> dynamicDims(
+    "dynamic",
+    cl::desc("Dims the entry takes as dynamic (?): batch, seq-q, seq-k; one "
+             "kernel then serves every such length (--batch, --seq-q and "
+             "--seq-k only size --run-cpu's tensors)"),
+    cl::CommaSeparated, cl::cat(specCategory));
 static cl::opt<bool> printStageIR("print-stage-ir",
                                   cl::desc("Print the IR after every stage"),
                                   cl::init(false), cl::cat(toolCategory));
@@ -403,6 +409,19 @@ static FailureOr<AttentionSpec> specFromFlags() {
   if (keyLengths)
     for (int64_t b = 0; b < spec.batch; ++b)
       spec.keyLengths.push_back(std::max<int64_t>(1, spec.keyLength - b));
+  for (const std::string &dim : dynamicDims) {
+    bool *flag = llvm::StringSwitch<bool *>(dim)
+                     .Case("batch", &spec.dynamicBatch)
+                     .Case("seq-q", &spec.dynamicQueryLength)
+                     .Case("seq-k", &spec.dynamicKeyLength)
+                     .Default(nullptr);
+    if (!flag) {
+      llvm::errs() << "error: unknown --dynamic dim '" << dim
+                   << "' (expected batch, seq-q or seq-k)\n";
+      return failure();
+    }
+    *flag = true;
+  }
   std::optional<ElementKind> kind = parseElementKind(dtype);
   if (!kind || *kind == ElementKind::I1) {
     llvm::errs() << "error: unknown --dtype '" << dtype

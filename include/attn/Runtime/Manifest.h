@@ -39,10 +39,12 @@ constexpr int kManifestMinorVersion = 1;
 /// and updated in place, e.g. a KV cache a fused append writes) come from
 /// the caller; workspaces are scratch buffers (split-KV partial results,
 /// per-program counters) that the runtime or the caller's allocator
-/// provides.
-enum class ArgumentRole { Input, Output, InOut, Workspace };
+/// provides. Lengths are i32 values (B, Lq or Lk of a kernel over dynamic
+/// dims) that the runtime reads from the tensors' shapes and passes by
+/// value; the caller passes neither these nor the workspaces.
+enum class ArgumentRole { Input, Output, InOut, Workspace, Length };
 
-/// "input", "output", "inout" or "workspace".
+/// "input", "output", "inout", "workspace" or "length".
 const char *roleName(ArgumentRole role);
 /// The role called `name`; false if there is none.
 bool parseRole(const std::string &name, ArgumentRole &role);
@@ -52,7 +54,8 @@ struct ManifestArgument {
   /// "bf16", "f16", "f32", "i1" (one byte per element, nonzero true),
   /// "i8", "i16", "i32", "i64", "f64".
   std::string dtype;
-  /// Static, every extent >= 0.
+  /// Every extent >= 0, or -1 for a dynamic dim (a runtime length, named
+  /// in dimSymbols).
   std::vector<int64_t> shape;
   /// Element strides, one per dim of `shape` (schema 1.1): where the kernel
   /// reads or writes element (i0, i1, ...), sum(i_k * strides[k]) elements
@@ -61,6 +64,9 @@ struct ManifestArgument {
   /// Q, K, V or O (a BSHD buffer seen as BHSD, torch's x.transpose(1, 2))
   /// has its memref's strides here.
   std::vector<int64_t> strides;
+  /// Empty when the shape is static; else one entry per dim: the name of the
+  /// Length argument a dynamic dim is ("B", "Lq", "Lk"), "" for a static dim.
+  std::vector<std::string> dimSymbols;
   ArgumentRole role = ArgumentRole::Input;
   /// The kernel expects the buffer zeroed at launch and leaves it zeroed
   /// (workspaces).
@@ -69,6 +75,9 @@ struct ManifestArgument {
   int64_t alignment = 16;
 
   bool isWorkspace() const { return role == ArgumentRole::Workspace; }
+  bool isLength() const { return role == ArgumentRole::Length; }
+  /// Whether the caller passes it (not a workspace or a length).
+  bool isPassed() const { return !isWorkspace() && !isLength(); }
   /// True iff the kernel writes it (Output, InOut).
   bool isOutput() const {
     return role == ArgumentRole::Output || role == ArgumentRole::InOut;
@@ -155,6 +164,8 @@ struct Manifest {
   /// "prefill", "decode", "hopper" or "backward" (the kernel family;
   /// "custom" for hand-written kernels).
   std::string family;
+  /// 0 for an extent that depends on runtime lengths: computed at launch
+  /// from gridFormula (launchGrid).
   std::array<int64_t, 3> grid{1, 1, 1};
   std::array<int64_t, 3> block{1, 1, 1};
   std::string gridFormula;
@@ -163,11 +174,14 @@ struct Manifest {
   KernelTuning tuning;
   std::vector<ManifestArgument> arguments;
   /// Absent only for hand-written kernels (runtime tests); attn-compile
-  /// always writes it.
+  /// always writes it. batch, seq_q and seq_k are -1 where dynamic.
   std::optional<AttentionInfo> attention;
   /// The cost model's figures (attn-compile and the C API write them for
   /// forward kernels).
   std::optional<KernelCost> cost;
+
+  /// Whether the kernel takes runtime lengths (Length arguments).
+  bool hasRuntimeLengths() const;
 
   /// The manifest as JSON (writeManifestJson).
   std::string toJson() const;
@@ -233,11 +247,44 @@ std::vector<int64_t> denseStrides(const std::vector<int64_t> &shape);
 /// Scales are compared exactly: both sides come from the same formula.
 Status checkAttention(const Manifest &manifest, const AttentionInfo &expected);
 
+/// The runtime lengths of a launch, by name ("B", "Lq", "Lk").
+struct RuntimeLengthValues {
+  std::vector<std::pair<std::string, int64_t>> values;
+  /// The value of `name`; -1 if unbound.
+  int64_t get(const std::string &name) const;
+};
+
 /// Checks `args` against the manifest without touching the GPU. `args` are
-/// the non-workspace arguments only, in manifest order. Failures are
+/// the arguments the caller passes (no workspaces or lengths), in manifest
+/// order. A dynamic dim binds its length: every dim of one length must
+/// agree, each length in [1, 2^31 - 1], each tensor under 2^40 bytes; the
+/// bound lengths go to `lengths` where given. Failures are
 /// ArgumentMismatch.
 Status checkArguments(const Manifest &manifest,
-                      const std::vector<TensorArg> &args);
+                      const std::vector<TensorArg> &args,
+                      RuntimeLengthValues *lengths = nullptr);
+
+/// The binding part of checkArguments, for `args` whose count, dtypes,
+/// static dims and ranks it checked.
+Status bindRuntimeLengths(const Manifest &manifest,
+                          const std::vector<TensorArg> &args,
+                          RuntimeLengthValues &lengths);
+
+/// Evaluates a grid formula ("[ceil(Lq / block_m), B * Hq, 1]": integers,
+/// names, + - * /, ceil(), parentheses; / divides exactly or floors) with
+/// the manifest's names: the runtime lengths, B, Hq, Hkv, Lq, Lk, D, Dv from
+/// the attention and the tuning's block_m, block_n, num_warps, num_splits,
+/// keys_per_warp, stages. InvalidArgument for a formula it cannot read or
+/// an unknown name.
+Status evaluateGridFormula(const Manifest &manifest,
+                           const RuntimeLengthValues &lengths,
+                           std::array<int64_t, 3> &grid);
+
+/// The grid of a launch: the manifest's, or for a kernel over runtime
+/// lengths its formula at `lengths` (ArgumentMismatch past the CUDA grid
+/// limits).
+Status launchGrid(const Manifest &manifest, const RuntimeLengthValues &lengths,
+                  std::array<int64_t, 3> &grid);
 
 /// Where each workspace lies in the one workspace buffer a launch takes.
 struct WorkspaceSlice {

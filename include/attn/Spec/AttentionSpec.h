@@ -109,6 +109,16 @@ struct AttentionSpec {
   /// producing (dQ, dK, dV, [d_bias], [d_sinks]), all in elementType (lse,
   /// sinks and d_sinks f32). Dense K/V only.
   bool backward = false;
+  /// Dims the entry takes as dynamic (`?`): B, Lq, Lk known only when it
+  /// runs, so one compiled kernel serves every length (batch, queryLength
+  /// and keyLength then only size the tensors a test or the CPU runner
+  /// makes). Dense K and V without bias, mask, sinks or appended tokens.
+  bool dynamicBatch = false, dynamicQueryLength = false,
+       dynamicKeyLength = false;
+
+  bool hasDynamicDims() const {
+    return dynamicBatch || dynamicQueryLength || dynamicKeyLength;
+  }
 
   /// The LSE's element type: f32, or f64 for f64 operands.
   ElementKind lseElementType() const {

@@ -146,6 +146,57 @@ LogicalResult mlir::attn::detail::getProblemStrides(Operation *anchor,
   return success();
 }
 
+/// Runtime lengths: B (dim 0) and the sequence dim (dim 2) of Q, K, V and O
+/// may be dynamic, heads and head dims may not; the op's verifier makes the
+/// shapes agree where both sides are static.
+static LogicalResult checkDynamicDims(AttentionOp op) {
+  for (RankedTensorType type : {op.getQueryType(), op.getKeyType(),
+                                op.getValueType(), op.getOutputType()})
+    if (type.getRank() != 4 || type.isDynamicDim(1) || type.isDynamicDim(3))
+      return op.emitOpError("expected static heads and head dims on the GPU "
+                            "path (B, Lq and Lk may be dynamic), got ")
+             << type;
+  // A kernel has one B: Q and K are both static or both dynamic in it.
+  if (op.getQueryType().isDynamicDim(0) != op.getKeyType().isDynamicDim(0) ||
+      op.getQueryType().isDynamicDim(0) != op.getOutputType().isDynamicDim(0))
+    return op.emitOpError("expected B dynamic in Q, K, V and O alike on the "
+                          "GPU path");
+  if (op.getKeyType().isDynamicDim(2) != op.getValueType().isDynamicDim(2) ||
+      op.getQueryType().isDynamicDim(2) != op.getOutputType().isDynamicDim(2))
+    return op.emitOpError("expected Lk dynamic in K and V alike and Lq in Q "
+                          "and O alike on the GPU path");
+  return success();
+}
+
+/// Strides where B, Lq or Lk come at run time: dense BHSD only (identity
+/// memrefs), the row stride D or Dv; a tensor with a dynamic dim has no
+/// static head and batch stride (kDynamic: the families offset its heads by
+/// the runtime length themselves), a static one gets its own.
+static LogicalResult getRuntimeLengthStrides(AttentionOp op, KernelProblem &p) {
+  if (op.getLayout() != Layout::BHSD)
+    return op.emitOpError("expected the bhsd layout with dynamic lengths on "
+                          "the GPU path (BSHD and strides: static shapes)");
+  p.layout = Layout::BHSD;
+  for (auto [tensor, strides, rowElements] :
+       {std::tuple<Value, OperandStrides *, int64_t>{op.getQuery(), &p.query,
+                                                     p.headDim},
+        {op.getKey(), &p.key, p.headDim},
+        {op.getValue(), &p.value, p.valueHeadDim},
+        {op.getOutput(), &p.output, p.valueHeadDim}}) {
+    auto type = cast<RankedTensorType>(tensor.getType());
+    if (type.hasStaticShape()) {
+      FailureOr<OperandStrides> s =
+          getOperandStrides(op, tensor, Layout::BHSD, "an operand");
+      if (failed(s))
+        return failure();
+      *strides = *s;
+      continue;
+    }
+    *strides = {ShapedType::kDynamic, ShapedType::kDynamic, rowElements};
+  }
+  return success();
+}
+
 bool mlir::attn::isSupportedGpuHeadDim(int64_t headDim) {
   // Rows are whole k16 steps of mma.sync (and 16-byte chunks); up to 256 the
   // O accumulators of a 16-row warp tile fit the register file.
@@ -165,11 +216,8 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
            failure();
   if (op.getOutputType().getElementType() != elt)
     return fail("expected the output element type to match the inputs'");
-  for (RankedTensorType type : {op.getQueryType(), op.getKeyType(),
-                                op.getValueType(), op.getOutputType()})
-    if (!type.hasStaticShape())
-      return fail("expected static shapes on the GPU path, got ") << type,
-             failure();
+  if (failed(checkDynamicDims(op)))
+    return failure();
   int64_t headDim = op.getHeadDim(), valueHeadDim = op.getValueHeadDim();
   if (!isSupportedGpuHeadDim(headDim) || !isSupportedGpuHeadDim(valueHeadDim))
     return fail("expected head dims D and Dv that are multiples of 16 in "
@@ -206,12 +254,23 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
     p.scoreMod = &op.getScoreMod();
   if (failed(readScoreOperands(op, p)))
     return failure();
+  p.dynamicBatch = ShapedType::isDynamic(p.batch);
+  p.dynamicSeqQ = ShapedType::isDynamic(p.seqQ);
+  p.dynamicSeqK = ShapedType::isDynamic(p.seqK);
+  p.visibility = op.getKeyVisibility();
+  if (p.hasDynamicLengths() && p.keyView)
+    return fail("expected static shapes with K/V cache views on the GPU "
+                "path (dynamic lengths: plain K and V tensors only)");
+  if (p.hasDynamicLengths()) {
+    if (failed(getRuntimeLengthStrides(op, p)))
+      return failure();
+    return p; // The runtime checks the lengths and sizes at launch.
+  }
   if (p.seqQ < 1 || p.seqK < 1)
     return fail("expected non-empty query and key sequences");
   if (p.batch * p.headsQ * p.seqQ * headDim * 2 >= (int64_t(1) << 40) ||
       p.batch * p.headsKV * p.seqK * headDim * 2 >= (int64_t(1) << 40))
     return fail("expected tensors under 1 TiB");
-  p.visibility = op.getKeyVisibility();
   ConstArith constants;
   p.diagOffset = p.visibility.diagonal(constants, p.seqQ, p.seqK);
   if (failed(getProblemStrides(op, op.getLayout(), op.getQuery(), op.getKey(),
@@ -227,6 +286,13 @@ static StringRef resolveKernelKind(Operation *op, const KernelProblem &p,
                                    const ConvertAttnToNVVMOptions &o) {
   if (o.kernel != "auto")
     return o.kernel;
+  // Runtime lengths: the families that take them (supportsRuntimeLengths):
+  // decode for a runtime Lk alone (a growing cache), else prefill.
+  if (p.hasDynamicLengths())
+    return !p.dynamicBatch && !p.dynamicSeqQ &&
+                   p.headsQ / p.headsKV * p.seqQ <= 16
+               ? "decode"
+               : "prefill";
   if (p.headsQ / p.headsKV * p.seqQ <= 16)
     return "decode";
   if (o.chip == "sm_90a" && hopperFamilySupports(op, p, o))
@@ -234,10 +300,30 @@ static StringRef resolveKernelKind(Operation *op, const KernelProblem &p,
   return "prefill";
 }
 
+/// Which families take runtime lengths (dynamic B, Lq, Lk); "expected ..."
+/// at `op` for the others.
+static LogicalResult supportsRuntimeLengths(Operation *op,
+                                            const KernelProblem &p,
+                                            StringRef kind) {
+  if (!p.hasDynamicLengths() || kind == "prefill")
+    return success();
+  if (kind == "decode" && !p.dynamicBatch && !p.dynamicSeqQ)
+    return success();
+  if (kind == "decode")
+    return op->emitOpError("expected static B and Lq for the decode family "
+                           "(dynamic lengths: Lk only; the prefill family "
+                           "takes all three)");
+  return op->emitOpError("expected static B, Lq and Lk for the ")
+         << kind << " family (dynamic lengths: prefill and decode families "
+                    "only)";
+}
+
 static FailureOr<std::unique_ptr<KernelFamily>>
 selectKernelFamily(Operation *op, const KernelProblem &p,
                    const ConvertAttnToNVVMOptions &o) {
   StringRef kind = resolveKernelKind(op, p, o);
+  if (failed(supportsRuntimeLengths(op, p, kind)))
+    return failure();
   if (kind == "prefill")
     return createPrefillFamily(o);
   if (kind == "decode")
@@ -276,14 +362,60 @@ To copyGpuKernelOptions(const From &from) {
   return to;
 }
 
+/// The kernel's parameter type for a host argument of `type`: a memref with
+/// dynamic dims (runtime lengths) becomes the memref with those dims 1. The
+/// bare-pointer convention passes static memrefs only, and the kernel reads
+/// nothing of the type but the pointer and element type (it indexes with
+/// the Length arguments).
+static Type getKernelParamType(Type type) {
+  auto memref = dyn_cast<MemRefType>(type);
+  if (!memref || memref.hasStaticShape())
+    return type;
+  return memref.clone(llvm::map_to_vector(memref.getShape(), [](int64_t d) {
+    return ShapedType::isDynamic(d) ? int64_t(1) : d;
+  }));
+}
+
+/// The launch's operand for host argument `value`: itself, or a dynamic
+/// memref reinterpreted as getKernelParamType's stand-in (same pointer).
+static Value getKernelOperand(OpBuilder &b, Location loc, Value value) {
+  auto type = dyn_cast<MemRefType>(getKernelParamType(value.getType()));
+  if (!type || type == value.getType())
+    return value;
+  auto [strides, offset] = type.getStridesAndOffset();
+  return memref::ReinterpretCastOp::create(b, loc, type, value, offset,
+                                           type.getShape(), strides);
+}
+
+/// The host-side grid of `plan`: constants, and the extents of runtime
+/// lengths computed from the Length arguments of `list`.
+static gpu::KernelDim3 buildGrid(OpBuilder &b, Location loc,
+                                 const LaunchPlan &plan,
+                                 const KernelArgumentList &list) {
+  IntArith a(b, loc, b.getIndexType());
+  Value extents[3];
+  for (int i = 0; i < 3; ++i) {
+    if (!plan.runtimeGrid[i]) {
+      extents[i] = a.c(plan.grid[i]);
+      continue;
+    }
+    const LaunchPlan::RuntimeExtent &e = *plan.runtimeGrid[i];
+    auto it = llvm::find(list.names, e.length);
+    Value length = arith::IndexCastUIOp::create(
+        b, loc, b.getIndexType(), list.values[it - list.names.begin()]);
+    extents[i] = a.mul(a.ceilDiv(length, e.divisor), a.c(e.factor));
+  }
+  return {extents[0], extents[1], extents[2]};
+}
+
 /// Creates the kernel function for `list` at the end of `kernels`, named
 /// after the function around `anchor`.
 static gpu::GPUFuncOp createKernel(Operation *anchor,
                                    const KernelArgumentList &list,
                                    gpu::GPUModuleOp kernels, int64_t threads) {
   OpBuilder b(anchor->getContext());
-  SmallVector<Type> argTypes =
-      llvm::map_to_vector(list.values, [](Value v) { return v.getType(); });
+  SmallVector<Type> argTypes = llvm::map_to_vector(
+      list.values, [](Value v) { return getKernelParamType(v.getType()); });
   auto parent = anchor->getParentOfType<FunctionOpInterface>();
   std::string name =
       (parent ? parent.getName().str() : std::string("attention")) + "_kernel";
@@ -295,6 +427,33 @@ static gpu::GPUFuncOp createKernel(Operation *anchor,
   func.setKnownBlockSizeAttr(
       b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
   return func;
+}
+
+/// The launch of a kernel over runtime lengths: its grid computed from them,
+/// dynamic memrefs passed as their stand-ins, and the length each dynamic
+/// dim of an operand is (attn.dim_symbols, one array per operand, read by
+/// the manifest).
+static gpu::LaunchFuncOp
+createRuntimeLengthLaunch(OpBuilder &b, Location loc, gpu::GPUFuncOp func,
+                          const KernelArgumentList &list,
+                          const LaunchPlan &plan, Value smem) {
+  SmallVector<Value> operands;
+  SmallVector<Attribute> symbols;
+  for (auto [i, value] : llvm::enumerate(list.values)) {
+    operands.push_back(getKernelOperand(b, loc, value));
+    SmallVector<Attribute> dims;
+    auto it = list.dimSymbols.find(i);
+    if (it != list.dimSymbols.end())
+      for (const std::string &s : it->second)
+        dims.push_back(b.getStringAttr(s));
+    symbols.push_back(b.getArrayAttr(dims));
+  }
+  IntArith a(b, loc, b.getIndexType());
+  auto launch = gpu::LaunchFuncOp::create(
+      b, loc, func, buildGrid(b, loc, plan, list),
+      gpu::KernelDim3{a.c(plan.threads), a.c(1), a.c(1)}, smem, operands);
+  launch->setAttr(kDimSymbolsAttrName, b.getArrayAttr(symbols));
+  return launch;
 }
 
 /// Replaces `program` by a launch of `func` as `plan` says; the kernel info
@@ -326,10 +485,17 @@ static LogicalResult replaceWithLaunch(TiledProgram &program,
   };
   auto smem = arith::ConstantIntOp::create(b, loc, b.getI32Type(),
                                            plan.desc.sharedMemoryBytes);
-  auto launch = gpu::LaunchFuncOp::create(
-      b, loc, func,
-      gpu::KernelDim3{idx(plan.grid[0]), idx(plan.grid[1]), idx(plan.grid[2])},
-      gpu::KernelDim3{idx(plan.threads), idx(1), idx(1)}, smem, list.values);
+  gpu::LaunchFuncOp launch;
+  if (!llvm::any_of(plan.runtimeGrid, [](auto &e) { return e.has_value(); }) &&
+      list.dimSymbols.empty()) {
+    launch = gpu::LaunchFuncOp::create(
+        b, loc, func,
+        gpu::KernelDim3{idx(plan.grid[0]), idx(plan.grid[1]),
+                        idx(plan.grid[2])},
+        gpu::KernelDim3{idx(plan.threads), idx(1), idx(1)}, smem, list.values);
+  } else {
+    launch = createRuntimeLengthLaunch(b, loc, func, list, plan, smem);
+  }
   // Workspaces live for the launch only.
   for (auto [value, role] : llvm::zip(list.values, list.roles))
     if (role == ArgumentRole::Workspace)
@@ -381,7 +547,8 @@ static bool samePlan(const LaunchPlan &plan, KernelInfoAttr info) {
 static FailureOr<ConvertAttnToNVVMOptions>
 withModelledTiles(AttentionOp op, const KernelProblem &problem,
                   ConvertAttnToNVVMOptions options) {
-  if (options.tileModel.empty())
+  // The model weighs the lengths: runtime lengths keep the options' tiles.
+  if (options.tileModel.empty() || problem.hasDynamicLengths())
     return options;
   const GpuSpec *gpu = options.tileModel == "auto"
                            ? lookupGpuForChip(options.chip)

@@ -89,6 +89,14 @@ public:
 
 private:
   Value arg(int64_t i) { return func.getBody().front().getArgument(i); }
+  /// Byte offset of row 0 of this KV group in a contiguous cache of
+  /// `rowBytes` rows: group * Lk * rowBytes (Lk the runtime one if dynamic).
+  Value groupByteOffset(int64_t rowBytes) {
+    if (!seqK)
+      return arith::MulIOp::create(b, toI64(group), cI64(p.seqK * rowBytes));
+    return arith::MulIOp::create(
+        b, toI64(group), arith::MulIOp::create(b, toI64(seqK), cI64(rowBytes)));
+  }
   Value toIndex(Value x) {
     return arith::IndexCastUIOp::create(b, b.getIndexType(), x);
   }
@@ -181,6 +189,9 @@ private:
   int64_t subTileBytes, qTileBytes;
 
   Value split, group, batch, kvHead, length;
+  /// The runtime Lk (an i32 kernel argument) of a dynamic dim; null where Lk
+  /// is static.
+  Value seqK;
   Value kBegin, kEnd, interiorBegin, interiorEnd, nWarpTiles, warpRingBase;
   Value keyBase, valueBase; // contiguous: byte offset of the group's row 0
   /// K and V rows sit at the same offsets of their buffers (contiguous, or
@@ -237,8 +248,11 @@ LogicalResult DecodeEmitter::emitCoordinates() {
                             arith::ConstantIndexOp::create(b, b.getLoc(), 0)};
   if (scf::ForallOp(program.forall).getRank() == 4)
     ivs.push_back(x);
+  RuntimeLengths lengths;
+  if (args.seqKLength)
+    lengths.seqK = seqK = arg(*args.seqKLength);
   FailureOr<ProgramCoordinates> planned = program.emitCoordinates(
-      b, ivs, args.keyLengths ? arg(*args.keyLengths) : Value());
+      b, ivs, args.keyLengths ? arg(*args.keyLengths) : Value(), lengths);
   if (failed(planned))
     return failure();
   coords = *planned;
@@ -266,7 +280,11 @@ LogicalResult DecodeEmitter::emitCoordinates() {
   }
   sameRowOffsets = !p.keyView || viewsShareRowOffsets(p.keyView, p.valueView);
   if (!p.keyView) {
-    Value groupRows = headByteOffset(p.key, p.headsKV, batch, kvHead, group);
+    // Runtime Lk (dense BHSD): the group's rows start Lk rows per group in.
+    Value groupRows =
+        ShapedType::isDynamic(p.key.head)
+            ? groupByteOffset(tileRowBytes)
+            : headByteOffset(p.key, p.headsKV, batch, kvHead, group);
     keyBase = valueBase = groupRows;
   }
   return success();
@@ -277,13 +295,15 @@ void DecodeEmitter::emitValueRows() {
     return;
   sameRowOffsets = false;
   if (!p.keyView)
-    valueBase = headByteOffset(p.value, p.headsKV, batch, kvHead, group);
+    valueBase = ShapedType::isDynamic(p.value.head)
+                    ? groupByteOffset(valueRowBytes)
+                    : headByteOffset(p.value, p.headsKV, batch, kvHead, group);
 }
 
 void DecodeEmitter::emitSequenceBounds() {
   // The program's length of this sequence, clamped so that a bad length
   // cannot address outside the cache.
-  length = cI32(p.seqK);
+  length = seqK ? seqK : cI32(p.seqK);
   if (args.keyLengths)
     length = arith::IndexCastOp::create(b, i32, coords.keyLength);
   // Rows g and g + 8 of the packed tile: row r is query r % Lq of head
@@ -915,6 +935,10 @@ int64_t mlir::attn::chooseNumSplits(int64_t groups, int64_t keys,
   return maxSplits;
 }
 
+/// The cache length a decode kernel over a runtime Lk chooses its split
+/// count for (a long cache, where splitting pays).
+static constexpr int64_t kPlannedRuntimeKeys = 4096;
+
 static FailureOr<DecodePlan>
 planDecodeKernel(Operation *op, const KernelProblem &p,
                  const ConvertAttnToNVVMOptions &o) {
@@ -966,12 +990,16 @@ planDecodeKernel(Operation *op, const KernelProblem &p,
       1, std::min<int64_t>(4, (227 * 1024) / (plan.sharedMemoryBytes + 1024)));
   int64_t keysPerStep = plan.warps * plan.keysPerWarp;
   plan.numSplits = o.numSplits;
+  // A runtime Lk (a growing cache): the split count is planned for a cache
+  // of kPlannedRuntimeKeys keys (num-splits overrides it); splits past a
+  // shorter cache's keys are empty programs the merge ignores.
+  int64_t keys = p.dynamicSeqK ? kPlannedRuntimeKeys : p.seqK;
   if (plan.numSplits == 0)
-    plan.numSplits = chooseNumSplits(plan.groups, p.seqK, keysPerStep, o.numSMs,
+    plan.numSplits = chooseNumSplits(plan.groups, keys, keysPerStep, o.numSMs,
                                      plan.ctasPerSM);
   plan.numSplits = std::min<int64_t>(
       plan.numSplits,
-      std::max<int64_t>(1, llvm::divideCeil(p.seqK, plan.keysPerWarp)));
+      std::max<int64_t>(1, llvm::divideCeil(keys, plan.keysPerWarp)));
   return plan;
 }
 

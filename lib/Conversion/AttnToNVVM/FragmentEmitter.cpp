@@ -414,10 +414,16 @@ void FragmentEmitter::emitPV(ArrayRef<Value> probs, Value vTile,
 
 FailureOr<ProgramCoordinates>
 FragmentEmitter::emitQueryBlockProgram(const TiledProgram &program,
-                                       int64_t blockM, Value keyLengthsArg) {
+                                       int64_t blockM, Value keyLengthsArg,
+                                       const RuntimeLengths &lengths) {
   Location loc = b.getLoc();
   Value mBlock = gpu::BlockIdOp::create(b, gpu::Dimension::x);
-  if (p.visibility.right) {
+  if (p.visibility.right && lengths.seqQ) {
+    // ceil(Lq / block-m) - 1 - x with the runtime Lq.
+    IntArith a(b, loc, b.getIndexType());
+    Value seqQ = arith::IndexCastUIOp::create(b, b.getIndexType(), lengths.seqQ);
+    mBlock = a.sub(a.add(a.ceilDiv(seqQ, blockM), -1), mBlock);
+  } else if (p.visibility.right) {
     int64_t numMBlocks = llvm::divideCeil(p.seqQ, blockM);
     mBlock = arith::SubIOp::create(
         b, arith::ConstantIndexOp::create(b, loc, numMBlocks - 1), mBlock);
@@ -427,7 +433,7 @@ FragmentEmitter::emitQueryBlockProgram(const TiledProgram &program,
   return program.emitCoordinates(b,
                                  {arith::DivUIOp::create(b, y, headsQ),
                                   arith::RemUIOp::create(b, y, headsQ), mBlock},
-                                 keyLengthsArg);
+                                 keyLengthsArg, lengths);
 }
 
 Value FragmentEmitter::blockNeedsMask(Value n0, Value firstRow, int64_t rows,

@@ -264,10 +264,11 @@ protected:
   /// hopper families' grid): y is b * Hq + h and x the query block, the
   /// longest first under a causal/window mask (the tail of the grid then
   /// holds the short CTAs). key_lengths is read from `keyLengthsArg` (null
-  /// without).
+  /// without); `lengths` are the kernel's runtime lengths (dynamic dims).
   FailureOr<ProgramCoordinates>
   emitQueryBlockProgram(const TiledProgram &program, int64_t blockM,
-                        Value keyLengthsArg);
+                        Value keyLengthsArg,
+                        const RuntimeLengths &lengths = {});
   /// Whether the block at key `n0` has a key that some row of [firstRow,
   /// firstRow + rows) does not see (KeyVisibility::keysSeenByAll), or one at
   /// or past `keyLength` (when `tail`): for kernels not lowered from a tiled

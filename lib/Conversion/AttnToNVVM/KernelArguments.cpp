@@ -9,7 +9,9 @@
 
 #include "KernelFamily.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
@@ -43,6 +45,14 @@ LaunchPlan mlir::attn::detail::queryBlockLaunch(StringRef family,
   plan.desc.blockN = blockN;
   plan.tileM = blockM;
   plan.tileN = blockN;
+  if (problem.dynamicSeqQ) {
+    plan.grid[0] = ShapedType::kDynamic;
+    plan.runtimeGrid[0] = LaunchPlan::RuntimeExtent{"Lq", blockM, 1};
+  }
+  if (problem.dynamicBatch) {
+    plan.grid[1] = ShapedType::kDynamic;
+    plan.runtimeGrid[1] = LaunchPlan::RuntimeExtent{"B", 1, problem.headsQ};
+  }
   return plan;
 }
 
@@ -63,9 +73,7 @@ FailureOr<Value> mlir::attn::detail::getHostMemref(Operation *op, Value tensor,
     return op->emitOpError("expected identity-layout memrefs in the default "
                           "memory space, got ")
            << type;
-  if (!type.hasStaticShape())
-    return op->emitOpError("expected static shapes on the GPU path, got ")
-           << type;
+  // Dynamic dims are the runtime lengths getKernelProblem accepted.
   return memref;
 }
 
@@ -178,7 +186,60 @@ LogicalResult mlir::attn::detail::addAttentionArguments(
   args.output = firstOutput;
   if (problem.withLse)
     args.lse = firstOutput + 1;
+  addLengthArguments(program, problem, list, args);
   return success();
+}
+
+/// The symbol of dim `axis` of a host memref: B, or the sequence length
+/// (`seq`: Lq or Lk) of dim 2 (the rows of LSE are Lq too).
+static StringRef lengthSymbol(int64_t axis, StringRef seq) {
+  return axis == 0 ? "B" : seq;
+}
+
+void mlir::attn::detail::addLengthArguments(const TiledProgram &program,
+                                            const KernelProblem &problem,
+                                            KernelArgumentList &list,
+                                            AttentionArguments &args) {
+  if (!problem.hasDynamicLengths())
+    return;
+  // Read on the host before the program; the launch follows it.
+  scf::ForallOp forall = program.forall;
+  OpBuilder b(forall);
+  Location loc = forall.getLoc();
+  auto hostLength = [&](int64_t memrefArg, int64_t axis) -> Value {
+    Value dim = memref::DimOp::create(b, loc, list.values[memrefArg], axis);
+    return arith::IndexCastOp::create(b, loc, b.getI32Type(), dim);
+  };
+  if (problem.dynamicBatch)
+    args.batchLength = list.add(hostLength(args.query, 0), "B",
+                                ArgumentRole::Length, /*dedupe=*/false);
+  if (problem.dynamicSeqQ)
+    args.seqQLength = list.add(hostLength(args.query, 2), "Lq",
+                               ArgumentRole::Length, /*dedupe=*/false);
+  if (problem.dynamicSeqK)
+    args.seqKLength = list.add(hostLength(args.keyStorage.front(), 2), "Lk",
+                               ArgumentRole::Length, /*dedupe=*/false);
+  // Which length each dynamic dim of a memref argument is.
+  auto record = [&](int64_t i, StringRef seq) {
+    auto type = cast<MemRefType>(list.values[i].getType());
+    SmallVector<std::string> symbols;
+    for (int64_t axis = 0; axis < type.getRank(); ++axis)
+      symbols.push_back(type.isDynamicDim(axis)
+                            ? lengthSymbol(axis, seq).str()
+                            : std::string());
+    if (!type.hasStaticShape())
+      list.dimSymbols[i] = symbols;
+  };
+  record(args.query, "Lq");
+  for (int64_t i : args.keyStorage)
+    record(i, "Lk");
+  for (int64_t i : args.valueStorage)
+    record(i, "Lk");
+  if (args.keyLengths)
+    record(*args.keyLengths, "B");
+  record(args.output, "Lq");
+  if (args.lse)
+    record(*args.lse, "Lq");
 }
 
 LogicalResult mlir::attn::detail::matchAppendWriteBack(
@@ -256,6 +317,17 @@ FailureOr<KernelProblem> mlir::attn::detail::getProgramProblem(
   if (DenseI64ArrayAttr extents = info.getWindow())
     window = extents.asArrayRef();
   p.visibility = KeyVisibility::get(info.getMask(), window);
+  // Runtime lengths: the kernel's parameters, nothing static to offset by.
+  auto runtime = [](int64_t &extent, bool &dynamic) {
+    dynamic = extent == kRuntimeLength;
+    if (dynamic)
+      extent = ShapedType::kDynamic;
+  };
+  runtime(p.batch, p.dynamicBatch);
+  runtime(p.seqQ, p.dynamicSeqQ);
+  runtime(p.seqK, p.dynamicSeqK);
+  if (p.hasDynamicLengths())
+    return p;
   ConstArith constants;
   p.diagOffset = p.visibility.diagonal(constants, p.seqQ, p.seqK);
   if (failed(getProblemStrides(program.forall, info.getLayout(), program.query,

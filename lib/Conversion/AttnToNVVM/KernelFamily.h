@@ -26,6 +26,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 
 #include <array>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -41,6 +42,9 @@ struct KernelArgumentList {
   /// Stores of the results into their destination memrefs, erased with the
   /// op once the launch replaces them.
   SmallVector<Operation *> stores;
+  /// Per memref argument with dynamic dims: the length (B, Lq or Lk) each
+  /// dim is ("" for a static one), as the manifest records it.
+  std::map<int64_t, SmallVector<std::string>> dimSymbols;
 
   int64_t add(Value memref, StringRef name, ArgumentRole role,
               bool dedupe = true);
@@ -56,6 +60,15 @@ struct LaunchPlan {
   int64_t tileM = 0, tileN = 0;
   bool packGqa = false;
   int64_t tileSplits = 1;
+  /// Grid extents that depend on runtime lengths (grid[i] is then
+  /// ShapedType::kDynamic): factor * ceil(length / divisor), `length` the
+  /// name of a Length argument ("B", "Lq", "Lk"). The manifest's grid
+  /// formula says the same to the runtime.
+  struct RuntimeExtent {
+    StringRef length;
+    int64_t divisor = 1, factor = 1;
+  };
+  std::array<std::optional<RuntimeExtent>, 3> runtimeGrid;
 };
 
 /// The launch of one-head, block-m-row programs (the prefill and hopper
@@ -115,6 +128,14 @@ LogicalResult addAttentionArguments(const TiledProgram &program,
                                     const KernelProblem &problem, bool dedupe,
                                     KernelArgumentList &list,
                                     AttentionArguments &args);
+
+/// With dynamic dims (B, Lq, Lk): appends their i32 runtime lengths
+/// (ArgumentRole::Length, read from the host memrefs before the program) to
+/// `list` and records which length every dynamic dim of an argument is.
+/// Nothing for static shapes.
+void addLengthArguments(const TiledProgram &program,
+                        const KernelProblem &problem, KernelArgumentList &list,
+                        AttentionArguments &args);
 
 /// An attn.kv_append view whose result is also stored back into its own
 /// cache memref: the kernel performs that store (`writeBack` is set, the

@@ -73,8 +73,25 @@ public:
 
 private:
   Value arg(int64_t i) { return func.getBody().front().getArgument(i); }
-  /// This sequence's keys: len_b with key_lengths, else Lk.
-  Value keyLength() { return length ? length : cI32(p.seqK); }
+  /// This sequence's keys: len_b with key_lengths, else Lk (the kernel's
+  /// runtime Lk where it is dynamic).
+  Value keyLength() {
+    return length ? length : seqK ? seqK : cI32(p.seqK);
+  }
+  /// Lq: the runtime length where it is dynamic.
+  Value queryLength() { return seqQ ? seqQ : cI32(p.seqQ); }
+  /// Whether Lq may end inside a query block (keys: inside a KV block).
+  bool queryTail() const { return seqQ || p.seqQ % bm != 0; }
+  bool keyTail() const { return length || seqK || p.seqK % bn != 0; }
+  /// Byte offset of row 0 of head `bh` in a tensor of `rowBytes` rows:
+  /// bh * L * rowBytes, L the static `len` or the runtime `runtime`.
+  Value headByteOffset(Value bh, int64_t len, Value runtime,
+                       int64_t rowBytes) {
+    if (!runtime)
+      return arith::MulIOp::create(b, toI64(bh), cI64(len * rowBytes));
+    return arith::MulIOp::create(
+        b, toI64(bh), arith::MulIOp::create(b, toI64(runtime), cI64(rowBytes)));
+  }
 
   /// The rows of Q and K (D wide) or of V and O (Dv wide): 16-byte chunks
   /// per row, bytes per row in global and in shared memory.
@@ -90,9 +107,11 @@ private:
   }
   /// Copies rows [firstRow, firstRow + rows) of one head (its row 0 at
   /// `headBytes`) into the tile at `tile` with 16-byte cp.async; rows at or
-  /// past `rowLimit` are zero-filled (source size 0).
+  /// past `rowLimit` (the runtime `runtimeLimit` where given) are
+  /// zero-filled (source size 0).
   void copyTile(Value gptr, Value headBytes, Value firstRow, int64_t rows,
-                int64_t rowLimit, Value tile, RowShape shape);
+                int64_t rowLimit, Value tile, RowShape shape,
+                Value runtimeLimit = {});
   /// Where this thread's rows of a K or V tile start in global memory (i64
   /// bytes, one per copy pass), and the cp.async source size (null: 16).
   struct KVRowAddress {
@@ -151,6 +170,9 @@ private:
   /// len_b - Lq (null without ALiBi). Null without key_lengths: Lk and the
   /// static offsets apply.
   Value length, alibiOffset;
+  /// The runtime Lq and Lk (i32 kernel arguments) of dynamic dims; null
+  /// where the length is static.
+  Value seqQ, seqK;
   /// The diagonal of this sequence's mask (KeyVisibility::diagonal).
   Value diag;
   /// The kernel arguments of K's and V's storage (the memref, or the view's
@@ -174,18 +196,19 @@ private:
 
 void PrefillEmitter::copyTile(Value gptr, Value headBytes, Value firstRow,
                               int64_t rows, int64_t rowLimit, Value tile,
-                              RowShape shape) {
+                              RowShape shape, Value runtimeLimit) {
   // Consecutive threads copy consecutive 16-byte chunks of a row
   // (planTileCopy).
   SmallVector<CopyPass> passes =
       planTileCopy(tid, threads, rows, shape.chunks, shape.sharedBytes);
-  bool needsCheck = rowLimit % rows != 0;
+  bool needsCheck = runtimeLimit || rowLimit % rows != 0;
   for (const CopyPass &pass : passes) {
     ifValid(pass.valid, [&]() {
       Value row = add(add(firstRow, pass.rowBase), pass.rowDelta);
       Value srcSize;
       if (needsCheck) {
-        Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(rowLimit));
+        Value valid = cmp(arith::CmpIPredicate::slt, row,
+                          runtimeLimit ? runtimeLimit : cI32(rowLimit));
         row = sel(valid, row, cI32(0));
         srcSize = sel(valid, cI32(16), cI32(0));
       }
@@ -207,8 +230,8 @@ PrefillEmitter::kvRowAddresses(bool isValue, Value n0) {
   RowShape shape = isValue ? valueRows() : keyRows();
   SmallVector<CopyPass> passes =
       planTileCopy(tid, threads, bn, shape.chunks, shape.sharedBytes);
-  bool needsCheck = length || p.seqK % bn != 0;
-  Value limit = length ? length : cI32(p.seqK);
+  bool needsCheck = keyTail();
+  Value limit = keyLength();
   SmallVector<KVRowAddress> out;
   for (const CopyPass &pass : passes) {
     Value row = add(add(n0, pass.rowBase), pass.rowDelta);
@@ -245,7 +268,7 @@ void PrefillEmitter::copyKVTile(bool isValue, Value n0, Value tile,
   RowShape shape = isValue ? valueRows() : keyRows();
   if (!length && !p.keyView) {
     copyTile(gptr, isValue ? vHeadBytes : kvHeadBytes, n0, bn, p.seqK, tile,
-             shape);
+             shape, seqK);
     return;
   }
   SmallVector<KVRowAddress> addresses(rows);
@@ -276,9 +299,17 @@ LogicalResult PrefillEmitter::emitCoordinates() {
     return arith::IndexCastUIOp::create(b, i32, v);
   };
   emitLaneCoordinates();
+  RuntimeLengths lengths;
+  if (args.batchLength)
+    lengths.batch = arg(*args.batchLength);
+  if (args.seqQLength)
+    lengths.seqQ = seqQ = arg(*args.seqQLength);
+  if (args.seqKLength)
+    lengths.seqK = seqK = arg(*args.seqKLength);
   // The program (b, h, query block) of this CTA.
   FailureOr<ProgramCoordinates> planned = emitQueryBlockProgram(
-      program, bm, args.keyLengths ? arg(*args.keyLengths) : Value());
+      program, bm, args.keyLengths ? arg(*args.keyLengths) : Value(),
+      lengths);
   if (failed(planned))
     return failure();
   coords = *planned;
@@ -303,9 +334,15 @@ LogicalResult PrefillEmitter::emitCoordinates() {
     negSlope = emitNegAlibiSlope(head);
   // Byte offsets of row 0 of this (batch, head) in Q/O and in K/V (i64: a
   // tensor may exceed 2 GiB); views address K/V rows through their hook.
-  qHeadBytes = headByteOffset(p.query, p.headsQ, batch, head, bh);
+  // Runtime lengths (dense BHSD): a head's rows are L rows apart, L the
+  // runtime one; otherwise the operand's strides.
+  qHeadBytes = ShapedType::isDynamic(p.query.head)
+                   ? headByteOffset(bh, p.seqQ, seqQ, tileRowBytes)
+                   : headByteOffset(p.query, p.headsQ, batch, head, bh);
   if (!p.keyView)
-    kvHeadBytes = headByteOffset(p.key, p.headsKV, batch, kvHead, kvBh);
+    kvHeadBytes = ShapedType::isDynamic(p.key.head)
+                      ? headByteOffset(kvBh, p.seqK, seqK, tileRowBytes)
+                      : headByteOffset(p.key, p.headsKV, batch, kvHead, kvBh);
   m0 = idx32(coords.q0);
   warpRow0 = add(m0, mul(warp, bm / warps));
 
@@ -341,7 +378,9 @@ void PrefillEmitter::emitValueHeadOffset() {
   if (p.keyView)
     return;
   Value kvBh = add(mul(batch, p.headsKV), kvHead);
-  vHeadBytes = headByteOffset(p.value, p.headsKV, batch, kvHead, kvBh);
+  vHeadBytes = ShapedType::isDynamic(p.value.head)
+                   ? headByteOffset(kvBh, p.seqK, seqK, valueRowBytes)
+                   : headByteOffset(p.value, p.headsKV, batch, kvHead, kvBh);
 }
 
 void PrefillEmitter::emitSequenceBounds() {
@@ -351,9 +390,12 @@ void PrefillEmitter::emitSequenceBounds() {
     // address outside K and V.
     length = arith::IndexCastOp::create(b, i32, coords.keyLength);
     if (negSlope)
-      alibiOffset = arith::SubIOp::create(b, length, cI32(p.seqQ));
+      alibiOffset = arith::SubIOp::create(b, length, queryLength());
+  } else if (negSlope && (seqQ || seqK)) {
+    // Runtime lengths: the ALiBi offset Lk - Lq is no constant either.
+    alibiOffset = arith::SubIOp::create(b, keyLength(), queryLength());
   }
-  diag = p.visibility.diagonal(a, cI32(p.seqQ), keyLength());
+  diag = p.visibility.diagonal(a, queryLength(), keyLength());
 }
 
 void PrefillEmitter::emitBlockRange() {
@@ -373,7 +415,8 @@ void PrefillEmitter::emitPrologue() {
   // Q and K[nBegin] in one cp.async group, V[nBegin] in the next.
   Value hasWork = cmp(arith::CmpIPredicate::slt, nBegin, nEnd);
   scf::IfOp::create(b, hasWork, [&](OpBuilder &, Location) {
-    copyTile(qPtr, qHeadBytes, m0, bm, p.seqQ, tileAt(cI32(0)), queryRows());
+    copyTile(qPtr, qHeadBytes, m0, bm, p.seqQ, tileAt(cI32(0)), queryRows(),
+             seqQ);
     Value n0 = mul(nBegin, bn);
     // K and V rows of one block: one address computation serves both where
     // they sit alike (the hook's table loads, once).
@@ -416,7 +459,7 @@ SmallVector<Value> PrefillEmitter::emitMask(Value n0, ArrayRef<Value> s) {
                             add(warpRow0, g),
                             outsideInterior(n0, interiorBegin, interiorEnd),
                             keyLength(), diag,
-                            /*tail=*/length || p.seqK % bn != 0);
+                            /*tail=*/keyTail());
 }
 
 scf::ForOp PrefillEmitter::emitKVLoop() {
@@ -521,17 +564,16 @@ void PrefillEmitter::emitEpilogue(ValueRange results) {
         continue;
       Value row = add(m0, tileRow);
       Value store = cmp(arith::CmpIPredicate::eq, t, cI32(0));
-      if (p.seqQ % bm != 0)
+      if (queryTail())
         store = arith::AndIOp::create(
-            b, store, cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ)));
+            b, store, cmp(arith::CmpIPredicate::slt, row, queryLength()));
       scf::IfOp::create(b, store, [&](OpBuilder &, Location) {
         // LSE = ln(sum exp(x)) = (m * c + log2(l)) * ln 2.
         Value log2Sum = sinkLse ? sinkLse : fma(m, cF32(expScale), log2(l));
         Value lse = sel(empty, cF32(-std::numeric_limits<double>::infinity()),
                         arith::MulFOp::create(b, log2Sum, cF32(kLn2)));
         Value off = arith::AddIOp::create(
-            b, arith::MulIOp::create(b, toI64(bh), cI64(p.seqQ * 4)),
-            toI64(mul(row, 4)));
+            b, headByteOffset(bh, p.seqQ, seqQ, 4), toI64(mul(row, 4)));
         LLVM::StoreOp::create(b, lse, gep(ptrGlobal, lsePtr, off),
                               /*alignment=*/4);
         scf::YieldOp::create(b);
@@ -544,9 +586,11 @@ void PrefillEmitter::emitEpilogue(ValueRange results) {
   // store each: chunk (lane % chunksPerRow) of every rowsPerPass-th row, or,
   // for a chunk count that is no power of two, items lane + 32 k in order.
   int64_t chunksPerRow = dv / 8;
-  Value oHeadBytes = dv == d && p.output == p.query
-                         ? qHeadBytes
-                         : headByteOffset(p.output, p.headsQ, batch, head, bh);
+  Value oHeadBytes =
+      dv == d && p.output == p.query ? qHeadBytes
+      : ShapedType::isDynamic(p.output.head)
+          ? headByteOffset(bh, p.seqQ, seqQ, valueRowBytes)
+          : headByteOffset(p.output, p.headsQ, batch, head, bh);
   bool wholeRows = llvm::isPowerOf2_64(chunksPerRow);
   int64_t rowsPerPass = wholeRows ? 32 / chunksPerRow : 0;
   Value chunk0, firstRow;
@@ -577,11 +621,11 @@ void PrefillEmitter::emitEpilogue(ValueRange results) {
           toI64(add(mul(row, rowBytes(p.output)), mul(chunk, 16))));
       LLVM::StoreOp::create(b, v, gep(ptrGlobal, oPtr, off), /*alignment=*/16);
     };
-    if (p.seqQ % bm == 0) {
+    if (!queryTail()) {
       copy();
       continue;
     }
-    scf::IfOp::create(b, cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ)),
+    scf::IfOp::create(b, cmp(arith::CmpIPredicate::slt, row, queryLength()),
                       [&](OpBuilder &, Location) {
                         copy();
                         scf::YieldOp::create(b);

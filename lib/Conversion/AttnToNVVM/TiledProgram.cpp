@@ -252,9 +252,23 @@ bool TiledProgram::contains(Operation *user) const {
   return forall->isAncestor(user) || llvm::is_contained(epilogue, user);
 }
 
+Value TiledProgram::getRuntimeLength(tensor::DimOp dim,
+                                    const RuntimeLengths &lengths) const {
+  std::optional<int64_t> axis = getConstantIntValue(dim.getDimension());
+  Value source = dim.getSource();
+  if (!axis || (source != query && source != key && source != value))
+    return {};
+  if (*axis == 0)
+    return lengths.batch;
+  if (*axis == 2)
+    return source == query ? lengths.seqQ : lengths.seqK;
+  return {};
+}
+
 FailureOr<ProgramCoordinates>
 TiledProgram::emitCoordinates(OpBuilder &b, ValueRange ivs,
-                              Value keyLengthsArg) const {
+                              Value keyLengthsArg,
+                              const RuntimeLengths &lengths) const {
   // Op handles are values; the program itself is not modified here.
   scf::ForallOp forall = this->forall;
   Block *body = forall.getBody();
@@ -276,10 +290,20 @@ TiledProgram::emitCoordinates(OpBuilder &b, ValueRange ivs,
     return x->isBeforeInBlock(y);
   });
 
-  // Values from above the program: constants only (the kernel is isolated).
+  // Values from above the program: constants only (the kernel is isolated),
+  // and the runtime lengths as dims of the host tensors.
   auto lookup = [&](Value v) -> FailureOr<Value> {
     if (Value mapped = map.lookupOrNull(v))
       return mapped;
+    if (auto dim = v.getDefiningOp<tensor::DimOp>()) {
+      Value length = getRuntimeLength(dim, lengths);
+      if (!length)
+        return failure();
+      Value cast = arith::IndexCastUIOp::create(b, dim.getLoc(),
+                                                b.getIndexType(), length);
+      map.map(v, cast);
+      return cast;
+    }
     auto constant = v.getDefiningOp<arith::ConstantOp>();
     if (!constant)
       return failure();

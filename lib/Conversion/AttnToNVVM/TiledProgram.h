@@ -18,6 +18,7 @@
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 namespace mlir::attn::detail {
 
@@ -30,6 +31,13 @@ namespace mlir::attn::detail {
 struct ProgramCoordinates {
   Value batch, head0, kvHead, q0, keyLength;
   Value begin, interiorBegin, interiorEnd, end;
+};
+
+/// The runtime lengths of a kernel over dynamic dims: its i32 arguments B,
+/// Lq and Lk (null where the dim is static). The program reads them as
+/// tensor.dim of the host tensors above it.
+struct RuntimeLengths {
+  Value batch, seqQ, seqK;
 };
 
 class TiledProgram {
@@ -57,9 +65,11 @@ public:
 
   /// Clones the program's coordinate and bound computations at `b`'s
   /// insertion point, the forall's induction variables replaced by `ivs`
-  /// (index values) and key_lengths read from the memref `keyLengthsArg`.
-  FailureOr<ProgramCoordinates> emitCoordinates(OpBuilder &b, ValueRange ivs,
-                                                Value keyLengthsArg) const;
+  /// (index values), key_lengths read from the memref `keyLengthsArg` and
+  /// the dims of dynamic host tensors from `lengths`.
+  FailureOr<ProgramCoordinates>
+  emitCoordinates(OpBuilder &b, ValueRange ivs, Value keyLengthsArg,
+                  const RuntimeLengths &lengths = {}) const;
 
   /// Whether `user` belongs to the program (reads a view for it).
   bool contains(Operation *user) const;
@@ -72,6 +82,10 @@ private:
   /// Sets bias and mask from the step's operand tiles and, for one split,
   /// sinks from the program's sink partial.
   LogicalResult matchScoreOperands();
+  /// The kernel's runtime length (i32) that `dim` of a host tensor reads, or
+  /// null.
+  Value getRuntimeLength(tensor::DimOp dim,
+                         const RuntimeLengths &lengths) const;
   /// Program-side values of ProgramCoordinates.
   SmallVector<OpFoldResult> coordinates;
   /// Ops outside the forall that belong to the program (the split merge).

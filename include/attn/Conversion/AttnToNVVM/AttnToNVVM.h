@@ -70,6 +70,14 @@ FailureOr<OperandStrides> getOperandStrides(Operation *anchor, Value tensor,
 /// read and checked once (see getKernelProblem).
 struct KernelProblem {
   int64_t batch, headsQ, headsKV, seqQ, seqK, headDim;
+  /// B, Lq and Lk known only at launch (dynamic dims of the op's tensors,
+  /// `tensor<?x32x?x128xbf16>`): the kernel takes them as i32 parameters
+  /// (ArgumentRole::Length) and batch / seqQ / seqK hold
+  /// ShapedType::kDynamic, which no family may compute with.
+  bool dynamicBatch = false, dynamicSeqQ = false, dynamicSeqK = false;
+  bool hasDynamicLengths() const {
+    return dynamicBatch || dynamicSeqQ || dynamicSeqK;
+  }
   /// Dv: the columns of V and O (S = Q K^T contracts headDim).
   int64_t valueHeadDim = 0;
   bool isBF16;
@@ -145,6 +153,8 @@ struct AttentionArguments {
   /// The bias, mask and sinks operands, where the op has them.
   std::optional<int64_t> bias, mask, sinks;
   int64_t output;
+  /// The i32 runtime lengths of dynamic dims (ArgumentRole::Length).
+  std::optional<int64_t> batchLength, seqQLength, seqKLength;
 };
 /// The split count of a decode launch over `groups` (batch x KV head)
 /// programs of `keys` keys, `keysPerStep` keys per CTA step, on `numSMs`

@@ -66,9 +66,15 @@ LogicalResult KernelInfoAttr::verify(
       (window && window.size() != 2))
     return emitError() << "expected a window of two extents exactly with the "
                           "sliding_window mask";
-  for (int64_t v : {batch, headsQ, headsKV, seqQ, seqK, headDim, valueHeadDim})
+  for (int64_t v : {headsQ, headsKV, headDim, valueHeadDim})
     if (v < 1)
       return emitError() << "expected static extents >= 1, got " << v;
+  // -1: a runtime length (dynamic dim), passed to the kernel at launch.
+  for (int64_t v : {batch, seqQ, seqK})
+    if (v < 1 && v != kRuntimeLength)
+      return emitError() << "expected extents >= 1 or -1 (a runtime length), "
+                            "got "
+                         << v;
   if (headsQ % headsKV != 0)
     return emitError() << "expected heads_q (" << headsQ
                        << ") to be a multiple of heads_kv (" << headsKV << ")";
@@ -79,6 +85,11 @@ LogicalResult KernelInfoAttr::verify(
   if (headOffset < 0)
     return emitError() << "expected head_offset >= 0, got " << headOffset;
   return success();
+}
+
+/// B, Lq and Lk as the kernel info records them.
+static int64_t toKernelInfoExtent(int64_t extent) {
+  return ShapedType::isDynamic(extent) ? kRuntimeLength : extent;
 }
 
 FailureOr<KernelInfoAttr>
@@ -102,9 +113,12 @@ mlir::attn::buildKernelInfo(AttentionOp op, const KernelLaunchDesc &desc) {
       b.getF64FloatAttr(op.getEffectiveScale()), op.getSoftcapAttr(), window,
       op.getLayout(), elementType(op.getQueryType()),
       elementType(op.getKeyType()), elementType(op.getValueType()),
-      elementType(op.getOutputType()), op.getQueryType().getDimSize(0),
-      op.getNumQueryHeads(), op.getNumKVHeads(), op.getQueryLength(),
-      op.getKeyLength(), op.getHeadDim(), op.getValueHeadDim(),
+      elementType(op.getOutputType()),
+      toKernelInfoExtent(op.getQueryType().getDimSize(0)),
+      op.getNumQueryHeads(), op.getNumKVHeads(),
+      toKernelInfoExtent(op.getQueryLength()),
+      toKernelInfoExtent(op.getKeyLength()), op.getHeadDim(),
+      op.getValueHeadDim(),
       b.getBoolAttr(static_cast<bool>(op.getLse())),
       b.getBoolAttr(static_cast<bool>(op.getKeyLengths())),
       b.getBoolAttr(op.getAlibiSlopes().has_value()),

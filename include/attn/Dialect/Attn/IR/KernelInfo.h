@@ -16,6 +16,16 @@
 
 namespace mlir::attn {
 
+/// The batch, seq_q or seq_k of a kernel info (and the manifest's attention)
+/// for a dynamic dim: a length the runtime reads from the tensors at launch.
+constexpr int64_t kRuntimeLength = -1;
+
+/// The launch attribute of a kernel over runtime lengths: per kernel
+/// operand, an array naming the length ("B", "Lq", "Lk") of each dim of a
+/// dynamic memref ("" for a static dim; empty for other operands). The
+/// manifest records it as each argument's dim_symbols.
+constexpr llvm::StringLiteral kDimSymbolsAttrName("attn.dim_symbols");
+
 /// What a kernel family decided about one launch.
 struct KernelLaunchDesc {
   StringRef family;      ///< "prefill", "decode", "hopper" or "backward".
