@@ -85,8 +85,8 @@ private:
   bool keyTail() const { return length || seqK || p.seqK % bn != 0; }
   /// Byte offset of row 0 of head `bh` in a tensor of `rowBytes` rows:
   /// bh * L * rowBytes, L the static `len` or the runtime `runtime`.
-  Value headByteOffset(Value bh, int64_t len, Value runtime,
-                       int64_t rowBytes) {
+  Value runtimeHeadByteOffset(Value bh, int64_t len, Value runtime,
+                              int64_t rowBytes) {
     if (!runtime)
       return arith::MulIOp::create(b, toI64(bh), cI64(len * rowBytes));
     return arith::MulIOp::create(
@@ -337,11 +337,11 @@ LogicalResult PrefillEmitter::emitCoordinates() {
   // Runtime lengths (dense BHSD): a head's rows are L rows apart, L the
   // runtime one; otherwise the operand's strides.
   qHeadBytes = ShapedType::isDynamic(p.query.head)
-                   ? headByteOffset(bh, p.seqQ, seqQ, tileRowBytes)
+                   ? runtimeHeadByteOffset(bh, p.seqQ, seqQ, tileRowBytes)
                    : headByteOffset(p.query, p.headsQ, batch, head, bh);
   if (!p.keyView)
     kvHeadBytes = ShapedType::isDynamic(p.key.head)
-                      ? headByteOffset(kvBh, p.seqK, seqK, tileRowBytes)
+                      ? runtimeHeadByteOffset(kvBh, p.seqK, seqK, tileRowBytes)
                       : headByteOffset(p.key, p.headsKV, batch, kvHead, kvBh);
   m0 = idx32(coords.q0);
   warpRow0 = add(m0, mul(warp, bm / warps));
@@ -379,7 +379,7 @@ void PrefillEmitter::emitValueHeadOffset() {
     return;
   Value kvBh = add(mul(batch, p.headsKV), kvHead);
   vHeadBytes = ShapedType::isDynamic(p.value.head)
-                   ? headByteOffset(kvBh, p.seqK, seqK, valueRowBytes)
+                   ? runtimeHeadByteOffset(kvBh, p.seqK, seqK, valueRowBytes)
                    : headByteOffset(p.value, p.headsKV, batch, kvHead, kvBh);
 }
 
@@ -573,7 +573,7 @@ void PrefillEmitter::emitEpilogue(ValueRange results) {
         Value lse = sel(empty, cF32(-std::numeric_limits<double>::infinity()),
                         arith::MulFOp::create(b, log2Sum, cF32(kLn2)));
         Value off = arith::AddIOp::create(
-            b, headByteOffset(bh, p.seqQ, seqQ, 4), toI64(mul(row, 4)));
+            b, runtimeHeadByteOffset(bh, p.seqQ, seqQ, 4), toI64(mul(row, 4)));
         LLVM::StoreOp::create(b, lse, gep(ptrGlobal, lsePtr, off),
                               /*alignment=*/4);
         scf::YieldOp::create(b);
@@ -589,7 +589,7 @@ void PrefillEmitter::emitEpilogue(ValueRange results) {
   Value oHeadBytes =
       dv == d && p.output == p.query ? qHeadBytes
       : ShapedType::isDynamic(p.output.head)
-          ? headByteOffset(bh, p.seqQ, seqQ, valueRowBytes)
+          ? runtimeHeadByteOffset(bh, p.seqQ, seqQ, valueRowBytes)
           : headByteOffset(p.output, p.headsQ, batch, head, bh);
   bool wholeRows = llvm::isPowerOf2_64(chunksPerRow);
   int64_t rowsPerPass = wholeRows ? 32 / chunksPerRow : 0;
