@@ -126,5 +126,6 @@ for v in "${variants[@]}"; do
   echo "$flags" > "$dest/kernels/$name.flags"
   rm -f "$dest/kernels/$name.ptx"
 done
-cp "$root/bench/hopper_bench.py" "$root/bench/hopper_ncu.py" "$root/bench/device_bench.py" "$root/bench/decode_bench.py" "$dest/"
+cp "$root/bench/hopper_bench.py" "$root/bench/hopper_ncu.py" "$root/bench/device_bench.py" "$root/bench/decode_bench.py" \
+   "$root/bench/operand_bench.py" "$dest/"
 echo "staged $(ls "$dest/kernels" | wc -l) files in $dest ($(du -sh "$dest" | cut -f1))"
