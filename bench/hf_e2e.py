@@ -58,10 +58,15 @@ def prepare():
     keys = set()
     start = time.time()
     for q, k, causal in attention_calls():
+        # The prompt's query, key and value are transposed projections
+        # (BSHD views): that kernel too.
+        if causal:
+            keys.add(at.precompile(q, k, dtype=torch.bfloat16, is_causal=True, scale=SCALE,
+                                   device="cuda", bshd=True).key)
         kernel = at.precompile(q, k, dtype=torch.bfloat16, is_causal=causal,
                                scale=SCALE, device="cuda")
-        if "sm_90" not in kernel.cubins:
-            sys.exit("hf_e2e --prepare: no sm_90 cubin (is ptxas installed?)")
+        if at.gpu_chip() not in kernel.cubins:
+            sys.exit(f"hf_e2e --prepare: no {at.gpu_chip()} cubin (is ptxas installed?)")
         keys.add(kernel.key)
     print(f"hf_e2e: {len(keys)} kernels for {len(attention_calls())} attention shapes "
           f"in {os.environ.get('ATTN_MLIR_CACHE_DIR')} ({time.time() - start:.1f} s, "

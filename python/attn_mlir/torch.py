@@ -283,12 +283,15 @@ def cpu_options(dtype):
 
 
 def precompile(query_shape, key_shape, value_head_dim=None, dtype=torch.bfloat16,
-               is_causal=False, scale=None, device="cuda", attn_mask=None):
+               is_causal=False, scale=None, device="cuda", attn_mask=None, bshd=False):
     """Compiles (or finds in the cache) the kernel that
     scaled_dot_product_attention would use for these shapes, without running
     it: how a machine with the compiler prepares the cache for one without.
     `attn_mask` is None, "bool" or "bias": the kind of a mask operand that
-    is neither all-visible nor exactly causal. Returns the kernel."""
+    is neither all-visible nor exactly causal. `bshd`: the kernel for
+    query, key and value that are [B, L, H, D] buffers seen through
+    .transpose(1, 2) (as transformers' layers pass them). Returns the
+    kernel."""
     b, hq, lq, d = query_shape
     _, hkv, lk, _ = key_shape
     if attn_mask not in (None, "bool", "bias"):
@@ -299,6 +302,8 @@ def precompile(query_shape, key_shape, value_head_dim=None, dtype=torch.bfloat16
                                      torch.device(device).type == "cuda", kind, scale)
     if attn_mask:
         spec["bool_mask" if attn_mask == "bool" else "bias"] = True
+    if bshd:
+        spec["bshd"] = True
     return _kernel(target, spec, options)
 
 

@@ -168,25 +168,24 @@ static LogicalResult checkDynamicDims(AttentionOp op) {
   return success();
 }
 
-/// Strides where B, Lq or Lk come at run time: dense BHSD only (identity
-/// memrefs), the row stride D or Dv; a tensor with a dynamic dim has no
-/// static head and batch stride (kDynamic: the families offset its heads by
-/// the runtime length themselves), a static one gets its own.
-static LogicalResult getRuntimeLengthStrides(AttentionOp op, KernelProblem &p) {
-  if (op.getLayout() != Layout::BHSD)
-    return op.emitOpError("expected the bhsd layout with dynamic lengths on "
-                          "the GPU path (BSHD and strides: static shapes)");
+LogicalResult mlir::attn::detail::getRuntimeLengthStrides(
+    Operation *anchor, Layout layout, Value query, Value key, Value value,
+    Value output, KernelProblem &p) {
+  if (layout != Layout::BHSD)
+    return anchor->emitOpError("expected the bhsd layout with dynamic lengths "
+                               "on the GPU path (BSHD and strides: static "
+                               "shapes)");
   p.layout = Layout::BHSD;
   for (auto [tensor, strides, rowElements] :
-       {std::tuple<Value, OperandStrides *, int64_t>{op.getQuery(), &p.query,
+       {std::tuple<Value, OperandStrides *, int64_t>{query, &p.query,
                                                      p.headDim},
-        {op.getKey(), &p.key, p.headDim},
-        {op.getValue(), &p.value, p.valueHeadDim},
-        {op.getOutput(), &p.output, p.valueHeadDim}}) {
-    auto type = cast<RankedTensorType>(tensor.getType());
+        {key, &p.key, p.headDim},
+        {value, &p.value, p.valueHeadDim},
+        {output, &p.output, p.valueHeadDim}}) {
+    auto type = cast<ShapedType>(tensor.getType());
     if (type.hasStaticShape()) {
       FailureOr<OperandStrides> s =
-          getOperandStrides(op, tensor, Layout::BHSD, "an operand");
+          getOperandStrides(anchor, tensor, Layout::BHSD, "an operand");
       if (failed(s))
         return failure();
       *strides = *s;
@@ -262,7 +261,9 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
     return fail("expected static shapes with K/V cache views on the GPU "
                 "path (dynamic lengths: plain K and V tensors only)");
   if (p.hasDynamicLengths()) {
-    if (failed(getRuntimeLengthStrides(op, p)))
+    if (failed(getRuntimeLengthStrides(op, op.getLayout(), op.getQuery(),
+                                       op.getKey(), op.getValue(),
+                                       op.getOutput(), p)))
       return failure();
     return p; // The runtime checks the lengths and sizes at launch.
   }

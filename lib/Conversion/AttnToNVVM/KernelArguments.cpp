@@ -326,8 +326,13 @@ FailureOr<KernelProblem> mlir::attn::detail::getProgramProblem(
   runtime(p.batch, p.dynamicBatch);
   runtime(p.seqQ, p.dynamicSeqQ);
   runtime(p.seqK, p.dynamicSeqK);
-  if (p.hasDynamicLengths())
+  if (p.hasDynamicLengths()) {
+    if (failed(getRuntimeLengthStrides(
+            program.forall, info.getLayout(), program.query, program.key,
+            program.value, program.results.front(), p)))
+      return failure();
     return p;
+  }
   ConstArith constants;
   p.diagOffset = p.visibility.diagonal(constants, p.seqQ, p.seqK);
   if (failed(getProblemStrides(program.forall, info.getLayout(), program.query,

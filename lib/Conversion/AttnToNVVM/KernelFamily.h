@@ -154,6 +154,13 @@ FailureOr<KernelProblem> getProgramProblem(const TiledProgram &program);
 /// Sets `p`'s layout and the strides of Q, K, V and O (getOperandStrides of
 /// the four host tensors, errors at `anchor`): once per problem, for every
 /// family.
+/// The strides of a problem with runtime lengths (B, Lq or Lk dynamic):
+/// dense BHSD only, rows D or Dv elements apart; a tensor with a dynamic
+/// dim gets kDynamic head and batch strides (its heads are offset by the
+/// runtime length), a static one its own. "expected ..." at `anchor` else.
+LogicalResult getRuntimeLengthStrides(Operation *anchor, Layout layout,
+                                      Value query, Value key, Value value,
+                                      Value output, KernelProblem &p);
 LogicalResult getProblemStrides(Operation *anchor, Layout layout, Value query,
                                 Value key, Value value, Value output,
                                 KernelProblem &p);
