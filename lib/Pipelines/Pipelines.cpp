@@ -130,13 +130,17 @@ void mlir::attn::buildNVVMToPtxPasses(OpPassManager &pm,
   pm.addPass(createGpuModuleToBinaryPass(binary));
 }
 
-std::string mlir::attn::findCudaToolkit() {
-  SmallVector<std::string> roots;
+std::vector<std::string> mlir::attn::getCudaToolkitRoots() {
+  std::vector<std::string> roots;
   for (const char *name : {"CUDA_HOME", "CUDA_ROOT", "CUDA_PATH"})
     if (const char *root = std::getenv(name))
       roots.push_back(root);
   roots.push_back("/usr/local/cuda");
-  for (const std::string &root : roots) {
+  return roots;
+}
+
+std::string mlir::attn::findCudaToolkit() {
+  for (const std::string &root : getCudaToolkitRoots()) {
     SmallString<128> libdevice(root);
     llvm::sys::path::append(libdevice, "nvvm", "libdevice");
     if (llvm::sys::fs::is_directory(libdevice))

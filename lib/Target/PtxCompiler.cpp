@@ -29,11 +29,7 @@ using namespace mlir;
 using namespace mlir::attn;
 
 std::string mlir::attn::findPtxas() {
-  SmallVector<std::string> roots;
-  if (const char *home = std::getenv("CUDA_HOME"))
-    roots.push_back(home);
-  roots.push_back("/usr/local/cuda");
-  for (const std::string &root : roots) {
+  for (const std::string &root : getCudaToolkitRoots()) {
     SmallString<128> path(root);
     llvm::sys::path::append(path, "bin", "ptxas");
     if (llvm::sys::fs::can_execute(path))

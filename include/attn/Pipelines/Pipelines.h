@@ -13,6 +13,7 @@
 #include "mlir/Pass/PassManager.h"
 
 #include <string>
+#include <vector>
 #include "mlir/Pass/PassOptions.h"
 
 #include <functional>
@@ -99,8 +100,11 @@ getAttnGpuKernelSteps(const ConvertAttnToNVVMOptions &lowering);
 /// the lowering of each tiled program to a kernel (convert-attn-to-nvvm).
 void buildAttnGpuKernelPasses(OpPassManager &pm,
                               const ConvertAttnToNVVMOptions &lowering);
-/// The CUDA toolkit whose nvvm/libdevice the PTX links ($CUDA_HOME,
-/// $CUDA_ROOT, $CUDA_PATH, then /usr/local/cuda), or empty if none has one.
+/// Where a CUDA toolkit may be, in order: $CUDA_HOME, $CUDA_ROOT,
+/// $CUDA_PATH, /usr/local/cuda.
+std::vector<std::string> getCudaToolkitRoots();
+
+/// The first of those with nvvm/libdevice (the PTX links it), or empty.
 std::string findCudaToolkit();
 
 /// The end of attn-to-ptx: attach an NVVM target and serialize to PTX.

@@ -76,8 +76,8 @@ std::vector<std::string> defaultCubinArchs(llvm::StringRef chip);
 /// every arch not older than it.
 llvm::Error checkCubinArch(llvm::StringRef chip, llvm::StringRef arch);
 
-/// Path of ptxas if the CUDA toolkit is installed ($CUDA_HOME or
-/// /usr/local/cuda), else empty.
+/// Path of bin/ptxas in the first toolkit root that has it
+/// (getCudaToolkitRoots), else empty.
 std::string findPtxas();
 
 } // namespace mlir::attn

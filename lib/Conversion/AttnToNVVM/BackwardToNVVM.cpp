@@ -223,27 +223,14 @@ static int getChipVersion(StringRef chip) {
   return chip.getAsInteger(10, v) ? 0 : v;
 }
 
-/// The PTX ISA version NN of the last +ptxNN in `features`, or 0.
-static int getPtxVersion(StringRef features) {
-  SmallVector<StringRef> parts;
-  features.split(parts, ',', -1, /*KeepEmpty=*/false);
-  int version = 0;
-  for (StringRef part : parts) {
-    part = part.trim();
-    int v = 0;
-    if (part.consume_front("+ptx") && !part.getAsInteger(10, v))
-      version = v;
-  }
-  return version;
-}
-
 /// Resolves dq-reduction for `chip` and `features` (vector red.global.add
 /// of f32 needs sm_90 and PTX ISA 8.1); errors at `op`.
 static FailureOr<DQReduction> resolveDQReduction(Operation *op,
                                                  StringRef name,
                                                  StringRef chip,
                                                  StringRef features) {
-  bool vectorRed = getChipVersion(chip) >= 90 && getPtxVersion(features) >= 81;
+  bool vectorRed =
+      getChipVersion(chip) >= 90 && getPtxFeatureVersion(features) >= 81;
   // red-v2 measured fastest on the H200 (bench/NOTES.md, 2026-12-01):
   // red-v4's shuffles cost more than its halved reductions save.
   if (name == "auto")

@@ -183,8 +183,7 @@ static bool isKnownPtxVersion(int v) {
   return (v >= 70 && v <= 78) || (v >= 80 && v <= 88) || v == 90;
 }
 
-/// The PTX version `+ptxNN` in a feature string, or 0.
-static int getPtxFeatureVersion(StringRef features) {
+int mlir::attn::getPtxFeatureVersion(StringRef features) {
   SmallVector<StringRef> parts;
   features.split(parts, ',', -1, /*KeepEmpty=*/false);
   int version = 0;

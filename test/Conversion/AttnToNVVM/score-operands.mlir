@@ -53,7 +53,7 @@ func.func @bias_heads(%q: memref<1x4x200x64xbf16>, %k: memref<1x2x300x64xbf16>, 
 // CHECK: %[[KEEP:.+]] = arith.cmpi eq, %[[DI]], %[[DJ]] : index
 // CHECK: arith.select %[[KEEP]], %{{.*}}, %{{.*}} : f32
 // CHECK: scf.yield
-// CHECK: %[[M:.+]] = arith.maxnumf %{{.*}}, %[[SL]] : f32
+// CHECK: %[[M:.+]] = llvm.intr.maxnum(%{{.*}}, %[[SL]]) : (f32, f32) -> f32
 // CHECK: ex2.approx.ftz.f32
 // CHECK: ex2.approx.ftz.f32
 // CHECK: lg2.approx.ftz.f32
@@ -113,7 +113,7 @@ func.func @bool_mask(%q: memref<2x4x128x64xf16>, %m: memref<2x1x1x128xi1>, %o: m
 // CHECK: llvm.load %{{.*}} {alignment = 4 : i64} : !llvm.ptr<1> -> f32
 // CHECK: scf.yield
 // CHECK: llvm.load %{{.*}} {alignment = 4 : i64} : !llvm.ptr<1> -> f32
-// CHECK: arith.maxnumf
+// CHECK: llvm.intr.maxnum
 // CHECK: gpu.return
 // One split: the warps' merge reads the 8 warps' (m, l) from shared
 // memory, then the row's global sink, and folds it (max, then 2^ terms).
@@ -121,7 +121,7 @@ func.func @bool_mask(%q: memref<2x4x128x64xf16>, %m: memref<2x1x1x128xi1>, %o: m
 // ONE: scf.yield
 // ONE-COUNT-8: llvm.load %{{.*}} {alignment = 4 : i64} : !llvm.ptr<3> -> f32
 // ONE: llvm.load %{{.*}} {alignment = 4 : i64} : !llvm.ptr<1> -> f32
-// ONE: arith.maxnumf
+// ONE: llvm.intr.maxnum
 // ONE: ex2.approx.ftz.f32
 // ONE: gpu.return
 // SPLIT-LABEL: gpu.func @decode_bias_sinks_kernel
@@ -129,7 +129,7 @@ func.func @bool_mask(%q: memref<2x4x128x64xf16>, %m: memref<2x1x1x128xi1>, %o: m
 // SPLIT: atom.acq_rel.gpu.global.add.u32
 // SPLIT: llvm.load %{{.*}} {alignment = 4 : i64} : !llvm.ptr<1> -> f32
 // SPLIT: arith.constant 0.693147182 : f32
-// SPLIT: arith.maxnumf
+// SPLIT: llvm.intr.maxnum
 // SPLIT: gpu.return
 func.func @decode_bias_sinks(%q: memref<2x4x1x64xbf16>, %k: memref<2x1x1000x64xbf16>, %bias: memref<2x4x1x1000xf32>, %s: memref<4xf32>, %o: memref<2x4x1x64xbf16>, %lse: memref<2x4x1xf32>) {
   %q0 = bufferization.to_tensor %q restrict : memref<2x4x1x64xbf16> to tensor<2x4x1x64xbf16>

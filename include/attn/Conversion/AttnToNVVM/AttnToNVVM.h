@@ -184,6 +184,9 @@ LogicalResult checkGpuLowering(ModuleOp module,
 /// chip. Called before any LLVM backend runs (attn-to-ptx, attn-compile).
 llvm::Error checkGpuChip(StringRef chip, StringRef features);
 
+/// The PTX ISA version NN of the last `+ptxNN` in a feature string, or 0.
+int getPtxFeatureVersion(StringRef features);
+
 } // namespace mlir::attn
 
 #endif // ATTN_CONVERSION_ATTNTONVVM_ATTNTONVVM_H
