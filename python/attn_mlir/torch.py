@@ -12,9 +12,11 @@ fake (meta) implementation, so torch.compile traces it. It runs CUDA tensors
 through a GPU kernel (target "ptx", launched by the runtime on the current
 stream) and CPU tensors through the CPU target, compiling one kernel per
 shape (cached, see attn_mlir.compile). Decode-like calls (no mask, a query
-group of <= 16 rows) compile for the key length rounded up to a bucket of
-ATTN_MLIR_KV_BUCKET keys (default 256) and pass the real length at run time
-(key_lengths), so a growing KV cache reuses a handful of kernels. Query,
+group of <= 16 rows) run one decode kernel over a runtime key length on the
+GPU (every length of a growing KV cache, K and V read in place), and on the
+CPU compile for the key length rounded up to a bucket of
+ATTN_MLIR_KV_BUCKET keys (default 256) with the real length passed at run
+time (key_lengths), so a growing cache reuses a handful of kernels. Query,
 key and value that are all [B, L, H, D] buffers seen through
 .transpose(1, 2) (as transformers' layers pass them) run a kernel compiled
 for the BSHD layout on those buffers, without a copy (no attn_mask, no
@@ -268,7 +270,14 @@ def _plan(b, hq, hkv, lq, lk, d, dv, dtype, gpu, mask, scale):
             "dtype": _DTYPE_NAMES[dtype], "lse": False,
             "scale": None if scale is None else float(scale),
             "mask": mask if mask != "operand" else "none"}
-    bucketed = mask == "none" and (hq // hkv) * lq <= _DECODE_ROWS
+    decode = mask == "none" and (hq // hkv) * lq <= _DECODE_ROWS
+    if decode and gpu:
+        # The decode kernel over a runtime Lk: one kernel for every length
+        # of a growing cache, K and V read where they are (no padding).
+        spec["dynamic"] = ["seq-k"]
+        spec["seq_k"] = 1
+        return "ptx", spec, gpu_options(), False
+    bucketed = decode
     if bucketed:
         spec["seq_k"] = -(-lk // _bucket()) * _bucket()
         # The operand, not values: lengths come at run time, so every length

@@ -115,6 +115,17 @@ class Sdpa(unittest.TestCase):
                 os.environ["ATTN_MLIR_GPU_CHIP"] = saved
             at._gpu_chip = None
 
+    def test_gpu_decode_is_one_runtime_length_kernel(self):
+        # A decode-like CUDA call plans the decode kernel over a runtime Lk:
+        # every cache length gets the same kernel, no bucket padding.
+        kernels = {at.precompile((2, 16, 1, 128), (2, 8, lk, 128), device="cuda")
+                   for lk in (1001, 1064)}
+        self.assertEqual(len(kernels), 1)
+        kernel = kernels.pop()
+        self.assertEqual(kernel.manifest["family"], "decode")
+        self.assertEqual(kernel.inputs[1]["dim_symbols"], ["", "", "Lk", ""])
+        self.assertEqual([a["name"] for a in kernel.inputs], ["q", "k", "v"])
+
     def test_gpu_kernel_takes_the_attn_mask(self):
         # The CUDA path compiles a bool attn_mask to a one-byte "mask" input
         # and an additive one to a "bias" input of the inputs' dtype, after
