@@ -1,5 +1,6 @@
-// RUN: attn-compile --target=ptx --cubin-arch=none --print-ptx --batch=1 --heads-q=32 --heads-kv=8 --seq-q=1 --seq-k=8192 --head-dim=128 --mask=none --lse=false --key-lengths --page-size=16 | FileCheck %s
-// RUN: attn-compile --target=ptx --cubin-arch=none --print-ptx --batch=64 --heads-q=32 --heads-kv=8 --seq-q=1 --seq-k=2048 --head-dim=128 --mask=none --lse=false --key-lengths | FileCheck %s --check-prefix=FULL
+// RUN: attn-compile --target=ptx --cubin-arch=none --print-ptx --batch=1 --heads-q=32 --heads-kv=8 --seq-q=1 --seq-k=8192 --head-dim=128 --mask=none --lse=false --key-lengths --page-size=16 --convert-attn-to-nvvm=tile-model= | FileCheck %s
+// RUN: attn-compile --target=ptx --cubin-arch=none --print-ptx --batch=64 --heads-q=32 --heads-kv=8 --seq-q=1 --seq-k=2048 --head-dim=128 --mask=none --lse=false --key-lengths --convert-attn-to-nvvm=tile-model= | FileCheck %s --check-prefix=FULL
+// tile-model= (off): these checks are of the options' fixed default tiles.
 
 // GQA 32/8 decode at B=1 from a paged cache: 8 KV groups cannot fill 132
 // SMs, so the keys are split 16 ways (128 CTAs of 8 warps) and merged in the

@@ -1,4 +1,5 @@
-// RUN: attn-compile --target=ptx --batch=3 --heads-q=8 --heads-kv=2 --seq-q=64 --seq-k=1024 --head-dim=128 --mask=causal --key-lengths --page-size=16 --cubin-arch=none --print-ptx | FileCheck %s
+// RUN: attn-compile --target=ptx --batch=3 --heads-q=8 --heads-kv=2 --seq-q=64 --seq-k=1024 --head-dim=128 --mask=causal --key-lengths --page-size=16 --cubin-arch=none --print-ptx --convert-attn-to-nvvm=tile-model= | FileCheck %s
+// tile-model= (off): these checks are of the options' fixed default tiles.
 
 // Chunked prefill from a spec: 64 new tokens per sequence of GQA 8/2 (256
 // packed rows per KV group) against a paged cache with per-sequence lengths

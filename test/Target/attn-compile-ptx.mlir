@@ -1,5 +1,6 @@
-// RUN: attn-compile --target=ptx --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s
+// RUN: attn-compile --target=ptx --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx --convert-attn-to-nvvm=tile-model= | FileCheck %s
 // RUN: attn-compile --target=ptx --batch=1 --heads-q=2 --heads-kv=2 --seq-q=64 --seq-k=64 --head-dim=64 --dtype=f16 --mask=none --lse=false --convert-attn-to-nvvm=block-m=64 --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=F16
+// tile-model= (off): these checks are of the options' fixed default tiles.
 
 // Spec -> PTX through attn-to-ptx; one summary line per stage: the family
 // and its tiles, the tiling passes (the kv_tile ops of the programs), the

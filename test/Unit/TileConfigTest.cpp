@@ -50,7 +50,10 @@ protected:
     if (!module)
       return {};
     PassManager pm(&ctx);
-    pm.addPass(createAttnPlanGpuKernels(options));
+    // The candidate's own tiles, not the model's choice among them.
+    ConvertAttnToNVVMOptions fixed = options;
+    fixed.tileModel = "";
+    pm.addPass(createAttnPlanGpuKernels(fixed));
     if (failed(pm.run(*module)))
       return {};
     KernelInfoAttr info;
@@ -219,6 +222,8 @@ protected:
     options.features = "+ptx80";
     options.cubinArchs.clear();
     options.costGpu = gpu.str();
+    // The figures below are worked out for the options' fixed tiles.
+    options.lowering.tileModel = "";
     llvm::Expected<PtxArtifacts> artifacts = compileToPtx(*module, options);
     if (!artifacts) {
       ADD_FAILURE() << llvm::toString(artifacts.takeError());

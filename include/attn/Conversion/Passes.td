@@ -114,14 +114,15 @@ defvar AttnGpuKernelOptions = [
     Option<"kernelModuleName", "kernel-module", "std::string",
            /*default=*/"\"attn_kernels\"",
            "Name of the gpu.module that receives the kernels">,
-    Option<"tileModel", "tile-model", "std::string", /*default=*/"\"\"",
+    Option<"tileModel", "tile-model", "std::string", /*default=*/"\"auto\"",
            "Choose the tiles from the cost model for this GPU (a name "
-           "attn-compile --gpu takes, e.g. h200; auto: the GPU of `chip`, "
-           "sm_80 a100-sxm, sm_90/sm_90a h100-sxm): prefill block-m, "
+           "attn-compile --gpu takes, e.g. h200; auto, the default: the GPU "
+           "of `chip`, sm_80 a100-sxm, sm_90/sm_90a h100-sxm): prefill block-m, "
            "block-n and num-warps, decode num-splits and decode-num-warps, "
            "hopper hopper-block-n and hopper-stages, unless one of the "
-           "family's tile options is given (off its default); a remark "
-           "gives the choice and why; empty: the options' own tiles">,
+           "family's tile options is given (off its default); with a GPU "
+           "named, a remark gives the choice and why; empty: the options' "
+           "own tiles">,
 ];
 
 def AttnPlanGpuKernels : Pass<"attn-plan-gpu-kernels", "::mlir::ModuleOp"> {

@@ -544,7 +544,8 @@ static bool samePlan(const LaunchPlan &plan, KernelInfoAttr info) {
 /// `tile-model` names ("auto": the GPU of the target chip; unchanged
 /// without one): prefill block-m/n and warps, decode splits and warps,
 /// hopper block-n and stages, where none of the family's tile options is
-/// given (off its default). A remark on `op` says what and why.
+/// given (off its default). With a GPU named, a remark on `op` says what
+/// and why.
 static FailureOr<ConvertAttnToNVVMOptions>
 withModelledTiles(AttentionOp op, const KernelProblem &problem,
                   ConvertAttnToNVVMOptions options) {
@@ -599,8 +600,11 @@ withModelledTiles(AttentionOp op, const KernelProblem &problem,
   } else {
     return options;
   }
-  op.emitRemark() << "attn-plan-gpu-kernels: tiles from the cost model: "
-                  << choice.reason;
+  // The default (auto) is silent: the choice is in the kernel info, the
+  // manifest and attn-compile's tiles: line; naming a GPU asks to see why.
+  if (options.tileModel != "auto")
+    op.emitRemark() << "attn-plan-gpu-kernels: tiles from the cost model: "
+                    << choice.reason;
   return options;
 }
 

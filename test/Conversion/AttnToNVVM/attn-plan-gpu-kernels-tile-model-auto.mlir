@@ -1,6 +1,6 @@
 // RUN: attn-opt %s --split-input-file --attn-plan-gpu-kernels="chip=sm_90a tile-model=auto" 2>&1 | FileCheck %s --check-prefix=HOPPER
 // RUN: attn-opt %s --split-input-file --attn-plan-gpu-kernels="chip=sm_80 tile-model=auto" 2>&1 | FileCheck %s --check-prefix=AMPERE
-// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a tile-model=auto" -o /dev/null 2>&1 | FileCheck %s --check-prefix=LOWERED
+// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a tile-model=h100-sxm" -o /dev/null 2>&1 | FileCheck %s --check-prefix=LOWERED
 // RUN: attn-opt %s --split-input-file --attn-plan-gpu-kernels="chip=sm_90a tile-model=auto hopper-block-n=64" 2>&1 | FileCheck %s --check-prefix=GIVEN
 // RUN: not attn-opt %s --split-input-file --attn-plan-gpu-kernels="chip=sm_89 tile-model=auto" 2>&1 | FileCheck %s --check-prefix=NOGPU
 
@@ -11,16 +11,20 @@
 // + 128 x 128 x 2 + 8 x (4 x 2 + 1) = 1024 + 131072 + 32768 + 72 = 164936
 // bytes of shared memory; one CTA per SM of (4096 / 128) x 16 = 512 CTAs.
 // Consumer registers: S 64 + O 64 + P 32 + 32 = 192.
-// HOPPER: remark: attn-plan-gpu-kernels: tiles from the cost model: hopper on h100-sxm: block-n 128, 2 stages: 164936 B shared memory and ~192 registers/consumer thread, 1 CTA/SM for 512 CTAs
+// auto (the default) is silent: the choice is the kernel info's; naming
+// the GPU (LOWERED, h100-sxm) gives the remark with the reason.
+// HOPPER-NOT: remark
 // HOPPER-LABEL: func.func @long_prefill
 // HOPPER: family = "hopper"
 // HOPPER-SAME: shared_memory_bytes = 164936, block_m = 128, block_n = 128, num_warps = 12, stages = 2
 // On sm_80 the same problem runs the mma.sync prefill kernel, tiled by the
-// model on the A100.
-// AMPERE: remark: attn-plan-gpu-kernels: tiles from the cost model: prefill on a100-sxm:
+// model on the A100: its 164 KiB per SM hold two 64 x 64 CTAs (64 x 256 +
+// 2 x 64 x (256 + 256) = 81920 B, + 1 KiB reserved each) but only one
+// 128 x 64 CTA (98304 B), so 64-row blocks win.
 // AMPERE-LABEL: func.func @long_prefill
 // AMPERE: family = "prefill"
-// LOWERED: remark: attn-plan-gpu-kernels: tiles from the cost model: hopper on h100-sxm: block-n 128, 2 stages
+// AMPERE-SAME: shared_memory_bytes = 81920, block_m = 64, block_n = 64, num_warps = 4
+// LOWERED: remark: attn-plan-gpu-kernels: tiles from the cost model: hopper on h100-sxm: block-n 128, 2 stages: 164936 B shared memory and ~192 registers/consumer thread, 1 CTA/SM for 512 CTAs
 // LOWERED-NOT: error
 // A family's tile option given (off its default) wins: no model, no remark.
 // GIVEN-NOT: remark

@@ -1,6 +1,7 @@
-// RUN: attn-opt %s --split-input-file --attn-plan-gpu-kernels | FileCheck %s
-// RUN: attn-opt %s --split-input-file --attn-plan-gpu-kernels="chip=sm_90a" | FileCheck %s --check-prefix=HOPPER
-// RUN: attn-opt %s --split-input-file --attn-plan-gpu-kernels --attn-tile | FileCheck %s --check-prefix=TILED
+// RUN: attn-opt %s --split-input-file --attn-plan-gpu-kernels="tile-model=" | FileCheck %s
+// RUN: attn-opt %s --split-input-file --attn-plan-gpu-kernels="chip=sm_90a tile-model=" | FileCheck %s --check-prefix=HOPPER
+// RUN: attn-opt %s --split-input-file --attn-plan-gpu-kernels="tile-model=" --attn-tile | FileCheck %s --check-prefix=TILED
+// tile-model= (off): these checks are of the options' fixed default tiles.
 
 // Prefill: the mma.sync family with its default tiles (128 x 64, 4 warps);
 // attn-tile then cuts one program per CTA: (B, Hq, ceil(Lq / 128)), one

@@ -1,5 +1,6 @@
-// RUN: attn-opt %s --attn-gpu-kernels="block-m=64" | FileCheck %s
-// RUN: attn-opt %s --attn-gpu-kernels | FileCheck %s --check-prefix=DEFAULT
+// RUN: attn-opt %s --attn-gpu-kernels="block-m=64 tile-model=" | FileCheck %s
+// RUN: attn-opt %s --attn-gpu-kernels="tile-model=" | FileCheck %s --check-prefix=DEFAULT
+// tile-model= (off): these checks are of the options' fixed default tiles.
 
 // GQA 4/2, causal (bottom-right), Lq = 200 and Lk = 300 (tails in both), LSE.
 // One kernel per op in a gpu.module; the host function keeps only the

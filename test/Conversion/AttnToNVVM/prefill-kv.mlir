@@ -1,4 +1,5 @@
-// RUN: attn-opt %s --split-input-file --attn-gpu-kernels | FileCheck %s
+// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="tile-model=" | FileCheck %s
+// tile-model= (off): these checks are of the options' fixed default tiles.
 
 // Chunked prefill on the prefill kernel: 64 new tokens of GQA 8/2 (256
 // packed rows per KV group, too many for the decode kernel) against a paged
