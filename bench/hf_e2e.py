@@ -20,6 +20,9 @@ Two modes, following bench/prepare.sh + bench/device_run.sh:
     5. how many kernels one generate(64 new tokens) call used (= compiled
        with a cold cache).
 Writes a JSON summary to <out>/hf_e2e.json and prints a table.
+With --overhead it measures only where the op's time per call goes (host
+layers peeled one at a time, a cProfile of the op, the kernels' own time from
+torch.profiler) and writes <out>/op_overhead.json.
 """
 
 import argparse
@@ -131,6 +134,87 @@ def op_checks(torch, at, F):
     return results, trace
 
 
+def _per_call_us(fn, torch, calls=200):
+    """Host-bound time per call: `calls` back to back, one sync at the end
+    (the way a model issues them), median of 5 such runs."""
+    runs = []
+    for _ in range(6):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        torch.cuda.synchronize()
+        runs.append((time.perf_counter() - start) / calls * 1e6)
+    return statistics.median(runs[1:])
+
+
+def _kernel_us(fn, torch, calls=50):
+    """The GPU time of fn's kernels per call, from torch.profiler."""
+    from torch.profiler import profile, ProfilerActivity
+    fn()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(calls):
+            fn()
+        torch.cuda.synchronize()
+    total = sum(e.device_time_total for e in prof.key_averages())
+    return total / calls
+
+
+def op_overhead(torch, at, F, out_dir):
+    """Where a call of the op spends its time, layer by layer: torch's sdpa,
+    our public function, the custom op, the Python body, the kernel object
+    and the runtime launch alone, on the run's prefill and decode shapes."""
+    import cProfile
+    import io
+    import pstats
+    g = torch.Generator(device="cuda").manual_seed(0)
+    report = []
+    for q_shape, k_shape, causal in (attention_calls()[0], attention_calls()[-1]):
+        q = torch.randn(q_shape, device="cuda", generator=g).to(torch.bfloat16)
+        k = torch.randn(k_shape, device="cuda", generator=g).to(torch.bfloat16)
+        v = torch.randn(k_shape, device="cuda", generator=g).to(torch.bfloat16)
+        kw = dict(is_causal=causal, scale=SCALE, enable_gqa=True)
+        at.reset_kernels_used()
+        at.scaled_dot_product_attention(q, k, v, **kw)
+        kernel = [kn for kn in at._kernels.values() if kn.key in at.kernels_used()][0]
+        out = torch.empty(q_shape[:3] + (v.shape[3],), dtype=q.dtype, device="cuda")
+        stream = torch.cuda.current_stream().cuda_stream
+        runtime = kernel._loaded(0)
+        args = [(t.data_ptr(), "bf16", list(t.shape), list(t.stride()))
+                for t in (q, k, v, out)]
+        layers = {
+            "torch_sdpa": lambda: F.scaled_dot_product_attention(q, k, v, **kw),
+            "attn_mlir_public": lambda: at.scaled_dot_product_attention(q, k, v, **kw),
+            "custom_op": lambda: torch.ops.attn_mlir.sdpa(q, k, v, None, causal, SCALE, True),
+            "python_body": lambda: at._sdpa(q, k, v, None, causal, SCALE, True),
+            "kernel_object": lambda: kernel(q, k, v, out),
+        }
+        if len(runtime) == 1:
+            layers["runtime_launch"] = lambda: runtime[0].launch(args, stream)
+        row = {"q": list(q_shape), "k": list(k_shape), "is_causal": causal,
+               "launches_per_call": len(runtime),
+               "host_us_per_call": {n: _per_call_us(fn, torch) for n, fn in layers.items()},
+               "kernel_us_per_call": {n: _kernel_us(layers[n], torch)
+                                      for n in ("torch_sdpa", "attn_mlir_public")}}
+        prof = cProfile.Profile()
+        prof.enable()
+        for _ in range(200):
+            at.scaled_dot_product_attention(q, k, v, **kw)
+        prof.disable()
+        torch.cuda.synchronize()
+        text = io.StringIO()
+        pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(25)
+        row["cprofile_top"] = text.getvalue()
+        report.append(row)
+        print(json.dumps({k: v for k, v in row.items() if k != "cprofile_top"}, indent=1))
+        print(row["cprofile_top"])
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "op_overhead.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    return 0
+
+
 def build_models(torch, transformers):
     cfg = transformers.LlamaConfig(**CONFIG)
     torch.manual_seed(0)
@@ -160,7 +244,7 @@ def decode(torch, model, prompt, tokens):
     return torch.stack(steps, dim=1)
 
 
-def run(out_dir, timed_calls):
+def run(out_dir, timed_calls, overhead=False):
     import torch
     import torch.nn.functional as F
     import transformers
@@ -171,6 +255,8 @@ def run(out_dir, timed_calls):
                "gpu": torch.cuda.get_device_name(), "config": CONFIG,
                "batch": BATCH, "prompt": PROMPT, "steps": STEPS}
 
+    if overhead:
+        return op_overhead(torch, at, F, out_dir)
     summary["op"], summary["op_trace"] = op_checks(torch, at, F)
 
     with torch.inference_mode():
@@ -275,11 +361,13 @@ def main():
                     help="compile the kernels into $ATTN_MLIR_CACHE_DIR and exit")
     ap.add_argument("--out", default=os.environ.get("OUT", "/tmp/out"))
     ap.add_argument("--timed-calls", type=int, default=7)
+    ap.add_argument("--overhead", action="store_true",
+                    help="only measure where the op's time per call goes")
     args = ap.parse_args()
     if args.prepare:
         prepare()
         return 0
-    return run(args.out, max(5, args.timed_calls))
+    return run(args.out, max(5, args.timed_calls), args.overhead)
 
 
 if __name__ == "__main__":

@@ -180,6 +180,31 @@ int attnKernelLaunchStrided(AttnKernel *kernel, int numArgs,
                             uint64_t workspace, size_t workspaceSize,
                             void *stream, int synchronize);
 
+/// A call signature checked once: a serving loop that launches one kernel
+/// with the same dtypes, shapes and strides on new buffers (every decode
+/// step) pays the argument checks, the runtime lengths and the grid once,
+/// and each launch passes only pointers. A plan is valid while its kernel
+/// lives; destroy it first.
+typedef struct AttnLaunchPlan AttnLaunchPlan;
+
+/// Checks a signature (dtypes, ranks, shapes and strides as
+/// attnKernelLaunchStrided takes them) into a new plan at `*plan`; the
+/// errors are those attnKernelLaunchStrided would give for it.
+int attnKernelPrepareLaunch(AttnKernel *kernel, int numArgs,
+                            const char *const *dtypes, const int32_t *ranks,
+                            const int64_t *shapes, const int64_t *strides,
+                            AttnLaunchPlan **plan);
+
+/// Launches a plan on `devicePtrs` (one per argument of its signature, in
+/// order; null or misaligned pointers are refused) with a workspace, stream
+/// and synchronize as attnKernelLaunchWithWorkspace.
+int attnLaunchPlanLaunch(const AttnLaunchPlan *plan, const uint64_t *devicePtrs,
+                         uint64_t workspace, size_t workspaceSize, void *stream,
+                         int synchronize);
+
+/// Destroys a plan (null: no-op).
+void attnLaunchPlanDestroy(AttnLaunchPlan *plan);
+
 #ifdef __cplusplus
 }
 #endif

@@ -274,6 +274,57 @@ int attnKernelLaunchStrided(AttnKernel *kernel, int numArgs,
   });
 }
 
+struct AttnLaunchPlan {
+  AttnKernel *kernel;
+  LaunchPlan plan;
+};
+
+int attnKernelPrepareLaunch(AttnKernel *kernel, int numArgs,
+                            const char *const *dtypes, const int32_t *ranks,
+                            const int64_t *shapes, const int64_t *strides,
+                            AttnLaunchPlan **plan) {
+  return guarded("attnKernelPrepareLaunch", [&] {
+    if (!kernel || !plan)
+      return invalid("attnKernelPrepareLaunch: null kernel or plan");
+    const Manifest &m = kernel->kernel->manifest();
+    // The signature has no pointers: zeros, once the count is the
+    // manifest's (readTensorArgs reports any other count).
+    std::vector<uint64_t> none;
+    if (numArgs >= 0 && static_cast<size_t>(numArgs) <= m.arguments.size())
+      none.assign(static_cast<size_t>(numArgs), 0);
+    std::vector<TensorArg> signature;
+    if (Status s = readTensorArgs(m, numArgs, none.data(), dtypes, ranks,
+                                  shapes, signature, strides);
+        !s)
+      return report(s);
+    auto made = std::make_unique<AttnLaunchPlan>();
+    made->kernel = kernel;
+    if (Status s = kernel->kernel->prepare(signature, made->plan); !s)
+      return report(s);
+    *plan = made.release();
+    return report(Status::success());
+  });
+}
+
+int attnLaunchPlanLaunch(const AttnLaunchPlan *plan, const uint64_t *devicePtrs,
+                         uint64_t workspace, size_t workspaceSize, void *stream,
+                         int synchronize) {
+  return guarded("attnLaunchPlanLaunch", [&] {
+    if (!plan)
+      return invalid("attnLaunchPlanLaunch: null plan");
+    if (plan->plan.numPointers && !devicePtrs)
+      return invalid("attnLaunchPlanLaunch: null devicePtrs");
+    LaunchOptions options;
+    options.stream = stream;
+    options.workspace = workspace;
+    options.workspaceBytes = workspaceSize;
+    options.synchronize = synchronize != 0;
+    return report(plan->kernel->kernel->launch(plan->plan, devicePtrs, options));
+  });
+}
+
+void attnLaunchPlanDestroy(AttnLaunchPlan *plan) { delete plan; }
+
 // numArgs counts the caller's (non-workspace) arguments: the kernel's own
 // workspace fills the rest.
 int attnKernelLaunch(AttnKernel *kernel, int numArgs,

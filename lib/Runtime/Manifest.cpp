@@ -365,40 +365,60 @@ static bool shapeMatches(const std::vector<int64_t> &want,
 Status attn::runtime::checkArguments(const Manifest &manifest,
                                      const std::vector<TensorArg> &args,
                                      RuntimeLengthValues *lengths) {
-  const std::string where = "kernel '" + manifest.symbol + "': ";
-  auto mismatch = [](std::string message) {
-    return Status::error(ErrorCode::ArgumentMismatch, std::move(message));
-  };
+  if (Status s = checkSignature(manifest, args, lengths); !s)
+    return s;
+  std::vector<uint64_t> pointers;
+  pointers.reserve(args.size());
+  for (const TensorArg &a : args)
+    pointers.push_back(a.devicePtr);
+  return checkPointers(manifest, pointers.data());
+}
+
+// Messages are built only on a mismatch: these checks run on every launch.
+static std::string argumentPrefix(const Manifest &m, size_t i,
+                                  const ManifestArgument &a) {
+  return "kernel '" + m.symbol + "': argument " + std::to_string(i) + " ('" +
+         a.name + "'): ";
+}
+
+static Status mismatch(std::string message) {
+  return Status::error(ErrorCode::ArgumentMismatch, std::move(message));
+}
+
+Status attn::runtime::checkSignature(const Manifest &manifest,
+                                     const std::vector<TensorArg> &args,
+                                     RuntimeLengthValues *lengths) {
   // The caller passes everything but the workspaces and lengths.
-  std::vector<const ManifestArgument *> expected;
-  std::string names, workspaces;
-  for (const ManifestArgument &a : manifest.arguments) {
-    if (a.isLength())
-      continue;
-    std::string &list = a.isWorkspace() ? workspaces : names;
-    list += (list.empty() ? "" : ", ") + a.name;
-    if (!a.isWorkspace())
-      expected.push_back(&a);
-  }
-  if (args.size() != expected.size())
+  size_t expectedCount = 0;
+  for (const ManifestArgument &a : manifest.arguments)
+    expectedCount += a.isPassed();
+  if (args.size() != expectedCount) {
+    std::string names, workspaces;
+    for (const ManifestArgument &a : manifest.arguments) {
+      if (a.isLength())
+        continue;
+      std::string &list = a.isWorkspace() ? workspaces : names;
+      list += (list.empty() ? "" : ", ") + a.name;
+    }
     return mismatch(
-        where + "expected " + std::to_string(expected.size()) + " arguments (" +
-        names + "), got " + std::to_string(args.size()) +
+        "kernel '" + manifest.symbol + "': expected " +
+        std::to_string(expectedCount) + " arguments (" + names + "), got " +
+        std::to_string(args.size()) +
         (workspaces.empty() ? ""
                             : "; do not pass the workspaces (" + workspaces +
                                   "): they are given separately"));
-  for (size_t i = 0; i < args.size(); ++i) {
-    const ManifestArgument &want = *expected[i];
+  }
+  size_t i = 0;
+  for (const ManifestArgument &want : manifest.arguments) {
+    if (!want.isPassed())
+      continue;
     const TensorArg &got = args[i];
-    std::string arg =
-        where + "argument " + std::to_string(i) + " ('" + want.name + "'): ";
-    if (got.devicePtr == 0)
-      return mismatch(arg + "null pointer");
+    auto arg = [&] { return argumentPrefix(manifest, i, want); };
     if (got.dtype != want.dtype)
-      return mismatch(arg + "expected dtype " + want.dtype + ", got " +
+      return mismatch(arg() + "expected dtype " + want.dtype + ", got " +
                       got.dtype);
     if (!shapeMatches(want.shape, got.shape))
-      return mismatch(arg + "expected shape " + shapeString(want.shape) +
+      return mismatch(arg() + "expected shape " + shapeString(want.shape) +
                       (want.dimSymbols.empty()
                            ? ""
                            : " (-1: a runtime length in [1, 2^31 - 1])") +
@@ -412,19 +432,33 @@ Status attn::runtime::checkArguments(const Manifest &manifest,
     std::vector<int64_t> gotStrides =
         got.strides.empty() ? denseStrides(got.shape) : got.strides;
     if (!sameStrides(got.shape, gotStrides, wantStrides))
-      return mismatch(arg + "expected strides " + shapeString(wantStrides) +
+      return mismatch(arg() + "expected strides " + shapeString(wantStrides) +
                       (want.strides.empty() ? " (dense)" : "") + ", got " +
                       shapeString(gotStrides) +
                       (got.strides.empty() ? " (dense)" : "") +
                       ": compile the kernel for the tensor's strides (or "
                       "pass a tensor laid out as the kernel reads it)");
-    if (want.alignment > 1 &&
-        got.devicePtr % static_cast<uint64_t>(want.alignment) != 0)
-      return mismatch(arg + "expected a " + std::to_string(want.alignment) +
-                      "-byte aligned pointer");
+    ++i;
   }
   RuntimeLengthValues bound;
   return bindRuntimeLengths(manifest, args, lengths ? *lengths : bound);
+}
+
+Status attn::runtime::checkPointers(const Manifest &manifest,
+                                    const uint64_t *devicePtrs) {
+  size_t i = 0;
+  for (const ManifestArgument &want : manifest.arguments) {
+    if (!want.isPassed())
+      continue;
+    uint64_t ptr = devicePtrs[i];
+    if (ptr == 0)
+      return mismatch(argumentPrefix(manifest, i, want) + "null pointer");
+    if (want.alignment > 1 && ptr % static_cast<uint64_t>(want.alignment) != 0)
+      return mismatch(argumentPrefix(manifest, i, want) + "expected a " +
+                      std::to_string(want.alignment) + "-byte aligned pointer");
+    ++i;
+  }
+  return Status::success();
 }
 
 //===----------------------------------------------------------------------===//
@@ -459,19 +493,22 @@ Status attn::runtime::readTensorArgs(const Manifest &m, int numArgs,
                                      std::vector<TensorArg> &args,
                                      const int64_t *strides) {
   size_t expected = 0;
-  std::string names;
   for (const ManifestArgument &a : m.arguments)
-    if (a.isPassed())
-      names += (expected++ ? ", " : "") + a.name;
+    expected += a.isPassed();
   if (numArgs < 0)
     return Status::error(ErrorCode::InvalidArgument,
                          "attnKernelLaunch: expected numArgs >= 0, got " +
                              std::to_string(numArgs));
-  if (static_cast<size_t>(numArgs) != expected)
+  if (static_cast<size_t>(numArgs) != expected) {
+    std::string names;
+    for (const ManifestArgument &a : m.arguments)
+      if (a.isPassed())
+        names += (names.empty() ? "" : ", ") + a.name;
     return Status::error(ErrorCode::ArgumentMismatch,
                          "kernel '" + m.symbol + "': expected " +
                              std::to_string(expected) + " arguments (" + names +
                              "), got " + std::to_string(numArgs));
+  }
   if (numArgs && (!devicePtrs || !dtypes || !ranks || !shapes))
     return Status::error(ErrorCode::InvalidArgument,
                          "attnKernelLaunch: null array argument");

@@ -522,53 +522,75 @@ Status Kernel::launch(const std::vector<TensorArg> &args, void *stream,
   return launch(args, options);
 }
 
+Status Kernel::prepare(const std::vector<TensorArg> &signature,
+                       LaunchPlan &plan) const {
+  RuntimeLengthValues lengths;
+  if (Status s = checkSignature(manifest_, signature, &lengths); !s)
+    return s;
+  if (Status s = launchGrid(manifest_, lengths, plan.grid); !s)
+    return s;
+  // The runtime lengths go by value (i32; checkSignature bounded them).
+  plan.lengthValues.assign(manifest_.arguments.size(), 0);
+  for (size_t i = 0; i < manifest_.arguments.size(); ++i)
+    if (manifest_.arguments[i].isLength())
+      plan.lengthValues[i] =
+          static_cast<int32_t>(lengths.get(manifest_.arguments[i].name));
+  plan.numPointers = signature.size();
+  return Status::success();
+}
+
 Status Kernel::launch(const std::vector<TensorArg> &args,
                       const LaunchOptions &options) {
-  RuntimeLengthValues lengths;
-  if (Status s = checkArguments(manifest_, args, &lengths); !s)
+  LaunchPlan plan;
+  if (Status s = prepare(args, plan); !s)
     return s;
-  std::array<int64_t, 3> grid;
-  if (Status s = launchGrid(manifest_, lengths, grid); !s)
+  std::vector<uint64_t> pointers;
+  pointers.reserve(args.size());
+  for (const TensorArg &a : args)
+    pointers.push_back(a.devicePtr);
+  return launch(plan, pointers.data(), options);
+}
+
+Status Kernel::launch(const LaunchPlan &plan, const uint64_t *devicePtrs,
+                      const LaunchOptions &options) {
+  if (Status s = checkPointers(manifest_, devicePtrs); !s)
     return s;
   uint64_t workspace = options.workspace ? options.workspace : ownWorkspace_;
   size_t workspaceBytes =
       options.workspace ? options.workspaceBytes : workspaceBytes_;
   if (Status s = checkWorkspace(*this, workspace, workspaceBytes); !s)
     return s;
-  // The caller's pointers in order, with the workspace slices at their
-  // positions.
-  // and the runtime lengths (i32, by value; checkArguments bounded them).
-  std::vector<CUdeviceptr> ptrs(manifest_.arguments.size(), 0);
-  std::vector<int32_t> values(manifest_.arguments.size(), 0);
-  auto next = args.begin();
-  for (size_t i = 0; i < ptrs.size(); ++i) {
-    const ManifestArgument &a = manifest_.arguments[i];
-    if (a.isLength())
-      values[i] = static_cast<int32_t>(lengths.get(a.name));
-    else if (!a.isWorkspace())
-      ptrs[i] = static_cast<CUdeviceptr>((next++)->devicePtr);
-  }
+  // The caller's pointers in order, the workspace slices at their positions
+  // and the runtime lengths by value.
+  const size_t count = manifest_.arguments.size();
+  std::vector<CUdeviceptr> ptrs(count, 0);
+  const uint64_t *next = devicePtrs;
+  for (size_t i = 0; i < count; ++i)
+    if (manifest_.arguments[i].isPassed())
+      ptrs[i] = static_cast<CUdeviceptr>(*next++);
   for (const WorkspaceSlice &slice : slices_)
     ptrs[slice.argument] = static_cast<CUdeviceptr>(workspace + slice.offset);
-  std::vector<void *> params;
-  for (size_t i = 0; i < ptrs.size(); ++i)
-    params.push_back(manifest_.arguments[i].isLength()
-                         ? static_cast<void *>(&values[i])
-                         : static_cast<void *>(&ptrs[i]));
+  std::vector<int32_t> values = plan.lengthValues;
+  std::vector<void *> params(count);
+  for (size_t i = 0; i < count; ++i)
+    params[i] = manifest_.arguments[i].isLength()
+                    ? static_cast<void *>(&values[i])
+                    : static_cast<void *>(&ptrs[i]);
   ScopedContext scope(context_);
   if (!scope.status)
     return scope.status;
   const Driver &d = driver();
   const Manifest &m = manifest_;
   // parseManifest (launchGrid for a computed grid) bounded grid, block and
-  // shared memory to the CUDA limits,
-  // all below 2^32: the unsigned casts are exact.
+  // shared memory to the CUDA limits, all below 2^32: the unsigned casts
+  // are exact.
   auto u = [](int64_t v) { return static_cast<unsigned>(v); };
   CUstream stream = static_cast<CUstream>(options.stream);
   if (CUresult rc = d.cuLaunchKernel(
-          static_cast<CUfunction>(function_), u(grid[0]), u(grid[1]),
-          u(grid[2]), u(m.block[0]), u(m.block[1]), u(m.block[2]),
-          u(m.sharedMemoryBytes), stream, params.data(), nullptr);
+          static_cast<CUfunction>(function_), u(plan.grid[0]),
+          u(plan.grid[1]), u(plan.grid[2]), u(m.block[0]), u(m.block[1]),
+          u(m.block[2]), u(m.sharedMemoryBytes), stream, params.data(),
+          nullptr);
       rc != CUDA_SUCCESS)
     return cudaError(rc, "cuLaunchKernel('" + m.symbol + "')");
   if (options.synchronize)

@@ -26,15 +26,18 @@ Status mismatch(const std::string &message) {
 }
 
 /// Binds `value` to the length `name`, or checks it against the binding.
+/// `where` builds the message prefix, only on a mismatch (every launch of
+/// a runtime-length kernel binds).
+template <typename Where>
 Status bind(RuntimeLengthValues &lengths, const std::string &name,
-            int64_t value, const std::string &where) {
+            int64_t value, Where where) {
   int64_t bound = lengths.get(name);
   if (bound >= 0 && bound != value)
-    return mismatch(where + "expected " + name + " = " + std::to_string(bound) +
+    return mismatch(where() + "expected " + name + " = " + std::to_string(bound) +
                     " as in the arguments before it, got " +
                     std::to_string(value));
   if (value < 1 || value > std::numeric_limits<int32_t>::max())
-    return mismatch(where + "expected " + name + " in [1, 2^31 - 1], got " +
+    return mismatch(where() + "expected " + name + " in [1, 2^31 - 1], got " +
                     std::to_string(value));
   if (bound < 0)
     lengths.values.emplace_back(name, value);
@@ -192,13 +195,13 @@ Status attn::runtime::bindRuntimeLengths(const Manifest &manifest,
   lengths.values.clear();
   if (!manifest.hasRuntimeLengths())
     return Status::success();
-  const std::string where = "kernel '" + manifest.symbol + "': ";
+  auto where = [&] { return "kernel '" + manifest.symbol + "': "; };
   auto next = args.begin();
   for (const ManifestArgument &want : manifest.arguments) {
     if (!want.isPassed())
       continue;
     const TensorArg &got = *next++;
-    std::string arg = where + "argument '" + want.name + "': ";
+    auto arg = [&] { return where() + "argument '" + want.name + "': "; };
     for (size_t d = 0; d < want.dimSymbols.size(); ++d)
       if (want.shape[d] < 0)
         if (Status s = bind(lengths, want.dimSymbols[d], got.shape[d], arg); !s)
@@ -209,12 +212,12 @@ Status attn::runtime::bindRuntimeLengths(const Manifest &manifest,
     for (int64_t extent : got.shape) {
       bytes *= static_cast<uint64_t>(extent);
       if (bytes >= kMaxTensorBytes)
-        return mismatch(arg + "expected a tensor under 2^40 bytes");
+        return mismatch(arg() + "expected a tensor under 2^40 bytes");
     }
   }
   for (const ManifestArgument &a : manifest.arguments)
     if (a.isLength() && lengths.get(a.name) < 0)
-      return mismatch(where + "no dim of the arguments gives the length '" +
+      return mismatch(where() + "no dim of the arguments gives the length '" +
                       a.name + "'");
   return Status::success();
 }

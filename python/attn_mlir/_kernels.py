@@ -103,16 +103,6 @@ def _torch_dtype_name(dtype):
             torch.int32: "i32", torch.bool: "i1"}.get(dtype)
 
 
-def _empty(argument, device):
-    """A tensor for a manifest output, with the argument's strides."""
-    import torch
-    dtype = _torch_dtype(argument["dtype"])
-    if "strides" in argument:
-        return torch.empty_strided(argument["shape"], argument["strides"], dtype=dtype,
-                                   device=device)
-    return torch.empty(argument["shape"], dtype=dtype, device=device)
-
-
 class PtxKernel:
     """A GPU kernel (target "ptx"): `ptx`, `manifest` (the parsed JSON),
     `cost` (the manifest's cost-model figures: FLOPs, bytes, intensity and
@@ -147,6 +137,7 @@ class PtxKernel:
         self.inputs = [a for a in self.arguments if a.get("role") in ("input", "inout")]
         self.outputs = [a for a in self.arguments if a.get("role") == "output"]
         self._runtime = {}
+        self._signatures = {}
 
     def image_path(self, arch=None):
         """The cubin for `arch` ("sm_90") if there is one, else the PTX (the
@@ -184,39 +175,72 @@ class PtxKernel:
         return [lengths.get(s, 1) if n < 0 else n
                 for n, s in zip(output["shape"], symbols)]
 
-    def __call__(self, *tensors, stream=None, synchronize=False):
-        import torch
-        outputs = []
-        if len(tensors) == len(self.inputs) and self.outputs:
-            device = tensors[0].device
-            outputs = [_empty(dict(a, shape=self._output_shape(a, tensors)), device)
-                       for a in self.outputs]
-            tensors = tuple(tensors) + tuple(outputs)
-        if len(tensors) != len(self.arguments):
+    def _signature(self, tensors):
+        """What one call signature (the tensors' shapes, strides and dtypes)
+        fixes, computed once: the outputs to allocate (shape, strides,
+        dtype) when only the inputs are passed, and the runtime Layout of
+        every argument."""
+        key = tuple((t.shape, t.stride(), t.dtype) for t in tensors)
+        found = self._signatures.get(key)
+        if found is not None:
+            return found
+        given = len(tensors)
+        if given == len(self.inputs) and self.outputs:
+            outputs = []
+            for a in self.outputs:
+                shape = self._output_shape(a, tensors)
+                strides = a.get("strides") or _runtime.dense_strides(shape)
+                outputs.append((tuple(shape), tuple(strides), _torch_dtype(a["dtype"])))
+            given += len(outputs)
+        else:
+            outputs = []
+        if given != len(self.arguments):
             raise TypeError(f"attn_mlir: the kernel takes {len(self.inputs)} inputs or "
                             f"{len(self.arguments)} arguments, got {len(tensors)}")
-        args = []
-        for i, (t, a) in enumerate(zip(tensors, self.arguments)):
+        described = [(t.shape, t.stride(), t.dtype) for t in tensors] + outputs
+        # The runtime checks the strides against the manifest's.
+        layout = _runtime.Layout([
+            (0, _torch_dtype_name(dtype) or str(dtype), list(shape), list(strides))
+            for shape, strides, dtype in described])
+        found = (outputs, layout)
+        if len(self._signatures) < 64:  # a model has a handful of signatures
+            self._signatures[key] = found
+        return found
+
+    def __call__(self, *tensors, stream=None, synchronize=False):
+        import torch
+        outputs, layout = self._signature(tensors)
+        device = tensors[0].device
+        for i, t in enumerate(tensors):
             if not t.is_cuda:
-                raise ValueError(f"attn_mlir: argument #{i} ({a['name']}) must be a "
-                                 "CUDA tensor")
-            # The runtime checks the strides against the manifest's.
-            args.append((t.data_ptr(), _torch_dtype_name(t.dtype) or str(t.dtype),
-                         list(t.shape), list(t.stride())))
-        device = tensors[0].device.index or 0
+                raise ValueError(f"attn_mlir: argument #{i} ({self.arguments[i]['name']}) "
+                                 "must be a CUDA tensor")
+        allocated = [torch.empty_strided(shape, strides, dtype=dtype, device=device)
+                     for shape, strides, dtype in outputs]
+        pointers = [t.data_ptr() for t in tensors] + [t.data_ptr() for t in allocated]
+        index = device.index or 0
         if stream is None:
-            stream = torch.cuda.current_stream(device).cuda_stream
-        kernels = self._loaded(device)
+            stream = _current_stream(torch, index)
+        kernels = self._loaded(index)
         if len(kernels) == 1:
-            kernels[0].launch(args, stream, synchronize)
+            kernels[0].launch_pointers(layout, pointers, stream, synchronize)
         else:
             # One zeroed workspace for the whole program, in stream order.
             size = kernels[0].workspace_bytes(stream)
-            workspace = torch.zeros(max(size, 1), dtype=torch.uint8,
-                                    device=tensors[0].device)
+            workspace = torch.zeros(max(size, 1), dtype=torch.uint8, device=device)
             for i, kernel in enumerate(kernels):
-                kernel.launch(args, stream, synchronize and i == len(kernels) - 1,
-                              workspace=(workspace.data_ptr(), size))
-        if outputs:
-            return outputs[0] if len(outputs) == 1 else tuple(outputs)
+                kernel.launch_pointers(layout, pointers, stream,
+                                       synchronize and i == len(kernels) - 1,
+                                       workspace=(workspace.data_ptr(), size))
+        if allocated:
+            return allocated[0] if len(allocated) == 1 else tuple(allocated)
         return None
+
+
+def _current_stream(torch, index):
+    """The raw CUDA stream of device `index`, without building a Stream
+    object where torch exposes it (as its own generated code reads it)."""
+    raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)
+    if raw is not None:
+        return raw(index)
+    return torch.cuda.current_stream(index).cuda_stream

@@ -51,6 +51,18 @@ def _library():
                 ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_int64),
                 ctypes.c_uint64, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int]
             lib.attnKernelLaunchStrided.restype = ctypes.c_int
+            if hasattr(lib, "attnKernelPrepareLaunch"):
+                lib.attnKernelPrepareLaunch.argtypes = [
+                    ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_char_p),
+                    ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_int64),
+                    ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_void_p)]
+                lib.attnKernelPrepareLaunch.restype = ctypes.c_int
+                lib.attnLaunchPlanLaunch.argtypes = [
+                    ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint64), ctypes.c_uint64,
+                    ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int]
+                lib.attnLaunchPlanLaunch.restype = ctypes.c_int
+                lib.attnLaunchPlanDestroy.argtypes = [ctypes.c_void_p]
+                lib.attnLaunchPlanDestroy.restype = None
             lib.attnKernelGetWorkspaceSize.argtypes = [
                 ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t)]
             lib.attnKernelGetWorkspaceSize.restype = ctypes.c_int
@@ -63,13 +75,33 @@ def _error(what):
     return RuntimeError_(f"attn_mlir runtime: {what}: {message}")
 
 
-def _dense(shape):
+def dense_strides(shape):
     """Row-major element strides of `shape`."""
     strides, step = [], 1
     for extent in reversed(list(shape)):
         strides.append(step)
         step *= max(int(extent), 1)
     return list(reversed(strides))
+
+
+class Layout:
+    """The ctypes arrays of one call signature: every argument's dtype,
+    shape and strides, (pointer, dtype, shape[, strides]) tuples without
+    their pointers. Built once per signature by callers that launch often."""
+
+    def __init__(self, arguments):
+        n = len(arguments)
+        self.count = n
+        self.pointer_array = ctypes.c_uint64 * max(1, n)
+        self.dtypes = (ctypes.c_char_p * max(1, n))(*[a[1].encode() for a in arguments])
+        self.ranks = (ctypes.c_int32 * max(1, n))(*[len(a[2]) for a in arguments])
+        dims = [d for a in arguments for d in a[2]]
+        self.shapes = (ctypes.c_int64 * max(1, len(dims)))(*dims)
+        self.strides = None
+        if any(len(a) > 3 for a in arguments):
+            steps = [s for a in arguments
+                     for s in (a[3] if len(a) > 3 else dense_strides(a[2]))]
+            self.strides = (ctypes.c_int64 * max(1, len(steps)))(*steps)
 
 
 class RuntimeKernel:
@@ -83,9 +115,14 @@ class RuntimeKernel:
         self.image_path = image_path
         self.manifest_path = manifest_path
         self._loaded = {}
+        # Launch plans by (Layout, loaded kernel): destroyed before it.
+        self._plans = {}
         self._lock = threading.Lock()
 
     def _handle(self, stream):
+        handle = self._loaded.get(stream)  # the per-launch path: no lock
+        if handle is not None:
+            return handle
         with self._lock:
             handle = self._loaded.get(stream)
             if handle is None:
@@ -107,28 +144,46 @@ class RuntimeKernel:
     def launch(self, arguments, stream=0, synchronize=False, workspace=None):
         """`workspace`: (device pointer, bytes) the caller owns (kernels of
         one program share it), or None for the kernel's own."""
-        n = len(arguments)
-        ptrs = (ctypes.c_uint64 * max(1, n))(*[a[0] for a in arguments])
-        dtypes = (ctypes.c_char_p * max(1, n))(*[a[1].encode() for a in arguments])
-        ranks = (ctypes.c_int32 * max(1, n))(*[len(a[2]) for a in arguments])
-        dims = [d for a in arguments for d in a[2]]
-        shapes = (ctypes.c_int64 * max(1, len(dims)))(*dims)
-        strides = None
-        if any(len(a) > 3 for a in arguments):
-            steps = [s for a in arguments
-                     for s in (a[3] if len(a) > 3 else _dense(a[2]))]
-            strides = (ctypes.c_int64 * max(1, len(steps)))(*steps)
+        self.launch_pointers(Layout(arguments), [a[0] for a in arguments], stream,
+                             synchronize, workspace)
+
+    def launch_pointers(self, layout, pointers, stream=0, synchronize=False,
+                        workspace=None):
+        """launch() with the argument descriptions already in ctypes form
+        (`layout`, reused by every call of one signature), checked once by
+        the runtime into a launch plan: only the device pointers are new,
+        which is what a per-token decode call can afford."""
+        lib = _lib or _library()
+        handle = self._handle(stream)
+        ptrs = layout.pointer_array(*pointers)
         pointer, size = workspace or (0, 0)
-        if _library().attnKernelLaunchStrided(
-                self._handle(stream), n, ptrs, dtypes, ranks, shapes, strides,
-                pointer, size, ctypes.c_void_p(stream or None),
-                1 if synchronize else 0):
+        if not hasattr(lib, "attnKernelPrepareLaunch"):  # a runtime before plans
+            if lib.attnKernelLaunchStrided(
+                    handle, layout.count, ptrs, layout.dtypes, layout.ranks,
+                    layout.shapes, layout.strides, pointer, size, stream or None,
+                    1 if synchronize else 0):
+                raise _error("launch")
+            return
+        plan = self._plans.get((layout, handle.value))
+        if plan is None:
+            plan = ctypes.c_void_p()
+            if lib.attnKernelPrepareLaunch(handle, layout.count, layout.dtypes,
+                                           layout.ranks, layout.shapes, layout.strides,
+                                           ctypes.byref(plan)):
+                raise _error("launch")
+            with self._lock:
+                self._plans[(layout, handle.value)] = plan
+        if lib.attnLaunchPlanLaunch(plan, ptrs, pointer, size, stream or None,
+                                    1 if synchronize else 0):
             raise _error("launch")
 
     def __del__(self):
         lib = _lib
         if lib is None:
             return
+        for plan in self._plans.values():
+            lib.attnLaunchPlanDestroy(plan)
+        self._plans.clear()
         for handle in self._loaded.values():
             lib.attnKernelDestroy(handle)
         self._loaded.clear()

@@ -171,6 +171,27 @@ class Sdpa(unittest.TestCase):
         fake = torch.ops.attn_mlir.sdpa(*meta, None, True, None, True)
         self.assertEqual(fake.stride(), out.stride())
 
+    def test_traced_calls_go_through_the_custom_op(self):
+        # Eager calls run the op's body directly (the dispatcher's cost);
+        # under a dispatch mode (make_fx, FakeTensor, ...) the call must stay
+        # the custom op, or the trace would miss the kernel.
+        from torch.utils._python_dispatch import TorchDispatchMode
+        seen = []
+
+        class Record(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                seen.append(str(func))
+                return func(*args, **(kwargs or {}))
+
+        q, k, v = (torch.randn(1, 2, 4, 16) for _ in range(3))
+        self.assertTrue(at._runs_eagerly(q))
+        eager = at.scaled_dot_product_attention(q, k, v)
+        with Record():
+            self.assertFalse(at._runs_eagerly(q))
+            traced = at.scaled_dot_product_attention(q, k, v)
+        self.assertIn("attn_mlir.sdpa.default", seen)
+        self.assertTrue(torch.equal(eager, traced))
+
     def test_fake_kernel(self):
         meta = [torch.empty(2, 8, 5, 64, device="meta"), torch.empty(2, 2, 9, 64, device="meta"),
                 torch.empty(2, 2, 9, 32, device="meta")]

@@ -447,6 +447,37 @@ TEST(ManifestLaunchArgs, ChecksDtypeShapeAlignmentAndPointers) {
             std::string::npos);
 }
 
+// A launch plan checks the signature once (no pointers read) and each
+// launch only the pointers: together exactly checkArguments.
+TEST(ManifestLaunchArgs, SignatureAndPointersSplitTheChecks) {
+  Manifest m = sampleManifest();
+  CArgs c;
+  std::vector<TensorArg> args;
+  ASSERT_TRUE(c.read(m, 4, args).ok);
+  std::vector<TensorArg> signature = args;
+  for (TensorArg &a : signature)
+    a.devicePtr = 0;
+  EXPECT_TRUE(checkSignature(m, signature).ok) << checkSignature(m, signature).message;
+  signature[2].dtype = "i64";
+  EXPECT_NE(checkSignature(m, signature).message.find("expected dtype i32"),
+            std::string::npos);
+  std::vector<uint64_t> ptrs;
+  for (const TensorArg &a : args)
+    ptrs.push_back(a.devicePtr);
+  EXPECT_TRUE(checkPointers(m, ptrs.data()).ok);
+  ptrs[1] = 0;
+  EXPECT_NE(checkPointers(m, ptrs.data()).message.find(
+                "argument 1 ('k_cache'): null pointer"),
+            std::string::npos);
+  ptrs[1] = args[1].devicePtr;
+  ptrs[0] += 2;
+  Status s = checkPointers(m, ptrs.data());
+  EXPECT_EQ(s.code, ErrorCode::ArgumentMismatch);
+  EXPECT_NE(s.message.find("argument 0 ('q'): expected a 16-byte aligned"),
+            std::string::npos)
+      << s.message;
+}
+
 // A kernel compiled for Q, K, V and O of torch's x.transpose(1, 2) (BHSD
 // dims over a BSHD buffer [B, L, H, D]) records their strides; dense
 // arguments record none.

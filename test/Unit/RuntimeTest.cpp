@@ -357,6 +357,23 @@ TEST(RuntimeCAPI, LaunchThroughTheCAbi) {
                                           ws, bytes, nullptr, 1),
             ATTN_STATUS_OK)
       << attnRuntimeLastError();
+  // A plan of the same signature launches on pointers alone.
+  AttnLaunchPlan *plan = nullptr;
+  ASSERT_EQ(attnKernelPrepareLaunch(k, 2, dtypes, ranks, shapes, nullptr, &plan),
+            ATTN_STATUS_OK)
+      << attnRuntimeLastError();
+  EXPECT_EQ(attnLaunchPlanLaunch(plan, ptrs, ws, bytes, nullptr, 1), ATTN_STATUS_OK)
+      << attnRuntimeLastError();
+  uint64_t nullPtrs[] = {dx, 0};
+  EXPECT_EQ(attnLaunchPlanLaunch(plan, nullPtrs, ws, bytes, nullptr, 1),
+            ATTN_STATUS_ARGUMENT_MISMATCH);
+  attnLaunchPlanDestroy(plan);
+  int64_t wrong[] = {32, 16};
+  EXPECT_EQ(attnKernelPrepareLaunch(k, 2, dtypes, ranks, wrong, nullptr, &plan),
+            ATTN_STATUS_ARGUMENT_MISMATCH);
+  EXPECT_EQ(attnKernelPrepareLaunch(k, INT32_MAX, dtypes, ranks, shapes, nullptr,
+                                    &plan),
+            ATTN_STATUS_ARGUMENT_MISMATCH);
   // No workspace for a kernel loaded without one.
   EXPECT_EQ(attnKernelLaunch(k, 2, ptrs, dtypes, ranks, shapes, nullptr, 1),
             ATTN_STATUS_ARGUMENT_MISMATCH);

@@ -264,6 +264,17 @@ Status checkArguments(const Manifest &manifest,
                       const std::vector<TensorArg> &args,
                       RuntimeLengthValues *lengths = nullptr);
 
+/// checkArguments without the pointers: what a call signature fixes (the
+/// count, dtypes, shapes, strides and runtime lengths); `args`' devicePtr
+/// are not read. What a launch plan checks once.
+Status checkSignature(const Manifest &manifest,
+                      const std::vector<TensorArg> &args,
+                      RuntimeLengthValues *lengths = nullptr);
+
+/// The rest of checkArguments: `devicePtrs`, one per argument the caller
+/// passes, are non-null and aligned as the manifest asks.
+Status checkPointers(const Manifest &manifest, const uint64_t *devicePtrs);
+
 /// The binding part of checkArguments, for `args` whose count, dtypes,
 /// static dims and ranks it checked.
 Status bindRuntimeLengths(const Manifest &manifest,

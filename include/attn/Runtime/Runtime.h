@@ -18,6 +18,7 @@
 #include "attn/Runtime/Manifest.h"
 #include "attn/Runtime/Status.h"
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -113,6 +114,20 @@ struct LaunchOptions {
   bool synchronize = false;
 };
 
+/// What one call signature of a kernel fixes, checked once by
+/// Kernel::prepare: the argument dtypes, shapes and strides, the runtime
+/// lengths they bind and the grid those give. A launch of the plan takes
+/// only device pointers, so a serving loop calling one shape per token pays
+/// the checks once. Valid for the Kernel that prepared it.
+struct LaunchPlan {
+  std::array<int64_t, 3> grid{};
+  /// Per manifest argument: the value a length argument passes (0 for the
+  /// others).
+  std::vector<int32_t> lengthValues;
+  /// How many pointers a launch takes (the caller's arguments).
+  size_t numPointers = 0;
+};
+
 /// A loaded kernel (module + function) in one context.
 class Kernel {
 public:
@@ -153,6 +168,14 @@ public:
   /// the non-workspace arguments in manifest order; the workspace slices
   /// are passed at their positions.
   Status launch(const std::vector<TensorArg> &args,
+                const LaunchOptions &options);
+  /// Checks a call signature (`signature`'s devicePtr are not read) into
+  /// `plan`.
+  Status prepare(const std::vector<TensorArg> &signature,
+                 LaunchPlan &plan) const;
+  /// Launches a prepared signature on `devicePtrs` (plan.numPointers of
+  /// them, in manifest order; checked for null and alignment).
+  Status launch(const LaunchPlan &plan, const uint64_t *devicePtrs,
                 const LaunchOptions &options);
   /// The convenience form on the Kernel's own workspace.
   Status launch(const std::vector<TensorArg> &args, void *stream = nullptr,
