@@ -18,7 +18,9 @@ Two modes, following bench/prepare.sh + bench/device_run.sh:
     4. tokens/s of prefill and of decode, median of >= 5 timed calls after
        warm-up, backends alternated in one process;
     5. how many kernels one generate(64 new tokens) call used (= compiled
-       with a cold cache).
+       with a cold cache);
+    6. the op captured in a CUDA graph replays to the eager result (prefill
+       and decode), as serving engines replay decode steps.
 Writes a JSON summary to <out>/hf_e2e.json and prints a table.
 With --overhead it measures only where the op's time per call goes (host
 layers peeled one at a time, a cProfile of the op, the kernels' own time from
@@ -131,7 +133,37 @@ def op_checks(torch, at, F):
     except Exception as e:  # recorded, so the model measurements still run
         trace = {"torch_compile_fullgraph_equal": False,
                  "torch_compile_error": f"{type(e).__name__}: {e}"[:2000]}
+    trace.update(cuda_graph_check(torch, at, g))
     return results, trace
+
+
+def cuda_graph_check(torch, at, g):
+    """Serving engines replay decode steps as CUDA graphs: the op captured
+    in torch.cuda.graph (after a warm-up call that plans and loads it) must
+    replay to what an eager call gives on the inputs written in place, for
+    the prefill and the decode kernel."""
+    found = {}
+    for name, (q_shape, k_shape, causal) in (("prefill", attention_calls()[0]),
+                                             ("decode", attention_calls()[-1])):
+        q, k, v = (torch.randn(s, device="cuda", generator=g).to(torch.bfloat16)
+                   for s in (q_shape, k_shape, k_shape))
+        kw = dict(is_causal=causal, scale=SCALE, enable_gqa=True)
+        try:
+            at.scaled_dot_product_attention(q, k, v, **kw)  # plan + load outside capture
+            torch.cuda.synchronize()
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                captured = at.scaled_dot_product_attention(q, k, v, **kw)
+            for t in (q, k, v):
+                t.copy_(torch.randn(t.shape, device="cuda", generator=g).to(t.dtype))
+            graph.replay()
+            torch.cuda.synchronize()
+            eager = at.scaled_dot_product_attention(q, k, v, **kw)
+            found[f"cuda_graph_{name}_equal"] = bool(torch.equal(captured, eager))
+        except Exception as e:  # recorded, so the model measurements still run
+            found[f"cuda_graph_{name}_equal"] = False
+            found[f"cuda_graph_{name}_error"] = f"{type(e).__name__}: {e}"[:2000]
+    return found
 
 
 def _per_call_us(fn, torch, calls=200):
@@ -329,6 +361,8 @@ def run(out_dir, timed_calls, overhead=False):
         "model_used_attn_mlir": summary["prefill_kernels_attn_mlir"] > 0,
         "op_ok": all(r["ok"] for r in summary["op"]),
         "op_traced_by_torch_compile": summary["op_trace"]["torch_compile_fullgraph_equal"],
+        "op_replays_in_cuda_graphs": summary["op_trace"].get("cuda_graph_prefill_equal", False)
+        and summary["op_trace"].get("cuda_graph_decode_equal", False),
         "prefill_no_worse_than_sdpa": p["attn_mlir"]["max"] <= p["sdpa"]["max"]
         and p["attn_mlir"]["mean"] <= p["sdpa"]["mean"],
         "decode_no_worse_than_sdpa": d["attn_mlir"]["max"] <= d["sdpa"]["max"]
