@@ -319,6 +319,7 @@ if [ "$only" = all ] || [ "$only" = dynamic ]; then
     "dyn_decode|$dec --dynamic=seq-k --lse=false"
     "dynref_decode_b4_l4096|$dec --seq-k=4096 --lse=false"
     "dynref_decode_b4_l1000|$dec --seq-k=1000 --lse=false"
+    "dynref_decode_b4_l32768|$dec --seq-k=32768 --lse=false"
   )
   for v in "${dynamic_variants[@]}"; do
     name="${v%%|*}"
