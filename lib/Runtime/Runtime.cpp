@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Runtime/Runtime.h"
+#include "attn/Runtime/TensorMap.h"
 
 #include <cuda.h>
 #include <dlfcn.h>
@@ -52,6 +53,13 @@ struct Driver {
   CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
   CUresult (*cuMemsetD8)(CUdeviceptr, unsigned char, size_t);
   CUresult (*cuMemsetD8Async)(CUdeviceptr, unsigned char, size_t, CUstream);
+  /// Optional (CUDA 12+ drivers): only kernels with tensor maps need it.
+  CUresult (*cuTensorMapEncodeTiled)(CUtensorMap *, CUtensorMapDataType,
+                                     cuuint32_t, void *, const cuuint64_t *,
+                                     const cuuint64_t *, const cuuint32_t *,
+                                     const cuuint32_t *, CUtensorMapInterleave,
+                                     CUtensorMapSwizzle, CUtensorMapL2promotion,
+                                     CUtensorMapFloatOOBfill);
   std::string loadError;
 };
 
@@ -104,6 +112,9 @@ const Driver &driver() {
     sym(d.cuMemcpyDtoH, "cuMemcpyDtoH_v2");
     sym(d.cuMemsetD8, "cuMemsetD8_v2");
     sym(d.cuMemsetD8Async, "cuMemsetD8Async");
+    d.cuTensorMapEncodeTiled =
+        reinterpret_cast<decltype(d.cuTensorMapEncodeTiled)>(
+            dlsym(lib, "cuTensorMapEncodeTiled"));
     if (!ok)
       d.cuInit = nullptr;
   });
@@ -514,6 +525,65 @@ Status Kernel::initWorkspace(uint64_t workspace, size_t bytes,
   return Status::success();
 }
 
+// TensorMapParams holds cuda.h's codes.
+static_assert(CU_TENSOR_MAP_DATA_TYPE_FLOAT16 == 6 &&
+                  CU_TENSOR_MAP_DATA_TYPE_FLOAT32 == 7 &&
+                  CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 == 9,
+              "CUtensorMapDataType codes");
+static_assert(CU_TENSOR_MAP_SWIZZLE_128B == 3 &&
+                  CU_TENSOR_MAP_L2_PROMOTION_L2_256B == 3 &&
+                  CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE == 0 &&
+                  CU_TENSOR_MAP_INTERLEAVE_NONE == 0,
+              "CUtensorMap enum codes");
+static_assert(sizeof(CUtensorMap) == 128 && alignof(CUtensorMap) % 64 == 0,
+              "a tensor map parameter is 128 bytes, (at least) 64-byte aligned");
+
+/// Encodes the manifest's tensor maps over the caller's tensors `args`
+/// (checkArguments accepted them), one per tensor_map argument in order.
+static Status encodeTensorMaps(const Manifest &m,
+                               const std::vector<TensorArg> &args,
+                               std::vector<CUtensorMap> &maps) {
+  const Driver &d = driver();
+  for (const ManifestArgument &a : m.arguments) {
+    if (!a.isTensorMap())
+      continue;
+    if (!d.cuTensorMapEncodeTiled)
+      return Status::error(ErrorCode::Unsupported,
+                           "kernel '" + m.symbol +
+                               "' needs tensor maps (TMA): libcuda lacks "
+                               "cuTensorMapEncodeTiled (a CUDA 12+ driver "
+                               "is required)");
+    const TensorArg *source = nullptr;
+    auto next = args.begin();
+    for (const ManifestArgument &b : m.arguments) {
+      if (!b.isPassed())
+        continue;
+      if (b.name == a.tensorMap->source)
+        source = &*next;
+      ++next;
+    }
+    TensorMapParams p;
+    if (!source)
+      return Status::error(ErrorCode::InvalidManifest,
+                           "tensor map '" + a.name + "': no source argument");
+    if (Status s = deriveTensorMapParams(a, *source, p); !s)
+      return s;
+    CUtensorMap map;
+    if (CUresult rc = d.cuTensorMapEncodeTiled(
+            &map, static_cast<CUtensorMapDataType>(p.dataType), p.rank,
+            reinterpret_cast<void *>(p.globalAddress), p.globalDim.data(),
+            p.globalStrides.data(), p.boxDim.data(), p.elementStrides.data(),
+            static_cast<CUtensorMapInterleave>(p.interleave),
+            static_cast<CUtensorMapSwizzle>(p.swizzle),
+            static_cast<CUtensorMapL2promotion>(p.l2Promotion),
+            static_cast<CUtensorMapFloatOOBfill>(p.oobFill));
+        rc != CUDA_SUCCESS)
+      return cudaError(rc, "cuTensorMapEncodeTiled('" + a.name + "')");
+    maps.push_back(map);
+  }
+  return Status::success();
+}
+
 Status Kernel::launch(const std::vector<TensorArg> &args, void *stream,
                       bool synchronize) {
   LaunchOptions options;
@@ -550,11 +620,21 @@ Status Kernel::launch(const std::vector<TensorArg> &args,
   }
   for (const WorkspaceSlice &slice : slices_)
     ptrs[slice.argument] = static_cast<CUdeviceptr>(workspace + slice.offset);
+  // Tensor maps are built from this launch's pointers and passed by value
+  // (cuLaunchKernel copies the 128 bytes).
+  std::vector<CUtensorMap> maps;
+  if (Status s = encodeTensorMaps(manifest_, args, maps); !s)
+    return s;
   std::vector<void *> params;
-  for (size_t i = 0; i < ptrs.size(); ++i)
-    params.push_back(manifest_.arguments[i].isLength()
-                         ? static_cast<void *>(&values[i])
-                         : static_cast<void *>(&ptrs[i]));
+  size_t nextMap = 0;
+  for (size_t i = 0; i < ptrs.size(); ++i) {
+    const ManifestArgument &a = manifest_.arguments[i];
+    if (a.isTensorMap())
+      params.push_back(static_cast<void *>(&maps[nextMap++]));
+    else
+      params.push_back(a.isLength() ? static_cast<void *>(&values[i])
+                                    : static_cast<void *>(&ptrs[i]));
+  }
   ScopedContext scope(context_);
   if (!scope.status)
     return scope.status;
