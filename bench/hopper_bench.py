@@ -5,9 +5,12 @@ float64 and timing vs torch SDPA flash / cuDNN, FlexAttention (unless
 
 Staged by bench/hopper_prepare.sh into .device-hopper/; run from the
 repository root on an H100/H200: python3 .device-hopper/hopper_bench.py
-[--match REGEX] [--out DIR] [--repeats N]. Kernels are loaded through the CUDA driver
-(ctypes, no runtime build): cuModuleLoad, the manifest's grid/block/shared
-memory, one device pointer per argument. Outputs are poisoned with NaN
+[--lib libAttnRuntimeC.so] [--match REGEX] [--out DIR] [--repeats N]. With
+--lib every kernel is loaded and launched through the runtime's C ABI (which
+builds the TMA tensor maps a manifest asks for from each launch's
+pointers); without it through the CUDA driver (ctypes): cuModuleLoad, the
+manifest's grid/block/shared memory, one device pointer per argument, and
+a manifest with tensor_map arguments is refused. Outputs are poisoned with NaN
 before every checked launch; the error bound is device_bench.py's (2x torch
 flash's error on the same inputs where comparable).
 """
@@ -36,10 +39,21 @@ def ck(rc, what):
         raise RuntimeError(f"{what}: {rc} {s.value}")
 
 
+RUNTIME = None  # db.Runtime over libAttnRuntimeC.so (--lib)
+
+
 class Kernel:
     def __init__(self, kdir, name):
         self.m = json.load(open(os.path.join(kdir, name + ".json")))
         cubin = glob.glob(os.path.join(kdir, name + ".sm_90*.cubin"))[0]
+        self.rt = RUNTIME
+        if self.rt is not None:
+            self.handle = self.rt.load(cubin, os.path.join(kdir, name + ".json"))
+            return
+        if any(a["role"] == "tensor_map" for a in self.m["arguments"]):
+            raise RuntimeError(f"{name}: the manifest asks for tensor maps (TMA); this "
+                               "ctypes launcher cannot build them: pass --lib "
+                               "libAttnRuntimeC.so to launch through the runtime")
         self.mod = ctypes.c_void_p()
         ck(cuda.cuModuleLoad(ctypes.byref(self.mod), cubin.encode()), "cuModuleLoad " + name)
         self.fn = ctypes.c_void_p()
@@ -49,6 +63,8 @@ class Kernel:
         ck(cuda.cuFuncSetAttribute(self.fn, 8, ctypes.c_int(self.smem)), "max dynamic smem")
 
     def launcher(self, tensors):
+        if self.rt is not None:
+            return db.Launcher(self.rt, self.handle, tensors)
         assert len(tensors) == len(self.m["arguments"]), (len(tensors), self.m["arguments"])
         holders = [ctypes.c_uint64(t.data_ptr()) for t in tensors]
         params = (ctypes.c_void_p * len(holders))(
@@ -114,9 +130,13 @@ def main():
     ap.add_argument("--kernels", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels"))
     ap.add_argument("--out", default=os.environ.get("OUT", "/tmp/out"))
     ap.add_argument("--match", default=None)
+    ap.add_argument("--lib", default=None, help="libAttnRuntimeC.so: launch through the runtime")
     ap.add_argument("--skip-flex", action="store_true")
     ap.add_argument("--repeats", type=int, default=int(os.environ.get("HOPPER_REPEATS", "1")))
     args = ap.parse_args()
+    global RUNTIME
+    if args.lib:
+        RUNTIME = db.Runtime(args.lib)
     from triton.testing import do_bench
     from torch.nn.attention import SDPBackend, sdpa_kernel
     import torch.nn.functional as F

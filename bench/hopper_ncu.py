@@ -27,12 +27,20 @@ def main():
     ap.add_argument("--kernels", required=True)
     ap.add_argument("--name", required=True)
     ap.add_argument("--backend", default="ours", choices=("ours", "cudnn", "flash"))
+    ap.add_argument("--lib", default=None,
+                    help="libAttnRuntimeC.so: launch through the runtime (TMA kernels need it)")
     args = ap.parse_args()
+    if args.lib:
+        hb.RUNTIME = db.Runtime(args.lib)
     spec = db.parse_flags(open(os.path.join(args.kernels, args.name + ".flags")).read())
     q, k, v = db.make_inputs(spec)
     if args.backend == "ours":
         o = torch.empty_like(q)
-        hb.Kernel(args.kernels, args.name).launcher([q, k, v, o])()
+        tensors = [q, k, v, o]
+        if spec["lse"]:
+            tensors.append(torch.empty(spec["batch"], spec["hq"], spec["lq"],
+                                       device="cuda", dtype=torch.float32))
+        hb.Kernel(args.kernels, args.name).launcher(tensors)()
     else:
         from torch.nn.attention import SDPBackend, sdpa_kernel
         import torch.nn.functional as F

@@ -4,6 +4,8 @@
 # (default /work/main/.device-hopper), the folder a device call carries.
 # Usage: bench/hopper_prepare.sh [build-dir] [dest]
 # Then, on the device from the repository root: python3 .device-hopper/hopper_bench.py
+# (kernels with TMA loads, the default, need the runtime: build it from
+# DEST/src as bench/hopper_tma_run.sh does and pass --lib).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build}"
@@ -44,7 +46,9 @@ variants=(
 # hpers* the persistent grid (hopper-persistent): 132 CTAs (an H200 / H100
 # SXM's SMs) with ping-pong auto / on / off, and 3 CTAs (hpers3, for the
 # checks: several tiles per CTA, a partial last round); hnopers one CTA per
-# tile (the default before hopper-persistent=auto).
+# tile (the default before hopper-persistent=auto); htma / hcpasync the
+# producer's loads (hopper-loads: TMA from runtime-built tensor maps, or
+# cp.async).
 ov="--convert-attn-to-nvvm=hopper-overlap=true"
 pp="--convert-attn-to-nvvm=hopper-ping-pong=true"
 nopp="--convert-attn-to-nvvm=hopper-ping-pong=false"
@@ -58,6 +62,8 @@ declare -A schedule=(
   [hpers3]="--convert-attn-to-nvvm=hopper-persistent=3"
   [hpers3pp]="--convert-attn-to-nvvm=hopper-persistent=3 $pp"
   [hpers3nopp]="--convert-attn-to-nvvm=hopper-persistent=3 $nopp"
+  [htma]="--convert-attn-to-nvvm=hopper-loads=tma"
+  [hcpasync]="--convert-attn-to-nvvm=hopper-loads=cp-async"
 )
 # HOPPER_CHECK_VARIANTS: every check again under each listed schedule.
 base_checks=("${variants[@]}")
@@ -127,5 +133,9 @@ for v in "${variants[@]}"; do
   rm -f "$dest/kernels/$name.ptx"
 done
 cp "$root/bench/hopper_bench.py" "$root/bench/hopper_ncu.py" "$root/bench/device_bench.py" "$root/bench/decode_bench.py" \
-   "$root/bench/operand_bench.py" "$dest/"
+   "$root/bench/operand_bench.py" "$root/bench/hopper_stalls.sh" "$root/bench/hopper_tma_run.sh" "$dest/"
+# The runtime's sources (built on the device with ATTN_RUNTIME_ONLY: it
+# builds the tensor maps of TMA kernels at launch).
+mkdir -p "$dest/src"
+cp -r "$root/CMakeLists.txt" "$root/cmake" "$root/lib" "$root/include" "$root/test" "$dest/src/"
 echo "staged $(ls "$dest/kernels" | wc -l) files in $dest ($(du -sh "$dest" | cut -f1))"

@@ -4,6 +4,8 @@
 # kernels and of torch's cuDNN SDPA on the same shapes.
 # Usage (repository root on the device): bench/hopper_stalls.sh DIR "KERNEL[:cudnn] ..."
 # e.g. bench/hopper_stalls.sh .device-hopper "bench_d64_l4096_none_hopper bench_d64_l4096_none_hopper:cudnn"
+# HOPPER_LIB=path/libAttnRuntimeC.so launches ours through the runtime (TMA
+# kernels need it: it builds their tensor maps).
 set -uo pipefail
 dir="${1:?staged folder}"
 out="${OUT:-/tmp/out}"
@@ -20,7 +22,8 @@ for item in $2; do
   fi
   echo "==== $backend $name"
   ncu --clock-control none "${sel[@]}" "${sections[@]}" --metrics "$metrics" \
-    python3 "$dir/hopper_ncu.py" --kernels "$dir/kernels" --name "$name" --backend "$backend" 2>&1
+    python3 "$dir/hopper_ncu.py" --kernels "$dir/kernels" --name "$name" --backend "$backend" \
+      ${HOPPER_LIB:+--lib "$HOPPER_LIB"} 2>&1
 done > "$out/stalls.txt"
 # The summary: duration, pipes, occupancy, and the stall reasons above 0.1
 # warps per issued instruction.

@@ -43,6 +43,12 @@ class Kernel:
     def __init__(self, kdir, name):
         self.name = name
         self.m = json.load(open(os.path.join(kdir, name + ".json")))
+        # This launcher passes one pointer per argument: it cannot build the
+        # TMA descriptors a tensor_map argument asks for (the runtime does).
+        if any(a["role"] == "tensor_map" for a in self.m["arguments"]):
+            raise RuntimeError(f"{name}: the manifest asks for tensor maps (TMA), "
+                               "which this ctypes launcher cannot build; stage it with "
+                               "hopper-loads=cp-async or launch it through the runtime")
         cubin = glob.glob(os.path.join(kdir, name + ".sm_90*.cubin"))[0]
         self.mod = ctypes.c_void_p()
         ck(cuda.cuModuleLoad(ctypes.byref(self.mod), cubin.encode()), "cuModuleLoad " + name)

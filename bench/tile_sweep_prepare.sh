@@ -45,7 +45,9 @@ for s in "${prefill_shapes[@]}"; do
   variants+=("sweep_mma_${tag}__default|$mma $flags --convert-attn-to-nvvm=tile-model=")
 done
 # Hopper prefill: block-n x stages (TileConfig.cpp chooseHopperTileConfig).
-hop="--chip=sm_90a --cubin-arch=sm_90a --convert-attn-to-nvvm=kernel=hopper"
+# tile_sweep.py launches with its own ctypes launcher, which cannot build
+# tensor maps: the sweep keeps the hopper kernels on cp.async.
+hop="--chip=sm_90a --cubin-arch=sm_90a --convert-attn-to-nvvm=kernel=hopper --convert-attn-to-nvvm=hopper-loads=cp-async"
 for s in "${prefill_shapes[@]}"; do
   tag="${s%%|*}"; flags="${s#*|}"
   for bn in 128 64; do

@@ -51,28 +51,60 @@ def Attn_ArgumentRole : I32EnumAttr<"ArgumentRole", "what a kernel argument is f
     I32EnumAttrCase<"Workspace", 3, "workspace">,
     // An i32 runtime length (B, Lq or Lk of dynamic dims) the runtime reads
     // from the tensors' shapes and passes by value.
-    I32EnumAttrCase<"Length", 4, "length">]> {
+    I32EnumAttrCase<"Length", 4, "length">,
+    // A CUDA tensor map (TMA descriptor) of another argument, built by the
+    // runtime at launch from that argument's pointer, shape and strides and
+    // passed by value (a 128-byte __grid_constant__ parameter).
+    I32EnumAttrCase<"TensorMap", 5, "tensor_map">]> {
   let genSpecializedAttr = 0;
   let cppNamespace = "::mlir::attn";
+}
+
+def Attn_TensorMapAttr : AttrDef<Attn_Dialect, "TensorMap"> {
+  let mnemonic = "tensor_map";
+  let summary = "the TMA tensor map a kernel argument is built as";
+  let description = [{
+    What the runtime encodes (cuTensorMapEncodeTiled) for a `tensor_map`
+    kernel argument: the tensor of the kernel argument named `source`, with
+    its shape and strides as the launch passes them; `box` is the extent of
+    one copy per dim of that tensor (outermost first, as its shape), and
+    `swizzle` the shared-memory swizzle span in bytes (0, 32, 64 or 128).
+    Elements outside the tensor read as zeros.
+
+    ```mlir
+    #attn.tensor_map<"k", box = [1, 1, 128, 64], swizzle = 128>
+    ```
+  }];
+  let parameters = (ins StringRefParameter<"source argument name">:$source,
+                        ArrayRefParameter<"int64_t", "box extents">:$box,
+                        "int64_t":$swizzle);
+  let assemblyFormat =
+      "`<` $source `,` `box` `=` `[` $box `]` `,` `swizzle` `=` $swizzle `>`";
+  let genVerifyDecl = 1;
 }
 
 def Attn_KernelArgumentAttr : AttrDef<Attn_Dialect, "KernelArgument"> {
   let mnemonic = "kernel_arg";
   let summary = "name and role of one kernel argument";
   let description = [{
-    One pointer parameter of a generated kernel: `input`, `output`, `inout`
-    (read and updated in place, e.g. a KV cache a fused append writes) or
+    One parameter of a generated kernel: `input`, `output`, `inout`
+    (read and updated in place, e.g. a KV cache a fused append writes),
     `workspace` (scratch the runtime or the caller's allocator provides,
-    never a caller tensor).
+    never a caller tensor), `length` (an i32 runtime length) or
+    `tensor_map` (a TMA descriptor of another argument, which the
+    `#attn.tensor_map` says how to build).
 
     ```mlir
     #attn.kernel_arg<"partial_o", workspace>
+    #attn.kernel_arg<"k_tensor_map", tensor_map, #attn.tensor_map<"k", box = [1, 1, 128, 64], swizzle = 128>>
     ```
   }];
   let parameters = (ins StringRefParameter<"argument name">:$name,
                         AttrParameter<"::mlir::attn::ArgumentRole",
-                                      "input, output, inout or workspace">:$role);
-  let assemblyFormat = "`<` $name `,` $role `>`";
+                                      "input, output, inout, workspace, "
+                                      "length or tensor_map">:$role,
+                        OptionalParameter<"::mlir::attn::TensorMapAttr">:$tensor_map);
+  let assemblyFormat = "`<` $name `,` $role (`,` $tensor_map^)? `>`";
   let genVerifyDecl = 1;
 }
 

@@ -107,6 +107,8 @@ void mlir::attn::buildAttnKernelToNVVMPasses(OpPassManager &pm) {
   // manifest describes and the runtime launches with.
   toNVVM.useBarePtrCallConv = true;
   kernels.addPass(createConvertGpuOpsToNVVMOps(toNVVM));
+  // TMA descriptors by value (the lowering above drops llvm.byval).
+  kernels.addPass(createAttnMarkTensorMapParams());
   kernels.addPass(createConvertNVVMToLLVMPass());
   kernels.addPass(createCanonicalizerPass());
   kernels.addPass(createCSEPass());

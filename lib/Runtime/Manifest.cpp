@@ -36,6 +36,8 @@ const char *attn::runtime::roleName(ArgumentRole role) {
     return "workspace";
   case ArgumentRole::Length:
     return "length";
+  case ArgumentRole::TensorMap:
+    return "tensor_map";
   }
   return "input";
 }
@@ -43,7 +45,7 @@ const char *attn::runtime::roleName(ArgumentRole role) {
 bool attn::runtime::parseRole(const std::string &name, ArgumentRole &role) {
   for (ArgumentRole r : {ArgumentRole::Input, ArgumentRole::Output,
                          ArgumentRole::InOut, ArgumentRole::Workspace,
-                         ArgumentRole::Length})
+                         ArgumentRole::Length, ArgumentRole::TensorMap})
     if (name == roleName(r)) {
       role = r;
       return true;
@@ -238,6 +240,13 @@ std::string argumentJson(const ManifestArgument &a) {
       s += (i ? ", " : "") + json::quote(a.dimSymbols[i]);
     s += "]";
   }
+  if (a.tensorMap) {
+    s += ", \"tensor_map\": {\"source\": " + json::quote(a.tensorMap->source) +
+         ", \"box\": [";
+    for (size_t i = 0; i < a.tensorMap->box.size(); ++i)
+      s += (i ? ", " : "") + std::to_string(a.tensorMap->box[i]);
+    s += "], \"swizzle\": " + std::to_string(a.tensorMap->swizzle) + "}";
+  }
   return s + "}";
 }
 
@@ -395,7 +404,7 @@ Status attn::runtime::checkSignature(const Manifest &manifest,
   if (args.size() != expectedCount) {
     std::string names, workspaces;
     for (const ManifestArgument &a : manifest.arguments) {
-      if (a.isLength())
+      if (a.isLength() || a.isTensorMap())
         continue;
       std::string &list = a.isWorkspace() ? workspaces : names;
       list += (list.empty() ? "" : ", ") + a.name;

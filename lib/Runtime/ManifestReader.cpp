@@ -335,8 +335,24 @@ Status readArgument(const json::Value &v, size_t index, bool allowUnknown,
            std::to_string(a.shape.size()) + "), got " +
            std::to_string(a.strides.size()));
   if (r.string("role", role, true,
-               {"input", "output", "inout", "workspace", "length"}))
+               {"input", "output", "inout", "workspace", "length",
+                "tensor_map"}))
     parseRole(role, a.role);
+  if (const json::Value *t = r.get("tensor_map", false)) {
+    ObjectReader tr(*t, "argument " + std::to_string(index) + " 'tensor_map'",
+                    allowUnknown);
+    TensorMapSpec spec;
+    tr.identifier("source", spec.source);
+    tr.ints("box", 1, 5, 1, 256, spec.box);
+    tr.integer("swizzle", 0, 128, spec.swizzle);
+    if (tr.ok() && spec.swizzle != 0 && spec.swizzle != 32 &&
+        spec.swizzle != 64 && spec.swizzle != 128)
+      tr.fail("expected 'swizzle' of 0, 32, 64 or 128, got " +
+              std::to_string(spec.swizzle));
+    if (Status st = tr.finish(); !st)
+      return st;
+    a.tensorMap = std::move(spec);
+  }
   r.names("dim_symbols", Limits::kMaxRank, a.dimSymbols, false);
   bool output = false;
   if (r.boolean("output", output, false) && output != a.isOutput())
@@ -463,6 +479,49 @@ Status readCost(const json::Value &v, bool allowUnknown, KernelCost &c) {
   return r.finish();
 }
 
+/// A tensor map describes an earlier passed argument: the same dtype, shape
+/// and strides, a box of one extent per dim whose innermost row is a
+/// multiple of 16 bytes and fits the swizzle span.
+Status checkTensorMaps(const Manifest &m) {
+  for (size_t i = 0; i < m.arguments.size(); ++i) {
+    const ManifestArgument &a = m.arguments[i];
+    auto fail = [&](const std::string &what) {
+      return Status::error(ErrorCode::InvalidManifest,
+                           "manifest: argument '" + a.name + "': " + what);
+    };
+    if (a.isTensorMap() != a.tensorMap.has_value())
+      return fail("expected a 'tensor_map' object exactly on a tensor_map "
+                  "argument");
+    if (!a.tensorMap)
+      continue;
+    const TensorMapSpec &t = *a.tensorMap;
+    const ManifestArgument *source = nullptr;
+    for (size_t j = 0; j < i; ++j)
+      if (m.arguments[j].name == t.source && m.arguments[j].isPassed())
+        source = &m.arguments[j];
+    if (!source)
+      return fail("expected tensor map source '" + t.source +
+                  "' to name an earlier argument the caller passes");
+    if (a.dtype != source->dtype || a.shape != source->shape ||
+        a.elementStrides() != source->elementStrides())
+      return fail("expected the dtype, shape and strides of its source '" +
+                  t.source + "'");
+    if (t.box.size() != a.shape.size() || a.shape.empty())
+      return fail("expected a box of one extent per dim of " +
+                  shapeString(a.shape) + ", got " + shapeString(t.box));
+    int64_t rowBytes = t.box.back() * dtypeSize(a.dtype);
+    if (rowBytes % 16 != 0 || (t.swizzle && rowBytes > t.swizzle))
+      return fail("expected the box's innermost extent to span a multiple of "
+                  "16 bytes and at most the swizzle (" +
+                  std::to_string(t.swizzle) + " bytes), got " +
+                  std::to_string(rowBytes) + " bytes");
+    if (a.alignment != 64)
+      return fail("expected a tensor map's 'alignment' to be 64, got " +
+                  std::to_string(a.alignment));
+  }
+  return Status::success();
+}
+
 /// Grid extents of 0 and dim symbols only with Length arguments, and every
 /// symbol one of them.
 Status checkRuntimeLengths(const Manifest &m) {
@@ -563,6 +622,8 @@ Status attn::runtime::parseManifest(const std::string &text, Manifest &out) {
   if (Status s = r.finish(); !s)
     return s;
   if (Status s = checkRuntimeLengths(m); !s)
+    return s;
+  if (Status s = checkTensorMaps(m); !s)
     return s;
   out = std::move(m);
   return Status::success();

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Runtime/Runtime.h"
+#include "attn/Runtime/TensorMap.h"
 
 #include <cuda.h>
 #include <dlfcn.h>
@@ -52,6 +53,13 @@ struct Driver {
   CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
   CUresult (*cuMemsetD8)(CUdeviceptr, unsigned char, size_t);
   CUresult (*cuMemsetD8Async)(CUdeviceptr, unsigned char, size_t, CUstream);
+  /// Optional (CUDA 12+ drivers): only kernels with tensor maps need it.
+  CUresult (*cuTensorMapEncodeTiled)(CUtensorMap *, CUtensorMapDataType,
+                                     cuuint32_t, void *, const cuuint64_t *,
+                                     const cuuint64_t *, const cuuint32_t *,
+                                     const cuuint32_t *, CUtensorMapInterleave,
+                                     CUtensorMapSwizzle, CUtensorMapL2promotion,
+                                     CUtensorMapFloatOOBfill);
   std::string loadError;
 };
 
@@ -104,6 +112,9 @@ const Driver &driver() {
     sym(d.cuMemcpyDtoH, "cuMemcpyDtoH_v2");
     sym(d.cuMemsetD8, "cuMemsetD8_v2");
     sym(d.cuMemsetD8Async, "cuMemsetD8Async");
+    d.cuTensorMapEncodeTiled =
+        reinterpret_cast<decltype(d.cuTensorMapEncodeTiled)>(
+            dlsym(lib, "cuTensorMapEncodeTiled"));
     if (!ok)
       d.cuInit = nullptr;
   });
@@ -514,6 +525,85 @@ Status Kernel::initWorkspace(uint64_t workspace, size_t bytes,
   return Status::success();
 }
 
+// TensorMapParams holds cuda.h's codes.
+static_assert(CU_TENSOR_MAP_DATA_TYPE_FLOAT16 == 6 &&
+                  CU_TENSOR_MAP_DATA_TYPE_FLOAT32 == 7 &&
+                  CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 == 9,
+              "CUtensorMapDataType codes");
+static_assert(CU_TENSOR_MAP_SWIZZLE_128B == 3 &&
+                  CU_TENSOR_MAP_L2_PROMOTION_L2_256B == 3 &&
+                  CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE == 0 &&
+                  CU_TENSOR_MAP_INTERLEAVE_NONE == 0,
+              "CUtensorMap enum codes");
+static_assert(sizeof(CUtensorMap) == 128 && alignof(CUtensorMap) % 64 == 0,
+              "a tensor map parameter is 128 bytes, (at least) 64-byte aligned");
+
+/// The tensor maps of a signature (Kernel::prepare): each tensor_map
+/// argument's parameters over its source, whose pointer a launch fills in.
+static Status planTensorMaps(const Manifest &m,
+                             const std::vector<TensorArg> &signature,
+                             std::vector<LaunchPlan::TensorMap> &maps) {
+  for (const ManifestArgument &a : m.arguments) {
+    if (!a.isTensorMap())
+      continue;
+    if (!driver().cuTensorMapEncodeTiled)
+      return Status::error(ErrorCode::Unsupported,
+                           "kernel '" + m.symbol +
+                               "' needs tensor maps (TMA): libcuda lacks "
+                               "cuTensorMapEncodeTiled (a CUDA 12+ driver "
+                               "is required)");
+    size_t index = 0;
+    bool found = false;
+    for (const ManifestArgument &b : m.arguments) {
+      if (!b.isPassed())
+        continue;
+      if (b.name == a.tensorMap->source) {
+        found = true;
+        break;
+      }
+      ++index;
+    }
+    if (!found || index >= signature.size())
+      return Status::error(ErrorCode::InvalidManifest,
+                           "tensor map '" + a.name + "': no source argument");
+    LaunchPlan::TensorMap map;
+    map.sourcePointer = index;
+    if (Status s = deriveTensorMapParams(a, signature[index], map.params); !s)
+      return s;
+    maps.push_back(map);
+  }
+  return Status::success();
+}
+
+/// Encodes a plan's tensor maps over this launch's pointers (checkPointers
+/// accepted them; TMA also wants 16-byte aligned addresses).
+static Status encodeTensorMaps(const Manifest &m, const LaunchPlan &plan,
+                               const uint64_t *devicePtrs,
+                               std::vector<CUtensorMap> &maps) {
+  const Driver &d = driver();
+  maps.resize(plan.tensorMaps.size());
+  for (size_t i = 0; i < plan.tensorMaps.size(); ++i) {
+    TensorMapParams p = plan.tensorMaps[i].params;
+    p.globalAddress = devicePtrs[plan.tensorMaps[i].sourcePointer];
+    if (p.globalAddress % 16 != 0)
+      return Status::error(ErrorCode::ArgumentMismatch,
+                           "kernel '" + m.symbol +
+                               "': a tensor map's source must be 16-byte "
+                               "aligned (TMA)");
+    if (CUresult rc = d.cuTensorMapEncodeTiled(
+            &maps[i], static_cast<CUtensorMapDataType>(p.dataType), p.rank,
+            reinterpret_cast<void *>(p.globalAddress), p.globalDim.data(),
+            p.globalStrides.data(), p.boxDim.data(), p.elementStrides.data(),
+            static_cast<CUtensorMapInterleave>(p.interleave),
+            static_cast<CUtensorMapSwizzle>(p.swizzle),
+            static_cast<CUtensorMapL2promotion>(p.l2Promotion),
+            static_cast<CUtensorMapFloatOOBfill>(p.oobFill));
+        rc != CUDA_SUCCESS)
+      return cudaError(rc, "cuTensorMapEncodeTiled (" + m.symbol + ")");
+  }
+  return Status::success();
+}
+
 Status Kernel::launch(const std::vector<TensorArg> &args, void *stream,
                       bool synchronize) {
   LaunchOptions options;
@@ -536,7 +626,7 @@ Status Kernel::prepare(const std::vector<TensorArg> &signature,
       plan.lengthValues[i] =
           static_cast<int32_t>(lengths.get(manifest_.arguments[i].name));
   plan.numPointers = signature.size();
-  return Status::success();
+  return planTensorMaps(manifest_, signature, plan.tensorMaps);
 }
 
 Status Kernel::launch(const std::vector<TensorArg> &args,
@@ -571,11 +661,19 @@ Status Kernel::launch(const LaunchPlan &plan, const uint64_t *devicePtrs,
   for (const WorkspaceSlice &slice : slices_)
     ptrs[slice.argument] = static_cast<CUdeviceptr>(workspace + slice.offset);
   std::vector<int32_t> values = plan.lengthValues;
+  // Tensor maps are built from this launch's pointers and passed by value
+  // (cuLaunchKernel copies the 128 bytes).
+  std::vector<CUtensorMap> maps;
+  if (Status s = encodeTensorMaps(manifest_, plan, devicePtrs, maps); !s)
+    return s;
   std::vector<void *> params(count);
-  for (size_t i = 0; i < count; ++i)
-    params[i] = manifest_.arguments[i].isLength()
-                    ? static_cast<void *>(&values[i])
-                    : static_cast<void *>(&ptrs[i]);
+  size_t nextMap = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const ManifestArgument &a = manifest_.arguments[i];
+    params[i] = a.isTensorMap()  ? static_cast<void *>(&maps[nextMap++])
+                : a.isLength() ? static_cast<void *>(&values[i])
+                               : static_cast<void *>(&ptrs[i]);
+  }
   ScopedContext scope(context_);
   if (!scope.status)
     return scope.status;

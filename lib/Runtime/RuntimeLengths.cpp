@@ -189,6 +189,13 @@ bool Manifest::hasRuntimeLengths() const {
   return false;
 }
 
+bool Manifest::hasTensorMaps() const {
+  for (const ManifestArgument &a : arguments)
+    if (a.isTensorMap())
+      return true;
+  return false;
+}
+
 Status attn::runtime::bindRuntimeLengths(const Manifest &manifest,
                                          const std::vector<TensorArg> &args,
                                          RuntimeLengthValues &lengths) {

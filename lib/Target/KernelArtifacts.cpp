@@ -69,6 +69,8 @@ static rt::ArgumentRole toRuntime(ArgumentRole role) {
     return rt::ArgumentRole::Workspace;
   case ArgumentRole::Length:
     return rt::ArgumentRole::Length;
+  case ArgumentRole::TensorMap:
+    return rt::ArgumentRole::TensorMap;
   }
   llvm_unreachable("unknown argument role");
 }
@@ -205,6 +207,15 @@ static FailureOr<KernelManifest> manifestOf(gpu::LaunchFuncOp launch,
                                 "for kernel argument '")
                << arg.name << "', got " << type;
       arg.strides.assign(strides.begin(), strides.end());
+    }
+    // A tensor map is passed by value (a 64-byte aligned 128-byte param):
+    // the runtime builds it from its source's tensor.
+    if (TensorMapAttr map = entry.getTensorMap()) {
+      arg.alignment = 64;
+      arg.tensorMap = rt::TensorMapSpec{
+          map.getSource().str(),
+          std::vector<int64_t>(map.getBox().begin(), map.getBox().end()),
+          map.getSwizzle()};
     }
     m.arguments.push_back(std::move(arg));
   }

@@ -131,9 +131,10 @@ class PtxKernel:
         self.path = path
         self.key = key
         self.description = description
-        # Workspaces and runtime lengths (dynamic dims) are the runtime's.
+        # Workspaces, runtime lengths (dynamic dims) and tensor maps (TMA
+        # descriptors built at launch) are the runtime's.
         self.arguments = [a for a in self.manifest["arguments"]
-                          if a.get("role") not in ("workspace", "length")]
+                          if a.get("role") not in ("workspace", "length", "tensor_map")]
         self.inputs = [a for a in self.arguments if a.get("role") in ("input", "inout")]
         self.outputs = [a for a in self.arguments if a.get("role") == "output"]
         self._runtime = {}

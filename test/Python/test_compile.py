@@ -151,6 +151,19 @@ class Cache(unittest.TestCase):
         self.assertAlmostEqual(cost["compute_us"], 33554432 / 312e6, places=9)
         self.assertAlmostEqual(cost["exp_us"], 132096 / 2.436e6, places=9)
 
+    def test_hopper_tensor_maps_are_the_runtimes(self):
+        # On sm_90a the hopper kernel loads K and V by TMA: the manifest
+        # lists their tensor maps after the tensors, and the caller passes
+        # neither (the runtime builds them at launch).
+        kernel = attn_mlir.compile(target="ptx", options={"chip": "sm_90a", "cubin_archs": []},
+                                   **self.SPEC)
+        self.assertEqual(kernel.manifest["family"], "hopper")
+        maps = [a for a in kernel.manifest["arguments"] if a["role"] == "tensor_map"]
+        self.assertEqual([(a["name"], a["tensor_map"]["source"]) for a in maps],
+                         [("k_tensor_map", "k"), ("v_tensor_map", "v")])
+        self.assertEqual(maps[0]["tensor_map"]["box"], [1, 1, 128, 64])
+        self.assertEqual([a["name"] for a in kernel.arguments], ["q", "k", "v", "o"])
+
     def test_dynamic_lengths_share_one_kernel(self):
         # dynamic=True: B, Lq and Lk are runtime lengths, so the cache key
         # leaves them out and every length gets the same kernel.

@@ -13,7 +13,7 @@
 // CHECK: ld.global.cg.v4.f32
 // The manifest (schema 1.0): the decode family, its tiles, the caller's
 // arguments and the workspaces, one counter per KV group (B * Hkv = 8).
-// CHECK: "schema_version": [1, 1]
+// CHECK: "schema_version": [1, 2]
 // CHECK: "family": "decode"
 // CHECK: "grid_formula": "[num_splits, B * Hkv, 1]"
 // CHECK: "tuning": {"num_warps": 8, "num_splits": 16, "keys_per_warp": 16, "stages": 2}

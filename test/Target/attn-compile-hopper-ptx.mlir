@@ -1,6 +1,7 @@
 // RUN: attn-compile --target=ptx --chip=sm_90a --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s
 // RUN: attn-compile --target=ptx --chip=sm_90a --convert-attn-to-nvvm=hopper-block-n=64 --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=BN64
 // RUN: attn-compile --target=ptx --chip=sm_80 --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none | FileCheck %s --check-prefix=SM80
+// RUN: attn-compile --target=ptx --chip=sm_90a --convert-attn-to-nvvm=hopper-loads=cp-async --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=CPASYNC
 // RUN: attn-compile --target=ptx --chip=sm_90a --convert-attn-to-nvvm=hopper-persistent=132 --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=PERS
 
 // --chip=sm_90a selects the hopper (wgmma) family: 384 threads, grid
@@ -10,16 +11,27 @@
 // CHECK: kernel attention_kernel: grid [8, 16, 1] block [384, 1, 1] smem 164936 bytes
 // CHECK: target: ptx (sm_90a)
 // CHECK: .target sm_90a
+// The tensor maps of K, V and Q (below): 128-byte by-value parameters.
+// CHECK: .param .u64 .ptr .align 1 attention_kernel_param_4,
+// CHECK-NEXT: .param .align 64 .b8 attention_kernel_param_5[128],
+// CHECK-NEXT: .param .align 64 .b8 attention_kernel_param_6[128],
+// CHECK-NEXT: .param .align 64 .b8 attention_kernel_param_7[128]
 // CHECK: .maxntid 384, 1, 1
 // CHECK: .minnctapersm 1
 // CHECK-DAG: mbarrier.init.shared.b64
 // CHECK-DAG: setmaxnreg.dec.sync.aligned.u32 72;
 // CHECK-DAG: setmaxnreg.inc.sync.aligned.u32 216;
-// CHECK-DAG: cp.async.cg.shared.global [{{.*}}], [{{.*}}], 16, {{.*}};
-// CHECK-DAG: cp.async.mbarrier.arrive.noinc.shared.b64
+// TMA loads (hopper-loads=tma, the default): K, V and Q each a 128-byte
+// tensor map parameter after Q, K, V, O, LSE, read in place (cvta.param)
+// and prefetched; per tile one expect_tx of rows * 128 * 2 bytes (128-row
+// tiles: 32768) and one 4-d copy per 64-column panel at (column, row,
+// head, batch).
+// CHECK-DAG: cvta.param.u64
+// CHECK-DAG: prefetch.tensormap
+// CHECK-DAG: mbarrier.arrive.expect_tx.shared.b64 %rd{{[0-9]+}}, [%rd{{[0-9]+}}+{{[0-9]+}}], %r{{[0-9]+}};
+// CHECK-DAG: cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%rd{{[0-9]+}}], [%rd{{[0-9]+}}, {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}], [%rd{{[0-9]+}}+{{[0-9]+}}];
 // CHECK-DAG: mbarrier.try_wait.parity.shared.b64
 // CHECK-DAG: mbarrier.arrive.shared.b64
-// CHECK-DAG: fence.proxy.async.shared::cta;
 // CHECK-DAG: wgmma.fence.sync.aligned;
 // S = Q K^T with A and B through descriptors; O += P V with A (P) from
 // registers and B (V) transposed.
@@ -30,6 +42,20 @@
 // The overlapped schedule retires S while O += P V stays in flight.
 // CHECK-DAG: wgmma.wait_group.sync.aligned 1;
 // CHECK: "chip": "sm_90a"
+// CHECK: {"name": "k_tensor_map", "role": "tensor_map", "dtype": "bf16", "shape": [2, 2, 1000, 128], "alignment": 64, "output": false, "tensor_map": {"source": "k", "box": [1, 1, 128, 64], "swizzle": 128}}
+// CHECK: {"name": "v_tensor_map", "role": "tensor_map", "dtype": "bf16", "shape": [2, 2, 1000, 128], "alignment": 64, "output": false, "tensor_map": {"source": "v", "box": [1, 1, 128, 64], "swizzle": 128}}
+// CHECK: {"name": "q_tensor_map", "role": "tensor_map", "dtype": "bf16", "shape": [2, 8, 1000, 128], "alignment": 64, "output": false, "tensor_map": {"source": "q", "box": [1, 1, 128, 64], "swizzle": 128}}
+
+// hopper-loads=cp-async: every producer thread copies 16-byte chunks and
+// arrives on the full barrier; the consumers fence the generic proxy's
+// writes before wgmma reads them; no tensor maps.
+// CPASYNC: kernel attention_kernel: grid [8, 16, 1] block [384, 1, 1] smem 164936 bytes
+// CPASYNC-NOT: .b8 attention_kernel_param_5[128]
+// CPASYNC-DAG: cp.async.cg.shared.global [{{.*}}], [{{.*}}], 16, {{.*}};
+// CPASYNC-DAG: cp.async.mbarrier.arrive.noinc.shared.b64
+// CPASYNC-DAG: fence.proxy.async.shared::cta;
+// CPASYNC-NOT: cp.async.bulk.tensor
+// CPASYNC-NOT: tensor_map
 
 // Block-n 64 keeps Q in registers: S is m64n64k16 with A from registers.
 // BN64: smem 66632 bytes

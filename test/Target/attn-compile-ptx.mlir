@@ -36,7 +36,7 @@
 // The manifest (schema 1.1, keys in this order): symbol, family, launch
 // geometry, tiles, the argument ABI (q, k, v inputs; o, lse outputs; no
 // workspaces) and the attention computed: scale 1/sqrt(128).
-// CHECK: "schema_version": [1, 1],
+// CHECK: "schema_version": [1, 2],
 // CHECK-NEXT: "kernel": "attention_kernel",
 // CHECK-NEXT: "family": "prefill",
 // CHECK-NEXT: "chip": "sm_80",

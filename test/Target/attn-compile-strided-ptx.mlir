@@ -7,7 +7,7 @@
 // the runtime checks at launch: Q [1, 4, 200, 64] over a [1, 200, 4, 64]
 // buffer has strides (200 * 4 * 64, 64, 4 * 64, 1).
 // CHECK: .entry transposed_kernel
-// CHECK: "schema_version": [1, 1]
+// CHECK: "schema_version": [1, 2]
 // CHECK: {"name": "q", "role": "input", "dtype": "bf16", "shape": [1, 4, 200, 64], "strides": [51200, 64, 256, 1], "alignment": 16
 // CHECK: {"name": "k", "role": "input", "dtype": "bf16", "shape": [1, 2, 300, 64], "strides": [38400, 64, 128, 1], "alignment": 16
 // CHECK: {"name": "v", "role": "input", "dtype": "bf16", "shape": [1, 2, 300, 64], "strides": [38400, 64, 128, 1], "alignment": 16

@@ -10,7 +10,7 @@
 
 // block-m = 64 over Lq = 64 and B * Hq = 2 heads: grid [1, 2, 1], 128
 // threads; shared memory (64 + 4 * 64) * 64 * 2 = 40960 bytes.
-// MANIFEST: "schema_version": [1, 1]
+// MANIFEST: "schema_version": [1, 2]
 // MANIFEST-NEXT: "kernel": "attention_kernel"
 // MANIFEST-NEXT: "family": "prefill"
 // MANIFEST-NEXT: "chip": "sm_90"

@@ -124,7 +124,7 @@ TEST_F(KernelManifestTest, ArgumentsRolesAndWorkspaces) {
   ASSERT_TRUE(module);
   std::string json = manifestJson(*module);
   for (const char *entry :
-       {R"("schema_version": [1, 1])", R"("kernel": "attention_kernel")",
+       {R"("schema_version": [1, 2])", R"("kernel": "attention_kernel")",
         R"("family": "decode")", R"("chip": "sm_80")", R"("grid": [4, 1, 1])",
         R"("block": [128, 1, 1])", R"("shared_memory_bytes": 1024)",
         R"("tuning": {"num_warps": 4, "num_splits": 4, "keys_per_warp": 16, "stages": 2})",

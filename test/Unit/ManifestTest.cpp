@@ -132,7 +132,8 @@ TEST(ManifestSchema, WriterOutputReadsBackExactly) {
 
 TEST(ManifestSchema, RolesAreAnEnumWithOneSpelling) {
   for (ArgumentRole r : {ArgumentRole::Input, ArgumentRole::Output,
-                         ArgumentRole::InOut, ArgumentRole::Workspace}) {
+                         ArgumentRole::InOut, ArgumentRole::Workspace,
+                         ArgumentRole::Length, ArgumentRole::TensorMap}) {
     ArgumentRole back = ArgumentRole::Input;
     EXPECT_TRUE(parseRole(roleName(r), back));
     EXPECT_EQ(back, r);
@@ -183,27 +184,27 @@ TEST(ManifestSchema, DtypeSizes) {
 //===----------------------------------------------------------------------===//
 
 TEST(ManifestVersion, OtherMajorVersionsAreRefusedClearly) {
-  expectRefused(edited("\"schema_version\": [1, 1]",
+  expectRefused(edited("\"schema_version\": [1, 2]",
                        "\"schema_version\": [2, 0]"),
                 "schema version 2.0 is not supported: this runtime reads 1.x",
                 ErrorCode::UnsupportedVersion);
-  expectRefused(edited("\"schema_version\": [1, 1]",
+  expectRefused(edited("\"schema_version\": [1, 2]",
                        "\"schema_version\": [0, 9]"),
                 "schema version 0.9", ErrorCode::UnsupportedVersion);
   // Manifests from before versions existed.
-  expectRefused(edited("\"schema_version\": [1, 1],", ""),
+  expectRefused(edited("\"schema_version\": [1, 2],", ""),
                 "predates schema versions", ErrorCode::UnsupportedVersion);
-  expectRefused(edited("[1, 1]", "\"1.1\""),
+  expectRefused(edited("[1, 2]", "\"1.2\""),
                 "expected 'schema_version' to be [major, minor]");
 }
 
 TEST(ManifestVersion, NewerMinorVersionsMayAddKeys) {
   std::string extra = "\"kernel\": \"decode_kernel\", \"added_in_1_2\": 7,";
-  // 1.1 knows every key of 1.1: an unknown one is a typo or corruption.
+  // 1.2 knows every key of 1.2: an unknown one is a typo or corruption.
   expectRefused(edited("\"kernel\": \"decode_kernel\",", extra),
                 "unknown key 'added_in_1_2'");
   std::string json = edited("\"kernel\": \"decode_kernel\",", extra);
-  json.replace(json.find("[1, 1]"), 6, "[1, 3]");
+  json.replace(json.find("[1, 2]"), 6, "[1, 3]");
   Manifest m;
   Status s = parseManifest(json, m);
   EXPECT_TRUE(s.ok) << s.message;
@@ -295,7 +296,7 @@ TEST(ManifestSchema, WrongTypesAreNotCoerced) {
                 "expected 'lse' to be true or false, got 0");
   expectRefused(edited("\"role\": \"input\"", "\"role\": \"scratch\""),
                 "expected 'role' to be one of input, output, inout, "
-                "workspace, length, got \"scratch\"");
+                "workspace, length, tensor_map, got \"scratch\"");
   expectRefused(edited("\"dtype\": \"i32\"", "\"dtype\": \"fp8\""),
                 "expected 'dtype' to be one of bf16");
   expectRefused(edited("\"output\": true", "\"output\": false"),
@@ -513,7 +514,7 @@ TEST(ManifestSchema, StridesRoundTripAndDenseIsImplicit) {
   EXPECT_EQ(writeManifestJson(out), json);
   // Schema 1.1: a 1.0 manifest (no strides anywhere) still reads.
   std::string old = writeManifestJson(sampleManifest());
-  old.replace(old.find("[1, 1]"), 6, "[1, 0]");
+  old.replace(old.find("[1, 2]"), 6, "[1, 0]");
   EXPECT_TRUE(parseManifest(old, out).ok);
 }
 

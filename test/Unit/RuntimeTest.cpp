@@ -339,7 +339,7 @@ TEST(RuntimeCAPI, LaunchThroughTheCAbi) {
                                        ATTN_KERNEL_CALLER_WORKSPACE, &k),
             ATTN_STATUS_OK)
       << attnRuntimeLastError();
-  EXPECT_NE(std::string(attnKernelGetManifest(k)).find("\"schema_version\": [1, 1]"),
+  EXPECT_NE(std::string(attnKernelGetManifest(k)).find("\"schema_version\": [1, 2]"),
             std::string::npos);
   size_t bytes = 0;
   ASSERT_EQ(attnKernelGetWorkspaceSize(k, &bytes), ATTN_STATUS_OK);

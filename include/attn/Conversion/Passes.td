@@ -104,6 +104,12 @@ defvar AttnGpuKernelOptions = [
     Option<"hopperOverlap", "hopper-overlap", "bool", /*default=*/"true",
            "Hopper: each consumer issues S = Q K^T of the next KV block "
            "before its softmax and keeps O += P V in flight during it">,
+    Option<"hopperLoads", "hopper-loads", "std::string",
+           /*default=*/"\"tma\"",
+           "Hopper: how the producer loads K and V (and the Q tile): tma "
+           "(cp.async.bulk.tensor from tensor maps the runtime builds at "
+           "launch, one thread, mbarrier expect_tx) or cp-async (16-byte "
+           "cp.async by every producer thread)">,
     Option<"hopperPersistent", "hopper-persistent", "int64_t",
            /*default=*/"-1",
            "Hopper: a persistent grid of at most this many CTAs (one per SM "
@@ -176,10 +182,16 @@ def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
 
     Hopper (sm_90a, wgmma): grid `(ceil(Lq / 128), B * Hq)`, 384 threads in
     three warpgroups. Warpgroup 0 is the producer: it gives registers back
-    (`setmaxnreg.dec`) and streams K and V blocks of 128 keys with 16-byte
-    `cp.async` into a two-stage ring of 128B-swizzled shared memory tiles,
-    each stage signalled by `cp.async.mbarrier.arrive.noinc` on its "full"
-    mbarrier and recycled on an "empty" one. Warpgroups 1 and 2
+    (`setmaxnreg.dec`) and streams K and V blocks of 128 keys into a
+    two-stage ring of 128B-swizzled shared memory tiles, each stage
+    signalled on its "full" mbarrier and recycled on an "empty" one. With
+    `hopper-loads=tma` (the default) one thread issues
+    `cp.async.bulk.tensor` copies (one per 64-column panel) after an
+    `mbarrier.arrive.expect_tx` of the tile's bytes, from tensor maps that
+    are kernel parameters (`tensor_map` arguments, built by the runtime at
+    launch; rows past Lq / Lk read as zeros); with `cp-async` every
+    producer thread issues 16-byte `cp.async` and arrives with
+    `cp.async.mbarrier.arrive.noinc`. Warpgroups 1 and 2
     (`setmaxnreg.inc`) own 64 query rows each. `S = Q K^T` and `O += P V`
     are `wgmma.mma_async` m64nNk16 with B through 128B-swizzle
     shared-memory descriptors (V transposed) and P as A from registers; Q
@@ -305,6 +317,36 @@ def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
     "::mlir::scf::SCFDialect",
   ];
   let options = AttnGpuKernelOptions;
+}
+
+def AttnMarkTensorMapParams
+    : Pass<"attn-mark-tensor-map-params", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Pass the tensor-map parameters of lowered kernels by value "
+                "(128-byte __grid_constant__ params)";
+  let description = [{
+    Runs on the kernels' `gpu.module` after `convert-gpu-to-nvvm`, which
+    drops `llvm.byval` from `gpu.func` arguments. Every `llvm.func` kernel
+    whose `attn.kernel_info` names a `tensor_map` argument (the hopper
+    family's TMA descriptors) gets that `!llvm.ptr` parameter marked
+    `llvm.byval = !llvm.array<128 x i8>`, `llvm.align = 64` and
+    `nvvm.grid_constant`: PTX then declares it `.param .align 64 .b8
+    p[128]`, the runtime passes the 128-byte CUtensorMap by value at
+    launch, and `cp.async.bulk.tensor` reads it in place. Kernels without
+    tensor maps are left alone; a tensor_map argument that is not a pointer
+    is an error.
+
+    ```mlir
+    llvm.func @f_kernel(..., %arg5: !llvm.ptr) attributes {attn.kernel_info = #attn.kernel_info<...
+        #attn.kernel_arg<"k_tensor_map", tensor_map, #attn.tensor_map<"k", ...>> ...>, nvvm.kernel}
+    // becomes
+    llvm.func @f_kernel(..., %arg5: !llvm.ptr {llvm.align = 64 : i64,
+        llvm.byval = !llvm.array<128 x i8>, nvvm.grid_constant}) ...
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::NVVM::NVVMDialect",
+  ];
 }
 
 def ConvertAttnBackwardToNVVM

@@ -33,7 +33,7 @@ namespace attn::runtime {
 /// keys it required. A different major version is refused
 /// (ErrorCode::UnsupportedVersion).
 constexpr int kManifestMajorVersion = 1;
-constexpr int kManifestMinorVersion = 1;
+constexpr int kManifestMinorVersion = 2;
 
 /// What a kernel argument is for. Inputs, outputs and in/out buffers (read
 /// and updated in place, e.g. a KV cache a fused append writes) come from
@@ -41,13 +41,34 @@ constexpr int kManifestMinorVersion = 1;
 /// per-program counters) that the runtime or the caller's allocator
 /// provides. Lengths are i32 values (B, Lq or Lk of a kernel over dynamic
 /// dims) that the runtime reads from the tensors' shapes and passes by
-/// value; the caller passes neither these nor the workspaces.
-enum class ArgumentRole { Input, Output, InOut, Workspace, Length };
+/// value; the caller passes neither these nor the workspaces. Tensor maps
+/// (schema 1.2) are CUDA TMA descriptors of another argument that the
+/// runtime encodes at launch from that argument's pointer, shape and
+/// strides and passes by value (128 bytes); the caller does not pass them
+/// either. A reader older than 1.2 refuses the role (InvalidManifest), so a
+/// kernel that needs tensor maps never runs without them.
+enum class ArgumentRole { Input, Output, InOut, Workspace, Length, TensorMap };
 
-/// "input", "output", "inout", "workspace" or "length".
+/// "input", "output", "inout", "workspace", "length" or "tensor_map".
 const char *roleName(ArgumentRole role);
 /// The role called `name`; false if there is none.
 bool parseRole(const std::string &name, ArgumentRole &role);
+
+/// How the runtime builds a tensor_map argument (cuTensorMapEncodeTiled).
+struct TensorMapSpec {
+  /// The argument whose tensor the map describes (a passed one, earlier in
+  /// the list); the map argument repeats its dtype, shape and strides.
+  std::string source;
+  /// Extent of one copy per dim of the source, outermost first (as its
+  /// shape); each in [1, 256].
+  std::vector<int64_t> box;
+  /// Shared-memory swizzle span in bytes: 0 (none), 32, 64 or 128.
+  int64_t swizzle = 0;
+
+  bool operator==(const TensorMapSpec &o) const {
+    return source == o.source && box == o.box && swizzle == o.swizzle;
+  }
+};
 
 struct ManifestArgument {
   std::string name;
@@ -71,13 +92,17 @@ struct ManifestArgument {
   /// The kernel expects the buffer zeroed at launch and leaves it zeroed
   /// (workspaces).
   bool zeroInit = false;
-  /// Required alignment of the pointer in bytes (a power of two).
+  /// Required alignment of the pointer in bytes (a power of two); of the
+  /// parameter for a tensor map (64).
   int64_t alignment = 16;
+  /// Set exactly for a tensor_map argument.
+  std::optional<TensorMapSpec> tensorMap;
 
   bool isWorkspace() const { return role == ArgumentRole::Workspace; }
   bool isLength() const { return role == ArgumentRole::Length; }
-  /// Whether the caller passes it (not a workspace or a length).
-  bool isPassed() const { return !isWorkspace() && !isLength(); }
+  bool isTensorMap() const { return role == ArgumentRole::TensorMap; }
+  /// Whether the caller passes it (not a workspace, length or tensor map).
+  bool isPassed() const { return !isWorkspace() && !isLength() && !isTensorMap(); }
   /// True iff the kernel writes it (Output, InOut).
   bool isOutput() const {
     return role == ArgumentRole::Output || role == ArgumentRole::InOut;
@@ -182,6 +207,9 @@ struct Manifest {
 
   /// Whether the kernel takes runtime lengths (Length arguments).
   bool hasRuntimeLengths() const;
+  /// Whether the runtime must build tensor maps for it (TensorMap
+  /// arguments).
+  bool hasTensorMaps() const;
 
   /// The manifest as JSON (writeManifestJson).
   std::string toJson() const;

@@ -17,6 +17,7 @@
 
 #include "attn/Runtime/Manifest.h"
 #include "attn/Runtime/Status.h"
+#include "attn/Runtime/TensorMap.h"
 
 #include <array>
 #include <cstddef>
@@ -126,6 +127,13 @@ struct LaunchPlan {
   std::vector<int32_t> lengthValues;
   /// How many pointers a launch takes (the caller's arguments).
   size_t numPointers = 0;
+  /// The manifest's tensor maps in order, derived from the signature: each
+  /// launch sets the address from its source's pointer and encodes them.
+  struct TensorMap {
+    TensorMapParams params;
+    size_t sourcePointer = 0; ///< index into the launch's pointers
+  };
+  std::vector<TensorMap> tensorMaps;
 };
 
 /// A loaded kernel (module + function) in one context.

@@ -355,6 +355,7 @@ To copyGpuKernelOptions(const From &from) {
   to.hopperPingPong = from.hopperPingPong;
   to.hopperOverlap = from.hopperOverlap;
   to.hopperPersistent = from.hopperPersistent;
+  to.hopperLoads = from.hopperLoads;
   to.decodeNumWarps = from.decodeNumWarps;
   to.decodeKeysPerWarp = from.decodeKeysPerWarp;
   to.decodeStages = from.decodeStages;
@@ -466,6 +467,11 @@ static LogicalResult replaceWithLaunch(TiledProgram &program,
                                        LaunchPlan plan) {
   plan.desc.names = list.names;
   plan.desc.roles = list.roles;
+  SmallVector<Attribute> tensorMaps(list.values.size());
+  for (const auto &[i, map] : list.tensorMaps)
+    tensorMaps[i] = map;
+  if (!list.tensorMaps.empty())
+    plan.desc.tensorMaps = tensorMaps;
   Operation *anchor = program.forall;
   FailureOr<KernelInfoAttr> info =
       withLaunch(anchor, program.info, plan.desc);

@@ -5,13 +5,20 @@
 //
 // * Warpgroup 0, the producer, lowers its register budget (setmaxnreg.dec)
 //   and streams the K and V blocks the mask leaves visible into a ring of
-//   `stages` shared-memory stages with 16-byte cp.async; each thread's
-//   copies of a tile complete on the tile's "full" mbarrier
-//   (cp.async.mbarrier.arrive.noinc, 128 arrivals), and a tile is reused
-//   once its "empty" mbarrier has seen every consumer thread arrive.
-//   cp.async rather than TMA: tensor maps would have to be built by the
-//   runtime from the manifest, and cp.async lands in the same 128B-swizzled
-//   layout that wgmma's descriptors read.
+//   `stages` shared-memory stages; a tile is reused once its "empty"
+//   mbarrier has seen every consumer thread arrive. plan.tma (hopper-loads
+//   =tma, the default): thread 0 alone issues cp.async.bulk.tensor copies,
+//   one per 64-column panel (a box of the tile's rows by 64 columns with
+//   the 128-byte swizzle, which is exactly the panel layout below), after
+//   an mbarrier.arrive.expect_tx of the tile's bytes on its "full" barrier
+//   (one arrival); the tensor maps are kernel parameters (tensor_map
+//   arguments: 128-byte __grid_constant__ params, attn-mark-tensor-map-
+//   params) that the runtime encodes at each launch from the manifest and
+//   the launch's pointers, and rows past Lq / Lk come back as zeros (TMA's
+//   out-of-bounds fill). Otherwise (cp-async) every producer thread issues
+//   16-byte cp.async into the same layout, completing on the "full" barrier
+//   with cp.async.mbarrier.arrive.noinc (128 arrivals), and a consumer
+//   fences the generic proxy's writes before wgmma reads them.
 // * Warpgroups 1 and 2, the consumers (setmaxnreg.inc), own 64 rows each.
 //   Per block, S = Q K^T is a chain of wgmma m64n{BN}k16 over the head dim
 //   with B = the K tile (K-major) and A = Q, read once into registers or
@@ -82,6 +89,9 @@ struct HopperPlan {
   /// Each consumer issues S of block j + 1 before the softmax of block j
   /// and O += P V of block j during it (FA3's intra-warpgroup pipeline).
   bool overlap = false;
+  /// K, V (and the Q tile) loaded by TMA from runtime-built tensor maps
+  /// (else 16-byte cp.async by every producer thread).
+  bool tma = true;
   /// Persistent grid of at most this many CTAs looping over the tiles (0:
   /// one CTA per tile).
   int64_t persistentCtas = 0;
@@ -114,13 +124,19 @@ constexpr int64_t kWarpgroupThreads = 128;
 constexpr int64_t kPanelRowBytes = 128;
 constexpr int64_t kAtomBytes = 1024;
 
+/// The kernel arguments of the tensor maps (plan.tma): Q's only where Q
+/// goes through shared memory; -1 where absent.
+struct HopperTensorMaps {
+  int64_t query = -1, key = -1, value = -1;
+};
+
 class HopperEmitter : public FragmentEmitter {
 public:
   HopperEmitter(gpu::GPUFuncOp func, const KernelProblem &p,
                 const HopperPlan &plan, const AttentionArguments &args,
-                const TiledProgram &program)
+                const HopperTensorMaps &maps, const TiledProgram &program)
       : FragmentEmitter(func, p, /*mTiles=*/1, plan.blockN), plan(plan),
-        args(args), program(program),
+        args(args), maps(maps), program(program),
         layout(FragmentLayout::wgmma(plan.blockN)) {
     tileBytes = bn * tileRowBytes;
   }
@@ -129,6 +145,12 @@ public:
 
 private:
   Value arg(int64_t i) { return func.getBody().front().getArgument(i); }
+  /// The generic address of tensor map argument `i` (a memref parameter
+  /// that attn-mark-tensor-map-params makes a 128-byte __grid_constant__
+  /// param: its address is the map's, in the param space).
+  Value tensorMapAddress(int64_t i) {
+    return pointerOf(arg(i), LLVM::LLVMPointerType::get(b.getContext()));
+  }
   Value xorI(Value x, Value y) { return arith::XOrIOp::create(b, x, y); }
 
   // Shared memory, relative to the 1024-byte aligned `base`: K and V tiles
@@ -205,6 +227,15 @@ private:
     copyTile(isValue ? vPtr : kPtr, isValue ? vHeadBytes : kvHeadBytes, n0,
              bn, p.seqK, tileOffset, rowBytes(isValue ? p.value : p.key));
   }
+  /// Producer: loads the K or V block at key `n0` (or the Q tile) into the
+  /// tile at `tileOffset` and makes `full` complete when it has landed:
+  /// TMA (one thread, expect_tx) or cp.async (every producer thread).
+  void loadTile(BarrierKind kind, Value n0, Value tileOffset, Value full);
+  /// TMA of rows [firstRow, firstRow + rows) of this tile's head of the
+  /// tensor map argument `map` (rows past the tensor zero-filled by TMA),
+  /// one copy per 64-column panel, completing on `full`.
+  void copyTileTma(int64_t map, Value firstRow, Value rowHead, int64_t rows,
+                   Value tileOffset, Value full);
   /// cp.async of rows [firstRow, firstRow + rows) of one head (row 0 at
   /// `headBytes`, rows `globalRowBytes` apart) into the swizzled tile at
   /// `tileOffset`; rows at or past `rowLimit` are zero-filled.
@@ -263,6 +294,7 @@ private:
 
   const HopperPlan &plan;
   const AttentionArguments &args;
+  HopperTensorMaps maps;
   const TiledProgram &program;
   /// The program's coordinates and bounds (index values).
   ProgramCoordinates coords;
@@ -270,6 +302,8 @@ private:
   int64_t tileBytes;
 
   Value warpgroup, bh, head, kvHead, m0, qHeadBytes, kvHeadBytes;
+  /// This tile's batch (i32; the tensor maps' outermost coordinate).
+  Value batch;
   /// V's and O's row 0 (K's and Q's where they are laid out alike).
   Value vHeadBytes, oHeadBytes;
   /// First row of this consumer warp (absolute query index).
@@ -467,7 +501,7 @@ LogicalResult HopperEmitter::emitTileCoordinates(Value tile) {
   if (failed(planned))
     return failure();
   coords = *planned;
-  Value batch = idx32(coords.batch);
+  batch = idx32(coords.batch);
   head = idx32(coords.head0);
   kvHead = idx32(coords.kvHead);
   bh = add(mul(batch, p.headsQ), head);
@@ -553,11 +587,14 @@ void HopperEmitter::emitBlockRange() {
 void HopperEmitter::emitBarrierInit() {
   Value first = cmp(arith::CmpIPredicate::eq, tid, cI32(0));
   scf::IfOp::create(b, first, [&](OpBuilder &, Location) {
+    // A full barrier waits for one expect_tx arrival (TMA) or every
+    // producer thread's cp.async arrival.
+    int64_t fullArrivals = plan.tma ? 1 : kWarpgroupThreads;
     for (int64_t s = 0; s < plan.stages; ++s) {
       NVVM::MBarrierInitOp::create(b, barrier(FullK, cI32(s)),
-                                   cI32(kWarpgroupThreads), Value());
+                                   cI32(fullArrivals), Value());
       NVVM::MBarrierInitOp::create(b, barrier(FullV, cI32(s)),
-                                   cI32(kWarpgroupThreads), Value());
+                                   cI32(fullArrivals), Value());
       NVVM::MBarrierInitOp::create(b, barrier(EmptyK, cI32(s)),
                                    cI32(2 * kWarpgroupThreads), Value());
       NVVM::MBarrierInitOp::create(b, barrier(EmptyV, cI32(s)),
@@ -565,7 +602,7 @@ void HopperEmitter::emitBarrierInit() {
     }
     if (plan.qInSharedMemory)
       NVVM::MBarrierInitOp::create(b, barrier(FullQ, cI32(0)),
-                                   cI32(kWarpgroupThreads), Value());
+                                   cI32(fullArrivals), Value());
     if (recyclesQ())
       NVVM::MBarrierInitOp::create(b, emptyQBarrier(),
                                    cI32(2 * kWarpgroupThreads), Value());
@@ -613,13 +650,82 @@ void HopperEmitter::copyTile(Value gptr, Value headBytes, Value firstRow,
 LogicalResult HopperEmitter::emitProducer() {
   NVVM::SetMaxRegisterOp::create(b, plan.producerRegisters,
                                  NVVM::SetMaxRegisterAction::decrease);
-  if (failed(forEachTile([&] {
-        emitProducerTile();
-        return success();
-      })))
-    return failure();
-  NVVM::CpAsyncWaitGroupOp::create(b, 0);
-  return success();
+  auto tiles = [&] {
+    return forEachTile([&] {
+      emitProducerTile();
+      return success();
+    });
+  };
+  if (!plan.tma) {
+    if (failed(tiles()))
+      return failure();
+    NVVM::CpAsyncWaitGroupOp::create(b, 0);
+    return success();
+  }
+  // TMA: thread 0 issues every copy; the other producer threads are done
+  // (the mbarriers, not the issuing thread, track the copies in flight).
+  LogicalResult status = success();
+  scf::IfOp::create(b, cmp(arith::CmpIPredicate::eq, tid, cI32(0)),
+                    [&](OpBuilder &, Location) {
+                      for (int64_t map : {maps.query, maps.key, maps.value})
+                        if (map >= 0)
+                          NVVM::PrefetchOp::create(
+                              b, /*cacheLevel=*/nullptr,
+                              /*evictPriority=*/nullptr, tensorMapAddress(map),
+                              /*predicate=*/Value(), /*tensormap=*/true);
+                      status = tiles();
+                      scf::YieldOp::create(b);
+                    });
+  return status;
+}
+
+void HopperEmitter::copyTileTma(int64_t map, Value firstRow, Value rowHead,
+                                int64_t rows, Value tileOffset, Value full) {
+  // Coordinates innermost first, as the runtime encodes the map: the
+  // column, then the operand's other dims in reverse (BHSD: row, head,
+  // batch; BSHD: head, row, batch).
+  bool bhsd = p.layout == Layout::BHSD;
+  auto ptrCluster = LLVM::LLVMPointerType::get(b.getContext(), 7);
+  for (int64_t panel = 0; panel < d / 64; ++panel) {
+    SmallVector<Value> coordinates = {cI32(panel * 64)};
+    if (bhsd)
+      coordinates.append({firstRow, rowHead});
+    else
+      coordinates.append({rowHead, firstRow});
+    coordinates.push_back(batch);
+    // A CTA's shared address is its shared::cluster address too.
+    Value dst = LLVM::AddrSpaceCastOp::create(
+        b, ptrCluster, tileAt(add(tileOffset, panel * rows * kPanelRowBytes)));
+    NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
+        b, dst, tensorMapAddress(map), coordinates, full,
+        /*im2colOffsets=*/ValueRange(),
+        /*multicastMask=*/Value(), /*l2CacheHint=*/Value(),
+        NVVM::TMALoadMode::TILE, /*isCTAOnly=*/false,
+        /*group=*/NVVM::CTAGroupKindAttr(), /*predicate=*/Value());
+  }
+}
+
+void HopperEmitter::loadTile(BarrierKind kind, Value n0, Value tileOffset,
+                             Value full) {
+  bool isQuery = kind == FullQ;
+  int64_t rows = isQuery ? plan.blockM : bn;
+  if (!plan.tma) {
+    if (isQuery)
+      copyTile(qPtr, qHeadBytes, m0, plan.blockM, p.seqQ, tileOffset,
+               rowBytes(p.query));
+    else
+      copyKVTile(kind == FullV, n0, tileOffset);
+    NVVM::CpAsyncMBarrierArriveOp::create(b, full, /*noinc=*/true);
+    return;
+  }
+  // The whole box counts, rows past the tensor included (TMA zero-fills
+  // them).
+  NVVM::MBarrierArriveExpectTxOp::create(b, Type(), full, cI32(rows * d * 2),
+                                         NVVM::MemScopeKind::CTA,
+                                         /*relaxed=*/false, Value());
+  int64_t map = isQuery ? maps.query : kind == FullK ? maps.key : maps.value;
+  copyTileTma(map, isQuery ? m0 : n0, isQuery ? head : kvHead, rows,
+              tileOffset, full);
 }
 
 void HopperEmitter::emitProducerTile() {
@@ -630,10 +736,8 @@ void HopperEmitter::emitProducerTile() {
       NVVM::MBarrierTryWaitParityOp::create(b, emptyQBarrier(),
                                             xorI(qPhase(), cI32(1)),
                                             cI32(0x989680));
-    copyTile(qPtr, qHeadBytes, m0, plan.blockM, p.seqQ,
-             add(base, qTileOffset()), rowBytes(p.query));
-    NVVM::CpAsyncMBarrierArriveOp::create(b, barrier(FullQ, cI32(0)),
-                                          /*noinc=*/true);
+    loadTile(FullQ, Value(), add(base, qTileOffset()),
+             barrier(FullQ, cI32(0)));
   }
   auto loop = scf::ForOp::create(b, nBegin, nEnd, cI32(1));
   {
@@ -651,13 +755,9 @@ void HopperEmitter::emitProducerTile() {
     };
     Value n0 = mul(loop.getInductionVar(), bn);
     waitEmpty(EmptyK);
-    copyKVTile(/*isValue=*/false, n0, kTileOffset(stage));
-    NVVM::CpAsyncMBarrierArriveOp::create(b, barrier(FullK, stage),
-                                          /*noinc=*/true);
+    loadTile(FullK, n0, kTileOffset(stage), barrier(FullK, stage));
     waitEmpty(EmptyV);
-    copyKVTile(/*isValue=*/true, n0, vTileOffset(stage));
-    NVVM::CpAsyncMBarrierArriveOp::create(b, barrier(FullV, stage),
-                                          /*noinc=*/true);
+    loadTile(FullV, n0, vTileOffset(stage), barrier(FullV, stage));
   }
 }
 
@@ -786,7 +886,9 @@ void HopperEmitter::acquire(BarrierKind kind, Value j) {
   NVVM::MBarrierTryWaitParityOp::create(b, barrier(kind, ringStage(j)),
                                         ringPhase(j), cI32(0x989680));
   // cp.async wrote the tile through the generic proxy; wgmma reads it
-  // through the async proxy.
+  // through the async proxy (as TMA writes it: no fence then).
+  if (plan.tma)
+    return;
   NVVM::FenceProxyOp::create(
       b, NVVM::ProxyKind::async_shared,
       NVVM::SharedSpaceAttr::get(b.getContext(),
@@ -1168,6 +1270,10 @@ planHopperKernel(Operation *op, const KernelProblem &p,
     return fail("expected hopper-ping-pong of auto, true or false, got '" +
                 o.hopperPingPong + "'");
   plan.overlap = o.hopperOverlap;
+  if (o.hopperLoads != "tma" && o.hopperLoads != "cp-async")
+    return fail("expected hopper-loads of tma or cp-async, got '" +
+                o.hopperLoads + "'");
+  plan.tma = o.hopperLoads == "tma";
   if (o.hopperPersistent < -1)
     return fail("expected hopper-persistent of -1 (auto), 0 (one CTA per "
                 "tile) or a CTA count, got " +
@@ -1239,20 +1345,46 @@ public:
   LogicalResult collectArguments(const TiledProgram &program,
                                  const KernelProblem &problem,
                                  KernelArgumentList &list) override {
-    // As the prefill kernel's: Q, K, V, O[, LSE].
-    return addAttentionArguments(program, problem, /*dedupe=*/false, list,
-                                 args);
+    // As the prefill kernel's: Q, K, V, O[, LSE]; then the tensor maps.
+    if (failed(addAttentionArguments(program, problem, /*dedupe=*/false, list,
+                                     args)))
+      return failure();
+    if (!hopper.tma)
+      return success();
+    maps.key = addTensorMap(list, args.keyStorage.front(), bn(), problem);
+    maps.value = addTensorMap(list, args.valueStorage.front(), bn(), problem);
+    if (hopper.qInSharedMemory)
+      maps.query = addTensorMap(list, args.query, hopper.blockM, problem);
+    return success();
   }
 
   LogicalResult emit(gpu::GPUFuncOp func, const KernelProblem &problem,
                      const TiledProgram &program) override {
-    return HopperEmitter(func, problem, hopper, args, program).emit();
+    return HopperEmitter(func, problem, hopper, args, maps, program).emit();
   }
 
 private:
+  int64_t bn() const { return hopper.blockN; }
+  /// Adds the tensor map of argument `source` (a [B, H, L, D] or
+  /// [B, L, H, D] operand): boxes of `rows` rows by one 64-column panel,
+  /// the 128-byte swizzle the wgmma descriptors read.
+  int64_t addTensorMap(KernelArgumentList &list, int64_t source, int64_t rows,
+                       const KernelProblem &problem) {
+    SmallVector<int64_t> box = {1, 1, 1, kPanelRowBytes / 2};
+    box[problem.layout == Layout::BHSD ? 2 : 1] = rows;
+    Value memref = list.values[source];
+    std::string name = list.names[source];
+    int64_t i = list.add(memref, name + "_tensor_map", ArgumentRole::TensorMap,
+                         /*dedupe=*/false);
+    list.tensorMaps[i] = TensorMapAttr::get(memref.getContext(), name, box,
+                                            /*swizzle=*/kPanelRowBytes);
+    return i;
+  }
+
   const ConvertAttnToNVVMOptions &options;
   HopperPlan hopper;
   AttentionArguments args;
+  HopperTensorMaps maps;
 };
 
 } // namespace

@@ -45,6 +45,9 @@ struct KernelArgumentList {
   /// Per memref argument with dynamic dims: the length (B, Lq or Lk) each
   /// dim is ("" for a static one), as the manifest records it.
   std::map<int64_t, SmallVector<std::string>> dimSymbols;
+  /// Per tensor_map argument: its #attn.tensor_map (what the runtime
+  /// builds it from).
+  std::map<int64_t, Attribute> tensorMaps;
 
   int64_t add(Value memref, StringRef name, ArgumentRole role,
               bool dedupe = true);

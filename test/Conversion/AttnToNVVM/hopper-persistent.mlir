@@ -15,13 +15,13 @@
 // OFF-SAME: grid_formula = "[ceil(Lq / block_m), B * Hq, 1]", shared_memory_bytes = 164936
 // CHECK-LABEL: gpu.func @causal_kernel
 // CHECK-SAME: grid_formula = "[min(hopper_persistent, ceil(Lq / block_m) * B * Hq), 1, 1]", shared_memory_bytes = 164944
-// Thread 0: per stage full-K / full-V (128) and empty-K / empty-V (256),
-// then Q's full (128) and empty (256) barriers.
-// CHECK-COUNT-2: nvvm.mbarrier.init %{{.*}}, %c128_i32
+// Thread 0: per stage full-K / full-V (1: the TMA loads' expect_tx) and
+// empty-K / empty-V (256), then Q's full (1) and empty (256) barriers.
+// CHECK-COUNT-2: nvvm.mbarrier.init %{{.*}}, %c1_i32
 // CHECK-COUNT-2: nvvm.mbarrier.init %{{.*}}, %c256_i32
-// CHECK-COUNT-2: nvvm.mbarrier.init %{{.*}}, %c128_i32
+// CHECK-COUNT-2: nvvm.mbarrier.init %{{.*}}, %c1_i32
 // CHECK-COUNT-2: nvvm.mbarrier.init %{{.*}}, %c256_i32
-// CHECK: nvvm.mbarrier.init %{{.*}}, %c128_i32
+// CHECK: nvvm.mbarrier.init %{{.*}}, %c1_i32
 // CHECK: nvvm.mbarrier.init %{{.*}}, %c256_i32
 // CHECK: gpu.barrier
 // Producer: rounds = (8 + G - 1) / G of the runtime grid; round k takes
@@ -42,15 +42,16 @@
 // CHECK: arith.divui
 // CHECK: arith.subi %c3_i32
 // CHECK: arith.remui
-// The Q tile is reloaded once the consumers released the last one.
+// The Q tile is reloaded (TMA, by the one producer thread that runs the
+// loop) once the consumers released the last one.
 // CHECK: nvvm.mbarrier.try_wait.parity
-// CHECK: nvvm.cp.async.shared.global
-// CHECK: nvvm.cp.async.mbarrier.arrive %{{.*}} {noinc = true}
+// CHECK: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c32768_i32
+// CHECK: nvvm.cp.async.bulk.tensor.shared.cluster.global
 // CHECK: scf.for
-// CHECK: nvvm.cp.async.mbarrier.arrive %{{.*}} {noinc = true}
+// CHECK: nvvm.mbarrier.arrive.expect_tx
+// CHECK: nvvm.cp.async.bulk.tensor.shared.cluster.global
 // CHECK: arith.maxsi
 // CHECK: scf.yield
-// CHECK: nvvm.cp.async.wait.group 0
 // Consumers: the same tile loop; Q's full barrier waited on with the tile
 // parity, its empty one arrived on after the KV loop, before the epilogue.
 // CHECK: nvvm.setmaxregister  increase 216

@@ -1,4 +1,4 @@
-// RUN: attn-opt %s --attn-gpu-kernels="chip=sm_90a" | FileCheck %s
+// RUN: attn-opt %s --attn-gpu-kernels="chip=sm_90a hopper-loads=cp-async" | FileCheck %s
 // RUN: attn-opt %s --attn-gpu-kernels="chip=sm_90a kernel=hopper hopper-stages=3" | FileCheck %s --check-prefix=STAGES
 // RUN: attn-opt %s --attn-gpu-kernels="chip=sm_90a hopper-overlap=false hopper-ping-pong=false" | FileCheck %s --check-prefix=SERIAL
 // RUN: attn-opt %s --attn-gpu-kernels="chip=sm_90a hopper-ping-pong=false" | FileCheck %s --check-prefix=NOPP

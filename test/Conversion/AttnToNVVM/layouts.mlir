@@ -108,16 +108,17 @@ func.func @bshd_decode(%q: memref<2x2x16x64xbf16>, %k: memref<2x1000x2x64xbf16>,
 
 // BSHD on the hopper family (sm_90a), D = 128, 2 heads, L = 256: Q, K, V
 // and O [1, 256, 2, 128] have strides (65536, 128, 256): a head's row 0 at
-// b * 131072 + h * 256 bytes, rows 512 bytes apart (the producer's
-// cp.async of K and V, the consumers' Q fragments and O stores).
+// b * 131072 + h * 256 bytes, rows 512 bytes apart (the consumers' O
+// stores); the producer's TMA copies address (column, head, row, batch)
+// through tensor maps the runtime builds from those strides.
 // HOPPER-LABEL: gpu.func @bshd_hopper_kernel
 // HOPPER-SAME: family = "hopper"
 // HOPPER-SAME: layout = bshd
 // HOPPER: arith.constant 131072 : i64
 // HOPPER: arith.constant 256 : i64
+// HOPPER: nvvm.cp.async.bulk.tensor.shared.cluster.global
 // HOPPER: %[[ROW:.+]] = arith.constant 512 : i32
 // HOPPER: arith.muli %{{.*}}, %[[ROW]] : i32
-// HOPPER: nvvm.cp.async.shared.global
 func.func @bshd_hopper(%q: memref<1x256x2x128xbf16>, %k: memref<1x256x2x128xbf16>,
                        %v: memref<1x256x2x128xbf16>, %o: memref<1x256x2x128xbf16>) {
   %0 = bufferization.to_tensor %q restrict : memref<1x256x2x128xbf16> to tensor<1x256x2x128xbf16>

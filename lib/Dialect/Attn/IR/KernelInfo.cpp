@@ -16,10 +16,59 @@ using namespace mlir::attn;
 
 LogicalResult
 KernelArgumentAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                           StringRef name, ArgumentRole role) {
+                           StringRef name, ArgumentRole role,
+                           TensorMapAttr tensorMap) {
   if (name.empty())
     return emitError() << "expected a non-empty kernel argument name";
+  if ((role == ArgumentRole::TensorMap) != static_cast<bool>(tensorMap))
+    return emitError() << "expected a #attn.tensor_map exactly on a "
+                          "tensor_map argument ('"
+                       << name << "')";
   return success();
+}
+
+LogicalResult
+TensorMapAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                      StringRef source, ArrayRef<int64_t> box,
+                      int64_t swizzle) {
+  if (source.empty())
+    return emitError() << "expected a non-empty tensor map source";
+  // cuTensorMapEncodeTiled: rank 1 to 5, box extents 1 to 256.
+  if (box.empty() || box.size() > 5)
+    return emitError() << "expected a tensor map box of rank 1 to 5, got "
+                       << box.size();
+  for (int64_t extent : box)
+    if (extent < 1 || extent > 256)
+      return emitError() << "expected tensor map box extents in [1, 256], "
+                            "got "
+                         << extent;
+  if (swizzle != 0 && swizzle != 32 && swizzle != 64 && swizzle != 128)
+    return emitError() << "expected a tensor map swizzle of 0, 32, 64 or "
+                          "128 bytes, got "
+                       << swizzle;
+  return success();
+}
+
+/// One #attn.kernel_arg per name of `desc` (with its tensor map, if any).
+static FailureOr<SmallVector<Attribute>>
+buildArguments(Operation *anchor, const KernelLaunchDesc &desc) {
+  if (desc.names.size() != desc.roles.size() ||
+      (!desc.tensorMaps.empty() &&
+       desc.tensorMaps.size() != desc.names.size()))
+    return anchor->emitOpError("expected one role (and tensor map entry) per "
+                               "kernel argument name");
+  MLIRContext *ctx = anchor->getContext();
+  SmallVector<Attribute> arguments;
+  for (auto [i, name, role] : llvm::enumerate(desc.names, desc.roles)) {
+    auto map = desc.tensorMaps.empty()
+                   ? TensorMapAttr()
+                   : dyn_cast_or_null<TensorMapAttr>(desc.tensorMaps[i]);
+    auto emit = [&]() { return anchor->emitOpError("kernel argument: "); };
+    if (failed(KernelArgumentAttr::verify(emit, name, role, map)))
+      return failure();
+    arguments.push_back(KernelArgumentAttr::get(ctx, StringRef(name), role, map));
+  }
+  return arguments;
 }
 
 LogicalResult
@@ -96,11 +145,9 @@ FailureOr<KernelInfoAttr>
 mlir::attn::buildKernelInfo(AttentionOp op, const KernelLaunchDesc &desc) {
   MLIRContext *ctx = op.getContext();
   Builder b(ctx);
-  if (desc.names.size() != desc.roles.size())
-    return op.emitOpError("expected one role per kernel argument name");
-  SmallVector<Attribute> arguments;
-  for (auto [name, role] : llvm::zip(desc.names, desc.roles))
-    arguments.push_back(KernelArgumentAttr::get(ctx, name, role));
+  FailureOr<SmallVector<Attribute>> arguments = buildArguments(op, desc);
+  if (failed(arguments))
+    return failure();
   MaskKind mask = op.getMaskKind();
   DenseI64ArrayAttr window =
       mask == MaskKind::SlidingWindow ? op.getWindowAttr() : nullptr;
@@ -109,7 +156,7 @@ mlir::attn::buildKernelInfo(AttentionOp op, const KernelLaunchDesc &desc) {
   KernelInfoAttr info = KernelInfoAttr::getChecked(
       emit, ctx, desc.family, desc.gridFormula, desc.sharedMemoryBytes,
       desc.blockM, desc.blockN, desc.numWarps, desc.numSplits, desc.keysPerWarp,
-      desc.stages, b.getArrayAttr(arguments), mask,
+      desc.stages, b.getArrayAttr(*arguments), mask,
       b.getF64FloatAttr(op.getEffectiveScale()), op.getSoftcapAttr(), window,
       op.getLayout(), elementType(op.getQueryType()),
       elementType(op.getKeyType()), elementType(op.getValueType()),
@@ -135,16 +182,14 @@ FailureOr<KernelInfoAttr> mlir::attn::withLaunch(Operation *anchor,
                                                  const KernelLaunchDesc &desc) {
   MLIRContext *ctx = anchor->getContext();
   Builder b(ctx);
-  if (desc.names.size() != desc.roles.size())
-    return anchor->emitOpError("expected one role per kernel argument name");
-  SmallVector<Attribute> arguments;
-  for (auto [name, role] : llvm::zip(desc.names, desc.roles))
-    arguments.push_back(KernelArgumentAttr::get(ctx, name, role));
+  FailureOr<SmallVector<Attribute>> arguments = buildArguments(anchor, desc);
+  if (failed(arguments))
+    return failure();
   auto emit = [&]() { return anchor->emitOpError("kernel info: "); };
   KernelInfoAttr info = KernelInfoAttr::getChecked(
       emit, ctx, desc.family, desc.gridFormula, desc.sharedMemoryBytes,
       desc.blockM, desc.blockN, desc.numWarps, desc.numSplits, desc.keysPerWarp,
-      desc.stages, b.getArrayAttr(arguments), planned.getMask(),
+      desc.stages, b.getArrayAttr(*arguments), planned.getMask(),
       planned.getScale(), planned.getSoftcap(), planned.getWindow(),
       planned.getLayout(), planned.getQueryType(), planned.getKeyType(),
       planned.getValueType(), planned.getOutputType(), planned.getBatch(),
@@ -164,11 +209,9 @@ mlir::attn::buildKernelInfo(AttentionBackwardOp op,
                             const KernelLaunchDesc &desc) {
   MLIRContext *ctx = op.getContext();
   Builder b(ctx);
-  if (desc.names.size() != desc.roles.size())
-    return op.emitOpError("expected one role per kernel argument name");
-  SmallVector<Attribute> arguments;
-  for (auto [name, role] : llvm::zip(desc.names, desc.roles))
-    arguments.push_back(KernelArgumentAttr::get(ctx, name, role));
+  FailureOr<SmallVector<Attribute>> arguments = buildArguments(op, desc);
+  if (failed(arguments))
+    return failure();
   MaskKind mask = op.getMaskKind();
   DenseI64ArrayAttr window =
       mask == MaskKind::SlidingWindow ? op.getWindowAttr() : nullptr;
@@ -179,7 +222,7 @@ mlir::attn::buildKernelInfo(AttentionBackwardOp op,
   KernelInfoAttr info = KernelInfoAttr::getChecked(
       emit, ctx, desc.family, desc.gridFormula, desc.sharedMemoryBytes,
       desc.blockM, desc.blockN, desc.numWarps, desc.numSplits, desc.keysPerWarp,
-      desc.stages, b.getArrayAttr(arguments), mask,
+      desc.stages, b.getArrayAttr(*arguments), mask,
       b.getF64FloatAttr(op.getEffectiveScale()), op.getSoftcapAttr(), window,
       op.getLayout(), elementType(op.getQuery()), elementType(op.getKey()),
       elementType(op.getValue()), elementType(op.getOutput()),

@@ -37,6 +37,9 @@ struct KernelLaunchDesc {
   /// One name and role per kernel operand, in order.
   ArrayRef<std::string> names;
   ArrayRef<ArgumentRole> roles;
+  /// Empty, or one per kernel operand: the #attn.tensor_map of a
+  /// tensor_map argument, null for the others.
+  ArrayRef<Attribute> tensorMaps;
   /// The KV cache view K is read through (its op name is recorded), or null
   /// for a plain tensor.
   Operation *keyView = nullptr;
