@@ -310,6 +310,18 @@ protected:
                                          ArrayRef<Value> s, Value n0,
                                          Value laneRow, Value mixed,
                                          Value batchIndex, Value globalHead);
+  /// {ever, mixed} (i1) of the mask_mod over rows [q0, q1] and the block of
+  /// keys [n0, n0 + bn): !ever, the rows see no key of it; mixed, some
+  /// element may be kept and some not (the region must be cloned).
+  std::pair<Value, Value> emitMaskModBlockClass(Value batchIndex,
+                                                Value globalHead, Value q0,
+                                                Value q1, Value n0);
+  /// Raises `begin` and lowers `end` (i32 KV block indices) past the blocks
+  /// the mask_mod is provably false on for every row of [q0, q1]: binary
+  /// searches over prefixes and suffixes of [begin, end), one interval
+  /// evaluation per step.
+  void emitMaskModBlockRange(Value &begin, Value &end, Value q0, Value q1,
+                             Value batchIndex, Value globalHead);
   /// Set by a family that classifies mask_mod blocks itself.
   bool maskModPerBlock = false;
   /// sinks[globalHead] * log2(e) (f32): the sink's logit in the base-2

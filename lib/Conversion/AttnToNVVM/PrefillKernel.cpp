@@ -159,14 +159,6 @@ private:
   /// Issues the staged tiles' copies of the block at key `n0` (no commit).
   void copyScoreTiles(Value n0);
   bool stagesScoreTiles() const { return stagedBias || stagedMask; }
-  /// Raises nBegin and lowers nEnd past the KV blocks the mask_mod is
-  /// provably false on for every row of the CTA (binary searches over
-  /// prefixes and suffixes of [nBegin, nEnd), one interval evaluation each
-  /// step).
-  void emitMaskModBlockRange();
-  /// Whether the mask_mod is false on keys [k0, k1] for every row of the
-  /// CTA (i1).
-  Value maskModFalseForCta(Value k0, Value k1);
   /// S, the modifiers, the masks and the online softmax of the block at key
   /// `n0` in the K tile `kTile`: returns P and updates m, l and O.
   SmallVector<Value> emitScoreBlock(Value n0, Value kTile,
@@ -439,53 +431,10 @@ void PrefillEmitter::emitBlockRange() {
   nEnd = a.ceilDiv(i32Of(coords.end), bn);
   interiorBegin = i32Of(coords.interiorBegin);
   interiorEnd = i32Of(coords.interiorEnd);
-  if (maskModPerBlock)
-    emitMaskModBlockRange();
-}
-
-Value PrefillEmitter::maskModFalseForCta(Value k0, Value k1) {
   // Padding rows past Lq may count: a wider range is still sound.
-  std::optional<std::array<Value, 2>> bounds = emitMaskModBounds(
-      batchIndex, headIndex, m0, add(m0, bm - 1), k0, k1);
-  return arith::XOrIOp::create(b, (*bounds)[1],
-                               arith::ConstantIntOp::create(b, 1, 1));
-}
-
-void PrefillEmitter::emitMaskModBlockRange() {
-  // Each step keeps its invariant (the blocks skipped so far are proven
-  // false), so the bounds are sound whatever the region; interval
-  // evaluation is monotone in its ranges, so for masks false on a prefix or
-  // a suffix of the keys (causal-like, windows, prefix-LM) the searches find
-  // the whole of it.
-  auto whileLess = [&](Value lo, Value hi,
-                       function_ref<std::pair<Value, Value>(Value, Value)>
-                           step) {
-    auto loop = scf::WhileOp::create(
-        b, TypeRange{i32, i32}, ValueRange{lo, hi},
-        [&](OpBuilder &, Location, ValueRange args) {
-          scf::ConditionOp::create(
-              b, cmp(arith::CmpIPredicate::slt, args[0], args[1]), args);
-        },
-        [&](OpBuilder &, Location, ValueRange args) {
-          auto [newLo, newHi] = step(args[0], args[1]);
-          scf::YieldOp::create(b, ValueRange{newLo, newHi});
-        });
-    return loop.getResult(0);
-  };
-  // The longest prefix [nBegin, lo) of false blocks.
-  Value first = mul(nBegin, bn);
-  nBegin = whileLess(nBegin, nEnd, [&](Value lo, Value hi) {
-    Value mid = shr(add(add(lo, hi), 1), 1);
-    Value none = maskModFalseForCta(first, add(mul(mid, bn), -1));
-    return std::make_pair(sel(none, mid, lo), sel(none, hi, add(mid, -1)));
-  });
-  // The longest suffix [hi, nEnd) of false blocks after it.
-  Value last = add(mul(nEnd, bn), -1);
-  nEnd = whileLess(nBegin, nEnd, [&](Value lo, Value hi) {
-    Value mid = shr(add(lo, hi), 1);
-    Value none = maskModFalseForCta(mul(mid, bn), last);
-    return std::make_pair(sel(none, lo, add(mid, 1)), sel(none, mid, hi));
-  });
+  if (maskModPerBlock)
+    emitMaskModBlockRange(nBegin, nEnd, m0, add(m0, bm - 1), batchIndex,
+                          headIndex);
 }
 
 void PrefillEmitter::emitScoreTiles() {
@@ -605,16 +554,10 @@ scf::ForOp PrefillEmitter::emitKVLoop() {
   // all its rows and tests elements only where it is mixed (warp-uniform
   // branches: no barrier inside).
   Value active, mixed;
-  if (maskModPerBlock) {
-    std::optional<std::array<Value, 2>> bounds = emitMaskModBounds(
-        batchIndex, headIndex, warpRow0, add(warpRow0, bm / warps - 1), n0,
-        add(n0, bn - 1));
-    active = (*bounds)[1];
-    mixed = arith::AndIOp::create(
-        b, active,
-        arith::XOrIOp::create(b, (*bounds)[0],
-                              arith::ConstantIntOp::create(b, 1, 1)));
-  }
+  if (maskModPerBlock)
+    std::tie(active, mixed) =
+        emitMaskModBlockClass(batchIndex, headIndex, warpRow0,
+                              add(warpRow0, bm / warps - 1), n0);
   SmallVector<Value> s;
   if (active) {
     int64_t numS = mTiles * nTiles() * 4;

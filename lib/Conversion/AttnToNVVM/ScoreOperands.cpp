@@ -267,6 +267,63 @@ FragmentEmitter::emitMaskModBounds(Value batchIndex, Value globalHead,
   return std::array<Value, 2>{t->always, t->ever};
 }
 
+std::pair<Value, Value>
+FragmentEmitter::emitMaskModBlockClass(Value batchIndex, Value globalHead,
+                                       Value q0, Value q1, Value n0) {
+  std::optional<std::array<Value, 2>> bounds =
+      emitMaskModBounds(batchIndex, globalHead, q0, q1, n0, add(n0, bn - 1));
+  Value ever = (*bounds)[1];
+  Value notAlways = arith::XOrIOp::create(
+      b, (*bounds)[0], arith::ConstantIntOp::create(b, 1, 1));
+  return {ever, arith::AndIOp::create(b, ever, notAlways)};
+}
+
+void FragmentEmitter::emitMaskModBlockRange(Value &begin, Value &end, Value q0,
+                                            Value q1, Value batchIndex,
+                                            Value globalHead) {
+  // Whether keys [k0, k1] are false for every row.
+  auto none = [&](Value k0, Value k1) -> Value {
+    std::optional<std::array<Value, 2>> bounds =
+        emitMaskModBounds(batchIndex, globalHead, q0, q1, k0, k1);
+    return arith::XOrIOp::create(b, (*bounds)[1],
+                                 arith::ConstantIntOp::create(b, 1, 1));
+  };
+  // Each step keeps its invariant (the blocks skipped so far are proven
+  // false), so the bounds are sound whatever the region; interval
+  // evaluation is monotone in its ranges, so for masks false on a prefix or
+  // a suffix of the keys (causal-like, windows, prefix-LM) the searches find
+  // the whole of it.
+  auto whileLess = [&](Value lo, Value hi,
+                       function_ref<std::pair<Value, Value>(Value, Value)>
+                           step) {
+    auto loop = scf::WhileOp::create(
+        b, TypeRange{i32, i32}, ValueRange{lo, hi},
+        [&](OpBuilder &, Location, ValueRange args) {
+          scf::ConditionOp::create(
+              b, cmp(arith::CmpIPredicate::slt, args[0], args[1]), args);
+        },
+        [&](OpBuilder &, Location, ValueRange args) {
+          auto [newLo, newHi] = step(args[0], args[1]);
+          scf::YieldOp::create(b, ValueRange{newLo, newHi});
+        });
+    return loop.getResult(0);
+  };
+  // The longest prefix [begin, lo) of false blocks.
+  Value first = mul(begin, bn);
+  begin = whileLess(begin, end, [&](Value lo, Value hi) {
+    Value mid = shr(add(add(lo, hi), 1), 1);
+    Value skip = none(first, add(mul(mid, bn), -1));
+    return std::make_pair(sel(skip, mid, lo), sel(skip, hi, add(mid, -1)));
+  });
+  // The longest suffix [hi, end) of false blocks after it.
+  Value last = add(mul(end, bn), -1);
+  end = whileLess(begin, end, [&](Value lo, Value hi) {
+    Value mid = shr(add(lo, hi), 1);
+    Value skip = none(mul(mid, bn), last);
+    return std::make_pair(sel(skip, lo, add(mid, 1)), sel(skip, mid, hi));
+  });
+}
+
 SmallVector<Value> FragmentEmitter::emitMaskModElements(
     const FragmentLayout &layout, ArrayRef<Value> s, Value n0, Value laneRow,
     Value mixed, Value batchIndex, Value globalHead) {
