@@ -47,6 +47,21 @@ def harness_flags(kdir, name):
     return f
 
 
+def mask_mod_keep(name, i, j):
+    """The mask_mod `name` at query i and key j (torch tensors, broadcast):
+    the spec's prefix-lm and the regions of bench/mlir/op_maskmod_*.mlir.
+    FlexAttention's mask_mod calls it too."""
+    if name == "prefix-lm":
+        return (j <= i) | (j < 4)
+    if name == "window-256":
+        return (i - j < 256) & (j <= i)
+    if name == "document-1000-2500":
+        def doc(x):
+            return (x >= 1000).to(torch.int32) + (x >= 2500).to(torch.int32)
+        return doc(i) == doc(j)
+    raise ValueError(name)
+
+
 def keep_by_position(flags, lq, lk, device):
     """[Lq, Lk] bool: the mask kind and the mask_mod (AttnOps.td)."""
     i = torch.arange(lq, device=device)[:, None]
@@ -63,10 +78,8 @@ def keep_by_position(flags, lq, lk, device):
         keep = (j >= i + off - flags["wl"]) & (j <= i + off + flags["wr"])
     else:
         raise ValueError(m)
-    if flags["mask_mod"] == "prefix-lm":
-        keep = keep & ((j <= i) | (j < 4))
-    elif flags["mask_mod"] != "none":
-        raise ValueError(flags["mask_mod"])
+    if flags["mask_mod"] != "none":
+        keep = keep & mask_mod_keep(flags["mask_mod"], i, j)
     return keep
 
 
@@ -205,8 +218,8 @@ def time_shape(rt, kdir, names, do_bench, flex):
 
                 def mask_mod(bb, hh, qi, ki):
                     vis = ki <= qi + off if causal else ki >= 0
-                    if flags["mask_mod"] == "prefix-lm":
-                        vis = vis & ((ki <= qi) | (ki < 4))
+                    if flags["mask_mod"] != "none":
+                        vis = vis & mask_mod_keep(flags["mask_mod"], qi, ki)
                     return vis
                 bm = None
                 if causal or flags["mask_mod"] != "none":

@@ -13,8 +13,9 @@ mkdir -p "$dest/kernels"
 
 # Tile configurations tried on every benchmark shape: block-m,num-warps,block-n.
 # ATTN_CHECKS_ONLY=1 stages the correctness variants alone.
-# ATTN_ONLY=prefill|decode|dynamic stages one part (plus runtime_test,
-# which device_run.sh needs); default all.
+# ATTN_ONLY=prefill|decode|dynamic|operands stages one part (plus
+# runtime_test, which device_run.sh needs; operands: the check_op_ and
+# bench_op_ kernels alone); default all.
 # ATTN_DECODE_SPLITS="0 4 16": decode num-splits values staged for every
 # timed decode shape (0 = the compiler's heuristic, flag omitted; N > 0 adds a
 # kernel named ..._sN). Default "0".
@@ -245,6 +246,15 @@ op_variants+=(
   "check_op_decode_maskmod_sinks_s4|sm_90|--batch=2 --heads-q=8 --heads-kv=2 --head-dim=64 --seq-q=4 --seq-k=700 --mask=causal --mask-mod=prefix-lm --sinks=random --convert-attn-to-nvvm=num-splits=4"
   # kernel=auto on sm_90a: the hopper kernel refuses a bias, prefill runs it.
   "check_op_hopper_fallback_bias|sm_90a|--batch=2 --heads-q=8 --heads-kv=8 --head-dim=128 --seq-q=512 --seq-k=512 --mask=causal --bias --chip=sm_90a --ptx-features=+ptx80"
+  # Bias and mask tiles staged through shared memory (rows of Lk elements a
+  # multiple of 16 bytes), with row and key tails.
+  "check_op_bias_staged_tail|sm_90|--batch=2 $g82 --seq-q=300 --seq-k=328 --mask=causal --bias"
+  "check_op_boolmask_staged_tail_d64|sm_90|--batch=2 --heads-q=4 --heads-kv=4 --head-dim=64 --seq-q=200 --seq-k=336 --mask=none --bool-mask"
+  "check_op_bias_staged_m128_d64|sm_90|--batch=1 --heads-q=8 --heads-kv=2 --head-dim=64 --seq-q=520 --seq-k=512 --mask=none --bias --convert-attn-to-nvvm=tile-model=,block-m=128,block-n=64"
+  # mask_mod regions classified per block: a sliding window and a document
+  # mask as regions (no mask kind).
+  "check_op_maskmod_window|sm_90|@bench/mlir/op_maskmod_window_check.mlir --mask=none --mask-mod=window-256"
+  "check_op_maskmod_document|sm_90|@bench/mlir/op_maskmod_document_check.mlir --mask=none --mask-mod=document-1000-2500"
 )
 if [ -z "${ATTN_CHECKS_ONLY:-}" ]; then
   for mask in none causal; do
@@ -255,6 +265,10 @@ if [ -z "${ATTN_CHECKS_ONLY:-}" ]; then
       "bench_op_plain_l4096_$mask|sm_90|$t"
     )
   done
+  op_variants+=(
+    "bench_op_maskmod_window_l4096_none|sm_90|@bench/mlir/op_maskmod_window_l4096.mlir --mask=none --mask-mod=window-256"
+    "bench_op_maskmod_document_l4096_none|sm_90|@bench/mlir/op_maskmod_document_l4096.mlir --mask=none --mask-mod=document-1000-2500"
+  )
 fi
 fi
 log="$dest/compile_times.txt"

@@ -30,6 +30,12 @@ config.substitutions.append(
     ("%test_kv_plugin",
      os.path.join(config.attn_obj_root, "lib", "TestKVPlugin.so")))
 
+# Test-only passes printing analysis results (test/lib/Analysis), loaded
+# into attn-opt with --load-pass-plugin.
+config.substitutions.append(
+    ("%test_analysis_plugin",
+     os.path.join(config.attn_obj_root, "lib", "TestAnalysisPlugin.so")))
+
 # ptxas (CUDA toolkit) assembles generated PTX where it is installed; tests
 # that need it say `REQUIRES: ptxas` and are reported unsupported elsewhere.
 for cuda_home in (os.environ.get("CUDA_HOME", ""), "/usr/local/cuda"):

@@ -527,6 +527,7 @@ SmallVector<Value> FragmentEmitter::emitPositionalMods(
       return x;
     return arith::AddIOp::create(b, x, arith::ConstantIndexOp::create(b, y));
   };
+  std::array<Value, 2> biasPair, maskPair;
   for (int64_t r = 0; r < layout.numRegisters(); ++r) {
     int64_t rowDelta = layout.rowOffset(r), colDelta = layout.colOffset(r);
     Value &v = out[r];
@@ -540,13 +541,30 @@ SmallVector<Value> FragmentEmitter::emitPositionalMods(
     // after score_mod (the op's order, as the CPU lowering applies it).
     if (p.withBias() || p.withOperandMasks()) {
       Value row = add(laneRow, rowDelta), key = add(col0, colDelta);
-      v = addBias(v, operandBatch, operandHead, row, key);
+      // Staged tiles are read a register pair at a time.
+      if (r % 2 == 0 && stagedBias)
+        biasPair = loadScorePair(*stagedBias, layout, r);
+      if (r % 2 == 0 && stagedMask)
+        maskPair = loadScorePair(*stagedMask, layout, r);
+      if (stagedBias) {
+        Value x = biasPair[r % 2];
+        if (x.getType() != f32)
+          x = arith::ExtFOp::create(b, f32, x);
+        v = arith::AddFOp::create(b, v, x);
+      } else {
+        v = addBias(v, operandBatch, operandHead, row, key);
+      }
       if (p.scoreMod)
         v = inlineScoreMod(v, batchIndex, headIndex,
                            addIndex(rowIdx0, rowDelta),
                            addIndex(colIdx0, colDelta));
+      Value keep;
+      if (stagedMask)
+        keep = arith::CmpIOp::create(
+            b, arith::CmpIPredicate::ne, maskPair[r % 2],
+            arith::ConstantIntOp::create(b, b.getI8Type(), 0));
       v = applyOperandMasks(v, operandBatch, operandHead, row, key,
-                            batchIndex, headIndex);
+                            batchIndex, headIndex, keep);
       continue;
     }
     if (p.scoreMod)

@@ -34,6 +34,7 @@
 #include "llvm/Support/MathExtras.h"
 
 #include <array>
+#include <optional>
 
 namespace mlir::attn::detail {
 
@@ -45,6 +46,24 @@ constexpr double kLn2 = 0.6931471805599453;
 /// Hooks see the first storage only through its type (KVCacheViewInterface),
 /// so one address computation then serves K and V.
 bool viewsShareRowOffsets(Operation *keyView, Operation *valueView);
+
+/// Whether a score operand of `shape` ([B, Hq, Lq, Lk], broadcast 1s) with
+/// `eltBytes` elements can be staged in shared memory by a kernel of
+/// `blockN` keys per block (FragmentEmitter::ScoreTile): neither rows nor
+/// keys broadcast (a broadcast row or key is read from global memory, where
+/// the lanes that share it share one load), static lengths, and rows a
+/// multiple of 16 bytes (so a chunk never straddles Lk).
+bool canStageScoreTile(const KernelProblem &p, int64_t blockN,
+                       ArrayRef<int64_t> shape, int64_t eltBytes);
+/// Bytes between the rows of a staged score tile: block-n elements padded
+/// by 16 bytes (32 for 4-byte elements), so that the 8 rows of a fragment
+/// read (g = 0..7) start on banks 4 (8) apart and the lanes of a warp
+/// never collide, with no swizzle: every read of a block is one lane base
+/// plus a constant (a swizzle's XOR per chunk would pin a register each
+/// for the whole KV loop, as the tile has one stage).
+inline int64_t scoreTileRowStride(int64_t blockN, int64_t eltBytes) {
+  return blockN * eltBytes + (eltBytes == 4 ? 32 : 16);
+}
 
 /// Bytes between rows of a shared-memory tile of `elements`-wide rows of
 /// 16-bit elements, padded to a multiple of 128 bytes so that tiles and rows
@@ -238,8 +257,73 @@ protected:
   /// s, or -inf where the mask operand is false or the mask_mod region
   /// yields false at (b, h, row, key): i32 coordinates with the local head,
   /// and `batchIndex` / `globalHead` (index) for the region.
+  /// `operandKeep` (i1, null: read the mask from global memory) is the
+  /// mask element where a family staged it (ScoreTile). The mask_mod is
+  /// left out where `maskModPerBlock` is set: the family then applies it per
+  /// block (emitMaskModElements).
   Value applyOperandMasks(Value s, Value batch, Value head, Value row,
-                          Value key, Value batchIndex, Value globalHead);
+                          Value key, Value batchIndex, Value globalHead,
+                          Value operandKeep = {});
+
+  /// A bias or mask tile of one KV block staged in shared memory with
+  /// cp.async, one warp's rows per warp (only that warp reads them, so no
+  /// CTA barrier guards its reuse): rows of `rowBytes` = block-n x element
+  /// bytes, `strideBytes` apart (scoreTileRowStride), read back two
+  /// elements at a time in the fragment layout.
+  struct ScoreTile {
+    Value gptr;
+    /// Byte offset (i64) of this program's [Lq, Lk] matrix of the operand
+    /// (broadcast batch or head extents: stride 0).
+    Value matrixBytes;
+    /// Shared byte offset (i32) of this warp's tile.
+    Value warpTile;
+    int64_t eltBytes = 0, rowBytes = 0, strideBytes = 0;
+  };
+  ScoreTile makeScoreTile(Value gptr, ArrayRef<int64_t> shape,
+                          int64_t eltBytes, Value batch, Value head,
+                          Value warpTile);
+  /// Issues this lane's cp.async of the tile of rows [warpRow0, warpRow0 +
+  /// rows) and keys [n0, n0 + bn) (no commit); rows past Lq and keys past
+  /// Lk are zero-filled.
+  void copyScoreTile(const ScoreTile &tile, Value warpRow0, Value n0,
+                     int64_t rows);
+  /// The elements of registers `reg` and `reg` + 1 (same row, adjacent
+  /// keys; `reg` even) of `layout` from the staged tile, as loaded.
+  std::array<Value, 2> loadScorePair(const ScoreTile &tile,
+                                     const FragmentLayout &layout,
+                                     int64_t reg);
+  /// The staged bias and mask of the current block (null: read from
+  /// global memory), set by a family.
+  std::optional<ScoreTile> stagedBias, stagedMask;
+
+  /// mask_mod block classification (MaskModIntervals.h): {always, ever}
+  /// (i1) of the region at (`batchIndex`, `globalHead`) (index) over rows
+  /// [q0, q1] and keys [k0, k1] (i32), or nullopt where the region is not
+  /// interval-evaluable.
+  std::optional<std::array<Value, 2>>
+  emitMaskModBounds(Value batchIndex, Value globalHead, Value q0, Value q1,
+                    Value k0, Value k1);
+  /// The mask_mod applied per element of the block at key `n0` (layout,
+  /// laneRow as emitVisibilityMask) where `mixed` (i1) holds; scores pass
+  /// unchanged on blocks the classification proved all true.
+  SmallVector<Value> emitMaskModElements(const FragmentLayout &layout,
+                                         ArrayRef<Value> s, Value n0,
+                                         Value laneRow, Value mixed,
+                                         Value batchIndex, Value globalHead);
+  /// {ever, mixed} (i1) of the mask_mod over rows [q0, q1] and the block of
+  /// keys [n0, n0 + bn): !ever, the rows see no key of it; mixed, some
+  /// element may be kept and some not (the region must be cloned).
+  std::pair<Value, Value> emitMaskModBlockClass(Value batchIndex,
+                                                Value globalHead, Value q0,
+                                                Value q1, Value n0);
+  /// Raises `begin` and lowers `end` (i32 KV block indices) past the blocks
+  /// the mask_mod is provably false on for every row of [q0, q1]: binary
+  /// searches over prefixes and suffixes of [begin, end), one interval
+  /// evaluation per step.
+  void emitMaskModBlockRange(Value &begin, Value &end, Value q0, Value q1,
+                             Value batchIndex, Value globalHead);
+  /// Set by a family that classifies mask_mod blocks itself.
+  bool maskModPerBlock = false;
   /// sinks[globalHead] * log2(e) (f32): the sink's logit in the base-2
   /// exponent units of the scaled running max.
   Value loadSinkLog2(Value globalHead);

@@ -22,6 +22,7 @@
 #include "KernelFamily.h"
 
 #include "attn/Analysis/KernelResources.h"
+#include "attn/Analysis/MaskModIntervals.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
@@ -46,8 +47,12 @@ struct PrefillTiles {
   /// Shared-memory bytes of the Q tile (also where O is staged) and of one
   /// K and one V tile: rows padded as sharedRowBytes.
   int64_t qTileBytes, kTileBytes, vTileBytes;
+  /// Staged bias and mask tiles (block-m x block-n elements each, one
+  /// stage: each warp refills its own rows), 0 where not staged.
+  int64_t biasTileBytes = 0, maskTileBytes = 0;
   int64_t sharedMemoryBytes() const {
-    return PrefillSharedMemory{qTileBytes, kTileBytes, vTileBytes}.total();
+    return PrefillSharedMemory{qTileBytes, kTileBytes, vTileBytes}.total() +
+           biasTileBytes + maskTileBytes;
   }
 };
 
@@ -67,6 +72,8 @@ public:
     qTileBytes = tiles.qTileBytes;
     kTileBytes = tiles.kTileBytes;
     vTileBytes = tiles.vTileBytes;
+    biasTileBytes = tiles.biasTileBytes;
+    maskTileBytes = tiles.maskTileBytes;
   }
 
   LogicalResult emit();
@@ -146,6 +153,18 @@ private:
   void emitPrologue();
   /// The loop over KV blocks carrying O, m and l.
   scf::ForOp emitKVLoop();
+  /// The staged bias / mask tiles of this warp (stagedBias, stagedMask),
+  /// where planned.
+  void emitScoreTiles();
+  /// Issues the staged tiles' copies of the block at key `n0` (no commit).
+  void copyScoreTiles(Value n0);
+  bool stagesScoreTiles() const { return stagedBias || stagedMask; }
+  /// S, the modifiers, the masks and the online softmax of the block at key
+  /// `n0` in the K tile `kTile`: returns P and updates m, l and O.
+  SmallVector<Value> emitScoreBlock(Value n0, Value kTile,
+                                    SmallVector<Value> &rowMax,
+                                    SmallVector<Value> &rowSum,
+                                    SmallVector<Value> &acc, Value mixed);
   /// ALiBi, then the score_mod region, on natural-unit scores of the block
   /// at key `n0` (identity when the op has neither).
   SmallVector<Value> emitScoreMods(Value n0, ArrayRef<Value> s);
@@ -160,6 +179,7 @@ private:
   ProgramCoordinates coords;
   int64_t bm, warps;
   int64_t threads, qTileBytes, kTileBytes, vTileBytes;
+  int64_t biasTileBytes, maskTileBytes;
 
   // Per-CTA values set up by emitCoordinates / emitBlockRange.
   Value bh, batch, head, kvHead, m0, warpRow0, qHeadBytes, kvHeadBytes;
@@ -328,6 +348,8 @@ LogicalResult PrefillEmitter::emitCoordinates() {
   setScoreOperands(args.bias ? arg(*args.bias) : Value(),
                    args.mask ? arg(*args.mask) : Value(),
                    args.sinks ? arg(*args.sinks) : Value());
+  emitScoreTiles();
+  maskModPerBlock = p.maskMod && isMaskModIntervalEvaluable(*p.maskMod);
   if (p.withSinks)
     sinkLog2 = loadSinkLog2(add(head, p.headOffset));
   if (!p.alibiSlopes.empty())
@@ -409,6 +431,33 @@ void PrefillEmitter::emitBlockRange() {
   nEnd = a.ceilDiv(i32Of(coords.end), bn);
   interiorBegin = i32Of(coords.interiorBegin);
   interiorEnd = i32Of(coords.interiorEnd);
+  // Padding rows past Lq may count: a wider range is still sound.
+  if (maskModPerBlock)
+    emitMaskModBlockRange(nBegin, nEnd, m0, add(m0, bm - 1), batchIndex,
+                          headIndex);
+}
+
+void PrefillEmitter::emitScoreTiles() {
+  // After the Q tile and the K and V stages; each warp owns rows x bn
+  // elements of each tile.
+  int64_t rows = bm / warps;
+  int64_t offset = qTileBytes + kStages * (kTileBytes + vTileBytes);
+  if (biasTileBytes) {
+    int64_t warpBytes = rows * scoreTileRowStride(bn, p.biasBytes);
+    stagedBias = makeScoreTile(biasPtr, p.biasShape, p.biasBytes, batch, head,
+                               add(mul(warp, warpBytes), offset));
+    offset += biasTileBytes;
+  }
+  if (maskTileBytes)
+    stagedMask =
+        makeScoreTile(maskPtr, p.maskShape, 1, batch, head,
+                      add(mul(warp, rows * scoreTileRowStride(bn, 1)), offset));
+}
+
+void PrefillEmitter::copyScoreTiles(Value n0) {
+  for (const std::optional<ScoreTile> &tile : {stagedBias, stagedMask})
+    if (tile)
+      copyScoreTile(*tile, warpRow0, n0, bm / warps);
 }
 
 void PrefillEmitter::emitPrologue() {
@@ -425,6 +474,11 @@ void PrefillEmitter::emitPrologue() {
       rows = kvRowAddresses(/*isValue=*/false, n0);
     copyKVTile(/*isValue=*/false, n0, tileAt(kTileOffset(cI32(0))), rows);
     NVVM::CpAsyncCommitGroupOp::create(b);
+    // The staged bias / mask of a block: a group between its K and V.
+    if (stagesScoreTiles()) {
+      copyScoreTiles(n0);
+      NVVM::CpAsyncCommitGroupOp::create(b);
+    }
     copyKVTile(/*isValue=*/true, n0, tileAt(vTileOffset(cI32(0))), rows);
     NVVM::CpAsyncCommitGroupOp::create(b);
     scf::YieldOp::create(b);
@@ -437,7 +491,7 @@ void PrefillEmitter::emitPrologue() {
   int64_t qRegisters = mTiles * kSteps() * 4;
   if (qRegisters > 32 || qRegisters + numAccumulators() > 96)
     return;
-  NVVM::CpAsyncWaitGroupOp::create(b, 1);
+  NVVM::CpAsyncWaitGroupOp::create(b, stagesScoreTiles() ? 2 : 1);
   gpu::BarrierOp::create(b);
   SmallVector<SmallVector<Value>> regs;
   for (int64_t mt = 0; mt < mTiles; ++mt)
@@ -491,28 +545,99 @@ scf::ForOp PrefillEmitter::emitKVLoop() {
     NVVM::CpAsyncCommitGroupOp::create(b);
   };
 
-  // Groups in flight here: ..., K[j], V[j], K[j+1]; K[j] must have landed.
+  // Groups in flight here: ..., K[j], (T[j],) V[j], K[j+1], T[j] the
+  // staged bias / mask tiles; K[j] (and T[j]) must have landed.
   prefetch(/*isValue=*/false, kTileOffset(nextStage));
   NVVM::CpAsyncWaitGroupOp::create(b, 2);
   gpu::BarrierOp::create(b);
-  // Masks come last so that masked and padded keys stay -inf whatever the
-  // modifiers compute for them.
-  SmallVector<Value> s =
-      emitMask(n0, emitScoreMods(n0, emitScores(kTileOffset(stage))));
-  emitOnlineSoftmax(s, rowMax, rowSum, acc);
+  // With a classified mask_mod, a warp skips the blocks it is false on for
+  // all its rows and tests elements only where it is mixed (warp-uniform
+  // branches: no barrier inside).
+  Value active, mixed;
+  if (maskModPerBlock)
+    std::tie(active, mixed) =
+        emitMaskModBlockClass(batchIndex, headIndex, warpRow0,
+                              add(warpRow0, bm / warps - 1), n0);
+  SmallVector<Value> s;
+  if (active) {
+    int64_t numS = mTiles * nTiles() * 4;
+    auto block = scf::IfOp::create(
+        b, active,
+        [&](OpBuilder &, Location) {
+          SmallVector<Value> m(rowMax), l(rowSum), o(acc);
+          SmallVector<Value> yields =
+              emitScoreBlock(n0, kTileOffset(stage), m, l, o, mixed);
+          llvm::append_range(yields, m);
+          llvm::append_range(yields, l);
+          llvm::append_range(yields, o);
+          scf::YieldOp::create(b, yields);
+        },
+        [&](OpBuilder &, Location) {
+          SmallVector<Value> yields(numS, cF32(0.0));
+          llvm::append_range(yields, rowMax);
+          llvm::append_range(yields, rowSum);
+          llvm::append_range(yields, acc);
+          scf::YieldOp::create(b, yields);
+        });
+    ValueRange r = block.getResults();
+    s.assign(r.begin(), r.begin() + numS);
+    rowMax.assign(r.begin() + numS, r.begin() + numS + numRows);
+    rowSum.assign(r.begin() + numS + numRows, r.begin() + numS + 2 * numRows);
+    acc.assign(r.begin() + numS + 2 * numRows, r.end());
+  } else {
+    s = emitScoreBlock(n0, kTileOffset(stage), rowMax, rowSum, acc, mixed);
+  }
 
-  // ..., V[j], K[j+1], V[j+1]; V[j] must have landed. The barrier also
-  // tells every warp that S[j] no longer reads K[j]'s stage.
+  // The next block's staged tiles, once every lane of the warp has read
+  // this block's (each warp reads only its own rows: a warp barrier).
+  if (stagesScoreTiles()) {
+    NVVM::SyncWarpOp::create(b, cI32(-1));
+    scf::IfOp::create(b, hasNext, [&](OpBuilder &, Location) {
+      copyScoreTiles(add(n0, bn));
+      scf::YieldOp::create(b);
+    });
+    NVVM::CpAsyncCommitGroupOp::create(b);
+  }
+
+  // ..., V[j], K[j+1], (T[j+1],) V[j+1]; V[j] must have landed. The
+  // barrier also tells every warp that S[j] no longer reads K[j]'s stage.
   prefetch(/*isValue=*/true, vTileOffset(nextStage));
-  NVVM::CpAsyncWaitGroupOp::create(b, 2);
+  NVVM::CpAsyncWaitGroupOp::create(b, stagesScoreTiles() ? 3 : 2);
   gpu::BarrierOp::create(b);
-  emitPV(s, vTileOffset(stage), acc);
+  if (active) {
+    auto pv = scf::IfOp::create(
+        b, active,
+        [&](OpBuilder &, Location) {
+          SmallVector<Value> o(acc);
+          emitPV(s, vTileOffset(stage), o);
+          scf::YieldOp::create(b, o);
+        },
+        [&](OpBuilder &, Location) { scf::YieldOp::create(b, acc); });
+    acc.assign(pv.getResults().begin(), pv.getResults().end());
+  } else {
+    emitPV(s, vTileOffset(stage), acc);
+  }
 
   SmallVector<Value> yields(acc);
   yields.append(rowMax);
   yields.append(rowSum);
   scf::YieldOp::create(b, yields);
   return loop;
+}
+
+SmallVector<Value> PrefillEmitter::emitScoreBlock(Value n0, Value kTile,
+                                                  SmallVector<Value> &rowMax,
+                                                  SmallVector<Value> &rowSum,
+                                                  SmallVector<Value> &acc,
+                                                  Value mixed) {
+  // Masks come last so that masked and padded keys stay -inf whatever the
+  // modifiers compute for them.
+  SmallVector<Value> s = emitMask(n0, emitScoreMods(n0, emitScores(kTile)));
+  if (mixed)
+    s = emitMaskModElements(FragmentLayout::mmaSync(mTiles, nTiles()), s, n0,
+                            add(warpRow0, g), mixed, batchIndex, headIndex);
+  emitOnlineSoftmax(s, rowMax, rowSum, acc);
+  return s;
 }
 
 void PrefillEmitter::emitEpilogue(ValueRange results) {
@@ -691,6 +816,21 @@ FailureOr<PrefillTiles> planPrefillTiles(Operation *op, const KernelProblem &p,
   tiles.qTileBytes = layout.qTileBytes;
   tiles.kTileBytes = layout.kTileBytes;
   tiles.vTileBytes = layout.vTileBytes;
+  // Bias and mask tiles are staged where they fit beside K and V (else
+  // they are read from global memory, as broadcast ones are), except for
+  // warps of 32 rows at D or Dv >= 128, whose S, O and Q fragments fill the
+  // register file already (ptxas, D = 128, block-m 128, block-n 64, no
+  // mask: 116 bytes of spills staged, none from global memory; at block-m
+  // 64 or D = 64 staging spills less than the global loads).
+  bool roomy = tiles.blockM / tiles.numWarps == 16 ||
+               std::max(p.headDim, p.valueHeadDim) < 128;
+  if (roomy && canStageScoreTile(p, tiles.blockN, p.biasShape, p.biasBytes))
+    tiles.biasTileBytes =
+        tiles.blockM * scoreTileRowStride(tiles.blockN, p.biasBytes);
+  if (roomy && canStageScoreTile(p, tiles.blockN, p.maskShape, 1))
+    tiles.maskTileBytes = tiles.blockM * scoreTileRowStride(tiles.blockN, 1);
+  if (tiles.sharedMemoryBytes() > 227 * 1024)
+    tiles.biasTileBytes = tiles.maskTileBytes = 0;
   // 227 KiB of shared memory per CTA on sm_90 (the largest chip the
   // mma.sync kernels target).
   if (tiles.sharedMemoryBytes() > 227 * 1024)
