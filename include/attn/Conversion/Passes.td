@@ -397,6 +397,20 @@ def ConvertAttnBackwardToNVVM
            /*default=*/"\"+ptx80\"",
            "PTX features of the target, e.g. +ptx81 (decides "
            "dq-reduction=auto)">,
+    Option<"blockM", "block-m", "int64_t", /*default=*/"0",
+           "Main kernel: query rows per Q block step, 64 or 128 (at most "
+           "block-n); 0: the tile model's choice (64 with tile-model off)">,
+    Option<"blockN", "block-n", "int64_t", /*default=*/"0",
+           "Main kernel: keys per CTA, 16 per warp: 64 (4 warps) or 128 (8 "
+           "warps); 0: the tile model's choice (64 with tile-model off)">,
+    Option<"dqBlockM", "dq-block-m", "int64_t", /*default=*/"0",
+           "Deterministic dQ kernel: query rows per CTA, 16 per warp: 64 or "
+           "128; 0: the tile model's choice (64 with tile-model off)">,
+    Option<"tileModel", "tile-model", "std::string", /*default=*/"\"auto\"",
+           "GPU whose cost model chooses the tiles left at 0 "
+           "(chooseBackwardTileConfig): auto (the GPU of chip), a name "
+           "(h100-sxm, a100-sxm, h200, b200; a remark says why), or empty "
+           "(the fixed 64 / 64 / 64)">,
     Option<"kernelModuleName", "kernel-module", "std::string",
            /*default=*/"\"attn_kernels\"",
            "Name of the gpu.module that receives the kernels (appended to "
