@@ -58,6 +58,16 @@ static constexpr double kReductionCycles = 0.7;
 /// the cp.async wait of the double buffer (the order of a few shared-
 /// memory round trips, as kHopperTileSyncCycles).
 static constexpr double kBackwardStepSyncCycles = 256;
+/// Cycles per step a backward CTA alone on its SM loses at its barriers
+/// and cp.async waits, which a second resident CTA would fill. Fitted to
+/// the H200 (bench/NOTES.md session 6): the deterministic program's main
+/// kernel of 128 keys on 8 warps (one CTA per SM) measured 0-6% slower than
+/// two 64-key CTAs of 4 warps, where the shared-memory term alone predicts
+/// it 5% faster; 640 is a value that orders them as measured at D = 128
+/// (the direct estimate, 0.12 ms over 993 steps per SM on d128 L4k, gives
+/// ~240, which does not). The atomic path keeps 128 keys: halving its
+/// reductions saves more.
+static constexpr double kLoneCtaStepCycles = 640;
 
 int64_t mlir::attn::estimatePrefillRegisters(int64_t rowsPerWarp,
                                              int64_t blockN, int64_t headDim,
@@ -399,8 +409,9 @@ struct BackwardModel {
     double reductions =
         atomic ? double(m) * d / reductionWidth * kReductionCycles / clock()
                : 0;
-    double step = std::max(mma, smem) + exp + reductions +
-                  kBackwardStepSyncCycles / clock();
+    double sync = kBackwardStepSyncCycles +
+                  (c.ctasPerSM == 1 ? kLoneCtaStepCycles : 0.0);
+    double step = std::max(mma, smem) + exp + reductions + sync / clock();
     std::vector<double> work;
     for (int64_t k0 = 0; k0 < f.keyLength; k0 += n) {
       int64_t k1 = std::min(k0 + n, f.keyLength), steps = 0;
@@ -444,8 +455,9 @@ struct BackwardModel {
                        double(n) * (d + dv) * e;
     double smem = smemBytes / (kSharedBytesPerClock * clock());
     double exp = double(m) * n / (sfuRate(gpu) / gpu.numSMs);
-    double step =
-        std::max(mma, smem) + exp + kBackwardStepSyncCycles / clock();
+    double sync = kBackwardStepSyncCycles +
+                  (c.ctasPerSM == 1 ? kLoneCtaStepCycles : 0.0);
+    double step = std::max(mma, smem) + exp + sync / clock();
     std::vector<double> work;
     for (int64_t q0 = 0; q0 < f.queryLength; q0 += m) {
       int64_t rows = std::min(m, f.queryLength - q0);
