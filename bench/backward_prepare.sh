@@ -7,6 +7,13 @@
 # ATTN_CHECKS_ONLY=1 stages the correctness variants alone.
 # ATTN_BWD_TARGET: the chip flags of every variant (default the H200's
 # sm_90 with +ptx81, which dq-reduction=auto turns into red.global.add.v2).
+# ATTN_BWD_FLAGS: flags added to every variant's compile, not to its
+# .flags (e.g. --convert-attn-to-nvvm=tile-model= for the fixed 64 / 64 / 64
+# tiles of the A side of an A/B: same names, same harness spec).
+# ATTN_BWD_SET=tiles: the checks plus the 128-key configurations pinned,
+# and the 14 benchmark shapes in the two dQ modes only (no atom / red-v4 /
+# no-rotation side variants).
+# ATTN_KERNELS_ONLY=1: kernels and compile times only (an A side's folder).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build}"
@@ -34,6 +41,20 @@ variants=(
   "bwd_check_atom_tail_causal_br_gqa|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal --dq-reduction=atom"
   "bwd_check_v2_tail_causal_tl_d128|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=333 --seq-k=200 --head-dim=128 --mask=causal-top-left --dq-reduction=red-v2"
 )
+if [ "${ATTN_BWD_SET:-}" = tiles ]; then
+  # Every tile configuration pinned on tails (the checks above take the
+  # tile model's: 64 x 128 at D = 128, 128 x 128 at D = 64, dQ 128 rows).
+  variants+=(
+    "bwd_check_t64x64_tail_causal_br_gqa|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal --bwd-block-m=64 --bwd-block-n=64"
+    "bwd_check_t64x128_tail_causal_br_gqa|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal --bwd-block-m=64 --bwd-block-n=128"
+    "bwd_check_t64x128_window_alibi_d128|--batch=1 --heads-q=8 --heads-kv=2 --seq-q=777 --seq-k=1000 --head-dim=128 --mask=sliding-window --window-left=100 --window-right=20 --alibi --bwd-block-m=64 --bwd-block-n=128"
+    "bwd_check_t128x128_tail_causal_tl|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=333 --seq-k=200 --head-dim=64 --mask=causal-top-left --bwd-block-m=128 --bwd-block-n=128"
+    "bwd_check_t128_v4_tail_causal_br_d128|--batch=1 --heads-q=8 --heads-kv=2 --seq-q=500 --seq-k=333 --head-dim=128 --mask=causal --bwd-block-n=128 --dq-reduction=red-v4"
+    "bwd_check_t128_atom_softcap_f16|--batch=2 --heads-q=4 --heads-kv=4 --seq-q=256 --seq-k=300 --head-dim=64 --mask=none --dtype=f16 --softcap=30 --bwd-block-n=128 --dq-reduction=atom"
+    "bwd_check_det_t64_dq64_tail_causal_br_gqa|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal --deterministic --bwd-block-m=64 --bwd-block-n=64 --dq-block-m=64"
+    "bwd_check_det_t128_dq128_tail_d128|--batch=1 --heads-q=4 --heads-kv=2 --seq-q=300 --seq-k=457 --head-dim=128 --mask=causal --deterministic --bwd-block-n=128 --dq-block-m=128"
+  )
+fi
 if [ -z "${ATTN_CHECKS_ONLY:-}" ]; then
   # Prefill benchmark shapes (BENCHMARKS.md): bf16, B*L = 16k, Hq*D = 2048.
   for d in 64 128; do
@@ -41,14 +62,15 @@ if [ -z "${ATTN_CHECKS_ONLY:-}" ]; then
     for l in 1024 4096 16384; do
       b=$((16384 / l))
       for mask in none causal; do
-        variants+=("bwd_bench_d${d}_l${l}_${mask}|--batch=$b --heads-q=$h --heads-kv=$h --seq-q=$l --seq-k=$l --head-dim=$d --mask=$mask")
+        variants+=("bwd_bench_d${d}_l${l}_${mask}|--batch=$b --heads-q=$h --heads-kv=$h --seq-q=$l --seq-k=$l --head-dim=$d --mask=$mask --deterministic=false")
         variants+=("bwd_bench_det_d${d}_l${l}_${mask}|--batch=$b --heads-q=$h --heads-kv=$h --seq-q=$l --seq-k=$l --head-dim=$d --mask=$mask --deterministic")
       done
     done
   done
   for mask in none causal; do
-    variants+=("bwd_bench_gqa_l4096_${mask}|--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask")
+    variants+=("bwd_bench_gqa_l4096_${mask}|--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --deterministic=false")
     variants+=("bwd_bench_det_gqa_l4096_${mask}|--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --deterministic")
+    [ "${ATTN_BWD_SET:-}" = tiles ] && continue
     # The atomic path's other modes side by side on one shape (the
     # defaults: dq-reduction=auto, rotate-q-blocks).
     for r in atom red-v4; do
@@ -64,7 +86,7 @@ for v in "${variants[@]}"; do
   name="${v%%|*}"
   flags="${v#*|}"
   # shellcheck disable=SC2086
-  if ! out=$("$compile" --target=ptx --backward --cubin-arch=sm_90 --report=none $target $flags -o "$dest/kernels/$name" 2>&1); then
+  if ! out=$("$compile" --target=ptx --backward --cubin-arch=sm_90 --report=none $target $flags ${ATTN_BWD_FLAGS:-} -o "$dest/kernels/$name" 2>&1); then
     echo "COMPILE FAILED $name ($flags):" >&2
     echo "$out" | tail -5 >&2
     echo "$name: COMPILE FAILED" >> "$log"
@@ -72,10 +94,14 @@ for v in "${variants[@]}"; do
     rm -f "$dest/kernels/$name".*
     continue
   fi
-  echo "$name: $(echo "$out" | grep -E 'spec -> PTX|ptxas' | tr -s ' ' | tr '\n' ' ')" >> "$log"
+  echo "$name: $(echo "$out" | grep -E 'spec -> PTX|ptxas|^kernel' | tr -s ' ' | tr '\n' ' ')" >> "$log"
   echo "$flags" > "$dest/kernels/$name.flags"
 done
 find "$dest/kernels" -name "*.ptx" -delete
+if [ -n "${ATTN_KERNELS_ONLY:-}" ]; then
+  echo "staged $(ls "$dest/kernels" | wc -l) kernel files in $dest"
+  exit 0
+fi
 mkdir -p "$dest/src"
 cp -r "$root/CMakeLists.txt" "$root/cmake" "$root/lib" "$root/include" "$root/test" "$dest/src/"
 cp -r /usr/src/googletest "$dest/googletest"

@@ -123,6 +123,17 @@ mlirAttnPrepareModule(MlirModule module, MlirStringRef entry,
 // GPU target: PTX, cubins and the kernel manifest.
 //===----------------------------------------------------------------------===//
 
+/// How a backward program reduces dQ (convert-attn-backward-to-nvvm's
+/// deterministic option).
+typedef enum MlirAttnBackwardDQ {
+  /* The pass's default (docs/Pipeline.md says which and why). */
+  MlirAttnBackwardDQDefault = 0,
+  /* f32 reductions into a dq_accum workspace (run-to-run order varies). */
+  MlirAttnBackwardDQAtomic = 1,
+  /* A dQ kernel over Q blocks: bit-identical dQ, no dq_accum. */
+  MlirAttnBackwardDQDeterministic = 2,
+} MlirAttnBackwardDQ;
+
 /// Initialize with mlirAttnPtxOptionsInit; strings are borrowed per call.
 typedef struct MlirAttnPtxOptions {
   MlirStringRef chip;     /* PTX target, default "sm_80" */
@@ -141,6 +152,12 @@ typedef struct MlirAttnPtxOptions {
   const MlirStringRef *cubinArchs;
   intptr_t numCubinArchs;
   MlirStringRef ptxas; /* empty: $CUDA_HOME or /usr/local/cuda */
+  /* The backward's options (spec.backward; 0 or empty: the pass's default). */
+  MlirAttnBackwardDQ backwardDQ;
+  MlirStringRef dqReduction; /* "auto", "atom", "red-v2", "red-v4" */
+  int64_t backwardBlockM;    /* main kernel: Q rows per step, 64 or 128 */
+  int64_t backwardBlockN;    /* main kernel: keys per CTA, 64 or 128 */
+  int64_t dqBlockM;          /* deterministic dQ kernel: rows per CTA */
 } MlirAttnPtxOptions;
 
 MLIR_CAPI_EXPORTED void mlirAttnPtxOptionsInit(MlirAttnPtxOptions *options);

@@ -41,6 +41,33 @@ static constexpr double kHopperTileSyncCycles = 256;
 /// Latency a memory-bound wave or a dependent merge step costs regardless
 /// of its bytes (DRAM latency plus CTA launch), in seconds.
 static constexpr double kWaveLatency = 1e-6;
+/// The share of the dense tensor rate (the wgmma peak of the table) that
+/// mma.sync reaches on Hopper: our prefill's best 380 of 731 TFLOP/s of
+/// GEMM on the H200 (bench/NOTES.md) with softmax in between, FA2's 345;
+/// the backward's relative choices do not depend on it, only the balance
+/// against its shared-memory and reduction terms.
+static constexpr double kMmaSyncShare = 0.6;
+/// Cycles of an SM per f32 reduction instruction into global memory
+/// (atom / red.global.add): the backward's dQ. Measured by the two
+/// dq-reduction modes of one kernel on the H200 (bench/NOTES.md, GPU
+/// backward speed): atom -> red-v2 halved the instructions and saved 3.15
+/// ms of 9.07 ms on d128 L4k for 1.07e9 instructions over 132 SMs at
+/// 1.83 GHz: about 0.7 cycles per instruction that nothing hides.
+static constexpr double kReductionCycles = 0.7;
+/// Cycles per main-kernel step that no GEMM hides: two CTA barriers and
+/// the cp.async wait of the double buffer (the order of a few shared-
+/// memory round trips, as kHopperTileSyncCycles).
+static constexpr double kBackwardStepSyncCycles = 256;
+/// Cycles per step a backward CTA alone on its SM loses at its barriers
+/// and cp.async waits, which a second resident CTA would fill. Fitted to
+/// the H200 (bench/NOTES.md session 6): the deterministic program's main
+/// kernel of 128 keys on 8 warps (one CTA per SM) measured 0-6% slower than
+/// two 64-key CTAs of 4 warps, where the shared-memory term alone predicts
+/// it 5% faster; 640 is a value that orders them as measured at D = 128
+/// (the direct estimate, 0.12 ms over 993 steps per SM on d128 L4k, gives
+/// ~240, which does not). The atomic path keeps 128 keys: halving its
+/// reductions saves more.
+static constexpr double kLoneCtaStepCycles = 640;
 
 int64_t mlir::attn::estimatePrefillRegisters(int64_t rowsPerWarp,
                                              int64_t blockN, int64_t headDim,
@@ -288,6 +315,237 @@ struct HopperModel {
   }
 };
 } // namespace
+
+int64_t mlir::attn::estimateBackwardMainRegisters(int64_t blockM,
+                                                  int64_t headDim,
+                                                  int64_t valueHeadDim) {
+  return (headDim + valueHeadDim) / 2 + blockM + 16 + kRegisterOverhead;
+}
+
+namespace {
+/// The backward program of convert-attn-backward-to-nvvm: a main kernel of
+/// one CTA per KV block (16 keys per warp) over the Q blocks that see it,
+/// with the dQ reductions or, deterministic, a dQ kernel of one CTA per Q
+/// block over the KV blocks of 64 keys it sees.
+struct BackwardModel {
+  const AttentionFigures &f;
+  const GpuSpec &gpu;
+  bool deterministic;
+  int64_t reductionWidth;
+
+  double flopsPerSM() const {
+    return kMmaSyncShare * getPeakFlops(gpu, f.elementKind) / gpu.numSMs;
+  }
+  double clock() const { return gpu.clockGHz * 1e9; }
+
+  /// CTAs per SM of a kernel, or 0 (and `c.rejected`) when none fits.
+  int64_t fit(TileCandidate &c, int64_t threads) const {
+    if (c.sharedMemoryBytes > gpu.sharedMemoryPerBlock) {
+      c.rejected = llvm::formatv("{0} B of shared memory > {1} B per CTA",
+                                 c.sharedMemoryBytes, gpu.sharedMemoryPerBlock)
+                       .str();
+      return 0;
+    }
+    if (c.registersPerThread > 255) {
+      c.rejected = llvm::formatv("~{0} registers per thread > 255 (spills)",
+                                 c.registersPerThread)
+                       .str();
+      return 0;
+    }
+    int64_t regs = llvm::alignTo(c.registersPerThread, 8);
+    return std::min(
+        {gpu.sharedMemoryPerSM / (c.sharedMemoryBytes + kReservedSharedPerCta),
+         gpu.registersPerSM / (regs * threads), gpu.maxThreadsPerSM / threads,
+         gpu.maxBlocksPerSM});
+  }
+
+  /// Whether some row of [q0, q1) sees a key of [k0, k1).
+  bool visits(int64_t q0, int64_t q1, int64_t k0, int64_t k1) const {
+    return classifyKVTile(f.mask, q0, q1, k0, k1, /*wholeBlock=*/true) !=
+           TileVisit::Skipped;
+  }
+
+  TileCandidate evaluateMain(int64_t m, int64_t n) const {
+    TileCandidate c;
+    c.blockM = m;
+    c.blockN = n;
+    c.numWarps = n / 16;
+    int64_t d = f.headDim, dv = f.valueHeadDim, e = f.elementBytes;
+    int64_t threads = 32 * c.numWarps;
+    // K, V, the dS^T tile and two stages of (Q, dO, lse_log2, delta): the
+    // kernel's own layout (backwardMainSharedBytes).
+    c.sharedMemoryBytes =
+        n * (d + dv) * e + n * m * e + 2 * (m * (d + dv) * e + 2 * m * 4);
+    // Softcap keeps tanh of every score for the chain rule: one more
+    // S^T tile.
+    c.registersPerThread =
+        estimateBackwardMainRegisters(m, d, dv) + (f.withSoftcap ? m / 2 : 0);
+    if (m > n) {
+      c.rejected = "block-m > block-n (the dQ split needs a warp per 16 rows)";
+      return c;
+    }
+    c.ctasPerSM = fit(c, threads);
+    if (!c.ctasPerSM) {
+      if (c.rejected.empty())
+        c.rejected = "no CTA fits one SM";
+      return c;
+    }
+    // One (KV block, Q block) step on a whole SM. GEMMs: S^T, dV, dP^T,
+    // dK (and dQ on the atomic path). Shared memory: every warp reads the
+    // Q and dO tiles twice each as B fragments, its K and V rows as A;
+    // the copies write Q and dO; dS^T is stored once and, for dQ, every
+    // warp reads its rows of dS and its columns of K.
+    bool atomic = !deterministic;
+    double gemms = atomic ? 5 : 4;
+    double mma = gemms * 2.0 * m * n * d / flopsPerSM();
+    double perWarp = 2.0 * m * (d + dv) * e + 16.0 * (d + dv) * e;
+    double smemBytes = c.numWarps * perWarp + m * (d + dv) * e;
+    if (atomic) {
+      int64_t parts = c.numWarps / (m / 16);
+      smemBytes += n * m * e + c.numWarps * (16.0 * n * e + n * d / parts * e);
+    }
+    double smem = smemBytes / (kSharedBytesPerClock * clock());
+    double exp = double(m) * n / (sfuRate(gpu) / gpu.numSMs);
+    double reductions =
+        atomic ? double(m) * d / reductionWidth * kReductionCycles / clock()
+               : 0;
+    double sync = kBackwardStepSyncCycles +
+                  (c.ctasPerSM == 1 ? kLoneCtaStepCycles : 0.0);
+    double step = std::max(mma, smem) + exp + reductions + sync / clock();
+    std::vector<double> work;
+    for (int64_t k0 = 0; k0 < f.keyLength; k0 += n) {
+      int64_t k1 = std::min(k0 + n, f.keyLength), steps = 0;
+      for (int64_t q0 = 0; q0 < f.queryLength; q0 += m)
+        steps += visits(q0, std::min(q0 + m, f.queryLength), k0, k1);
+      work.push_back(double(steps * f.headGroupSize()) * step);
+    }
+    int64_t groups = f.batch * f.headsKV;
+    c.ctas = groups * int64_t(work.size());
+    double occupancy = std::min(
+        1.0, double(c.ctasPerSM * c.numWarps) / double(kWarpsToHideLatency));
+    for (double &w : work)
+      w /= occupancy;
+    c.seconds = simulateMakespan(work, groups, gpu.numSMs * c.ctasPerSM,
+                                 c.ctasPerSM);
+    return c;
+  }
+
+  TileCandidate evaluateDQ(int64_t m) const {
+    constexpr int64_t n = 64;
+    TileCandidate c;
+    c.blockM = m;
+    c.blockN = n;
+    c.numWarps = m / 16;
+    int64_t d = f.headDim, dv = f.valueHeadDim, e = f.elementBytes;
+    int64_t threads = 32 * c.numWarps;
+    // Q and dO, two stages of K and V (backwardDQSharedBytes).
+    c.sharedMemoryBytes = m * (d + dv) * e + 2 * n * (d + dv) * e;
+    // dQ (D / 2), S and dP (n / 2 each), fragments and the overhead.
+    c.registersPerThread = d / 2 + n + 16 + kRegisterOverhead;
+    c.ctasPerSM = fit(c, threads);
+    if (!c.ctasPerSM) {
+      if (c.rejected.empty())
+        c.rejected = "no CTA fits one SM";
+      return c;
+    }
+    // One (Q block, KV block) step: S = Q K^T, dP = dO V^T, dQ += dS K;
+    // every warp reads the K tile twice and V once, the copies write both.
+    double mma = 3 * 2.0 * m * n * d / flopsPerSM();
+    double smemBytes = c.numWarps * (2.0 * n * d + n * dv) * e +
+                       double(n) * (d + dv) * e;
+    double smem = smemBytes / (kSharedBytesPerClock * clock());
+    double exp = double(m) * n / (sfuRate(gpu) / gpu.numSMs);
+    double sync = kBackwardStepSyncCycles +
+                  (c.ctasPerSM == 1 ? kLoneCtaStepCycles : 0.0);
+    double step = std::max(mma, smem) + exp + sync / clock();
+    std::vector<double> work;
+    for (int64_t q0 = 0; q0 < f.queryLength; q0 += m) {
+      int64_t rows = std::min(m, f.queryLength - q0);
+      int64_t visited = getVisitedKVBlocks(f.mask, q0, q0 + rows, n).visited;
+      work.push_back(double(visited) * step);
+    }
+    int64_t heads = f.batch * f.headsQ;
+    c.ctas = heads * int64_t(work.size());
+    double occupancy = std::min(
+        1.0, double(c.ctasPerSM * c.numWarps) / double(kWarpsToHideLatency));
+    for (double &w : work)
+      w /= occupancy;
+    c.seconds = simulateMakespan(work, heads, gpu.numSMs * c.ctasPerSM,
+                                 c.ctasPerSM);
+    return c;
+  }
+};
+} // namespace
+
+/// The fastest candidate of `cs` not rejected (ties within 0.5% keep the
+/// earlier), and the runner-up; null when none fits.
+static std::pair<const TileCandidate *, const TileCandidate *>
+pickFastest(ArrayRef<TileCandidate> cs) {
+  const TileCandidate *best = nullptr, *second = nullptr;
+  for (const TileCandidate &c : cs) {
+    if (!c.rejected.empty())
+      continue;
+    if (!best || c.seconds < best->seconds * 0.995) {
+      second = best;
+      best = &c;
+    } else if (!second || c.seconds < second->seconds) {
+      second = &c;
+    }
+  }
+  return {best, second};
+}
+
+BackwardTileChoice
+mlir::attn::chooseBackwardTileConfig(const AttentionFigures &f,
+                                     const GpuSpec &gpu, bool deterministic,
+                                     int64_t reductionWidth) {
+  BackwardTileChoice choice;
+  BackwardModel model{f, gpu, deterministic, std::max<int64_t>(1, reductionWidth)};
+  // The fixed tiles first (they win ties), then 128-key CTAs of 8 warps.
+  const int64_t mainShapes[][2] = {{64, 64}, {64, 128}, {128, 128}};
+  for (auto [m, n] : mainShapes)
+    choice.candidates.push_back(model.evaluateMain(m, n));
+  size_t numMain = choice.candidates.size();
+  if (deterministic)
+    for (int64_t m : {64, 128})
+      choice.candidates.push_back(model.evaluateDQ(m));
+  ArrayRef<TileCandidate> all(choice.candidates);
+  auto [main, mainNext] = pickFastest(all.take_front(numMain));
+  auto [dq, dqNext] = pickFastest(all.drop_front(numMain));
+  if (!main || (deterministic && !dq)) {
+    choice.reason = llvm::formatv("backward: no candidate fits {0} ({1}); "
+                                  "keeping 64 / 64 / 64 tiles",
+                                  gpu.name, choice.candidates.front().rejected)
+                        .str();
+    return choice;
+  }
+  choice.blockM = main->blockM;
+  choice.blockN = main->blockN;
+  std::string reason = llvm::formatv(
+      "backward on {0}: main {1}x{2} ({3} warps, {4} B shared memory, ~{5} "
+      "registers/thread, {6} CTA(s)/SM, {7} CTAs) modelled {8:f1} us",
+      gpu.name, main->blockM, main->blockN, main->numWarps,
+      main->sharedMemoryBytes, main->registersPerThread, main->ctasPerSM,
+      main->ctas, main->seconds * 1e6).str();
+  if (mainNext)
+    reason += llvm::formatv(" (next {0}x{1}: {2:f1} us)", mainNext->blockM,
+                            mainNext->blockN, mainNext->seconds * 1e6)
+                  .str();
+  if (dq) {
+    choice.dqBlockM = dq->blockM;
+    reason += llvm::formatv("; dQ {0} rows ({1} warps, {2} CTAs) modelled "
+                            "{3:f1} us",
+                            dq->blockM, dq->numWarps, dq->ctas,
+                            dq->seconds * 1e6)
+                  .str();
+    if (dqNext)
+      reason += llvm::formatv(" (next {0} rows: {1:f1} us)", dqNext->blockM,
+                              dqNext->seconds * 1e6)
+                    .str();
+  }
+  choice.reason = reason;
+  return choice;
+}
 
 static std::string describeCandidate(const TileCandidate &c, bool decode) {
   if (decode)

@@ -174,6 +174,16 @@ static PtxCompileOptions unwrap(const MlirAttnPtxOptions &c) {
     o.cubinArchs.push_back(unwrap(c.cubinArchs[i]).str());
   if (c.ptxas.length)
     o.ptxas = unwrap(c.ptxas).str();
+  ConvertAttnBackwardToNVVMOptions &bwd = o.backward;
+  if (c.backwardDQ != MlirAttnBackwardDQDefault)
+    bwd.deterministic = c.backwardDQ == MlirAttnBackwardDQDeterministic;
+  if (c.dqReduction.length)
+    bwd.dqReduction = unwrap(c.dqReduction).str();
+  set(bwd.blockM, c.backwardBlockM);
+  set(bwd.blockN, c.backwardBlockN);
+  set(bwd.dqBlockM, c.dqBlockM);
+  // One tile model for the forward and the backward kernels.
+  bwd.tileModel = l.tileModel;
   return o;
 }
 

@@ -37,7 +37,13 @@ _PTX_OPTIONS = {"chip": "chip", "features": "features", "block_m": "blockM",
                 "decode_num_warps": "decodeNumWarps",
                 "decode_keys_per_warp": "decodeKeysPerWarp",
                 "decode_stages": "decodeStages", "cubin_archs": "cubinArchs",
-                "ptxas": "ptxas"}
+                "ptxas": "ptxas", "deterministic": "backwardDQ",
+                "dq_reduction": "dqReduction", "bwd_block_m": "backwardBlockM",
+                "bwd_block_n": "backwardBlockN", "dq_block_m": "dqBlockM"}
+# The backward's dQ mode: MlirAttnBackwardDQ of None (the pass's default),
+# False (atomic reductions) and True (the deterministic dQ kernel).
+_BACKWARD_DQ = {None: 0, False: 1, True: 2}
+_DQ_REDUCTIONS = ("auto", "atom", "red-v2", "red-v4")
 _CPU_OPTIONS = {"flash": "flash", "tile_m": "tileM", "tile_n": "tileN",
                 "num_splits": "numSplits", "accumulate_in_f64": "accumulateInF64"}
 _PTX_DEFAULTS = {"chip": "sm_80", "cubin_archs": ["sm_90"]}
@@ -61,7 +67,11 @@ def compile(mlir=None, *, target="cpu", entry="attention", options=None,
     kernel. `options` holds the target's options: for "ptx" chip (default
     sm_80), features, block_m, block_n, num_warps, kernel, num_splits,
     num_sms, decode_num_warps, decode_keys_per_warp, decode_stages,
-    cubin_archs (default ["sm_90"]; assembled when ptxas is found), ptxas;
+    cubin_archs (default ["sm_90"]; assembled when ptxas is found), ptxas,
+    and for a backward deterministic (None: the compiler's default, False:
+    f32 reductions into dq_accum, True: the bit-identical dQ kernel),
+    dq_reduction (auto, atom, red-v2, red-v4), bwd_block_m, bwd_block_n,
+    dq_block_m (0: the cost model's tiles);
     for "cpu" flash, tile_m, tile_n, num_splits, accumulate_in_f64.
 
     Kernels are cached by source, target, options and version: in memory,
@@ -79,6 +89,12 @@ def compile(mlir=None, *, target="cpu", entry="attention", options=None,
         if name not in table:
             raise TypeError(f"attn_mlir: unknown {target} option {name!r} "
                             f"(expected some of {', '.join(sorted(table))})")
+        if name == "deterministic" and value not in _BACKWARD_DQ:
+            raise TypeError("attn_mlir: expected option deterministic to be None, "
+                            f"True or False, got {value!r}")
+        if name == "dq_reduction" and value not in _DQ_REDUCTIONS:
+            raise ValueError("attn_mlir: expected option dq_reduction to be one of "
+                             f"{', '.join(_DQ_REDUCTIONS)}, got {value!r}")
         opts[name] = list(value) if name == "cubin_archs" else value
     source = ({"mlir": mlir, "entry": entry} if mlir is not None
               else {"spec": _spec.normalize(spec)})
@@ -135,7 +151,8 @@ def _compile(source, target, opts, table, key, description, cache):
         try:
             if "mlir" in source:
                 entry = compiler.prepare(module, source["entry"])
-            c_opts = {table[n]: v for n, v in opts.items()}
+            c_opts = {table[n]: _BACKWARD_DQ[v] if n == "deterministic" else v
+                      for n, v in opts.items()}
             if target == "cpu":
                 c_opts["entry"] = entry
                 exe = compiler.compile_cpu(module, c_opts)

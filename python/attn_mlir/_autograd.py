@@ -17,6 +17,7 @@ a call that needs gradients raises MissingGpuBackward before the forward
 runs. There is no fallback to another implementation.
 """
 
+import os
 from typing import List, Optional, Tuple
 
 import torch
@@ -32,6 +33,36 @@ class MissingGpuBackward(_at.Unsupported):
     (attn.attention_backward on target "ptx") is not available."""
 
 
+# $ATTN_MLIR_BACKWARD_DQ: how the GPU backward reduces dQ (the compile
+# option deterministic): auto (the compiler's default), atomic or
+# deterministic.
+_BACKWARD_DQ_MODES = {"auto": None, "atomic": False, "deterministic": True}
+_DQ_REDUCTIONS = ("auto", "atom", "red-v2", "red-v4")
+
+
+def backward_options():
+    """The GPU backward's compile options from the environment:
+    $ATTN_MLIR_BACKWARD_DQ (auto, atomic, deterministic; default auto, the
+    compiler's choice) and $ATTN_MLIR_DQ_REDUCTION (auto, atom, red-v2,
+    red-v4: the atomic path's reduction instruction; default auto). Read at
+    every call, so a training script may switch between steps; each choice
+    is its own cached kernel."""
+    mode = os.environ.get("ATTN_MLIR_BACKWARD_DQ", "auto")
+    if mode not in _BACKWARD_DQ_MODES:
+        raise _at.Unsupported("attn_mlir: expected $ATTN_MLIR_BACKWARD_DQ to be one of "
+                              f"{', '.join(_BACKWARD_DQ_MODES)}, got {mode!r}")
+    reduction = os.environ.get("ATTN_MLIR_DQ_REDUCTION", "auto")
+    if reduction not in _DQ_REDUCTIONS:
+        raise _at.Unsupported("attn_mlir: expected $ATTN_MLIR_DQ_REDUCTION to be one of "
+                              f"{', '.join(_DQ_REDUCTIONS)}, got {reduction!r}")
+    options = {}
+    if _BACKWARD_DQ_MODES[mode] is not None:
+        options["deterministic"] = _BACKWARD_DQ_MODES[mode]
+    if reduction != "auto":
+        options["dq_reduction"] = reduction
+    return options
+
+
 def _spec(query, key, value, mask, window_left, window_right, scale, softcap,
           alibi, operand, backward, gpu):
     b, hq, lq, d = query.shape
@@ -45,6 +76,8 @@ def _spec(query, key, value, mask, window_left, window_right, scale, softcap,
     if operand is not None:
         spec["bool_mask" if operand.dtype == torch.bool else "bias"] = True
     target, options = ("ptx", _at.gpu_options()) if gpu else ("cpu", _at.cpu_options(query.dtype))
+    if gpu and backward:
+        options = dict(options, **backward_options())
     return target, spec, options
 
 

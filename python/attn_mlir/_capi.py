@@ -134,6 +134,9 @@ class PtxOptions(ctypes.Structure):
         ("decodeStages", ctypes.c_int64),
         ("cubinArchs", ctypes.POINTER(_StringRef)),
         ("numCubinArchs", ctypes.c_ssize_t), ("ptxas", _StringRef),
+        ("backwardDQ", ctypes.c_int), ("dqReduction", _StringRef),
+        ("backwardBlockM", ctypes.c_int64), ("backwardBlockN", ctypes.c_int64),
+        ("dqBlockM", ctypes.c_int64),
     ]
 
 

@@ -161,9 +161,11 @@ _kernels = {}
 
 def _kernel(target, spec, options):
     """attn_mlir.compile with a cheap key first: the operator asks per call."""
-    fast = (target, tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
-                                 for k, v in spec.items())),
-            (options or {}).get("chip"))
+    def frozen(d):
+        return tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                            for k, v in (d or {}).items()))
+    # Every option: the backward's ($ATTN_MLIR_BACKWARD_DQ) change per call.
+    fast = (target, frozen(spec), frozen(options))
     kernel = _kernels.get(fast)
     if kernel is None:
         try:

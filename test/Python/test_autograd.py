@@ -195,6 +195,44 @@ class Gradients(unittest.TestCase):
         for m in kernel.launches[1:]:
             self.assertEqual([a["name"] for a in m["arguments"]], names)
 
+    def test_gpu_backward_dq_mode_from_the_environment(self):
+        # $ATTN_MLIR_BACKWARD_DQ picks the program: atomic ends with the
+        # convert kernel and keeps the f32 dq_accum workspace, deterministic
+        # with the dQ kernel and none; $ATTN_MLIR_DQ_REDUCTION reaches the
+        # atomic path's reductions (red-v4 is its own kernel). The 128-key
+        # main kernel the cost model picks on sm_90 shows in the manifest.
+        q, k, v = (x.bfloat16() for x in inputs(1, 8, 2, 256, 256, 64, seed=11))
+        def program(**env):
+            old = {n: os.environ.get(n) for n in env}
+            os.environ.update(env)
+            try:
+                return at._autograd.gpu_backward_kernel(q, k, v, None, "causal-bottom-right")
+            finally:
+                for n, v_ in old.items():
+                    if v_ is None:
+                        os.environ.pop(n, None)
+                    else:
+                        os.environ[n] = v_
+        atomic = program(ATTN_MLIR_BACKWARD_DQ="atomic")
+        det = program(ATTN_MLIR_BACKWARD_DQ="deterministic")
+        self.assertTrue(atomic.launches[2]["kernel"].endswith("_bwd_convert"))
+        self.assertTrue(det.launches[2]["kernel"].endswith("_bwd_dq"))
+        workspaces = lambda m: [a["name"] for a in m["arguments"] if a["role"] == "workspace"]
+        self.assertEqual(workspaces(atomic.manifest), ["delta", "lse_log2", "dq_accum"])
+        self.assertEqual(workspaces(det.manifest), ["delta", "lse_log2"])
+        main = atomic.launches[1]
+        self.assertEqual(main["tuning"]["block_n"], 128)
+        self.assertEqual(main["tuning"]["num_warps"], 8)
+        self.assertEqual(main["block"], [256, 1, 1])
+        v4 = program(ATTN_MLIR_BACKWARD_DQ="atomic", ATTN_MLIR_DQ_REDUCTION="red-v4")
+        self.assertIn("red.global.add.v4.f32", v4.ptx)
+        self.assertNotIn("red.global.add.v4.f32", atomic.ptx)
+        for env, needle in ((dict(ATTN_MLIR_BACKWARD_DQ="sometimes"), "ATTN_MLIR_BACKWARD_DQ"),
+                            (dict(ATTN_MLIR_DQ_REDUCTION="red-v8"), "ATTN_MLIR_DQ_REDUCTION")):
+            with self.assertRaises(at.Unsupported) as ctx:
+                program(**env)
+            self.assertIn(needle, str(ctx.exception))
+
     def test_gpu_gradients_outside_the_gpu_backward_are_refused(self):
         # A head dim the GPU backward does not take (it has 64 and 128): a
         # MissingGpuBackward naming the piece, never another implementation.

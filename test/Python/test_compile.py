@@ -278,6 +278,34 @@ class Errors(unittest.TestCase):
             attn_mlir.compile("func.func @f( {", target="cpu")
         self.assertIn("1:", ctx.exception.diagnostics[0].location)
 
+    def test_backward_options(self):
+        # The backward's options through the C API (MlirAttnPtxOptions):
+        # deterministic None / False / True (the pass's default, dq_accum
+        # reductions, the dQ kernel), dq_reduction, and the tiles given
+        # (block-n 64: the 4-warp main kernel) over the cost model's.
+        spec = dict(Cache.SPEC, lse=True, backward=True, dtype="bf16")
+        opts = {"chip": "sm_90", "features": "+ptx81", "cubin_archs": []}
+        atomic = attn_mlir.compile(target="ptx", options=dict(opts, deterministic=False), **spec)
+        det = attn_mlir.compile(target="ptx", options=dict(opts, deterministic=True), **spec)
+        self.assertTrue(atomic.launches[2]["kernel"].endswith("_bwd_convert"))
+        self.assertTrue(det.launches[2]["kernel"].endswith("_bwd_dq"))
+        atom = attn_mlir.compile(target="ptx", options=dict(opts, deterministic=False,
+                                                            dq_reduction="atom"), **spec)
+        self.assertIn("atom.global.add.f32", atom.ptx)
+        self.assertNotIn("atom.global.add.f32", atomic.ptx)
+        fixed = attn_mlir.compile(target="ptx", options=dict(opts, bwd_block_m=64, bwd_block_n=64,
+                                                             dq_block_m=64, deterministic=True),
+                                  **spec)
+        self.assertEqual(fixed.launches[1]["tuning"], {"block_m": 64, "block_n": 64, "num_warps": 4})
+        self.assertEqual(fixed.launches[2]["block"], [128, 1, 1])
+        with self.assertRaises(TypeError):
+            attn_mlir.compile(target="ptx", options={"deterministic": "yes"}, **spec)
+        with self.assertRaises(ValueError):
+            attn_mlir.compile(target="ptx", options={"dq_reduction": "red-v8"}, **spec)
+        with self.assertRaises(attn_mlir.CompileError) as ctx:
+            attn_mlir.compile(target="ptx", options=dict(opts, bwd_block_n=96), **spec)
+        self.assertIn("expected block-n 0", str(ctx.exception))
+
     def test_unknown_field_and_option(self):
         with self.assertRaises(TypeError):
             attn_mlir.compile(heads=4)

@@ -156,6 +156,22 @@ static cl::opt<bool> rotateQBlocks(
              "Q block n mod the count, so that concurrent dQ reductions hit "
              "different rows (default on)"),
     cl::init(true), cl::cat(specCategory));
+static cl::opt<int64_t> bwdBlockM(
+    "bwd-block-m",
+    cl::desc("With --backward: the main kernel's Q rows per step (64 or "
+             "128; 0: the tile model's, which --gpu-options=tile-model= "
+             "turns off for the backward too)"),
+    cl::init(0), cl::cat(specCategory));
+static cl::opt<int64_t> bwdBlockN(
+    "bwd-block-n",
+    cl::desc("With --backward: keys per main-kernel CTA, 16 per warp (64 or "
+             "128; 0: the tile model's)"),
+    cl::init(0), cl::cat(specCategory));
+static cl::opt<int64_t> dqBlockM(
+    "dq-block-m",
+    cl::desc("With --backward --deterministic: query rows per dQ-kernel CTA "
+             "(64 or 128; 0: the tile model's)"),
+    cl::init(0), cl::cat(specCategory));
 static cl::opt<bool> runCpu("run-cpu",
                             cl::desc("Execute on the CPU and compare with the "
                                      "float64 reference (spec input only)"),
@@ -652,6 +668,11 @@ static int compileForGpu(ModuleOp module,
   options.backward.deterministic = deterministic;
   options.backward.dqReduction = dqReduction;
   options.backward.rotateQBlocks = rotateQBlocks;
+  options.backward.blockM = bwdBlockM;
+  options.backward.blockN = bwdBlockN;
+  options.backward.dqBlockM = dqBlockM;
+  // One tile model for the forward and the backward kernels.
+  options.backward.tileModel = options.lowering.tileModel;
   options.features = ptxFeatures;
   options.recordStageIR = printStageIR;
   // The manifest's cost figures are for the GPU the report names.

@@ -61,6 +61,37 @@ TileConfigChoice chooseTileConfig(const AttentionFigures &figures,
 TileConfigChoice chooseHopperTileConfig(const AttentionFigures &figures,
                                         const GpuSpec &gpu);
 
+/// The tiles of the mma.sync backward program (convert-attn-backward-to-
+/// nvvm): the main kernel's Q rows per step (block-m) and keys per CTA
+/// (block-n, 16 per warp), and the deterministic dQ kernel's query rows
+/// per CTA (dq-block-m, over KV blocks of 64 keys).
+struct BackwardTileChoice {
+  int64_t blockM = 64, blockN = 64, dqBlockM = 64;
+  /// Why, with the modelled times of the choice and the runner-up.
+  std::string reason;
+  /// The main kernel's candidates (blockM x blockN, numWarps), then the dQ
+  /// kernel's (blockM: its rows, blockN: 64), in the order modelled.
+  std::vector<TileCandidate> candidates;
+};
+
+/// Chooses the backward's tiles for `figures` (the forward's problem: the
+/// gradients' shapes and mask) on `gpu`. `deterministic`: the program
+/// with the dQ kernel (dqBlockM chosen) instead of reductions into
+/// dq_accum; `reductionWidth`: floats per dQ reduction instruction (1 for
+/// atom, 2 for red-v2, 4 for red-v4). Never fails: with no candidate
+/// fitting, the fixed 64 / 64 / 64 tiles come back with a reason saying so.
+BackwardTileChoice chooseBackwardTileConfig(const AttentionFigures &figures,
+                                            const GpuSpec &gpu,
+                                            bool deterministic,
+                                            int64_t reductionWidth);
+
+/// Registers per thread of the backward main kernel with `blockM`-query
+/// steps: dK and dV of a warp's 16 keys ((D + Dv) / 2 per lane), its S^T
+/// and dP^T tiles of 16 keys x blockM queries (blockM / 2 each), 16 for
+/// fragments and the prefill estimate's fixed overhead (docs/CostModel.md).
+int64_t estimateBackwardMainRegisters(int64_t blockM, int64_t headDim,
+                                      int64_t valueHeadDim);
+
 /// Registers per consumer thread of the hopper kernel: S (blockN / 2), O
 /// (Dv / 2), Q unless it is in shared memory (D / 4), the packed P
 /// (blockN / 4) and the same fixed overhead as the prefill estimate.

@@ -366,10 +366,11 @@ def ConvertAttnBackwardToNVVM
        `delta = rowsum(dO * O)`, `lse_log2 = lse * log2(e)` (`+inf` for a
        fully masked row, so that its P is 0, never NaN), and zeroes
        `dq_accum`;
-    2. main, grid `[ceil(Lk / 64), B * Hkv, 1]`, 4 warps: one CTA per KV
-       block of 64 keys (each warp 16 keys) loops over the query heads of
-       its KV head's group and over the Q blocks of 64 rows that see the
-       block (KeyVisibility::rowsSeeingKeys), Q and dO double-buffered with
+    2. main, grid `[ceil(Lk / block-n), B * Hkv, 1]`, `block-n / 16` warps:
+       one CTA per KV block of `block-n` keys (each warp 16 keys: 64 keys on
+       4 warps or 128 on 8) loops over the query heads of its KV head's
+       group and over the Q blocks of `block-m` rows that see the block
+       (KeyVisibility::rowsSeeingKeys), Q and dO double-buffered with
        cp.async. Per Q block, with scores transposed (keys are rows):
        `S^T = K Q^T`, softcap, ALiBi, mask (boundary and tail blocks only),
        `P^T = exp2(S^T log2 e - lse_log2)`, `dV += P^T dO`,
@@ -385,7 +386,10 @@ def ConvertAttnBackwardToNVVM
        quarter of `atom`'s reductions, but the shuffles cost more than
        that saves on the H200). With `rotate-q-blocks` (default) KV block
        `n` starts its Q loop at Q block `n mod count` and wraps, so that
-       the CTAs of one head reduce into different rows at a time. GQA sums dK
+       the CTAs of one head reduce into different rows at a time. When
+       `block-m < block-n` the warps split `dQ = dS K` into row groups of 16
+       queries times parts of D, so a 128-key CTA adds half the values per
+       key of a 64-key one. GQA sums dK
        and dV over the group inside the CTA (no atomics); dK is scaled
        once at the end;
     3. convert, one thread per 8 elements: `dq = scale * dq_accum` in the
@@ -393,9 +397,18 @@ def ConvertAttnBackwardToNVVM
 
     With `deterministic`, dQ is the same bits on every run: there is no
     `dq_accum`, the main kernel computes dK and dV only, and the third
-    kernel is a dQ kernel, grid `[ceil(Lq / 64), B * Hq, 1]`, that walks the
-    KV blocks a Q block sees in order (recomputing S and dP in the
-    forward's row layout) and accumulates `dQ = scale dS K` in registers.
+    kernel is a dQ kernel, grid `[ceil(Lq / dq-block-m), B * Hq, 1]` (16
+    rows per warp), that walks the KV blocks a Q block sees in order
+    (recomputing S and dP in the forward's row layout) and accumulates
+    `dQ = scale dS K` in registers. Its workspace is delta and lse_log2
+    only (8 B Hq Lq bytes: 2 MiB at B = 1, Hq = 16, Lq = 16k), the atomic
+    program's adds dq_accum (4 B Hq Lq D bytes: 128 MiB there). It stays
+    opt-in: on the H200 the atomic program with 128-key CTAs is faster on
+    every prefill shape at L >= 4k (bench/NOTES.md session 6).
+
+    Tiles left at 0 (`block-m`, `block-n`, `dq-block-m`) come from the cost
+    model of the GPU `tile-model` names (chooseBackwardTileConfig; `auto`:
+    the GPU of `chip`; empty: 64 each); given ones win over it.
 
     `score_mod`, `mask_mod`, a bias or mask operand, `key_lengths`, the
     bshd layout and gradient types other than the inputs' are refused with
@@ -439,6 +452,20 @@ def ConvertAttnBackwardToNVVM
            /*default=*/"\"+ptx80\"",
            "PTX features of the target, e.g. +ptx81 (decides "
            "dq-reduction=auto)">,
+    Option<"blockM", "block-m", "int64_t", /*default=*/"0",
+           "Main kernel: query rows per Q block step, 64 or 128 (at most "
+           "block-n); 0: the tile model's choice (64 with tile-model off)">,
+    Option<"blockN", "block-n", "int64_t", /*default=*/"0",
+           "Main kernel: keys per CTA, 16 per warp: 64 (4 warps) or 128 (8 "
+           "warps); 0: the tile model's choice (64 with tile-model off)">,
+    Option<"dqBlockM", "dq-block-m", "int64_t", /*default=*/"0",
+           "Deterministic dQ kernel: query rows per CTA, 16 per warp: 64 or "
+           "128; 0: the tile model's choice (64 with tile-model off)">,
+    Option<"tileModel", "tile-model", "std::string", /*default=*/"\"auto\"",
+           "GPU whose cost model chooses the tiles left at 0 "
+           "(chooseBackwardTileConfig): auto (the GPU of chip), a name "
+           "(h100-sxm, a100-sxm, h200, b200; a remark says why), or empty "
+           "(the fixed 64 / 64 / 64)">,
     Option<"kernelModuleName", "kernel-module", "std::string",
            /*default=*/"\"attn_kernels\"",
            "Name of the gpu.module that receives the kernels (appended to "

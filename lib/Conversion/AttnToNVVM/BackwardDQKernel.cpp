@@ -1,7 +1,8 @@
 //===- BackwardDQKernel.cpp - the deterministic dQ kernel -----------------===//
 //
 // Part of attn-mlir. The dQ of the deterministic backward program: one CTA
-// per (Q block of 64 rows, batch, query head), 4 warps of 16 rows, walks the
+// per (Q block of dq-block-m rows, batch, query head), a warp per 16 rows
+// (4 or 8 warps: 128 rows read each K and V tile for twice the rows), walks the
 // KV blocks its rows see (KeyVisibility::visibleKeys) in order with K and V
 // double-buffered, recomputes S and P in the forward's row layout (the
 // shared emitScores, emitPositionalMods and emitVisibilityMask), and
@@ -22,13 +23,16 @@ using namespace mlir::attn::detail;
 
 namespace {
 
-constexpr int64_t kBM = kBackwardBlockM, kBN = kBackwardBlockN;
+constexpr int64_t kBN = kBackwardBlockN;
 
 class DQEmitter : public BackwardEmitterBase {
 public:
-  DQEmitter(gpu::GPUFuncOp func, const KernelProblem &p)
-      : BackwardEmitterBase(func, p) {
-    tileBytes = kBM * tileRowBytes;
+  DQEmitter(gpu::GPUFuncOp func, const KernelProblem &p,
+            const BackwardTiles &tiles)
+      : BackwardEmitterBase(func, p, /*keysPerTile=*/kBN, tiles.dqThreads()),
+        blockM(tiles.dqBlockM) {
+    tileBytes = blockM * tileRowBytes;
+    kvTileBytes = kBN * tileRowBytes;
   }
 
   void emit();
@@ -37,8 +41,10 @@ private:
   // Shared memory: Q (at 0: FragmentEmitter::loadQ reads it there) | dO |
   // stage 0 K, V | stage 1 K, V.
   Value doTile() { return cI32(tileBytes); }
-  Value kTile(Value stage) { return add(mul(stage, 2 * tileBytes), 2 * tileBytes); }
-  Value vTile(Value stage) { return add(kTile(stage), tileBytes); }
+  Value kTile(Value stage) {
+    return add(mul(stage, 2 * kvTileBytes), 2 * tileBytes);
+  }
+  Value vTile(Value stage) { return add(kTile(stage), kvTileBytes); }
 
   void copyKV(Value block, Value stage) {
     Value n0 = mul(block, kBN);
@@ -50,7 +56,8 @@ private:
   /// dQ of the block at key n0 added into `acc`.
   void emitBlock(Value n0, Value stage, SmallVector<Value> &acc);
 
-  int64_t tileBytes;
+  /// Query rows of the CTA; bytes of its Q (dO) tile and of a K (V) tile.
+  int64_t blockM, tileBytes, kvTileBytes;
   Value bh, batch, head, m0, laneRow, qHeadBytes, kvHeadBytes;
   Value negSlope, batchIndex, headIndex;
   std::array<Value, 2> lse2, delta;
@@ -88,7 +95,7 @@ void DQEmitter::emitBlock(Value n0, Value stage, SmallVector<Value> &acc) {
                          headIndex);
   bool tail = p.seqK % kBN != 0;
   s = emitVisibilityMask(layout, s, n0, laneRow,
-                         blockNeedsMask(n0, m0, kBM, cI32(p.seqK), tail),
+                         blockNeedsMask(n0, m0, blockM, cI32(p.seqK), tail),
                          cI32(p.seqK), cI32(p.diagOffset), tail);
   Value c = cF32(expScale);
   for (int64_t r = 0; r < layout.numRegisters(); ++r) {
@@ -116,7 +123,7 @@ void DQEmitter::emit() {
   batch = arith::DivUIOp::create(b, bh, cI32(p.headsQ));
   head = arith::RemUIOp::create(b, bh, cI32(p.headsQ));
   Value kvHead = arith::DivUIOp::create(b, head, cI32(p.headsQ / p.headsKV));
-  m0 = mul(mBlock, kBM);
+  m0 = mul(mBlock, blockM);
   laneRow = add(add(m0, mul(warp, 16)), g);
   qHeadBytes = mul64(bh, p.seqQ * tileRowBytes);
   kvHeadBytes =
@@ -128,14 +135,14 @@ void DQEmitter::emit() {
   delta = loadRowPair(kBwdDelta);
 
   IntArith a(b, b.getLoc(), i32);
-  Value lastRow = arith::MinSIOp::create(b, add(m0, kBM - 1), cI32(p.seqQ - 1));
+  Value lastRow = arith::MinSIOp::create(b, add(m0, blockM - 1), cI32(p.seqQ - 1));
   KeyInterval<Value> keys = p.visibility.visibleKeys(a, m0, lastRow,
                                                      cI32(p.seqQ), cI32(p.seqK));
   Value nBegin = a.floorDiv(keys.begin, kBN);
   Value nEnd = a.ceilDiv(keys.end, kBN);
   ifThen(cmp(arith::CmpIPredicate::slt, nBegin, nEnd), [&] {
-    copyRows(global(kBwdQ), qHeadBytes, m0, kBM, p.seqQ, cI32(0));
-    copyRows(global(kBwdDO), qHeadBytes, m0, kBM, p.seqQ, doTile());
+    copyRows(global(kBwdQ), qHeadBytes, m0, blockM, p.seqQ, cI32(0));
+    copyRows(global(kBwdDO), qHeadBytes, m0, blockM, p.seqQ, doTile());
     copyKV(nBegin, cI32(0));
   });
   NVVM::CpAsyncCommitGroupOp::create(b);
@@ -178,7 +185,7 @@ void DQEmitter::emit() {
         LLVM::StoreOp::create(b, v, gep(ptrGlobal, dqPtr, off), 4);
       }
     };
-    if (p.seqQ % kBM == 0)
+    if (p.seqQ % blockM == 0)
       body();
     else
       ifThen(cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ)), body);
@@ -186,11 +193,13 @@ void DQEmitter::emit() {
   gpu::ReturnOp::create(b);
 }
 
-int64_t mlir::attn::detail::backwardDQSharedBytes(const KernelProblem &p) {
-  return 6 * kBM * p.headDim * 2;
+int64_t mlir::attn::detail::backwardDQSharedBytes(const KernelProblem &p,
+                                                  const BackwardTiles &t) {
+  return (2 * t.dqBlockM + 4 * kBN) * p.headDim * 2;
 }
 
 void mlir::attn::detail::emitBackwardDQ(gpu::GPUFuncOp func,
-                                        const KernelProblem &p) {
-  DQEmitter(func, p).emit();
+                                        const KernelProblem &p,
+                                        const BackwardTiles &tiles) {
+  DQEmitter(func, p, tiles).emit();
 }

@@ -18,9 +18,13 @@ namespace mlir::attn::detail {
 /// Helpers every backward kernel uses, on top of the fragment layer.
 class BackwardEmitterBase : public FragmentEmitter {
 protected:
-  BackwardEmitterBase(gpu::GPUFuncOp func, const KernelProblem &p)
-      : FragmentEmitter(func, p, /*mTiles=*/1,
-                        /*keysPerTile=*/kBackwardBlockM) {}
+  /// `keysPerTile`: the columns of the kernel's score tiles (the main
+  /// kernel's queries, the dQ kernel's keys); `threads`: its block size.
+  BackwardEmitterBase(gpu::GPUFuncOp func, const KernelProblem &p,
+                      int64_t keysPerTile = kBackwardBlockM,
+                      int64_t threads = kBackwardThreads)
+      : FragmentEmitter(func, p, /*mTiles=*/1, keysPerTile),
+        threads(threads) {}
 
   Value arg(int64_t i) { return func.getBody().front().getArgument(i); }
   Value global(int64_t i) { return pointerOf(arg(i), ptrGlobal); }
@@ -54,6 +58,8 @@ protected:
   /// Lane offsets of A fragments of the warp's 16 rows of a [rows, D] tile
   /// (as the forward's Q): matrices 1, 3 are rows 8-15, 2, 3 the next chunk.
   Value warpRowsLane();
+
+  int64_t threads;
 };
 
 

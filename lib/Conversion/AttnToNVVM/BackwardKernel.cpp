@@ -24,10 +24,7 @@ using namespace mlir::attn::detail;
 
 namespace {
 
-constexpr int64_t kBM = kBackwardBlockM, kBN = kBackwardBlockN;
 constexpr int64_t kThreads = kBackwardThreads;
-/// Bytes of a row of the dS^T tile (64 queries, 16-bit).
-constexpr int64_t kDsRowBytes = kBM * 2;
 
 //===----------------------------------------------------------------------===//
 // Preprocess: delta, lse_log2, dq_accum = 0
@@ -159,12 +156,16 @@ class MainEmitter : public BackwardEmitterBase {
 public:
   MainEmitter(gpu::GPUFuncOp func, const KernelProblem &p,
               const BackwardMainOptions &options)
-      : BackwardEmitterBase(func, p), atomicDQ(options.atomicDQ),
-        reduction(options.reduction),
-        rotate(options.atomicDQ && options.rotateQBlocks) {
-    kvTileBytes = kBN * tileRowBytes;
-    qTileBytes = kBM * tileRowBytes;
-    stageBytes = 2 * qTileBytes + 2 * kBM * 4;
+      : BackwardEmitterBase(func, p, options.tiles.blockM,
+                            options.tiles.mainThreads()),
+        atomicDQ(options.atomicDQ), reduction(options.reduction),
+        rotate(options.atomicDQ && options.rotateQBlocks),
+        blockM(options.tiles.blockM), blockN(options.tiles.blockN),
+        rowGroups(blockM / 16), columnParts(options.tiles.dqColumnParts()) {
+    kvTileBytes = blockN * tileRowBytes;
+    qTileBytes = blockM * tileRowBytes;
+    stageBytes = 2 * qTileBytes + 2 * blockM * 4;
+    dsRowBytes = blockM * 2;
   }
 
   void emit();
@@ -176,12 +177,12 @@ private:
   int64_t vTile() const { return kvTileBytes; }
   int64_t dsTile() const { return 2 * kvTileBytes; }
   Value stageBase(Value stage) {
-    return add(mul(stage, stageBytes), 2 * kvTileBytes + kBN * kDsRowBytes);
+    return add(mul(stage, stageBytes), 2 * kvTileBytes + blockN * dsRowBytes);
   }
   Value qTile(Value base) { return base; }
   Value doTile(Value base) { return add(base, qTileBytes); }
   Value lseTile(Value base) { return add(base, 2 * qTileBytes); }
-  Value deltaTile(Value base) { return add(base, 2 * qTileBytes + kBM * 4); }
+  Value deltaTile(Value base) { return add(base, 2 * qTileBytes + blockM * 4); }
 
   /// The (query head, first row) of loop step `it`: heads of the group
   /// outer, Q blocks inner.
@@ -197,10 +198,11 @@ private:
   SmallVector<Value> emitAlibi(ArrayRef<Value> s, Value m0, Value head);
   /// Stores dS^T (this warp's 16 rows) as 16-bit pairs into the dS tile.
   void storeDsT(ArrayRef<Value> ds);
-  /// dq_accum[bh, m0 + rows of this warp, :] += dS K.
+  /// dq_accum[bh, m0 + rows of this warp, its columns] += dS K.
   void emitDQ(Value bh, Value m0);
-  /// Adds the warp's dQ tile `acc` (C fragments, rows m0 + 16 warp + g,
-  /// + 8) to dq_accum as `reduction` says; rows past Lq are skipped.
+  /// Adds the warp's dQ tile `acc` (C fragments of its d8 tiles, rows m0 +
+  /// 16 (warp's row group) + g, + 8, columns from dqColumn0) to dq_accum as
+  /// `reduction` says; rows past Lq are skipped.
   void emitDQReduction(Value bh, Value m0, ArrayRef<Value> acc);
   /// red.global.add.v<N>.f32 of `values` at `ptr` (N = values.size()),
   /// predicated on the i1 `valid` where given.
@@ -216,8 +218,14 @@ private:
   bool atomicDQ;
   DQReduction reduction;
   bool rotate;
-  int64_t kvTileBytes, qTileBytes, stageBytes;
+  /// Q rows and keys of a step; the dQ split over warps (row groups of 16
+  /// queries times column parts of D).
+  int64_t blockM, blockN, rowGroups, columnParts;
+  int64_t kvTileBytes, qTileBytes, stageBytes, dsRowBytes;
   Value batch, kvHead, n0, kvHeadBytes, aLane, dsLaneA;
+  /// The warp's dQ columns: the first one (i32), the K tile's lane offset
+  /// for them and the byte offset of their 128-byte group.
+  Value dqColumn0, dqKLane, dqKBytes;
   Value mBegin, numM, mRotation;
   Value qPtr, kPtr, vPtr, doPtr, lsePtr, deltaPtr;
 };
@@ -235,7 +243,7 @@ std::pair<Value, Value> MainEmitter::stepCoordinates(Value it) {
   }
   Value mBlock = add(mBegin, local);
   Value head = add(mul(kvHead, p.headsQ / p.headsKV), inGroup);
-  return {head, mul(mBlock, kBM)};
+  return {head, mul(mBlock, blockM)};
 }
 
 void BackwardEmitterBase::copyRows(Value gptr, Value headBytes, Value firstRow,
@@ -243,7 +251,7 @@ void BackwardEmitterBase::copyRows(Value gptr, Value headBytes, Value firstRow,
   // As the forward's copies: thread tid moves chunk tid % (D / 8) of rows
   // tid / (D / 8) + k * rowsPerPass (a multiple of 8: the swizzled chunk is
   // the same for every k).
-  int64_t chunksPerRow = d / 8, rowsPerPass = kThreads / chunksPerRow;
+  int64_t chunksPerRow = d / 8, rowsPerPass = threads / chunksPerRow;
   Value row0 = shr(tid, llvm::Log2_64(chunksPerRow));
   Value chunk = andI(tid, chunksPerRow - 1);
   Value smemOffset = swizzled(row0, chunk);
@@ -266,22 +274,34 @@ void MainEmitter::copyStep(Value it, Value base) {
   auto [head, m0] = stepCoordinates(it);
   Value bh = add(mul(batch, p.headsQ), head);
   Value headBytes = mul64(bh, p.seqQ * tileRowBytes);
-  copyRows(qPtr, headBytes, m0, kBM, p.seqQ, qTile(base));
-  copyRows(doPtr, headBytes, m0, kBM, p.seqQ, doTile(base));
-  // Threads 0-63 copy lse_log2 of the block's rows, 64-127 delta (4 bytes
-  // each: a row's offset is 4-byte aligned only); padded rows read 0.
-  Value isDelta = cmp(arith::CmpIPredicate::uge, tid, cI32(kBM));
-  Value r = andI(tid, kBM - 1);
-  Value row = add(m0, r);
-  Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ));
-  Value rowIndex =
-      add64(mul64(bh, p.seqQ), toI64(sel(valid, row, cI32(0))));
-  Value src = gep(ptrGlobal, sel(isDelta, deltaPtr, lsePtr),
-                  arith::MulIOp::create(b, rowIndex, cI64(4)));
-  Value dst = gep(ptrShared, smem,
-                  add(sel(isDelta, deltaTile(base), lseTile(base)), mul(r, 4)));
-  NVVM::CpAsyncOp::create(b, dst, src, 4, NVVM::LoadCacheModifierKind::CA,
-                          sel(valid, cI32(4), cI32(0)));
+  copyRows(qPtr, headBytes, m0, blockM, p.seqQ, qTile(base));
+  copyRows(doPtr, headBytes, m0, blockM, p.seqQ, doTile(base));
+  // Item i < block m copies lse_log2 of row i, item block m + i delta (4
+  // bytes each: a row's offset is 4-byte aligned only); padded rows read 0.
+  // Threads past the 2 block m items copy nothing (a zero-size copy would
+  // zero-fill another item's word).
+  for (int64_t first = 0; first < 2 * blockM; first += threads) {
+    Value item = add(tid, first);
+    auto copy = [&] {
+      Value isDelta = cmp(arith::CmpIPredicate::uge, item, cI32(blockM));
+      Value r = andI(item, blockM - 1);
+      Value row = add(m0, r);
+      Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ));
+      Value rowIndex =
+          add64(mul64(bh, p.seqQ), toI64(sel(valid, row, cI32(0))));
+      Value src = gep(ptrGlobal, sel(isDelta, deltaPtr, lsePtr),
+                      arith::MulIOp::create(b, rowIndex, cI64(4)));
+      Value dst = gep(
+          ptrShared, smem,
+          add(sel(isDelta, deltaTile(base), lseTile(base)), mul(r, 4)));
+      NVVM::CpAsyncOp::create(b, dst, src, 4, NVVM::LoadCacheModifierKind::CA,
+                              sel(valid, cI32(4), cI32(0)));
+    };
+    if (first + threads <= 2 * blockM)
+      copy();
+    else
+      ifThen(cmp(arith::CmpIPredicate::ult, item, cI32(2 * blockM)), copy);
+  }
 }
 
 Value BackwardEmitterBase::warpRowsLane() {
@@ -320,23 +340,23 @@ std::pair<Value, Value> MainEmitter::loadColumnPair(Value vecTile,
 
 SmallVector<Value> MainEmitter::emitMask(ArrayRef<Value> s, Value m0) {
   const KeyVisibility &vis = p.visibility;
-  bool tailK = p.seqK % kBN != 0, tailQ = p.seqQ % kBM != 0;
+  bool tailK = p.seqK % blockN != 0, tailQ = p.seqQ % blockM != 0;
   if (!vis.isBounded() && !tailK && !tailQ)
     return SmallVector<Value>(s);
   IntArith a(b, b.getLoc(), i32);
   // Pairs of blocks inside the keys every row of the Q block sees need no
   // element test; nor do Q blocks without padded rows.
   KeyInterval<Value> full = vis.keysSeenByAll(
-      a, m0, add(m0, kBM - 1), cI32(p.seqQ), cI32(p.seqK));
+      a, m0, add(m0, blockM - 1), cI32(p.seqQ), cI32(p.seqK));
   auto orI = [&](Value x, Value y) { return arith::OrIOp::create(b, x, y); };
   Value needsMask = arith::ConstantIntOp::create(b, b.getI1Type(), 0);
   if (vis.left)
     needsMask = orI(needsMask, a.slt(n0, full.begin));
   if (vis.right || tailK)
     needsMask = orI(needsMask,
-                    cmp(arith::CmpIPredicate::sgt, add(n0, kBN), full.end));
+                    cmp(arith::CmpIPredicate::sgt, add(n0, blockN), full.end));
   if (tailQ)
-    needsMask = orI(needsMask, cmp(arith::CmpIPredicate::sgt, add(m0, kBM),
+    needsMask = orI(needsMask, cmp(arith::CmpIPredicate::sgt, add(m0, blockM),
                                    cI32(p.seqQ)));
   auto masked = scf::IfOp::create(
       b, needsMask,
@@ -400,7 +420,7 @@ void MainEmitter::storeDsT(ArrayRef<Value> ds) {
   // row (row % 8 == g), so the 32 lanes of a store hit 32 banks.
   for (int64_t half = 0; half < 2; ++half) {
     Value row = add(add(mul(warp, 16), g), half * 8);
-    Value rowBytes = add(mul(row, kDsRowBytes), mul(t, 4));
+    Value rowBytes = add(mul(row, dsRowBytes), mul(t, 4));
     for (int64_t nt = 0; nt < nTiles(); ++nt) {
       Value packed = packHalf2(ds[sIndex(0, nt, 2 * half)],
                                ds[sIndex(0, nt, 2 * half + 1)]);
@@ -413,20 +433,24 @@ void MainEmitter::storeDsT(ArrayRef<Value> ds) {
 }
 
 void MainEmitter::emitDQ(Value bh, Value m0) {
-  // Warp w computes queries 16w .. 16w + 15 of the block over all 64 keys:
-  // A = dS (ldmatrix.trans of dS^T), B = K (ldmatrix.trans, as V in the
-  // forward's P V).
-  SmallVector<Value> acc(dTiles() * 4, cF32(0.0));
-  for (int64_t kk = 0; kk < kBN / 16; ++kk) {
-    Value aOff = add(add(cI32(dsTile()), dsLaneA), kk * 16 * kDsRowBytes);
+  // Warp w computes the 16 queries of row group w % (block m / 16) over
+  // all block n keys, for column part w / (block m / 16) of D: A = dS
+  // (ldmatrix.trans of dS^T), B = K (ldmatrix.trans, as V in the forward's
+  // P V). With 128 keys and 64 rows the 8 warps split D in halves: each
+  // step reduces 64 x D values for 128 keys, half the 4-warp kernel's per
+  // key.
+  int64_t pairs = d / 16 / columnParts;
+  SmallVector<Value> acc(pairs * 2 * 4, cF32(0.0));
+  Value kBase = add(cI32(kTile()), dqKBytes);
+  for (int64_t kk = 0; kk < blockN / 16; ++kk) {
+    Value aOff = add(add(cI32(dsTile()), dsLaneA), kk * 16 * dsRowBytes);
     SmallVector<Value> af = ldmatrix(tileAt(aOff), /*transpose=*/true);
-    for (int64_t dp = 0; dp < d / 16; ++dp) {
-      SmallVector<Value> kf =
-          ldmatrix(fragmentAddress(cI32(kTile()), vLane, kk * 16, 2 * dp),
-                   /*transpose=*/true);
+    for (int64_t dp = 0; dp < pairs; ++dp) {
+      SmallVector<Value> kf = ldmatrix(
+          fragmentAddress(kBase, dqKLane, kk * 16, 2 * dp), /*transpose=*/true);
       for (int64_t half = 0; half < 2; ++half)
         mma(af, {kf[2 * half], kf[2 * half + 1]},
-            MutableArrayRef<Value>(acc).slice(oIndex(0, 2 * dp + half, 0), 4));
+            MutableArrayRef<Value>(acc).slice((2 * dp + half) * 4, 4));
     }
   }
   emitDQReduction(bh, m0, acc);
@@ -462,16 +486,17 @@ void MainEmitter::emitVectorRed(Value ptr, ArrayRef<Value> values,
 
 void MainEmitter::emitDQReduction(Value bh, Value m0, ArrayRef<Value> acc) {
   Value accPtr = global(kBwdDQAccum);
-  Value warpRow0 = add(add(m0, mul(warp, 16)), g);
-  // Byte offset in dq_accum of (row, column 0) of this head.
+  int64_t tiles = int64_t(acc.size()) / 4;
+  Value warpRow0 = add(add(m0, mul(andI(warp, rowGroups - 1), 16)), g);
+  // Byte offset in dq_accum of (row, the warp's first column) of this head.
   auto rowBytes = [&](Value row) {
-    return arith::MulIOp::create(
-        b, arith::MulIOp::create(b, add64(mul64(bh, p.seqQ), toI64(row)),
-                                 cI64(d)),
-        cI64(4));
+    Value elem = add64(
+        arith::MulIOp::create(b, add64(mul64(bh, p.seqQ), toI64(row)), cI64(d)),
+        toI64(dqColumn0));
+    return arith::MulIOp::create(b, elem, cI64(4));
   };
   auto guarded = [&](Value row, function_ref<void()> body) {
-    if (p.seqQ % kBM == 0)
+    if (p.seqQ % blockM == 0)
       body();
     else
       ifThen(cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ)), body);
@@ -486,21 +511,21 @@ void MainEmitter::emitDQReduction(Value bh, Value m0, ArrayRef<Value> acc) {
     Value row = add(warpRow0, mul(andI(t, 1), 8));
     Value colBytes = toI64(mul(andI(t, ~int64_t(1)), 8));
     SmallVector<std::array<Value, 4>> vecs;
-    for (int64_t dt = 0; dt < dTiles(); ++dt) {
-      Value c0 = acc[oIndex(0, dt, 0)], c1 = acc[oIndex(0, dt, 1)];
-      Value c2 = acc[oIndex(0, dt, 2)], c3 = acc[oIndex(0, dt, 3)];
+    for (int64_t dt = 0; dt < tiles; ++dt) {
+      Value c0 = acc[dt * 4], c1 = acc[dt * 4 + 1];
+      Value c2 = acc[dt * 4 + 2], c3 = acc[dt * 4 + 3];
       Value r0 = shuffleXor(sel(odd, c0, c2), 1);
       Value r1 = shuffleXor(sel(odd, c1, c3), 1);
       vecs.push_back({sel(odd, r0, c0), sel(odd, r1, c1), sel(odd, c2, r0),
                       sel(odd, c3, r1)});
     }
     Value valid;
-    if (p.seqQ % kBM != 0)
+    if (p.seqQ % blockM != 0)
       valid = cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ));
     // Rows past Lq add at row Lq - 1's address with the predicate off.
     Value safeRow = valid ? sel(valid, row, cI32(p.seqQ - 1)) : row;
     Value base = add64(rowBytes(safeRow), colBytes);
-    for (int64_t dt = 0; dt < dTiles(); ++dt)
+    for (int64_t dt = 0; dt < tiles; ++dt)
       emitVectorRed(gep(ptrGlobal, accPtr, add64(base, cI64(dt * 32))),
                     vecs[dt], valid);
     return;
@@ -509,10 +534,10 @@ void MainEmitter::emitDQReduction(Value bh, Value m0, ArrayRef<Value> acc) {
     Value row = add(warpRow0, half * 8);
     guarded(row, [&] {
       Value base = add64(rowBytes(row), toI64(mul(t, 8)));
-      for (int64_t dt = 0; dt < dTiles(); ++dt) {
+      for (int64_t dt = 0; dt < tiles; ++dt) {
         Value pairPtr = gep(ptrGlobal, accPtr, add64(base, cI64(dt * 32)));
-        Value x = acc[oIndex(0, dt, 2 * half)];
-        Value y = acc[oIndex(0, dt, 2 * half + 1)];
+        Value x = acc[dt * 4 + 2 * half];
+        Value y = acc[dt * 4 + 2 * half + 1];
         if (reduction == DQReduction::RedV2) {
           emitVectorRed(pairPtr, {x, y});
           continue;
@@ -632,7 +657,7 @@ void MainEmitter::emitEpilogue(ValueRange dK, ValueRange dV) {
         LLVM::StoreOp::create(b, v, gep(ptrGlobal, dvPtr, off), 4);
       }
     };
-    if (p.seqK % kBN == 0)
+    if (p.seqK % blockN == 0)
       body();
     else
       ifThen(cmp(arith::CmpIPredicate::slt, key, cI32(p.seqK)), body);
@@ -645,7 +670,7 @@ void MainEmitter::emit() {
   Value bhkv = blockId(gpu::Dimension::y);
   batch = arith::DivUIOp::create(b, bhkv, cI32(p.headsKV));
   kvHead = arith::RemUIOp::create(b, bhkv, cI32(p.headsKV));
-  n0 = mul(blockId(gpu::Dimension::x), kBN);
+  n0 = mul(blockId(gpu::Dimension::x), blockN);
   kvHeadBytes = mul64(bhkv, p.seqK * tileRowBytes);
   qPtr = global(kBwdQ);
   kPtr = global(kBwdK);
@@ -656,20 +681,33 @@ void MainEmitter::emit() {
   aLane = warpRowsLane();
   Value matrix = shr(lane, 3);
   // dS A fragments from dS^T transposed: matrix i reads keys r8 + 8 (i >> 1)
-  // at query chunk 2w + (i & 1); the chunk is swizzled by the key (r8).
+  // at query chunk 2 (w's row group) + (i & 1); the chunk is swizzled by
+  // the key (r8).
   Value dsRow = add(r8, mul(shr(matrix, 1), 8));
   Value dsChunk = arith::XOrIOp::create(
-      b, add(mul(warp, 2), andI(matrix, 1)), r8);
-  dsLaneA = add(mul(dsRow, kDsRowBytes), mul(dsChunk, 16));
+      b, add(mul(andI(warp, rowGroups - 1), 2), andI(matrix, 1)), r8);
+  dsLaneA = add(mul(dsRow, dsRowBytes), mul(dsChunk, 16));
+  // The warp's dQ columns: part w / row groups of D / column parts. Its
+  // first 16-byte chunk splits into a multiple of 8 (whole 128-byte groups,
+  // untouched by the swizzle: a byte offset) and a rest below 8 whose bits
+  // are disjoint from the even chunks 2 dp of the part (the part's chunk
+  // count is a power of two), so it joins the lane's chunk as in vLane.
+  Value part = shr(warp, llvm::Log2_64(rowGroups));
+  int64_t partChunks = d / 8 / columnParts;
+  Value chunk0 = mul(part, partChunks);
+  dqColumn0 = mul(chunk0, 8);
+  dqKBytes = mul(andI(chunk0, ~int64_t(7)), 16);
+  dqKLane = laneOffset(mul(add(r8, mul(andI(matrix, 1), 8)), smemRowBytes),
+                       add(shr(matrix, 1), andI(chunk0, 7)));
 
   // The Q blocks whose rows see a key of this block.
   IntArith a(b, b.getLoc(), i32);
-  Value lastKey = arith::MinSIOp::create(b, add(n0, kBN - 1),
+  Value lastKey = arith::MinSIOp::create(b, add(n0, blockN - 1),
                                          cI32(p.seqK - 1));
   KeyInterval<Value> rows = p.visibility.rowsSeeingKeys(
       a, n0, lastKey, cI32(p.seqQ), cI32(p.seqK));
-  mBegin = a.floorDiv(rows.begin, kBM);
-  Value mEnd = a.ceilDiv(rows.end, kBM);
+  mBegin = a.floorDiv(rows.begin, blockM);
+  Value mEnd = a.ceilDiv(rows.end, blockM);
   numM = arith::MaxSIOp::create(b, arith::SubIOp::create(b, mEnd, mBegin),
                                 cI32(0));
   Value total = mul(numM, p.headsQ / p.headsKV);
@@ -681,8 +719,8 @@ void MainEmitter::emit() {
   // K and V of the block once, with step 0 in the same group.
   Value hasWork = cmp(arith::CmpIPredicate::sgt, total, cI32(0));
   ifThen(hasWork, [&] {
-    copyRows(kPtr, kvHeadBytes, n0, kBN, p.seqK, cI32(kTile()));
-    copyRows(vPtr, kvHeadBytes, n0, kBN, p.seqK, cI32(vTile()));
+    copyRows(kPtr, kvHeadBytes, n0, blockN, p.seqK, cI32(kTile()));
+    copyRows(vPtr, kvHeadBytes, n0, blockN, p.seqK, cI32(vTile()));
     copyStep(cI32(0), stageBase(cI32(0)));
   });
   NVVM::CpAsyncCommitGroupOp::create(b);
@@ -694,10 +732,11 @@ void MainEmitter::emit() {
   gpu::ReturnOp::create(b);
 }
 
-int64_t mlir::attn::detail::backwardMainSharedBytes(const KernelProblem &p) {
+int64_t mlir::attn::detail::backwardMainSharedBytes(const KernelProblem &p,
+                                                    const BackwardTiles &t) {
   int64_t rowBytes = p.headDim * 2;
-  int64_t stage = 2 * kBM * rowBytes + 2 * kBM * 4;
-  return 2 * kBN * rowBytes + kBN * kDsRowBytes + 2 * stage;
+  int64_t stage = 2 * t.blockM * rowBytes + 2 * t.blockM * 4;
+  return 2 * t.blockN * rowBytes + t.blockN * t.blockM * 2 + 2 * stage;
 }
 
 void mlir::attn::detail::emitBackwardPreprocess(gpu::GPUFuncOp func,

@@ -19,12 +19,31 @@
 
 namespace mlir::attn::detail {
 
-/// The main kernel's tile: 64 keys per CTA (16 per warp, 4 warps), Q
-/// blocks of 64 rows.
+/// The fixed tiles (tile-model off, no tile option given): 64 keys per
+/// main CTA (16 per warp, 4 warps), Q blocks of 64 rows, dQ CTAs of 64
+/// rows. The deterministic dQ kernel's KV blocks are always 64 keys.
 constexpr int64_t kBackwardBlockM = 64;
 constexpr int64_t kBackwardBlockN = 64;
 constexpr int64_t kBackwardWarps = 4;
+/// The preprocess and convert kernels' block (and the 4-warp main's).
 constexpr int64_t kBackwardThreads = 32 * kBackwardWarps;
+
+/// The tiles of a backward program (convert-attn-backward-to-nvvm block-m,
+/// block-n, dq-block-m, or the cost model's choice). Every warp owns 16
+/// rows of its kernel's accumulators: the main kernel's blockN keys (dK, dV
+/// of 16 keys per warp, so blockN / 16 warps) and the dQ kernel's dqBlockM
+/// query rows (dqBlockM / 16 warps).
+struct BackwardTiles {
+  int64_t blockM = kBackwardBlockM, blockN = kBackwardBlockN;
+  int64_t dqBlockM = kBackwardBlockM;
+  int64_t mainWarps() const { return blockN / 16; }
+  int64_t mainThreads() const { return 32 * mainWarps(); }
+  int64_t dqWarps() const { return dqBlockM / 16; }
+  int64_t dqThreads() const { return 32 * dqWarps(); }
+  /// The main kernel's dQ = dS K split: warps cover blockM / 16 row groups
+  /// times dqColumnParts column parts of D.
+  int64_t dqColumnParts() const { return mainWarps() / (blockM / 16); }
+};
 
 /// Kernel argument positions, the same in the three kernels.
 enum BackwardArgument : int64_t {
@@ -64,11 +83,13 @@ inline int64_t backwardPreprocessRows(const KernelProblem &p) {
 }
 /// Dynamic shared memory of the main kernel: K, V, the dS^T tile and two
 /// stages of (Q, dO, lse_log2, delta).
-int64_t backwardMainSharedBytes(const KernelProblem &p);
+int64_t backwardMainSharedBytes(const KernelProblem &p,
+                                const BackwardTiles &tiles);
 
 /// Dynamic shared memory of the deterministic dQ kernel: Q, dO and two
 /// stages of (K, V).
-int64_t backwardDQSharedBytes(const KernelProblem &p);
+int64_t backwardDQSharedBytes(const KernelProblem &p,
+                              const BackwardTiles &tiles);
 
 /// `atomicDQ`: the main kernel adds dQ to dq_accum (which the preprocess
 /// zeroes and the convert kernel reads); otherwise dq_accum does not exist
@@ -83,14 +104,16 @@ struct BackwardMainOptions {
   /// count (then wraps) instead of every CTA of a head at the same block,
   /// so that concurrent reductions hit different dq_accum rows.
   bool rotateQBlocks = false;
+  BackwardTiles tiles;
 };
 void emitBackwardMain(gpu::GPUFuncOp func, const KernelProblem &p,
                       const BackwardMainOptions &options);
 void emitBackwardConvert(gpu::GPUFuncOp func, const KernelProblem &p);
-/// The deterministic dQ: one CTA per (Q block of 64 rows, batch, query
-/// head) over the KV blocks its rows see, dQ accumulated in registers in a
-/// fixed order (BackwardDQKernel.cpp).
-void emitBackwardDQ(gpu::GPUFuncOp func, const KernelProblem &p);
+/// The deterministic dQ: one CTA per (Q block of tiles.dqBlockM rows,
+/// batch, query head) over the KV blocks its rows see, dQ accumulated in
+/// registers in a fixed order (BackwardDQKernel.cpp).
+void emitBackwardDQ(gpu::GPUFuncOp func, const KernelProblem &p,
+                    const BackwardTiles &tiles);
 
 } // namespace mlir::attn::detail
 

@@ -10,6 +10,7 @@
 
 #include "BackwardKernel.h"
 
+#include "attn/Analysis/TileConfig.h"
 #include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
 #include "attn/Conversion/Passes.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
@@ -249,15 +250,97 @@ static FailureOr<DQReduction> resolveDQReduction(Operation *op,
   return name == "red-v2" ? DQReduction::RedV2 : DQReduction::RedV4;
 }
 
+/// The cost model's figures of the backward `op` read into `p`.
+static AttentionFigures getBackwardFigures(AttentionBackwardOp op,
+                                           const KernelProblem &p) {
+  AttentionFigures f;
+  f.batch = p.batch;
+  f.headsQ = p.headsQ;
+  f.headsKV = p.headsKV;
+  f.queryLength = p.seqQ;
+  f.keyLength = p.seqK;
+  f.headDim = p.headDim;
+  f.valueHeadDim = p.valueHeadDim;
+  f.elementKind = p.isBF16 ? ElementKind::BF16 : ElementKind::F16;
+  f.elementBytes = f.outputElementBytes = 2;
+  f.mask = {op.getMaskKind(), p.seqQ, p.seqK, 0, 0};
+  if (op.getMaskKind() == MaskKind::SlidingWindow && op.getWindow()) {
+    f.mask.windowLeft = (*op.getWindow())[0];
+    f.mask.windowRight = (*op.getWindow())[1];
+  }
+  f.withLse = true;
+  f.withSoftcap = p.softcap.has_value();
+  f.withAlibi = !p.alibiSlopes.empty();
+  return f;
+}
+
+/// The program's tiles: block-m, block-n and dq-block-m as given, those
+/// left at 0 from the cost model of the GPU `tileModel` names (auto: the
+/// GPU of `chip`; empty: the fixed 64). Errors at `op`.
+static FailureOr<BackwardTiles>
+resolveBackwardTiles(AttentionBackwardOp op, const KernelProblem &p,
+                     int64_t blockM, int64_t blockN, int64_t dqBlockM,
+                     StringRef tileModel, StringRef chip, bool deterministic,
+                     DQReduction reduction) {
+  for (auto [name, v] : {std::pair<StringRef, int64_t>{"block-m", blockM},
+                         {"block-n", blockN},
+                         {"dq-block-m", dqBlockM}})
+    if (v != 0 && v != 64 && v != 128)
+      return op.emitOpError("expected ")
+             << name << " 0 (the tile model's), 64 or 128, got " << v;
+  BackwardTiles tiles;
+  bool modelled = !tileModel.empty() &&
+                  (!blockM || !blockN || (deterministic && !dqBlockM));
+  if (modelled) {
+    const GpuSpec *gpu =
+        tileModel == "auto" ? lookupGpuForChip(chip) : lookupGpu(tileModel);
+    if (!gpu && tileModel == "auto")
+      return op.emitOpError("expected tile-model=auto to know a GPU of chip '")
+             << chip << "' (" << listKnownGpus()
+             << "); name one with tile-model=<gpu>";
+    if (!gpu)
+      return op.emitOpError("expected tile-model to name a known GPU (")
+             << listKnownGpus() << ", or auto), got '" << tileModel << "'";
+    int64_t width = reduction == DQReduction::RedV4   ? 4
+                    : reduction == DQReduction::RedV2 ? 2
+                                                      : 1;
+    BackwardTileChoice choice = chooseBackwardTileConfig(
+        getBackwardFigures(op, p), *gpu, deterministic, width);
+    tiles.blockM = choice.blockM;
+    tiles.blockN = choice.blockN;
+    tiles.dqBlockM = choice.dqBlockM;
+    // auto is silent (the choice is in the kernel info and manifests);
+    // naming a GPU asks to see why.
+    if (tileModel != "auto")
+      op.emitRemark() << "convert-attn-backward-to-nvvm: tiles from the cost "
+                         "model: "
+                      << choice.reason;
+  }
+  // Given tiles win over the model's.
+  if (blockM)
+    tiles.blockM = blockM;
+  if (blockN)
+    tiles.blockN = blockN;
+  if (dqBlockM)
+    tiles.dqBlockM = dqBlockM;
+  if (tiles.blockM > tiles.blockN)
+    return op.emitOpError("expected block-m <= block-n (the main kernel's "
+                          "dQ gives each warp 16 query rows), got block-m ")
+           << tiles.blockM << " and block-n " << tiles.blockN;
+  return tiles;
+}
+
 namespace {
 
-/// One kernel of the program: its name suffix, launch and body.
+/// One kernel of the program: its name suffix, launch, tiles and body.
 struct BackwardKernelSpec {
   StringRef suffix;
   std::array<int64_t, 3> grid;
   int64_t sharedMemoryBytes;
   StringRef gridFormula;
   std::function<void(gpu::GPUFuncOp)> emit;
+  int64_t threads = kBackwardThreads;
+  int64_t blockM = kBackwardBlockM, blockN = kBackwardBlockN;
 };
 
 struct ConvertAttnBackwardToNVVMPass
@@ -296,6 +379,12 @@ struct ConvertAttnBackwardToNVVMPass
         resolveDQReduction(op, dqReduction, chip, ptxFeatures);
     if (failed(reduction))
       return failure();
+    FailureOr<BackwardTiles> resolved =
+        resolveBackwardTiles(op, p, blockM, blockN, dqBlockM, tileModel, chip,
+                             deterministic, *reduction);
+    if (failed(resolved))
+      return failure();
+    const BackwardTiles tiles = *resolved;
     OpBuilder b(op);
     BackwardArgumentList list;
     if (failed(collectBackwardArguments(op, list, deterministic, b)))
@@ -313,19 +402,22 @@ struct ConvertAttnBackwardToNVVMPass
                               : "[ceil(Lq / 8), B * Hq, 1]",
          [&](gpu::GPUFuncOp f) { emitBackwardPreprocess(f, p, atomicDQ); }},
         {"_bwd",
-         {llvm::divideCeilSigned(p.seqK, kBackwardBlockN),
-          p.batch * p.headsKV, 1},
-         backwardMainSharedBytes(p), "[ceil(Lk / block_n), B * Hkv, 1]",
+         {llvm::divideCeilSigned(p.seqK, tiles.blockN), p.batch * p.headsKV,
+          1},
+         backwardMainSharedBytes(p, tiles), "[ceil(Lk / block_n), B * Hkv, 1]",
          [&](gpu::GPUFuncOp f) {
-           emitBackwardMain(f, p, {atomicDQ, *reduction, rotateQBlocks});
-         }}};
+           emitBackwardMain(f, p,
+                            {atomicDQ, *reduction, rotateQBlocks, tiles});
+         },
+         tiles.mainThreads(), tiles.blockM, tiles.blockN}};
     if (deterministic)
       kernels.push_back(
           {"_bwd_dq",
-           {llvm::divideCeilSigned(p.seqQ, kBackwardBlockM),
-            p.batch * p.headsQ, 1},
-           backwardDQSharedBytes(p), "[ceil(Lq / block_m), B * Hq, 1]",
-           [&](gpu::GPUFuncOp f) { emitBackwardDQ(f, p); }});
+           {llvm::divideCeilSigned(p.seqQ, tiles.dqBlockM), p.batch * p.headsQ,
+            1},
+           backwardDQSharedBytes(p, tiles), "[ceil(Lq / block_m), B * Hq, 1]",
+           [&](gpu::GPUFuncOp f) { emitBackwardDQ(f, p, tiles); },
+           tiles.dqThreads(), tiles.dqBlockM, kBackwardBlockN});
     else
       kernels.push_back(
           {"_bwd_convert",
@@ -350,16 +442,16 @@ struct ConvertAttnBackwardToNVVMPass
                     kb.getUnitAttr());
       SymbolTable(kernelModule).insert(func);
       func.setKnownBlockSizeAttr(kb.getDenseI32ArrayAttr(
-          {static_cast<int32_t>(kBackwardThreads), 1, 1}));
+          {static_cast<int32_t>(spec.threads), 1, 1}));
       spec.emit(func);
 
       KernelLaunchDesc desc;
       desc.family = "backward";
       desc.gridFormula = spec.gridFormula;
       desc.sharedMemoryBytes = spec.sharedMemoryBytes;
-      desc.blockM = kBackwardBlockM;
-      desc.blockN = kBackwardBlockN;
-      desc.numWarps = kBackwardWarps;
+      desc.blockM = spec.blockM;
+      desc.blockN = spec.blockN;
+      desc.numWarps = spec.threads / 32;
       desc.names = list.names;
       desc.roles = list.roles;
       FailureOr<KernelInfoAttr> info = buildKernelInfo(op, desc);
@@ -375,7 +467,7 @@ struct ConvertAttnBackwardToNVVMPass
           b, loc, func,
           gpu::KernelDim3{idx(spec.grid[0]), idx(spec.grid[1]),
                           idx(spec.grid[2])},
-          gpu::KernelDim3{idx(kBackwardThreads), idx(1), idx(1)}, smem,
+          gpu::KernelDim3{idx(spec.threads), idx(1), idx(1)}, smem,
           list.values);
       launch->setAttr(KernelInfoAttr::getAttributeName(), *info);
     }
