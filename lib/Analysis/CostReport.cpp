@@ -34,12 +34,24 @@ ScheduleConfig mlir::attn::getGpuKernelSchedule(const AttentionFigures &f,
 FailureOr<AttentionReport>
 mlir::attn::analyzeAttention(const AttentionFigures &figures,
                              const GpuSpec &gpu,
-                             const CostReportOptions &options) {
+                             const CostReportOptions &options,
+                             const GpuTilePlan *plan) {
   AttentionReport r;
   r.figures = figures;
-  r.tiles = chooseTileConfig(figures, gpu);
   r.schedule = options.schedule;
-  if (options.gpuKernel) {
+  if (plan) {
+    // The kernel as planned: the figures its manifest carries.
+    r.plan = *plan;
+    if (plan->model)
+      r.tiles = *plan->model;
+    r.schedule = getGpuKernelSchedule(
+        figures, plan->info.getFamily() == "decode", plan->tiles.getBlockM(),
+        plan->tiles.getBlockN(), plan->tiles.getPackGqa(),
+        plan->tiles.getNumSplits());
+  } else {
+    r.tiles = chooseTileConfig(figures, gpu);
+  }
+  if (options.gpuKernel && !plan) {
     // The decode kernel's warps step through the keys 16 (keys per warp)
     // at a time; prefill CTAs are per query head.
     bool decode = r.tiles.decode;
@@ -69,8 +81,15 @@ mlir::attn::buildCostReport(ModuleOp module, const CostReportOptions &options) {
     FailureOr<AttentionFigures> figures = getAttentionFigures(op);
     if (failed(figures))
       return WalkResult::interrupt();
-    FailureOr<AttentionReport> r =
-        analyzeAttention(*figures, *report.gpu, options);
+    std::optional<GpuTilePlan> plan;
+    if (options.planGpuKernel) {
+      FailureOr<GpuTilePlan> planned = options.planGpuKernel(op);
+      if (failed(planned))
+        return WalkResult::interrupt();
+      plan = std::move(*planned);
+    }
+    FailureOr<AttentionReport> r = analyzeAttention(
+        *figures, *report.gpu, options, plan ? &*plan : nullptr);
     if (failed(r)) {
       op.emitOpError() << "expected positive block sizes and splits for the "
                           "cost model";
@@ -155,7 +174,8 @@ void mlir::attn::printCostReport(const CostReport &r, llvm::raw_ostream &os) {
                         c.tilesInterior);
     os << "cost: " << describeCost(c) << "\n";
     os << "roofline: " << describeRoofline(a.roofline, c, *r.gpu) << "\n";
-    os << "tiles: " << a.tiles.reason << "\n";
+    os << "tiles: " << (a.plan ? describeGpuTilePlan(*a.plan) : a.tiles.reason)
+       << "\n";
   }
   if (r.model)
     printModel(r, os);
@@ -176,17 +196,73 @@ static json::Object bytesToJson(const AttentionBytes &b) {
   };
 }
 
-static json::Object tilesToJson(const TileConfigChoice &t) {
-  const TileCandidate &c = t.chosen;
-  return json::Object{{"kernel", t.decode ? "decode" : "prefill"},
-                      {"block_m", c.blockM},
+static json::Object candidateToJson(const TileCandidate &c) {
+  return json::Object{{"block_m", c.blockM},
                       {"block_n", c.blockN},
                       {"num_warps", c.numWarps},
                       {"num_splits", c.numSplits},
+                      {"stages", c.stages},
                       {"shared_memory_bytes", c.sharedMemoryBytes},
+                      {"registers_per_thread", c.registersPerThread},
                       {"ctas_per_sm", c.ctasPerSM},
-                      {"modelled_us", c.seconds * 1e6},
-                      {"reason", t.reason}};
+                      {"ctas", c.ctas},
+                      {"waves", c.waves},
+                      {"modelled_us", c.seconds * 1e6}};
+}
+
+/// The model's choice: its candidate's figures, the runner-up and why.
+static void addModelToJson(const TileConfigChoice &t, json::Object &o) {
+  const TileCandidate &c = t.chosen;
+  o["registers_per_thread"] = c.registersPerThread;
+  o["ctas_per_sm"] = c.ctasPerSM;
+  o["ctas"] = c.ctas;
+  o["waves"] = c.waves;
+  o["modelled_us"] = c.seconds * 1e6;
+  o["model"] = candidateToJson(c);
+  if (const TileCandidate *next = getRunnerUp(t))
+    o["runner_up"] = candidateToJson(*next);
+  o["reason"] = t.reason;
+}
+
+static json::Object tilesToJson(const AttentionReport &a) {
+  if (!a.plan) {
+    // No kernel planned (the CPU target): the model's advice.
+    const TileConfigChoice &t = a.tiles;
+    const TileCandidate &c = t.chosen;
+    json::Object o{{"kernel", t.hopper ? "hopper"
+                              : t.decode ? "decode"
+                                         : "prefill"},
+                   {"source", "the cost model (advice: no GPU kernel)"},
+                   {"from_model", true},
+                   {"block_m", c.blockM},
+                   {"block_n", c.blockN},
+                   {"num_warps", c.numWarps},
+                   {"num_splits", c.numSplits},
+                   {"stages", c.stages},
+                   {"shared_memory_bytes", c.sharedMemoryBytes}};
+    addModelToJson(t, o);
+    return o;
+  }
+  // The kernel as attn-plan-gpu-kernels records it.
+  const GpuTilePlan &p = *a.plan;
+  KernelInfoAttr info = p.info;
+  json::Object o{{"kernel", info.getFamily()},
+                 {"source", p.source},
+                 {"from_model", p.fromModel},
+                 {"block_m", info.getBlockM()},
+                 {"block_n", info.getBlockN()},
+                 {"num_warps", info.getNumWarps()},
+                 {"num_splits", info.getNumSplits()},
+                 {"keys_per_warp", info.getKeysPerWarp()},
+                 {"stages", info.getStages()},
+                 {"shared_memory_bytes", info.getSharedMemoryBytes()},
+                 {"grid_formula", info.getGridFormula()},
+                 {"summary", describeGpuTilePlan(p)}};
+  if (p.modelGpu)
+    o["model_gpu"] = p.modelGpu->name;
+  if (p.model)
+    addModelToJson(*p.model, o);
+  return o;
 }
 
 static json::Object attentionToJson(const AttentionReport &a) {
@@ -223,7 +299,7 @@ static json::Object attentionToJson(const AttentionReport &a) {
                                 {"memory_us", rf.memorySeconds * 1e6},
                                 {"exp_us", rf.exponentialSeconds * 1e6},
                                 {"ridge_flop_per_byte", rf.ridgeIntensity}}},
-      {"tile_config", tilesToJson(a.tiles)},
+      {"tile_config", tilesToJson(a)},
   };
 }
 

@@ -449,24 +449,46 @@ TEST(TileConfig, WideHeadsMirrorTheKernel) {
   }
 }
 
-TEST(TileConfig, DecodeSplitsFillTheMachine) {
-  // B = 1, Hq = 32, Hkv = 8, Lq = 1, Lk = 8192, D = 128 bf16 on H100:
-  // 8 groups; 135168 B of shared memory -> 1 CTA/SM, 132 slots; at most
-  // 8192 / (2 x 128) = 32 splits. 16 splits: 128 CTAs in one wave,
-  // 1 us + 33554432 B / (3.35 TB/s x 128 / 132) + merge (1 us + 528384 B
-  // / 3.35 TB/s) = 12.49 us; 17 splits spill a second wave.
+TEST(TileConfig, DecodeSplitsFromBandwidthAndStreamingRate) {
+  // B = 1, Hq = 32, Hkv = 8, Lq = 1, Lk = 8192, D = 128 bf16: 8 groups;
+  // 135168 B of shared memory -> 1 CTA/SM, 132 slots; at most 8192 / (2 x
+  // 128) = 32 splits: the candidates 1, 2, 3, 4, 6, 8, 12, 16, 24, 32. One
+  // CTA keeps 8 warps x 2 stages x 16 keys x 512 B = 131072 B in flight per
+  // 1.5 us: 87.38 GB/s. On the H200 (4.8 TB/s), 8 splits: 64 CTAs of 1024
+  // keys (524288 B): max(64 x 524288 / 4.8e12 = 6.990 us, 524288 / 87.38e9
+  // = 6.000 us) + 1 us + merge 1 us + 2 x 64 x 4 x 129 x 4 / 4.8e12 =
+  // 0.055 us: 9.046 us. 16 splits: 6.990 + 1 + 1 + 0.110 = 9.100 us, not
+  // 2% less: 8 splits, the measured best of the session-5 sweep (17.76 us
+  // against 17.82 for 16, bench/results). 4 splits: 1 MiB alone takes
+  // 12.0 us: 12 + 1 + 1 + 2 x 32 x 4 x 129 x 4 / 4.8e12 = 14.028 us.
   AttentionSpec spec;
   spec.queryLength = 1, spec.keyLength = 8192;
-  TileConfigChoice c = chooseTileConfig(getAttentionFigures(spec),
-                                        *lookupGpu("h100-sxm"));
+  TileConfigChoice c =
+      chooseTileConfig(getAttentionFigures(spec), *lookupGpu("h200"));
   EXPECT_TRUE(c.decode);
-  EXPECT_EQ(c.chosen.numSplits, 16);
+  EXPECT_EQ(c.chosen.numSplits, 8);
   EXPECT_EQ(c.chosen.ctasPerSM, 1);
-  EXPECT_EQ(c.candidates.size(), 32u);
-  EXPECT_NEAR(c.chosen.seconds * 1e6, 12.487, 1e-2);
-  EXPECT_NE(c.reason.find("16 split(s) -> 128 CTAs"), std::string::npos)
+  EXPECT_EQ(c.chosen.waves, 1);
+  EXPECT_EQ(c.candidates.size(), 10u);
+  EXPECT_NEAR(c.chosen.seconds * 1e6, 9.046, 1e-3);
+  ASSERT_NE(getRunnerUp(c), nullptr);
+  EXPECT_EQ(getRunnerUp(c)->numSplits, 16);
+  EXPECT_NEAR(getRunnerUp(c)->seconds * 1e6, 9.100, 1e-3);
+  EXPECT_NEAR(c.candidates[3].seconds * 1e6, 14.028, 1e-3); // 4 splits
+  EXPECT_NE(c.reason.find("8 split(s) -> 64 CTAs (1 wave(s))"),
+            std::string::npos)
       << c.reason;
+  // Paged (page 16): each page's loads wait on its block-table entry, 2.0
+  // us per ring: 65.5 GB/s. 8 splits' 524288 B now take 8.000 us alone,
+  // above the 6.990 us wave: 8 + 1 + 1.055 = 10.055 us; 16 splits stay at
+  // 9.100 us: 16 splits, again the sweep's best (18.07 us; 8: 18.94).
+  spec.pageSize = 16;
+  TileConfigChoice paged =
+      chooseTileConfig(getAttentionFigures(spec), *lookupGpu("h200"));
+  EXPECT_EQ(paged.chosen.numSplits, 16);
+  EXPECT_NEAR(paged.candidates[5].seconds * 1e6, 10.055, 1e-3); // 8 splits
   // B = 64: 512 groups already fill 132 slots: one split.
+  spec.pageSize = 0;
   spec.batch = 64;
   EXPECT_EQ(chooseTileConfig(getAttentionFigures(spec), *lookupGpu("h100"))
                 .chosen.numSplits,

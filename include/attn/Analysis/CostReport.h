@@ -18,6 +18,7 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -38,6 +39,14 @@ struct CostReportOptions {
   /// `modelContext` tokens with a cache of `kvElementBytes` per element.
   std::optional<TransformerConfig> model;
   int64_t modelBatch = 1, modelContext = 1024, kvElementBytes = 2;
+  /// The GPU kernels' planner (planGpuKernel in AttnToNVVM.h, over a module
+  /// in the GPU path's form). Set, it decides each op's family and tiles,
+  /// and the report shows what the kernel is planned with (the figures of
+  /// its manifest) instead of choosing on its own.
+  std::function<FailureOr<GpuTilePlan>(AttentionOp)> planGpuKernel;
+  /// Backward ops: the deterministic program (a dQ kernel recomputing S
+  /// and dP instead of atomics on a dQ accumulator).
+  bool deterministicBackward = false;
 };
 
 /// One attention op's figures.
@@ -47,7 +56,10 @@ struct AttentionReport {
   ScheduleConfig schedule;
   AttentionCost cost;
   RooflineBound roofline;
+  /// The model's choice (advisory without a plan, for the CPU target).
   TileConfigChoice tiles;
+  /// What the GPU kernel was planned with (CostReportOptions::planGpuKernel).
+  std::optional<GpuTilePlan> plan;
 };
 
 struct CostReport {
@@ -69,10 +81,13 @@ ScheduleConfig getGpuKernelSchedule(const AttentionFigures &figures,
                                     int64_t numSplits);
 
 /// The report of one op under `options` (the tile choice, and with
-/// `gpuKernel` the split count, come from chooseTileConfig).
-FailureOr<AttentionReport> analyzeAttention(const AttentionFigures &figures,
-                                            const GpuSpec &gpu,
-                                            const CostReportOptions &options);
+/// `gpuKernel` the split count, come from chooseTileConfig); with `plan`,
+/// the schedule is the planned kernel's (getGpuKernelSchedule of its
+/// recorded tiles) and the tiles are the plan's.
+FailureOr<AttentionReport>
+analyzeAttention(const AttentionFigures &figures, const GpuSpec &gpu,
+                 const CostReportOptions &options,
+                 const GpuTilePlan *plan = nullptr);
 
 /// The report of every attn.attention in `module`; errors (unknown GPU,
 /// dynamic shapes, bad model) are emitted as diagnostics.
