@@ -222,6 +222,10 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
   // The backward's kernels (a stage only where there is a backward).
   bool hasBackward = false;
   module.walk([&](AttentionBackwardOp) { hasBackward = true; });
+  std::vector<PlannedBackwardKernelCost> backwardCosts;
+  if (costGpu && hasBackward)
+    backwardCosts = collectBackwardKernelCosts(module, *costGpu,
+                                               options.backward.deterministic);
   if (hasBackward &&
       failed(runStage("convert-attn-backward-to-nvvm", [&](OpPassManager &pm) {
         ConvertAttnBackwardToNVVMOptions backward = options.backward;
@@ -236,6 +240,7 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
   if (failed(manifests))
     return fail("no kernel launch to describe");
   attachKernelCosts(std::move(costs), *manifests);
+  attachBackwardKernelCosts(std::move(backwardCosts), *manifests);
   result.manifests = std::move(*manifests);
   result.manifest = result.manifests.front();
 

@@ -10,6 +10,7 @@
 #ifndef ATTN_ANALYSIS_COSTREPORT_H
 #define ATTN_ANALYSIS_COSTREPORT_H
 
+#include "attn/Analysis/BackwardCost.h"
 #include "attn/Analysis/CostModel.h"
 #include "attn/Analysis/ModelCost.h"
 #include "attn/Analysis/TileConfig.h"
@@ -62,9 +63,20 @@ struct AttentionReport {
   std::optional<GpuTilePlan> plan;
 };
 
+/// One attn.attention_backward's figures, on the GPU backward kernels'
+/// schedule.
+struct BackwardReport {
+  std::string location;
+  BackwardFigures figures;
+  BackwardSchedule schedule;
+  BackwardCost cost;
+  RooflineBound roofline;
+};
+
 struct CostReport {
   const GpuSpec *gpu = nullptr;
   std::vector<AttentionReport> attention;
+  std::vector<BackwardReport> backward;
   std::optional<TransformerConfig> model;
   std::optional<TransformerCost> modelCost;
   int64_t modelBatch = 0, modelContext = 0, kvElementBytes = 2;
@@ -89,13 +101,19 @@ analyzeAttention(const AttentionFigures &figures, const GpuSpec &gpu,
                  const CostReportOptions &options,
                  const GpuTilePlan *plan = nullptr);
 
-/// The report of every attn.attention in `module`; errors (unknown GPU,
+/// The report of one backward under `options` (its deterministic flag).
+FailureOr<BackwardReport> analyzeBackward(const BackwardFigures &figures,
+                                          const GpuSpec &gpu,
+                                          const CostReportOptions &options);
+
+/// The report of every attn.attention and attn.attention_backward in
+/// `module`; errors (unknown GPU,
 /// dynamic shapes, bad model) are emitted as diagnostics.
 FailureOr<CostReport> buildCostReport(ModuleOp module,
                                       const CostReportOptions &options);
 
-/// Text lines, each starting with "cost:", "roofline:", "tiles:" or
-/// "model:".
+/// Text lines, each starting with "cost:", "roofline:", "tiles:",
+/// "backward:" or "model:".
 void printCostReport(const CostReport &report, llvm::raw_ostream &os);
 
 /// The same figures as JSON (docs/CostModel.md lists the keys).
