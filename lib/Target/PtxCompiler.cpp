@@ -166,6 +166,10 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
   MLIRContext *ctx = module.getContext();
   std::string diagnostics;
   ScopedDiagnosticHandler handler(ctx, [&](Diagnostic &diag) {
+    // attn-plan-gpu-kernels' remarks (the tiles and why) are for attn-opt
+    // and the cost report; a failure's message is its errors.
+    if (diag.getSeverity() == DiagnosticSeverity::Remark)
+      return success();
     llvm::raw_string_ostream os(diagnostics);
     os << diag.getLocation() << ": " << diag << "\n";
     return success();
