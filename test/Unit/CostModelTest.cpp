@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Analysis/BackwardCost.h"
 #include "attn/Analysis/CostModel.h"
 #include "attn/Analysis/CostReport.h"
 #include "attn/Analysis/ModelCost.h"
@@ -447,6 +448,57 @@ TEST(TileConfig, WideHeadsMirrorTheKernel) {
       // Q (O staged there) 64 x 384, K 2 x 64 x 384, V 2 x 64 x 256.
       EXPECT_EQ(t.sharedMemoryBytes, 106496);
   }
+}
+
+TEST(BackwardCost, PaddedTilesAndBothPrograms) {
+  // B = 1, H = 1, Lq = Lk = 100, D = Dv = 64, bf16, no mask: 2 x 2 tiles of
+  // 64 x 64 = 16384 executed (row, key) pairs, 10000 dense = visible.
+  // GEMMs 2 (3 x 64 + 2 x 64) = 640 per pair: executed 10485760, dense
+  // 6400000 = 2.5 x the forward's 256 x 10000 = 2560000.
+  AttentionSpec spec;
+  spec.numQueryHeads = spec.numKVHeads = 1;
+  spec.queryLength = spec.keyLength = 100;
+  spec.headDim = spec.valueHeadDim = 64;
+  BackwardFigures figures;
+  figures.attention = getAttentionFigures(spec);
+  FailureOr<BackwardCost> c = computeBackwardCost(figures, {});
+  ASSERT_TRUE(succeeded(c));
+  EXPECT_EQ(c->tilesVisited, 4);
+  EXPECT_EQ(c->executedGemmFlops, 10485760);
+  EXPECT_EQ(c->denseGemmFlops, 6400000);
+  EXPECT_EQ(c->visibleGemmFlops, 6400000);
+  EXPECT_EQ(c->forwardDenseGemmFlops, 2560000);
+  EXPECT_EQ(c->exponentials, 16384);
+  EXPECT_EQ(c->dqReductions, 4 * 64 * 64);
+  // Q = K = V = O = dO = dQ = dK = dV = 100 x 64 x 2 = 12800; LSE = Delta =
+  // lse_log2 = 400; dq_accum 100 x 64 x 4 = 25600. preprocess: 26000 read,
+  // 26400 written; main: 4 x 12800 + 800 = 52000 read, 2 x 12800 + 25600 =
+  // 51200 written; convert: 25600 read, 12800 written.
+  ASSERT_EQ(c->kernels.size(), 3u);
+  EXPECT_EQ(c->kernels[0].bytesRead, 26000);
+  EXPECT_EQ(c->kernels[0].bytesWritten, 26400);
+  EXPECT_EQ(c->kernels[1].bytesRead, 52000);
+  EXPECT_EQ(c->kernels[1].bytesWritten, 51200);
+  EXPECT_EQ(c->kernels[2].kernel, "convert");
+  EXPECT_EQ(c->bytesRead(), 103600);
+  EXPECT_EQ(c->bytesWritten(), 90400);
+  // Deterministic: main 2 (2 x 64 + 2 x 64) = 512 and dq 2 (2 x 64 + 64) =
+  // 384 per pair: 14680064 executed, two exps per pair; no dq_accum:
+  // preprocess writes 800, main 25600, dq reads 52000 and writes dQ 12800.
+  BackwardSchedule deterministic;
+  deterministic.deterministic = true;
+  FailureOr<BackwardCost> d = computeBackwardCost(figures, deterministic);
+  ASSERT_TRUE(succeeded(d));
+  EXPECT_EQ(d->executedGemmFlops, 14680064);
+  EXPECT_EQ(d->denseGemmFlops, 6400000);
+  EXPECT_EQ(d->exponentials, 2 * 16384);
+  EXPECT_EQ(d->dqReductions, 0);
+  ASSERT_EQ(d->kernels.size(), 3u);
+  EXPECT_EQ(d->kernels[2].kernel, "dq");
+  EXPECT_EQ(d->kernels[2].bytesRead, 52000);
+  EXPECT_EQ(d->kernels[2].bytesWritten, 12800);
+  EXPECT_EQ(d->bytesRead(), 26000 + 52000 + 52000);
+  EXPECT_EQ(d->bytesWritten(), 800 + 25600 + 12800);
 }
 
 TEST(TileConfig, DecodeSplitsFromBandwidthAndStreamingRate) {
