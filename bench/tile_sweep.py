@@ -104,6 +104,13 @@ def config_of(m):
     return f"s{t.get('num_splits')}"
 
 
+def read_flags(kdir, name):
+    """The attn-compile flags a kernel was staged with (its .flags file),
+    which bench/tile_sweep_replay.py replays against a later model."""
+    path = os.path.join(kdir, name + ".flags")
+    return open(path).read().strip() if os.path.exists(path) else None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kernels", default=os.path.join(
@@ -157,7 +164,7 @@ def main():
                    default=config_of(manifests["default"]) if "default" in manifests else None,
                    default_ms=times.get("default"), within=ratio <= 1 + args.tolerance,
                    cost=manifests["model"].get("cost"), times_ms=times,
-                   candidates=len(candidates))
+                   candidates=len(candidates), flags=read_flags(args.kernels, configs["model"]))
         failures += not row["within"]
         results["shapes"].append(row)
     os.makedirs(args.out, exist_ok=True)

@@ -5,6 +5,11 @@
 # and the options' fixed defaults, as cubins + manifests, into DEST (default
 # /work/main/.device-sweep), with the harness. Cubins only: ~30 MB.
 # Usage: bench/tile_sweep_prepare.sh [build-dir] [dest]
+# SWEEP_GPU (default h200, the bench device) is the --gpu every kernel is
+# compiled with: the GPU tile-model=auto tiles the "model" variant for (the
+# chip alone says sm_90 for an H100 and an H200 alike) and the manifests'
+# cost figures are for. bench/tile_sweep_replay.py replays a finished sweep
+# against a later model without a GPU.
 # Then, on the device from the repository root (carry .device-sweep):
 #   python3 .device-sweep/tile_sweep.py
 # Names: sweep_<family>_<shape>__<config>; config "model" is the model's
@@ -13,6 +18,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build}"
 dest="${2:-/work/main/.device-sweep}"
+gpu="${SWEEP_GPU:-h200}"
 compile="$build/bin/attn-compile"
 rm -rf "$dest"
 mkdir -p "$dest/kernels"
@@ -70,6 +76,7 @@ for kv in gqa,8 mha,32; do
       [ "$layout" = paged ] && extra=" --page-size=16"
       tag="${kind}_b${b}_l${l}_${layout}"
       base="$dec --batch=$b --heads-q=32 --heads-kv=$hkv --seq-k=$l$extra"
+      # The model's candidates (TileConfig.cpp kDecodeSplitCandidates).
       for sp in 1 2 3 4 6 8 12 16 24 32 48 64; do
         variants+=("sweep_decode_${tag}__s${sp}|$base --convert-attn-to-nvvm=num-splits=$sp")
       done
@@ -86,7 +93,7 @@ for v in "${variants[@]}"; do
   # A configuration the kernel refuses (shared memory, registers, rows per
   # warp) is not a candidate: logged and skipped.
   # shellcheck disable=SC2086
-  if ! out=$("$compile" --target=ptx --report=none $flags -o "$dest/kernels/$name" 2>&1); then
+  if ! out=$("$compile" --target=ptx --report=none --gpu="$gpu" $flags -o "$dest/kernels/$name" 2>&1); then
     echo "$name: refused: $(echo "$out" | grep -m1 -E 'error' || echo "$out" | tail -1)" >> "$log"
     rm -f "$dest/kernels/$name".*
     continue

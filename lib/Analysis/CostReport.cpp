@@ -34,12 +34,24 @@ ScheduleConfig mlir::attn::getGpuKernelSchedule(const AttentionFigures &f,
 FailureOr<AttentionReport>
 mlir::attn::analyzeAttention(const AttentionFigures &figures,
                              const GpuSpec &gpu,
-                             const CostReportOptions &options) {
+                             const CostReportOptions &options,
+                             const GpuTilePlan *plan) {
   AttentionReport r;
   r.figures = figures;
-  r.tiles = chooseTileConfig(figures, gpu);
   r.schedule = options.schedule;
-  if (options.gpuKernel) {
+  if (plan) {
+    // The kernel as planned: the figures its manifest carries.
+    r.plan = *plan;
+    if (plan->model)
+      r.tiles = *plan->model;
+    r.schedule = getGpuKernelSchedule(
+        figures, plan->info.getFamily() == "decode", plan->tiles.getBlockM(),
+        plan->tiles.getBlockN(), plan->tiles.getPackGqa(),
+        plan->tiles.getNumSplits());
+  } else {
+    r.tiles = chooseTileConfig(figures, gpu);
+  }
+  if (options.gpuKernel && !plan) {
     // The decode kernel's warps step through the keys 16 (keys per warp)
     // at a time; prefill CTAs are per query head.
     bool decode = r.tiles.decode;
@@ -58,6 +70,31 @@ mlir::attn::analyzeAttention(const AttentionFigures &figures,
   return r;
 }
 
+FailureOr<BackwardReport>
+mlir::attn::analyzeBackward(const BackwardFigures &figures, const GpuSpec &gpu,
+                            const CostReportOptions &options) {
+  BackwardReport r;
+  r.figures = figures;
+  r.schedule.deterministic = options.deterministicBackward;
+  FailureOr<BackwardCost> cost = computeBackwardCost(figures, r.schedule);
+  if (failed(cost))
+    return failure();
+  r.cost = std::move(*cost);
+  r.roofline =
+      computeBackwardRoofline(r.cost, gpu, figures.attention.elementKind);
+  return r;
+}
+
+/// "loc(...)" of `op`, empty for specs (no location worth printing).
+static std::string describeLocation(Operation *op) {
+  std::string text;
+  if (!isa<UnknownLoc>(op->getLoc())) {
+    llvm::raw_string_ostream os(text);
+    op->getLoc().print(os);
+  }
+  return text;
+}
+
 FailureOr<CostReport>
 mlir::attn::buildCostReport(ModuleOp module, const CostReportOptions &options) {
   CostReport report;
@@ -69,19 +106,38 @@ mlir::attn::buildCostReport(ModuleOp module, const CostReportOptions &options) {
     FailureOr<AttentionFigures> figures = getAttentionFigures(op);
     if (failed(figures))
       return WalkResult::interrupt();
-    FailureOr<AttentionReport> r =
-        analyzeAttention(*figures, *report.gpu, options);
+    std::optional<GpuTilePlan> plan;
+    if (options.planGpuKernel) {
+      FailureOr<GpuTilePlan> planned = options.planGpuKernel(op);
+      if (failed(planned))
+        return WalkResult::interrupt();
+      plan = std::move(*planned);
+    }
+    FailureOr<AttentionReport> r = analyzeAttention(
+        *figures, *report.gpu, options, plan ? &*plan : nullptr);
     if (failed(r)) {
       op.emitOpError() << "expected positive block sizes and splits for the "
                           "cost model";
       return WalkResult::interrupt();
     }
-    // Specs have no location worth printing.
-    if (!isa<UnknownLoc>(op.getLoc())) {
-      llvm::raw_string_ostream loc(r->location);
-      op.getLoc().print(loc);
-    }
+    r->location = describeLocation(op);
     report.attention.push_back(std::move(*r));
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
+  walk = module.walk([&](AttentionBackwardOp op) {
+    FailureOr<BackwardFigures> figures = getBackwardFigures(op);
+    if (failed(figures))
+      return WalkResult::interrupt();
+    FailureOr<BackwardReport> r =
+        analyzeBackward(*figures, *report.gpu, options);
+    if (failed(r)) {
+      op.emitOpError() << "expected heads that divide for the cost model";
+      return WalkResult::interrupt();
+    }
+    r->location = describeLocation(op);
+    report.backward.push_back(std::move(*r));
     return WalkResult::advance();
   });
   if (walk.wasInterrupted())
@@ -143,6 +199,26 @@ static void printModel(const CostReport &r, llvm::raw_ostream &os) {
                       double(t.kvCacheBytes) / double(t.kvCacheBytes8Bit));
 }
 
+static void printBackward(const BackwardReport &b, const GpuSpec &gpu,
+                          llvm::raw_ostream &os) {
+  const BackwardCost &c = b.cost;
+  os << llvm::formatv("backward: {0} ({1}tiles {2}x{3}, {4}): {5} of {6} "
+                      "tiles visited\n",
+                      describeShape(b.figures.attention),
+                      b.location.empty() ? "" : b.location + "; ",
+                      b.schedule.blockM, b.schedule.blockN,
+                      b.schedule.deterministic ? "deterministic dQ"
+                                               : "atomic dQ",
+                      c.tilesVisited, c.tilesDense);
+  os << "backward: " << describeBackwardCost(c) << "\n";
+  for (const BackwardKernelCost &k : c.kernels)
+    os << "backward: "
+       << describeBackwardKernel(k, gpu, b.figures.attention.elementKind)
+       << "\n";
+  os << "roofline: " << describeRoofline(b.roofline, c.executedGemmFlops, gpu)
+     << "\n";
+}
+
 void mlir::attn::printCostReport(const CostReport &r, llvm::raw_ostream &os) {
   for (const AttentionReport &a : r.attention) {
     const AttentionCost &c = a.cost;
@@ -155,8 +231,11 @@ void mlir::attn::printCostReport(const CostReport &r, llvm::raw_ostream &os) {
                         c.tilesInterior);
     os << "cost: " << describeCost(c) << "\n";
     os << "roofline: " << describeRoofline(a.roofline, c, *r.gpu) << "\n";
-    os << "tiles: " << a.tiles.reason << "\n";
+    os << "tiles: " << (a.plan ? describeGpuTilePlan(*a.plan) : a.tiles.reason)
+       << "\n";
   }
+  for (const BackwardReport &b : r.backward)
+    printBackward(b, *r.gpu, os);
   if (r.model)
     printModel(r, os);
 }
@@ -176,17 +255,73 @@ static json::Object bytesToJson(const AttentionBytes &b) {
   };
 }
 
-static json::Object tilesToJson(const TileConfigChoice &t) {
-  const TileCandidate &c = t.chosen;
-  return json::Object{{"kernel", t.decode ? "decode" : "prefill"},
-                      {"block_m", c.blockM},
+static json::Object candidateToJson(const TileCandidate &c) {
+  return json::Object{{"block_m", c.blockM},
                       {"block_n", c.blockN},
                       {"num_warps", c.numWarps},
                       {"num_splits", c.numSplits},
+                      {"stages", c.stages},
                       {"shared_memory_bytes", c.sharedMemoryBytes},
+                      {"registers_per_thread", c.registersPerThread},
                       {"ctas_per_sm", c.ctasPerSM},
-                      {"modelled_us", c.seconds * 1e6},
-                      {"reason", t.reason}};
+                      {"ctas", c.ctas},
+                      {"waves", c.waves},
+                      {"modelled_us", c.seconds * 1e6}};
+}
+
+/// The model's choice: its candidate's figures, the runner-up and why.
+static void addModelToJson(const TileConfigChoice &t, json::Object &o) {
+  const TileCandidate &c = t.chosen;
+  o["registers_per_thread"] = c.registersPerThread;
+  o["ctas_per_sm"] = c.ctasPerSM;
+  o["ctas"] = c.ctas;
+  o["waves"] = c.waves;
+  o["modelled_us"] = c.seconds * 1e6;
+  o["model"] = candidateToJson(c);
+  if (const TileCandidate *next = getRunnerUp(t))
+    o["runner_up"] = candidateToJson(*next);
+  o["reason"] = t.reason;
+}
+
+static json::Object tilesToJson(const AttentionReport &a) {
+  if (!a.plan) {
+    // No kernel planned (the CPU target): the model's advice.
+    const TileConfigChoice &t = a.tiles;
+    const TileCandidate &c = t.chosen;
+    json::Object o{{"kernel", t.hopper ? "hopper"
+                              : t.decode ? "decode"
+                                         : "prefill"},
+                   {"source", "the cost model (advice: no GPU kernel)"},
+                   {"from_model", true},
+                   {"block_m", c.blockM},
+                   {"block_n", c.blockN},
+                   {"num_warps", c.numWarps},
+                   {"num_splits", c.numSplits},
+                   {"stages", c.stages},
+                   {"shared_memory_bytes", c.sharedMemoryBytes}};
+    addModelToJson(t, o);
+    return o;
+  }
+  // The kernel as attn-plan-gpu-kernels records it.
+  const GpuTilePlan &p = *a.plan;
+  KernelInfoAttr info = p.info;
+  json::Object o{{"kernel", info.getFamily()},
+                 {"source", p.source},
+                 {"from_model", p.fromModel},
+                 {"block_m", info.getBlockM()},
+                 {"block_n", info.getBlockN()},
+                 {"num_warps", info.getNumWarps()},
+                 {"num_splits", info.getNumSplits()},
+                 {"keys_per_warp", info.getKeysPerWarp()},
+                 {"stages", info.getStages()},
+                 {"shared_memory_bytes", info.getSharedMemoryBytes()},
+                 {"grid_formula", info.getGridFormula()},
+                 {"summary", describeGpuTilePlan(p)}};
+  if (p.modelGpu)
+    o["model_gpu"] = p.modelGpu->name;
+  if (p.model)
+    addModelToJson(*p.model, o);
+  return o;
 }
 
 static json::Object attentionToJson(const AttentionReport &a) {
@@ -223,7 +358,84 @@ static json::Object attentionToJson(const AttentionReport &a) {
                                 {"memory_us", rf.memorySeconds * 1e6},
                                 {"exp_us", rf.exponentialSeconds * 1e6},
                                 {"ridge_flop_per_byte", rf.ridgeIntensity}}},
-      {"tile_config", tilesToJson(a.tiles)},
+      {"tile_config", tilesToJson(a)},
+  };
+}
+
+static json::Object rooflineToJson(const RooflineBound &rf) {
+  return json::Object{{"bound_us", rf.boundSeconds() * 1e6},
+                      {"limiter", rf.limiter()},
+                      {"compute_us", rf.computeSeconds * 1e6},
+                      {"memory_us", rf.memorySeconds * 1e6},
+                      {"exp_us", rf.exponentialSeconds * 1e6},
+                      {"ridge_flop_per_byte", rf.ridgeIntensity}};
+}
+
+static json::Object backwardToJson(const BackwardReport &b, const GpuSpec &gpu) {
+  const AttentionFigures &f = b.figures.attention;
+  const BackwardCost &c = b.cost;
+  const BackwardTensorBytes &t = c.tensors;
+  json::Array kernels;
+  for (const BackwardKernelCost &k : c.kernels)
+    kernels.push_back(json::Object{
+        {"kernel", k.kernel},
+        {"gemm_flops", json::Object{{"executed", k.executedGemmFlops},
+                                    {"visible", k.visibleGemmFlops},
+                                    {"dense", k.denseGemmFlops}}},
+        {"exponentials", k.exponentials},
+        {"elementwise_flops", k.elementwiseFlops},
+        {"dq_reductions", k.dqReductions},
+        {"bytes_read", k.bytesRead},
+        {"bytes_written", k.bytesWritten},
+        {"arithmetic_intensity", k.arithmeticIntensity()},
+        {"roofline",
+         rooflineToJson(computeBackwardRoofline(k, gpu, f.elementKind))}});
+  return json::Object{
+      {"location", b.location},
+      {"shape", json::Object{{"batch", f.batch},
+                             {"heads_q", f.headsQ},
+                             {"heads_kv", f.headsKV},
+                             {"seq_q", f.queryLength},
+                             {"seq_k", f.keyLength},
+                             {"head_dim", f.headDim},
+                             {"value_head_dim", f.valueHeadDim},
+                             {"dtype", stringifyElementKind(f.elementKind)}}},
+      {"schedule", json::Object{{"block_m", b.schedule.blockM},
+                                {"block_n", b.schedule.blockN},
+                                {"deterministic", b.schedule.deterministic}}},
+      {"kv_tiles", json::Object{{"visited", c.tilesVisited},
+                                {"dense", c.tilesDense}}},
+      {"gemm_flops",
+       json::Object{{"executed", c.executedGemmFlops},
+                    {"visible", c.visibleGemmFlops},
+                    {"dense", c.denseGemmFlops},
+                    {"forward_dense", c.forwardDenseGemmFlops},
+                    {"dense_over_forward",
+                     c.forwardDenseGemmFlops > 0
+                         ? c.denseGemmFlops / c.forwardDenseGemmFlops
+                         : 0.0}}},
+      {"exponentials", c.exponentials},
+      {"elementwise_flops", c.elementwiseFlops},
+      {"dq_reductions", c.dqReductions},
+      {"bytes",
+       json::Object{{"read", c.bytesRead()},
+                    {"written", c.bytesWritten()},
+                    {"total", c.bytesTotal()},
+                    {"query", t.query},
+                    {"key", t.key},
+                    {"value", t.value},
+                    {"output", t.output},
+                    {"grad_output", t.gradOutput},
+                    {"lse", t.lse},
+                    {"grad_query", t.gradQuery},
+                    {"grad_key", t.gradKey},
+                    {"grad_value", t.gradValue},
+                    {"delta", t.delta},
+                    {"lse_log2", t.lseLog2},
+                    {"dq_accum", t.dqAccum}}},
+      {"arithmetic_intensity", c.arithmeticIntensity()},
+      {"roofline", rooflineToJson(b.roofline)},
+      {"kernels", std::move(kernels)},
   };
 }
 
@@ -231,6 +443,9 @@ json::Value mlir::attn::costReportToJson(const CostReport &r) {
   json::Array ops;
   for (const AttentionReport &a : r.attention)
     ops.push_back(attentionToJson(a));
+  json::Array backward;
+  for (const BackwardReport &b : r.backward)
+    backward.push_back(backwardToJson(b, *r.gpu));
   const GpuSpec &g = *r.gpu;
   json::Object root{
       {"gpu", json::Object{{"name", g.name},
@@ -241,6 +456,7 @@ json::Value mlir::attn::costReportToJson(const CostReport &r) {
                            {"hbm_tbps", g.hbmTBps},
                            {"sms", g.numSMs}}},
       {"attention", std::move(ops)},
+      {"backward", std::move(backward)},
   };
   if (r.model) {
     const TransformerCost &t = *r.modelCost;

@@ -91,22 +91,36 @@ StringRef RooflineBound::limiter() const {
   return computeSeconds >= memorySeconds ? "compute" : "memory";
 }
 
-RooflineBound mlir::attn::computeRoofline(const AttentionCost &cost,
+RooflineBound mlir::attn::computeRoofline(double executedFlops, double bytes,
+                                          double exponentials,
                                           const GpuSpec &gpu,
                                           ElementKind kind) {
   RooflineBound r;
   double peak = getPeakFlops(gpu, kind);
   double bandwidth = gpu.hbmTBps * 1e12;
-  r.computeSeconds = cost.executedGemmFlops / peak;
-  r.memorySeconds = double(cost.bytes.total()) / bandwidth;
+  r.computeSeconds = executedFlops / peak;
+  r.memorySeconds = bytes / bandwidth;
   if (gpu.sfuTops > 0)
-    r.exponentialSeconds = cost.exponentials / (gpu.sfuTops * 1e12);
+    r.exponentialSeconds = exponentials / (gpu.sfuTops * 1e12);
   r.ridgeIntensity = peak / bandwidth;
   return r;
 }
 
+RooflineBound mlir::attn::computeRoofline(const AttentionCost &cost,
+                                          const GpuSpec &gpu,
+                                          ElementKind kind) {
+  return computeRoofline(cost.executedGemmFlops, double(cost.bytes.total()),
+                         cost.exponentials, gpu, kind);
+}
+
 std::string mlir::attn::describeRoofline(const RooflineBound &r,
                                          const AttentionCost &cost,
+                                         const GpuSpec &gpu) {
+  return describeRoofline(r, cost.executedGemmFlops, gpu);
+}
+
+std::string mlir::attn::describeRoofline(const RooflineBound &r,
+                                         double executedFlops,
                                          const GpuSpec &gpu) {
   std::string exp = gpu.sfuTops > 0
                         ? llvm::formatv("{0:f3} us", r.exponentialSeconds * 1e6)
@@ -118,6 +132,6 @@ std::string mlir::attn::describeRoofline(const RooflineBound &r,
                        gpu.name, r.boundSeconds() * 1e6, r.limiter(),
                        r.computeSeconds * 1e6, r.memorySeconds * 1e6, exp,
                        r.ridgeIntensity,
-                       r.attainableFlops(cost.executedGemmFlops) / 1e12)
+                       r.attainableFlops(executedFlops) / 1e12)
       .str();
 }

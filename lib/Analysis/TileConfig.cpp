@@ -69,6 +69,15 @@ static constexpr double kBackwardStepSyncCycles = 256;
 /// reductions saves more.
 static constexpr double kLoneCtaStepCycles = 640;
 
+/// Memory latency a decode CTA's loads see under load: with its 8 warps x
+/// 2 stages x 16 keys of K and V in flight (128 KiB at D = 128) one CTA
+/// streamed 87 GB/s on the H200 (the 2026-12-01 sweep's 1-split GQA B = 1
+/// 8k row: 4 MiB per CTA in 48.3 us), i.e. 1.5 us per ring.
+static constexpr double kDecodeMemoryLatency = 1.5e-6;
+/// What a paged cache adds per page: the block table's entry is read
+/// before the page's loads issue (the same row paged: 65 GB/s, 2.0 us).
+static constexpr double kBlockTableLatency = 0.5e-6;
+
 int64_t mlir::attn::estimatePrefillRegisters(int64_t rowsPerWarp,
                                              int64_t blockN, int64_t headDim,
                                              int64_t valueHeadDim) {
@@ -190,6 +199,7 @@ struct PrefillModel {
         1.0, double(c.ctasPerSM * warps) / double(kWarpsToHideLatency));
     for (double &w : work)
       w /= occupancy;
+    c.waves = llvm::divideCeil(c.ctas, gpu.numSMs * c.ctasPerSM);
     c.seconds = simulateMakespan(work, heads, gpu.numSMs * c.ctasPerSM,
                                  c.ctasPerSM);
     return c;
@@ -219,6 +229,22 @@ struct DecodeModel {
     return std::max<int64_t>(0, last.end - first.begin);
   }
 
+  /// Bytes of one key's K and V rows.
+  int64_t keyBytes() const {
+    return (f.headDim + f.valueHeadDim) * f.elementBytes;
+  }
+
+  /// The rate one CTA streams K and V at by itself: its cp.async rings (a
+  /// K and a V slot of keysPerWarp keys per stage per warp) in flight per
+  /// memory latency (Little's law); a paged cache waits on the block
+  /// table's entry before each page's loads.
+  double ctaBandwidth() const {
+    double inFlight = double(warps * stages * keysPerWarp) * keyBytes();
+    double latency = kDecodeMemoryLatency +
+                     (f.kvSource == KVSource::Paged ? kBlockTableLatency : 0);
+    return inFlight / latency;
+  }
+
   TileCandidate evaluate(int64_t splits, int64_t ctasPerSM) const {
     TileCandidate c;
     // One m16 tile of a group's rows; warps step keysPerWarp keys.
@@ -231,18 +257,23 @@ struct DecodeModel {
     int64_t groups = f.batch * f.headsKV;
     int64_t rows = f.headGroupSize() * f.queryLength;
     c.ctas = groups * splits;
+    // A split's keys are an equal share of whole subtiles (the attn-tile
+    // split rule) that its warps take round-robin: the CTA lasts as long
+    // as its busiest warp's steps, every warp of the step loading.
+    int64_t subtiles = llvm::divideCeil(visibleKeys(), keysPerWarp);
+    int64_t steps =
+        llvm::divideCeil(llvm::divideCeil(subtiles, splits), warps);
+    double ctaBytes = double(steps * warps * keysPerWarp) * keyBytes();
     double bandwidth = gpu.hbmTBps * 1e12;
-    double kvBytes = double(groups) * visibleKeys() *
-                     (f.headDim + f.valueHeadDim) * f.elementBytes;
-    // Waves of CTAs; HBM bandwidth scales with the SMs a wave occupies.
+    // Waves of CTAs; a wave takes the longer of its CTAs' share of the HBM
+    // bandwidth and one CTA's own streaming rate, plus a latency.
     int64_t slots = gpu.numSMs * ctasPerSM;
+    c.waves = llvm::divideCeil(c.ctas, slots);
     double seconds = 0;
     for (int64_t left = c.ctas; left > 0; left -= slots) {
-      int64_t inWave = std::min(left, slots);
-      double share = double(inWave) / double(c.ctas);
-      double busySMs = std::min<double>(gpu.numSMs, inWave);
-      seconds += kWaveLatency +
-                 kvBytes * share / (bandwidth * busySMs / gpu.numSMs);
+      double inWave = double(std::min(left, slots));
+      seconds += kWaveLatency + std::max(inWave * ctaBytes / bandwidth,
+                                         ctaBytes / ctaBandwidth());
     }
     if (splits > 1) {
       // Partial O and LSE written and read back, one dependent merge.
@@ -310,6 +341,7 @@ struct HopperModel {
     }
     int64_t heads = f.batch * f.headsQ;
     c.ctas = heads * int64_t(work.size());
+    c.waves = llvm::divideCeil(c.ctas, gpu.numSMs);
     c.seconds = simulateMakespan(work, heads, gpu.numSMs, 1);
     return c;
   }
@@ -587,13 +619,16 @@ static TileConfigChoice choosePrefill(const AttentionFigures &f,
     return choice;
   }
   choice.chosen = *best;
+  if (second)
+    choice.runnerUp = second - choice.candidates.data();
   const TileCandidate &c = *best;
   std::string reason = llvm::formatv(
       "prefill on {0}: {1}: {2} B shared memory and ~{3} registers/thread "
-      "give {4} CTA(s)/SM ({5} slots) for {6} CTAs; modelled {7:f1} us",
+      "give {4} CTA(s)/SM ({5} slots) for {6} CTAs ({7} wave(s)); modelled "
+      "{8:f1} us",
       gpu.name, describeCandidate(c, false), c.sharedMemoryBytes,
       c.registersPerThread, c.ctasPerSM, c.ctasPerSM * gpu.numSMs, c.ctas,
-      c.seconds * 1e6).str();
+      c.waves, c.seconds * 1e6).str();
   if (second)
     reason += llvm::formatv(" (next: {0}, {1:f1} us)",
                             describeCandidate(*second, false),
@@ -602,6 +637,12 @@ static TileConfigChoice choosePrefill(const AttentionFigures &f,
   choice.reason = reason;
   return choice;
 }
+
+/// The split counts the decode model weighs: products of 2 and 3, which
+/// cut power-of-two key counts into whole steps more often than the counts
+/// between them (and are what the device sweep times).
+static constexpr int64_t kDecodeSplitCandidates[] = {1,  2,  3,  4,  6,  8,
+                                                     12, 16, 24, 32, 48, 64};
 
 static TileConfigChoice chooseDecode(const AttentionFigures &f,
                                      const GpuSpec &gpu) {
@@ -618,23 +659,39 @@ static TileConfigChoice chooseDecode(const AttentionFigures &f,
   // kernel's merge bound).
   int64_t maxSplits = std::clamp<int64_t>(
       model.visibleKeys() / (2 * keysPerStep), 1, 64);
-  const TileCandidate *best = nullptr;
-  for (int64_t s = 1; s <= maxSplits; ++s)
-    choice.candidates.push_back(model.evaluate(s, ctasPerSM));
-  for (const TileCandidate &c : choice.candidates)
+  for (int64_t s : kDecodeSplitCandidates)
+    if (s <= maxSplits)
+      choice.candidates.push_back(model.evaluate(s, ctasPerSM));
+  int64_t best = 0;
+  for (auto [i, c] : llvm::enumerate(choice.candidates))
     // Fewer splits unless more save over 2%: merges cost what the model
     // does not see (the counter, the last CTA's reads).
-    if (!best || c.seconds < best->seconds * 0.98)
-      best = &c;
-  choice.chosen = *best;
-  const TileCandidate &one = choice.candidates.front();
-  choice.reason = llvm::formatv(
-      "decode on {0}: {1} group(s) (B x Hkv) of {2} visible keys; {3} "
-      "CTA(s)/SM ({4} B shared memory) give {5} slots; {6} split(s) -> {7} "
-      "CTAs, modelled {8:f2} us (1 split: {9:f2} us)",
-      gpu.name, f.batch * f.headsKV, model.visibleKeys(), ctasPerSM, smem,
-      ctasPerSM * gpu.numSMs, best->numSplits, best->ctas, best->seconds * 1e6,
-      one.seconds * 1e6).str();
+    if (c.seconds < choice.candidates[best].seconds * 0.98)
+      best = i;
+  for (auto [i, c] : llvm::enumerate(choice.candidates))
+    if (int64_t(i) != best &&
+        (choice.runnerUp < 0 ||
+         c.seconds < choice.candidates[choice.runnerUp].seconds))
+      choice.runnerUp = i;
+  choice.chosen = choice.candidates[best];
+  const TileCandidate &c = choice.chosen;
+  choice.reason =
+      llvm::formatv(
+          "decode on {0}: {1} group(s) (B x Hkv) of {2} visible keys; {3} "
+          "CTA(s)/SM ({4} B shared memory) give {5} slots; {6} split(s) -> "
+          "{7} CTAs ({8} wave(s)), modelled {9:f2} us; one CTA streams "
+          "{10:f0} GB/s{11}",
+          gpu.name, f.batch * f.headsKV, model.visibleKeys(), ctasPerSM, smem,
+          ctasPerSM * gpu.numSMs, c.numSplits, c.ctas, c.waves,
+          c.seconds * 1e6, model.ctaBandwidth() / 1e9,
+          f.kvSource == KVSource::Paged ? " (paged)" : "")
+          .str();
+  if (choice.runnerUp >= 0) {
+    const TileCandidate &next = choice.candidates[choice.runnerUp];
+    choice.reason += llvm::formatv(" (next: {0} split(s), {1:f2} us)",
+                                   next.numSplits, next.seconds * 1e6)
+                         .str();
+  }
   return choice;
 }
 
@@ -676,17 +733,50 @@ TileConfigChoice mlir::attn::chooseHopperTileConfig(const AttentionFigures &f,
     return choice;
   }
   choice.chosen = *best;
+  if (second)
+    choice.runnerUp = second - choice.candidates.data();
   const TileCandidate &c = *best;
   choice.reason =
       llvm::formatv("hopper on {0}: block-n {1}, {2} stages: {3} B shared "
                     "memory and ~{4} registers/consumer thread, 1 CTA/SM for "
-                    "{5} CTAs; modelled {6:f1} us",
+                    "{5} CTAs ({6} wave(s)); modelled {7:f1} us",
                     gpu.name, c.blockN, c.stages, c.sharedMemoryBytes,
-                    c.registersPerThread, c.ctas, c.seconds * 1e6)
+                    c.registersPerThread, c.ctas, c.waves, c.seconds * 1e6)
           .str();
   if (second)
     choice.reason += llvm::formatv(" (block-n {0}: {1:f1} us)", second->blockN,
                                    second->seconds * 1e6)
                          .str();
   return choice;
+}
+
+const TileCandidate *mlir::attn::getRunnerUp(const TileConfigChoice &choice) {
+  if (choice.runnerUp < 0 ||
+      choice.runnerUp >= int64_t(choice.candidates.size()))
+    return nullptr;
+  return &choice.candidates[choice.runnerUp];
+}
+
+std::string mlir::attn::describePlannedTiles(KernelInfoAttr info) {
+  StringRef family = info.getFamily();
+  if (family == "decode")
+    return llvm::formatv("decode {0} split(s), {1} warps", info.getNumSplits(),
+                         info.getNumWarps())
+        .str();
+  if (family == "hopper")
+    return llvm::formatv("hopper block-n {0}, {1} stages", info.getBlockN(),
+                         info.getStages())
+        .str();
+  return llvm::formatv("{0} {1}x{2} tiles, {3} warps", family,
+                       info.getBlockM(), info.getBlockN(), info.getNumWarps())
+      .str();
+}
+
+std::string mlir::attn::describeGpuTilePlan(const GpuTilePlan &plan) {
+  std::string text = describePlannedTiles(plan.info) + " from " + plan.source;
+  if (!plan.model)
+    return text;
+  // Options that won still show what the model would have taken.
+  return text + (plan.fromModel ? ": " : "; the model's choice: ") +
+         plan.model->reason;
 }

@@ -184,8 +184,16 @@ mlir::attn::compileModuleToPtx(ModuleOp module,
   ConvertAttnToNVVMOptions lowering = options.lowering;
   lowering.chip = options.chip;
   pm.addPass(createAttnPlanGpuKernels(lowering));
-  if (failed(pm.run(*clone)))
-    return failure();
+  {
+    // Its errors, not its remarks (the tiles and why: attn-opt's and the
+    // cost report's to print), are the caller's.
+    ScopedDiagnosticHandler errorsOnly(
+        module.getContext(), [](Diagnostic &diag) {
+          return success(diag.getSeverity() == DiagnosticSeverity::Remark);
+        });
+    if (failed(pm.run(*clone)))
+      return failure();
+  }
   auto artifacts = attn::compileToPtx(*clone, options);
   if (!artifacts)
     return emitLateError(module, artifacts.takeError());

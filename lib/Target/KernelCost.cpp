@@ -10,6 +10,7 @@
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -106,4 +107,72 @@ void mlir::attn::attachKernelCosts(std::vector<PlannedKernelCost> planned,
         used[i] = true;
         break;
       }
+}
+
+/// The manifest's cost block of one backward kernel.
+static rt::KernelCost backwardManifestCost(const BackwardKernelCost &k,
+                                           const GpuSpec &gpu, ElementKind kind) {
+  RooflineBound r = computeBackwardRoofline(k, gpu, kind);
+  rt::KernelCost c;
+  c.gpu = gpu.name.str();
+  c.gemmFlops = static_cast<int64_t>(k.executedGemmFlops);
+  c.visibleGemmFlops = static_cast<int64_t>(k.visibleGemmFlops);
+  c.denseGemmFlops = static_cast<int64_t>(k.denseGemmFlops);
+  c.exponentials = static_cast<int64_t>(k.exponentials);
+  // The backward's elementwise work in the softmax figure's place.
+  c.softmaxFlops = static_cast<int64_t>(k.elementwiseFlops);
+  c.bytesRead = k.bytesRead;
+  c.bytesWritten = k.bytesWritten;
+  c.arithmeticIntensity = k.arithmeticIntensity();
+  c.boundUs = r.boundSeconds() * 1e6;
+  c.computeUs = r.computeSeconds * 1e6;
+  c.memoryUs = r.memorySeconds * 1e6;
+  c.expUs = r.exponentialSeconds * 1e6;
+  c.limiter = r.limiter().str();
+  return c;
+}
+
+std::vector<PlannedBackwardKernelCost>
+mlir::attn::collectBackwardKernelCosts(ModuleOp module, const GpuSpec &gpu,
+                                       bool deterministic) {
+  std::vector<PlannedBackwardKernelCost> costs;
+  module.walk([&](AttentionBackwardOp op) {
+    FailureOr<BackwardFigures> figures = [&] {
+      ScopedDiagnosticHandler quiet(op.getContext(),
+                                    [](Diagnostic &) { return success(); });
+      return getBackwardFigures(op);
+    }();
+    if (failed(figures))
+      return;
+    BackwardSchedule schedule;
+    schedule.deterministic = deterministic;
+    FailureOr<BackwardCost> cost = computeBackwardCost(*figures, schedule);
+    if (failed(cost))
+      return;
+    // convert-attn-backward-to-nvvm's names: the function's, plus a suffix.
+    auto parent = op->getParentOfType<FunctionOpInterface>();
+    std::string base =
+        parent ? parent.getName().str() : std::string("attention");
+    for (const BackwardKernelCost &k : cost->kernels)
+      costs.push_back({base + k.symbolSuffix,
+                       backwardManifestCost(k, gpu,
+                                            figures->attention.elementKind)});
+  });
+  return costs;
+}
+
+void mlir::attn::attachBackwardKernelCosts(
+    std::vector<PlannedBackwardKernelCost> planned,
+    std::vector<rt::Manifest> &manifests) {
+  std::vector<bool> used(planned.size(), false);
+  for (rt::Manifest &m : manifests) {
+    if (m.family != "backward")
+      continue;
+    for (size_t i = 0; i < planned.size(); ++i)
+      if (!used[i] && planned[i].symbol == m.symbol) {
+        m.cost = planned[i].cost;
+        used[i] = true;
+        break;
+      }
+  }
 }

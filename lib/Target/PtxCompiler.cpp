@@ -166,6 +166,10 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
   MLIRContext *ctx = module.getContext();
   std::string diagnostics;
   ScopedDiagnosticHandler handler(ctx, [&](Diagnostic &diag) {
+    // attn-plan-gpu-kernels' remarks (the tiles and why) are for attn-opt
+    // and the cost report; a failure's message is its errors.
+    if (diag.getSeverity() == DiagnosticSeverity::Remark)
+      return success();
     llvm::raw_string_ostream os(diagnostics);
     os << diag.getLocation() << ": " << diag << "\n";
     return success();
@@ -222,6 +226,10 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
   // The backward's kernels (a stage only where there is a backward).
   bool hasBackward = false;
   module.walk([&](AttentionBackwardOp) { hasBackward = true; });
+  std::vector<PlannedBackwardKernelCost> backwardCosts;
+  if (costGpu && hasBackward)
+    backwardCosts = collectBackwardKernelCosts(module, *costGpu,
+                                               options.backward.deterministic);
   if (hasBackward &&
       failed(runStage("convert-attn-backward-to-nvvm", [&](OpPassManager &pm) {
         ConvertAttnBackwardToNVVMOptions backward = options.backward;
@@ -236,6 +244,7 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
   if (failed(manifests))
     return fail("no kernel launch to describe");
   attachKernelCosts(std::move(costs), *manifests);
+  attachBackwardKernelCosts(std::move(backwardCosts), *manifests);
   result.manifests = std::move(*manifests);
   result.manifest = result.manifests.front();
 

@@ -56,7 +56,46 @@ struct AttnCostReportPass
       return WalkResult::advance();
     });
     if (result.wasInterrupted())
+      return signalPassFailure();
+    options.deterministicBackward = deterministic;
+    result = getOperation()->walk([&](AttentionBackwardOp op) {
+      FailureOr<BackwardFigures> figures = getBackwardFigures(op);
+      if (failed(figures))
+        return WalkResult::interrupt();
+      FailureOr<BackwardReport> report =
+          analyzeBackward(*figures, *target, options);
+      if (failed(report)) {
+        op.emitOpError() << "expected heads that divide for the cost model";
+        return WalkResult::interrupt();
+      }
+      remark(op.getLoc(), *report, *target);
+      return WalkResult::advance();
+    });
+    if (result.wasInterrupted())
       signalPassFailure();
+  }
+
+  static void remark(Location loc, const BackwardReport &r,
+                     const GpuSpec &gpu) {
+    const BackwardCost &c = r.cost;
+    emitRemark(loc) << llvm::formatv(
+        "attn-cost: backward: {0} of {1} tiles visited ({2} dQ); {3}",
+        c.tilesVisited, c.tilesDense,
+        r.schedule.deterministic ? "deterministic" : "atomic",
+        describeBackwardCost(c));
+    const BackwardTensorBytes &t = c.tensors;
+    emitRemark(loc) << llvm::formatv(
+        "attn-cost: backward: tensors Q {0}, K {1}, V {2}, O {3}, dO {4}, "
+        "LSE {5}, dQ {6}, dK {7}, dV {8}; workspaces Delta {9}, lse_log2 "
+        "{10}, dq_accum {11}",
+        t.query, t.key, t.value, t.output, t.gradOutput, t.lse, t.gradQuery,
+        t.gradKey, t.gradValue, t.delta, t.lseLog2, t.dqAccum);
+    ElementKind kind = r.figures.attention.elementKind;
+    for (const BackwardKernelCost &k : c.kernels)
+      emitRemark(loc) << "attn-cost: backward: "
+                      << describeBackwardKernel(k, gpu, kind);
+    emitRemark(loc) << "attn-cost: backward: "
+                    << describeRoofline(r.roofline, c.executedGemmFlops, gpu);
   }
 
   /// At the location only, as attn-count-kv-tiles: the op dump would bury

@@ -30,12 +30,18 @@
 // OVERRIDE: override 209494272
 
 // RUN: attn-compile --model=llama-3-70b --batch=8 --context=4096 --seq-q=1 --seq-k=4096 --heads-q=64 --heads-kv=8 --target=ptx --cubin-arch=none --gpu=h100 | FileCheck %s --check-prefix=L70
-// Its decode attention (Hq / Hkv x Lq = 8 <= 16): the decode kernel; 64
-// groups on 132 slots: 2 splits give 128 CTAs in one wave. K + V =
-// 8 x 8 x 4096 x 128 x 2 x 2 = 134217728 bytes: memory-bound.
-// L70: cost: B=8 Hq=64 Hkv=8 Lq=1 Lk=4096 D=128/128 bf16 (tiles 2x16, 2 split(s))
+// Its decode attention (Hq / Hkv x Lq = 8 <= 16): the decode kernel as
+// attn-plan-gpu-kernels plans it (--gpu names the GPU tile-model=auto tiles
+// for). 64 groups, K + V = 8 x 8 x 4096 x 128 x 2 x 2 = 134217728 bytes:
+// memory-bound. 1 split: 64 CTAs of 2 MiB, the wave takes max(64 x 2097152
+// / 3.35e12 = 40.06 us, 2097152 B / 87.4 GB/s (one CTA's 131072 B in flight
+// per 1.5 us) = 24.0 us) + 1 us = 41.06 us; 2 splits keep the 40.06 us
+// wave and add a merge of 1 us + 2 x 128 x 8 rows x 129 x 4 B / 3.35e12:
+// 42.38 us. So 1 split (the old heuristic's 2 filled the SMs, but one CTA
+// per group already has HBM's bandwidth in flight).
+// L70: cost: B=8 Hq=64 Hkv=8 Lq=1 Lk=4096 D=128/128 bf16 (tiles 2x16, 1 split(s))
 // L70: roofline: h100-sxm: bound {{.*}} (memory-bound;
-// L70: tiles: decode on h100-sxm: 64 group(s) (B x Hkv) of 4096 visible keys; {{.*}} 2 split(s) -> 128 CTAs
+// L70: tiles: decode 1 split(s), 8 warps from the cost model (tile-model=h100: h100-sxm): decode on h100-sxm: 64 group(s) (B x Hkv) of 4096 visible keys; {{.*}} 1 split(s) -> 64 CTAs (1 wave(s)), modelled 41.06 us; one CTA streams 87 GB/s (next: 2 split(s), 42.38 us)
 // Llama 3 70B: 2 x 8192^2 + 2 x 8192 x 1024 = 150994944 attention,
 // 3 x 8192 x 28672 = 704643072 MLP, 2 x 8192 norms: 855654400 per layer;
 // x 80 + 2 x 128256 x 8192 (untied) + 8192 = 70553706496.
@@ -52,3 +58,43 @@
 // A bad --gpu does not stop the compile in text mode.
 // BADGPU: cost: not available: expected a GPU name (a100-sxm, h100-sxm, h200, b200), got 'v100'
 // BADGPU: target: cpu (LLVM JIT)
+
+// RUN: attn-compile --target=ptx --chip=sm_90 --seq-q=1 --seq-k=8192 --heads-q=32 --heads-kv=8 --head-dim=128 --mask=none --lse=false --gpu=h200 --report=json | python3 -c "import json,sys; t=json.load(sys.stdin)['attention'][0]['tile_config']; print('plan', t['kernel'], t['num_splits'], t['num_warps'], t['keys_per_warp'], t['stages'], t['shared_memory_bytes'], t['from_model'], t['model_gpu'], t['ctas'], t['waves'], round(t['modelled_us'], 2), t['runner_up']['num_splits'], round(t['runner_up']['modelled_us'], 2)); print('source', t['source'])" | FileCheck %s --check-prefix=PLAN
+// The JSON's tile_config is the planned kernel's (attn-plan-gpu-kernels'
+// decision, one source for the kernel, its manifest and this report):
+// decode GQA 32/8, B = 1, Lk = 8192 on the H200 (4.8 TB/s): 8 splits, 64
+// CTAs in one wave: max(64 x 524288 B / 4.8e12 = 6.99 us, 524288 B /
+// 87.4 GB/s = 6.00 us) + 1 us + a merge of 1 us + 2 x 64 x 4 x 129 x 4 B /
+// 4.8e12 = 0.06 us: 9.05 us; 16 splits: 6.99 + 1 + 1 + 0.11 = 9.10 us
+// (the runner-up). Shared memory: the 16-row Q tile 16 x 256 + 8 warps x 2
+// stages x (K, V) x 16 x 256 = 4096 + 131072 = 135168 B.
+// PLAN: plan decode 8 8 16 2 135168 True h200 64 1 9.05 16 9.1
+// PLAN: source the cost model (tile-model=h200: h200)
+
+// RUN: attn-compile --target=ptx --chip=sm_90 --batch=2 --heads-q=8 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=64 --mask=causal --gpu=h200 --report=json --report-file=%t.report.json --cubin-arch=none -o %t.kernel > /dev/null
+// RUN: python3 -c "import json; r=json.load(open('%t.report.json'))['attention'][0]; m=json.load(open('%t.kernel.json')); c=m['cost']; t=r['tile_config']; print('same', t['block_m'] == m['tuning']['block_m'], t['block_n'] == m['tuning']['block_n'], int(r['gemm_flops']['executed']) == c['gemm_flops'], r['bytes']['read'] == c['bytes_read'], r['bytes']['written'] == c['bytes_written'], c['gpu'])" | FileCheck %s --check-prefix=SAME
+// The report and the manifest come from the same plan: the tiles, FLOPs and
+// bytes agree.
+// SAME: same True True True True True h200
+
+// RUN: attn-compile --target=ptx --backward --cubin-arch=none --batch=1 --heads-q=2 --heads-kv=2 --seq-q=128 --seq-k=128 --head-dim=64 --mask=none --gpu=h200 --report=json | python3 -c "import json,sys; b=json.load(sys.stdin)['backward'][0]; g=b['gemm_flops']; y=b['bytes']; print('bwd', b['kv_tiles']['visited'], int(g['executed']), int(g['dense']), int(g['forward_dense']), g['dense_over_forward'], int(b['exponentials']), int(b['elementwise_flops']), int(b['dq_reductions']), y['read'], y['written'], y['dq_accum'], round(b['arithmetic_intensity'], 2), b['roofline']['limiter']); print('kernels', ' '.join(':'.join([k['kernel'], '/'.join(str(int(x)) for x in (k['gemm_flops']['executed'], k['bytes_read'], k['bytes_written']))]) for k in b['kernels']))" | FileCheck %s --check-prefix=BWD
+// RUN: attn-compile --target=ptx --backward --cubin-arch=none --batch=1 --heads-q=2 --heads-kv=2 --seq-q=128 --seq-k=128 --head-dim=64 --mask=none --gpu=h200 --report=none -o %t.bwd > /dev/null
+// RUN: python3 -c "import json; print('manifests', ' '.join(':'.join([m['kernel'], '/'.join(str(m['cost'][x]) for x in ('gemm_flops', 'bytes_read', 'bytes_written', 'gpu'))]) for m in [json.load(open(f)) for f in ['%t.bwd.json', '%t.bwd.1.json', '%t.bwd.2.json']]), round(json.load(open('%t.bwd.1.json'))['cost']['memory_us'], 5))" | FileCheck %s --check-prefix=BWDM
+// The backward, MHA 2 heads, L = 128, D = 64, bf16, no mask, on the
+// kernels' 64 x 64 tiles: 2 x 2 blocks x 2 heads = 8 tiles, 32768 (row,
+// key) pairs. GEMMs 2 (3 x 64 + 2 x 64) = 640 per pair: 20971520 executed
+// = dense, 2.5x the forward's 4 x 2 x 128^2 x 64 = 8388608. One exp and one
+// dq_accum reduction per pair: 32768; elementwise 4 x 32768 + 256 rows x
+// (2 x 64 + 1) = 164096. Bytes (Q = O = dO = dQ = 32768, K = V = dK = dV =
+// 32768, LSE = Delta = lse_log2 = 1024, dq_accum 256 x 64 x 4 = 65536):
+// preprocess reads O, dO, LSE (66560), writes Delta, lse_log2, dq_accum
+// (67584); main reads Q, K, V, dO, lse_log2, Delta (133120), writes dK, dV,
+// dq_accum (131072); convert reads dq_accum (65536), writes dQ (32768):
+// 265216 read, 231424 written, intensity 20971520 / 496640 = 42.23;
+// memory-bound on the H200 (496640 / 4.8e12 = 0.103 us > 20971520 /
+// 989.4e12 = 0.021 us).
+// BWD: bwd 8 20971520 20971520 8388608 2.5 32768 164096 32768 265216 231424 65536 42.23 memory
+// BWD: kernels preprocess:0/66560/67584 main:20971520/133120/131072 convert:0/65536/32768
+// Each backward kernel's manifest carries its own figures; the main
+// kernel's memory time 264192 / 4.8e12 = 0.05504 us.
+// BWDM: manifests attention_bwd_preprocess:0/66560/67584/h200 attention_bwd:20971520/133120/131072/h200 attention_bwd_convert:0/65536/32768/h200 0.05504

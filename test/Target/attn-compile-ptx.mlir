@@ -1,5 +1,5 @@
 // RUN: attn-compile --target=ptx --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx --convert-attn-to-nvvm=tile-model= | FileCheck %s
-// RUN: attn-compile --target=ptx --batch=1 --heads-q=2 --heads-kv=2 --seq-q=64 --seq-k=64 --head-dim=64 --dtype=f16 --mask=none --lse=false --convert-attn-to-nvvm=block-m=64 --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=F16
+// RUN: attn-compile --target=ptx --batch=1 --heads-q=2 --heads-kv=2 --seq-q=64 --seq-k=64 --head-dim=64 --dtype=f16 --mask=none --lse=false --convert-attn-to-nvvm=block-m=64 --gpu=h100-sxm --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=F16
 // tile-model= (off): these checks are of the options' fixed default tiles.
 
 // Spec -> PTX through attn-to-ptx; one summary line per stage: the family
@@ -61,8 +61,8 @@
 // F16: cvt.rn.f16x2.f32
 // F16-NOT: "name": "lse"
 
-// The manifest's cost figures (schema 1.1) for --gpu (h100-sxm, the
-// default): B = 1, H = 2, L = 64, D = 64, no mask, 64 x 64 tiles: one KV
+// The manifest's cost figures (schema 1.1) for --gpu=h100-sxm (without
+// --gpu, the chip's GPU: sm_80, the A100): B = 1, H = 2, L = 64, D = 64, no mask, 64 x 64 tiles: one KV
 // tile per head; GEMM 2 x 64 x 64 x 2 (64 + 64) = 2097152 FLOPs (= dense =
 // visible = 4 x 2 x 64 x 64 x 64); exp 2 x 4096 + 2 x 64 = 8320; softmax
 // 8192 x 4 + 128 x 65 + 128 x 64 = 49280; Q, K, V 2 x 64 x 64 x 2 = 16384

@@ -1,6 +1,7 @@
 // RUN: attn-opt %s --attn-cost-report -split-input-file -verify-diagnostics -o /dev/null
 // RUN: not attn-opt %s --attn-cost-report="block-m=16 block-n=16 num-splits=2 gpu=b200" -split-input-file -o /dev/null 2>&1 | FileCheck %s --check-prefix=B200
 // RUN: not attn-opt %s --attn-cost-report=gpu=v100 -split-input-file -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADGPU
+// RUN: not attn-opt %s --attn-cost-report="deterministic=true" -split-input-file -o /dev/null 2>&1 | FileCheck %s --check-prefix=DET
 
 // The cost model's figures at each attention (docs/CostModel.md), on the
 // default h100-sxm with attn-tile's default 64x64 tiles. Every number is
@@ -78,6 +79,50 @@ func.func @causal_square(%q: tensor<1x1x64x16xf32>, %k: tensor<1x1x64x16xf32>, %
   // expected-remark @+1 {{attn-cost: tiles: prefill}}
   %o = attn.attention ins(%q, %k, %v : tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>) {mask_kind = #attn.mask<causal_bottom_right>} -> tensor<1x1x64x16xf32>
   return %o : tensor<1x1x64x16xf32>
+}
+
+// -----
+
+// The backward of GQA 4/2, B = 1, L = 256, D = 64, bf16, causal, on the GPU
+// backward kernels' 64 x 64 tiles (every query head its own rows): 4 Q
+// blocks, block r sees KV blocks 0..r: 10 tiles per head, x 4 heads = 40 of
+// 64; 40 x 64 x 64 = 163840 (row, key) pairs executed.
+// GEMMs per pair: S = Q K^T, dP = dO V^T, dV += P^T dO, dK += dS^T Q,
+// dQ += dS K: 2 (3 x 64 + 2 x 64) = 640 FLOP (the forward's 256 x 2.5):
+// executed 163840 x 640 = 104857600; visible 4 x 256 x 257 / 2 = 131584
+// pairs x 640 = 84213760; dense 4 x 256^2 = 262144 pairs x 640 =
+// 167772160, 2.50x the forward's 262144 x 256 = 67108864.
+// exp: one per executed pair, 163840. Elementwise: 4 per pair (scale,
+// - LSE, dP - Delta, x P) = 655360, plus the preprocess' Delta (2 x 64) and
+// lse_log2 (1) per row: 1024 rows x 129 = 132096: 787456. dq_accum
+// reductions: 40 tiles x 64 rows x 64 = 163840.
+// Tensors: Q = O = dO = dQ = 4 x 256 x 64 x 2 = 131072; K = V = dK = dV =
+// 2 x 256 x 64 x 2 = 65536; LSE = Delta = lse_log2 = 1024 x 4 = 4096;
+// dq_accum = 1024 x 64 x 4 = 262144.
+// preprocess: reads O, dO, LSE = 266240, writes Delta, lse_log2, dq_accum
+// (zeroed) = 270336. main: reads Q, K, V, dO, lse_log2, Delta = 401408,
+// writes dK, dV and dq_accum once = 393216; intensity 104857600 / 794624 =
+// 132.0; bound max(104857600 / 989.4e12 = 0.106 us, 794624 / 3.35e12 =
+// 0.237 us): memory. convert: reads dq_accum 262144, writes dQ 131072.
+// Program: 929792 read + 794624 written = 1724416 bytes, intensity 60.8;
+// 1724416 / 3.35e12 = 0.515 us > compute 0.106 us > exp 163840 / 3.9e12 =
+// 0.042 us: memory-bound.
+// The deterministic program (DET): no dq_accum; main runs S, dP, dV, dK
+// (2 (2 x 64 + 2 x 64) = 512 per pair: 83886080), the dq kernel S, dP, dQ
+// again (2 (2 x 64 + 64) = 384: 62914560): 146800640 executed, 327680
+// exps; preprocess writes 8192, main 131072, dq reads 401408 and writes
+// dQ 131072: 1069056 read, 270336 written.
+// DET: remark: attn-cost: backward: 40 of 64 tiles visited (deterministic dQ); gemm 146800640 FLOP executed (84213760 visible, 167772160 dense: 2.50x the forward's dense), exp 327680, elementwise {{[0-9]+}} FLOP, dq reductions 0, bytes 1339392 (1069056 read, 270336 written)
+// DET: remark: attn-cost: backward: dq: gemm 62914560 FLOP, exp 163840, bytes 401408 read, 131072 written
+func.func @backward_gqa_causal(%q: tensor<1x4x256x64xbf16>, %k: tensor<1x2x256x64xbf16>, %v: tensor<1x2x256x64xbf16>, %o: tensor<1x4x256x64xbf16>, %do: tensor<1x4x256x64xbf16>, %lse: tensor<1x4x256xf32>) -> (tensor<1x4x256x64xbf16>, tensor<1x2x256x64xbf16>, tensor<1x2x256x64xbf16>) {
+  // expected-remark @+6 {{attn-cost: backward: 40 of 64 tiles visited (atomic dQ); gemm 104857600 FLOP executed (84213760 visible, 167772160 dense: 2.50x the forward's dense), exp 163840, elementwise 787456 FLOP, dq reductions 163840, bytes 1724416 (929792 read, 794624 written), intensity 60.8 FLOP/B}}
+  // expected-remark @+5 {{attn-cost: backward: tensors Q 131072, K 65536, V 65536, O 131072, dO 131072, LSE 4096, dQ 131072, dK 65536, dV 65536; workspaces Delta 4096, lse_log2 4096, dq_accum 262144}}
+  // expected-remark @+4 {{attn-cost: backward: preprocess: gemm 0 FLOP, exp 0, bytes 266240 read, 270336 written, intensity 0.0 FLOP/B}}
+  // expected-remark @+3 {{attn-cost: backward: main: gemm 104857600 FLOP, exp 163840, bytes 401408 read, 393216 written, intensity 132.0 FLOP/B; bound 0.237 us (memory-bound)}}
+  // expected-remark @+2 {{attn-cost: backward: convert: gemm 0 FLOP, exp 0, bytes 262144 read, 131072 written}}
+  // expected-remark @+1 {{attn-cost: backward: h100-sxm: bound 0.515 us (memory-bound; compute 0.106 us, memory 0.515 us, exp 0.042 us)}}
+  %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %v, %o, %do, %lse : tensor<1x4x256x64xbf16>, tensor<1x2x256x64xbf16>, tensor<1x2x256x64xbf16>, tensor<1x4x256x64xbf16>, tensor<1x4x256x64xbf16>, tensor<1x4x256xf32>) {mask_kind = #attn.mask<causal_bottom_right>} -> tensor<1x4x256x64xbf16>, tensor<1x2x256x64xbf16>, tensor<1x2x256x64xbf16>
+  return %dq, %dk, %dv : tensor<1x4x256x64xbf16>, tensor<1x2x256x64xbf16>, tensor<1x2x256x64xbf16>
 }
 
 // -----

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Analysis/BackwardCost.h"
 #include "attn/Analysis/CostModel.h"
 #include "attn/Analysis/CostReport.h"
 #include "attn/Analysis/ModelCost.h"
@@ -449,24 +450,97 @@ TEST(TileConfig, WideHeadsMirrorTheKernel) {
   }
 }
 
-TEST(TileConfig, DecodeSplitsFillTheMachine) {
-  // B = 1, Hq = 32, Hkv = 8, Lq = 1, Lk = 8192, D = 128 bf16 on H100:
-  // 8 groups; 135168 B of shared memory -> 1 CTA/SM, 132 slots; at most
-  // 8192 / (2 x 128) = 32 splits. 16 splits: 128 CTAs in one wave,
-  // 1 us + 33554432 B / (3.35 TB/s x 128 / 132) + merge (1 us + 528384 B
-  // / 3.35 TB/s) = 12.49 us; 17 splits spill a second wave.
+TEST(BackwardCost, PaddedTilesAndBothPrograms) {
+  // B = 1, H = 1, Lq = Lk = 100, D = Dv = 64, bf16, no mask: 2 x 2 tiles of
+  // 64 x 64 = 16384 executed (row, key) pairs, 10000 dense = visible.
+  // GEMMs 2 (3 x 64 + 2 x 64) = 640 per pair: executed 10485760, dense
+  // 6400000 = 2.5 x the forward's 256 x 10000 = 2560000.
+  AttentionSpec spec;
+  spec.numQueryHeads = spec.numKVHeads = 1;
+  spec.queryLength = spec.keyLength = 100;
+  spec.headDim = spec.valueHeadDim = 64;
+  BackwardFigures figures;
+  figures.attention = getAttentionFigures(spec);
+  FailureOr<BackwardCost> c = computeBackwardCost(figures, {});
+  ASSERT_TRUE(succeeded(c));
+  EXPECT_EQ(c->tilesVisited, 4);
+  EXPECT_EQ(c->executedGemmFlops, 10485760);
+  EXPECT_EQ(c->denseGemmFlops, 6400000);
+  EXPECT_EQ(c->visibleGemmFlops, 6400000);
+  EXPECT_EQ(c->forwardDenseGemmFlops, 2560000);
+  EXPECT_EQ(c->exponentials, 16384);
+  EXPECT_EQ(c->dqReductions, 4 * 64 * 64);
+  // Q = K = V = O = dO = dQ = dK = dV = 100 x 64 x 2 = 12800; LSE = Delta =
+  // lse_log2 = 400; dq_accum 100 x 64 x 4 = 25600. preprocess: 26000 read,
+  // 26400 written; main: 4 x 12800 + 800 = 52000 read, 2 x 12800 + 25600 =
+  // 51200 written; convert: 25600 read, 12800 written.
+  ASSERT_EQ(c->kernels.size(), 3u);
+  EXPECT_EQ(c->kernels[0].bytesRead, 26000);
+  EXPECT_EQ(c->kernels[0].bytesWritten, 26400);
+  EXPECT_EQ(c->kernels[1].bytesRead, 52000);
+  EXPECT_EQ(c->kernels[1].bytesWritten, 51200);
+  EXPECT_EQ(c->kernels[2].kernel, "convert");
+  EXPECT_EQ(c->bytesRead(), 103600);
+  EXPECT_EQ(c->bytesWritten(), 90400);
+  // Deterministic: main 2 (2 x 64 + 2 x 64) = 512 and dq 2 (2 x 64 + 64) =
+  // 384 per pair: 14680064 executed, two exps per pair; no dq_accum:
+  // preprocess writes 800, main 25600, dq reads 52000 and writes dQ 12800.
+  BackwardSchedule deterministic;
+  deterministic.deterministic = true;
+  FailureOr<BackwardCost> d = computeBackwardCost(figures, deterministic);
+  ASSERT_TRUE(succeeded(d));
+  EXPECT_EQ(d->executedGemmFlops, 14680064);
+  EXPECT_EQ(d->denseGemmFlops, 6400000);
+  EXPECT_EQ(d->exponentials, 2 * 16384);
+  EXPECT_EQ(d->dqReductions, 0);
+  ASSERT_EQ(d->kernels.size(), 3u);
+  EXPECT_EQ(d->kernels[2].kernel, "dq");
+  EXPECT_EQ(d->kernels[2].bytesRead, 52000);
+  EXPECT_EQ(d->kernels[2].bytesWritten, 12800);
+  EXPECT_EQ(d->bytesRead(), 26000 + 52000 + 52000);
+  EXPECT_EQ(d->bytesWritten(), 800 + 25600 + 12800);
+}
+
+TEST(TileConfig, DecodeSplitsFromBandwidthAndStreamingRate) {
+  // B = 1, Hq = 32, Hkv = 8, Lq = 1, Lk = 8192, D = 128 bf16: 8 groups;
+  // 135168 B of shared memory -> 1 CTA/SM, 132 slots; at most 8192 / (2 x
+  // 128) = 32 splits: the candidates 1, 2, 3, 4, 6, 8, 12, 16, 24, 32. One
+  // CTA keeps 8 warps x 2 stages x 16 keys x 512 B = 131072 B in flight per
+  // 1.5 us: 87.38 GB/s. On the H200 (4.8 TB/s), 8 splits: 64 CTAs of 1024
+  // keys (524288 B): max(64 x 524288 / 4.8e12 = 6.990 us, 524288 / 87.38e9
+  // = 6.000 us) + 1 us + merge 1 us + 2 x 64 x 4 x 129 x 4 / 4.8e12 =
+  // 0.055 us: 9.046 us. 16 splits: 6.990 + 1 + 1 + 0.110 = 9.100 us, not
+  // 2% less: 8 splits, the measured best of the session-5 sweep (17.76 us
+  // against 17.82 for 16, bench/results). 4 splits: 1 MiB alone takes
+  // 12.0 us: 12 + 1 + 1 + 2 x 32 x 4 x 129 x 4 / 4.8e12 = 14.028 us.
   AttentionSpec spec;
   spec.queryLength = 1, spec.keyLength = 8192;
-  TileConfigChoice c = chooseTileConfig(getAttentionFigures(spec),
-                                        *lookupGpu("h100-sxm"));
+  TileConfigChoice c =
+      chooseTileConfig(getAttentionFigures(spec), *lookupGpu("h200"));
   EXPECT_TRUE(c.decode);
-  EXPECT_EQ(c.chosen.numSplits, 16);
+  EXPECT_EQ(c.chosen.numSplits, 8);
   EXPECT_EQ(c.chosen.ctasPerSM, 1);
-  EXPECT_EQ(c.candidates.size(), 32u);
-  EXPECT_NEAR(c.chosen.seconds * 1e6, 12.487, 1e-2);
-  EXPECT_NE(c.reason.find("16 split(s) -> 128 CTAs"), std::string::npos)
+  EXPECT_EQ(c.chosen.waves, 1);
+  EXPECT_EQ(c.candidates.size(), 10u);
+  EXPECT_NEAR(c.chosen.seconds * 1e6, 9.046, 1e-3);
+  ASSERT_NE(getRunnerUp(c), nullptr);
+  EXPECT_EQ(getRunnerUp(c)->numSplits, 16);
+  EXPECT_NEAR(getRunnerUp(c)->seconds * 1e6, 9.100, 1e-3);
+  EXPECT_NEAR(c.candidates[3].seconds * 1e6, 14.028, 1e-3); // 4 splits
+  EXPECT_NE(c.reason.find("8 split(s) -> 64 CTAs (1 wave(s))"),
+            std::string::npos)
       << c.reason;
+  // Paged (page 16): each page's loads wait on its block-table entry, 2.0
+  // us per ring: 65.5 GB/s. 8 splits' 524288 B now take 8.000 us alone,
+  // above the 6.990 us wave: 8 + 1 + 1.055 = 10.055 us; 16 splits stay at
+  // 9.100 us: 16 splits, again the sweep's best (18.07 us; 8: 18.94).
+  spec.pageSize = 16;
+  TileConfigChoice paged =
+      chooseTileConfig(getAttentionFigures(spec), *lookupGpu("h200"));
+  EXPECT_EQ(paged.chosen.numSplits, 16);
+  EXPECT_NEAR(paged.candidates[5].seconds * 1e6, 10.055, 1e-3); // 8 splits
   // B = 64: 512 groups already fill 132 slots: one split.
+  spec.pageSize = 0;
   spec.batch = 64;
   EXPECT_EQ(chooseTileConfig(getAttentionFigures(spec), *lookupGpu("h100"))
                 .chosen.numSplits,

@@ -532,10 +532,13 @@ static bool writeFile(StringRef path, StringRef contents) {
 // explicit --hidden ...) a whole transformer's parameters, FLOPs and KV
 // cache for --batch sequences of --context tokens.
 static cl::OptionCategory costCategory("Cost model");
-static cl::opt<std::string>
-    costGpu("gpu", cl::desc("GPU for the roofline and the tile choice: "
-                            "a100-sxm, h100-sxm, h200, b200"),
-            cl::init("h100-sxm"), cl::cat(costCategory));
+static cl::opt<std::string> costGpu(
+    "gpu",
+    cl::desc("GPU for the roofline and the tile choice: a100-sxm, h100-sxm, "
+             "h200, b200 (default: the --chip's GPU on --target=ptx, as "
+             "tile-model=auto takes it; h100-sxm on the CPU target). Named, "
+             "it is also the GPU tile-model=auto tiles the kernels for"),
+    cl::init(""), cl::cat(costCategory));
 static cl::opt<std::string>
     costReport("report",
                cl::desc("text: cost lines in the summary (default); json: "
@@ -572,6 +575,29 @@ static cl::opt<int64_t> modelContext(
     "context", cl::desc("Model figures: tokens per sequence (0: --seq-k)"),
     cl::init(0), cl::cat(costCategory));
 
+/// The GPU of the report and the manifests' cost figures.
+static std::string getCostGpu() {
+  if (!costGpu.empty())
+    return costGpu;
+  if (target == "ptx")
+    if (const GpuSpec *gpu = lookupGpuForChip(chip))
+      return gpu->name.str();
+  return "h100-sxm";
+}
+
+/// The GPU lowering's options: --convert-attn-to-nvvm's, for --chip, with
+/// tile-model=auto tiling for the GPU --gpu names when it names one (the
+/// chip alone cannot tell an H100 from an H200).
+static FailureOr<ConvertAttnToNVVMOptions> getGpuLoweringOptions() {
+  FailureOr<ConvertAttnToNVVMOptions> options = getLoweringOptions();
+  if (failed(options))
+    return failure();
+  options->chip = chip;
+  if (options->tileModel == "auto" && !costGpu.empty())
+    options->tileModel = costGpu;
+  return options;
+}
+
 /// Where the lines before the stages go: nowhere when the JSON report
 /// takes stdout, so that stdout is exactly the JSON.
 static llvm::raw_ostream &summary() {
@@ -591,10 +617,11 @@ static std::optional<int> reportCost(ModuleOp module) {
     return 1;
   }
   CostReportOptions options;
-  options.gpu = costGpu;
+  options.gpu = getCostGpu();
   bool ptx = target == "ptx";
   options.gpuKernel = ptx;
-  FailureOr<ConvertAttnToNVVMOptions> lowering = getLoweringOptions();
+  options.deterministicBackward = deterministic;
+  FailureOr<ConvertAttnToNVVMOptions> lowering = getGpuLoweringOptions();
   FailureOr<AttnTileOptions> tile = getTileOptions();
   if (failed(lowering) || failed(tile))
     return 1;
@@ -605,6 +632,13 @@ static std::optional<int> reportCost(ModuleOp module) {
   options.schedule.numSplits =
       ptx ? std::max<int64_t>(lowering->numSplits, 1) : tile->numSplits;
   options.splitsGiven = ptx ? lowering->numSplits > 0 : tile->numSplits != 1;
+  // On the GPU the report shows the kernels as attn-plan-gpu-kernels plans
+  // them (the module is already in the GPU path's memref form): one
+  // decision for the kernel, its manifest and this report.
+  if (ptx)
+    options.planGpuKernel = [lowering = *lowering](AttentionOp op) {
+      return planGpuKernel(op, lowering);
+    };
   TransformerOverrides model{modelName,  modelHidden,  modelLayers,
                              modelFfn,   modelHeads,   modelKVHeads,
                              modelVocab, modelSwiglu};
@@ -622,7 +656,10 @@ static std::optional<int> reportCost(ModuleOp module) {
     return success();
   });
   FailureOr<CostReport> report = failure();
-  if (error.empty())
+  // The planner takes options the GPU lowering has checked (the compile
+  // states their errors again, with its own exit code).
+  if (error.empty() &&
+      (!ptx || succeeded(checkGpuLowering(module, *lowering))))
     report = buildCostReport(module, options);
   if (failed(report)) {
     std::string why = error.empty() ? diagnostics : error;
@@ -661,7 +698,7 @@ static int compileForGpu(ModuleOp module,
                          std::chrono::steady_clock::time_point start) {
   PtxCompileOptions options;
   options.chip = chip;
-  FailureOr<ConvertAttnToNVVMOptions> lowering = getLoweringOptions();
+  FailureOr<ConvertAttnToNVVMOptions> lowering = getGpuLoweringOptions();
   if (failed(lowering))
     return 1;
   options.lowering = *lowering;
@@ -676,7 +713,7 @@ static int compileForGpu(ModuleOp module,
   options.features = ptxFeatures;
   options.recordStageIR = printStageIR;
   // The manifest's cost figures are for the GPU the report names.
-  options.costGpu = costGpu;
+  options.costGpu = getCostGpu();
   if (failed(checkGpuLoweringOptions(options.lowering, module)))
     return 1;
   options.cubinArchs = defaultCubinArchs(options.chip);

@@ -261,6 +261,11 @@ struct RooflineBound {
 
 RooflineBound computeRoofline(const AttentionCost &cost, const GpuSpec &gpu,
                               ElementKind kind);
+/// The same from the three figures (executed GEMM FLOPs, compulsory bytes,
+/// exponentials) of any kernel, e.g. the backward's.
+RooflineBound computeRoofline(double executedFlops, double bytes,
+                              double exponentials, const GpuSpec &gpu,
+                              ElementKind kind);
 
 /// One line: "gemm 163840 FLOP executed (133120 visible, 262144 dense),
 /// exp 2720, softmax 13984 FLOP, bytes 16384 (12288 read, 4096 written),
@@ -270,6 +275,9 @@ std::string describeCost(const AttentionCost &cost);
 /// memory 10.016 us, exp 17.749 us), ridge 295.3 FLOP/B, attainable ...".
 std::string describeRoofline(const RooflineBound &bound,
                              const AttentionCost &cost, const GpuSpec &gpu);
+/// The same for a kernel of `executedFlops` GEMM FLOPs.
+std::string describeRoofline(const RooflineBound &bound, double executedFlops,
+                             const GpuSpec &gpu);
 
 } // namespace mlir::attn
 

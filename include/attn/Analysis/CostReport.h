@@ -10,6 +10,7 @@
 #ifndef ATTN_ANALYSIS_COSTREPORT_H
 #define ATTN_ANALYSIS_COSTREPORT_H
 
+#include "attn/Analysis/BackwardCost.h"
 #include "attn/Analysis/CostModel.h"
 #include "attn/Analysis/ModelCost.h"
 #include "attn/Analysis/TileConfig.h"
@@ -18,6 +19,7 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -38,6 +40,14 @@ struct CostReportOptions {
   /// `modelContext` tokens with a cache of `kvElementBytes` per element.
   std::optional<TransformerConfig> model;
   int64_t modelBatch = 1, modelContext = 1024, kvElementBytes = 2;
+  /// The GPU kernels' planner (planGpuKernel in AttnToNVVM.h, over a module
+  /// in the GPU path's form). Set, it decides each op's family and tiles,
+  /// and the report shows what the kernel is planned with (the figures of
+  /// its manifest) instead of choosing on its own.
+  std::function<FailureOr<GpuTilePlan>(AttentionOp)> planGpuKernel;
+  /// Backward ops: the deterministic program (a dQ kernel recomputing S
+  /// and dP instead of atomics on a dQ accumulator).
+  bool deterministicBackward = false;
 };
 
 /// One attention op's figures.
@@ -47,12 +57,26 @@ struct AttentionReport {
   ScheduleConfig schedule;
   AttentionCost cost;
   RooflineBound roofline;
+  /// The model's choice (advisory without a plan, for the CPU target).
   TileConfigChoice tiles;
+  /// What the GPU kernel was planned with (CostReportOptions::planGpuKernel).
+  std::optional<GpuTilePlan> plan;
+};
+
+/// One attn.attention_backward's figures, on the GPU backward kernels'
+/// schedule.
+struct BackwardReport {
+  std::string location;
+  BackwardFigures figures;
+  BackwardSchedule schedule;
+  BackwardCost cost;
+  RooflineBound roofline;
 };
 
 struct CostReport {
   const GpuSpec *gpu = nullptr;
   std::vector<AttentionReport> attention;
+  std::vector<BackwardReport> backward;
   std::optional<TransformerConfig> model;
   std::optional<TransformerCost> modelCost;
   int64_t modelBatch = 0, modelContext = 0, kvElementBytes = 2;
@@ -69,18 +93,27 @@ ScheduleConfig getGpuKernelSchedule(const AttentionFigures &figures,
                                     int64_t numSplits);
 
 /// The report of one op under `options` (the tile choice, and with
-/// `gpuKernel` the split count, come from chooseTileConfig).
-FailureOr<AttentionReport> analyzeAttention(const AttentionFigures &figures,
-                                            const GpuSpec &gpu,
-                                            const CostReportOptions &options);
+/// `gpuKernel` the split count, come from chooseTileConfig); with `plan`,
+/// the schedule is the planned kernel's (getGpuKernelSchedule of its
+/// recorded tiles) and the tiles are the plan's.
+FailureOr<AttentionReport>
+analyzeAttention(const AttentionFigures &figures, const GpuSpec &gpu,
+                 const CostReportOptions &options,
+                 const GpuTilePlan *plan = nullptr);
 
-/// The report of every attn.attention in `module`; errors (unknown GPU,
+/// The report of one backward under `options` (its deterministic flag).
+FailureOr<BackwardReport> analyzeBackward(const BackwardFigures &figures,
+                                          const GpuSpec &gpu,
+                                          const CostReportOptions &options);
+
+/// The report of every attn.attention and attn.attention_backward in
+/// `module`; errors (unknown GPU,
 /// dynamic shapes, bad model) are emitted as diagnostics.
 FailureOr<CostReport> buildCostReport(ModuleOp module,
                                       const CostReportOptions &options);
 
-/// Text lines, each starting with "cost:", "roofline:", "tiles:" or
-/// "model:".
+/// Text lines, each starting with "cost:", "roofline:", "tiles:",
+/// "backward:" or "model:".
 void printCostReport(const CostReport &report, llvm::raw_ostream &os);
 
 /// The same figures as JSON (docs/CostModel.md lists the keys).

@@ -13,6 +13,7 @@
 
 #include "attn/Analysis/CostModel.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,8 @@ struct TileCandidate {
   int64_t stages = 0;
   int64_t sharedMemoryBytes = 0, registersPerThread = 0, ctasPerSM = 0;
   int64_t ctas = 0;
+  /// Waves of the CTAs over the SMs' slots (SMs x CTAs/SM).
+  int64_t waves = 0;
   /// The modelled kernel time; 0 with `rejected` set for candidates that do
   /// not fit the target.
   double seconds = 0;
@@ -45,6 +48,10 @@ struct TileConfigChoice {
   TileCandidate chosen;
   /// Why, in one or two sentences with the numbers.
   std::string reason;
+  /// Index into `candidates` of the runner-up (-1: none fits but the
+  /// chosen one).
+  int64_t runnerUp = -1;
+
   /// Every candidate in the order modelled (for sweeps and tests).
   std::vector<TileCandidate> candidates;
 };
@@ -91,6 +98,39 @@ BackwardTileChoice chooseBackwardTileConfig(const AttentionFigures &figures,
 /// fragments and the prefill estimate's fixed overhead (docs/CostModel.md).
 int64_t estimateBackwardMainRegisters(int64_t blockM, int64_t headDim,
                                       int64_t valueHeadDim);
+
+/// The tiles attn-plan-gpu-kernels planned for one attention: the launch it
+/// records on the op (#attn.kernel_info, #attn.tile_sizes) and, where the
+/// cost model was consulted (tile-model on, static lengths), its choice.
+/// The planning pass's remark, attn-compile's `tiles:` line and its JSON
+/// report all print this one value (planGpuKernel in AttnToNVVM.h makes it).
+struct GpuTilePlan {
+  KernelInfoAttr info;
+  TileSizesAttr tiles;
+  /// The model's choice for `modelGpu`; unset where it was not consulted.
+  std::optional<TileConfigChoice> model;
+  const GpuSpec *modelGpu = nullptr;
+  /// Whether the recorded tiles are the model's (false: the family's tile
+  /// options were given and win, or the model was not consulted).
+  bool fromModel = false;
+  /// Where the tiles come from, in a few words: "the cost model",
+  /// "options (tile-model off)", "options given (block-m, ...)",
+  /// "options (runtime lengths)".
+  std::string source;
+};
+
+/// The planned tiles in words: "prefill 128x64 tiles, 4 warps" / "decode
+/// 16 split(s), 8 warps" / "hopper block-n 128, 2 stages".
+std::string describePlannedTiles(KernelInfoAttr info);
+
+/// One line: the planned tiles, where they come from and the model's
+/// reason ("prefill 128x64 tiles, 4 warps from the cost model: prefill on
+/// h100-sxm: ...").
+std::string describeGpuTilePlan(const GpuTilePlan &plan);
+
+/// The candidate the chooser ranked second (the runner-up of the reason),
+/// or null when only one fits.
+const TileCandidate *getRunnerUp(const TileConfigChoice &choice);
 
 /// Registers per consumer thread of the hopper kernel: S (blockN / 2), O
 /// (Dv / 2), Q unless it is in shared memory (D / 4), the packed P

@@ -49,6 +49,28 @@ std::vector<PlannedKernelCost> collectPlannedKernelCosts(ModuleOp module,
 void attachKernelCosts(std::vector<PlannedKernelCost> planned,
                        std::vector<::attn::runtime::Manifest> &manifests);
 
+/// The cost of one backward kernel, with its launch's symbol.
+struct PlannedBackwardKernelCost {
+  std::string symbol;
+  ::attn::runtime::KernelCost cost;
+};
+
+/// The figures of every kernel of every attn.attention_backward of `module`
+/// (before convert-attn-backward-to-nvvm replaces them by launches) on
+/// `gpu`, per kernel in launch order (preprocess, main, convert or dq, as
+/// BackwardCost.h counts them), named as the lowering names their symbols
+/// (the function's name plus the kernel's suffix). Backwards the model
+/// cannot describe are left out.
+std::vector<PlannedBackwardKernelCost>
+collectBackwardKernelCosts(ModuleOp module, const GpuSpec &gpu,
+                           bool deterministic);
+
+/// Gives each backward manifest the cost of its kernel (by symbol, the
+/// first unused).
+void attachBackwardKernelCosts(
+    std::vector<PlannedBackwardKernelCost> planned,
+    std::vector<::attn::runtime::Manifest> &manifests);
+
 } // namespace mlir::attn
 
 #endif // ATTN_TARGET_KERNELCOST_H

@@ -268,6 +268,23 @@ def AttnCostReport : Pass<"attn-cost-report"> {
     remark: attn-cost: h100-sxm: bound 0.005 us (memory-bound; ...)
     remark: attn-cost: tiles: prefill on h100-sxm: 128x64 tiles, 4 warps: ...
     ```
+
+    Every `attn.attention_backward` gets the same on the GPU backward
+    kernels' schedule (64 x 64 tiles; `deterministic` for the program with
+    a dQ kernel instead of atomics): GEMM FLOPs (executed, visible, and
+    dense: FlashAttention's 2.5x the forward at D = Dv, the recomputed
+    `Q K^T` included), exponentials, elementwise work, dq_accum reductions,
+    bytes read and written per kernel (Q, K, V, O, dO, LSE, Delta, dQ, dK,
+    dV and the dq_accum workspace), intensity and roofline bound:
+
+    ```
+    remark: attn-cost: backward: 8 of 8 tiles visited (atomic dQ); gemm
+      20971520 FLOP executed (..., 2.50x the forward's dense), ...
+    remark: attn-cost: backward: preprocess: gemm 0 FLOP, ...
+    remark: attn-cost: backward: main: gemm 20971520 FLOP, ...
+    remark: attn-cost: backward: convert: gemm 0 FLOP, ...
+    remark: attn-cost: backward: h100-sxm: bound 0.148 us (memory-bound; ...)
+    ```
   }];
   let options = [
     Option<"gpu", "gpu", "std::string", /*default=*/"\"h100-sxm\"",
@@ -284,6 +301,9 @@ def AttnCostReport : Pass<"attn-cost-report"> {
     Option<"skipMaskedBlocks", "skip-masked-blocks", "bool",
            /*default=*/"true",
            "Skip KV tiles outside causal/window masks (as attn-tile)">,
+    Option<"deterministic", "deterministic", "bool", /*default=*/"false",
+           "Backward ops: the deterministic program (a dQ kernel that "
+           "recomputes S and dP instead of atomics on dq_accum)">,
   ];
 }
 

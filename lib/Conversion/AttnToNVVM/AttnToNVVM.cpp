@@ -546,18 +546,60 @@ static bool samePlan(const LaunchPlan &plan, KernelInfoAttr info) {
          d.keysPerWarp == info.getKeysPerWarp() && d.stages == info.getStages();
 }
 
+} // namespace
+
+namespace {
+/// The options a family is planned with, and what the cost model said.
+struct ModelledOptions {
+  ConvertAttnToNVVMOptions options;
+  std::optional<TileConfigChoice> model;
+  const GpuSpec *gpu = nullptr;
+  bool fromModel = false;
+  std::string source;
+};
+} // namespace
+
+/// The tile options of `kind` given off their ODS defaults, by flag name.
+static SmallVector<StringRef> getGivenTileOptions(
+    StringRef kind, const ConvertAttnToNVVMOptions &o) {
+  ConvertAttnToNVVMOptions d;
+  SmallVector<StringRef> given;
+  auto note = [&](bool differs, StringRef name) {
+    if (differs)
+      given.push_back(name);
+  };
+  if (kind == "hopper") {
+    note(o.hopperBlockN != d.hopperBlockN, "hopper-block-n");
+    note(o.hopperStages != d.hopperStages, "hopper-stages");
+  } else if (kind == "decode") {
+    note(o.numSplits != d.numSplits, "num-splits");
+    note(o.decodeNumWarps != d.decodeNumWarps, "decode-num-warps");
+  } else {
+    note(o.blockM != d.blockM, "block-m");
+    note(o.blockN != d.blockN, "block-n");
+    note(o.numWarps != d.numWarps, "num-warps");
+  }
+  return given;
+}
+
 /// `options` with the tiles the cost model chooses for `op` on the GPU
 /// `tile-model` names ("auto": the GPU of the target chip; unchanged
 /// without one): prefill block-m/n and warps, decode splits and warps,
 /// hopper block-n and stages, where none of the family's tile options is
-/// given (off its default). With a GPU named, a remark on `op` says what
-/// and why.
-static FailureOr<ConvertAttnToNVVMOptions>
+/// given (off its default). The model's choice comes back with them either
+/// way, so that the remark and the reports can say what and why.
+static FailureOr<ModelledOptions>
 withModelledTiles(AttentionOp op, const KernelProblem &problem,
-                  ConvertAttnToNVVMOptions options) {
+                  const ConvertAttnToNVVMOptions &options) {
+  ModelledOptions result{options, std::nullopt, nullptr, false,
+                         "options (tile-model off)"};
+  if (options.tileModel.empty())
+    return result;
   // The model weighs the lengths: runtime lengths keep the options' tiles.
-  if (options.tileModel.empty() || problem.hasDynamicLengths())
-    return options;
+  if (problem.hasDynamicLengths()) {
+    result.source = "options (runtime lengths: the model needs static ones)";
+    return result;
+  }
   const GpuSpec *gpu = options.tileModel == "auto"
                            ? lookupGpuForChip(options.chip)
                            : lookupGpu(options.tileModel);
@@ -573,46 +615,78 @@ withModelledTiles(AttentionOp op, const KernelProblem &problem,
   if (failed(figures))
     return failure();
   StringRef kind = resolveKernelKind(op, problem, options);
+  if (kind != "hopper" && kind != "decode" && kind != "prefill")
+    return result;
   TileConfigChoice choice = kind == "hopper"
                                 ? chooseHopperTileConfig(*figures, *gpu)
                                 : chooseTileConfig(*figures, *gpu);
   // The mma.sync model must agree on which of its families this is.
-  if (kind != "hopper" && choice.decode != (kind == "decode"))
-    return options;
+  if (kind != "hopper" && choice.decode != (kind == "decode")) {
+    result.source = "options (the model weighs the other mma.sync family)";
+    return result;
+  }
+  result.model = choice;
+  result.gpu = gpu;
   // A family's tiles given as options (any of them off its ODS default)
   // win over the model: the model only fills in tiles nobody chose.
-  ConvertAttnToNVVMOptions defaults;
-  bool given = kind == "hopper"
-                   ? options.hopperBlockN != defaults.hopperBlockN ||
-                         options.hopperStages != defaults.hopperStages
-               : kind == "decode"
-                   ? options.numSplits != defaults.numSplits ||
-                         options.decodeNumWarps != defaults.decodeNumWarps
-                   : options.blockM != defaults.blockM ||
-                         options.blockN != defaults.blockN ||
-                         options.numWarps != defaults.numWarps;
-  if (given)
-    return options;
-  if (kind == "hopper") {
-    options.hopperBlockN = choice.chosen.blockN;
-    options.hopperStages = choice.chosen.stages;
-  } else if (kind == "decode") {
-    options.numSplits = choice.chosen.numSplits;
-    options.decodeNumWarps = choice.chosen.numWarps;
-  } else if (kind == "prefill") {
-    options.blockM = choice.chosen.blockM;
-    options.blockN = choice.chosen.blockN;
-    options.numWarps = choice.chosen.numWarps;
-  } else {
-    return options;
+  SmallVector<StringRef> given = getGivenTileOptions(kind, options);
+  if (!given.empty()) {
+    result.source = "options given (" + llvm::join(given, ", ") + ")";
+    return result;
   }
-  // The default (auto) is silent: the choice is in the kernel info, the
-  // manifest and attn-compile's tiles: line; naming a GPU asks to see why.
-  if (options.tileModel != "auto")
-    op.emitRemark() << "attn-plan-gpu-kernels: tiles from the cost model: "
-                    << choice.reason;
-  return options;
+  ConvertAttnToNVVMOptions &o = result.options;
+  if (kind == "hopper") {
+    o.hopperBlockN = choice.chosen.blockN;
+    o.hopperStages = choice.chosen.stages;
+  } else if (kind == "decode") {
+    o.numSplits = choice.chosen.numSplits;
+    o.decodeNumWarps = choice.chosen.numWarps;
+  } else {
+    o.blockM = choice.chosen.blockM;
+    o.blockN = choice.chosen.blockN;
+    o.numWarps = choice.chosen.numWarps;
+  }
+  result.fromModel = true;
+  result.source = ("the cost model (tile-model=" + options.tileModel + ": " +
+                   gpu->name + ")")
+                      .str();
+  return result;
 }
+
+FailureOr<GpuTilePlan>
+mlir::attn::planGpuKernel(AttentionOp op,
+                          const ConvertAttnToNVVMOptions &options) {
+  FailureOr<KernelProblem> problem = getKernelProblem(op, options);
+  if (failed(problem))
+    return failure();
+  FailureOr<ModelledOptions> modelled =
+      withModelledTiles(op, *problem, options);
+  if (failed(modelled))
+    return failure();
+  FailureOr<std::unique_ptr<KernelFamily>> family =
+      selectKernelFamily(op, *problem, modelled->options);
+  if (failed(family))
+    return failure();
+  FailureOr<LaunchPlan> launch = (*family)->plan(op, *problem);
+  if (failed(launch))
+    return failure();
+  launch->desc.keyView = problem->keyView;
+  FailureOr<KernelInfoAttr> info = buildKernelInfo(op, launch->desc);
+  if (failed(info))
+    return failure();
+  GpuTilePlan plan;
+  plan.info = *info;
+  plan.tiles = TileSizesAttr::get(op.getContext(), launch->tileM,
+                                  launch->tileN, launch->packGqa,
+                                  launch->tileSplits);
+  plan.model = std::move(modelled->model);
+  plan.modelGpu = modelled->gpu;
+  plan.fromModel = modelled->fromModel;
+  plan.source = std::move(modelled->source);
+  return plan;
+}
+
+namespace {
 
 struct AttnPlanGpuKernelsPass
     : public mlir::attn::impl::AttnPlanGpuKernelsBase<AttnPlanGpuKernelsPass> {
@@ -634,32 +708,20 @@ struct AttnPlanGpuKernelsPass
       signalPassFailure();
   }
 
-  /// The family, launch and tiles of `op`, recorded on it.
+  /// The family, launch and tiles of `op`, recorded on it; where the cost
+  /// model was consulted, a remark says what was chosen and why.
   static LogicalResult plan(AttentionOp op,
                             const ConvertAttnToNVVMOptions &options) {
-    FailureOr<KernelProblem> problem = getKernelProblem(op, options);
-    if (failed(problem))
+    FailureOr<GpuTilePlan> plan = planGpuKernel(op, options);
+    if (failed(plan))
       return failure();
-    FailureOr<ConvertAttnToNVVMOptions> modelled =
-        withModelledTiles(op, *problem, options);
-    if (failed(modelled))
-      return failure();
-    FailureOr<std::unique_ptr<KernelFamily>> family =
-        selectKernelFamily(op, *problem, *modelled);
-    if (failed(family))
-      return failure();
-    FailureOr<LaunchPlan> launch = (*family)->plan(op, *problem);
-    if (failed(launch))
-      return failure();
-    launch->desc.keyView = problem->keyView;
-    FailureOr<KernelInfoAttr> info = buildKernelInfo(op, launch->desc);
-    if (failed(info))
-      return failure();
-    op->setAttr(KernelInfoAttr::getAttributeName(), *info);
-    op->setAttr(TileSizesAttr::getAttributeName(),
-                TileSizesAttr::get(op.getContext(), launch->tileM,
-                                   launch->tileN, launch->packGqa,
-                                   launch->tileSplits));
+    op->setAttr(KernelInfoAttr::getAttributeName(), plan->info);
+    op->setAttr(TileSizesAttr::getAttributeName(), plan->tiles);
+    // At the location only, as attn-count-kv-tiles: the op dump would bury
+    // the reason.
+    if (plan->model)
+      emitRemark(op.getLoc())
+          << "attn-plan-gpu-kernels: " << describeGpuTilePlan(*plan);
     return success();
   }
 };

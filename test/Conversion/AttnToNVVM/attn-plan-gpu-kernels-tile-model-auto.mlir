@@ -11,9 +11,9 @@
 // + 128 x 128 x 2 + 8 x (4 x 2 + 1) = 1024 + 131072 + 32768 + 72 = 164936
 // bytes of shared memory; one CTA per SM of (4096 / 128) x 16 = 512 CTAs.
 // Consumer registers: S 64 + O 64 + P 32 + 32 = 192.
-// auto (the default) is silent: the choice is the kernel info's; naming
-// the GPU (LOWERED, h100-sxm) gives the remark with the reason.
-// HOPPER-NOT: remark
+// auto (the default) remarks what it chose and why, as naming the GPU does
+// (LOWERED, h100-sxm; every figure: attn-plan-gpu-kernels-remarks.mlir).
+// HOPPER: remark: attn-plan-gpu-kernels: hopper block-n 128, 2 stages from the cost model (tile-model=auto: h100-sxm)
 // HOPPER-LABEL: func.func @long_prefill
 // HOPPER: family = "hopper"
 // HOPPER-SAME: shared_memory_bytes = 164936, block_m = 128, block_n = 128, num_warps = 12, stages = 2
@@ -21,13 +21,15 @@
 // model on the A100: its 164 KiB per SM hold two 64 x 64 CTAs (64 x 256 +
 // 2 x 64 x (256 + 256) = 81920 B, + 1 KiB reserved each) but only one
 // 128 x 64 CTA (98304 B), so 64-row blocks win.
+// AMPERE: remark: attn-plan-gpu-kernels: prefill 64x64 tiles, 4 warps from the cost model (tile-model=auto: a100-sxm): prefill on a100-sxm: 64x64 tiles, 4 warps: 81920 B shared memory and ~164 registers/thread give 2 CTA(s)/SM (216 slots)
 // AMPERE-LABEL: func.func @long_prefill
 // AMPERE: family = "prefill"
 // AMPERE-SAME: shared_memory_bytes = 81920, block_m = 64, block_n = 64, num_warps = 4
-// LOWERED: remark: attn-plan-gpu-kernels: tiles from the cost model: hopper on h100-sxm: block-n 128, 2 stages: 164936 B shared memory and ~192 registers/consumer thread, 1 CTA/SM for 512 CTAs
+// LOWERED: remark: attn-plan-gpu-kernels: hopper block-n 128, 2 stages from the cost model (tile-model=h100-sxm: h100-sxm): hopper on h100-sxm: block-n 128, 2 stages: 164936 B shared memory and ~192 registers/consumer thread, 1 CTA/SM for 512 CTAs
 // LOWERED-NOT: error
-// A family's tile option given (off its default) wins: no model, no remark.
-// GIVEN-NOT: remark
+// A family's tile option given (off its default) wins; the remark names it
+// and what the model would have chosen.
+// GIVEN: remark: attn-plan-gpu-kernels: hopper block-n 64, 2 stages from options given (hopper-block-n); the model's choice: hopper on h100-sxm: block-n 128, 2 stages
 // GIVEN: block_m = 128, block_n = 64, num_warps = 12, stages = 2
 // A chip the model has no GPU for must be named.
 // NOGPU: error: 'attn.attention' op expected tile-model=auto to know a GPU of chip 'sm_89' ({{.+}}); name one with tile-model=<gpu>

@@ -21,6 +21,8 @@
 
 namespace mlir::attn {
 class AttentionOp;
+/// attn/Analysis/TileConfig.h.
+struct GpuTilePlan;
 
 /// The kernels' options are convert-attn-to-nvvm's own
 /// (ConvertAttnToNVVMOptions, generated from Passes.td, which documents
@@ -30,6 +32,15 @@ class AttentionOp;
 /// attn-plan-gpu-kernels with the options of convert-attn-to-nvvm.
 std::unique_ptr<Pass>
 createAttnPlanGpuKernels(const ConvertAttnToNVVMOptions &options);
+
+/// What attn-plan-gpu-kernels decides for `op` (an attention in the GPU
+/// path's destination-passing form, after attn-memref-entry) under
+/// `options`: the family's launch and tiles it records on the op and, where
+/// tile-model consulted the cost model, the model's choice and reason. The
+/// pass records it; attn-compile's cost report prints the same value
+/// (CostReportOptions::planGpuKernel). Errors are emitted at the op.
+FailureOr<GpuTilePlan> planGpuKernel(AttentionOp op,
+                                     const ConvertAttnToNVVMOptions &options);
 
 /// Parses `text` in the pass's own option syntax ("block-m=64 num-warps=8
 /// kernel=decode", as `--convert-attn-to-nvvm="..."` takes it) into

@@ -1,0 +1,20 @@
+// The tile model against the measured H200 sweep of session 5 (bench/results,
+// 44 shapes: mma.sync prefill, hopper and decode, every configuration the
+// model weighs timed as a candidate): bench/tile_sweep_replay.py asks
+// attn-compile --report=json which configuration it plans for each shape
+// (tile-model=auto for --gpu=h200, the sweep's device) and looks its time up
+// among the sweep's candidates. Each shape's planned configuration must be
+// within 3% of that shape's fastest candidate; the replay exits 1 otherwise.
+// RUN: python3 %S/../../bench/tile_sweep_replay.py --compile attn-compile --gpu=h200 %S/../../bench/results/2026-12-01-h200-session5-tile-sweep.json | FileCheck %s
+
+// Decode GQA B = 1, Lk = 8192 (8 groups): 8 splits, the measured best
+// (17.76 us; 16 splits 17.82, 12 splits 18.68). 64 CTAs of 1024 keys: each
+// streams 131072 B in flight / 1.5 us = 87 GB/s, so a CTA's 1024 x 512 B
+// take 6.0 us, under the wave's 64 x 524288 B / 4.8 TB/s = 7.0 us: as fast
+// as 16 splits in the model, and fewer splits win ties.
+// CHECK: sweep_decode_gqa_b1_l8192_contig s8 {{.*}} s8 {{.*}} 1.000
+// Paged, each page waits on its block-table entry (2.0 us per ring: 65 GB/s
+// per CTA), so 8 splits' 8.0 us per CTA exceed the wave's 7.0 us and 16
+// splits (4.0 us) win: the measured best (18.07 us; 8 splits 18.94).
+// CHECK: sweep_decode_gqa_b1_l8192_paged s16 {{.*}} s16 {{.*}} 1.000
+// CHECK: 44 of 44 shapes within 3% of the best
