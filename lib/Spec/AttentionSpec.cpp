@@ -196,6 +196,8 @@ std::string AttentionSpec::describe() const {
     text += llvm::formatv(" paged[{0}]", pageSize).str();
   if (!keyLengths.empty())
     text += " key_lengths";
+  if (isVarlen())
+    text += llvm::formatv(" varlen[{0}]", numSequences()).str();
   if (!sinks.empty())
     text += " sinks";
   if (appendTokens)
@@ -287,6 +289,45 @@ static std::optional<int64_t> checkedNumElements(ArrayRef<int64_t> shape) {
   return n;
 }
 
+/// A varlen spec: offsets that start at 0, never decrease and cover the
+/// packed query rows (ending at most at the packed keys), in a batch of one
+/// bshd row, without the operands and modifiers the op refuses with
+/// cu_seqlens.
+static LogicalResult verifyVarlenSpec(const AttentionSpec &spec,
+                                      Location loc) {
+  if (!spec.isVarlen() && spec.cuSeqlensK.empty())
+    return success();
+  if (spec.cuSeqlensQ.size() != spec.cuSeqlensK.size() ||
+      spec.cuSeqlensQ.size() < 1)
+    return emitError(loc) << "expected cu_seqlens_q and cu_seqlens_k of one "
+                             "size N+1, got "
+                          << spec.cuSeqlensQ.size() << " and "
+                          << spec.cuSeqlensK.size();
+  if (spec.batch != 1 || spec.layout != Layout::BSHD)
+    return emitError(loc) << "expected a varlen spec of batch 1 in the bshd "
+                             "layout (sequences packed as [1, T, H, D])";
+  const std::tuple<StringRef, const std::vector<int64_t> &, int64_t, bool>
+      offsets[] = {{"cu_seqlens_q", spec.cuSeqlensQ, spec.queryLength, true},
+                   {"cu_seqlens_k", spec.cuSeqlensK, spec.keyLength, false}};
+  for (const auto &[name, cu, total, exact] : offsets) {
+    bool monotonic = llvm::is_sorted(cu);
+    if (cu.front() != 0 || !monotonic ||
+        (exact ? cu.back() != total : cu.back() > total))
+      return emitError(loc) << "expected " << name
+                            << " to rise from 0 to "
+                            << (exact ? "" : "at most ") << total
+                            << " without decreasing";
+  }
+  if (!spec.keyLengths.empty() || spec.withBias || spec.withBoolMask ||
+      spec.pageSize || spec.appendTokens || spec.scoreMod != ScoreModKind::None ||
+      spec.maskMod != MaskModKind::None || spec.backward ||
+      spec.hasDynamicDims())
+    return emitError(loc) << "expected a varlen spec without key lengths, "
+                             "bias, mask, paged or appended KV, modifiers, "
+                             "backward or dynamic dims";
+  return success();
+}
+
 LogicalResult mlir::attn::verifyAttentionSpec(const AttentionSpec &spec,
                                               Location loc) {
   // Extents first: every shape below is built from them.
@@ -323,6 +364,8 @@ LogicalResult mlir::attn::verifyAttentionSpec(const AttentionSpec &spec,
         return emitError(loc) << "expected key lengths in [0, "
                               << spec.keyLength << "], got " << length;
   }
+  if (failed(verifyVarlenSpec(spec, loc)))
+    return failure();
   if (!spec.sinks.empty() &&
       static_cast<int64_t>(spec.sinks.size()) != spec.totalQueryHeads())
     return emitError(loc) << "expected one sink per query head ("
@@ -460,6 +503,11 @@ mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
   bool withLengths = !spec.keyLengths.empty();
   if (withLengths)
     inputTypes.push_back(tensorOf({spec.batch}, b.getI32Type()));
+  int64_t cuSeqlensInput = inputTypes.size();
+  if (spec.isVarlen())
+    for (int i = 0; i < 2; ++i)
+      inputTypes.push_back(
+          tensorOf({spec.numSequences() + 1}, b.getI32Type()));
   bool withSinks = !spec.sinks.empty();
   if (withSinks)
     inputTypes.push_back(
@@ -510,6 +558,8 @@ mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
       withLengths ? inputs[nextInput + spec.withBias + spec.withBoolMask]
                   : Value(),
       withSinks ? inputs.back() : Value(),
+      spec.isVarlen() ? inputs[cuSeqlensInput] : Value(),
+      spec.isVarlen() ? inputs[cuSeqlensInput + 1] : Value(),
       spec.scale ? b.getF64FloatAttr(*spec.scale) : FloatAttr(),
       MaskKindAttr::get(ctx, spec.maskKind),
       spec.maskKind == MaskKind::SlidingWindow
