@@ -158,7 +158,7 @@ std::string AttentionSpec::describe() const {
   };
   std::string text = llvm::formatv(
       "{0} {1}/{2} B={3} Lq={4} Lk={5} D={6}", kind, numQueryHeads,
-      numKVHeads, extent(dynamicBatch, batch),
+      numKVHeads, extent(dynamicBatch && !isVarlen(), batch),
       extent(dynamicQueryLength, queryLength),
       extent(dynamicKeyLength, keyLength), headDim);
   if (getValueHeadDim() != headDim)
@@ -197,7 +197,7 @@ std::string AttentionSpec::describe() const {
   if (!keyLengths.empty())
     text += " key_lengths";
   if (isVarlen())
-    text += llvm::formatv(" varlen[{0}]", numSequences()).str();
+    text += " varlen[" + extent(dynamicBatch, numSequences()) + "]";
   if (!sinks.empty())
     text += " sinks";
   if (appendTokens)
@@ -320,11 +320,10 @@ static LogicalResult verifyVarlenSpec(const AttentionSpec &spec,
   }
   if (!spec.keyLengths.empty() || spec.withBias || spec.withBoolMask ||
       spec.pageSize || spec.appendTokens || spec.scoreMod != ScoreModKind::None ||
-      spec.maskMod != MaskModKind::None || spec.backward ||
-      spec.hasDynamicDims())
+      spec.maskMod != MaskModKind::None || spec.backward)
     return emitError(loc) << "expected a varlen spec without key lengths, "
-                             "bias, mask, paged or appended KV, modifiers, "
-                             "backward or dynamic dims";
+                             "bias, mask, paged or appended KV, modifiers or "
+                             "backward";
   return success();
 }
 
@@ -409,7 +408,10 @@ LogicalResult mlir::attn::verifyAttentionSpec(const AttentionSpec &spec,
 
 /// The forward entry's types with the spec's dynamic dims: B (dim 0 of
 /// every operand and result), Lq (the sequence dim of Q and O, dim 2 of
-/// LSE) and Lk (of K and V). `inputs` are Q, K, V[, key_lengths].
+/// LSE) and Lk (of K and V). `inputs` are Q, K, V[, key_lengths] or, for a
+/// varlen spec, Q, K, V, cu_seqlens_q, cu_seqlens_k: there "batch" is the
+/// number of sequences (the offsets' extent N+1; the packed operands keep
+/// their batch of 1) and Lq, Lk the packed totals.
 static LogicalResult
 makeLengthsDynamic(const AttentionSpec &spec, Location loc,
                    SmallVectorImpl<RankedTensorType> &inputs,
@@ -421,10 +423,11 @@ makeLengthsDynamic(const AttentionSpec &spec, Location loc,
     return emitError(loc) << "expected dense K and V without bias, mask, "
                              "sinks or appended tokens for dynamic dims";
   int64_t seqAxis = spec.layout == Layout::BHSD ? 2 : 1;
+  bool packed = spec.isVarlen();
   auto dynamic = [&](RankedTensorType &type, bool seq, int64_t axis,
                      bool isQuery) {
     SmallVector<int64_t> shape(type.getShape());
-    if (spec.dynamicBatch)
+    if (spec.dynamicBatch && (!packed || !seq))
       shape[0] = ShapedType::kDynamic;
     if (seq && (isQuery ? spec.dynamicQueryLength : spec.dynamicKeyLength))
       shape[axis] = ShapedType::kDynamic;
@@ -433,8 +436,9 @@ makeLengthsDynamic(const AttentionSpec &spec, Location loc,
   dynamic(inputs[0], true, seqAxis, /*isQuery=*/true);
   dynamic(inputs[1], true, seqAxis, /*isQuery=*/false);
   dynamic(inputs[2], true, seqAxis, /*isQuery=*/false);
-  if (inputs.size() > 3) // key_lengths [B]
-    dynamic(inputs[3], false, 0, false);
+  // key_lengths [B], or cu_seqlens_q and cu_seqlens_k [N+1].
+  for (size_t i = 3; i < inputs.size(); ++i)
+    dynamic(inputs[i], false, 0, false);
   dynamic(results[0], true, seqAxis, /*isQuery=*/true);
   if (results.size() > 1) // LSE [B, Hq, Lq]
     dynamic(results[1], true, 2, /*isQuery=*/true);

@@ -82,11 +82,12 @@ def _normalize_varlen(spec):
     and cu_seqlens_k [N+1] after q, k, v). The offsets are run-time values,
     no part of what is compiled: the spec holds canonical ones (the first
     sequence owns every row), so every batch of N sequences and the same
-    totals shares one kernel."""
+    totals shares one kernel; with dynamic dims ("batch": N, "seq-q",
+    "seq-k": the totals) one kernel serves every batch."""
     n = spec["varlen"]
     if n is None:
         return
-    n = int(n)
+    n = 1 if "batch" in spec["dynamic"] else int(n)
     if n < 1:
         raise ValueError(f"attn_mlir: expected varlen to count at least one "
                          f"sequence, got {n}")

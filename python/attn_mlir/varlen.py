@@ -8,8 +8,9 @@ q [Tq, Hq, D], k [Tk, Hkv, D], v [Tk, Hkv, Dv] (numpy), cu_q / cu_k int32
 cu_k[n]:cu_k[n+1], and is attended to as its own dense problem (causal and
 window aligned bottom-right per sequence, as FlashAttention >= 2.1). The
 CPU target runs it (attn.attention with cu_seqlens operands, split per
-sequence); the GPU path refuses varlen until its kernel exists. One
-compiled kernel serves every batch of N sequences with the same totals.
+sequence); the GPU path refuses varlen until its kernel exists. The kernel
+takes the number of sequences and the packed totals as runtime lengths, so
+one compile serves every batch of the same heads, head dims, dtype and mask.
 """
 
 import numpy as np
@@ -84,11 +85,14 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None,
         k = np.zeros((1,) + k.shape[1:], k.dtype)
         v = np.zeros((1,) + v.shape[1:], v.dtype)
     kernel = compile_kernel(
-        target="cpu", options=options, varlen=cu_seqlens_q.size - 1,
+        target="cpu", options=options, varlen=cu_seqlens_q.size - 1, dynamic=True,
         heads_q=heads_q, heads_kv=heads_kv, seq_q=total_q, seq_k=k.shape[0],
         head_dim=head_dim, value_head_dim=v.shape[2], dtype=dtype, lse=True,
         scale=softmax_scale, **_mask_of(causal, window_size, k.shape[0]))
-    out, lse = kernel(*(np.ascontiguousarray(x)[None] for x in (q, k, v)),
-                      np.ascontiguousarray(cu_seqlens_q),
-                      np.ascontiguousarray(cu_seqlens_k))
+    # The kernel's totals are runtime lengths: its outputs are ours to size.
+    out = np.empty((1, total_q, heads_q, v.shape[2]), q.dtype)
+    lse = np.empty((1, heads_q, total_q), np.float64 if dtype == "f64" else np.float32)
+    kernel(*(np.ascontiguousarray(x)[None] for x in (q, k, v)),
+           np.ascontiguousarray(cu_seqlens_q), np.ascontiguousarray(cu_seqlens_k),
+           out, lse)
     return (out[0], lse[0]) if return_lse else out[0]
