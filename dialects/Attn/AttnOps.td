@@ -117,7 +117,9 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     sequence with no keys gives 0 and an LSE of -inf (`sinks[hg]`). The
     offsets are runtime values the verifier cannot see: they must start at
     0, never decrease, end at `Tq` (every query row belongs to one sequence)
-    and at most at `Tk`. `key_lengths`, `bias`, `mask` and the modifier
+    and at most at `Tk`. Lowerings clamp them (each begin to `[0, T]`, each
+    end to `[begin, T]`), so offsets that break the contract give wrong rows,
+    never accesses outside the operands. `key_lengths`, `bias`, `mask` and the modifier
     regions are refused with varlen (their `[B, ...]` indexing has no
     per-sequence meaning yet). Lowerings that cannot run a varlen op say so;
     `attn-split-varlen` rewrites it into that per-sequence loop of dense ops.

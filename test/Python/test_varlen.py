@@ -76,6 +76,23 @@ class Varlen(unittest.TestCase):
         self.assertLess(np.abs(out - want).max(), reference.tolerance(v, "f32"))
         self.assertEqual(attn_mlir.cache_stats()["compiles"], before)
 
+    def test_kernel_clamps_offsets_it_is_called_with(self):
+        # The compiled kernel called directly, past varlen_attention's
+        # checks: offsets beyond the packed rows are clamped (attn.attention's
+        # contract), so the first sequence gets every query row and the
+        # second, whose keys end before they begin, none: 0, never a read
+        # outside the operands.
+        kernel = attn_mlir.compile(target="cpu", varlen=2, dynamic=True, heads_q=2,
+                                   heads_kv=2, head_dim=16, dtype="f32", mask="none")
+        q, k, v = randn(1, 6, 2, 16), randn(1, 9, 2, 16), randn(1, 9, 2, 16)
+        out = np.full((1, 6, 2, 16), np.nan, np.float32)
+        lse = np.full((1, 2, 6), np.nan, np.float32)
+        kernel(q, k, v, np.array([0, 1000, 7], np.int32), np.array([0, 9, 2], np.int32),
+               out, lse)
+        want = per_sequence(q[0], k[0], v[0], np.array([0, 6], np.int32),
+                            np.array([0, 9], np.int32), False)
+        self.assertLess(np.abs(out[0] - want).max(), reference.tolerance(v, "f32"))
+
     def test_offsets_checked_on_the_host(self):
         q, k, v, cu_q, cu_k = self.packed()
         bad = cu_q.copy()

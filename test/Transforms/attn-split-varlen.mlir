@@ -17,15 +17,25 @@
 // CHECK: %[[N:.+]] = arith.subi %[[N1]], %[[C1]]
 // CHECK: %[[ZERO:.+]] = linalg.fill ins(%{{.+}} : f32) outs(%{{.+}} : tensor<1x10x4x16xf32>)
 // CHECK: %[[NEGINF:.+]] = linalg.fill ins(%{{.+}} : f32) outs(%{{.+}} : tensor<1x4x10xf32>)
+// Each offset is clamped to the packed rows, begin to [0, T] and end to
+// [begin, T], so offsets that break the contract stay inside the operands.
+// CHECK: %[[TQ:.+]] = tensor.dim %[[Q]], %[[C1]]
+// CHECK: %[[TK:.+]] = tensor.dim %[[K]], %[[C1]]
 // CHECK: %[[LOOP:.+]]:2 = scf.for %[[S:.+]] = %[[C0]] to %[[N]] step %[[C1]] iter_args(%[[O:.+]] = %[[ZERO]], %[[L:.+]] = %[[NEGINF]])
 // CHECK: %[[NEXT:.+]] = arith.addi %[[S]], %[[C1]]
 // CHECK: %[[QB32:.+]] = tensor.extract %[[CQ]][%[[S]]]
-// CHECK: %[[QB:.+]] = arith.index_cast %[[QB32]]
+// CHECK: %[[QBI:.+]] = arith.index_cast %[[QB32]]
+// CHECK: %[[QBLO:.+]] = arith.maxsi %[[QBI]], %[[C0]]
+// CHECK: %[[QB:.+]] = arith.minsi %[[QBLO]], %[[TQ]]
 // CHECK: %[[QE32:.+]] = tensor.extract %[[CQ]][%[[NEXT]]]
-// CHECK: %[[QE:.+]] = arith.index_cast %[[QE32]]
+// CHECK: %[[QEI:.+]] = arith.index_cast %[[QE32]]
+// CHECK: %[[QELO:.+]] = arith.maxsi %[[QEI]], %[[QB]]
+// CHECK: %[[QE:.+]] = arith.minsi %[[QELO]], %[[TQ]]
 // CHECK: %[[LQ:.+]] = arith.subi %[[QE]], %[[QB]]
 // CHECK: %[[KB32:.+]] = tensor.extract %[[CK]][%[[S]]]
-// CHECK: %[[KB:.+]] = arith.index_cast %[[KB32]]
+// CHECK: %[[KBI:.+]] = arith.index_cast %[[KB32]]
+// CHECK: %[[KBLO:.+]] = arith.maxsi %[[KBI]], %[[C0]]
+// CHECK: %[[KB:.+]] = arith.minsi %[[KBLO]], %[[TK]]
 // CHECK: %[[LK:.+]] = arith.subi %{{.+}}, %[[KB]]
 // CHECK: %[[QS:.+]] = tensor.extract_slice %[[Q]][0, %[[QB]], 0, 0] [1, %[[LQ]], 4, 16] [1, 1, 1, 1] : tensor<1x10x4x16xf32> to tensor<1x?x4x16xf32>
 // CHECK: %[[KS:.+]] = tensor.extract_slice %[[K]][0, %[[KB]], 0, 0] [1, %[[LK]], 2, 16]

@@ -62,10 +62,15 @@ LogicalResult mlir::attn::verifyVarlen(AttentionOp op) {
   return success();
 }
 
-/// cu[n] as an index.
-static Value loadOffset(OpBuilder &b, Location loc, Value cu, Value n) {
+/// cu[n] as an index, clamped to [low, total]: offsets that break the
+/// contract (negative, decreasing, past the packed rows) cannot address
+/// outside the operands.
+static Value loadOffset(OpBuilder &b, Location loc, Value cu, Value n,
+                        Value low, Value total) {
   Value entry = tensor::ExtractOp::create(b, loc, cu, ValueRange{n});
-  return arith::IndexCastOp::create(b, loc, b.getIndexType(), entry);
+  Value offset = arith::IndexCastOp::create(b, loc, b.getIndexType(), entry);
+  return arith::MinSIOp::create(
+      b, loc, arith::MaxSIOp::create(b, loc, offset, low), total);
 }
 
 /// A tensor of `type` (dynamic extents from `like`'s) filled with `value`.
@@ -127,16 +132,18 @@ SmallVector<Value> mlir::attn::buildVarlenLoop(OpBuilder &b, AttentionOp op) {
         linalg::FillOp::create(b, loc, negInf, empty).getResult(0));
   }
 
+  Value totalQ = tensor::DimOp::create(b, loc, op.getQuery(), 1);
+  Value totalK = tensor::DimOp::create(b, loc, op.getKey(), 1);
   auto loop = scf::ForOp::create(
       b, loc, zero, numSequences, one, inits,
       [&](OpBuilder &nb, Location l, Value n, ValueRange carried) {
         Value next = arith::AddIOp::create(nb, l, n, one);
-        Value qBegin = loadOffset(nb, l, cuQ, n);
-        Value lq = arith::SubIOp::create(nb, l, loadOffset(nb, l, cuQ, next),
-                                         qBegin);
-        Value kBegin = loadOffset(nb, l, cuK, n);
-        Value lk = arith::SubIOp::create(nb, l, loadOffset(nb, l, cuK, next),
-                                         kBegin);
+        Value qBegin = loadOffset(nb, l, cuQ, n, zero, totalQ);
+        Value lq = arith::SubIOp::create(
+            nb, l, loadOffset(nb, l, cuQ, next, qBegin, totalQ), qBegin);
+        Value kBegin = loadOffset(nb, l, cuK, n, zero, totalK);
+        Value lk = arith::SubIOp::create(
+            nb, l, loadOffset(nb, l, cuK, next, kBegin, totalK), kBegin);
         Value q = sliceRows(nb, l, op.getQuery(), qBegin, lq);
         Value k = sliceRows(nb, l, op.getKey(), kBegin, lk);
         Value v = sliceRows(nb, l, op.getValue(), kBegin, lk);

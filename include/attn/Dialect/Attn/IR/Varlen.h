@@ -28,7 +28,9 @@ LogicalResult verifyVarlen(AttentionOp op);
 /// sequences that defines it: sequence n's rows of the output (and LSE) are
 /// a dense attn.attention, with `op`'s attributes and sinks, on the slices
 /// [cu_seqlens_q[n], cu_seqlens_q[n+1]) of Q and [cu_seqlens_k[n],
-/// cu_seqlens_k[n+1]) of K and V. Rows of no sequence stay 0 (LSE -inf).
+/// cu_seqlens_k[n+1]) of K and V. Rows of no sequence stay 0 (LSE -inf);
+/// offsets are clamped to the packed rows (each end to [begin, T]), so
+/// offsets that break the contract never address outside the operands.
 /// Returns the values that replace `op`'s results; `op` itself is left for
 /// the caller to replace.
 SmallVector<Value> buildVarlenLoop(OpBuilder &b, AttentionOp op);
