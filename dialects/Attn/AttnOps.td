@@ -102,6 +102,28 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     A query row whose keys are all masked produces 0 and an LSE of -inf
     (of `sinks[hg]` with sinks).
 
+    Varlen batches (FlashAttention's `flash_attn_varlen_func`): with
+    `cu_seqlens_q` and `cu_seqlens_k` (both i32 `[N+1]`, given together),
+    Q, K, V and the output hold N sequences packed along the sequence axis
+    of one batch row: Q `[1, Tq, Hq, D]`, K `[1, Tk, Hkv, D]`, V
+    `[1, Tk, Hkv, Dv]` in the `bshd` layout, i.e. FlashAttention's
+    `[total, H, D]` with a unit batch axis (so the LSE `[1, Hq, Tq]` is its
+    `[H, total]`). Sequence `n` owns the query rows
+    `[cu_seqlens_q[n], cu_seqlens_q[n+1])` and the keys
+    `[cu_seqlens_k[n], cu_seqlens_k[n+1])`, and its rows are exactly the
+    dense op (same attributes, `b = 0`) on those slices: causal and window
+    alignment, the ALiBi distance and the query/key positions are per
+    sequence (`i` and `j` count from the sequence's first row), and a
+    sequence with no keys gives 0 and an LSE of -inf (`sinks[hg]`). The
+    offsets are runtime values the verifier cannot see: they must start at
+    0, never decrease, end at `Tq` (every query row belongs to one sequence)
+    and at most at `Tk`. Lowerings clamp them (each begin to `[0, T]`, each
+    end to `[begin, T]`), so offsets that break the contract give wrong rows,
+    never accesses outside the operands. `key_lengths`, `bias`, `mask` and the modifier
+    regions are refused with varlen (their `[B, ...]` indexing has no
+    per-sequence meaning yet). Lowerings that cannot run a varlen op say so;
+    `attn-split-varlen` rewrites it into that per-sequence loop of dense ops.
+
     The `score_mod` region receives `(score: f32, b: index, h: index,
     q_idx: index, kv_idx: index)` and yields the new f32 score; the
     `mask_mod` region receives `(b, h, q_idx, kv_idx)` and yields `i1`
@@ -122,6 +144,17 @@ def Attn_AttentionOp : Attn_Op<"attention", [
         {mask_kind = #attn.mask<causal_bottom_right>}
         -> tensor<2x32x1024x128xbf16>, tensor<2x32x1024xf32>
     ```
+
+    Varlen (3 sequences, 1000 query and 1200 key tokens in all):
+
+    ```mlir
+    %o = attn.attention ins(%q, %k, %v : tensor<1x1000x32x128xbf16>,
+        tensor<1x1200x8x128xbf16>, tensor<1x1200x8x128xbf16>)
+        cu_seqlens_q(%cq : tensor<4xi32>) cu_seqlens_k(%ck : tensor<4xi32>)
+        {layout = #attn.layout<bshd>,
+         mask_kind = #attn.mask<causal_bottom_right>}
+        -> tensor<1x1000x32x128xbf16>
+    ```
   }];
 
   let arguments = (ins
@@ -132,6 +165,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     Optional<AnyRankedTensor>:$mask,
     Optional<RankedTensorOf<[I32]>>:$key_lengths,
     Optional<AnyRankedTensor>:$sinks,
+    Optional<RankedTensorOf<[I32]>>:$cu_seqlens_q,
+    Optional<RankedTensorOf<[I32]>>:$cu_seqlens_k,
     OptionalAttr<F64Attr>:$scale,
     DefaultValuedAttr<Attn_MaskKindAttr, "::mlir::attn::MaskKind::None">:$mask_kind,
     OptionalAttr<DenseI64ArrayAttr>:$window,
@@ -151,6 +186,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     (`mask` `(` $mask^ `:` type($mask) `)`)?
     (`key_lengths` `(` $key_lengths^ `:` type($key_lengths) `)`)?
     (`sinks` `(` $sinks^ `:` type($sinks) `)`)?
+    (`cu_seqlens_q` `(` $cu_seqlens_q^ `:` type($cu_seqlens_q) `)`)?
+    (`cu_seqlens_k` `(` $cu_seqlens_k^ `:` type($cu_seqlens_k) `)`)?
     attr-dict `->` type($output) (`,` type($lse)^)?
     (`score_mod` $score_mod^)?
     (`mask_mod` $mask_mod^)?
@@ -172,7 +209,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [
       "::mlir::DenseF64ArrayAttr":$alibi_slopes,
       "::mlir::attn::LayoutAttr":$layout), [{
       build($_builder, $_state, output, lse, query, key, value, bias, mask,
-            key_lengths, /*sinks=*/nullptr, scale, mask_kind, window, softcap,
+            key_lengths, /*sinks=*/nullptr, /*cu_seqlens_q=*/nullptr,
+            /*cu_seqlens_k=*/nullptr, scale, mask_kind, window, softcap,
             alibi_slopes,
             layout, /*head_offset=*/nullptr, /*num_heads_total=*/nullptr);
     }]>
@@ -231,6 +269,9 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     ::mlir::attn::KeyVisibility getKeyVisibility() {
       return ::mlir::attn::KeyVisibility::get(getMaskKind(), getWindow());
     }
+
+    /// True for a varlen op: packed sequences delimited by cu_seqlens_q/k.
+    bool isVarlen() { return static_cast<bool>(getCuSeqlensQ()); }
 
     /// Global head of local query head 0 (tensor-parallel sharding).
     int64_t getGlobalHeadOffset() { return getHeadOffsetAttr().getInt(); }

@@ -101,6 +101,16 @@ typedef struct MlirAttnSpec {
   bool dynamicBatch;
   bool dynamicQueryLength;
   bool dynamicKeyLength;
+  /* Varlen batches: numCuSeqlens (N+1) offsets each of N sequences packed
+     along the sequence axis (from 0, non-decreasing; cuSeqlensQ ends at
+     queryLength, cuSeqlensK at most at keyLength), or none (0). The entry
+     then takes cu_seqlens_q and cu_seqlens_k (i32 [N+1]) after q, k, v;
+     batch must be 1 and the layout BSHD (q [1, Tq, Hq, D]). The values
+     only shape what a check compares against: the kernel reads the
+     offsets it is called with. */
+  const int64_t *cuSeqlensQ;
+  const int64_t *cuSeqlensK;
+  intptr_t numCuSeqlens;
 } MlirAttnSpec;
 
 MLIR_CAPI_EXPORTED void mlirAttnSpecInit(MlirAttnSpec *spec);

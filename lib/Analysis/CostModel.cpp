@@ -152,6 +152,12 @@ static void readKVSource(Value kv, AttentionFigures &f) {
 }
 
 FailureOr<AttentionFigures> mlir::attn::getAttentionFigures(AttentionOp op) {
+  // The packed totals are no sequence: the work of a varlen op is the sum
+  // over sequences whose lengths only the run knows.
+  if (op.isVarlen())
+    return op.emitOpError() << "expected a dense attention for the cost "
+                               "model (a varlen op's work depends on its "
+                               "runtime offsets)";
   for (Value v : op->getOperands())
     if (!tensorBytes(v.getType()))
       return op.emitOpError()

@@ -97,6 +97,10 @@ static AttentionSpec unwrap(const MlirAttnSpec &c) {
   s.dynamicBatch = c.dynamicBatch;
   s.dynamicQueryLength = c.dynamicQueryLength;
   s.dynamicKeyLength = c.dynamicKeyLength;
+  if (c.cuSeqlensQ && c.cuSeqlensK && c.numCuSeqlens > 0) {
+    s.cuSeqlensQ.assign(c.cuSeqlensQ, c.cuSeqlensQ + c.numCuSeqlens);
+    s.cuSeqlensK.assign(c.cuSeqlensK, c.cuSeqlensK + c.numCuSeqlens);
+  }
   return s;
 }
 

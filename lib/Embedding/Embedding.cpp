@@ -148,6 +148,7 @@ mlir::attn::compileModuleToCpu(ModuleOp module,
   OwningOpRef<ModuleOp> clone = module.clone();
   PassManager pm(ctx);
   if (options.flash) {
+    pm.addPass(createAttnSplitVarlen());
     pm.addPass(createAttnTile(options.tile));
     pm.addPass(createAttnTileBackward(options.tileBackward));
     pm.addPass(createAttnFuseOnlineSoftmax());

@@ -351,6 +351,10 @@ mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &given,
     std::memcpy(bytes.data(), lengths.data(), bytes.size());
     addBuffer(ElementKind::I32, {spec.batch}, std::move(bytes));
   }
+  for (const std::vector<int64_t> *cu : {&spec.cuSeqlensQ, &spec.cuSeqlensK})
+    if (spec.isVarlen())
+      addBuffer(ElementKind::I32, {static_cast<int64_t>(cu->size())},
+                int32Bytes(*cu));
   addSinksBuffer(spec, addBuffer);
   // Outputs start as NaN so that an element the kernel never writes fails.
   std::vector<double> nanOut(numElements(spec.outputShape()), std::nan(""));

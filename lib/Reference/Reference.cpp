@@ -108,8 +108,53 @@ double mlir::attn::unitRoundoff(ElementKind kind) {
   llvm_unreachable("not a float kind");
 }
 
+/// Rows [begin, begin + length) of a packed [1, T, H, X] tensor, as the
+/// tensor of a batch-1 spec.
+static std::vector<double> gatherRows(const std::vector<double> &packed,
+                                      int64_t begin, int64_t length,
+                                      int64_t rowElements) {
+  auto first = packed.begin() + begin * rowElements;
+  return std::vector<double>(first, first + length * rowElements);
+}
+
+/// A varlen problem, as the op defines it: sequence n is the dense problem
+/// on its query rows [cu_q[n], cu_q[n+1]) and keys [cu_k[n], cu_k[n+1]).
+static ReferenceResult referenceVarlen(const AttentionSpec &spec,
+                                       const ReferenceInputs &in) {
+  const int64_t Hq = spec.numQueryHeads, Hkv = spec.numKVHeads,
+                Tq = spec.queryLength;
+  const int64_t qRow = Hq * spec.headDim, kRow = Hkv * spec.headDim,
+                vRow = Hkv * spec.getValueHeadDim(),
+                oRow = Hq * spec.getValueHeadDim();
+  ReferenceResult result;
+  result.output.assign(Tq * oRow, 0.0);
+  result.lse.assign(Hq * Tq, -std::numeric_limits<double>::infinity());
+  for (int64_t n = 0; n + 1 < static_cast<int64_t>(spec.cuSeqlensQ.size());
+       ++n) {
+    AttentionSpec one = spec;
+    one.cuSeqlensQ.clear();
+    one.cuSeqlensK.clear();
+    int64_t q0 = spec.cuSeqlensQ[n], k0 = spec.cuSeqlensK[n];
+    one.queryLength = spec.cuSeqlensQ[n + 1] - q0;
+    one.keyLength = spec.cuSeqlensK[n + 1] - k0;
+    ReferenceInputs part;
+    part.query = gatherRows(in.query, q0, one.queryLength, qRow);
+    part.key = gatherRows(in.key, k0, one.keyLength, kRow);
+    part.value = gatherRows(in.value, k0, one.keyLength, vRow);
+    ReferenceResult rows = referenceAttention(one, part);
+    std::copy(rows.output.begin(), rows.output.end(),
+              result.output.begin() + q0 * oRow);
+    for (int64_t h = 0; h < Hq; ++h)
+      for (int64_t i = 0; i < one.queryLength; ++i)
+        result.lse[h * Tq + q0 + i] = rows.lse[h * one.queryLength + i];
+  }
+  return result;
+}
+
 ReferenceResult mlir::attn::referenceAttention(const AttentionSpec &spec,
                                                const ReferenceInputs &in) {
+  if (spec.isVarlen())
+    return referenceVarlen(spec, in);
   const int64_t B = spec.batch, Hq = spec.numQueryHeads, Hkv = spec.numKVHeads,
                 Lq = spec.queryLength, Lk = spec.keyLength,
                 Dv = spec.getValueHeadDim();

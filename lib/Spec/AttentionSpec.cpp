@@ -158,7 +158,7 @@ std::string AttentionSpec::describe() const {
   };
   std::string text = llvm::formatv(
       "{0} {1}/{2} B={3} Lq={4} Lk={5} D={6}", kind, numQueryHeads,
-      numKVHeads, extent(dynamicBatch, batch),
+      numKVHeads, extent(dynamicBatch && !isVarlen(), batch),
       extent(dynamicQueryLength, queryLength),
       extent(dynamicKeyLength, keyLength), headDim);
   if (getValueHeadDim() != headDim)
@@ -196,6 +196,8 @@ std::string AttentionSpec::describe() const {
     text += llvm::formatv(" paged[{0}]", pageSize).str();
   if (!keyLengths.empty())
     text += " key_lengths";
+  if (isVarlen())
+    text += " varlen[" + extent(dynamicBatch, numSequences()) + "]";
   if (!sinks.empty())
     text += " sinks";
   if (appendTokens)
@@ -287,6 +289,44 @@ static std::optional<int64_t> checkedNumElements(ArrayRef<int64_t> shape) {
   return n;
 }
 
+/// A varlen spec: offsets that start at 0, never decrease and cover the
+/// packed query rows (ending at most at the packed keys), in a batch of one
+/// bshd row, without the operands and modifiers the op refuses with
+/// cu_seqlens.
+static LogicalResult verifyVarlenSpec(const AttentionSpec &spec,
+                                      Location loc) {
+  if (!spec.isVarlen() && spec.cuSeqlensK.empty())
+    return success();
+  if (spec.cuSeqlensQ.size() != spec.cuSeqlensK.size() ||
+      spec.cuSeqlensQ.size() < 1)
+    return emitError(loc) << "expected cu_seqlens_q and cu_seqlens_k of one "
+                             "size N+1, got "
+                          << spec.cuSeqlensQ.size() << " and "
+                          << spec.cuSeqlensK.size();
+  if (spec.batch != 1 || spec.layout != Layout::BSHD)
+    return emitError(loc) << "expected a varlen spec of batch 1 in the bshd "
+                             "layout (sequences packed as [1, T, H, D])";
+  const std::tuple<StringRef, const std::vector<int64_t> &, int64_t, bool>
+      offsets[] = {{"cu_seqlens_q", spec.cuSeqlensQ, spec.queryLength, true},
+                   {"cu_seqlens_k", spec.cuSeqlensK, spec.keyLength, false}};
+  for (const auto &[name, cu, total, exact] : offsets) {
+    bool monotonic = llvm::is_sorted(cu);
+    if (cu.front() != 0 || !monotonic ||
+        (exact ? cu.back() != total : cu.back() > total))
+      return emitError(loc) << "expected " << name
+                            << " to rise from 0 to "
+                            << (exact ? "" : "at most ") << total
+                            << " without decreasing";
+  }
+  if (!spec.keyLengths.empty() || spec.withBias || spec.withBoolMask ||
+      spec.pageSize || spec.appendTokens || spec.scoreMod != ScoreModKind::None ||
+      spec.maskMod != MaskModKind::None || spec.backward)
+    return emitError(loc) << "expected a varlen spec without key lengths, "
+                             "bias, mask, paged or appended KV, modifiers or "
+                             "backward";
+  return success();
+}
+
 LogicalResult mlir::attn::verifyAttentionSpec(const AttentionSpec &spec,
                                               Location loc) {
   // Extents first: every shape below is built from them.
@@ -323,6 +363,8 @@ LogicalResult mlir::attn::verifyAttentionSpec(const AttentionSpec &spec,
         return emitError(loc) << "expected key lengths in [0, "
                               << spec.keyLength << "], got " << length;
   }
+  if (failed(verifyVarlenSpec(spec, loc)))
+    return failure();
   if (!spec.sinks.empty() &&
       static_cast<int64_t>(spec.sinks.size()) != spec.totalQueryHeads())
     return emitError(loc) << "expected one sink per query head ("
@@ -366,7 +408,10 @@ LogicalResult mlir::attn::verifyAttentionSpec(const AttentionSpec &spec,
 
 /// The forward entry's types with the spec's dynamic dims: B (dim 0 of
 /// every operand and result), Lq (the sequence dim of Q and O, dim 2 of
-/// LSE) and Lk (of K and V). `inputs` are Q, K, V[, key_lengths].
+/// LSE) and Lk (of K and V). `inputs` are Q, K, V[, key_lengths] or, for a
+/// varlen spec, Q, K, V, cu_seqlens_q, cu_seqlens_k: there "batch" is the
+/// number of sequences (the offsets' extent N+1; the packed operands keep
+/// their batch of 1) and Lq, Lk the packed totals.
 static LogicalResult
 makeLengthsDynamic(const AttentionSpec &spec, Location loc,
                    SmallVectorImpl<RankedTensorType> &inputs,
@@ -378,10 +423,11 @@ makeLengthsDynamic(const AttentionSpec &spec, Location loc,
     return emitError(loc) << "expected dense K and V without bias, mask, "
                              "sinks or appended tokens for dynamic dims";
   int64_t seqAxis = spec.layout == Layout::BHSD ? 2 : 1;
+  bool packed = spec.isVarlen();
   auto dynamic = [&](RankedTensorType &type, bool seq, int64_t axis,
                      bool isQuery) {
     SmallVector<int64_t> shape(type.getShape());
-    if (spec.dynamicBatch)
+    if (spec.dynamicBatch && (!packed || !seq))
       shape[0] = ShapedType::kDynamic;
     if (seq && (isQuery ? spec.dynamicQueryLength : spec.dynamicKeyLength))
       shape[axis] = ShapedType::kDynamic;
@@ -390,8 +436,9 @@ makeLengthsDynamic(const AttentionSpec &spec, Location loc,
   dynamic(inputs[0], true, seqAxis, /*isQuery=*/true);
   dynamic(inputs[1], true, seqAxis, /*isQuery=*/false);
   dynamic(inputs[2], true, seqAxis, /*isQuery=*/false);
-  if (inputs.size() > 3) // key_lengths [B]
-    dynamic(inputs[3], false, 0, false);
+  // key_lengths [B], or cu_seqlens_q and cu_seqlens_k [N+1].
+  for (size_t i = 3; i < inputs.size(); ++i)
+    dynamic(inputs[i], false, 0, false);
   dynamic(results[0], true, seqAxis, /*isQuery=*/true);
   if (results.size() > 1) // LSE [B, Hq, Lq]
     dynamic(results[1], true, 2, /*isQuery=*/true);
@@ -460,6 +507,11 @@ mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
   bool withLengths = !spec.keyLengths.empty();
   if (withLengths)
     inputTypes.push_back(tensorOf({spec.batch}, b.getI32Type()));
+  int64_t cuSeqlensInput = inputTypes.size();
+  if (spec.isVarlen())
+    for (int i = 0; i < 2; ++i)
+      inputTypes.push_back(
+          tensorOf({spec.numSequences() + 1}, b.getI32Type()));
   bool withSinks = !spec.sinks.empty();
   if (withSinks)
     inputTypes.push_back(
@@ -510,6 +562,8 @@ mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
       withLengths ? inputs[nextInput + spec.withBias + spec.withBoolMask]
                   : Value(),
       withSinks ? inputs.back() : Value(),
+      spec.isVarlen() ? inputs[cuSeqlensInput] : Value(),
+      spec.isVarlen() ? inputs[cuSeqlensInput + 1] : Value(),
       spec.scale ? b.getF64FloatAttr(*spec.scale) : FloatAttr(),
       MaskKindAttr::get(ctx, spec.maskKind),
       spec.maskKind == MaskKind::SlidingWindow

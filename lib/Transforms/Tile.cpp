@@ -652,6 +652,10 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
 FailureOr<SmallVector<Value>>
 mlir::attn::tileAttention(RewriterBase &rewriter, AttentionOp op,
                           const AttnTileOptions &opts) {
+  if (op.isVarlen())
+    return op.emitOpError("expected a dense attention: run attn-split-varlen "
+                          "before attn-tile (a varlen op is tiled per "
+                          "sequence)");
   if (failed(tiling::verifyTileableElementType(
           op, op.getQueryType().getElementType())))
     return failure();

@@ -22,10 +22,11 @@ the transformers attention backend.
 from . import _cache, _spec
 from ._capi import CompileError, Diagnostic
 from ._kernels import CpuKernel, PtxKernel
+from .varlen import varlen_attention
 
 __version__ = "0.1.0"
 
-__all__ = ["compile", "CompileError", "Diagnostic", "CpuKernel", "PtxKernel",
+__all__ = ["compile", "varlen_attention", "CompileError", "Diagnostic", "CpuKernel", "PtxKernel",
            "cache_stats", "clear_memory_cache", "bf16_to_float32",
            "float32_to_bf16", "__version__"]
 

@@ -100,6 +100,9 @@ class Spec(ctypes.Structure):
         ("backward", ctypes.c_bool),
         ("dynamicBatch", ctypes.c_bool), ("dynamicQueryLength", ctypes.c_bool),
         ("dynamicKeyLength", ctypes.c_bool),
+        ("cuSeqlensQ", ctypes.POINTER(ctypes.c_int64)),
+        ("cuSeqlensK", ctypes.POINTER(ctypes.c_int64)),
+        ("numCuSeqlens", ctypes.c_ssize_t),
     ]
 
 

@@ -13,7 +13,7 @@ DEFAULTS = {
     "score_mod": "none", "mask_mod": "none", "alibi": False, "bshd": False,
     "lse": True, "bias": False, "bool_mask": False, "page_size": 0,
     "append_tokens": 0, "key_lengths": False, "backward": False,
-    "dynamic": (),
+    "dynamic": (), "varlen": None,
 }
 
 # attn-compile's --dynamic dims and the spec fields they make runtime lengths.
@@ -72,7 +72,27 @@ def normalize(kwargs):
     for name in ("bshd", "lse", "bias", "bool_mask", "backward"):
         spec[name] = bool(spec[name])
     _normalize_dynamic(spec)
+    _normalize_varlen(spec)
     return spec
+
+
+def _normalize_varlen(spec):
+    """`varlen`: the number of packed sequences N (Q [1, seq_q, Hq, D] and
+    K/V [1, seq_k, Hkv, D] in the bshd layout, the entry taking cu_seqlens_q
+    and cu_seqlens_k [N+1] after q, k, v). The offsets are run-time values,
+    no part of what is compiled: the spec holds canonical ones (the first
+    sequence owns every row), so every batch of N sequences and the same
+    totals shares one kernel; with dynamic dims ("batch": N, "seq-q",
+    "seq-k": the totals) one kernel serves every batch."""
+    n = spec["varlen"]
+    if n is None:
+        return
+    n = 1 if "batch" in spec["dynamic"] else int(n)
+    if n < 1:
+        raise ValueError(f"attn_mlir: expected varlen to count at least one "
+                         f"sequence, got {n}")
+    spec["varlen"] = n
+    spec["batch"], spec["bshd"] = 1, True
 
 
 def _normalize_dynamic(spec):
@@ -127,7 +147,15 @@ def to_c(spec):
     c.dynamicBatch = "batch" in spec["dynamic"]
     c.dynamicQueryLength = "seq-q" in spec["dynamic"]
     c.dynamicKeyLength = "seq-k" in spec["dynamic"]
-    return c, (slopes, lengths)
+    keep = [slopes, lengths]
+    n = spec["varlen"]
+    if n:
+        for field, total in (("cuSeqlensQ", spec["seq_q"]), ("cuSeqlensK", spec["seq_k"])):
+            array = (ctypes.c_int64 * (n + 1))(0, *([total] * n))
+            setattr(c, field, array)
+            keep.append(array)
+        c.numCuSeqlens = n + 1
+    return c, tuple(keep)
 
 
 def num_outputs(spec):

@@ -231,6 +231,13 @@ static cl::opt<bool> keyLengths(
     cl::desc("Add a key_lengths [B] operand (cache fill levels); --run-cpu "
              "uses lengths Lk, Lk - 1, ... (at least 1)"),
     cl::init(false), cl::cat(specCategory));
+static cl::list<std::string> varlen(
+    "varlen",
+    cl::desc("A varlen batch (packed sequences, cu_seqlens_q/k operands): "
+             "each sequence's query and key lengths as q:k (q alone: k = q), "
+             "e.g. --varlen=5:7,0:3,1; sets B = 1, the bshd layout, Lq and "
+             "Lk to the packed totals"),
+    cl::CommaSeparated, cl::cat(specCategory));
 static cl::list<std::string> dynamicDims(
     "dynamic",
     cl::desc("Dims the entry takes as dynamic (?): batch, seq-q, seq-k; one "
@@ -374,6 +381,7 @@ static bool validateFlags() {
 static void addFlashPasses(OpPassManager &pm, const AttnTileOptions &tile) {
   if (!flash)
     return;
+  pm.addPass(createAttnSplitVarlen());
   pm.addPass(createAttnTile(tile));
   pm.addPass(createAttnFuseOnlineSoftmax());
   pm.addPass(createAttnLowerPrecision());
@@ -405,6 +413,45 @@ static LogicalResult parseSinks(AttentionSpec &spec) {
   }
   if (spec.sinks.size() == 1)
     spec.sinks.assign(total, spec.sinks.front());
+  return success();
+}
+
+/// Fills the varlen part of `spec` from --varlen (q[:k] per sequence); the
+/// packed totals become Lq and Lk (Lk at least 1, a spec's minimum).
+static LogicalResult parseVarlen(AttentionSpec &spec) {
+  if (varlen.empty())
+    return success();
+  for (const cl::Option *flag : {static_cast<const cl::Option *>(&batch),
+                                 static_cast<const cl::Option *>(&seqQ),
+                                 static_cast<const cl::Option *>(&seqK),
+                                 static_cast<const cl::Option *>(&bshd)})
+    if (flag->getNumOccurrences()) {
+      llvm::errs() << "error: expected no --" << flag->ArgStr
+                   << " with --varlen (the packed batch sets it)\n";
+      return failure();
+    }
+  spec.cuSeqlensQ = {0};
+  spec.cuSeqlensK = {0};
+  for (StringRef entry : varlen) {
+    auto [q, k] = StringRef(entry).split(':');
+    int64_t lq = 0, lk = 0;
+    bool bad = q.getAsInteger(10, lq);
+    lk = lq;
+    if (!k.empty())
+      bad |= k.getAsInteger(10, lk);
+    if (bad || lq < 0 || lk < 0 || lq > (1 << 30) || lk > (1 << 30)) {
+      llvm::errs() << "error: expected --varlen entries q[:k] of lengths in "
+                      "[0, 2^30], got '"
+                   << entry << "'\n";
+      return failure();
+    }
+    spec.cuSeqlensQ.push_back(spec.cuSeqlensQ.back() + lq);
+    spec.cuSeqlensK.push_back(spec.cuSeqlensK.back() + lk);
+  }
+  spec.batch = 1;
+  spec.layout = Layout::BSHD;
+  spec.queryLength = spec.cuSeqlensQ.back();
+  spec.keyLength = std::max<int64_t>(1, spec.cuSeqlensK.back());
   return success();
 }
 
@@ -481,6 +528,8 @@ static FailureOr<AttentionSpec> specFromFlags() {
       maskMod == "prefix-lm" ? MaskModKind::PrefixLM : MaskModKind::None;
   spec.withBias = bias;
   spec.withBoolMask = boolMask;
+  if (failed(parseVarlen(spec)))
+    return failure();
   // The op's verifier checks the shard's bounds and group alignment.
   spec.headOffset = headOffset;
   spec.numHeadsTotal = headsTotal;

@@ -100,6 +100,13 @@ struct AttentionSpec {
   /// Per-sequence key lengths (the key_lengths operand), each in
   /// [0, keyLength]; empty: every sequence has keyLength keys.
   std::vector<int64_t> keyLengths;
+  /// Varlen batches: the offsets of N sequences packed along the sequence
+  /// axis ([N+1] each, from 0, non-decreasing; cuSeqlensQ ends at
+  /// queryLength, cuSeqlensK at most at keyLength), the cu_seqlens_q/k
+  /// operands the entry takes after Q, K and V. A varlen spec has batch 1
+  /// and the bshd layout (Q [1, Tq, Hq, D] with Tq = queryLength). Empty:
+  /// dense.
+  std::vector<int64_t> cuSeqlensQ, cuSeqlensK;
   /// > 0: the last this-many keys of each sequence (ending at its key
   /// length) are new tokens appended to a contiguous cache by attn.kv_append
   /// in the same function (chunked prefill / decode). Needs keyLengths.
@@ -115,6 +122,12 @@ struct AttentionSpec {
   /// makes). Dense K and V without bias, mask, sinks or appended tokens.
   bool dynamicBatch = false, dynamicQueryLength = false,
        dynamicKeyLength = false;
+
+  bool isVarlen() const { return !cuSeqlensQ.empty(); }
+  /// Sequences of a varlen spec (N), else the batch.
+  int64_t numSequences() const {
+    return isVarlen() ? static_cast<int64_t>(cuSeqlensQ.size()) - 1 : batch;
+  }
 
   bool hasDynamicDims() const {
     return dynamicBatch || dynamicQueryLength || dynamicKeyLength;
@@ -162,7 +175,7 @@ struct AttentionSpec {
 LogicalResult verifyAttentionSpec(const AttentionSpec &spec, Location loc);
 
 /// Builds `func.func @<funcName>(q, k, v, [bias], [mask], [key_lengths],
-/// [sinks], out, [lse])` (with appended tokens: `q, k_cache, v_cache, k_new,
+/// [cu_seqlens_q, cu_seqlens_k], [sinks], out, [lse])` (with appended tokens: `q, k_cache, v_cache, k_new,
 /// v_new, positions, ...`; with a paged cache: `q, k_pages, v_pages,
 /// block_table, ...`) over memrefs, wrapping one attn.attention on tensors. Returns null and emits
 /// the verifier's diagnostics when the spec describes an invalid op.

@@ -307,6 +307,45 @@ def AttnCostReport : Pass<"attn-cost-report"> {
   ];
 }
 
+def AttnSplitVarlen : Pass<"attn-split-varlen"> {
+  let summary = "Rewrite a varlen attn.attention into a loop of dense ones, "
+                "one per packed sequence";
+  let description = [{
+    A varlen `attn.attention` (`cu_seqlens_q` / `cu_seqlens_k`) is defined
+    as the dense op on each packed sequence's slices; this pass writes that
+    definition as IR: an `scf.for` over the N sequences whose body slices
+    sequence n's query rows `[cu_seqlens_q[n], cu_seqlens_q[n+1])` and keys
+    `[cu_seqlens_k[n], cu_seqlens_k[n+1])` out of the packed `[1, T, H, D]`
+    operands, runs a dense `attn.attention` with dynamic lengths (the same
+    attributes and sinks, so causal and window alignment are per sequence)
+    and inserts its rows into the packed output (and LSE). The passes that
+    follow (`attn-tile`, `convert-attn-to-linalg`) see only dense ops; the
+    CPU flash pipeline runs it before `attn-tile`.
+
+    ```mlir
+    %o = attn.attention ins(%q, %k, %v : tensor<1x10x4x64xf32>, ...)
+        cu_seqlens_q(%cq : tensor<3xi32>) cu_seqlens_k(%ck : tensor<3xi32>)
+        {layout = #attn.layout<bshd>} -> tensor<1x10x4x64xf32>
+    ```
+    becomes
+    ```mlir
+    %o = scf.for %n = %c0 to %N step %c1 iter_args(%acc = %zeros) {
+      %q_n = tensor.extract_slice %q[0, %qb, 0, 0] [1, %lq, 4, 64] [1, 1, 1, 1]
+      ...
+      %o_n = attn.attention ins(%q_n, %k_n, %v_n : tensor<1x?x4x64xf32>, ...)
+      %r = tensor.insert_slice %o_n into %acc[0, %qb, 0, 0] [1, %lq, 4, 64] ...
+      scf.yield %r
+    }
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 def AttnDecomposeSoftmax : Pass<"attn-decompose-softmax"> {
   let summary = "Decompose linalg.softmax into a stable max / exp / sum / "
                 "divide";

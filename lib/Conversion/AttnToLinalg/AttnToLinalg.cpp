@@ -16,6 +16,7 @@
 #include "attn/Conversion/Passes.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/IR/Sinks.h"
+#include "attn/Dialect/Attn/IR/Varlen.h"
 #include "AttnToLinalgBackward.h"
 #include "ScoreBuilders.h"
 
@@ -23,6 +24,7 @@
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Transforms/DialectConversion.h"
@@ -353,6 +355,22 @@ struct AttentionOpLowering : OpConversionPattern<AttentionOp> {
   LogicalResult
   matchAndRewrite(AttentionOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
+    // A varlen op is its loop of dense ops; the dense op is lowered here
+    // (the driver does not revisit ops nested in the loop it just made).
+    if (op.isVarlen()) {
+      SmallVector<Value> loop = buildVarlenLoop(rewriter, op);
+      AttentionOp dense;
+      loop.front().getDefiningOp()->walk([&](AttentionOp inner) {
+        dense = inner;
+      });
+      FailureOr<SmallVector<Value>> rows =
+          lowerAttentionToLinalg(rewriter, dense, options);
+      if (failed(rows))
+        return failure();
+      rewriter.replaceOp(dense, *rows);
+      rewriter.replaceOp(op, loop);
+      return success();
+    }
     FailureOr<SmallVector<Value>> results =
         lowerAttentionToLinalg(rewriter, op, options);
     if (failed(results))

@@ -207,6 +207,10 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
   auto fail = [&](const Twine &msg) { return op.emitOpError(msg); };
   if (o.numWarps < 4 || o.numWarps > 8 || !llvm::isPowerOf2_64(o.numWarps))
     return fail("expected num-warps of 4 or 8, got " + Twine(o.numWarps));
+  if (op.isVarlen())
+    return fail("expected a dense attention on the GPU path: varlen "
+                "(cu_seqlens) kernels are not implemented yet (the CPU "
+                "target runs them)");
   if (failed(checkScoreMod(op)))
     return failure();
   Type elt = op.getQueryType().getElementType();

@@ -9,6 +9,7 @@
 
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/IR/ScoreModDerivative.h"
+#include "attn/Dialect/Attn/IR/Varlen.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -374,9 +375,10 @@ LogicalResult AttentionOp::verify() {
   }
   // Sinks are indexed by the global head, as the ALiBi slopes.
   if (Value sinks = getSinks())
-    return verifySinksType(*this, "sinks", sinks.getType(),
-                           getTotalQueryHeads());
-  return success();
+    if (failed(verifySinksType(*this, "sinks", sinks.getType(),
+                               getTotalQueryHeads())))
+      return failure();
+  return verifyVarlen(*this);
 }
 
 //===----------------------------------------------------------------------===//

@@ -1,0 +1,40 @@
+//===- Varlen.h - varlen (packed) attention as IR ---------------*- C++ -*-===//
+//
+// Part of attn-mlir. A varlen attn.attention (cu_seqlens_q / cu_seqlens_k)
+// is defined as the dense op on each packed sequence's slices. This header
+// holds that definition twice over, once as a check and once as IR: the
+// verifier's varlen rules, and the per-sequence loop of dense ops that the
+// CPU lowering runs and `attn-split-varlen` writes. Only lib/Reference
+// restates it, on purpose.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_DIALECT_ATTN_IR_VARLEN_H
+#define ATTN_DIALECT_ATTN_IR_VARLEN_H
+
+#include "mlir/IR/Builders.h"
+#include "mlir/Support/LLVM.h"
+
+namespace mlir::attn {
+class AttentionOp;
+
+/// The varlen part of attn.attention's verifier: cu_seqlens_q and
+/// cu_seqlens_k together, both [N+1], packed [1, T, H, D] operands in the
+/// bshd layout, and none of the operands or regions whose [B, ...] indexing
+/// has no per-sequence meaning. Succeeds for a dense op.
+LogicalResult verifyVarlen(AttentionOp op);
+
+/// Builds, before `op` (a varlen attn.attention), the loop over its
+/// sequences that defines it: sequence n's rows of the output (and LSE) are
+/// a dense attn.attention, with `op`'s attributes and sinks, on the slices
+/// [cu_seqlens_q[n], cu_seqlens_q[n+1]) of Q and [cu_seqlens_k[n],
+/// cu_seqlens_k[n+1]) of K and V. Rows of no sequence stay 0 (LSE -inf);
+/// offsets are clamped to the packed rows (each end to [begin, T]), so
+/// offsets that break the contract never address outside the operands.
+/// Returns the values that replace `op`'s results; `op` itself is left for
+/// the caller to replace.
+SmallVector<Value> buildVarlenLoop(OpBuilder &b, AttentionOp op);
+
+} // namespace mlir::attn
+
+#endif // ATTN_DIALECT_ATTN_IR_VARLEN_H

@@ -1,0 +1,187 @@
+//===- Varlen.cpp - varlen (packed) attention as IR -----------------------===//
+//
+// Part of attn-mlir.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Dialect/Attn/IR/Varlen.h"
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+LogicalResult mlir::attn::verifyVarlen(AttentionOp op) {
+  Value cuQ = op.getCuSeqlensQ(), cuK = op.getCuSeqlensK();
+  if (!cuQ && !cuK)
+    return success();
+  if (!cuQ || !cuK)
+    return op.emitOpError() << "expected cu_seqlens_q and cu_seqlens_k "
+                               "together (the query and key offsets of the "
+                               "packed sequences)";
+  auto qType = cast<RankedTensorType>(cuQ.getType());
+  auto kType = cast<RankedTensorType>(cuK.getType());
+  int64_t qn = qType.getRank() == 1 ? qType.getDimSize(0) : 0;
+  int64_t kn = kType.getRank() == 1 ? kType.getDimSize(0) : 0;
+  // [N+1] offsets: at least one entry, and one N for both.
+  if (qType.getRank() != 1 || kType.getRank() != 1 || qn == 0 || kn == 0 ||
+      (!ShapedType::isDynamic(qn) && !ShapedType::isDynamic(kn) && qn != kn))
+    return op.emitOpError() << "expected cu_seqlens_q and cu_seqlens_k of one "
+                               "shape [N+1] (N sequences), got "
+                            << qType << " and " << kType;
+  if (op.getLayout() != Layout::BSHD)
+    return op.emitOpError() << "expected the bshd layout with cu_seqlens (the "
+                               "sequences are packed as [1, T, H, D])";
+  for (auto [name, type] :
+       {std::pair<StringRef, RankedTensorType>{"query", op.getQueryType()},
+        {"key", op.getKeyType()},
+        {"value", op.getValueType()}})
+    if (type.getDimSize(0) != 1)
+      return op.emitOpError()
+             << "expected a batch of 1 in the " << name
+             << " with cu_seqlens (the sequences are packed along the "
+                "sequence axis), got "
+             << type;
+  if (op.getKeyLengths())
+    return op.emitOpError() << "expected no key_lengths with cu_seqlens "
+                               "(sequence n has cu_seqlens_k[n+1] - "
+                               "cu_seqlens_k[n] keys)";
+  if (op.getBias() || op.getMask())
+    return op.emitOpError() << "expected no bias or mask operand with "
+                               "cu_seqlens (a [B, Hq, Lq, Lk] operand has no "
+                               "per-sequence indexing)";
+  if (!op.getScoreMod().empty() || !op.getMaskMod().empty())
+    return op.emitOpError() << "expected no score_mod or mask_mod region with "
+                               "cu_seqlens";
+  return success();
+}
+
+/// cu[n] as an index, clamped to [low, total]: offsets that break the
+/// contract (negative, decreasing, past the packed rows) cannot address
+/// outside the operands.
+static Value loadOffset(OpBuilder &b, Location loc, Value cu, Value n,
+                        Value low, Value total) {
+  Value entry = tensor::ExtractOp::create(b, loc, cu, ValueRange{n});
+  Value offset = arith::IndexCastOp::create(b, loc, b.getIndexType(), entry);
+  return arith::MinSIOp::create(
+      b, loc, arith::MaxSIOp::create(b, loc, offset, low), total);
+}
+
+/// A tensor of `type` (dynamic extents from `like`'s) filled with `value`.
+static Value filled(OpBuilder &b, Location loc, RankedTensorType type,
+                    Value like, double value) {
+  SmallVector<Value> dynamic;
+  for (int64_t axis = 0; axis < type.getRank(); ++axis)
+    if (type.isDynamicDim(axis))
+      dynamic.push_back(tensor::DimOp::create(b, loc, like, axis));
+  Value empty = tensor::EmptyOp::create(b, loc, type, dynamic);
+  Value scalar = arith::ConstantOp::create(
+      b, loc, b.getFloatAttr(type.getElementType(), value));
+  return linalg::FillOp::create(b, loc, scalar, empty).getResult(0);
+}
+
+/// The [1, length, H, X] slice of a packed bshd operand starting at row
+/// `offset`.
+static Value sliceRows(OpBuilder &b, Location loc, Value packed, Value offset,
+                       Value length) {
+  auto type = cast<RankedTensorType>(packed.getType());
+  SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), offset,
+                                       b.getIndexAttr(0), b.getIndexAttr(0)};
+  SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), length,
+                                     b.getIndexAttr(type.getDimSize(2)),
+                                     b.getIndexAttr(type.getDimSize(3))};
+  SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
+  auto sliceType = RankedTensorType::get(
+      {1, ShapedType::kDynamic, type.getDimSize(2), type.getDimSize(3)},
+      type.getElementType());
+  return tensor::ExtractSliceOp::create(b, loc, sliceType, packed, offsets,
+                                        sizes, strides);
+}
+
+SmallVector<Value> mlir::attn::buildVarlenLoop(OpBuilder &b, AttentionOp op) {
+  Location loc = op.getLoc();
+  Value cuQ = op.getCuSeqlensQ(), cuK = op.getCuSeqlensK();
+  RankedTensorType outType = op.getOutputType();
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value numSequences = arith::SubIOp::create(
+      b, loc, tensor::DimOp::create(b, loc, cuQ, 0), one);
+
+  // Rows of no sequence (a caller breaking the offsets' contract) read 0
+  // and -inf rather than uninitialised memory.
+  SmallVector<Value> inits = {filled(b, loc, outType, op.getQuery(), 0.0)};
+  auto lseType =
+      op.getLse() ? cast<RankedTensorType>(op.getLse().getType()) : nullptr;
+  if (lseType) {
+    // The LSE [1, Hq, Tq] shares only Tq (axis 2) with Q's axis 1.
+    SmallVector<Value> dynamic;
+    if (lseType.isDynamicDim(2))
+      dynamic.push_back(tensor::DimOp::create(b, loc, op.getQuery(), 1));
+    Value empty = tensor::EmptyOp::create(b, loc, lseType, dynamic);
+    Value negInf = arith::ConstantOp::create(
+        b, loc,
+        b.getFloatAttr(lseType.getElementType(),
+                       -std::numeric_limits<double>::infinity()));
+    inits.push_back(
+        linalg::FillOp::create(b, loc, negInf, empty).getResult(0));
+  }
+
+  Value totalQ = tensor::DimOp::create(b, loc, op.getQuery(), 1);
+  Value totalK = tensor::DimOp::create(b, loc, op.getKey(), 1);
+  auto loop = scf::ForOp::create(
+      b, loc, zero, numSequences, one, inits,
+      [&](OpBuilder &nb, Location l, Value n, ValueRange carried) {
+        Value next = arith::AddIOp::create(nb, l, n, one);
+        Value qBegin = loadOffset(nb, l, cuQ, n, zero, totalQ);
+        Value lq = arith::SubIOp::create(
+            nb, l, loadOffset(nb, l, cuQ, next, qBegin, totalQ), qBegin);
+        Value kBegin = loadOffset(nb, l, cuK, n, zero, totalK);
+        Value lk = arith::SubIOp::create(
+            nb, l, loadOffset(nb, l, cuK, next, kBegin, totalK), kBegin);
+        Value q = sliceRows(nb, l, op.getQuery(), qBegin, lq);
+        Value k = sliceRows(nb, l, op.getKey(), kBegin, lk);
+        Value v = sliceRows(nb, l, op.getValue(), kBegin, lk);
+        auto rowsType = RankedTensorType::get(
+            {1, ShapedType::kDynamic, outType.getDimSize(2),
+             outType.getDimSize(3)},
+            outType.getElementType());
+        Type rowLseType;
+        if (lseType)
+          rowLseType = RankedTensorType::get(
+              {1, lseType.getDimSize(1), ShapedType::kDynamic},
+              lseType.getElementType());
+        auto dense = AttentionOp::create(
+            nb, l, rowsType, rowLseType, q, k, v, /*bias=*/Value(),
+            /*mask=*/Value(), /*key_lengths=*/Value(), op.getSinks(),
+            /*cu_seqlens_q=*/Value(), /*cu_seqlens_k=*/Value(),
+            op.getScaleAttr(), op.getMaskKindAttr(), op.getWindowAttr(),
+            op.getSoftcapAttr(), op.getAlibiSlopesAttr(), op.getLayoutAttr(),
+            op.getHeadOffsetAttr(), op.getNumHeadsTotalAttr());
+        SmallVector<OpFoldResult> ones(4, nb.getIndexAttr(1));
+        SmallVector<Value> yielded = {tensor::InsertSliceOp::create(
+            nb, l, dense.getOutput(), carried[0],
+            ArrayRef<OpFoldResult>{nb.getIndexAttr(0), qBegin,
+                                   nb.getIndexAttr(0), nb.getIndexAttr(0)},
+            ArrayRef<OpFoldResult>{nb.getIndexAttr(1), lq,
+                                   nb.getIndexAttr(outType.getDimSize(2)),
+                                   nb.getIndexAttr(outType.getDimSize(3))},
+            ones)};
+        if (lseType)
+          yielded.push_back(tensor::InsertSliceOp::create(
+              nb, l, dense.getLse(), carried[1],
+              ArrayRef<OpFoldResult>{nb.getIndexAttr(0), nb.getIndexAttr(0),
+                                     qBegin},
+              ArrayRef<OpFoldResult>{nb.getIndexAttr(1),
+                                     nb.getIndexAttr(lseType.getDimSize(1)),
+                                     lq},
+              ArrayRef<OpFoldResult>(ones).take_front(3)));
+        scf::YieldOp::create(nb, l, yielded);
+      });
+  return SmallVector<Value>(loop.getResults());
+}

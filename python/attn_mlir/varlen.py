@@ -1,0 +1,98 @@
+"""Varlen batches as FlashAttention's flash_attn_varlen_func takes them:
+sequences packed as [total, H, D] with cu_seqlens_q / cu_seqlens_k.
+
+    out = attn_mlir.varlen_attention(q, k, v, cu_q, cu_k, causal=True)
+
+q [Tq, Hq, D], k [Tk, Hkv, D], v [Tk, Hkv, Dv] (numpy), cu_q / cu_k int32
+[N+1]; sequence n owns query rows cu_q[n]:cu_q[n+1] and keys
+cu_k[n]:cu_k[n+1], and is attended to as its own dense problem (causal and
+window aligned bottom-right per sequence, as FlashAttention >= 2.1). The
+CPU target runs it (attn.attention with cu_seqlens operands, split per
+sequence); the GPU path refuses varlen until its kernel exists. The kernel
+takes the number of sequences and the packed totals as runtime lengths, so
+one compile serves every batch of the same heads, head dims, dtype and mask.
+"""
+
+import numpy as np
+
+_DTYPES = {np.dtype(np.float32): "f32", np.dtype(np.float16): "f16",
+           np.dtype(np.float64): "f64", np.dtype(np.uint16): "bf16"}
+
+
+def _check_offsets(cu_q, cu_k, total_q, total_k, max_seqlen_q, max_seqlen_k):
+    """The offsets' contract, checked on the host where they live (a device
+    launch could only check their sizes)."""
+    for name, cu in (("cu_seqlens_q", cu_q), ("cu_seqlens_k", cu_k)):
+        if not isinstance(cu, np.ndarray) or cu.dtype != np.int32 or cu.ndim != 1 \
+                or cu.size < 1:
+            raise ValueError(f"attn_mlir: expected {name} as a 1-D int32 numpy "
+                             "array of N+1 offsets")
+    if cu_q.size != cu_k.size:
+        raise ValueError(f"attn_mlir: expected cu_seqlens_q and cu_seqlens_k of one "
+                         f"size N+1, got {cu_q.size} and {cu_k.size}")
+    for name, cu, total, exact, bound in (
+            ("cu_seqlens_q", cu_q, total_q, True, max_seqlen_q),
+            ("cu_seqlens_k", cu_k, total_k, False, max_seqlen_k)):
+        lengths = np.diff(cu)
+        if cu[0] != 0 or (lengths < 0).any() or \
+                (cu[-1] != total if exact else cu[-1] > total):
+            raise ValueError(f"attn_mlir: expected {name} to rise from 0 to "
+                             f"{'' if exact else 'at most '}{total} without "
+                             f"decreasing, got {cu.tolist()}")
+        if bound is not None and lengths.size and lengths.max() > bound:
+            raise ValueError(f"attn_mlir: expected every sequence within the "
+                             f"max_seqlen given ({bound}), got {lengths.max()}")
+
+
+def _mask_of(causal, window_size, total_k):
+    """flash_attn's (causal, window_size) as a spec's mask fields; -1 in
+    window_size is an unbounded side."""
+    left, right = window_size
+    if left < 0 and right < 0:
+        return {"mask": "causal" if causal else "none"}
+    return {"mask": "sliding-window",
+            "window_left": left if left >= 0 else total_k,
+            "window_right": 0 if causal else (right if right >= 0 else total_k)}
+
+
+def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None,
+                     max_seqlen_k=None, *, causal=False, softmax_scale=None,
+                     window_size=(-1, -1), return_lse=False, dtype=None,
+                     target="cpu", options=None):
+    """Attention over packed sequences; returns out [Tq, Hq, Dv] (and, with
+    return_lse, the LSE [Hq, Tq] as float32, FlashAttention's layout).
+    max_seqlen_q/k are the GPU grid's bound in FlashAttention; here they
+    are optional and, when given, checked against the offsets. bf16 arrays
+    are uint16 bits (attn_mlir.float32_to_bf16), with dtype="bf16"."""
+    from . import compile as compile_kernel
+    if target != "cpu":
+        raise ValueError("attn_mlir: varlen attention runs on the CPU target only "
+                         "(no GPU varlen kernel yet)")
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(x, np.ndarray) or x.ndim != 3:
+            raise ValueError(f"attn_mlir: expected {name} as a [total, H, D] numpy array")
+    total_q, heads_q, head_dim = q.shape
+    total_k, heads_kv, _ = k.shape
+    _check_offsets(cu_seqlens_q, cu_seqlens_k, total_q, total_k, max_seqlen_q,
+                   max_seqlen_k)
+    dtype = dtype or _DTYPES.get(q.dtype)
+    if dtype is None:
+        raise ValueError(f"attn_mlir: no element type for {q.dtype} (give dtype=)")
+    # A spec needs Lk >= 1: a batch with no keys at all gets one padding
+    # row that no sequence owns.
+    pad_k = total_k == 0
+    if pad_k:
+        k = np.zeros((1,) + k.shape[1:], k.dtype)
+        v = np.zeros((1,) + v.shape[1:], v.dtype)
+    kernel = compile_kernel(
+        target="cpu", options=options, varlen=cu_seqlens_q.size - 1, dynamic=True,
+        heads_q=heads_q, heads_kv=heads_kv, seq_q=total_q, seq_k=k.shape[0],
+        head_dim=head_dim, value_head_dim=v.shape[2], dtype=dtype, lse=True,
+        scale=softmax_scale, **_mask_of(causal, window_size, k.shape[0]))
+    # The kernel's totals are runtime lengths: its outputs are ours to size.
+    out = np.empty((1, total_q, heads_q, v.shape[2]), q.dtype)
+    lse = np.empty((1, heads_q, total_q), np.float64 if dtype == "f64" else np.float32)
+    kernel(*(np.ascontiguousarray(x)[None] for x in (q, k, v)),
+           np.ascontiguousarray(cu_seqlens_q), np.ascontiguousarray(cu_seqlens_k),
+           out, lse)
+    return (out[0], lse[0]) if return_lse else out[0]

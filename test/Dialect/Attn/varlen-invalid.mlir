@@ -1,0 +1,96 @@
+// RUN: attn-opt %s -split-input-file -verify-diagnostics
+
+// Every varlen diagnostic of AttentionOp::verify (verifyVarlen), one case
+// each. Unless a case says otherwise: Q [1, 10, 4, 16], K/V [1, 12, 2, 16]
+// bshd, cu_seqlens [4], f32.
+
+func.func @only_q(%q: tensor<1x10x4x16xf32>, %k: tensor<1x12x2x16xf32>, %v: tensor<1x12x2x16xf32>, %cq: tensor<4xi32>) -> tensor<1x10x4x16xf32> {
+  // expected-error @+1 {{'attn.attention' op expected cu_seqlens_q and cu_seqlens_k together (the query and key offsets of the packed sequences)}}
+  %o = attn.attention ins(%q, %k, %v : tensor<1x10x4x16xf32>, tensor<1x12x2x16xf32>, tensor<1x12x2x16xf32>) cu_seqlens_q(%cq : tensor<4xi32>) {layout = #attn.layout<bshd>} -> tensor<1x10x4x16xf32>
+  return %o : tensor<1x10x4x16xf32>
+}
+
+// -----
+
+func.func @shapes_differ(%q: tensor<1x10x4x16xf32>, %k: tensor<1x12x2x16xf32>, %v: tensor<1x12x2x16xf32>, %cq: tensor<4xi32>, %ck: tensor<3xi32>) -> tensor<1x10x4x16xf32> {
+  // expected-error @+1 {{expected cu_seqlens_q and cu_seqlens_k of one shape [N+1] (N sequences), got 'tensor<4xi32>' and 'tensor<3xi32>'}}
+  %o = attn.attention ins(%q, %k, %v : tensor<1x10x4x16xf32>, tensor<1x12x2x16xf32>, tensor<1x12x2x16xf32>) cu_seqlens_q(%cq : tensor<4xi32>) cu_seqlens_k(%ck : tensor<3xi32>) {layout = #attn.layout<bshd>} -> tensor<1x10x4x16xf32>
+  return %o : tensor<1x10x4x16xf32>
+}
+
+// -----
+
+func.func @rank_two(%q: tensor<1x10x4x16xf32>, %k: tensor<1x12x2x16xf32>, %v: tensor<1x12x2x16xf32>, %cq: tensor<2x2xi32>, %ck: tensor<2x2xi32>) -> tensor<1x10x4x16xf32> {
+  // expected-error @+1 {{expected cu_seqlens_q and cu_seqlens_k of one shape [N+1] (N sequences), got 'tensor<2x2xi32>' and 'tensor<2x2xi32>'}}
+  %o = attn.attention ins(%q, %k, %v : tensor<1x10x4x16xf32>, tensor<1x12x2x16xf32>, tensor<1x12x2x16xf32>) cu_seqlens_q(%cq : tensor<2x2xi32>) cu_seqlens_k(%ck : tensor<2x2xi32>) {layout = #attn.layout<bshd>} -> tensor<1x10x4x16xf32>
+  return %o : tensor<1x10x4x16xf32>
+}
+
+// -----
+
+// [0]: no entry at all, not even the leading 0 of zero sequences.
+func.func @empty_offsets(%q: tensor<1x10x4x16xf32>, %k: tensor<1x12x2x16xf32>, %v: tensor<1x12x2x16xf32>, %cq: tensor<0xi32>, %ck: tensor<0xi32>) -> tensor<1x10x4x16xf32> {
+  // expected-error @+1 {{expected cu_seqlens_q and cu_seqlens_k of one shape [N+1] (N sequences), got 'tensor<0xi32>' and 'tensor<0xi32>'}}
+  %o = attn.attention ins(%q, %k, %v : tensor<1x10x4x16xf32>, tensor<1x12x2x16xf32>, tensor<1x12x2x16xf32>) cu_seqlens_q(%cq : tensor<0xi32>) cu_seqlens_k(%ck : tensor<0xi32>) {layout = #attn.layout<bshd>} -> tensor<1x10x4x16xf32>
+  return %o : tensor<1x10x4x16xf32>
+}
+
+// -----
+
+func.func @i64_offsets(%q: tensor<1x10x4x16xf32>, %k: tensor<1x12x2x16xf32>, %v: tensor<1x12x2x16xf32>, %cq: tensor<4xi64>, %ck: tensor<4xi64>) -> tensor<1x10x4x16xf32> {
+  // expected-error @+1 {{operand #3 must be ranked tensor of 32-bit signless integer values}}
+  %o = attn.attention ins(%q, %k, %v : tensor<1x10x4x16xf32>, tensor<1x12x2x16xf32>, tensor<1x12x2x16xf32>) cu_seqlens_q(%cq : tensor<4xi64>) cu_seqlens_k(%ck : tensor<4xi64>) {layout = #attn.layout<bshd>} -> tensor<1x10x4x16xf32>
+  return %o : tensor<1x10x4x16xf32>
+}
+
+// -----
+
+func.func @bhsd(%q: tensor<1x4x10x16xf32>, %k: tensor<1x2x12x16xf32>, %v: tensor<1x2x12x16xf32>, %cq: tensor<4xi32>, %ck: tensor<4xi32>) -> tensor<1x4x10x16xf32> {
+  // expected-error @+1 {{expected the bshd layout with cu_seqlens (the sequences are packed as [1, T, H, D])}}
+  %o = attn.attention ins(%q, %k, %v : tensor<1x4x10x16xf32>, tensor<1x2x12x16xf32>, tensor<1x2x12x16xf32>) cu_seqlens_q(%cq : tensor<4xi32>) cu_seqlens_k(%ck : tensor<4xi32>) -> tensor<1x4x10x16xf32>
+  return %o : tensor<1x4x10x16xf32>
+}
+
+// -----
+
+func.func @batch_two(%q: tensor<2x10x4x16xf32>, %k: tensor<2x12x2x16xf32>, %v: tensor<2x12x2x16xf32>, %cq: tensor<4xi32>, %ck: tensor<4xi32>) -> tensor<2x10x4x16xf32> {
+  // expected-error @+1 {{expected a batch of 1 in the query with cu_seqlens (the sequences are packed along the sequence axis), got 'tensor<2x10x4x16xf32>'}}
+  %o = attn.attention ins(%q, %k, %v : tensor<2x10x4x16xf32>, tensor<2x12x2x16xf32>, tensor<2x12x2x16xf32>) cu_seqlens_q(%cq : tensor<4xi32>) cu_seqlens_k(%ck : tensor<4xi32>) {layout = #attn.layout<bshd>} -> tensor<2x10x4x16xf32>
+  return %o : tensor<2x10x4x16xf32>
+}
+
+// -----
+
+// A dynamic batch could be anything: varlen needs it to be 1.
+func.func @dynamic_batch(%q: tensor<?x10x4x16xf32>, %k: tensor<?x12x2x16xf32>, %v: tensor<?x12x2x16xf32>, %cq: tensor<4xi32>, %ck: tensor<4xi32>) -> tensor<?x10x4x16xf32> {
+  // expected-error @+1 {{expected a batch of 1 in the query with cu_seqlens}}
+  %o = attn.attention ins(%q, %k, %v : tensor<?x10x4x16xf32>, tensor<?x12x2x16xf32>, tensor<?x12x2x16xf32>) cu_seqlens_q(%cq : tensor<4xi32>) cu_seqlens_k(%ck : tensor<4xi32>) {layout = #attn.layout<bshd>} -> tensor<?x10x4x16xf32>
+  return %o : tensor<?x10x4x16xf32>
+}
+
+// -----
+
+func.func @key_lengths(%q: tensor<1x10x4x16xf32>, %k: tensor<1x12x2x16xf32>, %v: tensor<1x12x2x16xf32>, %lens: tensor<1xi32>, %cq: tensor<4xi32>, %ck: tensor<4xi32>) -> tensor<1x10x4x16xf32> {
+  // expected-error @+1 {{expected no key_lengths with cu_seqlens (sequence n has cu_seqlens_k[n+1] - cu_seqlens_k[n] keys)}}
+  %o = attn.attention ins(%q, %k, %v : tensor<1x10x4x16xf32>, tensor<1x12x2x16xf32>, tensor<1x12x2x16xf32>) key_lengths(%lens : tensor<1xi32>) cu_seqlens_q(%cq : tensor<4xi32>) cu_seqlens_k(%ck : tensor<4xi32>) {layout = #attn.layout<bshd>} -> tensor<1x10x4x16xf32>
+  return %o : tensor<1x10x4x16xf32>
+}
+
+// -----
+
+func.func @bias(%q: tensor<1x10x4x16xf32>, %k: tensor<1x12x2x16xf32>, %v: tensor<1x12x2x16xf32>, %bias: tensor<1x4x10x12xf32>, %cq: tensor<4xi32>, %ck: tensor<4xi32>) -> tensor<1x10x4x16xf32> {
+  // expected-error @+1 {{expected no bias or mask operand with cu_seqlens (a [B, Hq, Lq, Lk] operand has no per-sequence indexing)}}
+  %o = attn.attention ins(%q, %k, %v : tensor<1x10x4x16xf32>, tensor<1x12x2x16xf32>, tensor<1x12x2x16xf32>) bias(%bias : tensor<1x4x10x12xf32>) cu_seqlens_q(%cq : tensor<4xi32>) cu_seqlens_k(%ck : tensor<4xi32>) {layout = #attn.layout<bshd>} -> tensor<1x10x4x16xf32>
+  return %o : tensor<1x10x4x16xf32>
+}
+
+// -----
+
+func.func @score_mod(%q: tensor<1x10x4x16xf32>, %k: tensor<1x12x2x16xf32>, %v: tensor<1x12x2x16xf32>, %cq: tensor<4xi32>, %ck: tensor<4xi32>) -> tensor<1x10x4x16xf32> {
+  // expected-error @+1 {{expected no score_mod or mask_mod region with cu_seqlens}}
+  %o = attn.attention ins(%q, %k, %v : tensor<1x10x4x16xf32>, tensor<1x12x2x16xf32>, tensor<1x12x2x16xf32>) cu_seqlens_q(%cq : tensor<4xi32>) cu_seqlens_k(%ck : tensor<4xi32>) {layout = #attn.layout<bshd>} -> tensor<1x10x4x16xf32> score_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    attn.yield %s : f32
+  }
+  return %o : tensor<1x10x4x16xf32>
+}

@@ -1,0 +1,112 @@
+"""attn_mlir.varlen_attention (flash_attn_varlen_func's calling convention)
+on the CPU target: packed [total, H, D] sequences against a float64
+reference computed sequence by sequence, one kernel per (N, totals), and
+the host-side checks of the offsets."""
+
+import unittest
+
+import numpy as np
+
+import attn_mlir
+import reference
+
+RNG = np.random.default_rng(15)
+
+
+def randn(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+def per_sequence(q, k, v, cu_q, cu_k, causal):
+    """The float64 reference: each sequence alone, [L, H, D] -> [1, H, L, D]."""
+    out = np.zeros(q.shape[:2] + v.shape[2:])
+    for n in range(cu_q.size - 1):
+        qs, ks, vs = q[cu_q[n]:cu_q[n + 1]], k[cu_k[n]:cu_k[n + 1]], v[cu_k[n]:cu_k[n + 1]]
+        lq, lk = qs.shape[0], ks.shape[0]
+        if lq == 0 or lk == 0:
+            continue  # no rows, or rows without keys: 0
+        keep = reference.causal_keep(lq, lk, True) if causal else None
+        with np.errstate(invalid="ignore"):  # rows without keys: NaN, then 0
+            rows = reference.attention(*(np.swapaxes(x, 0, 1)[None] for x in (qs, ks, vs)),
+                                       keep=keep)
+        # Causal rows above the diagonal (lq > lk) see no key: 0, not NaN.
+        out[cu_q[n]:cu_q[n + 1]] = np.nan_to_num(np.swapaxes(rows[0], 0, 1))
+    return out
+
+
+class Varlen(unittest.TestCase):
+    # Sequence lengths (q, k): an empty one, one without keys, one token,
+    # a longer causal one whose per-sequence alignment differs from the
+    # packed rows', and lq > lk (rows above the causal diagonal see nothing).
+    LENGTHS = [(5, 7), (0, 3), (3, 0), (1, 1), (19, 26), (6, 2)]
+
+    def packed(self, hq=4, hkv=2, d=16):
+        cu_q = np.cumsum([0] + [q for q, _ in self.LENGTHS]).astype(np.int32)
+        cu_k = np.cumsum([0] + [k for _, k in self.LENGTHS]).astype(np.int32)
+        return (randn(cu_q[-1], hq, d), randn(cu_k[-1], hkv, d), randn(cu_k[-1], hkv, d),
+                cu_q, cu_k)
+
+    def test_causal_and_dense_f32(self):
+        q, k, v, cu_q, cu_k = self.packed()
+        for causal in (False, True):
+            out, lse = attn_mlir.varlen_attention(q, k, v, cu_q, cu_k, 26, 26,
+                                                  causal=causal, return_lse=True)
+            self.assertEqual(out.shape, q.shape)
+            self.assertEqual(lse.shape, (4, q.shape[0]))
+            want = per_sequence(q, k, v, cu_q, cu_k, causal)
+            self.assertLess(np.abs(out - want).max(), reference.tolerance(v, "f32"))
+            # The key-less sequence's rows: LSE -inf.
+            self.assertTrue(np.isneginf(lse[:, cu_q[2]:cu_q[3]]).all())
+
+    def test_one_kernel_for_every_batch(self):
+        # Other offsets, another N and other totals: the same compiled
+        # kernel (N, Tq and Tk are runtime lengths).
+        q, k, v, cu_q, cu_k = self.packed()
+        attn_mlir.varlen_attention(q, k, v, cu_q, cu_k)
+        before = attn_mlir.cache_stats()["compiles"]
+        cu_q2 = np.array([0, 10, 10, 20, 30, 31, 34], np.int32)
+        cu_k2 = np.array([0, 1, 30, 31, 32, 33, 39], np.int32)
+        out = attn_mlir.varlen_attention(q, k, v, cu_q2, cu_k2)
+        want = per_sequence(q, k, v, cu_q2, cu_k2, False)
+        self.assertLess(np.abs(out - want).max(), reference.tolerance(v, "f32"))
+        q3, k3, v3 = q[:7], k[:30], v[:30]
+        cu_q3, cu_k3 = np.array([0, 7], np.int32), np.array([0, 30], np.int32)
+        out = attn_mlir.varlen_attention(q3, k3, v3, cu_q3, cu_k3, causal=False)
+        want = per_sequence(q3, k3, v3, cu_q3, cu_k3, False)
+        self.assertLess(np.abs(out - want).max(), reference.tolerance(v, "f32"))
+        self.assertEqual(attn_mlir.cache_stats()["compiles"], before)
+
+    def test_kernel_clamps_offsets_it_is_called_with(self):
+        # The compiled kernel called directly, past varlen_attention's
+        # checks: offsets beyond the packed rows are clamped (attn.attention's
+        # contract), so the first sequence gets every query row and the
+        # second, whose keys end before they begin, none: 0, never a read
+        # outside the operands.
+        kernel = attn_mlir.compile(target="cpu", varlen=2, dynamic=True, heads_q=2,
+                                   heads_kv=2, head_dim=16, dtype="f32", mask="none")
+        q, k, v = randn(1, 6, 2, 16), randn(1, 9, 2, 16), randn(1, 9, 2, 16)
+        out = np.full((1, 6, 2, 16), np.nan, np.float32)
+        lse = np.full((1, 2, 6), np.nan, np.float32)
+        kernel(q, k, v, np.array([0, 1000, 7], np.int32), np.array([0, 9, 2], np.int32),
+               out, lse)
+        want = per_sequence(q[0], k[0], v[0], np.array([0, 6], np.int32),
+                            np.array([0, 9], np.int32), False)
+        self.assertLess(np.abs(out[0] - want).max(), reference.tolerance(v, "f32"))
+
+    def test_offsets_checked_on_the_host(self):
+        q, k, v, cu_q, cu_k = self.packed()
+        bad = cu_q.copy()
+        bad[2], bad[3] = bad[3], bad[2]  # decreasing
+        for args, message in (
+                ((bad, cu_k), "cu_seqlens_q to rise from 0"),
+                ((cu_q, cu_k[:-1]), r"of one size N\+1"),
+                ((cu_q.astype(np.int64), cu_k), "1-D int32"),
+                ((cu_q, cu_k + 1), "cu_seqlens_k to rise from 0")):
+            with self.assertRaisesRegex(ValueError, message):
+                attn_mlir.varlen_attention(q, k, v, *args)
+        with self.assertRaisesRegex(ValueError, "within the max_seqlen"):
+            attn_mlir.varlen_attention(q, k, v, cu_q, cu_k, max_seqlen_q=4)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,36 @@
+// Varlen batches (--varlen=q:k,...): sequences packed as [1, T, H, D] with
+// cu_seqlens_q / cu_seqlens_k, run on the CPU against the float64
+// Reference, which computes each sequence as its own dense problem. The
+// lengths include an empty sequence (0:3: rows of no query), one without
+// keys (3:0: output 0, LSE -inf), a single token (1:1) and a longer one
+// whose causal alignment (bottom-right, per sequence) differs from the
+// packed rows' (a kernel that ignored the offsets would fail all of them).
+// RUN: attn-compile --run-cpu --heads-q=4 --heads-kv=2 --head-dim=16 --dtype=f32 --mask=causal --varlen=5:7,0:3,1:1,3:0,20:33 | FileCheck %s --check-prefix=FLASH
+// RUN: attn-compile --run-cpu --flash=false --heads-q=4 --heads-kv=2 --head-dim=16 --dtype=f32 --mask=causal-top-left --varlen=5:7,0:3,1:1,3:0,20:33 | FileCheck %s --check-prefix=WHOLE
+// RUN: attn-compile --run-cpu --heads-q=4 --heads-kv=2 --head-dim=16 --dtype=bf16 --mask=sliding-window --window-left=3 --window-right=1 --sinks=random --varlen=5:7,0:3,1:1,3:0,20:33 | FileCheck %s --check-prefix=SINKS
+// RUN: attn-compile --run-cpu --heads-q=4 --heads-kv=2 --head-dim=16 --dtype=f32 --mask=causal --varlen=5:7,0:3,1:1,3:0,20:33 --dynamic=batch,seq-q,seq-k | FileCheck %s --check-prefix=DYN
+// RUN: not attn-compile --target=ptx --heads-q=4 --heads-kv=2 --head-dim=64 --varlen=5:7,1 --cubin-arch=none 2>&1 | FileCheck %s --check-prefix=GPU
+// RUN: not attn-compile --varlen=5:7 --seq-q=3 2>&1 | FileCheck %s --check-prefix=SEQQ
+// RUN: not attn-compile --varlen=5:x 2>&1 | FileCheck %s --check-prefix=BADLEN
+// RUN: not attn-compile --varlen=5:7 --bias 2>&1 | FileCheck %s --check-prefix=BIAS
+
+// Tq = 5 + 0 + 1 + 3 + 20 = 29 packed query rows, Tk = 7 + 3 + 1 + 0 + 33 = 44.
+// FLASH: spec: GQA 4/2 B=1 Lq=29 Lk=44 D=16 f32 bshd causal_bottom_right varlen[5] +lse
+// FLASH: attn-split-varlen
+// FLASH: cpu run vs float64 reference: PASS
+// WHOLE: spec: GQA 4/2 B=1 Lq=29 Lk=44 D=16 f32 bshd causal_top_left varlen[5] +lse
+// WHOLE: cpu run vs float64 reference: PASS
+// SINKS: spec: GQA 4/2 B=1 Lq=29 Lk=44 D=16 bf16 bshd sliding_window[3,1] varlen[5] sinks +lse
+// SINKS: cpu run vs float64 reference: PASS
+
+// Runtime lengths: N (the offsets' extent) and the packed totals are
+// dynamic, the packed operands keep their batch of 1: one kernel for every
+// varlen batch of these heads.
+// DYN: spec: GQA 4/2 B=1 Lq=?(29) Lk=?(44) D=16 f32 bshd causal_bottom_right varlen[?(5)] +lse
+// DYN: cpu run vs float64 reference: PASS
+
+// The GPU path refuses varlen and names the missing piece.
+// GPU: 'attn.attention' op expected a dense attention on the GPU path: varlen (cu_seqlens) kernels are not implemented yet (the CPU target runs them)
+// SEQQ: error: expected no --seq-q with --varlen (the packed batch sets it)
+// BADLEN: error: expected --varlen entries q[:k] of lengths in [0, 2^30], got '5:x'
+// BIAS: error: expected a varlen spec without key lengths, bias, mask, paged or appended KV, modifiers or backward
