@@ -24,6 +24,11 @@ mkdir -p "$dest/kernels"
 configs="${ATTN_BENCH_CONFIGS:-128,4,64 128,4,32 256,8,64 64,4,64}"
 [ -n "${ATTN_CHECKS_ONLY:-}" ] && configs=""
 only="${ATTN_ONLY:-all}"
+# ATTN_BENCH_GPU: the GPU the cost model tiles for (attn-compile --gpu,
+# which tile-model=auto follows); default h200, the device these kernels
+# are timed on (without it the variants' default sm_80 chip models an
+# A100: e.g. 1 split for MHA B=1 8k decode, 32 CTAs on 132 SMs).
+gpu="${ATTN_BENCH_GPU:-h200}"
 decode_splits="${ATTN_DECODE_SPLITS:-0}"
 # name | attn-compile flags
 variants=()
@@ -285,7 +290,7 @@ for v in "${op_variants[@]}"; do
     set -- $flags
   fi
   # shellcheck disable=SC2086
-  if ! out=$("$compile" --target=ptx --cubin-arch="$arch" "$@" -o "$dest/kernels/$name" 2>&1); then
+  if ! out=$("$compile" --target=ptx --cubin-arch="$arch" --gpu="$gpu" "$@" -o "$dest/kernels/$name" 2>&1); then
     echo "COMPILE FAILED $name ($flags):" >&2
     echo "$out" | tail -5 >&2
     echo "$name: COMPILE FAILED" >> "$log"
@@ -303,7 +308,7 @@ for v in "${variants[@]}"; do
   arch="--cubin-arch=sm_90"
   [[ "$flags" == *--cubin-arch=* ]] && arch=""
   # shellcheck disable=SC2086
-  if ! out=$("$compile" --target=ptx $arch $flags -o "$dest/kernels/$name" 2>&1); then
+  if ! out=$("$compile" --target=ptx $arch --gpu="$gpu" $flags -o "$dest/kernels/$name" 2>&1); then
     echo "COMPILE FAILED $name ($flags):" >&2
     echo "$out" | tail -5 >&2
     echo "$name: COMPILE FAILED" >> "$log"
@@ -339,7 +344,7 @@ if [ "$only" = all ] || [ "$only" = dynamic ]; then
     name="${v%%|*}"
     flags="${v#*|}"
     # shellcheck disable=SC2086
-    if ! out=$("$compile" --target=ptx --cubin-arch=sm_90 $flags -o "$dest/dynamic/$name" 2>&1); then
+    if ! out=$("$compile" --target=ptx --cubin-arch=sm_90 --gpu="$gpu" $flags -o "$dest/dynamic/$name" 2>&1); then
       echo "COMPILE FAILED $name ($flags):" >&2
       echo "$out" | tail -5 >&2
       failed+=("$name")
