@@ -5,7 +5,7 @@
 # the script and its run script (as run.sh), into DEST.
 # Usage: scripts/stage_torch_run.sh BUILD DEST SCRIPT RUN_SCRIPT [ARGS...]
 # The kernels are for the device's chip (the torch op asks the GPU there;
-# here there is none): ATTN_MLIR_GPU_CHIPS, default sm_90a (what the op picks
+# here there is none): ATTN_MLIR_GPU_CHIPS, default sm_90 (what the op picks
 # on an H100/H200); several ("sm_90 sm_90a") stage each, for an A/B on the
 # device with ATTN_MLIR_GPU_CHIP=<chip> there.
 set -euo pipefail
@@ -15,7 +15,7 @@ shift 4
 [ -f "$build/lib/libAttnMLIRCAPI.so" ] || { echo "build $build first (scripts/build.sh)" >&2; exit 1; }
 rm -rf "$dest"
 mkdir -p "$dest/cache" "$dest/src" "$dest/python"
-for chip in ${ATTN_MLIR_GPU_CHIPS:-sm_90a}; do
+for chip in ${ATTN_MLIR_GPU_CHIPS:-sm_90}; do
   ATTN_MLIR_GPU_CHIP=$chip ATTN_MLIR_CACHE_DIR="$dest/cache" PYTHONPATH="$build/python" \
     PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 "$script" --prepare "$@"
 done

@@ -233,15 +233,17 @@ _gpu_chip = None
 
 def gpu_chip():
     """The chip the GPU kernels are compiled for: $ATTN_MLIR_GPU_CHIP if set
-    (how a machine without the GPU prepares the cache for one with it), else
-    from the current CUDA device: sm_90a on H100/H200 (the wgmma family;
-    what it cannot run, such as bias or mask operands, falls back to the
-    mma.sync kernels of the same compile), sm_<major><minor> for the others
-    up to Hopper, and portable sm_90 PTX after it (the driver JIT-compiles
-    it for newer GPUs). sm_90a since 2026-12-01 (H200, bench/NOTES.md
-    session 6): the transformers run's prefill call (B = 2, L = 1000) takes
-    37 us of kernel time there against 55 us on mma.sync; it measured slower
-    end to end only while the host path cost more than the kernel."""
+    (how a machine without the GPU prepares the cache for one with it;
+    sm_90a selects the wgmma family on H100/H200), else from the current
+    CUDA device: sm_<major><minor> up to Hopper (mma.sync; on H100/H200
+    sm_90), and portable sm_90 PTX after it (the driver JIT-compiles it for
+    newer GPUs). sm_90a is faster where it runs (H200, 2026-12-01: the
+    transformers run's prefill call, B = 2, L = 1000, takes 37 us of kernel
+    time against 55 us on mma.sync; end to end 1.04x against 1.03x sdpa's
+    tokens/s), but its kernels now load by TMA through tensor maps the
+    runtime encodes per launch plan, a path no device has run through this
+    operator yet: it becomes the default once one has (bench/NOTES.md,
+    session 6)."""
     global _gpu_chip
     if _gpu_chip is None:
         chip = os.environ.get("ATTN_MLIR_GPU_CHIP")
@@ -249,10 +251,7 @@ def gpu_chip():
             chip = "sm_90"  # no device to ask: portable PTX (H100/H200 and newer)
         if not chip:
             major, minor = torch.cuda.get_device_capability()
-            if (major, minor) == (9, 0):
-                chip = "sm_90a"
-            else:
-                chip = f"sm_{major}{minor}" if major < 10 else "sm_90"
+            chip = f"sm_{major}{minor}" if major < 10 else "sm_90"
         _gpu_chip = chip
     return _gpu_chip
 
