@@ -538,43 +538,6 @@ static_assert(CU_TENSOR_MAP_SWIZZLE_128B == 3 &&
 static_assert(sizeof(CUtensorMap) == 128 && alignof(CUtensorMap) % 64 == 0,
               "a tensor map parameter is 128 bytes, (at least) 64-byte aligned");
 
-/// The tensor maps of a signature (Kernel::prepare): each tensor_map
-/// argument's parameters over its source, whose pointer a launch fills in.
-static Status planTensorMaps(const Manifest &m,
-                             const std::vector<TensorArg> &signature,
-                             std::vector<LaunchPlan::TensorMap> &maps) {
-  for (const ManifestArgument &a : m.arguments) {
-    if (!a.isTensorMap())
-      continue;
-    if (!driver().cuTensorMapEncodeTiled)
-      return Status::error(ErrorCode::Unsupported,
-                           "kernel '" + m.symbol +
-                               "' needs tensor maps (TMA): libcuda lacks "
-                               "cuTensorMapEncodeTiled (a CUDA 12+ driver "
-                               "is required)");
-    size_t index = 0;
-    bool found = false;
-    for (const ManifestArgument &b : m.arguments) {
-      if (!b.isPassed())
-        continue;
-      if (b.name == a.tensorMap->source) {
-        found = true;
-        break;
-      }
-      ++index;
-    }
-    if (!found || index >= signature.size())
-      return Status::error(ErrorCode::InvalidManifest,
-                           "tensor map '" + a.name + "': no source argument");
-    LaunchPlan::TensorMap map;
-    map.sourcePointer = index;
-    if (Status s = deriveTensorMapParams(a, signature[index], map.params); !s)
-      return s;
-    maps.push_back(map);
-  }
-  return Status::success();
-}
-
 /// Encodes a plan's tensor maps over this launch's pointers (checkPointers
 /// accepted them; TMA also wants 16-byte aligned addresses).
 static Status encodeTensorMaps(const Manifest &m, const LaunchPlan &plan,
@@ -626,7 +589,17 @@ Status Kernel::prepare(const std::vector<TensorArg> &signature,
       plan.lengthValues[i] =
           static_cast<int32_t>(lengths.get(manifest_.arguments[i].name));
   plan.numPointers = signature.size();
-  return planTensorMaps(manifest_, signature, plan.tensorMaps);
+  if (Status s = deriveSignatureTensorMaps(manifest_, signature,
+                                           plan.tensorMaps);
+      !s)
+    return s;
+  if (!plan.tensorMaps.empty() && !driver().cuTensorMapEncodeTiled)
+    return Status::error(ErrorCode::Unsupported,
+                         "kernel '" + manifest_.symbol +
+                             "' needs tensor maps (TMA): libcuda lacks "
+                             "cuTensorMapEncodeTiled (a CUDA 12+ driver is "
+                             "required)");
+  return Status::success();
 }
 
 Status Kernel::launch(const std::vector<TensorArg> &args,

@@ -88,3 +88,35 @@ Status attn::runtime::deriveTensorMapParams(const ManifestArgument &map,
   out = p;
   return Status::success();
 }
+
+Status attn::runtime::deriveSignatureTensorMaps(
+    const Manifest &manifest, const std::vector<TensorArg> &signature,
+    std::vector<SignatureTensorMap> &out) {
+  out.clear();
+  for (const ManifestArgument &map : manifest.arguments) {
+    if (!map.isTensorMap())
+      continue;
+    // The source's position among the arguments a caller passes.
+    size_t index = 0;
+    bool found = false;
+    for (const ManifestArgument &a : manifest.arguments) {
+      if (!a.isPassed())
+        continue;
+      if (a.name == map.tensorMap->source) {
+        found = true;
+        break;
+      }
+      ++index;
+    }
+    if (!found || index >= signature.size())
+      return Status::error(ErrorCode::InvalidManifest,
+                           "tensor map '" + map.name + "': no source argument");
+    SignatureTensorMap derived;
+    derived.sourcePointer = index;
+    if (Status s = deriveTensorMapParams(map, signature[index], derived.params);
+        !s)
+      return s;
+    out.push_back(derived);
+  }
+  return Status::success();
+}

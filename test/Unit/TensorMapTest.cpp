@@ -204,3 +204,37 @@ TEST(TensorMapParams, TmaRulesOnTheCallersTensorAreMismatches) {
                             TensorArg(0x1000, "bf16", {2, 2, 1000, 128}), p);
   EXPECT_EQ(s.code, ErrorCode::InvalidArgument);
 }
+
+// A launch plan derives the maps once from the signature (no pointers) and
+// each launch fills in its source's pointer: the maps are in manifest order
+// and point at the source's position among the caller's arguments (q 0,
+// k 1, v 2), with the parameters a launch with pointers derives.
+TEST(TensorMapParams, SignatureMapsNameTheirSourcePointers) {
+  Manifest m = tmaManifest();
+  std::vector<TensorArg> signature = {
+      TensorArg(0, "bf16", {2, 8, 1000, 128}), TensorArg(0, "bf16", {2, 2, 1000, 128}),
+      TensorArg(0, "bf16", {2, 2, 1000, 128}), TensorArg(0, "bf16", {2, 8, 1000, 128})};
+  std::vector<SignatureTensorMap> maps;
+  Status s = deriveSignatureTensorMaps(m, signature, maps);
+  ASSERT_TRUE(s.ok) << s.message;
+  ASSERT_EQ(maps.size(), 3u);
+  EXPECT_EQ(maps[0].sourcePointer, 1u); // k_tensor_map
+  EXPECT_EQ(maps[1].sourcePointer, 2u); // v_tensor_map
+  EXPECT_EQ(maps[2].sourcePointer, 0u); // q_tensor_map
+  TensorArg k(0x7f0000001000, "bf16", {2, 2, 1000, 128});
+  TensorMapParams withPointer;
+  ASSERT_TRUE(deriveTensorMapParams(m.arguments[4], k, withPointer).ok);
+  EXPECT_EQ(maps[0].params.globalAddress, 0u);
+  EXPECT_EQ(maps[0].params.globalDim, withPointer.globalDim);
+  EXPECT_EQ(maps[0].params.globalStrides, withPointer.globalStrides);
+  EXPECT_EQ(maps[0].params.boxDim, withPointer.boxDim);
+  EXPECT_EQ(maps[0].params.swizzle, withPointer.swizzle);
+
+  // A map whose source is not among the arguments is the manifest's fault.
+  m.arguments[4].tensorMap->source = "nothing";
+  s = deriveSignatureTensorMaps(m, signature, maps);
+  EXPECT_EQ(s.code, ErrorCode::InvalidManifest);
+  EXPECT_NE(s.message.find("tensor map 'k_tensor_map': no source argument"),
+            std::string::npos)
+      << s.message;
+}

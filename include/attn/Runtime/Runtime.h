@@ -129,11 +129,7 @@ struct LaunchPlan {
   size_t numPointers = 0;
   /// The manifest's tensor maps in order, derived from the signature: each
   /// launch sets the address from its source's pointer and encodes them.
-  struct TensorMap {
-    TensorMapParams params;
-    size_t sourcePointer = 0; ///< index into the launch's pointers
-  };
-  std::vector<TensorMap> tensorMaps;
+  std::vector<SignatureTensorMap> tensorMaps;
 };
 
 /// A loaded kernel (module + function) in one context.

@@ -49,6 +49,21 @@ struct TensorMapParams {
 Status deriveTensorMapParams(const ManifestArgument &map,
                              const TensorArg &source, TensorMapParams &out);
 
+/// One tensor map of a launch signature: its parameters (globalAddress is
+/// the signature's pointer, 0 for a launch plan) and which of the caller's
+/// pointers is its source, which each launch puts in globalAddress.
+struct SignatureTensorMap {
+  TensorMapParams params;
+  size_t sourcePointer = 0;
+};
+
+/// The manifest's tensor maps in order over `signature` (the caller's
+/// arguments, which checkSignature accepted): InvalidManifest for a map
+/// without its source, ArgumentMismatch where deriveTensorMapParams refuses.
+Status deriveSignatureTensorMaps(const Manifest &manifest,
+                                 const std::vector<TensorArg> &signature,
+                                 std::vector<SignatureTensorMap> &out);
+
 } // namespace attn::runtime
 
 #endif // ATTN_RUNTIME_TENSORMAP_H
