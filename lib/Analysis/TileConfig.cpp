@@ -451,7 +451,14 @@ struct BackwardModel {
         steps += visits(q0, std::min(q0 + m, f.queryLength), k0, k1);
       work.push_back(double(steps * f.headGroupSize()) * step);
     }
-    int64_t groups = f.batch * f.headsKV;
+    return finish(c, std::move(work), f.batch * f.headsKV);
+  }
+
+  /// `c` with its CTAs and modelled time: `work` is one CTA's seconds per
+  /// tile of a group (every group alike), stretched where too few warps are
+  /// resident to hide latency, then scheduled over the SMs' CTA slots.
+  TileCandidate finish(TileCandidate c, std::vector<double> work,
+                       int64_t groups) const {
     c.ctas = groups * int64_t(work.size());
     double occupancy = std::min(
         1.0, double(c.ctasPerSM * c.numWarps) / double(kWarpsToHideLatency));
@@ -496,15 +503,7 @@ struct BackwardModel {
       int64_t visited = getVisitedKVBlocks(f.mask, q0, q0 + rows, n).visited;
       work.push_back(double(visited) * step);
     }
-    int64_t heads = f.batch * f.headsQ;
-    c.ctas = heads * int64_t(work.size());
-    double occupancy = std::min(
-        1.0, double(c.ctasPerSM * c.numWarps) / double(kWarpsToHideLatency));
-    for (double &w : work)
-      w /= occupancy;
-    c.seconds = simulateMakespan(work, heads, gpu.numSMs * c.ctasPerSM,
-                                 c.ctasPerSM);
-    return c;
+    return finish(c, std::move(work), f.batch * f.headsQ);
   }
 };
 } // namespace
