@@ -42,26 +42,12 @@ mlir::attn::getBackwardFigures(AttentionBackwardOp op) {
                                "f16 or bf16 for the cost model";
   BackwardFigures b;
   AttentionFigures &f = b.attention;
-  f.batch = op.getQueryType().getDimSize(0);
-  f.headsQ = op.getNumQueryHeads();
-  f.headsKV = op.getNumKVHeads();
-  f.queryLength = op.getQueryLength();
-  f.keyLength = op.getKeyLength();
-  f.headDim = op.getHeadDim();
-  f.valueHeadDim = op.getValueHeadDim();
+  readProblemFigures(op, f);
   f.elementKind = *kind;
   f.elementBytes = getElementByteSize(*kind);
   f.outputElementBytes = *elementBytesOf(op.getOutput().getType());
-  f.mask = {op.getMaskKind(), f.queryLength, f.keyLength, 0, 0};
-  if (op.getMaskKind() == MaskKind::SlidingWindow && op.getWindow()) {
-    f.mask.windowLeft = (*op.getWindow())[0];
-    f.mask.windowRight = (*op.getWindow())[1];
-  }
   f.withLse = true;
-  f.withSoftcap = op.getSoftcapValue().has_value();
   f.withAlibi = op.getAlibiSlopes().has_value();
-  f.withScoreMod = !op.getScoreMod().empty();
-  f.hasDataMask = op.getMask() || !op.getMaskMod().empty();
   b.gradOutputElementBytes = *elementBytesOf(op.getGradOutput().getType());
   b.gradQueryElementBytes = *dq;
   b.gradKVElementBytes = *dk;

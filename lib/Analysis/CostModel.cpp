@@ -171,31 +171,17 @@ FailureOr<AttentionFigures> mlir::attn::getAttentionFigures(AttentionOp op) {
     return op.emitOpError() << "expected a statically shaped output of f32, "
                                "f16 or bf16 for the cost model";
   AttentionFigures f;
-  f.batch = op.getQueryType().getDimSize(0);
-  f.headsQ = op.getNumQueryHeads();
-  f.headsKV = op.getNumKVHeads();
-  f.queryLength = op.getQueryLength();
-  f.keyLength = op.getKeyLength();
-  f.headDim = op.getHeadDim();
-  f.valueHeadDim = op.getValueHeadDim();
+  readProblemFigures(op, f);
   f.elementKind = *kind;
   f.elementBytes = getElementByteSize(*kind);
   f.outputElementBytes = getElementByteSize(*outKind);
-  f.mask = {op.getMaskKind(), f.queryLength, f.keyLength, 0, 0};
-  if (op.getMaskKind() == MaskKind::SlidingWindow && op.getWindow()) {
-    f.mask.windowLeft = (*op.getWindow())[0];
-    f.mask.windowRight = (*op.getWindow())[1];
-  }
   f.withLse = static_cast<bool>(op.getLse());
   f.withKeyLengths = static_cast<bool>(op.getKeyLengths());
   if (Value bias = op.getBias())
     f.biasBytes = *tensorBytes(bias.getType());
   if (Value mask = op.getMask())
     f.maskOperandBytes = *tensorBytes(mask.getType());
-  f.hasDataMask = op.getMask() || !op.getMaskMod().empty();
-  f.withSoftcap = op.getSoftcapValue().has_value();
   f.withAlibi = static_cast<bool>(op.getAlibiSlopesAttr());
-  f.withScoreMod = !op.getScoreMod().empty();
   readKVSource(op.getKey(), f);
   readKVSource(op.getValue(), f);
   return f;

@@ -128,6 +128,29 @@ struct AttentionFigures {
 /// Figures of `spec` (the function buildAttentionModule makes of it).
 AttentionFigures getAttentionFigures(const AttentionSpec &spec);
 
+/// The figures an attention-like op (attn.attention, attn.attention_backward)
+/// fixes by its shapes and attributes alone: extents, the mask's geometry,
+/// softcap, ALiBi, score_mod and data masks. Element sizes and operand bytes
+/// are each caller's (the ops' operands differ).
+template <typename AttentionLikeOp>
+void readProblemFigures(AttentionLikeOp op, AttentionFigures &f) {
+  f.batch = op.getQueryType().getDimSize(0);
+  f.headsQ = op.getNumQueryHeads();
+  f.headsKV = op.getNumKVHeads();
+  f.queryLength = op.getQueryLength();
+  f.keyLength = op.getKeyLength();
+  f.headDim = op.getHeadDim();
+  f.valueHeadDim = op.getValueHeadDim();
+  f.mask = {op.getMaskKind(), f.queryLength, f.keyLength, 0, 0};
+  if (op.getMaskKind() == MaskKind::SlidingWindow && op.getWindow()) {
+    f.mask.windowLeft = (*op.getWindow())[0];
+    f.mask.windowRight = (*op.getWindow())[1];
+  }
+  f.withSoftcap = op.getSoftcapValue().has_value();
+  f.withScoreMod = !op.getScoreMod().empty();
+  f.hasDataMask = op.getMask() || !op.getMaskMod().empty();
+}
+
 /// Figures of `op`; emits an "expected ..." error at the op and fails on
 /// dynamic shapes or element types the model has no size for.
 FailureOr<AttentionFigures> getAttentionFigures(AttentionOp op);
