@@ -72,10 +72,13 @@ mlir::attn::analyzeAttention(const AttentionFigures &figures,
 
 FailureOr<BackwardReport>
 mlir::attn::analyzeBackward(const BackwardFigures &figures, const GpuSpec &gpu,
-                            const CostReportOptions &options) {
+                            const CostReportOptions &options,
+                            const BackwardSchedule *planned) {
   BackwardReport r;
   r.figures = figures;
   r.schedule.deterministic = options.deterministicBackward;
+  if (planned)
+    r.schedule = *planned;
   FailureOr<BackwardCost> cost = computeBackwardCost(figures, r.schedule);
   if (failed(cost))
     return failure();
@@ -130,8 +133,15 @@ mlir::attn::buildCostReport(ModuleOp module, const CostReportOptions &options) {
     FailureOr<BackwardFigures> figures = getBackwardFigures(op);
     if (failed(figures))
       return WalkResult::interrupt();
-    FailureOr<BackwardReport> r =
-        analyzeBackward(*figures, *report.gpu, options);
+    std::optional<BackwardSchedule> planned;
+    if (options.planBackward) {
+      FailureOr<BackwardSchedule> schedule = options.planBackward(op);
+      if (failed(schedule))
+        return WalkResult::interrupt();
+      planned = *schedule;
+    }
+    FailureOr<BackwardReport> r = analyzeBackward(
+        *figures, *report.gpu, options, planned ? &*planned : nullptr);
     if (failed(r)) {
       op.emitOpError() << "expected heads that divide for the cost model";
       return WalkResult::interrupt();

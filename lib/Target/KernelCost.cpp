@@ -132,21 +132,22 @@ static rt::KernelCost backwardManifestCost(const BackwardKernelCost &k,
   return c;
 }
 
-std::vector<PlannedBackwardKernelCost>
-mlir::attn::collectBackwardKernelCosts(ModuleOp module, const GpuSpec &gpu,
-                                       bool deterministic) {
+std::vector<PlannedBackwardKernelCost> mlir::attn::collectBackwardKernelCosts(
+    ModuleOp module, const GpuSpec &gpu,
+    const std::function<FailureOr<BackwardSchedule>(AttentionBackwardOp)>
+        &plan) {
   std::vector<PlannedBackwardKernelCost> costs;
   module.walk([&](AttentionBackwardOp op) {
-    FailureOr<BackwardFigures> figures = [&] {
-      ScopedDiagnosticHandler quiet(op.getContext(),
-                                    [](Diagnostic &) { return success(); });
-      return getBackwardFigures(op);
-    }();
+    // Quiet: the lowering reports what it refuses.
+    ScopedDiagnosticHandler quiet(op.getContext(),
+                                  [](Diagnostic &) { return success(); });
+    FailureOr<BackwardFigures> figures = getBackwardFigures(op);
     if (failed(figures))
       return;
-    BackwardSchedule schedule;
-    schedule.deterministic = deterministic;
-    FailureOr<BackwardCost> cost = computeBackwardCost(*figures, schedule);
+    FailureOr<BackwardSchedule> schedule = plan(op);
+    if (failed(schedule))
+      return;
+    FailureOr<BackwardCost> cost = computeBackwardCost(*figures, *schedule);
     if (failed(cost))
       return;
     // convert-attn-backward-to-nvvm's names: the function's, plus a suffix.

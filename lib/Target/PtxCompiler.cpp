@@ -7,6 +7,7 @@
 #include "attn/Target/PtxCompiler.h"
 #include "attn/Analysis/CostModel.h"
 #include "attn/Target/KernelCost.h"
+#include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
 #include "attn/Conversion/Passes.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Pipelines/Pipelines.h"
@@ -226,16 +227,18 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
   // The backward's kernels (a stage only where there is a backward).
   bool hasBackward = false;
   module.walk([&](AttentionBackwardOp) { hasBackward = true; });
+  ConvertAttnBackwardToNVVMOptions backward = options.backward;
+  backward.kernelModuleName = lowering.kernelModuleName;
+  backward.chip = options.chip;
+  backward.ptxFeatures = options.features;
   std::vector<PlannedBackwardKernelCost> backwardCosts;
   if (costGpu && hasBackward)
-    backwardCosts = collectBackwardKernelCosts(module, *costGpu,
-                                               options.backward.deterministic);
+    backwardCosts = collectBackwardKernelCosts(
+        module, *costGpu, [&](AttentionBackwardOp op) {
+          return planBackwardSchedule(op, backward);
+        });
   if (hasBackward &&
       failed(runStage("convert-attn-backward-to-nvvm", [&](OpPassManager &pm) {
-        ConvertAttnBackwardToNVVMOptions backward = options.backward;
-        backward.kernelModuleName = lowering.kernelModuleName;
-        backward.chip = options.chip;
-        backward.ptxFeatures = options.features;
         pm.addPass(createConvertAttnBackwardToNVVM(backward));
       })))
     return fail("convert-attn-backward-to-nvvm failed");

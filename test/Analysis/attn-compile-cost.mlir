@@ -80,11 +80,13 @@
 // RUN: attn-compile --target=ptx --backward --cubin-arch=none --batch=1 --heads-q=2 --heads-kv=2 --seq-q=128 --seq-k=128 --head-dim=64 --mask=none --gpu=h200 --report=json | python3 -c "import json,sys; b=json.load(sys.stdin)['backward'][0]; g=b['gemm_flops']; y=b['bytes']; print('bwd', b['kv_tiles']['visited'], int(g['executed']), int(g['dense']), int(g['forward_dense']), g['dense_over_forward'], int(b['exponentials']), int(b['elementwise_flops']), int(b['dq_reductions']), y['read'], y['written'], y['dq_accum'], round(b['arithmetic_intensity'], 2), b['roofline']['limiter']); print('kernels', ' '.join(':'.join([k['kernel'], '/'.join(str(int(x)) for x in (k['gemm_flops']['executed'], k['bytes_read'], k['bytes_written']))]) for k in b['kernels']))" | FileCheck %s --check-prefix=BWD
 // RUN: attn-compile --target=ptx --backward --cubin-arch=none --batch=1 --heads-q=2 --heads-kv=2 --seq-q=128 --seq-k=128 --head-dim=64 --mask=none --gpu=h200 --report=none -o %t.bwd > /dev/null
 // RUN: python3 -c "import json; print('manifests', ' '.join(':'.join([m['kernel'], '/'.join(str(m['cost'][x]) for x in ('gemm_flops', 'bytes_read', 'bytes_written', 'gpu'))]) for m in [json.load(open(f)) for f in ['%t.bwd.json', '%t.bwd.1.json', '%t.bwd.2.json']]), round(json.load(open('%t.bwd.1.json'))['cost']['memory_us'], 5))" | FileCheck %s --check-prefix=BWDM
-// The backward, MHA 2 heads, L = 128, D = 64, bf16, no mask, on the
-// kernels' 64 x 64 tiles: 2 x 2 blocks x 2 heads = 8 tiles, 32768 (row,
+// The backward, MHA 2 heads, L = 128, D = 64, bf16, no mask, on the tiles
+// its kernels get (the model's for the atomic program at D = 64: 128 x 128,
+// as the manifest's tuning): 1 x 1 blocks x 2 heads = 2 tiles, 32768 (row,
 // key) pairs. GEMMs 2 (3 x 64 + 2 x 64) = 640 per pair: 20971520 executed
-// = dense, 2.5x the forward's 4 x 2 x 128^2 x 64 = 8388608. One exp and one
-// dq_accum reduction per pair: 32768; elementwise 4 x 32768 + 256 rows x
+// = dense, 2.5x the forward's 4 x 2 x 128^2 x 64 = 8388608. One exp per
+// pair: 32768; one dq_accum reduction per (row, KV block, column): 256 rows
+// x 1 block x 64 = 16384; elementwise 4 x 32768 + 256 rows x
 // (2 x 64 + 1) = 164096. Bytes (Q = O = dO = dQ = 32768, K = V = dK = dV =
 // 32768, LSE = Delta = lse_log2 = 1024, dq_accum 256 x 64 x 4 = 65536):
 // preprocess reads O, dO, LSE (66560), writes Delta, lse_log2, dq_accum
@@ -93,7 +95,7 @@
 // 265216 read, 231424 written, intensity 20971520 / 496640 = 42.23;
 // memory-bound on the H200 (496640 / 4.8e12 = 0.103 us > 20971520 /
 // 989.4e12 = 0.021 us).
-// BWD: bwd 8 20971520 20971520 8388608 2.5 32768 164096 32768 265216 231424 65536 42.23 memory
+// BWD: bwd 2 20971520 20971520 8388608 2.5 32768 164096 16384 265216 231424 65536 42.23 memory
 // BWD: kernels preprocess:0/66560/67584 main:20971520/133120/131072 convert:0/65536/32768
 // Each backward kernel's manifest carries its own figures; the main
 // kernel's memory time 264192 / 4.8e12 = 0.05504 us.

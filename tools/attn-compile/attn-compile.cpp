@@ -647,6 +647,24 @@ static FailureOr<ConvertAttnToNVVMOptions> getGpuLoweringOptions() {
   return options;
 }
 
+/// The backward lowering's options from the flags. One tile model for the
+/// forward and the backward kernels; chip and features as the PTX
+/// compiler gives them to the pass.
+static ConvertAttnBackwardToNVVMOptions
+getBackwardLoweringOptions(const ConvertAttnToNVVMOptions &lowering) {
+  ConvertAttnBackwardToNVVMOptions backward;
+  backward.deterministic = deterministic;
+  backward.dqReduction = dqReduction;
+  backward.rotateQBlocks = rotateQBlocks;
+  backward.blockM = bwdBlockM;
+  backward.blockN = bwdBlockN;
+  backward.dqBlockM = dqBlockM;
+  backward.tileModel = lowering.tileModel;
+  backward.chip = chip;
+  backward.ptxFeatures = ptxFeatures;
+  return backward;
+}
+
 /// Where the lines before the stages go: nowhere when the JSON report
 /// takes stdout, so that stdout is exactly the JSON.
 static llvm::raw_ostream &summary() {
@@ -684,10 +702,16 @@ static std::optional<int> reportCost(ModuleOp module) {
   // On the GPU the report shows the kernels as attn-plan-gpu-kernels plans
   // them (the module is already in the GPU path's memref form): one
   // decision for the kernel, its manifest and this report.
-  if (ptx)
+  if (ptx) {
     options.planGpuKernel = [lowering = *lowering](AttentionOp op) {
       return planGpuKernel(op, lowering);
     };
+    // The backward too: its figures on the tiles its kernels get.
+    options.planBackward = [backward = getBackwardLoweringOptions(*lowering)](
+                               AttentionBackwardOp op) {
+      return planBackwardSchedule(op, backward);
+    };
+  }
   TransformerOverrides model{modelName,  modelHidden,  modelLayers,
                              modelFfn,   modelHeads,   modelKVHeads,
                              modelVocab, modelSwiglu};
@@ -751,14 +775,7 @@ static int compileForGpu(ModuleOp module,
   if (failed(lowering))
     return 1;
   options.lowering = *lowering;
-  options.backward.deterministic = deterministic;
-  options.backward.dqReduction = dqReduction;
-  options.backward.rotateQBlocks = rotateQBlocks;
-  options.backward.blockM = bwdBlockM;
-  options.backward.blockN = bwdBlockN;
-  options.backward.dqBlockM = dqBlockM;
-  // One tile model for the forward and the backward kernels.
-  options.backward.tileModel = options.lowering.tileModel;
+  options.backward = getBackwardLoweringOptions(*lowering);
   options.features = ptxFeatures;
   options.recordStageIR = printStageIR;
   // The manifest's cost figures are for the GPU the report names.

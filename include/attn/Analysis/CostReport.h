@@ -48,6 +48,10 @@ struct CostReportOptions {
   /// Backward ops: the deterministic program (a dQ kernel recomputing S
   /// and dP instead of atomics on a dQ accumulator).
   bool deterministicBackward = false;
+  /// The GPU backward's planner (planBackwardSchedule in AttnToNVVM.h).
+  /// Set, each backward is reported on the tiles and program its kernels
+  /// are lowered with; unset, on the fixed 64 x 64 tiles.
+  std::function<FailureOr<BackwardSchedule>(AttentionBackwardOp)> planBackward;
 };
 
 /// One attention op's figures.
@@ -101,10 +105,13 @@ analyzeAttention(const AttentionFigures &figures, const GpuSpec &gpu,
                  const CostReportOptions &options,
                  const GpuTilePlan *plan = nullptr);
 
-/// The report of one backward under `options` (its deterministic flag).
-FailureOr<BackwardReport> analyzeBackward(const BackwardFigures &figures,
-                                          const GpuSpec &gpu,
-                                          const CostReportOptions &options);
+/// The report of one backward under `options` (its deterministic flag),
+/// on the `planned` schedule where given (the kernels' tiles), else on
+/// 64 x 64 tiles.
+FailureOr<BackwardReport>
+analyzeBackward(const BackwardFigures &figures, const GpuSpec &gpu,
+                const CostReportOptions &options,
+                const BackwardSchedule *planned = nullptr);
 
 /// The report of every attn.attention and attn.attention_backward in
 /// `module`; errors (unknown GPU,

@@ -10,12 +10,14 @@
 #ifndef ATTN_TARGET_KERNELCOST_H
 #define ATTN_TARGET_KERNELCOST_H
 
+#include "attn/Analysis/BackwardCost.h"
 #include "attn/Analysis/CostModel.h"
 #include "attn/Runtime/Manifest.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
 #include <array>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -61,9 +63,13 @@ struct PlannedBackwardKernelCost {
 /// BackwardCost.h counts them), named as the lowering names their symbols
 /// (the function's name plus the kernel's suffix). Backwards the model
 /// cannot describe are left out.
-std::vector<PlannedBackwardKernelCost>
-collectBackwardKernelCosts(ModuleOp module, const GpuSpec &gpu,
-                           bool deterministic);
+/// `plan` gives each backward's schedule (its kernels' tiles and program:
+/// planBackwardSchedule in AttnToNVVM.h); a backward it fails for is left
+/// out (the lowering reports why).
+std::vector<PlannedBackwardKernelCost> collectBackwardKernelCosts(
+    ModuleOp module, const GpuSpec &gpu,
+    const std::function<FailureOr<BackwardSchedule>(AttentionBackwardOp)>
+        &plan);
 
 /// Gives each backward manifest the cost of its kernel (by symbol, the
 /// first unused).

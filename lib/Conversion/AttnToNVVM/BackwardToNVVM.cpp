@@ -10,6 +10,7 @@
 
 #include "BackwardKernel.h"
 
+#include "attn/Analysis/BackwardCost.h"
 #include "attn/Analysis/TileConfig.h"
 #include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
 #include "attn/Conversion/Passes.h"
@@ -328,6 +329,27 @@ resolveBackwardTiles(AttentionBackwardOp op, const KernelProblem &p,
                           "dQ gives each warp 16 query rows), got block-m ")
            << tiles.blockM << " and block-n " << tiles.blockN;
   return tiles;
+}
+
+FailureOr<BackwardSchedule> mlir::attn::planBackwardSchedule(
+    AttentionBackwardOp op, const ConvertAttnBackwardToNVVMOptions &options) {
+  FailureOr<KernelProblem> problem = getBackwardProblem(op);
+  if (failed(problem))
+    return failure();
+  FailureOr<DQReduction> reduction = resolveDQReduction(
+      op, options.dqReduction, options.chip, options.ptxFeatures);
+  if (failed(reduction))
+    return failure();
+  FailureOr<BackwardTiles> tiles = resolveBackwardTiles(
+      op, *problem, options.blockM, options.blockN, options.dqBlockM,
+      options.tileModel, options.chip, options.deterministic, *reduction);
+  if (failed(tiles))
+    return failure();
+  BackwardSchedule schedule;
+  schedule.blockM = tiles->blockM;
+  schedule.blockN = tiles->blockN;
+  schedule.deterministic = options.deterministic;
+  return schedule;
 }
 
 namespace {

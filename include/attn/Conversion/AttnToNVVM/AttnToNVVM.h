@@ -21,8 +21,11 @@
 
 namespace mlir::attn {
 class AttentionOp;
+class AttentionBackwardOp;
 /// attn/Analysis/TileConfig.h.
 struct GpuTilePlan;
+/// attn/Analysis/BackwardCost.h.
+struct BackwardSchedule;
 
 /// The kernels' options are convert-attn-to-nvvm's own
 /// (ConvertAttnToNVVMOptions, generated from Passes.td, which documents
@@ -41,6 +44,16 @@ createAttnPlanGpuKernels(const ConvertAttnToNVVMOptions &options);
 /// (CostReportOptions::planGpuKernel). Errors are emitted at the op.
 FailureOr<GpuTilePlan> planGpuKernel(AttentionOp op,
                                      const ConvertAttnToNVVMOptions &options);
+
+/// The schedule convert-attn-backward-to-nvvm gives `op` under `options`:
+/// the main kernel's tiles as the pass resolves them (given, or the cost
+/// model's for tile-model and dq-reduction on `options.chip`) and the
+/// program (deterministic or not). What the backward's cost figures are
+/// computed for (CostReportOptions::planBackward, the manifests' cost).
+/// Errors are emitted at the op, as the pass's.
+FailureOr<BackwardSchedule>
+planBackwardSchedule(AttentionBackwardOp op,
+                     const ConvertAttnBackwardToNVVMOptions &options);
 
 /// Parses `text` in the pass's own option syntax ("block-m=64 num-warps=8
 /// kernel=decode", as `--convert-attn-to-nvvm="..."` takes it) into
