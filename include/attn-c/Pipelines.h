@@ -168,6 +168,10 @@ typedef struct MlirAttnPtxOptions {
   int64_t backwardBlockM;    /* main kernel: Q rows per step, 64 or 128 */
   int64_t backwardBlockN;    /* main kernel: keys per CTA, 64 or 128 */
   int64_t dqBlockM;          /* deterministic dQ kernel: rows per CTA */
+  /* The GPU the cost model tiles for and the manifests' cost figures are
+     for ("h200", "h100-sxm", "a100-sxm", "b200"; empty: the chip's, which
+     cannot tell an H200 from an H100), as attn-compile --gpu. */
+  MlirStringRef gpu;
 } MlirAttnPtxOptions;
 
 MLIR_CAPI_EXPORTED void mlirAttnPtxOptionsInit(MlirAttnPtxOptions *options);

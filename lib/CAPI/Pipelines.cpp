@@ -186,6 +186,12 @@ static PtxCompileOptions unwrap(const MlirAttnPtxOptions &c) {
   set(bwd.blockM, c.backwardBlockM);
   set(bwd.blockN, c.backwardBlockN);
   set(bwd.dqBlockM, c.dqBlockM);
+  // A named GPU is what tile-model=auto tiles for and the cost is for.
+  if (c.gpu.length) {
+    o.costGpu = unwrap(c.gpu).str();
+    if (l.tileModel == "auto")
+      l.tileModel = o.costGpu;
+  }
   // One tile model for the forward and the backward kernels.
   bwd.tileModel = l.tileModel;
   return o;

@@ -40,7 +40,8 @@ _PTX_OPTIONS = {"chip": "chip", "features": "features", "block_m": "blockM",
                 "decode_stages": "decodeStages", "cubin_archs": "cubinArchs",
                 "ptxas": "ptxas", "deterministic": "backwardDQ",
                 "dq_reduction": "dqReduction", "bwd_block_m": "backwardBlockM",
-                "bwd_block_n": "backwardBlockN", "dq_block_m": "dqBlockM"}
+                "bwd_block_n": "backwardBlockN", "dq_block_m": "dqBlockM",
+                "gpu": "gpu"}
 # The backward's dQ mode: MlirAttnBackwardDQ of None (the pass's default),
 # False (atomic reductions) and True (the deterministic dQ kernel).
 _BACKWARD_DQ = {None: 0, False: 1, True: 2}
@@ -72,7 +73,10 @@ def compile(mlir=None, *, target="cpu", entry="attention", options=None,
     and for a backward deterministic (None: the compiler's default, False:
     f32 reductions into dq_accum, True: the bit-identical dQ kernel),
     dq_reduction (auto, atom, red-v2, red-v4), bwd_block_m, bwd_block_n,
-    dq_block_m (0: the cost model's tiles);
+    dq_block_m (0: the cost model's tiles), and gpu (the GPU the cost
+    model tiles for and the manifest's cost figures are for: "h200",
+    "h100-sxm", "a100-sxm", "b200"; default the chip's, which cannot tell an
+    H200 from an H100);
     for "cpu" flash, tile_m, tile_n, num_splits, accumulate_in_f64.
 
     Kernels are cached by source, target, options and version: in memory,

@@ -139,7 +139,7 @@ class PtxOptions(ctypes.Structure):
         ("numCubinArchs", ctypes.c_ssize_t), ("ptxas", _StringRef),
         ("backwardDQ", ctypes.c_int), ("dqReduction", _StringRef),
         ("backwardBlockM", ctypes.c_int64), ("backwardBlockN", ctypes.c_int64),
-        ("dqBlockM", ctypes.c_int64),
+        ("dqBlockM", ctypes.c_int64), ("gpu", _StringRef),
     ]
 
 

@@ -119,6 +119,26 @@ class Cache(unittest.TestCase):
         self.assertNotEqual(other.key, first.key)
         self.assertEqual(other.manifest["tuning"]["block_n"], 32)
 
+    def test_gpu_option_is_what_the_model_tiles_for(self):
+        # MHA decode B = 1, 32 heads, 8192 keys: 32 (B x Hkv) groups. On an
+        # H200 (4.8 TB/s, 132 SMs) one CTA per group streams too little
+        # (87 GB/s each) and the model splits the keys in 2; on an A100
+        # (2.0 TB/s) 32 CTAs already meet the bandwidth: 1 split. The
+        # manifest's cost is for the GPU named.
+        spec = dict(batch=1, heads_q=32, heads_kv=32, seq_q=1, seq_k=8192,
+                    head_dim=128, mask="none", lse=False, key_lengths=True)
+        splits = {}
+        for gpu in ("h200", "a100-sxm"):
+            kernel = attn_mlir.compile(target="ptx", options={
+                "chip": "sm_90", "gpu": gpu, "cubin_archs": []}, **spec)
+            self.assertEqual(kernel.cost["gpu"], gpu)
+            splits[gpu] = kernel.manifest["tuning"]["num_splits"]
+        self.assertEqual(splits, {"h200": 2, "a100-sxm": 1})
+        with self.assertRaises(attn_mlir.CompileError) as ctx:
+            attn_mlir.compile(target="ptx", options={"gpu": "v100", "cubin_archs": []},
+                              **spec)
+        self.assertIn("v100", str(ctx.exception))
+
     def test_cost_figures_of_the_manifest(self):
         # SPEC (B = 1, Hq = 8, Hkv = 2, L = 128, D = Dv = 64, causal, bf16) for
         # chip sm_80, whose GPU is the A100 SXM, on the tiles the model
