@@ -1,0 +1,269 @@
+//===- HopperEmitter.h - the sm_90a kernel's emitter, shared by its files -===//
+//
+// Part of attn-mlir. The hopper family's plan and emitter (HopperKernel.cpp
+// has the design: producer / consumer warpgroups, the mbarrier ring, the
+// 128B-swizzled panels). Its body is emitted from three files:
+// HopperKernel.cpp (plan, coordinates, the kernel's frame, the family),
+// HopperProducer.cpp (the producer warpgroup: barriers and K/V/Q loads by
+// TMA or cp.async) and HopperConsumer.cpp (wgmma, the softmax loops, the
+// epilogue).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_CONVERSION_ATTNTONVVM_HOPPEREMITTER_H
+#define ATTN_CONVERSION_ATTNTONVVM_HOPPEREMITTER_H
+
+#include "FragmentEmitter.h"
+#include "FragmentLayout.h"
+#include "KernelFamily.h"
+
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+
+namespace mlir::attn::detail {
+
+/// The launch of a hopper (sm_90a) prefill kernel, chosen before its body
+/// is emitted.
+struct HopperPlan {
+  /// Query rows per CTA (two consumer warpgroups of 64 rows) and keys per
+  /// KV block.
+  int64_t blockM = 128, blockN = 128;
+  /// Shared-memory ring depth (K and V tiles per stage).
+  int64_t stages = 2;
+  /// Q read by wgmma from a shared tile the producer loads (else Q
+  /// fragments in registers).
+  bool qInSharedMemory = false;
+  /// Consumer warpgroups take turns issuing S = Q K^T (named barriers).
+  bool pingPong = false;
+  /// Each consumer issues S of block j + 1 before the softmax of block j
+  /// and O += P V of block j during it (FA3's intra-warpgroup pipeline).
+  bool overlap = false;
+  /// K, V (and the Q tile) loaded by TMA from runtime-built tensor maps
+  /// (else 16-byte cp.async by every producer thread).
+  bool tma = true;
+  /// Persistent grid of at most this many CTAs looping over the tiles (0:
+  /// one CTA per tile).
+  int64_t persistentCtas = 0;
+  /// Query-block tiles: ceil(Lq / blockM) * B * Hq.
+  int64_t numTiles = 0;
+  /// Persistent order under a right bound: heads (b * Hq + h) per group,
+  /// whose K and V fit L2 together; a group's tiles go longest first.
+  int64_t headsPerGroup = 1;
+  /// One producer and two consumer warpgroups.
+  int64_t threads = 384;
+  /// setmaxnreg targets: the producer gives registers to the consumers
+  /// (40 * 128 + 232 * 256 <= 64K).
+  int64_t producerRegisters = 40, consumerRegisters = 232;
+  int64_t sharedMemoryBytes = 0;
+};
+
+
+/// Threads of a warpgroup.
+constexpr int64_t kWarpgroupThreads = 128;
+/// Bytes of one swizzled row of a panel and of an 8-row swizzle atom.
+constexpr int64_t kPanelRowBytes = 128;
+constexpr int64_t kAtomBytes = 1024;
+
+/// The kernel arguments of the tensor maps (plan.tma): Q's only where Q
+/// goes through shared memory; -1 where absent.
+struct HopperTensorMaps {
+  int64_t query = -1, key = -1, value = -1;
+};
+
+class HopperEmitter : public FragmentEmitter {
+public:
+  HopperEmitter(gpu::GPUFuncOp func, const KernelProblem &p,
+                const HopperPlan &plan, const AttentionArguments &args,
+                const HopperTensorMaps &maps, const TiledProgram &program)
+      : FragmentEmitter(func, p, /*mTiles=*/1, plan.blockN), plan(plan),
+        args(args), maps(maps), program(program),
+        layout(FragmentLayout::wgmma(plan.blockN)) {
+    tileBytes = bn * tileRowBytes;
+  }
+
+  LogicalResult emit();
+
+private:
+  Value arg(int64_t i) { return func.getBody().front().getArgument(i); }
+  /// The generic address of tensor map argument `i` (a memref parameter
+  /// that attn-mark-tensor-map-params makes a 128-byte __grid_constant__
+  /// param: its address is the map's, in the param space).
+  Value tensorMapAddress(int64_t i) {
+    return pointerOf(arg(i), LLVM::LLVMPointerType::get(b.getContext()));
+  }
+  Value xorI(Value x, Value y) { return arith::XOrIOp::create(b, x, y); }
+
+  // Shared memory, relative to the 1024-byte aligned `base`: K and V tiles
+  // of each stage, then the full-K, full-V and empty mbarriers.
+  Value kTileOffset(Value stage) {
+    return add(mul(stage, 2 * tileBytes), base);
+  }
+  Value vTileOffset(Value stage) {
+    return add(add(mul(stage, 2 * tileBytes), base), tileBytes);
+  }
+  /// The Q tile (plan.qInSharedMemory): blockM rows after the ring.
+  int64_t qTileOffset() const { return plan.stages * 2 * tileBytes; }
+  int64_t qTileBytes() const {
+    return plan.qInSharedMemory ? plan.blockM * tileRowBytes : 0;
+  }
+  /// Full and empty barriers of each stage's K and V tiles (released
+  /// separately: K as soon as S is computed); the Q tile's full barrier is
+  /// kind FullQ of stage 0, its empty one (persistent kernels) stage 1.
+  enum BarrierKind { FullK = 0, FullV = 1, EmptyK = 2, EmptyV = 3, FullQ = 4 };
+  Value emptyQBarrier() { return barrier(FullQ, cI32(1)); }
+  /// Whether the Q tile is reused by the next tile of a persistent CTA.
+  bool recyclesQ() const { return plan.qInSharedMemory && plan.persistentCtas; }
+  Value barrier(BarrierKind kind, Value stage) {
+    int64_t first = qTileOffset() + qTileBytes() + 8 * kind * plan.stages;
+    return tileAt(add(add(mul(stage, 8), base), first));
+  }
+  /// The 32-bit shared-window address of byte `offset` of dynamic shared
+  /// memory (what wgmma descriptors encode).
+  Value sharedAddress(Value offset) { return add(smemAddress, offset); }
+
+  /// A wgmma shared-memory descriptor of the 128B-swizzled tile starting at
+  /// shared address `address`: leading / stride byte offsets `lbo`, `sbo`.
+  Value descriptor(Value address, int64_t lbo, int64_t sbo);
+  /// acc = A * B + acc on one wgmma m64nNk16 (N = 2 * acc.size()), A from
+  /// the four registers `a`, B through `desc` (MN-major when `transposeB`).
+  void wgmma(MutableArrayRef<Value> acc, ArrayRef<Value> a, Value desc,
+             bool transposeB);
+  /// The same with A (K-major) through the descriptor `descA` too.
+  void wgmmaShared(MutableArrayRef<Value> acc, Value descA, Value descB);
+  /// Ties `values` to a point after the preceding wgmma.wait_group: LLVM
+  /// sees the accumulators defined at the (asynchronous) wgmma, so without
+  /// this it could read them before the wait.
+  void fenceOperands(MutableArrayRef<Value> values);
+  /// Pins the i32 `values` (A fragments) before the next wgmma.fence, so
+  /// that no conversion lands between two wgmmas of a chain (ptxas would
+  /// then insert a warpgroup.arrive before each).
+  void pinRegisters(MutableArrayRef<Value> values);
+  /// A side-effecting empty asm returning `values` (constraint letter
+  /// `kind`, type `type`) unchanged.
+  void tieThroughAsm(MutableArrayRef<Value> values, char kind, Type type);
+
+  // The phases of the kernel.
+  LogicalResult emitCoordinates();
+  /// The coordinates of the tile `tile` (i32; null: this CTA's block ids)
+  /// and what derives from them.
+  LogicalResult emitTileCoordinates(Value tile);
+  void emitBlockRange();
+  void emitBarrierInit();
+  /// Emits `body` for each tile of this CTA: once, or (persistent) in a loop
+  /// over its tiles with the ring position (ringOffset) and the count of
+  /// tiles done (tileParity) carried across them.
+  LogicalResult forEachTile(function_ref<LogicalResult()> body);
+  LogicalResult emitProducer();
+  LogicalResult emitConsumer();
+  void emitProducerTile();
+  void emitConsumerTile();
+  void ifConsumer(int64_t c, function_ref<void()> body);
+  /// Ping-pong: opens consumer 0's first turn / absorbs the last opening.
+  void openTurns();
+  void closeTurns();
+  /// Producer: cp.async of the K or V block at key `n0` into the tile at
+  /// `tileOffset` (keys past Lk zero-filled).
+  void copyKVTile(bool isValue, Value n0, Value tileOffset) {
+    copyTile(isValue ? vPtr : kPtr, isValue ? vHeadBytes : kvHeadBytes, n0,
+             bn, p.seqK, tileOffset, rowBytes(isValue ? p.value : p.key));
+  }
+  /// Producer: loads the K or V block at key `n0` (or the Q tile) into the
+  /// tile at `tileOffset` and makes `full` complete when it has landed:
+  /// TMA (one thread, expect_tx) or cp.async (every producer thread).
+  void loadTile(BarrierKind kind, Value n0, Value tileOffset, Value full);
+  /// TMA of rows [firstRow, firstRow + rows) of this tile's head of the
+  /// tensor map argument `map` (rows past the tensor zero-filled by TMA),
+  /// one copy per 64-column panel, completing on `full`.
+  void copyTileTma(int64_t map, Value firstRow, Value rowHead, int64_t rows,
+                   Value tileOffset, Value full);
+  /// cp.async of rows [firstRow, firstRow + rows) of one head (row 0 at
+  /// `headBytes`, rows `globalRowBytes` apart) into the swizzled tile at
+  /// `tileOffset`; rows at or past `rowLimit` are zero-filled.
+  void copyTile(Value gptr, Value headBytes, Value firstRow, int64_t rows,
+                int64_t rowLimit, Value tileOffset, int64_t globalRowBytes);
+  /// Consumer: Q fragments of this warp's 16 rows (rows past Lq read row 0).
+  void loadQFragments();
+  /// Issues S = Q K^T of the K tile at `kTile` as one wgmma group; the
+  /// result is valid after a wgmma.wait_group that retires the group and
+  /// finishScores.
+  SmallVector<Value> issueScores(Value kTile);
+  /// S after its group retired: tied past the wait, softcap and scale.
+  SmallVector<Value> finishScores(SmallVector<Value> s);
+  SmallVector<Value> emitScoreMods(Value n0, ArrayRef<Value> s);
+  SmallVector<Value> emitMask(Value n0, ArrayRef<Value> s);
+  /// P (f32, S layout) packed to the A fragments of O += P V.
+  SmallVector<Value> packProbabilities(ArrayRef<Value> probs);
+  /// Issues O += P V (P packed) with the V tile at `vTile` as one wgmma
+  /// group; `acc` is valid after a wait that retires it and fenceOperands.
+  void issuePV(ArrayRef<Value> packed, Value vTile, SmallVector<Value> &acc);
+  void waitGroups(int64_t pending) {
+    NVVM::WgmmaWaitGroupSyncOp::create(b, pending);
+  }
+
+  // The consumer's KV loop, on [nBegin, nEnd); both return O, m and l.
+  /// One block at a time: S, softmax, O += P V, each waited for.
+  SmallVector<Value> emitSerialLoop(ArrayRef<Value> init);
+  /// S of block j + 1 issued before the softmax of block j, O += P V of
+  /// block j in flight during it (plan.overlap).
+  SmallVector<Value> emitOverlappedLoop(ArrayRef<Value> init);
+  // Ring slot of KV block `j` (absolute), its barriers, the ping-pong turn.
+  /// Position of KV block `j` in the ring's sequence of tiles.
+  Value ringIndex(Value j) {
+    Value i = arith::SubIOp::create(b, j, nBegin);
+    return ringOffset ? add(i, ringOffset) : i;
+  }
+  Value ringStage(Value j) {
+    return arith::RemUIOp::create(b, ringIndex(j), cI32(plan.stages));
+  }
+  Value ringPhase(Value j) {
+    return andI(arith::DivUIOp::create(b, ringIndex(j), cI32(plan.stages)),
+                1);
+  }
+  /// Parity of the Q tile's barriers for this tile.
+  Value qPhase() { return tileParity ? tileParity : cI32(0); }
+  /// Waits for the K or V tile of block `j`.
+  void acquire(BarrierKind kind, Value j);
+  /// Gives the K or V tile of block `j` back to the producer.
+  void release(BarrierKind kind, Value j) {
+    NVVM::MBarrierArriveOp::create(b, Type(), barrier(kind, ringStage(j)),
+                                   Value());
+  }
+  void takeTurn();
+  void passTurn();
+  void emitEpilogue(ValueRange results);
+
+  const HopperPlan &plan;
+  const AttentionArguments &args;
+  HopperTensorMaps maps;
+  const TiledProgram &program;
+  /// The program's coordinates and bounds (index values).
+  ProgramCoordinates coords;
+  FragmentLayout layout;
+  int64_t tileBytes;
+
+  Value warpgroup, bh, head, kvHead, m0, qHeadBytes, kvHeadBytes;
+  /// This tile's batch (i32; the tensor maps' outermost coordinate).
+  Value batch;
+  /// V's and O's row 0 (K's and Q's where they are laid out alike).
+  Value vHeadBytes, oHeadBytes;
+  /// First row of this consumer warp (absolute query index).
+  Value warpRow0;
+  Value base, smemAddress;
+  /// Descriptor of this consumer warpgroup's rows of the Q tile (null: Q
+  /// in registers).
+  Value qTileDesc;
+  Value batchIndex, headIndex, negSlope;
+  /// Consumer warpgroup index (0 or 1).
+  Value consumer;
+  Value qPtr, kPtr, vPtr, oPtr, lsePtr;
+  Value nBegin, nEnd;
+  /// Keys [interiorBegin, interiorEnd) need no mask (i32).
+  Value interiorBegin, interiorEnd;
+  /// Persistent kernels: KV blocks of this CTA's earlier tiles, and the
+  /// parity of its count of earlier tiles (i32; null otherwise).
+  Value ringOffset, tileParity;
+};
+
+
+} // namespace mlir::attn::detail
+
+#endif // ATTN_CONVERSION_ATTNTONVVM_HOPPEREMITTER_H
