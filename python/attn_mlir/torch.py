@@ -259,11 +259,19 @@ def gpu_chip():
 def gpu_options():
     """The GPU target's options: PTX for gpu_chip() and its cubin; PTX ISA
     8.1 from sm_90 on, where the backward's dQ reduction is one vector
-    red.global.add.v2.f32 per column pair (dq-reduction=auto)."""
+    red.global.add.v2.f32 per column pair (dq-reduction=auto); and
+    $ATTN_MLIR_GPU, where set, as the GPU the cost model tiles for ("h200":
+    the chip alone models an H100)."""
     chip = gpu_chip()
     options = {"chip": chip, "cubin_archs": [chip]}
     if chip.startswith("sm_9"):
         options["features"] = "+ptx81"
+    # The GPU the cost model tiles for, where a chip does not say (sm_90:
+    # H100 or H200). Read per call (it is part of the kernel's key), so a
+    # machine preparing a cache sets it as the one running it does.
+    gpu = os.environ.get("ATTN_MLIR_GPU")
+    if gpu:
+        options["gpu"] = gpu
     return options
 
 

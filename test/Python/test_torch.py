@@ -115,6 +115,23 @@ class Sdpa(unittest.TestCase):
                 os.environ["ATTN_MLIR_GPU_CHIP"] = saved
             at._gpu_chip = None
 
+    def test_gpu_names_the_cost_models_gpu(self):
+        # $ATTN_MLIR_GPU (an H200, which sm_90 alone models as an H100)
+        # joins the options, so the kernel's key, its tiles and its cost.
+        saved = os.environ.get("ATTN_MLIR_GPU")
+        os.environ["ATTN_MLIR_GPU"] = "h200"
+        try:
+            self.assertEqual(at.gpu_options()["gpu"], "h200")
+            kernel = at.precompile((1, 4, 256, 128), (1, 2, 256, 128), is_causal=True,
+                                   device="cuda")
+            self.assertEqual(kernel.cost["gpu"], "h200")
+        finally:
+            if saved is None:
+                del os.environ["ATTN_MLIR_GPU"]
+            else:
+                os.environ["ATTN_MLIR_GPU"] = saved
+        self.assertNotIn("gpu", at.gpu_options())
+
     def test_gpu_decode_is_one_runtime_length_kernel(self):
         # A decode-like CUDA call plans the decode kernel over a runtime Lk:
         # every cache length gets the same kernel, no bucket padding.
