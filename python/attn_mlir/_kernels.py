@@ -199,12 +199,15 @@ class PtxKernel:
             raise TypeError(f"attn_mlir: the kernel takes {len(self.inputs)} inputs or "
                             f"{len(self.arguments)} arguments, got {len(tensors)}")
         described = [(t.shape, t.stride(), t.dtype) for t in tensors] + outputs
-        # The runtime checks the strides against the manifest's.
+        # The runtime checks the strides against the manifest's. A model has
+        # a handful of signatures: the first 64 are kept (with a launch plan
+        # each), any further ones are described per call.
+        keep = len(self._signatures) < 64
         layout = _runtime.Layout([
             (0, _torch_dtype_name(dtype) or str(dtype), list(shape), list(strides))
-            for shape, strides, dtype in described])
+            for shape, strides, dtype in described], reusable=keep)
         found = (outputs, layout)
-        if len(self._signatures) < 64:  # a model has a handful of signatures
+        if keep:
             self._signatures[key] = found
         return found
 

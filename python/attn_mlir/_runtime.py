@@ -87,11 +87,15 @@ def dense_strides(shape):
 class Layout:
     """The ctypes arrays of one call signature: every argument's dtype,
     shape and strides, (pointer, dtype, shape[, strides]) tuples without
-    their pointers. Built once per signature by callers that launch often."""
+    their pointers. Built once per signature by callers that launch often:
+    a `reusable` layout (one the caller keeps) gets a launch plan in the
+    runtime, checked once and kept while the kernel lives; a throwaway one
+    is checked per launch, so that no plan outlives its use."""
 
-    def __init__(self, arguments):
+    def __init__(self, arguments, reusable=False):
         n = len(arguments)
         self.count = n
+        self.reusable = reusable
         self.pointer_array = ctypes.c_uint64 * max(1, n)
         self.dtypes = (ctypes.c_char_p * max(1, n))(*[a[1].encode() for a in arguments])
         self.ranks = (ctypes.c_int32 * max(1, n))(*[len(a[2]) for a in arguments])
@@ -150,14 +154,16 @@ class RuntimeKernel:
     def launch_pointers(self, layout, pointers, stream=0, synchronize=False,
                         workspace=None):
         """launch() with the argument descriptions already in ctypes form
-        (`layout`, reused by every call of one signature), checked once by
-        the runtime into a launch plan: only the device pointers are new,
-        which is what a per-token decode call can afford."""
+        (`layout`, reused by every call of one signature); a reusable
+        layout is checked once by the runtime into a launch plan, so only
+        the device pointers are new, which is what a per-token decode call
+        can afford."""
         lib = _lib or _library()
         handle = self._handle(stream)
         ptrs = layout.pointer_array(*pointers)
         pointer, size = workspace or (0, 0)
-        if not hasattr(lib, "attnKernelPrepareLaunch"):  # a runtime before plans
+        # Plans for the layouts a caller keeps (and runtimes that have them).
+        if not layout.reusable or not hasattr(lib, "attnKernelPrepareLaunch"):
             if lib.attnKernelLaunchStrided(
                     handle, layout.count, ptrs, layout.dtypes, layout.ranks,
                     layout.shapes, layout.strides, pointer, size, stream or None,
