@@ -13,15 +13,15 @@ takes the number of sequences and the packed totals as runtime lengths, so
 one compile serves every batch of the same heads, head dims, dtype and mask.
 """
 
-import numpy as np
-
-_DTYPES = {np.dtype(np.float32): "f32", np.dtype(np.float16): "f16",
-           np.dtype(np.float64): "f64", np.dtype(np.uint16): "bf16"}
+# numpy only when called: `import attn_mlir` needs none (as the rest of
+# the package).
+_DTYPES = {"float32": "f32", "float16": "f16", "float64": "f64", "uint16": "bf16"}
 
 
 def _check_offsets(cu_q, cu_k, total_q, total_k, max_seqlen_q, max_seqlen_k):
     """The offsets' contract, checked on the host where they live (a device
     launch could only check their sizes)."""
+    import numpy as np
     for name, cu in (("cu_seqlens_q", cu_q), ("cu_seqlens_k", cu_k)):
         if not isinstance(cu, np.ndarray) or cu.dtype != np.int32 or cu.ndim != 1 \
                 or cu.size < 1:
@@ -64,6 +64,7 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None,
     max_seqlen_q/k are the GPU grid's bound in FlashAttention; here they
     are optional and, when given, checked against the offsets. bf16 arrays
     are uint16 bits (attn_mlir.float32_to_bf16), with dtype="bf16"."""
+    import numpy as np
     from . import compile as compile_kernel
     if target != "cpu":
         raise ValueError("attn_mlir: varlen attention runs on the CPU target only "
@@ -75,7 +76,7 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None,
     total_k, heads_kv, _ = k.shape
     _check_offsets(cu_seqlens_q, cu_seqlens_k, total_q, total_k, max_seqlen_q,
                    max_seqlen_k)
-    dtype = dtype or _DTYPES.get(q.dtype)
+    dtype = dtype or _DTYPES.get(q.dtype.name)
     if dtype is None:
         raise ValueError(f"attn_mlir: no element type for {q.dtype} (give dtype=)")
     # A spec needs Lk >= 1: a batch with no keys at all gets one padding
