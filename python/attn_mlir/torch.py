@@ -343,7 +343,8 @@ def _gpu_plan(query, key, value, is_causal, scale, enable_gqa):
     sdpa (H200 host, 2026-12-01, bench/hf_e2e.py --overhead)."""
     signature = tuple((t.shape, t.stride(), t.dtype, t.data_ptr() % 16 == 0)
                       for t in (query, key, value)) + (query.device, is_causal, scale,
-                                                       enable_gqa)
+                                                       enable_gqa,
+                                                       os.environ.get("ATTN_MLIR_GPU"))
     plan = _gpu_plans.get(signature)
     if plan is None:
         _check(query, key, value, None, is_causal, enable_gqa)
