@@ -1,4 +1,4 @@
-//===- DecodeLoop.cpp - the decode kernel's key loop ------------------------===//
+//===- DecodeLoop.cpp - the decode kernel's key loop ----------------------===//
 //
 // Part of attn-mlir. The decode kernel's loop over its keys (DecodeKernel.cpp
 // has the design): the fused append's write-back into the cache, then per

@@ -1,4 +1,4 @@
-//===- DecodeMerge.cpp - the decode kernel's merges -------------------------===//
+//===- DecodeMerge.cpp - the decode kernel's merges -----------------------===//
 //
 // Part of attn-mlir. The decode kernel's merges (DecodeKernel.cpp has the
 // design): the warps' (m, l, O) through shared memory, then, with several
