@@ -31,8 +31,8 @@ Value HopperEmitter::descriptor(Value address, int64_t lbo, int64_t sbo) {
 void HopperEmitter::wgmma(MutableArrayRef<Value> acc, ArrayRef<Value> a,
                           Value desc, bool transposeB) {
   int64_t n = acc.size();
-  std::string asmString, constraints;
-  llvm::raw_string_ostream os(asmString), cs(constraints);
+  std::string asmString;
+  llvm::raw_string_ostream os(asmString);
   // Operands: $0..$n-1 the accumulators (outputs, tied to the last n
   // inputs), $n..$n+3 the A registers, $n+4 the B descriptor, $n+5 the
   // scale-d flag (1: accumulate).
@@ -43,32 +43,17 @@ void HopperEmitter::wgmma(MutableArrayRef<Value> acc, ArrayRef<Value> a,
     os << (i ? ", " : "") << "$" << i;
   os << "}, {$" << n << ", $" << n + 1 << ", $" << n + 2 << ", $" << n + 3
      << "}, $" << n + 4 << ", p, 1, 1, " << (transposeB ? 1 : 0) << ";\n}";
-  for (int64_t i = 0; i < n; ++i)
-    cs << "=f,";
-  cs << "r,r,r,r,l,r";
-  for (int64_t i = 0; i < n; ++i)
-    cs << "," << i;
   SmallVector<Value> operands(a);
   operands.push_back(desc);
   operands.push_back(cI32(1));
-  operands.append(acc.begin(), acc.end());
-  auto structType = LLVM::LLVMStructType::getLiteral(
-      b.getContext(), SmallVector<Type>(n, f32));
-  Value res = LLVM::InlineAsmOp::create(
-                  b, structType, operands, asmString, constraints,
-                  /*has_side_effects=*/true, /*is_align_stack=*/false,
-                  LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
-                  ArrayAttr())
-                  .getResult(0);
-  for (int64_t i = 0; i < n; ++i)
-    acc[i] = LLVM::ExtractValueOp::create(b, res, i);
+  issueOnAccumulators(acc, asmString, "r,r,r,r,l,r", operands);
 }
 
 void HopperEmitter::wgmmaShared(MutableArrayRef<Value> acc, Value descA,
                                 Value descB) {
   int64_t n = acc.size();
-  std::string asmString, constraints;
-  llvm::raw_string_ostream os(asmString), cs(constraints);
+  std::string asmString;
+  llvm::raw_string_ostream os(asmString);
   // $0..$n-1 the accumulators, $n / $n+1 the A / B descriptors, $n+2 the
   // scale-d flag; both operands K-major.
   os << "{\n.reg .pred p;\nsetp.ne.b32 p, $" << n + 2 << ", 0;\n"
@@ -77,17 +62,27 @@ void HopperEmitter::wgmmaShared(MutableArrayRef<Value> acc, Value descA,
   for (int64_t i = 0; i < n; ++i)
     os << (i ? ", " : "") << "$" << i;
   os << "}, $" << n << ", $" << n + 1 << ", p, 1, 1, 0, 0;\n}";
+  issueOnAccumulators(acc, asmString, "l,l,r", {descA, descB, cI32(1)});
+}
+
+void HopperEmitter::issueOnAccumulators(MutableArrayRef<Value> acc,
+                                        StringRef asmString,
+                                        StringRef operandConstraints,
+                                        ArrayRef<Value> operands) {
+  int64_t n = acc.size();
+  std::string constraints;
+  llvm::raw_string_ostream cs(constraints);
   for (int64_t i = 0; i < n; ++i)
     cs << "=f,";
-  cs << "l,l,r";
+  cs << operandConstraints;
   for (int64_t i = 0; i < n; ++i)
     cs << "," << i;
-  SmallVector<Value> operands = {descA, descB, cI32(1)};
-  operands.append(acc.begin(), acc.end());
+  SmallVector<Value> all(operands);
+  all.append(acc.begin(), acc.end());
   auto structType = LLVM::LLVMStructType::getLiteral(
       b.getContext(), SmallVector<Type>(n, f32));
   Value res = LLVM::InlineAsmOp::create(
-                  b, structType, operands, asmString, constraints,
+                  b, structType, all, asmString, cs.str(),
                   /*has_side_effects=*/true, /*is_align_stack=*/false,
                   LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
                   ArrayAttr())

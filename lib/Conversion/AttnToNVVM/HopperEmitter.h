@@ -129,6 +129,12 @@ private:
              bool transposeB);
   /// The same with A (K-major) through the descriptor `descA` too.
   void wgmmaShared(MutableArrayRef<Value> acc, Value descA, Value descB);
+  /// Issues `asmString` with the f32 accumulators `acc` as outputs tied to
+  /// inputs after `operands` (constraints `operandConstraints`), and takes
+  /// the results back into `acc`: the frame of both wgmma forms.
+  void issueOnAccumulators(MutableArrayRef<Value> acc, StringRef asmString,
+                           StringRef operandConstraints,
+                           ArrayRef<Value> operands);
   /// Ties `values` to a point after the preceding wgmma.wait_group: LLVM
   /// sees the accumulators defined at the (asynchronous) wgmma, so without
   /// this it could read them before the wait.
