@@ -283,6 +283,10 @@ SmallVector<Value> FragmentEmitter::emitScores(Value kTile) {
         }
     }
   }
+  return finishRawScores(std::move(s));
+}
+
+SmallVector<Value> FragmentEmitter::finishRawScores(SmallVector<Value> s) {
   if (p.softcap) {
     Value inner = cF32(p.scale / *p.softcap);
     for (Value &v : s)

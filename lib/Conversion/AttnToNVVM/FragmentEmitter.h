@@ -230,6 +230,11 @@ protected:
   /// S = Q K^T for the K tile at shared byte `kTile` (and softcap), in
   /// natural units when ALiBi or a score_mod follows.
   SmallVector<Value> emitScores(Value kTile);
+  /// Raw dot products `s` (any fragment layout) as the softmax and the
+  /// modifiers take them: softcapped (tanh of scale * dot / softcap; the
+  /// scale stays folded into exp2 otherwise) and, when ALiBi or a
+  /// score_mod follows, in natural units.
+  SmallVector<Value> finishRawScores(SmallVector<Value> s);
   /// -slope[h] of query head `head` (i32).
   Value emitNegAlibiSlope(Value head);
   /// Clones the score_mod body for one score at absolute index positions.

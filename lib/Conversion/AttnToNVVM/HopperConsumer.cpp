@@ -178,18 +178,7 @@ SmallVector<Value> HopperEmitter::issueScores(Value kTile) {
 
 SmallVector<Value> HopperEmitter::finishScores(SmallVector<Value> s) {
   fenceOperands(s);
-  if (p.softcap) {
-    Value inner = cF32(p.scale / *p.softcap);
-    for (Value &v : s)
-      v = tanhApprox(arith::MulFOp::create(b, v, inner));
-  }
-  if (!p.needsNaturalScores())
-    return s;
-  // Modifiers see scale * dot, or softcap * tanh(scale * dot / softcap).
-  Value unit = cF32(p.softcap ? *p.softcap : p.scale);
-  for (Value &v : s)
-    v = arith::MulFOp::create(b, v, unit);
-  return s;
+  return finishRawScores(std::move(s));
 }
 
 SmallVector<Value> HopperEmitter::emitScoreMods(Value n0, ArrayRef<Value> s) {
