@@ -271,7 +271,9 @@ void BackwardEmitterBase::copyRows(Value gptr, Value headBytes, Value firstRow,
 }
 
 void MainEmitter::copyStep(Value it, Value base) {
-  auto [head, m0] = stepCoordinates(it);
+  // Named values, not structured bindings: the lambda below captures m0.
+  std::pair<Value, Value> coordinates = stepCoordinates(it);
+  Value head = coordinates.first, m0 = coordinates.second;
   Value bh = add(mul(batch, p.headsQ), head);
   Value headBytes = mul64(bh, p.seqQ * tileRowBytes);
   copyRows(qPtr, headBytes, m0, blockM, p.seqQ, qTile(base));
