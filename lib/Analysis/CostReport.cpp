@@ -334,20 +334,26 @@ static json::Object tilesToJson(const AttentionReport &a) {
   return o;
 }
 
+/// The problem's extents and element type, as the forward's and the
+/// backward's reports print them.
+static json::Object shapeToJson(const AttentionFigures &f) {
+  return json::Object{{"batch", f.batch},
+                      {"heads_q", f.headsQ},
+                      {"heads_kv", f.headsKV},
+                      {"seq_q", f.queryLength},
+                      {"seq_k", f.keyLength},
+                      {"head_dim", f.headDim},
+                      {"value_head_dim", f.valueHeadDim},
+                      {"dtype", stringifyElementKind(f.elementKind)}};
+}
+
 static json::Object attentionToJson(const AttentionReport &a) {
   const AttentionFigures &f = a.figures;
   const AttentionCost &c = a.cost;
   const RooflineBound &rf = a.roofline;
   return json::Object{
       {"location", a.location},
-      {"shape", json::Object{{"batch", f.batch},
-                             {"heads_q", f.headsQ},
-                             {"heads_kv", f.headsKV},
-                             {"seq_q", f.queryLength},
-                             {"seq_k", f.keyLength},
-                             {"head_dim", f.headDim},
-                             {"value_head_dim", f.valueHeadDim},
-                             {"dtype", stringifyElementKind(f.elementKind)}}},
+      {"shape", shapeToJson(f)},
       {"schedule", json::Object{{"block_m", a.schedule.blockM},
                                 {"block_n", a.schedule.blockN},
                                 {"num_splits", a.schedule.numSplits},
@@ -402,14 +408,7 @@ static json::Object backwardToJson(const BackwardReport &b, const GpuSpec &gpu) 
          rooflineToJson(computeBackwardRoofline(k, gpu, f.elementKind))}});
   return json::Object{
       {"location", b.location},
-      {"shape", json::Object{{"batch", f.batch},
-                             {"heads_q", f.headsQ},
-                             {"heads_kv", f.headsKV},
-                             {"seq_q", f.queryLength},
-                             {"seq_k", f.keyLength},
-                             {"head_dim", f.headDim},
-                             {"value_head_dim", f.valueHeadDim},
-                             {"dtype", stringifyElementKind(f.elementKind)}}},
+      {"shape", shapeToJson(f)},
       {"schedule", json::Object{{"block_m", b.schedule.blockM},
                                 {"block_n", b.schedule.blockN},
                                 {"deterministic", b.schedule.deterministic}}},

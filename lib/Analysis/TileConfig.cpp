@@ -108,6 +108,20 @@ static double sfuRate(const GpuSpec &gpu) {
                                1e9;
 }
 
+/// The work of each query-block CTA of one head: its KV blocks of `n`
+/// keys the mask leaves visited, `tile` seconds each (a CTA per `m` query
+/// rows, the last one partial).
+static std::vector<double> queryBlockWork(const AttentionFigures &f,
+                                          int64_t m, int64_t n, double tile) {
+  std::vector<double> work;
+  for (int64_t q0 = 0; q0 < f.queryLength; q0 += m) {
+    int64_t rows = std::min(m, f.queryLength - q0);
+    int64_t visited = getVisitedKVBlocks(f.mask, q0, q0 + rows, n).visited;
+    work.push_back(double(visited) * tile);
+  }
+  return work;
+}
+
 /// Makespan of CTAs with the given per-CTA work (seconds of a whole SM),
 /// launched in order onto numSMs x ctasPerSM slots that share their SM.
 static double simulateMakespan(llvm::ArrayRef<double> work, int64_t repeats,
@@ -185,12 +199,7 @@ struct PrefillModel {
     double exp = double(m) * n / (sfuRate(gpu) / gpu.numSMs);
     double tile = std::max(mma, smem) + exp;
     // The prefill grid: one CTA per (query block, batch x query head).
-    std::vector<double> work;
-    for (int64_t q0 = 0; q0 < f.queryLength; q0 += m) {
-      int64_t rows = std::min(m, f.queryLength - q0);
-      int64_t visited = getVisitedKVBlocks(f.mask, q0, q0 + rows, n).visited;
-      work.push_back(double(visited) * tile);
-    }
+    std::vector<double> work = queryBlockWork(f, m, n, tile);
     int64_t heads = f.batch * f.headsQ;
     c.ctas = heads * int64_t(work.size());
     // An SM with too few resident warps runs its tiles proportionally
@@ -333,12 +342,7 @@ struct HopperModel {
     double mma = 2.0 * blockM * n * (d + dv) / flopsPerSM;
     double exp = double(blockM) * n / (sfuRate(gpu) / gpu.numSMs);
     double tile = std::max(mma, exp) + kHopperTileSyncCycles / clock;
-    std::vector<double> work;
-    for (int64_t q0 = 0; q0 < f.queryLength; q0 += blockM) {
-      int64_t rows = std::min(blockM, f.queryLength - q0);
-      int64_t visited = getVisitedKVBlocks(f.mask, q0, q0 + rows, n).visited;
-      work.push_back(double(visited) * tile);
-    }
+    std::vector<double> work = queryBlockWork(f, blockM, n, tile);
     int64_t heads = f.batch * f.headsQ;
     c.ctas = heads * int64_t(work.size());
     c.waves = llvm::divideCeil(c.ctas, gpu.numSMs);
@@ -497,13 +501,7 @@ struct BackwardModel {
     double sync = kBackwardStepSyncCycles +
                   (c.ctasPerSM == 1 ? kLoneCtaStepCycles : 0.0);
     double step = std::max(mma, smem) + exp + sync / clock();
-    std::vector<double> work;
-    for (int64_t q0 = 0; q0 < f.queryLength; q0 += m) {
-      int64_t rows = std::min(m, f.queryLength - q0);
-      int64_t visited = getVisitedKVBlocks(f.mask, q0, q0 + rows, n).visited;
-      work.push_back(double(visited) * step);
-    }
-    return finish(c, std::move(work), f.batch * f.headsQ);
+    return finish(c, queryBlockWork(f, m, n, step), f.batch * f.headsQ);
   }
 };
 } // namespace
