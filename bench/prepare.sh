@@ -279,6 +279,23 @@ fi
 log="$dest/compile_times.txt"
 : > "$log"
 failed=()
+# Compiles kernel NAME (attn-compile ARGS... for the bench's GPU) into
+# $dest/kernels and records the flags the harness reads back (HARNESS); a
+# failure is logged, its files removed and NAME added to `failed`.
+compile_kernel() {
+  local name="$1" harness="$2" out
+  shift 2
+  if ! out=$("$compile" --target=ptx --gpu="$gpu" "$@" -o "$dest/kernels/$name" 2>&1); then
+    echo "COMPILE FAILED $name ($harness):" >&2
+    echo "$out" | tail -5 >&2
+    echo "$name: COMPILE FAILED" >> "$log"
+    failed+=("$name")
+    rm -f "$dest/kernels/$name".*
+    return
+  fi
+  echo "$name: $(echo "$out" | grep -E 'spec -> PTX|ptxas' | tr -s ' ' | tr '\n' ' ')" >> "$log"
+  echo "$harness" > "$dest/kernels/$name.flags"
+}
 for v in "${op_variants[@]}"; do
   IFS='|' read -r name arch flags <<< "$v"
   harness="$flags"
@@ -287,19 +304,10 @@ for v in "${op_variants[@]}"; do
     harness="${flags#* }"
     set -- "$file"
   else
+    # shellcheck disable=SC2086
     set -- $flags
   fi
-  # shellcheck disable=SC2086
-  if ! out=$("$compile" --target=ptx --cubin-arch="$arch" --gpu="$gpu" "$@" -o "$dest/kernels/$name" 2>&1); then
-    echo "COMPILE FAILED $name ($flags):" >&2
-    echo "$out" | tail -5 >&2
-    echo "$name: COMPILE FAILED" >> "$log"
-    failed+=("$name")
-    rm -f "$dest/kernels/$name".*
-    continue
-  fi
-  echo "$name: $(echo "$out" | grep -E 'spec -> PTX|ptxas' | tr -s ' ' | tr '\n' ' ')" >> "$log"
-  echo "$harness" > "$dest/kernels/$name.flags"
+  compile_kernel "$name" "$harness" --cubin-arch="$arch" "$@"
 done
 for v in "${variants[@]}"; do
   name="${v%%|*}"
@@ -307,18 +315,9 @@ for v in "${variants[@]}"; do
   # sm_90 cubins unless the variant names its own (sm_90a for wgmma).
   arch="--cubin-arch=sm_90"
   [[ "$flags" == *--cubin-arch=* ]] && arch=""
-  # shellcheck disable=SC2086
-  if ! out=$("$compile" --target=ptx $arch --gpu="$gpu" $flags -o "$dest/kernels/$name" 2>&1); then
-    echo "COMPILE FAILED $name ($flags):" >&2
-    echo "$out" | tail -5 >&2
-    echo "$name: COMPILE FAILED" >> "$log"
-    failed+=("$name")
-    rm -f "$dest/kernels/$name".*
-    continue
-  fi
-  echo "$name: $(echo "$out" | grep -E 'spec -> PTX|ptxas' | tr -s ' ' | tr '\n' ' ')" >> "$log"
   # The harness reads each kernel's spec flags back.
-  echo "$flags" > "$dest/kernels/$name.flags"
+  # shellcheck disable=SC2086
+  compile_kernel "$name" "$flags" $arch $flags
 done
 # Runtime lengths (issue #15, bench/dynamic_bench.py): one prefill kernel
 # over dynamic B, Lq, Lk (causal GQA 32/8, D = 128) and one decode kernel
