@@ -137,6 +137,8 @@ class PtxKernel:
                           if a.get("role") not in ("workspace", "length", "tensor_map")]
         self.inputs = [a for a in self.arguments if a.get("role") in ("input", "inout")]
         self.outputs = [a for a in self.arguments if a.get("role") == "output"]
+        self.has_workspace = any(a.get("role") == "workspace"
+                                 for launch in self.launches for a in launch["arguments"])
         self._runtime = {}
         self._signatures = {}
 
@@ -226,11 +228,15 @@ class PtxKernel:
         if stream is None:
             stream = _current_stream(torch, index)
         kernels = self._loaded(index)
-        if len(kernels) == 1:
+        # Inside a CUDA graph capture the runtime may not allocate or
+        # zero-fill a workspace of its own (a synchronous memset invalidates
+        # the capture): torch's allocator gives one from the graph's pool
+        # and its zero-fill is a captured node, rerun by every replay.
+        if len(kernels) == 1 and not (self.has_workspace and _capturing(torch)):
             kernels[0].launch_pointers(layout, pointers, stream, synchronize)
         else:
             # One zeroed workspace for the whole program, in stream order.
-            size = kernels[0].workspace_bytes(stream)
+            size = kernels[0].workspace_bytes()
             workspace = torch.zeros(max(size, 1), dtype=torch.uint8, device=device)
             for i, kernel in enumerate(kernels):
                 kernel.launch_pointers(layout, pointers, stream,
@@ -239,6 +245,11 @@ class PtxKernel:
         if allocated:
             return allocated[0] if len(allocated) == 1 else tuple(allocated)
         return None
+
+
+def _capturing(torch):
+    """Whether the current CUDA stream is capturing a graph."""
+    return torch.cuda.is_current_stream_capturing()
 
 
 def _current_stream(torch, index):

@@ -32,6 +32,10 @@ def _library():
             lib.attnKernelCreate.argtypes = [
                 ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
             lib.attnKernelCreate.restype = ctypes.c_int
+            lib.attnKernelCreateFromFiles.argtypes = [
+                ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int,
+                ctypes.POINTER(ctypes.c_void_p)]
+            lib.attnKernelCreateFromFiles.restype = ctypes.c_int
             lib.attnKernelDestroy.argtypes = [ctypes.c_void_p]
             lib.attnKernelDestroy.restype = None
             lib.attnKernelLaunch.argtypes = [
@@ -68,6 +72,10 @@ def _library():
             lib.attnKernelGetWorkspaceSize.restype = ctypes.c_int
             _lib = lib
         return _lib
+
+
+# attn-c/Runtime.h: load without a kernel-owned workspace.
+ATTN_KERNEL_CALLER_WORKSPACE = 1
 
 
 def _error(what):
@@ -119,6 +127,10 @@ class RuntimeKernel:
         self.image_path = image_path
         self.manifest_path = manifest_path
         self._loaded = {}
+        # The handle for launches that pass their own workspace: it owns
+        # none, so loading it allocates nothing (legal inside a CUDA graph
+        # capture) and one serves every stream.
+        self._caller_workspace = None
         # Launch plans by (Layout, loaded kernel): destroyed before it.
         self._plans = {}
         self._lock = threading.Lock()
@@ -138,10 +150,26 @@ class RuntimeKernel:
                 self._loaded[stream] = handle
             return handle
 
-    def workspace_bytes(self, stream=0):
-        """Bytes of the workspace the manifest's workspace arguments take."""
+    def _caller_workspace_handle(self):
+        handle = self._caller_workspace
+        if handle is not None:
+            return handle
+        with self._lock:
+            if self._caller_workspace is None:
+                handle = ctypes.c_void_p()
+                if _library().attnKernelCreateFromFiles(
+                        None, self.image_path.encode(), self.manifest_path.encode(),
+                        ATTN_KERNEL_CALLER_WORKSPACE, ctypes.byref(handle)):
+                    raise _error(f"loading {self.image_path}")
+                self._caller_workspace = handle
+            return self._caller_workspace
+
+    def workspace_bytes(self):
+        """Bytes of the workspace the manifest's workspace arguments take
+        (what a caller-owned workspace must hold)."""
         size = ctypes.c_size_t()
-        if _library().attnKernelGetWorkspaceSize(self._handle(stream), ctypes.byref(size)):
+        if _library().attnKernelGetWorkspaceSize(self._caller_workspace_handle(),
+                                                 ctypes.byref(size)):
             raise _error("workspace size")
         return size.value
 
@@ -159,7 +187,9 @@ class RuntimeKernel:
         the device pointers are new, which is what a per-token decode call
         can afford."""
         lib = _lib or _library()
-        handle = self._handle(stream)
+        # A stream's own handle keeps its own workspace private to that
+        # stream; a launch with the caller's workspace needs none.
+        handle = self._handle(stream) if workspace is None else self._caller_workspace_handle()
         ptrs = layout.pointer_array(*pointers)
         pointer, size = workspace or (0, 0)
         # Plans for the layouts a caller keeps (and runtimes that have them).
@@ -193,3 +223,6 @@ class RuntimeKernel:
         for handle in self._loaded.values():
             lib.attnKernelDestroy(handle)
         self._loaded.clear()
+        if self._caller_workspace is not None:
+            lib.attnKernelDestroy(self._caller_workspace)
+            self._caller_workspace = None

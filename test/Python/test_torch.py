@@ -143,6 +143,53 @@ class Sdpa(unittest.TestCase):
         self.assertEqual(kernel.inputs[1]["dim_symbols"], ["", "", "Lk", ""])
         self.assertEqual([a["name"] for a in kernel.inputs], ["q", "k", "v"])
 
+    def test_graph_capture_launches_with_a_torch_workspace(self):
+        # A split-KV decode kernel has a workspace. Eager launches use the
+        # runtime's own (per stream, zeroed once); inside a CUDA graph
+        # capture the runtime's synchronous zero-fill would invalidate the
+        # capture, so the call passes a zeroed torch workspace instead.
+        kernel = at.precompile((2, 16, 1, 128), (2, 8, 1001, 128), device="cuda")
+        self.assertTrue(kernel.has_workspace)
+
+        class Recorder:
+            def __init__(self):
+                self.workspaces = []
+
+            def workspace_bytes(self):
+                return 4096
+
+            def launch_pointers(self, layout, pointers, stream, synchronize, workspace=None):
+                self.workspaces.append(workspace)
+
+        class OnCuda:  # a CPU tensor the call takes for a CUDA one
+            is_cuda = True
+
+            def __init__(self, t):
+                self.t, self.shape, self.dtype, self.device = t, t.shape, t.dtype, t.device
+
+            def stride(self):
+                return self.t.stride()
+
+            def data_ptr(self):
+                return self.t.data_ptr()
+
+        recorder = Recorder()
+        kernel._runtime[0] = [recorder]
+        q, k, v = (OnCuda(torch.zeros(s, dtype=torch.bfloat16))
+                   for s in ((2, 16, 1, 128), (2, 8, 1001, 128), (2, 8, 1001, 128)))
+        saved = torch.cuda.is_current_stream_capturing
+        try:
+            for capturing in (False, True):
+                torch.cuda.is_current_stream_capturing = lambda c=capturing: c
+                kernel(q, k, v, stream=5)
+        finally:
+            torch.cuda.is_current_stream_capturing = saved
+            del kernel._runtime[0]
+        self.assertIsNone(recorder.workspaces[0])
+        pointer, size = recorder.workspaces[1]
+        self.assertNotEqual(pointer, 0)
+        self.assertEqual(size, 4096)
+
     def test_gpu_kernel_takes_the_attn_mask(self):
         # The CUDA path compiles a bool attn_mask to a one-byte "mask" input
         # and an additive one to a "bias" input of the inputs' dtype, after
