@@ -406,6 +406,30 @@ LogicalResult mlir::attn::verifyAttentionSpec(const AttentionSpec &spec,
   return success();
 }
 
+/// The C-interface entry function of a built module: one memref argument
+/// per input and result tensor (destination-passing style), and the inputs
+/// read back as tensors (`inputs`) at the top of its body, where `b` is
+/// left. Returns the body.
+static Block *createEntryFunction(OpBuilder &b, Location loc,
+                                  StringRef funcName,
+                                  ArrayRef<RankedTensorType> inputTypes,
+                                  ArrayRef<RankedTensorType> resultTypes,
+                                  SmallVectorImpl<Value> &inputs) {
+  SmallVector<Type> argTypes;
+  for (RankedTensorType t :
+       llvm::concat<const RankedTensorType>(inputTypes, resultTypes))
+    argTypes.push_back(MemRefType::get(t.getShape(), t.getElementType()));
+  auto func =
+      func::FuncOp::create(b, loc, funcName, b.getFunctionType(argTypes, {}));
+  func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  for (auto [type, arg] : llvm::zip(inputTypes, entry->getArguments()))
+    inputs.push_back(bufferization::ToTensorOp::create(
+        b, loc, type, arg, /*restrict=*/true, /*writable=*/false));
+  return entry;
+}
+
 /// The forward entry's types with the spec's dynamic dims: B (dim 0 of
 /// every operand and result), Lq (the sequence dim of Q and O, dim 2 of
 /// LSE) and Lk (of K and V). `inputs` are Q, K, V[, key_lengths] or, for a
@@ -524,20 +548,9 @@ mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
   if (failed(makeLengthsDynamic(spec, loc, inputTypes, resultTypes)))
     return nullptr;
 
-  SmallVector<Type> argTypes;
-  for (RankedTensorType t :
-       llvm::concat<RankedTensorType>(inputTypes, resultTypes))
-    argTypes.push_back(MemRefType::get(t.getShape(), t.getElementType()));
-  auto func =
-      func::FuncOp::create(b, loc, funcName, b.getFunctionType(argTypes, {}));
-  func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
-  Block *entry = func.addEntryBlock();
-  b.setInsertionPointToStart(entry);
-
   SmallVector<Value> inputs;
-  for (auto [type, arg] : llvm::zip(inputTypes, entry->getArguments()))
-    inputs.push_back(bufferization::ToTensorOp::create(
-        b, loc, type, arg, /*restrict=*/true, /*writable=*/false));
+  Block *entry =
+      createEntryFunction(b, loc, funcName, inputTypes, resultTypes, inputs);
 
   // K and V: the tensors themselves, or views of the paged cache.
   Value key = inputs[1], value = inputs[2];
@@ -707,19 +720,9 @@ mlir::attn::buildAttentionBackwardModule(MLIRContext *ctx,
   if (withSinks)
     resultTypes.push_back(sinksType);
 
-  SmallVector<Type> argTypes;
-  for (RankedTensorType t :
-       llvm::concat<RankedTensorType>(inputTypes, resultTypes))
-    argTypes.push_back(MemRefType::get(t.getShape(), t.getElementType()));
-  auto func =
-      func::FuncOp::create(b, loc, funcName, b.getFunctionType(argTypes, {}));
-  func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
-  Block *entry = func.addEntryBlock();
-  b.setInsertionPointToStart(entry);
   SmallVector<Value> inputs;
-  for (auto [type, arg] : llvm::zip(inputTypes, entry->getArguments()))
-    inputs.push_back(bufferization::ToTensorOp::create(
-        b, loc, type, arg, /*restrict=*/true, /*writable=*/false));
+  Block *entry =
+      createEntryFunction(b, loc, funcName, inputTypes, resultTypes, inputs);
   int64_t next = 6;
   Value bias = spec.withBias ? inputs[next++] : Value();
   Value mask = spec.withBoolMask ? inputs[next++] : Value();
