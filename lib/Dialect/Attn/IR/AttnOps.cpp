@@ -1,22 +1,18 @@
 //===- AttnOps.cpp - attn dialect operations ------------------------------===//
 //
-// Part of attn-mlir. Builders and verifiers of the attn operations. The
-// verifier is the contract every pass relies on: a verified attn.attention
-// has consistent shapes, head counts and attributes, so lowerings never
-// re-check them.
+// Part of attn-mlir. Builders and verifiers of attn.attention and the
+// tile-level forward ops (the KV cache views are in KVCacheViews.cpp, the
+// backward ops in BackwardOps.cpp). The verifier is the contract every pass
+// relies on: a verified attn.attention has consistent shapes, head counts and
+// attributes, so lowerings never re-check them.
 //
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/Attn/IR/AttnOps.h"
-#include "attn/Dialect/Attn/IR/ScoreModDerivative.h"
+#include "OpVerifiers.h"
 #include "attn/Dialect/Attn/IR/Varlen.h"
 
-#include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/Dialect/Tensor/Utils/Utils.h"
 #include "mlir/IR/Builders.h"
-#include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/STLExtras.h"
 
@@ -25,6 +21,7 @@
 
 using namespace mlir;
 using namespace mlir::attn;
+using namespace mlir::attn::detail;
 
 //===----------------------------------------------------------------------===//
 // AttentionOp builders and accessors
@@ -32,7 +29,7 @@ using namespace mlir::attn;
 
 /// The LSE is f32, or f64 for f64 operands (whose backward recomputes P in
 /// f64 from it: an f32 LSE would round every gradient to f32's precision).
-static Type getLseElementType(MLIRContext *ctx, Type elementType) {
+Type attn::detail::getLseElementType(MLIRContext *ctx, Type elementType) {
   if (elementType.isF64())
     return Float64Type::get(ctx);
   return Float32Type::get(ctx);
@@ -97,7 +94,7 @@ double AttentionOp::getEffectiveScale() {
 
 /// Element types of the tile-level ops (and of p_type): what the kernels'
 /// f32-accumulating steps take.
-static bool isSupportedElementType(Type type) {
+bool attn::detail::isSupportedElementType(Type type) {
   return type.isF16() || type.isBF16() || type.isF32();
 }
 
@@ -106,21 +103,21 @@ static bool isSupportedElementType(Type type) {
 /// whole-op CPU lowering computes (in f64; the tiling passes and the GPU path
 /// refuse it). It is there for float64 gradient checks (torch.autograd
 /// .gradcheck) against finite differences of the forward.
-static bool isBoundaryElementType(Type type) {
+bool attn::detail::isBoundaryElementType(Type type) {
   return isSupportedElementType(type) || type.isF64();
 }
 
 /// Two extents agree unless both are static and differ.
-static bool dimsCompatible(int64_t a, int64_t b) {
+bool attn::detail::dimsCompatible(int64_t a, int64_t b) {
   return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
 }
 
 /// Verifies that `type` (a bias or boolean mask) broadcasts to
 /// [B, Hq, Lq, Lk] in the op's logical BHSD order: every extent equals the
 /// target extent or is 1.
-static LogicalResult verifyBroadcastable(Operation *op, StringRef name,
-                                         RankedTensorType type,
-                                         ArrayRef<int64_t> target) {
+LogicalResult attn::detail::verifyBroadcastable(Operation *op, StringRef name,
+                                                RankedTensorType type,
+                                                ArrayRef<int64_t> target) {
   if (type.getRank() != 4)
     return op->emitOpError()
            << "expected " << name << " of rank 4 ([B, Hq, Lq, Lk]), got rank "
@@ -140,12 +137,10 @@ static LogicalResult verifyBroadcastable(Operation *op, StringRef name,
 /// the tile-level ops. `numHeads` is the number of ALiBi slopes required (the
 /// heads of the unsharded attention), or a lower bound on it when `atLeast` is
 /// set (tiles see only some heads).
-static LogicalResult
-verifyScoreAttributes(Operation *op, std::optional<double> scale,
-                      std::optional<double> softcap, MaskKind maskKind,
-                      std::optional<ArrayRef<int64_t>> window,
-                      std::optional<ArrayRef<double>> slopes, int64_t numHeads,
-                      bool atLeast = false) {
+LogicalResult attn::detail::verifyScoreAttributes(
+    Operation *op, std::optional<double> scale, std::optional<double> softcap,
+    MaskKind maskKind, std::optional<ArrayRef<int64_t>> window,
+    std::optional<ArrayRef<double>> slopes, int64_t numHeads, bool atLeast) {
   // Scores are computed in f32 (f64 only for the reference lowering): a
   // scale or softcap that rounds to inf or 0 there turns tanh(s / c) * c and
   // the softmax into NaN, so the attributes must be normal f32 values.
@@ -199,8 +194,8 @@ verifyScoreAttributes(Operation *op, std::optional<double> scale,
 
 /// Checks that `type` is the type of a sinks operand (or its gradient): one
 /// f32 logit per head of `numHeads`.
-static LogicalResult verifySinksType(Operation *op, StringRef name, Type type,
-                                     int64_t numHeads) {
+LogicalResult attn::detail::verifySinksType(Operation *op, StringRef name,
+                                            Type type, int64_t numHeads) {
   auto tensor = cast<RankedTensorType>(type);
   if (tensor.getElementType().isF32() && tensor.getRank() == 1 &&
       tensor.getDimSize(0) == numHeads)
@@ -423,8 +418,9 @@ static LogicalResult verifyModifierRegion(Operation *op, Region &region,
 
 /// Verifies the optional score_mod and mask_mod regions of any op that has
 /// them (attn.attention and the tile-level ops).
-static LogicalResult verifyModifierRegions(Operation *op, Region &scoreMod,
-                                           Region &maskMod) {
+LogicalResult attn::detail::verifyModifierRegions(Operation *op,
+                                                  Region &scoreMod,
+                                                  Region &maskMod) {
   MLIRContext *ctx = op->getContext();
   Type f32 = Float32Type::get(ctx), index = IndexType::get(ctx),
        i1 = IntegerType::get(ctx, 1);
@@ -447,70 +443,9 @@ LogicalResult AttentionOp::verifyRegions() {
 // Tile-level ops
 //===----------------------------------------------------------------------===//
 
-static std::optional<double> asDouble(FloatAttr attr) {
-  if (!attr)
-    return std::nullopt;
-  return attr.getValueAsDouble();
-}
-
-/// Checks the operands and attributes every tile op shares: Q [G, M, D],
-/// K [N, D], V [N, Dv] of one element type, bias/mask [G, M, N], all static.
-template <typename TileOp> static LogicalResult verifyTileOperands(TileOp op) {
-  // The generic form can put any number of operands in a group; all but
-  // bias and mask (groups 3 and 4) hold exactly one.
-  unsigned numGroups = op.getProperties().operandSegmentSizes.size();
-  for (unsigned group = 0; group < numGroups; ++group) {
-    if (group == 3 || group == 4)
-      continue;
-    if (op.getODSOperandIndexAndLength(group).second != 1)
-      return op.emitOpError() << "expected exactly one operand in operand "
-                                 "group #"
-                              << group;
-  }
-  auto qType = cast<RankedTensorType>(op.getQuery().getType());
-  auto kType = cast<RankedTensorType>(op.getKey().getType());
-  auto vType = cast<RankedTensorType>(op.getValue().getType());
-  if (qType.getRank() != 3 || kType.getRank() != 2 || vType.getRank() != 2)
-    return op.emitOpError() << "expected query [G, M, D], key [N, D] and "
-                               "value [N, Dv] tiles, got ranks "
-                            << qType.getRank() << ", " << kType.getRank()
-                            << " and " << vType.getRank();
-  if (!qType.hasStaticShape() || !kType.hasStaticShape() ||
-      !vType.hasStaticShape())
-    return op.emitOpError() << "expected static tile shapes";
-  if (qType.getElementType() != kType.getElementType() ||
-      qType.getElementType() != vType.getElementType())
-    return op.emitOpError() << "expected query, key and value tiles of one "
-                               "element type";
-  if (qType.getDimSize(2) != kType.getDimSize(1) ||
-      kType.getDimSize(0) != vType.getDimSize(0))
-    return op.emitOpError() << "expected query/key head dims and key/value "
-                               "lengths to agree, got "
-                            << qType << ", " << kType << ", " << vType;
-  SmallVector<int64_t> scoreShape = {qType.getDimSize(0), qType.getDimSize(1),
-                                     kType.getDimSize(0)};
-  for (auto [name, operand] :
-       {std::pair<StringRef, Value>{"bias", op.getBias()},
-        {"mask", op.getMask()}}) {
-    if (!operand)
-      continue;
-    auto type = cast<RankedTensorType>(operand.getType());
-    if (type.getShape() != ArrayRef<int64_t>(scoreShape))
-      return op.emitOpError() << "expected " << name
-                              << " tile of shape [G, M, "
-                                 "N] = ["
-                              << scoreShape[0] << ", " << scoreShape[1] << ", "
-                              << scoreShape[2] << "], got " << type;
-  }
-  return verifyScoreAttributes(op, op.getScale().convertToDouble(),
-                               asDouble(op.getSoftcapAttr()), op.getMaskKind(),
-                               op.getWindow(), op.getAlibiSlopes(),
-                               qType.getDimSize(0), /*atLeast=*/true);
-}
-
 /// Checks that `type` is f32 with shape `shape`.
-static LogicalResult verifyF32Shape(Operation *op, StringRef name, Type type,
-                                    ArrayRef<int64_t> shape) {
+LogicalResult attn::detail::verifyF32Shape(Operation *op, StringRef name,
+                                           Type type, ArrayRef<int64_t> shape) {
   auto tensor = cast<RankedTensorType>(type);
   if (!tensor.getElementType().isF32() || tensor.getShape() != shape)
     return op->emitOpError()
@@ -614,575 +549,6 @@ LogicalResult CombineOp::verify() {
       return emitOpError() << "expected every partial LSE to be " << lseType
                            << ", got " << v.getType();
   return success();
-}
-
-//===----------------------------------------------------------------------===//
-// KV cache views
-//===----------------------------------------------------------------------===//
-
-/// The [size, D] tile of a [B, Hkv, L, D] view whose rows start at `start`
-/// (clamped to `last`): `read(row, d)` yields one element.
-static Value
-buildViewTile(OpBuilder &b, Location loc, RankedTensorType viewType,
-              Value start, Value last, int64_t size,
-              function_ref<Value(OpBuilder &, Location, Value, Value)> read) {
-  Value init = tensor::EmptyOp::create(
-      b, loc, ArrayRef<int64_t>{size, viewType.getDimSize(3)},
-      viewType.getElementType());
-  SmallVector<utils::IteratorType> iterators(2, utils::IteratorType::parallel);
-  return linalg::GenericOp::create(
-             b, loc, init.getType(), ValueRange{}, init,
-             ArrayRef<AffineMap>{
-                 AffineMap::getMultiDimIdentityMap(2, b.getContext())},
-             iterators,
-             [&](OpBuilder &nb, Location l, ValueRange) {
-               Value r = linalg::IndexOp::create(nb, l, 0);
-               Value d = linalg::IndexOp::create(nb, l, 1);
-               Value row = arith::MinUIOp::create(
-                   nb, l, arith::AddIOp::create(nb, l, start, r), last);
-               linalg::YieldOp::create(nb, l, read(nb, l, row, d));
-             })
-      .getResult(0);
-}
-
-/// The whole [B, Hkv, L, D] view: `read(b, h, l, d)` yields one element.
-static Value
-buildViewDense(OpBuilder &b, Location loc, RankedTensorType viewType,
-               ValueRange dynamicSizes,
-               function_ref<Value(OpBuilder &, Location, ValueRange)> read) {
-  Value init = tensor::EmptyOp::create(b, loc, viewType.getShape(),
-                                       viewType.getElementType(), dynamicSizes);
-  SmallVector<utils::IteratorType> iterators(4, utils::IteratorType::parallel);
-  return linalg::GenericOp::create(
-             b, loc, viewType, ValueRange{}, init,
-             ArrayRef<AffineMap>{
-                 AffineMap::getMultiDimIdentityMap(4, b.getContext())},
-             iterators,
-             [&](OpBuilder &nb, Location l, ValueRange) {
-               SmallVector<Value> idx;
-               for (int64_t dim = 0; dim < 4; ++dim)
-                 idx.push_back(linalg::IndexOp::create(nb, l, dim));
-               linalg::YieldOp::create(nb, l, read(nb, l, idx));
-             })
-      .getResult(0);
-}
-
-//===----------------------------------------------------------------------===//
-// PagedViewOp
-//===----------------------------------------------------------------------===//
-
-//===----------------------------------------------------------------------===//
-// KVTileOp
-//===----------------------------------------------------------------------===//
-
-LogicalResult KVTileOp::verify() {
-  auto sourceType = cast<RankedTensorType>(getSource().getType());
-  auto tileType = cast<RankedTensorType>(getTile().getType());
-  if (sourceType.getRank() != 4 || tileType.getRank() != 2)
-    return emitOpError() << "expected a 4-D source and an [N, D] tile";
-  if (!tileType.hasStaticShape() || tileType.getDimSize(0) < 1)
-    return emitOpError() << "expected a static tile of at least one row, got "
-                         << tileType;
-  if (sourceType.getElementType() != tileType.getElementType())
-    return emitOpError() << "expected the tile to have the source's element "
-                            "type";
-  if (sourceType.getDimSize(3) != tileType.getDimSize(1))
-    return emitOpError() << "expected the tile's row width "
-                         << tileType.getDimSize(1)
-                         << " to equal the source's head dim "
-                         << sourceType.getDimSize(3);
-  if (getView() && getLayout() != Layout::BHSD)
-    return emitOpError() << "expected the bhsd layout for a KV cache view";
-  return success();
-}
-
-Value KVTileOp::expand(OpBuilder &b) {
-  Location loc = getLoc();
-  int64_t rows = getNumRows();
-  if (KVCacheViewInterface view = getView())
-    return view.buildTile(b, loc, getBatch(), getKvHead(), getStart(), rows);
-  auto sourceType = cast<RankedTensorType>(getSource().getType());
-  auto tileType = cast<RankedTensorType>(getTile().getType());
-  int64_t seqAxis = getLayout() == Layout::BHSD ? 2 : 1;
-  // Valid rows: min(N, L - start), a constant when a static L is a whole
-  // number of tiles.
-  Value length = b.createOrFold<tensor::DimOp>(loc, getSource(), seqAxis);
-  std::optional<int64_t> staticLength = getConstantIntValue(length);
-  OpFoldResult valid = b.getIndexAttr(rows);
-  if (!staticLength || *staticLength % rows != 0)
-    valid = b.createOrFold<arith::MinSIOp>(
-        loc, arith::ConstantIndexOp::create(b, loc, rows),
-        b.createOrFold<arith::SubIOp>(loc, length, getStart()));
-  OpFoldResult one = b.getIndexAttr(1), zero = b.getIndexAttr(0);
-  OpFoldResult width = b.getIndexAttr(tileType.getDimSize(1));
-  SmallVector<OpFoldResult> offsets = {getBatch(), getKvHead(), getStart(),
-                                       zero};
-  SmallVector<OpFoldResult> sizes = {one, one, valid, width};
-  if (seqAxis == 1) {
-    std::swap(offsets[1], offsets[2]);
-    std::swap(sizes[1], sizes[2]);
-  }
-  std::optional<int64_t> validStatic = getConstantIntValue(valid);
-  auto sliceType = RankedTensorType::get(
-      {validStatic.value_or(ShapedType::kDynamic), tileType.getDimSize(1)},
-      sourceType.getElementType());
-  Value slice = tensor::ExtractSliceOp::create(
-      b, loc, sliceType, getSource(), offsets, sizes,
-      SmallVector<OpFoldResult>(4, one));
-  if (sliceType == tileType)
-    return slice;
-  Value pad = arith::ConstantOp::create(
-      b, loc, b.getZeroAttr(sourceType.getElementType()));
-  return tensor::createPadHighOp(tileType, slice, pad, /*nofold=*/false, loc,
-                                 b);
-}
-
-LogicalResult PagedViewOp::verify() {
-  auto pagesType = cast<RankedTensorType>(getPages().getType());
-  auto tableType = cast<RankedTensorType>(getBlockTable().getType());
-  auto viewType = cast<RankedTensorType>(getView().getType());
-  if (pagesType.getRank() != 4 || tableType.getRank() != 2 ||
-      viewType.getRank() != 4)
-    return emitOpError() << "expected pages [num_pages, page_size, Hkv, D], "
-                            "a block table [B, max_pages] and a view "
-                            "[B, Hkv, L, D]";
-  ArrayRef<int64_t> pages = pagesType.getShape();
-  if (ShapedType::isDynamic(pages[1]) || ShapedType::isDynamic(pages[2]) ||
-      ShapedType::isDynamic(pages[3]) || pages[1] <= 0)
-    return emitOpError() << "expected static, positive page size, head count "
-                            "and head dimension";
-  if (ShapedType::isDynamic(tableType.getDimSize(1)))
-    return emitOpError() << "expected a static number of pages per sequence";
-  if (pagesType.getElementType() != viewType.getElementType())
-    return emitOpError() << "expected the view to have the pages' element "
-                            "type";
-  SmallVector<int64_t> expected = {tableType.getDimSize(0), pages[2],
-                                   tableType.getDimSize(1) * pages[1],
-                                   pages[3]};
-  if (viewType.getShape() != ArrayRef<int64_t>(expected))
-    return emitOpError() << "expected the view to be [B, Hkv, max_pages * "
-                            "page_size, D] = "
-                         << RankedTensorType::get(expected,
-                                                  viewType.getElementType())
-                         << ", got " << viewType;
-  return success();
-}
-
-/// pages[table[batch, pos / P], pos % P, head, d] inside a linalg body.
-static Value readPaged(OpBuilder &b, Location loc, PagedViewOp op, Value batch,
-                       Value head, Value pos, Value d) {
-  Value pageSize = arith::ConstantIndexOp::create(b, loc, op.getPageSize());
-  Value slot = arith::DivUIOp::create(b, loc, pos, pageSize);
-  Value page = tensor::ExtractOp::create(b, loc, op.getBlockTable(),
-                                         ValueRange{batch, slot});
-  Value pageIndex = arith::IndexCastOp::create(b, loc, b.getIndexType(), page);
-  Value row = arith::RemUIOp::create(b, loc, pos, pageSize);
-  return tensor::ExtractOp::create(b, loc, op.getPages(),
-                                   ValueRange{pageIndex, row, head, d});
-}
-
-Value PagedViewOp::buildTile(OpBuilder &b, Location loc, Value batch,
-                             Value kvHead, Value start, int64_t size) {
-  auto viewType = cast<RankedTensorType>(getView().getType());
-  Value last =
-      arith::ConstantIndexOp::create(b, loc, viewType.getDimSize(2) - 1);
-  return buildViewTile(b, loc, viewType, start, last, size,
-                       [&](OpBuilder &nb, Location l, Value row, Value d) {
-                         return readPaged(nb, l, *this, batch, kvHead, row, d);
-                       });
-}
-
-Value PagedViewOp::buildDense(OpBuilder &b, Location loc) {
-  auto viewType = cast<RankedTensorType>(getView().getType());
-  SmallVector<Value> dynamic;
-  if (viewType.isDynamicDim(0))
-    dynamic.push_back(tensor::DimOp::create(b, loc, getBlockTable(), 0));
-  return buildViewDense(b, loc, viewType, dynamic,
-                        [&](OpBuilder &nb, Location l, ValueRange idx) {
-                          return readPaged(nb, l, *this, idx[0], idx[1],
-                                           idx[2], idx[3]);
-                        });
-}
-
-SmallVector<Value> PagedViewOp::getStorage() {
-  return {getPages(), getBlockTable()};
-}
-
-Value PagedViewOp::buildRowOffset(OpBuilder &b, Location loc,
-                                  ValueRange storage, Value batch,
-                                  Value kvHead, Value row) {
-  // ((table[batch, row / P] * P + row % P) * Hkv + kvHead) * D
-  ArrayRef<int64_t> pages =
-      cast<RankedTensorType>(getPages().getType()).getShape();
-  auto c = [&](int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(b, loc, v);
-  };
-  Value pageSize = c(pages[1]);
-  Value slot = arith::DivUIOp::create(b, loc, row, pageSize);
-  Value page = memref::LoadOp::create(b, loc, storage[1],
-                                      ValueRange{batch, slot});
-  Value pageIndex = arith::IndexCastOp::create(b, loc, b.getIndexType(), page);
-  Value token = arith::AddIOp::create(
-      b, loc, arith::MulIOp::create(b, loc, pageIndex, pageSize),
-      arith::RemUIOp::create(b, loc, row, pageSize));
-  Value headRow = arith::AddIOp::create(
-      b, loc, arith::MulIOp::create(b, loc, token, c(pages[2])), kvHead);
-  return arith::MulIOp::create(b, loc, headRow, c(pages[3]));
-}
-
-//===----------------------------------------------------------------------===//
-// KVAppendOp
-//===----------------------------------------------------------------------===//
-
-LogicalResult KVAppendOp::verify() {
-  auto tokens = cast<RankedTensorType>(getTokens().getType());
-  auto cache = cast<RankedTensorType>(getCache().getType());
-  auto positions = cast<RankedTensorType>(getPositions().getType());
-  if (tokens.getRank() != 4 || cache.getRank() != 4 || positions.getRank() != 1)
-    return emitOpError() << "expected tokens [B, Hkv, T, D], a cache "
-                            "[B, Hkv, Lmax, D] and positions [B]";
-  if (getResult().getType() != cache)
-    return emitOpError() << "expected the result to have the cache's type";
-  if (tokens.getElementType() != cache.getElementType())
-    return emitOpError() << "expected tokens of the cache's element type";
-  for (int64_t axis : {0, 1, 3})
-    if (!dimsCompatible(tokens.getDimSize(axis), cache.getDimSize(axis)))
-      return emitOpError() << "expected tokens and cache to agree in batch, "
-                              "heads and head dimension, got "
-                           << tokens << " and " << cache;
-  if (!dimsCompatible(positions.getDimSize(0), cache.getDimSize(0)))
-    return emitOpError() << "expected one position per sequence";
-  return success();
-}
-
-/// The element at cache row `l` of (batch, head) after the append: a new
-/// token if l - positions[batch] lies in [0, T), the old row otherwise.
-static Value readAppended(OpBuilder &b, Location loc, KVAppendOp op,
-                          Value batch, Value head, Value l, Value d) {
-  Value pos32 = tensor::ExtractOp::create(b, loc, op.getPositions(), batch);
-  Value pos = arith::IndexCastOp::create(b, loc, b.getIndexType(), pos32);
-  Value t = arith::SubIOp::create(b, loc, l, pos);
-  Value numTokens = tensor::DimOp::create(b, loc, op.getTokens(), 2);
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  // One unsigned compare tests 0 <= t < T.
-  Value isNew =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, t, numTokens);
-  // Both branches are evaluated: clamp the token row so it stays in bounds.
-  Value safeT = arith::SelectOp::create(b, loc, isNew, t, zero);
-  Value fresh = tensor::ExtractOp::create(b, loc, op.getTokens(),
-                                          ValueRange{batch, head, safeT, d});
-  Value old = tensor::ExtractOp::create(b, loc, op.getCache(),
-                                        ValueRange{batch, head, l, d});
-  return arith::SelectOp::create(b, loc, isNew, fresh, old);
-}
-
-Value KVAppendOp::buildTile(OpBuilder &b, Location loc, Value batch,
-                            Value kvHead, Value start, int64_t size) {
-  auto cacheType = cast<RankedTensorType>(getCache().getType());
-  Value length = tensor::DimOp::create(b, loc, getCache(), 2);
-  Value last = arith::SubIOp::create(b, loc, length,
-                                     arith::ConstantIndexOp::create(b, loc, 1));
-  return buildViewTile(b, loc, cacheType, start, last, size,
-                       [&](OpBuilder &nb, Location l, Value row, Value d) {
-                         return readAppended(nb, l, *this, batch, kvHead, row,
-                                             d);
-                       });
-}
-
-SmallVector<Value> KVAppendOp::getStorage() {
-  return {getCache(), getTokens(), getPositions()};
-}
-
-int64_t KVAppendOp::getNumRowStorages() { return 2; }
-
-/// Row `row` of (batch, head) minus the sequence's position, and whether it
-/// is one of the new tokens (0 <= row - position < T, one unsigned compare).
-static std::pair<Value, Value> appendedRow(OpBuilder &b, Location loc,
-                                           KVAppendOp op, ValueRange storage,
-                                           Value batch, Value row) {
-  Value pos32 = memref::LoadOp::create(b, loc, storage[2], batch);
-  Value pos = arith::IndexCastOp::create(b, loc, b.getIndexType(), pos32);
-  Value t = arith::SubIOp::create(b, loc, row, pos);
-  Value numTokens = arith::ConstantIndexOp::create(
-      b, loc, cast<RankedTensorType>(op.getTokens().getType()).getDimSize(2));
-  Value isNew =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, t, numTokens);
-  return {t, isNew};
-}
-
-Value KVAppendOp::buildRowStorageIndex(OpBuilder &b, Location loc,
-                                       ValueRange storage, Value batch,
-                                       Value kvHead, Value row) {
-  Value isNew = appendedRow(b, loc, *this, storage, batch, row).second;
-  return arith::SelectOp::create(b, loc, isNew,
-                                 arith::ConstantIndexOp::create(b, loc, 1),
-                                 arith::ConstantIndexOp::create(b, loc, 0));
-}
-
-Value KVAppendOp::buildRowOffset(OpBuilder &b, Location loc,
-                                 ValueRange storage, Value batch, Value kvHead,
-                                 Value row) {
-  // tokens[b, h, row - pos] or cache[b, h, row], both [B, Hkv, *, D].
-  auto [t, isNew] = appendedRow(b, loc, *this, storage, batch, row);
-  ArrayRef<int64_t> cache =
-      cast<RankedTensorType>(getCache().getType()).getShape();
-  int64_t numTokens =
-      cast<RankedTensorType>(getTokens().getType()).getDimSize(2);
-  auto c = [&](int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(b, loc, v);
-  };
-  Value headRow = arith::AddIOp::create(
-      b, loc, arith::MulIOp::create(b, loc, batch, c(cache[1])), kvHead);
-  Value rows = arith::SelectOp::create(b, loc, isNew, c(numTokens), c(cache[2]));
-  Value line = arith::SelectOp::create(b, loc, isNew, t, row);
-  Value flat = arith::AddIOp::create(
-      b, loc, arith::MulIOp::create(b, loc, headRow, rows), line);
-  return arith::MulIOp::create(b, loc, flat, c(cache[3]));
-}
-
-Value KVAppendOp::buildDense(OpBuilder &b, Location loc) {
-  auto cacheType = cast<RankedTensorType>(getCache().getType());
-  SmallVector<Value> dynamic;
-  for (int64_t axis = 0; axis < 4; ++axis)
-    if (cacheType.isDynamicDim(axis))
-      dynamic.push_back(tensor::DimOp::create(b, loc, getCache(), axis));
-  return buildViewDense(b, loc, cacheType, dynamic,
-                        [&](OpBuilder &nb, Location l, ValueRange idx) {
-                          return readAppended(nb, l, *this, idx[0], idx[1],
-                                              idx[2], idx[3]);
-                        });
-}
-
-//===----------------------------------------------------------------------===//
-// AttentionBackwardOp
-//===----------------------------------------------------------------------===//
-
-double AttentionBackwardOp::getEffectiveScale() {
-  if (std::optional<double> scale = getScaleValue())
-    return *scale;
-  return 1.0 / std::sqrt(static_cast<double>(getHeadDim()));
-}
-
-/// Checks that `type` is a float tensor of f16/bf16/f32 with exactly `shape`.
-static LogicalResult verifyGradientType(Operation *op, StringRef name,
-                                        Type type, ArrayRef<int64_t> shape) {
-  auto tensor = cast<RankedTensorType>(type);
-  if (!isBoundaryElementType(tensor.getElementType()))
-    return op->emitOpError() << "expected " << name
-                             << " element type to be f16, bf16, f32 or f64, "
-                                "got "
-                             << tensor.getElementType();
-  if (tensor.getShape() != shape)
-    return op->emitOpError()
-           << "expected " << name << " of shape "
-           << RankedTensorType::get(shape, tensor.getElementType()) << ", got "
-           << type;
-  return success();
-}
-
-/// Q, K, V of one element type, rank 4 in the op's layout, static head
-/// counts and head dims, Hq % Hkv == 0, agreeing extents.
-static LogicalResult verifyBackwardInputs(AttentionBackwardOp op) {
-  RankedTensorType q = op.getQueryType(), k = op.getKeyType(),
-                   v = op.getValueType();
-  for (auto [name, type] : {std::pair<StringRef, RankedTensorType>{"query", q},
-                            {"key", k},
-                            {"value", v}})
-    if (type.getRank() != 4)
-      return op.emitOpError()
-             << "expected " << name
-             << " of rank 4 ([B, H, L, D] or [B, L, H, D]), got rank "
-             << type.getRank();
-  Type elt = q.getElementType();
-  if (!isBoundaryElementType(elt) || k.getElementType() != elt ||
-      v.getElementType() != elt)
-    return op.emitOpError() << "expected query, key and value of one element "
-                               "type (f16, bf16, f32 or f64), got "
-                            << elt << ", " << k.getElementType() << " and "
-                            << v.getElementType();
-  int64_t headAxis = op.getHeadAxis(), seqAxis = op.getSeqAxis();
-  for (RankedTensorType type : {q, k, v})
-    if (type.isDynamicDim(headAxis) || type.isDynamicDim(3) ||
-        type.getDimSize(headAxis) <= 0 || type.getDimSize(3) <= 0)
-      return op.emitOpError() << "expected static, non-empty head counts and "
-                                 "head dimensions";
-  int64_t hq = q.getDimSize(headAxis), hkv = k.getDimSize(headAxis);
-  if (v.getDimSize(headAxis) != hkv || hq % hkv != 0)
-    return op.emitOpError() << "expected key and value with the same number "
-                               "of heads, dividing the query heads, got "
-                            << hq << ", " << hkv << " and "
-                            << v.getDimSize(headAxis);
-  if (k.getDimSize(3) != q.getDimSize(3))
-    return op.emitOpError() << "expected query and key to have the same head "
-                               "dimension, got "
-                            << q.getDimSize(3) << " and " << k.getDimSize(3);
-  if (!dimsCompatible(q.getDimSize(0), k.getDimSize(0)) ||
-      !dimsCompatible(k.getDimSize(0), v.getDimSize(0)) ||
-      !dimsCompatible(k.getDimSize(seqAxis), v.getDimSize(seqAxis)))
-    return op.emitOpError() << "expected query, key and value to agree in "
-                               "batch size and key and value in length";
-  return success();
-}
-
-LogicalResult AttentionBackwardOp::verify() {
-  // The generic form can leave a required operand group empty.
-  for (unsigned group = 0; group < 6; ++group)
-    if (getODSOperandIndexAndLength(group).second != 1)
-      return emitOpError() << "expected exactly one operand in operand group #"
-                           << group;
-  if (failed(verifyBackwardInputs(*this)))
-    return failure();
-  RankedTensorType q = getQueryType(), k = getKeyType(), v = getValueType();
-  SmallVector<int64_t> outShape(q.getShape());
-  outShape[3] = getValueHeadDim();
-  for (auto [name, value] :
-       {std::pair<StringRef, Value>{"output", getOutput()},
-        {"grad_output", getGradOutput()}})
-    if (failed(verifyGradientType(*this, name, value.getType(), outShape)))
-      return failure();
-  int64_t batch = q.getDimSize(0), hq = getNumQueryHeads(),
-          lq = getQueryLength(), lk = getKeyLength();
-  auto lseType = cast<RankedTensorType>(getLse().getType());
-  Type lseElement = getLseElementType(getContext(), q.getElementType());
-  if (lseType.getElementType() != lseElement ||
-      lseType.getShape() != ArrayRef<int64_t>{batch, hq, lq})
-    return emitOpError()
-           << "expected lse of type tensor<[B, Hq, Lq]xf32> (f64 for f64 "
-              "operands) = "
-           << RankedTensorType::get({batch, hq, lq}, lseElement) << ", got "
-           << lseType;
-  for (auto [name, value, type] :
-       {std::tuple<StringRef, Value, RankedTensorType>{"grad_query",
-                                                       getGradQuery(), q},
-        {"grad_key", getGradKey(), k},
-        {"grad_value", getGradValue(), v}})
-    if (failed(verifyGradientType(*this, name, value.getType(),
-                                  type.getShape())))
-      return failure();
-
-  if (failed(verifyScoreAttributes(*this, getScaleValue(), getSoftcapValue(),
-                                   getMaskKind(), getWindow(), getAlibiSlopes(),
-                                   hq)))
-    return failure();
-  SmallVector<int64_t> scoreShape = {batch, hq, lq, lk};
-  Value bias = getBias();
-  if (bias) {
-    auto biasType = cast<RankedTensorType>(bias.getType());
-    if (!isBoundaryElementType(biasType.getElementType()))
-      return emitOpError() << "expected bias element type to be f16, bf16, "
-                              "f32 or f64, got "
-                           << biasType.getElementType();
-    if (failed(verifyBroadcastable(*this, "bias", biasType, scoreShape)))
-      return failure();
-  }
-  if (static_cast<bool>(bias) != static_cast<bool>(getGradBias()))
-    return emitOpError() << "expected a grad_bias result exactly when a bias "
-                            "operand is given";
-  if (bias && failed(verifyGradientType(
-                  *this, "grad_bias", getGradBias().getType(),
-                  cast<RankedTensorType>(bias.getType()).getShape())))
-    return failure();
-  if (Value mask = getMask()) {
-    auto maskType = cast<RankedTensorType>(mask.getType());
-    if (!maskType.getElementType().isInteger(1))
-      return emitOpError() << "expected mask element type i1, got "
-                           << maskType.getElementType();
-    if (failed(verifyBroadcastable(*this, "mask", maskType, scoreShape)))
-      return failure();
-  }
-  if (Value lengths = getKeyLengths()) {
-    auto lengthsType = cast<RankedTensorType>(lengths.getType());
-    if (lengthsType.getRank() != 1 ||
-        !dimsCompatible(lengthsType.getDimSize(0), batch))
-      return emitOpError() << "expected key_lengths of shape [B] = [" << batch
-                           << "], got " << lengthsType;
-  }
-  Value sinks = getSinks();
-  if (static_cast<bool>(sinks) != static_cast<bool>(getGradSinks()))
-    return emitOpError() << "expected a grad_sinks result exactly when a "
-                            "sinks operand is given";
-  if (sinks && (failed(verifySinksType(*this, "sinks", sinks.getType(), hq)) ||
-                failed(verifySinksType(*this, "grad_sinks",
-                                       getGradSinks().getType(), hq))))
-    return failure();
-  return success();
-}
-
-/// The modifier regions as everywhere, and a score_mod the backward can
-/// differentiate (the diagnostic names the op that it cannot).
-static LogicalResult verifyBackwardRegions(Operation *op, Region &scoreMod,
-                                           Region &maskMod) {
-  if (failed(verifyModifierRegions(op, scoreMod, maskMod)))
-    return failure();
-  if (Operation *bad = findNonDifferentiableOp(scoreMod)) {
-    InFlightDiagnostic diag =
-        bad->emitOpError()
-        << "expected an op with a derivative rule in the score_mod of a "
-           "backward (arith addf/subf/mulf/divf/negf/maximumf/minimumf/"
-           "select/cmpf/extf/truncf, math tanh/exp): it depends on the score";
-    diag.attachNote(op->getLoc()) << "in the score_mod of this op";
-    return diag;
-  }
-  return success();
-}
-
-LogicalResult AttentionBackwardOp::verifyRegions() {
-  return verifyBackwardRegions(*this, getScoreMod(), getMaskMod());
-}
-
-//===----------------------------------------------------------------------===//
-// BackwardStepOp, AccumulateOp
-//===----------------------------------------------------------------------===//
-
-LogicalResult BackwardStepOp::verify() {
-  if (failed(verifyTileOperands(*this)))
-    return failure();
-  auto q = cast<RankedTensorType>(getQuery().getType());
-  auto k = cast<RankedTensorType>(getKey().getType());
-  auto v = cast<RankedTensorType>(getValue().getType());
-  int64_t g = q.getDimSize(0), m = q.getDimSize(1);
-  auto gradOut = cast<RankedTensorType>(getGradOutput().getType());
-  if (gradOut.getShape() != ArrayRef<int64_t>{g, m, v.getDimSize(1)})
-    return emitOpError() << "expected grad_output of shape [G, M, Dv] = [" << g
-                         << ", " << m << ", " << v.getDimSize(1) << "], got "
-                         << gradOut;
-  for (auto [name, value] : {std::pair<StringRef, Value>{"lse", getLse()},
-                             {"delta", getDelta()}})
-    if (failed(verifyF32Shape(*this, name, value.getType(), {g, m})))
-      return failure();
-  for (auto [name, value, shape] :
-       {std::tuple<StringRef, Value, RankedTensorType>{"grad_key",
-                                                       getGradKey(), k},
-        {"new_grad_key", getNewGradKey(), k},
-        {"grad_value", getGradValue(), v},
-        {"new_grad_value", getNewGradValue(), v},
-        {"grad_query", getGradQuery(), q}})
-    if (failed(verifyF32Shape(*this, name, value.getType(), shape.getShape())))
-      return failure();
-  if (std::optional<Type> pType = getPType();
-      pType && !isSupportedElementType(*pType))
-    return emitOpError() << "expected p_type to be f16, bf16 or f32, got "
-                         << *pType;
-  if (Value gradBias = getGradBias()) {
-    if (!getBias())
-      return emitOpError() << "expected a grad_bias result only with a bias "
-                              "tile";
-    return verifyF32Shape(*this, "grad_bias", gradBias.getType(),
-                          {g, m, k.getDimSize(0)});
-  }
-  return success();
-}
-
-LogicalResult BackwardStepOp::verifyRegions() {
-  return verifyBackwardRegions(*this, getScoreMod(), getMaskMod());
-}
-
-LogicalResult AccumulateOp::verify() {
-  auto partials = cast<RankedTensorType>(getPartials().getType());
-  if (partials.getRank() < 1)
-    return emitOpError() << "expected partials of rank >= 1 ([n, ...])";
-  SmallVector<int64_t> shape(partials.getShape().drop_front());
-  return verifyF32Shape(*this, "result", getResult().getType(), shape);
 }
 
 #define GET_OP_CLASSES
