@@ -133,6 +133,29 @@ LogicalResult attn::detail::verifyBroadcastable(Operation *op, StringRef name,
   return success();
 }
 
+/// Checks the optional boolean mask (i1, broadcastable to `scoreShape`,
+/// [B, Hq, Lq, Lk]) and key_lengths ([B] i32) operands of a whole op.
+LogicalResult attn::detail::verifyMaskAndKeyLengths(
+    Operation *op, Value mask, Value keyLengths, ArrayRef<int64_t> scoreShape) {
+  if (mask) {
+    auto maskType = cast<RankedTensorType>(mask.getType());
+    if (!maskType.getElementType().isInteger(1))
+      return op->emitOpError() << "expected mask element type i1, got "
+                               << maskType.getElementType();
+    if (failed(verifyBroadcastable(op, "mask", maskType, scoreShape)))
+      return failure();
+  }
+  if (keyLengths) {
+    int64_t batch = scoreShape[0];
+    auto lengthsType = cast<RankedTensorType>(keyLengths.getType());
+    if (lengthsType.getRank() != 1 ||
+        !dimsCompatible(lengthsType.getDimSize(0), batch))
+      return op->emitOpError() << "expected key_lengths of shape [B] = ["
+                               << batch << "], got " << lengthsType;
+  }
+  return success();
+}
+
 /// Checks the attributes that shape the scores, shared by attn.attention and
 /// the tile-level ops. `numHeads` is the number of ALiBi slopes required (the
 /// heads of the unsharded attention), or a lower bound on it when `atLeast` is
@@ -353,21 +376,9 @@ LogicalResult AttentionOp::verify() {
     if (failed(verifyBroadcastable(*this, "bias", biasType, scoreShape)))
       return failure();
   }
-  if (Value mask = getMask()) {
-    auto maskType = cast<RankedTensorType>(mask.getType());
-    if (!maskType.getElementType().isInteger(1))
-      return emitOpError() << "expected mask element type i1, got "
-                           << maskType.getElementType();
-    if (failed(verifyBroadcastable(*this, "mask", maskType, scoreShape)))
-      return failure();
-  }
-  if (Value lengths = getKeyLengths()) {
-    auto lengthsType = cast<RankedTensorType>(lengths.getType());
-    if (lengthsType.getRank() != 1 ||
-        !dimsCompatible(lengthsType.getDimSize(0), batch))
-      return emitOpError() << "expected key_lengths of shape [B] = [" << batch
-                           << "], got " << lengthsType;
-  }
+  if (failed(verifyMaskAndKeyLengths(*this, getMask(), getKeyLengths(),
+                                     scoreShape)))
+    return failure();
   // Sinks are indexed by the global head, as the ALiBi slopes.
   if (Value sinks = getSinks())
     if (failed(verifySinksType(*this, "sinks", sinks.getType(),

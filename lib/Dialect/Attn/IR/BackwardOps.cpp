@@ -145,21 +145,9 @@ LogicalResult AttentionBackwardOp::verify() {
                   *this, "grad_bias", getGradBias().getType(),
                   cast<RankedTensorType>(bias.getType()).getShape())))
     return failure();
-  if (Value mask = getMask()) {
-    auto maskType = cast<RankedTensorType>(mask.getType());
-    if (!maskType.getElementType().isInteger(1))
-      return emitOpError() << "expected mask element type i1, got "
-                           << maskType.getElementType();
-    if (failed(verifyBroadcastable(*this, "mask", maskType, scoreShape)))
-      return failure();
-  }
-  if (Value lengths = getKeyLengths()) {
-    auto lengthsType = cast<RankedTensorType>(lengths.getType());
-    if (lengthsType.getRank() != 1 ||
-        !dimsCompatible(lengthsType.getDimSize(0), batch))
-      return emitOpError() << "expected key_lengths of shape [B] = [" << batch
-                           << "], got " << lengthsType;
-  }
+  if (failed(verifyMaskAndKeyLengths(*this, getMask(), getKeyLengths(),
+                                     scoreShape)))
+    return failure();
   Value sinks = getSinks();
   if (static_cast<bool>(sinks) != static_cast<bool>(getGradSinks()))
     return emitOpError() << "expected a grad_sinks result exactly when a "

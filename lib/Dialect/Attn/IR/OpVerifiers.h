@@ -35,6 +35,12 @@ LogicalResult verifyBroadcastable(Operation *op, StringRef name,
                                   RankedTensorType type,
                                   ArrayRef<int64_t> target);
 
+/// Checks the optional boolean mask (i1, broadcastable to `scoreShape`,
+/// [B, Hq, Lq, Lk]) and key_lengths ([B]) operands of a whole op.
+LogicalResult verifyMaskAndKeyLengths(Operation *op, Value mask,
+                                      Value keyLengths,
+                                      ArrayRef<int64_t> scoreShape);
+
 /// Checks the attributes that shape the scores. `numHeads` is the number of
 /// ALiBi slopes required, or a lower bound on it when `atLeast` is set.
 LogicalResult verifyScoreAttributes(Operation *op, std::optional<double> scale,
