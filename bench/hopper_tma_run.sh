@@ -2,7 +2,7 @@
 # Device side of issue #13's TMA loads: builds the runtime's C ABI (it
 # encodes the tensor maps of TMA kernels at launch), checks every staged
 # hopper kernel against float64, runs compute-sanitizer memcheck and
-# racecheck on two small TMA kernels, then times TMA vs cp.async vs torch
+# racecheck and synccheck on two small TMA kernels, then times TMA vs cp.async vs torch
 # (cuDNN, flash, FlexAttention) round-robin on the staged bench shapes, and
 # with time left an ncu stall breakdown of both loads at D = 128 L = 16k.
 # Stage first (here): HOPPER_CHECK_VARIANTS="hcpasync hpers3" HOPPER_BENCH_SET=overlap \
@@ -29,7 +29,7 @@ echo "== checks done (${SECONDS}s)"
 fi
 echo "== compute-sanitizer (one launch each, TMA)"
 for k in ${HOPPER_SANITIZE:-check_h_plain_d128 check_h_tail_causal_tl}; do
-  for tool in memcheck racecheck; do
+  for tool in ${HOPPER_SANITIZE_TOOLS:-memcheck racecheck synccheck}; do
     printf -- "-- %s %s: " "$k" "$tool"
     timeout 60 compute-sanitizer --tool "$tool" --error-exitcode 1 python3 "$D/hopper_ncu.py" --lib "$LIB" \
       --kernels "$D/kernels" --name "$k" > "$OUT/sanitize-$k-$tool.log" 2>&1
