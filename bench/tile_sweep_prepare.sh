@@ -3,7 +3,9 @@
 # BENCHMARKS.md, every tile configuration the cost model considers for its
 # kernel family plus the model's own choice (tile-model=auto for the chip)
 # and the options' fixed defaults, as cubins + manifests, into DEST (default
-# /work/main/.device-sweep), with the harness. Cubins only: ~30 MB.
+# /work/main/.device-sweep), with the harness, the runtime's sources (the
+# hopper kernels load through TMA, whose tensor maps the runtime encodes at
+# launch) and the Python package: ~22 MB.
 # Usage: bench/tile_sweep_prepare.sh [build-dir] [dest]
 # SWEEP_GPU (default h200, the bench device) is the --gpu every kernel is
 # compiled with: the GPU tile-model=auto tiles the "model" variant for (the
@@ -11,7 +13,8 @@
 # cost figures are for. bench/tile_sweep_replay.py replays a finished sweep
 # against a later model without a GPU.
 # Then, on the device from the repository root (carry .device-sweep):
-#   python3 .device-sweep/tile_sweep.py
+#   bash .device-sweep/tile_sweep_run.sh .device-sweep
+# (builds the runtime's C ABI, then runs tile_sweep.py; SWEEP_BUDGET_S caps it).
 # Names: sweep_<family>_<shape>__<config>; config "model" is the model's
 # choice, "default" the options' fixed defaults (tile-model= : off).
 set -euo pipefail
@@ -50,10 +53,10 @@ for s in "${prefill_shapes[@]}"; do
   variants+=("sweep_mma_${tag}__model|$mma $flags --convert-attn-to-nvvm=tile-model=auto")
   variants+=("sweep_mma_${tag}__default|$mma $flags --convert-attn-to-nvvm=tile-model=")
 done
-# Hopper prefill: block-n x stages (TileConfig.cpp chooseHopperTileConfig).
-# tile_sweep.py launches with its own ctypes launcher, which cannot build
-# tensor maps: the sweep keeps the hopper kernels on cp.async.
-hop="--chip=sm_90a --cubin-arch=sm_90a --convert-attn-to-nvvm=kernel=hopper --convert-attn-to-nvvm=hopper-loads=cp-async"
+# Hopper prefill: block-n x stages (TileConfig.cpp chooseHopperTileConfig),
+# with the shipped loads (hopper-loads=tma, the default): tile_sweep.py
+# launches them through the runtime, which encodes their tensor maps.
+hop="--chip=sm_90a --cubin-arch=sm_90a --convert-attn-to-nvvm=kernel=hopper"
 for s in "${prefill_shapes[@]}"; do
   tag="${s%%|*}"; flags="${s#*|}"
   for bn in 128 64; do
@@ -102,5 +105,10 @@ for v in "${variants[@]}"; do
   echo "$flags" > "$dest/kernels/$name.flags"
 done
 find "$dest/kernels" -name "*.ptx" -delete
-cp "$root/bench/tile_sweep.py" "$dest/"
+cp "$root/bench/tile_sweep.py" "$root/bench/tile_sweep_run.sh" "$root/bench/device_bench.py" \
+   "$root/bench/decode_bench.py" "$root/bench/operand_bench.py" "$dest/"
+mkdir -p "$dest/src" "$dest/python"
+cp -r "$root/CMakeLists.txt" "$root/cmake" "$root/lib" "$root/include" "$root/test" "$dest/src/"
+cp -r "$root/python/attn_mlir" "$dest/python/"
+find "$dest/python" -name __pycache__ -prune -exec rm -rf {} +
 echo "staged $(ls "$dest/kernels"/*.json | wc -l) kernels in $dest ($(du -sh "$dest" | cut -f1)); $(grep -c refused "$log" || true) configurations refused (see $log)"
