@@ -199,16 +199,66 @@ def timing(rt, kdir, out, reps):
     return rows, varlen_name
 
 
+def guarded(rt, handle, spec, q, k, v, cu_q, cu_k, guard=64):
+    """One launch with O and LSE inside NaN buffers `guard` rows longer on
+    each side; returns whether the guards stayed NaN (no store outside)."""
+    tq = q.shape[0]
+    ob = torch.full((tq + 2 * guard, spec["hq"], spec["dv"]), float("nan"),
+                    device="cuda", dtype=q.dtype)
+    o = ob[guard:guard + tq][None]
+    # LSE [1, Hq, Tq] rows must be contiguous: a separate tensor, its own
+    # guard the tail of one flat buffer.
+    lflat = torch.full((spec["hq"] * tq + 2 * guard,), float("nan"), device="cuda",
+                       dtype=torch.float32)
+    lse = lflat[guard:guard + spec["hq"] * tq].view(1, spec["hq"], tq)
+    cq = torch.tensor(cu_q, dtype=torch.int32, device="cuda")
+    ck = torch.tensor(cu_k, dtype=torch.int32, device="cuda")
+    tensors = [q[None], k[None], v[None], cq, ck, o] + ([lse] if spec["lse"] else [])
+    Launcher(rt, handle, tensors, sync=True)()
+    torch.cuda.synchronize()
+    return bool(torch.isnan(ob[:guard]).all() and torch.isnan(ob[guard + tq:]).all()
+                and torch.isnan(lflat[:guard]).all() and torch.isnan(lflat[-guard:]).all())
+
+
+def sanitize(rt, kdir):
+    """Offsets that keep the contract and offsets that break it (past T,
+    decreasing): every store stays inside O and LSE (checked by NaN guards
+    here, every access by compute-sanitizer around this run)."""
+    name = "vl_check_gqa_d64_causal_br"
+    spec = parse_flags(open(os.path.join(kdir, name + ".flags")).read())
+    path = os.path.join(kdir, name)
+    handle = rt.load(path + ".sm_90.cubin", path + ".json")
+    dt = torch.bfloat16
+    q = torch.randn(100, spec["hq"], spec["d"], device="cuda", dtype=dt)
+    k = torch.randn(60, spec["hkv"], spec["d"], device="cuda", dtype=dt)
+    v = torch.randn(60, spec["hkv"], spec["dv"], device="cuda", dtype=dt)
+    cases = [("valid", [0, 0, 37, 100], [0, 5, 5, 60]),
+             ("past_T", [0, 50, 300, 1 << 30], [0, 500, 70, 1 << 30]),
+             ("decreasing", [0, 80, 20, 100], [0, 50, 10, 40]),
+             ("negative", [-5, -1, 30, 100], [-(1 << 30), 10, 9, 60])]
+    ok = True
+    for case, cu_q, cu_k in cases:
+        clean = guarded(rt, handle, spec, q, k, v, cu_q, cu_k)
+        print(f"sanitize {case:12s} guards untouched: {clean}", flush=True)
+        ok &= clean
+    return ok
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--lib", required=True)
     parser.add_argument("--kernels", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--reps", type=int, default=30)
+    parser.add_argument("--sanitize", action="store_true",
+                        help="only the out-of-contract offsets (run under "
+                             "compute-sanitizer)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(15)
     rt = Runtime(args.lib)
+    if args.sanitize:
+        return 0 if sanitize(rt, args.kernels) else 1
     checks = []
     names = sorted(f[:-6] for f in os.listdir(args.kernels)
                    if f.endswith(".flags") and f.startswith("vl_check"))

@@ -9,6 +9,8 @@
 # Usage: bench/varlen_prepare.sh [build-dir] [dest]; then, on the device
 # (carry DEST's folder): bash .device-varlen/run.sh
 # ATTN_VARLEN_ANCHORS_ONLY=1 stages the anchors alone (no kernels, no build).
+# On the device: ATTN_VARLEN_SANITIZE=1 adds a compute-sanitizer memcheck of
+# offsets in and out of contract; ATTN_VARLEN_ANCHORS=1 the torch anchors.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build}"
@@ -69,6 +71,13 @@ if [ -d $name/kernels ]; then
   PYTHONUNBUFFERED=1 python3 $name/varlen_bench.py --lib /tmp/rt/lib/libAttnRuntimeC.so \\
     --kernels $name/kernels --out "\$OUT" "\$@" 2>&1 | tee "\$OUT/varlen_bench.log"
   status=\${PIPESTATUS[0]}
+  if [ -n "\${ATTN_VARLEN_SANITIZE:-}" ]; then
+    echo "== compute-sanitizer memcheck: offsets in and out of contract"
+    timeout 170 compute-sanitizer --tool memcheck --print-limit 20 python3 $name/varlen_bench.py \\
+      --lib /tmp/rt/lib/libAttnRuntimeC.so --kernels $name/kernels --out "\$OUT" --sanitize \\
+      2>&1 | tail -25 | tee "\$OUT/varlen_memcheck.log"
+    grep -q "ERROR SUMMARY: 0 errors" "\$OUT/varlen_memcheck.log" || status=1
+  fi
 fi
 if [ -n "\${ATTN_VARLEN_ANCHORS:-}" ]; then
   PYTHONUNBUFFERED=1 python3 $name/varlen_anchors.py --out "\$OUT" 2>&1 | tee "\$OUT/varlen_anchors.log"
