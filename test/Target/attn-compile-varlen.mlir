@@ -9,6 +9,9 @@
 // RUN: attn-compile --run-cpu --flash=false --heads-q=4 --heads-kv=2 --head-dim=16 --dtype=f32 --mask=causal-top-left --varlen=5:7,0:3,1:1,3:0,20:33 | FileCheck %s --check-prefix=WHOLE
 // RUN: attn-compile --run-cpu --heads-q=4 --heads-kv=2 --head-dim=16 --dtype=bf16 --mask=sliding-window --window-left=3 --window-right=1 --sinks=random --varlen=5:7,0:3,1:1,3:0,20:33 | FileCheck %s --check-prefix=SINKS
 // RUN: attn-compile --run-cpu --heads-q=4 --heads-kv=2 --head-dim=16 --dtype=f32 --mask=causal --varlen=5:7,0:3,1:1,3:0,20:33 --dynamic=batch,seq-q,seq-k | FileCheck %s --check-prefix=DYN
+// RUN: attn-compile --run-cpu --split-varlen=false --heads-q=4 --heads-kv=2 --head-dim=16 --dtype=f32 --mask=causal --attn-tile=block-n=4 --varlen=0:3,20:33,5:7,0:0,1:1,3:0 | FileCheck %s --check-prefix=DIRECT
+// RUN: attn-compile --run-cpu --split-varlen=false --heads-q=4 --heads-kv=2 --head-dim=16 --dtype=bf16 --mask=sliding-window --window-left=3 --window-right=1 --sinks=random --attn-tile=block-m=8,block-n=8 --varlen=5:7,0:3,1:1,3:0,20:33 | FileCheck %s --check-prefix=DIRECT
+// RUN: attn-compile --run-cpu --split-varlen=false --heads-q=4 --heads-kv=2 --head-dim=16 --dtype=f32 --mask=causal-top-left --attn-tile=block-m=8,block-n=4 --varlen=5:7,0:3,1:1,3:0,20:33 --dynamic=batch,seq-q,seq-k | FileCheck %s --check-prefix=DIRECT
 // RUN: attn-compile --target=ptx --heads-q=4 --heads-kv=2 --head-dim=64 --varlen=5:7,1 --cubin-arch=none --print-ptx 2>&1 | FileCheck %s --check-prefix=GPU
 // RUN: attn-compile --target=ptx --heads-q=4 --heads-kv=2 --head-dim=128 --dtype=f16 --mask=causal-top-left --varlen=5:7,0:3,1:1,3:0,20:33 --dynamic=batch,seq-q,seq-k --cubin-arch=none --print-ptx 2>&1 | FileCheck %s --check-prefix=GPUDYN
 // RUN: not attn-compile --target=ptx --heads-q=4 --heads-kv=2 --head-dim=64 --varlen=5:7,1 --cubin-arch=none --convert-attn-to-nvvm=kernel=decode 2>&1 | FileCheck %s --check-prefix=GPUDECODE
@@ -30,6 +33,14 @@
 // varlen batch of these heads.
 // DYN: spec: GQA 4/2 B=1 Lq=?(29) Lk=?(44) D=16 f32 bshd causal_bottom_right varlen[?(5)] +lse
 // DYN: cpu run vs float64 reference: PASS
+
+// --split-varlen=false: attn-tile tiles the varlen op itself, the program
+// the GPU kernel consumes (sequence, head group, query block programs over
+// the packed rows), run on the CPU. Tk = 36 is a whole number of 4-key
+// tiles while the tiles start at each sequence's first key (3 + k0): the
+// last one crosses Tk and must be cut there.
+// DIRECT-NOT: attn-split-varlen
+// DIRECT: cpu run vs float64 reference: PASS
 
 // The GPU path takes the spec --run-cpu runs: one prefill kernel over the
 // packed rows, the offsets two i32 inputs. Static totals (Tq = 6, N = 2):
