@@ -1,22 +1,87 @@
 #!/usr/bin/env bash
-# Stages bench/varlen_anchors.py (torch only: the packed varlen path, padded
-# SDPA and a per-sequence SDPA loop, checked against float64) into DEST
-# (default /work/main/.device-varlen) with its run script. No kernel is
-# compiled: attn-mlir's GPU path refuses varlen for now. Then, on the device
+# Stages the varlen device session into DEST (default /work/main/.device-varlen):
+# bench/varlen_anchors.py (torch alone: the packed varlen path, padded SDPA and
+# a per-sequence SDPA loop, checked against float64) and, since the GPU path
+# takes varlen (issue #15), attn-mlir's varlen prefill kernels (kernels/, one
+# .flags file each: vl_check_* for bench/varlen_bench.py's float64 checks,
+# vl_bench_* for its timing against torch's varlen flash and the padded SDPA)
+# with the runtime sources the device builds them a loader from.
+# Usage: bench/varlen_prepare.sh [build-dir] [dest]; then, on the device
 # (carry DEST's folder): bash .device-varlen/run.sh
+# ATTN_VARLEN_ANCHORS_ONLY=1 stages the anchors alone (no kernels, no build).
+# On the device: ATTN_VARLEN_SANITIZE=1 adds a compute-sanitizer memcheck of
+# offsets in and out of contract; ATTN_VARLEN_ANCHORS=1 the torch anchors.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-dest="${1:-/work/main/.device-varlen}"
+build="${1:-$root/build}"
+dest="${2:-/work/main/.device-varlen}"
+compile="$build/bin/attn-compile"
 rm -rf "$dest"
 mkdir -p "$dest"
 cp "$root/bench/varlen_anchors.py" "$dest/"
 name="$(basename "$dest")"
+kernels=0
+if [ -z "${ATTN_VARLEN_ANCHORS_ONLY:-}" ]; then
+  mkdir -p "$dest/kernels"
+  # One kernel per variant, over every batch composition: the packed totals
+  # and N are runtime lengths (--dynamic), --varlen only shapes the spec.
+  dyn="--varlen=5:7,0:3,130:200 --dynamic=batch,seq-q,seq-k --cubin-arch=sm_90 --gpu=h200"
+  variants=(
+    "vl_check_gqa_d64_causal_br|--heads-q=8 --heads-kv=2 --head-dim=64 --dtype=bf16 --mask=causal --lse"
+    "vl_check_mqa_d128_causal_tl_f16|--heads-q=8 --heads-kv=1 --head-dim=128 --dtype=f16 --mask=causal-top-left --lse"
+    "vl_check_gqa_d128_none|--heads-q=8 --heads-kv=2 --head-dim=128 --dtype=bf16 --mask=none --lse"
+    "vl_check_mha_d64_window_f16|--heads-q=4 --heads-kv=4 --head-dim=64 --dtype=f16 --mask=sliding-window --window-left=50 --window-right=10 --lse"
+    "vl_check_gqa_d128_causal_m64|--heads-q=8 --heads-kv=2 --head-dim=128 --dtype=bf16 --mask=causal --lse --convert-attn-to-nvvm=block-m=64"
+    "vl_bench_none|--heads-q=16 --heads-kv=16 --head-dim=128 --dtype=bf16 --mask=none --lse=false"
+    "vl_bench_causal|--heads-q=16 --heads-kv=16 --head-dim=128 --dtype=bf16 --mask=causal --lse=false"
+    "vl_bench_none_m64|--heads-q=16 --heads-kv=16 --head-dim=128 --dtype=bf16 --mask=none --lse=false --convert-attn-to-nvvm=block-m=64"
+    "vl_bench_causal_m64|--heads-q=16 --heads-kv=16 --head-dim=128 --dtype=bf16 --mask=causal --lse=false --convert-attn-to-nvvm=block-m=64"
+  )
+  for v in "${variants[@]}"; do
+    kname="${v%%|*}"
+    flags="${v#*|}"
+    # shellcheck disable=SC2086
+    if ! out=$("$compile" --target=ptx $dyn $flags -o "$dest/kernels/$kname" 2>&1); then
+      echo "$out" | tail -5 >&2
+      echo "error: $kname failed to compile" >&2
+      exit 1
+    fi
+    echo "$out" | grep -E "ptxas -arch=sm_90|^kernel" | sed "s/^/$kname: /"
+    echo "$flags" > "$dest/kernels/$kname.flags"
+    kernels=$((kernels + 1))
+  done
+  rm -f "$dest/kernels/"*.ptx "$dest/kernels/"*.sm_80.cubin
+  mkdir -p "$dest/src"
+  cp -r "$root/CMakeLists.txt" "$root/cmake" "$root/lib" "$root/include" "$root/test" "$dest/src/"
+  cp -r /usr/src/googletest "$dest/googletest"
+  cp "$root"/bench/device_bench.py "$root"/bench/decode_bench.py "$root"/bench/operand_bench.py \
+    "$root"/bench/varlen_bench.py "$dest/"
+fi
 cat > "$dest/run.sh" <<RUN
 #!/usr/bin/env bash
-set -euo pipefail
+set -uo pipefail
 mkdir -p "\$OUT"
 nvidia-smi --query-gpu=name,driver_version --format=csv | tee "\$OUT/gpu.txt"
-PYTHONUNBUFFERED=1 python3 $name/varlen_anchors.py --out "\$OUT" "\$@" 2>&1 | tee "\$OUT/varlen_anchors.log"
-exit "\${PIPESTATUS[0]}"
+status=0
+if [ -d $name/kernels ]; then
+  cmake -S $name/src -B /tmp/rt -DATTN_RUNTIME_ONLY=ON -DATTN_GTEST_SOURCE_DIR=\$PWD/$name/googletest \\
+    -DCMAKE_BUILD_TYPE=Release > /tmp/rt-cmake.log 2>&1 || { cat /tmp/rt-cmake.log; exit 1; }
+  cmake --build /tmp/rt --target AttnRuntimeC -j 16 > /tmp/rt-build.log 2>&1 || { tail -50 /tmp/rt-build.log; exit 1; }
+  echo "== runtime built"
+  PYTHONUNBUFFERED=1 python3 $name/varlen_bench.py --lib /tmp/rt/lib/libAttnRuntimeC.so \\
+    --kernels $name/kernels --out "\$OUT" "\$@" 2>&1 | tee "\$OUT/varlen_bench.log"
+  status=\${PIPESTATUS[0]}
+  if [ -n "\${ATTN_VARLEN_SANITIZE:-}" ]; then
+    echo "== compute-sanitizer memcheck: offsets in and out of contract"
+    timeout 170 compute-sanitizer --tool memcheck --print-limit 20 python3 $name/varlen_bench.py \\
+      --lib /tmp/rt/lib/libAttnRuntimeC.so --kernels $name/kernels --out "\$OUT" --sanitize \\
+      2>&1 | tail -25 | tee "\$OUT/varlen_memcheck.log"
+    grep -q "ERROR SUMMARY: 0 errors" "\$OUT/varlen_memcheck.log" || status=1
+  fi
+fi
+if [ -n "\${ATTN_VARLEN_ANCHORS:-}" ]; then
+  PYTHONUNBUFFERED=1 python3 $name/varlen_anchors.py --out "\$OUT" 2>&1 | tee "\$OUT/varlen_anchors.log"
+fi
+exit "\$status"
 RUN
-echo "staged $dest ($(du -sh "$dest" | cut -f1)); on the device: bash $name/run.sh"
+echo "staged $dest ($kernels kernels, $(du -sh "$dest" | cut -f1)); on the device: bash $name/run.sh"

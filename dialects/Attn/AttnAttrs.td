@@ -146,7 +146,9 @@ def Attn_KernelInfoAttr : AttrDef<Attn_Dialect, "KernelInfo"> {
     replaced), which the manifest records so that a host can check a kernel
     against its request. `batch`, `seq_q` and `seq_k` are -1 for dynamic
     dims: lengths the runtime reads from the tensors and passes to the kernel
-    (its `length` arguments) at launch.
+    (its `length` arguments) at launch. `varlen` marks a kernel over a
+    packed batch (`cu_seqlens_q` / `cu_seqlens_k` arguments; `seq_q` and
+    `seq_k` are then the packed totals T).
 
     ```mlir
     #attn.kernel_info<family = "prefill", grid_formula = "[ceil(Lq / block_m), B * Hq, 1]",
@@ -194,7 +196,10 @@ def Attn_KernelInfoAttr : AttrDef<Attn_Dialect, "KernelInfo"> {
     AttrParameter<"::mlir::BoolAttr", "has a score_mod">:$score_mod,
     StringRefParameter<"how K/V are read: tensor or the view op">:$kv_view,
     DefaultValuedParameter<"int64_t", "0",
-                           "global head of local query head 0">:$head_offset
+                           "global head of local query head 0">:$head_offset,
+    DefaultValuedParameter<"bool", "false",
+                           "a varlen batch: packed [1, T, H, D] operands "
+                           "with cu_seqlens_q / cu_seqlens_k">:$varlen
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;

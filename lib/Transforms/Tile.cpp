@@ -4,13 +4,16 @@
 // block[, KV split]) programs, each looping over KV blocks with
 // attn.block_attention and attn.combine. Mask-block skipping happens here:
 // the KV loop bounds come from the causal/window mask in closed form, and
-// the loop is split so only boundary blocks evaluate the mask.
+// the loop is split so only boundary blocks evaluate the mask. A varlen op
+// (cu_seqlens) becomes (sequence, head group, query block) programs over
+// its packed operands, each reading its sequence's bounds (Varlen.h).
 //
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/IR/KeyVisibility.h"
 #include "attn/Dialect/Attn/IR/Sinks.h"
+#include "attn/Dialect/Attn/IR/Varlen.h"
 #include "attn/Transforms/Passes.h"
 #include "TileUtils.h"
 
@@ -93,6 +96,9 @@ private:
   /// Keys of the current sequence (its key_lengths entry inside a program)
   /// and the physical key extent of the K/V tensors.
   Value keyLen, keyExtent;
+  /// Varlen: the packed row of the program's sequence's first query and
+  /// key (null for a dense op, whose rows start at 0 of their batch).
+  Value queryStart, keyStart;
   Type elementType;
 };
 
@@ -325,8 +331,14 @@ AttentionTiler::kvLoop(Value begin, Value end, bool interior, Value out,
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPoint(nested.getInsertionBlock(),
                             nested.getInsertionPoint());
-        Value kTile = kvTile(op.getKey(), batch, kvHead, k0);
-        Value vTile = kvTile(op.getValue(), batch, kvHead, k0);
+        // A varlen sequence's keys are rows keyStart + k0 of the packed
+        // batch 0; the block op sees positions within the sequence.
+        Value kvBatch = keyStart ? m.c(0) : batch;
+        Value kvRow =
+            keyStart ? arith::AddIOp::create(b, l, keyStart, k0).getResult()
+                     : k0;
+        Value kTile = kvTile(op.getKey(), kvBatch, kvHead, kvRow);
+        Value vTile = kvTile(op.getValue(), kvBatch, kvHead, kvRow);
         Value bias, mask;
         Value keys;
         if (op.getBias() || op.getMask())
@@ -451,6 +463,14 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
   queryLen = b.createOrFold<tensor::DimOp>(loc, op.getQuery(), seqAxis);
   keyExtent = b.createOrFold<tensor::DimOp>(loc, op.getKey(), seqAxis);
   keyLen = keyExtent;
+  // Varlen: programs over (sequence, head group, query block) with query
+  // blocks enough for the packed total; those past their sequence's rows
+  // are empty.
+  Value totalQ = queryLen, totalK = keyExtent;
+  Value numPrograms0 = batchSize;
+  if (op.isVarlen())
+    numPrograms0 = m.sub(
+        b.createOrFold<tensor::DimOp>(loc, op.getCuSeqlensQ(), 0), m.c(1));
   Value numQueryBlocks = m.ceilDiv(queryLen, opts.blockM);
 
   // Outputs of the programs: the final ones when there is one split, f32
@@ -479,7 +499,7 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
     sharedOuts.push_back(tensor::EmptyOp::create(b, loc, partLse, f32));
   }
 
-  SmallVector<OpFoldResult> ubs = {getAsOpFoldResult(batchSize),
+  SmallVector<OpFoldResult> ubs = {getAsOpFoldResult(numPrograms0),
                                    b.getIndexAttr(hq / group),
                                    getAsOpFoldResult(numQueryBlocks)};
   if (splits > 1)
@@ -505,12 +525,39 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
                       arith::IndexCastOp::create(
                           b, loc, b.getIndexType(),
                           tensor::ExtractOp::create(b, loc, lengths, batch))));
+    // Varlen: sequence `batch`'s rows and lengths (the one definition,
+    // Varlen.h), its programs' lengths those of the sequence.
+    Value dataBatch = batch;
+    if (op.isVarlen()) {
+      VarlenSequence seq = buildVarlenSequence(
+          b, loc, op.getCuSeqlensQ(), op.getCuSeqlensK(), batch, totalQ,
+          totalK);
+      queryStart = seq.queryStart;
+      keyStart = seq.keyStart;
+      queryLen = seq.queryLength;
+      keyLen = seq.keyLength;
+      dataBatch = m.c(0);
+    }
     Value head0 = m.mul(ivs[1], m.c(group));
     Value kvHead = b.createOrFold<arith::DivSIOp>(loc, head0, m.c(headRatio));
     Value q0 = m.mul(ivs[2], m.c(opts.blockM));
     Value rows = tileExtent(queryLen, q0, opts.blockM);
-    Value qTile = queryTile(batch, head0, q0, rows);
+    // The packed row of the program's first query row.
+    Value qRow0 = q0;
+    if (queryStart) {
+      rows = m.max(rows, m.c(0));
+      qRow0 = arith::AddIOp::create(b, loc, queryStart, q0);
+    }
+    Value qTile = queryTile(dataBatch, head0, qRow0, rows);
     KVRange range = kvRange(q0, rows, splits > 1 ? ivs[3] : Value());
+    if (queryStart) {
+      // A block past its sequence's rows visits no key.
+      Value live = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt,
+                                         rows, m.c(0));
+      for (Value *bound :
+           {&range.end, &range.interiorBegin, &range.interiorEnd})
+        *bound = arith::SelectOp::create(b, loc, live, *bound, range.begin);
+    }
     Value out = fill({group, opts.blockM, dv}, f32, 0.0);
     Value lse = fill({group, opts.blockM}, f32,
                      -std::numeric_limits<double>::infinity());
@@ -560,8 +607,9 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
           b, loc, RankedTensorType::get(validShape, outType.getElementType()),
           tile, SmallVector<OpFoldResult>(3, zero), validSizes, strides(3));
       SmallVector<OpFoldResult> offsets, sizes;
-      layoutSlice(op.getLayout(), batch, head0, q0, b.getIndexAttr(group),
-                  rowsOfr, b.getIndexAttr(dv), b, offsets, sizes);
+      layoutSlice(op.getLayout(), dataBatch, head0, qRow0,
+                  b.getIndexAttr(group), rowsOfr, b.getIndexAttr(dv), b,
+                  offsets, sizes);
       writes.push_back({valid, forall.getRegionIterArgs()[0], offsets, sizes});
     } else {
       Value valid = tensor::ExtractSliceOp::create(
@@ -578,7 +626,7 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
       Value valid = tensor::ExtractSliceOp::create(
           b, loc, RankedTensorType::get({group, rowsDim}, f32), lse,
           {zero, zero}, {b.getIndexAttr(group), rowsOfr}, strides(2));
-      SmallVector<OpFoldResult> offsets = {batch, head0, q0};
+      SmallVector<OpFoldResult> offsets = {dataBatch, head0, qRow0};
       SmallVector<OpFoldResult> sizes = {one, b.getIndexAttr(group), rowsOfr};
       if (splits > 1) {
         offsets.insert(offsets.begin(), ivs[3]);
@@ -652,10 +700,6 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
 FailureOr<SmallVector<Value>>
 mlir::attn::tileAttention(RewriterBase &rewriter, AttentionOp op,
                           const AttnTileOptions &opts) {
-  if (op.isVarlen())
-    return op.emitOpError("expected a dense attention: run attn-split-varlen "
-                          "before attn-tile (a varlen op is tiled per "
-                          "sequence)");
   if (failed(tiling::verifyTileableElementType(
           op, op.getQueryType().getElementType())))
     return failure();
@@ -671,6 +715,12 @@ mlir::attn::tileAttention(RewriterBase &rewriter, AttentionOp op,
     resolved.packGqa = sizes.getPackGqa();
     resolved.numSplits = sizes.getNumSplits();
   }
+  // A varlen op is tiled into per-sequence programs (the sequence's rows
+  // and lengths read from the offsets); KV splits would need a
+  // per-sequence merge, which only attn-split-varlen's dense ops have.
+  if (op.isVarlen() && resolved.numSplits > 1)
+    return op.emitOpError("expected num-splits = 1 for a varlen attention "
+                          "(KV splits: run attn-split-varlen first)");
   return AttentionTiler(rewriter, op, resolved).tile();
 }
 

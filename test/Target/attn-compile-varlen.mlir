@@ -9,7 +9,12 @@
 // RUN: attn-compile --run-cpu --flash=false --heads-q=4 --heads-kv=2 --head-dim=16 --dtype=f32 --mask=causal-top-left --varlen=5:7,0:3,1:1,3:0,20:33 | FileCheck %s --check-prefix=WHOLE
 // RUN: attn-compile --run-cpu --heads-q=4 --heads-kv=2 --head-dim=16 --dtype=bf16 --mask=sliding-window --window-left=3 --window-right=1 --sinks=random --varlen=5:7,0:3,1:1,3:0,20:33 | FileCheck %s --check-prefix=SINKS
 // RUN: attn-compile --run-cpu --heads-q=4 --heads-kv=2 --head-dim=16 --dtype=f32 --mask=causal --varlen=5:7,0:3,1:1,3:0,20:33 --dynamic=batch,seq-q,seq-k | FileCheck %s --check-prefix=DYN
-// RUN: not attn-compile --target=ptx --heads-q=4 --heads-kv=2 --head-dim=64 --varlen=5:7,1 --cubin-arch=none 2>&1 | FileCheck %s --check-prefix=GPU
+// RUN: attn-compile --run-cpu --split-varlen=false --heads-q=4 --heads-kv=2 --head-dim=16 --dtype=f32 --mask=causal --attn-tile=block-n=4 --varlen=0:3,20:33,5:7,0:0,1:1,3:0 | FileCheck %s --check-prefix=DIRECT
+// RUN: attn-compile --run-cpu --split-varlen=false --heads-q=4 --heads-kv=2 --head-dim=16 --dtype=bf16 --mask=sliding-window --window-left=3 --window-right=1 --sinks=random --attn-tile=block-m=8,block-n=8 --varlen=5:7,0:3,1:1,3:0,20:33 | FileCheck %s --check-prefix=DIRECT
+// RUN: attn-compile --run-cpu --split-varlen=false --heads-q=4 --heads-kv=2 --head-dim=16 --dtype=f32 --mask=causal-top-left --attn-tile=block-m=8,block-n=4 --varlen=5:7,0:3,1:1,3:0,20:33 --dynamic=batch,seq-q,seq-k | FileCheck %s --check-prefix=DIRECT
+// RUN: attn-compile --target=ptx --heads-q=4 --heads-kv=2 --head-dim=64 --varlen=5:7,1 --cubin-arch=none --print-ptx 2>&1 | FileCheck %s --check-prefix=GPU
+// RUN: attn-compile --target=ptx --heads-q=4 --heads-kv=2 --head-dim=128 --dtype=f16 --mask=causal-top-left --varlen=5:7,0:3,1:1,3:0,20:33 --dynamic=batch,seq-q,seq-k --cubin-arch=none --print-ptx 2>&1 | FileCheck %s --check-prefix=GPUDYN
+// RUN: not attn-compile --target=ptx --heads-q=4 --heads-kv=2 --head-dim=64 --varlen=5:7,1 --cubin-arch=none --convert-attn-to-nvvm=kernel=decode 2>&1 | FileCheck %s --check-prefix=GPUDECODE
 // RUN: not attn-compile --varlen=5:7 --seq-q=3 2>&1 | FileCheck %s --check-prefix=SEQQ
 // RUN: not attn-compile --varlen=5:x 2>&1 | FileCheck %s --check-prefix=BADLEN
 // RUN: not attn-compile --varlen=5:7 --bias 2>&1 | FileCheck %s --check-prefix=BIAS
@@ -29,8 +34,31 @@
 // DYN: spec: GQA 4/2 B=1 Lq=?(29) Lk=?(44) D=16 f32 bshd causal_bottom_right varlen[?(5)] +lse
 // DYN: cpu run vs float64 reference: PASS
 
-// The GPU path refuses varlen and names the missing piece.
-// GPU: 'attn.attention' op expected a dense attention on the GPU path: varlen (cu_seqlens) kernels are not implemented yet (the CPU target runs them)
+// --split-varlen=false: attn-tile tiles the varlen op itself, the program
+// the GPU kernel consumes (sequence, head group, query block programs over
+// the packed rows), run on the CPU. Tk = 36 is a whole number of 4-key
+// tiles while the tiles start at each sequence's first key (3 + k0): the
+// last one crosses Tk and must be cut there.
+// DIRECT-NOT: attn-split-varlen
+// DIRECT: cpu run vs float64 reference: PASS
+
+// The GPU path takes the spec --run-cpu runs: one prefill kernel over the
+// packed rows, the offsets two i32 inputs. Static totals (Tq = 6, N = 2):
+// a constant grid of ceil(6 / block_m) + 2 = 3 CTAs along x, one per query
+// head along y.
+// GPU: kernel attention_kernel: grid [3, 4, 1]
+// GPU: "grid_formula": "[ceil(Lq / block_m) + 2, Hq, 1]"
+// GPU: "name": "cu_seqlens_q", "role": "input", "dtype": "i32", "shape": [3]
+// GPU: "name": "cu_seqlens_k", "role": "input", "dtype": "i32", "shape": [3]
+// Dynamic totals and N: the lengths Lq, Lk (dims 1 of the packed tensors)
+// and N1 (the offsets' extent, N + 1) bind at launch, the grid from them.
+// GPUDYN: "grid_formula": "[ceil(Lq / block_m) + N1 - 1, Hq, 1]"
+// GPUDYN: "name": "q", "role": "input", "dtype": "f16", "shape": [1, -1, 4, 128], {{.*}}"dim_symbols": ["", "Lq", "", ""]
+// GPUDYN: "name": "cu_seqlens_q", "role": "input", "dtype": "i32", "shape": [-1], {{.*}}"dim_symbols": ["N1"]
+// GPUDYN: "name": "lse", "role": "output", "dtype": "f32", "shape": [1, 4, -1], {{.*}}"dim_symbols": ["", "", "Lq"]
+// GPUDYN: "name": "N1", "role": "length", "dtype": "i32"
+// The decode family reads no offsets: refused by name.
+// GPUDECODE: expected the prefill family for a varlen attention (cu_seqlens): the decode family does not read per-sequence offsets yet (kernel=auto picks prefill)
 // SEQQ: error: expected no --seq-q with --varlen (the packed batch sets it)
 // BADLEN: error: expected --varlen entries q[:k] of lengths in [0, 2^30], got '5:x'
 // BIAS: error: expected a varlen spec without key lengths, bias, mask, paged or appended KV, modifiers or backward

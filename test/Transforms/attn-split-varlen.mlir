@@ -1,6 +1,7 @@
 // RUN: attn-opt %s --attn-split-varlen --split-input-file | FileCheck %s
 // RUN: attn-opt %s --attn-split-varlen --attn-tile="block-m=16 block-n=16" --split-input-file | FileCheck %s --check-prefix=TILED
-// RUN: not attn-opt %s --attn-tile --split-input-file 2>&1 | FileCheck %s --check-prefix=UNSPLIT
+// RUN: attn-opt %s --attn-tile="block-m=16 block-n=16" --split-input-file | FileCheck %s --check-prefix=DIRECT
+// RUN: not attn-opt %s --attn-tile="block-m=16 block-n=4 num-splits=2" --split-input-file 2>&1 | FileCheck %s --check-prefix=SPLITS
 
 // A varlen op is the dense op on each packed sequence's slices: for n in
 // [0, N) (N = dim(cu_seqlens_q) - 1), Q rows [cu_q[n], cu_q[n+1]) and K/V
@@ -58,9 +59,30 @@
 // TILED: attn.block_attention
 // TILED-NOT: attn.attention
 
-// attn-tile alone refuses a varlen op rather than tile the packed rows as
-// one sequence.
-// UNSPLIT: error: 'attn.attention' op expected a dense attention: run attn-split-varlen before attn-tile (a varlen op is tiled per sequence)
+// attn-tile alone tiles the varlen op as one program grid (what the GPU
+// kernel runs): (N = 3, Hq / G = 2 with G = 2 packed, ceil(Tq / 16) = 1)
+// programs, each reading its sequence's bounds through the same definition
+// (clamped offsets) and slicing the packed rows at its starts; the block
+// ops see positions and lengths within the sequence.
+// DIRECT-LABEL: func.func @gqa_causal_lse
+// DIRECT-SAME: %[[Q:[^:]+]]: tensor<1x10x4x16xf32>, %[[K:[^:]+]]: tensor<1x12x2x16xf32>, %{{[^:]+}}: tensor<1x12x2x16xf32>, %[[CQ:[^:]+]]: tensor<4xi32>, %[[CK:[^:]+]]: tensor<4xi32>
+// DIRECT: scf.forall (%[[S:.+]], %{{.+}}, %{{.+}}) in (3, 2, 1)
+// DIRECT: tensor.extract %[[CQ]][%[[S]]]
+// DIRECT: %[[QS:.+]] = arith.minsi %{{.+}}, %{{.+}} : index
+// DIRECT: %[[LQ:.+]] = arith.subi %{{.+}}, %[[QS]] : index
+// DIRECT: tensor.extract %[[CK]][%[[S]]]
+// DIRECT: %[[KS:.+]] = arith.minsi %{{.+}}, %{{.+}} : index
+// DIRECT: %[[LK:.+]] = arith.subi %{{.+}}, %[[KS]] : index
+// DIRECT: %[[ROW:.+]] = arith.addi %[[QS]], %{{.+}} : index
+// DIRECT: tensor.extract_slice %[[Q]][%{{.+}}, %[[ROW]], %{{.+}}, 0]
+// DIRECT: %[[KROW:.+]] = arith.addi %[[KS]], %{{.+}} : index
+// DIRECT: attn.kv_tile %[[K]][%{{.+}}, %{{.+}}, %[[KROW]]]
+// DIRECT: attn.block_attention {{.+}} at(%[[S]], {{.+}}) lengths(%[[LQ]], %[[LK]])
+// DIRECT-NOT: attn.attention
+
+// KV splits of a varlen op would need a per-sequence merge: refused (the
+// split op's dense ones take them).
+// SPLITS: error: 'attn.attention' op expected num-splits = 1 for a varlen attention (KV splits: run attn-split-varlen first)
 func.func @gqa_causal_lse(%q: tensor<1x10x4x16xf32>, %k: tensor<1x12x2x16xf32>, %v: tensor<1x12x2x16xf32>, %cq: tensor<4xi32>, %ck: tensor<4xi32>) -> (tensor<1x10x4x16xf32>, tensor<1x4x10xf32>) {
   %o, %lse = attn.attention ins(%q, %k, %v : tensor<1x10x4x16xf32>, tensor<1x12x2x16xf32>, tensor<1x12x2x16xf32>) cu_seqlens_q(%cq : tensor<4xi32>) cu_seqlens_k(%ck : tensor<4xi32>) {layout = #attn.layout<bshd>, mask_kind = #attn.mask<causal_bottom_right>} -> tensor<1x10x4x16xf32>, tensor<1x4x10xf32>
   return %o, %lse : tensor<1x10x4x16xf32>, tensor<1x4x10xf32>

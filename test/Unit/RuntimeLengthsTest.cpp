@@ -1,6 +1,7 @@
 //===- RuntimeLengthsTest.cpp - dynamic dims in the manifest and runtime --===//
 //
-// Part of attn-mlir. A kernel over dynamic dims (B, Lq, Lk) takes them as
+// Part of attn-mlir. A kernel over dynamic dims (B, Lq, Lk; a varlen
+// kernel's packed totals and N1 = N + 1) takes them as
 // Length arguments: its manifest names the length of every dynamic dim, the
 // runtime binds each from the tensors passed (checking that they agree,
 // that each is in [1, 2^31 - 1] and every tensor under 2^40 bytes) and
@@ -235,4 +236,69 @@ TEST(RuntimeLengths, StaticKernelsKeepTheirGrid) {
   EXPECT_EQ(grid, m.grid);
   args[0].shape[2] = 65;
   EXPECT_FALSE(checkArguments(m, args).ok);
+}
+
+/// The manifest convert-attn-to-nvvm writes for a varlen prefill kernel
+/// over dynamic packed totals and N (MHA 16, D = 128, block-m 128, no LSE;
+/// docs/Runtime.md "Varlen kernels").
+static Manifest varlenPrefill() {
+  Manifest m = dynamicPrefill();
+  m.gridFormula = "[ceil(Lq / block_m) + N1 - 1, Hq, 1]";
+  m.arguments.clear();
+  auto arg = [&](const char *name, const char *dtype,
+                 std::vector<int64_t> shape, ArgumentRole role,
+                 std::vector<std::string> symbols = {}) {
+    ManifestArgument a;
+    a.name = name;
+    a.dtype = dtype;
+    a.shape = std::move(shape);
+    a.role = role;
+    a.dimSymbols = std::move(symbols);
+    if (role == ArgumentRole::Length)
+      a.alignment = 4;
+    m.arguments.push_back(a);
+  };
+  arg("q", "bf16", {1, -1, 16, 128}, ArgumentRole::Input, {"", "Lq", "", ""});
+  arg("k", "bf16", {1, -1, 16, 128}, ArgumentRole::Input, {"", "Lk", "", ""});
+  arg("v", "bf16", {1, -1, 16, 128}, ArgumentRole::Input, {"", "Lk", "", ""});
+  arg("cu_seqlens_q", "i32", {-1}, ArgumentRole::Input, {"N1"});
+  arg("cu_seqlens_k", "i32", {-1}, ArgumentRole::Input, {"N1"});
+  arg("o", "bf16", {1, -1, 16, 128}, ArgumentRole::Output, {"", "Lq", "", ""});
+  arg("Lq", "i32", {}, ArgumentRole::Length);
+  arg("Lk", "i32", {}, ArgumentRole::Length);
+  arg("N1", "i32", {}, ArgumentRole::Length);
+  m.attention->layout = "bshd";
+  m.attention->batch = 1;
+  m.attention->headsQ = m.attention->headsKV = 16;
+  return m;
+}
+
+TEST(RuntimeLengths, AVarlenKernelBindsItsTotalsAndSequenceCount) {
+  Manifest m = varlenPrefill();
+  Manifest parsed;
+  ASSERT_TRUE(parseManifest(writeManifestJson(m), parsed).ok);
+  // 5 sequences, Tq = 4402, Tk = 4500: the offsets' extent binds N1 = 6,
+  // the grid is ceil(4402 / 128) + 6 - 1 = 40 CTAs along x (every
+  // sequence's query blocks plus at most one idle CTA each), Hq along y.
+  auto args = [](int64_t tq, int64_t tk, int64_t nq, int64_t nk) {
+    return std::vector<TensorArg>{{0x1000, "bf16", {1, tq, 16, 128}},
+                                  {0x2000, "bf16", {1, tk, 16, 128}},
+                                  {0x3000, "bf16", {1, tk, 16, 128}},
+                                  {0x4000, "i32", {nq}},
+                                  {0x5000, "i32", {nk}},
+                                  {0x6000, "bf16", {1, tq, 16, 128}}};
+  };
+  RuntimeLengthValues lengths;
+  Status s = checkArguments(parsed, args(4402, 4500, 6, 6), &lengths);
+  ASSERT_TRUE(s.ok) << s.message;
+  EXPECT_EQ(lengths.get("Lq"), 4402);
+  EXPECT_EQ(lengths.get("Lk"), 4500);
+  EXPECT_EQ(lengths.get("N1"), 6);
+  std::array<int64_t, 3> grid;
+  ASSERT_TRUE(launchGrid(parsed, lengths, grid).ok);
+  EXPECT_EQ(grid, (std::array<int64_t, 3>{40, 16, 1}));
+  // One N for both offsets.
+  s = checkArguments(parsed, args(4402, 4500, 6, 5));
+  EXPECT_FALSE(s.ok);
+  EXPECT_NE(s.message.find("expected N1 = 6"), std::string::npos) << s.message;
 }

@@ -210,6 +210,12 @@ static cl::opt<bool>
           cl::desc("Run attn-tile, attn-fuse-online-softmax and "
                    "attn-lower-precision before attn-to-cpu (default on)"),
           cl::init(true), cl::cat(flashCategory));
+static cl::opt<bool> splitVarlen(
+    "split-varlen",
+    cl::desc("--target=cpu with --varlen: run attn-split-varlen before "
+             "attn-tile (default on); off, attn-tile tiles the varlen op "
+             "itself, the program the GPU kernel runs"),
+    cl::init(true), cl::cat(flashCategory));
 static cl::list<std::string> tileOptions(
     "attn-tile",
     cl::desc("--target=cpu: attn-tile's options, e.g. 'block-m=32 "
@@ -381,7 +387,8 @@ static bool validateFlags() {
 static void addFlashPasses(OpPassManager &pm, const AttnTileOptions &tile) {
   if (!flash)
     return;
-  pm.addPass(createAttnSplitVarlen());
+  if (splitVarlen)
+    pm.addPass(createAttnSplitVarlen());
   pm.addPass(createAttnTile(tile));
   pm.addPass(createAttnFuseOnlineSoftmax());
   pm.addPass(createAttnLowerPrecision());

@@ -126,6 +126,12 @@ def AttnTile : Pass<"attn-tile"> {
       mask are never visited, and the KV loop is split into boundary loops
       (which evaluate the mask) and an interior loop whose tiles are marked
       `interior` (no mask or bounds evaluated).
+    * A varlen op (`cu_seqlens_q` / `cu_seqlens_k`, one split only) becomes
+      (sequence, head group, query block) programs over its packed
+      operands: each reads its sequence's starts and lengths
+      (`buildVarlenSequence`), slices its rows at those starts and sees
+      positions and lengths within the sequence (what the GPU kernel runs;
+      the CPU pipeline runs `attn-split-varlen` first).
 
     ```mlir
     %o = attn.attention ins(%q, %k, %v : tensor<1x8x128x64xf32>, ...)
@@ -320,7 +326,8 @@ def AttnSplitVarlen : Pass<"attn-split-varlen"> {
     attributes and sinks, so causal and window alignment are per sequence)
     and inserts its rows into the packed output (and LSE). The passes that
     follow (`attn-tile`, `convert-attn-to-linalg`) see only dense ops; the
-    CPU flash pipeline runs it before `attn-tile`.
+    CPU flash pipeline runs it before `attn-tile` (the GPU path does not:
+    `attn-tile` tiles the varlen op itself, one kernel for all sequences).
 
     ```mlir
     %o = attn.attention ins(%q, %k, %v : tensor<1x10x4x64xf32>, ...)

@@ -207,10 +207,6 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
   auto fail = [&](const Twine &msg) { return op.emitOpError(msg); };
   if (o.numWarps < 4 || o.numWarps > 8 || !llvm::isPowerOf2_64(o.numWarps))
     return fail("expected num-warps of 4 or 8, got " + Twine(o.numWarps));
-  if (op.isVarlen())
-    return fail("expected a dense attention on the GPU path: varlen "
-                "(cu_seqlens) kernels are not implemented yet (the CPU "
-                "target runs them)");
   if (failed(checkScoreMod(op)))
     return failure();
   Type elt = op.getQueryType().getElementType();
@@ -219,7 +215,8 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
            failure();
   if (op.getOutputType().getElementType() != elt)
     return fail("expected the output element type to match the inputs'");
-  if (failed(checkDynamicDims(op)))
+  // Varlen: packed [1, T, H, D] operands, checked by getVarlenProblem.
+  if (!op.isVarlen() && failed(checkDynamicDims(op)))
     return failure();
   int64_t headDim = op.getHeadDim(), valueHeadDim = op.getValueHeadDim();
   if (!isSupportedGpuHeadDim(headDim) || !isSupportedGpuHeadDim(valueHeadDim))
@@ -261,6 +258,11 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
   p.dynamicSeqQ = ShapedType::isDynamic(p.seqQ);
   p.dynamicSeqK = ShapedType::isDynamic(p.seqK);
   p.visibility = op.getKeyVisibility();
+  if (op.isVarlen()) {
+    if (failed(getVarlenProblem(op, p)))
+      return failure();
+    return p; // Each program reads its sequence's lengths at run time.
+  }
   if (p.hasDynamicLengths() && p.keyView)
     return fail("expected static shapes with K/V cache views on the GPU "
                 "path (dynamic lengths: plain K and V tensors only)");
@@ -291,6 +293,8 @@ static StringRef resolveKernelKind(Operation *op, const KernelProblem &p,
                                    const ConvertAttnToNVVMOptions &o) {
   if (o.kernel != "auto")
     return o.kernel;
+  if (p.varlen)
+    return "prefill"; // the family that reads per-sequence offsets
   // Runtime lengths: the families that take them (supportsRuntimeLengths):
   // decode for a runtime Lk alone (a growing cache), else prefill.
   if (p.hasDynamicLengths())
@@ -327,7 +331,8 @@ static FailureOr<std::unique_ptr<KernelFamily>>
 selectKernelFamily(Operation *op, const KernelProblem &p,
                    const ConvertAttnToNVVMOptions &o) {
   StringRef kind = resolveKernelKind(op, p, o);
-  if (failed(supportsRuntimeLengths(op, p, kind)))
+  if (failed(supportsVarlen(op, p, kind)) ||
+      failed(supportsRuntimeLengths(op, p, kind)))
     return failure();
   if (kind == "prefill")
     return createPrefillFamily(o);
@@ -410,6 +415,13 @@ static gpu::KernelDim3 buildGrid(OpBuilder &b, Location loc,
     Value length = arith::IndexCastUIOp::create(
         b, loc, b.getIndexType(), list.values[it - list.names.begin()]);
     extents[i] = a.mul(a.ceilDiv(length, e.divisor), a.c(e.factor));
+    if (!e.plusLength.empty()) {
+      auto plus = llvm::find(list.names, e.plusLength);
+      extents[i] = a.add(extents[i], arith::IndexCastUIOp::create(
+                                         b, loc, b.getIndexType(),
+                                         list.values[plus - list.names.begin()]));
+    }
+    extents[i] = a.add(extents[i], e.plus);
   }
   return {extents[0], extents[1], extents[2]};
 }
@@ -602,6 +614,10 @@ withModelledTiles(AttentionOp op, const KernelProblem &problem,
   // The model weighs the lengths: runtime lengths keep the options' tiles.
   if (problem.hasDynamicLengths()) {
     result.source = "options (runtime lengths: the model needs static ones)";
+    return result;
+  }
+  if (problem.varlen) {
+    result.source = "options (varlen: the work depends on the offsets)";
     return result;
   }
   const GpuSpec *gpu = options.tileModel == "auto"

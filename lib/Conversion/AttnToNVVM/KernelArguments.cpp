@@ -178,6 +178,10 @@ LogicalResult mlir::attn::detail::addAttentionArguments(
   if (failed(addOptional(program.bias, "bias", args.bias)) ||
       failed(addOptional(program.mask, "mask", args.mask)) ||
       failed(addOptional(program.keyLengths, "key_lengths", args.keyLengths)) ||
+      failed(addOptional(program.cuSeqlensQ, "cu_seqlens_q",
+                         args.cuSeqlensQ)) ||
+      failed(addOptional(program.cuSeqlensK, "cu_seqlens_k",
+                         args.cuSeqlensK)) ||
       failed(addOptional(program.sinks, "sinks", args.sinks)))
     return failure();
   size_t firstOutput = list.values.size();
@@ -187,6 +191,8 @@ LogicalResult mlir::attn::detail::addAttentionArguments(
   if (problem.withLse)
     args.lse = firstOutput + 1;
   addLengthArguments(program, problem, list, args);
+  if (problem.varlen)
+    addVarlenLengthArguments(program, problem, list, args);
   return success();
 }
 
@@ -213,12 +219,15 @@ void mlir::attn::detail::addLengthArguments(const TiledProgram &program,
   if (problem.dynamicBatch)
     args.batchLength = list.add(hostLength(args.query, 0), "B",
                                 ArgumentRole::Length, /*dedupe=*/false);
+  // The sequence dim: 2 in bhsd, 1 in bshd (a varlen batch's packed rows).
+  int64_t seqAxis = problem.layout == Layout::BSHD ? 1 : 2;
   if (problem.dynamicSeqQ)
-    args.seqQLength = list.add(hostLength(args.query, 2), "Lq",
+    args.seqQLength = list.add(hostLength(args.query, seqAxis), "Lq",
                                ArgumentRole::Length, /*dedupe=*/false);
   if (problem.dynamicSeqK)
-    args.seqKLength = list.add(hostLength(args.keyStorage.front(), 2), "Lk",
-                               ArgumentRole::Length, /*dedupe=*/false);
+    args.seqKLength =
+        list.add(hostLength(args.keyStorage.front(), seqAxis), "Lk",
+                 ArgumentRole::Length, /*dedupe=*/false);
   // Which length each dynamic dim of a memref argument is.
   auto record = [&](int64_t i, StringRef seq) {
     auto type = cast<MemRefType>(list.values[i].getType());
@@ -326,6 +335,17 @@ FailureOr<KernelProblem> mlir::attn::detail::getProgramProblem(
   runtime(p.batch, p.dynamicBatch);
   runtime(p.seqQ, p.dynamicSeqQ);
   runtime(p.seqK, p.dynamicSeqK);
+  if (info.getVarlen()) {
+    int64_t offsets =
+        cast<ShapedType>(program.cuSeqlensQ.getType()).getDimSize(0);
+    p.varlen = true;
+    p.numSequences =
+        ShapedType::isDynamic(offsets) ? ShapedType::kDynamic : offsets - 1;
+    if (failed(getVarlenStrides(program.forall, program.query, program.key,
+                                program.value, program.results.front(), p)))
+      return failure();
+    return p;
+  }
   if (p.hasDynamicLengths()) {
     if (failed(getRuntimeLengthStrides(
             program.forall, info.getLayout(), program.query, program.key,

@@ -24,6 +24,7 @@
 #include "attn/Dialect/Attn/IR/KernelInfo.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
 
 #include <array>
 #include <map>
@@ -70,6 +71,10 @@ struct LaunchPlan {
   struct RuntimeExtent {
     StringRef length;
     int64_t divisor = 1, factor = 1;
+    /// Added to it: the Length argument `plusLength` (none where empty)
+    /// and `plus` (a varlen grid: query blocks plus one per sequence).
+    StringRef plusLength;
+    int64_t plus = 0;
   };
   std::array<std::optional<RuntimeExtent>, 3> runtimeGrid;
 };
@@ -167,6 +172,48 @@ LogicalResult getRuntimeLengthStrides(Operation *anchor, Layout layout,
 LogicalResult getProblemStrides(Operation *anchor, Layout layout, Value query,
                                 Value key, Value value, Value output,
                                 KernelProblem &p);
+
+//===----------------------------------------------------------------------===//
+// Varlen batches (VarlenProgram.cpp)
+//===----------------------------------------------------------------------===//
+
+/// The varlen part of getKernelProblem for `op` (cu_seqlens): static heads
+/// and head dims, packed totals T (dim 1) and N (the offsets' [N + 1]) may
+/// be dynamic, dense bshd operands, plain K and V; sets `p`'s varlen
+/// fields and strides. "expected ..." at `op` otherwise.
+LogicalResult getVarlenProblem(AttentionOp op, KernelProblem &p);
+/// The strides of a varlen problem's packed operands (with a dynamic T:
+/// dense [1, T, H, X], rows H * X elements apart); errors at `anchor`.
+LogicalResult getVarlenStrides(Operation *anchor, Value query, Value key,
+                               Value value, Value output, KernelProblem &p);
+/// Which families take varlen problems: prefill; "expected ..." naming the
+/// missing piece for the others.
+LogicalResult supportsVarlen(Operation *op, const KernelProblem &p,
+                             StringRef kind);
+/// The launch of a varlen query-block kernel: one flattened x over the
+/// sequences' query blocks, floor(cu_q[n] / block-m) + n the first CTA of
+/// sequence n, so ceil(T / block-m) + N CTAs cover every sequence's blocks
+/// whatever the batch's composition; y the query head. The grid formula is
+/// interned in `ctx`.
+LaunchPlan varlenQueryBlockLaunch(MLIRContext *ctx, StringRef family,
+                                  const KernelProblem &problem, int64_t blockM,
+                                  int64_t blockN, int64_t threads);
+/// Varlen, N dynamic: the Length argument N1 (= N + 1, the offsets'
+/// extent) and the offsets' dim symbol.
+void addVarlenLengthArguments(const TiledProgram &program,
+                              const KernelProblem &problem,
+                              KernelArgumentList &list,
+                              AttentionArguments &args);
+/// The program of this CTA under varlenQueryBlockLaunch: the sequence n
+/// whose first CTA is the last at or before block x (a binary search over
+/// `cuSeqlensQ`, the kernel's memref), query block x minus that CTA, head
+/// y; then the program's own coordinates (TiledProgram::emitCoordinates),
+/// with `lengths` (its cuSeqlensQ/K and numOffsets set).
+FailureOr<ProgramCoordinates>
+emitVarlenQueryBlockProgram(ImplicitLocOpBuilder &b,
+                            const KernelProblem &problem,
+                            const TiledProgram &program, int64_t blockM,
+                            const RuntimeLengths &lengths);
 
 } // namespace mlir::attn::detail
 

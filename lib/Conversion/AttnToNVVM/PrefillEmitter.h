@@ -63,13 +63,27 @@ private:
   /// This sequence's keys: len_b with key_lengths, else Lk (the kernel's
   /// runtime Lk where it is dynamic).
   Value keyLength() {
-    return length ? length : seqK ? seqK : cI32(p.seqK);
+    return length ? length : sequenceK ? sequenceK : seqK ? seqK : cI32(p.seqK);
   }
-  /// Lq: the runtime length where it is dynamic.
-  Value queryLength() { return seqQ ? seqQ : cI32(p.seqQ); }
+  /// Lq: the runtime length where it is dynamic (varlen: the sequence's).
+  Value queryLength() {
+    return sequenceQ ? sequenceQ : seqQ ? seqQ : cI32(p.seqQ);
+  }
   /// Whether Lq may end inside a query block (keys: inside a KV block).
-  bool queryTail() const { return seqQ || p.seqQ % bm != 0; }
-  bool keyTail() const { return length || seqK || p.seqK % bn != 0; }
+  bool queryTail() const { return sequenceQ || seqQ || p.seqQ % bm != 0; }
+  bool keyTail() const {
+    return length || sequenceK || seqK || p.seqK % bn != 0;
+  }
+  /// Varlen: byte offset of row 0 of `head` of the sequence whose first
+  /// packed row is `start` (index): start * row stride + head * head
+  /// stride, in i64.
+  Value packedHeadByteOffset(const OperandStrides &s, Value start,
+                             Value head) {
+    Value rows = arith::MulIOp::create(
+        b, arith::IndexCastOp::create(b, i64, start), cI64(s.seq * 2));
+    return arith::AddIOp::create(
+        b, rows, arith::MulIOp::create(b, toI64(head), cI64(s.head * 2)));
+  }
   /// Byte offset of row 0 of head `bh` in a tensor of `rowBytes` rows:
   /// bh * L * rowBytes, L the static `len` or the runtime `runtime`.
   Value runtimeHeadByteOffset(Value bh, int64_t len, Value runtime,
@@ -173,6 +187,9 @@ private:
   /// The runtime Lq and Lk (i32 kernel arguments) of dynamic dims; null
   /// where the length is static.
   Value seqQ, seqK;
+  /// Varlen: the program's sequence's query and key lengths and its first
+  /// packed query row (i32); null for a dense attention.
+  Value sequenceQ, sequenceK, queryStart;
   /// The diagonal of this sequence's mask (KeyVisibility::diagonal).
   Value diag;
   /// The kernel arguments of K's and V's storage (the memref, or the view's

@@ -109,7 +109,7 @@ void PrefillEmitter::copyKVTile(bool isValue, Value n0, Value tile,
   RowShape shape = isValue ? valueRows() : keyRows();
   if (!length && !p.keyView) {
     copyTile(gptr, isValue ? vHeadBytes : kvHeadBytes, n0, bn, p.seqK, tile,
-             shape, seqK);
+             shape, sequenceK ? sequenceK : seqK);
     return;
   }
   SmallVector<KVRowAddress> addresses(rows);
@@ -147,14 +147,32 @@ LogicalResult PrefillEmitter::emitCoordinates() {
     lengths.seqQ = seqQ = arg(*args.seqQLength);
   if (args.seqKLength)
     lengths.seqK = seqK = arg(*args.seqKLength);
-  // The program (b, h, query block) of this CTA.
-  FailureOr<ProgramCoordinates> planned = emitQueryBlockProgram(
-      program, bm, args.keyLengths ? arg(*args.keyLengths) : Value(),
-      lengths);
+  // The program (b, h, query block) of this CTA; varlen: (sequence, h,
+  // query block of the sequence).
+  FailureOr<ProgramCoordinates> planned;
+  if (p.varlen) {
+    lengths.cuSeqlensQ = arg(*args.cuSeqlensQ);
+    lengths.cuSeqlensK = arg(*args.cuSeqlensK);
+    if (args.numOffsets)
+      lengths.numOffsets = arg(*args.numOffsets);
+    planned = emitVarlenQueryBlockProgram(b, p, program, bm, lengths);
+  } else {
+    planned = emitQueryBlockProgram(
+        program, bm, args.keyLengths ? arg(*args.keyLengths) : Value(),
+        lengths);
+  }
   if (failed(planned))
     return failure();
   coords = *planned;
   batch = idx32(coords.batch);
+  if (p.varlen) {
+    // The packed operands' one batch; the sequence's rows start at its
+    // offsets, and its lengths bound rows, keys and the diagonal.
+    batch = cI32(0);
+    sequenceQ = arith::IndexCastOp::create(b, i32, coords.queryLength);
+    sequenceK = arith::IndexCastOp::create(b, i32, coords.keyLength);
+    queryStart = arith::IndexCastOp::create(b, i32, coords.queryStart);
+  }
   head = idx32(coords.head0);
   kvHead = idx32(coords.kvHead);
   bh = add(mul(batch, p.headsQ), head);
@@ -179,10 +197,15 @@ LogicalResult PrefillEmitter::emitCoordinates() {
   // tensor may exceed 2 GiB); views address K/V rows through their hook.
   // Runtime lengths (dense BHSD): a head's rows are L rows apart, L the
   // runtime one; otherwise the operand's strides.
-  qHeadBytes = ShapedType::isDynamic(p.query.head)
-                   ? runtimeHeadByteOffset(bh, p.seqQ, seqQ, tileRowBytes)
-                   : headByteOffset(p.query, p.headsQ, batch, head, bh);
-  if (!p.keyView)
+  if (p.varlen) {
+    qHeadBytes = packedHeadByteOffset(p.query, coords.queryStart, head);
+    kvHeadBytes = packedHeadByteOffset(p.key, coords.keyStart, kvHead);
+  } else {
+    qHeadBytes = ShapedType::isDynamic(p.query.head)
+                     ? runtimeHeadByteOffset(bh, p.seqQ, seqQ, tileRowBytes)
+                     : headByteOffset(p.query, p.headsQ, batch, head, bh);
+  }
+  if (!p.keyView && !p.varlen)
     kvHeadBytes = ShapedType::isDynamic(p.key.head)
                       ? runtimeHeadByteOffset(kvBh, p.seqK, seqK, tileRowBytes)
                       : headByteOffset(p.key, p.headsKV, batch, kvHead, kvBh);
@@ -220,6 +243,10 @@ void PrefillEmitter::emitValueHeadOffset() {
   sameRowOffsets = false;
   if (p.keyView)
     return;
+  if (p.varlen) {
+    vHeadBytes = packedHeadByteOffset(p.value, coords.keyStart, kvHead);
+    return;
+  }
   Value kvBh = add(mul(batch, p.headsKV), kvHead);
   vHeadBytes = ShapedType::isDynamic(p.value.head)
                    ? runtimeHeadByteOffset(kvBh, p.seqK, seqK, valueRowBytes)
@@ -234,7 +261,7 @@ void PrefillEmitter::emitSequenceBounds() {
     length = arith::IndexCastOp::create(b, i32, coords.keyLength);
     if (negSlope)
       alibiOffset = arith::SubIOp::create(b, length, queryLength());
-  } else if (negSlope && (seqQ || seqK)) {
+  } else if (negSlope && (seqQ || seqK || sequenceQ)) {
     // Runtime lengths: the ALiBi offset Lk - Lq is no constant either.
     alibiOffset = arith::SubIOp::create(b, keyLength(), queryLength());
   }
@@ -286,7 +313,7 @@ void PrefillEmitter::emitPrologue() {
   Value hasWork = cmp(arith::CmpIPredicate::slt, nBegin, nEnd);
   scf::IfOp::create(b, hasWork, [&](OpBuilder &, Location) {
     copyTile(qPtr, qHeadBytes, m0, bm, p.seqQ, tileAt(cI32(0)), queryRows(),
-             seqQ);
+             sequenceQ ? sequenceQ : seqQ);
     Value n0 = mul(nBegin, bn);
     // K and V rows of one block: one address computation serves both where
     // they sit alike (the hook's table loads, once).
@@ -420,8 +447,13 @@ public:
     if (failed(planned))
       return failure();
     tiles = *planned;
-    LaunchPlan plan = queryBlockLaunch("prefill", problem, tiles.blockM,
-                                       tiles.blockN, 32 * tiles.numWarps);
+    LaunchPlan plan =
+        problem.varlen
+            ? varlenQueryBlockLaunch(op->getContext(), "prefill", problem,
+                                     tiles.blockM, tiles.blockN,
+                                     32 * tiles.numWarps)
+            : queryBlockLaunch("prefill", problem, tiles.blockM, tiles.blockN,
+                               32 * tiles.numWarps);
     // The Q tile plus kStages stages each of K and V.
     plan.desc.sharedMemoryBytes = tiles.sharedMemoryBytes();
     plan.desc.numWarps = tiles.numWarps;

@@ -221,8 +221,12 @@ void PrefillEmitter::emitEpilogue(ValueRange results) {
         Value log2Sum = sinkLse ? sinkLse : fma(m, cF32(expScale), log2(l));
         Value lse = sel(empty, cF32(-std::numeric_limits<double>::infinity()),
                         arith::MulFOp::create(b, log2Sum, cF32(kLn2)));
+        // LSE is [B, Hq, Lq]: a varlen sequence's rows start at its
+        // first packed row.
+        Value lseRow = queryStart ? add(row, queryStart) : row;
         Value off = arith::AddIOp::create(
-            b, runtimeHeadByteOffset(bh, p.seqQ, seqQ, 4), toI64(mul(row, 4)));
+            b, runtimeHeadByteOffset(bh, p.seqQ, seqQ, 4),
+            toI64(mul(lseRow, 4)));
         LLVM::StoreOp::create(b, lse, gep(ptrGlobal, lsePtr, off),
                               /*alignment=*/4);
         scf::YieldOp::create(b);
@@ -237,6 +241,7 @@ void PrefillEmitter::emitEpilogue(ValueRange results) {
   int64_t chunksPerRow = dv / 8;
   Value oHeadBytes =
       dv == d && p.output == p.query ? qHeadBytes
+      : p.varlen ? packedHeadByteOffset(p.output, coords.queryStart, head)
       : ShapedType::isDynamic(p.output.head)
           ? runtimeHeadByteOffset(bh, p.seqQ, seqQ, valueRowBytes)
           : headByteOffset(p.output, p.headsQ, batch, head, bh);

@@ -215,6 +215,8 @@ FailureOr<TiledProgram> TiledProgram::match(scf::ForallOp forall) {
 
   if (failed(p.matchScoreOperands()))
     return failure();
+  if (p.info.getVarlen() && failed(p.matchVarlen(loops)))
+    return failure();
 
   bool withLse = p.info.getLse().getValue();
   if (forall.getRank() == 4) {
@@ -227,6 +229,59 @@ FailureOr<TiledProgram> TiledProgram::match(scf::ForallOp forall) {
       p.results.push_back(forall.getResult(1));
   }
   return p;
+}
+
+/// The host tensor of the first tensor.extract from above `body` that
+/// `start` depends on inside it (the offsets a varlen start is read from).
+static Value getOffsetsTensor(Value start, Block *body) {
+  Operation *def = start.getDefiningOp();
+  if (!def || def->getBlock() != body)
+    return Value();
+  BackwardSliceOptions options;
+  options.inclusive = true;
+  options.omitBlockArguments = true;
+  options.filter = [&](Operation *op) { return op->getBlock() == body; };
+  SetVector<Operation *> slice;
+  (void)getBackwardSlice(def, &slice, options);
+  for (Operation *op : slice)
+    if (auto extract = dyn_cast<tensor::ExtractOp>(op))
+      if (!body->getParentOp()->isAncestor(
+              extract.getTensor().getParentRegion()->getParentOp()))
+        return extract.getTensor();
+  return Value();
+}
+
+LogicalResult TiledProgram::matchVarlen(ArrayRef<scf::ForOp> loops) {
+  // attn-tile's varlen programs: Q sliced at packed row queryStart + q0,
+  // K and V tiles at keyStart + k0, the steps at positions within the
+  // sequence and its lengths.
+  auto fail = [&]() {
+    return step.emitOpError("expected a varlen program of attn-tile (Q rows "
+                            "at queryStart + q0, K/V rows at keyStart + k0, "
+                            "starts read from cu_seqlens)");
+  };
+  Value q0 = step.getQueryPos();
+  auto qRow = dyn_cast<Value>(coordinates[3]);
+  auto qAdd = qRow ? qRow.getDefiningOp<arith::AddIOp>() : nullptr;
+  if (!qAdd || (qAdd.getRhs() != q0 && qAdd.getLhs() != q0))
+    return fail();
+  Value queryStart = qAdd.getLhs() == q0 ? qAdd.getRhs() : qAdd.getLhs();
+  auto kTile = step.getKey().getDefiningOp<KVTileOp>();
+  scf::ForOp loop = loops.front();
+  auto kAdd = kTile.getStart().getDefiningOp<arith::AddIOp>();
+  Value k0 = loop.getInductionVar();
+  if (!kAdd || (kAdd.getRhs() != k0 && kAdd.getLhs() != k0))
+    return fail();
+  Value keyStart = kAdd.getLhs() == k0 ? kAdd.getRhs() : kAdd.getLhs();
+  Block *body = forall.getBody();
+  cuSeqlensQ = getOffsetsTensor(queryStart, body);
+  cuSeqlensK = getOffsetsTensor(keyStart, body);
+  if (!cuSeqlensQ || !cuSeqlensK)
+    return fail();
+  coordinates[0] = step.getBatch();
+  coordinates[3] = q0;
+  coordinates.append({queryStart, keyStart, step.getQueryLen()});
+  return success();
 }
 
 LogicalResult TiledProgram::matchScoreOperands() {
@@ -256,11 +311,15 @@ Value TiledProgram::getRuntimeLength(tensor::DimOp dim,
                                     const RuntimeLengths &lengths) const {
   std::optional<int64_t> axis = getConstantIntValue(dim.getDimension());
   Value source = dim.getSource();
+  if (axis && *axis == 0 && source &&
+      (source == cuSeqlensQ || source == cuSeqlensK))
+    return lengths.numOffsets;
   if (!axis || (source != query && source != key && source != value))
     return {};
+  int64_t seqAxis = info.getLayout() == Layout::BSHD ? 1 : 2;
   if (*axis == 0)
     return lengths.batch;
-  if (*axis == 2)
+  if (*axis == seqAxis)
     return source == query ? lengths.seqQ : lengths.seqK;
   return {};
 }
@@ -312,8 +371,18 @@ TiledProgram::emitCoordinates(OpBuilder &b, ValueRange ivs,
     return cloned;
   };
   for (Operation *op : ops) {
-    if (auto extract = dyn_cast<tensor::ExtractOp>(op);
-        extract && extract.getTensor() == keyLengths) {
+    // key_lengths and the varlen offsets: loads of the kernel's memrefs.
+    Value source;
+    if (auto extract = dyn_cast<tensor::ExtractOp>(op)) {
+      Value tensor = extract.getTensor();
+      if (tensor == keyLengths)
+        source = keyLengthsArg;
+      else if (tensor && tensor == cuSeqlensQ)
+        source = lengths.cuSeqlensQ;
+      else if (tensor && tensor == cuSeqlensK)
+        source = lengths.cuSeqlensK;
+    }
+    if (auto extract = dyn_cast<tensor::ExtractOp>(op); extract && source) {
       SmallVector<Value> indices;
       for (Value index : extract.getIndices()) {
         FailureOr<Value> mapped = lookup(index);
@@ -323,7 +392,7 @@ TiledProgram::emitCoordinates(OpBuilder &b, ValueRange ivs,
         indices.push_back(*mapped);
       }
       map.map(extract.getResult(),
-              memref::LoadOp::create(b, op->getLoc(), keyLengthsArg, indices)
+              memref::LoadOp::create(b, op->getLoc(), source, indices)
                   .getResult());
       continue;
     }
@@ -350,9 +419,15 @@ TiledProgram::emitCoordinates(OpBuilder &b, ValueRange ivs,
                                 "only its induction variables and constants");
     values.push_back(*v);
   }
-  return ProgramCoordinates{values[0], values[1], values[2],
-                            values[3], values[4], values[5],
-                            values[6], values[7], values[8]};
+  ProgramCoordinates c{values[0], values[1], values[2],
+                       values[3], values[4], values[5],
+                       values[6], values[7], values[8]};
+  if (values.size() == 12) {
+    c.queryStart = values[9];
+    c.keyStart = values[10];
+    c.queryLength = values[11];
+  }
+  return c;
 }
 
 void TiledProgram::erase(ArrayRef<Operation *> stores) {

@@ -31,6 +31,10 @@ namespace mlir::attn::detail {
 struct ProgramCoordinates {
   Value batch, head0, kvHead, q0, keyLength;
   Value begin, interiorBegin, interiorEnd, end;
+  /// Varlen (null otherwise): `batch` is the sequence, q0 a row of it; its
+  /// first packed query and key rows and its query length (keyLength is
+  /// its key length).
+  Value queryStart, keyStart, queryLength;
 };
 
 /// The runtime lengths of a kernel over dynamic dims: its i32 arguments B,
@@ -38,6 +42,10 @@ struct ProgramCoordinates {
 /// tensor.dim of the host tensors above it.
 struct RuntimeLengths {
   Value batch, seqQ, seqK;
+  /// Varlen: the kernel's cu_seqlens_q / cu_seqlens_k memrefs (what the
+  /// program's reads of the offsets become) and N + 1 where the offsets'
+  /// extent is dynamic (i32).
+  Value cuSeqlensQ, cuSeqlensK, numOffsets;
 };
 
 class TiledProgram {
@@ -54,6 +62,8 @@ public:
   /// Host-side tensors: bufferization.to_tensor results, or KV cache views
   /// for K and V (keyView / valueView, else null).
   Value query, key, value, keyLengths;
+  /// Varlen: the host cu_seqlens_q / cu_seqlens_k tensors (null: dense).
+  Value cuSeqlensQ, cuSeqlensK;
   /// Host-side bias, boolean mask and sinks tensors (null: none): what the
   /// program's score-operand tiles are sliced from, and what its sink
   /// partial reads.
@@ -82,6 +92,9 @@ private:
   /// Sets bias and mask from the step's operand tiles and, for one split,
   /// sinks from the program's sink partial.
   LogicalResult matchScoreOperands();
+  /// Varlen: the sequence coordinates and the offsets tensors (after the
+  /// dense coordinates are set); "expected ..." at the step otherwise.
+  LogicalResult matchVarlen(ArrayRef<scf::ForOp> loops);
   /// The kernel's runtime length (i32) that `dim` of a host tensor reads, or
   /// null.
   Value getRuntimeLength(tensor::DimOp dim,

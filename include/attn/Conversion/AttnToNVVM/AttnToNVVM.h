@@ -154,6 +154,12 @@ struct KernelProblem {
   /// dense [B, Hq, Lq]); K and V strides matter only without views.
   Layout layout = Layout::BHSD;
   OperandStrides query, key, value, output;
+  /// A varlen batch (cu_seqlens_q / cu_seqlens_k): Q, K, V and O are packed
+  /// [1, T, H, D] (bshd), seqQ / seqK the packed totals (dynamic where T
+  /// is), `numSequences` N (kDynamic where the offsets' [N + 1] is). Each
+  /// program reads its sequence's starts and lengths from the offsets.
+  bool varlen = false;
+  int64_t numSequences = 0;
 };
 
 /// Head dims the mma.sync families (prefill, decode) are written for: D and
@@ -179,6 +185,9 @@ struct AttentionArguments {
   int64_t output;
   /// The i32 runtime lengths of dynamic dims (ArgumentRole::Length).
   std::optional<int64_t> batchLength, seqQLength, seqKLength;
+  /// Varlen: the i32 [N + 1] offsets, and the runtime N + 1 where the
+  /// offsets' extent is dynamic.
+  std::optional<int64_t> cuSeqlensQ, cuSeqlensK, numOffsets;
 };
 /// The split count of a decode launch over `groups` (batch x KV head)
 /// programs of `keys` keys, `keysPerStep` keys per CTA step, on `numSMs`

@@ -90,7 +90,8 @@ LogicalResult KernelInfoAttr::verify(
     Type keyType, Type valueType, Type outputType, int64_t batch,
     int64_t headsQ, int64_t headsKV, int64_t seqQ, int64_t seqK,
     int64_t headDim, int64_t valueHeadDim, BoolAttr lse, BoolAttr keyLengths,
-    BoolAttr alibi, BoolAttr scoreMod, StringRef kvView, int64_t headOffset) {
+    BoolAttr alibi, BoolAttr scoreMod, StringRef kvView, int64_t headOffset,
+    bool /*varlen*/) {
   if (family != "prefill" && family != "decode" && family != "hopper" &&
       family != "backward")
     return emitError() << "expected family prefill, decode, hopper or "
@@ -171,7 +172,7 @@ mlir::attn::buildKernelInfo(AttentionOp op, const KernelLaunchDesc &desc) {
       b.getBoolAttr(op.getAlibiSlopes().has_value()),
       b.getBoolAttr(!op.getScoreMod().empty()),
       desc.keyView ? desc.keyView->getName().getStringRef() : "tensor",
-      op.getGlobalHeadOffset());
+      op.getGlobalHeadOffset(), op.isVarlen());
   if (!info)
     return failure();
   return info;
@@ -198,7 +199,7 @@ FailureOr<KernelInfoAttr> mlir::attn::withLaunch(Operation *anchor,
       planned.getLse(), planned.getKeyLengths(), planned.getAlibi(),
       planned.getScoreMod(),
       desc.keyView ? desc.keyView->getName().getStringRef() : "tensor",
-      planned.getHeadOffset());
+      planned.getHeadOffset(), planned.getVarlen());
   if (!info)
     return failure();
   return info;
@@ -232,7 +233,7 @@ mlir::attn::buildKernelInfo(AttentionBackwardOp op,
       b.getBoolAttr(static_cast<bool>(op.getKeyLengths())),
       b.getBoolAttr(op.getAlibiSlopes().has_value()),
       b.getBoolAttr(!op.getScoreMod().empty()), StringRef("tensor"),
-      /*headOffset=*/int64_t(0));
+      /*headOffset=*/int64_t(0), /*varlen=*/false);
   if (!info)
     return failure();
   return info;

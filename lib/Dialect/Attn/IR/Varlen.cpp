@@ -73,6 +73,24 @@ static Value loadOffset(OpBuilder &b, Location loc, Value cu, Value n,
       b, loc, arith::MaxSIOp::create(b, loc, offset, low), total);
 }
 
+VarlenSequence mlir::attn::buildVarlenSequence(OpBuilder &b, Location loc,
+                                               Value cuQ, Value cuK, Value n,
+                                               Value totalQ, Value totalK) {
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value next = arith::AddIOp::create(b, loc, n,
+                                     arith::ConstantIndexOp::create(b, loc, 1));
+  VarlenSequence seq;
+  seq.queryStart = loadOffset(b, loc, cuQ, n, zero, totalQ);
+  seq.queryLength = arith::SubIOp::create(
+      b, loc, loadOffset(b, loc, cuQ, next, seq.queryStart, totalQ),
+      seq.queryStart);
+  seq.keyStart = loadOffset(b, loc, cuK, n, zero, totalK);
+  seq.keyLength = arith::SubIOp::create(
+      b, loc, loadOffset(b, loc, cuK, next, seq.keyStart, totalK),
+      seq.keyStart);
+  return seq;
+}
+
 /// A tensor of `type` (dynamic extents from `like`'s) filled with `value`.
 static Value filled(OpBuilder &b, Location loc, RankedTensorType type,
                     Value like, double value) {
@@ -137,13 +155,10 @@ SmallVector<Value> mlir::attn::buildVarlenLoop(OpBuilder &b, AttentionOp op) {
   auto loop = scf::ForOp::create(
       b, loc, zero, numSequences, one, inits,
       [&](OpBuilder &nb, Location l, Value n, ValueRange carried) {
-        Value next = arith::AddIOp::create(nb, l, n, one);
-        Value qBegin = loadOffset(nb, l, cuQ, n, zero, totalQ);
-        Value lq = arith::SubIOp::create(
-            nb, l, loadOffset(nb, l, cuQ, next, qBegin, totalQ), qBegin);
-        Value kBegin = loadOffset(nb, l, cuK, n, zero, totalK);
-        Value lk = arith::SubIOp::create(
-            nb, l, loadOffset(nb, l, cuK, next, kBegin, totalK), kBegin);
+        VarlenSequence seq =
+            buildVarlenSequence(nb, l, cuQ, cuK, n, totalQ, totalK);
+        Value qBegin = seq.queryStart, lq = seq.queryLength;
+        Value kBegin = seq.keyStart, lk = seq.keyLength;
         Value q = sliceRows(nb, l, op.getQuery(), qBegin, lq);
         Value k = sliceRows(nb, l, op.getKey(), kBegin, lk);
         Value v = sliceRows(nb, l, op.getValue(), kBegin, lk);

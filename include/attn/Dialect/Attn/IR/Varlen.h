@@ -24,6 +24,20 @@ class AttentionOp;
 /// has no per-sequence meaning. Succeeds for a dense op.
 LogicalResult verifyVarlen(AttentionOp op);
 
+/// Sequence n of a varlen batch: its first packed query and key rows and
+/// its query and key lengths (index values).
+struct VarlenSequence {
+  Value queryStart, queryLength, keyStart, keyLength;
+};
+
+/// The one statement of sequence `n`'s bounds (index `n` in [0, N)): each
+/// start cu[n] clamped to [0, T], each end cu[n+1] to [start, T], T the
+/// packed rows `totalQ` / `totalK`. The per-sequence loop below and the
+/// tiled GPU programs (attn-tile) both read the offsets through it.
+VarlenSequence buildVarlenSequence(OpBuilder &b, Location loc, Value cuQ,
+                                   Value cuK, Value n, Value totalQ,
+                                   Value totalK);
+
 /// Builds, before `op` (a varlen attn.attention), the loop over its
 /// sequences that defines it: sequence n's rows of the output (and LSE) are
 /// a dense attn.attention, with `op`'s attributes and sinks, on the slices
