@@ -47,11 +47,11 @@ LaunchPlan mlir::attn::detail::queryBlockLaunch(StringRef family,
   plan.tileN = blockN;
   if (problem.dynamicSeqQ) {
     plan.grid[0] = ShapedType::kDynamic;
-    plan.runtimeGrid[0] = LaunchPlan::RuntimeExtent{"Lq", blockM, 1};
+    plan.runtimeGrid[0] = LaunchPlan::RuntimeExtent{"Lq", blockM, 1, {}, 0};
   }
   if (problem.dynamicBatch) {
     plan.grid[1] = ShapedType::kDynamic;
-    plan.runtimeGrid[1] = LaunchPlan::RuntimeExtent{"B", 1, problem.headsQ};
+    plan.runtimeGrid[1] = LaunchPlan::RuntimeExtent{"B", 1, problem.headsQ, {}, 0};
   }
   return plan;
 }

@@ -419,9 +419,16 @@ TiledProgram::emitCoordinates(OpBuilder &b, ValueRange ivs,
                                 "only its induction variables and constants");
     values.push_back(*v);
   }
-  ProgramCoordinates c{values[0], values[1], values[2],
-                       values[3], values[4], values[5],
-                       values[6], values[7], values[8]};
+  ProgramCoordinates c;
+  c.batch = values[0];
+  c.head0 = values[1];
+  c.kvHead = values[2];
+  c.q0 = values[3];
+  c.keyLength = values[4];
+  c.begin = values[5];
+  c.interiorBegin = values[6];
+  c.interiorEnd = values[7];
+  c.end = values[8];
   if (values.size() == 12) {
     c.queryStart = values[9];
     c.keyStart = values[10];
