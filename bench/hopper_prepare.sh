@@ -48,7 +48,11 @@ variants=(
 # checks: several tiles per CTA, a partial last round); hnopers one CTA per
 # tile (the default before hopper-persistent=auto); htma / hcpasync the
 # producer's loads (hopper-loads: TMA from runtime-built tensor maps, or
-# cp.async).
+# cp.async); hdyn / hdyn3 the dynamic tile scheduler (hopper-scheduler=
+# dynamic: an atomic tile counter) on num-sms CTAs / on 3 CTAs (checks),
+# hstatic the static round robin on 132 CTAs; hdynq / hdynq3 the same
+# with Q as a shared tile (hopper-q-shared=true), hdyng1 with one head per
+# longest-first group (hopper-group-bytes=1).
 ov="--convert-attn-to-nvvm=hopper-overlap=true"
 pp="--convert-attn-to-nvvm=hopper-ping-pong=true"
 nopp="--convert-attn-to-nvvm=hopper-ping-pong=false"
@@ -64,6 +68,12 @@ declare -A schedule=(
   [hpers3nopp]="--convert-attn-to-nvvm=hopper-persistent=3 $nopp"
   [htma]="--convert-attn-to-nvvm=hopper-loads=tma"
   [hcpasync]="--convert-attn-to-nvvm=hopper-loads=cp-async"
+  [hdyn]="--convert-attn-to-nvvm=hopper-scheduler=dynamic"
+  [hdyn3]="--convert-attn-to-nvvm=hopper-persistent=3 --convert-attn-to-nvvm=hopper-scheduler=dynamic"
+  [hdynq]="--convert-attn-to-nvvm=hopper-scheduler=dynamic --convert-attn-to-nvvm=hopper-q-shared=true"
+  [hdynq3]="--convert-attn-to-nvvm=hopper-persistent=3 --convert-attn-to-nvvm=hopper-scheduler=dynamic --convert-attn-to-nvvm=hopper-q-shared=true"
+  [hdyng1]="--convert-attn-to-nvvm=hopper-scheduler=dynamic --convert-attn-to-nvvm=hopper-group-bytes=1"
+  [hstatic]="--convert-attn-to-nvvm=hopper-persistent=132 --convert-attn-to-nvvm=hopper-scheduler=static"
 )
 # HOPPER_CHECK_VARIANTS: every check again under each listed schedule.
 base_checks=("${variants[@]}")
@@ -74,7 +84,8 @@ for tag in ${HOPPER_CHECK_VARIANTS:-}; do
   done
 done
 # HOPPER_BENCH_SET=overlap: only the schedule A/B (HOPPER_BENCH_VARIANTS)
-# on the bench shapes (HOPPER_BENCH_SHAPES: "D,L" pairs and gqa).
+# on the bench shapes (HOPPER_BENCH_SHAPES: "D,L" pairs and gqa), plus
+# HOPPER_BENCH_EXTRA.
 if [ "${HOPPER_BENCH_SET:-}" = overlap ]; then
   for shape in ${HOPPER_BENCH_SHAPES:-128,4096 128,16384 64,4096 gqa}; do
     if [ "$shape" = gqa ]; then
@@ -92,6 +103,13 @@ if [ "${HOPPER_BENCH_SET:-}" = overlap ]; then
           variants+=("bench_${tag}_${sched}|$mma $s --convert-attn-to-nvvm=block-m=128,num-warps=4,block-n=64")
         else
           variants+=("bench_${tag}_${sched}|$hop $s ${schedule[$sched]}")
+        fi
+      done
+      # HOPPER_BENCH_EXTRA: "variant:regex" pairs, the variant on the shapes
+      # whose tag matches (e.g. hdynq:^d64 where it differs from hdyn).
+      for extra in ${HOPPER_BENCH_EXTRA:-}; do
+        if [[ "$tag" =~ ${extra#*:} ]]; then
+          variants+=("bench_${tag}_${extra%%:*}|$hop $s ${schedule[${extra%%:*}]}")
         fi
       done
     done

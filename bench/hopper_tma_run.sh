@@ -5,6 +5,9 @@
 # racecheck and synccheck on two small TMA kernels, then times TMA vs cp.async vs torch
 # (cuDNN, flash, FlexAttention) round-robin on the staged bench shapes, and
 # with time left an ncu stall breakdown of both loads at D = 128 L = 16k.
+# HOPPER_SANITIZE: the kernels the sanitizer runs; HOPPER_BENCH_ARGS: more
+# hopper_bench.py flags for the timing (e.g. --skip-flex); HOPPER_CHECK_MATCH:
+# the checks run (a regex, default all).
 # Stage first (here): HOPPER_CHECK_VARIANTS="hcpasync hpers3" HOPPER_BENCH_SET=overlap \
 #   HOPPER_BENCH_SHAPES="128,1024 128,4096 128,16384 64,1024 64,4096 64,16384 gqa" \
 #   HOPPER_BENCH_VARIANTS="htma hcpasync" bench/hopper_prepare.sh build /work/main/.device-tma
@@ -24,7 +27,7 @@ echo "== runtime built (${SECONDS}s)"
 if [ -z "${HOPPER_SKIP_CHECKS:-}" ]; then
 echo "== checks against float64"
 PYTHONUNBUFFERED=1 timeout 150 python3 "$D/hopper_bench.py" --lib "$LIB" --kernels "$D/kernels" \
-  --match '^check_' --out "$OUT/checks" 2>&1 | tee "$OUT/checks.log" | grep -v " OK$"
+  --match "${HOPPER_CHECK_MATCH:-^check_}" --out "$OUT/checks" 2>&1 | tee "$OUT/checks.log" | grep -v " OK$"
 echo "== checks done (${SECONDS}s)"
 fi
 echo "== compute-sanitizer (one launch each, TMA)"
@@ -41,7 +44,7 @@ echo "== sanitizer done (${SECONDS}s)"
 echo "== timing (round-robin, ${HOPPER_REPEATS:-2} repeats)"
 left=$((budget - SECONDS - 40))
 PYTHONUNBUFFERED=1 HOPPER_REPEATS=${HOPPER_REPEATS:-2} timeout $((left > 60 ? left : 60)) \
-  python3 "$D/hopper_bench.py" --lib "$LIB" --kernels "$D/kernels" --match '^bench_' \
+  python3 "$D/hopper_bench.py" --lib "$LIB" --kernels "$D/kernels" --match '^bench_' ${HOPPER_BENCH_ARGS:-} \
   --out "$OUT/bench" 2>&1 | tee "$OUT/bench.log" | grep -E "^\{|ERROR|FAIL" | cut -c1-400
 echo "== timing done (${SECONDS}s)"
 if [ $((budget - SECONDS)) -gt 45 ] && [ -n "${HOPPER_NCU:-}" ]; then

@@ -2,13 +2,16 @@
 // RUN: attn-compile --target=ptx --chip=sm_90a --convert-attn-to-nvvm=hopper-block-n=64 --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=BN64
 // RUN: attn-compile --target=ptx --chip=sm_80 --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none | FileCheck %s --check-prefix=SM80
 // RUN: attn-compile --target=ptx --chip=sm_90a --convert-attn-to-nvvm=hopper-loads=cp-async --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=CPASYNC
-// RUN: attn-compile --target=ptx --chip=sm_90a --convert-attn-to-nvvm=hopper-persistent=132 --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=PERS
+// RUN: attn-compile --target=ptx --chip=sm_90a --convert-attn-to-nvvm=hopper-persistent=132 --convert-attn-to-nvvm=hopper-scheduler=static --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=PERS
+// RUN: attn-compile --target=ptx --chip=sm_90a --convert-attn-to-nvvm=hopper-scheduler=dynamic --batch=2 --heads-q=8 --heads-kv=4 --seq-q=2000 --seq-k=2000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=DYN
 
-// --chip=sm_90a selects the hopper (wgmma) family: 384 threads, grid
-// (ceil(1000 / 128), B * Hq), block-n 128, two stages; at D = 128 the
-// producer also stages Q (128 rows) for a shared-memory A operand:
-// 1024 + 2 * 2 * 32768 + 32768 + (4 mbarriers * 2 stages + Q's) * 8 bytes.
-// CHECK: kernel attention_kernel: grid [8, 16, 1] block [384, 1, 1] smem 164936 bytes
+// --chip=sm_90a selects the hopper (wgmma) family: 384 threads, block-n
+// 128, two stages; at D = 128 the producer also stages Q (128 rows) for a
+// shared-memory A operand. By default (hopper-scheduler=auto: tiles of at
+// most 8 KV blocks) a persistent grid of min(132, 8 * 16) CTAs with the
+// dynamic tile scheduler: 1024 + 2 * 2 * 32768 + 32768 + (4 mbarriers * 2
+// stages + Q's two) * 8 + 40 (the tile slots) bytes.
+// CHECK: kernel attention_kernel: grid [128, 1, 1] block [384, 1, 1] smem 164984 bytes
 // CHECK: target: ptx (sm_90a)
 // CHECK: .target sm_90a
 // The tensor maps of K, V and Q (below): 128-byte by-value parameters.
@@ -57,14 +60,15 @@
 // CPASYNC-NOT: cp.async.bulk.tensor
 // CPASYNC-NOT: tensor_map
 
-// Block-n 64 keeps Q in registers: S is m64n64k16 with A from registers.
-// BN64: smem 66632 bytes
+// Block-n 64 keeps Q in registers: S is m64n64k16 with A from registers
+// (and the dynamic scheduler's Q barrier slot and tile slots: 66632 + 48).
+// BN64: smem 66680 bytes
 // BN64: setmaxnreg.dec.sync.aligned.u32 40;
 // BN64: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{{.*}}}, {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}, %rd{{[0-9]+}}, p, 1, 1, 0;
 
 // SM80: block [128, 1, 1]
 
-// hopper-persistent=132: 8 * 16 = 128 tiles, so the grid is min(132, 128)
+// hopper-persistent=132 with the static scheduler: 8 * 16 = 128 tiles, so the grid is min(132, 128)
 // CTAs; each loops over its tiles by the runtime grid size (%nctaid.x), and
 // Q's tile gets an empty barrier (8 bytes more shared memory).
 // PERS: kernel attention_kernel: grid [128, 1, 1] block [384, 1, 1] smem 164944 bytes
@@ -73,3 +77,20 @@
 // PERS-DAG: setmaxnreg.dec.sync.aligned.u32 72;
 // PERS-DAG: wgmma.wait_group.sync.aligned 1;
 // PERS: "grid_formula": "[min(hopper_persistent, ceil(Lq / block_m) * B * Hq), 1, 1]"
+
+// hopper-scheduler=dynamic: 16 * 16 = 256 tiles on num-sms = 132 CTAs that
+// take tiles 132.. from an atomic counter (a zero-initialised i32 workspace
+// after the tensor maps); the launch's last ticket (255) re-arms it. The
+// two tile slots add 40 bytes of shared memory.
+// DYN: kernel attention_kernel: grid [132, 1, 1] block [384, 1, 1] smem 164984 bytes
+// DYN: .param .align 64 .b8 attention_kernel_param_7[128],
+// DYN-NEXT: .param .u64 .ptr .align 1 attention_kernel_param_8
+// DYN-DAG: mov.u32 %r{{[0-9]+}}, %ctaid.x;
+// DYN-DAG: mov.u32 %r{{[0-9]+}}, %nctaid.x;
+// DYN-DAG: atom.relaxed.gpu.global.add.u32 %r{{[0-9]+}}, [%rd{{[0-9]+}}], 1;
+// DYN-DAG: setp.ne.b32 %p{{[0-9]+}}, %r{{[0-9]+}}, 255;
+// DYN-DAG: st.relaxed.gpu.global.u32 [%rd{{[0-9]+}}], 0;
+// DYN-DAG: st.shared.b32 [%rd{{[0-9]+}}+{{[0-9]+}}], %r{{[0-9]+}};
+// DYN-DAG: ld.shared.b32 %r{{[0-9]+}}, [%rd{{[0-9]+}}+{{[0-9]+}}];
+// DYN-DAG: wgmma.wait_group.sync.aligned 1;
+// DYN: {"name": "tile_counter", "role": "workspace", "dtype": "i32", "shape": [1], "alignment": 16, "output": false, "zero_init": true}

@@ -158,6 +158,9 @@ TEST_F(TileModelTest, HopperCandidatesAreTheKernelsPlans) {
       o.chip = "sm_90a";
       o.kernel = "hopper";
       o.hopperBlockN = c.blockN, o.hopperStages = c.stages;
+      // The model's grid: one CTA per tile (a persistent grid adds its
+      // barriers and tile slots, docs/Pipeline.md "Hopper tile scheduler").
+      o.hopperPersistent = 0;
       KernelInfoAttr info = plan(spec, o);
       std::string what = spec.describe() + " n" + std::to_string(c.blockN) +
                          " s" + std::to_string(c.stages);

@@ -118,6 +118,27 @@ defvar AttnGpuKernelOptions = [
            "query-block tiles, longest first under a causal mask; 0: one "
            "CTA per tile; -1 (auto): num-sms CTAs at D = 64 without a "
            "causal / window right bound, else one CTA per tile">,
+    Option<"hopperScheduler", "hopper-scheduler", "std::string",
+           /*default=*/"\"auto\"",
+           "Hopper: how a persistent grid's CTAs get their tiles: static "
+           "(a zig-zag round robin fixed at compile time), dynamic (the "
+           "producer takes the next tile from an atomic counter in a "
+           "zeroed workspace, longest first; needs hopper-loads=tma; with "
+           "hopper-persistent=-1 the grid is num-sms CTAs) or auto (see the "
+           "pass description)">,
+    Option<"hopperGroupBytes", "hopper-group-bytes", "int64_t",
+           /*default=*/"25165824",
+           "Hopper persistent grids under a causal / window right bound: "
+           "the K and V bytes of a group of heads whose tiles go longest "
+           "first together (so that the CTAs running at once share them in "
+           "L2); default 24 MiB, half of an H100 / H200's L2">,
+    Option<"hopperQShared", "hopper-q-shared", "std::string",
+           /*default=*/"\"auto\"",
+           "Hopper: Q as a shared tile the producer loads (wgmma reads A "
+           "from shared memory; a persistent CTA loads the next tile's Q "
+           "during the last one) instead of fragments in registers: true, "
+           "false or auto (shared at D = 128 with block-n 128, where "
+           "registers would not fit)">,
     Option<"kernelModuleName", "kernel-module", "std::string",
            /*default=*/"\"attn_kernels\"",
            "Name of the gpu.module that receives the kernels">,
@@ -212,12 +233,25 @@ def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
     the shrinking causal tiles), longest first under a causal or window
     mask (within groups of heads whose K and V fit half the L2); the
     producer streams the next tile's Q, K and V while the consumers finish
-    the last one. `auto` (-1, the default) uses `num-sms` CTAs at D = 64
-    without a right bound (measured 3-7% faster on an H200) and one CTA per
-    tile elsewhere: at D = 128 it is neutral, and under a causal mask this
-    static assignment is 5-14% slower than the hardware's dynamic block
-    scheduling (tiles of 1 to L / 128 blocks do not even out over ~16
-    rounds). Masks, ALiBi, score_mod,
+    the last one. `hopper-scheduler` says how a persistent CTA gets its
+    tiles: `static` is that round robin; `dynamic` (FA3's scheduler) takes
+    them from an atomic counter in a zero-initialised `tile_counter`
+    workspace, in the same longest-first order: CTA c starts on tile c, the
+    producer's TMA thread takes a ticket per tile (`atom.add`) and hands
+    tile ticket + G to the consumers through a shared slot with full and
+    empty mbarriers (two slots), and the launch's last ticket re-arms the
+    counter to 0. `auto` (the default) picks `dynamic`, on `num-sms` CTAs
+    when `hopper-persistent` is -1, unless the loads are cp.async, the grid
+    is one CTA per tile (`hopper-persistent=0`), or a right bound lets the
+    longest tile see more than 16384 x 64 keys x D; there the static rule:
+    `num-sms` CTAs at D = 64 without a right bound, else one CTA per tile.
+    Measured on an H200 (bench/NOTES.md): dynamic 2-10% faster than one
+    CTA per tile at L = 1k and 4k and on GQA causal, level at L = 16k,
+    4% slower on D = 128 causal L = 16k; the static assignment is 5-14%
+    slower than one CTA per tile under a causal mask (tiles of 1 to L / 128
+    blocks do not even out over ~16 rounds). `hopper-group-bytes` sizes the
+    head groups of the longest-first order; `hopper-q-shared=true` puts Q
+    in a shared tile at D = 64 too. Masks, ALiBi, score_mod,
     softcap, the online softmax and LSE are those of the prefill kernel on
     the wgmma accumulator layout (FragmentLayout.h). Not yet: key_lengths
     and K/V views (refused with a diagnostic; `auto` then keeps the prefill

@@ -364,6 +364,9 @@ To copyGpuKernelOptions(const From &from) {
   to.hopperPingPong = from.hopperPingPong;
   to.hopperOverlap = from.hopperOverlap;
   to.hopperPersistent = from.hopperPersistent;
+  to.hopperScheduler = from.hopperScheduler;
+  to.hopperGroupBytes = from.hopperGroupBytes;
+  to.hopperQShared = from.hopperQShared;
   to.hopperLoads = from.hopperLoads;
   to.decodeNumWarps = from.decodeNumWarps;
   to.decodeKeysPerWarp = from.decodeKeysPerWarp;

@@ -404,7 +404,7 @@ LogicalResult HopperEmitter::emitConsumer() {
   // turns in each tile.
   consumer = arith::SubIOp::create(b, warpgroup, cI32(1));
   openTurns();
-  if (failed(forEachTile([&] {
+  if (failed(forEachTile(/*isProducer=*/false, [&] {
         emitConsumerTile();
         return success();
       })))

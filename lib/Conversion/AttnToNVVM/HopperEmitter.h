@@ -43,6 +43,11 @@ struct HopperPlan {
   /// Persistent grid of at most this many CTAs looping over the tiles (0:
   /// one CTA per tile).
   int64_t persistentCtas = 0;
+  /// Persistent CTAs take their tiles from an atomic counter (FA3's
+  /// dynamic scheduler: the producer fetches the next tile and hands it to
+  /// the consumers through shared memory) instead of the static round
+  /// robin.
+  bool dynamicScheduler = false;
   /// Query-block tiles: ceil(Lq / blockM) * B * Hq.
   int64_t numTiles = 0;
   /// Persistent order under a right bound: heads (b * Hq + h) per group,
@@ -62,6 +67,9 @@ constexpr int64_t kWarpgroupThreads = 128;
 /// Bytes of one swizzled row of a panel and of an 8-row swizzle atom.
 constexpr int64_t kPanelRowBytes = 128;
 constexpr int64_t kAtomBytes = 1024;
+/// The dynamic scheduler's shared memory: two tile slots' full and empty
+/// mbarriers and the two slots.
+constexpr int64_t kSchedulerBytes = 2 * 8 + 2 * 8 + 2 * 4;
 
 /// The kernel arguments of the tensor maps (plan.tma): Q's only where Q
 /// goes through shared memory; -1 where absent.
@@ -73,9 +81,11 @@ class HopperEmitter : public FragmentEmitter {
 public:
   HopperEmitter(gpu::GPUFuncOp func, const KernelProblem &p,
                 const HopperPlan &plan, const AttentionArguments &args,
-                const HopperTensorMaps &maps, const TiledProgram &program)
+                const HopperTensorMaps &maps, int64_t tileCounter,
+                const TiledProgram &program)
       : FragmentEmitter(func, p, /*mTiles=*/1, plan.blockN), plan(plan),
-        args(args), maps(maps), program(program),
+        args(args), maps(maps), tileCounterArg(tileCounter),
+        program(program),
         layout(FragmentLayout::wgmma(plan.blockN)) {
     tileBytes = bn * tileRowBytes;
   }
@@ -115,6 +125,18 @@ private:
   Value barrier(BarrierKind kind, Value stage) {
     int64_t first = qTileOffset() + qTileBytes() + 8 * kind * plan.stages;
     return tileAt(add(add(mul(stage, 8), base), first));
+  }
+  /// The dynamic scheduler's tile slot `slot` (i32, 0 or 1), its full
+  /// (kind 0: the producer wrote it) and empty (kind 1: both consumers read
+  /// it) mbarriers; after Q's two barriers.
+  int64_t schedulerOffset() const {
+    return qTileOffset() + qTileBytes() + 8 * (4 * plan.stages + 2);
+  }
+  Value slotBarrier(int64_t kind, Value slot) {
+    return tileAt(add(add(mul(slot, 8), base), schedulerOffset() + 16 * kind));
+  }
+  Value tileSlot(Value slot) {
+    return tileAt(add(add(mul(slot, 4), base), schedulerOffset() + 32));
   }
   /// The 32-bit shared-window address of byte `offset` of dynamic shared
   /// memory (what wgmma descriptors encode).
@@ -157,7 +179,22 @@ private:
   /// Emits `body` for each tile of this CTA: once, or (persistent) in a loop
   /// over its tiles with the ring position (ringOffset) and the count of
   /// tiles done (tileParity) carried across them.
-  LogicalResult forEachTile(function_ref<LogicalResult()> body);
+  LogicalResult forEachTile(bool isProducer,
+                            function_ref<LogicalResult()> body);
+  /// forEachTile of plan.dynamicScheduler: the first tile is the CTA's
+  /// block id, the next ones come from the tile counter (producer) through
+  /// the tile slots (consumers), until one is past the last tile.
+  LogicalResult forEachDynamicTile(bool isProducer,
+                                   function_ref<LogicalResult()> body);
+  /// Producer: takes a ticket from the tile counter (its tile is the ticket
+  /// plus the grid size); the last ticket of the launch re-arms the counter
+  /// to 0 for the next one.
+  Value fetchTicket();
+  /// Producer: writes `tile` into the slot of hand-over `k` (i32, counted
+  /// from 0 per CTA) once the consumers read its previous use.
+  void publishTile(Value k, Value tile);
+  /// Consumers: the tile of hand-over `k`.
+  Value receiveTile(Value k);
   LogicalResult emitProducer();
   LogicalResult emitConsumer();
   void emitProducerTile();
@@ -240,6 +277,8 @@ private:
   const HopperPlan &plan;
   const AttentionArguments &args;
   HopperTensorMaps maps;
+  /// The tile counter workspace argument (plan.dynamicScheduler; else -1).
+  int64_t tileCounterArg;
   const TiledProgram &program;
   /// The program's coordinates and bounds (index values).
   ProgramCoordinates coords;

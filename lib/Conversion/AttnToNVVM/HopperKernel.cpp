@@ -40,8 +40,9 @@
 //   tiles, and the producer streams the next tile's Q, K and V while the
 //   consumers finish the last one (Q's tile has an "empty" barrier too).
 //   Under a causal mask this static assignment loses to the hardware's
-//   dynamic block scheduling (bench/NOTES.md); an atomic tile counter
-//   would be the next step.
+//   dynamic block scheduling (bench/NOTES.md); plan.dynamicScheduler
+//   (HopperScheduler.cpp) hands the same tiles out from an atomic counter
+//   instead.
 //
 // Tiles are [rows][D] bf16/f16 split into 64-column panels: row r of a
 // panel is 128 bytes at r * 128, its 16-byte chunk c at (c ^ r % 8) * 16 (the
@@ -59,6 +60,7 @@
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "llvm/Support/MathExtras.h"
 #include "llvm/Support/raw_ostream.h"
@@ -175,9 +177,12 @@ LogicalResult HopperEmitter::emitTileCoordinates(Value tile) {
   return success();
 }
 
-LogicalResult HopperEmitter::forEachTile(function_ref<LogicalResult()> body) {
+LogicalResult HopperEmitter::forEachTile(bool isProducer,
+                                         function_ref<LogicalResult()> body) {
   if (!plan.persistentCtas)
     return body();
+  if (plan.dynamicScheduler)
+    return forEachDynamicTile(isProducer, body);
   // Round k of CTA c (of G) is tile k * G + c, or k * G + G - 1 - c for odd
   // k; the last round may leave a CTA without a tile.
   Value c = arith::IndexCastUIOp::create(
@@ -265,6 +270,29 @@ LogicalResult HopperEmitter::emit() {
   return status;
 }
 
+/// hopper-scheduler=auto: whether the dynamic tile scheduler is chosen for
+/// `p`. Measured on an H200 (2026-12-01, two calls, the 14 prefill shapes
+/// of bench/NOTES.md): against one CTA per tile (and the static persistent
+/// grid at D = 64 without a mask) it is 2-10% faster at L = 1k and 4k and
+/// on GQA causal, level at L = 16k, except under a right bound whose
+/// longest tile is long: D = 128 causal L = 16k (128 KV blocks of 128 keys)
+/// was 4% slower in both calls, D = 64 causal L = 16k (the same keys, half
+/// the work) level. So: dynamic unless a right bound lets the longest tile
+/// see more than 16384 x 64 (keys x D); and only on TMA loads and a grid
+/// that may be persistent.
+static bool hopperAutoDynamic(const KernelProblem &p, const HopperPlan &plan,
+                              const ConvertAttnToNVVMOptions &o) {
+  if (!plan.tma || o.hopperPersistent == 0)
+    return false;
+  // A window's tiles span at most its extent plus the query block (not
+  // measured: the rule applied to the longest tile it allows).
+  const KeyVisibility &v = p.visibility;
+  int64_t keys = p.seqK;
+  if (v.left && v.right)
+    keys = std::min(keys, *v.left + *v.right + plan.blockM);
+  return !(v.right && keys * p.headDim > 16384 * 64);
+}
+
 static FailureOr<HopperPlan>
 planHopperKernel(Operation *op, const KernelProblem &p,
                              const ConvertAttnToNVVMOptions &o,
@@ -305,7 +333,18 @@ planHopperKernel(Operation *op, const KernelProblem &p,
                 Twine(plan.blockN));
   // Q in registers costs D / 4 of them: at D = 128 and block-n 128 Q is read
   // by wgmma from shared memory instead.
-  plan.qInSharedMemory = hopperKeepsQInSharedMemory(p.headDim, plan.blockN);
+  bool qMustShare = hopperKeepsQInSharedMemory(p.headDim, plan.blockN);
+  if (o.hopperQShared == "auto" || o.hopperQShared == "true")
+    plan.qInSharedMemory = qMustShare || o.hopperQShared == "true";
+  else if (o.hopperQShared == "false" && !qMustShare)
+    plan.qInSharedMemory = false;
+  else if (o.hopperQShared == "false")
+    return fail("expected hopper-q-shared of auto or true at D = 128 with "
+                "block-n 128 (Q in registers needs more than the 168 "
+                "registers a consumer thread has before setmaxnreg)");
+  else
+    return fail("expected hopper-q-shared of auto, true or false, got '" +
+                o.hopperQShared + "'");
   // The producer's Q copy needs more registers than 40 (ptxas spills).
   if (plan.qInSharedMemory) {
     plan.producerRegisters = 72;
@@ -332,22 +371,39 @@ planHopperKernel(Operation *op, const KernelProblem &p,
                 "tile) or a CTA count, got " +
                 Twine(o.hopperPersistent));
   plan.numTiles = llvm::divideCeil(p.seqQ, plan.blockM) * p.batch * p.headsQ;
+  const std::string &scheduler = o.hopperScheduler;
+  if (scheduler != "auto" && scheduler != "static" && scheduler != "dynamic")
+    return fail("expected hopper-scheduler of auto, static or dynamic, got '" +
+                scheduler + "'");
+  bool dynamic = scheduler == "dynamic" ||
+                 (scheduler == "auto" && hopperAutoDynamic(p, plan, o));
+  if (dynamic && !plan.tma)
+    return fail("expected hopper-loads=tma with hopper-scheduler=dynamic (the "
+                "tile counter is read by the producer's one TMA thread)");
+  if (dynamic && o.hopperPersistent == 0)
+    return fail("expected a persistent grid (hopper-persistent of -1 or a CTA "
+                "count) with hopper-scheduler=dynamic, got 0");
   // Auto (measured on an H200, 2026-12-01, bench/NOTES.md): num-sms CTAs
-  // at D = 64 without a right bound, where a tile is cheap enough that the
-  // exposed Q load, pipeline fill and epilogue of each CTA cost 3-8%;
-  // elsewhere one CTA per tile.
+  // with the dynamic scheduler, and for the static one at D = 64 without a
+  // right bound, where a tile is cheap enough that the exposed Q load,
+  // pipeline fill and epilogue of each CTA cost 3-8%; elsewhere one CTA
+  // per tile.
   if (o.hopperPersistent == -1)
     plan.persistentCtas =
-        p.headDim == 64 && !p.visibility.right ? o.numSMs : 0;
+        dynamic || (p.headDim == 64 && !p.visibility.right) ? o.numSMs : 0;
   else
     plan.persistentCtas = o.hopperPersistent;
+  plan.dynamicScheduler = dynamic && plan.persistentCtas > 0;
   if (plan.persistentCtas && o.numSMs < 1)
     return fail("expected a positive num-sms, got " + Twine(o.numSMs));
   // A group's K and V (shared by Hq / Hkv query heads) within 24 MiB, half
   // of an H100 / H200's L2.
   int64_t kvBytesPerHead =
       std::max<int64_t>(1, 2 * p.seqK * p.headDim * 2 * p.headsKV / p.headsQ);
-  plan.headsPerGroup = std::clamp<int64_t>((24 << 20) / kvBytesPerHead, 1,
+  if (o.hopperGroupBytes < 1)
+    return fail("expected a positive hopper-group-bytes, got " +
+                Twine(o.hopperGroupBytes));
+  plan.headsPerGroup = std::clamp<int64_t>(o.hopperGroupBytes / kvBytesPerHead, 1,
                                            p.batch * p.headsQ);
   if (plan.stages < 2 || plan.stages > 4)
     return fail("expected hopper-stages of 2 to 4, got " + Twine(plan.stages));
@@ -356,8 +412,17 @@ planHopperKernel(Operation *op, const KernelProblem &p,
   // empty one where a persistent CTA reuses the Q tile; the size the tile
   // model uses too).
   bool recyclesQ = plan.qInSharedMemory && plan.persistentCtas;
+  // The dynamic scheduler's slots go after Q's two barriers (reserved
+  // whether or not Q is recycled).
   plan.sharedMemoryBytes = getHopperSharedMemoryBytes(
-      p.headDim, plan.blockM, plan.blockN, plan.stages, recyclesQ);
+      p.headDim, plan.blockM, plan.blockN, plan.stages,
+      recyclesQ || plan.dynamicScheduler);
+  // A Q tile by choice (hopper-q-shared=true) where the resource model
+  // keeps Q in registers.
+  if (plan.qInSharedMemory && !qMustShare)
+    plan.sharedMemoryBytes += plan.blockM * p.headDim * 2;
+  if (plan.dynamicScheduler)
+    plan.sharedMemoryBytes += kSchedulerBytes;
   if (plan.sharedMemoryBytes > 227 * 1024)
     return fail("expected the hopper kernel's shared memory to fit 227 KiB, "
                 "got " +
@@ -408,12 +473,22 @@ public:
     maps.value = addTensorMap(list, args.valueStorage.front(), bn(), problem);
     if (hopper.qInSharedMemory)
       maps.query = addTensorMap(list, args.query, hopper.blockM, problem);
+    if (hopper.dynamicScheduler) {
+      // One i32 the runtime zero-fills once; the kernel re-arms it.
+      OpBuilder b(program.forall);
+      Value counter = memref::AllocOp::create(
+          b, program.forall->getLoc(),
+          MemRefType::get({1}, IntegerType::get(b.getContext(), 32)));
+      tileCounter = list.add(counter, "tile_counter", ArgumentRole::Workspace);
+    }
     return success();
   }
 
   LogicalResult emit(gpu::GPUFuncOp func, const KernelProblem &problem,
                      const TiledProgram &program) override {
-    return HopperEmitter(func, problem, hopper, args, maps, program).emit();
+    return HopperEmitter(func, problem, hopper, args, maps, tileCounter,
+                         program)
+        .emit();
   }
 
 private:
@@ -438,6 +513,7 @@ private:
   HopperPlan hopper;
   AttentionArguments args;
   HopperTensorMaps maps;
+  int64_t tileCounter = -1;
 };
 
 } // namespace

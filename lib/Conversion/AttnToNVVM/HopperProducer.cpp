@@ -43,6 +43,15 @@ void HopperEmitter::emitBarrierInit() {
     if (recyclesQ())
       NVVM::MBarrierInitOp::create(b, emptyQBarrier(),
                                    cI32(2 * kWarpgroupThreads), Value());
+    // The dynamic scheduler's tile slots: written by the producer's one
+    // TMA thread, read by every consumer thread.
+    if (plan.dynamicScheduler)
+      for (int64_t slot = 0; slot < 2; ++slot) {
+        NVVM::MBarrierInitOp::create(b, slotBarrier(0, cI32(slot)), cI32(1),
+                                     Value());
+        NVVM::MBarrierInitOp::create(b, slotBarrier(1, cI32(slot)),
+                                     cI32(2 * kWarpgroupThreads), Value());
+      }
     scf::YieldOp::create(b);
   });
   gpu::BarrierOp::create(b);
@@ -88,7 +97,7 @@ LogicalResult HopperEmitter::emitProducer() {
   NVVM::SetMaxRegisterOp::create(b, plan.producerRegisters,
                                  NVVM::SetMaxRegisterAction::decrease);
   auto tiles = [&] {
-    return forEachTile([&] {
+    return forEachTile(/*isProducer=*/true, [&] {
       emitProducerTile();
       return success();
     });

@@ -1,16 +1,18 @@
-// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a hopper-persistent=3" | FileCheck %s
+// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a hopper-persistent=3 hopper-scheduler=static" | FileCheck %s
 // RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a" | FileCheck %s --check-prefix=AUTO
 // RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a hopper-persistent=0" | FileCheck %s --check-prefix=OFF
 
 // Causal MHA 2/2, Lq = Lk = 512 at D = 128: 4 query blocks x 2 heads = 8
-// tiles on a persistent grid of 3 CTAs (hopper-persistent=3), each looping
-// over ceil(8 / 3) rounds. Q is a shared tile at D = 128, so it gets an
+// tiles on a persistent grid of 3 CTAs (hopper-persistent=3) with the
+// static scheduler (hopper-scheduler=static), each looping over ceil(8 / 3)
+// rounds (the dynamic scheduler: hopper-scheduler.mlir). Q is a shared tile at D = 128, so it gets an
 // empty barrier (256 consumer arrivals) besides its full one: 8 bytes more
 // shared memory than the one-CTA-per-tile kernel (164936).
 
-// auto (the default): causal keeps one CTA per tile.
+// auto (the default): 4 KV blocks at most per tile, so the dynamic
+// scheduler on num-sms CTAs (its two tile slots: 40 bytes more).
 // AUTO-LABEL: gpu.func @causal_kernel
-// AUTO-SAME: grid_formula = "[ceil(Lq / block_m), B * Hq, 1]", shared_memory_bytes = 164936
+// AUTO-SAME: grid_formula = "[min(hopper_persistent, ceil(Lq / block_m) * B * Hq), 1, 1]", shared_memory_bytes = 164984
 // OFF-LABEL: gpu.func @causal_kernel
 // OFF-SAME: grid_formula = "[ceil(Lq / block_m), B * Hq, 1]", shared_memory_bytes = 164936
 // CHECK-LABEL: gpu.func @causal_kernel

@@ -8,8 +8,8 @@
 // of one head by 128 keys by 64 columns (BHSD: [B, H, L, D] outermost
 // first), the 128-byte swizzle of the wgmma layout.
 // CHECK-LABEL: gpu.module @attn_kernels
-// CHECK: gpu.func @attention_kernel(%{{.*}}: memref<1x4x200x64xbf16>, %{{.*}}: memref<1x2x300x64xbf16>, %{{.*}}: memref<1x2x300x64xbf16>, %{{.*}}: memref<1x4x200x64xbf16>, %{{.*}}: memref<1x4x200xf32>, %[[KMAP:.+]]: memref<1x2x300x64xbf16>, %[[VMAP:.+]]: memref<1x2x300x64xbf16>) kernel
-// CHECK-SAME: #attn.kernel_arg<"k_tensor_map", tensor_map, <"k", box = [1, 1, 128, 64], swizzle = 128>>, #attn.kernel_arg<"v_tensor_map", tensor_map, <"v", box = [1, 1, 128, 64], swizzle = 128>>]
+// CHECK: gpu.func @attention_kernel(%{{.*}}: memref<1x4x200x64xbf16>, %{{.*}}: memref<1x2x300x64xbf16>, %{{.*}}: memref<1x2x300x64xbf16>, %{{.*}}: memref<1x4x200x64xbf16>, %{{.*}}: memref<1x4x200xf32>, %[[KMAP:.+]]: memref<1x2x300x64xbf16>, %[[VMAP:.+]]: memref<1x2x300x64xbf16>, %{{.*}}: memref<1xi32>) kernel
+// CHECK-SAME: #attn.kernel_arg<"k_tensor_map", tensor_map, <"k", box = [1, 1, 128, 64], swizzle = 128>>, #attn.kernel_arg<"v_tensor_map", tensor_map, <"v", box = [1, 1, 128, 64], swizzle = 128>>, #attn.kernel_arg<"tile_counter", workspace>]
 // A full barrier completes on one arrival (the expect_tx) plus the bytes;
 // the empty ones on the 256 consumer threads, as with cp.async.
 // CHECK-COUNT-2: nvvm.mbarrier.init %{{.*}}, %c1_i32
@@ -38,9 +38,10 @@
 // CHECK-NOT: nvvm.fence.proxy
 // CHECK: gpu.return
 
-// The launch passes K and V again where the maps go.
+// The launch passes K and V again where the maps go (then the dynamic tile
+// scheduler's counter, hopper-scheduler=auto: hopper-scheduler.mlir).
 // CHECK-LABEL: func.func @attention
-// CHECK: gpu.launch_func @attn_kernels::@attention_kernel {{.*}} args(%[[Q:.+]] : memref<1x4x200x64xbf16>, %[[K:.+]] : memref<1x2x300x64xbf16>, %[[V:.+]] : memref<1x2x300x64xbf16>, %{{.*}} : memref<1x4x200x64xbf16>, %{{.*}} : memref<1x4x200xf32>, %[[K]] : memref<1x2x300x64xbf16>, %[[V]] : memref<1x2x300x64xbf16>)
+// CHECK: gpu.launch_func @attn_kernels::@attention_kernel {{.*}} args(%[[Q:.+]] : memref<1x4x200x64xbf16>, %[[K:.+]] : memref<1x2x300x64xbf16>, %[[V:.+]] : memref<1x2x300x64xbf16>, %{{.*}} : memref<1x4x200x64xbf16>, %{{.*}} : memref<1x4x200xf32>, %[[K]] : memref<1x2x300x64xbf16>, %[[V]] : memref<1x2x300x64xbf16>, %{{.*}} : memref<1xi32>)
 
 // cp-async keeps the kernel's five pointers and 128-arrival full barriers.
 // CPASYNC: gpu.func @attention_kernel(%{{.*}}: memref<1x4x200x64xbf16>, %{{.*}}: memref<1x2x300x64xbf16>, %{{.*}}: memref<1x2x300x64xbf16>, %{{.*}}: memref<1x4x200x64xbf16>, %{{.*}}: memref<1x4x200xf32>) kernel
@@ -74,7 +75,7 @@ func.func @attention(%q: memref<1x4x200x64xbf16>, %k: memref<1x2x300x64xbf16>,
 // 32768 bytes the barrier expects. BSHD ([B, L, H, D]): the box's rows are
 // dim 1, and the copies' coordinates are (column, head, row, batch).
 // CHECK-LABEL: gpu.module @attn_kernels
-// CHECK: #attn.kernel_arg<"k_tensor_map", tensor_map, <"k", box = [1, 128, 1, 64], swizzle = 128>>, #attn.kernel_arg<"v_tensor_map", tensor_map, <"v", box = [1, 128, 1, 64], swizzle = 128>>, #attn.kernel_arg<"q_tensor_map", tensor_map, <"q", box = [1, 128, 1, 64], swizzle = 128>>]
+// CHECK: #attn.kernel_arg<"k_tensor_map", tensor_map, <"k", box = [1, 128, 1, 64], swizzle = 128>>, #attn.kernel_arg<"v_tensor_map", tensor_map, <"v", box = [1, 128, 1, 64], swizzle = 128>>, #attn.kernel_arg<"q_tensor_map", tensor_map, <"q", box = [1, 128, 1, 64], swizzle = 128>>, #attn.kernel_arg<"tile_counter", workspace>]
 // CHECK: nvvm.setmaxregister  decrease 72
 // CHECK-COUNT-3: nvvm.prefetch tensormap
 // The Q tile first (its own barrier), then K and V per block.

@@ -94,7 +94,7 @@
 // CHECK: gpu.launch_func @attn_kernels::@attention_kernel blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}}) dynamic_shared_memory_size %{{.*}} args(
 // CHECK-SAME: attn.kernel_info = #attn.kernel_info<family = "hopper", grid_formula = "[ceil(Lq / block_m), B * Hq, 1]", shared_memory_bytes = 66632, block_m = 128, block_n = 128, num_warps = 12, stages = 2, arguments = [#attn.kernel_arg<"q", input>, #attn.kernel_arg<"k", input>, #attn.kernel_arg<"v", input>, #attn.kernel_arg<"o", output>, #attn.kernel_arg<"lse", output>]
 
-// STAGES: attn.kernel_info = #attn.kernel_info<family = "hopper", grid_formula = "[ceil(Lq / block_m), B * Hq, 1]", shared_memory_bytes = 99432, block_m = 128, block_n = 128, num_warps = 12, stages = 3,
+// STAGES: attn.kernel_info = #attn.kernel_info<family = "hopper", grid_formula = "[min(hopper_persistent, ceil(Lq / block_m) * B * Hq), 1, 1]", shared_memory_bytes = 99480, block_m = 128, block_n = 128, num_warps = 12, stages = 3,
 
 // The serial schedule (hopper-overlap=false): one loop, each block's S
 // waited for (K released at once), softmax, O += P V waited for, V
