@@ -447,6 +447,16 @@ def ConvertAttnBackwardToNVVM
            "count of Q blocks it visits, so that the CTAs of one head add "
            "to different dq_accum rows at a time (off: every CTA starts at "
            "its first Q block). Ignored with deterministic">,
+    Option<"squareWarpTiles", "square-warp-tiles", "bool", /*default=*/"true",
+           "Atomic path, 128-key main CTAs: each warp computes S^T and dP^T "
+           "for 32 keys x block-m / 2 queries and dK, dV for 32 keys x D / "
+           "2, with P^T and dS^T staged in shared memory (off: 16 keys per "
+           "warp in every GEMM, P^T and dS^T reused from registers). "
+           "Ignored with deterministic">,
+    Option<"dqWarpRows", "dq-warp-rows", "int64_t", /*default=*/"0",
+           "Atomic path: query rows of a warp's dQ = dS K tile in the main "
+           "kernel, 16 or 32 (two m16 tiles per K fragment); 0: 32 with "
+           "square warp tiles at block-m 128, else 16">,
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
            "Target chip (decides dq-reduction=auto)">,
     Option<"ptxFeatures", "ptx-features", "std::string",

@@ -161,7 +161,10 @@ public:
         atomicDQ(options.atomicDQ), reduction(options.reduction),
         rotate(options.atomicDQ && options.rotateQBlocks),
         blockM(options.tiles.blockM), blockN(options.tiles.blockN),
-        rowGroups(blockM / 16), columnParts(options.tiles.dqColumnParts()) {
+        dqMTiles(options.tiles.dqWarpRows / 16),
+        rowGroups(blockM / options.tiles.dqWarpRows),
+        columnParts(options.tiles.dqColumnParts()),
+        square(options.tiles.square()), squareQueries(blockM / 2) {
     kvTileBytes = blockN * tileRowBytes;
     qTileBytes = blockM * tileRowBytes;
     stageBytes = 2 * qTileBytes + 2 * blockM * 4;
@@ -171,13 +174,16 @@ public:
   void emit();
 
 private:
-  // Shared memory: K | V | dS^T | stage 0 | stage 1, each stage Q | dO |
-  // lse_log2 | delta. Every tile starts at a multiple of 128 bytes.
+  // Shared memory: K | V | dS^T | (P^T, square warp tiles) | stage 0 |
+  // stage 1, each stage Q | dO | lse_log2 | delta. Every tile starts at a
+  // multiple of 128 bytes.
   int64_t kTile() const { return 0; }
   int64_t vTile() const { return kvTileBytes; }
   int64_t dsTile() const { return 2 * kvTileBytes; }
+  int64_t pTile() const { return dsTile() + blockN * dsRowBytes; }
   Value stageBase(Value stage) {
-    return add(mul(stage, stageBytes), 2 * kvTileBytes + blockN * dsRowBytes);
+    return add(mul(stage, stageBytes),
+               pTile() + (square ? blockN * dsRowBytes : 0));
   }
   Value qTile(Value base) { return base; }
   Value doTile(Value base) { return add(base, qTileBytes); }
@@ -192,12 +198,72 @@ private:
   void copyStep(Value it, Value base);
   /// The f32 pair at columns 8 nt + 2t, +1 of a 64-float shared row vector.
   std::pair<Value, Value> loadColumnPair(Value vecTile, int64_t nt);
+  /// Where a lane's transposed scores lie: register r of [mTiles][nTiles][4]
+  /// is key key0 + keyDelta(r), query query0 + queryDelta(r).
+  struct ScoreLayout {
+    /// key0 = n0 + keysPerOwner keyOwner + g; query0 = m0 + queriesPerOwner
+    /// queryOwner (none: 0) + 2t, built where they are used.
+    Value keyOwner;
+    int64_t keysPerOwner;
+    Value queryOwner;
+    int64_t queriesPerOwner;
+    int64_t nTiles;
+    int64_t keyDelta(int64_t r) const {
+      return r / (4 * nTiles) * 16 + (r % 4 >> 1) * 8;
+    }
+    int64_t queryDelta(int64_t r) const {
+      return r / 4 % nTiles * 8 + (r & 1);
+    }
+  };
+  ScoreLayout rowLayout() { return {warp, 16, Value(), 0, nTiles()}; }
+  ScoreLayout squareLayout() {
+    return {keyGroup, 32, queryHalf, squareQueries, squareQueries / 8};
+  }
+  Value layoutKey0(const ScoreLayout &l) {
+    return add(add(n0, mul(l.keyOwner, l.keysPerOwner)), g);
+  }
+  Value layoutQuery0(const ScoreLayout &l, Value m0) {
+    Value first = l.queryOwner ? add(m0, mul(l.queryOwner, l.queriesPerOwner))
+                               : m0;
+    return add(first, mul(t, 2));
+  }
+  int64_t layoutRegisters(const ScoreLayout &l) const {
+    return (l.keysPerOwner / 16) * l.nTiles * 4;
+  }
   /// -inf where key (row) does not see query (column), or past Lk / Lq.
-  SmallVector<Value> emitMask(ArrayRef<Value> s, Value m0);
+  SmallVector<Value> emitMask(ArrayRef<Value> s, Value m0,
+                              const ScoreLayout &layout);
   /// ALiBi on natural-unit transposed scores (identity without it).
-  SmallVector<Value> emitAlibi(ArrayRef<Value> s, Value m0, Value head);
+  SmallVector<Value> emitAlibi(ArrayRef<Value> s, Value m0, Value head,
+                               const ScoreLayout &layout);
   /// Stores dS^T (this warp's 16 rows) as 16-bit pairs into the dS tile.
   void storeDsT(ArrayRef<Value> ds);
+  // Square warp tiles (BackwardSquareStep.cpp).
+  /// Lane values of the square layout (keyGroup, queryHalf, lanes).
+  void emitSquareCoordinates();
+  /// C[32 keys of the key group, block m / 2 queries of the query half] =
+  /// A B^T: A the rows of the tile at `aTile`, B the query rows of the
+  /// tile at `bTile` (both [rows, D]).
+  SmallVector<Value> emitSquareScoreGemm(Value aTile, Value bTile);
+  /// acc[32 keys, D / 2 dims of the dim part] += A B with A the staged
+  /// [keys, block m] tile at `aTile` (P^T or dS^T), B the [block m, D]
+  /// tile at `bTile` (dO or Q, transposed reads).
+  void emitSquareStagedGemm(Value aTile, Value bTile,
+                            SmallVector<Value> &acc);
+  /// Stores the warp's transposed scores (square layout) as 16-bit pairs
+  /// into the [block n, block m] tile at `tile`.
+  void storeSquareTransposed(ArrayRef<Value> v, int64_t tile);
+  /// The step with square warp tiles.
+  void emitSquareStep(Value stage, Value head, Value m0,
+                      SmallVector<Value> &dK, SmallVector<Value> &dV);
+  /// dK * scale and dV of the square layout to global memory.
+  void emitSquareEpilogue(ValueRange dK, ValueRange dV);
+  /// Softcap, natural units, ALiBi and the mask of raw transposed scores;
+  /// `th` receives tanh under softcap.
+  SmallVector<Value> finishTransposedScores(SmallVector<Value> s,
+                                            SmallVector<Value> &th, Value m0,
+                                            Value head,
+                                            const ScoreLayout &layout);
   /// dq_accum[bh, m0 + rows of this warp, its columns] += dS K.
   void emitDQ(Value bh, Value m0);
   /// Adds the warp's dQ tile `acc` (C fragments of its d8 tiles, rows m0 +
@@ -220,7 +286,7 @@ private:
   bool rotate;
   /// Q rows and keys of a step; the dQ split over warps (row groups of 16
   /// queries times column parts of D).
-  int64_t blockM, blockN, rowGroups, columnParts;
+  int64_t blockM, blockN, dqMTiles, rowGroups, columnParts;
   int64_t kvTileBytes, qTileBytes, stageBytes, dsRowBytes;
   Value batch, kvHead, n0, kvHeadBytes, aLane, dsLaneA;
   /// The warp's dQ columns: the first one (i32), the K tile's lane offset
@@ -228,6 +294,12 @@ private:
   Value dqColumn0, dqKLane, dqKBytes;
   Value mBegin, numM, mRotation;
   Value qPtr, kPtr, vPtr, doPtr, lsePtr, deltaPtr;
+  /// Square warp tiles: warp w owns keys 32 (w & 3) .. + 31 in every GEMM;
+  /// its S^T and dP^T cover queries (w >> 2) block m / 2 .. of the step,
+  /// its dK and dV dims (w >> 2) D / 2 .. .
+  bool square;
+  int64_t squareQueries;
+  Value keyGroup, queryHalf, squareALane, stagedALane, dimLaneB, dimBytes;
 };
 
 } // namespace
@@ -340,7 +412,8 @@ std::pair<Value, Value> MainEmitter::loadColumnPair(Value vecTile,
           LLVM::ExtractElementOp::create(b, pair, cI32(1))};
 }
 
-SmallVector<Value> MainEmitter::emitMask(ArrayRef<Value> s, Value m0) {
+SmallVector<Value> MainEmitter::emitMask(ArrayRef<Value> s, Value m0,
+                                         const ScoreLayout &layout) {
   const KeyVisibility &vis = p.visibility;
   bool tailK = p.seqK % blockN != 0, tailQ = p.seqQ % blockM != 0;
   if (!vis.isBounded() && !tailK && !tailQ)
@@ -364,17 +437,17 @@ SmallVector<Value> MainEmitter::emitMask(ArrayRef<Value> s, Value m0) {
       b, needsMask,
       [&](OpBuilder &, Location) {
         // key - query = key0 - query0 + a constant per register.
-        Value key0 = add(add(n0, mul(warp, 16)), g);
-        Value query0 = add(m0, mul(t, 2));
+        Value key0 = layoutKey0(layout);
+        Value query0 = layoutQuery0(layout, m0);
         Value diff0 = arith::SubIOp::create(b, key0, query0);
         Value diag = cI32(p.diagOffset);
         Value lo = vis.left ? vis.lowestDelta(a, diag) : Value();
         Value hi = vis.right ? vis.highestDelta(a, diag) : Value();
         Value negInf = cF32(-std::numeric_limits<double>::infinity());
         SmallVector<Value> out;
-        for (int64_t r = 0; r < nTiles() * 4; ++r) {
-          int64_t keyDelta = (r % 4 >> 1) * 8;
-          int64_t queryDelta = (r / 4) * 8 + (r & 1);
+        for (int64_t r = 0; r < layoutRegisters(layout); ++r) {
+          int64_t keyDelta = layout.keyDelta(r);
+          int64_t queryDelta = layout.queryDelta(r);
           Value diff = add(diff0, keyDelta - queryDelta);
           Value keep = arith::ConstantIntOp::create(b, b.getI1Type(), 1);
           if (lo)
@@ -396,18 +469,19 @@ SmallVector<Value> MainEmitter::emitMask(ArrayRef<Value> s, Value m0) {
 }
 
 SmallVector<Value> MainEmitter::emitAlibi(ArrayRef<Value> s, Value m0,
-                                          Value head) {
+                                          Value head,
+                                          const ScoreLayout &layout) {
   SmallVector<Value> out(s);
   if (p.alibiSlopes.empty())
     return out;
   Value negSlope = emitNegAlibiSlope(head);
   // The distance i + Lk - Lq - j with i the query (column), j the key (row).
-  Value key0 = add(add(n0, mul(warp, 16)), g);
-  Value query0 = add(m0, mul(t, 2));
+  Value key0 = layoutKey0(layout);
+  Value query0 = layoutQuery0(layout, m0);
   Value dist0 = arith::SubIOp::create(b, add(query0, p.seqK - p.seqQ), key0);
-  for (int64_t r = 0; r < nTiles() * 4; ++r) {
-    int64_t keyDelta = (r % 4 >> 1) * 8;
-    int64_t queryDelta = (r / 4) * 8 + (r & 1);
+  for (int64_t r = 0; r < layoutRegisters(layout); ++r) {
+    int64_t keyDelta = layout.keyDelta(r);
+    int64_t queryDelta = layout.queryDelta(r);
     Value dist = add(dist0, queryDelta - keyDelta);
     Value absDist = arith::MaxSIOp::create(
         b, dist, arith::SubIOp::create(b, cI32(0), dist));
@@ -435,27 +509,39 @@ void MainEmitter::storeDsT(ArrayRef<Value> ds) {
 }
 
 void MainEmitter::emitDQ(Value bh, Value m0) {
-  // Warp w computes the 16 queries of row group w % (block m / 16) over
-  // all block n keys, for column part w / (block m / 16) of D: A = dS
+  // Warp w computes the 16 dqMTiles queries of row group w % row groups
+  // over all block n keys, for column part w / row groups of D: A = dS
   // (ldmatrix.trans of dS^T), B = K (ldmatrix.trans, as V in the forward's
-  // P V). With 128 keys and 64 rows the 8 warps split D in halves: each
+  // P V). With 128 keys and 64 rows the 8 warps split D in halves (16-row
+  // tiles) or quarters (32-row tiles: each K fragment feeds two mma): each
   // step reduces 64 x D values for 128 keys, half the 4-warp kernel's per
   // key.
   int64_t pairs = d / 16 / columnParts;
-  SmallVector<Value> acc(pairs * 2 * 4, cF32(0.0));
+  SmallVector<Value> acc(dqMTiles * pairs * 2 * 4, cF32(0.0));
   Value kBase = add(cI32(kTile()), dqKBytes);
   for (int64_t kk = 0; kk < blockN / 16; ++kk) {
     Value aOff = add(add(cI32(dsTile()), dsLaneA), kk * 16 * dsRowBytes);
-    SmallVector<Value> af = ldmatrix(tileAt(aOff), /*transpose=*/true);
+    SmallVector<SmallVector<Value>> af;
+    for (int64_t mt = 0; mt < dqMTiles; ++mt) {
+      // m16 tile mt is 2 chunks further along the dS^T row, bits disjoint
+      // from the lane's chunk (see emit): an XOR of the address.
+      Value off = mt ? arith::XOrIOp::create(b, aOff, cI32(mt * 32)) : aOff;
+      af.push_back(ldmatrix(tileAt(off), /*transpose=*/true));
+    }
     for (int64_t dp = 0; dp < pairs; ++dp) {
       SmallVector<Value> kf = ldmatrix(
           fragmentAddress(kBase, dqKLane, kk * 16, 2 * dp), /*transpose=*/true);
-      for (int64_t half = 0; half < 2; ++half)
-        mma(af, {kf[2 * half], kf[2 * half + 1]},
-            MutableArrayRef<Value>(acc).slice((2 * dp + half) * 4, 4));
+      for (int64_t mt = 0; mt < dqMTiles; ++mt)
+        for (int64_t half = 0; half < 2; ++half)
+          mma(af[mt], {kf[2 * half], kf[2 * half + 1]},
+              MutableArrayRef<Value>(acc).slice(
+                  ((mt * pairs + dp) * 2 + half) * 4, 4));
     }
   }
-  emitDQReduction(bh, m0, acc);
+  int64_t tiles = pairs * 2 * 4;
+  for (int64_t mt = 0; mt < dqMTiles; ++mt)
+    emitDQReduction(bh, add(m0, mt * 16),
+                    ArrayRef<Value>(acc).slice(mt * tiles, tiles));
 }
 
 void MainEmitter::emitVectorRed(Value ptr, ArrayRef<Value> values,
@@ -489,7 +575,8 @@ void MainEmitter::emitVectorRed(Value ptr, ArrayRef<Value> values,
 void MainEmitter::emitDQReduction(Value bh, Value m0, ArrayRef<Value> acc) {
   Value accPtr = global(kBwdDQAccum);
   int64_t tiles = int64_t(acc.size()) / 4;
-  Value warpRow0 = add(add(m0, mul(andI(warp, rowGroups - 1), 16)), g);
+  Value warpRow0 =
+      add(add(m0, mul(andI(warp, rowGroups - 1), 16 * dqMTiles)), g);
   // Byte offset in dq_accum of (row, the warp's first column) of this head.
   auto rowBytes = [&](Value row) {
     Value elem = add64(
@@ -556,13 +643,10 @@ void MainEmitter::emitDQReduction(Value bh, Value m0, ArrayRef<Value> acc) {
   }
 }
 
-void MainEmitter::emitStep(Value it, Value stage, Value head, Value m0,
-                           SmallVector<Value> &dK, SmallVector<Value> &dV) {
-  Value base = stageBase(stage);
-  Value bh = add(mul(batch, p.headsQ), head);
-  // S^T = K Q^T; softcap keeps tanh for the chain rule.
-  SmallVector<Value> s = emitRowGemm(cI32(kTile()), aLane, qTile(base));
-  SmallVector<Value> th;
+SmallVector<Value>
+MainEmitter::finishTransposedScores(SmallVector<Value> s,
+                                    SmallVector<Value> &th, Value m0,
+                                    Value head, const ScoreLayout &layout) {
   if (p.softcap) {
     Value inner = cF32(p.scale / *p.softcap);
     for (Value &v : s) {
@@ -576,7 +660,20 @@ void MainEmitter::emitStep(Value it, Value stage, Value head, Value m0,
       v = arith::MulFOp::create(b, v, unit);
   }
   // Masks last, so that masked keys stay -inf whatever ALiBi adds.
-  s = emitMask(emitAlibi(s, m0, head), m0);
+  return emitMask(emitAlibi(s, m0, head, layout), m0, layout);
+}
+
+void MainEmitter::emitStep(Value it, Value stage, Value head, Value m0,
+                           SmallVector<Value> &dK, SmallVector<Value> &dV) {
+  if (square)
+    return emitSquareStep(stage, head, m0, dK, dV);
+  Value base = stageBase(stage);
+  Value bh = add(mul(batch, p.headsQ), head);
+  // S^T = K Q^T; softcap keeps tanh for the chain rule.
+  SmallVector<Value> th;
+  SmallVector<Value> s =
+      finishTransposedScores(emitRowGemm(cI32(kTile()), aLane, qTile(base)),
+                             th, m0, head, rowLayout());
   // P^T = exp2(s * c - lse * log2 e), lse_log2 per query (column).
   Value c = cF32(expScale);
   for (int64_t nt = 0; nt < nTiles(); ++nt) {
@@ -608,6 +705,178 @@ void MainEmitter::emitStep(Value it, Value stage, Value head, Value m0,
   storeDsT(ds);
   gpu::BarrierOp::create(b);
   emitDQ(bh, m0);
+}
+
+//===----------------------------------------------------------------------===//
+// Main with square warp tiles (block n = 128, 8 warps)
+//===----------------------------------------------------------------------===//
+//
+// The 16-keys-per-warp step reads the whole Q and dO tiles from shared
+// memory four times per warp (S^T and dK: Q; dV and dP^T: dO), 4 bytes per
+// output of each GEMM. Here the 8 warps form 4 key groups of 32 x 2 halves:
+// S^T and dP^T are 32 keys x block m / 2 queries per warp (the half of the
+// queries), P^T and dS^T go to shared memory, and dV, dK are 32 keys x D / 2
+// dims per warp (the half of D) over all the step's queries: every GEMM
+// operand then serves 32 rows or columns instead of 16 (3 bytes per output
+// for dV and dK, and 2.5 for S^T and dP^T at block m = 64). dK and dV keep
+// the same register count (32 x D / 2 = 16 x D).
+
+void MainEmitter::emitSquareCoordinates() {
+  keyGroup = andI(warp, 3);
+  queryHalf = shr(warp, 2);
+  Value matrix = shr(lane, 3);
+  // A fragments (non-transposed ldmatrix) of the key group's rows: matrix i
+  // reads rows 8 (i & 1) .. of chunk i >> 1, as warpRowsLane for 16 keys.
+  Value rowInGroup = add(add(mul(keyGroup, 32), r8), mul(andI(matrix, 1), 8));
+  squareALane = laneOffset(mul(rowInGroup, smemRowBytes), shr(matrix, 1));
+  stagedALane = laneOffset(mul(rowInGroup, dsRowBytes), shr(matrix, 1));
+  // B fragments of dO / Q read transposed for the dim half: the first chunk
+  // queryHalf D / 16 splits into whole 128-byte groups (a byte offset) and a
+  // rest whose bits are disjoint from the pairs' even chunks (as dqKLane).
+  Value chunk0 = mul(queryHalf, d / 16);
+  dimBytes = mul(andI(chunk0, ~int64_t(7)), 16);
+  dimLaneB = laneOffset(mul(add(r8, mul(andI(matrix, 1), 8)), smemRowBytes),
+                        add(shr(matrix, 1), andI(chunk0, 7)));
+}
+
+SmallVector<Value> MainEmitter::emitSquareScoreGemm(Value aTile,
+                                                    Value bTile) {
+  int64_t n8 = squareQueries / 8;
+  SmallVector<Value> c(2 * n8 * 4, cF32(0.0));
+  // The query half's rows start a multiple of 8 rows in: the swizzle of
+  // every row is unchanged, the offset is plain bytes.
+  Value bBase = add(bTile, mul(queryHalf, squareQueries * smemRowBytes));
+  for (int64_t kk = 0; kk < kSteps(); ++kk) {
+    std::array<SmallVector<Value>, 2> af;
+    for (int64_t mt = 0; mt < 2; ++mt)
+      af[mt] = ldmatrix(fragmentAddress(aTile, squareALane, mt * 16, 2 * kk),
+                        /*transpose=*/false);
+    for (int64_t np = 0; np < n8 / 2; ++np) {
+      SmallVector<Value> bf = ldmatrix(
+          fragmentAddress(bBase, kLane, np * 16, 2 * kk), /*transpose=*/false);
+      for (int64_t mt = 0; mt < 2; ++mt)
+        for (int64_t half = 0; half < 2; ++half)
+          mma(af[mt], {bf[2 * half], bf[2 * half + 1]},
+              MutableArrayRef<Value>(c).slice(
+                  (mt * n8 + 2 * np + half) * 4, 4));
+    }
+  }
+  return c;
+}
+
+void MainEmitter::emitSquareStagedGemm(Value aTile, Value bTile,
+                                       SmallVector<Value> &acc) {
+  int64_t d8 = d / 16;
+  Value bBase = add(bTile, dimBytes);
+  for (int64_t kk = 0; kk < blockM / 16; ++kk) {
+    std::array<SmallVector<Value>, 2> af;
+    for (int64_t mt = 0; mt < 2; ++mt)
+      af[mt] = ldmatrix(
+          fragmentAddress(aTile, stagedALane, mt * 16, 2 * kk, dsRowBytes),
+          /*transpose=*/false);
+    for (int64_t dp = 0; dp < d8 / 2; ++dp) {
+      SmallVector<Value> bf =
+          ldmatrix(fragmentAddress(bBase, dimLaneB, kk * 16, 2 * dp),
+                   /*transpose=*/true);
+      for (int64_t mt = 0; mt < 2; ++mt)
+        for (int64_t half = 0; half < 2; ++half)
+          mma(af[mt], {bf[2 * half], bf[2 * half + 1]},
+              MutableArrayRef<Value>(acc).slice(
+                  (mt * d8 + 2 * dp + half) * 4, 4));
+    }
+  }
+}
+
+void MainEmitter::storeSquareTransposed(ArrayRef<Value> v, int64_t tile) {
+  // As storeDsT: row % 8 == g swizzles the chunk, 32 lanes on 32 banks.
+  int64_t n8 = squareQueries / 8;
+  Value chunk0 = mul(queryHalf, n8);
+  for (int64_t mt = 0; mt < 2; ++mt)
+    for (int64_t half = 0; half < 2; ++half) {
+      Value row = add(add(mul(keyGroup, 32), g), mt * 16 + half * 8);
+      Value rowBytes = add(mul(row, dsRowBytes), mul(t, 4));
+      for (int64_t nt = 0; nt < n8; ++nt) {
+        int64_t r = (mt * n8 + nt) * 4 + 2 * half;
+        Value chunk = arith::XOrIOp::create(b, add(chunk0, nt), g);
+        LLVM::StoreOp::create(
+            b, packHalf2(v[r], v[r + 1]),
+            tileAt(add(cI32(tile), add(rowBytes, mul(chunk, 16)))),
+            /*alignment=*/4);
+      }
+    }
+}
+
+void MainEmitter::emitSquareStep(Value stage, Value head, Value m0,
+                                 SmallVector<Value> &dK,
+                                 SmallVector<Value> &dV) {
+  Value base = stageBase(stage);
+  Value bh = add(mul(batch, p.headsQ), head);
+  ScoreLayout layout = squareLayout();
+  int64_t n8 = squareQueries / 8;
+  // The query half's lse_log2 and delta.
+  Value columns = mul(queryHalf, squareQueries * 4);
+  SmallVector<Value> th;
+  SmallVector<Value> s = finishTransposedScores(
+      emitSquareScoreGemm(cI32(kTile()), qTile(base)), th, m0, head, layout);
+  Value c = cF32(expScale);
+  for (int64_t r = 0; r < int64_t(s.size()); r += 4) {
+    auto [l0, l1] = loadColumnPair(add(lseTile(base), columns), r / 4 % n8);
+    for (int64_t e = 0; e < 4; ++e)
+      s[r + e] = exp2(fma(s[r + e], c, arith::NegFOp::create(b, e & 1 ? l1 : l0)));
+  }
+  storeSquareTransposed(s, pTile());
+  SmallVector<Value> ds = emitSquareScoreGemm(cI32(vTile()), doTile(base));
+  for (int64_t r = 0; r < int64_t(ds.size()); r += 4) {
+    auto [d0, d1] = loadColumnPair(add(deltaTile(base), columns), r / 4 % n8);
+    for (int64_t e = 0; e < 4; ++e) {
+      Value grad = arith::MulFOp::create(
+          b, s[r + e],
+          arith::SubFOp::create(b, ds[r + e], e & 1 ? d1 : d0));
+      if (p.softcap)
+        grad = arith::MulFOp::create(
+            b, grad,
+            fma(arith::NegFOp::create(b, th[r + e]), th[r + e], cF32(1.0)));
+      ds[r + e] = grad;
+    }
+  }
+  storeSquareTransposed(ds, dsTile());
+  // P^T and dS^T of every warp are in place before any warp reads them.
+  gpu::BarrierOp::create(b);
+  emitSquareStagedGemm(cI32(pTile()), doTile(base), dV);
+  emitSquareStagedGemm(cI32(dsTile()), qTile(base), dK);
+  if (atomicDQ)
+    emitDQ(bh, m0);
+}
+
+void MainEmitter::emitSquareEpilogue(ValueRange dK, ValueRange dV) {
+  // Lane (g, t) holds keys g, g + 8 of each m16 tile of the key group, dims
+  // 8 dt + 2t, +1 of the dim half.
+  int64_t d8 = d / 16;
+  Value scale = cF32(p.scale);
+  Value dkPtr = global(kBwdDK), dvPtr = global(kBwdDV);
+  Value column = add(mul(queryHalf, d / 2), mul(t, 2));
+  for (int64_t mt = 0; mt < 2; ++mt)
+    for (int64_t half = 0; half < 2; ++half) {
+      Value key =
+          add(add(add(n0, mul(keyGroup, 32)), g), mt * 16 + half * 8);
+      auto body = [&] {
+        Value rowBytes = add64(kvHeadBytes, mul64(key, tileRowBytes));
+        for (int64_t dt = 0; dt < d8; ++dt) {
+          int64_t r = (mt * d8 + dt) * 4 + 2 * half;
+          Value off =
+              add64(rowBytes, toI64(mul(add(column, dt * 8), 2)));
+          Value k = packHalf2(arith::MulFOp::create(b, dK[r], scale),
+                              arith::MulFOp::create(b, dK[r + 1], scale));
+          LLVM::StoreOp::create(b, k, gep(ptrGlobal, dkPtr, off), 4);
+          Value v = packHalf2(dV[r], dV[r + 1]);
+          LLVM::StoreOp::create(b, v, gep(ptrGlobal, dvPtr, off), 4);
+        }
+      };
+      if (p.seqK % blockN == 0)
+        body();
+      else
+        ifThen(cmp(arith::CmpIPredicate::slt, key, cI32(p.seqK)), body);
+    }
 }
 
 scf::ForOp MainEmitter::emitLoop(Value total) {
@@ -687,7 +956,8 @@ void MainEmitter::emit() {
   // the key (r8).
   Value dsRow = add(r8, mul(shr(matrix, 1), 8));
   Value dsChunk = arith::XOrIOp::create(
-      b, add(mul(andI(warp, rowGroups - 1), 2), andI(matrix, 1)), r8);
+      b, add(mul(andI(warp, rowGroups - 1), 2 * dqMTiles), andI(matrix, 1)),
+      r8);
   dsLaneA = add(mul(dsRow, dsRowBytes), mul(dsChunk, 16));
   // The warp's dQ columns: part w / row groups of D / column parts. Its
   // first 16-byte chunk splits into a multiple of 8 (whole 128-byte groups,
@@ -701,6 +971,8 @@ void MainEmitter::emit() {
   dqKBytes = mul(andI(chunk0, ~int64_t(7)), 16);
   dqKLane = laneOffset(mul(add(r8, mul(andI(matrix, 1), 8)), smemRowBytes),
                        add(shr(matrix, 1), andI(chunk0, 7)));
+  if (square)
+    emitSquareCoordinates();
 
   // The Q blocks whose rows see a key of this block.
   IntArith a(b, b.getLoc(), i32);
@@ -729,8 +1001,12 @@ void MainEmitter::emit() {
   scf::ForOp loop = emitLoop(total);
   b.setInsertionPointAfter(loop);
   int64_t numAcc = dTiles() * 4;
-  emitEpilogue(loop.getResults().take_front(numAcc),
-               loop.getResults().drop_front(numAcc));
+  if (square)
+    emitSquareEpilogue(loop.getResults().take_front(numAcc),
+                       loop.getResults().drop_front(numAcc));
+  else
+    emitEpilogue(loop.getResults().take_front(numAcc),
+                 loop.getResults().drop_front(numAcc));
   gpu::ReturnOp::create(b);
 }
 
@@ -738,7 +1014,8 @@ int64_t mlir::attn::detail::backwardMainSharedBytes(const KernelProblem &p,
                                                     const BackwardTiles &t) {
   int64_t rowBytes = p.headDim * 2;
   int64_t stage = 2 * t.blockM * rowBytes + 2 * t.blockM * 4;
-  return 2 * t.blockN * rowBytes + t.blockN * t.blockM * 2 + 2 * stage;
+  int64_t staged = (t.square() ? 2 : 1) * t.blockN * t.blockM * 2;
+  return 2 * t.blockN * rowBytes + staged + 2 * stage;
 }
 
 void mlir::attn::detail::emitBackwardPreprocess(gpu::GPUFuncOp func,
