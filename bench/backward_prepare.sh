@@ -113,7 +113,8 @@ fi
 mkdir -p "$dest/src"
 cp -r "$root/CMakeLists.txt" "$root/cmake" "$root/lib" "$root/include" "$root/test" "$dest/src/"
 cp -r /usr/src/googletest "$dest/googletest"
-cp "$root"/bench/backward_bench.py "$root"/bench/backward_run.sh "$dest/"
+cp "$root"/bench/backward_bench.py "$root"/bench/backward_run.sh \
+  "$root"/bench/backward_profile.py "$root"/bench/ncu_summary.py "$dest/"
 echo "staged $(ls "$dest/kernels" | wc -l) files in $dest ($(du -sh "$dest" | cut -f1))"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "${#failed[@]} kernels failed to compile: ${failed[*]}" >&2

@@ -413,7 +413,8 @@ struct BackwardModel {
     // K, V, the dS^T tile (and P^T with square warp tiles) and two stages
     // of (Q, dO, lse_log2, delta): the kernel's own layout
     // (backwardMainSharedBytes).
-    bool square = squareWarpTiles && n == 128;
+    // As the pass: the deterministic main kernel keeps 16 keys per warp.
+    bool square = squareWarpTiles && !deterministic && n == 128;
     c.sharedMemoryBytes = n * (d + dv) * e + (square ? 2 : 1) * n * m * e +
                           2 * (m * (d + dv) * e + 2 * m * 4);
     // Softcap keeps tanh of every score for the chain rule: one more

@@ -390,7 +390,15 @@ def ConvertAttnBackwardToNVVM
        the CTAs of one head reduce into different rows at a time. When
        `block-m < block-n` the warps split `dQ = dS K` into row groups of 16
        queries times parts of D, so a 128-key CTA adds half the values per
-       key of a 64-key one. GQA sums dK
+       key of a 64-key one. With `square-warp-tiles` (default; the
+       atomic program's 128-key CTAs) the 8 warps are 4 key groups of 32
+       x 2 halves: `S^T` and `dP^T` of 32 keys x `block-m / 2` queries per
+       warp, `P^T` and `dS^T` stored to shared memory, one barrier, then
+       `dV` and `dK` of 32 keys x D / 2 per warp over all the step's
+       queries, so each fragment read feeds two m16 tiles (a D = 128 warp
+       reads 152 instead of 184 ldmatrix x4 per step); `dq-warp-rows` 32
+       gives each warp two m16 tiles of `dQ` rows per K fragment (auto: 32
+       with square tiles at `block-m` 128). GQA sums dK
        and dV over the group inside the CTA (no atomics); dK is scaled
        once at the end;
     3. convert, one thread per 8 elements: `dq = scale * dq_accum` in the
