@@ -53,6 +53,11 @@ if [ "${ATTN_BWD_SET:-}" = tiles ]; then
     "bwd_check_t128_atom_softcap_f16|--batch=2 --heads-q=4 --heads-kv=4 --seq-q=256 --seq-k=300 --head-dim=64 --mask=none --dtype=f16 --softcap=30 --bwd-block-n=128 --dq-reduction=atom"
     "bwd_check_det_t64_dq64_tail_causal_br_gqa|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal --deterministic --bwd-block-m=64 --bwd-block-n=64 --dq-block-m=64"
     "bwd_check_det_t128_dq128_tail_d128|--batch=1 --heads-q=4 --heads-kv=2 --seq-q=300 --seq-k=457 --head-dim=128 --mask=causal --deterministic --bwd-block-n=128 --dq-block-m=128"
+    # Square warp tiles (the 128-key default) with 16-row dQ tiles, the
+    # 16-keys-per-warp layout at 128 keys, and 32-row dQ tiles on 4 warps.
+    "bwd_check_sq_dq16_tail_causal_br_gqa|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal --bwd-block-n=128 --bwd-dq-warp-rows=16"
+    "bwd_check_rows128_window_alibi_d128|--batch=1 --heads-q=8 --heads-kv=2 --seq-q=777 --seq-k=1000 --head-dim=128 --mask=sliding-window --window-left=100 --window-right=20 --alibi --bwd-block-n=128 --bwd-square-warp-tiles=false"
+    "bwd_check_t64_dq32_tail_causal_tl_d128|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=333 --seq-k=200 --head-dim=128 --mask=causal-top-left --bwd-block-m=64 --bwd-block-n=64 --bwd-dq-warp-rows=32"
   )
 fi
 if [ -z "${ATTN_CHECKS_ONLY:-}" ]; then
@@ -70,6 +75,9 @@ if [ -z "${ATTN_CHECKS_ONLY:-}" ]; then
   for mask in none causal; do
     variants+=("bwd_bench_gqa_l4096_${mask}|--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --deterministic=false")
     variants+=("bwd_bench_det_gqa_l4096_${mask}|--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --deterministic")
+    # D = 64 with 64-row Q blocks (the model picks 128 there).
+    [ "${ATTN_BWD_SET:-}" = tiles ] &&
+      variants+=("bwd_bench_m64_d64_l4096_${mask}|--batch=4 --heads-q=32 --heads-kv=32 --seq-q=4096 --seq-k=4096 --head-dim=64 --mask=$mask --deterministic=false --bwd-block-m=64")
     [ "${ATTN_BWD_SET:-}" = tiles ] && continue
     # The atomic path's other modes side by side on one shape (the
     # defaults: dq-reduction=auto, rotate-q-blocks).
@@ -105,7 +113,8 @@ fi
 mkdir -p "$dest/src"
 cp -r "$root/CMakeLists.txt" "$root/cmake" "$root/lib" "$root/include" "$root/test" "$dest/src/"
 cp -r /usr/src/googletest "$dest/googletest"
-cp "$root"/bench/backward_bench.py "$root"/bench/backward_run.sh "$dest/"
+cp "$root"/bench/backward_bench.py "$root"/bench/backward_run.sh \
+  "$root"/bench/backward_profile.py "$root"/bench/ncu_summary.py "$dest/"
 echo "staged $(ls "$dest/kernels" | wc -l) files in $dest ($(du -sh "$dest" | cut -f1))"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "${#failed[@]} kernels failed to compile: ${failed[*]}" >&2

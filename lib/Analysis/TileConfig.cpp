@@ -368,6 +368,8 @@ struct BackwardModel {
   const GpuSpec &gpu;
   bool deterministic;
   int64_t reductionWidth;
+  /// 128-key CTAs with square warp tiles (square-warp-tiles).
+  bool squareWarpTiles;
 
   double flopsPerSM() const {
     return kMmaSyncShare * getPeakFlops(gpu, f.elementKind) / gpu.numSMs;
@@ -408,10 +410,13 @@ struct BackwardModel {
     c.numWarps = n / 16;
     int64_t d = f.headDim, dv = f.valueHeadDim, e = f.elementBytes;
     int64_t threads = 32 * c.numWarps;
-    // K, V, the dS^T tile and two stages of (Q, dO, lse_log2, delta): the
-    // kernel's own layout (backwardMainSharedBytes).
-    c.sharedMemoryBytes =
-        n * (d + dv) * e + n * m * e + 2 * (m * (d + dv) * e + 2 * m * 4);
+    // K, V, the dS^T tile (and P^T with square warp tiles) and two stages
+    // of (Q, dO, lse_log2, delta): the kernel's own layout
+    // (backwardMainSharedBytes).
+    // As the pass: the deterministic main kernel keeps 16 keys per warp.
+    bool square = squareWarpTiles && !deterministic && n == 128;
+    c.sharedMemoryBytes = n * (d + dv) * e + (square ? 2 : 1) * n * m * e +
+                          2 * (m * (d + dv) * e + 2 * m * 4);
     // Softcap keeps tanh of every score for the chain rule: one more
     // S^T tile.
     c.registersPerThread =
@@ -435,10 +440,23 @@ struct BackwardModel {
     double gemms = atomic ? 5 : 4;
     double mma = gemms * 2.0 * m * n * d / flopsPerSM();
     double perWarp = 2.0 * m * (d + dv) * e + 16.0 * (d + dv) * e;
+    // Square warp tiles: S^T and dP^T read 32 K / V rows and half the Q /
+    // dO rows per warp, dV and dK 32 staged P^T / dS^T rows and half of D
+    // of every dO / Q row; P^T is stored too.
+    if (square)
+      perWarp = (32.0 + m / 2.0) * (d + dv) * e +
+                (2.0 * 32 * m + m * (d + dv) / 2.0) * e;
     double smemBytes = c.numWarps * perWarp + m * (d + dv) * e;
+    if (square)
+      smemBytes += n * m * e;
+    if (atomic || square)
+      smemBytes += n * m * e;
     if (atomic) {
-      int64_t parts = c.numWarps / (m / 16);
-      smemBytes += n * m * e + c.numWarps * (16.0 * n * e + n * d / parts * e);
+      // Square warp tiles at block-m 128 take 32-row dQ tiles
+      // (dq-warp-rows auto).
+      int64_t rows = square && m == 128 ? 32 : 16;
+      int64_t parts = c.numWarps / (m / rows);
+      smemBytes += c.numWarps * (double(rows) * n * e + n * d / parts * e);
     }
     double smem = smemBytes / (kSharedBytesPerClock * clock());
     double exp = double(m) * n / (sfuRate(gpu) / gpu.numSMs);
@@ -527,9 +545,11 @@ pickFastest(ArrayRef<TileCandidate> cs) {
 BackwardTileChoice
 mlir::attn::chooseBackwardTileConfig(const AttentionFigures &f,
                                      const GpuSpec &gpu, bool deterministic,
-                                     int64_t reductionWidth) {
+                                     int64_t reductionWidth,
+                                     bool squareWarpTiles) {
   BackwardTileChoice choice;
-  BackwardModel model{f, gpu, deterministic, std::max<int64_t>(1, reductionWidth)};
+  BackwardModel model{f, gpu, deterministic,
+                      std::max<int64_t>(1, reductionWidth), squareWarpTiles};
   // The fixed tiles first (they win ties), then 128-key CTAs of 8 warps.
   const int64_t mainShapes[][2] = {{64, 64}, {64, 128}, {128, 128}};
   for (auto [m, n] : mainShapes)

@@ -242,28 +242,32 @@ TEST_F(TileModelTest, BackwardCandidatesAreTheKernelsPlans) {
   // Every candidate the backward model sizes is the kernel's own plan:
   // shared memory, tiles and warps of the main kernel (and the dQ kernel's
   // for the deterministic program).
+  // Both programs, square warp tiles on and off (square-warp-tiles).
   for (int64_t d : {64, 128})
-    for (bool deterministic : {false, true}) {
+    for (int mode = 0; mode < 4; ++mode) {
+      bool deterministic = mode & 1, square = mode & 2;
       AttentionSpec spec = prefillSpec(d, d);
       spec.backward = true;
       spec.withLse = true;
       BackwardTileChoice choice = chooseBackwardTileConfig(
-          getAttentionFigures(spec), *lookupGpu("h200"), deterministic, 2);
+          getAttentionFigures(spec), *lookupGpu("h200"), deterministic, 2,
+          square);
       // The three main-kernel candidates first, then the dQ kernel's.
       for (size_t i = 0; i < choice.candidates.size(); ++i) {
         const TileCandidate &c = choice.candidates[i];
         bool dq = i >= 3;
         ConvertAttnBackwardToNVVMOptions o;
         o.deterministic = deterministic;
+        o.squareWarpTiles = square;
         if (dq)
           o.dqBlockM = c.blockM, o.blockM = o.blockN = 64;
         else
           o.blockM = c.blockM, o.blockN = c.blockN, o.dqBlockM = 64;
         std::map<std::string, KernelInfoAttr> infos =
             planBackward(ctx, spec, o);
-        std::string what = spec.describe() + (dq ? " dq " : " main ") +
-                           std::to_string(c.blockM) + "x" +
-                           std::to_string(c.blockN);
+        std::string what = spec.describe() + (square ? " square" : "") +
+                           (dq ? " dq " : " main ") + std::to_string(c.blockM) +
+                           "x" + std::to_string(c.blockN);
         if (c.rejected.find("block-m > block-n") != std::string::npos) {
           EXPECT_TRUE(infos.empty()) << what;
           continue;

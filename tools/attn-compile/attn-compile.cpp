@@ -156,6 +156,18 @@ static cl::opt<bool> rotateQBlocks(
              "Q block n mod the count, so that concurrent dQ reductions hit "
              "different rows (default on)"),
     cl::init(true), cl::cat(specCategory));
+static cl::opt<bool> bwdSquareWarpTiles(
+    "bwd-square-warp-tiles",
+    cl::desc("With --backward: 128-key main CTAs use 32-key warp tiles with "
+             "P^T and dS^T staged in shared memory (default on; off: 16 keys "
+             "per warp)"),
+    cl::init(true), cl::cat(specCategory));
+static cl::opt<int64_t> bwdDQWarpRows(
+    "bwd-dq-warp-rows",
+    cl::desc("With --backward (atomic dQ): query rows of a warp's dQ tile "
+             "in the main kernel, 16 or 32 (0: 32 with square warp tiles at "
+             "block-m 128, else 16)"),
+    cl::init(0), cl::cat(specCategory));
 static cl::opt<int64_t> bwdBlockM(
     "bwd-block-m",
     cl::desc("With --backward: the main kernel's Q rows per step (64 or "
@@ -663,6 +675,8 @@ getBackwardLoweringOptions(const ConvertAttnToNVVMOptions &lowering) {
   backward.deterministic = deterministic;
   backward.dqReduction = dqReduction;
   backward.rotateQBlocks = rotateQBlocks;
+  backward.squareWarpTiles = bwdSquareWarpTiles;
+  backward.dqWarpRows = bwdDQWarpRows;
   backward.blockM = bwdBlockM;
   backward.blockN = bwdBlockN;
   backward.dqBlockM = dqBlockM;

@@ -85,12 +85,16 @@ struct BackwardTileChoice {
 /// gradients' shapes and mask) on `gpu`. `deterministic`: the program
 /// with the dQ kernel (dqBlockM chosen) instead of reductions into
 /// dq_accum; `reductionWidth`: floats per dQ reduction instruction (1 for
-/// atom, 2 for red-v2, 4 for red-v4). Never fails: with no candidate
-/// fitting, the fixed 64 / 64 / 64 tiles come back with a reason saying so.
+/// atom, 2 for red-v2, 4 for red-v4); `squareWarpTiles`: the atomic
+/// program's 128-key CTAs stage P^T and dS^T for 32-key warp tiles
+/// (square-warp-tiles; ignored with `deterministic`, as the pass). Never
+/// fails: with no candidate fitting, the fixed 64 / 64 / 64 tiles come back
+/// with a reason saying so.
 BackwardTileChoice chooseBackwardTileConfig(const AttentionFigures &figures,
                                             const GpuSpec &gpu,
                                             bool deterministic,
-                                            int64_t reductionWidth);
+                                            int64_t reductionWidth,
+                                            bool squareWarpTiles = true);
 
 /// Registers per thread of the backward main kernel with `blockM`-query
 /// steps: dK and dV of a warp's 16 keys ((D + Dv) / 2 per lane), its S^T

@@ -424,7 +424,15 @@ def ConvertAttnBackwardToNVVM
        the CTAs of one head reduce into different rows at a time. When
        `block-m < block-n` the warps split `dQ = dS K` into row groups of 16
        queries times parts of D, so a 128-key CTA adds half the values per
-       key of a 64-key one. GQA sums dK
+       key of a 64-key one. With `square-warp-tiles` (default; the
+       atomic program's 128-key CTAs) the 8 warps are 4 key groups of 32
+       x 2 halves: `S^T` and `dP^T` of 32 keys x `block-m / 2` queries per
+       warp, `P^T` and `dS^T` stored to shared memory, one barrier, then
+       `dV` and `dK` of 32 keys x D / 2 per warp over all the step's
+       queries, so each fragment read feeds two m16 tiles (a D = 128 warp
+       reads 152 instead of 184 ldmatrix x4 per step); `dq-warp-rows` 32
+       gives each warp two m16 tiles of `dQ` rows per K fragment (auto: 32
+       with square tiles at `block-m` 128). GQA sums dK
        and dV over the group inside the CTA (no atomics); dK is scaled
        once at the end;
     3. convert, one thread per 8 elements: `dq = scale * dq_accum` in the
@@ -481,6 +489,16 @@ def ConvertAttnBackwardToNVVM
            "count of Q blocks it visits, so that the CTAs of one head add "
            "to different dq_accum rows at a time (off: every CTA starts at "
            "its first Q block). Ignored with deterministic">,
+    Option<"squareWarpTiles", "square-warp-tiles", "bool", /*default=*/"true",
+           "Atomic path, 128-key main CTAs: each warp computes S^T and dP^T "
+           "for 32 keys x block-m / 2 queries and dK, dV for 32 keys x D / "
+           "2, with P^T and dS^T staged in shared memory (off: 16 keys per "
+           "warp in every GEMM, P^T and dS^T reused from registers). "
+           "Ignored with deterministic">,
+    Option<"dqWarpRows", "dq-warp-rows", "int64_t", /*default=*/"0",
+           "Atomic path: query rows of a warp's dQ = dS K tile in the main "
+           "kernel, 16 or 32 (two m16 tiles per K fragment); 0: 32 with "
+           "square warp tiles at block-m 128, else 16">,
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
            "Target chip (decides dq-reduction=auto)">,
     Option<"ptxFeatures", "ptx-features", "std::string",

@@ -10,7 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "BackwardEmitter.h"
+#include "BackwardMainEmitter.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -148,89 +148,12 @@ public:
   }
 };
 
-//===----------------------------------------------------------------------===//
-// Main: one CTA per KV block
-//===----------------------------------------------------------------------===//
-
-class MainEmitter : public BackwardEmitterBase {
-public:
-  MainEmitter(gpu::GPUFuncOp func, const KernelProblem &p,
-              const BackwardMainOptions &options)
-      : BackwardEmitterBase(func, p, options.tiles.blockM,
-                            options.tiles.mainThreads()),
-        atomicDQ(options.atomicDQ), reduction(options.reduction),
-        rotate(options.atomicDQ && options.rotateQBlocks),
-        blockM(options.tiles.blockM), blockN(options.tiles.blockN),
-        rowGroups(blockM / 16), columnParts(options.tiles.dqColumnParts()) {
-    kvTileBytes = blockN * tileRowBytes;
-    qTileBytes = blockM * tileRowBytes;
-    stageBytes = 2 * qTileBytes + 2 * blockM * 4;
-    dsRowBytes = blockM * 2;
-  }
-
-  void emit();
-
-private:
-  // Shared memory: K | V | dS^T | stage 0 | stage 1, each stage Q | dO |
-  // lse_log2 | delta. Every tile starts at a multiple of 128 bytes.
-  int64_t kTile() const { return 0; }
-  int64_t vTile() const { return kvTileBytes; }
-  int64_t dsTile() const { return 2 * kvTileBytes; }
-  Value stageBase(Value stage) {
-    return add(mul(stage, stageBytes), 2 * kvTileBytes + blockN * dsRowBytes);
-  }
-  Value qTile(Value base) { return base; }
-  Value doTile(Value base) { return add(base, qTileBytes); }
-  Value lseTile(Value base) { return add(base, 2 * qTileBytes); }
-  Value deltaTile(Value base) { return add(base, 2 * qTileBytes + blockM * 4); }
-
-  /// The (query head, first row) of loop step `it`: heads of the group
-  /// outer, Q blocks inner.
-  std::pair<Value, Value> stepCoordinates(Value it);
-  /// Issues the copies of step `it`'s Q, dO, lse_log2 and delta into the
-  /// stage at `base`.
-  void copyStep(Value it, Value base);
-  /// The f32 pair at columns 8 nt + 2t, +1 of a 64-float shared row vector.
-  std::pair<Value, Value> loadColumnPair(Value vecTile, int64_t nt);
-  /// -inf where key (row) does not see query (column), or past Lk / Lq.
-  SmallVector<Value> emitMask(ArrayRef<Value> s, Value m0);
-  /// ALiBi on natural-unit transposed scores (identity without it).
-  SmallVector<Value> emitAlibi(ArrayRef<Value> s, Value m0, Value head);
-  /// Stores dS^T (this warp's 16 rows) as 16-bit pairs into the dS tile.
-  void storeDsT(ArrayRef<Value> ds);
-  /// dq_accum[bh, m0 + rows of this warp, its columns] += dS K.
-  void emitDQ(Value bh, Value m0);
-  /// Adds the warp's dQ tile `acc` (C fragments of its d8 tiles, rows m0 +
-  /// 16 (warp's row group) + g, + 8, columns from dqColumn0) to dq_accum as
-  /// `reduction` says; rows past Lq are skipped.
-  void emitDQReduction(Value bh, Value m0, ArrayRef<Value> acc);
-  /// red.global.add.v<N>.f32 of `values` at `ptr` (N = values.size()),
-  /// predicated on the i1 `valid` where given.
-  void emitVectorRed(Value ptr, ArrayRef<Value> values, Value valid = {});
-  /// The loop over (head, Q block) steps carrying dK and dV.
-  scf::ForOp emitLoop(Value total);
-  /// One step: the gradients of the Q block at `m0` of query head `head`.
-  void emitStep(Value it, Value stage, Value head, Value m0,
-                SmallVector<Value> &dK, SmallVector<Value> &dV);
-  /// dK * scale and dV to global memory (rows < Lk).
-  void emitEpilogue(ValueRange dK, ValueRange dV);
-
-  bool atomicDQ;
-  DQReduction reduction;
-  bool rotate;
-  /// Q rows and keys of a step; the dQ split over warps (row groups of 16
-  /// queries times column parts of D).
-  int64_t blockM, blockN, rowGroups, columnParts;
-  int64_t kvTileBytes, qTileBytes, stageBytes, dsRowBytes;
-  Value batch, kvHead, n0, kvHeadBytes, aLane, dsLaneA;
-  /// The warp's dQ columns: the first one (i32), the K tile's lane offset
-  /// for them and the byte offset of their 128-byte group.
-  Value dqColumn0, dqKLane, dqKBytes;
-  Value mBegin, numM, mRotation;
-  Value qPtr, kPtr, vPtr, doPtr, lsePtr, deltaPtr;
-};
-
 } // namespace
+
+//===----------------------------------------------------------------------===//
+// Main: one CTA per KV block (the emitter: BackwardMainEmitter.h; square
+// warp tiles: BackwardSquareTiles.cpp)
+//===----------------------------------------------------------------------===//
 
 std::pair<Value, Value> MainEmitter::stepCoordinates(Value it) {
   Value inGroup = arith::DivUIOp::create(b, it, numM);
@@ -340,7 +263,8 @@ std::pair<Value, Value> MainEmitter::loadColumnPair(Value vecTile,
           LLVM::ExtractElementOp::create(b, pair, cI32(1))};
 }
 
-SmallVector<Value> MainEmitter::emitMask(ArrayRef<Value> s, Value m0) {
+SmallVector<Value> MainEmitter::emitMask(ArrayRef<Value> s, Value m0,
+                                         const ScoreLayout &layout) {
   const KeyVisibility &vis = p.visibility;
   bool tailK = p.seqK % blockN != 0, tailQ = p.seqQ % blockM != 0;
   if (!vis.isBounded() && !tailK && !tailQ)
@@ -364,17 +288,17 @@ SmallVector<Value> MainEmitter::emitMask(ArrayRef<Value> s, Value m0) {
       b, needsMask,
       [&](OpBuilder &, Location) {
         // key - query = key0 - query0 + a constant per register.
-        Value key0 = add(add(n0, mul(warp, 16)), g);
-        Value query0 = add(m0, mul(t, 2));
+        Value key0 = layoutKey0(layout);
+        Value query0 = layoutQuery0(layout, m0);
         Value diff0 = arith::SubIOp::create(b, key0, query0);
         Value diag = cI32(p.diagOffset);
         Value lo = vis.left ? vis.lowestDelta(a, diag) : Value();
         Value hi = vis.right ? vis.highestDelta(a, diag) : Value();
         Value negInf = cF32(-std::numeric_limits<double>::infinity());
         SmallVector<Value> out;
-        for (int64_t r = 0; r < nTiles() * 4; ++r) {
-          int64_t keyDelta = (r % 4 >> 1) * 8;
-          int64_t queryDelta = (r / 4) * 8 + (r & 1);
+        for (int64_t r = 0; r < layoutRegisters(layout); ++r) {
+          int64_t keyDelta = layout.keyDelta(r);
+          int64_t queryDelta = layout.queryDelta(r);
           Value diff = add(diff0, keyDelta - queryDelta);
           Value keep = arith::ConstantIntOp::create(b, b.getI1Type(), 1);
           if (lo)
@@ -396,18 +320,19 @@ SmallVector<Value> MainEmitter::emitMask(ArrayRef<Value> s, Value m0) {
 }
 
 SmallVector<Value> MainEmitter::emitAlibi(ArrayRef<Value> s, Value m0,
-                                          Value head) {
+                                          Value head,
+                                          const ScoreLayout &layout) {
   SmallVector<Value> out(s);
   if (p.alibiSlopes.empty())
     return out;
   Value negSlope = emitNegAlibiSlope(head);
   // The distance i + Lk - Lq - j with i the query (column), j the key (row).
-  Value key0 = add(add(n0, mul(warp, 16)), g);
-  Value query0 = add(m0, mul(t, 2));
+  Value key0 = layoutKey0(layout);
+  Value query0 = layoutQuery0(layout, m0);
   Value dist0 = arith::SubIOp::create(b, add(query0, p.seqK - p.seqQ), key0);
-  for (int64_t r = 0; r < nTiles() * 4; ++r) {
-    int64_t keyDelta = (r % 4 >> 1) * 8;
-    int64_t queryDelta = (r / 4) * 8 + (r & 1);
+  for (int64_t r = 0; r < layoutRegisters(layout); ++r) {
+    int64_t keyDelta = layout.keyDelta(r);
+    int64_t queryDelta = layout.queryDelta(r);
     Value dist = add(dist0, queryDelta - keyDelta);
     Value absDist = arith::MaxSIOp::create(
         b, dist, arith::SubIOp::create(b, cI32(0), dist));
@@ -435,27 +360,39 @@ void MainEmitter::storeDsT(ArrayRef<Value> ds) {
 }
 
 void MainEmitter::emitDQ(Value bh, Value m0) {
-  // Warp w computes the 16 queries of row group w % (block m / 16) over
-  // all block n keys, for column part w / (block m / 16) of D: A = dS
+  // Warp w computes the 16 dqMTiles queries of row group w % row groups
+  // over all block n keys, for column part w / row groups of D: A = dS
   // (ldmatrix.trans of dS^T), B = K (ldmatrix.trans, as V in the forward's
-  // P V). With 128 keys and 64 rows the 8 warps split D in halves: each
+  // P V). With 128 keys and 64 rows the 8 warps split D in halves (16-row
+  // tiles) or quarters (32-row tiles: each K fragment feeds two mma): each
   // step reduces 64 x D values for 128 keys, half the 4-warp kernel's per
   // key.
   int64_t pairs = d / 16 / columnParts;
-  SmallVector<Value> acc(pairs * 2 * 4, cF32(0.0));
+  SmallVector<Value> acc(dqMTiles * pairs * 2 * 4, cF32(0.0));
   Value kBase = add(cI32(kTile()), dqKBytes);
   for (int64_t kk = 0; kk < blockN / 16; ++kk) {
     Value aOff = add(add(cI32(dsTile()), dsLaneA), kk * 16 * dsRowBytes);
-    SmallVector<Value> af = ldmatrix(tileAt(aOff), /*transpose=*/true);
+    SmallVector<SmallVector<Value>> af;
+    for (int64_t mt = 0; mt < dqMTiles; ++mt) {
+      // m16 tile mt is 2 chunks further along the dS^T row, bits disjoint
+      // from the lane's chunk (see emit): an XOR of the address.
+      Value off = mt ? arith::XOrIOp::create(b, aOff, cI32(mt * 32)) : aOff;
+      af.push_back(ldmatrix(tileAt(off), /*transpose=*/true));
+    }
     for (int64_t dp = 0; dp < pairs; ++dp) {
       SmallVector<Value> kf = ldmatrix(
           fragmentAddress(kBase, dqKLane, kk * 16, 2 * dp), /*transpose=*/true);
-      for (int64_t half = 0; half < 2; ++half)
-        mma(af, {kf[2 * half], kf[2 * half + 1]},
-            MutableArrayRef<Value>(acc).slice((2 * dp + half) * 4, 4));
+      for (int64_t mt = 0; mt < dqMTiles; ++mt)
+        for (int64_t half = 0; half < 2; ++half)
+          mma(af[mt], {kf[2 * half], kf[2 * half + 1]},
+              MutableArrayRef<Value>(acc).slice(
+                  ((mt * pairs + dp) * 2 + half) * 4, 4));
     }
   }
-  emitDQReduction(bh, m0, acc);
+  int64_t tiles = pairs * 2 * 4;
+  for (int64_t mt = 0; mt < dqMTiles; ++mt)
+    emitDQReduction(bh, add(m0, mt * 16),
+                    ArrayRef<Value>(acc).slice(mt * tiles, tiles));
 }
 
 void MainEmitter::emitVectorRed(Value ptr, ArrayRef<Value> values,
@@ -489,7 +426,8 @@ void MainEmitter::emitVectorRed(Value ptr, ArrayRef<Value> values,
 void MainEmitter::emitDQReduction(Value bh, Value m0, ArrayRef<Value> acc) {
   Value accPtr = global(kBwdDQAccum);
   int64_t tiles = int64_t(acc.size()) / 4;
-  Value warpRow0 = add(add(m0, mul(andI(warp, rowGroups - 1), 16)), g);
+  Value warpRow0 =
+      add(add(m0, mul(andI(warp, rowGroups - 1), 16 * dqMTiles)), g);
   // Byte offset in dq_accum of (row, the warp's first column) of this head.
   auto rowBytes = [&](Value row) {
     Value elem = add64(
@@ -556,13 +494,10 @@ void MainEmitter::emitDQReduction(Value bh, Value m0, ArrayRef<Value> acc) {
   }
 }
 
-void MainEmitter::emitStep(Value it, Value stage, Value head, Value m0,
-                           SmallVector<Value> &dK, SmallVector<Value> &dV) {
-  Value base = stageBase(stage);
-  Value bh = add(mul(batch, p.headsQ), head);
-  // S^T = K Q^T; softcap keeps tanh for the chain rule.
-  SmallVector<Value> s = emitRowGemm(cI32(kTile()), aLane, qTile(base));
-  SmallVector<Value> th;
+SmallVector<Value>
+MainEmitter::finishTransposedScores(SmallVector<Value> s,
+                                    SmallVector<Value> &th, Value m0,
+                                    Value head, const ScoreLayout &layout) {
   if (p.softcap) {
     Value inner = cF32(p.scale / *p.softcap);
     for (Value &v : s) {
@@ -576,7 +511,20 @@ void MainEmitter::emitStep(Value it, Value stage, Value head, Value m0,
       v = arith::MulFOp::create(b, v, unit);
   }
   // Masks last, so that masked keys stay -inf whatever ALiBi adds.
-  s = emitMask(emitAlibi(s, m0, head), m0);
+  return emitMask(emitAlibi(s, m0, head, layout), m0, layout);
+}
+
+void MainEmitter::emitStep(Value it, Value stage, Value head, Value m0,
+                           SmallVector<Value> &dK, SmallVector<Value> &dV) {
+  if (square)
+    return emitSquareStep(stage, head, m0, dK, dV);
+  Value base = stageBase(stage);
+  Value bh = add(mul(batch, p.headsQ), head);
+  // S^T = K Q^T; softcap keeps tanh for the chain rule.
+  SmallVector<Value> th;
+  SmallVector<Value> s =
+      finishTransposedScores(emitRowGemm(cI32(kTile()), aLane, qTile(base)),
+                             th, m0, head, rowLayout());
   // P^T = exp2(s * c - lse * log2 e), lse_log2 per query (column).
   Value c = cF32(expScale);
   for (int64_t nt = 0; nt < nTiles(); ++nt) {
@@ -687,7 +635,8 @@ void MainEmitter::emit() {
   // the key (r8).
   Value dsRow = add(r8, mul(shr(matrix, 1), 8));
   Value dsChunk = arith::XOrIOp::create(
-      b, add(mul(andI(warp, rowGroups - 1), 2), andI(matrix, 1)), r8);
+      b, add(mul(andI(warp, rowGroups - 1), 2 * dqMTiles), andI(matrix, 1)),
+      r8);
   dsLaneA = add(mul(dsRow, dsRowBytes), mul(dsChunk, 16));
   // The warp's dQ columns: part w / row groups of D / column parts. Its
   // first 16-byte chunk splits into a multiple of 8 (whole 128-byte groups,
@@ -701,6 +650,8 @@ void MainEmitter::emit() {
   dqKBytes = mul(andI(chunk0, ~int64_t(7)), 16);
   dqKLane = laneOffset(mul(add(r8, mul(andI(matrix, 1), 8)), smemRowBytes),
                        add(shr(matrix, 1), andI(chunk0, 7)));
+  if (square)
+    emitSquareCoordinates();
 
   // The Q blocks whose rows see a key of this block.
   IntArith a(b, b.getLoc(), i32);
@@ -729,8 +680,12 @@ void MainEmitter::emit() {
   scf::ForOp loop = emitLoop(total);
   b.setInsertionPointAfter(loop);
   int64_t numAcc = dTiles() * 4;
-  emitEpilogue(loop.getResults().take_front(numAcc),
-               loop.getResults().drop_front(numAcc));
+  if (square)
+    emitSquareEpilogue(loop.getResults().take_front(numAcc),
+                       loop.getResults().drop_front(numAcc));
+  else
+    emitEpilogue(loop.getResults().take_front(numAcc),
+                 loop.getResults().drop_front(numAcc));
   gpu::ReturnOp::create(b);
 }
 
@@ -738,7 +693,8 @@ int64_t mlir::attn::detail::backwardMainSharedBytes(const KernelProblem &p,
                                                     const BackwardTiles &t) {
   int64_t rowBytes = p.headDim * 2;
   int64_t stage = 2 * t.blockM * rowBytes + 2 * t.blockM * 4;
-  return 2 * t.blockN * rowBytes + t.blockN * t.blockM * 2 + 2 * stage;
+  int64_t staged = (t.square() ? 2 : 1) * t.blockN * t.blockM * 2;
+  return 2 * t.blockN * rowBytes + staged + 2 * stage;
 }
 
 void mlir::attn::detail::emitBackwardPreprocess(gpu::GPUFuncOp func,

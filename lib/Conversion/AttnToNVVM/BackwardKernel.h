@@ -40,9 +40,16 @@ struct BackwardTiles {
   int64_t mainThreads() const { return 32 * mainWarps(); }
   int64_t dqWarps() const { return dqBlockM / 16; }
   int64_t dqThreads() const { return 32 * dqWarps(); }
-  /// The main kernel's dQ = dS K split: warps cover blockM / 16 row groups
-  /// times dqColumnParts column parts of D.
-  int64_t dqColumnParts() const { return mainWarps() / (blockM / 16); }
+  /// The main kernel's dQ = dS K split: warps cover blockM / dqWarpRows
+  /// row groups times dqColumnParts column parts of D.
+  int64_t dqColumnParts() const { return mainWarps() / (blockM / dqWarpRows); }
+  /// Query rows of a warp's dQ tile in the main kernel: 16, or 32 (two m16
+  /// tiles: each K fragment serves twice the rows).
+  int64_t dqWarpRows = 16;
+  /// 128-key CTAs: 32 x 32-ish warp tiles with P^T and dS^T staged through
+  /// shared memory (convert-attn-backward-to-nvvm square-warp-tiles).
+  bool squareWarpTiles = false;
+  bool square() const { return squareWarpTiles && blockN == 128; }
 };
 
 /// Kernel argument positions, the same in the three kernels.
@@ -81,8 +88,9 @@ enum class DQReduction {
 inline int64_t backwardPreprocessRows(const KernelProblem &p) {
   return kBackwardThreads / (p.headDim / 8);
 }
-/// Dynamic shared memory of the main kernel: K, V, the dS^T tile and two
-/// stages of (Q, dO, lse_log2, delta).
+/// Dynamic shared memory of the main kernel: K, V, the dS^T tile (and the
+/// P^T tile with square warp tiles) and two stages of (Q, dO, lse_log2,
+/// delta).
 int64_t backwardMainSharedBytes(const KernelProblem &p,
                                 const BackwardTiles &tiles);
 

@@ -282,7 +282,11 @@ static FailureOr<BackwardTiles>
 resolveBackwardTiles(AttentionBackwardOp op, const KernelProblem &p,
                      int64_t blockM, int64_t blockN, int64_t dqBlockM,
                      StringRef tileModel, StringRef chip, bool deterministic,
-                     DQReduction reduction) {
+                     DQReduction reduction, bool squareWarpTiles,
+                     int64_t dqWarpRows) {
+  if (dqWarpRows != 0 && dqWarpRows != 16 && dqWarpRows != 32)
+    return op.emitOpError("expected dq-warp-rows 0 (auto), 16 or 32, got ")
+           << dqWarpRows;
   for (auto [name, v] : {std::pair<StringRef, int64_t>{"block-m", blockM},
                          {"block-n", blockN},
                          {"dq-block-m", dqBlockM}})
@@ -290,6 +294,9 @@ resolveBackwardTiles(AttentionBackwardOp op, const KernelProblem &p,
       return op.emitOpError("expected ")
              << name << " 0 (the tile model's), 64 or 128, got " << v;
   BackwardTiles tiles;
+  // Measured on the H200: the deterministic main kernel (no dQ) is faster
+  // with 16 keys per warp (bench/NOTES.md, branch bwdfast).
+  tiles.squareWarpTiles = squareWarpTiles && !deterministic;
   bool modelled = !tileModel.empty() &&
                   (!blockM || !blockN || (deterministic && !dqBlockM));
   if (modelled) {
@@ -306,7 +313,8 @@ resolveBackwardTiles(AttentionBackwardOp op, const KernelProblem &p,
                     : reduction == DQReduction::RedV2 ? 2
                                                       : 1;
     BackwardTileChoice choice = chooseBackwardTileConfig(
-        getBackwardFigures(op, p), *gpu, deterministic, width);
+        getBackwardFigures(op, p), *gpu, deterministic, width,
+        tiles.squareWarpTiles);
     tiles.blockM = choice.blockM;
     tiles.blockN = choice.blockN;
     tiles.dqBlockM = choice.dqBlockM;
@@ -328,6 +336,12 @@ resolveBackwardTiles(AttentionBackwardOp op, const KernelProblem &p,
     return op.emitOpError("expected block-m <= block-n (the main kernel's "
                           "dQ gives each warp 16 query rows), got block-m ")
            << tiles.blockM << " and block-n " << tiles.blockN;
+  // 32-row dQ tiles measured faster (H200) where they turn 8 row groups of
+  // all of D into 4 x 2 halves (square tiles at block-m 128), not where
+  // they turn 4 x 2 into 2 x 4 (block-m 64).
+  if (!dqWarpRows)
+    dqWarpRows = tiles.square() && tiles.blockM == 128 ? 32 : 16;
+  tiles.dqWarpRows = dqWarpRows;
   return tiles;
 }
 
@@ -342,7 +356,8 @@ FailureOr<BackwardSchedule> mlir::attn::planBackwardSchedule(
     return failure();
   FailureOr<BackwardTiles> tiles = resolveBackwardTiles(
       op, *problem, options.blockM, options.blockN, options.dqBlockM,
-      options.tileModel, options.chip, options.deterministic, *reduction);
+      options.tileModel, options.chip, options.deterministic, *reduction,
+      options.squareWarpTiles, options.dqWarpRows);
   if (failed(tiles))
     return failure();
   BackwardSchedule schedule;
@@ -403,7 +418,8 @@ struct ConvertAttnBackwardToNVVMPass
       return failure();
     FailureOr<BackwardTiles> resolved =
         resolveBackwardTiles(op, p, blockM, blockN, dqBlockM, tileModel, chip,
-                             deterministic, *reduction);
+                             deterministic, *reduction, squareWarpTiles,
+                             dqWarpRows);
     if (failed(resolved))
       return failure();
     const BackwardTiles tiles = *resolved;

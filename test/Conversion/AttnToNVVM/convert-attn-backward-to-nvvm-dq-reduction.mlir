@@ -1,7 +1,7 @@
 // RUN: attn-opt %s --convert-attn-backward-to-nvvm | FileCheck %s --check-prefix=ATOM
 // RUN: attn-opt %s --convert-attn-backward-to-nvvm="chip=sm_90" | FileCheck %s --check-prefix=ATOM
 // RUN: attn-opt %s --convert-attn-backward-to-nvvm="chip=sm_90 ptx-features=+ptx81" | FileCheck %s --check-prefix=V2
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm="chip=sm_90a ptx-features=+ptx85 dq-reduction=red-v4" | FileCheck %s --check-prefix=V4
+// RUN: attn-opt %s --convert-attn-backward-to-nvvm="chip=sm_90a ptx-features=+ptx85 dq-reduction=red-v4 dq-warp-rows=16" | FileCheck %s --check-prefix=V4
 // RUN: attn-opt %s --convert-attn-backward-to-nvvm="chip=sm_90 ptx-features=+ptx81 dq-reduction=red-v2" | FileCheck %s --check-prefix=V2
 // RUN: attn-opt %s --convert-attn-backward-to-nvvm="chip=sm_90 ptx-features=+ptx81 dq-reduction=atom" | FileCheck %s --check-prefix=ATOM
 // RUN: attn-opt %s --convert-attn-backward-to-nvvm="chip=sm_90 ptx-features=+ptx81 deterministic" | FileCheck %s --check-prefix=DET

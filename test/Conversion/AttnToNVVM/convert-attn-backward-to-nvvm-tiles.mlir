@@ -1,5 +1,5 @@
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm="block-n=128 tile-model=" | FileCheck %s --check-prefix=N128
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm="block-m=128 block-n=128 tile-model=" | FileCheck %s --check-prefix=M128
+// RUN: attn-opt %s --convert-attn-backward-to-nvvm="block-n=128 tile-model= square-warp-tiles=false" | FileCheck %s --check-prefix=N128
+// RUN: attn-opt %s --convert-attn-backward-to-nvvm="block-m=128 block-n=128 tile-model= square-warp-tiles=false" | FileCheck %s --check-prefix=M128
 // RUN: attn-opt %s --convert-attn-backward-to-nvvm="deterministic block-n=128 dq-block-m=128 tile-model=" | FileCheck %s --check-prefix=DET
 // RUN: attn-opt %s --convert-attn-backward-to-nvvm="tile-model=h100-sxm" 2>&1 | FileCheck %s --check-prefix=REMARK
 // RUN: attn-opt %s --convert-attn-backward-to-nvvm="tile-model=h100-sxm block-m=64 block-n=64" 2>&1 | FileCheck %s --check-prefix=GIVEN
@@ -11,8 +11,9 @@
 // GQA 4/2, causal (bottom-right), Lq = 200, Lk = 300, D = 64, the main
 // kernel's tiles as options (tile-model off).
 //
-// block-n=128: 8 warps of 16 keys, grid (ceil(300 / 128), B * Hkv) =
-// (3, 2), 256 threads; shared memory K + V (2 * 128 * 128 bytes) + dS^T
+// block-n=128 with square-warp-tiles=false (the default is in
+// convert-attn-backward-to-nvvm-square-warp-tiles.mlir): 8 warps of 16
+// keys, grid (ceil(300 / 128), B * Hkv) = (3, 2), 256 threads; shared memory K + V (2 * 128 * 128 bytes) + dS^T
 // (128 keys * 64 queries * 2) + 2 stages of Q, dO (2 * 64 * 128) and
 // lse_log2, delta (2 * 64 * 4): 32768 + 16384 + 2 * 16896 = 82944. dK and
 // dV of the warp's 16 keys stay 2 x 8 d8 tiles x 4. dQ = dS K: 64 rows are

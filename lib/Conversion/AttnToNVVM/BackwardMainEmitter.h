@@ -1,0 +1,166 @@
+//===- BackwardMainEmitter.h - the backward main kernel ---------*- C++ -*-===//
+//
+// Part of attn-mlir. The main kernel of the mma.sync backward (one CTA per
+// KV block), emitted by BackwardKernel.cpp (coordinates, copies, the
+// 16-keys-per-warp step, dQ reductions, loop, epilogue) and
+// BackwardSquareTiles.cpp (the step and epilogue of square warp tiles).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_LIB_CONVERSION_ATTNTONVVM_BACKWARDMAINEMITTER_H
+#define ATTN_LIB_CONVERSION_ATTNTONVVM_BACKWARDMAINEMITTER_H
+
+#include "BackwardEmitter.h"
+
+namespace mlir::attn::detail {
+
+class MainEmitter : public BackwardEmitterBase {
+public:
+  MainEmitter(gpu::GPUFuncOp func, const KernelProblem &p,
+              const BackwardMainOptions &options)
+      : BackwardEmitterBase(func, p, options.tiles.blockM,
+                            options.tiles.mainThreads()),
+        atomicDQ(options.atomicDQ), reduction(options.reduction),
+        rotate(options.atomicDQ && options.rotateQBlocks),
+        blockM(options.tiles.blockM), blockN(options.tiles.blockN),
+        dqMTiles(options.tiles.dqWarpRows / 16),
+        rowGroups(blockM / options.tiles.dqWarpRows),
+        columnParts(options.tiles.dqColumnParts()),
+        square(options.tiles.square()), squareQueries(blockM / 2) {
+    kvTileBytes = blockN * tileRowBytes;
+    qTileBytes = blockM * tileRowBytes;
+    stageBytes = 2 * qTileBytes + 2 * blockM * 4;
+    dsRowBytes = blockM * 2;
+  }
+
+  void emit();
+
+private:
+  // Shared memory: K | V | dS^T | (P^T, square warp tiles) | stage 0 |
+  // stage 1, each stage Q | dO | lse_log2 | delta. Every tile starts at a
+  // multiple of 128 bytes.
+  int64_t kTile() const { return 0; }
+  int64_t vTile() const { return kvTileBytes; }
+  int64_t dsTile() const { return 2 * kvTileBytes; }
+  int64_t pTile() const { return dsTile() + blockN * dsRowBytes; }
+  Value stageBase(Value stage) {
+    return add(mul(stage, stageBytes),
+               pTile() + (square ? blockN * dsRowBytes : 0));
+  }
+  Value qTile(Value base) { return base; }
+  Value doTile(Value base) { return add(base, qTileBytes); }
+  Value lseTile(Value base) { return add(base, 2 * qTileBytes); }
+  Value deltaTile(Value base) { return add(base, 2 * qTileBytes + blockM * 4); }
+
+  /// The (query head, first row) of loop step `it`: heads of the group
+  /// outer, Q blocks inner.
+  std::pair<Value, Value> stepCoordinates(Value it);
+  /// Issues the copies of step `it`'s Q, dO, lse_log2 and delta into the
+  /// stage at `base`.
+  void copyStep(Value it, Value base);
+  /// The f32 pair at columns 8 nt + 2t, +1 of a 64-float shared row vector.
+  std::pair<Value, Value> loadColumnPair(Value vecTile, int64_t nt);
+  /// Where a lane's transposed scores lie: register r of [mTiles][nTiles][4]
+  /// is key key0 + keyDelta(r), query query0 + queryDelta(r).
+  struct ScoreLayout {
+    /// key0 = n0 + keysPerOwner keyOwner + g; query0 = m0 + queriesPerOwner
+    /// queryOwner (none: 0) + 2t, built where they are used.
+    Value keyOwner;
+    int64_t keysPerOwner;
+    Value queryOwner;
+    int64_t queriesPerOwner;
+    int64_t nTiles;
+    int64_t keyDelta(int64_t r) const {
+      return r / (4 * nTiles) * 16 + (r % 4 >> 1) * 8;
+    }
+    int64_t queryDelta(int64_t r) const { return r / 4 % nTiles * 8 + (r & 1); }
+  };
+  ScoreLayout rowLayout() { return {warp, 16, Value(), 0, nTiles()}; }
+  ScoreLayout squareLayout() {
+    return {keyGroup, 32, queryHalf, squareQueries, squareQueries / 8};
+  }
+  Value layoutKey0(const ScoreLayout &l) {
+    return add(add(n0, mul(l.keyOwner, l.keysPerOwner)), g);
+  }
+  Value layoutQuery0(const ScoreLayout &l, Value m0) {
+    Value first =
+        l.queryOwner ? add(m0, mul(l.queryOwner, l.queriesPerOwner)) : m0;
+    return add(first, mul(t, 2));
+  }
+  int64_t layoutRegisters(const ScoreLayout &l) const {
+    return (l.keysPerOwner / 16) * l.nTiles * 4;
+  }
+  /// -inf where key (row) does not see query (column), or past Lk / Lq.
+  SmallVector<Value> emitMask(ArrayRef<Value> s, Value m0,
+                              const ScoreLayout &layout);
+  /// ALiBi on natural-unit transposed scores (identity without it).
+  SmallVector<Value> emitAlibi(ArrayRef<Value> s, Value m0, Value head,
+                               const ScoreLayout &layout);
+  /// Stores dS^T (this warp's 16 rows) as 16-bit pairs into the dS tile.
+  void storeDsT(ArrayRef<Value> ds);
+  // Square warp tiles (BackwardSquareStep.cpp).
+  /// Lane values of the square layout (keyGroup, queryHalf, lanes).
+  void emitSquareCoordinates();
+  /// C[32 keys of the key group, block m / 2 queries of the query half] =
+  /// A B^T: A the rows of the tile at `aTile`, B the query rows of the
+  /// tile at `bTile` (both [rows, D]).
+  SmallVector<Value> emitSquareScoreGemm(Value aTile, Value bTile);
+  /// acc[32 keys, D / 2 dims of the dim part] += A B with A the staged
+  /// [keys, block m] tile at `aTile` (P^T or dS^T), B the [block m, D]
+  /// tile at `bTile` (dO or Q, transposed reads).
+  void emitSquareStagedGemm(Value aTile, Value bTile, SmallVector<Value> &acc);
+  /// Stores the warp's transposed scores (square layout) as 16-bit pairs
+  /// into the [block n, block m] tile at `tile`.
+  void storeSquareTransposed(ArrayRef<Value> v, int64_t tile);
+  /// The step with square warp tiles.
+  void emitSquareStep(Value stage, Value head, Value m0, SmallVector<Value> &dK,
+                      SmallVector<Value> &dV);
+  /// dK * scale and dV of the square layout to global memory.
+  void emitSquareEpilogue(ValueRange dK, ValueRange dV);
+  /// Softcap, natural units, ALiBi and the mask of raw transposed scores;
+  /// `th` receives tanh under softcap.
+  SmallVector<Value> finishTransposedScores(SmallVector<Value> s,
+                                            SmallVector<Value> &th, Value m0,
+                                            Value head,
+                                            const ScoreLayout &layout);
+  /// dq_accum[bh, m0 + rows of this warp, its columns] += dS K.
+  void emitDQ(Value bh, Value m0);
+  /// Adds the warp's dQ tile `acc` (C fragments of its d8 tiles, rows m0 +
+  /// 16 (warp's row group) + g, + 8, columns from dqColumn0) to dq_accum as
+  /// `reduction` says; rows past Lq are skipped.
+  void emitDQReduction(Value bh, Value m0, ArrayRef<Value> acc);
+  /// red.global.add.v<N>.f32 of `values` at `ptr` (N = values.size()),
+  /// predicated on the i1 `valid` where given.
+  void emitVectorRed(Value ptr, ArrayRef<Value> values, Value valid = {});
+  /// The loop over (head, Q block) steps carrying dK and dV.
+  scf::ForOp emitLoop(Value total);
+  /// One step: the gradients of the Q block at `m0` of query head `head`.
+  void emitStep(Value it, Value stage, Value head, Value m0,
+                SmallVector<Value> &dK, SmallVector<Value> &dV);
+  /// dK * scale and dV to global memory (rows < Lk).
+  void emitEpilogue(ValueRange dK, ValueRange dV);
+
+  bool atomicDQ;
+  DQReduction reduction;
+  bool rotate;
+  /// Q rows and keys of a step; the dQ split over warps (row groups of 16
+  /// queries times column parts of D).
+  int64_t blockM, blockN, dqMTiles, rowGroups, columnParts;
+  int64_t kvTileBytes, qTileBytes, stageBytes, dsRowBytes;
+  Value batch, kvHead, n0, kvHeadBytes, aLane, dsLaneA;
+  /// The warp's dQ columns: the first one (i32), the K tile's lane offset
+  /// for them and the byte offset of their 128-byte group.
+  Value dqColumn0, dqKLane, dqKBytes;
+  Value mBegin, numM, mRotation;
+  Value qPtr, kPtr, vPtr, doPtr, lsePtr, deltaPtr;
+  /// Square warp tiles: warp w owns keys 32 (w & 3) .. + 31 in every GEMM;
+  /// its S^T and dP^T cover queries (w >> 2) block m / 2 .. of the step,
+  /// its dK and dV dims (w >> 2) D / 2 .. .
+  bool square;
+  int64_t squareQueries;
+  Value keyGroup, queryHalf, squareALane, stagedALane, dimLaneB, dimBytes;
+};
+
+} // namespace mlir::attn::detail
+
+#endif // ATTN_LIB_CONVERSION_ATTNTONVVM_BACKWARDMAINEMITTER_H
