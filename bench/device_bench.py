@@ -109,9 +109,11 @@ def parse_flags(text):
     return spec
 
 
-def visible(spec, device):
-    """[Lq, Lk] bool: key j visible to query i (AttnOps.td semantics)."""
-    lq, lk = spec["lq"], spec["lk"]
+def visible(spec, device, lq=None, lk=None):
+    """[Lq, Lk] bool: key j visible to query i (AttnOps.td semantics); `lq`
+    and `lk` replace the spec's lengths (a varlen batch's one sequence)."""
+    lq = spec["lq"] if lq is None else lq
+    lk = spec["lk"] if lk is None else lk
     i = torch.arange(lq, device=device)[:, None]
     j = torch.arange(lk, device=device)[None, :]
     off = lk - lq

@@ -24,25 +24,8 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from device_bench import Launcher, Runtime, parse_flags  # noqa: E402
+from device_bench import Launcher, Runtime, parse_flags, visible  # noqa: E402
 import varlen_anchors as anchors  # noqa: E402
-
-
-def keep(spec, lq, lk, device):
-    """[lq, lk] visibility of one sequence (AttnOps.td, per sequence)."""
-    i = torch.arange(lq, device=device)[:, None]
-    j = torch.arange(lk, device=device)[None, :]
-    off = lk - lq
-    m = spec["mask"]
-    if m == "none":
-        return torch.ones(lq, lk, dtype=torch.bool, device=device)
-    if m == "causal-top-left":
-        return j <= i
-    if m in ("causal", "causal-bottom-right"):
-        return j <= i + off
-    if m == "sliding-window":
-        return (j >= i + off - spec["wl"]) & (j <= i + off + spec["wr"])
-    raise ValueError(m)
 
 
 def reference(spec, q, k, v, bounds):
@@ -59,7 +42,7 @@ def reference(spec, q, k, v, bounds):
         ks = k[k0:k1].double().transpose(0, 1).repeat_interleave(g, 0)
         vs = v[k0:k1].double().transpose(0, 1).repeat_interleave(g, 0)
         s = qs @ ks.transpose(-1, -2) / math.sqrt(spec["d"])
-        s = s.masked_fill(~keep(spec, q1 - q0, k1 - k0, q.device), -math.inf)
+        s = s.masked_fill(~visible(spec, q.device, q1 - q0, k1 - k0), -math.inf)
         m = s.amax(-1, keepdim=True)
         m = torch.where(torch.isinf(m), torch.zeros_like(m), m)
         p = torch.exp(s - m)
