@@ -49,7 +49,7 @@ import attn_mlir
 
 __all__ = ["scaled_dot_product_attention", "attention", "Unsupported",
            "MissingGpuBackward", "register_transformers", "attention_forward",
-           "kernels_used", "reset_kernels_used", "precompile"]
+           "kernels_used", "reset_kernels_used", "precompile", "varlen_attention"]
 
 
 class Unsupported(ValueError):
@@ -542,6 +542,86 @@ def attention(query, key, value, attn_mask=None, mask="none", window=None, scale
         _autograd.gpu_backward_kernel(*args)  # MissingGpuBackward if there is none
     out, lse = _autograd.apply(*args)
     return (out, lse) if return_lse else out
+
+
+def _varlen_gpu_kernel(q, k, v, causal, softmax_scale, window_size, return_lse):
+    """The GPU varlen kernel of a call: one per heads, head dims, dtype,
+    mask, scale and LSE; the totals and the number of sequences are its
+    runtime lengths."""
+    from .varlen import _mask_of
+    if q.dtype not in _GPU_DTYPES:
+        raise Unsupported(f"attn_mlir: expected bf16 or f16 tensors on the GPU, got "
+                          f"{q.dtype}")
+    # N and the totals are runtime lengths: the spec's values only size the
+    # compile (one key for every batch).
+    spec = {"varlen": 1, "dynamic": True, "heads_q": q.shape[1],
+            "heads_kv": k.shape[1], "seq_q": 1, "seq_k": 1, "head_dim": q.shape[2],
+            "value_head_dim": v.shape[2] if v.shape[2] != q.shape[2] else 0,
+            "dtype": _DTYPE_NAMES[q.dtype], "lse": bool(return_lse),
+            "scale": None if softmax_scale is None else float(softmax_scale),
+            **_mask_of(causal, window_size, 1 << 30)}
+    return _kernel("ptx", spec, gpu_options())
+
+
+def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None,
+                     max_seqlen_k=None, *, causal=False, softmax_scale=None,
+                     window_size=(-1, -1), return_lse=False):
+    """flash_attn_varlen_func on torch tensors: q [Tq, Hq, D], k [Tk, Hkv,
+    D], v [Tk, Hkv, Dv] packed sequences, cu_seqlens_q / cu_seqlens_k int32
+    [N + 1] offsets on the same device; sequence n attends as its own dense
+    problem (causal and window aligned bottom-right per sequence). Returns
+    out [Tq, Hq, Dv] (and with return_lse the LSE [Hq, Tq], float32).
+
+    CUDA tensors run the GPU varlen kernel (one compile for every batch of
+    the same heads, head dims, dtype and mask: the totals and N are runtime
+    lengths; docs/Pipeline.md "Varlen kernels"); the host does not read the
+    offsets (no synchronisation): the kernel clamps them to the packed
+    extents, so offsets outside the contract give wrong rows, not accesses
+    outside the tensors. CPU tensors run the CPU target
+    (attn_mlir.varlen_attention, which checks the offsets on the host).
+    max_seqlen_q/k are accepted for flash_attn's signature; the CPU path
+    checks them. No gradients yet (refused)."""
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(t, torch.Tensor) or t.dim() != 3:
+            raise Unsupported(f"attn_mlir: expected {name} as a [total, H, D] tensor")
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v)):
+        raise Unsupported("attn_mlir: varlen_attention has no backward yet (call it "
+                          "under torch.no_grad() or on detached tensors)")
+    if q.shape[2] != k.shape[2] or k.shape[:2] != v.shape[:2] or \
+            q.shape[1] % k.shape[1] != 0:
+        raise Unsupported(f"attn_mlir: expected q [Tq, Hq, D], k [Tk, Hkv, D] and v "
+                          f"[Tk, Hkv, Dv] with Hq a multiple of Hkv, got "
+                          f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+    for name, cu in (("cu_seqlens_q", cu_seqlens_q), ("cu_seqlens_k", cu_seqlens_k)):
+        if not isinstance(cu, torch.Tensor) or cu.dtype != torch.int32 or \
+                cu.dim() != 1 or cu.numel() < 2 or cu.device != q.device:
+            raise Unsupported(f"attn_mlir: expected {name} as a 1-D int32 tensor of "
+                              f"N + 1 >= 2 offsets on {q.device}")
+    if cu_seqlens_q.numel() != cu_seqlens_k.numel():
+        raise Unsupported("attn_mlir: expected cu_seqlens_q and cu_seqlens_k of one "
+                          "size N + 1")
+    if not q.is_cuda:
+        from .varlen import varlen_attention as on_cpu
+        got = on_cpu(*(_to_numpy(t) for t in (q, k, v, cu_seqlens_q, cu_seqlens_k)),
+                     max_seqlen_q, max_seqlen_k, causal=causal,
+                     softmax_scale=softmax_scale, window_size=window_size,
+                     return_lse=True, dtype=_DTYPE_NAMES.get(q.dtype))
+        out, lse = _from_numpy(got[0], q.dtype), torch.from_numpy(got[1])
+        return (out, lse) if return_lse else out
+    kernel = _varlen_gpu_kernel(q, k, v, causal, softmax_scale, window_size, return_lse)
+    if q.shape[0] == 0:  # no query rows: nothing to launch
+        out = q.new_empty((0, q.shape[1], v.shape[2]))
+        lse = torch.empty((q.shape[1], 0), dtype=torch.float32, device=q.device)
+        return (out, lse) if return_lse else out
+    if k.shape[0] == 0:  # no keys at all: one padding row no sequence owns
+        k = k.new_zeros((1,) + tuple(k.shape[1:]))
+        v = v.new_zeros((1,) + tuple(v.shape[1:]))
+    # The packed [1, T, H, D] operands are views of the [T, H, D] tensors.
+    got = kernel(*(_aligned(t)[None] for t in (q, k, v)),
+                 _aligned(cu_seqlens_q), _aligned(cu_seqlens_k))
+    if return_lse:
+        return got[0][0], got[1][0]
+    return got[0]
 
 
 def attention_forward(module, query, key, value, attention_mask, dropout=0.0,

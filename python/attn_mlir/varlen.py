@@ -8,9 +8,9 @@ q [Tq, Hq, D], k [Tk, Hkv, D], v [Tk, Hkv, Dv] (numpy), cu_q / cu_k int32
 cu_k[n]:cu_k[n+1], and is attended to as its own dense problem (causal and
 window aligned bottom-right per sequence, as FlashAttention >= 2.1). The
 CPU target runs it here (attn.attention with cu_seqlens operands, split
-per sequence); the GPU kernel exists (attn-compile --target=ptx --varlen,
-docs/Pipeline.md "Varlen kernels") but this numpy helper has no device
-launch, so it refuses other targets. The kernel
+per sequence); the GPU kernel (attn-compile --target=ptx --varlen,
+docs/Pipeline.md "Varlen kernels") runs torch CUDA tensors through
+attn_mlir.torch.varlen_attention; this numpy helper refuses other targets. The kernel
 takes the number of sequences and the packed totals as runtime lengths, so
 one compile serves every batch of the same heads, head dims, dtype and mask.
 """
@@ -70,8 +70,9 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None,
     from . import compile as compile_kernel
     if target != "cpu":
         raise ValueError("attn_mlir: varlen_attention runs on the CPU target only "
-                         "(the GPU varlen kernel is compiled by attn-compile "
-                         "--target=ptx --varlen; this numpy helper launches none)")
+                         "(this numpy helper launches no GPU kernel: "
+                         "attn_mlir.torch.varlen_attention runs CUDA tensors on "
+                         "the GPU varlen kernel)")
     for name, x in (("q", q), ("k", k), ("v", v)):
         if not isinstance(x, np.ndarray) or x.ndim != 3:
             raise ValueError(f"attn_mlir: expected {name} as a [total, H, D] numpy array")

@@ -10,6 +10,12 @@ import numpy as np
 import attn_mlir
 import reference
 
+try:
+    import torch
+    import attn_mlir.torch as at
+except ImportError:  # torch is installed by scripts/bootstrap.sh
+    torch = None
+
 RNG = np.random.default_rng(15)
 
 
@@ -106,6 +112,61 @@ class Varlen(unittest.TestCase):
                 attn_mlir.varlen_attention(q, k, v, *args)
         with self.assertRaisesRegex(ValueError, "within the max_seqlen"):
             attn_mlir.varlen_attention(q, k, v, cu_q, cu_k, max_seqlen_q=4)
+
+
+
+@unittest.skipIf(torch is None, "needs torch (python3-torch)")
+class TorchVarlen(unittest.TestCase):
+    """attn_mlir.torch.varlen_attention: flash_attn_varlen_func's signature
+    on torch tensors (CPU tensors here; CUDA ones compile the GPU kernel
+    planned below, launched by bench/varlen_bench.py's device run)."""
+
+    def packed(self, d=16):
+        q, k, v, cu_q, cu_k = Varlen.packed(Varlen(), d=d)
+        return (*(torch.from_numpy(x) for x in (q, k, v)), torch.from_numpy(cu_q),
+                torch.from_numpy(cu_k))
+
+    def test_cpu_tensors_match_the_reference(self):
+        q, k, v, cu_q, cu_k = self.packed()
+        for causal in (False, True):
+            out, lse = at.varlen_attention(q, k, v, cu_q, cu_k, causal=causal,
+                                           return_lse=True)
+            self.assertEqual(tuple(out.shape), tuple(q.shape))
+            self.assertEqual(tuple(lse.shape), (q.shape[1], q.shape[0]))
+            want = per_sequence(*(x.numpy() for x in (q, k, v, cu_q, cu_k)), causal)
+            self.assertLess(np.abs(out.double().numpy() - want).max(),
+                            reference.tolerance(v.numpy(), "f32"))
+
+    def test_one_gpu_kernel_for_every_batch(self):
+        # The GPU kernel's key does not depend on N or the totals (runtime
+        # lengths): two batches of other sizes plan the same kernel, the
+        # prefill family's varlen kernel with the offsets as inputs.
+        q, k, v, cu_q, cu_k = (t.to(torch.bfloat16) if t.is_floating_point() else t
+                               for t in self.packed(d=32))
+        first = at._varlen_gpu_kernel(q, k, v, True, None, (-1, -1), True)
+        again = at._varlen_gpu_kernel(q[:3], k[:5], v[:5], True, None, (-1, -1), True)
+        self.assertIs(first, again)
+        self.assertEqual(first.manifest["family"], "prefill")
+        self.assertEqual([a["name"] for a in first.inputs],
+                         ["q", "k", "v", "cu_seqlens_q", "cu_seqlens_k"])
+        self.assertEqual([a["name"] for a in first.outputs], ["o", "lse"])
+        # Another mask is another kernel.
+        window = at._varlen_gpu_kernel(q, k, v, True, None, (64, -1), True)
+        self.assertIsNot(window, first)
+
+    def test_refusals(self):
+        q, k, v, cu_q, cu_k = self.packed()
+        with self.assertRaisesRegex(ValueError, "no backward yet"):
+            at.varlen_attention(q.requires_grad_(), k, v, cu_q, cu_k)
+        q = q.detach()
+        with self.assertRaisesRegex(ValueError, "1-D int32 tensor"):
+            at.varlen_attention(q, k, v, cu_q.long(), cu_k)
+        with self.assertRaisesRegex(ValueError, "of one size"):
+            at.varlen_attention(q, k, v, cu_q, cu_k[:-1])
+        with self.assertRaisesRegex(ValueError, "Hq a multiple of Hkv"):
+            at.varlen_attention(q[:, :3], k, v, cu_q, cu_k)
+        with self.assertRaisesRegex(ValueError, "bf16 or f16"):
+            at._varlen_gpu_kernel(q, k, v, False, None, (-1, -1), False)
 
 
 if __name__ == "__main__":
