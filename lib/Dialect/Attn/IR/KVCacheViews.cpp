@@ -107,16 +107,15 @@ Value KVTileOp::expand(OpBuilder &b) {
   auto sourceType = cast<RankedTensorType>(getSource().getType());
   auto tileType = cast<RankedTensorType>(getTile().getType());
   int64_t seqAxis = getLayout() == Layout::BHSD ? 2 : 1;
-  // Valid rows: min(N, L - start), a constant when a static L is a whole
-  // number of tiles and the tile starts on a tile boundary: a constant
-  // multiple of N, or a KV loop's induction variable (attn-tile's loops
-  // step by N from block boundaries). A varlen tile starts at its
-  // sequence's first packed row plus k0, anywhere: it may cross L.
+  // Valid rows: min(N, L - start), a constant only when a static L is a
+  // whole number of tiles and the start a constant multiple of N. Any
+  // other start may cross L (a varlen tile starts at its sequence's first
+  // packed row plus k0; IR may pass any index): rows past L are zero, as
+  // the op promises, never read.
   Value length = b.createOrFold<tensor::DimOp>(loc, getSource(), seqAxis);
   std::optional<int64_t> staticLength = getConstantIntValue(length);
   std::optional<int64_t> staticStart = getConstantIntValue(getStart());
-  bool aligned = isa<BlockArgument>(getStart()) ||
-                 (staticStart && *staticStart % rows == 0);
+  bool aligned = staticStart && *staticStart % rows == 0;
   OpFoldResult valid = b.getIndexAttr(rows);
   if (!staticLength || *staticLength % rows != 0 || !aligned)
     valid = b.createOrFold<arith::MinSIOp>(
