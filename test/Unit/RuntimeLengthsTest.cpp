@@ -17,6 +17,22 @@ using namespace attn::runtime;
 
 namespace {
 
+/// Appends one argument to `m` (length arguments: 4-byte alignment, as the
+/// writer gives them).
+void addArgument(Manifest &m, const char *name, const char *dtype,
+                 std::vector<int64_t> shape, ArgumentRole role,
+                 std::vector<std::string> symbols = {}) {
+  ManifestArgument a;
+  a.name = name;
+  a.dtype = dtype;
+  a.shape = std::move(shape);
+  a.role = role;
+  a.dimSymbols = std::move(symbols);
+  if (role == ArgumentRole::Length)
+    a.alignment = 4;
+  m.arguments.push_back(a);
+}
+
 /// The manifest convert-attn-to-nvvm writes for a prefill kernel over
 /// dynamic B, Lq and Lk (GQA 8/2, D = 128, block-m 128).
 Manifest dynamicPrefill() {
@@ -31,26 +47,17 @@ Manifest dynamicPrefill() {
   m.tuning.blockM = 128;
   m.tuning.blockN = 64;
   m.tuning.numWarps = 4;
-  auto arg = [&](const char *name, const char *dtype,
-                 std::vector<int64_t> shape, ArgumentRole role,
-                 std::vector<std::string> symbols = {}) {
-    ManifestArgument a;
-    a.name = name;
-    a.dtype = dtype;
-    a.shape = std::move(shape);
-    a.role = role;
-    a.dimSymbols = std::move(symbols);
-    if (role == ArgumentRole::Length)
-      a.alignment = 4;
-    m.arguments.push_back(a);
-  };
-  arg("q", "bf16", {-1, 8, -1, 128}, ArgumentRole::Input, {"B", "", "Lq", ""});
-  arg("k", "bf16", {-1, 2, -1, 128}, ArgumentRole::Input, {"B", "", "Lk", ""});
-  arg("v", "bf16", {-1, 2, -1, 128}, ArgumentRole::Input, {"B", "", "Lk", ""});
-  arg("o", "bf16", {-1, 8, -1, 128}, ArgumentRole::Output, {"B", "", "Lq", ""});
-  arg("B", "i32", {}, ArgumentRole::Length);
-  arg("Lq", "i32", {}, ArgumentRole::Length);
-  arg("Lk", "i32", {}, ArgumentRole::Length);
+  addArgument(m, "q", "bf16", {-1, 8, -1, 128}, ArgumentRole::Input,
+              {"B", "", "Lq", ""});
+  addArgument(m, "k", "bf16", {-1, 2, -1, 128}, ArgumentRole::Input,
+              {"B", "", "Lk", ""});
+  addArgument(m, "v", "bf16", {-1, 2, -1, 128}, ArgumentRole::Input,
+              {"B", "", "Lk", ""});
+  addArgument(m, "o", "bf16", {-1, 8, -1, 128}, ArgumentRole::Output,
+              {"B", "", "Lq", ""});
+  addArgument(m, "B", "i32", {}, ArgumentRole::Length);
+  addArgument(m, "Lq", "i32", {}, ArgumentRole::Length);
+  addArgument(m, "Lk", "i32", {}, ArgumentRole::Length);
   AttentionInfo a;
   a.mask = "causal_bottom_right";
   a.scale = 0.08838834764831845;
@@ -245,28 +252,19 @@ static Manifest varlenPrefill() {
   Manifest m = dynamicPrefill();
   m.gridFormula = "[ceil(Lq / block_m) + N1 - 1, Hq, 1]";
   m.arguments.clear();
-  auto arg = [&](const char *name, const char *dtype,
-                 std::vector<int64_t> shape, ArgumentRole role,
-                 std::vector<std::string> symbols = {}) {
-    ManifestArgument a;
-    a.name = name;
-    a.dtype = dtype;
-    a.shape = std::move(shape);
-    a.role = role;
-    a.dimSymbols = std::move(symbols);
-    if (role == ArgumentRole::Length)
-      a.alignment = 4;
-    m.arguments.push_back(a);
-  };
-  arg("q", "bf16", {1, -1, 16, 128}, ArgumentRole::Input, {"", "Lq", "", ""});
-  arg("k", "bf16", {1, -1, 16, 128}, ArgumentRole::Input, {"", "Lk", "", ""});
-  arg("v", "bf16", {1, -1, 16, 128}, ArgumentRole::Input, {"", "Lk", "", ""});
-  arg("cu_seqlens_q", "i32", {-1}, ArgumentRole::Input, {"N1"});
-  arg("cu_seqlens_k", "i32", {-1}, ArgumentRole::Input, {"N1"});
-  arg("o", "bf16", {1, -1, 16, 128}, ArgumentRole::Output, {"", "Lq", "", ""});
-  arg("Lq", "i32", {}, ArgumentRole::Length);
-  arg("Lk", "i32", {}, ArgumentRole::Length);
-  arg("N1", "i32", {}, ArgumentRole::Length);
+  addArgument(m, "q", "bf16", {1, -1, 16, 128}, ArgumentRole::Input,
+              {"", "Lq", "", ""});
+  addArgument(m, "k", "bf16", {1, -1, 16, 128}, ArgumentRole::Input,
+              {"", "Lk", "", ""});
+  addArgument(m, "v", "bf16", {1, -1, 16, 128}, ArgumentRole::Input,
+              {"", "Lk", "", ""});
+  addArgument(m, "cu_seqlens_q", "i32", {-1}, ArgumentRole::Input, {"N1"});
+  addArgument(m, "cu_seqlens_k", "i32", {-1}, ArgumentRole::Input, {"N1"});
+  addArgument(m, "o", "bf16", {1, -1, 16, 128}, ArgumentRole::Output,
+              {"", "Lq", "", ""});
+  addArgument(m, "Lq", "i32", {}, ArgumentRole::Length);
+  addArgument(m, "Lk", "i32", {}, ArgumentRole::Length);
+  addArgument(m, "N1", "i32", {}, ArgumentRole::Length);
   m.attention->layout = "bshd";
   m.attention->batch = 1;
   m.attention->headsQ = m.attention->headsKV = 16;
