@@ -1,6 +1,7 @@
 // RUN: attn-opt %s --split-input-file --attn-plan-gpu-kernels | FileCheck %s --check-prefix=PLAN
 // RUN: attn-opt %s --split-input-file --attn-plan-gpu-kernels --attn-tile | FileCheck %s --check-prefix=TILED
 // RUN: attn-opt %s --split-input-file --attn-gpu-kernels | FileCheck %s
+// RUN: attn-opt %s --split-input-file --attn-gpu-kernels | FileCheck %s --check-prefix=WHOLE
 
 // Runtime lengths: B, Lq and Lk dynamic (causal, GQA 8/2, D = 128). The plan
 // records them as -1; attn-tile cuts (B, Hq, ceil(Lq / 128)) programs from
@@ -25,6 +26,21 @@
 // CHECK: %[[LAST:.+]] = arith.addi %[[NBK]], %{{.+}} : index
 // CHECK: arith.subi %[[LAST]], %[[X]] : index
 // CHECK: arith.subi %[[KLK]], %[[KLQ]] : i32
+// Only the last Q block and the last K/V block can be partial: each tile
+// copy branches once on first_row + rows <= length, whole tiles taking the
+// unpredicated cp.async, the partial tile the zero-filling one.
+// WHOLE-LABEL: gpu.func @prefill_kernel
+// WHOLE-SAME: %{{.+}}: i32, %[[WLQ:.+]]: i32, %[[WLK:.+]]: i32)
+// WHOLE: %[[QWHOLE:.+]] = arith.cmpi sle, %{{.+}}, %[[WLQ]] : i32
+// WHOLE-NEXT: scf.if %[[QWHOLE]] {
+// WHOLE: nvvm.cp.async.shared.global %{{.+}}, %{{.+}}, 16, cache = cg : !llvm.ptr<3>, !llvm.ptr<1>
+// WHOLE: } else {
+// WHOLE: nvvm.cp.async.shared.global %{{.+}}, %{{.+}}, 16, cache = cg, %{{.+}} : !llvm.ptr<3>, !llvm.ptr<1>, i32
+// WHOLE: %[[KWHOLE:.+]] = arith.cmpi sle, %{{.+}}, %[[WLK]] : i32
+// WHOLE-NEXT: scf.if %[[KWHOLE]] {
+// WHOLE: nvvm.cp.async.shared.global %{{.+}}, %{{.+}}, 16, cache = cg : !llvm.ptr<3>, !llvm.ptr<1>
+// WHOLE: } else {
+// WHOLE: nvvm.cp.async.shared.global %{{.+}}, %{{.+}}, 16, cache = cg, %{{.+}} : !llvm.ptr<3>, !llvm.ptr<1>, i32
 // CHECK-LABEL: func.func @prefill
 // CHECK: %[[HB:.+]] = memref.dim %{{.+}}, %{{.+}} : memref<?x8x?x128xbf16>
 // CHECK: %[[B32:.+]] = arith.index_cast %[[HB]] : index to i32
