@@ -88,10 +88,13 @@ mlir::attn::analyzeBackward(const BackwardFigures &figures, const GpuSpec &gpu,
   return r;
 }
 
-/// "loc(...)" of `op`, empty for specs (no location worth printing).
+/// "loc(...)" of `op`, empty for specs: their ops are at a bare NameLoc
+/// naming the spec, which the report prints already.
 static std::string describeLocation(Operation *op) {
   std::string text;
-  if (!isa<UnknownLoc>(op->getLoc())) {
+  auto name = dyn_cast<NameLoc>(op->getLoc());
+  bool specOnly = name && isa<UnknownLoc>(name.getChildLoc());
+  if (!isa<UnknownLoc>(op->getLoc()) && !specOnly) {
     llvm::raw_string_ostream os(text);
     op->getLoc().print(os);
   }

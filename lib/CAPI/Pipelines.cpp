@@ -127,7 +127,7 @@ static LogicalResult verifyEnums(MLIRContext *ctx, const MlirAttnSpec &c) {
 MlirModule mlirAttnSpecBuildModule(MlirContext ctx, const MlirAttnSpec *spec) {
   if (failed(verifyEnums(unwrap(ctx), *spec)))
     return MlirModule{nullptr};
-  return wrap(buildSpecModule(unwrap(ctx), unwrap(*spec)).release());
+  return wrap(buildAttentionModule(unwrap(ctx), unwrap(*spec)).release());
 }
 
 MlirLogicalResult mlirAttnPrepareModule(MlirModule module, MlirStringRef entry,

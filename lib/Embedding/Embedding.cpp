@@ -201,46 +201,10 @@ mlir::attn::compileModuleToPtx(ModuleOp module,
   return std::move(*artifacts);
 }
 
-// buildAttentionModule leaves every op at an unknown location; name the
-// spec instead, so diagnostics say which spec a refusal is about.
-// The builder's own errors (an invalid spec) are re-emitted there too.
-OwningOpRef<ModuleOp> mlir::attn::buildSpecModule(MLIRContext *ctx,
-                                                  const AttentionSpec &spec,
-                                                  StringRef entry) {
-  Location loc =
-      NameLoc::get(StringAttr::get(ctx, "attention spec: " + spec.describe()));
-  SmallVector<Diagnostic> held;
-  OwningOpRef<ModuleOp> module;
-  {
-    ScopedDiagnosticHandler hold(ctx, [&](Diagnostic &diag) {
-      held.push_back(std::move(diag));
-      return success();
-    });
-    module = buildAttentionModule(ctx, spec, entry);
-  }
-  for (Diagnostic &diag : held) {
-    Location at =
-        isa<UnknownLoc>(diag.getLocation()) ? loc : diag.getLocation();
-    InFlightDiagnostic out = ctx->getDiagEngine().emit(at, diag.getSeverity());
-    out << diag.str();
-    for (Diagnostic &note : diag.getNotes())
-      out.attachNote(isa<UnknownLoc>(note.getLocation()) ? loc
-                                                         : note.getLocation())
-          << note.str();
-  }
-  if (!module)
-    return module;
-  module->walk([&](Operation *op) {
-    if (isa<UnknownLoc>(op->getLoc()))
-      op->setLoc(loc);
-  });
-  return module;
-}
-
 FailureOr<std::unique_ptr<CpuExecutable>>
 mlir::attn::compileSpecToCpu(MLIRContext *ctx, const AttentionSpec &spec,
                              const CpuTargetOptions &options) {
-  OwningOpRef<ModuleOp> module = buildSpecModule(ctx, spec, options.entry);
+  OwningOpRef<ModuleOp> module = buildAttentionModule(ctx, spec, options.entry);
   if (!module)
     return failure();
   return compileModuleToCpu(*module, options);
@@ -249,7 +213,7 @@ mlir::attn::compileSpecToCpu(MLIRContext *ctx, const AttentionSpec &spec,
 FailureOr<PtxArtifacts>
 mlir::attn::compileSpecToPtx(MLIRContext *ctx, const AttentionSpec &spec,
                              const PtxCompileOptions &options) {
-  OwningOpRef<ModuleOp> module = buildSpecModule(ctx, spec, "attention");
+  OwningOpRef<ModuleOp> module = buildAttentionModule(ctx, spec, "attention");
   if (!module)
     return failure();
   return compileModuleToPtx(*module, options);

@@ -469,13 +469,21 @@ makeLengthsDynamic(const AttentionSpec &spec, Location loc,
   return success();
 }
 
+/// Where a spec's ops are: a NameLoc naming the spec ("attention spec: GQA
+/// 32/8 B=1 ..."), so that a later diagnostic (a kernel refusing the shape,
+/// the dtype or an option) says which spec it is about.
+static Location specLocation(MLIRContext *ctx, const AttentionSpec &spec) {
+  return NameLoc::get(
+      StringAttr::get(ctx, "attention spec: " + spec.describe()));
+}
+
 OwningOpRef<ModuleOp>
 mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
                                  StringRef funcName) {
-  if (failed(verifyAttentionSpec(spec, UnknownLoc::get(ctx))))
+  if (failed(verifyAttentionSpec(spec, specLocation(ctx, spec))))
     return nullptr;
   if (spec.backward && spec.hasDynamicDims()) {
-    emitError(UnknownLoc::get(ctx))
+    emitError(specLocation(ctx, spec))
         << "expected static dims for a backward spec (dynamic dims: the "
            "forward only)";
     return nullptr;
@@ -486,7 +494,7 @@ mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
                    bufferization::BufferizationDialect, func::FuncDialect,
                    math::MathDialect, memref::MemRefDialect>();
   OpBuilder b(ctx);
-  Location loc = b.getUnknownLoc();
+  Location loc = specLocation(ctx, spec);
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
   b.setInsertionPointToEnd(module->getBody());
 
@@ -684,7 +692,7 @@ mlir::attn::buildAttentionBackwardModule(MLIRContext *ctx,
                    bufferization::BufferizationDialect, func::FuncDialect,
                    math::MathDialect, memref::MemRefDialect>();
   OpBuilder b(ctx);
-  Location loc = b.getUnknownLoc();
+  Location loc = specLocation(ctx, spec);
   if (spec.pageSize > 0 || spec.appendTokens > 0) {
     emitError(loc) << "expected dense K and V for a backward spec (no paged "
                       "cache, no appended tokens)";

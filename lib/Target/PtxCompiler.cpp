@@ -172,7 +172,16 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
     if (diag.getSeverity() == DiagnosticSeverity::Remark)
       return success();
     llvm::raw_string_ostream os(diagnostics);
-    os << diag.getLocation() << ": " << diag << "\n";
+    auto print = [&](Diagnostic &d) {
+      StringRef severity =
+          d.getSeverity() == DiagnosticSeverity::Error     ? "error"
+          : d.getSeverity() == DiagnosticSeverity::Warning ? "warning"
+                                                           : "note";
+      os << d.getLocation() << ": " << severity << ": " << d << "\n";
+    };
+    print(diag);
+    for (Diagnostic &note : diag.getNotes())
+      print(note);
     return success();
   });
 

@@ -20,6 +20,9 @@
 // Products too large for int64 index math or 1 TiB operands: the spec check.
 // RUN: not attn-compile --heads-q=65536 --heads-kv=1 --seq-q=2147483647 2>&1 | FileCheck %s --check-prefix=HUGE
 // RUN: not attn-compile --page-size=3 --seq-k=64 2>&1 | FileCheck %s --check-prefix=PAGE
+// A kernel's refusal of a spec names the spec (its ops' location) and reads
+// as an MLIR error.
+// RUN: not attn-compile --dtype=f32 --target=ptx --cubin-arch=none 2>&1 | FileCheck %s --check-prefix=GPUF32
 // Large tiles are clamped to the lengths (attn-tile): this runs and matches.
 // RUN: attn-compile --run-cpu --batch=1 --heads-q=2 --heads-kv=1 --seq-q=5 --seq-k=7 --head-dim=16 --dtype=f32 --attn-tile=block-m=65536,block-n=65536,num-splits=1024 | FileCheck %s --check-prefix=CLAMP
 
@@ -37,7 +40,8 @@
 // BLOCKM: error: expected block-m in [16, 256], got 0
 // SMS: error: expected num-sms in [1, 1024], got -1
 // HUGE: error: expected the spec's query under 1 TiB (2^40 bytes), got shape [1, 65536, 2147483647, 128]
-// PAGE: error: expected a BHSD spec whose key length is a multiple of the page size
+// GPUF32: loc("attention spec: GQA 32/8 B=1 Lq=1024 Lk=1024 D=128 f32 causal_bottom_right +lse"): error: 'attn.attention' op expected bf16 or f16 inputs on the GPU path, got 'f32'
+// PAGE: loc("attention spec: {{.*}} paged[3] +lse"): error: expected a BHSD spec whose key length is a multiple of the page size
 // CLAMP: cpu run vs float64 reference: {{.*}}PASS
 
 // --run-cpu keeps operands as float64 for the reference: bounded to what a

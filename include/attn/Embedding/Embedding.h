@@ -76,13 +76,6 @@ AttentionBackwardOp buildAttentionBackward(
     const AttentionAttributes &attributes = {},
     const AttentionOperands &operands = {});
 
-/// buildAttentionModule, with the ops located at a NameLoc naming the spec
-/// ("attention spec: GQA 32/8 B=1 ..."), so that later diagnostics (a kernel
-/// that refuses the shape) say which spec they are about.
-OwningOpRef<ModuleOp> buildSpecModule(MLIRContext *ctx,
-                                      const AttentionSpec &spec,
-                                      StringRef entry = "attention");
-
 /// Makes `module` ready for the compile functions, as attn-compile does for
 /// a .mlir file: picks the entry (`entry` if the module has it, otherwise its
 /// first func.func), gives an entry on tensors the destination-passing

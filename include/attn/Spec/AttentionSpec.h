@@ -175,10 +175,14 @@ struct AttentionSpec {
 LogicalResult verifyAttentionSpec(const AttentionSpec &spec, Location loc);
 
 /// Builds `func.func @<funcName>(q, k, v, [bias], [mask], [key_lengths],
-/// [cu_seqlens_q, cu_seqlens_k], [sinks], out, [lse])` (with appended tokens: `q, k_cache, v_cache, k_new,
-/// v_new, positions, ...`; with a paged cache: `q, k_pages, v_pages,
-/// block_table, ...`) over memrefs, wrapping one attn.attention on tensors. Returns null and emits
-/// the verifier's diagnostics when the spec describes an invalid op.
+/// [cu_seqlens_q, cu_seqlens_k], [sinks], out, [lse])` (with appended tokens:
+/// `q, k_cache, v_cache, k_new, v_new, positions, ...`; with a paged cache: `q,
+/// k_pages, v_pages, block_table, ...`) over memrefs, wrapping one
+/// attn.attention on tensors. Returns null and emits the verifier's diagnostics
+/// when the spec describes an invalid op. Every op (and every diagnostic about
+/// the spec) is located at a NameLoc naming the spec ("attention spec: GQA 32/8
+/// B=1 ..."), so a later refusal (a kernel that cannot take the shape) says
+/// which spec it is about.
 OwningOpRef<ModuleOp> buildAttentionModule(MLIRContext *ctx,
                                            const AttentionSpec &spec,
                                            llvm::StringRef funcName =
