@@ -64,7 +64,8 @@ enum BackwardArgument : int64_t {
   kBwdDK,
   kBwdDV,
   /// Workspaces: delta [B, Hq, Lq] f32, lse_log2 [B, Hq, Lq] f32,
-  /// dq_accum [B, Hq, Lq, D] f32 (not in the deterministic program).
+  /// dq_accum [B, Hq, Lq, D] f32, fragment-tiled (kDQAccumGroupRows; not
+  /// in the deterministic program).
   kBwdDelta,
   kBwdLseLog2,
   kBwdDQAccum,
