@@ -97,7 +97,6 @@ enum class DQReduction {
 /// rows of a group that crosses Lq are stored as they are (the layout
 /// needs no padding). Only the main and convert kernels read the layout.
 constexpr int64_t kDQAccumGroupRows = 16;
-constexpr int64_t kDQAccumUnitColumns = 32;
 
 /// Query rows one preprocess CTA covers (D / 8 threads per row).
 inline int64_t backwardPreprocessRows(const KernelProblem &p) {
