@@ -6,7 +6,7 @@
 # Usage: bench/backward_prepare.sh [build-dir] [dest]
 # ATTN_CHECKS_ONLY=1 stages the correctness variants alone.
 # ATTN_BWD_TARGET: the chip flags of every variant (default the H200's
-# sm_90 with +ptx81, which dq-reduction=auto turns into red.global.add.v2).
+# sm_90 with +ptx81, which dq-reduction=auto turns into red.global.add.v4).
 # ATTN_BWD_FLAGS: flags added to every variant's compile, not to its
 # .flags (e.g. --convert-attn-to-nvvm=tile-model= for the fixed 64 / 64 / 64
 # tiles of the A side of an A/B: same names, same harness spec).
@@ -40,6 +40,11 @@ variants=(
   # The other dq-reduction modes (the default is auto) on tails in both.
   "bwd_check_atom_tail_causal_br_gqa|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal --dq-reduction=atom"
   "bwd_check_v2_tail_causal_tl_d128|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=333 --seq-k=200 --head-dim=128 --mask=causal-top-left --dq-reduction=red-v2"
+  # Lq a multiple of 16 but not of block m: every dq_accum row group is
+  # tiled, the Q block past Lq adds nothing (the tails above cross a group).
+  "bwd_check_lq336_causal_d128|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=336 --seq-k=400 --head-dim=128 --mask=causal"
+  "bwd_check_lq336_gqa_d64|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=336 --seq-k=336 --head-dim=64 --mask=none"
+  "bwd_check_atom_lq336_d64|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=336 --seq-k=300 --head-dim=64 --mask=causal --dq-reduction=atom"
 )
 if [ "${ATTN_BWD_SET:-}" = tiles ]; then
   # Every tile configuration pinned on tails (the checks above take the
@@ -78,7 +83,14 @@ if [ -z "${ATTN_CHECKS_ONLY:-}" ]; then
     # D = 64 with 64-row Q blocks (the model picks 128 there).
     [ "${ATTN_BWD_SET:-}" = tiles ] &&
       variants+=("bwd_bench_m64_d64_l4096_${mask}|--batch=4 --heads-q=32 --heads-kv=32 --seq-q=4096 --seq-k=4096 --head-dim=64 --mask=$mask --deterministic=false --bwd-block-m=64")
-    [ "${ATTN_BWD_SET:-}" = tiles ] && continue
+    if [ "${ATTN_BWD_SET:-}" = tiles ]; then
+      # 32-row dQ warp tiles at block m 64 (dQ 2 x 4 warps: 32 x 32 each)
+      # and red-v2 on the tiled dq_accum, beside the defaults.
+      variants+=("bwd_bench_rows32_d128_l4096_${mask}|--batch=4 --heads-q=16 --heads-kv=16 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --deterministic=false --bwd-dq-warp-rows=32")
+      variants+=("bwd_bench_rows32_gqa_l4096_${mask}|--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --deterministic=false --bwd-dq-warp-rows=32")
+      variants+=("bwd_bench_v2_d128_l4096_${mask}|--batch=4 --heads-q=16 --heads-kv=16 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --deterministic=false --dq-reduction=red-v2")
+      continue
+    fi
     # The atomic path's other modes side by side on one shape (the
     # defaults: dq-reduction=auto, rotate-q-blocks).
     for r in atom red-v4; do

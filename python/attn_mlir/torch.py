@@ -259,7 +259,7 @@ def gpu_chip():
 def gpu_options():
     """The GPU target's options: PTX for gpu_chip() and its cubin; PTX ISA
     8.1 from sm_90 on, where the backward's dQ reduction is one vector
-    red.global.add.v2.f32 per column pair (dq-reduction=auto); and
+    red.global.add.v4.f32 per C fragment (dq-reduction=auto); and
     $ATTN_MLIR_GPU, where set, as the GPU the cost model tiles for ("h200":
     the chip alone models an H100)."""
     chip = gpu_chip()

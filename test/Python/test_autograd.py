@@ -199,7 +199,8 @@ class Gradients(unittest.TestCase):
         # $ATTN_MLIR_BACKWARD_DQ picks the program: atomic ends with the
         # convert kernel and keeps the f32 dq_accum workspace, deterministic
         # with the dQ kernel and none; $ATTN_MLIR_DQ_REDUCTION reaches the
-        # atomic path's reductions (red-v4 is its own kernel). The 128-key
+        # atomic path's reductions (red-v2 is its own kernel; auto on sm_90
+        # is red-v4, one per C fragment of the tiled dq_accum). The 128-key
         # main kernel the cost model picks on sm_90 shows in the manifest.
         q, k, v = (x.bfloat16() for x in inputs(1, 8, 2, 256, 256, 64, seed=11))
         def program(**env):
@@ -224,9 +225,10 @@ class Gradients(unittest.TestCase):
         self.assertEqual(main["tuning"]["block_n"], 128)
         self.assertEqual(main["tuning"]["num_warps"], 8)
         self.assertEqual(main["block"], [256, 1, 1])
-        v4 = program(ATTN_MLIR_BACKWARD_DQ="atomic", ATTN_MLIR_DQ_REDUCTION="red-v4")
-        self.assertIn("red.global.add.v4.f32", v4.ptx)
-        self.assertNotIn("red.global.add.v4.f32", atomic.ptx)
+        v2 = program(ATTN_MLIR_BACKWARD_DQ="atomic", ATTN_MLIR_DQ_REDUCTION="red-v2")
+        self.assertIn("red.global.add.v2.f32", v2.ptx)
+        self.assertNotIn("red.global.add.v4.f32", v2.ptx)
+        self.assertIn("red.global.add.v4.f32", atomic.ptx)
         for env, needle in ((dict(ATTN_MLIR_BACKWARD_DQ="sometimes"), "ATTN_MLIR_BACKWARD_DQ"),
                             (dict(ATTN_MLIR_DQ_REDUCTION="red-v8"), "ATTN_MLIR_DQ_REDUCTION")):
             with self.assertRaises(at.Unsupported) as ctx:

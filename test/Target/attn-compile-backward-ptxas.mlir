@@ -69,52 +69,63 @@
 // NOBWD: error: expected --backward with --deterministic
 
 // dq-reduction on sm_90 with +ptx81: ptxas takes the vector reductions
-// and spills nothing. red-v4 at D = 128 (16 d8 tiles): 16 predicated
-// red.global.add.v4.f32 per lane (Lq = 500 has a tail), no scalar atomics;
-// auto (red-v2) at D = 64: 2 x 8 pairs.
+// and spills nothing. red-v4 at D = 128 (16 n8 fragments into the tiled
+// dq_accum): 16 predicated red.global.add.v4.f32 per lane (Lq = 500 has a
+// tail), then the row group that crosses Lq (500 is no multiple of 16) as
+// 2 x 16 predicated pairs, no scalar atomics; auto (red-v4) at D = 64 with
+// no tail: 8 unpredicated red.global.add.v4.f32.
 // V4: ptxas -arch=sm_90 {{[^[]*}}Used {{[0-9]+}} registers{{[^[]*}}; Used {{[0-9]+}} registers{{[^[]*}}; Used {{[0-9]+}} registers{{[^[]*$}}
 // V4PTX: .target sm_90
 // V4PTX-COUNT-16: @p red.global.add.v4.f32 [%rd{{[0-9]+}}], {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}};
+// V4PTX-COUNT-32: @p red.global.add.v2.f32 [%rd{{[0-9]+}}], {%r{{[0-9]+}}, %r{{[0-9]+}}};
+// V4PTX-NOT: red.global.add
 // V4PTX-NOT: atom.global.add.f32
 // CHECK-PTXAS: ptxas -arch=sm_90 {{.*}}Used {{[0-9]+}} registers
-// V2PTX-COUNT-16: red.global.add.v2.f32 [%rd{{[0-9]+}}], {%r{{[0-9]+}}, %r{{[0-9]+}}};
+// V2PTX-COUNT-8: {{^}}	red.global.add.v4.f32 [%rd{{[0-9]+}}], {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}};
+// V2PTX-NOT: red.global.add
 // V2PTX-NOT: atom.global.add.f32
 // V4SM80: expected chip sm_90 or newer and +ptx81 or newer for dq-reduction=red-v4
 
 // 128-key CTAs with 16 keys per warp (square-warp-tiles off) at D = 128,
 // Q blocks of 64 rows: the
 // dQ of a step splits into 4 row groups x 2 halves of D, so each lane adds
-// 8 d8 tiles x 2 rows as red.global.add.v2.f32 pairs: 16 (the 4-warp
-// kernel's 32 for half the keys). Grid (ceil(333 / 128), 1 * 2), 256
+// 8 n8 fragments as red.global.add.v4.f32: 8 (the 4-warp kernel's 16 for
+// half the keys), then the crossing group's 2 x 8 pairs (Lq = 500). Grid (ceil(333 / 128), 1 * 2), 256
 // threads, shared memory 2 * 128 * 256 + 128 * 128 + 2 * (2 * 64 * 256 +
 // 512) = 148480; ptxas fits 255 registers without a spill (no "[").
 // N128: ptxas -arch=sm_90 {{[^[]*}}Used {{[0-9]+}} registers{{[^[]*}}; Used 255 registers{{[^[]*}}; Used {{[0-9]+}} registers{{[^[]*$}}
 // N128: kernel attention_bwd: grid [3, 2, 1] block [256, 1, 1] smem 148480 bytes
 // N128PTX: .entry attention_bwd(
 // N128PTX: .maxntid 256, 1, 1
-// N128PTX-COUNT-16: red.global.add.v2.f32 [%rd{{[0-9]+}}], {%r{{[0-9]+}}, %r{{[0-9]+}}};
+// N128PTX-COUNT-8: @p red.global.add.v4.f32 [%rd{{[0-9]+}}], {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}};
+// N128PTX-COUNT-16: @p red.global.add.v2.f32 [%rd{{[0-9]+}}], {%r{{[0-9]+}}, %r{{[0-9]+}}};
 // N128PTX-NOT: red.global.add
 // N128M: "block": [256, 1, 1],
 // N128M: "tuning": {"block_m": 64, "block_n": 128, "num_warps": 8},
 
 // Square warp tiles (the 128-key default) at D = 128: P^T staged too
 // (148480 + 128 * 64 * 2 = 164864 bytes), 254 registers without a spill;
-// dQ on 16-row warp tiles at block-m 64, the same 16 pairs per lane.
+// dQ on 16-row warp tiles at block-m 64, the same 8 fragments per lane
+// (Lq = 512: no predicate, no natural rows).
 // (With a causal tail at Lq = 500, ptxas 13.0 spills 16 bytes here: not
 // checked.)
 // SQ128: ptxas -arch=sm_90 {{[^[]*}}Used {{[0-9]+}} registers{{[^[]*}}; Used {{[0-9]+}} registers{{[^[]*}}; Used {{[0-9]+}} registers{{[^[]*$}}
 // SQ128: kernel attention_bwd: grid [4, 2, 1] block [256, 1, 1] smem 164864 bytes
 // SQ128PTX: .entry attention_bwd(
-// SQ128PTX-COUNT-16: red.global.add.v2.f32 [%rd{{[0-9]+}}], {%r{{[0-9]+}}, %r{{[0-9]+}}};
+// SQ128PTX-COUNT-8: {{^}}	red.global.add.v4.f32 [%rd{{[0-9]+}}], {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}};
 // SQ128PTX-NOT: red.global.add
 
 // 128 x 128 at D = 64 (square warp tiles, 32-row dQ tiles): 4 row groups
-// x 2 halves of D, each warp 2 m16 x 4 d8 tiles x 2 rows = 16 pairs per
-// lane for 128 x 128 (query, key) pairs; shared memory 2 * 128 * 128 +
+// x 2 halves of D, each warp 2 m16 x 4 n8 = 8 fragments per lane for
+// 128 x 128 (query, key) pairs (Lq = 300: predicated, plus the crossing
+// group's 2 x 2 x 4 pairs); shared memory 2 * 128 * 128 +
 // 2 * 128 * 256 + 2 * (2 * 128 * 128 + 1024) = 165888.
 // M128: ptxas -arch=sm_90 {{[^[]*}}Used {{[0-9]+}} registers{{[^[]*}}; Used {{[0-9]+}} registers{{[^[]*}}; Used {{[0-9]+}} registers{{[^[]*$}}
 // M128: kernel attention_bwd: grid [3, 8, 1] block [256, 1, 1] smem 165888 bytes
-// M128PTX-COUNT-16: red.global.add.v2.f32 [%rd{{[0-9]+}}], {%r{{[0-9]+}}, %r{{[0-9]+}}};
+// M128PTX-COUNT-4: @p red.global.add.v4.f32
+// M128PTX-COUNT-8: @p red.global.add.v2.f32
+// M128PTX-COUNT-4: @p red.global.add.v4.f32
+// M128PTX-COUNT-8: @p red.global.add.v2.f32
 // M128PTX-NOT: red.global.add
 
 // The tile model's choice on sm_90 (the H100 model, the H200's compute)

@@ -112,7 +112,7 @@ cl::opt<std::string> dqReduction(
     "dq-reduction",
     cl::desc("With --backward: how the main kernel adds dQ to dq_accum "
              "(auto, atom, red-v2, red-v4; red-* need --chip=sm_90 or newer "
-             "and --ptx-features=+ptx81 or newer; auto picks red-v2 there)"),
+             "and --ptx-features=+ptx81 or newer; auto picks red-v4 there)"),
     cl::init("auto"), cl::cat(specCategory));
 cl::opt<bool> rotateQBlocks(
     "rotate-q-blocks",

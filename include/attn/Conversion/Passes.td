@@ -412,14 +412,14 @@ def ConvertAttnBackwardToNVVM
        `dP^T = V dO^T`, `dS^T = P^T (dP^T - delta)` (times
        `1 - tanh^2` under softcap), `dK += dS^T Q`; `dS^T` goes to shared
        memory and `dQ += dS K` is added to the f32 `dq_accum` with
-       reductions: `dq-reduction=atom` one `atom.global.add.f32` (result
-       unused) per element; `red-v2` one `red.global.add.v2.f32` per
-       column pair a lane holds (the default on `chip` sm_90 and newer
-       with `+ptx81`); `red-v4` lanes `t` and `t ^ 1` first swap a row
-       half (two shuffles per four values), so that every lane adds four
-       consecutive floats of one row with `red.global.add.v4.f32` (a
-       quarter of `atom`'s reductions, but the shuffles cost more than
-       that saves on the H200). With `rotate-q-blocks` (default) KV block
+       reductions. `dq_accum` is fragment-tiled: in every 16-row group
+       below Lq and 32-column unit the 4 floats of a lane's mma C fragment
+       are consecutive and a warp's fragments of one n8 tile cover 4 whole
+       128-byte lines (the row group that crosses Lq stays row-major; the
+       convert kernel reads the layout back). `dq-reduction=atom` four
+       `atom.global.add.f32` (result unused) per fragment; `red-v2` two
+       `red.global.add.v2.f32`; `red-v4` one `red.global.add.v4.f32`
+       (the default on `chip` sm_90 and newer with `+ptx81`). With `rotate-q-blocks` (default) KV block
        `n` starts its Q loop at Q block `n mod count` and wraps, so that
        the CTAs of one head reduce into different rows at a time. When
        `block-m < block-n` the warps split `dQ = dS K` into row groups of 16
@@ -479,11 +479,12 @@ def ConvertAttnBackwardToNVVM
            "dQ bit-identical run to run: a dQ kernel over Q blocks instead "
            "of f32 atomics into dq_accum">,
     Option<"dqReduction", "dq-reduction", "std::string", /*default=*/"\"auto\"",
-           "How the main kernel adds dQ to dq_accum: atom (atom.global.add.f32 "
-           "per element), red-v2 (red.global.add.v2.f32 per column pair), "
-           "red-v4 (red.global.add.v4.f32 after a lane-pair shuffle); red-* "
-           "need chip sm_90 or newer and +ptx81; auto: red-v2 where they "
-           "allow it, else atom. Ignored with deterministic">,
+           "How the main kernel adds dQ to the fragment-tiled dq_accum: atom "
+           "(atom.global.add.f32 per element), red-v2 (red.global.add.v2.f32 "
+           "per half fragment), red-v4 (red.global.add.v4.f32 per C "
+           "fragment); red-* need chip sm_90 or newer and +ptx81; auto: "
+           "red-v4 where they allow it, else atom. Ignored with "
+           "deterministic">,
     Option<"rotateQBlocks", "rotate-q-blocks", "bool", /*default=*/"true",
            "Atomic path: KV block n starts its loop at Q block n mod the "
            "count of Q blocks it visits, so that the CTAs of one head add "

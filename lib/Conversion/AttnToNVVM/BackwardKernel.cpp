@@ -119,19 +119,27 @@ public:
 
   void emit() {
     b.setInsertionPointToStart(&func.getBody().front());
-    // One thread per 8 consecutive elements (D is a multiple of 8).
+    // One thread per 8 consecutive elements of dQ (D is a multiple of 8).
     int64_t chunks = p.batch * p.headsQ * p.seqQ * d / 8;
     Value chunk = add(mul(blockId(gpu::Dimension::x), kThreads), threadId());
     ifThen(cmp(arith::CmpIPredicate::ult, chunk, cI32(chunks)), [&] {
       Value elem = mul64(chunk, 8);
-      Value accBytes = arith::MulIOp::create(b, elem, cI64(4));
-      auto vec4f = VectorType::get({4}, f32);
+      auto vec2f = VectorType::get({2}, f32);
       auto vec8f = VectorType::get({8}, f32);
       Value acc = global(kBwdDQAccum);
-      Value lo = LLVM::LoadOp::create(b, vec4f, gep(ptrGlobal, acc, accBytes),
-                                      16);
-      Value hi = LLVM::LoadOp::create(
-          b, vec4f, gep(ptrGlobal, acc, add64(accBytes, cI64(16))), 16);
+      SmallVector<Value> pairs;
+      auto [pairBase, pairStride] = accumulatorPairs(chunk);
+      for (int64_t pr = 0; pr < 4; ++pr) {
+        Value off = add64(pairBase, toI64(mul(pairStride, pr)));
+        Value pair = LLVM::LoadOp::create(
+            b, vec2f,
+            gep(ptrGlobal, acc, arith::MulIOp::create(b, off, cI64(4))), 8);
+        pairs.push_back(pair);
+      }
+      Value lo = LLVM::ShuffleVectorOp::create(b, pairs[0], pairs[1],
+                                               ArrayRef<int32_t>{0, 1, 2, 3});
+      Value hi = LLVM::ShuffleVectorOp::create(b, pairs[2], pairs[3],
+                                               ArrayRef<int32_t>{0, 1, 2, 3});
       Value all = LLVM::ShuffleVectorOp::create(
           b, lo, hi, ArrayRef<int32_t>{0, 1, 2, 3, 4, 5, 6, 7});
       Value scale = arith::ConstantOp::create(
@@ -145,6 +153,42 @@ public:
                             gep(ptrGlobal, global(kBwdDQ), outBytes), 16);
     });
     gpu::ReturnOp::create(b);
+  }
+
+private:
+  /// Where the 4 column pairs 8j + 2i, +1 (i < 4) of dQ chunk `chunk`
+  /// (row chunk / (D / 8), j = chunk mod D / 8) lie in the tiled dq_accum
+  /// (BackwardKernel.h): pair i at element base + i stride (i64, i32).
+  std::pair<Value, Value> accumulatorPairs(Value chunk) {
+    int64_t perRow = d / 8;
+    Value bhRow = shr(chunk, llvm::Log2_64(perRow));
+    Value j = andI(chunk, perRow - 1);
+    Value natural = mul64(chunk, 8);
+    // q: the row in its group of 16 (every head's rows start on a group
+    // when Lq is a multiple of 16).
+    Value q, full;
+    if (p.seqQ % kDQAccumGroupRows == 0) {
+      q = andI(bhRow, kDQAccumGroupRows - 1);
+    } else {
+      Value row = arith::RemUIOp::create(b, bhRow, cI32(p.seqQ));
+      q = andI(row, kDQAccumGroupRows - 1);
+      full = cmp(arith::CmpIPredicate::sle,
+                 add(arith::SubIOp::create(b, row, q), kDQAccumGroupRows),
+                 cI32(p.seqQ));
+    }
+    // Row 8h + g of the group, chunk j: row 4 (j % 4) + g / 2, column
+    // 8 (j - j % 4) + 16 (g % 2) + 2h, then every 4 columns.
+    Value g8 = andI(q, 7);
+    Value memRow = add(add(arith::SubIOp::create(b, bhRow, q),
+                           mul(andI(j, 3), 4)),
+                       shr(g8, 1));
+    Value memCol = add(add(mul(andI(j, ~int64_t(3)), 8), mul(andI(g8, 1), 16)),
+                       mul(shr(q, 3), 2));
+    Value tiled = add64(mul64(memRow, d), toI64(memCol));
+    if (!full)
+      return {tiled, cI32(4)};
+    return {arith::SelectOp::create(b, full, tiled, natural),
+            sel(full, cI32(4), cI32(2))};
   }
 };
 
@@ -424,73 +468,106 @@ void MainEmitter::emitVectorRed(Value ptr, ArrayRef<Value> values,
 }
 
 void MainEmitter::emitDQReduction(Value bh, Value m0, ArrayRef<Value> acc) {
+  // The warp's m16 tile starts at a multiple of 16 rows: one row group of
+  // the tiled layout (BackwardKernel.h). Lane l's fragment of the n8 tile
+  // of column chunk c (8 columns) is 16 bytes at row tileRow + 4 (c % 4) +
+  // g / 2, column 8 (c - c % 4) + 4 (l % 8).
   Value accPtr = global(kBwdDQAccum);
   int64_t tiles = int64_t(acc.size()) / 4;
-  Value warpRow0 =
-      add(add(m0, mul(andI(warp, rowGroups - 1), 16 * dqMTiles)), g);
-  // Byte offset in dq_accum of (row, the warp's first column) of this head.
-  auto rowBytes = [&](Value row) {
+  Value tileRow = add(m0, mul(andI(warp, rowGroups - 1), 16 * dqMTiles));
+  Value headRow = add64(mul64(bh, p.seqQ), toI64(tileRow));
+  Value laneElem = add64(
+      arith::MulIOp::create(b, add64(headRow, toI64(shr(g, 1))), cI64(d)),
+      toI64(mul(r8, 4)));
+  Value chunk0 = shr(dqColumn0, 3);
+  bool staticChunks = (d / 8 / columnParts) % 4 == 0;
+  auto fragmentPtr = [&](int64_t dt) {
+    Value tileElem;
+    if (staticChunks) {
+      // The part starts on a unit: n8 tile dt is chunk dt % 4 of unit
+      // dt / 4 past the part's first column.
+      tileElem = add(dqColumn0, (dt % 4) * 4 * d + (dt / 4) * 32);
+    } else {
+      Value chunk = add(chunk0, dt);
+      tileElem = add(mul(andI(chunk, 3), 4 * d),
+                     mul(andI(chunk, ~int64_t(3)), 8));
+    }
+    return gep(ptrGlobal, accPtr,
+               arith::MulIOp::create(b, add64(laneElem, toI64(tileElem)),
+                                     cI64(4)));
+  };
+  // A tile is tiled-layout iff its whole row group lies below Lq; tiles at
+  // or past Lq add nothing.
+  Value full;
+  if (p.seqQ % blockM != 0)
+    full = cmp(arith::CmpIPredicate::sle, add(tileRow, kDQAccumGroupRows),
+               cI32(p.seqQ));
+  auto tiled = [&] {
+    for (int64_t dt = 0; dt < tiles; ++dt) {
+      Value ptr = fragmentPtr(dt);
+      ArrayRef<Value> c = acc.slice(dt * 4, 4);
+      if (reduction == DQReduction::RedV4) {
+        // Predicated, not branched: the 4 x D / 8 values need not stay
+        // live across control flow (ptxas spilled them at D = 128 with a
+        // branch).
+        emitVectorRed(ptr, c, full);
+      } else if (reduction == DQReduction::RedV2) {
+        emitVectorRed(ptr, c.take_front(2), full);
+        emitVectorRed(gep(ptrGlobal, ptr, cI64(8)), c.drop_front(2), full);
+      } else {
+        // The result is unused: a reduction (atom.global.add.f32 in the PTX).
+        for (int64_t e = 0; e < 4; ++e)
+          LLVM::AtomicRMWOp::create(b, LLVM::AtomicBinOp::fadd,
+                                    gep(ptrGlobal, ptr, cI64(4 * e)), c[e],
+                                    LLVM::AtomicOrdering::monotonic);
+      }
+    }
+  };
+  if (reduction == DQReduction::Atom && full)
+    ifThen(full, tiled);
+  else
+    tiled();
+  if (p.seqQ % kDQAccumGroupRows != 0)
+    emitNaturalDQReduction(bh, tileRow, full, acc);
+}
+
+void MainEmitter::emitNaturalDQReduction(Value bh, Value tileRow, Value full,
+                                         ArrayRef<Value> acc) {
+  // The group that crosses Lq keeps the natural layout: lane (g, t) adds
+  // rows g, g + 8 at columns 8 dt + 2t, +1 where the row is below Lq.
+  Value accPtr = global(kBwdDQAccum);
+  int64_t tiles = int64_t(acc.size()) / 4;
+  Value crosses = arith::AndIOp::create(
+      b, arith::XOrIOp::create(b, full, arith::ConstantIntOp::create(
+                                            b, b.getI1Type(), 1)),
+      cmp(arith::CmpIPredicate::slt, tileRow, cI32(p.seqQ)));
+  for (int64_t half = 0; half < 2; ++half) {
+    Value row = add(add(tileRow, g), half * 8);
+    Value valid = arith::AndIOp::create(
+        b, crosses, cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ)));
     Value elem = add64(
         arith::MulIOp::create(b, add64(mul64(bh, p.seqQ), toI64(row)), cI64(d)),
-        toI64(dqColumn0));
-    return arith::MulIOp::create(b, elem, cI64(4));
-  };
-  auto guarded = [&](Value row, function_ref<void()> body) {
-    if (p.seqQ % blockM == 0)
-      body();
-    else
-      ifThen(cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ)), body);
-  };
-  if (reduction == DQReduction::RedV4) {
-    // Lane (g, t) holds rows g, g + 8 at columns 8 dt + 2t, +1. An even t
-    // keeps row g and takes its partner's (t + 1) row-g pair; an odd t
-    // keeps row g + 8 and takes its partner's row-(g + 8) pair: each lane
-    // then owns columns 8 dt + 2 (t & ~1) .. + 3 of one row, 16-byte
-    // aligned.
-    Value odd = cmp(arith::CmpIPredicate::ne, andI(t, 1), cI32(0));
-    Value row = add(warpRow0, mul(andI(t, 1), 8));
-    Value colBytes = toI64(mul(andI(t, ~int64_t(1)), 8));
-    SmallVector<std::array<Value, 4>> vecs;
-    for (int64_t dt = 0; dt < tiles; ++dt) {
-      Value c0 = acc[dt * 4], c1 = acc[dt * 4 + 1];
-      Value c2 = acc[dt * 4 + 2], c3 = acc[dt * 4 + 3];
-      Value r0 = shuffleXor(sel(odd, c0, c2), 1);
-      Value r1 = shuffleXor(sel(odd, c1, c3), 1);
-      vecs.push_back({sel(odd, r0, c0), sel(odd, r1, c1), sel(odd, c2, r0),
-                      sel(odd, c3, r1)});
-    }
-    Value valid;
-    if (p.seqQ % blockM != 0)
-      valid = cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ));
-    // Rows past Lq add at row Lq - 1's address with the predicate off.
-    Value safeRow = valid ? sel(valid, row, cI32(p.seqQ - 1)) : row;
-    Value base = add64(rowBytes(safeRow), colBytes);
-    for (int64_t dt = 0; dt < tiles; ++dt)
-      emitVectorRed(gep(ptrGlobal, accPtr, add64(base, cI64(dt * 32))),
-                    vecs[dt], valid);
-    return;
-  }
-  for (int64_t half = 0; half < 2; ++half) {
-    Value row = add(warpRow0, half * 8);
-    guarded(row, [&] {
-      Value base = add64(rowBytes(row), toI64(mul(t, 8)));
+        toI64(add(dqColumn0, mul(t, 2))));
+    Value base = arith::MulIOp::create(b, elem, cI64(4));
+    auto adds = [&] {
       for (int64_t dt = 0; dt < tiles; ++dt) {
         Value pairPtr = gep(ptrGlobal, accPtr, add64(base, cI64(dt * 32)));
-        Value x = acc[dt * 4 + 2 * half];
-        Value y = acc[dt * 4 + 2 * half + 1];
-        if (reduction == DQReduction::RedV2) {
-          emitVectorRed(pairPtr, {x, y});
+        Value x = acc[dt * 4 + 2 * half], y = acc[dt * 4 + 2 * half + 1];
+        if (reduction != DQReduction::Atom) {
+          emitVectorRed(pairPtr, {x, y}, valid);
           continue;
         }
-        // The result is unused: a reduction (atom.global.add.f32 in the PTX).
-        for (auto [e, v] : llvm::enumerate(ArrayRef<Value>{x, y}))
-          LLVM::AtomicRMWOp::create(
-              b, LLVM::AtomicBinOp::fadd,
-              gep(ptrGlobal, accPtr,
-                  add64(base, cI64(dt * 32 + int64_t(e) * 4))),
-              v, LLVM::AtomicOrdering::monotonic);
+        LLVM::AtomicRMWOp::create(b, LLVM::AtomicBinOp::fadd, pairPtr, x,
+                                  LLVM::AtomicOrdering::monotonic);
+        LLVM::AtomicRMWOp::create(b, LLVM::AtomicBinOp::fadd,
+                                  gep(ptrGlobal, pairPtr, cI64(4)), y,
+                                  LLVM::AtomicOrdering::monotonic);
       }
-    });
+    };
+    if (reduction == DQReduction::Atom)
+      ifThen(valid, adds);
+    else
+      adds();
   }
 }
 

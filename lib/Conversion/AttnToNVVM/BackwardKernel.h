@@ -64,7 +64,8 @@ enum BackwardArgument : int64_t {
   kBwdDK,
   kBwdDV,
   /// Workspaces: delta [B, Hq, Lq] f32, lse_log2 [B, Hq, Lq] f32,
-  /// dq_accum [B, Hq, Lq, D] f32 (not in the deterministic program).
+  /// dq_accum [B, Hq, Lq, D] f32, fragment-tiled (kDQAccumGroupRows; not
+  /// in the deterministic program).
   kBwdDelta,
   kBwdLseLog2,
   kBwdDQAccum,
@@ -72,17 +73,30 @@ enum BackwardArgument : int64_t {
 };
 
 /// How the main kernel adds its dQ tile to dq_accum (the
-/// convert-attn-backward-to-nvvm option dq-reduction).
+/// convert-attn-backward-to-nvvm option dq-reduction). Every mode writes
+/// the fragment-tiled layout of dq_accum (kDQAccumGroupRows).
 enum class DQReduction {
   /// One atom.global.add.f32 per element (any chip).
   Atom,
-  /// red.global.add.v2.f32 of each lane's column pairs (sm_90, PTX 8.1).
+  /// Two red.global.add.v2.f32 per C fragment (sm_90, PTX 8.1).
   RedV2,
-  /// Lanes t, t ^ 1 swap a row half with two shuffles, then every lane
-  /// adds 4 consecutive floats of one row: red.global.add.v4.f32 (sm_90,
-  /// PTX 8.1), a quarter of Atom's reduction instructions.
+  /// One red.global.add.v4.f32 per C fragment (sm_90, PTX 8.1): a quarter
+  /// of Atom's reduction instructions, each a warp's 512 contiguous bytes.
   RedV4,
 };
+
+/// dq_accum [B, Hq, Lq, D] f32 is stored fragment-tiled, so that a warp's
+/// reduction of one mma C fragment per lane covers whole 128-byte lines
+/// (the natural layout put each red on 8 rows, 8 lines for 256 bytes):
+/// within every group of 16 rows [16k, 16k + 16) wholly below Lq and every
+/// unit of 32 columns [32u, 32u + 32), the element at row 16k + 8h + g,
+/// column 32u + 8n + 2t + e (h, e < 2; g < 8; n, t < 4: the C fragment of
+/// lane 4g + t in n8 tile n) lives at row 16k + 4n + g / 2, column
+/// 32u + 16 (g % 2) + 4t + 2h + e. The 4 floats of a lane's fragment are
+/// consecutive, and lanes 8i .. 8i + 7 cover one 128-byte row part. The
+/// rows of a group that crosses Lq are stored as they are (the layout
+/// needs no padding). Only the main and convert kernels read the layout.
+constexpr int64_t kDQAccumGroupRows = 16;
 
 /// Query rows one preprocess CTA covers (D / 8 threads per row).
 inline int64_t backwardPreprocessRows(const KernelProblem &p) {

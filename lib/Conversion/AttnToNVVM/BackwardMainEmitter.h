@@ -126,9 +126,14 @@ private:
   /// dq_accum[bh, m0 + rows of this warp, its columns] += dS K.
   void emitDQ(Value bh, Value m0);
   /// Adds the warp's dQ tile `acc` (C fragments of its d8 tiles, rows m0 +
-  /// 16 (warp's row group) + g, + 8, columns from dqColumn0) to dq_accum as
-  /// `reduction` says; rows past Lq are skipped.
+  /// 16 (warp's row group) + g, + 8, columns from dqColumn0) to the tiled
+  /// dq_accum (BackwardKernel.h) as `reduction` says; rows past Lq are
+  /// skipped.
   void emitDQReduction(Value bh, Value m0, ArrayRef<Value> acc);
+  /// The same tile's rows below Lq in the natural layout, where the m16
+  /// tile at `tileRow` crosses Lq (`full`: it lies wholly below).
+  void emitNaturalDQReduction(Value bh, Value tileRow, Value full,
+                              ArrayRef<Value> acc);
   /// red.global.add.v<N>.f32 of `values` at `ptr` (N = values.size()),
   /// predicated on the i1 `valid` where given.
   void emitVectorRed(Value ptr, ArrayRef<Value> values, Value valid = {});

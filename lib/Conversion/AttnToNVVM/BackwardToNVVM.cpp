@@ -233,10 +233,10 @@ static FailureOr<DQReduction> resolveDQReduction(Operation *op,
                                                  StringRef features) {
   bool vectorRed =
       getChipVersion(chip) >= 90 && getPtxFeatureVersion(features) >= 81;
-  // red-v2 measured fastest on the H200 (bench/NOTES.md, 2026-12-01):
-  // red-v4's shuffles cost more than its halved reductions save.
+  // red-v4: one 16-byte reduction per C fragment of the tiled dq_accum
+  // (BackwardKernel.h; bench/NOTES.md, branch bwdperf).
   if (name == "auto")
-    return vectorRed ? DQReduction::RedV2 : DQReduction::Atom;
+    return vectorRed ? DQReduction::RedV4 : DQReduction::Atom;
   if (name == "atom")
     return DQReduction::Atom;
   if (name != "red-v2" && name != "red-v4")

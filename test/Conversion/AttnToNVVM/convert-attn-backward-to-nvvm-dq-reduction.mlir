@@ -1,7 +1,8 @@
 // RUN: attn-opt %s --convert-attn-backward-to-nvvm | FileCheck %s --check-prefix=ATOM
 // RUN: attn-opt %s --convert-attn-backward-to-nvvm="chip=sm_90" | FileCheck %s --check-prefix=ATOM
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm="chip=sm_90 ptx-features=+ptx81" | FileCheck %s --check-prefix=V2
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm="chip=sm_90a ptx-features=+ptx85 dq-reduction=red-v4 dq-warp-rows=16" | FileCheck %s --check-prefix=V4
+// RUN: attn-opt %s --convert-attn-backward-to-nvvm="chip=sm_90 ptx-features=+ptx81" | FileCheck %s --check-prefix=V4
+// RUN: attn-opt %s --convert-attn-backward-to-nvvm="chip=sm_90a ptx-features=+ptx85 dq-reduction=red-v4 dq-warp-rows=16" | FileCheck %s --check-prefix=V4R16
+// RUN: attn-opt %s --convert-attn-backward-to-nvvm | FileCheck %s --check-prefix=CONV
 // RUN: attn-opt %s --convert-attn-backward-to-nvvm="chip=sm_90 ptx-features=+ptx81 dq-reduction=red-v2" | FileCheck %s --check-prefix=V2
 // RUN: attn-opt %s --convert-attn-backward-to-nvvm="chip=sm_90 ptx-features=+ptx81 dq-reduction=atom" | FileCheck %s --check-prefix=ATOM
 // RUN: attn-opt %s --convert-attn-backward-to-nvvm="chip=sm_90 ptx-features=+ptx81 deterministic" | FileCheck %s --check-prefix=DET
@@ -12,45 +13,79 @@
 // RUN: not attn-opt %s --convert-attn-backward-to-nvvm="chip=sm_90 dq-reduction=red-v2" 2>&1 | FileCheck %s --check-prefix=OLDPTX
 // RUN: not attn-opt %s --convert-attn-backward-to-nvvm="dq-reduction=red" 2>&1 | FileCheck %s --check-prefix=BADNAME
 
-// dq-reduction: how the main kernel adds its dQ tile (D = 64: 8 d8 tiles
-// of C fragments per warp) to dq_accum. Lq = 200 is not a multiple of 64,
-// so the rows past Lq are skipped.
+// dq-reduction: how the main kernel adds its dQ tile to the tiled
+// dq_accum (BackwardKernel.h). The tile model takes 128 x 128 tiles here
+// and 32-row dQ warp tiles: each warp 2 m16 tiles x 4 n8 fragments (32
+// columns, one 32-column unit of D = 64). Per m16 tile: where its 16-row
+// group lies below Lq (tile row + 16 <= 200), one reduction per fragment
+// of its 4 consecutive floats (2 row halves x 2 columns); Lq = 200 is no
+// multiple of 16, so the group that crosses Lq then adds its rows below
+// Lq in the natural layout (2 row halves x 4 column pairs).
 
-// auto below sm_90 or +ptx81, and atom: one atom.global.add.f32 per element
-// (2 row halves x 8 tiles x 2 = 32 per lane), no vector reduction.
+// auto below sm_90 or +ptx81, and atom: 4 atom.global.add.f32 per
+// fragment behind the group test (16), then 8 per row half behind
+// row < Lq; twice (64 per lane), no vector reduction.
 // ATOM-LABEL: gpu.func @bwd_bwd(
-// ATOM: arith.cmpi slt, %{{.*}}, %c200_i32
+// ATOM: %[[FULL:.*]] = arith.cmpi sle, %{{.*}}, %c200_i32
+// ATOM-NEXT: scf.if %[[FULL]]
 // ATOM-COUNT-16: llvm.atomicrmw fadd %{{.*}}, %{{.*}} monotonic : !llvm.ptr<1>, f32
 // ATOM: arith.cmpi slt, %{{.*}}, %c200_i32
-// ATOM-COUNT-16: llvm.atomicrmw fadd %{{.*}}, %{{.*}} monotonic : !llvm.ptr<1>, f32
+// ATOM-COUNT-8: llvm.atomicrmw fadd %{{.*}}, %{{.*}} monotonic : !llvm.ptr<1>, f32
+// ATOM: arith.cmpi slt, %{{.*}}, %c200_i32
+// ATOM-COUNT-8: llvm.atomicrmw fadd %{{.*}}, %{{.*}} monotonic : !llvm.ptr<1>, f32
+// ATOM: arith.cmpi sle, %{{.*}}, %c200_i32
+// ATOM-COUNT-32: llvm.atomicrmw fadd
+// ATOM-NOT: llvm.atomicrmw
 // ATOM-NOT: red.global.add
 // ATOM: gpu.func @bwd_bwd_convert(
 
-// red-v4: two shuffles per tile with lane
-// t ^ 1 (16 in all, every lane joining), then one 16-byte reduction per
-// tile of the lane's one row, predicated on row < Lq (no branch: the 32
-// values would stay live across it) at a clamped address.
+// red-v4 (auto on sm_90 with +ptx81): one 16-byte reduction per fragment
+// predicated on the group test (no branch: the 32 values would stay live
+// across it; no shuffles), then the crossing group's column pairs
+// predicated on row < Lq and the group crossing.
 // V4-LABEL: gpu.func @bwd_bwd(
-// V4-COUNT-16: nvvm.shfl.sync bfly %{{.*}}, %{{.*}}, %c1_i32
-// V4: %[[VALID:.*]] = arith.cmpi slt, %{{.*}}, %c200_i32
-// V4: arith.select %[[VALID]], %{{.*}}, %c199_i32
-// V4: %[[PRED:.*]] = arith.extui %[[VALID]] : i1 to i32
+// V4-NOT: nvvm.shfl.sync
+// V4: %[[FULL:.*]] = arith.cmpi sle, %{{.*}}, %c200_i32
+// V4: %[[PRED:.*]] = arith.extui %[[FULL]] : i1 to i32
 // V4: llvm.inline_asm has_side_effects "{{.*}}setp.ne.b32 p, $5, 0;{{.*}}@p red.global.add.v4.f32 [$0], {$1, $2, $3, $4};{{.*}}", "l,f,f,f,f,r" %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[PRED]]
-// V4-COUNT-7: @p red.global.add.v4.f32
+// V4-COUNT-3: @p red.global.add.v4.f32
+// V4-COUNT-8: @p red.global.add.v2.f32
+// V4: arith.cmpi sle, %{{.*}}, %c200_i32
+// V4-COUNT-4: @p red.global.add.v4.f32
+// V4-COUNT-8: @p red.global.add.v2.f32
 // V4-NOT: red.global.add
 // V4-NOT: llvm.atomicrmw
 // V4: gpu.func @bwd_bwd_convert(
 
-// red-v2 (auto on sm_90 with +ptx81): each lane's column pairs, 8 per row
-// half.
+// red-v4 with 16-row dQ warp tiles: 8 row groups, each warp all of D (8
+// fragments, two 32-column units).
+// V4R16-LABEL: gpu.func @bwd_bwd(
+// V4R16: arith.cmpi sle, %{{.*}}, %c200_i32
+// V4R16-COUNT-8: @p red.global.add.v4.f32
+// V4R16-COUNT-16: @p red.global.add.v2.f32
+// V4R16-NOT: red.global.add
+// V4R16: gpu.func @bwd_bwd_convert(
+
+// red-v2: each fragment as two 8-byte halves.
 // V2-LABEL: gpu.func @bwd_bwd(
-// V2: arith.cmpi slt, %{{.*}}, %c200_i32
-// V2-COUNT-8: llvm.inline_asm has_side_effects "red.global.add.v2.f32 [$0], {$1, $2};", "l,f,f"
-// V2: arith.cmpi slt, %{{.*}}, %c200_i32
-// V2-COUNT-8: llvm.inline_asm has_side_effects "red.global.add.v2.f32 [$0], {$1, $2};", "l,f,f"
+// V2: arith.cmpi sle, %{{.*}}, %c200_i32
+// V2-COUNT-16: @p red.global.add.v2.f32
+// V2: arith.cmpi sle, %{{.*}}, %c200_i32
+// V2-COUNT-16: @p red.global.add.v2.f32
 // V2-NOT: llvm.atomicrmw
 // V2-NOT: v4.f32
 // V2: gpu.func @bwd_bwd_convert(
+
+// The convert kernel reads the 4 column pairs of its 8 dQ elements where
+// the tiled layout put them (every 4 floats), or, in the row group that
+// crosses Lq (row mod Lq, its group start + 16 > 200), every 2.
+// CONV-LABEL: gpu.func @bwd_bwd_convert(
+// CONV: arith.remui %{{.*}}, %c200_i32
+// CONV: %[[FULL:.*]] = arith.cmpi sle, %{{.*}}, %c200_i32
+// CONV: arith.select %[[FULL]], %{{.*}}, %{{.*}} : i64
+// CONV: arith.select %[[FULL]], %c4_i32{{.*}}, %c2_i32{{.*}} : i32
+// CONV-COUNT-4: llvm.load %{{.*}} {alignment = 8 : i64} : !llvm.ptr<1> -> vector<2xf32>
+// CONV: llvm.store %{{.*}}, %{{.*}} {alignment = 16 : i64} : vector<8xbf16>, !llvm.ptr<1>
 
 // rotate-q-blocks (default, atomic path): KV block x visits Q block
 // mBegin + (i mod numM + x mod max(numM, 1)) mod numM at step i, the outer

@@ -15,8 +15,12 @@
 // barrier between; one barrier, then dV += P^T dO and dK += dS^T Q of the
 // warp's 32 keys x 32 dims (the half w >> 2 of D) over the 64 queries:
 // 4 k-steps x 2 d16 pairs x 2 m16 x 2 = 32 mma each; then dQ = dS K as
-// the 16-keys-per-warp kernel's (16-row warp tiles at block-m 64: 32 mma,
-// 16 atomics). Shared memory: K + V
+// the 16-keys-per-warp kernel's (16-row warp tiles at block-m 64: 32 mma).
+// dQ goes to the tiled dq_accum (BackwardKernel.h): where the warp's 16-row
+// group lies below Lq (tile row + 16 <= 200) its 4 n8 fragments, 4 atomics
+// each on consecutive floats; Lq = 200 is no multiple of 16, so the group
+// that crosses Lq adds its rows below Lq in the natural layout (2 row
+// halves x 4 n8 x 2 atomics, each half behind row < 200). Shared memory: K + V
 // (2 * 128 * 128) + dS^T and P^T (2 * 128 keys * 64 queries * 2) + two
 // stages of Q, dO, lse_log2, delta (2 * 16896) = 99328. dK and dV keep 32
 // accumulators each (2 m16 x 4 d8 x 4).
@@ -35,7 +39,13 @@
 // SQ: gpu.barrier
 // SQ-COUNT-96: nvvm.mma.sync
 // SQ-NOT: nvvm.mma.sync
+// SQ: %[[FULL:.*]] = arith.cmpi sle, %{{.*}}, %c200_i32
+// SQ-NEXT: scf.if %[[FULL]]
 // SQ-COUNT-16: llvm.atomicrmw fadd
+// SQ: arith.cmpi slt, %{{.*}}, %c200_i32
+// SQ-COUNT-8: llvm.atomicrmw fadd
+// SQ: arith.cmpi slt, %{{.*}}, %c200_i32
+// SQ-COUNT-8: llvm.atomicrmw fadd
 // SQ-NOT: llvm.atomicrmw
 // SQ: gpu.barrier
 // The epilogue: keys g, g + 8 of each m16 tile, 4 d8 tiles, dK and dV.
@@ -50,7 +60,8 @@
 // warp tiles (dq-warp-rows auto at block-m 128): 4 row groups x 2 halves of
 // D, each warp 2 m16 x 8 k-steps x 2 d16 pairs x 2 = 64 mma, the second
 // m16 tile's dS fragments at the first's address XOR 32 (two chunks on),
-// 2 x 4 d8 x 2 rows x 2 = 32 atomics. Shared memory 32768 + 2 * 32768 +
+// per m16 tile 16 tiled atomics and the crossing group's 16 natural ones
+// (64 in all). Shared memory 32768 + 2 * 32768 +
 // 2 * (2 * 128 * 128 + 2 * 128 * 4) = 165888.
 // SQM128: gpu.func @bwd_bwd(
 // SQM128-SAME: shared_memory_bytes = 165888, block_m = 128, block_n = 128, num_warps = 8
@@ -65,7 +76,7 @@
 // SQM128: arith.xori %{{.*}}, %c32_i32
 // SQM128-COUNT-64: nvvm.mma.sync
 // SQM128-NOT: nvvm.mma.sync
-// SQM128-COUNT-32: llvm.atomicrmw fadd
+// SQM128-COUNT-64: llvm.atomicrmw fadd
 // SQM128-NOT: llvm.atomicrmw
 
 // deterministic ignores square-warp-tiles (its main kernel, with no dQ,
@@ -82,13 +93,18 @@
 
 // square-warp-tiles=false: 16 keys per warp, only dS^T staged (82944
 // bytes); 64-key CTAs never use square tiles.
-// red-v4 on 32-row dQ tiles: per m16 tile, two shuffles per d8 tile (2),
-// then one predicated 16-byte reduction per d8 tile of the lane's row.
+// red-v4 on 32-row dQ tiles (2 row groups x 4 column parts of 16): per
+// m16 tile one 16-byte reduction per n8 fragment (2), predicated on the
+// row group lying below Lq, no shuffles; then the crossing group's rows
+// as predicated column pairs (2 halves x 2 n8).
 // SQV4: gpu.func @bwd_bwd(
-// SQV4-COUNT-4: nvvm.shfl.sync bfly %{{.*}}, %{{.*}}, %c1_i32
-// SQV4-COUNT-2: red.global.add.v4.f32
-// SQV4-COUNT-4: nvvm.shfl.sync bfly %{{.*}}, %{{.*}}, %c1_i32
-// SQV4-COUNT-2: red.global.add.v4.f32
+// SQV4-NOT: nvvm.shfl.sync
+// SQV4: arith.cmpi sle, %{{.*}}, %c200_i32
+// SQV4-COUNT-2: @p red.global.add.v4.f32
+// SQV4-COUNT-4: @p red.global.add.v2.f32
+// SQV4: arith.cmpi sle, %{{.*}}, %c200_i32
+// SQV4-COUNT-2: @p red.global.add.v4.f32
+// SQV4-COUNT-4: @p red.global.add.v2.f32
 // SQV4-NOT: red.global.add
 // SQV4: gpu.func @bwd_bwd_convert(
 // BADROWS: error: 'attn.attention_backward' op expected dq-warp-rows 0 (auto), 16 or 32, got 8

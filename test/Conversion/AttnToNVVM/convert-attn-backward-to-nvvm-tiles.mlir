@@ -18,9 +18,11 @@
 // lse_log2, delta (2 * 64 * 4): 32768 + 16384 + 2 * 16896 = 82944. dK and
 // dV of the warp's 16 keys stay 2 x 8 d8 tiles x 4. dQ = dS K: 64 rows are
 // 4 row groups, so the 8 warps split D in halves: each warp 16 rows x 32
-// columns over all 128 keys (8 k-steps x 2 d16 pairs x 2 = 32 mma), 4 d8
-// tiles x 2 rows x 2 columns = 16 atomics per lane (the 4-warp kernel's
-// 32 for 64 keys: half the reductions per key).
+// columns over all 128 keys (8 k-steps x 2 d16 pairs x 2 = 32 mma), 4 n8
+// fragments x 4 = 16 atomics per lane into the tiled dq_accum where the
+// warp's 16-row group lies below Lq (the 4-warp kernel's 32 for 64 keys:
+// half the reductions per key), then the group that crosses Lq = 200 in
+// the natural layout (2 row halves x 8, each behind row < 200).
 // N128-LABEL: gpu.module @attn_kernels
 // N128: gpu.func @bwd_bwd(
 // N128-SAME: shared_memory_bytes = 82944, block_m = 64, block_n = 128, num_warps = 8
@@ -34,7 +36,13 @@
 // N128: gpu.barrier
 // N128-COUNT-32: nvvm.mma.sync
 // N128-NOT: nvvm.mma.sync
+// N128: %[[FULL:.*]] = arith.cmpi sle, %{{.*}}, %c200_i32
+// N128-NEXT: scf.if %[[FULL]]
 // N128-COUNT-16: llvm.atomicrmw fadd
+// N128: arith.cmpi slt, %{{.*}}, %c200_i32
+// N128-COUNT-8: llvm.atomicrmw fadd
+// N128: arith.cmpi slt, %{{.*}}, %c200_i32
+// N128-COUNT-8: llvm.atomicrmw fadd
 // N128-NOT: llvm.atomicrmw
 // N128: gpu.barrier
 // N128: gpu.func @bwd_bwd_convert(
@@ -48,7 +56,8 @@
 // all of D), S^T of the warp's 16 keys x 128 queries = 16 n8 tiles; shared
 // memory 32768 + 128 * 128 * 2 + 2 * (2 * 128 * 128 + 2 * 128 * 4) =
 // 133120. The 256 lse_log2 / delta items are one per thread (no guard).
-// dQ: 8 k-steps x 4 d16 pairs x 2 = 64 mma, 8 d8 tiles x 2 x 2 = 32 atomics.
+// dQ: 8 k-steps x 4 d16 pairs x 2 = 64 mma, 8 n8 fragments x 4 = 32
+// tiled atomics, then 2 x 16 natural ones for the group crossing Lq.
 // M128: gpu.func @bwd_bwd(
 // M128-SAME: shared_memory_bytes = 133120, block_m = 128, block_n = 128, num_warps = 8
 // M128-NOT: arith.cmpi ult, %{{.*}}, %c256_i32
@@ -60,7 +69,8 @@
 // M128: gpu.barrier
 // M128-COUNT-64: nvvm.mma.sync
 // M128-NOT: nvvm.mma.sync
-// M128-COUNT-32: llvm.atomicrmw fadd
+// M128: arith.cmpi sle, %{{.*}}, %c200_i32
+// M128-COUNT-64: llvm.atomicrmw fadd
 // M128-NOT: llvm.atomicrmw
 // M128: gpu.barrier
 
