@@ -272,6 +272,30 @@ static void buildPrefixLM(OpBuilder &b, Location loc, Region &region) {
   YieldOp::create(b, loc, ValueRange{keep});
 }
 
+/// The spec's score_mod and mask_mod regions, written once for the forward
+/// and the backward op (a kind one of them skipped would silently drop the
+/// modifier).
+static void buildModifierRegions(OpBuilder &b, Location loc,
+                                 const AttentionSpec &spec, Region &scoreMod,
+                                 Region &maskMod) {
+  OpBuilder::InsertionGuard guard(b);
+  switch (spec.scoreMod) {
+  case ScoreModKind::None:
+    break;
+  case ScoreModKind::RelativeBias:
+    buildRelativeBias(b, loc, scoreMod);
+    break;
+  case ScoreModKind::TanhCap:
+    buildTanhCap(b, loc, scoreMod);
+    break;
+  case ScoreModKind::HeadRelativeBias:
+    buildHeadRelativeBias(b, loc, scoreMod);
+    break;
+  }
+  if (spec.maskMod == MaskModKind::PrefixLM)
+    buildPrefixLM(b, loc, maskMod);
+}
+
 /// Largest operand a spec may describe, in bytes: the GPU path's limit,
 /// and far enough below INT64_MAX that element offsets times element sizes
 /// cannot overflow anywhere downstream.
@@ -597,17 +621,7 @@ mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
       spec.headOffset ? b.getI64IntegerAttr(spec.headOffset) : IntegerAttr(),
       spec.isHeadShard() ? b.getI64IntegerAttr(spec.totalQueryHeads())
                          : IntegerAttr());
-  {
-    OpBuilder::InsertionGuard guard(b);
-    if (spec.scoreMod == ScoreModKind::RelativeBias)
-      buildRelativeBias(b, loc, op.getScoreMod());
-    if (spec.scoreMod == ScoreModKind::TanhCap)
-      buildTanhCap(b, loc, op.getScoreMod());
-    if (spec.scoreMod == ScoreModKind::HeadRelativeBias)
-      buildHeadRelativeBias(b, loc, op.getScoreMod());
-    if (spec.maskMod == MaskModKind::PrefixLM)
-      buildPrefixLM(b, loc, op.getMaskMod());
-  }
+  buildModifierRegions(b, loc, spec, op.getScoreMod(), op.getMaskMod());
 
   ArrayRef<BlockArgument> outArgs =
       entry->getArguments().drop_front(inputTypes.size());
@@ -750,15 +764,7 @@ mlir::attn::buildAttentionBackwardModule(MLIRContext *ctx,
       spec.alibiSlopes.empty() ? DenseF64ArrayAttr()
                                : b.getDenseF64ArrayAttr(spec.alibiSlopes),
       LayoutAttr::get(ctx, spec.layout));
-  {
-    OpBuilder::InsertionGuard guard(b);
-    if (spec.scoreMod == ScoreModKind::RelativeBias)
-      buildRelativeBias(b, loc, op.getScoreMod());
-    if (spec.scoreMod == ScoreModKind::TanhCap)
-      buildTanhCap(b, loc, op.getScoreMod());
-    if (spec.maskMod == MaskModKind::PrefixLM)
-      buildPrefixLM(b, loc, op.getMaskMod());
-  }
+  buildModifierRegions(b, loc, spec, op.getScoreMod(), op.getMaskMod());
   ArrayRef<BlockArgument> outArgs =
       entry->getArguments().drop_front(inputTypes.size());
   for (auto [result, dest] : llvm::zip(op->getResults(), outArgs)) {

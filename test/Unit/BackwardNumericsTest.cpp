@@ -99,6 +99,10 @@ std::vector<BackwardCase> allCases() {
   });
   add("score_mod_relative_bias",
       [](AttentionSpec &s) { s.scoreMod = ScoreModKind::RelativeBias; });
+  // The head index reaches the region (the spec builder once dropped this
+  // kind from the backward op, which then ran without any score_mod).
+  add("score_mod_head_relative_bias",
+      [](AttentionSpec &s) { s.scoreMod = ScoreModKind::HeadRelativeBias; });
   add("score_mod_tanh_cap", [](AttentionSpec &s) {
     s.scoreMod = ScoreModKind::TanhCap;
     s.scale = 1.0;
