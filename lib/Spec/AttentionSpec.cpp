@@ -712,6 +712,15 @@ mlir::attn::buildAttentionBackwardModule(MLIRContext *ctx,
                       "cache, no appended tokens)";
     return nullptr;
   }
+  // attn.attention_backward has no head_offset: a shard whose scores depend
+  // on the global head would get the heads of an unsharded attention.
+  if (spec.isHeadShard() &&
+      (!spec.alibiSlopes.empty() || spec.scoreMod != ScoreModKind::None)) {
+    emitError(loc) << "expected no tensor-parallel head shard (--head-offset, "
+                      "--heads-total) with ALiBi or a score_mod for a "
+                      "backward spec (the backward op has no head_offset)";
+    return nullptr;
+  }
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
   b.setInsertionPointToEnd(module->getBody());
   Type elt = getElementType(ctx, spec.elementType);
