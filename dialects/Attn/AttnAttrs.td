@@ -134,6 +134,45 @@ def Attn_TileSizesAttr : AttrDef<Attn_Dialect, "TileSizes"> {
   }];
 }
 
+def Attn_BackwardScheduleAttr : AttrDef<Attn_Dialect, "BackwardSchedule"> {
+  let mnemonic = "backward_schedule";
+  let summary = "the schedule of one attention backward: its tiling and the "
+                "GPU kernels' choices";
+  let description = [{
+    Put on an `attn.attention_backward` (as `attn.backward_schedule`) by
+    `attn-plan-gpu-backward`. `attn-tile-backward` cuts the op with its
+    `block_m` (query rows per step of the inner loop), `block_n` (keys per
+    program) and `deterministic` (the dQ accumulation in KV-block order)
+    instead of its own options, and leaves the attribute on the program's
+    `scf.forall`, so the tiled IR is the kernels' schedule: the forall's KV
+    blocks are the main kernel's CTAs, its query loop their loop.
+    `convert-attn-backward-to-nvvm` reads the tiles and the dQ strategy from
+    that IR and the kernels' other choices, which the IR does not show,
+    from here: the deterministic dQ kernel's `dq_block_m` query rows per
+    CTA, how the atomic program adds dQ (`dq_reduction`: `atom`, `red-v2`
+    or `red-v4`), `rotate_q_blocks`, `square_warp_tiles` and
+    `dq_warp_rows` (16 or 32), all resolved (no `auto`).
+
+    ```mlir
+    #attn.backward_schedule<block_m = 64, block_n = 128, deterministic = false,
+      dq_block_m = 64, dq_reduction = "red-v2", rotate_q_blocks = true,
+      square_warp_tiles = true, dq_warp_rows = 16>
+    ```
+  }];
+  let parameters = (ins "int64_t":$block_m, "int64_t":$block_n,
+                        "bool":$deterministic, "int64_t":$dq_block_m,
+                        StringRefParameter<"atom, red-v2 or red-v4">:$dq_reduction,
+                        "bool":$rotate_q_blocks, "bool":$square_warp_tiles,
+                        "int64_t":$dq_warp_rows);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    static constexpr ::llvm::StringLiteral getAttributeName() {
+      return ::llvm::StringLiteral("attn.backward_schedule");
+    }
+  }];
+}
+
 def Attn_KernelInfoAttr : AttrDef<Attn_Dialect, "KernelInfo"> {
   let mnemonic = "kernel_info";
   let summary = "the launch contract and the attention of a generated kernel";

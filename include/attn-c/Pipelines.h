@@ -133,7 +133,7 @@ mlirAttnPrepareModule(MlirModule module, MlirStringRef entry,
 // GPU target: PTX, cubins and the kernel manifest.
 //===----------------------------------------------------------------------===//
 
-/// How a backward program reduces dQ (convert-attn-backward-to-nvvm's
+/// How a backward program reduces dQ (attn-plan-gpu-backward's
 /// deterministic option).
 typedef enum MlirAttnBackwardDQ {
   /* The pass's default (docs/Pipeline.md says which and why). */

@@ -178,7 +178,7 @@ static PtxCompileOptions unwrap(const MlirAttnPtxOptions &c) {
     o.cubinArchs.push_back(unwrap(c.cubinArchs[i]).str());
   if (c.ptxas.length)
     o.ptxas = unwrap(c.ptxas).str();
-  ConvertAttnBackwardToNVVMOptions &bwd = o.backward;
+  AttnPlanGpuBackwardOptions &bwd = o.backward;
   if (c.backwardDQ != MlirAttnBackwardDQDefault)
     bwd.deterministic = c.backwardDQ == MlirAttnBackwardDQDeterministic;
   if (c.dqReduction.length)

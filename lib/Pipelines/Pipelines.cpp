@@ -184,6 +184,41 @@ void mlir::attn::buildAttnGpuKernelPasses(
     step.addPasses(pm);
 }
 
+SmallVector<GpuKernelStep> mlir::attn::getAttnGpuBackwardSteps(
+    const AttnPlanGpuBackwardOptions &backward, StringRef kernelModuleName) {
+  // As the forward: the schedule first, the tiling that makes it IR (one
+  // program per KV block, the query loop, P's and dS's rounding), then the
+  // kernels of each program.
+  return {
+      {"attn-plan-gpu-backward",
+       [backward](OpPassManager &pm) {
+         pm.addPass(createAttnPlanGpuBackward(backward));
+       }},
+      {"attn-tile-backward",
+       [](OpPassManager &pm) {
+         AttnTileBackwardOptions tile;
+         tile.skipMaskedBlocks = true;
+         pm.addPass(createAttnTileBackward(tile));
+       }},
+      {"attn-lower-precision",
+       [](OpPassManager &pm) { pm.addPass(createAttnLowerPrecision()); }},
+      {"convert-attn-backward-to-nvvm",
+       [name = kernelModuleName.str()](OpPassManager &pm) {
+         ConvertAttnBackwardToNVVMOptions lowering;
+         lowering.kernelModuleName = name;
+         pm.addPass(createConvertAttnBackwardToNVVM(lowering));
+       }},
+  };
+}
+
+void mlir::attn::buildAttnGpuBackwardPasses(
+    OpPassManager &pm, const AttnPlanGpuBackwardOptions &backward,
+    StringRef kernelModuleName) {
+  for (const GpuKernelStep &step :
+       getAttnGpuBackwardSteps(backward, kernelModuleName))
+    step.addPasses(pm);
+}
+
 void mlir::attn::buildAttnToPtxPipeline(
     OpPassManager &pm, const AttnToPtxPipelineOptions &options,
     const ConvertAttnToNVVMOptions &lowering) {
@@ -194,11 +229,12 @@ void mlir::attn::buildAttnToPtxPipeline(
   ConvertAttnToNVVMOptions forChip = lowering;
   forChip.chip = options.chip;
   buildAttnGpuKernelPasses(pm, forChip);
-  ConvertAttnBackwardToNVVMOptions backward;
-  backward.kernelModuleName = lowering.kernelModuleName;
+  // The backward's kernels come out of its tiled programs the same way,
+  // into the same gpu.module.
+  AttnPlanGpuBackwardOptions backward;
   backward.chip = options.chip;
   backward.ptxFeatures = options.features;
-  pm.addPass(createConvertAttnBackwardToNVVM(backward));
+  buildAttnGpuBackwardPasses(pm, backward, lowering.kernelModuleName);
   buildAttnKernelToNVVMPasses(pm);
   if (options.emitBinary)
     buildNVVMToPtxPasses(pm, options);
@@ -264,6 +300,22 @@ void mlir::attn::registerAttnPipelines() {
                                                  errorHandler)))
           return failure();
         buildAttnGpuKernelPasses(pm, lowering);
+        return success();
+      },
+      [](function_ref<void(const detail::PassOptions &)>) {});
+  registerPassPipeline(
+      "attn-gpu-backward-kernels",
+      "attn-plan-gpu-backward, attn-tile-backward, attn-lower-precision and "
+      "convert-attn-backward-to-nvvm: attention backwards in "
+      "destination-passing form to gpu.module kernels and launches; takes "
+      "every attn-plan-gpu-backward option",
+      [](OpPassManager &pm, StringRef text,
+         function_ref<LogicalResult(const Twine &)> errorHandler) {
+        AttnPlanGpuBackwardOptions backward;
+        if (failed(parseAttnPlanGpuBackwardOptions(text, backward,
+                                                   errorHandler)))
+          return failure();
+        buildAttnGpuBackwardPasses(pm, backward, "attn_kernels");
         return success();
       },
       [](function_ref<void(const detail::PassOptions &)>) {});

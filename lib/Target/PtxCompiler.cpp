@@ -233,11 +233,11 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
     if (costGpu && step.name == "attn-plan-gpu-kernels")
       costs = collectPlannedKernelCosts(module, *costGpu);
   }
-  // The backward's kernels (a stage only where there is a backward).
+  // The backward's kernels, from its tiled programs (stages only where
+  // there is a backward).
   bool hasBackward = false;
   module.walk([&](AttentionBackwardOp) { hasBackward = true; });
-  ConvertAttnBackwardToNVVMOptions backward = options.backward;
-  backward.kernelModuleName = lowering.kernelModuleName;
+  AttnPlanGpuBackwardOptions backward = options.backward;
   backward.chip = options.chip;
   backward.ptxFeatures = options.features;
   std::vector<PlannedBackwardKernelCost> backwardCosts;
@@ -246,11 +246,11 @@ mlir::attn::compileToPtx(ModuleOp module, const PtxCompileOptions &options) {
         module, *costGpu, [&](AttentionBackwardOp op) {
           return planBackwardSchedule(op, backward);
         });
-  if (hasBackward &&
-      failed(runStage("convert-attn-backward-to-nvvm", [&](OpPassManager &pm) {
-        pm.addPass(createConvertAttnBackwardToNVVM(backward));
-      })))
-    return fail("convert-attn-backward-to-nvvm failed");
+  if (hasBackward)
+    for (const GpuKernelStep &step :
+         getAttnGpuBackwardSteps(backward, lowering.kernelModuleName))
+      if (failed(runStage(step.name, step.addPasses)))
+        return fail((step.name + " failed").str());
   FailureOr<std::vector<KernelManifest>> manifests =
       extractManifests(module, options.chip);
   if (failed(manifests))

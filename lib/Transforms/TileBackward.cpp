@@ -403,6 +403,10 @@ FailureOr<SmallVector<Value>> BackwardTiler::tile() {
                                    b.getIndexAttr(numKeyBlocks)};
   auto forall =
       scf::ForallOp::create(b, loc, ubs, sharedOuts, /*mapping=*/std::nullopt);
+  // What a planner recorded about the op (attn-plan-gpu-backward's
+  // schedule and kernel info) stays with its programs.
+  for (NamedAttribute attr : op->getDiscardableAttrs())
+    forall->setDiscardableAttr(attr.getName(), attr.getValue());
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(forall.getBody());
@@ -542,7 +546,16 @@ mlir::attn::tileAttentionBackward(RewriterBase &rewriter,
     return failure();
   OpBuilder::InsertionGuard guard(rewriter);
   rewriter.setInsertionPoint(op);
-  return BackwardTiler(rewriter, op, opts).tile();
+  // A schedule decided for this op (attn-plan-gpu-backward, for its GPU
+  // kernels) takes the place of the pass options.
+  AttnTileBackwardOptions resolved = opts;
+  if (auto schedule = op->getAttrOfType<BackwardScheduleAttr>(
+          BackwardScheduleAttr::getAttributeName())) {
+    resolved.blockM = schedule.getBlockM();
+    resolved.blockN = schedule.getBlockN();
+    resolved.deterministic = schedule.getDeterministic();
+  }
+  return BackwardTiler(rewriter, op, resolved).tile();
 }
 
 namespace {

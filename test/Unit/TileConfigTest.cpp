@@ -18,6 +18,7 @@
 #include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/InitAll.h"
+#include "attn/Pipelines/Pipelines.h"
 #include "attn/Spec/AttentionSpec.h"
 #include "attn/Target/PtxCompiler.h"
 
@@ -215,11 +216,12 @@ TEST_F(TileModelTest, HopperModelKeepsTheMeasuredDefault) {
   EXPECT_EQ(estimateHopperConsumerRegisters(128, 64, 64), 176);
 }
 
-/// The backward's planned kernels (convert-attn-backward-to-nvvm with the
-/// given tiles, tile model off): kernel name suffix -> kernel info.
+/// The backward's planned kernels (attn-plan-gpu-backward with the given
+/// tiles, tile model off, through the tiled program to
+/// convert-attn-backward-to-nvvm): kernel name suffix -> kernel info.
 static std::map<std::string, KernelInfoAttr>
 planBackward(MLIRContext &ctx, const AttentionSpec &spec,
-             ConvertAttnBackwardToNVVMOptions options) {
+             AttnPlanGpuBackwardOptions options) {
   ScopedDiagnosticHandler quiet(&ctx, [](Diagnostic &) { return success(); });
   std::map<std::string, KernelInfoAttr> out;
   OwningOpRef<ModuleOp> module = buildAttentionModule(&ctx, spec);
@@ -227,7 +229,7 @@ planBackward(MLIRContext &ctx, const AttentionSpec &spec,
     return out;
   options.tileModel = "";
   PassManager pm(&ctx);
-  pm.addPass(createConvertAttnBackwardToNVVM(options));
+  buildAttnGpuBackwardPasses(pm, options, "attn_kernels");
   if (failed(pm.run(*module)))
     return out;
   module->walk([&](gpu::GPUFuncOp f) {
@@ -256,7 +258,7 @@ TEST_F(TileModelTest, BackwardCandidatesAreTheKernelsPlans) {
       for (size_t i = 0; i < choice.candidates.size(); ++i) {
         const TileCandidate &c = choice.candidates[i];
         bool dq = i >= 3;
-        ConvertAttnBackwardToNVVMOptions o;
+        AttnPlanGpuBackwardOptions o;
         o.deterministic = deterministic;
         o.squareWarpTiles = square;
         if (dq)

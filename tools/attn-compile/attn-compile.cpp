@@ -393,12 +393,12 @@ static FailureOr<ConvertAttnToNVVMOptions> getGpuLoweringOptions() {
   return options;
 }
 
-/// The backward lowering's options from the flags. One tile model for the
-/// forward and the backward kernels; chip and features as the PTX
-/// compiler gives them to the pass.
-static ConvertAttnBackwardToNVVMOptions
+/// The backward kernels' options (attn-plan-gpu-backward's) from the flags.
+/// One tile model for the forward and the backward kernels; chip and
+/// features as the PTX compiler gives them to the pass.
+static AttnPlanGpuBackwardOptions
 getBackwardLoweringOptions(const ConvertAttnToNVVMOptions &lowering) {
-  ConvertAttnBackwardToNVVMOptions backward;
+  AttnPlanGpuBackwardOptions backward;
   backward.deterministic = deterministic;
   backward.dqReduction = dqReduction;
   backward.rotateQBlocks = rotateQBlocks;

@@ -384,15 +384,119 @@ def AttnMarkTensorMapParams
   ];
 }
 
+defvar AttnGpuBackwardOptions = [
+    Option<"deterministic", "deterministic", "bool", /*default=*/"false",
+           "dQ bit-identical run to run: a dQ kernel over Q blocks instead "
+           "of f32 atomics into dq_accum">,
+    Option<"dqReduction", "dq-reduction", "std::string", /*default=*/"\"auto\"",
+           "How the main kernel adds dQ to the fragment-tiled dq_accum: atom "
+           "(atom.global.add.f32 per element), red-v2 (red.global.add.v2.f32 "
+           "per half fragment), red-v4 (red.global.add.v4.f32 per C "
+           "fragment); red-* need chip sm_90 or newer and +ptx81; auto: "
+           "red-v4 where they allow it, else atom. Ignored with "
+           "deterministic">,
+    Option<"rotateQBlocks", "rotate-q-blocks", "bool", /*default=*/"true",
+           "Atomic path: KV block n starts its loop at Q block n mod the "
+           "count of Q blocks it visits, so that the CTAs of one head add "
+           "to different dq_accum rows at a time (off: every CTA starts at "
+           "its first Q block). Ignored with deterministic">,
+    Option<"squareWarpTiles", "square-warp-tiles", "bool", /*default=*/"true",
+           "Atomic path, 128-key main CTAs: each warp computes S^T and dP^T "
+           "for 32 keys x block-m / 2 queries and dK, dV for 32 keys x D / "
+           "2, with P^T and dS^T staged in shared memory (off: 16 keys per "
+           "warp in every GEMM, P^T and dS^T reused from registers). "
+           "Ignored with deterministic">,
+    Option<"dqWarpRows", "dq-warp-rows", "int64_t", /*default=*/"0",
+           "Atomic path: query rows of a warp's dQ = dS K tile in the main "
+           "kernel, 16 or 32 (two m16 tiles per K fragment); 0: 32 with "
+           "square warp tiles at block-m 128, else 16">,
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
+           "Target chip (decides dq-reduction=auto)">,
+    Option<"ptxFeatures", "ptx-features", "std::string",
+           /*default=*/"\"+ptx80\"",
+           "PTX features of the target, e.g. +ptx81 (decides "
+           "dq-reduction=auto)">,
+    Option<"blockM", "block-m", "int64_t", /*default=*/"0",
+           "Main kernel: query rows per Q block step, 64 or 128 (at most "
+           "block-n); 0: the tile model's choice (64 with tile-model off)">,
+    Option<"blockN", "block-n", "int64_t", /*default=*/"0",
+           "Main kernel: keys per CTA, 16 per warp: 64 (4 warps) or 128 (8 "
+           "warps); 0: the tile model's choice (64 with tile-model off)">,
+    Option<"dqBlockM", "dq-block-m", "int64_t", /*default=*/"0",
+           "Deterministic dQ kernel: query rows per CTA, 16 per warp: 64 or "
+           "128; 0: the tile model's choice (64 with tile-model off)">,
+    Option<"tileModel", "tile-model", "std::string", /*default=*/"\"auto\"",
+           "GPU whose cost model chooses the tiles left at 0 "
+           "(chooseBackwardTileConfig): auto (the GPU of chip), a name "
+           "(h100-sxm, a100-sxm, h200, b200; a remark says why), or empty "
+           "(the fixed 64 / 64 / 64)">,
+];
+
+def AttnPlanGpuBackward : Pass<"attn-plan-gpu-backward", "::mlir::ModuleOp"> {
+  let summary = "Choose the GPU backward kernels' tiles and dQ program for "
+                "each attn.attention_backward";
+  let description = [{
+    The first step of the backward's GPU path, before `attn-tile-backward`.
+    For every `attn.attention_backward` in destination-passing form it checks
+    what the GPU backward kernels support (errors at the op name the missing
+    piece: the bhsd layout, bf16 / f16 operands and gradients of one type,
+    static shapes, D = Dv = 64 or 128, no bias, mask, mask_mod, score_mod,
+    sinks or key_lengths), resolves the schedule and records it on the op:
+
+    * `attn.backward_schedule = #attn.backward_schedule<...>`: the tiling
+      `attn-tile-backward` cuts (`block-m` query rows per step, `block-n`
+      keys per program, `deterministic`) and the kernels' other choices
+      (`dq-block-m`, `dq-reduction` resolved for `chip` and `ptx-features`,
+      `rotate-q-blocks`, `square-warp-tiles`, `dq-warp-rows`), which
+      `convert-attn-backward-to-nvvm` reads back from the tiled program;
+    * `attn.kernel_info = #attn.kernel_info<family = "backward", ...>`: the
+      main kernel's launch and the attention, which the program carries to
+      the kernels' infos.
+
+    Tiles left at 0 (`block-m`, `block-n`, `dq-block-m`) come from the cost
+    model of the GPU `tile-model` names (chooseBackwardTileConfig; `auto`:
+    the GPU of `chip`; empty: 64 each); given ones win over it. These
+    options are the backward kernels' only declaration: attn-compile's
+    backward flags, the C API and `attn-to-ptx` fill them.
+
+    ```mlir
+    %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %v, %o, %do, %lse : ...)
+        {mask_kind = #attn.mask<causal_bottom_right>} -> ...
+    // becomes
+    %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %v, %o, %do, %lse : ...)
+        {attn.backward_schedule = #attn.backward_schedule<block_m = 64, block_n = 64,
+           deterministic = false, dq_block_m = 64, dq_reduction = "atom",
+           rotate_q_blocks = true, square_warp_tiles = false, dq_warp_rows = 16>,
+         attn.kernel_info = #attn.kernel_info<family = "backward",
+           grid_formula = "[ceil(Lk / block_n), B * Hkv, 1]", ...>,
+         mask_kind = #attn.mask<causal_bottom_right>} -> ...
+    ```
+  }];
+  let options = AttnGpuBackwardOptions;
+}
+
 def ConvertAttnBackwardToNVVM
     : Pass<"convert-attn-backward-to-nvvm", "::mlir::ModuleOp"> {
-  let summary = "Lower attn.attention_backward to FlashAttention-2 style GPU "
-                "kernels (mma.sync): preprocess, KV-block main, dQ convert";
+  let summary = "Lower tiled attn.attention_backward programs to "
+                "FlashAttention-2 style GPU kernels (mma.sync): preprocess, "
+                "KV-block main, dQ convert";
   let description = [{
-    Replaces each `attn.attention_backward` in destination-passing form
-    (operands `bufferization.to_tensor` of memrefs, results stored with
-    `bufferization.materialize_in_destination`) by three `gpu.launch_func`s
-    in stream order, every kernel taking the same arguments
+    The last step of the backward's GPU path (`attn-plan-gpu-backward`,
+    `attn-tile-backward`, `attn-lower-precision`, then this pass). Replaces
+    each tiled backward program, the `scf.forall` carrying
+    `attn.backward_schedule` that `attn-tile-backward` made of an
+    `attn.attention_backward` in destination-passing form (operands
+    `bufferization.to_tensor` of memrefs, results stored with
+    `bufferization.materialize_in_destination`), with the Delta
+    preprocessing before it and the dQ accumulation after it, by three
+    `gpu.launch_func`s in stream order. The program is the schedule: the
+    forall's KV blocks (`block_n` keys, the K tile's rows) become the main
+    kernel's grid, its query loop (step `block_m`) the main kernel's loop,
+    and `attn.accumulate`'s `deterministic` picks the dQ program; the
+    kernels' other choices are the schedule attribute's, and the attention
+    (shapes, mask, scale, softcap, ALiBi) is the program's
+    (`attn.backward_step`, the host tensors). Every kernel takes the same
+    arguments
     `q, k, v, o, do, lse, dq, dk, dv` and the workspaces
     `delta, lse_log2, dq_accum` (so one argument array and one workspace
     buffer serve the three launches):
@@ -449,17 +553,21 @@ def ConvertAttnBackwardToNVVM
     opt-in: on the H200 the atomic program with 128-key CTAs is faster on
     every prefill shape at L >= 4k (bench/NOTES.md session 6).
 
-    Tiles left at 0 (`block-m`, `block-n`, `dq-block-m`) come from the cost
-    model of the GPU `tile-model` names (chooseBackwardTileConfig; `auto`:
-    the GPU of `chip`; empty: 64 each); given ones win over it.
-
-    `score_mod`, `mask_mod`, a bias or mask operand, `key_lengths`, the
-    bshd layout and gradient types other than the inputs' are refused with
-    a diagnostic.
+    A program it cannot read (not attn-tile-backward's, no
+    `attn-lower-precision`, a bias or mask tile, a score_mod, key_lengths,
+    a bias or sinks gradient) is refused with an "expected ..." diagnostic,
+    as is an `attn.attention_backward` left untiled.
 
     ```mlir
-    %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %v, %o, %do, %lse :
-        ...) {mask_kind = #attn.mask<causal_bottom_right>} -> ...
+    %delta = linalg.generic ... // rowsum(dO * O)
+    %r:3 = scf.forall (%b, %kh, %kb) in (1, 2, 5) shared_outs(...) {
+      %acc:3 = scf.for %q0 = %c0 to %c200 step %c64 iter_args(...) {
+        ... attn.backward_step ... {mask_kind = #attn.mask<causal_bottom_right>, p_type = bf16, ...}
+      }
+      ...
+    } {attn.backward_schedule = #attn.backward_schedule<block_m = 64, block_n = 64, ...>,
+       attn.kernel_info = #attn.kernel_info<family = "backward", ...>}
+    %sum = attn.accumulate %r#2 : tensor<5x1x4x200x64xf32> -> tensor<1x4x200x64xf32>
     // becomes
     gpu.launch_func @attn_kernels::@f_bwd_preprocess ...
     gpu.launch_func @attn_kernels::@f_bwd ...
@@ -475,51 +583,6 @@ def ConvertAttnBackwardToNVVM
     "::mlir::scf::SCFDialect",
   ];
   let options = [
-    Option<"deterministic", "deterministic", "bool", /*default=*/"false",
-           "dQ bit-identical run to run: a dQ kernel over Q blocks instead "
-           "of f32 atomics into dq_accum">,
-    Option<"dqReduction", "dq-reduction", "std::string", /*default=*/"\"auto\"",
-           "How the main kernel adds dQ to the fragment-tiled dq_accum: atom "
-           "(atom.global.add.f32 per element), red-v2 (red.global.add.v2.f32 "
-           "per half fragment), red-v4 (red.global.add.v4.f32 per C "
-           "fragment); red-* need chip sm_90 or newer and +ptx81; auto: "
-           "red-v4 where they allow it, else atom. Ignored with "
-           "deterministic">,
-    Option<"rotateQBlocks", "rotate-q-blocks", "bool", /*default=*/"true",
-           "Atomic path: KV block n starts its loop at Q block n mod the "
-           "count of Q blocks it visits, so that the CTAs of one head add "
-           "to different dq_accum rows at a time (off: every CTA starts at "
-           "its first Q block). Ignored with deterministic">,
-    Option<"squareWarpTiles", "square-warp-tiles", "bool", /*default=*/"true",
-           "Atomic path, 128-key main CTAs: each warp computes S^T and dP^T "
-           "for 32 keys x block-m / 2 queries and dK, dV for 32 keys x D / "
-           "2, with P^T and dS^T staged in shared memory (off: 16 keys per "
-           "warp in every GEMM, P^T and dS^T reused from registers). "
-           "Ignored with deterministic">,
-    Option<"dqWarpRows", "dq-warp-rows", "int64_t", /*default=*/"0",
-           "Atomic path: query rows of a warp's dQ = dS K tile in the main "
-           "kernel, 16 or 32 (two m16 tiles per K fragment); 0: 32 with "
-           "square warp tiles at block-m 128, else 16">,
-    Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
-           "Target chip (decides dq-reduction=auto)">,
-    Option<"ptxFeatures", "ptx-features", "std::string",
-           /*default=*/"\"+ptx80\"",
-           "PTX features of the target, e.g. +ptx81 (decides "
-           "dq-reduction=auto)">,
-    Option<"blockM", "block-m", "int64_t", /*default=*/"0",
-           "Main kernel: query rows per Q block step, 64 or 128 (at most "
-           "block-n); 0: the tile model's choice (64 with tile-model off)">,
-    Option<"blockN", "block-n", "int64_t", /*default=*/"0",
-           "Main kernel: keys per CTA, 16 per warp: 64 (4 warps) or 128 (8 "
-           "warps); 0: the tile model's choice (64 with tile-model off)">,
-    Option<"dqBlockM", "dq-block-m", "int64_t", /*default=*/"0",
-           "Deterministic dQ kernel: query rows per CTA, 16 per warp: 64 or "
-           "128; 0: the tile model's choice (64 with tile-model off)">,
-    Option<"tileModel", "tile-model", "std::string", /*default=*/"\"auto\"",
-           "GPU whose cost model chooses the tiles left at 0 "
-           "(chooseBackwardTileConfig): auto (the GPU of chip), a name "
-           "(h100-sxm, a100-sxm, h200, b200; a remark says why), or empty "
-           "(the fixed 64 / 64 / 64)">,
     Option<"kernelModuleName", "kernel-module", "std::string",
            /*default=*/"\"attn_kernels\"",
            "Name of the gpu.module that receives the kernels (appended to "

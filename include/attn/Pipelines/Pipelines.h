@@ -100,6 +100,18 @@ getAttnGpuKernelSteps(const ConvertAttnToNVVMOptions &lowering);
 /// the lowering of each tiled program to a kernel (convert-attn-to-nvvm).
 void buildAttnGpuKernelPasses(OpPassManager &pm,
                               const ConvertAttnToNVVMOptions &lowering);
+/// The backward's GPU kernel steps (the `attn-gpu-backward-kernels`
+/// pipeline), in order: the schedule (attn-plan-gpu-backward), the tiling
+/// that makes it IR (attn-tile-backward, attn-lower-precision) and the
+/// kernels of each tiled program (convert-attn-backward-to-nvvm, into the
+/// gpu.module `kernelModuleName`).
+SmallVector<GpuKernelStep>
+getAttnGpuBackwardSteps(const AttnPlanGpuBackwardOptions &backward,
+                        StringRef kernelModuleName);
+void buildAttnGpuBackwardPasses(OpPassManager &pm,
+                                const AttnPlanGpuBackwardOptions &backward,
+                                StringRef kernelModuleName);
+
 /// Where a CUDA toolkit may be, in order: $CUDA_HOME, $CUDA_ROOT,
 /// $CUDA_PATH, /usr/local/cuda.
 std::vector<std::string> getCudaToolkitRoots();

@@ -58,7 +58,7 @@ struct PlannedBackwardKernelCost {
 };
 
 /// The figures of every kernel of every attn.attention_backward of `module`
-/// (before convert-attn-backward-to-nvvm replaces them by launches) on
+/// (before attn-tile-backward replaces them by their tiled programs) on
 /// `gpu`, per kernel in launch order (preprocess, main, convert or dq, as
 /// BackwardCost.h counts them), named as the lowering names their symbols
 /// (the function's name plus the kernel's suffix). Backwards the model

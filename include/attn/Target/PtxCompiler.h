@@ -27,9 +27,10 @@ struct PtxCompileOptions {
   std::string features = "+ptx80";
   /// Kernel selection and tiles: convert-attn-to-nvvm's options.
   ConvertAttnToNVVMOptions lowering;
-  /// convert-attn-backward-to-nvvm's options (its kernel module follows
+  /// The backward kernels' schedule: attn-plan-gpu-backward's options
+  /// (chip and features follow this struct's, the kernel module
   /// `lowering`'s).
-  ConvertAttnBackwardToNVVMOptions backward;
+  AttnPlanGpuBackwardOptions backward;
   /// Architectures to assemble cubins for (empty: none).
   std::vector<std::string> cubinArchs = {"sm_80", "sm_90"};
   /// ptxas to use; empty: <cuda>/bin/ptxas if it exists.

@@ -413,6 +413,13 @@ def AttnTileBackward : Pass<"attn-tile-backward"> {
     either way. A GPU lowering without it may replace the workspace by f32
     atomic adds into one dQ buffer.
 
+    An `attn.backward_schedule` on the op (`attn-plan-gpu-backward`, the
+    GPU path) takes the place of `block-m`, `block-n` and `deterministic`,
+    and, with the op's other discardable attributes (its
+    `attn.kernel_info`), stays on the program's `scf.forall`: the tiled IR
+    is then the GPU kernels' schedule, which `convert-attn-backward-to-nvvm`
+    reads (one CTA per KV block, the query loop its loop).
+
     ```mlir
     %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %v, %o, %do, %lse : ...)
         {mask_kind = #attn.mask<causal_bottom_right>} -> ...

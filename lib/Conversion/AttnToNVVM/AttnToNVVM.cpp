@@ -775,8 +775,10 @@ struct ConvertAttnToNVVMPass
     if (untiled.wasInterrupted())
       return signalPassFailure();
     SmallVector<scf::ForallOp> programs;
+    // Backward programs are convert-attn-backward-to-nvvm's.
     module.walk([&](scf::ForallOp forall) {
-      if (forall->hasAttr(KernelInfoAttr::getAttributeName()))
+      if (forall->hasAttr(KernelInfoAttr::getAttributeName()) &&
+          !forall->hasAttr(BackwardScheduleAttr::getAttributeName()))
         programs.push_back(forall);
     });
     OpBuilder builder(module.getContext());

@@ -1,4 +1,4 @@
-// RUN: attn-opt %s --split-input-file --verify-diagnostics --convert-attn-backward-to-nvvm
+// RUN: attn-opt %s --split-input-file --verify-diagnostics --attn-gpu-backward-kernels
 
 // The score_mod derivative is not emitted on the GPU yet.
 func.func @score_mod(%q: tensor<1x2x64x64xbf16>, %lse: tensor<1x2x64xf32>) {

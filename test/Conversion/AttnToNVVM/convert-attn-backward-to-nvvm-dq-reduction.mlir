@@ -1,17 +1,17 @@
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm | FileCheck %s --check-prefix=ATOM
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm="chip=sm_90" | FileCheck %s --check-prefix=ATOM
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm="chip=sm_90 ptx-features=+ptx81" | FileCheck %s --check-prefix=V4
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm="chip=sm_90a ptx-features=+ptx85 dq-reduction=red-v4 dq-warp-rows=16" | FileCheck %s --check-prefix=V4R16
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm | FileCheck %s --check-prefix=CONV
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm="chip=sm_90 ptx-features=+ptx81 dq-reduction=red-v2" | FileCheck %s --check-prefix=V2
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm="chip=sm_90 ptx-features=+ptx81 dq-reduction=atom" | FileCheck %s --check-prefix=ATOM
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm="chip=sm_90 ptx-features=+ptx81 deterministic" | FileCheck %s --check-prefix=DET
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm | FileCheck %s --check-prefix=ROT
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm="rotate-q-blocks=false" | FileCheck %s --check-prefix=NOROT
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm="deterministic" | FileCheck %s --check-prefix=NOROT
-// RUN: not attn-opt %s --convert-attn-backward-to-nvvm="dq-reduction=red-v4" 2>&1 | FileCheck %s --check-prefix=OLDCHIP
-// RUN: not attn-opt %s --convert-attn-backward-to-nvvm="chip=sm_90 dq-reduction=red-v2" 2>&1 | FileCheck %s --check-prefix=OLDPTX
-// RUN: not attn-opt %s --convert-attn-backward-to-nvvm="dq-reduction=red" 2>&1 | FileCheck %s --check-prefix=BADNAME
+// RUN: attn-opt %s --attn-gpu-backward-kernels | FileCheck %s --check-prefix=ATOM
+// RUN: attn-opt %s --attn-gpu-backward-kernels="chip=sm_90" | FileCheck %s --check-prefix=ATOM
+// RUN: attn-opt %s --attn-gpu-backward-kernels="chip=sm_90 ptx-features=+ptx81" | FileCheck %s --check-prefix=V4
+// RUN: attn-opt %s --attn-gpu-backward-kernels="chip=sm_90a ptx-features=+ptx85 dq-reduction=red-v4 dq-warp-rows=16" | FileCheck %s --check-prefix=V4R16
+// RUN: attn-opt %s --attn-gpu-backward-kernels | FileCheck %s --check-prefix=CONV
+// RUN: attn-opt %s --attn-gpu-backward-kernels="chip=sm_90 ptx-features=+ptx81 dq-reduction=red-v2" | FileCheck %s --check-prefix=V2
+// RUN: attn-opt %s --attn-gpu-backward-kernels="chip=sm_90 ptx-features=+ptx81 dq-reduction=atom" | FileCheck %s --check-prefix=ATOM
+// RUN: attn-opt %s --attn-gpu-backward-kernels="chip=sm_90 ptx-features=+ptx81 deterministic" | FileCheck %s --check-prefix=DET
+// RUN: attn-opt %s --attn-gpu-backward-kernels | FileCheck %s --check-prefix=ROT
+// RUN: attn-opt %s --attn-gpu-backward-kernels="rotate-q-blocks=false" | FileCheck %s --check-prefix=NOROT
+// RUN: attn-opt %s --attn-gpu-backward-kernels="deterministic" | FileCheck %s --check-prefix=NOROT
+// RUN: not attn-opt %s --attn-gpu-backward-kernels="dq-reduction=red-v4" 2>&1 | FileCheck %s --check-prefix=OLDCHIP
+// RUN: not attn-opt %s --attn-gpu-backward-kernels="chip=sm_90 dq-reduction=red-v2" 2>&1 | FileCheck %s --check-prefix=OLDPTX
+// RUN: not attn-opt %s --attn-gpu-backward-kernels="dq-reduction=red" 2>&1 | FileCheck %s --check-prefix=BADNAME
 
 // dq-reduction: how the main kernel adds its dQ tile to the tiled
 // dq_accum (BackwardKernel.h). The tile model takes 128 x 128 tiles here

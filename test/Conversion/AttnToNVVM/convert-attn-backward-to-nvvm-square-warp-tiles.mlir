@@ -1,10 +1,10 @@
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm="block-n=128 tile-model=" | FileCheck %s --check-prefix=SQ
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm="block-m=128 block-n=128 tile-model=" | FileCheck %s --check-prefix=SQM128
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm="deterministic block-n=128 dq-block-m=64 tile-model=" | FileCheck %s --check-prefix=SQDET
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm="block-n=128 tile-model= square-warp-tiles=false" | FileCheck %s --check-prefix=ROWS
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm="block-n=128 tile-model= chip=sm_90 ptx-features=+ptx81 dq-reduction=red-v4 dq-warp-rows=32" | FileCheck %s --check-prefix=SQV4
-// RUN: not attn-opt %s --convert-attn-backward-to-nvvm="dq-warp-rows=8" 2>&1 | FileCheck %s --check-prefix=BADROWS
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm="block-n=64 tile-model=" | FileCheck %s --check-prefix=N64
+// RUN: attn-opt %s --attn-gpu-backward-kernels="block-n=128 tile-model=" | FileCheck %s --check-prefix=SQ
+// RUN: attn-opt %s --attn-gpu-backward-kernels="block-m=128 block-n=128 tile-model=" | FileCheck %s --check-prefix=SQM128
+// RUN: attn-opt %s --attn-gpu-backward-kernels="deterministic block-n=128 dq-block-m=64 tile-model=" | FileCheck %s --check-prefix=SQDET
+// RUN: attn-opt %s --attn-gpu-backward-kernels="block-n=128 tile-model= square-warp-tiles=false" | FileCheck %s --check-prefix=ROWS
+// RUN: attn-opt %s --attn-gpu-backward-kernels="block-n=128 tile-model= chip=sm_90 ptx-features=+ptx81 dq-reduction=red-v4 dq-warp-rows=32" | FileCheck %s --check-prefix=SQV4
+// RUN: not attn-opt %s --attn-gpu-backward-kernels="dq-warp-rows=8" 2>&1 | FileCheck %s --check-prefix=BADROWS
+// RUN: attn-opt %s --attn-gpu-backward-kernels="block-n=64 tile-model=" | FileCheck %s --check-prefix=N64
 
 // GQA 4/2, causal (bottom-right), Lq = 200, Lk = 300, D = 64: the 128-key
 // main kernel with square warp tiles (the default). Warp w owns keys

@@ -1,12 +1,12 @@
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm="block-n=128 tile-model= square-warp-tiles=false" | FileCheck %s --check-prefix=N128
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm="block-m=128 block-n=128 tile-model= square-warp-tiles=false" | FileCheck %s --check-prefix=M128
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm="deterministic block-n=128 dq-block-m=128 tile-model=" | FileCheck %s --check-prefix=DET
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm="tile-model=h100-sxm" 2>&1 | FileCheck %s --check-prefix=REMARK
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm="tile-model=h100-sxm block-m=64 block-n=64" 2>&1 | FileCheck %s --check-prefix=GIVEN
-// RUN: attn-opt %s --convert-attn-backward-to-nvvm 2>&1 | FileCheck %s --check-prefix=AUTO
-// RUN: not attn-opt %s --convert-attn-backward-to-nvvm="block-n=96" 2>&1 | FileCheck %s --check-prefix=BADN
-// RUN: not attn-opt %s --convert-attn-backward-to-nvvm="block-m=128 block-n=64 tile-model=" 2>&1 | FileCheck %s --check-prefix=MGTN
-// RUN: not attn-opt %s --convert-attn-backward-to-nvvm="tile-model=v100" 2>&1 | FileCheck %s --check-prefix=BADGPU
+// RUN: attn-opt %s --attn-gpu-backward-kernels="block-n=128 tile-model= square-warp-tiles=false" | FileCheck %s --check-prefix=N128
+// RUN: attn-opt %s --attn-gpu-backward-kernels="block-m=128 block-n=128 tile-model= square-warp-tiles=false" | FileCheck %s --check-prefix=M128
+// RUN: attn-opt %s --attn-gpu-backward-kernels="deterministic block-n=128 dq-block-m=128 tile-model=" | FileCheck %s --check-prefix=DET
+// RUN: attn-opt %s --attn-gpu-backward-kernels="tile-model=h100-sxm" 2>&1 | FileCheck %s --check-prefix=REMARK
+// RUN: attn-opt %s --attn-gpu-backward-kernels="tile-model=h100-sxm block-m=64 block-n=64" 2>&1 | FileCheck %s --check-prefix=GIVEN
+// RUN: attn-opt %s --attn-gpu-backward-kernels 2>&1 | FileCheck %s --check-prefix=AUTO
+// RUN: not attn-opt %s --attn-gpu-backward-kernels="block-n=96" 2>&1 | FileCheck %s --check-prefix=BADN
+// RUN: not attn-opt %s --attn-gpu-backward-kernels="block-m=128 block-n=64 tile-model=" 2>&1 | FileCheck %s --check-prefix=MGTN
+// RUN: not attn-opt %s --attn-gpu-backward-kernels="tile-model=v100" 2>&1 | FileCheck %s --check-prefix=BADGPU
 
 // GQA 4/2, causal (bottom-right), Lq = 200, Lk = 300, D = 64, the main
 // kernel's tiles as options (tile-model off).
@@ -90,7 +90,7 @@
 // The cost model of a named GPU says what it chose and why; with every
 // tile of the program given it is not asked; auto (the default) is silent
 // and, on chip sm_80, models the A100.
-// REMARK: remark: convert-attn-backward-to-nvvm: tiles from the cost model: backward on h100-sxm: main {{[0-9]+}}x{{[0-9]+}} ({{[0-9]+}} warps, {{[0-9]+}} B shared memory, ~{{[0-9]+}} registers/thread, {{[0-9]+}} CTA(s)/SM, {{[0-9]+}} CTAs) modelled
+// REMARK: remark: attn-plan-gpu-backward: tiles from the cost model: backward on h100-sxm: main {{[0-9]+}}x{{[0-9]+}} ({{[0-9]+}} warps, {{[0-9]+}} B shared memory, ~{{[0-9]+}} registers/thread, {{[0-9]+}} CTA(s)/SM, {{[0-9]+}} CTAs) modelled
 // GIVEN-NOT: remark
 // GIVEN: gpu.func @bwd_bwd(
 // GIVEN-SAME: block_m = 64, block_n = 64, num_warps = 4

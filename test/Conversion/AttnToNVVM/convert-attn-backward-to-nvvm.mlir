@@ -1,5 +1,5 @@
-// RUN: attn-opt %s --split-input-file --convert-attn-backward-to-nvvm=tile-model= | FileCheck %s
-// RUN: attn-opt %s --split-input-file --convert-attn-backward-to-nvvm="deterministic tile-model=" | FileCheck %s --check-prefix=DET
+// RUN: attn-opt %s --split-input-file --attn-gpu-backward-kernels=tile-model= | FileCheck %s
+// RUN: attn-opt %s --split-input-file --attn-gpu-backward-kernels="deterministic tile-model=" | FileCheck %s --check-prefix=DET
 
 // GQA 4/2, causal (bottom-right), Lq = 200 and Lk = 300 (tails in both),
 // D = 64: three kernels over one argument list (q, k, v, o, do, lse, dq, dk,

@@ -47,3 +47,26 @@ func.func @untyped_argument() attributes {attn.kernel_info = #attn.kernel_info<f
 func.func @empty_name() attributes {a = #attn.kernel_arg<"", input>} {
   return
 }
+
+// -----
+
+// The backward schedule round-trips.
+// CHECK-LABEL: func.func @backward_schedule
+// CHECK-SAME: attn.backward_schedule = #attn.backward_schedule<block_m = 64, block_n = 128, deterministic = false, dq_block_m = 64, dq_reduction = "red-v2", rotate_q_blocks = true, square_warp_tiles = true, dq_warp_rows = 16>
+func.func @backward_schedule() attributes {attn.backward_schedule = #attn.backward_schedule<block_m = 64, block_n = 128, deterministic = false, dq_block_m = 64, dq_reduction = "red-v2", rotate_q_blocks = true, square_warp_tiles = true, dq_warp_rows = 16>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{expected dq_reduction atom, red-v2 or red-v4, got 'auto'}}
+func.func @unresolved_reduction() attributes {attn.backward_schedule = #attn.backward_schedule<block_m = 64, block_n = 64, deterministic = false, dq_block_m = 64, dq_reduction = "auto", rotate_q_blocks = true, square_warp_tiles = false, dq_warp_rows = 16>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{expected dq_warp_rows 16 or 32, got 8}}
+func.func @bad_warp_rows() attributes {attn.backward_schedule = #attn.backward_schedule<block_m = 64, block_n = 64, deterministic = false, dq_block_m = 64, dq_reduction = "atom", rotate_q_blocks = true, square_warp_tiles = false, dq_warp_rows = 8>} {
+  return
+}

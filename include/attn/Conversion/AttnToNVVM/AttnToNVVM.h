@@ -45,15 +45,22 @@ createAttnPlanGpuKernels(const ConvertAttnToNVVMOptions &options);
 FailureOr<GpuTilePlan> planGpuKernel(AttentionOp op,
                                      const ConvertAttnToNVVMOptions &options);
 
-/// The schedule convert-attn-backward-to-nvvm gives `op` under `options`:
-/// the main kernel's tiles as the pass resolves them (given, or the cost
-/// model's for tile-model and dq-reduction on `options.chip`) and the
-/// program (deterministic or not). What the backward's cost figures are
-/// computed for (CostReportOptions::planBackward, the manifests' cost).
-/// Errors are emitted at the op, as the pass's.
+/// The schedule attn-plan-gpu-backward records on `op` under `options`
+/// (and attn-tile-backward cuts it into): the main kernel's tiles as the
+/// pass resolves them (given, or the cost model's for tile-model and
+/// dq-reduction on `options.chip`) and the program (deterministic or not).
+/// What the backward's cost figures are computed for
+/// (CostReportOptions::planBackward, the manifests' cost). Errors are
+/// emitted at the op, as the pass's.
 FailureOr<BackwardSchedule>
 planBackwardSchedule(AttentionBackwardOp op,
-                     const ConvertAttnBackwardToNVVMOptions &options);
+                     const AttnPlanGpuBackwardOptions &options);
+
+/// Parses `text` in attn-plan-gpu-backward's option syntax
+/// ("deterministic block-n=128") into `options`, from the ODS defaults.
+LogicalResult parseAttnPlanGpuBackwardOptions(
+    StringRef text, AttnPlanGpuBackwardOptions &options,
+    function_ref<LogicalResult(const Twine &)> errorHandler);
 
 /// Parses `text` in the pass's own option syntax ("block-m=64 num-warps=8
 /// kernel=decode", as `--convert-attn-to-nvvm="..."` takes it) into

@@ -81,6 +81,23 @@ TileSizesAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
+LogicalResult BackwardScheduleAttr::verify(
+    function_ref<InFlightDiagnostic()> emitError, int64_t blockM,
+    int64_t blockN, bool /*deterministic*/, int64_t dqBlockM,
+    StringRef dqReduction, bool /*rotateQBlocks*/, bool /*squareWarpTiles*/,
+    int64_t dqWarpRows) {
+  for (int64_t v : {blockM, blockN, dqBlockM})
+    if (v < 1)
+      return emitError() << "expected block sizes >= 1, got " << v;
+  if (dqReduction != "atom" && dqReduction != "red-v2" &&
+      dqReduction != "red-v4")
+    return emitError() << "expected dq_reduction atom, red-v2 or red-v4, got '"
+                       << dqReduction << "'";
+  if (dqWarpRows != 16 && dqWarpRows != 32)
+    return emitError() << "expected dq_warp_rows 16 or 32, got " << dqWarpRows;
+  return success();
+}
+
 LogicalResult KernelInfoAttr::verify(
     function_ref<InFlightDiagnostic()> emitError, StringRef family,
     StringRef gridFormula, int64_t sharedMemoryBytes, int64_t blockM,

@@ -1,0 +1,59 @@
+//===- BackwardProblem.h - the GPU backward kernels' problem ----*- C++ -*-===//
+//
+// Part of attn-mlir. The GPU backward reads one attention backward twice:
+// attn-plan-gpu-backward from the attn.attention_backward op (to check it and
+// choose its schedule) and convert-attn-backward-to-nvvm from the tiled
+// program attn-tile-backward made of it. Both fill a BackwardOperands and
+// get the kernels' KernelProblem, with the same "expected ..." checks, from
+// getBackwardProblem; both read the recorded dQ reduction with
+// parseDQReduction.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_LIB_CONVERSION_ATTNTONVVM_BACKWARDPROBLEM_H
+#define ATTN_LIB_CONVERSION_ATTNTONVVM_BACKWARDPROBLEM_H
+
+#include "BackwardKernel.h"
+
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+
+namespace mlir::attn::detail {
+
+/// One attention backward as the GPU kernels see it: the types of its host
+/// tensors, its score attributes and the features they do not support yet.
+struct BackwardOperands {
+  /// Q, K, V, O, dO [B, H, L, X] and the gradients dQ, dK, dV.
+  RankedTensorType query, key, value, output, gradOutput;
+  RankedTensorType gradQuery, gradKey, gradValue;
+  Layout layout = Layout::BHSD;
+  double scale = 1.0;
+  std::optional<double> softcap;
+  /// The op's (global) ALiBi slopes, or none.
+  std::optional<ArrayRef<double>> alibiSlopes;
+  KeyVisibility visibility;
+  bool withBias = false, withMask = false, withMaskMod = false;
+  bool withScoreMod = false, withSinks = false, withKeyLengths = false;
+};
+
+/// `op`'s operands, types and attributes.
+BackwardOperands getBackwardOperands(AttentionBackwardOp op);
+
+/// The kernels' problem of `operands`, or an "expected ..." error at
+/// `anchor` for what the GPU backward does not support.
+FailureOr<KernelProblem> getBackwardProblem(Operation *anchor,
+                                            const BackwardOperands &operands);
+
+/// The main kernel's grid: one CTA per KV block of a KV head.
+constexpr llvm::StringLiteral
+    kBackwardMainGridFormula("[ceil(Lk / block_n), B * Hkv, 1]");
+
+/// The kernels' tiles a schedule records.
+BackwardTiles getBackwardTiles(BackwardScheduleAttr schedule);
+
+/// The DQReduction a schedule's dq_reduction names ("atom", "red-v2",
+/// "red-v4"), or none.
+std::optional<DQReduction> parseDQReduction(StringRef name);
+
+} // namespace mlir::attn::detail
+
+#endif // ATTN_LIB_CONVERSION_ATTNTONVVM_BACKWARDPROBLEM_H

@@ -1,0 +1,437 @@
+//===- PlanBackward.cpp - attn-plan-gpu-backward --------------------------===//
+//
+// Part of attn-mlir. The first step of the backward's GPU path: checks an
+// attn.attention_backward against what the GPU backward kernels support,
+// resolves its schedule (tiles given or from the cost model, the dQ program
+// and reduction, the main kernel's warp tiles) and records it on the op as
+// #attn.backward_schedule, with the main kernel's #attn.kernel_info.
+// attn-tile-backward tiles the op by that schedule and
+// convert-attn-backward-to-nvvm reads it back from the tiled program.
+//
+//===----------------------------------------------------------------------===//
+
+#include "BackwardProblem.h"
+
+#include "attn/Analysis/BackwardCost.h"
+#include "attn/Analysis/TileConfig.h"
+#include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
+#include "attn/Conversion/Passes.h"
+#include "attn/Dialect/Attn/IR/KernelInfo.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+
+#define DEBUG_TYPE "attn-plan-gpu-backward"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNPLANGPUBACKWARD
+#include "attn/Conversion/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::detail;
+
+BackwardOperands
+mlir::attn::detail::getBackwardOperands(AttentionBackwardOp op) {
+  auto type = [](Value v) { return cast<RankedTensorType>(v.getType()); };
+  BackwardOperands o;
+  o.query = type(op.getQuery());
+  o.key = type(op.getKey());
+  o.value = type(op.getValue());
+  o.output = type(op.getOutput());
+  o.gradOutput = type(op.getGradOutput());
+  o.gradQuery = type(op.getGradQuery());
+  o.gradKey = type(op.getGradKey());
+  o.gradValue = type(op.getGradValue());
+  o.layout = op.getLayout();
+  o.scale = op.getEffectiveScale();
+  o.softcap = op.getSoftcapValue();
+  o.alibiSlopes = op.getAlibiSlopes();
+  o.visibility = op.getKeyVisibility();
+  o.withBias = static_cast<bool>(op.getBias());
+  o.withMask = static_cast<bool>(op.getMask());
+  o.withMaskMod = !op.getMaskMod().empty();
+  o.withScoreMod = !op.getScoreMod().empty();
+  o.withSinks = static_cast<bool>(op.getSinks());
+  o.withKeyLengths = static_cast<bool>(op.getKeyLengths());
+  return o;
+}
+
+FailureOr<KernelProblem>
+mlir::attn::detail::getBackwardProblem(Operation *anchor,
+                                       const BackwardOperands &o) {
+  auto fail = [&](const Twine &msg) { return anchor->emitOpError(msg); };
+  if (o.layout != Layout::BHSD)
+    return fail("expected the bhsd layout on the GPU backward");
+  if (o.withBias || o.withMask || o.withMaskMod)
+    return fail("expected no bias or mask operand or mask_mod on the GPU "
+                "backward (not supported yet)");
+  if (o.withSinks)
+    return fail("expected no sinks on the GPU backward (not supported yet)");
+  if (o.withKeyLengths)
+    return fail("expected no key_lengths on the GPU backward (not supported "
+                "yet)");
+  if (o.withScoreMod)
+    return fail("expected no score_mod on the GPU backward (its derivative "
+                "is not emitted yet)");
+  Type elt = o.query.getElementType();
+  if (!elt.isBF16() && !elt.isF16())
+    return fail("expected bf16 or f16 inputs on the GPU backward, got ")
+               << elt,
+           failure();
+  for (RankedTensorType t : {o.key, o.value, o.output, o.gradOutput,
+                             o.gradQuery, o.gradKey, o.gradValue})
+    if (t.getElementType() != elt)
+      return fail("expected every operand and gradient (but lse) of the "
+                  "inputs' element type on the GPU backward, got ")
+                 << t,
+             failure();
+  for (RankedTensorType t : {o.query, o.key, o.value, o.output, o.gradOutput,
+                             o.gradQuery, o.gradKey, o.gradValue})
+    if (!t.hasStaticShape())
+      return fail("expected static shapes on the GPU backward, got ") << t,
+             failure();
+  int64_t headDim = o.query.getDimSize(3);
+  if (headDim != 64 && headDim != 128)
+    return fail("expected head dim 64 or 128 on the GPU backward, got " +
+                Twine(headDim));
+  if (o.value.getDimSize(3) != headDim)
+    return fail("expected the value head dim to equal the key head dim");
+
+  KernelProblem p;
+  p.batch = o.query.getDimSize(0);
+  p.headsQ = o.query.getDimSize(1);
+  p.headsKV = o.key.getDimSize(1);
+  p.seqQ = o.query.getDimSize(2);
+  p.seqK = o.key.getDimSize(2);
+  p.headDim = headDim;
+  p.valueHeadDim = headDim;
+  p.isBF16 = elt.isBF16();
+  p.withLse = true;
+  p.scale = o.scale;
+  p.softcap = o.softcap;
+  if (o.alibiSlopes)
+    llvm::append_range(p.alibiSlopes, o.alibiSlopes->take_front(p.headsQ));
+  if (p.seqQ < 1 || p.seqK < 1)
+    return fail("expected non-empty query and key sequences");
+  // The convert kernel indexes 8-element chunks of dQ with i32; grid y is
+  // B * Hq (preprocess) and B * Hkv (main).
+  if (p.batch * p.headsQ * p.seqQ * headDim / 8 >= (int64_t(1) << 31))
+    return fail("expected fewer than 2^31 8-element chunks of dQ");
+  if (p.batch * p.headsQ > 65535)
+    return fail("expected B * Hq <= 65535 (the grid's y extent)");
+  p.visibility = o.visibility;
+  ConstArith constants;
+  p.diagOffset = p.visibility.diagonal(constants, p.seqQ, p.seqK);
+  return p;
+}
+
+std::optional<DQReduction>
+mlir::attn::detail::parseDQReduction(StringRef name) {
+  return llvm::StringSwitch<std::optional<DQReduction>>(name)
+      .Case("atom", DQReduction::Atom)
+      .Case("red-v2", DQReduction::RedV2)
+      .Case("red-v4", DQReduction::RedV4)
+      .Default(std::nullopt);
+}
+
+/// Whether `op` is in the destination-passing form the kernels take its
+/// arguments from: operands read from identity-layout memrefs, each
+/// gradient stored once into one.
+static LogicalResult checkDestinationPassing(AttentionBackwardOp op) {
+  auto checkMemref = [&](MemRefType type) -> LogicalResult {
+    if (!type.getLayout().isIdentity() || type.getMemorySpace())
+      return op.emitOpError("expected identity-layout memrefs in the default "
+                            "memory space, got ")
+             << type;
+    return success();
+  };
+  for (Value tensor : {op.getQuery(), op.getKey(), op.getValue(),
+                       op.getOutput(), op.getGradOutput(), op.getLse()}) {
+    auto toTensor = tensor.getDefiningOp<bufferization::ToTensorOp>();
+    if (!toTensor)
+      return op.emitOpError("expected every operand to come from "
+                            "bufferization.to_tensor of memrefs on the GPU "
+                            "backward (destination-passing form)");
+    if (failed(checkMemref(cast<MemRefType>(toTensor.getBuffer().getType()))))
+      return failure();
+  }
+  for (Value result : op->getResults()) {
+    auto store =
+        result.hasOneUse()
+            ? dyn_cast<bufferization::MaterializeInDestinationOp>(
+                  *result.user_begin())
+            : bufferization::MaterializeInDestinationOp();
+    if (!store || !isa<BaseMemRefType>(store.getDest().getType()))
+      return op.emitOpError("expected every gradient to be stored once with "
+                            "bufferization.materialize_in_destination into a "
+                            "memref on the GPU backward");
+    if (failed(checkMemref(cast<MemRefType>(store.getDest().getType()))))
+      return failure();
+  }
+  return success();
+}
+
+/// The number NN of a chip name sm_NN or sm_NNa, or 0.
+static int getChipVersion(StringRef chip) {
+  int v = 0;
+  if (!chip.consume_front("sm_"))
+    return 0;
+  chip.consume_back("a");
+  return chip.getAsInteger(10, v) ? 0 : v;
+}
+
+/// Resolves dq-reduction for `chip` and `features` (vector red.global.add
+/// of f32 needs sm_90 and PTX ISA 8.1); errors at `op`.
+static FailureOr<DQReduction> resolveDQReduction(Operation *op,
+                                                 StringRef name,
+                                                 StringRef chip,
+                                                 StringRef features) {
+  bool vectorRed =
+      getChipVersion(chip) >= 90 && getPtxFeatureVersion(features) >= 81;
+  // red-v4: one 16-byte reduction per C fragment of the tiled dq_accum
+  // (BackwardKernel.h; bench/NOTES.md, branch bwdperf).
+  if (name == "auto")
+    return vectorRed ? DQReduction::RedV4 : DQReduction::Atom;
+  if (name == "atom")
+    return DQReduction::Atom;
+  if (name != "red-v2" && name != "red-v4")
+    return op->emitOpError("expected dq-reduction auto, atom, red-v2 or "
+                           "red-v4, got '")
+           << name << "'";
+  if (!vectorRed)
+    return op->emitOpError("expected chip sm_90 or newer and +ptx81 or "
+                           "newer for dq-reduction=")
+           << name << " (red.global.add.v2/v4.f32), got chip '" << chip
+           << "' and features '" << features << "'";
+  return name == "red-v2" ? DQReduction::RedV2 : DQReduction::RedV4;
+}
+
+static StringRef getDQReductionName(DQReduction reduction) {
+  switch (reduction) {
+  case DQReduction::Atom:
+    return "atom";
+  case DQReduction::RedV2:
+    return "red-v2";
+  case DQReduction::RedV4:
+    return "red-v4";
+  }
+  llvm_unreachable("unknown dQ reduction");
+}
+
+/// The cost model's figures of the backward `op` read into `p`.
+static AttentionFigures getBackwardFigures(AttentionBackwardOp op,
+                                           const KernelProblem &p) {
+  AttentionFigures f;
+  f.batch = p.batch;
+  f.headsQ = p.headsQ;
+  f.headsKV = p.headsKV;
+  f.queryLength = p.seqQ;
+  f.keyLength = p.seqK;
+  f.headDim = p.headDim;
+  f.valueHeadDim = p.valueHeadDim;
+  f.elementKind = p.isBF16 ? ElementKind::BF16 : ElementKind::F16;
+  f.elementBytes = f.outputElementBytes = 2;
+  f.mask = {op.getMaskKind(), p.seqQ, p.seqK, 0, 0};
+  if (op.getMaskKind() == MaskKind::SlidingWindow && op.getWindow()) {
+    f.mask.windowLeft = (*op.getWindow())[0];
+    f.mask.windowRight = (*op.getWindow())[1];
+  }
+  f.withLse = true;
+  f.withSoftcap = p.softcap.has_value();
+  f.withAlibi = !p.alibiSlopes.empty();
+  return f;
+}
+
+/// The program's tiles: block-m, block-n and dq-block-m as given, those
+/// left at 0 from the cost model of the GPU `tileModel` names (auto: the
+/// GPU of `chip`; empty: the fixed 64). Errors at `op`.
+static FailureOr<BackwardTiles>
+resolveBackwardTiles(AttentionBackwardOp op, const KernelProblem &p,
+                     int64_t blockM, int64_t blockN, int64_t dqBlockM,
+                     StringRef tileModel, StringRef chip, bool deterministic,
+                     DQReduction reduction, bool squareWarpTiles,
+                     int64_t dqWarpRows) {
+  if (dqWarpRows != 0 && dqWarpRows != 16 && dqWarpRows != 32)
+    return op.emitOpError("expected dq-warp-rows 0 (auto), 16 or 32, got ")
+           << dqWarpRows;
+  for (auto [name, v] : {std::pair<StringRef, int64_t>{"block-m", blockM},
+                         {"block-n", blockN},
+                         {"dq-block-m", dqBlockM}})
+    if (v != 0 && v != 64 && v != 128)
+      return op.emitOpError("expected ")
+             << name << " 0 (the tile model's), 64 or 128, got " << v;
+  BackwardTiles tiles;
+  // Measured on the H200: the deterministic main kernel (no dQ) is faster
+  // with 16 keys per warp (bench/NOTES.md, branch bwdfast).
+  tiles.squareWarpTiles = squareWarpTiles && !deterministic;
+  bool modelled = !tileModel.empty() &&
+                  (!blockM || !blockN || (deterministic && !dqBlockM));
+  if (modelled) {
+    const GpuSpec *gpu =
+        tileModel == "auto" ? lookupGpuForChip(chip) : lookupGpu(tileModel);
+    if (!gpu && tileModel == "auto")
+      return op.emitOpError("expected tile-model=auto to know a GPU of chip '")
+             << chip << "' (" << listKnownGpus()
+             << "); name one with tile-model=<gpu>";
+    if (!gpu)
+      return op.emitOpError("expected tile-model to name a known GPU (")
+             << listKnownGpus() << ", or auto), got '" << tileModel << "'";
+    int64_t width = reduction == DQReduction::RedV4   ? 4
+                    : reduction == DQReduction::RedV2 ? 2
+                                                      : 1;
+    BackwardTileChoice choice = chooseBackwardTileConfig(
+        getBackwardFigures(op, p), *gpu, deterministic, width,
+        tiles.squareWarpTiles);
+    tiles.blockM = choice.blockM;
+    tiles.blockN = choice.blockN;
+    tiles.dqBlockM = choice.dqBlockM;
+    // auto is silent (the choice is in the kernel info and manifests);
+    // naming a GPU asks to see why.
+    if (tileModel != "auto")
+      op.emitRemark() << "attn-plan-gpu-backward: tiles from the cost "
+                         "model: "
+                      << choice.reason;
+  }
+  // Given tiles win over the model's.
+  if (blockM)
+    tiles.blockM = blockM;
+  if (blockN)
+    tiles.blockN = blockN;
+  if (dqBlockM)
+    tiles.dqBlockM = dqBlockM;
+  if (tiles.blockM > tiles.blockN)
+    return op.emitOpError("expected block-m <= block-n (the main kernel's "
+                          "dQ gives each warp 16 query rows), got block-m ")
+           << tiles.blockM << " and block-n " << tiles.blockN;
+  // 32-row dQ tiles measured faster (H200) where they turn 8 row groups of
+  // all of D into 4 x 2 halves (square tiles at block-m 128), not where
+  // they turn 4 x 2 into 2 x 4 (block-m 64).
+  if (!dqWarpRows)
+    dqWarpRows = tiles.square() && tiles.blockM == 128 ? 32 : 16;
+  tiles.dqWarpRows = dqWarpRows;
+  return tiles;
+}
+
+/// The schedule of `op` under `options`, every choice resolved.
+static FailureOr<BackwardScheduleAttr>
+resolveBackwardSchedule(AttentionBackwardOp op, const KernelProblem &p,
+                        const AttnPlanGpuBackwardOptions &options) {
+  FailureOr<DQReduction> reduction = resolveDQReduction(
+      op, options.dqReduction, options.chip, options.ptxFeatures);
+  if (failed(reduction))
+    return failure();
+  FailureOr<BackwardTiles> tiles = resolveBackwardTiles(
+      op, p, options.blockM, options.blockN, options.dqBlockM,
+      options.tileModel, options.chip, options.deterministic, *reduction,
+      options.squareWarpTiles, options.dqWarpRows);
+  if (failed(tiles))
+    return failure();
+  return BackwardScheduleAttr::get(
+      op.getContext(), tiles->blockM, tiles->blockN, options.deterministic,
+      tiles->dqBlockM, getDQReductionName(*reduction), options.rotateQBlocks,
+      tiles->squareWarpTiles, tiles->dqWarpRows);
+}
+
+FailureOr<BackwardSchedule> mlir::attn::planBackwardSchedule(
+    AttentionBackwardOp op, const AttnPlanGpuBackwardOptions &options) {
+  FailureOr<KernelProblem> problem =
+      getBackwardProblem(op, getBackwardOperands(op));
+  if (failed(problem))
+    return failure();
+  FailureOr<BackwardScheduleAttr> schedule =
+      resolveBackwardSchedule(op, *problem, options);
+  if (failed(schedule))
+    return failure();
+  BackwardSchedule result;
+  result.blockM = schedule->getBlockM();
+  result.blockN = schedule->getBlockN();
+  result.deterministic = schedule->getDeterministic();
+  return result;
+}
+
+BackwardTiles
+mlir::attn::detail::getBackwardTiles(BackwardScheduleAttr schedule) {
+  BackwardTiles tiles;
+  tiles.blockM = schedule.getBlockM();
+  tiles.blockN = schedule.getBlockN();
+  tiles.dqBlockM = schedule.getDqBlockM();
+  tiles.dqWarpRows = schedule.getDqWarpRows();
+  tiles.squareWarpTiles = schedule.getSquareWarpTiles();
+  return tiles;
+}
+
+namespace {
+
+struct AttnPlanGpuBackwardPass
+    : public mlir::attn::impl::AttnPlanGpuBackwardBase<
+          AttnPlanGpuBackwardPass> {
+  using Base::Base;
+
+  AttnPlanGpuBackwardOptions getOptions() const {
+    AttnPlanGpuBackwardOptions o;
+    o.deterministic = deterministic;
+    o.dqReduction = dqReduction;
+    o.rotateQBlocks = rotateQBlocks;
+    o.squareWarpTiles = squareWarpTiles;
+    o.dqWarpRows = dqWarpRows;
+    o.chip = chip;
+    o.ptxFeatures = ptxFeatures;
+    o.blockM = blockM;
+    o.blockN = blockN;
+    o.dqBlockM = dqBlockM;
+    o.tileModel = tileModel;
+    return o;
+  }
+
+  void runOnOperation() override {
+    AttnPlanGpuBackwardOptions options = getOptions();
+    WalkResult result = getOperation().walk([&](AttentionBackwardOp op) {
+      return failed(plan(op, options)) ? WalkResult::interrupt()
+                                       : WalkResult::advance();
+    });
+    if (result.wasInterrupted())
+      signalPassFailure();
+  }
+
+  /// The schedule and the main kernel's planned info of `op`, recorded on
+  /// it.
+  static LogicalResult plan(AttentionBackwardOp op,
+                            const AttnPlanGpuBackwardOptions &options) {
+    FailureOr<KernelProblem> problem =
+        getBackwardProblem(op, getBackwardOperands(op));
+    if (failed(problem) || failed(checkDestinationPassing(op)))
+      return failure();
+    FailureOr<BackwardScheduleAttr> schedule =
+        resolveBackwardSchedule(op, *problem, options);
+    if (failed(schedule))
+      return failure();
+    BackwardTiles tiles = getBackwardTiles(*schedule);
+    KernelLaunchDesc desc;
+    desc.family = "backward";
+    desc.gridFormula = kBackwardMainGridFormula;
+    desc.sharedMemoryBytes = backwardMainSharedBytes(*problem, tiles);
+    desc.blockM = tiles.blockM;
+    desc.blockN = tiles.blockN;
+    desc.numWarps = tiles.mainWarps();
+    FailureOr<KernelInfoAttr> info = buildKernelInfo(op, desc);
+    if (failed(info))
+      return failure();
+    op->setAttr(BackwardScheduleAttr::getAttributeName(), *schedule);
+    op->setAttr(KernelInfoAttr::getAttributeName(), *info);
+    return success();
+  }
+};
+
+} // namespace
+
+LogicalResult mlir::attn::parseAttnPlanGpuBackwardOptions(
+    StringRef text, AttnPlanGpuBackwardOptions &options,
+    function_ref<LogicalResult(const Twine &)> errorHandler) {
+  AttnPlanGpuBackwardPass pass;
+  if (failed(pass.initializeOptions(text, errorHandler)))
+    return failure();
+  options = pass.getOptions();
+  return success();
+}

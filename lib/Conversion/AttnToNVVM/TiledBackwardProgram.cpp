@@ -1,0 +1,237 @@
+//===- TiledBackwardProgram.cpp - a tiled backward, read for its kernels --===//
+//
+// Part of attn-mlir. See TiledBackwardProgram.h.
+//
+//===----------------------------------------------------------------------===//
+
+#include "TiledBackwardProgram.h"
+
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/SetVector.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::detail;
+
+/// The host tensor a tile of the program (attn-tile-backward's rowTile,
+/// keyTile or statTile: a slice, zero- or -inf-padded at the tails) is read
+/// from, or null.
+static Value getTileSource(Value tile) {
+  if (auto pad = tile.getDefiningOp<tensor::PadOp>())
+    tile = pad.getSource();
+  auto slice = tile.getDefiningOp<tensor::ExtractSliceOp>();
+  return slice ? slice.getSource() : Value();
+}
+
+/// The single scf.for of the program and its steps, which must agree on
+/// their tiles and be precision-lowered.
+static LogicalResult matchQueryLoop(scf::ForallOp forall, scf::ForOp &loop,
+                                    BackwardStepOp &step) {
+  auto loops = forall.getBody()->getOps<scf::ForOp>();
+  if (!llvm::hasSingleElement(loops))
+    return forall.emitOpError("expected one query loop (scf.for) in the "
+                              "backward program (attn-tile-backward)");
+  loop = *loops.begin();
+  SmallVector<BackwardStepOp> steps;
+  loop.walk([&](BackwardStepOp s) { steps.push_back(s); });
+  if (steps.empty())
+    return loop.emitOpError("expected attn.backward_step in the query loop "
+                            "of the backward program");
+  step = steps.front();
+  Type input = cast<RankedTensorType>(step.getQuery().getType())
+                   .getElementType();
+  for (BackwardStepOp s : steps) {
+    std::optional<Type> pType = s.getPType();
+    if (!pType || *pType != input)
+      return s.emitOpError("expected attn-lower-precision to have run (P "
+                           "and dS rounded to ")
+             << input << " before their GEMMs, as the tensor cores take them)";
+    if (s.getQuery().getType() != step.getQuery().getType() ||
+        s.getKey().getType() != step.getKey().getType())
+      return s.emitOpError("expected every step of the backward program to "
+                           "use the same tiles");
+  }
+  std::optional<int64_t> stride = getConstantIntValue(loop.getStep());
+  if (!stride || *stride != step.getBlockM())
+    return loop.emitOpError("expected the query loop to step by the tile's ")
+           << step.getBlockM() << " rows";
+  return success();
+}
+
+/// The one materialize_in_destination of `result` into a memref.
+static FailureOr<bufferization::MaterializeInDestinationOp>
+getStore(Operation *anchor, Value result) {
+  auto store = result.hasOneUse()
+                   ? dyn_cast<bufferization::MaterializeInDestinationOp>(
+                         *result.user_begin())
+                   : bufferization::MaterializeInDestinationOp();
+  if (!store || !isa<BaseMemRefType>(store.getDest().getType()))
+    return anchor->emitOpError("expected every gradient to be stored once "
+                               "with bufferization.materialize_in_destination "
+                               "into a memref on the GPU backward");
+  return store;
+}
+
+/// dQ: the forall's dQ shares summed by one attn.accumulate and rounded by
+/// one generic.
+static LogicalResult matchAccumulation(TiledBackwardProgram &p) {
+  Value shares = p.forall.getResult(2);
+  p.accumulate = shares.hasOneUse()
+                     ? dyn_cast<AccumulateOp>(*shares.user_begin())
+                     : AccumulateOp();
+  if (!p.accumulate)
+    return p.forall.emitOpError("expected the program's dQ shares to be "
+                                "summed by one attn.accumulate");
+  Value sum = p.accumulate.getResult();
+  p.dqRounding = sum.hasOneUse()
+                     ? dyn_cast<linalg::GenericOp>(*sum.user_begin())
+                     : linalg::GenericOp();
+  if (!p.dqRounding || p.dqRounding.getNumDpsInputs() != 1)
+    return p.accumulate.emitOpError("expected the summed dQ to be rounded to "
+                                    "dQ's type by one generic");
+  p.deterministic = p.accumulate.getDeterministic();
+  return success();
+}
+
+/// Q, K, V, dO and LSE from the step's tiles; O from the Delta generic that
+/// feeds the step's delta tile.
+static LogicalResult matchHostTensors(TiledBackwardProgram &p) {
+  BackwardStepOp step = p.step;
+  if (step.getQuery().getDefiningOp<linalg::TransposeOp>())
+    return step.emitOpError("expected the bhsd layout on the GPU backward");
+  p.query = getTileSource(step.getQuery());
+  p.key = getTileSource(step.getKey());
+  p.value = getTileSource(step.getValue());
+  p.gradOutput = getTileSource(step.getGradOutput());
+  p.lse = getTileSource(step.getLse());
+  Value delta = getTileSource(step.getDelta());
+  if (!p.query || !p.key || !p.value || !p.gradOutput || !p.lse || !delta)
+    return step.emitOpError("expected the step's tiles to be slices of the "
+                            "host tensors (attn-tile-backward)");
+  p.delta = delta.getDefiningOp<linalg::GenericOp>();
+  if (!p.delta || p.delta.getNumDpsInputs() != 2 ||
+      p.delta.getDpsInputs()[0] != p.gradOutput)
+    return step.emitOpError("expected the delta tile to be a slice of "
+                            "rowsum(dO * O) (attn-tile-backward's Delta)");
+  p.output = p.delta.getDpsInputs()[1];
+  // A sinks gradient reads Delta too: the kernels do not compute one.
+  for (Operation *user : p.delta->getResult(0).getUsers())
+    if (!p.forall->isProperAncestor(user))
+      return p.delta.emitOpError("expected Delta to be read by the backward "
+                                 "program only (no sinks gradient on the GPU "
+                                 "backward)");
+  return success();
+}
+
+FailureOr<TiledBackwardProgram>
+TiledBackwardProgram::match(scf::ForallOp forall) {
+  TiledBackwardProgram p;
+  p.forall = forall;
+  p.schedule = forall->getAttrOfType<BackwardScheduleAttr>(
+      BackwardScheduleAttr::getAttributeName());
+  p.info =
+      forall->getAttrOfType<KernelInfoAttr>(KernelInfoAttr::getAttributeName());
+  if (!p.schedule || !p.info || p.info.getFamily() != "backward")
+    return forall.emitOpError("expected an attn.backward_schedule and a "
+                              "backward attn.kernel_info on the program "
+                              "(attn-plan-gpu-backward)");
+  if (forall.getNumResults() != 3)
+    return forall.emitOpError("expected the program to compute dK, dV and "
+                              "dQ shares only (no bias gradient on the GPU "
+                              "backward)");
+  std::optional<SmallVector<int64_t>> extents =
+      getConstantIntValues(forall.getMixedUpperBound());
+  if (!extents || extents->size() != 3 ||
+      !llvm::all_of(forall.getMixedLowerBound(), isZeroInteger) ||
+      !llvm::all_of(forall.getMixedStep(), isOneInteger))
+    return forall.emitOpError("expected the program to range over (batch, "
+                              "KV head, KV block) from 0 in steps of 1");
+  p.numKeyBlocks = (*extents)[2];
+  if (failed(matchQueryLoop(forall, p.queryLoop, p.step)))
+    return failure();
+  p.blockM = p.step.getBlockM();
+  p.blockN = p.step.getBlockN();
+  for (auto extract : forall.getBody()->getOps<tensor::ExtractOp>())
+    if (extract.getTensor().getParentRegion()->isProperAncestor(
+            &forall.getRegion()))
+      return extract.emitOpError("expected no key_lengths on the GPU "
+                                 "backward (not supported yet)");
+  if (failed(matchAccumulation(p)) || failed(matchHostTensors(p)))
+    return failure();
+  if (p.blockM != p.schedule.getBlockM() ||
+      p.blockN != p.schedule.getBlockN() ||
+      p.deterministic != p.schedule.getDeterministic())
+    return forall.emitOpError("expected the program to be tiled as its "
+                              "attn.backward_schedule says (block_m ")
+           << p.schedule.getBlockM() << ", block_n "
+           << p.schedule.getBlockN() << ", deterministic "
+           << p.schedule.getDeterministic() << "), got block_m " << p.blockM
+           << ", block_n " << p.blockN << ", deterministic "
+           << p.deterministic;
+  p.results = {p.dqRounding->getResult(0), forall.getResult(0),
+               forall.getResult(1)};
+  for (Value result : p.results) {
+    FailureOr<bufferization::MaterializeInDestinationOp> store =
+        getStore(forall, result);
+    if (failed(store))
+      return failure();
+    p.stores.push_back(*store);
+  }
+  return p;
+}
+
+BackwardOperands TiledBackwardProgram::getOperands() const {
+  auto type = [](Value v) { return cast<RankedTensorType>(v.getType()); };
+  BackwardStepOp s = step;
+  BackwardOperands o;
+  o.query = type(query);
+  o.key = type(key);
+  o.value = type(value);
+  o.output = type(output);
+  o.gradOutput = type(gradOutput);
+  o.gradQuery = type(results[0]);
+  o.gradKey = type(results[1]);
+  o.gradValue = type(results[2]);
+  o.layout = info.getLayout();
+  o.scale = s.getScaleAttr().getValueAsDouble();
+  o.softcap = s.getSoftcapValue();
+  o.alibiSlopes = s.getAlibiSlopes();
+  o.visibility = s.getKeyVisibility();
+  o.withBias = static_cast<bool>(s.getBias());
+  o.withMask = static_cast<bool>(s.getMask());
+  o.withMaskMod = !s.getMaskMod().empty();
+  o.withScoreMod = !s.getScoreMod().empty();
+  o.withKeyLengths = info.getKeyLengths().getValue();
+  return o;
+}
+
+void TiledBackwardProgram::erase() {
+  // What the program reads from above (host tensors, Delta, constants) may
+  // die with it.
+  SetVector<Value> captured;
+  getUsedValuesDefinedAbove(forall.getRegion(), captured);
+  SetVector<Operation *> worklist;
+  for (Value v : captured)
+    if (Operation *def = v.getDefiningOp())
+      worklist.insert(def);
+  SmallVector<Operation *> roots(stores.begin(), stores.end());
+  roots.append({dqRounding, accumulate, forall, delta});
+  for (Operation *op : roots) {
+    worklist.remove(op);
+    for (Value operand : op->getOperands())
+      if (Operation *def = operand.getDefiningOp())
+        worklist.insert(def);
+    op->erase();
+  }
+  while (!worklist.empty()) {
+    Operation *op = worklist.pop_back_val();
+    if (!isOpTriviallyDead(op))
+      continue;
+    for (Value operand : op->getOperands())
+      if (Operation *def = operand.getDefiningOp())
+        worklist.insert(def);
+    op->erase();
+  }
+}

@@ -1,0 +1,71 @@
+//===- TiledBackwardProgram.h - one tiled backward, read --------*- C++ -*-===//
+//
+// Part of attn-mlir. convert-attn-backward-to-nvvm lowers the tiled IR of the
+// backward: attn-plan-gpu-backward records a schedule on an
+// attn.attention_backward, attn-tile-backward cuts it by that schedule into
+// the Delta preprocessing, an scf.forall of programs over (batch, KV head, KV
+// block) whose query loop runs attn.backward_step, and the attn.accumulate of
+// the dQ shares; attn-lower-precision sets the steps' p_type. A
+// TiledBackwardProgram reads one such program: the host tensors behind its
+// tiles, the results and their stores, and the schedule as the IR shows it
+// (the KV block, the query block, the dQ program).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_LIB_CONVERSION_ATTNTONVVM_TILEDBACKWARDPROGRAM_H
+#define ATTN_LIB_CONVERSION_ATTNTONVVM_TILEDBACKWARDPROGRAM_H
+
+#include "BackwardProblem.h"
+
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+namespace mlir::attn::detail {
+
+class TiledBackwardProgram {
+public:
+  /// Reads `forall` (it carries attn.backward_schedule); "expected ..."
+  /// errors at it (or at its step) for anything that is not
+  /// attn-tile-backward + attn-lower-precision output of a schedule
+  /// attn-plan-gpu-backward recorded.
+  static FailureOr<TiledBackwardProgram> match(scf::ForallOp forall);
+
+  scf::ForallOp forall;
+  /// The recorded schedule and the main kernel's planned info (its
+  /// attention fields are the backward's).
+  BackwardScheduleAttr schedule;
+  KernelInfoAttr info;
+  /// The query loop of the program and its first step (the steps of the
+  /// interior and boundary branches share tiles and attributes).
+  scf::ForOp queryLoop;
+  BackwardStepOp step;
+  /// What the IR says: keys per program (the K tile's rows), query rows per
+  /// loop step, the KV blocks of a (batch, KV head) (the forall's last
+  /// extent), and whether the dQ shares are summed in KV-block order.
+  int64_t blockM = 0, blockN = 0, numKeyBlocks = 0;
+  bool deterministic = false;
+  /// Host tensors: Q, K, V, O, dO and LSE, as the program's tiles and the
+  /// Delta preprocessing read them.
+  Value query, key, value, output, gradOutput, lse;
+  /// The Delta generic (rowsum(dO * O)) before the forall, the accumulation
+  /// and the generic that rounds its sum to dQ after it.
+  linalg::GenericOp delta, dqRounding;
+  AccumulateOp accumulate;
+  /// dQ, dK and dV, each stored once into its memref.
+  SmallVector<Value, 3> results;
+  SmallVector<bufferization::MaterializeInDestinationOp, 3> stores;
+
+  /// The operands, types and attributes the kernels' problem is read from.
+  BackwardOperands getOperands() const;
+
+  /// Erases the program: its stores, the rounding, the accumulation, the
+  /// forall and Delta, then whatever fed them and has no other use.
+  void erase();
+};
+
+} // namespace mlir::attn::detail
+
+#endif // ATTN_LIB_CONVERSION_ATTNTONVVM_TILEDBACKWARDPROGRAM_H
