@@ -85,7 +85,8 @@ def check(kdir, name, spec, q=None, k=None, v=None):
     dt = q.dtype
     o = torch.full((spec["batch"], spec["hq"], spec["lq"], spec["d"]), float("nan"),
                    device="cuda", dtype=dt)
-    tensors = [q, k, v, o]
+    # --bshd kernels take [B, L, H, D] buffers; o is then O's BHSD view.
+    tensors, o = db.kernel_tensors(spec, q, k, v, o)
     lse = None
     if spec["lse"]:
         lse = torch.full((spec["batch"], spec["hq"], spec["lq"]), float("nan"),

@@ -39,6 +39,8 @@ variants=(
   "check_h_alibi_gqa_causal|$hop --batch=2 --heads-q=8 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=128 --mask=causal --alibi"
   "check_h_alibi_relbias_tail|$hop --batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal --alibi --score-mod=relative-bias"
   "check_h_smod_softcap_window_f16|$hop --batch=1 --heads-q=4 --heads-kv=1 --seq-q=300 --seq-k=400 --head-dim=64 --mask=sliding-window --window-left=64 --window-right=8 --dtype=f16 --softcap=30 --score-mod=tanh-cap"
+  "check_h_bshd_tail_causal_d128|$hop --batch=2 --heads-q=4 --heads-kv=2 --seq-q=333 --seq-k=333 --head-dim=128 --mask=causal --bshd"
+  "check_h_bshd_tail_d64|$hop --batch=2 --heads-q=8 --heads-kv=1 --seq-q=200 --seq-k=333 --head-dim=64 --mask=none --bshd"
 )
 # Schedule variants of issue #13 (tag -> flags): hopper (the defaults:
 # overlapped, ping-pong auto), hserial (the schedule before #13), hov
@@ -52,7 +54,11 @@ variants=(
 # dynamic: an atomic tile counter) on num-sms CTAs / on 3 CTAs (checks),
 # hstatic the static round robin on 132 CTAs; hdynq / hdynq3 the same
 # with Q as a shared tile (hopper-q-shared=true), hdyng1 with one head per
-# longest-first group (hopper-group-bytes=1).
+# longest-first group (hopper-group-bytes=1); hepi the TMA store epilogue
+# (hopper-epilogue=tma) under the default schedule, hepi3 / hepis3 on a
+# 3-CTA dynamic / static grid (several tiles per CTA: the O tile reused),
+# hepinp one CTA per tile, hepics with cp.async loads, hreg
+# hopper-epilogue=registers.
 ov="--convert-attn-to-nvvm=hopper-overlap=true"
 pp="--convert-attn-to-nvvm=hopper-ping-pong=true"
 nopp="--convert-attn-to-nvvm=hopper-ping-pong=false"
@@ -74,22 +80,34 @@ declare -A schedule=(
   [hdynq3]="--convert-attn-to-nvvm=hopper-persistent=3 --convert-attn-to-nvvm=hopper-scheduler=dynamic --convert-attn-to-nvvm=hopper-q-shared=true"
   [hdyng1]="--convert-attn-to-nvvm=hopper-scheduler=dynamic --convert-attn-to-nvvm=hopper-group-bytes=1"
   [hstatic]="--convert-attn-to-nvvm=hopper-persistent=132 --convert-attn-to-nvvm=hopper-scheduler=static"
+  [hepi]="--convert-attn-to-nvvm=hopper-epilogue=tma"
+  [hepi3]="--convert-attn-to-nvvm=hopper-persistent=3 --convert-attn-to-nvvm=hopper-scheduler=dynamic --convert-attn-to-nvvm=hopper-epilogue=tma"
+  [hepis3]="--convert-attn-to-nvvm=hopper-persistent=3 --convert-attn-to-nvvm=hopper-scheduler=static --convert-attn-to-nvvm=hopper-epilogue=tma"
+  [hepinp]="--convert-attn-to-nvvm=hopper-persistent=0 --convert-attn-to-nvvm=hopper-epilogue=tma"
+  [hepics]="--convert-attn-to-nvvm=hopper-loads=cp-async --convert-attn-to-nvvm=hopper-epilogue=tma"
+  [hreg]="--convert-attn-to-nvvm=hopper-epilogue=registers"
 )
-# HOPPER_CHECK_VARIANTS: every check again under each listed schedule.
+# HOPPER_CHECK_VARIANTS: every check again under each listed schedule,
+# but those whose base name matches HOPPER_CHECK_SKIP (a regex: e.g.
+# 'st3_.*d128', whose 3 stages leave no room for the O tile of hepi*).
 base_checks=("${variants[@]}")
 for tag in ${HOPPER_CHECK_VARIANTS:-}; do
   for v in "${base_checks[@]}"; do
     name="${v%%|*}"; flags="${v#*|}"
+    if [ -n "${HOPPER_CHECK_SKIP:-}" ] && [[ "$name" =~ $HOPPER_CHECK_SKIP ]]; then continue; fi
     variants+=("check_${tag}_${name#check_h_}|$flags ${schedule[$tag]}")
   done
 done
 # HOPPER_BENCH_SET=overlap: only the schedule A/B (HOPPER_BENCH_VARIANTS)
-# on the bench shapes (HOPPER_BENCH_SHAPES: "D,L" pairs and gqa), plus
+# on the bench shapes (HOPPER_BENCH_SHAPES: "D,L" pairs, gqa and gqa81), plus
 # HOPPER_BENCH_EXTRA.
 if [ "${HOPPER_BENCH_SET:-}" = overlap ]; then
   for shape in ${HOPPER_BENCH_SHAPES:-128,4096 128,16384 64,4096 gqa}; do
     if [ "$shape" = gqa ]; then
       sets=("gqa_l4096|--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128")
+    elif [ "$shape" = gqa81 ]; then
+      # GQA 8/1 (Hq * D = 2048, B * L = 16k).
+      sets=("gqa81_l4096|--batch=4 --heads-q=16 --heads-kv=2 --seq-q=4096 --seq-k=4096 --head-dim=128")
     else
       IFS=, read -r d l <<< "$shape"
       h=$((2048 / d)); b=$((16384 / l))

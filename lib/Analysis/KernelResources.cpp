@@ -48,6 +48,23 @@ bool mlir::attn::hopperKeepsQInSharedMemory(int64_t headDim, int64_t blockN) {
   return headDim == 128 && blockN == 128;
 }
 
+int64_t mlir::attn::getHopperOTileBytes(int64_t headDim, int64_t blockM) {
+  return blockM * headDim * 2;
+}
+
+bool mlir::attn::hopperAutoTmaEpilogue(int64_t headDim, int64_t blockM,
+                                       int64_t sharedMemoryBytes) {
+  // Measured on an H200 (2026-12-01, two calls, bench/NOTES.md "Hopper TMA
+  // store epilogue"): at D = 128 faster on every prefill and GQA shape in
+  // the second call (+1.2-7.8%, the most at L = 1k, where a tile has few KV
+  // blocks) and on 9 of 10 in the first (+0.5-12.6%; D = 128 causal L = 16k
+  // -0.7%, then +1.2%); at D = 64 (one call) +1% at L = 1k, level causal,
+  // 6-7% slower non-causal at L = 4k and 16k, so registers there.
+  return headDim == 128 &&
+         sharedMemoryBytes + getHopperOTileBytes(headDim, blockM) <=
+             kMaxKernelSharedMemoryBytes;
+}
+
 int64_t mlir::attn::getHopperSharedMemoryBytes(int64_t headDim, int64_t blockM,
                                                int64_t blockN,
                                                int64_t stages,

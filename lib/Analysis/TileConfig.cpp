@@ -313,6 +313,9 @@ struct HopperModel {
     c.stages = stages;
     int64_t d = f.headDim, dv = f.valueHeadDim;
     c.sharedMemoryBytes = getHopperSharedMemoryBytes(d, blockM, n, stages);
+    // hopper-epilogue=auto's O tile, where the kernel takes one.
+    if (hopperAutoTmaEpilogue(d, blockM, c.sharedMemoryBytes))
+      c.sharedMemoryBytes += getHopperOTileBytes(d, blockM);
     c.registersPerThread = estimateHopperConsumerRegisters(n, d, dv);
     // The consumers' setmaxnreg target: 232, or 216 where the producer
     // keeps 72 to copy Q as well.

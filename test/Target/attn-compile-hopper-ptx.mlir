@@ -1,24 +1,27 @@
 // RUN: attn-compile --target=ptx --chip=sm_90a --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s
-// RUN: attn-compile --target=ptx --chip=sm_90a --convert-attn-to-nvvm=hopper-block-n=64 --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=BN64
+// RUN: attn-compile --target=ptx --chip=sm_90a --convert-attn-to-nvvm=hopper-block-n=64 --convert-attn-to-nvvm=hopper-epilogue=registers --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=BN64
 // RUN: attn-compile --target=ptx --chip=sm_80 --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none | FileCheck %s --check-prefix=SM80
 // RUN: attn-compile --target=ptx --chip=sm_90a --convert-attn-to-nvvm=hopper-loads=cp-async --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=CPASYNC
-// RUN: attn-compile --target=ptx --chip=sm_90a --convert-attn-to-nvvm=hopper-persistent=132 --convert-attn-to-nvvm=hopper-scheduler=static --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=PERS
-// RUN: attn-compile --target=ptx --chip=sm_90a --convert-attn-to-nvvm=hopper-scheduler=dynamic --batch=2 --heads-q=8 --heads-kv=4 --seq-q=2000 --seq-k=2000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=DYN
+// RUN: attn-compile --target=ptx --chip=sm_90a --convert-attn-to-nvvm=hopper-persistent=132 --convert-attn-to-nvvm=hopper-scheduler=static --convert-attn-to-nvvm=hopper-epilogue=registers --batch=2 --heads-q=8 --heads-kv=2 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=PERS
+// RUN: attn-compile --target=ptx --chip=sm_90a --convert-attn-to-nvvm=hopper-epilogue=tma --batch=2 --heads-q=4 --heads-kv=4 --seq-q=1000 --seq-k=1000 --head-dim=64 --mask=none --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=EPI64
+// RUN: attn-compile --target=ptx --chip=sm_90a --convert-attn-to-nvvm=hopper-scheduler=dynamic --convert-attn-to-nvvm=hopper-epilogue=registers --batch=2 --heads-q=8 --heads-kv=4 --seq-q=2000 --seq-k=2000 --head-dim=128 --mask=causal --cubin-arch=none --print-ptx | FileCheck %s --check-prefix=DYN
 
 // --chip=sm_90a selects the hopper (wgmma) family: 384 threads, block-n
 // 128, two stages; at D = 128 the producer also stages Q (128 rows) for a
 // shared-memory A operand. By default (hopper-scheduler=auto: tiles of at
 // most 8 KV blocks) a persistent grid of min(132, 8 * 16) CTAs with the
 // dynamic tile scheduler: 1024 + 2 * 2 * 32768 + 32768 + (4 mbarriers * 2
-// stages + Q's two) * 8 + 40 (the tile slots) bytes.
-// CHECK: kernel attention_kernel: grid [128, 1, 1] block [384, 1, 1] smem 164984 bytes
+// stages + Q's two) * 8 + 40 (the tile slots) bytes, + 128 * 128 * 2 = 32768
+// for the O tile of the TMA epilogue (hopper-epilogue=auto at D = 128).
+// CHECK: kernel attention_kernel: grid [128, 1, 1] block [384, 1, 1] smem 197752 bytes
 // CHECK: target: ptx (sm_90a)
 // CHECK: .target sm_90a
-// The tensor maps of K, V and Q (below): 128-byte by-value parameters.
+// The tensor maps of K, V, Q and O (below): 128-byte by-value parameters.
 // CHECK: .param .u64 .ptr .align 1 attention_kernel_param_4,
 // CHECK-NEXT: .param .align 64 .b8 attention_kernel_param_5[128],
 // CHECK-NEXT: .param .align 64 .b8 attention_kernel_param_6[128],
-// CHECK-NEXT: .param .align 64 .b8 attention_kernel_param_7[128]
+// CHECK-NEXT: .param .align 64 .b8 attention_kernel_param_7[128],
+// CHECK-NEXT: .param .align 64 .b8 attention_kernel_param_8[128]
 // CHECK: .maxntid 384, 1, 1
 // CHECK: .minnctapersm 1
 // CHECK-DAG: mbarrier.init.shared.b64
@@ -44,10 +47,34 @@
 // CHECK-DAG: wgmma.wait_group.sync.aligned 0;
 // The overlapped schedule retires S while O += P V stays in flight.
 // CHECK-DAG: wgmma.wait_group.sync.aligned 1;
+// The TMA epilogue: O / l into the swizzled O tile (st.shared), the proxy
+// fence, the warpgroup's named barrier (128 threads), then per 64-column
+// panel one bulk tensor store from shared::cta at (column, row, head,
+// batch), committed as a group; a persistent consumer's next epilogue
+// first waits for the last group to have read the tile, and the CTA exits
+// once its stores are complete.
+// CHECK-DAG: st.shared.b32 [%rd{{[0-9]+}}+{{[0-9]+}}], %r{{[0-9]+}};
+// CHECK-DAG: fence.proxy.async.shared::cta;
+// CHECK-DAG: bar.sync %r{{[0-9]+}}, 128;
+// CHECK-DAG: cp.async.bulk.tensor.4d.global.shared::cta.tile.bulk_group [%rd{{[0-9]+}}, {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}], [%rd{{[0-9]+}}];
+// CHECK-DAG: cp.async.bulk.commit_group;
+// CHECK-DAG: cp.async.bulk.wait_group.read 0;
+// CHECK-DAG: cp.async.bulk.wait_group 0;
 // CHECK: "chip": "sm_90a"
 // CHECK: {"name": "k_tensor_map", "role": "tensor_map", "dtype": "bf16", "shape": [2, 2, 1000, 128], "alignment": 64, "output": false, "tensor_map": {"source": "k", "box": [1, 1, 128, 64], "swizzle": 128}}
 // CHECK: {"name": "v_tensor_map", "role": "tensor_map", "dtype": "bf16", "shape": [2, 2, 1000, 128], "alignment": 64, "output": false, "tensor_map": {"source": "v", "box": [1, 1, 128, 64], "swizzle": 128}}
 // CHECK: {"name": "q_tensor_map", "role": "tensor_map", "dtype": "bf16", "shape": [2, 8, 1000, 128], "alignment": 64, "output": false, "tensor_map": {"source": "q", "box": [1, 1, 128, 64], "swizzle": 128}}
+// CHECK: {"name": "o_tensor_map", "role": "tensor_map", "dtype": "bf16", "shape": [2, 8, 1000, 128], "alignment": 64, "output": false, "tensor_map": {"source": "o", "box": [1, 1, 64, 64], "swizzle": 128}}
+
+// hopper-epilogue=tma at D = 64 (auto keeps registers there): one panel,
+// so one store per consumer warpgroup, after the K and V maps (Q stays in
+// registers); the O tile (128 x 64 x 2 = 16384 bytes) after the ring. The
+// LSE (a register store) follows the bulk store.
+// EPI64: kernel attention_kernel: grid [64, 1, 1] block [384, 1, 1] smem 83064 bytes
+// EPI64: .param .align 64 .b8 attention_kernel_param_7[128]
+// EPI64-COUNT-1: cp.async.bulk.tensor.4d.global.shared::cta.tile.bulk_group
+// EPI64-NOT: cp.async.bulk.tensor.4d.global.shared::cta
+// EPI64: {"name": "o_tensor_map", "role": "tensor_map", "dtype": "bf16", "shape": [2, 4, 1000, 64], "alignment": 64, "output": false, "tensor_map": {"source": "o", "box": [1, 1, 64, 64], "swizzle": 128}}
 
 // hopper-loads=cp-async: every producer thread copies 16-byte chunks and
 // arrives on the full barrier; the consumers fence the generic proxy's

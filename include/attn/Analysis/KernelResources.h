@@ -60,6 +60,17 @@ int64_t getHopperSharedMemoryBytes(int64_t headDim, int64_t blockM,
                                    int64_t blockN, int64_t stages,
                                    bool recyclesQ = false);
 
+/// The O tile of the hopper kernel's TMA store epilogue
+/// (hopper-epilogue=tma): blockM rows of D bf16/f16 elements.
+int64_t getHopperOTileBytes(int64_t headDim, int64_t blockM);
+
+/// hopper-epilogue=auto: whether the hopper kernel whose other shared
+/// memory is `sharedMemoryBytes` writes O by TMA: at D = 128 where the O
+/// tile fits next to it within kMaxKernelSharedMemoryBytes (the kernel and
+/// the tile model ask the same question).
+bool hopperAutoTmaEpilogue(int64_t headDim, int64_t blockM,
+                           int64_t sharedMemoryBytes);
+
 } // namespace mlir::attn
 
 #endif // ATTN_ANALYSIS_KERNELRESOURCES_H

@@ -368,6 +368,7 @@ To copyGpuKernelOptions(const From &from) {
   to.hopperGroupBytes = from.hopperGroupBytes;
   to.hopperQShared = from.hopperQShared;
   to.hopperLoads = from.hopperLoads;
+  to.hopperEpilogue = from.hopperEpilogue;
   to.decodeNumWarps = from.decodeNumWarps;
   to.decodeKeysPerWarp = from.decodeKeysPerWarp;
   to.decodeStages = from.decodeStages;

@@ -398,6 +398,7 @@ LogicalResult HopperEmitter::emitConsumer() {
                                  NVVM::SetMaxRegisterAction::increase);
   if (!plan.persistentCtas) {
     emitConsumerTile();
+    drainTmaStores();
     return success();
   }
   // The ping-pong turns run on across tiles: both consumers take as many
@@ -410,6 +411,7 @@ LogicalResult HopperEmitter::emitConsumer() {
       })))
     return failure();
   closeTurns();
+  drainTmaStores();
   return success();
 }
 
@@ -474,8 +476,10 @@ void HopperEmitter::emitConsumerTile() {
 void HopperEmitter::emitEpilogue(ValueRange results) {
   // O / l straight from the accumulators: lane (g, t) holds 4 bytes of
   // columns 8 dt + 2t of rows g and g + 8 (the stores of a quad are one 16
-  // byte piece of a row); LSE once per row.
+  // byte piece of a row); LSE once per row. plan.tmaEpilogue: O through
+  // the shared tile instead, the LSE after the TMA stores are issued.
   int64_t numO = numAccumulators(), numRows = numRowStats();
+  SmallVector<Value> inv, rows, sums, empties;
   for (int64_t half = 0; half < 2; ++half) {
     Value m = results[numO + half];
     Value l = results[numO + numRows + half];
@@ -484,8 +488,14 @@ void HopperEmitter::emitEpilogue(ValueRange results) {
     // l == 0: every key of the row is masked; O is 0 and LSE is -inf.
     Value empty =
         arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, l, cF32(0.0));
-    Value inv = sel(empty, cF32(0.0), arith::DivFOp::create(b, cF32(1.0), l));
+    inv.push_back(
+        sel(empty, cF32(0.0), arith::DivFOp::create(b, cF32(1.0), l)));
     Value row = add(add(warpRow0, g), half * 8);
+    rows.push_back(row);
+    sums.push_back(l);
+    empties.push_back(empty);
+    if (plan.tmaEpilogue)
+      continue;
     Value rowValid = cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ));
     Value rowBytes = arith::AddIOp::create(
         b, oHeadBytes,
@@ -494,8 +504,8 @@ void HopperEmitter::emitEpilogue(ValueRange results) {
       for (int64_t dt = 0; dt < dTiles(); ++dt) {
         int64_t base = oIndex(0, dt, 2 * half);
         Value packed =
-            packHalf2(arith::MulFOp::create(b, results[base], inv),
-                      arith::MulFOp::create(b, results[base + 1], inv));
+            packHalf2(arith::MulFOp::create(b, results[base], inv[half]),
+                      arith::MulFOp::create(b, results[base + 1], inv[half]));
         Value off = arith::AddIOp::create(b, rowBytes, cI64(dt * 16));
         LLVM::StoreOp::create(b, packed, gep(ptrGlobal, oPtr, off),
                               /*alignment=*/4);
@@ -509,22 +519,32 @@ void HopperEmitter::emitEpilogue(ValueRange results) {
         scf::YieldOp::create(b);
       });
     }
-    if (!lsePtr)
-      continue;
-    Value first = arith::AndIOp::create(
-        b, rowValid, cmp(arith::CmpIPredicate::eq, t, cI32(0)));
-    scf::IfOp::create(b, first, [&](OpBuilder &, Location) {
-      // LSE = ln(sum exp(x)) = (m * c + log2(l)) * ln 2.
-      Value log2Sum = fma(m, cF32(expScale), log2(l));
-      Value lse = sel(empty, cF32(-std::numeric_limits<double>::infinity()),
-                      arith::MulFOp::create(b, log2Sum, cF32(kLn2)));
-      Value off = arith::AddIOp::create(
-          b, arith::MulIOp::create(b, toI64(bh), cI64(p.seqQ * 4)),
-          toI64(mul(row, 4)));
-      LLVM::StoreOp::create(b, lse, gep(ptrGlobal, lsePtr, off),
-                            /*alignment=*/4);
-      scf::YieldOp::create(b);
-    });
+    if (lsePtr)
+      storeRowLse(row, m, l, empty);
   }
+  if (!plan.tmaEpilogue)
+    return;
+  emitTmaEpilogue(results, inv);
+  if (lsePtr)
+    for (int64_t half = 0; half < 2; ++half)
+      storeRowLse(rows[half], results[numO + half], sums[half],
+                  empties[half]);
 }
 
+void HopperEmitter::storeRowLse(Value row, Value m, Value l, Value empty) {
+  Value rowValid = cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ));
+  Value first = arith::AndIOp::create(
+      b, rowValid, cmp(arith::CmpIPredicate::eq, t, cI32(0)));
+  scf::IfOp::create(b, first, [&](OpBuilder &, Location) {
+    // LSE = ln(sum exp(x)) = (m * c + log2(l)) * ln 2.
+    Value log2Sum = fma(m, cF32(expScale), log2(l));
+    Value lse = sel(empty, cF32(-std::numeric_limits<double>::infinity()),
+                    arith::MulFOp::create(b, log2Sum, cF32(kLn2)));
+    Value off = arith::AddIOp::create(
+        b, arith::MulIOp::create(b, toI64(bh), cI64(p.seqQ * 4)),
+        toI64(mul(row, 4)));
+    LLVM::StoreOp::create(b, lse, gep(ptrGlobal, lsePtr, off),
+                          /*alignment=*/4);
+    scf::YieldOp::create(b);
+  });
+}

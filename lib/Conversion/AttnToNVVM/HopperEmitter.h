@@ -48,6 +48,9 @@ struct HopperPlan {
   /// the consumers through shared memory) instead of the static round
   /// robin.
   bool dynamicScheduler = false;
+  /// The consumers write O through a shared tile and TMA stores
+  /// (HopperEpilogue.cpp) instead of global stores from registers.
+  bool tmaEpilogue = false;
   /// Query-block tiles: ceil(Lq / blockM) * B * Hq.
   int64_t numTiles = 0;
   /// Persistent order under a right bound: heads (b * Hq + h) per group,
@@ -72,9 +75,10 @@ constexpr int64_t kAtomBytes = 1024;
 constexpr int64_t kSchedulerBytes = 2 * 8 + 2 * 8 + 2 * 4;
 
 /// The kernel arguments of the tensor maps (plan.tma): Q's only where Q
-/// goes through shared memory; -1 where absent.
+/// goes through shared memory, O's only with plan.tmaEpilogue; -1 where
+/// absent.
 struct HopperTensorMaps {
-  int64_t query = -1, key = -1, value = -1;
+  int64_t query = -1, key = -1, value = -1, output = -1;
 };
 
 class HopperEmitter : public FragmentEmitter {
@@ -115,6 +119,14 @@ private:
   int64_t qTileBytes() const {
     return plan.qInSharedMemory ? plan.blockM * tileRowBytes : 0;
   }
+  /// The O tile (plan.tmaEpilogue): blockM rows after the Q tile, 64 per
+  /// consumer warpgroup, each its D / 64 panels of 64 swizzled rows.
+  int64_t oTileOffset() const { return qTileOffset() + qTileBytes(); }
+  int64_t oTileBytes() const {
+    return plan.tmaEpilogue ? plan.blockM * d * 2 : 0;
+  }
+  /// The first mbarrier, after the tiles.
+  int64_t barrierOffset() const { return oTileOffset() + oTileBytes(); }
   /// Full and empty barriers of each stage's K and V tiles (released
   /// separately: K as soon as S is computed); the Q tile's full barrier is
   /// kind FullQ of stage 0, its empty one (persistent kernels) stage 1.
@@ -123,14 +135,14 @@ private:
   /// Whether the Q tile is reused by the next tile of a persistent CTA.
   bool recyclesQ() const { return plan.qInSharedMemory && plan.persistentCtas; }
   Value barrier(BarrierKind kind, Value stage) {
-    int64_t first = qTileOffset() + qTileBytes() + 8 * kind * plan.stages;
+    int64_t first = barrierOffset() + 8 * kind * plan.stages;
     return tileAt(add(add(mul(stage, 8), base), first));
   }
   /// The dynamic scheduler's tile slot `slot` (i32, 0 or 1), its full
   /// (kind 0: the producer wrote it) and empty (kind 1: both consumers read
   /// it) mbarriers; after Q's two barriers.
   int64_t schedulerOffset() const {
-    return qTileOffset() + qTileBytes() + 8 * (4 * plan.stages + 2);
+    return barrierOffset() + 8 * (4 * plan.stages + 2);
   }
   Value slotBarrier(int64_t kind, Value slot) {
     return tileAt(add(add(mul(slot, 8), base), schedulerOffset() + 16 * kind));
@@ -273,6 +285,19 @@ private:
   void takeTurn();
   void passTurn();
   void emitEpilogue(ValueRange results);
+  /// The LSE of the row `row` (`empty`: l == 0) from its `m` and
+  /// quad-reduced `l`, stored by the lane with t == 0 of valid rows.
+  void storeRowLse(Value row, Value m, Value l, Value empty);
+  /// plan.tmaEpilogue: the rows of this consumer warpgroup, O already
+  /// scaled by `inv` (one per half), into the O tile and out by TMA.
+  void emitTmaEpilogue(ValueRange results, ArrayRef<Value> inv);
+  /// The elected thread of this consumer warpgroup (thread 0 of it).
+  Value isWarpgroupLeader();
+  /// Named barrier 3 + consumer over this consumer warpgroup's threads.
+  void syncWarpgroup();
+  /// After a consumer's last tile: its TMA stores have completed (the CTA
+  /// must not exit while they read shared memory).
+  void drainTmaStores();
 
   const HopperPlan &plan;
   const AttentionArguments &args;

@@ -293,6 +293,22 @@ static bool hopperAutoDynamic(const KernelProblem &p, const HopperPlan &plan,
   return !(v.right && keys * p.headDim > 16384 * 64);
 }
 
+/// hopper-epilogue: whether O goes out through the shared tile and TMA
+/// (`plan` complete but for it); failure for an unknown value. auto
+/// (hopperAutoTmaEpilogue): at D = 128 where the O tile fits, with TMA
+/// loads (the tensor maps are built at launch anyway; the cp.async
+/// producer keeps a launch free of them).
+static FailureOr<bool> hopperTmaEpilogue(const KernelProblem &p,
+                                         const HopperPlan &plan,
+                                         const ConvertAttnToNVVMOptions &o) {
+  if (o.hopperEpilogue == "registers" || o.hopperEpilogue == "tma")
+    return o.hopperEpilogue == "tma";
+  if (o.hopperEpilogue != "auto")
+    return failure();
+  return plan.tma && hopperAutoTmaEpilogue(p.headDim, plan.blockM,
+                                           plan.sharedMemoryBytes);
+}
+
 static FailureOr<HopperPlan>
 planHopperKernel(Operation *op, const KernelProblem &p,
                              const ConvertAttnToNVVMOptions &o,
@@ -423,6 +439,13 @@ planHopperKernel(Operation *op, const KernelProblem &p,
     plan.sharedMemoryBytes += plan.blockM * p.headDim * 2;
   if (plan.dynamicScheduler)
     plan.sharedMemoryBytes += kSchedulerBytes;
+  FailureOr<bool> tmaEpilogue = hopperTmaEpilogue(p, plan, o);
+  if (failed(tmaEpilogue))
+    return fail("expected hopper-epilogue of auto, registers or tma, got '" +
+                o.hopperEpilogue + "'");
+  plan.tmaEpilogue = *tmaEpilogue;
+  if (plan.tmaEpilogue)
+    plan.sharedMemoryBytes += getHopperOTileBytes(p.headDim, plan.blockM);
   if (plan.sharedMemoryBytes > 227 * 1024)
     return fail("expected the hopper kernel's shared memory to fit 227 KiB, "
                 "got " +
@@ -467,12 +490,17 @@ public:
     if (failed(addAttentionArguments(program, problem, /*dedupe=*/false, list,
                                      args)))
       return failure();
-    if (!hopper.tma)
-      return success();
-    maps.key = addTensorMap(list, args.keyStorage.front(), bn(), problem);
-    maps.value = addTensorMap(list, args.valueStorage.front(), bn(), problem);
-    if (hopper.qInSharedMemory)
-      maps.query = addTensorMap(list, args.query, hopper.blockM, problem);
+    if (hopper.tma) {
+      maps.key = addTensorMap(list, args.keyStorage.front(), bn(), problem);
+      maps.value =
+          addTensorMap(list, args.valueStorage.front(), bn(), problem);
+      if (hopper.qInSharedMemory)
+        maps.query = addTensorMap(list, args.query, hopper.blockM, problem);
+    }
+    // One box per consumer warpgroup's 64 rows (HopperEpilogue.cpp).
+    if (hopper.tmaEpilogue)
+      maps.output = addTensorMap(list, args.output, hopper.blockM / 2,
+                                 problem);
     if (hopper.dynamicScheduler) {
       // One i32 the runtime zero-fills once; the kernel re-arms it.
       OpBuilder b(program.forall);

@@ -113,7 +113,8 @@ LogicalResult HopperEmitter::emitProducer() {
   LogicalResult status = success();
   scf::IfOp::create(b, cmp(arith::CmpIPredicate::eq, tid, cI32(0)),
                     [&](OpBuilder &, Location) {
-                      for (int64_t map : {maps.query, maps.key, maps.value})
+                      for (int64_t map :
+                           {maps.query, maps.key, maps.value, maps.output})
                         if (map >= 0)
                           NVVM::PrefetchOp::create(
                               b, /*cacheLevel=*/nullptr,

@@ -9,17 +9,18 @@
 // hopper (wgmma) kernel, and the model chooses its block-n and stages:
 // block-n 128 (Q in shared memory), 2 stages: 1024 + 2 x 2 x 128 x 128 x 2
 // + 128 x 128 x 2 + 8 x (4 x 2 + 1) = 1024 + 131072 + 32768 + 72 = 164936
-// bytes of shared memory in the model (one CTA per SM of (4096 / 128) x 16
-// = 512 CTAs); the kernel, on the persistent grid of the dynamic tile
-// scheduler (hopper-scheduler=auto), adds Q's empty barrier and the tile
-// slots: 164936 + 8 + 40 = 164984.
+// bytes, + the O tile of the TMA epilogue (hopper-epilogue=auto at D =
+// 128: 128 x 128 x 2 = 32768) = 197704 bytes of shared memory in the model
+// (one CTA per SM of (4096 / 128) x 16 = 512 CTAs); the kernel, on the
+// persistent grid of the dynamic tile scheduler (hopper-scheduler=auto),
+// adds Q's empty barrier and the tile slots: 197704 + 8 + 40 = 197752.
 // Consumer registers: S 64 + O 64 + P 32 + 32 = 192.
 // auto (the default) remarks what it chose and why, as naming the GPU does
 // (LOWERED, h100-sxm; every figure: attn-plan-gpu-kernels-remarks.mlir).
 // HOPPER: remark: attn-plan-gpu-kernels: hopper block-n 128, 2 stages from the cost model (tile-model=auto: h100-sxm)
 // HOPPER-LABEL: func.func @long_prefill
 // HOPPER: family = "hopper"
-// HOPPER-SAME: shared_memory_bytes = 164984, block_m = 128, block_n = 128, num_warps = 12, stages = 2
+// HOPPER-SAME: shared_memory_bytes = 197752, block_m = 128, block_n = 128, num_warps = 12, stages = 2
 // On sm_80 the same problem runs the mma.sync prefill kernel, tiled by the
 // model on the A100: its 164 KiB per SM hold two 64 x 64 CTAs (64 x 256 +
 // 2 x 64 x (256 + 256) = 81920 B, + 1 KiB reserved each) but only one
@@ -28,7 +29,7 @@
 // AMPERE-LABEL: func.func @long_prefill
 // AMPERE: family = "prefill"
 // AMPERE-SAME: shared_memory_bytes = 81920, block_m = 64, block_n = 64, num_warps = 4
-// LOWERED: remark: attn-plan-gpu-kernels: hopper block-n 128, 2 stages from the cost model (tile-model=h100-sxm: h100-sxm): hopper on h100-sxm: block-n 128, 2 stages: 164936 B shared memory and ~192 registers/consumer thread, 1 CTA/SM for 512 CTAs
+// LOWERED: remark: attn-plan-gpu-kernels: hopper block-n 128, 2 stages from the cost model (tile-model=h100-sxm: h100-sxm): hopper on h100-sxm: block-n 128, 2 stages: 197704 B shared memory and ~192 registers/consumer thread, 1 CTA/SM for 512 CTAs
 // LOWERED-NOT: error
 // A family's tile option given (off its default) wins; the remark names it
 // and what the model would have chosen.

@@ -1,6 +1,9 @@
-// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a hopper-persistent=3 hopper-scheduler=static" | FileCheck %s
-// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a" | FileCheck %s --check-prefix=AUTO
-// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a hopper-persistent=0" | FileCheck %s --check-prefix=OFF
+// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a hopper-epilogue=registers hopper-persistent=3 hopper-scheduler=static" | FileCheck %s
+// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a hopper-epilogue=registers" | FileCheck %s --check-prefix=AUTO
+// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a hopper-epilogue=registers hopper-persistent=0" | FileCheck %s --check-prefix=OFF
+
+// hopper-epilogue=registers: the shared-memory figures below are those of
+// the register epilogue (the TMA epilogue's O tile: hopper-epilogue.mlir).
 
 // Causal MHA 2/2, Lq = Lk = 512 at D = 128: 4 query blocks x 2 heads = 8
 // tiles on a persistent grid of 3 CTAs (hopper-persistent=3) with the

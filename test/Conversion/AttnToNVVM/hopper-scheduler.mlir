@@ -1,8 +1,11 @@
-// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a hopper-persistent=3 hopper-scheduler=dynamic" | FileCheck %s
-// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a hopper-scheduler=dynamic" | FileCheck %s --check-prefix=SMS
-// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a hopper-persistent=3 hopper-scheduler=static" | FileCheck %s --check-prefix=STATIC
-// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a hopper-group-bytes=1" | FileCheck %s --check-prefix=GROUP
-// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a hopper-q-shared=true" | FileCheck %s --check-prefix=QSHARED
+// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a hopper-epilogue=registers hopper-persistent=3 hopper-scheduler=dynamic" | FileCheck %s
+// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a hopper-epilogue=registers hopper-scheduler=dynamic" | FileCheck %s --check-prefix=SMS
+// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a hopper-epilogue=registers hopper-persistent=3 hopper-scheduler=static" | FileCheck %s --check-prefix=STATIC
+// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a hopper-epilogue=registers hopper-group-bytes=1" | FileCheck %s --check-prefix=GROUP
+// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a hopper-epilogue=registers hopper-q-shared=true" | FileCheck %s --check-prefix=QSHARED
+
+// hopper-epilogue=registers: the shared-memory figures below are those of
+// the register epilogue (the TMA epilogue's O tile: hopper-epilogue.mlir).
 
 // hopper-scheduler=dynamic: causal MHA 2/2, Lq = Lk = 512 at D = 128, 8
 // tiles on a persistent grid of 3 CTAs that take their tiles from an

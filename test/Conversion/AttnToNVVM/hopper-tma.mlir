@@ -73,11 +73,13 @@ func.func @attention(%q: memref<1x4x200x64xbf16>, %k: memref<1x2x300x64xbf16>,
 // map (box of 128 query rows by one panel), and every tile is two panels:
 // two copies per tile at columns 0 and 64, each half of the 128 * 128 * 2 =
 // 32768 bytes the barrier expects. BSHD ([B, L, H, D]): the box's rows are
-// dim 1, and the copies' coordinates are (column, head, row, batch).
+// dim 1, and the copies' coordinates are (column, head, row, batch). At
+// D = 128 O is stored by TMA too (hopper-epilogue=auto): its map's box is
+// one consumer warpgroup's 64 rows by one panel (hopper-epilogue.mlir).
 // CHECK-LABEL: gpu.module @attn_kernels
-// CHECK: #attn.kernel_arg<"k_tensor_map", tensor_map, <"k", box = [1, 128, 1, 64], swizzle = 128>>, #attn.kernel_arg<"v_tensor_map", tensor_map, <"v", box = [1, 128, 1, 64], swizzle = 128>>, #attn.kernel_arg<"q_tensor_map", tensor_map, <"q", box = [1, 128, 1, 64], swizzle = 128>>, #attn.kernel_arg<"tile_counter", workspace>]
+// CHECK: #attn.kernel_arg<"k_tensor_map", tensor_map, <"k", box = [1, 128, 1, 64], swizzle = 128>>, #attn.kernel_arg<"v_tensor_map", tensor_map, <"v", box = [1, 128, 1, 64], swizzle = 128>>, #attn.kernel_arg<"q_tensor_map", tensor_map, <"q", box = [1, 128, 1, 64], swizzle = 128>>, #attn.kernel_arg<"o_tensor_map", tensor_map, <"o", box = [1, 64, 1, 64], swizzle = 128>>, #attn.kernel_arg<"tile_counter", workspace>]
 // CHECK: nvvm.setmaxregister  decrease 72
-// CHECK-COUNT-3: nvvm.prefetch tensormap
+// CHECK-COUNT-4: nvvm.prefetch tensormap
 // The Q tile first (its own barrier), then K and V per block.
 // CHECK: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c32768_i32
 // CHECK: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %{{.*}}, %{{.*}}, box[%c0_i32{{.*}}, %[[HEAD:.+]], %[[M0:.+]], %[[B:.+]]]

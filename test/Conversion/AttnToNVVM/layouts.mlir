@@ -1,5 +1,5 @@
 // RUN: attn-opt %s --split-input-file --attn-gpu-kernels="block-m=64" | FileCheck %s
-// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a" | FileCheck %s --check-prefix=HOPPER
+// RUN: attn-opt %s --split-input-file --attn-gpu-kernels="chip=sm_90a hopper-epilogue=registers" | FileCheck %s --check-prefix=HOPPER
 
 // Every family addresses Q, K, V and O through their element strides
 // (OperandStrides): batch, head and sequence strides, the head dim dense.
@@ -111,6 +111,8 @@ func.func @bshd_decode(%q: memref<2x2x16x64xbf16>, %k: memref<2x1000x2x64xbf16>,
 // b * 131072 + h * 256 bytes, rows 512 bytes apart (the consumers' O
 // stores); the producer's TMA copies address (column, head, row, batch)
 // through tensor maps the runtime builds from those strides.
+// (hopper-epilogue=registers; the TMA epilogue's BSHD store:
+// hopper-epilogue.mlir.)
 // HOPPER-LABEL: gpu.func @bshd_hopper_kernel
 // HOPPER-SAME: family = "hopper"
 // HOPPER-SAME: layout = bshd
