@@ -211,9 +211,8 @@ void mlir::attn::detail::addVarlenLengthArguments(const TiledProgram &program,
       list.dimSymbols[*cu] = {"N1"};
 }
 
-/// The sequence n of flattened query block `x` (i32) and the query block
-/// within it (both index values): the last n whose first CTA is at or
-/// before x.
+/// The sequence n of flattened query block `x` and the query block within
+/// it (all i32): the last n whose first CTA is at or before x.
 static std::pair<Value, Value>
 searchVarlenSequence(ImplicitLocOpBuilder &b, const KernelProblem &p,
                      int64_t blockM, Value x, const RuntimeLengths &lengths) {
@@ -259,7 +258,11 @@ searchVarlenSequence(ImplicitLocOpBuilder &b, const KernelProblem &p,
       });
   Value n = search.getResult(0);
   Value block = a.sub(x, firstBlock(n));
-  return {toIndex(n), toIndex(block)};
+  return {n, block};
+}
+
+static Value toIndex(ImplicitLocOpBuilder &b, Value v) {
+  return arith::IndexCastUIOp::create(b, b.getIndexType(), v);
 }
 
 FailureOr<ProgramCoordinates> mlir::attn::detail::emitVarlenQueryBlockProgram(
@@ -270,7 +273,9 @@ FailureOr<ProgramCoordinates> mlir::attn::detail::emitVarlenQueryBlockProgram(
       b, b.getI32Type(), gpu::BlockIdOp::create(b, gpu::Dimension::x));
   auto [n, block] = searchVarlenSequence(b, p, blockM, x, lengths);
   Value head = gpu::BlockIdOp::create(b, gpu::Dimension::y);
-  return program.emitCoordinates(b, {n, head, block}, Value(), lengths);
+  Value seq = toIndex(b, n);
+  return program.emitCoordinates(b, {seq, head, toIndex(b, block)}, Value(),
+                                 lengths);
 }
 
 FailureOr<ProgramCoordinates> mlir::attn::detail::emitVarlenFlatProgram(
@@ -278,7 +283,8 @@ FailureOr<ProgramCoordinates> mlir::attn::detail::emitVarlenFlatProgram(
     const TiledProgram &program, int64_t blockM, Value flat, Value group,
     Value split, Value keyLengths, const RuntimeLengths &lengths) {
   auto [n, block] = searchVarlenSequence(b, p, blockM, flat, lengths);
-  SmallVector<Value> ivs = {n, group, block};
+  Value seq = toIndex(b, n);
+  SmallVector<Value> ivs = {seq, group, toIndex(b, block)};
   if (split)
     ivs.push_back(split);
   return program.emitCoordinates(b, ivs, keyLengths, lengths);
