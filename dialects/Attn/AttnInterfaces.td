@@ -31,7 +31,15 @@ def Attn_KVCacheViewInterface : OpInterface<"KVCacheViewInterface"> {
            "::mlir::Value":$batch, "::mlir::Value":$kvHead,
            "::mlir::Value":$start, "int64_t":$size)>,
     InterfaceMethod<[{
-        Materialises the whole `[B, Hkv, L, D]` view (the reference path).
+        The order of the view's dims: `bhsd` (`[B, Hkv, L, D]`, the default)
+        or `bshd` (`[B, L, Hkv, D]`, for an attention in the bshd layout).
+        The tile and address hooks take (batch, head, row) either way.
+      }],
+      "::mlir::attn::Layout", "getViewLayout", (ins), [{}],
+      [{ return ::mlir::attn::Layout::BHSD; }]>,
+    InterfaceMethod<[{
+        Materialises the whole `[B, Hkv, L, D]` view (the reference path;
+        `[B, L, Hkv, D]` for a bshd view).
       }],
       "::mlir::Value", "buildDense",
       (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc)>,

@@ -119,10 +119,26 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     0, never decrease, end at `Tq` (every query row belongs to one sequence)
     and at most at `Tk`. Lowerings clamp them (each begin to `[0, T]`, each
     end to `[begin, T]`), so offsets that break the contract give wrong rows,
-    never accesses outside the operands. `key_lengths`, `bias`, `mask` and the modifier
-    regions are refused with varlen (their `[B, ...]` indexing has no
+    never accesses outside the operands. `key_lengths` (but for the caches
+    below), `bias`, `mask` and the modifier regions are refused with varlen (their `[B, ...]` indexing has no
     per-sequence meaning yet). Lowerings that cannot run a varlen op say so;
     `attn-split-varlen` rewrites it into that per-sequence loop of dense ops.
+
+    Varlen queries over per-sequence KV caches (decode and speculative
+    decode of a serving engine: FlashAttention's `flash_attn_with_kvcache`
+    / `flash_attn_varlen_func` with `seqused_k` and a `block_table`, vLLM's
+    and FlashInfer's batch decode): with `cu_seqlens_q` and `key_lengths`
+    but no `cu_seqlens_k`, Q and the output are packed as above
+    (`[1, Tq, Hq, D]`, LSE `[1, Hq, Tq]`) while K and V hold one cache per
+    sequence, `[N, Lk, Hkv, D]` and `[N, Lk, Hkv, Dv]` in the `bshd`
+    layout (a tensor or a KV cache view in the bshd layout, e.g.
+    `attn.paged_view {layout = #attn.layout<bshd>}`), and `key_lengths`
+    (`[N]`) fills them. Sequence `n` owns the query rows
+    `[cu_seqlens_q[n], cu_seqlens_q[n+1])` and the keys
+    `[0, key_lengths[n])` of cache `n`: its rows are the dense op on those
+    query rows and that cache row with `key_lengths[n]` (so the causal and
+    window diagonals are bottom-right aligned at `key_lengths[n] - lq_n`).
+    Lengths are clamped to `[0, Lk]` as for a dense op.
 
     The `score_mod` region receives `(score: f32, b: index, h: index,
     q_idx: index, kv_idx: index)` and yields the new f32 score; the
@@ -154,6 +170,21 @@ def Attn_AttentionOp : Attn_Op<"attention", [
         {layout = #attn.layout<bshd>,
          mask_kind = #attn.mask<causal_bottom_right>}
         -> tensor<1x1000x32x128xbf16>
+    ```
+
+    Varlen decode over a paged cache (8 sequences of 1 to 4 new tokens,
+    each attending to its own cached keys):
+
+    ```mlir
+    %k = attn.paged_view %k_pages[%table] {layout = #attn.layout<bshd>}
+        : tensor<512x16x8x128xbf16>, tensor<8x64xi32>
+        -> tensor<8x1024x8x128xbf16>
+    %o = attn.attention ins(%q, %k, %v : tensor<1x20x32x128xbf16>,
+        tensor<8x1024x8x128xbf16>, tensor<8x1024x8x128xbf16>)
+        key_lengths(%lens : tensor<8xi32>) cu_seqlens_q(%cq : tensor<9xi32>)
+        {layout = #attn.layout<bshd>,
+         mask_kind = #attn.mask<causal_bottom_right>}
+        -> tensor<1x20x32x128xbf16>
     ```
   }];
 
@@ -272,6 +303,11 @@ def Attn_AttentionOp : Attn_Op<"attention", [
 
     /// True for a varlen op: packed sequences delimited by cu_seqlens_q/k.
     bool isVarlen() { return static_cast<bool>(getCuSeqlensQ()); }
+    /// True for varlen queries over per-sequence KV caches: cu_seqlens_q
+    /// with key_lengths and no cu_seqlens_k (K and V hold N caches).
+    bool isVarlenCache() {
+      return isVarlen() && !getCuSeqlensK() && getKeyLengths();
+    }
 
     /// Global head of local query head 0 (tensor-parallel sharding).
     int64_t getGlobalHeadOffset() { return getHeadOffsetAttr().getInt(); }
@@ -777,7 +813,8 @@ def Attn_KVTileOp : Attn_Op<"kv_tile", [Pure]> {
 
 def Attn_PagedViewOp : Attn_Op<"paged_view", [Pure,
     DeclareOpInterfaceMethods<Attn_KVCacheViewInterface,
-                              ["getStorage", "buildRowOffset"]>]> {
+                              ["getStorage", "buildRowOffset",
+                               "getViewLayout"]>]> {
   let summary = "the dense [B, Hkv, L, D] view of a paged KV cache";
   let description = [{
     A paged key or value cache as vLLM stores it: `pages` is
@@ -789,7 +826,10 @@ def Attn_PagedViewOp : Attn_Op<"paged_view", [Pure,
     view[b, h, l, d] = pages[block_table[b, l / page_size], l % page_size, h, d]
     ```
 
-    with `L = max_pages * page_size`; positions past a sequence's length are
+    with `L = max_pages * page_size`; with `layout = #attn.layout<bshd>`
+    the view is `[B, L, Hkv, D]` (`view[b, l, h, d]`, the same element: the
+    order of an attention in the bshd layout, e.g. varlen decode over
+    caches). Positions past a sequence's length are
     masked by the attention that reads the view (e.g. causal bottom-right
     alignment or a boolean mask). `attn.attention` takes the view as its key
     or value operand; `attn-tile` gathers each KV tile straight from the
@@ -801,7 +841,8 @@ def Attn_PagedViewOp : Attn_Op<"paged_view", [Pure,
     ```
   }];
   let arguments = (ins RankedTensorOf<[F16, BF16, F32]>:$pages,
-                       RankedTensorOf<[I32]>:$block_table);
+                       RankedTensorOf<[I32]>:$block_table,
+    DefaultValuedAttr<Attn_LayoutAttr, "::mlir::attn::Layout::BHSD">:$layout);
   let results = (outs RankedTensorOf<[F16, BF16, F32]>:$view);
   let assemblyFormat = [{
     $pages `[` $block_table `]` attr-dict `:` type($pages) `,`

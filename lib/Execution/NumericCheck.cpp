@@ -67,20 +67,25 @@ static PagedKV scatterToPages(const AttentionSpec &spec,
                               const ReferenceInputs &in, std::mt19937_64 &rng) {
   int64_t pages = spec.pagesPerSequence(), size = spec.pageSize;
   int64_t heads = spec.numKVHeads, len = spec.keyLength;
-  std::vector<int32_t> order(spec.batch * pages);
+  int64_t caches = spec.kvBatch();
+  bool bshd = spec.layout == Layout::BSHD;
+  std::vector<int32_t> order(caches * pages);
   std::iota(order.begin(), order.end(), 0);
   std::shuffle(order.begin(), order.end(), rng);
   PagedKV paged;
   paged.blockTable = order;
   auto scatter = [&](const std::vector<double> &dense, int64_t dim) {
     std::vector<double> out(order.size() * size * heads * dim);
-    for (int64_t b = 0; b < spec.batch; ++b)
+    for (int64_t b = 0; b < caches; ++b)
       for (int64_t h = 0; h < heads; ++h)
         for (int64_t pos = 0; pos < len; ++pos) {
           int64_t page = order[b * pages + pos / size], slot = pos % size;
+          // The dense cache in the spec's layout (bshd: varlen over caches).
+          int64_t row = bshd ? (b * len + pos) * heads + h
+                             : (b * heads + h) * len + pos;
           for (int64_t d = 0; d < dim; ++d)
             out[((page * size + slot) * heads + h) * dim + d] =
-                dense[((b * heads + h) * len + pos) * dim + d];
+                dense[row * dim + d];
         }
     return out;
   };
@@ -349,10 +354,11 @@ mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &given,
                                  spec.keyLengths.end());
     std::vector<uint8_t> bytes(lengths.size() * sizeof(int32_t));
     std::memcpy(bytes.data(), lengths.data(), bytes.size());
-    addBuffer(ElementKind::I32, {spec.batch}, std::move(bytes));
+    addBuffer(ElementKind::I32, {spec.kvBatch()}, std::move(bytes));
   }
+  // cu_seqlens_k is empty over caches: no operand.
   for (const std::vector<int64_t> *cu : {&spec.cuSeqlensQ, &spec.cuSeqlensK})
-    if (spec.isVarlen())
+    if (spec.isVarlen() && !cu->empty())
       addBuffer(ElementKind::I32, {static_cast<int64_t>(cu->size())},
                 int32Bytes(*cu));
   addSinksBuffer(spec, addBuffer);

@@ -118,7 +118,8 @@ static std::vector<double> gatherRows(const std::vector<double> &packed,
 }
 
 /// A varlen problem, as the op defines it: sequence n is the dense problem
-/// on its query rows [cu_q[n], cu_q[n+1]) and keys [cu_k[n], cu_k[n+1]).
+/// on its query rows [cu_q[n], cu_q[n+1]) and keys [cu_k[n], cu_k[n+1])
+/// (over caches: keys [0, key_lengths[n]) of cache n).
 static ReferenceResult referenceVarlen(const AttentionSpec &spec,
                                        const ReferenceInputs &in) {
   const int64_t Hq = spec.numQueryHeads, Hkv = spec.numKVHeads,
@@ -134,9 +135,20 @@ static ReferenceResult referenceVarlen(const AttentionSpec &spec,
     AttentionSpec one = spec;
     one.cuSeqlensQ.clear();
     one.cuSeqlensK.clear();
-    int64_t q0 = spec.cuSeqlensQ[n], k0 = spec.cuSeqlensK[n];
+    one.keyLengths.clear();
+    one.pageSize = 0;
+    int64_t q0 = spec.cuSeqlensQ[n];
     one.queryLength = spec.cuSeqlensQ[n + 1] - q0;
-    one.keyLength = spec.cuSeqlensK[n + 1] - k0;
+    // Packed keys from cu_seqlens_k[n], or the first key_lengths[n] rows of
+    // cache n (bshd [N, Lk, Hkv, D]).
+    int64_t k0 = 0;
+    if (spec.isVarlenCache()) {
+      k0 = n * spec.keyLength;
+      one.keyLength = spec.keyLengths[n];
+    } else {
+      k0 = spec.cuSeqlensK[n];
+      one.keyLength = spec.cuSeqlensK[n + 1] - k0;
+    }
     ReferenceInputs part;
     part.query = gatherRows(in.query, q0, one.queryLength, qRow);
     part.key = gatherRows(in.key, k0, one.keyLength, kRow);

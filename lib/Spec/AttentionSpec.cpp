@@ -122,10 +122,11 @@ SmallVector<int64_t> AttentionSpec::queryShape() const {
   return layoutShape(layout, batch, numQueryHeads, queryLength, headDim);
 }
 SmallVector<int64_t> AttentionSpec::keyShape() const {
-  return layoutShape(layout, batch, numKVHeads, keyLength, headDim);
+  return layoutShape(layout, kvBatch(), numKVHeads, keyLength, headDim);
 }
 SmallVector<int64_t> AttentionSpec::valueShape() const {
-  return layoutShape(layout, batch, numKVHeads, keyLength, getValueHeadDim());
+  return layoutShape(layout, kvBatch(), numKVHeads, keyLength,
+                     getValueHeadDim());
 }
 SmallVector<int64_t> AttentionSpec::outputShape() const {
   return layoutShape(layout, batch, numQueryHeads, queryLength,
@@ -138,13 +139,14 @@ SmallVector<int64_t> AttentionSpec::lseShape() const {
   return {batch, numQueryHeads, queryLength};
 }
 SmallVector<int64_t> AttentionSpec::keyPagesShape() const {
-  return {batch * pagesPerSequence(), pageSize, numKVHeads, headDim};
+  return {kvBatch() * pagesPerSequence(), pageSize, numKVHeads, headDim};
 }
 SmallVector<int64_t> AttentionSpec::valuePagesShape() const {
-  return {batch * pagesPerSequence(), pageSize, numKVHeads, getValueHeadDim()};
+  return {kvBatch() * pagesPerSequence(), pageSize, numKVHeads,
+          getValueHeadDim()};
 }
 SmallVector<int64_t> AttentionSpec::blockTableShape() const {
-  return {batch, pagesPerSequence()};
+  return {kvBatch(), pagesPerSequence()};
 }
 
 std::string AttentionSpec::describe() const {
@@ -313,6 +315,32 @@ static std::optional<int64_t> checkedNumElements(ArrayRef<int64_t> shape) {
   return n;
 }
 
+/// A varlen spec over per-sequence caches: cu_seqlens_q covering the packed
+/// query rows, one key length per sequence (checked with the others), K and
+/// V caches (contiguous or paged) in the bshd layout, static dims, none of
+/// the operands and modifiers the op refuses with cu_seqlens.
+static LogicalResult verifyVarlenCacheSpec(const AttentionSpec &spec,
+                                           Location loc) {
+  const std::vector<int64_t> &cu = spec.cuSeqlensQ;
+  if (spec.batch != 1 || spec.layout != Layout::BSHD)
+    return emitError(loc) << "expected a varlen spec of batch 1 in the bshd "
+                             "layout (sequences packed as [1, T, H, D])";
+  if (cu.front() != 0 || !llvm::is_sorted(cu) || cu.back() != spec.queryLength)
+    return emitError(loc) << "expected cu_seqlens_q to rise from 0 to "
+                          << spec.queryLength << " without decreasing";
+  if (spec.keyLengths.empty())
+    return emitError(loc) << "expected key lengths (one per cache) with "
+                             "cu_seqlens_q and no cu_seqlens_k";
+  if (spec.withBias || spec.withBoolMask || spec.appendTokens ||
+      spec.scoreMod != ScoreModKind::None ||
+      spec.maskMod != MaskModKind::None || spec.backward ||
+      spec.hasDynamicDims())
+    return emitError(loc) << "expected a varlen spec over caches without "
+                             "bias, mask, appended KV, modifiers, backward or "
+                             "dynamic dims";
+  return success();
+}
+
 /// A varlen spec: offsets that start at 0, never decrease and cover the
 /// packed query rows (ending at most at the packed keys), in a batch of one
 /// bshd row, without the operands and modifiers the op refuses with
@@ -321,6 +349,8 @@ static LogicalResult verifyVarlenSpec(const AttentionSpec &spec,
                                       Location loc) {
   if (!spec.isVarlen() && spec.cuSeqlensK.empty())
     return success();
+  if (spec.isVarlenCache())
+    return verifyVarlenCacheSpec(spec, loc);
   if (spec.cuSeqlensQ.size() != spec.cuSeqlensK.size() ||
       spec.cuSeqlensQ.size() < 1)
     return emitError(loc) << "expected cu_seqlens_q and cu_seqlens_k of one "
@@ -378,9 +408,9 @@ LogicalResult mlir::attn::verifyAttentionSpec(const AttentionSpec &spec,
                           << spec.keyLength << ") of appended tokens, got "
                           << spec.appendTokens;
   if (!spec.keyLengths.empty()) {
-    if (static_cast<int64_t>(spec.keyLengths.size()) != spec.batch)
+    if (static_cast<int64_t>(spec.keyLengths.size()) != spec.kvBatch())
       return emitError(loc) << "expected one key length per batch entry ("
-                            << spec.batch << "), got "
+                            << spec.kvBatch() << "), got "
                             << spec.keyLengths.size();
     for (int64_t length : spec.keyLengths)
       if (length < 0 || length > spec.keyLength)
@@ -527,8 +557,10 @@ mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
     return RankedTensorType::get(shape, type);
   };
   bool paged = spec.pageSize > 0;
+  // Varlen over caches reads bshd views of its pages.
   if (paged &&
-      (spec.layout != Layout::BHSD || spec.keyLength % spec.pageSize != 0)) {
+      ((spec.layout != Layout::BHSD && !spec.isVarlenCache()) ||
+       spec.keyLength % spec.pageSize != 0)) {
     emitError(loc) << "expected a BHSD spec whose key length is a multiple "
                       "of the page size for a paged KV cache";
     return nullptr;
@@ -562,10 +594,11 @@ mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
     inputTypes.push_back(tensorOf(spec.scoreShape(), b.getI1Type()));
   bool withLengths = !spec.keyLengths.empty();
   if (withLengths)
-    inputTypes.push_back(tensorOf({spec.batch}, b.getI32Type()));
+    inputTypes.push_back(tensorOf({spec.kvBatch()}, b.getI32Type()));
   int64_t cuSeqlensInput = inputTypes.size();
+  // cu_seqlens_q and cu_seqlens_k, or cu_seqlens_q alone over caches.
   if (spec.isVarlen())
-    for (int i = 0; i < 2; ++i)
+    for (int i = 0; i < (spec.isVarlenCache() ? 1 : 2); ++i)
       inputTypes.push_back(
           tensorOf({spec.numSequences() + 1}, b.getI32Type()));
   bool withSinks = !spec.sinks.empty();
@@ -595,10 +628,11 @@ mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
   }
   if (paged) {
     Value table = inputs[nextInput++];
+    auto layout = LayoutAttr::get(ctx, spec.layout);
     key = PagedViewOp::create(b, loc, tensorOf(spec.keyShape(), elementType),
-                              key, table);
+                              key, table, layout);
     value = PagedViewOp::create(
-        b, loc, tensorOf(spec.valueShape(), elementType), value, table);
+        b, loc, tensorOf(spec.valueShape(), elementType), value, table, layout);
   }
   auto op = AttentionOp::create(
       b, loc, resultTypes[0], spec.withLse ? Type(resultTypes[1]) : Type(),
@@ -608,7 +642,8 @@ mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
                   : Value(),
       withSinks ? inputs.back() : Value(),
       spec.isVarlen() ? inputs[cuSeqlensInput] : Value(),
-      spec.isVarlen() ? inputs[cuSeqlensInput + 1] : Value(),
+      spec.isVarlen() && !spec.isVarlenCache() ? inputs[cuSeqlensInput + 1]
+                                               : Value(),
       spec.scale ? b.getF64FloatAttr(*spec.scale) : FloatAttr(),
       MaskKindAttr::get(ctx, spec.maskKind),
       spec.maskKind == MaskKind::SlidingWindow

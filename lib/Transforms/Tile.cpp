@@ -531,7 +531,7 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
     if (op.isVarlen()) {
       VarlenSequence seq = buildVarlenSequence(
           b, loc, op.getCuSeqlensQ(), op.getCuSeqlensK(), batch, totalQ,
-          totalK);
+          totalK, op.getKeyLengths());
       queryStart = seq.queryStart;
       keyStart = seq.keyStart;
       queryLen = seq.queryLength;
@@ -616,10 +616,12 @@ FailureOr<SmallVector<Value>> AttentionTiler::tile() {
           b, loc, RankedTensorType::get({group, rowsDim, dv}, f32), out,
           SmallVector<OpFoldResult>(3, zero),
           {b.getIndexAttr(group), rowsOfr, b.getIndexAttr(dv)}, strides(3));
+      // Partials [S, B, Hq, Lq, Dv] at the program's rows (varlen: its
+      // packed rows, which the merge then combines row by row).
       writes.push_back(
           {valid,
            forall.getRegionIterArgs()[0],
-           {ivs[3], batch, head0, q0, zero},
+           {ivs[3], dataBatch, head0, qRow0, zero},
            {one, one, b.getIndexAttr(group), rowsOfr, b.getIndexAttr(dv)}});
     }
     if (needLse) {
@@ -716,11 +718,14 @@ mlir::attn::tileAttention(RewriterBase &rewriter, AttentionOp op,
     resolved.numSplits = sizes.getNumSplits();
   }
   // A varlen op is tiled into per-sequence programs (the sequence's rows
-  // and lengths read from the offsets); KV splits would need a
-  // per-sequence merge, which only attn-split-varlen's dense ops have.
-  if (op.isVarlen() && resolved.numSplits > 1)
+  // and lengths read from the offsets). Over caches (decode) the splits'
+  // partials sit at the packed rows and merge row by row; packed keys are
+  // not split yet.
+  if (op.isVarlen() && !op.isVarlenCache() && resolved.numSplits > 1)
     return op.emitOpError("expected num-splits = 1 for a varlen attention "
-                          "(KV splits: run attn-split-varlen first)");
+                          "over packed keys (KV splits: run "
+                          "attn-split-varlen first, or use per-sequence "
+                          "caches with key_lengths)");
   return AttentionTiler(rewriter, op, resolved).tile();
 }
 

@@ -82,7 +82,7 @@
 
 // KV splits of a varlen op would need a per-sequence merge: refused (the
 // split op's dense ones take them).
-// SPLITS: error: 'attn.attention' op expected num-splits = 1 for a varlen attention (KV splits: run attn-split-varlen first)
+// SPLITS: error: 'attn.attention' op expected num-splits = 1 for a varlen attention over packed keys (KV splits: run attn-split-varlen first, or use per-sequence caches with key_lengths)
 func.func @gqa_causal_lse(%q: tensor<1x10x4x16xf32>, %k: tensor<1x12x2x16xf32>, %v: tensor<1x12x2x16xf32>, %cq: tensor<4xi32>, %ck: tensor<4xi32>) -> (tensor<1x10x4x16xf32>, tensor<1x4x10xf32>) {
   %o, %lse = attn.attention ins(%q, %k, %v : tensor<1x10x4x16xf32>, tensor<1x12x2x16xf32>, tensor<1x12x2x16xf32>) cu_seqlens_q(%cq : tensor<4xi32>) cu_seqlens_k(%ck : tensor<4xi32>) {layout = #attn.layout<bshd>, mask_kind = #attn.mask<causal_bottom_right>} -> tensor<1x10x4x16xf32>, tensor<1x4x10xf32>
   return %o, %lse : tensor<1x10x4x16xf32>, tensor<1x4x10xf32>

@@ -336,6 +336,35 @@ std::vector<NumericCase> allCases() {
         s.withLse = true;
       },
       /*f64=*/true);
+  // Varlen decode over per-sequence caches: packed queries (an empty
+  // sequence, one token, speculative steps) over caches filled to their
+  // key lengths (0, 1, full, off the pages), bottom-right aligned at each
+  // sequence's key length; the tiled variants tile the op directly (splits
+  // merge at the packed rows).
+  auto caches = [](AttentionSpec &s) {
+    s.batch = 1;
+    s.layout = Layout::BSHD;
+    s.cuSeqlensQ = {0, 1, 1, 4, 6, 7};
+    s.keyLengths = {20, 5, 32, 0, 1};
+    s.queryLength = 7;
+    s.keyLength = 32;
+    s.withLse = true;
+  };
+  add("varlen_paged_caches_causal", [caches](AttentionSpec &s) {
+    caches(s);
+    s.pageSize = 8;
+    s.maskKind = MaskKind::CausalBottomRight;
+  });
+  add(
+      "f64acc_varlen_caches_window",
+      [caches](AttentionSpec &s) {
+        caches(s);
+        s.keyLengths = {20, 5, 32, 3, 17};
+        s.maskKind = MaskKind::SlidingWindow;
+        s.windowLeft = 6;
+        s.windowRight = 0;
+      },
+      /*f64=*/true);
   // f64 operands (float64 gradient checks): lowered whole and computed in
   // f64 without the option; inputs and output are exact f64, so only the
   // f64 accumulation and the f32 LSE store are in the tolerance.

@@ -218,7 +218,10 @@ cl::list<std::string> varlen(
     cl::desc("A varlen batch (packed sequences, cu_seqlens_q/k operands): "
              "each sequence's query and key lengths as q:k (q alone: k = q), "
              "e.g. --varlen=5:7,0:3,1; sets B = 1, the bshd layout, Lq and "
-             "Lk to the packed totals"),
+             "Lk to the packed totals. With --key-lengths: queries over "
+             "per-sequence caches (decode), k the sequence's cached keys, "
+             "the caches [N, Lk, Hkv, D] of --seq-k rows (default: the "
+             "longest k; paged with --page-size)"),
     cl::CommaSeparated, cl::cat(specCategory));
 cl::list<std::string> dynamicDims(
     "dynamic",

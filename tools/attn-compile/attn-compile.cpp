@@ -211,15 +211,19 @@ static LogicalResult parseSinks(AttentionSpec &spec) {
 }
 
 /// Fills the varlen part of `spec` from --varlen (q[:k] per sequence); the
-/// packed totals become Lq and Lk (Lk at least 1, a spec's minimum).
+/// packed totals become Lq and Lk (Lk at least 1, a spec's minimum). With
+/// --key-lengths the keys are per-sequence caches instead (decode): k is
+/// sequence n's key_lengths entry and Lk the caches' capacity, --seq-k or
+/// the longest k (rounded up to --page-size).
 static LogicalResult parseVarlen(AttentionSpec &spec) {
   if (varlen.empty())
     return success();
+  bool caches = keyLengths;
   for (const cl::Option *flag : {static_cast<const cl::Option *>(&batch),
                                  static_cast<const cl::Option *>(&seqQ),
                                  static_cast<const cl::Option *>(&seqK),
                                  static_cast<const cl::Option *>(&bshd)})
-    if (flag->getNumOccurrences()) {
+    if (flag->getNumOccurrences() && !(caches && flag == &seqK)) {
       llvm::errs() << "error: expected no --" << flag->ArgStr
                    << " with --varlen (the packed batch sets it)\n";
       return failure();
@@ -246,6 +250,19 @@ static LogicalResult parseVarlen(AttentionSpec &spec) {
   spec.layout = Layout::BSHD;
   spec.queryLength = spec.cuSeqlensQ.back();
   spec.keyLength = std::max<int64_t>(1, spec.cuSeqlensK.back());
+  if (caches) {
+    // cu_seqlens_k's entries are the caches' fill levels.
+    spec.keyLengths.clear();
+    for (size_t n = 0; n + 1 < spec.cuSeqlensK.size(); ++n)
+      spec.keyLengths.push_back(spec.cuSeqlensK[n + 1] - spec.cuSeqlensK[n]);
+    spec.cuSeqlensK.clear();
+    int64_t longest = std::max<int64_t>(
+        1, *std::max_element(spec.keyLengths.begin(), spec.keyLengths.end()));
+    int64_t page = std::max<int64_t>(1, pageSize);
+    spec.keyLength = seqK.getNumOccurrences()
+                         ? static_cast<int64_t>(seqK)
+                         : (longest + page - 1) / page * page;
+  }
   return success();
 }
 

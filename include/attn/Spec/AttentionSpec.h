@@ -95,17 +95,18 @@ struct AttentionSpec {
   MaskModKind maskMod = MaskModKind::None;
   /// 0: K and V are dense tensors. Otherwise K and V live in a paged cache
   /// (attn.paged_view) with pages of this many tokens; keyLength must be a
-  /// multiple of it. BHSD only.
+  /// multiple of it. BHSD only (bshd views for varlen over caches).
   int64_t pageSize = 0;
-  /// Per-sequence key lengths (the key_lengths operand), each in
-  /// [0, keyLength]; empty: every sequence has keyLength keys.
+  /// Per-sequence key lengths (the key_lengths operand, kvBatch() of them),
+  /// each in [0, keyLength]; empty: every sequence has keyLength keys.
   std::vector<int64_t> keyLengths;
   /// Varlen batches: the offsets of N sequences packed along the sequence
   /// axis ([N+1] each, from 0, non-decreasing; cuSeqlensQ ends at
   /// queryLength, cuSeqlensK at most at keyLength), the cu_seqlens_q/k
   /// operands the entry takes after Q, K and V. A varlen spec has batch 1
   /// and the bshd layout (Q [1, Tq, Hq, D] with Tq = queryLength). Empty:
-  /// dense.
+  /// dense. cuSeqlensQ alone with keyLengths: queries over per-sequence
+  /// caches (isVarlenCache).
   std::vector<int64_t> cuSeqlensQ, cuSeqlensK;
   /// > 0: the last this-many keys of each sequence (ending at its key
   /// length) are new tokens appended to a contiguous cache by attn.kv_append
@@ -124,6 +125,13 @@ struct AttentionSpec {
        dynamicKeyLength = false;
 
   bool isVarlen() const { return !cuSeqlensQ.empty(); }
+  /// Varlen queries over per-sequence caches (decode): cuSeqlensQ without
+  /// cuSeqlensK, keyLengths [N]; K and V are N caches [N, Lk, Hkv, D] (bshd;
+  /// paged with pageSize) and keyLength their capacity.
+  bool isVarlenCache() const { return isVarlen() && cuSeqlensK.empty(); }
+  /// Batch rows of K and V (and entries of keyLengths): the caches of a
+  /// varlen spec over caches, else the batch.
+  int64_t kvBatch() const { return isVarlenCache() ? numSequences() : batch; }
   /// Sequences of a varlen spec (N), else the batch.
   int64_t numSequences() const {
     return isVarlen() ? static_cast<int64_t>(cuSeqlensQ.size()) - 1 : batch;

@@ -293,8 +293,8 @@ static StringRef resolveKernelKind(Operation *op, const KernelProblem &p,
                                    const ConvertAttnToNVVMOptions &o) {
   if (o.kernel != "auto")
     return o.kernel;
-  if (p.varlen)
-    return "prefill"; // the family that reads per-sequence offsets
+  if (p.varlen) // the families that read per-sequence offsets
+    return p.varlenCache ? "decode" : "prefill";
   // Runtime lengths: the families that take them (supportsRuntimeLengths):
   // decode for a runtime Lk alone (a growing cache), else prefill.
   if (p.hasDynamicLengths())

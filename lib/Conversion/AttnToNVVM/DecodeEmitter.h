@@ -27,8 +27,14 @@ struct DecodePlan {
   int64_t warps, keysPerWarp, stages;
   /// Query rows of one KV group (Hq / Hkv heads x Lq), packed into 16.
   int64_t rows;
-  /// Grid: numSplits x (B * Hkv).
+  /// Grid: numSplits x (B * Hkv); varlen: numSplits x (programs * Hkv).
   int64_t numSplits, groups;
+  /// Query rows per head of the group tile: Lq, or varlen block-m (the
+  /// programs' query blocks, so that block-m x Hq / Hkv rows fit 16).
+  int64_t blockM = 0;
+  /// Varlen queries over caches: the packed query rows T and sequences N;
+  /// ceil(T / block-m) + N flattened query blocks per KV head.
+  int64_t totalQ = 0, numSequences = 0, programs = 0;
   int64_t sharedMemoryBytes;
   /// CTAs of this kernel one SM holds (by shared memory), for the split
   /// heuristic.
@@ -178,6 +184,20 @@ private:
   SmallVector<Value> kRowPtrs, vRowPtrs;
   /// Per lane row half (g, g + 8): query index, query head, ALiBi slope.
   Value rowQuery[2], rowHead[2], rowNegSlope[2];
+
+  // Varlen queries over caches (p.seqQ is the tile's block-m there).
+  /// The sequence's query length, its first packed row plus q0, and the
+  /// rows of this query block that are the sequence's (i32).
+  Value queryLen, queryRow0, rowsValid;
+  /// The query length the masks align with: Lq, or the sequence's.
+  Value maskQueryLength() { return p.varlen ? queryLen : cI32(p.seqQ); }
+  /// Whether packed tile row `row` (i32) is one of the sequence's rows.
+  Value isRowOfSequence(Value row) {
+    return cmp(arith::CmpIPredicate::slt,
+               arith::RemUIOp::create(b, row, cI32(p.seqQ)), rowsValid);
+  }
+  /// Varlen: writes item (row, col) of O and LSE at the packed rows.
+  void writePackedRow(Value row, Value col, Value v, Value lse);
 };
 
 } // namespace mlir::attn::detail

@@ -32,6 +32,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/ADT/bit.h"
 #include "llvm/Support/MathExtras.h"
 
 #include <limits>
@@ -76,23 +77,48 @@ LogicalResult DecodeEmitter::emitCoordinates() {
   Value x = gpu::BlockIdOp::create(b, gpu::Dimension::x);
   Value y = gpu::BlockIdOp::create(b, gpu::Dimension::y);
   Value headsKV = arith::ConstantIndexOp::create(b, b.getLoc(), p.headsKV);
-  SmallVector<Value> ivs = {arith::DivUIOp::create(b, y, headsKV),
-                            arith::RemUIOp::create(b, y, headsKV),
-                            arith::ConstantIndexOp::create(b, b.getLoc(), 0)};
-  if (scf::ForallOp(program.forall).getRank() == 4)
-    ivs.push_back(x);
+  bool withSplits = scf::ForallOp(program.forall).getRank() == 4;
   RuntimeLengths lengths;
   if (args.seqKLength)
     lengths.seqK = seqK = arg(*args.seqKLength);
-  FailureOr<ProgramCoordinates> planned = program.emitCoordinates(
-      b, ivs, args.keyLengths ? arg(*args.keyLengths) : Value(), lengths);
+  FailureOr<ProgramCoordinates> planned;
+  if (p.varlen) {
+    // y is flattened query block * Hkv + KV head; the block's sequence is
+    // searched in cu_seqlens_q over the packed rows (p.seqQ is the tile's
+    // block-m here).
+    KernelProblem packed = p;
+    packed.seqQ = plan.totalQ;
+    packed.numSequences = plan.numSequences;
+    lengths.cuSeqlensQ = arg(*args.cuSeqlensQ);
+    planned = emitVarlenFlatProgram(
+        b, packed, program, plan.blockM,
+        idx32(arith::DivUIOp::create(b, y, headsKV)),
+        arith::RemUIOp::create(b, y, headsKV), withSplits ? x : Value(),
+        arg(*args.keyLengths), lengths);
+  } else {
+    SmallVector<Value> ivs = {arith::DivUIOp::create(b, y, headsKV),
+                              arith::RemUIOp::create(b, y, headsKV),
+                              arith::ConstantIndexOp::create(b, b.getLoc(), 0)};
+    if (withSplits)
+      ivs.push_back(x);
+    planned = program.emitCoordinates(
+        b, ivs, args.keyLengths ? arg(*args.keyLengths) : Value(), lengths);
+  }
   if (failed(planned))
     return failure();
   coords = *planned;
   split = idx32(x);
   batch = idx32(coords.batch);
   kvHead = idx32(coords.kvHead);
-  group = add(mul(batch, p.headsKV), kvHead);
+  // The program's workspace slot and split counter: its CTA row.
+  group = p.varlen ? idx32(y) : add(mul(batch, p.headsKV), kvHead);
+  if (p.varlen) {
+    IntArith a(b, b.getLoc(), i32);
+    Value q0 = idx32(coords.q0);
+    queryLen = idx32(coords.queryLength);
+    queryRow0 = add(idx32(coords.queryStart), q0);
+    rowsValid = a.min(a.max(a.sub(queryLen, q0), a.c(0)), a.c(p.seqQ));
+  }
 
   qPtr = pointerOf(arg(args.query), ptrGlobal);
   oPtr = pointerOf(arg(args.output), ptrGlobal);
@@ -114,10 +140,12 @@ LogicalResult DecodeEmitter::emitCoordinates() {
   sameRowOffsets = !p.keyView || viewsShareRowOffsets(p.keyView, p.valueView);
   if (!p.keyView) {
     // Runtime Lk (dense BHSD): the group's rows start Lk rows per group in.
+    // Varlen: cache `batch` (the sequence), whatever the CTA's row.
     Value groupRows =
         ShapedType::isDynamic(p.key.head)
             ? groupByteOffset(tileRowBytes)
-            : headByteOffset(p.key, p.headsKV, batch, kvHead, group);
+            : headByteOffset(p.key, p.headsKV, batch, kvHead,
+                             p.varlen ? Value() : group);
     keyBase = valueBase = groupRows;
   }
   return success();
@@ -130,7 +158,8 @@ void DecodeEmitter::emitValueRows() {
   if (!p.keyView)
     valueBase = ShapedType::isDynamic(p.value.head)
                     ? groupByteOffset(valueRowBytes)
-                    : headByteOffset(p.value, p.headsKV, batch, kvHead, group);
+                    : headByteOffset(p.value, p.headsKV, batch, kvHead,
+                                     p.varlen ? Value() : group);
 }
 
 void DecodeEmitter::emitSequenceBounds() {
@@ -144,6 +173,10 @@ void DecodeEmitter::emitSequenceBounds() {
   for (int64_t half = 0; half < 2; ++half) {
     Value r = add(g, half * 8);
     rowQuery[half] = arith::RemUIOp::create(b, r, cI32(p.seqQ));
+    // Varlen: the row's query within its sequence.
+    if (p.varlen)
+      rowQuery[half] = add(rowQuery[half],
+                           arith::IndexCastUIOp::create(b, i32, coords.q0));
     rowHead[half] =
         add(mul(kvHead, groupSize), arith::DivUIOp::create(b, r, cI32(p.seqQ)));
     if (!p.alibiSlopes.empty())
@@ -252,8 +285,16 @@ void DecodeEmitter::emitQueryCopy() {
   int64_t chunksPerRow = d / 8;
   int64_t threads = 32 * warps;
   Value batchHeads = mul(batch, p.headsQ), head0 = mul(kvHead, groupSize);
-  Value groupRow0 = headByteOffset(p.query, p.headsQ, batch, head0,
-                                   add(batchHeads, head0));
+  // Varlen: the packed rows of the block, in batch row 0.
+  Value groupRow0 =
+      p.varlen
+          ? arith::AddIOp::create(
+                b, headByteOffset(p.query, p.headsQ, cI32(0), head0),
+                arith::MulIOp::create(b, toI64(queryRow0),
+                                      cI64(rowBytes(p.query))))
+                .getResult()
+          : headByteOffset(p.query, p.headsQ, batch, head0,
+                           add(batchHeads, head0));
   bool pow2 = llvm::isPowerOf2_64(chunksPerRow);
   for (int64_t c = 0; c < int64_t(llvm::divideCeil(16 * chunksPerRow, threads)); ++c) {
     Value item = add(tid, c * threads);
@@ -263,12 +304,16 @@ void DecodeEmitter::emitQueryCopy() {
                        : arith::RemUIOp::create(b, item, cI32(chunksPerRow));
     auto copy = [&]() {
       Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(plan.rows));
+      if (p.varlen)
+        valid = arith::AndIOp::create(b, valid, isRowOfSequence(row));
       Value safeRow = sel(valid, row, cI32(0));
-      Value src =
-          gep(ptrGlobal, qPtr,
-              arith::AddIOp::create(
-                  b, groupRow0,
-                  packedRowByteOffset(p.query, safeRow, chunk, 16)));
+      Value offset = arith::AddIOp::create(
+          b, groupRow0, packedRowByteOffset(p.query, safeRow, chunk, 16));
+      // Varlen: a block past its sequence's rows starts past them (maybe
+      // past T); its copies of no bytes then read from Q's first row.
+      if (p.varlen)
+        offset = sel(valid, offset, cI64(0));
+      Value src = gep(ptrGlobal, qPtr, offset);
       NVVM::CpAsyncOp::create(b, tileAt(swizzled(row, chunk)), src, 16,
                               NVVM::LoadCacheModifierKind::CG,
                               sel(valid, cI32(16), cI32(0)));
@@ -374,11 +419,30 @@ planDecodeKernel(Operation *op, const KernelProblem &p,
     return fail("expected a positive num-sms, got " + Twine(o.numSMs));
   if (o.numSplits < 0)
     return fail("expected num-splits >= 0, got " + Twine(o.numSplits));
-  plan.rows = p.headsQ / p.headsKV * p.seqQ;
+  int64_t groupSize = p.headsQ / p.headsKV;
+  plan.blockM = p.seqQ;
+  if (p.varlen) {
+    // Queries over per-sequence caches: each sequence's rows in query
+    // blocks of the most rows per head that fit 16 with the group (a
+    // power of two, at most the packed rows' cover, as attn-tile clamps).
+    if (!p.varlenCache)
+      return fail("expected varlen queries over per-sequence caches "
+                  "(cu_seqlens_q with key_lengths) in the decode kernel");
+    if (groupSize > 16)
+      return fail("expected at most 16 query heads per KV head (Hq / Hkv = " +
+                  Twine(groupSize) + ") for varlen decode");
+    plan.blockM = std::min<int64_t>(
+        llvm::bit_floor(static_cast<uint64_t>(16 / groupSize)),
+        llvm::PowerOf2Ceil(std::max<int64_t>(1, p.seqQ)));
+    plan.totalQ = p.seqQ;
+    plan.numSequences = p.numSequences;
+    plan.programs = llvm::divideCeil(p.seqQ, plan.blockM) + p.numSequences;
+  }
+  plan.rows = groupSize * plan.blockM;
   if (plan.rows > 16)
     return fail("expected the query rows of a KV group (Hq / Hkv * Lq = " +
                 Twine(plan.rows) + ") to fit 16 in the decode kernel");
-  plan.groups = p.batch * p.headsKV;
+  plan.groups = p.varlen ? plan.programs * p.headsKV : p.batch * p.headsKV;
   // The Q tile, then the warps' K/V rings (a K and a V slot per stage, each
   // as wide as the wider padded row), reused by the warps' merge.
   // (getDecodeSharedMemoryBytes: the size the tile model uses too.)
@@ -409,8 +473,12 @@ planDecodeKernel(Operation *op, const KernelProblem &p,
   // of kPlannedRuntimeKeys keys (num-splits overrides it); splits past a
   // shorter cache's keys are empty programs the merge ignores.
   int64_t keys = p.dynamicSeqK ? kPlannedRuntimeKeys : p.seqK;
+  // Varlen: the programs that have rows (one or more per sequence; the
+  // rest of the flattened blocks exit at once).
+  int64_t liveGroups =
+      p.varlen ? p.numSequences * p.headsKV : plan.groups;
   if (plan.numSplits == 0)
-    plan.numSplits = chooseNumSplits(plan.groups, keys, keysPerStep, o.numSMs,
+    plan.numSplits = chooseNumSplits(liveGroups, keys, keysPerStep, o.numSMs,
                                      plan.ctasPerSM);
   plan.numSplits = std::min<int64_t>(
       plan.numSplits,
@@ -440,7 +508,11 @@ public:
     plan.threads = 32 * decode.warps;
     KernelLaunchDesc &desc = plan.desc;
     desc.family = "decode";
-    desc.gridFormula = "[num_splits, B * Hkv, 1]";
+    desc.gridFormula = problem.varlen
+                           ? "[num_splits, (ceil(Lq / block_m) + N) * Hkv, 1]"
+                           : "[num_splits, B * Hkv, 1]";
+    if (problem.varlen)
+      desc.blockM = decode.blockM;
     desc.sharedMemoryBytes = decode.sharedMemoryBytes;
     desc.numSplits = decode.numSplits;
     desc.keysPerWarp = decode.keysPerWarp;
@@ -448,7 +520,7 @@ public:
     desc.numWarps = decode.warps;
     // A program per CTA: all query rows of a KV group (heads packed), the
     // split's keys in subtiles of keys-per-warp.
-    plan.tileM = 16;
+    plan.tileM = problem.varlen ? decode.blockM : 16;
     plan.tileN = decode.keysPerWarp;
     plan.packGqa = true;
     plan.tileSplits = decode.numSplits;
@@ -497,7 +569,13 @@ public:
 
   LogicalResult emit(gpu::GPUFuncOp func, const KernelProblem &problem,
                      const TiledProgram &program) override {
-    return DecodeEmitter(func, problem, decode, args, program).emit();
+    if (!problem.varlen)
+      return DecodeEmitter(func, problem, decode, args, program).emit();
+    // Varlen: the emitter's Lq is the tile's rows per head (block-m), as a
+    // dense group tile's; the packed totals are the plan's.
+    KernelProblem tile = problem;
+    tile.seqQ = decode.blockM;
+    return DecodeEmitter(func, tile, decode, args, program).emit();
   }
 
 private:

@@ -129,7 +129,7 @@ SmallVector<Value> DecodeEmitter::emitMask(Value key0, ArrayRef<Value> s) {
               keep = arith::AndIOp::create(
                   b, keep,
                   p.visibility.isVisible(a, rowQuery[c >> 1], key,
-                                         cI32(p.seqQ), length));
+                                         maskQueryLength(), length));
             out.push_back(sel(keep, s[sIndex(0, nt, c)], negInf()));
           }
         scf::YieldOp::create(b, out);

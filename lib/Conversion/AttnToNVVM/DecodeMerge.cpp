@@ -37,6 +37,9 @@ void DecodeEmitter::writeRow(Value row, Value col, Value oSum,
   Value v = LLVM::PoisonOp::create(b, i32x2);
   v = LLVM::InsertElementOp::create(b, v, lo, cI32(0));
   v = LLVM::InsertElementOp::create(b, v, hi, cI32(1));
+  if (p.varlen)
+    return writePackedRow(row, col, v,
+                          lsePtr ? sel(empty, negInf(), lseNatural) : Value());
   Value groupRow0 = add(mul(batch, p.headsQ), mul(kvHead, groupSize));
   // LSE is a dense [B, Hq, Lq]; O's rows lie as its strides say.
   Value flatRow = toI64(add(mul(groupRow0, p.seqQ), row));
@@ -61,6 +64,35 @@ void DecodeEmitter::writeRow(Value row, Value col, Value oSum,
         b, lse,
         gep(ptrGlobal, lsePtr, arith::MulIOp::create(b, flatRow, cI64(4))),
         /*alignment=*/4);
+  });
+}
+
+void DecodeEmitter::writePackedRow(Value row, Value col, Value v,
+                                   Value lse) {
+  // Only the sequence's rows: the block's others belong to the next
+  // sequence's programs (or to none).
+  ifThen(isRowOfSequence(row), [&]() {
+    const OperandStrides &o = p.output;
+    Value head0 = mul(kvHead, groupSize);
+    Value off = arith::AddIOp::create(
+        b,
+        arith::AddIOp::create(
+            b, headByteOffset(o, p.headsQ, cI32(0), head0),
+            arith::MulIOp::create(b, toI64(queryRow0), cI64(rowBytes(o)))),
+        packedRowByteOffset(o, row, col, 2));
+    LLVM::StoreOp::create(b, v, gep(ptrGlobal, oPtr, off), /*alignment=*/8);
+    if (!lse)
+      return;
+    // LSE [1, Hq, T]: the row's head, then its packed query row.
+    ifThen(cmp(arith::CmpIPredicate::eq, col, cI32(0)), [&]() {
+      Value head = add(head0, arith::DivUIOp::create(b, row, cI32(p.seqQ)));
+      Value query =
+          add(queryRow0, arith::RemUIOp::create(b, row, cI32(p.seqQ)));
+      Value flat = toI64(add(mul(head, plan.totalQ), query));
+      LLVM::StoreOp::create(
+          b, lse, gep(ptrGlobal, lsePtr, arith::MulIOp::create(b, flat, cI64(4))),
+          /*alignment=*/4);
+    });
   });
 }
 

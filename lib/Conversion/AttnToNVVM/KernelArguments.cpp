@@ -339,6 +339,7 @@ FailureOr<KernelProblem> mlir::attn::detail::getProgramProblem(
     int64_t offsets =
         cast<ShapedType>(program.cuSeqlensQ.getType()).getDimSize(0);
     p.varlen = true;
+    p.varlenCache = !program.cuSeqlensK;
     p.numSequences =
         ShapedType::isDynamic(offsets) ? ShapedType::kDynamic : offsets - 1;
     if (failed(getVarlenStrides(program.forall, program.query, program.key,

@@ -179,15 +179,18 @@ LogicalResult getProblemStrides(Operation *anchor, Layout layout, Value query,
 
 /// The varlen part of getKernelProblem for `op` (cu_seqlens): static heads
 /// and head dims, packed totals T (dim 1) and N (the offsets' [N + 1]) may
-/// be dynamic, dense bshd operands, plain K and V; sets `p`'s varlen
-/// fields and strides. "expected ..." at `op` otherwise.
+/// be dynamic, dense bshd operands, plain K and V; over per-sequence caches
+/// (cu_seqlens_q with key_lengths) static shapes, K and V caches or bshd
+/// views; sets `p`'s varlen fields and strides. "expected ..." at `op`
+/// otherwise.
 LogicalResult getVarlenProblem(AttentionOp op, KernelProblem &p);
 /// The strides of a varlen problem's packed operands (with a dynamic T:
 /// dense [1, T, H, X], rows H * X elements apart); errors at `anchor`.
 LogicalResult getVarlenStrides(Operation *anchor, Value query, Value key,
                                Value value, Value output, KernelProblem &p);
-/// Which families take varlen problems: prefill; "expected ..." naming the
-/// missing piece for the others.
+/// Which families take varlen problems: prefill (packed keys), decode
+/// (queries over per-sequence caches); "expected ..." naming the missing
+/// piece for the others.
 LogicalResult supportsVarlen(Operation *op, const KernelProblem &p,
                              StringRef kind);
 /// The launch of a varlen query-block kernel: one flattened x over the
@@ -214,6 +217,18 @@ emitVarlenQueryBlockProgram(ImplicitLocOpBuilder &b,
                             const KernelProblem &problem,
                             const TiledProgram &program, int64_t blockM,
                             const RuntimeLengths &lengths);
+/// The decode family's varlen programs (queries over per-sequence caches):
+/// ceil(T / block-m) + N flattened query blocks, as varlenQueryBlockLaunch
+/// counts them, per KV head. `flat` (i32) is the CTA's flattened block,
+/// `ivRest` the program's other induction variables after (sequence, KV
+/// head group, query block): the KV head group and, with splits, the
+/// split. Searches the sequence as emitVarlenQueryBlockProgram does;
+/// `keyLengths` is the kernel's key_lengths memref.
+FailureOr<ProgramCoordinates>
+emitVarlenFlatProgram(ImplicitLocOpBuilder &b, const KernelProblem &problem,
+                      const TiledProgram &program, int64_t blockM, Value flat,
+                      Value group, Value split, Value keyLengths,
+                      const RuntimeLengths &lengths);
 
 } // namespace mlir::attn::detail
 

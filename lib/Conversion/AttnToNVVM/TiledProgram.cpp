@@ -268,18 +268,29 @@ LogicalResult TiledProgram::matchVarlen(ArrayRef<scf::ForOp> loops) {
   Value queryStart = qAdd.getLhs() == q0 ? qAdd.getRhs() : qAdd.getLhs();
   auto kTile = step.getKey().getDefiningOp<KVTileOp>();
   scf::ForOp loop = loops.front();
-  auto kAdd = kTile.getStart().getDefiningOp<arith::AddIOp>();
   Value k0 = loop.getInductionVar();
-  if (!kAdd || (kAdd.getRhs() != k0 && kAdd.getLhs() != k0))
-    return fail();
-  Value keyStart = kAdd.getLhs() == k0 ? kAdd.getRhs() : kAdd.getLhs();
   Block *body = forall.getBody();
   cuSeqlensQ = getOffsetsTensor(queryStart, body);
-  cuSeqlensK = getOffsetsTensor(keyStart, body);
-  if (!cuSeqlensQ || !cuSeqlensK)
+  if (!cuSeqlensQ)
     return fail();
   coordinates[0] = step.getBatch();
   coordinates[3] = q0;
+  // Over per-sequence caches (key_lengths) the tiles are rows k0 of cache
+  // n: no key offsets, the key start is 0.
+  if (keyLengths && kTile.getStart() == k0) {
+    coordinates.append({queryStart, OpFoldResult(IntegerAttr::get(
+                                        IndexType::get(forall.getContext()),
+                                        0)),
+                        step.getQueryLen()});
+    return success();
+  }
+  auto kAdd = kTile.getStart().getDefiningOp<arith::AddIOp>();
+  if (!kAdd || (kAdd.getRhs() != k0 && kAdd.getLhs() != k0))
+    return fail();
+  Value keyStart = kAdd.getLhs() == k0 ? kAdd.getRhs() : kAdd.getLhs();
+  cuSeqlensK = getOffsetsTensor(keyStart, body);
+  if (!cuSeqlensK)
+    return fail();
   coordinates.append({queryStart, keyStart, step.getQueryLen()});
   return success();
 }

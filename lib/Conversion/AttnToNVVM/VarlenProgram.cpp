@@ -60,8 +60,52 @@ LogicalResult mlir::attn::detail::getVarlenStrides(Operation *anchor,
   return success();
 }
 
+/// The varlen problem over per-sequence caches: packed Q and O with static
+/// totals (the split workspaces are sized by the programs, which the
+/// totals count), static [N, Lk, Hkv, D] caches or bshd views of them.
+static LogicalResult getVarlenCacheProblem(AttentionOp op, KernelProblem &p) {
+  for (RankedTensorType type : {op.getQueryType(), op.getOutputType()})
+    if (type.getRank() != 4 || type.getDimSize(0) != 1 ||
+        !type.hasStaticShape())
+      return op.emitOpError("expected packed [1, T, H, D] queries and "
+                            "outputs of static shape for varlen queries over "
+                            "caches on the GPU path (runtime totals are not "
+                            "implemented: the split workspaces are sized by "
+                            "them), got ")
+             << type;
+  for (RankedTensorType type : {op.getKeyType(), op.getValueType()})
+    if (!type.hasStaticShape())
+      return op.emitOpError("expected static [N, Lk, Hkv, D] caches for "
+                            "varlen queries over caches on the GPU path, got ")
+             << type;
+  int64_t offsets = cast<RankedTensorType>(op.getCuSeqlensQ().getType())
+                        .getDimSize(0);
+  if (ShapedType::isDynamic(offsets) || offsets < 2)
+    return op.emitOpError("expected a static cu_seqlens_q of N + 1 >= 2 "
+                          "entries for varlen queries over caches on the GPU "
+                          "path, got ")
+           << op.getCuSeqlensQ().getType();
+  if (!p.alibiSlopes.empty())
+    return op.emitOpError("expected no ALiBi slopes with cu_seqlens on the "
+                          "GPU path (per-sequence ALiBi distances are not "
+                          "implemented)");
+  for (Value v : {op.getCuSeqlensQ(), op.getKeyLengths()})
+    if (!cast<RankedTensorType>(v.getType()).getElementType().isInteger(32))
+      return op.emitOpError("expected i32 cu_seqlens_q and key_lengths on "
+                            "the GPU path, got ")
+             << v.getType();
+  p.varlen = true;
+  p.varlenCache = true;
+  p.numSequences = offsets - 1;
+  p.batch = 1;
+  return getVarlenStrides(op, op.getQuery(), op.getKey(), op.getValue(),
+                          op.getOutput(), p);
+}
+
 LogicalResult mlir::attn::detail::getVarlenProblem(AttentionOp op,
                                                    KernelProblem &p) {
+  if (op.isVarlenCache())
+    return getVarlenCacheProblem(op, p);
   for (RankedTensorType type : {op.getQueryType(), op.getKeyType(),
                                 op.getValueType(), op.getOutputType()})
     if (type.getRank() != 4 || type.getDimSize(0) != 1 ||
@@ -103,7 +147,13 @@ LogicalResult mlir::attn::detail::getVarlenProblem(AttentionOp op,
 LogicalResult mlir::attn::detail::supportsVarlen(Operation *op,
                                                  const KernelProblem &p,
                                                  StringRef kind) {
-  if (!p.varlen || kind == "prefill")
+  if (p.varlenCache && kind != "decode")
+    return op->emitOpError("expected the decode family for varlen queries "
+                           "over per-sequence caches (cu_seqlens_q with "
+                           "key_lengths): the ")
+           << kind
+           << " family reads packed keys only (kernel=auto picks decode)";
+  if (!p.varlen || p.varlenCache || kind == "prefill")
     return success();
   return op->emitOpError("expected the prefill family for a varlen attention "
                          "(cu_seqlens): the ")
@@ -157,22 +207,20 @@ void mlir::attn::detail::addVarlenLengthArguments(const TiledProgram &program,
       list.add(arith::IndexCastOp::create(b, loc, b.getI32Type(), extent),
                "N1", ArgumentRole::Length, /*dedupe=*/false);
   for (std::optional<int64_t> cu : {args.cuSeqlensQ, args.cuSeqlensK})
-    list.dimSymbols[*cu] = {"N1"};
+    if (cu)
+      list.dimSymbols[*cu] = {"N1"};
 }
 
-FailureOr<ProgramCoordinates> mlir::attn::detail::emitVarlenQueryBlockProgram(
-    ImplicitLocOpBuilder &b, const KernelProblem &p,
-    const TiledProgram &program, int64_t blockM,
-    const RuntimeLengths &lengths) {
+/// The sequence n of flattened query block `x` and the query block within
+/// it (all i32): the last n whose first CTA is at or before x.
+static std::pair<Value, Value>
+searchVarlenSequence(ImplicitLocOpBuilder &b, const KernelProblem &p,
+                     int64_t blockM, Value x, const RuntimeLengths &lengths) {
   Type i32 = b.getI32Type(), index = b.getIndexType();
   IntArith a(b, b.getLoc(), i32);
-  auto toI32 = [&](Value v) -> Value {
-    return arith::IndexCastUIOp::create(b, i32, v);
-  };
   auto toIndex = [&](Value v) -> Value {
     return arith::IndexCastUIOp::create(b, index, v);
   };
-  Value x = toI32(gpu::BlockIdOp::create(b, gpu::Dimension::x));
   Value total = lengths.seqQ ? lengths.seqQ : a.c(p.seqQ);
   Value numSequences = lengths.numOffsets ? a.add(lengths.numOffsets, -1)
                                           : a.c(p.numSequences);
@@ -210,7 +258,34 @@ FailureOr<ProgramCoordinates> mlir::attn::detail::emitVarlenQueryBlockProgram(
       });
   Value n = search.getResult(0);
   Value block = a.sub(x, firstBlock(n));
+  return {n, block};
+}
+
+static Value toIndex(ImplicitLocOpBuilder &b, Value v) {
+  return arith::IndexCastUIOp::create(b, b.getIndexType(), v);
+}
+
+FailureOr<ProgramCoordinates> mlir::attn::detail::emitVarlenQueryBlockProgram(
+    ImplicitLocOpBuilder &b, const KernelProblem &p,
+    const TiledProgram &program, int64_t blockM,
+    const RuntimeLengths &lengths) {
+  Value x = arith::IndexCastUIOp::create(
+      b, b.getI32Type(), gpu::BlockIdOp::create(b, gpu::Dimension::x));
+  auto [n, block] = searchVarlenSequence(b, p, blockM, x, lengths);
   Value head = gpu::BlockIdOp::create(b, gpu::Dimension::y);
-  return program.emitCoordinates(b, {toIndex(n), head, toIndex(block)},
-                                 Value(), lengths);
+  Value seq = toIndex(b, n);
+  return program.emitCoordinates(b, {seq, head, toIndex(b, block)}, Value(),
+                                 lengths);
+}
+
+FailureOr<ProgramCoordinates> mlir::attn::detail::emitVarlenFlatProgram(
+    ImplicitLocOpBuilder &b, const KernelProblem &p,
+    const TiledProgram &program, int64_t blockM, Value flat, Value group,
+    Value split, Value keyLengths, const RuntimeLengths &lengths) {
+  auto [n, block] = searchVarlenSequence(b, p, blockM, flat, lengths);
+  Value seq = toIndex(b, n);
+  SmallVector<Value> ivs = {seq, group, toIndex(b, block)};
+  if (split)
+    ivs.push_back(split);
+  return program.emitCoordinates(b, ivs, keyLengths, lengths);
 }

@@ -55,3 +55,33 @@ func.func @mixed_total(%q: memref<1x64x2x64xbf16>, %k: memref<1x?x2x64xbf16>, %v
   bufferization.materialize_in_destination %4 in restrict writable %o : (tensor<1x64x2x64xbf16>, memref<1x64x2x64xbf16>) -> ()
   return
 }
+
+// -----
+
+// Varlen queries over caches (the decode family): the split workspaces are
+// sized by the programs, which the packed rows count, so runtime totals are
+// refused by name.
+func.func @caches_dynamic(%q: memref<1x?x8x64xbf16>, %k: memref<4x256x2x64xbf16>, %lens: memref<4xi32>, %cq: memref<5xi32>, %o: memref<1x?x8x64xbf16>) {
+  %0 = bufferization.to_tensor %q restrict : memref<1x?x8x64xbf16> to tensor<1x?x8x64xbf16>
+  %1 = bufferization.to_tensor %k restrict : memref<4x256x2x64xbf16> to tensor<4x256x2x64xbf16>
+  %2 = bufferization.to_tensor %lens restrict : memref<4xi32> to tensor<4xi32>
+  %3 = bufferization.to_tensor %cq restrict : memref<5xi32> to tensor<5xi32>
+  // expected-error @+1 {{expected packed [1, T, H, D] queries and outputs of static shape for varlen queries over caches on the GPU path (runtime totals are not implemented: the split workspaces are sized by them)}}
+  %4 = attn.attention ins(%0, %1, %1 : tensor<1x?x8x64xbf16>, tensor<4x256x2x64xbf16>, tensor<4x256x2x64xbf16>) key_lengths(%2 : tensor<4xi32>) cu_seqlens_q(%3 : tensor<5xi32>) {layout = #attn.layout<bshd>} -> tensor<1x?x8x64xbf16>
+  bufferization.materialize_in_destination %4 in restrict writable %o : (tensor<1x?x8x64xbf16>, memref<1x?x8x64xbf16>) -> ()
+  return
+}
+
+// -----
+
+// More query heads per KV head than one m16 tile holds rows.
+func.func @caches_group(%q: memref<1x6x32x64xbf16>, %k: memref<4x256x1x64xbf16>, %lens: memref<4xi32>, %cq: memref<5xi32>, %o: memref<1x6x32x64xbf16>) {
+  %0 = bufferization.to_tensor %q restrict : memref<1x6x32x64xbf16> to tensor<1x6x32x64xbf16>
+  %1 = bufferization.to_tensor %k restrict : memref<4x256x1x64xbf16> to tensor<4x256x1x64xbf16>
+  %2 = bufferization.to_tensor %lens restrict : memref<4xi32> to tensor<4xi32>
+  %3 = bufferization.to_tensor %cq restrict : memref<5xi32> to tensor<5xi32>
+  // expected-error @+1 {{expected at most 16 query heads per KV head (Hq / Hkv = 32) for varlen decode}}
+  %4 = attn.attention ins(%0, %1, %1 : tensor<1x6x32x64xbf16>, tensor<4x256x1x64xbf16>, tensor<4x256x1x64xbf16>) key_lengths(%2 : tensor<4xi32>) cu_seqlens_q(%3 : tensor<5xi32>) {layout = #attn.layout<bshd>} -> tensor<1x6x32x64xbf16>
+  bufferization.materialize_in_destination %4 in restrict writable %o : (tensor<1x6x32x64xbf16>, memref<1x6x32x64xbf16>) -> ()
+  return
+}

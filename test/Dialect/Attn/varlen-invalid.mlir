@@ -71,7 +71,7 @@ func.func @dynamic_batch(%q: tensor<?x10x4x16xf32>, %k: tensor<?x12x2x16xf32>, %
 // -----
 
 func.func @key_lengths(%q: tensor<1x10x4x16xf32>, %k: tensor<1x12x2x16xf32>, %v: tensor<1x12x2x16xf32>, %lens: tensor<1xi32>, %cq: tensor<4xi32>, %ck: tensor<4xi32>) -> tensor<1x10x4x16xf32> {
-  // expected-error @+1 {{expected no key_lengths with cu_seqlens (sequence n has cu_seqlens_k[n+1] - cu_seqlens_k[n] keys)}}
+  // expected-error @+1 {{expected no key_lengths with cu_seqlens_k (sequence n has cu_seqlens_k[n+1] - cu_seqlens_k[n] keys)}}
   %o = attn.attention ins(%q, %k, %v : tensor<1x10x4x16xf32>, tensor<1x12x2x16xf32>, tensor<1x12x2x16xf32>) key_lengths(%lens : tensor<1xi32>) cu_seqlens_q(%cq : tensor<4xi32>) cu_seqlens_k(%ck : tensor<4xi32>) {layout = #attn.layout<bshd>} -> tensor<1x10x4x16xf32>
   return %o : tensor<1x10x4x16xf32>
 }
@@ -93,4 +93,64 @@ func.func @score_mod(%q: tensor<1x10x4x16xf32>, %k: tensor<1x12x2x16xf32>, %v: t
     attn.yield %s : f32
   }
   return %o : tensor<1x10x4x16xf32>
+}
+
+// -----
+
+// Queries over per-sequence caches (cu_seqlens_q with key_lengths): one
+// cache per sequence.
+func.func @caches_count(%q: tensor<1x10x4x16xf32>, %k: tensor<2x64x2x16xf32>, %v: tensor<2x64x2x16xf32>, %lens: tensor<2xi32>, %cq: tensor<4xi32>) -> tensor<1x10x4x16xf32> {
+  // expected-error @+1 {{expected one key/value cache per sequence with cu_seqlens_q and key_lengths (K and V [N, Lk, Hkv, D], N = 3), got 'tensor<2x64x2x16xf32>'}}
+  %o = attn.attention ins(%q, %k, %v : tensor<1x10x4x16xf32>, tensor<2x64x2x16xf32>, tensor<2x64x2x16xf32>) key_lengths(%lens : tensor<2xi32>) cu_seqlens_q(%cq : tensor<4xi32>) {layout = #attn.layout<bshd>} -> tensor<1x10x4x16xf32>
+  return %o : tensor<1x10x4x16xf32>
+}
+
+// -----
+
+func.func @caches_lengths(%q: tensor<1x10x4x16xf32>, %k: tensor<3x64x2x16xf32>, %v: tensor<3x64x2x16xf32>, %lens: tensor<1xi32>, %cq: tensor<4xi32>) -> tensor<1x10x4x16xf32> {
+  // expected-error @+1 {{expected key_lengths of shape [B] = [3], got 'tensor<1xi32>'}}
+  %o = attn.attention ins(%q, %k, %v : tensor<1x10x4x16xf32>, tensor<3x64x2x16xf32>, tensor<3x64x2x16xf32>) key_lengths(%lens : tensor<1xi32>) cu_seqlens_q(%cq : tensor<4xi32>) {layout = #attn.layout<bshd>} -> tensor<1x10x4x16xf32>
+  return %o : tensor<1x10x4x16xf32>
+}
+
+// -----
+
+func.func @caches_bhsd(%q: tensor<1x4x10x16xf32>, %k: tensor<3x2x64x16xf32>, %v: tensor<3x2x64x16xf32>, %lens: tensor<3xi32>, %cq: tensor<4xi32>) -> tensor<1x4x10x16xf32> {
+  // expected-error @+1 {{expected the bshd layout with cu_seqlens (the sequences are packed as [1, T, H, D])}}
+  %o = attn.attention ins(%q, %k, %v : tensor<1x4x10x16xf32>, tensor<3x2x64x16xf32>, tensor<3x2x64x16xf32>) key_lengths(%lens : tensor<3xi32>) cu_seqlens_q(%cq : tensor<4xi32>) -> tensor<1x4x10x16xf32>
+  return %o : tensor<1x4x10x16xf32>
+}
+
+// -----
+
+func.func @caches_query_batch(%q: tensor<3x10x4x16xf32>, %k: tensor<3x64x2x16xf32>, %v: tensor<3x64x2x16xf32>, %lens: tensor<3xi32>, %cq: tensor<4xi32>) -> tensor<3x10x4x16xf32> {
+  // expected-error @+1 {{expected a batch of 1 in the query with cu_seqlens (the sequences are packed along the sequence axis), got 'tensor<3x10x4x16xf32>'}}
+  %o = attn.attention ins(%q, %k, %v : tensor<3x10x4x16xf32>, tensor<3x64x2x16xf32>, tensor<3x64x2x16xf32>) key_lengths(%lens : tensor<3xi32>) cu_seqlens_q(%cq : tensor<4xi32>) {layout = #attn.layout<bshd>} -> tensor<3x10x4x16xf32>
+  return %o : tensor<3x10x4x16xf32>
+}
+
+// -----
+
+func.func @caches_bias(%q: tensor<1x10x4x16xf32>, %k: tensor<3x64x2x16xf32>, %v: tensor<3x64x2x16xf32>, %bias: tensor<1x4x10x64xf32>, %lens: tensor<3xi32>, %cq: tensor<4xi32>) -> tensor<1x10x4x16xf32> {
+  // expected-error @+1 {{expected no bias or mask operand with cu_seqlens}}
+  %o = attn.attention ins(%q, %k, %v : tensor<1x10x4x16xf32>, tensor<3x64x2x16xf32>, tensor<3x64x2x16xf32>) bias(%bias : tensor<1x4x10x64xf32>) key_lengths(%lens : tensor<3xi32>) cu_seqlens_q(%cq : tensor<4xi32>) {layout = #attn.layout<bshd>} -> tensor<1x10x4x16xf32>
+  return %o : tensor<1x10x4x16xf32>
+}
+
+// -----
+
+// A bhsd view cannot feed a bshd attention: the tile's layout is the view's.
+func.func @caches_bhsd_view(%pages: tensor<12x16x2x16xf32>, %table: tensor<3x4xi32>, %n: index, %h: index, %k0: index) -> tensor<16x16xf32> {
+  %k = attn.paged_view %pages[%table] : tensor<12x16x2x16xf32>, tensor<3x4xi32> -> tensor<3x2x64x16xf32>
+  // expected-error @+1 {{expected the tile's layout to be the KV cache view's (bhsd)}}
+  %t = attn.kv_tile %k[%n, %h, %k0] {layout = #attn.layout<bshd>} : tensor<3x2x64x16xf32> -> tensor<16x16xf32>
+  return %t : tensor<16x16xf32>
+}
+
+// -----
+
+func.func @bshd_view_shape(%pages: tensor<12x16x2x16xf32>, %table: tensor<3x4xi32>) -> tensor<3x2x64x16xf32> {
+  // expected-error @+1 {{expected the view to be [B, max_pages * page_size, Hkv, D] = 'tensor<3x64x2x16xf32>', got 'tensor<3x2x64x16xf32>'}}
+  %k = attn.paged_view %pages[%table] {layout = #attn.layout<bshd>} : tensor<12x16x2x16xf32>, tensor<3x4xi32> -> tensor<3x2x64x16xf32>
+  return %k : tensor<3x2x64x16xf32>
 }

@@ -167,6 +167,10 @@ struct KernelProblem {
   /// program reads its sequence's starts and lengths from the offsets.
   bool varlen = false;
   int64_t numSequences = 0;
+  /// Varlen queries over per-sequence caches (cu_seqlens_q with
+  /// key_lengths, no cu_seqlens_k): only Q and O are packed; K and V are N
+  /// caches [N, Lk, Hkv, D] (bshd, or bshd views), seqK their capacity.
+  bool varlenCache = false;
 };
 
 /// Head dims the mma.sync families (prefill, decode) are written for: D and

@@ -304,8 +304,11 @@ LogicalResult AttentionOp::verify() {
     return emitOpError() << "expected non-empty head counts and head "
                             "dimensions";
 
-  if (!dimsCompatible(qType.getDimSize(0), kType.getDimSize(0)) ||
-      !dimsCompatible(qType.getDimSize(0), vType.getDimSize(0)))
+  // Varlen queries over per-sequence caches: Q is one packed batch row, K
+  // and V one cache per sequence (verifyVarlen checks them against N).
+  if (!isVarlenCache() &&
+      (!dimsCompatible(qType.getDimSize(0), kType.getDimSize(0)) ||
+       !dimsCompatible(qType.getDimSize(0), vType.getDimSize(0))))
     return emitOpError() << "expected query, key and value to have the same "
                             "batch size, got "
                          << qType.getDimSize(0) << ", " << kType.getDimSize(0)
@@ -376,8 +379,13 @@ LogicalResult AttentionOp::verify() {
     if (failed(verifyBroadcastable(*this, "bias", biasType, scoreShape)))
       return failure();
   }
+  // key_lengths has one entry per cache with varlen queries over caches
+  // (the verifier refuses a mask there).
+  SmallVector<int64_t> lengthsShape(scoreShape);
+  if (isVarlenCache())
+    lengthsShape[0] = kType.getDimSize(0);
   if (failed(verifyMaskAndKeyLengths(*this, getMask(), getKeyLengths(),
-                                     scoreShape)))
+                                     lengthsShape)))
     return failure();
   // Sinks are indexed by the global head, as the ALiBi slopes.
   if (Value sinks = getSinks())

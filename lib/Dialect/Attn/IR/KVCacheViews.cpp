@@ -94,8 +94,11 @@ LogicalResult KVTileOp::verify() {
                          << tileType.getDimSize(1)
                          << " to equal the source's head dim "
                          << sourceType.getDimSize(3);
-  if (getView() && getLayout() != Layout::BHSD)
-    return emitOpError() << "expected the bhsd layout for a KV cache view";
+  if (KVCacheViewInterface view = getView();
+      view && getLayout() != view.getViewLayout())
+    return emitOpError() << "expected the tile's layout to be the KV cache "
+                            "view's ("
+                         << stringifyLayout(view.getViewLayout()) << ")";
   return success();
 }
 
@@ -153,7 +156,7 @@ LogicalResult PagedViewOp::verify() {
       viewType.getRank() != 4)
     return emitOpError() << "expected pages [num_pages, page_size, Hkv, D], "
                             "a block table [B, max_pages] and a view "
-                            "[B, Hkv, L, D]";
+                            "[B, Hkv, L, D] (bshd: [B, L, Hkv, D])";
   ArrayRef<int64_t> pages = pagesType.getShape();
   if (ShapedType::isDynamic(pages[1]) || ShapedType::isDynamic(pages[2]) ||
       ShapedType::isDynamic(pages[3]) || pages[1] <= 0)
@@ -167,9 +170,14 @@ LogicalResult PagedViewOp::verify() {
   SmallVector<int64_t> expected = {tableType.getDimSize(0), pages[2],
                                    tableType.getDimSize(1) * pages[1],
                                    pages[3]};
+  bool bshd = getLayout() == Layout::BSHD;
+  if (bshd)
+    std::swap(expected[1], expected[2]);
   if (viewType.getShape() != ArrayRef<int64_t>(expected))
-    return emitOpError() << "expected the view to be [B, Hkv, max_pages * "
-                            "page_size, D] = "
+    return emitOpError() << "expected the view to be "
+                         << (bshd ? "[B, max_pages * page_size, Hkv, D]"
+                                  : "[B, Hkv, max_pages * page_size, D]")
+                         << " = "
                          << RankedTensorType::get(expected,
                                                   viewType.getElementType())
                          << ", got " << viewType;
@@ -192,8 +200,9 @@ static Value readPaged(OpBuilder &b, Location loc, PagedViewOp op, Value batch,
 Value PagedViewOp::buildTile(OpBuilder &b, Location loc, Value batch,
                              Value kvHead, Value start, int64_t size) {
   auto viewType = cast<RankedTensorType>(getView().getType());
+  int64_t seqAxis = getLayout() == Layout::BSHD ? 1 : 2;
   Value last =
-      arith::ConstantIndexOp::create(b, loc, viewType.getDimSize(2) - 1);
+      arith::ConstantIndexOp::create(b, loc, viewType.getDimSize(seqAxis) - 1);
   return buildViewTile(b, loc, viewType, start, last, size,
                        [&](OpBuilder &nb, Location l, Value row, Value d) {
                          return readPaged(nb, l, *this, batch, kvHead, row, d);
@@ -205,12 +214,17 @@ Value PagedViewOp::buildDense(OpBuilder &b, Location loc) {
   SmallVector<Value> dynamic;
   if (viewType.isDynamicDim(0))
     dynamic.push_back(tensor::DimOp::create(b, loc, getBlockTable(), 0));
+  bool bshd = getLayout() == Layout::BSHD;
   return buildViewDense(b, loc, viewType, dynamic,
                         [&](OpBuilder &nb, Location l, ValueRange idx) {
-                          return readPaged(nb, l, *this, idx[0], idx[1],
-                                           idx[2], idx[3]);
+                          Value head = bshd ? idx[2] : idx[1];
+                          Value pos = bshd ? idx[1] : idx[2];
+                          return readPaged(nb, l, *this, idx[0], head, pos,
+                                           idx[3]);
                         });
 }
+
+Layout PagedViewOp::getViewLayout() { return getLayout(); }
 
 SmallVector<Value> PagedViewOp::getStorage() {
   return {getPages(), getBlockTable()};

@@ -17,14 +17,59 @@
 using namespace mlir;
 using namespace mlir::attn;
 
+/// The operands and regions whose [B, ...] indexing has no per-sequence
+/// meaning yet, refused with cu_seqlens.
+static LogicalResult verifyNoPerBatchOperands(AttentionOp op) {
+  if (op.getBias() || op.getMask())
+    return op.emitOpError() << "expected no bias or mask operand with "
+                               "cu_seqlens (a [B, Hq, Lq, Lk] operand has no "
+                               "per-sequence indexing)";
+  if (!op.getScoreMod().empty() || !op.getMaskMod().empty())
+    return op.emitOpError() << "expected no score_mod or mask_mod region with "
+                               "cu_seqlens";
+  return success();
+}
+
+/// Varlen queries over per-sequence caches: cu_seqlens_q [N+1], Q and O
+/// packed [1, Tq, H, D] (bshd), K and V [N, Lk, Hkv, D] caches filled to
+/// key_lengths [N] (the op's verifier checked key_lengths against K).
+static LogicalResult verifyVarlenCache(AttentionOp op) {
+  auto qType = cast<RankedTensorType>(op.getCuSeqlensQ().getType());
+  if (qType.getRank() != 1 || qType.getDimSize(0) == 0)
+    return op.emitOpError() << "expected cu_seqlens_q of shape [N+1] (N "
+                               "sequences), got "
+                            << qType;
+  if (op.getLayout() != Layout::BSHD)
+    return op.emitOpError() << "expected the bshd layout with cu_seqlens (the "
+                               "sequences are packed as [1, T, H, D])";
+  if (op.getQueryType().getDimSize(0) != 1)
+    return op.emitOpError() << "expected a batch of 1 in the query with "
+                               "cu_seqlens (the sequences are packed along "
+                               "the sequence axis), got "
+                            << op.getQueryType();
+  int64_t n = qType.getDimSize(0);
+  int64_t caches = op.getKeyType().getDimSize(0);
+  if (!ShapedType::isDynamic(n) && !ShapedType::isDynamic(caches) &&
+      caches != n - 1)
+    return op.emitOpError() << "expected one key/value cache per sequence "
+                               "with cu_seqlens_q and key_lengths (K and V "
+                               "[N, Lk, Hkv, D], N = "
+                            << n - 1 << "), got " << op.getKeyType();
+  return verifyNoPerBatchOperands(op);
+}
+
 LogicalResult mlir::attn::verifyVarlen(AttentionOp op) {
   Value cuQ = op.getCuSeqlensQ(), cuK = op.getCuSeqlensK();
   if (!cuQ && !cuK)
     return success();
+  if (op.isVarlenCache())
+    return verifyVarlenCache(op);
   if (!cuQ || !cuK)
     return op.emitOpError() << "expected cu_seqlens_q and cu_seqlens_k "
                                "together (the query and key offsets of the "
-                               "packed sequences)";
+                               "packed sequences), or cu_seqlens_q with "
+                               "key_lengths (queries over per-sequence "
+                               "caches)";
   auto qType = cast<RankedTensorType>(cuQ.getType());
   auto kType = cast<RankedTensorType>(cuK.getType());
   int64_t qn = qType.getRank() == 1 ? qType.getDimSize(0) : 0;
@@ -49,17 +94,10 @@ LogicalResult mlir::attn::verifyVarlen(AttentionOp op) {
                 "sequence axis), got "
              << type;
   if (op.getKeyLengths())
-    return op.emitOpError() << "expected no key_lengths with cu_seqlens "
+    return op.emitOpError() << "expected no key_lengths with cu_seqlens_k "
                                "(sequence n has cu_seqlens_k[n+1] - "
                                "cu_seqlens_k[n] keys)";
-  if (op.getBias() || op.getMask())
-    return op.emitOpError() << "expected no bias or mask operand with "
-                               "cu_seqlens (a [B, Hq, Lq, Lk] operand has no "
-                               "per-sequence indexing)";
-  if (!op.getScoreMod().empty() || !op.getMaskMod().empty())
-    return op.emitOpError() << "expected no score_mod or mask_mod region with "
-                               "cu_seqlens";
-  return success();
+  return verifyNoPerBatchOperands(op);
 }
 
 /// cu[n] as an index, clamped to [low, total]: offsets that break the
@@ -75,7 +113,8 @@ static Value loadOffset(OpBuilder &b, Location loc, Value cu, Value n,
 
 VarlenSequence mlir::attn::buildVarlenSequence(OpBuilder &b, Location loc,
                                                Value cuQ, Value cuK, Value n,
-                                               Value totalQ, Value totalK) {
+                                               Value totalQ, Value totalK,
+                                               Value keyLengths) {
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value next = arith::AddIOp::create(b, loc, n,
                                      arith::ConstantIndexOp::create(b, loc, 1));
@@ -84,6 +123,12 @@ VarlenSequence mlir::attn::buildVarlenSequence(OpBuilder &b, Location loc,
   seq.queryLength = arith::SubIOp::create(
       b, loc, loadOffset(b, loc, cuQ, next, seq.queryStart, totalQ),
       seq.queryStart);
+  if (!cuK) {
+    // Over caches: keys [0, key_lengths[n]) of cache n, clamped to [0, Lk]
+    // as a dense op clamps its lengths.
+    seq.keyLength = loadOffset(b, loc, keyLengths, n, zero, totalK);
+    return seq;
+  }
   seq.keyStart = loadOffset(b, loc, cuK, n, zero, totalK);
   seq.keyLength = arith::SubIOp::create(
       b, loc, loadOffset(b, loc, cuK, next, seq.keyStart, totalK),
@@ -104,13 +149,14 @@ static Value filled(OpBuilder &b, Location loc, RankedTensorType type,
   return linalg::FillOp::create(b, loc, scalar, empty).getResult(0);
 }
 
-/// The [1, length, H, X] slice of a packed bshd operand starting at row
-/// `offset`.
+/// The [1, length, H, X] slice of batch row `batch` (0 when null) of a
+/// bshd operand starting at row `offset`.
 static Value sliceRows(OpBuilder &b, Location loc, Value packed, Value offset,
-                       Value length) {
+                       Value length, Value batch = Value()) {
   auto type = cast<RankedTensorType>(packed.getType());
-  SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), offset,
-                                       b.getIndexAttr(0), b.getIndexAttr(0)};
+  SmallVector<OpFoldResult> offsets = {
+      batch ? OpFoldResult(batch) : b.getIndexAttr(0), offset,
+      b.getIndexAttr(0), b.getIndexAttr(0)};
   SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), length,
                                      b.getIndexAttr(type.getDimSize(2)),
                                      b.getIndexAttr(type.getDimSize(3))};
@@ -155,13 +201,17 @@ SmallVector<Value> mlir::attn::buildVarlenLoop(OpBuilder &b, AttentionOp op) {
   auto loop = scf::ForOp::create(
       b, loc, zero, numSequences, one, inits,
       [&](OpBuilder &nb, Location l, Value n, ValueRange carried) {
-        VarlenSequence seq =
-            buildVarlenSequence(nb, l, cuQ, cuK, n, totalQ, totalK);
+        VarlenSequence seq = buildVarlenSequence(nb, l, cuQ, cuK, n, totalQ,
+                                                 totalK, op.getKeyLengths());
         Value qBegin = seq.queryStart, lq = seq.queryLength;
-        Value kBegin = seq.keyStart, lk = seq.keyLength;
+        Value lk = seq.keyLength;
         Value q = sliceRows(nb, l, op.getQuery(), qBegin, lq);
-        Value k = sliceRows(nb, l, op.getKey(), kBegin, lk);
-        Value v = sliceRows(nb, l, op.getValue(), kBegin, lk);
+        // Packed keys from the sequence's first row, or cache n's first
+        // key_lengths[n] rows.
+        Value kBegin = seq.keyStart ? seq.keyStart : zero;
+        Value cache = seq.keyStart ? Value() : n;
+        Value k = sliceRows(nb, l, op.getKey(), kBegin, lk, cache);
+        Value v = sliceRows(nb, l, op.getValue(), kBegin, lk, cache);
         auto rowsType = RankedTensorType::get(
             {1, ShapedType::kDynamic, outType.getDimSize(2),
              outType.getDimSize(3)},

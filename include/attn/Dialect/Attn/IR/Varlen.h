@@ -20,23 +20,27 @@ class AttentionOp;
 
 /// The varlen part of attn.attention's verifier: cu_seqlens_q and
 /// cu_seqlens_k together, both [N+1], packed [1, T, H, D] operands in the
-/// bshd layout, and none of the operands or regions whose [B, ...] indexing
-/// has no per-sequence meaning. Succeeds for a dense op.
+/// bshd layout (or cu_seqlens_q with key_lengths: packed Q and O over N
+/// [N, Lk, Hkv, D] caches), and none of the operands or regions whose
+/// [B, ...] indexing has no per-sequence meaning. Succeeds for a dense op.
 LogicalResult verifyVarlen(AttentionOp op);
 
 /// Sequence n of a varlen batch: its first packed query and key rows and
-/// its query and key lengths (index values).
+/// its query and key lengths (index values). Over per-sequence caches
+/// keyStart is null: the keys are rows [0, keyLength) of cache n.
 struct VarlenSequence {
   Value queryStart, queryLength, keyStart, keyLength;
 };
 
 /// The one statement of sequence `n`'s bounds (index `n` in [0, N)): each
 /// start cu[n] clamped to [0, T], each end cu[n+1] to [start, T], T the
-/// packed rows `totalQ` / `totalK`. The per-sequence loop below and the
-/// tiled GPU programs (attn-tile) both read the offsets through it.
+/// packed rows `totalQ` / `totalK`. Without `cuK` (queries over caches) the
+/// key length is `keyLengths[n]` clamped to [0, totalK], the caches' Lk.
+/// The per-sequence loop below and the tiled GPU programs (attn-tile) both
+/// read the offsets through it.
 VarlenSequence buildVarlenSequence(OpBuilder &b, Location loc, Value cuQ,
                                    Value cuK, Value n, Value totalQ,
-                                   Value totalK);
+                                   Value totalK, Value keyLengths = Value());
 
 /// Builds, before `op` (a varlen attn.attention), the loop over its
 /// sequences that defines it: sequence n's rows of the output (and LSE) are
