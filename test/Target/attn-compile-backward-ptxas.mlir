@@ -11,6 +11,7 @@
 // RUN: FileCheck %s --check-prefix=V4PTX < %t4.ptx
 // RUN: env CUDA_HOME=%cuda_home attn-compile --target=ptx --backward --convert-attn-to-nvvm=tile-model= --chip=sm_90 --ptx-features=+ptx81 --cubin-arch=sm_90 --report=none --batch=1 --heads-q=4 --heads-kv=4 --seq-q=256 --seq-k=256 --head-dim=64 --mask=none -o %t5 | FileCheck %s --check-prefix=CHECK-PTXAS
 // RUN: FileCheck %s --check-prefix=V2PTX < %t5.ptx
+// RUN: FileCheck %s --check-prefix=CONVPTX < %t5.ptx
 // RUN: not attn-compile --target=ptx --backward --dq-reduction=red-v4 --report=none 2>&1 | FileCheck %s --check-prefix=V4SM80
 // RUN: env CUDA_HOME=%cuda_home attn-compile --target=ptx --backward --chip=sm_90 --ptx-features=+ptx81 --bwd-block-n=128 --bwd-square-warp-tiles=false --cubin-arch=sm_90 --report=none --batch=1 --heads-q=8 --heads-kv=2 --seq-q=500 --seq-k=333 --head-dim=128 --mask=causal -o %t6 | FileCheck %s --check-prefix=N128
 // RUN: FileCheck %s --check-prefix=N128PTX < %t6.ptx
@@ -84,6 +85,16 @@
 // V2PTX-COUNT-8: {{^}}	red.global.add.v4.f32 [%rd{{[0-9]+}}], {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}};
 // V2PTX-NOT: red.global.add
 // V2PTX-NOT: atom.global.add.f32
+// The convert kernel (Lq = 256, D = 64): two 16-byte loads of 8
+// consecutive stored floats per thread and two 8-byte stores of dQ rows
+// g and g + 8 (1024 bytes apart), no other global access.
+// CONVPTX: .entry attention_bwd_convert(
+// CONVPTX-COUNT-2: ld.global.v4.b32 {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}, [%rd{{[0-9]+}}{{(\+16)?}}];
+// CONVPTX-NOT: ld.global
+// CONVPTX: st.global.v2.b32 [%rd[[OUT:[0-9]+]]], {%r{{[0-9]+}}, %r{{[0-9]+}}};
+// CONVPTX-NEXT: st.global.v2.b32 [%rd[[OUT]]+1024], {%r{{[0-9]+}}, %r{{[0-9]+}}};
+// CONVPTX-NOT: st.global
+// CONVPTX-NOT: ld.global
 // V4SM80: expected chip sm_90 or newer and +ptx81 or newer for dq-reduction=red-v4
 
 // 128-key CTAs with 16 keys per warp (square-warp-tiles off) at D = 128,

@@ -119,76 +119,90 @@ public:
 
   void emit() {
     b.setInsertionPointToStart(&func.getBody().front());
-    // One thread per 8 consecutive elements of dQ (D is a multiple of 8).
+    // One thread per 8 consecutive floats of dq_accum as stored (2 x
+    // 16-byte loads, a warp's loads 1024 contiguous bytes): in a tiled row
+    // group they are 4 columns of 2 rows of dQ (two 8-byte stores), in the
+    // natural one 8 columns of one row. Reading dQ's chunks instead put a
+    // 16-byte row part's two rows in threads D apart, so every sector was
+    // fetched twice.
     int64_t chunks = p.batch * p.headsQ * p.seqQ * d / 8;
     Value chunk = add(mul(blockId(gpu::Dimension::x), kThreads), threadId());
     ifThen(cmp(arith::CmpIPredicate::ult, chunk, cI32(chunks)), [&] {
-      Value elem = mul64(chunk, 8);
-      auto vec2f = VectorType::get({2}, f32);
       auto vec8f = VectorType::get({8}, f32);
-      Value acc = global(kBwdDQAccum);
-      SmallVector<Value> pairs;
-      auto [pairBase, pairStride] = accumulatorPairs(chunk);
-      for (int64_t pr = 0; pr < 4; ++pr) {
-        Value off = add64(pairBase, toI64(mul(pairStride, pr)));
-        Value pair = LLVM::LoadOp::create(
-            b, vec2f,
-            gep(ptrGlobal, acc, arith::MulIOp::create(b, off, cI64(4))), 8);
-        pairs.push_back(pair);
-      }
-      Value lo = LLVM::ShuffleVectorOp::create(b, pairs[0], pairs[1],
-                                               ArrayRef<int32_t>{0, 1, 2, 3});
-      Value hi = LLVM::ShuffleVectorOp::create(b, pairs[2], pairs[3],
-                                               ArrayRef<int32_t>{0, 1, 2, 3});
-      Value all = LLVM::ShuffleVectorOp::create(
-          b, lo, hi, ArrayRef<int32_t>{0, 1, 2, 3, 4, 5, 6, 7});
+      Value accBytes = mul64(chunk, 8 * 4);
+      Value all = LLVM::LoadOp::create(
+          b, vec8f, gep(ptrGlobal, global(kBwdDQAccum), accBytes), 16);
       Value scale = arith::ConstantOp::create(
           b, vec8f, DenseElementsAttr::get(vec8f, b.getF32FloatAttr(p.scale)));
       all = arith::MulFOp::create(b, all, scale);
       Type halfType = p.isBF16 ? Type(b.getBF16Type()) : Type(b.getF16Type());
       Value packed =
           LLVM::FPTruncOp::create(b, VectorType::get({8}, halfType), all);
-      Value outBytes = arith::MulIOp::create(b, elem, cI64(2));
-      LLVM::StoreOp::create(b, packed,
-                            gep(ptrGlobal, global(kBwdDQ), outBytes), 16);
+      DQTargets t = dqTargets(chunk);
+      // Stored floats 4i + 2h + e are row h's column 2i + e (tiled), or
+      // column 4h + 2i + e of the one row (natural).
+      auto part = [&](ArrayRef<int32_t> tiled, ArrayRef<int32_t> natural) {
+        Value tv = LLVM::ShuffleVectorOp::create(b, packed, packed, tiled);
+        if (!t.full)
+          return tv;
+        Value nv = LLVM::ShuffleVectorOp::create(b, packed, packed, natural);
+        return arith::SelectOp::create(b, t.full, tv, nv).getResult();
+      };
+      Value first = part({0, 1, 4, 5}, {0, 1, 2, 3});
+      Value second = part({2, 3, 6, 7}, {4, 5, 6, 7});
+      Value out = global(kBwdDQ);
+      LLVM::StoreOp::create(
+          b, first, gep(ptrGlobal, out, arith::MulIOp::create(b, t.first,
+                                                              cI64(2))),
+          8);
+      LLVM::StoreOp::create(
+          b, second, gep(ptrGlobal, out, arith::MulIOp::create(b, t.second,
+                                                               cI64(2))),
+          8);
     });
     gpu::ReturnOp::create(b);
   }
 
 private:
-  /// Where the 4 column pairs 8j + 2i, +1 (i < 4) of dQ chunk `chunk`
-  /// (row chunk / (D / 8), j = chunk mod D / 8) lie in the tiled dq_accum
-  /// (BackwardKernel.h): pair i at element base + i stride (i64, i32).
-  std::pair<Value, Value> accumulatorPairs(Value chunk) {
+  /// The dQ elements (i64) the two 4-element halves of a thread's 8 stored
+  /// floats go to; `full` (null when Lq is a multiple of 16: every group
+  /// is tiled) says whether the chunk's row group is tiled.
+  struct DQTargets {
+    Value first, second, full;
+  };
+
+  /// Inverts the tiled layout (BackwardKernel.h) for stored chunk `chunk`:
+  /// stored row 16k + r, column 32u + 16c + 8k' (c, k' < 2: chunk
+  /// jm = 4u + 2c + k' of its row) holds rows 16k + g, 16k + g + 8 with
+  /// g = 2 (r % 4) + c, columns 32u + 8 (r / 4) + 4k' .. + 3.
+  DQTargets dqTargets(Value chunk) {
     int64_t perRow = d / 8;
     Value bhRow = shr(chunk, llvm::Log2_64(perRow));
-    Value j = andI(chunk, perRow - 1);
-    Value natural = mul64(chunk, 8);
-    // q: the row in its group of 16 (every head's rows start on a group
-    // when Lq is a multiple of 16).
-    Value q, full;
+    Value jm = andI(chunk, perRow - 1);
+    // r: the stored row in its group of 16 (every head's rows start on a
+    // group when Lq is a multiple of 16).
+    Value r, full;
     if (p.seqQ % kDQAccumGroupRows == 0) {
-      q = andI(bhRow, kDQAccumGroupRows - 1);
+      r = andI(bhRow, kDQAccumGroupRows - 1);
     } else {
       Value row = arith::RemUIOp::create(b, bhRow, cI32(p.seqQ));
-      q = andI(row, kDQAccumGroupRows - 1);
+      r = andI(row, kDQAccumGroupRows - 1);
       full = cmp(arith::CmpIPredicate::sle,
-                 add(arith::SubIOp::create(b, row, q), kDQAccumGroupRows),
+                 add(arith::SubIOp::create(b, row, r), kDQAccumGroupRows),
                  cI32(p.seqQ));
     }
-    // Row 8h + g of the group, chunk j: row 4 (j % 4) + g / 2, column
-    // 8 (j - j % 4) + 16 (g % 2) + 2h, then every 4 columns.
-    Value g8 = andI(q, 7);
-    Value memRow = add(add(arith::SubIOp::create(b, bhRow, q),
-                           mul(andI(j, 3), 4)),
-                       shr(g8, 1));
-    Value memCol = add(add(mul(andI(j, ~int64_t(3)), 8), mul(andI(g8, 1), 16)),
-                       mul(shr(q, 3), 2));
-    Value tiled = add64(mul64(memRow, d), toI64(memCol));
+    Value g = add(mul(andI(r, 3), 2), andI(shr(jm, 1), 1));
+    Value row0 = add(arith::SubIOp::create(b, bhRow, r), g);
+    Value col = add(add(mul(andI(jm, ~int64_t(3)), 8), mul(shr(r, 2), 8)),
+                    mul(andI(jm, 1), 4));
+    Value first = add64(mul64(row0, d), toI64(col));
+    Value second = add64(first, cI64(8 * d));
     if (!full)
-      return {tiled, cI32(4)};
-    return {arith::SelectOp::create(b, full, tiled, natural),
-            sel(full, cI32(4), cI32(2))};
+      return {first, second, Value()};
+    Value natural = mul64(chunk, 8);
+    return {arith::SelectOp::create(b, full, first, natural),
+            arith::SelectOp::create(b, full, second, add64(natural, cI64(4))),
+            full};
   }
 };
 

@@ -76,16 +76,41 @@
 // V2-NOT: v4.f32
 // V2: gpu.func @bwd_bwd_convert(
 
-// The convert kernel reads the 4 column pairs of its 8 dQ elements where
-// the tiled layout put them (every 4 floats), or, in the row group that
-// crosses Lq (row mod Lq, its group start + 16 > 200), every 2.
+// The convert kernel: one thread per 8 consecutive stored floats (one
+// 16-byte-aligned load of chunk x 32 bytes, nothing else loaded), which in
+// a tiled group are 4 columns of rows g and g + 8 (floats 0, 1, 4, 5 and
+// 2, 3, 6, 7, stored 8 rows = 512 elements apart), and in the group that
+// crosses Lq (row mod Lq, its group start + 16 > 200) 8 columns of one row
+// (floats 0-3 and 4-7, 4 elements apart): two 8-byte stores either way.
 // CONV-LABEL: gpu.func @bwd_bwd_convert(
+// CONV: %[[CHUNK:.*]] = arith.addi %{{.*}}, %{{.*}} : i32
+// CONV: arith.cmpi ult, %[[CHUNK]], %c6400_i32
+// CONV: %[[WIDE:.*]] = arith.extui %[[CHUNK]] : i32 to i64
+// CONV-NEXT: %[[C32:.*]] = arith.constant 32 : i64
+// CONV-NEXT: %[[BYTES:.*]] = arith.muli %[[WIDE]], %[[C32]] : i64
+// CONV: llvm.getelementptr %{{.*}}[%[[BYTES]]]
+// CONV-NEXT: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<8xf32>
+// CONV-NOT: llvm.load
 // CONV: arith.remui %{{.*}}, %c200_i32
 // CONV: %[[FULL:.*]] = arith.cmpi sle, %{{.*}}, %c200_i32
-// CONV: arith.select %[[FULL]], %{{.*}}, %{{.*}} : i64
-// CONV: arith.select %[[FULL]], %c4_i32{{.*}}, %c2_i32{{.*}} : i32
-// CONV-COUNT-4: llvm.load %{{.*}} {alignment = 8 : i64} : !llvm.ptr<1> -> vector<2xf32>
-// CONV: llvm.store %{{.*}}, %{{.*}} {alignment = 16 : i64} : vector<8xbf16>, !llvm.ptr<1>
+// CONV: %[[FIRST:.*]] = arith.addi %{{.*}}, %{{.*}} : i64
+// CONV-NEXT: %[[C512:.*]] = arith.constant 512 : i64
+// CONV-NEXT: %[[SECOND:.*]] = arith.addi %[[FIRST]], %[[C512]] : i64
+// CONV: %[[NAT:.*]] = arith.muli %{{.*}}, %c8_i64 : i64
+// CONV-NEXT: arith.select %[[FULL]], %[[FIRST]], %[[NAT]] : i64
+// CONV-NEXT: %[[C4:.*]] = arith.constant 4 : i64
+// CONV-NEXT: %[[NAT4:.*]] = arith.addi %[[NAT]], %[[C4]] : i64
+// CONV-NEXT: arith.select %[[FULL]], %[[SECOND]], %[[NAT4]] : i64
+// CONV-NEXT: %[[T0:.*]] = llvm.shufflevector %[[H:.*]], %[[H]] [0, 1, 4, 5] : vector<8xbf16>
+// CONV-NEXT: %[[N0:.*]] = llvm.shufflevector %[[H]], %[[H]] [0, 1, 2, 3] : vector<8xbf16>
+// CONV-NEXT: %[[V0:.*]] = arith.select %[[FULL]], %[[T0]], %[[N0]] : vector<4xbf16>
+// CONV-NEXT: %[[T1:.*]] = llvm.shufflevector %[[H]], %[[H]] [2, 3, 6, 7] : vector<8xbf16>
+// CONV-NEXT: %[[N1:.*]] = llvm.shufflevector %[[H]], %[[H]] [4, 5, 6, 7] : vector<8xbf16>
+// CONV-NEXT: %[[V1:.*]] = arith.select %[[FULL]], %[[T1]], %[[N1]] : vector<4xbf16>
+// CONV: llvm.store %[[V0]], %{{.*}} {alignment = 8 : i64} : vector<4xbf16>, !llvm.ptr<1>
+// CONV: llvm.store %[[V1]], %{{.*}} {alignment = 8 : i64} : vector<4xbf16>, !llvm.ptr<1>
+// CONV-NOT: llvm.store
+// CONV: gpu.return
 
 // rotate-q-blocks (default, atomic path): KV block x visits Q block
 // mBegin + (i mod numM + x mod max(numM, 1)) mod numM at step i, the outer

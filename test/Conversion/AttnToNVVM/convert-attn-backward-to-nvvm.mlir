@@ -73,10 +73,12 @@
 // CHECK: gpu.func @bwd_bwd_convert(
 // CHECK-SAME: grid_formula = "[ceil(B * Hq * Lq * D / 1024), 1, 1]"
 // CHECK: arith.cmpi ult, %{{.*}}, %c6400_i32
-// dQ = scale * dq_accum, eight elements per thread.
+// dQ = scale * dq_accum, eight stored floats per thread, two 4-element
+// stores (the layout: convert-attn-backward-to-nvvm-dq-reduction.mlir).
+// CHECK: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<8xf32>
 // CHECK: arith.mulf %{{.*}}, %cst : vector<8xf32>
 // CHECK: llvm.fptrunc %{{.*}} : vector<8xf32> to vector<8xbf16>
-// CHECK: llvm.store %{{.*}}, %{{.*}} {alignment = 16 : i64} : vector<8xbf16>, !llvm.ptr<1>
+// CHECK-COUNT-2: llvm.store %{{.*}}, %{{.*}} {alignment = 8 : i64} : vector<4xbf16>, !llvm.ptr<1>
 
 // deterministic: no dq_accum and no atomic anywhere; the third kernel is
 // the dQ kernel, grid (ceil(200 / 64), B * Hq) = (4, 4), shared memory Q, dO
