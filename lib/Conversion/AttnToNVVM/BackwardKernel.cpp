@@ -680,29 +680,37 @@ scf::ForOp MainEmitter::emitLoop(Value total) {
   return loop;
 }
 
-void MainEmitter::emitEpilogue(ValueRange dK, ValueRange dV) {
-  // Lane (g, t) holds keys g, g + 8 of the warp's 16, dims 8 dt + 2t, +1.
+void MainEmitter::storeKeyRowGradients(
+    Value key, ValueRange dK, ValueRange dV, int64_t tiles,
+    function_ref<int64_t(int64_t)> fragment,
+    function_ref<Value(int64_t)> columnBytes) {
   Value scale = cF32(p.scale);
   Value dkPtr = global(kBwdDK), dvPtr = global(kBwdDV);
-  for (int64_t half = 0; half < 2; ++half) {
-    Value key = add(add(add(n0, mul(warp, 16)), g), half * 8);
-    auto body = [&] {
-      Value rowBytes = add64(kvHeadBytes, mul64(key, tileRowBytes));
-      for (int64_t dt = 0; dt < dTiles(); ++dt) {
-        int64_t r = oIndex(0, dt, 2 * half);
-        Value off = add64(rowBytes, toI64(add(mul(t, 4), dt * 16)));
-        Value k = packHalf2(arith::MulFOp::create(b, dK[r], scale),
-                            arith::MulFOp::create(b, dK[r + 1], scale));
-        LLVM::StoreOp::create(b, k, gep(ptrGlobal, dkPtr, off), 4);
-        Value v = packHalf2(dV[r], dV[r + 1]);
-        LLVM::StoreOp::create(b, v, gep(ptrGlobal, dvPtr, off), 4);
-      }
-    };
-    if (p.seqK % blockN == 0)
-      body();
-    else
-      ifThen(cmp(arith::CmpIPredicate::slt, key, cI32(p.seqK)), body);
-  }
+  auto body = [&] {
+    Value rowBytes = add64(kvHeadBytes, mul64(key, tileRowBytes));
+    for (int64_t dt = 0; dt < tiles; ++dt) {
+      int64_t r = fragment(dt);
+      Value off = add64(rowBytes, columnBytes(dt));
+      Value k = packHalf2(arith::MulFOp::create(b, dK[r], scale),
+                          arith::MulFOp::create(b, dK[r + 1], scale));
+      LLVM::StoreOp::create(b, k, gep(ptrGlobal, dkPtr, off), 4);
+      Value v = packHalf2(dV[r], dV[r + 1]);
+      LLVM::StoreOp::create(b, v, gep(ptrGlobal, dvPtr, off), 4);
+    }
+  };
+  if (p.seqK % blockN == 0)
+    body();
+  else
+    ifThen(cmp(arith::CmpIPredicate::slt, key, cI32(p.seqK)), body);
+}
+
+void MainEmitter::emitEpilogue(ValueRange dK, ValueRange dV) {
+  // Lane (g, t) holds keys g, g + 8 of the warp's 16, dims 8 dt + 2t, +1.
+  for (int64_t half = 0; half < 2; ++half)
+    storeKeyRowGradients(
+        add(add(add(n0, mul(warp, 16)), g), half * 8), dK, dV, dTiles(),
+        [&](int64_t dt) { return oIndex(0, dt, 2 * half); },
+        [&](int64_t dt) { return toI64(add(mul(t, 4), dt * 16)); });
 }
 
 void MainEmitter::emit() {

@@ -144,6 +144,13 @@ private:
                 SmallVector<Value> &dK, SmallVector<Value> &dV);
   /// dK * scale and dV to global memory (rows < Lk).
   void emitEpilogue(ValueRange dK, ValueRange dV);
+  /// Stores key row `key`'s dK * scale and dV (fragment values fragment(dt),
+  /// +1 of each of `tiles` d8 tiles, at byte columnBytes(dt) of the row) to
+  /// global memory, for a key below Lk only; both epilogues' layouts.
+  void storeKeyRowGradients(Value key, ValueRange dK, ValueRange dV,
+                            int64_t tiles,
+                            function_ref<int64_t(int64_t)> fragment,
+                            function_ref<Value(int64_t)> columnBytes);
 
   bool atomicDQ;
   DQReduction reduction;

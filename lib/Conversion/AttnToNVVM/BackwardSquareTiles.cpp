@@ -160,27 +160,11 @@ void MainEmitter::emitSquareEpilogue(ValueRange dK, ValueRange dV) {
   // Lane (g, t) holds keys g, g + 8 of each m16 tile of the key group, dims
   // 8 dt + 2t, +1 of the dim half.
   int64_t d8 = d / 16;
-  Value scale = cF32(p.scale);
-  Value dkPtr = global(kBwdDK), dvPtr = global(kBwdDV);
   Value column = add(mul(queryHalf, d / 2), mul(t, 2));
   for (int64_t mt = 0; mt < 2; ++mt)
-    for (int64_t half = 0; half < 2; ++half) {
-      Value key = add(add(add(n0, mul(keyGroup, 32)), g), mt * 16 + half * 8);
-      auto body = [&] {
-        Value rowBytes = add64(kvHeadBytes, mul64(key, tileRowBytes));
-        for (int64_t dt = 0; dt < d8; ++dt) {
-          int64_t r = (mt * d8 + dt) * 4 + 2 * half;
-          Value off = add64(rowBytes, toI64(mul(add(column, dt * 8), 2)));
-          Value k = packHalf2(arith::MulFOp::create(b, dK[r], scale),
-                              arith::MulFOp::create(b, dK[r + 1], scale));
-          LLVM::StoreOp::create(b, k, gep(ptrGlobal, dkPtr, off), 4);
-          Value v = packHalf2(dV[r], dV[r + 1]);
-          LLVM::StoreOp::create(b, v, gep(ptrGlobal, dvPtr, off), 4);
-        }
-      };
-      if (p.seqK % blockN == 0)
-        body();
-      else
-        ifThen(cmp(arith::CmpIPredicate::slt, key, cI32(p.seqK)), body);
-    }
+    for (int64_t half = 0; half < 2; ++half)
+      storeKeyRowGradients(
+          add(add(add(n0, mul(keyGroup, 32)), g), mt * 16 + half * 8), dK, dV,
+          d8, [&](int64_t dt) { return (mt * d8 + dt) * 4 + 2 * half; },
+          [&](int64_t dt) { return toI64(mul(add(column, dt * 8), 2)); });
 }
