@@ -34,8 +34,9 @@ def stored_index(rows, cols, lq, d):
     return np.where(tiled, mem_row * d + mem_col, rows * d + cols)
 
 
-def convert_targets(chunk, lq, d):
-    """The emitter's dqTargets: (first, second, full) for stored chunks."""
+def convert_targets(chunk, lq, d, strides=None, hq=1):
+    """The emitter's dqTargets: (first, second, full) for stored chunks; dQ
+    dense [B, Hq, Lq, D], or with Q's element `strides` (batch, head, seq)."""
     per_row = d // 8
     bh_row = chunk >> int(np.log2(per_row))
     jm = chunk & (per_row - 1)
@@ -45,16 +46,24 @@ def convert_targets(chunk, lq, d):
     g = (r & 3) * 2 + ((jm >> 1) & 1)
     row0 = bh_row - r + g
     col = (jm & ~3) * 8 + (r >> 2) * 8 + (jm & 1) * 4
-    first = row0 * d + col
-    second = first + 8 * d
-    natural = chunk * 8
+    if strides is None:
+        first = row0 * d + col
+        second = first + 8 * d
+        natural = chunk * 8
+    else:
+        sb, sh, ss = strides
+        bh = bh_row // lq
+        head_base = (bh // hq) * sb + (bh % hq) * sh
+        first = head_base + (row0 - bh * lq) * ss + col
+        second = first + 8 * ss
+        natural = head_base + (bh_row - bh * lq) * ss + jm * 8
     return np.where(full, first, natural), np.where(full, second, natural + 4), full
 
 
-def convert_writes(bh, lq, d):
+def convert_writes(bh, lq, d, strides=None, hq=1):
     """(dQ element, stored element) of every float the convert moves."""
     chunk = np.arange(bh * lq * d // 8, dtype=np.int64)
-    first, second, full = convert_targets(chunk, lq, d)
+    first, second, full = convert_targets(chunk, lq, d, strides, hq)
     # Stored float 4i + 2h + e of a tiled chunk is row h, column 2i + e of
     # its 4 columns: the stores take floats {0, 1, 4, 5} and {2, 3, 6, 7};
     # a natural chunk's halves are {0..3} and {4..7}.
@@ -112,6 +121,20 @@ class DQAccumLayoutTest(unittest.TestCase):
                 rows, cols = dst // d, dst % d
                 self.assertTrue(np.array_equal(stored_index(rows, cols, lq, d), stored))
                 # 4 bf16 per store, 8-byte aligned.
+                self.assertTrue(np.all(targets % 4 == 0))
+
+    def test_convert_writes_bshd(self):
+        # dQ [B, Lq, Hq, D] (BSHD, or torch's x.transpose(1, 2) of it):
+        # element (b, h, row, col) at b Lq Hq D + row Hq D + h D + col.
+        for d, b, hq, lq in ((64, 2, 3, 200), (128, 1, 4, 336), (64, 3, 2, 17)):
+            with self.subTest(d=d, b=b, hq=hq, lq=lq):
+                strides = (lq * hq * d, d, hq * d)
+                dst, stored, targets = convert_writes(b * hq, lq, d, strides, hq)
+                self.assertTrue(np.array_equal(np.sort(dst), np.arange(b * hq * lq * d)))
+                bi, rest = dst // (lq * hq * d), dst % (lq * hq * d)
+                row, hi, col = rest // (hq * d), (rest % (hq * d)) // d, rest % d
+                self.assertTrue(np.array_equal(
+                    stored_index((bi * hq + hi) * lq + row, col, lq, d), stored))
                 self.assertTrue(np.all(targets % 4 == 0))
 
     def test_the_layout_is_a_permutation(self):

@@ -48,8 +48,10 @@ private:
 
   void copyKV(Value block, Value stage) {
     Value n0 = mul(block, kBN);
-    copyRows(global(kBwdK), kvHeadBytes, n0, kBN, p.seqK, kTile(stage));
-    copyRows(global(kBwdV), kvHeadBytes, n0, kBN, p.seqK, vTile(stage));
+    copyRows(global(kBwdK), kvHeadBytes, rowBytes(p.key), n0, kBN, p.seqK,
+             kTile(stage));
+    copyRows(global(kBwdV), kvHeadBytes, rowBytes(p.key), n0, kBN, p.seqK,
+             vTile(stage));
   }
   /// f32 of a [B, Hq, Lq] workspace at this lane's two rows (row >= Lq: 0).
   std::array<Value, 2> loadRowPair(int64_t argIndex);
@@ -125,9 +127,9 @@ void DQEmitter::emit() {
   Value kvHead = arith::DivUIOp::create(b, head, cI32(p.headsQ / p.headsKV));
   m0 = mul(mBlock, blockM);
   laneRow = add(add(m0, mul(warp, 16)), g);
-  qHeadBytes = mul64(bh, p.seqQ * tileRowBytes);
-  kvHeadBytes =
-      mul64(add(mul(batch, p.headsKV), kvHead), p.seqK * tileRowBytes);
+  // Q, dO and dQ share Q's strides, K and V K's (getBackwardProblem).
+  qHeadBytes = headByteOffset(p.query, p.headsQ, batch, head, bh);
+  kvHeadBytes = headByteOffset(p.key, p.headsKV, batch, kvHead);
   if (!p.alibiSlopes.empty())
     negSlope = emitNegAlibiSlope(head);
   qLane = warpRowsLane();
@@ -141,8 +143,10 @@ void DQEmitter::emit() {
   Value nBegin = a.floorDiv(keys.begin, kBN);
   Value nEnd = a.ceilDiv(keys.end, kBN);
   ifThen(cmp(arith::CmpIPredicate::slt, nBegin, nEnd), [&] {
-    copyRows(global(kBwdQ), qHeadBytes, m0, blockM, p.seqQ, cI32(0));
-    copyRows(global(kBwdDO), qHeadBytes, m0, blockM, p.seqQ, doTile());
+    copyRows(global(kBwdQ), qHeadBytes, rowBytes(p.query), m0, blockM,
+             p.seqQ, cI32(0));
+    copyRows(global(kBwdDO), qHeadBytes, rowBytes(p.query), m0, blockM,
+             p.seqQ, doTile());
     copyKV(nBegin, cI32(0));
   });
   NVVM::CpAsyncCommitGroupOp::create(b);
@@ -175,10 +179,10 @@ void DQEmitter::emit() {
   for (int64_t half = 0; half < 2; ++half) {
     Value row = add(laneRow, half * 8);
     auto body = [&] {
-      Value rowBytes = add64(qHeadBytes, mul64(row, tileRowBytes));
+      Value rowStart = add64(qHeadBytes, mul64(row, rowBytes(p.query)));
       for (int64_t dt = 0; dt < dTiles(); ++dt) {
         int64_t r = oIndex(0, dt, 2 * half);
-        Value off = add64(rowBytes, toI64(add(mul(t, 4), dt * 16)));
+        Value off = add64(rowStart, toI64(add(mul(t, 4), dt * 16)));
         Value v = packHalf2(
             arith::MulFOp::create(b, loop.getResult(r), scale),
             arith::MulFOp::create(b, loop.getResult(r + 1), scale));

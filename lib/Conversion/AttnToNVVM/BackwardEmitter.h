@@ -46,11 +46,25 @@ protected:
       scf::YieldOp::create(b);
     });
   }
-  /// Copies `rows` rows of one head (row 0 at byte `headBytes` of `gptr`)
-  /// starting at `firstRow` into the swizzled tile at shared byte `tile`;
-  /// rows at or past `rowLimit` are zero-filled (cp.async source size 0).
-  void copyRows(Value gptr, Value headBytes, Value firstRow, int64_t rows,
-                int64_t rowLimit, Value tile);
+  /// Copies `rows` rows of one head (row 0 at byte `headBytes` of `gptr`,
+  /// rows `rowPitch` bytes apart: FragmentEmitter::rowBytes) starting at
+  /// `firstRow` into the swizzled tile at shared byte `tile`; rows at or
+  /// past `rowLimit` are zero-filled (cp.async source size 0).
+  void copyRows(Value gptr, Value headBytes, int64_t rowPitch, Value firstRow,
+                int64_t rows, int64_t rowLimit, Value tile);
+  /// Whether Q (and O, dO, dQ) is a dense [B, Hq, Lq, D]: rows of a head
+  /// then heads then batches, so bh * Lq + row indexes its rows.
+  bool denseQuery() const {
+    return p.query.seq == d && p.query.head == p.seqQ * d &&
+           p.query.mergesBatchAndHead(p.headsQ);
+  }
+  /// The element offset (i64) of row 0 of query head `bh` (= batch * Hq +
+  /// head) in an operand with Q's strides.
+  Value queryHeadElements(Value bh) {
+    Value batch = arith::DivUIOp::create(b, bh, cI32(p.headsQ));
+    Value head = arith::RemUIOp::create(b, bh, cI32(p.headsQ));
+    return add64(mul64(batch, p.query.batch), mul64(head, p.query.head));
+  }
   /// C[16 rows of the warp, 64 columns] = A B^T with A rows read at
   /// `aLane` (the warp's 16 rows) of the tile at `aTile` and B rows from
   /// the tile at `bTile` (both [rows, D], non-transposed ldmatrix).

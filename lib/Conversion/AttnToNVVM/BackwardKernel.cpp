@@ -51,7 +51,14 @@ public:
     Value rowIndex = add64(mul64(bh, p.seqQ), toI64(clamped));
     Value elemOff = add64(arith::MulIOp::create(b, rowIndex, cI64(d)),
                           toI64(mul(chunk, 8)));
-    Value byteOff = arith::MulIOp::create(b, elemOff, cI64(2));
+    // O and dO share Q's strides (getBackwardProblem); dq_accum, delta and
+    // lse_log2 are dense.
+    Value ioOff = elemOff;
+    if (!denseQuery())
+      ioOff = add64(
+          add64(queryHeadElements(bh), mul64(clamped, p.query.seq)),
+          toI64(mul(chunk, 8)));
+    Value byteOff = arith::MulIOp::create(b, ioOff, cI64(2));
     Type halfType = p.isBF16 ? Type(b.getBF16Type()) : Type(b.getF16Type());
     auto vec8 = VectorType::get({8}, halfType);
     auto vec8f = VectorType::get({8}, f32);
@@ -195,11 +202,27 @@ private:
     Value row0 = add(arith::SubIOp::create(b, bhRow, r), g);
     Value col = add(add(mul(andI(jm, ~int64_t(3)), 8), mul(shr(r, 2), 8)),
                     mul(andI(jm, 1), 4));
-    Value first = add64(mul64(row0, d), toI64(col));
-    Value second = add64(first, cI64(8 * d));
+    // dQ's element of row x = bh * Lq + row: x D where dQ is dense BHSD,
+    // else through Q's strides (BSHD, strided views).
+    bool dense = denseQuery();
+    Value bhLq, headBase;
+    if (!dense) {
+      Value bh = arith::DivUIOp::create(b, bhRow, cI32(p.seqQ));
+      bhLq = mul(bh, p.seqQ);
+      headBase = queryHeadElements(bh);
+    }
+    auto rowStart = [&](Value x) -> Value {
+      if (dense)
+        return mul64(x, d);
+      return add64(headBase,
+                   mul64(arith::SubIOp::create(b, x, bhLq), p.query.seq));
+    };
+    Value first = add64(rowStart(row0), toI64(col));
+    Value second = add64(first, cI64(8 * (dense ? d : p.query.seq)));
     if (!full)
       return {first, second, Value()};
-    Value natural = mul64(chunk, 8);
+    Value natural = dense ? mul64(chunk, 8)
+                          : add64(rowStart(bhRow), toI64(mul(jm, 8)));
     return {arith::SelectOp::create(b, full, first, natural),
             arith::SelectOp::create(b, full, second, add64(natural, cI64(4))),
             full};
@@ -227,8 +250,9 @@ std::pair<Value, Value> MainEmitter::stepCoordinates(Value it) {
   return {head, mul(mBlock, blockM)};
 }
 
-void BackwardEmitterBase::copyRows(Value gptr, Value headBytes, Value firstRow,
-                           int64_t rows, int64_t rowLimit, Value tile) {
+void BackwardEmitterBase::copyRows(Value gptr, Value headBytes,
+                                   int64_t rowPitch, Value firstRow,
+                                   int64_t rows, int64_t rowLimit, Value tile) {
   // As the forward's copies: thread tid moves chunk tid % (D / 8) of rows
   // tid / (D / 8) + k * rowsPerPass (a multiple of 8: the swizzled chunk is
   // the same for every k).
@@ -242,7 +266,7 @@ void BackwardEmitterBase::copyRows(Value gptr, Value headBytes, Value firstRow,
     Value srcSize = sel(valid, cI32(16), cI32(0));
     row = sel(valid, row, cI32(0));
     Value src = gep(ptrGlobal, gptr,
-                    add64(headBytes, toI64(add(mul(row, tileRowBytes),
+                    add64(headBytes, toI64(add(mul(row, rowPitch),
                                                mul(chunk, 16)))));
     Value dst = gep(ptrShared, smem,
                     add(tile, add(smemOffset, k * rowsPerPass * tileRowBytes)));
@@ -256,9 +280,11 @@ void MainEmitter::copyStep(Value it, Value base) {
   std::pair<Value, Value> coordinates = stepCoordinates(it);
   Value head = coordinates.first, m0 = coordinates.second;
   Value bh = add(mul(batch, p.headsQ), head);
-  Value headBytes = mul64(bh, p.seqQ * tileRowBytes);
-  copyRows(qPtr, headBytes, m0, blockM, p.seqQ, qTile(base));
-  copyRows(doPtr, headBytes, m0, blockM, p.seqQ, doTile(base));
+  // Q and dO share Q's strides (getBackwardProblem).
+  Value qBytes = headByteOffset(p.query, p.headsQ, batch, head, bh);
+  copyRows(qPtr, qBytes, rowBytes(p.query), m0, blockM, p.seqQ, qTile(base));
+  copyRows(doPtr, qBytes, rowBytes(p.query), m0, blockM, p.seqQ,
+           doTile(base));
   // Item i < block m copies lse_log2 of row i, item block m + i delta (4
   // bytes each: a row's offset is 4-byte aligned only); padded rows read 0.
   // Threads past the 2 block m items copy nothing (a zero-size copy would
@@ -687,10 +713,10 @@ void MainEmitter::storeKeyRowGradients(
   Value scale = cF32(p.scale);
   Value dkPtr = global(kBwdDK), dvPtr = global(kBwdDV);
   auto body = [&] {
-    Value rowBytes = add64(kvHeadBytes, mul64(key, tileRowBytes));
+    Value rowStart = add64(kvHeadBytes, mul64(key, rowBytes(p.key)));
     for (int64_t dt = 0; dt < tiles; ++dt) {
       int64_t r = fragment(dt);
-      Value off = add64(rowBytes, columnBytes(dt));
+      Value off = add64(rowStart, columnBytes(dt));
       Value k = packHalf2(arith::MulFOp::create(b, dK[r], scale),
                           arith::MulFOp::create(b, dK[r + 1], scale));
       LLVM::StoreOp::create(b, k, gep(ptrGlobal, dkPtr, off), 4);
@@ -720,7 +746,8 @@ void MainEmitter::emit() {
   batch = arith::DivUIOp::create(b, bhkv, cI32(p.headsKV));
   kvHead = arith::RemUIOp::create(b, bhkv, cI32(p.headsKV));
   n0 = mul(blockId(gpu::Dimension::x), blockN);
-  kvHeadBytes = mul64(bhkv, p.seqK * tileRowBytes);
+  // K, V, dK and dV share K's strides (getBackwardProblem).
+  kvHeadBytes = headByteOffset(p.key, p.headsKV, batch, kvHead, bhkv);
   qPtr = global(kBwdQ);
   kPtr = global(kBwdK);
   vPtr = global(kBwdV);
@@ -771,8 +798,10 @@ void MainEmitter::emit() {
   // K and V of the block once, with step 0 in the same group.
   Value hasWork = cmp(arith::CmpIPredicate::sgt, total, cI32(0));
   ifThen(hasWork, [&] {
-    copyRows(kPtr, kvHeadBytes, n0, blockN, p.seqK, cI32(kTile()));
-    copyRows(vPtr, kvHeadBytes, n0, blockN, p.seqK, cI32(vTile()));
+    copyRows(kPtr, kvHeadBytes, rowBytes(p.key), n0, blockN, p.seqK,
+             cI32(kTile()));
+    copyRows(vPtr, kvHeadBytes, rowBytes(p.key), n0, blockN, p.seqK,
+             cI32(vTile()));
     copyStep(cI32(0), stageBase(cI32(0)));
   });
   NVVM::CpAsyncCommitGroupOp::create(b);

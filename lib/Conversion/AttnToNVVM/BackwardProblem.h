@@ -22,7 +22,8 @@ namespace mlir::attn::detail {
 /// One attention backward as the GPU kernels see it: the types of its host
 /// tensors, its score attributes and the features they do not support yet.
 struct BackwardOperands {
-  /// Q, K, V, O, dO [B, H, L, X] and the gradients dQ, dK, dV.
+  /// Q, K, V, O, dO [B, H, L, X] (bhsd) or [B, L, H, X] (bshd) and the
+  /// gradients dQ, dK, dV.
   RankedTensorType query, key, value, output, gradOutput;
   RankedTensorType gradQuery, gradKey, gradValue;
   Layout layout = Layout::BHSD;
@@ -42,6 +43,22 @@ BackwardOperands getBackwardOperands(AttentionBackwardOp op);
 /// `anchor` for what the GPU backward does not support.
 FailureOr<KernelProblem> getBackwardProblem(Operation *anchor,
                                             const BackwardOperands &operands);
+
+/// Sets `p`'s layout and strides (getProblemStrides, as the forward's) from
+/// the host tensors Q, K, V, O, dO and the gradients dQ, dK, dV (each stored
+/// by one materialize_in_destination): the kernels address Q, O, dO and dQ
+/// by Q's strides and K, V, dK and dV by K's, so each must match its partner
+/// (torch's views of one [B, L, H, D] buffer do). Errors at `anchor`.
+LogicalResult getBackwardStrides(Operation *anchor, Layout layout,
+                                 Value query, Value key, Value value,
+                                 Value output, Value gradOutput,
+                                 ValueRange gradients, KernelProblem &p);
+
+/// Whether the kernels can take `type` as an operand's or gradient's memref:
+/// identity layout, or strided where `allowStrided` (all but the LSE), in
+/// the default memory space; "expected ..." at `anchor` else.
+LogicalResult checkBackwardMemref(Operation *anchor, MemRefType type,
+                                  bool allowStrided);
 
 /// The main kernel's grid: one CTA per KV block of a KV head.
 constexpr llvm::StringLiteral

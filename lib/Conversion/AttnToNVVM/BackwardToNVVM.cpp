@@ -42,19 +42,19 @@ using namespace mlir::attn;
 using namespace mlir::attn::detail;
 
 /// The memref `tensor` is read from (bufferization.to_tensor of an
-/// identity-layout memref); errors at `anchor`.
-static FailureOr<Value> getInputMemref(Operation *anchor, Value tensor) {
+/// identity-layout memref, or a strided one where `allowStrided`); errors at
+/// `anchor`.
+static FailureOr<Value> getInputMemref(Operation *anchor, Value tensor,
+                                       bool allowStrided) {
   auto toTensor = tensor.getDefiningOp<bufferization::ToTensorOp>();
   if (!toTensor)
     return anchor->emitOpError("expected every operand to come from "
                                "bufferization.to_tensor of memrefs on the GPU "
                                "backward (destination-passing form)");
   Value memref = toTensor.getBuffer();
-  auto type = cast<MemRefType>(memref.getType());
-  if (!type.getLayout().isIdentity() || type.getMemorySpace())
-    return anchor->emitOpError("expected identity-layout memrefs in the "
-                               "default memory space, got ")
-           << type;
+  if (failed(checkBackwardMemref(anchor, cast<MemRefType>(memref.getType()),
+                                 allowStrided)))
+    return failure();
   return memref;
 }
 
@@ -78,7 +78,8 @@ collectBackwardArguments(const TiledBackwardProgram &program,
   Value inputs[] = {program.query,  program.key,        program.value,
                     program.output, program.gradOutput, program.lse};
   for (auto [name, tensor] : llvm::zip(inputNames, inputs)) {
-    FailureOr<Value> memref = getInputMemref(anchor, tensor);
+    FailureOr<Value> memref =
+        getInputMemref(anchor, tensor, /*allowStrided=*/tensor != program.lse);
     if (failed(memref))
       return failure();
     list.values.push_back(*memref);
@@ -88,11 +89,10 @@ collectBackwardArguments(const TiledBackwardProgram &program,
   const char *outputNames[] = {"dq", "dk", "dv"};
   for (auto [name, stored] : llvm::zip(outputNames, program.stores)) {
     bufferization::MaterializeInDestinationOp store = stored;
-    auto type = cast<MemRefType>(store.getDest().getType());
-    if (!type.getLayout().isIdentity() || type.getMemorySpace())
-      return anchor->emitOpError("expected identity-layout memrefs in the "
-                                 "default memory space, got ")
-             << type;
+    if (failed(checkBackwardMemref(
+            anchor, cast<MemRefType>(store.getDest().getType()),
+            /*allowStrided=*/true)))
+      return failure();
     list.values.push_back(store.getDest());
     list.names.push_back(name);
     list.roles.push_back(ArgumentRole::Output);
@@ -180,7 +180,11 @@ struct ConvertAttnBackwardToNVVMPass
     scf::ForallOp forall = program.forall;
     FailureOr<KernelProblem> problem =
         getBackwardProblem(forall, program.getOperands());
-    if (failed(problem))
+    if (failed(problem) ||
+        failed(getBackwardStrides(forall, program.info.getLayout(),
+                                  program.query, program.key, program.value,
+                                  program.output, program.gradOutput,
+                                  program.results, *problem)))
       return failure();
     const KernelProblem &p = *problem;
     BackwardTiles tiles = getBackwardTiles(program.schedule);

@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "BackwardProblem.h"
+#include "KernelFamily.h"
 
 #include "attn/Analysis/BackwardCost.h"
 #include "attn/Analysis/TileConfig.h"
@@ -62,8 +63,6 @@ FailureOr<KernelProblem>
 mlir::attn::detail::getBackwardProblem(Operation *anchor,
                                        const BackwardOperands &o) {
   auto fail = [&](const Twine &msg) { return anchor->emitOpError(msg); };
-  if (o.layout != Layout::BHSD)
-    return fail("expected the bhsd layout on the GPU backward");
   if (o.withBias || o.withMask || o.withMaskMod)
     return fail("expected no bias or mask operand or mask_mod on the GPU "
                 "backward (not supported yet)");
@@ -99,12 +98,17 @@ mlir::attn::detail::getBackwardProblem(Operation *anchor,
   if (o.value.getDimSize(3) != headDim)
     return fail("expected the value head dim to equal the key head dim");
 
+  // [B, H, L, D] or [B, L, H, D]; the strides say where rows lie
+  // (getBackwardStrides).
+  bool bhsd = o.layout == Layout::BHSD;
+  int64_t headsDim = bhsd ? 1 : 2, seqDim = bhsd ? 2 : 1;
   KernelProblem p;
+  p.layout = o.layout;
   p.batch = o.query.getDimSize(0);
-  p.headsQ = o.query.getDimSize(1);
-  p.headsKV = o.key.getDimSize(1);
-  p.seqQ = o.query.getDimSize(2);
-  p.seqK = o.key.getDimSize(2);
+  p.headsQ = o.query.getDimSize(headsDim);
+  p.headsKV = o.key.getDimSize(headsDim);
+  p.seqQ = o.query.getDimSize(seqDim);
+  p.seqK = o.key.getDimSize(seqDim);
   p.headDim = headDim;
   p.valueHeadDim = headDim;
   p.isBF16 = elt.isBF16();
@@ -127,6 +131,44 @@ mlir::attn::detail::getBackwardProblem(Operation *anchor,
   return p;
 }
 
+LogicalResult mlir::attn::detail::getBackwardStrides(
+    Operation *anchor, Layout layout, Value query, Value key, Value value,
+    Value output, Value gradOutput, ValueRange gradients, KernelProblem &p) {
+  if (failed(
+          getProblemStrides(anchor, layout, query, key, value, output, p)))
+    return failure();
+  auto str = [](const OperandStrides &s) {
+    return "[batch " + std::to_string(s.batch) + ", head " +
+           std::to_string(s.head) + ", seq " + std::to_string(s.seq) + "]";
+  };
+  auto same = [&](const OperandStrides &s, StringRef what,
+                  const OperandStrides &partner,
+                  StringRef partnerName) -> LogicalResult {
+    if (s == partner)
+      return success();
+    return anchor->emitOpError("expected ")
+           << what << " with the strides of " << partnerName
+           << " on the GPU backward (one stride record addresses both), got "
+           << str(s) << " and " << str(partner);
+  };
+  if (failed(same(p.output, "O", p.query, "Q")) ||
+      failed(same(p.value, "V", p.key, "K")))
+    return failure();
+  // The gradients' strides are their stores' memrefs' (getOperandStrides
+  // finds the materialize_in_destination of each).
+  for (auto [v, what, partner, partnerName] :
+       {std::tuple<Value, StringRef, OperandStrides *, StringRef>{
+            gradOutput, "dO", &p.query, "Q"},
+        {gradients[0], "dQ", &p.query, "Q"},
+        {gradients[1], "dK", &p.key, "K"},
+        {gradients[2], "dV", &p.key, "K"}}) {
+    FailureOr<OperandStrides> s = getOperandStrides(anchor, v, layout, what);
+    if (failed(s) || failed(same(*s, what, *partner, partnerName)))
+      return failure();
+  }
+  return success();
+}
+
 std::optional<DQReduction>
 mlir::attn::detail::parseDQReduction(StringRef name) {
   return llvm::StringSwitch<std::optional<DQReduction>>(name)
@@ -136,16 +178,29 @@ mlir::attn::detail::parseDQReduction(StringRef name) {
       .Default(std::nullopt);
 }
 
-/// Whether `op` is in the destination-passing form the kernels take its
-/// arguments from: operands read from identity-layout memrefs, each
-/// gradient stored once into one.
-static LogicalResult checkDestinationPassing(AttentionBackwardOp op) {
-  auto checkMemref = [&](MemRefType type) -> LogicalResult {
-    if (!type.getLayout().isIdentity() || type.getMemorySpace())
-      return op.emitOpError("expected identity-layout memrefs in the default "
-                            "memory space, got ")
-             << type;
+LogicalResult mlir::attn::detail::checkBackwardMemref(Operation *anchor,
+                                                     MemRefType type,
+                                                     bool allowStrided) {
+  // Strided Q, K, V, O, dO and gradients (torch's x.transpose(1, 2)) are
+  // addressed by their strides (getBackwardStrides); the LSE is read dense.
+  if ((type.getLayout().isIdentity() ||
+       (allowStrided && isa<StridedLayoutAttr>(type.getLayout()))) &&
+      !type.getMemorySpace())
     return success();
+  return anchor->emitOpError(allowStrided
+                                 ? "expected identity-layout or strided "
+                                   "memrefs in the default memory space, got "
+                                 : "expected an identity-layout memref in the "
+                                   "default memory space for the LSE, got ")
+         << type;
+}
+
+/// Whether `op` is in the destination-passing form the kernels take its
+/// arguments from: operands read from identity-layout or strided memrefs
+/// (the LSE dense), each gradient stored once into one.
+static LogicalResult checkDestinationPassing(AttentionBackwardOp op) {
+  auto checkMemref = [&](MemRefType type, bool allowStrided = true) {
+    return checkBackwardMemref(op, type, allowStrided);
   };
   for (Value tensor : {op.getQuery(), op.getKey(), op.getValue(),
                        op.getOutput(), op.getGradOutput(), op.getLse()}) {
@@ -154,7 +209,8 @@ static LogicalResult checkDestinationPassing(AttentionBackwardOp op) {
       return op.emitOpError("expected every operand to come from "
                             "bufferization.to_tensor of memrefs on the GPU "
                             "backward (destination-passing form)");
-    if (failed(checkMemref(cast<MemRefType>(toTensor.getBuffer().getType()))))
+    if (failed(checkMemref(cast<MemRefType>(toTensor.getBuffer().getType()),
+                           tensor != op.getLse())))
       return failure();
   }
   for (Value result : op->getResults()) {
@@ -401,7 +457,11 @@ struct AttnPlanGpuBackwardPass
                             const AttnPlanGpuBackwardOptions &options) {
     FailureOr<KernelProblem> problem =
         getBackwardProblem(op, getBackwardOperands(op));
-    if (failed(problem) || failed(checkDestinationPassing(op)))
+    if (failed(problem) || failed(checkDestinationPassing(op)) ||
+        failed(getBackwardStrides(op, op.getLayout(), op.getQuery(),
+                                  op.getKey(), op.getValue(), op.getOutput(),
+                                  op.getGradOutput(), op->getResults(),
+                                  *problem)))
       return failure();
     FailureOr<BackwardScheduleAttr> schedule =
         resolveBackwardSchedule(op, *problem, options);

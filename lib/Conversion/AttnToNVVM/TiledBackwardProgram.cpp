@@ -16,9 +16,11 @@ using namespace mlir::attn;
 using namespace mlir::attn::detail;
 
 /// The host tensor a tile of the program (attn-tile-backward's rowTile,
-/// keyTile or statTile: a slice, zero- or -inf-padded at the tails) is read
-/// from, or null.
+/// keyTile or statTile: a slice, zero- or -inf-padded at the tails, a bshd
+/// row tile then transposed to [G, M, X]) is read from, or null.
 static Value getTileSource(Value tile) {
+  if (auto transpose = tile.getDefiningOp<linalg::TransposeOp>())
+    tile = transpose.getInput();
   if (auto pad = tile.getDefiningOp<tensor::PadOp>())
     tile = pad.getSource();
   auto slice = tile.getDefiningOp<tensor::ExtractSliceOp>();
@@ -99,8 +101,15 @@ static LogicalResult matchAccumulation(TiledBackwardProgram &p) {
 /// feeds the step's delta tile.
 static LogicalResult matchHostTensors(TiledBackwardProgram &p) {
   BackwardStepOp step = p.step;
-  if (step.getQuery().getDefiningOp<linalg::TransposeOp>())
-    return step.emitOpError("expected the bhsd layout on the GPU backward");
+  // bshd row tiles are transposed slices (the kernels read their rows by
+  // the host tensors' strides); bhsd ones plain.
+  bool bshd = p.info.getLayout() == Layout::BSHD;
+  for (Value tile : {step.getQuery(), step.getGradOutput()})
+    if (static_cast<bool>(tile.getDefiningOp<linalg::TransposeOp>()) != bshd)
+      return step.emitOpError("expected the step's Q and dO tiles to be ")
+             << (bshd ? "transposed" : "plain") << " slices of the "
+             << stringifyLayout(p.info.getLayout())
+             << " host tensors (attn-tile-backward)";
   p.query = getTileSource(step.getQuery());
   p.key = getTileSource(step.getKey());
   p.value = getTileSource(step.getValue());

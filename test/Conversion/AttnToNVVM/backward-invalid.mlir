@@ -47,9 +47,46 @@ func.func @f32_grads(%q: tensor<1x2x64x64xbf16>, %lse: tensor<1x2x64xf32>) {
 
 // -----
 
-func.func @bshd(%q: tensor<1x64x2x64xbf16>, %lse: tensor<1x2x64xf32>) {
-  // expected-error @+1 {{expected the bhsd layout on the GPU backward}}
-  %dq, %dk, %dv = attn.attention_backward ins(%q, %q, %q, %q, %q, %lse : tensor<1x64x2x64xbf16>, tensor<1x64x2x64xbf16>, tensor<1x64x2x64xbf16>, tensor<1x64x2x64xbf16>, tensor<1x64x2x64xbf16>, tensor<1x2x64xf32>) {layout = #attn.layout<bshd>} -> tensor<1x64x2x64xbf16>, tensor<1x64x2x64xbf16>, tensor<1x64x2x64xbf16>
+// The kernels address Q, O, dO and dQ by one stride record (and K, V, dK,
+// dV by another): a dense dQ of a transposed Q is refused, not mis-stored.
+func.func @dq_strides(%q: memref<1x2x64x64xbf16, strided<[8192, 64, 128, 1]>>, %v: memref<1x2x64x64xbf16, strided<[8192, 64, 128, 1]>>, %lse: memref<1x2x64xf32>, %dq: memref<1x2x64x64xbf16>, %dk: memref<1x2x64x64xbf16, strided<[8192, 64, 128, 1]>>, %dv: memref<1x2x64x64xbf16, strided<[8192, 64, 128, 1]>>) {
+  %0 = bufferization.to_tensor %q restrict : memref<1x2x64x64xbf16, strided<[8192, 64, 128, 1]>> to tensor<1x2x64x64xbf16>
+  %1 = bufferization.to_tensor %v restrict : memref<1x2x64x64xbf16, strided<[8192, 64, 128, 1]>> to tensor<1x2x64x64xbf16>
+  %2 = bufferization.to_tensor %lse restrict : memref<1x2x64xf32> to tensor<1x2x64xf32>
+  // expected-error @+1 {{expected dQ with the strides of Q on the GPU backward (one stride record addresses both), got [batch 8192, head 4096, seq 64] and [batch 8192, head 64, seq 128]}}
+  %gq, %gk, %gv = attn.attention_backward ins(%0, %0, %1, %0, %0, %2 : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64xf32>) -> tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>
+  bufferization.materialize_in_destination %gq in restrict writable %dq : (tensor<1x2x64x64xbf16>, memref<1x2x64x64xbf16>) -> ()
+  bufferization.materialize_in_destination %gk in restrict writable %dk : (tensor<1x2x64x64xbf16>, memref<1x2x64x64xbf16, strided<[8192, 64, 128, 1]>>) -> ()
+  bufferization.materialize_in_destination %gv in restrict writable %dv : (tensor<1x2x64x64xbf16>, memref<1x2x64x64xbf16, strided<[8192, 64, 128, 1]>>) -> ()
+  return
+}
+
+// -----
+
+func.func @v_strides(%q: memref<1x2x64x64xbf16, strided<[8192, 64, 128, 1]>>, %v: memref<1x2x64x64xbf16>, %lse: memref<1x2x64xf32>, %dq: memref<1x2x64x64xbf16, strided<[8192, 64, 128, 1]>>, %dk: memref<1x2x64x64xbf16, strided<[8192, 64, 128, 1]>>, %dv: memref<1x2x64x64xbf16, strided<[8192, 64, 128, 1]>>) {
+  %0 = bufferization.to_tensor %q restrict : memref<1x2x64x64xbf16, strided<[8192, 64, 128, 1]>> to tensor<1x2x64x64xbf16>
+  %1 = bufferization.to_tensor %v restrict : memref<1x2x64x64xbf16> to tensor<1x2x64x64xbf16>
+  %2 = bufferization.to_tensor %lse restrict : memref<1x2x64xf32> to tensor<1x2x64xf32>
+  // expected-error @+1 {{expected V with the strides of K on the GPU backward (one stride record addresses both), got [batch 8192, head 4096, seq 64] and [batch 8192, head 64, seq 128]}}
+  %gq, %gk, %gv = attn.attention_backward ins(%0, %0, %1, %0, %0, %2 : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64xf32>) -> tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>
+  bufferization.materialize_in_destination %gq in restrict writable %dq : (tensor<1x2x64x64xbf16>, memref<1x2x64x64xbf16, strided<[8192, 64, 128, 1]>>) -> ()
+  bufferization.materialize_in_destination %gk in restrict writable %dk : (tensor<1x2x64x64xbf16>, memref<1x2x64x64xbf16, strided<[8192, 64, 128, 1]>>) -> ()
+  bufferization.materialize_in_destination %gv in restrict writable %dv : (tensor<1x2x64x64xbf16>, memref<1x2x64x64xbf16, strided<[8192, 64, 128, 1]>>) -> ()
+  return
+}
+
+// -----
+
+// The LSE is read dense.
+func.func @lse_strided(%q: memref<1x2x64x64xbf16>, %v: memref<1x2x64x64xbf16>, %lse: memref<1x2x64xf32, strided<[128, 1, 2]>>, %dq: memref<1x2x64x64xbf16>, %dk: memref<1x2x64x64xbf16>, %dv: memref<1x2x64x64xbf16>) {
+  %0 = bufferization.to_tensor %q restrict : memref<1x2x64x64xbf16> to tensor<1x2x64x64xbf16>
+  %1 = bufferization.to_tensor %v restrict : memref<1x2x64x64xbf16> to tensor<1x2x64x64xbf16>
+  %2 = bufferization.to_tensor %lse restrict : memref<1x2x64xf32, strided<[128, 1, 2]>> to tensor<1x2x64xf32>
+  // expected-error @+1 {{expected an identity-layout memref in the default memory space for the LSE, got 'memref<1x2x64xf32, strided<[128, 1, 2]>>'}}
+  %gq, %gk, %gv = attn.attention_backward ins(%0, %0, %1, %0, %0, %2 : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64xf32>) -> tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>
+  bufferization.materialize_in_destination %gq in restrict writable %dq : (tensor<1x2x64x64xbf16>, memref<1x2x64x64xbf16>) -> ()
+  bufferization.materialize_in_destination %gk in restrict writable %dk : (tensor<1x2x64x64xbf16>, memref<1x2x64x64xbf16>) -> ()
+  bufferization.materialize_in_destination %gv in restrict writable %dv : (tensor<1x2x64x64xbf16>, memref<1x2x64x64xbf16>) -> ()
   return
 }
 
