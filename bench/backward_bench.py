@@ -133,6 +133,9 @@ def parse_flags(text):
             "--window-left": "wl", "--window-right": "wr", "--softcap": "softcap",
             "--alibi": "alibi"}
     spec["deterministic"] = "--deterministic" in text.split()
+    # --bshd: the kernel reads and writes [B, L, H, D] buffers (torch's
+    # x.transpose(1, 2) views of them are the [B, H, L, D] tensors here).
+    spec["bshd"] = "--bshd" in text.split()
     for tok in text.split():
         k, _, v = tok.partition("=")
         if k not in keys:
@@ -264,12 +267,19 @@ def make_inputs(spec):
     return q, k, v, do
 
 
-def run_ours(prog, q, k, v, o, do, lse, sync=True):
+def run_ours(prog, q, k, v, o, do, lse, sync=True, bshd=False):
+    """The launch and the gradients as [B, H, L, D] tensors; with `bshd`
+    the kernel gets [B, L, H, D] buffers and the gradients are views."""
+    if bshd:
+        q, k, v, o, do = (t.transpose(1, 2).contiguous() for t in (q, k, v, o, do))
     dq = torch.full_like(q, float("nan"))
     dk = torch.full_like(k, float("nan"))
     dv = torch.full_like(v, float("nan"))
     launch = prog.bind([q, k, v, o, do, lse, dq, dk, dv], sync=sync)
-    return launch, (dq, dk, dv)
+    grads = (dq, dk, dv)
+    if bshd:
+        grads = tuple(t.transpose(1, 2) for t in grads)
+    return launch, grads
 
 
 def check(prog, name, spec, row):
@@ -277,12 +287,12 @@ def check(prog, name, spec, row):
     torch.manual_seed(sum(map(ord, name)))
     q, k, v, do = make_inputs(spec)
     o, lse = forward64(spec, q, k, v)
-    launch, ours = run_ours(prog, q, k, v, o, do, lse)
+    launch, ours = run_ours(prog, q, k, v, o, do, lse, bshd=spec["bshd"])
     launch()
     torch.cuda.synchronize()
     # A second run on the same inputs: dK and dV must be bitwise equal (no
     # atomics); dq_accum must have been zeroed again by the preprocess.
-    launch2, ours2 = run_ours(prog, q, k, v, o, do, lse)
+    launch2, ours2 = run_ours(prog, q, k, v, o, do, lse, bshd=spec["bshd"])
     launch2()
     torch.cuda.synchronize()
     # Large shapes: the gradients of batch 0's first KV group only (all of
@@ -357,12 +367,14 @@ def timing(prog, spec, row, do_bench, skip_cudnn, base=None):
     except Exception:
         out = sdpa_forward(q, k, v, causal, SDPBackend.FLASH_ATTENTION)
         lse = torch.zeros(spec["batch"], spec["hq"], spec["lq"], device="cuda")
-    launch, _ = run_ours(prog, q, k, v, out.contiguous(), do, lse, sync=False)
+    launch, _ = run_ours(prog, q, k, v, out.contiguous(), do, lse, sync=False,
+                         bshd=spec["bshd"])
     flops = backward_flops(spec)
     if base is None:
         row["ours_ms"] = do_bench(launch, warmup=25, rep=100, return_mode="median")
     else:
-        launch_a, _ = run_ours(base, q, k, v, out.contiguous(), do, lse, sync=False)
+        launch_a, _ = run_ours(base, q, k, v, out.contiguous(), do, lse, sync=False,
+                               bshd=spec["bshd"])
         a_ms, b_ms = [], []
         for _ in range(2):
             a_ms.append(do_bench(launch_a, warmup=25, rep=100, return_mode="median"))

@@ -45,6 +45,16 @@ variants=(
   "bwd_check_lq336_causal_d128|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=336 --seq-k=400 --head-dim=128 --mask=causal"
   "bwd_check_lq336_gqa_d64|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=336 --seq-k=336 --head-dim=64 --mask=none"
   "bwd_check_atom_lq336_d64|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=336 --seq-k=300 --head-dim=64 --mask=causal --dq-reduction=atom"
+  # BSHD operands ([B, L, H, D]: every row through Q's or K's strides, the
+  # convert's dQ rows too), in both dQ programs, each main kernel layout
+  # (square warp tiles, 16 keys per warp at 64 and 128 keys), tails and a
+  # fully tiled Lq.
+  "bwd_check_bshd_tail_causal_br_gqa|--bshd --batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal"
+  "bwd_check_bshd_window_alibi_softcap_d128|--bshd --batch=1 --heads-q=8 --heads-kv=2 --seq-q=777 --seq-k=1000 --head-dim=128 --mask=sliding-window --window-left=100 --window-right=20 --alibi --softcap=20"
+  "bwd_check_bshd_det_tail_causal_d128|--bshd --batch=2 --heads-q=4 --heads-kv=2 --seq-q=300 --seq-k=457 --head-dim=128 --mask=causal --deterministic"
+  "bwd_check_bshd_lq336_f16_mqa|--bshd --batch=2 --heads-q=4 --heads-kv=1 --seq-q=336 --seq-k=400 --head-dim=64 --mask=none --dtype=f16"
+  "bwd_check_bshd_t64_atom_tail_causal_tl|--bshd --batch=1 --heads-q=4 --heads-kv=4 --seq-q=333 --seq-k=200 --head-dim=128 --mask=causal-top-left --bwd-block-m=64 --bwd-block-n=64 --dq-reduction=atom"
+  "bwd_check_bshd_rows128_tail_causal_br|--bshd --batch=1 --heads-q=8 --heads-kv=2 --seq-q=500 --seq-k=333 --head-dim=128 --mask=causal --bwd-block-n=128 --bwd-square-warp-tiles=false"
 )
 if [ "${ATTN_BWD_SET:-}" = tiles ]; then
   # Every tile configuration pinned on tails (the checks above take the
@@ -80,6 +90,9 @@ if [ -z "${ATTN_CHECKS_ONLY:-}" ]; then
   for mask in none causal; do
     variants+=("bwd_bench_gqa_l4096_${mask}|--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --deterministic=false")
     variants+=("bwd_bench_det_gqa_l4096_${mask}|--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --deterministic")
+    # BSHD operands on a GQA shape (the layout HF transformers hands the
+    # torch op): the cost of strided rows beside the BHSD row above.
+    variants+=("bwd_bench_bshd_gqa_l4096_${mask}|--bshd --batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --deterministic=false")
     # D = 64 with 64-row Q blocks (the model picks 128 there).
     [ "${ATTN_BWD_SET:-}" = tiles ] &&
       variants+=("bwd_bench_m64_d64_l4096_${mask}|--batch=4 --heads-q=32 --heads-kv=32 --seq-q=4096 --seq-k=4096 --head-dim=64 --mask=$mask --deterministic=false --bwd-block-m=64")

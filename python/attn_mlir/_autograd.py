@@ -63,8 +63,22 @@ def backward_options():
     return options
 
 
+def _bshd(query, key, value, attn_mask):
+    """Whether a CUDA call runs the kernels compiled for the BSHD layout on
+    the [B, L, H, D] buffers behind query, key and value (as transformers
+    passes them, x.transpose(1, 2)) without copying them: the forward and
+    the backward both, so O, the gradients and their buffers stay BSHD too.
+    A shape and stride rule, so the fake kernels take the same decision.
+    Off unless $ATTN_MLIR_BACKWARD_BSHD=1: this path has not run on a GPU
+    yet (the CPU tests cannot reach it). Either side of a switch is correct:
+    a dense O or grad_out is copied into the BSHD kernels' layout."""
+    return os.environ.get("ATTN_MLIR_BACKWARD_BSHD", "0") == "1" and \
+        query.is_cuda and attn_mask is None and \
+        all(_at._is_bshd(t) for t in (query, key, value))
+
+
 def _spec(query, key, value, mask, window_left, window_right, scale, softcap,
-          alibi, operand, backward, gpu):
+          alibi, operand, backward, gpu, bshd=False):
     b, hq, lq, d = query.shape
     hkv, lk, dv = key.shape[1], key.shape[2], value.shape[3]
     spec = {"batch": b, "heads_q": hq, "heads_kv": hkv, "seq_q": lq, "seq_k": lk,
@@ -73,6 +87,8 @@ def _spec(query, key, value, mask, window_left, window_right, scale, softcap,
             "window_left": window_left, "window_right": window_right,
             "scale": scale, "softcap": softcap, "alibi": list(alibi or []),
             "lse": True, "backward": backward}
+    if bshd:
+        spec["bshd"] = True
     if operand is not None:
         spec["bool_mask" if operand.dtype == torch.bool else "bias"] = True
     target, options = ("ptx", _at.gpu_options()) if gpu else ("cpu", _at.cpu_options(query.dtype))
@@ -107,6 +123,7 @@ def _run(kernel, tensors, dtype, gpu):
     `dtype` (bf16 comes back from the CPU target as uint16 bits), the LSE
     in float32."""
     if gpu:
+        # A BSHD call's [B, L, H, D] views are dense already: no copy.
         return kernel(*[_at._aligned(t.contiguous()) for t in tensors])
     outs = kernel(*[_at._to_numpy(t) for t in tensors])
     return tuple(_at._from_numpy(o, dtype if o.dtype.name == "uint16" else None)
@@ -120,7 +137,8 @@ def gpu_backward_kernel(query, key, value, attn_mask=None, mask="none", window_l
     live anywhere."""
     mask, operand = _mask_operand(query, key, attn_mask, mask)
     target, spec, options = _spec(query, key, value, mask, window_left, window_right,
-                                  scale, softcap, alibi_slopes, operand, True, True)
+                                  scale, softcap, alibi_slopes, operand, True, True,
+                                  _bshd(query, key, value, attn_mask))
     try:
         return _at._kernel(target, spec, options)
     except (_at.Unsupported, _at.attn_mlir.CompileError) as e:
@@ -144,10 +162,15 @@ def forward(query, key, value, attn_mask, mask, window_left, window_right, scale
         raise _at.Unsupported(f"attn_mlir: expected mask to be one of {', '.join(MASKS)}, "
                               f"got {mask!r}")
     gpu = query.is_cuda
+    bshd = _bshd(query, key, value, attn_mask)
     mask, operand = _mask_operand(query, key, attn_mask, mask)
     target, spec, options = _spec(query, key, value, mask, window_left, window_right,
-                                  scale, softcap, alibi_slopes, operand, False, gpu)
+                                  scale, softcap, alibi_slopes, operand, False, gpu, bshd)
     kernel = _at._kernel(target, spec, options)
+    if bshd:
+        out, lse = _run(kernel, [t.transpose(1, 2) for t in (query, key, value)],
+                        query.dtype, gpu)
+        return out.transpose(1, 2), lse
     tensors = [query, key, value] + ([operand] if operand is not None else [])
     out, lse = _run(kernel, tensors, query.dtype, gpu)
     return out, lse
@@ -185,6 +208,12 @@ def backward(grad_out, grad_lse, query, key, value, out, lse, attn_mask, mask,
                                       scale, softcap, alibi_slopes, operand, True, False)
         kernel = _at._kernel(target, spec, options)
     tensors = [query, key, value, out, grad_out.to(query.dtype), lse.to(_lse_dtype(query))]
+    if gpu and _bshd(query, key, value, attn_mask):
+        # The kernels take [B, L, H, D] buffers (their strides: Q's for O,
+        # dO and dQ, K's for V, dK and dV): query, key, value and out are
+        # such views already, grad_out is copied only where it is not one.
+        views = [t.transpose(1, 2) for t in tensors[:5]] + tensors[5:]
+        return tuple(g.transpose(1, 2) for g in _run(kernel, views, query.dtype, gpu))
     if operand is not None:
         tensors.append(operand)
     grads = _run(kernel, tensors, query.dtype, gpu)
@@ -201,12 +230,14 @@ def _lse_dtype(query):
 def _forward_fake(query, key, value, attn_mask, mask, window_left, window_right, scale,
                   softcap, alibi_slopes):
     b, hq, lq, _ = query.shape
-    return (query.new_empty((b, hq, lq, value.shape[3])),
-            query.new_empty((b, hq, lq), dtype=_lse_dtype(query)))
+    out = query.new_empty((b, lq, hq, value.shape[3])).transpose(1, 2) \
+        if _bshd(query, key, value, attn_mask) else query.new_empty((b, hq, lq, value.shape[3]))
+    return out, query.new_empty((b, hq, lq), dtype=_lse_dtype(query))
 
 
 def _backward_fake(grad_out, grad_lse, query, key, value, out, lse, attn_mask, mask,
                    window_left, window_right, scale, softcap, alibi_slopes):
+    # empty_like keeps a BSHD view's strides, as the BSHD kernels' gradients.
     return torch.empty_like(query), torch.empty_like(key), torch.empty_like(value)
 
 

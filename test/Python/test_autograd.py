@@ -235,6 +235,29 @@ class Gradients(unittest.TestCase):
                 program(**env)
             self.assertIn(needle, str(ctx.exception))
 
+    def test_gpu_backward_bshd_views_behind_the_environment(self):
+        # [B, L, H, D] buffers seen through transpose(1, 2): the copy-free
+        # path is off unless $ATTN_MLIR_BACKWARD_BSHD=1 (never run on a GPU
+        # yet) and CUDA-only; its spec compiles the three BSHD launches.
+        q, k, v = (x.bfloat16().transpose(1, 2).contiguous().transpose(1, 2)
+                   for x in inputs(1, 8, 2, 64, 64, 64, seed=12))
+        old = os.environ.pop("ATTN_MLIR_BACKWARD_BSHD", None)
+        try:
+            self.assertFalse(at._autograd._bshd(q, k, v, None))
+            os.environ["ATTN_MLIR_BACKWARD_BSHD"] = "1"
+            self.assertFalse(at._autograd._bshd(q, k, v, None))  # CPU tensors
+        finally:
+            os.environ.pop("ATTN_MLIR_BACKWARD_BSHD", None)
+            if old is not None:
+                os.environ["ATTN_MLIR_BACKWARD_BSHD"] = old
+        kind, _ = at._autograd._mask_operand(q, k, None, "causal-bottom-right")
+        target, spec, options = at._autograd._spec(
+            q, k, v, kind, 0, 0, None, None, None, None, True, True, bshd=True)
+        kernel = at._kernel(target, spec, options)
+        self.assertEqual(len(kernel.launches), 3)
+        self.assertEqual({m["attention"]["layout"] for m in kernel.launches}, {"bshd"})
+        self.assertEqual([m["attention"]["heads_q"] for m in kernel.launches], [8] * 3)
+
     def test_gpu_gradients_outside_the_gpu_backward_are_refused(self):
         # A head dim the GPU backward does not take (it has 64 and 128): a
         # MissingGpuBackward naming the piece, never another implementation.
