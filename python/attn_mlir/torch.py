@@ -25,7 +25,11 @@ decode bucket); other layouts are made dense first.
 Gradients: when query, key or value require grad (and grad mode is on),
 the call runs torch.ops.attn_mlir.attention instead, which returns the LSE
 with the output, saves both, and whose backward is attn-mlir's own
-attn.attention_backward (see _autograd.py); attention() is that operator
+attn.attention_backward (see _autograd.py; with $ATTN_MLIR_BACKWARD_BSHD=1,
+off by default until it has run on a GPU, CUDA query, key and value that
+are [B, L, H, D] buffers seen through .transpose(1, 2) run the BSHD forward
+and backward kernels on them, without a copy, and get gradients of that
+layout back); attention() is that operator
 with every score modifier the compiler has (causal in both alignments,
 sliding windows, softcap, ALiBi, a scale) and the LSE as an optional,
 differentiable second result.
