@@ -100,8 +100,11 @@ collectBackwardArguments(const TiledBackwardProgram &program,
   // Workspaces, allocated for the three launches.
   ArrayRef<int64_t> lseShape =
       cast<RankedTensorType>(program.lse.getType()).getShape();
-  ArrayRef<int64_t> accShape =
-      cast<RankedTensorType>(program.query.getType()).getShape();
+  // dq_accum is [B, Hq, Lq, D] whatever Q's layout (the kernels index it
+  // dense, BackwardKernel.h).
+  SmallVector<int64_t> accShape(lseShape);
+  accShape.push_back(
+      cast<RankedTensorType>(program.query.getType()).getDimSize(3));
   auto f32 = b.getF32Type();
   std::pair<const char *, MemRefType> workspaces[] = {
       {"delta", MemRefType::get(lseShape, f32)},
