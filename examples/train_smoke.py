@@ -237,6 +237,15 @@ def prepare(c, data, dtype):
     except at.MissingGpuBackward as e:
         print(f"train_smoke --prepare: {e}")
         print("train_smoke --prepare: the device run will stop with this error")
+    if os.environ.get("ATTN_MLIR_BACKWARD_BSHD", "0") == "1":
+        # The copy-free path decides on CUDA tensors' strides, which meta
+        # tensors cannot show it: compile its BSHD forward and backward here.
+        for backward in (False, True):
+            target, spec, options = at._autograd._spec(
+                q, kv, kv, "causal-top-left", 0, 0, args[7], None, None, None,
+                backward, True, bshd=True)
+            print("train_smoke --prepare: BSHD", "backward" if backward else "forward",
+                  at._kernel(target, spec, options).key)
 
 
 def main():
@@ -274,6 +283,18 @@ def main():
     torch.manual_seed(args.seed)
     state = make_model(kind, c, "eager").state_dict()  # one set of weights for all
 
+    # Which attn_mlir kernels the run asked for (forward or backward, BSHD or
+    # dense), so a log shows which path of the torch op trained.
+    kernels_used = {}
+    compile_kernel = at._kernel
+
+    def recording_kernel(target, spec, options):
+        kind = ("backward" if spec.get("backward") else "forward") + \
+            (" bshd" if spec.get("bshd") else "")
+        kernels_used[kind] = kernels_used.get(kind, 0) + 1
+        return compile_kernel(target, spec, options)
+    at._kernel = recording_kernel
+
     curves, errors = {}, {}
     for name in IMPLEMENTATIONS:
         if name == "sdpa" and not hasattr(torch.nn.functional,
@@ -294,8 +315,13 @@ def main():
     diffs = {name: max((abs(a - b) if math.isfinite(a) else math.inf)
                        for a, b in zip(losses, curves["eager"]))
              for name, losses in curves.items() if name != "eager"}
+    means = {name: sum(abs(a - b) for a, b in zip(losses, curves["eager"])) / len(losses)
+             for name, losses in curves.items() if name != "eager"}
     for name, d in diffs.items():
-        print(f"train_smoke: max |loss - eager loss| over {args.steps} steps: {name} {d:.3g}")
+        print(f"train_smoke: max |loss - eager loss| over {args.steps} steps: {name} {d:.3g}"
+              f" (mean {means[name]:.3g})")
+    print("train_smoke: attn_mlir kernel lookups: " +
+          (", ".join(f"{k} {n}" for k, n in sorted(kernels_used.items())) or "none"))
     if "attn_mlir" in diffs and "sdpa" in diffs:
         print("train_smoke: attn_mlir no further from eager than sdpa: "
               f"{'yes' if diffs['attn_mlir'] <= diffs['sdpa'] else 'no'}")
@@ -304,7 +330,8 @@ def main():
     result = {"model": kind, "config": c, "data": data, "device": str(device),
               "dtype": str(dtype), "steps": args.steps, "seed": args.seed,
               "torch": torch.__version__, "curves": curves,
-              "max_abs_diff_vs_eager": diffs, "errors": errors}
+              "max_abs_diff_vs_eager": diffs, "mean_abs_diff_vs_eager": means,
+              "kernel_lookups": kernels_used, "errors": errors}
     path = os.path.join(args.out, "train_smoke.json")
     with open(path, "w") as f:
         json.dump(result, f, indent=1)
