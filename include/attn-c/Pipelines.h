@@ -107,10 +107,15 @@ typedef struct MlirAttnSpec {
      then takes cu_seqlens_q and cu_seqlens_k (i32 [N+1]) after q, k, v;
      batch must be 1 and the layout BSHD (q [1, Tq, Hq, D]). The values
      only shape what a check compares against: the kernel reads the
-     offsets it is called with. */
+     offsets it is called with. cuSeqlensK null with one key length per
+     sequence (numKeyLengths = N): decode over N caches, contiguous or
+     paged (pageSize), the entry taking cu_seqlens_q and key_lengths. */
   const int64_t *cuSeqlensQ;
   const int64_t *cuSeqlensK;
   intptr_t numCuSeqlens;
+  /* Paged caches: the pages of the K and V pools the block table indexes;
+     0: one set of pages per cache (batch x keyLength / pageSize). */
+  int64_t numPages;
 } MlirAttnSpec;
 
 MLIR_CAPI_EXPORTED void mlirAttnSpecInit(MlirAttnSpec *spec);

@@ -58,6 +58,7 @@ void mlirAttnSpecInit(MlirAttnSpec *spec) {
   spec->withLse = d.withLse;
   spec->pageSize = d.pageSize;
   spec->appendTokens = d.appendTokens;
+  spec->numPages = d.numPages;
   spec->backward = d.backward;
   spec->dynamicBatch = d.dynamicBatch;
   spec->dynamicQueryLength = d.dynamicQueryLength;
@@ -93,13 +94,16 @@ static AttentionSpec unwrap(const MlirAttnSpec &c) {
   if (c.keyLengths)
     s.keyLengths.assign(c.keyLengths, c.keyLengths + c.numKeyLengths);
   s.appendTokens = c.appendTokens;
+  s.numPages = c.numPages;
   s.backward = c.backward;
   s.dynamicBatch = c.dynamicBatch;
   s.dynamicQueryLength = c.dynamicQueryLength;
   s.dynamicKeyLength = c.dynamicKeyLength;
-  if (c.cuSeqlensQ && c.cuSeqlensK && c.numCuSeqlens > 0) {
+  // Without cu_seqlens_k the sequences attend to caches (keyLengths).
+  if (c.cuSeqlensQ && c.numCuSeqlens > 0) {
     s.cuSeqlensQ.assign(c.cuSeqlensQ, c.cuSeqlensQ + c.numCuSeqlens);
-    s.cuSeqlensK.assign(c.cuSeqlensK, c.cuSeqlensK + c.numCuSeqlens);
+    if (c.cuSeqlensK)
+      s.cuSeqlensK.assign(c.cuSeqlensK, c.cuSeqlensK + c.numCuSeqlens);
   }
   return s;
 }

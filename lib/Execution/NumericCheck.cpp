@@ -69,13 +69,16 @@ static PagedKV scatterToPages(const AttentionSpec &spec,
   int64_t heads = spec.numKVHeads, len = spec.keyLength;
   int64_t caches = spec.kvBatch();
   bool bshd = spec.layout == Layout::BSHD;
-  std::vector<int32_t> order(caches * pages);
+  // Distinct pages of the pool for every cache's table (the pool's other
+  // pages stay zero); the caller has checked the pool holds them.
+  std::vector<int32_t> order(spec.poolPages());
   std::iota(order.begin(), order.end(), 0);
   std::shuffle(order.begin(), order.end(), rng);
+  order.resize(caches * pages);
   PagedKV paged;
   paged.blockTable = order;
   auto scatter = [&](const std::vector<double> &dense, int64_t dim) {
-    std::vector<double> out(order.size() * size * heads * dim);
+    std::vector<double> out(spec.poolPages() * size * heads * dim);
     for (int64_t b = 0; b < caches; ++b)
       for (int64_t h = 0; h < heads; ++h)
         for (int64_t pos = 0; pos < len; ++pos) {
@@ -305,6 +308,14 @@ mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &given,
   if (given.backward)
     return checkBackwardAgainstReference(ctx, given, options);
   AttentionSpec spec = withF32Sinks(given);
+  if (spec.pageSize > 0 &&
+      spec.poolPages() < spec.kvBatch() * spec.pagesPerSequence())
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "the numeric check fills every cache to capacity: expected a page "
+        "pool of at least %lld pages, got %lld",
+        static_cast<long long>(spec.kvBatch() * spec.pagesPerSequence()),
+        static_cast<long long>(spec.poolPages()));
   auto exe = compileForCheck(ctx, spec, options);
   if (!exe)
     return exe.takeError();

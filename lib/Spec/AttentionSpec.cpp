@@ -139,11 +139,10 @@ SmallVector<int64_t> AttentionSpec::lseShape() const {
   return {batch, numQueryHeads, queryLength};
 }
 SmallVector<int64_t> AttentionSpec::keyPagesShape() const {
-  return {kvBatch() * pagesPerSequence(), pageSize, numKVHeads, headDim};
+  return {poolPages(), pageSize, numKVHeads, headDim};
 }
 SmallVector<int64_t> AttentionSpec::valuePagesShape() const {
-  return {kvBatch() * pagesPerSequence(), pageSize, numKVHeads,
-          getValueHeadDim()};
+  return {poolPages(), pageSize, numKVHeads, getValueHeadDim()};
 }
 SmallVector<int64_t> AttentionSpec::blockTableShape() const {
   return {kvBatch(), pagesPerSequence()};
@@ -194,7 +193,9 @@ std::string AttentionSpec::describe() const {
     text += " score_mod=head-relative-bias";
   if (maskMod == MaskModKind::PrefixLM)
     text += " mask_mod=prefix-lm";
-  if (pageSize)
+  if (pageSize && numPages)
+    text += llvm::formatv(" paged[{0}, pool {1}]", pageSize, numPages).str();
+  else if (pageSize)
     text += llvm::formatv(" paged[{0}]", pageSize).str();
   if (!keyLengths.empty())
     text += " key_lengths";
@@ -393,6 +394,7 @@ LogicalResult mlir::attn::verifyAttentionSpec(const AttentionSpec &spec,
       {"head dimension", spec.headDim, 1},
       {"value head dimension", spec.valueHeadDim, 0},
       {"page size", spec.pageSize, 0},
+      {"page pool size", spec.numPages, 0},
       {"appended tokens", spec.appendTokens, 0},
   };
   for (auto [name, value, min] : extents)
@@ -403,6 +405,8 @@ LogicalResult mlir::attn::verifyAttentionSpec(const AttentionSpec &spec,
     return emitError(loc) << "expected the query heads (" << spec.numQueryHeads
                           << ") to be a multiple of the key/value heads ("
                           << spec.numKVHeads << ")";
+  if (spec.numPages && !spec.pageSize)
+    return emitError(loc) << "expected a page size with a page pool size";
   if (spec.appendTokens > spec.keyLength)
     return emitError(loc) << "expected at most the key length ("
                           << spec.keyLength << ") of appended tokens, got "

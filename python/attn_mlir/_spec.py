@@ -12,7 +12,7 @@ DEFAULTS = {
     "window_left": 256, "window_right": 0, "scale": None, "softcap": None,
     "score_mod": "none", "mask_mod": "none", "alibi": False, "bshd": False,
     "lse": True, "bias": False, "bool_mask": False, "page_size": 0,
-    "append_tokens": 0, "key_lengths": False, "backward": False,
+    "append_tokens": 0, "num_pages": 0, "key_lengths": False, "backward": False,
     "dynamic": (), "varlen": None,
 }
 
@@ -67,7 +67,7 @@ def normalize(kwargs):
         spec["key_lengths"] = [int(n) for n in spec["key_lengths"]]
     for name in ("batch", "heads_q", "heads_kv", "seq_q", "seq_k", "head_dim",
                  "value_head_dim", "window_left", "window_right", "page_size",
-                 "append_tokens"):
+                 "append_tokens", "num_pages"):
         spec[name] = int(spec[name])
     for name in ("bshd", "lse", "bias", "bool_mask", "backward"):
         spec[name] = bool(spec[name])
@@ -93,6 +93,11 @@ def _normalize_varlen(spec):
                          f"sequence, got {n}")
     spec["varlen"] = n
     spec["batch"], spec["bshd"] = 1, True
+    if spec["key_lengths"]:
+        # Decode over N caches (attn-compile's --varlen with --key-lengths):
+        # one fill level per cache, read at run time; canonical values keep
+        # the cache key the same for every batch.
+        spec["key_lengths"] = [spec["seq_k"]] * n
 
 
 def _normalize_dynamic(spec):
@@ -141,6 +146,7 @@ def to_c(spec):
     c.scoreMod = _choice("score_mod", spec["score_mod"], _SCORE_MODS)
     c.maskMod = _choice("mask_mod", spec["mask_mod"], _MASK_MODS)
     c.pageSize, c.appendTokens = spec["page_size"], spec["append_tokens"]
+    c.numPages = spec["num_pages"]
     lengths = (ctypes.c_int64 * max(1, len(spec["key_lengths"])))(*spec["key_lengths"])
     c.keyLengths, c.numKeyLengths = lengths, len(spec["key_lengths"])
     c.backward = spec["backward"]
@@ -150,7 +156,10 @@ def to_c(spec):
     keep = [slopes, lengths]
     n = spec["varlen"]
     if n:
-        for field, total in (("cuSeqlensQ", spec["seq_q"]), ("cuSeqlensK", spec["seq_k"])):
+        # Over caches (key lengths) there are no cu_seqlens_k.
+        fields = (("cuSeqlensQ", spec["seq_q"]),) if spec["key_lengths"] else \
+            (("cuSeqlensQ", spec["seq_q"]), ("cuSeqlensK", spec["seq_k"]))
+        for field, total in fields:
             array = (ctypes.c_int64 * (n + 1))(0, *([total] * n))
             setattr(c, field, array)
             keep.append(array)

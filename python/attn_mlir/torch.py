@@ -53,7 +53,8 @@ import attn_mlir
 
 __all__ = ["scaled_dot_product_attention", "attention", "Unsupported",
            "MissingGpuBackward", "register_transformers", "attention_forward",
-           "kernels_used", "reset_kernels_used", "precompile", "varlen_attention"]
+           "kernels_used", "reset_kernels_used", "precompile", "varlen_attention",
+           "kvcache_attention", "kvcache_kernel"]
 
 
 class Unsupported(ValueError):
@@ -663,3 +664,8 @@ def register_transformers(name="attn_mlir"):
 # Last: _autograd reads the helpers above.
 from . import _autograd  # noqa: E402
 from ._autograd import MissingGpuBackward  # noqa: E402,F401
+
+
+# Decode over per-sequence KV caches (flash_attn_with_kvcache); its own
+# module, which uses this one's kernel cache and conversions.
+from ._kvcache import kvcache_attention, kvcache_kernel  # noqa: E402

@@ -14,6 +14,10 @@
 // RUN: attn-compile --target=ptx --heads-q=8 --heads-kv=2 --head-dim=64 --mask=causal --key-lengths --page-size=16 --seq-k=256 --varlen=1:200,3:9,0:0,2:256 --cubin-arch=none --print-ptx 2>&1 | FileCheck %s --check-prefix=GPU
 // RUN: not attn-compile --target=ptx --heads-q=8 --heads-kv=2 --head-dim=64 --key-lengths --seq-k=256 --varlen=1:200,3:9 --cubin-arch=none --convert-attn-to-nvvm=kernel=prefill 2>&1 | FileCheck %s --check-prefix=PREFILL
 // RUN: not attn-compile --heads-q=4 --heads-kv=2 --head-dim=16 --key-lengths --seq-k=8 --varlen=1:9 2>&1 | FileCheck %s --check-prefix=LONG
+// RUN: attn-compile --run-cpu --flash=false --heads-q=4 --heads-kv=2 --head-dim=16 --dtype=f32 --mask=causal --key-lengths --page-size=8 --num-pages=57 --varlen=1:33,0:5,3:40,2:0,1:1,4:17 | FileCheck %s --check-prefix=POOL
+// RUN: attn-compile --target=ptx --heads-q=8 --heads-kv=2 --head-dim=64 --mask=causal --key-lengths --page-size=16 --seq-k=256 --num-pages=9 --varlen=1:200,3:9,0:0,2:256 --cubin-arch=none --print-ptx 2>&1 | FileCheck %s --check-prefix=GPUPOOL
+// RUN: not attn-compile --run-cpu --heads-q=4 --heads-kv=2 --head-dim=16 --dtype=f32 --key-lengths --page-size=8 --num-pages=7 --varlen=1:33,0:5 2>&1 | FileCheck %s --check-prefix=SMALLPOOL
+// RUN: not attn-compile --heads-q=4 --heads-kv=2 --head-dim=16 --key-lengths --num-pages=7 --varlen=1:3 2>&1 | FileCheck %s --check-prefix=NOPAGE
 
 // Tq = 1 + 0 + 3 + 2 + 1 + 4 = 11 packed query rows over 6 caches of 40
 // rows (--seq-k), or of the longest k rounded up to the page (40).
@@ -43,3 +47,15 @@
 // GPU: "name": "o", "role": "output", "dtype": "bf16", "shape": [1, 6, 8, 64]
 // PREFILL: expected the decode family for varlen queries over per-sequence caches (cu_seqlens_q with key_lengths): the prefill family reads packed keys only (kernel=auto picks decode)
 // LONG: expected key lengths in [0, 8], got 9
+
+// --num-pages: the pools hold any number of pages the block table indexes
+// (a serving engine's shared pool), not one set per cache: 57 pages of 8
+// rows for 6 caches of 5 pages on the CPU (the check scatters the caches
+// into distinct pages of it), 9 pages for 4 caches of 16 on the GPU.
+// POOL: spec: GQA 4/2 B=1 Lq=11 Lk=40 D=16 f32 bshd causal_bottom_right paged[8, pool 57] key_lengths varlen[6] +lse
+// POOL: cpu run vs float64 reference: PASS
+// GPUPOOL: "name": "k_pages", "role": "input", "dtype": "bf16", "shape": [9, 16, 2, 64]
+// GPUPOOL: "name": "block_table", "role": "input", "dtype": "i32", "shape": [4, 16]
+// GPUPOOL: "name": "v_pages", "role": "input", "dtype": "bf16", "shape": [9, 16, 2, 64]
+// SMALLPOOL: the numeric check fills every cache to capacity: expected a page pool of at least 10 pages, got 7
+// NOPAGE: expected a page size with a page pool size

@@ -202,6 +202,12 @@ cl::opt<int64_t> pageSize("page-size",
                                    "pages of this many tokens (0: "
                                    "contiguous)"),
                           cl::init(0), cl::cat(specCategory));
+cl::opt<int64_t> numPages("num-pages",
+                          cl::desc("With --page-size: the pages of the K "
+                                   "and V pools the block table indexes "
+                                   "(0: one set per cache, batch x seq-k "
+                                   "/ page-size)"),
+                          cl::init(0), cl::cat(specCategory));
 cl::opt<int64_t> appendTokens(
     "append-tokens",
     cl::desc("The last T keys of each sequence (ending at its key length) "

@@ -127,7 +127,8 @@ static bool validateFlags() {
             checkFlagRange(windowLeft, 0, maxLength) &&
             checkFlagRange(windowRight, 0, maxLength) &&
             checkFlagRange(pageSize, 0, maxLength) &&
-            checkFlagRange(appendTokens, 0, maxLength);
+            checkFlagRange(appendTokens, 0, maxLength) &&
+            checkFlagRange(numPages, 0, int64_t(1) << 31);
   // --attn-tile and --convert-attn-to-nvvm are checked by the passes' own
   // parsers and option checks (attn-tile, checkGpuLoweringOptions).
   if (!ok)
@@ -280,6 +281,7 @@ static FailureOr<AttentionSpec> specFromFlags() {
   spec.layout = bshd ? Layout::BSHD : Layout::BHSD;
   spec.pageSize = pageSize;
   spec.appendTokens = appendTokens;
+  spec.numPages = numPages;
   if (keyLengths)
     for (int64_t b = 0; b < spec.batch; ++b)
       spec.keyLengths.push_back(std::max<int64_t>(1, spec.keyLength - b));

@@ -97,6 +97,11 @@ struct AttentionSpec {
   /// (attn.paged_view) with pages of this many tokens; keyLength must be a
   /// multiple of it. BHSD only (bshd views for varlen over caches).
   int64_t pageSize = 0;
+  /// Paged caches: the pages in the K and V pools, which the block table
+  /// indexes. 0: kvBatch() * pagesPerSequence(), every cache its own pages
+  /// (a serving engine's pool is usually smaller than every sequence at
+  /// capacity, or shared: any size the block table stays inside).
+  int64_t numPages = 0;
   /// Per-sequence key lengths (the key_lengths operand, kvBatch() of them),
   /// each in [0, keyLength]; empty: every sequence has keyLength keys.
   std::vector<int64_t> keyLengths;
@@ -165,9 +170,12 @@ struct AttentionSpec {
   llvm::SmallVector<int64_t> scoreShape() const; // [B, Hq, Lq, Lk]
   llvm::SmallVector<int64_t> lseShape() const;   // [B, Hq, Lq]
   /// Paged caches: pages per sequence, K/V page storage
-  /// [B * pagesPerSequence, pageSize, Hkv, D(v)] and the block table
+  /// [poolPages, pageSize, Hkv, D(v)] and the block table
   /// [B, pagesPerSequence].
   int64_t pagesPerSequence() const { return keyLength / pageSize; }
+  int64_t poolPages() const {
+    return numPages > 0 ? numPages : kvBatch() * pagesPerSequence();
+  }
   llvm::SmallVector<int64_t> keyPagesShape() const;
   llvm::SmallVector<int64_t> valuePagesShape() const;
   llvm::SmallVector<int64_t> blockTableShape() const;
