@@ -141,7 +141,7 @@ def bench():
     fills = torch.full((n,), c["capacity"], dtype=torch.int32, device="cuda")
     cu = torch.arange(n + 1, dtype=torch.int32, device="cuda")
     ours = lambda: at.kvcache_attention(q, kp, vp, fills, cu, table, causal=True)  # noqa: E731
-    qd = q[:, :, None].transpose(1, 2)  # [N, Hq, 1, D]
+    qd = q[:, :, None]  # [N, Hq, 1, D]
     kd, vd = (x.transpose(1, 2) for x in (k, v))
     sdpa = lambda: torch.nn.functional.scaled_dot_product_attention(  # noqa: E731
         qd, kd, vd, enable_gqa=True)

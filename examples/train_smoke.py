@@ -4,7 +4,9 @@ small config) trained for N AdamW steps from the same seed and the same
 weights with three attention implementations, "attn_mlir" (attn_mlir.torch,
 forward and backward on our kernels), "sdpa" and "eager" (the yardstick).
 Writes the loss curves as JSON (and a PNG plot with matplotlib) and prints
-max |loss - eager loss| for attn_mlir and sdpa.
+max |loss - eager loss| for attn_mlir and sdpa; in bf16 / f16 also each
+run's mean distance to eager with the model in float32 (--no-f32 skips it),
+since bf16 eager carries rounding of its own.
 
     PYTHONPATH=build/python python3 examples/train_smoke.py            # CUDA if present
     PYTHONPATH=build/python python3 examples/train_smoke.py --device cpu --tiny \
@@ -260,6 +262,8 @@ def main():
     ap.add_argument("--out", default=os.environ.get("OUT", "train_smoke_out"))
     ap.add_argument("--check", type=float, default=None, metavar="TOL",
                     help="exit 1 unless max |attn_mlir loss - eager loss| <= TOL")
+    ap.add_argument("--no-f32", action="store_true",
+                    help="skip the float32 eager run (the second yardstick of bf16/f16)")
     ap.add_argument("--prepare", action="store_true",
                     help="compile the CUDA kernels of the run into $ATTN_MLIR_CACHE_DIR")
     args = ap.parse_args()
@@ -310,6 +314,15 @@ def main():
             print(f"train_smoke: {name}: {e}", file=sys.stderr)
             continue
         print(f"train_smoke: {name:9s} " + " ".join(f"{x:.4f}" for x in curves[name]))
+    # A second yardstick for reduced precision: eager attention with the
+    # whole model in float32 from the same weights and data. The bf16
+    # eager curve carries eager's own rounding (bf16 scores and P), so how
+    # close each bf16 run comes to float32 says which one is more accurate.
+    f32 = None
+    if dtype != torch.float32 and not args.no_f32:
+        f32 = train(kind, c, data, "eager", state, device, torch.float32, args.steps,
+                    args.seed)
+        print(f"train_smoke: eager f32 " + " ".join(f"{x:.4f}" for x in f32))
 
     # A non-finite loss is an infinite difference (max() would skip a NaN).
     diffs = {name: max((abs(a - b) if math.isfinite(a) else math.inf)
@@ -325,12 +338,19 @@ def main():
     if "attn_mlir" in diffs and "sdpa" in diffs:
         print("train_smoke: attn_mlir no further from eager than sdpa: "
               f"{'yes' if diffs['attn_mlir'] <= diffs['sdpa'] else 'no'}")
+    to_f32 = {}
+    if f32 is not None:
+        to_f32 = {name: sum(abs(a - b) for a, b in zip(losses, f32)) / len(losses)
+                  for name, losses in curves.items()}
+        print("train_smoke: mean |loss - float32 eager loss|: " +
+              ", ".join(f"{name} {d:.3g}" for name, d in to_f32.items()))
 
     os.makedirs(args.out, exist_ok=True)
     result = {"model": kind, "config": c, "data": data, "device": str(device),
               "dtype": str(dtype), "steps": args.steps, "seed": args.seed,
               "torch": torch.__version__, "curves": curves,
               "max_abs_diff_vs_eager": diffs, "mean_abs_diff_vs_eager": means,
+              "eager_f32_curve": f32, "mean_abs_diff_vs_eager_f32": to_f32,
               "kernel_lookups": kernels_used, "errors": errors}
     path = os.path.join(args.out, "train_smoke.json")
     with open(path, "w") as f:
