@@ -312,7 +312,7 @@ void BackwardEmitterBase::copyRows(Value gptr, Value headBytes,
   int64_t rowsPerPass = threads / chunksPerRow;
   Value row0 = shr(tid, llvm::Log2_64(chunksPerRow));
   Value chunk = andI(tid, chunksPerRow - 1);
-  Value smemOffset = swizzled(row0, chunk);
+  Value smemOffset = swizzled(row0, chunk, smemRow);
   for (int64_t k = 0; k < rows / rowsPerPass; ++k) {
     Value row = add(add(firstRow, row0), k * rowsPerPass);
     Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(rowLimit));
