@@ -93,7 +93,7 @@ mlir::attn::detail::getBackwardProblem(Operation *anchor,
              failure();
   // Every multiple of 16 in [32, 256], as the forward (the kernels step D
   // and Dv in k16 / n8 fragments); which pairs fit the main kernel's
-  // registers is the schedule's rule (checkBackwardRegisters).
+  // registers is the schedule's rule (getBackwardBlockMLimit).
   int64_t headDim = o.query.getDimSize(3);
   int64_t valueHeadDim = o.value.getDimSize(3);
   for (auto [what, dim] : {std::pair<StringRef, int64_t>{"head dim", headDim},
@@ -403,9 +403,6 @@ resolveBackwardTiles(AttentionBackwardOp op, const KernelProblem &p,
     return op.emitOpError("expected block-m 64 or 128 with square warp "
                           "tiles, got ")
            << tiles.blockM;
-  if (tiles.blockM < dqWarpRows)
-    return op.emitOpError("expected block-m >= dq-warp-rows, got block-m ")
-           << tiles.blockM << " and dq-warp-rows " << dqWarpRows;
   // dQ = dS K: each warp's column part is whole k16 pairs of D.
   int64_t parts = tiles.dqColumnParts();
   if ((p.headDim / 16) % parts != 0)
