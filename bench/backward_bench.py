@@ -131,7 +131,7 @@ def parse_flags(text):
     keys = {"--batch": "batch", "--heads-q": "hq", "--heads-kv": "hkv", "--seq-q": "lq",
             "--seq-k": "lk", "--head-dim": "d", "--dtype": "dtype", "--mask": "mask",
             "--window-left": "wl", "--window-right": "wr", "--softcap": "softcap",
-            "--alibi": "alibi"}
+            "--alibi": "alibi", "--value-head-dim": "dv"}
     spec["deterministic"] = "--deterministic" in text.split()
     # --bshd: the kernel reads and writes [B, L, H, D] buffers (torch's
     # x.transpose(1, 2) views of them are the [B, H, L, D] tensors here).
@@ -149,6 +149,8 @@ def parse_flags(text):
             spec[key] = float(v)
         else:
             spec[key] = int(v)
+    # Dv (MLA's 192 / 128): V, O, dO and dV are [.., Dv].
+    spec["dv"] = spec.get("dv") or spec["d"]
     return spec
 
 
@@ -212,7 +214,7 @@ def forward64(spec, q, k, v):
     """O (input dtype) and LSE (f32) of the whole problem, one KV group at a
     time (the float64 score matrix of a 16k shape does not fit at once)."""
     g = spec["hq"] // spec["hkv"]
-    o = torch.empty_like(q)
+    o = torch.empty(q.shape[:3] + (spec["dv"],), device=q.device, dtype=q.dtype)
     lse = torch.empty(q.shape[:3], device=q.device, dtype=torch.float32)
     with torch.no_grad():
         for b in range(spec["batch"]):
@@ -262,8 +264,8 @@ def make_inputs(spec):
     b, hq, hkv, lq, lk, d = (spec[x] for x in ("batch", "hq", "hkv", "lq", "lk", "d"))
     q = torch.randn(b, hq, lq, d, device="cuda", dtype=dt)
     k = torch.randn(b, hkv, lk, d, device="cuda", dtype=dt)
-    v = torch.randn(b, hkv, lk, d, device="cuda", dtype=dt)
-    do = torch.randn(b, hq, lq, d, device="cuda", dtype=dt)
+    v = torch.randn(b, hkv, lk, spec["dv"], device="cuda", dtype=dt)
+    do = torch.randn(b, hq, lq, spec["dv"], device="cuda", dtype=dt)
     return q, k, v, do
 
 
@@ -311,7 +313,7 @@ def check(prog, name, spec, row):
             flash = sdpa_grads(fspec, *sub, SDPBackend.FLASH_ATTENTION)
         except Exception as e:  # e.g. a shape flash does not take
             row["flash_error"] = str(e).splitlines()[0][:200]
-    else:
+    if flash is None:
         # Flash cannot compute this problem (a mask it has no form for,
         # softcap, ALiBi): an eager implementation of the same problem in
         # the inputs' dtype is the yardstick instead.
@@ -345,7 +347,8 @@ def check(prog, name, spec, row):
 
 
 def backward_flops(spec):
-    f = 4.0 * spec["batch"] * spec["hq"] * spec["lq"] * spec["lk"] * spec["d"]
+    # Forward: 2 B Hq Lq Lk (D + Dv) (4 B Hq Lq Lk D where Dv = D).
+    f = 2.0 * spec["batch"] * spec["hq"] * spec["lq"] * spec["lk"] * (spec["d"] + spec["dv"])
     if spec["mask"] != "none" and spec["lq"] == spec["lk"]:
         f *= 0.5
     return 2.5 * f
@@ -365,7 +368,8 @@ def timing(prog, spec, row, do_bench, skip_cudnn, base=None):
             q, kr, vr, 0.0, causal)[:2]
         lse = lse.float().contiguous()
     except Exception:
-        out = sdpa_forward(q, k, v, causal, SDPBackend.FLASH_ATTENTION)
+        # A problem flash does not take (Dv != D): any O will do.
+        out = torch.randn_like(do)
         lse = torch.zeros(spec["batch"], spec["hq"], spec["lq"], device="cuda")
     launch, _ = run_ours(prog, q, k, v, out.contiguous(), do, lse, sync=False,
                          bshd=spec["bshd"])
@@ -472,11 +476,11 @@ def main():
     with open(path, "w") as f:
         json.dump(dict(device=dev, torch=torch.__version__, rows=rows,
                        kernels=args.kernels, kernels_a=args.kernels_a,
-                       flops="2.5 x forward (4 B Hq Lq Lk D, x0.5 causal)"), f, indent=1)
+                       flops="2.5 x forward (2 B Hq Lq Lk (D + Dv), x0.5 causal)"), f, indent=1)
     md = [f"# Backward, {dev}, {stamp}", "",
           f"Kernels: {args.kernels}" + (f"; A (baseline): {args.kernels_a}, A B A B, "
                                          "the smaller median of each" if args.kernels_a else ""), "",
-          "TFLOP/s = 2.5 x forward FLOPs (4 B Hq Lq Lk D, x0.5 causal); median of do_bench.", "",
+          "TFLOP/s = 2.5 x forward FLOPs (2 B Hq Lq Lk (D + Dv), x0.5 causal); median of do_bench.", "",
           "| variant | ok | A ms | ours ms | B/A | ours TFLOP/s | flash TFLOP/s | x flash | cuDNN TFLOP/s | x cuDNN |",
           "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:

@@ -13,6 +13,7 @@
 # ATTN_BWD_SET=tiles: the checks plus the 128-key configurations pinned,
 # and the 14 benchmark shapes in the two dQ modes only (no atom / red-v4 /
 # no-rotation side variants).
+# ATTN_BWD_SET=headdims: the head-dim and Dv != D checks and timings alone.
 # ATTN_KERNELS_ONLY=1: kernels and compile times only (an A side's folder).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -56,6 +57,44 @@ variants=(
   "bwd_check_bshd_t64_atom_tail_causal_tl|--bshd --batch=1 --heads-q=4 --heads-kv=4 --seq-q=333 --seq-k=200 --head-dim=128 --mask=causal-top-left --bwd-block-m=64 --bwd-block-n=64 --dq-reduction=atom"
   "bwd_check_bshd_rows128_tail_causal_br|--bshd --batch=1 --heads-q=8 --heads-kv=2 --seq-q=500 --seq-k=333 --head-dim=128 --mask=causal --bwd-block-n=128 --bwd-square-warp-tiles=false"
 )
+# Head dims past 64 / 128 and Dv != D (the plan's tiles per D: D = 32, 48
+# take 128 x 128, 80, 112 64 x 64 (5, 7 k16 pairs), 96 64 x 128 (dQ parts
+# of 6 chunks), MLA 192 / 128 and 160 32 x 64 (the register rule); D not a
+# multiple of 32 stores dq_accum natural): tails, GQA / MQA, causal, bf16
+# and f16, both dQ programs, BSHD, atom reductions on the natural layout.
+# ATTN_BWD_SET=headdims stages these and their timings alone.
+headdim_checks=(
+  "bwd_check_hd_d32_tail_causal_br_gqa|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=32 --mask=causal"
+  "bwd_check_hd_d48_f16_tail_none|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=300 --seq-k=457 --head-dim=48 --mask=none --dtype=f16"
+  "bwd_check_hd_d80_tail_causal_tl_gqa|--batch=1 --heads-q=4 --heads-kv=2 --seq-q=333 --seq-k=200 --head-dim=80 --mask=causal-top-left"
+  "bwd_check_hd_d80_atom_lq336_mqa|--batch=2 --heads-q=4 --heads-kv=1 --seq-q=336 --seq-k=300 --head-dim=80 --mask=causal --dq-reduction=atom"
+  "bwd_check_hd_d96_tail_causal_br_gqa|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=96 --mask=causal"
+  "bwd_check_hd_d96_f16_window_alibi|--batch=1 --heads-q=8 --heads-kv=2 --seq-q=777 --seq-k=1000 --head-dim=96 --mask=sliding-window --window-left=100 --window-right=20 --alibi --dtype=f16"
+  "bwd_check_hd_d96_m128_lq336|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=336 --seq-k=400 --head-dim=96 --mask=causal --bwd-block-m=128 --bwd-block-n=128"
+  "bwd_check_hd_d112_f16_tail_causal|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=300 --seq-k=457 --head-dim=112 --mask=causal --dtype=f16"
+  "bwd_check_hd_d160_tail_causal_gqa|--batch=1 --heads-q=4 --heads-kv=2 --seq-q=300 --seq-k=457 --head-dim=160 --mask=causal"
+  "bwd_check_hd_mla_tail_causal_gqa|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=192 --value-head-dim=128 --mask=causal"
+  "bwd_check_hd_mla_f16_softcap_none|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=256 --seq-k=300 --head-dim=160 --value-head-dim=128 --mask=none --dtype=f16 --softcap=30"
+  "bwd_check_hd_mla_bshd_lq336|--bshd --batch=1 --heads-q=4 --heads-kv=4 --seq-q=336 --seq-k=400 --head-dim=192 --value-head-dim=128 --mask=causal"
+  "bwd_check_hd_d128_dv64_tail_causal|--batch=1 --heads-q=4 --heads-kv=2 --seq-q=333 --seq-k=200 --head-dim=128 --value-head-dim=64 --mask=causal"
+  "bwd_check_hd_det_d96_tail_causal_gqa|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=96 --mask=causal --deterministic"
+  "bwd_check_hd_det_mla_tail_causal|--batch=1 --heads-q=4 --heads-kv=2 --seq-q=300 --seq-k=457 --head-dim=192 --value-head-dim=128 --mask=causal --deterministic"
+  "bwd_check_hd_det_d48_f16_tail|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=300 --seq-k=200 --head-dim=48 --mask=causal --dtype=f16 --deterministic"
+)
+# D = 96 and MLA 192 / 128 on the prefill shapes' L = 4096 (B * L = 16k,
+# Hq * D near 2048), against flash and cuDNN (flash has no Dv != D).
+headdim_benches=()
+for mask in none causal; do
+  headdim_benches+=("bwd_bench_hd_d96_l4096_${mask}|--batch=4 --heads-q=21 --heads-kv=21 --seq-q=4096 --seq-k=4096 --head-dim=96 --mask=$mask --deterministic=false")
+  headdim_benches+=("bwd_bench_hd_mla_l4096_${mask}|--batch=4 --heads-q=16 --heads-kv=16 --seq-q=4096 --seq-k=4096 --head-dim=192 --value-head-dim=128 --mask=$mask --deterministic=false")
+done
+if [ "${ATTN_BWD_SET:-}" = headdims ]; then
+  variants=("${headdim_checks[@]}")
+  [ -z "${ATTN_CHECKS_ONLY:-}" ] && variants+=("${headdim_benches[@]}")
+  ATTN_CHECKS_ONLY=1
+else
+  variants+=("${headdim_checks[@]}")
+fi
 if [ "${ATTN_BWD_SET:-}" = tiles ]; then
   # Every tile configuration pinned on tails (the checks above take the
   # tile model's: 64 x 128 at D = 128, 128 x 128 at D = 64, dQ 128 rows).
@@ -76,6 +115,7 @@ if [ "${ATTN_BWD_SET:-}" = tiles ]; then
   )
 fi
 if [ -z "${ATTN_CHECKS_ONLY:-}" ]; then
+  variants+=("${headdim_benches[@]}")
   # Prefill benchmark shapes (BENCHMARKS.md): bf16, B*L = 16k, Hq*D = 2048.
   for d in 64 128; do
     h=$((2048 / d))

@@ -361,6 +361,14 @@ int64_t mlir::attn::estimateBackwardMainRegisters(int64_t blockM,
   return (headDim + valueHeadDim) / 2 + blockM + 16 + kRegisterOverhead;
 }
 
+int64_t mlir::attn::getBackwardBlockMLimit(int64_t headDim,
+                                           int64_t valueHeadDim) {
+  for (int64_t m : {64, 32})
+    if (estimateBackwardMainRegisters(m, headDim, valueHeadDim) <= 255)
+      return m;
+  return 0;
+}
+
 namespace {
 /// The backward program of convert-attn-backward-to-nvvm: a main kernel of
 /// one CTA per KV block (16 keys per warp) over the Q blocks that see it,
@@ -418,14 +426,28 @@ struct BackwardModel {
     // (backwardMainSharedBytes).
     // As the pass: the deterministic main kernel keeps 16 keys per warp.
     bool square = squareWarpTiles && !deterministic && n == 128;
-    c.sharedMemoryBytes = n * (d + dv) * e + (square ? 2 : 1) * n * m * e +
-                          2 * (m * (d + dv) * e + 2 * m * 4);
+    // Rows padded to 128 bytes (getSharedRowBytes: D = 96 takes 256), the
+    // staged tiles' rows at least 128 bytes (block-m 32).
+    int64_t rows = getSharedRowBytes(d) + getSharedRowBytes(dv);
+    c.sharedMemoryBytes = n * rows +
+                          (square ? 2 : 1) * n * std::max<int64_t>(m * e, 128) +
+                          2 * (m * rows + 2 * m * 4);
     // Softcap keeps tanh of every score for the chain rule: one more
     // S^T tile.
     c.registersPerThread =
         estimateBackwardMainRegisters(m, d, dv) + (f.withSoftcap ? m / 2 : 0);
     if (m > n) {
       c.rejected = "block-m > block-n (the dQ split needs a warp per 16 rows)";
+      return c;
+    }
+    // The dQ split gives each warp whole k16 pairs of D.
+    int64_t dqRows = square && m == 128 ? 32 : 16;
+    int64_t dqParts = c.numWarps / (m / dqRows);
+    if ((d / 16) % dqParts != 0) {
+      c.rejected = llvm::formatv("D / 16 = {0} does not split over {1} dQ "
+                                 "column parts",
+                                 d / 16, dqParts)
+                       .str();
       return c;
     }
     c.ctasPerSM = fit(c, threads);
@@ -502,8 +524,10 @@ struct BackwardModel {
     c.numWarps = m / 16;
     int64_t d = f.headDim, dv = f.valueHeadDim, e = f.elementBytes;
     int64_t threads = 32 * c.numWarps;
-    // Q and dO, two stages of K and V (backwardDQSharedBytes).
-    c.sharedMemoryBytes = m * (d + dv) * e + 2 * n * (d + dv) * e;
+    // Q and dO, two stages of K and V (backwardDQSharedBytes), rows padded
+    // to 128 bytes.
+    c.sharedMemoryBytes =
+        (m + 2 * n) * (getSharedRowBytes(d) + getSharedRowBytes(dv));
     // dQ (D / 2), S and dP (n / 2 each), fragments and the overhead.
     c.registersPerThread = d / 2 + n + 16 + kRegisterOverhead;
     c.ctasPerSM = fit(c, threads);
@@ -557,6 +581,11 @@ mlir::attn::chooseBackwardTileConfig(const AttentionFigures &f,
   const int64_t mainShapes[][2] = {{64, 64}, {64, 128}, {128, 128}};
   for (auto [m, n] : mainShapes)
     choice.candidates.push_back(model.evaluateMain(m, n));
+  // 32-query steps only where no 64-row step fits the registers
+  // (getBackwardBlockMLimit): they read K and V for half the queries.
+  int64_t blockMLimit = getBackwardBlockMLimit(f.headDim, f.valueHeadDim);
+  if (blockMLimit == 32)
+    choice.candidates.push_back(model.evaluateMain(32, 64));
   size_t numMain = choice.candidates.size();
   if (deterministic)
     for (int64_t m : {64, 128})
@@ -565,9 +594,13 @@ mlir::attn::chooseBackwardTileConfig(const AttentionFigures &f,
   auto [main, mainNext] = pickFastest(all.take_front(numMain));
   auto [dq, dqNext] = pickFastest(all.drop_front(numMain));
   if (!main || (deterministic && !dq)) {
+    // The fixed tiles, within the register rule (32-query steps where
+    // 64-row ones are over it).
+    choice.blockM = std::max<int64_t>(32, std::min<int64_t>(64, blockMLimit));
     choice.reason = llvm::formatv("backward: no candidate fits {0} ({1}); "
-                                  "keeping 64 / 64 / 64 tiles",
-                                  gpu.name, choice.candidates.front().rejected)
+                                  "keeping {2} / 64 / 64 tiles",
+                                  gpu.name, choice.candidates.front().rejected,
+                                  choice.blockM)
                         .str();
     return choice;
   }

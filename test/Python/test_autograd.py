@@ -259,13 +259,26 @@ class Gradients(unittest.TestCase):
         self.assertEqual([m["attention"]["heads_q"] for m in kernel.launches], [8] * 3)
 
     def test_gpu_gradients_outside_the_gpu_backward_are_refused(self):
-        # A head dim the GPU backward does not take (it has 64 and 128): a
-        # MissingGpuBackward naming the piece, never another implementation.
-        q, k, v = (x.bfloat16() for x in inputs(1, 8, 2, 64, 64, 96, seed=10))
+        # Head dims past the GPU backward's register rule (D + Dv <= 350:
+        # 192 / 192 is not): a MissingGpuBackward naming the piece, never
+        # another implementation.
+        q, k, v = (x.bfloat16() for x in inputs(1, 8, 2, 64, 64, 192, seed=10))
         with self.assertRaises(at.MissingGpuBackward) as ctx:
             at._autograd.gpu_backward_kernel(q, k, v, None, "causal-bottom-right")
         self.assertIn("GPU backward kernel", str(ctx.exception))
-        self.assertIn("head dim 64 or 128", str(ctx.exception))
+        self.assertIn("D + Dv small enough for the GPU backward's registers",
+                      str(ctx.exception))
+
+    def test_gpu_backward_takes_other_head_dims_and_mla(self):
+        # D = 96 and DeepSeek MLA prefill (D = 192, Dv = 128) reach the GPU
+        # backward kernels (three launches), as D = 64 and 128 do.
+        for d, dv in ((96, 96), (192, 128)):
+            with self.subTest(d=d, dv=dv):
+                q, k, v = (x.bfloat16() for x in inputs(1, 4, 2, 64, 80, d, seed=11))
+                v = torch.randn(1, 2, 80, dv).bfloat16()
+                kernel = at._autograd.gpu_backward_kernel(q, k, v, None,
+                                                          "causal-bottom-right")
+                self.assertEqual(len(kernel.launches), 3)
 
 if __name__ == "__main__":
     unittest.main()

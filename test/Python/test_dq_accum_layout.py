@@ -31,6 +31,8 @@ def stored_index(rows, cols, lq, d):
     n, t, e = w // 8, (w % 8) // 2, w % 2
     mem_row = base + 4 * n + g // 2
     mem_col = 32 * u + 16 * (g % 2) + 4 * t + 2 * h + e
+    # D not a multiple of 32 (backwardDQAccumTiled): every group natural.
+    tiled &= d % 32 == 0
     return np.where(tiled, mem_row * d + mem_col, rows * d + cols)
 
 
@@ -38,11 +40,15 @@ def convert_targets(chunk, lq, d, strides=None, hq=1):
     """The emitter's dqTargets: (first, second, full) for stored chunks; dQ
     dense [B, Hq, Lq, D], or with Q's element `strides` (batch, head, seq)."""
     per_row = d // 8
-    bh_row = chunk >> int(np.log2(per_row))
-    jm = chunk & (per_row - 1)
+    if per_row & (per_row - 1) == 0:
+        bh_row = chunk >> int(np.log2(per_row))
+        jm = chunk & (per_row - 1)
+    else:  # D = 48, 80, 96, ...: the emitter divides
+        bh_row = chunk // per_row
+        jm = chunk % per_row
     row = bh_row % lq
     r = row & (GROUP - 1)
-    full = row - r + GROUP <= lq
+    full = (row - r + GROUP <= lq) & (d % 32 == 0)
     g = (r & 3) * 2 + ((jm >> 1) & 1)
     row0 = bh_row - r + g
     col = (jm & ~3) * 8 + (r >> 2) * 8 + (jm & 1) * 4
@@ -107,6 +113,11 @@ def old_convert_loads(bh, lq, d):
 CONFIGS = [(d, bh, lq) for d in (64, 128) for bh in (1, 3)
            for lq in sorted(set(range(17, 1001, 37)) | {32, 48, 200, 256, 300, 333, 336, 500,
                                                        777, 1000})]
+# The other head dims of the GPU backward: tiled with a chunk count that is
+# no power of two (96, 160, 192) or a power of two (32, 256), natural
+# throughout (48, 80, 112).
+CONFIGS += [(d, bh, lq) for d in (32, 48, 80, 96, 112, 160, 192, 256) for bh in (1, 3)
+            for lq in (17, 32, 200, 333, 336)]
 
 
 class DQAccumLayoutTest(unittest.TestCase):
@@ -126,7 +137,8 @@ class DQAccumLayoutTest(unittest.TestCase):
     def test_convert_writes_bshd(self):
         # dQ [B, Lq, Hq, D] (BSHD, or torch's x.transpose(1, 2) of it):
         # element (b, h, row, col) at b Lq Hq D + row Hq D + h D + col.
-        for d, b, hq, lq in ((64, 2, 3, 200), (128, 1, 4, 336), (64, 3, 2, 17)):
+        for d, b, hq, lq in ((64, 2, 3, 200), (128, 1, 4, 336), (64, 3, 2, 17),
+                             (96, 2, 3, 200), (80, 1, 2, 333), (192, 1, 2, 336)):
             with self.subTest(d=d, b=b, hq=hq, lq=lq):
                 strides = (lq * hq * d, d, hq * d)
                 dst, stored, targets = convert_writes(b * hq, lq, d, strides, hq)

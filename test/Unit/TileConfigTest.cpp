@@ -244,20 +244,29 @@ TEST_F(TileModelTest, BackwardCandidatesAreTheKernelsPlans) {
   // Every candidate the backward model sizes is the kernel's own plan:
   // shared memory, tiles and warps of the main kernel (and the dQ kernel's
   // for the deterministic program).
-  // Both programs, square warp tiles on and off (square-warp-tiles).
-  for (int64_t d : {64, 128})
+  // Both programs, square warp tiles on and off (square-warp-tiles), the
+  // head dims of every rule: padded rows (80, 96), chunk counts that are no
+  // power of two, Dv != D and the 32-query steps of MLA's 192 / 128.
+  const int64_t headDims[][2] = {{64, 64}, {128, 128}, {32, 32}, {80, 80},
+                                 {96, 96},  {192, 128}, {128, 64}};
+  for (auto [d, dv] : headDims)
     for (int mode = 0; mode < 4; ++mode) {
-      bool deterministic = mode & 1, square = mode & 2;
-      AttentionSpec spec = prefillSpec(d, d);
+      bool deterministic = mode & 1;
+      // Square warp tiles are D = Dv = 64, 128 only (the plan drops them
+      // elsewhere, and so must the model it consults).
+      bool square = (mode & 2) && d == dv && (d == 64 || d == 128);
+      AttentionSpec spec = prefillSpec(d, dv);
       spec.backward = true;
       spec.withLse = true;
       BackwardTileChoice choice = chooseBackwardTileConfig(
           getAttentionFigures(spec), *lookupGpu("h200"), deterministic, 2,
           square);
-      // The three main-kernel candidates first, then the dQ kernel's.
+      // The main-kernel candidates first (three, and 32 x 64 where the
+      // register rule asks for it), then the dQ kernel's.
+      size_t numMain = getBackwardBlockMLimit(d, dv) == 32 ? 4 : 3;
       for (size_t i = 0; i < choice.candidates.size(); ++i) {
         const TileCandidate &c = choice.candidates[i];
-        bool dq = i >= 3;
+        bool dq = i >= numMain;
         AttnPlanGpuBackwardOptions o;
         o.deterministic = deterministic;
         o.squareWarpTiles = square;
@@ -270,7 +279,8 @@ TEST_F(TileModelTest, BackwardCandidatesAreTheKernelsPlans) {
         std::string what = spec.describe() + (square ? " square" : "") +
                            (dq ? " dq " : " main ") + std::to_string(c.blockM) +
                            "x" + std::to_string(c.blockN);
-        if (c.rejected.find("block-m > block-n") != std::string::npos) {
+        if (c.rejected.find("block-m > block-n") != std::string::npos ||
+            c.rejected.find("dQ column parts") != std::string::npos) {
           EXPECT_TRUE(infos.empty()) << what;
           continue;
         }
@@ -308,6 +318,40 @@ TEST_F(TileModelTest, BackwardModelKeepsTheMeasuredChoices) {
       EXPECT_EQ(det.dqBlockM, 64) << det.reason;
     }
   }
+}
+
+TEST_F(TileModelTest, BackwardRegisterRuleByHeadDims) {
+  // ~(D + Dv) / 2 + block-m + 48 registers (estimateBackwardMainRegisters)
+  // within 255: 64-row steps to D + Dv = 286, 32-row ones to 350, then
+  // none (attn-plan-gpu-backward refuses the op).
+  EXPECT_EQ(getBackwardBlockMLimit(128, 128), 64);
+  EXPECT_EQ(getBackwardBlockMLimit(96, 96), 64);
+  EXPECT_EQ(getBackwardBlockMLimit(144, 128), 64);
+  EXPECT_EQ(getBackwardBlockMLimit(144, 144), 32);
+  EXPECT_EQ(getBackwardBlockMLimit(192, 128), 32);
+  EXPECT_EQ(getBackwardBlockMLimit(160, 160), 32);
+  EXPECT_EQ(getBackwardBlockMLimit(176, 176), 0);
+  EXPECT_EQ(getBackwardBlockMLimit(192, 192), 0);
+  EXPECT_EQ(getBackwardBlockMLimit(256, 256), 0);
+  // MLA prefill on the H200: only the 32 x 64 candidate fits.
+  AttentionSpec mla = prefillSpec(192, 128);
+  mla.numQueryHeads = mla.numKVHeads = 16;
+  mla.batch = 4, mla.queryLength = mla.keyLength = 4096;
+  BackwardTileChoice c =
+      chooseBackwardTileConfig(getAttentionFigures(mla), *lookupGpu("h200"),
+                               false, 4);
+  EXPECT_EQ(c.blockM, 32) << c.reason;
+  EXPECT_EQ(c.blockN, 64) << c.reason;
+  // D = 80: 5 k16 pairs of dQ do not split over the 2 column parts of
+  // 64 x 128; 128 x 128 has one per warp.
+  AttentionSpec d80 = prefillSpec(80, 80);
+  BackwardTileChoice c80 =
+      chooseBackwardTileConfig(getAttentionFigures(d80), *lookupGpu("h200"),
+                               false, 4);
+  EXPECT_NE(c80.candidates[1].rejected.find("dQ column parts"),
+            std::string::npos)
+      << c80.candidates[1].rejected;
+  EXPECT_TRUE(c80.candidates[0].rejected.empty());
 }
 
 //===----------------------------------------------------------------------===//

@@ -134,8 +134,8 @@ cl::opt<int64_t> bwdDQWarpRows(
     cl::init(0), cl::cat(specCategory));
 cl::opt<int64_t> bwdBlockM(
     "bwd-block-m",
-    cl::desc("With --backward: the main kernel's Q rows per step (64 or "
-             "128; 0: the tile model's, which --gpu-options=tile-model= "
+    cl::desc("With --backward: the main kernel's Q rows per step (32, 64 "
+             "or 128; 0: the tile model's, which --gpu-options=tile-model= "
              "turns off for the backward too)"),
     cl::init(0), cl::cat(specCategory));
 cl::opt<int64_t> bwdBlockN(

@@ -103,6 +103,15 @@ BackwardTileChoice chooseBackwardTileConfig(const AttentionFigures &figures,
 int64_t estimateBackwardMainRegisters(int64_t blockM, int64_t headDim,
                                       int64_t valueHeadDim);
 
+/// The backward main kernel's register rule: the largest block-m of 64
+/// and 32 whose estimate (estimateBackwardMainRegisters, without softcap's
+/// tanh tile: D = 128 with softcap runs 64-row steps, measured) stays
+/// within 255 registers per thread, or 0 where neither does (the GPU
+/// backward refuses D + Dv that large: D + Dv > 350). Block-m 128 is the
+/// cost model's to take where it fits; 32 only where 64 does not (D + Dv
+/// > 286: MLA's 192 / 128, 160 / 160).
+int64_t getBackwardBlockMLimit(int64_t headDim, int64_t valueHeadDim);
+
 /// The tiles attn-plan-gpu-kernels planned for one attention: the launch it
 /// records on the op (#attn.kernel_info, #attn.tile_sizes) and, where the
 /// cost model was consulted (tile-model on, static lengths), its choice.

@@ -431,8 +431,9 @@ defvar AttnGpuBackwardOptions = [
            "PTX features of the target, e.g. +ptx81 (decides "
            "dq-reduction=auto)">,
     Option<"blockM", "block-m", "int64_t", /*default=*/"0",
-           "Main kernel: query rows per Q block step, 64 or 128 (at most "
-           "block-n); 0: the tile model's choice (64 with tile-model off)">,
+           "Main kernel: query rows per Q block step, 32, 64 or 128 (at "
+           "most block-n); 0: the tile model's choice (64 with tile-model "
+           "off, 32 where D + Dv > 286: getBackwardBlockMLimit)">,
     Option<"blockN", "block-n", "int64_t", /*default=*/"0",
            "Main kernel: keys per CTA, 16 per warp: 64 (4 warps) or 128 (8 "
            "warps); 0: the tile model's choice (64 with tile-model off)">,

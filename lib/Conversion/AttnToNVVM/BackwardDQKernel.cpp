@@ -31,8 +31,9 @@ public:
             const BackwardTiles &tiles)
       : BackwardEmitterBase(func, p, /*keysPerTile=*/kBN, tiles.dqThreads()),
         blockM(tiles.dqBlockM) {
-    tileBytes = blockM * tileRowBytes;
-    kvTileBytes = kBN * tileRowBytes;
+    tileBytes = blockM * smemRowBytes;
+    kvTileBytes = kBN * smemRowBytes;
+    vTileBytes = kBN * vSmemRowBytes;
   }
 
   void emit();
@@ -42,7 +43,8 @@ private:
   // stage 0 K, V | stage 1 K, V.
   Value doTile() { return cI32(tileBytes); }
   Value kTile(Value stage) {
-    return add(mul(stage, 2 * kvTileBytes), 2 * tileBytes);
+    return add(mul(stage, kvTileBytes + vTileBytes),
+               tileBytes + blockM * vSmemRowBytes);
   }
   Value vTile(Value stage) { return add(kTile(stage), kvTileBytes); }
 
@@ -50,8 +52,8 @@ private:
     Value n0 = mul(block, kBN);
     copyRows(global(kBwdK), kvHeadBytes, rowBytes(p.key), n0, kBN, p.seqK,
              kTile(stage));
-    copyRows(global(kBwdV), kvHeadBytes, rowBytes(p.key), n0, kBN, p.seqK,
-             vTile(stage));
+    copyRows(global(kBwdV), vHeadBytes, rowBytes(p.value), n0, kBN, p.seqK,
+             vTile(stage), dv);
   }
   /// f32 of a [B, Hq, Lq] workspace at this lane's two rows (row >= Lq: 0).
   std::array<Value, 2> loadRowPair(int64_t argIndex);
@@ -59,8 +61,11 @@ private:
   void emitBlock(Value n0, Value stage, SmallVector<Value> &acc);
 
   /// Query rows of the CTA; bytes of its Q (dO) tile and of a K (V) tile.
-  int64_t blockM, tileBytes, kvTileBytes;
+  int64_t blockM, tileBytes, kvTileBytes, vTileBytes;
   Value bh, batch, head, m0, laneRow, qHeadBytes, kvHeadBytes;
+  /// dO's and V's head offsets (Q's and K's where D = Dv); the lanes of
+  /// Dv-wide and of transposed K reads where Dv != D.
+  Value doHeadBytes, vHeadBytes, valueALane, valueBLane, keyColumnsLane;
   Value negSlope, batchIndex, headIndex;
   std::array<Value, 2> lse2, delta;
 };
@@ -105,7 +110,10 @@ void DQEmitter::emitBlock(Value n0, Value stage, SmallVector<Value> &acc) {
     s[r] = exp2(fma(s[r], c, arith::NegFOp::create(b, lse2[slot])));
   }
   // dS = P (dP - delta), dP = dO V^T; then dQ += dS K (K read transposed).
-  SmallVector<Value> ds = emitRowGemm(doTile(), qLane, vTile(stage));
+  SmallVector<Value> ds =
+      dv == d ? emitRowGemm(doTile(), qLane, vTile(stage))
+              : emitRowGemm(doTile(), valueALane, vTile(stage), valueBLane,
+                            dv / 16, vSmemRowBytes);
   for (int64_t r = 0; r < layout.numRegisters(); ++r) {
     Value grad = arith::MulFOp::create(
         b, s[r], arith::SubFOp::create(b, ds[r], delta[layout.rowSlot(r)]));
@@ -114,7 +122,10 @@ void DQEmitter::emitBlock(Value n0, Value stage, SmallVector<Value> &acc) {
           b, grad, fma(arith::NegFOp::create(b, th[r]), th[r], cF32(1.0)));
     ds[r] = grad;
   }
-  emitPV(ds, kTile(stage), acc);
+  if (dv == d)
+    emitPV(ds, kTile(stage), acc);
+  else
+    emitProbsGemm(ds, kTile(stage), keyColumnsLane, d, smemRowBytes, acc);
 }
 
 void DQEmitter::emit() {
@@ -130,9 +141,21 @@ void DQEmitter::emit() {
   // Q, dO and dQ share Q's strides, K and V K's (getBackwardProblem).
   qHeadBytes = headByteOffset(p.query, p.headsQ, batch, head, bh);
   kvHeadBytes = headByteOffset(p.key, p.headsKV, batch, kvHead);
+  // dO has Q's strides and V K's where D = Dv (getBackwardStrides).
+  doHeadBytes = p.output == p.query
+                    ? qHeadBytes
+                    : headByteOffset(p.output, p.headsQ, batch, head, bh);
+  vHeadBytes = p.value == p.key
+                   ? kvHeadBytes
+                   : headByteOffset(p.value, p.headsKV, batch, kvHead);
   if (!p.alibiSlopes.empty())
     negSlope = emitNegAlibiSlope(head);
   qLane = warpRowsLane();
+  if (dv != d) {
+    valueALane = warpRowsLane(vSmemRowBytes);
+    valueBLane = rowsBLane(vSmemRowBytes);
+    keyColumnsLane = columnsBLane(smemRowBytes);
+  }
   lse2 = loadRowPair(kBwdLseLog2);
   delta = loadRowPair(kBwdDelta);
 
@@ -145,13 +168,14 @@ void DQEmitter::emit() {
   ifThen(cmp(arith::CmpIPredicate::slt, nBegin, nEnd), [&] {
     copyRows(global(kBwdQ), qHeadBytes, rowBytes(p.query), m0, blockM,
              p.seqQ, cI32(0));
-    copyRows(global(kBwdDO), qHeadBytes, rowBytes(p.query), m0, blockM,
-             p.seqQ, doTile());
+    copyRows(global(kBwdDO), doHeadBytes, rowBytes(p.output), m0, blockM,
+             p.seqQ, doTile(), dv);
     copyKV(nBegin, cI32(0));
   });
   NVVM::CpAsyncCommitGroupOp::create(b);
 
-  SmallVector<Value> init(dTiles() * 4, cF32(0.0));
+  // dQ: D / 8 C fragments.
+  SmallVector<Value> init(d / 8 * 4, cF32(0.0));
   auto loop = scf::ForOp::create(b, nBegin, nEnd, cI32(1), init);
   {
     OpBuilder::InsertionGuard guard(b);
@@ -180,8 +204,8 @@ void DQEmitter::emit() {
     Value row = add(laneRow, half * 8);
     auto body = [&] {
       Value rowStart = add64(qHeadBytes, mul64(row, rowBytes(p.query)));
-      for (int64_t dt = 0; dt < dTiles(); ++dt) {
-        int64_t r = oIndex(0, dt, 2 * half);
+      for (int64_t dt = 0; dt < d / 8; ++dt) {
+        int64_t r = dt * 4 + 2 * half;
         Value off = add64(rowStart, toI64(add(mul(t, 4), dt * 16)));
         Value v = packHalf2(
             arith::MulFOp::create(b, loop.getResult(r), scale),
@@ -199,7 +223,8 @@ void DQEmitter::emit() {
 
 int64_t mlir::attn::detail::backwardDQSharedBytes(const KernelProblem &p,
                                                   const BackwardTiles &t) {
-  return (2 * t.dqBlockM + 4 * kBN) * p.headDim * 2;
+  int64_t rows = sharedRowBytes(p.headDim) + sharedRowBytes(p.valueHeadDim);
+  return (t.dqBlockM + 2 * kBN) * rows;
 }
 
 void mlir::attn::detail::emitBackwardDQ(gpu::GPUFuncOp func,

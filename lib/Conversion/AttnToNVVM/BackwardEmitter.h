@@ -50,13 +50,26 @@ protected:
   /// rows `rowPitch` bytes apart: FragmentEmitter::rowBytes) starting at
   /// `firstRow` into the swizzled tile at shared byte `tile`; rows at or
   /// past `rowLimit` are zero-filled (cp.async source size 0).
+  /// `width`: elements of a row (0: D; Dv for V and dO), whose shared rows
+  /// are sharedRowBytes(width) apart.
   void copyRows(Value gptr, Value headBytes, int64_t rowPitch, Value firstRow,
-                int64_t rows, int64_t rowLimit, Value tile);
+                int64_t rows, int64_t rowLimit, Value tile, int64_t width = 0);
+  /// copyRows of rows whose chunk count is no power of two: one division
+  /// per item.
+  void copyRowItems(Value gptr, Value headBytes, int64_t rowPitch,
+                    Value firstRow, int64_t rows, int64_t rowLimit, Value tile,
+                    int64_t chunksPerRow, int64_t smemRow);
   /// Whether Q (and O, dO, dQ) is a dense [B, Hq, Lq, D]: rows of a head
   /// then heads then batches, so bh * Lq + row indexes its rows.
   bool denseQuery() const {
     return p.query.seq == d && p.query.head == p.seqQ * d &&
            p.query.mergesBatchAndHead(p.headsQ);
+  }
+  /// The same of O (and dO), [B, Hq, Lq, Dv]: Q's record where D = Dv
+  /// (getBackwardStrides), O's own where Dv != D.
+  bool denseOutput() const {
+    return p.output.seq == dv && p.output.head == p.seqQ * dv &&
+           p.output.mergesBatchAndHead(p.headsQ);
   }
   /// The element offset (i64) of row 0 of query head `bh` (= batch * Hq +
   /// head) in an operand with Q's strides.
@@ -65,13 +78,38 @@ protected:
     Value head = arith::RemUIOp::create(b, bh, cI32(p.headsQ));
     return add64(mul64(batch, p.query.batch), mul64(head, p.query.head));
   }
+  /// The same in an operand with O's strides (O, dO).
+  Value outputHeadElements(Value bh) {
+    Value batch = arith::DivUIOp::create(b, bh, cI32(p.headsQ));
+    Value head = arith::RemUIOp::create(b, bh, cI32(p.headsQ));
+    return add64(mul64(batch, p.output.batch), mul64(head, p.output.head));
+  }
   /// C[16 rows of the warp, 64 columns] = A B^T with A rows read at
   /// `aLane` (the warp's 16 rows) of the tile at `aTile` and B rows from
   /// the tile at `bTile` (both [rows, D], non-transposed ldmatrix).
   SmallVector<Value> emitRowGemm(Value aTile, Value aLane, Value bTile);
+  /// The same over `steps` k16 steps of tiles whose shared rows are
+  /// `rowBytes` apart, B rows at `bLane` (as kLane): dP^T = V dO^T and
+  /// dP = dO V^T contract Dv, not D.
+  SmallVector<Value> emitRowGemm(Value aTile, Value aLane, Value bTile,
+                                 Value bLane, int64_t steps, int64_t rowBytes);
   /// Lane offsets of A fragments of the warp's 16 rows of a [rows, D] tile
   /// (as the forward's Q): matrices 1, 3 are rows 8-15, 2, 3 the next chunk.
-  Value warpRowsLane();
+  /// `rowBytes`: the tile's shared row bytes (0: a D-wide tile's).
+  Value warpRowsLane(int64_t rowBytes = 0);
+  /// Lane offsets of non-transposed B fragments (two n8 tiles of rows) of
+  /// a tile of `rowBytes` rows: kLane of such a tile.
+  Value rowsBLane(int64_t rowBytes);
+  /// Lane offsets of transposed B fragments (two n8 tiles of columns) of a
+  /// tile of `rowBytes` rows: vLane of such a tile.
+  Value columnsBLane(int64_t rowBytes);
+  /// acc += A B as FragmentEmitter::emitPV, with `columns` output columns
+  /// (acc: columns / 8 C fragments) and B the [keys, columns] tile at
+  /// `tile` (shared rows `rowBytes` apart, lanes at `lane`): dK += dS^T Q
+  /// and dQ += dS K produce D columns where emitPV produces Dv.
+  void emitProbsGemm(ArrayRef<Value> probs, Value tile, Value lane,
+                     int64_t columns, int64_t rowBytes,
+                     SmallVector<Value> &acc);
 
   int64_t threads;
 };

@@ -38,8 +38,11 @@ public:
   void emit() {
     b.setInsertionPointToStart(&func.getBody().front());
     // D / 8 consecutive lanes share a row, one 16-byte chunk each, so the
-    // row sum is a butterfly over log2(D / 8) lane bits.
-    int64_t chunksPerRow = d / 8;
+    // row sum is a butterfly over log2(D / 8) lane bits. In general a row
+    // takes the power of two of lanes at or above max(D, Dv) / 8: lanes
+    // past Dv / 8 add 0 to delta, lanes past D / 8 zero no dq_accum chunk.
+    int64_t chunksPerRow = backwardPreprocessLanes(p);
+    int64_t outChunks = dv / 8, accChunks = d / 8;
     Value tidV = threadId();
     Value bh = blockId(gpu::Dimension::y);
     Value row = add(mul(blockId(gpu::Dimension::x), backwardPreprocessRows(p)),
@@ -51,13 +54,21 @@ public:
     Value rowIndex = add64(mul64(bh, p.seqQ), toI64(clamped));
     Value elemOff = add64(arith::MulIOp::create(b, rowIndex, cI64(d)),
                           toI64(mul(chunk, 8)));
-    // O and dO share Q's strides (getBackwardProblem); dq_accum, delta and
-    // lse_log2 are dense.
+    // O and dO share Q's strides where D = Dv (getBackwardStrides), else
+    // O's own; dq_accum, delta and lse_log2 are dense.
+    Value inOutput = outChunks < chunksPerRow
+                         ? cmp(arith::CmpIPredicate::ult, chunk,
+                               cI32(outChunks))
+                         : Value();
+    Value ioChunk = inOutput ? sel(inOutput, chunk, cI32(0)) : chunk;
     Value ioOff = elemOff;
-    if (!denseQuery())
+    if ((dv != d || inOutput) && denseOutput())
+      ioOff = add64(arith::MulIOp::create(b, rowIndex, cI64(dv)),
+                    toI64(mul(ioChunk, 8)));
+    else if (!denseOutput())
       ioOff = add64(
-          add64(queryHeadElements(bh), mul64(clamped, p.query.seq)),
-          toI64(mul(chunk, 8)));
+          add64(outputHeadElements(bh), mul64(clamped, p.output.seq)),
+          toI64(mul(ioChunk, 8)));
     Value byteOff = arith::MulIOp::create(b, ioOff, cI64(2));
     Type halfType = p.isBF16 ? Type(b.getBF16Type()) : Type(b.getF16Type());
     auto vec8 = VectorType::get({8}, halfType);
@@ -72,12 +83,17 @@ public:
     for (int64_t e = 0; e < 8; ++e)
       sum = arith::AddFOp::create(
           b, sum, LLVM::ExtractElementOp::create(b, prod, cI32(e)));
+    if (inOutput)
+      sum = sel(inOutput, sum, cF32(0.0));
     for (int64_t m = 1; m < chunksPerRow; m *= 2)
       sum = arith::AddFOp::create(b, sum, shuffleXor(sum, m));
 
     ifThen(valid, [&] {
       // dq_accum starts at zero for the main kernel's atomics.
-      if (atomicDQ)
+      if (atomicDQ && accChunks < chunksPerRow)
+        ifThen(cmp(arith::CmpIPredicate::ult, chunk, cI32(accChunks)),
+               [&] { zeroAccumulator(elemOff); });
+      else if (atomicDQ)
         zeroAccumulator(elemOff);
       ifThen(cmp(arith::CmpIPredicate::eq, chunk, cI32(0)), [&] {
         Value off = arith::MulIOp::create(b, rowIndex, cI64(4));
@@ -146,9 +162,14 @@ public:
       Value packed =
           LLVM::FPTruncOp::create(b, VectorType::get({8}, halfType), all);
       DQTargets t = dqTargets(chunk);
+      bool tiledLayout = backwardDQAccumTiled(p);
       // Stored floats 4i + 2h + e are row h's column 2i + e (tiled), or
       // column 4h + 2i + e of the one row (natural).
-      auto part = [&](ArrayRef<int32_t> tiled, ArrayRef<int32_t> natural) {
+      auto part = [&](ArrayRef<int32_t> tiled,
+                      ArrayRef<int32_t> natural) -> Value {
+        if (!tiledLayout)
+          return LLVM::ShuffleVectorOp::create(b, packed, packed, natural)
+              .getResult();
         Value tv = LLVM::ShuffleVectorOp::create(b, packed, packed, tiled);
         if (!t.full)
           return tv;
@@ -184,8 +205,16 @@ private:
   /// g = 2 (r % 4) + c, columns 32u + 8 (r / 4) + 4k' .. + 3.
   DQTargets dqTargets(Value chunk) {
     int64_t perRow = d / 8;
-    Value bhRow = shr(chunk, llvm::Log2_64(perRow));
-    Value jm = andI(chunk, perRow - 1);
+    Value bhRow, jm;
+    if (llvm::isPowerOf2_64(perRow)) {
+      bhRow = shr(chunk, llvm::Log2_64(perRow));
+      jm = andI(chunk, perRow - 1);
+    } else {
+      bhRow = arith::DivUIOp::create(b, chunk, cI32(perRow));
+      jm = arith::RemUIOp::create(b, chunk, cI32(perRow));
+    }
+    if (!backwardDQAccumTiled(p))
+      return naturalTargets(chunk, bhRow, jm);
     // r: the stored row in its group of 16 (every head's rows start on a
     // group when Lq is a multiple of 16).
     Value r, full;
@@ -227,6 +256,22 @@ private:
             arith::SelectOp::create(b, full, second, add64(natural, cI64(4))),
             full};
   }
+
+  /// The targets where every group of dq_accum is natural (D not a
+  /// multiple of 32, backwardDQAccumTiled): chunk jm of row bhRow, as
+  /// stored; `full` stays null, so the stores take the natural halves.
+  DQTargets naturalTargets(Value chunk, Value bhRow, Value jm) {
+    Value first;
+    if (denseQuery()) {
+      first = mul64(chunk, 8);
+    } else {
+      Value bh = arith::DivUIOp::create(b, bhRow, cI32(p.seqQ));
+      Value row = arith::SubIOp::create(b, bhRow, mul(bh, p.seqQ));
+      first = add64(add64(queryHeadElements(bh), mul64(row, p.query.seq)),
+                    toI64(mul(jm, 8)));
+    }
+    return {first, add64(first, cI64(4)), Value()};
+  }
 };
 
 } // namespace
@@ -252,14 +297,22 @@ std::pair<Value, Value> MainEmitter::stepCoordinates(Value it) {
 
 void BackwardEmitterBase::copyRows(Value gptr, Value headBytes,
                                    int64_t rowPitch, Value firstRow,
-                                   int64_t rows, int64_t rowLimit, Value tile) {
+                                   int64_t rows, int64_t rowLimit, Value tile,
+                                   int64_t width) {
+  if (!width)
+    width = d;
+  int64_t chunksPerRow = width / 8, smemRow = sharedRowBytes(width);
+  if (!llvm::isPowerOf2_64(chunksPerRow) || threads % chunksPerRow != 0 ||
+      rows % (threads / chunksPerRow) != 0)
+    return copyRowItems(gptr, headBytes, rowPitch, firstRow, rows, rowLimit,
+                        tile, chunksPerRow, smemRow);
   // As the forward's copies: thread tid moves chunk tid % (D / 8) of rows
   // tid / (D / 8) + k * rowsPerPass (a multiple of 8: the swizzled chunk is
   // the same for every k).
-  int64_t chunksPerRow = d / 8, rowsPerPass = threads / chunksPerRow;
+  int64_t rowsPerPass = threads / chunksPerRow;
   Value row0 = shr(tid, llvm::Log2_64(chunksPerRow));
   Value chunk = andI(tid, chunksPerRow - 1);
-  Value smemOffset = swizzled(row0, chunk);
+  Value smemOffset = swizzled(row0, chunk, smemRow);
   for (int64_t k = 0; k < rows / rowsPerPass; ++k) {
     Value row = add(add(firstRow, row0), k * rowsPerPass);
     Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(rowLimit));
@@ -269,7 +322,7 @@ void BackwardEmitterBase::copyRows(Value gptr, Value headBytes,
                     add64(headBytes, toI64(add(mul(row, rowPitch),
                                                mul(chunk, 16)))));
     Value dst = gep(ptrShared, smem,
-                    add(tile, add(smemOffset, k * rowsPerPass * tileRowBytes)));
+                    add(tile, add(smemOffset, k * rowsPerPass * smemRow)));
     NVVM::CpAsyncOp::create(b, dst, src, 16, NVVM::LoadCacheModifierKind::CG,
                             srcSize);
   }
@@ -283,8 +336,12 @@ void MainEmitter::copyStep(Value it, Value base) {
   // Q and dO share Q's strides (getBackwardProblem).
   Value qBytes = headByteOffset(p.query, p.headsQ, batch, head, bh);
   copyRows(qPtr, qBytes, rowBytes(p.query), m0, blockM, p.seqQ, qTile(base));
-  copyRows(doPtr, qBytes, rowBytes(p.query), m0, blockM, p.seqQ,
-           doTile(base));
+  // dO has Q's strides where D = Dv (getBackwardStrides), O's else.
+  Value doBytes = p.output == p.query
+                      ? qBytes
+                      : headByteOffset(p.output, p.headsQ, batch, head, bh);
+  copyRows(doPtr, doBytes, rowBytes(p.output), m0, blockM, p.seqQ,
+           doTile(base), dv);
   // Item i < block m copies lse_log2 of row i, item block m + i delta (4
   // bytes each: a row's offset is 4-byte aligned only); padded rows read 0.
   // Threads past the 2 block m items copy nothing (a zero-size copy would
@@ -313,29 +370,17 @@ void MainEmitter::copyStep(Value it, Value base) {
   }
 }
 
-Value BackwardEmitterBase::warpRowsLane() {
+Value BackwardEmitterBase::warpRowsLane(int64_t rowBytes) {
   Value matrix = shr(lane, 3);
   return laneOffset(
-      mul(add(add(mul(warp, 16), r8), mul(andI(matrix, 1), 8)), tileRowBytes),
+      mul(add(add(mul(warp, 16), r8), mul(andI(matrix, 1), 8)),
+          rowBytes ? rowBytes : smemRowBytes),
       shr(matrix, 1));
 }
 
 SmallVector<Value> BackwardEmitterBase::emitRowGemm(Value aTile, Value aLane,
                                                     Value bTile) {
-  SmallVector<Value> c(nTiles() * 4, cF32(0.0));
-  for (int64_t kk = 0; kk < kSteps(); ++kk) {
-    SmallVector<Value> af = ldmatrix(
-        fragmentAddress(aTile, aLane, 0, 2 * kk), /*transpose=*/false);
-    for (int64_t np = 0; np < nTiles() / 2; ++np) {
-      // One ldmatrix x4 gives the B fragments of two n8 (query) tiles.
-      SmallVector<Value> bf = ldmatrix(
-          fragmentAddress(bTile, kLane, np * 16, 2 * kk), /*transpose=*/false);
-      for (int64_t half = 0; half < 2; ++half)
-        mma(af, {bf[2 * half], bf[2 * half + 1]},
-            MutableArrayRef<Value>(c).slice(sIndex(0, 2 * np + half, 0), 4));
-    }
-  }
-  return c;
+  return emitRowGemm(aTile, aLane, bTile, kLane, kSteps(), smemRowBytes);
 }
 
 std::pair<Value, Value> MainEmitter::loadColumnPair(Value vecTile,
@@ -465,7 +510,9 @@ void MainEmitter::emitDQ(Value bh, Value m0) {
     }
     for (int64_t dp = 0; dp < pairs; ++dp) {
       SmallVector<Value> kf = ldmatrix(
-          fragmentAddress(kBase, dqKLane, kk * 16, 2 * dp), /*transpose=*/true);
+          dqKRowLane ? dqKAddress(kk, dp)
+                     : fragmentAddress(kBase, dqKLane, kk * 16, 2 * dp),
+          /*transpose=*/true);
       for (int64_t mt = 0; mt < dqMTiles; ++mt)
         for (int64_t half = 0; half < 2; ++half)
           mma(af[mt], {kf[2 * half], kf[2 * half + 1]},
@@ -515,6 +562,10 @@ void MainEmitter::emitDQReduction(Value bh, Value m0, ArrayRef<Value> acc) {
   Value accPtr = global(kBwdDQAccum);
   int64_t tiles = int64_t(acc.size()) / 4;
   Value tileRow = add(m0, mul(andI(warp, rowGroups - 1), 16 * dqMTiles));
+  if (!backwardDQAccumTiled(p))
+    // Every row group natural (BackwardKernel.h): the rows below Lq.
+    return emitNaturalDQReduction(
+        bh, tileRow, arith::ConstantIntOp::create(b, b.getI1Type(), 0), acc);
   Value headRow = add64(mul64(bh, p.seqQ), toI64(tileRow));
   Value laneElem = add64(
       arith::MulIOp::create(b, add64(headRow, toI64(shr(g, 1))), cI64(d)),
@@ -653,7 +704,7 @@ void MainEmitter::emitStep(Value it, Value stage, Value head, Value m0,
   }
   emitPV(s, doTile(base), dV);
   // dS^T = P^T (dP^T - delta), dP^T = V dO^T.
-  SmallVector<Value> ds = emitRowGemm(cI32(vTile()), aLane, doTile(base));
+  SmallVector<Value> ds = emitValueGemm(doTile(base));
   for (int64_t nt = 0; nt < nTiles(); ++nt) {
     auto [d0, d1] = loadColumnPair(deltaTile(base), nt);
     for (int64_t e = 0; e < 4; ++e) {
@@ -667,7 +718,7 @@ void MainEmitter::emitStep(Value it, Value stage, Value head, Value m0,
       ds[r] = grad;
     }
   }
-  emitPV(ds, qTile(base), dK);
+  emitKeyGradientGemm(ds, qTile(base), dK);
   if (!atomicDQ)
     return;
   storeDsT(ds);
@@ -676,8 +727,9 @@ void MainEmitter::emitStep(Value it, Value stage, Value head, Value m0,
 }
 
 scf::ForOp MainEmitter::emitLoop(Value total) {
-  int64_t numAcc = dTiles() * 4;
-  SmallVector<Value> init(2 * numAcc, cF32(0.0));
+  // dK: D / 8 C fragments, dV: Dv / 8.
+  int64_t numAcc = d / 8 * 4;
+  SmallVector<Value> init(numAcc + dTiles() * 4, cF32(0.0));
   auto loop = scf::ForOp::create(b, cI32(0), total, cI32(1), init);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(loop.getBody());
@@ -731,6 +783,8 @@ void MainEmitter::storeKeyRowGradients(
 }
 
 void MainEmitter::emitEpilogue(ValueRange dK, ValueRange dV) {
+  if (dv != d || p.value != p.key)
+    return emitWideEpilogue(dK, dV);
   // Lane (g, t) holds keys g, g + 8 of the warp's 16, dims 8 dt + 2t, +1.
   for (int64_t half = 0; half < 2; ++half)
     storeKeyRowGradients(
@@ -748,6 +802,10 @@ void MainEmitter::emit() {
   n0 = mul(blockId(gpu::Dimension::x), blockN);
   // K, V, dK and dV share K's strides (getBackwardProblem).
   kvHeadBytes = headByteOffset(p.key, p.headsKV, batch, kvHead, bhkv);
+  // V and dV have K's strides where D = Dv (getBackwardStrides).
+  vHeadBytes = p.value == p.key
+                   ? kvHeadBytes
+                   : headByteOffset(p.value, p.headsKV, batch, kvHead, bhkv);
   qPtr = global(kBwdQ);
   kPtr = global(kBwdK);
   vPtr = global(kBwdV);
@@ -755,6 +813,11 @@ void MainEmitter::emit() {
   lsePtr = global(kBwdLseLog2);
   deltaPtr = global(kBwdDelta);
   aLane = warpRowsLane();
+  if (dv != d) {
+    valueALane = warpRowsLane(vSmemRowBytes);
+    valueBLane = rowsBLane(vSmemRowBytes);
+    queryColumnsLane = columnsBLane(smemRowBytes);
+  }
   Value matrix = shr(lane, 3);
   // dS A fragments from dS^T transposed: matrix i reads keys r8 + 8 (i >> 1)
   // at query chunk 2 (w's row group) + (i & 1); the chunk is swizzled by
@@ -776,6 +839,12 @@ void MainEmitter::emit() {
   dqKBytes = mul(andI(chunk0, ~int64_t(7)), 16);
   dqKLane = laneOffset(mul(add(r8, mul(andI(matrix, 1), 8)), smemRowBytes),
                        add(shr(matrix, 1), andI(chunk0, 7)));
+  if (columnParts > 1 && !llvm::isPowerOf2_64(partChunks)) {
+    // D = 96, 192 split in parts of 6, 12 chunks: a part's first chunk
+    // shares bits with the pairs' chunks, so each read swizzles its own.
+    dqKRowLane = mul(add(r8, mul(andI(matrix, 1), 8)), smemRowBytes);
+    dqKChunkLane = add(chunk0, shr(matrix, 1));
+  }
   if (square)
     emitSquareCoordinates();
 
@@ -800,14 +869,14 @@ void MainEmitter::emit() {
   ifThen(hasWork, [&] {
     copyRows(kPtr, kvHeadBytes, rowBytes(p.key), n0, blockN, p.seqK,
              cI32(kTile()));
-    copyRows(vPtr, kvHeadBytes, rowBytes(p.key), n0, blockN, p.seqK,
-             cI32(vTile()));
+    copyRows(vPtr, vHeadBytes, rowBytes(p.value), n0, blockN, p.seqK,
+             cI32(vTile()), dv);
     copyStep(cI32(0), stageBase(cI32(0)));
   });
   NVVM::CpAsyncCommitGroupOp::create(b);
   scf::ForOp loop = emitLoop(total);
   b.setInsertionPointAfter(loop);
-  int64_t numAcc = dTiles() * 4;
+  int64_t numAcc = d / 8 * 4;
   if (square)
     emitSquareEpilogue(loop.getResults().take_front(numAcc),
                        loop.getResults().drop_front(numAcc));
@@ -819,10 +888,11 @@ void MainEmitter::emit() {
 
 int64_t mlir::attn::detail::backwardMainSharedBytes(const KernelProblem &p,
                                                     const BackwardTiles &t) {
-  int64_t rowBytes = p.headDim * 2;
-  int64_t stage = 2 * t.blockM * rowBytes + 2 * t.blockM * 4;
-  int64_t staged = (t.square() ? 2 : 1) * t.blockN * t.blockM * 2;
-  return 2 * t.blockN * rowBytes + staged + 2 * stage;
+  int64_t rows = sharedRowBytes(p.headDim) + sharedRowBytes(p.valueHeadDim);
+  int64_t stage = t.blockM * rows + 2 * t.blockM * 4;
+  int64_t staged =
+      (t.square() ? 2 : 1) * t.blockN * backwardStagedRowBytes(t.blockM);
+  return t.blockN * rows + staged + 2 * stage;
 }
 
 void mlir::attn::detail::emitBackwardPreprocess(gpu::GPUFuncOp func,

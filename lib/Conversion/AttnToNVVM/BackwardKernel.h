@@ -16,6 +16,9 @@
 #include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <algorithm>
 
 namespace mlir::attn::detail {
 
@@ -97,10 +100,29 @@ enum class DQReduction {
 /// rows of a group that crosses Lq are stored as they are (the layout
 /// needs no padding). Only the main and convert kernels read the layout.
 constexpr int64_t kDQAccumGroupRows = 16;
+/// Whether dq_accum takes the tiled layout above: its 32-column units need
+/// D a multiple of 32. Other D (48, 80, 112, ...) store every row group
+/// natural ([B, Hq, Lq, D] row-major), as the groups that cross Lq.
+inline bool backwardDQAccumTiled(const KernelProblem &p) {
+  return p.headDim % 32 == 0;
+}
 
-/// Query rows one preprocess CTA covers (D / 8 threads per row).
+/// Lanes of the preprocess kernel per query row: one per 16-byte chunk of
+/// the wider of a dO row and a dq_accum row, rounded up to a power of two
+/// (the row sum is a butterfly; D / 8 where D = Dv is a power of two).
+inline int64_t backwardPreprocessLanes(const KernelProblem &p) {
+  return int64_t(
+      llvm::PowerOf2Ceil(std::max(p.headDim, p.valueHeadDim) / 8));
+}
+/// Query rows one preprocess CTA covers.
 inline int64_t backwardPreprocessRows(const KernelProblem &p) {
-  return kBackwardThreads / (p.headDim / 8);
+  return kBackwardThreads / backwardPreprocessLanes(p);
+}
+/// Bytes of a row of the main kernel's staged dS^T (and P^T) tile: block-m
+/// 16-bit elements, at least 128 (block-m 32) so that the chunk swizzle
+/// stays in the row.
+inline int64_t backwardStagedRowBytes(int64_t blockM) {
+  return std::max<int64_t>(blockM * 2, 128);
 }
 /// Dynamic shared memory of the main kernel: K, V, the dS^T tile (and the
 /// P^T tile with square warp tiles) and two stages of (Q, dO, lse_log2,

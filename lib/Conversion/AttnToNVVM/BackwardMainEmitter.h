@@ -27,10 +27,12 @@ public:
         rowGroups(blockM / options.tiles.dqWarpRows),
         columnParts(options.tiles.dqColumnParts()),
         square(options.tiles.square()), squareQueries(blockM / 2) {
-    kvTileBytes = blockN * tileRowBytes;
-    qTileBytes = blockM * tileRowBytes;
-    stageBytes = 2 * qTileBytes + 2 * blockM * 4;
-    dsRowBytes = blockM * 2;
+    kvTileBytes = blockN * smemRowBytes;
+    vTileBytes = blockN * vSmemRowBytes;
+    qTileBytes = blockM * smemRowBytes;
+    doTileBytes = blockM * vSmemRowBytes;
+    stageBytes = qTileBytes + doTileBytes + 2 * blockM * 4;
+    dsRowBytes = backwardStagedRowBytes(blockM);
   }
 
   void emit();
@@ -41,7 +43,7 @@ private:
   // multiple of 128 bytes.
   int64_t kTile() const { return 0; }
   int64_t vTile() const { return kvTileBytes; }
-  int64_t dsTile() const { return 2 * kvTileBytes; }
+  int64_t dsTile() const { return kvTileBytes + vTileBytes; }
   int64_t pTile() const { return dsTile() + blockN * dsRowBytes; }
   Value stageBase(Value stage) {
     return add(mul(stage, stageBytes),
@@ -49,8 +51,10 @@ private:
   }
   Value qTile(Value base) { return base; }
   Value doTile(Value base) { return add(base, qTileBytes); }
-  Value lseTile(Value base) { return add(base, 2 * qTileBytes); }
-  Value deltaTile(Value base) { return add(base, 2 * qTileBytes + blockM * 4); }
+  Value lseTile(Value base) { return add(base, qTileBytes + doTileBytes); }
+  Value deltaTile(Value base) {
+    return add(base, qTileBytes + doTileBytes + blockM * 4);
+  }
 
   /// The (query head, first row) of loop step `it`: heads of the group
   /// outer, Q blocks inner.
@@ -144,6 +148,24 @@ private:
                 SmallVector<Value> &dK, SmallVector<Value> &dV);
   /// dK * scale and dV to global memory (rows < Lk).
   void emitEpilogue(ValueRange dK, ValueRange dV);
+  /// The epilogue where Dv != D or V has strides of its own: dK rows (D
+  /// wide, K's strides) and dV rows (Dv wide, V's) stored apart.
+  void emitWideEpilogue(ValueRange dK, ValueRange dV);
+  /// Stores `acc` (times `scale` where given) of key row `key` of the
+  /// natural layout, `tiles` d8 tiles, into the rows at `ptr` (head row 0
+  /// at byte `headBytes`, rows `rowPitch` bytes apart), for keys below Lk.
+  void storeKeyRow(Value key, ValueRange acc, int64_t tiles, int64_t half,
+                   Value ptr, Value headBytes, int64_t rowPitch,
+                   std::optional<double> scale);
+  /// dP^T = V dO^T (Dv contracted) for the warp's 16 keys.
+  SmallVector<Value> emitValueGemm(Value doTileOffset);
+  /// dK += dS^T Q (D columns) for the warp's 16 keys.
+  void emitKeyGradientGemm(ArrayRef<Value> ds, Value qTileOffset,
+                           SmallVector<Value> &dK);
+  /// The K tile's address for dQ's ldmatrix.trans of key rows kk * 16 ..
+  /// and the warp's column pair dp, where its column part's chunk count is
+  /// no power of two (the chunk is swizzled per read).
+  Value dqKAddress(int64_t kk, int64_t dp);
   /// Stores key row `key`'s dK * scale and dV (fragment values fragment(dt),
   /// +1 of each of `tiles` d8 tiles, at byte columnBytes(dt) of the row) to
   /// global memory, for a key below Lk only; both epilogues' layouts.
@@ -158,8 +180,15 @@ private:
   /// Q rows and keys of a step; the dQ split over warps (row groups of 16
   /// queries times column parts of D).
   int64_t blockM, blockN, dqMTiles, rowGroups, columnParts;
-  int64_t kvTileBytes, qTileBytes, stageBytes, dsRowBytes;
+  int64_t kvTileBytes, vTileBytes, qTileBytes, doTileBytes, stageBytes,
+      dsRowBytes;
   Value batch, kvHead, n0, kvHeadBytes, aLane, dsLaneA;
+  /// V's (and dV's) head offset: kvHeadBytes where V has K's strides; dO's:
+  /// Q's where dO has Q's strides. Lanes of Dv-wide tiles where Dv != D.
+  Value vHeadBytes, valueALane, valueBLane, queryColumnsLane;
+  /// dQ columns of a part whose chunk count is no power of two: the row
+  /// part of the lane's K address and its first chunk.
+  Value dqKRowLane, dqKChunkLane;
   /// The warp's dQ columns: the first one (i32), the K tile's lane offset
   /// for them and the byte offset of their 128-byte group.
   Value dqColumn0, dqKLane, dqKBytes;

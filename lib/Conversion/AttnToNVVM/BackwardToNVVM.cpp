@@ -209,14 +209,15 @@ struct ConvertAttnBackwardToNVVMPass
 
     int64_t preprocessRows = backwardPreprocessRows(p);
     int64_t dqChunks = p.batch * p.headsQ * p.seqQ * p.headDim / 8;
+    std::string preprocessGrid =
+        "[ceil(Lq / " + std::to_string(preprocessRows) + "), B * Hq, 1]";
     bool atomicDQ = !deterministic;
     SmallVector<BackwardKernelSpec> kernels = {
         {"_bwd_preprocess",
          {llvm::divideCeilSigned(p.seqQ, preprocessRows), p.batch * p.headsQ,
           1},
          0,
-         preprocessRows == 16 ? "[ceil(Lq / 16), B * Hq, 1]"
-                              : "[ceil(Lq / 8), B * Hq, 1]",
+         preprocessGrid,
          [&](gpu::GPUFuncOp f) { emitBackwardPreprocess(f, p, atomicDQ); }},
         {"_bwd",
          {program.numKeyBlocks, p.batch * p.headsKV, 1},

@@ -91,12 +91,18 @@ mlir::attn::detail::getBackwardProblem(Operation *anchor,
     if (!t.hasStaticShape())
       return fail("expected static shapes on the GPU backward, got ") << t,
              failure();
+  // Every multiple of 16 in [32, 256], as the forward (the kernels step D
+  // and Dv in k16 / n8 fragments); which pairs fit the main kernel's
+  // registers is the schedule's rule (getBackwardBlockMLimit).
   int64_t headDim = o.query.getDimSize(3);
-  if (headDim != 64 && headDim != 128)
-    return fail("expected head dim 64 or 128 on the GPU backward, got " +
-                Twine(headDim));
-  if (o.value.getDimSize(3) != headDim)
-    return fail("expected the value head dim to equal the key head dim");
+  int64_t valueHeadDim = o.value.getDimSize(3);
+  for (auto [what, dim] : {std::pair<StringRef, int64_t>{"head dim", headDim},
+                           {"value head dim", valueHeadDim}})
+    if (dim % 16 != 0 || dim < 32 || dim > 256)
+      return fail("expected a " + what +
+                  " that is a multiple of 16 in [32, 256] on the GPU "
+                  "backward, got " +
+                  Twine(dim));
 
   // [B, H, L, D] or [B, L, H, D]; the strides say where rows lie
   // (getBackwardStrides).
@@ -110,7 +116,7 @@ mlir::attn::detail::getBackwardProblem(Operation *anchor,
   p.seqQ = o.query.getDimSize(seqDim);
   p.seqK = o.key.getDimSize(seqDim);
   p.headDim = headDim;
-  p.valueHeadDim = headDim;
+  p.valueHeadDim = valueHeadDim;
   p.isBF16 = elt.isBF16();
   p.withLse = true;
   p.scale = o.scale;
@@ -151,17 +157,24 @@ LogicalResult mlir::attn::detail::getBackwardStrides(
            << " on the GPU backward (one stride record addresses both), got "
            << str(s) << " and " << str(partner);
   };
-  if (failed(same(p.output, "O", p.query, "Q")) ||
-      failed(same(p.value, "V", p.key, "K")))
+  // Where Dv != D the rows of O and V differ from Q's and K's: O and dO
+  // share O's record, V and dV V's.
+  bool oneWidth = p.headDim == p.valueHeadDim;
+  if (oneWidth && (failed(same(p.output, "O", p.query, "Q")) ||
+                   failed(same(p.value, "V", p.key, "K"))))
     return failure();
+  OperandStrides *outputs = oneWidth ? &p.query : &p.output;
+  OperandStrides *values = oneWidth ? &p.key : &p.value;
+  StringRef outputsName = oneWidth ? "Q" : "O";
+  StringRef valuesName = oneWidth ? "K" : "V";
   // The gradients' strides are their stores' memrefs' (getOperandStrides
   // finds the materialize_in_destination of each).
   for (auto [v, what, partner, partnerName] :
        {std::tuple<Value, StringRef, OperandStrides *, StringRef>{
-            gradOutput, "dO", &p.query, "Q"},
+            gradOutput, "dO", outputs, outputsName},
         {gradients[0], "dQ", &p.query, "Q"},
         {gradients[1], "dK", &p.key, "K"},
-        {gradients[2], "dV", &p.key, "K"}}) {
+        {gradients[2], "dV", values, valuesName}}) {
     FailureOr<OperandStrides> s = getOperandStrides(anchor, v, layout, what);
     if (failed(s) || failed(same(*s, what, *partner, partnerName)))
       return failure();
@@ -312,16 +325,35 @@ resolveBackwardTiles(AttentionBackwardOp op, const KernelProblem &p,
   if (dqWarpRows != 0 && dqWarpRows != 16 && dqWarpRows != 32)
     return op.emitOpError("expected dq-warp-rows 0 (auto), 16 or 32, got ")
            << dqWarpRows;
-  for (auto [name, v] : {std::pair<StringRef, int64_t>{"block-m", blockM},
-                         {"block-n", blockN},
+  // block-m 32: the main kernel's register rule's last step
+  // (getBackwardBlockMLimit).
+  if (blockM != 0 && blockM != 32 && blockM != 64 && blockM != 128)
+    return op.emitOpError(
+               "expected block-m 0 (the tile model's), 32, 64 or 128, got ")
+           << blockM;
+  for (auto [name, v] : {std::pair<StringRef, int64_t>{"block-n", blockN},
                          {"dq-block-m", dqBlockM}})
     if (v != 0 && v != 64 && v != 128)
       return op.emitOpError("expected ")
              << name << " 0 (the tile model's), 64 or 128, got " << v;
+  int64_t blockMLimit = getBackwardBlockMLimit(p.headDim, p.valueHeadDim);
+  if (!blockMLimit)
+    return op.emitOpError("expected D + Dv small enough for the GPU "
+                          "backward's registers: the main kernel keeps dK "
+                          "and dV of 16 keys per warp, (D + Dv) / 2 = ")
+           << (p.headDim + p.valueHeadDim) / 2 << " f32 per thread, ~"
+           << estimateBackwardMainRegisters(32, p.headDim, p.valueHeadDim)
+           << " registers with 32-query steps > 255 (D = " << p.headDim
+           << ", Dv = " << p.valueHeadDim << ")";
   BackwardTiles tiles;
+  // Register-bound pairs (D + Dv > 286 at block-m 64) take 32-query steps.
+  tiles.blockM = std::min(tiles.blockM, blockMLimit);
   // Measured on the H200: the deterministic main kernel (no dQ) is faster
-  // with 16 keys per warp (bench/NOTES.md, branch bwdfast).
-  tiles.squareWarpTiles = squareWarpTiles && !deterministic;
+  // with 16 keys per warp (bench/NOTES.md, branch bwdfast). Square warp
+  // tiles split D in halves of 16-byte chunk pairs for D = Dv = 64, 128.
+  bool squareHeads = p.headDim == p.valueHeadDim &&
+                     (p.headDim == 64 || p.headDim == 128);
+  tiles.squareWarpTiles = squareWarpTiles && !deterministic && squareHeads;
   bool modelled = !tileModel.empty() &&
                   (!blockM || !blockN || (deterministic && !dqBlockM));
   if (modelled) {
@@ -367,6 +399,17 @@ resolveBackwardTiles(AttentionBackwardOp op, const KernelProblem &p,
   if (!dqWarpRows)
     dqWarpRows = tiles.square() && tiles.blockM == 128 ? 32 : 16;
   tiles.dqWarpRows = dqWarpRows;
+  if (tiles.blockM < 64 && tiles.square())
+    return op.emitOpError("expected block-m 64 or 128 with square warp "
+                          "tiles, got ")
+           << tiles.blockM;
+  // dQ = dS K: each warp's column part is whole k16 pairs of D.
+  int64_t parts = tiles.dqColumnParts();
+  if ((p.headDim / 16) % parts != 0)
+    return op.emitOpError("expected D / 16 = ")
+           << p.headDim / 16 << " to split over the main kernel's " << parts
+           << " dQ column parts (block-n / 16 warps over block-m / "
+              "dq-warp-rows row groups); take block-n 64 or block-m 128";
   return tiles;
 }
 

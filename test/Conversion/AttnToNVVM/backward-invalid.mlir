@@ -22,9 +22,9 @@ func.func @key_lengths(%q: tensor<1x2x64x64xbf16>, %lse: tensor<1x2x64xf32>, %le
 
 // -----
 
-func.func @head_dim(%q: tensor<1x2x64x32xbf16>, %lse: tensor<1x2x64xf32>) {
-  // expected-error @+1 {{expected head dim 64 or 128 on the GPU backward, got 32}}
-  %dq, %dk, %dv = attn.attention_backward ins(%q, %q, %q, %q, %q, %lse : tensor<1x2x64x32xbf16>, tensor<1x2x64x32xbf16>, tensor<1x2x64x32xbf16>, tensor<1x2x64x32xbf16>, tensor<1x2x64x32xbf16>, tensor<1x2x64xf32>) -> tensor<1x2x64x32xbf16>, tensor<1x2x64x32xbf16>, tensor<1x2x64x32xbf16>
+func.func @head_dim(%q: tensor<1x2x64x40xbf16>, %lse: tensor<1x2x64xf32>) {
+  // expected-error @+1 {{expected a head dim that is a multiple of 16 in [32, 256] on the GPU backward, got 40}}
+  %dq, %dk, %dv = attn.attention_backward ins(%q, %q, %q, %q, %q, %lse : tensor<1x2x64x40xbf16>, tensor<1x2x64x40xbf16>, tensor<1x2x64x40xbf16>, tensor<1x2x64x40xbf16>, tensor<1x2x64x40xbf16>, tensor<1x2x64xf32>) -> tensor<1x2x64x40xbf16>, tensor<1x2x64x40xbf16>, tensor<1x2x64x40xbf16>
   return
 }
 
