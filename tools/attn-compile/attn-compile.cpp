@@ -280,6 +280,7 @@ static FailureOr<AttentionSpec> specFromFlags() {
   spec.layout = bshd ? Layout::BSHD : Layout::BHSD;
   spec.pageSize = pageSize;
   spec.appendTokens = appendTokens;
+  spec.sharedKV = sharedKV;
   if (keyLengths)
     for (int64_t b = 0; b < spec.batch; ++b)
       spec.keyLengths.push_back(std::max<int64_t>(1, spec.keyLength - b));
