@@ -505,10 +505,13 @@ makeLengthsDynamic(const AttentionSpec &spec, Location loc,
   if (!spec.hasDynamicDims())
     return success();
   if (spec.pageSize || spec.appendTokens || spec.withBias ||
-      spec.withBoolMask || !spec.sinks.empty() || spec.sharedKV)
+      spec.withBoolMask || !spec.sinks.empty())
     return emitError(loc) << "expected dense K and V without bias, mask, "
-                             "sinks, appended tokens or a shared K/V cache "
-                             "for dynamic dims";
+                             "sinks or appended tokens for dynamic dims";
+  // The entry's operands below are Q, K, V by position.
+  if (spec.sharedKV)
+    return emitError(loc) << "expected static dims for a shared K/V cache "
+                             "spec";
   int64_t seqAxis = spec.layout == Layout::BHSD ? 2 : 1;
   bool packed = spec.isVarlen();
   auto dynamic = [&](RankedTensorType &type, bool seq, int64_t axis,

@@ -24,6 +24,7 @@
 // RUN: not attn-compile --target=ptx --cubin-arch=none --batch=2 --heads-q=16 --heads-kv=1 --seq-q=1 --seq-k=1024 --head-dim=576 --value-head-dim=512 --mask=causal --key-lengths --page-size=64 --shared-kv 2>&1 | FileCheck %s --check-prefix=WIDE
 // RUN: not attn-compile --target=ptx --cubin-arch=none --batch=2 --heads-q=16 --heads-kv=1 --seq-q=1 --seq-k=1024 --head-dim=256 --value-head-dim=128 --shared-kv 2>&1 | FileCheck %s --check-prefix=PLAIN
 // RUN: not attn-compile --heads-q=4 --heads-kv=1 --head-dim=64 --value-head-dim=128 --shared-kv 2>&1 | FileCheck %s --check-prefix=SPEC
+// RUN: not attn-compile --heads-q=4 --heads-kv=1 --head-dim=64 --value-head-dim=32 --shared-kv --dynamic=seq-k 2>&1 | FileCheck %s --check-prefix=DYN
 
 // CPU576: spec: MQA 16/1 B=2 Lq=1 Lk=40 D=576 Dv=512 bf16 causal_bottom_right key_lengths shared-kv
 // CPU576: cpu run vs float64 reference: PASS
@@ -49,4 +50,5 @@
 
 // WIDE: expected head dims D and Dv that are multiples of 16 in [32, 256] on the GPU path, got D = 576, Dv = 512 over one shared K/V cache (attn.kv_prefix): the latent (MLA) decode kernel for rows wider than 256 is not implemented; the CPU path runs it
 // PLAIN: expected the shared K/V cache (attn.kv_prefix) over a KV cache view (e.g. attn.paged_view) on the GPU path; over a plain K tensor it is not implemented
+// DYN: expected static dims for a shared K/V cache spec
 // SPEC: expected Dv <= D, no appended tokens and no backward for a shared K/V cache, got D = 64, Dv = 128
