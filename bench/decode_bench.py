@@ -53,7 +53,7 @@ def parse_flags(text):
     """The attn-compile flags prepare.sh wrote in <name>.flags."""
     s = dict(batch=1, hq=32, hkv=8, lq=1, lk=1024, d=128, dv=0, dtype="bf16",
              mask="causal", lse=True, key_lengths=False, page=0, splits=0, append=0,
-             wl=256, wr=0, softcap=0.0, score_mod="none", alibi=False)
+             wl=256, wr=0, softcap=0.0, score_mod="none", alibi=False, shared_kv=False)
     keys = {"--batch": "batch", "--heads-q": "hq", "--heads-kv": "hkv",
             "--seq-q": "lq", "--seq-k": "lk", "--head-dim": "d",
             "--value-head-dim": "dv",
@@ -61,7 +61,7 @@ def parse_flags(text):
             "--key-lengths": "key_lengths", "--page-size": "page",
             "--num-splits": "splits", "--append-tokens": "append", "--window-left": "wl",
             "--window-right": "wr", "--softcap": "softcap",
-            "--score-mod": "score_mod", "--alibi": "alibi"}
+            "--score-mod": "score_mod", "--alibi": "alibi", "--shared-kv": "shared_kv"}
     # The decode kernel's split count travels as convert-attn-to-nvvm's
     # option (--convert-attn-to-nvvm=num-splits=N,...).
     tokens = []
@@ -75,7 +75,7 @@ def parse_flags(text):
         key = keys.get(k)
         if key is None:
             continue
-        if key in ("lse", "key_lengths", "alibi"):
+        if key in ("lse", "key_lengths", "alibi", "shared_kv"):
             s[key] = v.lower() not in ("false", "0")
         elif key in ("dtype", "mask", "score_mod"):
             s[key] = v
@@ -256,7 +256,18 @@ def make_set(spec, margs, lens, dense=True):
         L = npb * P
         perm = torch.randperm(num_pages, device=dev)[:b * npb]
         t["block_table"] = perm.view(b, npb).to(torch.int32).contiguous()
-        if dense:
+        if dense and spec["shared_kv"]:
+            # One shared K/V cache (--shared-kv): no v_pages, V is the first
+            # Dv columns of K's rows.
+            k = torch.randn(b, hkv, L, d, device=dev, dtype=dt)
+            t["k_pages"] = to_pages(k, perm, num_pages, P)
+            kd = gather_pages(t["k_pages"], t["block_table"], P)
+            vd = kd[..., :dv]
+            v = k[..., :dv]
+            if not (torch.equal(kd, k) and torch.equal(vd, v)):
+                raise RuntimeError("harness bug: paged layout does not round-trip")
+            del k, v
+        elif dense:
             k = torch.randn(b, hkv, L, d, device=dev, dtype=dt)
             v = torch.randn(b, hkv, L, dv, device=dev, dtype=dt)
             t["k_pages"] = to_pages(k, perm, num_pages, P)
@@ -269,7 +280,8 @@ def make_set(spec, margs, lens, dense=True):
             del k, v
         else:
             t["k_pages"] = torch.randn(num_pages, P, hkv, d, device=dev, dtype=dt)
-            t["v_pages"] = torch.randn(num_pages, P, hkv, dv, device=dev, dtype=dt)
+            if not spec["shared_kv"]:
+                t["v_pages"] = torch.randn(num_pages, P, hkv, dv, device=dev, dtype=dt)
     elif spec["append"]:
         # attn.kv_append fused into the kernel: the last T keys of sequence b
         # (positions[b] = len_b - T ..) come from k_new/v_new, the rest from

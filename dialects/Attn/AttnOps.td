@@ -896,6 +896,67 @@ def Attn_KVAppendOp : Attn_Op<"kv_append", [Pure,
   let hasVerifier = 1;
 }
 
+def Attn_KVPrefixOp : Attn_Op<"kv_prefix", [Pure,
+    DeclareOpInterfaceMethods<Attn_KVCacheViewInterface,
+                              ["getStorage", "getNumRowStorages",
+                               "buildRowStorageIndex", "buildRowOffset",
+                               "getViewLayout"]>]> {
+  let summary = "the first Dv columns of every row of a KV cache: V as a "
+                "view of K's cache";
+  let description = [{
+    A value operand that shares the key cache: the result holds the first
+    `Dv` columns of each row of `source` (a `[B, Hkv, L, D]` tensor, or
+    `[B, L, Hkv, D]` with `layout = #attn.layout<bshd>`, or a KV cache view
+    such as `attn.paged_view`, whose layout it must then have):
+
+    ```
+    view[b, h, l, c] = source[b, h, l, c]      (0 <= c < Dv <= D)
+    ```
+
+    DeepSeek MLA's absorbed decode keeps one latent row per token, 512
+    latent and 64 rotary dims: the key is the whole 576-wide row and the
+    value its first 512 dims. Writing the value as `attn.kv_prefix` of the
+    key's cache (the same SSA value) says so in the IR: there is one cache
+    in memory, the host passes one buffer, and a kernel may read each row
+    once for both Q.K and P.V. Nothing else about the attention changes.
+
+    The address hook is the source's: row `l` of the view starts where row
+    `l` of the source does (column 0), so the storage, row storages and row
+    offsets are the source view's, or, for a plain tensor source, the
+    tensor itself with rows `D` elements apart.
+
+    ```mlir
+    %v = attn.kv_prefix %kv : tensor<4x1x4096x576xbf16>
+        -> tensor<4x1x4096x512xbf16>
+    %o = attn.attention ins(%q, %kv, %v : tensor<4x16x1x576xbf16>,
+        tensor<4x1x4096x576xbf16>, tensor<4x1x4096x512xbf16>)
+        {scale = 0.0722 : f64} -> tensor<4x16x1x512xbf16>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F16, BF16, F32, F64]>:$source,
+    DefaultValuedAttr<Attn_LayoutAttr, "::mlir::attn::Layout::BHSD">:$layout);
+  let results = (outs RankedTensorOf<[F16, BF16, F32, F64]>:$view);
+  let assemblyFormat = [{
+    $source attr-dict `:` type($source) `->` type($view)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The KV cache view the rows come from, or null for a plain tensor.
+    ::mlir::attn::KVCacheViewInterface getSourceView() {
+      return getSource().getDefiningOp<::mlir::attn::KVCacheViewInterface>();
+    }
+    /// Columns of the view (Dv) and of the source rows (D).
+    int64_t getNumColumns() {
+      return ::llvm::cast<::mlir::RankedTensorType>(getView().getType())
+          .getDimSize(3);
+    }
+    int64_t getSourceRowWidth() {
+      return ::llvm::cast<::mlir::RankedTensorType>(getSource().getType())
+          .getDimSize(3);
+    }
+  }];
+}
+
 //===----------------------------------------------------------------------===//
 // YieldOp
 //===----------------------------------------------------------------------===//

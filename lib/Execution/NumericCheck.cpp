@@ -93,7 +93,8 @@ static PagedKV scatterToPages(const AttentionSpec &spec,
     return out;
   };
   paged.key = scatter(in.key, spec.headDim);
-  paged.value = scatter(in.value, spec.getValueHeadDim());
+  if (!spec.sharedKV)
+    paged.value = scatter(in.value, spec.getValueHeadDim());
   return paged;
 }
 
@@ -190,7 +191,9 @@ static ReferenceInputs randomInputs(std::mt19937_64 &rng,
   ReferenceInputs in;
   in.query = randomTensor(rng, spec.queryShape(), kind);
   in.key = randomTensor(rng, spec.keyShape(), kind);
-  in.value = randomTensor(rng, spec.valueShape(), kind);
+  // A shared K/V cache has no V of its own: the reference reads K.
+  if (!spec.sharedKV)
+    in.value = randomTensor(rng, spec.valueShape(), kind);
   if (spec.withBias)
     in.bias = randomTensor(rng, spec.scoreShape(), kind);
   if (spec.withBoolMask) {
@@ -337,7 +340,9 @@ mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &given,
   if (spec.pageSize > 0) {
     PagedKV paged = scatterToPages(spec, in, rng);
     addBuffer(kind, spec.keyPagesShape(), encodeElements(kind, paged.key));
-    addBuffer(kind, spec.valuePagesShape(), encodeElements(kind, paged.value));
+    if (!spec.sharedKV)
+      addBuffer(kind, spec.valuePagesShape(),
+                encodeElements(kind, paged.value));
     std::vector<uint8_t> table(paged.blockTable.size() * sizeof(int32_t));
     std::memcpy(table.data(), paged.blockTable.data(), table.size());
     addBuffer(ElementKind::I32, spec.blockTableShape(), std::move(table));
@@ -354,7 +359,8 @@ mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &given,
     addBuffer(ElementKind::I32, {spec.batch}, std::move(bytes));
   } else {
     addBuffer(kind, spec.keyShape(), encodeElements(kind, in.key));
-    addBuffer(kind, spec.valueShape(), encodeElements(kind, in.value));
+    if (!spec.sharedKV)
+      addBuffer(kind, spec.valueShape(), encodeElements(kind, in.value));
   }
   if (spec.withBias)
     addBuffer(kind, spec.scoreShape(), encodeElements(kind, in.bias));

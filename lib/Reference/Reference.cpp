@@ -152,7 +152,8 @@ static ReferenceResult referenceVarlen(const AttentionSpec &spec,
     ReferenceInputs part;
     part.query = gatherRows(in.query, q0, one.queryLength, qRow);
     part.key = gatherRows(in.key, k0, one.keyLength, kRow);
-    part.value = gatherRows(in.value, k0, one.keyLength, vRow);
+    if (!spec.sharedKV)
+      part.value = gatherRows(in.value, k0, one.keyLength, vRow);
     ReferenceResult rows = referenceAttention(one, part);
     std::copy(rows.output.begin(), rows.output.end(),
               result.output.begin() + q0 * oRow);
@@ -172,6 +173,10 @@ ReferenceResult mlir::attn::referenceAttention(const AttentionSpec &spec,
                 Dv = spec.getValueHeadDim();
   const int64_t group = Hq / Hkv;
   LayoutIndexer vIdx{spec.layout, Hkv, Lk, Dv}, oIdx{spec.layout, Hq, Lq, Dv};
+  // A shared K/V cache: V[b, h, j, c] is K[b, h, j, c], c < Dv.
+  const std::vector<double> &values = spec.sharedKV ? in.key : in.value;
+  if (spec.sharedKV)
+    vIdx = LayoutIndexer{spec.layout, Hkv, Lk, spec.headDim};
   const double negInf = -std::numeric_limits<double>::infinity();
 
   ReferenceResult result;
@@ -204,7 +209,7 @@ ReferenceResult mlir::attn::referenceAttention(const AttentionSpec &spec,
         for (int64_t c = 0; c < Dv; ++c) {
           double acc = 0.0;
           for (int64_t j = 0; j < Lk; ++j)
-            acc += scores[j] * in.value[vIdx(b, kvh, j, c)];
+            acc += scores[j] * values[vIdx(b, kvh, j, c)];
           result.output[oIdx(b, h, i, c)] = acc / rowSum;
         }
         result.lse[(b * Hq + h) * Lq + i] = rowMax + std::log(rowSum);
@@ -262,7 +267,8 @@ Tolerance mlir::attn::deriveTolerance(const AttentionSpec &spec,
   double uOut = unitRoundoff(spec.elementType);
   double uIn = unitRoundoff(spec.elementType);
 
-  double vMax = maxAbs(in.value);
+  // A shared K/V cache: max |K| bounds max |V| (V is columns of K).
+  double vMax = maxAbs(spec.sharedKV ? in.key : in.value);
   ScoreBound bound = deriveScoreBound(spec, in, uAcc, uScore);
   double delta = bound.delta, scoreMax = bound.scoreMax;
 

@@ -205,6 +205,8 @@ std::string AttentionSpec::describe() const {
     text += " sinks";
   if (appendTokens)
     text += llvm::formatv(" append[{0}]", appendTokens).str();
+  if (sharedKV)
+    text += " shared-kv";
   if (withLse)
     text += " +lse";
   if (backward)
@@ -423,6 +425,12 @@ LogicalResult mlir::attn::verifyAttentionSpec(const AttentionSpec &spec,
   }
   if (failed(verifyVarlenSpec(spec, loc)))
     return failure();
+  if (spec.sharedKV &&
+      (spec.getValueHeadDim() > spec.headDim || spec.appendTokens ||
+       spec.backward))
+    return emitError(loc) << "expected Dv <= D, no appended tokens and no "
+                             "backward for a shared K/V cache, got D = "
+                          << spec.headDim << ", Dv = " << spec.getValueHeadDim();
   if (!spec.sinks.empty() &&
       static_cast<int64_t>(spec.sinks.size()) != spec.totalQueryHeads())
     return emitError(loc) << "expected one sink per query head ("
@@ -504,6 +512,10 @@ makeLengthsDynamic(const AttentionSpec &spec, Location loc,
       spec.withBoolMask || !spec.sinks.empty())
     return emitError(loc) << "expected dense K and V without bias, mask, "
                              "sinks or appended tokens for dynamic dims";
+  // The entry's operands below are Q, K, V by position.
+  if (spec.sharedKV)
+    return emitError(loc) << "expected static dims for a shared K/V cache "
+                             "spec";
   int64_t seqAxis = spec.layout == Layout::BHSD ? 2 : 1;
   bool packed = spec.isVarlen();
   auto dynamic = [&](RankedTensorType &type, bool seq, int64_t axis,
@@ -571,13 +583,16 @@ mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
   }
   SmallVector<RankedTensorType> inputTypes = {
       tensorOf(spec.queryShape(), elementType)};
+  // A shared K/V cache has no V operand of its own.
   if (paged) {
     inputTypes.push_back(tensorOf(spec.keyPagesShape(), elementType));
-    inputTypes.push_back(tensorOf(spec.valuePagesShape(), elementType));
+    if (!spec.sharedKV)
+      inputTypes.push_back(tensorOf(spec.valuePagesShape(), elementType));
     inputTypes.push_back(tensorOf(spec.blockTableShape(), b.getI32Type()));
   } else {
     inputTypes.push_back(tensorOf(spec.keyShape(), elementType));
-    inputTypes.push_back(tensorOf(spec.valueShape(), elementType));
+    if (!spec.sharedKV)
+      inputTypes.push_back(tensorOf(spec.valueShape(), elementType));
   }
   int64_t appended = spec.appendTokens;
   if (appended > 0) {
@@ -622,8 +637,8 @@ mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
       createEntryFunction(b, loc, funcName, inputTypes, resultTypes, inputs);
 
   // K and V: the tensors themselves, or views of the paged cache.
-  Value key = inputs[1], value = inputs[2];
-  int64_t nextInput = 3;
+  Value key = inputs[1], value = spec.sharedKV ? Value() : inputs[2];
+  int64_t nextInput = spec.sharedKV ? 2 : 3;
   if (appended > 0) {
     Value kNew = inputs[nextInput++], vNew = inputs[nextInput++];
     Value positions = inputs[nextInput++];
@@ -635,9 +650,14 @@ mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
     auto layout = LayoutAttr::get(ctx, spec.layout);
     key = PagedViewOp::create(b, loc, tensorOf(spec.keyShape(), elementType),
                               key, table, layout);
-    value = PagedViewOp::create(
-        b, loc, tensorOf(spec.valueShape(), elementType), value, table, layout);
+    if (!spec.sharedKV)
+      value = PagedViewOp::create(b, loc,
+                                  tensorOf(spec.valueShape(), elementType),
+                                  value, table, layout);
   }
+  if (spec.sharedKV)
+    value = KVPrefixOp::create(b, loc, tensorOf(spec.valueShape(), elementType),
+                               key, LayoutAttr::get(ctx, spec.layout));
   auto op = AttentionOp::create(
       b, loc, resultTypes[0], spec.withLse ? Type(resultTypes[1]) : Type(),
       inputs[0], key, value, spec.withBias ? inputs[nextInput] : Value(),

@@ -12,6 +12,7 @@
 #include "attn/Execution/NumericCheck.h"
 #include "attn/Transforms/Passes.h"
 
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/Pass.h"
@@ -365,6 +366,43 @@ std::vector<NumericCase> allCases() {
         s.windowRight = 0;
       },
       /*f64=*/true);
+  // One shared K/V cache (MLA latent decode): V is the first Dv columns of
+  // K's rows (attn.kv_prefix), the entry has no V operand and the reference
+  // reads V from K. MQA with a few speculative rows, a paged GQA decode and
+  // varlen decode over paged latent caches.
+  add("shared_kv_mqa_spec_decode", [](AttentionSpec &s) {
+    s.numQueryHeads = 8;
+    s.numKVHeads = 1;
+    s.headDim = 72;
+    s.valueHeadDim = 64;
+    s.batch = 2;
+    s.queryLength = 2;
+    s.keyLength = 40;
+    s.keyLengths = {40, 23};
+    s.maskKind = MaskKind::CausalBottomRight;
+    s.sharedKV = true;
+    s.withLse = true;
+  });
+  add("shared_kv_paged_gqa", [](AttentionSpec &s) {
+    s.numKVHeads = 2;
+    s.headDim = 48;
+    s.valueHeadDim = 32;
+    s.queryLength = 1;
+    s.keyLength = 64;
+    s.pageSize = 16;
+    s.sharedKV = true;
+    s.withLse = true;
+  });
+  add("shared_kv_varlen_paged_caches", [caches](AttentionSpec &s) {
+    caches(s);
+    s.numQueryHeads = 8;
+    s.numKVHeads = 1;
+    s.headDim = 40;
+    s.valueHeadDim = 32;
+    s.pageSize = 8;
+    s.maskKind = MaskKind::CausalBottomRight;
+    s.sharedKV = true;
+  });
   // f64 operands (float64 gradient checks): lowered whole and computed in
   // f64 without the option; inputs and output are exact f64, so only the
   // f64 accumulation and the f32 LSE store are in the tolerance.
@@ -533,6 +571,28 @@ TEST(NumericsHarness, DetectsSinksOfTheWrongHeads) {
   spec.withLse = true;
   EXPECT_FALSE(passesWithMutation(spec, [](AttentionOp op) {
     op.setHeadOffsetAttr(Builder(op.getContext()).getI64IntegerAttr(0));
+  }));
+}
+
+// A shared K/V cache read from the wrong columns (the last Dv, where MLA
+// keeps the rotary dims) must fail against the reference.
+TEST(NumericsHarness, DetectsSharedValueFromTheWrongColumns) {
+  AttentionSpec spec = baseSpec();
+  spec.numKVHeads = 1;
+  spec.headDim = 24;
+  spec.valueHeadDim = 16;
+  spec.sharedKV = true;
+  EXPECT_FALSE(passesWithMutation(spec, [](AttentionOp op) {
+    OpBuilder b(op);
+    int64_t d = op.getHeadDim(), dv = op.getValueHeadDim();
+    SmallVector<OpFoldResult> offsets(4, b.getIndexAttr(0)), sizes;
+    offsets[3] = b.getIndexAttr(d - dv);
+    for (int64_t extent : op.getValueType().getShape())
+      sizes.push_back(b.getIndexAttr(extent));
+    Value slice = tensor::ExtractSliceOp::create(
+        b, op.getLoc(), op.getValueType(), op.getKey(), offsets, sizes,
+        SmallVector<OpFoldResult>(4, b.getIndexAttr(1)));
+    op.getValueMutable().assign(slice);
   }));
 }
 

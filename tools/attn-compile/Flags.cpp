@@ -214,6 +214,12 @@ cl::opt<int64_t> appendTokens(
              "are new tokens, appended by attn.kv_append to a contiguous "
              "cache in the same function (needs --key-lengths)"),
     cl::init(0), cl::cat(specCategory));
+cl::opt<bool> sharedKV(
+    "shared-kv",
+    cl::desc("One shared K/V cache (MLA latent decode): V is the first "
+             "--value-head-dim columns of K's rows (attn.kv_prefix), the "
+             "entry takes no V operand"),
+    cl::init(false), cl::cat(specCategory));
 cl::opt<bool> keyLengths(
     "key-lengths",
     cl::desc("Add a key_lengths [B] operand (cache fill levels); --run-cpu "

@@ -67,6 +67,7 @@ extern cl::list<std::string> tileOptions;
 extern cl::opt<int64_t> pageSize;
 extern cl::opt<int64_t> appendTokens;
 extern cl::opt<int64_t> numPages;
+extern cl::opt<bool> sharedKV;
 extern cl::opt<bool> keyLengths;
 extern cl::list<std::string> varlen;
 extern cl::list<std::string> dynamicDims;

@@ -282,6 +282,7 @@ static FailureOr<AttentionSpec> specFromFlags() {
   spec.pageSize = pageSize;
   spec.appendTokens = appendTokens;
   spec.numPages = numPages;
+  spec.sharedKV = sharedKV;
   if (keyLengths)
     for (int64_t b = 0; b < spec.batch; ++b)
       spec.keyLengths.push_back(std::max<int64_t>(1, spec.keyLength - b));

@@ -35,6 +35,8 @@ double unitRoundoff(ElementKind kind);
 
 /// Float64 inputs of one attention problem, laid out as the spec's shapes.
 struct ReferenceInputs {
+  /// `value` is not read (and may be empty) for a spec with sharedKV: V is
+  /// then the first Dv columns of `key`.
   std::vector<double> query, key, value;
   std::vector<double> bias;        // empty unless spec.withBias
   std::vector<uint8_t> boolMask;   // empty unless spec.withBoolMask

@@ -117,6 +117,11 @@ struct AttentionSpec {
   /// length) are new tokens appended to a contiguous cache by attn.kv_append
   /// in the same function (chunked prefill / decode). Needs keyLengths.
   int64_t appendTokens = 0;
+  /// One shared K/V cache (DeepSeek MLA's absorbed decode): V is the first
+  /// Dv <= D columns of K's rows (attn.kv_prefix of the key operand), so
+  /// the entry takes no V operand (no V pages with pageSize) and the
+  /// reference reads V from K. Not with appended tokens or the backward.
+  bool sharedKV = false;
   /// The backward instead of the forward: attn.attention_backward taking
   /// (q, k, v, o, dO, lse, [bias], [mask], [key_lengths], [sinks]) and
   /// producing (dQ, dK, dV, [d_bias], [d_sinks]), all in elementType (lse,

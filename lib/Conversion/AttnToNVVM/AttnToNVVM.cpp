@@ -218,6 +218,8 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
   // Varlen: packed [1, T, H, D] operands, checked by getVarlenProblem.
   if (!op.isVarlen() && failed(checkDynamicDims(op)))
     return failure();
+  if (failed(checkSharedKVCache(op)))
+    return failure();
   int64_t headDim = op.getHeadDim(), valueHeadDim = op.getValueHeadDim();
   if (!isSupportedGpuHeadDim(headDim) || !isSupportedGpuHeadDim(valueHeadDim))
     return fail("expected head dims D and Dv that are multiples of 16 in "

@@ -59,7 +59,12 @@ public:
                 const TiledProgram &program)
       : FragmentEmitter(func, p, /*mTiles=*/1, plan.keysPerWarp), plan(plan),
         args(args), program(program), warps(plan.warps), stages(plan.stages),
-        groupSize(p.headsQ / p.headsKV) {
+        groupSize(p.headsQ / p.headsKV), sharedRows(valueSharesKeyRows(p)) {
+    // One shared K/V cache (V = attn.kv_prefix of K's view): a V row is the
+    // start of the K row, so P.V reads the K subtile (its pitch and swizzle)
+    // and each row crosses HBM once.
+    if (sharedRows)
+      vSmemRowBytes = smemRowBytes;
     // K and V subtiles take equal slots of the ring (Dv != D: the wider
     // row's), so a stage is 2 * subTileBytes either way.
     subTileBytes = bn * std::max(smemRowBytes, vSmemRowBytes);
@@ -124,7 +129,9 @@ private:
   Value kStage(Value stage) {
     return add(mul(stage, 2 * subTileBytes), warpRingBase);
   }
-  Value vStage(Value stage) { return add(kStage(stage), subTileBytes); }
+  Value vStage(Value stage) {
+    return sharedRows ? kStage(stage) : add(kStage(stage), subTileBytes);
+  }
 
   // The phases of the kernel, in program order.
   /// The program's batch and KV head (and its keys), global pointers.
@@ -167,6 +174,8 @@ private:
   /// The program's coordinates and bounds (index values).
   ProgramCoordinates coords;
   int64_t warps, stages, groupSize;
+  /// V's rows are K's (valueSharesKeyRows): only K subtiles are copied.
+  bool sharedRows;
   int64_t subTileBytes, qTileBytes;
 
   Value split, group, batch, kvHead, length;

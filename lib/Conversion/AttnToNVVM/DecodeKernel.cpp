@@ -237,6 +237,9 @@ void DecodeEmitter::copySubtile(Value j, Value stage) {
   // (planTileCopy): a warp copies whole rows at once. K and V rows of one
   // width (Dv = D) give a lane the same rows, so K's row address serves V
   // where both sit alike; otherwise K and V are copied one after the other.
+  // A shared K/V cache copies K's rows alone: V is their first Dv columns.
+  if (sharedRows)
+    return copySubtileRows(j, stage, {false});
   if (dv == d)
     return copySubtileRows(j, stage, {false, true});
   copySubtileRows(j, stage, {false});

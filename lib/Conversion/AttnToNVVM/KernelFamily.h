@@ -174,6 +174,18 @@ LogicalResult getProblemStrides(Operation *anchor, Layout layout, Value query,
                                 KernelProblem &p);
 
 //===----------------------------------------------------------------------===//
+// One shared K/V cache (SharedKV.cpp)
+//===----------------------------------------------------------------------===//
+
+/// A value operand that is attn.kv_prefix (MLA's latent cache): success
+/// where the GPU path runs it (a prefix of a KV cache view, head dims the
+/// families hold), else an "expected ..." naming the missing piece.
+LogicalResult checkSharedKVCache(AttentionOp op);
+/// Whether V is attn.kv_prefix of K's own view: every V row is the start of
+/// the K row of the same key, so one copy of the row serves both.
+bool valueSharesKeyRows(const KernelProblem &p);
+
+//===----------------------------------------------------------------------===//
 // Varlen batches (VarlenProgram.cpp)
 //===----------------------------------------------------------------------===//
 

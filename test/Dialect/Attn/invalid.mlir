@@ -1651,3 +1651,44 @@ func.func @sinks_dynamic(%q: tensor<2x4x8x16xf32>, %kv: tensor<2x2x8x16xf32>, %s
   %o = attn.attention ins(%q, %kv, %kv : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) sinks(%s : tensor<?xf32>) -> tensor<2x4x8x16xf32>
   return %o : tensor<2x4x8x16xf32>
 }
+
+// -----
+
+func.func @kv_prefix_wider(%kv: tensor<2x1x64x64xbf16>) -> tensor<2x1x64x80xbf16> {
+  // expected-error @+1 {{expected static head dims with 1 <= Dv <= D, got Dv = 80 of D = 64}}
+  %v = attn.kv_prefix %kv : tensor<2x1x64x64xbf16> -> tensor<2x1x64x80xbf16>
+  return %v : tensor<2x1x64x80xbf16>
+}
+
+// -----
+
+func.func @kv_prefix_rows(%kv: tensor<2x1x64x576xbf16>) -> tensor<2x1x32x512xbf16> {
+  // expected-error @+1 {{expected the view to have the source's batch, head and sequence dims, got 'tensor<2x1x32x512xbf16>' of 'tensor<2x1x64x576xbf16>'}}
+  %v = attn.kv_prefix %kv : tensor<2x1x64x576xbf16> -> tensor<2x1x32x512xbf16>
+  return %v : tensor<2x1x32x512xbf16>
+}
+
+// -----
+
+func.func @kv_prefix_dtype(%kv: tensor<2x1x64x576xbf16>) -> tensor<2x1x64x512xf16> {
+  // expected-error @+1 {{expected the view to have the source's element type}}
+  %v = attn.kv_prefix %kv : tensor<2x1x64x576xbf16> -> tensor<2x1x64x512xf16>
+  return %v : tensor<2x1x64x512xf16>
+}
+
+// -----
+
+func.func @kv_prefix_rank(%kv: tensor<64x576xbf16>) -> tensor<64x512xbf16> {
+  // expected-error @+1 {{expected a 4-D source and view}}
+  %v = attn.kv_prefix %kv : tensor<64x576xbf16> -> tensor<64x512xbf16>
+  return %v : tensor<64x512xbf16>
+}
+
+// -----
+
+func.func @kv_prefix_layout(%pages: tensor<8x4x1x80xbf16>, %table: tensor<2x4xi32>) -> tensor<2x1x16x64xbf16> {
+  %k = attn.paged_view %pages[%table] : tensor<8x4x1x80xbf16>, tensor<2x4xi32> -> tensor<2x1x16x80xbf16>
+  // expected-error @+1 {{expected the layout of the source view (bhsd)}}
+  %v = attn.kv_prefix %k {layout = #attn.layout<bshd>} : tensor<2x1x16x80xbf16> -> tensor<2x1x16x64xbf16>
+  return %v : tensor<2x1x16x64xbf16>
+}

@@ -543,3 +543,26 @@ func.func @sinks(%q: tensor<2x4x1x16xf32>, %k: tensor<2x2x64x16xf32>, %v: tensor
   %o, %lse = attn.attention ins(%q, %k, %v : tensor<2x4x1x16xf32>, tensor<2x2x64x16xf32>, tensor<2x2x64x16xf32>) key_lengths(%lens : tensor<2xi32>) sinks(%s : tensor<8xf32>) {mask_kind = #attn.mask<causal_bottom_right>, head_offset = 4 : i64, num_heads_total = 8 : i64} -> tensor<2x4x1x16xf32>, tensor<2x4x1xf32>
   return %o, %lse : tensor<2x4x1x16xf32>, tensor<2x4x1xf32>
 }
+
+// One shared K/V cache (MLA latent decode): V is the first 512 of the 576
+// columns of K's rows, K itself the whole row.
+// CHECK-LABEL: func.func @kv_prefix
+// CHECK-SAME: (%{{[^:]+}}: tensor<2x16x1x576xbf16>, %[[KV:[^:]+]]: tensor<2x1x64x576xbf16>)
+// CHECK: %[[V:.+]] = attn.kv_prefix %[[KV]] : tensor<2x1x64x576xbf16> -> tensor<2x1x64x512xbf16>
+// CHECK: attn.attention ins(%{{.+}}, %[[KV]], %[[V]] : tensor<2x16x1x576xbf16>, tensor<2x1x64x576xbf16>, tensor<2x1x64x512xbf16>)
+func.func @kv_prefix(%q: tensor<2x16x1x576xbf16>, %kv: tensor<2x1x64x576xbf16>) -> tensor<2x16x1x512xbf16> {
+  %v = attn.kv_prefix %kv : tensor<2x1x64x576xbf16> -> tensor<2x1x64x512xbf16>
+  %o = attn.attention ins(%q, %kv, %v : tensor<2x16x1x576xbf16>, tensor<2x1x64x576xbf16>, tensor<2x1x64x512xbf16>) -> tensor<2x16x1x512xbf16>
+  return %o : tensor<2x16x1x512xbf16>
+}
+
+// The prefix of a bshd paged view (varlen decode over a paged latent cache)
+// takes the view's layout.
+// CHECK-LABEL: func.func @kv_prefix_paged_bshd
+// CHECK: %[[K:.+]] = attn.paged_view
+// CHECK: attn.kv_prefix %[[K]] {layout = #attn.layout<bshd>} : tensor<2x16x1x80xbf16> -> tensor<2x16x1x64xbf16>
+func.func @kv_prefix_paged_bshd(%pages: tensor<8x4x1x80xbf16>, %table: tensor<2x4xi32>) -> tensor<2x16x1x64xbf16> {
+  %k = attn.paged_view %pages[%table] {layout = #attn.layout<bshd>} : tensor<8x4x1x80xbf16>, tensor<2x4xi32> -> tensor<2x16x1x80xbf16>
+  %v = attn.kv_prefix %k {layout = #attn.layout<bshd>} : tensor<2x16x1x80xbf16> -> tensor<2x16x1x64xbf16>
+  return %v : tensor<2x16x1x64xbf16>
+}

@@ -102,33 +102,33 @@ LogicalResult KVTileOp::verify() {
   return success();
 }
 
-Value KVTileOp::expand(OpBuilder &b) {
-  Location loc = getLoc();
-  int64_t rows = getNumRows();
-  if (KVCacheViewInterface view = getView())
-    return view.buildTile(b, loc, getBatch(), getKvHead(), getStart(), rows);
-  auto sourceType = cast<RankedTensorType>(getSource().getType());
-  auto tileType = cast<RankedTensorType>(getTile().getType());
-  int64_t seqAxis = getLayout() == Layout::BHSD ? 2 : 1;
+/// Rows `start .. start + rows - 1` of (batch, kvHead) of a plain
+/// [B, Hkv, L, D] tensor (bshd: [B, L, Hkv, D]), their first `width`
+/// columns, as a [rows, width] tile whose rows past L are zero.
+static Value expandTensorTile(OpBuilder &b, Location loc, Value source,
+                              Layout layout, Value batch, Value kvHead,
+                              Value start, int64_t rows, int64_t width) {
+  auto sourceType = cast<RankedTensorType>(source.getType());
+  auto tileType =
+      RankedTensorType::get({rows, width}, sourceType.getElementType());
+  int64_t seqAxis = layout == Layout::BHSD ? 2 : 1;
   // Valid rows: min(N, L - start), a constant only when a static L is a
   // whole number of tiles and the start a constant multiple of N. Any
   // other start may cross L (a varlen tile starts at its sequence's first
   // packed row plus k0; IR may pass any index): rows past L are zero, as
   // the op promises, never read.
-  Value length = b.createOrFold<tensor::DimOp>(loc, getSource(), seqAxis);
+  Value length = b.createOrFold<tensor::DimOp>(loc, source, seqAxis);
   std::optional<int64_t> staticLength = getConstantIntValue(length);
-  std::optional<int64_t> staticStart = getConstantIntValue(getStart());
+  std::optional<int64_t> staticStart = getConstantIntValue(start);
   bool aligned = staticStart && *staticStart % rows == 0;
   OpFoldResult valid = b.getIndexAttr(rows);
   if (!staticLength || *staticLength % rows != 0 || !aligned)
     valid = b.createOrFold<arith::MinSIOp>(
         loc, arith::ConstantIndexOp::create(b, loc, rows),
-        b.createOrFold<arith::SubIOp>(loc, length, getStart()));
+        b.createOrFold<arith::SubIOp>(loc, length, start));
   OpFoldResult one = b.getIndexAttr(1), zero = b.getIndexAttr(0);
-  OpFoldResult width = b.getIndexAttr(tileType.getDimSize(1));
-  SmallVector<OpFoldResult> offsets = {getBatch(), getKvHead(), getStart(),
-                                       zero};
-  SmallVector<OpFoldResult> sizes = {one, one, valid, width};
+  SmallVector<OpFoldResult> offsets = {batch, kvHead, start, zero};
+  SmallVector<OpFoldResult> sizes = {one, one, valid, b.getIndexAttr(width)};
   if (seqAxis == 1) {
     std::swap(offsets[1], offsets[2]);
     std::swap(sizes[1], sizes[2]);
@@ -138,7 +138,7 @@ Value KVTileOp::expand(OpBuilder &b) {
       {validStatic.value_or(ShapedType::kDynamic), tileType.getDimSize(1)},
       sourceType.getElementType());
   Value slice = tensor::ExtractSliceOp::create(
-      b, loc, sliceType, getSource(), offsets, sizes,
+      b, loc, sliceType, source, offsets, sizes,
       SmallVector<OpFoldResult>(4, one));
   if (sliceType == tileType)
     return slice;
@@ -146,6 +146,17 @@ Value KVTileOp::expand(OpBuilder &b) {
       b, loc, b.getZeroAttr(sourceType.getElementType()));
   return tensor::createPadHighOp(tileType, slice, pad, /*nofold=*/false, loc,
                                  b);
+}
+
+Value KVTileOp::expand(OpBuilder &b) {
+  Location loc = getLoc();
+  int64_t rows = getNumRows();
+  if (KVCacheViewInterface view = getView())
+    return view.buildTile(b, loc, getBatch(), getKvHead(), getStart(), rows);
+  auto tileType = cast<RankedTensorType>(getTile().getType());
+  return expandTensorTile(b, loc, getSource(), getLayout(), getBatch(),
+                          getKvHead(), getStart(), rows,
+                          tileType.getDimSize(1));
 }
 
 LogicalResult PagedViewOp::verify() {
@@ -373,4 +384,113 @@ Value KVAppendOp::buildDense(OpBuilder &b, Location loc) {
                           return readAppended(nb, l, *this, idx[0], idx[1],
                                               idx[2], idx[3]);
                         });
+}
+
+//===----------------------------------------------------------------------===//
+// KVPrefixOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult KVPrefixOp::verify() {
+  auto sourceType = cast<RankedTensorType>(getSource().getType());
+  auto viewType = cast<RankedTensorType>(getView().getType());
+  if (sourceType.getRank() != 4 || viewType.getRank() != 4)
+    return emitOpError() << "expected a 4-D source and view";
+  if (sourceType.getElementType() != viewType.getElementType())
+    return emitOpError() << "expected the view to have the source's element "
+                            "type";
+  for (int64_t axis = 0; axis < 3; ++axis)
+    if (sourceType.getDimSize(axis) != viewType.getDimSize(axis))
+      return emitOpError() << "expected the view to have the source's "
+                              "batch, head and sequence dims, got "
+                           << viewType << " of " << sourceType;
+  int64_t width = getSourceRowWidth(), columns = getNumColumns();
+  if (ShapedType::isDynamic(width) || ShapedType::isDynamic(columns) ||
+      columns < 1 || columns > width)
+    return emitOpError() << "expected static head dims with 1 <= Dv <= D, "
+                            "got Dv = "
+                         << columns << " of D = " << width;
+  if (KVCacheViewInterface source = getSourceView();
+      source && source.getViewLayout() != getLayout())
+    return emitOpError() << "expected the layout of the source view ("
+                         << stringifyLayout(source.getViewLayout()) << ")";
+  return success();
+}
+
+/// The first `columns` columns of a [rows, D] tile.
+static Value leadingColumns(OpBuilder &b, Location loc, Value tile,
+                            int64_t columns) {
+  auto type = cast<RankedTensorType>(tile.getType());
+  auto sliceType = RankedTensorType::get({type.getDimSize(0), columns},
+                                         type.getElementType());
+  return tensor::ExtractSliceOp::create(
+      b, loc, sliceType, tile, ArrayRef<OpFoldResult>{b.getIndexAttr(0),
+                                                      b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(type.getDimSize(0)),
+                             b.getIndexAttr(columns)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+}
+
+Value KVPrefixOp::buildTile(OpBuilder &b, Location loc, Value batch,
+                            Value kvHead, Value start, int64_t size) {
+  if (KVCacheViewInterface source = getSourceView())
+    return leadingColumns(
+        b, loc, source.buildTile(b, loc, batch, kvHead, start, size),
+        getNumColumns());
+  return expandTensorTile(b, loc, getSource(), getLayout(), batch, kvHead,
+                          start, size, getNumColumns());
+}
+
+Value KVPrefixOp::buildDense(OpBuilder &b, Location loc) {
+  Value source = getSource();
+  if (KVCacheViewInterface view = getSourceView())
+    source = view.buildDense(b, loc);
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, source);
+  sizes[3] = b.getIndexAttr(getNumColumns());
+  return tensor::ExtractSliceOp::create(
+      b, loc, cast<RankedTensorType>(getView().getType()), source,
+      SmallVector<OpFoldResult>(4, b.getIndexAttr(0)), sizes,
+      SmallVector<OpFoldResult>(4, b.getIndexAttr(1)));
+}
+
+Layout KVPrefixOp::getViewLayout() { return getLayout(); }
+
+SmallVector<Value> KVPrefixOp::getStorage() {
+  if (KVCacheViewInterface source = getSourceView())
+    return source.getStorage();
+  return {getSource()};
+}
+
+int64_t KVPrefixOp::getNumRowStorages() {
+  if (KVCacheViewInterface source = getSourceView())
+    return source.getNumRowStorages();
+  return 1;
+}
+
+Value KVPrefixOp::buildRowStorageIndex(OpBuilder &b, Location loc,
+                                       ValueRange storage, Value batch,
+                                       Value kvHead, Value row) {
+  if (KVCacheViewInterface source = getSourceView())
+    return source.buildRowStorageIndex(b, loc, storage, batch, kvHead, row);
+  return {};
+}
+
+Value KVPrefixOp::buildRowOffset(OpBuilder &b, Location loc,
+                                 ValueRange storage, Value batch, Value kvHead,
+                                 Value row) {
+  // Column 0 of a row of the view is column 0 of the source's row.
+  if (KVCacheViewInterface source = getSourceView())
+    return source.buildRowOffset(b, loc, storage, batch, kvHead, row);
+  // A plain source: bhsd ((b * Hkv + h) * L + row) * D, bshd
+  // ((b * L + row) * Hkv + h) * D, the extents read off the kernel's memref.
+  bool bshd = getLayout() == Layout::BSHD;
+  Value heads = memref::DimOp::create(b, loc, storage[0], bshd ? 2 : 1);
+  Value rows = memref::DimOp::create(b, loc, storage[0], bshd ? 1 : 2);
+  Value width = memref::DimOp::create(b, loc, storage[0], 3);
+  auto mulAdd = [&](Value x, Value y, Value z) -> Value {
+    return arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, x, y),
+                                 z);
+  };
+  Value line = bshd ? mulAdd(mulAdd(batch, rows, row), heads, kvHead)
+                    : mulAdd(mulAdd(batch, heads, kvHead), rows, row);
+  return arith::MulIOp::create(b, loc, line, width);
 }
