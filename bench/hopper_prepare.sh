@@ -58,7 +58,10 @@ variants=(
 # (hopper-epilogue=tma) under the default schedule, hepi3 / hepis3 on a
 # 3-CTA dynamic / static grid (several tiles per CTA: the O tile reused),
 # hepinp one CTA per tile, hepics with cp.async loads, hreg
-# hopper-epilogue=registers.
+# hopper-epilogue=registers; hbn64 / hst3 / hpp / hnopp block-n 64, 3
+# stages, ping-pong on / off (the option sweep of the short and D = 64
+# shapes); hqpf / hnoqpf the consumers' Q prefetch on / off
+# (hopper-q-prefetch).
 ov="--convert-attn-to-nvvm=hopper-overlap=true"
 pp="--convert-attn-to-nvvm=hopper-ping-pong=true"
 nopp="--convert-attn-to-nvvm=hopper-ping-pong=false"
@@ -86,6 +89,11 @@ declare -A schedule=(
   [hepinp]="--convert-attn-to-nvvm=hopper-persistent=0 --convert-attn-to-nvvm=hopper-epilogue=tma"
   [hepics]="--convert-attn-to-nvvm=hopper-loads=cp-async --convert-attn-to-nvvm=hopper-epilogue=tma"
   [hreg]="--convert-attn-to-nvvm=hopper-epilogue=registers"
+  [hbn64]="--convert-attn-to-nvvm=hopper-block-n=64"
+  [hst3]="--convert-attn-to-nvvm=hopper-stages=3"
+  [hpp]="$pp" [hnopp]="$nopp"
+  [hqpf]="--convert-attn-to-nvvm=hopper-q-prefetch=true"
+  [hnoqpf]="--convert-attn-to-nvvm=hopper-q-prefetch=false"
 )
 # HOPPER_CHECK_VARIANTS: every check again under each listed schedule,
 # but those whose base name matches HOPPER_CHECK_SKIP (a regex: e.g.
@@ -159,14 +167,24 @@ done
   variants+=("bench_gqa_l4096_${mask}_hpp|$hop $s --convert-attn-to-nvvm=hopper-ping-pong=true")
   variants+=("bench_gqa_l4096_${mask}_mma128x4x64|$mma $s --convert-attn-to-nvvm=block-m=128,num-warps=4,block-n=64")
 done
+# HOPPER_BASELINE=BUILD: every bench_*_hopper kernel (the defaults) again
+# from BUILD/bin/attn-compile, tagged hbase: the A of an A/B in one call
+# (e.g. /work/main/build against this tree's build).
 for v in "${variants[@]}"; do
   name="${v%%|*}"; flags="${v#*|}"
-  # shellcheck disable=SC2086
-  if ! out=$("$compile" --target=ptx $flags -o "$dest/kernels/$name" 2>&1); then
-    echo "COMPILE FAILED $name: $(echo "$out" | tail -3)" >&2; exit 1
+  compilers=("$compile|$name")
+  if [ -n "${HOPPER_BASELINE:-}" ] && [[ "$name" == bench_*_hopper ]]; then
+    compilers+=("$HOPPER_BASELINE/bin/attn-compile|${name%_hopper}_hbase")
   fi
-  echo "$flags" > "$dest/kernels/$name.flags"
-  rm -f "$dest/kernels/$name.ptx"
+  for c in "${compilers[@]}"; do
+    tool="${c%%|*}"; kname="${c#*|}"
+    # shellcheck disable=SC2086
+    if ! out=$("$tool" --target=ptx $flags -o "$dest/kernels/$kname" 2>&1); then
+      echo "COMPILE FAILED $kname: $(echo "$out" | tail -3)" >&2; exit 1
+    fi
+    echo "$flags" > "$dest/kernels/$kname.flags"
+    rm -f "$dest/kernels/$kname.ptx"
+  done
 done
 cp "$root/bench/hopper_bench.py" "$root/bench/hopper_ncu.py" "$root/bench/device_bench.py" "$root/bench/decode_bench.py" \
    "$root/bench/operand_bench.py" "$root/bench/hopper_stalls.sh" "$root/bench/hopper_tma_run.sh" "$dest/"

@@ -10,7 +10,14 @@ set -uo pipefail
 dir="${1:?staged folder}"
 out="${OUT:-/tmp/out}"
 mkdir -p "$out"
-metrics="regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio"
+stalls="smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio"
+metrics="regex:$stalls"
+# HOPPER_NCU_PIPES=1 adds every pipe's utilisation (cycles active and
+# instructions executed, % of peak): tensor (gmma), XU (MUFU ex2), FMA, ALU.
+# (ncu takes --metrics once: one regex of alternatives.)
+if [ -n "${HOPPER_NCU_PIPES:-}" ]; then
+  metrics="regex:^($stalls|sm__pipe_.*_cycles_active\.avg\.pct_of_peak_sustained_active|sm__inst_executed_pipe_.*\.avg\.pct_of_peak_sustained_active)\$"
+fi
 sections=(--section SpeedOfLight --section Occupancy --section WarpStateStats
           --section ComputeWorkloadAnalysis)
 for item in $2; do
@@ -27,6 +34,6 @@ for item in $2; do
 done > "$out/stalls.txt"
 # The summary: duration, pipes, occupancy, and the stall reasons above 0.1
 # warps per issued instruction.
-grep -E "^====|Duration|Compute \(SM\) Throughput|Achieved Occupancy|Issue Slots Busy|Warp Cycles Per Issued|stalled_" "$out/stalls.txt" \
-  | awk '!/stalled_/ || $NF + 0 >= 0.1' | sed -E 's/smsp__average_warps_issue_stalled_//; s/_per_issue_active.ratio//' | awk '{$1=$1};1'
+grep -E "^====|Duration|Compute \(SM\) Throughput|Achieved Occupancy|Issue Slots Busy|Warp Cycles Per Issued|stalled_|sm__pipe_|sm__inst_executed_pipe_" "$out/stalls.txt" \
+  | awk '!/stalled_|pipe_/ || (/stalled_/ && $NF + 0 >= 0.1) || (/pipe_/ && $NF + 0 >= 5)' | sed -E 's/smsp__average_warps_issue_stalled_//; s/_per_issue_active.ratio//' | awk '{$1=$1};1'
 

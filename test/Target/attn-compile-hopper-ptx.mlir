@@ -89,9 +89,11 @@
 
 // Block-n 64 keeps Q in registers: S is m64n64k16 with A from registers
 // (and the dynamic scheduler's Q barrier slot and tile slots: 66632 + 48).
+// Either role may come first in the PTX (with hopper-q-prefetch, auto
+// under this causal mask, the consumers' branch does).
 // BN64: smem 66680 bytes
-// BN64: setmaxnreg.dec.sync.aligned.u32 40;
-// BN64: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{{.*}}}, {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}, %rd{{[0-9]+}}, p, 1, 1, 0;
+// BN64-DAG: setmaxnreg.dec.sync.aligned.u32 40;
+// BN64-DAG: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{{.*}}}, {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}, %rd{{[0-9]+}}, p, 1, 1, 0;
 
 // SM80: block [128, 1, 1]
 

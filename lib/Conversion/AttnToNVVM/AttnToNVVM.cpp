@@ -371,6 +371,7 @@ To copyGpuKernelOptions(const From &from) {
   to.hopperQShared = from.hopperQShared;
   to.hopperLoads = from.hopperLoads;
   to.hopperEpilogue = from.hopperEpilogue;
+  to.hopperQPrefetch = from.hopperQPrefetch;
   to.decodeNumWarps = from.decodeNumWarps;
   to.decodeKeysPerWarp = from.decodeKeysPerWarp;
   to.decodeStages = from.decodeStages;

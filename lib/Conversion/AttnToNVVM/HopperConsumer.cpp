@@ -397,7 +397,8 @@ LogicalResult HopperEmitter::emitConsumer() {
   NVVM::SetMaxRegisterOp::create(b, plan.consumerRegisters,
                                  NVVM::SetMaxRegisterAction::increase);
   if (!plan.persistentCtas) {
-    emitConsumerTile();
+    if (failed(emitConsumerTile()))
+      return failure();
     drainTmaStores();
     return success();
   }
@@ -405,10 +406,8 @@ LogicalResult HopperEmitter::emitConsumer() {
   // turns in each tile.
   consumer = arith::SubIOp::create(b, warpgroup, cI32(1));
   openTurns();
-  if (failed(forEachTile(/*isProducer=*/false, [&] {
-        emitConsumerTile();
-        return success();
-      })))
+  if (failed(forEachTile(/*isProducer=*/false,
+                         [&] { return emitConsumerTile(); })))
     return failure();
   closeTurns();
   drainTmaStores();
@@ -440,7 +439,7 @@ void HopperEmitter::closeTurns() {
     });
 }
 
-void HopperEmitter::emitConsumerTile() {
+LogicalResult HopperEmitter::emitConsumerTile() {
   if (!p.alibiSlopes.empty())
     negSlope = emitNegAlibiSlope(head);
   if (plan.qInSharedMemory) {
@@ -450,7 +449,8 @@ void HopperEmitter::emitConsumerTile() {
                      64 * kPanelRowBytes);
     qTileDesc = descriptor(sharedAddress(add(add(base, qTileOffset()), rows)),
                            16, kAtomBytes);
-  } else {
+  } else if (!plan.prefetchQ) {
+    // (plan.prefetchQ: the tile loop carries them, loaded a tile ahead.)
     loadQFragments();
   }
 
@@ -470,7 +470,12 @@ void HopperEmitter::emitConsumerTile() {
   // Every S of this tile has retired: the producer may load the next Q.
   if (recyclesQ())
     NVVM::MBarrierArriveOp::create(b, Type(), emptyQBarrier(), Value());
+  // The next tile's Q loads go out before this tile's O stores, whose
+  // work then covers their latency.
+  if (plan.prefetchQ && failed(prefetchNextTile()))
+    return failure();
   emitEpilogue(results);
+  return success();
 }
 
 void HopperEmitter::emitEpilogue(ValueRange results) {

@@ -51,6 +51,9 @@ struct HopperPlan {
   /// The consumers write O through a shared tile and TMA stores
   /// (HopperEpilogue.cpp) instead of global stores from registers.
   bool tmaEpilogue = false;
+  /// The consumers of a dynamic grid with Q in registers take the next
+  /// tile and load its Q fragments before the current tile's epilogue.
+  bool prefetchQ = false;
   /// Query-block tiles: ceil(Lq / blockM) * B * Hq.
   int64_t numTiles = 0;
   /// Persistent order under a right bound: heads (b * Hq + h) per group,
@@ -210,7 +213,33 @@ private:
   LogicalResult emitProducer();
   LogicalResult emitConsumer();
   void emitProducerTile();
-  void emitConsumerTile();
+  LogicalResult emitConsumerTile();
+  /// plan.prefetchQ: the values emitTileCoordinates sets, so that the next
+  /// tile's coordinates can be computed in the middle of the current one.
+  struct TileState {
+    ProgramCoordinates coords;
+    SmallVector<Value> values;
+  };
+  SmallVector<Value *> tileStateMembers();
+  TileState saveTileState() {
+    TileState state{coords, {}};
+    for (Value *v : tileStateMembers())
+      state.values.push_back(*v);
+    return state;
+  }
+  void restoreTileState(const TileState &state) {
+    coords = state.coords;
+    for (auto [member, value] : llvm::zip(tileStateMembers(), state.values))
+      *member = value;
+  }
+  /// plan.prefetchQ, consumers after a tile's KV loop: receives the next
+  /// tile (prefetchedTile) and loads its Q fragments (prefetchedQ; a tile
+  /// past the last reads the last one's, in bounds) with the current
+  /// tile's coordinates left as they were.
+  LogicalResult prefetchNextTile();
+  /// The Q fragments (qRegs) as one list, and back.
+  SmallVector<Value> flatQFragments() const;
+  void setQFragments(ArrayRef<Value> flat);
   void ifConsumer(int64_t c, function_ref<void()> body);
   /// Ping-pong: opens consumer 0's first turn / absorbs the last opening.
   void openTurns();
@@ -331,6 +360,10 @@ private:
   /// Persistent kernels: KV blocks of this CTA's earlier tiles, and the
   /// parity of its count of earlier tiles (i32; null otherwise).
   Value ringOffset, tileParity;
+  /// plan.prefetchQ: this tile's count of earlier tiles (the hand-over the
+  /// prefetch receives), the tile received and its Q fragments.
+  Value tilesDoneOfTile, prefetchedTile;
+  SmallVector<Value> prefetchedQ;
 };
 
 

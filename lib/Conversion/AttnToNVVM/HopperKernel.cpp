@@ -177,6 +177,13 @@ LogicalResult HopperEmitter::emitTileCoordinates(Value tile) {
   return success();
 }
 
+SmallVector<Value *> HopperEmitter::tileStateMembers() {
+  return {&batch,      &head,       &kvHead,        &bh,
+          &batchIndex, &headIndex,  &qHeadBytes,    &kvHeadBytes,
+          &vHeadBytes, &oHeadBytes, &m0,            &warpRow0,
+          &nBegin,     &nEnd,       &interiorBegin, &interiorEnd};
+}
+
 LogicalResult HopperEmitter::forEachTile(bool isProducer,
                                          function_ref<LogicalResult()> body) {
   if (!plan.persistentCtas)
@@ -270,6 +277,17 @@ LogicalResult HopperEmitter::emit() {
   return status;
 }
 
+/// The most keys one query-block tile of `p` sees: Lk, or for a window its
+/// extent plus the query block.
+static int64_t hopperLongestTileKeys(const KernelProblem &p,
+                                     const HopperPlan &plan) {
+  const KeyVisibility &v = p.visibility;
+  int64_t keys = p.seqK;
+  if (v.left && v.right)
+    keys = std::min(keys, *v.left + *v.right + plan.blockM);
+  return keys;
+}
+
 /// hopper-scheduler=auto: whether the dynamic tile scheduler is chosen for
 /// `p`. Measured on an H200 (2026-12-01, two calls, the 14 prefill shapes
 /// of bench/NOTES.md): against one CTA per tile (and the static persistent
@@ -286,11 +304,29 @@ static bool hopperAutoDynamic(const KernelProblem &p, const HopperPlan &plan,
     return false;
   // A window's tiles span at most its extent plus the query block (not
   // measured: the rule applied to the longest tile it allows).
-  const KeyVisibility &v = p.visibility;
-  int64_t keys = p.seqK;
-  if (v.left && v.right)
-    keys = std::min(keys, *v.left + *v.right + plan.blockM);
-  return !(v.right && keys * p.headDim > 16384 * 64);
+  int64_t keys = hopperLongestTileKeys(p, plan);
+  return !(p.visibility.right && keys * p.headDim > 16384 * 64);
+}
+
+/// Whether no query-block tile of `p` sees more than 8 KV blocks (L = 1k at
+/// block-n 128): there the first block's S and softmax, the last block's
+/// P V and the tile's Q load and epilogue, which a consumer cannot overlap
+/// with its own GEMMs, are a large share of each tile.
+static bool hopperShortTiles(const KernelProblem &p, const HopperPlan &plan) {
+  return llvm::divideCeil(hopperLongestTileKeys(p, plan), plan.blockN) <= 8;
+}
+
+/// hopper-ping-pong=auto: at D = 64, where the softmax costs as much as the
+/// GEMMs (+10% non-causal, H200, bench/NOTES.md), and on short tiles, where
+/// taking turns lets the other consumer's GEMMs run under a consumer's
+/// unoverlapped first and last blocks. Measured at D = 128 on an H200
+/// (2026-12-02, three calls): L = 1k non-causal +4.1 / +1.9 / +2.9%,
+/// causal +2.9 / +1.3 / -0.6%; causal L = 4k / 16k and GQA causal -1.4 to
+/// +2.5% (level, two calls), non-causal L >= 4k level (earlier calls:
+/// neutral to -8%): off there.
+static bool hopperAutoPingPong(const KernelProblem &p,
+                               const HopperPlan &plan) {
+  return p.headDim == 64 || hopperShortTiles(p, plan);
 }
 
 /// hopper-epilogue: whether O goes out through the shared tile and TMA
@@ -367,11 +403,9 @@ planHopperKernel(Operation *op, const KernelProblem &p,
     plan.consumerRegisters = 216;
   }
   plan.stages = o.hopperStages;
-  // Ping-pong (measured on an H200, 2026-12-01, with hopper-overlap): +10%
-  // at D = 64 non-causal, where the softmax costs as much as the GEMMs; at
-  // D = 128 neutral to -6% (bench/NOTES.md), so auto is on at D = 64 only.
+  // Ping-pong: see hopperAutoPingPong.
   if (o.hopperPingPong == "auto")
-    plan.pingPong = p.headDim == 64;
+    plan.pingPong = hopperAutoPingPong(p, plan);
   else if (o.hopperPingPong == "true" || o.hopperPingPong == "false")
     plan.pingPong = o.hopperPingPong == "true";
   else
@@ -446,6 +480,28 @@ planHopperKernel(Operation *op, const KernelProblem &p,
   plan.tmaEpilogue = *tmaEpilogue;
   if (plan.tmaEpilogue)
     plan.sharedMemoryBytes += getHopperOTileBytes(p.headDim, plan.blockM);
+  // The producer hands the next tile over once it has issued the current
+  // one's loads, so the consumers can take it before their epilogue; Q in
+  // shared memory is the producer's to prefetch already. auto: short
+  // tiles under a right bound (causal tiles of 1 to 8 blocks), where the Q
+  // load is a large share of a tile. Measured on an H200 (2026-12-02, D =
+  // 64, two calls): causal L = 1k +5.1 / +6.1%; causal L = 4k +1.5 / -2.4%,
+  // 16k -0.6 / -1.2%; without a mask L = 1k -3.2 / -0.8%, 4k and 16k -3%
+  // (one call; not understood: the receive moves before the epilogue and
+  // the loop carries Q).
+  bool prefetchApplies = plan.dynamicScheduler && !plan.qInSharedMemory;
+  const std::string &prefetch = o.hopperQPrefetch;
+  if (prefetch != "auto" && prefetch != "true" && prefetch != "false")
+    return fail("expected hopper-q-prefetch of auto, true or false, got '" +
+                prefetch + "'");
+  if (prefetch == "true" && !prefetchApplies)
+    return fail("expected the dynamic scheduler and Q in registers with "
+                "hopper-q-prefetch=true (the next tile comes from the "
+                "scheduler's hand-over; a shared Q tile is the producer's)");
+  plan.prefetchQ =
+      prefetchApplies &&
+      (prefetch == "true" || (prefetch == "auto" && p.visibility.right &&
+                              hopperShortTiles(p, plan)));
   if (plan.sharedMemoryBytes > 227 * 1024)
     return fail("expected the hopper kernel's shared memory to fit 227 KiB, "
                 "got " +

@@ -22,6 +22,11 @@
 // stores 0, re-arming it for the next launch (as the decode kernel's split
 // counters; the runtime zero-fills the workspace once).
 //
+// plan.prefetchQ (hopper-q-prefetch): consumers with Q in registers take the
+// next tile from its slot right after their KV loop instead of after the
+// epilogue, and load its Q fragments before writing the current tile's O;
+// the tile loop carries the fragments (the first tile's loaded before it).
+//
 //===----------------------------------------------------------------------===//
 
 #include "HopperEmitter.h"
@@ -87,11 +92,20 @@ HopperEmitter::forEachDynamicTile(bool isProducer,
       b, i32, gpu::BlockIdOp::create(b, gpu::Dimension::x));
   Value ctas = arith::IndexCastUIOp::create(
       b, i32, gpu::GridDimOp::create(b, gpu::Dimension::x));
-  // (tile, KV blocks done, tiles done), as the static loop carries them.
-  SmallVector<Type> types(3, i32);
-  SmallVector<Location> locs(3, b.getLoc());
-  auto loop = scf::WhileOp::create(b, types,
-                                   ValueRange{first, cI32(0), cI32(0)});
+  // (tile, KV blocks done, tiles done), as the static loop carries them;
+  // with plan.prefetchQ the consumers carry the tile's Q fragments too,
+  // the first tile's loaded before the loop.
+  SmallVector<Value> init = {first, cI32(0), cI32(0)};
+  bool prefetch = !isProducer && plan.prefetchQ;
+  if (prefetch) {
+    if (failed(emitTileCoordinates(first)))
+      return failure();
+    loadQFragments();
+    init.append(flatQFragments());
+  }
+  SmallVector<Type> types(init.size(), i32);
+  SmallVector<Location> locs(init.size(), b.getLoc());
+  auto loop = scf::WhileOp::create(b, types, init);
   OpBuilder::InsertionGuard guard(b);
   Block *before = b.createBlock(&loop.getBefore(), {}, types, locs);
   scf::ConditionOp::create(
@@ -103,9 +117,12 @@ HopperEmitter::forEachDynamicTile(bool isProducer,
   Value tile = after->getArgument(0);
   Value blocksDone = after->getArgument(1);
   Value tilesDone = after->getArgument(2);
+  if (prefetch)
+    setQFragments(SmallVector<Value>(after->getArguments().drop_front(3)));
   Value ticket = isProducer ? fetchTicket() : Value();
   ringOffset = blocksDone;
   tileParity = andI(tilesDone, 1);
+  tilesDoneOfTile = tilesDone;
   if (failed(emitTileCoordinates(tile)) || failed(body()))
     return failure();
   Value blocks = arith::MaxSIOp::create(
@@ -114,10 +131,46 @@ HopperEmitter::forEachDynamicTile(bool isProducer,
   if (isProducer) {
     next = add(ticket, ctas);
     publishTile(tilesDone, next);
+  } else if (prefetch) {
+    // Received by the tile's body (prefetchNextTile), before its epilogue.
+    next = prefetchedTile;
   } else {
     next = receiveTile(tilesDone);
   }
-  scf::YieldOp::create(
-      b, ValueRange{next, add(blocksDone, blocks), add(tilesDone, 1)});
+  SmallVector<Value> yields = {next, add(blocksDone, blocks),
+                               add(tilesDone, 1)};
+  if (prefetch)
+    yields.append(prefetchedQ);
+  scf::YieldOp::create(b, yields);
+  return success();
+}
+
+SmallVector<Value> HopperEmitter::flatQFragments() const {
+  SmallVector<Value> flat;
+  for (const SmallVector<Value> &fragment : qRegs)
+    flat.append(fragment);
+  return flat;
+}
+
+void HopperEmitter::setQFragments(ArrayRef<Value> flat) {
+  // loadQFragments' shape: one fragment of four registers per k step.
+  qRegs.clear();
+  for (int64_t kk = 0; kk < kSteps(); ++kk)
+    qRegs.push_back(SmallVector<Value>(flat.slice(4 * kk, 4)));
+}
+
+LogicalResult HopperEmitter::prefetchNextTile() {
+  prefetchedTile = receiveTile(tilesDoneOfTile);
+  // The last tile's Q stands in for the end of the loop (not used then).
+  Value tile = arith::MinUIOp::create(b, prefetchedTile,
+                                      cI32(plan.numTiles - 1));
+  TileState current = saveTileState();
+  SmallVector<SmallVector<Value>> currentQ = qRegs;
+  if (failed(emitTileCoordinates(tile)))
+    return failure();
+  loadQFragments();
+  prefetchedQ = flatQFragments();
+  qRegs = std::move(currentQ);
+  restoreTileState(current);
   return success();
 }

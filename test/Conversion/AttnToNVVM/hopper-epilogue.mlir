@@ -36,7 +36,10 @@
 // CHECK-NEXT: nvvm.cp.async.bulk.commit.group
 // No global O store from registers.
 // CHECK-NOT: llvm.store %{{.*}}, %{{.*}} {alignment = 4 : i64} : i32, !llvm.ptr<1>
-// After its last tile the consumer waits for its stores to complete.
+// After its last tile (and the ping-pong turns' close: auto takes
+// ping-pong where no tile has more than 8 KV blocks) the consumer waits
+// for its stores to complete.
+// CHECK: nvvm.barrier id = %c1_i32{{.*}} number_of_threads = %c256_i32
 // CHECK: scf.if
 // CHECK-NEXT: nvvm.cp.async.bulk.wait_group 0{{$}}
 // One CTA per tile (hopper-persistent=0): the tile is written once, so no
