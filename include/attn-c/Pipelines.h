@@ -111,6 +111,9 @@ typedef struct MlirAttnSpec {
   const int64_t *cuSeqlensQ;
   const int64_t *cuSeqlensK;
   intptr_t numCuSeqlens;
+  /* A backward with withBias: whether the entry returns d_bias (default
+     true); false treats the bias as a constant of the loss. */
+  bool withBiasGradient;
 } MlirAttnSpec;
 
 MLIR_CAPI_EXPORTED void mlirAttnSpecInit(MlirAttnSpec *spec);

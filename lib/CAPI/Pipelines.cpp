@@ -59,6 +59,7 @@ void mlirAttnSpecInit(MlirAttnSpec *spec) {
   spec->pageSize = d.pageSize;
   spec->appendTokens = d.appendTokens;
   spec->backward = d.backward;
+  spec->withBiasGradient = d.withBiasGradient;
   spec->dynamicBatch = d.dynamicBatch;
   spec->dynamicQueryLength = d.dynamicQueryLength;
   spec->dynamicKeyLength = d.dynamicKeyLength;
@@ -94,6 +95,7 @@ static AttentionSpec unwrap(const MlirAttnSpec &c) {
     s.keyLengths.assign(c.keyLengths, c.keyLengths + c.numKeyLengths);
   s.appendTokens = c.appendTokens;
   s.backward = c.backward;
+  s.withBiasGradient = c.withBiasGradient;
   s.dynamicBatch = c.dynamicBatch;
   s.dynamicQueryLength = c.dynamicQueryLength;
   s.dynamicKeyLength = c.dynamicKeyLength;

@@ -103,6 +103,7 @@ class Spec(ctypes.Structure):
         ("cuSeqlensQ", ctypes.POINTER(ctypes.c_int64)),
         ("cuSeqlensK", ctypes.POINTER(ctypes.c_int64)),
         ("numCuSeqlens", ctypes.c_ssize_t),
+        ("withBiasGradient", ctypes.c_bool),
     ]
 
 
