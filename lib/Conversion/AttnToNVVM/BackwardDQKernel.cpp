@@ -132,6 +132,13 @@ void DQEmitter::emit() {
   kvHeadBytes = headByteOffset(p.key, p.headsKV, batch, kvHead);
   if (!p.alibiSlopes.empty())
     negSlope = emitNegAlibiSlope(head);
+  // The bias and mask operands in the shared emitPositionalMods, read at
+  // this CTA's (batch, query head).
+  BackwardScoreArguments scoreArgs = getBackwardScoreArguments(p);
+  setScoreOperands(scoreArg(scoreArgs.bias), scoreArg(scoreArgs.mask),
+                   /*sinksMemref=*/Value());
+  operandBatch = batch;
+  operandHead = head;
   qLane = warpRowsLane();
   lse2 = loadRowPair(kBwdLseLog2);
   delta = loadRowPair(kBwdDelta);

@@ -26,7 +26,14 @@ protected:
       : FragmentEmitter(func, p, /*mTiles=*/1, keysPerTile),
         threads(threads) {}
 
-  Value arg(int64_t i) { return func.getBody().front().getArgument(i); }
+  /// Argument `i` (a BackwardArgument) of the kernel.
+  Value arg(int64_t i) {
+    return func.getBody().front().getArgument(getBackwardArgumentIndex(p, i));
+  }
+  /// The score operands' memrefs (null: none), for setScoreOperands.
+  Value scoreArg(std::optional<int64_t> index) {
+    return index ? func.getBody().front().getArgument(*index) : Value();
+  }
   Value global(int64_t i) { return pointerOf(arg(i), ptrGlobal); }
   Value blockId(gpu::Dimension dim) {
     return arith::IndexCastUIOp::create(b, i32,

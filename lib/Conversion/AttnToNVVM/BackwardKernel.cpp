@@ -627,8 +627,11 @@ MainEmitter::finishTransposedScores(SmallVector<Value> s,
     for (Value &v : s)
       v = arith::MulFOp::create(b, v, unit);
   }
-  // Masks last, so that masked keys stay -inf whatever ALiBi adds.
-  return emitMask(emitAlibi(s, m0, head, layout), m0, layout);
+  // Masks last, so that masked keys stay -inf whatever ALiBi and the bias
+  // add.
+  return emitMask(emitScoreOperands(emitAlibi(s, m0, head, layout), m0, head,
+                                    layout),
+                  m0, layout);
 }
 
 void MainEmitter::emitStep(Value it, Value stage, Value head, Value m0,
@@ -754,6 +757,9 @@ void MainEmitter::emit() {
   doPtr = global(kBwdDO);
   lsePtr = global(kBwdLseLog2);
   deltaPtr = global(kBwdDelta);
+  BackwardScoreArguments scoreArgs = getBackwardScoreArguments(p);
+  setScoreOperands(scoreArg(scoreArgs.bias), scoreArg(scoreArgs.mask),
+                   /*sinksMemref=*/Value());
   aLane = warpRowsLane();
   Value matrix = shr(lane, 3);
   // dS A fragments from dS^T transposed: matrix i reads keys r8 + 8 (i >> 1)

@@ -72,6 +72,30 @@ enum BackwardArgument : int64_t {
   kBwdNumArguments
 };
 
+/// The score operands a backward kernel takes after the LSE, in the entry
+/// function's order: bias, mask, key_lengths (each where the problem has
+/// it); dQ and the arguments after it follow them, so a kernel without
+/// score operands keeps the BackwardArgument positions.
+struct BackwardScoreArguments {
+  std::optional<int64_t> bias, mask, keyLengths;
+  int64_t count = 0;
+};
+inline BackwardScoreArguments getBackwardScoreArguments(const KernelProblem &p) {
+  BackwardScoreArguments a;
+  auto next = [&](bool present, std::optional<int64_t> &slot) {
+    if (present)
+      slot = kBwdDQ + a.count++;
+  };
+  next(p.withBias(), a.bias);
+  next(p.withMask(), a.mask);
+  next(p.withKeyLengths, a.keyLengths);
+  return a;
+}
+/// The kernel argument position of BackwardArgument `a`.
+inline int64_t getBackwardArgumentIndex(const KernelProblem &p, int64_t a) {
+  return a < kBwdDQ ? a : a + getBackwardScoreArguments(p).count;
+}
+
 /// How the main kernel adds its dQ tile to dq_accum (the
 /// convert-attn-backward-to-nvvm option dq-reduction). Every mode writes
 /// the fragment-tiled layout of dq_accum (kDQAccumGroupRows).

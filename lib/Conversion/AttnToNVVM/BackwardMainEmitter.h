@@ -96,6 +96,10 @@ private:
   /// ALiBi on natural-unit transposed scores (identity without it).
   SmallVector<Value> emitAlibi(ArrayRef<Value> s, Value m0, Value head,
                                const ScoreLayout &layout);
+  /// The bias added to and the mask operand applied on natural-unit
+  /// transposed scores (BackwardScoreOperands.cpp; identity without them).
+  SmallVector<Value> emitScoreOperands(SmallVector<Value> s, Value m0,
+                                       Value head, const ScoreLayout &layout);
   /// Stores dS^T (this warp's 16 rows) as 16-bit pairs into the dS tile.
   void storeDsT(ArrayRef<Value> ds);
   // Square warp tiles (BackwardSquareStep.cpp).

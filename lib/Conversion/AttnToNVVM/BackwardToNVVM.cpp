@@ -86,6 +86,20 @@ collectBackwardArguments(const TiledBackwardProgram &program,
     list.names.push_back(name);
     list.roles.push_back(ArgumentRole::Input);
   }
+  // The score operands, dense, in the entry's order (BackwardScoreArguments).
+  for (auto [name, tensor] :
+       {std::pair<const char *, Value>{"bias", program.bias},
+        {"mask", program.mask}}) {
+    if (!tensor)
+      continue;
+    FailureOr<Value> memref =
+        getInputMemref(anchor, tensor, /*allowStrided=*/false);
+    if (failed(memref))
+      return failure();
+    list.values.push_back(*memref);
+    list.names.push_back(name);
+    list.roles.push_back(ArgumentRole::Input);
+  }
   const char *outputNames[] = {"dq", "dk", "dv"};
   for (auto [name, stored] : llvm::zip(outputNames, program.stores)) {
     bufferization::MaterializeInDestinationOp store = stored;

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "TiledBackwardProgram.h"
+#include "TiledProgram.h"
 
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -125,6 +126,15 @@ static LogicalResult matchHostTensors(TiledBackwardProgram &p) {
     return step.emitOpError("expected the delta tile to be a slice of "
                             "rowsum(dO * O) (attn-tile-backward's Delta)");
   p.output = p.delta.getDpsInputs()[1];
+  for (auto [tile, host] : {std::pair<Value, Value *>{step.getBias(), &p.bias},
+                            {step.getMask(), &p.mask}}) {
+    if (!tile)
+      continue;
+    FailureOr<Value> source = getScoreOperandSource(step, tile);
+    if (failed(source))
+      return failure();
+    *host = *source;
+  }
   // A sinks gradient reads Delta too: the kernels do not compute one.
   for (Operation *user : p.delta->getResult(0).getUsers())
     if (!p.forall->isProperAncestor(user))
@@ -208,8 +218,12 @@ BackwardOperands TiledBackwardProgram::getOperands() const {
   o.softcap = s.getSoftcapValue();
   o.alibiSlopes = s.getAlibiSlopes();
   o.visibility = s.getKeyVisibility();
-  o.withBias = static_cast<bool>(s.getBias());
-  o.withMask = static_cast<bool>(s.getMask());
+  if (bias)
+    o.bias = type(bias);
+  if (mask)
+    o.mask = type(mask);
+  // match refused a program with a bias gradient (a fourth result).
+  o.withGradBias = forall->getNumResults() > 3;
   o.withMaskMod = !s.getMaskMod().empty();
   o.withScoreMod = !s.getScoreMod().empty();
   o.withKeyLengths = info.getKeyLengths().getValue();

@@ -50,6 +50,9 @@ public:
   /// Host tensors: Q, K, V, O, dO and LSE, as the program's tiles and the
   /// Delta preprocessing read them.
   Value query, key, value, output, gradOutput, lse;
+  /// The bias and mask host tensors behind the step's score-operand tiles
+  /// (null: none).
+  Value bias, mask;
   /// The Delta generic (rowsum(dO * O)) before the forall, the accumulation
   /// and the generic that rounds its sum to dQ after it.
   linalg::GenericOp delta, dqRounding;
