@@ -76,6 +76,9 @@ protected:
   /// `aLane` (the warp's 16 rows) of the tile at `aTile` and B rows from
   /// the tile at `bTile` (both [rows, D], non-transposed ldmatrix).
   SmallVector<Value> emitRowGemm(Value aTile, Value aLane, Value bTile);
+  /// len_b = key_lengths[batch] clamped to [0, Lk] (attn-tile-backward's
+  /// rule), or null without key_lengths (BackwardScoreOperands.cpp).
+  Value loadKeyLength(Value batch);
   /// Lane offsets of A fragments of the warp's 16 rows of a [rows, D] tile
   /// (as the forward's Q): matrices 1, 3 are rows 8-15, 2, 3 the next chunk.
   Value warpRowsLane();

@@ -164,6 +164,10 @@ private:
   int64_t blockM, blockN, dqMTiles, rowGroups, columnParts;
   int64_t kvTileBytes, qTileBytes, stageBytes, dsRowBytes;
   Value batch, kvHead, n0, kvHeadBytes, aLane, dsLaneA;
+  /// len_b with key_lengths (null: none; Lk bounds the keys).
+  Value keyLen;
+  /// The keys of this CTA's sequence: len_b, else Lk.
+  Value keyLength() { return keyLen ? keyLen : cI32(p.seqK); }
   /// The warp's dQ columns: the first one (i32), the K tile's lane offset
   /// for them and the byte offset of their 128-byte group.
   Value dqColumn0, dqKLane, dqKBytes;

@@ -11,6 +11,8 @@
 
 #include "BackwardMainEmitter.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+
 using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::detail;
@@ -32,4 +34,15 @@ SmallVector<Value> MainEmitter::emitScoreOperands(SmallVector<Value> s,
                              /*batchIndex=*/Value(), /*globalHead=*/Value());
   }
   return s;
+}
+
+Value BackwardEmitterBase::loadKeyLength(Value batch) {
+  std::optional<int64_t> index = getBackwardScoreArguments(p).keyLengths;
+  if (!index)
+    return Value();
+  Value lengths = pointerOf(scoreArg(index), ptrGlobal);
+  Value len = LLVM::LoadOp::create(
+      b, i32, gep(ptrGlobal, lengths, mul64(batch, 4)), /*alignment=*/4);
+  return arith::MinSIOp::create(b, arith::MaxSIOp::create(b, len, cI32(0)),
+                                cI32(p.seqK));
 }

@@ -89,7 +89,8 @@ collectBackwardArguments(const TiledBackwardProgram &program,
   // The score operands, dense, in the entry's order (BackwardScoreArguments).
   for (auto [name, tensor] :
        {std::pair<const char *, Value>{"bias", program.bias},
-        {"mask", program.mask}}) {
+        {"mask", program.mask},
+        {"key_lengths", program.keyLengths}}) {
     if (!tensor)
       continue;
     FailureOr<Value> memref =

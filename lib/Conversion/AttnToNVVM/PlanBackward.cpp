@@ -101,9 +101,6 @@ mlir::attn::detail::getBackwardProblem(Operation *anchor,
                 "treats the bias as a constant)");
   if (o.withSinks)
     return fail("expected no sinks on the GPU backward (not supported yet)");
-  if (o.withKeyLengths)
-    return fail("expected no key_lengths on the GPU backward (not supported "
-                "yet)");
   if (o.withScoreMod)
     return fail("expected no score_mod on the GPU backward (its derivative "
                 "is not emitted yet)");
@@ -146,6 +143,7 @@ mlir::attn::detail::getBackwardProblem(Operation *anchor,
   p.valueHeadDim = headDim;
   p.isBF16 = elt.isBF16();
   p.withLse = true;
+  p.withKeyLengths = o.withKeyLengths;
   p.scale = o.scale;
   p.softcap = o.softcap;
   if (o.alibiSlopes)

@@ -172,11 +172,15 @@ TiledBackwardProgram::match(scf::ForallOp forall) {
     return failure();
   p.blockM = p.step.getBlockM();
   p.blockN = p.step.getBlockN();
+  // attn-tile-backward reads len_b once per program (tensor.extract of
+  // key_lengths at the batch coordinate).
   for (auto extract : forall.getBody()->getOps<tensor::ExtractOp>())
     if (extract.getTensor().getParentRegion()->isProperAncestor(
             &forall.getRegion()))
-      return extract.emitOpError("expected no key_lengths on the GPU "
-                                 "backward (not supported yet)");
+      p.keyLengths = extract.getTensor();
+  if (static_cast<bool>(p.keyLengths) != p.info.getKeyLengths().getValue())
+    return forall.emitOpError("expected the program to read key_lengths "
+                              "exactly when its kernel info says it has them");
   if (failed(matchAccumulation(p)) || failed(matchHostTensors(p)))
     return failure();
   if (p.blockM != p.schedule.getBlockM() ||

@@ -53,6 +53,9 @@ public:
   /// The bias and mask host tensors behind the step's score-operand tiles
   /// (null: none).
   Value bias, mask;
+  /// key_lengths [B] (i32), read by the program's tensor.extract (null:
+  /// none).
+  Value keyLengths;
   /// The Delta generic (rowsum(dO * O)) before the forall, the accumulation
   /// and the generic that rounds its sum to dQ after it.
   linalg::GenericOp delta, dqRounding;
