@@ -85,7 +85,10 @@ class Program:
     def __init__(self, rt, kdir, name):
         self.rt = rt
         image = os.path.join(kdir, name + ".sm_90.cubin")
+        # Three launches, four with sinks (<name>.3.json: d_sinks).
         manifests = [os.path.join(kdir, name + s) for s in (".json", ".1.json", ".2.json")]
+        if os.path.exists(os.path.join(kdir, name + ".3.json")):
+            manifests.append(os.path.join(kdir, name + ".3.json"))
         self.manifests = [json.load(open(m)) for m in manifests]
         self.handles = []
         for m in manifests:
@@ -132,12 +135,12 @@ class Program:
 def parse_flags(text):
     spec = dict(batch=1, hq=1, hkv=1, lq=1, lk=1, d=64, dtype="bf16", mask="none",
                 wl=0, wr=0, softcap=0.0, alibi=False, bias=False, bool_mask=False,
-                key_lengths=False)
+                key_lengths=False, sinks=False)
     keys = {"--batch": "batch", "--heads-q": "hq", "--heads-kv": "hkv", "--seq-q": "lq",
             "--seq-k": "lk", "--head-dim": "d", "--dtype": "dtype", "--mask": "mask",
             "--window-left": "wl", "--window-right": "wr", "--softcap": "softcap",
             "--alibi": "alibi", "--bias": "bias", "--bool-mask": "bool_mask",
-            "--key-lengths": "key_lengths"}
+            "--key-lengths": "key_lengths", "--sinks": "sinks"}
     spec["deterministic"] = "--deterministic" in text.split()
     # --bshd: the kernel reads and writes [B, L, H, D] buffers (torch's
     # x.transpose(1, 2) views of them are the [B, H, L, D] tensors here).
@@ -149,6 +152,8 @@ def parse_flags(text):
         key = keys[k]
         if key in ("alibi", "bias", "bool_mask", "key_lengths"):
             spec[key] = v != "false"
+        elif key == "sinks":
+            spec[key] = bool(v)
         elif key in ("dtype", "mask"):
             spec[key] = v
         elif key == "softcap":
@@ -183,13 +188,14 @@ def alibi_slopes(hq):
     return [2.0 ** (-8.0 * (h + 1) / hq) for h in range(hq)]
 
 
-def attention64(spec, q, k, v, head0=0, eager=False, batch0=0, ops=None):
+def attention64(spec, q, k, v, head0=0, eager=False, batch0=0, ops=None, sinks=None):
     """float64 attention of query heads head0.. (q [B, g', Lq, D], k and v
     [B, g' / g, Lk, D]), with autograd: (O, LSE). With `eager`, the same
     problem computed as an eager implementation in the inputs' dtype does
     it (products in that dtype, softmax in f32, P rounded back before P.V):
     the yardstick where flash cannot compute the problem itself. `ops`: the
-    score operands (backward_operands.py) of batches batch0.. ."""
+    score operands (backward_operands.py) of batches batch0.. ; `sinks`
+    [Hq] (float64 with autograd where the gradient is checked)."""
     ops = ops or {}
     off = bo.key_offset(spec, ops, batch0, q.shape[0])
     g = q.shape[1] // k.shape[1]
@@ -210,15 +216,13 @@ def attention64(spec, q, k, v, head0=0, eager=False, batch0=0, ops=None):
     s, vis = bo.apply_operands(spec, ops, s, vis, batch0, head0)
     s = s.masked_fill(~vis, float("-inf"))
     # Rows that see no key (by position, mask or an all -inf bias): P = 0,
-    # O = 0, LSE = -inf. Their scores are replaced before logsumexp, whose
-    # backward would give 0 * NaN there.
-    empty = ~(s > float("-inf")).any(dim=-1, keepdim=True)
-    s = s.masked_fill(empty, 0.0)
-    lse = torch.logsumexp(s, dim=-1)
-    p = torch.exp(s - lse[..., None]).masked_fill(empty, 0.0)
+    # O = 0, LSE = -inf (the sink's logit with sinks).
+    if sinks is None and "sinks" in ops:
+        sinks = ops["sinks"].double()
+    p, lse = bo.softmax_stats(s, sinks, head0)
     if eager:
         p = p.to(v.dtype)
-    return p @ v, lse.masked_fill(empty[..., 0], float("-inf"))
+    return p @ v, lse
 
 
 def forward64(spec, q, k, v, ops=None):
@@ -267,9 +271,14 @@ def sdpa_grads(spec, q, k, v, do, backend):
 
 
 def grads64(spec, q, k, v, do, ops=None):
-    q64, k64, v64 = (t.double().requires_grad_() for t in (q, k, v))
-    o, _ = attention64(spec, q64, k64, v64, ops=ops)
-    return torch.autograd.grad(o, (q64, k64, v64), do.double())
+    """dQ, dK, dV (and d_sinks with sinks) in float64."""
+    leaves = [t.double().requires_grad_() for t in (q, k, v)]
+    sinks = None
+    if ops and "sinks" in ops:
+        sinks = ops["sinks"].double().requires_grad_()
+        leaves.append(sinks)
+    o, _ = attention64(spec, *leaves[:3], ops=ops, sinks=sinks)
+    return torch.autograd.grad(o, leaves, do.double())
 
 
 def make_inputs(spec):
@@ -290,9 +299,11 @@ def run_ours(prog, q, k, v, o, do, lse, sync=True, bshd=False, ops=None):
     dq = torch.full_like(q, float("nan"))
     dk = torch.full_like(k, float("nan"))
     dv = torch.full_like(v, float("nan"))
-    launch = prog.bind([q, k, v, o, do, lse] + bo.kernel_operands(ops or {}) + [dq, dk, dv],
-                       sync=sync)
     grads = (dq, dk, dv)
+    if ops and "sinks" in ops:
+        grads += (torch.full_like(ops["sinks"], float("nan")),)
+    launch = prog.bind([q, k, v, o, do, lse] + bo.kernel_operands(ops or {}) + list(grads),
+                       sync=sync)
     if bshd:
         grads = tuple(t.transpose(1, 2) for t in grads)
     return launch, grads
@@ -334,20 +345,38 @@ def check(prog, name, spec, row):
         # the inputs' dtype is the yardstick instead.
         fref = ref
         qe, ke, ve = (t.detach().clone().requires_grad_() for t in sub[:3])
-        oe, _ = attention64(spec, qe, ke, ve, eager=True, ops=ops)
-        flash = torch.autograd.grad(oe, (qe, ke, ve), sub[3])
+        leaves = [qe, ke, ve]
+        sinks_e = None
+        if "sinks" in ops:
+            sinks_e = ops["sinks"].detach().clone().requires_grad_()
+            leaves.append(sinks_e)
+        oe, _ = attention64(spec, qe, ke, ve, eager=True, ops=ops, sinks=sinks_e)
+        flash = torch.autograd.grad(oe, leaves, sub[3])
         row["yardstick"] = "eager"
     ok = True
-    for i, label in enumerate(("dq", "dk", "dv")):
-        sl = qs if label == "dq" else ks
+    labels = ("dq", "dk", "dv") + (("d_sinks",) if "sinks" in ops else ())
+    if "sinks" in ops:
+        # d_sinks as the op defines it on the backward's own inputs (O and
+        # LSE as passed, Delta = rowsum(dO * O)), in float64; the kernel's
+        # f32 sums of B * Lq terms (each a few ulps) stay within 1e-4 of
+        # the terms' absolute sum.
+        delta64 = (do.double() * o.double()).sum(-1)
+        terms = torch.exp(ops["sinks"].double().view(1, -1, 1) - lse.double()) * delta64
+        terms = terms.masked_fill(lse == float("-inf"), 0.0)
+        ref = tuple(ref[:3]) + (-terms.sum((0, 2)),)
+        sinks_bound = 1e-4 * terms.abs().sum((0, 2)).max().item() + 1e-6
+    for i, label in enumerate(labels):
+        sl = (qs if label == "dq" else ks) if label != "d_sinks" else (slice(None),)
         mine, mine2 = ours[i][sl], ours2[i][sl]
         err = (mine.double() - ref[i]).abs().max().item()
         scale = ref[i].abs().max().item()
         flash_err = None
-        if flash is not None:
+        if flash is not None and label != "d_sinks":
             flash_err = (flash[i].double() - fref[i]).abs().max().item()
         bound = max(2 * flash_err if flash_err is not None else 2e-2 * scale,
                     1e-3 * max(scale, 1.0))
+        if label == "d_sinks":
+            bound = sinks_bound
         nan = int(torch.isnan(ours[i]).sum())
         repeat = torch.equal(torch.nan_to_num(ours[i]), torch.nan_to_num(ours2[i]))
         row[label] = dict(max_abs_err=err, ref_max=scale, flash_err=flash_err,
@@ -455,7 +484,7 @@ def main():
             prog = Program(rt, args.kernels, name)
             ok = check(prog, name, spec, row)
             msg = " ".join(f"{g}={row[g]['max_abs_err']:.2e}/{row[g]['bound']:.2e}"
-                           for g in ("dq", "dk", "dv"))
+                           for g in ("dq", "dk", "dv", "d_sinks") if g in row)
             print(f"check {name:40s} {msg} {'OK' if ok else 'FAIL'}", flush=True)
             if not ok:
                 failed.append(name)

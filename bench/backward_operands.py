@@ -7,7 +7,8 @@ Inputs (checks): a bias N(0, 1) in the inputs' dtype with every 13th query
 row all -inf, a mask keeping ~70% of the keys with every 11th row all
 False (fully masked rows: O = 0, LSE = -inf, every gradient 0, never NaN),
 key lengths Lk - 37 b - (Lk / 3 on odd b), the last of 3+ sequences 0
-(a sequence with no key). Timings use the same operands without the fully
+(a sequence with no key), sinks (--sinks) f32 N(0, 2^2) per query head
+with d_sinks checked too. Timings use the same operands without the fully
 masked rows (SDPA's backends give NaN there).
 """
 import torch
@@ -37,6 +38,8 @@ def make_operands(spec, masked_rows=True):
         if b >= 3:
             lens[-1] = 0
         ops["key_lengths"] = torch.tensor(lens, dtype=torch.int32, device="cuda")
+    if spec.get("sinks"):
+        ops["sinks"] = 2 * torch.randn(hq, device="cuda", dtype=torch.float32)
     return ops
 
 
@@ -66,7 +69,24 @@ def apply_operands(spec, ops, s, vis, batch0, head0):
 
 def kernel_operands(ops):
     """The operand tensors in the kernel's argument order."""
-    return [ops[k] for k in ("bias", "mask", "key_lengths") if k in ops]
+    return [ops[k] for k in ("bias", "mask", "key_lengths", "sinks") if k in ops]
+
+
+def softmax_stats(s, sinks, head0):
+    """(P, LSE) of scores s [B', G, Lq, Lk] (-inf: masked): with sinks the
+    sink's logit joins every row's denominator (LSE includes it; a row
+    that sees no key has P = 0 and LSE = the sink); without, a row that
+    sees no key has P = 0 and LSE = -inf (its scores replaced before
+    logsumexp, whose backward would give 0 * NaN there)."""
+    if sinks is not None:
+        sink = sinks[head0:head0 + s.shape[1]].to(s.dtype).view(1, -1, 1, 1)
+        lse = torch.logsumexp(torch.cat([s, sink.expand(*s.shape[:3], 1)], dim=-1), dim=-1)
+        return torch.exp(s - lse[..., None]), lse
+    empty = ~(s > float("-inf")).any(dim=-1, keepdim=True)
+    s = s.masked_fill(empty, 0.0)
+    lse = torch.logsumexp(s, dim=-1)
+    p = torch.exp(s - lse[..., None]).masked_fill(empty, 0.0)
+    return p, lse.masked_fill(empty[..., 0], float("-inf"))
 
 
 def time_operands(spec, row, q, k, v, do, ops, ours_ms, do_bench):

@@ -69,6 +69,11 @@ variants=(
   "bwd_check_det_klen_alibi_f16_d128|--batch=3 --heads-q=4 --heads-kv=4 --seq-q=300 --seq-k=457 --head-dim=128 --mask=causal --alibi --key-lengths --dtype=f16 --deterministic"
   "bwd_check_klen_bias_window|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=256 --seq-k=400 --head-dim=64 --mask=sliding-window --window-left=100 --window-right=20 --key-lengths --bias --bias-grad=false"
   "bwd_check_klen_mask_none_d128|--batch=3 --heads-q=4 --heads-kv=1 --seq-q=128 --seq-k=512 --head-dim=128 --mask=none --key-lengths --bool-mask"
+  # Attention sinks (d_sinks by the fourth launch), alone and with the
+  # other operands, both dQ programs and dtypes.
+  "bwd_check_sinks_causal_gqa|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal --sinks=random"
+  "bwd_check_det_sinks_klen_mask_f16_d128|--batch=3 --heads-q=4 --heads-kv=4 --seq-q=300 --seq-k=457 --head-dim=128 --mask=causal --sinks=random --key-lengths --bool-mask --dtype=f16 --deterministic"
+  "bwd_check_sinks_window_bias_softcap|--batch=1 --heads-q=8 --heads-kv=2 --seq-q=256 --seq-k=400 --head-dim=64 --mask=sliding-window --window-left=100 --window-right=20 --sinks=random --bias --bias-grad=false --softcap=20"
 )
 if [ "${ATTN_BWD_SET:-}" = tiles ]; then
   # Every tile configuration pinned on tails (the checks above take the

@@ -99,8 +99,6 @@ mlir::attn::detail::getBackwardProblem(Operation *anchor,
     return fail("expected no grad_bias result on the GPU backward (the "
                 "kernels compute no bias gradient; a backward without it "
                 "treats the bias as a constant)");
-  if (o.withSinks)
-    return fail("expected no sinks on the GPU backward (not supported yet)");
   if (o.withScoreMod)
     return fail("expected no score_mod on the GPU backward (its derivative "
                 "is not emitted yet)");
@@ -144,6 +142,7 @@ mlir::attn::detail::getBackwardProblem(Operation *anchor,
   p.isBF16 = elt.isBF16();
   p.withLse = true;
   p.withKeyLengths = o.withKeyLengths;
+  p.withSinks = o.withSinks;
   p.scale = o.scale;
   p.softcap = o.softcap;
   if (o.alibiSlopes)
@@ -239,7 +238,8 @@ static LogicalResult checkDestinationPassing(AttentionBackwardOp op) {
   SmallVector<Value> inputs = {op.getQuery(),  op.getKey(),
                                op.getValue(),  op.getOutput(),
                                op.getGradOutput(), op.getLse()};
-  for (Value operand : {op.getBias(), op.getMask(), op.getKeyLengths()})
+  for (Value operand :
+       {op.getBias(), op.getMask(), op.getKeyLengths(), op.getSinks()})
     if (operand)
       inputs.push_back(operand);
   for (auto [i, tensor] : llvm::enumerate(inputs)) {

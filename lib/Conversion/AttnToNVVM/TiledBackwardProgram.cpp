@@ -135,12 +135,27 @@ static LogicalResult matchHostTensors(TiledBackwardProgram &p) {
       return failure();
     *host = *source;
   }
-  // A sinks gradient reads Delta too: the kernels do not compute one.
-  for (Operation *user : p.delta->getResult(0).getUsers())
-    if (!p.forall->isProperAncestor(user))
+  // The sinks' gradient reads Delta too (one generic of sinks, LSE and
+  // Delta, attn-tile-backward's buildSinkGradient); nothing else may.
+  for (Operation *user : p.delta->getResult(0).getUsers()) {
+    if (p.forall->isProperAncestor(user))
+      continue;
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (!generic || p.sinkGradient || generic.getNumDpsInputs() != 3 ||
+        generic.getDpsInputs()[1] != p.lse ||
+        generic.getDpsInputs()[2] != p.delta->getResult(0))
       return p.delta.emitOpError("expected Delta to be read by the backward "
-                                 "program only (no sinks gradient on the GPU "
-                                 "backward)");
+                                 "program and the sinks' gradient only");
+    p.sinkGradient = generic;
+    p.sinks = generic.getDpsInputs()[0];
+  }
+  if (!p.sinkGradient)
+    return success();
+  FailureOr<bufferization::MaterializeInDestinationOp> store =
+      getStore(p.sinkGradient, p.sinkGradient->getResult(0));
+  if (failed(store))
+    return failure();
+  p.sinkStore = *store;
   return success();
 }
 
@@ -231,6 +246,7 @@ BackwardOperands TiledBackwardProgram::getOperands() const {
   o.withMaskMod = !s.getMaskMod().empty();
   o.withScoreMod = !s.getScoreMod().empty();
   o.withKeyLengths = info.getKeyLengths().getValue();
+  o.withSinks = static_cast<bool>(sinkGradient);
   return o;
 }
 
@@ -244,6 +260,8 @@ void TiledBackwardProgram::erase() {
     if (Operation *def = v.getDefiningOp())
       worklist.insert(def);
   SmallVector<Operation *> roots(stores.begin(), stores.end());
+  if (sinkGradient)
+    roots.append({sinkStore, sinkGradient});
   roots.append({dqRounding, accumulate, forall, delta});
   for (Operation *op : roots) {
     worklist.remove(op);

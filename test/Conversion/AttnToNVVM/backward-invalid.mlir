@@ -14,9 +14,9 @@ func.func @score_mod(%q: tensor<1x2x64x64xbf16>, %lse: tensor<1x2x64xf32>) {
 
 // -----
 
-// The bias and mask operands and key_lengths run on the GPU backward
-// (convert-attn-backward-to-nvvm-score-operands.mlir); the bias gradient,
-// mask_mod and the sinks do not yet.
+// The bias and mask operands, key_lengths and sinks run on the GPU
+// backward (convert-attn-backward-to-nvvm-score-operands.mlir); the bias
+// gradient and mask_mod do not yet.
 func.func @grad_bias(%q: tensor<1x2x64x64xbf16>, %lse: tensor<1x2x64xf32>, %bias: tensor<1x2x64x64xbf16>) {
   // expected-error @+1 {{expected no grad_bias result on the GPU backward (the kernels compute no bias gradient; a backward without it treats the bias as a constant)}}
   %dq, %dk, %dv, %db = attn.attention_backward ins(%q, %q, %q, %q, %q, %lse : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64xf32>) bias(%bias : tensor<1x2x64x64xbf16>) -> tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>
@@ -32,14 +32,6 @@ func.func @mask_mod(%q: tensor<1x2x64x64xbf16>, %lse: tensor<1x2x64xf32>) {
     %keep = arith.cmpi ule, %j, %i : index
     attn.yield %keep : i1
   }
-  return
-}
-
-// -----
-
-func.func @sinks(%q: tensor<1x2x64x64xbf16>, %lse: tensor<1x2x64xf32>, %sinks: tensor<2xf32>) {
-  // expected-error @+1 {{expected no sinks on the GPU backward (not supported yet)}}
-  %dq, %dk, %dv, %ds = attn.attention_backward ins(%q, %q, %q, %q, %q, %lse : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64xf32>) sinks(%sinks : tensor<2xf32>) -> tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16> grad_sinks(tensor<2xf32>)
   return
 }
 

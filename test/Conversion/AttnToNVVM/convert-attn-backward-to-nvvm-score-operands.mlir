@@ -117,3 +117,46 @@ func.func @lens(%q: memref<2x2x128x64xf16>, %k: memref<2x2x256x64xf16>,
       : (tensor<2x2x256x64xf16>, memref<2x2x256x64xf16>) -> ()
   return
 }
+
+// -----
+
+// Sinks [Hq] f32 after lse, d_sinks [Hq] f32 after dv (the workspaces
+// follow), and a fourth launch after the dQ program: one CTA of 128 threads
+// per query head sums -exp(sinks[h] - lse) * delta over the head's B * Lq
+// rows (each thread its rows in order, a 5-step butterfly per warp, the 4
+// warp sums through 16 bytes of shared memory in order: no atomics). The
+// other kernels are unchanged: the LSE includes the sink, so P does too.
+// CHECK-LABEL: gpu.module @attn_kernels
+// CHECK: gpu.func @sinks_bwd_preprocess({{.*}}, %{{.*}}: memref<1x2x64xf32>, %{{.*}}: memref<2xf32>, %{{.*}}: memref<1x2x64x64xbf16>, %{{.*}}: memref<1x1x64x64xbf16>, %{{.*}}: memref<1x1x64x64xbf16>, %{{.*}}: memref<2xf32>, %{{.*}}: memref<1x2x64xf32>,
+// CHECK-SAME: #attn.kernel_arg<"lse", input>, #attn.kernel_arg<"sinks", input>, #attn.kernel_arg<"dq", output>, #attn.kernel_arg<"dk", output>, #attn.kernel_arg<"dv", output>, #attn.kernel_arg<"d_sinks", output>, #attn.kernel_arg<"delta", workspace>
+// CHECK: gpu.func @sinks_bwd_sinks(
+// CHECK-SAME: grid_formula = "[Hq, 1, 1]", shared_memory_bytes = 16
+// CHECK: scf.for
+// CHECK: llvm.inline_asm "ex2.approx.ftz.f32 $0, $1;"
+// CHECK: arith.select
+// CHECK: scf.yield
+// CHECK-COUNT-5: nvvm.shfl.sync bfly
+// CHECK: gpu.barrier
+// CHECK: arith.negf
+// CHECK: gpu.return
+// CHECK-LABEL: func.func @sinks
+// CHECK: gpu.launch_func @attn_kernels::@sinks_bwd_convert
+// CHECK: gpu.launch_func @attn_kernels::@sinks_bwd_sinks blocks in (%c2{{.*}}, %c1{{.*}}, %c1{{.*}}) threads in (%c128{{.*}}, %c1{{.*}}, %c1{{.*}}) dynamic_shared_memory_size %c16_i32
+
+// DET: gpu.launch_func @attn_kernels::@sinks_bwd_dq
+// DET: gpu.launch_func @attn_kernels::@sinks_bwd_sinks
+func.func @sinks(%q: memref<1x2x64x64xbf16>, %k: memref<1x1x64x64xbf16>, %v: memref<1x1x64x64xbf16>, %o: memref<1x2x64x64xbf16>, %do: memref<1x2x64x64xbf16>, %lse: memref<1x2x64xf32>, %s: memref<2xf32>, %dq: memref<1x2x64x64xbf16>, %dk: memref<1x1x64x64xbf16>, %dv: memref<1x1x64x64xbf16>, %ds: memref<2xf32>) {
+  %0 = bufferization.to_tensor %q restrict : memref<1x2x64x64xbf16> to tensor<1x2x64x64xbf16>
+  %1 = bufferization.to_tensor %k restrict : memref<1x1x64x64xbf16> to tensor<1x1x64x64xbf16>
+  %2 = bufferization.to_tensor %v restrict : memref<1x1x64x64xbf16> to tensor<1x1x64x64xbf16>
+  %3 = bufferization.to_tensor %o restrict : memref<1x2x64x64xbf16> to tensor<1x2x64x64xbf16>
+  %4 = bufferization.to_tensor %do restrict : memref<1x2x64x64xbf16> to tensor<1x2x64x64xbf16>
+  %5 = bufferization.to_tensor %lse restrict : memref<1x2x64xf32> to tensor<1x2x64xf32>
+  %6 = bufferization.to_tensor %s restrict : memref<2xf32> to tensor<2xf32>
+  %gq, %gk, %gv, %gs = attn.attention_backward ins(%0, %1, %2, %3, %4, %5 : tensor<1x2x64x64xbf16>, tensor<1x1x64x64xbf16>, tensor<1x1x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64xf32>) sinks(%6 : tensor<2xf32>) -> tensor<1x2x64x64xbf16>, tensor<1x1x64x64xbf16>, tensor<1x1x64x64xbf16> grad_sinks(tensor<2xf32>)
+  bufferization.materialize_in_destination %gq in restrict writable %dq : (tensor<1x2x64x64xbf16>, memref<1x2x64x64xbf16>) -> ()
+  bufferization.materialize_in_destination %gk in restrict writable %dk : (tensor<1x1x64x64xbf16>, memref<1x1x64x64xbf16>) -> ()
+  bufferization.materialize_in_destination %gv in restrict writable %dv : (tensor<1x1x64x64xbf16>, memref<1x1x64x64xbf16>) -> ()
+  bufferization.materialize_in_destination %gs in restrict writable %ds : (tensor<2xf32>, memref<2xf32>) -> ()
+  return
+}
