@@ -47,8 +47,12 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import backward_operands as bo  # noqa: E402  (bias, bool mask, key_lengths)
+
 CALLER_WORKSPACE = 1
-DTYPES = {torch.bfloat16: b"bf16", torch.float16: b"f16", torch.float32: b"f32"}
+DTYPES = {torch.bfloat16: b"bf16", torch.float16: b"f16", torch.float32: b"f32",
+          torch.bool: b"i1", torch.int32: b"i32"}
 
 
 class Runtime:
@@ -81,7 +85,10 @@ class Program:
     def __init__(self, rt, kdir, name):
         self.rt = rt
         image = os.path.join(kdir, name + ".sm_90.cubin")
+        # Three launches, four with sinks (<name>.3.json: d_sinks).
         manifests = [os.path.join(kdir, name + s) for s in (".json", ".1.json", ".2.json")]
+        if os.path.exists(os.path.join(kdir, name + ".3.json")):
+            manifests.append(os.path.join(kdir, name + ".3.json"))
         self.manifests = [json.load(open(m)) for m in manifests]
         self.handles = []
         for m in manifests:
@@ -127,11 +134,13 @@ class Program:
 
 def parse_flags(text):
     spec = dict(batch=1, hq=1, hkv=1, lq=1, lk=1, d=64, dtype="bf16", mask="none",
-                wl=0, wr=0, softcap=0.0, alibi=False)
+                wl=0, wr=0, softcap=0.0, alibi=False, bias=False, bool_mask=False,
+                key_lengths=False, sinks=False)
     keys = {"--batch": "batch", "--heads-q": "hq", "--heads-kv": "hkv", "--seq-q": "lq",
             "--seq-k": "lk", "--head-dim": "d", "--dtype": "dtype", "--mask": "mask",
             "--window-left": "wl", "--window-right": "wr", "--softcap": "softcap",
-            "--alibi": "alibi", "--value-head-dim": "dv"}
+            "--alibi": "alibi", "--value-head-dim": "dv", "--bias": "bias",
+            "--bool-mask": "bool_mask", "--key-lengths": "key_lengths", "--sinks": "sinks"}
     spec["deterministic"] = "--deterministic" in text.split()
     # --bshd: the kernel reads and writes [B, L, H, D] buffers (torch's
     # x.transpose(1, 2) views of them are the [B, H, L, D] tensors here).
@@ -141,8 +150,10 @@ def parse_flags(text):
         if k not in keys:
             continue
         key = keys[k]
-        if key == "alibi":
+        if key in ("alibi", "bias", "bool_mask", "key_lengths"):
             spec[key] = v != "false"
+        elif key == "sinks":
+            spec[key] = bool(v)
         elif key in ("dtype", "mask"):
             spec[key] = v
         elif key == "softcap":
@@ -154,12 +165,14 @@ def parse_flags(text):
     return spec
 
 
-def visible(spec, device):
-    """[Lq, Lk] bool: key j visible to query i (AttnOps.td semantics)."""
+def visible(spec, device, off=None):
+    """[Lq, Lk] bool: key j visible to query i (AttnOps.td semantics); `off`
+    the diagonal Lk - Lq (or len_b - Lq per batch, [B, 1, 1, 1])."""
     lq, lk = spec["lq"], spec["lk"]
     i = torch.arange(lq, device=device)[:, None]
     j = torch.arange(lk, device=device)[None, :]
-    off = lk - lq
+    if off is None:
+        off = lk - lq
     m = spec["mask"]
     if m == "none":
         return torch.ones(lq, lk, dtype=torch.bool, device=device)
@@ -177,12 +190,16 @@ def alibi_slopes(hq):
     return [2.0 ** (-8.0 * (h + 1) / hq) for h in range(hq)]
 
 
-def attention64(spec, q, k, v, head0=0, eager=False):
+def attention64(spec, q, k, v, head0=0, eager=False, batch0=0, ops=None, sinks=None):
     """float64 attention of query heads head0.. (q [B, g', Lq, D], k and v
     [B, g' / g, Lk, D]), with autograd: (O, LSE). With `eager`, the same
     problem computed as an eager implementation in the inputs' dtype does
     it (products in that dtype, softmax in f32, P rounded back before P.V):
-    the yardstick where flash cannot compute the problem itself."""
+    the yardstick where flash cannot compute the problem itself. `ops`: the
+    score operands (backward_operands.py) of batches batch0.. ; `sinks`
+    [Hq] (float64 with autograd where the gradient is checked)."""
+    ops = ops or {}
+    off = bo.key_offset(spec, ops, batch0, q.shape[0])
     g = q.shape[1] // k.shape[1]
     k = k.repeat_interleave(g, dim=1)
     v = v.repeat_interleave(g, dim=1)
@@ -196,21 +213,21 @@ def attention64(spec, q, k, v, head0=0, eager=False):
         j = torch.arange(spec["lk"], device=q.device, dtype=torch.float64)[None, :]
         slopes = torch.tensor(alibi_slopes(spec["hq"])[head0:head0 + q.shape[1]],
                               device=q.device, dtype=torch.float64)[None, :, None, None]
-        s = s - slopes * (i + spec["lk"] - spec["lq"] - j).abs()
-    vis = visible(spec, q.device)
+        s = s - slopes * (i + off - j).abs()
+    vis = visible(spec, q.device, off)
+    s, vis = bo.apply_operands(spec, ops, s, vis, batch0, head0)
     s = s.masked_fill(~vis, float("-inf"))
-    # Rows that see no key: P = 0, O = 0, LSE = -inf. Their scores are
-    # replaced before logsumexp, whose backward would give 0 * NaN there.
-    empty = ~vis.any(dim=-1)[:, None]
-    s = s.masked_fill(empty, 0.0)
-    lse = torch.logsumexp(s, dim=-1)
-    p = torch.exp(s - lse[..., None]).masked_fill(empty, 0.0)
+    # Rows that see no key (by position, mask or an all -inf bias): P = 0,
+    # O = 0, LSE = -inf (the sink's logit with sinks).
+    if sinks is None and "sinks" in ops:
+        sinks = ops["sinks"].double()
+    p, lse = bo.softmax_stats(s, sinks, head0)
     if eager:
         p = p.to(v.dtype)
-    return p @ v, lse.masked_fill(empty[:, 0], float("-inf"))
+    return p @ v, lse
 
 
-def forward64(spec, q, k, v):
+def forward64(spec, q, k, v, ops=None):
     """O (input dtype) and LSE (f32) of the whole problem, one KV group at a
     time (the float64 score matrix of a 16k shape does not fit at once)."""
     g = spec["hq"] // spec["hkv"]
@@ -221,7 +238,8 @@ def forward64(spec, q, k, v):
             for kh in range(spec["hkv"]):
                 hs = slice(kh * g, (kh + 1) * g)
                 ob, lb = attention64(spec, q[b:b + 1, hs].double(), k[b:b + 1, kh:kh + 1].double(),
-                                     v[b:b + 1, kh:kh + 1].double(), head0=kh * g)
+                                     v[b:b + 1, kh:kh + 1].double(), head0=kh * g,
+                                     batch0=b, ops=ops)
                 o[b:b + 1, hs] = ob.to(q.dtype)
                 lse[b:b + 1, hs] = lb.float()
     return o, lse
@@ -230,7 +248,8 @@ def forward64(spec, q, k, v):
 def flash_problem(spec):
     """The nearest problem torch's flash backend computes (its yardstick)."""
     causal = spec["mask"] != "none" and spec["lq"] == spec["lk"]
-    return dict(spec, mask="causal" if causal else "none", softcap=0.0, alibi=False)
+    return dict(spec, mask="causal" if causal else "none", softcap=0.0, alibi=False,
+                bias=False, bool_mask=False, key_lengths=False)
 
 
 def sdpa_forward(q, k, v, causal, backend):
@@ -253,10 +272,15 @@ def sdpa_grads(spec, q, k, v, do, backend):
     return torch.autograd.grad(out, (q, k, v), do)
 
 
-def grads64(spec, q, k, v, do):
-    q64, k64, v64 = (t.double().requires_grad_() for t in (q, k, v))
-    o, _ = attention64(spec, q64, k64, v64)
-    return torch.autograd.grad(o, (q64, k64, v64), do.double())
+def grads64(spec, q, k, v, do, ops=None):
+    """dQ, dK, dV (and d_sinks with sinks) in float64."""
+    leaves = [t.double().requires_grad_() for t in (q, k, v)]
+    sinks = None
+    if ops and "sinks" in ops:
+        sinks = ops["sinks"].double().requires_grad_()
+        leaves.append(sinks)
+    o, _ = attention64(spec, *leaves[:3], ops=ops, sinks=sinks)
+    return torch.autograd.grad(o, leaves, do.double())
 
 
 def make_inputs(spec):
@@ -269,7 +293,7 @@ def make_inputs(spec):
     return q, k, v, do
 
 
-def run_ours(prog, q, k, v, o, do, lse, sync=True, bshd=False):
+def run_ours(prog, q, k, v, o, do, lse, sync=True, bshd=False, ops=None):
     """The launch and the gradients as [B, H, L, D] tensors; with `bshd`
     the kernel gets [B, L, H, D] buffers and the gradients are views."""
     if bshd:
@@ -277,8 +301,11 @@ def run_ours(prog, q, k, v, o, do, lse, sync=True, bshd=False):
     dq = torch.full_like(q, float("nan"))
     dk = torch.full_like(k, float("nan"))
     dv = torch.full_like(v, float("nan"))
-    launch = prog.bind([q, k, v, o, do, lse, dq, dk, dv], sync=sync)
     grads = (dq, dk, dv)
+    if ops and "sinks" in ops:
+        grads += (torch.full_like(ops["sinks"], float("nan")),)
+    launch = prog.bind([q, k, v, o, do, lse] + bo.kernel_operands(ops or {}) + list(grads),
+                       sync=sync)
     if bshd:
         grads = tuple(t.transpose(1, 2) for t in grads)
     return launch, grads
@@ -288,13 +315,14 @@ def check(prog, name, spec, row):
     """Fills `row` with errors and bounds; returns True when within them."""
     torch.manual_seed(sum(map(ord, name)))
     q, k, v, do = make_inputs(spec)
-    o, lse = forward64(spec, q, k, v)
-    launch, ours = run_ours(prog, q, k, v, o, do, lse, bshd=spec["bshd"])
+    ops = bo.make_operands(spec)
+    o, lse = forward64(spec, q, k, v, ops)
+    launch, ours = run_ours(prog, q, k, v, o, do, lse, bshd=spec["bshd"], ops=ops)
     launch()
     torch.cuda.synchronize()
     # A second run on the same inputs: dK and dV must be bitwise equal (no
     # atomics); dq_accum must have been zeroed again by the preprocess.
-    launch2, ours2 = run_ours(prog, q, k, v, o, do, lse, bshd=spec["bshd"])
+    launch2, ours2 = run_ours(prog, q, k, v, o, do, lse, bshd=spec["bshd"], ops=ops)
     launch2()
     torch.cuda.synchronize()
     # Large shapes: the gradients of batch 0's first KV group only (all of
@@ -304,7 +332,7 @@ def check(prog, name, spec, row):
     qs = (slice(0, 1), slice(0, g)) if big else (slice(None), slice(None))
     ks = (slice(0, 1), slice(0, 1)) if big else (slice(None), slice(None))
     sub = (q[qs], k[ks], v[ks], do[qs])
-    ref = grads64(spec, *sub)
+    ref = grads64(spec, *sub, ops=ops)
     fspec = flash_problem(spec)
     flash = None
     if fspec == spec:
@@ -319,20 +347,38 @@ def check(prog, name, spec, row):
         # the inputs' dtype is the yardstick instead.
         fref = ref
         qe, ke, ve = (t.detach().clone().requires_grad_() for t in sub[:3])
-        oe, _ = attention64(spec, qe, ke, ve, eager=True)
-        flash = torch.autograd.grad(oe, (qe, ke, ve), sub[3])
+        leaves = [qe, ke, ve]
+        sinks_e = None
+        if "sinks" in ops:
+            sinks_e = ops["sinks"].detach().clone().requires_grad_()
+            leaves.append(sinks_e)
+        oe, _ = attention64(spec, qe, ke, ve, eager=True, ops=ops, sinks=sinks_e)
+        flash = torch.autograd.grad(oe, leaves, sub[3])
         row["yardstick"] = "eager"
     ok = True
-    for i, label in enumerate(("dq", "dk", "dv")):
-        sl = qs if label == "dq" else ks
+    labels = ("dq", "dk", "dv") + (("d_sinks",) if "sinks" in ops else ())
+    if "sinks" in ops:
+        # d_sinks as the op defines it on the backward's own inputs (O and
+        # LSE as passed, Delta = rowsum(dO * O)), in float64; the kernel's
+        # f32 sums of B * Lq terms (each a few ulps) stay within 1e-4 of
+        # the terms' absolute sum.
+        delta64 = (do.double() * o.double()).sum(-1)
+        terms = torch.exp(ops["sinks"].double().view(1, -1, 1) - lse.double()) * delta64
+        terms = terms.masked_fill(lse == float("-inf"), 0.0)
+        ref = tuple(ref[:3]) + (-terms.sum((0, 2)),)
+        sinks_bound = 1e-4 * terms.abs().sum((0, 2)).max().item() + 1e-6
+    for i, label in enumerate(labels):
+        sl = (qs if label == "dq" else ks) if label != "d_sinks" else (slice(None),)
         mine, mine2 = ours[i][sl], ours2[i][sl]
         err = (mine.double() - ref[i]).abs().max().item()
         scale = ref[i].abs().max().item()
         flash_err = None
-        if flash is not None:
+        if flash is not None and label != "d_sinks":
             flash_err = (flash[i].double() - fref[i]).abs().max().item()
         bound = max(2 * flash_err if flash_err is not None else 2e-2 * scale,
                     1e-3 * max(scale, 1.0))
+        if label == "d_sinks":
+            bound = sinks_bound
         nan = int(torch.isnan(ours[i]).sum())
         repeat = torch.equal(torch.nan_to_num(ours[i]), torch.nan_to_num(ours2[i]))
         row[label] = dict(max_abs_err=err, ref_max=scale, flash_err=flash_err,
@@ -371,8 +417,9 @@ def timing(prog, spec, row, do_bench, skip_cudnn, base=None):
         # A problem flash does not take (Dv != D): any O will do.
         out = torch.randn_like(do)
         lse = torch.zeros(spec["batch"], spec["hq"], spec["lq"], device="cuda")
+    ops = bo.make_operands(spec, masked_rows=False)
     launch, _ = run_ours(prog, q, k, v, out.contiguous(), do, lse, sync=False,
-                         bshd=spec["bshd"])
+                         bshd=spec["bshd"], ops=ops)
     flops = backward_flops(spec)
     if base is None:
         row["ours_ms"] = do_bench(launch, warmup=25, rep=100, return_mode="median")
@@ -388,6 +435,11 @@ def timing(prog, spec, row, do_bench, skip_cudnn, base=None):
         row["a_tflops"] = flops / row["a_ms"] / 1e9
         row["b_vs_a"] = row["a_ms"] / row["ours_ms"]
     row["ours_tflops"] = flops / row["ours_ms"] / 1e9
+    if "bias" in ops or "mask" in ops:
+        # Flash and cuDNN's flash-style path take no attn_mask: the backends
+        # that do, on the same operand.
+        bo.time_operands(spec, row, q, k, v, do, ops, row["ours_ms"], do_bench)
+        return
     backends = [("flash", SDPBackend.FLASH_ATTENTION)]
     if not skip_cudnn:
         backends.append(("cudnn", SDPBackend.CUDNN_ATTENTION))
@@ -436,7 +488,7 @@ def main():
             prog = Program(rt, args.kernels, name)
             ok = check(prog, name, spec, row)
             msg = " ".join(f"{g}={row[g]['max_abs_err']:.2e}/{row[g]['bound']:.2e}"
-                           for g in ("dq", "dk", "dv"))
+                           for g in ("dq", "dk", "dv", "d_sinks") if g in row)
             print(f"check {name:40s} {msg} {'OK' if ok else 'FAIL'}", flush=True)
             if not ok:
                 failed.append(name)
@@ -454,6 +506,9 @@ def main():
                     print(f"ab    {name:40s} A {row['a_ms']:.3f} ms B {row['ours_ms']:.3f} ms "
                           f"B/A speedup {row['b_vs_a']:.3f} (A {row['a_ms_runs']}, "
                           f"B {row['b_ms_runs']})", flush=True)
+                if "bias" in spec and (spec["bias"] or spec["bool_mask"]):
+                    print(f"time  {name:40s} ours {row['ours_ms']:.3f} ms; {bo.summary(row)}",
+                          flush=True)
                 print(f"time  {name:40s} ours {row['ours_ms']:.3f} ms "
                       f"{row['ours_tflops']:.0f} TFLOP/s; flash {row.get('flash_tflops', 0):.0f} "
                       f"({row.get('vs_flash', 0):.2f}x); cudnn {row.get('cudnn_tflops', 0):.0f} "

@@ -56,6 +56,25 @@ variants=(
   "bwd_check_bshd_lq336_f16_mqa|--bshd --batch=2 --heads-q=4 --heads-kv=1 --seq-q=336 --seq-k=400 --head-dim=64 --mask=none --dtype=f16"
   "bwd_check_bshd_t64_atom_tail_causal_tl|--bshd --batch=1 --heads-q=4 --heads-kv=4 --seq-q=333 --seq-k=200 --head-dim=128 --mask=causal-top-left --bwd-block-m=64 --bwd-block-n=64 --dq-reduction=atom"
   "bwd_check_bshd_rows128_tail_causal_br|--bshd --batch=1 --heads-q=8 --heads-kv=2 --seq-q=500 --seq-k=333 --head-dim=128 --mask=causal --bwd-block-n=128 --bwd-square-warp-tiles=false"
+  # Score operands (the harness: backward_operands.py, fully masked rows
+  # and a sequence of length 0 included): a constant bias (no d_bias), a
+  # bool mask, key_lengths, on tails, GQA, causal in both alignments, both
+  # dQ programs, both dtypes, square warp tiles and 16 keys per warp.
+  "bwd_check_bias_tail_causal_br_gqa|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal --bias --bias-grad=false"
+  "bwd_check_mask_tail_d128_f16|--batch=2 --heads-q=4 --heads-kv=4 --seq-q=300 --seq-k=457 --head-dim=128 --mask=none --bool-mask --dtype=f16"
+  "bwd_check_det_bias_mask_causal_tl_gqa_d128|--batch=1 --heads-q=8 --heads-kv=2 --seq-q=333 --seq-k=200 --head-dim=128 --mask=causal-top-left --bias --bool-mask --bias-grad=false --deterministic"
+  "bwd_check_bias_softcap_alibi_window_f16|--batch=1 --heads-q=4 --heads-kv=2 --seq-q=300 --seq-k=457 --head-dim=64 --mask=sliding-window --window-left=64 --window-right=8 --softcap=20 --alibi --bias --bias-grad=false --dtype=f16"
+  "bwd_check_sq_mask_causal_d64|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=500 --seq-k=333 --head-dim=64 --mask=causal --bool-mask --bwd-block-n=128"
+  "bwd_check_rows128_bias_d128|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=256 --seq-k=300 --head-dim=128 --mask=none --bias --bias-grad=false --bwd-block-n=128 --bwd-square-warp-tiles=false"
+  "bwd_check_klen_causal_br_gqa|--batch=3 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal --key-lengths"
+  "bwd_check_det_klen_alibi_f16_d128|--batch=3 --heads-q=4 --heads-kv=4 --seq-q=300 --seq-k=457 --head-dim=128 --mask=causal --alibi --key-lengths --dtype=f16 --deterministic"
+  "bwd_check_klen_bias_window|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=256 --seq-k=400 --head-dim=64 --mask=sliding-window --window-left=100 --window-right=20 --key-lengths --bias --bias-grad=false"
+  "bwd_check_klen_mask_none_d128|--batch=3 --heads-q=4 --heads-kv=1 --seq-q=128 --seq-k=512 --head-dim=128 --mask=none --key-lengths --bool-mask"
+  # Attention sinks (d_sinks by the fourth launch), alone and with the
+  # other operands, both dQ programs and dtypes.
+  "bwd_check_sinks_causal_gqa|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal --sinks=random"
+  "bwd_check_det_sinks_klen_mask_f16_d128|--batch=3 --heads-q=4 --heads-kv=4 --seq-q=300 --seq-k=457 --head-dim=128 --mask=causal --sinks=random --key-lengths --bool-mask --dtype=f16 --deterministic"
+  "bwd_check_sinks_window_bias_softcap|--batch=1 --heads-q=8 --heads-kv=2 --seq-q=256 --seq-k=400 --head-dim=64 --mask=sliding-window --window-left=100 --window-right=20 --sinks=random --bias --bias-grad=false --softcap=20"
 )
 # Head dims past 64 / 128 and Dv != D (the plan's tiles per D: D = 32, 48
 # take 128 x 128, 80, 112 64 x 64 (5, 7 k16 pairs), 96 64 x 128 (dQ parts
@@ -127,6 +146,10 @@ if [ -z "${ATTN_CHECKS_ONLY:-}" ]; then
       done
     done
   done
+  # A constant bias and a bool mask (the torch op's attn_mask) at d128 L4k,
+  # timed against the SDPA backends that take an attn_mask and FlexAttention.
+  variants+=("bwd_bench_bias_d128_l4096_none|--batch=4 --heads-q=16 --heads-kv=16 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=none --bias --bias-grad=false --deterministic=false")
+  variants+=("bwd_bench_mask_d128_l4096_none|--batch=4 --heads-q=16 --heads-kv=16 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=none --bool-mask --deterministic=false")
   for mask in none causal; do
     variants+=("bwd_bench_gqa_l4096_${mask}|--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --deterministic=false")
     variants+=("bwd_bench_det_gqa_l4096_${mask}|--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --deterministic")
@@ -178,7 +201,7 @@ fi
 mkdir -p "$dest/src"
 cp -r "$root/CMakeLists.txt" "$root/cmake" "$root/lib" "$root/include" "$root/test" "$dest/src/"
 cp -r /usr/src/googletest "$dest/googletest"
-cp "$root"/bench/backward_bench.py "$root"/bench/backward_run.sh \
+cp "$root"/bench/backward_bench.py "$root"/bench/backward_operands.py "$root"/bench/backward_run.sh \
   "$root"/bench/backward_profile.py "$root"/bench/ncu_summary.py "$dest/"
 echo "staged $(ls "$dest/kernels" | wc -l) files in $dest ($(du -sh "$dest" | cut -f1))"
 if [ ${#failed[@]} -gt 0 ]; then

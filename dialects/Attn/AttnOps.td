@@ -387,7 +387,10 @@ def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
     `bias`); their element types may differ from the inputs' (e.g. f32
     gradients of bf16 inputs). Accumulation is in f32 (f64 for f64 inputs,
     lowered as in `attn.attention`). The `d_bias` result
-    is present exactly when the `bias` operand is.
+    may be present only with the `bias` operand; a backward without it
+    treats the bias as a constant of the loss (an additive padding mask, a
+    fixed positional bias), which saves computing and storing a
+    `[B, Hq, Lq, Lk]` gradient nobody asked for.
 
     ```mlir
     %dq, %dk, %dv = attn.attention_backward

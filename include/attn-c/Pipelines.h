@@ -116,6 +116,10 @@ typedef struct MlirAttnSpec {
   /* Paged caches: the pages of the K and V pools the block table indexes;
      0: one set of pages per cache (batch x keyLength / pageSize). */
   int64_t numPages;
+
+  /* A backward with withBias: whether the entry returns d_bias (default
+     true); false treats the bias as a constant of the loss. */
+  bool withBiasGradient;
 } MlirAttnSpec;
 
 MLIR_CAPI_EXPORTED void mlirAttnSpecInit(MlirAttnSpec *spec);

@@ -60,6 +60,7 @@ void mlirAttnSpecInit(MlirAttnSpec *spec) {
   spec->appendTokens = d.appendTokens;
   spec->numPages = d.numPages;
   spec->backward = d.backward;
+  spec->withBiasGradient = d.withBiasGradient;
   spec->dynamicBatch = d.dynamicBatch;
   spec->dynamicQueryLength = d.dynamicQueryLength;
   spec->dynamicKeyLength = d.dynamicKeyLength;
@@ -96,6 +97,7 @@ static AttentionSpec unwrap(const MlirAttnSpec &c) {
   s.appendTokens = c.appendTokens;
   s.numPages = c.numPages;
   s.backward = c.backward;
+  s.withBiasGradient = c.withBiasGradient;
   s.dynamicBatch = c.dynamicBatch;
   s.dynamicQueryLength = c.dynamicQueryLength;
   s.dynamicKeyLength = c.dynamicKeyLength;

@@ -259,7 +259,7 @@ checkBackwardAgainstReference(MLIRContext &ctx, const AttentionSpec &given,
       {kind, spec.queryShape()},
       {kind, spec.keyShape()},
       {kind, spec.valueShape()}};
-  if (spec.withBias)
+  if (spec.withBias && spec.withBiasGradient)
     gradShapes.push_back({kind, spec.scoreShape()});
   if (!spec.sinks.empty())
     gradShapes.push_back({ElementKind::F32, {spec.numQueryHeads}});
@@ -281,7 +281,7 @@ checkBackwardAgainstReference(MLIRContext &ctx, const AttentionSpec &given,
       {{"dQ", &ref.query, tol.query},
        {"dK", &ref.key, tol.key},
        {"dV", &ref.value, tol.value}};
-  if (spec.withBias)
+  if (spec.withBias && spec.withBiasGradient)
     want.push_back({"d_bias", &ref.bias, tol.bias});
   if (!spec.sinks.empty())
     want.push_back({"d_sinks", &ref.sinks, tol.sinks});

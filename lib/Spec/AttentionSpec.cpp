@@ -182,7 +182,7 @@ std::string AttentionSpec::describe() const {
                           headOffset + numQueryHeads, totalQueryHeads())
                 .str();
   if (withBias)
-    text += " bias";
+    text += backward && !withBiasGradient ? " bias(constant)" : " bias";
   if (withBoolMask)
     text += " bool-mask";
   if (scoreMod == ScoreModKind::RelativeBias)
@@ -805,7 +805,8 @@ mlir::attn::buildAttentionBackwardModule(MLIRContext *ctx,
     inputTypes.push_back(sinksType);
   SmallVector<RankedTensorType> resultTypes = {inputTypes[0], inputTypes[1],
                                                inputTypes[2]};
-  if (spec.withBias)
+  bool withBiasGradient = spec.withBias && spec.withBiasGradient;
+  if (withBiasGradient)
     resultTypes.push_back(inputTypes[6]);
   if (withSinks)
     resultTypes.push_back(sinksType);
@@ -820,7 +821,7 @@ mlir::attn::buildAttentionBackwardModule(MLIRContext *ctx,
   Value sinks = withSinks ? inputs[next++] : Value();
   auto op = AttentionBackwardOp::create(
       b, loc, resultTypes[0], resultTypes[1], resultTypes[2],
-      spec.withBias ? Type(resultTypes[3]) : Type(),
+      withBiasGradient ? Type(resultTypes[3]) : Type(),
       withSinks ? Type(sinksType) : Type(), inputs[0], inputs[1], inputs[2],
       inputs[3], inputs[4], inputs[5], bias, mask, lengths, sinks,
       spec.scale ? b.getF64FloatAttr(*spec.scale) : FloatAttr(),

@@ -238,7 +238,7 @@ SmallVector<Value> BackwardTiler::step(OpBuilder &nb, Value batch, Value h0,
   b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
   auto accType = [&](Value v) { return v.getType(); };
   Type biasGradType;
-  if (tiles.bias)
+  if (tiles.bias && op.getGradBias())
     biasGradType = RankedTensorType::get({group, opts.blockM, opts.blockN},
                                          b.getF32Type());
   auto stepOp = BackwardStepOp::create(
@@ -268,7 +268,7 @@ SmallVector<Value> BackwardTiler::step(OpBuilder &nb, Value batch, Value h0,
                                 stepOp.getNewGradValue(), dq};
   // The bias gradient of the pair goes to rows q0.. of the program's
   // [G, Lq, N] column of it.
-  if (tiles.bias)
+  if (biasGradType)
     results.push_back(tensor::InsertSliceOp::create(
         b, loc, stepOp.getGradBias(), acc[3],
         ArrayRef<OpFoldResult>{zero, q0, zero},
@@ -287,7 +287,7 @@ SmallVector<Value> BackwardTiler::queryLoop(Value batch, Value kvHead,
   SmallVector<Value> init = {
       fill({opts.blockN, d}, 0.0), fill({opts.blockN, dv}, 0.0),
       fill({group, numQueryBlocks * opts.blockM, d}, 0.0)};
-  if (op.getBias())
+  if (op.getGradBias())
     init.push_back(
         fill({group, numQueryBlocks * opts.blockM, opts.blockN}, 0.0));
   auto loop = scf::ForOp::create(
@@ -395,7 +395,7 @@ FailureOr<SmallVector<Value>> BackwardTiler::tile() {
           b, loc, ArrayRef<int64_t>{numKeyBlocks, batchSize, hq, lq, d}, f32)};
   // Every (b, h, i, j) of the bias gradient is written by exactly one
   // program (its KV head and block).
-  if (op.getBias())
+  if (op.getGradBias())
     sharedOuts.push_back(tensor::EmptyOp::create(
         b, loc, ArrayRef<int64_t>{batchSize, hq, lq, lk}, f32));
   SmallVector<OpFoldResult> ubs = {b.getIndexAttr(batchSize),
@@ -437,7 +437,7 @@ FailureOr<SmallVector<Value>> BackwardTiler::tile() {
         ArrayRef<OpFoldResult>{one, one, one});
     Value h0 = m.mul(kvHead, m.c(group));
     Value biasValid;
-    if (op.getBias()) {
+    if (op.getGradBias()) {
       int64_t keysStatic =
           getConstantIntValue(keys).value_or(ShapedType::kDynamic);
       biasValid = tensor::ExtractSliceOp::create(
@@ -488,7 +488,7 @@ FailureOr<SmallVector<Value>> BackwardTiler::tile() {
                                          dqType.getElementType());
   Value dq = truncateInto(b, loc, sum.getResult(), dqInit, outMap);
   SmallVector<Value> results = {dq, forall.getResult(0), forall.getResult(1)};
-  if (op.getBias())
+  if (op.getGradBias())
     results.push_back(biasGradient(forall.getResult(3)));
   // The sinks' gradient needs only the LSE and Delta: no tile sees it.
   if (Value sinks = op.getSinks())

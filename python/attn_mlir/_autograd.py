@@ -91,6 +91,10 @@ def _spec(query, key, value, mask, window_left, window_right, scale, softcap,
         spec["bshd"] = True
     if operand is not None:
         spec["bool_mask" if operand.dtype == torch.bool else "bias"] = True
+        # attn_mask is a constant of the loss (_needs_grad refuses one that
+        # requires grad): the backward computes no d_bias, on either target.
+        if backward and operand.dtype != torch.bool:
+            spec["bias_grad"] = False
     target, options = ("ptx", _at.gpu_options()) if gpu else ("cpu", _at.cpu_options(query.dtype))
     if gpu and backward:
         options = dict(options, **backward_options())
@@ -217,7 +221,7 @@ def backward(grad_out, grad_lse, query, key, value, out, lse, attn_mask, mask,
     if operand is not None:
         tensors.append(operand)
     grads = _run(kernel, tensors, query.dtype, gpu)
-    dq, dk, dv = grads[:3]  # a bias operand's gradient (grads[3]) is not asked for
+    dq, dk, dv = grads
     return dq, dk, dv[..., :dv_cols].contiguous()
 
 

@@ -104,6 +104,8 @@ class Spec(ctypes.Structure):
         ("cuSeqlensK", ctypes.POINTER(ctypes.c_int64)),
         ("numCuSeqlens", ctypes.c_ssize_t),
         ("numPages", ctypes.c_int64),
+
+        ("withBiasGradient", ctypes.c_bool),
     ]
 
 

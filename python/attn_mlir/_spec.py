@@ -13,6 +13,7 @@ DEFAULTS = {
     "score_mod": "none", "mask_mod": "none", "alibi": False, "bshd": False,
     "lse": True, "bias": False, "bool_mask": False, "page_size": 0,
     "append_tokens": 0, "num_pages": 0, "key_lengths": False, "backward": False,
+    "bias_grad": True,
     "dynamic": (), "varlen": None,
 }
 
@@ -69,7 +70,7 @@ def normalize(kwargs):
                  "value_head_dim", "window_left", "window_right", "page_size",
                  "append_tokens", "num_pages"):
         spec[name] = int(spec[name])
-    for name in ("bshd", "lse", "bias", "bool_mask", "backward"):
+    for name in ("bshd", "lse", "bias", "bool_mask", "backward", "bias_grad"):
         spec[name] = bool(spec[name])
     _normalize_dynamic(spec)
     _normalize_varlen(spec)
@@ -150,6 +151,7 @@ def to_c(spec):
     lengths = (ctypes.c_int64 * max(1, len(spec["key_lengths"])))(*spec["key_lengths"])
     c.keyLengths, c.numKeyLengths = lengths, len(spec["key_lengths"])
     c.backward = spec["backward"]
+    c.withBiasGradient = spec["bias_grad"]
     c.dynamicBatch = "batch" in spec["dynamic"]
     c.dynamicQueryLength = "seq-q" in spec["dynamic"]
     c.dynamicKeyLength = "seq-k" in spec["dynamic"]
@@ -175,5 +177,5 @@ def num_outputs(spec):
     if spec["page_size"] or spec["append_tokens"]:
         return None
     if spec["backward"]:
-        return 4 if spec["bias"] else 3
+        return 4 if spec["bias"] and spec["bias_grad"] else 3
     return 2 if spec["lse"] else 1

@@ -36,8 +36,10 @@ differentiable second result.
 
 What it cannot do is refused with Unsupported (a ValueError), never computed
 differently: dropout, tensors other than 4-D [B, H, L, D], gradients with
-respect to attn_mask (and, on CUDA tensors, any gradient with an attn_mask
-operand: the GPU backward takes none yet), and whatever the
+respect to attn_mask (a float attn_mask that requires grad: torch's SDPA
+differentiates it in its math and memory-efficient backends, attn_mlir
+treats it as a constant; bool and float masks detached from the graph work
+on CPU and CUDA tensors, the GPU backward recomputing P with them), and whatever the
 GPU compiler refuses (dtypes other than bf16/f16, head dims that are not
 multiples of 16 in [32, 256], ...; its diagnostic is quoted). Gradients of
 CUDA tensors without a GPU backward kernel raise MissingGpuBackward (an
@@ -503,9 +505,15 @@ def _runs_eagerly(query):
 def _needs_grad(query, key, value, attn_mask):
     if not torch.is_grad_enabled():
         return False
+    # torch's scaled_dot_product_attention differentiates a float attn_mask
+    # (its math and memory-efficient backends); attn_mlir's backward treats
+    # attn_mask as a constant (attn.attention_backward without grad_bias),
+    # so asking for its gradient is refused rather than answered with None.
     if attn_mask is not None and attn_mask.requires_grad:
         raise Unsupported("attn_mlir: gradients with respect to attn_mask are not "
-                          "computed (pass it detached)")
+                          "computed (attn_mask is a constant of the backward; "
+                          "torch's scaled_dot_product_attention would differentiate "
+                          "a float one): pass it detached")
     return any(t.requires_grad for t in (query, key, value))
 
 

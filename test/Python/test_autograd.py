@@ -258,6 +258,32 @@ class Gradients(unittest.TestCase):
         self.assertEqual({m["attention"]["layout"] for m in kernel.launches}, {"bshd"})
         self.assertEqual([m["attention"]["heads_q"] for m in kernel.launches], [8] * 3)
 
+    def test_gpu_backward_takes_mask_operands(self):
+        # A padding mask (bool) and a float attn_mask (a constant of the
+        # loss: the spec asks for no d_bias) route a CUDA call with
+        # gradients to the GPU backward: the operand is an input after the
+        # LSE in every launch, and the outputs are dQ, dK, dV only.
+        q, k, v = (x.bfloat16() for x in inputs(2, 8, 2, 64, 96, 64, seed=13))
+        keep = torch.ones(2, 1, 1, 96, dtype=torch.bool)
+        keep[1, ..., 80:] = False
+        bias = torch.randn(2, 8, 64, 96, generator=torch.Generator().manual_seed(14))
+        for attn_mask, name, dtype in ((keep, "mask", "i1"), (bias, "bias", "bf16")):
+            _, operand = at._autograd._mask_operand(q, k, attn_mask, "none")
+            target, spec, _ = at._autograd._spec(q, k, v, "none", 0, 0, None, None, None,
+                                                 operand, True, True)
+            self.assertEqual(target, "ptx")
+            self.assertEqual(spec.get("bias_grad", True), name == "mask")
+            kernel = at._autograd.gpu_backward_kernel(q, k, v, attn_mask, "none")
+            args = kernel.manifest["arguments"]
+            self.assertEqual([a["name"] for a in args][:10],
+                             ["q", "k", "v", "o", "do", "lse", name, "dq", "dk", "dv"])
+            self.assertEqual((args[6]["dtype"], args[6]["shape"]), (dtype, [2, 8, 64, 96]))
+            self.assertEqual([a["name"] for a in args if a["role"] == "output"],
+                             ["dq", "dk", "dv"])
+            for m in kernel.launches:
+                self.assertEqual([a["name"] for a in m["arguments"]],
+                                 [a["name"] for a in args])
+
     def test_gpu_gradients_outside_the_gpu_backward_are_refused(self):
         # Head dims past the GPU backward's register rule (D + Dv <= 350:
         # 192 / 192 is not): a MissingGpuBackward naming the piece, never

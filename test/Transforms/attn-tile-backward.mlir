@@ -115,6 +115,21 @@ func.func @broadcast_bias(%q: tensor<1x2x8x16xf32>, %o: tensor<1x2x8x16xf32>, %l
 
 // -----
 
+// A bias without grad_bias is a constant: the steps read its tiles, but no
+// step returns a bias gradient and the program has no column of it (only
+// dQ is used here: the forall keeps the dQ shares alone).
+// CHECK-LABEL: func.func @constant_bias
+// CHECK: scf.forall {{.+}} -> (tensor<2x1x2x8x16xf32>)
+// CHECK: attn.backward_step {{.+}} bias(%{{.+}} : tensor<1x4x4xf32>) {{.+}} -> tensor<4x16xf32>, tensor<4x16xf32>, tensor<1x4x16xf32>{{$}}
+// CHECK-NOT: 1x2x8x8xf32
+// CHECK: return
+func.func @constant_bias(%q: tensor<1x2x8x16xf32>, %o: tensor<1x2x8x16xf32>, %lse: tensor<1x2x8xf32>, %bias: tensor<1x2x8x8xf32>) -> tensor<1x2x8x16xf32> {
+  %dq, %dk, %dv = attn.attention_backward ins(%q, %q, %q, %o, %o, %lse : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8xf32>) bias(%bias : tensor<1x2x8x8xf32>) -> tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>
+  return %dq : tensor<1x2x8x16xf32>
+}
+
+// -----
+
 func.func @dynamic_refused(%q: tensor<1x2x?x16xf32>, %lse: tensor<1x2x?xf32>) {
   // expected-error @+1 {{expected static shapes for attn-tile-backward}}
   %dq, %dk, %dv = attn.attention_backward ins(%q, %q, %q, %q, %q, %lse : tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?xf32>) -> tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>

@@ -103,6 +103,12 @@ cl::opt<bool> backward(
              "kernels get one manifest each, in launch order: <o>.json, "
              "<o>.1.json, <o>.2.json"),
     cl::init(false), cl::cat(specCategory));
+cl::opt<bool> biasGrad(
+    "bias-grad",
+    cl::desc("With --backward and --bias: return d_bias (default on); off "
+             "treats the bias as a constant (the GPU backward computes no "
+             "d_bias)"),
+    cl::init(true), cl::cat(specCategory));
 cl::opt<bool> deterministic(
     "deterministic",
     cl::desc("With --backward: dQ bit-identical run to run (a dQ kernel "

@@ -45,6 +45,7 @@ extern cl::opt<int64_t> headsTotal;
 extern cl::opt<bool> bshd;
 extern cl::opt<bool> withLse;
 extern cl::opt<bool> backward;
+extern cl::opt<bool> biasGrad;
 extern cl::opt<bool> deterministic;
 extern cl::opt<std::string> dqReduction;
 extern cl::opt<bool> rotateQBlocks;

@@ -278,6 +278,7 @@ static FailureOr<AttentionSpec> specFromFlags() {
   spec.valueHeadDim = valueHeadDim;
   spec.withLse = withLse;
   spec.backward = backward;
+  spec.withBiasGradient = biasGrad;
   spec.layout = bshd ? Layout::BSHD : Layout::BHSD;
   spec.pageSize = pageSize;
   spec.appendTokens = appendTokens;

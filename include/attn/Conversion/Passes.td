@@ -471,8 +471,9 @@ def AttnPlanGpuBackward : Pass<"attn-plan-gpu-backward", "::mlir::ModuleOp"> {
     For every `attn.attention_backward` in destination-passing form it checks
     what the GPU backward kernels support (errors at the op name the missing
     piece: the bhsd layout, bf16 / f16 operands and gradients of one type,
-    static shapes, D = Dv = 64 or 128, no bias, mask, mask_mod, score_mod,
-    sinks or key_lengths), resolves the schedule and records it on the op:
+    static shapes, D = Dv = 64 or 128, no mask_mod, score_mod or grad_bias
+    result; the bias and mask operands, key_lengths and sinks are the
+    kernels' arguments), resolves the schedule and records it on the op:
 
     * `attn.backward_schedule = #attn.backward_schedule<...>`: the tiling
       `attn-tile-backward` cuts (`block-m` query rows per step, `block-n`
@@ -585,8 +586,8 @@ def ConvertAttnBackwardToNVVM
     every prefill shape at L >= 4k (bench/NOTES.md session 6).
 
     A program it cannot read (not attn-tile-backward's, no
-    `attn-lower-precision`, a bias or mask tile, a score_mod, key_lengths,
-    a bias or sinks gradient) is refused with an "expected ..." diagnostic,
+    `attn-lower-precision`, a mask_mod or a score_mod, a bias gradient) is
+    refused with an "expected ..." diagnostic,
     as is an `attn.attention_backward` left untiled.
 
     ```mlir

@@ -127,6 +127,9 @@ struct AttentionSpec {
   /// producing (dQ, dK, dV, [d_bias], [d_sinks]), all in elementType (lse,
   /// sinks and d_sinks f32). Dense K/V only.
   bool backward = false;
+  /// A backward with a bias: whether it returns d_bias. Without it the bias
+  /// is a constant of the loss (the entry has no d_bias output).
+  bool withBiasGradient = true;
   /// Dims the entry takes as dynamic (`?`): B, Lq, Lk known only when it
   /// runs, so one compiled kernel serves every length (batch, queryLength
   /// and keyLength then only size the tensors a test or the CPU runner

@@ -105,7 +105,9 @@ SmallVector<Value> BackwardLowering::scoreGradients(Value raw, Value dp,
   SmallVector<AffineMap> maps = {id, rows, id, rows};
   ScoreOperands operands(op.getBias(), op.getMask(), keyLengths, scoreShape,
                          inputs, maps);
-  SmallVector<Value> inits(op.getBias() ? 3 : 2,
+  // A bias without grad_bias is a constant: no dS4 result.
+  bool withBiasGrad = static_cast<bool>(op.getGradBias());
+  SmallVector<Value> inits(withBiasGrad ? 3 : 2,
                            emptyTensor(b, loc, scoreSizes, accType));
   return elementwiseMulti(
       b, loc, inputs, maps, inits, id,
@@ -118,7 +120,7 @@ SmallVector<Value> BackwardLowering::scoreGradients(Value raw, Value dp,
         auto [prob, ds] = probabilityAndGrad(nb, l, s, lse, args[2], args[3]);
         SmallVector<Value> results = {
             prob, arith::MulFOp::create(nb, l, ds, slopes.scaled)};
-        if (operands.biasArg >= 0)
+        if (withBiasGrad)
           results.push_back(arith::MulFOp::create(nb, l, ds, slopes.biased));
         return results;
       });
@@ -261,7 +263,7 @@ SmallVector<Value> BackwardLowering::lower() {
       writeResult(dqAcc, scale, typeOf(op.getGradQuery())),
       writeResult(dkAcc, scale, typeOf(op.getGradKey())),
       writeResult(dvAcc, 1.0, typeOf(op.getGradValue()))};
-  if (op.getBias())
+  if (op.getGradBias())
     results.push_back(biasGradient(grads[2]));
   if (Value sinks = op.getSinks())
     results.push_back(buildSinkGradient(b, loc, sinks, op.getLse(), delta));

@@ -67,6 +67,10 @@ private:
   /// Dv-wide and of transposed K reads where Dv != D.
   Value doHeadBytes, vHeadBytes, valueALane, valueBLane, keyColumnsLane;
   Value negSlope, batchIndex, headIndex;
+  /// len_b with key_lengths (null: none), its diagonal len_b - Lq (or
+  /// 0, top-left) and the ALiBi offset len_b - Lq.
+  Value keyLen, keyDiag, alibiOffset;
+  Value keyLength() { return keyLen ? keyLen : cI32(p.seqK); }
   std::array<Value, 2> lse2, delta;
 };
 
@@ -98,12 +102,14 @@ void DQEmitter::emitBlock(Value n0, Value stage, SmallVector<Value> &acc) {
       th.push_back(p.needsNaturalScores()
                        ? arith::MulFOp::create(b, v, cF32(1.0 / *p.softcap))
                        : v);
-  s = emitPositionalMods(layout, s, n0, laneRow, Value(), negSlope, batchIndex,
-                         headIndex);
-  bool tail = p.seqK % kBN != 0;
+  s = emitPositionalMods(layout, s, n0, laneRow, alibiOffset, negSlope,
+                         batchIndex, headIndex);
+  // With key_lengths every block may hold keys at or past len_b.
+  bool tail = p.seqK % kBN != 0 || keyLen;
   s = emitVisibilityMask(layout, s, n0, laneRow,
-                         blockNeedsMask(n0, m0, blockM, cI32(p.seqK), tail),
-                         cI32(p.seqK), cI32(p.diagOffset), tail);
+                         blockNeedsMask(n0, m0, blockM, keyLength(), tail),
+                         keyLength(), keyDiag ? keyDiag : cI32(p.diagOffset),
+                         tail);
   Value c = cF32(expScale);
   for (int64_t r = 0; r < layout.numRegisters(); ++r) {
     int64_t slot = layout.rowSlot(r);
@@ -150,6 +156,13 @@ void DQEmitter::emit() {
                    : headByteOffset(p.value, p.headsKV, batch, kvHead);
   if (!p.alibiSlopes.empty())
     negSlope = emitNegAlibiSlope(head);
+  // The bias and mask operands in the shared emitPositionalMods, read at
+  // this CTA's (batch, query head).
+  BackwardScoreArguments scoreArgs = getBackwardScoreArguments(p);
+  setScoreOperands(scoreArg(scoreArgs.bias), scoreArg(scoreArgs.mask),
+                   /*sinksMemref=*/Value());
+  operandBatch = batch;
+  operandHead = head;
   qLane = warpRowsLane();
   if (dv != d) {
     valueALane = warpRowsLane(vSmemRowBytes);
@@ -160,9 +173,14 @@ void DQEmitter::emit() {
   delta = loadRowPair(kBwdDelta);
 
   IntArith a(b, b.getLoc(), i32);
+  keyLen = loadKeyLength(batch);
+  if (keyLen) {
+    keyDiag = p.visibility.diagonal(a, cI32(p.seqQ), keyLen);
+    alibiOffset = arith::SubIOp::create(b, keyLen, cI32(p.seqQ));
+  }
   Value lastRow = arith::MinSIOp::create(b, add(m0, blockM - 1), cI32(p.seqQ - 1));
   KeyInterval<Value> keys = p.visibility.visibleKeys(a, m0, lastRow,
-                                                     cI32(p.seqQ), cI32(p.seqK));
+                                                     cI32(p.seqQ), keyLength());
   Value nBegin = a.floorDiv(keys.begin, kBN);
   Value nEnd = a.ceilDiv(keys.end, kBN);
   ifThen(cmp(arith::CmpIPredicate::slt, nBegin, nEnd), [&] {

@@ -26,7 +26,14 @@ protected:
       : FragmentEmitter(func, p, /*mTiles=*/1, keysPerTile),
         threads(threads) {}
 
-  Value arg(int64_t i) { return func.getBody().front().getArgument(i); }
+  /// Argument `i` (a BackwardArgument) of the kernel.
+  Value arg(int64_t i) {
+    return func.getBody().front().getArgument(getBackwardArgumentIndex(p, i));
+  }
+  /// The score operands' memrefs (null: none), for setScoreOperands.
+  Value scoreArg(std::optional<int64_t> index) {
+    return index ? func.getBody().front().getArgument(*index) : Value();
+  }
   Value global(int64_t i) { return pointerOf(arg(i), ptrGlobal); }
   Value blockId(gpu::Dimension dim) {
     return arith::IndexCastUIOp::create(b, i32,
@@ -93,6 +100,10 @@ protected:
   /// dP = dO V^T contract Dv, not D.
   SmallVector<Value> emitRowGemm(Value aTile, Value aLane, Value bTile,
                                  Value bLane, int64_t steps, int64_t rowBytes);
+
+  /// len_b = key_lengths[batch] clamped to [0, Lk] (attn-tile-backward's
+  /// rule), or null without key_lengths (BackwardScoreOperands.cpp).
+  Value loadKeyLength(Value batch);
   /// Lane offsets of A fragments of the warp's 16 rows of a [rows, D] tile
   /// (as the forward's Q): matrices 1, 3 are rows 8-15, 2, 3 the next chunk.
   /// `rowBytes`: the tile's shared row bytes (0: a D-wide tile's).

@@ -395,14 +395,16 @@ std::pair<Value, Value> MainEmitter::loadColumnPair(Value vecTile,
 SmallVector<Value> MainEmitter::emitMask(ArrayRef<Value> s, Value m0,
                                          const ScoreLayout &layout) {
   const KeyVisibility &vis = p.visibility;
-  bool tailK = p.seqK % blockN != 0, tailQ = p.seqQ % blockM != 0;
+  // With key_lengths every block may hold keys at or past len_b.
+  bool tailK = p.seqK % blockN != 0 || keyLen,
+       tailQ = p.seqQ % blockM != 0;
   if (!vis.isBounded() && !tailK && !tailQ)
     return SmallVector<Value>(s);
   IntArith a(b, b.getLoc(), i32);
   // Pairs of blocks inside the keys every row of the Q block sees need no
   // element test; nor do Q blocks without padded rows.
   KeyInterval<Value> full = vis.keysSeenByAll(
-      a, m0, add(m0, blockM - 1), cI32(p.seqQ), cI32(p.seqK));
+      a, m0, add(m0, blockM - 1), cI32(p.seqQ), keyLength());
   auto orI = [&](Value x, Value y) { return arith::OrIOp::create(b, x, y); };
   Value needsMask = arith::ConstantIntOp::create(b, b.getI1Type(), 0);
   if (vis.left)
@@ -420,7 +422,9 @@ SmallVector<Value> MainEmitter::emitMask(ArrayRef<Value> s, Value m0,
         Value key0 = layoutKey0(layout);
         Value query0 = layoutQuery0(layout, m0);
         Value diff0 = arith::SubIOp::create(b, key0, query0);
-        Value diag = cI32(p.diagOffset);
+        // The runtime diagonal len_b - Lq with key_lengths.
+        Value diag = keyLen ? vis.diagonal(a, cI32(p.seqQ), keyLen)
+                            : cI32(p.diagOffset);
         Value lo = vis.left ? vis.lowestDelta(a, diag) : Value();
         Value hi = vis.right ? vis.highestDelta(a, diag) : Value();
         Value negInf = cF32(-std::numeric_limits<double>::infinity());
@@ -436,7 +440,7 @@ SmallVector<Value> MainEmitter::emitMask(ArrayRef<Value> s, Value m0,
             keep = arith::AndIOp::create(b, keep, a.sle(diff, hi));
           if (tailK)
             keep = arith::AndIOp::create(
-                b, keep, a.slt(add(key0, keyDelta), cI32(p.seqK)));
+                b, keep, a.slt(add(key0, keyDelta), keyLength()));
           if (tailQ)
             keep = arith::AndIOp::create(
                 b, keep, a.slt(add(query0, queryDelta), cI32(p.seqQ)));
@@ -458,7 +462,12 @@ SmallVector<Value> MainEmitter::emitAlibi(ArrayRef<Value> s, Value m0,
   // The distance i + Lk - Lq - j with i the query (column), j the key (row).
   Value key0 = layoutKey0(layout);
   Value query0 = layoutQuery0(layout, m0);
-  Value dist0 = arith::SubIOp::create(b, add(query0, p.seqK - p.seqQ), key0);
+  // (len_b in place of Lk with key_lengths.)
+  Value dist0 = arith::SubIOp::create(
+      b,
+      keyLen ? add(query0, arith::SubIOp::create(b, keyLen, cI32(p.seqQ)))
+             : add(query0, p.seqK - p.seqQ),
+      key0);
   for (int64_t r = 0; r < layoutRegisters(layout); ++r) {
     int64_t keyDelta = layout.keyDelta(r);
     int64_t queryDelta = layout.queryDelta(r);
@@ -678,8 +687,11 @@ MainEmitter::finishTransposedScores(SmallVector<Value> s,
     for (Value &v : s)
       v = arith::MulFOp::create(b, v, unit);
   }
-  // Masks last, so that masked keys stay -inf whatever ALiBi adds.
-  return emitMask(emitAlibi(s, m0, head, layout), m0, layout);
+  // Masks last, so that masked keys stay -inf whatever ALiBi and the bias
+  // add.
+  return emitMask(emitScoreOperands(emitAlibi(s, m0, head, layout), m0, head,
+                                    layout),
+                  m0, layout);
 }
 
 void MainEmitter::emitStep(Value it, Value stage, Value head, Value m0,
@@ -812,6 +824,9 @@ void MainEmitter::emit() {
   doPtr = global(kBwdDO);
   lsePtr = global(kBwdLseLog2);
   deltaPtr = global(kBwdDelta);
+  BackwardScoreArguments scoreArgs = getBackwardScoreArguments(p);
+  setScoreOperands(scoreArg(scoreArgs.bias), scoreArg(scoreArgs.mask),
+                   /*sinksMemref=*/Value());
   aLane = warpRowsLane();
   if (dv != d) {
     valueALane = warpRowsLane(vSmemRowBytes);
@@ -850,14 +865,20 @@ void MainEmitter::emit() {
 
   // The Q blocks whose rows see a key of this block.
   IntArith a(b, b.getLoc(), i32);
-  Value lastKey = arith::MinSIOp::create(b, add(n0, blockN - 1),
-                                         cI32(p.seqK - 1));
+  keyLen = loadKeyLength(batch);
+  Value lastKey =
+      keyLen ? arith::MinSIOp::create(b, add(n0, blockN - 1), add(keyLen, -1))
+             : arith::MinSIOp::create(b, add(n0, blockN - 1),
+                                      cI32(p.seqK - 1));
   KeyInterval<Value> rows = p.visibility.rowsSeeingKeys(
-      a, n0, lastKey, cI32(p.seqQ), cI32(p.seqK));
+      a, n0, lastKey, cI32(p.seqQ), keyLength());
   mBegin = a.floorDiv(rows.begin, blockM);
   Value mEnd = a.ceilDiv(rows.end, blockM);
   numM = arith::MaxSIOp::create(b, arith::SubIOp::create(b, mEnd, mBegin),
                                 cI32(0));
+  // A block wholly at or past len_b has no query to visit: dK = dV = 0.
+  if (keyLen)
+    numM = sel(cmp(arith::CmpIPredicate::slt, n0, keyLen), numM, cI32(0));
   Value total = mul(numM, p.headsQ / p.headsKV);
   if (rotate)
     mRotation = arith::RemUIOp::create(

@@ -75,6 +75,38 @@ enum BackwardArgument : int64_t {
   kBwdNumArguments
 };
 
+/// The score operands a backward kernel takes after the LSE, in the entry
+/// function's order: bias, mask, key_lengths, sinks (each where the problem
+/// has it); dQ, dK and dV follow them, then d_sinks with sinks, then the
+/// workspaces, so a kernel without score operands keeps the
+/// BackwardArgument positions.
+struct BackwardScoreArguments {
+  std::optional<int64_t> bias, mask, keyLengths, sinks, gradSinks;
+  /// The inputs among them.
+  int64_t count = 0;
+};
+inline BackwardScoreArguments getBackwardScoreArguments(const KernelProblem &p) {
+  BackwardScoreArguments a;
+  auto next = [&](bool present, std::optional<int64_t> &slot) {
+    if (present)
+      slot = kBwdDQ + a.count++;
+  };
+  next(p.withBias(), a.bias);
+  next(p.withMask(), a.mask);
+  next(p.withKeyLengths, a.keyLengths);
+  next(p.withSinks, a.sinks);
+  if (p.withSinks)
+    a.gradSinks = kBwdDV + 1 + a.count;
+  return a;
+}
+/// The kernel argument position of BackwardArgument `a`.
+inline int64_t getBackwardArgumentIndex(const KernelProblem &p, int64_t a) {
+  if (a < kBwdDQ)
+    return a;
+  int64_t shift = getBackwardScoreArguments(p).count;
+  return a <= kBwdDV ? a + shift : a + shift + (p.withSinks ? 1 : 0);
+}
+
 /// How the main kernel adds its dQ tile to dq_accum (the
 /// convert-attn-backward-to-nvvm option dq-reduction). Every mode writes
 /// the fragment-tiled layout of dq_accum (kDQAccumGroupRows).
@@ -153,6 +185,12 @@ struct BackwardMainOptions {
 void emitBackwardMain(gpu::GPUFuncOp func, const KernelProblem &p,
                       const BackwardMainOptions &options);
 void emitBackwardConvert(gpu::GPUFuncOp func, const KernelProblem &p);
+/// d_sinks[h] = -sum_{b, i} exp(sinks[h] - lse[b, h, i]) delta[b, h, i]:
+/// one CTA of kBackwardThreads per query head, summed in a fixed order
+/// (bit-identical run to run), after the preprocess (BackwardSinksKernel.cpp).
+void emitBackwardSinks(gpu::GPUFuncOp func, const KernelProblem &p);
+/// The sinks kernel's shared memory: one f32 per warp.
+constexpr int64_t kBackwardSinksSharedBytes = 4 * kBackwardWarps;
 /// The deterministic dQ: one CTA per (Q block of tiles.dqBlockM rows,
 /// batch, query head) over the KV blocks its rows see, dQ accumulated in
 /// registers in a fixed order (BackwardDQKernel.cpp).

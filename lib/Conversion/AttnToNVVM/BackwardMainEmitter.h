@@ -100,6 +100,10 @@ private:
   /// ALiBi on natural-unit transposed scores (identity without it).
   SmallVector<Value> emitAlibi(ArrayRef<Value> s, Value m0, Value head,
                                const ScoreLayout &layout);
+  /// The bias added to and the mask operand applied on natural-unit
+  /// transposed scores (BackwardScoreOperands.cpp; identity without them).
+  SmallVector<Value> emitScoreOperands(SmallVector<Value> s, Value m0,
+                                       Value head, const ScoreLayout &layout);
   /// Stores dS^T (this warp's 16 rows) as 16-bit pairs into the dS tile.
   void storeDsT(ArrayRef<Value> ds);
   // Square warp tiles (BackwardSquareStep.cpp).
@@ -189,6 +193,11 @@ private:
   /// dQ columns of a part whose chunk count is no power of two: the row
   /// part of the lane's K address and its first chunk.
   Value dqKRowLane, dqKChunkLane;
+
+  /// len_b with key_lengths (null: none; Lk bounds the keys).
+  Value keyLen;
+  /// The keys of this CTA's sequence: len_b, else Lk.
+  Value keyLength() { return keyLen ? keyLen : cI32(p.seqK); }
   /// The warp's dQ columns: the first one (i32), the K tile's lane offset
   /// for them and the byte offset of their 128-byte group.
   Value dqColumn0, dqKLane, dqKBytes;

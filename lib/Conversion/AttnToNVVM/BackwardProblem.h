@@ -32,7 +32,11 @@ struct BackwardOperands {
   /// The op's (global) ALiBi slopes, or none.
   std::optional<ArrayRef<double>> alibiSlopes;
   KeyVisibility visibility;
-  bool withBias = false, withMask = false, withMaskMod = false;
+  /// The bias and boolean mask operands' types (null: none), and whether
+  /// the backward returns the bias gradient.
+  RankedTensorType bias, mask;
+  bool withGradBias = false;
+  bool withMaskMod = false;
   bool withScoreMod = false, withSinks = false, withKeyLengths = false;
 };
 

@@ -86,6 +86,22 @@ collectBackwardArguments(const TiledBackwardProgram &program,
     list.names.push_back(name);
     list.roles.push_back(ArgumentRole::Input);
   }
+  // The score operands, dense, in the entry's order (BackwardScoreArguments).
+  for (auto [name, tensor] :
+       {std::pair<const char *, Value>{"bias", program.bias},
+        {"mask", program.mask},
+        {"key_lengths", program.keyLengths},
+        {"sinks", program.sinks}}) {
+    if (!tensor)
+      continue;
+    FailureOr<Value> memref =
+        getInputMemref(anchor, tensor, /*allowStrided=*/false);
+    if (failed(memref))
+      return failure();
+    list.values.push_back(*memref);
+    list.names.push_back(name);
+    list.roles.push_back(ArgumentRole::Input);
+  }
   const char *outputNames[] = {"dq", "dk", "dv"};
   for (auto [name, stored] : llvm::zip(outputNames, program.stores)) {
     bufferization::MaterializeInDestinationOp store = stored;
@@ -95,6 +111,17 @@ collectBackwardArguments(const TiledBackwardProgram &program,
       return failure();
     list.values.push_back(store.getDest());
     list.names.push_back(name);
+    list.roles.push_back(ArgumentRole::Output);
+  }
+  // d_sinks after dV (BackwardScoreArguments::gradSinks).
+  if (bufferization::MaterializeInDestinationOp sinkStore =
+          program.sinkStore) {
+    Value dest = sinkStore.getDest();
+    if (failed(checkBackwardMemref(anchor, cast<MemRefType>(dest.getType()),
+                                   /*allowStrided=*/false)))
+      return failure();
+    list.values.push_back(dest);
+    list.names.push_back("d_sinks");
     list.roles.push_back(ArgumentRole::Output);
   }
   // Workspaces, allocated for the three launches.
@@ -242,6 +269,13 @@ struct ConvertAttnBackwardToNVVMPass
            0,
            "[ceil(B * Hq * Lq * D / 1024), 1, 1]",
            [&](gpu::GPUFuncOp f) { emitBackwardConvert(f, p); }});
+    // The sinks' gradient last: it reads the preprocess's delta only.
+    if (p.withSinks)
+      kernels.push_back({"_bwd_sinks",
+                         {p.headsQ, 1, 1},
+                         kBackwardSinksSharedBytes,
+                         "[Hq, 1, 1]",
+                         [&](gpu::GPUFuncOp f) { emitBackwardSinks(f, p); }});
 
     gpu::GPUModuleOp kernelModule = getKernelModule();
     auto parent = forall->getParentOfType<FunctionOpInterface>();

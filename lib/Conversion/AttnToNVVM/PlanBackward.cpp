@@ -50,8 +50,11 @@ mlir::attn::detail::getBackwardOperands(AttentionBackwardOp op) {
   o.softcap = op.getSoftcapValue();
   o.alibiSlopes = op.getAlibiSlopes();
   o.visibility = op.getKeyVisibility();
-  o.withBias = static_cast<bool>(op.getBias());
-  o.withMask = static_cast<bool>(op.getMask());
+  if (Value bias = op.getBias())
+    o.bias = type(bias);
+  if (Value mask = op.getMask())
+    o.mask = type(mask);
+  o.withGradBias = static_cast<bool>(op.getGradBias());
   o.withMaskMod = !op.getMaskMod().empty();
   o.withScoreMod = !op.getScoreMod().empty();
   o.withSinks = static_cast<bool>(op.getSinks());
@@ -59,18 +62,43 @@ mlir::attn::detail::getBackwardOperands(AttentionBackwardOp op) {
   return o;
 }
 
+/// The bias and mask operands as the kernels read them (the forward's
+/// rule): [B, Hq, Lq, Lk] with size-1 extents broadcast, static, the bias
+/// bf16, f16 or f32, the mask one byte per element.
+static LogicalResult readBackwardScoreOperands(Operation *anchor,
+                                               const BackwardOperands &o,
+                                               KernelProblem &p) {
+  if (o.bias) {
+    Type elt = o.bias.getElementType();
+    if (!elt.isBF16() && !elt.isF16() && !elt.isF32())
+      return anchor->emitOpError("expected a bf16, f16 or f32 bias on the "
+                                 "GPU backward, got ")
+             << elt;
+    p.biasShape = llvm::to_vector(o.bias.getShape());
+    p.biasBytes = elt.getIntOrFloatBitWidth() / 8;
+    p.biasIsBF16 = elt.isBF16();
+  }
+  if (o.mask)
+    p.maskShape = llvm::to_vector(o.mask.getShape());
+  for (RankedTensorType t : {o.bias, o.mask})
+    if (t && !t.hasStaticShape())
+      return anchor->emitOpError("expected static bias and mask shapes on "
+                                 "the GPU backward, got ")
+             << t;
+  return success();
+}
+
 FailureOr<KernelProblem>
 mlir::attn::detail::getBackwardProblem(Operation *anchor,
                                        const BackwardOperands &o) {
   auto fail = [&](const Twine &msg) { return anchor->emitOpError(msg); };
-  if (o.withBias || o.withMask || o.withMaskMod)
-    return fail("expected no bias or mask operand or mask_mod on the GPU "
-                "backward (not supported yet)");
-  if (o.withSinks)
-    return fail("expected no sinks on the GPU backward (not supported yet)");
-  if (o.withKeyLengths)
-    return fail("expected no key_lengths on the GPU backward (not supported "
+  if (o.withMaskMod)
+    return fail("expected no mask_mod on the GPU backward (not supported "
                 "yet)");
+  if (o.withGradBias)
+    return fail("expected no grad_bias result on the GPU backward (the "
+                "kernels compute no bias gradient; a backward without it "
+                "treats the bias as a constant)");
   if (o.withScoreMod)
     return fail("expected no score_mod on the GPU backward (its derivative "
                 "is not emitted yet)");
@@ -119,6 +147,8 @@ mlir::attn::detail::getBackwardProblem(Operation *anchor,
   p.valueHeadDim = valueHeadDim;
   p.isBF16 = elt.isBF16();
   p.withLse = true;
+  p.withKeyLengths = o.withKeyLengths;
+  p.withSinks = o.withSinks;
   p.scale = o.scale;
   p.softcap = o.softcap;
   if (o.alibiSlopes)
@@ -131,6 +161,8 @@ mlir::attn::detail::getBackwardProblem(Operation *anchor,
     return fail("expected fewer than 2^31 8-element chunks of dQ");
   if (p.batch * p.headsQ > 65535)
     return fail("expected B * Hq <= 65535 (the grid's y extent)");
+  if (failed(readBackwardScoreOperands(anchor, o, p)))
+    return failure();
   p.visibility = o.visibility;
   ConstArith constants;
   p.diagOffset = p.visibility.diagonal(constants, p.seqQ, p.seqK);
@@ -204,7 +236,8 @@ LogicalResult mlir::attn::detail::checkBackwardMemref(Operation *anchor,
                                  ? "expected identity-layout or strided "
                                    "memrefs in the default memory space, got "
                                  : "expected an identity-layout memref in the "
-                                   "default memory space for the LSE, got ")
+                                   "default memory space for the LSE and "
+                                   "the score operands, got ")
          << type;
 }
 
@@ -215,15 +248,23 @@ static LogicalResult checkDestinationPassing(AttentionBackwardOp op) {
   auto checkMemref = [&](MemRefType type, bool allowStrided = true) {
     return checkBackwardMemref(op, type, allowStrided);
   };
-  for (Value tensor : {op.getQuery(), op.getKey(), op.getValue(),
-                       op.getOutput(), op.getGradOutput(), op.getLse()}) {
+  SmallVector<Value> inputs = {op.getQuery(),  op.getKey(),
+                               op.getValue(),  op.getOutput(),
+                               op.getGradOutput(), op.getLse()};
+  for (Value operand :
+       {op.getBias(), op.getMask(), op.getKeyLengths(), op.getSinks()})
+    if (operand)
+      inputs.push_back(operand);
+  for (auto [i, tensor] : llvm::enumerate(inputs)) {
     auto toTensor = tensor.getDefiningOp<bufferization::ToTensorOp>();
     if (!toTensor)
       return op.emitOpError("expected every operand to come from "
                             "bufferization.to_tensor of memrefs on the GPU "
                             "backward (destination-passing form)");
+    // Q, K, V, O and dO may be strided; LSE and the score operands are
+    // read dense.
     if (failed(checkMemref(cast<MemRefType>(toTensor.getBuffer().getType()),
-                           tensor != op.getLse())))
+                           i < 5)))
       return failure();
   }
   for (Value result : op->getResults()) {

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "TiledBackwardProgram.h"
+#include "TiledProgram.h"
 
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -125,12 +126,36 @@ static LogicalResult matchHostTensors(TiledBackwardProgram &p) {
     return step.emitOpError("expected the delta tile to be a slice of "
                             "rowsum(dO * O) (attn-tile-backward's Delta)");
   p.output = p.delta.getDpsInputs()[1];
-  // A sinks gradient reads Delta too: the kernels do not compute one.
-  for (Operation *user : p.delta->getResult(0).getUsers())
-    if (!p.forall->isProperAncestor(user))
+  for (auto [tile, host] : {std::pair<Value, Value *>{step.getBias(), &p.bias},
+                            {step.getMask(), &p.mask}}) {
+    if (!tile)
+      continue;
+    FailureOr<Value> source = getScoreOperandSource(step, tile);
+    if (failed(source))
+      return failure();
+    *host = *source;
+  }
+  // The sinks' gradient reads Delta too (one generic of sinks, LSE and
+  // Delta, attn-tile-backward's buildSinkGradient); nothing else may.
+  for (Operation *user : p.delta->getResult(0).getUsers()) {
+    if (p.forall->isProperAncestor(user))
+      continue;
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (!generic || p.sinkGradient || generic.getNumDpsInputs() != 3 ||
+        generic.getDpsInputs()[1] != p.lse ||
+        generic.getDpsInputs()[2] != p.delta->getResult(0))
       return p.delta.emitOpError("expected Delta to be read by the backward "
-                                 "program only (no sinks gradient on the GPU "
-                                 "backward)");
+                                 "program and the sinks' gradient only");
+    p.sinkGradient = generic;
+    p.sinks = generic.getDpsInputs()[0];
+  }
+  if (!p.sinkGradient)
+    return success();
+  FailureOr<bufferization::MaterializeInDestinationOp> store =
+      getStore(p.sinkGradient, p.sinkGradient->getResult(0));
+  if (failed(store))
+    return failure();
+  p.sinkStore = *store;
   return success();
 }
 
@@ -162,11 +187,15 @@ TiledBackwardProgram::match(scf::ForallOp forall) {
     return failure();
   p.blockM = p.step.getBlockM();
   p.blockN = p.step.getBlockN();
+  // attn-tile-backward reads len_b once per program (tensor.extract of
+  // key_lengths at the batch coordinate).
   for (auto extract : forall.getBody()->getOps<tensor::ExtractOp>())
     if (extract.getTensor().getParentRegion()->isProperAncestor(
             &forall.getRegion()))
-      return extract.emitOpError("expected no key_lengths on the GPU "
-                                 "backward (not supported yet)");
+      p.keyLengths = extract.getTensor();
+  if (static_cast<bool>(p.keyLengths) != p.info.getKeyLengths().getValue())
+    return forall.emitOpError("expected the program to read key_lengths "
+                              "exactly when its kernel info says it has them");
   if (failed(matchAccumulation(p)) || failed(matchHostTensors(p)))
     return failure();
   if (p.blockM != p.schedule.getBlockM() ||
@@ -208,11 +237,16 @@ BackwardOperands TiledBackwardProgram::getOperands() const {
   o.softcap = s.getSoftcapValue();
   o.alibiSlopes = s.getAlibiSlopes();
   o.visibility = s.getKeyVisibility();
-  o.withBias = static_cast<bool>(s.getBias());
-  o.withMask = static_cast<bool>(s.getMask());
+  if (bias)
+    o.bias = type(bias);
+  if (mask)
+    o.mask = type(mask);
+  // match refused a program with a bias gradient (a fourth result).
+  o.withGradBias = forall->getNumResults() > 3;
   o.withMaskMod = !s.getMaskMod().empty();
   o.withScoreMod = !s.getScoreMod().empty();
   o.withKeyLengths = info.getKeyLengths().getValue();
+  o.withSinks = static_cast<bool>(sinkGradient);
   return o;
 }
 
@@ -226,6 +260,8 @@ void TiledBackwardProgram::erase() {
     if (Operation *def = v.getDefiningOp())
       worklist.insert(def);
   SmallVector<Operation *> roots(stores.begin(), stores.end());
+  if (sinkGradient)
+    roots.append({sinkStore, sinkGradient});
   roots.append({dqRounding, accumulate, forall, delta});
   for (Operation *op : roots) {
     worklist.remove(op);

@@ -50,6 +50,18 @@ public:
   /// Host tensors: Q, K, V, O, dO and LSE, as the program's tiles and the
   /// Delta preprocessing read them.
   Value query, key, value, output, gradOutput, lse;
+  /// The bias and mask host tensors behind the step's score-operand tiles
+  /// (null: none).
+  Value bias, mask;
+  /// key_lengths [B] (i32), read by the program's tensor.extract (null:
+  /// none).
+  Value keyLengths;
+  /// With sinks: the sinks host tensor, the generic of their gradient
+  /// (Sinks.h buildSinkGradient: from the LSE and Delta, after the forall)
+  /// and its store.
+  Value sinks;
+  linalg::GenericOp sinkGradient;
+  bufferization::MaterializeInDestinationOp sinkStore;
   /// The Delta generic (rowsum(dO * O)) before the forall, the accumulation
   /// and the generic that rounds its sum to dQ after it.
   linalg::GenericOp delta, dqRounding;

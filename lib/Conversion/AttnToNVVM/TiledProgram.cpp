@@ -46,9 +46,8 @@ static LogicalResult matchKVLoops(scf::ForallOp forall,
   return success();
 }
 
-/// The host tensor a score-operand tile (attn-tile's scoreOperandTile: a
-/// slice, padded at the tails, broadcast by a generic) is read from.
-static FailureOr<Value> getScoreOperandSource(OnlineStepOp step, Value tile) {
+FailureOr<Value> mlir::attn::detail::getScoreOperandSource(Operation *step,
+                                                          Value tile) {
   if (auto broadcast = tile.getDefiningOp<linalg::GenericOp>();
       broadcast && broadcast.getNumDpsInputs() == 1)
     tile = broadcast.getDpsInputs().front();
@@ -56,7 +55,7 @@ static FailureOr<Value> getScoreOperandSource(OnlineStepOp step, Value tile) {
     tile = pad.getSource();
   auto slice = tile.getDefiningOp<tensor::ExtractSliceOp>();
   if (!slice || slice.getSourceType().getRank() != 4)
-    return step.emitOpError("expected the bias and mask tiles to be slices "
+    return step->emitOpError("expected the bias and mask tiles to be slices "
                             "of [B, Hq, Lq, Lk] tensors (attn-tile)");
   return slice.getSource();
 }

@@ -105,6 +105,11 @@ private:
   SmallVector<Operation *> epilogue;
 };
 
+/// The host tensor a score-operand tile (scoreOperandTile of attn-tile and
+/// attn-tile-backward: a slice, padded at the tails, broadcast by a generic)
+/// is read from; "expected ..." at `step` (the tile's op) otherwise.
+FailureOr<Value> getScoreOperandSource(Operation *step, Value tile);
+
 } // namespace mlir::attn::detail
 
 #endif // ATTN_LIB_CONVERSION_ATTNTONVVM_TILEDPROGRAM_H

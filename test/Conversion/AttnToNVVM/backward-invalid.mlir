@@ -14,9 +14,32 @@ func.func @score_mod(%q: tensor<1x2x64x64xbf16>, %lse: tensor<1x2x64xf32>) {
 
 // -----
 
-func.func @key_lengths(%q: tensor<1x2x64x64xbf16>, %lse: tensor<1x2x64xf32>, %len: tensor<1xi32>) {
-  // expected-error @+1 {{expected no key_lengths on the GPU backward (not supported yet)}}
-  %dq, %dk, %dv = attn.attention_backward ins(%q, %q, %q, %q, %q, %lse : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64xf32>) key_lengths(%len : tensor<1xi32>) -> tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>
+// The bias and mask operands, key_lengths and sinks run on the GPU
+// backward (convert-attn-backward-to-nvvm-score-operands.mlir); the bias
+// gradient and mask_mod do not yet.
+func.func @grad_bias(%q: tensor<1x2x64x64xbf16>, %lse: tensor<1x2x64xf32>, %bias: tensor<1x2x64x64xbf16>) {
+  // expected-error @+1 {{expected no grad_bias result on the GPU backward (the kernels compute no bias gradient; a backward without it treats the bias as a constant)}}
+  %dq, %dk, %dv, %db = attn.attention_backward ins(%q, %q, %q, %q, %q, %lse : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64xf32>) bias(%bias : tensor<1x2x64x64xbf16>) -> tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>
+  return
+}
+
+// -----
+
+func.func @mask_mod(%q: tensor<1x2x64x64xbf16>, %lse: tensor<1x2x64xf32>) {
+  // expected-error @+1 {{expected no mask_mod on the GPU backward (not supported yet)}}
+  %dq, %dk, %dv = attn.attention_backward ins(%q, %q, %q, %q, %q, %lse : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64xf32>) -> tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16> mask_mod {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    %keep = arith.cmpi ule, %j, %i : index
+    attn.yield %keep : i1
+  }
+  return
+}
+
+// -----
+
+func.func @f32_bias(%q: tensor<1x2x64x64xbf16>, %lse: tensor<1x2x64xf32>, %bias: tensor<1x2x64x64xf64>) {
+  // expected-error @+1 {{expected a bf16, f16 or f32 bias on the GPU backward, got 'f64'}}
+  %dq, %dk, %dv = attn.attention_backward ins(%q, %q, %q, %q, %q, %lse : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64xf32>) bias(%bias : tensor<1x2x64x64xf64>) -> tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>
   return
 }
 
@@ -82,7 +105,7 @@ func.func @lse_strided(%q: memref<1x2x64x64xbf16>, %v: memref<1x2x64x64xbf16>, %
   %0 = bufferization.to_tensor %q restrict : memref<1x2x64x64xbf16> to tensor<1x2x64x64xbf16>
   %1 = bufferization.to_tensor %v restrict : memref<1x2x64x64xbf16> to tensor<1x2x64x64xbf16>
   %2 = bufferization.to_tensor %lse restrict : memref<1x2x64xf32, strided<[128, 1, 2]>> to tensor<1x2x64xf32>
-  // expected-error @+1 {{expected an identity-layout memref in the default memory space for the LSE, got 'memref<1x2x64xf32, strided<[128, 1, 2]>>'}}
+  // expected-error @+1 {{expected an identity-layout memref in the default memory space for the LSE and the score operands, got 'memref<1x2x64xf32, strided<[128, 1, 2]>>'}}
   %gq, %gk, %gv = attn.attention_backward ins(%0, %0, %1, %0, %0, %2 : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64xf32>) -> tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>
   bufferization.materialize_in_destination %gq in restrict writable %dq : (tensor<1x2x64x64xbf16>, memref<1x2x64x64xbf16>) -> ()
   bufferization.materialize_in_destination %gk in restrict writable %dk : (tensor<1x2x64x64xbf16>, memref<1x2x64x64xbf16>) -> ()

@@ -52,6 +52,14 @@ func.func @step(%q: tensor<2x4x16xbf16>, %k: tensor<8x16xbf16>, %v: tensor<8x16x
   return %a, %b, %c, %sum : tensor<8x16xf32>, tensor<8x16xf32>, tensor<2x4x16xf32>, tensor<2x4x16xf32>
 }
 
+// A bias without grad_bias is a constant of the loss: three gradients.
+// CHECK-LABEL: func.func @constant_bias
+// CHECK: attn.attention_backward ins({{.+}}) bias(%{{.+}} : tensor<2x4x8x8xbf16>) -> tensor<2x4x8x16xbf16>, tensor<2x2x8x16xbf16>, tensor<2x2x8x16xbf16>{{$}}
+func.func @constant_bias(%q: tensor<2x4x8x16xbf16>, %k: tensor<2x2x8x16xbf16>, %o: tensor<2x4x8x16xbf16>, %lse: tensor<2x4x8xf32>, %bias: tensor<2x4x8x8xbf16>) -> tensor<2x4x8x16xbf16> {
+  %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %k, %o, %o, %lse : tensor<2x4x8x16xbf16>, tensor<2x2x8x16xbf16>, tensor<2x2x8x16xbf16>, tensor<2x4x8x16xbf16>, tensor<2x4x8x16xbf16>, tensor<2x4x8xf32>) bias(%bias : tensor<2x4x8x8xbf16>) -> tensor<2x4x8x16xbf16>, tensor<2x2x8x16xbf16>, tensor<2x2x8x16xbf16>
+  return %dq : tensor<2x4x8x16xbf16>
+}
+
 // With a bias tile the step also gives the tile's bias gradient [G, M, N].
 // CHECK-LABEL: func.func @step_bias
 // CHECK: attn.backward_step {{.+}} bias(%{{.+}} : tensor<2x4x8xf32>) mask(%{{.+}} : tensor<2x4x8xi1>) at({{.+}} -> tensor<8x16xf32>, tensor<8x16xf32>, tensor<2x4x16xf32>, tensor<2x4x8xf32>

@@ -138,10 +138,12 @@ LogicalResult AttentionBackwardOp::verify() {
     if (failed(verifyBroadcastable(*this, "bias", biasType, scoreShape)))
       return failure();
   }
-  if (static_cast<bool>(bias) != static_cast<bool>(getGradBias()))
-    return emitOpError() << "expected a grad_bias result exactly when a bias "
-                            "operand is given";
-  if (bias && failed(verifyGradientType(
+  // Without grad_bias the bias is a constant of the loss (a padding mask
+  // as an additive -inf / 0 bias, a fixed positional bias).
+  if (getGradBias() && !bias)
+    return emitOpError() << "expected a grad_bias result only with a bias "
+                            "operand";
+  if (getGradBias() && failed(verifyGradientType(
                   *this, "grad_bias", getGradBias().getType(),
                   cast<RankedTensorType>(bias.getType()).getShape())))
     return failure();

@@ -1,0 +1,48 @@
+//===- BackwardScoreOperands.cpp - bias and mask in the backward main -----===//
+//
+// Part of attn-mlir. The main kernel's recomputed S^T gets the bias and the
+// boolean mask operand exactly as the forward's S did (FragmentEmitter's
+// addBias and applyOperandMasks, ScoreOperands.cpp): the bias after ALiBi on
+// natural-unit scores, the mask after it, both before the positional mask.
+// Scores are transposed here (keys are rows), so each element is read at
+// (batch, query head, query = column, key = row).
+//
+//===----------------------------------------------------------------------===//
+
+#include "BackwardMainEmitter.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::detail;
+
+SmallVector<Value> MainEmitter::emitScoreOperands(SmallVector<Value> s,
+                                                  Value m0, Value head,
+                                                  const ScoreLayout &layout) {
+  if (!p.withBias() && !p.withMask())
+    return s;
+  Value key0 = layoutKey0(layout);
+  Value query0 = layoutQuery0(layout, m0);
+  for (int64_t r = 0; r < layoutRegisters(layout); ++r) {
+    Value key = add(key0, layout.keyDelta(r));
+    Value query = add(query0, layout.queryDelta(r));
+    // Padded queries and keys read clamped (in-bounds) elements; the
+    // positional mask removes them afterwards.
+    s[r] = addBias(s[r], batch, head, query, key);
+    s[r] = applyOperandMasks(s[r], batch, head, query, key,
+                             /*batchIndex=*/Value(), /*globalHead=*/Value());
+  }
+  return s;
+}
+
+Value BackwardEmitterBase::loadKeyLength(Value batch) {
+  std::optional<int64_t> index = getBackwardScoreArguments(p).keyLengths;
+  if (!index)
+    return Value();
+  Value lengths = pointerOf(scoreArg(index), ptrGlobal);
+  Value len = LLVM::LoadOp::create(
+      b, i32, gep(ptrGlobal, lengths, mul64(batch, 4)), /*alignment=*/4);
+  return arith::MinSIOp::create(b, arith::MaxSIOp::create(b, len, cI32(0)),
+                                cI32(p.seqK));
+}
