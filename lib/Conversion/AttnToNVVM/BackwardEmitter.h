@@ -66,6 +66,12 @@ protected:
   void copyRowItems(Value gptr, Value headBytes, int64_t rowPitch,
                     Value firstRow, int64_t rows, int64_t rowLimit, Value tile,
                     int64_t chunksPerRow, int64_t smemRow);
+  /// One 16-byte chunk of copyRows: chunk `chunk` of global row `row` (a
+  /// row at or past `rowLimit` reads row 0 with source size 0, i.e. zeros)
+  /// to shared byte dstOffset(), built after the source address.
+  void copyRowChunk(Value gptr, Value headBytes, int64_t rowPitch, Value row,
+                    Value chunk, int64_t rowLimit,
+                    function_ref<Value()> dstOffset);
   /// Whether Q (and O, dO, dQ) is a dense [B, Hq, Lq, D]: rows of a head
   /// then heads then batches, so bh * Lq + row indexes its rows.
   bool denseQuery() const {

@@ -313,19 +313,26 @@ void BackwardEmitterBase::copyRows(Value gptr, Value headBytes,
   Value row0 = shr(tid, llvm::Log2_64(chunksPerRow));
   Value chunk = andI(tid, chunksPerRow - 1);
   Value smemOffset = swizzled(row0, chunk, smemRow);
-  for (int64_t k = 0; k < rows / rowsPerPass; ++k) {
-    Value row = add(add(firstRow, row0), k * rowsPerPass);
-    Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(rowLimit));
-    Value srcSize = sel(valid, cI32(16), cI32(0));
-    row = sel(valid, row, cI32(0));
-    Value src = gep(ptrGlobal, gptr,
-                    add64(headBytes, toI64(add(mul(row, rowPitch),
-                                               mul(chunk, 16)))));
-    Value dst = gep(ptrShared, smem,
-                    add(tile, add(smemOffset, k * rowsPerPass * smemRow)));
-    NVVM::CpAsyncOp::create(b, dst, src, 16, NVVM::LoadCacheModifierKind::CG,
-                            srcSize);
-  }
+  for (int64_t k = 0; k < rows / rowsPerPass; ++k)
+    copyRowChunk(
+        gptr, headBytes, rowPitch, add(add(firstRow, row0), k * rowsPerPass),
+        chunk, rowLimit,
+        [&] { return add(tile, add(smemOffset, k * rowsPerPass * smemRow)); });
+}
+
+void BackwardEmitterBase::copyRowChunk(Value gptr, Value headBytes,
+                                       int64_t rowPitch, Value row, Value chunk,
+                                       int64_t rowLimit,
+                                       function_ref<Value()> dstOffset) {
+  Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(rowLimit));
+  Value srcSize = sel(valid, cI32(16), cI32(0));
+  row = sel(valid, row, cI32(0));
+  Value src =
+      gep(ptrGlobal, gptr,
+          add64(headBytes, toI64(add(mul(row, rowPitch), mul(chunk, 16)))));
+  Value dst = gep(ptrShared, smem, dstOffset());
+  NVVM::CpAsyncOp::create(b, dst, src, 16, NVVM::LoadCacheModifierKind::CG,
+                          srcSize);
 }
 
 void MainEmitter::copyStep(Value it, Value base) {

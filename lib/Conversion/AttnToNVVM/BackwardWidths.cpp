@@ -31,16 +31,8 @@ void BackwardEmitterBase::copyRowItems(Value gptr, Value headBytes,
     auto copy = [&] {
       Value r = arith::DivUIOp::create(b, item, cI32(chunksPerRow));
       Value chunk = arith::RemUIOp::create(b, item, cI32(chunksPerRow));
-      Value row = add(firstRow, r);
-      Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(rowLimit));
-      Value srcSize = sel(valid, cI32(16), cI32(0));
-      row = sel(valid, row, cI32(0));
-      Value src = gep(ptrGlobal, gptr,
-                      add64(headBytes, toI64(add(mul(row, rowPitch),
-                                                 mul(chunk, 16)))));
-      Value dst = gep(ptrShared, smem, add(tile, swizzled(r, chunk, smemRow)));
-      NVVM::CpAsyncOp::create(b, dst, src, 16,
-                              NVVM::LoadCacheModifierKind::CG, srcSize);
+      copyRowChunk(gptr, headBytes, rowPitch, add(firstRow, r), chunk, rowLimit,
+                   [&] { return add(tile, swizzled(r, chunk, smemRow)); });
     };
     if (first + threads <= items)
       copy();
