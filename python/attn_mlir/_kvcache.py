@@ -62,8 +62,8 @@ def _check(q, k_cache, v_cache, cache_seqlens, cu_seqlens_q, block_table):
             raise _unsupported(f"expected contiguous caches [N = {n}, Lk, Hkv, D] "
                                f"without block_table, got {tuple(k_cache.shape)}")
         return n, k_cache.shape[1]
-    if block_table.dim() != 2:
-        _check_int32("block_table", block_table, 2, q.device)
+    # Rank and dtype first (a non-tensor fails here), then its N rows.
+    _check_int32("block_table", block_table, 2, q.device)
     _check_int32("block_table", block_table, 2, q.device, (n, block_table.shape[1]))
     return n, block_table.shape[1] * k_cache.shape[1]
 
