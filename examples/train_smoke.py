@@ -68,7 +68,10 @@ def _eager(module, q, k, v, mask, scaling, **_):
     lq, lk = s.shape[-2:]
     causal = torch.ones(lq, lk, dtype=torch.bool, device=s.device).tril(lk - lq)
     s = s.masked_fill(~causal, float("-inf"))
-    return (torch.softmax(s.float(), -1).to(q.dtype) @ v).transpose(1, 2), None
+    # Softmax in float32 as transformers' eager does (float64 stays float64:
+    # train_accuracy.py's reference).
+    p = torch.softmax(s if s.dtype == torch.float64 else s.float(), -1)
+    return (p.to(q.dtype) @ v).transpose(1, 2), None
 
 
 def _sdpa(module, q, k, v, mask, scaling, **_):
@@ -138,13 +141,17 @@ class _Layer(torch.nn.Module):
         return x + self.down_proj(torch.nn.functional.silu(self.gate_proj(h)) * self.up_proj(h))
 
 
+# The built-in model's attention functions by implementation name (the
+# transformers AttentionInterface signature); train_accuracy.py adds its own.
+BUILTIN_ATTENTION = {"eager": _eager, "sdpa": _sdpa, "attn_mlir": at.attention_forward}
+
+
 class BuiltinLlama(torch.nn.Module):
     """A Llama decoder with a loss, for machines without transformers."""
 
     def __init__(self, c, implementation):
         super().__init__()
-        attention = {"eager": _eager, "sdpa": _sdpa,
-                     "attn_mlir": at.attention_forward}[implementation]
+        attention = BUILTIN_ATTENTION[implementation]
         self.c = c
         self.embed_tokens = torch.nn.Embedding(c["vocab_size"], c["hidden_size"])
         self.layers = torch.nn.ModuleList(_Layer(c, attention)
