@@ -85,10 +85,11 @@ class Program:
     def __init__(self, rt, kdir, name):
         self.rt = rt
         image = os.path.join(kdir, name + ".sm_90.cubin")
-        # Three launches, four with sinks (<name>.3.json: d_sinks).
-        manifests = [os.path.join(kdir, name + s) for s in (".json", ".1.json", ".2.json")]
-        if os.path.exists(os.path.join(kdir, name + ".3.json")):
-            manifests.append(os.path.join(kdir, name + ".3.json"))
+        # Three launches, one more with sinks (d_sinks), two more with a
+        # broadcast bias' gradient: <name>.json, <name>.1.json, ...
+        manifests = [os.path.join(kdir, name + ".json")]
+        while os.path.exists(os.path.join(kdir, f"{name}.{len(manifests)}.json")):
+            manifests.append(os.path.join(kdir, f"{name}.{len(manifests)}.json"))
         self.manifests = [json.load(open(m)) for m in manifests]
         self.handles = []
         for m in manifests:
@@ -135,12 +136,13 @@ class Program:
 def parse_flags(text):
     spec = dict(batch=1, hq=1, hkv=1, lq=1, lk=1, d=64, dtype="bf16", mask="none",
                 wl=0, wr=0, softcap=0.0, alibi=False, bias=False, bool_mask=False,
-                key_lengths=False, sinks=False)
+                key_lengths=False, sinks=False, bias_grad=True, bias_broadcast=[])
     keys = {"--batch": "batch", "--heads-q": "hq", "--heads-kv": "hkv", "--seq-q": "lq",
             "--seq-k": "lk", "--head-dim": "d", "--dtype": "dtype", "--mask": "mask",
             "--window-left": "wl", "--window-right": "wr", "--softcap": "softcap",
             "--alibi": "alibi", "--value-head-dim": "dv", "--bias": "bias",
-            "--bool-mask": "bool_mask", "--key-lengths": "key_lengths", "--sinks": "sinks"}
+            "--bool-mask": "bool_mask", "--key-lengths": "key_lengths", "--sinks": "sinks",
+            "--bias-grad": "bias_grad", "--bias-broadcast": "bias_broadcast"}
     spec["deterministic"] = "--deterministic" in text.split()
     # --bshd: the kernel reads and writes [B, L, H, D] buffers (torch's
     # x.transpose(1, 2) views of them are the [B, H, L, D] tensors here).
@@ -150,8 +152,10 @@ def parse_flags(text):
         if k not in keys:
             continue
         key = keys[k]
-        if key in ("alibi", "bias", "bool_mask", "key_lengths"):
+        if key in ("alibi", "bias", "bool_mask", "key_lengths", "bias_grad"):
             spec[key] = v != "false"
+        elif key == "bias_broadcast":
+            spec[key] = v.split(",")
         elif key == "sinks":
             spec[key] = bool(v)
         elif key in ("dtype", "mask"):
@@ -162,6 +166,8 @@ def parse_flags(text):
             spec[key] = int(v)
     # Dv (MLA's 192 / 128): V, O, dO and dV are [.., Dv].
     spec["dv"] = spec.get("dv") or spec["d"]
+    # The kernels return d_bias (after dV) where the bias is no constant.
+    spec["bias_grad"] = spec["bias"] and spec["bias_grad"]
     return spec
 
 
@@ -273,10 +279,15 @@ def sdpa_grads(spec, q, k, v, do, backend):
 
 
 def grads64(spec, q, k, v, do, ops=None):
-    """dQ, dK, dV (and d_sinks with sinks) in float64."""
+    """dQ, dK, dV (and d_bias with bias_grad, d_sinks with sinks) in
+    float64."""
     leaves = [t.double().requires_grad_() for t in (q, k, v)]
+    ops = dict(ops or {})
+    if spec.get("bias_grad"):
+        ops["bias"] = ops["bias"].double().requires_grad_()
+        leaves.append(ops["bias"])
     sinks = None
-    if ops and "sinks" in ops:
+    if "sinks" in ops:
         sinks = ops["sinks"].double().requires_grad_()
         leaves.append(sinks)
     o, _ = attention64(spec, *leaves[:3], ops=ops, sinks=sinks)
@@ -302,6 +313,8 @@ def run_ours(prog, q, k, v, o, do, lse, sync=True, bshd=False, ops=None):
     dk = torch.full_like(k, float("nan"))
     dv = torch.full_like(v, float("nan"))
     grads = (dq, dk, dv)
+    if ops and "d_bias" in ops:
+        grads += (torch.full_like(ops["bias"], float("nan")),)
     if ops and "sinks" in ops:
         grads += (torch.full_like(ops["sinks"], float("nan")),)
     launch = prog.bind([q, k, v, o, do, lse] + bo.kernel_operands(ops or {}) + list(grads),
@@ -316,6 +329,10 @@ def check(prog, name, spec, row):
     torch.manual_seed(sum(map(ord, name)))
     q, k, v, do = make_inputs(spec)
     ops = bo.make_operands(spec)
+    if spec["bias_grad"]:
+        # Gradients of the whole problem: small shapes only.
+        assert spec["batch"] * spec["hq"] * spec["lq"] * spec["lk"] <= (1 << 27), name
+        ops["d_bias"] = True
     o, lse = forward64(spec, q, k, v, ops)
     launch, ours = run_ours(prog, q, k, v, o, do, lse, bshd=spec["bshd"], ops=ops)
     launch()
@@ -348,15 +365,20 @@ def check(prog, name, spec, row):
         fref = ref
         qe, ke, ve = (t.detach().clone().requires_grad_() for t in sub[:3])
         leaves = [qe, ke, ve]
+        ops_e = dict(ops)
+        if spec["bias_grad"]:
+            ops_e["bias"] = ops["bias"].detach().clone().requires_grad_()
+            leaves.append(ops_e["bias"])
         sinks_e = None
         if "sinks" in ops:
             sinks_e = ops["sinks"].detach().clone().requires_grad_()
             leaves.append(sinks_e)
-        oe, _ = attention64(spec, qe, ke, ve, eager=True, ops=ops, sinks=sinks_e)
+        oe, _ = attention64(spec, qe, ke, ve, eager=True, ops=ops_e, sinks=sinks_e)
         flash = torch.autograd.grad(oe, leaves, sub[3])
         row["yardstick"] = "eager"
     ok = True
-    labels = ("dq", "dk", "dv") + (("d_sinks",) if "sinks" in ops else ())
+    labels = ("dq", "dk", "dv") + (("d_bias",) if spec["bias_grad"] else ()) + \
+        (("d_sinks",) if "sinks" in ops else ())
     if "sinks" in ops:
         # d_sinks as the op defines it on the backward's own inputs (O and
         # LSE as passed, Delta = rowsum(dO * O)), in float64; the kernel's
@@ -365,10 +387,10 @@ def check(prog, name, spec, row):
         delta64 = (do.double() * o.double()).sum(-1)
         terms = torch.exp(ops["sinks"].double().view(1, -1, 1) - lse.double()) * delta64
         terms = terms.masked_fill(lse == float("-inf"), 0.0)
-        ref = tuple(ref[:3]) + (-terms.sum((0, 2)),)
+        ref = tuple(ref[:-1]) + (-terms.sum((0, 2)),)
         sinks_bound = 1e-4 * terms.abs().sum((0, 2)).max().item() + 1e-6
     for i, label in enumerate(labels):
-        sl = (qs if label == "dq" else ks) if label != "d_sinks" else (slice(None),)
+        sl = (qs if label == "dq" else ks) if label in ("dq", "dk", "dv") else (slice(None),)
         mine, mine2 = ours[i][sl], ours2[i][sl]
         err = (mine.double() - ref[i]).abs().max().item()
         scale = ref[i].abs().max().item()
@@ -386,7 +408,9 @@ def check(prog, name, spec, row):
                           repeat_max_diff=(mine.double() - mine2.double()).abs().max().item())
         # dQ sums f32 atomics in arrival order: bitwise repeatable only in
         # the deterministic program.
-        needs_repeat = label != "dq" or spec["deterministic"]
+        # A broadcast bias' gradient sums f32 atomics too.
+        needs_repeat = (label != "dq" or spec["deterministic"]) and \
+            not (label == "d_bias" and spec["bias_broadcast"])
         ok &= nan == 0 and err <= bound and (repeat or not needs_repeat)
     row["ok"] = bool(ok)
     return ok
@@ -488,7 +512,7 @@ def main():
             prog = Program(rt, args.kernels, name)
             ok = check(prog, name, spec, row)
             msg = " ".join(f"{g}={row[g]['max_abs_err']:.2e}/{row[g]['bound']:.2e}"
-                           for g in ("dq", "dk", "dv", "d_sinks") if g in row)
+                           for g in ("dq", "dk", "dv", "d_bias", "d_sinks") if g in row)
             print(f"check {name:40s} {msg} {'OK' if ok else 'FAIL'}", flush=True)
             if not ok:
                 failed.append(name)

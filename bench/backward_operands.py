@@ -24,8 +24,13 @@ def make_operands(spec, masked_rows=True):
     rows = torch.arange(lq, device="cuda")
     ops = {}
     if spec.get("bias"):
-        bias = torch.randn(b, hq, lq, lk, device="cuda", dtype=dt)
-        if masked_rows:
+        axes = ("batch", "heads", "query", "key")
+        shape = [1 if a in spec.get("bias_broadcast", []) else n
+                 for a, n in zip(axes, (b, hq, lq, lk))]
+        bias = torch.randn(*shape, device="cuda", dtype=dt)
+        # -inf rows where the bias is a constant (their gradient's float64
+        # reference would be 0 * inf).
+        if masked_rows and shape[2] == lq and not spec.get("bias_grad"):
             bias[:, :, rows % 13 == 5, :] = float("-inf")
         ops["bias"] = bias
     if spec.get("bool_mask"):
@@ -58,7 +63,10 @@ def apply_operands(spec, ops, s, vis, batch0, head0):
     heads of `s` from batch0, head0."""
     nb, nh = s.shape[0], s.shape[1]
     if "bias" in ops:
-        s = s + ops["bias"][batch0:batch0 + nb, head0:head0 + nh].to(s.dtype)
+        bias = ops["bias"]
+        bs = slice(None) if bias.shape[0] == 1 else slice(batch0, batch0 + nb)
+        hs = slice(None) if bias.shape[1] == 1 else slice(head0, head0 + nh)
+        s = s + bias[bs, hs].to(s.dtype)
     if "mask" in ops:
         vis = vis & ops["mask"][batch0:batch0 + nb, head0:head0 + nh]
     if "key_lengths" in ops:

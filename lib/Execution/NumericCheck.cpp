@@ -195,7 +195,7 @@ static ReferenceInputs randomInputs(std::mt19937_64 &rng,
   if (!spec.sharedKV)
     in.value = randomTensor(rng, spec.valueShape(), kind);
   if (spec.withBias)
-    in.bias = randomTensor(rng, spec.scoreShape(), kind);
+    in.bias = randomTensor(rng, spec.biasShape(), kind);
   if (spec.withBoolMask) {
     std::bernoulli_distribution keep(options.maskKeepFraction);
     in.boolMask.resize(numElements(spec.scoreShape()));
@@ -246,7 +246,7 @@ checkBackwardAgainstReference(MLIRContext &ctx, const AttentionSpec &given,
   addBuffer(spec.lseElementType(), spec.lseShape(),
             encodeElements(spec.lseElementType(), in.lse));
   if (spec.withBias)
-    addBuffer(kind, spec.scoreShape(), encodeElements(kind, in.bias));
+    addBuffer(kind, spec.biasShape(), encodeElements(kind, in.bias));
   if (spec.withBoolMask)
     addBuffer(ElementKind::I1, spec.scoreShape(), in.boolMask);
   if (!spec.keyLengths.empty())
@@ -260,7 +260,7 @@ checkBackwardAgainstReference(MLIRContext &ctx, const AttentionSpec &given,
       {kind, spec.keyShape()},
       {kind, spec.valueShape()}};
   if (spec.withBias && spec.withBiasGradient)
-    gradShapes.push_back({kind, spec.scoreShape()});
+    gradShapes.push_back({kind, spec.biasShape()});
   if (!spec.sinks.empty())
     gradShapes.push_back({ElementKind::F32, {spec.numQueryHeads}});
   for (auto &[k, shape] : gradShapes)
@@ -363,7 +363,7 @@ mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &given,
       addBuffer(kind, spec.valueShape(), encodeElements(kind, in.value));
   }
   if (spec.withBias)
-    addBuffer(kind, spec.scoreShape(), encodeElements(kind, in.bias));
+    addBuffer(kind, spec.biasShape(), encodeElements(kind, in.bias));
   if (spec.withBoolMask)
     addBuffer(ElementKind::I1, spec.scoreShape(), in.boolMask);
   if (!spec.keyLengths.empty()) {

@@ -84,7 +84,7 @@ mlir::attn::referenceAttentionBackward(const AttentionSpec &spec,
           g.maxAbsDpMinusDelta =
               std::max(g.maxAbsDpMinusDelta, std::fabs(dp - delta));
           if (spec.withBias)
-            g.bias[((b * Hq + h) * Lq + i) * Lk + j] = ds * s.dScoreDBiased;
+            g.bias[spec.biasIndex(b, h, i, j)] += ds * s.dScoreDBiased;
           double dx = scale * ds * s.dScoreDScaled; // d loss / d (q.k)
           for (int64_t d = 0; d < D; ++d) {
             g.query[qIdx(b, h, i, d)] += dx * in.key[kIdx(b, kvh, j, d)];
@@ -166,7 +166,15 @@ GradientTolerance mlir::attn::deriveGradientTolerance(
   tol.value =
       doMax * ref.maxKeyMass * (eP + uIn + gamma(rowsPerKey + 1, uAcc)) +
       uOut * maxAbs(ref.value);
-  tol.bias = ref.maxAbsDs * relDs + ref.maxRowMass * absDs +
+  // A broadcast bias' gradient sums n such terms (n = 1: full shape).
+  int64_t biasTerms = 1;
+  if (spec.withBias) {
+    SmallVector<int64_t> full = spec.scoreShape(), shape = spec.biasShape();
+    for (int axis = 0; axis < 4; ++axis)
+      biasTerms *= full[axis] / shape[axis];
+  }
+  tol.bias = biasTerms * (ref.maxAbsDs * (relDs + gamma(biasTerms + 1, uAcc)) +
+                          ref.maxRowMass * absDs) +
              uOut * maxAbs(ref.bias);
   // d_sink_h = -sum_rows P_sink Delta over R = B * Lq rows: P_sink =
   // exp(sink - lse) errs by the subtraction's and exp's roundings

@@ -86,7 +86,7 @@ inline Score scoreAt(const AttentionSpec &spec, const ReferenceInputs &in,
     s -= spec.alibiSlopes[hg] * std::fabs(static_cast<double>(i + lk - Lq - j));
   size_t scoreIndex = ((b * Hq + h) * Lq + i) * Lk + j;
   if (spec.withBias)
-    s += in.bias[scoreIndex];
+    s += in.bias[spec.biasIndex(b, h, i, j)];
   double modSlope = 1.0;
   if (spec.scoreMod == ScoreModKind::RelativeBias)
     s += 0.01 * static_cast<double>(j - i);

@@ -135,6 +135,21 @@ SmallVector<int64_t> AttentionSpec::outputShape() const {
 SmallVector<int64_t> AttentionSpec::scoreShape() const {
   return {batch, numQueryHeads, queryLength, keyLength};
 }
+SmallVector<int64_t> AttentionSpec::biasShape() const {
+  SmallVector<int64_t> shape = scoreShape();
+  for (int axis = 0; axis < 4; ++axis)
+    if (biasBroadcast & (1u << axis))
+      shape[axis] = 1;
+  return shape;
+}
+int64_t AttentionSpec::biasIndex(int64_t b, int64_t h, int64_t i,
+                                 int64_t j) const {
+  SmallVector<int64_t> shape = biasShape();
+  int64_t coords[] = {b, h, i, j}, index = 0;
+  for (int axis = 0; axis < 4; ++axis)
+    index = index * shape[axis] + (shape[axis] == 1 ? 0 : coords[axis]);
+  return index;
+}
 SmallVector<int64_t> AttentionSpec::lseShape() const {
   return {batch, numQueryHeads, queryLength};
 }
@@ -183,6 +198,12 @@ std::string AttentionSpec::describe() const {
                 .str();
   if (withBias)
     text += backward && !withBiasGradient ? " bias(constant)" : " bias";
+  if (withBias && biasBroadcast) {
+    SmallVector<int64_t> shape = biasShape();
+    text += llvm::formatv("[{0}x{1}x{2}x{3}]", shape[0], shape[1], shape[2],
+                          shape[3])
+                .str();
+  }
   if (withBoolMask)
     text += " bool-mask";
   if (scoreMod == ScoreModKind::RelativeBias)
@@ -608,7 +629,7 @@ mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
     inputTypes.push_back(tensorOf({spec.batch}, b.getI32Type()));
   }
   if (spec.withBias)
-    inputTypes.push_back(tensorOf(spec.scoreShape(), elementType));
+    inputTypes.push_back(tensorOf(spec.biasShape(), elementType));
   if (spec.withBoolMask)
     inputTypes.push_back(tensorOf(spec.scoreShape(), b.getI1Type()));
   bool withLengths = !spec.keyLengths.empty();
@@ -792,7 +813,7 @@ mlir::attn::buildAttentionBackwardModule(MLIRContext *ctx,
       tensorOf(spec.outputShape(), elt),
       tensorOf(spec.lseShape(), getElementType(ctx, spec.lseElementType()))};
   if (spec.withBias)
-    inputTypes.push_back(tensorOf(spec.scoreShape(), elt));
+    inputTypes.push_back(tensorOf(spec.biasShape(), elt));
   if (spec.withBoolMask)
     inputTypes.push_back(tensorOf(spec.scoreShape(), b.getI1Type()));
   bool withLengths = !spec.keyLengths.empty();

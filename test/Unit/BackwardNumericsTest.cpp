@@ -109,6 +109,17 @@ std::vector<BackwardCase> allCases() {
   });
   add("mask_mod", [](AttentionSpec &s) { s.maskMod = MaskModKind::PrefixLM; });
   add("bias", [](AttentionSpec &s) { s.withBias = true; });
+  // [1, Hq, 1, Lk] and [B, 1, Lq, 1]: d_bias sums dS over the broadcast
+  // extents.
+  add("bias_broadcast_batch_query", [](AttentionSpec &s) {
+    s.withBias = true;
+    s.biasBroadcast = 0b0101;
+  });
+  add("bias_broadcast_heads_key_causal", [](AttentionSpec &s) {
+    s.withBias = true;
+    s.biasBroadcast = 0b1010;
+    s.maskKind = MaskKind::CausalBottomRight;
+  });
   add("bool_mask", [](AttentionSpec &s) { s.withBoolMask = true; });
   // Sinks: the LSE includes them, P and dS keep their form, d_sinks =
   // -sum_rows P_sink Delta. Lq > Lk gives rows of the sink alone.

@@ -60,6 +60,12 @@ cl::opt<bool> bias("bias",
                    cl::desc("Add a [B, Hq, Lq, Lk] additive bias "
                             "operand of the inputs' element type"),
                    cl::init(false), cl::cat(specCategory));
+cl::list<std::string> biasBroadcast(
+    "bias-broadcast",
+    cl::desc("With --bias: the bias' extents of size 1, broadcast "
+             "(comma-separated: batch, heads, query, key), e.g. "
+             "--bias-broadcast=batch for a [1, Hq, Lq, Lk] bias"),
+    cl::CommaSeparated, cl::cat(specCategory));
 cl::opt<bool> boolMask("bool-mask",
                        cl::desc("Add a [B, Hq, Lq, Lk] boolean mask "
                                 "operand (true keeps the key)"),
@@ -106,8 +112,7 @@ cl::opt<bool> backward(
 cl::opt<bool> biasGrad(
     "bias-grad",
     cl::desc("With --backward and --bias: return d_bias (default on); off "
-             "treats the bias as a constant (the GPU backward computes no "
-             "d_bias)"),
+             "treats the bias as a constant"),
     cl::init(true), cl::cat(specCategory));
 cl::opt<bool> deterministic(
     "deterministic",

@@ -36,6 +36,7 @@ extern cl::opt<int64_t> windowRight;
 extern cl::opt<double> softcap;
 extern cl::opt<std::string> scoreMod;
 extern cl::opt<bool> bias;
+extern cl::list<std::string> biasBroadcast;
 extern cl::opt<bool> boolMask;
 extern cl::opt<std::string> maskMod;
 extern cl::opt<bool> alibi;

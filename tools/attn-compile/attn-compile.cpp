@@ -342,6 +342,21 @@ static FailureOr<AttentionSpec> specFromFlags() {
   spec.maskMod =
       maskMod == "prefix-lm" ? MaskModKind::PrefixLM : MaskModKind::None;
   spec.withBias = bias;
+  for (const std::string &axis : biasBroadcast) {
+    int bit = llvm::StringSwitch<int>(axis)
+                  .Case("batch", 0)
+                  .Case("heads", 1)
+                  .Case("query", 2)
+                  .Case("key", 3)
+                  .Default(-1);
+    if (bit < 0 || !bias) {
+      llvm::errs() << "error: expected --bias-broadcast of batch, heads, "
+                      "query or key with --bias, got '"
+                   << axis << "'\n";
+      return failure();
+    }
+    spec.biasBroadcast |= 1u << bit;
+  }
   spec.withBoolMask = boolMask;
   if (failed(parseVarlen(spec)))
     return failure();

@@ -86,8 +86,11 @@ struct AttentionSpec {
   /// spec holds every head). Q, K, V and the outputs hold the shard's heads.
   int64_t headOffset = 0;
   int64_t numHeadsTotal = 0;
-  /// Adds a full [B, Hq, Lq, Lk] additive bias operand (element type as Q).
+  /// Adds a [B, Hq, Lq, Lk] additive bias operand (element type as Q).
   bool withBias = false;
+  /// The bias' extents of size 1 (broadcast): bit 0 B, 1 Hq, 2 Lq, 3 Lk
+  /// (biasShape); its gradient sums dS over them.
+  unsigned biasBroadcast = 0;
   /// Adds a full [B, Hq, Lq, Lk] boolean mask operand (true keeps).
   bool withBoolMask = false;
   bool withLse = false;
@@ -176,6 +179,10 @@ struct AttentionSpec {
   llvm::SmallVector<int64_t> valueShape() const;
   llvm::SmallVector<int64_t> outputShape() const;
   llvm::SmallVector<int64_t> scoreShape() const; // [B, Hq, Lq, Lk]
+  /// scoreShape() with the biasBroadcast extents 1.
+  llvm::SmallVector<int64_t> biasShape() const;
+  /// The bias element score (b, h, i, j) reads (row-major biasShape).
+  int64_t biasIndex(int64_t b, int64_t h, int64_t i, int64_t j) const;
   llvm::SmallVector<int64_t> lseShape() const;   // [B, Hq, Lq]
   /// Paged caches: pages per sequence, K/V page storage
   /// [poolPages, pageSize, Hkv, D(v)] and the block table

@@ -68,20 +68,24 @@ enum BackwardArgument : int64_t {
   kBwdDV,
   /// Workspaces: delta [B, Hq, Lq] f32, lse_log2 [B, Hq, Lq] f32,
   /// dq_accum [B, Hq, Lq, D] f32, fragment-tiled (kDQAccumGroupRows; not
-  /// in the deterministic program).
+  /// in the deterministic program), dbias_accum f32 of the bias' shape
+  /// (only where d_bias is reduced with atomics:
+  /// backwardGradBiasAtomic).
   kBwdDelta,
   kBwdLseLog2,
   kBwdDQAccum,
+  kBwdDBiasAccum,
   kBwdNumArguments
 };
 
 /// The score operands a backward kernel takes after the LSE, in the entry
 /// function's order: bias, mask, key_lengths, sinks (each where the problem
-/// has it); dQ, dK and dV follow them, then d_sinks with sinks, then the
+/// has it); dQ, dK and dV follow them, then d_bias with grad_bias and
+/// d_sinks with sinks, then the
 /// workspaces, so a kernel without score operands keeps the
 /// BackwardArgument positions.
 struct BackwardScoreArguments {
-  std::optional<int64_t> bias, mask, keyLengths, sinks, gradSinks;
+  std::optional<int64_t> bias, mask, keyLengths, sinks, gradSinks, gradBias;
   /// The inputs among them.
   int64_t count = 0;
 };
@@ -95,8 +99,11 @@ inline BackwardScoreArguments getBackwardScoreArguments(const KernelProblem &p) 
   next(p.withMask(), a.mask);
   next(p.withKeyLengths, a.keyLengths);
   next(p.withSinks, a.sinks);
+  // d_bias, then d_sinks, after dV (the entry's order).
+  if (p.withGradBias)
+    a.gradBias = kBwdDV + 1 + a.count;
   if (p.withSinks)
-    a.gradSinks = kBwdDV + 1 + a.count;
+    a.gradSinks = kBwdDV + 1 + a.count + (p.withGradBias ? 1 : 0);
   return a;
 }
 /// The kernel argument position of BackwardArgument `a`.
@@ -104,7 +111,31 @@ inline int64_t getBackwardArgumentIndex(const KernelProblem &p, int64_t a) {
   if (a < kBwdDQ)
     return a;
   int64_t shift = getBackwardScoreArguments(p).count;
-  return a <= kBwdDV ? a + shift : a + shift + (p.withSinks ? 1 : 0);
+  return a <= kBwdDV
+             ? a + shift
+             : a + shift + (p.withSinks ? 1 : 0) + (p.withGradBias ? 1 : 0);
+}
+
+/// Whether d_bias sums dS over broadcast extents (a bias extent of 1
+/// against B, Hq, Lq or Lk > 1): then the main kernel adds into the f32
+/// dbias_accum with atomics (zeroed by _bwd_dbias_zero, rounded into d_bias
+/// by _bwd_dbias_convert); a full-shape bias' gradient is dS itself, each
+/// element stored once, rounded, by the main kernel.
+inline bool backwardGradBiasAtomic(const KernelProblem &p) {
+  if (!p.withGradBias)
+    return false;
+  int64_t full[] = {p.batch, p.headsQ, p.seqQ, p.seqK};
+  for (int64_t axis = 0; axis < 4; ++axis)
+    if (p.biasShape[axis] != full[axis])
+      return true;
+  return false;
+}
+/// Elements of the bias (and of d_bias, dbias_accum).
+inline int64_t backwardBiasElements(const KernelProblem &p) {
+  int64_t n = 1;
+  for (int64_t extent : p.biasShape)
+    n *= extent;
+  return n;
 }
 
 /// How the main kernel adds its dQ tile to dq_accum (the
@@ -185,6 +216,11 @@ struct BackwardMainOptions {
 void emitBackwardMain(gpu::GPUFuncOp func, const KernelProblem &p,
                       const BackwardMainOptions &options);
 void emitBackwardConvert(gpu::GPUFuncOp func, const KernelProblem &p);
+/// The atomic d_bias' two launches (BackwardBiasGradient.cpp), one thread
+/// per element of the bias (kBackwardThreads per CTA): dbias_accum zeroed
+/// before the main kernel, rounded into d_bias after it.
+void emitBackwardBiasZero(gpu::GPUFuncOp func, const KernelProblem &p);
+void emitBackwardBiasConvert(gpu::GPUFuncOp func, const KernelProblem &p);
 /// d_sinks[h] = -sum_{b, i} exp(sinks[h] - lse[b, h, i]) delta[b, h, i]:
 /// one CTA of kBackwardThreads per query head, summed in a fixed order
 /// (bit-identical run to run), after the preprocess (BackwardSinksKernel.cpp).

@@ -104,6 +104,12 @@ private:
   /// transposed scores (BackwardScoreOperands.cpp; identity without them).
   SmallVector<Value> emitScoreOperands(SmallVector<Value> s, Value m0,
                                        Value head, const ScoreLayout &layout);
+  /// d_bias of the lane's transposed scores: `ds` is dS before the
+  /// softcap factor (BackwardBiasGradient.cpp). Stored rounded where the
+  /// bias has the full shape, added to dbias_accum where it broadcasts;
+  /// queries past Lq and keys past Lk are skipped.
+  void emitBiasGradient(ArrayRef<Value> ds, Value m0, Value head,
+                        const ScoreLayout &layout);
   /// Stores dS^T (this warp's 16 rows) as 16-bit pairs into the dS tile.
   void storeDsT(ArrayRef<Value> ds);
   // Square warp tiles (BackwardSquareStep.cpp).

@@ -48,6 +48,13 @@ BackwardOperands getBackwardOperands(AttentionBackwardOp op);
 FailureOr<KernelProblem> getBackwardProblem(Operation *anchor,
                                             const BackwardOperands &operands);
 
+/// Whether `p`'s bias gradient can be computed in the dQ mode
+/// `deterministic`: a broadcast bias' gradient is summed with atomics
+/// (backwardGradBiasAtomic), so the deterministic program refuses it;
+/// "expected ..." at `anchor`.
+LogicalResult checkGradBiasMode(Operation *anchor, const KernelProblem &p,
+                                bool deterministic);
+
 /// Sets `p`'s layout and strides (getProblemStrides, as the forward's) from
 /// the host tensors Q, K, V, O, dO and the gradients dQ, dK, dV (each stored
 /// by one materialize_in_destination): the kernels address Q, O, dO and dQ

@@ -135,11 +135,14 @@ void MainEmitter::emitSquareStep(Value stage, Value head, Value m0,
   }
   storeSquareTransposed(s, pTile());
   SmallVector<Value> ds = emitSquareScoreGemm(cI32(vTile()), doTile(base));
+  SmallVector<Value> biasGrad(p.withGradBias ? ds.size() : 0);
   for (int64_t r = 0; r < int64_t(ds.size()); r += 4) {
     auto [d0, d1] = loadColumnPair(add(deltaTile(base), columns), r / 4 % n8);
     for (int64_t e = 0; e < 4; ++e) {
       Value grad = arith::MulFOp::create(
           b, s[r + e], arith::SubFOp::create(b, ds[r + e], e & 1 ? d1 : d0));
+      if (p.withGradBias)
+        biasGrad[r + e] = grad;
       if (p.softcap)
         grad = arith::MulFOp::create(
             b, grad,
@@ -147,6 +150,8 @@ void MainEmitter::emitSquareStep(Value stage, Value head, Value m0,
       ds[r + e] = grad;
     }
   }
+  if (p.withGradBias)
+    emitBiasGradient(biasGrad, m0, head, layout);
   storeSquareTransposed(ds, dsTile());
   // P^T and dS^T of every warp are in place before any warp reads them.
   gpu::BarrierOp::create(b);

@@ -6,7 +6,9 @@
 // tiles, allocates the workspaces and replaces the program by the three
 // launches of BackwardKernel.h (preprocess, main, convert or dQ) in stream
 // order, each with its #attn.kernel_info: the forall's KV blocks are the
-// main kernel's grid, its query loop that kernel's loop.
+// main kernel's grid, its query loop that kernel's loop. A broadcast bias'
+// gradient adds two launches around the main kernel
+// (BackwardBiasGradient.cpp), the sinks' gradient one at the end.
 //
 //===----------------------------------------------------------------------===//
 
@@ -72,7 +74,7 @@ struct BackwardArgumentList {
 static LogicalResult
 collectBackwardArguments(const TiledBackwardProgram &program,
                          BackwardArgumentList &list, bool deterministic,
-                         OpBuilder &b) {
+                         bool atomicGradBias, OpBuilder &b) {
   Operation *anchor = program.forall;
   const char *inputNames[] = {"q", "k", "v", "o", "do", "lse"};
   Value inputs[] = {program.query,  program.key,        program.value,
@@ -113,7 +115,17 @@ collectBackwardArguments(const TiledBackwardProgram &program,
     list.names.push_back(name);
     list.roles.push_back(ArgumentRole::Output);
   }
-  // d_sinks after dV (BackwardScoreArguments::gradSinks).
+  // d_bias, then d_sinks, after dV (BackwardScoreArguments).
+  if (bufferization::MaterializeInDestinationOp biasStore =
+          program.gradBiasStore) {
+    Value dest = biasStore.getDest();
+    if (failed(checkBackwardMemref(anchor, cast<MemRefType>(dest.getType()),
+                                   /*allowStrided=*/false)))
+      return failure();
+    list.values.push_back(dest);
+    list.names.push_back("d_bias");
+    list.roles.push_back(ArgumentRole::Output);
+  }
   if (bufferization::MaterializeInDestinationOp sinkStore =
           program.sinkStore) {
     Value dest = sinkStore.getDest();
@@ -138,8 +150,15 @@ collectBackwardArguments(const TiledBackwardProgram &program,
       {"lse_log2", MemRefType::get(lseShape, f32)},
       {"dq_accum", MemRefType::get(accShape, f32)}};
   // The deterministic program has no dq_accum.
-  for (auto [name, type] :
-       ArrayRef(workspaces).drop_back(deterministic ? 1 : 0)) {
+  SmallVector<std::pair<const char *, MemRefType>> used(
+      ArrayRef(workspaces).drop_back(deterministic ? 1 : 0));
+  // The atomic d_bias' f32 sum, of the bias' shape (kBwdDBiasAccum).
+  if (atomicGradBias)
+    used.push_back(
+        {"dbias_accum",
+         MemRefType::get(
+             cast<RankedTensorType>(program.bias.getType()).getShape(), f32)});
+  for (auto [name, type] : used) {
     list.values.push_back(memref::AllocOp::create(b, anchor->getLoc(), type));
     list.names.push_back(name);
     list.roles.push_back(ArgumentRole::Workspace);
@@ -229,9 +248,13 @@ struct ConvertAttnBackwardToNVVMPass
     if (!reduction)
       return forall.emitOpError("expected a known dq_reduction");
     bool rotateQBlocks = program.schedule.getRotateQBlocks();
+    if (failed(checkGradBiasMode(forall, p, deterministic)))
+      return failure();
+    bool atomicGradBias = backwardGradBiasAtomic(p);
     OpBuilder b(forall);
     BackwardArgumentList list;
-    if (failed(collectBackwardArguments(program, list, deterministic, b)))
+    if (failed(collectBackwardArguments(program, list, deterministic,
+                                        atomicGradBias, b)))
       return failure();
 
     int64_t preprocessRows = backwardPreprocessRows(p);
@@ -269,6 +292,24 @@ struct ConvertAttnBackwardToNVVMPass
            0,
            "[ceil(B * Hq * Lq * D / 1024), 1, 1]",
            [&](gpu::GPUFuncOp f) { emitBackwardConvert(f, p); }});
+    if (atomicGradBias) {
+      int64_t biasBlocks =
+          llvm::divideCeilSigned(backwardBiasElements(p), kBackwardThreads);
+      std::string biasGrid = "[" + std::to_string(biasBlocks) + ", 1, 1]";
+      // Zeroed before the main kernel's atomics, rounded after them.
+      kernels.insert(kernels.begin() + 1,
+                     {"_bwd_dbias_zero",
+                      {biasBlocks, 1, 1},
+                      0,
+                      biasGrid,
+                      [&](gpu::GPUFuncOp f) { emitBackwardBiasZero(f, p); }});
+      kernels.push_back(
+          {"_bwd_dbias_convert",
+           {biasBlocks, 1, 1},
+           0,
+           biasGrid,
+           [&](gpu::GPUFuncOp f) { emitBackwardBiasConvert(f, p); }});
+    }
     // The sinks' gradient last: it reads the preprocess's delta only.
     if (p.withSinks)
       kernels.push_back({"_bwd_sinks",

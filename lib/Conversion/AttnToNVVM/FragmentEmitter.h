@@ -38,6 +38,15 @@
 
 namespace mlir::attn::detail {
 
+/// Byte offset (i64) of element (b, h, row, key) of a contiguous operand of
+/// `shape` ([B, Hq, Lq, Lk] with broadcast 1s) and `eltBytes`-byte
+/// elements (ScoreOperands.cpp). Coordinates of a broadcast extent are
+/// ignored; the others are clamped to the extent (rows past Lq, keys past
+/// Lk and padding heads of a packed decode tile are masked later, but must
+/// not read out of bounds).
+Value scoreOperandOffset(ImplicitLocOpBuilder &b, ArrayRef<int64_t> shape,
+                         int64_t eltBytes, ArrayRef<Value> coords);
+
 constexpr double kLog2e = 1.4426950408889634;
 constexpr double kLn2 = 0.6931471805599453;
 

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "BackwardKernel.h"
 #include "BackwardProblem.h"
 #include "KernelFamily.h"
 
@@ -95,10 +96,6 @@ mlir::attn::detail::getBackwardProblem(Operation *anchor,
   if (o.withMaskMod)
     return fail("expected no mask_mod on the GPU backward (not supported "
                 "yet)");
-  if (o.withGradBias)
-    return fail("expected no grad_bias result on the GPU backward (the "
-                "kernels compute no bias gradient; a backward without it "
-                "treats the bias as a constant)");
   if (o.withScoreMod)
     return fail("expected no score_mod on the GPU backward (its derivative "
                 "is not emitted yet)");
@@ -163,6 +160,12 @@ mlir::attn::detail::getBackwardProblem(Operation *anchor,
     return fail("expected B * Hq <= 65535 (the grid's y extent)");
   if (failed(readBackwardScoreOperands(anchor, o, p)))
     return failure();
+  p.withGradBias = o.withGradBias;
+  // _bwd_dbias_zero and _bwd_dbias_convert index the bias' elements
+  // with i32.
+  if (p.withGradBias && backwardBiasElements(p) >= (int64_t(1) << 31))
+    return fail("expected a bias of fewer than 2^31 elements for grad_bias "
+                "on the GPU backward");
   p.visibility = o.visibility;
   ConstArith constants;
   p.diagOffset = p.visibility.diagonal(constants, p.seqQ, p.seqK);
@@ -454,10 +457,27 @@ resolveBackwardTiles(AttentionBackwardOp op, const KernelProblem &p,
   return tiles;
 }
 
+LogicalResult mlir::attn::detail::checkGradBiasMode(Operation *anchor,
+                                                    const KernelProblem &p,
+                                                    bool deterministic) {
+  if (!deterministic || !backwardGradBiasAtomic(p))
+    return success();
+  std::string shape;
+  for (int64_t extent : p.biasShape)
+    shape += (shape.empty() ? "" : "x") + std::to_string(extent);
+  return anchor->emitOpError(
+      "expected a bias of the full [B, Hq, Lq, Lk] shape for grad_bias in "
+      "the deterministic backward (a broadcast bias' gradient is summed "
+      "with atomics), got " +
+      shape);
+}
+
 /// The schedule of `op` under `options`, every choice resolved.
 static FailureOr<BackwardScheduleAttr>
 resolveBackwardSchedule(AttentionBackwardOp op, const KernelProblem &p,
                         const AttnPlanGpuBackwardOptions &options) {
+  if (failed(checkGradBiasMode(op, p, options.deterministic)))
+    return failure();
   FailureOr<DQReduction> reduction = resolveDQReduction(
       op, options.dqReduction, options.chip, options.ptxFeatures);
   if (failed(reduction))

@@ -40,13 +40,10 @@ void FragmentEmitter::setScoreOperands(Value biasMemref, Value maskMemref,
     sinksPtr = pointerOf(sinksMemref, ptrGlobal);
 }
 
-/// Byte offset (i64) of element (b, h, row, key) of a contiguous operand of
-/// `shape` ([B, Hq, Lq, Lk] with broadcast 1s) and `eltBytes`-byte
-/// elements. Coordinates of a broadcast extent are ignored; the others are
-/// clamped to the extent (rows past Lq, keys past Lk and padding heads of a
-/// packed decode tile are masked later, but must not read out of bounds).
-static Value operandOffset(ImplicitLocOpBuilder &b, ArrayRef<int64_t> shape,
-                           int64_t eltBytes, ArrayRef<Value> coords) {
+Value mlir::attn::detail::scoreOperandOffset(ImplicitLocOpBuilder &b,
+                                             ArrayRef<int64_t> shape,
+                                             int64_t eltBytes,
+                                             ArrayRef<Value> coords) {
   Type i32 = b.getI32Type(), i64 = b.getI64Type();
   // Offsets of operands under 2 GiB are computed in i32: half the address
   // registers of the loads a thread keeps in flight.
@@ -85,8 +82,8 @@ Value FragmentEmitter::addBias(Value s, Value batch, Value head, Value row,
   Type elt = p.biasBytes == 4 ? Type(f32)
              : p.biasIsBF16   ? Type(b.getBF16Type())
                               : Type(b.getF16Type());
-  Value off = operandOffset(b, p.biasShape, p.biasBytes,
-                            {batch, head, row, key});
+  Value off =
+      scoreOperandOffset(b, p.biasShape, p.biasBytes, {batch, head, row, key});
   Value v = LLVM::LoadOp::create(b, elt, gep(ptrGlobal, biasPtr, off),
                                  /*alignment=*/p.biasBytes);
   if (elt != f32)
@@ -127,7 +124,7 @@ Value FragmentEmitter::applyOperandMasks(Value s, Value batch, Value head,
   Value keep = operandKeep;
   if (p.withMask() && !keep) {
     // One byte per element (i1 memrefs and torch.bool alike); nonzero keeps.
-    Value off = operandOffset(b, p.maskShape, 1, {batch, head, row, key});
+    Value off = scoreOperandOffset(b, p.maskShape, 1, {batch, head, row, key});
     Value byte = LLVM::LoadOp::create(b, b.getI8Type(),
                                       gep(ptrGlobal, maskPtr, off),
                                       /*alignment=*/1);

@@ -159,6 +159,38 @@ static LogicalResult matchHostTensors(TiledBackwardProgram &p) {
   return success();
 }
 
+/// The bias gradient: the forall's fourth result (the full [B, Hq, Lq, Lk]
+/// f32 dS) through attn-tile-backward's reduction and rounding into one
+/// store. The kernels compute it themselves (BackwardBiasGradient.cpp).
+static LogicalResult matchGradBias(TiledBackwardProgram &p) {
+  if (!p.bias)
+    return p.forall.emitOpError("expected a bias operand with a bias "
+                                "gradient");
+  Value v = p.forall.getResult(3);
+  while (v.hasOneUse()) {
+    Operation *user = *v.user_begin();
+    if (auto store =
+            dyn_cast<bufferization::MaterializeInDestinationOp>(user)) {
+      FailureOr<bufferization::MaterializeInDestinationOp> checked =
+          getStore(p.forall, v);
+      if (failed(checked))
+        return failure();
+      p.gradBiasStore = *checked;
+      return success();
+    }
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    bool rounding = generic && generic.getNumDpsInputs() == 1 &&
+                    generic.getDpsInputs()[0] == v;
+    if (!rounding && !isa<linalg::ReduceOp, tensor::ExpandShapeOp>(user))
+      break;
+    p.gradBiasChain.push_back(user);
+    v = user->getResult(0);
+  }
+  return p.forall.emitOpError("expected the bias gradient to be reduced, "
+                              "rounded and stored once into a memref "
+                              "(attn-tile-backward)");
+}
+
 FailureOr<TiledBackwardProgram>
 TiledBackwardProgram::match(scf::ForallOp forall) {
   TiledBackwardProgram p;
@@ -171,10 +203,10 @@ TiledBackwardProgram::match(scf::ForallOp forall) {
     return forall.emitOpError("expected an attn.backward_schedule and a "
                               "backward attn.kernel_info on the program "
                               "(attn-plan-gpu-backward)");
-  if (forall.getNumResults() != 3)
+  if (forall.getNumResults() != 3 && forall.getNumResults() != 4)
     return forall.emitOpError("expected the program to compute dK, dV and "
-                              "dQ shares only (no bias gradient on the GPU "
-                              "backward)");
+                              "dQ shares, and the bias gradient with "
+                              "grad_bias");
   std::optional<SmallVector<int64_t>> extents =
       getConstantIntValues(forall.getMixedUpperBound());
   if (!extents || extents->size() != 3 ||
@@ -208,6 +240,8 @@ TiledBackwardProgram::match(scf::ForallOp forall) {
            << p.schedule.getDeterministic() << "), got block_m " << p.blockM
            << ", block_n " << p.blockN << ", deterministic "
            << p.deterministic;
+  if (forall.getNumResults() == 4 && failed(matchGradBias(p)))
+    return failure();
   p.results = {p.dqRounding->getResult(0), forall.getResult(0),
                forall.getResult(1)};
   for (Value result : p.results) {
@@ -241,8 +275,7 @@ BackwardOperands TiledBackwardProgram::getOperands() const {
     o.bias = type(bias);
   if (mask)
     o.mask = type(mask);
-  // match refused a program with a bias gradient (a fourth result).
-  o.withGradBias = forall->getNumResults() > 3;
+  o.withGradBias = static_cast<bool>(gradBiasStore);
   o.withMaskMod = !s.getMaskMod().empty();
   o.withScoreMod = !s.getScoreMod().empty();
   o.withKeyLengths = info.getKeyLengths().getValue();
@@ -262,6 +295,10 @@ void TiledBackwardProgram::erase() {
   SmallVector<Operation *> roots(stores.begin(), stores.end());
   if (sinkGradient)
     roots.append({sinkStore, sinkGradient});
+  if (gradBiasStore) {
+    roots.push_back(gradBiasStore);
+    roots.append(gradBiasChain.rbegin(), gradBiasChain.rend());
+  }
   roots.append({dqRounding, accumulate, forall, delta});
   for (Operation *op : roots) {
     worklist.remove(op);

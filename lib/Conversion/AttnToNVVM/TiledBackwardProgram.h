@@ -62,6 +62,12 @@ public:
   Value sinks;
   linalg::GenericOp sinkGradient;
   bufferization::MaterializeInDestinationOp sinkStore;
+  /// With grad_bias: the ops after the forall that reduce its bias
+  /// gradient to the bias' shape and round it (attn-tile-backward's
+  /// biasGradient: [linalg.reduce], the rounding generic,
+  /// [tensor.expand_shape]), in order, and the store of their result.
+  SmallVector<Operation *, 3> gradBiasChain;
+  bufferization::MaterializeInDestinationOp gradBiasStore;
   /// The Delta generic (rowsum(dO * O)) before the forall, the accumulation
   /// and the generic that rounds its sum to dQ after it.
   linalg::GenericOp delta, dqRounding;

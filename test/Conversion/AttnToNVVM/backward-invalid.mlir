@@ -14,17 +14,9 @@ func.func @score_mod(%q: tensor<1x2x64x64xbf16>, %lse: tensor<1x2x64xf32>) {
 
 // -----
 
-// The bias and mask operands, key_lengths and sinks run on the GPU
-// backward (convert-attn-backward-to-nvvm-score-operands.mlir); the bias
-// gradient and mask_mod do not yet.
-func.func @grad_bias(%q: tensor<1x2x64x64xbf16>, %lse: tensor<1x2x64xf32>, %bias: tensor<1x2x64x64xbf16>) {
-  // expected-error @+1 {{expected no grad_bias result on the GPU backward (the kernels compute no bias gradient; a backward without it treats the bias as a constant)}}
-  %dq, %dk, %dv, %db = attn.attention_backward ins(%q, %q, %q, %q, %q, %lse : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64xf32>) bias(%bias : tensor<1x2x64x64xbf16>) -> tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>
-  return
-}
-
-// -----
-
+// The bias and mask operands, key_lengths, sinks and the bias gradient run
+// on the GPU backward (convert-attn-backward-to-nvvm-score-operands.mlir,
+// -grad-bias.mlir); mask_mod does not yet.
 func.func @mask_mod(%q: tensor<1x2x64x64xbf16>, %lse: tensor<1x2x64xf32>) {
   // expected-error @+1 {{expected no mask_mod on the GPU backward (not supported yet)}}
   %dq, %dk, %dv = attn.attention_backward ins(%q, %q, %q, %q, %q, %lse : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64xf32>) -> tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16> mask_mod {

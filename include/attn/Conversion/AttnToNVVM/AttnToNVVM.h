@@ -141,6 +141,9 @@ struct KernelProblem {
   SmallVector<int64_t> biasShape, maskShape;
   int64_t biasBytes = 0;
   bool biasIsBF16 = false;
+  /// The backward also returns the bias' gradient (d_bias, the bias' type
+  /// and shape: dS summed over its broadcast extents).
+  bool withGradBias = false;
   /// The op's mask_mod body (null: none), cloned like scoreMod.
   Region *maskMod = nullptr;
   /// An f32 sinks [heads total] operand: one logit per global head joins

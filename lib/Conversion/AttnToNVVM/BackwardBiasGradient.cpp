@@ -1,0 +1,116 @@
+//===- BackwardBiasGradient.cpp - d_bias on the GPU -----------------------===//
+//
+// Part of attn-mlir. The bias' gradient of attn.attention_backward (its
+// grad_bias result): d_bias = dS summed over the extents the bias
+// broadcasts along, dS taken before the softcap factor (the bias joins the
+// natural-unit scores after softcap, as in the forward). The main kernel
+// holds every (batch, query head, query, key) element of dS exactly once
+// (one CTA per KV block of a KV head, its loop over the group's query heads
+// and Q blocks), so a full-shape bias' gradient is stored there, rounded to
+// the bias' type, in any dQ mode. A broadcast bias' sum runs through f32
+// atomics into dbias_accum, which _bwd_dbias_zero clears before the main
+// kernel and _bwd_dbias_convert rounds into d_bias after it (the sum's
+// order varies run to run, so the deterministic program refuses it).
+//
+//===----------------------------------------------------------------------===//
+
+#include "BackwardKernel.h"
+#include "BackwardMainEmitter.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::detail;
+
+/// The bias' element type as the kernels store it.
+static Type biasElementType(OpBuilder &b, const KernelProblem &p) {
+  if (p.biasBytes == 4)
+    return b.getF32Type();
+  return p.biasIsBF16 ? Type(b.getBF16Type()) : Type(b.getF16Type());
+}
+
+void MainEmitter::emitBiasGradient(ArrayRef<Value> ds, Value m0, Value head,
+                                   const ScoreLayout &layout) {
+  BackwardScoreArguments args = getBackwardScoreArguments(p);
+  bool atomic = backwardGradBiasAtomic(p);
+  Value out = atomic ? global(kBwdDBiasAccum)
+                     : pointerOf(scoreArg(args.gradBias), ptrGlobal);
+  Type elt = biasElementType(b, p);
+  int64_t bytes = atomic ? 4 : p.biasBytes;
+  Value key0 = layoutKey0(layout);
+  Value query0 = layoutQuery0(layout, m0);
+  for (int64_t r = 0; r < layoutRegisters(layout); ++r) {
+    Value key = add(key0, layout.keyDelta(r));
+    Value query = add(query0, layout.queryDelta(r));
+    // Padded queries and keys hold zeros of their own, but their clamped
+    // addresses are real elements' (scoreOperandOffset).
+    Value inside = arith::AndIOp::create(
+        b, cmp(arith::CmpIPredicate::ult, query, cI32(p.seqQ)),
+        cmp(arith::CmpIPredicate::ult, key, cI32(p.seqK)));
+    ifThen(inside, [&] {
+      Value ptr = gep(
+          ptrGlobal, out,
+          scoreOperandOffset(b, p.biasShape, bytes, {batch, head, query, key}));
+      if (atomic) {
+        // A reduction: the result is unused (red.global.add.f32).
+        LLVM::AtomicRMWOp::create(b, LLVM::AtomicBinOp::fadd, ptr, ds[r],
+                                  LLVM::AtomicOrdering::monotonic);
+        return;
+      }
+      Value v = ds[r];
+      if (elt != f32)
+        v = LLVM::FPTruncOp::create(b, elt, v);
+      LLVM::StoreOp::create(b, v, ptr, /*alignment=*/p.biasBytes);
+    });
+  }
+}
+
+namespace {
+
+/// One thread per element of the bias: zero dbias_accum, or round it into
+/// d_bias.
+class BiasGradientEmitter : public BackwardEmitterBase {
+public:
+  BiasGradientEmitter(gpu::GPUFuncOp func, const KernelProblem &p)
+      : BackwardEmitterBase(func, p) {}
+
+  void emit(bool convert) {
+    b.setInsertionPointToStart(&func.getBody().front());
+    Value element =
+        add(mul(blockId(gpu::Dimension::x), kBackwardThreads), threadId());
+    ifThen(
+        cmp(arith::CmpIPredicate::ult, element, cI32(backwardBiasElements(p))),
+        [&] {
+          Value accum =
+              gep(ptrGlobal, global(kBwdDBiasAccum), mul64(element, 4));
+          if (!convert) {
+            LLVM::StoreOp::create(b, cF32(0.0), accum, /*alignment=*/4);
+            return;
+          }
+          Value v = LLVM::LoadOp::create(b, f32, accum, /*alignment=*/4);
+          Type elt = biasElementType(b, p);
+          if (elt != f32)
+            v = LLVM::FPTruncOp::create(b, elt, v);
+          BackwardScoreArguments args = getBackwardScoreArguments(p);
+          LLVM::StoreOp::create(
+              b, v,
+              gep(ptrGlobal, pointerOf(scoreArg(args.gradBias), ptrGlobal),
+                  mul64(element, p.biasBytes)),
+              /*alignment=*/p.biasBytes);
+        });
+    gpu::ReturnOp::create(b);
+  }
+};
+
+} // namespace
+
+void mlir::attn::detail::emitBackwardBiasZero(gpu::GPUFuncOp func,
+                                              const KernelProblem &p) {
+  BiasGradientEmitter(func, p).emit(/*convert=*/false);
+}
+
+void mlir::attn::detail::emitBackwardBiasConvert(gpu::GPUFuncOp func,
+                                                 const KernelProblem &p) {
+  BiasGradientEmitter(func, p).emit(/*convert=*/true);
+}
