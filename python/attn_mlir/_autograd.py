@@ -78,7 +78,7 @@ def _bshd(query, key, value, attn_mask):
 
 
 def _spec(query, key, value, mask, window_left, window_right, scale, softcap,
-          alibi, operand, backward, gpu, bshd=False):
+          alibi, operand, backward, gpu, bshd=False, bias_grad=False):
     b, hq, lq, d = query.shape
     hkv, lk, dv = key.shape[1], key.shape[2], value.shape[3]
     spec = {"batch": b, "heads_q": hq, "heads_kv": hkv, "seq_q": lq, "seq_k": lk,
@@ -91,9 +91,9 @@ def _spec(query, key, value, mask, window_left, window_right, scale, softcap,
         spec["bshd"] = True
     if operand is not None:
         spec["bool_mask" if operand.dtype == torch.bool else "bias"] = True
-        # attn_mask is a constant of the loss (_needs_grad refuses one that
-        # requires grad): the backward computes no d_bias, on either target.
-        if backward and operand.dtype != torch.bool:
+        # A float attn_mask that requires grad gets d_bias (the backward's
+        # fourth result); otherwise it is a constant of the loss.
+        if backward and operand.dtype != torch.bool and not bias_grad:
             spec["bias_grad"] = False
     target, options = ("ptx", _at.gpu_options()) if gpu else ("cpu", _at.cpu_options(query.dtype))
     if gpu and backward:
@@ -101,16 +101,18 @@ def _spec(query, key, value, mask, window_left, window_right, scale, softcap,
     return target, spec, options
 
 
-def _mask_operand(query, key, attn_mask, mask):
+def _mask_operand(query, key, attn_mask, mask, bias_grad=False):
     """(mask kind, operand) for a call: an attn_mask that is all-visible or
     exactly causal becomes a mask kind as in scaled_dot_product_attention,
-    anything else travels as a bool or bias operand [B, Hq, Lq, Lk]."""
+    anything else travels as a bool or bias operand [B, Hq, Lq, Lk]. With
+    `bias_grad` the float attn_mask stays an operand (its gradient is dS
+    wherever it is finite)."""
     if attn_mask is None:
         return mask, None
     b, hq, lq, _ = query.shape
     lk = key.shape[2]
     keep = None
-    if mask == "none":
+    if mask == "none" and not bias_grad:
         mask, keep = _at._classify_mask(attn_mask, (b, hq), lq, lk)
         if mask != "operand":
             return mask, None
@@ -135,14 +137,16 @@ def _run(kernel, tensors, dtype, gpu):
 
 
 def gpu_backward_kernel(query, key, value, attn_mask=None, mask="none", window_left=0,
-                        window_right=0, scale=None, softcap=None, alibi_slopes=None):
+                        window_right=0, scale=None, softcap=None, alibi_slopes=None,
+                        bias_grad=False):
     """The GPU backward kernel of a call (compiled or from the cache), or
     MissingGpuBackward saying what is missing. Shapes only: the tensors may
-    live anywhere."""
-    mask, operand = _mask_operand(query, key, attn_mask, mask)
+    live anywhere. `bias_grad`: the kernel that also returns d_bias of a
+    float attn_mask."""
+    mask, operand = _mask_operand(query, key, attn_mask, mask, bias_grad)
     target, spec, options = _spec(query, key, value, mask, window_left, window_right,
                                   scale, softcap, alibi_slopes, operand, True, True,
-                                  _bshd(query, key, value, attn_mask))
+                                  _bshd(query, key, value, attn_mask), bias_grad)
     try:
         return _at._kernel(target, spec, options)
     except (_at.Unsupported, _at.attn_mlir.CompileError) as e:
@@ -181,8 +185,10 @@ def forward(query, key, value, attn_mask, mask, window_left, window_right, scale
 
 
 def backward(grad_out, grad_lse, query, key, value, out, lse, attn_mask, mask,
-             window_left, window_right, scale, softcap, alibi_slopes):
-    """(dQ, dK, dV) of sum(grad_out * out) + sum(grad_lse * lse).
+             window_left, window_right, scale, softcap, alibi_slopes, bias_grad=False):
+    """(dQ, dK, dV) of sum(grad_out * out) + sum(grad_lse * lse), and with
+    `bias_grad` d_attn_mask (attn_mask's shape and dtype: dS summed over
+    the extents it broadcasts along).
 
     The LSE's gradient folds into Delta: d lse_i / d s_ij = P_ij, so
     dS = P * (dP - (Delta - grad_lse)). attn.attention_backward computes
@@ -190,7 +196,8 @@ def backward(grad_out, grad_lse, query, key, value, out, lse, attn_mask, mask,
     value column: O' = [O | 1], dO' = [dO | -grad_lse], V' = [V | 0] give
     dP' = dP and Delta' = Delta - grad_lse exactly; dV' loses the column."""
     gpu = query.is_cuda
-    kind, operand = _mask_operand(query, key, attn_mask, mask)
+    bias_grad = bias_grad and attn_mask is not None and attn_mask.dtype != torch.bool
+    kind, operand = _mask_operand(query, key, attn_mask, mask, bias_grad)
     if grad_out is None:
         grad_out = torch.zeros_like(out)
     dv_cols = value.shape[3]
@@ -206,10 +213,11 @@ def backward(grad_out, grad_lse, query, key, value, out, lse, attn_mask, mask,
                           dim=3)
     if gpu:
         kernel = gpu_backward_kernel(query, key, value, attn_mask, mask, window_left,
-                                     window_right, scale, softcap, alibi_slopes)
+                                     window_right, scale, softcap, alibi_slopes, bias_grad)
     else:
         target, spec, options = _spec(query, key, value, kind, window_left, window_right,
-                                      scale, softcap, alibi_slopes, operand, True, False)
+                                      scale, softcap, alibi_slopes, operand, True, False,
+                                      bias_grad=bias_grad)
         kernel = _at._kernel(target, spec, options)
     tensors = [query, key, value, out, grad_out.to(query.dtype), lse.to(_lse_dtype(query))]
     if gpu and _bshd(query, key, value, attn_mask):
@@ -221,8 +229,11 @@ def backward(grad_out, grad_lse, query, key, value, out, lse, attn_mask, mask,
     if operand is not None:
         tensors.append(operand)
     grads = _run(kernel, tensors, query.dtype, gpu)
-    dq, dk, dv = grads
-    return dq, dk, dv[..., :dv_cols].contiguous()
+    dq, dk, dv = grads[:3]
+    dv = dv[..., :dv_cols].contiguous()
+    if not bias_grad:
+        return dq, dk, dv
+    return dq, dk, dv, grads[3].sum_to_size(attn_mask.shape).to(attn_mask.dtype)
 
 
 def _lse_dtype(query):
@@ -243,6 +254,29 @@ def _backward_fake(grad_out, grad_lse, query, key, value, out, lse, attn_mask, m
                    window_left, window_right, scale, softcap, alibi_slopes):
     # empty_like keeps a BSHD view's strides, as the BSHD kernels' gradients.
     return torch.empty_like(query), torch.empty_like(key), torch.empty_like(value)
+
+
+def _backward_bias(*args):
+    return backward(*args, bias_grad=True)
+
+
+def _backward_bias_fake(grad_out, grad_lse, query, key, value, out, lse, attn_mask,
+                        *attributes):
+    return (torch.empty_like(query), torch.empty_like(key), torch.empty_like(value),
+            torch.empty_like(attn_mask))
+
+
+def _gradients(grad_out, grad_lse, query, key, value, out, lse, attn_mask, attributes,
+               mask_needs_grad):
+    """(dQ, dK, dV, d_attn_mask or None) through the backward operator; the
+    one with d_bias where attn_mask asks for its gradient."""
+    if grad_out is None:  # only the LSE was used
+        grad_out = torch.zeros_like(out)
+    if mask_needs_grad:
+        return torch.ops.attn_mlir.attention_backward_bias(
+            grad_out, grad_lse, query, key, value, out, lse, attn_mask, *attributes)
+    return torch.ops.attn_mlir.attention_backward(
+        grad_out, grad_lse, query, key, value, out, lse, attn_mask, *attributes) + (None,)
 
 
 # The same two operators on every torch; what differs is how autograd
@@ -274,6 +308,20 @@ if HAS_REGISTER_AUTOGRAD:
 
     _attention_backward_op.register_fake(_backward_fake)
 
+    @torch.library.custom_op("attn_mlir::attention_backward_bias", mutates_args=())
+    def _attention_backward_bias_op(
+            grad_out: torch.Tensor, grad_lse: Optional[torch.Tensor], query: torch.Tensor,
+            key: torch.Tensor, value: torch.Tensor, out: torch.Tensor, lse: torch.Tensor,
+            attn_mask: torch.Tensor, mask: str, window_left: int,
+            window_right: int, scale: Optional[float], softcap: Optional[float],
+            alibi_slopes: Optional[List[float]]
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        return _backward_bias(grad_out, grad_lse, query, key, value, out, lse, attn_mask,
+                              mask, window_left, window_right, scale, softcap,
+                              alibi_slopes)
+
+    _attention_backward_bias_op.register_fake(_backward_bias_fake)
+
     def _setup_context(ctx, inputs, output):
         query, key, value, attn_mask = inputs[:4]
         ctx.save_for_backward(query, key, value, output[0], output[1], attn_mask)
@@ -281,11 +329,9 @@ if HAS_REGISTER_AUTOGRAD:
 
     def _autograd_backward(ctx, grad_out, grad_lse):
         query, key, value, out, lse, attn_mask = ctx.saved_tensors
-        if grad_out is None:  # only the LSE was used
-            grad_out = torch.zeros_like(out)
-        dq, dk, dv = torch.ops.attn_mlir.attention_backward(
-            grad_out, grad_lse, query, key, value, out, lse, attn_mask, *ctx.attributes)
-        return (dq, dk, dv) + (None,) * 7
+        grads = _gradients(grad_out, grad_lse, query, key, value, out, lse, attn_mask,
+                           ctx.attributes, ctx.needs_input_grad[3])
+        return tuple(grads) + (None,) * 6
 
     torch.library.register_autograd("attn_mlir::attention", _autograd_backward,
                                     setup_context=_setup_context)
@@ -304,11 +350,18 @@ else:
                     "Tensor key, Tensor value, Tensor out, Tensor lse, Tensor? attn_mask, "
                     "str mask, int window_left, int window_right, float? scale, "
                     "float? softcap, float[]? alibi_slopes) -> (Tensor, Tensor, Tensor)")
+    _library.define("attention_backward_bias(Tensor grad_out, Tensor? grad_lse, "
+                    "Tensor query, Tensor key, Tensor value, Tensor out, Tensor lse, "
+                    "Tensor attn_mask, str mask, int window_left, int window_right, "
+                    "float? scale, float? softcap, float[]? alibi_slopes) "
+                    "-> (Tensor, Tensor, Tensor, Tensor)")
     for _key in ("CPU", "CUDA"):
         _library.impl("attention", forward, _key)
         _library.impl("attention_backward", backward, _key)
+        _library.impl("attention_backward_bias", _backward_bias, _key)
     _library.impl("attention", _forward_fake, "Meta")
     _library.impl("attention_backward", _backward_fake, "Meta")
+    _library.impl("attention_backward_bias", _backward_bias_fake, "Meta")
 
     class _Attention(torch.autograd.Function):
         @staticmethod
@@ -322,12 +375,9 @@ else:
         @staticmethod
         def backward(ctx, grad_out, grad_lse):
             query, key, value, out, lse, attn_mask = ctx.saved_tensors
-            if grad_out is None:
-                grad_out = torch.zeros_like(out)
-            dq, dk, dv = torch.ops.attn_mlir.attention_backward(
-                grad_out, grad_lse, query, key, value, out, lse, attn_mask,
-                *ctx.attributes)
-            return (dq, dk, dv) + (None,) * 7
+            grads = _gradients(grad_out, grad_lse, query, key, value, out, lse, attn_mask,
+                               ctx.attributes, ctx.needs_input_grad[3])
+            return tuple(grads) + (None,) * 6
 
     def apply(*args):
         return _Attention.apply(*args)

@@ -34,12 +34,13 @@ with every score modifier the compiler has (causal in both alignments,
 sliding windows, softcap, ALiBi, a scale) and the LSE as an optional,
 differentiable second result.
 
+A float attn_mask that requires grad gets its gradient (dS, summed over
+the extents it broadcasts along), as from torch's math and memory-efficient
+SDPA backends; a detached one and a bool mask are constants. Both work on
+CPU and CUDA tensors, the GPU backward recomputing P with them.
+
 What it cannot do is refused with Unsupported (a ValueError), never computed
-differently: dropout, tensors other than 4-D [B, H, L, D], gradients with
-respect to attn_mask (a float attn_mask that requires grad: torch's SDPA
-differentiates it in its math and memory-efficient backends, attn_mlir
-treats it as a constant; bool and float masks detached from the graph work
-on CPU and CUDA tensors, the GPU backward recomputing P with them), and whatever the
+differently: dropout, tensors other than 4-D [B, H, L, D], and whatever the
 GPU compiler refuses (dtypes other than bf16/f16, head dims that are not
 multiples of 16 in [32, 256], ...; its diagnostic is quoted). Gradients of
 CUDA tensors without a GPU backward kernel raise MissingGpuBackward (an
@@ -502,19 +503,17 @@ def _runs_eagerly(query):
         and not any(tracing() for tracing in _TRACING)
 
 
+def _mask_needs_grad(attn_mask):
+    """Whether a float attn_mask asks for its gradient (d_bias: the
+    backward's grad_bias, as torch's math and memory-efficient SDPA
+    backends differentiate it)."""
+    return attn_mask is not None and attn_mask.requires_grad
+
+
 def _needs_grad(query, key, value, attn_mask):
     if not torch.is_grad_enabled():
         return False
-    # torch's scaled_dot_product_attention differentiates a float attn_mask
-    # (its math and memory-efficient backends); attn_mlir's backward treats
-    # attn_mask as a constant (attn.attention_backward without grad_bias),
-    # so asking for its gradient is refused rather than answered with None.
-    if attn_mask is not None and attn_mask.requires_grad:
-        raise Unsupported("attn_mlir: gradients with respect to attn_mask are not "
-                          "computed (attn_mask is a constant of the backward; "
-                          "torch's scaled_dot_product_attention would differentiate "
-                          "a float one): pass it detached")
-    return any(t.requires_grad for t in (query, key, value))
+    return _mask_needs_grad(attn_mask) or any(t.requires_grad for t in (query, key, value))
 
 
 def attention(query, key, value, attn_mask=None, mask="none", window=None, scale=None,
@@ -552,7 +551,8 @@ def attention(query, key, value, attn_mask=None, mask="none", window=None, scale
             None if scale is None else float(scale),
             None if not softcap else float(softcap), slopes)
     if query.is_cuda and _needs_grad(query, key, value, attn_mask):
-        _autograd.gpu_backward_kernel(*args)  # MissingGpuBackward if there is none
+        # MissingGpuBackward if there is none.
+        _autograd.gpu_backward_kernel(*args, bias_grad=_mask_needs_grad(attn_mask))
     out, lse = _autograd.apply(*args)
     return (out, lse) if return_lse else out
 

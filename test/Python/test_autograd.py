@@ -145,6 +145,31 @@ class Gradients(unittest.TestCase):
         self.check(t, lambda q, k, v: at.scaled_dot_product_attention(q, k, v, attn_mask=bias),
                    lambda q, k, v: formula(q, k, v, bias=bias.double()))
 
+    def test_attn_mask_gradient(self):
+        # A float attn_mask that requires grad gets d_bias (the backward's
+        # grad_bias), summed over the extents it broadcasts along: gradcheck
+        # in float64 of (q, k, v, attn_mask), then against torch's autograd
+        # of the formula, for a full-shape, a [1, Hq, Lq, Lk] and an
+        # [Lq, Lk] mask, alone and with the causal mask.
+        q, k, v = inputs(2, 2, 1, 5, 6, 8, seed=12)
+        gen = torch.Generator().manual_seed(13)
+        for shape, causal in (((2, 2, 5, 6), False), ((1, 2, 5, 6), True), ((5, 6), False)):
+            bias = torch.randn(shape, generator=gen, dtype=torch.float64)
+            leaves = [t.double().requires_grad_() for t in (q, k, v)] + \
+                [bias.clone().requires_grad_()]
+
+            def ours(q, k, v, b):
+                return at.scaled_dot_product_attention(q, k, v, attn_mask=b,
+                                                       is_causal=causal, enable_gqa=True)
+            self.assertTrue(torch.autograd.gradcheck(ours, leaves), msg=str(shape))
+            got = torch.autograd.grad(ours(*leaves).sum(), leaves[3])[0]
+            exact = [t.detach().clone().requires_grad_() for t in leaves]
+            want, _ = formula(*exact[:3], mask="causal-top-left" if causal else "none",
+                              bias=exact[3])
+            want = torch.autograd.grad(want.sum(), exact[3])[0]
+            self.assertEqual(got.shape, bias.shape)
+            self.assertLess((got - want).abs().max().item(), 1e-12, msg=str(shape))
+
     def test_bf16_gradients_have_the_inputs_dtype(self):
         q, k, v = (x.bfloat16().requires_grad_() for x in inputs(1, 4, 2, 8, 8, 16, seed=7))
         out = at.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
@@ -169,10 +194,8 @@ class Gradients(unittest.TestCase):
 
     def test_refusals(self):
         q, k, v = inputs(1, 2, 2, 4, 4, 8, seed=9)
-        mask = torch.zeros(4, 4, requires_grad=True)
         q.requires_grad_()
         cases = {
-            "attn_mask": lambda: at.scaled_dot_product_attention(q, k, v, attn_mask=mask),
             "window=(left, right)": lambda: at.attention(q, k, v, mask="sliding-window"),
             "one ALiBi slope per query head": lambda: at.attention(q, k, v,
                                                                    alibi_slopes=[0.5]),
