@@ -392,6 +392,19 @@ def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
     fixed positional bias), which saves computing and storing a
     `[B, Hq, Lq, Lk]` gradient nobody asked for.
 
+    Varlen batches (the backward of FlashAttention's
+    `flash_attn_varlen_func`): with `cu_seqlens_q` and `cu_seqlens_k` (i32
+    `[N+1]`, given together), Q, K, V, O, dO and the gradients hold N
+    sequences packed as in `attn.attention`: `[1, T, H, X]` in the `bshd`
+    layout, `lse` `[1, Hq, Tq]`. Sequence n's rows of dQ and its keys' rows of
+    dK and dV are exactly the dense backward (same attributes, `b = 0`) of
+    its slices, query rows `[cu_seqlens_q[n], cu_seqlens_q[n+1])` and keys
+    `[cu_seqlens_k[n], cu_seqlens_k[n+1])`, so causal and window masks are
+    aligned per sequence (bottom-right at `lk_n - lq_n`). Key rows no sequence
+    owns get zero gradients; `grad_sinks` sums over every sequence. The
+    offsets' contract and their clamping are the forward's; `key_lengths`,
+    `bias`, `mask` and the modifier regions are refused with cu_seqlens.
+
     ```mlir
     %dq, %dk, %dv = attn.attention_backward
         ins(%q, %k, %v, %o, %do, %lse : tensor<2x32x1024x128xbf16>,
@@ -415,6 +428,8 @@ def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
     Optional<AnyRankedTensor>:$mask,
     Optional<RankedTensorOf<[I32]>>:$key_lengths,
     Optional<AnyRankedTensor>:$sinks,
+    Optional<RankedTensorOf<[I32]>>:$cu_seqlens_q,
+    Optional<RankedTensorOf<[I32]>>:$cu_seqlens_k,
     OptionalAttr<F64Attr>:$scale,
     DefaultValuedAttr<Attn_MaskKindAttr, "::mlir::attn::MaskKind::None">:$mask_kind,
     OptionalAttr<DenseI64ArrayAttr>:$window,
@@ -436,6 +451,8 @@ def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
     (`mask` `(` $mask^ `:` type($mask) `)`)?
     (`key_lengths` `(` $key_lengths^ `:` type($key_lengths) `)`)?
     (`sinks` `(` $sinks^ `:` type($sinks) `)`)?
+    (`cu_seqlens_q` `(` $cu_seqlens_q^ `:` type($cu_seqlens_q) `)`)?
+    (`cu_seqlens_k` `(` $cu_seqlens_k^ `:` type($cu_seqlens_k) `)`)?
     attr-dict `->` type($grad_query) `,` type($grad_key) `,` type($grad_value)
       (`,` type($grad_bias)^)?
       (`grad_sinks` `(` type($grad_sinks)^ `)`)?
@@ -451,6 +468,8 @@ def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
     ::mlir::attn::KeyVisibility getKeyVisibility() {
       return ::mlir::attn::KeyVisibility::get(getMaskKind(), getWindow());
     }
+    /// True for the backward of a varlen batch (cu_seqlens_q / cu_seqlens_k).
+    bool isVarlen() { return static_cast<bool>(getCuSeqlensQ()); }
     int64_t getHeadAxis() { return getLayout() == Layout::BHSD ? 1 : 2; }
     int64_t getSeqAxis() { return getLayout() == Layout::BHSD ? 2 : 1; }
     ::mlir::RankedTensorType getQueryType() {

@@ -231,7 +231,7 @@ checkBackwardAgainstReference(MLIRContext &ctx, const AttentionSpec &given,
 
   std::vector<std::vector<uint8_t>> storage;
   SmallVector<HostBuffer> buffers;
-  storage.reserve(15);
+  storage.reserve(17);
   auto addBuffer = [&](ElementKind k, ArrayRef<int64_t> shape,
                        std::vector<uint8_t> bytes) {
     storage.push_back(std::move(bytes));
@@ -252,6 +252,10 @@ checkBackwardAgainstReference(MLIRContext &ctx, const AttentionSpec &given,
   if (!spec.keyLengths.empty())
     addBuffer(ElementKind::I32, {spec.batch}, int32Bytes(spec.keyLengths));
   addSinksBuffer(spec, addBuffer);
+  if (spec.isVarlen())
+    for (const std::vector<int64_t> *cu : {&spec.cuSeqlensQ, &spec.cuSeqlensK})
+      addBuffer(ElementKind::I32, {static_cast<int64_t>(cu->size())},
+                int32Bytes(*cu));
   // Gradients start as NaN so that an element never written fails; the
   // sinks' gradient is f32 like the sinks.
   size_t firstGradient = buffers.size();

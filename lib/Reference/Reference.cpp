@@ -108,11 +108,10 @@ double mlir::attn::unitRoundoff(ElementKind kind) {
   llvm_unreachable("not a float kind");
 }
 
-/// Rows [begin, begin + length) of a packed [1, T, H, X] tensor, as the
-/// tensor of a batch-1 spec.
-static std::vector<double> gatherRows(const std::vector<double> &packed,
-                                      int64_t begin, int64_t length,
-                                      int64_t rowElements) {
+std::vector<double>
+mlir::attn::reference::gatherRows(const std::vector<double> &packed,
+                                  int64_t begin, int64_t length,
+                                  int64_t rowElements) {
   auto first = packed.begin() + begin * rowElements;
   return std::vector<double>(first, first + length * rowElements);
 }

@@ -17,9 +17,71 @@ using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::reference;
 
+/// A varlen backward, as the op defines it: sequence n's gradients are the
+/// dense backward of its query rows [cu_q[n], cu_q[n+1]) and keys
+/// [cu_k[n], cu_k[n+1]); rows of no sequence get 0, the sinks' gradient
+/// sums over the sequences, the magnitudes are the largest of any sequence.
+static ReferenceGradients referenceVarlenBackward(const AttentionSpec &spec,
+                                                  const ReferenceInputs &in) {
+  const int64_t Hq = spec.numQueryHeads, Tq = spec.queryLength;
+  const int64_t qRow = Hq * spec.headDim,
+                kRow = spec.numKVHeads * spec.headDim,
+                vRow = spec.numKVHeads * spec.getValueHeadDim(),
+                oRow = Hq * spec.getValueHeadDim();
+  ReferenceGradients g;
+  g.query.assign(in.query.size(), 0.0);
+  g.key.assign(in.key.size(), 0.0);
+  g.value.assign(in.value.size(), 0.0);
+  if (!spec.sinks.empty())
+    g.sinks.assign(Hq, 0.0);
+  for (size_t n = 0; n + 1 < spec.cuSeqlensQ.size(); ++n) {
+    int64_t q0 = spec.cuSeqlensQ[n], k0 = spec.cuSeqlensK[n];
+    AttentionSpec one = spec;
+    one.cuSeqlensQ.clear();
+    one.cuSeqlensK.clear();
+    one.queryLength = spec.cuSeqlensQ[n + 1] - q0;
+    one.keyLength = spec.cuSeqlensK[n + 1] - k0;
+    if (one.queryLength == 0 || one.keyLength == 0)
+      continue; // no rows, or rows that see no key: zero gradients
+    ReferenceInputs part;
+    part.query = gatherRows(in.query, q0, one.queryLength, qRow);
+    part.key = gatherRows(in.key, k0, one.keyLength, kRow);
+    part.value = gatherRows(in.value, k0, one.keyLength, vRow);
+    part.output = gatherRows(in.output, q0, one.queryLength, oRow);
+    part.gradOutput = gatherRows(in.gradOutput, q0, one.queryLength, oRow);
+    for (int64_t h = 0; h < Hq; ++h)
+      for (int64_t i = 0; i < one.queryLength; ++i)
+        part.lse.push_back(in.lse[h * Tq + q0 + i]);
+    ReferenceGradients rows = referenceAttentionBackward(one, part);
+    std::copy(rows.query.begin(), rows.query.end(),
+              g.query.begin() + q0 * qRow);
+    std::copy(rows.key.begin(), rows.key.end(), g.key.begin() + k0 * kRow);
+    std::copy(rows.value.begin(), rows.value.end(),
+              g.value.begin() + k0 * vRow);
+    for (size_t h = 0; h < g.sinks.size(); ++h)
+      g.sinks[h] += rows.sinks[h];
+    for (auto [mine, theirs] :
+         {std::pair{&g.maxRowMass, rows.maxRowMass},
+          {&g.maxKeyMass, rows.maxKeyMass},
+          {&g.maxAbsDpMinusDelta, rows.maxAbsDpMinusDelta},
+          {&g.maxAbsDotDoV, rows.maxAbsDotDoV},
+          {&g.maxAbsDotDoO, rows.maxAbsDotDoO},
+          {&g.maxAbsDs, rows.maxAbsDs},
+          {&g.maxRowAbsDs, rows.maxRowAbsDs},
+          {&g.maxKeyAbsDs, rows.maxKeyAbsDs}})
+      *mine = std::max(*mine, theirs);
+    // The sinks' sums run over every sequence's rows.
+    g.maxSinkMass += rows.maxSinkMass;
+    g.maxSinkAbsTerm += rows.maxSinkAbsTerm;
+  }
+  return g;
+}
+
 ReferenceGradients
 mlir::attn::referenceAttentionBackward(const AttentionSpec &spec,
                                        const ReferenceInputs &in) {
+  if (spec.isVarlen())
+    return referenceVarlenBackward(spec, in);
   const int64_t B = spec.batch, Hq = spec.numQueryHeads, Hkv = spec.numKVHeads,
                 Lq = spec.queryLength, Lk = spec.keyLength, D = spec.headDim,
                 Dv = spec.getValueHeadDim();

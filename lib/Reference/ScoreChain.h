@@ -130,6 +130,12 @@ ScoreBound deriveScoreBound(const AttentionSpec &spec,
                             const ReferenceInputs &in, double uAcc,
                             double uScore);
 
+/// Rows [begin, begin + length) of a packed [1, T, H, X] tensor, as the
+/// tensor of a batch-1 spec.
+std::vector<double> gatherRows(const std::vector<double> &packed,
+                               int64_t begin, int64_t length,
+                               int64_t rowElements);
+
 } // namespace mlir::attn::reference
 
 #endif // ATTN_LIB_REFERENCE_SCORECHAIN_H

@@ -398,10 +398,9 @@ static LogicalResult verifyVarlenSpec(const AttentionSpec &spec,
   }
   if (!spec.keyLengths.empty() || spec.withBias || spec.withBoolMask ||
       spec.pageSize || spec.appendTokens || spec.scoreMod != ScoreModKind::None ||
-      spec.maskMod != MaskModKind::None || spec.backward)
+      spec.maskMod != MaskModKind::None)
     return emitError(loc) << "expected a varlen spec without key lengths, "
-                             "bias, mask, paged or appended KV, modifiers or "
-                             "backward";
+                             "bias, mask, paged or appended KV or modifiers";
   return success();
 }
 
@@ -824,6 +823,12 @@ mlir::attn::buildAttentionBackwardModule(MLIRContext *ctx,
       tensorOf({spec.numQueryHeads}, b.getF32Type());
   if (withSinks)
     inputTypes.push_back(sinksType);
+  // cu_seqlens_q and cu_seqlens_k [N+1] (the spec verifier refused varlen
+  // over caches for a backward).
+  if (spec.isVarlen())
+    for (int i = 0; i < 2; ++i)
+      inputTypes.push_back(
+          tensorOf({spec.numSequences() + 1}, b.getI32Type()));
   SmallVector<RankedTensorType> resultTypes = {inputTypes[0], inputTypes[1],
                                                inputTypes[2]};
   bool withBiasGradient = spec.withBias && spec.withBiasGradient;
@@ -840,11 +845,13 @@ mlir::attn::buildAttentionBackwardModule(MLIRContext *ctx,
   Value mask = spec.withBoolMask ? inputs[next++] : Value();
   Value lengths = withLengths ? inputs[next++] : Value();
   Value sinks = withSinks ? inputs[next++] : Value();
+  Value cuQ = spec.isVarlen() ? inputs[next++] : Value();
+  Value cuK = spec.isVarlen() ? inputs[next++] : Value();
   auto op = AttentionBackwardOp::create(
       b, loc, resultTypes[0], resultTypes[1], resultTypes[2],
       withBiasGradient ? Type(resultTypes[3]) : Type(),
       withSinks ? Type(sinksType) : Type(), inputs[0], inputs[1], inputs[2],
-      inputs[3], inputs[4], inputs[5], bias, mask, lengths, sinks,
+      inputs[3], inputs[4], inputs[5], bias, mask, lengths, sinks, cuQ, cuK,
       spec.scale ? b.getF64FloatAttr(*spec.scale) : FloatAttr(),
       MaskKindAttr::get(ctx, spec.maskKind),
       spec.maskKind == MaskKind::SlidingWindow

@@ -29,15 +29,22 @@ namespace {
 struct AttnSplitVarlenPass
     : mlir::attn::impl::AttnSplitVarlenBase<AttnSplitVarlenPass> {
   void runOnOperation() override {
-    SmallVector<AttentionOp> varlen;
-    getOperation()->walk([&](AttentionOp op) {
-      if (op.isVarlen())
+    SmallVector<Operation *> varlen;
+    getOperation()->walk([&](Operation *op) {
+      if (auto forward = dyn_cast<AttentionOp>(op); forward && forward.isVarlen())
+        varlen.push_back(op);
+      if (auto backward = dyn_cast<AttentionBackwardOp>(op);
+          backward && backward.isVarlen())
         varlen.push_back(op);
     });
     IRRewriter rewriter(&getContext());
-    for (AttentionOp op : varlen) {
+    for (Operation *op : varlen) {
       rewriter.setInsertionPoint(op);
-      rewriter.replaceOp(op, buildVarlenLoop(rewriter, op));
+      if (auto forward = dyn_cast<AttentionOp>(op))
+        rewriter.replaceOp(op, buildVarlenLoop(rewriter, forward));
+      else
+        rewriter.replaceOp(op, buildVarlenBackwardLoop(
+                                   rewriter, cast<AttentionBackwardOp>(op)));
     }
   }
 };

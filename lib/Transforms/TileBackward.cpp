@@ -544,6 +544,10 @@ mlir::attn::tileAttentionBackward(RewriterBase &rewriter,
   if (failed(tiling::verifyTileableElementType(
           op, op.getQueryType().getElementType())))
     return failure();
+  if (op.isVarlen())
+    return op.emitOpError("expected a dense attn.attention_backward: tiling "
+                          "a varlen backward is not implemented (run "
+                          "attn-split-varlen first)");
   OpBuilder::InsertionGuard guard(rewriter);
   rewriter.setInsertionPoint(op);
   // A schedule decided for this op (attn-plan-gpu-backward, for its GPU

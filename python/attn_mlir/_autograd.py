@@ -381,3 +381,68 @@ else:
 
     def apply(*args):
         return _Attention.apply(*args)
+
+
+# Varlen batches (attn_mlir.torch.varlen_attention): the same recomputation
+# over packed sequences, attn.attention_backward with cu_seqlens. One
+# torch.autograd.Function on every torch (the offsets are integer tensors
+# and the attributes plain values: nothing a custom op schema would add).
+
+
+def varlen_gpu_backward_kernel(q, k, v, causal, softmax_scale, window_size):
+    """The GPU varlen backward kernel of a call, or MissingGpuBackward."""
+    raise MissingGpuBackward(
+        "attn_mlir: gradients of CUDA tensors through varlen_attention need the GPU "
+        "varlen backward kernel (attn.attention_backward with cu_seqlens on target "
+        "'ptx'), which the compiler does not generate yet: run on CPU tensors, or "
+        "under torch.no_grad() / with inputs that do not require grad")
+
+
+def varlen_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k,
+                    causal, softmax_scale, window_size):
+    """(dq, dk, dv) of sum(grad_out * out) + sum(grad_lse * lse), the LSE's
+    gradient folded into Delta by one more value column as backward() does
+    (O' = [O | 1], dO' = [dO | -grad_lse], V' = [V | 0])."""
+    if q.is_cuda:
+        varlen_gpu_backward_kernel(q, k, v, causal, softmax_scale, window_size)
+    from .varlen import varlen_attention_backward
+    if grad_out is None:
+        grad_out = torch.zeros_like(out)
+    dv_cols = v.shape[2]
+    if grad_lse is not None and bool((grad_lse != 0).any()):
+        out = torch.cat([out, torch.ones(out.shape[:2] + (1,), dtype=out.dtype)], dim=2)
+        grad_out = torch.cat([grad_out, (-grad_lse).t().unsqueeze(2).to(out.dtype)], dim=2)
+        v = torch.cat([v, torch.zeros(v.shape[:2] + (1,), dtype=v.dtype)], dim=2)
+    arrays = [_at._to_numpy(t) for t in (q, k, v, out, grad_out.to(q.dtype),
+                                          lse.to(_lse_dtype(q)), cu_seqlens_q,
+                                          cu_seqlens_k)]
+    dq, dk, dv = varlen_attention_backward(
+        *arrays, causal=causal, softmax_scale=softmax_scale, window_size=window_size,
+        dtype=_at._DTYPE_NAMES.get(q.dtype))
+    dq, dk, dv = (_at._from_numpy(g, q.dtype if g.dtype.name == "uint16" else None)
+                  for g in (dq, dk, dv))
+    return dq, dk, dv[..., :dv_cols].contiguous()
+
+
+class _VarlenAttention(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k,
+                causal, softmax_scale, window_size):
+        out, lse = _at._varlen_forward(q, k, v, cu_seqlens_q, cu_seqlens_k,
+                                       max_seqlen_q, max_seqlen_k, causal,
+                                       softmax_scale, window_size)
+        ctx.save_for_backward(q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k)
+        ctx.attributes = (causal, softmax_scale, window_size)
+        return out, lse
+
+    @staticmethod
+    def backward(ctx, grad_out, grad_lse):
+        q, k, v, out, lse, cu_q, cu_k = ctx.saved_tensors
+        dq, dk, dv = varlen_backward(grad_out, grad_lse, q, k, v, out, lse, cu_q, cu_k,
+                                     *ctx.attributes)
+        return (dq, dk, dv) + (None,) * 7
+
+
+def varlen_apply(*args):
+    """(out, lse) of varlen_attention's checked arguments, differentiable."""
+    return _VarlenAttention.apply(*args)

@@ -593,13 +593,17 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None,
     outside the tensors. CPU tensors run the CPU target
     (attn_mlir.varlen_attention, which checks the offsets on the host).
     max_seqlen_q/k are accepted for flash_attn's signature; the CPU path
-    checks them. No gradients yet (refused)."""
+    checks them.
+
+    Differentiable in q, k and v (and through the returned LSE on the CPU):
+    the backward is attn.attention_backward with the same cu_seqlens, each
+    sequence's gradients recomputed from the saved out and LSE (dK and dV
+    summed over each query group). CPU tensors run the CPU target's
+    backward; CUDA tensors need the GPU varlen backward kernel
+    (MissingGpuBackward says when there is none)."""
     for name, t in (("q", q), ("k", k), ("v", v)):
         if not isinstance(t, torch.Tensor) or t.dim() != 3:
             raise Unsupported(f"attn_mlir: expected {name} as a [total, H, D] tensor")
-    if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v)):
-        raise Unsupported("attn_mlir: varlen_attention has no backward yet (call it "
-                          "under torch.no_grad() or on detached tensors)")
     if q.shape[2] != k.shape[2] or k.shape[:2] != v.shape[:2] or \
             q.shape[1] % k.shape[1] != 0:
         raise Unsupported(f"attn_mlir: expected q [Tq, Hq, D], k [Tk, Hkv, D] and v "
@@ -613,19 +617,37 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None,
     if cu_seqlens_q.numel() != cu_seqlens_k.numel():
         raise Unsupported("attn_mlir: expected cu_seqlens_q and cu_seqlens_k of one "
                           "size N + 1")
+    attributes = (max_seqlen_q, max_seqlen_k, bool(causal),
+                  None if softmax_scale is None else float(softmax_scale),
+                  (int(window_size[0]), int(window_size[1])))
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v)):
+        if q.is_cuda:
+            _autograd.varlen_gpu_backward_kernel(q, k, v, *attributes[2:])
+        out, lse = _autograd.varlen_apply(q, k, v, cu_seqlens_q, cu_seqlens_k,
+                                          *attributes)
+    else:
+        out, lse = _varlen_forward(q, k, v, cu_seqlens_q, cu_seqlens_k, *attributes,
+                                   return_lse)
+    return (out, lse) if return_lse else out
+
+
+def _varlen_forward(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k,
+                    causal, softmax_scale, window_size, return_lse=True):
+    """(out [Tq, Hq, Dv], lse [Hq, Tq] or None without return_lse on CUDA)
+    of checked arguments, without autograd."""
     if not q.is_cuda:
         from .varlen import varlen_attention as on_cpu
         got = on_cpu(*(_to_numpy(t) for t in (q, k, v, cu_seqlens_q, cu_seqlens_k)),
                      max_seqlen_q, max_seqlen_k, causal=causal,
                      softmax_scale=softmax_scale, window_size=window_size,
-                     return_lse=True, dtype=_DTYPE_NAMES.get(q.dtype))
-        out, lse = _from_numpy(got[0], q.dtype), torch.from_numpy(got[1])
-        return (out, lse) if return_lse else out
+                     return_lse=True, dtype=_DTYPE_NAMES.get(q.dtype),
+                     options=cpu_options(q.dtype))
+        return _from_numpy(got[0], q.dtype), torch.from_numpy(got[1])
     kernel = _varlen_gpu_kernel(q, k, v, causal, softmax_scale, window_size, return_lse)
     if q.shape[0] == 0:  # no query rows: nothing to launch
         out = q.new_empty((0, q.shape[1], v.shape[2]))
         lse = torch.empty((q.shape[1], 0), dtype=torch.float32, device=q.device)
-        return (out, lse) if return_lse else out
+        return out, lse
     if k.shape[0] == 0:  # no keys at all: one padding row no sequence owns
         k = k.new_zeros((1,) + tuple(k.shape[1:]))
         v = v.new_zeros((1,) + tuple(v.shape[1:]))
@@ -634,7 +656,7 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None,
                  _aligned(cu_seqlens_q), _aligned(cu_seqlens_k))
     if return_lse:
         return got[0][0], got[1][0]
-    return got[0]
+    return got[0], None
 
 
 def attention_forward(module, query, key, value, attention_mask, dropout=0.0,

@@ -101,3 +101,44 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None,
            np.ascontiguousarray(cu_seqlens_q), np.ascontiguousarray(cu_seqlens_k),
            out, lse)
     return (out[0], lse[0]) if return_lse else out[0]
+
+
+def varlen_attention_backward(q, k, v, out, grad_out, lse, cu_seqlens_q, cu_seqlens_k,
+                              *, causal=False, softmax_scale=None, window_size=(-1, -1),
+                              dtype=None, options=None):
+    """(dq, dk, dv) of varlen_attention on the CPU target: the backward
+    attn.attention_backward defines for cu_seqlens (each sequence's dense
+    backward, recomputed from its saved out and lse [Hq, Tq]; keys of no
+    sequence get 0). Shapes as varlen_attention's; one kernel per (N,
+    totals) (the backward's dims are static)."""
+    import numpy as np
+    from . import compile as compile_kernel
+    total_q, heads_q, head_dim = q.shape
+    total_k, heads_kv, _ = k.shape
+    _check_offsets(cu_seqlens_q, cu_seqlens_k, total_q, total_k, None, None)
+    dtype = dtype or _DTYPES.get(q.dtype.name)
+    if dtype is None:
+        raise ValueError(f"attn_mlir: no element type for {q.dtype} (give dtype=)")
+    if total_q == 0:  # no query rows: no gradient flows anywhere
+        return np.zeros_like(q), np.zeros_like(k), np.zeros_like(v)
+    # As the forward: a batch without keys gets one padding row no sequence
+    # owns (its gradients are 0 and dropped).
+    pad_k = total_k == 0
+    if pad_k:
+        k = np.zeros((1,) + k.shape[1:], k.dtype)
+        v = np.zeros((1,) + v.shape[1:], v.dtype)
+    # Lowered whole (each sequence's dense backward, S materialised per
+    # sequence): attn-tile-backward tiles static shapes only, and the split
+    # sequences have runtime lengths.
+    options = dict(options or {}, flash=False)
+    kernel = compile_kernel(
+        target="cpu", options=options, varlen=cu_seqlens_q.size - 1, backward=True,
+        heads_q=heads_q, heads_kv=heads_kv, seq_q=total_q, seq_k=k.shape[0],
+        head_dim=head_dim, value_head_dim=v.shape[2], dtype=dtype, lse=True,
+        scale=softmax_scale, **_mask_of(causal, window_size, k.shape[0]))
+    dq, dk, dv = kernel(*(np.ascontiguousarray(x)[None] for x in (q, k, v, out, grad_out)),
+                        np.ascontiguousarray(lse)[None],
+                        np.ascontiguousarray(cu_seqlens_q), np.ascontiguousarray(cu_seqlens_k))
+    if pad_k:
+        return dq[0], dk[0, :0], dv[0, :0]
+    return dq[0], dk[0], dv[0]

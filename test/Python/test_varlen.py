@@ -3,6 +3,7 @@ on the CPU target: packed [total, H, D] sequences against a float64
 reference computed sequence by sequence, one kernel per (N, totals), and
 the host-side checks of the offsets."""
 
+import math
 import unittest
 
 import numpy as np
@@ -156,9 +157,6 @@ class TorchVarlen(unittest.TestCase):
 
     def test_refusals(self):
         q, k, v, cu_q, cu_k = self.packed()
-        with self.assertRaisesRegex(ValueError, "no backward yet"):
-            at.varlen_attention(q.requires_grad_(), k, v, cu_q, cu_k)
-        q = q.detach()
         with self.assertRaisesRegex(ValueError, "1-D int32 tensor"):
             at.varlen_attention(q, k, v, cu_q.long(), cu_k)
         with self.assertRaisesRegex(ValueError, "of one size"):
@@ -168,6 +166,105 @@ class TorchVarlen(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "bf16 or f16"):
             at._varlen_gpu_kernel(q, k, v, False, None, (-1, -1), False)
 
+
+def dense_per_sequence(q, k, v, cu_q, cu_k, causal, scale=None):
+    """(out [Tq, Hq, Dv], lse [Hq, Tq]) of each sequence as its own dense
+    attention in torch ops (bottom-right causal, GQA by repetition), for
+    torch's autograd to differentiate: the yardstick of the varlen
+    gradients."""
+    outs, lses = [], []
+    g = q.shape[1] // k.shape[1]
+    for n in range(cu_q.numel() - 1):
+        qs = q[cu_q[n]:cu_q[n + 1]].transpose(0, 1)
+        ks = k[cu_k[n]:cu_k[n + 1]].transpose(0, 1).repeat_interleave(g, 0)
+        vs = v[cu_k[n]:cu_k[n + 1]].transpose(0, 1).repeat_interleave(g, 0)
+        lq, lk = qs.shape[1], ks.shape[1]
+        s = (qs @ ks.transpose(-1, -2)) * (scale or 1 / math.sqrt(q.shape[2]))
+        i, j = torch.arange(lq).view(lq, 1), torch.arange(lk).view(1, lk)
+        visible = (j <= i + lk - lq) if causal else torch.ones(lq, lk, dtype=torch.bool)
+        # Rows that see no key give 0 (and lse -inf): computed on a zero
+        # row and multiplied away, so that autograd meets no NaN.
+        sees = visible.any(-1, keepdim=True)
+        s = torch.where(sees, s.masked_fill(~visible, float("-inf")), torch.zeros_like(s))
+        lse = torch.logsumexp(s, dim=-1)
+        out = (torch.exp(s - lse.unsqueeze(-1)) * sees) @ vs
+        outs.append(out.transpose(0, 1))
+        lses.append(lse.masked_fill(~sees[..., 0], float("-inf")))
+    return torch.cat(outs), torch.cat(lses, dim=1)
+
+
+@unittest.skipIf(torch is None, "needs torch (python3-torch)")
+class TorchVarlenGradients(unittest.TestCase):
+    """varlen_attention's autograd on the CPU target: gradcheck in float64
+    (our backward against finite differences of our forward) and the
+    float64 / float32 gradients against torch's float64 autograd of
+    per-sequence dense attention."""
+
+    # Sequences (q, k): an empty one, one without keys, one token, lq < lk,
+    # lq > lk (rows above the causal diagonal see nothing).
+    LENGTHS = [(3, 4), (0, 2), (2, 0), (1, 1), (5, 3)]
+
+    def packed(self, hq=4, hkv=2, d=8, dtype=torch.float64):
+        gen = torch.Generator().manual_seed(16)
+        tq = sum(q for q, _ in self.LENGTHS)
+        tk = sum(k for _, k in self.LENGTHS)
+        cu_q = torch.tensor([0] + [q for q, _ in self.LENGTHS], dtype=torch.int32).cumsum(
+            0, dtype=torch.int32)
+        cu_k = torch.tensor([0] + [k for _, k in self.LENGTHS], dtype=torch.int32).cumsum(
+            0, dtype=torch.int32)
+        return [torch.randn(shape, generator=gen, dtype=dtype)
+                for shape in ((tq, hq, d), (tk, hkv, d), (tk, hkv, d))] + [cu_q, cu_k]
+
+    def test_gradcheck_float64(self):
+        q, k, v, cu_q, cu_k = self.packed()
+        for causal in (False, True):
+            def ours(q, k, v):
+                return at.varlen_attention(q, k, v, cu_q, cu_k, causal=causal)
+            self.assertTrue(torch.autograd.gradcheck(
+                ours, [t.clone().requires_grad_() for t in (q, k, v)]))
+
+    def test_lse_gradient(self):
+        # d lse / d s = P rides through Delta, as in the dense backward.
+        q, k, v, cu_q, cu_k = self.packed(hq=2, hkv=1, d=4)
+
+        def ours(q, k, v):
+            out, lse = at.varlen_attention(q, k, v, cu_q, cu_k, causal=True,
+                                           return_lse=True)
+            # Rows without keys have lse = -inf: no gradient reaches them.
+            return out, torch.where(torch.isinf(lse), torch.zeros_like(lse), lse)
+        self.assertTrue(torch.autograd.gradcheck(
+            ours, [t.clone().requires_grad_() for t in (q, k, v)]))
+
+    def test_gradients_match_per_sequence_dense_autograd(self):
+        q, k, v, cu_q, cu_k = self.packed()
+        for causal in (False, True):
+            exact = [t.clone().requires_grad_() for t in (q, k, v)]
+            want_out, _ = dense_per_sequence(*exact, cu_q, cu_k, causal)
+            weight = torch.randn(want_out.shape, generator=torch.Generator().manual_seed(7),
+                                 dtype=torch.float64)
+            want = torch.autograd.grad((weight * want_out).sum(), exact)
+            for dtype, u in ((torch.float64, 2.0 ** -53), (torch.float32, 2.0 ** -24)):
+                leaves = [t.to(dtype).requires_grad_() for t in (q, k, v)]
+                out = at.varlen_attention(*leaves, cu_q, cu_k, causal=causal)
+                got = torch.autograd.grad((weight.to(dtype) * out).sum(), leaves)
+                for name, x, y in zip("qkv", got, want):
+                    self.assertEqual(x.dtype, dtype)
+                    # As test_autograd: 256 units of roundoff of the largest
+                    # entry (a wrong alignment or head mapping is >= 1e-2).
+                    tol = 256 * u * max(1.0, y.abs().max().item())
+                    err = (x.double() - y).abs().max().item()
+                    self.assertLess(err, tol, f"{dtype} d{name} causal={causal}: {err:.3g}")
+            # Keys of the sequence without queries still get 0 (no NaN).
+            self.assertTrue(torch.isfinite(got[1]).all())
+
+    def test_bf16_gradients_have_the_inputs_dtype(self):
+        q, k, v, cu_q, cu_k = self.packed(d=16, dtype=torch.float32)
+        leaves = [t.to(torch.bfloat16).requires_grad_() for t in (q, k, v)]
+        at.varlen_attention(*leaves, cu_q, cu_k, causal=True).float().sum().backward()
+        for leaf in leaves:
+            self.assertEqual(leaf.grad.dtype, torch.bfloat16)
+            self.assertEqual(leaf.grad.shape, leaf.shape)
+            self.assertTrue(torch.isfinite(leaf.grad.float()).all())
 
 if __name__ == "__main__":
     unittest.main()

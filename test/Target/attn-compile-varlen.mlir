@@ -18,6 +18,7 @@
 // RUN: not attn-compile --varlen=5:7 --seq-q=3 2>&1 | FileCheck %s --check-prefix=SEQQ
 // RUN: not attn-compile --varlen=5:x 2>&1 | FileCheck %s --check-prefix=BADLEN
 // RUN: not attn-compile --varlen=5:7 --bias 2>&1 | FileCheck %s --check-prefix=BIAS
+// RUN: not attn-compile --target=ptx --backward --heads-q=4 --heads-kv=2 --head-dim=64 --varlen=5:7,1 --cubin-arch=none 2>&1 | FileCheck %s --check-prefix=GPUBWD
 
 // Tq = 5 + 0 + 1 + 3 + 20 = 29 packed query rows, Tk = 7 + 3 + 1 + 0 + 33 = 44.
 // FLASH: spec: GQA 4/2 B=1 Lq=29 Lk=44 D=16 f32 bshd causal_bottom_right varlen[5] +lse
@@ -61,4 +62,8 @@
 // GPUDECODE: expected the prefill family for a varlen attention (cu_seqlens): the decode family does not read per-sequence offsets yet (kernel=auto picks prefill)
 // SEQQ: error: expected no --seq-q with --varlen (the packed batch sets it)
 // BADLEN: error: expected --varlen entries q[:k] of lengths in [0, 2^30], got '5:x'
-// BIAS: error: expected a varlen spec without key lengths, bias, mask, paged or appended KV, modifiers or backward
+// BIAS: error: expected a varlen spec without key lengths, bias, mask, paged or appended KV or modifiers
+
+// The varlen backward is a CPU-only op for now: the GPU backward's planner
+// refuses it by name (no kernel reads per-sequence offsets yet).
+// GPUBWD: error: 'attn.attention_backward' op expected a dense attn.attention_backward on the GPU path (the varlen backward runs on the CPU target only)

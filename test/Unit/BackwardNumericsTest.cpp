@@ -168,6 +168,49 @@ std::vector<BackwardCase> allCases() {
       s.windowRight = 0;
     });
   }
+  // Varlen (packed bshd [1, T, H, D], cu_seqlens): an empty sequence, one
+  // without keys, one token, lq < lk and lq > lk (rows above the causal
+  // diagonal see nothing), and two packed keys no sequence owns.
+  auto varlen = [](AttentionSpec &s) {
+    s.batch = 1;
+    s.layout = Layout::BSHD;
+    s.cuSeqlensQ = {0, 5, 5, 8, 9, 18, 24};
+    s.cuSeqlensK = {0, 7, 10, 10, 11, 23, 25};
+    s.queryLength = 24;
+    s.keyLength = 27;
+  };
+  add("varlen_gqa", varlen);
+  add("varlen_gqa_causal", [&](AttentionSpec &s) {
+    varlen(s);
+    s.maskKind = MaskKind::CausalBottomRight;
+  });
+  add("varlen_mqa_window_softcap", [&](AttentionSpec &s) {
+    varlen(s);
+    s.numKVHeads = 1;
+    s.maskKind = MaskKind::SlidingWindow;
+    s.windowLeft = 3;
+    s.windowRight = 1;
+    s.softcap = 2.0;
+  });
+  add("varlen_sinks_causal", [&](AttentionSpec &s) {
+    varlen(s);
+    s.maskKind = MaskKind::CausalBottomRight;
+    s.sinks = sinks4;
+  });
+  add("bf16_varlen_gqa_causal", [&](AttentionSpec &s) {
+    varlen(s);
+    s.elementType = ElementKind::BF16;
+    s.headDim = 64;
+    s.maskKind = MaskKind::CausalBottomRight;
+  });
+  add(
+      "f64_varlen_gqa_causal",
+      [&](AttentionSpec &s) {
+        varlen(s);
+        s.elementType = ElementKind::F64;
+        s.maskKind = MaskKind::CausalBottomRight;
+      },
+      /*f64=*/true);
   // f64 accumulation: the tolerance shrinks to the output rounding (and,
   // with a score_mod, to the f32 the region computes in).
   add(
@@ -299,10 +342,12 @@ TEST_P(TiledBackwardNumericsTest, MatchesFloat64Reference) {
 }
 
 /// Tiles always accumulate in f32: the f64-accumulation cases are untiled.
+/// attn-tile-backward refuses a varlen backward (its CPU path is the loop
+/// of dense backwards).
 std::vector<BackwardCase> tileableCases() {
   std::vector<BackwardCase> cases;
   for (BackwardCase &c : allCases())
-    if (!c.accumulateInF64)
+    if (!c.accumulateInF64 && !c.spec.isVarlen())
       cases.push_back(c);
   return cases;
 }
@@ -487,6 +532,22 @@ TEST(BackwardHarness, DetectsWrongSinksInTheGradient) {
         DenseElementsAttr::get(cast<ShapedType>(op.getSinks().getType()),
                                b.getF32FloatAttr(0.0f)));
     op.getSinksMutable().assign(zeros);
+  }));
+}
+
+// A varlen backward must keep its sequences apart: without the offsets the
+// packed rows are one dense problem (queries see other sequences' keys).
+TEST(BackwardHarness, DetectsVarlenAttendingAcrossSequences) {
+  AttentionSpec spec = baseSpec();
+  spec.batch = 1;
+  spec.layout = Layout::BSHD;
+  spec.cuSeqlensQ = {0, 6, 13};
+  spec.cuSeqlensK = {0, 4, 11};
+  spec.maskKind = MaskKind::CausalBottomRight;
+  EXPECT_TRUE(passesWithMutation(spec, [](AttentionBackwardOp) {}));
+  EXPECT_FALSE(passesWithMutation(spec, [](AttentionBackwardOp op) {
+    op.getCuSeqlensQMutable().clear();
+    op.getCuSeqlensKMutable().clear();
   }));
 }
 

@@ -329,6 +329,10 @@ def AttnSplitVarlen : Pass<"attn-split-varlen"> {
     CPU flash pipeline runs it before `attn-tile` (the GPU path does not:
     `attn-tile` tiles the varlen op itself, one kernel for all sequences).
 
+    A varlen `attn.attention_backward` becomes the same loop of dense
+    backwards: each sequence's dQ rows and dK / dV key rows inserted into
+    zero-filled packed gradients, `grad_sinks` summed over the sequences.
+
     ```mlir
     %o = attn.attention ins(%q, %k, %v : tensor<1x10x4x64xf32>, ...)
         cu_seqlens_q(%cq : tensor<3xi32>) cu_seqlens_k(%ck : tensor<3xi32>)

@@ -393,6 +393,20 @@ struct AttentionBackwardOpLowering : OpConversionPattern<AttentionBackwardOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Type accType =
         accumulatorType(rewriter, op.getQueryType().getElementType(), options);
+    // A varlen backward is its loop of dense backwards, lowered here as the
+    // forward's.
+    if (op.isVarlen()) {
+      SmallVector<Value> loop = buildVarlenBackwardLoop(rewriter, op);
+      AttentionBackwardOp dense;
+      loop.front().getDefiningOp()->walk(
+          [&](AttentionBackwardOp inner) { dense = inner; });
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPoint(dense);
+      rewriter.replaceOp(dense, lowering::lowerAttentionBackward(
+                                    rewriter, dense, accType));
+      rewriter.replaceOp(op, loop);
+      return success();
+    }
     rewriter.replaceOp(op, lowering::lowerAttentionBackward(rewriter, op,
                                                             accType));
     return success();

@@ -38,6 +38,8 @@ struct BackwardOperands {
   bool withGradBias = false;
   bool withMaskMod = false;
   bool withScoreMod = false, withSinks = false, withKeyLengths = false;
+  /// A varlen batch (cu_seqlens_q / cu_seqlens_k over packed rows).
+  bool varlen = false;
 };
 
 /// `op`'s operands, types and attributes.

@@ -60,6 +60,7 @@ mlir::attn::detail::getBackwardOperands(AttentionBackwardOp op) {
   o.withScoreMod = !op.getScoreMod().empty();
   o.withSinks = static_cast<bool>(op.getSinks());
   o.withKeyLengths = static_cast<bool>(op.getKeyLengths());
+  o.varlen = op.isVarlen();
   return o;
 }
 
@@ -93,6 +94,9 @@ FailureOr<KernelProblem>
 mlir::attn::detail::getBackwardProblem(Operation *anchor,
                                        const BackwardOperands &o) {
   auto fail = [&](const Twine &msg) { return anchor->emitOpError(msg); };
+  if (o.varlen)
+    return fail("expected a dense attn.attention_backward on the GPU path "
+                "(the varlen backward runs on the CPU target only)");
   if (o.withMaskMod)
     return fail("expected no mask_mod on the GPU backward (not supported "
                 "yet)");

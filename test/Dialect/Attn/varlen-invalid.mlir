@@ -154,3 +154,57 @@ func.func @bshd_view_shape(%pages: tensor<12x16x2x16xf32>, %table: tensor<3x4xi3
   %k = attn.paged_view %pages[%table] {layout = #attn.layout<bshd>} : tensor<12x16x2x16xf32>, tensor<3x4xi32> -> tensor<3x2x64x16xf32>
   return %k : tensor<3x2x64x16xf32>
 }
+
+// The backward's varlen rules (verifyVarlen(AttentionBackwardOp)), one case
+// each, on the same shapes with O / dO [1, 10, 4, 16] and LSE [1, 4, 10].
+
+// -----
+
+// Offsets of another integer type: the ODS constraint (i32, as the forward).
+func.func @backward_i64_offsets(%q: tensor<1x10x4x16xf32>, %k: tensor<1x12x2x16xf32>, %v: tensor<1x12x2x16xf32>, %o: tensor<1x10x4x16xf32>, %do: tensor<1x10x4x16xf32>, %lse: tensor<1x4x10xf32>, %cq: tensor<4xi64>, %ck: tensor<4xi64>) {
+  // expected-error @+1 {{operand #6 must be ranked tensor of 32-bit signless integer values}}
+  %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %v, %o, %do, %lse : tensor<1x10x4x16xf32>, tensor<1x12x2x16xf32>, tensor<1x12x2x16xf32>, tensor<1x10x4x16xf32>, tensor<1x10x4x16xf32>, tensor<1x4x10xf32>) cu_seqlens_q(%cq : tensor<4xi64>) cu_seqlens_k(%ck : tensor<4xi64>) {layout = #attn.layout<bshd>} -> tensor<1x10x4x16xf32>, tensor<1x12x2x16xf32>, tensor<1x12x2x16xf32>
+  return
+}
+
+// -----
+
+func.func @backward_only_q(%q: tensor<1x10x4x16xf32>, %k: tensor<1x12x2x16xf32>, %v: tensor<1x12x2x16xf32>, %o: tensor<1x10x4x16xf32>, %do: tensor<1x10x4x16xf32>, %lse: tensor<1x4x10xf32>, %cq: tensor<4xi32>) {
+  // expected-error @+1 {{'attn.attention_backward' op expected cu_seqlens_q and cu_seqlens_k together in a backward (the query and key offsets of the packed sequences)}}
+  %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %v, %o, %do, %lse : tensor<1x10x4x16xf32>, tensor<1x12x2x16xf32>, tensor<1x12x2x16xf32>, tensor<1x10x4x16xf32>, tensor<1x10x4x16xf32>, tensor<1x4x10xf32>) cu_seqlens_q(%cq : tensor<4xi32>) {layout = #attn.layout<bshd>} -> tensor<1x10x4x16xf32>, tensor<1x12x2x16xf32>, tensor<1x12x2x16xf32>
+  return
+}
+
+// -----
+
+// The default bhsd layout: Q [1, 4, 10, 16] and K/V [1, 2, 12, 16] as heads
+// by rows, which packs nothing along a sequence axis of one batch row.
+func.func @backward_bhsd(%q: tensor<1x4x10x16xf32>, %k: tensor<1x2x12x16xf32>, %v: tensor<1x2x12x16xf32>, %o: tensor<1x4x10x16xf32>, %do: tensor<1x4x10x16xf32>, %lse: tensor<1x4x10xf32>, %cq: tensor<4xi32>, %ck: tensor<4xi32>) {
+  // expected-error @+1 {{expected the bshd layout with cu_seqlens (the sequences are packed as [1, T, H, D])}}
+  %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %v, %o, %do, %lse : tensor<1x4x10x16xf32>, tensor<1x2x12x16xf32>, tensor<1x2x12x16xf32>, tensor<1x4x10x16xf32>, tensor<1x4x10x16xf32>, tensor<1x4x10xf32>) cu_seqlens_q(%cq : tensor<4xi32>) cu_seqlens_k(%ck : tensor<4xi32>) -> tensor<1x4x10x16xf32>, tensor<1x2x12x16xf32>, tensor<1x2x12x16xf32>
+  return
+}
+
+// -----
+
+func.func @backward_shapes_differ(%q: tensor<1x10x4x16xf32>, %k: tensor<1x12x2x16xf32>, %v: tensor<1x12x2x16xf32>, %o: tensor<1x10x4x16xf32>, %do: tensor<1x10x4x16xf32>, %lse: tensor<1x4x10xf32>, %cq: tensor<4xi32>, %ck: tensor<3xi32>) {
+  // expected-error @+1 {{expected cu_seqlens_q and cu_seqlens_k of one shape [N+1] (N sequences), got 'tensor<4xi32>' and 'tensor<3xi32>'}}
+  %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %v, %o, %do, %lse : tensor<1x10x4x16xf32>, tensor<1x12x2x16xf32>, tensor<1x12x2x16xf32>, tensor<1x10x4x16xf32>, tensor<1x10x4x16xf32>, tensor<1x4x10xf32>) cu_seqlens_q(%cq : tensor<4xi32>) cu_seqlens_k(%ck : tensor<3xi32>) {layout = #attn.layout<bshd>} -> tensor<1x10x4x16xf32>, tensor<1x12x2x16xf32>, tensor<1x12x2x16xf32>
+  return
+}
+
+// -----
+
+func.func @backward_key_lengths(%q: tensor<1x10x4x16xf32>, %k: tensor<1x12x2x16xf32>, %v: tensor<1x12x2x16xf32>, %o: tensor<1x10x4x16xf32>, %do: tensor<1x10x4x16xf32>, %lse: tensor<1x4x10xf32>, %lens: tensor<1xi32>, %cq: tensor<4xi32>, %ck: tensor<4xi32>) {
+  // expected-error @+1 {{expected no key_lengths with cu_seqlens_k (sequence n has cu_seqlens_k[n+1] - cu_seqlens_k[n] keys)}}
+  %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %v, %o, %do, %lse : tensor<1x10x4x16xf32>, tensor<1x12x2x16xf32>, tensor<1x12x2x16xf32>, tensor<1x10x4x16xf32>, tensor<1x10x4x16xf32>, tensor<1x4x10xf32>) key_lengths(%lens : tensor<1xi32>) cu_seqlens_q(%cq : tensor<4xi32>) cu_seqlens_k(%ck : tensor<4xi32>) {layout = #attn.layout<bshd>} -> tensor<1x10x4x16xf32>, tensor<1x12x2x16xf32>, tensor<1x12x2x16xf32>
+  return
+}
+
+// -----
+
+func.func @backward_bias(%q: tensor<1x10x4x16xf32>, %k: tensor<1x12x2x16xf32>, %v: tensor<1x12x2x16xf32>, %o: tensor<1x10x4x16xf32>, %do: tensor<1x10x4x16xf32>, %lse: tensor<1x4x10xf32>, %bias: tensor<1x4x10x12xf32>, %cq: tensor<4xi32>, %ck: tensor<4xi32>) {
+  // expected-error @+1 {{expected no bias or mask operand with cu_seqlens (a [B, Hq, Lq, Lk] operand has no per-sequence indexing)}}
+  %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %v, %o, %do, %lse : tensor<1x10x4x16xf32>, tensor<1x12x2x16xf32>, tensor<1x12x2x16xf32>, tensor<1x10x4x16xf32>, tensor<1x10x4x16xf32>, tensor<1x4x10xf32>) bias(%bias : tensor<1x4x10x12xf32>) cu_seqlens_q(%cq : tensor<4xi32>) cu_seqlens_k(%ck : tensor<4xi32>) {layout = #attn.layout<bshd>} -> tensor<1x10x4x16xf32>, tensor<1x12x2x16xf32>, tensor<1x12x2x16xf32>
+  return
+}

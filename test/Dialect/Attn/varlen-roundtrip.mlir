@@ -38,3 +38,15 @@ func.func @varlen_paged_caches(%q: tensor<1x10x4x16xbf16>, %kp: tensor<12x16x2x1
   %o, %lse = attn.attention ins(%q, %k, %v : tensor<1x10x4x16xbf16>, tensor<3x64x2x16xbf16>, tensor<3x64x2x16xbf16>) key_lengths(%lens : tensor<3xi32>) cu_seqlens_q(%cq : tensor<4xi32>) {layout = #attn.layout<bshd>, mask_kind = #attn.mask<causal_bottom_right>} -> tensor<1x10x4x16xbf16>, tensor<1x4x10xf32>
   return %o, %lse : tensor<1x10x4x16xbf16>, tensor<1x4x10xf32>
 }
+
+// The backward of a varlen batch: the forward's operands, O, dO and its LSE
+// [1, Hq, Tq], with the same offsets.
+// CHECK-LABEL: func.func @varlen_backward
+// CHECK: attn.attention_backward ins(%{{.*}} : tensor<1x10x4x16xbf16>, tensor<1x12x2x16xbf16>, tensor<1x12x2x16xbf16>, tensor<1x10x4x16xbf16>, tensor<1x10x4x16xbf16>, tensor<1x4x10xf32>)
+// CHECK-SAME: cu_seqlens_q(%{{.*}} : tensor<4xi32>) cu_seqlens_k(%{{.*}} : tensor<4xi32>)
+// CHECK-SAME: layout = #attn.layout<bshd>
+// CHECK-SAME: -> tensor<1x10x4x16xbf16>, tensor<1x12x2x16xbf16>, tensor<1x12x2x16xbf16>
+func.func @varlen_backward(%q: tensor<1x10x4x16xbf16>, %k: tensor<1x12x2x16xbf16>, %v: tensor<1x12x2x16xbf16>, %o: tensor<1x10x4x16xbf16>, %do: tensor<1x10x4x16xbf16>, %lse: tensor<1x4x10xf32>, %cq: tensor<4xi32>, %ck: tensor<4xi32>) -> (tensor<1x10x4x16xbf16>, tensor<1x12x2x16xbf16>, tensor<1x12x2x16xbf16>) {
+  %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %v, %o, %do, %lse : tensor<1x10x4x16xbf16>, tensor<1x12x2x16xbf16>, tensor<1x12x2x16xbf16>, tensor<1x10x4x16xbf16>, tensor<1x10x4x16xbf16>, tensor<1x4x10xf32>) cu_seqlens_q(%cq : tensor<4xi32>) cu_seqlens_k(%ck : tensor<4xi32>) {layout = #attn.layout<bshd>, mask_kind = #attn.mask<causal_bottom_right>} -> tensor<1x10x4x16xbf16>, tensor<1x12x2x16xbf16>, tensor<1x12x2x16xbf16>
+  return %dq, %dk, %dv : tensor<1x10x4x16xbf16>, tensor<1x12x2x16xbf16>, tensor<1x12x2x16xbf16>
+}

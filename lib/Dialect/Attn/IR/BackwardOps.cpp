@@ -9,6 +9,7 @@
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "OpVerifiers.h"
 #include "attn/Dialect/Attn/IR/ScoreModDerivative.h"
+#include "attn/Dialect/Attn/IR/Varlen.h"
 
 #include "mlir/IR/Builders.h"
 
@@ -158,7 +159,7 @@ LogicalResult AttentionBackwardOp::verify() {
                 failed(verifySinksType(*this, "grad_sinks",
                                        getGradSinks().getType(), hq))))
     return failure();
-  return success();
+  return verifyVarlen(*this);
 }
 
 /// The modifier regions as everywhere, and a score_mod the backward can

@@ -19,15 +19,22 @@ using namespace mlir::attn;
 
 /// The operands and regions whose [B, ...] indexing has no per-sequence
 /// meaning yet, refused with cu_seqlens.
-static LogicalResult verifyNoPerBatchOperands(AttentionOp op) {
-  if (op.getBias() || op.getMask())
-    return op.emitOpError() << "expected no bias or mask operand with "
-                               "cu_seqlens (a [B, Hq, Lq, Lk] operand has no "
-                               "per-sequence indexing)";
-  if (!op.getScoreMod().empty() || !op.getMaskMod().empty())
-    return op.emitOpError() << "expected no score_mod or mask_mod region with "
-                               "cu_seqlens";
+static LogicalResult verifyNoPerBatchOperands(Operation *op, Value bias,
+                                              Value mask, Region &scoreMod,
+                                              Region &maskMod) {
+  if (bias || mask)
+    return op->emitOpError() << "expected no bias or mask operand with "
+                                "cu_seqlens (a [B, Hq, Lq, Lk] operand has no "
+                                "per-sequence indexing)";
+  if (!scoreMod.empty() || !maskMod.empty())
+    return op->emitOpError() << "expected no score_mod or mask_mod region "
+                                "with cu_seqlens";
   return success();
+}
+template <typename OpTy>
+static LogicalResult verifyNoPerBatchOperands(OpTy op) {
+  return verifyNoPerBatchOperands(op, op.getBias(), op.getMask(),
+                                  op.getScoreMod(), op.getMaskMod());
 }
 
 /// Varlen queries over per-sequence caches: cu_seqlens_q [N+1], Q and O
@@ -58,12 +65,12 @@ static LogicalResult verifyVarlenCache(AttentionOp op) {
   return verifyNoPerBatchOperands(op);
 }
 
-LogicalResult mlir::attn::verifyVarlen(AttentionOp op) {
+/// The packed varlen rules both directions share: cu_seqlens_q and
+/// cu_seqlens_k together, of one shape [N+1], the bshd layout, a batch of
+/// one in Q, K and V, no key_lengths, no per-batch operands.
+template <typename OpTy>
+static LogicalResult verifyPackedVarlen(OpTy op) {
   Value cuQ = op.getCuSeqlensQ(), cuK = op.getCuSeqlensK();
-  if (!cuQ && !cuK)
-    return success();
-  if (op.isVarlenCache())
-    return verifyVarlenCache(op);
   if (!cuQ || !cuK)
     return op.emitOpError() << "expected cu_seqlens_q and cu_seqlens_k "
                                "together (the query and key offsets of the "
@@ -98,6 +105,26 @@ LogicalResult mlir::attn::verifyVarlen(AttentionOp op) {
                                "(sequence n has cu_seqlens_k[n+1] - "
                                "cu_seqlens_k[n] keys)";
   return verifyNoPerBatchOperands(op);
+}
+
+LogicalResult mlir::attn::verifyVarlen(AttentionOp op) {
+  if (!op.getCuSeqlensQ() && !op.getCuSeqlensK())
+    return success();
+  if (op.isVarlenCache())
+    return verifyVarlenCache(op);
+  return verifyPackedVarlen(op);
+}
+
+LogicalResult mlir::attn::verifyVarlen(AttentionBackwardOp op) {
+  if (!op.getCuSeqlensQ() && !op.getCuSeqlensK())
+    return success();
+  // The backward of varlen queries over caches (no cu_seqlens_k) would
+  // write dK / dV into the caches: not defined.
+  if (!op.getCuSeqlensQ() || !op.getCuSeqlensK())
+    return op.emitOpError() << "expected cu_seqlens_q and cu_seqlens_k "
+                               "together in a backward (the query and key "
+                               "offsets of the packed sequences)";
+  return verifyPackedVarlen(op);
 }
 
 /// cu[n] as an index, clamped to [low, total]: offsets that break the
@@ -246,6 +273,107 @@ SmallVector<Value> mlir::attn::buildVarlenLoop(OpBuilder &b, AttentionOp op) {
                                      nb.getIndexAttr(lseType.getDimSize(1)),
                                      lq},
               ArrayRef<OpFoldResult>(ones).take_front(3)));
+        scf::YieldOp::create(nb, l, yielded);
+      });
+  return SmallVector<Value>(loop.getResults());
+}
+
+/// The [1, Hq, length] slice of a [1, Hq, T] LSE from row `offset`.
+static Value sliceLse(OpBuilder &b, Location loc, Value lse, Value offset,
+                      Value length) {
+  auto type = cast<RankedTensorType>(lse.getType());
+  auto sliceType = RankedTensorType::get(
+      {1, type.getDimSize(1), ShapedType::kDynamic}, type.getElementType());
+  SmallVector<OpFoldResult> ones(3, b.getIndexAttr(1));
+  return tensor::ExtractSliceOp::create(
+      b, loc, sliceType, lse,
+      ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0), offset},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1),
+                             b.getIndexAttr(type.getDimSize(1)), length},
+      ones);
+}
+
+/// `rows` ([1, length, H, X]) written into the packed `into` at `offset`.
+static Value insertRows(OpBuilder &b, Location loc, Value rows, Value into,
+                        Value offset, Value length) {
+  auto type = cast<RankedTensorType>(into.getType());
+  SmallVector<OpFoldResult> ones(4, b.getIndexAttr(1));
+  return tensor::InsertSliceOp::create(
+      b, loc, rows, into,
+      ArrayRef<OpFoldResult>{b.getIndexAttr(0), offset, b.getIndexAttr(0),
+                             b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), length,
+                             b.getIndexAttr(type.getDimSize(2)),
+                             b.getIndexAttr(type.getDimSize(3))},
+      ones);
+}
+
+/// The type of a per-sequence slice of packed `type`: its rows dynamic.
+static RankedTensorType rowsTypeOf(Type packed) {
+  auto type = cast<RankedTensorType>(packed);
+  return RankedTensorType::get({1, ShapedType::kDynamic, type.getDimSize(2),
+                                type.getDimSize(3)},
+                               type.getElementType());
+}
+
+SmallVector<Value> mlir::attn::buildVarlenBackwardLoop(OpBuilder &b,
+                                                       AttentionBackwardOp op) {
+  Location loc = op.getLoc();
+  Value cuQ = op.getCuSeqlensQ(), cuK = op.getCuSeqlensK();
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value numSequences = arith::SubIOp::create(
+      b, loc, tensor::DimOp::create(b, loc, cuQ, 0), one);
+
+  // Rows of no sequence (keys past cu_seqlens_k[N], or a caller breaking
+  // the contract) have zero gradients; the sinks' gradient sums over the
+  // sequences from 0.
+  auto gradType = [&](Value v) {
+    return cast<RankedTensorType>(v.getType());
+  };
+  SmallVector<Value> inits = {
+      filled(b, loc, gradType(op.getGradQuery()), op.getQuery(), 0.0),
+      filled(b, loc, gradType(op.getGradKey()), op.getKey(), 0.0),
+      filled(b, loc, gradType(op.getGradValue()), op.getValue(), 0.0)};
+  if (op.getGradSinks())
+    inits.push_back(
+        filled(b, loc, gradType(op.getGradSinks()), op.getSinks(), 0.0));
+
+  Value totalQ = tensor::DimOp::create(b, loc, op.getQuery(), 1);
+  Value totalK = tensor::DimOp::create(b, loc, op.getKey(), 1);
+  auto loop = scf::ForOp::create(
+      b, loc, zero, numSequences, one, inits,
+      [&](OpBuilder &nb, Location l, Value n, ValueRange carried) {
+        VarlenSequence seq =
+            buildVarlenSequence(nb, l, cuQ, cuK, n, totalQ, totalK);
+        Value q0 = seq.queryStart, lq = seq.queryLength;
+        Value k0 = seq.keyStart, lk = seq.keyLength;
+        auto queryRows = [&](Value v) { return sliceRows(nb, l, v, q0, lq); };
+        auto keyRows = [&](Value v) { return sliceRows(nb, l, v, k0, lk); };
+        Type sinksGrad =
+            op.getGradSinks() ? op.getGradSinks().getType() : Type();
+        auto dense = AttentionBackwardOp::create(
+            nb, l, rowsTypeOf(op.getGradQuery().getType()),
+            rowsTypeOf(op.getGradKey().getType()),
+            rowsTypeOf(op.getGradValue().getType()), /*grad_bias=*/Type(),
+            sinksGrad, queryRows(op.getQuery()), keyRows(op.getKey()),
+            keyRows(op.getValue()), queryRows(op.getOutput()),
+            queryRows(op.getGradOutput()),
+            sliceLse(nb, l, op.getLse(), q0, lq), /*bias=*/Value(),
+            /*mask=*/Value(), /*key_lengths=*/Value(), op.getSinks(),
+            /*cu_seqlens_q=*/Value(), /*cu_seqlens_k=*/Value(),
+            op.getScaleAttr(), op.getMaskKindAttr(), op.getWindowAttr(),
+            op.getSoftcapAttr(), op.getAlibiSlopesAttr(), op.getLayoutAttr());
+        SmallVector<Value> yielded = {
+            insertRows(nb, l, dense.getGradQuery(), carried[0], q0, lq),
+            insertRows(nb, l, dense.getGradKey(), carried[1], k0, lk),
+            insertRows(nb, l, dense.getGradValue(), carried[2], k0, lk)};
+        if (op.getGradSinks())
+          yielded.push_back(
+              linalg::AddOp::create(nb, l, ValueRange{carried[3],
+                                                      dense.getGradSinks()},
+                                    ValueRange{carried[3]})
+                  .getResult(0));
         scf::YieldOp::create(nb, l, yielded);
       });
   return SmallVector<Value>(loop.getResults());

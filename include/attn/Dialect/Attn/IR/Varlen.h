@@ -17,6 +17,7 @@
 
 namespace mlir::attn {
 class AttentionOp;
+class AttentionBackwardOp;
 
 /// The varlen part of attn.attention's verifier: cu_seqlens_q and
 /// cu_seqlens_k together, both [N+1], packed [1, T, H, D] operands in the
@@ -24,6 +25,10 @@ class AttentionOp;
 /// [N, Lk, Hkv, D] caches), and none of the operands or regions whose
 /// [B, ...] indexing has no per-sequence meaning. Succeeds for a dense op.
 LogicalResult verifyVarlen(AttentionOp op);
+/// The same rules for attn.attention_backward: cu_seqlens_q and
+/// cu_seqlens_k together (no backward over caches), packed bshd operands of
+/// batch 1, no key_lengths, bias, mask or modifier regions.
+LogicalResult verifyVarlen(AttentionBackwardOp op);
 
 /// Sequence n of a varlen batch: its first packed query and key rows and
 /// its query and key lengths (index values). Over per-sequence caches
@@ -52,6 +57,14 @@ VarlenSequence buildVarlenSequence(OpBuilder &b, Location loc, Value cuQ,
 /// Returns the values that replace `op`'s results; `op` itself is left for
 /// the caller to replace.
 SmallVector<Value> buildVarlenLoop(OpBuilder &b, AttentionOp op);
+
+/// The backward's loop, before `op` (a varlen attn.attention_backward):
+/// sequence n's rows of dQ and its keys' rows of dK and dV are a dense
+/// attn.attention_backward on the slices of Q, K, V, O, dO and the LSE that
+/// buildVarlenSequence bounds; rows of no sequence get 0, grad_sinks is the
+/// sum over the sequences. Returns the values that replace `op`'s results.
+SmallVector<Value> buildVarlenBackwardLoop(OpBuilder &b,
+                                           AttentionBackwardOp op);
 
 } // namespace mlir::attn
 

@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""The varlen backward on the device (issues #15 / #16): gradients of packed
+variable-length batches (flash_attn_varlen_func's dq, dk, dv), first checked
+against torch's float64 autograd of per-sequence dense attention, then timed.
+
+Paths (each checked before it is timed):
+  ours     attn_mlir.torch.varlen_attention's backward on CUDA tensors; while
+           the compiler has no GPU varlen backward, the row records the
+           MissingGpuBackward reason and nothing of ours is timed
+  flash    torch.ops.aten._flash_attention_backward with cum_seq_q/k (torch's
+           FlashAttention varlen backward, the yardstick; GQA as the kernel
+           takes it, else K/V repeated and dK/dV summed over each group)
+  padded   the batch padded to [N, Lmax, H, D] and the dense backward of SDPA
+           (flash: is_causal, top-left = bottom-right for lq == lk; cuDNN:
+           the same) on the padded tokens: the cost of not packing. Its
+           gradients are checked on the real rows (padding keys sit past
+           every sequence's last key; with causal attention no real query
+           sees them, so only non-causal padded rows differ and are skipped)
+
+The timing shape: 8 sequences of random lengths summing to 16k tokens,
+GQA 32 / 8, D 128, bf16, causal and not (prefill, lq == lk). The check
+shape: the same heads on 8 sequences summing to 2k (float64 autograd of
+16k would hold GBs of scores per sequence).
+
+  bench/varlen_backward_prepare.sh [build] [dest]   (here: stages the run)
+  bash DEST/run.sh [--reps 20]                      (device, from the repo root)
+"""
+
+import argparse
+import json
+import math
+import os
+import random
+
+import torch
+import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+HQ, HKV, D, DTYPE = 32, 8, 128, torch.bfloat16
+
+
+def lengths(total, n, seed):
+    """n random lengths >= 16 summing to total."""
+    rng = random.Random(seed)
+    cuts = sorted(rng.sample(range(1, total // 16), n - 1))
+    parts = [b - a for a, b in zip([0] + cuts, cuts + [total // 16])]
+    return [16 * p for p in parts]
+
+
+def pack(lens, device, seed):
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    cu = torch.tensor([0] + lens, dtype=torch.int64).cumsum(0).to(torch.int32).to(device)
+    t = sum(lens)
+    q, k, v, do = (torch.randn(t, h, D, generator=g).to(DTYPE).to(device)
+                   for h in (HQ, HKV, HKV, HQ))
+    return q, k, v, do, cu
+
+
+def reference_grads(q, k, v, do, cu, causal):
+    """float64 (dq, dk, dv): each sequence's dense attention, GQA by
+    repetition, differentiated by torch's autograd."""
+    grads = [torch.zeros(x.shape, dtype=torch.float64, device=x.device) for x in (q, k, v)]
+    g = HQ // HKV
+    bounds = cu.tolist()
+    for a, b in zip(bounds, bounds[1:]):
+        qs, ks, vs = (x[a:b].double().requires_grad_() for x in (q, k, v))
+        s = qs.transpose(0, 1) @ ks.transpose(0, 1).repeat_interleave(g, 0).transpose(-1, -2)
+        s = s / math.sqrt(D)
+        if causal:
+            n = b - a
+            keep = torch.ones(n, n, dtype=torch.bool, device=q.device).tril()
+            s = s.masked_fill(~keep, -math.inf)
+        o = torch.softmax(s, -1) @ vs.transpose(0, 1).repeat_interleave(g, 0)
+        dq, dk, dv = torch.autograd.grad(o, (qs, ks, vs), do[a:b].double().transpose(0, 1))
+        for acc, x in zip(grads, (dq, dk, dv)):
+            acc[a:b] = x
+    return grads
+
+
+def flash_varlen(q, k, v, do, cu, max_len, causal):
+    """torch's FlashAttention varlen forward + backward: (dq, dk, dv) and a
+    closure timing the backward alone."""
+    aten = torch.ops.aten
+    kk, vv, g = k, v, 1
+    try:
+        out = aten._flash_attention_forward(q, k, v, cu, cu, max_len, max_len, 0.0, causal,
+                                            False)
+    except RuntimeError:  # no GQA in this kernel: repeat K/V, sum dK/dV
+        g = HQ // HKV
+        kk, vv = k.repeat_interleave(g, 1), v.repeat_interleave(g, 1)
+        out = aten._flash_attention_forward(q, kk, vv, cu, cu, max_len, max_len, 0.0,
+                                            causal, False)
+    o, lse, seed, offset = out[0], out[1], out[2], out[3]
+
+    def backward():
+        return aten._flash_attention_backward(do, q, kk, vv, o, lse, cu, cu, max_len,
+                                              max_len, 0.0, causal, seed, offset)
+    dq, dk, dv = backward()
+    if g > 1:
+        dk = dk.view(dk.shape[0], HKV, g, D).sum(2)
+        dv = dv.view(dv.shape[0], HKV, g, D).sum(2)
+    return (dq, dk, dv), backward, "gqa" if g == 1 else "repeated kv"
+
+
+def padded_dense(q, k, v, do, cu, max_len, causal, backend):
+    """SDPA's dense backward on the batch padded to [N, H, Lmax, D]."""
+    bounds = list(zip(cu.tolist(), cu.tolist()[1:]))
+    n = len(bounds)
+
+    def pad(x):
+        p = x.new_zeros(n, max_len, x.shape[1], D)
+        for i, (a, b) in enumerate(bounds):
+            p[i, :b - a] = x[a:b]
+        return p.transpose(1, 2).contiguous().requires_grad_()
+    qp, kp, vp = pad(q), pad(k), pad(v)
+    dop = pad(do).detach()
+    with sdpa_kernel(backend):
+        o = F.scaled_dot_product_attention(qp, kp, vp, is_causal=causal, enable_gqa=True)
+
+    def backward():
+        return torch.autograd.grad(o, (qp, kp, vp), dop, retain_graph=True)
+    grads = backward()
+    unpad = [torch.cat([x[i].transpose(0, 1)[:b - a] for i, (a, b) in enumerate(bounds)])
+             for x in grads]
+    return unpad, backward
+
+
+def ours(q, k, v, do, cu, max_len, causal):
+    try:
+        import attn_mlir.torch as at
+    except (ImportError, OSError) as e:  # not staged: torch's paths alone
+        return None, None, f"attn_mlir not importable: {e}"
+    leaves = [x.clone().requires_grad_() for x in (q, k, v)]
+    try:
+        out = at.varlen_attention(*leaves, cu, cu, max_len, max_len, causal=causal)
+    except at.Unsupported as e:  # MissingGpuBackward: no kernel to time
+        return None, None, " ".join(str(e).split())
+
+    def backward():
+        return torch.autograd.grad(out, leaves, do, retain_graph=True)
+    return backward(), backward, ""
+
+
+def errors(got, want, rows=None):
+    errs = {}
+    for name, x, y in zip(("dq", "dk", "dv"), got, want):
+        if rows is not None:
+            x, y = x[rows], y[rows]
+        errs[name] = (x.double() - y).abs().max().item()
+    return errs
+
+
+def time_ms(fn, reps):
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(reps):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize()
+        times.append(start.elapsed_time(end))
+    return sorted(times)[len(times) // 2]
+
+
+def backward_flops(lens, causal):
+    """2.5x the forward's 4 * Hq * D * visible pairs (FlashAttention's
+    convention for the backward: 5 matmuls against the forward's 2)."""
+    pairs = sum(l * (l + 1) // 2 if causal else l * l for l in lens)
+    return 2.5 * 4 * HQ * D * pairs
+
+
+def prepare():
+    """Here, with the compiler: the GPU varlen backward kernels of the run
+    into $ATTN_MLIR_CACHE_DIR, where the compiler makes them."""
+    import attn_mlir.torch as at
+    q, k = torch.zeros(1, HQ, D, dtype=DTYPE), torch.zeros(1, HKV, D, dtype=DTYPE)
+    for causal in (False, True):
+        at._varlen_gpu_kernel(q, k, k, causal, None, (-1, -1), True)
+        try:
+            at._autograd.varlen_gpu_backward_kernel(q, k, k, causal, None, (-1, -1))
+        except at.Unsupported as e:
+            print("varlen_backward_bench --prepare: no GPU varlen backward "
+                  f"({' '.join(str(e).split())[:120]}...): torch's paths alone")
+            return
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=os.environ.get("OUT", "/tmp/out"))
+    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--prepare", action="store_true")
+    args = ap.parse_args()
+    if args.prepare:
+        prepare()
+        return 0
+    os.makedirs(args.out, exist_ok=True)
+    dev = "cuda"
+    rows, ok = [], True
+    # 1. float64 first: every path's gradients on the check shape.
+    check_lens = lengths(2048, 8, seed=16)
+    for causal in (False, True):
+        q, k, v, do, cu = pack(check_lens, dev, seed=1)
+        want = reference_grads(q, k, v, do, cu, causal)
+        max_len = max(check_lens)
+        paths = {}
+        paths["flash"] = flash_varlen(q, k, v, do, cu, max_len, causal)[0]
+        for name, backend in (("padded_flash", SDPBackend.FLASH_ATTENTION),
+                              ("padded_cudnn", SDPBackend.CUDNN_ATTENTION)):
+            try:
+                paths[name] = padded_dense(q, k, v, do, cu, max_len, causal, backend)[0]
+            except RuntimeError as e:
+                print(f"check {name}: not run ({str(e).splitlines()[0]})")
+        mine, _, missing = ours(q, k, v, do, cu, max_len, causal)
+        if mine is not None:
+            paths["ours"] = mine
+        flash_err = errors(paths["flash"], want)
+        for name, got in paths.items():
+            # Non-causal padded rows see the padding keys (zeros): skip them.
+            if name.startswith("padded") and not causal:
+                continue
+            err = errors(got, want)
+            # Against torch flash's own error on the same inputs: 2x it plus
+            # the bf16 rounding of a gradient's largest entry.
+            bound = {g: 2 * flash_err[g] + 2 ** -8 * want[i].abs().max().item()
+                     for i, g in enumerate(("dq", "dk", "dv"))}
+            good = all(err[g] <= bound[g] for g in err)
+            ok &= good
+            rows.append({"kind": "check", "path": name, "causal": causal, "err": err,
+                         "bound": bound, "ok": good})
+            print(f"check {name} causal={causal} " +
+                  " ".join(f"{g}={err[g]:.2e}/{bound[g]:.2e}" for g in err) +
+                  (" OK" if good else " FAIL"), flush=True)
+        if mine is None:
+            rows.append({"kind": "check", "path": "ours", "causal": causal,
+                         "missing": missing})
+            print(f"check ours causal={causal}: not available ({missing})", flush=True)
+    # 2. timing, only after the checks.
+    time_lens = lengths(16384, 8, seed=15)
+    print(f"timing lengths {time_lens}")
+    for causal in (False, True):
+        q, k, v, do, cu = pack(time_lens, dev, seed=2)
+        max_len = max(time_lens)
+        flops = backward_flops(time_lens, causal)
+        timed = {}
+        _, fn, how = flash_varlen(q, k, v, do, cu, max_len, causal)
+        timed[f"flash_varlen ({how})"] = fn
+        for name, backend in (("padded_flash", SDPBackend.FLASH_ATTENTION),
+                              ("padded_cudnn", SDPBackend.CUDNN_ATTENTION)):
+            try:
+                timed[name] = padded_dense(q, k, v, do, cu, max_len, causal, backend)[1]
+            except RuntimeError as e:
+                print(f"time {name}: not run ({str(e).splitlines()[0]})")
+        _, fn, missing = ours(q, k, v, do, cu, max_len, causal)
+        if fn is not None:
+            timed["ours"] = fn
+        for name, fn in timed.items():
+            ms = time_ms(fn, args.reps)
+            rows.append({"kind": "time", "path": name, "causal": causal, "lengths": time_lens,
+                         "ms": ms, "tflops": flops / ms / 1e9})
+            print(f"time {name} causal={causal}: {ms:.3f} ms, "
+                  f"{flops / ms / 1e9:.0f} TFLOP/s (visible pairs)", flush=True)
+        if fn is None:
+            print(f"time ours causal={causal}: not available ({missing})")
+    with open(os.path.join(args.out, "varlen_backward.json"), "w") as f:
+        json.dump({"torch": torch.__version__, "device": torch.cuda.get_device_name(),
+                   "rows": rows}, f, indent=1)
+    print("varlen_backward_bench:", "OK" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
