@@ -13,7 +13,9 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build}"
 dest="${2:-/work/main/.device-mla576}"
 compile="$build/bin/attn-compile"
-rm -rf "$dest"
+# MLA_KEEP=1: keep DEST's kernels and compile only those without a cubin.
+[ -n "${MLA_KEEP:-}" ] || rm -rf "$dest"
+rm -rf "$dest/src" "$dest/googletest"
 mkdir -p "$dest/kernels"
 mla="--heads-kv=1 --head-dim=576 --value-head-dim=512 --key-lengths --shared-kv --lse"
 variants=(
@@ -37,6 +39,7 @@ jobs=0
 for v in "${variants[@]}"; do
   name="${v%%|*}"
   flags="${v#*|}"
+  [ -n "${MLA_KEEP:-}" ] && [ -f "$dest/kernels/$name.sm_90.cubin" ] && continue
   # shellcheck disable=SC2086
   "$compile" --target=ptx --cubin-arch=sm_90 --gpu=h200 $flags -o "$dest/kernels/$name" > "$dest/kernels/$name.log" 2>&1 &
   echo "$flags" > "$dest/kernels/$name.flags"

@@ -423,6 +423,10 @@ static FailureOr<DecodePlan>
 planDecodeKernel(Operation *op, const KernelProblem &p,
                  const ConvertAttnToNVVMOptions &o) {
   auto fail = [&](const Twine &msg) { return op->emitOpError(msg); };
+  // The latent kernel plans its own warps, keys and stages (the options
+  // shape the warp-split ring of this kernel).
+  if (needsLatentDecode(p))
+    return planLatentDecodeKernel(op, p, o);
   DecodePlan plan;
   plan.warps = o.decodeNumWarps;
   if (plan.warps != 4 && plan.warps != 8)
@@ -439,8 +443,6 @@ planDecodeKernel(Operation *op, const KernelProblem &p,
     return fail("expected a positive num-sms, got " + Twine(o.numSMs));
   if (o.numSplits < 0)
     return fail("expected num-splits >= 0, got " + Twine(o.numSplits));
-  if (needsLatentDecode(p))
-    return planLatentDecodeKernel(op, p, o);
   int64_t groupSize = p.headsQ / p.headsKV;
   plan.blockM = p.seqQ;
   if (p.varlen) {

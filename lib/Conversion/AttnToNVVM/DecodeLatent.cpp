@@ -61,6 +61,10 @@ FailureOr<DecodePlan> mlir::attn::detail::planLatentDecodeKernel(
                 "kernel (D = " +
                 Twine(p.headDim) + ", Dv = " + Twine(p.valueHeadDim) +
                 "); varlen queries over latent caches are not implemented");
+  if (o.numSMs < 1)
+    return fail("expected a positive num-sms, got " + Twine(o.numSMs));
+  if (o.numSplits < 0)
+    return fail("expected num-splits >= 0, got " + Twine(o.numSplits));
   DecodePlan plan;
   int64_t groupSize = p.headsQ / p.headsKV;
   plan.rows = groupSize * p.seqQ;
