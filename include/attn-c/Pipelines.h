@@ -120,6 +120,10 @@ typedef struct MlirAttnSpec {
   /* A backward with withBias: whether the entry returns d_bias (default
      true); false treats the bias as a constant of the loss. */
   bool withBiasGradient;
+
+  /* One shared K/V cache (MLA latent decode): V is the first valueHeadDim
+     columns of K's rows (attn.kv_prefix); the entry takes no V operand. */
+  bool sharedKV;
 } MlirAttnSpec;
 
 MLIR_CAPI_EXPORTED void mlirAttnSpecInit(MlirAttnSpec *spec);

@@ -61,6 +61,7 @@ void mlirAttnSpecInit(MlirAttnSpec *spec) {
   spec->numPages = d.numPages;
   spec->backward = d.backward;
   spec->withBiasGradient = d.withBiasGradient;
+  spec->sharedKV = d.sharedKV;
   spec->dynamicBatch = d.dynamicBatch;
   spec->dynamicQueryLength = d.dynamicQueryLength;
   spec->dynamicKeyLength = d.dynamicKeyLength;
@@ -98,6 +99,7 @@ static AttentionSpec unwrap(const MlirAttnSpec &c) {
   s.numPages = c.numPages;
   s.backward = c.backward;
   s.withBiasGradient = c.withBiasGradient;
+  s.sharedKV = c.sharedKV;
   s.dynamicBatch = c.dynamicBatch;
   s.dynamicQueryLength = c.dynamicQueryLength;
   s.dynamicKeyLength = c.dynamicKeyLength;

@@ -61,7 +61,7 @@ def compile(mlir=None, *, target="cpu", entry="attention", options=None,
     arguments: attn-compile's flags in snake_case with its defaults
     (batch, heads_q, heads_kv, seq_q, seq_k, head_dim, dtype, mask,
     window_left, window_right, softcap, score_mod, alibi, bshd, lse,
-    page_size, num_pages, append_tokens, key_lengths) plus scale, value_head_dim,
+    page_size, num_pages, append_tokens, key_lengths, shared_kv) plus scale, value_head_dim,
     mask_mod, bias, bool_mask and backward (the gradients dQ, dK, dV of
     the same attention from q, k, v, o, dO and lse).
 

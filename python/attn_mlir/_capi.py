@@ -106,6 +106,7 @@ class Spec(ctypes.Structure):
         ("numPages", ctypes.c_int64),
 
         ("withBiasGradient", ctypes.c_bool),
+        ("sharedKV", ctypes.c_bool),
     ]
 
 

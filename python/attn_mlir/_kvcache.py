@@ -71,8 +71,9 @@ def _check(q, k_cache, v_cache, cache_seqlens, cu_seqlens_q, block_table):
 def _check_on_host(cache_seqlens, cu_seqlens_q, block_table, total_q, lk, num_pages,
                    page):
     """The run-time values' contract, where they live on the host (a CUDA
-    call reads none of them: no synchronisation)."""
-    cu = cu_seqlens_q.tolist()
+    call reads none of them: no synchronisation); cu_seqlens_q None for a
+    dense batch."""
+    cu = [0, total_q] if cu_seqlens_q is None else cu_seqlens_q.tolist()
     if cu[0] != 0 or cu[-1] != total_q or any(b < a for a, b in zip(cu, cu[1:])):
         raise _unsupported(f"expected cu_seqlens_q to rise from 0 to {total_q} without "
                            f"decreasing, got {cu}")
@@ -186,3 +187,86 @@ def kvcache_attention(q, k_cache, v_cache, cache_seqlens, cu_seqlens_q, block_ta
     if return_lse:
         return got[0][0], got[1][0]
     return got[0]
+
+
+def _plan_mla(q, kv_cache, cache_seqlens, block_table, value_head_dim, causal, softmax_scale,
+              lse=True):
+    """The kernel of an mla_decode_attention call (shapes and dtypes only:
+    meta tensors plan the GPU one) and the block table it takes."""
+    from . import torch as at
+    if not isinstance(q, torch.Tensor) or q.dim() != 4 or not isinstance(kv_cache, torch.Tensor) \
+            or kv_cache.dim() != 4 or kv_cache.dtype != q.dtype or kv_cache.device != q.device:
+        raise _unsupported("expected q [B, Hq, Lq, D] and kv_cache [num_pages, page_size, Hkv, D] "
+                           "(or [B, Lk, Hkv, D]) of one dtype and device")
+    b, hq, lq, d = q.shape
+    hkv, dv = kv_cache.shape[2], int(value_head_dim)
+    if kv_cache.shape[3] != d or hkv == 0 or hq % hkv != 0 or not 0 < dv <= d:
+        raise _unsupported(f"expected kv_cache rows of q's D = {d}, Hq a multiple of Hkv and "
+                           f"0 < value_head_dim <= D, got kv_cache {tuple(kv_cache.shape)}, "
+                           f"Hq = {hq}, value_head_dim = {dv}")
+    if block_table is None:
+        if kv_cache.shape[0] != b:
+            raise _unsupported(f"expected a contiguous kv_cache [B = {b}, Lk, Hkv, D] without "
+                               f"block_table, got {tuple(kv_cache.shape)}")
+        # A contiguous cache is a pool of one page of Lk rows per sequence.
+        block_table = torch.arange(b, dtype=torch.int32, device=q.device)[:, None]
+    _check_int32("block_table", block_table, 2, q.device)
+    _check_int32("block_table", block_table, 2, q.device, (b, block_table.shape[1]))
+    _check_int32("cache_seqlens", cache_seqlens, 1, q.device, (b,))
+    gpu = q.is_cuda or q.device.type == "meta"
+    if gpu and q.dtype not in at._GPU_DTYPES:
+        raise _unsupported(f"expected bf16 or f16 tensors on the GPU, got {q.dtype}")
+    spec = {"batch": b, "heads_q": hq, "heads_kv": hkv, "seq_q": lq,
+            "seq_k": block_table.shape[1] * kv_cache.shape[1],
+            "head_dim": d, "value_head_dim": dv if dv != d else 0,
+            "dtype": at._DTYPE_NAMES[q.dtype], "mask": "causal" if causal else "none",
+            "lse": bool(lse), "key_lengths": True, "page_size": kv_cache.shape[1],
+            "num_pages": kv_cache.shape[0], "shared_kv": True,
+            "scale": None if softmax_scale is None else float(softmax_scale)}
+    if gpu:
+        return at._kernel("ptx", spec, at.gpu_options()), block_table
+    return at._kernel("cpu", spec, at.cpu_options(q.dtype)), block_table
+
+
+def mla_decode_attention(q, kv_cache, cache_seqlens, block_table=None, *, value_head_dim=512,
+                         causal=False, softmax_scale=None, return_lse=False):
+    """DeepSeek MLA's absorbed decode over ONE shared latent cache: K is the
+    whole cache row (576 = 512 latent + 64 rotary dims) and V its first
+    value_head_dim columns, so the cache is passed once (FlashMLA's
+    flash_mla_with_kvcache, heads not folded).
+
+    q [B, Hq, Lq, D] (Lq = 1 for decode, a few for speculative steps);
+    kv_cache a paged pool [num_pages, page_size, Hkv, D] with block_table
+    int32 [B, pages per sequence], or contiguous [B, Lk, Hkv, D] without a
+    table (run as one page of Lk rows per sequence); cache_seqlens int32 [B]
+    (sequence b attends to its first cache_seqlens[b] rows; 0: output 0,
+    LSE -inf). causal aligns the Lq rows to the end of each sequence's keys
+    (bottom-right). Returns out [B, Hq, Lq, Dv] (and with return_lse the LSE
+    [B, Hq, Lq], float32). CUDA tensors run the decode family's latent kernel
+    (docs/Pipeline.md "The latent kernel"), CPU tensors the CPU target. One
+    kernel per shape (B, heads, Lq, pool and table sizes); lengths and table
+    entries are read at run time. No gradients."""
+    from . import torch as at
+    if torch.is_grad_enabled() and any(getattr(t, "requires_grad", False) for t in (q, kv_cache)):
+        raise _unsupported("mla_decode_attention has no backward (call it under "
+                           "torch.no_grad() or on detached tensors)")
+    # The CPU entry always writes the LSE (its outputs are ours to pass).
+    kernel, block_table = _plan_mla(q, kv_cache, cache_seqlens, block_table, value_head_dim,
+                                    causal, softmax_scale, lse=bool(return_lse) or not q.is_cuda)
+    b, hq, lq, _ = q.shape
+    dv = int(value_head_dim)
+    if not q.is_cuda:
+        page = kv_cache.shape[1]
+        _check_on_host(cache_seqlens, None, block_table, 0, block_table.shape[1] * page,
+                       kv_cache.shape[0], page)
+        import numpy as np
+        out = np.empty((b, hq, lq, dv), at._to_numpy(q[:0]).dtype)
+        lse = np.empty((b, hq, lq), np.float32)
+        kernel(at._to_numpy(q), at._to_numpy(kv_cache), at._to_numpy(block_table),
+               at._to_numpy(cache_seqlens), out, lse)
+        out, lse = at._from_numpy(out, q.dtype), torch.from_numpy(lse)
+        return (out, lse) if return_lse else out
+    given = {"q": q, "k_pages": kv_cache, "block_table": block_table,
+             "key_lengths": cache_seqlens}
+    got = kernel(*(at._aligned(given[a["name"]]) for a in kernel.inputs))
+    return (got[0], got[1]) if return_lse else got[0]

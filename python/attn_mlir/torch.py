@@ -57,7 +57,7 @@ import attn_mlir
 __all__ = ["scaled_dot_product_attention", "attention", "Unsupported",
            "MissingGpuBackward", "register_transformers", "attention_forward",
            "kernels_used", "reset_kernels_used", "precompile", "varlen_attention",
-           "kvcache_attention", "kvcache_kernel"]
+           "kvcache_attention", "kvcache_kernel", "mla_decode_attention"]
 
 
 class Unsupported(ValueError):
@@ -698,4 +698,4 @@ from ._autograd import MissingGpuBackward  # noqa: E402,F401
 
 # Decode over per-sequence KV caches (flash_attn_with_kvcache); its own
 # module, which uses this one's kernel cache and conversions.
-from ._kvcache import kvcache_attention, kvcache_kernel  # noqa: E402
+from ._kvcache import kvcache_attention, kvcache_kernel, mla_decode_attention  # noqa: E402

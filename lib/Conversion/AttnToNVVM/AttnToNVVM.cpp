@@ -221,7 +221,12 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
   if (failed(checkSharedKVCache(op)))
     return failure();
   int64_t headDim = op.getHeadDim(), valueHeadDim = op.getValueHeadDim();
-  if (!isSupportedGpuHeadDim(headDim) || !isSupportedGpuHeadDim(valueHeadDim))
+  // Latent rows over one shared cache (checkSharedKVCache took them): the
+  // decode family's latent kernel.
+  bool latentRows = op.getValue().getDefiningOp<KVPrefixOp>() &&
+                    isLatentSharedKVShape(headDim, valueHeadDim);
+  if (!latentRows && (!isSupportedGpuHeadDim(headDim) ||
+                      !isSupportedGpuHeadDim(valueHeadDim)))
     return fail("expected head dims D and Dv that are multiples of 16 in "
                 "[32, 256] on the GPU path, got D = " +
                 Twine(headDim) + ", Dv = " + Twine(valueHeadDim));
@@ -295,6 +300,9 @@ static StringRef resolveKernelKind(Operation *op, const KernelProblem &p,
                                    const ConvertAttnToNVVMOptions &o) {
   if (o.kernel != "auto")
     return o.kernel;
+  // Latent rows (MLA over one shared cache): only decode's latent kernel.
+  if (needsLatentDecode(p))
+    return "decode";
   if (p.varlen) // the families that read per-sequence offsets
     return p.varlenCache ? "decode" : "prefill";
   // Runtime lengths: the families that take them (supportsRuntimeLengths):
@@ -333,6 +341,12 @@ static FailureOr<std::unique_ptr<KernelFamily>>
 selectKernelFamily(Operation *op, const KernelProblem &p,
                    const ConvertAttnToNVVMOptions &o) {
   StringRef kind = resolveKernelKind(op, p, o);
+  if (needsLatentDecode(p) && kind != "decode")
+    return op->emitOpError("expected kernel=decode or auto for latent rows "
+                           "over one shared K/V cache (D = ")
+           << p.headDim << ", Dv = " << p.valueHeadDim
+           << "): only the decode family's latent kernel holds them, got '"
+           << kind << "'";
   if (failed(supportsVarlen(op, p, kind)) ||
       failed(supportsRuntimeLengths(op, p, kind)))
     return failure();
@@ -625,6 +639,10 @@ withModelledTiles(AttentionOp op, const KernelProblem &problem,
   }
   if (problem.varlen) {
     result.source = "options (varlen: the work depends on the offsets)";
+    return result;
+  }
+  if (needsLatentDecode(problem)) {
+    result.source = "options (latent decode: the model weighs 16-row tiles)";
     return result;
   }
   const GpuSpec *gpu = options.tileModel == "auto"

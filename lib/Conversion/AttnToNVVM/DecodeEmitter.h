@@ -39,7 +39,21 @@ struct DecodePlan {
   /// CTAs of this kernel one SM holds (by shared memory), for the split
   /// heuristic.
   int64_t ctasPerSM;
+  /// The latent kernel (DecodeLatent.cpp: rows wider than 256 over one
+  /// shared K/V cache, MLA): a group's `rows` are cut into `rowBlocks`
+  /// blocks of `blockRows` (a multiple of 16), one CTA each per split (grid
+  /// y = group * rowBlocks + block); warp w holds rows 16 (w / valueSplit)
+  /// .. + 15 of its block and Dv / valueSplit columns from (w % valueSplit)
+  /// * Dv / valueSplit; keysPerWarp keys per CTA-wide ring stage.
+  bool latent = false;
+  int64_t blockRows = 16, rowBlocks = 1, valueSplit = 1;
 };
+
+/// The plan of the latent kernel (DecodeLatent.cpp) for a problem that
+/// needsLatentDecode; "expected ..." at `op` where it cannot hold it.
+FailureOr<DecodePlan>
+planLatentDecodeKernel(Operation *op, const KernelProblem &p,
+                       const ConvertAttnToNVVMOptions &o);
 
 /// Kernel arguments of a decode kernel: the common ones plus workspaces.
 struct DecodeArguments : AttentionArguments {
@@ -74,6 +88,28 @@ public:
   LogicalResult emit();
 
 private:
+  /// The latent kernel's body (DecodeLatent.cpp), in program order.
+  LogicalResult emitLatent();
+  /// Its CTA's keys in ring blocks of keysPerWarp, shared by every warp.
+  void emitLatentKeyRange();
+  /// Block `j` of the CTA's keys into ring stage `stage` (all threads).
+  void copyLatentBlock(Value j, Value stage);
+  Value latentStage(Value stage) {
+    return add(mul(stage, plan.keysPerWarp * smemRowBytes), cI32(qTileBytes));
+  }
+  scf::ForOp emitLatentKeyLoop();
+  /// O += P V over the warp's Dv columns of the block at `vTile`.
+  void emitLatentPV(ArrayRef<Value> probs, Value vTile,
+                    SmallVector<Value> &acc);
+  /// Each row's (m, l) and O staged in shared memory, then written (or
+  /// this split's partial) by emitStagedRowsMerge.
+  void emitLatentEpilogue(ValueRange results);
+  /// Merges `slots` staged (m, l, O) sets of `slotRows` rows each (the
+  /// decode warps' or the latent block's one) and writes O and LSE, or the
+  /// split's partial; stats at `statsBase`, O rows at `oBase`.
+  void emitStagedRowsMerge(int64_t slots, int64_t slotRows, Value statsBase,
+                           Value oBase);
+
   Value arg(int64_t i) { return func.getBody().front().getArgument(i); }
   /// Byte offset of row 0 of this KV group in a contiguous cache of
   /// `rowBytes` rows: group * Lk * rowBytes (Lk the runtime one if dynamic).
@@ -179,6 +215,9 @@ private:
   int64_t subTileBytes, qTileBytes;
 
   Value split, group, batch, kvHead, length;
+  /// Latent kernel: the CTA's row block (i32), the group row of its row 0,
+  /// the warp's row tile and Dv part; null in the decode kernel.
+  Value rowBlock, blockRow0, warpRowTile, warpPart;
   /// The runtime Lk (an i32 kernel argument) of a dynamic dim; null where Lk
   /// is static.
   Value seqK;

@@ -76,6 +76,13 @@ LogicalResult DecodeEmitter::emitCoordinates() {
   // is the split, y is b * Hkv + the group.
   Value x = gpu::BlockIdOp::create(b, gpu::Dimension::x);
   Value y = gpu::BlockIdOp::create(b, gpu::Dimension::y);
+  if (plan.latent) {
+    // The latent kernel: y is the group * rowBlocks + the CTA's row block.
+    Value blocks = arith::ConstantIndexOp::create(b, b.getLoc(), plan.rowBlocks);
+    rowBlock = idx32(arith::RemUIOp::create(b, y, blocks));
+    blockRow0 = mul(rowBlock, plan.blockRows);
+    y = arith::DivUIOp::create(b, y, blocks);
+  }
   Value headsKV = arith::ConstantIndexOp::create(b, b.getLoc(), p.headsKV);
   bool withSplits = scf::ForallOp(program.forall).getRank() == 4;
   RuntimeLengths lengths;
@@ -172,6 +179,9 @@ void DecodeEmitter::emitSequenceBounds() {
   // kvHead * groupSize + r / Lq.
   for (int64_t half = 0; half < 2; ++half) {
     Value r = add(g, half * 8);
+    // The latent kernel: the warp's rows of the CTA's row block.
+    if (plan.latent)
+      r = add(r, add(blockRow0, mul(warpRowTile, 16)));
     rowQuery[half] = arith::RemUIOp::create(b, r, cI32(p.seqQ));
     // Varlen: the row's query within its sequence.
     if (p.varlen)
@@ -287,6 +297,8 @@ void DecodeEmitter::emitQueryCopy() {
   // rows-1, the rest of the m16 tile zero-filled.
   int64_t chunksPerRow = d / 8;
   int64_t threads = 32 * warps;
+  // The latent kernel copies its row block (blockRows rows from blockRow0).
+  int64_t tileRows = plan.latent ? plan.blockRows : 16;
   Value batchHeads = mul(batch, p.headsQ), head0 = mul(kvHead, groupSize);
   // Varlen: the packed rows of the block, in batch row 0.
   Value groupRow0 =
@@ -299,17 +311,19 @@ void DecodeEmitter::emitQueryCopy() {
           : headByteOffset(p.query, p.headsQ, batch, head0,
                            add(batchHeads, head0));
   bool pow2 = llvm::isPowerOf2_64(chunksPerRow);
-  for (int64_t c = 0; c < int64_t(llvm::divideCeil(16 * chunksPerRow, threads)); ++c) {
+  for (int64_t c = 0;
+       c < int64_t(llvm::divideCeil(tileRows * chunksPerRow, threads)); ++c) {
     Value item = add(tid, c * threads);
     Value row = pow2 ? shr(item, llvm::Log2_64(chunksPerRow))
                      : arith::DivUIOp::create(b, item, cI32(chunksPerRow));
     Value chunk = pow2 ? andI(item, chunksPerRow - 1)
                        : arith::RemUIOp::create(b, item, cI32(chunksPerRow));
     auto copy = [&]() {
-      Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(plan.rows));
+      Value groupRow = plan.latent ? add(row, blockRow0) : row;
+      Value valid = cmp(arith::CmpIPredicate::slt, groupRow, cI32(plan.rows));
       if (p.varlen)
         valid = arith::AndIOp::create(b, valid, isRowOfSequence(row));
-      Value safeRow = sel(valid, row, cI32(0));
+      Value safeRow = sel(valid, groupRow, cI32(0));
       Value offset = arith::AddIOp::create(
           b, groupRow0, packedRowByteOffset(p.query, safeRow, chunk, 16));
       // Varlen: a block past its sequence's rows starts past them (maybe
@@ -321,10 +335,11 @@ void DecodeEmitter::emitQueryCopy() {
                               NVVM::LoadCacheModifierKind::CG,
                               sel(valid, cI32(16), cI32(0)));
     };
-    if ((c + 1) * threads <= 16 * chunksPerRow)
+    if ((c + 1) * threads <= tileRows * chunksPerRow)
       copy();
     else
-      ifThen(cmp(arith::CmpIPredicate::slt, item, cI32(16 * chunksPerRow)),
+      ifThen(cmp(arith::CmpIPredicate::slt, item,
+                 cI32(tileRows * chunksPerRow)),
              copy);
   }
   NVVM::CpAsyncCommitGroupOp::create(b);
@@ -350,6 +365,8 @@ void DecodeEmitter::emitPrologue() {
 
 
 LogicalResult DecodeEmitter::emit() {
+  if (plan.latent)
+    return emitLatent();
   b.setInsertionPointToStart(&func.getBody().front());
   if (failed(emitCoordinates()))
     return failure();
@@ -406,6 +423,10 @@ static FailureOr<DecodePlan>
 planDecodeKernel(Operation *op, const KernelProblem &p,
                  const ConvertAttnToNVVMOptions &o) {
   auto fail = [&](const Twine &msg) { return op->emitOpError(msg); };
+  // The latent kernel plans its own warps, keys and stages (the options
+  // shape the warp-split ring of this kernel).
+  if (needsLatentDecode(p))
+    return planLatentDecodeKernel(op, p, o);
   DecodePlan plan;
   plan.warps = o.decodeNumWarps;
   if (plan.warps != 4 && plan.warps != 8)
@@ -507,15 +528,20 @@ public:
       return failure();
     decode = *planned;
     LaunchPlan plan;
-    plan.grid = {decode.numSplits, decode.groups, 1};
+    plan.grid = {decode.numSplits, decode.groups * decode.rowBlocks, 1};
     plan.threads = 32 * decode.warps;
     KernelLaunchDesc &desc = plan.desc;
     desc.family = "decode";
-    desc.gridFormula = problem.varlen
-                           ? "[num_splits, (ceil(Lq / block_m) + N) * Hkv, 1]"
-                           : "[num_splits, B * Hkv, 1]";
+    desc.gridFormula =
+        problem.varlen ? "[num_splits, (ceil(Lq / block_m) + N) * Hkv, 1]"
+        : decode.latent
+            ? "[num_splits, B * Hkv * ceil(Hq / Hkv * Lq / block_m), 1]"
+            : "[num_splits, B * Hkv, 1]";
     if (problem.varlen)
       desc.blockM = decode.blockM;
+    // The latent kernel's query rows per CTA.
+    if (decode.latent)
+      desc.blockM = decode.blockRows;
     desc.sharedMemoryBytes = decode.sharedMemoryBytes;
     desc.numSplits = decode.numSplits;
     desc.keysPerWarp = decode.keysPerWarp;
@@ -566,7 +592,8 @@ public:
         "partial_o");
     args.partialLse = workspace(
         {decode.groups, decode.numSplits, decode.rows}, f32, "partial_lse");
-    args.counters = workspace({decode.groups}, i32, "split_counters");
+    args.counters = workspace({decode.groups * decode.rowBlocks}, i32,
+                              "split_counters");
     return success();
   }
 

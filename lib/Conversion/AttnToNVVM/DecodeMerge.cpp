@@ -143,12 +143,22 @@ void DecodeEmitter::emitWarpMerge(ValueRange results) {
       ifThen(cmp(arith::CmpIPredicate::slt, row, cI32(plan.rows)), store);
   }
   gpu::BarrierOp::create(b);
+  emitStagedRowsMerge(warps, 16, statsBase, oBase);
+}
 
+void DecodeEmitter::emitStagedRowsMerge(int64_t slots, int64_t slotRows,
+                                        Value statsBase, Value oBase) {
+  int64_t oRowBytes = (dv + 8) * 4;
   forEachRowQuad([&](Value row, Value col) {
+    // The staged rows are the CTA's: the latent kernel's from its block's
+    // first row.
+    Value tileRow =
+        plan.latent ? arith::SubIOp::create(b, row, blockRow0).getResult()
+                    : row;
     SmallVector<Value> mS, lS;
     Value mMax = negInf();
-    for (int64_t w = 0; w < warps; ++w) {
-      Value slot = add(mul(add(row, w * 16), 8), statsBase);
+    for (int64_t w = 0; w < slots; ++w) {
+      Value slot = add(mul(add(tileRow, w * slotRows), 8), statsBase);
       mS.push_back(LLVM::LoadOp::create(b, f32, tileAt(slot), 4));
       lS.push_back(LLVM::LoadOp::create(b, f32, tileAt(add(slot, 4)), 4));
       mMax = maxF(mMax, mS.back());
@@ -157,11 +167,11 @@ void DecodeEmitter::emitWarpMerge(ValueRange results) {
     Value sum = cF32(0.0);
     SmallVector<Value> o4(4, cF32(0.0));
     auto f32x4 = VectorType::get({4}, f32);
-    for (int64_t w = 0; w < warps; ++w) {
+    for (int64_t w = 0; w < slots; ++w) {
       Value weight = exp2(arith::SubFOp::create(b, mS[w], mRef));
       sum = fma(lS[w], weight, sum);
-      Value src =
-          add(add(mul(add(row, w * 16), oRowBytes), oBase), mul(col, 4));
+      Value src = add(add(mul(add(tileRow, w * slotRows), oRowBytes), oBase),
+                      mul(col, 4));
       Value v = LLVM::LoadOp::create(b, f32x4, tileAt(src), 16);
       for (int64_t e = 0; e < 4; ++e)
         o4[e] =
@@ -212,13 +222,24 @@ void DecodeEmitter::emitWarpMerge(ValueRange results) {
 
 void DecodeEmitter::forEachRowQuad(
     function_ref<void(Value row, Value col)> body) {
-  int64_t colGroups = dv / 4, items = plan.rows * colGroups;
+  // The latent kernel: the rows of the CTA's block (those of the group).
+  int64_t rows = plan.latent ? std::min(plan.blockRows, plan.rows) : plan.rows;
+  int64_t colGroups = dv / 4, items = rows * colGroups;
   int64_t threads = 32 * warps;
+  bool partialBlocks = plan.latent && plan.rows % plan.blockRows != 0;
   for (int64_t c = 0; c < int64_t(llvm::divideCeil(items, threads)); ++c) {
     Value item = add(tid, c * threads);
     auto run = [&]() {
-      body(arith::DivUIOp::create(b, item, cI32(colGroups)),
-           mul(arith::RemUIOp::create(b, item, cI32(colGroups)), 4));
+      if (!plan.latent)
+        return body(arith::DivUIOp::create(b, item, cI32(colGroups)),
+                    mul(arith::RemUIOp::create(b, item, cI32(colGroups)), 4));
+      Value row = arith::DivUIOp::create(b, item, cI32(colGroups));
+      Value col = mul(arith::RemUIOp::create(b, item, cI32(colGroups)), 4);
+      row = add(row, blockRow0);
+      if (!partialBlocks)
+        return body(row, col);
+      ifThen(cmp(arith::CmpIPredicate::slt, row, cI32(plan.rows)),
+             [&]() { body(row, col); });
     };
     if ((c + 1) * threads <= items)
       run();
@@ -233,8 +254,11 @@ void DecodeEmitter::emitSplitMerge() {
   // cumulative), and the acquire of the CTA that arrives last, followed by
   // the barrier, orders its reads after every other CTA's release.
   gpu::BarrierOp::create(b);
+  // The latent kernel: one counter per row block of the group.
+  Value counterSlot =
+      plan.latent ? add(mul(group, plan.rowBlocks), rowBlock) : group;
   Value counter = gep(ptrGlobal, pointerOf(arg(*args.counters), ptrGlobal),
-                      toI64(mul(group, 4)));
+                      toI64(mul(counterSlot, 4)));
   Value flagSlot = tileAt(cI32(0)); // the Q tile is free by now
   ifThen(cmp(arith::CmpIPredicate::eq, tid, cI32(0)), [&]() {
     Value old = volatilePtx(

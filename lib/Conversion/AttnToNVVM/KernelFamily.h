@@ -184,6 +184,12 @@ LogicalResult checkSharedKVCache(AttentionOp op);
 /// Whether V is attn.kv_prefix of K's own view: every V row is the start of
 /// the K row of the same key, so one copy of the row serves both.
 bool valueSharesKeyRows(const KernelProblem &p);
+/// Whether rows of D keys / Dv values over one shared cache are latent rows
+/// (wider than the decode family's 256) that the latent decode kernel holds.
+bool isLatentSharedKVShape(int64_t d, int64_t dv);
+/// Whether `p` is a latent decode (MLA): V shares K's rows and they are
+/// latent-wide; the decode family then plans its latent kernel.
+bool needsLatentDecode(const KernelProblem &p);
 
 //===----------------------------------------------------------------------===//
 // Varlen batches (VarlenProgram.cpp)
