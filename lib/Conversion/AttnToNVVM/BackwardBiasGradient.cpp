@@ -7,10 +7,13 @@
 // holds every (batch, query head, query, key) element of dS exactly once
 // (one CTA per KV block of a KV head, its loop over the group's query heads
 // and Q blocks), so a full-shape bias' gradient is stored there, rounded to
-// the bias' type, in any dQ mode. A broadcast bias' sum runs through f32
-// atomics into dbias_accum, which _bwd_dbias_zero clears before the main
-// kernel and _bwd_dbias_convert rounds into d_bias after it (the sum's
-// order varies run to run, so the deterministic program refuses it).
+// the bias' type, in any dQ mode. The main kernel visits only the Q blocks
+// that see its KV block (and none past a sequence's key_lengths), so
+// _bwd_dbias_zero first clears d_bias: the pairs it skips have dS = 0. A
+// broadcast bias' sum runs through f32 atomics into dbias_accum, which
+// _bwd_dbias_zero clears instead and _bwd_dbias_convert rounds into d_bias
+// after the main kernel (the sum's order varies run to run, so the
+// deterministic program refuses it).
 //
 //===----------------------------------------------------------------------===//
 
@@ -68,8 +71,8 @@ void MainEmitter::emitBiasGradient(ArrayRef<Value> ds, Value m0, Value head,
 
 namespace {
 
-/// One thread per element of the bias: zero dbias_accum, or round it into
-/// d_bias.
+/// One thread per element of the bias: zero d_bias (full shape) or
+/// dbias_accum (broadcast), or round dbias_accum into d_bias.
 class BiasGradientEmitter : public BackwardEmitterBase {
 public:
   BiasGradientEmitter(gpu::GPUFuncOp func, const KernelProblem &p)
@@ -82,6 +85,18 @@ public:
     ifThen(
         cmp(arith::CmpIPredicate::ult, element, cI32(backwardBiasElements(p))),
         [&] {
+          Type elt = biasElementType(b, p);
+          BackwardScoreArguments args = getBackwardScoreArguments(p);
+          Value gradBias =
+              gep(ptrGlobal, pointerOf(scoreArg(args.gradBias), ptrGlobal),
+                  mul64(element, p.biasBytes));
+          if (!convert && !backwardGradBiasAtomic(p)) {
+            Value zero =
+                arith::ConstantOp::create(b, elt, b.getFloatAttr(elt, 0.0));
+            LLVM::StoreOp::create(b, zero, gradBias,
+                                  /*alignment=*/p.biasBytes);
+            return;
+          }
           Value accum =
               gep(ptrGlobal, global(kBwdDBiasAccum), mul64(element, 4));
           if (!convert) {
@@ -89,15 +104,9 @@ public:
             return;
           }
           Value v = LLVM::LoadOp::create(b, f32, accum, /*alignment=*/4);
-          Type elt = biasElementType(b, p);
           if (elt != f32)
             v = LLVM::FPTruncOp::create(b, elt, v);
-          BackwardScoreArguments args = getBackwardScoreArguments(p);
-          LLVM::StoreOp::create(
-              b, v,
-              gep(ptrGlobal, pointerOf(scoreArg(args.gradBias), ptrGlobal),
-                  mul64(element, p.biasBytes)),
-              /*alignment=*/p.biasBytes);
+          LLVM::StoreOp::create(b, v, gradBias, /*alignment=*/p.biasBytes);
         });
     gpu::ReturnOp::create(b);
   }

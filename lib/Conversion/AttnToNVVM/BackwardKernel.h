@@ -216,9 +216,10 @@ struct BackwardMainOptions {
 void emitBackwardMain(gpu::GPUFuncOp func, const KernelProblem &p,
                       const BackwardMainOptions &options);
 void emitBackwardConvert(gpu::GPUFuncOp func, const KernelProblem &p);
-/// The atomic d_bias' two launches (BackwardBiasGradient.cpp), one thread
-/// per element of the bias (kBackwardThreads per CTA): dbias_accum zeroed
-/// before the main kernel, rounded into d_bias after it.
+/// d_bias' launches (BackwardBiasGradient.cpp), one thread per element of
+/// the bias (kBackwardThreads per CTA): d_bias (full shape) or dbias_accum
+/// (broadcast) zeroed before the main kernel; dbias_accum rounded into
+/// d_bias after it.
 void emitBackwardBiasZero(gpu::GPUFuncOp func, const KernelProblem &p);
 void emitBackwardBiasConvert(gpu::GPUFuncOp func, const KernelProblem &p);
 /// d_sinks[h] = -sum_{b, i} exp(sinks[h] - lse[b, h, i]) delta[b, h, i]:

@@ -116,24 +116,18 @@ collectBackwardArguments(const TiledBackwardProgram &program,
     list.roles.push_back(ArgumentRole::Output);
   }
   // d_bias, then d_sinks, after dV (BackwardScoreArguments).
-  if (bufferization::MaterializeInDestinationOp biasStore =
-          program.gradBiasStore) {
-    Value dest = biasStore.getDest();
+  for (auto [name, store] :
+       {std::pair<const char *, bufferization::MaterializeInDestinationOp>{
+            "d_bias", program.gradBiasStore},
+        {"d_sinks", program.sinkStore}}) {
+    if (!store)
+      continue;
+    Value dest = store.getDest();
     if (failed(checkBackwardMemref(anchor, cast<MemRefType>(dest.getType()),
                                    /*allowStrided=*/false)))
       return failure();
     list.values.push_back(dest);
-    list.names.push_back("d_bias");
-    list.roles.push_back(ArgumentRole::Output);
-  }
-  if (bufferization::MaterializeInDestinationOp sinkStore =
-          program.sinkStore) {
-    Value dest = sinkStore.getDest();
-    if (failed(checkBackwardMemref(anchor, cast<MemRefType>(dest.getType()),
-                                   /*allowStrided=*/false)))
-      return failure();
-    list.values.push_back(dest);
-    list.names.push_back("d_sinks");
+    list.names.push_back(name);
     list.roles.push_back(ArgumentRole::Output);
   }
   // Workspaces, allocated for the three launches.
@@ -292,23 +286,25 @@ struct ConvertAttnBackwardToNVVMPass
            0,
            "[ceil(B * Hq * Lq * D / 1024), 1, 1]",
            [&](gpu::GPUFuncOp f) { emitBackwardConvert(f, p); }});
-    if (atomicGradBias) {
-      int64_t biasBlocks =
-          llvm::divideCeilSigned(backwardBiasElements(p), kBackwardThreads);
+    // d_bias zeroed before the main kernel (which skips the (KV block, Q
+    // block) pairs that see nothing); a broadcast bias' sum rounded after.
+    if (p.withGradBias) {
+      int64_t biasBlocks = llvm::divideCeilSigned(backwardBiasElements(p),
+                                                  kBackwardThreads);
       std::string biasGrid = "[" + std::to_string(biasBlocks) + ", 1, 1]";
-      // Zeroed before the main kernel's atomics, rounded after them.
       kernels.insert(kernels.begin() + 1,
                      {"_bwd_dbias_zero",
                       {biasBlocks, 1, 1},
                       0,
                       biasGrid,
                       [&](gpu::GPUFuncOp f) { emitBackwardBiasZero(f, p); }});
-      kernels.push_back(
-          {"_bwd_dbias_convert",
-           {biasBlocks, 1, 1},
-           0,
-           biasGrid,
-           [&](gpu::GPUFuncOp f) { emitBackwardBiasConvert(f, p); }});
+      if (atomicGradBias)
+        kernels.push_back(
+            {"_bwd_dbias_convert",
+             {biasBlocks, 1, 1},
+             0,
+             biasGrid,
+             [&](gpu::GPUFuncOp f) { emitBackwardBiasConvert(f, p); }});
     }
     // The sinks' gradient last: it reads the preprocess's delta only.
     if (p.withSinks)

@@ -6,10 +6,14 @@
 // A full-shape bias [B, Hq, Lq, Lk] (bf16) with grad_bias, GQA 4/2, causal,
 // Lq = 200, Lk = 300: d_bias is an output after dv; the main kernel stores
 // every element of dS (before softcap's factor) rounded to bf16, once, for
-// queries below Lq and keys below Lk; no launch is added.
+// queries below Lq and keys below Lk, over a d_bias that _bwd_dbias_zero
+// cleared first (causal: the main kernel skips the Q blocks that see none
+// of its keys; 4 * 200 * 300 / 128 = 1875 CTAs); no convert launch.
 // CHECK-LABEL: gpu.module @attn_kernels
 // CHECK: gpu.func @full_bwd_preprocess(
 // CHECK-SAME: #attn.kernel_arg<"dv", output>, #attn.kernel_arg<"d_bias", output>, #attn.kernel_arg<"delta", workspace>
+// CHECK: gpu.func @full_bwd_dbias_zero(
+// CHECK: llvm.store %{{.*}} {alignment = 2 : i64} : bf16, !llvm.ptr<1>
 // CHECK: gpu.func @full_bwd(
 // CHECK: arith.cmpi ult, %{{.*}}, %c200_i32
 // CHECK: arith.cmpi ult, %{{.*}}, %c300_i32
@@ -21,6 +25,7 @@
 // CHECK-NOT: dbias
 // CHECK-LABEL: func.func @full
 // CHECK: gpu.launch_func @attn_kernels::@full_bwd_preprocess
+// CHECK: gpu.launch_func @attn_kernels::@full_bwd_dbias_zero blocks in (%c1875,
 // CHECK: gpu.launch_func @attn_kernels::@full_bwd
 // CHECK: gpu.launch_func @attn_kernels::@full_bwd_convert
 // CHECK-NOT: gpu.launch_func
