@@ -2,7 +2,7 @@
 """Device check and timing of the backward kernels (attn-compile --backward).
 
 Each variant is a program of three kernels staged by bench/backward_prepare.sh
-(<name>.sm_90.cubin with manifests <name>.json, <name>.1.json, <name>.2.json in
+(<name>.sm_90.cubin, or .sm_90a.cubin for the hopper main kernel, with manifests <name>.json, <name>.1.json, <name>.2.json in
 launch order: preprocess, main, convert). All three take the same arguments
 (q, k, v, o, do, lse, dq, dk, dv) and one caller workspace (delta, lse_log2,
 dq_accum), launched through the runtime's C ABI.
@@ -84,7 +84,11 @@ class Program:
 
     def __init__(self, rt, kdir, name):
         self.rt = rt
-        image = os.path.join(kdir, name + ".sm_90.cubin")
+        # sm_90 (mma.sync) or sm_90a (the hopper main kernel: arch-specific).
+        images = sorted(glob.glob(os.path.join(kdir, name + ".sm_90*.cubin")))
+        if len(images) != 1:
+            raise RuntimeError(f"{name}: expected one sm_90 / sm_90a cubin, got {images}")
+        image = images[0]
         # Three launches, four with sinks (<name>.3.json: d_sinks).
         manifests = [os.path.join(kdir, name + s) for s in (".json", ".1.json", ".2.json")]
         if os.path.exists(os.path.join(kdir, name + ".3.json")):
