@@ -2,7 +2,7 @@
 """Device check and timing of the backward kernels (attn-compile --backward).
 
 Each variant is a program of three kernels staged by bench/backward_prepare.sh
-(<name>.sm_90.cubin with manifests <name>.json, <name>.1.json, <name>.2.json in
+(<name>.sm_90.cubin, or .sm_90a.cubin for the hopper main kernel, with manifests <name>.json, <name>.1.json, <name>.2.json in
 launch order: preprocess, main, convert). All three take the same arguments
 (q, k, v, o, do, lse, dq, dk, dv) and one caller workspace (delta, lse_log2,
 dq_accum), launched through the runtime's C ABI.
@@ -84,9 +84,13 @@ class Program:
 
     def __init__(self, rt, kdir, name):
         self.rt = rt
-        image = os.path.join(kdir, name + ".sm_90.cubin")
-        # Three launches, one more with sinks (d_sinks), two more with a
-        # broadcast bias' gradient: <name>.json, <name>.1.json, ...
+        # sm_90 (mma.sync) or sm_90a (the hopper main kernel: arch-specific).
+        images = sorted(glob.glob(os.path.join(kdir, name + ".sm_90*.cubin")))
+        if len(images) != 1:
+            raise RuntimeError(f"{name}: expected one sm_90 / sm_90a cubin, got {images}")
+        image = images[0]
+        # Three launches, one more with sinks (d_sinks), one or two more
+        # with d_bias: <name>.json, <name>.1.json, ...
         manifests = [os.path.join(kdir, name + ".json")]
         while os.path.exists(os.path.join(kdir, f"{name}.{len(manifests)}.json")):
             manifests.append(os.path.join(kdir, f"{name}.{len(manifests)}.json"))

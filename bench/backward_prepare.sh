@@ -14,6 +14,12 @@
 # and the 14 benchmark shapes in the two dQ modes only (no atom / red-v4 /
 # no-rotation side variants).
 # ATTN_BWD_SET=headdims: the head-dim and Dv != D checks and timings alone.
+# ATTN_BWD_SET=hopper: the hopper main kernel's checks and the 14 prefill
+# benchmark shapes (atomic dQ) alone, for ATTN_BWD_FLAGS=--bwd-kernel=hopper
+# with ATTN_BWD_TARGET="--chip=sm_90a --ptx-features=+ptx81" and
+# ATTN_BWD_CUBIN=sm_90a (the A side: the same set with
+# --bwd-kernel=mma-sync on the default target).
+# ATTN_BWD_CUBIN: the cubin arch (default sm_90; sm_90a for hopper PTX).
 # ATTN_KERNELS_ONLY=1: kernels and compile times only (an A side's folder).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -21,6 +27,7 @@ build="${1:-$root/build}"
 dest="${2:-$root/.device-bwd}"
 compile="$build/bin/attn-compile"
 target="${ATTN_BWD_TARGET---chip=sm_90 --ptx-features=+ptx81}"
+cubin="${ATTN_BWD_CUBIN:-sm_90}"
 rm -rf "$dest"
 mkdir -p "$dest/kernels"
 # name | attn-compile spec flags (the harness reads them back)
@@ -121,7 +128,42 @@ for mask in none causal; do
   headdim_benches+=("bwd_bench_hd_d96_l4096_${mask}|--batch=4 --heads-q=21 --heads-kv=21 --seq-q=4096 --seq-k=4096 --head-dim=96 --mask=$mask --deterministic=false")
   headdim_benches+=("bwd_bench_hd_mla_l4096_${mask}|--batch=4 --heads-q=16 --heads-kv=16 --seq-q=4096 --seq-k=4096 --head-dim=192 --value-head-dim=128 --mask=$mask --deterministic=false")
 done
-if [ "${ATTN_BWD_SET:-}" = headdims ]; then
+# The hopper main kernel (bf16 / f16, D = Dv = 64, 128, atomic dQ, no
+# score modifiers): tails on both sides, GQA / MQA, causal in both
+# alignments, BSHD, every dq-reduction, Lq a multiple of 16 but not of 64.
+hopper_checks=(
+  "bwd_check_h_plain_d64|--batch=2 --heads-q=4 --heads-kv=4 --seq-q=512 --seq-k=512 --head-dim=64 --mask=none"
+  "bwd_check_h_plain_d128|--batch=2 --heads-q=4 --heads-kv=4 --seq-q=512 --seq-k=512 --head-dim=128 --mask=none"
+  "bwd_check_h_causal_d64|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=1000 --seq-k=1000 --head-dim=64 --mask=causal"
+  "bwd_check_h_tail_causal_br_gqa|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal"
+  "bwd_check_h_tail_causal_tl_d128|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=333 --seq-k=200 --head-dim=128 --mask=causal-top-left"
+  "bwd_check_h_br_lq_gt_lk|--batch=1 --heads-q=2 --heads-kv=2 --seq-q=300 --seq-k=100 --head-dim=64 --mask=causal"
+  "bwd_check_h_f16_causal_d128|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=1000 --seq-k=1000 --head-dim=128 --mask=causal --dtype=f16"
+  "bwd_check_h_mqa_tail_none_d128|--batch=1 --heads-q=8 --heads-kv=1 --seq-q=777 --seq-k=1000 --head-dim=128 --mask=none"
+  "bwd_check_h_lq336_gqa_d64|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=336 --seq-k=336 --head-dim=64 --mask=none"
+  "bwd_check_h_atom_tail_causal_d128|--batch=1 --heads-q=4 --heads-kv=2 --seq-q=300 --seq-k=457 --head-dim=128 --mask=causal --dq-reduction=atom"
+  "bwd_check_h_v2_tail_f16_d64|--batch=1 --heads-q=4 --heads-kv=4 --seq-q=333 --seq-k=200 --head-dim=64 --mask=none --dtype=f16 --dq-reduction=red-v2"
+  "bwd_check_h_bshd_tail_causal_gqa_d128|--bshd --batch=2 --heads-q=4 --heads-kv=2 --seq-q=300 --seq-k=457 --head-dim=128 --mask=causal"
+  "bwd_check_h_bshd_lq336_f16_mqa|--bshd --batch=2 --heads-q=4 --heads-kv=1 --seq-q=336 --seq-k=400 --head-dim=64 --mask=none --dtype=f16"
+)
+if [ "${ATTN_BWD_SET:-}" = hopper ]; then
+  variants=("${hopper_checks[@]}")
+  if [ -z "${ATTN_CHECKS_ONLY:-}" ]; then
+    for d in 64 128; do
+      h=$((2048 / d))
+      for l in 1024 4096 16384; do
+        b=$((16384 / l))
+        for mask in none causal; do
+          variants+=("bwd_bench_d${d}_l${l}_${mask}|--batch=$b --heads-q=$h --heads-kv=$h --seq-q=$l --seq-k=$l --head-dim=$d --mask=$mask --deterministic=false")
+        done
+      done
+    done
+    for mask in none causal; do
+      variants+=("bwd_bench_gqa_l4096_${mask}|--batch=4 --heads-q=32 --heads-kv=8 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=$mask --deterministic=false")
+    done
+  fi
+  ATTN_CHECKS_ONLY=1
+elif [ "${ATTN_BWD_SET:-}" = headdims ]; then
   variants=("${headdim_checks[@]}")
   [ -z "${ATTN_CHECKS_ONLY:-}" ] && variants+=("${headdim_benches[@]}")
   ATTN_CHECKS_ONLY=1
@@ -196,7 +238,7 @@ for v in "${variants[@]}"; do
   name="${v%%|*}"
   flags="${v#*|}"
   # shellcheck disable=SC2086
-  if ! out=$("$compile" --target=ptx --backward --cubin-arch=sm_90 --report=none $target $flags ${ATTN_BWD_FLAGS:-} -o "$dest/kernels/$name" 2>&1); then
+  if ! out=$("$compile" --target=ptx --backward --cubin-arch="$cubin" --report=none $target $flags ${ATTN_BWD_FLAGS:-} -o "$dest/kernels/$name" 2>&1); then
     echo "COMPILE FAILED $name ($flags):" >&2
     echo "$out" | tail -5 >&2
     echo "$name: COMPILE FAILED" >> "$log"

@@ -151,7 +151,9 @@ def Attn_BackwardScheduleAttr : AttrDef<Attn_Dialect, "BackwardSchedule"> {
     from here: the deterministic dQ kernel's `dq_block_m` query rows per
     CTA, how the atomic program adds dQ (`dq_reduction`: `atom`, `red-v2`
     or `red-v4`), `rotate_q_blocks`, `square_warp_tiles` and
-    `dq_warp_rows` (16 or 32), all resolved (no `auto`).
+    `dq_warp_rows` (16 or 32), all resolved (no `auto`), and `hopper`:
+    the main kernel is the sm_90a wgmma one (convert-attn-backward-to-nvvm
+    documents it; printed only when set).
 
     ```mlir
     #attn.backward_schedule<block_m = 64, block_n = 128, deterministic = false,
@@ -163,7 +165,8 @@ def Attn_BackwardScheduleAttr : AttrDef<Attn_Dialect, "BackwardSchedule"> {
                         "bool":$deterministic, "int64_t":$dq_block_m,
                         StringRefParameter<"atom, red-v2 or red-v4">:$dq_reduction,
                         "bool":$rotate_q_blocks, "bool":$square_warp_tiles,
-                        "int64_t":$dq_warp_rows);
+                        "int64_t":$dq_warp_rows,
+                        DefaultValuedParameter<"bool", "false">:$hopper);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{

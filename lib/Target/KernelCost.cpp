@@ -167,7 +167,7 @@ void mlir::attn::attachBackwardKernelCosts(
     std::vector<rt::Manifest> &manifests) {
   std::vector<bool> used(planned.size(), false);
   for (rt::Manifest &m : manifests) {
-    if (m.family != "backward")
+    if (m.family != "backward" && m.family != "hopper-backward")
       continue;
     for (size_t i = 0; i < planned.size(); ++i)
       if (!used[i] && planned[i].symbol == m.symbol) {

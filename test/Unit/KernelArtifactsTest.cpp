@@ -234,7 +234,8 @@ TEST_F(KernelManifestTest, KernelInfoIsVerified) {
   bad.replace(bad.find("family = \"decode\""), 17, "family = \"other\"");
   EXPECT_FALSE(parse(kDecodeTypes, bad));
   EXPECT_EQ(message,
-            "expected family prefill, decode, hopper or backward, got 'other'");
+            "expected family prefill, decode, hopper, backward or "
+            "hopper-backward, got 'other'");
   message.clear();
   EXPECT_FALSE(parse({"memref<4xf32>"},
                      decodeInfo("#attn.kernel_arg<\"q\", scratch>")));

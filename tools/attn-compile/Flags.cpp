@@ -154,6 +154,12 @@ cl::opt<int64_t> bwdBlockN(
     cl::desc("With --backward: keys per main-kernel CTA, 16 per warp (64 or "
              "128; 0: the tile model's)"),
     cl::init(0), cl::cat(specCategory));
+cl::opt<std::string> bwdKernel(
+    "bwd-kernel",
+    cl::desc("With --backward: the main kernel, mma-sync, hopper (sm_90a "
+             "wgmma; needs --chip=sm_90a) or auto (hopper where it applies "
+             "and was measured faster, else mma-sync)"),
+    cl::init("auto"), cl::cat(specCategory));
 cl::opt<int64_t> dqBlockM(
     "dq-block-m",
     cl::desc("With --backward --deterministic: query rows per dQ-kernel CTA "

@@ -54,6 +54,7 @@ extern cl::opt<bool> bwdSquareWarpTiles;
 extern cl::opt<int64_t> bwdDQWarpRows;
 extern cl::opt<int64_t> bwdBlockM;
 extern cl::opt<int64_t> bwdBlockN;
+extern cl::opt<std::string> bwdKernel;
 extern cl::opt<int64_t> dqBlockM;
 extern cl::opt<bool> runCpu;
 extern cl::opt<std::string> target;

@@ -442,6 +442,7 @@ getBackwardLoweringOptions(const ConvertAttnToNVVMOptions &lowering) {
   backward.dqWarpRows = bwdDQWarpRows;
   backward.blockM = bwdBlockM;
   backward.blockN = bwdBlockN;
+  backward.kernel = bwdKernel;
   backward.dqBlockM = dqBlockM;
   backward.tileModel = lowering.tileModel;
   backward.chip = chip;

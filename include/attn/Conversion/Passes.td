@@ -456,6 +456,13 @@ defvar AttnGpuBackwardOptions = [
     Option<"dqBlockM", "dq-block-m", "int64_t", /*default=*/"0",
            "Deterministic dQ kernel: query rows per CTA, 16 per warp: 64 or "
            "128; 0: the tile model's choice (64 with tile-model off)">,
+    Option<"kernel", "kernel", "std::string", /*default=*/"\"auto\"",
+           "The main kernel: mma-sync (FlashAttention-2 style, any chip), "
+           "hopper (sm_90a wgmma: chip sm_90a, D = Dv = 64 or 128, atomic "
+           "dQ, 128 keys per CTA, 64-row Q blocks; no softcap, ALiBi, "
+           "window, bias, mask, key_lengths or sinks), or auto: hopper "
+           "where it supports the problem and was measured faster "
+           "(useHopperBackward), else mma-sync">,
     Option<"tileModel", "tile-model", "std::string", /*default=*/"\"auto\"",
            "GPU whose cost model chooses the tiles left at 0 "
            "(chooseBackwardTileConfig): auto (the GPU of chip), a name "

@@ -129,6 +129,10 @@ protected:
                      SmallVector<Value> &acc);
 
   int64_t threads;
+  /// copyRows writes 64-column panels (row r of panel c / 8 at r * 128,
+  /// chunk c at (c % 8 ^ r % 8) * 16: the 128B swizzle wgmma reads) instead
+  /// of whole swizzled rows; the same bytes where D = 64.
+  bool panelTiles = false;
 };
 
 

@@ -313,6 +313,11 @@ void BackwardEmitterBase::copyRows(Value gptr, Value headBytes,
   Value row0 = shr(tid, llvm::Log2_64(chunksPerRow));
   Value chunk = andI(tid, chunksPerRow - 1);
   Value smemOffset = swizzled(row0, chunk, smemRow);
+  if (panelTiles) {
+    smemRow = 128;
+    smemOffset = add(mul(shr(chunk, 3), rows * smemRow),
+                     swizzled(row0, andI(chunk, 7), smemRow));
+  }
   for (int64_t k = 0; k < rows / rowsPerPass; ++k)
     copyRowChunk(
         gptr, headBytes, rowPitch, add(add(firstRow, row0), k * rowsPerPass),
@@ -703,6 +708,8 @@ MainEmitter::finishTransposedScores(SmallVector<Value> s,
 
 void MainEmitter::emitStep(Value it, Value stage, Value head, Value m0,
                            SmallVector<Value> &dK, SmallVector<Value> &dV) {
+  if (hopper)
+    return emitHopperStep(stage, head, m0, dK, dV);
   if (square)
     return emitSquareStep(stage, head, m0, dK, dV);
   Value base = stageBase(stage);
@@ -712,6 +719,25 @@ void MainEmitter::emitStep(Value it, Value stage, Value head, Value m0,
   SmallVector<Value> s =
       finishTransposedScores(emitRowGemm(cI32(kTile()), aLane, qTile(base)),
                              th, m0, head, rowLayout());
+  emitProbabilities(s, base);
+  emitPV(s, doTile(base), dV);
+  // dS^T = P^T (dP^T - delta), dP^T = V dO^T.
+  SmallVector<Value> ds = emitValueGemm(doTile(base));
+  // The bias joins the scores after softcap: its gradient is dS before
+  // the tanh factor.
+  SmallVector<Value> biasGrad;
+  emitScoreGradients(s, ds, th, base, p.withGradBias ? &biasGrad : nullptr);
+  if (p.withGradBias)
+    emitBiasGradient(biasGrad, m0, head, rowLayout());
+  emitKeyGradientGemm(ds, qTile(base), dK);
+  if (!atomicDQ)
+    return;
+  storeDsT(ds);
+  gpu::BarrierOp::create(b);
+  emitDQ(bh, m0);
+}
+
+void MainEmitter::emitProbabilities(SmallVector<Value> &s, Value base) {
   // P^T = exp2(s * c - lse * log2 e), lse_log2 per query (column).
   Value c = cF32(expScale);
   for (int64_t nt = 0; nt < nTiles(); ++nt) {
@@ -721,20 +747,22 @@ void MainEmitter::emitStep(Value it, Value stage, Value head, Value m0,
       v = exp2(fma(v, c, arith::NegFOp::create(b, e & 1 ? l1 : l0)));
     }
   }
-  emitPV(s, doTile(base), dV);
-  // dS^T = P^T (dP^T - delta), dP^T = V dO^T.
-  SmallVector<Value> ds = emitValueGemm(doTile(base));
-  // The bias joins the scores after softcap: its gradient is dS before
-  // the tanh factor.
-  SmallVector<Value> biasGrad(p.withGradBias ? ds.size() : 0);
+}
+
+void MainEmitter::emitScoreGradients(ArrayRef<Value> probs,
+                                     SmallVector<Value> &ds,
+                                     ArrayRef<Value> th, Value base,
+                                     SmallVector<Value> *biasGrad) {
+  if (biasGrad)
+    biasGrad->resize(ds.size());
   for (int64_t nt = 0; nt < nTiles(); ++nt) {
     auto [d0, d1] = loadColumnPair(deltaTile(base), nt);
     for (int64_t e = 0; e < 4; ++e) {
       int64_t r = sIndex(0, nt, e);
       Value grad = arith::MulFOp::create(
-          b, s[r], arith::SubFOp::create(b, ds[r], e & 1 ? d1 : d0));
-      if (p.withGradBias)
-        biasGrad[r] = grad;
+          b, probs[r], arith::SubFOp::create(b, ds[r], e & 1 ? d1 : d0));
+      if (biasGrad)
+        (*biasGrad)[r] = grad;
       if (p.softcap)
         // d tanh(u) = 1 - tanh(u)^2.
         grad = arith::MulFOp::create(
@@ -742,14 +770,6 @@ void MainEmitter::emitStep(Value it, Value stage, Value head, Value m0,
       ds[r] = grad;
     }
   }
-  if (p.withGradBias)
-    emitBiasGradient(biasGrad, m0, head, rowLayout());
-  emitKeyGradientGemm(ds, qTile(base), dK);
-  if (!atomicDQ)
-    return;
-  storeDsT(ds);
-  gpu::BarrierOp::create(b);
-  emitDQ(bh, m0);
 }
 
 scf::ForOp MainEmitter::emitLoop(Value total) {
@@ -772,6 +792,13 @@ scf::ForOp MainEmitter::emitLoop(Value total) {
   });
   NVVM::CpAsyncCommitGroupOp::create(b);
   NVVM::CpAsyncWaitGroupOp::create(b, 1);
+  // The hopper kernel's wgmma reads the tiles through the async proxy:
+  // each thread's cp.async writes are fenced before the barrier.
+  if (hopper)
+    NVVM::FenceProxyOp::create(
+        b, NVVM::ProxyKind::async_shared,
+        NVVM::SharedSpaceAttr::get(b.getContext(),
+                                   NVVM::SharedSpace::shared_cta));
   gpu::BarrierOp::create(b);
   auto [head, m0] = stepCoordinates(it);
   emitStep(it, stage, head, m0, dK, dV);
@@ -822,6 +849,8 @@ void MainEmitter::emitEpilogue(ValueRange dK, ValueRange dV) {
 void MainEmitter::emit() {
   b.setInsertionPointToStart(&func.getBody().front());
   emitLaneCoordinates();
+  if (hopper)
+    emitHopperSharedBase();
   Value bhkv = blockId(gpu::Dimension::y);
   batch = arith::DivUIOp::create(b, bhkv, cI32(p.headsKV));
   kvHead = arith::RemUIOp::create(b, bhkv, cI32(p.headsKV));
@@ -925,6 +954,11 @@ int64_t mlir::attn::detail::backwardMainSharedBytes(const KernelProblem &p,
                                                     const BackwardTiles &t) {
   int64_t rows = sharedRowBytes(p.headDim) + sharedRowBytes(p.valueHeadDim);
   int64_t stage = t.blockM * rows + 2 * t.blockM * 4;
+  // The hopper kernel: stages on 1024-byte atoms, and the base aligned.
+  if (t.hopper)
+    return t.blockN * rows + t.blockN * backwardStagedRowBytes(t.blockM) +
+           2 * llvm::alignTo(stage, kHopperBackwardAlignment) +
+           kHopperBackwardAlignment;
   int64_t staged =
       (t.square() ? 2 : 1) * t.blockN * backwardStagedRowBytes(t.blockM);
   return t.blockN * rows + staged + 2 * stage;

@@ -52,7 +52,10 @@ struct BackwardTiles {
   /// 128-key CTAs: 32 x 32-ish warp tiles with P^T and dS^T staged through
   /// shared memory (convert-attn-backward-to-nvvm square-warp-tiles).
   bool squareWarpTiles = false;
-  bool square() const { return squareWarpTiles && blockN == 128; }
+  bool square() const { return squareWarpTiles && blockN == 128 && !hopper; }
+  /// The sm_90a main kernel (BackwardHopper.cpp): two warpgroups of 64
+  /// keys, wgmma on 128B-swizzled panels; blockN 128, blockM 64.
+  bool hopper = false;
 };
 
 /// Kernel argument positions, the same in the three kernels.
@@ -187,6 +190,10 @@ inline int64_t backwardPreprocessRows(const KernelProblem &p) {
 inline int64_t backwardStagedRowBytes(int64_t blockM) {
   return std::max<int64_t>(blockM * 2, 128);
 }
+/// The alignment of the hopper main kernel's tiles (a 128B swizzle atom of
+/// 8 rows); its dynamic shared memory reserves that much more for aligning
+/// the base.
+constexpr int64_t kHopperBackwardAlignment = 1024;
 /// Dynamic shared memory of the main kernel: K, V, the dS^T tile (and the
 /// P^T tile with square warp tiles) and two stages of (Q, dO, lse_log2,
 /// delta).

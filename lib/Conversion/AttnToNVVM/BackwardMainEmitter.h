@@ -26,13 +26,19 @@ public:
         dqMTiles(options.tiles.dqWarpRows / 16),
         rowGroups(blockM / options.tiles.dqWarpRows),
         columnParts(options.tiles.dqColumnParts()),
-        square(options.tiles.square()), squareQueries(blockM / 2) {
+        square(options.tiles.square()), squareQueries(blockM / 2),
+        hopper(options.tiles.hopper) {
     kvTileBytes = blockN * smemRowBytes;
     vTileBytes = blockN * vSmemRowBytes;
     qTileBytes = blockM * smemRowBytes;
     doTileBytes = blockM * vSmemRowBytes;
     stageBytes = qTileBytes + doTileBytes + 2 * blockM * 4;
     dsRowBytes = backwardStagedRowBytes(blockM);
+    // wgmma reads 128B-swizzled panels: every tile on a 1024-byte atom.
+    if (hopper) {
+      panelTiles = true;
+      stageBytes = llvm::alignTo(stageBytes, kHopperBackwardAlignment);
+    }
   }
 
   void emit();
@@ -158,6 +164,27 @@ private:
                 SmallVector<Value> &dK, SmallVector<Value> &dV);
   /// dK * scale and dV to global memory (rows < Lk).
   void emitEpilogue(ValueRange dK, ValueRange dV);
+  /// P^T = exp2(S^T * scale * log2 e - lse_log2) in place, lse_log2 per
+  /// query (column) from the stage at `base`.
+  void emitProbabilities(SmallVector<Value> &s, Value base);
+  /// dP^T in place becomes dS^T = P^T (dP^T - delta) (times 1 - tanh^2
+  /// under softcap, `th` the tanh values), delta from the stage at `base`;
+  /// `biasGrad` (where given) receives dS^T before the softcap factor.
+  void emitScoreGradients(ArrayRef<Value> probs, SmallVector<Value> &dp,
+                          ArrayRef<Value> th, Value base,
+                          SmallVector<Value> *biasGrad = nullptr);
+  // The hopper main kernel (BackwardHopper.cpp).
+  /// Aligns the dynamic shared memory base to kHopperBackwardAlignment
+  /// (smem and sharedBase).
+  void emitHopperSharedBase();
+  /// One step on wgmma: S^T, dP^T (SS), dV += P^T dO and dK += dS^T Q (A
+  /// from registers), dS^T to shared memory, dQ = dS K (SS, both operands
+  /// MN-major) into dq_accum.
+  void emitHopperStep(Value stage, Value head, Value m0,
+                      SmallVector<Value> &dK, SmallVector<Value> &dV);
+  /// The accumulators `acc` (the wgmma layout of this warp) packed pairwise
+  /// into the A fragments of k16 steps over their columns.
+  SmallVector<Value> packAccumulatorsAsA(ArrayRef<Value> acc);
   /// The epilogue where Dv != D or V has strides of its own: dK rows (D
   /// wide, K's strides) and dV rows (Dv wide, V's) stored apart.
   void emitWideEpilogue(ValueRange dK, ValueRange dV);
@@ -214,6 +241,10 @@ private:
   /// its dK and dV dims (w >> 2) D / 2 .. .
   bool square;
   int64_t squareQueries;
+  /// The hopper main kernel, and its aligned shared base's 32-bit shared
+  /// address (what wgmma descriptors encode).
+  bool hopper;
+  Value sharedBase;
   Value keyGroup, queryHalf, squareALane, stagedALane, dimLaneB, dimBytes;
 };
 

@@ -171,6 +171,8 @@ struct BackwardKernelSpec {
   std::function<void(gpu::GPUFuncOp)> emit;
   int64_t threads = kBackwardThreads;
   int64_t blockM = kBackwardBlockM, blockN = kBackwardBlockN;
+  /// The manifest's family: the hopper main kernel's is hopper-backward.
+  StringRef family = "backward";
 };
 
 struct ConvertAttnBackwardToNVVMPass
@@ -270,7 +272,8 @@ struct ConvertAttnBackwardToNVVMPass
            emitBackwardMain(f, p,
                             {atomicDQ, *reduction, rotateQBlocks, tiles});
          },
-         tiles.mainThreads(), tiles.blockM, tiles.blockN}};
+         tiles.mainThreads(), tiles.blockM, tiles.blockN,
+         tiles.hopper ? "hopper-backward" : "backward"}};
     if (deterministic)
       kernels.push_back(
           {"_bwd_dq",
@@ -334,7 +337,7 @@ struct ConvertAttnBackwardToNVVMPass
       spec.emit(func);
 
       KernelLaunchDesc desc;
-      desc.family = "backward";
+      desc.family = spec.family;
       desc.gridFormula = spec.gridFormula;
       desc.sharedMemoryBytes = spec.sharedMemoryBytes;
       desc.blockM = spec.blockM;

@@ -20,104 +20,40 @@ using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::detail;
 
+// The wgmma building blocks are WgmmaOps' (shared with the hopper
+// backward).
 Value HopperEmitter::descriptor(Value address, int64_t lbo, int64_t sbo) {
-  // Bits 0-13: address >> 4; 16-29: LBO >> 4; 32-45: SBO >> 4; 62-63: 1
-  // (128B swizzle). Base offset 0: atoms are 1024-byte aligned.
-  int64_t fixed = ((lbo >> 4) << 16) | ((sbo >> 4) << 32) | (int64_t(1) << 62);
-  Value lo = toI64(andI(shr(address, 4), 0x3FFF));
-  return arith::OrIOp::create(b, lo, cI64(fixed));
+  return wgmmaOps().descriptor(address, lbo, sbo);
 }
 
 void HopperEmitter::wgmma(MutableArrayRef<Value> acc, ArrayRef<Value> a,
                           Value desc, bool transposeB) {
-  int64_t n = acc.size();
-  std::string asmString;
-  llvm::raw_string_ostream os(asmString);
-  // Operands: $0..$n-1 the accumulators (outputs, tied to the last n
-  // inputs), $n..$n+3 the A registers, $n+4 the B descriptor, $n+5 the
-  // scale-d flag (1: accumulate).
-  os << "{\n.reg .pred p;\nsetp.ne.b32 p, $" << n + 5 << ", 0;\n"
-     << "wgmma.mma_async.sync.aligned.m64n" << 2 * n << "k16.f32."
-     << (p.isBF16 ? "bf16.bf16" : "f16.f16") << " {";
-  for (int64_t i = 0; i < n; ++i)
-    os << (i ? ", " : "") << "$" << i;
-  os << "}, {$" << n << ", $" << n + 1 << ", $" << n + 2 << ", $" << n + 3
-     << "}, $" << n + 4 << ", p, 1, 1, " << (transposeB ? 1 : 0) << ";\n}";
-  SmallVector<Value> operands(a);
-  operands.push_back(desc);
-  operands.push_back(cI32(1));
-  issueOnAccumulators(acc, asmString, "r,r,r,r,l,r", operands);
+  wgmmaOps().wgmma(acc, a, desc, transposeB);
 }
 
 void HopperEmitter::wgmmaShared(MutableArrayRef<Value> acc, Value descA,
                                 Value descB) {
-  int64_t n = acc.size();
-  std::string asmString;
-  llvm::raw_string_ostream os(asmString);
-  // $0..$n-1 the accumulators, $n / $n+1 the A / B descriptors, $n+2 the
-  // scale-d flag; both operands K-major.
-  os << "{\n.reg .pred p;\nsetp.ne.b32 p, $" << n + 2 << ", 0;\n"
-     << "wgmma.mma_async.sync.aligned.m64n" << 2 * n << "k16.f32."
-     << (p.isBF16 ? "bf16.bf16" : "f16.f16") << " {";
-  for (int64_t i = 0; i < n; ++i)
-    os << (i ? ", " : "") << "$" << i;
-  os << "}, $" << n << ", $" << n + 1 << ", p, 1, 1, 0, 0;\n}";
-  issueOnAccumulators(acc, asmString, "l,l,r", {descA, descB, cI32(1)});
+  wgmmaOps().wgmmaShared(acc, descA, descB);
 }
 
 void HopperEmitter::issueOnAccumulators(MutableArrayRef<Value> acc,
                                         StringRef asmString,
                                         StringRef operandConstraints,
                                         ArrayRef<Value> operands) {
-  int64_t n = acc.size();
-  std::string constraints;
-  llvm::raw_string_ostream cs(constraints);
-  for (int64_t i = 0; i < n; ++i)
-    cs << "=f,";
-  cs << operandConstraints;
-  for (int64_t i = 0; i < n; ++i)
-    cs << "," << i;
-  SmallVector<Value> all(operands);
-  all.append(acc.begin(), acc.end());
-  auto structType = LLVM::LLVMStructType::getLiteral(
-      b.getContext(), SmallVector<Type>(n, f32));
-  Value res = LLVM::InlineAsmOp::create(
-                  b, structType, all, asmString, cs.str(),
-                  /*has_side_effects=*/true, /*is_align_stack=*/false,
-                  LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
-                  ArrayAttr())
-                  .getResult(0);
-  for (int64_t i = 0; i < n; ++i)
-    acc[i] = LLVM::ExtractValueOp::create(b, res, i);
+  wgmmaOps().issueOnAccumulators(acc, asmString, operandConstraints, operands);
 }
 
 void HopperEmitter::tieThroughAsm(MutableArrayRef<Value> values, char kind,
                                   Type type) {
-  int64_t n = values.size();
-  std::string constraints;
-  llvm::raw_string_ostream cs(constraints);
-  for (int64_t i = 0; i < n; ++i)
-    cs << "=" << kind << ",";
-  for (int64_t i = 0; i < n; ++i)
-    cs << (i ? "," : "") << i;
-  auto structType = LLVM::LLVMStructType::getLiteral(
-      b.getContext(), SmallVector<Type>(n, type));
-  Value res = LLVM::InlineAsmOp::create(
-                  b, structType, ValueRange(values), "", constraints,
-                  /*has_side_effects=*/true, /*is_align_stack=*/false,
-                  LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
-                  ArrayAttr())
-                  .getResult(0);
-  for (int64_t i = 0; i < n; ++i)
-    values[i] = LLVM::ExtractValueOp::create(b, res, i);
+  wgmmaOps().tieThroughAsm(values, kind, type);
 }
 
 void HopperEmitter::fenceOperands(MutableArrayRef<Value> values) {
-  tieThroughAsm(values, 'f', f32);
+  wgmmaOps().fenceOperands(values);
 }
 
 void HopperEmitter::pinRegisters(MutableArrayRef<Value> values) {
-  tieThroughAsm(values, 'r', i32);
+  wgmmaOps().pinRegisters(values);
 }
 
 

@@ -16,6 +16,7 @@
 #include "FragmentEmitter.h"
 #include "FragmentLayout.h"
 #include "KernelFamily.h"
+#include "WgmmaOps.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 
@@ -108,6 +109,7 @@ private:
     return pointerOf(arg(i), LLVM::LLVMPointerType::get(b.getContext()));
   }
   Value xorI(Value x, Value y) { return arith::XOrIOp::create(b, x, y); }
+  WgmmaOps wgmmaOps() { return WgmmaOps(b, p.isBF16); }
 
   // Shared memory, relative to the 1024-byte aligned `base`: K and V tiles
   // of each stage, then the full-K, full-V and empty mbarriers.

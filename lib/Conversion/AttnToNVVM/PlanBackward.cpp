@@ -476,6 +476,84 @@ LogicalResult mlir::attn::detail::checkGradBiasMode(Operation *anchor,
       shape);
 }
 
+/// What the hopper backward (BackwardHopper.cpp) needs that `p` does not
+/// have, as the end of an "expected ..." sentence; empty where it takes `p`.
+static std::string getHopperBackwardGap(const KernelProblem &p, StringRef chip,
+                                        bool deterministic) {
+  if (chip != "sm_90a")
+    return ("chip sm_90a (wgmma), got '" + chip + "'").str();
+  if (deterministic)
+    return "the atomic dQ program (deterministic=false)";
+  if (p.headDim != p.valueHeadDim || (p.headDim != 64 && p.headDim != 128))
+    return "D = Dv = 64 or 128 (128B-swizzled 64-column panels), got D = " +
+           std::to_string(p.headDim) +
+           ", Dv = " + std::to_string(p.valueHeadDim);
+  if (p.softcap)
+    return "no softcap";
+  if (!p.alibiSlopes.empty())
+    return "no ALiBi";
+  if (p.visibility.left)
+    return "no sliding window (a left bound on the keys)";
+  if (p.withBias() || p.withMask())
+    return "no bias or mask operand";
+  if (p.withKeyLengths)
+    return "no key_lengths";
+  if (p.withSinks)
+    return "no sinks";
+  return "";
+}
+
+/// kernel=auto: whether the hopper main kernel is chosen for `p`, which it
+/// supports. Measured on an H200 (2026-12-02, one call, bench/NOTES.md):
+/// 1.18-1.35x the mma.sync backward (A/B on the same inputs) on all 14
+/// prefill shapes (D = 64, 128, L = 1k to 16k, causal and not, GQA 32/8),
+/// every check against float64 passing: everywhere it applies.
+static bool useHopperBackward(const KernelProblem &) { return true; }
+
+/// Whether the main kernel is the hopper one: kernel=hopper (an error
+/// names what `p` lacks for it), mma-sync, or auto (silently mma-sync
+/// where hopper does not apply).
+static FailureOr<bool>
+resolveBackwardKernel(AttentionBackwardOp op, const KernelProblem &p,
+                      const AttnPlanGpuBackwardOptions &options) {
+  const std::string &kernel = options.kernel;
+  if (kernel != "auto" && kernel != "mma-sync" && kernel != "hopper")
+    return op.emitOpError("expected kernel auto, mma-sync or hopper, got '")
+           << kernel << "'";
+  if (kernel == "mma-sync")
+    return false;
+  std::string gap =
+      getHopperBackwardGap(p, options.chip, options.deterministic);
+  if (kernel == "hopper" && !gap.empty())
+    return op.emitOpError("expected ") << gap << " for kernel=hopper";
+  return gap.empty() && (kernel == "hopper" || useHopperBackward(p));
+}
+
+/// The hopper main kernel's tiles: 128 keys per CTA (two warpgroups of 64
+/// keys, the wgmma M of S^T = K Q^T), 64-row Q blocks (the N of S^T, the K
+/// of dV += P^T dO), dQ as 4 row groups x 2 column halves (one per
+/// warpgroup). Given tiles must be these.
+static FailureOr<BackwardTiles>
+resolveHopperBackwardTiles(AttentionBackwardOp op,
+                           const AttnPlanGpuBackwardOptions &options) {
+  BackwardTiles tiles;
+  tiles.hopper = true;
+  tiles.blockM = 64;
+  tiles.blockN = 128;
+  tiles.squareWarpTiles = false;
+  tiles.dqWarpRows = 16;
+  if ((options.blockM && options.blockM != tiles.blockM) ||
+      (options.blockN && options.blockN != tiles.blockN))
+    return op.emitOpError("expected block-m 0 or 64 and block-n 0 or 128 "
+                          "with kernel=hopper, got block-m ")
+           << options.blockM << " and block-n " << options.blockN;
+  if (options.dqWarpRows && options.dqWarpRows != 16)
+    return op.emitOpError("expected dq-warp-rows 0 or 16 with kernel=hopper, "
+                          "got ")
+           << options.dqWarpRows;
+  return tiles;
+}
+
 /// The schedule of `op` under `options`, every choice resolved.
 static FailureOr<BackwardScheduleAttr>
 resolveBackwardSchedule(AttentionBackwardOp op, const KernelProblem &p,
@@ -486,16 +564,21 @@ resolveBackwardSchedule(AttentionBackwardOp op, const KernelProblem &p,
       op, options.dqReduction, options.chip, options.ptxFeatures);
   if (failed(reduction))
     return failure();
-  FailureOr<BackwardTiles> tiles = resolveBackwardTiles(
-      op, p, options.blockM, options.blockN, options.dqBlockM,
-      options.tileModel, options.chip, options.deterministic, *reduction,
-      options.squareWarpTiles, options.dqWarpRows);
+  FailureOr<bool> hopper = resolveBackwardKernel(op, p, options);
+  if (failed(hopper))
+    return failure();
+  FailureOr<BackwardTiles> tiles =
+      *hopper ? resolveHopperBackwardTiles(op, options)
+              : resolveBackwardTiles(
+                    op, p, options.blockM, options.blockN, options.dqBlockM,
+                    options.tileModel, options.chip, options.deterministic,
+                    *reduction, options.squareWarpTiles, options.dqWarpRows);
   if (failed(tiles))
     return failure();
   return BackwardScheduleAttr::get(
       op.getContext(), tiles->blockM, tiles->blockN, options.deterministic,
       tiles->dqBlockM, getDQReductionName(*reduction), options.rotateQBlocks,
-      tiles->squareWarpTiles, tiles->dqWarpRows);
+      tiles->squareWarpTiles, tiles->dqWarpRows, tiles->hopper);
 }
 
 FailureOr<BackwardSchedule> mlir::attn::planBackwardSchedule(
@@ -523,6 +606,7 @@ mlir::attn::detail::getBackwardTiles(BackwardScheduleAttr schedule) {
   tiles.dqBlockM = schedule.getDqBlockM();
   tiles.dqWarpRows = schedule.getDqWarpRows();
   tiles.squareWarpTiles = schedule.getSquareWarpTiles();
+  tiles.hopper = schedule.getHopper();
   return tiles;
 }
 
@@ -546,6 +630,7 @@ struct AttnPlanGpuBackwardPass
     o.blockN = blockN;
     o.dqBlockM = dqBlockM;
     o.tileModel = tileModel;
+    o.kernel = kernel;
     return o;
   }
 
@@ -577,7 +662,7 @@ struct AttnPlanGpuBackwardPass
       return failure();
     BackwardTiles tiles = getBackwardTiles(*schedule);
     KernelLaunchDesc desc;
-    desc.family = "backward";
+    desc.family = tiles.hopper ? "hopper-backward" : "backward";
     desc.gridFormula = kBackwardMainGridFormula;
     desc.sharedMemoryBytes = backwardMainSharedBytes(*problem, tiles);
     desc.blockM = tiles.blockM;

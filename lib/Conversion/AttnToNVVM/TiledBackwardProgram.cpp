@@ -199,7 +199,9 @@ TiledBackwardProgram::match(scf::ForallOp forall) {
       BackwardScheduleAttr::getAttributeName());
   p.info =
       forall->getAttrOfType<KernelInfoAttr>(KernelInfoAttr::getAttributeName());
-  if (!p.schedule || !p.info || p.info.getFamily() != "backward")
+  if (!p.schedule || !p.info ||
+      (p.info.getFamily() != "backward" &&
+       p.info.getFamily() != "hopper-backward"))
     return forall.emitOpError("expected an attn.backward_schedule and a "
                               "backward attn.kernel_info on the program "
                               "(attn-plan-gpu-backward)");

@@ -1,7 +1,7 @@
 // RUN: attn-opt %s --attn-gpu-backward-kernels | FileCheck %s --check-prefix=ATOM
 // RUN: attn-opt %s --attn-gpu-backward-kernels="chip=sm_90" | FileCheck %s --check-prefix=ATOM
 // RUN: attn-opt %s --attn-gpu-backward-kernels="chip=sm_90 ptx-features=+ptx81" | FileCheck %s --check-prefix=V4
-// RUN: attn-opt %s --attn-gpu-backward-kernels="chip=sm_90a ptx-features=+ptx85 dq-reduction=red-v4 dq-warp-rows=16" | FileCheck %s --check-prefix=V4R16
+// RUN: attn-opt %s --attn-gpu-backward-kernels="chip=sm_90a ptx-features=+ptx85 dq-reduction=red-v4 dq-warp-rows=16 kernel=mma-sync" | FileCheck %s --check-prefix=V4R16
 // RUN: attn-opt %s --attn-gpu-backward-kernels | FileCheck %s --check-prefix=CONV
 // RUN: attn-opt %s --attn-gpu-backward-kernels="chip=sm_90 ptx-features=+ptx81 dq-reduction=red-v2" | FileCheck %s --check-prefix=V2
 // RUN: attn-opt %s --attn-gpu-backward-kernels="chip=sm_90 ptx-features=+ptx81 dq-reduction=atom" | FileCheck %s --check-prefix=ATOM
@@ -58,7 +58,8 @@
 // V4: gpu.func @bwd_bwd_convert(
 
 // red-v4 with 16-row dQ warp tiles: 8 row groups, each warp all of D (8
-// fragments, two 32-column units).
+// fragments, two 32-column units); kernel=mma-sync, as sm_90a would
+// otherwise take the hopper main kernel.
 // V4R16-LABEL: gpu.func @bwd_bwd(
 // V4R16: arith.cmpi sle, %{{.*}}, %c200_i32
 // V4R16-COUNT-8: @p red.global.add.v4.f32

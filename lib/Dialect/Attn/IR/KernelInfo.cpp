@@ -85,7 +85,7 @@ LogicalResult BackwardScheduleAttr::verify(
     function_ref<InFlightDiagnostic()> emitError, int64_t blockM,
     int64_t blockN, bool /*deterministic*/, int64_t dqBlockM,
     StringRef dqReduction, bool /*rotateQBlocks*/, bool /*squareWarpTiles*/,
-    int64_t dqWarpRows) {
+    int64_t dqWarpRows, bool /*hopper*/) {
   for (int64_t v : {blockM, blockN, dqBlockM})
     if (v < 1)
       return emitError() << "expected block sizes >= 1, got " << v;
@@ -110,9 +110,9 @@ LogicalResult KernelInfoAttr::verify(
     BoolAttr alibi, BoolAttr scoreMod, StringRef kvView, int64_t headOffset,
     bool /*varlen*/) {
   if (family != "prefill" && family != "decode" && family != "hopper" &&
-      family != "backward")
-    return emitError() << "expected family prefill, decode, hopper or "
-                          "backward, got '"
+      family != "backward" && family != "hopper-backward")
+    return emitError() << "expected family prefill, decode, hopper, "
+                          "backward or hopper-backward, got '"
                        << family
                        << "'";
   if (sharedMemoryBytes < 0)
