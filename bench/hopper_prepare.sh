@@ -61,7 +61,10 @@ variants=(
 # hopper-epilogue=registers; hbn64 / hst3 / hpp / hnopp block-n 64, 3
 # stages, ping-pong on / off (the option sweep of the short and D = 64
 # shapes); hqpf / hnoqpf the consumers' Q prefetch on / off
-# (hopper-q-prefetch).
+# (hopper-q-prefetch); hpx0 / hpx1 .. hpx8 that many of every 8 n8 tiles of
+# S exponentiated by the FMA polynomial (hopper-poly-exp2; hpx8: all, the
+# float64 checks' variant); htree the softmax's row max and sum as balanced
+# trees (hopper-tree-reductions=true), hnotree as chains.
 ov="--convert-attn-to-nvvm=hopper-overlap=true"
 pp="--convert-attn-to-nvvm=hopper-ping-pong=true"
 nopp="--convert-attn-to-nvvm=hopper-ping-pong=false"
@@ -94,6 +97,15 @@ declare -A schedule=(
   [hpp]="$pp" [hnopp]="$nopp"
   [hqpf]="--convert-attn-to-nvvm=hopper-q-prefetch=true"
   [hnoqpf]="--convert-attn-to-nvvm=hopper-q-prefetch=false"
+  [hpx0]="--convert-attn-to-nvvm=hopper-poly-exp2=0"
+  [hpx1]="--convert-attn-to-nvvm=hopper-poly-exp2=1"
+  [hpx2]="--convert-attn-to-nvvm=hopper-poly-exp2=2"
+  [hpx3]="--convert-attn-to-nvvm=hopper-poly-exp2=3"
+  [hpx4]="--convert-attn-to-nvvm=hopper-poly-exp2=4"
+  [hpx5]="--convert-attn-to-nvvm=hopper-poly-exp2=5"
+  [hpx8]="--convert-attn-to-nvvm=hopper-poly-exp2=8"
+  [htree]="--convert-attn-to-nvvm=hopper-tree-reductions=true"
+  [hnotree]="--convert-attn-to-nvvm=hopper-tree-reductions=false"
 )
 # HOPPER_CHECK_VARIANTS: every check again under each listed schedule,
 # but those whose base name matches HOPPER_CHECK_SKIP (a regex: e.g.

@@ -155,6 +155,18 @@ defvar AttnGpuKernelOptions = [
            "the current tile's epilogue, so the load's latency hides under "
            "it: true, false or auto (on where it applies under a causal / "
            "window right bound when no tile has more than 8 KV blocks)">,
+    Option<"hopperPolyExp2", "hopper-poly-exp2", "int64_t",
+           /*default=*/"-1",
+           "Hopper: of every 8 n8 tiles of S's columns, how many take the "
+           "softmax's exponentials through an FMA polynomial instead of the "
+           "MUFU's ex2.approx (0 to 8), so that the two pipes share them; "
+           "-1 (auto): see the pass description">,
+    Option<"hopperTreeReductions", "hopper-tree-reductions", "std::string",
+           /*default=*/"\"auto\"",
+           "Hopper: the softmax reduces each row's max and sum over a "
+           "thread's elements as a balanced tree instead of a chain (the "
+           "max feeds every exponential of the block): true, false or auto "
+           "(see the pass description)">,
     Option<"kernelModuleName", "kernel-module", "std::string",
            /*default=*/"\"attn_kernels\"",
            "Name of the gpu.module that receives the kernels">,
@@ -273,6 +285,10 @@ def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
     consumers take the next tile from its slot right after their KV loop
     and load its Q fragments before the current tile's epilogue (the tile
     loop carries them), so the loads' latency hides under the epilogue.
+    `hopper-poly-exp2=N` computes the softmax's exponentials of N of every
+    8 n8 tiles of S by an FMA polynomial instead of `ex2.approx`, and
+    `hopper-tree-reductions` reduces a row's max and sum as balanced trees;
+    both `auto` = off (measured slower on every prefill shape of an H200).
     `hopper-group-bytes` sizes the
     head groups of the longest-first order; `hopper-q-shared=true` puts Q
     in a shared tile at D = 64 too. `hopper-epilogue=tma` writes O through

@@ -386,6 +386,8 @@ To copyGpuKernelOptions(const From &from) {
   to.hopperLoads = from.hopperLoads;
   to.hopperEpilogue = from.hopperEpilogue;
   to.hopperQPrefetch = from.hopperQPrefetch;
+  to.hopperPolyExp2 = from.hopperPolyExp2;
+  to.hopperTreeReductions = from.hopperTreeReductions;
   to.decodeNumWarps = from.decodeNumWarps;
   to.decodeKeysPerWarp = from.decodeKeysPerWarp;
   to.decodeStages = from.decodeStages;

@@ -202,6 +202,53 @@ Value FragmentEmitter::unaryPtx(StringRef asmString, Value x) {
       .getResult(0);
 }
 
+Value FragmentEmitter::reduceRow(ArrayRef<Value> values,
+                                 function_ref<Value(Value, Value)> op) {
+  if (!treeReductions) {
+    Value acc = values.front();
+    for (Value v : values.drop_front())
+      acc = op(acc, v);
+    return acc;
+  }
+  SmallVector<Value> level(values);
+  while (level.size() > 1) {
+    SmallVector<Value> next;
+    for (size_t i = 0; i + 1 < level.size(); i += 2)
+      next.push_back(op(level[i], level[i + 1]));
+    if (level.size() % 2)
+      next.push_back(level.back());
+    level = std::move(next);
+  }
+  return level.front();
+}
+
+Value FragmentEmitter::polyExp2(Value x) {
+  // 2^x = 2^floor(x) * 2^f, f in [0, 1): adding 1.5 * 2^23 rounding down
+  // leaves floor(x) in the low mantissa bits (exact for |x| < 2^22), which
+  // shifted by 23 add to the exponent of 2^f's degree-3 minimax polynomial
+  // (relative error 8.8e-5, below the 2^-9 of the bf16 / f16 P it feeds).
+  // Below -126 (-inf for masked keys) the result is 0, as ex2.approx.ftz
+  // flushes it: the integer add would wrap there. 10 FMA-pipe / ALU
+  // instructions for one MUFU one, which at D = 64 is as busy as the
+  // tensor pipe.
+  return unaryPtx("{\n.reg .f32 r, fl, f, q;\n.reg .b32 e, qi;\n"
+                  ".reg .pred lo;\n"
+                  "add.rm.f32 r, $1, 0f4B400000;\n"
+                  "sub.f32 fl, r, 0f4B400000;\n"
+                  "sub.f32 f, $1, fl;\n"
+                  "fma.rn.f32 q, f, 0f3D9DF09D, 0f3E6906A4;\n"
+                  "fma.rn.f32 q, q, f, 0f3F31F519;\n"
+                  "fma.rn.f32 q, q, f, 0f3F800000;\n"
+                  "mov.b32 qi, q;\n"
+                  "mov.b32 e, r;\n"
+                  "shl.b32 e, e, 23;\n"
+                  "add.s32 qi, qi, e;\n"
+                  "mov.b32 q, qi;\n"
+                  "setp.lt.f32 lo, $1, 0fC2FC0000;\n"
+                  "selp.f32 $0, 0f00000000, q, lo;\n}",
+                  x);
+}
+
 Value FragmentEmitter::packHalf2(Value x, Value y) {
   auto f32x2 = VectorType::get({2}, f32);
   Value v = LLVM::PoisonOp::create(b, f32x2);
@@ -349,10 +396,12 @@ SmallVector<Value> FragmentEmitter::emitSoftmaxStep(SmallVector<Value> &s,
   for (int64_t mt = 0; mt < mTiles; ++mt) {
     for (int64_t half = 0; half < 2; ++half) {
       int64_t row = mt * 2 + half;
-      Value mx = rowMax[row];
+      SmallVector<Value> rowValues = {rowMax[row]};
       for (int64_t nt = 0; nt < nTiles(); ++nt)
         for (int64_t e = 0; e < 2; ++e)
-          mx = maxF(mx, s[sIndex(mt, nt, 2 * half + e)]);
+          rowValues.push_back(s[sIndex(mt, nt, 2 * half + e)]);
+      Value mx =
+          reduceRow(rowValues, [&](Value x, Value y) { return maxF(x, y); });
       mx = maxF(mx, shuffleXor(mx, 1));
       mx = maxF(mx, shuffleXor(mx, 2));
       // A row with nothing visible yet keeps m = -inf; exponentiate against
@@ -363,13 +412,24 @@ SmallVector<Value> FragmentEmitter::emitSoftmaxStep(SmallVector<Value> &s,
           sel(isEmpty, cF32(0.0), arith::MulFOp::create(b, mx, c));
       Value negM = arith::NegFOp::create(b, mScaled);
       alpha[row] = exp2(fma(rowMax[row], c, negM));
+      // The chain's adds go in between the exponentials, as they always
+      // have (the kernels without trees stay instruction for instruction).
       Value sum = cF32(0.0);
+      SmallVector<Value> probs;
       for (int64_t nt = 0; nt < nTiles(); ++nt)
         for (int64_t e = 0; e < 2; ++e) {
           Value &v = s[sIndex(mt, nt, 2 * half + e)];
-          v = exp2(fma(v, c, negM));
-          sum = arith::AddFOp::create(b, sum, v);
+          Value x = fma(v, c, negM);
+          v = nt % 8 < polyExpTiles ? polyExp2(x) : exp2(x);
+          if (treeReductions)
+            probs.push_back(v);
+          else
+            sum = arith::AddFOp::create(b, sum, v);
         }
+      if (treeReductions)
+        sum = reduceRow(probs, [&](Value x, Value y) -> Value {
+          return arith::AddFOp::create(b, x, y);
+        });
       // The quad reduction of l is deferred to the epilogue: alpha is the
       // same in all four lanes, so partial sums rescale consistently.
       rowSum[row] = fma(rowSum[row], alpha[row], sum);

@@ -114,6 +114,9 @@ protected:
   }
   Value pointerOf(Value memref, Type ptrType);
   Value exp2(Value x) { return unaryPtx("ex2.approx.ftz.f32 $0, $1;", x); }
+  /// 2^x on the FMA and integer pipes instead of the MUFU's ex2.approx
+  /// (x <= 0 as the softmax's exponents are; 0 below 2^-126 as ftz gives).
+  Value polyExp2(Value x);
   Value log2(Value x) { return unaryPtx("lg2.approx.ftz.f32 $0, $1;", x); }
   Value tanhApprox(Value x) { return unaryPtx("tanh.approx.f32 $0, $1;", x); }
   Value fma(Value x, Value y, Value z) { return LLVM::FMAOp::create(b, x, y, z); }
@@ -121,6 +124,9 @@ protected:
   // make that a libdevice call the PTX then needs linked.
   Value maxF(Value x, Value y) { return LLVM::MaxNumOp::create(b, x, y); }
   Value shuffleXor(Value x, int64_t mask);
+  /// op(values[0], op(values[1], ...)) as a chain, or with treeReductions
+  /// as a balanced tree of pairs (op associative and commutative).
+  Value reduceRow(ArrayRef<Value> values, function_ref<Value(Value, Value)> op);
   Value unaryPtx(StringRef asmString, Value x);
   /// Packs two f32 values into one register of two 16-bit floats (x low).
   Value packHalf2(Value x, Value y);
@@ -402,6 +408,15 @@ protected:
   int64_t smemRowBytes, vSmemRowBytes, qSmemRowBytes;
   /// Factor from score units to the base-2 exponent (see the constructor).
   double expScale;
+  /// The softmax's exponentials of S's n8 tiles nt with nt % 8 <
+  /// polyExpTiles go through polyExp2 (a family whose MUFU pipe is as busy
+  /// as its tensor pipe sets it); 0: all on ex2.approx.
+  int64_t polyExpTiles = 0;
+  /// The softmax reduces a row's max and sum over its elements as a
+  /// balanced tree (depth log2 n) instead of a chain (depth n): its max
+  /// feeds every exponential of the block, so the chain's latency is on the
+  /// critical path where a warp has nothing else to issue.
+  bool treeReductions = false;
   Type i32, i64, f32, half2, ptrGlobal, ptrShared;
 
   Value tid, warp, lane, g, t, r8, smem;

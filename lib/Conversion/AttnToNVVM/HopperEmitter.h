@@ -55,6 +55,12 @@ struct HopperPlan {
   /// The consumers of a dynamic grid with Q in registers take the next
   /// tile and load its Q fragments before the current tile's epilogue.
   bool prefetchQ = false;
+  /// Of every 8 n8 tiles of S, those exponentiated by an FMA polynomial
+  /// (FragmentEmitter::polyExp2) instead of ex2.approx.
+  int64_t polyExpTiles = 0;
+  /// The softmax's row max and sum as balanced trees
+  /// (FragmentEmitter::reduceRow).
+  bool treeReductions = false;
   /// Query-block tiles: ceil(Lq / blockM) * B * Hq.
   int64_t numTiles = 0;
   /// Persistent order under a right bound: heads (b * Hq + h) per group,
@@ -96,6 +102,8 @@ public:
         program(program),
         layout(FragmentLayout::wgmma(plan.blockN)) {
     tileBytes = bn * tileRowBytes;
+    polyExpTiles = plan.polyExpTiles;
+    treeReductions = plan.treeReductions;
   }
 
   LogicalResult emit();

@@ -329,6 +329,25 @@ static bool hopperAutoPingPong(const KernelProblem &p,
   return p.headDim == 64 || hopperShortTiles(p, plan);
 }
 
+/// hopper-poly-exp2=auto: how many of every 8 n8 tiles of S take the
+/// polynomial exp2 (`plan` complete but for it). None: measured on an H200
+/// (2026-12-02, bench/NOTES.md) slower on every prefill shape and more so
+/// with every tile moved (D = 64: 2 of 8 -5 to -13%; D = 128: 1 of 8 -2 to
+/// -6%): the XU share halves but the softmax's warps become issue-bound.
+static int64_t hopperAutoPolyExp2(const KernelProblem &p,
+                                  const HopperPlan &plan) {
+  return 0;
+}
+
+/// hopper-tree-reductions=auto: whether the softmax's row reductions are
+/// balanced trees (`plan` complete but for it). No: measured on an H200
+/// (2026-12-02) 3-5% slower at D = 64 and level at D = 128 (ptxas
+/// interleaves the chains of the two rows and the exponentials already).
+static bool hopperAutoTreeReductions(const KernelProblem &p,
+                                     const HopperPlan &plan) {
+  return false;
+}
+
 /// hopper-epilogue: whether O goes out through the shared tile and TMA
 /// (`plan` complete but for it); failure for an unknown value. auto
 /// (hopperAutoTmaEpilogue): at D = 128 where the O tile fits, with TMA
@@ -502,6 +521,18 @@ planHopperKernel(Operation *op, const KernelProblem &p,
       prefetchApplies &&
       (prefetch == "true" || (prefetch == "auto" && p.visibility.right &&
                               hopperShortTiles(p, plan)));
+  if (o.hopperPolyExp2 < -1 || o.hopperPolyExp2 > 8)
+    return fail("expected hopper-poly-exp2 of -1 (auto) or 0 to 8 (n8 tiles "
+                "of every 8), got " +
+                Twine(o.hopperPolyExp2));
+  plan.polyExpTiles = o.hopperPolyExp2 == -1 ? hopperAutoPolyExp2(p, plan)
+                                             : o.hopperPolyExp2;
+  const std::string &tree = o.hopperTreeReductions;
+  if (tree != "auto" && tree != "true" && tree != "false")
+    return fail("expected hopper-tree-reductions of auto, true or false, got '" +
+                tree + "'");
+  plan.treeReductions =
+      tree == "true" || (tree == "auto" && hopperAutoTreeReductions(p, plan));
   if (plan.sharedMemoryBytes > 227 * 1024)
     return fail("expected the hopper kernel's shared memory to fit 227 KiB, "
                 "got " +
