@@ -61,10 +61,7 @@ void BackwardEmitterBase::emitProbsGemm(ArrayRef<Value> probs, Value tile,
     // The C fragments of n8 tiles 2kk and 2kk+1, packed pairwise, are the A
     // fragment of keys 16kk..16kk+15.
     auto at = [&](int64_t nt, int64_t e) { return probs[sIndex(0, nt, e)]; };
-    SmallVector<Value> pFrag = {packHalf2(at(2 * kk, 0), at(2 * kk, 1)),
-                                packHalf2(at(2 * kk, 2), at(2 * kk, 3)),
-                                packHalf2(at(2 * kk + 1, 0), at(2 * kk + 1, 1)),
-                                packHalf2(at(2 * kk + 1, 2), at(2 * kk + 1, 3))};
+    SmallVector<Value> pFrag = packAFragment(at, kk);
     for (int64_t dp = 0; dp < columns / 16; ++dp) {
       SmallVector<Value> bf =
           ldmatrix(fragmentAddress(tile, lane, kk * 16, 2 * dp, rowBytes),

@@ -449,6 +449,16 @@ void FragmentEmitter::rescaleAccumulators(SmallVector<Value> &acc,
       }
 }
 
+SmallVector<Value>
+FragmentEmitter::packAFragment(function_ref<Value(int64_t, int64_t)> at,
+                               int64_t kk) {
+  SmallVector<Value> frag;
+  for (int64_t nt : {2 * kk, 2 * kk + 1})
+    for (int64_t e : {0, 2})
+      frag.push_back(packHalf2(at(nt, e), at(nt, e + 1)));
+  return frag;
+}
+
 void FragmentEmitter::emitPV(ArrayRef<Value> probs, Value vTile,
                            SmallVector<Value> &acc) {
   for (int64_t kk = 0; kk < bn / 16; ++kk) {
@@ -457,10 +467,7 @@ void FragmentEmitter::emitPV(ArrayRef<Value> probs, Value vTile,
     SmallVector<SmallVector<Value>> pFrag;
     for (int64_t mt = 0; mt < mTiles; ++mt) {
       auto at = [&](int64_t nt, int64_t e) { return probs[sIndex(mt, nt, e)]; };
-      pFrag.push_back({packHalf2(at(2 * kk, 0), at(2 * kk, 1)),
-                       packHalf2(at(2 * kk, 2), at(2 * kk, 3)),
-                       packHalf2(at(2 * kk + 1, 0), at(2 * kk + 1, 1)),
-                       packHalf2(at(2 * kk + 1, 2), at(2 * kk + 1, 3))});
+      pFrag.push_back(packAFragment(at, kk));
     }
     for (int64_t dp = 0; dp < dv / 16; ++dp) {
       SmallVector<Value> vf =

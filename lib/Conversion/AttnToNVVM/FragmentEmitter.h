@@ -130,6 +130,12 @@ protected:
   Value unaryPtx(StringRef asmString, Value x);
   /// Packs two f32 values into one register of two 16-bit floats (x low).
   Value packHalf2(Value x, Value y);
+  /// The A fragment of k16 step `kk` from the C fragments of n8 tiles 2kk
+  /// and 2kk + 1 (`at(nt, e)`: register e of tile nt), packed pairwise: how
+  /// P and dS feed the next GEMM from registers (mma.sync, and wgmma's
+  /// register A, whose layout is the same).
+  SmallVector<Value> packAFragment(function_ref<Value(int64_t, int64_t)> at,
+                                   int64_t kk);
   SmallVector<Value> ldmatrix(Value ptr, bool transpose);
   /// C = A * B + C on one m16n8k16 tile; `c` is the tile's four f32
   /// accumulator registers, updated in place.

@@ -139,10 +139,7 @@ SmallVector<Value> HopperEmitter::packProbabilities(ArrayRef<Value> probs) {
   auto at = [&](int64_t nt, int64_t c) { return probs[layout.index(0, nt, c)]; };
   SmallVector<Value> packed;
   for (int64_t kk = 0; kk < bn / 16; ++kk)
-    packed.append({packHalf2(at(2 * kk, 0), at(2 * kk, 1)),
-                   packHalf2(at(2 * kk, 2), at(2 * kk, 3)),
-                   packHalf2(at(2 * kk + 1, 0), at(2 * kk + 1, 1)),
-                   packHalf2(at(2 * kk + 1, 2), at(2 * kk + 1, 3))});
+    packed.append(packAFragment(at, kk));
   pinRegisters(packed);
   return packed;
 }
