@@ -280,15 +280,7 @@ def main():
     if args.prepare:
         return ts.prepare(c, data, dtype)
 
-    kind = args.model
-    if kind == "auto":
-        try:
-            import transformers  # noqa: F401
-            kind = "transformers"
-        except ImportError:
-            kind = "builtin"
-    if kind == "transformers":
-        at.register_transformers()
+    kind = ts.model_kind(args.model)
     names = ["eager", "attn_mlir"]
     if hasattr(torch.nn.functional, "scaled_dot_product_attention"):
         names.insert(1, "sdpa")

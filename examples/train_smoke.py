@@ -175,6 +175,24 @@ class BuiltinLlama(torch.nn.Module):
 
 # -- the runs ---------------------------------------------------------------
 
+def model_kind(requested):
+    """The model to run ("transformers" or "builtin") for --model; "auto"
+    takes transformers where it is installed. Registers attn_mlir with
+    transformers when that is the one."""
+    kind = requested
+    if kind == "auto":
+        try:
+            import transformers  # noqa: F401
+            kind = "transformers"
+        except ImportError:
+            kind = "builtin"
+            print("train_smoke: transformers is not installed; using the built-in "
+                  "Llama-architecture model")
+    if kind == "transformers":
+        at.register_transformers()
+    return kind
+
+
 def make_model(kind, c, implementation):
     if kind == "transformers":
         from transformers import LlamaConfig, LlamaForCausalLM
@@ -294,17 +312,7 @@ def main():
     if args.prepare:
         return prepare(c, data, dtype)
 
-    kind = args.model
-    if kind == "auto":
-        try:
-            import transformers  # noqa: F401
-            kind = "transformers"
-        except ImportError:
-            kind = "builtin"
-            print("train_smoke: transformers is not installed; using the built-in "
-                  "Llama-architecture model")
-    if kind == "transformers":
-        at.register_transformers()
+    kind = model_kind(args.model)
     torch.manual_seed(args.seed)
     state = make_model(kind, c, "eager").state_dict()  # one set of weights for all
 

@@ -41,11 +41,7 @@ void MainEmitter::emitBiasGradient(ArrayRef<Value> ds, Value m0, Value head,
                      : pointerOf(scoreArg(args.gradBias), ptrGlobal);
   Type elt = biasElementType(b, p);
   int64_t bytes = atomic ? 4 : p.biasBytes;
-  Value key0 = layoutKey0(layout);
-  Value query0 = layoutQuery0(layout, m0);
-  for (int64_t r = 0; r < layoutRegisters(layout); ++r) {
-    Value key = add(key0, layout.keyDelta(r));
-    Value query = add(query0, layout.queryDelta(r));
+  forEachScore(layout, m0, [&](int64_t r, Value query, Value key) {
     // Padded queries and keys hold zeros of their own, but their clamped
     // addresses are real elements' (scoreOperandOffset).
     Value inside = arith::AndIOp::create(
@@ -66,7 +62,7 @@ void MainEmitter::emitBiasGradient(ArrayRef<Value> ds, Value m0, Value head,
         v = LLVM::FPTruncOp::create(b, elt, v);
       LLVM::StoreOp::create(b, v, ptr, /*alignment=*/p.biasBytes);
     });
-  }
+  });
 }
 
 namespace {

@@ -100,6 +100,18 @@ private:
   int64_t layoutRegisters(const ScoreLayout &l) const {
     return (l.keysPerOwner / 16) * l.nTiles * 4;
   }
+  /// Calls `body(r, query, key)` for every register r of `layout` (the
+  /// Q block at `m0`), in register order.
+  void forEachScore(const ScoreLayout &layout, Value m0,
+                    function_ref<void(int64_t, Value, Value)> body) {
+    Value key0 = layoutKey0(layout);
+    Value query0 = layoutQuery0(layout, m0);
+    for (int64_t r = 0; r < layoutRegisters(layout); ++r) {
+      Value key = add(key0, layout.keyDelta(r));
+      Value query = add(query0, layout.queryDelta(r));
+      body(r, query, key);
+    }
+  }
   /// -inf where key (row) does not see query (column), or past Lk / Lq.
   SmallVector<Value> emitMask(ArrayRef<Value> s, Value m0,
                               const ScoreLayout &layout);

@@ -22,17 +22,13 @@ SmallVector<Value> MainEmitter::emitScoreOperands(SmallVector<Value> s,
                                                   const ScoreLayout &layout) {
   if (!p.withBias() && !p.withMask())
     return s;
-  Value key0 = layoutKey0(layout);
-  Value query0 = layoutQuery0(layout, m0);
-  for (int64_t r = 0; r < layoutRegisters(layout); ++r) {
-    Value key = add(key0, layout.keyDelta(r));
-    Value query = add(query0, layout.queryDelta(r));
+  forEachScore(layout, m0, [&](int64_t r, Value query, Value key) {
     // Padded queries and keys read clamped (in-bounds) elements; the
     // positional mask removes them afterwards.
     s[r] = addBias(s[r], batch, head, query, key);
     s[r] = applyOperandMasks(s[r], batch, head, query, key,
                              /*batchIndex=*/Value(), /*globalHead=*/Value());
-  }
+  });
   return s;
 }
 
