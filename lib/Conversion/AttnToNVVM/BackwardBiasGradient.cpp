@@ -26,13 +26,6 @@ using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::detail;
 
-/// The bias' element type as the kernels store it.
-static Type biasElementType(OpBuilder &b, const KernelProblem &p) {
-  if (p.biasBytes == 4)
-    return b.getF32Type();
-  return p.biasIsBF16 ? Type(b.getBF16Type()) : Type(b.getF16Type());
-}
-
 void MainEmitter::emitBiasGradient(ArrayRef<Value> ds, Value m0, Value head,
                                    const ScoreLayout &layout) {
   BackwardScoreArguments args = getBackwardScoreArguments(p);

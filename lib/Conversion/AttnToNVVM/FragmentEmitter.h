@@ -47,6 +47,11 @@ namespace mlir::attn::detail {
 Value scoreOperandOffset(ImplicitLocOpBuilder &b, ArrayRef<int64_t> shape,
                          int64_t eltBytes, ArrayRef<Value> coords);
 
+/// The bias operand's element type as the kernels load and store it
+/// (KernelProblem::biasBytes / biasIsBF16): the forward's bias add, its
+/// shared-memory staging and the backward's d_bias all ask here.
+Type biasElementType(Builder &b, const KernelProblem &p);
+
 constexpr double kLog2e = 1.4426950408889634;
 constexpr double kLn2 = 0.6931471805599453;
 

@@ -40,6 +40,12 @@ void FragmentEmitter::setScoreOperands(Value biasMemref, Value maskMemref,
     sinksPtr = pointerOf(sinksMemref, ptrGlobal);
 }
 
+Type mlir::attn::detail::biasElementType(Builder &b, const KernelProblem &p) {
+  if (p.biasBytes == 4)
+    return b.getF32Type();
+  return p.biasIsBF16 ? Type(b.getBF16Type()) : Type(b.getF16Type());
+}
+
 Value mlir::attn::detail::scoreOperandOffset(ImplicitLocOpBuilder &b,
                                              ArrayRef<int64_t> shape,
                                              int64_t eltBytes,
@@ -79,9 +85,7 @@ Value FragmentEmitter::addBias(Value s, Value batch, Value head, Value row,
                                Value key) {
   if (!p.withBias())
     return s;
-  Type elt = p.biasBytes == 4 ? Type(f32)
-             : p.biasIsBF16   ? Type(b.getBF16Type())
-                              : Type(b.getF16Type());
+  Type elt = biasElementType(b, p);
   Value off =
       scoreOperandOffset(b, p.biasShape, p.biasBytes, {batch, head, row, key});
   Value v = LLVM::LoadOp::create(b, elt, gep(ptrGlobal, biasPtr, off),
@@ -230,10 +234,7 @@ FragmentEmitter::loadScorePair(const ScoreTile &tile,
                        mul(t, 2 * eb));
   Value offset = add(laneBase, layout.rowOffset(reg) * tile.strideBytes +
                                    layout.colOffset(reg) * eb);
-  Type elt = eb == 1   ? Type(b.getI8Type())
-             : eb == 4 ? Type(f32)
-             : p.biasIsBF16 ? Type(b.getBF16Type())
-                            : Type(b.getF16Type());
+  Type elt = eb == 1 ? Type(b.getI8Type()) : biasElementType(b, p);
   Value pair = LLVM::LoadOp::create(b, VectorType::get({2}, elt),
                                     gep(ptrShared, smem, offset),
                                     /*alignment=*/2 * eb);
