@@ -48,6 +48,7 @@ Unsupported) before the forward runs.
 """
 
 import os
+import weakref
 from typing import Optional
 
 import torch
@@ -124,31 +125,68 @@ def _causal(lq, lk, device, bottom_right):
 def _classify_mask(attn_mask, shape, lq, lk):
     """("none" | "causal-top-left" | "causal-bottom-right" | "operand", keep)
     for an attn_mask: a mask that is all-visible or exactly causal becomes a
-    mask kind (the GPU kernels' only masks); anything else an operand."""
+    mask kind (the GPU kernels' only masks); anything else an operand (keep:
+    its boolean form for a mask of only kept and dropped keys, in the mask's
+    own shape, else None: a bias).
+
+    The answer is computed on the mask as given, not broadcast to [B, Hq, Lq,
+    Lk] (broadcasting repeats elements, so it changes nothing but the cost:
+    transformers' [B, 1, Lq, Lk] masks are Hq times smaller), and remembered
+    for the tensor until it is modified in place: a model passes one mask
+    object to every layer of a forward."""
     b, hq = shape
     try:
-        mask = attn_mask.expand(b, hq, lq, lk)
+        if torch.broadcast_shapes(attn_mask.shape, (b, hq, lq, lk)) != (b, hq, lq, lk):
+            raise RuntimeError  # the mask is larger than the scores somewhere
     except RuntimeError:
         raise Unsupported(f"attn_mlir: attn_mask of shape {tuple(attn_mask.shape)} does not "
                           f"broadcast to [{b}, {hq}, {lq}, {lk}]") from None
+    try:
+        version = attn_mask._version
+    except RuntimeError:  # an inference-mode tensor keeps no version: no memo
+        version = None
+    memo = (id(attn_mask), lq, lk)
+    hit = _mask_kinds.get(memo)
+    if version is not None and hit is not None and hit[0]() is attn_mask \
+            and hit[1] == version:
+        kind = hit[2]
+    else:
+        kind = _mask_kind(attn_mask, lq, lk)
+        if version is not None:
+            if len(_mask_kinds) >= 64:  # masks of past forwards: drop them all
+                _mask_kinds.clear()
+            # No tensor is kept: the memo must not hold a model's masks alive.
+            _mask_kinds[memo] = (weakref.ref(attn_mask), version, kind)
+    if kind == "keep":
+        return "operand", attn_mask if attn_mask.dtype == torch.bool else attn_mask == 0
+    return kind, None
+
+
+_mask_kinds = {}
+
+
+def _mask_kind(mask, lq, lk):
+    """"none", "causal-top-left", "causal-bottom-right", "keep" (an operand of
+    kept and dropped keys only) or "operand" (a bias)."""
     if mask.dtype == torch.bool:
         keep = mask
     else:
         # Additive masks: 0 keeps a key; -inf (or the dtype's lowest value,
         # as transformers writes them) drops it. Other values are a bias.
-        low = torch.finfo(mask.dtype).min
-        if not bool(((mask == 0) | (mask == float("-inf")) | (mask <= low / 2)).all()):
-            return "operand", None
         keep = mask == 0
+        if not bool((keep | (mask <= torch.finfo(mask.dtype).min / 2)).all()):
+            return "operand"
     if bool(keep.all()):
-        return "none", None
+        return "none"
     candidates = [("causal-top-left", False)]
     if lq <= lk:  # bottom-right with Lq > Lk leaves rows seeing nothing
         candidates.append(("causal-bottom-right", True))
-    for name, bottom_right in candidates:
-        if bool((keep == _causal(lq, lk, keep.device, bottom_right)).all()):
-            return name, None
-    return "operand", keep
+    # A mask broadcast over its last two extents (a 1 there) is not causal.
+    if keep.shape[-2:] == (lq, lk):
+        for name, bottom_right in candidates:
+            if bool((keep == _causal(lq, lk, keep.device, bottom_right)).all()):
+                return name
+    return "keep"
 
 
 _used = set()

@@ -67,6 +67,37 @@ class Sdpa(unittest.TestCase):
         self.check(at.scaled_dot_product_attention(q, k, v, attn_mask=additive),
                    ref(q, k, v, br), v)
 
+    def test_mask_classification(self):
+        # The kind is read off the mask as given ([B, 1, Lq, Lk] as
+        # transformers passes it), remembered per tensor, and forgotten when
+        # the tensor is modified in place.
+        tl = torch.from_numpy(reference.causal_keep(8, 16, bottom_right=False))
+        mask = torch.zeros(2, 1, 8, 16).masked_fill(~tl, torch.finfo(torch.float32).min)
+        self.assertEqual(at._classify_mask(mask, (2, 4), 8, 16), ("causal-top-left", None))
+        self.assertEqual(at._classify_mask(mask, (2, 4), 8, 16), ("causal-top-left", None))
+        mask[1, 0, 0, 5] = 0.0  # one more visible key in one batch: an operand
+        kind, keep = at._classify_mask(mask, (2, 4), 8, 16)
+        self.assertEqual(kind, "operand")
+        self.assertEqual(tuple(keep.shape), (2, 1, 8, 16))
+        self.assertTrue(bool(keep[1, 0, 0, 5]) and not bool(keep[0, 0, 0, 5]))
+        mask.fill_(0.0)
+        self.assertEqual(at._classify_mask(mask, (2, 4), 8, 16), ("none", None))
+        mask[0, 0, 3, 3] = 0.5  # neither kept nor dropped: a bias
+        self.assertEqual(at._classify_mask(mask, (2, 4), 8, 16), ("operand", None))
+        # A row broadcast over the queries is never causal for Lq > 1.
+        row = torch.ones(1, 1, 1, 16, dtype=torch.bool)
+        row[..., 9:] = False
+        kind, keep = at._classify_mask(row, (2, 4), 8, 16)
+        self.assertEqual(kind, "operand")
+        self.assertIs(keep, row)
+        # Larger than the scores in some extent: refused, as expand would.
+        with self.assertRaises(at.Unsupported):
+            at._classify_mask(torch.zeros(3, 1, 8, 16), (2, 4), 8, 16)
+        # Inference-mode tensors keep no version counter: classified anyway.
+        with torch.inference_mode():
+            frozen = torch.zeros(8, 16).masked_fill(~tl, float("-inf"))
+        self.assertEqual(at._classify_mask(frozen, (2, 4), 8, 16), ("causal-top-left", None))
+
     def test_bf16(self):
         q, k, v = (torch.randn(1, h, 16, 32).to(torch.bfloat16) for h in (4, 2, 2))
         out = at.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
