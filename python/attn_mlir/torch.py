@@ -173,8 +173,14 @@ def _mask_kind(mask, lq, lk):
     else:
         # Additive masks: 0 keeps a key; -inf (or the dtype's lowest value,
         # as transformers writes them) drops it. Other values are a bias.
+        low = torch.finfo(mask.dtype).min / 2
+        # One row first: a bias (random values) is told apart without a pass
+        # over the whole mask.
+        row = mask[(0,) * (mask.dim() - 1)] if mask.dim() else mask
+        if not bool(((row == 0) | (row <= low)).all()):
+            return "operand"
         keep = mask == 0
-        if not bool((keep | (mask <= torch.finfo(mask.dtype).min / 2)).all()):
+        if not bool((keep | (mask <= low)).all()):
             return "operand"
     if bool(keep.all()):
         return "none"
