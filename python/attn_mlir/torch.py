@@ -109,7 +109,10 @@ def _check(query, key, value, attn_mask, is_causal, enable_gqa):
     if query.is_cuda:
         if query.dtype not in _GPU_DTYPES:
             raise Unsupported(f"attn_mlir: the GPU path takes bfloat16 or float16, got "
-                              f"{query.dtype}")
+                              f"{query.dtype}" + (
+                                  " (f32 needs the GPU f32 -> bf16 rounding route, not "
+                                  "implemented yet: issue #15; round to bfloat16 first)"
+                                  if query.dtype == torch.float32 else ""))
         if d not in _GPU_HEAD_DIMS or value.shape[3] not in _GPU_HEAD_DIMS:
             raise Unsupported(f"attn_mlir: the GPU path takes head dims (D for query and "
                               f"key, Dv for value) that are multiples of 16 in [32, 256], "

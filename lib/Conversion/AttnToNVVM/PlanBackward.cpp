@@ -106,7 +106,13 @@ mlir::attn::detail::getBackwardProblem(Operation *anchor,
   Type elt = o.query.getElementType();
   if (!elt.isBF16() && !elt.isF16())
     return fail("expected bf16 or f16 inputs on the GPU backward, got ")
-               << elt,
+               << elt
+               << (elt.isF32()
+                       ? " (f32 on the GPU backward needs the f32 -> bf16 "
+                         "rounding route of the forward, not implemented "
+                         "yet: conversion kernels of Q, K, V, O and dO into "
+                         "the workspace and f32 stores of dQ, dK and dV)"
+                       : ""),
            failure();
   for (RankedTensorType t : {o.key, o.value, o.output, o.gradOutput,
                              o.gradQuery, o.gradKey, o.gradValue})
