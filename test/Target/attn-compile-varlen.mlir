@@ -65,5 +65,5 @@
 // BIAS: error: expected a varlen spec without key lengths, bias, mask, paged or appended KV or modifiers
 
 // The varlen backward is a CPU-only op for now: the GPU backward's planner
-// refuses it by name (no kernel reads per-sequence offsets yet).
-// GPUBWD: error: 'attn.attention_backward' op expected a dense attn.attention_backward on the GPU path (the varlen backward runs on the CPU target only)
+// refuses it naming the missing pieces (the tiling and the kernels).
+// GPUBWD: error: 'attn.attention_backward' op expected a dense attn.attention_backward on the GPU path: the varlen backward (cu_seqlens) runs on the CPU target only (attn-tile-backward cuts no per-sequence (sequence, KV block) programs yet, and the Delta, main and dQ kernels read no cu_seqlens_q / cu_seqlens_k)

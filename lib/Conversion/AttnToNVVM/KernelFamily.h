@@ -225,6 +225,17 @@ void addVarlenLengthArguments(const TiledProgram &program,
                               const KernelProblem &problem,
                               KernelArgumentList &list,
                               AttentionArguments &args);
+/// The sequence n (i32) of flattened block `x` (i32) of a varlen launch
+/// over `blockRows`-row blocks of packed rows, sequence n's first CTA at
+/// floor(cu[n] / blockRows) + n with `offsets` the kernel's cu memref (N +
+/// 1 i32), `total` the packed rows and `numSequences` N (i32), and the
+/// block within sequence n: the last n whose first CTA is at or before x,
+/// by binary search. The forward walks cu_seqlens_q in query blocks; a
+/// KV-block-outer program (the backward) walks cu_seqlens_k in key blocks.
+std::pair<Value, Value> searchVarlenBlock(ImplicitLocOpBuilder &b,
+                                          Value offsets, Value total,
+                                          Value numSequences, int64_t blockRows,
+                                          Value x);
 /// The program of this CTA under varlenQueryBlockLaunch: the sequence n
 /// whose first CTA is the last at or before block x (a binary search over
 /// `cuSeqlensQ`, the kernel's memref), query block x minus that CTA, head

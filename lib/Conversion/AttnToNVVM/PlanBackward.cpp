@@ -95,8 +95,11 @@ mlir::attn::detail::getBackwardProblem(Operation *anchor,
                                        const BackwardOperands &o) {
   auto fail = [&](const Twine &msg) { return anchor->emitOpError(msg); };
   if (o.varlen)
-    return fail("expected a dense attn.attention_backward on the GPU path "
-                "(the varlen backward runs on the CPU target only)");
+    return fail("expected a dense attn.attention_backward on the GPU path: "
+                "the varlen backward (cu_seqlens) runs on the CPU target "
+                "only (attn-tile-backward cuts no per-sequence (sequence, "
+                "KV block) programs yet, and the Delta, main and dQ kernels "
+                "read no cu_seqlens_q / cu_seqlens_k)");
   if (o.withMaskMod)
     return fail("expected no mask_mod on the GPU backward (not supported "
                 "yet)");

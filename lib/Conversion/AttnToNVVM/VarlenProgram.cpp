@@ -211,26 +211,21 @@ void mlir::attn::detail::addVarlenLengthArguments(const TiledProgram &program,
       list.dimSymbols[*cu] = {"N1"};
 }
 
-/// The sequence n of flattened query block `x` and the query block within
-/// it (all i32): the last n whose first CTA is at or before x.
-static std::pair<Value, Value>
-searchVarlenSequence(ImplicitLocOpBuilder &b, const KernelProblem &p,
-                     int64_t blockM, Value x, const RuntimeLengths &lengths) {
+std::pair<Value, Value>
+mlir::attn::detail::searchVarlenBlock(ImplicitLocOpBuilder &b, Value offsets,
+                                      Value total, Value numSequences,
+                                      int64_t blockRows, Value x) {
   Type i32 = b.getI32Type(), index = b.getIndexType();
   IntArith a(b, b.getLoc(), i32);
   auto toIndex = [&](Value v) -> Value {
     return arith::IndexCastUIOp::create(b, index, v);
   };
-  Value total = lengths.seqQ ? lengths.seqQ : a.c(p.seqQ);
-  Value numSequences = lengths.numOffsets ? a.add(lengths.numOffsets, -1)
-                                          : a.c(p.numSequences);
-  // The first CTA of sequence n, from cu_q[n] clamped to [0, T] as
+  // The first CTA of sequence n, from cu[n] clamped to [0, T] as
   // buildVarlenSequence clamps it.
   auto firstBlock = [&](Value n) {
-    Value cu = memref::LoadOp::create(b, lengths.cuSeqlensQ,
-                                      ValueRange{toIndex(n)});
+    Value cu = memref::LoadOp::create(b, offsets, ValueRange{toIndex(n)});
     Value start = a.min(a.max(cu, a.c(0)), total);
-    return a.add(arith::DivUIOp::create(b, start, a.c(blockM)), n);
+    return a.add(arith::DivUIOp::create(b, start, a.c(blockRows)), n);
   };
   // The last n in [0, N) whose first CTA is at or before x: lo's first CTA
   // stays <= x, hi's > x (or hi = N).
@@ -259,6 +254,19 @@ searchVarlenSequence(ImplicitLocOpBuilder &b, const KernelProblem &p,
   Value n = search.getResult(0);
   Value block = a.sub(x, firstBlock(n));
   return {n, block};
+}
+
+/// The sequence n of flattened query block `x` and the query block within
+/// it (all i32), over cu_seqlens_q and the packed query total.
+static std::pair<Value, Value>
+searchVarlenSequence(ImplicitLocOpBuilder &b, const KernelProblem &p,
+                     int64_t blockM, Value x, const RuntimeLengths &lengths) {
+  IntArith a(b, b.getLoc(), b.getI32Type());
+  Value total = lengths.seqQ ? lengths.seqQ : a.c(p.seqQ);
+  Value numSequences =
+      lengths.numOffsets ? a.add(lengths.numOffsets, -1) : a.c(p.numSequences);
+  return searchVarlenBlock(b, lengths.cuSeqlensQ, total, numSequences, blockM,
+                           x);
 }
 
 static Value toIndex(ImplicitLocOpBuilder &b, Value v) {
