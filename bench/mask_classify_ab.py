@@ -16,6 +16,7 @@ import os
 import torch
 
 import attn_mlir.torch as at
+from varlen_backward_bench import time_ms  # the bench scripts' CUDA-event median
 
 
 def old_classifier(path):
@@ -25,21 +26,6 @@ def old_classifier(path):
     ns = {"torch": torch, "Unsupported": at.Unsupported}
     exec(compile(ast.Module(body=keep, type_ignores=[]), path, "exec"), ns)
     return ns["_classify_mask"]
-
-
-def median_ms(fn, reps=20):
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))
-    return sorted(times)[len(times) // 2]
 
 
 def masks(b, h, l):
@@ -73,10 +59,10 @@ def main():
         ok &= same
         # The new classifier's first call (no memo) and its memo hit.
         at._mask_kinds.clear()
-        t_first = median_ms(lambda: (at._mask_kinds.clear(),
-                                     at._classify_mask(m, (b, h), l, l)))
-        t_memo = median_ms(lambda: at._classify_mask(m, (b, h), l, l))
-        t_old = median_ms(lambda: old(m, (b, h), l, l))
+        t_first = time_ms(lambda: (at._mask_kinds.clear(),
+                                   at._classify_mask(m, (b, h), l, l)), 20)
+        t_memo = time_ms(lambda: at._classify_mask(m, (b, h), l, l), 20)
+        t_old = time_ms(lambda: old(m, (b, h), l, l), 20)
         row = {"mask": name, "kind_old": ko, "kind_new": kn, "same": same,
                "old_ms": t_old, "new_ms": t_first, "new_memo_ms": t_memo}
         rows.append(row)
