@@ -152,25 +152,28 @@ def _classify_mask(attn_mask, shape, lq, lk):
     hit = _mask_kinds.get(memo)
     if version is not None and hit is not None and hit[0]() is attn_mask \
             and hit[1] == version:
-        kind = hit[2]
+        kind, keep = hit[2], None
     else:
-        kind = _mask_kind(attn_mask, lq, lk)
+        kind, keep = _mask_kind(attn_mask, lq, lk)
         if version is not None:
             if len(_mask_kinds) >= 64:  # masks of past forwards: drop them all
                 _mask_kinds.clear()
             # No tensor is kept: the memo must not hold a model's masks alive.
             _mask_kinds[memo] = (weakref.ref(attn_mask), version, kind)
-    if kind == "keep":
-        return "operand", attn_mask if attn_mask.dtype == torch.bool else attn_mask == 0
-    return kind, None
+    if kind != "keep":
+        return kind, None
+    if keep is None:  # remembered: the memo holds no tensor
+        keep = attn_mask if attn_mask.dtype == torch.bool else attn_mask == 0
+    return "operand", keep
 
 
 _mask_kinds = {}
 
 
 def _mask_kind(mask, lq, lk):
-    """"none", "causal-top-left", "causal-bottom-right", "keep" (an operand of
-    kept and dropped keys only) or "operand" (a bias)."""
+    """(kind, keep): kind "none", "causal-top-left", "causal-bottom-right",
+    "keep" (an operand of kept and dropped keys only, keep its boolean form)
+    or "operand" (a bias); keep is None but for "keep"."""
     if mask.dtype == torch.bool:
         keep = mask
     else:
@@ -181,21 +184,19 @@ def _mask_kind(mask, lq, lk):
         # over the whole mask.
         row = mask[(0,) * (mask.dim() - 1)] if mask.dim() else mask
         if not bool(((row == 0) | (row <= low)).all()):
-            return "operand"
+            return "operand", None
         keep = mask == 0
         if not bool((keep | (mask <= low)).all()):
-            return "operand"
+            return "operand", None
     if bool(keep.all()):
-        return "none"
+        return "none", None
     candidates = [("causal-top-left", False)]
     if lq <= lk:  # bottom-right with Lq > Lk leaves rows seeing nothing
         candidates.append(("causal-bottom-right", True))
-    # A mask broadcast over its last two extents (a 1 there) is not causal.
-    if keep.shape[-2:] == (lq, lk):
-        for name, bottom_right in candidates:
-            if bool((keep == _causal(lq, lk, keep.device, bottom_right)).all()):
-                return name
-    return "keep"
+    for name, bottom_right in candidates:
+        if bool((keep == _causal(lq, lk, keep.device, bottom_right)).all()):
+            return name, None
+    return "keep", keep
 
 
 _used = set()
