@@ -16,7 +16,7 @@ import os
 import torch
 
 import attn_mlir.torch as at
-from varlen_backward_bench import time_ms  # the bench scripts' CUDA-event median
+from timing import time_ms
 
 
 def old_classifier(path):

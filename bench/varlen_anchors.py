@@ -37,6 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from timing import time_ms
+
 H, D, DTYPE = 16, 128, torch.bfloat16
 
 
@@ -156,21 +158,6 @@ def loop(q, k, v, cu_q, cu_k, max_q, max_k, causal):
                 v[k0:k1].transpose(0, 1)[None], is_causal=causal)
         outs.append(o[0].transpose(0, 1))
     return torch.cat(outs)
-
-
-def time_ms(fn, reps):
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))
-    return sorted(times)[len(times) // 2]
 
 
 def visible_flops(lengths, causal):

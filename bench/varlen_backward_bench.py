@@ -36,6 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from timing import time_ms
+
 HQ, HKV, D, DTYPE = 32, 8, 128, torch.bfloat16
 
 
@@ -148,21 +150,6 @@ def errors(got, want, rows=None):
             x, y = x[rows], y[rows]
         errs[name] = (x.double() - y).abs().max().item()
     return errs
-
-
-def time_ms(fn, reps):
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))
-    return sorted(times)[len(times) // 2]
 
 
 def backward_flops(lens, causal):

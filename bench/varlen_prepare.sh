@@ -22,7 +22,7 @@ dest="${2:-/work/main/.device-varlen}"
 compile="$build/bin/attn-compile"
 rm -rf "$dest"
 mkdir -p "$dest"
-cp "$root/bench/varlen_anchors.py" "$dest/"
+cp "$root/bench/varlen_anchors.py" "$root/bench/timing.py" "$dest/"
 name="$(basename "$dest")"
 kernels=0
 if [ -z "${ATTN_VARLEN_ANCHORS_ONLY:-}" ]; then

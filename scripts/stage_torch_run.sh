@@ -22,6 +22,6 @@ done
 cp -r "$root/CMakeLists.txt" "$root/cmake" "$root/lib" "$root/include" "$root/test" "$dest/src/"
 cp -r "$root/python/attn_mlir" "$dest/python/"
 find "$dest/python" -name __pycache__ -prune -exec rm -rf {} +
-cp "$script" "$dest/"
+cp "$script" "$root/bench/timing.py" "$dest/"
 cp "$run" "$dest/run.sh"
 echo "staged $dest ($(du -sh "$dest" | cut -f1))"

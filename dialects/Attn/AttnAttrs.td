@@ -55,7 +55,11 @@ def Attn_ArgumentRole : I32EnumAttr<"ArgumentRole", "what a kernel argument is f
     // A CUDA tensor map (TMA descriptor) of another argument, built by the
     // runtime at launch from that argument's pointer, shape and strides and
     // passed by value (a 128-byte __grid_constant__ parameter).
-    I32EnumAttrCase<"TensorMap", 5, "tensor_map">]> {
+    I32EnumAttrCase<"TensorMap", 5, "tensor_map">,
+    // A workspace the program writes before any launch reads it (the
+    // rounded copies of f32-compute): provided as a workspace, never
+    // zero-filled (the manifest's zero_init is false).
+    I32EnumAttrCase<"Scratch", 6, "scratch">]> {
   let genSpecializedAttr = 0;
   let cppNamespace = "::mlir::attn";
 }
@@ -90,7 +94,9 @@ def Attn_KernelArgumentAttr : AttrDef<Attn_Dialect, "KernelArgument"> {
     One parameter of a generated kernel: `input`, `output`, `inout`
     (read and updated in place, e.g. a KV cache a fused append writes),
     `workspace` (scratch the runtime or the caller's allocator provides,
-    never a caller tensor), `length` (an i32 runtime length) or
+    never a caller tensor, zero-filled before first use), `scratch` (a
+    workspace the program writes before it reads it: not zero-filled),
+    `length` (an i32 runtime length) or
     `tensor_map` (a TMA descriptor of another argument, which the
     `#attn.tensor_map` says how to build).
 
@@ -102,7 +108,7 @@ def Attn_KernelArgumentAttr : AttrDef<Attn_Dialect, "KernelArgument"> {
   let parameters = (ins StringRefParameter<"argument name">:$name,
                         AttrParameter<"::mlir::attn::ArgumentRole",
                                       "input, output, inout, workspace, "
-                                      "length or tensor_map">:$role,
+                                      "length, tensor_map or scratch">:$role,
                         OptionalParameter<"::mlir::attn::TensorMapAttr">:$tensor_map);
   let assemblyFormat = "`<` $name `,` $role (`,` $tensor_map^)? `>`";
   let genVerifyDecl = 1;

@@ -185,6 +185,10 @@ typedef struct MlirAttnPtxOptions {
      for ("h200", "h100-sxm", "a100-sxm", "b200"; empty: the chip's, which
      cannot tell an H200 from an H100), as attn-compile --gpu. */
   MlirStringRef gpu;
+  /* f32 Q, K, V and O (convert-attn-to-nvvm's f32-compute): empty or
+     "refuse" (the default: an error), "bf16" or "f16" (rounded copies of Q,
+     K and V; as accurate as a bf16 / f16 call, not an f32 one). */
+  MlirStringRef f32Compute;
 } MlirAttnPtxOptions;
 
 MLIR_CAPI_EXPORTED void mlirAttnPtxOptionsInit(MlirAttnPtxOptions *options);

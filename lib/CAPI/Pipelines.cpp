@@ -181,6 +181,8 @@ static PtxCompileOptions unwrap(const MlirAttnPtxOptions &c) {
   set(l.decodeStages, c.decodeStages);
   if (c.kernel.length)
     l.kernel = unwrap(c.kernel).str();
+  if (c.f32Compute.length)
+    l.f32Compute = unwrap(c.f32Compute).str();
   o.cubinArchs.clear();
   for (intptr_t i = 0; i < c.numCubinArchs; ++i)
     o.cubinArchs.push_back(unwrap(c.cubinArchs[i]).str());

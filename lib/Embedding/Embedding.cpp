@@ -185,7 +185,12 @@ mlir::attn::compileModuleToPtx(ModuleOp module,
   PassManager pm(module.getContext());
   ConvertAttnToNVVMOptions lowering = options.lowering;
   lowering.chip = options.chip;
-  pm.addPass(createAttnPlanGpuKernels(lowering));
+  // The steps up to planning (f32-compute's rounding comes first).
+  for (const GpuKernelStep &step : getAttnGpuKernelSteps(lowering)) {
+    step.addPasses(pm);
+    if (step.name == "attn-plan-gpu-kernels")
+      break;
+  }
   {
     // Its errors, not its remarks (the tiles and why: attn-opt's and the
     // cost report's to print), are the caller's.

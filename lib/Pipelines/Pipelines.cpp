@@ -156,7 +156,16 @@ mlir::attn::getAttnGpuKernelSteps(const ConvertAttnToNVVMOptions &lowering) {
   // The family decides the tiles; the tiling passes make its schedule as
   // IR (one program per CTA, the online-softmax KV loops, P's rounding);
   // the family lowers each program to its kernel.
-  return {
+  SmallVector<GpuKernelStep> steps;
+  // f32 attentions the user opted in to run rounded (f32-compute; other
+  // values are attn-plan-gpu-kernels' error).
+  if (lowering.f32Compute == "bf16" || lowering.f32Compute == "f16")
+    steps.push_back({"attn-round-f32-inputs", [lowering](OpPassManager &pm) {
+                       AttnRoundF32InputsOptions round;
+                       round.to = lowering.f32Compute;
+                       pm.addPass(createAttnRoundF32Inputs(round));
+                     }});
+  steps.append({
       {"attn-plan-gpu-kernels",
        [lowering](OpPassManager &pm) {
          pm.addPass(createAttnPlanGpuKernels(lowering));
@@ -175,7 +184,8 @@ mlir::attn::getAttnGpuKernelSteps(const ConvertAttnToNVVMOptions &lowering) {
        [lowering](OpPassManager &pm) {
          pm.addPass(createConvertAttnToNVVM(lowering));
        }},
-  };
+  });
+  return steps;
 }
 
 void mlir::attn::buildAttnGpuKernelPasses(

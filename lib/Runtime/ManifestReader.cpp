@@ -573,7 +573,9 @@ Status attn::runtime::parseManifest(const std::string &text, Manifest &out) {
   ObjectReader r(root, "top level", allowUnknown);
   r.get("schema_version", true);
   r.identifier("kernel", m.symbol);
-  r.string("family", m.family, true, {"prefill", "decode", "hopper", "backward", "hopper-backward", "custom"});
+  r.string("family", m.family, true,
+           {"prefill", "decode", "hopper", "backward", "hopper-backward",
+            "convert", "custom"});
   r.string("chip", m.chip);
   readDims(r, "grid", Limits::kMaxGridX, Limits::kMaxGridYZ, Limits::kMaxGridYZ,
            m.grid, /*allowZero=*/true);

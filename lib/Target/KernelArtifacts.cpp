@@ -66,6 +66,7 @@ static rt::ArgumentRole toRuntime(ArgumentRole role) {
   case ArgumentRole::InOut:
     return rt::ArgumentRole::InOut;
   case ArgumentRole::Workspace:
+  case ArgumentRole::Scratch: // a workspace that is not zero-filled
     return rt::ArgumentRole::Workspace;
   case ArgumentRole::Length:
     return rt::ArgumentRole::Length;
@@ -183,8 +184,9 @@ static FailureOr<KernelManifest> manifestOf(gpu::LaunchFuncOp launch,
     KernelArgument arg;
     arg.name = entry.getName().str();
     arg.role = toRuntime(entry.getRole());
-    // The kernel expects its workspaces (counters) zeroed and leaves them so.
-    arg.zeroInit = arg.isWorkspace();
+    // The kernel expects its workspaces (counters) zeroed and leaves them
+    // so; scratch is written before it is read.
+    arg.zeroInit = entry.getRole() == ArgumentRole::Workspace;
     arg.alignment = 16;
     arg.dtype = dtypeName(type.getElementType());
     if (arg.dtype.empty())

@@ -41,7 +41,7 @@ _PTX_OPTIONS = {"chip": "chip", "features": "features", "block_m": "blockM",
                 "ptxas": "ptxas", "deterministic": "backwardDQ",
                 "dq_reduction": "dqReduction", "bwd_block_m": "backwardBlockM",
                 "bwd_block_n": "backwardBlockN", "dq_block_m": "dqBlockM",
-                "gpu": "gpu"}
+                "gpu": "gpu", "f32_compute": "f32Compute"}
 # The backward's dQ mode: MlirAttnBackwardDQ of None (the pass's default),
 # False (atomic reductions) and True (the deterministic dQ kernel).
 _BACKWARD_DQ = {None: 0, False: 1, True: 2}
@@ -73,7 +73,9 @@ def compile(mlir=None, *, target="cpu", entry="attention", options=None,
     and for a backward deterministic (None: the compiler's default, False:
     f32 reductions into dq_accum, True: the bit-identical dQ kernel),
     dq_reduction (auto, atom, red-v2, red-v4), bwd_block_m, bwd_block_n,
-    dq_block_m (0: the cost model's tiles), and gpu (the GPU the cost
+    dq_block_m (0: the cost model's tiles), f32_compute ("refuse", the
+    default: f32 inputs are an error; "bf16" or "f16": they run on rounded
+    copies, as accurate as a bf16 / f16 call), and gpu (the GPU the cost
     model tiles for and the manifest's cost figures are for: "h200",
     "h100-sxm", "a100-sxm", "b200"; default the chip's, which cannot tell an
     H200 from an H100);

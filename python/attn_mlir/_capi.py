@@ -144,6 +144,7 @@ class PtxOptions(ctypes.Structure):
         ("backwardDQ", ctypes.c_int), ("dqReduction", _StringRef),
         ("backwardBlockM", ctypes.c_int64), ("backwardBlockN", ctypes.c_int64),
         ("dqBlockM", ctypes.c_int64), ("gpu", _StringRef),
+        ("f32Compute", _StringRef),
     ]
 
 

@@ -235,9 +235,13 @@ class PtxKernel:
         if len(kernels) == 1 and not (self.has_workspace and _capturing(torch)):
             kernels[0].launch_pointers(layout, pointers, stream, synchronize)
         else:
-            # One zeroed workspace for the whole program, in stream order.
+            # One workspace for the whole program, in stream order: its
+            # zero_init slices zeroed on the stream (a captured memset under
+            # a graph capture), the scratch left as allocated.
             size = kernels[0].workspace_bytes()
-            workspace = torch.zeros(max(size, 1), dtype=torch.uint8, device=device)
+            workspace = torch.empty(max(size, 1), dtype=torch.uint8, device=device)
+            if size:
+                kernels[0].init_workspace(workspace.data_ptr(), size, stream)
             for i, kernel in enumerate(kernels):
                 kernel.launch_pointers(layout, pointers, stream,
                                        synchronize and i == len(kernels) - 1,

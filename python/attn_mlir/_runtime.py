@@ -70,6 +70,9 @@ def _library():
             lib.attnKernelGetWorkspaceSize.argtypes = [
                 ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t)]
             lib.attnKernelGetWorkspaceSize.restype = ctypes.c_int
+            lib.attnKernelInitWorkspace.argtypes = [
+                ctypes.c_void_p, ctypes.c_uint64, ctypes.c_size_t, ctypes.c_void_p]
+            lib.attnKernelInitWorkspace.restype = ctypes.c_int
             _lib = lib
         return _lib
 
@@ -172,6 +175,15 @@ class RuntimeKernel:
                                                  ctypes.byref(size)):
             raise _error("workspace size")
         return size.value
+
+    def init_workspace(self, pointer, size, stream=0):
+        """Zero-fills, asynchronously on `stream`, the slices of the
+        caller's workspace (pointer, size) that the manifest marks zero_init
+        (counters, accumulators), not its scratch (e.g. f32-compute's
+        rounded copies, which the program writes first)."""
+        if _library().attnKernelInitWorkspace(self._caller_workspace_handle(), pointer,
+                                              size, stream or None):
+            raise _error("workspace init")
 
     def launch(self, arguments, stream=0, synchronize=False, workspace=None):
         """`workspace`: (device pointer, bytes) the caller owns (kernels of

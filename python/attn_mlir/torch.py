@@ -58,7 +58,7 @@ import attn_mlir
 __all__ = ["scaled_dot_product_attention", "attention", "Unsupported",
            "MissingGpuBackward", "register_transformers", "attention_forward",
            "kernels_used", "reset_kernels_used", "precompile", "varlen_attention",
-           "kvcache_attention", "kvcache_kernel", "mla_decode_attention"]
+           "kvcache_attention", "kvcache_kernel", "mla_decode_attention", "f32_compute"]
 
 
 class Unsupported(ValueError):
@@ -73,6 +73,22 @@ _GPU_HEAD_DIMS = tuple(range(32, 257, 16))
 # Query rows per KV group up to which the GPU path picks its decode kernel
 # (convert-attn-to-nvvm's kernel=auto): there key lengths come at run time.
 _DECODE_ROWS = 16
+
+
+def f32_compute():
+    """How float32 CUDA tensors run: $ATTN_MLIR_F32_COMPUTE, "bf16" or
+    "f16" (the compiler's f32-compute: Q, K and V rounded to that type by
+    conversion kernels, the attention in it, O widened back to float32; as
+    accurate as a bf16 / f16 call, not a float32 one). Unset, float32 on the
+    GPU is refused rather than rounded silently. Read per call."""
+    mode = os.environ.get("ATTN_MLIR_F32_COMPUTE", "")
+    if mode in ("bf16", "f16"):
+        return mode
+    raise Unsupported(
+        "attn_mlir: the GPU kernels compute in bfloat16 / float16; set "
+        "ATTN_MLIR_F32_COMPUTE=bf16 (or f16) to run float32 tensors on rounded copies "
+        "(as accurate as a bfloat16 call, not a float32 one), or pass bfloat16 tensors"
+        + (f" (got ATTN_MLIR_F32_COMPUTE={mode!r})" if mode else ""))
 
 
 def _bucket():
@@ -107,12 +123,11 @@ def _check(query, key, value, attn_mask, is_causal, enable_gqa):
     if is_causal and attn_mask is not None:
         raise Unsupported("attn_mlir: expected attn_mask or is_causal, not both (as in torch)")
     if query.is_cuda:
-        if query.dtype not in _GPU_DTYPES:
-            raise Unsupported(f"attn_mlir: the GPU path takes bfloat16 or float16, got "
-                              f"{query.dtype}" + (
-                                  " (f32 needs the GPU f32 -> bf16 rounding route, not "
-                                  "implemented yet: issue #15; round to bfloat16 first)"
-                                  if query.dtype == torch.float32 else ""))
+        if query.dtype == torch.float32:
+            f32_compute()  # refuses unless the caller opted in to rounding
+        elif query.dtype not in _GPU_DTYPES:
+            raise Unsupported(f"attn_mlir: the GPU path takes bfloat16, float16 or (rounded, "
+                              f"$ATTN_MLIR_F32_COMPUTE) float32, got {query.dtype}")
         if d not in _GPU_HEAD_DIMS or value.shape[3] not in _GPU_HEAD_DIMS:
             raise Unsupported(f"attn_mlir: the GPU path takes head dims (D for query and "
                               f"key, Dv for value) that are multiples of 16 in [32, 256], "
@@ -340,12 +355,17 @@ def _plan(b, hq, hkv, lq, lk, d, dv, dtype, gpu, mask, scale):
             "scale": None if scale is None else float(scale),
             "mask": mask if mask != "operand" else "none"}
     decode = mask == "none" and (hq // hkv) * lq <= _DECODE_ROWS
-    if decode and gpu:
+    options = gpu_options() if gpu else None
+    if gpu and dtype == torch.float32:
+        # Rounded copies are dense and static: the bucketed kernel below,
+        # not the runtime-length one.
+        options["f32_compute"] = f32_compute()
+    elif decode and gpu:
         # The decode kernel over a runtime Lk: one kernel for every length
         # of a growing cache, K and V read where they are (no padding).
         spec["dynamic"] = ["seq-k"]
         spec["seq_k"] = 1
-        return "ptx", spec, gpu_options(), False
+        return "ptx", spec, options, False
     bucketed = decode
     if bucketed:
         spec["seq_k"] = -(-lk // _bucket()) * _bucket()
@@ -353,7 +373,7 @@ def _plan(b, hq, hkv, lq, lk, d, dv, dtype, gpu, mask, scale):
         # of the bucket shares the kernel.
         spec["key_lengths"] = True
     if gpu:
-        return "ptx", spec, gpu_options(), bucketed
+        return "ptx", spec, options, bucketed
     return "cpu", spec, cpu_options(dtype), bucketed
 
 

@@ -178,16 +178,21 @@ class Sdpa(unittest.TestCase):
         # A split-KV decode kernel has a workspace. Eager launches use the
         # runtime's own (per stream, zeroed once); inside a CUDA graph
         # capture the runtime's synchronous zero-fill would invalidate the
-        # capture, so the call passes a zeroed torch workspace instead.
+        # capture, so the call passes a torch workspace instead, its
+        # zero_init slices zero-filled on the call's stream.
         kernel = at.precompile((2, 16, 1, 128), (2, 8, 1001, 128), device="cuda")
         self.assertTrue(kernel.has_workspace)
 
         class Recorder:
             def __init__(self):
                 self.workspaces = []
+                self.inits = []
 
             def workspace_bytes(self):
                 return 4096
+
+            def init_workspace(self, pointer, size, stream):
+                self.inits.append((pointer, size, stream))
 
             def launch_pointers(self, layout, pointers, stream, synchronize, workspace=None):
                 self.workspaces.append(workspace)
@@ -220,6 +225,40 @@ class Sdpa(unittest.TestCase):
         pointer, size = recorder.workspaces[1]
         self.assertNotEqual(pointer, 0)
         self.assertEqual(size, 4096)
+        self.assertEqual(recorder.inits, [(pointer, size, 5)])
+
+    def test_f32_on_the_gpu_is_opt_in(self):
+        # float32 CUDA tensors run only with $ATTN_MLIR_F32_COMPUTE (the
+        # compiler's f32-compute): rounded copies of q, k and v, the kernel
+        # in bf16, O widened; the caller's tensors stay float32.
+        saved = os.environ.pop("ATTN_MLIR_F32_COMPUTE", None)
+        try:
+            with self.assertRaises(at.Unsupported) as ctx:
+                at.f32_compute()
+            self.assertIn("ATTN_MLIR_F32_COMPUTE=bf16", str(ctx.exception))
+            os.environ["ATTN_MLIR_F32_COMPUTE"] = "tf32"
+            with self.assertRaises(at.Unsupported) as ctx:
+                at.f32_compute()
+            self.assertIn("got ATTN_MLIR_F32_COMPUTE='tf32'", str(ctx.exception))
+            os.environ["ATTN_MLIR_F32_COMPUTE"] = "bf16"
+            kernel = at.precompile((1, 8, 128, 64), (1, 2, 128, 64), dtype=torch.float32,
+                                   is_causal=True, device="cuda")
+            self.assertEqual([(a["name"], a["dtype"]) for a in kernel.inputs],
+                             [("q", "f32"), ("k", "f32"), ("v", "f32")])
+            self.assertEqual([a["dtype"] for a in kernel.outputs], ["f32"])
+            self.assertEqual([m["family"] for m in kernel.launches],
+                             ["convert", "convert", "convert", "prefill", "convert"])
+            # Decode shapes take the static bucketed kernel (rounded copies
+            # are static), not the runtime-length one.
+            kernel = at.precompile((2, 16, 1, 128), (2, 8, 1001, 128), dtype=torch.float32,
+                                   device="cuda")
+            self.assertEqual(kernel.launches[3]["family"], "decode")
+            self.assertNotIn("dim_symbols", kernel.inputs[1])
+        finally:
+            if saved is None:
+                os.environ.pop("ATTN_MLIR_F32_COMPUTE", None)
+            else:
+                os.environ["ATTN_MLIR_F32_COMPUTE"] = saved
 
     def test_gpu_kernel_takes_the_attn_mask(self):
         # The CUDA path compiles a bool attn_mask to a one-byte "mask" input

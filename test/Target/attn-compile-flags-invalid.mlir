@@ -41,7 +41,7 @@
 // BLOCKM: error: expected block-m in [16, 256], got 0
 // SMS: error: expected num-sms in [1, 1024], got -1
 // HUGE: error: expected the spec's query under 1 TiB (2^40 bytes), got shape [1, 65536, 2147483647, 128]
-// GPUF32: loc("attention spec: GQA 32/8 B=1 Lq=1024 Lk=1024 D=128 f32 causal_bottom_right +lse"): error: 'attn.attention' op expected bf16 or f16 inputs on the GPU path, got 'f32' (f32 on the GPU needs the f32 -> bf16 rounding route: conversion kernels of Q, K and V into a workspace and an f32 store of O, not implemented yet; round the inputs to bf16 or use the CPU path)
+// GPUF32: loc("attention spec: GQA 32/8 B=1 Lq=1024 Lk=1024 D=128 f32 causal_bottom_right +lse"): error: 'attn.attention' op expected bf16 or f16 inputs on the GPU path, got 'f32' (f32-compute=bf16 or f16 runs it on rounded copies of Q, K and V, as accurate as a bf16 / f16 call; f32-compute=refuse, the default, does not round silently; or use the CPU path)
 // BWDSHARD: error: expected no tensor-parallel head shard (--head-offset, --heads-total) with ALiBi or a score_mod for a backward spec (the backward op has no head_offset)
 // PAGE: loc("attention spec: {{.*}} paged[3] +lse"): error: expected a BHSD spec whose key length is a multiple of the page size
 // CLAMP: cpu run vs float64 reference: {{.*}}PASS

@@ -233,11 +233,10 @@ TEST_F(KernelManifestTest, KernelInfoIsVerified) {
   bad = info;
   bad.replace(bad.find("family = \"decode\""), 17, "family = \"other\"");
   EXPECT_FALSE(parse(kDecodeTypes, bad));
-  EXPECT_EQ(message,
-            "expected family prefill, decode, hopper, backward or "
-            "hopper-backward, got 'other'");
+  EXPECT_EQ(message, "expected family prefill, decode, hopper, backward, "
+                     "hopper-backward or convert, got 'other'");
   message.clear();
   EXPECT_FALSE(parse({"memref<4xf32>"},
-                     decodeInfo("#attn.kernel_arg<\"q\", scratch>")));
-  EXPECT_NE(message.find("scratch"), std::string::npos) << message;
+                     decodeInfo("#attn.kernel_arg<\"q\", temporary>")));
+  EXPECT_NE(message.find("temporary"), std::string::npos) << message;
 }

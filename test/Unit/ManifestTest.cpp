@@ -360,7 +360,7 @@ TEST(ManifestSchema, RequiredKeysAndConsistency) {
   }
   expectRefused(edited("\"family\": \"decode\"", "\"family\": \"other\""),
                 "expected 'family' to be one of prefill, decode, hopper, "
-                "backward, hopper-backward, custom");
+                "backward, hopper-backward, convert, custom");
   expectRefused(edited("\"heads_kv\": 2", "\"heads_kv\": 3"),
                 "expected 'heads_q' (8) to be a multiple of 'heads_kv' (3)");
   expectRefused(edited("\"mask\": \"sliding_window\"", "\"mask\": \"none\""),

@@ -170,6 +170,13 @@ defvar AttnGpuKernelOptions = [
     Option<"kernelModuleName", "kernel-module", "std::string",
            /*default=*/"\"attn_kernels\"",
            "Name of the gpu.module that receives the kernels">,
+    Option<"f32Compute", "f32-compute", "std::string",
+           /*default=*/"\"refuse\"",
+           "f32 Q, K, V and O: refuse (an error that names this option), "
+           "bf16 or f16 (attn-round-f32-inputs rounds Q, K and V into "
+           "workspaces by conversion kernels, the attention runs in that "
+           "type and O is widened back to f32: as accurate as a bf16 / f16 "
+           "call, not an f32 one)">,
     Option<"tileModel", "tile-model", "std::string", /*default=*/"\"auto\"",
            "Choose the tiles from the cost model for this GPU (a name "
            "attn-compile --gpu takes, e.g. h200; auto, the default: the GPU "
@@ -180,6 +187,43 @@ defvar AttnGpuKernelOptions = [
            "named, a remark gives the choice and why; empty: the options' "
            "own tiles">,
 ];
+
+def AttnRoundF32Inputs : Pass<"attn-round-f32-inputs", "::mlir::ModuleOp"> {
+  let summary = "Run f32 attentions in bf16 / f16 on the GPU: round Q, K and "
+                "V, widen O";
+  let description = [{
+    The GPU kernels' GEMMs are bf16 / f16 tensor-core instructions. With
+    `f32-compute=bf16` (or `f16`) the `attn-to-ptx` pipeline runs this pass
+    first: every `attn.attention` in destination-passing form whose Q, K, V
+    and O are f32 gets `arith.truncf` of Q, K and V to `to`, runs in that
+    type, and its O is widened back with `arith.extf` before it is stored.
+    LSE stays f32, and so do the bias and sinks operands.
+
+    ```mlir
+    %q = bufferization.to_tensor %qm restrict : memref<1x8x256x64xf32> to tensor<1x8x256x64xf32>
+    %o = attn.attention ins(%q, %k, %v : ...f32...) -> tensor<1x8x256x64xf32>
+    // becomes
+    %qr = arith.truncf %q : tensor<1x8x256x64xf32> to tensor<1x8x256x64xbf16>
+    %ob = attn.attention ins(%qr, %kr, %vr : ...bf16...) -> tensor<1x8x256x64xbf16>
+    %o = arith.extf %ob : tensor<1x8x256x64xbf16> to tensor<1x8x256x64xf32>
+    ```
+
+    `convert-attn-to-nvvm` reads the rounding as a program of several
+    launches over one argument list: one conversion kernel per rounded
+    operand into a workspace (`q_bf16`, ...), the family's kernel reading
+    the workspaces, and one widening O from its workspace into the caller's
+    f32 O. The result is as accurate as a bf16 (f16) call on the rounded
+    inputs, not as an f32 one: an opt-in, never a silent default. The
+    rounded operands must be static-shaped identity-layout memrefs (plain
+    Q, K and V, no KV cache views or varlen batches); anything else is an
+    error at the op that says so.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+  let options = [
+    Option<"to", "to", "std::string", /*default=*/"\"bf16\"",
+           "The type Q, K and V are rounded to: bf16 or f16">,
+  ];
+}
 
 def AttnPlanGpuKernels : Pass<"attn-plan-gpu-kernels", "::mlir::ModuleOp"> {
   let summary = "Choose the GPU kernel family and its tiles for each "

@@ -210,22 +210,22 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
   if (failed(checkScoreMod(op)))
     return failure();
   Type elt = op.getQueryType().getElementType();
-  // The tensor cores take bf16 / f16; an f32 route (rounding Q, K, V into
-  // a workspace by conversion kernels, O stored as f32) is issue #15 and
-  // needs every launch of a forward program to share one argument list, as
-  // the backward's do. Until then the missing piece is named.
+  // The tensor cores take bf16 / f16. f32 runs only where the user opted
+  // in to its rounding (f32-compute: attn-round-f32-inputs turned it into
+  // a bf16 / f16 attention before this point).
   if (!elt.isBF16() && !elt.isF16())
     return fail("expected bf16 or f16 inputs on the GPU path, got ")
                << elt
                << (elt.isF32()
-                       ? " (f32 on the GPU needs the f32 -> bf16 rounding "
-                         "route: conversion kernels of Q, K and V into a "
-                         "workspace and an f32 store of O, not implemented "
-                         "yet; round the inputs to bf16 or use the CPU path)"
+                       ? " (f32-compute=bf16 or f16 runs it on rounded "
+                         "copies of Q, K and V, as accurate as a bf16 / f16 "
+                         "call; f32-compute=refuse, the default, does not "
+                         "round silently; or use the CPU path)"
                        : ""),
            failure();
   if (op.getOutputType().getElementType() != elt)
     return fail("expected the output element type to match the inputs'");
+  bool roundedInputs = op.getQuery().getDefiningOp<arith::TruncFOp>();
   // Varlen: packed [1, T, H, D] operands, checked by getVarlenProblem.
   if (!op.isVarlen() && failed(checkDynamicDims(op)))
     return failure();
@@ -251,6 +251,7 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
   p.headDim = headDim;
   p.valueHeadDim = valueHeadDim;
   p.isBF16 = elt.isBF16();
+  p.roundedInputs = roundedInputs;
   p.withLse = static_cast<bool>(op.getLse());
   p.withKeyLengths = static_cast<bool>(op.getKeyLengths());
   FailureOr<Operation *> keyView = getKVView(op, op.getKey());
@@ -403,6 +404,7 @@ To copyGpuKernelOptions(const From &from) {
   to.decodeKeysPerWarp = from.decodeKeysPerWarp;
   to.decodeStages = from.decodeStages;
   to.kernelModuleName = from.kernelModuleName;
+  to.f32Compute = from.f32Compute;
   to.tileModel = from.tileModel;
   return to;
 }
@@ -461,16 +463,18 @@ static gpu::KernelDim3 buildGrid(OpBuilder &b, Location loc,
 }
 
 /// Creates the kernel function for `list` at the end of `kernels`, named
-/// after the function around `anchor`.
+/// after the function around `anchor` (and `suffix`).
 static gpu::GPUFuncOp createKernel(Operation *anchor,
                                    const KernelArgumentList &list,
-                                   gpu::GPUModuleOp kernels, int64_t threads) {
+                                   gpu::GPUModuleOp kernels, int64_t threads,
+                                   StringRef suffix = "") {
   OpBuilder b(anchor->getContext());
   SmallVector<Type> argTypes = llvm::map_to_vector(
       list.values, [](Value v) { return getKernelParamType(v.getType()); });
   auto parent = anchor->getParentOfType<FunctionOpInterface>();
   std::string name =
-      (parent ? parent.getName().str() : std::string("attention")) + "_kernel";
+      (parent ? parent.getName().str() : std::string("attention")) + "_kernel" +
+      suffix.str();
   b.setInsertionPointToEnd(kernels.getBody());
   auto func = gpu::GPUFuncOp::create(b, anchor->getLoc(), name,
                                      b.getFunctionType(argTypes, {}));
@@ -508,6 +512,52 @@ createRuntimeLengthLaunch(OpBuilder &b, Location loc, gpu::GPUFuncOp func,
   return launch;
 }
 
+/// Launches the conversion kernel of `rounding` (f32-compute) at `b`, over
+/// the program's argument list: every launch of a program takes the same
+/// arguments and shares one workspace (the runtime runs them in order).
+static LogicalResult
+launchRounding(OpBuilder &b, TiledProgram &program,
+               const KernelArgumentList &list,
+               const KernelArgumentList::Rounding &rounding,
+               gpu::GPUModuleOp kernels, const KernelLaunchDesc &family) {
+  Operation *anchor = program.forall;
+  Location loc = anchor->getLoc();
+  auto type = cast<MemRefType>(list.values[rounding.source].getType());
+  if (type.getNumElements() % kRoundingElements != 0)
+    return anchor->emitOpError("expected the f32-compute operand '")
+           << list.names[rounding.widen ? rounding.target : rounding.source]
+           << "' to hold a multiple of " << kRoundingElements
+           << " elements, got " << type;
+  int64_t blocks = llvm::divideCeil(type.getNumElements() / kRoundingElements,
+                                    kRoundingThreads);
+  std::string grid = "[" + std::to_string(blocks) + ", 1, 1]";
+  KernelLaunchDesc desc;
+  desc.family = "convert";
+  desc.gridFormula = grid;
+  desc.names = family.names;
+  desc.roles = family.roles;
+  desc.keyView = family.keyView;
+  FailureOr<KernelInfoAttr> info = withLaunch(anchor, program.info, desc);
+  if (failed(info))
+    return failure();
+  std::string suffix =
+      (rounding.widen ? "_widen_" : "_round_") +
+      list.names[rounding.widen ? rounding.target : rounding.source];
+  gpu::GPUFuncOp func =
+      createKernel(anchor, list, kernels, kRoundingThreads, suffix);
+  func->setAttr(KernelInfoAttr::getAttributeName(), *info);
+  emitRoundingKernel(func, list, rounding, kRoundingThreads);
+  auto idx = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  auto launch = gpu::LaunchFuncOp::create(
+      b, loc, func, gpu::KernelDim3{idx(blocks), idx(1), idx(1)},
+      gpu::KernelDim3{idx(kRoundingThreads), idx(1), idx(1)},
+      arith::ConstantIntOp::create(b, loc, b.getI32Type(), 0), list.values);
+  launch->setAttr(KernelInfoAttr::getAttributeName(), *info);
+  return success();
+}
+
 /// Replaces `program` by a launch of `func` as `plan` says; the kernel info
 /// (plus the argument names and roles) is kept on the kernel and the launch,
 /// where the manifest reads it.
@@ -542,6 +592,17 @@ static LogicalResult replaceWithLaunch(TiledProgram &program,
   };
   auto smem = arith::ConstantIntOp::create(b, loc, b.getI32Type(),
                                            plan.desc.sharedMemoryBytes);
+  // f32-compute: Q, K and V narrowed into their workspaces first.
+  auto kernels = func->getParentOfType<gpu::GPUModuleOp>();
+  auto launchRoundings = [&](bool widen) -> LogicalResult {
+    for (const KernelArgumentList::Rounding &r : list.roundings)
+      if (r.widen == widen &&
+          failed(launchRounding(b, program, list, r, kernels, plan.desc)))
+        return failure();
+    return success();
+  };
+  if (failed(launchRoundings(/*widen=*/false)))
+    return failure();
   gpu::LaunchFuncOp launch;
   if (!llvm::any_of(plan.runtimeGrid, [](auto &e) { return e.has_value(); }) &&
       list.dimSymbols.empty()) {
@@ -553,13 +614,16 @@ static LogicalResult replaceWithLaunch(TiledProgram &program,
   } else {
     launch = createRuntimeLengthLaunch(b, loc, func, list, plan, smem);
   }
-  // Workspaces live for the launch only.
-  for (auto [value, role] : llvm::zip(list.values, list.roles))
-    if (role == ArgumentRole::Workspace)
-      memref::DeallocOp::create(b, loc, value);
   // The kernel's own attributes do not survive gpu-module-to-binary; the
   // launch keeps a copy for the manifest.
   launch->setAttr(KernelInfoAttr::getAttributeName(), *info);
+  // O widened into the caller's f32 O after the kernel.
+  if (failed(launchRoundings(/*widen=*/true)))
+    return failure();
+  // Workspaces live for the program's launches only.
+  for (auto [value, role] : llvm::zip(list.values, list.roles))
+    if (role == ArgumentRole::Workspace || role == ArgumentRole::Scratch)
+      memref::DeallocOp::create(b, loc, value);
   program.erase(list.stores);
   return success();
 }

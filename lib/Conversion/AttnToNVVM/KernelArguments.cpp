@@ -77,6 +77,49 @@ FailureOr<Value> mlir::attn::detail::getHostMemref(Operation *op, Value tensor,
   return memref;
 }
 
+/// Adds the dense bf16 / f16 workspace that stands in for f32 argument
+/// `wide` (of the shape and element type of `rounded`) and the conversion
+/// between them; returns the workspace's index. Allocated before the
+/// program, freed after its launches (replaceWithLaunch).
+static int64_t addRoundedCopy(Operation *op, int64_t wide, ShapedType rounded,
+                              bool widen, KernelArgumentList &list) {
+  OpBuilder b(op);
+  Type element = rounded.getElementType();
+  Value copy = memref::AllocOp::create(
+      b, op->getLoc(), MemRefType::get(rounded.getShape(), element));
+  int64_t target =
+      list.add(copy, list.names[wide] + (element.isBF16() ? "_bf16" : "_f16"),
+               ArgumentRole::Scratch, /*dedupe=*/false);
+  list.roundings.push_back(
+      widen ? KernelArgumentList::Rounding{target, wide, true}
+            : KernelArgumentList::Rounding{wide, target, false});
+  return target;
+}
+
+/// Adds a plain Q, K or V as `name`. A rounded one (arith.truncf of a host
+/// tensor: attn-round-f32-inputs) is the caller's f32 memref, and the
+/// argument the kernel reads is its dense bf16 / f16 copy, the workspace
+/// `name`_bf16 a conversion launch fills first (one per f32 argument).
+static FailureOr<int64_t> addInputArgument(Operation *op, Value tensor,
+                                           StringRef name,
+                                           KernelArgumentList &list,
+                                           bool dedupe) {
+  auto truncate = tensor.getDefiningOp<arith::TruncFOp>();
+  FailureOr<Value> memref =
+      getHostMemref(op, truncate ? truncate.getIn() : tensor, "Q, K and V",
+                    /*allowStrided=*/!truncate);
+  if (failed(memref))
+    return failure();
+  int64_t source = list.add(*memref, name, ArgumentRole::Input, dedupe);
+  if (!truncate)
+    return source;
+  for (const KernelArgumentList::Rounding &r : list.roundings)
+    if (!r.widen && r.source == source)
+      return r.target;
+  return addRoundedCopy(op, source, cast<ShapedType>(tensor.getType()),
+                        /*widen=*/false, list);
+}
+
 /// Adds K or V: the memref itself, or the storage of its view (a block
 /// table shared by K and V is passed once). `dedupe` applies to the memref
 /// of a plain K or V.
@@ -85,11 +128,10 @@ addKVArguments(Operation *op, Value kv, Operation *view, StringRef prefix,
                KernelArgumentList &list, bool dedupe = true) {
   SmallVector<int64_t> indices;
   if (!view) {
-    FailureOr<Value> memref =
-        getHostMemref(op, kv, "Q, K and V", /*allowStrided=*/true);
-    if (failed(memref))
+    FailureOr<int64_t> index = addInputArgument(op, kv, prefix, list, dedupe);
+    if (failed(index))
       return failure();
-    indices.push_back(list.add(*memref, prefix, ArgumentRole::Input, dedupe));
+    indices.push_back(*index);
     return indices;
   }
   // Names the manifest gives the storage of the built-in views (a shared
@@ -117,10 +159,19 @@ addKVArguments(Operation *op, Value kv, Operation *view, StringRef prefix,
 }
 
 /// Adds O[, LSE]: the memrefs the program's results are stored into.
-static LogicalResult addResultArguments(const TiledProgram &program,
-                                        KernelArgumentList &list) {
+/// Returns the argument the kernel stores O into: O's memref, or for an O
+/// widened to f32 (arith.extf: attn-round-f32-inputs) the bf16 / f16
+/// workspace a conversion launch widens into O after the kernel.
+static FailureOr<int64_t> addResultArguments(const TiledProgram &program,
+                                             KernelArgumentList &list) {
   Operation *op = program.forall;
-  for (auto [i, result] : llvm::enumerate(program.results)) {
+  int64_t firstOutput = list.values.size();
+  arith::ExtFOp widened;
+  for (auto [i, produced] : llvm::enumerate(program.results)) {
+    Value result = produced;
+    if (i == 0 && result.hasOneUse())
+      if ((widened = dyn_cast<arith::ExtFOp>(*result.getUsers().begin())))
+        result = widened.getOut();
     bufferization::MaterializeInDestinationOp store;
     for (Operation *user : result.getUsers())
       if (auto m = dyn_cast<bufferization::MaterializeInDestinationOp>(user))
@@ -141,18 +192,23 @@ static LogicalResult addResultArguments(const TiledProgram &program,
              /*dedupe=*/false);
     list.stores.push_back(store);
   }
-  return success();
+  if (!widened)
+    return firstOutput;
+  // Erased after its store.
+  list.stores.push_back(widened);
+  return addRoundedCopy(op, firstOutput,
+                        cast<ShapedType>(widened.getIn().getType()),
+                        /*widen=*/true, list);
 }
 
 LogicalResult mlir::attn::detail::addAttentionArguments(
     const TiledProgram &program, const KernelProblem &problem, bool dedupe,
     KernelArgumentList &list, AttentionArguments &args) {
   Operation *op = program.forall;
-  FailureOr<Value> q =
-      getHostMemref(op, program.query, "Q, K and V", /*allowStrided=*/true);
+  FailureOr<int64_t> q = addInputArgument(op, program.query, "q", list, dedupe);
   if (failed(q))
     return failure();
-  args.query = list.add(*q, "q", ArgumentRole::Input, dedupe);
+  args.query = *q;
   FailureOr<SmallVector<int64_t>> k =
       addKVArguments(op, program.key, problem.keyView, "k", list, dedupe);
   if (failed(k))
@@ -185,9 +241,10 @@ LogicalResult mlir::attn::detail::addAttentionArguments(
       failed(addOptional(program.sinks, "sinks", args.sinks)))
     return failure();
   size_t firstOutput = list.values.size();
-  if (failed(addResultArguments(program, list)))
+  FailureOr<int64_t> output = addResultArguments(program, list);
+  if (failed(output))
     return failure();
-  args.output = firstOutput;
+  args.output = *output;
   if (problem.withLse)
     args.lse = firstOutput + 1;
   addLengthArguments(program, problem, list, args);
@@ -293,6 +350,8 @@ FailureOr<KernelProblem> mlir::attn::detail::getProgramProblem(
   p.headDim = info.getHeadDim();
   p.valueHeadDim = info.getValueHeadDim();
   p.isBF16 = info.getQueryType().isBF16();
+  p.roundedInputs =
+      static_cast<bool>(program.query.getDefiningOp<arith::TruncFOp>());
   p.withLse = info.getLse().getValue();
   p.withKeyLengths = info.getKeyLengths().getValue();
   p.keyView = program.keyView;

@@ -53,6 +53,10 @@ mlir::attn::checkGpuLoweringOptions(const ConvertAttnToNVVMOptions &o,
       return diagnosticAnchor->emitError()
              << "expected " << r.name << " in ["
              << r.min << ", " << r.max << "], got " << r.value;
+  if (!llvm::is_contained({"refuse", "bf16", "f16"}, o.f32Compute))
+    return diagnosticAnchor->emitError()
+           << "expected f32-compute of refuse, bf16 or f16, got '"
+           << o.f32Compute << "'";
   // The kernel name is checked where the family is chosen
   // (selectKernelFamily), the one list of families.
   return success();

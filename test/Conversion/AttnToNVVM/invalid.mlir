@@ -4,7 +4,7 @@
 
 func.func @f32(%q: memref<1x1x64x64xf32>, %o: memref<1x1x64x64xf32>) {
   %0 = bufferization.to_tensor %q restrict : memref<1x1x64x64xf32> to tensor<1x1x64x64xf32>
-  // expected-error @+1 {{expected bf16 or f16 inputs on the GPU path, got 'f32' (f32 on the GPU needs the f32 -> bf16 rounding route: conversion kernels of Q, K and V into a workspace and an f32 store of O, not implemented yet; round the inputs to bf16 or use the CPU path)}}
+  // expected-error @+1 {{expected bf16 or f16 inputs on the GPU path, got 'f32' (f32-compute=bf16 or f16 runs it on rounded copies of Q, K and V, as accurate as a bf16 / f16 call; f32-compute=refuse, the default, does not round silently; or use the CPU path)}}
   %1 = attn.attention ins(%0, %0, %0 : tensor<1x1x64x64xf32>, tensor<1x1x64x64xf32>, tensor<1x1x64x64xf32>) -> tensor<1x1x64x64xf32>
   bufferization.materialize_in_destination %1 in restrict writable %o : (tensor<1x1x64x64xf32>, memref<1x1x64x64xf32>) -> ()
   return

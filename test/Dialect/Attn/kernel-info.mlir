@@ -22,7 +22,7 @@ func.func @decode_info() attributes {attn.kernel_info = #attn.kernel_info<family
 
 // -----
 
-// expected-error @+1 {{expected family prefill, decode, hopper, backward or hopper-backward, got 'wmma'}}
+// expected-error @+1 {{expected family prefill, decode, hopper, backward, hopper-backward or convert, got 'wmma'}}
 func.func @bad_family() attributes {attn.kernel_info = #attn.kernel_info<family = "wmma", grid_formula = "", shared_memory_bytes = 0, arguments = [], mask = none, scale = 0.125 : f64, layout = bhsd, query_type = bf16, key_type = bf16, value_type = bf16, output_type = bf16, batch = 1, heads_q = 4, heads_kv = 2, seq_q = 1, seq_k = 1, head_dim = 64, value_head_dim = 64, lse = false, key_lengths = false, alibi = false, score_mod = false, kv_view = "tensor">} {
   return
 }

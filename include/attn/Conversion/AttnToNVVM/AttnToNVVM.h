@@ -112,6 +112,9 @@ struct KernelProblem {
   /// Dv: the columns of V and O (S = Q K^T contracts headDim).
   int64_t valueHeadDim = 0;
   bool isBF16;
+  /// Q, K and V are bf16 / f16 copies of the caller's f32 tensors
+  /// (f32-compute: arith.truncf of the host tensors, attn-round-f32-inputs).
+  bool roundedInputs = false;
   bool withLse;
   /// Which keys a query row sees (the op's KeyVisibility) and its static
   /// diagonal offset (Lk - Lq for bottom-right alignments, else 0). With

@@ -110,11 +110,11 @@ LogicalResult KernelInfoAttr::verify(
     BoolAttr alibi, BoolAttr scoreMod, StringRef kvView, int64_t headOffset,
     bool /*varlen*/) {
   if (family != "prefill" && family != "decode" && family != "hopper" &&
-      family != "backward" && family != "hopper-backward")
+      family != "backward" && family != "hopper-backward" &&
+      family != "convert")
     return emitError() << "expected family prefill, decode, hopper, "
-                          "backward or hopper-backward, got '"
-                       << family
-                       << "'";
+                          "backward, hopper-backward or convert, got '"
+                       << family << "'";
   if (sharedMemoryBytes < 0)
     return emitError() << "expected shared_memory_bytes >= 0, got "
                        << sharedMemoryBytes;
