@@ -153,6 +153,114 @@ def check_torch_op():
             "flash_half_err": flash_err, "ok": ok, "dtype_out": str(out.dtype)}
 
 
+# The backward: f32 Q, K, V, O, dO (the f32 forward's O and LSE) through
+# f32-compute=bf16, checked against float64 autograd and, gradient by
+# gradient, against our bf16 backward on the rounded inputs (dK and dV bit
+# for bit; dQ sums its KV blocks' shares with f32 atomics, whose order
+# varies, so to a bf16 ulp); then the torch autograd op on float32 CUDA
+# tensors, forward and backward, timed against torch's f32 and bf16 SDPA.
+BWD = dict(batch=2, heads_q=16, heads_kv=4, seq_q=1000, seq_k=1000, head_dim=128,
+           mask="causal", lse=True)
+TIME_BWD = ((4, 32, 2048, 128), (4, 8, 2048, 128))
+
+
+def reference_grads(q, k, v, do, causal):
+    qs, ks, vs = (x.double().requires_grad_() for x in (q, k, v))
+    o = reference(qs, ks, vs, causal)
+    return torch.autograd.grad(o, (qs, ks, vs), do.double())
+
+
+def flash_grads(q, k, v, do, causal):
+    qs, ks, vs = (x.detach().bfloat16().requires_grad_() for x in (q, k, v))
+    o = sdpa(qs, ks, vs, causal, "FLASH_ATTENTION")
+    return torch.autograd.grad(o, (qs, ks, vs), do.bfloat16())
+
+
+def check_backward():
+    causal = BWD["mask"] == "causal"
+    f32f, halff = kernels(BWD, "bf16")
+    f32b = attn_mlir.compile(target="ptx", options=dict(OPTIONS, f32_compute="bf16"),
+                             **dict(BWD, dtype="f32", backward=True))
+    halfb = attn_mlir.compile(target="ptx", options=OPTIONS,
+                              **dict(BWD, dtype="bf16", backward=True))
+    q, k, v = inputs(BWD, seed=3)
+    do = torch.randn(q.shape, generator=torch.Generator().manual_seed(4)).cuda()
+    o, lse = f32f(q, k, v, synchronize=True)
+    got = f32b(q, k, v, o, do, lse, synchronize=True)
+    rq, rk, rv, rdo = (x.bfloat16() for x in (q, k, v, do))
+    ro, rlse = halff(rq, rk, rv, synchronize=True)
+    want = halfb(rq, rk, rv, ro, rdo, rlse, synchronize=True)
+    dq_ulps = ((got[0] - want[0].float()).abs()
+               / want[0].float().abs().clamp_min(1e-30)).max().item()
+    identical = all(torch.equal(a, b.float()) for a, b in zip(got[1:], want[1:]))
+    ref = reference_grads(q, k, v, do, causal)
+    flash = flash_grads(q, k, v, do, causal)
+    errs = [(g.double() - r).abs().max().item() for g, r in zip(got, ref)]
+    flash_errs = [(g.double() - r).abs().max().item() for g, r in zip(flash, ref)]
+    ok = identical and all(e <= 2 * f for e, f in zip(errs, flash_errs))
+    print(f"check backward f32 (bf16 compute): dK, dV identical to the bf16 backward="
+          f"{identical}, dQ max relative difference {dq_ulps:.2e}; errors dq/dk/dv "
+          + " ".join(f"{e:.3e}" for e in errs) + " flash(bf16) "
+          + " ".join(f"{e:.3e}" for e in flash_errs) + (" PASS" if ok else " FAIL"))
+    return {"variant": "backward", "rounding": "bf16", "spec": BWD,
+            "dk_dv_identical_to_half_backward": identical,
+            "dq_max_relative_difference": dq_ulps, "max_err": errs,
+            "flash_half_err": flash_errs, "ok": ok, "launches": len(f32b.launches)}
+
+
+def check_torch_autograd():
+    import attn_mlir.torch as at
+    os.environ["ATTN_MLIR_F32_COMPUTE"] = "bf16"
+    spec = dict(BWD)
+    q, k, v = (x.requires_grad_() for x in inputs(spec, seed=8))
+    do = torch.randn(q.shape, generator=torch.Generator().manual_seed(9)).cuda()
+    out = at.attention(q, k, v, mask="causal-top-left", enable_gqa=True)
+    grads = torch.autograd.grad(out, (q, k, v), do)
+    ref = reference_grads(q.detach(), k.detach(), v.detach(), do, True)
+    flash = flash_grads(q, k, v, do, True)
+    errs = [(g.double() - r).abs().max().item() for g, r in zip(grads, ref)]
+    flash_errs = [(g.double() - r).abs().max().item() for g, r in zip(flash, ref)]
+    ok = all(g.dtype == torch.float32 for g in grads) and all(
+        e <= 2 * f for e, f in zip(errs, flash_errs))
+    print("check torch autograd f32 (ATTN_MLIR_F32_COMPUTE=bf16): grads "
+          + " ".join(f"{e:.3e}" for e in errs) + " flash(bf16) "
+          + " ".join(f"{e:.3e}" for e in flash_errs) + (" PASS" if ok else " FAIL"))
+    return {"variant": "torch-autograd", "rounding": "bf16", "max_err": errs,
+            "flash_half_err": flash_errs, "ok": ok}
+
+
+def timed_backward(reps):
+    """Forward + backward through torch autograd, float32 leaves."""
+    from timing import time_ms
+    import attn_mlir.torch as at
+    qs, ks = TIME_BWD
+    g = torch.Generator().manual_seed(12)
+    q, k, v, do = (torch.randn(s, generator=g).cuda() for s in (qs, ks, ks, qs))
+    kr, vr = repeat(k, v, q)
+    leaves = [x.requires_grad_() for x in (q, k, v)]
+    half = [x.detach().bfloat16().requires_grad_() for x in (q, k, v)]
+    rep_leaves = [q, kr.detach().requires_grad_(), vr.detach().requires_grad_()]
+
+    def step(fn, xs, grad):
+        return lambda: torch.autograd.grad(fn(*xs), xs, grad)
+    paths = {
+        "ours_f32_fwd_bwd": step(lambda a, b, c: at.attention(a, b, c, mask="causal-top-left",
+                                                              enable_gqa=True),
+                                 leaves, do),
+        "sdpa_f32_efficient_fwd_bwd": step(
+            lambda a, b, c: sdpa(a, b, c, True, "EFFICIENT_ATTENTION"), rep_leaves, do),
+        "sdpa_bf16_flash_fwd_bwd": step(
+            lambda a, b, c: sdpa(a, b, c, True, "FLASH_ATTENTION"), half, do.bfloat16()),
+    }
+    row = {"variant": "time-fwd-bwd-gqa-causal-2k", "shape": [qs, ks], "ms": {}}
+    for path, fn in paths.items():
+        row["ms"][path] = time_ms(fn, reps)
+    base = row["ms"]["ours_f32_fwd_bwd"]
+    print("time fwd+bwd GQA 32/8 B 4 L 2k D 128 causal: " + ", ".join(
+        f"{p}={ms:.3f} ms ({ms / base:.2f}x)" for p, ms in row["ms"].items()))
+    return row
+
+
 def timed(name, spec, rounding, reps):
     from timing import time_ms
     f32, half = kernels(spec, rounding)
@@ -204,6 +312,21 @@ def prepare():
     qs, ks, causal = TORCH_OP
     at.precompile(qs, ks, dtype=torch.float32, is_causal=causal, device="cuda")
     print("f32_compute_bench --prepare: the torch operator's f32 kernel compiled")
+    kernels(BWD, "bf16")
+    attn_mlir.compile(target="ptx", options=dict(OPTIONS, f32_compute="bf16"),
+                      **dict(BWD, dtype="f32", backward=True))
+    attn_mlir.compile(target="ptx", options=OPTIONS, **dict(BWD, dtype="bf16", backward=True))
+    # The autograd op's forward (with LSE) and backward kernels, by shape.
+    from attn_mlir import _autograd
+    for qs, ks in (((BWD["batch"], BWD["heads_q"], BWD["seq_q"], BWD["head_dim"]),
+                    (BWD["batch"], BWD["heads_kv"], BWD["seq_k"], BWD["head_dim"])),
+                   TIME_BWD):
+        q, kv = torch.zeros(qs), torch.zeros(ks)
+        args = (q, kv, kv, None, "causal-top-left", 0, 0, None, None, None)
+        at._kernel(*_autograd._spec(q, kv, kv, "causal-top-left", 0, 0, None, None, None,
+                                    None, False, True))
+        _autograd.gpu_backward_kernel(*args)
+    print("f32_compute_bench --prepare: the backward kernels compiled")
 
 
 def main():
@@ -211,6 +334,8 @@ def main():
     ap.add_argument("--prepare", action="store_true")
     ap.add_argument("--out", default="/tmp/out")
     ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--skip-forward-timing", action="store_true",
+                    help="time only the forward + backward row")
     args = ap.parse_args()
     if args.prepare:
         prepare()
@@ -219,11 +344,15 @@ def main():
     print(torch.cuda.get_device_name(), torch.__version__)
     checks = [check(name, spec, rounding) for name, spec, rounding, _ in VARIANTS]
     checks.append(check_torch_op())
+    checks.append(check_backward())
+    checks.append(check_torch_autograd())
     result = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
               "checks": checks, "timing": []}
     if all(c["ok"] for c in checks):
-        result["timing"] = [timed(name, spec, rounding, args.reps)
-                            for name, spec, rounding, t in VARIANTS if t]
+        result["timing"] = [] if args.skip_forward_timing else [
+            timed(name, spec, rounding, args.reps)
+            for name, spec, rounding, t in VARIANTS if t]
+        result["timing"].append(timed_backward(args.reps))
     else:
         print("a check failed: nothing is timed")
     with open(os.path.join(args.out, "f32_compute.json"), "w") as f:

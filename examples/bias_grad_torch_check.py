@@ -101,22 +101,9 @@ def check(case, g):
     return ok, row
 
 
-def time_ms(fn, reps=10):
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))
-    return sorted(times)[len(times) // 2]
-
-
 def timing(g):
+    # bench/timing.py, staged beside this script (scripts/stage_torch_run.sh).
+    from timing import time_ms
     q, k, v, bias, w = make(TIMED, g)
     mask = TIMED[7]
 
@@ -124,9 +111,9 @@ def timing(g):
         leaves = [t.detach().clone().requires_grad_() for t in (q, k, v)]
         b = bias.detach().clone().requires_grad_(bias_grad)
         return lambda: torch.autograd.grad(fn(*leaves, b, mask), leaves + ([b] if bias_grad else []), w)
-    return {"ours_ms": time_ms(step(ours, True)),
-            "ours_constant_mask_ms": time_ms(step(ours, False)),
-            "efficient_ms": time_ms(step(efficient, True))}
+    return {"ours_ms": time_ms(step(ours, True), 10),
+            "ours_constant_mask_ms": time_ms(step(ours, False), 10),
+            "efficient_ms": time_ms(step(efficient, True), 10)}
 
 
 def prepare():

@@ -254,6 +254,14 @@ class Sdpa(unittest.TestCase):
                                    device="cuda")
             self.assertEqual(kernel.launches[3]["family"], "decode")
             self.assertNotIn("dim_symbols", kernel.inputs[1])
+            # The backward: Q, K, V, O and dO rounded, the three backward
+            # kernels, dQ, dK and dV widened; the gradients are float32.
+            from attn_mlir import _autograd
+            q, kv = torch.zeros(1, 8, 128, 64), torch.zeros(1, 2, 128, 64)
+            kernel = _autograd.gpu_backward_kernel(q, kv, kv, mask="causal-top-left")
+            self.assertEqual([m["family"] for m in kernel.launches],
+                             ["convert"] * 5 + ["backward"] * 3 + ["convert"] * 3)
+            self.assertEqual([a["dtype"] for a in kernel.outputs], ["f32"] * 3)
         finally:
             if saved is None:
                 os.environ.pop("ATTN_MLIR_F32_COMPUTE", None)

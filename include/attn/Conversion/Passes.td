@@ -197,7 +197,10 @@ def AttnRoundF32Inputs : Pass<"attn-round-f32-inputs", "::mlir::ModuleOp"> {
     first: every `attn.attention` in destination-passing form whose Q, K, V
     and O are f32 gets `arith.truncf` of Q, K and V to `to`, runs in that
     type, and its O is widened back with `arith.extf` before it is stored.
-    LSE stays f32, and so do the bias and sinks operands.
+    LSE stays f32, and so do the bias and sinks operands. An f32
+    `attn.attention_backward` gets the same for Q, K, V, O and dO, its dQ,
+    dK and dV widened (LSE, the score operands and their gradients stay as
+    they are).
 
     ```mlir
     %q = bufferization.to_tensor %qm restrict : memref<1x8x256x64xf32> to tensor<1x8x256x64xf32>
@@ -212,7 +215,8 @@ def AttnRoundF32Inputs : Pass<"attn-round-f32-inputs", "::mlir::ModuleOp"> {
     launches over one argument list: one conversion kernel per rounded
     operand into a workspace (`q_bf16`, ...), the family's kernel reading
     the workspaces, and one widening O from its workspace into the caller's
-    f32 O. The result is as accurate as a bf16 (f16) call on the rounded
+    f32 O; convert-attn-backward-to-nvvm likewise around the backward's
+    kernels (five narrowing launches, three widening). The result is as accurate as a bf16 (f16) call on the rounded
     inputs, not as an f32 one: an opt-in, never a silent default. The
     rounded operands must be static-shaped identity-layout memrefs (plain
     Q, K and V, no KV cache views or varlen batches); anything else is an

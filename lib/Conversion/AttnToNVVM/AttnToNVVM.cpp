@@ -515,21 +515,19 @@ createRuntimeLengthLaunch(OpBuilder &b, Location loc, gpu::GPUFuncOp func,
 /// Launches the conversion kernel of `rounding` (f32-compute) at `b`, over
 /// the program's argument list: every launch of a program takes the same
 /// arguments and shares one workspace (the runtime runs them in order).
-static LogicalResult
-launchRounding(OpBuilder &b, TiledProgram &program,
-               const KernelArgumentList &list,
-               const KernelArgumentList::Rounding &rounding,
-               gpu::GPUModuleOp kernels, const KernelLaunchDesc &family) {
+static LogicalResult launchRounding(OpBuilder &b, TiledProgram &program,
+                                    const KernelArgumentList &list,
+                                    const RoundingCopy &rounding,
+                                    gpu::GPUModuleOp kernels,
+                                    const KernelLaunchDesc &family) {
   Operation *anchor = program.forall;
   Location loc = anchor->getLoc();
-  auto type = cast<MemRefType>(list.values[rounding.source].getType());
-  if (type.getNumElements() % kRoundingElements != 0)
+  std::optional<int64_t> count = getRoundingBlocks(list.values, rounding);
+  if (!count)
     return anchor->emitOpError("expected the f32-compute operand '")
            << list.names[rounding.widen ? rounding.target : rounding.source]
-           << "' to hold a multiple of " << kRoundingElements
-           << " elements, got " << type;
-  int64_t blocks = llvm::divideCeil(type.getNumElements() / kRoundingElements,
-                                    kRoundingThreads);
+           << "' to hold a multiple of " << kRoundingElements << " elements";
+  int64_t blocks = *count;
   std::string grid = "[" + std::to_string(blocks) + ", 1, 1]";
   KernelLaunchDesc desc;
   desc.family = "convert";
@@ -546,7 +544,7 @@ launchRounding(OpBuilder &b, TiledProgram &program,
   gpu::GPUFuncOp func =
       createKernel(anchor, list, kernels, kRoundingThreads, suffix);
   func->setAttr(KernelInfoAttr::getAttributeName(), *info);
-  emitRoundingKernel(func, list, rounding, kRoundingThreads);
+  emitRoundingKernel(func, list.values, rounding);
   auto idx = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
@@ -595,7 +593,7 @@ static LogicalResult replaceWithLaunch(TiledProgram &program,
   // f32-compute: Q, K and V narrowed into their workspaces first.
   auto kernels = func->getParentOfType<gpu::GPUModuleOp>();
   auto launchRoundings = [&](bool widen) -> LogicalResult {
-    for (const KernelArgumentList::Rounding &r : list.roundings)
+    for (const RoundingCopy &r : list.roundings)
       if (r.widen == widen &&
           failed(launchRounding(b, program, list, r, kernels, plan.desc)))
         return failure();

@@ -109,8 +109,11 @@ inline BackwardScoreArguments getBackwardScoreArguments(const KernelProblem &p) 
     a.gradSinks = kBwdDV + 1 + a.count + (p.withGradBias ? 1 : 0);
   return a;
 }
-/// The kernel argument position of BackwardArgument `a`.
+/// The kernel argument position of BackwardArgument `a`: with f32-compute
+/// the scratch copy in place of an f32 Q, K, V, O, dO, dQ, dK or dV.
 inline int64_t getBackwardArgumentIndex(const KernelProblem &p, int64_t a) {
+  if (p.roundedArguments >= 0 && a <= kBwdDV && a != kBwdLse)
+    return p.roundedArguments + (a < kBwdLse ? a : a - 1);
   if (a < kBwdDQ)
     return a;
   int64_t shift = getBackwardScoreArguments(p).count;

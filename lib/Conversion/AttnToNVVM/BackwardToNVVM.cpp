@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "BackwardKernel.h"
+#include "RoundingKernel.h"
 #include "TiledBackwardProgram.h"
 
 #include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
@@ -30,6 +31,7 @@
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/Support/MathExtras.h"
 
+#include <deque>
 #include <functional>
 
 #define DEBUG_TYPE "convert-attn-backward-to-nvvm"
@@ -67,6 +69,10 @@ struct BackwardArgumentList {
   SmallVector<Value> values;
   SmallVector<std::string> names;
   SmallVector<ArgumentRole> roles;
+  /// f32-compute: the scratch copies after the workspaces (Q, K, V, O, dO,
+  /// dQ, dK, dV: KernelProblem::roundedArguments) and their conversions.
+  SmallVector<RoundingCopy> roundings;
+  int64_t roundedArguments = -1;
 };
 
 } // namespace
@@ -79,9 +85,17 @@ collectBackwardArguments(const TiledBackwardProgram &program,
   const char *inputNames[] = {"q", "k", "v", "o", "do", "lse"};
   Value inputs[] = {program.query,  program.key,        program.value,
                     program.output, program.gradOutput, program.lse};
+  // f32-compute: Q, K, V, O and dO are arith.truncf of the caller's f32
+  // tensors, which stay the arguments (their copies come last).
+  SmallVector<std::pair<int64_t, Type>> rounded;
   for (auto [name, tensor] : llvm::zip(inputNames, inputs)) {
+    Value source = tensor;
+    if (auto truncate = tensor.getDefiningOp<arith::TruncFOp>()) {
+      source = truncate.getIn();
+      rounded.push_back({list.values.size(), tensor.getType()});
+    }
     FailureOr<Value> memref =
-        getInputMemref(anchor, tensor, /*allowStrided=*/tensor != program.lse);
+        getInputMemref(anchor, source, /*allowStrided=*/tensor != program.lse);
     if (failed(memref))
       return failure();
     list.values.push_back(*memref);
@@ -105,8 +119,12 @@ collectBackwardArguments(const TiledBackwardProgram &program,
     list.roles.push_back(ArgumentRole::Input);
   }
   const char *outputNames[] = {"dq", "dk", "dv"};
-  for (auto [name, stored] : llvm::zip(outputNames, program.stores)) {
+  for (auto [name, stored, widening] :
+       llvm::zip(outputNames, program.stores, program.widenings)) {
     bufferization::MaterializeInDestinationOp store = stored;
+    if (widening)
+      rounded.push_back(
+          {list.values.size(), arith::ExtFOp(widening).getIn().getType()});
     if (failed(checkBackwardMemref(
             anchor, cast<MemRefType>(store.getDest().getType()),
             /*allowStrided=*/true)))
@@ -156,6 +174,30 @@ collectBackwardArguments(const TiledBackwardProgram &program,
     list.values.push_back(memref::AllocOp::create(b, anchor->getLoc(), type));
     list.names.push_back(name);
     list.roles.push_back(ArgumentRole::Workspace);
+  }
+  if (rounded.empty())
+    return success();
+  // getBackwardArgumentIndex reads all eight copies in place of their
+  // originals, so attn-round-f32-inputs rounds all or none.
+  if (rounded.size() != 8)
+    return anchor->emitOpError("expected Q, K, V, O and dO rounded and dQ, "
+                               "dK and dV widened together (f32-compute), "
+                               "got ")
+           << rounded.size() << " of the eight";
+  list.roundedArguments = list.values.size();
+  for (auto [i, entry] : llvm::enumerate(rounded)) {
+    auto [original, type] = entry;
+    auto tensor = cast<RankedTensorType>(type);
+    int64_t copy = list.values.size();
+    list.values.push_back(memref::AllocOp::create(
+        b, anchor->getLoc(),
+        MemRefType::get(tensor.getShape(), tensor.getElementType())));
+    list.names.push_back(list.names[original] +
+                         (tensor.getElementType().isBF16() ? "_bf16" : "_f16"));
+    list.roles.push_back(ArgumentRole::Scratch);
+    bool widen = i >= 5;
+    list.roundings.push_back(widen ? RoundingCopy{copy, original, true}
+                                   : RoundingCopy{original, copy, false});
   }
   return success();
 }
@@ -252,6 +294,9 @@ struct ConvertAttnBackwardToNVVMPass
     if (failed(collectBackwardArguments(program, list, deterministic,
                                         atomicGradBias, b)))
       return failure();
+    // f32-compute: the kernels read and write the scratch copies.
+    problem->roundedArguments = list.roundedArguments;
+    problem->roundedInputs = list.roundedArguments >= 0;
 
     int64_t preprocessRows = backwardPreprocessRows(p);
     int64_t dqChunks = p.batch * p.headsQ * p.seqQ * p.headDim / 8;
@@ -317,6 +362,40 @@ struct ConvertAttnBackwardToNVVMPass
                          "[Hq, 1, 1]",
                          [&](gpu::GPUFuncOp f) { emitBackwardSinks(f, p); }});
 
+    // f32-compute: Q, K, V, O and dO narrowed into their copies first, dQ,
+    // dK and dV widened into the caller's f32 memrefs last.
+    std::deque<std::string> roundingNames;
+    SmallVector<BackwardKernelSpec> narrowing;
+    for (const RoundingCopy &r : list.roundings) {
+      std::optional<int64_t> blocks = getRoundingBlocks(list.values, r);
+      if (!blocks)
+        return forall.emitOpError("expected the f32-compute operand '")
+               << list.names[r.widen ? r.target : r.source]
+               << "' to hold a multiple of " << kRoundingElements
+               << " elements";
+      const std::string &suffix =
+          roundingNames.emplace_back((r.widen ? "_bwd_widen_" : "_bwd_round_") +
+                                     list.names[r.widen ? r.target : r.source]);
+      const std::string &grid =
+          roundingNames.emplace_back("[" + std::to_string(*blocks) + ", 1, 1]");
+      BackwardKernelSpec spec{suffix,
+                              {*blocks, 1, 1},
+                              0,
+                              grid,
+                              [&values = list.values, r](gpu::GPUFuncOp f) {
+                                emitRoundingKernel(f, values, r);
+                              },
+                              kRoundingThreads,
+                              0,
+                              0,
+                              "convert"};
+      if (r.widen)
+        kernels.push_back(spec);
+      else
+        narrowing.push_back(spec);
+    }
+    kernels.insert(kernels.begin(), narrowing.begin(), narrowing.end());
+
     gpu::GPUModuleOp kernelModule = getKernelModule();
     auto parent = forall->getParentOfType<FunctionOpInterface>();
     std::string base =
@@ -363,7 +442,7 @@ struct ConvertAttnBackwardToNVVMPass
       launch->setAttr(KernelInfoAttr::getAttributeName(), *info);
     }
     for (auto [value, role] : llvm::zip(list.values, list.roles))
-      if (role == ArgumentRole::Workspace)
+      if (role == ArgumentRole::Workspace || role == ArgumentRole::Scratch)
         memref::DeallocOp::create(b, loc, value);
     program.erase();
     return success();

@@ -90,9 +90,8 @@ static int64_t addRoundedCopy(Operation *op, int64_t wide, ShapedType rounded,
   int64_t target =
       list.add(copy, list.names[wide] + (element.isBF16() ? "_bf16" : "_f16"),
                ArgumentRole::Scratch, /*dedupe=*/false);
-  list.roundings.push_back(
-      widen ? KernelArgumentList::Rounding{target, wide, true}
-            : KernelArgumentList::Rounding{wide, target, false});
+  list.roundings.push_back(widen ? RoundingCopy{target, wide, true}
+                                 : RoundingCopy{wide, target, false});
   return target;
 }
 
@@ -113,7 +112,7 @@ static FailureOr<int64_t> addInputArgument(Operation *op, Value tensor,
   int64_t source = list.add(*memref, name, ArgumentRole::Input, dedupe);
   if (!truncate)
     return source;
-  for (const KernelArgumentList::Rounding &r : list.roundings)
+  for (const RoundingCopy &r : list.roundings)
     if (!r.widen && r.source == source)
       return r.target;
   return addRoundedCopy(op, source, cast<ShapedType>(tensor.getType()),

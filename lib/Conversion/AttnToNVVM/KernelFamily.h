@@ -17,6 +17,7 @@
 #ifndef ATTN_LIB_CONVERSION_ATTNTONVVM_KERNELFAMILY_H
 #define ATTN_LIB_CONVERSION_ATTNTONVVM_KERNELFAMILY_H
 
+#include "RoundingKernel.h"
 #include "TiledProgram.h"
 
 #include "attn/Conversion/AttnToNVVM/AttnToNVVM.h"
@@ -49,15 +50,11 @@ struct KernelArgumentList {
   /// Per tensor_map argument: its #attn.tensor_map (what the runtime
   /// builds it from).
   std::map<int64_t, Attribute> tensorMaps;
-  /// f32-compute (attn-round-f32-inputs): a conversion launch between a
-  /// caller's f32 memref and the dense bf16 / f16 workspace the family's
-  /// kernel reads or writes in its place, by argument index. Q, K and V are
-  /// narrowed before the kernel, O widened after it.
-  struct Rounding {
-    int64_t source, target;
-    bool widen;
-  };
-  SmallVector<Rounding> roundings;
+  /// f32-compute (attn-round-f32-inputs): the conversion launches between
+  /// the caller's f32 memrefs and the dense bf16 / f16 scratch the family's
+  /// kernel reads or writes in their place. Q, K and V are narrowed before
+  /// the kernel, O widened after it.
+  SmallVector<RoundingCopy> roundings;
 
   int64_t add(Value memref, StringRef name, ArgumentRole role,
               bool dedupe = true);
@@ -136,15 +133,6 @@ bool hopperFamilySupports(Operation *anchor, const KernelProblem &problem,
 /// `allowStrided` of a strided one); errors at `anchor`.
 FailureOr<Value> getHostMemref(Operation *anchor, Value tensor,
                                StringRef what, bool allowStrided = false);
-
-/// The conversion kernel of `rounding` (one thread per 8 elements of the
-/// dense memref pair) into `func`, whose arguments are `list`'s.
-void emitRoundingKernel(gpu::GPUFuncOp func, const KernelArgumentList &list,
-                        const KernelArgumentList::Rounding &rounding,
-                        int64_t threads);
-/// Threads per CTA of the conversion kernels and the elements each thread
-/// converts (one 16-byte store of bf16 / f16).
-constexpr int64_t kRoundingThreads = 256, kRoundingElements = 8;
 
 /// Adds Q, K and V (or their views' storage), key_lengths and O[, LSE] of
 /// `program` to `list` and records their positions. `dedupe` passes a

@@ -111,10 +111,11 @@ mlir::attn::detail::getBackwardProblem(Operation *anchor,
     return fail("expected bf16 or f16 inputs on the GPU backward, got ")
                << elt
                << (elt.isF32()
-                       ? " (f32 on the GPU backward needs the f32 -> bf16 "
-                         "rounding route of the forward, not implemented "
-                         "yet: conversion kernels of Q, K, V, O and dO into "
-                         "the workspace and f32 stores of dQ, dK and dV)"
+                       ? " (f32-compute=bf16 or f16 runs it on rounded "
+                         "copies of Q, K, V, O and dO, as accurate as a "
+                         "bf16 / f16 backward; f32-compute=refuse, the "
+                         "default, does not round silently; or use the CPU "
+                         "path)"
                        : ""),
            failure();
   for (RankedTensorType t : {o.key, o.value, o.output, o.gradOutput,
@@ -271,7 +272,12 @@ static LogicalResult checkDestinationPassing(AttentionBackwardOp op) {
        {op.getBias(), op.getMask(), op.getKeyLengths(), op.getSinks()})
     if (operand)
       inputs.push_back(operand);
-  for (auto [i, tensor] : llvm::enumerate(inputs)) {
+  for (auto [i, operand] : llvm::enumerate(inputs)) {
+    // f32-compute rounds Q, K, V, O and dO (attn-round-f32-inputs).
+    Value tensor = operand;
+    if (auto truncate = tensor.getDefiningOp<arith::TruncFOp>();
+        truncate && i < 5)
+      tensor = truncate.getIn();
     auto toTensor = tensor.getDefiningOp<bufferization::ToTensorOp>();
     if (!toTensor)
       return op.emitOpError("expected every operand to come from "
@@ -283,7 +289,13 @@ static LogicalResult checkDestinationPassing(AttentionBackwardOp op) {
                            i < 5)))
       return failure();
   }
-  for (Value result : op->getResults()) {
+  for (Value produced : op->getResults()) {
+    // ... and widens dQ, dK and dV.
+    Value result = produced;
+    if (auto widening = result.hasOneUse()
+                            ? dyn_cast<arith::ExtFOp>(*result.user_begin())
+                            : arith::ExtFOp())
+      result = widening.getOut();
     auto store =
         result.hasOneUse()
             ? dyn_cast<bufferization::MaterializeInDestinationOp>(

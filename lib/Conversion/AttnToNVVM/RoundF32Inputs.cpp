@@ -17,6 +17,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Verifier.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNROUNDF32INPUTS
@@ -34,20 +35,49 @@ static bool isDenseHostMemref(Type type) {
          !memref.getMemorySpace();
 }
 
-/// "expected ..." at `op` unless it is an f32 attention this pass can round:
-/// plain Q, K and V (one element type: the op's verifier) read from dense
-/// host memrefs, O stored into one.
-static LogicalResult checkRoundable(AttentionOp op) {
+namespace {
+/// What the pass rounds of one op: its f32 inputs (operand numbers, with
+/// the names diagnostics give them) and the results it widens back.
+struct RoundedOperands {
+  SmallVector<std::pair<StringRef, OpOperand *>> inputs;
+  SmallVector<std::pair<StringRef, OpResult>> results;
+};
+} // namespace
+
+/// attn.attention: Q, K and V in, O out (LSE stays f32).
+static RoundedOperands getRoundedOperands(AttentionOp op) {
+  return {{{"Q", &op.getQueryMutable()},
+           {"K", &op.getKeyMutable()},
+           {"V", &op.getValueMutable()}},
+          {{"O", cast<OpResult>(op.getOutput())}}};
+}
+
+/// attn.attention_backward: Q, K, V, O and dO in, dQ, dK and dV out (LSE,
+/// the bias and the sinks, and their gradients, stay in their types).
+static RoundedOperands getRoundedOperands(AttentionBackwardOp op) {
+  return {{{"Q", &op.getQueryMutable()},
+           {"K", &op.getKeyMutable()},
+           {"V", &op.getValueMutable()},
+           {"O", &op.getOutputMutable()},
+           {"dO", &op.getGradOutputMutable()}},
+          {{"dQ", cast<OpResult>(op.getGradQuery())},
+           {"dK", cast<OpResult>(op.getGradKey())},
+           {"dV", cast<OpResult>(op.getGradValue())}}};
+}
+
+/// "expected ..." at `op` unless this pass can round it: plain f32 inputs
+/// (one element type: the op's verifier) read from dense host memrefs, the
+/// widened results stored into dense memrefs.
+static LogicalResult checkRoundable(Operation *op, bool varlen,
+                                    const RoundedOperands &rounded) {
   auto fail = [&](const Twine &msg) {
-    return op.emitOpError("attn-round-f32-inputs: expected ") << msg;
+    return op->emitOpError("attn-round-f32-inputs: expected ") << msg;
   };
-  if (op.isVarlen())
+  if (varlen)
     return fail("a dense batch (varlen batches of f32 are not rounded; "
                 "round the packed tensors to bf16 first)");
-  for (auto [name, operand] : {std::pair<StringRef, Value>{"Q", op.getQuery()},
-                               {"K", op.getKey()},
-                               {"V", op.getValue()}}) {
-    auto read = operand.getDefiningOp<bufferization::ToTensorOp>();
+  for (auto [name, operand] : rounded.inputs) {
+    auto read = operand->get().getDefiningOp<bufferization::ToTensorOp>();
     if (!read)
       return fail(name) << " to be bufferization.to_tensor of a memref "
                            "(KV cache views over f32 storage are not rounded)";
@@ -56,16 +86,43 @@ static LogicalResult checkRoundable(AttentionOp op) {
              << name << " (its bf16 copy is a dense workspace), got "
              << read.getBuffer().getType();
   }
-  Value output = op.getOutput();
-  if (!cast<ShapedType>(output.getType()).getElementType().isF32())
-    return fail("an f32 O for f32 inputs, got ") << output.getType();
-  for (Operation *user : output.getUsers()) {
-    auto store = dyn_cast<bufferization::MaterializeInDestinationOp>(user);
-    if (!store || !isDenseHostMemref(store.getDest().getType()))
-      return fail("O to be stored with bufferization.materialize_in_"
-                  "destination into a static, identity-layout memref");
+  for (auto [name, result] : rounded.results) {
+    if (!cast<ShapedType>(result.getType()).getElementType().isF32())
+      return fail("an f32 ")
+             << name << " for f32 inputs, got " << result.getType();
+    for (Operation *user : result.getUsers()) {
+      auto store = dyn_cast<bufferization::MaterializeInDestinationOp>(user);
+      if (!store || !isDenseHostMemref(store.getDest().getType()))
+        return fail(name) << " to be stored with bufferization.materialize_"
+                             "in_destination into a static, identity-layout "
+                             "memref";
+    }
   }
   return success();
+}
+
+/// Rounds the inputs (one cast per distinct tensor: K and V of a shared
+/// cache stay one operand) and widens the results.
+static void round(Operation *op, const RoundedOperands &rounded, Type element) {
+  OpBuilder b(op);
+  Location loc = op->getLoc();
+  DenseMap<Value, Value> casts;
+  for (auto [name, operand] : rounded.inputs) {
+    Value tensor = operand->get();
+    Value &copy = casts[tensor];
+    if (!copy) {
+      auto type = cast<RankedTensorType>(tensor.getType());
+      copy = arith::TruncFOp::create(b, loc, type.clone(element), tensor);
+    }
+    operand->set(copy);
+  }
+  b.setInsertionPointAfter(op);
+  for (auto [name, result] : rounded.results) {
+    auto wide = cast<RankedTensorType>(result.getType());
+    result.setType(wide.clone(element));
+    auto widened = arith::ExtFOp::create(b, loc, wide, result);
+    result.replaceAllUsesExcept(widened, widened);
+  }
 }
 
 namespace {
@@ -87,43 +144,27 @@ struct AttnRoundF32InputsPass
           << to << "'";
       return signalPassFailure();
     }
-    SmallVector<AttentionOp> ops;
-    module.walk([&](AttentionOp op) {
-      if (op.getQueryType().getElementType().isF32())
-        ops.push_back(op);
+    SmallVector<Operation *> ops;
+    module.walk([&](Operation *op) {
+      if (auto fwd = dyn_cast<AttentionOp>(op))
+        if (fwd.getQueryType().getElementType().isF32())
+          ops.push_back(op);
+      if (auto bwd = dyn_cast<AttentionBackwardOp>(op))
+        if (bwd.getQueryType().getElementType().isF32())
+          ops.push_back(op);
     });
-    for (AttentionOp op : ops) {
-      if (failed(checkRoundable(op)))
+    for (Operation *op : ops) {
+      auto fwd = dyn_cast<AttentionOp>(op);
+      auto bwd = dyn_cast<AttentionBackwardOp>(op);
+      RoundedOperands operands =
+          fwd ? getRoundedOperands(fwd) : getRoundedOperands(bwd);
+      bool varlen = fwd ? fwd.isVarlen() : bwd.isVarlen();
+      if (failed(checkRoundable(op, varlen, operands)))
         return signalPassFailure();
-      round(op, rounded);
-      if (failed(op.verify()))
+      round(op, operands, rounded);
+      if (failed(mlir::verify(op)))
         return signalPassFailure();
     }
-  }
-
-  /// Rounds Q, K and V (one cast per distinct tensor: K and V of a shared
-  /// cache stay one operand) and widens O.
-  static void round(AttentionOp op, Type rounded) {
-    OpBuilder b(op);
-    Location loc = op.getLoc();
-    DenseMap<Value, Value> casts;
-    auto castOf = [&](Value tensor) {
-      Value &copy = casts[tensor];
-      if (!copy) {
-        auto type = cast<RankedTensorType>(tensor.getType());
-        copy = arith::TruncFOp::create(b, loc, type.clone(rounded), tensor);
-      }
-      return copy;
-    };
-    op.getQueryMutable().assign(castOf(op.getQuery()));
-    op.getKeyMutable().assign(castOf(op.getKey()));
-    op.getValueMutable().assign(castOf(op.getValue()));
-    Value output = op.getOutput();
-    auto wide = cast<RankedTensorType>(output.getType());
-    output.setType(wide.clone(rounded));
-    b.setInsertionPointAfter(op);
-    auto widened = arith::ExtFOp::create(b, loc, wide, output);
-    output.replaceAllUsesExcept(widened, widened);
   }
 };
 

@@ -9,24 +9,38 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "KernelFamily.h"
+#include "RoundingKernel.h"
+
+#include "mlir/IR/ImplicitLocOpBuilder.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::detail;
 
-void mlir::attn::detail::emitRoundingKernel(
-    gpu::GPUFuncOp func, const KernelArgumentList &list,
-    const KernelArgumentList::Rounding &rounding, int64_t threads) {
+std::optional<int64_t>
+mlir::attn::detail::getRoundingBlocks(ArrayRef<Value> arguments,
+                                      const RoundingCopy &copy) {
+  int64_t elements =
+      cast<MemRefType>(arguments[copy.source].getType()).getNumElements();
+  if (elements % kRoundingElements != 0)
+    return std::nullopt;
+  return llvm::divideCeil(elements / kRoundingElements, kRoundingThreads);
+}
+
+void mlir::attn::detail::emitRoundingKernel(gpu::GPUFuncOp func,
+                                            ArrayRef<Value> arguments,
+                                            const RoundingCopy &rounding) {
+  const int64_t threads = kRoundingThreads;
   Block &body = func.getBody().front();
   auto b = ImplicitLocOpBuilder::atBlockBegin(func.getLoc(), &body);
-  auto sourceType = cast<MemRefType>(list.values[rounding.source].getType());
-  auto targetType = cast<MemRefType>(list.values[rounding.target].getType());
+  auto sourceType = cast<MemRefType>(arguments[rounding.source].getType());
+  auto targetType = cast<MemRefType>(arguments[rounding.target].getType());
   int64_t chunks = sourceType.getNumElements() / kRoundingElements;
   Type i64 = b.getI64Type();
   auto ptrGlobal = LLVM::LLVMPointerType::get(b.getContext(), 1);

@@ -63,9 +63,18 @@ static LogicalResult matchQueryLoop(scf::ForallOp forall, scf::ForOp &loop,
   return success();
 }
 
-/// The one materialize_in_destination of `result` into a memref.
+/// The one materialize_in_destination of `result` into a memref; with
+/// `widening`, also through the arith.extf between them where f32-compute
+/// widens it (set to it, else null).
 static FailureOr<bufferization::MaterializeInDestinationOp>
-getStore(Operation *anchor, Value result) {
+getStore(Operation *anchor, Value result, arith::ExtFOp *widening = nullptr) {
+  if (widening) {
+    *widening = result.hasOneUse()
+                    ? dyn_cast<arith::ExtFOp>(*result.user_begin())
+                    : arith::ExtFOp();
+    if (*widening)
+      result = widening->getOut();
+  }
   auto store = result.hasOneUse()
                    ? dyn_cast<bufferization::MaterializeInDestinationOp>(
                          *result.user_begin())
@@ -247,11 +256,13 @@ TiledBackwardProgram::match(scf::ForallOp forall) {
   p.results = {p.dqRounding->getResult(0), forall.getResult(0),
                forall.getResult(1)};
   for (Value result : p.results) {
+    arith::ExtFOp widening;
     FailureOr<bufferization::MaterializeInDestinationOp> store =
-        getStore(forall, result);
+        getStore(forall, result, &widening);
     if (failed(store))
       return failure();
     p.stores.push_back(*store);
+    p.widenings.push_back(widening);
   }
   return p;
 }
@@ -295,6 +306,9 @@ void TiledBackwardProgram::erase() {
     if (Operation *def = v.getDefiningOp())
       worklist.insert(def);
   SmallVector<Operation *> roots(stores.begin(), stores.end());
+  for (arith::ExtFOp widening : widenings)
+    if (widening)
+      roots.push_back(widening);
   if (sinkGradient)
     roots.append({sinkStore, sinkGradient});
   if (gradBiasStore) {

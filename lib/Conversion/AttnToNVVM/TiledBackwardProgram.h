@@ -19,6 +19,7 @@
 
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -75,6 +76,9 @@ public:
   /// dQ, dK and dV, each stored once into its memref.
   SmallVector<Value, 3> results;
   SmallVector<bufferization::MaterializeInDestinationOp, 3> stores;
+  /// f32-compute (attn-round-f32-inputs): the arith.extf that widens each of
+  /// dQ, dK and dV before its store (null where it is stored as computed).
+  SmallVector<arith::ExtFOp, 3> widenings;
 
   /// The operands, types and attributes the kernels' problem is read from.
   BackwardOperands getOperands() const;

@@ -51,3 +51,30 @@ func.func @bf16(%q: memref<1x1x64x64xbf16>, %o: memref<1x1x64x64xbf16>) {
   bufferization.materialize_in_destination %1 in restrict writable %o : (tensor<1x1x64x64xbf16>, memref<1x1x64x64xbf16>) -> ()
   return
 }
+
+// -----
+
+// The backward: Q, K, V, O and dO rounded, dQ, dK and dV widened; LSE stays
+// f32.
+// CHECK-LABEL: func.func @backward
+// CHECK-COUNT-5: arith.truncf {{.*}} to tensor<1x2x64x64xbf16>
+// CHECK: %[[GQ:.*]], %[[GK:.*]], %[[GV:.*]] = attn.attention_backward ins({{.*}} : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64xf32>) {{.*}}-> tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>
+// CHECK: %[[DQ:.*]] = arith.extf %[[GQ]] : tensor<1x2x64x64xbf16> to tensor<1x2x64x64xf32>
+// CHECK: %[[DK:.*]] = arith.extf %[[GK]]
+// CHECK: %[[DV:.*]] = arith.extf %[[GV]]
+// CHECK: bufferization.materialize_in_destination %[[DQ]] in restrict writable %arg6
+// CHECK: bufferization.materialize_in_destination %[[DK]] in restrict writable %arg7
+// CHECK: bufferization.materialize_in_destination %[[DV]] in restrict writable %arg8
+func.func @backward(%q: memref<1x2x64x64xf32>, %k: memref<1x2x64x64xf32>, %v: memref<1x2x64x64xf32>, %o: memref<1x2x64x64xf32>, %do: memref<1x2x64x64xf32>, %lse: memref<1x2x64xf32>, %dq: memref<1x2x64x64xf32>, %dk: memref<1x2x64x64xf32>, %dv: memref<1x2x64x64xf32>) {
+  %0 = bufferization.to_tensor %q restrict : memref<1x2x64x64xf32> to tensor<1x2x64x64xf32>
+  %1 = bufferization.to_tensor %k restrict : memref<1x2x64x64xf32> to tensor<1x2x64x64xf32>
+  %2 = bufferization.to_tensor %v restrict : memref<1x2x64x64xf32> to tensor<1x2x64x64xf32>
+  %3 = bufferization.to_tensor %o restrict : memref<1x2x64x64xf32> to tensor<1x2x64x64xf32>
+  %4 = bufferization.to_tensor %do restrict : memref<1x2x64x64xf32> to tensor<1x2x64x64xf32>
+  %5 = bufferization.to_tensor %lse restrict : memref<1x2x64xf32> to tensor<1x2x64xf32>
+  %g:3 = attn.attention_backward ins(%0, %1, %2, %3, %4, %5 : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64xf32>) {mask_kind = #attn.mask<causal_bottom_right>} -> tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>
+  bufferization.materialize_in_destination %g#0 in restrict writable %dq : (tensor<1x2x64x64xf32>, memref<1x2x64x64xf32>) -> ()
+  bufferization.materialize_in_destination %g#1 in restrict writable %dk : (tensor<1x2x64x64xf32>, memref<1x2x64x64xf32>) -> ()
+  bufferization.materialize_in_destination %g#2 in restrict writable %dv : (tensor<1x2x64x64xf32>, memref<1x2x64x64xf32>) -> ()
+  return
+}

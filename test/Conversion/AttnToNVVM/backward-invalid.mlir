@@ -46,7 +46,7 @@ func.func @head_dim(%q: tensor<1x2x64x40xbf16>, %lse: tensor<1x2x64xf32>) {
 // -----
 
 func.func @f32(%q: tensor<1x2x64x64xf32>, %lse: tensor<1x2x64xf32>) {
-  // expected-error @+1 {{expected bf16 or f16 inputs on the GPU backward, got 'f32' (f32 on the GPU backward needs the f32 -> bf16 rounding route of the forward, not implemented yet: conversion kernels of Q, K, V, O and dO into the workspace and f32 stores of dQ, dK and dV)}}
+  // expected-error @+1 {{expected bf16 or f16 inputs on the GPU backward, got 'f32' (f32-compute=bf16 or f16 runs it on rounded copies of Q, K, V, O and dO, as accurate as a bf16 / f16 backward; f32-compute=refuse, the default, does not round silently; or use the CPU path)}}
   %dq, %dk, %dv = attn.attention_backward ins(%q, %q, %q, %q, %q, %lse : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64xf32>) -> tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>
   return
 }

@@ -115,6 +115,11 @@ struct KernelProblem {
   /// Q, K and V are bf16 / f16 copies of the caller's f32 tensors
   /// (f32-compute: arith.truncf of the host tensors, attn-round-f32-inputs).
   bool roundedInputs = false;
+  /// The backward with rounded inputs: the argument position of the first
+  /// scratch copy (Q, K, V, O, dO, then dQ, dK, dV, after the workspaces),
+  /// which its kernels read and write in place of the caller's f32 memrefs
+  /// (-1: none).
+  int64_t roundedArguments = -1;
   bool withLse;
   /// Which keys a query row sees (the op's KeyVisibility) and its static
   /// diagonal offset (Lk - Lq for bottom-right alignments, else 0). With
