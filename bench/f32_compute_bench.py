@@ -36,6 +36,8 @@ import attn_mlir
 # The kernels are sm_90 PTX + cubin (what the torch op compiles on an
 # H100 / H200), the f32 route on the mma.sync prefill and decode families.
 OPTIONS = {"chip": "sm_90", "features": "+ptx81", "cubin_archs": ["sm_90"], "gpu": "h200"}
+# The hopper family (wgmma, TMA from tensor maps over the scratch copies).
+HOPPER = {"chip": "sm_90a", "features": "+ptx81", "cubin_archs": ["sm_90a"], "gpu": "h200"}
 
 # (name, spec, rounding, timed): causal shapes have Lq == Lk (one alignment).
 VARIANTS = [
@@ -54,14 +56,22 @@ VARIANTS = [
     ("time-decode-8k", dict(batch=8, heads_q=32, heads_kv=8, seq_q=1, seq_k=8192,
                             head_dim=128, mask="none", lse=False), "bf16", True),
 ]
+# (name, spec, rounding, timed) on the hopper family.
+HOPPER_VARIANTS = [
+    ("hopper-gqa-causal-d128", VARIANTS[0][1], "bf16", False),
+    ("hopper-mha-tails-d64", VARIANTS[1][1], "bf16", False),
+    ("hopper-time-gqa-causal-4k", VARIANTS[4][1], "bf16", True),
+    ("hopper-time-mha-16k", VARIANTS[5][1], "bf16", True),
+]
 HALF = {"bf16": torch.bfloat16, "f16": torch.float16}
 
 
-def kernels(spec, rounding):
+def kernels(spec, rounding, options=None):
     """(f32 program, the bf16 / f16 kernel of the same spec)."""
-    f32 = attn_mlir.compile(target="ptx", options=dict(OPTIONS, f32_compute=rounding),
+    options = options or OPTIONS
+    f32 = attn_mlir.compile(target="ptx", options=dict(options, f32_compute=rounding),
                             **dict(spec, dtype="f32"))
-    half = attn_mlir.compile(target="ptx", options=OPTIONS, **dict(spec, dtype=rounding))
+    half = attn_mlir.compile(target="ptx", options=options, **dict(spec, dtype=rounding))
     return f32, half
 
 
@@ -104,8 +114,8 @@ def as_tuple(x):
     return x if isinstance(x, tuple) else (x,)
 
 
-def check(name, spec, rounding):
-    f32, half = kernels(spec, rounding)
+def check(name, spec, rounding, options=None):
+    f32, half = kernels(spec, rounding, options)
     causal = spec["mask"] == "causal"
     q, k, v = inputs(spec, seed=7)
     got = as_tuple(f32(q, k, v, synchronize=True))
@@ -120,11 +130,12 @@ def check(name, spec, rounding):
     f32_err = (sdpa(q, *repeat(k, v, q), causal, "EFFICIENT_ATTENTION").double()
                - ref).abs().max().item()
     ok = identical and err <= 2 * flash_err
-    row = {"variant": name, "rounding": rounding, "spec": spec, "identical_to_half_kernel":
-           identical, "max_err": err, "flash_half_err": flash_err,
+    row = {"variant": name, "rounding": rounding, "spec": spec,
+           "family": f32.launches[3]["family"], "identical_to_half_kernel": identical, "max_err": err, "flash_half_err": flash_err,
            "sdpa_f32_err": f32_err, "ok": ok,
            "launches": len(f32.launches), "dtype_out": str(got[0].dtype)}
-    print(f"check {name:22s} {rounding}: identical={identical} err={err:.3e} "
+    print(f"check {name:26s} {rounding} ({f32.launches[3]['family']}): "
+          f"identical={identical} err={err:.3e} "
           f"flash({rounding})={flash_err:.3e} sdpa-f32={f32_err:.3e} "
           f"launches={len(f32.launches)} {'PASS' if ok else 'FAIL'}")
     return row
@@ -261,9 +272,9 @@ def timed_backward(reps):
     return row
 
 
-def timed(name, spec, rounding, reps):
+def timed(name, spec, rounding, reps, options=None, flex=True):
     from timing import time_ms
-    f32, half = kernels(spec, rounding)
+    f32, half = kernels(spec, rounding, options)
     causal = spec["mask"] == "causal"
     q, k, v = inputs(spec, seed=11)
     dt = HALF[rounding]
@@ -279,6 +290,8 @@ def timed(name, spec, rounding, reps):
         f"sdpa_{rounding}_cudnn": lambda: sdpa(rq, hk, hv, causal, "CUDNN_ATTENTION"),
     }
     try:
+        if not flex:
+            raise RuntimeError("not timed in this row (see the mma.sync rows)")
         from torch.nn.attention.flex_attention import create_block_mask, flex_attention
         flex = torch.compile(flex_attention)
         mask = None
@@ -306,6 +319,9 @@ def timed(name, spec, rounding, reps):
 def prepare():
     for name, spec, rounding, _ in VARIANTS:
         kernels(spec, rounding)
+        print(f"f32_compute_bench --prepare: {name} compiled")
+    for name, spec, rounding, _ in HOPPER_VARIANTS:
+        kernels(spec, rounding, HOPPER)
         print(f"f32_compute_bench --prepare: {name} compiled")
     import attn_mlir.torch as at
     os.environ["ATTN_MLIR_F32_COMPUTE"] = "bf16"
@@ -335,7 +351,8 @@ def main():
     ap.add_argument("--out", default="/tmp/out")
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--skip-forward-timing", action="store_true",
-                    help="time only the forward + backward row")
+                    help="skip the mma.sync forward rows (the hopper rows and the "
+                         "forward + backward row are timed)")
     args = ap.parse_args()
     if args.prepare:
         prepare()
@@ -343,6 +360,8 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     print(torch.cuda.get_device_name(), torch.__version__)
     checks = [check(name, spec, rounding) for name, spec, rounding, _ in VARIANTS]
+    checks += [check(name, spec, rounding, HOPPER)
+               for name, spec, rounding, _ in HOPPER_VARIANTS]
     checks.append(check_torch_op())
     checks.append(check_backward())
     checks.append(check_torch_autograd())
@@ -352,6 +371,8 @@ def main():
         result["timing"] = [] if args.skip_forward_timing else [
             timed(name, spec, rounding, args.reps)
             for name, spec, rounding, t in VARIANTS if t]
+        result["timing"] += [timed(name, spec, rounding, args.reps, HOPPER, flex=False)
+                             for name, spec, rounding, t in HOPPER_VARIANTS if t]
         result["timing"].append(timed_backward(args.reps))
     else:
         print("a check failed: nothing is timed")

@@ -496,12 +496,16 @@ Status checkTensorMaps(const Manifest &m) {
       continue;
     const TensorMapSpec &t = *a.tensorMap;
     const ManifestArgument *source = nullptr;
+    // A caller's tensor, or a workspace slice (f32-compute's rounded
+    // copies, dense in their manifest shape).
     for (size_t j = 0; j < i; ++j)
-      if (m.arguments[j].name == t.source && m.arguments[j].isPassed())
+      if (m.arguments[j].name == t.source &&
+          (m.arguments[j].isPassed() || m.arguments[j].isWorkspace()))
         source = &m.arguments[j];
     if (!source)
       return fail("expected tensor map source '" + t.source +
-                  "' to name an earlier argument the caller passes");
+                  "' to name an earlier argument the caller passes or a "
+                  "workspace");
     if (a.dtype != source->dtype || a.shape != source->shape ||
         a.elementStrides() != source->elementStrides())
       return fail("expected the dtype, shape and strides of its source '" +

@@ -541,13 +541,14 @@ static_assert(sizeof(CUtensorMap) == 128 && alignof(CUtensorMap) % 64 == 0,
 /// Encodes a plan's tensor maps over this launch's pointers (checkPointers
 /// accepted them; TMA also wants 16-byte aligned addresses).
 static Status encodeTensorMaps(const Manifest &m, const LaunchPlan &plan,
-                               const uint64_t *devicePtrs,
+                               const std::vector<CUdeviceptr> &argumentPtrs,
                                std::vector<CUtensorMap> &maps) {
   const Driver &d = driver();
   maps.resize(plan.tensorMaps.size());
   for (size_t i = 0; i < plan.tensorMaps.size(); ++i) {
     TensorMapParams p = plan.tensorMaps[i].params;
-    p.globalAddress = devicePtrs[plan.tensorMaps[i].sourcePointer];
+    // The caller's tensor or the workspace slice, by manifest position.
+    p.globalAddress = argumentPtrs[plan.tensorMaps[i].sourceArgument];
     if (p.globalAddress % 16 != 0)
       return Status::error(ErrorCode::ArgumentMismatch,
                            "kernel '" + m.symbol +
@@ -637,7 +638,7 @@ Status Kernel::launch(const LaunchPlan &plan, const uint64_t *devicePtrs,
   // Tensor maps are built from this launch's pointers and passed by value
   // (cuLaunchKernel copies the 128 bytes).
   std::vector<CUtensorMap> maps;
-  if (Status s = encodeTensorMaps(manifest_, plan, devicePtrs, maps); !s)
+  if (Status s = encodeTensorMaps(manifest_, plan, ptrs, maps); !s)
     return s;
   std::vector<void *> params(count);
   size_t nextMap = 0;

@@ -6,6 +6,8 @@
 
 #include "attn/Runtime/TensorMap.h"
 
+#include <algorithm>
+#include <optional>
 #include <string>
 
 using namespace attn::runtime;
@@ -96,24 +98,36 @@ Status attn::runtime::deriveSignatureTensorMaps(
   for (const ManifestArgument &map : manifest.arguments) {
     if (!map.isTensorMap())
       continue;
-    // The source's position among the arguments a caller passes.
+    // The source: a caller's tensor (its position among the arguments a
+    // caller passes) or a workspace slice, dense in its manifest shape.
     size_t index = 0;
-    bool found = false;
-    for (const ManifestArgument &a : manifest.arguments) {
-      if (!a.isPassed())
-        continue;
-      if (a.name == map.tensorMap->source) {
-        found = true;
-        break;
-      }
-      ++index;
+    std::optional<size_t> argument;
+    for (size_t j = 0; j < manifest.arguments.size() && !argument; ++j) {
+      const ManifestArgument &a = manifest.arguments[j];
+      if (a.name == map.tensorMap->source && (a.isPassed() || a.isWorkspace()))
+        argument = j;
+      else if (a.isPassed())
+        ++index;
     }
-    if (!found || index >= signature.size())
+    const ManifestArgument *source =
+        argument ? &manifest.arguments[*argument] : nullptr;
+    if (!source || (source->isPassed() && index >= signature.size()))
       return Status::error(ErrorCode::InvalidManifest,
                            "tensor map '" + map.name + "': no source argument");
+    if (source->isWorkspace() &&
+        std::any_of(source->shape.begin(), source->shape.end(),
+                    [](int64_t extent) { return extent < 0; }))
+      return Status::error(ErrorCode::InvalidManifest,
+                           "tensor map '" + map.name +
+                               "': a workspace source of dynamic shape");
     SignatureTensorMap derived;
-    derived.sourcePointer = index;
-    if (Status s = deriveTensorMapParams(map, signature[index], derived.params);
+    derived.sourceArgument = *argument;
+    derived.fromWorkspace = source->isWorkspace();
+    derived.sourcePointer = derived.fromWorkspace ? 0 : index;
+    TensorArg workspace(0, source->dtype, source->shape);
+    if (Status s = deriveTensorMapParams(
+            map, derived.fromWorkspace ? workspace : signature[index],
+            derived.params);
         !s)
       return s;
     out.push_back(derived);

@@ -221,6 +221,9 @@ TEST(TensorMapParams, SignatureMapsNameTheirSourcePointers) {
   EXPECT_EQ(maps[0].sourcePointer, 1u); // k_tensor_map
   EXPECT_EQ(maps[1].sourcePointer, 2u); // v_tensor_map
   EXPECT_EQ(maps[2].sourcePointer, 0u); // q_tensor_map
+  EXPECT_EQ(maps[0].sourceArgument, 1u);
+  EXPECT_EQ(maps[2].sourceArgument, 0u);
+  EXPECT_FALSE(maps[0].fromWorkspace);
   TensorArg k(0x7f0000001000, "bf16", {2, 2, 1000, 128});
   TensorMapParams withPointer;
   ASSERT_TRUE(deriveTensorMapParams(m.arguments[4], k, withPointer).ok);
@@ -237,4 +240,42 @@ TEST(TensorMapParams, SignatureMapsNameTheirSourcePointers) {
   EXPECT_NE(s.message.find("tensor map 'k_tensor_map': no source argument"),
             std::string::npos)
       << s.message;
+}
+
+// f32-compute's rounded copies are workspace slices: a map over one takes
+// the slice's dense manifest shape (no caller tensor), and its launch the
+// slice's address (sourceArgument: the manifest position).
+TEST(TensorMapParams, WorkspaceSourcesAreDenseManifestShapes) {
+  Manifest m = tmaManifest();
+  ManifestArgument copy;
+  copy.name = "k_bf16";
+  copy.dtype = "bf16";
+  copy.shape = {2, 2, 1000, 128};
+  copy.role = ArgumentRole::Workspace;
+  m.arguments.insert(m.arguments.begin() + 4, copy);
+  m.arguments[5].tensorMap->source = "k_bf16"; // k_tensor_map
+  std::vector<TensorArg> signature = {TensorArg(0, "bf16", {2, 8, 1000, 128}),
+                                      TensorArg(0, "bf16", {2, 2, 1000, 128}),
+                                      TensorArg(0, "bf16", {2, 2, 1000, 128}),
+                                      TensorArg(0, "bf16", {2, 8, 1000, 128})};
+  std::vector<SignatureTensorMap> maps;
+  Status s = deriveSignatureTensorMaps(m, signature, maps);
+  ASSERT_TRUE(s.ok) << s.message;
+  ASSERT_EQ(maps.size(), 3u);
+  EXPECT_TRUE(maps[0].fromWorkspace);
+  EXPECT_EQ(maps[0].sourceArgument, 4u);
+  TensorMapParams dense;
+  ASSERT_TRUE(deriveTensorMapParams(m.arguments[5],
+                                    TensorArg(0, "bf16", {2, 2, 1000, 128}),
+                                    dense)
+                  .ok);
+  EXPECT_EQ(maps[0].params.globalDim, dense.globalDim);
+  EXPECT_EQ(maps[0].params.globalStrides, dense.globalStrides);
+  // The reader takes a workspace source as well.
+  Manifest reread;
+  ASSERT_TRUE(parseManifest(writeManifestJson(m), reread).ok);
+  // A workspace of dynamic shape cannot be described.
+  m.arguments[4].shape = {2, 2, -1, 128};
+  EXPECT_EQ(deriveSignatureTensorMaps(m, signature, maps).code,
+            ErrorCode::InvalidManifest);
 }

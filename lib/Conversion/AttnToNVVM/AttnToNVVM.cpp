@@ -225,7 +225,6 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
            failure();
   if (op.getOutputType().getElementType() != elt)
     return fail("expected the output element type to match the inputs'");
-  bool roundedInputs = op.getQuery().getDefiningOp<arith::TruncFOp>();
   // Varlen: packed [1, T, H, D] operands, checked by getVarlenProblem.
   if (!op.isVarlen() && failed(checkDynamicDims(op)))
     return failure();
@@ -251,7 +250,6 @@ mlir::attn::getKernelProblem(AttentionOp op, const ConvertAttnToNVVMOptions &o) 
   p.headDim = headDim;
   p.valueHeadDim = valueHeadDim;
   p.isBF16 = elt.isBF16();
-  p.roundedInputs = roundedInputs;
   p.withLse = static_cast<bool>(op.getLse());
   p.withKeyLengths = static_cast<bool>(op.getKeyLengths());
   FailureOr<Operation *> keyView = getKVView(op, op.getKey());
@@ -534,6 +532,7 @@ static LogicalResult launchRounding(OpBuilder &b, TiledProgram &program,
   desc.gridFormula = grid;
   desc.names = family.names;
   desc.roles = family.roles;
+  desc.tensorMaps = family.tensorMaps;
   desc.keyView = family.keyView;
   FailureOr<KernelInfoAttr> info = withLaunch(anchor, program.info, desc);
   if (failed(info))

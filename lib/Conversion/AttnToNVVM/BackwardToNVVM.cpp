@@ -296,7 +296,6 @@ struct ConvertAttnBackwardToNVVMPass
       return failure();
     // f32-compute: the kernels read and write the scratch copies.
     problem->roundedArguments = list.roundedArguments;
-    problem->roundedInputs = list.roundedArguments >= 0;
 
     int64_t preprocessRows = backwardPreprocessRows(p);
     int64_t dqChunks = p.batch * p.headsQ * p.seqQ * p.headDim / 8;

@@ -383,12 +383,6 @@ planHopperKernel(Operation *op, const KernelProblem &p,
   if (p.keyView || p.valueView)
     return fail("expected contiguous K and V on the hopper kernel (KV cache "
                 "views not supported yet)");
-  // The runtime builds tensor maps over the caller's tensors only, not over
-  // workspace slices.
-  if (p.roundedInputs)
-    return fail("expected bf16 or f16 Q, K and V on the hopper kernel "
-                "(f32-compute's rounded workspaces have no tensor maps yet: "
-                "kernel=prefill reads them, as kernel=auto does)");
   if (p.withBias() || p.withOperandMasks() || p.withSinks)
     return fail("expected no bias, mask, mask_mod or sinks on the hopper "
                 "kernel (not supported yet: kernel=prefill takes them, as "

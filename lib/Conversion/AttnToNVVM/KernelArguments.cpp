@@ -349,8 +349,6 @@ FailureOr<KernelProblem> mlir::attn::detail::getProgramProblem(
   p.headDim = info.getHeadDim();
   p.valueHeadDim = info.getValueHeadDim();
   p.isBF16 = info.getQueryType().isBF16();
-  p.roundedInputs =
-      static_cast<bool>(program.query.getDefiningOp<arith::TruncFOp>());
   p.withLse = info.getLse().getValue();
   p.withKeyLengths = info.getKeyLengths().getValue();
   p.keyView = program.keyView;

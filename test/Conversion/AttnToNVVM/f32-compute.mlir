@@ -1,7 +1,6 @@
 // RUN: attn-opt %s --attn-gpu-kernels="f32-compute=bf16 tile-model=" | FileCheck %s
 // RUN: attn-opt %s --attn-gpu-kernels="f32-compute=f16 tile-model=" | FileCheck %s --check-prefix=F16
 // RUN: attn-opt %s --attn-gpu-kernels="f32-compute=bf16 chip=sm_90a tile-model=" | FileCheck %s --check-prefix=SM90A
-// RUN: not attn-opt %s --attn-gpu-kernels="f32-compute=bf16 chip=sm_90a kernel=hopper tile-model=" 2>&1 | FileCheck %s --check-prefix=HOPPER
 // RUN: not attn-opt %s --attn-gpu-kernels="f32-compute=tf32 tile-model=" 2>&1 | FileCheck %s --check-prefix=OPTION
 
 // f32 Q, K, V and O with f32-compute=bf16: one program of five launches over
@@ -48,11 +47,12 @@
 // F16: #attn.kernel_arg<"q_f16", scratch>
 // F16: llvm.fptrunc %{{.*}} : vector<8xf32> to vector<8xf16>
 
-// On sm_90a kernel=auto takes the prefill family for it: the hopper
-// family's tensor maps are built over the caller's tensors.
+// On sm_90a the hopper family reads the copies through tensor maps of the
+// scratch slices (the runtime encodes them over the workspace at launch).
 // SM90A: gpu.func @gqa_kernel(
-// SM90A-SAME: family = "prefill"
-// HOPPER: error: 'attn.attention' op expected bf16 or f16 Q, K and V on the hopper kernel (f32-compute's rounded workspaces have no tensor maps yet: kernel=prefill reads them, as kernel=auto does)
+// SM90A-SAME: family = "hopper"
+// SM90A-SAME: #attn.kernel_arg<"k_bf16", scratch>
+// SM90A-SAME: #attn.kernel_arg<"k_bf16_tensor_map", tensor_map, <"k_bf16", box = [1, 1, 128, 64], swizzle = 128>>
 // OPTION: error: expected f32-compute of refuse, bf16 or f16, got 'tf32'
 func.func @gqa(%q: memref<1x8x128x64xf32>, %k: memref<1x2x256x64xf32>, %v: memref<1x2x256x64xf32>, %o: memref<1x8x128x64xf32>, %lse: memref<1x8x128xf32>) {
   %0 = bufferization.to_tensor %q restrict : memref<1x8x128x64xf32> to tensor<1x8x128x64xf32>

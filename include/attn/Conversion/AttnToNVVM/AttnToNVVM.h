@@ -112,9 +112,6 @@ struct KernelProblem {
   /// Dv: the columns of V and O (S = Q K^T contracts headDim).
   int64_t valueHeadDim = 0;
   bool isBF16;
-  /// Q, K and V are bf16 / f16 copies of the caller's f32 tensors
-  /// (f32-compute: arith.truncf of the host tensors, attn-round-f32-inputs).
-  bool roundedInputs = false;
   /// The backward with rounded inputs: the argument position of the first
   /// scratch copy (Q, K, V, O, dO, then dQ, dK, dV, after the workspaces),
   /// which its kernels read and write in place of the caller's f32 memrefs
