@@ -49,12 +49,8 @@ using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::detail;
 
-/// The kernel clones the score_mod (and mask_mod) body once per score it
-/// holds in registers, between ops that the GPU lowering turns into NVVM;
-/// only ops that convert-gpu-to-nvvm lowers, and that cannot touch memory,
-/// qualify.
-static LogicalResult checkModifier(AttentionOp op, Region &region,
-                                   StringRef name) {
+LogicalResult mlir::attn::checkGpuModifierRegion(Operation *op, Region &region,
+                                                 StringRef name) {
   if (region.empty())
     return success();
   for (Operation &nested : region.front().without_terminator()) {
@@ -62,24 +58,29 @@ static LogicalResult checkModifier(AttentionOp op, Region &region,
         isa<arith::ArithDialect, math::MathDialect>(nested.getDialect());
     if (!lowerable || nested.getNumRegions() != 0 ||
         !isMemoryEffectFree(&nested))
-      return op.emitOpError("expected ")
+      return op->emitOpError("expected ")
              << name << " ops from the arith or math dialects on the GPU "
              << "path, got " << nested.getName();
   }
   // The kernel is isolated from the host: it can only clone what the region
-  // computes from its own arguments.
+  // computes from its own arguments, and constants (which canonicalization
+  // may hoist out of it; the kernels clone them too).
   SetVector<Value> captured;
   getUsedValuesDefinedAbove(region, captured);
-  if (!captured.empty())
-    return op.emitOpError("expected ")
-           << name << " to use no value defined above it on the GPU path";
+  for (Value value : captured) {
+    Operation *def = value.getDefiningOp();
+    if (!def || !def->hasTrait<OpTrait::ConstantLike>())
+      return op->emitOpError("expected ")
+             << name << " to use no value defined above it on the GPU path "
+             << "but constants";
+  }
   return success();
 }
 
 static LogicalResult checkScoreMod(AttentionOp op) {
-  if (failed(checkModifier(op, op.getScoreMod(), "score_mod")))
+  if (failed(checkGpuModifierRegion(op, op.getScoreMod(), "score_mod")))
     return failure();
-  return checkModifier(op, op.getMaskMod(), "mask_mod");
+  return checkGpuModifierRegion(op, op.getMaskMod(), "mask_mod");
 }
 
 /// The bias and boolean mask operands as the kernels read them: [B, Hq, Lq,

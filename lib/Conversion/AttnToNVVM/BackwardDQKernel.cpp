@@ -163,6 +163,12 @@ void DQEmitter::emit() {
                    /*sinksMemref=*/Value());
   operandBatch = batch;
   operandHead = head;
+  // mask_mod's (b, h) arguments in the shared emitPositionalMods.
+  if (p.maskMod) {
+    batchIndex = arith::IndexCastUIOp::create(b, b.getIndexType(), batch);
+    headIndex = arith::IndexCastUIOp::create(b, b.getIndexType(),
+                                             add(head, p.headOffset));
+  }
   qLane = warpRowsLane();
   if (dv != d) {
     valueALane = warpRowsLane(vSmemRowBytes);

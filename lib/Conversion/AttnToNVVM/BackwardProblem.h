@@ -36,7 +36,8 @@ struct BackwardOperands {
   /// the backward returns the bias gradient.
   RankedTensorType bias, mask;
   bool withGradBias = false;
-  bool withMaskMod = false;
+  /// The mask_mod region (null: none): the kernels clone it per score.
+  Region *maskMod = nullptr;
   bool withScoreMod = false, withSinks = false, withKeyLengths = false;
   /// A varlen batch (cu_seqlens_q / cu_seqlens_k over packed rows).
   bool varlen = false;

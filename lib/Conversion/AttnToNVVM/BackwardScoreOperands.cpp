@@ -1,9 +1,10 @@
 //===- BackwardScoreOperands.cpp - bias and mask in the backward main -----===//
 //
-// Part of attn-mlir. The main kernel's recomputed S^T gets the bias and the
-// boolean mask operand exactly as the forward's S did (FragmentEmitter's
-// addBias and applyOperandMasks, ScoreOperands.cpp): the bias after ALiBi on
-// natural-unit scores, the mask after it, both before the positional mask.
+// Part of attn-mlir. The main kernel's recomputed S^T gets the bias, the
+// boolean mask operand and mask_mod exactly as the forward's S did
+// (FragmentEmitter's addBias and applyOperandMasks, ScoreOperands.cpp): the
+// bias after ALiBi on natural-unit scores, the masks after it, both before
+// the positional mask.
 // Scores are transposed here (keys are rows), so each element is read at
 // (batch, query head, query = column, key = row).
 //
@@ -20,14 +21,21 @@ using namespace mlir::attn::detail;
 SmallVector<Value> MainEmitter::emitScoreOperands(SmallVector<Value> s,
                                                   Value m0, Value head,
                                                   const ScoreLayout &layout) {
-  if (!p.withBias() && !p.withMask())
+  if (!p.withBias() && !p.withOperandMasks())
     return s;
+  // mask_mod's (b, h) arguments: the sequence and the (global) query head.
+  Value batchIndex, globalHead;
+  if (p.maskMod) {
+    batchIndex = arith::IndexCastUIOp::create(b, b.getIndexType(), batch);
+    globalHead = arith::IndexCastUIOp::create(b, b.getIndexType(),
+                                              add(head, p.headOffset));
+  }
   forEachScore(layout, m0, [&](int64_t r, Value query, Value key) {
     // Padded queries and keys read clamped (in-bounds) elements; the
     // positional mask removes them afterwards.
     s[r] = addBias(s[r], batch, head, query, key);
-    s[r] = applyOperandMasks(s[r], batch, head, query, key,
-                             /*batchIndex=*/Value(), /*globalHead=*/Value());
+    s[r] = applyOperandMasks(s[r], batch, head, query, key, batchIndex,
+                             globalHead);
   });
   return s;
 }

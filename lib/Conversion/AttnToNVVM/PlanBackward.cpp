@@ -56,7 +56,8 @@ mlir::attn::detail::getBackwardOperands(AttentionBackwardOp op) {
   if (Value mask = op.getMask())
     o.mask = type(mask);
   o.withGradBias = static_cast<bool>(op.getGradBias());
-  o.withMaskMod = !op.getMaskMod().empty();
+  if (!op.getMaskMod().empty())
+    o.maskMod = &op.getMaskMod();
   o.withScoreMod = !op.getScoreMod().empty();
   o.withSinks = static_cast<bool>(op.getSinks());
   o.withKeyLengths = static_cast<bool>(op.getKeyLengths());
@@ -100,9 +101,10 @@ mlir::attn::detail::getBackwardProblem(Operation *anchor,
                 "only (attn-tile-backward cuts no per-sequence (sequence, "
                 "KV block) programs yet, and the Delta, main and dQ kernels "
                 "read no cu_seqlens_q / cu_seqlens_k)");
-  if (o.withMaskMod)
-    return fail("expected no mask_mod on the GPU backward (not supported "
-                "yet)");
+  // mask_mod: cloned per recomputed score, as the forward's kernels do.
+  if (o.maskMod &&
+      failed(checkGpuModifierRegion(anchor, *o.maskMod, "mask_mod")))
+    return failure();
   if (o.withScoreMod)
     return fail("expected no score_mod on the GPU backward (its derivative "
                 "is not emitted yet)");
@@ -160,6 +162,7 @@ mlir::attn::detail::getBackwardProblem(Operation *anchor,
   p.withLse = true;
   p.withKeyLengths = o.withKeyLengths;
   p.withSinks = o.withSinks;
+  p.maskMod = o.maskMod;
   p.scale = o.scale;
   p.softcap = o.softcap;
   if (o.alibiSlopes)
@@ -515,8 +518,8 @@ static std::string getHopperBackwardGap(const KernelProblem &p, StringRef chip,
     return "no ALiBi";
   if (p.visibility.left)
     return "no sliding window (a left bound on the keys)";
-  if (p.withBias() || p.withMask())
-    return "no bias or mask operand";
+  if (p.withBias() || p.withOperandMasks())
+    return "no bias, mask operand or mask_mod";
   if (p.withKeyLengths)
     return "no key_lengths";
   if (p.withSinks)

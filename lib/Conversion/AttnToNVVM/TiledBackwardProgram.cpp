@@ -289,7 +289,8 @@ BackwardOperands TiledBackwardProgram::getOperands() const {
   if (mask)
     o.mask = type(mask);
   o.withGradBias = static_cast<bool>(gradBiasStore);
-  o.withMaskMod = !s.getMaskMod().empty();
+  if (!s.getMaskMod().empty())
+    o.maskMod = &s.getMaskMod();
   o.withScoreMod = !s.getScoreMod().empty();
   o.withKeyLengths = info.getKeyLengths().getValue();
   o.withSinks = static_cast<bool>(sinkGradient);

@@ -14,14 +14,13 @@ func.func @score_mod(%q: tensor<1x2x64x64xbf16>, %lse: tensor<1x2x64xf32>) {
 
 // -----
 
-// The bias and mask operands, key_lengths, sinks and the bias gradient run
-// on the GPU backward (convert-attn-backward-to-nvvm-score-operands.mlir,
-// -grad-bias.mlir); mask_mod does not yet.
-func.func @mask_mod(%q: tensor<1x2x64x64xbf16>, %lse: tensor<1x2x64xf32>) {
-  // expected-error @+1 {{expected no mask_mod on the GPU backward (not supported yet)}}
+// mask_mod runs on the GPU backward (convert-attn-backward-to-nvvm-mask-mod.mlir)
+// where the kernels can clone it: not one reading a value from the host.
+func.func @mask_mod_captures(%q: tensor<1x2x64x64xbf16>, %lse: tensor<1x2x64xf32>, %n: index) {
+  // expected-error @+1 {{expected mask_mod to use no value defined above it on the GPU path but constants}}
   %dq, %dk, %dv = attn.attention_backward ins(%q, %q, %q, %q, %q, %lse : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64xf32>) -> tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16> mask_mod {
   ^bb0(%b: index, %h: index, %i: index, %j: index):
-    %keep = arith.cmpi ule, %j, %i : index
+    %keep = arith.cmpi ult, %j, %n : index
     attn.yield %keep : i1
   }
   return

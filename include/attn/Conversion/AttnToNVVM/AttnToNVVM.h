@@ -97,6 +97,13 @@ struct OperandStrides {
 FailureOr<OperandStrides> getOperandStrides(Operation *anchor, Value tensor,
                                             Layout layout, StringRef what);
 
+/// The kernels clone a score_mod or mask_mod body once per score they hold
+/// in registers, between ops the GPU lowering turns into NVVM: only ops that
+/// convert-gpu-to-nvvm lowers and that cannot touch memory qualify, and no
+/// value from above. "expected ..." at `op` (naming `name`) otherwise.
+LogicalResult checkGpuModifierRegion(Operation *op, Region &region,
+                                     StringRef name);
+
 /// Everything the kernel generator needs to know about one attention op,
 /// read and checked once (see getKernelProblem).
 struct KernelProblem {
