@@ -14,6 +14,8 @@
 # and the 14 benchmark shapes in the two dQ modes only (no atom / red-v4 /
 # no-rotation side variants).
 # ATTN_BWD_SET=headdims: the head-dim and Dv != D checks and timings alone.
+# ATTN_BWD_SET=hoppermods: the hopper main kernel's modifier and operand
+# checks and two timed shapes (flags as for ATTN_BWD_SET=hopper).
 # ATTN_BWD_SET=hopper: the hopper main kernel's checks and the 14 prefill
 # benchmark shapes (atomic dQ) alone, for ATTN_BWD_FLAGS=--bwd-kernel=hopper
 # with ATTN_BWD_TARGET="--chip=sm_90a --ptx-features=+ptx81" and
@@ -146,7 +148,39 @@ hopper_checks=(
   "bwd_check_h_bshd_tail_causal_gqa_d128|--bshd --batch=2 --heads-q=4 --heads-kv=2 --seq-q=300 --seq-k=457 --head-dim=128 --mask=causal"
   "bwd_check_h_bshd_lq336_f16_mqa|--bshd --batch=2 --heads-q=4 --heads-kv=1 --seq-q=336 --seq-k=400 --head-dim=64 --mask=none --dtype=f16"
 )
-if [ "${ATTN_BWD_SET:-}" = hopper ]; then
+# The hopper main kernel with the score modifiers and operands it shares
+# with the mma.sync frame (softcap, ALiBi, window, constant bias, bool
+# mask, key_lengths, sinks): ATTN_BWD_SET=hoppermods, with the flags of
+# ATTN_BWD_SET=hopper; two timed shapes for an A/B against mma.sync.
+hopper_mod_checks=(
+  "bwd_check_hm_softcap_f16|--batch=2 --heads-q=4 --heads-kv=4 --seq-q=256 --seq-k=256 --head-dim=64 --mask=none --dtype=f16 --softcap=30"
+  "bwd_check_hm_alibi_gqa_causal|--batch=2 --heads-q=8 --heads-kv=2 --seq-q=512 --seq-k=512 --head-dim=128 --mask=causal --alibi"
+  "bwd_check_hm_window_mqa|--batch=1 --heads-q=8 --heads-kv=1 --seq-q=777 --seq-k=1000 --head-dim=128 --mask=sliding-window --window-left=100 --window-right=20"
+  "bwd_check_hm_softcap_alibi_window_tail|--batch=1 --heads-q=4 --heads-kv=2 --seq-q=300 --seq-k=457 --head-dim=64 --mask=sliding-window --window-left=64 --window-right=8 --softcap=20 --alibi"
+  "bwd_check_hm_bshd_window_alibi_softcap_d128|--bshd --batch=1 --heads-q=8 --heads-kv=2 --seq-q=777 --seq-k=1000 --head-dim=128 --mask=sliding-window --window-left=100 --window-right=20 --alibi --softcap=20"
+  "bwd_check_hm_bias_tail_causal_br_gqa|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal --bias --bias-grad=false"
+  "bwd_check_hm_mask_tail_d128_f16|--batch=2 --heads-q=4 --heads-kv=4 --seq-q=300 --seq-k=457 --head-dim=128 --mask=none --bool-mask --dtype=f16"
+  "bwd_check_hm_klen_causal_br_gqa|--batch=3 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal --key-lengths"
+  "bwd_check_hm_klen_mask_none_d128|--batch=3 --heads-q=4 --heads-kv=1 --seq-q=128 --seq-k=512 --head-dim=128 --mask=none --key-lengths --bool-mask"
+  "bwd_check_hm_sinks_causal_gqa|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal --sinks=random"
+  "bwd_check_hm_sinks_window_bias_softcap|--batch=1 --heads-q=8 --heads-kv=2 --seq-q=256 --seq-k=400 --head-dim=64 --mask=sliding-window --window-left=100 --window-right=20 --sinks=random --bias --bias-grad=false --softcap=20"
+  # d_bias: full shape (stored once per element) and broadcast (f32
+  # atomics into dbias_accum, then rounded).
+  "bwd_check_hm_dbias_tail_causal_br_gqa|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal --bias"
+  "bwd_check_hm_dbias_softcap_f16_d128|--batch=1 --heads-q=4 --heads-kv=2 --seq-q=300 --seq-k=257 --head-dim=128 --mask=none --softcap=20 --bias --dtype=f16"
+  "bwd_check_hm_dbias_bcast_batch_causal|--batch=3 --heads-q=4 --heads-kv=4 --seq-q=256 --seq-k=300 --head-dim=64 --mask=causal --bias --bias-broadcast=batch"
+  "bwd_check_hm_dbias_bcast_heads_query_klen_window|--batch=2 --heads-q=8 --heads-kv=2 --seq-q=128 --seq-k=400 --head-dim=64 --mask=sliding-window --window-left=100 --window-right=20 --key-lengths --bias --bias-broadcast=heads,query"
+  "bwd_check_hm_dbias_bcast_batch_heads_sinks_d128|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=128 --mask=causal --sinks=random --bias --bias-broadcast=batch,heads"
+)
+hopper_mod_benches=(
+  "bwd_bench_hm_alibi_softcap_causal_d128_l4096|--batch=4 --heads-q=16 --heads-kv=16 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=causal --alibi --softcap=30 --deterministic=false"
+  "bwd_bench_hm_window_d128_l4096|--batch=4 --heads-q=16 --heads-kv=16 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=sliding-window --window-left=1024 --window-right=0 --deterministic=false"
+)
+if [ "${ATTN_BWD_SET:-}" = hoppermods ]; then
+  variants=("${hopper_mod_checks[@]}")
+  [ -z "${ATTN_CHECKS_ONLY:-}" ] && variants+=("${hopper_mod_benches[@]}")
+  ATTN_CHECKS_ONLY=1
+elif [ "${ATTN_BWD_SET:-}" = hopper ]; then
   variants=("${hopper_checks[@]}")
   if [ -z "${ATTN_CHECKS_ONLY:-}" ]; then
     for d in 64 128; do
