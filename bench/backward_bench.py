@@ -140,13 +140,15 @@ class Program:
 def parse_flags(text):
     spec = dict(batch=1, hq=1, hkv=1, lq=1, lk=1, d=64, dtype="bf16", mask="none",
                 wl=0, wr=0, softcap=0.0, alibi=False, bias=False, bool_mask=False,
-                key_lengths=False, sinks=False, bias_grad=True, bias_broadcast=[])
+                key_lengths=False, sinks=False, bias_grad=True, bias_broadcast=[],
+                mask_mod="none")
     keys = {"--batch": "batch", "--heads-q": "hq", "--heads-kv": "hkv", "--seq-q": "lq",
             "--seq-k": "lk", "--head-dim": "d", "--dtype": "dtype", "--mask": "mask",
             "--window-left": "wl", "--window-right": "wr", "--softcap": "softcap",
             "--alibi": "alibi", "--value-head-dim": "dv", "--bias": "bias",
             "--bool-mask": "bool_mask", "--key-lengths": "key_lengths", "--sinks": "sinks",
-            "--bias-grad": "bias_grad", "--bias-broadcast": "bias_broadcast"}
+            "--bias-grad": "bias_grad", "--bias-broadcast": "bias_broadcast",
+            "--mask-mod": "mask_mod"}
     spec["deterministic"] = "--deterministic" in text.split()
     # --bshd: the kernel reads and writes [B, L, H, D] buffers (torch's
     # x.transpose(1, 2) views of them are the [B, H, L, D] tensors here).
@@ -162,7 +164,7 @@ def parse_flags(text):
             spec[key] = v.split(",")
         elif key == "sinks":
             spec[key] = bool(v)
-        elif key in ("dtype", "mask"):
+        elif key in ("dtype", "mask", "mask_mod"):
             spec[key] = v
         elif key == "softcap":
             spec[key] = float(v)
@@ -225,6 +227,13 @@ def attention64(spec, q, k, v, head0=0, eager=False, batch0=0, ops=None, sinks=N
                               device=q.device, dtype=torch.float64)[None, :, None, None]
         s = s - slopes * (i + off - j).abs()
     vis = visible(spec, q.device, off)
+    if spec.get("mask_mod", "none") == "prefix-lm":
+        # attn-compile's prefix-lm mask_mod: kv_idx <= q_idx || kv_idx < 4.
+        i = torch.arange(spec["lq"], device=q.device)[:, None]
+        j = torch.arange(spec["lk"], device=q.device)[None, :]
+        vis = vis & ((j <= i) | (j < 4))
+    elif spec.get("mask_mod", "none") != "none":
+        raise ValueError(f"unknown mask_mod {spec['mask_mod']}")
     s, vis = bo.apply_operands(spec, ops, s, vis, batch0, head0)
     s = s.masked_fill(~vis, float("-inf"))
     # Rows that see no key (by position, mask or an all -inf bias): P = 0,
@@ -259,7 +268,7 @@ def flash_problem(spec):
     """The nearest problem torch's flash backend computes (its yardstick)."""
     causal = spec["mask"] != "none" and spec["lq"] == spec["lk"]
     return dict(spec, mask="causal" if causal else "none", softcap=0.0, alibi=False,
-                bias=False, bool_mask=False, key_lengths=False)
+                bias=False, bool_mask=False, key_lengths=False, mask_mod="none")
 
 
 def sdpa_forward(q, k, v, causal, backend):

@@ -171,6 +171,10 @@ hopper_mod_checks=(
   "bwd_check_hm_dbias_bcast_batch_causal|--batch=3 --heads-q=4 --heads-kv=4 --seq-q=256 --seq-k=300 --head-dim=64 --mask=causal --bias --bias-broadcast=batch"
   "bwd_check_hm_dbias_bcast_heads_query_klen_window|--batch=2 --heads-q=8 --heads-kv=2 --seq-q=128 --seq-k=400 --head-dim=64 --mask=sliding-window --window-left=100 --window-right=20 --key-lengths --bias --bias-broadcast=heads,query"
   "bwd_check_hm_dbias_bcast_batch_heads_sinks_d128|--batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=128 --mask=causal --sinks=random --bias --bias-broadcast=batch,heads"
+  # mask_mod (prefix-lm: kv_idx <= q_idx || kv_idx < 4) alone and with a
+  # bias, ALiBi and key_lengths.
+  "bwd_check_hm_maskmod_tail_gqa|--batch=2 --heads-q=8 --heads-kv=2 --seq-q=300 --seq-k=333 --head-dim=64 --mask=none --mask-mod=prefix-lm"
+  "bwd_check_hm_maskmod_bias_alibi_klen_d128|--batch=3 --heads-q=4 --heads-kv=4 --seq-q=256 --seq-k=300 --head-dim=128 --mask=none --mask-mod=prefix-lm --bias --alibi --key-lengths"
 )
 hopper_mod_benches=(
   "bwd_bench_hm_alibi_softcap_causal_d128_l4096|--batch=4 --heads-q=16 --heads-kv=16 --seq-q=4096 --seq-k=4096 --head-dim=128 --mask=causal --alibi --softcap=30 --deterministic=false"

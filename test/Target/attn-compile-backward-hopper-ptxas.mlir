@@ -6,13 +6,13 @@
 // RUN: env CUDA_HOME=%cuda_home attn-compile --target=ptx --backward --chip=sm_90a --ptx-features=+ptx81 --cubin-arch=sm_90a --report=none --batch=1 --heads-q=4 --heads-kv=4 --seq-q=333 --seq-k=200 --head-dim=128 --mask=causal-top-left -o %t2 | FileCheck %s --check-prefix=D128
 // RUN: grep -o "wgmma.mma_async.sync.aligned.m64n[0-9]*k16.f32.bf16.bf16.*p, 1, 1, [0-9, ]*;" %t2.ptx | sed 's/ {.*p,/ p,/' | sort | uniq -c | FileCheck %s --check-prefix=D128PTX
 // RUN: FileCheck %s --check-prefix=M1 < %t2.1.json
-// RUN: env CUDA_HOME=%cuda_home attn-compile --target=ptx --backward --chip=sm_90a --ptx-features=+ptx81 --cubin-arch=sm_90a --report=none --batch=1 --heads-q=4 --heads-kv=4 --seq-q=256 --seq-k=256 --head-dim=64 --mask=none --mask-mod=prefix-lm -o %t3 > /dev/null
+// RUN: env CUDA_HOME=%cuda_home attn-compile --target=ptx --backward --chip=sm_90a --ptx-features=+ptx81 --cubin-arch=sm_90a --report=none --batch=1 --heads-q=4 --heads-kv=4 --seq-q=256 --seq-k=256 --head-dim=96 --mask=none -o %t3 > /dev/null
 // RUN: FileCheck %s --check-prefix=FALLBACK < %t3.1.json
 // RUN: env CUDA_HOME=%cuda_home attn-compile --target=ptx --backward --deterministic --chip=sm_90a --ptx-features=+ptx81 --cubin-arch=sm_90a --report=none --batch=1 --heads-q=4 --heads-kv=4 --seq-q=256 --seq-k=256 --head-dim=64 --mask=none -o %t4 > /dev/null
 // RUN: FileCheck %s --check-prefix=FALLBACK < %t4.1.json
 // RUN: env CUDA_HOME=%cuda_home attn-compile --target=ptx --backward --bwd-kernel=mma-sync --chip=sm_90a --ptx-features=+ptx81 --cubin-arch=sm_90a --report=none --batch=1 --heads-q=4 --heads-kv=4 --seq-q=256 --seq-k=256 --head-dim=64 --mask=none -o %t5 > /dev/null
 // RUN: FileCheck %s --check-prefix=FALLBACK < %t5.1.json
-// RUN: not attn-compile --target=ptx --backward --bwd-kernel=hopper --chip=sm_90a --cubin-arch=none --report=none --head-dim=64 --mask=none --mask-mod=prefix-lm 2>&1 | FileCheck %s --check-prefix=FORCEDMOD
+// RUN: not attn-compile --target=ptx --backward --bwd-kernel=hopper --chip=sm_90a --cubin-arch=none --report=none --head-dim=96 2>&1 | FileCheck %s --check-prefix=FORCED
 // RUN: env CUDA_HOME=%cuda_home attn-compile --target=ptx --backward --chip=sm_90a --ptx-features=+ptx81 --cubin-arch=sm_90a --report=none --batch=1 --heads-q=4 --heads-kv=2 --seq-q=300 --seq-k=457 --head-dim=64 --mask=sliding-window --window-left=64 --window-right=8 --softcap=20 --alibi --bias --sinks=random -o %t6 > /dev/null
 // RUN: FileCheck %s --check-prefix=MODS < %t6.2.json
 // RUN: not attn-compile --target=ptx --backward --bwd-kernel=hopper --cubin-arch=none --report=none --head-dim=64 2>&1 | FileCheck %s --check-prefix=SM80
@@ -60,17 +60,17 @@
 // D128PTX-NOT: {{.}}
 
 // kernel=auto falls back to the mma.sync kernel silently where the hopper
-// one does not apply (a mask_mod; the deterministic dQ program), as
+// one does not apply (D = 96; the deterministic dQ program), as
 // kernel=mma-sync asks.
 // FALLBACK: "family": "backward",
 // FALLBACK-NOT: hopper-backward
 
-// Softcap, ALiBi, a window, the bias and its gradient and the sinks take
-// the hopper main kernel (the mma.sync frame's score code, which its step
-// shares).
+// Softcap, ALiBi, a window, the bias and its gradient, the sinks (and
+// mask_mod, the bool mask, key_lengths) take the hopper main kernel (the
+// mma.sync frame's score code, which its step shares).
 // MODS: "kernel": "attention_bwd",
 // MODS: "family": "hopper-backward",
 
 // Forced, it names what is missing.
-// FORCEDMOD: error: 'attn.attention_backward' op expected no mask_mod for kernel=hopper
+// FORCED: error: 'attn.attention_backward' op expected D = Dv = 64 or 128 (128B-swizzled 64-column panels), got D = 96, Dv = 96 for kernel=hopper
 // SM80: error: 'attn.attention_backward' op expected chip sm_90a (wgmma), got 'sm_80' for kernel=hopper

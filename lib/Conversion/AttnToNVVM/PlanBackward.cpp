@@ -512,12 +512,10 @@ static std::string getHopperBackwardGap(const KernelProblem &p, StringRef chip,
     return "D = Dv = 64 or 128 (128B-swizzled 64-column panels), got D = " +
            std::to_string(p.headDim) +
            ", Dv = " + std::to_string(p.valueHeadDim);
-  // Softcap, ALiBi, the window, key_lengths, the sinks, the bias and bool
-  // mask operands and d_bias take the mma.sync frame's score code
+  // Softcap, ALiBi, the window, key_lengths, the sinks, the bias, bool mask
+  // and mask_mod and d_bias take the mma.sync frame's score code
   // (finishTransposedScores, emitScoreGradients, emitBiasGradient), which
-  // the hopper step shares; mask_mod is not checked on it yet.
-  if (p.maskMod)
-    return "no mask_mod";
+  // the hopper step shares.
   return "";
 }
 

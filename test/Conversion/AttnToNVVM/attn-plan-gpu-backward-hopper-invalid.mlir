@@ -36,33 +36,8 @@ func.func @d64_causal(%q: memref<1x2x128x64xbf16>, %k: memref<1x2x128x64xbf16>, 
 // -----
 
 // Softcap, ALiBi, windows, the bias (and d_bias), the bool mask,
-// key_lengths and the sinks take the hopper kernel (attn-plan-gpu-backward-hopper.mlir,
-// attn-compile-backward-hopper-ptxas.mlir); a mask_mod does not yet.
-func.func @mask_mod(%q: memref<1x2x128x64xbf16>, %k: memref<1x2x128x64xbf16>, %v: memref<1x2x128x64xbf16>, %o: memref<1x2x128x64xbf16>,
-    %do: memref<1x2x128x64xbf16>, %lse: memref<1x2x128xf32>, %dq: memref<1x2x128x64xbf16>, %dk: memref<1x2x128x64xbf16>, %dv: memref<1x2x128x64xbf16>) {
-  %0 = bufferization.to_tensor %q restrict : memref<1x2x128x64xbf16> to tensor<1x2x128x64xbf16>
-  %1 = bufferization.to_tensor %k restrict : memref<1x2x128x64xbf16> to tensor<1x2x128x64xbf16>
-  %2 = bufferization.to_tensor %v restrict : memref<1x2x128x64xbf16> to tensor<1x2x128x64xbf16>
-  %3 = bufferization.to_tensor %o restrict : memref<1x2x128x64xbf16> to tensor<1x2x128x64xbf16>
-  %4 = bufferization.to_tensor %do restrict : memref<1x2x128x64xbf16> to tensor<1x2x128x64xbf16>
-  %5 = bufferization.to_tensor %lse restrict : memref<1x2x128xf32> to tensor<1x2x128xf32>
-  // expected-error @+1 {{expected no mask_mod for kernel=hopper}}
-  %gq, %gk, %gv = attn.attention_backward
-      ins(%0, %1, %2, %3, %4, %5 : tensor<1x2x128x64xbf16>, tensor<1x2x128x64xbf16>, tensor<1x2x128x64xbf16>, tensor<1x2x128x64xbf16>, tensor<1x2x128x64xbf16>, tensor<1x2x128xf32>)
-      {mask_kind = #attn.mask<none>}
-      -> tensor<1x2x128x64xbf16>, tensor<1x2x128x64xbf16>, tensor<1x2x128x64xbf16>
-      mask_mod {
-      ^bb0(%b: index, %h: index, %i: index, %j: index):
-        %keep = arith.cmpi ule, %j, %i : index
-        attn.yield %keep : i1
-      }
-  bufferization.materialize_in_destination %gq in restrict writable %dq : (tensor<1x2x128x64xbf16>, memref<1x2x128x64xbf16>) -> ()
-  bufferization.materialize_in_destination %gk in restrict writable %dk : (tensor<1x2x128x64xbf16>, memref<1x2x128x64xbf16>) -> ()
-  bufferization.materialize_in_destination %gv in restrict writable %dv : (tensor<1x2x128x64xbf16>, memref<1x2x128x64xbf16>) -> ()
-  return
-}
-
-// -----
+// key_lengths, the sinks and mask_mod take the hopper kernel
+// (attn-plan-gpu-backward-hopper.mlir, attn-compile-backward-hopper-ptxas.mlir).
 
 // D = 96: not whole 64-column panels.
 func.func @d96(%q: memref<1x2x128x96xbf16>, %k: memref<1x2x128x96xbf16>, %v: memref<1x2x128x96xbf16>, %o: memref<1x2x128x96xbf16>,
