@@ -8,7 +8,6 @@ capturing stream. Replays must equal the eager call.
   bash DEST/run.sh                               (device, repo root)
 """
 import argparse
-import os
 import torch
 import attn_mlir.torch as at
 
