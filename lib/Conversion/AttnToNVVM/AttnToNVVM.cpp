@@ -521,16 +521,13 @@ static LogicalResult launchRounding(OpBuilder &b, TiledProgram &program,
                                     const KernelLaunchDesc &family) {
   Operation *anchor = program.forall;
   Location loc = anchor->getLoc();
-  std::optional<int64_t> count = getRoundingBlocks(list.values, rounding);
-  if (!count)
-    return anchor->emitOpError("expected the f32-compute operand '")
-           << list.names[rounding.widen ? rounding.target : rounding.source]
-           << "' to hold a multiple of " << kRoundingElements << " elements";
-  int64_t blocks = *count;
-  std::string grid = "[" + std::to_string(blocks) + ", 1, 1]";
+  FailureOr<RoundingLaunch> planned =
+      planRoundingLaunch(anchor, list.values, list.names, rounding);
+  if (failed(planned))
+    return failure();
   KernelLaunchDesc desc;
   desc.family = "convert";
-  desc.gridFormula = grid;
+  desc.gridFormula = planned->gridFormula;
   desc.names = family.names;
   desc.roles = family.roles;
   desc.tensorMaps = family.tensorMaps;
@@ -538,18 +535,15 @@ static LogicalResult launchRounding(OpBuilder &b, TiledProgram &program,
   FailureOr<KernelInfoAttr> info = withLaunch(anchor, program.info, desc);
   if (failed(info))
     return failure();
-  std::string suffix =
-      (rounding.widen ? "_widen_" : "_round_") +
-      list.names[rounding.widen ? rounding.target : rounding.source];
   gpu::GPUFuncOp func =
-      createKernel(anchor, list, kernels, kRoundingThreads, suffix);
+      createKernel(anchor, list, kernels, kRoundingThreads, planned->suffix);
   func->setAttr(KernelInfoAttr::getAttributeName(), *info);
   emitRoundingKernel(func, list.values, rounding);
   auto idx = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
   auto launch = gpu::LaunchFuncOp::create(
-      b, loc, func, gpu::KernelDim3{idx(blocks), idx(1), idx(1)},
+      b, loc, func, gpu::KernelDim3{idx(planned->blocks), idx(1), idx(1)},
       gpu::KernelDim3{idx(kRoundingThreads), idx(1), idx(1)},
       arith::ConstantIntOp::create(b, loc, b.getI32Type(), 0), list.values);
   launch->setAttr(KernelInfoAttr::getAttributeName(), *info);

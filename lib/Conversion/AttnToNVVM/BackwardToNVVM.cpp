@@ -31,7 +31,6 @@
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/Support/MathExtras.h"
 
-#include <deque>
 #include <functional>
 
 #define DEBUG_TYPE "convert-attn-backward-to-nvvm"
@@ -192,8 +191,8 @@ collectBackwardArguments(const TiledBackwardProgram &program,
     list.values.push_back(memref::AllocOp::create(
         b, anchor->getLoc(),
         MemRefType::get(tensor.getShape(), tensor.getElementType())));
-    list.names.push_back(list.names[original] +
-                         (tensor.getElementType().isBF16() ? "_bf16" : "_f16"));
+    list.names.push_back(
+        getRoundedCopyName(list.names[original], tensor.getElementType()));
     list.roles.push_back(ArgumentRole::Scratch);
     bool widen = i >= 5;
     list.roundings.push_back(widen ? RoundingCopy{copy, original, true}
@@ -204,12 +203,13 @@ collectBackwardArguments(const TiledBackwardProgram &program,
 
 namespace {
 
-/// One kernel of the program: its name suffix, launch, tiles and body.
+/// One kernel of the program: its name suffix, launch, tiles and body. The
+/// spec owns its strings: most are built per program (grids of its shape).
 struct BackwardKernelSpec {
-  StringRef suffix;
+  std::string suffix;
   std::array<int64_t, 3> grid;
   int64_t sharedMemoryBytes;
-  StringRef gridFormula;
+  std::string gridFormula;
   std::function<void(gpu::GPUFuncOp)> emit;
   int64_t threads = kBackwardThreads;
   int64_t blockM = kBackwardBlockM, blockN = kBackwardBlockN;
@@ -311,7 +311,7 @@ struct ConvertAttnBackwardToNVVMPass
          [&](gpu::GPUFuncOp f) { emitBackwardPreprocess(f, p, atomicDQ); }},
         {"_bwd",
          {program.numKeyBlocks, p.batch * p.headsKV, 1},
-         backwardMainSharedBytes(p, tiles), kBackwardMainGridFormula,
+         backwardMainSharedBytes(p, tiles), kBackwardMainGridFormula.str(),
          [&](gpu::GPUFuncOp f) {
            emitBackwardMain(f, p,
                             {atomicDQ, *reduction, rotateQBlocks, tiles});
@@ -363,24 +363,16 @@ struct ConvertAttnBackwardToNVVMPass
 
     // f32-compute: Q, K, V, O and dO narrowed into their copies first, dQ,
     // dK and dV widened into the caller's f32 memrefs last.
-    std::deque<std::string> roundingNames;
     SmallVector<BackwardKernelSpec> narrowing;
     for (const RoundingCopy &r : list.roundings) {
-      std::optional<int64_t> blocks = getRoundingBlocks(list.values, r);
-      if (!blocks)
-        return forall.emitOpError("expected the f32-compute operand '")
-               << list.names[r.widen ? r.target : r.source]
-               << "' to hold a multiple of " << kRoundingElements
-               << " elements";
-      const std::string &suffix =
-          roundingNames.emplace_back((r.widen ? "_bwd_widen_" : "_bwd_round_") +
-                                     list.names[r.widen ? r.target : r.source]);
-      const std::string &grid =
-          roundingNames.emplace_back("[" + std::to_string(*blocks) + ", 1, 1]");
-      BackwardKernelSpec spec{suffix,
-                              {*blocks, 1, 1},
+      FailureOr<RoundingLaunch> planned =
+          planRoundingLaunch(forall, list.values, list.names, r);
+      if (failed(planned))
+        return failure();
+      BackwardKernelSpec spec{"_bwd" + planned->suffix,
+                              {planned->blocks, 1, 1},
                               0,
-                              grid,
+                              std::move(planned->gridFormula),
                               [&values = list.values, r](gpu::GPUFuncOp f) {
                                 emitRoundingKernel(f, values, r);
                               },
@@ -393,7 +385,9 @@ struct ConvertAttnBackwardToNVVMPass
       else
         narrowing.push_back(spec);
     }
-    kernels.insert(kernels.begin(), narrowing.begin(), narrowing.end());
+    // (An empty insert at the front would self-move every spec.)
+    if (!narrowing.empty())
+      kernels.insert(kernels.begin(), narrowing.begin(), narrowing.end());
 
     gpu::GPUModuleOp kernelModule = getKernelModule();
     auto parent = forall->getParentOfType<FunctionOpInterface>();
@@ -405,7 +399,7 @@ struct ConvertAttnBackwardToNVVMPass
     for (const BackwardKernelSpec &spec : kernels) {
       OpBuilder kb(forall.getContext());
       kb.setInsertionPointToEnd(kernelModule.getBody());
-      auto func = gpu::GPUFuncOp::create(kb, loc, base + spec.suffix.str(),
+      auto func = gpu::GPUFuncOp::create(kb, loc, base + spec.suffix,
                                          kb.getFunctionType(argTypes, {}));
       func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
                     kb.getUnitAttr());

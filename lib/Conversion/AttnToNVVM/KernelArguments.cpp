@@ -87,9 +87,8 @@ static int64_t addRoundedCopy(Operation *op, int64_t wide, ShapedType rounded,
   Type element = rounded.getElementType();
   Value copy = memref::AllocOp::create(
       b, op->getLoc(), MemRefType::get(rounded.getShape(), element));
-  int64_t target =
-      list.add(copy, list.names[wide] + (element.isBF16() ? "_bf16" : "_f16"),
-               ArgumentRole::Scratch, /*dedupe=*/false);
+  int64_t target = list.add(copy, getRoundedCopyName(list.names[wide], element),
+                            ArgumentRole::Scratch, /*dedupe=*/false);
   list.roundings.push_back(widen ? RoundingCopy{target, wide, true}
                                  : RoundingCopy{wide, target, false});
   return target;

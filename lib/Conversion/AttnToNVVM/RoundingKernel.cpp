@@ -23,14 +23,28 @@ using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::detail;
 
-std::optional<int64_t>
-mlir::attn::detail::getRoundingBlocks(ArrayRef<Value> arguments,
-                                      const RoundingCopy &copy) {
+std::string mlir::attn::detail::getRoundedCopyName(StringRef original,
+                                                   Type element) {
+  return (original + (element.isBF16() ? "_bf16" : "_f16")).str();
+}
+
+FailureOr<RoundingLaunch> mlir::attn::detail::planRoundingLaunch(
+    Operation *anchor, ArrayRef<Value> arguments, ArrayRef<std::string> names,
+    const RoundingCopy &copy) {
+  // The caller's f32 memref names the launch.
+  const std::string &name = names[copy.widen ? copy.target : copy.source];
   int64_t elements =
       cast<MemRefType>(arguments[copy.source].getType()).getNumElements();
   if (elements % kRoundingElements != 0)
-    return std::nullopt;
-  return llvm::divideCeil(elements / kRoundingElements, kRoundingThreads);
+    return anchor->emitOpError("expected the f32-compute operand '")
+           << name << "' to hold a multiple of " << kRoundingElements
+           << " elements";
+  RoundingLaunch launch;
+  launch.blocks =
+      llvm::divideCeil(elements / kRoundingElements, kRoundingThreads);
+  launch.suffix = (copy.widen ? "_widen_" : "_round_") + name;
+  launch.gridFormula = "[" + std::to_string(launch.blocks) + ", 1, 1]";
+  return launch;
 }
 
 void mlir::attn::detail::emitRoundingKernel(gpu::GPUFuncOp func,

@@ -12,6 +12,8 @@
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 
+#include <string>
+
 namespace mlir::attn::detail {
 
 /// One conversion, by argument index: an f32 input narrowed into its
@@ -26,11 +28,23 @@ struct RoundingCopy {
 /// converts (one 16-byte store of bf16 / f16).
 constexpr int64_t kRoundingThreads = 256, kRoundingElements = 8;
 
-/// CTAs of the conversion of `copy` (dense memrefs among `arguments`), or
-/// std::nullopt where the element count is not a multiple of
+/// The name of the scratch copy of argument `original` in `element`
+/// ("q_bf16", "do_f16"): what the manifest calls it.
+std::string getRoundedCopyName(StringRef original, Type element);
+
+/// How `copy` is launched over a program's arguments (dense memrefs
+/// `arguments`, named `names`): its CTAs, the kernel name suffix
+/// (`_round_q`, `_widen_o`) and the manifest's grid formula.
+struct RoundingLaunch {
+  int64_t blocks;
+  std::string suffix, gridFormula;
+};
+/// "expected ..." at `anchor` where the element count is not a multiple of
 /// kRoundingElements.
-std::optional<int64_t> getRoundingBlocks(ArrayRef<Value> arguments,
-                                         const RoundingCopy &copy);
+FailureOr<RoundingLaunch> planRoundingLaunch(Operation *anchor,
+                                             ArrayRef<Value> arguments,
+                                             ArrayRef<std::string> names,
+                                             const RoundingCopy &copy);
 
 /// The conversion kernel of `copy` into `func`, whose arguments have the
 /// types of `arguments`: one thread per 8 elements of the dense memref pair.
