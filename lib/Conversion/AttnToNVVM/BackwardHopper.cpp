@@ -129,12 +129,9 @@ void MainEmitter::emitHopperStep(Value stage, Value head, Value m0,
     ops.wgmma(dV, ArrayRef<Value>(packedP).slice(4 * kk, 4),
               advance(doRows, mnStep(kk)), /*transposeB=*/true);
   commit();
-  // The bias gradient is dS before the softcap factor, stored (or summed)
-  // in the accumulator's row layout as the mma.sync step does.
-  SmallVector<Value> biasGrad;
-  emitScoreGradients(s, dp, th, base, p.withGradBias ? &biasGrad : nullptr);
-  if (p.withGradBias)
-    emitBiasGradient(biasGrad, m0, head, rowLayout());
+  // dS^T (and, with grad_bias, d_bias) as the mma.sync step makes it: the
+  // accumulator rows are that kernel's.
+  emitScoreGradients(s, dp, th, base, m0, head);
   SmallVector<Value> packedDs = packAccumulatorsAsA(dp);
   ops.fenceOperands(dK);
   fence();

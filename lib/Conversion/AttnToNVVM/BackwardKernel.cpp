@@ -723,12 +723,7 @@ void MainEmitter::emitStep(Value it, Value stage, Value head, Value m0,
   emitPV(s, doTile(base), dV);
   // dS^T = P^T (dP^T - delta), dP^T = V dO^T.
   SmallVector<Value> ds = emitValueGemm(doTile(base));
-  // The bias joins the scores after softcap: its gradient is dS before
-  // the tanh factor.
-  SmallVector<Value> biasGrad;
-  emitScoreGradients(s, ds, th, base, p.withGradBias ? &biasGrad : nullptr);
-  if (p.withGradBias)
-    emitBiasGradient(biasGrad, m0, head, rowLayout());
+  emitScoreGradients(s, ds, th, base, m0, head);
   emitKeyGradientGemm(ds, qTile(base), dK);
   if (!atomicDQ)
     return;
@@ -750,19 +745,19 @@ void MainEmitter::emitProbabilities(SmallVector<Value> &s, Value base) {
 }
 
 void MainEmitter::emitScoreGradients(ArrayRef<Value> probs,
-                                     SmallVector<Value> &ds,
-                                     ArrayRef<Value> th, Value base,
-                                     SmallVector<Value> *biasGrad) {
-  if (biasGrad)
-    biasGrad->resize(ds.size());
+                                     SmallVector<Value> &ds, ArrayRef<Value> th,
+                                     Value base, Value m0, Value head) {
+  // The bias joins the scores after softcap: its gradient is dS before the
+  // tanh factor.
+  SmallVector<Value> biasGrad(p.withGradBias ? ds.size() : 0);
   for (int64_t nt = 0; nt < nTiles(); ++nt) {
     auto [d0, d1] = loadColumnPair(deltaTile(base), nt);
     for (int64_t e = 0; e < 4; ++e) {
       int64_t r = sIndex(0, nt, e);
       Value grad = arith::MulFOp::create(
           b, probs[r], arith::SubFOp::create(b, ds[r], e & 1 ? d1 : d0));
-      if (biasGrad)
-        (*biasGrad)[r] = grad;
+      if (p.withGradBias)
+        biasGrad[r] = grad;
       if (p.softcap)
         // d tanh(u) = 1 - tanh(u)^2.
         grad = arith::MulFOp::create(
@@ -770,6 +765,8 @@ void MainEmitter::emitScoreGradients(ArrayRef<Value> probs,
       ds[r] = grad;
     }
   }
+  if (p.withGradBias)
+    emitBiasGradient(biasGrad, m0, head, rowLayout());
 }
 
 scf::ForOp MainEmitter::emitLoop(Value total) {

@@ -181,10 +181,11 @@ private:
   void emitProbabilities(SmallVector<Value> &s, Value base);
   /// dP^T in place becomes dS^T = P^T (dP^T - delta) (times 1 - tanh^2
   /// under softcap, `th` the tanh values), delta from the stage at `base`;
-  /// `biasGrad` (where given) receives dS^T before the softcap factor.
+  /// with grad_bias, dS^T before the softcap factor is the bias gradient
+  /// of the step's (query head `head`, Q block `m0`), stored or summed by
+  /// emitBiasGradient in the row layout.
   void emitScoreGradients(ArrayRef<Value> probs, SmallVector<Value> &dp,
-                          ArrayRef<Value> th, Value base,
-                          SmallVector<Value> *biasGrad = nullptr);
+                          ArrayRef<Value> th, Value base, Value m0, Value head);
   // The hopper main kernel (BackwardHopper.cpp).
   /// Aligns the dynamic shared memory base to kHopperBackwardAlignment
   /// (smem and sharedBase).
