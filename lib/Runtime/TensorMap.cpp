@@ -122,11 +122,9 @@ Status attn::runtime::deriveSignatureTensorMaps(
                                "': a workspace source of dynamic shape");
     SignatureTensorMap derived;
     derived.sourceArgument = *argument;
-    derived.fromWorkspace = source->isWorkspace();
-    derived.sourcePointer = derived.fromWorkspace ? 0 : index;
     TensorArg workspace(0, source->dtype, source->shape);
     if (Status s = deriveTensorMapParams(
-            map, derived.fromWorkspace ? workspace : signature[index],
+            map, source->isWorkspace() ? workspace : signature[index],
             derived.params);
         !s)
       return s;

@@ -207,9 +207,10 @@ TEST(TensorMapParams, TmaRulesOnTheCallersTensorAreMismatches) {
 
 // A launch plan derives the maps once from the signature (no pointers) and
 // each launch fills in its source's pointer: the maps are in manifest order
-// and point at the source's position among the caller's arguments (q 0,
-// k 1, v 2), with the parameters a launch with pointers derives.
-TEST(TensorMapParams, SignatureMapsNameTheirSourcePointers) {
+// and name their source's manifest argument (q 0, k 1, v 2: here also its
+// position among the caller's arguments), with the parameters a launch
+// with pointers derives.
+TEST(TensorMapParams, SignatureMapsNameTheirSources) {
   Manifest m = tmaManifest();
   std::vector<TensorArg> signature = {
       TensorArg(0, "bf16", {2, 8, 1000, 128}), TensorArg(0, "bf16", {2, 2, 1000, 128}),
@@ -218,12 +219,10 @@ TEST(TensorMapParams, SignatureMapsNameTheirSourcePointers) {
   Status s = deriveSignatureTensorMaps(m, signature, maps);
   ASSERT_TRUE(s.ok) << s.message;
   ASSERT_EQ(maps.size(), 3u);
-  EXPECT_EQ(maps[0].sourcePointer, 1u); // k_tensor_map
-  EXPECT_EQ(maps[1].sourcePointer, 2u); // v_tensor_map
-  EXPECT_EQ(maps[2].sourcePointer, 0u); // q_tensor_map
-  EXPECT_EQ(maps[0].sourceArgument, 1u);
-  EXPECT_EQ(maps[2].sourceArgument, 0u);
-  EXPECT_FALSE(maps[0].fromWorkspace);
+  EXPECT_EQ(maps[0].sourceArgument, 1u); // k_tensor_map
+  EXPECT_EQ(maps[1].sourceArgument, 2u); // v_tensor_map
+  EXPECT_EQ(maps[2].sourceArgument, 0u); // q_tensor_map
+  EXPECT_FALSE(m.arguments[maps[0].sourceArgument].isWorkspace());
   TensorArg k(0x7f0000001000, "bf16", {2, 2, 1000, 128});
   TensorMapParams withPointer;
   ASSERT_TRUE(deriveTensorMapParams(m.arguments[4], k, withPointer).ok);
@@ -262,8 +261,8 @@ TEST(TensorMapParams, WorkspaceSourcesAreDenseManifestShapes) {
   Status s = deriveSignatureTensorMaps(m, signature, maps);
   ASSERT_TRUE(s.ok) << s.message;
   ASSERT_EQ(maps.size(), 3u);
-  EXPECT_TRUE(maps[0].fromWorkspace);
   EXPECT_EQ(maps[0].sourceArgument, 4u);
+  EXPECT_TRUE(m.arguments[maps[0].sourceArgument].isWorkspace());
   TensorMapParams dense;
   ASSERT_TRUE(deriveTensorMapParams(m.arguments[5],
                                     TensorArg(0, "bf16", {2, 2, 1000, 128}),

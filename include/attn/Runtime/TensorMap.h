@@ -50,17 +50,13 @@ Status deriveTensorMapParams(const ManifestArgument &map,
                              const TensorArg &source, TensorMapParams &out);
 
 /// One tensor map of a launch signature: its parameters (globalAddress is
-/// the signature's pointer, 0 for a launch plan) and its source, whose
-/// address each launch puts in globalAddress: `sourceArgument`, the
-/// manifest argument (a caller's tensor, or a workspace slice such as
-/// f32-compute's rounded copies, dense in the manifest's shape), and for a
-/// caller's tensor `sourcePointer`, its position among the caller's
-/// pointers.
+/// the signature's pointer, 0 for a launch plan) and its source, the
+/// manifest argument whose address each launch puts in globalAddress (a
+/// caller's tensor, or a workspace slice such as f32-compute's rounded
+/// copies, dense in the manifest's shape).
 struct SignatureTensorMap {
   TensorMapParams params;
-  size_t sourcePointer = 0;
   size_t sourceArgument = 0;
-  bool fromWorkspace = false;
 };
 
 /// The manifest's tensor maps in order over `signature` (the caller's
