@@ -95,11 +95,9 @@ def _spec(query, key, value, mask, window_left, window_right, scale, softcap,
         # fourth result); otherwise it is a constant of the loss.
         if backward and operand.dtype != torch.bool and not bias_grad:
             spec["bias_grad"] = False
-    target, options = ("ptx", _at.gpu_options()) if gpu else ("cpu", _at.cpu_options(query.dtype))
-    if gpu and query.dtype == torch.float32:
-        # Rounded copies of the float32 tensors, forward and backward alike
-        # ($ATTN_MLIR_F32_COMPUTE; refused where it is unset).
-        options = dict(options, f32_compute=_at.f32_compute())
+    # float32: rounded copies, forward and backward alike (gpu_options).
+    target, options = (("ptx", _at.gpu_options(query.dtype)) if gpu
+                       else ("cpu", _at.cpu_options(query.dtype)))
     if gpu and backward:
         options = dict(options, **backward_options())
     return target, spec, options

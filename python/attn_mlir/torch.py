@@ -327,12 +327,13 @@ def gpu_chip():
     return _gpu_chip
 
 
-def gpu_options():
+def gpu_options(dtype=None):
     """The GPU target's options: PTX for gpu_chip() and its cubin; PTX ISA
     8.1 from sm_90 on, where the backward's dQ reduction is one vector
-    red.global.add.v4.f32 per C fragment (dq-reduction=auto); and
+    red.global.add.v4.f32 per C fragment (dq-reduction=auto);
     $ATTN_MLIR_GPU, where set, as the GPU the cost model tiles for ("h200":
-    the chip alone models an H100)."""
+    the chip alone models an H100); and for float32 tensors (`dtype`)
+    f32_compute() (refused where it is unset)."""
     chip = gpu_chip()
     options = {"chip": chip, "cubin_archs": [chip]}
     if chip.startswith("sm_9"):
@@ -343,6 +344,8 @@ def gpu_options():
     gpu = os.environ.get("ATTN_MLIR_GPU")
     if gpu:
         options["gpu"] = gpu
+    if dtype == torch.float32:
+        options["f32_compute"] = f32_compute()
     return options
 
 
@@ -355,12 +358,10 @@ def _plan(b, hq, hkv, lq, lk, d, dv, dtype, gpu, mask, scale):
             "scale": None if scale is None else float(scale),
             "mask": mask if mask != "operand" else "none"}
     decode = mask == "none" and (hq // hkv) * lq <= _DECODE_ROWS
-    options = gpu_options() if gpu else None
-    if gpu and dtype == torch.float32:
-        # Rounded copies are dense and static: the bucketed kernel below,
-        # not the runtime-length one.
-        options["f32_compute"] = f32_compute()
-    elif decode and gpu:
+    options = gpu_options(dtype) if gpu else None
+    # f32's rounded copies are dense and static: the bucketed kernel below,
+    # not the runtime-length one.
+    if decode and gpu and dtype != torch.float32:
         # The decode kernel over a runtime Lk: one kernel for every length
         # of a growing cache, K and V read where they are (no padding).
         spec["dynamic"] = ["seq-k"]
