@@ -205,6 +205,28 @@ static ReferenceInputs randomInputs(std::mt19937_64 &rng,
   return in;
 }
 
+/// What the reference and the tolerance read under options.computeType:
+/// the spec in that type and the inputs the program computes on (Q, K, V,
+/// O and dO rounded to it, as attn-round-f32-inputs rounds them; the score
+/// operands and the LSE keep their types). Without it, the spec and inputs
+/// as given.
+static std::pair<AttentionSpec, ReferenceInputs>
+asComputed(const AttentionSpec &spec, const ReferenceInputs &in,
+           const NumericCheckOptions &options) {
+  if (!options.computeType)
+    return {spec, in};
+  ElementKind kind = *options.computeType;
+  AttentionSpec computed = spec;
+  computed.elementType = kind;
+  ReferenceInputs rounded = in;
+  for (std::vector<double> *values :
+       {&rounded.query, &rounded.key, &rounded.value, &rounded.output,
+        &rounded.gradOutput})
+    for (double &x : *values)
+      x = roundToElementKind(kind, x);
+  return {computed, rounded};
+}
+
 /// The backward spec: random Q, K, V, dO; O and LSE from the float64 forward
 /// reference, rounded to the formats the op takes them in (so the compiled
 /// backward and the reference backward see the same operands); gradients
@@ -274,11 +296,13 @@ checkBackwardAgainstReference(MLIRContext &ctx, const AttentionSpec &given,
   if (llvm::Error err = (*exe)->invoke(buffers))
     return std::move(err);
 
-  ReferenceGradients ref = referenceAttentionBackward(spec, in);
+  auto [computedSpec, computedIn] = asComputed(spec, in, options);
+  ReferenceGradients ref = referenceAttentionBackward(computedSpec, computedIn);
   GradientTolerance tol = deriveGradientTolerance(
-      spec, in, ref,
-      accumulatesInF64(spec, options) ? std::nullopt
-                              : std::optional<ElementKind>(ElementKind::F32),
+      computedSpec, computedIn, ref,
+      accumulatesInF64(spec, options)
+          ? std::nullopt
+          : std::optional<ElementKind>(ElementKind::F32),
       options.roundedP);
   NumericReport report;
   SmallVector<std::tuple<StringRef, const std::vector<double> *, double>> want =
@@ -394,12 +418,14 @@ mlir::attn::checkAgainstReference(MLIRContext &ctx, const AttentionSpec &given,
   if (llvm::Error err = (*exe)->invoke(buffers))
     return std::move(err);
 
-  ReferenceResult ref = referenceAttention(spec, in);
-  Tolerance tol = deriveTolerance(
-      spec, in,
-      accumulatesInF64(spec, options) ? std::nullopt
-                              : std::optional<ElementKind>(ElementKind::F32),
-      options.roundedP);
+  auto [computedSpec, computedIn] = asComputed(spec, in, options);
+  ReferenceResult ref = referenceAttention(computedSpec, computedIn);
+  Tolerance tol =
+      deriveTolerance(computedSpec, computedIn,
+                      accumulatesInF64(spec, options)
+                          ? std::nullopt
+                          : std::optional<ElementKind>(ElementKind::F32),
+                      options.roundedP);
 
   NumericReport report;
   if (spec.appendTokens > 0) {

@@ -63,6 +63,9 @@ void mlir::attn::buildAttnToCpuPipeline(
   ConvertAttnToLinalgOptions lowering;
   lowering.accumulateInF64 = options.accumulateInF64;
   pm.addPass(createConvertAttnToLinalg(lowering));
+  // Elementwise arith on whole tensors (attn-round-f32-inputs' truncf / extf
+  // of the operands) as linalg, which one-shot bufferization takes.
+  pm.addPass(createConvertElementwiseToLinalgPass());
   pm.addPass(createCanonicalizerPass());
 
   bufferization::OneShotBufferizePassOptions bufferize;

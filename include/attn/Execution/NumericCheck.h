@@ -13,6 +13,7 @@
 #include "attn/Reference/Reference.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace mlir::attn {
@@ -27,6 +28,13 @@ struct NumericCheckOptions {
   bool roundedP = false;
   /// Score matrix entries set to 1 in this fraction of the boolean mask.
   double maskKeepFraction = 0.7;
+  /// The compiled program computes on copies of Q, K and V (and O, dO for a
+  /// backward) rounded to this type (f32-compute: attn-round-f32-inputs),
+  /// while its buffers keep the spec's type. The reference then reads the
+  /// rounded inputs and the tolerance is that of a spec of this type: the
+  /// result is checked as accurate as a call in this type, not in the
+  /// spec's.
+  std::optional<ElementKind> computeType;
 };
 
 struct NumericReport {
