@@ -11,6 +11,7 @@
 #ifndef ATTN_TEST_UNIT_NUMERICSHARNESS_H
 #define ATTN_TEST_UNIT_NUMERICSHARNESS_H
 
+#include "attn/Conversion/Passes.h"
 #include "attn/Execution/NumericCheck.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -23,6 +24,7 @@
 #include <functional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace mlir::attn::harness {
 
@@ -62,6 +64,54 @@ bool passesWithMutationOf(const AttentionSpec &spec,
   auto report = checkAgainstReference(ctx, spec, options);
   EXPECT_TRUE(static_cast<bool>(report)) << llvm::toString(report.takeError());
   return report && report->passed();
+}
+
+/// f32-compute on the CPU: `spec` (f32) through attn-round-f32-inputs to
+/// bf16 and to f16 must be as accurate as a call in that type on the rounded
+/// inputs (NumericCheckOptions::computeType), and must fail at f32's
+/// tolerance, or the rounding did not happen.
+inline void expectRoundedToEachType(const AttentionSpec &spec) {
+  for (ElementKind to : {ElementKind::BF16, ElementKind::F16}) {
+    const char *name = to == ElementKind::BF16 ? "bf16" : "f16";
+    auto check = [&](std::optional<ElementKind> computeType) {
+      MLIRContext ctx;
+      NumericCheckOptions options;
+      options.computeType = computeType;
+      options.prePipeline = [name](OpPassManager &pm) {
+        AttnRoundF32InputsOptions rounding;
+        rounding.to = name;
+        pm.addPass(createAttnRoundF32Inputs(rounding));
+      };
+      return checkAgainstReference(ctx, spec, options);
+    };
+    auto report = check(to);
+    ASSERT_TRUE(static_cast<bool>(report))
+        << llvm::toString(report.takeError());
+    EXPECT_TRUE(report->passed()) << name << ": " << report->summary();
+    EXPECT_GT(report->maxReferenceMagnitude, 0.01) << name; // not vacuous
+    auto strict = check(std::nullopt);
+    ASSERT_TRUE(static_cast<bool>(strict))
+        << llvm::toString(strict.takeError());
+    EXPECT_FALSE(strict->passed())
+        << name
+        << " rounding left no trace at f32's tolerance: " << strict->summary();
+  }
+}
+
+/// The cases expectRoundedToEachType runs, from a test's base spec: causal
+/// bottom-right, and a bshd sliding window with softcap (with the LSE for a
+/// forward).
+inline std::vector<NumericCase> roundedCases(const AttentionSpec &base) {
+  AttentionSpec causal = base;
+  causal.maskKind = MaskKind::CausalBottomRight;
+  AttentionSpec window = base;
+  window.layout = Layout::BSHD;
+  window.maskKind = MaskKind::SlidingWindow;
+  window.windowLeft = 3;
+  window.windowRight = 0;
+  window.softcap = 5.0;
+  window.withLse = !base.backward;
+  return {{"gqa_causal", causal}, {"bshd_window_softcap", window}};
 }
 
 } // namespace mlir::attn::harness

@@ -9,7 +9,6 @@
 //===----------------------------------------------------------------------===//
 
 #include "NumericsHarness.h"
-#include "attn/Conversion/Passes.h"
 #include "attn/Execution/NumericCheck.h"
 #include "attn/Transforms/Passes.h"
 
@@ -552,61 +551,15 @@ TEST(NumericsHarness, DetectsWrongCausalAlignment) {
 // f32's tolerance it must fail, or the rounding did not happen.
 //===----------------------------------------------------------------------===//
 
-llvm::Expected<NumericReport>
-checkRoundedF32(const AttentionSpec &spec, ElementKind to,
-                std::optional<ElementKind> computeType) {
-  MLIRContext ctx;
-  NumericCheckOptions options;
-  options.computeType = computeType;
-  options.prePipeline = [to](OpPassManager &pm) {
-    AttnRoundF32InputsOptions rounding;
-    rounding.to = to == ElementKind::BF16 ? "bf16" : "f16";
-    pm.addPass(createAttnRoundF32Inputs(rounding));
-  };
-  return checkAgainstReference(ctx, spec, options);
-}
-
-struct RoundedCase {
-  std::string name;
-  AttentionSpec spec;
-};
-void PrintTo(const RoundedCase &c, std::ostream *os) { *os << c.name; }
-
-class RoundF32InputsNumerics : public ::testing::TestWithParam<RoundedCase> {};
+class RoundF32InputsNumerics
+    : public ::testing::TestWithParam<harness::NumericCase> {};
 
 TEST_P(RoundF32InputsNumerics, AsAccurateAsTheTypeItRoundsTo) {
-  const AttentionSpec &spec = GetParam().spec;
-  for (ElementKind to : {ElementKind::BF16, ElementKind::F16}) {
-    const char *name = to == ElementKind::BF16 ? "bf16" : "f16";
-    auto report = checkRoundedF32(spec, to, to);
-    ASSERT_TRUE(static_cast<bool>(report))
-        << llvm::toString(report.takeError());
-    EXPECT_TRUE(report->passed()) << name << ": " << report->summary();
-    EXPECT_GT(report->maxReferenceMagnitude, 0.01) << name; // not vacuous
-    auto strict = checkRoundedF32(spec, to, std::nullopt);
-    ASSERT_TRUE(static_cast<bool>(strict))
-        << llvm::toString(strict.takeError());
-    EXPECT_FALSE(strict->passed())
-        << name
-        << " rounding left no trace at f32's tolerance: " << strict->summary();
-  }
-}
-
-std::vector<RoundedCase> roundedCases() {
-  AttentionSpec causal = baseSpec();
-  causal.maskKind = MaskKind::CausalBottomRight;
-  AttentionSpec window = baseSpec();
-  window.layout = Layout::BSHD;
-  window.maskKind = MaskKind::SlidingWindow;
-  window.windowLeft = 3;
-  window.windowRight = 0;
-  window.softcap = 5.0;
-  window.withLse = true;
-  return {{"gqa_causal", causal}, {"bshd_window_softcap_lse", window}};
+  harness::expectRoundedToEachType(GetParam().spec);
 }
 
 INSTANTIATE_TEST_SUITE_P(F32Compute, RoundF32InputsNumerics,
-                         ::testing::ValuesIn(roundedCases()),
+                         ::testing::ValuesIn(harness::roundedCases(baseSpec())),
                          [](const auto &info) { return info.param.name; });
 
 TEST(NumericsHarness, DetectsOffByOneWindow) {
