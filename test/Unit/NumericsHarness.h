@@ -72,7 +72,7 @@ bool passesWithMutationOf(const AttentionSpec &spec,
 /// tolerance, or the rounding did not happen.
 inline void expectRoundedToEachType(const AttentionSpec &spec) {
   for (ElementKind to : {ElementKind::BF16, ElementKind::F16}) {
-    const char *name = to == ElementKind::BF16 ? "bf16" : "f16";
+    std::string name = stringifyElementKind(to).str();
     auto check = [&](std::optional<ElementKind> computeType) {
       MLIRContext ctx;
       NumericCheckOptions options;

@@ -546,9 +546,9 @@ TEST(NumericsHarness, DetectsWrongCausalAlignment) {
 
 //===----------------------------------------------------------------------===//
 // f32-compute on the CPU: attn-round-f32-inputs (the GPU path's opt-in)
-// rounds an f32 attn.attention's Q, K and V (and O, dO) to bf16 or f16. Its
-// result must be as accurate as a call in that type on the rounded inputs; at
-// f32's tolerance it must fail, or the rounding did not happen.
+// rounds an f32 attn.attention's Q, K and V to bf16 or f16 and widens its O.
+// Its result must be as accurate as a call in that type on the rounded
+// inputs; at f32's tolerance it must fail, or the rounding did not happen.
 //===----------------------------------------------------------------------===//
 
 class RoundF32InputsNumerics
