@@ -8,13 +8,17 @@
 // sums afterwards: the explicit accumulation step. Query blocks that see no
 // key of the KV block are skipped and blocks that see all of them are
 // interior, by the forward's mask geometry (tiling::computeKVRange) applied
-// to each query block.
+// to each query block. A varlen backward (cu_seqlens) has programs over
+// (sequence, KV head, KV block), each reading its sequence's bounds
+// (Varlen.h) and addressing its packed rows; gradients of rows no sequence
+// owns are 0.
 //
 //===----------------------------------------------------------------------===//
 
 #include "TileUtils.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/IR/Sinks.h"
+#include "attn/Dialect/Attn/IR/Varlen.h"
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -63,6 +67,13 @@ private:
                  double pad);
   Value pad(Value source, ArrayRef<int64_t> shape, Attribute padValue);
   Value fill(ArrayRef<int64_t> shape, double value);
+  /// A zero tensor of `type` (the varlen gradients' rows of no sequence).
+  Value zeros(RankedTensorType type);
+  /// The packed row of a program's row or key `pos` (varlen: offset by the
+  /// sequence's start).
+  Value packedRow(Value start, Value pos) {
+    return start ? arith::AddIOp::create(b, loc, start, pos).getResult() : pos;
+  }
   /// The body of one program: the loop over query blocks.
   SmallVector<Value> queryLoop(Value batch, Value kvHead, Value k0,
                                Value keys, Value kTile, Value vTile,
@@ -98,6 +109,9 @@ private:
   int64_t group = 1;
   int64_t numQueryBlocks = 0;
   Value queryLen, keyLen, keyExtent;
+  /// Varlen: the program's sequence's first packed query and key rows, and
+  /// the batch its tiles read (0); dense: null and the program's batch.
+  Value queryStart, keyStart, dataBatch;
 };
 
 } // namespace
@@ -118,6 +132,14 @@ Value BackwardTiler::fill(ArrayRef<int64_t> shape, double value) {
   Value empty = tensor::EmptyOp::create(b, loc, shape, f32);
   Value v = arith::ConstantOp::create(b, loc, f32, b.getFloatAttr(f32, value));
   return linalg::FillOp::create(b, loc, v, empty).getResult(0);
+}
+
+Value BackwardTiler::zeros(RankedTensorType type) {
+  Value empty =
+      tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
+  Value zero = arith::ConstantOp::create(
+      b, loc, cast<TypedAttr>(b.getZeroAttr(type.getElementType())));
+  return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
 }
 
 Value BackwardTiler::buildDelta() {
@@ -212,12 +234,13 @@ BackwardTiler::queryTiles(OpBuilder &nb, Value batch, Value h0, Value q0,
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
   QueryTiles tiles;
-  tiles.query = rowTile(op.getQuery(), batch, h0, q0, rows);
-  tiles.gradOutput = rowTile(op.getGradOutput(), batch, h0, q0, rows);
+  Value qRow = packedRow(queryStart, q0);
+  tiles.query = rowTile(op.getQuery(), dataBatch, h0, qRow, rows);
+  tiles.gradOutput = rowTile(op.getGradOutput(), dataBatch, h0, qRow, rows);
   // Padded rows have LSE -inf, hence P = 0: they add nothing to dK and dV.
-  tiles.lse = statTile(op.getLse(), batch, h0, q0, rows,
+  tiles.lse = statTile(op.getLse(), dataBatch, h0, qRow, rows,
                        -std::numeric_limits<double>::infinity());
-  tiles.delta = statTile(delta, batch, h0, q0, rows, 0.0);
+  tiles.delta = statTile(delta, dataBatch, h0, qRow, rows, 0.0);
   SmallVector<int64_t> scoreShape = {op.getQueryType().getDimSize(0),
                                      op.getNumQueryHeads(),
                                      op.getQueryLength(), op.getKeyLength()};
@@ -386,20 +409,31 @@ FailureOr<SmallVector<Value>> BackwardTiler::tile() {
   RankedTensorType dkType = gradType(op.getGradKey()),
                    dvType = gradType(op.getGradValue()),
                    dqType = gradType(op.getGradQuery());
+  // Dense programs write every row of dK, dV and their dQ shares; varlen
+  // ones only their sequences' rows, the others stay 0.
+  bool varlen = op.isVarlen();
+  auto sharedOut = [&](RankedTensorType type) -> Value {
+    if (varlen)
+      return zeros(type);
+    return tensor::EmptyOp::create(b, loc, type.getShape(),
+                                   type.getElementType());
+  };
   SmallVector<Value> sharedOuts = {
-      tensor::EmptyOp::create(b, loc, dkType.getShape(),
-                              dkType.getElementType()),
-      tensor::EmptyOp::create(b, loc, dvType.getShape(),
-                              dvType.getElementType()),
-      tensor::EmptyOp::create(
-          b, loc, ArrayRef<int64_t>{numKeyBlocks, batchSize, hq, lq, d}, f32)};
+      sharedOut(dkType), sharedOut(dvType),
+      sharedOut(
+          RankedTensorType::get({numKeyBlocks, batchSize, hq, lq, d}, f32))};
   // Every (b, h, i, j) of the bias gradient is written by exactly one
   // program (its KV head and block).
   if (op.getGradBias())
     sharedOuts.push_back(tensor::EmptyOp::create(
         b, loc, ArrayRef<int64_t>{batchSize, hq, lq, lk}, f32));
-  SmallVector<OpFoldResult> ubs = {b.getIndexAttr(batchSize),
-                                   b.getIndexAttr(hkv),
+  // Varlen: programs over the N sequences, KV blocks enough for the packed
+  // keys (those past a sequence's keys visit no query block).
+  OpFoldResult numPrograms0 = b.getIndexAttr(batchSize);
+  if (varlen)
+    numPrograms0 = getAsOpFoldResult(m.sub(
+        b.createOrFold<tensor::DimOp>(loc, op.getCuSeqlensQ(), 0), m.c(1)));
+  SmallVector<OpFoldResult> ubs = {numPrograms0, b.getIndexAttr(hkv),
                                    b.getIndexAttr(numKeyBlocks)};
   auto forall =
       scf::ForallOp::create(b, loc, ubs, sharedOuts, /*mapping=*/std::nullopt);
@@ -412,6 +446,7 @@ FailureOr<SmallVector<Value>> BackwardTiler::tile() {
     b.setInsertionPointToStart(forall.getBody());
     SmallVector<Value> ivs = forall.getInductionVars();
     Value batch = ivs[0], kvHead = ivs[1];
+    dataBatch = batch;
     if (Value lengths = op.getKeyLengths())
       keyLen =
           m.max(m.c(0),
@@ -421,18 +456,36 @@ FailureOr<SmallVector<Value>> BackwardTiler::tile() {
                           tensor::ExtractOp::create(b, loc, lengths, batch))));
     Value k0 = m.mul(ivs[2], m.c(opts.blockN));
     Value keys = tileExtent(keyExtent, k0, opts.blockN);
-    Value kTile = keyTile(op.getKey(), batch, kvHead, k0, keys);
-    Value vTile = keyTile(op.getValue(), batch, kvHead, k0, keys);
+    // Varlen: sequence `batch`'s rows and lengths (the one definition,
+    // Varlen.h); its steps see positions within the sequence.
+    if (varlen) {
+      VarlenSequence seq =
+          buildVarlenSequence(b, loc, op.getCuSeqlensQ(), op.getCuSeqlensK(),
+                              batch, m.c(lq), m.c(lk));
+      queryStart = seq.queryStart;
+      keyStart = seq.keyStart;
+      queryLen = seq.queryLength;
+      keyLen = seq.keyLength;
+      dataBatch = m.c(0);
+      keys = m.max(m.c(0), m.min(m.c(opts.blockN), m.sub(keyLen, k0)));
+    }
+    Value kRow = packedRow(keyStart, k0);
+    Value kTile = keyTile(op.getKey(), dataBatch, kvHead, kRow, keys);
+    Value vTile = keyTile(op.getValue(), dataBatch, kvHead, kRow, keys);
     SmallVector<Value> acc =
         queryLoop(batch, kvHead, k0, keys, kTile, vTile, delta);
     // dK = acc (the scale is applied in the steps), dV = acc, rounded.
     Value dk = keyResultTile(acc[0], keys, dkType.getElementType());
     Value dv = keyResultTile(acc[1], keys, dvType.getElementType());
     OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+    // The program's dQ share covers its sequence's query rows.
+    OpFoldResult rowsOfShare = getAsOpFoldResult(queryLen);
+    int64_t rowsStatic =
+        getConstantIntValue(rowsOfShare).value_or(ShapedType::kDynamic);
     Value dqValid = tensor::ExtractSliceOp::create(
-        b, loc, RankedTensorType::get({group, lq, d}, f32), acc[2],
+        b, loc, RankedTensorType::get({group, rowsStatic, d}, f32), acc[2],
         ArrayRef<OpFoldResult>{zero, zero, zero},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(group), b.getIndexAttr(lq),
+        ArrayRef<OpFoldResult>{b.getIndexAttr(group), rowsOfShare,
                                b.getIndexAttr(d)},
         ArrayRef<OpFoldResult>{one, one, one});
     Value h0 = m.mul(kvHead, m.c(group));
@@ -451,7 +504,7 @@ FailureOr<SmallVector<Value>> BackwardTiler::tile() {
     ValueRange outs = forall.getRegionIterArgs();
     auto keyWrite = [&](Value tile, Value dest, int64_t last) {
       SmallVector<OpFoldResult> offsets, sizes;
-      layoutSlice(op.getLayout(), batch, kvHead, k0, one,
+      layoutSlice(op.getLayout(), dataBatch, kvHead, kRow, one,
                   getAsOpFoldResult(keys), b.getIndexAttr(last), b, offsets,
                   sizes);
       tensor::ParallelInsertSliceOp::create(
@@ -462,9 +515,11 @@ FailureOr<SmallVector<Value>> BackwardTiler::tile() {
     keyWrite(dv, outs[1], op.getValueHeadDim());
     tensor::ParallelInsertSliceOp::create(
         b, loc, dqValid, outs[2],
-        ArrayRef<OpFoldResult>{ivs[2], batch, h0, zero, zero},
-        ArrayRef<OpFoldResult>{one, one, b.getIndexAttr(group),
-                               b.getIndexAttr(lq), b.getIndexAttr(d)},
+        ArrayRef<OpFoldResult>{ivs[2], dataBatch, h0,
+                               queryStart ? OpFoldResult(queryStart) : zero,
+                               zero},
+        ArrayRef<OpFoldResult>{one, one, b.getIndexAttr(group), rowsOfShare,
+                               b.getIndexAttr(d)},
         SmallVector<OpFoldResult>(5, one));
     if (biasValid)
       tensor::ParallelInsertSliceOp::create(
@@ -491,6 +546,8 @@ FailureOr<SmallVector<Value>> BackwardTiler::tile() {
   if (op.getGradBias())
     results.push_back(biasGradient(forall.getResult(3)));
   // The sinks' gradient needs only the LSE and Delta: no tile sees it.
+  // Varlen sequences partition the packed query rows (the offsets' contract),
+  // so the sum over all rows is the sum over the sequences.
   if (Value sinks = op.getSinks())
     results.push_back(buildSinkGradient(b, loc, sinks, op.getLse(), delta));
   return results;
@@ -544,10 +601,6 @@ mlir::attn::tileAttentionBackward(RewriterBase &rewriter,
   if (failed(tiling::verifyTileableElementType(
           op, op.getQueryType().getElementType())))
     return failure();
-  if (op.isVarlen())
-    return op.emitOpError("expected a dense attn.attention_backward: tiling "
-                          "a varlen backward is not implemented (run "
-                          "attn-split-varlen first)");
   OpBuilder::InsertionGuard guard(rewriter);
   rewriter.setInsertionPoint(op);
   // A schedule decided for this op (attn-plan-gpu-backward, for its GPU

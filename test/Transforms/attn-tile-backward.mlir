@@ -158,3 +158,41 @@ func.func @backward_sinks(%q: tensor<1x2x4x8xf32>, %k: tensor<1x1x4x8xf32>, %v: 
   %dq, %dk, %dv, %ds = attn.attention_backward ins(%q, %k, %v, %o, %do, %lse : tensor<1x2x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4xf32>) sinks(%s : tensor<2xf32>) {mask_kind = #attn.mask<causal_bottom_right>} -> tensor<1x2x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32> grad_sinks(tensor<2xf32>)
   return %dq, %dk, %dv, %ds : tensor<1x2x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<2xf32>
 }
+
+// -----
+
+// Varlen: programs over (sequence, KV block) (the single KV head folds),
+// KV blocks enough for the packed keys. Each reads its sequence's bounds
+// from the offsets, walks its own query rows and addresses its packed rows
+// (Q and the LSE at queryStart + q0, K at keyStart + k0); the steps see
+// positions and lengths within the sequence. The gradients start at 0: rows
+// past the last sequence's keys belong to no program.
+// CHECK-LABEL: func.func @varlen
+// CHECK-SAME: %[[Q:[^:]+]]: tensor<1x10x2x8xf32>, %[[K:[^:]+]]: tensor<1x12x1x8xf32>, %{{[^:]+}}: tensor<1x10x2x8xf32>, %[[LSE:[^:]+]]: tensor<1x2x10xf32>, %[[CQ:[^:]+]]: tensor<3xi32>, %[[CK:[^:]+]]: tensor<3xi32>)
+// CHECK: %[[DK0:.+]] = linalg.fill {{.+}} -> tensor<1x12x1x8xf32>
+// CHECK: %[[DV0:.+]] = linalg.fill {{.+}} -> tensor<1x12x1x8xf32>
+// CHECK: %[[DQ0:.+]] = linalg.fill {{.+}} -> tensor<3x1x2x10x8xf32>
+// CHECK: scf.forall (%[[SEQ:.+]], %[[KB:.+]]) in (2, 3) shared_outs(%{{.+}} = %[[DK0]], %{{.+}} = %[[DV0]], %{{.+}} = %[[DQ0]])
+// CHECK: %[[K0:.+]] = arith.muli %[[KB]], %c4
+// CHECK: tensor.extract %[[CQ]][%[[SEQ]]]
+// CHECK: %[[QSTART:.+]] = arith.minsi %{{.+}}, %c10
+// CHECK: %[[LQ:.+]] = arith.subi %{{.+}}, %[[QSTART]]
+// CHECK: tensor.extract %[[CK]][%[[SEQ]]]
+// CHECK: %[[KSTART:.+]] = arith.minsi %{{.+}}, %c12
+// CHECK: %[[LK:.+]] = arith.subi %{{.+}}, %[[KSTART]]
+// CHECK: %[[KROW:.+]] = arith.addi %[[KSTART]], %[[K0]]
+// CHECK: tensor.extract_slice %[[K]][0, %[[KROW]], 0, 0]
+// CHECK: scf.for %[[Q0:.+]] = %c0 to %[[LQ]] step %c4
+// CHECK: %[[QROW:.+]] = arith.addi %[[QSTART]], %[[Q0]]
+// CHECK: tensor.extract_slice %[[Q]][0, %[[QROW]], 0, 0]
+// CHECK: tensor.extract_slice %[[LSE]][0, 0, %[[QROW]]]
+// CHECK: attn.backward_step {{.+}} at(%[[SEQ]], %c0, %[[Q0]], %[[K0]]) lengths(%[[LQ]], %[[LK]])
+// CHECK: scf.forall.in_parallel
+// CHECK: tensor.parallel_insert_slice %{{.+}} into %{{.+}}[0, %[[KROW]], 0, 0]
+// CHECK: tensor.parallel_insert_slice %{{.+}} into %{{.+}}[0, %[[KROW]], 0, 0]
+// CHECK: tensor.parallel_insert_slice %{{.+}} into %{{.+}}[%[[KB]], 0, 0, %[[QSTART]], 0] [1, 1, 2, %[[LQ]], 8]
+// CHECK: attn.accumulate
+func.func @varlen(%q: tensor<1x10x2x8xf32>, %k: tensor<1x12x1x8xf32>, %o: tensor<1x10x2x8xf32>, %lse: tensor<1x2x10xf32>, %cq: tensor<3xi32>, %ck: tensor<3xi32>) -> (tensor<1x10x2x8xf32>, tensor<1x12x1x8xf32>, tensor<1x12x1x8xf32>) {
+  %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %k, %o, %o, %lse : tensor<1x10x2x8xf32>, tensor<1x12x1x8xf32>, tensor<1x12x1x8xf32>, tensor<1x10x2x8xf32>, tensor<1x10x2x8xf32>, tensor<1x2x10xf32>) cu_seqlens_q(%cq : tensor<3xi32>) cu_seqlens_k(%ck : tensor<3xi32>) {layout = #attn.layout<bshd>, mask_kind = #attn.mask<causal_bottom_right>} -> tensor<1x10x2x8xf32>, tensor<1x12x1x8xf32>, tensor<1x12x1x8xf32>
+  return %dq, %dk, %dv : tensor<1x10x2x8xf32>, tensor<1x12x1x8xf32>, tensor<1x12x1x8xf32>
+}

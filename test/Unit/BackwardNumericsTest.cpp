@@ -342,12 +342,10 @@ TEST_P(TiledBackwardNumericsTest, MatchesFloat64Reference) {
 }
 
 /// Tiles always accumulate in f32: the f64-accumulation cases are untiled.
-/// attn-tile-backward refuses a varlen backward (its CPU path is the loop
-/// of dense backwards).
 std::vector<BackwardCase> tileableCases() {
   std::vector<BackwardCase> cases;
   for (BackwardCase &c : allCases())
-    if (!c.accumulateInF64 && !c.spec.isVarlen())
+    if (!c.accumulateInF64)
       cases.push_back(c);
   return cases;
 }

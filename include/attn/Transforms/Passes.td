@@ -411,6 +411,15 @@ def AttnTileBackward : Pass<"attn-tile-backward"> {
       bias gradient lands in an f32 `[B, Hq, Lq, Lk]` tensor (one program
       per element), summed over the axes a broadcast bias broadcasts along
       (`linalg.reduce`) and rounded to d_bias's type.
+    * a varlen backward (`cu_seqlens_q` / `cu_seqlens_k`, packed
+      `[1, T, H, D]`) as programs over (sequence, KV head, KV block) with
+      KV blocks enough for the packed keys: each reads its sequence's rows
+      and lengths through `buildVarlenSequence` (the definition
+      `attn-split-varlen` uses), walks that sequence's query rows and
+      addresses its packed rows (Q, dO, LSE, Delta at `queryStart + q0`,
+      K / V at `keyStart + k0`); its steps see positions and lengths within
+      the sequence, so causal and window alignment are per sequence. dK, dV
+      and the dQ shares start at 0 (keys of no sequence keep gradient 0).
 
     With `deterministic` the accumulation sums in KV-block order; the CPU
     lowering always does, so CPU results are bit-identical run to run
