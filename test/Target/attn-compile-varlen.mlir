@@ -18,7 +18,11 @@
 // RUN: not attn-compile --varlen=5:7 --seq-q=3 2>&1 | FileCheck %s --check-prefix=SEQQ
 // RUN: not attn-compile --varlen=5:x 2>&1 | FileCheck %s --check-prefix=BADLEN
 // RUN: not attn-compile --varlen=5:7 --bias 2>&1 | FileCheck %s --check-prefix=BIAS
-// RUN: not attn-compile --target=ptx --backward --heads-q=4 --heads-kv=2 --head-dim=64 --varlen=5:7,1 --cubin-arch=none 2>&1 | FileCheck %s --check-prefix=GPUBWD
+// RUN: attn-compile --target=ptx --backward --heads-q=4 --heads-kv=2 --head-dim=64 --varlen=5:7,1 --mask=causal --cubin-arch=none --report=none -o %t.bwd | FileCheck %s --check-prefix=GPUBWD
+// RUN: FileCheck %s --check-prefix=GPUBWDMAIN < %t.bwd.1.json
+// RUN: attn-compile --target=ptx --backward --deterministic --heads-q=4 --heads-kv=2 --head-dim=64 --varlen=5:7,1 --mask=causal --cubin-arch=none --report=none -o %t.det | FileCheck %s --check-prefix=GPUDET
+// RUN: FileCheck %s --check-prefix=GPUDETDQ < %t.det.2.json
+// RUN: not attn-compile --target=ptx --backward --heads-q=4 --heads-kv=2 --head-dim=64 --varlen=5:7,1 --dynamic=batch,seq-q,seq-k --cubin-arch=none 2>&1 | FileCheck %s --check-prefix=GPUBWDDYN
 
 // Tq = 5 + 0 + 1 + 3 + 20 = 29 packed query rows, Tk = 7 + 3 + 1 + 0 + 33 = 44.
 // FLASH: spec: GQA 4/2 B=1 Lq=29 Lk=44 D=16 f32 bshd causal_bottom_right varlen[5] +lse
@@ -64,6 +68,23 @@
 // BADLEN: error: expected --varlen entries q[:k] of lengths in [0, 2^30], got '5:x'
 // BIAS: error: expected a varlen spec without key lengths, bias, mask, paged or appended KV or modifiers
 
-// The varlen backward is a CPU-only op for now: the GPU backward's planner
-// refuses it naming the missing pieces (the tiling and the kernels).
-// GPUBWD: error: 'attn.attention_backward' op expected a dense attn.attention_backward on the GPU path: the varlen backward (cu_seqlens) runs on the CPU target only (attn-tile-backward cuts no per-sequence (sequence, KV block) programs yet, and the Delta, main and dQ kernels read no cu_seqlens_q / cu_seqlens_k)
+// The GPU varlen backward. The main kernel's grid flattens every
+// sequence's KV blocks, one more CTA per sequence (Tk = 8 keys in blocks of
+// 128: ceil(8 / 128) + 2 = 3), the deterministic dQ kernel the same over
+// the query blocks; the preprocess runs over the packed rows. The offsets
+// are i32 [N + 1] inputs of every kernel.
+// GPUBWD: kernel attention_bwd_preprocess: grid [1, 4, 1]
+// GPUBWD: kernel attention_bwd: grid [3, 2, 1]
+// GPUBWD: kernel attention_bwd_convert:
+// GPUBWDMAIN: "kernel": "attention_bwd",
+// GPUBWDMAIN: "grid_formula": "[ceil(Lk / block_n) + 2, Hkv, 1]",
+// GPUBWDMAIN: "name": "cu_seqlens_q", "role": "input", "dtype": "i32", "shape": [3]
+// GPUBWDMAIN: "name": "cu_seqlens_k", "role": "input", "dtype": "i32", "shape": [3]
+// GPUBWDMAIN: "name": "dq", "role": "output"
+// GPUDET: kernel attention_bwd: grid [3, 2, 1]
+// GPUDET: kernel attention_bwd_dq: grid [3, 4, 1]
+// GPUDETDQ: "kernel": "attention_bwd_dq",
+// GPUDETDQ: "grid_formula": "[ceil(Lq / block_m) + 2, B * Hq, 1]",
+// GPUDETDQ: "name": "cu_seqlens_k", "role": "input", "dtype": "i32", "shape": [3]
+// Backward specs are static (the grids count the sequences).
+// GPUBWDDYN: error: expected static dims for a backward spec (dynamic dims: the forward only)

@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "BackwardEmitter.h"
+#include "KernelFamily.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -50,9 +51,9 @@ private:
 
   void copyKV(Value block, Value stage) {
     Value n0 = mul(block, kBN);
-    copyRows(global(kBwdK), kvHeadBytes, rowBytes(p.key), n0, kBN, p.seqK,
+    copyRows(global(kBwdK), kvHeadBytes, rowBytes(p.key), n0, kBN, keyRows(),
              kTile(stage));
-    copyRows(global(kBwdV), vHeadBytes, rowBytes(p.value), n0, kBN, p.seqK,
+    copyRows(global(kBwdV), vHeadBytes, rowBytes(p.value), n0, kBN, keyRows(),
              vTile(stage), dv);
   }
   /// f32 of a [B, Hq, Lq] workspace at this lane's two rows (row >= Lq: 0).
@@ -67,10 +68,9 @@ private:
   /// Dv-wide and of transposed K reads where Dv != D.
   Value doHeadBytes, vHeadBytes, valueALane, valueBLane, keyColumnsLane;
   Value negSlope, batchIndex, headIndex;
-  /// len_b with key_lengths (null: none), its diagonal len_b - Lq (or
-  /// 0, top-left) and the ALiBi offset len_b - Lq.
-  Value keyLen, keyDiag, alibiOffset;
-  Value keyLength() { return keyLen ? keyLen : cI32(p.seqK); }
+  /// With key_lengths or varlen: the diagonal Lk - Lq of the CTA's lengths
+  /// (or 0, top-left) and the ALiBi offset Lk - Lq (null: the problem's).
+  Value keyDiag, alibiOffset;
   std::array<Value, 2> lse2, delta;
 };
 
@@ -80,9 +80,9 @@ std::array<Value, 2> DQEmitter::loadRowPair(int64_t argIndex) {
   std::array<Value, 2> out;
   for (int64_t half = 0; half < 2; ++half) {
     Value row = add(laneRow, half * 8);
-    Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ));
+    Value valid = cmp(arith::CmpIPredicate::slt, row, queryLength());
     Value off = arith::MulIOp::create(
-        b, add64(mul64(bh, p.seqQ), toI64(sel(valid, row, cI32(0)))), cI64(4));
+        b, queryRowIndex(bh, sel(valid, row, cI32(0))), cI64(4));
     Value v = LLVM::LoadOp::create(b, f32, gep(ptrGlobal, global(argIndex), off),
                                    4);
     // Padded rows have Q = dO = 0: S = 0 there, and lse_log2 = delta = 0
@@ -104,12 +104,12 @@ void DQEmitter::emitBlock(Value n0, Value stage, SmallVector<Value> &acc) {
                        : v);
   s = emitPositionalMods(layout, s, n0, laneRow, alibiOffset, negSlope,
                          batchIndex, headIndex);
-  // With key_lengths every block may hold keys at or past len_b.
-  bool tail = p.seqK % kBN != 0 || keyLen;
-  s = emitVisibilityMask(layout, s, n0, laneRow,
-                         blockNeedsMask(n0, m0, blockM, keyLength(), tail),
-                         keyLength(), keyDiag ? keyDiag : cI32(p.diagOffset),
-                         tail);
+  // With key_lengths or varlen every block may hold keys past the CTA's.
+  bool tail = keyTail(kBN);
+  s = emitVisibilityMask(
+      layout, s, n0, laneRow,
+      blockNeedsMask(n0, m0, blockM, queryLength(), keyLength(), tail),
+      keyLength(), keyDiag ? keyDiag : cI32(p.diagOffset), tail);
   Value c = cF32(expScale);
   for (int64_t r = 0; r < layout.numRegisters(); ++r) {
     int64_t slot = layout.rowSlot(r);
@@ -141,19 +141,37 @@ void DQEmitter::emit() {
   bh = blockId(gpu::Dimension::y);
   batch = arith::DivUIOp::create(b, bh, cI32(p.headsQ));
   head = arith::RemUIOp::create(b, bh, cI32(p.headsQ));
+  // Varlen: x is a flattened query block of some sequence
+  // (searchVarlenBlock), whose rows the CTA reads at their packed offsets.
+  if (p.varlen) {
+    BackwardScoreArguments args = getBackwardScoreArguments(p);
+    auto [n, block] =
+        searchVarlenBlock(b, scoreArg(args.cuSeqlensQ), cI32(p.seqQ),
+                          cI32(p.numSequences), blockM, mBlock);
+    loadVarlenSequence(n);
+    mBlock = block;
+  }
   Value kvHead = arith::DivUIOp::create(b, head, cI32(p.headsQ / p.headsKV));
   m0 = mul(mBlock, blockM);
   laneRow = add(add(m0, mul(warp, 16)), g);
   // Q, dO and dQ share Q's strides, K and V K's (getBackwardProblem).
-  qHeadBytes = headByteOffset(p.query, p.headsQ, batch, head, bh);
-  kvHeadBytes = headByteOffset(p.key, p.headsKV, batch, kvHead);
+  // Varlen: each moved to the sequence's first row.
+  qHeadBytes =
+      atSequenceStart(headByteOffset(p.query, p.headsQ, batch, head, bh),
+                      queryStart, rowBytes(p.query));
+  kvHeadBytes = atSequenceStart(headByteOffset(p.key, p.headsKV, batch, kvHead),
+                                keyStart, rowBytes(p.key));
   // dO has Q's strides and V K's where D = Dv (getBackwardStrides).
-  doHeadBytes = p.output == p.query
-                    ? qHeadBytes
-                    : headByteOffset(p.output, p.headsQ, batch, head, bh);
-  vHeadBytes = p.value == p.key
-                   ? kvHeadBytes
-                   : headByteOffset(p.value, p.headsKV, batch, kvHead);
+  doHeadBytes =
+      p.output == p.query
+          ? qHeadBytes
+          : atSequenceStart(headByteOffset(p.output, p.headsQ, batch, head, bh),
+                            queryStart, rowBytes(p.output));
+  vHeadBytes =
+      p.value == p.key
+          ? kvHeadBytes
+          : atSequenceStart(headByteOffset(p.value, p.headsKV, batch, kvHead),
+                            keyStart, rowBytes(p.value));
   if (!p.alibiSlopes.empty())
     negSlope = emitNegAlibiSlope(head);
   // The bias and mask operands in the shared emitPositionalMods, read at
@@ -179,21 +197,23 @@ void DQEmitter::emit() {
   delta = loadRowPair(kBwdDelta);
 
   IntArith a(b, b.getLoc(), i32);
-  keyLen = loadKeyLength(batch);
+  if (!p.varlen)
+    keyLen = loadKeyLength(batch);
   if (keyLen) {
-    keyDiag = p.visibility.diagonal(a, cI32(p.seqQ), keyLen);
-    alibiOffset = arith::SubIOp::create(b, keyLen, cI32(p.seqQ));
+    keyDiag = p.visibility.diagonal(a, queryLength(), keyLen);
+    alibiOffset = arith::SubIOp::create(b, keyLen, queryLength());
   }
-  Value lastRow = arith::MinSIOp::create(b, add(m0, blockM - 1), cI32(p.seqQ - 1));
-  KeyInterval<Value> keys = p.visibility.visibleKeys(a, m0, lastRow,
-                                                     cI32(p.seqQ), keyLength());
+  Value lastRow =
+      arith::MinSIOp::create(b, add(m0, blockM - 1), add(queryLength(), -1));
+  KeyInterval<Value> keys =
+      p.visibility.visibleKeys(a, m0, lastRow, queryLength(), keyLength());
   Value nBegin = a.floorDiv(keys.begin, kBN);
   Value nEnd = a.ceilDiv(keys.end, kBN);
   ifThen(cmp(arith::CmpIPredicate::slt, nBegin, nEnd), [&] {
     copyRows(global(kBwdQ), qHeadBytes, rowBytes(p.query), m0, blockM,
-             p.seqQ, cI32(0));
+             queryLength(), cI32(0));
     copyRows(global(kBwdDO), doHeadBytes, rowBytes(p.output), m0, blockM,
-             p.seqQ, doTile(), dv);
+             queryLength(), doTile(), dv);
     copyKV(nBegin, cI32(0));
   });
   NVVM::CpAsyncCommitGroupOp::create(b);
@@ -237,10 +257,10 @@ void DQEmitter::emit() {
         LLVM::StoreOp::create(b, v, gep(ptrGlobal, dqPtr, off), 4);
       }
     };
-    if (p.seqQ % blockM == 0)
+    if (!queryTail(blockM))
       body();
     else
-      ifThen(cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ)), body);
+      ifThen(cmp(arith::CmpIPredicate::slt, row, queryLength()), body);
   }
   gpu::ReturnOp::create(b);
 }

@@ -11,6 +11,8 @@
 #include "BackwardKernel.h"
 #include "FragmentEmitter.h"
 
+#include "attn/Dialect/Attn/IR/Varlen.h"
+
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
 namespace mlir::attn::detail {
@@ -60,17 +62,17 @@ protected:
   /// `width`: elements of a row (0: D; Dv for V and dO), whose shared rows
   /// are sharedRowBytes(width) apart.
   void copyRows(Value gptr, Value headBytes, int64_t rowPitch, Value firstRow,
-                int64_t rows, int64_t rowLimit, Value tile, int64_t width = 0);
+                int64_t rows, Value rowLimit, Value tile, int64_t width = 0);
   /// copyRows of rows whose chunk count is no power of two: one division
   /// per item.
   void copyRowItems(Value gptr, Value headBytes, int64_t rowPitch,
-                    Value firstRow, int64_t rows, int64_t rowLimit, Value tile,
+                    Value firstRow, int64_t rows, Value rowLimit, Value tile,
                     int64_t chunksPerRow, int64_t smemRow);
   /// One 16-byte chunk of copyRows: chunk `chunk` of global row `row` (a
   /// row at or past `rowLimit` reads row 0 with source size 0, i.e. zeros)
   /// to shared byte dstOffset(), built after the source address.
   void copyRowChunk(Value gptr, Value headBytes, int64_t rowPitch, Value row,
-                    Value chunk, int64_t rowLimit,
+                    Value chunk, Value rowLimit,
                     function_ref<Value()> dstOffset);
   /// Whether Q (and O, dO, dQ) is a dense [B, Hq, Lq, D]: rows of a head
   /// then heads then batches, so bh * Lq + row indexes its rows.
@@ -110,6 +112,39 @@ protected:
   /// len_b = key_lengths[batch] clamped to [0, Lk] (attn-tile-backward's
   /// rule), or null without key_lengths (BackwardScoreOperands.cpp).
   Value loadKeyLength(Value batch);
+  /// Varlen: sets the CTA's rows to sequence `n`'s (i32), read from the
+  /// cu_seqlens arguments through buildVarlenSequence, the tiled program's
+  /// definition (BackwardScoreOperands.cpp).
+  void loadVarlenSequence(Value n);
+  /// Sequence `n`'s (i32) first packed rows and lengths, as i32 values.
+  VarlenSequence readVarlenSequence(Value n);
+  /// The CTA's queries and keys: Lq (varlen: its sequence's) and len_b
+  /// (key_lengths), the sequence's keys (varlen) or Lk.
+  Value queryLength() { return queryLen ? queryLen : cI32(p.seqQ); }
+  Value keyLength() { return keyLen ? keyLen : cI32(p.seqK); }
+  /// Whether blocks of `rows` query rows (`keys` keys) may reach past the
+  /// CTA's queries (keys): lengths not known to be multiples of the block.
+  bool queryTail(int64_t rows) const { return queryLen || p.seqQ % rows != 0; }
+  bool keyTail(int64_t keys) const { return keyLen || p.seqK % keys != 0; }
+  /// The key rows the CTA reads and writes: its sequence's (varlen), else
+  /// all Lk (key_lengths masks the keys past len_b, whose gradients are 0);
+  /// and whether blocks of `keys` keys may reach past them.
+  Value keyRows() { return p.varlen ? keyLen : cI32(p.seqK); }
+  bool keyRowsTail(int64_t keys) const {
+    return p.varlen || p.seqK % keys != 0;
+  }
+  /// `headBytes` moved to the sequence's first row (varlen: `start` rows of
+  /// `rowPitch` bytes further; unchanged for a dense problem).
+  Value atSequenceStart(Value headBytes, Value start, int64_t rowPitch) {
+    return start ? add64(headBytes, mul64(start, rowPitch)) : headBytes;
+  }
+  /// The row (i64) of query `row` of head `bh` in the dense [B, Hq, Lq]
+  /// rows of delta, lse_log2 and dq_accum: bh Lq + (queryStart) + row.
+  Value queryRowIndex(Value bh, Value row) {
+    if (queryStart)
+      row = add(queryStart, row);
+    return add64(mul64(bh, p.seqQ), toI64(row));
+  }
   /// Lane offsets of A fragments of the warp's 16 rows of a [rows, D] tile
   /// (as the forward's Q): matrices 1, 3 are rows 8-15, 2, 3 the next chunk.
   /// `rowBytes`: the tile's shared row bytes (0: a D-wide tile's).
@@ -129,6 +164,11 @@ protected:
                      SmallVector<Value> &acc);
 
   int64_t threads;
+  /// Varlen: the packed rows of the CTA's sequence's first query and key
+  /// (i32; null for a dense problem, whose rows start at 0 of their head)
+  /// and its query length (null: Lq). keyLen: the sequence's keys or len_b
+  /// of key_lengths (null: Lk).
+  Value queryStart, keyStart, queryLen, keyLen;
   /// copyRows writes 64-column panels (row r of panel c / 8 at r * 128,
   /// chunk c at (c % 8 ^ r % 8) * 16: the 128B swizzle wgmma reads) instead
   /// of whole swizzled rows; the same bytes where D = 64.

@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "BackwardMainEmitter.h"
+#include "KernelFamily.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -297,7 +298,7 @@ std::pair<Value, Value> MainEmitter::stepCoordinates(Value it) {
 
 void BackwardEmitterBase::copyRows(Value gptr, Value headBytes,
                                    int64_t rowPitch, Value firstRow,
-                                   int64_t rows, int64_t rowLimit, Value tile,
+                                   int64_t rows, Value rowLimit, Value tile,
                                    int64_t width) {
   if (!width)
     width = d;
@@ -327,9 +328,9 @@ void BackwardEmitterBase::copyRows(Value gptr, Value headBytes,
 
 void BackwardEmitterBase::copyRowChunk(Value gptr, Value headBytes,
                                        int64_t rowPitch, Value row, Value chunk,
-                                       int64_t rowLimit,
+                                       Value rowLimit,
                                        function_ref<Value()> dstOffset) {
-  Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(rowLimit));
+  Value valid = cmp(arith::CmpIPredicate::slt, row, rowLimit);
   Value srcSize = sel(valid, cI32(16), cI32(0));
   row = sel(valid, row, cI32(0));
   Value src =
@@ -346,13 +347,18 @@ void MainEmitter::copyStep(Value it, Value base) {
   Value head = coordinates.first, m0 = coordinates.second;
   Value bh = add(mul(batch, p.headsQ), head);
   // Q and dO share Q's strides (getBackwardProblem).
-  Value qBytes = headByteOffset(p.query, p.headsQ, batch, head, bh);
-  copyRows(qPtr, qBytes, rowBytes(p.query), m0, blockM, p.seqQ, qTile(base));
+  Value qBytes =
+      atSequenceStart(headByteOffset(p.query, p.headsQ, batch, head, bh),
+                      queryStart, rowBytes(p.query));
+  copyRows(qPtr, qBytes, rowBytes(p.query), m0, blockM, queryLength(),
+           qTile(base));
   // dO has Q's strides where D = Dv (getBackwardStrides), O's else.
-  Value doBytes = p.output == p.query
-                      ? qBytes
-                      : headByteOffset(p.output, p.headsQ, batch, head, bh);
-  copyRows(doPtr, doBytes, rowBytes(p.output), m0, blockM, p.seqQ,
+  Value doBytes =
+      p.output == p.query
+          ? qBytes
+          : atSequenceStart(headByteOffset(p.output, p.headsQ, batch, head, bh),
+                            queryStart, rowBytes(p.output));
+  copyRows(doPtr, doBytes, rowBytes(p.output), m0, blockM, queryLength(),
            doTile(base), dv);
   // Item i < block m copies lse_log2 of row i, item block m + i delta (4
   // bytes each: a row's offset is 4-byte aligned only); padded rows read 0.
@@ -364,9 +370,8 @@ void MainEmitter::copyStep(Value it, Value base) {
       Value isDelta = cmp(arith::CmpIPredicate::uge, item, cI32(blockM));
       Value r = andI(item, blockM - 1);
       Value row = add(m0, r);
-      Value valid = cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ));
-      Value rowIndex =
-          add64(mul64(bh, p.seqQ), toI64(sel(valid, row, cI32(0))));
+      Value valid = cmp(arith::CmpIPredicate::slt, row, queryLength());
+      Value rowIndex = queryRowIndex(bh, sel(valid, row, cI32(0)));
       Value src = gep(ptrGlobal, sel(isDelta, deltaPtr, lsePtr),
                       arith::MulIOp::create(b, rowIndex, cI64(4)));
       Value dst = gep(
@@ -407,16 +412,16 @@ std::pair<Value, Value> MainEmitter::loadColumnPair(Value vecTile,
 SmallVector<Value> MainEmitter::emitMask(ArrayRef<Value> s, Value m0,
                                          const ScoreLayout &layout) {
   const KeyVisibility &vis = p.visibility;
-  // With key_lengths every block may hold keys at or past len_b.
-  bool tailK = p.seqK % blockN != 0 || keyLen,
-       tailQ = p.seqQ % blockM != 0;
+  // With key_lengths or varlen every block may hold keys at or past the
+  // CTA's (and queries past its sequence's).
+  bool tailK = keyTail(blockN), tailQ = queryTail(blockM);
   if (!vis.isBounded() && !tailK && !tailQ)
     return SmallVector<Value>(s);
   IntArith a(b, b.getLoc(), i32);
   // Pairs of blocks inside the keys every row of the Q block sees need no
   // element test; nor do Q blocks without padded rows.
-  KeyInterval<Value> full = vis.keysSeenByAll(
-      a, m0, add(m0, blockM - 1), cI32(p.seqQ), keyLength());
+  KeyInterval<Value> full =
+      vis.keysSeenByAll(a, m0, add(m0, blockM - 1), queryLength(), keyLength());
   auto orI = [&](Value x, Value y) { return arith::OrIOp::create(b, x, y); };
   Value needsMask = arith::ConstantIntOp::create(b, b.getI1Type(), 0);
   if (vis.left)
@@ -426,7 +431,7 @@ SmallVector<Value> MainEmitter::emitMask(ArrayRef<Value> s, Value m0,
                     cmp(arith::CmpIPredicate::sgt, add(n0, blockN), full.end));
   if (tailQ)
     needsMask = orI(needsMask, cmp(arith::CmpIPredicate::sgt, add(m0, blockM),
-                                   cI32(p.seqQ)));
+                                   queryLength()));
   auto masked = scf::IfOp::create(
       b, needsMask,
       [&](OpBuilder &, Location) {
@@ -434,8 +439,9 @@ SmallVector<Value> MainEmitter::emitMask(ArrayRef<Value> s, Value m0,
         Value key0 = layoutKey0(layout);
         Value query0 = layoutQuery0(layout, m0);
         Value diff0 = arith::SubIOp::create(b, key0, query0);
-        // The runtime diagonal len_b - Lq with key_lengths.
-        Value diag = keyLen ? vis.diagonal(a, cI32(p.seqQ), keyLen)
+        // The runtime diagonal len_b - Lq with key_lengths (a sequence's
+        // Lk - Lq with varlen).
+        Value diag = keyLen ? vis.diagonal(a, queryLength(), keyLen)
                             : cI32(p.diagOffset);
         Value lo = vis.left ? vis.lowestDelta(a, diag) : Value();
         Value hi = vis.right ? vis.highestDelta(a, diag) : Value();
@@ -455,7 +461,7 @@ SmallVector<Value> MainEmitter::emitMask(ArrayRef<Value> s, Value m0,
                 b, keep, a.slt(add(key0, keyDelta), keyLength()));
           if (tailQ)
             keep = arith::AndIOp::create(
-                b, keep, a.slt(add(query0, queryDelta), cI32(p.seqQ)));
+                b, keep, a.slt(add(query0, queryDelta), queryLength()));
           out.push_back(sel(keep, s[r], negInf));
         }
         scf::YieldOp::create(b, out);
@@ -477,7 +483,7 @@ SmallVector<Value> MainEmitter::emitAlibi(ArrayRef<Value> s, Value m0,
   // (len_b in place of Lk with key_lengths.)
   Value dist0 = arith::SubIOp::create(
       b,
-      keyLen ? add(query0, arith::SubIOp::create(b, keyLen, cI32(p.seqQ)))
+      keyLen ? add(query0, arith::SubIOp::create(b, keyLen, queryLength()))
              : add(query0, p.seqK - p.seqQ),
       key0);
   for (int64_t r = 0; r < layoutRegisters(layout); ++r) {
@@ -587,7 +593,7 @@ void MainEmitter::emitDQReduction(Value bh, Value m0, ArrayRef<Value> acc) {
     // Every row group natural (BackwardKernel.h): the rows below Lq.
     return emitNaturalDQReduction(
         bh, tileRow, arith::ConstantIntOp::create(b, b.getI1Type(), 0), acc);
-  Value headRow = add64(mul64(bh, p.seqQ), toI64(tileRow));
+  Value headRow = queryRowIndex(bh, tileRow);
   Value laneElem = add64(
       arith::MulIOp::create(b, add64(headRow, toI64(shr(g, 1))), cI64(d)),
       toI64(mul(r8, 4)));
@@ -650,16 +656,17 @@ void MainEmitter::emitNaturalDQReduction(Value bh, Value tileRow, Value full,
   Value accPtr = global(kBwdDQAccum);
   int64_t tiles = int64_t(acc.size()) / 4;
   Value crosses = arith::AndIOp::create(
-      b, arith::XOrIOp::create(b, full, arith::ConstantIntOp::create(
-                                            b, b.getI1Type(), 1)),
-      cmp(arith::CmpIPredicate::slt, tileRow, cI32(p.seqQ)));
+      b,
+      arith::XOrIOp::create(b, full,
+                            arith::ConstantIntOp::create(b, b.getI1Type(), 1)),
+      cmp(arith::CmpIPredicate::slt, tileRow, queryLength()));
   for (int64_t half = 0; half < 2; ++half) {
     Value row = add(add(tileRow, g), half * 8);
     Value valid = arith::AndIOp::create(
-        b, crosses, cmp(arith::CmpIPredicate::slt, row, cI32(p.seqQ)));
-    Value elem = add64(
-        arith::MulIOp::create(b, add64(mul64(bh, p.seqQ), toI64(row)), cI64(d)),
-        toI64(add(dqColumn0, mul(t, 2))));
+        b, crosses, cmp(arith::CmpIPredicate::slt, row, queryLength()));
+    Value elem =
+        add64(arith::MulIOp::create(b, queryRowIndex(bh, row), cI64(d)),
+              toI64(add(dqColumn0, mul(t, 2))));
     Value base = arith::MulIOp::create(b, elem, cI64(4));
     auto adds = [&] {
       for (int64_t dt = 0; dt < tiles; ++dt) {
@@ -826,10 +833,10 @@ void MainEmitter::storeKeyRowGradients(
       LLVM::StoreOp::create(b, v, gep(ptrGlobal, dvPtr, off), 4);
     }
   };
-  if (p.seqK % blockN == 0)
+  if (!keyRowsTail(blockN))
     body();
   else
-    ifThen(cmp(arith::CmpIPredicate::slt, key, cI32(p.seqK)), body);
+    ifThen(cmp(arith::CmpIPredicate::slt, key, keyRows()), body);
 }
 
 void MainEmitter::emitEpilogue(ValueRange dK, ValueRange dV) {
@@ -852,12 +859,26 @@ void MainEmitter::emit() {
   batch = arith::DivUIOp::create(b, bhkv, cI32(p.headsKV));
   kvHead = arith::RemUIOp::create(b, bhkv, cI32(p.headsKV));
   n0 = mul(blockId(gpu::Dimension::x), blockN);
+  // Varlen: x is a flattened KV block of some sequence (searchVarlenBlock
+  // over cu_seqlens_k), whose rows the CTA reads at their packed offsets.
+  if (p.varlen) {
+    BackwardScoreArguments args = getBackwardScoreArguments(p);
+    auto [n, block] = searchVarlenBlock(b, scoreArg(args.cuSeqlensK),
+                                        cI32(p.seqK), cI32(p.numSequences),
+                                        blockN, blockId(gpu::Dimension::x));
+    loadVarlenSequence(n);
+    n0 = mul(block, blockN);
+  }
   // K, V, dK and dV share K's strides (getBackwardProblem).
-  kvHeadBytes = headByteOffset(p.key, p.headsKV, batch, kvHead, bhkv);
+  Value kvHeadOrigin = headByteOffset(p.key, p.headsKV, batch, kvHead, bhkv);
+  kvHeadBytes = atSequenceStart(kvHeadOrigin, keyStart, rowBytes(p.key));
   // V and dV have K's strides where D = Dv (getBackwardStrides).
+  Value vHeadOrigin = p.value == p.key ? kvHeadOrigin
+                                       : headByteOffset(p.value, p.headsKV,
+                                                        batch, kvHead, bhkv);
   vHeadBytes = p.value == p.key
                    ? kvHeadBytes
-                   : headByteOffset(p.value, p.headsKV, batch, kvHead, bhkv);
+                   : atSequenceStart(vHeadOrigin, keyStart, rowBytes(p.value));
   qPtr = global(kBwdQ);
   kPtr = global(kBwdK);
   vPtr = global(kBwdV);
@@ -905,18 +926,20 @@ void MainEmitter::emit() {
 
   // The Q blocks whose rows see a key of this block.
   IntArith a(b, b.getLoc(), i32);
-  keyLen = loadKeyLength(batch);
+  if (!p.varlen)
+    keyLen = loadKeyLength(batch);
   Value lastKey =
       keyLen ? arith::MinSIOp::create(b, add(n0, blockN - 1), add(keyLen, -1))
              : arith::MinSIOp::create(b, add(n0, blockN - 1),
                                       cI32(p.seqK - 1));
-  KeyInterval<Value> rows = p.visibility.rowsSeeingKeys(
-      a, n0, lastKey, cI32(p.seqQ), keyLength());
+  KeyInterval<Value> rows =
+      p.visibility.rowsSeeingKeys(a, n0, lastKey, queryLength(), keyLength());
   mBegin = a.floorDiv(rows.begin, blockM);
   Value mEnd = a.ceilDiv(rows.end, blockM);
   numM = arith::MaxSIOp::create(b, arith::SubIOp::create(b, mEnd, mBegin),
                                 cI32(0));
-  // A block wholly at or past len_b has no query to visit: dK = dV = 0.
+  // A block wholly at or past len_b (or its sequence's keys) has no query
+  // to visit: dK = dV = 0.
   if (keyLen)
     numM = sel(cmp(arith::CmpIPredicate::slt, n0, keyLen), numM, cI32(0));
   Value total = mul(numM, p.headsQ / p.headsKV);
@@ -928,9 +951,9 @@ void MainEmitter::emit() {
   // K and V of the block once, with step 0 in the same group.
   Value hasWork = cmp(arith::CmpIPredicate::sgt, total, cI32(0));
   ifThen(hasWork, [&] {
-    copyRows(kPtr, kvHeadBytes, rowBytes(p.key), n0, blockN, p.seqK,
+    copyRows(kPtr, kvHeadBytes, rowBytes(p.key), n0, blockN, keyRows(),
              cI32(kTile()));
-    copyRows(vPtr, vHeadBytes, rowBytes(p.value), n0, blockN, p.seqK,
+    copyRows(vPtr, vHeadBytes, rowBytes(p.value), n0, blockN, keyRows(),
              cI32(vTile()), dv);
     copyStep(cI32(0), stageBase(cI32(0)));
   });
@@ -944,7 +967,46 @@ void MainEmitter::emit() {
   else
     emitEpilogue(loop.getResults().take_front(numAcc),
                  loop.getResults().drop_front(numAcc));
+  if (p.varlen)
+    emitUnownedKeyRows(kvHeadOrigin, vHeadOrigin);
   gpu::ReturnOp::create(b);
+}
+
+void MainEmitter::emitUnownedKeyRows(Value kHeadBytes, Value vHeadBytes) {
+  // Packed keys past the last sequence's belong to no CTA's sequence; their
+  // gradients are 0. CTA x zeroes those among rows [x bn, x bn + bn) of its
+  // KV head: the ceil(Tk / bn) + N CTAs cover every row.
+  VarlenSequence last = readVarlenSequence(cI32(p.numSequences - 1));
+  Value blockRow = mul(blockId(gpu::Dimension::x), blockN);
+  Value first =
+      arith::MaxSIOp::create(b, blockRow, add(last.keyStart, last.keyLength));
+  Value end = arith::MinSIOp::create(b, add(blockRow, blockN), cI32(p.seqK));
+  ifThen(cmp(arith::CmpIPredicate::slt, first, end), [&] {
+    auto vec4 = VectorType::get({4}, i32);
+    Value zeros = arith::ConstantOp::create(
+        b, vec4, DenseElementsAttr::get(vec4, b.getI32IntegerAttr(0)));
+    for (auto [arg, headBytes, rowPitch, width] :
+         {std::tuple<int64_t, Value, int64_t, int64_t>{kBwdDK, kHeadBytes,
+                                                       rowBytes(p.key), d},
+          {kBwdDV, vHeadBytes, rowBytes(p.value), dv}}) {
+      Value ptr = global(arg);
+      int64_t chunks = width / 8, items = blockN * chunks;
+      for (int64_t item0 = 0; item0 < items; item0 += threads) {
+        Value item = add(tid, item0);
+        Value row =
+            add(blockRow, arith::DivUIOp::create(b, item, cI32(chunks)));
+        Value chunk = arith::RemUIOp::create(b, item, cI32(chunks));
+        Value inRange =
+            arith::AndIOp::create(b, cmp(arith::CmpIPredicate::sge, row, first),
+                                  cmp(arith::CmpIPredicate::slt, row, end));
+        ifThen(inRange, [&] {
+          Value off =
+              add64(headBytes, add64(mul64(row, rowPitch), mul64(chunk, 16)));
+          LLVM::StoreOp::create(b, zeros, gep(ptrGlobal, ptr, off), 16);
+        });
+      }
+    }
+  });
 }
 
 int64_t mlir::attn::detail::backwardMainSharedBytes(const KernelProblem &p,

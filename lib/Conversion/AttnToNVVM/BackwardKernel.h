@@ -82,13 +82,13 @@ enum BackwardArgument : int64_t {
 };
 
 /// The score operands a backward kernel takes after the LSE, in the entry
-/// function's order: bias, mask, key_lengths, sinks (each where the problem
-/// has it); dQ, dK and dV follow them, then d_bias with grad_bias and
-/// d_sinks with sinks, then the
-/// workspaces, so a kernel without score operands keeps the
-/// BackwardArgument positions.
+/// function's order: bias, mask, key_lengths, sinks, cu_seqlens_q and
+/// cu_seqlens_k (each where the problem has it); dQ, dK and dV follow them,
+/// then d_bias with grad_bias and d_sinks with sinks, then the workspaces, so a
+/// kernel without score operands keeps the BackwardArgument positions.
 struct BackwardScoreArguments {
-  std::optional<int64_t> bias, mask, keyLengths, sinks, gradSinks, gradBias;
+  std::optional<int64_t> bias, mask, keyLengths, sinks, cuSeqlensQ, cuSeqlensK,
+      gradSinks, gradBias;
   /// The inputs among them.
   int64_t count = 0;
 };
@@ -102,6 +102,8 @@ inline BackwardScoreArguments getBackwardScoreArguments(const KernelProblem &p) 
   next(p.withMask(), a.mask);
   next(p.withKeyLengths, a.keyLengths);
   next(p.withSinks, a.sinks);
+  next(p.varlen, a.cuSeqlensQ);
+  next(p.varlen, a.cuSeqlensK);
   // d_bias, then d_sinks, after dV (the entry's order).
   if (p.withGradBias)
     a.gradBias = kBwdDV + 1 + a.count;
@@ -170,10 +172,12 @@ enum class DQReduction {
 /// needs no padding). Only the main and convert kernels read the layout.
 constexpr int64_t kDQAccumGroupRows = 16;
 /// Whether dq_accum takes the tiled layout above: its 32-column units need
-/// D a multiple of 32. Other D (48, 80, 112, ...) store every row group
-/// natural ([B, Hq, Lq, D] row-major), as the groups that cross Lq.
+/// D a multiple of 32, and its groups rows that start on a multiple of 16.
+/// Other D (48, 80, 112, ...) store every row group natural ([B, Hq, Lq, D]
+/// row-major), as the groups that cross Lq.
 inline bool backwardDQAccumTiled(const KernelProblem &p) {
-  return p.headDim % 32 == 0;
+  // A varlen sequence's rows start anywhere, not on a group of 16.
+  return p.headDim % 32 == 0 && !p.varlen;
 }
 
 /// Lanes of the preprocess kernel per query row: one per 16-byte chunk of

@@ -176,6 +176,10 @@ private:
                 SmallVector<Value> &dK, SmallVector<Value> &dV);
   /// dK * scale and dV to global memory (rows < Lk).
   void emitEpilogue(ValueRange dK, ValueRange dV);
+  /// Varlen: zeroes the packed key rows no sequence owns (past the last
+  /// sequence's keys) among this CTA's block of rows of dK and dV, whose
+  /// head row 0 is at `kHeadBytes` and `vHeadBytes`.
+  void emitUnownedKeyRows(Value kHeadBytes, Value vHeadBytes);
   /// P^T = exp2(S^T * scale * log2 e - lse_log2) in place, lse_log2 per
   /// query (column) from the stage at `base`.
   void emitProbabilities(SmallVector<Value> &s, Value base);
@@ -240,10 +244,6 @@ private:
   /// part of the lane's K address and its first chunk.
   Value dqKRowLane, dqKChunkLane;
 
-  /// len_b with key_lengths (null: none; Lk bounds the keys).
-  Value keyLen;
-  /// The keys of this CTA's sequence: len_b, else Lk.
-  Value keyLength() { return keyLen ? keyLen : cI32(p.seqK); }
   /// The warp's dQ columns: the first one (i32), the K tile's lane offset
   /// for them and the byte offset of their 128-byte group.
   Value dqColumn0, dqKLane, dqKBytes;

@@ -39,8 +39,10 @@ struct BackwardOperands {
   /// The mask_mod region (null: none): the kernels clone it per score.
   Region *maskMod = nullptr;
   bool withScoreMod = false, withSinks = false, withKeyLengths = false;
-  /// A varlen batch (cu_seqlens_q / cu_seqlens_k over packed rows).
+  /// A varlen batch (cu_seqlens_q / cu_seqlens_k over packed rows) and the
+  /// offsets' type (null: dense).
   bool varlen = false;
+  RankedTensorType cuSeqlens;
 };
 
 /// `op`'s operands, types and attributes.

@@ -6,7 +6,8 @@
 // bias after ALiBi on natural-unit scores, the masks after it, both before
 // the positional mask.
 // Scores are transposed here (keys are rows), so each element is read at
-// (batch, query head, query = column, key = row).
+// (batch, query head, query = column, key = row). Also what the kernels
+// read of a CTA's sequence: len_b of key_lengths, a varlen sequence's rows.
 //
 //===----------------------------------------------------------------------===//
 
@@ -49,4 +50,28 @@ Value BackwardEmitterBase::loadKeyLength(Value batch) {
       b, i32, gep(ptrGlobal, lengths, mul64(batch, 4)), /*alignment=*/4);
   return arith::MinSIOp::create(b, arith::MaxSIOp::create(b, len, cI32(0)),
                                 cI32(p.seqK));
+}
+
+VarlenSequence BackwardEmitterBase::readVarlenSequence(Value n) {
+  BackwardScoreArguments args = getBackwardScoreArguments(p);
+  Type index = b.getIndexType();
+  auto idx = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, v);
+  };
+  VarlenSequence seq = buildVarlenSequence(
+      b, b.getLoc(), scoreArg(args.cuSeqlensQ), scoreArg(args.cuSeqlensK),
+      arith::IndexCastUIOp::create(b, index, n), idx(p.seqQ), idx(p.seqK));
+  auto toI32 = [&](Value v) -> Value {
+    return arith::IndexCastOp::create(b, i32, v);
+  };
+  return {toI32(seq.queryStart), toI32(seq.queryLength), toI32(seq.keyStart),
+          toI32(seq.keyLength)};
+}
+
+void BackwardEmitterBase::loadVarlenSequence(Value n) {
+  VarlenSequence seq = readVarlenSequence(n);
+  queryStart = seq.queryStart;
+  queryLen = seq.queryLength;
+  keyStart = seq.keyStart;
+  keyLen = seq.keyLength;
 }

@@ -106,7 +106,9 @@ collectBackwardArguments(const TiledBackwardProgram &program,
        {std::pair<const char *, Value>{"bias", program.bias},
         {"mask", program.mask},
         {"key_lengths", program.keyLengths},
-        {"sinks", program.sinks}}) {
+        {"sinks", program.sinks},
+        {"cu_seqlens_q", program.cuSeqlensQ},
+        {"cu_seqlens_k", program.cuSeqlensK}}) {
     if (!tensor)
       continue;
     FailureOr<Value> memref =
@@ -302,6 +304,14 @@ struct ConvertAttnBackwardToNVVMPass
     std::string preprocessGrid =
         "[ceil(Lq / " + std::to_string(preprocessRows) + "), B * Hq, 1]";
     bool atomicDQ = !deterministic;
+    // Varlen: the main and dQ kernels' x flattens the sequences' KV (Q)
+    // blocks, one more CTA per sequence (VarlenProgram.cpp); B = 1.
+    int64_t extraBlocks = p.varlen ? p.numSequences : 0;
+    std::string plusSequences =
+        p.varlen ? " + " + std::to_string(p.numSequences) : "";
+    std::string mainGrid =
+        p.varlen ? "[ceil(Lk / block_n)" + plusSequences + ", Hkv, 1]"
+                 : kBackwardMainGridFormula.str();
     SmallVector<BackwardKernelSpec> kernels = {
         {"_bwd_preprocess",
          {llvm::divideCeilSigned(p.seqQ, preprocessRows), p.batch * p.headsQ,
@@ -310,22 +320,28 @@ struct ConvertAttnBackwardToNVVMPass
          preprocessGrid,
          [&](gpu::GPUFuncOp f) { emitBackwardPreprocess(f, p, atomicDQ); }},
         {"_bwd",
-         {program.numKeyBlocks, p.batch * p.headsKV, 1},
-         backwardMainSharedBytes(p, tiles), kBackwardMainGridFormula.str(),
+         {program.numKeyBlocks + extraBlocks, p.batch * p.headsKV, 1},
+         backwardMainSharedBytes(p, tiles),
+         mainGrid,
          [&](gpu::GPUFuncOp f) {
            emitBackwardMain(f, p,
                             {atomicDQ, *reduction, rotateQBlocks, tiles});
          },
-         tiles.mainThreads(), tiles.blockM, tiles.blockN,
+         tiles.mainThreads(),
+         tiles.blockM,
+         tiles.blockN,
          tiles.hopper ? "hopper-backward" : "backward"}};
     if (deterministic)
       kernels.push_back(
           {"_bwd_dq",
-           {llvm::divideCeilSigned(p.seqQ, tiles.dqBlockM), p.batch * p.headsQ,
-            1},
-           backwardDQSharedBytes(p, tiles), "[ceil(Lq / block_m), B * Hq, 1]",
+           {llvm::divideCeilSigned(p.seqQ, tiles.dqBlockM) + extraBlocks,
+            p.batch * p.headsQ, 1},
+           backwardDQSharedBytes(p, tiles),
+           "[ceil(Lq / block_m)" + plusSequences + ", B * Hq, 1]",
            [&](gpu::GPUFuncOp f) { emitBackwardDQ(f, p, tiles); },
-           tiles.dqThreads(), tiles.dqBlockM, kBackwardBlockN});
+           tiles.dqThreads(),
+           tiles.dqBlockM,
+           kBackwardBlockN});
     else
       kernels.push_back(
           {"_bwd_convert",

@@ -19,9 +19,8 @@ using namespace mlir::attn::detail;
 
 void BackwardEmitterBase::copyRowItems(Value gptr, Value headBytes,
                                        int64_t rowPitch, Value firstRow,
-                                       int64_t rows, int64_t rowLimit,
-                                       Value tile, int64_t chunksPerRow,
-                                       int64_t smemRow) {
+                                       int64_t rows, Value rowLimit, Value tile,
+                                       int64_t chunksPerRow, int64_t smemRow) {
   // Rows of a chunk count that is no power of two (D = 48, 80, 96, ...):
   // item i = tid + k * threads of the tile's rows x chunks is chunk
   // i % chunks of row i / chunks, the swizzle computed per item.
@@ -132,10 +131,10 @@ void MainEmitter::storeKeyRow(Value key, ValueRange acc, int64_t tiles,
       LLVM::StoreOp::create(b, packHalf2(x, y), gep(ptrGlobal, ptr, off), 4);
     }
   };
-  if (p.seqK % blockN == 0)
+  if (!keyRowsTail(blockN))
     body();
   else
-    ifThen(cmp(arith::CmpIPredicate::slt, key, cI32(p.seqK)), body);
+    ifThen(cmp(arith::CmpIPredicate::slt, key, keyRows()), body);
 }
 
 void MainEmitter::emitWideEpilogue(ValueRange dK, ValueRange dV) {

@@ -508,12 +508,13 @@ FragmentEmitter::emitQueryBlockProgram(const TiledProgram &program,
 }
 
 Value FragmentEmitter::blockNeedsMask(Value n0, Value firstRow, int64_t rows,
-                                      Value keyLength, bool tail) {
+                                      Value queryLength, Value keyLength,
+                                      bool tail) {
   const KeyVisibility &vis = p.visibility;
   // Rows past Lq are padding, so the bound may count them.
   IntArith a(b, b.getLoc(), i32);
   KeyInterval<Value> full = vis.keysSeenByAll(
-      a, firstRow, add(firstRow, rows - 1), cI32(p.seqQ), keyLength);
+      a, firstRow, add(firstRow, rows - 1), queryLength, keyLength);
   Value needsMask = arith::ConstantIntOp::create(b, b.getI1Type(), 0);
   if (vis.left)
     needsMask = arith::OrIOp::create(b, needsMask, a.slt(n0, full.begin));

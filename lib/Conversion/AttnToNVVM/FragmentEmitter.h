@@ -385,11 +385,12 @@ protected:
                         Value keyLengthsArg,
                         const RuntimeLengths &lengths = {});
   /// Whether the block at key `n0` has a key that some row of [firstRow,
-  /// firstRow + rows) does not see (KeyVisibility::keysSeenByAll), or one at
-  /// or past `keyLength` (when `tail`): for kernels not lowered from a tiled
-  /// program (the backward), which have no interior range to ask.
+  /// firstRow + rows) of `queryLength` queries does not see
+  /// (KeyVisibility::keysSeenByAll), or one at or past `keyLength` (when
+  /// `tail`): for kernels not lowered from a tiled program (the backward),
+  /// which have no interior range to ask.
   Value blockNeedsMask(Value n0, Value firstRow, int64_t rows,
-                       Value keyLength, bool tail);
+                       Value queryLength, Value keyLength, bool tail);
   /// Whether the block at key `n0` lies outside the program's interior
   /// [interiorBegin, interiorEnd) (i32, block-aligned), i.e. needs the mask.
   Value outsideInterior(Value n0, Value interiorBegin, Value interiorEnd);

@@ -62,6 +62,8 @@ mlir::attn::detail::getBackwardOperands(AttentionBackwardOp op) {
   o.withSinks = static_cast<bool>(op.getSinks());
   o.withKeyLengths = static_cast<bool>(op.getKeyLengths());
   o.varlen = op.isVarlen();
+  if (o.varlen)
+    o.cuSeqlens = type(op.getCuSeqlensQ());
   return o;
 }
 
@@ -91,16 +93,31 @@ static LogicalResult readBackwardScoreOperands(Operation *anchor,
   return success();
 }
 
+/// The varlen part of the problem (the verifier has checked packed bshd
+/// operands of batch 1 and both offsets of one i32 [N + 1] type): the
+/// kernels' grids count the sequences, so N is static.
+static LogicalResult readVarlenBackward(Operation *anchor,
+                                        const BackwardOperands &o,
+                                        KernelProblem &p) {
+  int64_t offsets = o.cuSeqlens.getDimSize(0);
+  if (ShapedType::isDynamic(offsets) || offsets < 2)
+    return anchor->emitOpError("expected static cu_seqlens of N + 1 >= 2 "
+                               "entries on the GPU backward (its grids count "
+                               "the sequences), got ")
+           << o.cuSeqlens;
+  if (!p.alibiSlopes.empty())
+    return anchor->emitOpError("expected no ALiBi slopes with cu_seqlens on "
+                               "the GPU backward (per-sequence ALiBi "
+                               "distances are not implemented)");
+  p.varlen = true;
+  p.numSequences = offsets - 1;
+  return success();
+}
+
 FailureOr<KernelProblem>
 mlir::attn::detail::getBackwardProblem(Operation *anchor,
                                        const BackwardOperands &o) {
   auto fail = [&](const Twine &msg) { return anchor->emitOpError(msg); };
-  if (o.varlen)
-    return fail("expected a dense attn.attention_backward on the GPU path: "
-                "the varlen backward (cu_seqlens) runs on the CPU target "
-                "only (attn-tile-backward cuts no per-sequence (sequence, "
-                "KV block) programs yet, and the Delta, main and dQ kernels "
-                "read no cu_seqlens_q / cu_seqlens_k)");
   // mask_mod: cloned per recomputed score, as the forward's kernels do.
   if (o.maskMod &&
       failed(checkGpuModifierRegion(anchor, *o.maskMod, "mask_mod")))
@@ -186,6 +203,8 @@ mlir::attn::detail::getBackwardProblem(Operation *anchor,
   p.visibility = o.visibility;
   ConstArith constants;
   p.diagOffset = p.visibility.diagonal(constants, p.seqQ, p.seqK);
+  if (o.varlen && failed(readVarlenBackward(anchor, o, p)))
+    return failure();
   return p;
 }
 
@@ -271,8 +290,8 @@ static LogicalResult checkDestinationPassing(AttentionBackwardOp op) {
   SmallVector<Value> inputs = {op.getQuery(),  op.getKey(),
                                op.getValue(),  op.getOutput(),
                                op.getGradOutput(), op.getLse()};
-  for (Value operand :
-       {op.getBias(), op.getMask(), op.getKeyLengths(), op.getSinks()})
+  for (Value operand : {op.getBias(), op.getMask(), op.getKeyLengths(),
+                        op.getSinks(), op.getCuSeqlensQ(), op.getCuSeqlensK()})
     if (operand)
       inputs.push_back(operand);
   for (auto [i, operand] : llvm::enumerate(inputs)) {

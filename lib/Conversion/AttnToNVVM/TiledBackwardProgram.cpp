@@ -28,6 +28,48 @@ static Value getTileSource(Value tile) {
   return slice ? slice.getSource() : Value();
 }
 
+/// The packed row offset of a tile's slice (getTileSource's slice; axis 1
+/// of a bshd operand), or null.
+static Value getTileRow(Value tile) {
+  if (auto transpose = tile.getDefiningOp<linalg::TransposeOp>())
+    tile = transpose.getInput();
+  if (auto pad = tile.getDefiningOp<tensor::PadOp>())
+    tile = pad.getSource();
+  auto slice = tile.getDefiningOp<tensor::ExtractSliceOp>();
+  if (!slice || slice.getMixedOffsets().size() != 4)
+    return Value();
+  return dyn_cast<Value>(slice.getMixedOffsets()[1]);
+}
+
+/// The start of a varlen row `row` = start + pos (either order), or null.
+static Value getStartOf(Value row, Value pos) {
+  auto add = row ? row.getDefiningOp<arith::AddIOp>() : arith::AddIOp();
+  if (!add || (add.getLhs() != pos && add.getRhs() != pos))
+    return Value();
+  return add.getLhs() == pos ? add.getRhs() : add.getLhs();
+}
+
+/// attn-tile-backward's varlen program: Q rows at queryStart + q0 and K
+/// rows at keyStart + k0 of the packed operands, both starts read from
+/// cu_seqlens (buildVarlenSequence) inside the program.
+static LogicalResult matchVarlen(TiledBackwardProgram &p) {
+  Block *body = p.forall.getBody();
+  Value q0 = p.queryLoop.getInductionVar();
+  Value k0 = p.step.getKeyPos();
+  Value queryStart = getStartOf(getTileRow(p.step.getQuery()), q0);
+  Value keyStart = getStartOf(getTileRow(p.step.getKey()), k0);
+  if (queryStart)
+    p.cuSeqlensQ = getOffsetsTensor(queryStart, body);
+  if (keyStart)
+    p.cuSeqlensK = getOffsetsTensor(keyStart, body);
+  if (!p.cuSeqlensQ || !p.cuSeqlensK)
+    return p.step.emitOpError("expected a varlen program of "
+                              "attn-tile-backward (Q rows at queryStart + q0, "
+                              "K rows at keyStart + k0, starts read from "
+                              "cu_seqlens)");
+  return success();
+}
+
 /// The single scf.for of the program and its steps, which must agree on
 /// their tiles and be precision-lowered.
 static LogicalResult matchQueryLoop(scf::ForallOp forall, scf::ForOp &loop,
@@ -231,11 +273,17 @@ TiledBackwardProgram::match(scf::ForallOp forall) {
   p.blockM = p.step.getBlockM();
   p.blockN = p.step.getBlockN();
   // attn-tile-backward reads len_b once per program (tensor.extract of
-  // key_lengths at the batch coordinate).
-  for (auto extract : forall.getBody()->getOps<tensor::ExtractOp>())
-    if (extract.getTensor().getParentRegion()->isProperAncestor(
-            &forall.getRegion()))
-      p.keyLengths = extract.getTensor();
+  // key_lengths at the batch coordinate); a varlen program reads its
+  // sequence's offsets instead (the verifier refuses both).
+  if (p.info.getVarlen()) {
+    if (failed(matchVarlen(p)))
+      return failure();
+  } else {
+    for (auto extract : forall.getBody()->getOps<tensor::ExtractOp>())
+      if (extract.getTensor().getParentRegion()->isProperAncestor(
+              &forall.getRegion()))
+        p.keyLengths = extract.getTensor();
+  }
   if (static_cast<bool>(p.keyLengths) != p.info.getKeyLengths().getValue())
     return forall.emitOpError("expected the program to read key_lengths "
                               "exactly when its kernel info says it has them");
@@ -294,6 +342,9 @@ BackwardOperands TiledBackwardProgram::getOperands() const {
   o.withScoreMod = !s.getScoreMod().empty();
   o.withKeyLengths = info.getKeyLengths().getValue();
   o.withSinks = static_cast<bool>(sinkGradient);
+  o.varlen = static_cast<bool>(cuSeqlensQ);
+  if (o.varlen)
+    o.cuSeqlens = type(cuSeqlensQ);
   return o;
 }
 

@@ -57,6 +57,9 @@ public:
   /// key_lengths [B] (i32), read by the program's tensor.extract (null:
   /// none).
   Value keyLengths;
+  /// Varlen: cu_seqlens_q and cu_seqlens_k [N + 1] (i32), the offsets the
+  /// program's start rows are read from (null: dense).
+  Value cuSeqlensQ, cuSeqlensK;
   /// With sinks: the sinks host tensor, the generic of their gradient
   /// (Sinks.h buildSinkGradient: from the LSE and Delta, after the forall)
   /// and its store.

@@ -230,9 +230,7 @@ FailureOr<TiledProgram> TiledProgram::match(scf::ForallOp forall) {
   return p;
 }
 
-/// The host tensor of the first tensor.extract from above `body` that
-/// `start` depends on inside it (the offsets a varlen start is read from).
-static Value getOffsetsTensor(Value start, Block *body) {
+Value mlir::attn::detail::getOffsetsTensor(Value start, Block *body) {
   Operation *def = start.getDefiningOp();
   if (!def || def->getBlock() != body)
     return Value();

@@ -22,6 +22,11 @@
 
 namespace mlir::attn::detail {
 
+/// The host tensor of the first tensor.extract from above `body` that
+/// `start` depends on inside it (the offsets a varlen program's start row
+/// is read from), or null.
+Value getOffsetsTensor(Value start, Block *body);
+
 /// A program's coordinates and KV loop bounds as the kernel computes them
 /// (index values): the program's sequence, first local query head, KV head
 /// and first query row; the sequence's key length (clamped key_lengths

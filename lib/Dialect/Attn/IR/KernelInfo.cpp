@@ -250,7 +250,7 @@ mlir::attn::buildKernelInfo(AttentionBackwardOp op,
       b.getBoolAttr(static_cast<bool>(op.getKeyLengths())),
       b.getBoolAttr(op.getAlibiSlopes().has_value()),
       b.getBoolAttr(!op.getScoreMod().empty()), StringRef("tensor"),
-      /*headOffset=*/int64_t(0), /*varlen=*/false);
+      /*headOffset=*/int64_t(0), op.isVarlen());
   if (!info)
     return failure();
   return info;

@@ -9,6 +9,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
@@ -129,10 +130,14 @@ LogicalResult mlir::attn::verifyVarlen(AttentionBackwardOp op) {
 
 /// cu[n] as an index, clamped to [low, total]: offsets that break the
 /// contract (negative, decreasing, past the packed rows) cannot address
-/// outside the operands.
+/// outside the operands. `cu` is a tensor (the tiled IR) or a memref (a
+/// kernel's argument).
 static Value loadOffset(OpBuilder &b, Location loc, Value cu, Value n,
                         Value low, Value total) {
-  Value entry = tensor::ExtractOp::create(b, loc, cu, ValueRange{n});
+  Value entry =
+      isa<BaseMemRefType>(cu.getType())
+          ? memref::LoadOp::create(b, loc, cu, ValueRange{n}).getResult()
+          : tensor::ExtractOp::create(b, loc, cu, ValueRange{n}).getResult();
   Value offset = arith::IndexCastOp::create(b, loc, b.getIndexType(), entry);
   return arith::MinSIOp::create(
       b, loc, arith::MaxSIOp::create(b, loc, offset, low), total);

@@ -41,8 +41,10 @@ struct VarlenSequence {
 /// start cu[n] clamped to [0, T], each end cu[n+1] to [start, T], T the
 /// packed rows `totalQ` / `totalK`. Without `cuK` (queries over caches) the
 /// key length is `keyLengths[n]` clamped to [0, totalK], the caches' Lk.
-/// The per-sequence loop below and the tiled GPU programs (attn-tile) both
-/// read the offsets through it.
+/// The per-sequence loop below, the tiled programs (attn-tile,
+/// attn-tile-backward) and the backward kernels (whose offsets are memrefs:
+/// `cuQ`, `cuK` and `keyLengths` may be tensors or memrefs) all read the
+/// offsets through it.
 VarlenSequence buildVarlenSequence(OpBuilder &b, Location loc, Value cuQ,
                                    Value cuK, Value n, Value totalQ,
                                    Value totalK, Value keyLengths = Value());
