@@ -143,6 +143,147 @@ def ours(q, k, v, do, cu, max_len, causal):
     return backward(), backward, ""
 
 
+# The variant matrix ours is checked on (each against float64 autograd of
+# per-sequence dense attention, bound from an eager implementation in the
+# inputs' dtype): name, Hq, Hkv, D, dtype, causal, window_size, (lq, lk)
+# per sequence. The lengths hold an empty sequence (0 queries), one
+# without keys (out 0, gradients 0), lq != lk (bottom-right alignment per
+# sequence: chunked prefill), tails of every block size, and `extra` packed
+# keys past the last sequence (their dK, dV must be 0).
+VARIANTS = [
+    ("gqa4_2_d128_bf16_causal", 8, 2, 128, torch.bfloat16, True, (-1, -1),
+     [(100, 130), (0, 17), (64, 64), (257, 300), (5, 0), (1, 1)], 7),
+    ("gqa4_2_d128_bf16_none", 8, 2, 128, torch.bfloat16, False, (-1, -1),
+     [(100, 130), (0, 17), (64, 64), (257, 300), (5, 0), (1, 1)], 0),
+    ("mqa_d64_f16_causal", 8, 1, 64, torch.float16, True, (-1, -1),
+     [(333, 333), (17, 200), (0, 0), (128, 128), (70, 3)], 33),
+    ("mha_d64_bf16_window", 4, 4, 64, torch.bfloat16, False, (48, 16),
+     [(300, 300), (50, 90), (129, 129), (2, 7)], 0),
+    ("gqa_d128_f16_causal_window", 8, 2, 128, torch.float16, True, (64, -1),
+     [(400, 400), (33, 97), (200, 130)], 5),
+]
+
+
+def pack_variant(hq, hkv, d, dtype, lens, extra, device, seed):
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    cq = torch.tensor([0] + [a for a, _ in lens]).cumsum(0).to(torch.int32).to(device)
+    ck = torch.tensor([0] + [b for _, b in lens]).cumsum(0).to(torch.int32).to(device)
+    tq, tk = int(cq[-1]), int(ck[-1]) + extra
+    q, do = (torch.randn(tq, hq, d, generator=g).to(dtype).to(device) for _ in range(2))
+    k, v = (torch.randn(tk, hkv, d, generator=g).to(dtype).to(device) for _ in range(2))
+    return q, k, v, do, cq, ck
+
+
+def sequence_attention(q, k, v, causal, window, group, compute):
+    """[L, H, D] attention of one sequence in `compute` (float64, or the
+    inputs' dtype with softmax in f32: the eager yardstick); rows that see
+    no key give 0 (as the op defines them)."""
+    lq, lk = q.shape[0], k.shape[0]
+    qs, ks, vs = (x.to(compute).transpose(0, 1) for x in (q, k, v))
+    ks, vs = ks.repeat_interleave(group, 0), vs.repeat_interleave(group, 0)
+    s = (qs @ ks.transpose(-1, -2)).float() if compute != torch.float64 else \
+        qs @ ks.transpose(-1, -2)
+    s = s / math.sqrt(q.shape[2])
+    i = torch.arange(lq, device=q.device).view(-1, 1) + (lk - lq)
+    j = torch.arange(lk, device=q.device).view(1, -1)
+    keep = torch.ones(lq, lk, dtype=torch.bool, device=q.device)
+    left, right = window
+    if causal or right >= 0:
+        keep &= j <= i + (0 if causal else right)
+    if left >= 0:
+        keep &= j >= i - left
+    s = s.masked_fill(~keep, -math.inf)
+    m = s.amax(-1, keepdim=True).detach()
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+    p = torch.exp(s - m)
+    denom = p.sum(-1, keepdim=True)
+    p = p / torch.where(denom > 0, denom, torch.ones_like(denom))
+    return (p.to(vs.dtype) @ vs).transpose(0, 1)
+
+
+def variant_grads(q, k, v, do, cq, ck, causal, window, compute):
+    """(dq, dk, dv) of every sequence's attention in `compute`, scattered into
+    the packed rows (0 where no sequence owns a row)."""
+    grads = [torch.zeros(x.shape, dtype=compute, device=x.device) for x in (q, k, v)]
+    group = q.shape[1] // k.shape[1]
+    for (a, b), (c, e) in zip(zip(cq.tolist(), cq.tolist()[1:]),
+                              zip(ck.tolist(), ck.tolist()[1:])):
+        if a == b or c == e:
+            continue  # no query or no key: no gradient
+        leaves = [x.to(compute).requires_grad_() for x in (q[a:b], k[c:e], v[c:e])]
+        o = sequence_attention(*leaves, causal, window, group, compute)
+        dq, dk, dv = torch.autograd.grad(o, leaves, do[a:b].to(compute))
+        grads[0][a:b], grads[1][c:e], grads[2][c:e] = dq, dk, dv
+    return grads
+
+
+def poison_allocator(device, mib=512):
+    """Fills freed blocks of the caching allocator with NaN, so outputs the
+    kernels allocate next start as NaN where nothing writes them."""
+    junk = torch.empty(mib << 18, dtype=torch.float32, device=device).fill_(math.nan)
+    del junk
+
+
+def check_variants(dev, rows):
+    """Ours on VARIANTS (atomic and deterministic dQ): errors within 2x the
+    eager yardstick's (floor 1e-3 max|ref|), no NaN, dK = dV = 0 past the
+    last sequence's keys, deterministic dQ bitwise repeatable."""
+    import attn_mlir.torch as at
+    ok = True
+    for mode in ("atomic", "deterministic"):
+        os.environ["ATTN_MLIR_BACKWARD_DQ"] = mode
+        for name, hq, hkv, d, dtype, causal, window, lens, extra in VARIANTS:
+            q, k, v, do, cq, ck = pack_variant(hq, hkv, d, dtype, lens, extra, dev,
+                                               sum(map(ord, name)))
+            want = variant_grads(q, k, v, do, cq, ck, causal, window, torch.float64)
+            eager = variant_grads(q, k, v, do, cq, ck, causal, window, dtype)
+            runs = []
+            for _ in range(2):
+                poison_allocator(dev)
+                leaves = [x.clone().requires_grad_() for x in (q, k, v)]
+                try:
+                    out = at.varlen_attention(*leaves, cq, ck, causal=causal,
+                                              window_size=window)
+                    runs.append(torch.autograd.grad(out, leaves, do))
+                except at.Unsupported as e:
+                    runs = " ".join(str(e).split())
+                    break
+            row = {"kind": "variant", "name": name, "dq_mode": mode, "lens": lens,
+                   "extra_keys": extra}
+            if isinstance(runs, str):
+                row.update(ok=False, missing=runs)
+                ok = False
+                rows.append(row)
+                print(f"variant {name} {mode}: not available ({runs[:300]})", flush=True)
+                continue
+            good, text = True, []
+            for i, g in enumerate(("dq", "dk", "dv")):
+                got = runs[0][i]
+                err = (got.double() - want[i]).abs().max().item()
+                scale = want[i].abs().max().item()
+                eager_err = (eager[i].double() - want[i]).abs().max().item()
+                bound = max(2 * eager_err, 1e-3 * max(scale, 1.0))
+                nan = int(torch.isnan(got).sum())
+                tail = got[got.shape[0] - extra:] if g != "dq" and extra else None
+                tail_ok = tail is None or bool((tail == 0).all())
+                repeat = torch.equal(runs[0][i], runs[1][i])
+                needs_repeat = g != "dq" or mode == "deterministic"
+                g_ok = err <= bound and nan == 0 and tail_ok and (repeat or not needs_repeat)
+                good &= g_ok
+                row[g] = dict(max_abs_err=err, bound=bound, eager_err=eager_err, nan=nan,
+                              unowned_zero=tail_ok, bitwise_repeat=repeat)
+                text.append(f"{g}={err:.2e}/{bound:.2e}" + ("" if nan == 0 else f" nan={nan}")
+                            + ("" if tail_ok else " TAIL!=0")
+                            + ("" if repeat or not needs_repeat else " NOT-REPEATABLE"))
+            row["ok"] = good
+            ok &= good
+            rows.append(row)
+            print(f"variant {name} {mode}: " + " ".join(text) + (" OK" if good else " FAIL"),
+                  flush=True)
+    os.environ.pop("ATTN_MLIR_BACKWARD_DQ", None)
+    return ok
+
+
 def errors(got, want, rows=None):
     errs = {}
     for name, x, y in zip(("dq", "dk", "dv"), got, want):
@@ -160,18 +301,25 @@ def backward_flops(lens, causal):
 
 
 def prepare():
-    """Here, with the compiler: the GPU varlen backward kernels of the run
-    into $ATTN_MLIR_CACHE_DIR, where the compiler makes them."""
+    """Here, with the compiler: the GPU varlen kernels of the run (the
+    backward's per N and packed totals: its dims are static) into
+    $ATTN_MLIR_CACHE_DIR, where the compiler makes them."""
     import attn_mlir.torch as at
-    q, k = torch.zeros(1, HQ, D, dtype=DTYPE), torch.zeros(1, HKV, D, dtype=DTYPE)
-    for causal in (False, True):
-        at._varlen_gpu_kernel(q, k, k, causal, None, (-1, -1), True)
-        try:
-            at._autograd.varlen_gpu_backward_kernel(q, k, k, causal, None, (-1, -1))
-        except at.Unsupported as e:
-            print("varlen_backward_bench --prepare: no GPU varlen backward "
-                  f"({' '.join(str(e).split())[:120]}...): torch's paths alone")
-            return
+
+    def compile_for(hq, hkv, d, dtype, tq, tk, n, causal, window):
+        q = torch.zeros(tq, hq, d, dtype=dtype)
+        k = torch.zeros(tk, hkv, d, dtype=dtype)
+        at._varlen_gpu_kernel(q, k, k, causal, None, window, True)
+        at._autograd.varlen_gpu_backward_kernel(q, k, k, causal, None, window, n)
+    for mode in ("atomic", "deterministic"):
+        os.environ["ATTN_MLIR_BACKWARD_DQ"] = mode
+        for _, hq, hkv, d, dtype, causal, window, lens, extra in VARIANTS:
+            compile_for(hq, hkv, d, dtype, sum(a for a, _ in lens),
+                        sum(b for _, b in lens) + extra, len(lens), causal, window)
+    os.environ.pop("ATTN_MLIR_BACKWARD_DQ", None)
+    for total in (2048, 16384):
+        for causal in (False, True):
+            compile_for(HQ, HKV, D, DTYPE, total, total, 8, causal, (-1, -1))
 
 
 def main():
@@ -224,6 +372,7 @@ def main():
             rows.append({"kind": "check", "path": "ours", "causal": causal,
                          "missing": missing})
             print(f"check ours causal={causal}: not available ({missing})", flush=True)
+    ok &= check_variants(dev, rows)
     # 2. timing, only after the checks.
     time_lens = lengths(16384, 8, seed=15)
     print(f"timing lengths {time_lens}")

@@ -138,6 +138,15 @@ def _run(kernel, tensors, dtype, gpu):
                  for o in outs)
 
 
+def _reason(error):
+    """One line of why a kernel could not be had: an Unsupported's text or a
+    CompileError's error diagnostics."""
+    if isinstance(error, _at.Unsupported):
+        return " ".join(str(error).split())
+    return "; ".join(d.message.splitlines()[0] for d in error.diagnostics
+                     if d.severity == "error") or str(error).splitlines()[0]
+
+
 def gpu_backward_kernel(query, key, value, attn_mask=None, mask="none", window_left=0,
                         window_right=0, scale=None, softcap=None, alibi_slopes=None,
                         bias_grad=False):
@@ -152,13 +161,10 @@ def gpu_backward_kernel(query, key, value, attn_mask=None, mask="none", window_l
     try:
         return _at._kernel(target, spec, options)
     except (_at.Unsupported, _at.attn_mlir.CompileError) as e:
-        reason = " ".join(str(e).split()) if isinstance(e, _at.Unsupported) else \
-            "; ".join(d.message.splitlines()[0] for d in e.diagnostics
-                      if d.severity == "error") or str(e).splitlines()[0]
         raise MissingGpuBackward(
             "attn_mlir: gradients of CUDA tensors need the GPU backward kernel "
             "(attn.attention_backward compiled for target 'ptx', issue #16), and "
-            f"none is available for this call: {reason}. attn_mlir computes "
+            f"none is available for this call: {_reason(e)}. attn_mlir computes "
             "gradients with its own kernels or not at all: run on CPU tensors, or "
             "under torch.no_grad() / with inputs that do not require grad") from None
 
@@ -391,13 +397,34 @@ else:
 # and the attributes plain values: nothing a custom op schema would add).
 
 
-def varlen_gpu_backward_kernel(q, k, v, causal, softmax_scale, window_size):
-    """The GPU varlen backward kernel of a call, or MissingGpuBackward."""
-    raise MissingGpuBackward(
-        "attn_mlir: gradients of CUDA tensors through varlen_attention need the GPU "
-        "varlen backward kernel (attn.attention_backward with cu_seqlens on target "
-        "'ptx'), which the compiler does not generate yet: run on CPU tensors, or "
-        "under torch.no_grad() / with inputs that do not require grad")
+def varlen_gpu_backward_kernel(q, k, v, causal, softmax_scale, window_size, sequences=1):
+    """The GPU varlen backward kernel of a call (compiled or from the cache),
+    or MissingGpuBackward saying why there is none. The backward's dims are
+    static: one kernel per (N = `sequences`, packed totals, heads, head dims,
+    dtype, mask); the offsets themselves are run-time values. Shapes only:
+    the tensors may live anywhere."""
+    from .varlen import _mask_of
+    spec = {"varlen": int(sequences), "backward": True, "lse": True,
+            "heads_q": q.shape[1], "heads_kv": k.shape[1],
+            # A batch without keys gets one padding row (as the forward's).
+            "seq_q": q.shape[0], "seq_k": max(1, k.shape[0]), "head_dim": q.shape[2],
+            "value_head_dim": v.shape[2] if v.shape[2] != q.shape[2] else 0,
+            "dtype": _at._DTYPE_NAMES.get(q.dtype),
+            "scale": None if softmax_scale is None else float(softmax_scale),
+            **_mask_of(causal, window_size, max(1, k.shape[0]))}
+    if spec["dtype"] is None or q.dtype not in _at._GPU_DTYPES:
+        raise MissingGpuBackward(f"attn_mlir: expected bf16 or f16 tensors for the GPU "
+                                 f"varlen backward, got {q.dtype}")
+    options = dict(_at.gpu_options(), **backward_options())
+    try:
+        return _at._kernel("ptx", spec, options)
+    except (_at.Unsupported, _at.attn_mlir.CompileError) as e:
+        raise MissingGpuBackward(
+            "attn_mlir: gradients of CUDA tensors through varlen_attention need the GPU "
+            "varlen backward kernel (attn.attention_backward with cu_seqlens on target "
+            f"'ptx'), and none is available for this call: {_reason(e)}. Run on CPU "
+            "tensors, or under torch.no_grad() / with inputs that do not require "
+            "grad") from None
 
 
 def varlen_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k,
@@ -405,11 +432,12 @@ def varlen_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q, cu_seql
     """(dq, dk, dv) of sum(grad_out * out) + sum(grad_lse * lse), the LSE's
     gradient folded into Delta by one more value column as backward() does
     (O' = [O | 1], dO' = [dO | -grad_lse], V' = [V | 0])."""
-    if q.is_cuda:
-        varlen_gpu_backward_kernel(q, k, v, causal, softmax_scale, window_size)
-    from .varlen import varlen_attention_backward
     if grad_out is None:
         grad_out = torch.zeros_like(out)
+    if q.is_cuda:
+        return _varlen_gpu_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q,
+                                    cu_seqlens_k, causal, softmax_scale, window_size)
+    from .varlen import varlen_attention_backward
     dv_cols = v.shape[2]
     if grad_lse is not None and bool((grad_lse != 0).any()):
         out = torch.cat([out, torch.ones(out.shape[:2] + (1,), dtype=out.dtype)], dim=2)
@@ -424,6 +452,30 @@ def varlen_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q, cu_seql
     dq, dk, dv = (_at._from_numpy(g, q.dtype if g.dtype.name == "uint16" else None)
                   for g in (dq, dk, dv))
     return dq, dk, dv[..., :dv_cols].contiguous()
+
+
+def _varlen_gpu_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q,
+                         cu_seqlens_k, causal, softmax_scale, window_size):
+    """varlen_backward on CUDA tensors: one launch sequence of the GPU
+    varlen backward kernel over the packed [1, T, H, D] views; the host reads
+    no offsets (the kernels clamp them to the packed extents)."""
+    if grad_lse is not None and bool((grad_lse != 0).any()):
+        raise MissingGpuBackward("attn_mlir: the gradient of the returned LSE needs "
+                                 "a value head dim of Dv + 1, which the GPU kernels "
+                                 "do not take; use the LSE without its gradient")
+    n = cu_seqlens_q.numel() - 1
+    if q.shape[0] == 0:  # no query rows: no gradient flows anywhere
+        return torch.zeros_like(q), torch.zeros_like(k), torch.zeros_like(v)
+    kernel = varlen_gpu_backward_kernel(q, k, v, causal, softmax_scale, window_size, n)
+    total_k = k.shape[0]
+    if total_k == 0:  # as the forward: one padding row no sequence owns
+        k = k.new_zeros((1,) + tuple(k.shape[1:]))
+        v = v.new_zeros((1,) + tuple(v.shape[1:]))
+    views = [_at._aligned(t.contiguous())[None] for t in
+             (q, k, v, out, grad_out.to(q.dtype))]
+    dq, dk, dv = kernel(*views, _at._aligned(lse.float().contiguous())[None],
+                        _at._aligned(cu_seqlens_q), _at._aligned(cu_seqlens_k))
+    return dq[0], dk[0, :total_k], dv[0, :total_k]
 
 
 class _VarlenAttention(torch.autograd.Function):

@@ -668,8 +668,11 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None,
     the backward is attn.attention_backward with the same cu_seqlens, each
     sequence's gradients recomputed from the saved out and LSE (dK and dV
     summed over each query group). CPU tensors run the CPU target's
-    backward; CUDA tensors need the GPU varlen backward kernel
-    (MissingGpuBackward says when there is none)."""
+    backward; CUDA tensors run the GPU varlen backward kernels (compiled
+    once per N, packed totals, heads, head dims, dtype and mask: their grids
+    count the sequences; docs/Pipeline.md, convert-attn-backward-to-nvvm
+    "Varlen"). MissingGpuBackward says when there is none (float32 tensors)
+    and refuses a nonzero gradient of the returned LSE on CUDA."""
     for name, t in (("q", q), ("k", k), ("v", v)):
         if not isinstance(t, torch.Tensor) or t.dim() != 3:
             raise Unsupported(f"attn_mlir: expected {name} as a [total, H, D] tensor")
@@ -690,8 +693,9 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None,
                   None if softmax_scale is None else float(softmax_scale),
                   (int(window_size[0]), int(window_size[1])))
     if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v)):
-        if q.is_cuda:
-            _autograd.varlen_gpu_backward_kernel(q, k, v, *attributes[2:])
+        if q.is_cuda and q.shape[0]:  # no query rows: no kernel (all zeros)
+            _autograd.varlen_gpu_backward_kernel(q, k, v, *attributes[2:],
+                                                 cu_seqlens_q.numel() - 1)
         out, lse = _autograd.varlen_apply(q, k, v, cu_seqlens_q, cu_seqlens_k,
                                           *attributes)
     else:

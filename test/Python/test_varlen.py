@@ -265,6 +265,30 @@ class TorchVarlenGradients(unittest.TestCase):
             self.assertEqual(leaf.grad.dtype, torch.bfloat16)
             self.assertEqual(leaf.grad.shape, leaf.shape)
             self.assertTrue(torch.isfinite(leaf.grad.float()).all())
+    def test_gpu_backward_kernel_per_batch_shape(self):
+        # What a CUDA call with requires_grad asks before its forward runs
+        # (shapes only, compiled here): the GPU varlen backward, whose grids
+        # count the sequences, so N and the packed totals key the kernel;
+        # the offsets are i32 inputs of every launch after the LSE.
+        q, k, v, cu_q, cu_k = (t.to(torch.bfloat16) if t.is_floating_point() else t
+                               for t in self.packed(d=64))
+        n = len(self.LENGTHS)
+        first = at._autograd.varlen_gpu_backward_kernel(q, k, v, True, None, (-1, -1), n)
+        self.assertIs(first, at._autograd.varlen_gpu_backward_kernel(
+            q, k, v, True, None, (-1, -1), n))
+        self.assertIsNot(first, at._autograd.varlen_gpu_backward_kernel(
+            q, k, v, True, None, (-1, -1), n + 1))
+        self.assertEqual({m["family"] for m in first.launches}, {"backward"})
+        names = [a["name"] for a in first.manifest["arguments"]]
+        self.assertEqual(names[:11], ["q", "k", "v", "o", "do", "lse", "cu_seqlens_q",
+                                      "cu_seqlens_k", "dq", "dk", "dv"])
+        main = first.launches[1]
+        self.assertEqual(main["grid_formula"], f"[ceil(Lk / block_n) + {n}, Hkv, 1]")
+        # float32 has no GPU varlen backward: refused with the reason.
+        with self.assertRaisesRegex(at.MissingGpuBackward, "bf16 or f16"):
+            at._autograd.varlen_gpu_backward_kernel(q.float(), k.float(), v.float(), True,
+                                                    None, (-1, -1), n)
+
 
 if __name__ == "__main__":
     unittest.main()
