@@ -543,7 +543,8 @@ def AttnPlanGpuBackward : Pass<"attn-plan-gpu-backward", "::mlir::ModuleOp"> {
     what the GPU backward kernels support (errors at the op name the missing
     piece: the bhsd layout, bf16 / f16 operands and gradients of one type,
     static shapes, D = Dv = 64 or 128, no mask_mod, score_mod or grad_bias
-    result; the bias and mask operands, key_lengths and sinks are the
+    result; the bias and mask operands, key_lengths, sinks and a varlen
+    op's cu_seqlens (static N: the grids count the sequences) are the
     kernels' arguments), resolves the schedule and records it on the op:
 
     * `attn.backward_schedule = #attn.backward_schedule<...>`: the tiling
