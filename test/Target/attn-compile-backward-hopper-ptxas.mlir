@@ -19,25 +19,28 @@
 
 // The hopper main kernel (BackwardHopper.cpp), GQA 4/2, Lq = 200, Lk = 333,
 // D = 64, causal: one CTA of two warpgroups per 128 keys, grid
-// (ceil(333 / 128), 2 * 2); shared memory K + V (2 * 128 * 128) + dS^T
-// (128 * 128) + two stages of Q, dO, lse_log2, delta on 1024-byte atoms
-// (2 * 17408) + 1024 to align the base = 84992. No spill at D = 64.
+// (ceil(333 / 128), 2 * 2); shared memory K + V (2 * 128 * 128) + two dS^T
+// buffers (2 * 128 * 128) + two stages of Q, dO, lse_log2, delta on
+// 1024-byte atoms (2 * 17408) + 1024 to align the base = 101376. No spill
+// at D = 64.
 // CHECK: ptxas -arch=sm_90a {{[^[]*}}Used {{[0-9]+}} registers{{[^[]*}}; Used {{[0-9]+}} registers{{[^[]*}}; Used {{[0-9]+}} registers{{[^[]*$}}
 // CHECK: kernel attention_bwd_preprocess: grid [13, 8, 1] block [128, 1, 1] smem 0 bytes
-// CHECK: kernel attention_bwd: grid [3, 4, 1] block [256, 1, 1] smem 84992 bytes
+// CHECK: kernel attention_bwd: grid [3, 4, 1] block [256, 1, 1] smem 101376 bytes
 // CHECK: kernel attention_bwd_convert: grid [100, 1, 1] block [128, 1, 1] smem 0 bytes
 
 // Per step and warpgroup: S^T = K Q^T and dP^T = V dO^T, D / 16 = 4 SS
 // wgmma m64n64k16 each (64 keys x 64 queries); dV += P^T dO and dK += dS^T
 // Q, 4 RS wgmma m64n64k16 each (k over the 64 queries); dQ = dS K with both
 // operands MN-major (the trans flags 1, 1), 8 m64n32k16 over the 128 keys
-// (D / 2 columns per warpgroup). Tiles by cp.async, fenced to the async
-// proxy before the barrier that publishes them; dS^T likewise. dQ into the
-// tiled dq_accum by red.global.add.v4 (the mma.sync kernel's reduction).
+// (D / 2 columns per warpgroup), issued at the next step (and once after
+// the loop for the last step): each dQ chain and its reduction appear
+// twice. Tiles by cp.async, fenced to the async proxy before the barrier
+// that publishes them; dS^T likewise. dQ into the tiled dq_accum by
+// red.global.add.v4 (the mma.sync kernel's reduction).
 // (the instructions of the main kernel counted; no TMA or mbarrier yet)
 // PTX:      2 fence.proxy.async.shared::cta
-// PTX-NEXT: 4 red.global.add.v4.f32
-// PTX-NEXT: 8 wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 p, 1, 1, 1, 1;
+// PTX-NEXT: 8 red.global.add.v4.f32
+// PTX-NEXT: 16 wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 p, 1, 1, 1, 1;
 // PTX-NEXT: 8 wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 p, 1, 1, 0, 0;
 // PTX-NEXT: 8 wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 p, 1, 1, 1;
 // PTX-NOT: {{.}}
@@ -50,13 +53,13 @@
 
 // D = 128 (kernel=auto on sm_90a picks the hopper kernel: measured faster
 // on every prefill shape): S^T and dP^T 8 m64n64k16 each, dV and dK 4
-// m64n128k16 each, dQ 8 m64n64k16 (warpgroup g: panel g of K). Shared
-// memory 2 * 128 * 256 + 128 * 128 + 2 * 33792 + 1024 = 150528 (ptxas
-// 13.0 spills about 112 bytes here at 255 registers).
-// D128: kernel attention_bwd: grid [2, 4, 1] block [256, 1, 1] smem 150528 bytes
+// m64n128k16 each, dQ 8 m64n64k16 (warpgroup g: panel g of K; twice, as
+// above). Shared memory 2 * 128 * 256 + 2 * 128 * 128 + 2 * 33792 + 1024 =
+// 166912 (ptxas 13.0 spills about 64 bytes here at 255 registers).
+// D128: kernel attention_bwd: grid [2, 4, 1] block [256, 1, 1] smem 166912 bytes
 // D128PTX:      8 wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 p, 1, 1, 1;
 // D128PTX-NEXT: 16 wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 p, 1, 1, 0, 0;
-// D128PTX-NEXT: 8 wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 p, 1, 1, 1, 1;
+// D128PTX-NEXT: 16 wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 p, 1, 1, 1, 1;
 // D128PTX-NOT: {{.}}
 
 // kernel=auto falls back to the mma.sync kernel silently where the hopper

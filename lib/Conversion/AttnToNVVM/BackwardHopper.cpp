@@ -63,114 +63,204 @@ SmallVector<Value> MainEmitter::packAccumulatorsAsA(ArrayRef<Value> acc) {
   return packed;
 }
 
-void MainEmitter::emitHopperStep(Value stage, Value head, Value m0,
-                                 SmallVector<Value> &dK,
-                                 SmallVector<Value> &dV) {
-  WgmmaOps ops(b, p.isBF16);
-  Value base = stageBase(stage);
-  Value bh = add(mul(batch, p.headsQ), head);
-  Value warpgroup = shr(warp, 2);
-  auto desc = [&](Value offset, int64_t lbo) {
-    return ops.descriptor(add(sharedBase, offset), lbo, kAtom);
-  };
-  auto advance = [&](Value d, int64_t bytes) -> Value {
-    return bytes ? arith::AddIOp::create(b, d, cI64(bytes >> 4)).getResult()
-                 : d;
-  };
+namespace {
+/// The wgmma vocabulary of the hopper step: shared-memory descriptors over
+/// 128B-swizzled panels and the steps along k of its two operand majors.
+struct HopperGemms {
+  HopperGemms(ImplicitLocOpBuilder &b, bool isBF16, Value sharedBase)
+      : b(b), ops(b, isBF16), sharedBase(sharedBase) {}
+
+  Value desc(Value offset, int64_t lbo) {
+    return ops.descriptor(arith::AddIOp::create(b, sharedBase, offset), lbo,
+                          kAtom);
+  }
+  Value advance(Value d, int64_t bytes) {
+    if (!bytes)
+      return d;
+    Value step = arith::ConstantIntOp::create(b, b.getI64Type(), bytes >> 4);
+    return arith::AddIOp::create(b, d, step);
+  }
   // K-major operands: k step kk reads 32 bytes at (kk % 4) * 32 of every
   // row of panel kk / 4 (panels `rows` rows apart); 8-row atoms 1024 bytes
   // apart (SBO; LBO unused).
-  auto kMajorStep = [](int64_t kk, int64_t rows) {
+  static int64_t kMajorStep(int64_t kk, int64_t rows) {
     return (kk / 4) * rows * kRowBytes + (kk % 4) * 32;
-  };
+  }
   // MN-major operands: k step kk is rows 16 kk .. + 15, two atoms.
-  auto mnStep = [](int64_t kk) { return kk * 16 * kRowBytes; };
-  auto fence = [&] { NVVM::WgmmaFenceAlignedOp::create(b); };
-  auto commit = [&] { NVVM::WgmmaGroupSyncAlignedOp::create(b); };
-  auto wait = [&](int64_t pending) {
-    NVVM::WgmmaWaitGroupSyncOp::create(b, pending);
-  };
+  static int64_t mnStep(int64_t kk) { return kk * 16 * kRowBytes; }
+  void fence() { NVVM::WgmmaFenceAlignedOp::create(b); }
+  void commit() { NVVM::WgmmaGroupSyncAlignedOp::create(b); }
+  void wait(int64_t pending) { NVVM::WgmmaWaitGroupSyncOp::create(b, pending); }
 
-  // S^T and dP^T: A = this warpgroup's 64 keys of K / V (offset 64 rows in
-  // every panel), B = the step's Q / dO rows.
-  Value warpgroupRows = mul(warpgroup, 64 * kRowBytes);
-  Value kDesc = desc(add(cI32(kTile()), warpgroupRows), 16);
-  Value vDesc = desc(add(cI32(vTile()), warpgroupRows), 16);
-  Value qDesc = desc(qTile(base), 16);
-  Value doDesc = desc(doTile(base), 16);
-  SmallVector<Value> s(blockM / 2, cF32(0.0)), dp(blockM / 2, cF32(0.0));
-  ops.fenceOperands(s);
-  ops.fenceOperands(dp);
-  fence();
-  for (int64_t kk = 0; kk < d / 16; ++kk)
-    ops.wgmmaShared(s, advance(kDesc, kMajorStep(kk, blockN)),
-                    advance(qDesc, kMajorStep(kk, blockM)));
-  commit();
-  for (int64_t kk = 0; kk < dv / 16; ++kk)
-    ops.wgmmaShared(dp, advance(vDesc, kMajorStep(kk, blockN)),
-                    advance(doDesc, kMajorStep(kk, blockM)));
-  commit();
-  wait(1);
-  ops.fenceOperands(s);
-  SmallVector<Value> th;
-  s = finishTransposedScores(s, th, m0, head, rowLayout());
-  emitProbabilities(s, base);
-  SmallVector<Value> packedP = packAccumulatorsAsA(s);
-  wait(0);
-  ops.fenceOperands(dp);
+  ImplicitLocOpBuilder &b;
+  WgmmaOps ops;
+  Value sharedBase;
+};
+} // namespace
 
-  // dV += P^T dO, dK += dS^T Q: B MN-major, the 64-column panels of the
-  // stage's rows `blockM` rows apart (LBO).
-  Value doRows = desc(doTile(base), blockM * kRowBytes);
-  Value qRows = desc(qTile(base), blockM * kRowBytes);
-  ops.fenceOperands(dV);
-  fence();
-  for (int64_t kk = 0; kk < blockM / 16; ++kk)
-    ops.wgmma(dV, ArrayRef<Value>(packedP).slice(4 * kk, 4),
-              advance(doRows, mnStep(kk)), /*transposeB=*/true);
-  commit();
-  // dS^T (and, with grad_bias, d_bias) as the mma.sync step makes it: the
-  // accumulator rows are that kernel's.
-  emitScoreGradients(s, dp, th, base, m0, head);
-  SmallVector<Value> packedDs = packAccumulatorsAsA(dp);
-  ops.fenceOperands(dK);
-  fence();
-  for (int64_t kk = 0; kk < blockM / 16; ++kk)
-    ops.wgmma(dK, ArrayRef<Value>(packedDs).slice(4 * kk, 4),
-              advance(qRows, mnStep(kk)), /*transposeB=*/true);
-  commit();
-
-  // dS^T to shared memory for both warpgroups' dQ (generic writes, read by
-  // wgmma through the async proxy).
-  storeDsT(dp);
+static void fenceSharedToAsyncProxy(ImplicitLocOpBuilder &b) {
   NVVM::FenceProxyOp::create(
       b, NVVM::ProxyKind::async_shared,
       NVVM::SharedSpaceAttr::get(b.getContext(),
                                  NVVM::SharedSpace::shared_cta));
-  // dV += P^T dO retired: P's A fragments are free before dQ's
-  // accumulators are live (D = 128 spilled with all of them at once).
-  wait(1);
-  gpu::BarrierOp::create(b);
+}
+
+Value MainEmitter::hopperDsTile(Value it) {
+  return add(cI32(dsTile()), mul(andI(it, 1), blockN * dsRowBytes));
+}
+
+SmallVector<Value> MainEmitter::issueHopperDQ(Value it) {
   // dQ [64 queries, D / 2 from warpgroup * D / 2] = dS K over the 128 keys:
   // A = dS^T (keys as rows: MN-major), B = K's columns (MN-major; D = 64:
   // the half panel at byte 64 of each row, D = 128: panel `warpgroup`).
+  HopperGemms g(b, p.isBF16, sharedBase);
+  Value warpgroup = shr(warp, 2);
   int64_t columns = d / 2;
-  Value kColumns =
-      d == 64 ? add(cI32(kTile()), mul(warpgroup, columns * 2))
-              : add(cI32(kTile()), mul(warpgroup, blockN * kRowBytes));
-  Value kDescMn = desc(kColumns, blockN * kRowBytes);
-  Value dsDesc = desc(cI32(dsTile()), blockN * kRowBytes);
-  SmallVector<Value> dq(columns / 2, cF32(0.0));
-  ops.fenceOperands(dq);
-  fence();
+  Value kColumns = d == 64
+                       ? add(cI32(kTile()), mul(warpgroup, columns * 2))
+                       : add(cI32(kTile()), mul(warpgroup, blockN * kRowBytes));
+  Value kDescMn = g.desc(kColumns, blockN * kRowBytes);
+  Value dsDesc = g.desc(hopperDsTile(it), blockN * kRowBytes);
+  SmallVector<Value> dq = g.ops.freshAccumulators(columns / 2);
+  g.fence();
   for (int64_t kk = 0; kk < blockN / 16; ++kk)
-    ops.wgmmaShared(dq, advance(dsDesc, mnStep(kk)),
-                    advance(kDescMn, mnStep(kk)), /*transposeA=*/true,
-                    /*transposeB=*/true);
-  commit();
-  wait(0);
-  ops.fenceOperands(dV);
-  ops.fenceOperands(dK);
-  ops.fenceOperands(dq);
-  emitDQReduction(bh, m0, dq);
+    g.ops.wgmmaShared(dq, g.advance(dsDesc, HopperGemms::mnStep(kk)),
+                      g.advance(kDescMn, HopperGemms::mnStep(kk)),
+                      /*transposeA=*/true, /*transposeB=*/true,
+                      /*accumulate=*/kk > 0);
+  g.commit();
+  return dq;
+}
+
+void MainEmitter::emitHopperStep(Value it, Value stage, SmallVector<Value> &dK,
+                                 SmallVector<Value> &dV) {
+  HopperGemms g(b, p.isBF16, sharedBase);
+  auto [head, m0] = stepCoordinates(it);
+  Value base = stageBase(stage);
+  Value warpgroup = shr(warp, 2);
+  using G = HopperGemms;
+
+  // The previous step's dQ first (its dS^T is in shared memory since the
+  // loop's barrier), so that its wgmma overlaps this step's S^T and its
+  // reduction the wgmma of S^T; at step 0 the product of the other dS^T
+  // buffer is unused.
+  SmallVector<Value> dq = issueHopperDQ(add(it, 1));
+  // S^T and dP^T: A = this warpgroup's 64 keys of K / V (offset 64 rows in
+  // every panel), B = the step's Q / dO rows.
+  Value warpgroupRows = mul(warpgroup, 64 * kRowBytes);
+  Value kDesc = g.desc(add(cI32(kTile()), warpgroupRows), 16);
+  Value vDesc = g.desc(add(cI32(vTile()), warpgroupRows), 16);
+  Value qDesc = g.desc(qTile(base), 16);
+  Value doDesc = g.desc(doTile(base), 16);
+  // The chains start without accumulating: no zeros are written into
+  // registers while dQ's wgmma is in flight (ptxas would wait for it).
+  SmallVector<Value> s = g.ops.freshAccumulators(blockM / 2);
+  SmallVector<Value> dp = g.ops.freshAccumulators(blockM / 2);
+  g.fence();
+  for (int64_t kk = 0; kk < d / 16; ++kk)
+    g.ops.wgmmaShared(s, g.advance(kDesc, G::kMajorStep(kk, blockN)),
+                      g.advance(qDesc, G::kMajorStep(kk, blockM)),
+                      /*transposeA=*/false, /*transposeB=*/false,
+                      /*accumulate=*/kk > 0);
+  g.commit();
+  // dQ retired (S^T may still run): reduced before dP^T's accumulators are
+  // live, so that D = 128 never holds dQ, S^T and dP^T at once.
+  g.wait(1);
+  g.ops.fenceOperands(dq);
+  ifThen(cmp(arith::CmpIPredicate::sgt, it, cI32(0)), [&] {
+    auto [prevHead, prevM0] = stepCoordinates(add(it, -1));
+    emitDQReduction(add(mul(batch, p.headsQ), prevHead), prevM0, dq);
+  });
+  g.fence();
+  for (int64_t kk = 0; kk < dv / 16; ++kk)
+    g.ops.wgmmaShared(dp, g.advance(vDesc, G::kMajorStep(kk, blockN)),
+                      g.advance(doDesc, G::kMajorStep(kk, blockM)),
+                      /*transposeA=*/false, /*transposeB=*/false,
+                      /*accumulate=*/kk > 0);
+  g.commit();
+  g.wait(1);
+  g.ops.fenceOperands(s);
+  SmallVector<Value> th;
+  s = finishTransposedScores(s, th, m0, head, rowLayout());
+  emitProbabilities(s, base);
+  SmallVector<Value> packedP = packAccumulatorsAsA(s);
+  g.wait(0);
+  g.ops.fenceOperands(dp);
+
+  // dV += P^T dO, dK += dS^T Q: B MN-major, the 64-column panels of the
+  // stage's rows `blockM` rows apart (LBO).
+  Value doRows = g.desc(doTile(base), blockM * kRowBytes);
+  Value qRows = g.desc(qTile(base), blockM * kRowBytes);
+  g.ops.fenceOperands(dV);
+  g.fence();
+  for (int64_t kk = 0; kk < blockM / 16; ++kk)
+    g.ops.wgmma(dV, ArrayRef<Value>(packedP).slice(4 * kk, 4),
+                g.advance(doRows, G::mnStep(kk)), /*transposeB=*/true);
+  g.commit();
+  // dS^T (and, with grad_bias, d_bias) as the mma.sync step makes it: the
+  // accumulator rows are that kernel's.
+  emitScoreGradients(s, dp, th, base, m0, head);
+  SmallVector<Value> packedDs = packAccumulatorsAsA(dp);
+  g.ops.fenceOperands(dK);
+  g.fence();
+  for (int64_t kk = 0; kk < blockM / 16; ++kk)
+    g.ops.wgmma(dK, ArrayRef<Value>(packedDs).slice(4 * kk, 4),
+                g.advance(qRows, G::mnStep(kk)), /*transposeB=*/true);
+  g.commit();
+
+  // dS^T to this step's buffer for both warpgroups' dQ at the next step
+  // (generic writes, read by wgmma through the async proxy). The buffer was
+  // last read by step it - 2's dQ, retired by every warpgroup before the
+  // loop's barrier of step it.
+  storeDsT(dp, hopperDsTile(it));
+  fenceSharedToAsyncProxy(b);
+  // dK and dV settle before they are carried to the next step.
+  g.wait(0);
+  g.ops.fenceOperands(dV);
+  g.ops.fenceOperands(dK);
+}
+
+scf::ForOp MainEmitter::emitHopperLoop(Value total) {
+  // One barrier per step: at the top of step it every warp has finished
+  // step it - 1 (all its wgmma retired but that step's dQ, which reads K
+  // and dS^T only), so step it + 1's copies may overwrite the stage step
+  // it - 1 read, and the dS^T that step stored is complete.
+  int64_t numAcc = d / 8 * 4;
+  SmallVector<Value> init(numAcc + dTiles() * 4, cF32(0.0));
+  auto loop = scf::ForOp::create(b, cI32(0), total, cI32(1), init);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value it = loop.getInductionVar();
+    ValueRange iter = loop.getRegionIterArgs();
+    SmallVector<Value> dK(iter.begin(), iter.begin() + numAcc);
+    SmallVector<Value> dV(iter.begin() + numAcc, iter.end());
+    Value stage = andI(it, 1);
+    // Step it's tiles (copied during step it - 1, or before the loop) have
+    // landed; each thread's cp.async writes are fenced to the async proxy
+    // wgmma reads through before the barrier.
+    NVVM::CpAsyncWaitGroupOp::create(b, 0);
+    fenceSharedToAsyncProxy(b);
+    gpu::BarrierOp::create(b);
+    Value next = add(it, 1);
+    ifThen(cmp(arith::CmpIPredicate::slt, next, total), [&] {
+      copyStep(next, stageBase(arith::XOrIOp::create(b, stage, cI32(1))));
+    });
+    NVVM::CpAsyncCommitGroupOp::create(b);
+    emitHopperStep(it, stage, dK, dV);
+    SmallVector<Value> yields(dK);
+    yields.append(dV);
+    scf::YieldOp::create(b, yields);
+  }
+  // The last step's dQ, once both warpgroups' dS^T is stored.
+  ifThen(cmp(arith::CmpIPredicate::sgt, total, cI32(0)), [&] {
+    gpu::BarrierOp::create(b);
+    Value last = add(total, -1);
+    SmallVector<Value> dq = issueHopperDQ(last);
+    HopperGemms(b, p.isBF16, sharedBase).wait(0);
+    WgmmaOps(b, p.isBF16).fenceOperands(dq);
+    auto [head, m0] = stepCoordinates(last);
+    emitDQReduction(add(mul(batch, p.headsQ), head), m0, dq);
+  });
+  return loop;
 }

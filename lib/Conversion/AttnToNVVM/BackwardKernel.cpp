@@ -497,7 +497,7 @@ SmallVector<Value> MainEmitter::emitAlibi(ArrayRef<Value> s, Value m0,
   return out;
 }
 
-void MainEmitter::storeDsT(ArrayRef<Value> ds) {
+void MainEmitter::storeDsT(ArrayRef<Value> ds, Value tile) {
   // Lane (g, t) holds rows g, g + 8 of the warp's 16 keys and queries
   // 8 nt + 2t, +1: one 4-byte store per pair; the chunk is swizzled by the
   // row (row % 8 == g), so the 32 lanes of a store hit 32 banks.
@@ -508,9 +508,10 @@ void MainEmitter::storeDsT(ArrayRef<Value> ds) {
       Value packed = packHalf2(ds[sIndex(0, nt, 2 * half)],
                                ds[sIndex(0, nt, 2 * half + 1)]);
       Value chunk = arith::XOrIOp::create(b, cI32(nt), g);
-      LLVM::StoreOp::create(
-          b, packed, tileAt(add(cI32(dsTile()), add(rowBytes, mul(chunk, 16)))),
-          /*alignment=*/4);
+      LLVM::StoreOp::create(b, packed,
+                            tileAt(add(tile ? tile : cI32(dsTile()),
+                                       add(rowBytes, mul(chunk, 16)))),
+                            /*alignment=*/4);
     }
   }
 }
@@ -715,8 +716,6 @@ MainEmitter::finishTransposedScores(SmallVector<Value> s,
 
 void MainEmitter::emitStep(Value it, Value stage, Value head, Value m0,
                            SmallVector<Value> &dK, SmallVector<Value> &dV) {
-  if (hopper)
-    return emitHopperStep(stage, head, m0, dK, dV);
   if (square)
     return emitSquareStep(stage, head, m0, dK, dV);
   Value base = stageBase(stage);
@@ -796,13 +795,6 @@ scf::ForOp MainEmitter::emitLoop(Value total) {
   });
   NVVM::CpAsyncCommitGroupOp::create(b);
   NVVM::CpAsyncWaitGroupOp::create(b, 1);
-  // The hopper kernel's wgmma reads the tiles through the async proxy:
-  // each thread's cp.async writes are fenced before the barrier.
-  if (hopper)
-    NVVM::FenceProxyOp::create(
-        b, NVVM::ProxyKind::async_shared,
-        NVVM::SharedSpaceAttr::get(b.getContext(),
-                                   NVVM::SharedSpace::shared_cta));
   gpu::BarrierOp::create(b);
   auto [head, m0] = stepCoordinates(it);
   emitStep(it, stage, head, m0, dK, dV);
@@ -958,8 +950,9 @@ void MainEmitter::emit() {
     copyStep(cI32(0), stageBase(cI32(0)));
   });
   NVVM::CpAsyncCommitGroupOp::create(b);
-  scf::ForOp loop = emitLoop(total);
-  b.setInsertionPointAfter(loop);
+  // Both loops leave the builder after themselves (the hopper one after
+  // its last step's dQ).
+  scf::ForOp loop = hopper ? emitHopperLoop(total) : emitLoop(total);
   int64_t numAcc = d / 8 * 4;
   if (square)
     emitSquareEpilogue(loop.getResults().take_front(numAcc),
@@ -1013,9 +1006,10 @@ int64_t mlir::attn::detail::backwardMainSharedBytes(const KernelProblem &p,
                                                     const BackwardTiles &t) {
   int64_t rows = sharedRowBytes(p.headDim) + sharedRowBytes(p.valueHeadDim);
   int64_t stage = t.blockM * rows + 2 * t.blockM * 4;
-  // The hopper kernel: stages on 1024-byte atoms, and the base aligned.
+  // The hopper kernel: two dS^T buffers, stages on 1024-byte atoms, and
+  // the base aligned.
   if (t.hopper)
-    return t.blockN * rows + t.blockN * backwardStagedRowBytes(t.blockM) +
+    return t.blockN * rows + 2 * t.blockN * backwardStagedRowBytes(t.blockM) +
            2 * llvm::alignTo(stage, kHopperBackwardAlignment) +
            kHopperBackwardAlignment;
   int64_t staged =

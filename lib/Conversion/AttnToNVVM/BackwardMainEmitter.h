@@ -44,16 +44,16 @@ public:
   void emit();
 
 private:
-  // Shared memory: K | V | dS^T | (P^T, square warp tiles) | stage 0 |
-  // stage 1, each stage Q | dO | lse_log2 | delta. Every tile starts at a
-  // multiple of 128 bytes.
+  // Shared memory: K | V | dS^T | (P^T, square warp tiles; the second
+  // dS^T buffer, hopper) | stage 0 | stage 1, each stage Q | dO | lse_log2
+  // | delta. Every tile starts at a multiple of 128 bytes.
   int64_t kTile() const { return 0; }
   int64_t vTile() const { return kvTileBytes; }
   int64_t dsTile() const { return kvTileBytes + vTileBytes; }
   int64_t pTile() const { return dsTile() + blockN * dsRowBytes; }
   Value stageBase(Value stage) {
     return add(mul(stage, stageBytes),
-               pTile() + (square ? blockN * dsRowBytes : 0));
+               pTile() + (square || hopper ? blockN * dsRowBytes : 0));
   }
   Value qTile(Value base) { return base; }
   Value doTile(Value base) { return add(base, qTileBytes); }
@@ -128,8 +128,9 @@ private:
   /// queries past Lq and keys past Lk are skipped.
   void emitBiasGradient(ArrayRef<Value> ds, Value m0, Value head,
                         const ScoreLayout &layout);
-  /// Stores dS^T (this warp's 16 rows) as 16-bit pairs into the dS tile.
-  void storeDsT(ArrayRef<Value> ds);
+  /// Stores dS^T (this warp's 16 rows) as 16-bit pairs into the dS tile
+  /// (at shared offset `tile`; default dsTile()).
+  void storeDsT(ArrayRef<Value> ds, Value tile = {});
   // Square warp tiles (BackwardSquareStep.cpp).
   /// Lane values of the square layout (keyGroup, queryHalf, lanes).
   void emitSquareCoordinates();
@@ -194,11 +195,20 @@ private:
   /// Aligns the dynamic shared memory base to kHopperBackwardAlignment
   /// (smem and sharedBase).
   void emitHopperSharedBase();
-  /// One step on wgmma: S^T, dP^T (SS), dV += P^T dO and dK += dS^T Q (A
-  /// from registers), dS^T to shared memory, dQ = dS K (SS, both operands
-  /// MN-major) into dq_accum.
-  void emitHopperStep(Value stage, Value head, Value m0,
-                      SmallVector<Value> &dK, SmallVector<Value> &dV);
+  /// The loop over steps on wgmma, one barrier per step: step it's dQ is
+  /// issued at step it + 1 (after the loop for the last step).
+  scf::ForOp emitHopperLoop(Value total);
+  /// Step `it` on wgmma: the previous step's dQ = dS K (SS, both operands
+  /// MN-major) overlapping S^T (SS) and reduced into dq_accum, dP^T (SS),
+  /// dV += P^T dO and dK += dS^T Q (A from registers), dS^T to this step's
+  /// shared buffer.
+  void emitHopperStep(Value it, Value stage, SmallVector<Value> &dK,
+                      SmallVector<Value> &dV);
+  /// The shared offset of step `it`'s dS^T: two buffers, by parity.
+  Value hopperDsTile(Value it);
+  /// Issues (commits, does not wait for) this warpgroup's dQ columns of
+  /// the step whose dS^T buffer is `it`'s; returns the accumulators.
+  SmallVector<Value> issueHopperDQ(Value it);
   /// The accumulators `acc` (the wgmma layout of this warp) packed pairwise
   /// into the A fragments of k16 steps over their columns.
   SmallVector<Value> packAccumulatorsAsA(ArrayRef<Value> acc);

@@ -47,8 +47,8 @@ void WgmmaOps::wgmma(MutableArrayRef<Value> acc, ArrayRef<Value> a,
   issueOnAccumulators(acc, asmString, "r,r,r,r,l,r", operands);
 }
 
-void WgmmaOps::wgmmaShared(MutableArrayRef<Value> acc, Value descA,
-                           Value descB, bool transposeA, bool transposeB) {
+void WgmmaOps::wgmmaShared(MutableArrayRef<Value> acc, Value descA, Value descB,
+                           bool transposeA, bool transposeB, bool accumulate) {
   int64_t n = acc.size();
   std::string asmString;
   llvm::raw_string_ostream os(asmString);
@@ -63,7 +63,12 @@ void WgmmaOps::wgmmaShared(MutableArrayRef<Value> acc, Value descA,
      << ", " << (transposeB ? 1 : 0) << ";\n}";
   issueOnAccumulators(
       acc, asmString, "l,l,r",
-      {descA, descB, arith::ConstantIntOp::create(b, b.getI32Type(), 1)});
+      {descA, descB,
+       arith::ConstantIntOp::create(b, b.getI32Type(), accumulate ? 1 : 0)});
+}
+
+SmallVector<Value> WgmmaOps::freshAccumulators(int64_t n) {
+  return SmallVector<Value>(n, LLVM::PoisonOp::create(b, b.getF32Type()));
 }
 
 void WgmmaOps::issueOnAccumulators(MutableArrayRef<Value> acc,

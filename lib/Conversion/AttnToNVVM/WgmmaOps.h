@@ -30,9 +30,16 @@ public:
   void wgmma(MutableArrayRef<Value> acc, ArrayRef<Value> a, Value desc,
              bool transposeB);
   /// The same with A through the descriptor `descA` too; each operand
-  /// K-major unless its transpose flag makes it MN-major.
+  /// K-major unless its transpose flag makes it MN-major. Without
+  /// `accumulate` (scale-d 0) acc = A * B: `acc` may then be poison, so
+  /// that no zeros are moved into accumulator registers (ptxas waits for
+  /// every wgmma in flight before a register a wgmma defines is read).
   void wgmmaShared(MutableArrayRef<Value> acc, Value descA, Value descB,
-                   bool transposeA = false, bool transposeB = false);
+                   bool transposeA = false, bool transposeB = false,
+                   bool accumulate = true);
+  /// `n` poison f32 values: the accumulators of a chain whose first wgmma
+  /// does not accumulate.
+  SmallVector<Value> freshAccumulators(int64_t n);
   /// Issues `asmString` with the f32 accumulators `acc` as outputs tied to
   /// inputs after `operands` (constraints `operandConstraints`), and takes
   /// the results back into `acc`: the frame of both wgmma forms.

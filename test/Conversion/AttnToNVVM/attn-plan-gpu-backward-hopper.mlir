@@ -7,14 +7,14 @@
 // (useHopperBackward: measured faster on every prefill shape), with its
 // fixed tiles (128 keys per CTA of two warpgroups, 64-row Q blocks, dQ in
 // 16-row groups, no square warp tiles) and family hopper-backward; shared
-// memory K + V (2 * 128 * 128) + dS^T (128 * 128) + 2 stages on 1024-byte
-// atoms (2 * 17408) + 1024 = 84992. The schedule prints `hopper = true`
+// memory K + V (2 * 128 * 128) + two dS^T buffers (2 * 128 * 128) + 2
+// stages on 1024-byte atoms (2 * 17408) + 1024 = 101376. The schedule prints `hopper = true`
 // and reads back (the last run). A softcap takes it too (the hopper step
 // shares the mma.sync frame's score code); kernel=mma-sync and chip sm_90
 // give the mma.sync kernel for both.
 // CHECK-LABEL: func.func @d64_causal
 // CHECK: attn.backward_schedule = #attn.backward_schedule<block_m = 64, block_n = 128, deterministic = false, dq_block_m = 64, dq_reduction = "red-v4", rotate_q_blocks = true, square_warp_tiles = false, dq_warp_rows = 16, hopper = true>
-// CHECK-SAME: attn.kernel_info = #attn.kernel_info<family = "hopper-backward", grid_formula = "[ceil(Lk / block_n), B * Hkv, 1]", shared_memory_bytes = 84992, block_m = 64, block_n = 128, num_warps = 8
+// CHECK-SAME: attn.kernel_info = #attn.kernel_info<family = "hopper-backward", grid_formula = "[ceil(Lk / block_n), B * Hkv, 1]", shared_memory_bytes = 101376, block_m = 64, block_n = 128, num_warps = 8
 // CHECK-LABEL: func.func @softcap
 // CHECK: hopper = true
 // CHECK-SAME: family = "hopper-backward"
