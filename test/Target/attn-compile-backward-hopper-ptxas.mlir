@@ -1,6 +1,6 @@
 // REQUIRES: ptxas
 // RUN: env CUDA_HOME=%cuda_home attn-compile --target=ptx --backward --bwd-kernel=hopper --chip=sm_90a --ptx-features=+ptx81 --cubin-arch=sm_90a --report=none --batch=2 --heads-q=4 --heads-kv=2 --seq-q=200 --seq-k=333 --head-dim=64 --mask=causal -o %t | FileCheck %s
-// RUN: grep -o "wgmma.mma_async.sync.aligned.m64n[0-9]*k16.f32.bf16.bf16.*p, 1, 1, [0-9, ]*;\|fence.proxy.async.shared::cta\|red.global.add.v4.f32\|cp.async.bulk.tensor\|mbarrier" %t.ptx | sed 's/ {.*p,/ p,/' | sort | uniq -c | FileCheck %s --check-prefix=PTX
+// RUN: grep -o "wgmma.mma_async.sync.aligned.m64n[0-9]*k16.f32.bf16.bf16.*p, 1, 1, [0-9, ]*;\|fence.proxy.async.shared::cta\|red.global.add.v4.f32\|stmatrix.sync.aligned.m8n8.x4.shared.b16\|cp.async.bulk.tensor\|mbarrier" %t.ptx | sed 's/ {.*p,/ p,/' | sort | uniq -c | FileCheck %s --check-prefix=PTX
 // RUN: FileCheck %s --check-prefix=M1 < %t.1.json
 // RUN: FileCheck %s --check-prefix=M0 < %t.json
 // RUN: env CUDA_HOME=%cuda_home attn-compile --target=ptx --backward --chip=sm_90a --ptx-features=+ptx81 --cubin-arch=sm_90a --report=none --batch=1 --heads-q=4 --heads-kv=4 --seq-q=333 --seq-k=200 --head-dim=128 --mask=causal-top-left -o %t2 | FileCheck %s --check-prefix=D128
@@ -35,11 +35,13 @@
 // (D / 2 columns per warpgroup), issued at the next step (and once after
 // the loop for the last step): each dQ chain and its reduction appear
 // twice. Tiles by cp.async, fenced to the async proxy before the barrier
-// that publishes them; dS^T likewise. dQ into the tiled dq_accum by
-// red.global.add.v4 (the mma.sync kernel's reduction).
+// that publishes them; dS^T likewise, stored by 4 stmatrix x4 per lane
+// (16 8x8 matrices of the lane's 16 keys x 64 queries). dQ into the tiled
+// dq_accum by red.global.add.v4 (the mma.sync kernel's reduction).
 // (the instructions of the main kernel counted; no TMA or mbarrier yet)
 // PTX:      2 fence.proxy.async.shared::cta
 // PTX-NEXT: 8 red.global.add.v4.f32
+// PTX-NEXT: 4 stmatrix.sync.aligned.m8n8.x4.shared.b16
 // PTX-NEXT: 16 wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 p, 1, 1, 1, 1;
 // PTX-NEXT: 8 wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 p, 1, 1, 0, 0;
 // PTX-NEXT: 8 wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 p, 1, 1, 1;

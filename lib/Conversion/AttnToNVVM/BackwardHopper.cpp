@@ -105,6 +105,33 @@ static void fenceSharedToAsyncProxy(ImplicitLocOpBuilder &b) {
                                  NVVM::SharedSpace::shared_cta));
 }
 
+void MainEmitter::storeDsTMatrices(ArrayRef<Value> ds, Value tile) {
+  // storeDsT's bytes by stmatrix (sm_90): the lane's 16 packed pairs are
+  // the C fragments of 16 8x8 matrices (half h = rows 8h .. + 7 of the
+  // warp's 16 keys, nt = queries 8 nt .. + 7), four per x4 store, so four
+  // shared stores per lane instead of sixteen. Lane l addresses row l % 8
+  // of matrix l / 8 of its store; chunk nt of key row r sits at
+  // (nt ^ r % 8) * 16, the swizzle the dQ wgmma reads.
+  Value matrix = shr(lane, 3), row8 = andI(lane, 7);
+  for (int64_t j = 0; j < 2 * nTiles() / 4; ++j) {
+    SmallVector<Value> sources;
+    for (int64_t m = 0; m < 4; ++m) {
+      int64_t nt = 2 * j + m / 2, half = m % 2;
+      sources.push_back(packHalf2(ds[sIndex(0, nt, 2 * half)],
+                                  ds[sIndex(0, nt, 2 * half + 1)]));
+    }
+    // Matrix m of this store: nt = 2 j + m / 2, half m % 2.
+    Value nt = add(shr(matrix, 1), 2 * j);
+    Value key = add(add(mul(warp, 16), mul(andI(matrix, 1), 8)), row8);
+    Value chunk = arith::XOrIOp::create(b, nt, row8);
+    Value offset = add(tile, add(mul(key, dsRowBytes), mul(chunk, 16)));
+    NVVM::StMatrixOp::create(
+        b, tileAt(offset), sources, NVVM::MMALayout::row,
+        NVVM::LdStMatrixShapeAttr::get(b.getContext(), 8, 8),
+        NVVM::LdStMatrixEltType::B16);
+  }
+}
+
 Value MainEmitter::hopperDsTile(Value it) {
   return add(cI32(dsTile()), mul(andI(it, 1), blockN * dsRowBytes));
 }
@@ -212,7 +239,7 @@ void MainEmitter::emitHopperStep(Value it, Value stage, SmallVector<Value> &dK,
   // (generic writes, read by wgmma through the async proxy). The buffer was
   // last read by step it - 2's dQ, retired by every warpgroup before the
   // loop's barrier of step it.
-  storeDsT(dp, hopperDsTile(it));
+  storeDsTMatrices(dp, hopperDsTile(it));
   fenceSharedToAsyncProxy(b);
   // dK and dV settle before they are carried to the next step.
   g.wait(0);

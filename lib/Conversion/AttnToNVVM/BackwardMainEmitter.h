@@ -204,6 +204,8 @@ private:
   /// shared buffer.
   void emitHopperStep(Value it, Value stage, SmallVector<Value> &dK,
                       SmallVector<Value> &dV);
+  /// storeDsT by stmatrix: the same bytes at shared offset `tile`.
+  void storeDsTMatrices(ArrayRef<Value> ds, Value tile);
   /// The shared offset of step `it`'s dS^T: two buffers, by parity.
   Value hopperDsTile(Value it);
   /// Issues (commits, does not wait for) this warpgroup's dQ columns of
