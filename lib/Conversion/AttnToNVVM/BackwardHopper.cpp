@@ -252,33 +252,16 @@ scf::ForOp MainEmitter::emitHopperLoop(Value total) {
   // step it - 1 (all its wgmma retired but that step's dQ, which reads K
   // and dS^T only), so step it + 1's copies may overwrite the stage step
   // it - 1 read, and the dS^T that step stored is complete.
-  int64_t numAcc = d / 8 * 4;
-  SmallVector<Value> init(numAcc + dTiles() * 4, cF32(0.0));
-  auto loop = scf::ForOp::create(b, cI32(0), total, cI32(1), init);
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    Value it = loop.getInductionVar();
-    ValueRange iter = loop.getRegionIterArgs();
-    SmallVector<Value> dK(iter.begin(), iter.begin() + numAcc);
-    SmallVector<Value> dV(iter.begin() + numAcc, iter.end());
-    Value stage = andI(it, 1);
+  scf::ForOp loop = emitStepLoop(total, [&](StepState &step) {
     // Step it's tiles (copied during step it - 1, or before the loop) have
     // landed; each thread's cp.async writes are fenced to the async proxy
     // wgmma reads through before the barrier.
     NVVM::CpAsyncWaitGroupOp::create(b, 0);
     fenceSharedToAsyncProxy(b);
     gpu::BarrierOp::create(b);
-    Value next = add(it, 1);
-    ifThen(cmp(arith::CmpIPredicate::slt, next, total), [&] {
-      copyStep(next, stageBase(arith::XOrIOp::create(b, stage, cI32(1))));
-    });
-    NVVM::CpAsyncCommitGroupOp::create(b);
-    emitHopperStep(it, stage, dK, dV);
-    SmallVector<Value> yields(dK);
-    yields.append(dV);
-    scf::YieldOp::create(b, yields);
-  }
+    copyNextStep(step.it, step.stage, total);
+    emitHopperStep(step.it, step.stage, step.dK, step.dV);
+  });
   // The last step's dQ, once both warpgroups' dS^T is stored.
   ifThen(cmp(arith::CmpIPredicate::sgt, total, cI32(0)), [&] {
     gpu::BarrierOp::create(b);

@@ -775,36 +775,48 @@ void MainEmitter::emitScoreGradients(ArrayRef<Value> probs,
     emitBiasGradient(biasGrad, m0, head, rowLayout());
 }
 
-scf::ForOp MainEmitter::emitLoop(Value total) {
+scf::ForOp MainEmitter::emitStepLoop(Value total,
+                                     function_ref<void(StepState &)> body) {
   // dK: D / 8 C fragments, dV: Dv / 8.
   int64_t numAcc = d / 8 * 4;
   SmallVector<Value> init(numAcc + dTiles() * 4, cF32(0.0));
   auto loop = scf::ForOp::create(b, cI32(0), total, cI32(1), init);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(loop.getBody());
-  Value it = loop.getInductionVar();
   ValueRange iter = loop.getRegionIterArgs();
-  SmallVector<Value> dK(iter.begin(), iter.begin() + numAcc);
-  SmallVector<Value> dV(iter.begin() + numAcc, iter.end());
-  Value stage = andI(it, 1);
-  // Step it + 1 streams into the other stage while this one computes (an
-  // empty group on the last step keeps the wait count uniform).
+  StepState step{loop.getInductionVar(),
+                 {},
+                 SmallVector<Value>(iter.begin(), iter.begin() + numAcc),
+                 SmallVector<Value>(iter.begin() + numAcc, iter.end())};
+  step.stage = andI(step.it, 1);
+  body(step);
+  SmallVector<Value> yields(step.dK);
+  yields.append(step.dV);
+  scf::YieldOp::create(b, yields);
+  return loop;
+}
+
+void MainEmitter::copyNextStep(Value it, Value stage, Value total) {
+  // An empty group on the last step keeps the wait count uniform.
   Value next = add(it, 1);
   ifThen(cmp(arith::CmpIPredicate::slt, next, total), [&] {
     copyStep(next, stageBase(arith::XOrIOp::create(b, stage, cI32(1))));
   });
   NVVM::CpAsyncCommitGroupOp::create(b);
-  NVVM::CpAsyncWaitGroupOp::create(b, 1);
-  gpu::BarrierOp::create(b);
-  auto [head, m0] = stepCoordinates(it);
-  emitStep(it, stage, head, m0, dK, dV);
-  // Every warp is done with this stage and with the dS^T tile before the
-  // next step's copies and stores reuse them.
-  gpu::BarrierOp::create(b);
-  SmallVector<Value> yields(dK);
-  yields.append(dV);
-  scf::YieldOp::create(b, yields);
-  return loop;
+}
+
+scf::ForOp MainEmitter::emitLoop(Value total) {
+  return emitStepLoop(total, [&](StepState &step) {
+    // Step it + 1 streams into the other stage while this one computes.
+    copyNextStep(step.it, step.stage, total);
+    NVVM::CpAsyncWaitGroupOp::create(b, 1);
+    gpu::BarrierOp::create(b);
+    auto [head, m0] = stepCoordinates(step.it);
+    emitStep(step.it, step.stage, head, m0, step.dK, step.dV);
+    // Every warp is done with this stage and with the dS^T tile before the
+    // next step's copies and stores reuse them.
+    gpu::BarrierOp::create(b);
+  });
 }
 
 void MainEmitter::storeKeyRowGradients(

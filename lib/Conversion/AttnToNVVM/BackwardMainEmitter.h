@@ -170,7 +170,20 @@ private:
   /// red.global.add.v<N>.f32 of `values` at `ptr` (N = values.size()),
   /// predicated on the i1 `valid` where given.
   void emitVectorRed(Value ptr, ArrayRef<Value> values, Value valid = {});
-  /// The loop over (head, Q block) steps carrying dK and dV.
+  /// A loop step's state: the step, its stage (it % 2) and the carried
+  /// dK and dV.
+  struct StepState {
+    Value it, stage;
+    SmallVector<Value> dK, dV;
+  };
+  /// The loop over `total` (head, Q block) steps carrying dK and dV
+  /// (zeros first), `body` emitting each step (its copies, barriers and
+  /// gradients).
+  scf::ForOp emitStepLoop(Value total, function_ref<void(StepState &)> body);
+  /// Issues step it + 1's copies into the other stage (where it + 1 <
+  /// total) and commits the group.
+  void copyNextStep(Value it, Value stage, Value total);
+  /// The mma.sync loop: step it + 1's copies under step it, two barriers.
   scf::ForOp emitLoop(Value total);
   /// One step: the gradients of the Q block at `m0` of query head `head`.
   void emitStep(Value it, Value stage, Value head, Value m0,
