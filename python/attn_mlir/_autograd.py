@@ -397,21 +397,43 @@ else:
 # and the attributes plain values: nothing a custom op schema would add).
 
 
+def _packed_rows(total):
+    """The packed extent a varlen backward of `total` rows compiles for: up
+    to one of 8 sizes per octave (>= 128), the rows past `total` owned by no
+    sequence (at most 1/8 more)."""
+    if total <= 128:
+        return 128
+    step = 1 << (total.bit_length() - 4)
+    return -(-total // step) * step
+
+
+def varlen_backward_shape(sequences, total_q, total_k):
+    """(N, Tq, Tk) a varlen backward of `sequences` sequences over packed
+    totals compiles for. Its grids count the sequences and its dims are
+    static, so a kernel per batch composition would recompile at every
+    training step: N goes up to a power of two (empty sequences appended)
+    and the totals up to _packed_rows (rows no sequence owns appended, whose
+    gradients the kernels leave 0), so batches of other compositions share
+    a kernel."""
+    return (1 << max(0, (int(sequences) - 1).bit_length()), _packed_rows(int(total_q)),
+            _packed_rows(int(total_k)))
+
+
 def varlen_gpu_backward_kernel(q, k, v, causal, softmax_scale, window_size, sequences=1):
     """The GPU varlen backward kernel of a call (compiled or from the cache),
-    or MissingGpuBackward saying why there is none. The backward's dims are
-    static: one kernel per (N = `sequences`, packed totals, heads, head dims,
-    dtype, mask); the offsets themselves are run-time values. Shapes only:
-    the tensors may live anywhere."""
+    or MissingGpuBackward saying why there is none: one kernel per
+    varlen_backward_shape(N = `sequences`, totals), heads, head dims, dtype
+    and mask; the offsets themselves are run-time values. Shapes only: the
+    tensors may live anywhere."""
     from .varlen import _mask_of
-    spec = {"varlen": int(sequences), "backward": True, "lse": True,
+    n, tq, tk = varlen_backward_shape(sequences, q.shape[0], k.shape[0])
+    spec = {"varlen": n, "backward": True, "lse": True,
             "heads_q": q.shape[1], "heads_kv": k.shape[1],
-            # A batch without keys gets one padding row (as the forward's).
-            "seq_q": q.shape[0], "seq_k": max(1, k.shape[0]), "head_dim": q.shape[2],
+            "seq_q": tq, "seq_k": tk, "head_dim": q.shape[2],
             "value_head_dim": v.shape[2] if v.shape[2] != q.shape[2] else 0,
             "dtype": _at._DTYPE_NAMES.get(q.dtype),
             "scale": None if softmax_scale is None else float(softmax_scale),
-            **_mask_of(causal, window_size, max(1, k.shape[0]))}
+            **_mask_of(causal, window_size, tk)}
     if spec["dtype"] is None or q.dtype not in _at._GPU_DTYPES:
         raise MissingGpuBackward(f"attn_mlir: expected bf16 or f16 tensors for the GPU "
                                  f"varlen backward, got {q.dtype}")
@@ -457,25 +479,38 @@ def varlen_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q, cu_seql
 def _varlen_gpu_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q,
                          cu_seqlens_k, causal, softmax_scale, window_size):
     """varlen_backward on CUDA tensors: one launch sequence of the GPU
-    varlen backward kernel over the packed [1, T, H, D] views; the host reads
-    no offsets (the kernels clamp them to the packed extents)."""
+    varlen backward kernel over the packed [1, T, H, D] views, padded to
+    varlen_backward_shape (empty sequences: the last offset repeated; rows
+    past the totals: zeros no sequence owns, sliced off the gradients); the
+    host reads no offsets (the kernels clamp them to the packed extents)."""
     if grad_lse is not None and bool((grad_lse != 0).any()):
         raise MissingGpuBackward("attn_mlir: the gradient of the returned LSE needs "
                                  "a value head dim of Dv + 1, which the GPU kernels "
                                  "do not take; use the LSE without its gradient")
     n = cu_seqlens_q.numel() - 1
-    if q.shape[0] == 0:  # no query rows: no gradient flows anywhere
+    total_q, total_k = q.shape[0], k.shape[0]
+    if total_q == 0:  # no query rows: no gradient flows anywhere
         return torch.zeros_like(q), torch.zeros_like(k), torch.zeros_like(v)
     kernel = varlen_gpu_backward_kernel(q, k, v, causal, softmax_scale, window_size, n)
-    total_k = k.shape[0]
-    if total_k == 0:  # as the forward: one padding row no sequence owns
-        k = k.new_zeros((1,) + tuple(k.shape[1:]))
-        v = v.new_zeros((1,) + tuple(v.shape[1:]))
-    views = [_at._aligned(t.contiguous())[None] for t in
-             (q, k, v, out, grad_out.to(q.dtype))]
-    dq, dk, dv = kernel(*views, _at._aligned(lse.float().contiguous())[None],
-                        _at._aligned(cu_seqlens_q), _at._aligned(cu_seqlens_k))
-    return dq[0], dk[0, :total_k], dv[0, :total_k]
+    shape_n, shape_q, shape_k = varlen_backward_shape(n, total_q, total_k)
+
+    def rows(t, extent, dim=0):
+        t = t.contiguous()
+        if t.shape[dim] == extent:
+            return t
+        pad = list(t.shape)
+        pad[dim] = extent - t.shape[dim]
+        return torch.cat([t, t.new_zeros(pad)], dim=dim)
+
+    def offsets(cu):
+        return cu if shape_n == n else torch.cat([cu, cu[-1:].expand(shape_n - n)])
+    views = [_at._aligned(rows(t, extent))[None] for t, extent in
+             ((q, shape_q), (k, shape_k), (v, shape_k), (out, shape_q),
+              (grad_out.to(q.dtype), shape_q))]
+    dq, dk, dv = kernel(*views, _at._aligned(rows(lse.float(), shape_q, dim=1))[None],
+                        _at._aligned(offsets(cu_seqlens_q).contiguous()),
+                        _at._aligned(offsets(cu_seqlens_k).contiguous()))
+    return dq[0, :total_q], dk[0, :total_k], dv[0, :total_k]
 
 
 class _VarlenAttention(torch.autograd.Function):

@@ -669,9 +669,10 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None,
     sequence's gradients recomputed from the saved out and LSE (dK and dV
     summed over each query group). CPU tensors run the CPU target's
     backward; CUDA tensors run the GPU varlen backward kernels (compiled
-    once per N, packed totals, heads, head dims, dtype and mask: their grids
-    count the sequences; docs/Pipeline.md, convert-attn-backward-to-nvvm
-    "Varlen"). MissingGpuBackward says when there is none (float32 tensors)
+    per heads, head dims, dtype, mask and varlen_backward_shape: N up to a
+    power of two, the totals up to one of 8 sizes per octave, so batches of
+    other compositions share one; docs/Pipeline.md,
+    convert-attn-backward-to-nvvm "Varlen"). MissingGpuBackward says when there is none (float32 tensors)
     and refuses a nonzero gradient of the returned LSE on CUDA."""
     for name, t in (("q", q), ("k", k), ("v", v)):
         if not isinstance(t, torch.Tensor) or t.dim() != 3:

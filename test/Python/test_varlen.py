@@ -268,22 +268,29 @@ class TorchVarlenGradients(unittest.TestCase):
     def test_gpu_backward_kernel_per_batch_shape(self):
         # What a CUDA call with requires_grad asks before its forward runs
         # (shapes only, compiled here): the GPU varlen backward, whose grids
-        # count the sequences, so N and the packed totals key the kernel;
-        # the offsets are i32 inputs of every launch after the LSE.
+        # count the sequences and whose dims are static, compiled for N up
+        # to a power of two and the totals up to one of 8 sizes per octave,
+        # so that batches of other compositions share it; the offsets are
+        # i32 inputs of every launch after the LSE.
+        shape = at._autograd.varlen_backward_shape
+        self.assertEqual(shape(5, 11, 10), (8, 128, 128))
+        self.assertEqual(shape(1, 16384, 16384), (1, 16384, 16384))
+        self.assertEqual(shape(9, 1000, 0), (16, 1024, 128))
+        self.assertEqual(shape(8, 2049, 4097), (8, 2304, 4608))
         q, k, v, cu_q, cu_k = (t.to(torch.bfloat16) if t.is_floating_point() else t
                                for t in self.packed(d=64))
         n = len(self.LENGTHS)
         first = at._autograd.varlen_gpu_backward_kernel(q, k, v, True, None, (-1, -1), n)
         self.assertIs(first, at._autograd.varlen_gpu_backward_kernel(
-            q, k, v, True, None, (-1, -1), n))
+            q[:7], k[:9], v[:9], True, None, (-1, -1), n + 1))
         self.assertIsNot(first, at._autograd.varlen_gpu_backward_kernel(
-            q, k, v, True, None, (-1, -1), n + 1))
+            q, k, v, True, None, (-1, -1), 9))
         self.assertEqual({m["family"] for m in first.launches}, {"backward"})
         names = [a["name"] for a in first.manifest["arguments"]]
         self.assertEqual(names[:11], ["q", "k", "v", "o", "do", "lse", "cu_seqlens_q",
                                       "cu_seqlens_k", "dq", "dk", "dv"])
         main = first.launches[1]
-        self.assertEqual(main["grid_formula"], f"[ceil(Lk / block_n) + {n}, Hkv, 1]")
+        self.assertEqual(main["grid_formula"], "[ceil(Lk / block_n) + 8, Hkv, 1]")
         # float32 has no GPU varlen backward: refused with the reason.
         with self.assertRaisesRegex(at.MissingGpuBackward, "bf16 or f16"):
             at._autograd.varlen_gpu_backward_kernel(q.float(), k.float(), v.float(), True,
