@@ -23,8 +23,11 @@
 // and delta, the dQ reduction (4 row groups x 2 column halves: warpgroup g
 // takes D / 2 columns from g D / 2 over all 128 keys) and the epilogue are
 // the mma.sync kernel's unchanged. dS^T goes to shared memory once (the
-// 128B swizzle of its 64-query rows is the mma.sync kernel's dS^T tile),
-// is fenced to the async proxy and read by the other warpgroup too.
+// 128B swizzle of its 64-query rows is the mma.sync kernel's dS^T tile,
+// written by stmatrix), is fenced to the async proxy and read by the other
+// warpgroup too. The loop (emitHopperLoop) has one barrier per step: dS^T
+// is double-buffered by step parity, and step it's dQ is issued at step
+// it + 1, overlapping that step's S^T (the last step's after the loop).
 //
 //===----------------------------------------------------------------------===//
 
