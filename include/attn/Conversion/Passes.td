@@ -541,11 +541,13 @@ def AttnPlanGpuBackward : Pass<"attn-plan-gpu-backward", "::mlir::ModuleOp"> {
     The first step of the backward's GPU path, before `attn-tile-backward`.
     For every `attn.attention_backward` in destination-passing form it checks
     what the GPU backward kernels support (errors at the op name the missing
-    piece: the bhsd layout, bf16 / f16 operands and gradients of one type,
-    static shapes, D = Dv = 64 or 128, no mask_mod, score_mod or grad_bias
-    result; the bias and mask operands, key_lengths, sinks and a varlen
-    op's cu_seqlens (static N: the grids count the sequences) are the
-    kernels' arguments), resolves the schedule and records it on the op:
+    piece: bf16 / f16 operands and gradients of one type (f32 through
+    f32-compute), static shapes, D and Dv multiples of 16 in [32, 256] whose
+    sum fits the main kernel's registers, no score_mod; bhsd or bshd with
+    strides; the bias and mask operands, grad_bias, mask_mod, key_lengths,
+    sinks and a varlen op's cu_seqlens (static N: the grids count the
+    sequences; no ALiBi with them) are the kernels' arguments and
+    regions), resolves the schedule and records it on the op:
 
     * `attn.backward_schedule = #attn.backward_schedule<...>`: the tiling
       `attn-tile-backward` cuts (`block-m` query rows per step, `block-n`
