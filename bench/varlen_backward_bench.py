@@ -153,6 +153,7 @@ def ours(q, k, v, do, cu, max_len, causal):
 # without keys (out 0, gradients 0), lq != lk (bottom-right alignment per
 # sequence: chunked prefill), tails of every block size, and `extra` packed
 # keys past the last sequence (their dK, dV must be 0).
+LSE_VARIANTS = 3  # the variants also checked with an LSE gradient
 VARIANTS = [
     ("gqa4_2_d128_bf16_causal", 8, 2, 128, torch.bfloat16, True, (-1, -1),
      [(100, 130), (0, 17), (64, 64), (257, 300), (5, 0), (1, 1)], 7),
@@ -178,9 +179,10 @@ def pack_variant(hq, hkv, d, dtype, lens, extra, device, seed):
 
 
 def sequence_attention(q, k, v, causal, window, group, compute):
-    """[L, H, D] attention of one sequence in `compute` (float64, or the
-    inputs' dtype with softmax in f32: the eager yardstick); rows that see
-    no key give 0 (as the op defines them)."""
+    """([L, H, D] attention, [H, L] LSE) of one sequence in `compute`
+    (float64, or the inputs' dtype with softmax in f32: the eager
+    yardstick); rows that see no key give 0 and LSE -inf (as the op defines
+    them)."""
     lq, lk = q.shape[0], k.shape[0]
     qs, ks, vs = (x.to(compute).transpose(0, 1) for x in (q, k, v))
     ks, vs = ks.repeat_interleave(group, 0), vs.repeat_interleave(group, 0)
@@ -200,13 +202,15 @@ def sequence_attention(q, k, v, causal, window, group, compute):
     m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
     p = torch.exp(s - m)
     denom = p.sum(-1, keepdim=True)
+    lse = (m + torch.log(denom)).squeeze(-1)
     p = p / torch.where(denom > 0, denom, torch.ones_like(denom))
-    return (p.to(vs.dtype) @ vs).transpose(0, 1)
+    return (p.to(vs.dtype) @ vs).transpose(0, 1), lse
 
 
-def variant_grads(q, k, v, do, cq, ck, causal, window, compute):
-    """(dq, dk, dv) of every sequence's attention in `compute`, scattered into
-    the packed rows (0 where no sequence owns a row)."""
+def variant_grads(q, k, v, do, cq, ck, causal, window, compute, glse=None):
+    """(dq, dk, dv) of every sequence's attention in `compute` (with `glse`
+    [Hq, Tq], of sum(out * do) + sum(lse * glse) over finite LSEs),
+    scattered into the packed rows (0 where no sequence owns a row)."""
     grads = [torch.zeros(x.shape, dtype=compute, device=x.device) for x in (q, k, v)]
     group = q.shape[1] // k.shape[1]
     for (a, b), (c, e) in zip(zip(cq.tolist(), cq.tolist()[1:]),
@@ -214,8 +218,12 @@ def variant_grads(q, k, v, do, cq, ck, causal, window, compute):
         if a == b or c == e:
             continue  # no query or no key: no gradient
         leaves = [x.to(compute).requires_grad_() for x in (q[a:b], k[c:e], v[c:e])]
-        o = sequence_attention(*leaves, causal, window, group, compute)
-        dq, dk, dv = torch.autograd.grad(o, leaves, do[a:b].to(compute))
+        o, lse = sequence_attention(*leaves, causal, window, group, compute)
+        outs, wants = [o], [do[a:b].to(compute)]
+        if glse is not None:
+            outs.append(torch.where(torch.isfinite(lse), lse, torch.zeros_like(lse)))
+            wants.append(glse[:, a:b].to(lse.dtype))
+        dq, dk, dv = torch.autograd.grad(outs, leaves, wants)
         grads[0][a:b], grads[1][c:e], grads[2][c:e] = dq, dk, dv
     return grads
 
@@ -233,21 +241,32 @@ def check_variants(dev, rows):
     last sequence's keys, deterministic dQ bitwise repeatable."""
     import attn_mlir.torch as at
     ok = True
-    for mode in ("atomic", "deterministic"):
-        os.environ["ATTN_MLIR_BACKWARD_DQ"] = mode
-        for name, hq, hkv, d, dtype, causal, window, lens, extra in VARIANTS:
+    # "lse": the atomic program with a gradient of the returned LSE too (16
+    # more value columns carry it), on the first LSE_VARIANTS variants.
+    for mode in ("atomic", "deterministic", "lse"):
+        os.environ["ATTN_MLIR_BACKWARD_DQ"] = "atomic" if mode == "lse" else mode
+        for name, hq, hkv, d, dtype, causal, window, lens, extra in \
+                (VARIANTS[:LSE_VARIANTS] if mode == "lse" else VARIANTS):
             q, k, v, do, cq, ck = pack_variant(hq, hkv, d, dtype, lens, extra, dev,
                                                sum(map(ord, name)))
-            want = variant_grads(q, k, v, do, cq, ck, causal, window, torch.float64)
-            eager = variant_grads(q, k, v, do, cq, ck, causal, window, dtype)
+            glse = None
+            if mode == "lse":
+                glse = torch.randn(hq, q.shape[0], generator=torch.Generator(
+                    device="cpu").manual_seed(7)).to(dev)
+            want = variant_grads(q, k, v, do, cq, ck, causal, window, torch.float64, glse)
+            eager = variant_grads(q, k, v, do, cq, ck, causal, window, dtype, glse)
             runs = []
             for _ in range(2):
                 poison_allocator(dev)
                 leaves = [x.clone().requires_grad_() for x in (q, k, v)]
                 try:
-                    out = at.varlen_attention(*leaves, cq, ck, causal=causal,
-                                              window_size=window)
-                    runs.append(torch.autograd.grad(out, leaves, do))
+                    out, lse = at.varlen_attention(*leaves, cq, ck, causal=causal,
+                                                   window_size=window, return_lse=True)
+                    if glse is None:
+                        runs.append(torch.autograd.grad(out, leaves, do))
+                    else:
+                        finite = torch.where(torch.isfinite(lse), lse, torch.zeros_like(lse))
+                        runs.append(torch.autograd.grad((out, finite), leaves, (do, glse)))
                 except at.Unsupported as e:
                     runs = " ".join(str(e).split())
                     break
@@ -316,9 +335,16 @@ def prepare():
         at._autograd.varlen_gpu_backward_kernel(q, k, k, causal, None, window, n)
     for mode in ("atomic", "deterministic"):
         os.environ["ATTN_MLIR_BACKWARD_DQ"] = mode
-        for _, hq, hkv, d, dtype, causal, window, lens, extra in VARIANTS:
-            compile_for(hq, hkv, d, dtype, sum(a for a, _ in lens),
-                        sum(b for _, b in lens) + extra, len(lens), causal, window)
+        for i, (_, hq, hkv, d, dtype, causal, window, lens, extra) in enumerate(VARIANTS):
+            tq, tk, n = sum(a for a, _ in lens), sum(b for _, b in lens) + extra, len(lens)
+            compile_for(hq, hkv, d, dtype, tq, tk, n, causal, window)
+            if mode == "atomic" and i < LSE_VARIANTS:
+                # The LSE gradient's kernel: 16 more value columns.
+                q = torch.zeros(tq, hq, d, dtype=dtype)
+                k = torch.zeros(tk, hkv, d, dtype=dtype)
+                at._autograd.varlen_gpu_backward_kernel(
+                    q, k, torch.zeros(tk, hkv, d + 16, dtype=dtype), causal, None,
+                    window, n)
     os.environ.pop("ATTN_MLIR_BACKWARD_DQ", None)
     for total in (2048, 16384):
         for causal in (False, True):

@@ -483,12 +483,21 @@ def _varlen_gpu_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q,
     varlen_backward_shape (empty sequences: the last offset repeated; rows
     past the totals: zeros no sequence owns, sliced off the gradients); the
     host reads no offsets (the kernels clamp them to the packed extents)."""
-    if grad_lse is not None and bool((grad_lse != 0).any()):
-        raise MissingGpuBackward("attn_mlir: the gradient of the returned LSE needs "
-                                 "a value head dim of Dv + 1, which the GPU kernels "
-                                 "do not take; use the LSE without its gradient")
     n = cu_seqlens_q.numel() - 1
     total_q, total_k = q.shape[0], k.shape[0]
+    dv_cols = v.shape[2]
+    if grad_lse is not None and bool((grad_lse != 0).any()):
+        # The LSE's gradient rides in value columns, as backward() does on
+        # the CPU (O' = [O | 1], dO' = [dO | -grad_lse], V' = [V | 0]), 16
+        # of them: the kernels step Dv in 16s (the rest zeros).
+        def widen(t, first):
+            cols = t.new_zeros(t.shape[:2] + (16,))
+            if first is not None:
+                cols[..., 0] = first
+            return torch.cat([t, cols], dim=2)
+        out = widen(out, 1)
+        grad_out = widen(grad_out.to(q.dtype), (-grad_lse).t().to(q.dtype))
+        v = widen(v, None)
     if total_q == 0:  # no query rows: no gradient flows anywhere
         return torch.zeros_like(q), torch.zeros_like(k), torch.zeros_like(v)
     kernel = varlen_gpu_backward_kernel(q, k, v, causal, softmax_scale, window_size, n)
@@ -510,7 +519,7 @@ def _varlen_gpu_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q,
     dq, dk, dv = kernel(*views, _at._aligned(rows(lse.float(), shape_q, dim=1))[None],
                         _at._aligned(offsets(cu_seqlens_q).contiguous()),
                         _at._aligned(offsets(cu_seqlens_k).contiguous()))
-    return dq[0, :total_q], dk[0, :total_k], dv[0, :total_k]
+    return dq[0, :total_q], dk[0, :total_k], dv[0, :total_k, :, :dv_cols].contiguous()
 
 
 class _VarlenAttention(torch.autograd.Function):

@@ -664,7 +664,7 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None,
     max_seqlen_q/k are accepted for flash_attn's signature; the CPU path
     checks them.
 
-    Differentiable in q, k and v (and through the returned LSE on the CPU):
+    Differentiable in q, k and v (and through the returned LSE):
     the backward is attn.attention_backward with the same cu_seqlens, each
     sequence's gradients recomputed from the saved out and LSE (dK and dV
     summed over each query group). CPU tensors run the CPU target's
@@ -672,8 +672,9 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None,
     per heads, head dims, dtype, mask and varlen_backward_shape: N up to a
     power of two, the totals up to one of 8 sizes per octave, so batches of
     other compositions share one; docs/Pipeline.md,
-    convert-attn-backward-to-nvvm "Varlen"). MissingGpuBackward says when there is none (float32 tensors)
-    and refuses a nonzero gradient of the returned LSE on CUDA."""
+    convert-attn-backward-to-nvvm "Varlen"; the LSE's gradient through 16
+    more value columns). MissingGpuBackward says when there is none
+    (float32 tensors)."""
     for name, t in (("q", q), ("k", k), ("v", v)):
         if not isinstance(t, torch.Tensor) or t.dim() != 3:
             raise Unsupported(f"attn_mlir: expected {name} as a [total, H, D] tensor")
