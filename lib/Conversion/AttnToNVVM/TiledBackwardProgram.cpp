@@ -16,26 +16,27 @@ using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::detail;
 
-/// The host tensor a tile of the program (attn-tile-backward's rowTile,
-/// keyTile or statTile: a slice, zero- or -inf-padded at the tails, a bshd
-/// row tile then transposed to [G, M, X]) is read from, or null.
-static Value getTileSource(Value tile) {
+/// The slice a tile of the program (attn-tile-backward's rowTile, keyTile
+/// or statTile: a slice, zero- or -inf-padded at the tails, a bshd row tile
+/// then transposed to [G, M, X]) is cut by, or null.
+static tensor::ExtractSliceOp getTileSlice(Value tile) {
   if (auto transpose = tile.getDefiningOp<linalg::TransposeOp>())
     tile = transpose.getInput();
   if (auto pad = tile.getDefiningOp<tensor::PadOp>())
     tile = pad.getSource();
-  auto slice = tile.getDefiningOp<tensor::ExtractSliceOp>();
+  return tile.getDefiningOp<tensor::ExtractSliceOp>();
+}
+
+/// The host tensor a tile of the program is read from, or null.
+static Value getTileSource(Value tile) {
+  tensor::ExtractSliceOp slice = getTileSlice(tile);
   return slice ? slice.getSource() : Value();
 }
 
-/// The packed row offset of a tile's slice (getTileSource's slice; axis 1
-/// of a bshd operand), or null.
+/// The packed row offset of a tile's slice (axis 1 of a bshd operand), or
+/// null.
 static Value getTileRow(Value tile) {
-  if (auto transpose = tile.getDefiningOp<linalg::TransposeOp>())
-    tile = transpose.getInput();
-  if (auto pad = tile.getDefiningOp<tensor::PadOp>())
-    tile = pad.getSource();
-  auto slice = tile.getDefiningOp<tensor::ExtractSliceOp>();
+  tensor::ExtractSliceOp slice = getTileSlice(tile);
   if (!slice || slice.getMixedOffsets().size() != 4)
     return Value();
   return dyn_cast<Value>(slice.getMixedOffsets()[1]);
