@@ -152,7 +152,7 @@ def ours(q, k, v, do, cu, max_len, causal):
 # per sequence. The lengths hold an empty sequence (0 queries), one
 # without keys (out 0, gradients 0), lq != lk (bottom-right alignment per
 # sequence: chunked prefill), tails of every block size, and `extra` packed
-# keys past the last sequence (their dK, dV must be 0).
+# queries and keys past the last sequence (their dQ, dK, dV must be 0).
 LSE_VARIANTS = 3  # the variants also checked with an LSE gradient
 VARIANTS = [
     ("gqa4_2_d128_bf16_causal", 8, 2, 128, torch.bfloat16, True, (-1, -1),
@@ -172,7 +172,7 @@ def pack_variant(hq, hkv, d, dtype, lens, extra, device, seed):
     g = torch.Generator(device="cpu").manual_seed(seed)
     cq = torch.tensor([0] + [a for a, _ in lens]).cumsum(0).to(torch.int32).to(device)
     ck = torch.tensor([0] + [b for _, b in lens]).cumsum(0).to(torch.int32).to(device)
-    tq, tk = int(cq[-1]), int(ck[-1]) + extra
+    tq, tk = int(cq[-1]) + extra, int(ck[-1]) + extra
     q, do = (torch.randn(tq, hq, d, generator=g).to(dtype).to(device) for _ in range(2))
     k, v = (torch.randn(tk, hkv, d, generator=g).to(dtype).to(device) for _ in range(2))
     return q, k, v, do, cq, ck
@@ -286,7 +286,7 @@ def check_variants(dev, rows):
                 eager_err = (eager[i].double() - want[i]).abs().max().item()
                 bound = max(2 * eager_err, 1e-3 * max(scale, 1.0))
                 nan = int(torch.isnan(got).sum())
-                tail = got[got.shape[0] - extra:] if g != "dq" and extra else None
+                tail = got[got.shape[0] - extra:] if extra else None
                 tail_ok = tail is None or bool((tail == 0).all())
                 repeat = torch.equal(runs[0][i], runs[1][i])
                 needs_repeat = g != "dq" or mode == "deterministic"
@@ -336,7 +336,8 @@ def prepare():
     for mode in ("atomic", "deterministic"):
         os.environ["ATTN_MLIR_BACKWARD_DQ"] = mode
         for i, (_, hq, hkv, d, dtype, causal, window, lens, extra) in enumerate(VARIANTS):
-            tq, tk, n = sum(a for a, _ in lens), sum(b for _, b in lens) + extra, len(lens)
+            tq, tk, n = (sum(a for a, _ in lens) + extra, sum(b for _, b in lens) + extra,
+                         len(lens))
             compile_for(hq, hkv, d, dtype, tq, tk, n, causal, window)
             if mode == "atomic" and i < LSE_VARIANTS:
                 # The LSE gradient's kernel: 16 more value columns.

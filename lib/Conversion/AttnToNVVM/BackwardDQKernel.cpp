@@ -156,9 +156,8 @@ void DQEmitter::emit() {
   laneRow = add(add(m0, mul(warp, 16)), g);
   // Q, dO and dQ share Q's strides, K and V K's (getBackwardProblem).
   // Varlen: each moved to the sequence's first row.
-  qHeadBytes =
-      atSequenceStart(headByteOffset(p.query, p.headsQ, batch, head, bh),
-                      queryStart, rowBytes(p.query));
+  Value qHeadOrigin = headByteOffset(p.query, p.headsQ, batch, head, bh);
+  qHeadBytes = atSequenceStart(qHeadOrigin, queryStart, rowBytes(p.query));
   kvHeadBytes = atSequenceStart(headByteOffset(p.key, p.headsKV, batch, kvHead),
                                 keyStart, rowBytes(p.key));
   // dO has Q's strides and V K's where D = Dv (getBackwardStrides).
@@ -261,6 +260,13 @@ void DQEmitter::emit() {
       body();
     else
       ifThen(cmp(arith::CmpIPredicate::slt, row, queryLength()), body);
+  }
+  // Packed queries past the last sequence's have dQ = 0 (the atomic
+  // program's convert kernel writes them from the zeroed dq_accum).
+  if (p.varlen) {
+    VarlenSequence last = readVarlenSequence(cI32(p.numSequences - 1));
+    zeroUnownedRows(blockM, add(last.queryStart, last.queryLength), p.seqQ,
+                    {{kBwdDQ, qHeadOrigin, rowBytes(p.query), d}});
   }
   gpu::ReturnOp::create(b);
 }

@@ -118,6 +118,19 @@ protected:
   void loadVarlenSequence(Value n);
   /// Sequence `n`'s (i32) first packed rows and lengths, as i32 values.
   VarlenSequence readVarlenSequence(Value n);
+  /// A gradient whose packed rows no sequence owns are zeroed: argument
+  /// `argument`, head row 0 at byte `headBytes`, rows `rowPitch` bytes
+  /// apart, `width` 16-bit elements each.
+  struct RowsToZero {
+    int64_t argument;
+    Value headBytes;
+    int64_t rowPitch, width;
+  };
+  /// Varlen: zeroes the rows at or past `ownedEnd` (the last sequence's
+  /// end, i32) of `targets` among this CTA's `blockRows` rows of its grid's
+  /// x (of `totalRows` packed rows).
+  void zeroUnownedRows(int64_t blockRows, Value ownedEnd, int64_t totalRows,
+                       ArrayRef<RowsToZero> targets);
   /// The CTA's queries and keys: Lq (varlen: its sequence's) and len_b
   /// (key_lengths), the sequence's keys (varlen) or Lk.
   Value queryLength() { return queryLen ? queryLen : cI32(p.seqQ); }

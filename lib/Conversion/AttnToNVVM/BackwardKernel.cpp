@@ -979,23 +979,30 @@ void MainEmitter::emit() {
 
 void MainEmitter::emitUnownedKeyRows(Value kHeadBytes, Value vHeadBytes) {
   // Packed keys past the last sequence's belong to no CTA's sequence; their
-  // gradients are 0. CTA x zeroes those among rows [x bn, x bn + bn) of its
-  // KV head: the ceil(Tk / bn) + N CTAs cover every row.
+  // gradients are 0.
   VarlenSequence last = readVarlenSequence(cI32(p.numSequences - 1));
-  Value blockRow = mul(blockId(gpu::Dimension::x), blockN);
-  Value first =
-      arith::MaxSIOp::create(b, blockRow, add(last.keyStart, last.keyLength));
-  Value end = arith::MinSIOp::create(b, add(blockRow, blockN), cI32(p.seqK));
+  zeroUnownedRows(blockN, add(last.keyStart, last.keyLength), p.seqK,
+                  {{kBwdDK, kHeadBytes, rowBytes(p.key), d},
+                   {kBwdDV, vHeadBytes, rowBytes(p.value), dv}});
+}
+
+void BackwardEmitterBase::zeroUnownedRows(int64_t blockRows, Value ownedEnd,
+                                          int64_t totalRows,
+                                          ArrayRef<RowsToZero> targets) {
+  // CTA x zeroes the rows at or past `ownedEnd` among [x rows, x rows +
+  // rows) of its head: the ceil(T / rows) + N CTAs of a varlen grid cover
+  // every row.
+  Value blockRow = mul(blockId(gpu::Dimension::x), blockRows);
+  Value first = arith::MaxSIOp::create(b, blockRow, ownedEnd);
+  Value end =
+      arith::MinSIOp::create(b, add(blockRow, blockRows), cI32(totalRows));
   ifThen(cmp(arith::CmpIPredicate::slt, first, end), [&] {
     auto vec4 = VectorType::get({4}, i32);
     Value zeros = arith::ConstantOp::create(
         b, vec4, DenseElementsAttr::get(vec4, b.getI32IntegerAttr(0)));
-    for (auto [arg, headBytes, rowPitch, width] :
-         {std::tuple<int64_t, Value, int64_t, int64_t>{kBwdDK, kHeadBytes,
-                                                       rowBytes(p.key), d},
-          {kBwdDV, vHeadBytes, rowBytes(p.value), dv}}) {
-      Value ptr = global(arg);
-      int64_t chunks = width / 8, items = blockN * chunks;
+    for (const RowsToZero &target : targets) {
+      Value ptr = global(target.argument);
+      int64_t chunks = target.width / 8, items = blockRows * chunks;
       for (int64_t item0 = 0; item0 < items; item0 += threads) {
         Value item = add(tid, item0);
         Value row =
@@ -1005,8 +1012,8 @@ void MainEmitter::emitUnownedKeyRows(Value kHeadBytes, Value vHeadBytes) {
             arith::AndIOp::create(b, cmp(arith::CmpIPredicate::sge, row, first),
                                   cmp(arith::CmpIPredicate::slt, row, end));
         ifThen(inRange, [&] {
-          Value off =
-              add64(headBytes, add64(mul64(row, rowPitch), mul64(chunk, 16)));
+          Value off = add64(target.headBytes, add64(mul64(row, target.rowPitch),
+                                                    mul64(chunk, 16)));
           LLVM::StoreOp::create(b, zeros, gep(ptrGlobal, ptr, off), 16);
         });
       }
