@@ -197,10 +197,8 @@ void MainEmitter::emitHopperStep(Value it, Value stage, SmallVector<Value> &dK,
   // live, so that D = 128 never holds dQ, S^T and dP^T at once.
   g.wait(1);
   g.ops.fenceOperands(dq);
-  ifThen(cmp(arith::CmpIPredicate::sgt, it, cI32(0)), [&] {
-    auto [prevHead, prevM0] = stepCoordinates(add(it, -1));
-    emitDQReduction(add(mul(batch, p.headsQ), prevHead), prevM0, dq);
-  });
+  ifThen(cmp(arith::CmpIPredicate::sgt, it, cI32(0)),
+         [&] { reduceHopperDQ(add(it, -1), dq); });
   g.fence();
   for (int64_t kk = 0; kk < dv / 16; ++kk)
     g.ops.wgmmaShared(dp, g.advance(vDesc, G::kMajorStep(kk, blockN)),
@@ -272,8 +270,12 @@ scf::ForOp MainEmitter::emitHopperLoop(Value total) {
     SmallVector<Value> dq = issueHopperDQ(last);
     HopperGemms(b, p.isBF16, sharedBase).wait(0);
     WgmmaOps(b, p.isBF16).fenceOperands(dq);
-    auto [head, m0] = stepCoordinates(last);
-    emitDQReduction(add(mul(batch, p.headsQ), head), m0, dq);
+    reduceHopperDQ(last, dq);
   });
   return loop;
+}
+
+void MainEmitter::reduceHopperDQ(Value it, ArrayRef<Value> dq) {
+  auto [head, m0] = stepCoordinates(it);
+  emitDQReduction(add(mul(batch, p.headsQ), head), m0, dq);
 }

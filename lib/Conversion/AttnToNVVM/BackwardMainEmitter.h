@@ -224,6 +224,9 @@ private:
   /// Issues (commits, does not wait for) this warpgroup's dQ columns of
   /// the step whose dS^T buffer is `it`'s; returns the accumulators.
   SmallVector<Value> issueHopperDQ(Value it);
+  /// Adds step `it`'s retired dQ columns `dq` to dq_accum at its (query
+  /// head, Q block).
+  void reduceHopperDQ(Value it, ArrayRef<Value> dq);
   /// The accumulators `acc` (the wgmma layout of this warp) packed pairwise
   /// into the A fragments of k16 steps over their columns.
   SmallVector<Value> packAccumulatorsAsA(ArrayRef<Value> acc);
