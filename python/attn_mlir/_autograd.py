@@ -200,9 +200,12 @@ def backward(grad_out, grad_lse, query, key, value, out, lse, attn_mask, mask,
 
     The LSE's gradient folds into Delta: d lse_i / d s_ij = P_ij, so
     dS = P * (dP - (Delta - grad_lse)). attn.attention_backward computes
-    Delta = rowsum(dO * O) itself, so a non-zero grad_lse rides in one more
-    value column: O' = [O | 1], dO' = [dO | -grad_lse], V' = [V | 0] give
-    dP' = dP and Delta' = Delta - grad_lse exactly; dV' loses the column."""
+    Delta = rowsum(dO * O) itself, so a non-zero grad_lse rides in more
+    value columns: O' = [O | 1 | 0], dO' = [dO | -grad_lse | 0], V' = [V | 0]
+    give dP' = dP and Delta' = Delta - grad_lse exactly; dV' loses the
+    columns. One column on the CPU, 16 on the GPU (whose kernels step Dv in
+    16s); a GPU kernel of Dv + 16 is its own compile (D != Dv: the mma.sync
+    family on sm_90a too)."""
     gpu = query.is_cuda
     bias_grad = bias_grad and attn_mask is not None and attn_mask.dtype != torch.bool
     kind, operand = _mask_operand(query, key, attn_mask, mask, bias_grad)
@@ -210,15 +213,10 @@ def backward(grad_out, grad_lse, query, key, value, out, lse, attn_mask, mask,
         grad_out = torch.zeros_like(out)
     dv_cols = value.shape[3]
     if grad_lse is not None and bool((grad_lse != 0).any()):
-        if gpu:
-            raise MissingGpuBackward("attn_mlir: the gradient of the returned LSE needs "
-                                     "a value head dim of Dv + 1, which the GPU kernels "
-                                     "do not take; use the LSE without its gradient")
-        one = torch.ones(out.shape[:3] + (1,), dtype=out.dtype)
-        out = torch.cat([out, one], dim=3)
-        grad_out = torch.cat([grad_out, (-grad_lse).unsqueeze(3).to(out.dtype)], dim=3)
-        value = torch.cat([value, torch.zeros(value.shape[:3] + (1,), dtype=value.dtype)],
-                          dim=3)
+        cols = lse_gradient_columns(gpu)
+        out = widen_values(out, 1, cols)
+        grad_out = widen_values(grad_out.to(out.dtype), -grad_lse, cols)
+        value = widen_values(value, None, cols)
     if gpu:
         kernel = gpu_backward_kernel(query, key, value, attn_mask, mask, window_left,
                                      window_right, scale, softcap, alibi_slopes, bias_grad)
@@ -242,6 +240,25 @@ def backward(grad_out, grad_lse, query, key, value, out, lse, attn_mask, mask,
     if not bias_grad:
         return dq, dk, dv
     return dq, dk, dv, grads[3].sum_to_size(attn_mask.shape).to(attn_mask.dtype)
+
+
+# The value columns a GPU backward adds for the LSE's gradient (backward):
+# the kernels take Dv in steps of 16.
+LSE_GRADIENT_COLUMNS = 16
+
+
+def lse_gradient_columns(gpu):
+    """The value columns backward() adds for a nonzero LSE gradient."""
+    return LSE_GRADIENT_COLUMNS if gpu else 1
+
+
+def widen_values(t, first, cols):
+    """`t` [..., Dv] with `cols` more columns: the first `first` (a scalar, a
+    tensor of t's leading shape, or None for zeros), the others zeros."""
+    extra = t.new_zeros(t.shape[:-1] + (cols,))
+    if first is not None:
+        extra[..., 0] = first
+    return torch.cat([t, extra], dim=-1)
 
 
 def _lse_dtype(query):
@@ -452,8 +469,8 @@ def varlen_gpu_backward_kernel(q, k, v, causal, softmax_scale, window_size, sequ
 def varlen_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k,
                     causal, softmax_scale, window_size):
     """(dq, dk, dv) of sum(grad_out * out) + sum(grad_lse * lse), the LSE's
-    gradient folded into Delta by one more value column as backward() does
-    (O' = [O | 1], dO' = [dO | -grad_lse], V' = [V | 0])."""
+    gradient folded into Delta by value columns as backward() does
+    (O' = [O | 1 | 0], dO' = [dO | -grad_lse | 0], V' = [V | 0])."""
     if grad_out is None:
         grad_out = torch.zeros_like(out)
     if q.is_cuda:
@@ -462,9 +479,9 @@ def varlen_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q, cu_seql
     from .varlen import varlen_attention_backward
     dv_cols = v.shape[2]
     if grad_lse is not None and bool((grad_lse != 0).any()):
-        out = torch.cat([out, torch.ones(out.shape[:2] + (1,), dtype=out.dtype)], dim=2)
-        grad_out = torch.cat([grad_out, (-grad_lse).t().unsqueeze(2).to(out.dtype)], dim=2)
-        v = torch.cat([v, torch.zeros(v.shape[:2] + (1,), dtype=v.dtype)], dim=2)
+        out = widen_values(out, 1, 1)
+        grad_out = widen_values(grad_out.to(out.dtype), (-grad_lse).t(), 1)
+        v = widen_values(v, None, 1)
     arrays = [_at._to_numpy(t) for t in (q, k, v, out, grad_out.to(q.dtype),
                                           lse.to(_lse_dtype(q)), cu_seqlens_q,
                                           cu_seqlens_k)]
@@ -487,17 +504,12 @@ def _varlen_gpu_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q,
     total_q, total_k = q.shape[0], k.shape[0]
     dv_cols = v.shape[2]
     if grad_lse is not None and bool((grad_lse != 0).any()):
-        # The LSE's gradient rides in value columns, as backward() does on
-        # the CPU (O' = [O | 1], dO' = [dO | -grad_lse], V' = [V | 0]), 16
-        # of them: the kernels step Dv in 16s (the rest zeros).
-        def widen(t, first):
-            cols = t.new_zeros(t.shape[:2] + (16,))
-            if first is not None:
-                cols[..., 0] = first
-            return torch.cat([t, cols], dim=2)
-        out = widen(out, 1)
-        grad_out = widen(grad_out.to(q.dtype), (-grad_lse).t().to(q.dtype))
-        v = widen(v, None)
+        # The LSE's gradient rides in value columns, as backward() does
+        # (O' = [O | 1 | 0], dO' = [dO | -grad_lse | 0], V' = [V | 0]).
+        cols = lse_gradient_columns(True)
+        out = widen_values(out, 1, cols)
+        grad_out = widen_values(grad_out.to(q.dtype), (-grad_lse).t(), cols)
+        v = widen_values(v, None, cols)
     if total_q == 0:  # no query rows: no gradient flows anywhere
         return torch.zeros_like(q), torch.zeros_like(k), torch.zeros_like(v)
     kernel = varlen_gpu_backward_kernel(q, k, v, causal, softmax_scale, window_size, n)

@@ -133,6 +133,20 @@ class Gradients(unittest.TestCase):
             q, k, v, mask="causal-bottom-right", return_lse=True),
             lambda q, k, v: formula(q, k, v, "causal-bottom-right"), with_lse=True)
 
+    def test_lse_gradient_in_gpu_columns(self):
+        # The GPU backward's form of the LSE's gradient (16 value columns:
+        # [O | 1 | 0], [dO | -dlse | 0], [V | 0], sliced off dV) run on the
+        # CPU target: the same gradients as the formula's, GQA and a tail.
+        t = inputs(1, 4, 2, 5, 7, 8, seed=14)
+        real = at._autograd.lse_gradient_columns
+        at._autograd.lse_gradient_columns = lambda gpu: at._autograd.LSE_GRADIENT_COLUMNS
+        try:
+            self.check(t, lambda q, k, v: at.attention(
+                q, k, v, mask="causal-bottom-right", return_lse=True, enable_gqa=True),
+                lambda q, k, v: formula(q, k, v, "causal-bottom-right"), with_lse=True)
+        finally:
+            at._autograd.lse_gradient_columns = real
+
     def test_mask_operands(self):
         # A ragged bool mask and a float bias are operands of both passes.
         t = inputs(1, 2, 2, 5, 6, 8, seed=5)
