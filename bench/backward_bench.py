@@ -20,7 +20,9 @@ the mask, whose errors are smaller than a masked problem's.)
 
 Timing: median of do_bench (warmup 25, rep 100) of our three launches vs
 torch.autograd.grad through SDPA under SDPBackend.FLASH_ATTENTION and
-SDPBackend.CUDNN_ATTENTION (backward only: the forward graph is built once).
+SDPBackend.CUDNN_ATTENTION, and through torch.compile(flex_attention)
+(FlexAttention's generated backward; --skip-flex leaves it out), backward
+only: each forward graph is built once.
 TFLOP/s = 2.5 x the forward's 4 B Hq Lq Lk D (x0.5 causal).
 
 A crash or a wrong result in one variant is reported and the rest still run.
@@ -30,7 +32,7 @@ of each side); the A kernels are not checked again (their own run did).
 
 Usage: backward_bench.py --lib libAttnRuntimeC.so --kernels DIR --out DIR
                          [--match REGEX] [--checks-only] [--skip-cudnn]
-                         [--kernels-a DIR] [--tag NAME]
+                         [--skip-flex] [--kernels-a DIR] [--tag NAME]
 """
 import argparse
 import ctypes
@@ -437,9 +439,47 @@ def backward_flops(spec):
     return 2.5 * f
 
 
-def timing(prog, spec, row, do_bench, skip_cudnn, base=None):
+def make_flex_backward():
+    """torch.compile(flex_attention): FlexAttention's forward and its
+    generated backward, the third anchor of the backward table."""
+    from torch import _dynamo
+    _dynamo.config.cache_size_limit = 1000
+    try:
+        # The timing loop calls the backward of one graph again and again
+        # (retain_graph), which donated buffers forbid.
+        import torch._functorch.config as functorch_config
+        functorch_config.donated_buffer = False
+    except (ImportError, AttributeError):
+        pass
+    from torch.nn.attention.flex_attention import flex_attention
+    return torch.compile(flex_attention)
+
+
+def time_flex_backward(flex, spec, q, k, v, do, flops, row, do_bench):
+    """row["flex_ms"]: the backward of FlexAttention on the same inputs
+    (causal as a block mask, lq == lk on the timed shapes; GQA native), or
+    row["flex_error"]."""
+    from torch.nn.attention.flex_attention import create_block_mask
+    try:
+        bm = None
+        if spec["mask"] == "causal":
+            shift = spec["lk"] - spec["lq"]
+            bm = create_block_mask(lambda b, h, qi, ki: qi + shift >= ki, None, None,
+                                   spec["lq"], spec["lk"], device="cuda")
+        qq, kk, vv = (t.detach().clone().requires_grad_() for t in (q, k, v))
+        o = flex(qq, kk, vv, block_mask=bm, enable_gqa=spec["hq"] != spec["hkv"])
+        fn = lambda: torch.autograd.grad(o, (qq, kk, vv), do, retain_graph=True)  # noqa: E731
+        ms = do_bench(fn, warmup=25, rep=100, return_mode="median")
+        row["flex_ms"], row["flex_tflops"] = ms, flops / ms / 1e9
+        row["vs_flex"] = ms / row["ours_ms"]
+    except Exception as e:
+        row["flex_error"] = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+
+
+def timing(prog, spec, row, do_bench, skip_cudnn, base=None, flex=None):
     """Times `prog` (and `base`, the A side of an A/B, on the same inputs,
-    alternated A B A B; each side's figure is the smaller median)."""
+    alternated A B A B; each side's figure is the smaller median), then
+    torch's flash and cuDNN backends and, with `flex`, FlexAttention."""
     q, k, v, do = make_inputs(spec)
     causal = spec["mask"] == "causal"
     # O and LSE for the timed inputs from torch's flash forward (its LSE is
@@ -491,6 +531,8 @@ def timing(prog, spec, row, do_bench, skip_cudnn, base=None):
             row[f"vs_{label}"] = ms / row["ours_ms"]
         except Exception as e:
             row[f"{label}_error"] = str(e).splitlines()[0][:200]
+    if flex is not None:
+        time_flex_backward(flex, spec, q, k, v, do, flops, row, do_bench)
 
 
 def main():
@@ -501,6 +543,8 @@ def main():
     ap.add_argument("--match", default="")
     ap.add_argument("--checks-only", action="store_true")
     ap.add_argument("--skip-cudnn", action="store_true")
+    ap.add_argument("--skip-flex", action="store_true",
+                    help="do not time FlexAttention's backward (torch.compile per shape)")
     ap.add_argument("--kernels-a", default="",
                     help="A/B: baseline kernels (same names) timed on the same inputs")
     ap.add_argument("--tag", default="backward", help="output file name part")
@@ -508,6 +552,7 @@ def main():
     from triton.testing import do_bench
     rt = Runtime(args.lib)
     torch.zeros(1, device="cuda")
+    flex = None if args.skip_flex or args.checks_only else make_flex_backward()
     names = sorted(os.path.basename(p)[:-len(".flags")]
                    for p in glob.glob(os.path.join(args.kernels, "*.flags")))
     names = [n for n in names if re.search(args.match, n)]
@@ -535,7 +580,7 @@ def main():
                         os.path.join(args.kernels_a, name + ".flags")):
                     base = Program(rt, args.kernels_a, name)
                 try:
-                    timing(prog, spec, row, do_bench, args.skip_cudnn, base)
+                    timing(prog, spec, row, do_bench, args.skip_cudnn, base, flex)
                 finally:
                     if base is not None:
                         base.close()
@@ -549,7 +594,10 @@ def main():
                 print(f"time  {name:40s} ours {row['ours_ms']:.3f} ms "
                       f"{row['ours_tflops']:.0f} TFLOP/s; flash {row.get('flash_tflops', 0):.0f} "
                       f"({row.get('vs_flash', 0):.2f}x); cudnn {row.get('cudnn_tflops', 0):.0f} "
-                      f"({row.get('vs_cudnn', 0):.2f}x)", flush=True)
+                      f"({row.get('vs_cudnn', 0):.2f}x); flex {row.get('flex_tflops', 0):.0f} "
+                      f"({row.get('vs_flex', 0):.2f}x)"
+                      + (f" [flex: {row['flex_error']}]" if "flex_error" in row else ""),
+                      flush=True)
         except Exception as e:
             row["ok"] = False
             row["error"] = traceback.format_exc()[-2000:]
@@ -573,14 +621,15 @@ def main():
           f"Kernels: {args.kernels}" + (f"; A (baseline): {args.kernels_a}, A B A B, "
                                          "the smaller median of each" if args.kernels_a else ""), "",
           "TFLOP/s = 2.5 x forward FLOPs (2 B Hq Lq Lk (D + Dv), x0.5 causal); median of do_bench.", "",
-          "| variant | ok | A ms | ours ms | B/A | ours TFLOP/s | flash TFLOP/s | x flash | cuDNN TFLOP/s | x cuDNN |",
-          "|---|---|---|---|---|---|---|---|---|---|"]
+          "| variant | ok | A ms | ours ms | B/A | ours TFLOP/s | flash TFLOP/s | x flash | cuDNN TFLOP/s | x cuDNN | flex TFLOP/s | x flex |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         md.append(f"| {r['name']} | {r.get('ok')} | {r.get('a_ms', float('nan')):.3f} | "
                   f"{r.get('ours_ms', float('nan')):.3f} | {r.get('b_vs_a', float('nan')):.2f} | "
                   f"{r.get('ours_tflops', float('nan')):.0f} | {r.get('flash_tflops', float('nan')):.0f} | "
                   f"{r.get('vs_flash', float('nan')):.2f} | {r.get('cudnn_tflops', float('nan')):.0f} | "
-                  f"{r.get('vs_cudnn', float('nan')):.2f} |")
+                  f"{r.get('vs_cudnn', float('nan')):.2f} | {r.get('flex_tflops', float('nan')):.0f} | "
+                  f"{r.get('vs_flex', float('nan')):.2f} |")
     open(os.path.join(args.out, f"{stamp}-h200-{args.tag}.md"), "w").write("\n".join(md) + "\n")
     print(f"{len(rows) - len(failed)}/{len(rows)} variants ok; failed: {failed}", flush=True)
     sys.exit(1 if failed else 0)
