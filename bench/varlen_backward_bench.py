@@ -165,7 +165,17 @@ VARIANTS = [
      [(300, 300), (50, 90), (129, 129), (2, 7)], 0),
     ("gqa_d128_f16_causal_window", 8, 2, 128, torch.float16, True, (64, -1),
      [(400, 400), (33, 97), (200, 130)], 5),
+    # ALiBi over each sequence's own distance i + Lk_n - Lq_n - j.
+    ("gqa4_2_d128_bf16_causal_alibi", 8, 2, 128, torch.bfloat16, True, (-1, -1),
+     [(100, 130), (0, 17), (64, 64), (257, 300), (5, 0), (1, 1)], 7),
+    ("mha_d64_f16_window_alibi", 4, 4, 64, torch.float16, False, (48, 16),
+     [(300, 300), (50, 90), (129, 129), (2, 7)], 0),
+    ("mqa_d64_bf16_none_alibi", 8, 1, 64, torch.bfloat16, False, (-1, -1),
+     [(200, 130), (17, 200), (70, 3)], 5),
 ]
+# The ALiBi slopes of a variant (one per query head), by name.
+ALIBI = {name: [2.0 ** -(8 * (h + 1) / hq) for h in range(hq)]
+         for name, hq, *_ in VARIANTS if name.endswith("_alibi")}
 
 
 def pack_variant(hq, hkv, d, dtype, lens, extra, device, seed):
@@ -178,10 +188,11 @@ def pack_variant(hq, hkv, d, dtype, lens, extra, device, seed):
     return q, k, v, do, cq, ck
 
 
-def sequence_attention(q, k, v, causal, window, group, compute):
+def sequence_attention(q, k, v, causal, window, group, compute, alibi=None):
     """([L, H, D] attention, [H, L] LSE) of one sequence in `compute`
     (float64, or the inputs' dtype with softmax in f32: the eager
-    yardstick); rows that see no key give 0 and LSE -inf (as the op defines
+    yardstick), with `alibi` slopes per query head over the sequence's
+    distance; rows that see no key give 0 and LSE -inf (as the op defines
     them)."""
     lq, lk = q.shape[0], k.shape[0]
     qs, ks, vs = (x.to(compute).transpose(0, 1) for x in (q, k, v))
@@ -191,6 +202,9 @@ def sequence_attention(q, k, v, causal, window, group, compute):
     s = s / math.sqrt(q.shape[2])
     i = torch.arange(lq, device=q.device).view(-1, 1) + (lk - lq)
     j = torch.arange(lk, device=q.device).view(1, -1)
+    if alibi is not None:
+        slopes = torch.tensor(alibi, dtype=s.dtype, device=q.device).view(-1, 1, 1)
+        s = s - slopes * (i - j).abs().to(s.dtype)
     keep = torch.ones(lq, lk, dtype=torch.bool, device=q.device)
     left, right = window
     if causal or right >= 0:
@@ -207,7 +221,7 @@ def sequence_attention(q, k, v, causal, window, group, compute):
     return (p.to(vs.dtype) @ vs).transpose(0, 1), lse
 
 
-def variant_grads(q, k, v, do, cq, ck, causal, window, compute, glse=None):
+def variant_grads(q, k, v, do, cq, ck, causal, window, compute, glse=None, alibi=None):
     """(dq, dk, dv) of every sequence's attention in `compute` (with `glse`
     [Hq, Tq], of sum(out * do) + sum(lse * glse) over finite LSEs),
     scattered into the packed rows (0 where no sequence owns a row)."""
@@ -218,7 +232,7 @@ def variant_grads(q, k, v, do, cq, ck, causal, window, compute, glse=None):
         if a == b or c == e:
             continue  # no query or no key: no gradient
         leaves = [x.to(compute).requires_grad_() for x in (q[a:b], k[c:e], v[c:e])]
-        o, lse = sequence_attention(*leaves, causal, window, group, compute)
+        o, lse = sequence_attention(*leaves, causal, window, group, compute, alibi)
         outs, wants = [o], [do[a:b].to(compute)]
         if glse is not None:
             outs.append(torch.where(torch.isfinite(lse), lse, torch.zeros_like(lse)))
@@ -253,15 +267,18 @@ def check_variants(dev, rows):
             if mode == "lse":
                 glse = torch.randn(hq, q.shape[0], generator=torch.Generator(
                     device="cpu").manual_seed(7)).to(dev)
-            want = variant_grads(q, k, v, do, cq, ck, causal, window, torch.float64, glse)
-            eager = variant_grads(q, k, v, do, cq, ck, causal, window, dtype, glse)
+            alibi = ALIBI.get(name)
+            want = variant_grads(q, k, v, do, cq, ck, causal, window, torch.float64, glse,
+                                 alibi)
+            eager = variant_grads(q, k, v, do, cq, ck, causal, window, dtype, glse, alibi)
             runs = []
             for _ in range(2):
                 poison_allocator(dev)
                 leaves = [x.clone().requires_grad_() for x in (q, k, v)]
                 try:
                     out, lse = at.varlen_attention(*leaves, cq, ck, causal=causal,
-                                                   window_size=window, return_lse=True)
+                                                   window_size=window, alibi_slopes=alibi,
+                                                   return_lse=True)
                     if glse is None:
                         runs.append(torch.autograd.grad(out, leaves, do))
                     else:
@@ -328,17 +345,18 @@ def prepare():
     $ATTN_MLIR_CACHE_DIR, where the compiler makes them."""
     import attn_mlir.torch as at
 
-    def compile_for(hq, hkv, d, dtype, tq, tk, n, causal, window):
+    def compile_for(hq, hkv, d, dtype, tq, tk, n, causal, window, alibi=None):
         q = torch.zeros(tq, hq, d, dtype=dtype)
         k = torch.zeros(tk, hkv, d, dtype=dtype)
-        at._varlen_gpu_kernel(q, k, k, causal, None, window, True)
-        at._autograd.varlen_gpu_backward_kernel(q, k, k, causal, None, window, n)
+        at._varlen_gpu_kernel(q, k, k, causal, None, window, True, alibi)
+        at._autograd.varlen_gpu_backward_kernel(q, k, k, causal, None, window, n,
+                                                alibi_slopes=alibi)
     for mode in ("atomic", "deterministic"):
         os.environ["ATTN_MLIR_BACKWARD_DQ"] = mode
-        for i, (_, hq, hkv, d, dtype, causal, window, lens, extra) in enumerate(VARIANTS):
+        for i, (name, hq, hkv, d, dtype, causal, window, lens, extra) in enumerate(VARIANTS):
             tq, tk, n = (sum(a for a, _ in lens) + extra, sum(b for _, b in lens) + extra,
                          len(lens))
-            compile_for(hq, hkv, d, dtype, tq, tk, n, causal, window)
+            compile_for(hq, hkv, d, dtype, tq, tk, n, causal, window, ALIBI.get(name))
             if mode == "atomic" and i < LSE_VARIANTS:
                 # The LSE gradient's kernel: 16 more value columns.
                 q = torch.zeros(tq, hq, d, dtype=dtype)

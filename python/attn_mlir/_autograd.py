@@ -436,7 +436,8 @@ def varlen_backward_shape(sequences, total_q, total_k):
             _packed_rows(int(total_k)))
 
 
-def varlen_gpu_backward_kernel(q, k, v, causal, softmax_scale, window_size, sequences=1):
+def varlen_gpu_backward_kernel(q, k, v, causal, softmax_scale, window_size, sequences=1,
+                               alibi_slopes=None):
     """The GPU varlen backward kernel of a call (compiled or from the cache),
     or MissingGpuBackward saying why there is none: one kernel per
     varlen_backward_shape(N = `sequences`, totals), heads, head dims, dtype
@@ -450,7 +451,7 @@ def varlen_gpu_backward_kernel(q, k, v, causal, softmax_scale, window_size, sequ
             "value_head_dim": v.shape[2] if v.shape[2] != q.shape[2] else 0,
             "dtype": _at._DTYPE_NAMES.get(q.dtype),
             "scale": None if softmax_scale is None else float(softmax_scale),
-            **_mask_of(causal, window_size, tk)}
+            **_mask_of(causal, window_size, tk, alibi_slopes)}
     if spec["dtype"] is None or q.dtype not in _at._GPU_DTYPES:
         raise MissingGpuBackward(f"attn_mlir: expected bf16 or f16 tensors for the GPU "
                                  f"varlen backward, got {q.dtype}")
@@ -467,7 +468,7 @@ def varlen_gpu_backward_kernel(q, k, v, causal, softmax_scale, window_size, sequ
 
 
 def varlen_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k,
-                    causal, softmax_scale, window_size):
+                    causal, softmax_scale, window_size, alibi_slopes=None):
     """(dq, dk, dv) of sum(grad_out * out) + sum(grad_lse * lse), the LSE's
     gradient folded into Delta by value columns as backward() does
     (O' = [O | 1 | 0], dO' = [dO | -grad_lse | 0], V' = [V | 0])."""
@@ -475,7 +476,8 @@ def varlen_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q, cu_seql
         grad_out = torch.zeros_like(out)
     if q.is_cuda:
         return _varlen_gpu_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q,
-                                    cu_seqlens_k, causal, softmax_scale, window_size)
+                                    cu_seqlens_k, causal, softmax_scale, window_size,
+                                    alibi_slopes)
     from .varlen import varlen_attention_backward
     dv_cols = v.shape[2]
     if grad_lse is not None and bool((grad_lse != 0).any()):
@@ -487,14 +489,15 @@ def varlen_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q, cu_seql
                                           cu_seqlens_k)]
     dq, dk, dv = varlen_attention_backward(
         *arrays, causal=causal, softmax_scale=softmax_scale, window_size=window_size,
-        dtype=_at._DTYPE_NAMES.get(q.dtype))
+        dtype=_at._DTYPE_NAMES.get(q.dtype), alibi_slopes=alibi_slopes)
     dq, dk, dv = (_at._from_numpy(g, q.dtype if g.dtype.name == "uint16" else None)
                   for g in (dq, dk, dv))
     return dq, dk, dv[..., :dv_cols].contiguous()
 
 
 def _varlen_gpu_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q,
-                         cu_seqlens_k, causal, softmax_scale, window_size):
+                         cu_seqlens_k, causal, softmax_scale, window_size,
+                         alibi_slopes=None):
     """varlen_backward on CUDA tensors: one launch sequence of the GPU
     varlen backward kernel over the packed [1, T, H, D] views, padded to
     varlen_backward_shape (empty sequences: the last offset repeated; rows
@@ -512,7 +515,8 @@ def _varlen_gpu_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q,
         v = widen_values(v, None, cols)
     if total_q == 0:  # no query rows: no gradient flows anywhere
         return torch.zeros_like(q), torch.zeros_like(k), torch.zeros_like(v)
-    kernel = varlen_gpu_backward_kernel(q, k, v, causal, softmax_scale, window_size, n)
+    kernel = varlen_gpu_backward_kernel(q, k, v, causal, softmax_scale, window_size, n,
+                                        alibi_slopes=alibi_slopes)
     shape_n, shape_q, shape_k = varlen_backward_shape(n, total_q, total_k)
 
     def rows(t, extent, dim=0):
@@ -537,12 +541,12 @@ def _varlen_gpu_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q,
 class _VarlenAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k,
-                causal, softmax_scale, window_size):
+                causal, softmax_scale, window_size, alibi_slopes=None):
         out, lse = _at._varlen_forward(q, k, v, cu_seqlens_q, cu_seqlens_k,
                                        max_seqlen_q, max_seqlen_k, causal,
-                                       softmax_scale, window_size)
+                                       softmax_scale, window_size, alibi_slopes)
         ctx.save_for_backward(q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k)
-        ctx.attributes = (causal, softmax_scale, window_size)
+        ctx.attributes = (causal, softmax_scale, window_size, alibi_slopes)
         return out, lse
 
     @staticmethod
@@ -550,7 +554,7 @@ class _VarlenAttention(torch.autograd.Function):
         q, k, v, out, lse, cu_q, cu_k = ctx.saved_tensors
         dq, dk, dv = varlen_backward(grad_out, grad_lse, q, k, v, out, lse, cu_q, cu_k,
                                      *ctx.attributes)
-        return (dq, dk, dv) + (None,) * 7
+        return (dq, dk, dv) + (None,) * 8
 
 
 def varlen_apply(*args):

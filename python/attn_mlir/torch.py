@@ -626,7 +626,8 @@ def attention(query, key, value, attn_mask=None, mask="none", window=None, scale
     return (out, lse) if return_lse else out
 
 
-def _varlen_gpu_kernel(q, k, v, causal, softmax_scale, window_size, return_lse):
+def _varlen_gpu_kernel(q, k, v, causal, softmax_scale, window_size, return_lse,
+                       alibi_slopes=None):
     """The GPU varlen kernel of a call: one per heads, head dims, dtype,
     mask, scale and LSE; the totals and the number of sequences are its
     runtime lengths."""
@@ -641,17 +642,19 @@ def _varlen_gpu_kernel(q, k, v, causal, softmax_scale, window_size, return_lse):
             "value_head_dim": v.shape[2] if v.shape[2] != q.shape[2] else 0,
             "dtype": _DTYPE_NAMES[q.dtype], "lse": bool(return_lse),
             "scale": None if softmax_scale is None else float(softmax_scale),
-            **_mask_of(causal, window_size, 1 << 30)}
+            **_mask_of(causal, window_size, 1 << 30, alibi_slopes)}
     return _kernel("ptx", spec, gpu_options())
 
 
 def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None,
                      max_seqlen_k=None, *, causal=False, softmax_scale=None,
-                     window_size=(-1, -1), return_lse=False):
+                     window_size=(-1, -1), alibi_slopes=None, return_lse=False):
     """flash_attn_varlen_func on torch tensors: q [Tq, Hq, D], k [Tk, Hkv,
     D], v [Tk, Hkv, Dv] packed sequences, cu_seqlens_q / cu_seqlens_k int32
     [N + 1] offsets on the same device; sequence n attends as its own dense
-    problem (causal and window aligned bottom-right per sequence). Returns
+    problem (causal, window and the ALiBi distance aligned bottom-right per
+    sequence; alibi_slopes one per query head, a list or a 1-D tensor, s -=
+    slope * |i + Lk_n - Lq_n - j|; each set of slopes is its own compile). Returns
     out [Tq, Hq, Dv] (and with return_lse the LSE [Hq, Tq], float32).
 
     CUDA tensors run the GPU varlen kernel (one compile for every batch of
@@ -691,13 +694,21 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None,
     if cu_seqlens_q.numel() != cu_seqlens_k.numel():
         raise Unsupported("attn_mlir: expected cu_seqlens_q and cu_seqlens_k of one "
                           "size N + 1")
+    slopes = None
+    if alibi_slopes is not None:
+        slopes = tuple(float(x) for x in (alibi_slopes.tolist() if isinstance(
+            alibi_slopes, torch.Tensor) else alibi_slopes))
+        if len(slopes) != q.shape[1]:
+            raise Unsupported(f"attn_mlir: expected one ALiBi slope per query head "
+                              f"({q.shape[1]}), got {len(slopes)}")
     attributes = (max_seqlen_q, max_seqlen_k, bool(causal),
                   None if softmax_scale is None else float(softmax_scale),
-                  (int(window_size[0]), int(window_size[1])))
+                  (int(window_size[0]), int(window_size[1])), slopes)
     if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v)):
         if q.is_cuda and q.shape[0]:  # no query rows: no kernel (all zeros)
-            _autograd.varlen_gpu_backward_kernel(q, k, v, *attributes[2:],
-                                                 cu_seqlens_q.numel() - 1)
+            _autograd.varlen_gpu_backward_kernel(q, k, v, *attributes[2:5],
+                                                 cu_seqlens_q.numel() - 1,
+                                                 alibi_slopes=slopes)
         out, lse = _autograd.varlen_apply(q, k, v, cu_seqlens_q, cu_seqlens_k,
                                           *attributes)
     else:
@@ -707,7 +718,8 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None,
 
 
 def _varlen_forward(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k,
-                    causal, softmax_scale, window_size, return_lse=True):
+                    causal, softmax_scale, window_size, alibi_slopes=None,
+                    return_lse=True):
     """(out [Tq, Hq, Dv], lse [Hq, Tq] or None without return_lse on CUDA)
     of checked arguments, without autograd."""
     if not q.is_cuda:
@@ -716,9 +728,10 @@ def _varlen_forward(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqle
                      max_seqlen_q, max_seqlen_k, causal=causal,
                      softmax_scale=softmax_scale, window_size=window_size,
                      return_lse=True, dtype=_DTYPE_NAMES.get(q.dtype),
-                     options=cpu_options(q.dtype))
+                     options=cpu_options(q.dtype), alibi_slopes=alibi_slopes)
         return _from_numpy(got[0], q.dtype), torch.from_numpy(got[1])
-    kernel = _varlen_gpu_kernel(q, k, v, causal, softmax_scale, window_size, return_lse)
+    kernel = _varlen_gpu_kernel(q, k, v, causal, softmax_scale, window_size, return_lse,
+                                alibi_slopes)
     if q.shape[0] == 0:  # no query rows: nothing to launch
         out = q.new_empty((0, q.shape[1], v.shape[2]))
         lse = torch.empty((q.shape[1], 0), dtype=torch.float32, device=q.device)

@@ -46,23 +46,29 @@ def _check_offsets(cu_q, cu_k, total_q, total_k, max_seqlen_q, max_seqlen_k):
                              f"max_seqlen given ({bound}), got {lengths.max()}")
 
 
-def _mask_of(causal, window_size, total_k):
-    """flash_attn's (causal, window_size) as a spec's mask fields; -1 in
-    window_size is an unbounded side."""
+def _mask_of(causal, window_size, total_k, alibi_slopes=None):
+    """flash_attn's (causal, window_size, alibi_slopes) as a spec's mask
+    fields; -1 in window_size is an unbounded side. The ALiBi distance is per
+    sequence: -slope * |i + Lk_n - Lq_n - j| with i, j counted from the
+    sequence's first row."""
+    alibi = {"alibi": [float(x) for x in alibi_slopes]} if alibi_slopes is not None \
+        else {}
     left, right = window_size
     if left < 0 and right < 0:
-        return {"mask": "causal" if causal else "none"}
+        return {"mask": "causal" if causal else "none", **alibi}
     return {"mask": "sliding-window",
             "window_left": left if left >= 0 else total_k,
-            "window_right": 0 if causal else (right if right >= 0 else total_k)}
+            "window_right": 0 if causal else (right if right >= 0 else total_k), **alibi}
 
 
 def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None,
                      max_seqlen_k=None, *, causal=False, softmax_scale=None,
                      window_size=(-1, -1), return_lse=False, dtype=None,
-                     target="cpu", options=None):
+                     target="cpu", options=None, alibi_slopes=None):
     """Attention over packed sequences; returns out [Tq, Hq, Dv] (and, with
     return_lse, the LSE [Hq, Tq] as float32, FlashAttention's layout).
+    alibi_slopes: one per query head (flash_attn's), the distance per
+    sequence.
     max_seqlen_q/k are the GPU grid's bound in FlashAttention; here they
     are optional and, when given, checked against the offsets. bf16 arrays
     are uint16 bits (attn_mlir.float32_to_bf16), with dtype="bf16"."""
@@ -93,7 +99,7 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None,
         target="cpu", options=options, varlen=cu_seqlens_q.size - 1, dynamic=True,
         heads_q=heads_q, heads_kv=heads_kv, seq_q=total_q, seq_k=k.shape[0],
         head_dim=head_dim, value_head_dim=v.shape[2], dtype=dtype, lse=True,
-        scale=softmax_scale, **_mask_of(causal, window_size, k.shape[0]))
+        scale=softmax_scale, **_mask_of(causal, window_size, k.shape[0], alibi_slopes))
     # The kernel's totals are runtime lengths: its outputs are ours to size.
     out = np.empty((1, total_q, heads_q, v.shape[2]), q.dtype)
     lse = np.empty((1, heads_q, total_q), np.float64 if dtype == "f64" else np.float32)
@@ -105,7 +111,7 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None,
 
 def varlen_attention_backward(q, k, v, out, grad_out, lse, cu_seqlens_q, cu_seqlens_k,
                               *, causal=False, softmax_scale=None, window_size=(-1, -1),
-                              dtype=None, options=None):
+                              dtype=None, options=None, alibi_slopes=None):
     """(dq, dk, dv) of varlen_attention on the CPU target: the backward
     attn.attention_backward defines for cu_seqlens (each sequence's dense
     backward, recomputed from its saved out and lse [Hq, Tq]; keys of no
@@ -135,7 +141,7 @@ def varlen_attention_backward(q, k, v, out, grad_out, lse, cu_seqlens_q, cu_seql
         target="cpu", options=options, varlen=cu_seqlens_q.size - 1, backward=True,
         heads_q=heads_q, heads_kv=heads_kv, seq_q=total_q, seq_k=k.shape[0],
         head_dim=head_dim, value_head_dim=v.shape[2], dtype=dtype, lse=True,
-        scale=softmax_scale, **_mask_of(causal, window_size, k.shape[0]))
+        scale=softmax_scale, **_mask_of(causal, window_size, k.shape[0], alibi_slopes))
     dq, dk, dv = kernel(*(np.ascontiguousarray(x)[None] for x in (q, k, v, out, grad_out)),
                         np.ascontiguousarray(lse)[None],
                         np.ascontiguousarray(cu_seqlens_q), np.ascontiguousarray(cu_seqlens_k))

@@ -167,10 +167,11 @@ class TorchVarlen(unittest.TestCase):
             at._varlen_gpu_kernel(q, k, v, False, None, (-1, -1), False)
 
 
-def dense_per_sequence(q, k, v, cu_q, cu_k, causal, scale=None):
+def dense_per_sequence(q, k, v, cu_q, cu_k, causal, scale=None, alibi=None):
     """(out [Tq, Hq, Dv], lse [Hq, Tq]) of each sequence as its own dense
-    attention in torch ops (bottom-right causal, GQA by repetition), for
-    torch's autograd to differentiate: the yardstick of the varlen
+    attention in torch ops (bottom-right causal, GQA by repetition, ALiBi
+    slopes per query head over the sequence's own distance i + Lk - Lq - j),
+    for torch's autograd to differentiate: the yardstick of the varlen
     gradients."""
     outs, lses = [], []
     g = q.shape[1] // k.shape[1]
@@ -181,6 +182,9 @@ def dense_per_sequence(q, k, v, cu_q, cu_k, causal, scale=None):
         lq, lk = qs.shape[1], ks.shape[1]
         s = (qs @ ks.transpose(-1, -2)) * (scale or 1 / math.sqrt(q.shape[2]))
         i, j = torch.arange(lq).view(lq, 1), torch.arange(lk).view(1, lk)
+        if alibi is not None:
+            slopes = torch.tensor(alibi, dtype=s.dtype).view(-1, 1, 1)
+            s = s - slopes * (i + lk - lq - j).abs().to(s.dtype)
         visible = (j <= i + lk - lq) if causal else torch.ones(lq, lk, dtype=torch.bool)
         # Rows that see no key give 0 (and lse -inf): computed on a zero
         # row and multiplied away, so that autograd meets no NaN.
@@ -256,6 +260,38 @@ class TorchVarlenGradients(unittest.TestCase):
                     self.assertLess(err, tol, f"{dtype} d{name} causal={causal}: {err:.3g}")
             # Keys of the sequence without queries still get 0 (no NaN).
             self.assertTrue(torch.isfinite(got[1]).all())
+
+    def test_alibi_per_sequence(self):
+        # ALiBi's distance counts from each sequence's first row with its own
+        # Lk - Lq (a packed distance would differ by the offsets): out and the
+        # gradients against the per-sequence dense attention, and gradcheck.
+        q, k, v, cu_q, cu_k = self.packed()
+        slopes = [0.5, 0.25, 0.125, 0.0625]
+        for causal in (False, True):
+            exact = [t.clone().requires_grad_() for t in (q, k, v)]
+            want_out, want_lse = dense_per_sequence(*exact, cu_q, cu_k, causal,
+                                                    alibi=slopes)
+            weight = torch.randn(want_out.shape, generator=torch.Generator().manual_seed(8),
+                                 dtype=torch.float64)
+            want = torch.autograd.grad((weight * want_out).sum(), exact)
+            leaves = [t.clone().requires_grad_() for t in (q, k, v)]
+            out, lse = at.varlen_attention(*leaves, cu_q, cu_k, causal=causal,
+                                           alibi_slopes=torch.tensor(slopes),
+                                           return_lse=True)
+            self.assertLess((out - want_out).abs().max().item(), 1e-12)
+            finite = torch.isfinite(want_lse)
+            self.assertTrue(torch.equal(finite, torch.isfinite(lse)))
+            self.assertLess((lse - want_lse)[finite].abs().max().item(), 1e-12)
+            got = torch.autograd.grad((weight * out).sum(), leaves)
+            for name, x, y in zip("qkv", got, want):
+                err = (x - y).abs().max().item()
+                self.assertLess(err, 1e-12, f"d{name} causal={causal}: {err:.3g}")
+            self.assertTrue(torch.autograd.gradcheck(
+                lambda q, k, v: at.varlen_attention(q, k, v, cu_q, cu_k, causal=causal,
+                                                    alibi_slopes=slopes),
+                [t.clone().requires_grad_() for t in (q, k, v)]))
+        with self.assertRaisesRegex(at.Unsupported, "one ALiBi slope per query head"):
+            at.varlen_attention(q, k, v, cu_q, cu_k, alibi_slopes=[0.5])
 
     def test_bf16_gradients_have_the_inputs_dtype(self):
         q, k, v, cu_q, cu_k = self.packed(d=16, dtype=torch.float32)

@@ -23,6 +23,12 @@
 // RUN: attn-compile --target=ptx --backward --deterministic --heads-q=4 --heads-kv=2 --head-dim=64 --varlen=5:7,1 --mask=causal --cubin-arch=none --report=none -o %t.det | FileCheck %s --check-prefix=GPUDET
 // RUN: FileCheck %s --check-prefix=GPUDETDQ < %t.det.2.json
 // RUN: not attn-compile --target=ptx --backward --heads-q=4 --heads-kv=2 --head-dim=64 --varlen=5:7,1 --dynamic=batch,seq-q,seq-k --cubin-arch=none 2>&1 | FileCheck %s --check-prefix=GPUBWDDYN
+// RUN: attn-compile --run-cpu --heads-q=4 --heads-kv=2 --head-dim=16 --dtype=f32 --mask=causal --alibi --varlen=5:7,0:3,1:1,3:0,20:33 | FileCheck %s --check-prefix=ALIBICPU
+// RUN: attn-compile --target=ptx --heads-q=4 --heads-kv=2 --head-dim=64 --mask=causal --alibi --varlen=5:7,1 --cubin-arch=none --print-ptx 2>&1 | FileCheck %s --check-prefix=GPUALIBI
+// RUN: attn-compile --target=ptx --backward --heads-q=4 --heads-kv=2 --head-dim=64 --varlen=5:7,1 --mask=causal --alibi --cubin-arch=none --report=none -o %t.alibi | FileCheck %s --check-prefix=GPUBWDALIBI
+// RUN: attn-compile --target=ptx --backward --chip=sm_90a --ptx-features=+ptx81 --heads-q=4 --heads-kv=2 --head-dim=64 --varlen=5:7,1 --mask=causal --alibi --cubin-arch=none --report=none -o %t.halibi | FileCheck %s --check-prefix=GPUBWDALIBI
+// RUN: FileCheck %s --check-prefix=HOPPERALIBI < %t.halibi.1.json
+// RUN: not attn-compile --target=ptx --heads-q=4 --heads-kv=2 --head-dim=64 --mask=causal --key-lengths --seq-k=40 --alibi --varlen=1:33,0:5 --cubin-arch=none 2>&1 | FileCheck %s --check-prefix=CACHEALIBI
 
 // Tq = 5 + 0 + 1 + 3 + 20 = 29 packed query rows, Tk = 7 + 3 + 1 + 0 + 33 = 44.
 // FLASH: spec: GQA 4/2 B=1 Lq=29 Lk=44 D=16 f32 bshd causal_bottom_right varlen[5] +lse
@@ -88,3 +94,18 @@
 // GPUDETDQ: "name": "cu_seqlens_k", "role": "input", "dtype": "i32", "shape": [3]
 // Backward specs are static (the grids count the sequences).
 // GPUBWDDYN: error: expected static dims for a backward spec (dynamic dims: the forward only)
+
+// ALiBi over varlen rows: the distance i + Lk_n - Lq_n - j of each
+// sequence's own rows (i, j from its first row), as the split per-sequence
+// ops compute it on the CPU; the GPU prefill kernel reads the sequence's
+// lengths for the offset (the |distance| below), the backward's main and
+// dQ kernels too (mma.sync and hopper). bench/varlen_backward_bench.py's
+// ALiBi variants check them on the device against float64.
+// ALIBICPU: spec: GQA 4/2 B=1 Lq=29 Lk=44 D=16 f32 bshd causal_bottom_right alibi varlen[5] +lse
+// ALIBICPU: cpu run vs float64 reference: PASS
+// GPUALIBI: kernel attention_kernel: grid [3, 4, 1]
+// GPUALIBI: abs.s32
+// GPUBWDALIBI: kernel attention_bwd: grid [{{[0-9]+}}, 2, 1]
+// HOPPERALIBI: "family": "hopper-backward"
+// Varlen queries over caches (the decode kernel) still refuse ALiBi.
+// CACHEALIBI: expected no ALiBi slopes for varlen queries over caches on the GPU path (the decode kernel's per-sequence ALiBi distances are not implemented)

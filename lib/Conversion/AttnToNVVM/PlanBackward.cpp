@@ -105,10 +105,6 @@ static LogicalResult readVarlenBackward(Operation *anchor,
                                "entries on the GPU backward (its grids count "
                                "the sequences), got ")
            << o.cuSeqlens;
-  if (!p.alibiSlopes.empty())
-    return anchor->emitOpError("expected no ALiBi slopes with cu_seqlens on "
-                               "the GPU backward (per-sequence ALiBi "
-                               "distances are not implemented)");
   p.varlen = true;
   p.numSequences = offsets - 1;
   return success();

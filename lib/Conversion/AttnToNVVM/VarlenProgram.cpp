@@ -86,9 +86,9 @@ static LogicalResult getVarlenCacheProblem(AttentionOp op, KernelProblem &p) {
                           "path, got ")
            << op.getCuSeqlensQ().getType();
   if (!p.alibiSlopes.empty())
-    return op.emitOpError("expected no ALiBi slopes with cu_seqlens on the "
-                          "GPU path (per-sequence ALiBi distances are not "
-                          "implemented)");
+    return op.emitOpError("expected no ALiBi slopes for varlen queries over "
+                          "caches on the GPU path (the decode kernel's "
+                          "per-sequence ALiBi distances are not implemented)");
   for (Value v : {op.getCuSeqlensQ(), op.getKeyLengths()})
     if (!cast<RankedTensorType>(v.getType()).getElementType().isInteger(32))
       return op.emitOpError("expected i32 cu_seqlens_q and key_lengths on "
@@ -124,10 +124,9 @@ LogicalResult mlir::attn::detail::getVarlenProblem(AttentionOp op,
     return op.emitOpError("expected plain K and V tensors with cu_seqlens on "
                           "the GPU path (varlen over KV cache views is not "
                           "implemented)");
-  if (!p.alibiSlopes.empty())
-    return op.emitOpError("expected no ALiBi slopes with cu_seqlens on the "
-                          "GPU path (per-sequence ALiBi distances are not "
-                          "implemented)");
+  // ALiBi needs nothing more: the prefill kernel's distance i + Lk - Lq - j
+  // takes the sequence's lengths (emitSequenceBounds) and its rows and keys
+  // count from the sequence's first.
   int64_t offsets = cast<RankedTensorType>(op.getCuSeqlensQ().getType())
                         .getDimSize(0);
   if (offsets == 1)

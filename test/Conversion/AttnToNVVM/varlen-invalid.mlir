@@ -18,19 +18,6 @@ func.func @family(%q: memref<1x?x8x64xbf16>, %k: memref<1x?x2x64xbf16>, %cq: mem
 
 // -----
 
-// ALiBi distances are per sequence (len_k - len_q + i - j): not implemented
-// in the varlen kernel.
-func.func @alibi(%q: memref<1x64x2x64xbf16>, %cq: memref<3xi32>, %o: memref<1x64x2x64xbf16>) {
-  %0 = bufferization.to_tensor %q restrict : memref<1x64x2x64xbf16> to tensor<1x64x2x64xbf16>
-  %1 = bufferization.to_tensor %cq restrict : memref<3xi32> to tensor<3xi32>
-  // expected-error @+1 {{expected no ALiBi slopes with cu_seqlens on the GPU path (per-sequence ALiBi distances are not implemented)}}
-  %2 = attn.attention ins(%0, %0, %0 : tensor<1x64x2x64xbf16>, tensor<1x64x2x64xbf16>, tensor<1x64x2x64xbf16>) cu_seqlens_q(%1 : tensor<3xi32>) cu_seqlens_k(%1 : tensor<3xi32>) {layout = #attn.layout<bshd>, alibi_slopes = array<f64: 0.5, 0.25>} -> tensor<1x64x2x64xbf16>
-  bufferization.materialize_in_destination %2 in restrict writable %o : (tensor<1x64x2x64xbf16>, memref<1x64x2x64xbf16>) -> ()
-  return
-}
-
-// -----
-
 // No sequence at all: the kernel's first CTA would read cu_seqlens[1].
 func.func @no_sequence(%q: memref<1x64x2x64xbf16>, %cq: memref<1xi32>, %o: memref<1x64x2x64xbf16>) {
   %0 = bufferization.to_tensor %q restrict : memref<1x64x2x64xbf16> to tensor<1x64x2x64xbf16>
