@@ -523,8 +523,8 @@ defvar AttnGpuBackwardOptions = [
     Option<"kernel", "kernel", "std::string", /*default=*/"\"auto\"",
            "The main kernel: mma-sync (FlashAttention-2 style, any chip), "
            "hopper (sm_90a wgmma: chip sm_90a, D = Dv = 64 or 128, atomic "
-           "dQ, 128 keys per CTA, 64-row Q blocks; no softcap, ALiBi, "
-           "window, bias, mask, key_lengths or sinks), or auto: hopper "
+           "dQ, 128 keys per CTA, 64-row Q blocks; the score modifiers "
+           "and operands of the mma-sync frame), or auto: hopper "
            "where it supports the problem and was measured faster "
            "(useHopperBackward), else mma-sync">,
     Option<"tileModel", "tile-model", "std::string", /*default=*/"\"auto\"",
@@ -546,7 +546,7 @@ def AttnPlanGpuBackward : Pass<"attn-plan-gpu-backward", "::mlir::ModuleOp"> {
     sum fits the main kernel's registers, no score_mod; bhsd or bshd with
     strides; the bias and mask operands, grad_bias, mask_mod, key_lengths,
     sinks and a varlen op's cu_seqlens (static N: the grids count the
-    sequences; no ALiBi with them) are the kernels' arguments and
+    sequences; ALiBi over each sequence's own distance) are the kernels' arguments and
     regions), resolves the schedule and records it on the op:
 
     * `attn.backward_schedule = #attn.backward_schedule<...>`: the tiling
