@@ -33,8 +33,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from device_bench import Runtime, visible  # noqa: E402
-from decode_bench import (ArgLauncher, copy_bandwidth, load_manifest,  # noqa: E402
-                          parse_flags, time_rotated)
+from decode_bench import (ArgLauncher, alibi_slopes, copy_bandwidth,  # noqa: E402
+                          load_manifest, parse_flags, time_rotated)
 
 
 def spec_of(kdir, name):
@@ -95,7 +95,8 @@ def make(spec, margs, q_tokens, key_lens, dt, rng):
 
 def reference(spec, q, kd, vd, cu, key_lens):
     """float64 O [T, Hq, Dv] and LSE [Hq, T]: sequence n is the dense op on
-    its rows and the first key_lengths[n] rows of cache n."""
+    its rows and the first key_lengths[n] rows of cache n (ALiBi over its
+    own distance i + key_lengths[n] - lq_n - j)."""
     g = spec["hq"] // spec["hkv"]
     tq = q.shape[1]
     out = torch.zeros(tq, spec["hq"], spec["dv"], dtype=torch.float64, device="cuda")
@@ -108,6 +109,12 @@ def reference(spec, q, kd, vd, cu, key_lens):
         ks = kd[n, :lk].double().transpose(0, 1).repeat_interleave(g, 0)
         vs = vd[n, :lk].double().transpose(0, 1).repeat_interleave(g, 0)
         s = qs @ ks.transpose(-1, -2) / math.sqrt(spec["d"])
+        if spec["alibi"]:
+            slopes = torch.tensor(alibi_slopes(spec["hq"]), dtype=torch.float64,
+                                  device="cuda").view(-1, 1, 1)
+            i = torch.arange(q1 - q0, device="cuda").view(-1, 1)
+            j = torch.arange(lk, device="cuda").view(1, -1)
+            s = s - slopes * (i + lk - (q1 - q0) - j).abs().double()
         s = s.masked_fill(~visible(spec, "cuda", q1 - q0, lk), -math.inf)
         m = s.amax(-1, keepdim=True)
         m = torch.where(torch.isinf(m), torch.zeros_like(m), m)

@@ -55,6 +55,9 @@ if [ -z "${ATTN_VARLEN_ANCHORS_ONLY:-}" ]; then
       "vd_check_mqa_d128_contig_none|--heads-q=8 --heads-kv=1 --head-dim=128 --dtype=bf16 --mask=none --lse --seq-k=700 $(seqs 12 2:500)"
       "vd_check_mha_d128_paged16_window|--heads-q=8 --heads-kv=8 --head-dim=128 --dtype=bf16 --mask=sliding-window --window-left=64 --window-right=0 --lse --page-size=16 --seq-k=512 $(seqs 4 10:300)"
       "vd_check_gqa_d256_paged32_causal|--heads-q=16 --heads-kv=4 --head-dim=256 --dtype=bf16 --mask=causal --lse --page-size=32 --seq-k=1024 $(seqs 8 1:900)"
+      # ALiBi over each sequence's own distance (its key length and query count).
+      "vd_check_gqa_d128_paged16_causal_alibi|--heads-q=32 --heads-kv=8 --head-dim=128 --dtype=bf16 --mask=causal --lse --alibi --page-size=16 --seq-k=1024 $(seqs 16 1:1000)"
+      "vd_check_gqa_d64_contig_none_alibi_split2_f16|--heads-q=16 --heads-kv=2 --head-dim=64 --dtype=f16 --mask=none --lse --alibi --seq-k=700 $(seqs 8 4:100) --convert-attn-to-nvvm=num-splits=2"
     )
     # Timing: N sequences of t tokens over Lk-row caches, and our dense
     # decode kernel on the padded batch (B = N, Lq = t, key_lengths).

@@ -28,7 +28,7 @@
 // RUN: attn-compile --target=ptx --backward --heads-q=4 --heads-kv=2 --head-dim=64 --varlen=5:7,1 --mask=causal --alibi --cubin-arch=none --report=none -o %t.alibi | FileCheck %s --check-prefix=GPUBWDALIBI
 // RUN: attn-compile --target=ptx --backward --chip=sm_90a --ptx-features=+ptx81 --heads-q=4 --heads-kv=2 --head-dim=64 --varlen=5:7,1 --mask=causal --alibi --cubin-arch=none --report=none -o %t.halibi | FileCheck %s --check-prefix=GPUBWDALIBI
 // RUN: FileCheck %s --check-prefix=HOPPERALIBI < %t.halibi.1.json
-// RUN: not attn-compile --target=ptx --heads-q=4 --heads-kv=2 --head-dim=64 --mask=causal --key-lengths --seq-k=40 --alibi --varlen=1:33,0:5 --cubin-arch=none 2>&1 | FileCheck %s --check-prefix=CACHEALIBI
+// RUN: attn-compile --target=ptx --heads-q=4 --heads-kv=2 --head-dim=64 --mask=causal --key-lengths --seq-k=40 --alibi --varlen=1:33,0:5 --cubin-arch=none --print-ptx 2>&1 | FileCheck %s --check-prefix=CACHEALIBI
 
 // Tq = 5 + 0 + 1 + 3 + 20 = 29 packed query rows, Tk = 7 + 3 + 1 + 0 + 33 = 44.
 // FLASH: spec: GQA 4/2 B=1 Lq=29 Lk=44 D=16 f32 bshd causal_bottom_right varlen[5] +lse
@@ -107,5 +107,7 @@
 // GPUALIBI: abs.s32
 // GPUBWDALIBI: kernel attention_bwd: grid [{{[0-9]+}}, 2, 1]
 // HOPPERALIBI: "family": "hopper-backward"
-// Varlen queries over caches (the decode kernel) still refuse ALiBi.
-// CACHEALIBI: expected no ALiBi slopes for varlen queries over caches on the GPU path (the decode kernel's per-sequence ALiBi distances are not implemented)
+// Varlen queries over caches (the decode kernel): the distance takes the
+// sequence's key length and query count (DecodeLoop.cpp).
+// CACHEALIBI: abs.s32
+// CACHEALIBI: "family": "decode"

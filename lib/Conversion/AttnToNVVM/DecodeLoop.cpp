@@ -87,10 +87,12 @@ SmallVector<Value> DecodeEmitter::emitScoreMods(Value key0, ArrayRef<Value> s) {
       Value key = add(col0, nt * 8 + (c & 1));
       Value &v = out[sIndex(0, nt, c)];
       if (!p.alibiSlopes.empty()) {
-        // The distance i + Lk_b - Lq - j, Lk_b the sequence's length.
+        // The distance i + Lk_b - Lq - j, Lk_b the sequence's length (and
+        // for varlen queries Lq the sequence's query count, as the mask's).
         Value dist = arith::SubIOp::create(
             b,
-            add(rowQuery[half], arith::SubIOp::create(b, length, cI32(p.seqQ))),
+            add(rowQuery[half],
+                arith::SubIOp::create(b, length, maskQueryLength())),
             key);
         Value absDist = maxS(dist, arith::SubIOp::create(b, cI32(0), dist));
         v = fma(rowNegSlope[half], arith::SIToFPOp::create(b, f32, absDist), v);

@@ -85,10 +85,6 @@ static LogicalResult getVarlenCacheProblem(AttentionOp op, KernelProblem &p) {
                           "entries for varlen queries over caches on the GPU "
                           "path, got ")
            << op.getCuSeqlensQ().getType();
-  if (!p.alibiSlopes.empty())
-    return op.emitOpError("expected no ALiBi slopes for varlen queries over "
-                          "caches on the GPU path (the decode kernel's "
-                          "per-sequence ALiBi distances are not implemented)");
   for (Value v : {op.getCuSeqlensQ(), op.getKeyLengths()})
     if (!cast<RankedTensorType>(v.getType()).getElementType().isInteger(32))
       return op.emitOpError("expected i32 cu_seqlens_q and key_lengths on "
