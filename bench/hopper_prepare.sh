@@ -64,7 +64,10 @@ variants=(
 # (hopper-q-prefetch); hpx0 / hpx1 .. hpx8 that many of every 8 n8 tiles of
 # S exponentiated by the FMA polynomial (hopper-poly-exp2; hpx8: all, the
 # float64 checks' variant); htree the softmax's row max and sum as balanced
-# trees (hopper-tree-reductions=true), hnotree as chains.
+# trees (hopper-tree-reductions=true), hnotree as chains; hc3 three
+# consumer warpgroups (hopper-consumers=3, D = 64: 192-row tiles), hc3dyn3 on
+# a 3-CTA dynamic grid, hc3epi with the TMA store epilogue, hc3nopp without
+# ping-pong.
 ov="--convert-attn-to-nvvm=hopper-overlap=true"
 pp="--convert-attn-to-nvvm=hopper-ping-pong=true"
 nopp="--convert-attn-to-nvvm=hopper-ping-pong=false"
@@ -106,6 +109,10 @@ declare -A schedule=(
   [hpx8]="--convert-attn-to-nvvm=hopper-poly-exp2=8"
   [htree]="--convert-attn-to-nvvm=hopper-tree-reductions=true"
   [hnotree]="--convert-attn-to-nvvm=hopper-tree-reductions=false"
+  [hc3]="--convert-attn-to-nvvm=hopper-consumers=3"
+  [hc3dyn3]="--convert-attn-to-nvvm=hopper-consumers=3 --convert-attn-to-nvvm=hopper-persistent=3 --convert-attn-to-nvvm=hopper-scheduler=dynamic"
+  [hc3epi]="--convert-attn-to-nvvm=hopper-consumers=3 --convert-attn-to-nvvm=hopper-epilogue=tma"
+  [hc3nopp]="--convert-attn-to-nvvm=hopper-consumers=3 $nopp"
 )
 # HOPPER_CHECK_VARIANTS: every check again under each listed schedule,
 # but those whose base name matches HOPPER_CHECK_SKIP (a regex: e.g.

@@ -161,6 +161,12 @@ defvar AttnGpuKernelOptions = [
            "softmax's exponentials through an FMA polynomial instead of the "
            "MUFU's ex2.approx (0 to 8), so that the two pipes share them; "
            "-1 (auto): see the pass description">,
+    Option<"hopperConsumers", "hopper-consumers", "int64_t", /*default=*/"0",
+           "Hopper: consumer warpgroups per CTA, 64 query rows each: 2 "
+           "(128-row tiles, 232 registers per consumer thread) or 3 "
+           "(192-row tiles at D = 64 with TMA loads, 160 registers: a third "
+           "warpgroup issues while two are in their softmax); 0 (auto): see "
+           "the pass description">,
     Option<"hopperTreeReductions", "hopper-tree-reductions", "std::string",
            /*default=*/"\"auto\"",
            "Hopper: the softmax reduces each row's max and sum over a "
@@ -305,7 +311,7 @@ def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
     the consumer warpgroups take turns issuing their GEMMs (named
     barriers), so one's softmax overlaps the other's. With
     `hopper-persistent=N` the grid is `(min(N, tiles), 1)` and each CTA
-    loops over the query-block tiles (`ceil(Lq / 128) * B * Hq`), taking
+    loops over the query-block tiles (`ceil(Lq / block_m) * B * Hq`), taking
     tile `k * G + c` in round k (`G - 1 - c` for odd k, a zig-zag against
     the shrinking causal tiles), longest first under a causal or window
     mask (within groups of heads whose K and V fit half the L2); the
@@ -337,6 +343,10 @@ def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
     8 n8 tiles of S by an FMA polynomial instead of `ex2.approx`, and
     `hopper-tree-reductions` reduces a row's max and sum as balanced trees;
     both `auto` = off (measured slower on every prefill shape of an H200).
+    `hopper-consumers=3` (D = 64, TMA loads) gives a CTA three consumer
+    warpgroups and 192-row tiles (setmaxnreg 32 / 160, ping-pong round
+    robin over named barriers 1 to 3), so that a third warpgroup can issue
+    while two are in their softmax; `0` (auto) keeps two.
     `hopper-group-bytes` sizes the
     head groups of the longest-first order; `hopper-q-shared=true` puts Q
     in a shared tile at D = 64 too. `hopper-epilogue=tma` writes O through

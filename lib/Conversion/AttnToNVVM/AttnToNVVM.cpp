@@ -399,6 +399,7 @@ To copyGpuKernelOptions(const From &from) {
   to.hopperQPrefetch = from.hopperQPrefetch;
   to.hopperPolyExp2 = from.hopperPolyExp2;
   to.hopperTreeReductions = from.hopperTreeReductions;
+  to.hopperConsumers = from.hopperConsumers;
   to.decodeNumWarps = from.decodeNumWarps;
   to.decodeKeysPerWarp = from.decodeKeysPerWarp;
   to.decodeStages = from.decodeStages;

@@ -125,7 +125,7 @@ SmallVector<Value> HopperEmitter::emitScoreMods(Value n0, ArrayRef<Value> s) {
 
 SmallVector<Value> HopperEmitter::emitMask(Value n0, ArrayRef<Value> s) {
   // As the prefill kernel, on the wgmma accumulator layout (a uniform
-  // branch: both consumer warpgroups take it).
+  // branch: every consumer warpgroup takes it).
   IntArith a(b, b.getLoc(), i32);
   Value diag = p.visibility.diagonal(a, cI32(p.seqQ), cI32(p.seqK));
   return emitVisibilityMask(layout, s, n0, add(warpRow0, g),
@@ -178,9 +178,9 @@ void HopperEmitter::acquire(BarrierKind kind, Value j) {
 }
 
 // Ping-pong: named barrier 1 + c is consumer warpgroup c's turn to issue its
-// GEMMs; the other warpgroup opens it once it has issued its own, so one
-// group's softmax overlaps the other's GEMMs. Both groups take the same
-// number of turns.
+// GEMMs; warpgroup c - 1 (mod plan.consumers) opens it once it has issued its
+// own, so one group's softmax overlaps the others' GEMMs. Every group takes
+// the same number of turns.
 void HopperEmitter::takeTurn() {
   if (plan.pingPong)
     NVVM::BarrierOp::create(b, Type(), add(consumer, 1),
@@ -188,9 +188,18 @@ void HopperEmitter::takeTurn() {
                             NVVM::BarrierReductionAttr(), Value());
 }
 
+Value HopperEmitter::nextTurnBarrier() {
+  // 1 + (consumer + 1) % consumers: 2 - consumer for two of them.
+  if (plan.consumers == 2)
+    return arith::SubIOp::create(b, cI32(2), consumer);
+  Value last =
+      cmp(arith::CmpIPredicate::eq, consumer, cI32(plan.consumers - 1));
+  return sel(last, cI32(1), add(consumer, 2));
+}
+
 void HopperEmitter::passTurn() {
   if (plan.pingPong)
-    NVVM::BarrierArriveOp::create(b, arith::SubIOp::create(b, cI32(2), consumer),
+    NVVM::BarrierArriveOp::create(b, nextTurnBarrier(),
                                   cI32(2 * kWarpgroupThreads));
 }
 
@@ -335,7 +344,7 @@ LogicalResult HopperEmitter::emitConsumer() {
     drainTmaStores();
     return success();
   }
-  // The ping-pong turns run on across tiles: both consumers take as many
+  // The ping-pong turns run on across tiles: every consumer takes as many
   // turns in each tile.
   consumer = arith::SubIOp::create(b, warpgroup, cI32(1));
   openTurns();
@@ -347,8 +356,8 @@ LogicalResult HopperEmitter::emitConsumer() {
   return success();
 }
 
-// Consumer 1 opens consumer 0's first turn; consumer 0 absorbs consumer 1's
-// last opening after the loop.
+// The last consumer opens consumer 0's first turn; consumer 0 absorbs the
+// last consumer's last opening after the loop.
 void HopperEmitter::ifConsumer(int64_t c, function_ref<void()> body) {
   scf::IfOp::create(b, cmp(arith::CmpIPredicate::eq, consumer, cI32(c)),
                     [&](OpBuilder &, Location) {
@@ -359,7 +368,7 @@ void HopperEmitter::ifConsumer(int64_t c, function_ref<void()> body) {
 
 void HopperEmitter::openTurns() {
   if (plan.pingPong)
-    ifConsumer(1, [&] {
+    ifConsumer(plan.consumers - 1, [&] {
       NVVM::BarrierArriveOp::create(b, cI32(1), cI32(2 * kWarpgroupThreads));
     });
 }

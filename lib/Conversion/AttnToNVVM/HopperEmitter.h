@@ -25,8 +25,9 @@ namespace mlir::attn::detail {
 /// The launch of a hopper (sm_90a) prefill kernel, chosen before its body
 /// is emitted.
 struct HopperPlan {
-  /// Query rows per CTA (two consumer warpgroups of 64 rows) and keys per
-  /// KV block.
+  /// Consumer warpgroups, 64 query rows each (2, or 3 at D = 64).
+  int64_t consumers = 2;
+  /// Query rows per CTA (64 per consumer warpgroup) and keys per KV block.
   int64_t blockM = 128, blockN = 128;
   /// Shared-memory ring depth (K and V tiles per stage).
   int64_t stages = 2;
@@ -66,10 +67,10 @@ struct HopperPlan {
   /// Persistent order under a right bound: heads (b * Hq + h) per group,
   /// whose K and V fit L2 together; a group's tiles go longest first.
   int64_t headsPerGroup = 1;
-  /// One producer and two consumer warpgroups.
+  /// One producer and `consumers` consumer warpgroups.
   int64_t threads = 384;
   /// setmaxnreg targets: the producer gives registers to the consumers
-  /// (40 * 128 + 232 * 256 <= 64K).
+  /// (40 * 128 + 232 * 256 <= 64K; three consumers 32 * 128 + 160 * 384).
   int64_t producerRegisters = 40, consumerRegisters = 232;
   int64_t sharedMemoryBytes = 0;
 };
@@ -118,6 +119,8 @@ private:
   }
   Value xorI(Value x, Value y) { return arith::XOrIOp::create(b, x, y); }
   WgmmaOps wgmmaOps() { return WgmmaOps(b, p.isBF16); }
+  /// Threads of all consumer warpgroups (the empty barriers' arrivals).
+  int64_t consumerThreads() const { return plan.consumers * kWarpgroupThreads; }
 
   // Shared memory, relative to the 1024-byte aligned `base`: K and V tiles
   // of each stage, then the full-K, full-V and empty mbarriers.
@@ -152,7 +155,7 @@ private:
     return tileAt(add(add(mul(stage, 8), base), first));
   }
   /// The dynamic scheduler's tile slot `slot` (i32, 0 or 1), its full
-  /// (kind 0: the producer wrote it) and empty (kind 1: both consumers read
+  /// (kind 0: the producer wrote it) and empty (kind 1: every consumer read
   /// it) mbarriers; after Q's two barriers.
   int64_t schedulerOffset() const {
     return barrierOffset() + 8 * (4 * plan.stages + 2);
@@ -323,6 +326,8 @@ private:
   }
   void takeTurn();
   void passTurn();
+  /// The named barrier of the next consumer's turn.
+  Value nextTurnBarrier();
   void emitEpilogue(ValueRange results);
   /// The LSE of the row `row` (`empty`: l == 0) from its `m` and
   /// quad-reduced `l`, stored by the lane with t == 0 of valid rows.
@@ -332,7 +337,8 @@ private:
   void emitTmaEpilogue(ValueRange results, ArrayRef<Value> inv);
   /// The elected thread of this consumer warpgroup (thread 0 of it).
   Value isWarpgroupLeader();
-  /// Named barrier 3 + consumer over this consumer warpgroup's threads.
+  /// Named barrier 1 + consumers + consumer over this consumer warpgroup's
+  /// threads (ping-pong takes 1 .. consumers).
   void syncWarpgroup();
   /// After a consumer's last tile: its TMA stores have completed (the CTA
   /// must not exit while they read shared memory).
@@ -361,7 +367,7 @@ private:
   /// in registers).
   Value qTileDesc;
   Value batchIndex, headIndex, negSlope;
-  /// Consumer warpgroup index (0 or 1).
+  /// Consumer warpgroup index (0 .. plan.consumers - 1).
   Value consumer;
   Value qPtr, kPtr, vPtr, oPtr, lsePtr;
   Value nBegin, nEnd;

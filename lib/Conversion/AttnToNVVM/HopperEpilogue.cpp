@@ -2,7 +2,7 @@
 //
 // Part of attn-mlir. plan.tmaEpilogue (hopper-epilogue=tma): instead of 4-byte
 // global stores from the accumulators, each consumer warpgroup writes its 64
-// rows of O / l into its half of a shared O tile, in the 128B-swizzled panel
+// rows of O / l into its share of a shared O tile, in the 128B-swizzled panel
 // layout of the loads (row r of a panel at r * 128, its 16-byte chunk c at
 // (c ^ r % 8) * 16), and one elected thread stores each 64-column panel with
 // one cp.async.bulk.tensor (shared::cta to global) from the runtime-built
@@ -12,7 +12,8 @@
 //
 // Ordering: the generic-proxy st.shared writes are fenced to the async proxy
 // (fence.proxy.async.shared::cta) by every writer before the warpgroup's
-// named barrier (3 + consumer; ping-pong takes 1 and 2), after which the
+// named barrier (1 + consumers + consumer; ping-pong takes 1 .. consumers),
+// after which the
 // leader issues the stores and commits them as one bulk group. The tile is
 // rewritten only once those stores have read it: a persistent consumer's
 // leader waits (cp.async.bulk.wait_group.read 0) at the start of its next
@@ -41,9 +42,9 @@ Value HopperEmitter::isWarpgroupLeader() {
 }
 
 void HopperEmitter::syncWarpgroup() {
-  NVVM::BarrierOp::create(b, Type(), add(consumer, 3),
-                          cI32(kWarpgroupThreads),
-                          NVVM::BarrierReductionAttr(), Value());
+  NVVM::BarrierOp::create(b, Type(), add(consumer, 1 + plan.consumers),
+                          cI32(kWarpgroupThreads), NVVM::BarrierReductionAttr(),
+                          Value());
 }
 
 void HopperEmitter::drainTmaStores() {

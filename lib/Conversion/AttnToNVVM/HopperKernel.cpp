@@ -1,7 +1,8 @@
 //===- HopperKernel.cpp - the sm_90a (wgmma) prefill kernel body ----------===//
 //
 // Part of attn-mlir. A warp-specialized prefill kernel for Hopper: a CTA owns
-// 128 query rows of one (batch, head) and has three warpgroups.
+// 64 query rows per consumer warpgroup (128 or 192) of one (batch, head) and
+// has a producer warpgroup besides.
 //
 // * Warpgroup 0, the producer, lowers its register budget (setmaxnreg.dec)
 //   and streams the K and V blocks the mask leaves visible into a ring of
@@ -19,7 +20,8 @@
 //   16-byte cp.async into the same layout, completing on the "full" barrier
 //   with cp.async.mbarrier.arrive.noinc (128 arrivals), and a consumer
 //   fences the generic proxy's writes before wgmma reads them.
-// * Warpgroups 1 and 2, the consumers (setmaxnreg.inc), own 64 rows each.
+// * Warpgroups 1 .. plan.consumers (2, or 3 at D = 64: hopper-consumers),
+//   the consumers (setmaxnreg.inc), own 64 rows each.
 //   Per block, S = Q K^T is a chain of wgmma m64n{BN}k16 over the head dim
 //   with B = the K tile (K-major) and A = Q, read once into registers or
 //   (plan.qInSharedMemory) from a shared tile the producer loads first;
@@ -30,8 +32,8 @@
 //   block j and O += P V of block j - 1 back to back, waits for S alone
 //   (wgmma.wait_group 1) and runs the softmax of block j while P V is in
 //   flight; O takes block j's rescale once that group retired. With
-//   plan.pingPong the two consumers take turns issuing their GEMMs (named
-//   barriers 1 and 2).
+//   plan.pingPong the consumers take turns issuing their GEMMs (named
+//   barriers 1 .. plan.consumers, round robin).
 //
 // * plan.persistentCtas: a grid of at most that many CTAs, each looping over
 //   the query-block tiles (round k takes tile k * G + c, or k * G + G - 1 - c
@@ -329,6 +331,13 @@ static bool hopperAutoPingPong(const KernelProblem &p,
   return p.headDim == 64 || hopperShortTiles(p, plan);
 }
 
+/// hopper-consumers=0 (auto): consumer warpgroups per CTA (`plan` complete
+/// up to Q's placement).
+static int64_t hopperAutoConsumers(const KernelProblem &p,
+                                   const HopperPlan &plan) {
+  return 2;
+}
+
 /// hopper-poly-exp2=auto: how many of every 8 n8 tiles of S take the
 /// polynomial exp2 (`plan` complete but for it). None: measured on an H200
 /// (2026-12-02, bench/NOTES.md) slower on every prefill shape and more so
@@ -421,6 +430,33 @@ planHopperKernel(Operation *op, const KernelProblem &p,
     plan.producerRegisters = 72;
     plan.consumerRegisters = 216;
   }
+  if (o.hopperConsumers != 0 && o.hopperConsumers != 2 &&
+      o.hopperConsumers != 3)
+    return fail("expected hopper-consumers of 0 (auto), 2 or 3, got " +
+                Twine(o.hopperConsumers));
+  plan.consumers =
+      o.hopperConsumers ? o.hopperConsumers : hopperAutoConsumers(p, plan);
+  if (plan.consumers == 3) {
+    // ptxas allocates a 512-thread kernel within the entry cap (128
+    // registers) whatever setmaxnreg says: Q in registers spills there
+    // (96 bytes at D = 64, block-n 128), a shared Q tile does not.
+    if (o.hopperQShared == "auto")
+      plan.qInSharedMemory = true;
+    // 160 registers per consumer thread (32 * 128 + 160 * 384 = 64K): S, O,
+    // Q and P of a 64-row slice fit them at D = 64 only, and only a TMA
+    // producer (one thread) lives on 32.
+    if (p.headDim != 64)
+      return fail("expected D = 64 with hopper-consumers=3 (a consumer thread "
+                  "has 160 registers), got D = " +
+                  Twine(p.headDim));
+    if (o.hopperLoads != "tma")
+      return fail("expected hopper-loads=tma with hopper-consumers=3 (the "
+                  "producer keeps 32 registers)");
+    plan.producerRegisters = 32;
+    plan.consumerRegisters = 160;
+  }
+  plan.blockM = 64 * plan.consumers;
+  plan.threads = kWarpgroupThreads * (1 + plan.consumers);
   plan.stages = o.hopperStages;
   // Ping-pong: see hopperAutoPingPong.
   if (o.hopperPingPong == "auto")
@@ -586,8 +622,8 @@ public:
     }
     // One box per consumer warpgroup's 64 rows (HopperEpilogue.cpp).
     if (hopper.tmaEpilogue)
-      maps.output = addTensorMap(list, args.output, hopper.blockM / 2,
-                                 problem);
+      maps.output = addTensorMap(list, args.output,
+                                 hopper.blockM / hopper.consumers, problem);
     if (hopper.dynamicScheduler) {
       // One i32 the runtime zero-fills once; the kernel re-arms it.
       OpBuilder b(program.forall);

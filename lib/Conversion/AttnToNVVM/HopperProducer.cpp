@@ -33,16 +33,16 @@ void HopperEmitter::emitBarrierInit() {
       NVVM::MBarrierInitOp::create(b, barrier(FullV, cI32(s)),
                                    cI32(fullArrivals), Value());
       NVVM::MBarrierInitOp::create(b, barrier(EmptyK, cI32(s)),
-                                   cI32(2 * kWarpgroupThreads), Value());
+                                   cI32(consumerThreads()), Value());
       NVVM::MBarrierInitOp::create(b, barrier(EmptyV, cI32(s)),
-                                   cI32(2 * kWarpgroupThreads), Value());
+                                   cI32(consumerThreads()), Value());
     }
     if (plan.qInSharedMemory)
       NVVM::MBarrierInitOp::create(b, barrier(FullQ, cI32(0)),
                                    cI32(fullArrivals), Value());
     if (recyclesQ())
-      NVVM::MBarrierInitOp::create(b, emptyQBarrier(),
-                                   cI32(2 * kWarpgroupThreads), Value());
+      NVVM::MBarrierInitOp::create(b, emptyQBarrier(), cI32(consumerThreads()),
+                                   Value());
     // The dynamic scheduler's tile slots: written by the producer's one
     // TMA thread, read by every consumer thread.
     if (plan.dynamicScheduler)
@@ -50,7 +50,7 @@ void HopperEmitter::emitBarrierInit() {
         NVVM::MBarrierInitOp::create(b, slotBarrier(0, cI32(slot)), cI32(1),
                                      Value());
         NVVM::MBarrierInitOp::create(b, slotBarrier(1, cI32(slot)),
-                                     cI32(2 * kWarpgroupThreads), Value());
+                                     cI32(consumerThreads()), Value());
       }
     scf::YieldOp::create(b);
   });

@@ -14,8 +14,8 @@
 // latency hides under that tile's loads) and, once the tile's loads are
 // issued, hands tile r + G over to the consumers through one of two shared
 // slots, each with a full mbarrier (1 arrival: the producer's, whose
-// release orders the slot's store) and an empty one (256: both consumer
-// warpgroups read it). The producer then loads the next tile's Q, K and V
+// release orders the slot's store) and an empty one (every consumer thread
+// reads it). The producer then loads the next tile's Q, K and V
 // while the consumers finish the last tile's KV blocks and epilogue. Every
 // tile costs one ticket, so a launch takes tickets 0 .. tiles - 1: the CTA
 // holding the last one knows that no other will touch the counter and
