@@ -163,10 +163,9 @@ defvar AttnGpuKernelOptions = [
            "-1 (auto): see the pass description">,
     Option<"hopperConsumers", "hopper-consumers", "int64_t", /*default=*/"0",
            "Hopper: consumer warpgroups per CTA, 64 query rows each: 2 "
-           "(128-row tiles, 232 registers per consumer thread) or 3 "
-           "(192-row tiles at D = 64 with TMA loads, 160 registers: a third "
-           "warpgroup issues while two are in their softmax); 0 (auto): see "
-           "the pass description">,
+           "(128-row tiles) or 3 (192-row tiles at D = 64 with TMA loads and "
+           "a shared Q tile: a third warpgroup issues while two are in "
+           "their softmax); 0 (auto): see the pass description">,
     Option<"hopperTreeReductions", "hopper-tree-reductions", "std::string",
            /*default=*/"\"auto\"",
            "Hopper: the softmax reduces each row's max and sum over a "

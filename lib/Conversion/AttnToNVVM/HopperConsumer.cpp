@@ -388,7 +388,7 @@ LogicalResult HopperEmitter::emitConsumerTile() {
     NVVM::MBarrierTryWaitParityOp::create(b, barrier(FullQ, cI32(0)),
                                           qPhase(), cI32(0x989680));
     Value rows = mul(arith::SubIOp::create(b, warpgroup, cI32(1)),
-                     64 * kPanelRowBytes);
+                     kConsumerRows * kPanelRowBytes);
     qTileDesc = descriptor(sharedAddress(add(add(base, qTileOffset()), rows)),
                            16, kAtomBytes);
   } else if (!plan.prefetchQ) {

@@ -78,6 +78,9 @@ struct HopperPlan {
 
 /// Threads of a warpgroup.
 constexpr int64_t kWarpgroupThreads = 128;
+/// Query rows of a consumer warpgroup (one wgmma m64 tile): its slice of
+/// the Q and O tiles and the box of O's tensor map.
+constexpr int64_t kConsumerRows = 64;
 /// Bytes of one swizzled row of a panel and of an 8-row swizzle atom.
 constexpr int64_t kPanelRowBytes = 128;
 constexpr int64_t kAtomBytes = 1024;

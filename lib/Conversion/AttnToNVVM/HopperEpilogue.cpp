@@ -13,8 +13,8 @@
 // Ordering: the generic-proxy st.shared writes are fenced to the async proxy
 // (fence.proxy.async.shared::cta) by every writer before the warpgroup's
 // named barrier (1 + consumers + consumer; ping-pong takes 1 .. consumers),
-// after which the
-// leader issues the stores and commits them as one bulk group. The tile is
+// after which the leader issues the stores and commits them as one bulk
+// group. The tile is
 // rewritten only once those stores have read it: a persistent consumer's
 // leader waits (cp.async.bulk.wait_group.read 0) at the start of its next
 // epilogue, before the same barrier, so the store drains while the next
@@ -32,9 +32,6 @@
 using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::detail;
-
-/// Rows of the O tile per consumer warpgroup: the box of O's tensor map.
-constexpr int64_t kConsumerRows = 64;
 
 Value HopperEmitter::isWarpgroupLeader() {
   return cmp(arith::CmpIPredicate::eq, andI(tid, kWarpgroupThreads - 1),

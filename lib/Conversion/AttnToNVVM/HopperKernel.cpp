@@ -332,7 +332,10 @@ static bool hopperAutoPingPong(const KernelProblem &p,
 }
 
 /// hopper-consumers=0 (auto): consumer warpgroups per CTA (`plan` complete
-/// up to Q's placement).
+/// up to Q's placement). Two: three were measured on an H200 (2026-12-04,
+/// one call, bench/NOTES.md) 6-10% faster on D = 64 tiles of 32 KV blocks
+/// or more but 14% slower on L = 1k causal; the rule waits for a second
+/// call.
 static int64_t hopperAutoConsumers(const KernelProblem &p,
                                    const HopperPlan &plan) {
   return 2;
@@ -442,9 +445,9 @@ planHopperKernel(Operation *op, const KernelProblem &p,
     // (96 bytes at D = 64, block-n 128), a shared Q tile does not.
     if (o.hopperQShared == "auto")
       plan.qInSharedMemory = true;
-    // 160 registers per consumer thread (32 * 128 + 160 * 384 = 64K): S, O,
-    // Q and P of a 64-row slice fit them at D = 64 only, and only a TMA
-    // producer (one thread) lives on 32.
+    // setmaxnreg 32 / 160 (32 * 128 + 160 * 384 = 64K), though ptxas holds
+    // the consumers to 128: S, O and P of a 64-row slice fit that at D = 64
+    // only, and only a TMA producer (one thread) lives on 32.
     if (p.headDim != 64)
       return fail("expected D = 64 with hopper-consumers=3 (a consumer thread "
                   "has 160 registers), got D = " +
@@ -455,7 +458,7 @@ planHopperKernel(Operation *op, const KernelProblem &p,
     plan.producerRegisters = 32;
     plan.consumerRegisters = 160;
   }
-  plan.blockM = 64 * plan.consumers;
+  plan.blockM = kConsumerRows * plan.consumers;
   plan.threads = kWarpgroupThreads * (1 + plan.consumers);
   plan.stages = o.hopperStages;
   // Ping-pong: see hopperAutoPingPong.
@@ -622,8 +625,7 @@ public:
     }
     // One box per consumer warpgroup's 64 rows (HopperEpilogue.cpp).
     if (hopper.tmaEpilogue)
-      maps.output = addTensorMap(list, args.output,
-                                 hopper.blockM / hopper.consumers, problem);
+      maps.output = addTensorMap(list, args.output, kConsumerRows, problem);
     if (hopper.dynamicScheduler) {
       // One i32 the runtime zero-fills once; the kernel re-arms it.
       OpBuilder b(program.forall);
