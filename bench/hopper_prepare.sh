@@ -67,7 +67,8 @@ variants=(
 # trees (hopper-tree-reductions=true), hnotree as chains; hc3 three
 # consumer warpgroups (hopper-consumers=3, D = 64: 192-row tiles), hc3dyn3 on
 # a 3-CTA dynamic grid, hc3epi with the TMA store epilogue, hc3nopp without
-# ping-pong.
+# ping-pong; hc2 two (the rule's alternative where auto takes three),
+# hst3c3 three consumers over three stages.
 ov="--convert-attn-to-nvvm=hopper-overlap=true"
 pp="--convert-attn-to-nvvm=hopper-ping-pong=true"
 nopp="--convert-attn-to-nvvm=hopper-ping-pong=false"
@@ -113,6 +114,8 @@ declare -A schedule=(
   [hc3dyn3]="--convert-attn-to-nvvm=hopper-consumers=3 --convert-attn-to-nvvm=hopper-persistent=3 --convert-attn-to-nvvm=hopper-scheduler=dynamic"
   [hc3epi]="--convert-attn-to-nvvm=hopper-consumers=3 --convert-attn-to-nvvm=hopper-epilogue=tma"
   [hc3nopp]="--convert-attn-to-nvvm=hopper-consumers=3 $nopp"
+  [hc2]="--convert-attn-to-nvvm=hopper-consumers=2"
+  [hst3c3]="--convert-attn-to-nvvm=hopper-consumers=3 --convert-attn-to-nvvm=hopper-stages=3"
 )
 # HOPPER_CHECK_VARIANTS: every check again under each listed schedule,
 # but those whose base name matches HOPPER_CHECK_SKIP (a regex: e.g.

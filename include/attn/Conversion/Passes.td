@@ -345,7 +345,9 @@ def ConvertAttnToNVVM : Pass<"convert-attn-to-nvvm", "::mlir::ModuleOp"> {
     `hopper-consumers=3` (D = 64, TMA loads) gives a CTA three consumer
     warpgroups and 192-row tiles (setmaxnreg 32 / 160, ping-pong round
     robin over named barriers 1 to 3), so that a third warpgroup can issue
-    while two are in their softmax; `0` (auto) keeps two.
+    while two are in their softmax; `0` (auto) takes three where they
+    apply (D = 64, TMA loads, block-n 128, `hopper-q-shared` not false)
+    unless no 192-row tile sees more than 8 KV blocks, else two.
     `hopper-group-bytes` sizes the
     head groups of the longest-first order; `hopper-q-shared=true` puts Q
     in a shared tile at D = 64 too. `hopper-epilogue=tma` writes O through

@@ -332,13 +332,21 @@ static bool hopperAutoPingPong(const KernelProblem &p,
 }
 
 /// hopper-consumers=0 (auto): consumer warpgroups per CTA (`plan` complete
-/// up to Q's placement). Two: three were measured on an H200 (2026-12-04,
-/// one call, bench/NOTES.md) 6-10% faster on D = 64 tiles of 32 KV blocks
-/// or more but 14% slower on L = 1k causal; the rule waits for a second
-/// call.
+/// up to Q's placement). Three where they apply (D = 64, TMA loads, a Q
+/// tile allowed in shared memory, block-n 128) unless the 192-row tiles
+/// are short (hopperShortTiles). Measured on an H200 (2026-12-04, two
+/// calls, bench/NOTES.md): 2-10% faster on D = 64 tiles of 32 KV blocks or
+/// more, 14% slower on causal L = 1k (8 blocks; a 1024-row head leaves a
+/// third of its last 192-row tile idle) and level non-causal there.
 static int64_t hopperAutoConsumers(const KernelProblem &p,
-                                   const HopperPlan &plan) {
-  return 2;
+                                   const HopperPlan &plan,
+                                   const ConvertAttnToNVVMOptions &o) {
+  if (p.headDim != 64 || o.hopperLoads != "tma" || o.hopperQShared == "false" ||
+      plan.blockN != 128)
+    return 2;
+  HopperPlan three = plan;
+  three.blockM = 3 * kConsumerRows;
+  return hopperShortTiles(p, three) ? 2 : 3;
 }
 
 /// hopper-poly-exp2=auto: how many of every 8 n8 tiles of S take the
@@ -438,7 +446,7 @@ planHopperKernel(Operation *op, const KernelProblem &p,
     return fail("expected hopper-consumers of 0 (auto), 2 or 3, got " +
                 Twine(o.hopperConsumers));
   plan.consumers =
-      o.hopperConsumers ? o.hopperConsumers : hopperAutoConsumers(p, plan);
+      o.hopperConsumers ? o.hopperConsumers : hopperAutoConsumers(p, plan, o);
   if (plan.consumers == 3) {
     // ptxas allocates a 512-thread kernel within the entry cap (128
     // registers) whatever setmaxnreg says: Q in registers spills there

@@ -22,7 +22,8 @@
 // THREE-NEXT: %[[ONE:.*]] = arith.constant 1 : i32
 // THREE-NEXT: %[[N:.*]] = arith.constant 256 : i32
 // THREE-NEXT: nvvm.barrier.arrive id = %[[ONE]] number_of_threads = %[[N]]
-// auto keeps two: 128-row tiles, Q in registers, 256 arrivals, 40 / 232.
+// auto keeps two on these short tiles (4 KV blocks): 128-row tiles, Q in
+// registers, 256 arrivals, 40 / 232.
 // TWO-LABEL: gpu.func @plain_kernel
 // TWO-SAME: block_m = 128
 // TWO-NOT: q_tensor_map
