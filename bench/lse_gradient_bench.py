@@ -2,9 +2,10 @@
 """The gradient through the returned LSE on CUDA tensors (issue #16): the
 dense torch op `torch.ops.attn_mlir.attention` (out, lse) differentiated
 through both outputs, loss = sum(out * do) + sum(lse * glse). The GPU
-backward carries the LSE's gradient in 16 more value columns
-(O' = [O | 1 | 0], dO' = [dO | -glse | 0], V' = [V | 0]: Delta' = Delta -
-glse; attn_mlir._autograd.backward), one more compile per shape.
+backward takes the LSE's gradient as attn.attention_backward's grad_lse
+operand (Delta = rowsum(dO * O) - glse, in the preprocess kernel), its own
+compile per shape; with ATTN_MLIR_GPU_CHIP=sm_90a both backwards run the
+hopper main kernel.
 
 Every variant is checked against torch's float64 autograd of an eager
 attention on the same inputs: error within max(2x an eager bf16 / f16
@@ -84,18 +85,17 @@ def inputs(b, hq, hkv, lq, lk, d, dtype, device, seed):
 
 def prepare():
     """Here, with the compiler: each shape's forward, plain backward and
-    Dv + 16 backward into $ATTN_MLIR_CACHE_DIR."""
+    grad_lse backward into $ATTN_MLIR_CACHE_DIR."""
     import attn_mlir.torch as at
     ag = at._autograd
     for _, b, hq, hkv, lq, lk, d, dtype, mask, window in VARIANTS + [TIMED]:
         q = torch.zeros(b, hq, lq, d, dtype=dtype)
         k = torch.zeros(b, hkv, lk, d, dtype=dtype)
-        wide = torch.zeros(b, hkv, lk, d + ag.LSE_GRADIENT_COLUMNS, dtype=dtype)
         target, spec, options = ag._spec(q, k, k, mask, window[0], window[1], None, None,
                                          None, None, False, True)
         at._kernel(target, spec, options)
         ag.gpu_backward_kernel(q, k, k, None, mask, window[0], window[1])
-        ag.gpu_backward_kernel(q, k, wide, None, mask, window[0], window[1])
+        ag.gpu_backward_kernel(q, k, k, None, mask, window[0], window[1], lse_grad=True)
 
 
 def main():

@@ -255,8 +255,8 @@ def check_variants(dev, rows):
     last sequence's keys, deterministic dQ bitwise repeatable."""
     import attn_mlir.torch as at
     ok = True
-    # "lse": the atomic program with a gradient of the returned LSE too (16
-    # more value columns carry it), on the first LSE_VARIANTS variants.
+    # "lse": the atomic program with a gradient of the returned LSE too (the
+    # backward's grad_lse operand), on the first LSE_VARIANTS variants.
     for mode in ("atomic", "deterministic", "lse"):
         os.environ["ATTN_MLIR_BACKWARD_DQ"] = "atomic" if mode == "lse" else mode
         for name, hq, hkv, d, dtype, causal, window, lens, extra in \
@@ -358,12 +358,11 @@ def prepare():
                          len(lens))
             compile_for(hq, hkv, d, dtype, tq, tk, n, causal, window, ALIBI.get(name))
             if mode == "atomic" and i < LSE_VARIANTS:
-                # The LSE gradient's kernel: 16 more value columns.
+                # The LSE gradient's kernel: the grad_lse operand.
                 q = torch.zeros(tq, hq, d, dtype=dtype)
                 k = torch.zeros(tk, hkv, d, dtype=dtype)
                 at._autograd.varlen_gpu_backward_kernel(
-                    q, k, torch.zeros(tk, hkv, d + 16, dtype=dtype), causal, None,
-                    window, n)
+                    q, k, k, causal, None, window, n, lse_grad=True)
     os.environ.pop("ATTN_MLIR_BACKWARD_DQ", None)
     for total in (2048, 16384):
         for causal in (False, True):

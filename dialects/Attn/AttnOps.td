@@ -343,7 +343,7 @@ def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
     s4[j]  = s3[j] + bias[b, h, i, j]
     s[j]   = score_mod(s4[j], b, h, i, j)     (s4 without the region)
     P[j]   = key j masked or lse = -inf ? 0 : exp(s[j] - lse[b, h, i])
-    Delta  = sum_c dO[b, h, i, c] * O[b, h, i, c]
+    Delta  = sum_c dO[b, h, i, c] * O[b, h, i, c] - grad_lse[b, h, i]
     dP[j]  = sum_c dO[b, h, i, c] * V[b, h / g, j, c]
     dS[j]  = P[j] * (dP[j] - Delta)                   (d loss / d s)
     dS4[j] = dS[j] * score_mod'(s4[j])                (d loss / d s4)
@@ -363,6 +363,12 @@ def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
     `P_sink = exp(sinks[h] - lse)` and its gradient `P_sink * (0 - Delta)`,
     summed over every row of the head: the `grad_sinks` result (f32 `[Hq]`),
     present exactly when the `sinks` operand is.
+
+    With a `grad_lse` operand (the gradient of the loss with respect to the
+    forward's returned `lse`, of `lse`'s type; without it, zero) the loss
+    reads the LSE too: `d lse / d s[j] = P[j]`, so its gradient folds into
+    Delta as above and every other line keeps its form (ring attention and
+    other LSE-merging callers, a training loss on the LSE).
 
     so `dQ = scale * dS K`, `dK = scale * dS^T Q` and `dV = P^T dO` per
     query head, and GQA / MQA sum dK and dV over the `g` query heads of a
@@ -430,6 +436,7 @@ def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
     Optional<AnyRankedTensor>:$sinks,
     Optional<RankedTensorOf<[I32]>>:$cu_seqlens_q,
     Optional<RankedTensorOf<[I32]>>:$cu_seqlens_k,
+    Optional<AnyRankedTensor>:$grad_lse,
     OptionalAttr<F64Attr>:$scale,
     DefaultValuedAttr<Attn_MaskKindAttr, "::mlir::attn::MaskKind::None">:$mask_kind,
     OptionalAttr<DenseI64ArrayAttr>:$window,
@@ -453,6 +460,7 @@ def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
     (`sinks` `(` $sinks^ `:` type($sinks) `)`)?
     (`cu_seqlens_q` `(` $cu_seqlens_q^ `:` type($cu_seqlens_q) `)`)?
     (`cu_seqlens_k` `(` $cu_seqlens_k^ `:` type($cu_seqlens_k) `)`)?
+    (`grad_lse` `(` $grad_lse^ `:` type($grad_lse) `)`)?
     attr-dict `->` type($grad_query) `,` type($grad_key) `,` type($grad_value)
       (`,` type($grad_bias)^)?
       (`grad_sinks` `(` type($grad_sinks)^ `)`)?

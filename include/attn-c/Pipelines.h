@@ -124,6 +124,11 @@ typedef struct MlirAttnSpec {
   /* One shared K/V cache (MLA latent decode): V is the first valueHeadDim
      columns of K's rows (attn.kv_prefix); the entry takes no V operand. */
   bool sharedKV;
+
+  /* A backward whose loss reads the LSE too: the entry takes grad_lse (the
+     lse's shape and type) after every other input (Delta = rowsum(dO * O)
+     - grad_lse). Default false. */
+  bool withLseGradient;
 } MlirAttnSpec;
 
 MLIR_CAPI_EXPORTED void mlirAttnSpecInit(MlirAttnSpec *spec);

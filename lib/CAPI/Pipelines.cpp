@@ -62,6 +62,7 @@ void mlirAttnSpecInit(MlirAttnSpec *spec) {
   spec->backward = d.backward;
   spec->withBiasGradient = d.withBiasGradient;
   spec->sharedKV = d.sharedKV;
+  spec->withLseGradient = d.withLseGradient;
   spec->dynamicBatch = d.dynamicBatch;
   spec->dynamicQueryLength = d.dynamicQueryLength;
   spec->dynamicKeyLength = d.dynamicKeyLength;
@@ -100,6 +101,7 @@ static AttentionSpec unwrap(const MlirAttnSpec &c) {
   s.backward = c.backward;
   s.withBiasGradient = c.withBiasGradient;
   s.sharedKV = c.sharedKV;
+  s.withLseGradient = c.withLseGradient;
   s.dynamicBatch = c.dynamicBatch;
   s.dynamicQueryLength = c.dynamicQueryLength;
   s.dynamicKeyLength = c.dynamicKeyLength;

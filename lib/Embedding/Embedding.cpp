@@ -68,7 +68,7 @@ AttentionBackwardOp mlir::attn::buildAttentionBackward(
       builder, loc, query.getType(), key.getType(), value.getType(), gradBias,
       /*grad_sinks=*/Type(), query, key, value, output, gradOutput, lse,
       operands.bias, operands.mask, operands.keyLengths, /*sinks=*/Value(),
-      /*cu_seqlens_q=*/Value(), /*cu_seqlens_k=*/Value(),
+      /*cu_seqlens_q=*/Value(), /*cu_seqlens_k=*/Value(), /*grad_lse=*/Value(),
       optionalF64(attributes.scale),
       MaskKindAttr::get(b.getContext(), attributes.mask),
       attributes.window ? b.getDenseI64ArrayAttr({attributes.window->first,

@@ -250,6 +250,10 @@ checkBackwardAgainstReference(MLIRContext &ctx, const AttentionSpec &given,
     l = roundToElementKind(spec.lseElementType(), l);
   in.output = std::move(forward.output);
   in.lse = std::move(forward.lse);
+  // The LSE's gradient, of the LSE's type; zero on rows that saw no key
+  // (any value works there: P is 0).
+  if (spec.withLseGradient)
+    in.gradLse = randomTensor(rng, spec.lseShape(), spec.lseElementType());
 
   std::vector<std::vector<uint8_t>> storage;
   SmallVector<HostBuffer> buffers;
@@ -278,6 +282,9 @@ checkBackwardAgainstReference(MLIRContext &ctx, const AttentionSpec &given,
     for (const std::vector<int64_t> *cu : {&spec.cuSeqlensQ, &spec.cuSeqlensK})
       addBuffer(ElementKind::I32, {static_cast<int64_t>(cu->size())},
                 int32Bytes(*cu));
+  if (spec.withLseGradient)
+    addBuffer(spec.lseElementType(), spec.lseShape(),
+              encodeElements(spec.lseElementType(), in.gradLse));
   // Gradients start as NaN so that an element never written fails; the
   // sinks' gradient is f32 like the sinks.
   size_t firstGradient = buffers.size();

@@ -52,6 +52,10 @@ static ReferenceGradients referenceVarlenBackward(const AttentionSpec &spec,
     for (int64_t h = 0; h < Hq; ++h)
       for (int64_t i = 0; i < one.queryLength; ++i)
         part.lse.push_back(in.lse[h * Tq + q0 + i]);
+    if (spec.withLseGradient)
+      for (int64_t h = 0; h < Hq; ++h)
+        for (int64_t i = 0; i < one.queryLength; ++i)
+          part.gradLse.push_back(in.gradLse[h * Tq + q0 + i]);
     ReferenceGradients rows = referenceAttentionBackward(one, part);
     std::copy(rows.query.begin(), rows.query.end(),
               g.query.begin() + q0 * qRow);
@@ -114,6 +118,12 @@ mlir::attn::referenceAttentionBackward(const AttentionSpec &spec,
               in.gradOutput[oIdx(b, h, i, c)] * in.output[oIdx(b, h, i, c)];
           delta += x;
           absDoO += std::fabs(x);
+        }
+        // The loss reads the LSE too: d lse / d s_j = P_j joins dP_j.
+        if (spec.withLseGradient) {
+          double gradLse = in.gradLse[(b * Hq + h) * Lq + i];
+          delta -= gradLse;
+          absDoO += std::fabs(gradLse);
         }
         g.maxAbsDotDoO = std::max(g.maxAbsDotDoO, absDoO);
         if (!spec.sinks.empty() && !std::isinf(lse)) {
@@ -192,7 +202,9 @@ GradientTolerance mlir::attn::deriveGradientTolerance(
   // dP and Delta: dot products over Dv terms.
   int64_t dv = spec.getValueHeadDim();
   double errDp = gamma(dv + 1, uAcc) * ref.maxAbsDotDoV;
-  double errDelta = gamma(dv + 1, uAcc) * ref.maxAbsDotDoO;
+  // (grad_lse, where the loss reads the LSE, is one more term.)
+  double errDelta =
+      gamma(dv + (spec.withLseGradient ? 2 : 1), uAcc) * ref.maxAbsDotDoO;
   // The chain factor (softcap', score_mod') is at most 1 in size; it carries
   // a few roundings and moves with the score by at most 0.77 / cap per unit
   // (the largest slope of 1 - tanh^2).

@@ -232,6 +232,8 @@ std::string AttentionSpec::describe() const {
     text += " +lse";
   if (backward)
     text += " backward";
+  if (withLseGradient)
+    text += " +lse-grad";
   return text;
 }
 
@@ -578,6 +580,12 @@ mlir::attn::buildAttentionModule(MLIRContext *ctx, const AttentionSpec &spec,
            "forward only)";
     return nullptr;
   }
+  if (spec.withLseGradient && !spec.backward) {
+    emitError(specLocation(ctx, spec))
+        << "expected a backward spec with an LSE gradient (--lse-grad: the "
+           "backward's grad_lse operand)";
+    return nullptr;
+  }
   if (spec.backward)
     return buildAttentionBackwardModule(ctx, spec, funcName);
   ctx->loadDialect<AttnDialect, arith::ArithDialect,
@@ -829,6 +837,9 @@ mlir::attn::buildAttentionBackwardModule(MLIRContext *ctx,
     for (int i = 0; i < 2; ++i)
       inputTypes.push_back(
           tensorOf({spec.numSequences() + 1}, b.getI32Type()));
+  // grad_lse last, of the LSE's type.
+  if (spec.withLseGradient)
+    inputTypes.push_back(inputTypes[5]);
   SmallVector<RankedTensorType> resultTypes = {inputTypes[0], inputTypes[1],
                                                inputTypes[2]};
   bool withBiasGradient = spec.withBias && spec.withBiasGradient;
@@ -847,12 +858,13 @@ mlir::attn::buildAttentionBackwardModule(MLIRContext *ctx,
   Value sinks = withSinks ? inputs[next++] : Value();
   Value cuQ = spec.isVarlen() ? inputs[next++] : Value();
   Value cuK = spec.isVarlen() ? inputs[next++] : Value();
+  Value gradLse = spec.withLseGradient ? inputs[next++] : Value();
   auto op = AttentionBackwardOp::create(
       b, loc, resultTypes[0], resultTypes[1], resultTypes[2],
       withBiasGradient ? Type(resultTypes[3]) : Type(),
       withSinks ? Type(sinksType) : Type(), inputs[0], inputs[1], inputs[2],
       inputs[3], inputs[4], inputs[5], bias, mask, lengths, sinks, cuQ, cuK,
-      spec.scale ? b.getF64FloatAttr(*spec.scale) : FloatAttr(),
+      gradLse, spec.scale ? b.getF64FloatAttr(*spec.scale) : FloatAttr(),
       MaskKindAttr::get(ctx, spec.maskKind),
       spec.maskKind == MaskKind::SlidingWindow
           ? b.getDenseI64ArrayAttr({spec.windowLeft, spec.windowRight})

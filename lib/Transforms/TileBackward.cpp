@@ -54,8 +54,8 @@ public:
   FailureOr<SmallVector<Value>> tile();
 
 private:
-  /// Delta[b, h, i] = sum_c dO * O in f32, [B, Hq, Lq] (the preprocessing
-  /// step, once before the programs).
+  /// Delta[b, h, i] = sum_c dO * O - grad_lse in f32, [B, Hq, Lq] (the
+  /// preprocessing step, once before the programs).
   Value buildDelta();
   /// A [G, M, X] tile of a [B, H, L, X] operand in the op's layout (rows
   /// q0 .. q0 + rows of heads h0 .. h0 + G), zero-padded to M rows.
@@ -151,7 +151,8 @@ Value BackwardTiler::buildDelta() {
                      : AffineMap::get(4, 0, {bb, i, h, c}, ctx);
   AffineMap out = AffineMap::get(4, 0, {bb, h, i}, ctx);
   auto lseType = cast<RankedTensorType>(op.getLse().getType());
-  Value init = fill(lseType.getShape(), 0.0);
+  Value init =
+      buildDeltaInit(b, loc, op.getGradLse(), fill(lseType.getShape(), 0.0));
   SmallVector<utils::IteratorType> iterators(3, utils::IteratorType::parallel);
   iterators.push_back(utils::IteratorType::reduction);
   Type f32 = b.getF32Type();

@@ -78,7 +78,7 @@ def _bshd(query, key, value, attn_mask):
 
 
 def _spec(query, key, value, mask, window_left, window_right, scale, softcap,
-          alibi, operand, backward, gpu, bshd=False, bias_grad=False):
+          alibi, operand, backward, gpu, bshd=False, bias_grad=False, lse_grad=False):
     b, hq, lq, d = query.shape
     hkv, lk, dv = key.shape[1], key.shape[2], value.shape[3]
     spec = {"batch": b, "heads_q": hq, "heads_kv": hkv, "seq_q": lq, "seq_k": lk,
@@ -89,6 +89,8 @@ def _spec(query, key, value, mask, window_left, window_right, scale, softcap,
             "lse": True, "backward": backward}
     if bshd:
         spec["bshd"] = True
+    if lse_grad:
+        spec["lse_grad"] = True
     if operand is not None:
         spec["bool_mask" if operand.dtype == torch.bool else "bias"] = True
         # A float attn_mask that requires grad gets d_bias (the backward's
@@ -149,15 +151,15 @@ def _reason(error):
 
 def gpu_backward_kernel(query, key, value, attn_mask=None, mask="none", window_left=0,
                         window_right=0, scale=None, softcap=None, alibi_slopes=None,
-                        bias_grad=False):
+                        bias_grad=False, lse_grad=False):
     """The GPU backward kernel of a call (compiled or from the cache), or
     MissingGpuBackward saying what is missing. Shapes only: the tensors may
     live anywhere. `bias_grad`: the kernel that also returns d_bias of a
-    float attn_mask."""
+    float attn_mask; `lse_grad`: the one that takes the LSE's gradient."""
     mask, operand = _mask_operand(query, key, attn_mask, mask, bias_grad)
     target, spec, options = _spec(query, key, value, mask, window_left, window_right,
                                   scale, softcap, alibi_slopes, operand, True, True,
-                                  _bshd(query, key, value, attn_mask), bias_grad)
+                                  _bshd(query, key, value, attn_mask), bias_grad, lse_grad)
     try:
         return _at._kernel(target, spec, options)
     except (_at.Unsupported, _at.attn_mlir.CompileError) as e:
@@ -198,67 +200,47 @@ def backward(grad_out, grad_lse, query, key, value, out, lse, attn_mask, mask,
     `bias_grad` d_attn_mask (attn_mask's shape and dtype: dS summed over
     the extents it broadcasts along).
 
-    The LSE's gradient folds into Delta: d lse_i / d s_ij = P_ij, so
-    dS = P * (dP - (Delta - grad_lse)). attn.attention_backward computes
-    Delta = rowsum(dO * O) itself, so a non-zero grad_lse rides in more
-    value columns: O' = [O | 1 | 0], dO' = [dO | -grad_lse | 0], V' = [V | 0]
-    give dP' = dP and Delta' = Delta - grad_lse exactly; dV' loses the
-    columns. One column on the CPU, 16 on the GPU (whose kernels step Dv in
-    16s); a GPU kernel of Dv + 16 is its own compile (D != Dv: the mma.sync
-    family on sm_90a too)."""
+    The LSE's gradient is attn.attention_backward's grad_lse operand (Delta
+    = rowsum(dO * O) - grad_lse: d lse_i / d s_ij = P_ij); a zero or absent
+    one runs the kernel without it."""
     gpu = query.is_cuda
     bias_grad = bias_grad and attn_mask is not None and attn_mask.dtype != torch.bool
     kind, operand = _mask_operand(query, key, attn_mask, mask, bias_grad)
     if grad_out is None:
         grad_out = torch.zeros_like(out)
-    dv_cols = value.shape[3]
-    if grad_lse is not None and bool((grad_lse != 0).any()):
-        cols = lse_gradient_columns(gpu)
-        out = widen_values(out, 1, cols)
-        grad_out = widen_values(grad_out.to(out.dtype), -grad_lse, cols)
-        value = widen_values(value, None, cols)
+    lse_grad = _reads_lse(grad_lse)
     if gpu:
         kernel = gpu_backward_kernel(query, key, value, attn_mask, mask, window_left,
-                                     window_right, scale, softcap, alibi_slopes, bias_grad)
+                                     window_right, scale, softcap, alibi_slopes, bias_grad,
+                                     lse_grad)
     else:
         target, spec, options = _spec(query, key, value, kind, window_left, window_right,
                                       scale, softcap, alibi_slopes, operand, True, False,
-                                      bias_grad=bias_grad)
+                                      bias_grad=bias_grad, lse_grad=lse_grad)
         kernel = _at._kernel(target, spec, options)
     tensors = [query, key, value, out, grad_out.to(query.dtype), lse.to(_lse_dtype(query))]
+    # grad_lse after every other input (the entry's order).
+    tail = [grad_lse.to(_lse_dtype(query)).contiguous()] if lse_grad else []
     if gpu and _bshd(query, key, value, attn_mask):
         # The kernels take [B, L, H, D] buffers (their strides: Q's for O,
         # dO and dQ, K's for V, dK and dV): query, key, value and out are
         # such views already, grad_out is copied only where it is not one.
-        views = [t.transpose(1, 2) for t in tensors[:5]] + tensors[5:]
+        views = [t.transpose(1, 2) for t in tensors[:5]] + tensors[5:] + tail
         return tuple(g.transpose(1, 2) for g in _run(kernel, views, query.dtype, gpu))
     if operand is not None:
         tensors.append(operand)
-    grads = _run(kernel, tensors, query.dtype, gpu)
+    grads = _run(kernel, tensors + tail, query.dtype, gpu)
     dq, dk, dv = grads[:3]
-    dv = dv[..., :dv_cols].contiguous()
     if not bias_grad:
         return dq, dk, dv
     return dq, dk, dv, grads[3].sum_to_size(attn_mask.shape).to(attn_mask.dtype)
 
 
-# The value columns a GPU backward adds for the LSE's gradient (backward):
-# the kernels take Dv in steps of 16.
-LSE_GRADIENT_COLUMNS = 16
-
-
-def lse_gradient_columns(gpu):
-    """The value columns backward() adds for a nonzero LSE gradient."""
-    return LSE_GRADIENT_COLUMNS if gpu else 1
-
-
-def widen_values(t, first, cols):
-    """`t` [..., Dv] with `cols` more columns: the first `first` (a scalar, a
-    tensor of t's leading shape, or None for zeros), the others zeros."""
-    extra = t.new_zeros(t.shape[:-1] + (cols,))
-    if first is not None:
-        extra[..., 0] = first
-    return torch.cat([t, extra], dim=-1)
+def _reads_lse(grad_lse):
+    """Whether the loss reads the LSE: a grad_lse that is not all zeros
+    (autograd passes None or zeros for an unused output), which the
+    backward then takes as its grad_lse operand."""
+    return grad_lse is not None and bool((grad_lse != 0).any())
 
 
 def _lse_dtype(query):
@@ -437,7 +419,7 @@ def varlen_backward_shape(sequences, total_q, total_k):
 
 
 def varlen_gpu_backward_kernel(q, k, v, causal, softmax_scale, window_size, sequences=1,
-                               alibi_slopes=None):
+                               alibi_slopes=None, lse_grad=False):
     """The GPU varlen backward kernel of a call (compiled or from the cache),
     or MissingGpuBackward saying why there is none: one kernel per
     varlen_backward_shape(N = `sequences`, totals), heads, head dims, dtype
@@ -451,7 +433,7 @@ def varlen_gpu_backward_kernel(q, k, v, causal, softmax_scale, window_size, sequ
             "value_head_dim": v.shape[2] if v.shape[2] != q.shape[2] else 0,
             "dtype": _at._DTYPE_NAMES.get(q.dtype),
             "scale": None if softmax_scale is None else float(softmax_scale),
-            **_mask_of(causal, window_size, tk, alibi_slopes)}
+            "lse_grad": lse_grad, **_mask_of(causal, window_size, tk, alibi_slopes)}
     if spec["dtype"] is None or q.dtype not in _at._GPU_DTYPES:
         raise MissingGpuBackward(f"attn_mlir: expected bf16 or f16 tensors for the GPU "
                                  f"varlen backward, got {q.dtype}")
@@ -470,8 +452,7 @@ def varlen_gpu_backward_kernel(q, k, v, causal, softmax_scale, window_size, sequ
 def varlen_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k,
                     causal, softmax_scale, window_size, alibi_slopes=None):
     """(dq, dk, dv) of sum(grad_out * out) + sum(grad_lse * lse), the LSE's
-    gradient folded into Delta by value columns as backward() does
-    (O' = [O | 1 | 0], dO' = [dO | -grad_lse | 0], V' = [V | 0])."""
+    gradient [Hq, Tq] the backward's grad_lse operand, as backward() does."""
     if grad_out is None:
         grad_out = torch.zeros_like(out)
     if q.is_cuda:
@@ -479,20 +460,16 @@ def varlen_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q, cu_seql
                                     cu_seqlens_k, causal, softmax_scale, window_size,
                                     alibi_slopes)
     from .varlen import varlen_attention_backward
-    dv_cols = v.shape[2]
-    if grad_lse is not None and bool((grad_lse != 0).any()):
-        out = widen_values(out, 1, 1)
-        grad_out = widen_values(grad_out.to(out.dtype), (-grad_lse).t(), 1)
-        v = widen_values(v, None, 1)
     arrays = [_at._to_numpy(t) for t in (q, k, v, out, grad_out.to(q.dtype),
                                           lse.to(_lse_dtype(q)), cu_seqlens_q,
                                           cu_seqlens_k)]
     dq, dk, dv = varlen_attention_backward(
         *arrays, causal=causal, softmax_scale=softmax_scale, window_size=window_size,
-        dtype=_at._DTYPE_NAMES.get(q.dtype), alibi_slopes=alibi_slopes)
+        dtype=_at._DTYPE_NAMES.get(q.dtype), alibi_slopes=alibi_slopes,
+        grad_lse=_at._to_numpy(grad_lse.to(_lse_dtype(q))) if _reads_lse(grad_lse) else None)
     dq, dk, dv = (_at._from_numpy(g, q.dtype if g.dtype.name == "uint16" else None)
                   for g in (dq, dk, dv))
-    return dq, dk, dv[..., :dv_cols].contiguous()
+    return dq, dk, dv
 
 
 def _varlen_gpu_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q,
@@ -505,18 +482,11 @@ def _varlen_gpu_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q,
     host reads no offsets (the kernels clamp them to the packed extents)."""
     n = cu_seqlens_q.numel() - 1
     total_q, total_k = q.shape[0], k.shape[0]
-    dv_cols = v.shape[2]
-    if grad_lse is not None and bool((grad_lse != 0).any()):
-        # The LSE's gradient rides in value columns, as backward() does
-        # (O' = [O | 1 | 0], dO' = [dO | -grad_lse | 0], V' = [V | 0]).
-        cols = lse_gradient_columns(True)
-        out = widen_values(out, 1, cols)
-        grad_out = widen_values(grad_out.to(q.dtype), (-grad_lse).t(), cols)
-        v = widen_values(v, None, cols)
+    lse_grad = _reads_lse(grad_lse)
     if total_q == 0:  # no query rows: no gradient flows anywhere
         return torch.zeros_like(q), torch.zeros_like(k), torch.zeros_like(v)
     kernel = varlen_gpu_backward_kernel(q, k, v, causal, softmax_scale, window_size, n,
-                                        alibi_slopes=alibi_slopes)
+                                        alibi_slopes=alibi_slopes, lse_grad=lse_grad)
     shape_n, shape_q, shape_k = varlen_backward_shape(n, total_q, total_k)
 
     def rows(t, extent, dim=0):
@@ -532,10 +502,12 @@ def _varlen_gpu_backward(grad_out, grad_lse, q, k, v, out, lse, cu_seqlens_q,
     views = [_at._aligned(rows(t, extent))[None] for t, extent in
              ((q, shape_q), (k, shape_k), (v, shape_k), (out, shape_q),
               (grad_out.to(q.dtype), shape_q))]
+    # grad_lse [Hq, Tq] as the LSE, after the offsets (the entry's order).
+    tail = [_at._aligned(rows(grad_lse.float(), shape_q, dim=1))[None]] if lse_grad else []
     dq, dk, dv = kernel(*views, _at._aligned(rows(lse.float(), shape_q, dim=1))[None],
                         _at._aligned(offsets(cu_seqlens_q).contiguous()),
-                        _at._aligned(offsets(cu_seqlens_k).contiguous()))
-    return dq[0, :total_q], dk[0, :total_k], dv[0, :total_k, :, :dv_cols].contiguous()
+                        _at._aligned(offsets(cu_seqlens_k).contiguous()), *tail)
+    return dq[0, :total_q], dk[0, :total_k], dv[0, :total_k]
 
 
 class _VarlenAttention(torch.autograd.Function):

@@ -107,6 +107,8 @@ class Spec(ctypes.Structure):
 
         ("withBiasGradient", ctypes.c_bool),
         ("sharedKV", ctypes.c_bool),
+
+        ("withLseGradient", ctypes.c_bool),
     ]
 
 

@@ -13,7 +13,7 @@ DEFAULTS = {
     "score_mod": "none", "mask_mod": "none", "alibi": False, "bshd": False,
     "lse": True, "bias": False, "bool_mask": False, "page_size": 0,
     "append_tokens": 0, "num_pages": 0, "key_lengths": False, "backward": False,
-    "bias_grad": True, "shared_kv": False,
+    "bias_grad": True, "shared_kv": False, "lse_grad": False,
     "dynamic": (), "varlen": None,
 }
 
@@ -70,7 +70,8 @@ def normalize(kwargs):
                  "value_head_dim", "window_left", "window_right", "page_size",
                  "append_tokens", "num_pages"):
         spec[name] = int(spec[name])
-    for name in ("bshd", "lse", "bias", "bool_mask", "backward", "bias_grad", "shared_kv"):
+    for name in ("bshd", "lse", "bias", "bool_mask", "backward", "bias_grad", "shared_kv",
+                 "lse_grad"):
         spec[name] = bool(spec[name])
     _normalize_dynamic(spec)
     _normalize_varlen(spec)
@@ -153,6 +154,7 @@ def to_c(spec):
     c.backward = spec["backward"]
     c.withBiasGradient = spec["bias_grad"]
     c.sharedKV = spec["shared_kv"]
+    c.withLseGradient = spec["lse_grad"]
     c.dynamicBatch = "batch" in spec["dynamic"]
     c.dynamicQueryLength = "seq-q" in spec["dynamic"]
     c.dynamicKeyLength = "seq-k" in spec["dynamic"]

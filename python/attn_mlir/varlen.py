@@ -111,12 +111,13 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None,
 
 def varlen_attention_backward(q, k, v, out, grad_out, lse, cu_seqlens_q, cu_seqlens_k,
                               *, causal=False, softmax_scale=None, window_size=(-1, -1),
-                              dtype=None, options=None, alibi_slopes=None):
+                              dtype=None, options=None, alibi_slopes=None, grad_lse=None):
     """(dq, dk, dv) of varlen_attention on the CPU target: the backward
     attn.attention_backward defines for cu_seqlens (each sequence's dense
     backward, recomputed from its saved out and lse [Hq, Tq]; keys of no
     sequence get 0). Shapes as varlen_attention's; one kernel per (N,
-    totals) (the backward's dims are static)."""
+    totals) (the backward's dims are static). `grad_lse` ([Hq, Tq], the
+    LSE's): the loss reads the LSE too (the backward's grad_lse operand)."""
     import numpy as np
     from . import compile as compile_kernel
     total_q, heads_q, head_dim = q.shape
@@ -141,10 +142,13 @@ def varlen_attention_backward(q, k, v, out, grad_out, lse, cu_seqlens_q, cu_seql
         target="cpu", options=options, varlen=cu_seqlens_q.size - 1, backward=True,
         heads_q=heads_q, heads_kv=heads_kv, seq_q=total_q, seq_k=k.shape[0],
         head_dim=head_dim, value_head_dim=v.shape[2], dtype=dtype, lse=True,
-        scale=softmax_scale, **_mask_of(causal, window_size, k.shape[0], alibi_slopes))
+        lse_grad=grad_lse is not None, scale=softmax_scale,
+        **_mask_of(causal, window_size, k.shape[0], alibi_slopes))
+    tail = [] if grad_lse is None else [np.ascontiguousarray(grad_lse, lse.dtype)[None]]
     dq, dk, dv = kernel(*(np.ascontiguousarray(x)[None] for x in (q, k, v, out, grad_out)),
                         np.ascontiguousarray(lse)[None],
-                        np.ascontiguousarray(cu_seqlens_q), np.ascontiguousarray(cu_seqlens_k))
+                        np.ascontiguousarray(cu_seqlens_q), np.ascontiguousarray(cu_seqlens_k),
+                        *tail)
     if pad_k:
         return dq[0], dk[0, :0], dv[0, :0]
     return dq[0], dk[0], dv[0]

@@ -133,19 +133,19 @@ class Gradients(unittest.TestCase):
             q, k, v, mask="causal-bottom-right", return_lse=True),
             lambda q, k, v: formula(q, k, v, "causal-bottom-right"), with_lse=True)
 
-    def test_lse_gradient_in_gpu_columns(self):
-        # The GPU backward's form of the LSE's gradient (16 value columns:
-        # [O | 1 | 0], [dO | -dlse | 0], [V | 0], sliced off dV) run on the
-        # CPU target: the same gradients as the formula's, GQA and a tail.
-        t = inputs(1, 4, 2, 5, 7, 8, seed=14)
-        real = at._autograd.lse_gradient_columns
-        at._autograd.lse_gradient_columns = lambda gpu: at._autograd.LSE_GRADIENT_COLUMNS
-        try:
-            self.check(t, lambda q, k, v: at.attention(
-                q, k, v, mask="causal-bottom-right", return_lse=True, enable_gqa=True),
-                lambda q, k, v: formula(q, k, v, "causal-bottom-right"), with_lse=True)
-        finally:
-            at._autograd.lse_gradient_columns = real
+    def test_gpu_backward_takes_the_lse_gradient(self):
+        # A loss that reads the LSE compiles the GPU backward with the
+        # grad_lse operand after the others (no widened value columns: Dv
+        # stays the head dim); without it the kernel has none.
+        q = torch.zeros(1, 4, 64, 64, dtype=torch.bfloat16)
+        k = torch.zeros(1, 2, 64, 64, dtype=torch.bfloat16)
+        with_grad = at._autograd.gpu_backward_kernel(q, k, k, mask="causal-bottom-right",
+                                                     lse_grad=True)
+        plain = at._autograd.gpu_backward_kernel(q, k, k, mask="causal-bottom-right")
+        self.assertEqual([a["name"] for a in with_grad.inputs],
+                         ["q", "k", "v", "o", "do", "lse", "grad_lse"])
+        self.assertEqual([a["name"] for a in plain.inputs], ["q", "k", "v", "o", "do", "lse"])
+        self.assertEqual(with_grad.inputs[-1]["shape"], [1, 4, 64])
 
     def test_mask_operands(self):
         # A ragged bool mask and a float bias are operands of both passes.

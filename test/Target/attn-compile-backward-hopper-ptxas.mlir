@@ -16,6 +16,9 @@
 // RUN: env CUDA_HOME=%cuda_home attn-compile --target=ptx --backward --chip=sm_90a --ptx-features=+ptx81 --cubin-arch=sm_90a --report=none --batch=1 --heads-q=4 --heads-kv=2 --seq-q=300 --seq-k=457 --head-dim=64 --mask=sliding-window --window-left=64 --window-right=8 --softcap=20 --alibi --bias --sinks=random -o %t6 > /dev/null
 // RUN: FileCheck %s --check-prefix=MODS < %t6.2.json
 // RUN: not attn-compile --target=ptx --backward --bwd-kernel=hopper --cubin-arch=none --report=none --head-dim=64 2>&1 | FileCheck %s --check-prefix=SM80
+// RUN: env CUDA_HOME=%cuda_home attn-compile --target=ptx --backward --lse-grad --chip=sm_90a --ptx-features=+ptx81 --cubin-arch=sm_90a --report=none --batch=1 --heads-q=4 --heads-kv=2 --seq-q=300 --seq-k=333 --head-dim=128 --mask=causal -o %t7 > /dev/null
+// RUN: FileCheck %s --check-prefix=LSEGRAD0 < %t7.json
+// RUN: FileCheck %s --check-prefix=M1 < %t7.1.json
 
 // The hopper main kernel (BackwardHopper.cpp), GQA 4/2, Lq = 200, Lk = 333,
 // D = 64, causal: one CTA of two warpgroups per 128 keys, grid
@@ -52,6 +55,10 @@
 // M1: "family": "hopper-backward",
 // M1: "tuning": {"block_m": 64, "block_n": 128, "num_warps": 8},
 // M0: "family": "backward",
+// The LSE's gradient (--lse-grad) is an input after lse, of its shape; the
+// main kernel stays the hopper one (Dv = D).
+// LSEGRAD0: "name": "lse", "role": "input", {{.*}}"shape": [1, 4, 300]
+// LSEGRAD0: "name": "grad_lse", "role": "input", {{.*}}"shape": [1, 4, 300]
 
 // D = 128 (kernel=auto on sm_90a picks the hopper kernel: measured faster
 // on every prefill shape): S^T and dP^T 8 m64n64k16 each, dV and dK 4

@@ -24,6 +24,7 @@
 // as an MLIR error.
 // RUN: not attn-compile --dtype=f32 --target=ptx --cubin-arch=none 2>&1 | FileCheck %s --check-prefix=GPUF32
 // RUN: not attn-compile --backward --heads-q=4 --heads-kv=4 --head-offset=4 --heads-total=8 --alibi --target=ptx --cubin-arch=none 2>&1 | FileCheck %s --check-prefix=BWDSHARD
+// RUN: not attn-compile --lse-grad --target=ptx --cubin-arch=none 2>&1 | FileCheck %s --check-prefix=LSEGRAD
 // Large tiles are clamped to the lengths (attn-tile): this runs and matches.
 // RUN: attn-compile --run-cpu --batch=1 --heads-q=2 --heads-kv=1 --seq-q=5 --seq-k=7 --head-dim=16 --dtype=f32 --attn-tile=block-m=65536,block-n=65536,num-splits=1024 | FileCheck %s --check-prefix=CLAMP
 
@@ -43,6 +44,7 @@
 // HUGE: error: expected the spec's query under 1 TiB (2^40 bytes), got shape [1, 65536, 2147483647, 128]
 // GPUF32: loc("attention spec: GQA 32/8 B=1 Lq=1024 Lk=1024 D=128 f32 causal_bottom_right +lse"): error: 'attn.attention' op expected bf16 or f16 inputs on the GPU path, got 'f32' (f32-compute=bf16 or f16 runs it on rounded copies of Q, K and V, as accurate as a bf16 / f16 call; f32-compute=refuse, the default, does not round silently; or use the CPU path)
 // BWDSHARD: error: expected no tensor-parallel head shard (--head-offset, --heads-total) with ALiBi or a score_mod for a backward spec (the backward op has no head_offset)
+// LSEGRAD: error: expected a backward spec with an LSE gradient (--lse-grad: the backward's grad_lse operand)
 // PAGE: loc("attention spec: {{.*}} paged[3] +lse"): error: expected a BHSD spec whose key length is a multiple of the page size
 // CLAMP: cpu run vs float64 reference: {{.*}}PASS
 

@@ -139,8 +139,29 @@ std::vector<BackwardCase> allCases() {
     s.keyLengths = {7, 0};
     s.sinks = sinks4;
   });
+  // The loss reads the LSE too (grad_lse): Delta = rowsum(dO * O) -
+  // grad_lse, with sinks (whose gradient reads Delta) and a window whose
+  // rows past the key lengths see nothing.
+  add("lse_grad_gqa_causal", [](AttentionSpec &s) {
+    s.maskKind = MaskKind::CausalBottomRight;
+    s.withLseGradient = true;
+  });
+  add("lse_grad_sinks_window_key_lengths", [&](AttentionSpec &s) {
+    s.maskKind = MaskKind::SlidingWindow;
+    s.windowLeft = 3;
+    s.windowRight = 1;
+    s.keyLengths = {7, 0};
+    s.sinks = sinks4;
+    s.withLseGradient = true;
+  });
   for (ElementKind kind : {ElementKind::F16, ElementKind::BF16}) {
     std::string k(stringifyElementKind(kind));
+    add(k + "_lse_grad_softcap_causal", [kind](AttentionSpec &s) {
+      s.elementType = kind;
+      s.softcap = 5.0;
+      s.maskKind = MaskKind::CausalTopLeft;
+      s.withLseGradient = true;
+    });
     add(k + "_gqa_causal", [kind](AttentionSpec &s) {
       s.elementType = kind;
       s.headDim = 64;
@@ -197,6 +218,11 @@ std::vector<BackwardCase> allCases() {
     s.maskKind = MaskKind::CausalBottomRight;
     s.sinks = sinks4;
   });
+  add("varlen_lse_grad_causal", [&](AttentionSpec &s) {
+    varlen(s);
+    s.maskKind = MaskKind::CausalBottomRight;
+    s.withLseGradient = true;
+  });
   add("bf16_varlen_gqa_causal", [&](AttentionSpec &s) {
     varlen(s);
     s.elementType = ElementKind::BF16;
@@ -220,6 +246,14 @@ std::vector<BackwardCase> allCases() {
         s.alibiSlopes = {0.5, 0.25, 0.125, 0.0625};
         s.maskKind = MaskKind::CausalBottomRight;
         s.keyLengths = {11, 9};
+      },
+      /*f64=*/true);
+  add(
+      "f64acc_lse_grad_alibi_causal",
+      [](AttentionSpec &s) {
+        s.alibiSlopes = {0.5, 0.25, 0.125, 0.0625};
+        s.maskKind = MaskKind::CausalBottomRight;
+        s.withLseGradient = true;
       },
       /*f64=*/true);
   add(
@@ -549,6 +583,16 @@ TEST(BackwardHarness, DetectsWrongSinksInTheGradient) {
                                b.getF32FloatAttr(0.0f)));
     op.getSinksMutable().assign(zeros);
   }));
+}
+
+// The LSE's gradient must reach Delta: without the grad_lse operand the
+// gradients are those of sum(dO * O) alone.
+TEST(BackwardHarness, DetectsADroppedLseGradient) {
+  AttentionSpec spec = baseSpec();
+  spec.withLseGradient = true;
+  EXPECT_TRUE(passesWithMutation(spec, [](AttentionBackwardOp) {}));
+  EXPECT_FALSE(passesWithMutation(
+      spec, [](AttentionBackwardOp op) { op.getGradLseMutable().clear(); }));
 }
 
 // A varlen backward must keep its sequences apart: without the offsets the

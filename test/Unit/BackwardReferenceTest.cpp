@@ -2,10 +2,11 @@
 //
 // Part of attn-mlir. The backward reference is checked against central
 // finite differences of the forward reference: with L = sum(dO * O(Q, K, V,
-// bias)), dL/dx ~ (L(x + h) - L(x - h)) / 2h for every input element x, on
-// small shapes of every variant. Both sides are float64 and independent
-// (the forward never differentiates), so agreement to ~1e-7 checks the
-// chain rule through masks, softcap, ALiBi, score_mod and GQA.
+// bias)) (+ sum(grad_lse * lse) where the loss reads the LSE), dL/dx ~ (L(x +
+// h) - L(x - h)) / 2h for every input element x, on small shapes of every
+// variant. Both sides are float64 and independent (the forward never
+// differentiates), so agreement to ~1e-7 checks the chain rule through masks,
+// softcap, ALiBi, score_mod and GQA.
 //
 //===----------------------------------------------------------------------===//
 
@@ -97,6 +98,24 @@ std::vector<FDCase> fdCases() {
     s.keyLength = 4;
     s.sinks = {0.5, -1.0, 2.0, 0.0};
   });
+  // The loss reads the LSE too (withLseGradient); rows that see no key
+  // (LSE -inf) are left out of it.
+  add("lse_grad", [](AttentionSpec &s) { s.withLseGradient = true; });
+  add("lse_grad_sinks_causal_masked_rows", [](AttentionSpec &s) {
+    s.maskKind = MaskKind::CausalBottomRight;
+    s.queryLength = 7;
+    s.keyLength = 4;
+    s.sinks = {0.5, -1.0, 2.0, 0.0};
+    s.withLseGradient = true;
+  });
+  add("lse_grad_softcap_alibi_window", [](AttentionSpec &s) {
+    s.softcap = 2.0;
+    s.alibiSlopes = {0.5, 0.25, 0.125, 0.0625};
+    s.maskKind = MaskKind::SlidingWindow;
+    s.windowLeft = 1;
+    s.windowRight = 1;
+    s.withLseGradient = true;
+  });
   add("everything", [](AttentionSpec &s) {
     s.softcap = 2.0;
     s.alibiSlopes = {0.5, 0.25, 0.125, 0.0625};
@@ -132,6 +151,10 @@ double loss(const AttentionSpec &spec, const ReferenceInputs &in) {
   double l = 0.0;
   for (size_t i = 0; i < r.output.size(); ++i)
     l += in.gradOutput[i] * r.output[i];
+  if (spec.withLseGradient)
+    for (size_t i = 0; i < r.lse.size(); ++i)
+      if (std::isfinite(r.lse[i]))
+        l += in.gradLse[i] * r.lse[i];
   return l;
 }
 
@@ -154,6 +177,8 @@ TEST_P(BackwardReferenceTest, MatchesFiniteDifferences) {
       m = keep(rng);
   }
   in.gradOutput = normal(rng, count(spec.outputShape()));
+  if (spec.withLseGradient)
+    in.gradLse = normal(rng, count(spec.lseShape()));
   ReferenceResult fwd = referenceAttention(spec, in);
   in.output = fwd.output;
   in.lse = fwd.lse;

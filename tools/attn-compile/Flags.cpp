@@ -114,6 +114,11 @@ cl::opt<bool> biasGrad(
     cl::desc("With --backward and --bias: return d_bias (default on); off "
              "treats the bias as a constant"),
     cl::init(true), cl::cat(specCategory));
+cl::opt<bool> lseGrad(
+    "lse-grad",
+    cl::desc("With --backward: the loss reads the forward's LSE too; the "
+             "entry takes its gradient grad_lse after every other input"),
+    cl::init(false), cl::cat(specCategory));
 cl::opt<bool> deterministic(
     "deterministic",
     cl::desc("With --backward: dQ bit-identical run to run (a dQ kernel "

@@ -47,6 +47,7 @@ extern cl::opt<bool> bshd;
 extern cl::opt<bool> withLse;
 extern cl::opt<bool> backward;
 extern cl::opt<bool> biasGrad;
+extern cl::opt<bool> lseGrad;
 extern cl::opt<bool> deterministic;
 extern cl::opt<std::string> dqReduction;
 extern cl::opt<bool> rotateQBlocks;

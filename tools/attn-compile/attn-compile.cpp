@@ -279,6 +279,7 @@ static FailureOr<AttentionSpec> specFromFlags() {
   spec.withLse = withLse;
   spec.backward = backward;
   spec.withBiasGradient = biasGrad;
+  spec.withLseGradient = lseGrad;
   spec.layout = bshd ? Layout::BSHD : Layout::BHSD;
   spec.pageSize = pageSize;
   spec.appendTokens = appendTokens;

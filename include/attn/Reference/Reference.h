@@ -43,6 +43,9 @@ struct ReferenceInputs {
   /// The backward's extra inputs (spec.backward): the forward's output and
   /// LSE and the gradient of the output, shaped as the forward's results.
   std::vector<double> output, gradOutput, lse;
+  /// With spec.withLseGradient: the loss' gradient with respect to the LSE,
+  /// shaped as `lse`.
+  std::vector<double> gradLse;
 };
 
 struct ReferenceResult {
@@ -80,7 +83,7 @@ struct ReferenceGradients {
   /// P_ij over the rows of the group's query heads (the "key mass").
   double maxRowMass = 0.0, maxKeyMass = 0.0;
   /// max |dP_ij - Delta_i| over visible scores; max_ij sum_c |dO_ic V_jc|;
-  /// max_i sum_c |dO_ic O_ic|.
+  /// max_i (sum_c |dO_ic O_ic| + |grad_lse_i|).
   double maxAbsDpMinusDelta = 0.0, maxAbsDotDoV = 0.0, maxAbsDotDoO = 0.0;
   /// With dS = P (dP - Delta): max |dS_ij|, max_i sum_j |dS_ij| and the max
   /// over (b, kv head, j) of the sum of |dS_ij| over the group's rows.

@@ -133,6 +133,10 @@ struct AttentionSpec {
   /// A backward with a bias: whether it returns d_bias. Without it the bias
   /// is a constant of the loss (the entry has no d_bias output).
   bool withBiasGradient = true;
+  /// A backward whose loss reads the forward's LSE too: the entry takes its
+  /// gradient grad_lse (the LSE's shape and type) after every other input,
+  /// and Delta = rowsum(dO * O) - grad_lse.
+  bool withLseGradient = false;
   /// Dims the entry takes as dynamic (`?`): B, Lq, Lk known only when it
   /// runs, so one compiled kernel serves every length (batch, queryLength
   /// and keyLength then only size the tensors a test or the CPU runner
@@ -220,7 +224,8 @@ OwningOpRef<ModuleOp> buildAttentionModule(MLIRContext *ctx,
                                                "attention");
 
 /// The backward entry `func.func @<funcName>(q, k, v, o, dO, lse, [bias],
-/// [mask], [key_lengths], [sinks], dQ, dK, dV, [d_bias], [d_sinks])`, as
+/// [mask], [key_lengths], [sinks], [cu_seqlens_q, cu_seqlens_k], [grad_lse],
+/// dQ, dK, dV, [d_bias], [d_sinks])`, as
 /// buildAttentionModule builds it for a spec with `backward` set.
 OwningOpRef<ModuleOp> buildAttentionBackwardModule(MLIRContext *ctx,
                                                    const AttentionSpec &spec,

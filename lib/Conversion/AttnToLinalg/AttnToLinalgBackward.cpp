@@ -216,13 +216,15 @@ SmallVector<Value> BackwardLowering::lower() {
                       op.getValue(), layoutMap(5, bb, kvHead(h), j, x),
                       filledTensor(b, loc, scoreSizes, accType, 0.0),
                       AffineMap::get(5, 0, {bb, h, i, j}, ctx));
-  // Delta[b, h, i] = sum_c dO[b, h, i, c] * O[b, h, i, c].
+  // Delta[b, h, i] = sum_c dO[b, h, i, c] * O[b, h, i, c] - grad_lse[b, h, i].
   AffineExpr c;
   bindDims(ctx, bb, h, i, c);
-  Value delta = contract(b, loc, op.getGradOutput(), layoutMap(4, bb, h, i, c),
-                         op.getOutput(), layoutMap(4, bb, h, i, c),
-                         filledTensor(b, loc, rowSizes, accType, 0.0),
-                         AffineMap::get(4, 0, {bb, h, i}, ctx));
+  Value delta =
+      contract(b, loc, op.getGradOutput(), layoutMap(4, bb, h, i, c),
+               op.getOutput(), layoutMap(4, bb, h, i, c),
+               buildDeltaInit(b, loc, op.getGradLse(),
+                              filledTensor(b, loc, rowSizes, accType, 0.0)),
+               AffineMap::get(4, 0, {bb, h, i}, ctx));
   SmallVector<Value> grads = scoreGradients(raw, dp, delta);
   Value probs = grads[0], ds1 = grads[1];
 

@@ -98,7 +98,18 @@ public:
         zeroAccumulator(elemOff);
       ifThen(cmp(arith::CmpIPredicate::eq, chunk, cI32(0)), [&] {
         Value off = arith::MulIOp::create(b, rowIndex, cI64(4));
-        LLVM::StoreOp::create(b, sum, gep(ptrGlobal, global(kBwdDelta), off),
+        // Delta = rowsum(dO * O) - grad_lse: the LSE's gradient enters the
+        // backward here only (the main kernels and the sinks' gradient
+        // read Delta).
+        Value delta = sum;
+        if (std::optional<int64_t> gradLse =
+                getBackwardScoreArguments(p).gradLse) {
+          Value g = LLVM::LoadOp::create(
+              b, f32,
+              gep(ptrGlobal, pointerOf(scoreArg(gradLse), ptrGlobal), off), 4);
+          delta = arith::SubFOp::create(b, sum, g);
+        }
+        LLVM::StoreOp::create(b, delta, gep(ptrGlobal, global(kBwdDelta), off),
                               4);
         // lse * log2(e), and +inf for a row that saw no key (lse = -inf):
         // exp2(s - inf) = 0 makes its P, and so its gradients, zero.

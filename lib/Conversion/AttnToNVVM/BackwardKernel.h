@@ -82,13 +82,14 @@ enum BackwardArgument : int64_t {
 };
 
 /// The score operands a backward kernel takes after the LSE, in the entry
-/// function's order: bias, mask, key_lengths, sinks, cu_seqlens_q and
-/// cu_seqlens_k (each where the problem has it); dQ, dK and dV follow them,
-/// then d_bias with grad_bias and d_sinks with sinks, then the workspaces, so a
-/// kernel without score operands keeps the BackwardArgument positions.
+/// function's order: bias, mask, key_lengths, sinks, cu_seqlens_q,
+/// cu_seqlens_k and grad_lse (each where the problem has it); dQ, dK and dV
+/// follow them, then d_bias with grad_bias and d_sinks with sinks, then the
+/// workspaces, so a kernel without score operands keeps the BackwardArgument
+/// positions.
 struct BackwardScoreArguments {
   std::optional<int64_t> bias, mask, keyLengths, sinks, cuSeqlensQ, cuSeqlensK,
-      gradSinks, gradBias;
+      gradLse, gradSinks, gradBias;
   /// The inputs among them.
   int64_t count = 0;
 };
@@ -104,6 +105,7 @@ inline BackwardScoreArguments getBackwardScoreArguments(const KernelProblem &p) 
   next(p.withSinks, a.sinks);
   next(p.varlen, a.cuSeqlensQ);
   next(p.varlen, a.cuSeqlensK);
+  next(p.withGradLse, a.gradLse);
   // d_bias, then d_sinks, after dV (the entry's order).
   if (p.withGradBias)
     a.gradBias = kBwdDV + 1 + a.count;

@@ -39,6 +39,8 @@ struct BackwardOperands {
   /// The mask_mod region (null: none): the kernels clone it per score.
   Region *maskMod = nullptr;
   bool withScoreMod = false, withSinks = false, withKeyLengths = false;
+  /// A grad_lse operand (Delta = rowsum(dO * O) - grad_lse).
+  bool withGradLse = false;
   /// A varlen batch (cu_seqlens_q / cu_seqlens_k over packed rows) and the
   /// offsets' type (null: dense).
   bool varlen = false;

@@ -108,7 +108,8 @@ collectBackwardArguments(const TiledBackwardProgram &program,
         {"key_lengths", program.keyLengths},
         {"sinks", program.sinks},
         {"cu_seqlens_q", program.cuSeqlensQ},
-        {"cu_seqlens_k", program.cuSeqlensK}}) {
+        {"cu_seqlens_k", program.cuSeqlensK},
+        {"grad_lse", program.gradLse}}) {
     if (!tensor)
       continue;
     FailureOr<Value> memref =

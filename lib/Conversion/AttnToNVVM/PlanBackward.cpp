@@ -61,6 +61,7 @@ mlir::attn::detail::getBackwardOperands(AttentionBackwardOp op) {
   o.withScoreMod = !op.getScoreMod().empty();
   o.withSinks = static_cast<bool>(op.getSinks());
   o.withKeyLengths = static_cast<bool>(op.getKeyLengths());
+  o.withGradLse = static_cast<bool>(op.getGradLse());
   o.varlen = op.isVarlen();
   if (o.varlen)
     o.cuSeqlens = type(op.getCuSeqlensQ());
@@ -175,6 +176,7 @@ mlir::attn::detail::getBackwardProblem(Operation *anchor,
   p.withLse = true;
   p.withKeyLengths = o.withKeyLengths;
   p.withSinks = o.withSinks;
+  p.withGradLse = o.withGradLse;
   p.maskMod = o.maskMod;
   p.scale = o.scale;
   p.softcap = o.softcap;
@@ -286,8 +288,9 @@ static LogicalResult checkDestinationPassing(AttentionBackwardOp op) {
   SmallVector<Value> inputs = {op.getQuery(),  op.getKey(),
                                op.getValue(),  op.getOutput(),
                                op.getGradOutput(), op.getLse()};
-  for (Value operand : {op.getBias(), op.getMask(), op.getKeyLengths(),
-                        op.getSinks(), op.getCuSeqlensQ(), op.getCuSeqlensK()})
+  for (Value operand :
+       {op.getBias(), op.getMask(), op.getKeyLengths(), op.getSinks(),
+        op.getCuSeqlensQ(), op.getCuSeqlensK(), op.getGradLse()})
     if (operand)
       inputs.push_back(operand);
   for (auto [i, operand] : llvm::enumerate(inputs)) {

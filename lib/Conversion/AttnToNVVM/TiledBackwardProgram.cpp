@@ -178,6 +178,19 @@ static LogicalResult matchHostTensors(TiledBackwardProgram &p) {
     return step.emitOpError("expected the delta tile to be a slice of "
                             "rowsum(dO * O) (attn-tile-backward's Delta)");
   p.output = p.delta.getDpsInputs()[1];
+  // Delta's init: zeros, or -grad_lse (Sinks.h buildDeltaInit).
+  Value init = p.delta.getDpsInits()[0];
+  if (auto negation = init.getDefiningOp<linalg::GenericOp>()) {
+    if (negation.getNumDpsInputs() != 1 ||
+        !isa<arith::NegFOp>(
+            negation.getBody()->getTerminator()->getOperand(0).getDefiningOp()))
+      return p.delta.emitOpError("expected Delta's init to be zeros or "
+                                 "-grad_lse (attn-tile-backward's Delta)");
+    p.gradLse = negation.getDpsInputs()[0];
+  } else if (!init.getDefiningOp<linalg::FillOp>()) {
+    return p.delta.emitOpError("expected Delta's init to be zeros or "
+                               "-grad_lse (attn-tile-backward's Delta)");
+  }
   for (auto [tile, host] : {std::pair<Value, Value *>{step.getBias(), &p.bias},
                             {step.getMask(), &p.mask}}) {
     if (!tile)
@@ -343,6 +356,7 @@ BackwardOperands TiledBackwardProgram::getOperands() const {
   o.withScoreMod = !s.getScoreMod().empty();
   o.withKeyLengths = info.getKeyLengths().getValue();
   o.withSinks = static_cast<bool>(sinkGradient);
+  o.withGradLse = static_cast<bool>(gradLse);
   o.varlen = static_cast<bool>(cuSeqlensQ);
   if (o.varlen)
     o.cuSeqlens = type(cuSeqlensQ);

@@ -64,6 +64,9 @@ public:
   /// (Sinks.h buildSinkGradient: from the LSE and Delta, after the forall)
   /// and its store.
   Value sinks;
+  /// With grad_lse: its host tensor, which starts Delta's row sum
+  /// (buildDeltaInit's negation is the Delta generic's init).
+  Value gradLse;
   linalg::GenericOp sinkGradient;
   bufferization::MaterializeInDestinationOp sinkStore;
   /// With grad_bias: the ops after the forall that reduce its bias

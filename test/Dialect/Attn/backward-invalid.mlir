@@ -240,3 +240,11 @@ func.func @sinks_gradient_type(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32
   %dq, %dk, %dv, %ds = attn.attention_backward ins(%q, %k, %k, %o, %o, %lse : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8xf32>) sinks(%s : tensor<4xf32>) -> tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32> grad_sinks(tensor<4xbf16>)
   return
 }
+
+// -----
+
+func.func @lse_gradient_type(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %o: tensor<2x4x8x16xf32>, %lse: tensor<2x4x8xf32>, %g: tensor<2x4x7xf32>) {
+  // expected-error @+1 {{expected grad_lse of lse's type 'tensor<2x4x8xf32>', got 'tensor<2x4x7xf32>'}}
+  %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %k, %o, %o, %lse : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8xf32>) grad_lse(%g : tensor<2x4x7xf32>) -> tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>
+  return
+}

@@ -84,3 +84,11 @@ func.func @sinks(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %o: tensor<
   %dq, %dk, %dv, %db, %ds = attn.attention_backward ins(%q, %k, %k, %o, %o, %lse : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8xf32>) bias(%bias : tensor<1x4x8x8xf32>) sinks(%s : tensor<4xf32>) -> tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>, tensor<1x4x8x8xf32> grad_sinks(tensor<4xf32>)
   return %ds : tensor<4xf32>
 }
+
+// The LSE's gradient (grad_lse, of lse's type) prints after the offsets.
+// CHECK-LABEL: func.func @lse_gradient
+// CHECK: attn.attention_backward ins({{.+}}) grad_lse(%{{.+}} : tensor<2x4x8xf32>) {mask_kind = #attn.mask<causal_bottom_right>} -> tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>
+func.func @lse_gradient(%q: tensor<2x4x8x16xbf16>, %k: tensor<2x2x8x16xbf16>, %v: tensor<2x2x8x16xbf16>, %o: tensor<2x4x8x16xbf16>, %do: tensor<2x4x8x16xbf16>, %lse: tensor<2x4x8xf32>, %glse: tensor<2x4x8xf32>) -> (tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>) {
+  %dq, %dk, %dv = attn.attention_backward ins(%q, %k, %v, %o, %do, %lse : tensor<2x4x8x16xbf16>, tensor<2x2x8x16xbf16>, tensor<2x2x8x16xbf16>, tensor<2x4x8x16xbf16>, tensor<2x4x8x16xbf16>, tensor<2x4x8xf32>) grad_lse(%glse : tensor<2x4x8xf32>) {mask_kind = #attn.mask<causal_bottom_right>} -> tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>
+  return %dq, %dk, %dv : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>
+}

@@ -161,6 +161,9 @@ struct KernelProblem {
   /// An f32 sinks [heads total] operand: one logit per global head joins
   /// every row's softmax denominator at finalize time.
   bool withSinks = false;
+  /// The backward's grad_lse [B, Hq, Lq] f32 operand: the preprocess
+  /// subtracts it from Delta (nothing else reads it).
+  bool withGradLse = false;
   bool withBias() const { return !biasShape.empty(); }
   bool withMask() const { return !maskShape.empty(); }
   /// Whether the kernel must materialise scores in natural units (scale and

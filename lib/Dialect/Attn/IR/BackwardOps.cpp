@@ -115,6 +115,9 @@ LogicalResult AttentionBackwardOp::verify() {
               "operands) = "
            << RankedTensorType::get({batch, hq, lq}, lseElement) << ", got "
            << lseType;
+  if (Value gradLse = getGradLse(); gradLse && gradLse.getType() != lseType)
+    return emitOpError() << "expected grad_lse of lse's type " << lseType
+                         << ", got " << gradLse.getType();
   for (auto [name, value, type] :
        {std::tuple<StringRef, Value, RankedTensorType>{"grad_query",
                                                        getGradQuery(), q},

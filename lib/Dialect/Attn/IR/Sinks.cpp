@@ -113,3 +113,22 @@ Value mlir::attn::buildSinkGradient(OpBuilder &b, Location loc, Value sinks,
              })
       .getResult(0);
 }
+
+Value mlir::attn::buildDeltaInit(OpBuilder &b, Location loc, Value gradLse,
+                                 Value zeros) {
+  if (!gradLse)
+    return zeros;
+  auto type = cast<RankedTensorType>(zeros.getType());
+  AffineMap id = b.getMultiDimIdentityMap(type.getRank());
+  SmallVector<utils::IteratorType> parallel(type.getRank(),
+                                            utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, type, gradLse, zeros, ArrayRef<AffineMap>{id, id},
+             parallel,
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               Value g = castFloat(nb, l, args[0], type.getElementType());
+               linalg::YieldOp::create(
+                   nb, l, arith::NegFOp::create(nb, l, g).getResult());
+             })
+      .getResult(0);
+}

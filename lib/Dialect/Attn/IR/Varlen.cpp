@@ -363,10 +363,12 @@ SmallVector<Value> mlir::attn::buildVarlenBackwardLoop(OpBuilder &b,
             rowsTypeOf(op.getGradValue().getType()), /*grad_bias=*/Type(),
             sinksGrad, queryRows(op.getQuery()), keyRows(op.getKey()),
             keyRows(op.getValue()), queryRows(op.getOutput()),
-            queryRows(op.getGradOutput()),
-            sliceLse(nb, l, op.getLse(), q0, lq), /*bias=*/Value(),
+            queryRows(op.getGradOutput()), sliceLse(nb, l, op.getLse(), q0, lq),
+            /*bias=*/Value(),
             /*mask=*/Value(), /*key_lengths=*/Value(), op.getSinks(),
             /*cu_seqlens_q=*/Value(), /*cu_seqlens_k=*/Value(),
+            op.getGradLse() ? sliceLse(nb, l, op.getGradLse(), q0, lq)
+                            : Value(),
             op.getScaleAttr(), op.getMaskKindAttr(), op.getWindowAttr(),
             op.getSoftcapAttr(), op.getAlibiSlopesAttr(), op.getLayoutAttr());
         SmallVector<Value> yielded = {

@@ -4,7 +4,9 @@
 // `sinks` operand) turn into IR, written once for every lowering: the sink
 // logits spread over a tensor of rows (a partial result's LSE, or the
 // initial row max of the CPU lowering), and the sinks' gradient from the
-// backward's LSE and Delta. Only lib/Reference restates them, on purpose.
+// backward's LSE and Delta; and the other term of the LSE in the backward,
+// its gradient (the `grad_lse` operand of attn.attention_backward), which
+// starts Delta's row sum. Only lib/Reference restates them, on purpose.
 //
 //===----------------------------------------------------------------------===//
 
@@ -29,6 +31,11 @@ Value buildSinkRows(OpBuilder &b, Location loc, Value sinks,
 /// runs in); the result is f32 [Hq].
 Value buildSinkGradient(OpBuilder &b, Location loc, Value sinks, Value lse,
                         Value delta);
+
+/// Where Delta = rowsum(dO * O) - grad_lse starts its row sum: `zeros` (a
+/// [B, Hq, Lq] tensor of zeros in the sum's float type) when `gradLse` is
+/// null, else -grad_lse converted to that type and written into it.
+Value buildDeltaInit(OpBuilder &b, Location loc, Value gradLse, Value zeros);
 
 } // namespace mlir::attn
 
