@@ -250,8 +250,8 @@ checkBackwardAgainstReference(MLIRContext &ctx, const AttentionSpec &given,
     l = roundToElementKind(spec.lseElementType(), l);
   in.output = std::move(forward.output);
   in.lse = std::move(forward.lse);
-  // The LSE's gradient, of the LSE's type; zero on rows that saw no key
-  // (any value works there: P is 0).
+  // The LSE's gradient, of the LSE's type (on rows that saw no key any
+  // value gives zero gradients: P is 0 there).
   if (spec.withLseGradient)
     in.gradLse = randomTensor(rng, spec.lseShape(), spec.lseElementType());
 

@@ -50,12 +50,11 @@ static ReferenceGradients referenceVarlenBackward(const AttentionSpec &spec,
     part.output = gatherRows(in.output, q0, one.queryLength, oRow);
     part.gradOutput = gatherRows(in.gradOutput, q0, one.queryLength, oRow);
     for (int64_t h = 0; h < Hq; ++h)
-      for (int64_t i = 0; i < one.queryLength; ++i)
+      for (int64_t i = 0; i < one.queryLength; ++i) {
         part.lse.push_back(in.lse[h * Tq + q0 + i]);
-    if (spec.withLseGradient)
-      for (int64_t h = 0; h < Hq; ++h)
-        for (int64_t i = 0; i < one.queryLength; ++i)
+        if (spec.withLseGradient)
           part.gradLse.push_back(in.gradLse[h * Tq + q0 + i]);
+      }
     ReferenceGradients rows = referenceAttentionBackward(one, part);
     std::copy(rows.query.begin(), rows.query.end(),
               g.query.begin() + q0 * qRow);

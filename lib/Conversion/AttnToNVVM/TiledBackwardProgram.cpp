@@ -180,17 +180,16 @@ static LogicalResult matchHostTensors(TiledBackwardProgram &p) {
   p.output = p.delta.getDpsInputs()[1];
   // Delta's init: zeros, or -grad_lse (Sinks.h buildDeltaInit).
   Value init = p.delta.getDpsInits()[0];
-  if (auto negation = init.getDefiningOp<linalg::GenericOp>()) {
-    if (negation.getNumDpsInputs() != 1 ||
-        !isa<arith::NegFOp>(
-            negation.getBody()->getTerminator()->getOperand(0).getDefiningOp()))
-      return p.delta.emitOpError("expected Delta's init to be zeros or "
-                                 "-grad_lse (attn-tile-backward's Delta)");
-    p.gradLse = negation.getDpsInputs()[0];
-  } else if (!init.getDefiningOp<linalg::FillOp>()) {
+  auto negation = init.getDefiningOp<linalg::GenericOp>();
+  bool negatesGradLse =
+      negation && negation.getNumDpsInputs() == 1 &&
+      isa_and_nonnull<arith::NegFOp>(
+          negation.getBody()->getTerminator()->getOperand(0).getDefiningOp());
+  if (!negatesGradLse && !init.getDefiningOp<linalg::FillOp>())
     return p.delta.emitOpError("expected Delta's init to be zeros or "
                                "-grad_lse (attn-tile-backward's Delta)");
-  }
+  if (negatesGradLse)
+    p.gradLse = negation.getDpsInputs()[0];
   for (auto [tile, host] : {std::pair<Value, Value *>{step.getBias(), &p.bias},
                             {step.getMask(), &p.mask}}) {
     if (!tile)
